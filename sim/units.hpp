@@ -1,0 +1,43 @@
+#pragma once
+// The one parser for quantities with units in scenario files ("100Mbps", "5ms", "24GiB").
+// Every parser returns the value in SI base units (seconds, bytes, bytes/s, ...) or an error
+// that says what was expected. A bare number without a unit is an error: units are explicit.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace swarmsim::sim {
+
+/// Kind of quantity a scenario value holds; selects the accepted unit suffixes.
+enum class Quantity {
+  Duration,   ///< seconds: "250us", "5ms", "1.5s", "2min", "1h"
+  Size,       ///< bytes: "512B", "8KB", "8KiB", "24GiB" (KB = 1000 B, KiB = 1024 B)
+  Bandwidth,  ///< bytes/s: "100Mbps" (bits), "12.5MBps" (bytes), "1GiBps"
+  Rate,       ///< events per second: "0.5/s", "30/min", "120/h"
+  FlopRate,   ///< FLOP/s: "312TFLOPS", "1.5TFLOP/s"
+  Distance,   ///< kilometres: "500m", "120km"
+  Speed,      ///< kilometres per second: "200000km/s"
+};
+
+/// A parsed value in SI base units of its Quantity, or the reason it could not be parsed.
+struct ParsedQuantity {
+  std::optional<double> value;  ///< set on success
+  std::string error;            ///< set on failure: what was wrong and what was expected
+};
+
+/// Parses `text` as a quantity of kind `q`. Whitespace between number and unit is allowed.
+ParsedQuantity parse_quantity(std::string_view text, Quantity q);
+
+/// Examples of accepted spellings for `q`, used in error messages ("a duration such as \"5ms\"").
+std::string quantity_expectation(Quantity q);
+
+/// Human-readable byte count: "8.00 KiB", "1.50 GiB".
+std::string format_bytes(double bytes);
+
+/// Human-readable duration: "850 us", "12.5 ms", "3.20 s".
+std::string format_duration(double seconds);
+
+/// Human-readable bandwidth in bits per second: "100 Mbit/s".
+std::string format_bandwidth(double bytes_per_second);
+
+}  // namespace swarmsim::sim
