@@ -1,0 +1,140 @@
+#pragma once
+// A scenario: the swarm, its network, the model it serves, the workload, the policy and the
+// replayed network events. Plain structs, filled by the loader (scenario_loader.hpp), read by the
+// engine, the GUI and the tests. All quantities are in SI base units (s, bytes, bytes/s).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gpu/device_catalog.hpp"
+#include "gpu/model_catalog.hpp"
+#include "sim/swarm/block_range.hpp"
+#include "topology/geo.hpp"
+
+namespace swarmsim::sim {
+
+/// A server node: a device that serves a contiguous range of blocks.
+struct NodeSpec {
+  std::string name;
+  const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the device catalog (static lifetime)
+  std::optional<topology::GeoPoint> location;
+  double uplink_Bps = 0.0;        ///< upload bandwidth (bytes/s)
+  double downlink_Bps = 0.0;      ///< download bandwidth (bytes/s)
+  double access_latency_s = 1e-3; ///< one-way latency of the node's access link (s)
+  double uptime = 1.0;            ///< declared fraction of time the node is up, in [0, 1]
+  std::optional<BlockRange> blocks;  ///< fixed range, or nullopt for "auto"
+  int max_blocks = 0;             ///< cap for "auto" (0 = as many as memory allows)
+  int kv_cache_tokens = 16384;    ///< KV tokens per block budgeted when sizing an "auto" range
+  double join_at_s = 0.0;         ///< when the node starts loading its blocks (s)
+  double weights_load_Bps = 2e9;  ///< how fast it loads block weights when joining (bytes/s)
+};
+
+/// A client: runs sessions, the embedding and the LM head, and (by default) builds chains.
+struct ClientSpec {
+  std::string name;
+  const gpu::DeviceSpec* device = nullptr;
+  std::optional<topology::GeoPoint> location;
+  double uplink_Bps = 0.0;
+  double downlink_Bps = 0.0;
+  double access_latency_s = 1e-3;
+};
+
+/// SimGrid network model: LV08 ("tcp", SimGrid's validated TCP model with its latency and
+/// bandwidth factors and cross-traffic) or CM02 without factors ("exact": latency + size/bandwidth).
+enum class NetworkModel { Tcp, Exact };
+/// Where pair latencies come from: great-circle distance, or an explicit RTT matrix.
+enum class LatencyModel { Geo, Matrix };
+
+struct NetworkSpec {
+  NetworkModel model = NetworkModel::Tcp;
+  LatencyModel latency = LatencyModel::Geo;
+  double fiber_speed_km_s = 200000.0;  ///< signal speed in fibre (km/s)
+  double route_inflation = 2.0;        ///< real path length over great-circle length
+  std::vector<std::string> matrix_hosts;  ///< host names, order of the RTT matrix rows
+  std::vector<double> rtt_s;              ///< row-major RTT matrix (s), matrix_hosts.size()^2
+};
+
+enum class ArrivalProcess { AllAtStart, Fixed, Poisson };
+
+struct WorkloadSpec {
+  int sessions = 1;
+  double start_s = 0.0;      ///< arrival time of the first session
+  ArrivalProcess arrival = ArrivalProcess::AllAtStart;
+  double interval_s = 0.0;   ///< Fixed: time between arrivals
+  double rate_per_s = 0.0;   ///< Poisson: mean arrivals per second
+  int batch_size = 1;        ///< sequences per session
+  int prompt_tokens = 1;     ///< prompt length per sequence
+  int new_tokens = 1;        ///< tokens generated per sequence
+};
+
+/// How a client picks the chain of servers.
+enum class RouterKind {
+  Eq18,          ///< seed 002 eq. 2 + 18: greedy recursive selection with context length
+  ShortestPath,  ///< Petals: Dijkstra over the block graph, latency + compute time
+  Random,        ///< uniform among servers holding the next block
+};
+
+struct PolicySpec {
+  RouterKind router = RouterKind::Eq18;
+  double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
+  double beta = -1.0;   ///< eq. 18 exponent of the GPU availability / load ratio
+  double alpha = -1.0;  ///< eq. 18 exponent of the reliability term
+  int context = 0;      ///< eq. 2 context length alpha: earlier chain nodes weighed besides the last
+  bool orchestrator = false;  ///< chains are built by an orchestrator node (one RPC round trip)
+  double admission_timeout_s = 60.0;  ///< give up on a session that finds no chain for this long
+  double admission_retry_s = 1.0;     ///< wait between attempts to find a chain
+};
+
+/// Real costs beyond FLOPs and bytes on the wire.
+struct OverheadSpec {
+  double rpc_s = 0.5e-3;             ///< fixed cost per message (framing, syscalls, event loop)
+  double serialization_Bps = 2e9;    ///< (de)serialization throughput at each end (bytes/s)
+  double header_bytes = 256.0;       ///< metadata per message (ids, shapes, checksum)
+  double runtime_memory_bytes = 512.0 * 1024 * 1024;  ///< device memory taken by the runtime per node
+};
+
+enum class EventAction { NodeDown, NodeUp, SetBandwidth, SetLatency };
+enum class LinkDirection { Up, Down, Both };
+
+/// A replayed change of the swarm or its network at a simulated time.
+struct ReplayEvent {
+  double at_s = 0.0;
+  EventAction action = EventAction::NodeDown;
+  std::string node;      ///< the node (server or client) concerned
+  std::string peer;      ///< SetLatency between `node` and `peer` (empty: access latency of `node`)
+  LinkDirection direction = LinkDirection::Both;  ///< SetBandwidth: which access link
+  double value = 0.0;    ///< SetBandwidth: bytes/s; SetLatency: seconds (one-way)
+};
+
+struct OutputSpec {
+  bool metrics = true;
+  bool trace = true;
+  bool events = true;
+  long trace_max_events = 500000;  ///< the trace stops recording spans past this many
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::string source_file;  ///< file it was loaded from (for messages)
+  std::uint64_t seed = 1;
+  gpu::TransformerSpec model;
+  std::vector<NodeSpec> nodes;
+  std::vector<ClientSpec> clients;
+  NetworkSpec network;
+  WorkloadSpec workload;
+  PolicySpec policy;
+  OverheadSpec overheads;
+  std::vector<ReplayEvent> events;  ///< sorted by time (stable)
+  OutputSpec outputs;
+  double time_limit_s = 86400.0;    ///< simulated time after which unfinished sessions fail
+};
+
+/// Names used in scenario files for the enums above (for messages and outputs).
+const char* to_string(RouterKind r);
+const char* to_string(NetworkModel m);
+const char* to_string(ArrivalProcess a);
+const char* to_string(EventAction a);
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,936 @@
+#include "sim/scenario/scenario_loader.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/swarm/block_assignment.hpp"
+#include "sim/units.hpp"
+
+namespace swarmsim::sim {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Diagnostics
+// ---------------------------------------------------------------------------------------------
+
+std::string Diagnostic::str() const {
+  std::string s = file;
+  if (!path.empty()) s += ": " + path;
+  return s + ": " + message;
+}
+
+namespace {
+std::string join_diagnostics(const std::vector<Diagnostic>& d) {
+  std::string s;
+  for (const Diagnostic& x : d) s += (s.empty() ? "" : "\n") + x.str();
+  return s;
+}
+}  // namespace
+
+ScenarioError::ScenarioError(std::vector<Diagnostic> diagnostics)
+    : std::runtime_error(join_diagnostics(diagnostics)), diagnostics_(std::move(diagnostics)) {}
+
+const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
+  static const std::map<std::string, std::vector<std::string>> keys{
+      {"scenario",
+       {"$schema", "name", "description", "seed", "model", "nodes", "clients", "network", "workload", "policy",
+        "overheads", "events", "outputs", "simulation"}},
+      {"model", {"name", "weight_dtype"}},
+      {"node",
+       {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
+        "kv_cache_tokens", "join_at", "weights_load_bandwidth"}},
+      {"location", {"lat", "lon"}},
+      {"blocks", {"start", "end"}},
+      {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
+      {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
+      {"rtt_matrix", {"hosts", "rtt"}},
+      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens"}},
+      {"arrival", {"process", "interval", "rate"}},
+      {"policy",
+       {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry"}},
+      {"overheads", {"rpc", "serialization_bandwidth", "message_header", "runtime_memory"}},
+      {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
+      {"outputs", {"metrics", "trace", "events", "trace_max_events"}},
+      {"simulation", {"time_limit"}},
+  };
+  return keys;
+}
+
+const char* to_string(RouterKind r) {
+  switch (r) {
+    case RouterKind::Eq18: return "eq18";
+    case RouterKind::ShortestPath: return "shortest_path";
+    case RouterKind::Random: return "random";
+  }
+  return "?";
+}
+const char* to_string(NetworkModel m) { return m == NetworkModel::Tcp ? "tcp" : "exact"; }
+const char* to_string(ArrivalProcess a) {
+  switch (a) {
+    case ArrivalProcess::AllAtStart: return "all_at_start";
+    case ArrivalProcess::Fixed: return "fixed";
+    case ArrivalProcess::Poisson: return "poisson";
+  }
+  return "?";
+}
+const char* to_string(EventAction a) {
+  switch (a) {
+    case EventAction::NodeDown: return "node_down";
+    case EventAction::NodeUp: return "node_up";
+    case EventAction::SetBandwidth: return "set_bandwidth";
+    case EventAction::SetLatency: return "set_latency";
+  }
+  return "?";
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Helpers: suggestions, JSON type names, paths
+// ---------------------------------------------------------------------------------------------
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+      const std::size_t sub = prev[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+/// " (did you mean "x"?)" when one candidate is close to `word`, else "".
+std::string suggestion(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const std::string& c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  return best.empty() ? "" : " (did you mean \"" + best + "\"?)";
+}
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string s;
+  for (std::size_t i = 0; i < items.size(); ++i) s += (i ? ", \"" : "\"") + items[i] + "\"";
+  return s;
+}
+
+std::string type_name(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "the string \"" + j.get<std::string>() + "\"";
+    case json::value_t::boolean: return std::string("the boolean ") + (j.get<bool>() ? "true" : "false");
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: return "the number " + j.dump();
+    default: return "an unsupported value";
+  }
+}
+
+std::string child(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+std::string at_index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Reader: typed field access that records diagnostics instead of throwing
+// ---------------------------------------------------------------------------------------------
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  void error(const std::string& path, std::string message) {
+    diags_.push_back({file_, path.empty() ? "(root)" : path, std::move(message)});
+  }
+  bool ok() const { return diags_.empty(); }
+  std::vector<Diagnostic>& diagnostics() { return diags_; }
+
+  /// True when `j` is an object; reports each key not in the keyset `kind`.
+  bool object(const json& j, const std::string& path, const std::string& kind) {
+    if (!j.is_object()) {
+      error(path, "expected an object, got " + type_name(j));
+      return false;
+    }
+    const auto& allowed = scenario_object_keys().at(kind);
+    for (const auto& [key, value] : j.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        error(child(path, key), "unknown key \"" + key + "\"" + suggestion(key, allowed) + "; " + kind +
+                                    " keys are " + quoted_list(allowed));
+    }
+    return true;
+  }
+
+  static const json* get(const json& obj, std::string_view key) {
+    auto it = obj.find(key);
+    return it == obj.end() ? nullptr : &*it;
+  }
+
+  const json* require(const json& obj, std::string_view key, const std::string& path, std::string_view what) {
+    const json* v = get(obj, key);
+    if (!v) error(child(path, key), "missing; expected " + std::string(what));
+    return v;
+  }
+
+  std::optional<std::string> string(const json& obj, std::string_view key, const std::string& path, bool required) {
+    const json* v = required ? require(obj, key, path, "a string") : get(obj, key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) {
+      error(child(path, key), "expected a string, got " + type_name(*v));
+      return std::nullopt;
+    }
+    return v->get<std::string>();
+  }
+
+  std::optional<double> number(const json& obj, std::string_view key, const std::string& path, bool required,
+                               double lo, double hi, std::string_view range_text) {
+    const json* v = required ? require(obj, key, path, "a number") : get(obj, key);
+    if (!v) return std::nullopt;
+    if (!v->is_number()) {
+      error(child(path, key), "expected a number " + std::string(range_text) + ", got " + type_name(*v));
+      return std::nullopt;
+    }
+    const double x = v->get<double>();
+    if (!(x >= lo && x <= hi)) {
+      error(child(path, key), "expected a number " + std::string(range_text) + ", got " + v->dump());
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  std::optional<long long> integer(const json& obj, std::string_view key, const std::string& path, bool required,
+                                   long long lo, long long hi) {
+    const json* v = required ? require(obj, key, path, "an integer") : get(obj, key);
+    if (!v) return std::nullopt;
+    const std::string range = "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    if (!v->is_number_integer()) {
+      error(child(path, key), "expected an integer " + range + ", got " + type_name(*v));
+      return std::nullopt;
+    }
+    const long long x = v->get<long long>();
+    if (x < lo || x > hi) {
+      error(child(path, key), "expected an integer " + range + ", got " + std::to_string(x));
+      return std::nullopt;
+    }
+    return x;
+  }
+
+  std::optional<bool> boolean(const json& obj, std::string_view key, const std::string& path) {
+    const json* v = get(obj, key);
+    if (!v) return std::nullopt;
+    if (!v->is_boolean()) {
+      error(child(path, key), "expected true or false, got " + type_name(*v));
+      return std::nullopt;
+    }
+    return v->get<bool>();
+  }
+
+  /// A quantity with a unit; `positive` also rejects zero and negatives, else negatives only.
+  std::optional<double> quantity(const json& obj, std::string_view key, const std::string& path, Quantity q,
+                                 bool required, bool positive) {
+    const json* v = required ? require(obj, key, path, quantity_expectation(q)) : get(obj, key);
+    if (!v) return std::nullopt;
+    return quantity_value(*v, child(path, key), q, positive);
+  }
+
+  std::optional<double> quantity_value(const json& v, const std::string& path, Quantity q, bool positive) {
+    if (!v.is_string()) {
+      std::string hint;
+      if (v.is_number()) hint = " (units go inside the string, e.g. \"" + v.dump() + unit_example(q) + "\")";
+      error(path, "expected " + quantity_expectation(q) + ", got " + type_name(v) + hint);
+      return std::nullopt;
+    }
+    ParsedQuantity p = parse_quantity(v.get<std::string>(), q);
+    if (!p.value) {
+      error(path, p.error);
+      return std::nullopt;
+    }
+    if (positive ? !(*p.value > 0) : !(*p.value >= 0)) {
+      error(path, std::string(positive ? "must be positive" : "must not be negative") + ", got \"" +
+                      v.get<std::string>() + "\"");
+      return std::nullopt;
+    }
+    return p.value;
+  }
+
+  /// One of the listed words.
+  template <class E>
+  std::optional<E> choice(const json& obj, std::string_view key, const std::string& path, bool required,
+                          const std::vector<std::pair<std::string, E>>& options) {
+    std::vector<std::string> names;
+    for (const auto& o : options) names.push_back(o.first);
+    const json* v = required ? require(obj, key, path, "one of " + quoted_list(names)) : get(obj, key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) {
+      error(child(path, key), "expected one of " + quoted_list(names) + ", got " + type_name(*v));
+      return std::nullopt;
+    }
+    const std::string s = v->get<std::string>();
+    for (const auto& o : options)
+      if (o.first == s) return o.second;
+    error(child(path, key), "unknown value \"" + s + "\"" + suggestion(s, names) + "; expected one of " +
+                                quoted_list(names));
+    return std::nullopt;
+  }
+
+ private:
+  static std::string unit_example(Quantity q) {
+    switch (q) {
+      case Quantity::Duration: return "ms";
+      case Quantity::Size: return "GiB";
+      case Quantity::Bandwidth: return "Mbps";
+      case Quantity::Rate: return "/s";
+      case Quantity::FlopRate: return "TFLOPS";
+      case Quantity::Distance: return "km";
+      case Quantity::Speed: return "km/s";
+    }
+    return "";
+  }
+
+  std::string file_;
+  std::vector<Diagnostic> diags_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Sections of the format
+// ---------------------------------------------------------------------------------------------
+
+std::optional<topology::GeoPoint> read_location(Reader& r, const json& obj, const std::string& path) {
+  const json* v = Reader::get(obj, "location");
+  if (!v) return std::nullopt;
+  const std::string p = child(path, "location");
+  if (!r.object(*v, p, "location")) return std::nullopt;
+  auto lat = r.number(*v, "lat", p, true, -90, 90, "in [-90, 90] (degrees)");
+  auto lon = r.number(*v, "lon", p, true, -180, 180, "in [-180, 180] (degrees)");
+  if (!lat || !lon) return std::nullopt;
+  return topology::GeoPoint{*lat, *lon};
+}
+
+const gpu::DeviceSpec* read_device(Reader& r, const json& obj, std::string_view key, const std::string& path) {
+  auto name = r.string(obj, key, path, true);
+  if (!name) return nullptr;
+  const gpu::DeviceSpec* d = gpu::find_device(*name);
+  if (!d) {
+    const auto names = gpu::device_names();
+    r.error(child(path, key),
+            "unknown device \"" + *name + "\"" + suggestion(*name, names) + "; known devices are " + quoted_list(names));
+  }
+  return d;
+}
+
+void read_model(Reader& r, const json& root, Scenario& sc) {
+  const json* v = r.require(root, "model", "", "an object such as {\"name\": \"Llama-3-8B\"}");
+  if (!v || !r.object(*v, "model", "model")) return;
+  auto name = r.string(*v, "name", "model", true);
+  if (name) {
+    const gpu::TransformerSpec* m = gpu::find_model(*name);
+    if (!m) {
+      const auto names = gpu::model_names();
+      r.error("model.name",
+              "unknown model \"" + *name + "\"" + suggestion(*name, names) + "; known models are " + quoted_list(names));
+    } else {
+      sc.model = *m;
+    }
+  }
+  if (auto dt = r.string(*v, "weight_dtype", "model", false)) {
+    if (auto parsed = gpu::parse_dtype(*dt))
+      sc.model.weight_dtype = *parsed;
+    else
+      r.error("model.weight_dtype", "unknown dtype \"" + *dt + "\"; expected one of \"bf16\", \"f16\", \"f32\", \"int8\"");
+  }
+}
+
+void read_nodes(Reader& r, const json& root, Scenario& sc) {
+  const json* v = r.require(root, "nodes", "", "a non-empty array of server nodes");
+  if (!v) return;
+  if (!v->is_array() || v->empty()) {
+    r.error("nodes", "expected a non-empty array of server nodes, got " + type_name(*v));
+    return;
+  }
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const json& n = (*v)[i];
+    const std::string p = at_index("nodes", i);
+    if (!r.object(n, p, "node")) continue;
+    NodeSpec node;
+    node.name = r.string(n, "name", p, true).value_or("");
+    const long long count = r.integer(n, "count", p, false, 1, 100000).value_or(1);
+    node.device = read_device(r, n, "gpu", p);
+    node.location = read_location(r, n, p);
+    node.uplink_Bps = r.quantity(n, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
+    node.downlink_Bps = r.quantity(n, "downlink", p, Quantity::Bandwidth, true, true).value_or(0);
+    node.access_latency_s = r.quantity(n, "access_latency", p, Quantity::Duration, false, false).value_or(1e-3);
+    node.uptime = r.number(n, "uptime", p, false, 0.0, 1.0, "in [0, 1] (fraction of time up)").value_or(1.0);
+    node.max_blocks = static_cast<int>(r.integer(n, "max_blocks", p, false, 1, 100000).value_or(0));
+    node.kv_cache_tokens = static_cast<int>(r.integer(n, "kv_cache_tokens", p, false, 0, 1 << 30).value_or(16384));
+    node.join_at_s = r.quantity(n, "join_at", p, Quantity::Duration, false, false).value_or(0.0);
+    node.weights_load_Bps =
+        r.quantity(n, "weights_load_bandwidth", p, Quantity::Bandwidth, false, true).value_or(2e9);
+    if (const json* b = Reader::get(n, "blocks")) {
+      const std::string bp = child(p, "blocks");
+      if (b->is_string() && b->get<std::string>() == "auto") {
+        node.blocks.reset();
+      } else if (b->is_object()) {
+        if (r.object(*b, bp, "blocks")) {
+          auto start = r.integer(*b, "start", bp, true, 0, 1 << 20);
+          auto end = r.integer(*b, "end", bp, true, 1, 1 << 20);
+          if (start && end) {
+            if (*end <= *start)
+              r.error(bp, "expected start < end (end is exclusive), got start " + std::to_string(*start) + ", end " +
+                              std::to_string(*end));
+            else
+              node.blocks = BlockRange{static_cast<int>(*start), static_cast<int>(*end)};
+          }
+        }
+      } else {
+        r.error(bp, "expected \"auto\" or an object {\"start\": first, \"end\": one past last}, got " + type_name(*b));
+      }
+      if (node.blocks && node.max_blocks > 0)
+        r.error(child(p, "max_blocks"), "only applies to \"blocks\": \"auto\"");
+    }
+    if (count == 1) {
+      sc.nodes.push_back(node);
+    } else {
+      for (long long k = 0; k < count; ++k) {
+        NodeSpec copy = node;
+        copy.name = node.name + "-" + std::to_string(k);
+        sc.nodes.push_back(std::move(copy));
+      }
+    }
+  }
+}
+
+void read_clients(Reader& r, const json& root, Scenario& sc) {
+  const json* v = r.require(root, "clients", "", "a non-empty array of clients");
+  if (!v) return;
+  if (!v->is_array() || v->empty()) {
+    r.error("clients", "expected a non-empty array of clients, got " + type_name(*v));
+    return;
+  }
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const json& c = (*v)[i];
+    const std::string p = at_index("clients", i);
+    if (!r.object(c, p, "client")) continue;
+    ClientSpec client;
+    client.name = r.string(c, "name", p, true).value_or("");
+    client.device = read_device(r, c, "device", p);
+    client.location = read_location(r, c, p);
+    client.uplink_Bps = r.quantity(c, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
+    client.downlink_Bps = r.quantity(c, "downlink", p, Quantity::Bandwidth, true, true).value_or(0);
+    client.access_latency_s = r.quantity(c, "access_latency", p, Quantity::Duration, false, false).value_or(1e-3);
+    sc.clients.push_back(client);
+  }
+}
+
+void read_network(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "network");
+  if (!v || !r.object(*v, "network", "network")) return;
+  NetworkSpec& net = sc.network;
+  net.model = r.choice<NetworkModel>(*v, "model", "network", false, {{"tcp", NetworkModel::Tcp}, {"exact", NetworkModel::Exact}})
+                  .value_or(NetworkModel::Tcp);
+  net.latency = r.choice<LatencyModel>(*v, "latency", "network", false,
+                                       {{"geo", LatencyModel::Geo}, {"matrix", LatencyModel::Matrix}})
+                    .value_or(LatencyModel::Geo);
+  net.fiber_speed_km_s = r.quantity(*v, "fiber_speed", "network", Quantity::Speed, false, true).value_or(200000.0);
+  net.route_inflation = r.number(*v, "route_inflation", "network", false, 1.0, 100.0, "in [1, 100]").value_or(2.0);
+  const json* m = Reader::get(*v, "rtt_matrix");
+  if (net.latency == LatencyModel::Matrix && !m) {
+    r.error("network.rtt_matrix", "missing; \"latency\": \"matrix\" needs {\"hosts\": [...], \"rtt\": [[...], ...]}");
+    return;
+  }
+  if (!m) return;
+  if (net.latency != LatencyModel::Matrix) {
+    r.error("network.rtt_matrix", "given but \"network.latency\" is not \"matrix\"");
+    return;
+  }
+  const std::string mp = "network.rtt_matrix";
+  if (!r.object(*m, mp, "rtt_matrix")) return;
+  const json* hosts = r.require(*m, "hosts", mp, "an array of node and client names");
+  const json* rtt = r.require(*m, "rtt", mp, "a square array of arrays of durations");
+  if (!hosts || !rtt) return;
+  if (!hosts->is_array()) {
+    r.error(mp + ".hosts", "expected an array of node and client names, got " + type_name(*hosts));
+    return;
+  }
+  for (std::size_t i = 0; i < hosts->size(); ++i) {
+    if (!(*hosts)[i].is_string())
+      r.error(at_index(mp + ".hosts", i), "expected a host name, got " + type_name((*hosts)[i]));
+    else
+      net.matrix_hosts.push_back((*hosts)[i].get<std::string>());
+  }
+  const std::size_t n = hosts->size();
+  if (!rtt->is_array() || rtt->size() != n) {
+    r.error(mp + ".rtt", "expected " + std::to_string(n) + " rows (one per host), got " +
+                             (rtt->is_array() ? std::to_string(rtt->size()) + " rows" : type_name(*rtt)));
+    return;
+  }
+  net.rtt_s.assign(n * n, 0.0);
+  bool shape_ok = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    const json& row = (*rtt)[i];
+    const std::string rp = at_index(mp + ".rtt", i);
+    if (!row.is_array() || row.size() != n) {
+      r.error(rp, "expected a row of " + std::to_string(n) + " durations, got " +
+                      (row.is_array() ? std::to_string(row.size()) + " entries" : type_name(row)));
+      shape_ok = false;
+      continue;
+    }
+    for (std::size_t j = 0; j < n; ++j) {
+      auto x = r.quantity_value(row[j], at_index(rp, j), Quantity::Duration, false);
+      if (!x) shape_ok = false;
+      net.rtt_s[i * n + j] = x.value_or(0.0);
+    }
+  }
+  if (!shape_ok) return;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (net.rtt_s[i * n + i] != 0.0)
+      r.error(at_index(at_index(mp + ".rtt", i), i), "the RTT of a host to itself must be \"0ms\"");
+    for (std::size_t j = i + 1; j < n; ++j) {
+      const double a = net.rtt_s[i * n + j], b = net.rtt_s[j * n + i];
+      if (std::fabs(a - b) > 1e-12 * std::max(1.0, std::max(a, b)))
+        r.error(at_index(at_index(mp + ".rtt", i), j),
+                "RTT matrix is not symmetric: [" + std::to_string(i) + "][" + std::to_string(j) + "] = " +
+                    format_duration(a) + " but [" + std::to_string(j) + "][" + std::to_string(i) + "] = " +
+                    format_duration(b));
+    }
+  }
+}
+
+void read_workload(Reader& r, const json& root, Scenario& sc) {
+  const json* v = r.require(root, "workload", "", "an object with sessions, prompt_tokens and new_tokens");
+  if (!v || !r.object(*v, "workload", "workload")) return;
+  WorkloadSpec& w = sc.workload;
+  w.sessions = static_cast<int>(r.integer(*v, "sessions", "workload", true, 1, 100000000).value_or(1));
+  w.start_s = r.quantity(*v, "start", "workload", Quantity::Duration, false, false).value_or(0.0);
+  w.batch_size = static_cast<int>(r.integer(*v, "batch_size", "workload", false, 1, 65536).value_or(1));
+  w.prompt_tokens = static_cast<int>(r.integer(*v, "prompt_tokens", "workload", true, 1, 1 << 24).value_or(1));
+  w.new_tokens = static_cast<int>(r.integer(*v, "new_tokens", "workload", true, 1, 1 << 24).value_or(1));
+  if (const json* a = Reader::get(*v, "arrival")) {
+    const std::string ap = "workload.arrival";
+    if (r.object(*a, ap, "arrival")) {
+      w.arrival = r.choice<ArrivalProcess>(*a, "process", ap, true,
+                                           {{"all_at_start", ArrivalProcess::AllAtStart},
+                                            {"fixed", ArrivalProcess::Fixed},
+                                            {"poisson", ArrivalProcess::Poisson}})
+                      .value_or(ArrivalProcess::AllAtStart);
+      if (w.arrival == ArrivalProcess::Fixed)
+        w.interval_s = r.quantity(*a, "interval", ap, Quantity::Duration, true, false).value_or(0.0);
+      else if (Reader::get(*a, "interval"))
+        r.error(ap + ".interval", "only applies to \"process\": \"fixed\"");
+      if (w.arrival == ArrivalProcess::Poisson)
+        w.rate_per_s = r.quantity(*a, "rate", ap, Quantity::Rate, true, true).value_or(1.0);
+      else if (Reader::get(*a, "rate"))
+        r.error(ap + ".rate", "only applies to \"process\": \"poisson\"");
+    }
+  }
+}
+
+void read_policy(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "policy");
+  if (!v || !r.object(*v, "policy", "policy")) return;
+  PolicySpec& p = sc.policy;
+  p.router = r.choice<RouterKind>(*v, "router", "policy", false,
+                                  {{"eq18", RouterKind::Eq18},
+                                   {"shortest_path", RouterKind::ShortestPath},
+                                   {"random", RouterKind::Random}})
+                 .value_or(RouterKind::Eq18);
+  p.gamma = r.number(*v, "gamma", "policy", false, -16, 16, "in [-16, 16]").value_or(1.0);
+  p.beta = r.number(*v, "beta", "policy", false, -16, 16, "in [-16, 16]").value_or(-1.0);
+  p.alpha = r.number(*v, "alpha", "policy", false, -16, 16, "in [-16, 16]").value_or(-1.0);
+  p.context = static_cast<int>(r.integer(*v, "context", "policy", false, 0, 1024).value_or(0));
+  p.orchestrator = r.boolean(*v, "orchestrator", "policy").value_or(false);
+  p.admission_timeout_s = r.quantity(*v, "admission_timeout", "policy", Quantity::Duration, false, false).value_or(60.0);
+  p.admission_retry_s = r.quantity(*v, "admission_retry", "policy", Quantity::Duration, false, true).value_or(1.0);
+}
+
+void read_overheads(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "overheads");
+  if (!v || !r.object(*v, "overheads", "overheads")) return;
+  OverheadSpec& o = sc.overheads;
+  o.rpc_s = r.quantity(*v, "rpc", "overheads", Quantity::Duration, false, false).value_or(o.rpc_s);
+  o.serialization_Bps =
+      r.quantity(*v, "serialization_bandwidth", "overheads", Quantity::Bandwidth, false, true).value_or(o.serialization_Bps);
+  o.header_bytes = r.quantity(*v, "message_header", "overheads", Quantity::Size, false, false).value_or(o.header_bytes);
+  o.runtime_memory_bytes =
+      r.quantity(*v, "runtime_memory", "overheads", Quantity::Size, false, false).value_or(o.runtime_memory_bytes);
+}
+
+void read_events(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "events");
+  if (!v) return;
+  if (!v->is_array()) {
+    r.error("events", "expected an array of replay events, got " + type_name(*v));
+    return;
+  }
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const json& e = (*v)[i];
+    const std::string p = at_index("events", i);
+    if (!r.object(e, p, "event")) continue;
+    ReplayEvent ev;
+    ev.at_s = r.quantity(e, "at", p, Quantity::Duration, true, false).value_or(0.0);
+    auto action = r.choice<EventAction>(e, "action", p, true,
+                                        {{"node_down", EventAction::NodeDown},
+                                         {"node_up", EventAction::NodeUp},
+                                         {"set_bandwidth", EventAction::SetBandwidth},
+                                         {"set_latency", EventAction::SetLatency}});
+    ev.node = r.string(e, "node", p, true).value_or("");
+    if (!action) continue;
+    ev.action = *action;
+    const auto forbid = [&](std::string_view key) {
+      if (Reader::get(e, key))
+        r.error(child(p, key), "does not apply to \"action\": \"" + std::string(to_string(ev.action)) + "\"");
+    };
+    switch (ev.action) {
+      case EventAction::NodeDown:
+      case EventAction::NodeUp:
+        forbid("peer"); forbid("direction"); forbid("bandwidth"); forbid("latency");
+        break;
+      case EventAction::SetBandwidth:
+        forbid("peer"); forbid("latency");
+        ev.direction = r.choice<LinkDirection>(e, "direction", p, false,
+                                               {{"up", LinkDirection::Up},
+                                                {"down", LinkDirection::Down},
+                                                {"both", LinkDirection::Both}})
+                           .value_or(LinkDirection::Both);
+        ev.value = r.quantity(e, "bandwidth", p, Quantity::Bandwidth, true, true).value_or(1.0);
+        break;
+      case EventAction::SetLatency:
+        forbid("direction"); forbid("bandwidth");
+        ev.peer = r.string(e, "peer", p, false).value_or("");
+        ev.value = r.quantity(e, "latency", p, Quantity::Duration, true, false).value_or(0.0);
+        break;
+    }
+    sc.events.push_back(ev);
+  }
+}
+
+void read_outputs(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "outputs");
+  if (!v || !r.object(*v, "outputs", "outputs")) return;
+  OutputSpec& o = sc.outputs;
+  o.metrics = r.boolean(*v, "metrics", "outputs").value_or(true);
+  o.trace = r.boolean(*v, "trace", "outputs").value_or(true);
+  o.events = r.boolean(*v, "events", "outputs").value_or(true);
+  o.trace_max_events = static_cast<long>(r.integer(*v, "trace_max_events", "outputs", false, 0, 1LL << 40).value_or(500000));
+}
+
+void read_simulation(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "simulation");
+  if (!v || !r.object(*v, "simulation", "simulation")) return;
+  sc.time_limit_s = r.quantity(*v, "time_limit", "simulation", Quantity::Duration, false, true).value_or(86400.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Cross-field checks: names, locations, memory, coverage
+// ---------------------------------------------------------------------------------------------
+
+void check_swarm(Reader& r, Scenario& sc) {
+  // Names are unique across nodes and clients: events and the RTT matrix refer to them.
+  std::unordered_map<std::string, std::string> seen;  // name -> path of first use
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+    const std::string p = at_index("nodes", i) + ".name";
+    if (sc.nodes[i].name.empty()) continue;
+    if (auto [it, fresh] = seen.emplace(sc.nodes[i].name, p); !fresh)
+      r.error(p, "duplicate name \"" + sc.nodes[i].name + "\" (also at " + it->second + ")");
+  }
+  for (std::size_t i = 0; i < sc.clients.size(); ++i) {
+    const std::string p = at_index("clients", i) + ".name";
+    if (sc.clients[i].name.empty()) continue;
+    if (auto [it, fresh] = seen.emplace(sc.clients[i].name, p); !fresh)
+      r.error(p, "duplicate name \"" + sc.clients[i].name + "\" (also at " + it->second + ")");
+  }
+
+  // Geographic latency needs every host located; a matrix must name every host once.
+  if (sc.network.latency == LatencyModel::Geo) {
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (!sc.nodes[i].location)
+        r.error(at_index("nodes", i) + ".location",
+                "missing; \"network.latency\": \"geo\" needs {\"lat\": ..., \"lon\": ...} for every node");
+    for (std::size_t i = 0; i < sc.clients.size(); ++i)
+      if (!sc.clients[i].location)
+        r.error(at_index("clients", i) + ".location",
+                "missing; \"network.latency\": \"geo\" needs {\"lat\": ..., \"lon\": ...} for every client");
+  } else if (!sc.network.matrix_hosts.empty()) {
+    std::unordered_set<std::string> listed;
+    for (std::size_t i = 0; i < sc.network.matrix_hosts.size(); ++i) {
+      const std::string& h = sc.network.matrix_hosts[i];
+      if (!seen.count(h))
+        r.error(at_index("network.rtt_matrix.hosts", i), "unknown host \"" + h + "\"; expected a node or client name");
+      if (!listed.insert(h).second)
+        r.error(at_index("network.rtt_matrix.hosts", i), "host \"" + h + "\" is listed twice");
+    }
+    for (const auto& [name, path] : seen)
+      if (!listed.count(name))
+        r.error("network.rtt_matrix.hosts", "host \"" + name + "\" (" + path + ") is missing from the RTT matrix");
+  }
+
+  // Events refer to existing hosts; up/down only to servers.
+  for (std::size_t i = 0; i < sc.events.size(); ++i) {
+    const ReplayEvent& e = sc.events[i];
+    const std::string where = at_index("events", i);  // still in file order: sorted after the checks
+    if (!e.node.empty() && !seen.count(e.node))
+      r.error(where, "unknown node \"" + e.node + "\"; expected a node or client name");
+    if (!e.peer.empty() && !seen.count(e.peer))
+      r.error(where, "unknown peer \"" + e.peer + "\"; expected a node or client name");
+    if ((e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) && seen.count(e.node) &&
+        seen[e.node].rfind("clients", 0) == 0)
+      r.error(where, "\"" + e.node + "\" is a client; node_down/node_up apply to server nodes");
+  }
+
+  // Memory: fixed ranges must fit; auto nodes must hold at least one block.
+  const gpu::TransformerSpec& m = sc.model;
+  if (m.n_layers == 0) return;  // model unknown: already reported
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+    const NodeSpec& n = sc.nodes[i];
+    if (!n.device) continue;
+    const std::string p = at_index("nodes", i);
+    const double usable = usable_memory_bytes(*n.device, sc.overheads);
+    if (n.blocks) {
+      if (n.blocks->end > m.n_layers) {
+        r.error(p + ".blocks", "range " + std::to_string(n.blocks->start) + ".." + std::to_string(n.blocks->end) +
+                                   " exceeds the " + std::to_string(m.n_layers) + " blocks of " + m.name +
+                                   " (end is exclusive, at most " + std::to_string(m.n_layers) + ")");
+        continue;
+      }
+      const double need = n.blocks->size() * m.block_weight_bytes();
+      if (need > usable)
+        r.error(p + ".blocks", std::to_string(n.blocks->size()) + " blocks of " + m.name + " need " +
+                                   format_bytes(need) + " of weights but " + n.device->name + " has " +
+                                   format_bytes(usable) + " usable (device memory minus overheads.runtime_memory)");
+    } else if (blocks_that_fit(n, m, sc.overheads) == 0) {
+      r.error(p, n.device->name + " (" + format_bytes(usable) + " usable) cannot hold one block of " + m.name + " (" +
+                     format_bytes(m.block_weight_bytes()) + " of weights + KV budget of " +
+                     std::to_string(n.kv_cache_tokens) + " tokens)");
+    }
+  }
+  if (!r.ok()) return;
+
+  // Coverage: the initial assignment must serve every block, or no session can ever be routed.
+  gpu::RooflineCostModel cost;
+  std::vector<BlockRange> ranges = plan_initial_blocks(sc, cost);
+  for (const BlockRange& gap : uncovered_blocks(m.n_layers, ranges)) {
+    int capacity = 0;
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i) capacity += ranges[i].size();
+    r.error("nodes", "blocks " + gap.str() + " of " + m.name + " (" + std::to_string(m.n_layers) +
+                         " blocks) are served by no node, so no chain can cover the model; the nodes hold " +
+                         std::to_string(capacity) + " block slots in all");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Parsing with duplicate-key detection, overrides
+// ---------------------------------------------------------------------------------------------
+
+std::pair<int, int> line_column(const std::string& text, std::size_t byte) {
+  int line = 1, col = 1;
+  for (std::size_t i = 0; i < std::min(byte, text.size()); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return {line, col};
+}
+
+json parse_text(const std::string& text, const std::string& file) {
+  // Track the path during parsing so a duplicated key (silently overwritten by plain parsing)
+  // is reported where it is.
+  struct Frame {
+    bool array = false;
+    std::size_t index = 0;
+    std::string key;
+    std::set<std::string> keys;
+    std::string path;
+  };
+  std::vector<Frame> stack;
+  std::vector<Diagnostic> dups;
+  const auto path_of_child = [&]() -> std::string {
+    if (stack.empty()) return "";
+    const Frame& f = stack.back();
+    return f.array ? at_index(f.path, f.index) : child(f.path, f.key);
+  };
+  const auto value_done = [&]() {
+    if (!stack.empty() && stack.back().array) ++stack.back().index;
+  };
+  json::parser_callback_t cb = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start: {
+        Frame f;
+        f.array = event == json::parse_event_t::array_start;
+        f.path = path_of_child();
+        stack.push_back(std::move(f));
+        break;
+      }
+      case json::parse_event_t::key: {
+        Frame& f = stack.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second)
+          dups.push_back({file, child(f.path, f.key), "duplicate key \"" + f.key + "\" in the same object"});
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        stack.pop_back();
+        value_done();
+        break;
+      case json::parse_event_t::value:
+        value_done();
+        break;
+    }
+    return true;
+  };
+  json doc;
+  try {
+    doc = json::parse(text, cb);
+  } catch (const json::parse_error& e) {
+    auto [line, col] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
+    // nlohmann's message is "[json.exception.parse_error.101] parse error at line L, column C: <detail>";
+    // keep the detail, the position is reported in our own format.
+    std::string what = e.what();
+    if (const auto col = what.find("column"); col != std::string::npos)
+      if (const auto colon = what.find(": ", col); colon != std::string::npos) what = what.substr(colon + 2);
+    throw ScenarioError({{file, "line " + std::to_string(line) + ", column " + std::to_string(col),
+                          "JSON syntax error: " + what}});
+  }
+  if (!dups.empty()) throw ScenarioError(std::move(dups));
+  return doc;
+}
+
+/// Splits "a.b[2].c" into keys and indices; each token is a key or "[n]".
+std::vector<std::variant<std::string, std::size_t>> split_path(const std::string& path, std::string& error) {
+  std::vector<std::variant<std::string, std::size_t>> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      ++i;
+      continue;
+    }
+    if (path[i] == '[') {
+      const std::size_t close = path.find(']', i);
+      if (close == std::string::npos) {
+        error = "unclosed '[' in \"" + path + "\"";
+        return {};
+      }
+      const std::string num = path.substr(i + 1, close - i - 1);
+      if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) {
+        error = "expected an array index in \"" + path + "\", got \"[" + num + "]\"";
+        return {};
+      }
+      out.emplace_back(static_cast<std::size_t>(std::stoul(num)));
+      i = close + 1;
+      continue;
+    }
+    const std::size_t end = path.find_first_of(".[", i);
+    out.emplace_back(path.substr(i, end == std::string::npos ? std::string::npos : end - i));
+    i = end == std::string::npos ? path.size() : end;
+  }
+  if (out.empty()) error = "empty path";
+  return out;
+}
+
+void apply_override(json& doc, const Override& o) {
+  const auto fail = [&](const std::string& msg) {
+    throw ScenarioError({{"--set", o.path + "=" + o.value, msg}});
+  };
+  std::string err;
+  auto tokens = split_path(o.path, err);
+  if (!err.empty()) fail(err);
+  json* cur = &doc;
+  std::string walked;
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    const bool last = t + 1 == tokens.size();
+    if (auto* key = std::get_if<std::string>(&tokens[t])) {
+      walked = child(walked, *key);
+      if (!cur->is_object()) fail("cannot set key \"" + *key + "\": the value before it is not an object");
+      if (!last && !cur->contains(*key)) (*cur)[*key] = json::object();
+      cur = &(*cur)[*key];
+    } else {
+      const std::size_t i = std::get<std::size_t>(tokens[t]);
+      if (!cur->is_array()) fail(walked + " is not an array");
+      if (i >= cur->size())
+        fail(walked + " has " + std::to_string(cur->size()) + " entries; index " + std::to_string(i) + " is out of range");
+      walked = at_index(walked, i);
+      cur = &(*cur)[i];
+    }
+  }
+  json value = json::parse(o.value, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) value = o.value;  // not JSON: a plain string such as 10Mbps
+  *cur = std::move(value);
+}
+
+}  // namespace
+
+Override parse_override(std::string_view text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    throw ScenarioError({{"--set", std::string(text), "expected path=value, e.g. workload.batch_size=32"}});
+  return Override{std::string(text.substr(0, eq)), std::string(text.substr(eq + 1))};
+}
+
+Scenario load_scenario_json(const json& doc, const std::string& file) {
+  Reader r(file);
+  Scenario sc;
+  sc.source_file = file;
+  if (!r.object(doc, "", "scenario")) throw ScenarioError(std::move(r.diagnostics()));
+  sc.name = r.string(doc, "name", "", true).value_or("");
+  sc.description = r.string(doc, "description", "", false).value_or("");
+  if (r.string(doc, "$schema", "", false)) { /* editor hint only */ }
+  sc.seed = static_cast<std::uint64_t>(r.integer(doc, "seed", "", false, 0, (1LL << 53)).value_or(1));
+  read_model(r, doc, sc);
+  read_nodes(r, doc, sc);
+  read_clients(r, doc, sc);
+  read_network(r, doc, sc);
+  read_workload(r, doc, sc);
+  read_policy(r, doc, sc);
+  read_overheads(r, doc, sc);
+  read_events(r, doc, sc);
+  read_outputs(r, doc, sc);
+  read_simulation(r, doc, sc);
+  if (r.ok()) check_swarm(r, sc);
+  if (!r.ok()) throw ScenarioError(std::move(r.diagnostics()));
+  std::stable_sort(sc.events.begin(), sc.events.end(),
+                   [](const ReplayEvent& a, const ReplayEvent& b) { return a.at_s < b.at_s; });
+  return sc;
+}
+
+Scenario load_scenario_text(const std::string& text, const std::string& file, const std::vector<Override>& overrides) {
+  json doc = parse_text(text, file);
+  for (const Override& o : overrides) apply_override(doc, o);
+  return load_scenario_json(doc, file);
+}
+
+Scenario load_scenario_file(const std::string& path, const std::vector<Override>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScenarioError({{path, "", "cannot open the file for reading"}});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return load_scenario_text(ss.str(), path, overrides);
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,46 @@
+#pragma once
+// Which blocks each server holds: memory sizing, per-server throughput, and the load-balancing
+// rule for "auto" servers (pick the window of blocks with the least serving throughput, as Petals
+// does). Pure functions, no SimGrid.
+#include <span>
+#include <vector>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/block_range.hpp"
+
+namespace swarmsim::sim {
+
+/// Device memory left for block weights and KV caches once the runtime took its share (bytes).
+double usable_memory_bytes(const gpu::DeviceSpec& device, const OverheadSpec& overheads);
+
+/// Blocks of `model` an "auto" node can hold: floor(usable / (block weights + KV budget per block)),
+/// capped by max_blocks and the model's depth. 0 means not even one block fits.
+int blocks_that_fit(const NodeSpec& node, const gpu::TransformerSpec& model, const OverheadSpec& overheads);
+
+/// Tokens per second one server pushes through one block: the smaller of its compute rate
+/// (1 / decode time of one block at batch 1) and its network rate (min(up, down) / hidden-state bytes).
+double server_throughput(const NodeSpec& node, const gpu::TransformerSpec& model, const gpu::ShardCostModel& cost);
+
+/// A server's range and throughput, as seen by the assignment rule.
+struct ServedRange {
+  BlockRange range;
+  double throughput = 0.0;  ///< tokens/s per block
+};
+
+/// Sum of the throughputs of the servers covering each block.
+std::vector<double> block_throughputs(int n_blocks, std::span<const ServedRange> servers);
+
+/// Start of the `span`-block window whose sorted throughputs are lexicographically smallest
+/// (ties: the lowest start). That window holds the least-served blocks.
+int choose_least_served_start(const std::vector<double>& block_tp, int span);
+
+/// Initial ranges of every node: nodes join in join_at order (ties: file order); a node with a
+/// fixed range keeps it, an "auto" node takes the least-served window of blocks_that_fit blocks.
+/// Returns one range per node (empty when the node holds nothing).
+std::vector<BlockRange> plan_initial_blocks(const Scenario& scenario, const gpu::ShardCostModel& cost);
+
+/// Blocks covered by no range, grouped into maximal runs.
+std::vector<BlockRange> uncovered_blocks(int n_blocks, std::span<const BlockRange> ranges);
+
+}  // namespace swarmsim::sim

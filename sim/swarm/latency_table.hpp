@@ -1,0 +1,46 @@
+#pragma once
+// One-way latency between any two hosts of a swarm, as the replayed network has it now:
+// access(i) + access(j) + base(i, j), where base is the fibre propagation delay along the great
+// circle (geo) or half the scenario's RTT (matrix), unless a replayed event overrode the pair.
+// Pure data (no SimGrid); the GeoZone reads it whenever a message starts.
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "sim/scenario/scenario.hpp"
+
+namespace swarmsim::sim {
+
+class LatencyTable {
+ public:
+  /// Hosts are the scenario's nodes then its clients.
+  explicit LatencyTable(const Scenario& scenario);
+
+  /// One-way latency from host i to host j (s); 0 when i == j.
+  double one_way(int i, int j) const;
+  /// The base (non-access) part of one_way(i, j) (s).
+  double base(int i, int j) const;
+  /// Access latency of host i (s).
+  double access(int i) const { return access_[static_cast<std::size_t>(i)]; }
+
+  /// Replayed change of host i's access latency (s); applies to messages that start afterwards.
+  void set_access(int i, double seconds) { access_[static_cast<std::size_t>(i)] = seconds; }
+  /// Replayed change of the base latency between i and j, both directions (s).
+  void set_pair(int i, int j, double seconds);
+
+  int hosts() const { return n_; }
+
+ private:
+  static std::uint64_t key(int i, int j) {
+    return (static_cast<std::uint64_t>(std::min(i, j)) << 32) | static_cast<std::uint32_t>(std::max(i, j));
+  }
+  int n_ = 0;
+  LatencyModel model_;
+  std::vector<double> access_;
+  std::vector<topology::GeoPoint> points_;
+  double speed_km_s_ = 200000.0, inflation_ = 2.0;
+  std::vector<double> matrix_one_way_;  // n x n, host order, when model_ == Matrix
+  std::unordered_map<std::uint64_t, double> overrides_;
+};
+
+}  // namespace swarmsim::sim

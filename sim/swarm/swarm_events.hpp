@@ -1,0 +1,105 @@
+#pragma once
+// What the simulator reports as it runs: payloads of its observer signals. Times are simulated
+// seconds. Hosts are indices: servers 0..S-1 in scenario order, then clients S..S+C-1.
+#include <string>
+#include <vector>
+
+#include "sim/scenario/scenario.hpp"
+#include "sim/signal.hpp"
+#include "sim/swarm/block_range.hpp"
+
+namespace swarmsim::sim {
+
+/// A server finished loading its blocks and serves them from `t`.
+struct NodeJoined {
+  double t = 0.0;
+  int node = 0;
+  BlockRange blocks;
+  double load_started = 0.0;  ///< when it began loading weights
+};
+
+/// A server went down or came back up.
+struct NodeStateChanged {
+  double t = 0.0;
+  int node = 0;
+  bool up = true;
+};
+
+/// A replayed network change took effect.
+struct LinkChanged {
+  double t = 0.0;
+  int node = 0;
+  int peer = -1;  ///< -1: the node's own access link(s)
+  EventAction action = EventAction::SetBandwidth;
+  LinkDirection direction = LinkDirection::Both;
+  double value = 0.0;  ///< bytes/s or seconds
+};
+
+/// A session arrived at its client.
+struct SessionStarted {
+  double t = 0.0;
+  int session = 0;
+  int client = 0;  ///< host index of the client
+};
+
+/// A chain was chosen for a session. `servers[i]` runs `ranges[i]`.
+struct ChainFormed {
+  double t = 0.0;
+  int session = 0;
+  int attempt = 0;
+  std::vector<int> servers;
+  std::vector<BlockRange> ranges;
+  double cost = 0.0;  ///< the router's objective value
+};
+
+/// Work of blocks (or the client's embedding/head) on one host.
+struct ComputeSpan {
+  double start = 0.0, end = 0.0;
+  int host = 0;
+  int session = 0;
+  int step = 0;          ///< 0 = prefill, then decode steps 1..
+  BlockRange blocks;     ///< empty for client work
+  const char* what = ""; ///< "blocks", "embed", "head"
+  double device_seconds = 0.0;  ///< time the work takes alone on the device (priced)
+};
+
+/// One message of hidden states from one host to another (a "hop"), serialization included.
+struct TransferSpan {
+  double start = 0.0, end = 0.0;
+  int from = 0, to = 0;
+  int session = 0;
+  int step = 0;
+  double bytes = 0.0;  ///< bytes on the wire (payload + header)
+};
+
+/// A token step finished at the client: prefill (step 0) produced the first token, decode step k the k+1-th.
+struct StepCompleted {
+  double t = 0.0;
+  int session = 0;
+  int step = 0;
+  double latency = 0.0;  ///< since the previous token (decode) or since arrival (prefill: TTFT)
+};
+
+/// A session ended: all tokens generated, or failed with a reason.
+struct SessionEnded {
+  double t = 0.0;
+  int session = 0;
+  bool completed = false;
+  std::string reason;   ///< empty when completed
+  int tokens = 0;       ///< tokens generated (batch x steps completed)
+};
+
+/// The simulator's observer signals. Subscribers connect before the run.
+struct SimSignals {
+  Signal<NodeJoined> on_node_joined;
+  Signal<NodeStateChanged> on_node_state;
+  Signal<LinkChanged> on_link_changed;
+  Signal<SessionStarted> on_session_started;
+  Signal<ChainFormed> on_chain_formed;
+  Signal<ComputeSpan> on_compute;
+  Signal<TransferSpan> on_transfer;
+  Signal<StepCompleted> on_step;
+  Signal<SessionEnded> on_session_ended;
+};
+
+}  // namespace swarmsim::sim
