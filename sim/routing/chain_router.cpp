@@ -1,0 +1,154 @@
+#include "sim/routing/chain_router.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/dijkstra_shortest_paths.hpp>
+
+namespace swarmsim::sim {
+namespace {
+
+/// A server can take blocks [from, end) of a session when it is alive and has KV memory for them.
+bool usable_from(const ServerView& s, int from, double kv_per_block) {
+  return s.alive && s.blocks.contains(from) && s.free_kv_bytes >= kv_per_block * (s.blocks.end - from);
+}
+
+}  // namespace
+
+std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
+  const int n_blocks = view.model->n_layers;
+  const double D = req.decode_message_bytes(*view.model, *view.overheads);
+  const double kv = req.kv_bytes_per_block(*view.model);
+  Chain chain;
+  std::vector<int> members{req.client_host};  // A_0 is the client, then the chosen servers
+  int pos = 0;
+  while (pos < n_blocks) {
+    // Context of eq. 2: the last (context + 1) members, A_{i-1-alpha} .. A_{i-1}.
+    const std::size_t take = std::min<std::size_t>(members.size(), static_cast<std::size_t>(context_) + 1);
+    const std::span<const int> ctx(members.data() + members.size() - take, take);
+    int best = -1;
+    double best_cost = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < view.servers.size(); ++i) {
+      const ServerView& s = view.servers[i];
+      if (!usable_from(s, pos, kv)) continue;
+      const double c = eq18_cost(view, ctx, s, D, exps_).total();  // seed 002, eq. 18
+      if (c < best_cost) {  // ties keep the lower index: deterministic
+        best_cost = c;
+        best = static_cast<int>(i);
+      }
+    }
+    if (best < 0) return std::nullopt;
+    const ServerView& s = view.servers[static_cast<std::size_t>(best)];
+    chain.hops.push_back({best, BlockRange{pos, s.blocks.end}});
+    chain.cost += best_cost;
+    members.push_back(s.host);
+    pos = s.blocks.end;
+  }
+  return chain;
+}
+
+std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property,
+                                      boost::property<boost::edge_weight_t, double>>;
+  const int n_blocks = view.model->n_layers;
+  const double msg = req.decode_message_bytes(*view.model, *view.overheads);
+  const double kv = req.kv_bytes_per_block(*view.model);
+  const gpu::BlockWork decode{req.batch, 1, req.prompt_tokens};
+
+  // Usable servers: alive and with KV memory for their whole range (a conservative filter: the
+  // span a path takes is not known before the search).
+  std::vector<int> usable;
+  for (std::size_t i = 0; i < view.servers.size(); ++i) {
+    const ServerView& s = view.servers[i];
+    if (!s.blocks.empty() && usable_from(s, s.blocks.start, kv)) usable.push_back(static_cast<int>(i));
+  }
+  // Vertices: 0 = client (source), 1 = client (sink), then (server u, boundary b) for b in [start, end].
+  std::vector<int> first_vertex(usable.size());
+  int n_vertices = 2;
+  for (std::size_t u = 0; u < usable.size(); ++u) {
+    first_vertex[u] = n_vertices;
+    n_vertices += view.servers[static_cast<std::size_t>(usable[u])].blocks.size() + 1;
+  }
+  const auto vertex = [&](std::size_t u, int b) {
+    return first_vertex[u] + (b - view.servers[static_cast<std::size_t>(usable[u])].blocks.start);
+  };
+  Graph g(static_cast<std::size_t>(n_vertices));
+  for (std::size_t u = 0; u < usable.size(); ++u) {
+    const ServerView& s = view.servers[static_cast<std::size_t>(usable[u])];
+    const double per_block =
+        view.cost->blocks_seconds(*s.device, *view.model, decode, 1) * (1.0 + s.active_sessions);
+    for (int b = s.blocks.start; b < s.blocks.end; ++b) boost::add_edge(vertex(u, b), vertex(u, b + 1), per_block, g);
+    if (s.blocks.start == 0)
+      boost::add_edge(0, vertex(u, 0), estimated_transfer_s(view, req.client_host, s.host, msg), g);
+    if (s.blocks.end == n_blocks)
+      boost::add_edge(vertex(u, n_blocks), 1, estimated_transfer_s(view, s.host, req.client_host, msg), g);
+    // Hand over to another server v at a boundary b that u has reached and v can start from.
+    for (std::size_t v = 0; v < usable.size(); ++v) {
+      if (v == u) continue;
+      const ServerView& t = view.servers[static_cast<std::size_t>(usable[v])];
+      const int lo = std::max(s.blocks.start + 1, t.blocks.start), hi = std::min(s.blocks.end, t.blocks.end - 1);
+      if (lo > hi) continue;
+      const double w = estimated_transfer_s(view, s.host, t.host, msg);
+      for (int b = lo; b <= hi; ++b) boost::add_edge(vertex(u, b), vertex(v, b), w, g);
+    }
+  }
+  std::vector<double> dist(static_cast<std::size_t>(n_vertices));
+  std::vector<std::size_t> pred(static_cast<std::size_t>(n_vertices));
+  boost::dijkstra_shortest_paths(g, 0, boost::predecessor_map(pred.data()).distance_map(dist.data()));
+  if (pred[1] == 1) return std::nullopt;  // sink unreachable
+
+  // Walk back from the sink and group consecutive vertices of one server into hops.
+  std::vector<std::size_t> path;
+  for (std::size_t x = 1; x != 0; x = pred[x]) path.push_back(x);
+  std::reverse(path.begin(), path.end());
+  const auto owner = [&](std::size_t x) {
+    const auto it = std::upper_bound(first_vertex.begin(), first_vertex.end(), static_cast<int>(x));
+    return static_cast<std::size_t>(it - first_vertex.begin()) - 1;
+  };
+  Chain chain;
+  chain.cost = dist[1];
+  for (std::size_t k = 0; k + 1 < path.size(); ++k) {
+    const std::size_t x = path[k], y = path[k + 1];
+    if (x < 2 || y < 2) continue;
+    const std::size_t u = owner(x);
+    if (owner(y) != u) continue;  // a hand-over edge
+    const int server = usable[u];
+    const int b = view.servers[static_cast<std::size_t>(server)].blocks.start + static_cast<int>(x) - first_vertex[u];
+    if (!chain.hops.empty() && chain.hops.back().server == server && chain.hops.back().blocks.end == b)
+      chain.hops.back().blocks.end = b + 1;
+    else
+      chain.hops.push_back({server, BlockRange{b, b + 1}});
+  }
+  return chain;
+}
+
+std::optional<Chain> RandomRouter::route(const SwarmView& view, const RouteRequest& req, Rng& rng) const {
+  const int n_blocks = view.model->n_layers;
+  const double kv = req.kv_bytes_per_block(*view.model);
+  Chain chain;
+  std::vector<int> candidates;
+  int pos = 0;
+  while (pos < n_blocks) {
+    candidates.clear();
+    for (std::size_t i = 0; i < view.servers.size(); ++i)
+      if (usable_from(view.servers[i], pos, kv)) candidates.push_back(static_cast<int>(i));
+    if (candidates.empty()) return std::nullopt;
+    const int pick = candidates[rng.below(candidates.size())];
+    const ServerView& s = view.servers[static_cast<std::size_t>(pick)];
+    chain.hops.push_back({pick, BlockRange{pos, s.blocks.end}});
+    pos = s.blocks.end;
+  }
+  return chain;
+}
+
+std::unique_ptr<ChainRouter> make_router(const PolicySpec& p) {
+  switch (p.router) {
+    case RouterKind::Eq18: return std::make_unique<Eq18Router>(RouteCostExponents{p.gamma, p.beta, p.alpha}, p.context);
+    case RouterKind::ShortestPath: return std::make_unique<ShortestPathRouter>();
+    case RouterKind::Random: return std::make_unique<RandomRouter>();
+  }
+  return nullptr;
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,47 @@
+#include "sim/routing/route_cost.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace swarmsim::sim {
+
+double estimated_transfer_s(const SwarmView& view, int from, int to, double bytes) {
+  const OverheadSpec& o = *view.overheads;
+  return view.network->latency_s(from, to) + bytes / view.network->bandwidth_Bps(from, to) + o.rpc_s +
+         2.0 * bytes / o.serialization_Bps;
+}
+
+bool chain_covers_model(const Chain& chain, int n_blocks) {
+  int next = 0;
+  for (const ChainHop& h : chain.hops) {
+    if (h.blocks.start != next || h.blocks.empty()) return false;
+    next = h.blocks.end;
+  }
+  return next == n_blocks;
+}
+
+double gpu_availability(const ServerView& a) {
+  return a.device->peak_flops / 1e12 * std::clamp(1.0 - a.utilization, 0.0, 1.0);
+}
+
+double computational_load(const ServerView& a) { return 1.0 + a.active_sessions; }
+
+double resource_reliability(const ServerView& a) { return 1.0 - std::clamp(a.uptime, 0.0, 1.0); }
+
+RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                    double message_bytes, const RouteCostExponents& exps) {
+  RouteCost c;
+  for (int j : context_hosts) {
+    const double D = message_bytes;
+    const double B = view.network->bandwidth_Bps(j, candidate.host);
+    const double L = view.network->latency_s(j, candidate.host);
+    c.transfer += std::pow(D / B + L, exps.gamma);
+  }
+  // A fully busy device has no availability; keep the ratio finite so that the argmin still ranks it.
+  const double G = std::max(gpu_availability(candidate), 1e-9);
+  c.availability = std::pow(G / computational_load(candidate), exps.beta);
+  c.reliability = std::pow(1.0 / (resource_reliability(candidate) + 1.0), exps.alpha);
+  return c;
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,40 @@
+#pragma once
+// The routing cost of seed 002, eq. 18, for one candidate server given the chain so far.
+#include <span>
+
+#include "sim/routing/swarm_view.hpp"
+
+namespace swarmsim::sim {
+
+/// Exponents of eq. 18 (tuned by the GA of eq. 19-20).
+struct RouteCostExponents {
+  double gamma = 1.0;   ///< transfer term
+  double beta = -1.0;   ///< GPU availability over load
+  double alpha = -1.0;  ///< reliability
+};
+
+/// The three terms of eq. 18 for one candidate, and their sum.
+struct RouteCost {
+  double transfer = 0.0;      ///< sum over context nodes j of (D_jA / B_jA + L_jA)^gamma
+  double availability = 0.0;  ///< (G_A / C_A)^beta
+  double reliability = 0.0;   ///< (1 / (R_A + 1))^alpha
+  double total() const { return transfer + availability + reliability; }
+};
+
+/// GPU availability G_A: the candidate's free compute, peak TFLOP/s x (1 - utilization).
+double gpu_availability(const ServerView& a);
+/// Computational load C_A: 1 + sessions in flight on the candidate.
+double computational_load(const ServerView& a);
+/// Resource reliability R_A = 1 - uptime (seed 002, section 3).
+double resource_reliability(const ServerView& a);
+
+/// Eq. 18 cost of choosing `candidate` after the context hosts (the last alpha+1 chain members,
+/// the client first), for a message of `message_bytes`:
+///   sum_j (D_jA/B_jA + L_jA)^gamma + (G_A/C_A)^beta + (1/(R_A+1))^alpha
+/// Units: seconds inside the transfer term, TFLOP/s for G_A. See docs/algorithms.md for why the
+/// default beta and alpha are negative (the equation is an argmin).
+// seed 002, eq. 18
+RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                    double message_bytes, const RouteCostExponents& exps);
+
+}  // namespace swarmsim::sim

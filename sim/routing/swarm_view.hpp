@@ -1,0 +1,80 @@
+#pragma once
+// What a router knows when it builds a chain: the servers' live state and the network as it is
+// now. Plain data filled by the engine (or by a test), so routers never touch SimGrid.
+#include <span>
+#include <vector>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/block_range.hpp"
+
+namespace swarmsim::sim {
+
+/// One server as a router sees it.
+struct ServerView {
+  int host = 0;             ///< host index (servers are 0..S-1, clients S..S+C-1)
+  BlockRange blocks;        ///< blocks it serves now
+  bool alive = true;        ///< up and done loading its blocks
+  const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the catalog
+  double free_kv_bytes = 0.0;  ///< device memory free for new KV caches (bytes)
+  int active_sessions = 0;     ///< sessions whose chain goes through it now
+  double utilization = 0.0;    ///< busy fraction of its device over the recent window, [0, 1]
+  double uptime = 1.0;         ///< fraction of time it has been up, [0, 1]
+};
+
+/// Network estimates between hosts, as the replayed network has them at the time of the query.
+class NetworkEstimate {
+ public:
+  virtual ~NetworkEstimate() = default;
+  /// One-way latency from `from` to `to` (s).
+  virtual double latency_s(int from, int to) const = 0;
+  /// Bottleneck bandwidth from `from` to `to`: min(uplink of from, downlink of to) (bytes/s).
+  virtual double bandwidth_Bps(int from, int to) const = 0;
+};
+
+/// Everything a router reads. All pointers are borrowed for the duration of one route() call.
+struct SwarmView {
+  std::span<const ServerView> servers;
+  const NetworkEstimate* network = nullptr;
+  const gpu::TransformerSpec* model = nullptr;
+  const gpu::ShardCostModel* cost = nullptr;
+  const OverheadSpec* overheads = nullptr;
+};
+
+/// The session a chain is wanted for.
+struct RouteRequest {
+  int client_host = 0;
+  int batch = 1;
+  int prompt_tokens = 1;
+  int new_tokens = 1;
+  /// Bytes of one decode-step hidden-state message (batch x hidden x dtype, plus header).
+  double decode_message_bytes(const gpu::TransformerSpec& m, const OverheadSpec& o) const {
+    return batch * m.hidden_state_bytes_per_token() + o.header_bytes;
+  }
+  /// KV bytes the session needs on each block it uses: eq. 4 x batch x (prompt + new tokens).
+  double kv_bytes_per_block(const gpu::TransformerSpec& m) const {
+    return m.kv_bytes_per_token_per_block() * batch * (prompt_tokens + new_tokens);  // seed 002, eq. 4
+  }
+};
+
+/// One server of a chain and the blocks it runs for this session.
+struct ChainHop {
+  int server = 0;  ///< index into SwarmView::servers
+  BlockRange blocks;
+  bool operator==(const ChainHop&) const = default;
+};
+
+/// A sequence of servers covering blocks 0..n-1 in order (seed 002, eq. 1).
+struct Chain {
+  std::vector<ChainHop> hops;
+  double cost = 0.0;  ///< the router's own objective for this chain (router-specific units)
+};
+
+/// Estimated seconds to move `bytes` from `from` to `to`: latency + bytes/bandwidth + per-message
+/// overhead + (de)serialization at both ends.
+double estimated_transfer_s(const SwarmView& view, int from, int to, double bytes);
+
+/// Whether `chain` covers blocks [0, n_blocks) exactly once and in order with contiguous hops.
+bool chain_covers_model(const Chain& chain, int n_blocks);
+
+}  // namespace swarmsim::sim
