@@ -1,0 +1,130 @@
+#include "sim/metrics/run_metrics.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "gpu/model_catalog.hpp"
+
+namespace swarmsim::sim {
+
+using nlohmann::json;
+
+RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
+    : sc_(scenario),
+      pricing_(std::move(pricing)),
+      sessions_(static_cast<std::size_t>(scenario.workload.sessions)),
+      device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
+      chains_through_(scenario.nodes.size(), 0) {}
+
+void RunMetrics::connect(SimSignals& s) {
+  s.on_session_started.connect([this](const SessionStarted& e) { sessions_[e.session].arrival = e.t; });
+  s.on_chain_formed.connect([this](const ChainFormed& e) {
+    ++chains_;
+    for (int server : e.servers) ++chains_through_[static_cast<std::size_t>(server)];
+  });
+  s.on_compute.connect([this](const ComputeSpan& e) { device_seconds_[static_cast<std::size_t>(e.host)] += e.device_seconds; });
+  s.on_transfer.connect([this](const TransferSpan& e) {
+    ++hops_;
+    bytes_ += e.bytes;
+  });
+  s.on_step.connect([this](const StepCompleted& e) {
+    SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
+    if (e.step == 0) {
+      r.first_token = e.t;
+      ttft_.record(e.latency);
+    } else {
+      ++r.decode_steps;
+      per_token_.record(e.latency);
+    }
+    r.last_token = e.t;
+    tokens_ += static_cast<std::uint64_t>(sc_.workload.batch_size);
+  });
+  s.on_session_ended.connect([this](const SessionEnded& e) {
+    SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
+    r.end = e.t;
+    if (e.completed) {
+      ++completed_;
+      session_latency_.record(e.t - r.arrival);
+    } else {
+      ++failed_;
+      failures_.emplace_back(e.session, e.reason);
+    }
+  });
+}
+
+namespace {
+json summary(const LatencyHistogram& h) {
+  return json{{"count", h.count()},      {"mean", h.mean()},           {"p50", h.percentile(50)},
+              {"p95", h.percentile(95)}, {"p99", h.percentile(99)},    {"min", h.min()},
+              {"max", h.max()}};
+}
+}  // namespace
+
+json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& nodes, const WallClock& wall) const {
+  // Throughput over the generation window: first arrival to last token of any session.
+  double first_arrival = std::numeric_limits<double>::infinity(), last_token = 0.0;
+  double steps_rate_sum = 0.0;
+  int steps_rate_n = 0;
+  for (const SessionRecord& r : sessions_) {
+    if (r.arrival >= 0) first_arrival = std::min(first_arrival, r.arrival);
+    if (r.last_token >= 0) last_token = std::max(last_token, r.last_token);
+    if (r.decode_steps > 0 && r.last_token > r.first_token) {
+      steps_rate_sum += r.decode_steps / (r.last_token - r.first_token);  // generation steps/s of the session
+      ++steps_rate_n;
+    }
+  }
+  const double window = last_token > first_arrival ? last_token - first_arrival : 0.0;
+
+  json failures = json::array();
+  for (const auto& [session, reason] : failures_) failures.push_back({{"session", session}, {"reason", reason}});
+
+  json node_list = json::array();
+  const double horizon = std::max(simulated_time, 1e-300);
+  for (std::size_t i = 0; i < sc_.nodes.size(); ++i) {
+    const NodeSpec& n = sc_.nodes[i];
+    const NodeSummary& s = nodes.at(i);
+    node_list.push_back({{"name", n.name},
+                         {"gpu", n.device->name},
+                         {"blocks", s.blocks.empty() ? json(nullptr) : json{{"start", s.blocks.start}, {"end", s.blocks.end}}},
+                         {"utilization", device_seconds_[i] / horizon},
+                         {"busy_device_seconds", device_seconds_[i]},
+                         {"chains", chains_through_[i]},
+                         {"weights_bytes", s.weights_bytes},
+                         {"kv_peak_bytes", s.kv_peak_bytes},
+                         {"memory_peak_bytes", s.weights_bytes + s.kv_peak_bytes},
+                         {"up_seconds", s.up_seconds}});
+  }
+  json client_list = json::array();
+  for (std::size_t c = 0; c < sc_.clients.size(); ++c) {
+    const std::size_t host = sc_.nodes.size() + c;
+    client_list.push_back({{"name", sc_.clients[c].name},
+                           {"device", sc_.clients[c].device->name},
+                           {"utilization", device_seconds_[host] / horizon},
+                           {"busy_device_seconds", device_seconds_[host]}});
+  }
+
+  return json{
+      {"scenario", sc_.name},
+      {"seed", sc_.seed},
+      {"model", sc_.model.name},
+      {"router", to_string(sc_.policy.router)},
+      {"pricing", pricing_},
+      {"network_model", to_string(sc_.network.model)},
+      {"simulated_time_s", simulated_time},
+      {"sessions",
+       {{"total", sc_.workload.sessions}, {"completed", completed_}, {"failed", failed_}, {"failures", failures}}},
+      {"throughput",
+       {{"tokens_generated", tokens_},
+        {"tokens_per_s", window > 0 ? static_cast<double>(tokens_) / window : 0.0},
+        {"generation_steps_per_s", steps_rate_n ? steps_rate_sum / steps_rate_n : 0.0},
+        {"window_s", window}}},
+      {"latency_s",
+       {{"time_to_first_token", summary(ttft_)}, {"per_token", summary(per_token_)}, {"session", summary(session_latency_)}}},
+      {"network", {{"hops", hops_}, {"bytes_moved", bytes_}, {"chains_formed", chains_}}},
+      {"nodes", node_list},
+      {"clients", client_list},
+      {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
+  };
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,63 @@
+#pragma once
+// Gathers a run's figures from the simulator's signals and writes them as metrics.json.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/metrics/latency_histogram.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/swarm_events.hpp"
+
+namespace swarmsim::sim {
+
+/// End-of-run state of one server that only the engine knows.
+struct NodeSummary {
+  BlockRange blocks;          ///< range served at the end
+  double weights_bytes = 0.0; ///< weights held at the end
+  double kv_peak_bytes = 0.0; ///< most KV memory reserved at once
+  double up_seconds = 0.0;    ///< time up and serving
+};
+
+/// Wall-clock figures; excluded from golden comparisons (the "wall_clock" key).
+struct WallClock {
+  double seconds = 0.0;
+};
+
+/// Subscribes to SimSignals and accumulates throughput, latency, traffic and per-node figures.
+class RunMetrics {
+ public:
+  /// `scenario` is borrowed for the metrics' lifetime.
+  RunMetrics(const Scenario& scenario, std::string pricing);
+  RunMetrics(const RunMetrics&) = delete;
+  RunMetrics& operator=(const RunMetrics&) = delete;
+
+  /// Connects to every signal it needs; call before the run.
+  void connect(SimSignals& signals);
+
+  /// The metrics document. Keys are stable; "wall_clock" holds the only non-deterministic figures.
+  nlohmann::json to_json(double simulated_time, const std::vector<NodeSummary>& nodes, const WallClock& wall) const;
+
+  std::uint64_t hops() const { return hops_; }
+  int sessions_completed() const { return completed_; }
+  int sessions_failed() const { return failed_; }
+  int sessions_ended() const { return completed_ + failed_; }
+
+ private:
+  struct SessionRecord {
+    double arrival = -1.0, first_token = -1.0, last_token = -1.0, end = -1.0;
+    int decode_steps = 0;
+  };
+  const Scenario& sc_;
+  std::string pricing_;
+  std::vector<SessionRecord> sessions_;
+  std::vector<double> device_seconds_;  // per host
+  std::vector<int> chains_through_;     // per server
+  LatencyHistogram ttft_, per_token_, session_latency_;
+  std::vector<std::pair<int, std::string>> failures_;
+  std::uint64_t hops_ = 0, tokens_ = 0, chains_ = 0;
+  double bytes_ = 0.0;
+  int completed_ = 0, failed_ = 0;
+};
+
+}  // namespace swarmsim::sim

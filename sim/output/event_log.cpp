@@ -1,0 +1,88 @@
+#include "sim/output/event_log.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace swarmsim::sim {
+
+using nlohmann::json;
+
+namespace {
+json range_json(const BlockRange& r) { return json{{"start", r.start}, {"end", r.end}}; }
+}  // namespace
+
+EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path) : sc_(sc), file_(path) {
+  json nodes = json::array(), clients = json::array();
+  for (const NodeSpec& n : sc.nodes) {
+    json j{{"name", n.name}, {"gpu", n.device->name}, {"memory_bytes", n.device->memory_bytes},
+           {"uplink_Bps", n.uplink_Bps}, {"downlink_Bps", n.downlink_Bps}};
+    if (n.location) j["location"] = {{"lat", n.location->lat_deg}, {"lon", n.location->lon_deg}};
+    nodes.push_back(j);
+  }
+  for (const ClientSpec& c : sc.clients) {
+    json j{{"name", c.name}, {"device", c.device->name}};
+    if (c.location) j["location"] = {{"lat", c.location->lat_deg}, {"lon", c.location->lon_deg}};
+    clients.push_back(j);
+  }
+  line(json{{"t", 0.0},
+            {"type", "run_start"},
+            {"scenario", sc.name},
+            {"seed", sc.seed},
+            {"model", sc.model.name},
+            {"n_blocks", sc.model.n_layers},
+            {"nodes", nodes},
+            {"clients", clients}}
+           .dump());
+}
+
+std::string EventLogWriter::host_name(int host) const {
+  const int S = static_cast<int>(sc_.nodes.size());
+  return host < S ? sc_.nodes[host].name : sc_.clients[host - S].name;
+}
+
+void EventLogWriter::line(const std::string& text) { file_.stream() << text << '\n'; }
+
+void EventLogWriter::connect(SimSignals& s) {
+  s.on_node_joined.connect([this](const NodeJoined& e) {
+    line(json{{"t", e.t}, {"type", "node_join"}, {"node", host_name(e.node)}, {"blocks", range_json(e.blocks)},
+              {"load_started", e.load_started}}
+             .dump());
+  });
+  s.on_node_state.connect([this](const NodeStateChanged& e) {
+    line(json{{"t", e.t}, {"type", e.up ? "node_up" : "node_down"}, {"node", host_name(e.node)}}.dump());
+  });
+  s.on_link_changed.connect([this](const LinkChanged& e) {
+    json j{{"t", e.t}, {"type", "link_change"}, {"action", to_string(e.action)}, {"node", host_name(e.node)}};
+    if (e.peer >= 0) j["peer"] = host_name(e.peer);
+    if (e.action == EventAction::SetBandwidth) {
+      j["direction"] = e.direction == LinkDirection::Up ? "up" : e.direction == LinkDirection::Down ? "down" : "both";
+      j["bandwidth_Bps"] = e.value;
+    } else {
+      j["latency_s"] = e.value;
+    }
+    line(j.dump());
+  });
+  s.on_session_started.connect([this](const SessionStarted& e) {
+    line(json{{"t", e.t}, {"type", "session_start"}, {"session", e.session}, {"client", host_name(e.client)}}.dump());
+  });
+  s.on_chain_formed.connect([this](const ChainFormed& e) {
+    json hops = json::array();
+    for (std::size_t i = 0; i < e.servers.size(); ++i)
+      hops.push_back({{"node", host_name(e.servers[i])}, {"blocks", range_json(e.ranges[i])}});
+    line(json{{"t", e.t}, {"type", "chain_formed"}, {"session", e.session}, {"attempt", e.attempt}, {"hops", hops},
+              {"cost", e.cost}}
+             .dump());
+  });
+  s.on_session_ended.connect([this](const SessionEnded& e) {
+    json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session},
+           {"tokens", e.tokens}};
+    if (!e.completed) j["reason"] = e.reason;
+    line(j.dump());
+  });
+}
+
+void EventLogWriter::finish(double simulated_time) {
+  line(json{{"t", simulated_time}, {"type", "run_end"}}.dump());
+  file_.commit();
+}
+
+}  // namespace swarmsim::sim

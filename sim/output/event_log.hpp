@@ -1,0 +1,30 @@
+#pragma once
+// Writes swarm events (joins, failures, network changes, chain choices, session ends) as JSON
+// lines, the input of the GUI's replay. Format: traces/README.md.
+#include <filesystem>
+
+#include "sim/output/atomic_file.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/swarm_events.hpp"
+
+namespace swarmsim::sim {
+
+class EventLogWriter {
+ public:
+  /// Opens `path` and writes the "run_start" line describing the swarm. `scenario` is borrowed.
+  EventLogWriter(const Scenario& scenario, const std::filesystem::path& path);
+  EventLogWriter(const EventLogWriter&) = delete;
+  EventLogWriter& operator=(const EventLogWriter&) = delete;
+
+  void connect(SimSignals& signals);
+  /// Writes the "run_end" line and renames the file into place.
+  void finish(double simulated_time);
+
+ private:
+  void line(const std::string& json_text);
+  std::string host_name(int host) const;
+  const Scenario& sc_;
+  AtomicFile file_;
+};
+
+}  // namespace swarmsim::sim
