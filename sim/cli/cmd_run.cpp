@@ -1,0 +1,88 @@
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/swarm_simulation.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "sim/units.hpp"
+
+namespace swarmsim::cli {
+namespace {
+
+std::string latency_line(const nlohmann::json& h) {
+  if (h["count"].get<std::uint64_t>() == 0) return "n/a";
+  return "p50 " + sim::format_duration(h["p50"].get<double>()) + "  p95 " + sim::format_duration(h["p95"].get<double>()) +
+         "  p99 " + sim::format_duration(h["p99"].get<double>()) + "  (n=" + std::to_string(h["count"].get<std::uint64_t>()) + ")";
+}
+
+void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
+  const auto& s = m["sessions"];
+  const auto& tp = m["throughput"];
+  std::printf("scenario      %s  (%s, router %s, %s network, %s pricing)\n", m["scenario"].get<std::string>().c_str(),
+              m["model"].get<std::string>().c_str(), m["router"].get<std::string>().c_str(),
+              m["network_model"].get<std::string>().c_str(), m["pricing"].get<std::string>().c_str());
+  std::printf("simulated     %s in %.3f s wall (%llu hops, %.0f hops/s)\n", sim::format_duration(r.simulated_time).c_str(),
+              r.wall_seconds, static_cast<unsigned long long>(r.hops), r.wall_seconds > 0 ? r.hops / r.wall_seconds : 0.0);
+  std::printf("sessions      %d completed, %d failed of %d\n", s["completed"].get<int>(), s["failed"].get<int>(),
+              s["total"].get<int>());
+  for (const auto& f : s["failures"]) {
+    std::printf("  failed      session %d: %s\n", f["session"].get<int>(), f["reason"].get<std::string>().c_str());
+    if (&f - &s["failures"][0] >= 4 && s["failures"].size() > 6) {
+      std::printf("  ...         %zu more in metrics.json\n", s["failures"].size() - 5);
+      break;
+    }
+  }
+  std::printf("tokens/s      %.3f  (%llu tokens over %s)\n", tp["tokens_per_s"].get<double>(),
+              static_cast<unsigned long long>(tp["tokens_generated"].get<std::uint64_t>()),
+              sim::format_duration(tp["window_s"].get<double>()).c_str());
+  std::printf("steps/s       %.3f  generation steps per second per session\n", tp["generation_steps_per_s"].get<double>());
+  std::printf("TTFT          %s\n", latency_line(m["latency_s"]["time_to_first_token"]).c_str());
+  std::printf("per token     %s\n", latency_line(m["latency_s"]["per_token"]).c_str());
+  std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
+              static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
+  std::printf("%-14s%-12s%-10s%8s%14s%8s\n", "node", "gpu", "blocks", "util", "memory peak", "chains");
+  for (const auto& n : m["nodes"]) {
+    const std::string blocks =
+        n["blocks"].is_null() ? "-" : std::to_string(n["blocks"]["start"].get<int>()) + "-" + std::to_string(n["blocks"]["end"].get<int>() - 1);
+    std::printf("  %-12s%-12s%-10s%7.1f%%%14s%8d\n", n["name"].get<std::string>().c_str(), n["gpu"].get<std::string>().c_str(),
+                blocks.c_str(), 100.0 * n["utilization"].get<double>(),
+                sim::format_bytes(n["memory_peak_bytes"].get<double>()).c_str(), n["chains"].get<int>());
+  }
+  if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
+}
+
+}  // namespace
+
+int run(const RunArgs& args) {
+  sim::Scenario sc;
+  try {
+    std::vector<sim::Override> overrides;
+    for (const std::string& o : args.overrides) overrides.push_back(sim::parse_override(o));
+    sc = sim::load_scenario_file(args.file, overrides);
+  } catch (const sim::ScenarioError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  sim::RunOptions opts;
+  if (!args.no_outputs) opts.out_dir = args.out_dir.empty() ? std::filesystem::path("runs") / sc.name : std::filesystem::path(args.out_dir);
+  opts.verbosity = args.verbosity;
+  opts.progress = args.progress == "always" ? sim::RunOptions::Progress::Always
+                  : args.progress == "never" ? sim::RunOptions::Progress::Never
+                                             : sim::RunOptions::Progress::Auto;
+  try {
+    sim::SwarmSimulation simulation(sc, std::make_shared<gpu::RooflineCostModel>());
+    const sim::RunReport report = simulation.run(opts);
+    if (args.json)
+      std::printf("%s\n", report.metrics.dump(2).c_str());
+    else
+      print_summary(report.metrics, report, opts.out_dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim run: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace swarmsim::cli

@@ -1,0 +1,34 @@
+#include <cstdio>
+
+#include "sim/cli/commands.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "sim/units.hpp"
+
+namespace swarmsim::cli {
+
+int validate(const ValidateArgs& args) {
+  int bad = 0;
+  std::vector<sim::Override> overrides;
+  try {
+    for (const std::string& o : args.overrides) overrides.push_back(sim::parse_override(o));
+  } catch (const sim::ScenarioError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  for (const std::string& file : args.files) {
+    try {
+      const sim::Scenario sc = sim::load_scenario_file(file, overrides);
+      std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s (%d blocks), %d sessions, router %s\n", file.c_str(),
+                  sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
+                  sc.workload.sessions, sim::to_string(sc.policy.router));
+    } catch (const sim::ScenarioError& e) {
+      ++bad;
+      std::fprintf(stderr, "%s\n", e.what());
+      std::fprintf(stderr, "%s: %zu problem%s\n", file.c_str(), e.diagnostics().size(),
+                   e.diagnostics().size() == 1 ? "" : "s");
+    }
+  }
+  return bad ? 2 : 0;
+}
+
+}  // namespace swarmsim::cli

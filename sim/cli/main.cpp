@@ -1,0 +1,34 @@
+// swarmsim: rehearse decentralized neural-network inference before deploying it.
+#include <CLI/CLI.hpp>
+
+#include "sim/cli/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"swarmsim: simulate a swarm of heterogeneous GPU nodes serving a model, on a SimGrid network"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "swarmsim 0.1.0");
+
+  swarmsim::cli::ValidateArgs validate;
+  CLI::App* v = app.add_subcommand("validate", "check scenario files; every error names the file, the JSON path and what was expected");
+  v->add_option("files", validate.files, "scenario files (JSON)")->required()->check(CLI::ExistingFile);
+  v->add_option("--set", validate.overrides, "override a value before validation, e.g. --set workload.batch_size=32");
+
+  swarmsim::cli::RunArgs run;
+  CLI::App* r = app.add_subcommand("run", "run a scenario and write metrics.json, trace.json and events.jsonl");
+  r->add_option("scenario", run.file, "scenario file (JSON)")->required()->check(CLI::ExistingFile);
+  r->add_option("--out", run.out_dir, "output directory (default: runs/<scenario name>)");
+  r->add_option("--set", run.overrides, "override a value, e.g. --set nodes[2].uplink=10Mbps (repeatable)");
+  r->add_option("--progress", run.progress, "progress line on stderr")->check(CLI::IsMember({"auto", "always", "never"}));
+  r->add_flag("-v,--verbose", run.verbosity, "log swarm events to stderr (twice: every step too)");
+  r->add_flag("--json", run.json, "print metrics.json to stdout instead of the summary");
+  r->add_flag("--no-outputs", run.no_outputs, "write no files");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*v) return swarmsim::cli::validate(validate);
+  if (*r) return swarmsim::cli::run(run);
+  return 2;
+}

@@ -1,0 +1,50 @@
+#pragma once
+// The SimGrid platform of a scenario, built in C++ (no XML): one host per node and client at its
+// device's peak FLOP/s, an uplink and a downlink per host at its bandwidths, a GeoZone for pair
+// latencies, and SimGrid profiles for the replayed bandwidth changes and node failures.
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/Link.hpp>
+
+#include "sim/swarm/latency_table.hpp"
+#include "sim/routing/swarm_view.hpp"
+#include "sim/scenario/scenario.hpp"
+
+namespace swarmsim::sim {
+
+class GeoZone;
+
+/// Owns nothing SimGrid does not own already; holds borrowed pointers to the platform's entities,
+/// valid while the SimGrid engine lives.
+class SwarmPlatform final : public NetworkEstimate {
+ public:
+  /// Selects SimGrid's network model and builds the platform. The engine must exist and have no
+  /// platform yet. `scenario` and `latencies` are borrowed and must outlive the platform.
+  SwarmPlatform(const Scenario& scenario, const LatencyTable& latencies);
+
+  /// Host of node/client `i` (servers first, then clients).
+  simgrid::s4u::Host* host(int i) const { return hosts_[static_cast<std::size_t>(i)]; }
+  /// A host with no links that never fails, for the actors that drive the run.
+  simgrid::s4u::Host* control_host() const { return control_; }
+  /// Host index of a SimGrid host, or -1 for the control host.
+  int index_of(const simgrid::s4u::Host* h) const;
+  int hosts() const { return static_cast<int>(hosts_.size()); }
+
+  // NetworkEstimate: the replayed network as it is now (configured values, before SimGrid's
+  // TCP-model factors).
+  double latency_s(int from, int to) const override { return latencies_.one_way(from, to); }
+  double bandwidth_Bps(int from, int to) const override;
+
+ private:
+  const Scenario& sc_;
+  const LatencyTable& latencies_;
+  std::vector<simgrid::s4u::Host*> hosts_;
+  std::vector<simgrid::s4u::Link*> up_, down_;
+  simgrid::s4u::Host* control_ = nullptr;
+  std::unordered_map<const simgrid::s4u::Host*, int> index_of_;
+};
+
+}  // namespace swarmsim::sim
