@@ -63,34 +63,40 @@ std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const Rout
     const ServerView& s = view.servers[i];
     if (!s.blocks.empty() && usable_from(s, s.blocks.start, kv)) usable.push_back(static_cast<int>(i));
   }
-  // Vertices: 0 = client (source), 1 = client (sink), then (server u, boundary b) for b in [start, end].
+  // Vertices: 0 = client (source), 1 = client (sink), then (server u, boundary b) for b in
+  // (start, end]: "u has run block b-1". Entering a server always runs one block there, so no path
+  // can relay through a server without work (random latencies need not obey the triangle
+  // inequality, and such relays are not chains).
   std::vector<int> first_vertex(usable.size());
   int n_vertices = 2;
   for (std::size_t u = 0; u < usable.size(); ++u) {
     first_vertex[u] = n_vertices;
-    n_vertices += view.servers[static_cast<std::size_t>(usable[u])].blocks.size() + 1;
+    n_vertices += view.servers[static_cast<std::size_t>(usable[u])].blocks.size();
   }
-  const auto vertex = [&](std::size_t u, int b) {
-    return first_vertex[u] + (b - view.servers[static_cast<std::size_t>(usable[u])].blocks.start);
+  const auto vertex = [&](std::size_t u, int b) {  // b in (start_u, end_u]
+    return first_vertex[u] + (b - view.servers[static_cast<std::size_t>(usable[u])].blocks.start - 1);
   };
+  std::vector<double> per_block(usable.size());
+  for (std::size_t u = 0; u < usable.size(); ++u) {
+    const ServerView& s = view.servers[static_cast<std::size_t>(usable[u])];
+    per_block[u] = view.cost->blocks_seconds(*s.device, *view.model, decode, 1) * (1.0 + s.active_sessions);
+  }
   Graph g(static_cast<std::size_t>(n_vertices));
   for (std::size_t u = 0; u < usable.size(); ++u) {
     const ServerView& s = view.servers[static_cast<std::size_t>(usable[u])];
-    const double per_block =
-        view.cost->blocks_seconds(*s.device, *view.model, decode, 1) * (1.0 + s.active_sessions);
-    for (int b = s.blocks.start; b < s.blocks.end; ++b) boost::add_edge(vertex(u, b), vertex(u, b + 1), per_block, g);
+    for (int b = s.blocks.start + 1; b < s.blocks.end; ++b) boost::add_edge(vertex(u, b), vertex(u, b + 1), per_block[u], g);
     if (s.blocks.start == 0)
-      boost::add_edge(0, vertex(u, 0), estimated_transfer_s(view, req.client_host, s.host, msg), g);
+      boost::add_edge(0, vertex(u, 1), estimated_transfer_s(view, req.client_host, s.host, msg) + per_block[u], g);
     if (s.blocks.end == n_blocks)
       boost::add_edge(vertex(u, n_blocks), 1, estimated_transfer_s(view, s.host, req.client_host, msg), g);
-    // Hand over to another server v at a boundary b that u has reached and v can start from.
+    // Hand over to another server v at a boundary b that u reached and from which v runs block b.
     for (std::size_t v = 0; v < usable.size(); ++v) {
       if (v == u) continue;
       const ServerView& t = view.servers[static_cast<std::size_t>(usable[v])];
       const int lo = std::max(s.blocks.start + 1, t.blocks.start), hi = std::min(s.blocks.end, t.blocks.end - 1);
       if (lo > hi) continue;
-      const double w = estimated_transfer_s(view, s.host, t.host, msg);
-      for (int b = lo; b <= hi; ++b) boost::add_edge(vertex(u, b), vertex(v, b), w, g);
+      const double w = estimated_transfer_s(view, s.host, t.host, msg) + per_block[v];
+      for (int b = lo; b <= hi; ++b) boost::add_edge(vertex(u, b), vertex(v, b + 1), w, g);
     }
   }
   std::vector<double> dist(static_cast<std::size_t>(n_vertices));
@@ -98,27 +104,21 @@ std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const Rout
   boost::dijkstra_shortest_paths(g, 0, boost::predecessor_map(pred.data()).distance_map(dist.data()));
   if (pred[1] == 1) return std::nullopt;  // sink unreachable
 
-  // Walk back from the sink and group consecutive vertices of one server into hops.
+  // Walk back from the sink; every vertex (u, b) means u ran block b-1: extend u's hop or start one.
   std::vector<std::size_t> path;
-  for (std::size_t x = 1; x != 0; x = pred[x]) path.push_back(x);
+  for (std::size_t x = pred[1]; x != 0; x = pred[x]) path.push_back(x);
   std::reverse(path.begin(), path.end());
-  const auto owner = [&](std::size_t x) {
-    const auto it = std::upper_bound(first_vertex.begin(), first_vertex.end(), static_cast<int>(x));
-    return static_cast<std::size_t>(it - first_vertex.begin()) - 1;
-  };
   Chain chain;
   chain.cost = dist[1];
-  for (std::size_t k = 0; k + 1 < path.size(); ++k) {
-    const std::size_t x = path[k], y = path[k + 1];
-    if (x < 2 || y < 2) continue;
-    const std::size_t u = owner(x);
-    if (owner(y) != u) continue;  // a hand-over edge
+  for (const std::size_t x : path) {
+    const auto it = std::upper_bound(first_vertex.begin(), first_vertex.end(), static_cast<int>(x));
+    const auto u = static_cast<std::size_t>(it - first_vertex.begin()) - 1;
     const int server = usable[u];
-    const int b = view.servers[static_cast<std::size_t>(server)].blocks.start + static_cast<int>(x) - first_vertex[u];
-    if (!chain.hops.empty() && chain.hops.back().server == server && chain.hops.back().blocks.end == b)
-      chain.hops.back().blocks.end = b + 1;
+    const int block = view.servers[static_cast<std::size_t>(server)].blocks.start + (static_cast<int>(x) - first_vertex[u]);
+    if (!chain.hops.empty() && chain.hops.back().server == server && chain.hops.back().blocks.end == block)
+      chain.hops.back().blocks.end = block + 1;
     else
-      chain.hops.push_back({server, BlockRange{b, b + 1}});
+      chain.hops.push_back({server, BlockRange{block, block + 1}});
   }
   return chain;
 }

@@ -1,0 +1,281 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/rng.hpp"
+#include "sim/routing/chain_router.hpp"
+
+using namespace swarmsim::sim;
+using swarmsim::gpu::find_device;
+
+namespace {
+
+/// A network given by explicit tables, for hand-worked examples.
+class TableNetwork final : public NetworkEstimate {
+ public:
+  std::map<std::pair<int, int>, double> latency, bandwidth;
+  double default_latency = 0.01, default_bandwidth = 1e6;
+  double latency_s(int a, int b) const override {
+    auto it = latency.find({a, b});
+    if (it == latency.end()) it = latency.find({b, a});
+    return it == latency.end() ? default_latency : it->second;
+  }
+  double bandwidth_Bps(int a, int b) const override {
+    auto it = bandwidth.find({a, b});
+    return it == bandwidth.end() ? default_bandwidth : it->second;
+  }
+};
+
+/// A 4-block model whose decode message is 1 x 1000 x 2 B = 2000 B (no header).
+swarmsim::gpu::TransformerSpec tiny_model(int blocks) {
+  swarmsim::gpu::TransformerSpec m = *swarmsim::gpu::find_model("Llama-3-8B");
+  m.name = "tiny";
+  m.n_layers = blocks;
+  m.hidden = 1000;
+  return m;
+}
+
+ServerView server(int host, BlockRange r, const char* gpu, double uptime = 1.0) {
+  ServerView s;
+  s.host = host;
+  s.blocks = r;
+  s.device = find_device(gpu);
+  s.free_kv_bytes = 1e18;
+  s.uptime = uptime;
+  return s;
+}
+
+struct HandSwarm {
+  swarmsim::gpu::TransformerSpec model = tiny_model(4);
+  swarmsim::gpu::RooflineCostModel cost;
+  OverheadSpec overheads;
+  TableNetwork net;
+  std::vector<ServerView> servers;
+  static constexpr int kClient = 4;
+  HandSwarm() {
+    overheads.header_bytes = 0;
+    //        blocks 0-1            blocks 2-3
+    //   A (L4, host 0)        C (L4, host 2, uptime 0.5)
+    //   B (GTX-1650, host 1)  D (L4, host 3)
+    servers = {server(0, {0, 2}, "L4"), server(1, {0, 2}, "GTX-1650"), server(2, {2, 4}, "L4", 0.5),
+               server(3, {2, 4}, "L4")};
+    net.latency[{kClient, 0}] = 0.050;
+    net.latency[{kClient, 1}] = 0.010;
+    net.latency[{kClient, 2}] = 0.010;
+    net.latency[{kClient, 3}] = 2.0;
+    for (int from : {0, 1}) {
+      net.latency[{from, 2}] = 0.030;
+      net.latency[{from, 3}] = 0.080;
+    }
+  }
+  SwarmView view() const { return SwarmView{servers, &net, &model, &cost, &overheads}; }
+  RouteRequest request() const { return RouteRequest{kClient, 1, 8, 8}; }
+};
+
+}  // namespace
+
+// Eq. 18 worked out by hand with gamma = 1, beta = -1, alpha = -1; every message is 2000 B at
+// 1e6 B/s, so D/B = 0.002 s. G_A is free TFLOP/s (L4 121, GTX-1650 5.967), C_A = 1 (idle), R_A = 1 - uptime.
+//   Block 0 (context = client):
+//     A: (0.002 + 0.050) + 121^-1     + (1/(0+1))^-1 = 0.052 + 0.0082645 + 1 = 1.0602645
+//     B: (0.002 + 0.010) + 5.967^-1   + 1            = 0.012 + 0.1675884 + 1 = 1.1795884   -> A
+//   Block 2 (context = A):
+//     C: (0.002 + 0.030) + 0.0082645 + (1/(0.5+1))^-1 = 0.032 + 0.0082645 + 1.5 = 1.5402645
+//     D: (0.002 + 0.080) + 0.0082645 + 1              = 0.082 + 0.0082645 + 1   = 1.0902645 -> D
+TEST(Eq18Router, HandWorkedChain) {
+  HandSwarm s;
+  Rng rng(1);
+  const auto chain = Eq18Router({1.0, -1.0, -1.0}, 0).route(s.view(), s.request(), rng);
+  ASSERT_TRUE(chain);
+  ASSERT_EQ(chain->hops.size(), 2u);
+  EXPECT_EQ(chain->hops[0], (ChainHop{0, {0, 2}}));
+  EXPECT_EQ(chain->hops[1], (ChainHop{3, {2, 4}}));
+  EXPECT_NEAR(chain->cost, 1.0602645 + 1.0902645, 1e-6);
+}
+
+// With context length 1 (eq. 2), the choice for block 2 also weighs the client -> candidate term:
+//   C: 0.032 + (0.002 + 0.010) + 0.0082645 + 1.5 = 1.5522645
+//   D: 0.082 + (0.002 + 2.000) + 0.0082645 + 1   = 3.0922645   -> C
+TEST(Eq18Router, ContextLengthWeighsEarlierChainMembers) {
+  HandSwarm s;
+  Rng rng(1);
+  const auto chain = Eq18Router({1.0, -1.0, -1.0}, 1).route(s.view(), s.request(), rng);
+  ASSERT_TRUE(chain);
+  EXPECT_EQ(chain->hops[1], (ChainHop{2, {2, 4}}));
+  EXPECT_NEAR(chain->cost, 1.0602645 + 1.5522645, 1e-6);
+}
+
+// alpha = 0 removes reliability from the choice: C's lower latency wins (1.0402645 < 1.0902645).
+TEST(Eq18Router, ReliabilityExponentZeroIgnoresUptime) {
+  HandSwarm s;
+  Rng rng(1);
+  const auto chain = Eq18Router({1.0, -1.0, 0.0}, 0).route(s.view(), s.request(), rng);
+  ASSERT_TRUE(chain);
+  EXPECT_EQ(chain->hops[1].server, 2);
+}
+
+// A busy device has less availability: A at 99% utilization has G = 1.21, so
+// A: 0.052 + 1/1.21 + 1 = 1.8784 > B: 1.1796, and B is chosen.
+TEST(Eq18Router, LoadedServerLosesToAnIdleOne) {
+  HandSwarm s;
+  s.servers[0].utilization = 0.99;
+  Rng rng(1);
+  const auto chain = Eq18Router({1.0, -1.0, -1.0}, 0).route(s.view(), s.request(), rng);
+  ASSERT_TRUE(chain);
+  EXPECT_EQ(chain->hops[0].server, 1);
+  const RouteCost a = eq18_cost(s.view(), std::vector<int>{HandSwarm::kClient}, s.servers[0], 2000, {1, -1, -1});
+  EXPECT_NEAR(a.availability, 1.0 / (121.0 * 0.01), 1e-9);
+  EXPECT_NEAR(a.total(), 0.052 + 1.0 / 1.21 + 1.0, 1e-9);
+}
+
+TEST(Eq18Router, DeadOrFullServersAreSkippedAndGapsGiveNoChain) {
+  HandSwarm s;
+  s.servers[3].alive = false;  // D down: C must be used
+  Rng rng(1);
+  auto chain = Eq18Router({1, -1, -1}, 0).route(s.view(), s.request(), rng);
+  ASSERT_TRUE(chain);
+  EXPECT_EQ(chain->hops[1].server, 2);
+  s.servers[2].free_kv_bytes = 0;  // C has no KV memory left: nothing holds blocks 2-3
+  EXPECT_FALSE(Eq18Router({1, -1, -1}, 0).route(s.view(), s.request(), rng));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties on random swarms
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+struct RandomSwarm {
+  swarmsim::gpu::TransformerSpec model;
+  swarmsim::gpu::RooflineCostModel cost;
+  OverheadSpec overheads;
+  TableNetwork net;
+  std::vector<ServerView> servers;
+  int client = 0;
+
+  explicit RandomSwarm(std::uint64_t seed) {
+    Rng rng(seed);
+    model = tiny_model(3 + static_cast<int>(rng.below(8)));
+    const char* gpus[] = {"L4", "GTX-1650", "RTX-4090", "T4"};
+    const int n = 2 + static_cast<int>(rng.below(7));
+    for (int i = 0; i < n; ++i) {
+      const int a = static_cast<int>(rng.below(static_cast<std::uint64_t>(model.n_layers)));
+      const int b = a + 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(model.n_layers - a)));
+      ServerView s = server(i, {a, b}, gpus[rng.below(4)], rng.uniform(0.5, 1.0));
+      s.utilization = rng.uniform(0, 0.9);
+      s.active_sessions = static_cast<int>(rng.below(4));
+      servers.push_back(s);
+    }
+    // Cover any gap with an extra server so that a chain always exists.
+    std::vector<bool> covered(static_cast<std::size_t>(model.n_layers), false);
+    for (const ServerView& s : servers)
+      for (int b = s.blocks.start; b < s.blocks.end; ++b) covered[static_cast<std::size_t>(b)] = true;
+    for (int b = 0; b < model.n_layers; ++b)
+      if (!covered[static_cast<std::size_t>(b)]) servers.push_back(server(static_cast<int>(servers.size()), {b, b + 1}, "T4"));
+    client = static_cast<int>(servers.size());
+    for (int i = 0; i <= client; ++i)
+      for (int j = 0; j <= client; ++j) {
+        net.latency[{i, j}] = rng.uniform(0.001, 0.1);
+        net.bandwidth[{i, j}] = rng.uniform(1e6, 1e8);
+      }
+  }
+  SwarmView view() const { return SwarmView{servers, &net, &model, &cost, &overheads}; }
+  RouteRequest request() const { return RouteRequest{client, 2, 16, 4}; }
+
+  /// The shortest-path router's objective for a chain, computed independently.
+  double path_cost(const Chain& c) const {
+    const SwarmView v = view();
+    const RouteRequest r = request();
+    const double msg = r.decode_message_bytes(model, overheads);
+    double total = 0.0;
+    int prev = client;
+    for (const ChainHop& h : c.hops) {
+      const ServerView& s = servers[static_cast<std::size_t>(h.server)];
+      total += estimated_transfer_s(v, prev, s.host, msg);
+      total += h.blocks.size() * cost.blocks_seconds(*s.device, model, {r.batch, 1, r.prompt_tokens}, 1) *
+               (1.0 + s.active_sessions);
+      prev = s.host;
+    }
+    return total + estimated_transfer_s(v, prev, client, msg);
+  }
+
+  /// Exhaustive search over every chain (server, span) sequence, servers possibly revisited.
+  double brute_force_min() const {
+    double best = std::numeric_limits<double>::infinity();
+    Chain c;
+    std::function<void(int, int)> go = [&](int pos, int prev_server) {
+      if (pos == model.n_layers) {
+        best = std::min(best, path_cost(c));
+        return;
+      }
+      for (std::size_t i = 0; i < servers.size(); ++i) {
+        const ServerView& s = servers[i];
+        if (static_cast<int>(i) == prev_server || !s.blocks.contains(pos)) continue;
+        for (int end = pos + 1; end <= s.blocks.end; ++end) {
+          c.hops.push_back({static_cast<int>(i), {pos, end}});
+          go(end, static_cast<int>(i));
+          c.hops.pop_back();
+        }
+      }
+    };
+    go(0, -1);
+    return best;
+  }
+};
+
+}  // namespace
+
+TEST(Routers, EveryChainCoversEveryBlockOnceInOrder) {
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    RandomSwarm s(seed);
+    Rng rng(seed);
+    for (int context : {0, 2}) {
+      auto chain = Eq18Router({1, -1, -1}, context).route(s.view(), s.request(), rng);
+      ASSERT_TRUE(chain) << "seed " << seed;
+      EXPECT_TRUE(chain_covers_model(*chain, s.model.n_layers)) << "eq18 seed " << seed;
+    }
+    auto sp = ShortestPathRouter().route(s.view(), s.request(), rng);
+    ASSERT_TRUE(sp) << "seed " << seed;
+    EXPECT_TRUE(chain_covers_model(*sp, s.model.n_layers)) << "shortest_path seed " << seed;
+    auto rnd = RandomRouter().route(s.view(), s.request(), rng);
+    ASSERT_TRUE(rnd) << "seed " << seed;
+    EXPECT_TRUE(chain_covers_model(*rnd, s.model.n_layers)) << "random seed " << seed;
+    for (const Chain* c : {&*sp, &*rnd})
+      for (const ChainHop& h : c->hops) EXPECT_TRUE(s.servers[static_cast<std::size_t>(h.server)].blocks.start <= h.blocks.start &&
+                                                    h.blocks.end <= s.servers[static_cast<std::size_t>(h.server)].blocks.end);
+  }
+}
+
+TEST(ShortestPathRouter, MatchesExhaustiveSearch) {
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    RandomSwarm s(seed);
+    Rng rng(seed);
+    const auto chain = ShortestPathRouter().route(s.view(), s.request(), rng);
+    ASSERT_TRUE(chain);
+    const double brute = s.brute_force_min();
+    EXPECT_NEAR(chain->cost, brute, 1e-12 * std::max(1.0, brute)) << "seed " << seed;
+    EXPECT_NEAR(s.path_cost(*chain), chain->cost, 1e-12 * std::max(1.0, brute)) << "seed " << seed;
+  }
+}
+
+TEST(RandomRouter, SameSeedSameChainAndItUsesSeveralServers) {
+  RandomSwarm s(42);
+  std::set<std::vector<int>> distinct;
+  for (int trial = 0; trial < 50; ++trial) {
+    Rng a(trial), b(trial);
+    const auto ca = RandomRouter().route(s.view(), s.request(), a);
+    const auto cb = RandomRouter().route(s.view(), s.request(), b);
+    ASSERT_TRUE(ca && cb);
+    std::vector<int> servers_a, servers_b;
+    for (const ChainHop& h : ca->hops) servers_a.push_back(h.server);
+    for (const ChainHop& h : cb->hops) servers_b.push_back(h.server);
+    EXPECT_EQ(servers_a, servers_b);
+    distinct.insert(servers_a);
+  }
+  EXPECT_GT(distinct.size(), 1u);
+}
