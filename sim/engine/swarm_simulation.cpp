@@ -312,7 +312,6 @@ struct SwarmSimulation::Impl {
     int tokens = 0;
     std::vector<Reservation> reservations;
     std::string stage = "routing";
-    int failed_host = -1;
     try {
       // Admission: find a chain of alive servers with KV memory, retrying until the timeout.
       while (true) {
@@ -359,7 +358,6 @@ struct SwarmSimulation::Impl {
         compute(client, cost->embed_seconds(*sc.clients[k % C].device, sc.model, w.batch_size, t), k, step, {}, "embed");
         int prev = client;
         for (const ChainHop& hop : chain->hops) {
-          failed_host = hop.server;
           transfer(prev, hop.server, payload, k, step);
           const gpu::BlockWork work{w.batch_size, t, kv_len};
           compute(hop.server, cost->blocks_seconds(*sc.nodes[static_cast<std::size_t>(hop.server)].device, sc.model, work,
@@ -368,7 +366,6 @@ struct SwarmSimulation::Impl {
           prev = hop.server;
         }
         transfer(prev, client, payload, k, step);  // Petals returns the hidden states of every input position
-        failed_host = -1;
         compute(client, cost->head_seconds(*sc.clients[k % C].device, sc.model, w.batch_size), k, step, {}, "head");
         tokens += w.batch_size;
         signals.on_step(StepCompleted{now(), k, step, now() - last_token});
@@ -381,9 +378,15 @@ struct SwarmSimulation::Impl {
       release(reservations);
       end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
     } catch (const simgrid::Exception&) {
+      // SimGrid fails the activity at the instant a host on it goes off: name the chain hosts that
+      // are off now.
       release(reservations);
-      const std::string where = failed_host >= 0 ? host_name(failed_host) : host_name(client);
-      end_session(k, false, where + " went down during " + stage, tokens);
+      std::string down;
+      if (chain)
+        for (const ChainHop& hop : chain->hops)
+          if (!platform->host(hop.server)->is_on()) down += (down.empty() ? "" : ", ") + host_name(hop.server);
+      if (down.empty()) down = host_name(client);
+      end_session(k, false, down + " went down during " + stage, tokens);
     }
   }
 
