@@ -20,6 +20,7 @@ struct RunArgs {
   int verbosity = 0;
   bool json = false;                   ///< print metrics.json to stdout instead of the summary
   bool no_outputs = false;             ///< write no files
+  std::vector<std::string> metrics;    ///< print these metrics.json paths, one value per line
 };
 int run(const RunArgs& args);
 

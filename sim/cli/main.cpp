@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   r->add_flag("-v,--verbose", run.verbosity, "log swarm events to stderr (twice: every step too)");
   r->add_flag("--json", run.json, "print metrics.json to stdout instead of the summary");
   r->add_flag("--no-outputs", run.no_outputs, "write no files");
+  r->add_option("--metric", run.metrics,
+                "print only this metrics.json value, e.g. --metric throughput.tokens_per_s (repeatable, one per line)");
 
   try {
     app.parse(argc, argv);
