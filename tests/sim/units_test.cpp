@@ -1,0 +1,73 @@
+#include <gtest/gtest.h>
+
+#include "sim/units.hpp"
+
+using swarmsim::sim::parse_quantity;
+using swarmsim::sim::Quantity;
+
+namespace {
+double value(const char* text, Quantity q) {
+  auto p = parse_quantity(text, q);
+  EXPECT_TRUE(p.value.has_value()) << text << ": " << p.error;
+  return p.value.value_or(-1);
+}
+std::string error(const char* text, Quantity q) {
+  auto p = parse_quantity(text, q);
+  EXPECT_FALSE(p.value.has_value()) << text << " parsed as " << p.value.value_or(0);
+  return p.error;
+}
+}  // namespace
+
+TEST(Units, DurationsInSeconds) {
+  EXPECT_DOUBLE_EQ(value("5ms", Quantity::Duration), 0.005);
+  EXPECT_DOUBLE_EQ(value("1.5s", Quantity::Duration), 1.5);
+  EXPECT_DOUBLE_EQ(value("250us", Quantity::Duration), 250e-6);
+  EXPECT_DOUBLE_EQ(value("2min", Quantity::Duration), 120.0);
+  EXPECT_DOUBLE_EQ(value("1h", Quantity::Duration), 3600.0);
+  EXPECT_DOUBLE_EQ(value(" 3 ms ", Quantity::Duration), 0.003);
+  EXPECT_DOUBLE_EQ(value("0s", Quantity::Duration), 0.0);
+}
+
+TEST(Units, BandwidthBitsAndBytes) {
+  // "b" is bits, "B" bytes: 100 Mbit/s = 12.5 MB/s.
+  EXPECT_DOUBLE_EQ(value("100Mbps", Quantity::Bandwidth), 12.5e6);
+  EXPECT_DOUBLE_EQ(value("1Gbps", Quantity::Bandwidth), 125e6);
+  EXPECT_DOUBLE_EQ(value("12.5MBps", Quantity::Bandwidth), 12.5e6);
+  EXPECT_DOUBLE_EQ(value("1GiBps", Quantity::Bandwidth), 1073741824.0);
+  EXPECT_DOUBLE_EQ(value("8kbps", Quantity::Bandwidth), 1000.0);
+}
+
+TEST(Units, SizesDecimalAndBinary) {
+  EXPECT_DOUBLE_EQ(value("24GiB", Quantity::Size), 24.0 * 1024 * 1024 * 1024);
+  EXPECT_DOUBLE_EQ(value("8KB", Quantity::Size), 8000.0);
+  EXPECT_DOUBLE_EQ(value("8KiB", Quantity::Size), 8192.0);
+  EXPECT_DOUBLE_EQ(value("512B", Quantity::Size), 512.0);
+}
+
+TEST(Units, RatesSpeedsAndDistances) {
+  EXPECT_DOUBLE_EQ(value("30/min", Quantity::Rate), 0.5);
+  EXPECT_DOUBLE_EQ(value("200000km/s", Quantity::Speed), 200000.0);
+  EXPECT_DOUBLE_EQ(value("500m", Quantity::Distance), 0.5);
+  EXPECT_DOUBLE_EQ(value("312TFLOPS", Quantity::FlopRate), 312e12);
+}
+
+TEST(Units, NegativeNumbersParseAndAreLeftToTheCallerToReject) {
+  EXPECT_DOUBLE_EQ(value("-5Mbps", Quantity::Bandwidth), -5e6 / 8);
+}
+
+TEST(Units, ErrorsSayWhatWasExpected) {
+  EXPECT_NE(error("100", Quantity::Bandwidth).find("has no unit"), std::string::npos);
+  EXPECT_NE(error("100Mbits", Quantity::Bandwidth).find("unknown unit \"Mbits\""), std::string::npos);
+  EXPECT_NE(error("fast", Quantity::Duration).find("does not start with a number"), std::string::npos);
+  EXPECT_NE(error("", Quantity::Size).find("empty value"), std::string::npos);
+  // A duration unit is not a bandwidth unit, and the message lists examples of the right kind.
+  const std::string e = error("5ms", Quantity::Bandwidth);
+  EXPECT_NE(e.find("100Mbps"), std::string::npos) << e;
+}
+
+TEST(Units, Formatting) {
+  EXPECT_EQ(swarmsim::sim::format_bytes(8192), "8.00 KiB");
+  EXPECT_EQ(swarmsim::sim::format_bytes(100), "100 B");
+  EXPECT_EQ(swarmsim::sim::format_duration(0.0125), "12.5 ms");
+  EXPECT_EQ(swarmsim::sim::format_bandwidth(12.5e6), "100 Mbit/s");
+}
