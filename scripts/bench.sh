@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the Google Benchmark programs of tests/bench/ and prints the simulator's throughput as a
+# ratio against bare SimGrid measured in the same run. Extra arguments go to the benchmark
+# program (e.g. --benchmark_filter=Route).
+#   scripts/bench.sh [benchmark options]     results also saved to build/bench.json
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$here/build}"
+[ -d "$build" ] || "$here/scripts/setup.sh" >&2
+cmake --build "$build" --target swarmsim_bench >/dev/null
+"$build/tests/bench/swarmsim_bench" --benchmark_out="$build/bench.json" --benchmark_out_format=json "$@"
+# Ratios against the baseline, from the JSON report (awk only: no Python on a bare Debian).
+awk '
+  /"name":/ { gsub(/[",]/, "", $2); name = $2 }
+  /"hops_per_s":/ { gsub(/,/, "", $2); rate[name] = $2 }
+  END {
+    pairs["BM_SwarmHops/100/500/iterations:2/manual_time"] = "BM_BareSimGridHops/100/66/iterations:2/manual_time"
+    pairs["BM_SwarmHops/1000/2000/iterations:2/manual_time"] = "BM_BareSimGridHops/1000/150/iterations:2/manual_time"
+    for (s in pairs) if ((s in rate) && (pairs[s] in rate))
+      printf "%-50s %10.0f hops/s = %.2f x bare SimGrid (%0.f hops/s)\n", s, rate[s], rate[s] / rate[pairs[s]], rate[pairs[s]]
+  }' "$build/bench.json"

@@ -1,0 +1,47 @@
+// Chain-building cost of each router on large swarms (pure code, no SimGrid).
+#include <benchmark/benchmark.h>
+
+#include <map>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/routing/chain_router.hpp"
+
+using namespace swarmsim;
+
+namespace {
+
+class UniformNetwork final : public sim::NetworkEstimate {
+ public:
+  double latency_s(int a, int b) const override { return 0.001 * ((a * 31 + b * 17) % 97); }
+  double bandwidth_Bps(int, int) const override { return 125e6; }
+};
+
+void route_bench(benchmark::State& state, const sim::ChainRouter& router) {
+  const int n = static_cast<int>(state.range(0));
+  const gpu::TransformerSpec model = *gpu::find_model("Llama-3-8B");
+  gpu::RooflineCostModel cost;
+  sim::OverheadSpec overheads;
+  UniformNetwork net;
+  std::vector<sim::ServerView> servers(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& s = servers[static_cast<std::size_t>(i)];
+    s.host = i;
+    s.blocks = {(i * 8) % 32, (i * 8) % 32 + 8};
+    s.device = gpu::find_device(i % 2 ? "L4" : "RTX-4090");
+    s.free_kv_bytes = 1e12;
+  }
+  const sim::SwarmView view{servers, &net, &model, &cost, &overheads};
+  const sim::RouteRequest req{n, 1, 64, 64};
+  sim::Rng rng(1);
+  for (auto _ : state) benchmark::DoNotOptimize(router.route(view, req, rng));
+  state.SetComplexityN(n);
+}
+
+void BM_Eq18Route(benchmark::State& s) { route_bench(s, sim::Eq18Router({1, -1, -1}, 0)); }
+void BM_ShortestPathRoute(benchmark::State& s) { route_bench(s, sim::ShortestPathRouter()); }
+void BM_RandomRoute(benchmark::State& s) { route_bench(s, sim::RandomRouter()); }
+BENCHMARK(BM_Eq18Route)->RangeMultiplier(10)->Range(10, 1000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ShortestPathRoute)->RangeMultiplier(10)->Range(10, 1000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RandomRoute)->RangeMultiplier(10)->Range(10, 1000)->Unit(benchmark::kMicrosecond);
+
+}  // namespace

@@ -1,0 +1,132 @@
+// Simulator throughput in hidden-state hops per wall-second, against bare SimGrid doing the same
+// number of transfer + execution pairs at the same concurrency, measured in the same run.
+// Every measurement runs in a forked child (SimGrid allows one simulation per process); the
+// iteration time is the child's own SimGrid run time, so process start-up is not counted.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <simgrid/s4u.hpp>
+
+#include "sim/engine/isolated_run.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "tests/bench/swarm_generator.hpp"
+
+namespace sg4 = simgrid::s4u;
+using namespace swarmsim;
+
+namespace {
+
+/// Bare SimGrid: `actors` actors on a star of `hosts` hosts with an uplink and a downlink each,
+/// each doing `hops_per_actor` (sendto + exec on the receiver) pairs. Returns hops per wall-second.
+double bare_simgrid_hops_per_s(int hosts, int actors, int hops_per_actor) {
+  int fds[2];
+  if (::pipe(fds) != 0) return 0;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::vector<std::string> args{"bare", "--log=root.thres:critical", "--cfg=network/model:CM02",
+                                  "--cfg=network/crosstraffic:0"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    int argc = static_cast<int>(argv.size());
+    sg4::Engine e(&argc, argv.data());
+    auto* z = sg4::create_star_zone("z");
+    std::vector<sg4::Host*> hs;
+    for (int i = 0; i < hosts; ++i) {
+      auto* h = z->create_host("h" + std::to_string(i), 1e14)->seal();
+      auto* up = z->create_link("u" + std::to_string(i), 125e6)->set_latency(0.01)->seal();
+      auto* dn = z->create_link("d" + std::to_string(i), 125e6)->seal();
+      z->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {sg4::LinkInRoute(up)}, false);
+      z->add_route(nullptr, h->get_netpoint(), nullptr, nullptr, {sg4::LinkInRoute(dn)}, false);
+      hs.push_back(h);
+    }
+    z->seal();
+    for (int a = 0; a < actors; ++a)
+      sg4::Actor::create("a" + std::to_string(a), hs[static_cast<std::size_t>(a % hosts)], [&, a] {
+        sg4::this_actor::sleep_for(0.05 * a / actors);  // staggered like Poisson arrivals
+        for (int k = 0; k < hops_per_actor; ++k) {
+          auto* from = hs[static_cast<std::size_t>((a * 7 + k * 13) % hosts)];
+          auto* to = hs[static_cast<std::size_t>((a * 7 + (k + 1) * 13) % hosts)];
+          sg4::Comm::sendto(from, to, 8448);
+          sg4::this_actor::exec_init(1e11)->set_host(to)->wait();
+        }
+      });
+    const auto t0 = std::chrono::steady_clock::now();
+    e.run();
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double rate = static_cast<double>(actors) * hops_per_actor / wall;
+    (void)!::write(fds[1], &rate, sizeof rate);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  double rate = 0;
+  (void)!::read(fds[0], &rate, sizeof rate);
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  return rate;
+}
+
+sim::RunOptions quiet() {
+  sim::RunOptions o;
+  o.progress = sim::RunOptions::Progress::Never;
+  return o;
+}
+
+/// Sessions in flight ~ arrival rate x session duration; 64 tokens x ~0.12 s.
+void BM_SwarmHops(benchmark::State& state) {
+  const int nodes = static_cast<int>(state.range(0));
+  const int sessions = static_cast<int>(state.range(1));
+  const sim::Scenario sc = bench::generated_swarm(nodes, 50, sessions, sessions / 100.0, 64);
+  double hops = 0, wall = 0, in_flight = 0;
+  for (auto _ : state) {
+    const sim::RunReport r = sim::run_isolated(sc, quiet());
+    state.SetIterationTime(r.wall_seconds);
+    hops += static_cast<double>(r.hops);
+    wall += r.wall_seconds;
+    in_flight = r.metrics["latency_s"]["session"]["mean"].get<double>() * sc.workload.rate_per_s;
+  }
+  state.counters["hops_per_s"] = hops / wall;
+  state.counters["sessions_in_flight"] = in_flight;
+}
+BENCHMARK(BM_SwarmHops)->Args({100, 500})->Args({1000, 2000})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+
+/// The baseline: bare SimGrid with the same hosts and about the sessions in flight that BM_SwarmHops
+/// reports (66 and 150), each actor doing the hops of one 64-token session.
+void BM_BareSimGridHops(benchmark::State& state) {
+  const int hosts = static_cast<int>(state.range(0));
+  const int actors = static_cast<int>(state.range(1));
+  const int per_actor = 64 * 6;  // 64 tokens x ~6 hops per step, as in BM_SwarmHops
+  double rate = 0;
+  for (auto _ : state) {
+    rate = bare_simgrid_hops_per_s(hosts, actors, per_actor);
+    state.SetIterationTime(static_cast<double>(actors) * per_actor / rate);
+  }
+  state.counters["hops_per_s"] = rate;
+}
+BENCHMARK(BM_BareSimGridHops)->Args({100, 66})->Args({1000, 150})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+
+/// The largest shipped scenario, at batch 64 and sequence 1024 to make it long enough to time.
+void BM_ShippedTable2(benchmark::State& state) {
+  const sim::Scenario sc = sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) +
+                                                       "/scenarios/table2/mixtral-8x7b-1gbps-rtt5ms.json",
+                                                   {{"workload.sessions", "200"},
+                                                    {"workload.arrival", R"({"process": "poisson", "rate": "2/s"})"}});
+  double hops = 0, wall = 0;
+  for (auto _ : state) {
+    const sim::RunReport r = sim::run_isolated(sc, quiet());
+    state.SetIterationTime(r.wall_seconds);
+    hops += static_cast<double>(r.hops);
+    wall += r.wall_seconds;
+  }
+  state.counters["hops_per_s"] = hops / wall;
+}
+BENCHMARK(BM_ShippedTable2)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
