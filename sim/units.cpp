@@ -87,6 +87,10 @@ ParsedQuantity parse_quantity(std::string_view text, Quantity q) {
   const char* last = s.data() + s.size();
   if (*first == '+') ++first;  // from_chars rejects a leading '+'
   auto [ptr, ec] = std::from_chars(first, last, number);
+  if (ec == std::errc::result_out_of_range) {
+    out.error = "the number in \"" + std::string(s) + "\" is out of range; expected " + quantity_expectation(q);
+    return out;
+  }
   if (ec != std::errc() || ptr == first) {
     out.error = "\"" + std::string(s) + "\" does not start with a number; expected " + quantity_expectation(q);
     return out;

@@ -168,6 +168,11 @@ class Reader {
     diags_.push_back({file_, path.empty() ? "(root)" : path, std::move(message)});
   }
   bool ok() const { return diags_.empty(); }
+
+  /// For each node after "count" expansion: the JSON path of the entry it came from, and a label
+  /// naming the copy ("" for a single node), so later checks report paths that exist in the file.
+  std::vector<std::string> node_path;
+  std::vector<std::string> node_label;
   std::vector<Diagnostic>& diagnostics() { return diags_; }
 
   /// True when `j` is an object; reports each key not in the keyset `kind`.
@@ -231,9 +236,14 @@ class Reader {
       error(child(path, key), "expected an integer " + range + ", got " + type_name(*v));
       return std::nullopt;
     }
+    // Values above the signed 64-bit range are unsigned in nlohmann: report them as written.
+    if (v->is_number_unsigned() && v->get<unsigned long long>() > static_cast<unsigned long long>(hi)) {
+      error(child(path, key), "expected an integer " + range + ", got " + v->dump());
+      return std::nullopt;
+    }
     const long long x = v->get<long long>();
     if (x < lo || x > hi) {
-      error(child(path, key), "expected an integer " + range + ", got " + std::to_string(x));
+      error(child(path, key), "expected an integer " + range + ", got " + v->dump());
       return std::nullopt;
     }
     return x;
@@ -360,7 +370,7 @@ void read_model(Reader& r, const json& root, Scenario& sc) {
     if (auto parsed = gpu::parse_dtype(*dt))
       sc.model.weight_dtype = *parsed;
     else
-      r.error("model.weight_dtype", "unknown dtype \"" + *dt + "\"; expected one of \"bf16\", \"f16\", \"f32\", \"int8\"");
+      r.error("model.weight_dtype", "unknown dtype \"" + *dt + "\"; expected one of \"bf16\", \"f16\" (or \"fp16\"), \"f32\" (or \"fp32\"), \"int8\"");
   }
 }
 
@@ -368,7 +378,7 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
   const json* v = r.require(root, "nodes", "", "a non-empty array of server nodes");
   if (!v) return;
   if (!v->is_array() || v->empty()) {
-    r.error("nodes", "expected a non-empty array of server nodes, got " + type_name(*v));
+    r.error("nodes", "expected a non-empty array of server nodes, got " + (v->is_array() ? "an empty array" : type_name(*v)));
     return;
   }
   for (std::size_t i = 0; i < v->size(); ++i) {
@@ -377,6 +387,8 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
     if (!r.object(n, p, "node")) continue;
     NodeSpec node;
     node.name = r.string(n, "name", p, true).value_or("");
+    if (Reader::get(n, "name") && Reader::get(n, "name")->is_string() && node.name.empty())
+      r.error(p + ".name", "must not be empty");
     const long long count = r.integer(n, "count", p, false, 1, 100000).value_or(1);
     node.device = read_device(r, n, "gpu", p);
     node.location = read_location(r, n, p);
@@ -384,7 +396,7 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
     node.downlink_Bps = r.quantity(n, "downlink", p, Quantity::Bandwidth, true, true).value_or(0);
     node.access_latency_s = r.quantity(n, "access_latency", p, Quantity::Duration, false, false).value_or(1e-3);
     node.uptime = r.number(n, "uptime", p, false, 0.0, 1.0, "in [0, 1] (fraction of time up)").value_or(1.0);
-    node.max_blocks = static_cast<int>(r.integer(n, "max_blocks", p, false, 1, 100000).value_or(0));
+    node.max_blocks = static_cast<int>(r.integer(n, "max_blocks", p, false, 0, 100000).value_or(0));
     node.kv_cache_tokens = static_cast<int>(r.integer(n, "kv_cache_tokens", p, false, 0, 1 << 30).value_or(16384));
     node.join_at_s = r.quantity(n, "join_at", p, Quantity::Duration, false, false).value_or(0.0);
     node.weights_load_Bps =
@@ -413,10 +425,14 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
     }
     if (count == 1) {
       sc.nodes.push_back(node);
+      r.node_path.push_back(p);
+      r.node_label.push_back("");
     } else {
       for (long long k = 0; k < count; ++k) {
         NodeSpec copy = node;
         copy.name = node.name + "-" + std::to_string(k);
+        r.node_path.push_back(p);
+        r.node_label.push_back("copy \"" + copy.name + "\" of this entry: ");
         sc.nodes.push_back(std::move(copy));
       }
     }
@@ -427,7 +443,7 @@ void read_clients(Reader& r, const json& root, Scenario& sc) {
   const json* v = r.require(root, "clients", "", "a non-empty array of clients");
   if (!v) return;
   if (!v->is_array() || v->empty()) {
-    r.error("clients", "expected a non-empty array of clients, got " + type_name(*v));
+    r.error("clients", "expected a non-empty array of clients, got " + (v->is_array() ? "an empty array" : type_name(*v)));
     return;
   }
   for (std::size_t i = 0; i < v->size(); ++i) {
@@ -436,6 +452,8 @@ void read_clients(Reader& r, const json& root, Scenario& sc) {
     if (!r.object(c, p, "client")) continue;
     ClientSpec client;
     client.name = r.string(c, "name", p, true).value_or("");
+    if (Reader::get(c, "name") && Reader::get(c, "name")->is_string() && client.name.empty())
+      r.error(p + ".name", "must not be empty");
     client.device = read_device(r, c, "device", p);
     client.location = read_location(r, c, p);
     client.uplink_Bps = r.quantity(c, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
@@ -651,10 +669,10 @@ void check_swarm(Reader& r, Scenario& sc) {
   // Names are unique across nodes and clients: events and the RTT matrix refer to them.
   std::unordered_map<std::string, std::string> seen;  // name -> path of first use
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
-    const std::string p = at_index("nodes", i) + ".name";
+    const std::string p = r.node_path[i] + ".name";
     if (sc.nodes[i].name.empty()) continue;
     if (auto [it, fresh] = seen.emplace(sc.nodes[i].name, p); !fresh)
-      r.error(p, "duplicate name \"" + sc.nodes[i].name + "\" (also at " + it->second + ")");
+      r.error(p, r.node_label[i] + "duplicate name \"" + sc.nodes[i].name + "\" (also at " + it->second + ")");
   }
   for (std::size_t i = 0; i < sc.clients.size(); ++i) {
     const std::string p = at_index("clients", i) + ".name";
@@ -666,14 +684,14 @@ void check_swarm(Reader& r, Scenario& sc) {
   // Geographic latency needs every host located; a matrix must name every host once.
   if (sc.network.latency == LatencyModel::Geo) {
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-      if (!sc.nodes[i].location)
-        r.error(at_index("nodes", i) + ".location",
+      if (!sc.nodes[i].location && (i == 0 || r.node_path[i] != r.node_path[i - 1]))  // once per file entry
+        r.error(r.node_path[i] + ".location",
                 "missing; \"network.latency\": \"geo\" needs {\"lat\": ..., \"lon\": ...} for every node");
     for (std::size_t i = 0; i < sc.clients.size(); ++i)
       if (!sc.clients[i].location)
         r.error(at_index("clients", i) + ".location",
                 "missing; \"network.latency\": \"geo\" needs {\"lat\": ..., \"lon\": ...} for every client");
-  } else if (!sc.network.matrix_hosts.empty()) {
+  } else {
     std::unordered_set<std::string> listed;
     for (std::size_t i = 0; i < sc.network.matrix_hosts.size(); ++i) {
       const std::string& h = sc.network.matrix_hosts[i];
@@ -692,12 +710,14 @@ void check_swarm(Reader& r, Scenario& sc) {
     const ReplayEvent& e = sc.events[i];
     const std::string where = at_index("events", i);  // still in file order: sorted after the checks
     if (!e.node.empty() && !seen.count(e.node))
-      r.error(where, "unknown node \"" + e.node + "\"; expected a node or client name");
+      r.error(where + ".node", "unknown node \"" + e.node + "\"; expected a node or client name");
     if (!e.peer.empty() && !seen.count(e.peer))
-      r.error(where, "unknown peer \"" + e.peer + "\"; expected a node or client name");
+      r.error(where + ".peer", "unknown peer \"" + e.peer + "\"; expected a node or client name");
+    if (!e.peer.empty() && e.peer == e.node)
+      r.error(where + ".peer", "is the event's own node \"" + e.node + "\"; a pair latency needs two hosts");
     if ((e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) && seen.count(e.node) &&
         seen[e.node].rfind("clients", 0) == 0)
-      r.error(where, "\"" + e.node + "\" is a client; node_down/node_up apply to server nodes");
+      r.error(where + ".node", "\"" + e.node + "\" is a client; node_down/node_up apply to server nodes");
   }
 
   // Memory: fixed ranges must fit; auto nodes must hold at least one block.
@@ -706,7 +726,8 @@ void check_swarm(Reader& r, Scenario& sc) {
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
     const NodeSpec& n = sc.nodes[i];
     if (!n.device) continue;
-    const std::string p = at_index("nodes", i);
+    if (i > 0 && r.node_path[i] == r.node_path[i - 1]) continue;  // copies of one entry: checked once
+    const std::string p = r.node_path[i];
     const double usable = usable_memory_bytes(*n.device, sc.overheads);
     if (n.blocks) {
       if (n.blocks->end > m.n_layers) {
@@ -838,6 +859,10 @@ std::vector<std::variant<std::string, std::size_t>> split_path(const std::string
         return {};
       }
       const std::string num = path.substr(i + 1, close - i - 1);
+      if (num.size() > 9) {
+        error = "array index [" + num + "] in \"" + path + "\" is too large";
+        return {};
+      }
       if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) {
         error = "expected an array index in \"" + path + "\", got \"[" + num + "]\"";
         return {};
@@ -874,7 +899,8 @@ void apply_override(json& doc, const Override& o) {
       const std::size_t i = std::get<std::size_t>(tokens[t]);
       if (!cur->is_array()) fail(walked + " is not an array");
       if (i >= cur->size())
-        fail(walked + " has " + std::to_string(cur->size()) + " entries; index " + std::to_string(i) + " is out of range");
+        fail(walked + " has " + std::to_string(cur->size()) + (cur->size() == 1 ? " entry" : " entries") + "; index " +
+             std::to_string(i) + " is out of range");
       walked = at_index(walked, i);
       cur = &(*cur)[i];
     }

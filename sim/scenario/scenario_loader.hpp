@@ -15,14 +15,14 @@ namespace swarmsim::sim {
 
 /// One problem found in a scenario: where it is and what was expected.
 struct Diagnostic {
-  std::string file;     ///< the scenario file (or "<override>" for --set)
+  std::string file;     ///< the scenario file, or "--set" for a malformed override
   std::string path;     ///< JSON path such as "nodes[3].gpu"; "line L, column C" for syntax errors
   std::string message;  ///< what is wrong and what was expected
   /// "file: path: message"
   std::string str() const;
 };
 
-/// Thrown when a scenario cannot be loaded; holds every problem found, in file order.
+/// Thrown when a scenario cannot be loaded; holds every problem found (section by section).
 class ScenarioError : public std::runtime_error {
  public:
   explicit ScenarioError(std::vector<Diagnostic> diagnostics);
