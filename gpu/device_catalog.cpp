@@ -1,7 +1,8 @@
 #include "gpu/device_catalog.hpp"
 
+#include "gpu/catalog_name.hpp"
+
 #include <algorithm>
-#include <cctype>
 
 namespace swarmsim::gpu {
 namespace {
@@ -54,15 +55,6 @@ std::vector<DeviceSpec> make_catalog() {
   };
 }
 
-std::string normalize(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '-' || c == '_' || c == ' ') continue;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
-
 }  // namespace
 
 const std::vector<DeviceSpec>& device_catalog() {
@@ -71,9 +63,9 @@ const std::vector<DeviceSpec>& device_catalog() {
 }
 
 const DeviceSpec* find_device(std::string_view name) {
-  const std::string key = normalize(name);
+  const std::string key = catalog_key(name);
   for (const DeviceSpec& d : device_catalog())
-    if (normalize(d.name) == key) return &d;
+    if (catalog_key(d.name) == key) return &d;
   return nullptr;
 }
 

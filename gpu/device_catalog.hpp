@@ -26,7 +26,7 @@ struct DeviceSpec {
 /// Every device in the catalog, in a stable order.
 const std::vector<DeviceSpec>& device_catalog();
 
-/// The device named `name` (case-insensitive, '-' and '_' and ' ' ignored); nullptr if unknown.
+/// The device named `name` (see catalog_key: case, '-', '_', ' ' and '.' ignored); nullptr if unknown.
 const DeviceSpec* find_device(std::string_view name);
 
 /// Catalog names, for error messages that list what was expected.

@@ -1,6 +1,7 @@
 #include "gpu/model_catalog.hpp"
 
-#include <cctype>
+#include "gpu/catalog_name.hpp"
+
 
 namespace swarmsim::gpu {
 
@@ -78,15 +79,6 @@ std::vector<TransformerSpec> make_catalog() {
   return c;
 }
 
-std::string normalize(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '-' || ch == '_' || ch == ' ' || ch == '.') continue;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-  }
-  return out;
-}
-
 }  // namespace
 
 const std::vector<TransformerSpec>& model_catalog() {
@@ -95,9 +87,9 @@ const std::vector<TransformerSpec>& model_catalog() {
 }
 
 const TransformerSpec* find_model(std::string_view name) {
-  const std::string key = normalize(name);
+  const std::string key = catalog_key(name);
   for (const TransformerSpec& m : model_catalog())
-    if (normalize(m.name) == key) return &m;
+    if (catalog_key(m.name) == key) return &m;
   return nullptr;
 }
 

@@ -63,7 +63,7 @@ struct TransformerSpec {
 /// Every model in the catalog, in a stable order.
 const std::vector<TransformerSpec>& model_catalog();
 
-/// The model named `name` (case-insensitive, '-' '_' '.' ' ' ignored); nullptr if unknown.
+/// The model named `name` (see catalog_key: case, '-', '_', ' ' and '.' ignored); nullptr if unknown.
 const TransformerSpec* find_model(std::string_view name);
 
 /// Catalog names, for error messages that list what was expected.

@@ -5,6 +5,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/engine/swarm_simulation.hpp"
+#include "sim/json_path.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/units.hpp"
 
@@ -53,33 +54,6 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 
-/// The value at a dotted path such as "latency_s.per_token.p50" or "nodes[2].utilization".
-const nlohmann::json* metric_at(const nlohmann::json& doc, const std::string& path) {
-  const nlohmann::json* cur = &doc;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '.') {
-      ++i;
-      continue;
-    }
-    if (path[i] == '[') {
-      const std::size_t close = path.find(']', i);
-      if (close == std::string::npos || !cur->is_array()) return nullptr;
-      const std::size_t k = std::stoul(path.substr(i + 1, close - i - 1));
-      if (k >= cur->size()) return nullptr;
-      cur = &(*cur)[k];
-      i = close + 1;
-      continue;
-    }
-    const std::size_t end = path.find_first_of(".[", i);
-    const std::string key = path.substr(i, end == std::string::npos ? std::string::npos : end - i);
-    if (!cur->is_object() || !cur->contains(key)) return nullptr;
-    cur = &(*cur)[key];
-    i = end == std::string::npos ? path.size() : end;
-  }
-  return cur;
-}
-
 }  // namespace
 
 int run(const RunArgs& args) {
@@ -103,7 +77,7 @@ int run(const RunArgs& args) {
     const sim::RunReport report = simulation.run(opts);
     if (!args.metrics.empty()) {
       for (const std::string& path : args.metrics) {
-        const nlohmann::json* v = metric_at(report.metrics, path);
+        const nlohmann::json* v = sim::find_json_path(report.metrics, path);
         if (!v) {
           std::fprintf(stderr, "swarmsim run: --metric %s: no such value in metrics.json\n", path.c_str());
           return 2;

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gpu/shard_cost_model.hpp"
+#include "sim/json_path.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/units.hpp"
 
@@ -843,48 +844,12 @@ json parse_text(const std::string& text, const std::string& file) {
   return doc;
 }
 
-/// Splits "a.b[2].c" into keys and indices; each token is a key or "[n]".
-std::vector<std::variant<std::string, std::size_t>> split_path(const std::string& path, std::string& error) {
-  std::vector<std::variant<std::string, std::size_t>> out;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '.') {
-      ++i;
-      continue;
-    }
-    if (path[i] == '[') {
-      const std::size_t close = path.find(']', i);
-      if (close == std::string::npos) {
-        error = "unclosed '[' in \"" + path + "\"";
-        return {};
-      }
-      const std::string num = path.substr(i + 1, close - i - 1);
-      if (num.size() > 9) {
-        error = "array index [" + num + "] in \"" + path + "\" is too large";
-        return {};
-      }
-      if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) {
-        error = "expected an array index in \"" + path + "\", got \"[" + num + "]\"";
-        return {};
-      }
-      out.emplace_back(static_cast<std::size_t>(std::stoul(num)));
-      i = close + 1;
-      continue;
-    }
-    const std::size_t end = path.find_first_of(".[", i);
-    out.emplace_back(path.substr(i, end == std::string::npos ? std::string::npos : end - i));
-    i = end == std::string::npos ? path.size() : end;
-  }
-  if (out.empty()) error = "empty path";
-  return out;
-}
-
 void apply_override(json& doc, const Override& o) {
   const auto fail = [&](const std::string& msg) {
     throw ScenarioError({{"--set", o.path + "=" + o.value, msg}});
   };
   std::string err;
-  auto tokens = split_path(o.path, err);
+  auto tokens = parse_json_path(o.path, err);
   if (!err.empty()) fail(err);
   json* cur = &doc;
   std::string walked;
