@@ -10,9 +10,14 @@ build="${BUILD_DIR:-$here/build}"
 cmake --build "$build" --target swarmsim_bench >/dev/null
 "$build/tests/bench/swarmsim_bench" --benchmark_out="$build/bench.json" --benchmark_out_format=json "$@"
 # Ratios against the baseline, from the JSON report (awk only: no Python on a bare Debian).
+# With --benchmark_repetitions, the medians are used.
 awk '
   /"name":/ { gsub(/[",]/, "", $2); name = $2 }
-  /"hops_per_s":/ { gsub(/,/, "", $2); rate[name] = $2 }
+  /"hops_per_s":/ {
+    gsub(/,/, "", $2)
+    if (name ~ /_median$/) { sub(/_median$/, "", name); rate[name] = $2; median[name] = 1 }
+    else if (name !~ /_(mean|stddev|cv)$/ && !(name in median)) rate[name] = $2
+  }
   END {
     pairs["BM_SwarmHops/100/500/iterations:2/manual_time"] = "BM_BareSimGridHops/100/66/iterations:2/manual_time"
     pairs["BM_SwarmHops/1000/2000/iterations:2/manual_time"] = "BM_BareSimGridHops/1000/150/iterations:2/manual_time"
