@@ -375,27 +375,40 @@ void read_model(Reader& r, const json& root, Scenario& sc) {
   }
 }
 
-void read_nodes(Reader& r, const json& root, Scenario& sc) {
-  const json* v = r.require(root, "nodes", "", "a non-empty array of server nodes");
-  if (!v) return;
+/// The fields every host has, servers and clients alike; `device_key` is "gpu" or "device".
+template <class Host>
+void read_host_fields(Reader& r, const json& obj, const std::string& p, std::string_view device_key, Host& h) {
+  h.name = r.string(obj, "name", p, true).value_or("");
+  if (Reader::get(obj, "name") && Reader::get(obj, "name")->is_string() && h.name.empty())
+    r.error(p + ".name", "must not be empty");
+  h.device = read_device(r, obj, device_key, p);
+  h.location = read_location(r, obj, p);
+  h.uplink_Bps = r.quantity(obj, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
+  h.downlink_Bps = r.quantity(obj, "downlink", p, Quantity::Bandwidth, true, true).value_or(0);
+  h.access_latency_s = r.quantity(obj, "access_latency", p, Quantity::Duration, false, false).value_or(1e-3);
+}
+
+/// A non-empty array at root[key]; nullptr (and an error) otherwise.
+const json* read_host_array(Reader& r, const json& root, const char* key, const std::string& what) {
+  const json* v = r.require(root, key, "", "a non-empty array of " + what);
+  if (!v) return nullptr;
   if (!v->is_array() || v->empty()) {
-    r.error("nodes", "expected a non-empty array of server nodes, got " + (v->is_array() ? "an empty array" : type_name(*v)));
-    return;
+    r.error(key, "expected a non-empty array of " + what + ", got " + (v->is_array() ? "an empty array" : type_name(*v)));
+    return nullptr;
   }
+  return v;
+}
+
+void read_nodes(Reader& r, const json& root, Scenario& sc) {
+  const json* v = read_host_array(r, root, "nodes", "server nodes");
+  if (!v) return;
   for (std::size_t i = 0; i < v->size(); ++i) {
     const json& n = (*v)[i];
     const std::string p = at_index("nodes", i);
     if (!r.object(n, p, "node")) continue;
     NodeSpec node;
-    node.name = r.string(n, "name", p, true).value_or("");
-    if (Reader::get(n, "name") && Reader::get(n, "name")->is_string() && node.name.empty())
-      r.error(p + ".name", "must not be empty");
+    read_host_fields(r, n, p, "gpu", node);
     const long long count = r.integer(n, "count", p, false, 1, 100000).value_or(1);
-    node.device = read_device(r, n, "gpu", p);
-    node.location = read_location(r, n, p);
-    node.uplink_Bps = r.quantity(n, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
-    node.downlink_Bps = r.quantity(n, "downlink", p, Quantity::Bandwidth, true, true).value_or(0);
-    node.access_latency_s = r.quantity(n, "access_latency", p, Quantity::Duration, false, false).value_or(1e-3);
     node.uptime = r.number(n, "uptime", p, false, 0.0, 1.0, "in [0, 1] (fraction of time up)").value_or(1.0);
     node.max_blocks = static_cast<int>(r.integer(n, "max_blocks", p, false, 0, 100000).value_or(0));
     node.kv_cache_tokens = static_cast<int>(r.integer(n, "kv_cache_tokens", p, false, 0, 1 << 30).value_or(16384));
@@ -441,25 +454,14 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
 }
 
 void read_clients(Reader& r, const json& root, Scenario& sc) {
-  const json* v = r.require(root, "clients", "", "a non-empty array of clients");
+  const json* v = read_host_array(r, root, "clients", "clients");
   if (!v) return;
-  if (!v->is_array() || v->empty()) {
-    r.error("clients", "expected a non-empty array of clients, got " + (v->is_array() ? "an empty array" : type_name(*v)));
-    return;
-  }
   for (std::size_t i = 0; i < v->size(); ++i) {
     const json& c = (*v)[i];
     const std::string p = at_index("clients", i);
     if (!r.object(c, p, "client")) continue;
     ClientSpec client;
-    client.name = r.string(c, "name", p, true).value_or("");
-    if (Reader::get(c, "name") && Reader::get(c, "name")->is_string() && client.name.empty())
-      r.error(p + ".name", "must not be empty");
-    client.device = read_device(r, c, "device", p);
-    client.location = read_location(r, c, p);
-    client.uplink_Bps = r.quantity(c, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
-    client.downlink_Bps = r.quantity(c, "downlink", p, Quantity::Bandwidth, true, true).value_or(0);
-    client.access_latency_s = r.quantity(c, "access_latency", p, Quantity::Duration, false, false).value_or(1e-3);
+    read_host_fields(r, c, p, "device", client);
     sc.clients.push_back(client);
   }
 }
