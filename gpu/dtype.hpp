@@ -1,5 +1,7 @@
 #pragma once
 // Numeric storage formats of weights, activations and KV caches.
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -17,6 +19,22 @@ constexpr double dtype_bytes(DType t) {
     case DType::Int8: return 1.0;
   }
   return 0.0;
+}
+
+/// FP32 -> BF16 bits, round to nearest even (NaN stays NaN).
+inline std::uint16_t float_to_bf16(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>(u >> 16);
+}
+/// BF16 bits -> FP32 (exact).
+inline float bf16_to_float(std::uint16_t b) {
+  const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
 }
 
 /// Lower-case name as used in scenario files: "f32", "bf16", "f16", "int8".

@@ -2,6 +2,8 @@
 
 #include "gpu/catalog_name.hpp"
 
+#include <algorithm>
+
 
 namespace swarmsim::gpu {
 
@@ -41,7 +43,7 @@ std::vector<TransformerSpec> make_catalog() {
     TransformerSpec m;
     m.name = "Llama-3-8B";
     m.n_layers = 32; m.hidden = 4096; m.n_heads = 32; m.n_kv_heads = 8; m.head_dim = 128;
-    m.ffn = 14336; m.vocab = 128256; m.weight_dtype = DType::BF16;
+    m.ffn = 14336; m.vocab = 128256; m.weight_dtype = DType::BF16; m.rope_theta = 500000.0;
     m.source = "meta-llama/Meta-Llama-3-8B config.json";
     c.push_back(m);
   }
@@ -61,7 +63,7 @@ std::vector<TransformerSpec> make_catalog() {
     m.name = "Mixtral-8x7B";
     m.n_layers = 32; m.hidden = 4096; m.n_heads = 32; m.n_kv_heads = 8; m.head_dim = 128;
     m.ffn = 14336; m.vocab = 32000; m.n_experts = 8; m.experts_per_token = 2;
-    m.weight_dtype = DType::BF16;
+    m.weight_dtype = DType::BF16; m.rope_theta = 1e6;
     m.source = "mistralai/Mixtral-8x7B-v0.1 config.json";
     c.push_back(m);
   }
@@ -72,7 +74,7 @@ std::vector<TransformerSpec> make_catalog() {
     m.name = "BLOOM-176B";
     m.n_layers = 70; m.hidden = 14336; m.n_heads = 112; m.n_kv_heads = 112; m.head_dim = 128;
     m.ffn = 4 * 14336; m.vocab = 250880; m.mlp = MlpKind::Gelu; m.layer_norm = true;
-    m.linear_bias = true; m.tied_embeddings = true; m.weight_dtype = DType::BF16;
+    m.linear_bias = true; m.tied_embeddings = true; m.weight_dtype = DType::BF16; m.rope_theta = 0.0;
     m.source = "bigscience/bloom config.json";
     c.push_back(m);
   }
@@ -80,6 +82,19 @@ std::vector<TransformerSpec> make_catalog() {
 }
 
 }  // namespace
+
+TransformerSpec reduced_width(const TransformerSpec& m, int divisor) {
+  TransformerSpec r = m;
+  if (divisor <= 1) return r;
+  r.name = m.name + "/" + std::to_string(divisor);
+  r.n_kv_heads = std::max(1, m.n_kv_heads / divisor);
+  const int group = m.n_heads / m.n_kv_heads;  // keep the GQA ratio
+  r.n_heads = std::max(r.n_kv_heads * std::min(group, std::max(1, m.n_heads / divisor)), r.n_kv_heads);
+  r.hidden = r.n_heads * r.head_dim;
+  r.ffn = std::max(1, m.ffn / divisor);
+  r.vocab = std::max(2, m.vocab / divisor);
+  return r;
+}
 
 const std::vector<TransformerSpec>& model_catalog() {
   static const std::vector<TransformerSpec> catalog = make_catalog();

@@ -29,6 +29,8 @@ struct TransformerSpec {
   bool tied_embeddings = false;  ///< the LM head reuses the input embedding matrix
   DType weight_dtype = DType::BF16;      ///< storage of weights as served
   DType activation_dtype = DType::BF16;  ///< hidden states, KV cache
+  double rope_theta = 10000.0;  ///< RoPE base (0 for ALiBi models)
+  float norm_eps = 1e-5f;       ///< epsilon of the block norms
   std::string source;         ///< where the figures come from
 
   int q_dim() const { return n_heads * head_dim; }      ///< width of the query projection
@@ -59,6 +61,10 @@ struct TransformerSpec {
   /// Bytes of one hidden-state vector (one token of one sequence) on the wire, uncompressed.
   double hidden_state_bytes_per_token() const { return static_cast<double>(hidden) * dtype_bytes(activation_dtype); }
 };
+
+/// `m` with hidden, heads, KV heads, FFN and vocabulary divided by `divisor` (head_dim kept,
+/// at least one head), for fast tests and real execution on small machines. Named "<name>/<divisor>".
+TransformerSpec reduced_width(const TransformerSpec& m, int divisor);
 
 /// Every model in the catalog, in a stable order.
 const std::vector<TransformerSpec>& model_catalog();
