@@ -13,7 +13,7 @@ double expected_experts_touched(int n_experts, int top_k, double routed_tokens) 
 OpList block_ops(const TransformerSpec& m, const BlockWork& w) {
   OpList ops;
   const double a = dtype_bytes(m.activation_dtype);
-  const double wb = dtype_bytes(m.weight_dtype);
+  const double wb = m.weight_bytes_per_param();
   const double h = m.hidden, q = m.q_dim(), kv = m.kv_dim(), f = m.ffn;
   const double b = w.batch, t = w.new_tokens, K = w.kv_len;
   const double T = b * t;  // token rows in this step
@@ -68,7 +68,7 @@ OpList embed_ops(const TransformerSpec& m, int batch, int tokens) {
 OpList head_ops(const TransformerSpec& m, int batch) {
   OpList ops;
   const double a = dtype_bytes(m.activation_dtype);
-  const double wb = dtype_bytes(m.weight_dtype);
+  const double wb = m.weight_bytes_per_param();
   const double b = batch, h = m.hidden, V = m.vocab;
   ops.push({"final_norm", OpClass::Vector, 4.0 * b * h, 2.0 * b * h * a + h * a});
   ops.push({"lm_head", OpClass::Gemm, 2.0 * b * h * V, V * h * wb + b * h * a + b * V * 4.0});

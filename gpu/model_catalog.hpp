@@ -28,6 +28,9 @@ struct TransformerSpec {
   bool linear_bias = false;   ///< linear layers carry biases (BLOOM)
   bool tied_embeddings = false;  ///< the LM head reuses the input embedding matrix
   DType weight_dtype = DType::BF16;      ///< storage of weights as served
+  /// LLM.int8 mixed decomposition (weight_dtype Int8 only): fraction of each linear layer's input
+  /// columns kept in 16 bits; 0 = plain 8-bit weights.
+  double int8_outlier_fraction = 0.0;
   DType activation_dtype = DType::BF16;  ///< hidden states, KV cache
   double rope_theta = 10000.0;  ///< RoPE base (0 for ALiBi models)
   float norm_eps = 1e-5f;       ///< epsilon of the block norms
@@ -49,8 +52,14 @@ struct TransformerSpec {
   /// Total parameters of the model (blocks + embeddings + untied head).
   double total_params() const;
 
-  /// Bytes of weights of one block as served (weight_dtype).
-  double block_weight_bytes() const { return block_params() * dtype_bytes(weight_dtype); }
+  /// Bytes per weight as served: dtype bytes; for LLM.int8, 1 byte per int8 weight, 2 per outlier-column
+  /// weight, and an FP32 scale per output row (amortized over the row's hidden-size inputs).
+  double weight_bytes_per_param() const {
+    if (weight_dtype != DType::Int8 || int8_outlier_fraction <= 0) return dtype_bytes(weight_dtype);
+    return (1.0 - int8_outlier_fraction) * 1.0 + int8_outlier_fraction * 2.0 + 4.0 / hidden;
+  }
+  /// Bytes of weights of one block as served.
+  double block_weight_bytes() const { return block_params() * weight_bytes_per_param(); }
 
   /// KV-cache bytes per token per block: 2 * head_dim * n_kv_heads * bytes.
   // seed 002, eq. 4 (per layer; the seed's n_heads is the number of KV heads, equal for MHA).

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "gpu/llm_int8.hpp"
+
 namespace swarmsim::gpu {
 namespace {
 
@@ -106,7 +108,20 @@ void TransformerBlock::reserve(int rows) {
   capacity_rows_ = rows;
 }
 
-void TransformerBlock::forward(DeviceTensor& x, KvCache& cache, int batch, int new_tokens) {
+namespace {
+/// Folds the column-wise |max| of a rows x cols device matrix into `absmax`.
+void observe(Backend& be, const DeviceTensor& t, int rows, int cols, std::vector<float>& absmax) {
+  std::vector<float> host(t.size());
+  be.download(t, host);
+  absmax.resize(static_cast<std::size_t>(cols), 0.0f);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c)
+      absmax[static_cast<std::size_t>(c)] =
+          std::max(absmax[static_cast<std::size_t>(c)], std::fabs(host[static_cast<std::size_t>(r) * cols + c]));
+}
+}  // namespace
+
+void TransformerBlock::forward(DeviceTensor& x, KvCache& cache, int batch, int new_tokens, InputAbsmax* seen) {
   const TransformerSpec& m = model_;
   if (batch != cache.batch) throw std::invalid_argument("forward: batch differs from the KV cache's");
   if (cache.len + new_tokens > cache.max_len) throw std::length_error("forward: the KV cache is full");
@@ -119,20 +134,38 @@ void TransformerBlock::forward(DeviceTensor& x, KvCache& cache, int batch, int n
   const std::size_t n = static_cast<std::size_t>(rows) * m.hidden;
 
   be_.rmsnorm(h_, x, attn_norm_, rows, m.hidden, m.norm_eps);
+  if (seen) observe(be_, h_, rows, m.hidden, seen->qkv_in);
   be_.matmul(qkv_, h_, w_qkv_, rows, m.hidden, static_cast<int>(qkv_w));
   be_.rope(qkv_, q_cols, m.n_heads, shape, static_cast<float>(m.rope_theta));
   be_.rope(qkv_, k_cols, m.n_kv_heads, shape, static_cast<float>(m.rope_theta));
   be_.kv_append(cache.k, qkv_, k_cols, shape);
   be_.kv_append(cache.v, qkv_, v_cols, shape);
   be_.attention(attn_, qkv_, q_cols, cache.k, cache.v, shape);
+  if (seen) observe(be_, attn_, rows, m.q_dim(), seen->o_in);
   be_.matmul(o_, attn_, w_o_, rows, m.q_dim(), m.hidden);
   be_.add(x, x, o_, n);
   be_.rmsnorm(h_, x, mlp_norm_, rows, m.hidden, m.norm_eps);
+  if (seen) observe(be_, h_, rows, m.hidden, seen->gate_up_in);
   be_.matmul(gu_, h_, w_gate_up_, rows, m.hidden, 2 * m.ffn);
   be_.silu_mul(act_, gu_, rows, m.ffn);
+  if (seen) observe(be_, act_, rows, m.ffn, seen->down_in);
   be_.matmul(o_, act_, w_down_, rows, m.ffn, m.hidden);
   be_.add(x, x, o_, n);
   cache.len += new_tokens;
+}
+
+double apply_llm_int8(BlockWeightsHost& w, const TransformerSpec& m, const InputAbsmax& seen, float threshold) {
+  double bytes = 0.0;
+  const auto convert = [&](std::vector<float>& matrix, int n_out, int n_in, const std::vector<float>& absmax) {
+    const MixedInt8Weight d = decompose_llm_int8(matrix, n_out, n_in, outlier_columns(absmax, threshold));
+    matrix = d.effective_weights();
+    bytes += d.bytes();
+  };
+  convert(w.w_qkv, m.q_dim() + 2 * m.kv_dim(), m.hidden, seen.qkv_in);
+  convert(w.w_o, m.hidden, m.q_dim(), seen.o_in);
+  convert(w.w_gate_up, 2 * m.ffn, m.hidden, seen.gate_up_in);
+  convert(w.w_down, m.hidden, m.ffn, seen.down_in);
+  return bytes;
 }
 
 ModelHead::ModelHead(Backend& backend, const TransformerSpec& model, std::uint64_t seed)

@@ -37,6 +37,17 @@ struct KvCache {
   KvCache(Backend& be, int batch, int max_len, int kv_dim);
 };
 
+/// Largest |activation| seen in each input column of the block's four matmuls (LLM.int8's
+/// outlier criterion looks at these).
+struct InputAbsmax {
+  std::vector<float> qkv_in, o_in, gate_up_in, down_in;  ///< hidden, q_dim, hidden, ffn columns
+};
+
+/// `w` with its four matrices replaced by their LLM.int8 mixed decomposition (the effective weights
+/// the int8 product multiplies by), outlier columns chosen by `seen` and `threshold`. Returns the
+/// bytes the decomposed matrices hold.
+double apply_llm_int8(BlockWeightsHost& w, const TransformerSpec& model, const InputAbsmax& seen, float threshold);
+
 /// One decoder block's weights on a backend, and its forward step.
 class TransformerBlock {
  public:
@@ -45,7 +56,8 @@ class TransformerBlock {
 
   /// x [batch * new_tokens x hidden] (sequence-major rows) is updated in place: x += attn(norm(x)),
   /// x += mlp(norm(x)). Appends the step's keys and values to `cache` and advances cache.len.
-  void forward(DeviceTensor& x, KvCache& cache, int batch, int new_tokens);
+  /// When `seen` is given, the largest |input| of each matmul column is recorded in it (calibration).
+  void forward(DeviceTensor& x, KvCache& cache, int batch, int new_tokens, InputAbsmax* seen = nullptr);
 
   const TransformerSpec& model() const { return model_; }
 

@@ -1,12 +1,29 @@
+#include <algorithm>
+#include <mutex>
+
 #include <cblas.h>
+#include <omp.h>
 
 #include "gpu/cpu/cpu_ops.hpp"
 
 namespace swarmsim::gpu::cpu {
 
 void matmul(float* out, const float* x, const float* w, int rows, int n_in, int n_out) {
-  // out[rows x n_out] = x[rows x n_in] * w[n_out x n_in]^T, all row-major.
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n_out, n_in, 1.0f, x, n_in, w, n_in, 0.0f, out, n_out);
+  // One thread pool for everything: OpenBLAS runs single-threaded inside OpenMP threads that split the
+  // output columns. OpenBLAS's own pthreads keep spinning after a GEMM and, with OpenMP's threads on
+  // the same cores, made the next small kernels wait a scheduler tick (~8 ms) each.
+  static std::once_flag single_threaded_blas;
+  std::call_once(single_threaded_blas, [] { openblas_set_num_threads(1); });
+  // out[rows x n_out] = x[rows x n_in] * w[n_out x n_in]^T, all row-major; each thread a column slice.
+#pragma omp parallel
+  {
+    const int threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int chunk = (n_out + threads - 1) / threads;
+    const int lo = std::min(n_out, t * chunk), hi = std::min(n_out, lo + chunk);
+    if (hi > lo)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, hi - lo, n_in, 1.0f, x, n_in,
+                  w + static_cast<std::size_t>(lo) * n_in, n_in, 0.0f, out + lo, n_out);
+  }
 }
 
 void matmul_naive(float* out, const float* x, const float* w, int rows, int n_in, int n_out) {

@@ -1,0 +1,145 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "gpu/op_profile.hpp"
+
+using namespace swarmsim::gpu;
+
+namespace {
+
+/// A "measured" profile whose timings are the roofline model's own on `measured` (without its launch
+/// overhead), for the ops of `model` at `works`.
+OpProfile roofline_profile(const DeviceSpec& measured, const TransformerSpec& model, const std::vector<BlockWork>& works) {
+  RooflineCostModel roofline;
+  OpProfile p;
+  p.backend = "synthetic";
+  p.device = {measured.name, measured.kind, measured.peak_flops, measured.memory_bandwidth, "catalog"};
+  p.model = model.name;
+  p.storage = "bf16";
+  p.command = "test";
+  for (const BlockWork& w : works)
+    for (const OpCost& op : block_ops(model, w))
+      p.entries.push_back({op.name, op.cls, w, op.flops, op.bytes, roofline.op_seconds(measured, op) - measured.launch_overhead_s,
+                           0.01, 10});
+  return p;
+}
+
+}  // namespace
+
+// Issue 2: a profile-priced op on a simulated device lands within 10% of the roofline estimate when it
+// is clearly compute- or memory-bound (intensity 3x away from both devices' ridge points).
+TEST(ProfileCostModel, ScalesClearlyBoundOpsLikeTheRoofline) {
+  const TransformerSpec& m = *find_model("Llama-3-8B");
+  const std::vector<BlockWork> works{{1, 1, 512}, {8, 512, 0}, {64, 1, 1024}};
+  ProfileCostModel priced({roofline_profile(*find_device("H100"), m, works)});
+  RooflineCostModel roofline;
+  int checked = 0;
+  for (const char* target : {"L4", "RTX-4090", "A100-80GB", "T4"}) {
+    const DeviceSpec& d = *find_device(target);
+    for (const BlockWork& w : works)
+      for (const OpCost& op : block_ops(m, w)) {
+        const double intensity = op.flops / op.bytes;
+        const double ridge_t = d.ridge_point(), ridge_m = find_device("H100")->ridge_point();
+        const bool clear = (intensity > 3 * ridge_t && intensity > 3 * ridge_m) ||
+                           (intensity < ridge_t / 3 && intensity < ridge_m / 3);
+        if (!clear || op.cls != OpClass::Gemm) continue;  // the vector ops are dominated by launch overhead
+        const double want = roofline.op_seconds(d, op) - d.launch_overhead_s;
+        EXPECT_NEAR(priced.op_seconds(d, op) / want, 1.0, 0.10) << target << " " << op.name << " batch " << w.batch;
+        ++checked;
+      }
+  }
+  EXPECT_GT(checked, 20);
+}
+
+TEST(ProfileCostModel, UsesTheMeasuredEfficiencyOfTheBindingResource) {
+  // One memory-bound entry that reached 40% of a 100 GB/s device's bandwidth: a 1 MB op took 25 us.
+  OpProfile p;
+  p.backend = "cpu";
+  p.device = {"test cpu", DeviceKind::Cpu, 1e12, 100e9, "test"};
+  p.model = "m";
+  p.storage = "f32";
+  p.command = "test";
+  p.entries.push_back({"residual_attn", OpClass::Vector, {1, 1, 0}, 1e5, 1e6, 25e-6, 0, 5});
+  ProfileCostModel priced({p});
+  const DeviceSpec& cpu = *find_device("cpu-generic");
+  // On cpu-generic (76.8 GB/s) a 2 MB add at 40% efficiency: 2e6 / (76.8e9 * 0.4).
+  const OpCost op{"residual_attn", OpClass::Vector, 2e5, 2e6};
+  EXPECT_NEAR(priced.op_seconds(cpu, op), 2e6 / (76.8e9 * 0.4), 1e-12);
+  EXPECT_NEAR(p.fraction_of_peak(p.entries[0]), 0.4, 1e-12);
+  EXPECT_FALSE(p.compute_bound(p.entries[0]));
+  // GPUs have no profile here: they are priced by the roofline model, and the pricing says so.
+  const DeviceSpec& l4 = *find_device("L4");
+  EXPECT_DOUBLE_EQ(priced.op_seconds(l4, op), RooflineCostModel().op_seconds(l4, op));
+  EXPECT_EQ(priced.profile_for(l4), nullptr);
+  EXPECT_EQ(priced.pricing(), "roofline for GPU devices, profile for CPU devices (cpu: test cpu)");
+}
+
+TEST(ProfileCostModel, PicksTheEntryNearestInFlops) {
+  OpProfile p;
+  p.backend = "cpu";
+  p.device = {"test cpu", DeviceKind::Cpu, 1e12, 100e9, "test"};
+  p.model = "m";
+  p.storage = "f32";
+  p.command = "test";
+  // Two compute-bound GEMM entries: a small one at 10% of peak, a large one at 80%.
+  p.entries.push_back({"qkv_proj", OpClass::Gemm, {1, 64, 0}, 1e9, 1e7, 1e9 / (1e12 * 0.1), 0, 5});
+  p.entries.push_back({"qkv_proj", OpClass::Gemm, {8, 512, 0}, 1e12, 1e9, 1e12 / (1e12 * 0.8), 0, 5});
+  ProfileCostModel priced({p});
+  const DeviceSpec& cpu = *find_device("cpu-generic");
+  EXPECT_NEAR(priced.op_seconds(cpu, {"qkv_proj", OpClass::Gemm, 2e9, 1e7}), 2e9 / (cpu.peak_flops * 0.1), 1e-12);
+  EXPECT_NEAR(priced.op_seconds(cpu, {"qkv_proj", OpClass::Gemm, 5e11, 1e8}), 5e11 / (cpu.peak_flops * 0.8), 1e-12);
+  // An op the profile lacks takes the nearest entry of its class.
+  EXPECT_NEAR(priced.op_seconds(cpu, {"o_proj", OpClass::Gemm, 9e11, 1e8}), 9e11 / (cpu.peak_flops * 0.8), 1e-12);
+}
+
+TEST(OpProfile, JsonRoundTripAndErrorsNameThePath) {
+  OpProfile p;
+  p.backend = "cpu";
+  p.device = {"x", DeviceKind::Cpu, 1e11, 1e10, "measured"};
+  p.model = "Llama-3-8B";
+  p.storage = "f32";
+  p.command = "swarmsim profile";
+  p.entries.push_back({"attention", OpClass::Attention, {2, 1, 300}, 123.0, 456.0, 7e-6, 0.02, 9});
+  const OpProfile q = OpProfile::from_json(p.to_json(), "p.json");
+  ASSERT_EQ(q.entries.size(), 1u);
+  EXPECT_EQ(q.entries[0].op, "attention");
+  EXPECT_EQ(q.entries[0].work.kv_len, 300);
+  EXPECT_DOUBLE_EQ(q.entries[0].median_s, 7e-6);
+  EXPECT_DOUBLE_EQ(q.device.peak_flops, 1e11);
+  auto j = p.to_json();
+  j["entries"][0].erase("median_s");
+  try {
+    OpProfile::from_json(j, "bad.json");
+    FAIL() << "a profile without median_s loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()), "bad.json.entries[0].median_s: missing");
+  }
+}
+
+// The committed CPU profile loads and covers every op of a Llama block and of the client.
+TEST(OpProfile, CommittedCpuProfileCoversLlamaOps) {
+  const auto profiles = load_profiles(std::filesystem::path(SWARMSIM_SOURCE_DIR) / "gpu/profiles");
+  const OpProfile* cpu = nullptr;
+  for (const OpProfile& p : profiles)
+    if (p.device.kind == DeviceKind::Cpu) cpu = &p;
+  ASSERT_NE(cpu, nullptr) << "no CPU profile in gpu/profiles";
+  const TransformerSpec& m = *find_model("Llama-3-8B");
+  for (const OpList& ops : {block_ops(m, {1, 1, 64}), embed_ops(m, 1, 64), head_ops(m, 1)})
+    for (const OpCost& op : ops) {
+      bool found = false;
+      for (const ProfileEntry& e : cpu->entries) found |= e.op == op.name;
+      EXPECT_TRUE(found) << op.name;
+    }
+  for (const ProfileEntry& e : cpu->entries) {
+    EXPECT_GT(cpu->fraction_of_peak(e), 0.0) << e.op;
+    // Nothing computes faster than the FMA peak. (Memory-bound ops may beat the DRAM bandwidth: their
+    // working set stays in cache between repetitions, as it does inside a forward pass.)
+    if (cpu->compute_bound(e)) {
+      EXPECT_LT(cpu->fraction_of_peak(e), 1.05) << e.op << ": above the measured peak";
+    }
+  }
+}
