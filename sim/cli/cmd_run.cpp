@@ -6,6 +6,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/json_path.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/units.hpp"
 
@@ -51,6 +52,17 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
                 blocks.c_str(), 100.0 * n["utilization"].get<double>(),
                 sim::format_bytes(n["memory_peak_bytes"].get<double>()).c_str(), n["chains"].get<int>());
   }
+  if (m.contains("real_execution")) {
+    const auto& r = m["real_execution"];
+    std::printf("real kernels  %s on %s, %.3f s of kernel time\n", r["backend"].get<std::string>().c_str(),
+                r["device"].get<std::string>().c_str(), m["wall_clock"]["real_kernel_seconds"].get<double>());
+    if (!r["compression_effect"].is_null())
+      std::printf("compression   final hidden states %.3g relative error (max %.3g), logits KL %.3g (max %.3g)\n",
+                  r["compression_effect"]["hidden_relative_error"]["mean"].get<double>(),
+                  r["compression_effect"]["hidden_relative_error"]["max"].get<double>(),
+                  r["compression_effect"]["logits_kl"]["mean"].get<double>(),
+                  r["compression_effect"]["logits_kl"]["max"].get<double>());
+  }
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 
@@ -69,11 +81,13 @@ int run(const RunArgs& args) {
   sim::RunOptions opts;
   if (!args.no_outputs) opts.out_dir = args.out_dir.empty() ? std::filesystem::path("runs") / sc.name : std::filesystem::path(args.out_dir);
   opts.verbosity = args.verbosity;
+  opts.execute_real = args.execute == "real";
+  opts.backend = args.backend;
   opts.progress = args.progress == "always" ? sim::RunOptions::Progress::Always
                   : args.progress == "never" ? sim::RunOptions::Progress::Never
                                              : sim::RunOptions::Progress::Auto;
   try {
-    sim::SwarmSimulation simulation(sc, std::make_shared<gpu::RooflineCostModel>());
+    sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
     const sim::RunReport report = simulation.run(opts);
     if (!args.metrics.empty()) {
       for (const std::string& path : args.metrics) {

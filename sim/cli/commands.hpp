@@ -21,7 +21,21 @@ struct RunArgs {
   bool json = false;                   ///< print metrics.json to stdout instead of the summary
   bool no_outputs = false;             ///< write no files
   std::vector<std::string> metrics;    ///< print these metrics.json paths, one value per line
+  std::string execute = "priced";      ///< priced | real
+  std::string backend = "cpu";         ///< backend of --execute real
 };
 int run(const RunArgs& args);
+
+struct ProfileArgs {
+  std::string backend = "cpu";
+  std::string model = "Llama-3-8B";
+  int reduce_width = 1;                ///< profile a reduced-width model (fast checks)
+  std::vector<int> batches{1, 8};
+  std::vector<int> prompts{64};
+  std::vector<int> kv_lens{64, 512};
+  double budget_s = 2.0;
+  std::string out;
+};
+int profile(const ProfileArgs& args);
 
 }  // namespace swarmsim::cli

@@ -22,8 +22,24 @@ int main(int argc, char** argv) {
   r->add_flag("-v,--verbose", run.verbosity, "log swarm events to stderr (twice: every step too)");
   r->add_flag("--json", run.json, "print metrics.json to stdout instead of the summary");
   r->add_flag("--no-outputs", run.no_outputs, "write no files");
+  r->add_option("--execute", run.execute,
+                "priced: shard work is priced (profiles or roofline); real: the real kernels run on real hidden states and "
+                "their measured times, scaled to each simulated device, are used")
+      ->check(CLI::IsMember({"priced", "real"}));
+  r->add_option("--backend", run.backend, "backend of --execute real: cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   r->add_option("--metric", run.metrics,
                 "print only this metrics.json value, e.g. --metric throughput.tokens_per_s (repeatable, one per line)");
+
+  swarmsim::cli::ProfileArgs prof;
+  CLI::App* p = app.add_subcommand("profile", "measure each op of a block on this machine and write an op profile (JSON)");
+  p->add_option("--backend", prof.backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  p->add_option("--model", prof.model, "catalog model whose block shapes are measured");
+  p->add_option("--reduce-width", prof.reduce_width, "divide the model's widths by this (fast checks)")->check(CLI::PositiveNumber);
+  p->add_option("--batch", prof.batches, "batch sizes")->delimiter(',')->check(CLI::PositiveNumber);
+  p->add_option("--prompt", prof.prompts, "prompt lengths measured at prefill")->delimiter(',')->check(CLI::PositiveNumber);
+  p->add_option("--kv", prof.kv_lens, "KV lengths measured at decode")->delimiter(',')->check(CLI::PositiveNumber);
+  p->add_option("--budget", prof.budget_s, "seconds of repetitions per op at most")->check(CLI::PositiveNumber);
+  p->add_option("--out", prof.out, "profile file to write (e.g. gpu/profiles/cpu.json)")->required();
 
   try {
     app.parse(argc, argv);
@@ -32,5 +48,6 @@ int main(int argc, char** argv) {
   }
   if (*v) return swarmsim::cli::validate(validate);
   if (*r) return swarmsim::cli::run(run);
+  if (*p) return swarmsim::cli::profile(prof);
   return 2;
 }

@@ -1,5 +1,7 @@
 #include "sim/engine/isolated_run.hpp"
 
+#include "sim/pricing.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -33,7 +35,7 @@ RunReport run_isolated(const Scenario& scenario, const RunOptions& options) {
     nlohmann::json out;
     int code = 0;
     try {
-      SwarmSimulation sim(scenario, std::make_shared<gpu::RooflineCostModel>());
+      SwarmSimulation sim(scenario, make_cost_model(scenario));
       RunReport r = sim.run(options);
       out = {{"metrics", r.metrics}, {"simulated_time", r.simulated_time}, {"wall_seconds", r.wall_seconds},
              {"hops", r.hops}};

@@ -25,6 +25,7 @@
 #include "sim/output/atomic_file.hpp"
 #include "sim/output/chrome_trace.hpp"
 #include "sim/output/event_log.hpp"
+#include "sim/real_execution.hpp"
 #include "sim/rng.hpp"
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/block_assignment.hpp"
@@ -85,6 +86,11 @@ struct SwarmSimulation::Impl {
   std::uint64_t hops = 0;
   int verbosity = 0;
   int orchestrator = -1;
+  // --execute real
+  std::unique_ptr<gpu::Backend> backend;
+  std::unique_ptr<RealModel> real;
+  std::vector<CompressionEffect> effects;      ///< of completed sessions
+  double real_measured_seconds = 0.0;          ///< wall time spent in real kernels
 
   Impl(Scenario s, std::shared_ptr<const gpu::ShardCostModel> c) : sc(std::move(s)), cost(std::move(c)) {
     S = static_cast<int>(sc.nodes.size());
@@ -146,7 +152,7 @@ struct SwarmSimulation::Impl {
   }
 
   SwarmView swarm_view(const std::vector<ServerView>& views) const {
-    return SwarmView{views, platform.get(), &sc.model, cost.get(), &sc.overheads};
+    return SwarmView{views, platform.get(), &sc.model, cost.get(), &sc.overheads, &sc.policy.compression};
   }
 
   /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
@@ -289,6 +295,12 @@ struct SwarmSimulation::Impl {
     signals.on_session_ended(SessionEnded{now(), k, completed, reason, tokens});
   }
 
+  /// Counts a real kernel's measured wall time; returns it.
+  double measure(double seconds) {
+    real_measured_seconds += seconds;
+    return seconds;
+  }
+
   /// KV memory a session holds on one server, valid while the server's epoch is unchanged.
   struct Reservation {
     int server;
@@ -306,7 +318,7 @@ struct SwarmSimulation::Impl {
 
     const RouteRequest req{client, w.batch_size, w.prompt_tokens, w.new_tokens};
     const double kv_per_block = req.kv_bytes_per_block(sc.model);
-    const double hidden = sc.model.hidden_state_bytes_per_token();
+    const double act_bytes = gpu::dtype_bytes(sc.model.activation_dtype);
     std::optional<Chain> chain;
     int attempt = 0;
     int tokens = 0;
@@ -349,29 +361,44 @@ struct SwarmSimulation::Impl {
       }
 
       // Prefill (step 0) then decode steps 1..new_tokens-1; each step goes client -> chain -> client.
+      // With --execute real the values are computed too, and the measured times, scaled to each
+      // simulated device, replace the priced ones.
+      std::unique_ptr<RealModel::Session> values = real ? real->open(k) : nullptr;
+      const gpu::DeviceSpec& client_dev = *sc.clients[static_cast<std::size_t>(k % C)].device;
       double last_token = arrival;
       for (int step = 0; step < w.new_tokens; ++step) {
         const int t = step == 0 ? w.prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : w.prompt_tokens + step - 1;
-        const double payload = static_cast<double>(w.batch_size) * t * hidden;
+        // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
+        const double payload =
+            sc.policy.compression.message_bytes(static_cast<double>(w.batch_size) * t * sc.model.hidden, act_bytes);
         stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
-        compute(client, cost->embed_seconds(*sc.clients[k % C].device, sc.model, w.batch_size, t), k, step, {}, "embed");
+        double embed_s = cost->embed_seconds(client_dev, sc.model, w.batch_size, t);
+        if (values) embed_s = real->scale_embed(measure(real->embed(*values, step)), client_dev, w.batch_size, t);
+        compute(client, embed_s, k, step, {}, "embed");
         int prev = client;
         for (const ChainHop& hop : chain->hops) {
+          if (values) real->wire(*values);
           transfer(prev, hop.server, payload, k, step);
           const gpu::BlockWork work{w.batch_size, t, kv_len};
-          compute(hop.server, cost->blocks_seconds(*sc.nodes[static_cast<std::size_t>(hop.server)].device, sc.model, work,
-                                                   hop.blocks.size()),
-                  k, step, hop.blocks, "blocks");
+          const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
+          double blocks_s = cost->blocks_seconds(dev, sc.model, work, hop.blocks.size());
+          if (values)
+            blocks_s = real->scale_blocks(measure(real->run_blocks(*values, hop.blocks, step)), dev, work, hop.blocks.size());
+          compute(hop.server, blocks_s, k, step, hop.blocks, "blocks");
           prev = hop.server;
         }
+        if (values) real->wire(*values);
         transfer(prev, client, payload, k, step);  // Petals returns the hidden states of every input position
-        compute(client, cost->head_seconds(*sc.clients[k % C].device, sc.model, w.batch_size), k, step, {}, "head");
+        double head_s = cost->head_seconds(client_dev, sc.model, w.batch_size);
+        if (values) head_s = real->scale_head(measure(real->head(*values)), client_dev, w.batch_size);
+        compute(client, head_s, k, step, {}, "head");
         tokens += w.batch_size;
         signals.on_step(StepCompleted{now(), k, step, now() - last_token});
         log(2, who, stage + " done");
         last_token = now();
       }
+      if (values && real->compares()) effects.push_back(real->effect(*values));
       release(reservations);
       end_session(k, true, "", tokens);
     } catch (const HostDown& d) {
@@ -505,6 +532,10 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.latencies = std::make_unique<LatencyTable>(m.sc);
   m.platform = std::make_unique<SwarmPlatform>(m.sc, *m.latencies);
   m.router = make_router(m.sc.policy);
+  if (options.execute_real) {
+    m.backend = gpu::make_backend(options.backend);
+    m.real = std::make_unique<RealModel>(m.sc, *m.backend, m.cost, local_device_of(*m.backend));
+  }
   m.servers.assign(static_cast<std::size_t>(m.S), ServerState{});
   m.session_ended.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   m.draw_arrivals();
@@ -567,6 +598,28 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   }
   RunReport report;
   report.metrics = metrics.to_json(sim_time, nodes, WallClock{wall});
+  if (m.real) {
+    // Compression's effect on values, against the uncompressed reference run (with the same tokens).
+    nlohmann::json effect = nullptr;
+    if (m.real->compares()) {
+      double err_sum = 0, err_max = 0, kl_sum = 0, kl_max = 0;
+      for (const CompressionEffect& e : m.effects) {
+        err_sum += e.hidden_relative_error;
+        kl_sum += e.logits_kl;
+        err_max = std::max(err_max, e.hidden_relative_error);
+        kl_max = std::max(kl_max, e.logits_kl);
+      }
+      const double n = std::max<std::size_t>(1, m.effects.size());
+      effect = {{"sessions", m.effects.size()},
+                {"hidden_relative_error", {{"mean", err_sum / n}, {"max", err_max}}},
+                {"logits_kl", {{"mean", kl_sum / n}, {"max", kl_max}}}};
+    }
+    report.metrics["real_execution"] = {{"backend", m.backend->name()},
+                                        {"device", m.backend->device_name()},
+                                        {"compression_effect", effect}};
+    if (m.real->int8_block_bytes() > 0) report.metrics["real_execution"]["int8_block_bytes"] = m.real->int8_block_bytes();
+    report.metrics["wall_clock"]["real_kernel_seconds"] = m.real_measured_seconds;
+  }
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = m.hops;

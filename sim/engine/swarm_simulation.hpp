@@ -7,6 +7,7 @@
 // run several).
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,8 @@ struct RunOptions {
   std::filesystem::path out_dir;  ///< metrics.json, trace.json, events.jsonl go here; empty = write nothing
   enum class Progress { Auto, Always, Never } progress = Progress::Auto;  ///< the stderr progress line
   int verbosity = 0;              ///< 1: log swarm events, 2: also every step, to stderr
+  bool execute_real = false;      ///< run the real kernels on real hidden states (see real_execution.hpp)
+  std::string backend = "cpu";    ///< backend of the real kernels
 };
 
 /// What a run produced.

@@ -18,7 +18,7 @@ bool usable_from(const ServerView& s, int from, double kv_per_block) {
 
 std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
   const int n_blocks = view.model->n_layers;
-  const double D = req.decode_message_bytes(*view.model, *view.overheads);
+  const double D = req.decode_message_bytes(*view.model, *view.overheads, view.compression);
   const double kv = req.kv_bytes_per_block(*view.model);
   Chain chain;
   std::vector<int> members{req.client_host};  // A_0 is the client, then the chosen servers
@@ -52,7 +52,7 @@ std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const Rout
   using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property,
                                       boost::property<boost::edge_weight_t, double>>;
   const int n_blocks = view.model->n_layers;
-  const double msg = req.decode_message_bytes(*view.model, *view.overheads);
+  const double msg = req.decode_message_bytes(*view.model, *view.overheads, view.compression);
   const double kv = req.kv_bytes_per_block(*view.model);
   const gpu::BlockWork decode{req.batch, 1, req.prompt_tokens};
 

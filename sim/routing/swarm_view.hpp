@@ -39,6 +39,7 @@ struct SwarmView {
   const gpu::TransformerSpec* model = nullptr;
   const gpu::ShardCostModel* cost = nullptr;
   const OverheadSpec* overheads = nullptr;
+  const CompressionSpec* compression = nullptr;  ///< nullptr: messages are not compressed
 };
 
 /// The session a chain is wanted for.
@@ -47,9 +48,11 @@ struct RouteRequest {
   int batch = 1;
   int prompt_tokens = 1;
   int new_tokens = 1;
-  /// Bytes of one decode-step hidden-state message (batch x hidden x dtype, plus header).
-  double decode_message_bytes(const gpu::TransformerSpec& m, const OverheadSpec& o) const {
-    return batch * m.hidden_state_bytes_per_token() + o.header_bytes;
+  /// Bytes of one decode-step hidden-state message (batch x hidden values, compressed or not, plus header).
+  double decode_message_bytes(const gpu::TransformerSpec& m, const OverheadSpec& o, const CompressionSpec* c) const {
+    const double elements = static_cast<double>(batch) * m.hidden;
+    const double a = gpu::dtype_bytes(m.activation_dtype);
+    return (c ? c->message_bytes(elements, a) : elements * a) + o.header_bytes;
   }
   /// KV bytes the session needs on each block it uses: eq. 4 x batch x (prompt + new tokens).
   double kv_bytes_per_block(const gpu::TransformerSpec& m) const {

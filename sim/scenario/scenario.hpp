@@ -2,6 +2,7 @@
 // A scenario: the swarm, its network, the model it serves, the workload, the policy and the
 // replayed network events. Plain structs, filled by the loader (scenario_loader.hpp), read by the
 // engine, the GUI and the tests. All quantities are in SI base units (s, bytes, bytes/s).
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -75,6 +76,20 @@ enum class RouterKind {
   Random,        ///< uniform among servers holding the next block
 };
 
+/// Compression of what crosses the network and of what servers hold (seed 002, section 4).
+struct CompressionSpec {
+  bool hidden_states = false;        ///< dynamic blockwise 8-bit quantization of hidden-state messages
+  int block_size = 64;               ///< elements per absmax block
+  bool llm_int8_weights = false;     ///< LLM.int8 mixed decomposition of the served weights
+  double outlier_threshold = 6.0;    ///< |activation| above which an input column stays 16-bit (real execution)
+  double outlier_fraction = 0.002;   ///< fraction of input columns kept 16-bit when not executing for real
+  /// Bytes on the wire of `elements` hidden-state values of `element_bytes` each.
+  double message_bytes(double elements, double element_bytes) const {
+    if (!hidden_states) return elements * element_bytes;
+    return elements + 4.0 * std::ceil(elements / block_size);  // int8 values + one FP32 scale per block
+  }
+};
+
 struct PolicySpec {
   RouterKind router = RouterKind::Eq18;
   double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
@@ -84,6 +99,7 @@ struct PolicySpec {
   bool orchestrator = false;  ///< chains are built by an orchestrator node (one RPC round trip)
   double admission_timeout_s = 60.0;  ///< give up on a session that finds no chain for this long
   double admission_retry_s = 1.0;     ///< wait between attempts to find a chain
+  CompressionSpec compression;
 };
 
 /// Real costs beyond FLOPs and bytes on the wire.
@@ -114,6 +130,10 @@ struct OutputSpec {
   long trace_max_events = 500000;  ///< the trace stops recording spans past this many
 };
 
+/// How shard work becomes time: op profiles where measured (roofline for device kinds without
+/// one), or the roofline model everywhere.
+enum class Pricing { Auto, Roofline };
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -129,6 +149,7 @@ struct Scenario {
   std::vector<ReplayEvent> events;  ///< sorted by time (stable)
   OutputSpec outputs;
   double time_limit_s = 86400.0;    ///< simulated time after which unfinished sessions fail
+  Pricing pricing = Pricing::Auto;
 };
 
 /// Names used in scenario files for the enums above (for messages and outputs).

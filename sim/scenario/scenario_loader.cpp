@@ -16,6 +16,7 @@
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/json_path.hpp"
+#include "sim/pricing.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/units.hpp"
 
@@ -49,7 +50,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"scenario",
        {"$schema", "name", "description", "seed", "model", "nodes", "clients", "network", "workload", "policy",
         "overheads", "events", "outputs", "simulation"}},
-      {"model", {"name", "weight_dtype"}},
+      {"model", {"name", "weight_dtype", "reduce_width"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
         "kv_cache_tokens", "join_at", "weights_load_bandwidth"}},
@@ -61,11 +62,13 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens"}},
       {"arrival", {"process", "interval", "rate"}},
       {"policy",
-       {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry"}},
+       {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
+        "compression"}},
+      {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
       {"outputs", {"metrics", "trace", "events", "trace_max_events"}},
-      {"simulation", {"time_limit"}},
+      {"simulation", {"time_limit", "pricing"}},
   };
   return keys;
 }
@@ -367,6 +370,8 @@ void read_model(Reader& r, const json& root, Scenario& sc) {
       sc.model = *m;
     }
   }
+  if (auto div = r.integer(*v, "reduce_width", "model", false, 1, 1024); div && sc.model.n_layers > 0)
+    sc.model = gpu::reduced_width(sc.model, static_cast<int>(*div));  // fast tests and real execution on small machines
   if (auto dt = r.string(*v, "weight_dtype", "model", false)) {
     if (auto parsed = gpu::parse_dtype(*dt))
       sc.model.weight_dtype = *parsed;
@@ -585,6 +590,17 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
   p.orchestrator = r.boolean(*v, "orchestrator", "policy").value_or(false);
   p.admission_timeout_s = r.quantity(*v, "admission_timeout", "policy", Quantity::Duration, false, false).value_or(60.0);
   p.admission_retry_s = r.quantity(*v, "admission_retry", "policy", Quantity::Duration, false, true).value_or(1.0);
+  if (const json* c = Reader::get(*v, "compression")) {
+    const std::string cp = "policy.compression";
+    if (r.object(*c, cp, "compression")) {
+      CompressionSpec& cs = p.compression;
+      cs.hidden_states = r.choice<bool>(*c, "hidden_states", cp, false, {{"none", false}, {"blockwise8", true}}).value_or(false);
+      cs.block_size = static_cast<int>(r.integer(*c, "block_size", cp, false, 1, 1 << 20).value_or(64));
+      cs.llm_int8_weights = r.choice<bool>(*c, "weights", cp, false, {{"none", false}, {"llm_int8", true}}).value_or(false);
+      cs.outlier_threshold = r.number(*c, "outlier_threshold", cp, false, 0.0, 1e6, "in [0, 1e6]").value_or(6.0);
+      cs.outlier_fraction = r.number(*c, "outlier_fraction", cp, false, 0.0, 1.0, "in [0, 1]").value_or(0.002);
+    }
+  }
 }
 
 void read_overheads(Reader& r, const json& root, Scenario& sc) {
@@ -662,6 +678,8 @@ void read_simulation(Reader& r, const json& root, Scenario& sc) {
   const json* v = Reader::get(root, "simulation");
   if (!v || !r.object(*v, "simulation", "simulation")) return;
   sc.time_limit_s = r.quantity(*v, "time_limit", "simulation", Quantity::Duration, false, true).value_or(86400.0);
+  sc.pricing = r.choice<Pricing>(*v, "pricing", "simulation", false, {{"auto", Pricing::Auto}, {"roofline", Pricing::Roofline}})
+                   .value_or(Pricing::Auto);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -753,8 +771,14 @@ void check_swarm(Reader& r, Scenario& sc) {
   if (!r.ok()) return;
 
   // Coverage: the initial assignment must serve every block, or no session can ever be routed.
-  gpu::RooflineCostModel cost;
-  std::vector<BlockRange> ranges = plan_initial_blocks(sc, cost);
+  std::shared_ptr<const gpu::ShardCostModel> cost;
+  try {
+    cost = make_cost_model(sc);  // the pricing the run will use, so both plan the same ranges
+  } catch (const std::exception& e) {
+    r.error("simulation.pricing", std::string("cannot read the op profiles: ") + e.what());
+    return;
+  }
+  std::vector<BlockRange> ranges = plan_initial_blocks(sc, *cost);
   for (const BlockRange& gap : uncovered_blocks(m.n_layers, ranges)) {
     int capacity = 0;
     for (std::size_t i = 0; i < sc.nodes.size(); ++i) capacity += ranges[i].size();
@@ -905,6 +929,11 @@ Scenario load_scenario_json(const json& doc, const std::string& file) {
   read_events(r, doc, sc);
   read_outputs(r, doc, sc);
   read_simulation(r, doc, sc);
+  if (sc.policy.compression.llm_int8_weights) {
+    // The served weights become LLM.int8: 8-bit with the outlier columns kept in 16 bits.
+    sc.model.weight_dtype = gpu::DType::Int8;
+    sc.model.int8_outlier_fraction = sc.policy.compression.outlier_fraction;
+  }
   if (r.ok()) check_swarm(r, sc);
   if (!r.ok()) throw ScenarioError(std::move(r.diagnostics()));
   std::stable_sort(sc.events.begin(), sc.events.end(),

@@ -10,6 +10,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/output/atomic_file.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/golden/json_compare.hpp"
 
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   nlohmann::json metrics;
   try {
     swarmsim::sim::Scenario sc = swarmsim::sim::load_scenario_file(scenario_path);
-    swarmsim::sim::SwarmSimulation sim(sc, std::make_shared<swarmsim::gpu::RooflineCostModel>());
+    swarmsim::sim::SwarmSimulation sim(sc, swarmsim::sim::make_cost_model(sc));
     swarmsim::sim::RunOptions opts;
     opts.progress = swarmsim::sim::RunOptions::Progress::Never;
     metrics = sim.run(opts).metrics;

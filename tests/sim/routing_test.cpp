@@ -191,7 +191,7 @@ struct RandomSwarm {
   double path_cost(const Chain& c) const {
     const SwarmView v = view();
     const RouteRequest r = request();
-    const double msg = r.decode_message_bytes(model, overheads);
+    const double msg = r.decode_message_bytes(model, overheads, nullptr);
     double total = 0.0;
     int prev = client;
     for (const ChainHop& h : c.hops) {

@@ -9,6 +9,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/engine/isolated_run.hpp"
 #include "sim/engine/swarm_simulation.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
 using namespace swarmsim::sim;
@@ -57,7 +58,7 @@ struct Recorded {
 };
 
 Recorded run_here(const Scenario& sc) {
-  SwarmSimulation sim(sc, std::make_shared<swarmsim::gpu::RooflineCostModel>());
+  SwarmSimulation sim(sc, make_cost_model(sc));
   Recorded r;
   sim.signals().on_transfer.connect([&](const TransferSpan& t) { r.transfers.push_back(t); });
   sim.signals().on_chain_formed.connect([&](const ChainFormed& c) { r.chains.push_back(c); });

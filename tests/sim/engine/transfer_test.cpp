@@ -4,6 +4,7 @@
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/engine/swarm_simulation.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
 using namespace swarmsim::sim;
@@ -20,7 +21,7 @@ constexpr double kDecodeBytes = 1 * 4096 * 2 + 256;
 
 std::vector<TransferSpan> run_two_node(const std::vector<Override>& overrides) {
   Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json", overrides);
-  SwarmSimulation sim(sc, std::make_shared<swarmsim::gpu::RooflineCostModel>());
+  SwarmSimulation sim(sc, make_cost_model(sc));
   std::vector<TransferSpan> spans;
   sim.signals().on_transfer.connect([&](const TransferSpan& t) { spans.push_back(t); });
   RunOptions opts;
