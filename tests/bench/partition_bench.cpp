@@ -1,0 +1,103 @@
+// The partitioner's runtime against graph size (100 to 10,000 ops) and k (2 to 64), and its
+// quality: each method's bottleneck over the best lower bound (max(Σ work / k, max work(v))),
+// reported as the counter `vs_lower_bound` (1.00 = provably optimal).
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <utility>
+
+#include "sim/partition/model_graph_io.hpp"
+#include "sim/partition/strategies.hpp"
+
+namespace {
+using namespace swarmsim::partition;
+
+/// The graphs, built once: random layered DAGs of 4-wide layers.
+const ModelGraph& graph_of_size(int n) {
+  static std::map<int, std::unique_ptr<ModelGraph>> cache;
+  auto& g = cache[n];
+  if (!g) g = std::make_unique<ModelGraph>(random_layered_dag(n, 4, 42));
+  return *g;
+}
+
+/// A homogeneous swarm of A100-like nodes on 1 Gbit/s links, 40 GB of fast memory.
+MtppParams params() {
+  MtppParams p;
+  p.device.flops_per_s = 312e12 * 0.5;
+  p.device.mem_Bps = 2.0e12 * 0.8;
+  p.link_Bps = 125e6;
+  p.fast_memory_bytes = 40e9;
+  p.stream_Bps = 25e9;
+  return p;
+}
+
+void run_method(benchmark::State& state, Method m) {
+  const ModelGraph& g = graph_of_size(static_cast<int>(state.range(0)));
+  const int k = static_cast<int>(state.range(1));
+  const MtppParams p = params();
+  BrkgaParams bp;
+  bp.population = 32;
+  bp.generations = 20;
+  bp.stall_generations = 0;
+  Partition part;
+  for (auto _ : state) {
+    part = partition_graph(g, k, m, p, bp);
+    benchmark::DoNotOptimize(part.block_of.data());
+  }
+  const PartitionQuality q = partition_quality(g, part, p);
+  state.counters["vs_lower_bound"] = q.bottleneck_s / bottleneck_lower_bound(g, k, p);
+  state.counters["blocks"] = part.blocks;
+}
+
+void sizes(benchmark::internal::Benchmark* b, int max_n) {
+  for (int n : {100, 1000, 10000})
+    for (int k : {2, 16, 64})
+      if (n <= max_n && k < n) b->Args({n, k});
+  b->Unit(benchmark::kMillisecond);
+}
+
+void BM_SliceGraph(benchmark::State& s) { run_method(s, Method::SliceGraph); }
+void BM_SliceGraphDp(benchmark::State& s) { run_method(s, Method::SliceGraphDp); }
+void BM_Brkga(benchmark::State& s) { run_method(s, Method::Brkga); }
+void BM_LayerWise(benchmark::State& s) { run_method(s, Method::LayerWise); }
+void BM_LoadBalanced(benchmark::State& s) { run_method(s, Method::LoadBalanced); }
+void BM_TopologyAware(benchmark::State& s) { run_method(s, Method::TopologyAware); }
+void BM_Pipeline(benchmark::State& s) { run_method(s, Method::Pipeline); }
+
+BENCHMARK(BM_SliceGraph)->Apply([](auto* b) { sizes(b, 10000); });
+BENCHMARK(BM_SliceGraphDp)->Apply([](auto* b) { sizes(b, 1000); });  // O(n²) memory: 8 MB at 1,000 ops
+BENCHMARK(BM_Brkga)->Apply([](auto* b) { sizes(b, 1000); })->Iterations(1);
+BENCHMARK(BM_LayerWise)->Apply([](auto* b) { sizes(b, 10000); });
+BENCHMARK(BM_LoadBalanced)->Apply([](auto* b) { sizes(b, 10000); });
+BENCHMARK(BM_TopologyAware)->Apply([](auto* b) { sizes(b, 10000); });
+BENCHMARK(BM_Pipeline)->Apply([](auto* b) { sizes(b, 10000); });
+
+/// The named networks at k = 8: quality of each method on real structure.
+void BM_NamedGraph(benchmark::State& state, const char* generator, Method m) {
+  static std::map<std::string, std::unique_ptr<ModelGraph>> cache;
+  auto& g = cache[generator];
+  GeneratorOptions o;
+  o.batch = 8;
+  if (!g) g = std::make_unique<ModelGraph>(generate_model_graph(generator, o));
+  const MtppParams p = params();
+  BrkgaParams bp;
+  bp.population = 32;
+  bp.generations = 30;
+  Partition part;
+  for (auto _ : state) part = partition_graph(*g, 8, m, p, bp);
+  state.counters["vs_lower_bound"] = partition_quality(*g, part, p).bottleneck_s / bottleneck_lower_bound(*g, 8, p);
+  state.counters["ops"] = g->size();
+}
+BENCHMARK_CAPTURE(BM_NamedGraph, resnet50_slicegraph, "resnet50", Method::SliceGraph)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NamedGraph, resnet50_brkga, "resnet50", Method::Brkga)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_NamedGraph, resnet50_metis, "resnet50", Method::TopologyAware)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NamedGraph, resnet50_pipeline, "resnet50", Method::Pipeline)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NamedGraph, unet_slicegraph, "unet-sd", Method::SliceGraph)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NamedGraph, unet_brkga, "unet-sd", Method::Brkga)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_CAPTURE(BM_NamedGraph, unet_metis, "unet-sd", Method::TopologyAware)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NamedGraph, unet_pipeline, "unet-sd", Method::Pipeline)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NamedGraph, bert_slicegraph, "bert-base", Method::SliceGraph)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_NamedGraph, bert_layerwise, "bert-base", Method::LayerWise)->Unit(benchmark::kMillisecond);
+
+}  // namespace

@@ -1,0 +1,362 @@
+// The MTPP partitioner: eq. 8-11 on a hand-worked graph, SliceGraph against exhaustive search,
+// the fast exact SliceGraph against the O(n²k) DP, BRKGA, every strategy's validity, placement.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numeric>
+
+#include "sim/partition/brkga.hpp"
+#include "sim/partition/mtpp_cost.hpp"
+#include "sim/partition/placement.hpp"
+#include "sim/partition/slice_graph.hpp"
+#include "sim/partition/strategies.hpp"
+#include "sim/rng.hpp"
+
+using namespace swarmsim::partition;
+using swarmsim::sim::Rng;
+
+namespace {
+
+Op make_op(const char* name, double flops, double param, double out) {
+  Op o;
+  o.name = name;
+  o.kind = "op";
+  o.flops = flops;
+  o.param_bytes = param;
+  o.out_bytes = out;
+  return o;
+}
+
+/// a -> b, a -> c, a -> d, b -> d, c -> d: a diamond whose source feeds the sink directly too.
+ModelGraph hand_graph() {
+  return ModelGraph("hand", {make_op("a", 1, 0, 100), make_op("b", 2, 40, 50), make_op("c", 3, 60, 30), make_op("d", 4, 10, 10)},
+                    {{0, 1}, {0, 2}, {0, 3}, {1, 3}, {2, 3}});
+}
+
+MtppParams hand_params() {
+  MtppParams p;
+  p.device.flops_per_s = 1;  // work(v) = flops(v) seconds
+  p.link_Bps = 10;           // B
+  p.fast_memory_bytes = 100; // M
+  p.stream_Bps = 20;
+  return p;
+}
+
+/// A random DAG on n ops: edge i -> j (i < j) with probability `density`, then ids shuffled so
+/// that id order is not a topological order.
+ModelGraph random_dag(int n, double density, Rng& rng) {
+  std::vector<int> label(static_cast<std::size_t>(n));
+  std::iota(label.begin(), label.end(), 0);
+  for (int i = n - 1; i > 0; --i) std::swap(label[i], label[rng.below(static_cast<std::uint64_t>(i) + 1)]);
+  std::vector<Op> ops(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Op& o = ops[label[i]];
+    o.name = "v" + std::to_string(label[i]);
+    o.flops = std::round(rng.uniform(1, 100));
+    o.mem_bytes = std::round(rng.uniform(0, 400));
+    o.param_bytes = std::round(rng.uniform(0, 50));
+    o.out_bytes = std::round(rng.uniform(1, 60));
+  }
+  std::vector<std::pair<int, int>> edges;
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j)
+      if (rng.uniform() < density) edges.emplace_back(label[i], label[j]);
+  return ModelGraph("random", std::move(ops), edges);
+}
+
+MtppParams random_params(Rng& rng) {
+  MtppParams p;
+  p.device.flops_per_s = rng.uniform(0.5, 2);
+  p.device.mem_Bps = rng.uniform() < 0.5 ? 0.0 : rng.uniform(5, 50);
+  p.link_Bps = rng.uniform(2, 40);
+  p.fast_memory_bytes = rng.uniform() < 0.3 ? 1e300 : rng.uniform(50, 300);
+  p.stream_Bps = rng.uniform(5, 50);
+  return p;
+}
+
+/// Every set partition of n ops into at most k blocks (restricted growth strings).
+void for_each_set_partition(int n, int k, const std::function<void(const std::vector<int>&, int)>& visit) {
+  std::vector<int> a(static_cast<std::size_t>(n), 0);
+  std::function<void(int, int)> rec = [&](int i, int used) {
+    if (i == n) {
+      visit(a, used);
+      return;
+    }
+    for (int b = 0; b <= std::min(used, k - 1); ++b) {
+      a[i] = b;
+      rec(i + 1, std::max(used, b + 1));
+    }
+  };
+  rec(0, 0);
+}
+
+/// Every topological order, up to `cap` of them; returns false when there were more.
+bool for_each_topological_order(const ModelGraph& g, long cap, const std::function<void(const std::vector<int>&)>& visit) {
+  const int n = g.size();
+  std::vector<int> indeg(static_cast<std::size_t>(n)), order;
+  for (int v = 0; v < n; ++v) indeg[v] = static_cast<int>(g.preds(v).size());
+  std::vector<char> placed(static_cast<std::size_t>(n), 0);
+  long count = 0;
+  std::function<bool()> rec = [&]() {
+    if (static_cast<int>(order.size()) == n) {
+      visit(order);
+      return ++count < cap;
+    }
+    for (int v = 0; v < n; ++v) {
+      if (placed[v] || indeg[v] != 0) continue;
+      placed[v] = 1;
+      order.push_back(v);
+      for (int w : g.succs(v)) --indeg[w];
+      const bool go_on = rec();
+      for (int w : g.succs(v)) ++indeg[w];
+      order.pop_back();
+      placed[v] = 0;
+      if (!go_on) return false;
+    }
+    return true;
+  };
+  return rec();
+}
+
+double rel_diff(double a, double b) { return std::abs(a - b) / std::max({1.0, std::abs(a), std::abs(b)}); }
+
+}  // namespace
+
+TEST(MtppCost, HandWorkedEquations8To10) {
+  const ModelGraph g = hand_graph();
+  const MtppParams p = hand_params();
+  const BlockMask S{1, 1, 0, 0}, T{0, 0, 1, 1};
+  // eq. 8: N⁻(T) = {a, b, c}; ∩ S = {a, b}; a feeds c and d but counts once: (100 + 50) / 10.
+  EXPECT_DOUBLE_EQ(io_cost(g, S, T, p), 15.0);
+  EXPECT_DOUBLE_EQ(io_cost(g, T, S, p), 0.0);  // nothing of T feeds S
+  // peak: b holds a's 100 and its own 50; d holds 10 + a 100 + b 50 + c 30.
+  EXPECT_DOUBLE_EQ(peak_bytes(g, S), 150.0);
+  EXPECT_DOUBLE_EQ(peak_bytes(g, T), 190.0);
+  // eq. 9: S: 40 + 150 - 100 = 90 bytes over, plus 150 spilled, at 20 B/s.
+  EXPECT_DOUBLE_EQ(overflow_cost(param_bytes(g, S), peak_bytes(g, S), p), 12.0);
+  EXPECT_DOUBLE_EQ(overflow_cost(param_bytes(g, T), peak_bytes(g, T), p), (70 + 190 - 100 + 190) / 20.0);
+  EXPECT_DOUBLE_EQ(overflow_cost(10, 20, p), 0.0);  // fits in M: nothing streams
+  // eq. 10: f(S) = 0 + (1 + 2) + 12 + 15;  f(T) = 15 + (3 + 4) + 17.5 + 0 (d is the graph's output).
+  EXPECT_DOUBLE_EQ(block_cost(g, S, p), 30.0);
+  EXPECT_DOUBLE_EQ(block_cost(g, T, p), 39.5);
+  const std::vector<int> part{0, 0, 1, 1};
+  const auto costs = block_costs(g, part, 2, p);
+  EXPECT_DOUBLE_EQ(costs[0].total(), 30.0);
+  EXPECT_DOUBLE_EQ(costs[1].total(), 39.5);
+  EXPECT_DOUBLE_EQ(bottleneck(g, part, 2, p), 39.5);  // eq. 11's objective
+  // The incremental segment scanner over the order a, b, c, d agrees.
+  SegmentCostScanner scan(g, std::vector<int>{0, 1, 2, 3}, p);
+  scan.begin(0);
+  scan.extend();
+  EXPECT_DOUBLE_EQ(scan.extend(), 30.0);
+  scan.begin(2);
+  scan.extend();
+  EXPECT_DOUBLE_EQ(scan.extend(), 39.5);
+}
+
+TEST(MtppCost, PartitionQualityOnTheHandGraph) {
+  const ModelGraph g = hand_graph();
+  Partition part;
+  part.block_of = {0, 0, 1, 1};
+  part.blocks = 2;
+  const PartitionQuality q = partition_quality(g, part, hand_params());
+  EXPECT_DOUBLE_EQ(q.bottleneck_s, 39.5);
+  EXPECT_DOUBLE_EQ(q.load_stddev_s, 4.75);        // costs 30 and 39.5 around 34.75
+  EXPECT_DOUBLE_EQ(q.communication_bytes, 150.0); // a and b, once each
+  EXPECT_EQ(q.critical_path_blocks, 2);
+  EXPECT_DOUBLE_EQ(q.critical_path_s, 69.5);
+  EXPECT_DOUBLE_EQ(q.peak_memory_bytes, 70.0 + 190.0);
+}
+
+TEST(MtppCost, AcyclicityChecker) {
+  const ModelGraph g = hand_graph();
+  EXPECT_TRUE(is_acyclic_partition(g, std::vector<int>{0, 1, 1, 1}, 2));
+  EXPECT_TRUE(is_acyclic_partition(g, std::vector<int>{0, 1, 2, 3}, 4));
+  EXPECT_FALSE(is_acyclic_partition(g, std::vector<int>{0, 1, 1, 0}, 2));  // a,d | b,c: a -> b -> d cycles
+  EXPECT_FALSE(is_acyclic_partition(g, std::vector<int>{0, 0, 0, 2}, 3));  // block 1 empty
+  EXPECT_FALSE(is_acyclic_partition(g, std::vector<int>{0, 0, 0, 3}, 3));  // block out of range
+  EXPECT_FALSE(is_acyclic_partition(g, std::vector<int>{0, 0, 0}, 1));     // not every op
+}
+
+TEST(SliceGraph, BestOrderMatchesExhaustiveSearchOnSmallDags) {
+  // Every acyclic partition is a slicing of some topological order (sort the quotient DAG, then
+  // each block), and f(S) depends on the set S alone, so min over orders of SliceGraph must equal
+  // the exhaustive optimum over all acyclic partitions into at most k blocks: always.
+  Rng rng(2026);
+  int checked = 0;
+  for (int trial = 0; trial < 400 && checked < 60; ++trial) {
+    const int n = 4 + static_cast<int>(rng.below(9));  // 4..12 ops
+    const int k = 1 + static_cast<int>(rng.below(n <= 10 ? 4 : 3));
+    const ModelGraph g = random_dag(n, rng.uniform(0.2, 0.6), rng);
+    const MtppParams p = random_params(rng);
+    double by_orders = INFINITY;
+    const bool all_orders = for_each_topological_order(g, 5000, [&](const std::vector<int>& order) {
+      const Slicing s = slice_graph(g, order, k, p);
+      by_orders = std::min(by_orders, s.bottleneck_s);
+    });
+    if (!all_orders) continue;  // too many orders to enumerate for this instance
+    double exhaustive = INFINITY;
+    for_each_set_partition(n, k, [&](const std::vector<int>& part, int blocks) {
+      if (!is_acyclic_partition(g, part, blocks)) return;
+      exhaustive = std::min(exhaustive, bottleneck(g, part, blocks, p));
+    });
+    ASSERT_LT(rel_diff(by_orders, exhaustive), 1e-9) << "n=" << n << " k=" << k << " trial " << trial;
+    // BRKGA searches orders: never worse than Kahn's single order, never better than the optimum.
+    BrkgaParams bp;
+    bp.population = 16;
+    bp.generations = 15;
+    bp.seed = static_cast<std::uint64_t>(trial);
+    const double kahn = slice_graph(g, g.kahn_order(), k, p).bottleneck_s;
+    const BrkgaResult r = brkga_partition(g, k, p, bp);
+    EXPECT_LE(r.best.bottleneck_s, kahn);
+    EXPECT_GE(r.best.bottleneck_s, exhaustive * (1 - 1e-12));
+    ++checked;
+  }
+  EXPECT_GE(checked, 60);
+}
+
+TEST(SliceGraph, FastExactVariantEqualsTheReferenceDp) {
+  Rng rng(7);
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int n = 1 + static_cast<int>(rng.below(60));
+    const int k = 1 + static_cast<int>(rng.below(10));
+    const ModelGraph g = random_dag(n, rng.uniform(0.02, 0.4), rng);
+    const MtppParams p = random_params(rng);
+    std::vector<double> keys(static_cast<std::size_t>(n));
+    for (double& x : keys) x = rng.uniform();
+    const std::vector<int> order = g.kahn_order(keys);
+    const Slicing fast = slice_graph(g, order, k, p);
+    const Slicing ref = slice_graph_dp(g, order, k, p);
+    ASSERT_EQ(fast.bottleneck_s, ref.bottleneck_s) << "trial " << trial << " n=" << n << " k=" << k;
+    ASSERT_LE(fast.blocks(), k);
+    // The DP's value is the real bottleneck of the slicing it returns.
+    ASSERT_LT(rel_diff(bottleneck(g, fast.block_of, fast.blocks(), p), fast.bottleneck_s), 1e-9);
+    ASSERT_TRUE(is_acyclic_partition(g, fast.block_of, fast.blocks()));
+  }
+}
+
+TEST(SliceGraph, MoreBlocksNeverHurtAndOneBlockIsTheWholeGraph) {
+  Rng rng(11);
+  const ModelGraph g = random_dag(40, 0.1, rng);
+  const MtppParams p = random_params(rng);
+  const auto order = g.kahn_order();
+  double previous = INFINITY;
+  for (int k = 1; k <= 12; ++k) {
+    const double b = slice_graph(g, order, k, p).bottleneck_s;
+    EXPECT_LE(b, previous);
+    previous = b;
+  }
+  const BlockMask all(static_cast<std::size_t>(g.size()), 1);
+  EXPECT_LT(rel_diff(slice_graph(g, order, 1, p).bottleneck_s, block_cost(g, all, p)), 1e-12);
+}
+
+TEST(SliceGraph, RejectsBadInput) {
+  const ModelGraph g = hand_graph();
+  EXPECT_THROW(slice_graph(g, std::vector<int>{0, 3, 1, 2}, 2, hand_params()), std::invalid_argument);  // d before b
+  EXPECT_THROW(slice_graph(g, std::vector<int>{0, 1, 2, 3}, 0, hand_params()), std::invalid_argument);
+}
+
+TEST(Brkga, SameSeedSameRunAndALogThatNeverGetsWorse) {
+  Rng rng(5);
+  const ModelGraph g = random_dag(60, 0.08, rng);
+  const MtppParams p = random_params(rng);
+  BrkgaParams bp;
+  bp.population = 20;
+  bp.generations = 25;
+  bp.stall_generations = 0;
+  bp.seed = 99;
+  const BrkgaResult a = brkga_partition(g, 6, p, bp);
+  const BrkgaResult b = brkga_partition(g, 6, p, bp);
+  EXPECT_EQ(a.best.block_of, b.best.block_of);
+  ASSERT_EQ(a.log.size(), 25u);
+  for (std::size_t i = 1; i < a.log.size(); ++i) {
+    EXPECT_LE(a.log[i].best_s, a.log[i - 1].best_s);
+    EXPECT_GT(a.log[i].evaluations, a.log[i - 1].evaluations);
+  }
+  EXPECT_LE(a.best.bottleneck_s, slice_graph(g, g.kahn_order(), 6, p).bottleneck_s);
+  bp.crossover = Crossover::Blend;
+  const BrkgaResult c = brkga_partition(g, 6, p, bp);
+  EXPECT_TRUE(is_acyclic_partition(g, c.best.block_of, c.best.blocks()));
+  EXPECT_LE(c.best.bottleneck_s, slice_graph(g, g.kahn_order(), 6, p).bottleneck_s);
+}
+
+TEST(Strategies, EveryMethodReturnsAnAcyclicPartitionCoveringEveryOpOnce) {
+  Rng rng(3);
+  for (int trial = 0; trial < 30; ++trial) {
+    const int n = 5 + static_cast<int>(rng.below(200));
+    const ModelGraph g = random_dag(n, rng.uniform(0.01, 0.2), rng);
+    const MtppParams p = random_params(rng);
+    for (int k : {1, 2, 3, 8, 16}) {
+      double slicegraph = 0, lower = bottleneck_lower_bound(g, k, p);
+      for (const auto& name : method_names()) {
+        const Method m = *method_from_string(name);
+        BrkgaParams bp;
+        bp.population = 8;
+        bp.generations = 4;
+        const Partition part = partition_graph(g, k, m, p, bp);
+        ASSERT_EQ(static_cast<int>(part.block_of.size()), n) << name;
+        ASSERT_GE(part.blocks, 1) << name;
+        ASSERT_LE(part.blocks, k) << name;
+        ASSERT_TRUE(is_acyclic_partition(g, part.block_of, part.blocks)) << name << " k=" << k << " trial " << trial;
+        const PartitionQuality q = partition_quality(g, part, p);
+        EXPECT_GE(q.bottleneck_s, lower * (1 - 1e-12)) << name;
+        if (m == Method::SliceGraph) slicegraph = q.bottleneck_s;
+        // Layer-wise and pipeline cut Kahn's order into at most k segments: SliceGraph's optimum
+        // over that order can only be better.
+        if (m == Method::LayerWise || m == Method::Pipeline) {
+          EXPECT_LE(slicegraph, q.bottleneck_s * (1 + 1e-12)) << name;
+        }
+        if (m == Method::SliceGraphDp) {
+          EXPECT_LT(rel_diff(q.bottleneck_s, slicegraph), 1e-12);
+        }
+        if (m == Method::Brkga) {
+          EXPECT_LE(q.bottleneck_s, slicegraph * (1 + 1e-12));  // Kahn's order is in its population
+        }
+      }
+    }
+  }
+}
+
+TEST(Placement, OptimalEqualsExhaustiveAndBeatsGreedy) {
+  Rng rng(17);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int k = 1 + static_cast<int>(rng.below(6));
+    const int m = k + static_cast<int>(rng.below(3));
+    PlacementCosts cost(static_cast<std::size_t>(k), std::vector<double>(static_cast<std::size_t>(m)));
+    for (auto& row : cost)
+      for (double& c : row) c = std::round(rng.uniform(1, 30));  // many ties
+    const Placement opt = place_optimal(cost);
+    const Placement brute = place_exhaustive(cost);
+    ASSERT_EQ(opt.bottleneck_s, brute.bottleneck_s) << "trial " << trial;
+    std::vector<int> used = opt.node_of_block;
+    std::sort(used.begin(), used.end());
+    ASSERT_TRUE(std::adjacent_find(used.begin(), used.end()) == used.end()) << "a node got two blocks";
+  }
+  // On a graph: faster nodes take the heavier blocks, and greedy is never better than optimal.
+  Rng r2(23);
+  const ModelGraph g = random_dag(80, 0.08, r2);
+  MtppParams p;
+  p.link_Bps = 1e9;
+  const Partition part = partition_graph(g, 4, Method::SliceGraph, p);
+  std::vector<PlacementNode> nodes;
+  for (int j = 0; j < 6; ++j) {
+    PlacementNode n;
+    n.name = "n" + std::to_string(j);
+    n.rates.flops_per_s = 1.0 + j;
+    n.memory_bytes = 1e12;
+    n.x = j;
+    n.latency_s_per_unit = 1e-3;
+    nodes.push_back(n);
+  }
+  const PlacementCosts cost = placement_costs(g, part, nodes);
+  // A node twice as fast halves the work term exactly.
+  const auto unit = block_costs(g, part.block_of, part.blocks, p);
+  EXPECT_NEAR(cost[0][1] - unit[0].in_bytes / 1e9 - unit[0].out_bytes / 1e9, unit[0].work_s / 2.0, 1e-9 * unit[0].work_s);
+  const Placement opt = place_optimal(cost);
+  const Placement greedy = place_greedy(g, part, nodes);
+  EXPECT_LE(opt.bottleneck_s, greedy.bottleneck_s);
+  for (int b : opt.node_of_block) EXPECT_GE(b, 2);  // the four fastest of six nodes
+  EXPECT_THROW(place_greedy(g, part, std::vector<PlacementNode>(nodes.begin(), nodes.begin() + 2)), std::invalid_argument);
+}
