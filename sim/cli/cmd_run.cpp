@@ -66,6 +66,35 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 
+/// The summary of a graph model's pipeline run.
+void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
+  const auto& part = m["partition"];
+  std::printf("scenario      %s  (graph %s, %d ops, %s partitioner, %s placement)\n", m["scenario"].get<std::string>().c_str(),
+              m["model"]["graph"].get<std::string>().c_str(), m["model"]["ops"].get<int>(),
+              part["method"].get<std::string>().c_str(), m["placement"]["kind"].get<std::string>().c_str());
+  std::printf("simulated     %s in %.3f s wall (%llu messages)\n", sim::format_duration(r.simulated_time).c_str(), r.wall_seconds,
+              static_cast<unsigned long long>(r.hops));
+  const auto& rq = m["requests"];
+  std::printf("requests      %d completed, %d failed of %d (%d in flight at most)\n", rq["completed"].get<int>(),
+              rq["failed"].get<int>(), rq["total"].get<int>(), rq["max_in_flight"].get<int>());
+  const auto& tp = m["throughput"];
+  std::printf("requests/s    %.3f overall, %.3f steady  (eq. 11 predicts %.3f without overlap, %.3f bound with overlap)\n",
+              tp["requests_per_s"].get<double>(), tp["steady_requests_per_s"].get<double>(),
+              m["placement"]["predicted_requests_per_s"].get<double>(),
+              m["placement"]["overlap_bound_requests_per_s"].get<double>());
+  const auto& lat = m["latency_s"];
+  std::printf("latency       p50 %s  p90 %s  p99 %s\n", sim::format_duration(lat["p50"].get<double>()).c_str(),
+              sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str());
+  std::printf("network       %s moved in %llu messages\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
+              static_cast<unsigned long long>(m["network"]["messages"].get<std::uint64_t>()));
+  std::printf("%-7s%-14s%-12s%6s%12s%12s%8s\n", "stage", "node", "device", "ops", "compute", "predicted", "util");
+  for (const auto& s : m["stages"])
+    std::printf("  %-5d%-14s%-12s%6d%12s%12s%7.1f%%\n", s["stage"].get<int>(), s["node"].get<std::string>().c_str(),
+                s["device"].get<std::string>().c_str(), s["ops"].get<int>(), sim::format_duration(s["compute_s"].get<double>()).c_str(),
+                sim::format_duration(s["predicted_cost_s"].get<double>()).c_str(), 100.0 * s["utilization"].get<double>());
+  if (!out.empty()) std::printf("outputs       %s/{metrics.json, events.jsonl}\n", out.string().c_str());
+}
+
 }  // namespace
 
 int run(const RunArgs& args) {
@@ -76,6 +105,11 @@ int run(const RunArgs& args) {
     sc = sim::load_scenario_file(args.file, overrides);
   } catch (const sim::ScenarioError& e) {
     std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  if (sc.graph && args.execute == "real") {
+    std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves a graph model, "
+                         "whose stages are priced (drop --execute or use --execute priced)\n", args.file.c_str());
     return 2;
   }
   sim::RunOptions opts;
@@ -100,6 +134,8 @@ int run(const RunArgs& args) {
       }
     } else if (args.json)
       std::printf("%s\n", report.metrics.dump(2).c_str());
+    else if (sc.graph)
+      print_pipeline_summary(report.metrics, report, opts.out_dir);
     else
       print_summary(report.metrics, report, opts.out_dir);
   } catch (const std::exception& e) {

@@ -18,9 +18,14 @@ int validate(const ValidateArgs& args) {
   for (const std::string& file : args.files) {
     try {
       const sim::Scenario sc = sim::load_scenario_file(file, overrides);
-      std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s (%d blocks), %d sessions, router %s\n", file.c_str(),
-                  sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
-                  sc.workload.sessions, sim::to_string(sc.policy.router));
+      if (sc.graph)
+        std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, graph %s (%d ops), %d requests, partitioner %s\n", file.c_str(),
+                    sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.graph->name().c_str(), sc.graph->size(),
+                    sc.workload.sessions, partition::to_string(sc.policy.partitioner.method));
+      else
+        std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s (%d blocks), %d sessions, router %s\n", file.c_str(),
+                    sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
+                    sc.workload.sessions, sim::to_string(sc.policy.router));
     } catch (const sim::ScenarioError& e) {
       ++bad;
       std::fprintf(stderr, "%s\n", e.what());

@@ -38,4 +38,19 @@ struct ProfileArgs {
 };
 int profile(const ProfileArgs& args);
 
+struct PartitionArgs {
+  std::string graph;                   ///< a model graph file, or "gen:<generator>"
+  int k = 4;                           ///< at most this many blocks
+  std::string method = "slicegraph";   ///< a method name, or "all" for a comparison table
+  std::string device = "A100-80GB";    ///< catalog device every block is priced on
+  std::string link = "1Gbps";          ///< bandwidth B between nodes
+  std::string fast_memory;             ///< M (default: the device's memory)
+  int batch = 1;                       ///< generator option
+  int population = 64, generations = 100;
+  long long seed = 1;
+  bool json = false;                   ///< print the result as JSON
+  std::string out;                     ///< also write the JSON here (atomically)
+};
+int partition(const PartitionArgs& args);
+
 }  // namespace swarmsim::cli

@@ -41,6 +41,22 @@ int main(int argc, char** argv) {
   p->add_option("--budget", prof.budget_s, "seconds of repetitions per op at most")->check(CLI::PositiveNumber);
   p->add_option("--out", prof.out, "profile file to write (e.g. gpu/profiles/cpu.json)")->required();
 
+  swarmsim::cli::PartitionArgs part;
+  CLI::App* pa = app.add_subcommand("partition", "cut a model graph into at most K pipeline blocks and print the partition and its metrics");
+  pa->add_option("graph", part.graph, "model graph JSON file (docs/model-graph-format.md), or gen:NAME for a built-in generator "
+                                      "(gen:resnet50, gen:bert-base, gen:unet-sd, gen:llama-chain, gen:random-dag)")->required();
+  pa->add_option("--k", part.k, "at most this many blocks")->check(CLI::Range(1, 100000));
+  pa->add_option("--method", part.method, "slicegraph, slicegraph-dp, brkga, layer-wise, load-balanced, topology-aware, pipeline, or all");
+  pa->add_option("--device", part.device, "catalog device every block is priced on");
+  pa->add_option("--link", part.link, "bandwidth B between nodes, e.g. 1Gbps");
+  pa->add_option("--fast-memory", part.fast_memory, "fast-memory capacity M per node, e.g. 40GB (default: the device's memory)");
+  pa->add_option("--batch", part.batch, "samples per request of a generated graph")->check(CLI::Range(1, 65536));
+  pa->add_option("--population", part.population, "BRKGA population")->check(CLI::Range(2, 100000));
+  pa->add_option("--generations", part.generations, "BRKGA generations")->check(CLI::Range(1, 1000000));
+  pa->add_option("--seed", part.seed, "BRKGA and METIS seed")->check(CLI::NonNegativeNumber);
+  pa->add_flag("--json", part.json, "print the result as JSON");
+  pa->add_option("--out", part.out, "also write the JSON result to this file");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -49,5 +65,6 @@ int main(int argc, char** argv) {
   if (*v) return swarmsim::cli::validate(validate);
   if (*r) return swarmsim::cli::run(run);
   if (*p) return swarmsim::cli::profile(prof);
+  if (*pa) return swarmsim::cli::partition(part);
   return 2;
 }

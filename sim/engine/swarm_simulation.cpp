@@ -20,6 +20,7 @@
 #include <simgrid/s4u/Host.hpp>
 
 #include "sim/swarm/latency_table.hpp"
+#include "sim/engine/pipeline_simulation.hpp"
 #include "sim/engine/swarm_platform.hpp"
 #include "sim/metrics/run_metrics.hpp"
 #include "sim/output/atomic_file.hpp"
@@ -519,6 +520,7 @@ SimSignals& SwarmSimulation::signals() { return impl_->signals; }
 
 RunReport SwarmSimulation::run(const RunOptions& options) {
   Impl& m = *impl_;
+  if (m.sc.graph) return run_pipeline(m.sc, options);  // a graph model runs as a pipeline of stages
   m.verbosity = options.verbosity;
 
   // SimGrid parses its own options from argv; keep its logging to warnings and above.

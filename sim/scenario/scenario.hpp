@@ -4,12 +4,16 @@
 // engine, the GUI and the tests. All quantities are in SI base units (s, bytes, bytes/s).
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "gpu/device_catalog.hpp"
 #include "gpu/model_catalog.hpp"
+#include "sim/partition/brkga.hpp"
+#include "sim/partition/model_graph.hpp"
+#include "sim/partition/strategies.hpp"
 #include "sim/swarm/block_range.hpp"
 #include "topology/geo.hpp"
 
@@ -67,6 +71,7 @@ struct WorkloadSpec {
   int batch_size = 1;        ///< sequences per session
   int prompt_tokens = 1;     ///< prompt length per sequence
   int new_tokens = 1;        ///< tokens generated per sequence
+  int max_in_flight = 4;     ///< graph models: requests in the pipeline at once (the client waits beyond)
 };
 
 /// How a client picks the chain of servers.
@@ -90,6 +95,20 @@ struct CompressionSpec {
   }
 };
 
+/// Where a graph model's pipeline stages go once the partitioner has cut it.
+enum class PlacementKind {
+  Optimal,  ///< bottleneck assignment: the placement minimizing the slowest stage (exact)
+  Greedy,   ///< seed 003's greedy score (memory, compute, latency to neighbours)
+};
+
+/// How a graph model is cut into pipeline stages (seed 002 §2.5-2.6, seed 003 strategies).
+struct PartitionerSpec {
+  partition::Method method = partition::Method::SliceGraph;
+  int stages = 0;                      ///< k: at most this many stages (0 = one per server node)
+  PlacementKind placement = PlacementKind::Optimal;
+  partition::BrkgaParams brkga;        ///< method "brkga" (its seed is the scenario's seed)
+};
+
 struct PolicySpec {
   RouterKind router = RouterKind::Eq18;
   double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
@@ -100,6 +119,7 @@ struct PolicySpec {
   double admission_timeout_s = 60.0;  ///< give up on a session that finds no chain for this long
   double admission_retry_s = 1.0;     ///< wait between attempts to find a chain
   CompressionSpec compression;
+  PartitionerSpec partitioner;  ///< graph models only
 };
 
 /// Real costs beyond FLOPs and bytes on the wire.
@@ -139,7 +159,10 @@ struct Scenario {
   std::string description;
   std::string source_file;  ///< file it was loaded from (for messages)
   std::uint64_t seed = 1;
-  gpu::TransformerSpec model;
+  gpu::TransformerSpec model;  ///< the transformer served; n_layers == 0 when the model is a graph
+  /// A computation graph served as a pipeline instead of a transformer (model.graph in the file).
+  std::shared_ptr<const partition::ModelGraph> graph;
+  std::string graph_source;    ///< the graph file, or "generator:<name>"
   std::vector<NodeSpec> nodes;
   std::vector<ClientSpec> clients;
   NetworkSpec network;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gpu/shard_cost_model.hpp"
+#include "sim/partition/model_graph_io.hpp"
 #include "sim/json_path.hpp"
 #include "sim/pricing.hpp"
 #include "sim/swarm/block_assignment.hpp"
@@ -50,7 +52,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"scenario",
        {"$schema", "name", "description", "seed", "model", "nodes", "clients", "network", "workload", "policy",
         "overheads", "events", "outputs", "simulation"}},
-      {"model", {"name", "weight_dtype", "reduce_width"}},
+      {"model", {"name", "weight_dtype", "reduce_width", "graph"}},
+      {"graph", {"file", "generator", "batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
         "kv_cache_tokens", "join_at", "weights_load_bandwidth"}},
@@ -59,11 +62,13 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
-      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens"}},
+      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight"}},
       {"arrival", {"process", "interval", "rate"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
-        "compression"}},
+        "compression", "partitioner"}},
+      {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
+                       "crossover"}},
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
@@ -356,9 +361,66 @@ const gpu::DeviceSpec* read_device(Reader& r, const json& obj, std::string_view 
   return d;
 }
 
+/// model.graph: a computation graph from a file (relative to the scenario's folder) or a generator.
+void read_graph_model(Reader& r, const json& g, Scenario& sc) {
+  const std::string gp = "model.graph";
+  if (!r.object(g, gp, "graph")) return;
+  const auto file = r.string(g, "file", gp, false);
+  const auto generator = r.string(g, "generator", gp, false);
+  if (file.has_value() == generator.has_value()) {
+    r.error(gp, "expected exactly one of \"file\" (a model graph JSON file) or \"generator\" (one of " +
+                    quoted_list(partition::generator_names()) + ")");
+    return;
+  }
+  partition::GeneratorOptions o;
+  o.batch = static_cast<int>(r.integer(g, "batch", gp, false, 1, 65536).value_or(o.batch));
+  o.seq_len = static_cast<int>(r.integer(g, "seq_len", gp, false, 1, 1 << 20).value_or(o.seq_len));
+  o.image_size = static_cast<int>(r.integer(g, "image_size", gp, false, 32, 8192).value_or(o.image_size));
+  o.layers = static_cast<int>(r.integer(g, "layers", gp, false, 0, 1000000).value_or(o.layers));
+  o.width = static_cast<int>(r.integer(g, "width", gp, false, 1, 1000).value_or(o.width));
+  o.seed = static_cast<std::uint64_t>(r.integer(g, "seed", gp, false, 0, (1LL << 53)).value_or(1));
+  o.llm = r.string(g, "llm", gp, false).value_or(o.llm);
+  o.bytes_per_element = r.number(g, "bytes_per_element", gp, false, 0.125, 8, "in [0.125, 8]").value_or(o.bytes_per_element);
+  if (file) {
+    for (const char* key : {"batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"})
+      if (Reader::get(g, key)) r.error(gp + "." + key, "only applies to \"generator\" graphs, not to a graph \"file\"");
+    std::filesystem::path path(*file);
+    if (path.is_relative() && !sc.source_file.empty()) path = std::filesystem::path(sc.source_file).parent_path() / path;
+    try {
+      sc.graph = std::make_shared<const partition::ModelGraph>(partition::load_model_graph_file(path.string()));
+      sc.graph_source = path.string();
+    } catch (const partition::GraphFileError& e) {
+      for (const std::string& line : e.lines()) r.error(gp + ".file", line);
+    }
+    return;
+  }
+  const auto& names = partition::generator_names();
+  if (std::find(names.begin(), names.end(), *generator) == names.end()) {
+    r.error(gp + ".generator", "unknown generator \"" + *generator + "\"" + suggestion(*generator, names) + "; expected one of " +
+                                   quoted_list(names));
+    return;
+  }
+  if (*generator == "llama-chain" && !gpu::find_model(o.llm)) {
+    r.error(gp + ".llm", "unknown model \"" + o.llm + "\"; known models are " + quoted_list(gpu::model_names()));
+    return;
+  }
+  try {
+    sc.graph = std::make_shared<const partition::ModelGraph>(partition::generate_model_graph(*generator, o));
+    sc.graph_source = "generator:" + *generator;
+  } catch (const std::exception& e) {
+    r.error(gp, e.what());
+  }
+}
+
 void read_model(Reader& r, const json& root, Scenario& sc) {
-  const json* v = r.require(root, "model", "", "an object such as {\"name\": \"Llama-3-8B\"}");
+  const json* v = r.require(root, "model", "", "an object such as {\"name\": \"Llama-3-8B\"} or {\"graph\": {\"generator\": \"resnet50\"}}");
   if (!v || !r.object(*v, "model", "model")) return;
+  if (const json* g = Reader::get(*v, "graph")) {
+    for (const char* key : {"name", "weight_dtype", "reduce_width"})
+      if (Reader::get(*v, key)) r.error(std::string("model.") + key, "does not apply to a graph model (model.graph)");
+    read_graph_model(r, *g, sc);
+    return;
+  }
   auto name = r.string(*v, "name", "model", true);
   if (name) {
     const gpu::TransformerSpec* m = gpu::find_model(*name);
@@ -552,8 +614,11 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
   w.sessions = static_cast<int>(r.integer(*v, "sessions", "workload", true, 1, 100000000).value_or(1));
   w.start_s = r.quantity(*v, "start", "workload", Quantity::Duration, false, false).value_or(0.0);
   w.batch_size = static_cast<int>(r.integer(*v, "batch_size", "workload", false, 1, 65536).value_or(1));
-  w.prompt_tokens = static_cast<int>(r.integer(*v, "prompt_tokens", "workload", true, 1, 1 << 24).value_or(1));
-  w.new_tokens = static_cast<int>(r.integer(*v, "new_tokens", "workload", true, 1, 1 << 24).value_or(1));
+  const json* model = Reader::get(root, "model");
+  const bool tokens = !(model && model->is_object() && model->contains("graph"));  // a graph's requests are single forward passes
+  w.prompt_tokens = static_cast<int>(r.integer(*v, "prompt_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
+  w.new_tokens = static_cast<int>(r.integer(*v, "new_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
+  w.max_in_flight = static_cast<int>(r.integer(*v, "max_in_flight", "workload", false, 1, 1 << 20).value_or(4));
   if (const json* a = Reader::get(*v, "arrival")) {
     const std::string ap = "workload.arrival";
     if (r.object(*a, ap, "arrival")) {
@@ -601,6 +666,36 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       cs.outlier_fraction = r.number(*c, "outlier_fraction", cp, false, 0.0, 1.0, "in [0, 1]").value_or(0.002);
     }
   }
+  if (const json* c = Reader::get(*v, "partitioner")) {
+    const std::string pp = "policy.partitioner";
+    if (!sc.graph) r.error(pp, "applies to graph models only (model.graph); a transformer is served as a chain of blocks");
+    if (r.object(*c, pp, "partitioner")) {
+      PartitionerSpec& ps = p.partitioner;
+      if (auto m = r.string(*c, "method", pp, false)) {
+        if (auto parsed = partition::method_from_string(*m))
+          ps.method = *parsed;
+        else
+          r.error(pp + ".method", "unknown method \"" + *m + "\"" + suggestion(*m, partition::method_names()) +
+                                      "; expected one of " + quoted_list(partition::method_names()));
+      }
+      ps.stages = static_cast<int>(r.integer(*c, "stages", pp, false, 1, 100000).value_or(0));
+      ps.placement = r.choice<PlacementKind>(*c, "placement", pp, false,
+                                             {{"optimal", PlacementKind::Optimal}, {"greedy", PlacementKind::Greedy}})
+                         .value_or(PlacementKind::Optimal);
+      ps.brkga.population = static_cast<int>(r.integer(*c, "population", pp, false, 2, 100000).value_or(ps.brkga.population));
+      ps.brkga.generations = static_cast<int>(r.integer(*c, "generations", pp, false, 1, 1000000).value_or(ps.brkga.generations));
+      ps.brkga.elite_fraction = r.number(*c, "elite_fraction", pp, false, 0.01, 0.9, "in [0.01, 0.9]").value_or(ps.brkga.elite_fraction);
+      ps.brkga.mutant_fraction = r.number(*c, "mutant_fraction", pp, false, 0.0, 0.9, "in [0, 0.9]").value_or(ps.brkga.mutant_fraction);
+      if (ps.brkga.elite_fraction + ps.brkga.mutant_fraction >= 1.0)
+        r.error(pp, "elite_fraction + mutant_fraction must stay below 1 (room for crossover children)");
+      ps.brkga.rho = r.number(*c, "rho", pp, false, 0.01, 0.99, "in [0.01, 0.99]").value_or(ps.brkga.rho);
+      ps.brkga.crossover = r.choice<partition::Crossover>(*c, "crossover", pp, false,
+                                                          {{"biased_uniform", partition::Crossover::BiasedUniform},
+                                                           {"blend", partition::Crossover::Blend}})
+                               .value_or(partition::Crossover::BiasedUniform);
+    }
+  }
+  p.partitioner.brkga.seed = sc.seed;
 }
 
 void read_overheads(Reader& r, const json& root, Scenario& sc) {
@@ -741,6 +836,20 @@ void check_swarm(Reader& r, Scenario& sc) {
       r.error(where + ".node", "\"" + e.node + "\" is a client; node_down/node_up apply to server nodes");
   }
 
+  if (sc.graph) {  // a pipeline of graph stages: one stage per server node at most
+    const int k = sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size());
+    if (k > static_cast<int>(sc.nodes.size()))
+      r.error("policy.partitioner.stages", std::to_string(k) + " stages need as many server nodes, the scenario has " +
+                                               std::to_string(sc.nodes.size()));
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (sc.nodes[i].blocks) r.error(r.node_path[i] + ".blocks", "does not apply to a graph model: the partitioner places the stages");
+    for (std::size_t i = 0; i < sc.events.size(); ++i)
+      if (sc.events[i].action == EventAction::NodeDown || sc.events[i].action == EventAction::NodeUp)
+        r.error(at_index("events", i) + ".action",
+                "node_down/node_up are not supported for graph-model pipelines (their stages have no failover); use "
+                "set_bandwidth or set_latency, or a transformer model");
+    return;
+  }
   // Memory: fixed ranges must fit; auto nodes must hold at least one block.
   const gpu::TransformerSpec& m = sc.model;
   if (m.n_layers == 0) return;  // model unknown: already reported

@@ -1,0 +1,173 @@
+// swarmsim partition GRAPH --k K [--method M|all]: cut a model graph into pipeline blocks and
+// print the partition with its quality metrics (seed 002 §2.5-2.6, seed 003 strategies).
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gpu/device_catalog.hpp"
+#include "gpu/shard_cost_model.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/output/atomic_file.hpp"
+#include "sim/partition/model_graph_io.hpp"
+#include "sim/partition/strategies.hpp"
+#include "sim/units.hpp"
+
+namespace swarmsim::cli {
+namespace {
+
+using namespace swarmsim::partition;
+
+nlohmann::json describe(const ModelGraph& g, const Partition& part, const PartitionQuality& q, double lower, double wall_s) {
+  nlohmann::json blocks = nlohmann::json::array();
+  for (int b = 0; b < part.blocks; ++b) {
+    nlohmann::json ops = nlohmann::json::array();
+    for (int v = 0; v < g.size(); ++v)
+      if (part.block_of[v] == b) ops.push_back(g.op(v).name);
+    const BlockCost& c = q.block[b];
+    blocks.push_back({{"block", b}, {"cost_s", c.total()}, {"io_in_s", c.io_in_s}, {"work_s", c.work_s},
+                      {"overflow_s", c.overflow_s}, {"io_out_s", c.io_out_s}, {"param_bytes", c.param_bytes},
+                      {"peak_bytes", c.peak_bytes}, {"ops", ops}});
+  }
+  nlohmann::json j = {{"method", to_string(part.method)},
+                      {"blocks", part.blocks},
+                      {"bottleneck_s", q.bottleneck_s},
+                      {"lower_bound_s", lower},
+                      {"vs_lower_bound", lower > 0 ? q.bottleneck_s / lower : 0.0},
+                      {"load_stddev_s", q.load_stddev_s},
+                      {"communication_bytes", q.communication_bytes},
+                      {"critical_path_blocks", q.critical_path_blocks},
+                      {"critical_path_s", q.critical_path_s},
+                      {"peak_memory_bytes", q.peak_memory_bytes},
+                      {"wall_seconds", wall_s},
+                      {"partition", blocks}};
+  if (!part.convergence.empty()) {
+    nlohmann::json log = nlohmann::json::array();
+    for (const auto& gen : part.convergence) log.push_back({{"generation", gen.generation}, {"best_s", gen.best_s}, {"mean_s", gen.mean_s}});
+    j["convergence"] = log;
+  }
+  return j;
+}
+
+}  // namespace
+
+int partition(const PartitionArgs& args) {
+  // The graph: a file, or a generator.
+  ModelGraph g;
+  try {
+    if (args.graph.rfind("gen:", 0) == 0) {
+      GeneratorOptions o;
+      o.batch = args.batch;
+      g = generate_model_graph(args.graph.substr(4), o);
+    } else {
+      g = load_model_graph_file(args.graph);
+    }
+  } catch (const GraphFileError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
+    return 2;
+  }
+  // What every block is priced on.
+  const gpu::DeviceSpec* dev = gpu::find_device(args.device);
+  if (!dev) {
+    std::string names;
+    for (const auto& n : gpu::device_names()) names += (names.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "swarmsim partition: --device: unknown device \"%s\"; expected one of %s\n", args.device.c_str(), names.c_str());
+    return 2;
+  }
+  const auto link = sim::parse_quantity(args.link, sim::Quantity::Bandwidth);
+  if (!link.value || *link.value <= 0) {
+    std::fprintf(stderr, "swarmsim partition: --link: %s\n", link.value ? "must be positive" : link.error.c_str());
+    return 2;
+  }
+  MtppParams p;
+  const gpu::RooflineEfficiency eff;
+  p.device.flops_per_s = dev->peak_flops * eff.gemm_compute;
+  p.device.mem_Bps = dev->memory_bandwidth * eff.memory;
+  p.link_Bps = *link.value;
+  p.fast_memory_bytes = dev->memory_bytes;
+  p.stream_Bps = 25e9;
+  if (!args.fast_memory.empty()) {
+    const auto m = sim::parse_quantity(args.fast_memory, sim::Quantity::Size);
+    if (!m.value) {
+      std::fprintf(stderr, "swarmsim partition: --fast-memory: %s\n", m.error.c_str());
+      return 2;
+    }
+    p.fast_memory_bytes = *m.value;
+  }
+  BrkgaParams bp;
+  bp.population = args.population;
+  bp.generations = args.generations;
+  bp.seed = static_cast<std::uint64_t>(args.seed);
+
+  std::vector<Method> methods;
+  if (args.method == "all") {
+    for (const auto& n : method_names())
+      if (n != "slicegraph-dp" || g.size() <= 3000) methods.push_back(*method_from_string(n));  // the reference DP is O(n²) memory
+  } else if (auto m = method_from_string(args.method)) {
+    methods.push_back(*m);
+  } else {
+    std::string names;
+    for (const auto& n : method_names()) names += (names.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "swarmsim partition: --method: unknown method \"%s\"; expected one of %s, or all\n", args.method.c_str(),
+                 names.c_str());
+    return 2;
+  }
+
+  const double lower = bottleneck_lower_bound(g, args.k, p);
+  nlohmann::json results = nlohmann::json::array();
+  try {
+    for (Method m : methods) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const Partition part = partition_graph(g, args.k, m, p, bp);
+      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      results.push_back(describe(g, part, partition_quality(g, part, p), lower, wall));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
+    return 1;
+  }
+  const nlohmann::json doc = {{"graph", g.name()},       {"ops", g.size()},          {"edges", g.edge_count()}, {"k", args.k},
+                              {"device", dev->name},     {"link_Bps", p.link_Bps},   {"fast_memory_bytes", p.fast_memory_bytes},
+                              {"results", results}};
+  if (!args.out.empty()) sim::write_file_atomically(args.out, doc.dump(2) + "\n");
+  if (args.json) {
+    std::printf("%s\n", doc.dump(2).c_str());
+    return 0;
+  }
+  std::printf("graph %s: %d ops, %d edges; k = %d on %s, links %s; lower bound %s\n", g.name().c_str(), g.size(), g.edge_count(),
+              args.k, dev->name.c_str(), sim::format_bandwidth(p.link_Bps).c_str(), sim::format_duration(lower).c_str());
+  std::printf("%-16s%7s%13s%9s%13s%13s%10s%13s%11s\n", "method", "blocks", "bottleneck", "vs LB", "load sd", "comm",
+              "crit.path", "peak mem", "wall");
+  for (const auto& r : results)
+    std::printf("%-16s%7d%13s%9.3f%13s%13s%10d%13s%9.1fms\n", r["method"].get<std::string>().c_str(), r["blocks"].get<int>(),
+                sim::format_duration(r["bottleneck_s"].get<double>()).c_str(), r["vs_lower_bound"].get<double>(),
+                sim::format_duration(r["load_stddev_s"].get<double>()).c_str(),
+                sim::format_bytes(r["communication_bytes"].get<double>()).c_str(), r["critical_path_blocks"].get<int>(),
+                sim::format_bytes(r["peak_memory_bytes"].get<double>()).c_str(), 1e3 * r["wall_seconds"].get<double>());
+  if (results.size() == 1) {
+    std::printf("\n%-7s%12s%12s%12s%12s%12s  %s\n", "block", "cost", "io in", "work", "overflow", "io out", "ops");
+    for (const auto& b : results[0]["partition"]) {
+      std::string ops;
+      int shown = 0;
+      for (const auto& o : b["ops"]) {
+        if (shown++ == 4) {
+          ops += " ... (" + std::to_string(b["ops"].size()) + " ops)";
+          break;
+        }
+        ops += (ops.empty() ? "" : ", ") + o.get<std::string>();
+      }
+      std::printf("%-7d%12s%12s%12s%12s%12s  %s\n", b["block"].get<int>(), sim::format_duration(b["cost_s"].get<double>()).c_str(),
+                  sim::format_duration(b["io_in_s"].get<double>()).c_str(), sim::format_duration(b["work_s"].get<double>()).c_str(),
+                  sim::format_duration(b["overflow_s"].get<double>()).c_str(),
+                  sim::format_duration(b["io_out_s"].get<double>()).c_str(), ops.c_str());
+    }
+  }
+  if (!args.out.empty()) std::printf("wrote %s\n", args.out.c_str());
+  return 0;
+}
+
+}  // namespace swarmsim::cli

@@ -1,0 +1,153 @@
+#include "sim/pipeline_plan.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/swarm/block_assignment.hpp"
+
+namespace swarmsim::sim {
+
+partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads) {
+  const gpu::RooflineEfficiency eff;  // the roofline model's documented efficiencies (docs/cost-model.md)
+  partition::PlacementNode p;
+  p.name = node.name;
+  p.rates.flops_per_s = node.device->peak_flops * eff.gemm_compute;
+  p.rates.mem_Bps = node.device->memory_bandwidth * eff.memory;
+  p.memory_bytes = usable_memory_bytes(*node.device, overheads);
+  p.stream_Bps = kHostStreamBps;
+  p.uplink_Bps = node.uplink_Bps;
+  p.downlink_Bps = node.downlink_Bps;
+  if (node.location) {  // the greedy's latency term: great-circle-ish planar distance in degrees
+    p.x = node.location->lon_deg;
+    p.y = node.location->lat_deg;
+    p.latency_s_per_unit = 111.0 / 200000.0;  // ~111 km per degree at the fibre's 200,000 km/s
+  }
+  return p;
+}
+
+PipelinePlan plan_pipeline(const Scenario& sc) {
+  if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
+  const partition::ModelGraph& g = *sc.graph;
+  std::vector<partition::PlacementNode> nodes;
+  for (const NodeSpec& n : sc.nodes) nodes.push_back(placement_node(n, sc.overheads));
+  // Every byte that crosses a cut is also serialized by its sender and deserialized by its
+  // receiver: eq. 8's B becomes the link and the (de)serialization in series, per byte.
+  const auto in_series = [&](double link_Bps) { return 1.0 / (1.0 / link_Bps + 1.0 / sc.overheads.serialization_Bps); };
+  for (auto& n : nodes) {
+    n.uplink_Bps = in_series(n.uplink_Bps);
+    n.downlink_Bps = in_series(n.downlink_Bps);
+  }
+  if (nodes.empty()) throw std::invalid_argument("plan_pipeline: no server nodes");
+  const PartitionerSpec& spec = sc.policy.partitioner;
+  const int k = std::min(spec.stages > 0 ? spec.stages : static_cast<int>(nodes.size()), g.size());
+
+  PipelinePlan plan;
+  // The partitioner prices blocks on the median server (by FLOP/s) and the median link; the
+  // placement then prices each block on each real node.
+  std::vector<const partition::PlacementNode*> by_speed;
+  for (const auto& n : nodes) by_speed.push_back(&n);
+  std::stable_sort(by_speed.begin(), by_speed.end(),
+                   [](auto* a, auto* b) { return a->rates.flops_per_s < b->rates.flops_per_s; });
+  const partition::PlacementNode& median = *by_speed[by_speed.size() / 2];
+  std::vector<double> links;
+  for (const auto& n : nodes) links.push_back(std::min(n.uplink_Bps, n.downlink_Bps));
+  std::sort(links.begin(), links.end());
+  plan.reference.device = median.rates;
+  plan.reference.link_Bps = links[links.size() / 2];
+  plan.reference.fast_memory_bytes = median.memory_bytes;
+  plan.reference.stream_Bps = median.stream_Bps;
+
+  plan.partition = partition::partition_graph(g, k, spec.method, plan.reference, spec.brkga);
+  plan.quality = partition::partition_quality(g, plan.partition, plan.reference);
+  partition::PlacementCosts cost = partition::placement_costs(g, plan.partition, nodes);
+  // The graph's inputs arrive from the client and its outputs return to it: eq. 10's io terms for
+  // the client as one more block.
+  std::vector<double> from_client(static_cast<std::size_t>(plan.partition.blocks), 0.0), to_client(from_client);
+  for (int v = 0; v < g.size(); ++v) {
+    if (g.preds(v).empty()) from_client[plan.partition.block_of[v]] += g.op(v).out_bytes;
+    if (g.succs(v).empty()) to_client[plan.partition.block_of[v]] += g.op(v).out_bytes;
+  }
+  for (int b = 0; b < plan.partition.blocks; ++b)
+    for (std::size_t j = 0; j < nodes.size(); ++j)
+      cost[b][j] += from_client[b] / nodes[j].downlink_Bps + to_client[b] / nodes[j].uplink_Bps;
+  plan.placement = spec.placement == PlacementKind::Optimal ? partition::place_optimal(cost)
+                                                             : partition::place_greedy(g, plan.partition, nodes);
+
+  const int blocks = plan.partition.blocks;
+  plan.stages.assign(static_cast<std::size_t>(blocks), PipelineStage{});
+  for (int b = 0; b < blocks; ++b) {
+    PipelineStage& st = plan.stages[b];
+    st.node = plan.placement.node_of_block[b];
+    st.predicted_cost_s = cost[b][st.node];
+    plan.predicted_bottleneck_s = std::max(plan.predicted_bottleneck_s, st.predicted_cost_s);
+  }
+  // Per-node block terms (work and overflow depend on the node).
+  for (int b = 0; b < blocks; ++b) {
+    PipelineStage& st = plan.stages[b];
+    partition::MtppParams on_node;
+    on_node.device = nodes[st.node].rates;
+    on_node.fast_memory_bytes = nodes[st.node].memory_bytes;
+    on_node.stream_Bps = nodes[st.node].stream_Bps;
+    const auto terms = partition::block_costs(g, plan.partition.block_of, blocks, on_node)[b];
+    st.compute_s = terms.work_s + terms.overflow_s;
+    st.param_bytes = terms.param_bytes;
+    st.peak_bytes = terms.peak_bytes;
+  }
+  std::vector<std::vector<char>> feeds(static_cast<std::size_t>(blocks), std::vector<char>(static_cast<std::size_t>(blocks), 0));
+  for (int v = 0; v < g.size(); ++v) {
+    const int b = plan.partition.block_of[v];
+    PipelineStage& st = plan.stages[b];
+    ++st.ops;
+    if (g.preds(v).empty()) st.input_bytes_from_client += g.op(v).out_bytes;  // a graph input: the client's tensor
+    if (g.succs(v).empty()) st.output_bytes_to_client += g.op(v).out_bytes;   // a graph output: back to the client
+    std::vector<int> seen;
+    for (int w : g.succs(v)) {
+      const int t = plan.partition.block_of[w];
+      if (t == b || std::find(seen.begin(), seen.end(), t) != seen.end()) continue;
+      seen.push_back(t);  // seed 002, eq. 8: each producer once per consuming block
+      feeds[b][t] = 1;
+      auto it = std::find_if(st.sends.begin(), st.sends.end(), [t](const auto& s) { return s.first == t; });
+      if (it == st.sends.end()) st.sends.emplace_back(t, g.op(v).out_bytes);
+      else it->second += g.op(v).out_bytes;
+    }
+  }
+  for (int t = 0; t < blocks; ++t) {
+    PipelineStage& st = plan.stages[t];
+    for (int b = 0; b < blocks; ++b) st.inputs_expected += feeds[b][t];
+    bool has_source = false;
+    for (int v = 0; v < g.size(); ++v) has_source |= plan.partition.block_of[v] == t && g.preds(v).empty();
+    if (has_source) ++st.inputs_expected;
+    std::sort(st.sends.begin(), st.sends.end());
+  }
+  // What the runtime overlaps: each stage's own busy time, and each link's transfer time.
+  const OverheadSpec& o = sc.overheads;
+  double client_in = 0, client_out = 0;
+  for (int b = 0; b < blocks; ++b) {
+    PipelineStage& st = plan.stages[b];
+    double in_bytes = st.input_bytes_from_client, out_bytes = st.output_bytes_to_client;
+    int out_messages = st.output_bytes_to_client > 0 || st.sends.empty() ? 1 : 0;
+    for (const auto& [to, bytes] : st.sends) {
+      out_bytes += bytes;
+      ++out_messages;
+    }
+    for (const auto& other : plan.stages)
+      for (const auto& [to, bytes] : other.sends)
+        if (to == b) in_bytes += bytes;
+    const NodeSpec& node = sc.nodes[static_cast<std::size_t>(st.node)];
+    st.service_s = st.compute_s + (st.inputs_expected + out_messages) * o.rpc_s + (in_bytes + out_bytes) / o.serialization_Bps;
+    st.link_in_s = (in_bytes + st.inputs_expected * o.header_bytes) / node.downlink_Bps;
+    st.link_out_s = (out_bytes + out_messages * o.header_bytes) / node.uplink_Bps;
+    plan.overlap_bottleneck_s = std::max({plan.overlap_bottleneck_s, st.service_s, st.link_in_s, st.link_out_s});
+    client_in += st.input_bytes_from_client;
+    client_out += st.output_bytes_to_client;
+  }
+  if (!sc.clients.empty()) {
+    const ClientSpec& c = sc.clients.front();
+    plan.client_link_s = std::max(client_in / c.uplink_Bps, client_out / c.downlink_Bps);
+    plan.overlap_bottleneck_s = std::max(plan.overlap_bottleneck_s, plan.client_link_s);
+  }
+  return plan;
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,53 @@
+#pragma once
+// A graph model's pipeline, planned before the simulation starts: the policy's partitioner cuts
+// the graph into stages (sim/partition), the stages are placed on server nodes, and each stage's
+// per-request traffic and compute time on its node are worked out. Pure: no SimGrid.
+#include <utility>
+#include <vector>
+
+#include "sim/partition/placement.hpp"
+#include "sim/partition/strategies.hpp"
+#include "sim/scenario/scenario.hpp"
+
+namespace swarmsim::sim {
+
+/// Bandwidth overflowing parameters stream at from host memory (PCIe 4.0 x16, ~25 GB/s achieved).
+inline constexpr double kHostStreamBps = 25e9;
+
+/// One pipeline stage: a block of the partition on one server node.
+struct PipelineStage {
+  int node = -1;                       ///< index into Scenario::nodes
+  int ops = 0;                         ///< ops of the graph in this stage
+  double compute_s = 0;                ///< Σ work(v) + overflow on its node, per request (s)
+  double param_bytes = 0;              ///< sizeparam of the stage (bytes)
+  double peak_bytes = 0;               ///< peak activations (bytes)
+  double input_bytes_from_client = 0;  ///< graph inputs the client sends this stage per request (bytes)
+  double output_bytes_to_client = 0;   ///< graph outputs this stage returns to the client per request (bytes)
+  std::vector<std::pair<int, double>> sends;  ///< (later stage, bytes) shipped per request, eq. 8
+  int inputs_expected = 0;             ///< messages one request brings to this stage (stages + client)
+  double predicted_cost_s = 0;         ///< f(P_i) on its node, eq. 10 with its access links, plus the client's tensors (s)
+  double service_s = 0;                ///< busy time per request: compute + RPC and (de)serialization at both ends (s)
+  double link_in_s = 0;                ///< its downlink's time per request for everything it receives (s)
+  double link_out_s = 0;               ///< its uplink's time per request for everything it sends (s)
+};
+
+struct PipelinePlan {
+  partition::MtppParams reference;     ///< what the partitioner priced against (the median server)
+  partition::Partition partition;
+  partition::PartitionQuality quality; ///< quality under `reference`
+  partition::Placement placement;
+  std::vector<PipelineStage> stages;   ///< in pipeline (topological) order
+  double predicted_bottleneck_s = 0;   ///< max over placed stages of predicted_cost_s: eq. 11, nothing overlaps (s)
+  double client_link_s = 0;            ///< the client's uplink (inputs) or downlink (outputs) time per request, the larger (s)
+  /// The pipeline's resource bound when transfers overlap compute, as the simulated runtime does:
+  /// the busiest of every stage's service time, every access link and the client's links (s).
+  double overlap_bottleneck_s = 0;
+};
+
+/// The placement view of a server node: roofline rates of its device, usable memory, links.
+partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads);
+
+/// Partitions sc.graph with sc.policy.partitioner and places the stages. Requires sc.graph.
+PipelinePlan plan_pipeline(const Scenario& sc);
+
+}  // namespace swarmsim::sim
