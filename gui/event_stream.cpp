@@ -1,0 +1,122 @@
+#include "gui/event_stream.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace swarmsim::gui {
+
+using nlohmann::json;
+
+namespace {
+json range_json(const sim::BlockRange& r) { return json{{"start", r.start}, {"end", r.end}}; }
+}  // namespace
+
+EventStreamWriter::EventStreamWriter(const sim::Scenario& scenario, std::function<void(const std::string&)> sink)
+    : sc_(scenario), sink_(std::move(sink)) {}
+
+std::string EventStreamWriter::host_name(int host) const {
+  const int S = static_cast<int>(sc_.nodes.size());
+  return host < S ? sc_.nodes[static_cast<std::size_t>(host)].name : sc_.clients[static_cast<std::size_t>(host - S)].name;
+}
+
+void EventStreamWriter::connect(sim::SimSignals& s) {
+  // The same fields as sim/output/event_log.cpp's run_start, plus the clients' bandwidths and the batch.
+  json nodes = json::array(), clients = json::array();
+  for (const sim::NodeSpec& n : sc_.nodes) {
+    json j{{"name", n.name}, {"gpu", n.device->name}, {"memory_bytes", n.device->memory_bytes},
+           {"uplink_Bps", n.uplink_Bps}, {"downlink_Bps", n.downlink_Bps}};
+    if (n.location) j["location"] = {{"lat", n.location->lat_deg}, {"lon", n.location->lon_deg}};
+    nodes.push_back(j);
+  }
+  for (const sim::ClientSpec& c : sc_.clients) {
+    json j{{"name", c.name}, {"device", c.device->name}, {"uplink_Bps", c.uplink_Bps}, {"downlink_Bps", c.downlink_Bps}};
+    if (c.location) j["location"] = {{"lat", c.location->lat_deg}, {"lon", c.location->lon_deg}};
+    clients.push_back(j);
+  }
+  sink_(json{{"t", 0.0},
+             {"type", "run_start"},
+             {"scenario", sc_.name},
+             {"seed", sc_.seed},
+             {"model", sc_.model.name},
+             {"n_blocks", sc_.model.n_layers},
+             {"nodes", nodes},
+             {"clients", clients},
+             {"tokens_per_step", sc_.workload.batch_size}}
+            .dump());
+
+  s.on_node_joined.connect([this](const sim::NodeJoined& e) {
+    sink_(json{{"t", e.t}, {"type", "node_join"}, {"node", host_name(e.node)}, {"blocks", range_json(e.blocks)},
+               {"load_started", e.load_started}}
+              .dump());
+  });
+  s.on_node_state.connect([this](const sim::NodeStateChanged& e) {
+    sink_(json{{"t", e.t}, {"type", e.up ? "node_up" : "node_down"}, {"node", host_name(e.node)}}.dump());
+  });
+  s.on_link_changed.connect([this](const sim::LinkChanged& e) {
+    json j{{"t", e.t}, {"type", "link_change"}, {"action", sim::to_string(e.action)}, {"node", host_name(e.node)}};
+    if (e.peer >= 0) j["peer"] = host_name(e.peer);
+    if (e.action == sim::EventAction::SetBandwidth) {
+      j["direction"] = e.direction == sim::LinkDirection::Up ? "up" : e.direction == sim::LinkDirection::Down ? "down" : "both";
+      j["bandwidth_Bps"] = e.value;
+    } else {
+      j["latency_s"] = e.value;
+    }
+    sink_(j.dump());
+  });
+  s.on_session_started.connect([this](const sim::SessionStarted& e) {
+    sink_(json{{"t", e.t}, {"type", "session_start"}, {"session", e.session}, {"client", host_name(e.client)}}.dump());
+  });
+  s.on_chain_formed.connect([this](const sim::ChainFormed& e) {
+    json hops = json::array();
+    for (std::size_t i = 0; i < e.servers.size(); ++i)
+      hops.push_back({{"node", host_name(e.servers[i])}, {"blocks", range_json(e.ranges[i])}});
+    sink_(json{{"t", e.t}, {"type", "chain_formed"}, {"session", e.session}, {"attempt", e.attempt}, {"hops", hops},
+               {"cost", e.cost}}
+              .dump());
+  });
+  s.on_transfer_retried.connect([this](const sim::TransferRetried& e) {
+    sink_(json{{"t", e.t}, {"type", "transfer_retry"}, {"session", e.session}, {"step", e.step}, {"from", host_name(e.from)},
+               {"to", host_name(e.to)}, {"attempt", e.attempt}, {"reason", e.reason}, {"given_up", e.given_up}}
+              .dump());
+  });
+  s.on_session_recovered.connect([this](const sim::SessionRecovered& e) {
+    json hops = json::array();
+    for (std::size_t i = 0; i < e.servers.size(); ++i)
+      hops.push_back({{"node", host_name(e.servers[i])}, {"blocks", range_json(e.ranges[i])}});
+    sink_(json{{"t", e.t}, {"type", "session_recovered"}, {"session", e.session}, {"step", e.step},
+               {"failed_node", host_name(e.failed_server)}, {"blocks", range_json(e.span)}, {"hops", hops},
+               {"replayed_tokens", e.replayed_tokens}, {"detected_after", e.detected_after}}
+              .dump());
+  });
+  s.on_blocks_moved.connect([this](const sim::BlocksMoved& e) {
+    sink_(json{{"t", e.t}, {"type", "blocks_moved"}, {"node", host_name(e.node)}, {"from", range_json(e.from)},
+               {"to", range_json(e.to)}, {"min_throughput_before", e.min_throughput_before},
+               {"min_throughput_after", e.min_throughput_after}}
+              .dump());
+  });
+  s.on_session_ended.connect([this](const sim::SessionEnded& e) {
+    json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session},
+           {"tokens", e.tokens}};
+    if (!e.completed) j["reason"] = e.reason;
+    sink_(j.dump());
+  });
+  s.on_compute.connect([this](const sim::ComputeSpan& e) {
+    json j{{"t", e.end}, {"type", "compute"}, {"host", host_name(e.host)}, {"start", e.start},
+           {"session", e.session}, {"step", e.step}, {"what", e.what}};
+    if (!e.blocks.empty()) j["blocks"] = range_json(e.blocks);
+    sink_(j.dump());
+  });
+  s.on_transfer.connect([this](const sim::TransferSpan& e) {
+    sink_(json{{"t", e.end}, {"type", "transfer"}, {"from", host_name(e.from)}, {"to", host_name(e.to)},
+               {"start", e.start}, {"session", e.session}, {"step", e.step}, {"bytes", e.bytes}}
+              .dump());
+  });
+  s.on_step.connect([this](const sim::StepCompleted& e) {
+    sink_(json{{"t", e.t}, {"type", "step"}, {"session", e.session}, {"step", e.step}, {"latency", e.latency}}.dump());
+  });
+}
+
+void EventStreamWriter::finish(double simulated_time) {
+  sink_(json{{"t", simulated_time}, {"type", "run_end"}}.dump());
+}
+
+}  // namespace swarmsim::gui

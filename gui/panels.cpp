@@ -1,0 +1,627 @@
+// The panels around the world map.
+//
+// [SECTION] index
+//   helpers            HelpMarker, byte and time formatting, fixed windows
+//   toolbar            play / pause / step, speed, timeline scrubber, status
+//   coverage           blocks x servers grid, chains in flight
+//   metrics            throughput and latency over time, utilization, latency histogram
+//   side               tabs: events (filtered log), node inspector, what-if, run
+//   errors             the error window
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include <imgui.h>
+
+#include "gui/app.hpp"
+
+namespace swarmsim::gui {
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] helpers
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+void help_marker(const char* text) {
+  ImGui::SameLine();
+  ImGui::TextDisabled("(?)");
+  if (ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 30.0f);
+    ImGui::TextUnformatted(text);
+    ImGui::PopTextWrapPos();
+    ImGui::EndTooltip();
+  }
+}
+
+std::string bytes_str(double b) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024.0 && u < 4) {
+    b /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.2f %s" : "%.0f %s", b, units[u]);
+  return buf;
+}
+
+std::string rate_str(double Bps) {
+  char buf[32];
+  const double bits = Bps * 8;
+  if (bits >= 1e9) std::snprintf(buf, sizeof buf, "%.2f Gbit/s", bits / 1e9);
+  else if (bits >= 1e6) std::snprintf(buf, sizeof buf, "%.1f Mbit/s", bits / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.0f kbit/s", bits / 1e3);
+  return buf;
+}
+
+bool begin_fixed(const char* name, const PixelRect& r, bool screenshot, ImGuiWindowFlags extra = 0) {
+  ImGui::SetNextWindowPos(ImVec2(r.x, r.y), ImGuiCond_Always);
+  ImGui::SetNextWindowSize(ImVec2(r.w, r.h), ImGuiCond_Always);
+  (void)screenshot;
+  return ImGui::Begin(name, nullptr,
+                      ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
+                          ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus | extra);
+}
+
+std::string hop_text(const SwarmInfo& info, const ChainHop& h) {
+  const std::string name = h.node >= 0 && h.node < static_cast<int>(info.hosts.size()) ? info.hosts[static_cast<std::size_t>(h.node)].name : "?";
+  return name + "[" + std::to_string(h.blocks.start) + "-" + std::to_string(h.blocks.end - 1) + "]";
+}
+
+std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
+  const auto name = [&](int i) {
+    return i >= 0 && i < static_cast<int>(info.hosts.size()) ? info.hosts[static_cast<std::size_t>(i)].name : std::string("?");
+  };
+  char buf[160];
+  switch (e.type) {
+    case EventType::NodeJoin:
+      std::snprintf(buf, sizeof buf, "%s serves blocks %d-%d (loaded in %.2f s)", name(e.node).c_str(), e.blocks.start,
+                    e.blocks.end - 1, e.t - e.start);
+      return buf;
+    case EventType::NodeDown: return name(e.node) + " went DOWN";
+    case EventType::NodeUp: return name(e.node) + " is back up (reloading)";
+    case EventType::LinkChange:
+      if (e.text == "set_bandwidth")
+        return name(e.node) + (e.direction == 'u' ? " uplink" : e.direction == 'd' ? " downlink" : " links") + " -> " + rate_str(e.value);
+      std::snprintf(buf, sizeof buf, "%.2f ms", e.value * 1e3);
+      return (e.peer >= 0 ? name(e.node) + " <-> " + name(e.peer) + " latency -> " : name(e.node) + " access latency -> ") + buf;
+    case EventType::SessionStart: return "session " + std::to_string(e.session) + " arrives at " + name(e.client);
+    case EventType::ChainFormed: {
+      std::string s = "session " + std::to_string(e.session) + " chain";
+      if (e.attempt > 1) s += " (attempt " + std::to_string(e.attempt) + ")";
+      s += ":";
+      for (const ChainHop& h : e.hops) s += " " + hop_text(info, h);
+      return s;
+    }
+    case EventType::SessionDone: return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + " tokens";
+    case EventType::SessionFailed: return "session " + std::to_string(e.session) + " FAILED: " + e.text;
+    case EventType::Compute:
+      std::snprintf(buf, sizeof buf, "%s %s %s s%d step %d (%.2f ms)", name(e.node).c_str(), e.text.c_str(),
+                    e.blocks.empty() ? "" : (std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1)).c_str(),
+                    e.session, e.step, (e.t - e.start) * 1e3);
+      return buf;
+    case EventType::Transfer:
+      return name(e.node) + " -> " + name(e.peer) + " " + bytes_str(e.value) + " (s" + std::to_string(e.session) + ")";
+    case EventType::Step:
+      std::snprintf(buf, sizeof buf, "session %d step %d (%.1f ms)", e.session, e.step, e.value * 1e3);
+      return buf;
+    case EventType::RunEnd: return "run ends";
+    case EventType::TransferRetry:
+      return name(e.node) + " -> " + name(e.peer) + " transfer attempt " + std::to_string(e.attempt) + " failed (" + e.text + ")" +
+             (e.given_up ? ", given up" : ", retrying") + " (s" + std::to_string(e.session) + ")";
+    case EventType::SessionRecovered: {
+      std::string s = "session " + std::to_string(e.session) + " recovered from " + name(e.node) + ":";
+      for (const ChainHop& h : e.hops) s += " " + hop_text(info, h);
+      return s;
+    }
+    case EventType::BlocksMoved:
+      return name(e.node) + " moves from blocks " + std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1) +
+             " to " + std::to_string(e.blocks_to.start) + "-" + std::to_string(e.blocks_to.end - 1);
+  }
+  return "";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] toolbar
+// ---------------------------------------------------------------------------------------------
+
+void draw_toolbar(AppState& st, const PixelRect& r) {
+  begin_fixed("##toolbar", r, st.screenshot_mode, ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar);
+  const double end = known_end(st);
+  if (ImGui::Button(st.playing ? "Pause" : "Play ", ImVec2(56, 0))) {
+    if (!st.playing && st.time >= end) st.time = 0.0;  // play again from the start
+    st.playing = !st.playing;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Step")) {  // to the next swarm event (spans skipped)
+    st.playing = false;
+    const auto& ev = st.timeline.events();
+    for (std::size_t i = st.timeline.count_until(st.time); i < ev.size(); ++i) {
+      const EventType t = ev[i].type;
+      if (t != EventType::Compute && t != EventType::Transfer && t != EventType::Step) {
+        st.time = ev[i].t;
+        break;
+      }
+    }
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("jump to the next swarm event (join, failure, session, chain)");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(150);
+  ImGui::SliderFloat("speed", &st.speed, 0.1f, 1000.0f, "%.1fx", ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
+  help_marker("Simulated seconds per wall-clock second, 0.1x to 1000x.");
+  ImGui::SameLine();
+  if (ImGui::Button("Fit map")) st.map_fitted = false;
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(110);
+  ImGui::Combo("links", &st.link_color, "latency\0utilization\0");
+  ImGui::SameLine();
+  ImGui::Checkbox("traffic", &st.show_traffic);
+  ImGui::SameLine();
+  ImGui::Checkbox("labels", &st.show_labels);
+  ImGui::SameLine();
+  const SwarmInfo& info = st.timeline.info();
+  if (st.live)
+    ImGui::TextColored(st.child.running() ? ImVec4(0.4f, 1, 0.4f, 1) : ImVec4(0.7f, 0.7f, 0.7f, 1), "%s %s",
+                       st.child.running() ? "LIVE (simulating)" : "live run finished:", info.scenario.c_str());
+  else
+    ImGui::Text("replay: %s", info.scenario.c_str());
+
+  // Timeline scrubber.
+  float t = static_cast<float>(st.time);
+  ImGui::SetNextItemWidth(r.w - 260);
+  char fmt[64];
+  std::snprintf(fmt, sizeof fmt, "t = %%.3f s of %.3f s", end);
+  if (ImGui::SliderFloat("##time", &t, 0.0f, static_cast<float>(std::max(end, 1e-6)), fmt)) {
+    st.time = t;
+    st.playing = false;
+  }
+  ImGui::SameLine();
+  if (!st.errors.empty())
+    ImGui::TextColored(ImVec4(1, 0.35f, 0.35f, 1), "%d error%s (see the error window)", static_cast<int>(st.errors.size()),
+                       st.errors.size() > 1 ? "s" : "");
+  else
+    ImGui::Text("%zu events, %d servers, %d blocks", st.timeline.events().size(), info.n_servers, info.n_blocks);
+  ImGui::End();
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] coverage
+// ---------------------------------------------------------------------------------------------
+
+void draw_coverage_panel(AppState& st, const PixelRect& r) {
+  begin_fixed("Block coverage", r, st.screenshot_mode);
+  const SwarmInfo& info = st.timeline.info();
+  const SwarmState& s = st.snapshot;
+  const int S = info.n_servers, B = info.n_blocks;
+  if (S == 0 || B == 0 || s.nodes.size() != info.hosts.size()) {
+    ImGui::TextDisabled("no swarm loaded");
+    ImGui::End();
+    return;
+  }
+  float label_w = 60;
+  for (int i = 0; i < S; ++i) label_w = std::max(label_w, ImGui::CalcTextSize(info.hosts[static_cast<std::size_t>(i)].name.c_str()).x + 8);
+  const float avail = ImGui::GetContentRegionAvail().x - label_w;
+  const float cw = std::max(2.0f, std::floor(avail / B));
+  const float ch = std::clamp(std::floor((r.h * 0.55f - 40) / static_cast<float>(S + 1)), 6.0f, 16.0f);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const ImVec2 o = ImGui::GetCursorScreenPos();
+  // Replicas row: how many serving servers hold each block (red = uncovered).
+  dl->AddText(ImVec2(o.x, o.y), IM_COL32(200, 200, 200, 255), "replicas");
+  int uncovered = 0;
+  for (int b = 0; b < B; ++b) {
+    const int n = static_cast<int>(s.servers_of_block(b).size());
+    uncovered += n == 0;
+    const ImU32 c = n == 0 ? IM_COL32(220, 40, 40, 255) : n == 1 ? IM_COL32(200, 170, 40, 255) : IM_COL32(60, 180, 80, 255);
+    dl->AddRectFilled(ImVec2(o.x + label_w + b * cw, o.y + 1), ImVec2(o.x + label_w + (b + 1) * cw - 1, o.y + ch - 1), c);
+  }
+  for (int i = 0; i < S; ++i) {
+    const NodeState& n = s.nodes[static_cast<std::size_t>(i)];
+    const float y = o.y + (i + 1) * ch;
+    dl->AddText(ImVec2(o.x, y), n.up ? IM_COL32(220, 220, 220, 255) : IM_COL32(255, 90, 90, 255),
+                info.hosts[static_cast<std::size_t>(i)].name.c_str());
+    const ImU32 on = device_color(info.hosts[static_cast<std::size_t>(i)].device);
+    for (int b = 0; b < B; ++b) {
+      const bool has = n.joined && n.blocks.contains(b);
+      const ImU32 c = !has ? IM_COL32(40, 44, 52, 255) : n.serving ? on : n.up ? (on & 0x00FFFFFF) | 0x60000000 : IM_COL32(110, 60, 60, 255);
+      dl->AddRectFilled(ImVec2(o.x + label_w + b * cw, y + 1), ImVec2(o.x + label_w + (b + 1) * cw - 1, y + ch - 1), c);
+    }
+  }
+  ImGui::InvisibleButton("grid", ImVec2(label_w + B * cw, (S + 1) * ch));
+  if (ImGui::IsItemHovered() && !st.screenshot_mode) {
+    const ImVec2 m = ImGui::GetIO().MousePos;
+    const int b = static_cast<int>((m.x - o.x - label_w) / cw), row = static_cast<int>((m.y - o.y) / ch) - 1;
+    if (b >= 0 && b < B && row >= 0 && row < S) {
+      const NodeState& n = s.nodes[static_cast<std::size_t>(row)];
+      ImGui::SetTooltip("block %d on %s: %s", b, info.hosts[static_cast<std::size_t>(row)].name.c_str(),
+                        !(n.joined && n.blocks.contains(b)) ? "not held" : n.serving ? "serving" : n.up ? "loading" : "node down");
+    } else if (b >= 0 && b < B && row == -1) {
+      ImGui::SetTooltip("block %d: %zu serving replicas", b, s.servers_of_block(b).size());
+    }
+  }
+  ImGui::Text("%d of %d blocks covered", B - uncovered, B);
+  if (uncovered) {
+    ImGui::SameLine();
+    ImGui::TextColored(ImVec4(1, 0.3f, 0.3f, 1), "(%d uncovered: no chain can form)", uncovered);
+  }
+  ImGui::Separator();
+  ImGui::Text("Sessions in flight: %zu", s.sessions.size());
+  ImGui::BeginChild("chains", ImVec2(0, 0), false);
+  for (const auto& [k, f] : s.sessions) {
+    std::string line = "s" + std::to_string(k) + ":";
+    if (f.chain.empty()) {
+      line += " waiting for a chain";
+    } else {
+      for (const ChainHop& h : f.chain) line += " " + hop_text(info, h);
+      line += "  step " + std::to_string(f.steps_done);
+    }
+    ImGui::TextUnformatted(line.c_str());
+  }
+  ImGui::EndChild();
+  ImGui::End();
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] metrics
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+void series_plots(const Timeline& tl, double T, const char* id, float width) {
+  const int bins = 120;
+  TimeSeries tp = tl.throughput(T, bins), lat = tl.token_latency(T, bins);
+  // Token steps are discrete: average throughput over 5 bins, and bridge latency gaps of up to 3
+  // bins (bins between two steps of a session hold no step of their own).
+  std::vector<float> smooth(tp.values.size(), 0.0f);
+  for (std::size_t i = 0; i < tp.values.size(); ++i) {
+    float sum = 0;
+    int n = 0;
+    for (std::size_t j = i >= 4 ? i - 4 : 0; j <= i; ++j, ++n) sum += tp.values[j];
+    smooth[i] = sum / static_cast<float>(n);
+  }
+  tp.values = smooth;
+  for (std::size_t i = 1; i < lat.values.size(); ++i) {
+    if (lat.values[i] != 0.0f || lat.values[i - 1] == 0.0f) continue;
+    std::size_t j = i;
+    while (j < lat.values.size() && j < i + 3 && lat.values[j] == 0.0f) ++j;
+    if (j < lat.values.size() && lat.values[j] != 0.0f)
+      for (std::size_t k = i; k < j; ++k) lat.values[k] = lat.values[i - 1];
+  }
+  float tp_max = 0, lat_max = 0;
+  for (float x : tp.values) tp_max = std::max(tp_max, x);
+  for (float x : lat.values) lat_max = std::max(lat_max, x);
+  char overlay[96];
+  std::snprintf(overlay, sizeof overlay, "tokens/s (max %.1f, %.2f s window), 0..%.1f s", tp_max, 5 * tp.dt, T);
+  ImGui::PushID(id);
+  ImGui::PlotLines("##tp", tp.values.data(), static_cast<int>(tp.values.size()), 0, overlay, 0.0f, std::max(1e-6f, tp_max * 1.1f),
+                   ImVec2(width, 62));
+  std::snprintf(overlay, sizeof overlay, "per-token latency (max %.1f ms)", lat_max * 1e3);
+  ImGui::PlotLines("##lat", lat.values.data(), static_cast<int>(lat.values.size()), 0, overlay, 0.0f,
+                   std::max(1e-6f, lat_max * 1.1f), ImVec2(width, 62));
+  ImGui::PopID();
+}
+
+}  // namespace
+
+void draw_metrics_panel(AppState& st, const PixelRect& r) {
+  begin_fixed("Metrics", r, st.screenshot_mode);
+  const SwarmInfo& info = st.timeline.info();
+  const SwarmState& s = st.snapshot;
+  ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
+              s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
+  const float w = ImGui::GetContentRegionAvail().x;
+  if (st.previous) {
+    // The previous run's curves next to this run's, each over its own time.
+    if (ImGui::BeginTable("compare", 2, ImGuiTableFlags_SizingStretchSame)) {
+      ImGui::TableNextColumn();
+      ImGui::TextColored(ImVec4(0.5f, 1, 0.5f, 1), "this run%s", st.whatif.applied.empty() ? "" : " (what-if)");
+      series_plots(st.timeline, st.time, "now", ImGui::GetContentRegionAvail().x);
+      ImGui::TableNextColumn();
+      ImGui::TextColored(ImVec4(0.8f, 0.8f, 0.8f, 1), "%s", st.previous->label.c_str());
+      series_plots(st.previous->timeline, std::min(st.time, st.previous->timeline.end_time()), "prev",
+                   ImGui::GetContentRegionAvail().x);
+      ImGui::EndTable();
+    }
+  } else {
+    series_plots(st.timeline, st.time, "now", w);
+  }
+
+  // Per-node utilization: device-busy time / elapsed time.
+  const int S = info.n_servers;
+  if (S > 0 && s.nodes.size() == info.hosts.size()) {
+    std::vector<float> util(static_cast<std::size_t>(S));
+    for (int i = 0; i < S; ++i) util[static_cast<std::size_t>(i)] = static_cast<float>(s.nodes[static_cast<std::size_t>(i)].busy_seconds / std::max(1e-9, s.time));
+    const float umax = std::max(0.01f, *std::max_element(util.begin(), util.end()));
+    char overlay[64];
+    std::snprintf(overlay, sizeof overlay, "utilization per server (max %.1f%%)", umax * 100);
+    ImGui::PlotHistogram("##util", util.data(), S, 0, overlay, 0.0f, umax * 1.1f, ImVec2(w * 0.5f - 4, 62));
+    if (ImGui::IsItemHovered()) {
+      const float f = (ImGui::GetIO().MousePos.x - ImGui::GetItemRectMin().x) / std::max(1.0f, ImGui::GetItemRectSize().x);
+      const int i = std::clamp(static_cast<int>(f * S), 0, S - 1);
+      ImGui::SetTooltip("%s: %.2f%% busy", info.hosts[static_cast<std::size_t>(i)].name.c_str(), util[static_cast<std::size_t>(i)] * 100);
+    }
+    ImGui::SameLine();
+    const LatencyBins& h = s.per_token.total ? s.per_token : s.ttft;
+    std::snprintf(overlay, sizeof overlay, "%s latency, 1 ms..100 s (log bins, n=%llu)", s.per_token.total ? "per-token" : "TTFT",
+                  static_cast<unsigned long long>(h.total));
+    ImGui::PlotHistogram("##hist", h.counts.data(), LatencyBins::kBins, 0, overlay, 0.0f, FLT_MAX, ImVec2(-1, 62));
+    if (ImGui::IsItemHovered()) {
+      const float f = (ImGui::GetIO().MousePos.x - ImGui::GetItemRectMin().x) / std::max(1.0f, ImGui::GetItemRectSize().x);
+      const int b = std::clamp(static_cast<int>(f * LatencyBins::kBins), 0, LatencyBins::kBins - 1);
+      ImGui::SetTooltip("%.1f - %.1f ms: %.0f", LatencyBins::edge(b) * 1e3, LatencyBins::edge(b + 1) * 1e3, h.counts[static_cast<std::size_t>(b)]);
+    }
+    if (ImGui::BeginTable("nodes", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingStretchProp)) {
+      ImGui::TableSetupScrollFreeze(0, 1);
+      ImGui::TableSetupColumn("server");
+      ImGui::TableSetupColumn("busy");
+      ImGui::TableSetupColumn("in flight");
+      ImGui::TableSetupColumn("sent");
+      ImGui::TableHeadersRow();
+      for (int i = 0; i < S; ++i) {
+        const NodeState& n = s.nodes[static_cast<std::size_t>(i)];
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        if (ImGui::Selectable(info.hosts[static_cast<std::size_t>(i)].name.c_str(), st.selected_host == i, ImGuiSelectableFlags_SpanAllColumns)) {
+          st.selected_host = i;
+          st.side_tab = 1;
+        }
+        ImGui::TableNextColumn();
+        char pct[16];
+        std::snprintf(pct, sizeof pct, "%.1f%%", util[static_cast<std::size_t>(i)] * 100);
+        ImGui::ProgressBar(util[static_cast<std::size_t>(i)] / umax, ImVec2(-1, 0), pct);
+        ImGui::TableNextColumn();
+        ImGui::Text("%d", n.sessions_in_flight);
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(bytes_str(n.bytes_sent).c_str());
+      }
+      ImGui::EndTable();
+    }
+  }
+  ImGui::End();
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] side: events, node inspector, what-if, run
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+void events_tab(AppState& st) {
+  EventLogFilter& f = st.log_filter;
+  static const char* names[kEventTypes] = {"join", "down", "up", "link", "start", "chain", "done", "failed",
+                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved"};
+  for (int i = 0; i < kEventTypes; ++i) {
+    if (i % 8) ImGui::SameLine();
+    ImGui::Checkbox(names[i], &f.show[i]);
+  }
+  ImGui::SetNextItemWidth(-1);
+  ImGui::InputTextWithHint("##filter", "text filter (node name, session...)", f.text, sizeof f.text);
+  const SwarmInfo& info = st.timeline.info();
+  const auto& ev = st.timeline.events();
+  const std::size_t n = st.timeline.count_until(st.time);
+  // Newest first; only events up to the time shown.
+  std::vector<std::size_t> rows;
+  const std::string needle = f.text;
+  for (std::size_t i = n; i-- > 0 && rows.size() < 20000;) {
+    if (!f.show[static_cast<int>(ev[i].type)]) continue;
+    if (!needle.empty() && event_text(info, ev[i]).find(needle) == std::string::npos) continue;
+    rows.push_back(i);
+  }
+  ImGui::BeginChild("log", ImVec2(0, 0), true);
+  ImGuiListClipper clipper;
+  clipper.Begin(static_cast<int>(rows.size()));
+  while (clipper.Step())
+    for (int k = clipper.DisplayStart; k < clipper.DisplayEnd; ++k) {
+      const SwarmEvent& e = ev[rows[static_cast<std::size_t>(k)]];
+      const bool bad = e.type == EventType::NodeDown || e.type == EventType::SessionFailed || e.type == EventType::TransferRetry;
+      ImGui::TextColored(bad ? ImVec4(1, 0.45f, 0.45f, 1) : ImVec4(0.85f, 0.85f, 0.85f, 1), "%10.4f  %s", e.t,
+                         event_text(info, e).c_str());
+    }
+  ImGui::EndChild();
+}
+
+void inspector_tab(AppState& st) {
+  const SwarmInfo& info = st.timeline.info();
+  const SwarmState& s = st.snapshot;
+  if (st.selected_host < 0 || st.selected_host >= static_cast<int>(info.hosts.size()) || s.nodes.size() != info.hosts.size()) {
+    ImGui::TextDisabled("click a node on the map (or a row of the utilization table)");
+    return;
+  }
+  const int i = st.selected_host;
+  const HostInfo& h = info.hosts[static_cast<std::size_t>(i)];
+  const NodeState& n = s.nodes[static_cast<std::size_t>(i)];
+  ImGui::Text("%s  (%s, %s)", h.name.c_str(), h.is_server ? "server" : "client", h.device.c_str());
+  if (h.location) ImGui::Text("location %.3f, %.3f", h.location->lat_deg, h.location->lon_deg);
+  if (h.memory_bytes > 0) ImGui::Text("device memory %s", bytes_str(h.memory_bytes).c_str());
+  ImGui::Text("links: up %s, down %s", rate_str(n.uplink_Bps).c_str(), rate_str(n.downlink_Bps).c_str());
+  if (n.access_latency_override_s >= 0) ImGui::Text("access latency set to %.2f ms", n.access_latency_override_s * 1e3);
+  ImGui::Separator();
+  if (h.is_server) {
+    ImGui::TextColored(n.up ? ImVec4(0.5f, 1, 0.5f, 1) : ImVec4(1, 0.4f, 0.4f, 1), "%s", !n.up ? "DOWN" : n.serving ? "up, serving" : n.joined ? "up, reloading its blocks" : "up, loading its blocks");
+    ImGui::SameLine();
+    ImGui::Text("since %.3f s", n.serving ? n.serving_since : n.state_since);
+    if (n.joined) ImGui::Text("blocks %d-%d (%d blocks)", n.blocks.start, n.blocks.end - 1, n.blocks.size());
+    ImGui::Text("serving time %.2f s of %.2f s (%.1f%%)", s.up_seconds(i), s.time, 100.0 * s.up_seconds(i) / std::max(1e-9, s.time));
+    ImGui::Text("chains through it: %d so far, %d in flight", n.chains, n.sessions_in_flight);
+    std::string sess;
+    for (const auto& [k, f] : s.sessions)
+      for (const ChainHop& hop : f.chain)
+        if (hop.node == i) sess += (sess.empty() ? "" : ", ") + std::to_string(k);
+    if (!sess.empty()) ImGui::TextWrapped("sessions in flight: %s", sess.c_str());
+    ImGui::Text("block-steps executed: %ld", n.block_steps);
+  }
+  ImGui::Text("device busy %.3f s (load %.2f%%)", n.busy_seconds, 100.0 * n.busy_seconds / std::max(1e-9, s.time));
+  ImGui::Text("sent %s, received %s", bytes_str(n.bytes_sent).c_str(), bytes_str(n.bytes_received).c_str());
+  // Memory and KV figures exist only at the end of a run (metrics.json).
+  if (st.metrics.is_object() && h.is_server && st.metrics.contains("nodes") && i < static_cast<int>(st.metrics["nodes"].size())) {
+    const auto& m = st.metrics["nodes"][static_cast<std::size_t>(i)];
+    ImGui::Separator();
+    ImGui::TextDisabled("end of run (metrics.json)");
+    const double weights = m.value("weights_bytes", 0.0), kv = m.value("kv_peak_bytes", 0.0);
+    ImGui::Text("weights %s, KV peak %s", bytes_str(weights).c_str(), bytes_str(kv).c_str());
+    if (h.memory_bytes > 0) {
+      char o[48];
+      std::snprintf(o, sizeof o, "memory peak %.1f%%", 100.0 * (weights + kv) / h.memory_bytes);
+      ImGui::ProgressBar(static_cast<float>((weights + kv) / h.memory_bytes), ImVec2(-1, 0), o);
+    }
+    ImGui::Text("utilization %.2f%% (device seconds / run time)", 100.0 * m.value("utilization", 0.0));
+  }
+}
+
+void whatif_tab(AppState& st) {
+  WhatIfEdits& w = st.whatif;
+  if (st.scenario_path.empty()) {
+    ImGui::TextWrapped("What-if restarts need the scenario: open SCENARIO.json (or a run directory holding scenario.json).");
+    return;
+  }
+  const SwarmInfo& info = st.timeline.info();
+  ImGui::SetNextItemWidth(160);
+  ImGui::Combo("router", &w.router, "eq18\0shortest_path\0random\0");
+  help_marker("eq18: seed 002's greedy recursive selection (eq. 2 + 18); shortest_path: Petals' Dijkstra; random: uniform.");
+  ImGui::SetNextItemWidth(160);
+  ImGui::SliderFloat("gamma", &w.gamma, -4.0f, 4.0f, "%.2f");
+  help_marker("eq. 18 exponent of the transfer term.");
+  ImGui::SetNextItemWidth(160);
+  ImGui::SliderFloat("beta", &w.beta, -4.0f, 4.0f, "%.2f");
+  help_marker("eq. 18 exponent of the GPU availability / load ratio.");
+  ImGui::SetNextItemWidth(160);
+  ImGui::SliderFloat("alpha", &w.alpha, -4.0f, 4.0f, "%.2f");
+  help_marker("eq. 18 exponent of the reliability term.");
+  const auto host_combo = [&](const char* label, int* index, bool servers_only) {
+    const int n = servers_only ? info.n_servers : static_cast<int>(info.hosts.size());
+    if (n == 0) return;
+    *index = std::clamp(*index, 0, n - 1);
+    ImGui::SetNextItemWidth(160);
+    if (ImGui::BeginCombo(label, info.hosts[static_cast<std::size_t>(*index)].name.c_str())) {
+      for (int i = 0; i < n; ++i)
+        if (ImGui::Selectable(info.hosts[static_cast<std::size_t>(i)].name.c_str(), i == *index)) *index = i;
+      ImGui::EndCombo();
+    }
+  };
+  ImGui::Separator();
+  ImGui::TextDisabled("link");
+  host_combo("host##link", &w.link_node, false);
+  ImGui::Checkbox("bandwidth", &w.change_bandwidth);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(120);
+  ImGui::DragFloat("Mbit/s", &w.link_bandwidth_mbps, 1.0f, 0.1f, 100000.0f, "%.1f", ImGuiSliderFlags_Logarithmic);
+  ImGui::Checkbox("access latency", &w.change_latency);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(120);
+  ImGui::DragFloat("ms", &w.link_latency_ms, 0.1f, 0.0f, 1000.0f, "%.2f");
+  ImGui::SetNextItemWidth(120);
+  ImGui::DragFloat("from (s)##link", &w.link_at_s, 0.5f, 0.0f, 1e6f, "%.1f");
+  ImGui::Separator();
+  ImGui::TextDisabled("failure");
+  ImGui::Checkbox("take down", &w.fail);
+  ImGui::SameLine();
+  host_combo("##fail", &w.fail_node, true);
+  ImGui::SetNextItemWidth(100);
+  ImGui::DragFloat("down at (s)", &w.down_at_s, 0.5f, 0.0f, 1e6f, "%.1f");
+  ImGui::Checkbox("back up at (s)", &w.come_back);
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(100);
+  ImGui::DragFloat("##up", &w.up_at_s, 0.5f, 0.0f, 1e6f, "%.1f");
+  ImGui::Spacing();
+  if (ImGui::Button("Restart live run with these changes")) {
+    w.applied.clear();
+    static const char* routers[] = {"eq18", "shortest_path", "random"};
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "router %s, gamma %.2f, beta %.2f, alpha %.2f", routers[w.router], w.gamma, w.beta, w.alpha);
+    w.applied.push_back(buf);
+    if (w.fail) w.applied.push_back("node down: " + info.hosts[static_cast<std::size_t>(w.fail_node)].name);
+    const std::vector<sim::Override> o = whatif_overrides(st);
+    st.errors.clear();
+    st.live = true;
+    start_live(st, o, true);
+  }
+  help_marker("Runs the scenario again in a fresh process with these overrides; the current run's curves stay "
+              "in the metrics panel for comparison.");
+  for (const std::string& a : w.applied) ImGui::BulletText("%s", a.c_str());
+}
+
+void run_tab(AppState& st) {
+  const SwarmInfo& info = st.timeline.info();
+  ImGui::Text("input: %s", st.input.c_str());
+  ImGui::Text("scenario %s, model %s, seed %llu", info.scenario.c_str(), info.model.c_str(), static_cast<unsigned long long>(info.seed));
+  for (const std::string& wmsg : st.warnings) ImGui::TextColored(ImVec4(1, 0.8f, 0.3f, 1), "%s", wmsg.c_str());
+  if (st.metrics.is_object()) {
+    ImGui::Separator();
+    ImGui::TextDisabled("metrics.json");
+    const auto& m = st.metrics;
+    ImGui::Text("router %s, network %s, simulated %.3f s", m.value("router", "").c_str(), m.value("network_model", "").c_str(),
+                m.value("simulated_time_s", 0.0));
+    if (m.contains("throughput")) ImGui::Text("tokens/s %.3f", m["throughput"].value("tokens_per_s", 0.0));
+    if (m.contains("latency_s"))
+      for (const char* k : {"time_to_first_token", "per_token", "session"})
+        if (m["latency_s"].contains(k))
+          ImGui::Text("%s: p50 %.1f ms, p99 %.1f ms", k, m["latency_s"][k].value("p50", 0.0) * 1e3, m["latency_s"][k].value("p99", 0.0) * 1e3);
+  }
+}
+
+}  // namespace
+
+void draw_side_panel(AppState& st, const PixelRect& r) {
+  begin_fixed("Details", r, st.screenshot_mode);
+  if (ImGui::BeginTabBar("tabs")) {
+    const int want = st.side_tab;
+    st.side_tab = -1;
+    if (ImGui::BeginTabItem("Events", nullptr, want == 0 ? ImGuiTabItemFlags_SetSelected : 0)) {
+      events_tab(st);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("Node", nullptr, want == 1 ? ImGuiTabItemFlags_SetSelected : 0)) {
+      inspector_tab(st);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("What-if", nullptr, want == 2 ? ImGuiTabItemFlags_SetSelected : 0)) {
+      whatif_tab(st);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("Run", nullptr, want == 3 ? ImGuiTabItemFlags_SetSelected : 0)) {
+      run_tab(st);
+      ImGui::EndTabItem();
+    }
+    ImGui::EndTabBar();
+  }
+  ImGui::End();
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] errors
+// ---------------------------------------------------------------------------------------------
+
+void draw_error_window(AppState& st, int width, int height) {
+  if (st.errors.empty()) return;
+  const float w = std::min(760.0f, width * 0.8f);
+  ImGui::SetNextWindowPos(ImVec2(width * 0.5f, height * 0.45f), ImGuiCond_Always, ImVec2(0.5f, 0.5f));
+  ImGui::SetNextWindowSize(ImVec2(w, 0), ImGuiCond_Always);
+  ImGui::PushStyleColor(ImGuiCol_TitleBgActive, ImVec4(0.6f, 0.1f, 0.1f, 1));
+  ImGui::PushStyleColor(ImGuiCol_TitleBg, ImVec4(0.6f, 0.1f, 0.1f, 1));
+  ImGui::Begin("Error", nullptr, ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_AlwaysAutoResize);
+  ImGui::PushTextWrapPos(w - 16);
+  for (const std::string& e : st.errors) ImGui::TextColored(ImVec4(1, 0.5f, 0.5f, 1), "%s", e.c_str());
+  ImGui::PopTextWrapPos();
+  if (!st.timeline.events().empty())
+    ImGui::TextDisabled("The run is shown up to the last good event (t = %.3f s).", st.timeline.end_time());
+  if (!st.screenshot_mode && ImGui::Button("Dismiss")) st.errors.clear();
+  ImGui::End();
+  ImGui::PopStyleColor(2);
+}
+
+void draw_app(AppState& st, int width, int height) {
+  refresh_snapshot(st);
+  const PanelLayout l = compute_layout(width, height);
+  draw_toolbar(st, l.toolbar);
+  draw_world_view(st, l.world);
+  draw_coverage_panel(st, l.coverage);
+  draw_metrics_panel(st, l.metrics);
+  draw_side_panel(st, l.side);
+  draw_error_window(st, width, height);
+}
+
+}  // namespace swarmsim::gui

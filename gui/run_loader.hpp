@@ -1,0 +1,81 @@
+#pragma once
+// Reading runs into a Timeline: the events.jsonl lines the simulator writes (traces/README.md),
+// the extra "compute" / "transfer" / "step" lines the live stream adds (event_stream.hpp), and a
+// run directory (events.jsonl + metrics.json, with trace.json's spans when present).
+//
+// Bad input never throws out of `load_run_directory`: every problem becomes a message
+// "FILE:LINE: what" in `RunDirectory::errors`, and the events read before the first bad line stay
+// in the timeline, so the state up to the last good line can still be shown.
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gui/swarm_state.hpp"
+
+namespace swarmsim::gui {
+
+/// A line that is not a valid event: what is wrong with it (no file or line: the caller adds them).
+class EventFormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A well-formed line of a type this GUI does not know (a newer simulator): skipped, not an error.
+class UnknownEventType : public EventFormatError {
+ public:
+  using EventFormatError::EventFormatError;
+};
+
+/// Reads "run_start"'s fields into the run's description. Throws EventFormatError.
+SwarmInfo parse_run_start(const nlohmann::json& line);
+/// Reads any other event line; host names are resolved through `info`. Throws EventFormatError.
+SwarmEvent parse_event(const nlohmann::json& line, const SwarmInfo& info);
+
+/// Feeds JSON lines one at a time into a Timeline (the live stream, or a file read line by line).
+/// The first line must be "run_start". After the first bad line it accepts nothing more.
+class EventLineReader {
+ public:
+  /// `source` names the stream in messages ("run/events.jsonl", "live run").
+  explicit EventLineReader(std::string source) : source_(std::move(source)) {}
+  /// Parses the next line (numbered from 1) into `timeline`. Returns false once a line failed.
+  bool feed(std::string_view line, Timeline& timeline);
+  bool started() const { return started_; }
+  bool failed() const { return !error_.empty(); }
+  /// "SOURCE:LINE: message" for the first bad line; empty when none.
+  const std::string& error() const { return error_; }
+  int lines() const { return line_; }
+  /// Lines of unknown event types skipped so far.
+  int ignored() const { return ignored_; }
+
+ private:
+  int ignored_ = 0;
+  std::string source_;
+  int line_ = 0;
+  bool started_ = false;
+  std::string error_;
+};
+
+/// What a run directory held.
+struct RunDirectory {
+  std::filesystem::path dir;
+  Timeline timeline;
+  nlohmann::json metrics;            ///< metrics.json, or null when missing or unreadable
+  std::filesystem::path scenario;    ///< DIR/scenario.json when the directory has one (for what-if)
+  bool has_spans = false;            ///< trace.json's compute/transfer spans were merged
+  std::vector<std::string> errors;   ///< "FILE:LINE: message"; the timeline holds what came before
+  std::vector<std::string> warnings; ///< missing optional files, incomplete series
+  bool ok() const { return errors.empty(); }
+};
+
+/// Reads DIR/events.jsonl (required), DIR/metrics.json and DIR/trace.json (optional). Never throws.
+RunDirectory load_run_directory(const std::filesystem::path& dir);
+
+/// Reads an events.jsonl file into `timeline`. Appends "FILE:LINE: message" problems to `errors`
+/// and keeps the events before the first bad line. Never throws.
+void read_events_file(const std::filesystem::path& file, Timeline& timeline, std::vector<std::string>& errors);
+
+}  // namespace swarmsim::gui

@@ -1,0 +1,363 @@
+#include "gui/swarm_state.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace swarmsim::gui {
+
+int SwarmInfo::host_index(const std::string& name) const {
+  for (std::size_t i = 0; i < hosts.size(); ++i)
+    if (hosts[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+const char* to_string(EventType t) {
+  switch (t) {
+    case EventType::NodeJoin: return "node_join";
+    case EventType::NodeDown: return "node_down";
+    case EventType::NodeUp: return "node_up";
+    case EventType::LinkChange: return "link_change";
+    case EventType::SessionStart: return "session_start";
+    case EventType::ChainFormed: return "chain_formed";
+    case EventType::SessionDone: return "session_done";
+    case EventType::SessionFailed: return "session_failed";
+    case EventType::Compute: return "compute";
+    case EventType::Transfer: return "transfer";
+    case EventType::Step: return "step";
+    case EventType::RunEnd: return "run_end";
+    case EventType::TransferRetry: return "transfer_retry";
+    case EventType::SessionRecovered: return "session_recovered";
+    case EventType::BlocksMoved: return "blocks_moved";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Latency bins
+// ---------------------------------------------------------------------------------------------
+
+double LatencyBins::edge(int i) {
+  return kMin * std::pow(kMax / kMin, static_cast<double>(i) / kBins);
+}
+
+void LatencyBins::add(double seconds) {
+  int b = 0;
+  if (seconds > kMin) b = static_cast<int>(std::floor(std::log(seconds / kMin) / std::log(kMax / kMin) * kBins));
+  b = std::clamp(b, 0, kBins - 1);
+  counts[static_cast<std::size_t>(b)] += 1.0f;
+  ++total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] State
+// ---------------------------------------------------------------------------------------------
+
+std::vector<int> SwarmState::servers_of_block(int b) const {
+  std::vector<int> out;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].serving && nodes[i].blocks.contains(b)) out.push_back(static_cast<int>(i));
+  return out;
+}
+
+std::vector<std::vector<bool>> SwarmState::coverage(int n_blocks, int n_servers) const {
+  std::vector<std::vector<bool>> c(static_cast<std::size_t>(std::max(0, n_blocks)),
+                                   std::vector<bool>(static_cast<std::size_t>(std::max(0, n_servers)), false));
+  for (int i = 0; i < n_servers && i < static_cast<int>(nodes.size()); ++i) {
+    const NodeState& n = nodes[static_cast<std::size_t>(i)];
+    if (!n.serving) continue;
+    for (int b = std::max(0, n.blocks.start); b < std::min(n_blocks, n.blocks.end); ++b)
+      c[static_cast<std::size_t>(b)][static_cast<std::size_t>(i)] = true;
+  }
+  return c;
+}
+
+double SwarmState::up_seconds(int i) const {
+  const NodeState& n = nodes.at(static_cast<std::size_t>(i));
+  return n.up_seconds + (n.serving ? std::max(0.0, time - n.serving_since) : 0.0);
+}
+
+SwarmState initial_state(const SwarmInfo& info) {
+  SwarmState s;
+  s.nodes.resize(info.hosts.size());
+  for (std::size_t i = 0; i < info.hosts.size(); ++i) {
+    s.nodes[i].uplink_Bps = info.hosts[i].uplink_Bps;
+    s.nodes[i].downlink_Bps = info.hosts[i].downlink_Bps;
+  }
+  return s;
+}
+
+namespace {
+
+NodeState* node_at(SwarmState& s, int i) {
+  if (i < 0 || i >= static_cast<int>(s.nodes.size())) return nullptr;
+  return &s.nodes[static_cast<std::size_t>(i)];
+}
+
+void end_session(SwarmState& s, int session) {
+  auto it = s.sessions.find(session);
+  if (it == s.sessions.end()) return;
+  for (const ChainHop& h : it->second.chain)
+    if (NodeState* n = node_at(s, h.node)) n->sessions_in_flight = std::max(0, n->sessions_in_flight - 1);
+  s.sessions.erase(it);
+}
+
+void stop_serving(NodeState& n, double t) {
+  if (n.serving) n.up_seconds += std::max(0.0, t - n.serving_since);
+  n.serving = false;
+}
+
+}  // namespace
+
+void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
+  s.time = std::max(s.time, e.t);
+  switch (e.type) {
+    case EventType::NodeJoin:
+      if (NodeState* n = node_at(s, e.node)) {
+        n->joined = true;
+        n->blocks = e.blocks;
+        n->joined_at = e.t;
+        if (n->up && !n->serving) {
+          n->serving = true;
+          n->serving_since = e.t;
+        }
+      }
+      break;
+    case EventType::NodeDown:
+      if (NodeState* n = node_at(s, e.node)) {
+        stop_serving(*n, e.t);
+        n->up = false;
+        n->state_since = e.t;
+      }
+      break;
+    case EventType::NodeUp:
+      if (NodeState* n = node_at(s, e.node)) {
+        n->up = true;  // serves again once it has reloaded its blocks (its next node_join)
+        n->state_since = e.t;
+      }
+      break;
+    case EventType::LinkChange:
+      if (e.text == "set_bandwidth") {
+        if (NodeState* n = node_at(s, e.node)) {
+          if (e.direction != 'd') n->uplink_Bps = e.value;
+          if (e.direction != 'u') n->downlink_Bps = e.value;
+        }
+      } else if (e.peer >= 0) {
+        s.pair_latency_s[{std::min(e.node, e.peer), std::max(e.node, e.peer)}] = e.value;
+      } else if (NodeState* n = node_at(s, e.node)) {
+        n->access_latency_override_s = e.value;
+      }
+      break;
+    case EventType::SessionStart: {
+      ++s.sessions_started;
+      SessionInFlight f;
+      f.client = e.client;
+      f.started = e.t;
+      s.sessions[e.session] = f;
+      break;
+    }
+    case EventType::ChainFormed: {
+      ++s.chains_formed;
+      SessionInFlight& f = s.sessions[e.session];
+      for (const ChainHop& h : f.chain)  // a new chain replaces an old one (not emitted today)
+        if (NodeState* n = node_at(s, h.node)) n->sessions_in_flight = std::max(0, n->sessions_in_flight - 1);
+      f.chain = e.hops;
+      f.attempt = e.attempt;
+      f.chain_formed_at = e.t;
+      for (const ChainHop& h : e.hops)
+        if (NodeState* n = node_at(s, h.node)) {
+          ++n->chains;
+          ++n->sessions_in_flight;
+        }
+      break;
+    }
+    case EventType::SessionDone:
+      ++s.sessions_done;
+      end_session(s, e.session);
+      break;
+    case EventType::SessionFailed:
+      ++s.sessions_failed;
+      end_session(s, e.session);
+      break;
+    case EventType::Compute:
+      if (NodeState* n = node_at(s, e.node)) {
+        n->busy_seconds += std::max(0.0, e.t - e.start);
+        n->block_steps += std::max(0, e.blocks.size());
+      }
+      break;
+    case EventType::Transfer: {
+      if (NodeState* n = node_at(s, e.node)) n->bytes_sent += e.value;
+      if (NodeState* n = node_at(s, e.peer)) n->bytes_received += e.value;
+      PairTraffic& p = s.traffic[{e.node, e.peer}];
+      p.bytes += e.value;
+      p.busy_seconds += std::max(0.0, e.t - e.start);
+      ++p.messages;
+      s.bytes_moved += e.value;
+      ++s.hops;
+      break;
+    }
+    case EventType::Step: {
+      ++s.steps;
+      s.tokens += info.tokens_per_step;
+      auto it = s.sessions.find(e.session);
+      if (it != s.sessions.end()) it->second.steps_done = e.step + 1;
+      (e.step == 0 ? s.ttft : s.per_token).add(e.value);
+      break;
+    }
+    case EventType::RunEnd:
+      s.ended = true;
+      break;
+    case EventType::TransferRetry:
+      ++s.transfer_retries;
+      if (NodeState* n = node_at(s, e.node)) ++n->transfer_retries;
+      break;
+    case EventType::SessionRecovered: {
+      ++s.recoveries;
+      auto it = s.sessions.find(e.session);
+      if (it == s.sessions.end()) break;
+      std::vector<ChainHop>& chain = it->second.chain;
+      // The failed server's hop for `blocks` is replaced, in place, by the replacement hops.
+      auto lost = std::find_if(chain.begin(), chain.end(), [&](const ChainHop& h) { return h.node == e.node && h.blocks == e.blocks; });
+      if (lost == chain.end())
+        lost = std::find_if(chain.begin(), chain.end(), [&](const ChainHop& h) { return h.node == e.node; });
+      if (lost == chain.end()) break;
+      if (NodeState* n = node_at(s, lost->node)) n->sessions_in_flight = std::max(0, n->sessions_in_flight - 1);
+      const auto at = chain.erase(lost);
+      chain.insert(at, e.hops.begin(), e.hops.end());
+      for (const ChainHop& h : e.hops)  // `chains` counts chosen chains only, as metrics.json does
+        if (NodeState* n = node_at(s, h.node)) ++n->sessions_in_flight;
+      break;
+    }
+    case EventType::BlocksMoved:
+      ++s.block_moves;
+      if (NodeState* n = node_at(s, e.node)) {
+        stop_serving(*n, e.t);  // it loads the new range and serves again at its next node_join
+        n->blocks = e.blocks_to;
+        ++n->moves;
+      }
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// [SECTION] Timeline
+// ---------------------------------------------------------------------------------------------
+
+Timeline::Timeline(SwarmInfo info) : info_(std::move(info)), head_(initial_state(info_)) {
+  checkpoints_.emplace_back(0, head_);
+}
+
+void Timeline::advance_head(const SwarmEvent& e) {
+  const std::size_t index = events_.size() - 1;
+  if (e.type == EventType::Step) steps_.push_back(index);
+  if (e.type == EventType::Transfer) {
+    transfers_.push_back(index);
+    longest_transfer_ = std::max(longest_transfer_, e.t - e.start);
+  }
+  apply_event(head_, info_, e);
+  if (events_.size() % kCheckpointEvery == 0) checkpoints_.emplace_back(events_.size(), head_);
+}
+
+bool Timeline::append(const SwarmEvent& e) {
+  if (checkpoints_.empty()) {
+    head_ = initial_state(info_);
+    checkpoints_.emplace_back(0, head_);
+  }
+  if (!events_.empty() && e.t < events_.back().t) return false;
+  events_.push_back(e);
+  advance_head(events_.back());
+  return true;
+}
+
+void Timeline::assign(std::vector<SwarmEvent> events) {
+  // Spans and steps are recorded at their end, before the swarm events of the same instant (the
+  // simulator emits a session's last step before its end, and a head span before its step).
+  const auto rank = [](EventType t) {
+    return t == EventType::Compute || t == EventType::Transfer ? 0 : t == EventType::Step ? 1 : t == EventType::RunEnd ? 3 : 2;
+  };
+  std::stable_sort(events.begin(), events.end(), [&](const SwarmEvent& a, const SwarmEvent& b) {
+    return a.t != b.t ? a.t < b.t : rank(a.type) < rank(b.type);
+  });
+  events_.clear();
+  steps_.clear();
+  transfers_.clear();
+  longest_transfer_ = 0.0;
+  head_ = initial_state(info_);
+  checkpoints_.clear();
+  checkpoints_.emplace_back(0, head_);
+  events_.reserve(events.size());
+  for (SwarmEvent& e : events) {
+    events_.push_back(std::move(e));
+    advance_head(events_.back());
+  }
+}
+
+std::size_t Timeline::count_until(double T) const {
+  return static_cast<std::size_t>(
+      std::upper_bound(events_.begin(), events_.end(), T, [](double t, const SwarmEvent& e) { return t < e.t; }) -
+      events_.begin());
+}
+
+SwarmState Timeline::state_at(double T) const {
+  const std::size_t n = count_until(T);
+  if (checkpoints_.empty()) {
+    SwarmState s = initial_state(info_);
+    s.time = T;
+    return s;
+  }
+  auto cp = std::upper_bound(checkpoints_.begin(), checkpoints_.end(), n,
+                             [](std::size_t v, const auto& c) { return v < c.first; });
+  --cp;  // the last checkpoint with at most n events applied (the first one has 0)
+  SwarmState s = cp->second;
+  for (std::size_t i = cp->first; i < n; ++i) apply_event(s, info_, events_[i]);
+  s.time = T;
+  return s;
+}
+
+TimeSeries Timeline::throughput(double T, int bins) const {
+  TimeSeries ts;
+  bins = std::max(1, bins);
+  ts.dt = T > 0 ? T / bins : 1.0;
+  ts.values.assign(static_cast<std::size_t>(bins), 0.0f);
+  for (std::size_t i : steps_) {
+    const SwarmEvent& e = events_[i];
+    if (e.t > T) break;
+    const int b = std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1);
+    ts.values[static_cast<std::size_t>(b)] += static_cast<float>(info_.tokens_per_step / ts.dt);
+  }
+  return ts;
+}
+
+TimeSeries Timeline::token_latency(double T, int bins) const {
+  TimeSeries ts;
+  bins = std::max(1, bins);
+  ts.dt = T > 0 ? T / bins : 1.0;
+  ts.values.assign(static_cast<std::size_t>(bins), 0.0f);
+  std::vector<int> n(static_cast<std::size_t>(bins), 0);
+  for (std::size_t i : steps_) {
+    const SwarmEvent& e = events_[i];
+    if (e.t > T) break;
+    if (e.step == 0) continue;
+    const int b = std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1);
+    ts.values[static_cast<std::size_t>(b)] += static_cast<float>(e.value);
+    ++n[static_cast<std::size_t>(b)];
+  }
+  for (std::size_t b = 0; b < ts.values.size(); ++b)
+    if (n[b] > 0) ts.values[b] /= static_cast<float>(n[b]);
+  return ts;
+}
+
+std::vector<Timeline::ActiveTransfer> Timeline::transfers_at(double T, std::size_t limit) const {
+  std::vector<ActiveTransfer> out;
+  auto it = std::lower_bound(transfers_.begin(), transfers_.end(), T,
+                             [this](std::size_t i, double t) { return events_[i].t < t; });
+  for (; it != transfers_.end() && out.size() < limit; ++it) {
+    const SwarmEvent& e = events_[*it];
+    if (e.t > T + longest_transfer_) break;
+    if (e.start > T) continue;
+    const double dur = e.t - e.start;
+    out.push_back({e.node, e.peer, e.session, dur > 0 ? (T - e.start) / dur : 1.0});
+  }
+  return out;
+}
+
+}  // namespace swarmsim::gui

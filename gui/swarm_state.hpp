@@ -1,0 +1,231 @@
+#pragma once
+// The GUI's model of a run: what the swarm looked like at any simulated time T.
+//
+// A run is a `SwarmInfo` (the hosts, from the "run_start" line) and a time-ordered list of
+// `SwarmEvent`s (joins, failures, network changes, sessions, chains, and, where known, compute
+// and transfer spans and token steps). `SwarmState` is the plain snapshot the panels draw;
+// `Timeline` holds a run's events and answers `state_at(T)` by replaying them from the nearest
+// checkpoint (one every `Timeline::kCheckpointEvery` events), so seeking costs
+// O(kCheckpointEvery + state size) whatever the trace length. Nothing here knows about windows
+// or OpenGL: the tests drive it directly.
+//
+// Times are simulated seconds, sizes bytes, bandwidths bytes/s. Hosts are indices: servers
+// 0..S-1 in scenario order, then clients S..S+C-1 (as in sim/swarm/swarm_events.hpp).
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/swarm/block_range.hpp"
+#include "topology/geo.hpp"
+
+namespace swarmsim::gui {
+
+using sim::BlockRange;
+
+/// One host of the run as "run_start" describes it.
+struct HostInfo {
+  std::string name;
+  std::string device;             ///< GPU kind of a server ("L4"), device of a client ("cpu-generic")
+  bool is_server = true;
+  double memory_bytes = 0.0;      ///< device memory (servers; 0 when unknown)
+  double uplink_Bps = 0.0, downlink_Bps = 0.0;
+  std::optional<topology::GeoPoint> location;
+};
+
+/// What "run_start" says about the run.
+struct SwarmInfo {
+  std::string scenario, model;
+  std::uint64_t seed = 0;
+  int n_blocks = 0;
+  int n_servers = 0;              ///< hosts[0..n_servers) are servers, the rest clients
+  std::vector<HostInfo> hosts;
+  double tokens_per_step = 1.0;   ///< tokens one step of one session produces (the batch size)
+  /// Host index of `name`, or -1.
+  int host_index(const std::string& name) const;
+};
+
+enum class EventType {
+  NodeJoin, NodeDown, NodeUp, LinkChange, SessionStart, ChainFormed, SessionDone, SessionFailed,
+  Compute,   ///< a span of device work, emitted at its end (live signals or trace.json)
+  Transfer,  ///< a hidden-state message, emitted when its last byte arrives
+  Step,      ///< a token step finished at the client
+  RunEnd,
+  TransferRetry,     ///< a hidden-state transfer failed (timeout, checksum) and is retried or given up
+  SessionRecovered,  ///< a session replaced a failed server's hop(s) and goes on
+  BlocksMoved,       ///< a server moved its block range (rebalancing); serves again at its next node_join
+};
+/// Number of EventType values.
+inline constexpr int kEventTypes = 15;
+/// The events.jsonl "type" of `t` ("node_join", ...).
+const char* to_string(EventType t);
+
+struct ChainHop {
+  int node = 0;
+  BlockRange blocks;
+  bool operator==(const ChainHop&) const = default;
+};
+
+/// One event of a run. Only the fields of its type are meaningful.
+struct SwarmEvent {
+  double t = 0.0;           ///< when it happened (a span's end)
+  EventType type = EventType::RunEnd;
+  int node = -1;            ///< NodeJoin/Down/Up, LinkChange, BlocksMoved; Compute: the host;
+                            ///< Transfer, TransferRetry: the sender; SessionRecovered: the failed server
+  int peer = -1;            ///< LinkChange: the pair's other end (-1: access link); Transfer, TransferRetry: the receiver
+  BlockRange blocks;        ///< NodeJoin: range served; Compute: blocks run (empty for client work)
+  double start = 0.0;       ///< NodeJoin: load start; Compute/Transfer: span start
+  int session = -1;
+  int client = -1;          ///< SessionStart: host index of the client
+  int attempt = 0;          ///< ChainFormed; TransferRetry: the failed attempt (1-based)
+  std::vector<ChainHop> hops;  ///< ChainFormed; SessionRecovered: the replacement hops
+  double value = 0.0;       ///< ChainFormed: router cost; LinkChange: B/s or s; Transfer: bytes; Step: latency (s)
+  int step = 0;             ///< Compute/Transfer/Step: 0 = prefill
+  int tokens = 0;           ///< SessionDone/Failed; SessionRecovered: tokens replayed
+  BlockRange blocks_to;     ///< BlocksMoved: the new range (`blocks` is the old one)
+  bool given_up = false;    ///< TransferRetry: no attempt left
+  std::string text;         ///< SessionFailed, TransferRetry: reason; Compute: "blocks"/"embed"/"head";
+                            ///< LinkChange: "set_bandwidth"/"set_latency"
+  char direction = 'b';     ///< LinkChange set_bandwidth: 'u'p, 'd'own, 'b'oth
+};
+
+/// A session between its arrival and its end.
+struct SessionInFlight {
+  int client = -1;
+  double started = 0.0;
+  int steps_done = 0;
+  int attempt = 0;                 ///< admission attempts of the chain in use (0: none yet)
+  double chain_formed_at = -1.0;   ///< -1 while waiting for a chain
+  std::vector<ChainHop> chain;     ///< empty while waiting for a chain
+};
+
+/// One host at time T.
+struct NodeState {
+  bool up = true;
+  bool joined = false;            ///< has served blocks at some point (servers)
+  bool serving = false;           ///< joined, up and loaded: its blocks count for coverage
+  BlockRange blocks;              ///< last range announced
+  double joined_at = -1.0;        ///< last time it finished loading
+  double state_since = 0.0;       ///< last up/down change
+  double up_seconds = 0.0;        ///< serving time before `state_since` (add T - since when serving)
+  double serving_since = -1.0;
+  int chains = 0;                 ///< chains formed through it, cumulative (recoveries not counted, as in metrics.json)
+  int sessions_in_flight = 0;     ///< chains in flight through it
+  double bytes_sent = 0.0, bytes_received = 0.0;
+  int transfer_retries = 0;       ///< failed transfer attempts it sent
+  int moves = 0;                  ///< block-range moves (rebalancing)
+  double busy_seconds = 0.0;      ///< device-busy time of finished spans
+  long block_steps = 0;           ///< blocks x steps executed (a block run for one step counts 1)
+  double uplink_Bps = 0.0, downlink_Bps = 0.0;  ///< current access bandwidths
+  double access_latency_override_s = -1.0;      ///< from a set_latency without peer; -1: as configured
+};
+
+/// Fixed logarithmic bins of latencies from 1 ms to 100 s (values outside go to the end bins).
+struct LatencyBins {
+  static constexpr int kBins = 40;
+  static constexpr double kMin = 1e-3, kMax = 100.0;
+  std::array<float, kBins> counts{};
+  std::uint64_t total = 0;
+  void add(double seconds);
+  /// Lower edge of bin `i` (s).
+  static double edge(int i);
+};
+
+/// Traffic between an ordered pair of hosts up to T.
+struct PairTraffic {
+  double bytes = 0.0;
+  double busy_seconds = 0.0;  ///< summed transfer durations
+  int messages = 0;
+};
+
+/// The swarm at simulated time `time`: what the panels draw.
+struct SwarmState {
+  double time = 0.0;
+  std::vector<NodeState> nodes;                 ///< per host (servers then clients)
+  std::map<int, SessionInFlight> sessions;      ///< sessions in flight, by session id
+  std::map<std::pair<int, int>, PairTraffic> traffic;     ///< (from, to) -> bytes moved
+  std::map<std::pair<int, int>, double> pair_latency_s;   ///< set_latency with a peer (one-way, base)
+  int sessions_started = 0, sessions_done = 0, sessions_failed = 0, chains_formed = 0;
+  int recoveries = 0, transfer_retries = 0, block_moves = 0;
+  double tokens = 0.0;          ///< tokens generated (steps x tokens_per_step)
+  long steps = 0;               ///< token steps finished
+  double bytes_moved = 0.0;
+  long hops = 0;                ///< transfers
+  bool ended = false;           ///< "run_end" seen
+  LatencyBins ttft, per_token;  ///< step 0 latencies, step >= 1 latencies
+
+  /// Hosts serving block `b` now (joined, up, loaded), in host order.
+  std::vector<int> servers_of_block(int b) const;
+  /// coverage[b][i]: server i serves block b now. n_blocks x n_servers.
+  std::vector<std::vector<bool>> coverage(int n_blocks, int n_servers) const;
+  /// Serving time of host `i` up to `time` (s).
+  double up_seconds(int i) const;
+};
+
+/// Applies one event to a state. Events must come in time order. `info` is the run's hosts.
+void apply_event(SwarmState& state, const SwarmInfo& info, const SwarmEvent& e);
+/// The state before any event: every host up, not joined, with its configured bandwidths.
+SwarmState initial_state(const SwarmInfo& info);
+
+/// A series binned over simulated time: values[k] covers [k*dt, (k+1)*dt).
+struct TimeSeries {
+  double dt = 1.0;
+  std::vector<float> values;
+};
+
+/// A run's events with checkpoints; the source of every snapshot and series.
+class Timeline {
+ public:
+  static constexpr std::size_t kCheckpointEvery = 256;
+
+  Timeline() = default;
+  explicit Timeline(SwarmInfo info);
+
+  /// Appends one event; `e.t` must not be earlier than the last event's (live streaming).
+  /// Returns false (and ignores it) when it is.
+  bool append(const SwarmEvent& e);
+  /// Replaces the events by `events`, stably sorted by time (spans before swarm events at equal times).
+  void assign(std::vector<SwarmEvent> events);
+
+  const SwarmInfo& info() const { return info_; }
+  SwarmInfo& info() { return info_; }
+  const std::vector<SwarmEvent>& events() const { return events_; }
+  /// Time of the last event (0 when none).
+  double end_time() const { return events_.empty() ? 0.0 : events_.back().t; }
+  bool ended() const { return head_.ended; }
+  /// The state after every event.
+  const SwarmState& latest() const { return head_; }
+
+  /// The state after every event with t <= T, at time T. O(kCheckpointEvery) events replayed.
+  SwarmState state_at(double T) const;
+  /// Number of events with t <= T.
+  std::size_t count_until(double T) const;
+
+  /// Tokens/s over [0, T] in `bins` equal bins (`tokens_per_step` per step).
+  TimeSeries throughput(double T, int bins) const;
+  /// Mean per-token (decode step) latency in each of `bins` bins over [0, T] (0 where none).
+  TimeSeries token_latency(double T, int bins) const;
+
+  /// A transfer in flight at T: `progress` in [0, 1].
+  struct ActiveTransfer {
+    int from, to, session;
+    double progress;
+  };
+  /// Transfers whose span contains T (at most `limit`).
+  std::vector<ActiveTransfer> transfers_at(double T, std::size_t limit = 4096) const;
+
+ private:
+  void advance_head(const SwarmEvent& e);
+  SwarmInfo info_;
+  std::vector<SwarmEvent> events_;
+  SwarmState head_;
+  std::vector<std::pair<std::size_t, SwarmState>> checkpoints_;  ///< (events applied, state)
+  std::vector<std::size_t> steps_;      ///< indices of Step events
+  std::vector<std::size_t> transfers_;  ///< indices of Transfer events
+  double longest_transfer_ = 0.0;
+};
+
+}  // namespace swarmsim::gui

@@ -1,0 +1,266 @@
+// Replay is faithful: the GUI's state model, fed a run's events.jsonl (and trace.json) or its live
+// event stream, reports at time T what the simulator itself said through its signals up to T:
+// which nodes are up, which serve which blocks, which chains and sessions are in flight.
+//
+// The run is the shipped Table 2 Llama-3-8B swarm with churn added through overrides (no shipped
+// scenario has failures): 8 sessions 2 s apart, l4-1 (the only holder of blocks 8-15) down from
+// 35 s to 38 s, and gtx1650-0's link slowed at 33 s. Sessions in flight at 35 s fail; sessions
+// arriving while l4-1 is down wait for it to reload and form their chain on a later attempt.
+//
+// Each TEST runs one simulation in its own process (gtest_discover_tests: SimGrid allows one
+// simulation per process).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <unistd.h>
+
+#include "gui/event_stream.hpp"
+#include "gui/run_loader.hpp"
+#include "gui/swarm_state.hpp"
+#include "sim/engine/swarm_simulation.hpp"
+#include "sim/pricing.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+
+using namespace swarmsim;
+using gui::ChainHop;
+
+namespace {
+
+sim::Scenario churn_scenario() {
+  return sim::load_scenario_file(
+      std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/table2/llama3-8b-1gbps-rtt5ms.json",
+      {{"workload.sessions", "8"},
+       {"workload.arrival", R"({"process": "fixed", "interval": "2s"})"},
+       {"events", R"([{"at": "33s", "action": "set_bandwidth", "node": "gtx1650-0", "bandwidth": "100Mbps"},
+                      {"at": "35s", "action": "node_down", "node": "l4-1"},
+                      {"at": "38s", "action": "node_up", "node": "l4-1"}])"}});
+}
+
+/// What the simulator said up to some time, from its signals alone.
+struct Truth {
+  std::vector<bool> up;
+  std::vector<bool> serving;
+  std::vector<sim::BlockRange> blocks;
+  std::map<int, std::vector<ChainHop>> chains;  // session -> hops, while in flight
+  std::set<int> sessions;                        // started, not ended
+  int failed = 0, done = 0;
+  int disrupted = 0;  // recoveries and failed transfer attempts
+};
+
+/// Records Truth snapshots at the times asked: a snapshot at T holds every signal with t <= T.
+class TruthRecorder {
+ public:
+  TruthRecorder(const sim::Scenario& sc, std::vector<double> times) : times_(std::move(times)) {
+    std::sort(times_.begin(), times_.end());
+    const std::size_t S = sc.nodes.size();
+    now_.up.assign(S, true);
+    now_.serving.assign(S, false);
+    now_.blocks.assign(S, {});
+  }
+  void connect(sim::SimSignals& s) {
+    s.on_node_joined.connect([this](const sim::NodeJoined& e) {
+      at(e.t);
+      now_.serving[e.node] = now_.up[e.node];
+      now_.blocks[e.node] = e.blocks;
+    });
+    s.on_node_state.connect([this](const sim::NodeStateChanged& e) {
+      at(e.t);
+      now_.up[e.node] = e.up;
+      if (!e.up) now_.serving[e.node] = false;
+    });
+    s.on_session_started.connect([this](const sim::SessionStarted& e) {
+      at(e.t);
+      now_.sessions.insert(e.session);
+    });
+    s.on_chain_formed.connect([this](const sim::ChainFormed& e) {
+      at(e.t);
+      std::vector<ChainHop> hops;
+      for (std::size_t i = 0; i < e.servers.size(); ++i) hops.push_back({e.servers[i], e.ranges[i]});
+      now_.chains[e.session] = hops;
+    });
+    s.on_session_ended.connect([this](const sim::SessionEnded& e) {
+      at(e.t);
+      now_.sessions.erase(e.session);
+      now_.chains.erase(e.session);
+      (e.completed ? now_.done : now_.failed)++;
+    });
+    s.on_session_recovered.connect([this](const sim::SessionRecovered& e) {
+      at(e.t);
+      ++now_.disrupted;
+      auto it = now_.chains.find(e.session);
+      if (it == now_.chains.end()) return;
+      auto& hops = it->second;
+      for (std::size_t i = 0; i < hops.size(); ++i)
+        if (hops[i].node == e.failed_server && hops[i].blocks == e.span) {
+          hops.erase(hops.begin() + static_cast<long>(i));
+          for (std::size_t k = 0; k < e.servers.size(); ++k)
+            hops.insert(hops.begin() + static_cast<long>(i + k), ChainHop{e.servers[k], e.ranges[k]});
+          break;
+        }
+    });
+    s.on_blocks_moved.connect([this](const sim::BlocksMoved& e) {
+      at(e.t);
+      now_.serving[e.node] = false;
+      now_.blocks[e.node] = e.to;
+    });
+    s.on_transfer_retried.connect([this](const sim::TransferRetried& e) {
+      at(e.t);
+      ++now_.disrupted;
+    });
+    s.on_step.connect([this](const sim::StepCompleted& e) { at(e.t); });
+    s.on_compute.connect([this](const sim::ComputeSpan& e) { at(e.end); });
+    s.on_transfer.connect([this](const sim::TransferSpan& e) { at(e.end); });
+  }
+  /// Takes the snapshots of the times not reached by any signal.
+  void finish() { at(1e300); }
+  const std::map<double, Truth>& snapshots() const { return snaps_; }
+
+ private:
+  void at(double t) {
+    while (next_ < times_.size() && times_[next_] < t) snaps_[times_[next_++]] = now_;
+  }
+  std::vector<double> times_;
+  std::size_t next_ = 0;
+  Truth now_;
+  std::map<double, Truth> snaps_;
+};
+
+void expect_matches(const Truth& truth, const gui::SwarmState& s, const gui::SwarmInfo& info, double T,
+                    const char* source) {
+  SCOPED_TRACE(std::string(source) + " at T = " + std::to_string(T));
+  const int S = info.n_servers;
+  ASSERT_EQ(S, static_cast<int>(truth.up.size()));
+  for (int i = 0; i < S; ++i) {
+    EXPECT_EQ(s.nodes[i].up, truth.up[i]) << info.hosts[i].name << " up";
+    EXPECT_EQ(s.nodes[i].serving, truth.serving[i]) << info.hosts[i].name << " serving";
+  }
+  // Block coverage, block by block.
+  const auto cov = s.coverage(info.n_blocks, S);
+  for (int b = 0; b < info.n_blocks; ++b)
+    for (int i = 0; i < S; ++i)
+      EXPECT_EQ(cov[b][i], truth.serving[i] && truth.blocks[i].contains(b)) << "block " << b << " on " << info.hosts[i].name;
+  // Chains and sessions in flight.
+  std::map<int, std::vector<ChainHop>> chains;
+  std::set<int> sessions;
+  for (const auto& [k, f] : s.sessions) {
+    sessions.insert(k);
+    if (!f.chain.empty()) chains[k] = f.chain;
+  }
+  EXPECT_EQ(sessions, truth.sessions);
+  EXPECT_EQ(chains, truth.chains);
+  EXPECT_EQ(s.sessions_failed, truth.failed);
+  EXPECT_EQ(s.sessions_done, truth.done);
+  int in_flight_hops = 0, node_counts = 0;
+  for (const auto& [k, hops] : truth.chains) in_flight_hops += static_cast<int>(hops.size());
+  for (int i = 0; i < S; ++i) node_counts += s.nodes[i].sessions_in_flight;
+  EXPECT_EQ(node_counts, in_flight_hops);
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / (name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+const std::vector<double> kTimes = {0.0, 0.5, 1.0, 2.0, 31.0, 33.0, 34.9, 35.0, 35.5, 37.0, 38.5, 39.9,
+                                    41.0, 43.0, 45.0, 48.0, 52.0, 60.0, 1e6};
+
+}  // namespace
+
+// events.jsonl + trace.json, read back by the GUI, give the simulator's truth at every T; so does
+// the live stream (event_stream.hpp) the GUI reads from a child process.
+TEST(GuiReplay, StateAtTMatchesTheSimulatorsSignals) {
+  const sim::Scenario sc = churn_scenario();
+  const auto dir = fresh_dir("gui-replay");
+  sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
+  TruthRecorder truth(sc, kTimes);
+  truth.connect(simulation.signals());
+  std::vector<std::string> stream;
+  gui::EventStreamWriter writer(sc, [&](const std::string& line) { stream.push_back(line); });
+  writer.connect(simulation.signals());
+  sim::RunOptions options;
+  options.out_dir = dir;
+  options.progress = sim::RunOptions::Progress::Never;
+  const sim::RunReport report = simulation.run(options);
+  writer.finish(report.simulated_time);
+  truth.finish();
+
+  // The scenario did what it is for: l4-1 went down while sessions ran through it, and they
+  // failed, or recovered, or retried their transfers (which, depends on the simulator's fault
+  // handling); every session ended.
+  const Truth& during = truth.snapshots().at(37.0);
+  ASSERT_FALSE(during.up[1]) << "l4-1 should be down at 37 s";
+  ASSERT_FALSE(truth.snapshots().at(34.9).chains.empty()) << "sessions should run when l4-1 goes down";
+  const Truth& end = truth.snapshots().at(1e6);
+  ASSERT_GT(end.failed + end.disrupted, 0) << "the failure of l4-1 disturbed no session";
+  ASSERT_EQ(end.failed + end.done, 8);
+
+  gui::RunDirectory run = gui::load_run_directory(dir);
+  ASSERT_TRUE(run.ok()) << run.errors.front();
+  ASSERT_TRUE(run.has_spans);
+  gui::Timeline live;
+  gui::EventLineReader reader("live");
+  for (const std::string& line : stream) ASSERT_TRUE(reader.feed(line, live)) << reader.error();
+  ASSERT_TRUE(live.ended());
+
+  for (const auto& [T, snap] : truth.snapshots()) {
+    expect_matches(snap, run.timeline.state_at(T), run.timeline.info(), T, "events.jsonl");
+    expect_matches(snap, live.state_at(T), live.info(), T, "live stream");
+  }
+
+  // End-of-run totals agree with metrics.json.
+  const auto& m = report.metrics;
+  for (const gui::Timeline* t : {&run.timeline, &live}) {
+    const gui::SwarmState end = t->state_at(1e9);
+    EXPECT_EQ(end.sessions_done, m["sessions"]["completed"].get<int>());
+    EXPECT_EQ(end.sessions_failed, m["sessions"]["failed"].get<int>());
+    EXPECT_DOUBLE_EQ(end.tokens, m["throughput"]["tokens_generated"].get<double>());
+    EXPECT_EQ(end.hops, m["network"]["hops"].get<long>());
+    EXPECT_NEAR(end.bytes_moved, m["network"]["bytes_moved"].get<double>(), 1.0 * end.hops);  // trace rounds bytes
+    EXPECT_EQ(static_cast<std::uint64_t>(end.ttft.total), m["latency_s"]["time_to_first_token"]["count"].get<std::uint64_t>());
+    EXPECT_EQ(static_cast<std::uint64_t>(end.per_token.total), m["latency_s"]["per_token"]["count"].get<std::uint64_t>());
+    for (int i = 0; i < t->info().n_servers; ++i)
+      EXPECT_EQ(end.nodes[i].chains, m["nodes"][i]["chains"].get<int>()) << t->info().hosts[i].name;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// Seeking anywhere, in any order, gives the state that replaying every event from the start gives:
+// the checkpoints change the cost of state_at, never its answer.
+TEST(GuiReplay, SeekingFromCheckpointsEqualsReplayFromTheStart) {
+  const sim::Scenario sc = churn_scenario();
+  sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
+  gui::Timeline live;
+  gui::EventLineReader reader("live");
+  gui::EventStreamWriter writer(sc, [&](const std::string& line) { reader.feed(line, live); });
+  writer.connect(simulation.signals());
+  sim::RunOptions options;
+  options.progress = sim::RunOptions::Progress::Never;
+  writer.finish(simulation.run(options).simulated_time);
+  ASSERT_FALSE(reader.failed()) << reader.error();
+  ASSERT_GT(live.events().size(), 4 * gui::Timeline::kCheckpointEvery) << "the test needs several checkpoints";
+
+  const double end = live.end_time();
+  for (double T : {end, 0.3 * end, 0.9 * end, 0.0, 0.75 * end, 0.5 * end, 0.95 * end, 0.1 * end}) {
+    SCOPED_TRACE("T = " + std::to_string(T));
+    const gui::SwarmState seek = live.state_at(T);
+    gui::SwarmState full = gui::initial_state(live.info());
+    for (const gui::SwarmEvent& e : live.events())
+      if (e.t <= T) gui::apply_event(full, live.info(), e);
+    EXPECT_EQ(seek.steps, full.steps);
+    EXPECT_EQ(seek.hops, full.hops);
+    EXPECT_DOUBLE_EQ(seek.bytes_moved, full.bytes_moved);
+    EXPECT_EQ(seek.sessions.size(), full.sessions.size());
+    EXPECT_EQ(seek.sessions_failed, full.sessions_failed);
+    for (std::size_t i = 0; i < full.nodes.size(); ++i) {
+      EXPECT_EQ(seek.nodes[i].up, full.nodes[i].up);
+      EXPECT_EQ(seek.nodes[i].serving, full.nodes[i].serving);
+      EXPECT_DOUBLE_EQ(seek.nodes[i].busy_seconds, full.nodes[i].busy_seconds);
+      EXPECT_EQ(seek.nodes[i].block_steps, full.nodes[i].block_steps);
+    }
+  }
+}

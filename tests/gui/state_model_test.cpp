@@ -1,0 +1,307 @@
+// The GUI's state model without a simulation: reading events.jsonl, what it reports at time T,
+// bad input (missing directory, truncated or malformed lines), seeking, and the map projection.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "gui/app.hpp"
+#include "gui/run_loader.hpp"
+#include "gui/swarm_state.hpp"
+#include "gui/view_geometry.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+
+using namespace swarmsim::gui;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Two servers (a holds blocks 0-3, b blocks 4-7) and one client. b goes down at 5 s while session
+// 0 runs through both; session 1 waits for b to come back (up at 6 s, loaded at 6.5 s).
+//
+//   t   0.5 a joins   0.8 b joins   1 s0 starts, chain a>b   5 b down, s0 fails
+//   5.5 s1 starts     6 b up        6.5 b joins              7 s1 chain a>b   9 s1 done
+const char* kRun[] = {
+    R"({"t":0.0,"type":"run_start","scenario":"tiny","seed":1,"model":"m","n_blocks":8,)"
+    R"("nodes":[{"name":"a","gpu":"L4","memory_bytes":25769803776.0,"uplink_Bps":1e8,"downlink_Bps":1e8,"location":{"lat":50,"lon":8}},)"
+    R"({"name":"b","gpu":"GTX-1650","memory_bytes":4294967296.0,"uplink_Bps":1e8,"downlink_Bps":1e8,"location":{"lat":48.8,"lon":2.3}}],)"
+    R"("clients":[{"name":"c","device":"cpu-generic","location":{"lat":52.5,"lon":13.4}}]})",
+    R"({"t":0.5,"type":"node_join","node":"a","blocks":{"start":0,"end":4},"load_started":0.0})",
+    R"({"t":0.8,"type":"node_join","node":"b","blocks":{"start":4,"end":8},"load_started":0.0})",
+    R"({"t":1.0,"type":"session_start","session":0,"client":"c"})",
+    R"({"t":1.0,"type":"chain_formed","session":0,"attempt":1,"hops":[{"node":"a","blocks":{"start":0,"end":4}},{"node":"b","blocks":{"start":4,"end":8}}],"cost":1.5})",
+    R"({"t":2.0,"type":"link_change","action":"set_bandwidth","node":"a","direction":"up","bandwidth_Bps":1e6})",
+    R"({"t":5.0,"type":"node_down","node":"b"})",
+    R"({"t":5.0,"type":"session_failed","session":0,"tokens":3,"reason":"b went down during decode step 3"})",
+    R"({"t":5.5,"type":"session_start","session":1,"client":"c"})",
+    R"({"t":6.0,"type":"node_up","node":"b"})",
+    R"({"t":6.5,"type":"node_join","node":"b","blocks":{"start":4,"end":8},"load_started":6.0})",
+    R"({"t":7.0,"type":"chain_formed","session":1,"attempt":3,"hops":[{"node":"a","blocks":{"start":0,"end":4}},{"node":"b","blocks":{"start":4,"end":8}}],"cost":1.7})",
+    R"({"t":9.0,"type":"session_done","session":1,"tokens":8})",
+    R"({"t":9.0,"type":"run_end"})",
+};
+constexpr int kLines = sizeof kRun / sizeof kRun[0];
+
+fs::path write_run(const std::string& name, const std::string& text) {
+  const fs::path dir = fs::path(::testing::TempDir()) / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "events.jsonl", std::ios::binary) << text;
+  return dir;
+}
+
+std::string lines(int first, int last) {  // kRun[first..last), each with '\n'
+  std::string s;
+  for (int i = first; i < last; ++i) s += std::string(kRun[i]) + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST(GuiStateModel, ReportsNodesCoverageAndChainsAtT) {
+  const RunDirectory run = load_run_directory(write_run("tiny", lines(0, kLines)));
+  ASSERT_TRUE(run.ok()) << run.errors.front();
+  const Timeline& tl = run.timeline;
+  ASSERT_EQ(tl.info().n_servers, 2);
+  ASSERT_EQ(tl.info().hosts.size(), 3u);
+  ASSERT_TRUE(tl.info().hosts[2].location);
+  EXPECT_DOUBLE_EQ(tl.info().hosts[2].location->lon_deg, 13.4);
+
+  SwarmState s = tl.state_at(0.6);  // a serves, b loading
+  EXPECT_TRUE(s.nodes[0].serving);
+  EXPECT_FALSE(s.nodes[1].serving);
+  EXPECT_EQ(s.servers_of_block(2), std::vector<int>{0});
+  EXPECT_TRUE(s.servers_of_block(5).empty());
+
+  s = tl.state_at(3.0);  // session 0 in flight through a and b
+  ASSERT_EQ(s.sessions.size(), 1u);
+  EXPECT_EQ(s.sessions.at(0).chain.size(), 2u);
+  EXPECT_EQ(s.nodes[0].sessions_in_flight, 1);
+  EXPECT_EQ(s.nodes[1].sessions_in_flight, 1);
+  EXPECT_DOUBLE_EQ(s.nodes[0].uplink_Bps, 1e6);
+  EXPECT_DOUBLE_EQ(s.nodes[0].downlink_Bps, 1e8);
+
+  s = tl.state_at(5.0);  // b down, session 0 failed, blocks 4-7 uncovered
+  EXPECT_FALSE(s.nodes[1].up);
+  EXPECT_FALSE(s.nodes[1].serving);
+  EXPECT_TRUE(s.sessions.empty());
+  EXPECT_EQ(s.sessions_failed, 1);
+  EXPECT_EQ(s.nodes[1].sessions_in_flight, 0);
+  const auto cov = s.coverage(8, 2);
+  EXPECT_TRUE(cov[0][0]);
+  EXPECT_FALSE(cov[5][1]);
+
+  s = tl.state_at(6.2);  // b up again but still loading; session 1 waits without a chain
+  EXPECT_TRUE(s.nodes[1].up);
+  EXPECT_FALSE(s.nodes[1].serving);
+  ASSERT_EQ(s.sessions.size(), 1u);
+  EXPECT_TRUE(s.sessions.at(1).chain.empty());
+
+  s = tl.state_at(8.0);
+  EXPECT_TRUE(s.nodes[1].serving);
+  EXPECT_EQ(s.sessions.at(1).attempt, 3);
+  EXPECT_EQ(s.nodes[0].chains, 2);
+
+  s = tl.state_at(100.0);
+  EXPECT_TRUE(s.ended);
+  EXPECT_EQ(s.sessions_done, 1);
+  EXPECT_TRUE(s.sessions.empty());
+  // b served 0.8-5 and 6.5-100 s
+  EXPECT_NEAR(s.up_seconds(1), 4.2 + 93.5, 1e-9);
+}
+
+TEST(GuiStateModel, MissingDirectoryIsAClearError) {
+  const RunDirectory run = load_run_directory("/nonexistent/swarmsim-run");
+  ASSERT_EQ(run.errors.size(), 1u);
+  EXPECT_NE(run.errors[0].find("/nonexistent/swarmsim-run: no such directory"), std::string::npos) << run.errors[0];
+}
+
+TEST(GuiStateModel, DirectoryWithoutEventsIsAClearError) {
+  const fs::path dir = write_run("noevents", "");
+  fs::remove(dir / "events.jsonl");
+  const RunDirectory run = load_run_directory(dir);
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.errors[0].find("events.jsonl: no such file"), std::string::npos) << run.errors[0];
+}
+
+// A file cut in the middle of line 9: the error names the file and line 9, and the state of the
+// first 8 lines (up to t = 5) is still there.
+TEST(GuiStateModel, TruncatedFileKeepsTheStateUpToTheLastGoodLine) {
+  std::string text = lines(0, 8);
+  const std::string cut = kRun[8];
+  text += cut.substr(0, cut.size() / 2);  // no newline: the writer was interrupted
+  const fs::path dir = write_run("truncated", text);
+  const RunDirectory run = load_run_directory(dir);
+  ASSERT_EQ(run.errors.size(), 1u);
+  const std::string where = (dir / "events.jsonl").string() + ":9: ";
+  EXPECT_EQ(run.errors[0].rfind(where, 0), 0u) << run.errors[0];
+  EXPECT_NE(run.errors[0].find("cut short"), std::string::npos) << run.errors[0];
+  ASSERT_EQ(run.timeline.events().size(), 7u);
+  const SwarmState s = run.timeline.state_at(1e9);
+  EXPECT_FALSE(s.nodes[1].up);
+  EXPECT_EQ(s.sessions_failed, 1);
+  EXPECT_FALSE(s.ended);
+}
+
+TEST(GuiStateModel, MalformedLineNamesFileAndLine) {
+  std::string text = lines(0, 4) + "{\"t\": 1.5, \"type\": \"node_join\", \"node\": \"zz\", \"blocks\": {\"start\":0,\"end\":1}}\n" +
+                     lines(4, kLines);
+  const RunDirectory run = load_run_directory(write_run("unknown-host", text));
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.errors[0].find("events.jsonl:5: \"node\": unknown host \"zz\""), std::string::npos) << run.errors[0];
+  EXPECT_EQ(run.timeline.events().size(), 3u);
+
+  const RunDirectory bad_json = load_run_directory(write_run("bad-json", lines(0, 3) + "{oops\n" + lines(3, kLines)));
+  ASSERT_FALSE(bad_json.ok());
+  EXPECT_NE(bad_json.errors[0].find("events.jsonl:4: not valid JSON"), std::string::npos) << bad_json.errors[0];
+
+  const RunDirectory no_start = load_run_directory(write_run("no-start", lines(1, kLines)));
+  ASSERT_FALSE(no_start.ok());
+  EXPECT_NE(no_start.errors[0].find("events.jsonl:1: the first line must be the \"run_start\" event"), std::string::npos)
+      << no_start.errors[0];
+
+  const RunDirectory no_end = load_run_directory(write_run("no-end", lines(0, kLines - 1)));
+  ASSERT_FALSE(no_end.ok());
+  EXPECT_NE(no_end.errors[0].find(":" + std::to_string(kLines) + ": the file ends without a \"run_end\" line"),
+            std::string::npos)
+      << no_end.errors[0];
+  EXPECT_EQ(no_end.timeline.state_at(1e9).sessions_done, 1);
+}
+
+TEST(GuiStateModel, LineReaderStopsAtTheFirstBadLine) {
+  Timeline tl;
+  EventLineReader reader("live run");
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(reader.feed(kRun[i], tl));
+  EXPECT_FALSE(reader.feed(R"({"t": 0.1, "type": "node_down", "node": "a"})", tl));  // goes back in time
+  EXPECT_EQ(reader.error().rfind("live run:6: t = ", 0), 0u) << reader.error();
+  EXPECT_FALSE(reader.feed(kRun[5], tl));
+  EXPECT_EQ(tl.events().size(), 4u);
+}
+
+// Seeking backwards and forwards over many checkpoints equals a replay from the start.
+TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
+  SwarmInfo info;
+  info.n_blocks = 4;
+  info.n_servers = 2;
+  info.hosts = {{"a", "L4", true, 1e9, 1e8, 1e8, {}}, {"b", "L4", true, 1e9, 1e8, 1e8, {}}, {"c", "cpu", false, 0, 1e8, 1e8, {}}};
+  Timeline tl(info);
+  std::vector<SwarmEvent> all;
+  double t = 0;
+  for (int k = 0; k < 3000; ++k) {
+    SwarmEvent e;
+    e.t = (t += 0.01);
+    if (k % 500 == 0) {
+      e.type = (k / 500) % 2 ? EventType::NodeDown : EventType::NodeJoin;
+      e.node = 1;
+      e.blocks = {2, 4};
+    } else {
+      e.type = EventType::Transfer;
+      e.node = k % 3;
+      e.peer = (k + 1) % 3;
+      e.start = e.t - 0.005;
+      e.value = k;
+    }
+    all.push_back(e);
+    ASSERT_TRUE(tl.append(e));
+  }
+  for (double T : {29.0, 3.0, 17.5, 0.0, 12.34, 29.99, 5.0}) {
+    SwarmState full = initial_state(info);
+    for (const SwarmEvent& e : all)
+      if (e.t <= T) apply_event(full, info, e);
+    const SwarmState seek = tl.state_at(T);
+    EXPECT_DOUBLE_EQ(seek.bytes_moved, full.bytes_moved) << T;
+    EXPECT_EQ(seek.hops, full.hops) << T;
+    EXPECT_EQ(seek.nodes[1].serving, full.nodes[1].serving) << T;
+  }
+  // A transfer [t - 0.005, t] is in flight half-way through.
+  const auto active = tl.transfers_at(all[1].t - 0.0025);
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_NEAR(active[0].progress, 0.5, 1e-6);
+}
+
+TEST(GuiViewGeometry, ProjectionIsEquirectangularAndInvertible) {
+  MapView v;
+  v.rect = {100, 50, 400, 200};
+  v.center_lat = 10;
+  v.center_lon = 20;
+  v.deg_per_px = 0.5;
+  float x, y;
+  project(v, {10, 20}, x, y);
+  EXPECT_FLOAT_EQ(x, 300);
+  EXPECT_FLOAT_EQ(y, 150);
+  project(v, {20, 30}, x, y);  // 10 degrees east and north: 20 px right, 20 px up
+  EXPECT_FLOAT_EQ(x, 320);
+  EXPECT_FLOAT_EQ(y, 130);
+  const auto p = unproject(v, x, y);
+  EXPECT_NEAR(p.lat_deg, 20, 1e-9);
+  EXPECT_NEAR(p.lon_deg, 30, 1e-9);
+  zoom_at(v, 320, 130, 2.0);
+  project(v, {20, 30}, x, y);  // the point under the cursor stays put
+  EXPECT_NEAR(x, 320, 1e-3);
+  EXPECT_NEAR(y, 130, 1e-3);
+}
+
+TEST(GuiViewGeometry, FitShowsEveryPointInsideTheRect) {
+  const std::vector<swarmsim::topology::GeoPoint> pts = {{50.11, 8.68}, {50.06, 8.62}, {50.13, 8.70}, {50.10, 8.66}};
+  const PixelRect r = compute_layout(1280, 800).world;
+  const MapView v = fit_map_view(pts, r);
+  for (const auto& p : pts) {
+    float x, y;
+    project(v, p, x, y);
+    EXPECT_TRUE(r.contains(x, y)) << x << "," << y;
+  }
+  const MapView world = fit_map_view({}, r);
+  float x0, y0, x1, y1;
+  project(world, {90, -180}, x0, y0);
+  project(world, {-90, 180}, x1, y1);
+  EXPECT_GE(x0, r.x - 0.5f);
+  EXPECT_LE(x1, r.x + r.w + 0.5f);
+  EXPECT_NE(device_color("L4"), device_color("GTX-1650"));
+  EXPECT_LT(node_radius(4.0 * (1 << 30)), node_radius(24.0 * (1 << 30)));
+}
+
+// The what-if editor's changes become scenario overrides that the loader accepts and that say
+// what the editor said: router and eq. 18 exponents, a link change and a node failure added to
+// the scenario's own events.
+TEST(GuiWhatIf, EditsBecomeValidScenarioOverrides) {
+  const std::string scenario = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/table2/llama3-8b-1gbps-rtt5ms.json";
+  AppState st;
+  st.scenario_path = scenario;
+  const swarmsim::sim::Scenario original = swarmsim::sim::load_scenario_file(scenario);
+  SwarmInfo info;
+  for (const auto& n : original.nodes) info.hosts.push_back({n.name, n.device->name, true, 0, 0, 0, {}});
+  info.n_servers = static_cast<int>(info.hosts.size());
+  for (const auto& c : original.clients) info.hosts.push_back({c.name, c.device->name, false, 0, 0, 0, {}});
+  st.timeline = Timeline(info);
+  st.scenario_events = nlohmann::json::array({{{"at", "5s"}, {"action", "set_bandwidth"}, {"node", "client"}, {"bandwidth", "1Gbps"}}});
+  st.overrides = {{"workload.new_tokens", "8"}, {"policy.router", "\"random\""}};
+  WhatIfEdits& w = st.whatif;
+  w.router = 1;
+  w.gamma = 2.0f;
+  w.beta = -0.5f;
+  w.alpha = 0.0f;
+  w.change_bandwidth = true;
+  w.link_node = info.n_servers;  // the client
+  w.link_bandwidth_mbps = 10.0f;
+  w.link_at_s = 12.0f;
+  w.fail = true;
+  w.fail_node = 2;
+  w.down_at_s = 31.0f;
+  w.up_at_s = 33.0f;
+  const swarmsim::sim::Scenario sc = swarmsim::sim::load_scenario_file(scenario, whatif_overrides(st));
+  EXPECT_EQ(sc.policy.router, swarmsim::sim::RouterKind::ShortestPath);
+  EXPECT_DOUBLE_EQ(sc.policy.gamma, 2.0);
+  EXPECT_DOUBLE_EQ(sc.policy.beta, -0.5);
+  EXPECT_DOUBLE_EQ(sc.policy.alpha, 0.0);
+  EXPECT_EQ(sc.workload.new_tokens, 8);  // the run's own --set overrides are kept
+  ASSERT_EQ(sc.events.size(), 4u);
+  EXPECT_DOUBLE_EQ(sc.events[0].at_s, 5.0);  // the scenario's own event stays
+  EXPECT_EQ(sc.events[1].action, swarmsim::sim::EventAction::SetBandwidth);
+  EXPECT_EQ(sc.events[1].node, "client");
+  EXPECT_NEAR(sc.events[1].value, 10e6 / 8, 1e-6);
+  EXPECT_EQ(sc.events[2].action, swarmsim::sim::EventAction::NodeDown);
+  EXPECT_EQ(sc.events[2].node, original.nodes[2].name);
+  EXPECT_DOUBLE_EQ(sc.events[2].at_s, 31.0);
+  EXPECT_EQ(sc.events[3].action, swarmsim::sim::EventAction::NodeUp);
+}
