@@ -53,4 +53,12 @@ struct PartitionArgs {
 };
 int partition(const PartitionArgs& args);
 
+struct TopologyArgs {
+  std::string file;                    ///< scenario file
+  std::string at = "0";                ///< snapshot time: "30s", "2min", or seconds
+  std::string out_dir;                 ///< default runs/<scenario name>
+  int neighbours = 0;                  ///< > 0: each node keeps its k lightest links (large swarms)
+};
+int topology(const TopologyArgs& args);
+
 }  // namespace swarmsim::cli

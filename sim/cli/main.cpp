@@ -57,6 +57,14 @@ int main(int argc, char** argv) {
   pa->add_flag("--json", part.json, "print the result as JSON");
   pa->add_option("--out", part.out, "also write the JSON result to this file");
 
+  swarmsim::cli::TopologyArgs topo;
+  CLI::App* t = app.add_subcommand("topology", "persistent homology of the swarm at a time: print its features, write "
+                                               "topology.json (diagrams) and topology.png (persistence diagram)");
+  t->add_option("scenario", topo.file, "scenario file (JSON)")->required()->check(CLI::ExistingFile);
+  t->add_option("--at", topo.at, "snapshot time, e.g. 30s (default 0): nodes joined and not down, replayed events applied");
+  t->add_option("--out", topo.out_dir, "output directory (default: runs/<scenario name>)");
+  t->add_option("--neighbours", topo.neighbours, "keep each node's K lightest links (0: all pairs)")->check(CLI::NonNegativeNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,5 +74,6 @@ int main(int argc, char** argv) {
   if (*r) return swarmsim::cli::run(run);
   if (*p) return swarmsim::cli::profile(prof);
   if (*pa) return swarmsim::cli::partition(part);
+  if (*t) return swarmsim::cli::topology(topo);
   return 2;
 }

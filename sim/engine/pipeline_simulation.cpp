@@ -153,6 +153,7 @@ struct PipelineRun {
         case ArrivalProcess::Poisson:
           if (k > 0) t += rng.exponential(sc.workload.rate_per_s);
           break;
+        case ArrivalProcess::Trace: t = sc.workload.trace[static_cast<std::size_t>(k)].at_s; break;
       }
       arrival[k] = t;
     }

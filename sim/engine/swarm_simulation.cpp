@@ -18,6 +18,7 @@
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Exec.hpp>
 #include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/Semaphore.hpp>
 
 #include "sim/swarm/latency_table.hpp"
 #include "sim/engine/pipeline_simulation.hpp"
@@ -68,6 +69,20 @@ struct ServerState {
   double joined_at = -1.0;     ///< first time it finished loading
   double up_since = 0.0;
   double up_seconds = 0.0;     ///< closed up intervals
+  double down_since = -1.0;    ///< when it last went down
+  bool stale_alive = false;    ///< down but not yet declared dead: routers still see it (no heartbeat missed yet)
+  bool moving = false;         ///< rebalancing: unloading its range and loading another
+  double heartbeat_phase = 0.0;  ///< its heartbeats go out at phase + m x period
+  int incarnation = 0;         ///< times it finished loading blocks (a restarted server is a new incarnation)
+};
+
+/// A transfer ended without delivering: the receiver (or the sender) is gone.
+enum class Delivery { Ok, ReceiverFailed, SenderFailed };
+
+/// The server of hop `hop` of a session's chain failed; thrown inside a step, caught by recovery.
+struct HopFailed {
+  int hop;
+  double since;  ///< when the session first saw it fail
 };
 
 struct SwarmSimulation::Impl {
@@ -135,6 +150,26 @@ struct SwarmSimulation::Impl {
     return sc.nodes[static_cast<std::size_t>(i)].uptime * observed;
   }
 
+  /// Whether the swarm has noticed that server i is down: its last heartbeat before the failure
+  /// is heartbeat_misses periods old.
+  bool declared_dead(int i) const { return !servers[static_cast<std::size_t>(i)].up && now() >= death_notice_time(i); }
+
+  /// When the swarm declares server i dead for its current failure (its last heartbeat before going
+  /// down plus heartbeat_misses periods); now() if it is up.
+  double death_notice_time(int i) const {
+    const ServerState& s = servers[static_cast<std::size_t>(i)];
+    if (s.up) return now();
+    const double hb = sc.policy.faults.heartbeat_s;
+    const double last = s.heartbeat_phase + std::floor((s.down_since - s.heartbeat_phase) / hb) * hb;
+    return last + hb * sc.policy.faults.heartbeat_misses;
+  }
+
+  /// Whether server i serves `blocks` now (a moving server answers "not serving" at once).
+  bool serves(int i, BlockRange blocks) const {
+    const ServerState& s = servers[static_cast<std::size_t>(i)];
+    return s.loaded && !s.moving && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
+  }
+
   std::vector<ServerView> make_view() const {
     std::vector<ServerView> v(static_cast<std::size_t>(S));
     for (int i = 0; i < S; ++i) {
@@ -142,7 +177,7 @@ struct SwarmSimulation::Impl {
       ServerView& x = v[static_cast<std::size_t>(i)];
       x.host = i;
       x.blocks = s.blocks;
-      x.alive = s.up && s.loaded;
+      x.alive = (s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i));
       x.device = sc.nodes[static_cast<std::size_t>(i)].device;
       x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
       x.active_sessions = s.active;
@@ -195,6 +230,7 @@ struct SwarmSimulation::Impl {
     log(1, "server@" + node.name, "loading blocks " + st.blocks.str() + " (" + format_bytes(st.weights_bytes) + ")");
     sg4::this_actor::sleep_for(st.weights_bytes / node.weights_load_Bps);
     st.loaded = true;
+    ++st.incarnation;
     if (st.joined_at < 0) {
       st.joined_at = now();
       st.up_since = now();
@@ -204,6 +240,75 @@ struct SwarmSimulation::Impl {
     // Stay alive (a daemon does not keep the run going) so that SimGrid restarts this actor,
     // and the node reloads its blocks, when its host comes back up after a failure.
     sg4::this_actor::suspend();
+  }
+
+  /// Dynamic rebalancing R: S x P -> S' (seed 002, eq. 3), with Petals' rule: every period, the
+  /// "auto" server whose move to the least-served window (of its own size, given everyone else)
+  /// raises the swarm's weakest block throughput the most moves, if the gain beats balance_quality
+  /// (or the move covers blocks nobody serves). One move per period, so the swarm does not thrash.
+  /// The mover drops its KV caches (its sessions recover elsewhere) and loads the new weights.
+  void rebalance_actor() {
+    const RebalanceSpec& rb = sc.policy.rebalance;
+    const int n = sc.model.n_layers;
+    while (true) {
+      sg4::this_actor::sleep_for(rb.period_s);
+      std::vector<ServedRange> served;
+      std::vector<int> who;
+      for (int i = 0; i < S; ++i) {
+        const ServerState& st = servers[static_cast<std::size_t>(i)];
+        const bool known_serving = (st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i));
+        if (!known_serving) continue;
+        served.push_back({st.blocks, server_throughput(sc.nodes[static_cast<std::size_t>(i)], sc.model, *cost)});
+        who.push_back(i);
+      }
+      const std::vector<double> tp = block_throughputs(n, served);
+      const double before = *std::min_element(tp.begin(), tp.end());
+      int best = -1;
+      double best_after = before;
+      BlockRange best_range;
+      for (std::size_t w = 0; w < who.size(); ++w) {
+        const int i = who[w];
+        const ServerState& st = servers[static_cast<std::size_t>(i)];
+        if (sc.nodes[static_cast<std::size_t>(i)].blocks || !st.up) continue;  // fixed ranges stay where the scenario put them
+        std::vector<ServedRange> others = served;
+        others.erase(others.begin() + static_cast<long>(w));
+        std::vector<double> moved = block_throughputs(n, others);
+        const int span = st.blocks.size();
+        const int start = choose_least_served_start(moved, span);
+        if (start == st.blocks.start) continue;
+        for (int b = start; b < start + span; ++b) moved[static_cast<std::size_t>(b)] += served[w].throughput;
+        const double after = *std::min_element(moved.begin(), moved.end());
+        const bool worth = (before <= 0 && after > 0) || after * rb.balance_quality > before;
+        if (worth && after > best_after) {
+          best = i;
+          best_after = after;
+          best_range = BlockRange{start, start + span};
+        }
+      }
+      if (best < 0) continue;
+      ServerState& st = servers[static_cast<std::size_t>(best)];
+      const BlockRange from = st.blocks;
+      st.moving = true;
+      st.loaded = false;
+      ++st.epoch;  // its KV caches are dropped with the old weights
+      st.kv_reserved = 0.0;
+      st.active = 0;
+      st.blocks = best_range;
+      log(1, "rebalance", host_name(best) + " moves from blocks " + from.str() + " to " + best_range.str());
+      signals.on_blocks_moved(BlocksMoved{now(), best, from, best_range, before, best_after});
+      const NodeSpec& node = sc.nodes[static_cast<std::size_t>(best)];
+      const double started = now();
+      sg4::Actor::create("reload-" + node.name, platform->host(best), [this, best, started] {
+        ServerState& s = servers[static_cast<std::size_t>(best)];
+        sg4::this_actor::sleep_for(s.weights_bytes / sc.nodes[static_cast<std::size_t>(best)].weights_load_Bps);
+        if (!s.moving) return;  // it went down meanwhile; its restart loads the new range
+        s.moving = false;
+        s.loaded = true;
+        ++s.incarnation;
+        log(1, "server@" + host_name(best), "serving blocks " + s.blocks.str());
+        signals.on_node_joined(NodeJoined{now(), best, s.blocks, started});
+      })->daemonize();
+    }
   }
 
   /// Applies the replayed latency changes at their time and reports every network change.
@@ -255,15 +360,190 @@ struct SwarmSimulation::Impl {
     signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes});
   }
 
+  /// Moves `payload` bytes from `from` to `to` as a checked message (seed 003, "Error Handling"):
+  /// an attempt the receiver does not acknowledge within the transfer timeout is retried after an
+  /// exponential backoff, up to retry_attempts; a message whose FNV-1a checksum does not match
+  /// (corruption drawn at corruption_rate) is sent again at once. A sender that is down cannot
+  /// send at all. The client pays the timeouts: a crashed host answers nothing.
+  Delivery deliver(int from, int to, double payload, int session, int step, Rng& rng) {
+    const FaultToleranceSpec& f = sc.policy.faults;
+    const double bytes = payload + sc.overheads.header_bytes;
+    const double cpu = sc.overheads.rpc_s + 2.0 * bytes / sc.overheads.serialization_Bps + 2.0 * bytes / f.checksum_Bps;
+    // A transfer is late once it exceeds twice its expected time on the replayed network plus
+    // the configured grace: big prefill messages are not cut off by a timeout sized for decode.
+    const double timeout = f.transfer_timeout_s + 2.0 * (platform->latency_s(from, to) + bytes / platform->bandwidth_Bps(from, to));
+    int attempt = 1;
+    for (int resent = 0; attempt <= f.retry_attempts;) {
+      if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
+      const double t0 = now();
+      if (cpu > 0) sg4::this_actor::sleep_for(cpu);
+      if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
+      bool delivered = false;
+      if (platform->host(to)->is_on()) {
+        sg4::CommPtr comm = sg4::Comm::sendto_async(platform->host(from), platform->host(to), static_cast<std::uint64_t>(bytes));
+        try {
+          comm->wait_for(timeout);
+          delivered = true;
+        } catch (const simgrid::TimeoutException&) {
+          comm->cancel();
+        } catch (const simgrid::Exception&) {
+          if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
+        }
+      }
+      if (delivered) {
+        ++hops;
+        signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes});
+        if (f.corruption_rate > 0 && rng.uniform() < f.corruption_rate && resent < 16) {
+          ++resent;  // the receiver's FNV-1a differs: it asks for the message again
+          signals.on_transfer_retried(TransferRetried{now(), from, to, session, step, attempt, "checksum", false});
+          continue;
+        }
+        return Delivery::Ok;
+      }
+      // Not acknowledged: the sender waits out the timeout, then backs off.
+      const double waited = now() - t0;
+      if (waited < timeout) sg4::this_actor::sleep_for(timeout - waited);
+      const bool last = attempt == f.retry_attempts;
+      signals.on_transfer_retried(TransferRetried{now(), from, to, session, step, attempt, "timeout", last});
+      if (last) break;
+      sg4::this_actor::sleep_for(f.retry_backoff_s * std::pow(2.0, attempt - 1));
+      ++attempt;
+    }
+    return Delivery::ReceiverFailed;
+  }
+
   /// Runs `device_seconds` of work on host `host`'s device, shared with its other work.
-  void compute(int host, double device_seconds, int session, int step, BlockRange blocks, const char* what) {
+  void compute(int host, double device_seconds, int session, int step, BlockRange blocks, const char* what,
+               const gpu::BlockWork* work = nullptr) {
     if (device_seconds <= 0) return;
     if (!platform->host(host)->is_on()) throw HostDown{host};
+    if (host < S && sc.policy.scheduler.kind != SchedulerKind::Shared) {
+      queued_compute(host, device_seconds, session, step, blocks, what, work);
+      return;
+    }
     const double t0 = now();
     sg4::Host* h = platform->host(host);
     sg4::this_actor::exec_init(device_seconds * h->get_speed())->set_host(h)->wait();
     add_busy(host, device_seconds);
     signals.on_compute(ComputeSpan{t0, now(), host, session, step, blocks, what, device_seconds});
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // [SECTION] Server schedulers (fcfs, priority, batch)
+  // -------------------------------------------------------------------------------------------
+
+  /// One request for device time on a server, waiting in its queue.
+  struct Job {
+    double seconds = 0;       ///< device time alone (priced)
+    int session = 0, step = 0;
+    BlockRange blocks;
+    const char* what = "";
+    gpu::BlockWork work{};    ///< the shape, for batching decode steps
+    bool batchable = false;   ///< a decode step (one token) that may share a batch
+    double deadline = 0;      ///< session arrival + workload.deadline (inf when none)
+    int priority = 0;         ///< from the trace; higher first
+    std::uint64_t seq = 0;    ///< arrival order in the queue
+    bool done = false, failed = false;
+    sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
+  };
+  struct ServerQueue {
+    std::vector<std::shared_ptr<Job>> jobs;
+    sg4::SemaphorePtr pending = sg4::Semaphore::create(0);  ///< one unit per queued job
+    std::uint64_t next_seq = 0;
+  };
+  std::vector<ServerQueue> queues;
+  std::vector<double> session_deadline;
+  std::vector<int> session_priority;
+
+  /// Puts the work in server `host`'s queue and waits for its worker to run it. A server that
+  /// goes down fails its queued work: the session sees HostDown.
+  void queued_compute(int host, double seconds, int session, int step, BlockRange blocks, const char* what,
+                      const gpu::BlockWork* work) {
+    ServerQueue& q = queues[static_cast<std::size_t>(host)];
+    auto job = std::make_shared<Job>();
+    job->seconds = seconds;
+    job->session = session;
+    job->step = step;
+    job->blocks = blocks;
+    job->what = what;
+    if (work) {
+      job->work = *work;
+      job->batchable = work->new_tokens == 1;
+    }
+    job->deadline = session_deadline[static_cast<std::size_t>(session)];
+    job->priority = session_priority[static_cast<std::size_t>(session)];
+    job->seq = q.next_seq++;
+    q.jobs.push_back(job);
+    q.pending->release();
+    while (!job->done && !job->failed) {
+      job->ready->acquire_timeout(1.0);  // polls: a crashed worker cannot release anyone
+      if (!job->done && !platform->host(host)->is_on()) job->failed = true;
+    }
+    if (job->failed) throw HostDown{host};
+  }
+
+  /// The worker of server i's queue: runs on the server's host (killed with it, restarted with it).
+  void scheduler_actor(int i) {
+    ServerQueue& q = queues[static_cast<std::size_t>(i)];
+    // A restart finds the work queued before the crash lost with the device's state.
+    for (auto& j : q.jobs) {
+      j->failed = true;
+      j->ready->release();
+    }
+    q.jobs.clear();
+    while (!q.pending->would_block()) q.pending->acquire();
+    const SchedulerSpec& spec = sc.policy.scheduler;
+    sg4::Host* h = platform->host(i);
+    const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(i)].device;
+    while (true) {
+      q.pending->acquire();
+      if (q.jobs.empty()) continue;
+      if (spec.kind == SchedulerKind::Batch) {  // let a batch fill, up to batch_wait after its oldest request
+        const auto oldest = std::min_element(q.jobs.begin(), q.jobs.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
+        if ((*oldest)->batchable && static_cast<int>(q.jobs.size()) < spec.batch_max && spec.batch_wait_s > 0)
+          sg4::this_actor::sleep_for(spec.batch_wait_s);
+      }
+      // Pick the next request by the policy.
+      auto first = std::min_element(q.jobs.begin(), q.jobs.end(), [&](const auto& a, const auto& b) {
+        if (spec.kind == SchedulerKind::Priority) {
+          if (a->priority != b->priority) return a->priority > b->priority;
+          if (a->deadline != b->deadline) return a->deadline < b->deadline;  // earliest deadline first
+        }
+        return a->seq < b->seq;  // fcfs, and batch's oldest first
+      });
+      std::vector<std::shared_ptr<Job>> batch{*first};
+      q.jobs.erase(first);
+      if (spec.kind == SchedulerKind::Batch && batch[0]->batchable) {
+        for (auto it = q.jobs.begin(); it != q.jobs.end() && static_cast<int>(batch.size()) < spec.batch_max;) {
+          if ((*it)->batchable && (*it)->blocks == batch[0]->blocks) {
+            batch.push_back(*it);
+            it = q.jobs.erase(it);
+            if (!q.pending->would_block()) q.pending->acquire();  // its unit: it is served in this batch
+          } else {
+            ++it;
+          }
+        }
+      }
+      double seconds = batch[0]->seconds;
+      if (batch.size() > 1) {  // one pass over the weights for every sequence of the batch
+        gpu::BlockWork merged = batch[0]->work;
+        merged.batch = 0;
+        for (const auto& j : batch) {
+          merged.batch += j->work.batch;
+          merged.kv_len = std::max(merged.kv_len, j->work.kv_len);
+        }
+        seconds = cost->blocks_seconds(dev, sc.model, merged, batch[0]->blocks.size());
+      }
+      const double t0 = now();
+      sg4::this_actor::exec_init(seconds * h->get_speed())->set_host(h)->wait();
+      add_busy(i, seconds);
+      const double share = seconds / static_cast<double>(batch.size());
+      for (const auto& j : batch) {
+        signals.on_compute(ComputeSpan{t0, now(), i, j->session, j->step, j->blocks, j->what, share});
+        j->done = true;
+        j->ready->release();
+      }
+    }
   }
 
   /// Chains are built by the most central alive server when the policy asks for an orchestrator:
@@ -307,7 +587,59 @@ struct SwarmSimulation::Impl {
     int server;
     int epoch;
     double bytes;
+    int incarnation = 0;  ///< the server's incarnation when the session started using it
   };
+
+  double w_deadline() const { return sc.workload.deadline_s; }
+
+  /// Reserves KV memory for `hops` on their servers and records it in `reservations`.
+  void reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations) {
+    for (const ChainHop& hop : hops) {
+      ServerState& st = servers[static_cast<std::size_t>(hop.server)];
+      const double bytes = kv_per_block * hop.blocks.size();
+      st.kv_reserved += bytes;
+      st.kv_peak = std::max(st.kv_peak, st.kv_reserved);
+      ++st.active;
+      reservations.push_back({hop.server, st.epoch, bytes, st.incarnation});
+    }
+  }
+
+  /// Whether server `server` lost this session's KV cache since it was reserved (it restarted or moved).
+  bool lost_cache(int server, const std::vector<Reservation>& reservations) const {
+    for (const Reservation& r : reservations)
+      if (r.server == server) return servers[static_cast<std::size_t>(server)].epoch != r.epoch;
+    return false;
+  }
+
+  /// Releases the reservation held on one server (it failed or left the chain).
+  void release_one(int server, std::vector<Reservation>& reservations) {
+    for (auto it = reservations.begin(); it != reservations.end(); ++it)
+      if (it->server == server) {
+        std::vector<Reservation> one{*it};
+        reservations.erase(it);
+        release(one);
+        return;
+      }
+  }
+
+  /// Routes a chain (or a span of one), retrying until the admission timeout counted from `since`.
+  /// A server the session saw fail is avoided until it restarts (a new incarnation reloaded its blocks).
+  std::optional<Chain> route_with_retries(RouteRequest req, Rng& rng, double since, int& attempt, int client, int k,
+                                          const std::vector<std::pair<int, int>>* failed_seen = nullptr) {
+    while (true) {
+      ++attempt;
+      if (sc.policy.orchestrator) orchestrator_round_trip(client, k);
+      req.avoid.clear();
+      if (failed_seen)
+        for (const auto& [server, incarnation] : *failed_seen)
+          if (servers[static_cast<std::size_t>(server)].incarnation == incarnation) req.avoid.push_back(server);
+      const std::vector<ServerView> views = make_view();
+      std::optional<Chain> chain = router->route(swarm_view(views), req, rng);
+      if (chain) return chain;
+      if (now() + sc.policy.admission_retry_s > since + sc.policy.admission_timeout_s) return std::nullopt;
+      sg4::this_actor::sleep_for(sc.policy.admission_retry_s);
+    }
+  }
 
   void session_actor(int k) {
     Rng rng = root_rng.split(static_cast<std::uint64_t>(k));
@@ -316,41 +648,39 @@ struct SwarmSimulation::Impl {
     const double arrival = now();
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals.on_session_started(SessionStarted{arrival, k, client});
+    session_deadline[static_cast<std::size_t>(k)] =
+        w_deadline() > 0 ? arrival + w_deadline() : std::numeric_limits<double>::infinity();
+    if (sc.workload.arrival == ArrivalProcess::Trace)
+      session_priority[static_cast<std::size_t>(k)] = sc.workload.trace[static_cast<std::size_t>(k)].priority;
 
-    const RouteRequest req{client, w.batch_size, w.prompt_tokens, w.new_tokens};
+    int prompt_tokens = w.prompt_tokens, new_tokens = w.new_tokens;
+    if (w.arrival == ArrivalProcess::Trace) {  // a trace may set each session's own lengths
+      const TraceArrival& a = w.trace[static_cast<std::size_t>(k)];
+      if (a.prompt_tokens > 0) prompt_tokens = a.prompt_tokens;
+      if (a.new_tokens > 0) new_tokens = a.new_tokens;
+    }
+    const RouteRequest req{client, w.batch_size, prompt_tokens, new_tokens};
     const double kv_per_block = req.kv_bytes_per_block(sc.model);
     const double act_bytes = gpu::dtype_bytes(sc.model.activation_dtype);
     std::optional<Chain> chain;
     int attempt = 0;
     int tokens = 0;
     std::vector<Reservation> reservations;
+    std::vector<std::pair<int, int>> failed_seen;  // (server, incarnation) this session saw fail
     std::string stage = "routing";
     try {
       // Admission: find a chain of alive servers with KV memory, retrying until the timeout.
-      while (true) {
-        ++attempt;
-        if (sc.policy.orchestrator) orchestrator_round_trip(client, k);
-        const std::vector<ServerView> views = make_view();
-        chain = router->route(swarm_view(views), req, rng);
-        if (chain) break;
-        if (now() + sc.policy.admission_retry_s > arrival + sc.policy.admission_timeout_s) {
-          end_session(k, false,
-                      "no chain of alive servers with free KV memory covers all " + std::to_string(sc.model.n_layers) +
-                          " blocks (" + std::to_string(attempt) + " attempts over " +
-                          format_duration(now() - arrival) + ")",
-                      0);
-          return;
-        }
-        sg4::this_actor::sleep_for(sc.policy.admission_retry_s);
+      chain = route_with_retries(req, rng, arrival, attempt, client, k);
+      if (!chain) {
+        end_session(k, false,
+                    "no chain of alive servers with free KV memory covers all " + std::to_string(sc.model.n_layers) +
+                        " blocks (" + std::to_string(attempt) + " attempts over " + format_duration(now() - arrival) + ")",
+                    0);
+        return;
       }
       ChainFormed formed{now(), k, attempt, {}, {}, chain->cost};
+      reserve(chain->hops, kv_per_block, reservations);
       for (const ChainHop& hop : chain->hops) {
-        ServerState& st = servers[static_cast<std::size_t>(hop.server)];
-        const double bytes = kv_per_block * hop.blocks.size();
-        st.kv_reserved += bytes;
-        st.kv_peak = std::max(st.kv_peak, st.kv_reserved);
-        ++st.active;
-        reservations.push_back({hop.server, st.epoch, bytes});
         formed.servers.push_back(hop.server);
         formed.ranges.push_back(hop.blocks);
       }
@@ -367,9 +697,10 @@ struct SwarmSimulation::Impl {
       std::unique_ptr<RealModel::Session> values = real ? real->open(k) : nullptr;
       const gpu::DeviceSpec& client_dev = *sc.clients[static_cast<std::size_t>(k % C)].device;
       double last_token = arrival;
-      for (int step = 0; step < w.new_tokens; ++step) {
-        const int t = step == 0 ? w.prompt_tokens : 1;
-        const int kv_len = step == 0 ? 0 : w.prompt_tokens + step - 1;
+      std::vector<char> needs_replay(chain->hops.size(), 0);
+      for (int step = 0; step < new_tokens; ++step) {
+        const int t = step == 0 ? prompt_tokens : 1;
+        const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
         // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
         const double payload =
             sc.policy.compression.message_bytes(static_cast<double>(w.batch_size) * t * sc.model.hidden, act_bytes);
@@ -378,19 +709,101 @@ struct SwarmSimulation::Impl {
         if (values) embed_s = real->scale_embed(measure(real->embed(*values, step)), client_dev, w.batch_size, t);
         compute(client, embed_s, k, step, {}, "embed");
         int prev = client;
-        for (const ChainHop& hop : chain->hops) {
-          if (values) real->wire(*values);
-          transfer(prev, hop.server, payload, k, step);
-          const gpu::BlockWork work{w.batch_size, t, kv_len};
-          const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
-          double blocks_s = cost->blocks_seconds(dev, sc.model, work, hop.blocks.size());
-          if (values)
-            blocks_s = real->scale_blocks(measure(real->run_blocks(*values, hop.blocks, step)), dev, work, hop.blocks.size());
-          compute(hop.server, blocks_s, k, step, hop.blocks, "blocks");
-          prev = hop.server;
+        std::size_t h = 0;
+        while (h <= chain->hops.size()) {
+          const bool to_client = h == chain->hops.size();
+          try {
+            if (to_client) {  // the last server returns the hidden states of every input position
+              if (values) real->wire(*values);
+              const Delivery d = deliver(prev, client, payload, k, step, rng);
+              if (d != Delivery::Ok) throw HopFailed{static_cast<int>(h) - 1, now()};
+              break;
+            }
+            const ChainHop hop = chain->hops[h];
+            if (platform->host(hop.server)->is_on() && (!serves(hop.server, hop.blocks) || lost_cache(hop.server, reservations)))
+              throw HopFailed{static_cast<int>(h), now()};  // it moved its blocks or restarted: it says so at once
+            if (needs_replay[h]) {
+              // Rebuild the KV cache of a replacement server: the client replays the inputs of every
+              // position before this step from its cache, and the server runs them as a prefill.
+              const double replay_bytes =
+                  sc.policy.compression.message_bytes(static_cast<double>(w.batch_size) * kv_len * sc.model.hidden, act_bytes);
+              if (deliver(client, hop.server, replay_bytes, k, step, rng) != Delivery::Ok) throw HopFailed{static_cast<int>(h), now()};
+              const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
+              compute(hop.server, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{w.batch_size, kv_len, 0}, hop.blocks.size()), k,
+                      step, hop.blocks, "replay");
+              needs_replay[h] = 0;
+            }
+            if (values) real->wire(*values);
+            const Delivery d = deliver(prev, hop.server, payload, k, step, rng);
+            if (d == Delivery::SenderFailed) throw HopFailed{static_cast<int>(h) - 1, now()};
+            if (d == Delivery::ReceiverFailed) throw HopFailed{static_cast<int>(h), now()};
+            const gpu::BlockWork work{w.batch_size, t, kv_len};
+            const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
+            double blocks_s = cost->blocks_seconds(dev, sc.model, work, hop.blocks.size());
+            if (values)
+              blocks_s = real->scale_blocks(measure(real->run_blocks(*values, hop.blocks, step)), dev, work, hop.blocks.size());
+            bool crashed = false;
+            try {
+              compute(hop.server, blocks_s, k, step, hop.blocks, "blocks", &work);
+            } catch (const HostDown&) {
+              crashed = true;
+            } catch (const simgrid::Exception&) {
+              crashed = true;
+            }
+            if (crashed) {
+              // The client hears nothing: it gives up when its response timeout expires or when the
+              // swarm declares the server dead (missed heartbeats), whichever comes first.
+              const double since = now();
+              const double notice = std::min(since + sc.policy.faults.transfer_timeout_s, death_notice_time(hop.server));
+              if (notice > now()) sg4::this_actor::sleep_until(notice);
+              throw HopFailed{static_cast<int>(h), since};
+            }
+            prev = hop.server;
+            ++h;
+          } catch (const HopFailed& failed) {
+            // Petals' recovery: drop the failed server, route a replacement for its span between its
+            // neighbours, and have the client replay its cached inputs into the new servers.
+            const int f = std::max(0, failed.hop);
+            const ChainHop lost = chain->hops[static_cast<std::size_t>(f)];
+            int used_incarnation = servers[static_cast<std::size_t>(lost.server)].incarnation;
+            for (const Reservation& res : reservations)
+              if (res.server == lost.server) used_incarnation = res.incarnation;
+            failed_seen.emplace_back(lost.server, used_incarnation);  // avoided until it restarts
+            release_one(lost.server, reservations);
+            RouteRequest span = req;
+            span.first_block = lost.blocks.start;
+            span.end_block = lost.blocks.end;
+            span.entry_host = f > 0 ? chain->hops[static_cast<std::size_t>(f) - 1].server : client;
+            span.exit_host = static_cast<std::size_t>(f) + 1 < chain->hops.size() ? chain->hops[static_cast<std::size_t>(f) + 1].server : client;
+            stage = "recovery of " + host_name(lost.server) + " at " + stage;
+            std::optional<Chain> sub = route_with_retries(span, rng, now(), attempt, client, k, &failed_seen);
+            if (!sub) {
+              release(reservations);
+              end_session(k, false,
+                          host_name(lost.server) + " failed at " + (step == 0 ? std::string("prefill") : "decode step " + std::to_string(step)) +
+                              " and no alive server with free KV memory could take blocks " + lost.blocks.str(),
+                          tokens);
+              return;
+            }
+            reserve(sub->hops, kv_per_block, reservations);
+            chain->hops.erase(chain->hops.begin() + f);
+            chain->hops.insert(chain->hops.begin() + f, sub->hops.begin(), sub->hops.end());
+            needs_replay.erase(needs_replay.begin() + f);
+            needs_replay.insert(needs_replay.begin() + f, sub->hops.size(), static_cast<char>(kv_len > 0));
+            SessionRecovered rec{now(), k, step, lost.server, lost.blocks, {}, {}, kv_len * w.batch_size, 0.0};
+            const ServerState& lost_state = servers[static_cast<std::size_t>(lost.server)];
+            rec.detected_after = lost_state.down_since >= 0 && !lost_state.up ? now() - lost_state.down_since : now() - failed.since;
+            for (const ChainHop& hop : sub->hops) {
+              rec.servers.push_back(hop.server);
+              rec.ranges.push_back(hop.blocks);
+            }
+            signals.on_session_recovered(rec);
+            log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+            stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
+            h = static_cast<std::size_t>(f);
+            prev = client;  // the client resends this step's input to the new span from its cache
+          }
         }
-        if (values) real->wire(*values);
-        transfer(prev, client, payload, k, step);  // Petals returns the hidden states of every input position
         double head_s = cost->head_seconds(client_dev, sc.model, w.batch_size);
         if (values) head_s = real->scale_head(measure(real->head(*values)), client_dev, w.batch_size);
         compute(client, head_s, k, step, {}, "head");
@@ -406,15 +819,8 @@ struct SwarmSimulation::Impl {
       release(reservations);
       end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
     } catch (const simgrid::Exception&) {
-      // SimGrid fails the activity at the instant a host on it goes off: name the chain hosts that
-      // are off now.
       release(reservations);
-      std::string down;
-      if (chain)
-        for (const ChainHop& hop : chain->hops)
-          if (!platform->host(hop.server)->is_on()) down += (down.empty() ? "" : ", ") + host_name(hop.server);
-      if (down.empty()) down = host_name(client);
-      end_session(k, false, down + " went down during " + stage, tokens);
+      end_session(k, false, host_name(client) + " failed during " + stage, tokens);
     }
   }
 
@@ -440,6 +846,9 @@ struct SwarmSimulation::Impl {
     st.up = h.is_on();
     if (!st.up) {
       if (st.joined_at >= 0) st.up_seconds += now() - st.up_since;
+      st.stale_alive = st.loaded && !st.moving;
+      st.down_since = now();
+      st.moving = false;
       st.loaded = false;
       ++st.epoch;
       st.kv_reserved = 0.0;
@@ -462,6 +871,7 @@ struct SwarmSimulation::Impl {
         case ArrivalProcess::Poisson:
           if (k > 0) t += rng.exponential(sc.workload.rate_per_s);
           break;
+        case ArrivalProcess::Trace: t = sc.workload.trace[static_cast<std::size_t>(k)].at_s; break;
       }
       arrivals[static_cast<std::size_t>(k)] = t;
     }
@@ -539,7 +949,14 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
     m.real = std::make_unique<RealModel>(m.sc, *m.backend, m.cost, local_device_of(*m.backend));
   }
   m.servers.assign(static_cast<std::size_t>(m.S), ServerState{});
+  for (int i = 0; i < m.S; ++i) {  // heartbeats of different servers are not synchronized
+    Rng phase = Rng(m.sc.seed).split(0xBEA7000ULL + static_cast<std::uint64_t>(i));
+    m.servers[static_cast<std::size_t>(i)].heartbeat_phase = phase.uniform() * m.sc.policy.faults.heartbeat_s;
+  }
   m.session_ended.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
+  m.session_deadline.assign(static_cast<std::size_t>(m.sc.workload.sessions), std::numeric_limits<double>::infinity());
+  m.session_priority.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
+  m.queues.resize(static_cast<std::size_t>(m.S));
   m.draw_arrivals();
 
   // Outputs subscribe to the signals like any other observer.
@@ -570,6 +987,15 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
     a->set_auto_restart(true);
   }
   sg4::Actor::create("replay", m.platform->control_host(), [&m] { m.replay_actor(); })->daemonize();
+  if (m.sc.policy.scheduler.kind != SchedulerKind::Shared)
+    for (int i = 0; i < m.S; ++i) {
+      sg4::ActorPtr a = sg4::Actor::create("scheduler-" + m.sc.nodes[static_cast<std::size_t>(i)].name, m.platform->host(i),
+                                           [&m, i] { m.scheduler_actor(i); });
+      a->daemonize();
+      a->set_auto_restart(true);
+    }
+  if (m.sc.policy.rebalance.period_s > 0)
+    sg4::Actor::create("rebalance", m.platform->control_host(), [&m] { m.rebalance_actor(); })->daemonize();
   sg4::Actor::create("workload", m.platform->control_host(), [&m] { m.workload_actor(); });
 
   const auto wall0 = std::chrono::steady_clock::now();

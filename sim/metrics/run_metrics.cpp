@@ -39,6 +39,16 @@ void RunMetrics::connect(SimSignals& s) {
     r.last_token = e.t;
     tokens_ += static_cast<std::uint64_t>(sc_.workload.batch_size);
   });
+  s.on_transfer_retried.connect([this](const TransferRetried& e) {
+    ++retries_;
+    if (e.reason == "checksum") ++checksum_failures_;
+    if (e.given_up) ++given_up_;
+  });
+  s.on_session_recovered.connect([this](const SessionRecovered& e) {
+    ++recoveries_;
+    replayed_tokens_ += static_cast<std::uint64_t>(e.replayed_tokens);
+  });
+  s.on_blocks_moved.connect([this](const BlocksMoved&) { ++moves_; });
   s.on_session_ended.connect([this](const SessionEnded& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
     r.end = e.t;
@@ -121,6 +131,9 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"latency_s",
        {{"time_to_first_token", summary(ttft_)}, {"per_token", summary(per_token_)}, {"session", summary(session_latency_)}}},
       {"network", {{"hops", hops_}, {"bytes_moved", bytes_}, {"chains_formed", chains_}}},
+      {"resilience",
+       {{"transfer_retries", retries_}, {"corrupted_messages", checksum_failures_}, {"servers_given_up", given_up_},
+        {"recoveries", recoveries_}, {"replayed_tokens", replayed_tokens_}, {"blocks_moved", moves_}}},
       {"nodes", node_list},
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},

@@ -56,6 +56,7 @@ class RunMetrics {
   LatencyHistogram ttft_, per_token_, session_latency_;
   std::vector<std::pair<int, std::string>> failures_;
   std::uint64_t hops_ = 0, tokens_ = 0, chains_ = 0;
+  std::uint64_t retries_ = 0, checksum_failures_ = 0, given_up_ = 0, recoveries_ = 0, replayed_tokens_ = 0, moves_ = 0;
   double bytes_ = 0.0;
   int completed_ = 0, failed_ = 0;
 };

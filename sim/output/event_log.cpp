@@ -72,6 +72,26 @@ void EventLogWriter::connect(SimSignals& s) {
               {"cost", e.cost}}
              .dump());
   });
+  s.on_transfer_retried.connect([this](const TransferRetried& e) {
+    line(json{{"t", e.t}, {"type", "transfer_retry"}, {"session", e.session}, {"step", e.step}, {"from", host_name(e.from)},
+              {"to", host_name(e.to)}, {"attempt", e.attempt}, {"reason", e.reason}, {"given_up", e.given_up}}
+             .dump());
+  });
+  s.on_session_recovered.connect([this](const SessionRecovered& e) {
+    json hops = json::array();
+    for (std::size_t i = 0; i < e.servers.size(); ++i)
+      hops.push_back({{"node", host_name(e.servers[i])}, {"blocks", range_json(e.ranges[i])}});
+    line(json{{"t", e.t}, {"type", "session_recovered"}, {"session", e.session}, {"step", e.step},
+              {"failed_node", host_name(e.failed_server)}, {"blocks", range_json(e.span)}, {"hops", hops},
+              {"replayed_tokens", e.replayed_tokens}, {"detected_after", e.detected_after}}
+             .dump());
+  });
+  s.on_blocks_moved.connect([this](const BlocksMoved& e) {
+    line(json{{"t", e.t}, {"type", "blocks_moved"}, {"node", host_name(e.node)}, {"from", range_json(e.from)},
+              {"to", range_json(e.to)}, {"min_throughput_before", e.min_throughput_before},
+              {"min_throughput_after", e.min_throughput_after}}
+             .dump());
+  });
   s.on_session_ended.connect([this](const SessionEnded& e) {
     json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session},
            {"tokens", e.tokens}};

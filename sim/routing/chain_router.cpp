@@ -9,20 +9,22 @@
 namespace swarmsim::sim {
 namespace {
 
-/// A server can take blocks [from, end) of a session when it is alive and has KV memory for them.
-bool usable_from(const ServerView& s, int from, double kv_per_block) {
-  return s.alive && s.blocks.contains(from) && s.free_kv_bytes >= kv_per_block * (s.blocks.end - from);
+/// A server can take blocks [from, min(its end, span end)) of a session when it is alive, not one
+/// the client saw fail, and has KV memory for them.
+bool usable_from(const ServerView& s, int index, int from, int end, double kv_per_block, const RouteRequest& req) {
+  return s.alive && !req.avoids(index) && s.blocks.contains(from) &&
+         s.free_kv_bytes >= kv_per_block * (std::min(s.blocks.end, end) - from);
 }
 
 }  // namespace
 
 std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
-  const int n_blocks = view.model->n_layers;
+  const int n_blocks = req.end(*view.model);
   const double D = req.decode_message_bytes(*view.model, *view.overheads, view.compression);
   const double kv = req.kv_bytes_per_block(*view.model);
   Chain chain;
-  std::vector<int> members{req.client_host};  // A_0 is the client, then the chosen servers
-  int pos = 0;
+  std::vector<int> members{req.entry()};  // A_0 is the client (or the span's entry), then the chosen servers
+  int pos = req.first_block;
   while (pos < n_blocks) {
     // Context of eq. 2: the last (context + 1) members, A_{i-1-alpha} .. A_{i-1}.
     const std::size_t take = std::min<std::size_t>(members.size(), static_cast<std::size_t>(context_) + 1);
@@ -31,7 +33,7 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
     double best_cost = std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < view.servers.size(); ++i) {
       const ServerView& s = view.servers[i];
-      if (!usable_from(s, pos, kv)) continue;
+      if (!usable_from(s, static_cast<int>(i), pos, n_blocks, kv, req)) continue;
       const double c = eq18_cost(view, ctx, s, D, exps_).total();  // seed 002, eq. 18
       if (c < best_cost) {  // ties keep the lower index: deterministic
         best_cost = c;
@@ -40,10 +42,10 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
     }
     if (best < 0) return std::nullopt;
     const ServerView& s = view.servers[static_cast<std::size_t>(best)];
-    chain.hops.push_back({best, BlockRange{pos, s.blocks.end}});
+    chain.hops.push_back({best, BlockRange{pos, std::min(s.blocks.end, n_blocks)}});
     chain.cost += best_cost;
     members.push_back(s.host);
-    pos = s.blocks.end;
+    pos = std::min(s.blocks.end, n_blocks);
   }
   return chain;
 }
@@ -51,7 +53,8 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
 std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
   using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, boost::no_property,
                                       boost::property<boost::edge_weight_t, double>>;
-  const int n_blocks = view.model->n_layers;
+  const int first = req.first_block;
+  const int n_blocks = req.end(*view.model);
   const double msg = req.decode_message_bytes(*view.model, *view.overheads, view.compression);
   const double kv = req.kv_bytes_per_block(*view.model);
   const gpu::BlockWork decode{req.batch, 1, req.prompt_tokens};
@@ -61,7 +64,9 @@ std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const Rout
   std::vector<int> usable;
   for (std::size_t i = 0; i < view.servers.size(); ++i) {
     const ServerView& s = view.servers[i];
-    if (!s.blocks.empty() && usable_from(s, s.blocks.start, kv)) usable.push_back(static_cast<int>(i));
+    if (!s.blocks.empty() && s.blocks.end > first && s.blocks.start < n_blocks &&
+        usable_from(s, static_cast<int>(i), std::max(s.blocks.start, first), n_blocks, kv, req))
+      usable.push_back(static_cast<int>(i));
   }
   // Vertices: 0 = client (source), 1 = client (sink), then (server u, boundary b) for b in
   // (start, end]: "u has run block b-1". Entering a server always runs one block there, so no path
@@ -85,15 +90,15 @@ std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const Rout
   for (std::size_t u = 0; u < usable.size(); ++u) {
     const ServerView& s = view.servers[static_cast<std::size_t>(usable[u])];
     for (int b = s.blocks.start + 1; b < s.blocks.end; ++b) boost::add_edge(vertex(u, b), vertex(u, b + 1), per_block[u], g);
-    if (s.blocks.start == 0)
-      boost::add_edge(0, vertex(u, 1), estimated_transfer_s(view, req.client_host, s.host, msg) + per_block[u], g);
-    if (s.blocks.end == n_blocks)
-      boost::add_edge(vertex(u, n_blocks), 1, estimated_transfer_s(view, s.host, req.client_host, msg), g);
+    if (s.blocks.contains(first))
+      boost::add_edge(0, vertex(u, first + 1), estimated_transfer_s(view, req.entry(), s.host, msg) + per_block[u], g);
+    if (s.blocks.contains(n_blocks - 1))
+      boost::add_edge(vertex(u, n_blocks), 1, estimated_transfer_s(view, s.host, req.exit(), msg), g);
     // Hand over to another server v at a boundary b that u reached and from which v runs block b.
     for (std::size_t v = 0; v < usable.size(); ++v) {
       if (v == u) continue;
       const ServerView& t = view.servers[static_cast<std::size_t>(usable[v])];
-      const int lo = std::max(s.blocks.start + 1, t.blocks.start), hi = std::min(s.blocks.end, t.blocks.end - 1);
+      const int lo = std::max({s.blocks.start + 1, t.blocks.start, first + 1}), hi = std::min({s.blocks.end, t.blocks.end - 1, n_blocks - 1});
       if (lo > hi) continue;
       const double w = estimated_transfer_s(view, s.host, t.host, msg) + per_block[v];
       for (int b = lo; b <= hi; ++b) boost::add_edge(vertex(u, b), vertex(v, b + 1), w, g);
@@ -124,20 +129,20 @@ std::optional<Chain> ShortestPathRouter::route(const SwarmView& view, const Rout
 }
 
 std::optional<Chain> RandomRouter::route(const SwarmView& view, const RouteRequest& req, Rng& rng) const {
-  const int n_blocks = view.model->n_layers;
+  const int n_blocks = req.end(*view.model);
   const double kv = req.kv_bytes_per_block(*view.model);
   Chain chain;
   std::vector<int> candidates;
-  int pos = 0;
+  int pos = req.first_block;
   while (pos < n_blocks) {
     candidates.clear();
     for (std::size_t i = 0; i < view.servers.size(); ++i)
-      if (usable_from(view.servers[i], pos, kv)) candidates.push_back(static_cast<int>(i));
+      if (usable_from(view.servers[i], static_cast<int>(i), pos, n_blocks, kv, req)) candidates.push_back(static_cast<int>(i));
     if (candidates.empty()) return std::nullopt;
     const int pick = candidates[rng.below(candidates.size())];
     const ServerView& s = view.servers[static_cast<std::size_t>(pick)];
-    chain.hops.push_back({pick, BlockRange{pos, s.blocks.end}});
-    pos = s.blocks.end;
+    chain.hops.push_back({pick, BlockRange{pos, std::min(s.blocks.end, n_blocks)}});
+    pos = std::min(s.blocks.end, n_blocks);
   }
   return chain;
 }

@@ -11,14 +11,16 @@ double estimated_transfer_s(const SwarmView& view, int from, int to, double byte
          2.0 * bytes / o.serialization_Bps;
 }
 
-bool chain_covers_model(const Chain& chain, int n_blocks) {
-  int next = 0;
+bool chain_covers_span(const Chain& chain, int first, int end) {
+  int next = first;
   for (const ChainHop& h : chain.hops) {
     if (h.blocks.start != next || h.blocks.empty()) return false;
     next = h.blocks.end;
   }
-  return next == n_blocks;
+  return next == end;
 }
+
+bool chain_covers_model(const Chain& chain, int n_blocks) { return chain_covers_span(chain, 0, n_blocks); }
 
 double gpu_availability(const ServerView& a) {
   return a.device->peak_flops / 1e12 * std::clamp(1.0 - a.utilization, 0.0, 1.0);

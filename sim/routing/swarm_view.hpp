@@ -42,12 +42,26 @@ struct SwarmView {
   const CompressionSpec* compression = nullptr;  ///< nullptr: messages are not compressed
 };
 
-/// The session a chain is wanted for.
+/// The session a chain is wanted for: the whole model from the client back to it, or (when a
+/// server failed mid-session) only a span of blocks between two hosts of the existing chain.
 struct RouteRequest {
   int client_host = 0;
   int batch = 1;
   int prompt_tokens = 1;
   int new_tokens = 1;
+  int first_block = 0;        ///< the span starts at this block
+  int end_block = -1;         ///< and ends before this one (-1: the model's last block + 1)
+  int entry_host = -1;        ///< host that sends the span its input (-1: the client)
+  int exit_host = -1;         ///< host that receives its output (-1: the client)
+  std::vector<int> avoid{};   ///< servers (indices into SwarmView::servers) the client saw fail
+  int end(const gpu::TransformerSpec& m) const { return end_block < 0 ? m.n_layers : end_block; }
+  int entry() const { return entry_host < 0 ? client_host : entry_host; }
+  int exit() const { return exit_host < 0 ? client_host : exit_host; }
+  bool avoids(int server) const {
+    for (int a : avoid)
+      if (a == server) return true;
+    return false;
+  }
   /// Bytes of one decode-step hidden-state message (batch x hidden values, compressed or not, plus header).
   double decode_message_bytes(const gpu::TransformerSpec& m, const OverheadSpec& o, const CompressionSpec* c) const {
     const double elements = static_cast<double>(batch) * m.hidden;
@@ -79,5 +93,7 @@ double estimated_transfer_s(const SwarmView& view, int from, int to, double byte
 
 /// Whether `chain` covers blocks [0, n_blocks) exactly once and in order with contiguous hops.
 bool chain_covers_model(const Chain& chain, int n_blocks);
+/// Whether `chain` covers blocks [first, end) exactly once and in order with contiguous hops.
+bool chain_covers_span(const Chain& chain, int first, int end);
 
 }  // namespace swarmsim::sim

@@ -60,7 +60,15 @@ struct NetworkSpec {
   std::vector<double> rtt_s;              ///< row-major RTT matrix (s), matrix_hosts.size()^2
 };
 
-enum class ArrivalProcess { AllAtStart, Fixed, Poisson };
+enum class ArrivalProcess { AllAtStart, Fixed, Poisson, Trace };
+
+/// One arrival of a trace-driven workload.
+struct TraceArrival {
+  double at_s = 0.0;
+  int prompt_tokens = 0;  ///< 0: the workload's prompt_tokens
+  int new_tokens = 0;     ///< 0: the workload's new_tokens
+  int priority = 0;       ///< higher first under the priority scheduler (ties: earliest deadline)
+};
 
 struct WorkloadSpec {
   int sessions = 1;
@@ -72,6 +80,9 @@ struct WorkloadSpec {
   int prompt_tokens = 1;     ///< prompt length per sequence
   int new_tokens = 1;        ///< tokens generated per sequence
   int max_in_flight = 4;     ///< graph models: requests in the pipeline at once (the client waits beyond)
+  double deadline_s = 0.0;   ///< a session should finish this long after arrival (priority scheduler; 0 = none)
+  std::vector<TraceArrival> trace;  ///< Trace: the arrivals, sorted by time (sessions = trace.size())
+  std::string trace_file;    ///< Trace: where they were read from
 };
 
 /// How a client picks the chain of servers.
@@ -109,6 +120,38 @@ struct PartitionerSpec {
   partition::BrkgaParams brkga;        ///< method "brkga" (its seed is the scenario's seed)
 };
 
+/// How servers order the work of the sessions that use them.
+enum class SchedulerKind {
+  Shared,    ///< every request runs at once, sharing the device (processor sharing)
+  Fcfs,      ///< one request at a time, in arrival order
+  Priority,  ///< one at a time, earliest deadline first (session arrival + workload.deadline)
+  Batch,     ///< requests of several sessions run as one batch: up to batch_max, waiting at most batch_wait
+};
+
+/// Surviving failures (seed 003 "Error Handling"): detection, retries, integrity.
+struct FaultToleranceSpec {
+  double heartbeat_s = 5.0;         ///< servers heartbeat this often (s)
+  int heartbeat_misses = 2;         ///< a server is declared dead this many heartbeats after its last one
+  double transfer_timeout_s = 10.0; ///< grace beyond twice a transfer's expected time after which it has failed (s)
+  int retry_attempts = 3;           ///< attempts per transfer before the server is given up on
+  double retry_backoff_s = 0.5;     ///< wait before retry r: backoff x 2^(r-1) (s)
+  double corruption_rate = 0.0;     ///< probability that a hidden-state message arrives corrupted (FNV-1a catches it)
+  double checksum_Bps = 4e9;        ///< FNV-1a throughput at each end (bytes/s)
+};
+
+/// Dynamic rebalancing R: S x P -> S' (seed 002, eq. 3).
+struct RebalanceSpec {
+  double period_s = 0.0;            ///< servers re-evaluate their blocks this often (0 = never)
+  double balance_quality = 0.75;    ///< move only when the swarm's weakest block throughput improves by more than 1/quality
+};
+
+/// Server-side scheduling of requests.
+struct SchedulerSpec {
+  SchedulerKind kind = SchedulerKind::Shared;
+  int batch_max = 8;                ///< Batch: sessions' requests per batch at most
+  double batch_wait_s = 0.005;      ///< Batch: wait at most this long for a batch to fill (s)
+};
+
 struct PolicySpec {
   RouterKind router = RouterKind::Eq18;
   double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
@@ -120,6 +163,9 @@ struct PolicySpec {
   double admission_retry_s = 1.0;     ///< wait between attempts to find a chain
   CompressionSpec compression;
   PartitionerSpec partitioner;  ///< graph models only
+  FaultToleranceSpec faults;
+  RebalanceSpec rebalance;
+  SchedulerSpec scheduler;
 };
 
 /// Real costs beyond FLOPs and bytes on the wire.

@@ -62,11 +62,14 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
-      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight"}},
-      {"arrival", {"process", "interval", "rate"}},
+      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline"}},
+      {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
-        "compression", "partitioner"}},
+        "compression", "partitioner", "faults", "rebalance", "scheduler"}},
+      {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth"}},
+      {"rebalance", {"period", "balance_quality"}},
+      {"scheduler", {"kind", "batch_max", "batch_wait"}},
       {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
                        "crossover"}},
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
@@ -92,6 +95,7 @@ const char* to_string(ArrivalProcess a) {
     case ArrivalProcess::AllAtStart: return "all_at_start";
     case ArrivalProcess::Fixed: return "fixed";
     case ArrivalProcess::Poisson: return "poisson";
+    case ArrivalProcess::Trace: return "trace";
   }
   return "?";
 }
@@ -607,11 +611,96 @@ void read_network(Reader& r, const json& root, Scenario& sc) {
   }
 }
 
+/// A trace of arrivals: CSV with a header line naming its columns, "at" (a duration such as
+/// "1.5s", or seconds) required, "prompt_tokens", "new_tokens", "priority" optional; one session
+/// per row, rows in time order. The path is relative to the scenario's folder.
+void read_arrival_trace(Reader& r, const std::string& file, const std::string& path, Scenario& sc) {
+  std::filesystem::path p(file);
+  if (p.is_relative() && !sc.source_file.empty()) p = std::filesystem::path(sc.source_file).parent_path() / p;
+  std::ifstream in(p);
+  if (!in) {
+    r.error(path, "cannot open the arrival trace \"" + p.string() + "\"");
+    return;
+  }
+  const std::string where = p.string();
+  std::string line;
+  std::vector<std::string> columns;
+  int line_no = 0;
+  auto split = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::string cell;
+    std::istringstream ss(text);
+    while (std::getline(ss, cell, ',')) {
+      const auto b = cell.find_first_not_of(" \t\r"), e = cell.find_last_not_of(" \t\r");
+      out.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+    }
+    return out;
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    const auto cells = split(line);
+    if (columns.empty()) {
+      columns = cells;
+      for (const auto& c : columns)
+        if (c != "at" && c != "prompt_tokens" && c != "new_tokens" && c != "priority") {
+          r.error(path, where + ": line " + std::to_string(line_no) + ": unknown column \"" + c +
+                            "\"; expected at, prompt_tokens, new_tokens, priority");
+          return;
+        }
+      if (std::find(columns.begin(), columns.end(), "at") == columns.end()) {
+        r.error(path, where + ": line " + std::to_string(line_no) + ": the header must name an \"at\" column");
+        return;
+      }
+      continue;
+    }
+    if (cells.size() != columns.size()) {
+      r.error(path, where + ": line " + std::to_string(line_no) + ": expected " + std::to_string(columns.size()) +
+                        " comma-separated values, got " + std::to_string(cells.size()));
+      return;
+    }
+    TraceArrival a;
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      const std::string& v = cells[c];
+      const std::string at = where + ": line " + std::to_string(line_no) + ", column " + columns[c] + ": ";
+      if (columns[c] == "at") {
+        auto q = parse_quantity(v, Quantity::Duration);
+        char* end = nullptr;
+        const double plain = std::strtod(v.c_str(), &end);
+        if (q.value) a.at_s = *q.value;
+        else if (!v.empty() && end && *end == '\0' && plain >= 0) a.at_s = plain;
+        else {
+          r.error(path, at + "expected a time such as \"1.5s\" or seconds >= 0, got \"" + v + "\"");
+          return;
+        }
+      } else {
+        char* end = nullptr;
+        const long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || !end || *end != '\0' || n < 0 || n > (1 << 24)) {
+          r.error(path, at + "expected an integer >= 0, got \"" + v + "\"");
+          return;
+        }
+        (columns[c] == "prompt_tokens" ? a.prompt_tokens : columns[c] == "new_tokens" ? a.new_tokens : a.priority) = static_cast<int>(n);
+      }
+    }
+    if (!sc.workload.trace.empty() && a.at_s < sc.workload.trace.back().at_s) {
+      r.error(path, where + ": line " + std::to_string(line_no) + ": arrivals must be in time order");
+      return;
+    }
+    sc.workload.trace.push_back(a);
+  }
+  if (sc.workload.trace.empty()) r.error(path, where + ": the trace has no arrivals");
+  sc.workload.trace_file = where;
+}
+
 void read_workload(Reader& r, const json& root, Scenario& sc) {
   const json* v = r.require(root, "workload", "", "an object with sessions, prompt_tokens and new_tokens");
   if (!v || !r.object(*v, "workload", "workload")) return;
   WorkloadSpec& w = sc.workload;
-  w.sessions = static_cast<int>(r.integer(*v, "sessions", "workload", true, 1, 100000000).value_or(1));
+  const json* arrival = Reader::get(*v, "arrival");
+  const bool traced = arrival && arrival->is_object() && arrival->contains("process") && (*arrival)["process"] == "trace";
+  w.sessions = static_cast<int>(r.integer(*v, "sessions", "workload", !traced, 1, 100000000).value_or(traced ? 0 : 1));
+  w.deadline_s = r.quantity(*v, "deadline", "workload", Quantity::Duration, false, true).value_or(0.0);
   w.start_s = r.quantity(*v, "start", "workload", Quantity::Duration, false, false).value_or(0.0);
   w.batch_size = static_cast<int>(r.integer(*v, "batch_size", "workload", false, 1, 65536).value_or(1));
   const json* model = Reader::get(root, "model");
@@ -625,8 +714,14 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
       w.arrival = r.choice<ArrivalProcess>(*a, "process", ap, true,
                                            {{"all_at_start", ArrivalProcess::AllAtStart},
                                             {"fixed", ArrivalProcess::Fixed},
-                                            {"poisson", ArrivalProcess::Poisson}})
+                                            {"poisson", ArrivalProcess::Poisson},
+                                            {"trace", ArrivalProcess::Trace}})
                       .value_or(ArrivalProcess::AllAtStart);
+      if (w.arrival == ArrivalProcess::Trace) {
+        if (auto f = r.string(*a, "file", ap, true)) read_arrival_trace(r, *f, ap + ".file", sc);
+      } else if (Reader::get(*a, "file")) {
+        r.error(ap + ".file", "only applies to \"process\": \"trace\"");
+      }
       if (w.arrival == ArrivalProcess::Fixed)
         w.interval_s = r.quantity(*a, "interval", ap, Quantity::Duration, true, false).value_or(0.0);
       else if (Reader::get(*a, "interval"))
@@ -636,6 +731,15 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
       else if (Reader::get(*a, "rate"))
         r.error(ap + ".rate", "only applies to \"process\": \"poisson\"");
     }
+  }
+  if (w.arrival == ArrivalProcess::Trace && !w.trace.empty()) {
+    if (w.sessions == 0 || w.sessions > static_cast<int>(w.trace.size())) {
+      if (w.sessions > static_cast<int>(w.trace.size()))
+        r.error("workload.sessions", std::to_string(w.sessions) + " sessions but the trace has " + std::to_string(w.trace.size()) +
+                                         " arrivals; leave sessions out to take them all");
+      w.sessions = static_cast<int>(w.trace.size());
+    }
+    w.trace.resize(static_cast<std::size_t>(w.sessions));
   }
 }
 
@@ -664,6 +768,39 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       cs.llm_int8_weights = r.choice<bool>(*c, "weights", cp, false, {{"none", false}, {"llm_int8", true}}).value_or(false);
       cs.outlier_threshold = r.number(*c, "outlier_threshold", cp, false, 0.0, 1e6, "in [0, 1e6]").value_or(6.0);
       cs.outlier_fraction = r.number(*c, "outlier_fraction", cp, false, 0.0, 1.0, "in [0, 1]").value_or(0.002);
+    }
+  }
+  if (const json* f = Reader::get(*v, "faults")) {
+    const std::string fp = "policy.faults";
+    if (r.object(*f, fp, "faults")) {
+      FaultToleranceSpec& ft = p.faults;
+      ft.heartbeat_s = r.quantity(*f, "heartbeat", fp, Quantity::Duration, false, true).value_or(ft.heartbeat_s);
+      ft.heartbeat_misses = static_cast<int>(r.integer(*f, "heartbeat_misses", fp, false, 1, 1000).value_or(ft.heartbeat_misses));
+      ft.transfer_timeout_s = r.quantity(*f, "transfer_timeout", fp, Quantity::Duration, false, true).value_or(ft.transfer_timeout_s);
+      ft.retry_attempts = static_cast<int>(r.integer(*f, "retries", fp, false, 1, 100).value_or(ft.retry_attempts));
+      ft.retry_backoff_s = r.quantity(*f, "retry_backoff", fp, Quantity::Duration, false, false).value_or(ft.retry_backoff_s);
+      ft.corruption_rate = r.number(*f, "corruption_rate", fp, false, 0.0, 0.5, "in [0, 0.5]").value_or(ft.corruption_rate);
+      ft.checksum_Bps = r.quantity(*f, "checksum_bandwidth", fp, Quantity::Bandwidth, false, true).value_or(ft.checksum_Bps);
+    }
+  }
+  if (const json* b = Reader::get(*v, "rebalance")) {
+    const std::string bp = "policy.rebalance";
+    if (r.object(*b, bp, "rebalance")) {
+      p.rebalance.period_s = r.quantity(*b, "period", bp, Quantity::Duration, false, true).value_or(60.0);
+      p.rebalance.balance_quality = r.number(*b, "balance_quality", bp, false, 0.01, 1.0, "in [0.01, 1]").value_or(0.75);
+    }
+  }
+  if (const json* c = Reader::get(*v, "scheduler")) {
+    const std::string cp = "policy.scheduler";
+    if (r.object(*c, cp, "scheduler")) {
+      p.scheduler.kind = r.choice<SchedulerKind>(*c, "kind", cp, true,
+                                                 {{"shared", SchedulerKind::Shared}, {"fcfs", SchedulerKind::Fcfs},
+                                                  {"priority", SchedulerKind::Priority}, {"batch", SchedulerKind::Batch}})
+                             .value_or(SchedulerKind::Shared);
+      p.scheduler.batch_max = static_cast<int>(r.integer(*c, "batch_max", cp, false, 1, 4096).value_or(8));
+      p.scheduler.batch_wait_s = r.quantity(*c, "batch_wait", cp, Quantity::Duration, false, false).value_or(0.005);
+      if (p.scheduler.kind != SchedulerKind::Batch && (Reader::get(*c, "batch_max") || Reader::get(*c, "batch_wait")))
+        r.error(cp, "batch_max and batch_wait apply to \"kind\": \"batch\" only");
     }
   }
   if (const json* c = Reader::get(*v, "partitioner")) {

@@ -89,6 +89,41 @@ struct SessionEnded {
   int tokens = 0;       ///< tokens generated (batch x steps completed)
 };
 
+/// A hidden-state transfer attempt failed and is retried (or given up on).
+struct TransferRetried {
+  double t = 0.0;
+  int from = 0, to = 0;
+  int session = 0;
+  int step = 0;
+  int attempt = 0;          ///< the attempt that failed, 1-based
+  std::string reason;       ///< "timeout" (the receiver did not answer) or "checksum" (corrupted on the way)
+  bool given_up = false;    ///< no attempt left: the receiver is treated as failed
+};
+
+/// A session lost a server mid-generation and continues on a replacement span of servers: the
+/// client replayed its cached inputs so the new servers rebuilt their KV caches.
+struct SessionRecovered {
+  double t = 0.0;
+  int session = 0;
+  int step = 0;                 ///< the step being generated when the server failed
+  int failed_server = 0;
+  BlockRange span;              ///< blocks the failed server ran for the session
+  std::vector<int> servers;     ///< the replacement hops
+  std::vector<BlockRange> ranges;
+  int replayed_tokens = 0;      ///< tokens whose inputs were replayed (prefill paid again)
+  double detected_after = 0.0;  ///< seconds from the failure to the client giving up on the server
+};
+
+/// A server moved its block range (rebalancing, seed 002 eq. 3): it stops serving `from`,
+/// loads `to`, and serves it again from `t + load time`.
+struct BlocksMoved {
+  double t = 0.0;
+  int node = 0;
+  BlockRange from, to;
+  double min_throughput_before = 0.0;  ///< the swarm's weakest block throughput before (tokens/s)
+  double min_throughput_after = 0.0;   ///< and expected after the move
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
   Signal<NodeJoined> on_node_joined;
@@ -100,6 +135,9 @@ struct SimSignals {
   Signal<TransferSpan> on_transfer;
   Signal<StepCompleted> on_step;
   Signal<SessionEnded> on_session_ended;
+  Signal<TransferRetried> on_transfer_retried;
+  Signal<SessionRecovered> on_session_recovered;
+  Signal<BlocksMoved> on_blocks_moved;
 };
 
 }  // namespace swarmsim::sim

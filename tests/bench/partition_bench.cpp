@@ -21,12 +21,12 @@ const ModelGraph& graph_of_size(int n) {
   return *g;
 }
 
-/// A homogeneous swarm of A100-like nodes on 1 Gbit/s links, 40 GB of fast memory.
+/// A homogeneous swarm of A100-like nodes on 100 Gbit/s links, 40 GB of fast memory.
 MtppParams params() {
   MtppParams p;
   p.device.flops_per_s = 312e12 * 0.5;
   p.device.mem_Bps = 2.0e12 * 0.8;
-  p.link_Bps = 125e6;
+  p.link_Bps = 12.5e9;  // 100 Gbit/s: a datacenter swarm, where cutting the graph pays
   p.fast_memory_bytes = 40e9;
   p.stream_Bps = 25e9;
   return p;

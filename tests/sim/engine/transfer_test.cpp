@@ -33,29 +33,31 @@ std::vector<TransferSpan> run_two_node(const std::vector<Override>& overrides) {
 }  // namespace
 
 // The exact model (CM02 without factors) is used to check the closed form: with no per-message
-// overhead and (de)serialization at 1 TB/s, a hop takes 2 S / 1e12 + latency + S / bandwidth.
+// overhead and (de)serialization and checksums at 1 TB/s, a hop takes 4 S / 1e12 + latency + S / bandwidth.
 TEST(Transfer, ExactModelGivesLatencyPlusSizeOverBandwidth) {
-  const auto spans = run_two_node({{"overheads.rpc", "0ms"}, {"overheads.serialization_bandwidth", "1TBps"}});
+  const auto spans = run_two_node({{"overheads.rpc", "0ms"}, {"overheads.serialization_bandwidth", "1TBps"},
+                                   {"policy.faults.checksum_bandwidth", "1TBps"}});
   ASSERT_EQ(spans.size(), 2u * 16 * 2);  // 2 sessions x 16 steps x (client->server, server->client)
   int prefill = 0;
   for (const TransferSpan& t : spans) {
     ASSERT_TRUE(t.bytes == kPrefillBytes || t.bytes == kDecodeBytes) << t.bytes;
-    const double expected = 2 * t.bytes / 1e12 + kLatency + t.bytes / kBottleneck;
+    const double expected = 4 * t.bytes / 1e12 + kLatency + t.bytes / kBottleneck;
     EXPECT_NEAR(t.end - t.start, expected, 1e-9 * expected) << "bytes " << t.bytes;
     prefill += t.bytes == kPrefillBytes;
   }
   EXPECT_EQ(prefill, 4);  // one each way per session
   // The 64-token prompt: 5 ms + 524544 B / 12.5e6 B/s = 46.96 ms.
-  EXPECT_NEAR(spans.front().end - spans.front().start, 0.0469635 + 2 * kPrefillBytes / 1e12, 1e-7);
+  EXPECT_NEAR(spans.front().end - spans.front().start, 0.0469635 + 4 * kPrefillBytes / 1e12, 1e-7);
 }
 
 // Per-message overhead and serialization are real costs: rpc + 2 S / serialization_bandwidth is
 // added to every hop.
 TEST(Transfer, PerMessageOverheadsAreAdded) {
-  const auto spans = run_two_node({{"overheads.rpc", "1ms"}, {"overheads.serialization_bandwidth", "1GBps"}});
+  const auto spans = run_two_node({{"overheads.rpc", "1ms"}, {"overheads.serialization_bandwidth", "1GBps"},
+                                   {"policy.faults.checksum_bandwidth", "2GBps"}});
   ASSERT_FALSE(spans.empty());
   for (const TransferSpan& t : spans) {
-    const double expected = 0.001 + 2 * t.bytes / 1e9 + kLatency + t.bytes / kBottleneck;
+    const double expected = 0.001 + 2 * t.bytes / 1e9 + 2 * t.bytes / 2e9 + kLatency + t.bytes / kBottleneck;  // FNV-1a at both ends
     EXPECT_NEAR(t.end - t.start, expected, 1e-9 * expected);
   }
 }
@@ -65,10 +67,10 @@ TEST(Transfer, PerMessageOverheadsAreAdded) {
 // and the TCP window cap gamma / (2 x 5 ms) = 419 MB/s is far above 12.5 MB/s.
 TEST(Transfer, TcpModelAppliesSimGridFactors) {
   const auto spans = run_two_node({{"network.model", "tcp"}, {"overheads.rpc", "0ms"},
-                                   {"overheads.serialization_bandwidth", "1TBps"}});
+                                   {"overheads.serialization_bandwidth", "1TBps"}, {"policy.faults.checksum_bandwidth", "1TBps"}});
   ASSERT_FALSE(spans.empty());
   for (const TransferSpan& t : spans) {
-    const double expected = 2 * t.bytes / 1e12 + 13.01 * kLatency + t.bytes / (0.97 * kBottleneck);
+    const double expected = 4 * t.bytes / 1e12 + 13.01 * kLatency + t.bytes / (0.97 * kBottleneck);
     EXPECT_NEAR(t.end - t.start, expected, 1e-6 * expected) << "bytes " << t.bytes;
   }
 }
@@ -78,9 +80,10 @@ TEST(Transfer, TcpModelAppliesSimGridFactors) {
 // at 200000 km/s over a path 2x longer that adds 14.457 ms one way.
 TEST(Transfer, DistanceAddsPropagationDelay) {
   const auto spans = run_two_node({{"overheads.rpc", "0ms"}, {"overheads.serialization_bandwidth", "1TBps"},
+                                   {"policy.faults.checksum_bandwidth", "1TBps"},
                                    {"nodes[0].location", R"({"lat": 40.4168, "lon": -3.7038})"}});
   ASSERT_FALSE(spans.empty());
   const TransferSpan& t = spans.front();
-  const double expected = 2 * t.bytes / 1e12 + kLatency + 0.0144574 + t.bytes / kBottleneck;
+  const double expected = 4 * t.bytes / 1e12 + kLatency + 0.0144574 + t.bytes / kBottleneck;
   EXPECT_NEAR(t.end - t.start, expected, 1e-6);
 }
