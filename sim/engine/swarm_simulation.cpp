@@ -22,6 +22,7 @@
 
 #include "sim/swarm/latency_table.hpp"
 #include "sim/engine/pipeline_simulation.hpp"
+#include "sim/engine/swarm_dht.hpp"
 #include "sim/engine/swarm_platform.hpp"
 #include "sim/metrics/run_metrics.hpp"
 #include "sim/output/atomic_file.hpp"
@@ -94,6 +95,7 @@ struct SwarmSimulation::Impl {
   std::unique_ptr<LatencyTable> latencies;
   std::unique_ptr<SwarmPlatform> platform;
   std::unique_ptr<ChainRouter> router;
+  std::unique_ptr<SwarmDht> dht;  ///< policy.dht.enabled: servers are found through the DHT
   Rng root_rng{1};
   std::vector<double> arrivals;
   std::vector<char> session_ended;
@@ -170,7 +172,9 @@ struct SwarmSimulation::Impl {
     return s.loaded && !s.moving && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
   }
 
-  std::vector<ServerView> make_view() const {
+  /// The servers as a router sees them; with the DHT, only those a lookup found, with the blocks
+  /// they announced (a stale record leads to a server that no longer serves them).
+  std::vector<ServerView> make_view(const std::vector<DhtServerRecord>* known = nullptr) const {
     std::vector<ServerView> v(static_cast<std::size_t>(S));
     for (int i = 0; i < S; ++i) {
       const ServerState& s = servers[static_cast<std::size_t>(i)];
@@ -183,6 +187,15 @@ struct SwarmSimulation::Impl {
       x.active_sessions = s.active;
       x.utilization = utilization(i);
       x.uptime = uptime_estimate(i);
+    }
+    if (known) {
+      std::vector<char> found(static_cast<std::size_t>(S), 0);
+      for (const DhtServerRecord& r : *known) {
+        found[static_cast<std::size_t>(r.server)] = 1;
+        v[static_cast<std::size_t>(r.server)].blocks = r.blocks;
+      }
+      for (int i = 0; i < S; ++i)
+        if (!found[static_cast<std::size_t>(i)]) v[static_cast<std::size_t>(i)].alive = false;
     }
     return v;
   }
@@ -237,6 +250,7 @@ struct SwarmSimulation::Impl {
     }
     log(1, "server@" + node.name, "serving blocks " + st.blocks.str());
     signals.on_node_joined(NodeJoined{now(), i, st.blocks, started});
+    if (dht) dht->announce(i, st.blocks, server_throughput(node, sc.model, *cost));
     // Stay alive (a daemon does not keep the run going) so that SimGrid restarts this actor,
     // and the node reloads its blocks, when its host comes back up after a failure.
     sg4::this_actor::suspend();
@@ -296,6 +310,7 @@ struct SwarmSimulation::Impl {
       st.blocks = best_range;
       log(1, "rebalance", host_name(best) + " moves from blocks " + from.str() + " to " + best_range.str());
       signals.on_blocks_moved(BlocksMoved{now(), best, from, best_range, before, best_after});
+      if (dht) dht->withdraw(best, from);
       const NodeSpec& node = sc.nodes[static_cast<std::size_t>(best)];
       const double started = now();
       sg4::Actor::create("reload-" + node.name, platform->host(best), [this, best, started] {
@@ -307,6 +322,7 @@ struct SwarmSimulation::Impl {
         ++s.incarnation;
         log(1, "server@" + host_name(best), "serving blocks " + s.blocks.str());
         signals.on_node_joined(NodeJoined{now(), best, s.blocks, started});
+        if (dht) dht->announce(best, s.blocks, server_throughput(sc.nodes[static_cast<std::size_t>(best)], sc.model, *cost));
       })->daemonize();
     }
   }
@@ -633,7 +649,9 @@ struct SwarmSimulation::Impl {
       if (failed_seen)
         for (const auto& [server, incarnation] : *failed_seen)
           if (servers[static_cast<std::size_t>(server)].incarnation == incarnation) req.avoid.push_back(server);
-      const std::vector<ServerView> views = make_view();
+      std::vector<DhtServerRecord> known;
+      if (dht) known = dht->servers_for(client, sc.model.n_layers, attempt > 1 || !req.avoid.empty());
+      const std::vector<ServerView> views = make_view(dht ? &known : nullptr);
       std::optional<Chain> chain = router->route(swarm_view(views), req, rng);
       if (chain) return chain;
       if (now() + sc.policy.admission_retry_s > since + sc.policy.admission_timeout_s) return std::nullopt;
@@ -944,6 +962,10 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.latencies = std::make_unique<LatencyTable>(m.sc);
   m.platform = std::make_unique<SwarmPlatform>(m.sc, *m.latencies);
   m.router = make_router(m.sc.policy);
+  if (m.sc.policy.dht.enabled) {
+    m.dht = std::make_unique<SwarmDht>(m.sc, *m.platform);
+    m.dht->start();
+  }
   if (options.execute_real) {
     m.backend = gpu::make_backend(options.backend);
     m.real = std::make_unique<RealModel>(m.sc, *m.backend, m.cost, local_device_of(*m.backend));
@@ -1048,6 +1070,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
     if (m.real->int8_block_bytes() > 0) report.metrics["real_execution"]["int8_block_bytes"] = m.real->int8_block_bytes();
     report.metrics["wall_clock"]["real_kernel_seconds"] = m.real_measured_seconds;
   }
+  if (m.dht) report.metrics["dht"] = m.dht->metrics();
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = m.hops;

@@ -152,6 +152,17 @@ struct SchedulerSpec {
   double batch_wait_s = 0.005;      ///< Batch: wait at most this long for a batch to fill (s)
 };
 
+/// Servers announce their blocks in a Kademlia DHT and clients find them there (seed 002, §3).
+struct DhtSpec {
+  bool enabled = false;        ///< off: clients see every server directly (an oracle directory)
+  int k = 20;                  ///< bucket size and replication
+  int alpha = 3;               ///< lookup parallelism
+  double rpc_timeout_s = 2.0;  ///< an RPC not answered by then has failed (s)
+  double record_ttl_s = 30.0;  ///< servers' block records expire this long after their last republish (s)
+  double client_refresh_s = 30.0;  ///< clients look their servers up again after this long (s)
+  double message_bytes = 128;  ///< bytes of an RPC without its contacts and records
+};
+
 struct PolicySpec {
   RouterKind router = RouterKind::Eq18;
   double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
@@ -166,6 +177,7 @@ struct PolicySpec {
   FaultToleranceSpec faults;
   RebalanceSpec rebalance;
   SchedulerSpec scheduler;
+  DhtSpec dht;
 };
 
 /// Real costs beyond FLOPs and bytes on the wire.

@@ -66,7 +66,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
-        "compression", "partitioner", "faults", "rebalance", "scheduler"}},
+        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht"}},
+      {"dht", {"enabled", "k", "alpha", "rpc_timeout", "record_ttl", "client_refresh"}},
       {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth"}},
       {"rebalance", {"period", "balance_quality"}},
       {"scheduler", {"kind", "batch_max", "batch_wait"}},
@@ -781,6 +782,18 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       ft.retry_backoff_s = r.quantity(*f, "retry_backoff", fp, Quantity::Duration, false, false).value_or(ft.retry_backoff_s);
       ft.corruption_rate = r.number(*f, "corruption_rate", fp, false, 0.0, 0.5, "in [0, 0.5]").value_or(ft.corruption_rate);
       ft.checksum_Bps = r.quantity(*f, "checksum_bandwidth", fp, Quantity::Bandwidth, false, true).value_or(ft.checksum_Bps);
+    }
+  }
+  if (const json* d = Reader::get(*v, "dht")) {
+    const std::string dp = "policy.dht";
+    if (r.object(*d, dp, "dht")) {
+      DhtSpec& ds = p.dht;
+      ds.enabled = r.boolean(*d, "enabled", dp).value_or(true);
+      ds.k = static_cast<int>(r.integer(*d, "k", dp, false, 1, 1000).value_or(ds.k));
+      ds.alpha = static_cast<int>(r.integer(*d, "alpha", dp, false, 1, 100).value_or(ds.alpha));
+      ds.rpc_timeout_s = r.quantity(*d, "rpc_timeout", dp, Quantity::Duration, false, true).value_or(ds.rpc_timeout_s);
+      ds.record_ttl_s = r.quantity(*d, "record_ttl", dp, Quantity::Duration, false, true).value_or(ds.record_ttl_s);
+      ds.client_refresh_s = r.quantity(*d, "client_refresh", dp, Quantity::Duration, false, true).value_or(ds.client_refresh_s);
     }
   }
   if (const json* b = Reader::get(*v, "rebalance")) {
