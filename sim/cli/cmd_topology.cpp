@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/cli/commands.hpp"
+#include "sim/topology_schemes.hpp"
 #include "sim/output/atomic_file.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/latency_table.hpp"
@@ -54,53 +55,6 @@ std::optional<double> parse_time(const std::string& text, std::string& error) {
 /// swarm), up when they have joined and no replayed node_down is in force; pair latency from the
 /// LatencyTable (geography or RTT matrix, with replayed latency changes up to at_s); pair
 /// bandwidth min(uplink_i, downlink_j, uplink_j, downlink_i) with replayed bandwidth changes.
-SwarmSnapshot scenario_snapshot(const sim::Scenario& sc, double at_s) {
-  sim::LatencyTable latency(sc);
-  std::unordered_map<std::string, int> host;
-  for (std::size_t i = 0; i < sc.nodes.size(); ++i) host[sc.nodes[i].name] = static_cast<int>(i);
-  for (std::size_t c = 0; c < sc.clients.size(); ++c) host[sc.clients[c].name] = static_cast<int>(sc.nodes.size() + c);
-
-  const std::size_t n = sc.nodes.size();
-  std::vector<double> up_Bps(n), down_Bps(n);
-  std::vector<char> down(n, 0);
-  for (std::size_t i = 0; i < n; ++i) up_Bps[i] = sc.nodes[i].uplink_Bps, down_Bps[i] = sc.nodes[i].downlink_Bps;
-  for (const sim::ReplayEvent& e : sc.events) {  // sorted by time
-    if (e.at_s > at_s) break;
-    const auto it = host.find(e.node);
-    if (it == host.end()) continue;
-    const int h = it->second;
-    const bool server = h < static_cast<int>(n);
-    switch (e.action) {
-      case sim::EventAction::NodeDown: if (server) down[static_cast<std::size_t>(h)] = 1; break;
-      case sim::EventAction::NodeUp: if (server) down[static_cast<std::size_t>(h)] = 0; break;
-      case sim::EventAction::SetBandwidth:
-        if (server && e.direction != sim::LinkDirection::Down) up_Bps[static_cast<std::size_t>(h)] = e.value;
-        if (server && e.direction != sim::LinkDirection::Up) down_Bps[static_cast<std::size_t>(h)] = e.value;
-        break;
-      case sim::EventAction::SetLatency:
-        if (e.peer.empty())
-          latency.set_access(h, e.value);
-        else if (const auto p = host.find(e.peer); p != host.end())
-          latency.set_pair(h, p->second, e.value);
-        break;
-    }
-  }
-
-  SwarmSnapshot s;
-  s.time_s = at_s;
-  for (std::size_t i = 0; i < n; ++i) {
-    const sim::NodeSpec& node = sc.nodes[i];
-    s.nodes.push_back({node.name, node.location.value_or(GeoPoint{}), node.device ? node.device->peak_flops : 0.0,
-                       node.join_at_s <= at_s && !down[i]});
-  }
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = i + 1; j < n; ++j)
-      if (s.nodes[i].up && s.nodes[j].up)
-        s.links.push_back({static_cast<int>(i), static_cast<int>(j), latency.one_way(static_cast<int>(i), static_cast<int>(j)),
-                           std::min({up_Bps[i], down_Bps[j], up_Bps[j], down_Bps[i]})});
-  return s;
-}
-
 nlohmann::json diagram_json(const PersistenceDiagram& d) {
   nlohmann::json out = nlohmann::json::array();
   for (const PersistencePair& p : d) out.push_back({p.birth, p.essential() ? nlohmann::json(nullptr) : nlohmann::json(p.death)});
@@ -125,7 +79,7 @@ int topology(const TopologyArgs& args) {
   }
 
   try {
-    const SwarmSnapshot snapshot = scenario_snapshot(sc, *at_s);
+    const SwarmSnapshot snapshot = sim::scenario_snapshot(sc, *at_s);
     SwarmGraphParams graph_params;
     graph_params.nearest_neighbours = args.neighbours;
     const SwarmGraph graph = build_swarm_graph(snapshot, graph_params);

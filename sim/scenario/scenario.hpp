@@ -163,6 +163,14 @@ struct DhtSpec {
   double message_bytes = 128;  ///< bytes of an RPC without its contacts and records
 };
 
+/// Topology monitoring by persistent homology (seed 002, sections 2.7 and 3.1).
+struct TopologyMonitorSpec {
+  double period_s = 0.0;             ///< snapshot the swarm this often (0 = no monitoring)
+  int states = 3;                    ///< topology states (k-means on the PH features of the replayed snapshots)
+  bool apply_schemes = true;         ///< move "auto" servers to the scheme of the state the classifier picks
+  bool stability_reliability = true; ///< fold H0 stability into eq. 18's reliability: R_A = 1 - uptime x m_A
+};
+
 struct PolicySpec {
   RouterKind router = RouterKind::Eq18;
   double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
@@ -178,6 +186,7 @@ struct PolicySpec {
   RebalanceSpec rebalance;
   SchedulerSpec scheduler;
   DhtSpec dht;
+  TopologyMonitorSpec topology;
 };
 
 /// Real costs beyond FLOPs and bytes on the wire.

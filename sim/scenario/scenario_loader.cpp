@@ -66,7 +66,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
-        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht"}},
+        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology"}},
+      {"topology", {"period", "states", "apply_schemes", "stability_reliability"}},
       {"dht", {"enabled", "k", "alpha", "rpc_timeout", "record_ttl", "client_refresh"}},
       {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth"}},
       {"rebalance", {"period", "balance_quality"}},
@@ -794,6 +795,16 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       ds.rpc_timeout_s = r.quantity(*d, "rpc_timeout", dp, Quantity::Duration, false, true).value_or(ds.rpc_timeout_s);
       ds.record_ttl_s = r.quantity(*d, "record_ttl", dp, Quantity::Duration, false, true).value_or(ds.record_ttl_s);
       ds.client_refresh_s = r.quantity(*d, "client_refresh", dp, Quantity::Duration, false, true).value_or(ds.client_refresh_s);
+    }
+  }
+  if (const json* t = Reader::get(*v, "topology")) {
+    const std::string tp = "policy.topology";
+    if (r.object(*t, tp, "topology")) {
+      TopologyMonitorSpec& ts = p.topology;
+      ts.period_s = r.quantity(*t, "period", tp, Quantity::Duration, true, true).value_or(10.0);
+      ts.states = static_cast<int>(r.integer(*t, "states", tp, false, 1, 64).value_or(3));
+      ts.apply_schemes = r.boolean(*t, "apply_schemes", tp).value_or(true);
+      ts.stability_reliability = r.boolean(*t, "stability_reliability", tp).value_or(true);
     }
   }
   if (const json* b = Reader::get(*v, "rebalance")) {
