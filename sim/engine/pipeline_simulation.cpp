@@ -196,6 +196,22 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
   for (int s = 0; s < static_cast<int>(m.plan.stages.size()); ++s)
     sg4::Actor::create("stage-" + std::to_string(s), platform.host(m.plan.stages[s].node), [&m, s] { m.stage_actor(s); })
         ->daemonize();
+  // Replayed latency changes (bandwidth changes and their profiles are the platform's).
+  sg4::Actor::create("replay", platform.control_host(), [&sc, &latencies] {
+    auto index = [&sc](const std::string& name) {
+      for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+        if (sc.nodes[i].name == name) return static_cast<int>(i);
+      for (std::size_t c = 0; c < sc.clients.size(); ++c)
+        if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
+      return -1;
+    };
+    for (const ReplayEvent& e : sc.events) {
+      if (e.action != EventAction::SetLatency) continue;
+      sg4::this_actor::sleep_until(e.at_s);
+      if (e.peer.empty()) latencies.set_access(index(e.node), e.value);
+      else latencies.set_pair(index(e.node), index(e.peer), e.value);
+    }
+  })->daemonize();
   sg4::SemaphorePtr window = sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight));
   sg4::Actor::create("client-send", platform.host(client), [&m, window] { m.client_sender(window); });
   sg4::Actor::create("client-receive", platform.host(client), [&m, window] { m.client_receiver(window); });
@@ -261,7 +277,10 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
        {{"method", partition::to_string(m.plan.partition.method)},
         {"stages", m.plan.partition.blocks},
         {"reference_bottleneck_s", q.bottleneck_s},
-        {"lower_bound_s", partition::bottleneck_lower_bound(g, m.plan.partition.blocks, m.plan.reference)},
+        {"stages_allowed", sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size())},
+        {"lower_bound_s", partition::bottleneck_lower_bound(
+                              g, sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size()),
+                              m.plan.reference)},
         {"load_stddev_s", q.load_stddev_s},
         {"communication_bytes", q.communication_bytes},
         {"critical_path_blocks", q.critical_path_blocks},

@@ -829,7 +829,9 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
   }
   if (const json* c = Reader::get(*v, "partitioner")) {
     const std::string pp = "policy.partitioner";
-    if (!sc.graph) r.error(pp, "applies to graph models only (model.graph); a transformer is served as a chain of blocks");
+    const json* model = Reader::get(root, "model");
+    if (!(model && model->is_object() && model->contains("graph")))
+      r.error(pp, "applies to graph models only (model.graph); a transformer is served as a chain of blocks");
     if (r.object(*c, pp, "partitioner")) {
       PartitionerSpec& ps = p.partitioner;
       if (auto m = r.string(*c, "method", pp, false)) {
