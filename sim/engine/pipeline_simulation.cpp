@@ -19,6 +19,7 @@
 #include "sim/output/atomic_file.hpp"
 #include "sim/pipeline_plan.hpp"
 #include "sim/rng.hpp"
+#include "sim/swarm/arrivals.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "sim/units.hpp"
 
@@ -144,20 +145,10 @@ struct PipelineRun {
   }
 
   void draw_arrivals() {
-    Rng rng = Rng(sc.seed).split(0xA771u);
-    double t = sc.workload.start_s;
-    for (int k = 0; k < requests; ++k) {
-      switch (sc.workload.arrival) {
-        case ArrivalProcess::AllAtStart: t = sc.workload.start_s; break;
-        case ArrivalProcess::Fixed: t = sc.workload.start_s + k * sc.workload.interval_s; break;
-        case ArrivalProcess::Poisson:
-          if (k > 0) t += rng.exponential(sc.workload.rate_per_s);
-          break;
-        case ArrivalProcess::Trace: t = sc.workload.trace[static_cast<std::size_t>(k)].at_s; break;
-      }
-      arrival[k] = t;
-    }
+    Rng root(sc.seed);
+    arrival = sim::draw_arrivals(sc.workload, root);
   }
+
 };
 
 double percentile(std::vector<double> v, double q) {

@@ -33,6 +33,7 @@
 #include "sim/real_execution.hpp"
 #include "sim/rng.hpp"
 #include "sim/routing/chain_router.hpp"
+#include "sim/swarm/arrivals.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/units.hpp"
 
@@ -951,22 +952,8 @@ struct SwarmSimulation::Impl {
     signals.on_node_state(NodeStateChanged{now(), i, st.up});
   }
 
-  void draw_arrivals() {
-    Rng rng = root_rng.split(0xA771u);
-    arrivals.resize(static_cast<std::size_t>(sc.workload.sessions));
-    double t = sc.workload.start_s;
-    for (int k = 0; k < sc.workload.sessions; ++k) {
-      switch (sc.workload.arrival) {
-        case ArrivalProcess::AllAtStart: t = sc.workload.start_s; break;
-        case ArrivalProcess::Fixed: t = sc.workload.start_s + k * sc.workload.interval_s; break;
-        case ArrivalProcess::Poisson:
-          if (k > 0) t += rng.exponential(sc.workload.rate_per_s);
-          break;
-        case ArrivalProcess::Trace: t = sc.workload.trace[static_cast<std::size_t>(k)].at_s; break;
-      }
-      arrivals[static_cast<std::size_t>(k)] = t;
-    }
-  }
+  void draw_arrivals() { arrivals = sim::draw_arrivals(sc.workload, root_rng); }
+
 };
 
 // ---------------------------------------------------------------------------------------------

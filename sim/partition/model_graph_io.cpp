@@ -1,5 +1,7 @@
 #include "sim/partition/model_graph_io.hpp"
 
+#include "sim/json_diagnostics.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -43,72 +45,12 @@ namespace {
 // [SECTION] Helpers: suggestions, JSON type names, paths (as in sim/scenario/scenario_loader.cpp)
 // ---------------------------------------------------------------------------------------------
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
-      const std::size_t sub = prev[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-/// The candidate closest to `word` when it is close enough to be a typo of it, else "".
-std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
-  for (const std::string& c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  return best;
-}
-
-std::string quoted_list(const std::vector<std::string>& items) {
-  std::string s;
-  for (std::size_t i = 0; i < items.size(); ++i) s += (i ? ", \"" : "\"") + items[i] + "\"";
-  return s;
-}
-
-std::string type_name(const json& j) {
-  switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "the string \"" + j.get<std::string>() + "\"";
-    case json::value_t::boolean: return std::string("the boolean ") + (j.get<bool>() ? "true" : "false");
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "the number " + j.dump();
-    default: return "an unsupported value";
-  }
-}
-
-std::string child(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-std::string at_index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
-
-std::pair<int, int> line_column(const std::string& text, std::size_t byte) {
-  int line = 1, col = 1;
-  for (std::size_t i = 0; i < std::min(byte, text.size()); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return {line, col};
-}
+using sim::at_index;
+using sim::child;
+using sim::closest_candidate;
+using sim::line_column;
+using sim::quoted_list;
+using sim::type_name;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -242,7 +184,7 @@ class GraphReader {
     }
     for (const auto& [key, value] : j.items()) {
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-      const std::string near = closest(key, allowed);
+      const std::string near = closest_candidate(key, allowed);
       const std::string hint = near.empty() ? "" : " (did you mean \"" + near + "\"?)";
       error(child(path, key), "unknown key \"" + key + "\"" + hint + "; keys are " + quoted_list(allowed));
     }
@@ -374,7 +316,7 @@ class GraphReader {
       for (const auto& [input, path] : r.inputs) {
         const auto it = id_of.find(input);
         if (it == id_of.end()) {
-          const std::string near = closest(input, names);
+          const std::string near = closest_candidate(input, names);
           error(path, "unknown op \"" + input + "\"" + (near.empty() ? "" : "; did you mean \"" + near + "\"?"));
           continue;
         }
@@ -785,7 +727,7 @@ ModelGraph generate_model_graph(const std::string& generator, const GeneratorOpt
   if (generator == "unet-sd") return unet_sd(o);
   if (generator == "llama-chain") return llama_chain(o);
   if (generator == "random-dag") return random_layered_dag(o.layers > 0 ? o.layers : 50, o.width, o.seed);
-  const std::string near = closest(generator, generator_names());
+  const std::string near = closest_candidate(generator, generator_names());
   throw std::invalid_argument("unknown model graph generator \"" + generator + "\"" +
                               (near.empty() ? "" : " (did you mean \"" + near + "\"?)") + "; known generators are " +
                               quoted_list(generator_names()));

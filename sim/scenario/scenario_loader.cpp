@@ -17,6 +17,7 @@
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/partition/model_graph_io.hpp"
+#include "sim/json_diagnostics.hpp"
 #include "sim/json_path.hpp"
 #include "sim/pricing.hpp"
 #include "sim/swarm/block_assignment.hpp"
@@ -116,60 +117,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // [SECTION] Helpers: suggestions, JSON type names, paths
 // ---------------------------------------------------------------------------------------------
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
-      const std::size_t sub = prev[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-/// " (did you mean "x"?)" when one candidate is close to `word`, else "".
-std::string suggestion(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_d = std::max<std::size_t>(2, word.size() / 3) + 1;
-  for (const std::string& c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  return best.empty() ? "" : " (did you mean \"" + best + "\"?)";
-}
-
-std::string quoted_list(const std::vector<std::string>& items) {
-  std::string s;
-  for (std::size_t i = 0; i < items.size(); ++i) s += (i ? ", \"" : "\"") + items[i] + "\"";
-  return s;
-}
-
-std::string type_name(const json& j) {
-  switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "an object";
-    case json::value_t::array: return "an array";
-    case json::value_t::string: return "the string \"" + j.get<std::string>() + "\"";
-    case json::value_t::boolean: return std::string("the boolean ") + (j.get<bool>() ? "true" : "false");
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "the number " + j.dump();
-    default: return "an unsupported value";
-  }
-}
-
-std::string child(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-std::string at_index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
 // ---------------------------------------------------------------------------------------------
 // [SECTION] Reader: typed field access that records diagnostics instead of throwing
@@ -1064,18 +1011,6 @@ void check_swarm(Reader& r, Scenario& sc) {
 // [SECTION] Parsing with duplicate-key detection, overrides
 // ---------------------------------------------------------------------------------------------
 
-std::pair<int, int> line_column(const std::string& text, std::size_t byte) {
-  int line = 1, col = 1;
-  for (std::size_t i = 0; i < std::min(byte, text.size()); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
-  }
-  return {line, col};
-}
 
 json parse_text(const std::string& text, const std::string& file) {
   // Track the path during parsing so a duplicated key (silently overwritten by plain parsing)
