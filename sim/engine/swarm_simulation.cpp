@@ -461,7 +461,9 @@ struct SwarmSimulation::Impl {
     const double cpu = sc.overheads.rpc_s + 2.0 * bytes / sc.overheads.serialization_Bps + 2.0 * bytes / f.checksum_Bps;
     // A transfer is late once it exceeds twice its expected time on the replayed network plus
     // the configured grace: big prefill messages are not cut off by a timeout sized for decode.
-    const double timeout = f.transfer_timeout_s + 2.0 * (platform->latency_s(from, to) + bytes / platform->bandwidth_Bps(from, to));
+    const auto timeout_s = [&] {  // only needed on a failure: keep the common path cheap
+      return f.transfer_timeout_s + 2.0 * (platform->latency_s(from, to) + bytes / platform->bandwidth_Bps(from, to));
+    };
     int attempt = 1;
     for (int resent = 0; attempt <= f.retry_attempts;) {
       if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
@@ -470,12 +472,12 @@ struct SwarmSimulation::Impl {
       if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
       bool delivered = false;
       if (platform->host(to)->is_on()) {
-        sg4::CommPtr comm = sg4::Comm::sendto_async(platform->host(from), platform->host(to), static_cast<std::uint64_t>(bytes));
+        // A blocking send: SimGrid fails it at the instant an end goes down, and the sender then
+        // waits out its timeout below (a crashed peer answers nothing). A slow transfer that
+        // completes is not cut short: with no failure, the bytes arrive.
         try {
-          comm->wait_for(timeout);
+          sg4::Comm::sendto(platform->host(from), platform->host(to), static_cast<std::uint64_t>(bytes));
           delivered = true;
-        } catch (const simgrid::TimeoutException&) {
-          comm->cancel();
         } catch (const simgrid::Exception&) {
           if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
         }
@@ -492,7 +494,7 @@ struct SwarmSimulation::Impl {
       }
       // Not acknowledged: the sender waits out the timeout, then backs off.
       const double waited = now() - t0;
-      if (waited < timeout) sg4::this_actor::sleep_for(timeout - waited);
+      if (const double timeout = timeout_s(); waited < timeout) sg4::this_actor::sleep_for(timeout - waited);
       const bool last = attempt == f.retry_attempts;
       signals.on_transfer_retried(TransferRetried{now(), from, to, session, step, attempt, "timeout", last});
       if (last) break;
