@@ -61,4 +61,31 @@ struct TopologyArgs {
 };
 int topology(const TopologyArgs& args);
 
+struct CompareArgs {
+  std::vector<std::string> files;      ///< scenario files
+  std::vector<std::string> policies;   ///< policy specs, comma-separated (sim/experiment/policy_spec.hpp)
+  int seeds = 3;                       ///< runs per (scenario, policy), seeds scenario seed + offset + 0 .. seeds - 1
+  int seed_offset = 0;                 ///< added to every scenario's seed (held-out seeds after a tune)
+  int jobs = 0;                        ///< child processes at once (0: hardware concurrency)
+  std::string out_dir = "runs/compare";  ///< compare.csv and compare.json go here
+  std::vector<std::string> overrides;  ///< "path=value" applied to every scenario before the policy's
+  bool json = false;                   ///< print compare.json to stdout instead of the tables
+};
+int compare(const CompareArgs& args);
+
+struct TuneArgs {
+  std::vector<std::string> files;      ///< scenario files
+  int generations = 8;                 ///< generations bred after the initial one
+  int population = 12;                 ///< tuples per generation
+  int elite = 2;                       ///< best tuples kept unchanged
+  int seeds = 1;                       ///< runs per (tuple, scenario), seeds scenario seed + 0 .. seeds - 1
+  int jobs = 0;                        ///< child processes at once (0: hardware concurrency)
+  long long seed = 1;                  ///< the GA's seed
+  double failure_penalty = 1.0;        ///< λ of the score (sim/experiment/tuning_score.hpp)
+  std::string label = "tuned";         ///< the policy's name in the spec written to --out
+  std::string out;                     ///< JSON result (usable as --policies @FILE in compare); empty: none
+  std::vector<std::string> overrides;  ///< "path=value" applied to every scenario
+};
+int tune(const TuneArgs& args);
+
 }  // namespace swarmsim::cli

@@ -65,6 +65,44 @@ int main(int argc, char** argv) {
   t->add_option("--out", topo.out_dir, "output directory (default: runs/<scenario name>)");
   t->add_option("--neighbours", topo.neighbours, "keep each node's K lightest links (0: all pairs)")->check(CLI::NonNegativeNumber);
 
+  swarmsim::cli::CompareArgs cmp;
+  CLI::App* c = app.add_subcommand("compare", "run each routing policy on each scenario with several seeds and print a table "
+                                              "(tokens/s, latency, failures, bytes moved); write compare.csv and compare.json");
+  c->add_option("scenarios", cmp.files, "scenario files (JSON)")->required()->check(CLI::ExistingFile);
+  c->add_option("--policies", cmp.policies, "policies, comma-separated: eq18, shortest_path, random, "
+                                            "NAME:key=value,... (policy overrides, e.g. tuned:router=eq18,gamma=1.4), "
+                                            "or @FILE.json (written by swarmsim tune --out); repeatable")
+      ->required()
+      ->allow_extra_args(false);
+  c->add_option("--seeds", cmp.seeds, "runs per scenario and policy, with seeds scenario seed + 0, 1, ... (default 3)")
+      ->check(CLI::Range(1, 1000000));
+  c->add_option("--seed-offset", cmp.seed_offset, "start the seeds at scenario seed + this (default 0), e.g. to use seeds a tune did not see")
+      ->check(CLI::Range(0, 1000000000));
+  c->add_option("--jobs,-j", cmp.jobs, "simulations at once, each in its own process (default: the number of CPUs)")
+      ->check(CLI::Range(1, 4096));
+  c->add_option("--out", cmp.out_dir, "output directory for compare.csv and compare.json (default runs/compare)");
+  c->add_option("--set", cmp.overrides, "override a value of every scenario, e.g. --set network.model=exact (repeatable)")
+      ->allow_extra_args(false);
+  c->add_flag("--json", cmp.json, "print compare.json to stdout instead of the tables");
+
+  swarmsim::cli::TuneArgs tun;
+  CLI::App* tu = app.add_subcommand("tune", "tune eq. 18's exponents (gamma, beta, alpha) with the genetic algorithm of eq. 19-20, "
+                                            "scoring each tuple by simulated runs of the scenarios");
+  tu->add_option("scenarios", tun.files, "scenario files (JSON)")->required()->check(CLI::ExistingFile);
+  tu->add_option("--generations", tun.generations, "generations bred after the initial one (default 8)")->check(CLI::Range(0, 100000));
+  tu->add_option("--population", tun.population, "tuples per generation (default 12)")->check(CLI::Range(2, 100000));
+  tu->add_option("--elite", tun.elite, "best tuples copied unchanged into the next generation (default 2)")->check(CLI::Range(0, 100000));
+  tu->add_option("--seeds", tun.seeds, "runs per tuple and scenario, with seeds scenario seed + 0, 1, ... (default 1)")
+      ->check(CLI::Range(1, 1000000));
+  tu->add_option("--jobs,-j", tun.jobs, "simulations at once, each in its own process (default: the number of CPUs)")
+      ->check(CLI::Range(1, 4096));
+  tu->add_option("--seed", tun.seed, "seed of the genetic algorithm (default 1)")->check(CLI::Range(0LL, 9007199254740992LL));
+  tu->add_option("--failure-penalty", tun.failure_penalty, "score lost per failed session, as a fraction of the sessions (default 1)")
+      ->check(CLI::Range(0.0, 1e6));
+  tu->add_option("--label", tun.label, "name of the tuned policy in the spec written to --out (default tuned)");
+  tu->add_option("--out", tun.out, "write the result (tuple, fitness, policy spec, log) to this JSON file");
+  tu->add_option("--set", tun.overrides, "override a value of every scenario (repeatable)")->allow_extra_args(false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -75,5 +113,7 @@ int main(int argc, char** argv) {
   if (*p) return swarmsim::cli::profile(prof);
   if (*pa) return swarmsim::cli::partition(part);
   if (*t) return swarmsim::cli::topology(topo);
+  if (*c) return swarmsim::cli::compare(cmp);
+  if (*tu) return swarmsim::cli::tune(tun);
   return 2;
 }

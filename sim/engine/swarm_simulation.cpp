@@ -461,7 +461,7 @@ struct SwarmSimulation::Impl {
     const double cpu = sc.overheads.rpc_s + 2.0 * bytes / sc.overheads.serialization_Bps + 2.0 * bytes / f.checksum_Bps;
     // A transfer is late once it exceeds twice its expected time on the replayed network plus
     // the configured grace: big prefill messages are not cut off by a timeout sized for decode.
-    const auto timeout_s = [&] {  // only needed on a failure: keep the common path cheap
+    const auto timeout_s = [&] {  // from the network as it is now
       return f.transfer_timeout_s + 2.0 * (platform->latency_s(from, to) + bytes / platform->bandwidth_Bps(from, to));
     };
     int attempt = 1;
@@ -472,12 +472,15 @@ struct SwarmSimulation::Impl {
       if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
       bool delivered = false;
       if (platform->host(to)->is_on()) {
-        // A blocking send: SimGrid fails it at the instant an end goes down, and the sender then
-        // waits out its timeout below (a crashed peer answers nothing). A slow transfer that
-        // completes is not cut short: with no failure, the bytes arrive.
+        // SimGrid fails a send the instant an end goes down; the timed wait also catches a
+        // transfer that never completes (SimGrid 3.32's LV08 model can stall a flow whose link
+        // bandwidth changes twice while it is in flight), which is then retried like a lost one.
+        sg4::CommPtr comm = sg4::Comm::sendto_async(platform->host(from), platform->host(to), static_cast<std::uint64_t>(bytes));
         try {
-          sg4::Comm::sendto(platform->host(from), platform->host(to), static_cast<std::uint64_t>(bytes));
+          comm->wait_for(timeout_s());
           delivered = true;
+        } catch (const simgrid::TimeoutException&) {
+          comm->cancel();
         } catch (const simgrid::Exception&) {
           if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
         }

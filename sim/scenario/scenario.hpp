@@ -132,7 +132,7 @@ enum class SchedulerKind {
 struct FaultToleranceSpec {
   double heartbeat_s = 5.0;         ///< servers heartbeat this often (s)
   int heartbeat_misses = 2;         ///< a server is declared dead this many heartbeats after its last one
-  double transfer_timeout_s = 10.0; ///< a sender whose peer crashed gives up after this grace plus twice the transfer's expected time (s)
+  double transfer_timeout_s = 10.0; ///< an attempt not done after this grace plus twice its expected time has failed (s)
   int retry_attempts = 3;           ///< attempts per transfer before the server is given up on
   double retry_backoff_s = 0.5;     ///< wait before retry r: backoff x 2^(r-1) (s)
   double corruption_rate = 0.0;     ///< probability that a hidden-state message arrives corrupted (FNV-1a catches it)

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -946,6 +947,30 @@ void check_swarm(Reader& r, Scenario& sc) {
       r.error(where + ".node", "\"" + e.node + "\" is a client; node_down/node_up apply to server nodes");
   }
 
+  // SimGrid 3.32's LV08 ("tcp") model aborts ("Variable penalty should not be negative") when a
+  // bandwidth profile raises a link's bandwidth while flows cross it: refuse such scenarios
+  // with the reason instead of crashing mid-run.
+  if (sc.network.model == NetworkModel::Tcp) {
+    std::map<std::string, std::pair<double, double>> bw;  // node -> (up, down) as replayed so far
+    for (const NodeSpec& n : sc.nodes) bw[n.name] = {n.uplink_Bps, n.downlink_Bps};
+    for (const ClientSpec& c : sc.clients) bw[c.name] = {c.uplink_Bps, c.downlink_Bps};
+    std::vector<std::size_t> order(sc.events.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return sc.events[a].at_s < sc.events[b].at_s; });
+    for (std::size_t i : order) {
+      const ReplayEvent& e = sc.events[i];
+      if (e.action != EventAction::SetBandwidth || !bw.count(e.node)) continue;
+      auto& [up, down] = bw[e.node];
+      const bool raises = (e.direction != LinkDirection::Down && e.value > up) || (e.direction != LinkDirection::Up && e.value > down);
+      if (raises)
+        r.error(at_index("events", i) + ".bandwidth",
+                "raises " + e.node + "'s bandwidth to " + format_bandwidth(e.value) +
+                    ", which SimGrid 3.32's \"tcp\" (LV08) model cannot replay (it aborts with \"Variable penalty should not be "
+                    "negative\"); use \"network\": {\"model\": \"exact\"} for scenarios whose links recover, or only lower bandwidths");
+      if (e.direction != LinkDirection::Down) up = e.value;
+      if (e.direction != LinkDirection::Up) down = e.value;
+    }
+  }
   if (sc.graph) {  // a pipeline of graph stages: one stage per server node at most
     const int k = sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size());
     if (k > static_cast<int>(sc.nodes.size()))

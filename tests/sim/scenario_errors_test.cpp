@@ -74,6 +74,7 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"31_partitioner_unknown_method.json", "policy.partitioner.method", "unknown method \"brgka\" (did you mean \"brkga\"?)"},
       {"32_graph_file_with_cycle.json", "model.graph.file", "01_cycle.json: ops: cycle: conv1 -> conv2 -> conv3 -> conv1"},
       {"33_graph_stages_exceed_nodes.json", "policy.partitioner.stages", "3 stages need as many server nodes, the scenario has 2"},
+      {"34_tcp_bandwidth_raise.json", "events[1].bandwidth", "raises s's bandwidth to 100 Mbit/s, which SimGrid 3.32's \"tcp\" (LV08) model cannot replay"},
   };
   return table;
 }

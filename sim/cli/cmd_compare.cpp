@@ -1,0 +1,108 @@
+// swarmsim compare: every policy on every scenario with several seeds, in parallel child
+// processes; a table per scenario, a summary, and compare.csv / compare.json.
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/cli/commands.hpp"
+#include "sim/cli/experiment_inputs.hpp"
+#include "sim/engine/parallel_runs.hpp"
+#include "sim/experiment/comparison.hpp"
+#include "sim/experiment/policy_spec.hpp"
+
+namespace swarmsim::cli {
+
+int compare(const CompareArgs& args) {
+  std::vector<experiment::PolicyVariant> policies;
+  std::vector<sim::RunJob> jobs;
+  std::vector<experiment::RunRecord> records;  // one per job, filled as runs finish
+  std::vector<std::string> names;
+  try {
+    if (args.seeds < 1) throw ExperimentInputError("swarmsim compare: --seeds " + std::to_string(args.seeds) + ": expected at least 1");
+    std::string list;
+    for (const std::string& p : args.policies) list += (list.empty() ? "" : ",") + p;
+    try {
+      policies = experiment::parse_policy_list(list);
+    } catch (const experiment::PolicySpecError& e) {
+      throw ExperimentInputError(std::string("swarmsim compare: --policies: ") + e.what());
+    }
+    const std::vector<sim::Override> common = parse_overrides("compare", args.overrides);
+
+    // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
+    std::map<std::string, std::string> file_of_name;
+    for (const std::string& file : args.files) {
+      const sim::Scenario base = load_routed_scenario("compare", file, common);
+      if (const auto [it, fresh] = file_of_name.emplace(base.name, file); !fresh)
+        throw ExperimentInputError("swarmsim compare: " + file + " and " + it->second + " are both named \"" + base.name +
+                                   "\"; expected distinct scenario names (rename one, or --set name=...)");
+      names.push_back(base.name);
+      for (const experiment::PolicyVariant& p : policies)
+        for (int k = 0; k < args.seeds; ++k) {
+          std::vector<sim::Override> o = common;
+          o.insert(o.end(), p.overrides.begin(), p.overrides.end());
+          const std::uint64_t seed = base.seed + static_cast<std::uint64_t>(args.seed_offset) + static_cast<std::uint64_t>(k);
+          o.push_back({"seed", std::to_string(seed)});
+          sim::RunJob job{load_routed_scenario("compare", file, o, "policy " + p.label + " (" + p.spec + ")"), {}};
+          job.options.progress = sim::RunOptions::Progress::Never;
+          jobs.push_back(std::move(job));
+          records.push_back({base.name, p.label, seed, false, "", {}, 0.0});
+        }
+    }
+  } catch (const ExperimentInputError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+
+  const int parallel = args.jobs > 0 ? args.jobs : sim::default_parallel_runs();
+  std::fprintf(stderr, "swarmsim compare: %zu runs (%zu scenarios x %zu policies x %d seeds), %d at once\n", jobs.size(),
+               names.size(), policies.size(), args.seeds, parallel);
+  int failed_runs = 0;
+  const std::size_t tokens_col = experiment::metric_index("tokens_per_s"), failed_col = experiment::metric_index("sessions_failed");
+  try {
+    sim::run_parallel(jobs, parallel, [&](std::size_t i, std::size_t done, const sim::RunOutcome& o) {
+      experiment::RunRecord& r = records[i];
+      r.ok = o.ok;
+      r.error = o.error;
+      if (o.ok) {
+        r.values = experiment::extract_metrics(o.report.metrics);
+        r.wall_s = o.report.wall_seconds;
+        std::fprintf(stderr, "run %zu/%zu %s / %s / seed %llu: %.3f tokens/s, %g failed (%.2f s)\n", done, jobs.size(),
+                     r.scenario.c_str(), r.policy.c_str(), static_cast<unsigned long long>(r.seed), r.values[tokens_col],
+                     r.values[failed_col], r.wall_s);
+      } else {
+        ++failed_runs;
+        std::fprintf(stderr, "run %zu/%zu %s / %s / seed %llu: FAILED: %s\n", done, jobs.size(), r.scenario.c_str(),
+                     r.policy.c_str(), static_cast<unsigned long long>(r.seed), r.error.c_str());
+      }
+    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim compare: %s\n", e.what());
+    return 1;
+  }
+
+  const experiment::Comparison result =
+      experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records));
+  if (args.json)
+    std::printf("%s\n", experiment::to_json(result).dump(2).c_str());
+  else
+    std::printf("%s", experiment::format_tables(result).c_str());
+  const std::filesystem::path out = args.out_dir;
+  try {
+    experiment::write_comparison(result, out);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim compare: --out %s: %s\n", out.string().c_str(), e.what());
+    return 1;
+  }
+  std::fprintf(args.json ? stderr : stdout, "wrote %s and %s\n", (out / "compare.csv").string().c_str(),
+               (out / "compare.json").string().c_str());
+  if (failed_runs > 0) {
+    std::fprintf(stderr, "swarmsim compare: %d of %zu runs failed (see the errors above and compare.json)\n", failed_runs,
+                 jobs.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace swarmsim::cli

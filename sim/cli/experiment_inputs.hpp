@@ -1,0 +1,52 @@
+#pragma once
+// What `swarmsim compare` and `swarmsim tune` share: reading the scenario files and the --set
+// overrides every run starts from, with errors that name the command, the file and the problem.
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sim/scenario/scenario_loader.hpp"
+
+namespace swarmsim::cli {
+
+/// Bad input to an experiment command (exit code 2); the message is ready to print.
+class ExperimentInputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Parses "path=value" texts; throws ExperimentInputError naming `command` and the --set.
+inline std::vector<sim::Override> parse_overrides(const std::string& command, const std::vector<std::string>& texts) {
+  std::vector<sim::Override> out;
+  for (const std::string& t : texts) {
+    try {
+      out.push_back(sim::parse_override(t));
+    } catch (const sim::ScenarioError& e) {
+      throw ExperimentInputError("swarmsim " + command + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+/// Loads `file` with `overrides` and checks that routing policies apply to it (a transformer, not
+/// a graph model). `context` says what the overrides are for, e.g. "policy tuned" (may be empty).
+/// Throws ExperimentInputError holding every diagnostic.
+inline sim::Scenario load_routed_scenario(const std::string& command, const std::string& file,
+                                          const std::vector<sim::Override>& overrides, const std::string& context = "") {
+  sim::Scenario sc;
+  try {
+    sc = sim::load_scenario_file(file, overrides);
+  } catch (const sim::ScenarioError& e) {
+    throw ExperimentInputError(std::string(e.what()) + "\n" + file + ": " + std::to_string(e.diagnostics().size()) +
+                               (e.diagnostics().size() == 1 ? " problem" : " problems") +
+                               (context.empty() ? "" : " with " + context));
+  }
+  if (sc.graph)
+    throw ExperimentInputError("swarmsim " + command + ": " + file +
+                               " serves a graph model as a pipeline, which has no routing policy; expected a transformer "
+                               "scenario (model.name)");
+  return sc;
+}
+
+}  // namespace swarmsim::cli

@@ -1,0 +1,303 @@
+#include "sim/experiment/comparison.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <stdexcept>
+
+#include "sim/json_path.hpp"
+#include "sim/output/atomic_file.hpp"
+#include "sim/units.hpp"
+
+namespace swarmsim::experiment {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+
+std::string format_value(double v, MetricUnit unit) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  switch (unit) {
+    case MetricUnit::TokensPerSecond: std::snprintf(buf, sizeof buf, "%.3f", v); return buf;
+    case MetricUnit::Seconds: return sim::format_duration(v);
+    case MetricUnit::Bytes: return sim::format_bytes(v);
+    case MetricUnit::Count:
+      if (v == std::floor(v)) std::snprintf(buf, sizeof buf, "%.0f", v);
+      else std::snprintf(buf, sizeof buf, "%.2f", v);
+      return buf;
+  }
+  return "?";
+}
+
+std::string csv_number(double v) { return std::isfinite(v) ? exact_number(v) : std::string(); }
+
+/// Left-aligned text padded to `width` columns (UTF-8 aware for '±').
+std::string pad(const std::string& s, std::size_t width) {
+  std::size_t cols = 0;
+  for (unsigned char ch : s)
+    if ((ch & 0xC0) != 0x80) ++cols;
+  return cols >= width ? s + " " : s + std::string(width - cols, ' ');
+}
+
+}  // namespace
+
+const std::vector<ComparedMetric>& compared_metrics() {
+  static const std::vector<ComparedMetric> metrics{
+      {"tokens_per_s", "throughput.tokens_per_s", "tokens/s", MetricUnit::TokensPerSecond},
+      {"per_token_p50_s", "latency_s.per_token.p50", "token p50", MetricUnit::Seconds},
+      {"per_token_p99_s", "latency_s.per_token.p99", "token p99", MetricUnit::Seconds},
+      {"ttft_p50_s", "latency_s.time_to_first_token.p50", "TTFT p50", MetricUnit::Seconds},
+      {"sessions_failed", "sessions.failed", "failed", MetricUnit::Count},
+      {"bytes_moved", "network.bytes_moved", "moved", MetricUnit::Bytes},
+      {"recoveries", "resilience.recoveries", "recoveries", MetricUnit::Count},
+  };
+  return metrics;
+}
+
+std::size_t metric_index(std::string_view key) {
+  const auto& metrics = compared_metrics();
+  for (std::size_t i = 0; i < metrics.size(); ++i)
+    if (metrics[i].key == key) return i;
+  throw std::logic_error("compared_metrics() has no metric \"" + std::string(key) + "\"");
+}
+
+std::vector<double> extract_metrics(const nlohmann::json& metrics) {
+  std::vector<double> out;
+  for (const ComparedMetric& m : compared_metrics()) {
+    const std::string path(m.path);
+    const nlohmann::json* v = sim::find_json_path(metrics, path);
+    double x = v && v->is_number() ? v->get<double>() : kNaN;
+    if (m.unit == MetricUnit::Seconds) {  // a percentile over no samples means "no data", not 0 s
+      const std::string count_path = path.substr(0, path.rfind('.')) + ".count";
+      const nlohmann::json* n = sim::find_json_path(metrics, count_path);
+      if (!n || !n->is_number() || n->get<double>() <= 0) x = kNaN;
+    }
+    out.push_back(x);
+  }
+  return out;
+}
+
+Stats summarize(std::span<const double> values) {
+  Stats s;
+  double sum = 0;
+  for (double v : values)
+    if (std::isfinite(v)) {
+      sum += v;
+      ++s.n;
+    }
+  if (s.n == 0) return {kNaN, kNaN, 0};
+  s.mean = sum / s.n;
+  double sq = 0;
+  for (double v : values)
+    if (std::isfinite(v)) sq += (v - s.mean) * (v - s.mean);
+  s.sd = s.n > 1 ? std::sqrt(sq / (s.n - 1)) : 0.0;
+  return s;
+}
+
+Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
+                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs) {
+  Comparison c;
+  c.scenarios = std::move(scenarios);
+  c.scenario_files = std::move(scenario_files);
+  c.policies = std::move(policies);
+  c.seeds = seeds;
+  c.runs = std::move(runs);
+  const std::size_t n_metrics = compared_metrics().size();
+  const std::size_t n_pol = c.policies.size();
+  const std::size_t tokens_col = metric_index("tokens_per_s"), failed_col = metric_index("sessions_failed");
+
+  std::map<std::pair<std::string, std::string>, std::vector<const RunRecord*>> by_cell;
+  for (const RunRecord& r : c.runs) by_cell[{r.scenario, r.policy}].push_back(&r);
+  for (const std::string& sc : c.scenarios)
+    for (const PolicyVariant& p : c.policies) {
+      Cell cell;
+      cell.scenario = sc;
+      cell.policy = p.label;
+      const auto it = by_cell.find({sc, p.label});
+      std::vector<std::vector<double>> columns(n_metrics);
+      if (it != by_cell.end())
+        for (const RunRecord* r : it->second) {
+          ++cell.runs;
+          if (!r->ok) {
+            ++cell.failed_runs;
+            continue;
+          }
+          for (std::size_t m = 0; m < n_metrics && m < r->values.size(); ++m) columns[m].push_back(r->values[m]);
+        }
+      for (const auto& col : columns) cell.metrics.push_back(summarize(col));
+      c.cells.push_back(std::move(cell));
+    }
+
+  // Summary: ranks by mean tokens/s within each scenario, throughput ratios to the first policy.
+  c.summary.resize(n_pol);
+  std::vector<double> rank_sum(n_pol, 0), log_ratio_sum(n_pol, 0);
+  std::vector<int> ranked(n_pol, 0), failed_cells(n_pol, 0);
+  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
+    const Cell* row = &c.cells[s * n_pol];
+    for (std::size_t p = 0; p < n_pol; ++p) {
+      const double tp = row[p].metrics[tokens_col].mean;
+      c.summary[p].failed_runs += row[p].failed_runs;
+      if (std::isfinite(row[p].metrics[failed_col].mean)) {
+        c.summary[p].sessions_failed += row[p].metrics[failed_col].mean;
+        ++failed_cells[p];
+      }
+      if (!std::isfinite(tp)) continue;
+      // Rank among the policies with a value: 1 + number strictly better + half the ties.
+      double better = 0, ties = 0;
+      for (std::size_t q = 0; q < n_pol; ++q) {
+        const double other = row[q].metrics[tokens_col].mean;
+        if (q == p || !std::isfinite(other)) continue;
+        if (other > tp) better += 1;
+        else if (other == tp) ties += 1;
+      }
+      rank_sum[p] += 1 + better + ties / 2;
+      ++ranked[p];
+      const double ref = row[0].metrics[tokens_col].mean;
+      if (tp > 0 && std::isfinite(ref) && ref > 0) {
+        log_ratio_sum[p] += std::log(tp / ref);
+        ++c.summary[p].ratio_scenarios;
+      }
+    }
+  }
+  for (std::size_t p = 0; p < n_pol; ++p) {
+    PolicySummary& ps = c.summary[p];
+    ps.policy = c.policies[p].label;
+    ps.mean_rank = ranked[p] > 0 ? rank_sum[p] / ranked[p] : kNaN;
+    ps.throughput_ratio = ps.ratio_scenarios > 0 ? std::exp(log_ratio_sum[p] / ps.ratio_scenarios) : kNaN;
+    if (failed_cells[p] == 0) ps.sessions_failed = kNaN;
+  }
+  return c;
+}
+
+std::string format_tables(const Comparison& c) {
+  const auto& metrics = compared_metrics();
+  const std::size_t n_pol = c.policies.size();
+  const std::size_t tokens_col = metric_index("tokens_per_s");
+  std::size_t label_w = 8;
+  for (const PolicyVariant& p : c.policies) label_w = std::max(label_w, p.label.size() + 2);
+  const std::size_t tp_w = 20, col_w = 12;
+  std::string out;
+  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
+    out += "scenario " + c.scenarios[s];
+    if (s < c.scenario_files.size()) out += "  (" + c.scenario_files[s] + ")";
+    out += "\n";
+    std::string head = pad("policy", label_w) + pad("tokens/s", tp_w);
+    for (std::size_t m = 1; m < metrics.size(); ++m) head += pad(std::string(metrics[m].header), col_w);
+    head += "runs";
+    out += "  " + head + "\n";
+    for (std::size_t p = 0; p < n_pol; ++p) {
+      const Cell& cell = c.cells[s * n_pol + p];
+      const Stats& tp = cell.metrics[tokens_col];
+      std::string line = pad(cell.policy, label_w);
+      line += pad(tp.n == 0 ? "n/a" : format_value(tp.mean, MetricUnit::TokensPerSecond) + " ± " +
+                                          format_value(tp.sd, MetricUnit::TokensPerSecond), tp_w);
+      for (std::size_t m = 1; m < metrics.size(); ++m) line += pad(format_value(cell.metrics[m].mean, metrics[m].unit), col_w);
+      line += std::to_string(cell.runs - cell.failed_runs) + "/" + std::to_string(cell.runs);
+      out += "  " + line + "\n";
+    }
+    out += "\n";
+  }
+  out += "summary over " + std::to_string(c.scenarios.size()) + " scenarios x " + std::to_string(c.seeds) +
+         " seeds (mean ± sample sd over seeds; latencies and counts are means; sd of every column in compare.csv)\n";
+  const std::string ref = c.policies.empty() ? "" : c.policies.front().label;
+  out += "  " + pad("policy", label_w) + pad("mean rank", 12) + pad("tokens/s vs " + ref, std::max<std::size_t>(18, ref.size() + 15)) +
+         pad("failed sessions", 18) + "failed runs\n";
+  for (const PolicySummary& ps : c.summary) {
+    char rank[32], ratio[48];
+    std::snprintf(rank, sizeof rank, std::isfinite(ps.mean_rank) ? "%.2f" : "n/a", ps.mean_rank);
+    if (std::isfinite(ps.throughput_ratio))
+      std::snprintf(ratio, sizeof ratio, "x%.3f (%d)", ps.throughput_ratio, ps.ratio_scenarios);
+    else
+      std::snprintf(ratio, sizeof ratio, "n/a");
+    out += "  " + pad(ps.policy, label_w) + pad(rank, 12) + pad(ratio, std::max<std::size_t>(18, ref.size() + 15)) +
+           pad(format_value(ps.sessions_failed, MetricUnit::Count), 18) + std::to_string(ps.failed_runs) + "\n";
+  }
+  out += "  (mean rank: by mean tokens/s per scenario, 1 = best; tokens/s vs " + ref +
+         ": geometric mean over the scenarios counted in parentheses; failed sessions: sum over scenarios of the mean per run)\n";
+  return out;
+}
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char ch : text) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string to_csv(const Comparison& c) {
+  const auto& metrics = compared_metrics();
+  std::string out = "scenario,policy,spec,runs,failed_runs";
+  for (const ComparedMetric& m : metrics) {
+    const std::string k(m.key);
+    out += "," + k + "_mean," + k + "_sd," + k + "_n";
+  }
+  out += "\n";
+  for (const Cell& cell : c.cells) {
+    std::string spec;
+    for (const PolicyVariant& p : c.policies)
+      if (p.label == cell.policy) spec = p.spec;
+    out += csv_field(cell.scenario) + "," + csv_field(cell.policy) + "," + csv_field(spec) + "," + std::to_string(cell.runs) +
+           "," + std::to_string(cell.failed_runs);
+    for (const Stats& st : cell.metrics)
+      out += "," + csv_number(st.mean) + "," + csv_number(st.sd) + "," + std::to_string(st.n);
+    out += "\n";
+  }
+  return out;
+}
+
+nlohmann::ordered_json to_json(const Comparison& c) {
+  using json = nlohmann::ordered_json;
+  const auto& metrics = compared_metrics();
+  const auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  json policies = json::array();
+  for (const PolicyVariant& p : c.policies) {
+    json overrides = json::object();
+    for (const sim::Override& o : p.overrides) overrides[o.path] = o.value;
+    policies.push_back({{"label", p.label}, {"spec", p.spec}, {"overrides", overrides}});
+  }
+  json metric_list = json::array();
+  for (const ComparedMetric& m : metrics) metric_list.push_back({{"key", m.key}, {"path", m.path}});
+  json cells = json::array();
+  for (const Cell& cell : c.cells) {
+    json ms = json::object();
+    for (std::size_t m = 0; m < metrics.size(); ++m)
+      ms[std::string(metrics[m].key)] = {{"mean", num(cell.metrics[m].mean)}, {"sd", num(cell.metrics[m].sd)}, {"n", cell.metrics[m].n}};
+    cells.push_back({{"scenario", cell.scenario}, {"policy", cell.policy}, {"runs", cell.runs},
+                     {"failed_runs", cell.failed_runs}, {"metrics", ms}});
+  }
+  json summary = json::array();
+  for (const PolicySummary& ps : c.summary)
+    summary.push_back({{"policy", ps.policy}, {"mean_rank", num(ps.mean_rank)}, {"throughput_ratio", num(ps.throughput_ratio)},
+                       {"ratio_scenarios", ps.ratio_scenarios}, {"sessions_failed", num(ps.sessions_failed)},
+                       {"failed_runs", ps.failed_runs}});
+  json runs = json::array();
+  for (const RunRecord& r : c.runs) {
+    json values = json::object();
+    for (std::size_t m = 0; m < metrics.size() && m < r.values.size(); ++m) values[std::string(metrics[m].key)] = num(r.values[m]);
+    json entry = {{"scenario", r.scenario}, {"policy", r.policy}, {"seed", r.seed}, {"ok", r.ok}, {"wall_s", r.wall_s}};
+    if (r.ok) entry["values"] = values;
+    else entry["error"] = r.error;
+    runs.push_back(std::move(entry));
+  }
+  json scenarios = json::array();
+  for (std::size_t s = 0; s < c.scenarios.size(); ++s)
+    scenarios.push_back({{"name", c.scenarios[s]}, {"file", s < c.scenario_files.size() ? c.scenario_files[s] : ""}});
+  return {{"kind", "swarmsim-compare"}, {"seeds", c.seeds},   {"metrics", metric_list}, {"policies", policies},
+          {"scenarios", scenarios},     {"cells", cells},     {"summary", summary},     {"runs", runs}};
+}
+
+void write_comparison(const Comparison& c, const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+  sim::write_file_atomically(dir / "compare.csv", to_csv(c));
+  sim::write_file_atomically(dir / "compare.json", to_json(c).dump(2) + "\n");
+}
+
+}  // namespace swarmsim::experiment

@@ -1,0 +1,115 @@
+#pragma once
+// The results of `swarmsim compare`: every run's metrics, their mean and spread over seeds per
+// (scenario, policy), a summary per policy across scenarios, and the table, CSV and JSON that
+// present them. Pure: the runs are done by the caller (sim/engine/parallel_runs.hpp).
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/experiment/policy_spec.hpp"
+
+namespace swarmsim::experiment {
+
+/// How a metric's values are printed.
+enum class MetricUnit { TokensPerSecond, Seconds, Count, Bytes };
+
+/// One metric a comparison reports, read from a run's metrics.json.
+struct ComparedMetric {
+  std::string_view key;     ///< column name in CSV and JSON, e.g. "tokens_per_s"
+  std::string_view path;    ///< where metrics.json holds it, e.g. "throughput.tokens_per_s"
+  std::string_view header;  ///< column header in the printed table
+  MetricUnit unit;
+};
+
+/// The reported metrics, in column order: tokens/s, per-token latency p50 and p99 (s), time to
+/// first token p50 (s), sessions failed, bytes moved (B), recoveries.
+const std::vector<ComparedMetric>& compared_metrics();
+
+/// Position of the metric named `key` in compared_metrics(); throws std::logic_error if none.
+std::size_t metric_index(std::string_view key);
+
+/// The compared_metrics() values of one run's metrics.json, in order. A value that is absent, or
+/// a latency percentile over no samples (every session failed), is NaN: it is left out of means
+/// rather than counted as 0 s.
+std::vector<double> extract_metrics(const nlohmann::json& metrics);
+
+/// One simulated run of a comparison.
+struct RunRecord {
+  std::string scenario;        ///< scenario name
+  std::string policy;          ///< policy label
+  std::uint64_t seed = 0;      ///< the scenario seed it ran with
+  bool ok = false;             ///< false: the run failed (error says why); values is empty
+  std::string error;
+  std::vector<double> values;  ///< per compared_metrics()
+  double wall_s = 0;           ///< wall-clock seconds of the simulation
+};
+
+/// Mean and sample standard deviation (n − 1 denominator; 0 when n = 1) of the finite values.
+struct Stats {
+  double mean = 0;
+  double sd = 0;
+  int n = 0;  ///< finite values summarized; 0 = none (mean and sd are NaN)
+};
+
+/// Stats of the finite entries of `values`.
+Stats summarize(std::span<const double> values);
+
+/// The runs of one (scenario, policy) pair summarized over seeds.
+struct Cell {
+  std::string scenario;
+  std::string policy;
+  int runs = 0;                ///< runs attempted (one per seed)
+  int failed_runs = 0;         ///< runs whose process failed
+  std::vector<Stats> metrics;  ///< per compared_metrics()
+};
+
+/// One policy across all scenarios.
+struct PolicySummary {
+  std::string policy;
+  double mean_rank = 0;         ///< mean over scenarios of its rank by mean tokens/s (1 = best, ties share the mean rank)
+  /// Geometric mean over scenarios of its mean tokens/s over the first policy's (NaN: no scenario where both are > 0).
+  double throughput_ratio = 0;
+  int ratio_scenarios = 0;      ///< scenarios in that geometric mean
+  double sessions_failed = 0;   ///< sum over scenarios of the mean sessions failed per run (NaN: no run succeeded)
+  int failed_runs = 0;          ///< runs whose process failed, over all scenarios
+};
+
+/// Everything a comparison produced.
+struct Comparison {
+  std::vector<std::string> scenarios;    ///< scenario names, in the order given
+  std::vector<std::string> scenario_files;  ///< the files they came from
+  std::vector<PolicyVariant> policies;   ///< in the order given; the first is the reference of throughput_ratio
+  int seeds = 0;                         ///< runs per (scenario, policy), one per seed (each run records its seed)
+  std::vector<RunRecord> runs;           ///< every run
+  std::vector<Cell> cells;               ///< scenario-major, then policy, in the given orders
+  std::vector<PolicySummary> summary;    ///< one per policy, in the given order
+};
+
+/// Groups `runs` into cells and computes the summary. Runs naming an unknown scenario or policy
+/// are ignored.
+Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
+                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs);
+
+/// The printed tables: one per scenario (rows: policies), then the summary.
+std::string format_tables(const Comparison& c);
+
+/// A CSV field, quoted (with inner quotes doubled) when it holds a comma, a quote, CR or LF.
+std::string csv_field(std::string_view text);
+
+/// compare.csv: one row per (scenario, policy) with runs, failed_runs, and <metric>_mean,
+/// <metric>_sd, <metric>_n per metric. Numbers exact (shortest round-trip); NaN as an empty field.
+std::string to_csv(const Comparison& c);
+
+/// compare.json: policies, scenarios, seeds, cells (mean, sd, n per metric), summary and every run,
+/// keys in that order.
+nlohmann::ordered_json to_json(const Comparison& c);
+
+/// Writes dir/compare.csv and dir/compare.json atomically (creating dir); throws std::runtime_error.
+void write_comparison(const Comparison& c, const std::filesystem::path& dir);
+
+}  // namespace swarmsim::experiment

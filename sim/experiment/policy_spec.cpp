@@ -1,0 +1,214 @@
+#include "sim/experiment/policy_spec.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace swarmsim::experiment {
+namespace {
+
+constexpr std::array<std::string_view, 3> kRouters{"eq18", "shortest_path", "random"};
+
+std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+/// " (did you mean "x"?)" when one candidate is within two edits of `word`, else "".
+template <class Range>
+std::string suggestion(std::string_view word, const Range& candidates) {
+  std::string best;
+  std::size_t best_d = 3;
+  for (const auto& c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = std::string(c);
+    }
+  }
+  return best.empty() ? "" : " (did you mean " + in_quotes(best) + "?)";
+}
+
+bool valid_label(std::string_view label) {
+  if (label.empty()) return false;
+  return std::all_of(label.begin(), label.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+           c == '+';
+  });
+}
+
+bool is_router(std::string_view name) { return std::find(kRouters.begin(), kRouters.end(), name) != kRouters.end(); }
+
+/// "key=value" of a NAME:... spec as a scenario override under "policy.".
+sim::Override policy_override(std::string_view spec, std::string_view item) {
+  item = trim(item);
+  const std::size_t eq = item.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + in_quotes(item) +
+                          " is not key=value; expected e.g. gamma=1.5 or router=shortest_path");
+  std::string key(trim(item.substr(0, eq)));
+  if (key.rfind("policy.", 0) == 0) key.erase(0, 7);
+  const std::string value(trim(item.substr(eq + 1)));
+  if (value.empty()) throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + in_quotes(key) + " has no value");
+  const std::size_t end = key.find_first_of(".[");
+  const std::string top = key.substr(0, end);
+  const std::vector<std::string>& allowed = sim::scenario_object_keys().at("policy");
+  if (std::find(allowed.begin(), allowed.end(), top) == allowed.end()) {
+    std::string list;
+    for (const std::string& k : allowed) list += (list.empty() ? "" : ", ") + in_quotes(k);
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": unknown policy key " + in_quotes(top) + suggestion(top, allowed) +
+                          "; policy keys are " + list);
+  }
+  if (key == "router" && !is_router(value))
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": unknown router " + in_quotes(value) + suggestion(value, kRouters) +
+                          "; expected \"eq18\", \"shortest_path\" or \"random\"");
+  try {
+    return sim::parse_override("policy." + key + "=" + value);
+  } catch (const sim::ScenarioError& e) {
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + e.what());
+  }
+}
+
+/// The policy a `swarmsim tune --out` file holds; its label is the file's stem.
+PolicyVariant policy_from_file(std::string_view spec) {
+  const std::filesystem::path path(std::string(spec.substr(1)));
+  if (path.empty()) throw PolicySpecError("policy spec \"@\": expected @FILE.json, the output of swarmsim tune --out");
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": cannot read " + path.string() +
+                          "; expected the JSON file written by swarmsim tune --out");
+  std::stringstream text;
+  text << in.rdbuf();
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw PolicySpecError(path.string() + ": JSON syntax error: " + e.what());
+  }
+  if (!doc.is_object() || !doc.contains("policy") || !doc["policy"].is_string())
+    throw PolicySpecError(path.string() +
+                          ": policy: missing; expected a string such as \"tuned:router=eq18,gamma=1.4,beta=-0.6,alpha=-2\" "
+                          "(the file swarmsim tune --out writes)");
+  const std::string inner = doc["policy"].get<std::string>();
+  if (!inner.empty() && inner.front() == '@')
+    throw PolicySpecError(path.string() + ": policy: " + in_quotes(inner) + " refers to another file; expected NAME:key=value,...");
+  PolicyVariant v;
+  try {
+    v = parse_policy_spec(inner);
+  } catch (const PolicySpecError& e) {
+    throw PolicySpecError(path.string() + ": policy: " + e.what());
+  }
+  v.label = path.stem().string();
+  if (!valid_label(v.label))
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": the file name " + in_quotes(v.label) +
+                          " is not a usable label; expected letters, digits, '_', '-', '.' or '+'");
+  v.spec = std::string(spec);
+  return v;
+}
+
+}  // namespace
+
+PolicyVariant parse_policy_spec(std::string_view spec) {
+  spec = trim(spec);
+  if (spec.empty())
+    throw PolicySpecError("empty policy spec; expected eq18, shortest_path, random, NAME:key=value,... or @FILE.json");
+  if (spec.front() == '@') return policy_from_file(spec);
+  PolicyVariant v;
+  v.spec = std::string(spec);
+  const std::size_t colon = spec.find(':');
+  const std::string_view name = trim(spec.substr(0, colon));
+  if (!valid_label(name))
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + in_quotes(name) +
+                          " is not a usable name; expected letters, digits, '_', '-', '.' or '+'");
+  v.label = std::string(name);
+  if (colon == std::string_view::npos) {
+    if (!is_router(name))
+      throw PolicySpecError("unknown policy " + in_quotes(spec) + suggestion(name, kRouters) +
+                            "; expected eq18, shortest_path, random, NAME:key=value,... (e.g. "
+                            "tuned:router=eq18,gamma=1.4) or @FILE.json");
+    v.overrides.push_back({"policy.router", std::string(name)});
+    return v;
+  }
+  const std::string_view items = spec.substr(colon + 1);
+  if (trim(items).empty())
+    throw PolicySpecError("policy spec " + in_quotes(spec) + ": nothing after ':'; expected key=value,... such as gamma=1.5");
+  std::size_t start = 0;
+  while (start <= items.size()) {
+    const std::size_t comma = items.find(',', start);
+    const std::string_view item = items.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    v.overrides.push_back(policy_override(spec, item));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return v;
+}
+
+std::vector<PolicyVariant> parse_policy_list(std::string_view list) {
+  // Group the comma-separated pieces into specs, then parse each.
+  std::vector<std::string> specs;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = list.find(',', start);
+    const std::string_view piece = trim(list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    const std::size_t eq = piece.find('=');
+    const bool continues = eq != std::string_view::npos && piece.substr(0, eq).find(':') == std::string_view::npos &&
+                           piece.front() != '@';
+    if (continues) {
+      if (specs.empty() || specs.back().empty() || specs.back().front() == '@' || specs.back().find(':') == std::string::npos)
+        throw PolicySpecError("policy list " + in_quotes(list) + ": " + in_quotes(piece) +
+                              " has no policy to belong to; write it after NAME:, e.g. tuned:router=eq18," + std::string(piece));
+      specs.back() += "," + std::string(piece);
+    } else {
+      specs.emplace_back(piece);
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  std::vector<PolicyVariant> out;
+  std::set<std::string> labels;
+  for (const std::string& s : specs) {
+    out.push_back(parse_policy_spec(s));
+    if (!labels.insert(out.back().label).second)
+      throw PolicySpecError("policy list " + in_quotes(list) + ": the label " + in_quotes(out.back().label) +
+                            " appears twice; give each policy its own NAME (e.g. NAME:router=eq18,...)");
+  }
+  return out;
+}
+
+std::string exact_number(double x) {
+  std::array<char, 64> buf{};
+  const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), x);
+  return std::string(buf.data(), res.ptr);
+}
+
+std::string eq18_policy_spec(std::string_view label, double gamma, double beta, double alpha) {
+  return std::string(label) + ":router=eq18,gamma=" + exact_number(gamma) + ",beta=" + exact_number(beta) +
+         ",alpha=" + exact_number(alpha);
+}
+
+}  // namespace swarmsim::experiment

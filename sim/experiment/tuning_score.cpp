@@ -1,0 +1,32 @@
+#include "sim/experiment/tuning_score.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace swarmsim::experiment {
+
+double tuning_score(const ScoredRuns& runs, const ScoredRuns& baseline, double failure_penalty) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  constexpr double kTiny = 1e-9;  // tokens/s: keeps a zero throughput finite in the ratio
+  if (runs.size() != baseline.size()) throw std::invalid_argument("tuning_score: runs and baseline cover different scenarios");
+  double log_sum = 0, failed_sum = 0;
+  int n = 0;
+  for (std::size_t s = 0; s < runs.size(); ++s) {
+    if (runs[s].size() != baseline[s].size()) throw std::invalid_argument("tuning_score: runs and baseline have different seeds");
+    for (std::size_t k = 0; k < runs[s].size(); ++k) {
+      const ScoredRun& r = runs[s][k];
+      const ScoredRun& b = baseline[s][k];
+      if (!r.ok || !b.ok) return kNaN;
+      const double ratio = std::clamp(std::max(r.tokens_per_s, kTiny) / std::max(b.tokens_per_s, kTiny), 1e-3, 1e3);
+      log_sum += std::log(ratio);
+      failed_sum += r.sessions_total > 0 ? r.sessions_failed / r.sessions_total : 0.0;
+      ++n;
+    }
+  }
+  if (n == 0) return kNaN;
+  return std::exp(log_sum / n) - failure_penalty * failed_sum / n;
+}
+
+}  // namespace swarmsim::experiment

@@ -1,0 +1,287 @@
+// What `swarmsim compare` and `swarmsim tune` compute without running anything: policy specs
+// (parsing, grouping, errors, tune files), the statistics over seeds with known answers, ranks
+// and throughput ratios, CSV escaping, and the tuning score.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "sim/experiment/comparison.hpp"
+#include "sim/experiment/policy_spec.hpp"
+#include "sim/experiment/tuning_score.hpp"
+
+using namespace swarmsim::experiment;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// The message of the PolicySpecError `spec` throws ("" when it parses).
+std::string spec_error(const std::string& spec) {
+  try {
+    (void)parse_policy_list(spec);
+  } catch (const PolicySpecError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+/// A file in a fresh temporary folder, removed with it.
+struct TempFile {
+  fs::path dir = fs::temp_directory_path() / ("swarmsim-policy-test-" + std::to_string(::getpid()));
+  fs::path path;
+  TempFile(const std::string& name, const std::string& text) : path(dir / name) {
+    fs::create_directories(dir);
+    std::ofstream(path) << text;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+/// A run of `scenario` under `policy` with tokens/s `tps` and `failed` failed sessions (other metrics 1).
+RunRecord record(const std::string& scenario, const std::string& policy, double tps, double failed = 0) {
+  RunRecord r;
+  r.scenario = scenario;
+  r.policy = policy;
+  r.ok = true;
+  r.values.assign(compared_metrics().size(), 1.0);
+  r.values[metric_index("tokens_per_s")] = tps;
+  r.values[metric_index("sessions_failed")] = failed;
+  return r;
+}
+
+std::vector<PolicyVariant> two_policies() { return parse_policy_list("eq18,random"); }
+
+}  // namespace
+
+// ---- policy specs ----
+
+TEST(PolicySpec, PlainRouterNamesSetTheRouter) {
+  for (const char* name : {"eq18", "shortest_path", "random"}) {
+    const PolicyVariant v = parse_policy_spec(name);
+    EXPECT_EQ(v.label, name);
+    EXPECT_EQ(v.spec, name);
+    ASSERT_EQ(v.overrides.size(), 1u);
+    EXPECT_EQ(v.overrides[0].path, "policy.router");
+    EXPECT_EQ(v.overrides[0].value, name);
+  }
+}
+
+TEST(PolicySpec, NameWithKeysBecomesPolicyOverrides) {
+  const PolicyVariant v = parse_policy_spec("tuned:router=eq18,gamma=1.4,beta=-0.6,policy.alpha=-2,context=1,faults.retries=5");
+  EXPECT_EQ(v.label, "tuned");
+  ASSERT_EQ(v.overrides.size(), 6u);
+  EXPECT_EQ(v.overrides[0].path, "policy.router");
+  EXPECT_EQ(v.overrides[1].path, "policy.gamma");
+  EXPECT_EQ(v.overrides[1].value, "1.4");
+  EXPECT_EQ(v.overrides[2].value, "-0.6");
+  EXPECT_EQ(v.overrides[3].path, "policy.alpha");  // a leading "policy." is accepted
+  EXPECT_EQ(v.overrides[4].path, "policy.context");
+  EXPECT_EQ(v.overrides[5].path, "policy.faults.retries");
+}
+
+TEST(PolicySpec, ListGroupsKeyValuePiecesWithThePreviousNamedSpec) {
+  const std::vector<PolicyVariant> list = parse_policy_list("eq18, tuned:router=eq18,gamma=1.5,alpha=-2,shortest_path,random");
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[0].label, "eq18");
+  EXPECT_EQ(list[1].label, "tuned");
+  EXPECT_EQ(list[1].spec, "tuned:router=eq18,gamma=1.5,alpha=-2");
+  EXPECT_EQ(list[1].overrides.size(), 3u);
+  EXPECT_EQ(list[2].label, "shortest_path");
+  EXPECT_EQ(list[3].label, "random");
+}
+
+TEST(PolicySpec, ErrorsNameTheSpecAndWhatWasExpected) {
+  EXPECT_NE(spec_error("eq18,fastest").find("unknown policy \"fastest\""), std::string::npos) << spec_error("eq18,fastest");
+  EXPECT_NE(spec_error("eq81").find("(did you mean \"eq18\"?)"), std::string::npos) << spec_error("eq81");
+  EXPECT_NE(spec_error("x:gama=2").find("unknown policy key \"gama\" (did you mean \"gamma\"?)"), std::string::npos)
+      << spec_error("x:gama=2");
+  EXPECT_NE(spec_error("x:router=dijkstra").find("unknown router \"dijkstra\""), std::string::npos);
+  EXPECT_NE(spec_error("x:gamma").find("is not key=value"), std::string::npos) << spec_error("x:gamma");
+  EXPECT_NE(spec_error("x:gamma=").find("\"gamma\" has no value"), std::string::npos) << spec_error("x:gamma=");
+  EXPECT_NE(spec_error("x:").find("nothing after ':'"), std::string::npos);
+  EXPECT_NE(spec_error("gamma=2,eq18").find("has no policy to belong to"), std::string::npos) << spec_error("gamma=2,eq18");
+  EXPECT_NE(spec_error("eq18,gamma=2").find("has no policy to belong to"), std::string::npos);
+  EXPECT_NE(spec_error("eq18,,random").find("empty policy spec"), std::string::npos) << spec_error("eq18,,random");
+  EXPECT_NE(spec_error("").find("empty policy spec"), std::string::npos);
+  EXPECT_NE(spec_error("eq18,eq18").find("the label \"eq18\" appears twice"), std::string::npos);
+  EXPECT_NE(spec_error("my policy:gamma=2").find("is not a usable name"), std::string::npos);
+  EXPECT_NE(spec_error("@/nonexistent/tuned.json").find("cannot read /nonexistent/tuned.json"), std::string::npos);
+}
+
+TEST(PolicySpec, FileSpecReadsTheTuneOutputAndIsLabelledByTheFileStem) {
+  const TempFile f("tuned-eq18.json", R"({"kind": "swarmsim-tune", "policy": "tuned:router=eq18,gamma=1.25,beta=-0.5,alpha=-2"})");
+  const std::vector<PolicyVariant> list = parse_policy_list("eq18,@" + f.path.string());
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1].label, "tuned-eq18");
+  EXPECT_EQ(list[1].spec, "@" + f.path.string());
+  ASSERT_EQ(list[1].overrides.size(), 4u);
+  EXPECT_EQ(list[1].overrides[1].path, "policy.gamma");
+  EXPECT_EQ(list[1].overrides[1].value, "1.25");
+}
+
+TEST(PolicySpec, FileSpecErrorsNameTheFile) {
+  const TempFile no_policy("a.json", R"({"theta": [1, -1, -1]})");
+  const std::string e1 = spec_error("@" + no_policy.path.string());
+  EXPECT_NE(e1.find(no_policy.path.string() + ": policy: missing"), std::string::npos) << e1;
+  const TempFile syntax("b.json", "{\"policy\": ");
+  EXPECT_NE(spec_error("@" + syntax.path.string()).find("JSON syntax error"), std::string::npos);
+  const TempFile bad_key("c.json", R"({"policy": "t:gamma=1,colour=2"})");
+  const std::string e3 = spec_error("@" + bad_key.path.string());
+  EXPECT_NE(e3.find(bad_key.path.string() + ": policy: "), std::string::npos) << e3;
+  EXPECT_NE(e3.find("unknown policy key \"colour\""), std::string::npos) << e3;
+}
+
+TEST(PolicySpec, Eq18SpecWritesNumbersThatReadBackExactly) {
+  const double g = 1.0 / 3.0, b = -0.1 - 0.2, a = 2.0;
+  const std::string spec = eq18_policy_spec("tuned", g, b, a);
+  EXPECT_EQ(spec.rfind("tuned:router=eq18,gamma=", 0), 0u) << spec;
+  const PolicyVariant v = parse_policy_spec(spec);
+  ASSERT_EQ(v.overrides.size(), 4u);
+  EXPECT_EQ(std::stod(v.overrides[1].value), g);
+  EXPECT_EQ(std::stod(v.overrides[2].value), b);
+  EXPECT_EQ(v.overrides[3].value, "2");
+}
+
+// ---- statistics over seeds ----
+
+TEST(Comparison, SummarizeGivesMeanAndSampleStandardDeviation) {
+  const std::vector<double> v{2, 4, 4, 4, 5, 5, 7, 9};  // mean 5, squared deviations sum to 32
+  const Stats s = summarize(v);
+  EXPECT_EQ(s.n, 8);
+  EXPECT_DOUBLE_EQ(s.mean, 5.0);
+  EXPECT_DOUBLE_EQ(s.sd, std::sqrt(32.0 / 7.0));  // n − 1 denominator
+
+  const std::vector<double> one{3.5};
+  EXPECT_DOUBLE_EQ(summarize(one).mean, 3.5);
+  EXPECT_DOUBLE_EQ(summarize(one).sd, 0.0);
+
+  const std::vector<double> with_nan{1, kNaN, 3};  // NaN (no data) is left out, not counted as 0
+  EXPECT_EQ(summarize(with_nan).n, 2);
+  EXPECT_DOUBLE_EQ(summarize(with_nan).mean, 2.0);
+  EXPECT_DOUBLE_EQ(summarize(with_nan).sd, std::sqrt(2.0));
+
+  const std::vector<double> none{kNaN};
+  EXPECT_EQ(summarize(none).n, 0);
+  EXPECT_TRUE(std::isnan(summarize(none).mean));
+}
+
+TEST(Comparison, ExtractMetricsLeavesOutPercentilesOverNoSamples) {
+  const nlohmann::json m = nlohmann::json::parse(R"({
+    "throughput": {"tokens_per_s": 12.5},
+    "latency_s": {"per_token": {"count": 0, "p50": 0, "p99": 0},
+                  "time_to_first_token": {"count": 3, "p50": 0.25}},
+    "sessions": {"failed": 2},
+    "network": {"bytes_moved": 1048576}
+  })");
+  const std::vector<double> v = extract_metrics(m);
+  ASSERT_EQ(v.size(), compared_metrics().size());
+  EXPECT_DOUBLE_EQ(v[metric_index("tokens_per_s")], 12.5);
+  EXPECT_TRUE(std::isnan(v[metric_index("per_token_p50_s")]));
+  EXPECT_TRUE(std::isnan(v[metric_index("per_token_p99_s")]));
+  EXPECT_DOUBLE_EQ(v[metric_index("ttft_p50_s")], 0.25);
+  EXPECT_DOUBLE_EQ(v[metric_index("sessions_failed")], 2);
+  EXPECT_DOUBLE_EQ(v[metric_index("bytes_moved")], 1048576);
+  EXPECT_TRUE(std::isnan(v[metric_index("recoveries")]));  // absent
+}
+
+TEST(Comparison, AggregateComputesCellsRanksAndGeometricThroughputRatios) {
+  std::vector<RunRecord> runs{record("s1", "eq18", 10), record("s1", "eq18", 14), record("s1", "random", 6, 1),
+                              record("s1", "random", 6, 3), record("s2", "eq18", 4), record("s2", "random", 16)};
+  RunRecord failed = record("s2", "random", 0);
+  failed.ok = false;
+  failed.error = "the simulation process died";
+  runs.push_back(failed);
+  const Comparison c = aggregate({"s1", "s2"}, {"s1.json", "s2.json"}, two_policies(), 2, runs);
+  ASSERT_EQ(c.cells.size(), 4u);
+  const std::size_t tp = metric_index("tokens_per_s"), fail = metric_index("sessions_failed");
+  EXPECT_EQ(c.cells[0].policy, "eq18");
+  EXPECT_DOUBLE_EQ(c.cells[0].metrics[tp].mean, 12.0);
+  EXPECT_DOUBLE_EQ(c.cells[0].metrics[tp].sd, std::sqrt(8.0));
+  EXPECT_DOUBLE_EQ(c.cells[1].metrics[fail].mean, 2.0);
+  EXPECT_EQ(c.cells[3].runs, 2);
+  EXPECT_EQ(c.cells[3].failed_runs, 1);
+  EXPECT_EQ(c.cells[3].metrics[tp].n, 1);
+
+  ASSERT_EQ(c.summary.size(), 2u);
+  // s1: eq18 12 > random 6; s2: random 16 > eq18 4.
+  EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, 1.5);
+  EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, 1.5);
+  EXPECT_DOUBLE_EQ(c.summary[0].throughput_ratio, 1.0);
+  EXPECT_NEAR(c.summary[1].throughput_ratio, std::sqrt(0.5 * 4.0), 1e-12);  // geometric mean of 6/12 and 16/4
+  EXPECT_EQ(c.summary[1].ratio_scenarios, 2);
+  EXPECT_DOUBLE_EQ(c.summary[1].sessions_failed, 2.0);
+  EXPECT_EQ(c.summary[1].failed_runs, 1);
+
+  const std::string table = format_tables(c);
+  EXPECT_NE(table.find("scenario s1"), std::string::npos) << table;
+  EXPECT_NE(table.find("12.000 ± 2.828"), std::string::npos) << table;
+  EXPECT_NE(table.find("1/2"), std::string::npos) << table;
+}
+
+TEST(Comparison, TiedThroughputSharesTheMeanRank) {
+  const Comparison c = aggregate({"s"}, {"s.json"}, parse_policy_list("eq18,random,shortest_path"), 1,
+                                 {record("s", "eq18", 5), record("s", "random", 5), record("s", "shortest_path", 9)});
+  EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, 2.5);
+  EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, 2.5);
+  EXPECT_DOUBLE_EQ(c.summary[2].mean_rank, 1.0);
+}
+
+TEST(Comparison, CsvFieldsAreQuotedOnlyWhenNeeded) {
+  EXPECT_EQ(csv_field("eq18"), "eq18");
+  EXPECT_EQ(csv_field("tuned:router=eq18,gamma=1.5"), "\"tuned:router=eq18,gamma=1.5\"");
+  EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(csv_field("cr\r"), "\"cr\r\"");
+  EXPECT_EQ(csv_field(""), "");
+}
+
+TEST(Comparison, CsvHasOneRowPerCellWithExactNumbersAndEmptyNaN) {
+  const Comparison c = aggregate({"s"}, {"s.json"}, parse_policy_list("eq18,t:router=eq18,gamma=2"), 1,
+                                 {record("s", "eq18", 0.1), record("s", "t", 2)});
+  const std::string csv = to_csv(c);
+  EXPECT_EQ(csv.rfind("scenario,policy,spec,runs,failed_runs,tokens_per_s_mean,tokens_per_s_sd,tokens_per_s_n,", 0), 0u) << csv;
+  EXPECT_NE(csv.find("\ns,eq18,eq18,1,0,0.1,0,1,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\ns,t,\"t:router=eq18,gamma=2\",1,0,2,0,1,"), std::string::npos) << csv;
+
+  const Comparison empty = aggregate({"s"}, {"s.json"}, parse_policy_list("eq18"), 1, {});
+  EXPECT_NE(to_csv(empty).find("\ns,eq18,eq18,0,0,,,0,"), std::string::npos) << to_csv(empty);
+  const nlohmann::json j = to_json(empty);
+  EXPECT_TRUE(j["cells"][0]["metrics"]["tokens_per_s"]["mean"].is_null());
+  EXPECT_EQ(j["kind"], "swarmsim-compare");
+}
+
+// ---- the tuning score ----
+
+TEST(TuningScore, StartingTupleScoresOneMinusItsFailures) {
+  ScoredRuns base{{{true, 10, 0, 4}, {true, 20, 0, 4}}, {{true, 3, 1, 4}}};
+  EXPECT_DOUBLE_EQ(tuning_score(base, base), 1.0 - (0.0 + 0.0 + 0.25) / 3.0);
+}
+
+TEST(TuningScore, GeometricMeanOfPairedRatiosMinusThePenalty) {
+  const ScoredRuns base{{{true, 10, 0, 4}}, {{true, 8, 0, 4}}};
+  const ScoredRuns theta{{{true, 20, 0, 4}}, {{true, 4, 2, 4}}};  // ratios 2 and 0.5; half the sessions failed once
+  EXPECT_NEAR(tuning_score(theta, base), 1.0 - 0.25, 1e-12);
+  EXPECT_NEAR(tuning_score(theta, base, 2.0), 1.0 - 0.5, 1e-12);
+  EXPECT_NEAR(tuning_score(theta, base, 0.0), 1.0, 1e-12);
+
+  const ScoredRuns zero{{{true, 0, 4, 4}}, {{true, 8, 0, 4}}};  // no throughput: ratio clamped at 1e-3
+  EXPECT_NEAR(tuning_score(zero, base, 0.0), std::sqrt(1e-3 * 1.0), 1e-12);
+}
+
+TEST(TuningScore, AFailedRunIsNaNAndShapesMustMatch) {
+  const ScoredRuns base{{{true, 10, 0, 4}}};
+  EXPECT_TRUE(std::isnan(tuning_score({{{false, 0, 0, 0}}}, base)));
+  EXPECT_TRUE(std::isnan(tuning_score(base, {{{false, 0, 0, 0}}})));
+  EXPECT_THROW(tuning_score({}, base), std::invalid_argument);
+  EXPECT_THROW(tuning_score({{}}, base), std::invalid_argument);
+}
