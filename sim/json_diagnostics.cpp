@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 namespace swarmsim::sim {
 
@@ -76,6 +77,66 @@ std::pair<int, int> line_column(const std::string& text, std::size_t byte) {
     }
   }
   return {line, col};
+}
+
+std::optional<nlohmann::json> parse_json_strict(const std::string& text, std::vector<JsonProblem>& problems) {
+  using json = nlohmann::json;
+  struct Frame {
+    bool array = false;
+    std::size_t index = 0;
+    std::string key;
+    std::set<std::string> keys;
+    std::string path;
+  };
+  std::vector<Frame> stack;
+  const auto path_of_child = [&]() -> std::string {
+    if (stack.empty()) return "";
+    const Frame& f = stack.back();
+    return f.array ? at_index(f.path, f.index) : child(f.path, f.key);
+  };
+  const auto value_done = [&]() {
+    if (!stack.empty() && stack.back().array) ++stack.back().index;
+  };
+  json::parser_callback_t cb = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start: {
+        Frame f;
+        f.array = event == json::parse_event_t::array_start;
+        f.path = path_of_child();
+        stack.push_back(std::move(f));
+        break;
+      }
+      case json::parse_event_t::key: {
+        Frame& f = stack.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second)
+          problems.push_back({child(f.path, f.key), "duplicate key \"" + f.key + "\" in the same object"});
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        stack.pop_back();
+        value_done();
+        break;
+      case json::parse_event_t::value: value_done(); break;
+    }
+    return true;
+  };
+  try {
+    return json::parse(text, cb);
+  } catch (const json::parse_error& e) {
+    const auto [line, col] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
+    // nlohmann says "[json.exception.parse_error.101] parse error at line L, column C: <detail>";
+    // keep the detail, the position is reported in our own format.
+    std::string what = e.what();
+    if (const auto c = what.find("column"); c != std::string::npos)
+      if (const auto colon = what.find(": ", c); colon != std::string::npos) what = what.substr(colon + 2);
+    problems.push_back({"line " + std::to_string(line) + ", column " + std::to_string(col), "JSON syntax error: " + what});
+  } catch (const json::exception& e) {
+    problems.push_back({"", std::string("JSON error: ") + e.what()});
+  }
+  return std::nullopt;
 }
 
 }  // namespace swarmsim::sim

@@ -2,6 +2,7 @@
 // The small texts every validating loader needs (scenario files, model graph files): "did you
 // mean" suggestions, quoted lists, JSON type names, JSON paths and line/column of a byte offset.
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,5 +28,17 @@ std::string child(const std::string& path, std::string_view key);
 std::string at_index(const std::string& path, std::size_t i);
 /// 1-based line and column of byte `byte` of `text`.
 std::pair<int, int> line_column(const std::string& text, std::size_t byte);
+
+/// One problem found while parsing JSON text: where ("nodes[2].uplink", or "line L, column C"
+/// for a syntax error) and what.
+struct JsonProblem {
+  std::string path;
+  std::string message;
+};
+
+/// Parses `text`, reporting duplicate keys (which plain parsing silently overwrites) at their
+/// JSON path, and a syntax error at its line and column. Returns the document unless there was a
+/// syntax error; `problems` gets every problem found.
+std::optional<nlohmann::json> parse_json_strict(const std::string& text, std::vector<JsonProblem>& problems);
 
 }  // namespace swarmsim::sim

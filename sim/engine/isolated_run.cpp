@@ -1,4 +1,5 @@
 #include "sim/engine/isolated_run.hpp"
+#include "sim/engine/pipe_io.hpp"
 
 #include "sim/pricing.hpp"
 
@@ -13,15 +14,6 @@
 namespace swarmsim::sim {
 namespace {
 
-void write_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<std::size_t>(n);
-  }
-}
 
 }  // namespace
 

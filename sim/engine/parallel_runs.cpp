@@ -1,4 +1,5 @@
 #include "sim/engine/parallel_runs.hpp"
+#include "sim/engine/pipe_io.hpp"
 
 #include "sim/pricing.hpp"
 
@@ -25,15 +26,6 @@ struct Child {
   std::string text;
 };
 
-void write_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<std::size_t>(n);
-  }
-}
 
 /// The child's side, as run_isolated does it: run, send the report (or the error) as JSON, exit.
 [[noreturn]] void run_child(const RunJob& job, int fd) {

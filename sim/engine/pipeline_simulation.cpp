@@ -161,12 +161,7 @@ double percentile(std::vector<double> v, double q) {
 }  // namespace
 
 RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
-  std::vector<std::string> args{"swarmsim", "--log=root.thres:warning", "--log=xbt_cfg.thres:warning",
-                                "--cfg=contexts/stack-size:512"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  int argc = static_cast<int>(argv.size());
-  sg4::Engine engine(&argc, argv.data());
+  const std::unique_ptr<sg4::Engine> engine = make_engine();
 
   PipelineRun m(sc);
   const auto plan0 = std::chrono::steady_clock::now();
@@ -208,7 +203,7 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
   sg4::Actor::create("client-receive", platform.host(client), [&m, window] { m.client_receiver(window); });
 
   const auto wall0 = std::chrono::steady_clock::now();
-  engine.run_until(sc.time_limit_s);
+  engine->run_until(sc.time_limit_s);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
 
   // Results.

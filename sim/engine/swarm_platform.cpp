@@ -1,6 +1,8 @@
 #include "sim/engine/swarm_platform.hpp"
 
 #include <map>
+#include <string>
+#include <vector>
 #include <sstream>
 
 #include <simgrid/kernel/ProfileBuilder.hpp>
@@ -38,6 +40,17 @@ std::string profile_text(const std::vector<std::pair<double, double>>& changes) 
 }
 
 }  // namespace
+
+std::unique_ptr<sg4::Engine> make_engine() {
+  // SimGrid parses its own options from argv; keep its logging to warnings and above.
+  static std::vector<std::string> args{"swarmsim", "--log=root.thres:warning", "--log=xbt_cfg.thres:warning",
+                                       "--cfg=contexts/stack-size:512"};
+  static std::vector<char*> argv;
+  argv.clear();
+  for (std::string& a : args) argv.push_back(a.data());
+  int argc = static_cast<int>(argv.size());
+  return std::make_unique<sg4::Engine>(&argc, argv.data());
+}
 
 SwarmPlatform::SwarmPlatform(const Scenario& sc, const LatencyTable& latencies) : sc_(sc), latencies_(latencies) {
   configure_network_model(sc.network.model);

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Link.hpp>
 
@@ -16,6 +17,10 @@
 namespace swarmsim::sim {
 
 class GeoZone;
+
+/// The SimGrid engine of one run, logging warnings and above only. One per process (see
+/// isolated_run.hpp).
+std::unique_ptr<simgrid::s4u::Engine> make_engine();
 
 /// Owns nothing SimGrid does not own already; holds borrowed pointers to the platform's entities,
 /// valid while the SimGrid engine lives.

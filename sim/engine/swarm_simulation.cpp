@@ -1016,13 +1016,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   if (m.sc.graph) return run_pipeline(m.sc, options);  // a graph model runs as a pipeline of stages
   m.verbosity = options.verbosity;
 
-  // SimGrid parses its own options from argv; keep its logging to warnings and above.
-  std::vector<std::string> args{"swarmsim", "--log=root.thres:warning", "--log=xbt_cfg.thres:warning",
-                                "--cfg=contexts/stack-size:512"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  int argc = static_cast<int>(argv.size());
-  sg4::Engine engine(&argc, argv.data());
+  const std::unique_ptr<sg4::Engine> engine = make_engine();
 
   m.latencies = std::make_unique<LatencyTable>(m.sc);
   m.platform = std::make_unique<SwarmPlatform>(m.sc, *m.latencies);
@@ -1092,7 +1086,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   sg4::Actor::create("workload", m.platform->control_host(), [&m] { m.workload_actor(); });
 
   const auto wall0 = std::chrono::steady_clock::now();
-  engine.run_until(m.sc.time_limit_s);
+  engine->run_until(m.sc.time_limit_s);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   progress.finish();
 

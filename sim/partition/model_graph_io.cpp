@@ -118,62 +118,10 @@ class GraphReader {
 
   /// Parses the text; duplicate keys and syntax errors are reported (nullopt on a syntax error).
   std::optional<json> parse(const std::string& text) {
-    struct Frame {
-      bool array = false;
-      std::size_t index = 0;
-      std::string key;
-      std::set<std::string> keys;
-      std::string path;
-    };
-    std::vector<Frame> stack;
-    const auto path_of_child = [&]() -> std::string {
-      if (stack.empty()) return "";
-      const Frame& f = stack.back();
-      return f.array ? at_index(f.path, f.index) : child(f.path, f.key);
-    };
-    const auto value_done = [&]() {
-      if (!stack.empty() && stack.back().array) ++stack.back().index;
-    };
-    json::parser_callback_t cb = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-      switch (event) {
-        case json::parse_event_t::object_start:
-        case json::parse_event_t::array_start: {
-          Frame f;
-          f.array = event == json::parse_event_t::array_start;
-          f.path = path_of_child();
-          stack.push_back(std::move(f));
-          break;
-        }
-        case json::parse_event_t::key: {
-          Frame& f = stack.back();
-          f.key = parsed.get<std::string>();
-          if (!f.keys.insert(f.key).second)
-            error(child(f.path, f.key), "duplicate key \"" + f.key + "\" in the same object");
-          break;
-        }
-        case json::parse_event_t::object_end:
-        case json::parse_event_t::array_end:
-          stack.pop_back();
-          value_done();
-          break;
-        case json::parse_event_t::value: value_done(); break;
-      }
-      return true;
-    };
-    try {
-      return json::parse(text, cb);
-    } catch (const json::parse_error& e) {
-      const auto [line, col] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
-      // nlohmann says "[json.exception.parse_error.101] parse error at line L, column C: <detail>";
-      // keep the detail, the position is reported in our own format.
-      std::string what = e.what();
-      if (const auto c = what.find("column"); c != std::string::npos)
-        if (const auto colon = what.find(": ", c); colon != std::string::npos) what = what.substr(colon + 2);
-      error("line " + std::to_string(line) + ", column " + std::to_string(col), "JSON syntax error: " + what);
-    } catch (const json::exception& e) {
-      error("", std::string("JSON error: ") + e.what());
-    }
-    return std::nullopt;
+    std::vector<sim::JsonProblem> problems;
+    std::optional<json> doc = sim::parse_json_strict(text, problems);
+    for (const sim::JsonProblem& p : problems) error(p.path, p.message);
+    return doc;
   }
 
   /// True when `j` is an object; reports each key not in `allowed`.

@@ -1038,68 +1038,14 @@ void check_swarm(Reader& r, Scenario& sc) {
 
 
 json parse_text(const std::string& text, const std::string& file) {
-  // Track the path during parsing so a duplicated key (silently overwritten by plain parsing)
-  // is reported where it is.
-  struct Frame {
-    bool array = false;
-    std::size_t index = 0;
-    std::string key;
-    std::set<std::string> keys;
-    std::string path;
-  };
-  std::vector<Frame> stack;
-  std::vector<Diagnostic> dups;
-  const auto path_of_child = [&]() -> std::string {
-    if (stack.empty()) return "";
-    const Frame& f = stack.back();
-    return f.array ? at_index(f.path, f.index) : child(f.path, f.key);
-  };
-  const auto value_done = [&]() {
-    if (!stack.empty() && stack.back().array) ++stack.back().index;
-  };
-  json::parser_callback_t cb = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start: {
-        Frame f;
-        f.array = event == json::parse_event_t::array_start;
-        f.path = path_of_child();
-        stack.push_back(std::move(f));
-        break;
-      }
-      case json::parse_event_t::key: {
-        Frame& f = stack.back();
-        f.key = parsed.get<std::string>();
-        if (!f.keys.insert(f.key).second)
-          dups.push_back({file, child(f.path, f.key), "duplicate key \"" + f.key + "\" in the same object"});
-        break;
-      }
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        stack.pop_back();
-        value_done();
-        break;
-      case json::parse_event_t::value:
-        value_done();
-        break;
-    }
-    return true;
-  };
-  json doc;
-  try {
-    doc = json::parse(text, cb);
-  } catch (const json::parse_error& e) {
-    auto [line, col] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
-    // nlohmann's message is "[json.exception.parse_error.101] parse error at line L, column C: <detail>";
-    // keep the detail, the position is reported in our own format.
-    std::string what = e.what();
-    if (const auto col = what.find("column"); col != std::string::npos)
-      if (const auto colon = what.find(": ", col); colon != std::string::npos) what = what.substr(colon + 2);
-    throw ScenarioError({{file, "line " + std::to_string(line) + ", column " + std::to_string(col),
-                          "JSON syntax error: " + what}});
+  std::vector<JsonProblem> problems;
+  std::optional<json> doc = parse_json_strict(text, problems);
+  if (!problems.empty()) {
+    std::vector<Diagnostic> d;
+    for (JsonProblem& p : problems) d.push_back({file, std::move(p.path), std::move(p.message)});
+    throw ScenarioError(std::move(d));
   }
-  if (!dups.empty()) throw ScenarioError(std::move(dups));
-  return doc;
+  return std::move(*doc);
 }
 
 void apply_override(json& doc, const Override& o) {
