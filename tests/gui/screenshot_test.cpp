@@ -57,7 +57,9 @@ Result run(const std::string& program, const std::vector<std::string>& args, boo
   std::string cmd;
   if (display) {
     if (on_path("xvfb-run")) {
-      cmd = "xvfb-run -a -s '-screen 0 1600x1000x24' ";
+      // Our own auth file: xvfb-run then makes no temporary directory, whose removal raced with
+      // the exiting X server and made xvfb-run exit 5 ("problem while cleaning up").
+      cmd = "xvfb-run -a -f " + quote((dir / "Xauthority").string()) + " -s '-screen 0 1600x1000x24' ";
     } else if (std::getenv("DISPLAY") == nullptr || std::string(std::getenv("DISPLAY")).empty()) {
       ADD_FAILURE() << "no X display: neither xvfb-run nor $DISPLAY is available. Install xvfb (scripts/setup.sh) "
                        "to run the GUI screenshot tests.";
