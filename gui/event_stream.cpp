@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/output/event_log.hpp"
+
 namespace swarmsim::gui {
 
 using nlohmann::json;
@@ -19,29 +21,7 @@ std::string EventStreamWriter::host_name(int host) const {
 }
 
 void EventStreamWriter::connect(sim::SimSignals& s) {
-  // The same fields as sim/output/event_log.cpp's run_start, plus the clients' bandwidths and the batch.
-  json nodes = json::array(), clients = json::array();
-  for (const sim::NodeSpec& n : sc_.nodes) {
-    json j{{"name", n.name}, {"gpu", n.device->name}, {"memory_bytes", n.device->memory_bytes},
-           {"uplink_Bps", n.uplink_Bps}, {"downlink_Bps", n.downlink_Bps}};
-    if (n.location) j["location"] = {{"lat", n.location->lat_deg}, {"lon", n.location->lon_deg}};
-    nodes.push_back(j);
-  }
-  for (const sim::ClientSpec& c : sc_.clients) {
-    json j{{"name", c.name}, {"device", c.device->name}, {"uplink_Bps", c.uplink_Bps}, {"downlink_Bps", c.downlink_Bps}};
-    if (c.location) j["location"] = {{"lat", c.location->lat_deg}, {"lon", c.location->lon_deg}};
-    clients.push_back(j);
-  }
-  sink_(json{{"t", 0.0},
-             {"type", "run_start"},
-             {"scenario", sc_.name},
-             {"seed", sc_.seed},
-             {"model", sc_.model.name},
-             {"n_blocks", sc_.model.n_layers},
-             {"nodes", nodes},
-             {"clients", clients},
-             {"tokens_per_step", sc_.workload.batch_size}}
-            .dump());
+  sink_(sim::run_start_json(sc_).dump());  // the same header as events.jsonl
 
   s.on_node_joined.connect([this](const sim::NodeJoined& e) {
     sink_(json{{"t", e.t}, {"type", "node_join"}, {"node", host_name(e.node)}, {"blocks", range_json(e.blocks)},

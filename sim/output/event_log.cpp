@@ -10,7 +10,7 @@ namespace {
 json range_json(const BlockRange& r) { return json{{"start", r.start}, {"end", r.end}}; }
 }  // namespace
 
-EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path) : sc_(sc), file_(path) {
+json run_start_json(const Scenario& sc) {
   json nodes = json::array(), clients = json::array();
   for (const NodeSpec& n : sc.nodes) {
     json j{{"name", n.name}, {"gpu", n.device->name}, {"memory_bytes", n.device->memory_bytes},
@@ -19,19 +19,23 @@ EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& 
     nodes.push_back(j);
   }
   for (const ClientSpec& c : sc.clients) {
-    json j{{"name", c.name}, {"device", c.device->name}};
+    json j{{"name", c.name}, {"device", c.device->name}, {"uplink_Bps", c.uplink_Bps}, {"downlink_Bps", c.downlink_Bps}};
     if (c.location) j["location"] = {{"lat", c.location->lat_deg}, {"lon", c.location->lon_deg}};
     clients.push_back(j);
   }
-  line(json{{"t", 0.0},
-            {"type", "run_start"},
-            {"scenario", sc.name},
-            {"seed", sc.seed},
-            {"model", sc.model.name},
-            {"n_blocks", sc.model.n_layers},
-            {"nodes", nodes},
-            {"clients", clients}}
-           .dump());
+  return json{{"t", 0.0},
+              {"type", "run_start"},
+              {"scenario", sc.name},
+              {"seed", sc.seed},
+              {"model", sc.model.name},
+              {"n_blocks", sc.model.n_layers},
+              {"nodes", nodes},
+              {"clients", clients},
+              {"tokens_per_step", sc.workload.batch_size}};
+}
+
+EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path) : sc_(sc), file_(path) {
+  line(run_start_json(sc).dump());
 }
 
 std::string EventLogWriter::host_name(int host) const {

@@ -3,11 +3,17 @@
 // lines, the input of the GUI's replay. Format: traces/README.md.
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/output/atomic_file.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/swarm_events.hpp"
 
 namespace swarmsim::sim {
+
+/// The "run_start" line of an event log: the scenario, its model, and every node and client with
+/// its device, links and location (what a replay needs to draw the swarm).
+nlohmann::json run_start_json(const Scenario& sc);
 
 class EventLogWriter {
  public:
