@@ -1,11 +1,13 @@
 #include "sim/engine/swarm_platform.hpp"
 
 #include <map>
+#include <unordered_set>
 #include <string>
 #include <vector>
 #include <sstream>
 
 #include <simgrid/kernel/ProfileBuilder.hpp>
+#include <simgrid/kernel/resource/NetworkModelIntf.hpp>
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/NetZone.hpp>
 
@@ -17,6 +19,9 @@ namespace swarmsim::sim {
 namespace {
 
 using simgrid::kernel::profile::ProfileBuilder;
+
+/// LV08's latency factor in SimGrid 3.32 (its "network/latency-factor" default for that model).
+constexpr double kLv08LatencyFactor = 13.01;
 
 void configure_network_model(NetworkModel model) {
   if (model == NetworkModel::Tcp) {
@@ -108,6 +113,29 @@ SwarmPlatform::SwarmPlatform(const Scenario& sc, const LatencyTable& latencies) 
   control_ = zone->create_host("swarmsim-control", 1e9)->seal();
   zone_impl->bind(control_->get_netpoint(), -1);
   zone->seal();
+
+  // A callback replaces the configured latency factor, so it applies the model's own factor too.
+  model_latency_factor_ = sc.network.model == NetworkModel::Tcp ? kLv08LatencyFactor : 1.0;
+  zone->get_network_model()->set_lat_factor_cb(
+      [this](double size, const sg4::Host* src, const sg4::Host* dst, const std::vector<sg4::Link*>&,
+             const std::unordered_set<sg4::NetZone*>&) { return latency_factor(size, src, dst); });
+}
+
+void SwarmPlatform::fold_into_latency(int from, int to, std::uint64_t bytes, double seconds) {
+  if (seconds > 0 && can_fold_into_latency(from, to)) folded_.emplace(FoldedKey{from, to, bytes}, seconds);
+}
+
+double SwarmPlatform::latency_factor(double bytes, const sg4::Host* src, const sg4::Host* dst) {
+  if (folded_.empty()) return model_latency_factor_;
+  const auto s = index_of_.find(src), d = index_of_.find(dst);
+  if (s == index_of_.end() || d == index_of_.end()) return model_latency_factor_;
+  const auto it = folded_.find(FoldedKey{s->second, d->second, static_cast<std::uint64_t>(bytes)});
+  if (it == folded_.end()) return model_latency_factor_;
+  // SimGrid multiplies the route's latency, which is the pair's one-way latency (links add none):
+  // factor x latency = model factor x latency + software seconds.
+  const double seconds = it->second;
+  folded_.erase(it);
+  return model_latency_factor_ + seconds / latency_s(s->second, d->second);
 }
 
 int SwarmPlatform::index_of(const sg4::Host* h) const {

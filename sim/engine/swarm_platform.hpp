@@ -2,6 +2,7 @@
 // The SimGrid platform of a scenario, built in C++ (no XML): one host per node and client at its
 // device's peak FLOP/s, an uplink and a downlink per host at its bandwidths, a GeoZone for pair
 // latencies, and SimGrid profiles for the replayed bandwidth changes and node failures.
+#include <cstdint>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -43,13 +44,40 @@ class SwarmPlatform final : public NetworkEstimate {
   double latency_s(int from, int to) const override { return latencies_.one_way(from, to); }
   double bandwidth_Bps(int from, int to) const override;
 
+  /// Adds `seconds` of per-message software time (RPC overhead, (de)serialization, checksums) to
+  /// the next message of `bytes` bytes from host `from` to host `to`, as extra latency: SimGrid
+  /// keeps a flow off its links during its latency, so this equals sleeping `seconds` and then
+  /// sending, for one activity instead of two. Call it just before starting that message, and
+  /// only when can_fold_into_latency(from, to).
+  void fold_into_latency(int from, int to, std::uint64_t bytes, double seconds);
+  /// Whether the pair has a latency to scale (a factor cannot scale 0); else the caller sleeps.
+  bool can_fold_into_latency(int from, int to) const { return latency_s(from, to) > 0; }
+
  private:
+  /// The latency factor SimGrid applies to one message: the model's own factor, plus the folded
+  /// software time of a message announced by fold_into_latency().
+  double latency_factor(double bytes, const simgrid::s4u::Host* src, const simgrid::s4u::Host* dst);
+
+  struct FoldedKey {
+    int from, to;
+    std::uint64_t bytes;
+    bool operator==(const FoldedKey&) const = default;
+  };
+  struct FoldedKeyHash {
+    std::size_t operator()(const FoldedKey& k) const {
+      return std::hash<std::uint64_t>{}(k.bytes * 0x9E3779B97F4A7C15ull ^ (static_cast<std::uint64_t>(k.from) << 32 | static_cast<std::uint32_t>(k.to)));
+    }
+  };
+
   const Scenario& sc_;
   const LatencyTable& latencies_;
   std::vector<simgrid::s4u::Host*> hosts_;
   std::vector<simgrid::s4u::Link*> up_, down_;
   simgrid::s4u::Host* control_ = nullptr;
   std::unordered_map<const simgrid::s4u::Host*, int> index_of_;
+  double model_latency_factor_ = 1.0;  ///< LV08's 13.01, or 1 for the exact model
+  /// Messages announced and not yet started: their software seconds, by (from, to, bytes).
+  std::unordered_multimap<FoldedKey, double, FoldedKeyHash> folded_;
 };
 
 }  // namespace swarmsim::sim

@@ -112,6 +112,8 @@ struct SwarmSimulation::Impl {
   int sessions_ended = 0;
   double last_session_end = 0.0;  ///< when the last session ended: the run's simulated duration
   std::uint64_t hops = 0;
+  /// No replayed event (bandwidth, latency, node down/up): no message can be lost or stall.
+  bool static_network = false;
   int verbosity = 0;
   int orchestrator = -1;
   // --execute real
@@ -124,6 +126,7 @@ struct SwarmSimulation::Impl {
     S = static_cast<int>(sc.nodes.size());
     C = static_cast<int>(sc.clients.size());
     root_rng = Rng(sc.seed);
+    static_network = sc.events.empty();
   }
 
   static double now() { return sg4::Engine::get_clock(); }
@@ -441,11 +444,20 @@ struct SwarmSimulation::Impl {
     const double t0 = now();
     const double bytes = payload + sc.overheads.header_bytes;
     const double cpu = sc.overheads.rpc_s + 2.0 * bytes / sc.overheads.serialization_Bps;
-    if (cpu > 0) sg4::this_actor::sleep_for(cpu);
+    const auto size = static_cast<std::uint64_t>(bytes);
+    // The software time rides in the message's latency (one SimGrid activity instead of a sleep
+    // and a send) unless the pair has no latency to scale.
+    const bool fold = cpu > 0 && platform->can_fold_into_latency(from, to);
+    if (cpu > 0 && !fold) sg4::this_actor::sleep_for(cpu);
     // SimGrid 3.32 aborts when a communication starts towards a host that is off: check first.
     if (!platform->host(from)->is_on()) throw HostDown{from};
     if (!platform->host(to)->is_on()) throw HostDown{to};
-    sg4::Comm::sendto(platform->host(from), platform->host(to), static_cast<std::uint64_t>(bytes));
+    if (fold) platform->fold_into_latency(from, to, size, cpu);
+    try {
+      sg4::Comm::sendto(platform->host(from), platform->host(to), size);
+    } catch (const simgrid::Exception&) {
+      throw HostDown{platform->host(from)->is_on() ? to : from};  // it went down on the way
+    }
     ++hops;
     signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes});
   }
@@ -464,20 +476,32 @@ struct SwarmSimulation::Impl {
     const auto timeout_s = [&] {  // from the network as it is now
       return f.transfer_timeout_s + 2.0 * (platform->latency_s(from, to) + bytes / platform->bandwidth_Bps(from, to));
     };
+    const auto size = static_cast<std::uint64_t>(bytes);
     int attempt = 1;
     for (int resent = 0; attempt <= f.retry_attempts;) {
       if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
       const double t0 = now();
-      if (cpu > 0) sg4::this_actor::sleep_for(cpu);
-      if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
+      // The software time rides in the message's latency (one SimGrid activity, not two) unless
+      // the pair has no latency to scale; then the sender sleeps it first.
+      const bool fold = cpu > 0 && platform->can_fold_into_latency(from, to);
+      const double folded = fold ? cpu : 0.0;
+      if (cpu > 0 && !fold) {
+        sg4::this_actor::sleep_for(cpu);
+        if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
+      }
       bool delivered = false;
       if (platform->host(to)->is_on()) {
-        // SimGrid fails a send the instant an end goes down; the timed wait also catches a
-        // transfer that never completes (SimGrid 3.32's LV08 model can stall a flow whose link
-        // bandwidth changes twice while it is in flight), which is then retried like a lost one.
-        sg4::CommPtr comm = sg4::Comm::sendto_async(platform->host(from), platform->host(to), static_cast<std::uint64_t>(bytes));
+        if (fold) platform->fold_into_latency(from, to, size, cpu);
+        // SimGrid fails a send the instant an end goes down. On a replayed network the timed
+        // wait also catches a transfer that never completes (SimGrid 3.32's LV08 model can stall
+        // a flow whose link bandwidth changes twice while it is in flight), which is then retried
+        // like a lost one; on a static network nothing can be lost, and a plain wait is cheaper.
+        sg4::CommPtr comm = sg4::Comm::sendto_async(platform->host(from), platform->host(to), size);
         try {
-          comm->wait_for(timeout_s());
+          if (static_network)
+            comm->wait();
+          else
+            comm->wait_for(folded + timeout_s());
           delivered = true;
         } catch (const simgrid::TimeoutException&) {
           comm->cancel();

@@ -2,7 +2,11 @@
 // Each TEST runs in its own process (gtest_discover_tests): SimGrid allows one run per process.
 #include <gtest/gtest.h>
 
+#include <simgrid/s4u/Actor.hpp>
+#include <simgrid/s4u/Comm.hpp>
+
 #include "gpu/shard_cost_model.hpp"
+#include "sim/engine/swarm_platform.hpp"
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
@@ -86,4 +90,60 @@ TEST(Transfer, DistanceAddsPropagationDelay) {
   const TransferSpan& t = spans.front();
   const double expected = 4 * t.bytes / 1e12 + kLatency + 0.0144574 + t.bytes / kBottleneck;
   EXPECT_NEAR(t.end - t.start, expected, 1e-6);
+}
+
+// The software time of a message (RPC overhead, (de)serialization, checksums) rides in the
+// message's latency, which must cost the same as sleeping it and then sending, under the TCP
+// model's factors too: rpc + 4 S / 1e9 + 13.01 latency + S / (0.97 bandwidth).
+TEST(Transfer, SoftwareTimeFoldedIntoLatencyUnderTcpModel) {
+  const auto spans = run_two_node({{"network.model", "tcp"}, {"overheads.rpc", "3ms"},
+                                   {"overheads.serialization_bandwidth", "1GBps"}, {"policy.faults.checksum_bandwidth", "1GBps"}});
+  ASSERT_FALSE(spans.empty());
+  for (const TransferSpan& t : spans) {
+    const double expected = 0.003 + 4 * t.bytes / 1e9 + 13.01 * kLatency + t.bytes / (0.97 * kBottleneck);
+    EXPECT_NEAR(t.end - t.start, expected, 1e-6 * expected) << "bytes " << t.bytes;
+  }
+}
+
+// A pair with no latency has nothing to scale: the sender sleeps the software time instead, and
+// the hop still takes rpc + 4 S / 1e9 + S / bandwidth.
+TEST(Transfer, SoftwareTimeSleptWhenThePairHasNoLatency) {
+  const auto spans = run_two_node({{"overheads.rpc", "2ms"}, {"overheads.serialization_bandwidth", "1GBps"},
+                                   {"policy.faults.checksum_bandwidth", "1GBps"}, {"nodes[0].access_latency", "0ms"},
+                                   {"clients[0].access_latency", "0ms"}});
+  ASSERT_FALSE(spans.empty());
+  for (const TransferSpan& t : spans) {
+    const double expected = 0.002 + 4 * t.bytes / 1e9 + t.bytes / kBottleneck;
+    EXPECT_NEAR(t.end - t.start, expected, 1e-9 * expected) << "bytes " << t.bytes;
+  }
+}
+
+// Folded software time holds no bandwidth, exactly like a sleep before the send. On the two-node
+// platform (exact model), a 10 MB flow and a 1 MB message with 100 ms of folded software time both
+// start at t = 0 from the client (uplink 12.5 MB/s). The big flow is alone for its first 100 ms
+// after the 5 ms latency (1.25 MB), shares the link equally with the small one for 1 MB / 6.25
+// MB/s = 160 ms (1 MB), and sends its last 7.75 MB alone in 620 ms. Had the folded time held
+// bandwidth, the small message would end 100 ms earlier or the big one later.
+TEST(Transfer, FoldedSoftwareTimeHoldsNoBandwidth) {
+  const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json",
+                                         {{"network.model", "exact"}});
+  const std::unique_ptr<simgrid::s4u::Engine> engine = make_engine();
+  const LatencyTable latencies(sc);
+  SwarmPlatform platform(sc, latencies);
+  const int server = 0, client = 1;
+  ASSERT_NEAR(platform.latency_s(client, server), kLatency, 1e-12);
+  ASSERT_TRUE(platform.can_fold_into_latency(client, server));
+  double big_end = -1, small_end = -1;
+  simgrid::s4u::Actor::create("big", platform.control_host(), [&] {
+    simgrid::s4u::Comm::sendto(platform.host(client), platform.host(server), 10'000'000);
+    big_end = simgrid::s4u::Engine::get_clock();
+  });
+  simgrid::s4u::Actor::create("small", platform.control_host(), [&] {
+    platform.fold_into_latency(client, server, 1'000'000, 0.1);
+    simgrid::s4u::Comm::sendto(platform.host(client), platform.host(server), 1'000'000);
+    small_end = simgrid::s4u::Engine::get_clock();
+  });
+  engine->run();
+  EXPECT_NEAR(small_end, 0.1 + kLatency + 0.16, 1e-9);
+  EXPECT_NEAR(big_end, kLatency + 0.1 + 0.16 + 0.62, 1e-9);
 }
