@@ -438,12 +438,19 @@ struct SwarmSimulation::Impl {
     }
   }
 
+  /// Software time of one message of `bytes` bytes from `from` to `to` before its bytes flow: the
+  /// per-message RPC cost, (de)serialization at both ends, and the protocol's extra round trips.
+  double software_s(int from, int to, double bytes) const {
+    const OverheadSpec& o = sc.overheads;
+    return o.rpc_s + 2.0 * bytes / o.serialization_Bps + o.round_trips * 2.0 * platform->latency_s(from, to);
+  }
+
   /// Moves `payload` bytes of hidden states from host `from` to host `to`: the sender and the
   /// receiver (de)serialize and pay the per-message overhead, then SimGrid carries the bytes.
   void transfer(int from, int to, double payload, int session, int step) {
     const double t0 = now();
     const double bytes = payload + sc.overheads.header_bytes;
-    const double cpu = sc.overheads.rpc_s + 2.0 * bytes / sc.overheads.serialization_Bps;
+    const double cpu = software_s(from, to, bytes);
     const auto size = static_cast<std::uint64_t>(bytes);
     // The software time rides in the message's latency (one SimGrid activity instead of a sleep
     // and a send) unless the pair has no latency to scale.
@@ -470,7 +477,7 @@ struct SwarmSimulation::Impl {
   Delivery deliver(int from, int to, double payload, int session, int step, Rng& rng) {
     const FaultToleranceSpec& f = sc.policy.faults;
     const double bytes = payload + sc.overheads.header_bytes;
-    const double cpu = sc.overheads.rpc_s + 2.0 * bytes / sc.overheads.serialization_Bps + 2.0 * bytes / f.checksum_Bps;
+    const double cpu = software_s(from, to, bytes) + 2.0 * bytes / f.checksum_Bps;  // FNV-1a at both ends
     // A transfer is late once it exceeds twice its expected time on the replayed network plus
     // the configured grace: big prefill messages are not cut off by a timeout sized for decode.
     const auto timeout_s = [&] {  // from the network as it is now

@@ -7,8 +7,9 @@ namespace swarmsim::sim {
 
 double estimated_transfer_s(const SwarmView& view, int from, int to, double bytes) {
   const OverheadSpec& o = *view.overheads;
-  return view.network->latency_s(from, to) + bytes / view.network->bandwidth_Bps(from, to) + o.rpc_s +
-         2.0 * bytes / o.serialization_Bps;
+  const double latency = view.network->latency_s(from, to);
+  return latency + bytes / view.network->bandwidth_Bps(from, to) + o.rpc_s + 2.0 * bytes / o.serialization_Bps +
+         o.round_trips * 2.0 * latency;
 }
 
 bool chain_covers_span(const Chain& chain, int first, int end) {

@@ -194,6 +194,7 @@ struct OverheadSpec {
   double rpc_s = 0.5e-3;             ///< fixed cost per message (framing, syscalls, event loop)
   double serialization_Bps = 2e9;    ///< (de)serialization throughput at each end (bytes/s)
   double header_bytes = 256.0;       ///< metadata per message (ids, shapes, checksum)
+  double round_trips = 0.0;          ///< extra round trips of the pair's RTT each message waits for (RPC handshakes, acks)
   double runtime_memory_bytes = 512.0 * 1024 * 1024;  ///< device memory taken by the runtime per node
 };
 

@@ -77,7 +77,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
                        "crossover"}},
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
-      {"overheads", {"rpc", "serialization_bandwidth", "message_header", "runtime_memory"}},
+      {"overheads", {"rpc", "serialization_bandwidth", "message_header", "round_trips", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
       {"outputs", {"metrics", "trace", "events", "trace_max_events"}},
       {"simulation", {"time_limit", "pricing"}},
@@ -817,6 +817,7 @@ void read_overheads(Reader& r, const json& root, Scenario& sc) {
   o.serialization_Bps =
       r.quantity(*v, "serialization_bandwidth", "overheads", Quantity::Bandwidth, false, true).value_or(o.serialization_Bps);
   o.header_bytes = r.quantity(*v, "message_header", "overheads", Quantity::Size, false, false).value_or(o.header_bytes);
+  o.round_trips = r.number(*v, "round_trips", "overheads", false, 0, 1000, "in [0, 1000]").value_or(o.round_trips);
   o.runtime_memory_bytes =
       r.quantity(*v, "runtime_memory", "overheads", Quantity::Size, false, false).value_or(o.runtime_memory_bytes);
 }
@@ -983,6 +984,9 @@ void check_swarm(Reader& r, Scenario& sc) {
         r.error(at_index("events", i) + ".action",
                 "node_down/node_up are not supported for graph-model pipelines (their stages have no failover); use "
                 "set_bandwidth or set_latency, or a transformer model");
+    if (sc.overheads.round_trips > 0)
+      r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to graph-model "
+                                       "pipelines; remove it or use a transformer model");
     return;
   }
   // Memory: fixed ranges must fit; auto nodes must hold at least one block.

@@ -147,3 +147,14 @@ TEST(Transfer, FoldedSoftwareTimeHoldsNoBandwidth) {
   EXPECT_NEAR(small_end, 0.1 + kLatency + 0.16, 1e-9);
   EXPECT_NEAR(big_end, kLatency + 0.1 + 0.16 + 0.62, 1e-9);
 }
+
+// Extra protocol round trips: each message first waits round_trips x RTT (2 x 5 ms one way).
+TEST(Transfer, ExtraRoundTripsWaitForThePairsRtt) {
+  const auto spans = run_two_node({{"overheads.rpc", "0ms"}, {"overheads.serialization_bandwidth", "1TBps"},
+                                   {"policy.faults.checksum_bandwidth", "1TBps"}, {"overheads.round_trips", "2.5"}});
+  ASSERT_FALSE(spans.empty());
+  for (const TransferSpan& t : spans) {
+    const double expected = 4 * t.bytes / 1e12 + 2.5 * 2 * kLatency + kLatency + t.bytes / kBottleneck;
+    EXPECT_NEAR(t.end - t.start, expected, 1e-9 * expected) << "bytes " << t.bytes;
+  }
+}
