@@ -88,4 +88,13 @@ struct TuneArgs {
 };
 int tune(const TuneArgs& args);
 
+struct CalibrateArgs {
+  std::string file;                    ///< measurement file (docs/calibration.md)
+  int jobs = 0;                        ///< child processes at once (0: hardware concurrency)
+  int max_evaluations = 0;             ///< > 0: overrides the file's search.max_evaluations
+  std::string out;                     ///< write the result JSON here (atomically); empty: none
+  bool json = false;                   ///< print the result JSON instead of the table
+};
+int calibrate(const CalibrateArgs& args);
+
 }  // namespace swarmsim::cli

@@ -103,6 +103,17 @@ int main(int argc, char** argv) {
   tu->add_option("--out", tun.out, "write the result (tuple, fitness, policy spec, log) to this JSON file");
   tu->add_option("--set", tun.overrides, "override a value of every scenario (repeatable)")->allow_extra_args(false);
 
+  swarmsim::cli::CalibrateArgs cal;
+  CLI::App* ca = app.add_subcommand("calibrate", "fit scenario parameters (overheads, round trips, ...) to figures measured on "
+                                                 "real hardware, from a measurement file (docs/calibration.md)");
+  ca->add_option("measurements", cal.file, "measurement file (JSON)")->required()->check(CLI::ExistingFile);
+  ca->add_option("--jobs,-j", cal.jobs, "simulations at once, each in its own process (default: the number of CPUs)")
+      ->check(CLI::Range(1, 4096));
+  ca->add_option("--max-evaluations", cal.max_evaluations, "parameter vectors simulated at most (default: the file's, else 120)")
+      ->check(CLI::Range(1, 100000));
+  ca->add_option("--out", cal.out, "write the result (parameters, per-measurement errors) to this JSON file");
+  ca->add_flag("--json", cal.json, "print the result JSON to stdout instead of the table");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -115,5 +126,6 @@ int main(int argc, char** argv) {
   if (*t) return swarmsim::cli::topology(topo);
   if (*c) return swarmsim::cli::compare(cmp);
   if (*tu) return swarmsim::cli::tune(tun);
+  if (*ca) return swarmsim::cli::calibrate(cal);
   return 2;
 }
