@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -132,6 +133,8 @@ int calibrate(const CalibrateArgs& args) {
   const nlohmann::ordered_json out = result_json(spec, r, wall);
   if (!args.out.empty()) {
     try {
+      const std::filesystem::path parent = std::filesystem::path(args.out).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent);
       sim::write_file_atomically(args.out, out.dump(2) + "\n");
     } catch (const std::exception& e) {
       std::fprintf(stderr, "swarmsim calibrate: --out: %s\n", e.what());
