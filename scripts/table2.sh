@@ -45,4 +45,5 @@ for cfg in llama3-8b-1gbps-rtt5ms llama3-8b-100mbps-rtt10ms mixtral-8x7b-1gbps-r
   done
 done
 echo
-echo "Simulated (seed 002's measurement). Network model: SimGrid LV08 (the scenarios' default); shard work priced by the roofline model."
+echo "Simulated (seed 002's measurement). Network model: SimGrid LV08 (the scenarios' default); shard work priced by the roofline model;"
+echo "overheads calibrated on the Llama rows (swarmsim calibrate traces/measured/seed002-table2.json), Mixtral rows held out."
