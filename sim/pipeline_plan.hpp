@@ -36,6 +36,9 @@ struct PipelinePlan {
   partition::Partition partition;
   partition::PartitionQuality quality; ///< quality under `reference`
   partition::Placement placement;
+  /// The partitioner's cut was improved by cutting its order again with each block priced on its
+  /// own node (heterogeneous SliceGraph, partition/node_slicing.hpp).
+  bool node_sliced = false;
   std::vector<PipelineStage> stages;   ///< in pipeline (topological) order
   double predicted_bottleneck_s = 0;   ///< max over placed stages of predicted_cost_s: eq. 11, nothing overlaps (s)
   double client_link_s = 0;            ///< the client's uplink (inputs) or downlink (outputs) time per request, the larger (s)

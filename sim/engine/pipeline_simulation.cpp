@@ -261,6 +261,7 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
                  {"flops", g.total_flops()}, {"param_bytes", g.total_param_bytes()}}},
       {"partition",
        {{"method", partition::to_string(m.plan.partition.method)},
+        {"recut_onto_nodes", m.plan.node_sliced},
         {"stages", m.plan.partition.blocks},
         {"reference_bottleneck_s", q.bottleneck_s},
         {"stages_allowed", sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size())},

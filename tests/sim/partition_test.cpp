@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <limits>
 #include <cmath>
 #include <functional>
 #include <numeric>
 
 #include "sim/partition/brkga.hpp"
 #include "sim/partition/mtpp_cost.hpp"
+#include "sim/partition/node_slicing.hpp"
 #include "sim/partition/placement.hpp"
 #include "sim/partition/slice_graph.hpp"
 #include "sim/partition/strategies.hpp"
@@ -359,4 +362,117 @@ TEST(Placement, OptimalEqualsExhaustiveAndBeatsGreedy) {
   EXPECT_LE(opt.bottleneck_s, greedy.bottleneck_s);
   for (int b : opt.node_of_block) EXPECT_GE(b, 2);  // the four fastest of six nodes
   EXPECT_THROW(place_greedy(g, part, std::vector<PlacementNode>(nodes.begin(), nodes.begin() + 2)), std::invalid_argument);
+}
+
+namespace {
+
+/// Random nodes: FLOP/s, memory bandwidth, fast memory (small enough that blocks overflow) and
+/// access links that differ by up to 8x.
+std::vector<PlacementNode> random_nodes(int count, Rng& rng) {
+  std::vector<PlacementNode> nodes;
+  for (int j = 0; j < count; ++j) {
+    PlacementNode n;
+    n.name = "n" + std::to_string(j);
+    n.rates.flops_per_s = rng.uniform(1, 8);
+    n.rates.mem_Bps = rng.uniform(20, 160);
+    n.memory_bytes = rng.uniform(60, 300);
+    n.stream_Bps = rng.uniform(5, 40);
+    n.uplink_Bps = rng.uniform(5, 40);
+    n.downlink_Bps = rng.uniform(5, 40);
+    nodes.push_back(n);
+  }
+  return nodes;
+}
+
+/// The cost of every block of `block_of` on every node with the client's traffic: eq. 10 by
+/// placement_costs (block_costs, an independent implementation), plus client bytes over the links.
+PlacementCosts costs_with_client(const ModelGraph& g, const std::vector<int>& block_of, int blocks,
+                                 const std::vector<PlacementNode>& nodes, const std::vector<double>& cin,
+                                 const std::vector<double>& cout) {
+  Partition part;
+  part.block_of = block_of;
+  part.blocks = blocks;
+  PlacementCosts c = placement_costs(g, part, nodes);
+  for (int v = 0; v < g.size(); ++v)
+    for (std::size_t j = 0; j < nodes.size(); ++j)
+      c[block_of[v]][j] += cin[v] / nodes[j].downlink_Bps + cout[v] / nodes[j].uplink_Bps;
+  return c;
+}
+
+}  // namespace
+
+// Exhaustive check of slice_onto_nodes: on 120 random DAGs of 3-8 ops and 1-4 random nodes, its
+// bottleneck equals the best over every slicing of the same order into at most max_blocks blocks
+// and every injective assignment of nodes (place_exhaustive), priced by placement_costs; and the
+// slicing it returns costs what it says.
+TEST(NodeSlicing, EqualsExhaustiveSearchOverSlicingsAndAssignments) {
+  Rng rng(2718);
+  for (int trial = 0; trial < 120; ++trial) {
+    const int n = 3 + static_cast<int>(rng.below(6));
+    const ModelGraph g = random_dag(n, 0.35, rng);
+    const std::vector<PlacementNode> nodes = random_nodes(1 + static_cast<int>(rng.below(4)), rng);
+    const int max_blocks = 1 + static_cast<int>(rng.below(nodes.size()));
+    std::vector<double> cin(static_cast<std::size_t>(n), 0.0), cout(cin);
+    for (int v = 0; v < n; ++v) {
+      if (g.preds(v).empty()) cin[v] = rng.uniform(0, 30);
+      if (g.succs(v).empty()) cout[v] = rng.uniform(0, 30);
+    }
+    const std::vector<int> order = g.kahn_order();
+    const NodeSlicing got = slice_onto_nodes(g, order, nodes, max_blocks, {cin, cout});
+
+    double brute = std::numeric_limits<double>::infinity();
+    for (unsigned cuts = 0; cuts < (1u << (n - 1)); ++cuts) {  // bit p: a block starts at position p + 1
+      const int blocks = 1 + std::popcount(cuts);
+      if (blocks > max_blocks) continue;
+      std::vector<int> block_of(static_cast<std::size_t>(n));
+      for (int p = 0, b = 0; p < n; ++p) {
+        if (p > 0 && (cuts & (1u << (p - 1)))) ++b;
+        block_of[order[p]] = b;
+      }
+      brute = std::min(brute, place_exhaustive(costs_with_client(g, block_of, blocks, nodes, cin, cout)).bottleneck_s);
+    }
+    ASSERT_NEAR(got.bottleneck_s, brute, 1e-9 * brute) << "trial " << trial;
+    ASSERT_EQ(got.node_of_block.size(), static_cast<std::size_t>(got.blocks));
+    ASSERT_LE(got.blocks, max_blocks);
+    ASSERT_TRUE(is_acyclic_partition(g, got.block_of, got.blocks));
+    const PlacementCosts c = costs_with_client(g, got.block_of, got.blocks, nodes, cin, cout);
+    double placed = 0;
+    std::vector<int> used;
+    for (int b = 0; b < got.blocks; ++b) {
+      placed = std::max(placed, c[b][got.node_of_block[b]]);
+      used.push_back(got.node_of_block[b]);
+    }
+    std::sort(used.begin(), used.end());
+    EXPECT_EQ(std::adjacent_find(used.begin(), used.end()), used.end()) << "a node runs two blocks";
+    EXPECT_NEAR(placed, got.bottleneck_s, 1e-9 * placed) << "trial " << trial;
+  }
+}
+
+// The block-major order keeps every block of an acyclic partition contiguous, so slicing it onto
+// one node per block can reproduce the partition: never worse than placing the partition.
+TEST(NodeSlicing, BlockMajorOrderKeepsBlocksContiguous) {
+  Rng rng(99);
+  for (int trial = 0; trial < 30; ++trial) {
+    const ModelGraph g = random_dag(12, 0.3, rng);
+    MtppParams p;
+    p.device.flops_per_s = 4;
+    p.link_Bps = 20;
+    const Partition part = partition_graph(g, 4, Method::SliceGraph, p);
+    const std::vector<int> order = block_major_order(g, part.block_of);
+    ASSERT_TRUE(g.is_topological(order));
+    for (int q = 1; q < g.size(); ++q) ASSERT_LE(part.block_of[order[q - 1]], part.block_of[order[q]]) << "trial " << trial;
+    const std::vector<PlacementNode> nodes = random_nodes(part.blocks, rng);
+    const Placement placed = place_optimal(placement_costs(g, part, nodes));
+    EXPECT_LE(slice_onto_nodes(g, order, nodes, part.blocks).bottleneck_s, placed.bottleneck_s * (1 + 1e-12));
+  }
+}
+
+TEST(NodeSlicing, RejectsBadInput) {
+  const ModelGraph g = hand_graph();
+  Rng rng(1);
+  const auto nodes = random_nodes(2, rng);
+  EXPECT_THROW(slice_onto_nodes(g, std::vector<int>{3, 2, 1, 0}, nodes, 2), std::invalid_argument);
+  EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), {}, 2), std::invalid_argument);
+  EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), random_nodes(kMaxExactNodes + 1, rng), 2), std::invalid_argument);
+  EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), nodes, 0), std::invalid_argument);
 }
