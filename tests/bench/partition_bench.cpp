@@ -50,6 +50,24 @@ void run_method(benchmark::State& state, Method m) {
   state.counters["blocks"] = part.blocks;
 }
 
+/// BRKGA at its default settings (population 64, up to 100 generations, stop after 30 without
+/// improvement): the quality target "within 5% of the lower bound at k = 16".
+void BM_BrkgaDefaults(benchmark::State& state) {
+  const ModelGraph& g = graph_of_size(static_cast<int>(state.range(0)));
+  const int k = static_cast<int>(state.range(1));
+  const MtppParams p = params();
+  Partition part;
+  for (auto _ : state) {
+    part = partition_graph(g, k, Method::Brkga, p, BrkgaParams{});
+    benchmark::DoNotOptimize(part.block_of.data());
+  }
+  const PartitionQuality q = partition_quality(g, part, p);
+  state.counters["vs_lower_bound"] = q.bottleneck_s / bottleneck_lower_bound(g, k, p);
+  state.counters["vs_slicegraph"] = q.bottleneck_s / partition_quality(g, partition_graph(g, k, Method::SliceGraph, p), p).bottleneck_s;
+  state.counters["blocks"] = part.blocks;
+}
+BENCHMARK(BM_BrkgaDefaults)->Args({1000, 16})->Args({100, 16})->Unit(benchmark::kMillisecond)->Iterations(1);
+
 void sizes(benchmark::internal::Benchmark* b, int max_n) {
   for (int n : {100, 1000, 10000})
     for (int k : {2, 16, 64})
