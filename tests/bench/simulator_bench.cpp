@@ -9,12 +9,14 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <simgrid/s4u.hpp>
 
 #include "sim/engine/isolated_run.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/bench/swarm_generator.hpp"
 
@@ -111,6 +113,48 @@ void BM_BareSimGridHops(benchmark::State& state) {
   state.counters["hops_per_s"] = rate;
 }
 BENCHMARK(BM_BareSimGridHops)->Args({100, 80})->Args({1000, 720})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+
+/// Peak resident memory (bytes) of a fresh process that runs `sc`, from its own getrusage.
+double peak_rss_bytes(const sim::Scenario& sc) {
+  int fds[2];
+  if (::pipe(fds) != 0) return 0;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    sim::SwarmSimulation s(sc, sim::make_cost_model(sc));
+    s.run(quiet());
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    const double bytes = static_cast<double>(u.ru_maxrss) * 1024.0;
+    (void)!::write(fds[1], &bytes, sizeof bytes);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  double bytes = 0;
+  (void)!::read(fds[0], &bytes, sizeof bytes);
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  return bytes;
+}
+
+/// Memory against sessions in flight: N sessions arrive at once on a 1,000-node swarm and stay in
+/// flight together (64 tokens each); the counter is the peak RSS above a one-session run, per
+/// session. Linear growth shows as the same bytes per session at every N.
+void BM_MemoryPerSessionInFlight(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  sim::Scenario one = bench::generated_swarm(1000, 50, 1, 1.0, 64);
+  one.workload.arrival = sim::ArrivalProcess::AllAtStart;
+  sim::Scenario many = one;
+  many.workload.sessions = n;
+  double per_session = 0;
+  for (auto _ : state) {
+    const double base = peak_rss_bytes(one), peak = peak_rss_bytes(many);
+    per_session = (peak - base) / (n - 1);
+    state.SetIterationTime(1.0);
+  }
+  state.counters["bytes_per_session"] = per_session;
+}
+BENCHMARK(BM_MemoryPerSessionInFlight)->Arg(250)->Arg(1000)->Arg(4000)->UseManualTime()->Iterations(1);
 
 /// The largest shipped scenario, at batch 64 and sequence 1024 to make it long enough to time.
 void BM_ShippedTable2(benchmark::State& state) {
