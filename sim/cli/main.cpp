@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "sim/cli/commands.hpp"
+#include "sim/cli/profile_options.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"swarmsim: simulate a swarm of heterogeneous GPU nodes serving a model, on a SimGrid network"};
@@ -32,14 +33,7 @@ int main(int argc, char** argv) {
 
   swarmsim::cli::ProfileArgs prof;
   CLI::App* p = app.add_subcommand("profile", "measure each op of a block on this machine and write an op profile (JSON)");
-  p->add_option("--backend", prof.backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  p->add_option("--model", prof.model, "catalog model whose block shapes are measured");
-  p->add_option("--reduce-width", prof.reduce_width, "divide the model's widths by this (fast checks)")->check(CLI::PositiveNumber);
-  p->add_option("--batch", prof.batches, "batch sizes")->delimiter(',')->check(CLI::PositiveNumber);
-  p->add_option("--prompt", prof.prompts, "prompt lengths measured at prefill")->delimiter(',')->check(CLI::PositiveNumber);
-  p->add_option("--kv", prof.kv_lens, "KV lengths measured at decode")->delimiter(',')->check(CLI::PositiveNumber);
-  p->add_option("--budget", prof.budget_s, "seconds of repetitions per op at most")->check(CLI::PositiveNumber);
-  p->add_option("--out", prof.out, "profile file to write (e.g. gpu/profiles/cpu.json)")->required();
+  swarmsim::cli::add_profile_options(*p, prof);
 
   swarmsim::cli::PartitionArgs part;
   CLI::App* pa = app.add_subcommand("partition", "cut a model graph into at most K pipeline blocks and print the partition and its metrics");
