@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/json_diagnostics.hpp"
+
 namespace swarmsim::experiment {
 namespace {
 
@@ -23,35 +25,10 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// Levenshtein distance, for "did you mean" hints.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-/// " (did you mean "x"?)" when one candidate is within two edits of `word`, else "".
+/// " (did you mean "x"?)" when a candidate is close to `word` (sim/json_diagnostics.hpp), else "".
 template <class Range>
 std::string suggestion(std::string_view word, const Range& candidates) {
-  std::string best;
-  std::size_t best_d = 3;
-  for (const auto& c : candidates) {
-    const std::size_t d = edit_distance(word, c);
-    if (d < best_d) {
-      best_d = d;
-      best = std::string(c);
-    }
-  }
-  return best.empty() ? "" : " (did you mean " + in_quotes(best) + "?)";
+  return sim::suggestion(word, std::vector<std::string>(candidates.begin(), candidates.end()));
 }
 
 bool valid_label(std::string_view label) {
