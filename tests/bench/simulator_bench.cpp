@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -25,14 +26,30 @@ using namespace swarmsim;
 
 namespace {
 
-/// Bare SimGrid: `actors` actors on a star of `hosts` hosts with an uplink and a downlink each,
-/// each doing `hops_per_actor` (sendto + exec on the receiver) pairs. Returns hops per wall-second.
-double bare_simgrid_hops_per_s(int hosts, int actors, int hops_per_actor) {
+/// Runs `measure` in a forked child (SimGrid allows one simulation per process) and returns the
+/// number it computed there, or 0 when the child could not be started.
+double in_child(const std::function<double()>& measure) {
   int fds[2];
   if (::pipe(fds) != 0) return 0;
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::close(fds[0]);
+    const double value = measure();
+    (void)!::write(fds[1], &value, sizeof value);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  double value = 0;
+  (void)!::read(fds[0], &value, sizeof value);
+  ::close(fds[0]);
+  ::waitpid(pid, nullptr, 0);
+  return value;
+}
+
+/// Bare SimGrid: `actors` actors on a star of `hosts` hosts with an uplink and a downlink each,
+/// each doing `hops_per_actor` (sendto + exec on the receiver) pairs. Returns hops per wall-second.
+double bare_simgrid_hops_per_s(int hosts, int actors, int hops_per_actor) {
+  return in_child([&] {
     std::vector<std::string> args{"bare", "--log=root.thres:critical", "--cfg=network/model:CM02",
                                   "--cfg=network/crosstraffic:0"};
     std::vector<char*> argv;
@@ -63,16 +80,8 @@ double bare_simgrid_hops_per_s(int hosts, int actors, int hops_per_actor) {
     const auto t0 = std::chrono::steady_clock::now();
     e.run();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double rate = static_cast<double>(actors) * hops_per_actor / wall;
-    (void)!::write(fds[1], &rate, sizeof rate);
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  double rate = 0;
-  (void)!::read(fds[0], &rate, sizeof rate);
-  ::close(fds[0]);
-  ::waitpid(pid, nullptr, 0);
-  return rate;
+    return static_cast<double>(actors) * hops_per_actor / wall;
+  });
 }
 
 sim::RunOptions quiet() {
@@ -116,25 +125,13 @@ BENCHMARK(BM_BareSimGridHops)->Args({100, 80})->Args({1000, 720})->UseManualTime
 
 /// Peak resident memory (bytes) of a fresh process that runs `sc`, from its own getrusage.
 double peak_rss_bytes(const sim::Scenario& sc) {
-  int fds[2];
-  if (::pipe(fds) != 0) return 0;
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
+  return in_child([&] {
     sim::SwarmSimulation s(sc, sim::make_cost_model(sc));
     s.run(quiet());
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
-    const double bytes = static_cast<double>(u.ru_maxrss) * 1024.0;
-    (void)!::write(fds[1], &bytes, sizeof bytes);
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  double bytes = 0;
-  (void)!::read(fds[0], &bytes, sizeof bytes);
-  ::close(fds[0]);
-  ::waitpid(pid, nullptr, 0);
-  return bytes;
+    return static_cast<double>(u.ru_maxrss) * 1024.0;
+  });
 }
 
 /// Memory against sessions in flight: N sessions arrive at once on a 1,000-node swarm and stay in
