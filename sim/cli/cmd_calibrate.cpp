@@ -12,6 +12,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/engine/calibration_runs.hpp"
 #include "sim/output/atomic_file.hpp"
+#include "sim/scenario/scenario_loader.hpp"
 
 namespace swarmsim::cli {
 namespace {
@@ -114,6 +115,23 @@ int calibrate(const CalibrateArgs& args) {
     return 2;
   }
   if (args.max_evaluations > 0) spec.max_evaluations = args.max_evaluations;
+  // Every measurement must load with the starting parameters: a typo in a parameter's path or a
+  // bad override would otherwise fail every run of the search.
+  bool bad = false;
+  for (std::size_t i = 0; i < spec.measurements.size(); ++i) {
+    const calibration::Measurement& m = spec.measurements[i];
+    std::vector<sim::Override> o = spec.set;
+    o.insert(o.end(), m.set.begin(), m.set.end());
+    for (const calibration::Parameter& p : spec.parameters) o.push_back({p.path, calibration::override_text(p, p.start)});
+    try {
+      sim::load_scenario_file(m.scenario, o);
+    } catch (const sim::ScenarioError& e) {
+      std::fprintf(stderr, "%s: measurements[%zu] (%s) does not load with the starting parameters:\n%s\n", spec.file.c_str(), i,
+                   m.label.c_str(), e.what());
+      bad = true;
+    }
+  }
+  if (bad) return 2;
   const auto t0 = std::chrono::steady_clock::now();
   const bool tty = isatty(fileno(stderr));
   CalibrationResult r;
