@@ -1,4 +1,5 @@
 // swarmsim calibrate: fit scenario parameters to measurements of a real swarm (docs/calibration.md).
+#include <algorithm>
 #include <chrono>
 #include <unistd.h>
 #include <cmath>
@@ -67,7 +68,9 @@ std::string percent(const std::optional<double>& sim, double measured) {
 void print_table(const CalibrationSpec& spec, const CalibrationResult& r) {
   std::printf("calibration   %s\n", spec.name.c_str());
   if (!spec.source.empty()) std::printf("source        %s\n", spec.source.c_str());
-  std::printf("\n%-34s %-5s %11s %11s %9s %11s %9s\n", "measurement", "role", "measured", "at start", "error", "calibrated", "error");
+  int width = 11;  // the longest label
+  for (const calibration::Measurement& m : spec.measurements) width = std::max(width, static_cast<int>(m.label.size()));
+  std::printf("\n%-*s %-5s %11s %11s %9s %11s %9s\n", width, "measurement", "role", "measured", "at start", "error", "calibrated", "error");
   for (std::size_t i = 0; i < spec.measurements.size(); ++i) {
     const calibration::Measurement& m = spec.measurements[i];
     const auto num = [](const std::optional<double>& v) {
@@ -75,7 +78,7 @@ void print_table(const CalibrationSpec& spec, const CalibrationResult& r) {
       if (v) std::snprintf(buf, sizeof buf, "%11.4g", *v); else std::snprintf(buf, sizeof buf, "%11s", "-");
       return std::string(buf);
     };
-    std::printf("%-34s %-5s %11.4g %s %s %s %s\n", m.label.c_str(), m.fit ? "fit" : "check", m.value, num(r.start_simulated[i]).c_str(),
+    std::printf("%-*s %-5s %11.4g %s %s %s %s\n", width, m.label.c_str(), m.fit ? "fit" : "check", m.value, num(r.start_simulated[i]).c_str(),
                 percent(r.start_simulated[i], m.value).c_str(), num(r.simulated[i]).c_str(), percent(r.simulated[i], m.value).c_str());
   }
   std::printf("\n%-24s %12s %12s\n", "parameter", "start", "calibrated");
