@@ -12,6 +12,8 @@
 #include "sim/output/atomic_file.hpp"
 #include "sim/partition/model_graph_io.hpp"
 #include "sim/partition/strategies.hpp"
+#include "sim/pipeline_plan.hpp"
+#include "sim/scenario/scenario_loader.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::cli {
@@ -48,6 +50,78 @@ nlohmann::json describe(const ModelGraph& g, const Partition& part, const Partit
     j["convergence"] = log;
   }
   return j;
+}
+
+/// --nodes: the graph cut and placed for a scenario's server nodes, as plan_pipeline does for a
+/// graph scenario (every stage count, optimal placement, the recut onto the nodes).
+int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method method) {
+  sim::Scenario sc;
+  try {
+    sc = sim::load_scenario_file(args.nodes);
+  } catch (const sim::ScenarioError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
+  }
+  sc.graph = std::make_shared<const ModelGraph>(g);
+  sc.graph_source = args.graph;
+  sc.policy.partitioner.method = method;
+  sc.policy.partitioner.stages = args.k > 0 ? std::min(args.k, static_cast<int>(sc.nodes.size())) : static_cast<int>(sc.nodes.size());
+  sc.policy.partitioner.brkga.population = args.population;
+  sc.policy.partitioner.brkga.generations = args.generations;
+  sc.policy.partitioner.brkga.seed = static_cast<std::uint64_t>(args.seed);
+  const auto t0 = std::chrono::steady_clock::now();
+  sim::PipelinePlan plan;
+  try {
+    plan = sim::plan_pipeline(sc);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
+    return 1;
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  nlohmann::json stages = nlohmann::json::array();
+  for (std::size_t b = 0; b < plan.stages.size(); ++b) {
+    const sim::PipelineStage& st = plan.stages[b];
+    nlohmann::json ops = nlohmann::json::array();
+    for (int v = 0; v < g.size(); ++v)
+      if (plan.partition.block_of[v] == static_cast<int>(b)) ops.push_back(g.op(v).name);
+    const sim::NodeSpec& node = sc.nodes[static_cast<std::size_t>(st.node)];
+    stages.push_back({{"stage", b}, {"node", node.name}, {"device", node.device->name}, {"cost_s", st.predicted_cost_s},
+                      {"compute_s", st.compute_s}, {"param_bytes", st.param_bytes}, {"ops", ops}});
+  }
+  const nlohmann::json doc = {{"graph", g.name()},
+                              {"ops", g.size()},
+                              {"nodes_from", args.nodes},
+                              {"k", sc.policy.partitioner.stages},
+                              {"method", to_string(method)},
+                              {"recut_onto_nodes", plan.node_sliced},
+                              {"bottleneck_s", plan.predicted_bottleneck_s},
+                              {"requests_per_s", plan.predicted_bottleneck_s > 0 ? 1.0 / plan.predicted_bottleneck_s : 0.0},
+                              {"overlap_bottleneck_s", plan.overlap_bottleneck_s},
+                              {"wall_seconds", wall},
+                              {"stages", stages}};
+  if (!args.out.empty()) sim::write_file_atomically(args.out, doc.dump(2) + "\n");
+  if (args.json) {
+    std::printf("%s\n", doc.dump(2).c_str());
+    return 0;
+  }
+  std::printf("graph %s: %d ops onto the %zu server nodes of %s; %s, at most %d stages%s\n", g.name().c_str(), g.size(),
+              sc.nodes.size(), args.nodes.c_str(), to_string(method), sc.policy.partitioner.stages,
+              plan.node_sliced ? ", recut onto the nodes" : "");
+  std::printf("eq. 11 bottleneck %s (%.3f requests/s); with transfers overlapped %s (%.3f requests/s); %.1f ms\n",
+              sim::format_duration(plan.predicted_bottleneck_s).c_str(), 1.0 / plan.predicted_bottleneck_s,
+              sim::format_duration(plan.overlap_bottleneck_s).c_str(), 1.0 / plan.overlap_bottleneck_s, 1e3 * wall);
+  std::printf("\n%-7s%-16s%-14s%12s%12s%12s  %s\n", "stage", "node", "device", "cost", "compute", "params", "ops");
+  for (const auto& s : stages) {
+    const auto& ops = s["ops"];
+    std::string text = ops.front().get<std::string>();
+    if (ops.size() > 1) text += " .. " + ops.back().get<std::string>() + " (" + std::to_string(ops.size()) + " ops)";
+    std::printf("%-7d%-16s%-14s%12s%12s%12s  %s\n", s["stage"].get<int>(), s["node"].get<std::string>().c_str(),
+                s["device"].get<std::string>().c_str(), sim::format_duration(s["cost_s"].get<double>()).c_str(),
+                sim::format_duration(s["compute_s"].get<double>()).c_str(), sim::format_bytes(s["param_bytes"].get<double>()).c_str(),
+                text.c_str());
+  }
+  if (!args.out.empty()) std::printf("wrote %s\n", args.out.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -117,12 +191,21 @@ int partition(const PartitionArgs& args) {
     return 2;
   }
 
-  const double lower = bottleneck_lower_bound(g, args.k, p);
+  if (!args.nodes.empty()) {
+    if (methods.size() != 1) {
+      std::fprintf(stderr, "swarmsim partition: --nodes takes one --method, not all\n");
+      return 2;
+    }
+    return partition_onto_nodes(g, args, methods.front());
+  }
+
+  const int k = args.k > 0 ? args.k : 4;
+  const double lower = bottleneck_lower_bound(g, k, p);
   nlohmann::json results = nlohmann::json::array();
   try {
     for (Method m : methods) {
       const auto t0 = std::chrono::steady_clock::now();
-      const Partition part = partition_graph(g, args.k, m, p, bp);
+      const Partition part = partition_graph(g, k, m, p, bp);
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       results.push_back(describe(g, part, partition_quality(g, part, p), lower, wall));
     }
@@ -130,7 +213,7 @@ int partition(const PartitionArgs& args) {
     std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
     return 1;
   }
-  const nlohmann::json doc = {{"graph", g.name()},       {"ops", g.size()},          {"edges", g.edge_count()}, {"k", args.k},
+  const nlohmann::json doc = {{"graph", g.name()},       {"ops", g.size()},          {"edges", g.edge_count()}, {"k", k},
                               {"device", dev->name},     {"link_Bps", p.link_Bps},   {"fast_memory_bytes", p.fast_memory_bytes},
                               {"results", results}};
   if (!args.out.empty()) sim::write_file_atomically(args.out, doc.dump(2) + "\n");
@@ -139,7 +222,7 @@ int partition(const PartitionArgs& args) {
     return 0;
   }
   std::printf("graph %s: %d ops, %d edges; k = %d on %s, links %s; lower bound %s\n", g.name().c_str(), g.size(), g.edge_count(),
-              args.k, dev->name.c_str(), sim::format_bandwidth(p.link_Bps).c_str(), sim::format_duration(lower).c_str());
+              k, dev->name.c_str(), sim::format_bandwidth(p.link_Bps).c_str(), sim::format_duration(lower).c_str());
   std::printf("%-16s%7s%13s%9s%13s%13s%10s%13s%11s\n", "method", "blocks", "bottleneck", "vs LB", "load sd", "comm",
               "crit.path", "peak mem", "wall");
   for (const auto& r : results)

@@ -40,7 +40,7 @@ int profile(const ProfileArgs& args);
 
 struct PartitionArgs {
   std::string graph;                   ///< a model graph file, or "gen:<generator>"
-  int k = 4;                           ///< at most this many blocks
+  int k = 0;                           ///< at most this many blocks (0: 4, or one per server node with --nodes)
   std::string method = "slicegraph";   ///< a method name, or "all" for a comparison table
   std::string device = "A100-80GB";    ///< catalog device every block is priced on
   std::string link = "1Gbps";          ///< bandwidth B between nodes
@@ -50,6 +50,7 @@ struct PartitionArgs {
   long long seed = 1;
   bool json = false;                   ///< print the result as JSON
   std::string out;                     ///< also write the JSON here (atomically)
+  std::string nodes;                   ///< a scenario file: cut and place onto its server nodes instead
 };
 int partition(const PartitionArgs& args);
 

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   CLI::App* pa = app.add_subcommand("partition", "cut a model graph into at most K pipeline blocks and print the partition and its metrics");
   pa->add_option("graph", part.graph, "model graph JSON file (docs/model-graph-format.md), or gen:NAME for a built-in generator "
                                       "(gen:resnet50, gen:bert-base, gen:unet-sd, gen:llama-chain, gen:random-dag)")->required();
-  pa->add_option("--k", part.k, "at most this many blocks")->check(CLI::Range(1, 100000));
+  pa->add_option("--k", part.k, "at most this many blocks (default 4, or one per server node with --nodes)")->check(CLI::Range(1, 100000));
   pa->add_option("--method", part.method, "slicegraph, slicegraph-dp, brkga, layer-wise, load-balanced, topology-aware, pipeline, or all");
   pa->add_option("--device", part.device, "catalog device every block is priced on");
   pa->add_option("--link", part.link, "bandwidth B between nodes, e.g. 1Gbps");
@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   pa->add_option("--population", part.population, "BRKGA population")->check(CLI::Range(2, 100000));
   pa->add_option("--generations", part.generations, "BRKGA generations")->check(CLI::Range(1, 1000000));
   pa->add_option("--seed", part.seed, "BRKGA and METIS seed")->check(CLI::NonNegativeNumber);
+  pa->add_option("--nodes", part.nodes, "a scenario file: cut the graph for its server nodes (their devices, memory, links) and "
+                                        "place one stage per node, as a graph scenario would run")->check(CLI::ExistingFile);
   pa->add_flag("--json", part.json, "print the result as JSON");
   pa->add_option("--out", part.out, "also write the JSON result to this file");
 
