@@ -141,9 +141,15 @@ CalibrationSpec load_calibration_spec(const std::string& file) {
 
   if (const json* s = member(root, "search")) {
     if (!s->is_object()) {
-      p.add("search", "expected an object with grid_levels and max_evaluations, got " + type_name(*s));
+      p.add("search", "expected an object with grid_levels, max_evaluations and seeds, got " + type_name(*s));
     } else {
-      p.unknown_keys(*s, "search", {"grid_levels", "max_evaluations"});
+      p.unknown_keys(*s, "search", {"grid_levels", "max_evaluations", "seeds"});
+      if (auto n = number_at(p, *s, "seeds", "search", false)) {
+        if (*n != std::floor(*n) || *n < 1 || *n > 1000)
+          p.add("search.seeds", "expected an integer in [1, 1000], got " + member(*s, "seeds")->dump());
+        else
+          spec.seeds = static_cast<int>(*n);
+      }
       if (auto g = number_at(p, *s, "grid_levels", "search", false)) {
         if (*g != std::floor(*g) || *g < 1 || *g > 9)
           p.add("search.grid_levels", "expected an integer in [1, 9], got " + member(*s, "grid_levels")->dump());
@@ -295,19 +301,33 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const Simulate& simulat
       const std::vector<double> v = values_of(u);
       if (seen.count(v) || std::find(fresh.begin(), fresh.end(), v) != fresh.end()) continue;
       fresh.push_back(v);
-      for (std::size_t m = 0; m < spec.measurements.size(); ++m) {
-        SimulationRequest r{m, spec.set};
-        r.overrides.insert(r.overrides.end(), spec.measurements[m].set.begin(), spec.measurements[m].set.end());
-        for (std::size_t i = 0; i < d; ++i) r.overrides.push_back({spec.parameters[i].path, override_text(spec.parameters[i], v[i])});
-        runs.push_back(std::move(r));
-      }
+      for (std::size_t m = 0; m < spec.measurements.size(); ++m)
+        for (int seed = 0; seed < spec.seeds; ++seed) {
+          SimulationRequest r{m, spec.set, seed};
+          r.overrides.insert(r.overrides.end(), spec.measurements[m].set.begin(), spec.measurements[m].set.end());
+          for (std::size_t i = 0; i < d; ++i) r.overrides.push_back({spec.parameters[i].path, override_text(spec.parameters[i], v[i])});
+          runs.push_back(std::move(r));
+        }
     }
     if (!runs.empty()) {
       const std::vector<std::optional<double>> out = simulate(runs);
       if (out.size() != runs.size()) throw std::logic_error("calibrate: the simulator returned a wrong number of values");
-      const std::size_t n = spec.measurements.size();
-      for (std::size_t k = 0; k < fresh.size(); ++k)
-        seen[fresh[k]] = std::vector<std::optional<double>>(out.begin() + static_cast<long>(k * n), out.begin() + static_cast<long>((k + 1) * n));
+      // Each measurement's value is the mean over its seeds; a failed seed fails it.
+      const std::size_t n = spec.measurements.size(), seeds = static_cast<std::size_t>(spec.seeds);
+      for (std::size_t k = 0; k < fresh.size(); ++k) {
+        std::vector<std::optional<double>> values(n);
+        for (std::size_t m = 0; m < n; ++m) {
+          double sum = 0;
+          bool ok = true;
+          for (std::size_t s = 0; s < seeds; ++s) {
+            const std::optional<double>& x = out[(k * n + m) * seeds + s];
+            ok = ok && x.has_value();
+            if (x) sum += *x;
+          }
+          if (ok) values[m] = sum / static_cast<double>(seeds);
+        }
+        seen[fresh[k]] = std::move(values);
+      }
       evaluated += static_cast<int>(fresh.size());
     }
     std::vector<double> f;

@@ -43,6 +43,7 @@ struct CalibrationSpec {
   std::vector<Measurement> measurements;
   int grid_levels = 3;                 ///< coarse grid per parameter before Nelder-Mead (1: none)
   int max_evaluations = 120;           ///< parameter vectors simulated at most, grid included
+  int seeds = 1;                       ///< runs per measurement, seeds scenario seed + 0 .. seeds - 1, averaged
 };
 
 /// A malformed measurement file; what() holds one "file: JSON path: message" line per problem.
@@ -62,6 +63,7 @@ std::string override_text(const Parameter& p, double value);
 struct SimulationRequest {
   std::size_t measurement = 0;
   std::vector<sim::Override> overrides;
+  int seed_offset = 0;  ///< added to the scenario's seed (spec.seeds runs per measurement)
 };
 
 /// Runs simulations and returns each one's metric value, or nullopt when the run failed (bad

@@ -14,6 +14,11 @@ calibration::Simulate parallel_simulator(const calibration::CalibrationSpec& spe
       const calibration::Measurement& m = spec.measurements[requests[i].measurement];
       try {
         RunJob job{load_scenario_file(m.scenario, requests[i].overrides), {}};
+        if (requests[i].seed_offset != 0) {  // through the loader, so that what derives from the seed follows
+          std::vector<Override> o = requests[i].overrides;
+          o.push_back({"seed", std::to_string(job.scenario.seed + static_cast<std::uint64_t>(requests[i].seed_offset))});
+          job.scenario = load_scenario_file(m.scenario, o);
+        }
         job.options.progress = RunOptions::Progress::Never;
         jobs.push_back(std::move(job));
         job_of.push_back(i);

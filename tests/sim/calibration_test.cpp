@@ -160,6 +160,35 @@ TEST(Calibrate, RecoversKnownParametersOfAnAnalyticModel) {
   EXPECT_LE(r.evaluations, spec.max_evaluations + 2);
 }
 
+// Several seeds per measurement: the search sees the mean over seeds. Here each seed adds noise
+// of -10%, +10% and 0 to an analytic model, so only the mean recovers the truth (rpc = 4 ms).
+TEST(Calibrate, AveragesEachMeasurementOverItsSeeds) {
+  CalibrationSpec spec;
+  spec.parameters = {{"overheads.rpc", "ms", 0, 10, 1}};
+  spec.grid_levels = 5;
+  spec.max_evaluations = 80;
+  spec.seeds = 3;
+  const auto model = [](double rpc_ms) { return 1.0 / (0.01 + rpc_ms / 1e3); };
+  Measurement m;
+  m.value = model(4);
+  spec.measurements.push_back(m);
+  std::vector<int> offsets_seen;
+  const Simulate simulate = [&](const std::vector<SimulationRequest>& runs) {
+    std::vector<std::optional<double>> out;
+    for (const SimulationRequest& r : runs) {
+      offsets_seen.push_back(r.seed_offset);
+      const double noise[] = {-0.1, 0.1, 0.0};
+      out.push_back(model(std::stod(r.overrides.back().value)) * (1 + noise[r.seed_offset]));
+    }
+    return out;
+  };
+  const CalibrationResult r = calibrate(spec, simulate);
+  EXPECT_NEAR(r.values[0], 4.0, 0.01);
+  EXPECT_LT(r.fit.max_abs_relative_error, 1e-3);
+  ASSERT_EQ(offsets_seen.size() % 3, 0u);
+  for (std::size_t i = 0; i < offsets_seen.size(); ++i) EXPECT_EQ(offsets_seen[i], static_cast<int>(i % 3));
+}
+
 TEST(CalibrationSpec, LoadsAGoodFileWithDefaultsAndRelativePaths) {
   const std::string file = write_temp("good", R"({
     "name": "t", "metric": "throughput.tokens_per_s", "set": {"workload.batch_size": 4},
@@ -208,6 +237,8 @@ TEST(CalibrationSpec, BadFilesNameThePathAndTheExpectation) {
       {"role", R"({"name": "t", "metric": "m", )" + p + R"(, "measurements": [{"scenario": ")" + kTwoNode + R"(", "value": 1, "role": "test"}]})",
        "measurements[0].role", "expected \"fit\""},
       {"no-metric", R"({"name": "t", )" + p + ", " + m + "}", "measurements[0].metric", "missing"},
+      {"seeds", R"({"name": "t", "metric": "m", "search": {"seeds": 0}, )" + p + ", " + m + "}", "search.seeds",
+       "expected an integer in [1, 1000]"},
       {"all-held", R"({"name": "t", "metric": "m", )" + p + R"(, "measurements": [{"scenario": ")" + kTwoNode + R"(", "value": 1, "role": "check"}]})",
        "measurements", "at least one must be fitted"},
   };

@@ -86,3 +86,24 @@ TEST(CalibrationRuns, ShippedTable2ScenariosReproduceTheSeedsMeasurements) {
       EXPECT_NEAR(*sim[m] / me.value, 1.0, 0.05) << me.label << ": simulated " << *sim[m] << ", measured " << me.value;
   }
 }
+
+// A seed offset reaches the run through the loader: offset 0 is the scenario as written, and with
+// Poisson arrivals another seed gives another result.
+TEST(CalibrationRuns, SeedOffsetsChangeTheRunsSeed) {
+  const std::filesystem::path file = std::filesystem::temp_directory_path() / "swarmsim-calibration-seeds.json";
+  std::ofstream(file) << R"({"name": "seeds", "metric": "throughput.tokens_per_s",
+    "parameters": [{"path": "overheads.rpc", "unit": "ms", "min": 0, "max": 2}],
+    "measurements": [{"scenario": ")" << kTwoNode << R"(", "value": 1,
+      "set": {"workload.sessions": 6, "workload.arrival": {"process": "poisson", "rate": "0.5/s"}}}]})";
+  const CalibrationSpec spec = calibration::load_calibration_spec(file.string());
+  std::vector<sim::Override> o = spec.measurements[0].set;
+  std::vector<calibration::SimulationRequest> runs{{0, o, 0}, {0, o, 1}, {0, o, 0}};
+  const auto v = sim::parallel_simulator(spec, 0)(runs);
+  ASSERT_TRUE(v[0] && v[1] && v[2]);
+  EXPECT_EQ(*v[0], *v[2]);
+  EXPECT_NE(*v[0], *v[1]);
+  sim::RunOptions quiet;
+  quiet.progress = sim::RunOptions::Progress::Never;
+  const sim::Scenario as_written = sim::load_scenario_file(kTwoNode, spec.measurements[0].set);
+  EXPECT_DOUBLE_EQ(*v[0], sim::run_isolated(as_written, quiet).metrics["throughput"]["tokens_per_s"].get<double>());
+}
