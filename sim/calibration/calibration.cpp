@@ -52,6 +52,27 @@ const json* member(const json& obj, const char* key) {
   return it == obj.end() ? nullptr : &*it;
 }
 
+/// Calls read(entry, "key[i]") for each object of the required non-empty array root[key]; any
+/// other shape is reported, `fields` naming the keys an entry takes.
+template <class Read>
+void each_object(Problems& p, const json& root, const char* key, const std::string& fields, Read&& read) {
+  const json* a = member(root, key);
+  const std::string what = std::string("a non-empty array of ") + key;
+  if (!a || !a->is_array() || a->empty()) {
+    p.add(key, a ? "expected " + what + ", got " + type_name(*a) : "missing; expected " + what);
+    return;
+  }
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const json& e = (*a)[i];
+    const std::string ep = at_index(key, i);
+    if (!e.is_object()) {
+      p.add(ep, "expected an object with " + fields + ", got " + type_name(e));
+      continue;
+    }
+    read(e, ep);
+  }
+}
+
 std::optional<std::string> string_at(Problems& p, const json& obj, const char* key, const std::string& path, bool required) {
   const json* v = member(obj, key);
   if (!v) {
@@ -76,6 +97,17 @@ std::optional<double> number_at(Problems& p, const json& obj, const char* key, c
     return std::nullopt;
   }
   return v->get<double>();
+}
+
+/// An integer in [lo, hi] at obj[key], when present.
+std::optional<int> integer_at(Problems& p, const json& obj, const char* key, const std::string& path, int lo, int hi) {
+  const auto x = number_at(p, obj, key, path, false);
+  if (!x) return std::nullopt;
+  if (*x != std::floor(*x) || *x < lo || *x > hi) {
+    p.add(child(path, key), "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + member(obj, key)->dump());
+    return std::nullopt;
+  }
+  return static_cast<int>(*x);
 }
 
 /// An object of "path": value overrides; a string value is taken as is, others as JSON text.
@@ -115,6 +147,15 @@ std::string override_text(const Parameter& p, double value) {
   return buf + p.unit;
 }
 
+std::vector<sim::Override> run_overrides(const CalibrationSpec& spec, std::size_t measurement, std::span<const double> values) {
+  std::vector<sim::Override> o = spec.set;
+  const Measurement& m = spec.measurements[measurement];
+  o.insert(o.end(), m.set.begin(), m.set.end());
+  for (std::size_t i = 0; i < values.size() && i < spec.parameters.size(); ++i)
+    o.push_back({spec.parameters[i].path, override_text(spec.parameters[i], values[i])});
+  return o;
+}
+
 CalibrationSpec load_calibration_spec(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw CalibrationSpecError(file + ": cannot read the file");
@@ -144,109 +185,71 @@ CalibrationSpec load_calibration_spec(const std::string& file) {
       p.add("search", "expected an object with grid_levels, max_evaluations and seeds, got " + type_name(*s));
     } else {
       p.unknown_keys(*s, "search", {"grid_levels", "max_evaluations", "seeds"});
-      if (auto n = number_at(p, *s, "seeds", "search", false)) {
-        if (*n != std::floor(*n) || *n < 1 || *n > 1000)
-          p.add("search.seeds", "expected an integer in [1, 1000], got " + member(*s, "seeds")->dump());
-        else
-          spec.seeds = static_cast<int>(*n);
-      }
-      if (auto g = number_at(p, *s, "grid_levels", "search", false)) {
-        if (*g != std::floor(*g) || *g < 1 || *g > 9)
-          p.add("search.grid_levels", "expected an integer in [1, 9], got " + member(*s, "grid_levels")->dump());
-        else
-          spec.grid_levels = static_cast<int>(*g);
-      }
-      if (auto m = number_at(p, *s, "max_evaluations", "search", false)) {
-        if (*m != std::floor(*m) || *m < 1 || *m > 100000)
-          p.add("search.max_evaluations", "expected an integer in [1, 100000], got " + member(*s, "max_evaluations")->dump());
-        else
-          spec.max_evaluations = static_cast<int>(*m);
-      }
+      spec.seeds = integer_at(p, *s, "seeds", "search", 1, 1000).value_or(spec.seeds);
+      spec.grid_levels = integer_at(p, *s, "grid_levels", "search", 1, 9).value_or(spec.grid_levels);
+      spec.max_evaluations = integer_at(p, *s, "max_evaluations", "search", 1, 100000).value_or(spec.max_evaluations);
     }
   }
 
-  const json* params = member(root, "parameters");
-  if (!params || !params->is_array() || params->empty()) {
-    p.add("parameters", params ? "expected a non-empty array of parameters, got " + type_name(*params)
-                               : "missing; expected a non-empty array of parameters");
-  } else {
-    for (std::size_t i = 0; i < params->size(); ++i) {
-      const json& e = (*params)[i];
-      const std::string ep = at_index("parameters", i);
-      if (!e.is_object()) {
-        p.add(ep, "expected an object with path, min, max (and unit, start), got " + type_name(e));
-        continue;
-      }
-      p.unknown_keys(e, ep, {"path", "unit", "min", "max", "start"});
-      Parameter par;
-      par.path = string_at(p, e, "path", ep, true).value_or("");
-      std::string error;
-      if (!par.path.empty() && sim::parse_json_path(par.path, error).empty()) p.add(child(ep, "path"), "not a scenario path: " + error);
-      for (std::size_t j = 0; j < i; ++j)
-        if (spec.parameters.size() > j && spec.parameters[j].path == par.path && !par.path.empty())
-          p.add(child(ep, "path"), "duplicate parameter \"" + par.path + "\"");
-      if (const json* u = member(e, "unit")) {
-        if (!u->is_string())
-          p.add(child(ep, "unit"), "expected a unit string such as \"ms\" or \"GBps\", got " + type_name(*u));
-        else if (!u->get<std::string>().empty() && !known_unit(u->get<std::string>()))
-          p.add(child(ep, "unit"), "unknown unit \"" + u->get<std::string>() + "\"; expected a scenario unit such as \"ms\", \"MB\" or \"Gbps\"");
-        else
-          par.unit = u->get<std::string>();
-      }
-      const auto lo = number_at(p, e, "min", ep, true), hi = number_at(p, e, "max", ep, true);
-      if (lo && hi) {
-        if (!(*lo < *hi)) p.add(ep, "expected min < max, got min " + std::to_string(*lo) + " and max " + std::to_string(*hi));
-        par.min = *lo;
-        par.max = *hi;
-        par.start = number_at(p, e, "start", ep, false).value_or(0.5 * (*lo + *hi));
-        if (!(par.start >= *lo && par.start <= *hi)) p.add(child(ep, "start"), "expected a value within [min, max]");
-      }
-      spec.parameters.push_back(par);
+  each_object(p, root, "parameters", "path, min, max (and unit, start)", [&](const json& e, const std::string& ep) {
+    p.unknown_keys(e, ep, {"path", "unit", "min", "max", "start"});
+    Parameter par;
+    par.path = string_at(p, e, "path", ep, true).value_or("");
+    std::string error;
+    if (!par.path.empty() && sim::parse_json_path(par.path, error).empty()) p.add(child(ep, "path"), "not a scenario path: " + error);
+    if (!par.path.empty() && std::any_of(spec.parameters.begin(), spec.parameters.end(), [&](const Parameter& q) { return q.path == par.path; }))
+      p.add(child(ep, "path"), "duplicate parameter \"" + par.path + "\"");
+    if (const json* u = member(e, "unit")) {
+      if (!u->is_string())
+        p.add(child(ep, "unit"), "expected a unit string such as \"ms\" or \"GBps\", got " + type_name(*u));
+      else if (!u->get<std::string>().empty() && !known_unit(u->get<std::string>()))
+        p.add(child(ep, "unit"), "unknown unit \"" + u->get<std::string>() + "\"; expected a scenario unit such as \"ms\", \"MB\" or \"Gbps\"");
+      else
+        par.unit = u->get<std::string>();
     }
-  }
+    const auto lo = number_at(p, e, "min", ep, true), hi = number_at(p, e, "max", ep, true);
+    if (lo && hi) {
+      if (!(*lo < *hi)) p.add(ep, "expected min < max, got min " + std::to_string(*lo) + " and max " + std::to_string(*hi));
+      par.min = *lo;
+      par.max = *hi;
+      par.start = number_at(p, e, "start", ep, false).value_or(0.5 * (*lo + *hi));
+      if (!(par.start >= *lo && par.start <= *hi)) p.add(child(ep, "start"), "expected a value within [min, max]");
+    }
+    spec.parameters.push_back(par);
+  });
 
   const std::filesystem::path base = std::filesystem::path(file).parent_path();
-  const json* ms = member(root, "measurements");
-  if (!ms || !ms->is_array() || ms->empty()) {
-    p.add("measurements", ms ? "expected a non-empty array of measurements, got " + type_name(*ms)
-                             : "missing; expected a non-empty array of measurements");
-  } else {
-    int fitted = 0;
-    for (std::size_t i = 0; i < ms->size(); ++i) {
-      const json& e = (*ms)[i];
-      const std::string ep = at_index("measurements", i);
-      if (!e.is_object()) {
-        p.add(ep, "expected an object with scenario, value (and set, metric, label, role), got " + type_name(e));
-        continue;
-      }
-      p.unknown_keys(e, ep, {"label", "scenario", "set", "metric", "value", "role"});
-      Measurement m;
-      const std::string scenario = string_at(p, e, "scenario", ep, true).value_or("");
-      if (!scenario.empty()) {
-        const std::filesystem::path resolved = std::filesystem::path(scenario).is_absolute() ? std::filesystem::path(scenario) : base / scenario;
-        m.scenario = resolved.lexically_normal().string();
-        if (!std::filesystem::is_regular_file(m.scenario))
-          p.add(child(ep, "scenario"), "no such file \"" + m.scenario + "\" (paths are relative to the measurement file)");
-      }
-      m.set = overrides_at(p, e, ep);
-      m.metric = string_at(p, e, "metric", ep, false).value_or(default_metric.value_or(""));
-      if (m.metric.empty()) p.add(child(ep, "metric"), "missing; give it here or as the file's \"metric\"");
-      if (auto v = number_at(p, e, "value", ep, true)) {
-        if (!(*v > 0)) p.add(child(ep, "value"), "expected a measured value > 0, got " + member(e, "value")->dump());
-        m.value = *v;
-      }
-      if (const json* role = member(e, "role")) {
-        if (!role->is_string() || (role->get<std::string>() != "fit" && role->get<std::string>() != "check"))
-          p.add(child(ep, "role"), "expected \"fit\" (used by the search) or \"check\" (held out), got " + role->dump());
-        else
-          m.fit = role->get<std::string>() == "fit";
-      }
-      m.label = string_at(p, e, "label", ep, false).value_or(std::filesystem::path(scenario).stem().string() + "#" + std::to_string(i));
-      fitted += m.fit;
-      spec.measurements.push_back(std::move(m));
+  int fitted = 0;
+  each_object(p, root, "measurements", "scenario, value (and set, metric, label, role)", [&](const json& e, const std::string& ep) {
+    p.unknown_keys(e, ep, {"label", "scenario", "set", "metric", "value", "role"});
+    Measurement m;
+    const std::string scenario = string_at(p, e, "scenario", ep, true).value_or("");
+    if (!scenario.empty()) {
+      const std::filesystem::path resolved = std::filesystem::path(scenario).is_absolute() ? std::filesystem::path(scenario) : base / scenario;
+      m.scenario = resolved.lexically_normal().string();
+      if (!std::filesystem::is_regular_file(m.scenario))
+        p.add(child(ep, "scenario"), "no such file \"" + m.scenario + "\" (paths are relative to the measurement file)");
     }
-    if (fitted == 0) p.add("measurements", "every measurement is held out (\"role\": \"check\"); at least one must be fitted");
-  }
+    m.set = overrides_at(p, e, ep);
+    m.metric = string_at(p, e, "metric", ep, false).value_or(default_metric.value_or(""));
+    if (m.metric.empty()) p.add(child(ep, "metric"), "missing; give it here or as the file's \"metric\"");
+    if (auto v = number_at(p, e, "value", ep, true)) {
+      if (!(*v > 0)) p.add(child(ep, "value"), "expected a measured value > 0, got " + member(e, "value")->dump());
+      m.value = *v;
+    }
+    if (const json* role = member(e, "role")) {
+      if (!role->is_string() || (role->get<std::string>() != "fit" && role->get<std::string>() != "check"))
+        p.add(child(ep, "role"), "expected \"fit\" (used by the search) or \"check\" (held out), got " + role->dump());
+      else
+        m.fit = role->get<std::string>() == "fit";
+    }
+    m.label = string_at(p, e, "label", ep, false)
+                  .value_or(std::filesystem::path(scenario).stem().string() + "#" + std::to_string(spec.measurements.size()));
+    fitted += m.fit;
+    spec.measurements.push_back(std::move(m));
+  });
+  if (!spec.measurements.empty() && fitted == 0)
+    p.add("measurements", "every measurement is held out (\"role\": \"check\"); at least one must be fitted");
   if (p.any()) p.raise();
   return spec;
 }
@@ -302,12 +305,7 @@ CalibrationResult calibrate(const CalibrationSpec& spec, const Simulate& simulat
       if (seen.count(v) || std::find(fresh.begin(), fresh.end(), v) != fresh.end()) continue;
       fresh.push_back(v);
       for (std::size_t m = 0; m < spec.measurements.size(); ++m)
-        for (int seed = 0; seed < spec.seeds; ++seed) {
-          SimulationRequest r{m, spec.set, seed};
-          r.overrides.insert(r.overrides.end(), spec.measurements[m].set.begin(), spec.measurements[m].set.end());
-          for (std::size_t i = 0; i < d; ++i) r.overrides.push_back({spec.parameters[i].path, override_text(spec.parameters[i], v[i])});
-          runs.push_back(std::move(r));
-        }
+        for (int seed = 0; seed < spec.seeds; ++seed) runs.push_back({m, run_overrides(spec, m, v), seed});
     }
     if (!runs.empty()) {
       const std::vector<std::optional<double>> out = simulate(runs);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,6 +58,10 @@ CalibrationSpec load_calibration_spec(const std::string& file);
 
 /// The override text of `value` for `p`: the number, then the unit ("12.5ms", "3.2").
 std::string override_text(const Parameter& p, double value);
+
+/// The overrides of one run of measurement `measurement`: the file's, the measurement's, then
+/// each parameter at `values` (in its unit). Empty `values`: the scenario's own parameter values.
+std::vector<sim::Override> run_overrides(const CalibrationSpec& spec, std::size_t measurement, std::span<const double> values = {});
 
 /// One simulation the calibration needs: measurement `measurement` with these overrides (the
 /// file's, the measurement's, then the parameters').

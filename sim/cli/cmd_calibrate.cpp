@@ -123,9 +123,9 @@ int calibrate(const CalibrateArgs& args) {
   bool bad = false;
   for (std::size_t i = 0; i < spec.measurements.size(); ++i) {
     const calibration::Measurement& m = spec.measurements[i];
-    std::vector<sim::Override> o = spec.set;
-    o.insert(o.end(), m.set.begin(), m.set.end());
-    for (const calibration::Parameter& p : spec.parameters) o.push_back({p.path, calibration::override_text(p, p.start)});
+    std::vector<double> start;
+    for (const calibration::Parameter& p : spec.parameters) start.push_back(p.start);
+    const std::vector<sim::Override> o = calibration::run_overrides(spec, i, start);
     try {
       sim::load_scenario_file(m.scenario, o);
     } catch (const sim::ScenarioError& e) {
