@@ -65,21 +65,28 @@ PipelinePlan plan_pipeline(const Scenario& sc) {
   // stages on the fastest nodes can beat k stages. So every stage count k' <= k is partitioned and
   // placed, and the placement with the smallest eq. 11 bottleneck on the real nodes wins (ties:
   // fewer stages).
+  // The graph's inputs arrive from the client and its outputs return to it: eq. 10's io terms
+  // for the client as one more block, per op, over each node's own links.
+  std::vector<double> client_in_bytes(static_cast<std::size_t>(g.size()), 0.0), client_out_bytes(client_in_bytes);
+  for (int v = 0; v < g.size(); ++v) {
+    if (g.preds(v).empty()) client_in_bytes[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
+    if (g.succs(v).empty()) client_out_bytes[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
+  }
+  const auto costs_on_nodes = [&](const partition::Partition& part) {
+    partition::PlacementCosts c = partition::placement_costs(g, part, nodes);
+    for (int v = 0; v < g.size(); ++v)
+      for (std::size_t j = 0; j < nodes.size(); ++j)
+        c[static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(v)])][j] +=
+            client_in_bytes[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_out_bytes[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
+    return c;
+  };
+
   partition::PlacementCosts cost;
   double best = std::numeric_limits<double>::infinity();
   for (int kk = 1; kk <= k; ++kk) {
     partition::Partition part = partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga);
     if (part.blocks < kk && kk > 1) continue;  // the partitioner used fewer: that count was tried already
-    partition::PlacementCosts c = partition::placement_costs(g, part, nodes);
-    // The graph's inputs arrive from the client and its outputs return to it: eq. 10's io terms
-    // for the client as one more block.
-    std::vector<double> from_client(static_cast<std::size_t>(part.blocks), 0.0), to_client(from_client);
-    for (int v = 0; v < g.size(); ++v) {
-      if (g.preds(v).empty()) from_client[part.block_of[v]] += g.op(v).out_bytes;
-      if (g.succs(v).empty()) to_client[part.block_of[v]] += g.op(v).out_bytes;
-    }
-    for (int b = 0; b < part.blocks; ++b)
-      for (std::size_t j = 0; j < nodes.size(); ++j) c[b][j] += from_client[b] / nodes[j].downlink_Bps + to_client[b] / nodes[j].uplink_Bps;
+    partition::PlacementCosts c = costs_on_nodes(part);
     partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)
                                                                             : partition::place_greedy(g, part, nodes);
     if (placed.bottleneck_s < best * (1 - 1e-12)) {
@@ -93,13 +100,8 @@ PipelinePlan plan_pipeline(const Scenario& sc) {
   // on its own node (node_slicing.hpp) finds cuts that suit the fast nodes, and is never worse,
   // since the winner and its placement are one of the slicings it tries.
   if (spec.placement == PlacementKind::Optimal && static_cast<int>(nodes.size()) <= partition::kMaxExactNodes) {
-    std::vector<double> client_in(static_cast<std::size_t>(g.size()), 0.0), client_out(client_in);
-    for (int v = 0; v < g.size(); ++v) {
-      if (g.preds(v).empty()) client_in[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
-      if (g.succs(v).empty()) client_out[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
-    }
     const std::vector<int> order = partition::block_major_order(g, plan.partition.block_of);
-    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_in, client_out});
+    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_in_bytes, client_out_bytes});
     if (ns.bottleneck_s < best * (1 - 1e-9)) {
       best = ns.bottleneck_s;
       plan.partition.block_of = ns.block_of;
@@ -108,11 +110,7 @@ PipelinePlan plan_pipeline(const Scenario& sc) {
       plan.node_sliced = true;
       plan.placement.node_of_block = ns.node_of_block;
       plan.placement.bottleneck_s = ns.bottleneck_s;
-      cost = partition::placement_costs(g, plan.partition, nodes);
-      for (int v = 0; v < g.size(); ++v)
-        for (std::size_t j = 0; j < nodes.size(); ++j)
-          cost[static_cast<std::size_t>(ns.block_of[static_cast<std::size_t>(v)])][j] +=
-              client_in[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_out[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
+      cost = costs_on_nodes(plan.partition);
     }
   }
   plan.quality = partition::partition_quality(g, plan.partition, plan.reference);
