@@ -62,6 +62,19 @@ std::optional<topology::GeoPoint> location(const json& j) {
   return topology::GeoPoint{number(*it, "lat"), number(*it, "lon")};
 }
 
+/// A node ("gpu", memory) or a client ("device") of the run_start header.
+HostInfo host_info(const json& j, bool server) {
+  HostInfo h;
+  h.name = text(j, "name");
+  h.device = text(j, server ? "gpu" : "device");
+  h.is_server = server;
+  if (server) h.memory_bytes = j.value("memory_bytes", 0.0);
+  h.uplink_Bps = j.value("uplink_Bps", 0.0);
+  h.downlink_Bps = j.value("downlink_Bps", 0.0);
+  h.location = location(j);
+  return h;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -76,28 +89,9 @@ SwarmInfo parse_run_start(const json& j) {
   info.model = j.value("model", "");
   info.seed = j.value("seed", std::uint64_t{0});
   info.n_blocks = integer(j, "n_blocks");
-  for (const json& n : field(j, "nodes")) {
-    HostInfo h;
-    h.name = text(n, "name");
-    h.device = text(n, "gpu");
-    h.is_server = true;
-    h.memory_bytes = n.value("memory_bytes", 0.0);
-    h.uplink_Bps = n.value("uplink_Bps", 0.0);
-    h.downlink_Bps = n.value("downlink_Bps", 0.0);
-    h.location = location(n);
-    info.hosts.push_back(std::move(h));
-  }
+  for (const json& n : field(j, "nodes")) info.hosts.push_back(host_info(n, true));
   info.n_servers = static_cast<int>(info.hosts.size());
-  for (const json& c : field(j, "clients")) {
-    HostInfo h;
-    h.name = text(c, "name");
-    h.device = text(c, "device");
-    h.is_server = false;
-    h.uplink_Bps = c.value("uplink_Bps", 0.0);
-    h.downlink_Bps = c.value("downlink_Bps", 0.0);
-    h.location = location(c);
-    info.hosts.push_back(std::move(h));
-  }
+  for (const json& c : field(j, "clients")) info.hosts.push_back(host_info(c, false));
   info.tokens_per_step = j.value("tokens_per_step", 1.0);
   return info;
 }

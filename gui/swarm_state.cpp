@@ -313,11 +313,21 @@ SwarmState Timeline::state_at(double T) const {
   return s;
 }
 
-TimeSeries Timeline::throughput(double T, int bins) const {
+namespace {
+
+/// `bins` (at least 1) zeroed bins over [0, T].
+TimeSeries empty_series(double T, int& bins) {
   TimeSeries ts;
   bins = std::max(1, bins);
   ts.dt = T > 0 ? T / bins : 1.0;
   ts.values.assign(static_cast<std::size_t>(bins), 0.0f);
+  return ts;
+}
+
+}  // namespace
+
+TimeSeries Timeline::throughput(double T, int bins) const {
+  TimeSeries ts = empty_series(T, bins);
   for (std::size_t i : steps_) {
     const SwarmEvent& e = events_[i];
     if (e.t > T) break;
@@ -328,10 +338,7 @@ TimeSeries Timeline::throughput(double T, int bins) const {
 }
 
 TimeSeries Timeline::token_latency(double T, int bins) const {
-  TimeSeries ts;
-  bins = std::max(1, bins);
-  ts.dt = T > 0 ? T / bins : 1.0;
-  ts.values.assign(static_cast<std::size_t>(bins), 0.0f);
+  TimeSeries ts = empty_series(T, bins);
   std::vector<int> n(static_cast<std::size_t>(bins), 0);
   for (std::size_t i : steps_) {
     const SwarmEvent& e = events_[i];
