@@ -23,6 +23,7 @@
 #include "sim/swarm/latency_table.hpp"
 #include "sim/engine/pipeline_simulation.hpp"
 #include "sim/engine/swarm_dht.hpp"
+#include "sim/flow/flow_simulation.hpp"
 #include "sim/topology_schemes.hpp"
 #include "topology/stability.hpp"
 #include "sim/engine/swarm_platform.hpp"
@@ -30,6 +31,7 @@
 #include "sim/output/atomic_file.hpp"
 #include "sim/output/chrome_trace.hpp"
 #include "sim/output/event_log.hpp"
+#include "sim/output/progress_line.hpp"
 #include "sim/real_execution.hpp"
 #include "sim/rng.hpp"
 #include "sim/routing/chain_router.hpp"
@@ -992,49 +994,6 @@ struct SwarmSimulation::Impl {
 
 };
 
-// ---------------------------------------------------------------------------------------------
-// [SECTION] Progress line
-// ---------------------------------------------------------------------------------------------
-
-namespace {
-
-/// Prints "simulated time, sessions done, hops" to stderr at most twice a second once a run has
-/// lasted a second; a terminal gets one updating line, a pipe a line every five seconds.
-class ProgressLine {
- public:
-  ProgressLine(RunOptions::Progress mode, int sessions)
-      : enabled_(mode != RunOptions::Progress::Never),
-        tty_(::isatty(2) != 0),
-        sessions_(sessions),
-        start_(std::chrono::steady_clock::now()) {}
-
-  void tick(double sim_time, int done, std::uint64_t hops) {
-    if (!enabled_ || (++calls_ & 1023) != 0) return;
-    const auto t = std::chrono::steady_clock::now();
-    const double wall = std::chrono::duration<double>(t - start_).count();
-    const double every = tty_ ? 0.5 : 5.0;
-    if (wall < 1.0 || wall - last_ < every) return;
-    last_ = wall;
-    shown_ = true;
-    std::fprintf(stderr, "%s[swarmsim] simulated %s | sessions %d/%d done | %llu hops | %.1f s wall%s",
-                 tty_ ? "\r" : "", format_duration(sim_time).c_str(), done, sessions_,
-                 static_cast<unsigned long long>(hops), wall, tty_ ? "   " : "\n");
-  }
-  void finish() {
-    if (shown_ && tty_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  bool enabled_, tty_;
-  int sessions_;
-  std::chrono::steady_clock::time_point start_;
-  std::uint64_t calls_ = 0;
-  double last_ = 0.0;
-  bool shown_ = false;
-};
-
-}  // namespace
-
 SwarmSimulation::SwarmSimulation(Scenario scenario, std::shared_ptr<const gpu::ShardCostModel> cost)
     : impl_(std::make_unique<Impl>(std::move(scenario), std::move(cost))) {}
 
@@ -1045,6 +1004,7 @@ SimSignals& SwarmSimulation::signals() { return impl_->signals; }
 RunReport SwarmSimulation::run(const RunOptions& options) {
   Impl& m = *impl_;
   if (m.sc.graph) return run_pipeline(m.sc, options);  // a graph model runs as a pipeline of stages
+  if (m.sc.engine == EngineKind::Flow) return flow::run_flow_engine(m.sc, m.cost, m.signals, options);
   m.verbosity = options.verbosity;
 
   const std::unique_ptr<sg4::Engine> engine = make_engine();

@@ -120,6 +120,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"router", to_string(sc_.policy.router)},
       {"pricing", pricing_},
       {"network_model", to_string(sc_.network.model)},
+      {"engine", to_string(sc_.engine)},
       {"simulated_time_s", simulated_time},
       {"sessions",
        {{"total", sc_.workload.sessions}, {"completed", completed_}, {"failed", failed_}, {"failures", failures}}},

@@ -222,6 +222,11 @@ struct OutputSpec {
 /// one), or the roofline model everywhere.
 enum class Pricing { Auto, Roofline };
 
+/// What plays the scenario out: SimGrid actors (every feature), or the flow engine (the same
+/// network and device sharing models solved directly, 10x faster, for static swarms; see
+/// docs/architecture.md, "Engines").
+enum class EngineKind { SimGrid, Flow };
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -241,6 +246,7 @@ struct Scenario {
   OutputSpec outputs;
   double time_limit_s = 86400.0;    ///< simulated time after which unfinished sessions fail
   Pricing pricing = Pricing::Auto;
+  EngineKind engine = EngineKind::SimGrid;
 };
 
 /// Names used in scenario files for the enums above (for messages and outputs).
@@ -248,5 +254,6 @@ const char* to_string(RouterKind r);
 const char* to_string(NetworkModel m);
 const char* to_string(ArrivalProcess a);
 const char* to_string(EventAction a);
+const char* to_string(EngineKind e);
 
 }  // namespace swarmsim::sim

@@ -41,8 +41,16 @@ double LatencyTable::base(int i, int j) const {
   if (!overrides_.empty())
     if (auto it = overrides_.find(key(i, j)); it != overrides_.end()) return it->second;
   if (model_ == LatencyModel::Matrix) return matrix_one_way_[static_cast<std::size_t>(i) * n_ + j];
+  double* cached = nullptr;
+  if (n_ <= kCachedHosts) {
+    if (geo_cache_.empty()) geo_cache_.assign(static_cast<std::size_t>(n_) * n_, -1.0);
+    cached = &geo_cache_[static_cast<std::size_t>(i) * n_ + j];
+    if (*cached >= 0) return *cached;
+  }
   const double km = topology::great_circle_km(points_[static_cast<std::size_t>(i)], points_[static_cast<std::size_t>(j)]);
-  return topology::propagation_delay_s(km, speed_km_s_, inflation_);
+  const double s = topology::propagation_delay_s(km, speed_km_s_, inflation_);
+  if (cached) *cached = s;
+  return s;
 }
 
 double LatencyTable::one_way(int i, int j) const {

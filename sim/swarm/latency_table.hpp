@@ -11,6 +11,7 @@
 
 namespace swarmsim::sim {
 
+/// Not thread-safe: const queries fill a cache.
 class LatencyTable {
  public:
   /// Hosts are the scenario's nodes then its clients.
@@ -41,6 +42,10 @@ class LatencyTable {
   double speed_km_s_ = 200000.0, inflation_ = 2.0;
   std::vector<double> matrix_one_way_;  // n x n, host order, when model_ == Matrix
   std::unordered_map<std::uint64_t, double> overrides_;
+  /// Great-circle delays computed so far (n x n, negative = not yet), for swarms of at most
+  /// kCachedHosts hosts: a run asks for the same pairs again and again.
+  mutable std::vector<double> geo_cache_;
+  static constexpr int kCachedHosts = 2048;
 };
 
 }  // namespace swarmsim::sim

@@ -91,10 +91,11 @@ sim::RunOptions quiet() {
 }
 
 /// Sessions in flight ~ arrival rate x session duration; 64 tokens x ~0.12 s.
-void BM_SwarmHops(benchmark::State& state) {
+void swarm_hops(benchmark::State& state, sim::EngineKind engine) {
   const int nodes = static_cast<int>(state.range(0));
   const int sessions = static_cast<int>(state.range(1));
-  const sim::Scenario sc = bench::generated_swarm(nodes, 50, sessions, sessions / 100.0, 64);
+  sim::Scenario sc = bench::generated_swarm(nodes, 50, sessions, sessions / 100.0, 64);
+  sc.engine = engine;
   double hops = 0, wall = 0, in_flight = 0;
   for (auto _ : state) {
     const sim::RunReport r = sim::run_isolated(sc, quiet());
@@ -106,7 +107,15 @@ void BM_SwarmHops(benchmark::State& state) {
   state.counters["hops_per_s"] = hops / wall;
   state.counters["sessions_in_flight"] = in_flight;
 }
+
+/// The generated swarm on the SimGrid engine.
+void BM_SwarmHops(benchmark::State& state) { swarm_hops(state, sim::EngineKind::SimGrid); }
 BENCHMARK(BM_SwarmHops)->Args({100, 500})->Args({1000, 2000})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+
+/// The same swarm on the flow engine (same sharing models, no SimGrid): compare with BM_SwarmHops
+/// and BM_BareSimGridHops of the same run.
+void BM_SwarmHopsFlow(benchmark::State& state) { swarm_hops(state, sim::EngineKind::Flow); }
+BENCHMARK(BM_SwarmHopsFlow)->Args({100, 500})->Args({1000, 2000})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
 
 /// The baseline: bare SimGrid with the same hosts and about the sessions in flight that BM_SwarmHops
 /// reports (about 80 and 720), each actor doing the hops of one 64-token session.

@@ -1,0 +1,235 @@
+#include "sim/flow/fair_share_network.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace swarmsim::sim::flow {
+
+SharingParams sharing_params(NetworkModel model) {
+  if (model == NetworkModel::Exact) return SharingParams{};
+  // SimGrid 3.32's LV08 (network_cm02.cpp): bandwidth factor 0.97, weight-S 20537, cross-traffic
+  // on, and the default network/TCP-gamma of 4 MiB.
+  return SharingParams{0.97, 0.05, 20537.0, 4194304.0};
+}
+
+double latency_factor(NetworkModel model) { return model == NetworkModel::Tcp ? 13.01 : 1.0; }
+
+FairShareNetwork::FairShareNetwork(std::vector<double> up_Bps, std::vector<double> down_Bps, SharingParams params,
+                                   EventQueue& queue)
+    : params_(params), queue_(queue) {
+  if (up_Bps.size() != down_Bps.size()) throw std::invalid_argument("FairShareNetwork: as many up as down links");
+  links_.resize(2 * up_Bps.size());
+  for (std::size_t h = 0; h < up_Bps.size(); ++h) {
+    links_[2 * h].capacity = up_Bps[h];
+    links_[2 * h + 1].capacity = down_Bps[h];
+  }
+}
+
+void FairShareNetwork::start(double now, int from, int to, double bytes, double delay_s, double latency_s,
+                             std::uint64_t token) {
+  int id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  } else {
+    id = static_cast<int>(flows_.size());
+    flows_.emplace_back();
+  }
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  const std::uint32_t version = f.version + 1;
+  f = Flow{};
+  f.version = version;
+  f.live = true;
+  f.token = token;
+  f.remaining = bytes;
+  f.last = now;
+  const int up_from = 2 * from, down_to = 2 * to + 1;
+  f.link[0] = up_from;
+  f.link[1] = down_to;
+  f.weight[0] = f.weight[1] = 1.0;
+  f.n_links = 2;
+  if (params_.crosstraffic_weight > 0) {  // the ACKs flow back over up(to) and down(from)
+    f.link[2] = 2 * to;
+    f.link[3] = 2 * from + 1;
+    f.weight[2] = f.weight[3] = params_.crosstraffic_weight;
+    f.n_links = 4;
+  }
+  // SimGrid's CM02 family: the bound is the route's slowest link, tightened by the TCP window;
+  // the penalty is the route's latency plus weight_S / bandwidth per link (1 without latency).
+  const double slowest = std::min(links_[static_cast<std::size_t>(up_from)].capacity, links_[static_cast<std::size_t>(down_to)].capacity);
+  f.bound = slowest;
+  if (params_.tcp_gamma_bytes > 0 && latency_s > 0) f.bound = std::min(f.bound, params_.tcp_gamma_bytes / (2.0 * latency_s));
+  f.penalty = latency_s;
+  if (params_.weight_S_bytes > 0)
+    f.penalty += params_.weight_S_bytes / links_[static_cast<std::size_t>(up_from)].capacity +
+                 params_.weight_S_bytes / links_[static_cast<std::size_t>(down_to)].capacity;
+  if (!(f.penalty > 0)) f.penalty = 1.0;
+  ++in_flight_;
+  queue_.push(now + delay_s, EventKind::FlowActive, static_cast<std::uint64_t>(id), f.version);
+}
+
+bool FairShareNetwork::on_event(const TimedEvent& e, std::uint64_t& token) {
+  const int id = static_cast<int>(e.payload);
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  if (!f.live || f.version != e.version) return false;  // stale: its rate changed since
+  if (e.kind == EventKind::FlowActive) {
+    f.last = e.t;
+    if (f.remaining <= 0) {  // nothing to carry: delivered once the latency is paid
+      queue_.push(e.t, EventKind::FlowDone, e.payload, f.version);
+      return false;
+    }
+    attach(id);
+    solve(e.t, f.link, f.n_links);
+    return false;
+  }
+  // FlowDone: its last byte arrived (a change of rate would have made this event stale).
+  token = f.token;
+  int touched[4];
+  const int n = f.n_links;
+  std::copy(f.link, f.link + n, touched);
+  if (f.sharing) detach(id);
+  f.live = false;
+  ++f.version;
+  free_ids_.push_back(id);
+  --in_flight_;
+  solve(e.t, touched, n);
+  return true;
+}
+
+double FairShareNetwork::rate_of(std::uint64_t token) const {
+  for (const Flow& f : flows_)
+    if (f.live && f.token == token) return f.sharing ? f.value * params_.rate_factor : 0.0;
+  return 0.0;
+}
+
+void FairShareNetwork::attach(int id) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  for (int k = 0; k < f.n_links; ++k) {
+    auto& list = links_[static_cast<std::size_t>(f.link[k])].flows;
+    f.slot[k] = static_cast<int>(list.size());
+    list.emplace_back(id, k);
+  }
+  f.sharing = true;
+}
+
+void FairShareNetwork::detach(int id) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  for (int k = 0; k < f.n_links; ++k) {
+    auto& list = links_[static_cast<std::size_t>(f.link[k])].flows;
+    const auto pos = static_cast<std::size_t>(f.slot[k]);
+    list[pos] = list.back();
+    flows_[static_cast<std::size_t>(list[pos].first)].slot[list[pos].second] = static_cast<int>(pos);
+    list.pop_back();
+  }
+  f.sharing = false;
+}
+
+void FairShareNetwork::solve(double now, const int* seeds, int n) {
+  // Gather the connected group: flows reachable from the seed links through shared links.
+  ++mark_;
+  comp_links_.clear();
+  comp_flows_.clear();
+  stack_.clear();
+  for (int i = 0; i < n; ++i) {
+    Link& l = links_[static_cast<std::size_t>(seeds[i])];
+    if (l.mark == mark_) continue;
+    l.mark = mark_;
+    stack_.push_back(seeds[i]);
+  }
+  while (!stack_.empty()) {
+    const int li = stack_.back();
+    stack_.pop_back();
+    comp_links_.push_back(li);
+    for (const auto& [fi, k] : links_[static_cast<std::size_t>(li)].flows) {
+      Flow& f = flows_[static_cast<std::size_t>(fi)];
+      if (f.mark == mark_) continue;
+      f.mark = mark_;
+      comp_flows_.push_back(fi);
+      for (int j = 0; j < f.n_links; ++j) {
+        Link& o = links_[static_cast<std::size_t>(f.link[j])];
+        if (o.mark == mark_) continue;
+        o.mark = mark_;
+        stack_.push_back(f.link[j]);
+      }
+    }
+  }
+  if (comp_flows_.empty()) return;
+
+  // Bring every flow's remaining bytes up to now at its old rate.
+  for (const int fi : comp_flows_) {
+    Flow& f = flows_[static_cast<std::size_t>(fi)];
+    f.remaining = std::max(0.0, f.remaining - f.value * params_.rate_factor * (now - f.last));
+    f.last = now;
+  }
+
+  // Weighted max-min by progressive filling: a level L rises, every unfixed flow has value
+  // L / penalty; a link saturates when its capacity is used up, a flow when it reaches its bound.
+  // The flows of a saturated link, and the bounded ones, are fixed at the level; repeat.
+  for (const int li : comp_links_) {
+    Link& l = links_[static_cast<std::size_t>(li)];
+    l.free = l.capacity;
+    l.weight = 0;
+    l.unfixed = static_cast<int>(l.flows.size());
+    for (const auto& [fi, k] : l.flows) {
+      const Flow& f = flows_[static_cast<std::size_t>(fi)];
+      l.weight += f.weight[k] / f.penalty;
+    }
+  }
+  old_values_.clear();
+  unfixed_.assign(comp_flows_.begin(), comp_flows_.end());
+  for (const int fi : comp_flows_) old_values_.push_back(flows_[static_cast<std::size_t>(fi)].value);
+  constexpr double kTie = 1e-12;
+  while (!unfixed_.empty()) {
+    double level = std::numeric_limits<double>::infinity();
+    for (const int li : comp_links_) {
+      const Link& l = links_[static_cast<std::size_t>(li)];
+      if (l.unfixed > 0) level = std::min(level, std::max(0.0, l.free) / l.weight);
+    }
+    for (const int fi : unfixed_) {
+      const Flow& f = flows_[static_cast<std::size_t>(fi)];
+      level = std::min(level, f.bound * f.penalty);
+    }
+    const double cut = level * (1.0 + kTie);
+    // Fix the flows that saturate at this level: on a saturated link, or at their bound.
+    std::size_t kept = 0;
+    for (std::size_t u = 0; u < unfixed_.size(); ++u) {
+      Flow& f = flows_[static_cast<std::size_t>(unfixed_[u])];
+      bool fix = f.bound * f.penalty <= cut;
+      for (int j = 0; j < f.n_links && !fix; ++j) {
+        const Link& l = links_[static_cast<std::size_t>(f.link[j])];
+        fix = std::max(0.0, l.free) / l.weight <= cut;
+      }
+      if (!fix) {
+        unfixed_[kept++] = unfixed_[u];
+        continue;
+      }
+      f.value = std::min(level / f.penalty, f.bound);
+      f.mark = 0;  // fixed
+    }
+    if (kept == unfixed_.size()) break;  // cannot happen: the minimum always saturates something
+    // Fixed flows leave their links' weights and take their share of the capacity.
+    for (std::size_t u = kept; u < unfixed_.size(); ++u) {
+      const Flow& f = flows_[static_cast<std::size_t>(unfixed_[u])];
+      for (int j = 0; j < f.n_links; ++j) {
+        Link& l = links_[static_cast<std::size_t>(f.link[j])];
+        l.free -= f.weight[j] * f.value;
+        l.weight -= f.weight[j] / f.penalty;
+        if (--l.unfixed == 0) l.weight = 0;
+      }
+    }
+    unfixed_.resize(kept);
+  }
+
+  // New completion events for the flows whose rate changed.
+  for (std::size_t i = 0; i < comp_flows_.size(); ++i) {
+    Flow& f = flows_[static_cast<std::size_t>(comp_flows_[i])];
+    if (f.value == old_values_[i] && f.value > 0) continue;  // its pending event still holds
+    ++f.version;
+    const double rate = f.value * params_.rate_factor;
+    if (rate > 0) queue_.push(now + f.remaining / rate, EventKind::FlowDone, static_cast<std::uint64_t>(comp_flows_[i]), f.version);
+  }
+}
+
+}  // namespace swarmsim::sim::flow

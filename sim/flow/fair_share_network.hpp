@@ -1,0 +1,96 @@
+#pragma once
+// The swarm's network as flows sharing access links, without SimGrid: every host has an up and a
+// down access link, and a flow from host a to host b waits out its latency, then crosses up(a) and
+// down(b). Flows on links share them by weighted max-min fairness, solved exactly by progressive
+// filling over the connected group of flows a change touches. With SharingParams from
+// sharing_params(NetworkModel) this is SimGrid's CM02 / LV08 model on the platform of
+// swarm_platform.hpp (penalty = latency + weight_S / bandwidth per link, cross-traffic at 5% on
+// the reverse links, TCP window bound gamma / 2 latency, bandwidth factor), so the flow engine and
+// the SimGrid engine time the same messages alike.
+#include <cstdint>
+#include <vector>
+
+#include "sim/flow/event_queue.hpp"
+#include "sim/scenario/scenario.hpp"
+
+namespace swarmsim::sim::flow {
+
+/// Parameters of the sharing model (SimGrid's names in brackets).
+struct SharingParams {
+  double rate_factor = 1.0;          ///< bytes/s of a flow per unit of its max-min share [network/bandwidth-factor]
+  double crosstraffic_weight = 0.0;  ///< a flow's weight on the reverse links, for its ACKs [network/crosstraffic: 0.05]
+  double weight_S_bytes = 0.0;       ///< penalty adds weight_S / bandwidth per link: RTT-unfair sharing [network/weight-S]
+  double tcp_gamma_bytes = 0.0;      ///< TCP window: a flow moves at most gamma / (2 latency) [network/TCP-gamma]
+};
+
+/// The parameters of SimGrid 3.32's model for `model`: LV08 for "tcp" (factor 0.97, weight-S
+/// 20537, cross-traffic, gamma 4 MiB) and CM02 without factors, cross-traffic or window for "exact".
+/// The latency factor (13.01 for LV08) is applied by the caller to the flow's delay.
+SharingParams sharing_params(NetworkModel model);
+/// The latency factor of `model` (13.01 for "tcp", 1 for "exact").
+double latency_factor(NetworkModel model);
+
+class FairShareNetwork {
+ public:
+  /// Host h has an up link of up_Bps[h] and a down link of down_Bps[h] (bytes/s); events go to `queue`.
+  FairShareNetwork(std::vector<double> up_Bps, std::vector<double> down_Bps, SharingParams params, EventQueue& queue);
+
+  /// Starts moving `bytes` from host `from` to host `to` at `now` (s). The flow holds no bandwidth
+  /// for `delay_s` (its latency times the model's factor, plus any software time), then shares
+  /// its links. `latency_s` is the pair's one-way latency: the flow's sharing penalty and TCP
+  /// window bound. `token` is handed back by on_event when the last byte arrives.
+  void start(double now, int from, int to, double bytes, double delay_s, double latency_s, std::uint64_t token);
+
+  /// Handles a FlowActive or FlowDone event; returns true with the finished flow's token when a
+  /// flow delivered its last byte.
+  bool on_event(const TimedEvent& e, std::uint64_t& token);
+
+  /// Flows started and not yet delivered.
+  int in_flight() const { return in_flight_; }
+  /// Current rate of the flow started with `token` (bytes/s), 0 while it pays its latency or
+  /// when there is none: for tests.
+  double rate_of(std::uint64_t token) const;
+
+ private:
+  struct Flow {
+    int link[4] = {0, 0, 0, 0};
+    double weight[4] = {0, 0, 0, 0};
+    int slot[4] = {0, 0, 0, 0};  ///< position in each link's flow list
+    int n_links = 0;
+    double remaining = 0;        ///< bytes (as of `last`)
+    double value = 0;            ///< max-min share; bytes/s = value x rate_factor
+    double bound = 0;            ///< upper bound of value
+    double penalty = 1;
+    double last = 0;             ///< when `remaining` was last brought up to date (s)
+    std::uint64_t token = 0;
+    std::uint32_t version = 0;
+    std::uint32_t mark = 0;
+    bool sharing = false;
+    bool live = false;
+  };
+  struct Link {
+    double capacity = 0;
+    std::vector<std::pair<int, int>> flows;  ///< (flow, which of its links this is)
+    std::uint32_t mark = 0;
+    double free = 0, weight = 0;  ///< progressive filling: capacity left, weight of unfixed flows
+    int unfixed = 0;              ///< progressive filling: unfixed flows on the link
+  };
+
+  void attach(int f);
+  void detach(int f);
+  /// Re-solves max-min over the flows connected to `links` through shared links, at `now`.
+  void solve(double now, const int* links, int n);
+
+  std::vector<Link> links_;
+  std::vector<Flow> flows_;
+  std::vector<int> free_ids_;
+  SharingParams params_;
+  EventQueue& queue_;
+  int in_flight_ = 0;
+  std::uint32_t mark_ = 0;
+  // scratch of solve()
+  std::vector<int> comp_links_, comp_flows_, unfixed_, stack_;
+  std::vector<double> old_values_;
+};
+
+}  // namespace swarmsim::sim::flow

@@ -1,0 +1,22 @@
+#pragma once
+// The flow engine: plays a static swarm (no replayed events, no DHT, no moving servers) without
+// SimGrid. Messages are flows on a FairShareNetwork with SimGrid's CM02/LV08 sharing, device work
+// runs on ProcessorSharing hosts like SimGrid's CPU model, and sessions are C++20 coroutines on
+// one event queue. It emits the same signals and writes the same outputs as SwarmSimulation,
+// which hands it scenarios with "simulation.engine": "flow" (checked by the loader).
+#include <memory>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/run_options.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/swarm_events.hpp"
+
+namespace swarmsim::sim::flow {
+
+/// Runs `sc` (a transformer scenario the loader accepted for the flow engine) to its end or its
+/// time limit, emitting `signals` and writing the outputs `options` asks for. Real execution is
+/// not available on this engine (std::invalid_argument).
+RunReport run_flow_engine(const Scenario& sc, std::shared_ptr<const gpu::ShardCostModel> cost, SimSignals& signals,
+                          const RunOptions& options);
+
+}  // namespace swarmsim::sim::flow
