@@ -193,6 +193,7 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
     }
     const double cut = level * (1.0 + kTie);
     // Fix the flows that saturate at this level: on a saturated link, or at their bound.
+    fixed_.clear();
     std::size_t kept = 0;
     for (std::size_t u = 0; u < unfixed_.size(); ++u) {
       Flow& f = flows_[static_cast<std::size_t>(unfixed_[u])];
@@ -201,17 +202,21 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
         const Link& l = links_[static_cast<std::size_t>(f.link[j])];
         fix = std::max(0.0, l.free) / l.weight <= cut;
       }
-      if (!fix) {
+      if (fix) {
+        f.value = std::min(level / f.penalty, f.bound);
+        fixed_.push_back(unfixed_[u]);
+      } else {
         unfixed_[kept++] = unfixed_[u];
-        continue;
       }
-      f.value = std::min(level / f.penalty, f.bound);
-      f.mark = 0;  // fixed
     }
-    if (kept == unfixed_.size()) break;  // cannot happen: the minimum always saturates something
+    unfixed_.resize(kept);
+    if (fixed_.empty()) {  // rounding left no link at the level: the rest share it (never seen)
+      for (const int fi : unfixed_) flows_[static_cast<std::size_t>(fi)].value = std::min(level / flows_[static_cast<std::size_t>(fi)].penalty, flows_[static_cast<std::size_t>(fi)].bound);
+      break;
+    }
     // Fixed flows leave their links' weights and take their share of the capacity.
-    for (std::size_t u = kept; u < unfixed_.size(); ++u) {
-      const Flow& f = flows_[static_cast<std::size_t>(unfixed_[u])];
+    for (const int fi : fixed_) {
+      const Flow& f = flows_[static_cast<std::size_t>(fi)];
       for (int j = 0; j < f.n_links; ++j) {
         Link& l = links_[static_cast<std::size_t>(f.link[j])];
         l.free -= f.weight[j] * f.value;
@@ -219,7 +224,6 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
         if (--l.unfixed == 0) l.weight = 0;
       }
     }
-    unfixed_.resize(kept);
   }
 
   // New completion events for the flows whose rate changed.

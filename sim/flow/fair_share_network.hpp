@@ -89,7 +89,7 @@ class FairShareNetwork {
   int in_flight_ = 0;
   std::uint32_t mark_ = 0;
   // scratch of solve()
-  std::vector<int> comp_links_, comp_flows_, unfixed_, stack_;
+  std::vector<int> comp_links_, comp_flows_, unfixed_, fixed_, stack_;
   std::vector<double> old_values_;
 };
 

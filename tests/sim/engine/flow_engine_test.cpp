@@ -1,0 +1,150 @@
+// The flow engine against the SimGrid engine on the same scenarios: it models the same network
+// and device sharing, so the shipped static scenarios must give the same metrics (to rounding
+// where no routing decision can flip, within a few percent where routing is chaotic).
+// SimGrid runs go through run_isolated (one SimGrid run per process); flow runs need no isolation.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sim/engine/isolated_run.hpp"
+#include "sim/engine/swarm_simulation.hpp"
+#include "sim/flow/flow_simulation.hpp"
+#include "sim/pricing.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "tests/bench/swarm_generator.hpp"
+#include "tests/golden/json_compare.hpp"
+
+using namespace swarmsim;
+using namespace swarmsim::sim;
+
+namespace {
+
+RunOptions quiet() {
+  RunOptions o;
+  o.progress = RunOptions::Progress::Never;
+  return o;
+}
+
+Scenario shipped(const std::string& rel, std::vector<Override> overrides = {}) {
+  return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel, overrides);
+}
+
+/// Metrics of `sc` on the flow engine (in this process) and on SimGrid (in a child).
+std::pair<nlohmann::json, nlohmann::json> both_engines(Scenario sc) {
+  sc.engine = EngineKind::SimGrid;
+  const nlohmann::json simgrid = run_isolated(sc, quiet()).metrics;
+  sc.engine = EngineKind::Flow;
+  SwarmSimulation flow(sc, make_cost_model(sc));
+  const nlohmann::json flowed = flow.run(quiet()).metrics;
+  return {simgrid, flowed};
+}
+
+std::vector<std::string> differences(const nlohmann::json& expected, const nlohmann::json& actual, double tol) {
+  std::vector<std::string> d;
+  swarmsim::testing::json_diff(expected, actual, "", tol, {"wall_clock", "engine"}, d);
+  return d;
+}
+
+std::string lines(const std::vector<std::string>& d) {
+  std::string s;
+  for (std::size_t i = 0; i < d.size() && i < 20; ++i) s += "\n  " + d[i];
+  return s;
+}
+
+double tokens_per_s(const nlohmann::json& m) { return m["throughput"]["tokens_per_s"].get<double>(); }
+
+}  // namespace
+
+// Fixed chains (one server, or Table 2's fixed ranges): every figure is the same to rounding, on
+// both network models, which shows the LV08 factors, window, penalties and cross-traffic match.
+TEST(FlowEngine, MatchesSimGridOnTheShippedStaticScenarios) {
+  for (const std::string rel : {"sanity/two_node.json", "table2/llama3-8b-1gbps-rtt5ms.json", "table2/llama3-8b-100mbps-rtt10ms.json",
+                                "table2/mixtral-8x7b-1gbps-rtt5ms.json", "table2/mixtral-8x7b-100mbps-rtt10ms.json"}) {
+    const auto [simgrid, flowed] = both_engines(shipped(rel));
+    EXPECT_EQ(flowed["engine"], "flow");
+    EXPECT_EQ(simgrid["engine"], "simgrid");
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << rel << " differs in " << d.size() << " places:" << lines(d);
+  }
+}
+
+// Four sessions in flight on Table 2's 100 Mbit/s swarm, with 4 MiB prefill messages: flows
+// contend on every access link (cross-traffic, RTT-unfair penalties) and servers run several
+// sessions' blocks at once; the timings still agree to rounding.
+TEST(FlowEngine, MatchesSimGridUnderContention) {
+  const auto [simgrid, flowed] = both_engines(shipped("table2/llama3-8b-100mbps-rtt10ms.json",
+                                                      {{"workload.sessions", "4"},
+                                                       {"workload.arrival", R"({"process": "poisson", "rate": "1/s"})"},
+                                                       {"workload.batch_size", "16"},
+                                                       {"workload.prompt_tokens", "256"},
+                                                       {"workload.new_tokens", "8"}}));
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+  // The sessions did overlap: the run is shorter than four sessions back to back.
+  EXPECT_LT(simgrid["throughput"]["window_s"].get<double>(), 4 * simgrid["latency_s"]["session"]["mean"].get<double>());
+}
+
+// Orchestrator round trips and checksum resends draw the same random numbers at the same points.
+TEST(FlowEngine, MatchesSimGridWithOrchestratorAndCorruption) {
+  const auto [simgrid, flowed] = both_engines(shipped(
+      "sanity/two_node.json", {{"policy.orchestrator", "true"}, {"policy.faults", R"({"corruption_rate": 0.2})"}}));
+  EXPECT_GT(simgrid["resilience"]["corrupted_messages"].get<int>(), 0) << simgrid["resilience"].dump();
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+}
+
+// Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a
+// routing decision and the runs part; the aggregate figures must still agree closely.
+TEST(FlowEngine, AgreesWithSimGridOnRoutedSwarms) {
+  for (const std::string rel : {"routing/geo-spread.json", "routing/straggler.json"}) {
+    const auto [simgrid, flowed] = both_engines(shipped(rel));
+    EXPECT_EQ(flowed["sessions"]["completed"], simgrid["sessions"]["completed"]) << rel;
+    EXPECT_NEAR(tokens_per_s(flowed) / tokens_per_s(simgrid), 1.0, 0.05) << rel;
+    const double p50_s = simgrid["latency_s"]["per_token"]["p50"].get<double>();
+    EXPECT_NEAR(flowed["latency_s"]["per_token"]["p50"].get<double>() / p50_s, 1.0, 0.05) << rel;
+  }
+  // The benchmark's generated swarm: 100 nodes on five continents, 500 Poisson sessions.
+  Scenario sc = bench::generated_swarm(100, 10, 500, 5.0, 16);
+  const auto [simgrid, flowed] = both_engines(sc);
+  EXPECT_EQ(flowed["sessions"]["completed"], simgrid["sessions"]["completed"]);
+  EXPECT_NEAR(tokens_per_s(flowed) / tokens_per_s(simgrid), 1.0, 0.05);
+  EXPECT_NEAR(flowed["network"]["hops"].get<double>() / simgrid["network"]["hops"].get<double>(), 1.0, 0.05);
+}
+
+TEST(FlowEngine, IsDeterministicAndRunsManyTimesInOneProcess) {
+  Scenario sc = shipped("routing/straggler.json", {{"simulation.engine", "\"flow\""}});
+  nlohmann::json first;
+  for (int i = 0; i < 3; ++i) {
+    SwarmSimulation sim(sc, make_cost_model(sc));
+    nlohmann::json m = sim.run(quiet()).metrics;
+    m.erase("wall_clock");
+    if (i == 0)
+      first = m;
+    else
+      EXPECT_EQ(m, first) << "run " << i;
+  }
+}
+
+TEST(FlowEngine, RefusesRealExecution) {
+  Scenario sc = shipped("sanity/two_node.json", {{"simulation.engine", "\"flow\""}});
+  SimSignals signals;
+  RunOptions o = quiet();
+  o.execute_real = true;
+  try {
+    flow::run_flow_engine(sc, make_cost_model(sc), signals, o);
+    FAIL() << "ran with --execute real";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("\"simulation.engine\": \"simgrid\""), std::string::npos) << e.what();
+  }
+}
+
+TEST(FlowEngine, TimeLimitFailsTheSessionsItCutsShort) {
+  Scenario sc = shipped("sanity/two_node.json", {{"simulation.engine", "\"flow\""}, {"simulation.time_limit", "\"12s\""}});
+  SwarmSimulation sim(sc, make_cost_model(sc));
+  const RunReport r = sim.run(quiet());
+  EXPECT_DOUBLE_EQ(r.simulated_time, 12.0);
+  EXPECT_EQ(r.metrics["sessions"]["failed"].get<int>(), 2);  // the first is mid-decode, the second not yet arrived
+  const std::string reasons = r.metrics["sessions"]["failures"].dump();
+  EXPECT_NE(reasons.find("time limit reached before the session arrived"), std::string::npos) << reasons;
+}

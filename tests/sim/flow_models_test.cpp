@@ -1,0 +1,191 @@
+// The flow engine's models against answers worked out by hand: max-min sharing of access links
+// (with SimGrid's penalties, cross-traffic, TCP window and bandwidth factor) and processor
+// sharing of devices.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <vector>
+
+#include "sim/flow/event_queue.hpp"
+#include "sim/flow/fair_share_network.hpp"
+#include "sim/flow/processor_sharing.hpp"
+
+using namespace swarmsim::sim;
+using namespace swarmsim::sim::flow;
+
+namespace {
+
+/// Drives a FairShareNetwork: flows start at given times; records when each token completes.
+struct NetworkRun {
+  EventQueue queue;
+  FairShareNetwork net;
+  std::map<std::uint64_t, double> done;
+  NetworkRun(std::vector<double> up, std::vector<double> down, SharingParams p = {}) : net(std::move(up), std::move(down), p, queue) {}
+
+  /// Processes events up to time `until` (s).
+  void run_until(double until) {
+    while (!queue.empty() && queue.top().t <= until) {
+      const TimedEvent e = queue.pop();
+      std::uint64_t token = 0;
+      if (net.on_event(e, token)) done[token] = e.t;
+    }
+  }
+};
+
+constexpr double kTol = 1e-9;
+
+}  // namespace
+
+TEST(FairShareNetwork, LoneFlowTakesDelayPlusBytesOverSlowestLink) {
+  NetworkRun r({1e6, 1e6}, {2e6, 2e6});
+  r.net.start(0.0, 0, 1, 1e6, 0.5, 0.5, 7);  // up(0) = 1 MB/s is the bottleneck
+  r.run_until(10);
+  EXPECT_NEAR(r.done.at(7), 0.5 + 1.0, kTol);
+  EXPECT_EQ(r.net.in_flight(), 0);
+}
+
+TEST(FairShareNetwork, EmptyFlowEndsWhenItsDelayIsPaid) {
+  NetworkRun r({1e6, 1e6}, {1e6, 1e6});
+  r.net.start(1.0, 0, 1, 0.0, 0.25, 0.1, 1);
+  r.run_until(10);
+  EXPECT_NEAR(r.done.at(1), 1.25, kTol);
+}
+
+TEST(FairShareNetwork, TwoFlowsIntoOneDownlinkShareItEqually) {
+  NetworkRun r({1e6, 1e6, 1e6}, {1e6, 1e6, 1e6});
+  r.net.start(0.0, 0, 2, 1e6, 0.0, 0.0, 1);
+  r.net.start(0.0, 1, 2, 1e6, 0.0, 0.0, 2);
+  r.run_until(0.0);
+  EXPECT_NEAR(r.net.rate_of(1), 0.5e6, 1e-3);
+  r.run_until(10);
+  EXPECT_NEAR(r.done.at(1), 2.0, kTol);
+  EXPECT_NEAR(r.done.at(2), 2.0, kTol);
+}
+
+// a -> c, b -> c, b -> d with up(a) = 30, up(b) = 100, down(c) = 100: A is held to 30 by its own
+// uplink; B and C split up(b) 50 / 50, and down(c) carries 30 + 50 < 100. Max-min, not equal shares.
+TEST(FairShareNetwork, BandwidthABottleneckedFlowLeavesIsRedistributed) {
+  NetworkRun r({30, 100, 1000, 1000}, {1000, 1000, 100, 1000});
+  r.net.start(0.0, 0, 2, 300, 0.0, 0.0, 1);  // A
+  r.net.start(0.0, 1, 2, 300, 0.0, 0.0, 2);  // B
+  r.net.start(0.0, 1, 3, 300, 0.0, 0.0, 3);  // C
+  r.run_until(0.0);
+  EXPECT_NEAR(r.net.rate_of(1), 30, 1e-9);
+  EXPECT_NEAR(r.net.rate_of(2), 50, 1e-9);
+  EXPECT_NEAR(r.net.rate_of(3), 50, 1e-9);
+  r.run_until(100);
+  EXPECT_NEAR(r.done.at(2), 6.0, kTol);
+  EXPECT_NEAR(r.done.at(3), 6.0, kTol);
+  EXPECT_NEAR(r.done.at(1), 10.0, kTol);  // still held by up(a) once alone
+}
+
+TEST(FairShareNetwork, AFlowJoiningMidwaySlowsTheFirst) {
+  NetworkRun r({1e6, 1e6, 1e6}, {1e6, 1e6, 1e6});
+  r.net.start(0.0, 0, 2, 1e6, 0.0, 0.0, 1);
+  r.run_until(0.5);  // half of flow 1 is through
+  r.net.start(0.5, 1, 2, 1e6, 0.0, 0.0, 2);
+  r.run_until(10);
+  EXPECT_NEAR(r.done.at(1), 1.5, kTol);  // the other half at 0.5 MB/s
+  EXPECT_NEAR(r.done.at(2), 2.0, kTol);  // 0.5 MB shared, then 0.5 MB alone
+}
+
+TEST(FairShareNetwork, FlowsWithLongerLatencyGetLessOfASharedLink) {
+  // SimGrid's CM02 penalty is the route's latency: values L / 1 and L / 3 fill the link, so
+  // the 1-second flow gets 3/4 and the 3-second one 1/4.
+  NetworkRun r({1e6, 1e6, 1e6}, {1e6, 1e6, 1e6});
+  r.net.start(0.0, 0, 2, 1e9, 0.0, 1.0, 1);
+  r.net.start(0.0, 1, 2, 1e9, 0.0, 3.0, 2);
+  r.run_until(0.0);
+  EXPECT_NEAR(r.net.rate_of(1), 0.75e6, 1e-3);
+  EXPECT_NEAR(r.net.rate_of(2), 0.25e6, 1e-3);
+}
+
+TEST(FairShareNetwork, TcpModelBoundsAFlowByItsWindowAndScalesItsRate) {
+  NetworkRun r({1e9, 1e9}, {1e9, 1e9}, sharing_params(NetworkModel::Tcp));
+  r.net.start(0.0, 0, 1, 1e9, 0.0, 0.01, 1);
+  r.run_until(0.0);
+  // gamma / (2 latency) = 4 MiB / 20 ms, below the 1 GB/s links; times LV08's 0.97.
+  EXPECT_NEAR(r.net.rate_of(1), 0.97 * 4194304.0 / 0.02, 1e-3);
+  EXPECT_NEAR(latency_factor(NetworkModel::Tcp), 13.01, 0);
+  EXPECT_NEAR(latency_factor(NetworkModel::Exact), 1.0, 0);
+}
+
+// Four flows with LV08's penalties and cross-traffic, solved by hand. Hosts: g0 = 0, g1 = 1,
+// g2 = 2, c = 3, all links C. Flows 0 and 1 go g0 -> g1, flow 2 g2 -> c, flow 3 g1 -> g2, with
+// penalties p = latency + 2 x 20537 / C. Round 1: down(g1) carries flows 0 and 1 (weight 1) and
+// flow 3's ACKs (0.05), and saturates first, at level L1 = C / (2 / p0 + 0.05 / p3): v0 = v1 =
+// L1 / p0, v3 = L1 / p3. Round 2: flow 2 alone fills what flow 3's ACKs leave of up(g2): v2 = C - 0.05 v3.
+TEST(FairShareNetwork, LaterRoundsShareWhatEarlierOnesLeft) {
+  const double C = 12.5e6, lat0 = 0.002, lat2 = 0.0045, lat3 = 0.003;
+  NetworkRun r({C, C, C, C}, {C, C, C, C}, sharing_params(NetworkModel::Tcp));
+  r.net.start(0.0, 0, 1, 1e9, 0.0, lat0, 0);
+  r.net.start(0.0, 0, 1, 1e9, 0.0, lat0, 1);
+  r.net.start(0.0, 2, 3, 1e9, 0.0, lat2, 2);
+  r.net.start(0.0, 1, 2, 1e9, 0.0, lat3, 3);
+  r.run_until(0.0);
+  const double p0 = lat0 + 2 * 20537 / C, p3 = lat3 + 2 * 20537 / C;
+  const double L1 = C / (2 / p0 + 0.05 / p3);
+  const double v3 = L1 / p3;
+  EXPECT_NEAR(r.net.rate_of(0), 0.97 * L1 / p0, 1e-3);
+  EXPECT_NEAR(r.net.rate_of(1), 0.97 * L1 / p0, 1e-3);
+  EXPECT_NEAR(r.net.rate_of(3), 0.97 * v3, 1e-3);
+  EXPECT_NEAR(r.net.rate_of(2), 0.97 * (C - 0.05 * v3), 1e-3);
+}
+
+TEST(FairShareNetwork, CrossTrafficTakesFivePercentOfTheReverseLinks) {
+  SharingParams p;
+  p.crosstraffic_weight = 0.05;
+  NetworkRun r({1e6, 1e6}, {1e6, 1e6}, p);
+  r.net.start(0.0, 0, 1, 1e9, 0.0, 0.0, 1);
+  r.net.start(0.0, 1, 0, 1e9, 0.0, 0.0, 2);
+  r.run_until(0.0);
+  // up(0) carries flow 1 at weight 1 and flow 2's ACKs at 0.05: x + 0.05 x = 1e6.
+  EXPECT_NEAR(r.net.rate_of(1), 1e6 / 1.05, 1e-3);
+  EXPECT_NEAR(r.net.rate_of(2), 1e6 / 1.05, 1e-3);
+}
+
+TEST(FairShareNetwork, NoBandwidthIsHeldDuringTheDelay) {
+  NetworkRun r({1e6, 1e6, 1e6}, {1e6, 1e6, 1e6});
+  r.net.start(0.0, 0, 2, 1e6, 0.0, 0.0, 1);
+  r.net.start(0.0, 1, 2, 1e6, 5.0, 0.0, 2);  // still paying its delay while flow 1 moves
+  r.run_until(10);
+  EXPECT_NEAR(r.done.at(1), 1.0, kTol);
+  EXPECT_NEAR(r.done.at(2), 6.0, kTol);
+}
+
+TEST(ProcessorSharing, ConcurrentWorkSharesTheDeviceEqually) {
+  EventQueue q;
+  ProcessorSharing ps(2, q);
+  std::map<std::uint64_t, double> done;
+  const auto run_until = [&](double until) {
+    std::vector<std::uint64_t> tokens;
+    while (!q.empty() && q.top().t <= until) {
+      const TimedEvent e = q.pop();
+      tokens.clear();
+      ps.on_event(e, tokens);
+      for (const auto t : tokens) done[t] = e.t;
+    }
+  };
+  ps.start(0.0, 0, 1.0, 1);
+  ps.start(0.0, 0, 2.0, 2);
+  ps.start(0.0, 1, 2.0, 3);  // another device: alone
+  run_until(1.0);
+  ps.start(1.0, 1, 0.5, 4);  // joins job 3 (1 s left) at half speed each
+  run_until(10);
+  EXPECT_NEAR(done.at(1), 2.0, kTol);  // 1 s of work at half speed
+  EXPECT_NEAR(done.at(2), 3.0, kTol);  // 1 s at half speed, then 1 s alone
+  EXPECT_NEAR(done.at(4), 2.0, kTol);  // 0.5 s at half speed
+  EXPECT_NEAR(done.at(3), 2.5, kTol);  // 1 s alone, 0.5 s shared, 0.5 s alone
+  EXPECT_EQ(ps.running(0), 0);
+}
+
+TEST(EventQueue, EqualTimesComeOutInPushOrder) {
+  EventQueue q;
+  q.push(2.0, EventKind::Resume, 1);
+  q.push(1.0, EventKind::Resume, 2);
+  q.push(2.0, EventKind::Resume, 3);
+  q.push(1.0, EventKind::Resume, 4);
+  std::vector<std::uint64_t> order;
+  while (!q.empty()) order.push_back(q.pop().payload);
+  EXPECT_EQ(order, (std::vector<std::uint64_t>{2, 4, 1, 3}));
+}
