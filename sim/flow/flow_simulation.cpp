@@ -131,6 +131,10 @@ class FlowSwarm {
   /// Plays the scenario; returns the simulated duration.
   double run(ProgressLine& progress) {
     for (int i = 0; i < S_; ++i) spawn(server(i), sc_.nodes[static_cast<std::size_t>(i)].join_at_s);
+    if (sc_.policy.scheduler.kind != SchedulerKind::Shared) {
+      queues_.resize(static_cast<std::size_t>(S_));
+      for (int i = 0; i < S_; ++i) spawn(worker(i), 0.0);
+    }
     spawn_next_session();
     std::vector<std::uint64_t> done;
     while (!queue_.empty()) {
@@ -351,6 +355,106 @@ class FlowSwarm {
 
   /// Device work on `host`, shared with everything else running there.
   Work compute(int host, double seconds) { return Work{this, host, seconds}; }
+
+  // -------------------------------------------------------------------------------------------
+  // [SECTION] Server schedulers (fcfs, priority, batch), as the SimGrid engine's scheduler actor
+  // -------------------------------------------------------------------------------------------
+
+  /// One request for device time waiting in a server's queue.
+  struct Job {
+    double seconds = 0;      ///< device time alone (priced)
+    int session = 0, step = 0;
+    BlockRange blocks;
+    gpu::BlockWork work{};
+    bool batchable = false;  ///< a decode step (one token) that may share a batch
+    double deadline = 0;     ///< session arrival + workload.deadline (inf when none)
+    int priority = 0;        ///< from the trace; higher first
+    std::uint64_t seq = 0;   ///< arrival order in the queue
+    std::uint64_t waiter = 0;
+  };
+  struct ServerQueue {
+    std::vector<Job*> jobs;
+    std::uint64_t next_seq = 0;
+    std::uint64_t idle_worker = 0;  ///< the worker waiting for work, 0 when it is busy
+  };
+
+  /// Queues `job` on server `host` and waits until its worker has run it.
+  struct Queued {
+    FlowSwarm* m;
+    int host;
+    Job* job;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const {
+      ServerQueue& q = m->queues_[static_cast<std::size_t>(host)];
+      job->waiter = token_of(h);
+      job->seq = q.next_seq++;
+      q.jobs.push_back(job);
+      if (q.idle_worker != 0) {
+        m->queue_.push(m->now_, EventKind::Resume, q.idle_worker);
+        q.idle_worker = 0;
+      }
+    }
+    void await_resume() const noexcept {}
+  };
+  struct WaitForJobs {
+    FlowSwarm* m;
+    int host;
+    bool await_ready() const noexcept { return !m->queues_[static_cast<std::size_t>(host)].jobs.empty(); }
+    void await_suspend(std::coroutine_handle<> h) const { m->queues_[static_cast<std::size_t>(host)].idle_worker = token_of(h); }
+    void await_resume() const noexcept {}
+  };
+
+  /// The worker of server i's queue: one request (or one batch) at a time, picked by the policy.
+  Process worker(int i) {
+    ServerQueue& q = queues_[static_cast<std::size_t>(i)];
+    const SchedulerSpec& spec = sc_.policy.scheduler;
+    const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(i)].device;
+    while (true) {
+      co_await WaitForJobs{this, i};
+      if (spec.kind == SchedulerKind::Batch) {  // let a batch fill, up to batch_wait after its oldest request
+        const auto oldest = std::min_element(q.jobs.begin(), q.jobs.end(), [](const Job* a, const Job* b) { return a->seq < b->seq; });
+        if ((*oldest)->batchable && static_cast<int>(q.jobs.size()) < spec.batch_max && spec.batch_wait_s > 0)
+          co_await SleepUntil{this, now_ + spec.batch_wait_s};
+      }
+      auto first = std::min_element(q.jobs.begin(), q.jobs.end(), [&](const Job* a, const Job* b) {
+        if (spec.kind == SchedulerKind::Priority) {
+          if (a->priority != b->priority) return a->priority > b->priority;
+          if (a->deadline != b->deadline) return a->deadline < b->deadline;  // earliest deadline first
+        }
+        return a->seq < b->seq;  // fcfs, and batch's oldest first
+      });
+      std::vector<Job*> batch{*first};
+      q.jobs.erase(first);
+      if (spec.kind == SchedulerKind::Batch && batch[0]->batchable) {
+        for (auto it = q.jobs.begin(); it != q.jobs.end() && static_cast<int>(batch.size()) < spec.batch_max;) {
+          if ((*it)->batchable && (*it)->blocks == batch[0]->blocks) {
+            batch.push_back(*it);
+            it = q.jobs.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      double seconds = batch[0]->seconds;
+      if (batch.size() > 1) {  // one pass over the weights for every sequence of the batch
+        gpu::BlockWork merged = batch[0]->work;
+        merged.batch = 0;
+        for (const Job* j : batch) {
+          merged.batch += j->work.batch;
+          merged.kv_len = std::max(merged.kv_len, j->work.kv_len);
+        }
+        seconds = blocks_seconds(dev, merged, batch[0]->blocks.size());
+      }
+      const double t0 = now_;
+      co_await compute(i, seconds);
+      add_busy(i, seconds);
+      const double share = seconds / static_cast<double>(batch.size());
+      for (const Job* j : batch) {
+        signals_.on_compute(ComputeSpan{t0, now_, i, j->session, j->step, j->blocks, "blocks", share});
+        queue_.push(now_, EventKind::Resume, j->waiter);
+      }
+    }
+  }
   void computed(int host, double t0, double seconds, int session, int step, BlockRange blocks, const char* what) {
     add_busy(host, seconds);
     signals_.on_compute(ComputeSpan{t0, now_, host, session, step, blocks, what, seconds});
@@ -391,6 +495,8 @@ class FlowSwarm {
     const int client = S_ + k % C_;
     const double arrival = now_;
     signals_.on_session_started(SessionStarted{arrival, k, client});
+    const double deadline = w.deadline_s > 0 ? arrival + w.deadline_s : std::numeric_limits<double>::infinity();
+    const int priority = w.arrival == ArrivalProcess::Trace ? w.trace[static_cast<std::size_t>(k)].priority : 0;
     int prompt_tokens = w.prompt_tokens, new_tokens = w.new_tokens;
     if (w.arrival == ArrivalProcess::Trace) {
       const TraceArrival& a = w.trace[static_cast<std::size_t>(k)];
@@ -470,8 +576,12 @@ class FlowSwarm {
         if (to == client) break;
         const ChainHop& hop = chain->hops[h];
         const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
-        const double blocks_s = blocks_seconds(dev, gpu::BlockWork{w.batch_size, t, kv_len}, hop.blocks.size());
-        if (blocks_s > 0) {
+        const gpu::BlockWork work{w.batch_size, t, kv_len};
+        const double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
+        if (blocks_s > 0 && sc_.policy.scheduler.kind != SchedulerKind::Shared) {
+          Job job{blocks_s, k, step, hop.blocks, work, work.new_tokens == 1, deadline, priority};
+          co_await Queued{this, hop.server, &job};  // the worker signals the span and counts the busy time
+        } else if (blocks_s > 0) {
           t0 = now_;
           co_await compute(hop.server, blocks_s);
           computed(hop.server, t0, blocks_s, k, step, hop.blocks, "blocks");
@@ -528,6 +638,7 @@ class FlowSwarm {
   int orchestrator_ = -1;
   std::unordered_set<void*> live_;
   std::unordered_map<WorkKey, double, WorkKeyHash> priced_;
+  std::vector<ServerQueue> queues_;
 };
 
 }  // namespace

@@ -902,8 +902,6 @@ void check_flow_engine(Reader& r, const Scenario& sc) {
   if (sc.policy.dht.enabled) r.error("policy.dht.enabled", "the DHT's RPCs are simulated on the SimGrid engine" + why);
   if (sc.policy.topology.period_s > 0) r.error("policy.topology", "topology monitoring moves servers, which needs the SimGrid engine" + why);
   if (sc.policy.rebalance.period_s > 0) r.error("policy.rebalance", "rebalancing moves servers, which needs the SimGrid engine" + why);
-  if (sc.policy.scheduler.kind != SchedulerKind::Shared)
-    r.error("policy.scheduler", "the flow engine runs every server's requests at once (\"shared\"); queueing schedulers need the SimGrid engine" + why);
 }
 
 

@@ -85,6 +85,23 @@ TEST(FlowEngine, MatchesSimGridUnderContention) {
   EXPECT_LT(simgrid["throughput"]["window_s"].get<double>(), 4 * simgrid["latency_s"]["session"]["mean"].get<double>());
 }
 
+// The queueing schedulers: one request (or one batch of decode steps) at a time per server,
+// picked in arrival order, by priority and deadline, or batched up to batch_max.
+TEST(FlowEngine, MatchesSimGridWithQueueingSchedulers) {
+  for (const std::string scheduler : {R"({"kind": "fcfs"})", R"({"kind": "priority"})",
+                                      R"({"kind": "batch", "batch_max": 3, "batch_wait": "20ms"})"}) {
+    const auto [simgrid, flowed] = both_engines(shipped("table2/llama3-8b-1gbps-rtt5ms.json",
+                                                        {{"workload.sessions", "6"},
+                                                         {"workload.arrival", R"({"process": "poisson", "rate": "4/s"})"},
+                                                         {"workload.deadline", "\"20s\""},
+                                                         {"workload.prompt_tokens", "128"},
+                                                         {"workload.new_tokens", "12"},
+                                                         {"policy.scheduler", scheduler}}));
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << scheduler << ": " << d.size() << " differences:" << lines(d);
+  }
+}
+
 // Orchestrator round trips and checksum resends draw the same random numbers at the same points.
 TEST(FlowEngine, MatchesSimGridWithOrchestratorAndCorruption) {
   const auto [simgrid, flowed] = both_engines(shipped(
