@@ -37,15 +37,14 @@
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/arrivals.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/request_queue.hpp"
+#include "sim/swarm/server_load.hpp"
 #include "sim/units.hpp"
 
 namespace sg4 = simgrid::s4u;
 
 namespace swarmsim::sim {
 namespace {
-
-/// Time constant of the utilization estimate routers see (s).
-constexpr double kUtilizationWindow = 10.0;
 
 /// A hop could not proceed because a host on it is down (detected before SimGrid would abort).
 struct HostDown {
@@ -70,8 +69,7 @@ struct ServerState {
   double kv_reserved = 0.0;
   double kv_peak = 0.0;
   int active = 0;              ///< sessions whose chain uses the node
-  double util_rate = 0.0;      ///< decayed busy device-seconds per second
-  double util_time = 0.0;      ///< when util_rate was last updated
+  ServerLoad load;             ///< recent busy fraction, as routers see it
   double joined_at = -1.0;     ///< first time it finished loading
   double up_since = 0.0;
   double up_seconds = 0.0;     ///< closed up intervals
@@ -143,17 +141,10 @@ struct SwarmSimulation::Impl {
   // [SECTION] Server state helpers
   // -------------------------------------------------------------------------------------------
 
-  double utilization(int i) const {
-    const ServerState& s = servers[static_cast<std::size_t>(i)];
-    return std::clamp(s.util_rate * std::exp(-(now() - s.util_time) / kUtilizationWindow), 0.0, 1.0);
-  }
+  double utilization(int i) const { return servers[static_cast<std::size_t>(i)].load.utilization(now()); }
 
   void add_busy(int host, double device_seconds) {
-    if (host >= S) return;
-    ServerState& s = servers[static_cast<std::size_t>(host)];
-    const double t = now();
-    s.util_rate = s.util_rate * std::exp(-(t - s.util_time) / kUtilizationWindow) + device_seconds / kUtilizationWindow;
-    s.util_time = t;
+    if (host < S) servers[static_cast<std::size_t>(host)].load.add_busy(now(), device_seconds);
   }
 
   /// Fraction of time up since the node first joined, times its declared uptime.
@@ -225,19 +216,14 @@ struct SwarmSimulation::Impl {
     ServerState& st = servers[static_cast<std::size_t>(i)];
     if (st.assigned) return;
     const NodeSpec& node = sc.nodes[static_cast<std::size_t>(i)];
-    if (node.blocks) {
-      st.blocks = *node.blocks;
-    } else {
-      std::vector<ServedRange> served;
+    std::vector<ServedRange> served;
+    if (!node.blocks)
       for (int j = 0; j < S; ++j) {
         const ServerState& o = servers[static_cast<std::size_t>(j)];
         if (j != i && o.assigned && o.up)
           served.push_back({o.blocks, server_throughput(sc.nodes[static_cast<std::size_t>(j)], sc.model, *cost)});
       }
-      const int span = blocks_that_fit(node, sc.model, sc.overheads);
-      const int start = choose_least_served_start(block_throughputs(sc.model.n_layers, served), span);
-      st.blocks = BlockRange{start, start + span};
-    }
+    st.blocks = join_range(node, sc.model, sc.overheads, served);
     st.assigned = true;
     st.weights_bytes = st.blocks.size() * sc.model.block_weight_bytes();
     st.kv_capacity = usable_memory_bytes(*node.device, sc.overheads) - st.weights_bytes;
@@ -561,16 +547,8 @@ struct SwarmSimulation::Impl {
   // -------------------------------------------------------------------------------------------
 
   /// One request for device time on a server, waiting in its queue.
-  struct Job {
-    double seconds = 0;       ///< device time alone (priced)
-    int session = 0, step = 0;
-    BlockRange blocks;
+  struct Job : QueuedRequest {
     const char* what = "";
-    gpu::BlockWork work{};    ///< the shape, for batching decode steps
-    bool batchable = false;   ///< a decode step (one token) that may share a batch
-    double deadline = 0;      ///< session arrival + workload.deadline (inf when none)
-    int priority = 0;         ///< from the trace; higher first
-    std::uint64_t seq = 0;    ///< arrival order in the queue
     bool done = false, failed = false;
     sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
   };
@@ -626,42 +604,11 @@ struct SwarmSimulation::Impl {
     while (true) {
       q.pending->acquire();
       if (q.jobs.empty()) continue;
-      if (spec.kind == SchedulerKind::Batch) {  // let a batch fill, up to batch_wait after its oldest request
-        const auto oldest = std::min_element(q.jobs.begin(), q.jobs.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
-        if ((*oldest)->batchable && static_cast<int>(q.jobs.size()) < spec.batch_max && spec.batch_wait_s > 0)
-          sg4::this_actor::sleep_for(spec.batch_wait_s);
-      }
-      // Pick the next request by the policy.
-      auto first = std::min_element(q.jobs.begin(), q.jobs.end(), [&](const auto& a, const auto& b) {
-        if (spec.kind == SchedulerKind::Priority) {
-          if (a->priority != b->priority) return a->priority > b->priority;
-          if (a->deadline != b->deadline) return a->deadline < b->deadline;  // earliest deadline first
-        }
-        return a->seq < b->seq;  // fcfs, and batch's oldest first
-      });
-      std::vector<std::shared_ptr<Job>> batch{*first};
-      q.jobs.erase(first);
-      if (spec.kind == SchedulerKind::Batch && batch[0]->batchable) {
-        for (auto it = q.jobs.begin(); it != q.jobs.end() && static_cast<int>(batch.size()) < spec.batch_max;) {
-          if ((*it)->batchable && (*it)->blocks == batch[0]->blocks) {
-            batch.push_back(*it);
-            it = q.jobs.erase(it);
-            if (!q.pending->would_block()) q.pending->acquire();  // its unit: it is served in this batch
-          } else {
-            ++it;
-          }
-        }
-      }
-      double seconds = batch[0]->seconds;
-      if (batch.size() > 1) {  // one pass over the weights for every sequence of the batch
-        gpu::BlockWork merged = batch[0]->work;
-        merged.batch = 0;
-        for (const auto& j : batch) {
-          merged.batch += j->work.batch;
-          merged.kv_len = std::max(merged.kv_len, j->work.kv_len);
-        }
-        seconds = cost->blocks_seconds(dev, sc.model, merged, batch[0]->blocks.size());
-      }
+      if (waits_for_batch(q.jobs, spec)) sg4::this_actor::sleep_for(spec.batch_wait_s);  // let a batch fill
+      const std::vector<std::shared_ptr<Job>> batch = take_next(q.jobs, spec);
+      for (std::size_t b = 1; b < batch.size(); ++b)
+        if (!q.pending->would_block()) q.pending->acquire();  // its unit: it is served in this batch
+      const double seconds = batch_seconds(batch, dev, sc.model, *cost);
       const double t0 = now();
       sg4::this_actor::exec_init(seconds * h->get_speed())->set_host(h)->wait();
       add_busy(i, seconds);
@@ -677,19 +624,8 @@ struct SwarmSimulation::Impl {
   /// Chains are built by the most central alive server when the policy asks for an orchestrator:
   /// the client pays one request/response round trip to it.
   void orchestrator_round_trip(int client, int session) {
-    if (orchestrator < 0 || !servers[static_cast<std::size_t>(orchestrator)].up) {
-      orchestrator = -1;
-      double best = std::numeric_limits<double>::infinity();
-      for (int i = 0; i < S; ++i) {
-        if (!servers[static_cast<std::size_t>(i)].up) continue;
-        double sum = 0.0;
-        for (int j = 0; j < S + C; ++j) sum += latencies->one_way(i, j);
-        if (sum < best) {
-          best = sum;
-          orchestrator = i;
-        }
-      }
-    }
+    if (orchestrator < 0 || !servers[static_cast<std::size_t>(orchestrator)].up)
+      orchestrator = most_central_server(*latencies, S, [this](int i) { return servers[static_cast<std::size_t>(i)].up; });
     if (orchestrator < 0) return;
     transfer(client, orchestrator, 0.0, session, -1);
     transfer(orchestrator, client, 0.0, session, -1);

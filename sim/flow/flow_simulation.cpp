@@ -26,14 +26,13 @@
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/arrivals.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/request_queue.hpp"
+#include "sim/swarm/server_load.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim::flow {
 namespace {
-
-/// Time constant of the utilization estimate routers see (s); as in the SimGrid engine.
-constexpr double kUtilizationWindow = 10.0;
 
 // ---------------------------------------------------------------------------------------------
 // [SECTION] Processes: coroutines the event queue resumes
@@ -76,8 +75,7 @@ struct Server {
   double kv_reserved = 0.0;
   double kv_peak = 0.0;
   int active = 0;
-  double util_rate = 0.0;
-  double util_time = 0.0;
+  ServerLoad load;
   double joined_at = -1.0;
 };
 
@@ -287,15 +285,9 @@ class FlowSwarm {
   // [SECTION] Server state (as the SimGrid engine keeps it; see swarm_simulation.cpp)
   // -------------------------------------------------------------------------------------------
 
-  double utilization(int i) const {
-    const Server& s = servers_[static_cast<std::size_t>(i)];
-    return std::clamp(s.util_rate * std::exp(-(now_ - s.util_time) / kUtilizationWindow), 0.0, 1.0);
-  }
+  double utilization(int i) const { return servers_[static_cast<std::size_t>(i)].load.utilization(now_); }
   void add_busy(int host, double device_seconds) {
-    if (host >= S_) return;
-    Server& s = servers_[static_cast<std::size_t>(host)];
-    s.util_rate = s.util_rate * std::exp(-(now_ - s.util_time) / kUtilizationWindow) + device_seconds / kUtilizationWindow;
-    s.util_time = now_;
+    if (host < S_) servers_[static_cast<std::size_t>(host)].load.add_busy(now_, device_seconds);
   }
 
   std::vector<ServerView> make_view() const {
@@ -319,18 +311,12 @@ class FlowSwarm {
   void assign_blocks(int i) {
     Server& st = servers_[static_cast<std::size_t>(i)];
     const NodeSpec& node = sc_.nodes[static_cast<std::size_t>(i)];
-    if (node.blocks) {
-      st.blocks = *node.blocks;
-    } else {
-      std::vector<ServedRange> served;
-      for (int j = 0; j < S_; ++j) {
-        const Server& o = servers_[static_cast<std::size_t>(j)];
-        if (j != i && o.assigned) served.push_back({o.blocks, server_throughput(sc_.nodes[static_cast<std::size_t>(j)], sc_.model, *cost_)});
-      }
-      const int span = blocks_that_fit(node, sc_.model, sc_.overheads);
-      const int start = choose_least_served_start(block_throughputs(sc_.model.n_layers, served), span);
-      st.blocks = BlockRange{start, start + span};
-    }
+    std::vector<ServedRange> served;
+    if (!node.blocks)
+      for (int j = 0; j < S_; ++j)
+        if (j != i && servers_[static_cast<std::size_t>(j)].assigned)
+          served.push_back({servers_[static_cast<std::size_t>(j)].blocks, server_throughput(sc_.nodes[static_cast<std::size_t>(j)], sc_.model, *cost_)});
+    st.blocks = join_range(node, sc_.model, sc_.overheads, served);
     st.assigned = true;
     st.weights_bytes = st.blocks.size() * sc_.model.block_weight_bytes();
     st.kv_capacity = usable_memory_bytes(*node.device, sc_.overheads) - st.weights_bytes;
@@ -360,16 +346,8 @@ class FlowSwarm {
   // [SECTION] Server schedulers (fcfs, priority, batch), as the SimGrid engine's scheduler actor
   // -------------------------------------------------------------------------------------------
 
-  /// One request for device time waiting in a server's queue.
-  struct Job {
-    double seconds = 0;      ///< device time alone (priced)
-    int session = 0, step = 0;
-    BlockRange blocks;
-    gpu::BlockWork work{};
-    bool batchable = false;  ///< a decode step (one token) that may share a batch
-    double deadline = 0;     ///< session arrival + workload.deadline (inf when none)
-    int priority = 0;        ///< from the trace; higher first
-    std::uint64_t seq = 0;   ///< arrival order in the queue
+  /// One request for device time waiting in a server's queue, and the session waiting for it.
+  struct Job : QueuedRequest {
     std::uint64_t waiter = 0;
   };
   struct ServerQueue {
@@ -411,40 +389,9 @@ class FlowSwarm {
     const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(i)].device;
     while (true) {
       co_await WaitForJobs{this, i};
-      if (spec.kind == SchedulerKind::Batch) {  // let a batch fill, up to batch_wait after its oldest request
-        const auto oldest = std::min_element(q.jobs.begin(), q.jobs.end(), [](const Job* a, const Job* b) { return a->seq < b->seq; });
-        if ((*oldest)->batchable && static_cast<int>(q.jobs.size()) < spec.batch_max && spec.batch_wait_s > 0)
-          co_await SleepUntil{this, now_ + spec.batch_wait_s};
-      }
-      auto first = std::min_element(q.jobs.begin(), q.jobs.end(), [&](const Job* a, const Job* b) {
-        if (spec.kind == SchedulerKind::Priority) {
-          if (a->priority != b->priority) return a->priority > b->priority;
-          if (a->deadline != b->deadline) return a->deadline < b->deadline;  // earliest deadline first
-        }
-        return a->seq < b->seq;  // fcfs, and batch's oldest first
-      });
-      std::vector<Job*> batch{*first};
-      q.jobs.erase(first);
-      if (spec.kind == SchedulerKind::Batch && batch[0]->batchable) {
-        for (auto it = q.jobs.begin(); it != q.jobs.end() && static_cast<int>(batch.size()) < spec.batch_max;) {
-          if ((*it)->batchable && (*it)->blocks == batch[0]->blocks) {
-            batch.push_back(*it);
-            it = q.jobs.erase(it);
-          } else {
-            ++it;
-          }
-        }
-      }
-      double seconds = batch[0]->seconds;
-      if (batch.size() > 1) {  // one pass over the weights for every sequence of the batch
-        gpu::BlockWork merged = batch[0]->work;
-        merged.batch = 0;
-        for (const Job* j : batch) {
-          merged.batch += j->work.batch;
-          merged.kv_len = std::max(merged.kv_len, j->work.kv_len);
-        }
-        seconds = blocks_seconds(dev, merged, batch[0]->blocks.size());
-      }
+      if (waits_for_batch(q.jobs, spec)) co_await SleepUntil{this, now_ + spec.batch_wait_s};  // let a batch fill
+      const std::vector<Job*> batch = take_next(q.jobs, spec);
+      const double seconds = batch_seconds(batch, dev, sc_.model, *cost_);
       const double t0 = now_;
       co_await compute(i, seconds);
       add_busy(i, seconds);
@@ -475,16 +422,7 @@ class FlowSwarm {
 
   /// The most central server, for policy.orchestrator (as the SimGrid engine picks it).
   int orchestrator() {
-    if (orchestrator_ >= 0) return orchestrator_;
-    double best = std::numeric_limits<double>::infinity();
-    for (int i = 0; i < S_; ++i) {
-      double sum = 0.0;
-      for (int j = 0; j < S_ + C_; ++j) sum += latencies_.one_way(i, j);
-      if (sum < best) {
-        best = sum;
-        orchestrator_ = i;
-      }
-    }
+    if (orchestrator_ < 0) orchestrator_ = most_central_server(latencies_, S_, [](int) { return true; });
     return orchestrator_;
   }
 
@@ -579,7 +517,15 @@ class FlowSwarm {
         const gpu::BlockWork work{w.batch_size, t, kv_len};
         const double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
         if (blocks_s > 0 && sc_.policy.scheduler.kind != SchedulerKind::Shared) {
-          Job job{blocks_s, k, step, hop.blocks, work, work.new_tokens == 1, deadline, priority};
+          Job job;
+          job.seconds = blocks_s;
+          job.session = k;
+          job.step = step;
+          job.blocks = hop.blocks;
+          job.work = work;
+          job.batchable = work.new_tokens == 1;
+          job.deadline = deadline;
+          job.priority = priority;
           co_await Queued{this, hop.server, &job};  // the worker signals the span and counts the busy time
         } else if (blocks_s > 0) {
           t0 = now_;

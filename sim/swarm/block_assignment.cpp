@@ -48,6 +48,14 @@ int choose_least_served_start(const std::vector<double>& block_tp, int span) {
   return best;
 }
 
+BlockRange join_range(const NodeSpec& node, const gpu::TransformerSpec& model, const OverheadSpec& overheads,
+                      std::span<const ServedRange> others) {
+  if (node.blocks) return *node.blocks;
+  const int span = blocks_that_fit(node, model, overheads);
+  const int start = choose_least_served_start(block_throughputs(model.n_layers, others), span);
+  return BlockRange{start, start + span};
+}
+
 std::vector<BlockRange> plan_initial_blocks(const Scenario& sc, const gpu::ShardCostModel& cost) {
   const int n_blocks = sc.model.n_layers;
   std::vector<std::size_t> order(sc.nodes.size());

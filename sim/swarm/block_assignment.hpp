@@ -35,6 +35,11 @@ std::vector<double> block_throughputs(int n_blocks, std::span<const ServedRange>
 /// (ties: the lowest start). That window holds the least-served blocks.
 int choose_least_served_start(const std::vector<double>& block_tp, int span);
 
+/// The range a node takes when it joins: its fixed range, or for "auto" the least-served window
+/// of blocks_that_fit blocks given the ranges the others serve (Petals' rule).
+BlockRange join_range(const NodeSpec& node, const gpu::TransformerSpec& model, const OverheadSpec& overheads,
+                      std::span<const ServedRange> others);
+
 /// Initial ranges of every node: nodes join in join_at order (ties: file order); a node with a
 /// fixed range keeps it, an "auto" node takes the least-served window of blocks_that_fit blocks.
 /// Returns one range per node (empty when the node holds nothing).

@@ -48,4 +48,23 @@ class LatencyTable {
   static constexpr int kCachedHosts = 2048;
 };
 
+/// The server (host index below `servers`) with the least sum of one-way latencies to every
+/// host, among those `eligible(i)` accepts (ties: the lowest index); -1 when none is eligible.
+/// Where an orchestrator builds chains (policy.orchestrator).
+template <class Eligible>
+int most_central_server(const LatencyTable& table, int servers, Eligible eligible) {
+  int best_server = -1;
+  double best = 0.0;
+  for (int i = 0; i < servers; ++i) {
+    if (!eligible(i)) continue;
+    double sum = 0.0;
+    for (int j = 0; j < table.hosts(); ++j) sum += table.one_way(i, j);
+    if (best_server < 0 || sum < best) {
+      best = sum;
+      best_server = i;
+    }
+  }
+  return best_server;
+}
+
 }  // namespace swarmsim::sim
