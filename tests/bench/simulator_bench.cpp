@@ -146,10 +146,11 @@ double peak_rss_bytes(const sim::Scenario& sc) {
 /// Memory against sessions in flight: N sessions arrive at once on a 1,000-node swarm and stay in
 /// flight together (64 tokens each); the counter is the peak RSS above a one-session run, per
 /// session. Linear growth shows as the same bytes per session at every N.
-void BM_MemoryPerSessionInFlight(benchmark::State& state) {
+void memory_per_session(benchmark::State& state, sim::EngineKind engine) {
   const int n = static_cast<int>(state.range(0));
   sim::Scenario one = bench::generated_swarm(1000, 50, 1, 1.0, 64);
   one.workload.arrival = sim::ArrivalProcess::AllAtStart;
+  one.engine = engine;
   sim::Scenario many = one;
   many.workload.sessions = n;
   double per_session = 0;
@@ -160,7 +161,10 @@ void BM_MemoryPerSessionInFlight(benchmark::State& state) {
   }
   state.counters["bytes_per_session"] = per_session;
 }
+void BM_MemoryPerSessionInFlight(benchmark::State& state) { memory_per_session(state, sim::EngineKind::SimGrid); }
 BENCHMARK(BM_MemoryPerSessionInFlight)->Arg(250)->Arg(1000)->Arg(4000)->UseManualTime()->Iterations(1);
+void BM_MemoryPerSessionInFlightFlow(benchmark::State& state) { memory_per_session(state, sim::EngineKind::Flow); }
+BENCHMARK(BM_MemoryPerSessionInFlightFlow)->Arg(250)->Arg(1000)->Arg(4000)->UseManualTime()->Iterations(1);
 
 /// The largest shipped scenario, at batch 64 and sequence 1024 to make it long enough to time.
 void BM_ShippedTable2(benchmark::State& state) {
