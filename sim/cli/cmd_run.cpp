@@ -22,9 +22,10 @@ std::string latency_line(const nlohmann::json& h) {
 void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
   const auto& s = m["sessions"];
   const auto& tp = m["throughput"];
-  std::printf("scenario      %s  (%s, router %s, %s network, %s pricing)\n", m["scenario"].get<std::string>().c_str(),
+  const bool flow = m.value("engine", "simgrid") == "flow";
+  std::printf("scenario      %s  (%s, router %s, %s network%s, %s pricing)\n", m["scenario"].get<std::string>().c_str(),
               m["model"].get<std::string>().c_str(), m["router"].get<std::string>().c_str(),
-              m["network_model"].get<std::string>().c_str(), m["pricing"].get<std::string>().c_str());
+              m["network_model"].get<std::string>().c_str(), flow ? " on the flow engine" : "", m["pricing"].get<std::string>().c_str());
   std::printf("simulated     %s in %.3f s wall (%llu hops, %.0f hops/s)\n", sim::format_duration(r.simulated_time).c_str(),
               r.wall_seconds, static_cast<unsigned long long>(r.hops), r.wall_seconds > 0 ? r.hops / r.wall_seconds : 0.0);
   std::printf("sessions      %d completed, %d failed of %d\n", s["completed"].get<int>(), s["failed"].get<int>(),
@@ -110,6 +111,11 @@ int run(const RunArgs& args) {
   if (sc.graph && args.execute == "real") {
     std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves a graph model, "
                          "whose stages are priced (drop --execute or use --execute priced)\n", args.file.c_str());
+    return 2;
+  }
+  if (sc.engine == sim::EngineKind::Flow && args.execute == "real") {
+    std::fprintf(stderr, "swarmsim run: --execute real runs the kernels inside SimGrid actors; %s asks for the flow engine "
+                         "(use --engine simgrid, or drop --execute)\n", args.file.c_str());
     return 2;
   }
   sim::RunOptions opts;
