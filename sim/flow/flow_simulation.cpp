@@ -480,6 +480,12 @@ class FlowSwarm {
       formed.ranges.push_back(hop.blocks);
     }
     signals_.on_chain_formed(formed);
+    const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
+    if (verbosity_ >= 1) {
+      std::string text;
+      for (const ChainHop& hop : chain->hops) text += (text.empty() ? "" : " > ") + host_name(hop.server) + "[" + hop.blocks.str() + "]";
+      log(1, who, "chain " + text);
+    }
     std::vector<double> hop_latency;  // of the message into hop h (the last: back to the client)
     for (std::size_t h = 0, prev = static_cast<std::size_t>(client); h <= chain->hops.size(); ++h) {
       const int to = h == chain->hops.size() ? client : chain->hops[h].server;
@@ -542,6 +548,7 @@ class FlowSwarm {
       }
       tokens += w.batch_size;
       signals_.on_step(StepCompleted{now_, k, step, now_ - last_token});
+      if (verbosity_ >= 2) log(2, who, step == 0 ? std::string("prefill done") : "decode step " + std::to_string(step) + " done");
       last_token = now_;
     }
     for (const ChainHop& hop : chain->hops) {

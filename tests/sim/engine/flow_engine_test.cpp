@@ -111,6 +111,16 @@ TEST(FlowEngine, MatchesSimGridWithOrchestratorAndCorruption) {
   EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
 }
 
+// Sessions whose KV caches fit nowhere retry admission every second until the timeout, then fail
+// with the same reason on both engines.
+TEST(FlowEngine, MatchesSimGridWhenAdmissionFails) {
+  const auto [simgrid, flowed] = both_engines(shipped(
+      "sanity/two_node.json", {{"workload.batch_size", "512"}, {"workload.prompt_tokens", "8192"}, {"workload.sessions", "3"}}));
+  EXPECT_EQ(simgrid["sessions"]["failed"].get<int>(), 3);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+}
+
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a
 // routing decision and the runs part; the aggregate figures must still agree closely.
 TEST(FlowEngine, AgreesWithSimGridOnRoutedSwarms) {
