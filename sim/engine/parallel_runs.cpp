@@ -4,7 +4,11 @@
 #include "sim/pricing.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -95,12 +99,58 @@ struct ChildGuard {
   }
 };
 
+/// Flow-engine jobs need no process of their own (no SimGrid): they run on `limit` threads of
+/// this process, which saves a fork, a pipe and a JSON round trip per run. on_finished is called
+/// on the calling thread, in the order the runs finish.
+std::vector<RunOutcome> run_in_threads(const std::vector<RunJob>& jobs, std::size_t limit, const RunFinished& on_finished) {
+  std::vector<RunOutcome> outcomes(jobs.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::size_t> done;
+  const auto work = [&] {
+    for (std::size_t i; (i = next++) < jobs.size();) {
+      RunOutcome o;
+      try {
+        SwarmSimulation sim(jobs[i].scenario, make_cost_model(jobs[i].scenario));
+        o.report = sim.run(jobs[i].options);
+        o.ok = true;
+      } catch (const std::exception& e) {
+        o.error = e.what();
+      } catch (...) {
+        o.error = "unknown exception";
+      }
+      const std::lock_guard<std::mutex> lock(mu);
+      outcomes[i] = std::move(o);
+      done.push_back(i);
+      cv.notify_one();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < std::min(limit, jobs.size()); ++t) threads.emplace_back(work);
+  for (std::size_t finished = 0; finished < jobs.size();) {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return !done.empty(); });
+    const std::size_t i = done.front();
+    done.pop_front();
+    ++finished;
+    lock.unlock();
+    if (on_finished) on_finished(i, finished, outcomes[i]);
+  }
+  for (std::thread& t : threads) t.join();
+  return outcomes;
+}
+
 }  // namespace
 
 int default_parallel_runs() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
 std::vector<RunOutcome> run_parallel(const std::vector<RunJob>& jobs, int max_parallel, const RunFinished& on_finished) {
   const std::size_t limit = static_cast<std::size_t>(max_parallel > 0 ? max_parallel : default_parallel_runs());
+  const bool all_flow = !jobs.empty() && std::all_of(jobs.begin(), jobs.end(), [](const RunJob& j) {
+    return j.scenario.engine == EngineKind::Flow && !j.scenario.graph && !j.options.execute_real;
+  });
+  if (all_flow) return run_in_threads(jobs, limit, on_finished);
   std::vector<RunOutcome> outcomes(jobs.size());
   std::vector<Child> running;
   ChildGuard guard{running};

@@ -1,6 +1,7 @@
 #pragma once
 // Runs many scenarios, each in its own forked child process (SimGrid allows one simulation per
-// process; see isolated_run.hpp), up to N at once. Results come back in job order whatever the
+// process; see isolated_run.hpp), up to N at once; when every job is for the flow engine (no
+// SimGrid), on N threads of this process instead. Results come back in job order whatever the
 // order in which the children finish, so a caller's output does not depend on scheduling.
 #include <cstddef>
 #include <functional>

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/engine/parallel_runs.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
 using namespace swarmsim::sim;
@@ -60,3 +61,36 @@ TEST(ParallelRuns, AFailedRunIsAnOutcomeAndTheOthersStillRun) {
 }
 
 TEST(ParallelRuns, NoJobsNoRuns) { EXPECT_TRUE(run_parallel({}, 4).empty()); }
+
+// Flow-engine jobs run on threads of this process: outcomes still come back in job order, equal
+// to the same jobs run one by one, and a run that throws is an outcome.
+TEST(ParallelRuns, FlowJobsRunOnThreadsWithTheSameResults) {
+  const std::vector<int> tokens{64, 48, 8, 4, 2, 16, 32};
+  std::vector<RunJob> jobs;
+  for (int t : tokens) {
+    jobs.push_back(two_node_job(t));
+    jobs.back().scenario.engine = EngineKind::Flow;
+  }
+  RunJob bad = jobs[0];
+  bad.options.execute_real = true;  // the flow engine refuses it with an exception
+  bad.scenario.engine = EngineKind::Flow;
+  std::size_t calls = 0;
+  const std::vector<RunOutcome> out = run_parallel(jobs, 3, [&](std::size_t, std::size_t finished, const RunOutcome&) {
+    EXPECT_EQ(finished, ++calls);
+  });
+  ASSERT_EQ(out.size(), jobs.size());
+  EXPECT_EQ(calls, jobs.size());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    ASSERT_TRUE(out[i].ok) << out[i].error;
+    SwarmSimulation alone(jobs[i].scenario, make_cost_model(jobs[i].scenario));
+    nlohmann::json expected = alone.run(jobs[i].options).metrics, got = out[i].report.metrics;
+    expected.erase("wall_clock");
+    got.erase("wall_clock");
+    EXPECT_EQ(got, expected) << "job " << i;
+    EXPECT_EQ(got["throughput"]["tokens_generated"].get<int>(), 2 * tokens[i]);
+  }
+  const std::vector<RunOutcome> failed = run_parallel({jobs[1], bad}, 2);
+  EXPECT_TRUE(failed[0].ok);
+  EXPECT_FALSE(failed[1].ok);
+  EXPECT_NE(failed[1].error.find("--execute real"), std::string::npos) << failed[1].error;
+}
