@@ -131,6 +131,14 @@ struct SwarmSimulation::Impl {
 
   static double now() { return sg4::Engine::get_clock(); }
 
+  /// server_throughput of node i, computed once: it depends on the node and the model only.
+  std::vector<double> throughputs;
+  double throughput(int i) {
+    if (throughputs.empty())
+      for (const NodeSpec& n : sc.nodes) throughputs.push_back(server_throughput(n, sc.model, *cost));
+    return throughputs[static_cast<std::size_t>(i)];
+  }
+
   std::string host_name(int h) const { return h < S ? sc.nodes[h].name : sc.clients[h - S].name; }
 
   void log(int level, const std::string& who, const std::string& msg) const {
@@ -221,7 +229,7 @@ struct SwarmSimulation::Impl {
       for (int j = 0; j < S; ++j) {
         const ServerState& o = servers[static_cast<std::size_t>(j)];
         if (j != i && o.assigned && o.up)
-          served.push_back({o.blocks, server_throughput(sc.nodes[static_cast<std::size_t>(j)], sc.model, *cost)});
+          served.push_back({o.blocks, throughput(j)});
       }
     st.blocks = join_range(node, sc.model, sc.overheads, served);
     st.assigned = true;
@@ -251,7 +259,7 @@ struct SwarmSimulation::Impl {
     }
     log(1, "server@" + node.name, "serving blocks " + st.blocks.str());
     signals.on_node_joined(NodeJoined{now(), i, st.blocks, started});
-    if (dht) dht->announce(i, st.blocks, server_throughput(node, sc.model, *cost));
+    if (dht) dht->announce(i, st.blocks, throughput(i));
     // Stay alive (a daemon does not keep the run going) so that SimGrid restarts this actor,
     // and the node reloads its blocks, when its host comes back up after a failure.
     sg4::this_actor::suspend();
@@ -273,7 +281,7 @@ struct SwarmSimulation::Impl {
         const ServerState& st = servers[static_cast<std::size_t>(i)];
         const bool known_serving = (st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i));
         if (!known_serving) continue;
-        served.push_back({st.blocks, server_throughput(sc.nodes[static_cast<std::size_t>(i)], sc.model, *cost)});
+        served.push_back({st.blocks, throughput(i)});
         who.push_back(i);
       }
       const std::vector<double> tp = block_throughputs(n, served);
@@ -330,7 +338,7 @@ struct SwarmSimulation::Impl {
       ++s.incarnation;
       log(1, "server@" + host_name(i), "serving blocks " + s.blocks.str());
       signals.on_node_joined(NodeJoined{now(), i, s.blocks, started});
-      if (dht) dht->announce(i, s.blocks, server_throughput(sc.nodes[static_cast<std::size_t>(i)], sc.model, *cost));
+      if (dht) dht->announce(i, s.blocks, throughput(i));
     })->daemonize();
   }
 

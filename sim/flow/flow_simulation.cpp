@@ -307,6 +307,13 @@ class FlowSwarm {
     return v;
   }
 
+  /// server_throughput of node i, computed once: it depends on the node and the model only.
+  double throughput(int i) {
+    if (throughputs_.empty())
+      for (const NodeSpec& n : sc_.nodes) throughputs_.push_back(server_throughput(n, sc_.model, *cost_));
+    return throughputs_[static_cast<std::size_t>(i)];
+  }
+
   /// Fixed range, or the least-served window among the servers assigned so far (Petals' rule).
   void assign_blocks(int i) {
     Server& st = servers_[static_cast<std::size_t>(i)];
@@ -315,7 +322,7 @@ class FlowSwarm {
     if (!node.blocks)
       for (int j = 0; j < S_; ++j)
         if (j != i && servers_[static_cast<std::size_t>(j)].assigned)
-          served.push_back({servers_[static_cast<std::size_t>(j)].blocks, server_throughput(sc_.nodes[static_cast<std::size_t>(j)], sc_.model, *cost_)});
+          served.push_back({servers_[static_cast<std::size_t>(j)].blocks, throughput(j)});
     st.blocks = join_range(node, sc_.model, sc_.overheads, served);
     st.assigned = true;
     st.weights_bytes = st.blocks.size() * sc_.model.block_weight_bytes();
@@ -592,6 +599,7 @@ class FlowSwarm {
   std::unordered_set<void*> live_;
   std::unordered_map<WorkKey, double, WorkKeyHash> priced_;
   std::vector<ServerQueue> queues_;
+  std::vector<double> throughputs_;
 };
 
 }  // namespace
