@@ -43,9 +43,10 @@ void compare_with_simgrid(NetworkModel model) {
   Rng rng(2026);
   std::vector<double> up, down, latency;
   for (int h = 0; h < kHosts; ++h) {
-    up.push_back(rng.uniform(5e6, 50e6));
-    down.push_back(rng.uniform(5e6, 50e6));
-    latency.push_back(rng.uniform(1e-3, 20e-3));
+    // Up to 200 MB/s and 80 ms: LV08's window (4 MiB / 2 latency, 26 MB/s at 80 ms) binds some flows.
+    up.push_back(rng.uniform(5e6, 200e6));
+    down.push_back(rng.uniform(5e6, 200e6));
+    latency.push_back(rng.uniform(1e-3, 80e-3));
   }
   std::vector<RandomFlow> flows;
   for (int i = 0; i < kFlows; ++i) {
