@@ -39,6 +39,7 @@
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/request_queue.hpp"
 #include "sim/swarm/server_load.hpp"
+#include "sim/swarm/swarm_state.hpp"
 #include "sim/units.hpp"
 
 namespace sg4 = simgrid::s4u;
@@ -57,29 +58,6 @@ struct HostDown {
 // [SECTION] State
 // ---------------------------------------------------------------------------------------------
 
-/// Live state of one server; plain data read by routers through ServerView.
-struct ServerState {
-  BlockRange blocks;           ///< range served (assigned at first join for "auto" nodes)
-  bool assigned = false;       ///< blocks chosen
-  bool up = true;              ///< host on
-  bool loaded = false;         ///< weights loaded: routable
-  int epoch = 0;               ///< incremented each time the node goes down (its KV caches are lost)
-  double weights_bytes = 0.0;
-  double kv_capacity = 0.0;    ///< usable memory minus weights
-  double kv_reserved = 0.0;
-  double kv_peak = 0.0;
-  int active = 0;              ///< sessions whose chain uses the node
-  ServerLoad load;             ///< recent busy fraction, as routers see it
-  double joined_at = -1.0;     ///< first time it finished loading
-  double up_since = 0.0;
-  double up_seconds = 0.0;     ///< closed up intervals
-  double down_since = -1.0;    ///< when it last went down
-  bool stale_alive = false;    ///< down but not yet declared dead: routers still see it (no heartbeat missed yet)
-  bool moving = false;         ///< rebalancing: unloading its range and loading another
-  double heartbeat_phase = 0.0;  ///< its heartbeats go out at phase + m x period
-  int incarnation = 0;         ///< times it finished loading blocks (a restarted server is a new incarnation)
-};
-
 /// A transfer ended without delivering: the receiver (or the sender) is gone.
 enum class Delivery { Ok, ReceiverFailed, SenderFailed };
 
@@ -94,7 +72,7 @@ struct SwarmSimulation::Impl {
   std::shared_ptr<const gpu::ShardCostModel> cost;
   SimSignals signals;
   int S = 0, C = 0;
-  std::vector<ServerState> servers;
+  std::unique_ptr<SwarmState> swarm;  ///< the servers' state (sim/swarm/swarm_state.hpp)
   std::unique_ptr<LatencyTable> latencies;
   std::unique_ptr<SwarmPlatform> platform;
   std::unique_ptr<ChainRouter> router;
@@ -131,13 +109,7 @@ struct SwarmSimulation::Impl {
 
   static double now() { return sg4::Engine::get_clock(); }
 
-  /// server_throughput of node i, computed once: it depends on the node and the model only.
-  std::vector<double> throughputs;
-  double throughput(int i) {
-    if (throughputs.empty())
-      for (const NodeSpec& n : sc.nodes) throughputs.push_back(server_throughput(n, sc.model, *cost));
-    return throughputs[static_cast<std::size_t>(i)];
-  }
+  double throughput(int i) const { return swarm->throughput(i); }
 
   std::string host_name(int h) const { return h < S ? sc.nodes[h].name : sc.clients[h - S].name; }
 
@@ -149,59 +121,16 @@ struct SwarmSimulation::Impl {
   // [SECTION] Server state helpers
   // -------------------------------------------------------------------------------------------
 
-  double utilization(int i) const { return servers[static_cast<std::size_t>(i)].load.utilization(now()); }
-
-  void add_busy(int host, double device_seconds) {
-    if (host < S) servers[static_cast<std::size_t>(host)].load.add_busy(now(), device_seconds);
-  }
-
-  /// Fraction of time up since the node first joined, times its declared uptime.
-  double uptime_estimate(int i) const {
-    const ServerState& s = servers[static_cast<std::size_t>(i)];
-    double observed = 1.0;
-    if (s.joined_at >= 0 && now() > s.joined_at) {
-      const double up = s.up_seconds + (s.up ? now() - s.up_since : 0.0);
-      observed = std::clamp(up / (now() - s.joined_at), 0.0, 1.0);
-    }
-    return sc.nodes[static_cast<std::size_t>(i)].uptime * observed;
-  }
-
-  /// Whether the swarm has noticed that server i is down: its last heartbeat before the failure
-  /// is heartbeat_misses periods old.
-  bool declared_dead(int i) const { return !servers[static_cast<std::size_t>(i)].up && now() >= death_notice_time(i); }
-
-  /// When the swarm declares server i dead for its current failure (its last heartbeat before going
-  /// down plus heartbeat_misses periods); now() if it is up.
-  double death_notice_time(int i) const {
-    const ServerState& s = servers[static_cast<std::size_t>(i)];
-    if (s.up) return now();
-    const double hb = sc.policy.faults.heartbeat_s;
-    const double last = s.heartbeat_phase + std::floor((s.down_since - s.heartbeat_phase) / hb) * hb;
-    return last + hb * sc.policy.faults.heartbeat_misses;
-  }
-
-  /// Whether server i serves `blocks` now (a moving server answers "not serving" at once).
-  bool serves(int i, BlockRange blocks) const {
-    const ServerState& s = servers[static_cast<std::size_t>(i)];
-    return s.loaded && !s.moving && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
-  }
+  double utilization(int i) const { return swarm->utilization(i, now()); }
+  void add_busy(int host, double device_seconds) { swarm->add_busy(host, now(), device_seconds); }
+  bool declared_dead(int i) const { return swarm->declared_dead(i, now()); }
+  double death_notice_time(int i) const { return swarm->death_notice_time(i, now()); }
+  bool serves(int i, BlockRange blocks) const { return swarm->serves(i, blocks); }
 
   /// The servers as a router sees them; with the DHT, only those a lookup found, with the blocks
   /// they announced (a stale record leads to a server that no longer serves them).
   std::vector<ServerView> make_view(const std::vector<DhtServerRecord>* known = nullptr) const {
-    std::vector<ServerView> v(static_cast<std::size_t>(S));
-    for (int i = 0; i < S; ++i) {
-      const ServerState& s = servers[static_cast<std::size_t>(i)];
-      ServerView& x = v[static_cast<std::size_t>(i)];
-      x.host = i;
-      x.blocks = s.blocks;
-      x.alive = (s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i));
-      x.device = sc.nodes[static_cast<std::size_t>(i)].device;
-      x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
-      x.active_sessions = s.active;
-      x.utilization = utilization(i);
-      x.uptime = uptime_estimate(i) * reliability_multiplier[static_cast<std::size_t>(i)];  // seed 002, section 3.1
-    }
+    std::vector<ServerView> v = swarm->view(now(), reliability_multiplier);
     if (known) {
       std::vector<char> found(static_cast<std::size_t>(S), 0);
       for (const DhtServerRecord& r : *known) {
@@ -218,24 +147,7 @@ struct SwarmSimulation::Impl {
     return SwarmView{views, platform.get(), &sc.model, cost.get(), &sc.overheads, &sc.policy.compression};
   }
 
-  /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
-  /// among the servers alive or loading now (Petals' rule).
-  void assign_blocks(int i) {
-    ServerState& st = servers[static_cast<std::size_t>(i)];
-    if (st.assigned) return;
-    const NodeSpec& node = sc.nodes[static_cast<std::size_t>(i)];
-    std::vector<ServedRange> served;
-    if (!node.blocks)
-      for (int j = 0; j < S; ++j) {
-        const ServerState& o = servers[static_cast<std::size_t>(j)];
-        if (j != i && o.assigned && o.up)
-          served.push_back({o.blocks, throughput(j)});
-      }
-    st.blocks = join_range(node, sc.model, sc.overheads, served);
-    st.assigned = true;
-    st.weights_bytes = st.blocks.size() * sc.model.block_weight_bytes();
-    st.kv_capacity = usable_memory_bytes(*node.device, sc.overheads) - st.weights_bytes;
-  }
+  void assign_blocks(int i) { swarm->assign_blocks(i); }
 
   // -------------------------------------------------------------------------------------------
   // [SECTION] Actors
@@ -247,7 +159,7 @@ struct SwarmSimulation::Impl {
     const NodeSpec& node = sc.nodes[static_cast<std::size_t>(i)];
     if (now() < node.join_at_s) sg4::this_actor::sleep_until(node.join_at_s);
     assign_blocks(i);
-    ServerState& st = servers[static_cast<std::size_t>(i)];
+    ServerState& st = (*swarm)[i];
     const double started = now();
     log(1, "server@" + node.name, "loading blocks " + st.blocks.str() + " (" + format_bytes(st.weights_bytes) + ")");
     sg4::this_actor::sleep_for(st.weights_bytes / node.weights_load_Bps);
@@ -278,7 +190,7 @@ struct SwarmSimulation::Impl {
       std::vector<ServedRange> served;
       std::vector<int> who;
       for (int i = 0; i < S; ++i) {
-        const ServerState& st = servers[static_cast<std::size_t>(i)];
+        const ServerState& st = (*swarm)[i];
         const bool known_serving = (st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i));
         if (!known_serving) continue;
         served.push_back({st.blocks, throughput(i)});
@@ -291,7 +203,7 @@ struct SwarmSimulation::Impl {
       BlockRange best_range;
       for (std::size_t w = 0; w < who.size(); ++w) {
         const int i = who[w];
-        const ServerState& st = servers[static_cast<std::size_t>(i)];
+        const ServerState& st = (*swarm)[i];
         if (sc.nodes[static_cast<std::size_t>(i)].blocks || !st.up) continue;  // fixed ranges stay where the scenario put them
         std::vector<ServedRange> others = served;
         others.erase(others.begin() + static_cast<long>(w));
@@ -316,7 +228,7 @@ struct SwarmSimulation::Impl {
   /// Server `i` drops its KV caches and range, loads `to`, and serves it once loaded (a move of
   /// rebalancing or of a topology scheme); every move is a blocks_moved event.
   void move_server(int i, BlockRange to, double before, double after, const char* why) {
-    ServerState& st = servers[static_cast<std::size_t>(i)];
+    ServerState& st = (*swarm)[i];
     const BlockRange from = st.blocks;
     st.moving = true;
     st.loaded = false;
@@ -330,7 +242,7 @@ struct SwarmSimulation::Impl {
     if (dht) dht->withdraw(i, from);
     const double started = now();
     sg4::Actor::create("reload-" + host_name(i), platform->host(i), [this, i, started] {
-      ServerState& s = servers[static_cast<std::size_t>(i)];
+      ServerState& s = (*swarm)[i];
       sg4::this_actor::sleep_for(s.weights_bytes / sc.nodes[static_cast<std::size_t>(i)].weights_load_Bps);
       if (!s.moving) return;  // it went down meanwhile; its restart loads the new range
       s.moving = false;
@@ -355,7 +267,7 @@ struct SwarmSimulation::Impl {
       std::vector<char> up(static_cast<std::size_t>(S), 0);
       for (int i = 0; i < S; ++i) {
         const NodeSpec& node = sc.nodes[static_cast<std::size_t>(i)];
-        const ServerState& st = servers[static_cast<std::size_t>(i)];
+        const ServerState& st = (*swarm)[i];
         up[static_cast<std::size_t>(i)] = st.up && (st.loaded || st.moving) ? 1 : 0;
         snap.nodes.push_back({node.name, node.location.value_or(topology::GeoPoint{}), node.device->peak_flops,
                               up[static_cast<std::size_t>(i)] != 0});
@@ -375,7 +287,7 @@ struct SwarmSimulation::Impl {
           const double after = scheme_throughput(sc, *cost, scheme.ranges, up);
           for (int i = 0; i < S; ++i) {
             const BlockRange want = scheme.ranges[static_cast<std::size_t>(i)];
-            const ServerState& st = servers[static_cast<std::size_t>(i)];
+            const ServerState& st = (*swarm)[i];
             if (sc.nodes[static_cast<std::size_t>(i)].blocks || want.empty() || !st.up || !st.loaded || st.moving) continue;
             if (want != st.blocks) move_server(i, want, before, after, "topology");
           }
@@ -396,7 +308,7 @@ struct SwarmSimulation::Impl {
 
   std::vector<BlockRange> current_ranges() const {
     std::vector<BlockRange> r;
-    for (const ServerState& st : servers) r.push_back(st.blocks);
+    for (const ServerState& st : swarm->servers()) r.push_back(st.blocks);
     return r;
   }
 
@@ -632,8 +544,8 @@ struct SwarmSimulation::Impl {
   /// Chains are built by the most central alive server when the policy asks for an orchestrator:
   /// the client pays one request/response round trip to it.
   void orchestrator_round_trip(int client, int session) {
-    if (orchestrator < 0 || !servers[static_cast<std::size_t>(orchestrator)].up)
-      orchestrator = most_central_server(*latencies, S, [this](int i) { return servers[static_cast<std::size_t>(i)].up; });
+    if (orchestrator < 0 || !(*swarm)[orchestrator].up)
+      orchestrator = most_central_server(*latencies, S, [this](int i) { return (*swarm)[i].up; });
     if (orchestrator < 0) return;
     transfer(client, orchestrator, 0.0, session, -1);
     transfer(orchestrator, client, 0.0, session, -1);
@@ -654,45 +566,14 @@ struct SwarmSimulation::Impl {
     return seconds;
   }
 
-  /// KV memory a session holds on one server, valid while the server's epoch is unchanged.
-  struct Reservation {
-    int server;
-    int epoch;
-    double bytes;
-    int incarnation = 0;  ///< the server's incarnation when the session started using it
-  };
-
   double w_deadline() const { return sc.workload.deadline_s; }
 
-  /// Reserves KV memory for `hops` on their servers and records it in `reservations`.
   void reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations) {
-    for (const ChainHop& hop : hops) {
-      ServerState& st = servers[static_cast<std::size_t>(hop.server)];
-      const double bytes = kv_per_block * hop.blocks.size();
-      st.kv_reserved += bytes;
-      st.kv_peak = std::max(st.kv_peak, st.kv_reserved);
-      ++st.active;
-      reservations.push_back({hop.server, st.epoch, bytes, st.incarnation});
-    }
+    swarm->reserve(hops, kv_per_block, reservations);
   }
-
-  /// Whether server `server` lost this session's KV cache since it was reserved (it restarted or moved).
-  bool lost_cache(int server, const std::vector<Reservation>& reservations) const {
-    for (const Reservation& r : reservations)
-      if (r.server == server) return servers[static_cast<std::size_t>(server)].epoch != r.epoch;
-    return false;
-  }
-
-  /// Releases the reservation held on one server (it failed or left the chain).
-  void release_one(int server, std::vector<Reservation>& reservations) {
-    for (auto it = reservations.begin(); it != reservations.end(); ++it)
-      if (it->server == server) {
-        std::vector<Reservation> one{*it};
-        reservations.erase(it);
-        release(one);
-        return;
-      }
-  }
+  bool lost_cache(int server, const std::vector<Reservation>& reservations) const { return swarm->lost_cache(server, reservations); }
+  void release_one(int server, std::vector<Reservation>& reservations) { swarm->release_one(server, reservations); }
+  void release(std::vector<Reservation>& reservations) { swarm->release(reservations); }
 
   /// Routes a chain (or a span of one), retrying until the admission timeout counted from `since`.
   /// A server the session saw fail is avoided until it restarts (a new incarnation reloaded its blocks).
@@ -704,7 +585,7 @@ struct SwarmSimulation::Impl {
       req.avoid.clear();
       if (failed_seen)
         for (const auto& [server, incarnation] : *failed_seen)
-          if (servers[static_cast<std::size_t>(server)].incarnation == incarnation) req.avoid.push_back(server);
+          if ((*swarm)[server].incarnation == incarnation) req.avoid.push_back(server);
       std::vector<DhtServerRecord> known;
       if (dht) known = dht->servers_for(client, sc.model.n_layers, attempt > 1 || !req.avoid.empty());
       const std::vector<ServerView> views = make_view(dht ? &known : nullptr);
@@ -839,7 +720,7 @@ struct SwarmSimulation::Impl {
             // neighbours, and have the client replay its cached inputs into the new servers.
             const int f = std::max(0, failed.hop);
             const ChainHop lost = chain->hops[static_cast<std::size_t>(f)];
-            int used_incarnation = servers[static_cast<std::size_t>(lost.server)].incarnation;
+            int used_incarnation = (*swarm)[lost.server].incarnation;
             for (const Reservation& res : reservations)
               if (res.server == lost.server) used_incarnation = res.incarnation;
             failed_seen.emplace_back(lost.server, used_incarnation);  // avoided until it restarts
@@ -865,7 +746,7 @@ struct SwarmSimulation::Impl {
             needs_replay.erase(needs_replay.begin() + f);
             needs_replay.insert(needs_replay.begin() + f, sub->hops.size(), static_cast<char>(kv_len > 0));
             SessionRecovered rec{now(), k, step, lost.server, lost.blocks, {}, {}, kv_len * w.batch_size, 0.0};
-            const ServerState& lost_state = servers[static_cast<std::size_t>(lost.server)];
+            const ServerState& lost_state = (*swarm)[lost.server];
             rec.detected_after = lost_state.down_since >= 0 && !lost_state.up ? now() - lost_state.down_since : now() - failed.since;
             for (const ChainHop& hop : sub->hops) {
               rec.servers.push_back(hop.server);
@@ -898,16 +779,6 @@ struct SwarmSimulation::Impl {
     }
   }
 
-  void release(std::vector<Reservation>& reservations) {
-    for (const Reservation& r : reservations) {
-      ServerState& st = servers[static_cast<std::size_t>(r.server)];
-      if (st.epoch != r.epoch) continue;  // the node went down since: its caches are already gone
-      st.kv_reserved = std::max(0.0, st.kv_reserved - r.bytes);
-      --st.active;
-    }
-    reservations.clear();
-  }
-
   // -------------------------------------------------------------------------------------------
   // [SECTION] Run
   // -------------------------------------------------------------------------------------------
@@ -915,21 +786,12 @@ struct SwarmSimulation::Impl {
   void on_host_state(const sg4::Host& h) {
     const int i = platform->index_of(&h);
     if (i < 0 || i >= S) return;
-    ServerState& st = servers[static_cast<std::size_t>(i)];
+    ServerState& st = (*swarm)[i];
     if (h.is_on() == st.up) return;
-    st.up = h.is_on();
-    if (!st.up) {
-      if (st.joined_at >= 0) st.up_seconds += now() - st.up_since;
-      st.stale_alive = st.loaded && !st.moving;
-      st.down_since = now();
-      st.moving = false;
-      st.loaded = false;
-      ++st.epoch;
-      st.kv_reserved = 0.0;
-      st.active = 0;
-    } else {
-      st.up_since = now();
-    }
+    if (h.is_on())
+      swarm->host_up(i, now());
+    else
+      swarm->host_down(i, now());
     log(1, "swarm", host_name(i) + (st.up ? " is up" : " is down"));
     signals.on_node_state(NodeStateChanged{now(), i, st.up});
   }
@@ -969,11 +831,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
     m.backend = gpu::make_backend(options.backend);
     m.real = std::make_unique<RealModel>(m.sc, *m.backend, m.cost, local_device_of(*m.backend));
   }
-  m.servers.assign(static_cast<std::size_t>(m.S), ServerState{});
-  for (int i = 0; i < m.S; ++i) {  // heartbeats of different servers are not synchronized
-    Rng phase = Rng(m.sc.seed).split(0xBEA7000ULL + static_cast<std::uint64_t>(i));
-    m.servers[static_cast<std::size_t>(i)].heartbeat_phase = phase.uniform() * m.sc.policy.faults.heartbeat_s;
-  }
+  m.swarm = std::make_unique<SwarmState>(m.sc, *m.cost);
   m.session_ended.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   m.session_deadline.assign(static_cast<std::size_t>(m.sc.workload.sessions), std::numeric_limits<double>::infinity());
   m.session_priority.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
@@ -1039,7 +897,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
 
   std::vector<NodeSummary> nodes(static_cast<std::size_t>(m.S));
   for (int i = 0; i < m.S; ++i) {
-    const ServerState& st = m.servers[static_cast<std::size_t>(i)];
+    const ServerState& st = (*m.swarm)[i];
     NodeSummary& n = nodes[static_cast<std::size_t>(i)];
     n.blocks = st.blocks;
     n.weights_bytes = st.weights_bytes;

@@ -1,0 +1,136 @@
+#include "sim/swarm/swarm_state.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/rng.hpp"
+#include "sim/swarm/block_assignment.hpp"
+
+namespace swarmsim::sim {
+
+SwarmState::SwarmState(const Scenario& sc, const gpu::ShardCostModel& cost) : sc_(sc), servers_(sc.nodes.size()) {
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+    // Heartbeats of different servers are not synchronized.
+    Rng phase = Rng(sc.seed).split(0xBEA7000ULL + static_cast<std::uint64_t>(i));
+    servers_[i].heartbeat_phase = phase.uniform() * sc.policy.faults.heartbeat_s;
+    throughput_.push_back(server_throughput(sc.nodes[i], sc.model, cost));
+  }
+}
+
+void SwarmState::add_busy(int host, double now, double device_seconds) {
+  if (host < size()) (*this)[host].load.add_busy(now, device_seconds);
+}
+
+double SwarmState::uptime_estimate(int i, double now) const {
+  const ServerState& s = (*this)[i];
+  double observed = 1.0;
+  if (s.joined_at >= 0 && now > s.joined_at) {
+    const double up = s.up_seconds + (s.up ? now - s.up_since : 0.0);
+    observed = std::clamp(up / (now - s.joined_at), 0.0, 1.0);
+  }
+  return sc_.nodes[static_cast<std::size_t>(i)].uptime * observed;
+}
+
+double SwarmState::death_notice_time(int i, double now) const {
+  const ServerState& s = (*this)[i];
+  if (s.up) return now;
+  const double hb = sc_.policy.faults.heartbeat_s;
+  const double last = s.heartbeat_phase + std::floor((s.down_since - s.heartbeat_phase) / hb) * hb;
+  return last + hb * sc_.policy.faults.heartbeat_misses;
+}
+
+bool SwarmState::serves(int i, BlockRange blocks) const {
+  const ServerState& s = (*this)[i];
+  return s.loaded && !s.moving && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
+}
+
+std::vector<ServerView> SwarmState::view(double now, const std::vector<double>& reliability) const {
+  std::vector<ServerView> v(servers_.size());
+  for (int i = 0; i < size(); ++i) {
+    const ServerState& s = (*this)[i];
+    ServerView& x = v[static_cast<std::size_t>(i)];
+    x.host = i;
+    x.blocks = s.blocks;
+    x.alive = (s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i, now));
+    x.device = sc_.nodes[static_cast<std::size_t>(i)].device;
+    x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
+    x.active_sessions = s.active;
+    x.utilization = utilization(i, now);
+    x.uptime = uptime_estimate(i, now) * reliability[static_cast<std::size_t>(i)];  // seed 002, section 3.1
+  }
+  return v;
+}
+
+void SwarmState::assign_blocks(int i) {
+  ServerState& st = (*this)[i];
+  if (st.assigned) return;
+  const NodeSpec& node = sc_.nodes[static_cast<std::size_t>(i)];
+  std::vector<ServedRange> served;
+  if (!node.blocks)
+    for (int j = 0; j < size(); ++j) {
+      const ServerState& o = (*this)[j];
+      if (j != i && o.assigned && o.up) served.push_back({o.blocks, throughput(j)});
+    }
+  st.blocks = join_range(node, sc_.model, sc_.overheads, served);
+  st.assigned = true;
+  st.weights_bytes = st.blocks.size() * sc_.model.block_weight_bytes();
+  st.kv_capacity = usable_memory_bytes(*node.device, sc_.overheads) - st.weights_bytes;
+}
+
+void SwarmState::host_down(int i, double now) {
+  ServerState& st = (*this)[i];
+  st.up = false;
+  if (st.joined_at >= 0) st.up_seconds += now - st.up_since;
+  st.stale_alive = st.loaded && !st.moving;
+  st.down_since = now;
+  st.moving = false;
+  st.loaded = false;
+  ++st.epoch;
+  st.kv_reserved = 0.0;
+  st.active = 0;
+}
+
+void SwarmState::host_up(int i, double now) {
+  ServerState& st = (*this)[i];
+  st.up = true;
+  st.up_since = now;
+}
+
+void SwarmState::reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations) {
+  for (const ChainHop& hop : hops) {
+    ServerState& st = (*this)[hop.server];
+    const double bytes = kv_per_block * hop.blocks.size();
+    st.kv_reserved += bytes;
+    st.kv_peak = std::max(st.kv_peak, st.kv_reserved);
+    ++st.active;
+    reservations.push_back({hop.server, st.epoch, bytes, st.incarnation});
+  }
+}
+
+bool SwarmState::lost_cache(int server, const std::vector<Reservation>& reservations) const {
+  for (const Reservation& r : reservations)
+    if (r.server == server) return (*this)[server].epoch != r.epoch;
+  return false;
+}
+
+void SwarmState::release_one(int server, std::vector<Reservation>& reservations) {
+  for (auto it = reservations.begin(); it != reservations.end(); ++it)
+    if (it->server == server) {
+      std::vector<Reservation> one{*it};
+      reservations.erase(it);
+      release(one);
+      return;
+    }
+}
+
+void SwarmState::release(std::vector<Reservation>& reservations) {
+  for (const Reservation& r : reservations) {
+    ServerState& st = (*this)[r.server];
+    if (st.epoch != r.epoch) continue;  // the node went down since: its caches are already gone
+    st.kv_reserved = std::max(0.0, st.kv_reserved - r.bytes);
+    --st.active;
+  }
+  reservations.clear();
+}
+
+}  // namespace swarmsim::sim

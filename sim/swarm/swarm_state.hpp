@@ -1,0 +1,104 @@
+#pragma once
+// The live state of a swarm's servers, as both engines keep it: who is up and loaded, which blocks
+// each serves, the KV memory sessions hold on it, how busy it has been, and what a router sees of
+// it (a crashed server still looks alive until it misses its heartbeats). Plain data; every time
+// is passed in (s), so the SimGrid engine and the flow engine share one implementation.
+#include <vector>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/routing/swarm_view.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/block_range.hpp"
+#include "sim/swarm/server_load.hpp"
+
+namespace swarmsim::sim {
+
+/// Live state of one server.
+struct ServerState {
+  BlockRange blocks;           ///< range served (assigned at first join for "auto" nodes)
+  bool assigned = false;       ///< blocks chosen
+  bool up = true;              ///< host on
+  bool loaded = false;         ///< weights loaded: routable
+  int epoch = 0;               ///< incremented each time the node goes down or moves (its KV caches are lost)
+  double weights_bytes = 0.0;
+  double kv_capacity = 0.0;    ///< usable memory minus weights
+  double kv_reserved = 0.0;
+  double kv_peak = 0.0;
+  int active = 0;              ///< sessions whose chain uses the node
+  ServerLoad load;             ///< recent busy fraction, as routers see it
+  double joined_at = -1.0;     ///< first time it finished loading
+  double up_since = 0.0;
+  double up_seconds = 0.0;     ///< closed up intervals
+  double down_since = -1.0;    ///< when it last went down
+  bool stale_alive = false;    ///< down but not yet declared dead: routers still see it (no heartbeat missed yet)
+  bool moving = false;         ///< rebalancing: unloading its range and loading another
+  double heartbeat_phase = 0.0;  ///< its heartbeats go out at phase + m x period
+  int incarnation = 0;         ///< times it finished loading blocks (a restarted server is a new incarnation)
+};
+
+/// KV memory a session holds on one server, valid while the server's epoch is unchanged.
+struct Reservation {
+  int server;
+  int epoch;
+  double bytes;
+  int incarnation = 0;  ///< the server's incarnation when the session started using it
+};
+
+class SwarmState {
+ public:
+  /// The servers of `scenario` (borrowed), none assigned yet, heartbeat phases drawn from its seed.
+  SwarmState(const Scenario& scenario, const gpu::ShardCostModel& cost);
+
+  int size() const { return static_cast<int>(servers_.size()); }
+  ServerState& operator[](int i) { return servers_[static_cast<std::size_t>(i)]; }
+  const ServerState& operator[](int i) const { return servers_[static_cast<std::size_t>(i)]; }
+  const std::vector<ServerState>& servers() const { return servers_; }
+
+  /// server_throughput of node i (tokens/s per block), computed once per run.
+  double throughput(int i) const { return throughput_[static_cast<std::size_t>(i)]; }
+
+  /// Busy fraction of server i at `now`, in [0, 1].
+  double utilization(int i, double now) const { return (*this)[i].load.utilization(now); }
+  /// Counts device work that ended at `now` on `host` (clients are not tracked).
+  void add_busy(int host, double now, double device_seconds);
+
+  /// Fraction of time up since the node first joined, times its declared uptime.
+  double uptime_estimate(int i, double now) const;
+  /// When the swarm declares server i dead for its current failure (its last heartbeat before
+  /// going down plus heartbeat_misses periods); `now` if it is up.
+  double death_notice_time(int i, double now) const;
+  /// Whether the swarm has noticed that server i is down.
+  bool declared_dead(int i, double now) const { return !(*this)[i].up && now >= death_notice_time(i, now); }
+  /// Whether server i serves `blocks` now (a moving server answers "not serving" at once).
+  bool serves(int i, BlockRange blocks) const;
+
+  /// The servers as a router sees them at `now`; `reliability` multiplies each uptime (seed 002,
+  /// section 3.1: topology monitoring's H0 stability; all 1 without it).
+  std::vector<ServerView> view(double now, const std::vector<double>& reliability) const;
+
+  /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
+  /// among the servers assigned and up (Petals' rule); sizes its weights and KV capacity.
+  void assign_blocks(int i);
+
+  /// Server i's host went down at `now`: its caches and reservations are lost, routers keep
+  /// seeing it until it misses its heartbeats.
+  void host_down(int i, double now);
+  /// Server i's host came back at `now` (it reloads its blocks before serving again).
+  void host_up(int i, double now);
+
+  /// Reserves KV memory for `hops` on their servers and records it in `reservations`.
+  void reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations);
+  /// Whether `server` lost the session's KV cache since it was reserved (it restarted or moved).
+  bool lost_cache(int server, const std::vector<Reservation>& reservations) const;
+  /// Releases the reservation held on one server (it failed or left the chain).
+  void release_one(int server, std::vector<Reservation>& reservations);
+  /// Releases every reservation of a session.
+  void release(std::vector<Reservation>& reservations);
+
+ private:
+  const Scenario& sc_;
+  std::vector<ServerState> servers_;
+  std::vector<double> throughput_;
+};
+
+}  // namespace swarmsim::sim
