@@ -684,8 +684,12 @@ struct SwarmSimulation::Impl {
                   sc.policy.compression.message_bytes(static_cast<double>(w.batch_size) * kv_len * sc.model.hidden, act_bytes);
               if (deliver(client, hop.server, replay_bytes, k, step, rng) != Delivery::Ok) throw HopFailed{static_cast<int>(h), now()};
               const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
-              compute(hop.server, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{w.batch_size, kv_len, 0}, hop.blocks.size()), k,
-                      step, hop.blocks, "replay");
+              try {
+                compute(hop.server, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{w.batch_size, kv_len, 0}, hop.blocks.size()), k,
+                        step, hop.blocks, "replay");
+              } catch (const simgrid::Exception&) {
+                throw HostDown{hop.server};  // it went down while rebuilding the cache: the session ends
+              }
               needs_replay[h] = 0;
             }
             if (values) real->wire(*values);

@@ -13,6 +13,7 @@ enum class EventKind : std::uint8_t {
   FlowActive,  ///< flow `payload` has paid its latency: its bytes start to flow
   FlowDone,    ///< flow `payload` may have delivered its last byte (stale unless `version` matches)
   ExecDone,    ///< host `payload`'s earliest execution may have ended (stale unless `version` matches)
+  FlowTimeout, ///< flow `payload` (started as generation `version`) is late: its sender gives up on it
 };
 
 /// One timed event.

@@ -27,8 +27,8 @@ FairShareNetwork::FairShareNetwork(std::vector<double> up_Bps, std::vector<doubl
   }
 }
 
-void FairShareNetwork::start(double now, int from, int to, double bytes, double delay_s, double latency_s,
-                             std::uint64_t token) {
+FairShareNetwork::FlowId FairShareNetwork::start(double now, int from, int to, double bytes, double delay_s, double latency_s,
+                                                 std::uint64_t token) {
   int id;
   if (!free_ids_.empty()) {
     id = free_ids_.back();
@@ -38,11 +38,14 @@ void FairShareNetwork::start(double now, int from, int to, double bytes, double 
     flows_.emplace_back();
   }
   Flow& f = flows_[static_cast<std::size_t>(id)];
-  const std::uint32_t version = f.version + 1;
+  const std::uint32_t version = f.version + 1, generation = f.generation + 1;
   f = Flow{};
   f.version = version;
+  f.generation = generation;
   f.live = true;
   f.token = token;
+  f.from = from;
+  f.to = to;
   f.remaining = bytes;
   f.last = now;
   const int up_from = 2 * from, down_to = 2 * to + 1;
@@ -68,6 +71,55 @@ void FairShareNetwork::start(double now, int from, int to, double bytes, double 
   if (!(f.penalty > 0)) f.penalty = 1.0;
   ++in_flight_;
   queue_.push(now + delay_s, EventKind::FlowActive, static_cast<std::uint64_t>(id), f.version);
+  return FlowId{id, f.generation};
+}
+
+void FairShareNetwork::remove(double now, int id) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  int touched[4];
+  const int n = f.sharing ? f.n_links : 0;
+  std::copy(f.link, f.link + n, touched);
+  if (f.sharing) detach(id);
+  f.live = false;
+  ++f.version;
+  free_ids_.push_back(id);
+  --in_flight_;
+  solve(now, touched, n);
+}
+
+bool FairShareNetwork::cancel(double now, FlowId fid, std::uint64_t& token) {
+  if (fid.id < 0 || static_cast<std::size_t>(fid.id) >= flows_.size()) return false;
+  const Flow& f = flows_[static_cast<std::size_t>(fid.id)];
+  if (!f.live || f.generation != fid.generation) return false;
+  token = f.token;
+  remove(now, fid.id);
+  return true;
+}
+
+void FairShareNetwork::fail_host(double now, int host, std::vector<std::uint64_t>& tokens) {
+  for (std::size_t id = 0; id < flows_.size(); ++id) {
+    const Flow& f = flows_[id];
+    if (!f.live || (f.from != host && f.to != host)) continue;
+    tokens.push_back(f.token);
+    remove(now, static_cast<int>(id));
+  }
+}
+
+void FairShareNetwork::set_capacity(double now, int link, double Bps) {
+  Link& l = links_[static_cast<std::size_t>(link)];
+  // SimGrid 3.32's LV08 moves the weight-S term of every flow on the link to the new bandwidth
+  // (NetworkCm02Link::set_bandwidth). It also wakes flows still paying their latency, which then
+  // never finish (a stall the SimGrid engine works around with timeouts); here they keep waiting
+  // out their latency.
+  if (params_.weight_S_bytes > 0) {
+    const double delta = params_.weight_S_bytes / Bps - params_.weight_S_bytes / l.capacity;
+    for (Flow& f : flows_)
+      if (f.live)
+        for (int k = 0; k < f.n_links; ++k)
+          if (f.link[k] == link) f.penalty += delta;
+  }
+  l.capacity = Bps;
+  solve(now, &link, 1);
 }
 
 bool FairShareNetwork::on_event(const TimedEvent& e, std::uint64_t& token) {
@@ -86,15 +138,7 @@ bool FairShareNetwork::on_event(const TimedEvent& e, std::uint64_t& token) {
   }
   // FlowDone: its last byte arrived (a change of rate would have made this event stale).
   token = f.token;
-  int touched[4];
-  const int n = f.n_links;
-  std::copy(f.link, f.link + n, touched);
-  if (f.sharing) detach(id);
-  f.live = false;
-  ++f.version;
-  free_ids_.push_back(id);
-  --in_flight_;
-  solve(e.t, touched, n);
+  remove(e.t, id);
   return true;
 }
 

@@ -39,7 +39,26 @@ class FairShareNetwork {
   /// for `delay_s` (its latency times the model's factor, plus any software time), then shares
   /// its links. `latency_s` is the pair's one-way latency: the flow's sharing penalty and TCP
   /// window bound. `token` is handed back by on_event when the last byte arrives.
-  void start(double now, int from, int to, double bytes, double delay_s, double latency_s, std::uint64_t token);
+  /// Returns the flow's handle, for cancel().
+  struct FlowId {
+    int id = -1;
+    std::uint32_t generation = 0;
+  };
+  FlowId start(double now, int from, int to, double bytes, double delay_s, double latency_s, std::uint64_t token);
+
+  /// Removes the flow `f` if it is still in flight (a timeout); returns true with its token.
+  bool cancel(double now, FlowId f, std::uint64_t& token);
+  /// Removes every flow from or to `host` (it went down) and appends their tokens.
+  void fail_host(double now, int host, std::vector<std::uint64_t>& tokens);
+  /// Changes a link's bandwidth at `now` (bytes/s): the flows on it share the new capacity. As in
+  /// SimGrid 3.32, a flow keeps the bound it started with, and LV08 moves the weight-S part of the
+  /// penalty of every flow using the link to the new bandwidth.
+  void set_capacity(double now, int link, double Bps);
+  /// Index of host h's up link, and of its down link.
+  static int up_link(int h) { return 2 * h; }
+  static int down_link(int h) { return 2 * h + 1; }
+  /// Current bandwidth of a link (bytes/s).
+  double capacity(int link) const { return links_[static_cast<std::size_t>(link)].capacity; }
 
   /// Handles a FlowActive or FlowDone event; returns true with the finished flow's token when a
   /// flow delivered its last byte.
@@ -63,7 +82,9 @@ class FairShareNetwork {
     double penalty = 1;
     double last = 0;             ///< when `remaining` was last brought up to date (s)
     std::uint64_t token = 0;
+    int from = 0, to = 0;
     std::uint32_t version = 0;
+    std::uint32_t generation = 0;  ///< times this slot was used: tells a flow from the slot's later ones
     std::uint32_t mark = 0;
     bool sharing = false;
     bool live = false;
@@ -78,6 +99,8 @@ class FairShareNetwork {
 
   void attach(int f);
   void detach(int f);
+  /// Takes flow `id` out (delivered, cancelled or failed) and re-solves the links it used.
+  void remove(double now, int id);
   /// Re-solves max-min over the flows connected to `links` through shared links, at `now`.
   void solve(double now, const int* links, int n);
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "sim/flow/event_queue.hpp"
@@ -29,6 +30,7 @@
 #include "sim/swarm/request_queue.hpp"
 #include "sim/swarm/server_load.hpp"
 #include "sim/swarm/latency_table.hpp"
+#include "sim/swarm/swarm_state.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim::flow {
@@ -38,11 +40,78 @@ namespace {
 // [SECTION] Processes: coroutines the event queue resumes
 // ---------------------------------------------------------------------------------------------
 
-/// A simulated process (a server joining, a session). It starts suspended; the engine schedules
-/// its first resumption and owns its frame until it returns (then the frame frees itself).
+/// How a wait ended.
+enum class Outcome : std::uint8_t { Done, Failed, TimedOut };
+
+/// A suspended coroutine and how its wait ended; its address is the token the models hand back.
+struct Waiter {
+  std::coroutine_handle<> handle;
+  Outcome outcome = Outcome::Done;
+};
+
+std::uint64_t token_of(Waiter& w) { return reinterpret_cast<std::uint64_t>(&w); }
+Waiter& waiter_of(std::uint64_t token) { return *reinterpret_cast<Waiter*>(token); }
+
+/// Coroutine frames come and go with every message and session: recycle them per size (64-byte
+/// classes up to 8 KiB) instead of going to malloc each time. Per thread, as runs may share a process.
+class FramePool {
+ public:
+  static void* allocate(std::size_t n) {
+    const std::size_t c = size_class(n);
+    if (c < kClasses) {
+      std::vector<void*>& free = pool().free_[c];
+      if (!free.empty()) {
+        void* p = free.back();
+        free.pop_back();
+        return p;
+      }
+      return ::operator new((c + 1) * kGrain);
+    }
+    return ::operator new(n);
+  }
+  static void release(void* p, std::size_t n) noexcept {
+    const std::size_t c = size_class(n);
+    if (c < kClasses) {
+      try {
+        pool().free_[c].push_back(p);
+        return;
+      } catch (...) {
+      }
+      ::operator delete(p);
+      return;
+    }
+    ::operator delete(p);
+  }
+
+ private:
+  static constexpr std::size_t kGrain = 64, kClasses = 128;
+  static std::size_t size_class(std::size_t n) { return (n + kGrain - 1) / kGrain - 1; }
+  struct Lists {
+    std::vector<void*> free_[kClasses];
+    ~Lists() {
+      for (auto& list : free_)
+        for (void* p : list) ::operator delete(p);
+    }
+  };
+  static Lists& pool() {
+    thread_local Lists lists;
+    return lists;
+  }
+};
+
+/// Frames of the engine's coroutines come from the FramePool.
+struct PooledFrame {
+  static void* operator new(std::size_t n) { return FramePool::allocate(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { FramePool::release(p, n); }
+};
+
+/// A simulated process (a server loading its blocks, a session, a replay of events). It starts
+/// suspended; the engine schedules its first resumption and owns its frame until it returns (then
+/// the frame frees itself).
 struct Process {
-  struct promise_type {
+  struct promise_type : PooledFrame {
     std::unordered_set<void*>* live = nullptr;  ///< the engine's set of unfinished processes
+    Waiter start;                               ///< what the engine resumes first
     Process get_return_object() { return Process{std::coroutine_handle<promise_type>::from_promise(*this)}; }
     std::suspend_always initial_suspend() noexcept { return {}; }
     auto final_suspend() noexcept {
@@ -62,39 +131,85 @@ struct Process {
   std::coroutine_handle<promise_type> handle;
 };
 
-std::uint64_t token_of(std::coroutine_handle<> h) { return reinterpret_cast<std::uint64_t>(h.address()); }
-void resume_token(std::uint64_t token) { std::coroutine_handle<>::from_address(reinterpret_cast<void*>(token)).resume(); }
+/// A coroutine another one awaits for its result (a checked delivery, an admission with retries).
+/// It runs when awaited and hands control back when it returns; exceptions pass through.
+template <class T>
+class Task {
+ public:
+  struct promise_type : PooledFrame {
+    std::optional<T> value;
+    std::exception_ptr error;
+    std::coroutine_handle<> continuation;
+    Task get_return_object() { return Task{std::coroutine_handle<promise_type>::from_promise(*this)}; }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    auto final_suspend() noexcept {
+      struct Back {
+        bool await_ready() noexcept { return false; }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept { return h.promise().continuation; }
+        void await_resume() noexcept {}
+      };
+      return Back{};
+    }
+    template <class V>
+    void return_value(V&& v) {
+      value.emplace(std::forward<V>(v));
+    }
+    void unhandled_exception() { error = std::current_exception(); }
+  };
+  explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
+  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Task(const Task&) = delete;
+  ~Task() {
+    if (h_) h_.destroy();
+  }
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    h_.promise().continuation = awaiting;
+    return h_;
+  }
+  T await_resume() {
+    if (h_.promise().error) std::rethrow_exception(h_.promise().error);
+    return std::move(*h_.promise().value);
+  }
 
-/// Live state of one server (the subset of the SimGrid engine's that a static swarm needs).
-struct Server {
-  BlockRange blocks;
-  bool assigned = false;
-  bool loaded = false;
-  double weights_bytes = 0.0;
-  double kv_capacity = 0.0;
-  double kv_reserved = 0.0;
-  double kv_peak = 0.0;
-  int active = 0;
-  ServerLoad load;
-  double joined_at = -1.0;
+ private:
+  std::coroutine_handle<promise_type> h_;
 };
 
-/// Latency and bandwidth estimates for routers, from the scenario's static network.
-class StaticNetwork final : public NetworkEstimate {
+/// Latency and bandwidth estimates for routers: the latency table and the links as they are now.
+class LiveNetwork final : public NetworkEstimate {
  public:
-  StaticNetwork(const LatencyTable& latencies, std::vector<double> up, std::vector<double> down)
-      : latencies_(latencies), up_(std::move(up)), down_(std::move(down)) {}
+  LiveNetwork(const LatencyTable& latencies, const FairShareNetwork& links) : latencies_(latencies), links_(links) {}
   double latency_s(int from, int to) const override { return latencies_.one_way(from, to); }
   double bandwidth_Bps(int from, int to) const override {
-    return std::min(up_[static_cast<std::size_t>(from)], down_[static_cast<std::size_t>(to)]);
+    return std::min(links_.capacity(FairShareNetwork::up_link(from)), links_.capacity(FairShareNetwork::down_link(to)));
   }
-  const std::vector<double>& up() const { return up_; }
-  const std::vector<double>& down() const { return down_; }
 
  private:
   const LatencyTable& latencies_;
-  std::vector<double> up_, down_;
+  const FairShareNetwork& links_;
 };
+
+/// A message ended without delivering: the receiver (or the sender) is gone.
+enum class Delivery { Ok, ReceiverFailed, SenderFailed };
+
+/// The server of hop `hop` of a session's chain failed; thrown inside a step, handled by recovery.
+struct HopFailed {
+  int hop;
+  double since;  ///< when the session first saw it fail
+};
+
+/// A host on a hop was down when the session needed it (the session ends).
+struct HostDown {
+  int host;
+};
+
+std::vector<double> link_rates(const Scenario& sc, bool up) {
+  std::vector<double> r;
+  for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
+  for (const ClientSpec& c : sc.clients) r.push_back(up ? c.uplink_Bps : c.downlink_Bps);
+  return r;
+}
 
 // ---------------------------------------------------------------------------------------------
 // [SECTION] The engine
@@ -110,17 +225,18 @@ class FlowSwarm {
         S_(static_cast<int>(sc.nodes.size())),
         C_(static_cast<int>(sc.clients.size())),
         latencies_(sc),
-        network_(latencies_, link_rates(sc, true), link_rates(sc, false)),
-        links_(network_.up(), network_.down(), sharing_params(sc.network.model), queue_),
+        links_(link_rates(sc, true), link_rates(sc, false), sharing_params(sc.network.model), queue_),
+        network_(latencies_, links_),
         devices_(S_ + C_, queue_),
         router_(make_router(sc.policy)),
         root_rng_(sc.seed),
-        lat_factor_(latency_factor(sc.network.model)) {
-    servers_.assign(static_cast<std::size_t>(S_), Server{});
+        lat_factor_(latency_factor(sc.network.model)),
+        static_network_(sc.events.empty()),
+        swarm_(sc, *cost_),
+        reliability_(static_cast<std::size_t>(S_), 1.0),
+        life_(static_cast<std::size_t>(S_), 0) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
     arrivals_ = draw_arrivals(sc.workload, root_rng_);
-    // Routers price a block's work per device over and over: cache them per (device, shape).
-    (void)0;
   }
   ~FlowSwarm() {
     for (void* p : live_) std::coroutine_handle<>::from_address(p).destroy();
@@ -128,29 +244,32 @@ class FlowSwarm {
 
   /// Plays the scenario; returns the simulated duration.
   double run(ProgressLine& progress) {
-    for (int i = 0; i < S_; ++i) spawn(server(i), sc_.nodes[static_cast<std::size_t>(i)].join_at_s);
+    for (int i = 0; i < S_; ++i) spawn(server(i, 0), sc_.nodes[static_cast<std::size_t>(i)].join_at_s);
     if (sc_.policy.scheduler.kind != SchedulerKind::Shared) {
       queues_.resize(static_cast<std::size_t>(S_));
       for (int i = 0; i < S_; ++i) spawn(worker(i), 0.0);
     }
+    if (!sc_.events.empty()) spawn(replay(), 0.0);
     spawn_next_session();
     std::vector<std::uint64_t> done;
     while (!queue_.empty()) {
       const TimedEvent e = queue_.pop();
       if (e.t > sc_.time_limit_s) break;
       now_ = e.t;
+      std::uint64_t token = 0;
       switch (e.kind) {
-        case EventKind::Resume: resume_token(e.payload); break;
+        case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;  // its outcome is already set
         case EventKind::FlowActive:
-        case EventKind::FlowDone: {
-          std::uint64_t token = 0;
-          if (links_.on_event(e, token)) resume_token(token);
+        case EventKind::FlowDone:
+          if (links_.on_event(e, token)) resume(token, Outcome::Done);
           break;
-        }
+        case EventKind::FlowTimeout:
+          if (links_.cancel(e.t, {static_cast<int>(e.payload), e.version}, token)) resume(token, Outcome::TimedOut);
+          break;
         case EventKind::ExecDone:
           done.clear();
           devices_.on_event(e, done);
-          for (const std::uint64_t t : done) resume_token(t);
+          for (const std::uint64_t t : done) resume(t, Outcome::Done);
           break;
       }
       progress.tick(now_, sessions_ended_, hops_);
@@ -170,12 +289,12 @@ class FlowSwarm {
   std::vector<NodeSummary> node_summaries(double sim_time) const {
     std::vector<NodeSummary> nodes(static_cast<std::size_t>(S_));
     for (int i = 0; i < S_; ++i) {
-      const Server& st = servers_[static_cast<std::size_t>(i)];
+      const ServerState& st = swarm_[i];
       NodeSummary& n = nodes[static_cast<std::size_t>(i)];
       n.blocks = st.blocks;
       n.weights_bytes = st.weights_bytes;
       n.kv_peak_bytes = st.kv_peak;
-      n.up_seconds = st.joined_at >= 0 ? sim_time - st.joined_at : 0.0;  // never down on a static swarm
+      n.up_seconds = st.up_seconds + (st.up && st.joined_at >= 0 ? sim_time - st.up_since : 0.0);
     }
     return nodes;
   }
@@ -183,23 +302,24 @@ class FlowSwarm {
   std::uint64_t hops() const { return hops_; }
 
  private:
-  static std::vector<double> link_rates(const Scenario& sc, bool up) {
-    std::vector<double> r;
-    for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
-    for (const ClientSpec& c : sc.clients) r.push_back(up ? c.uplink_Bps : c.downlink_Bps);
-    return r;
-  }
-
   std::string host_name(int h) const { return h < S_ ? sc_.nodes[static_cast<std::size_t>(h)].name : sc_.clients[static_cast<std::size_t>(h - S_)].name; }
+  bool is_on(int host) const { return host >= S_ || swarm_[host].up; }
 
   void log(int level, const std::string& who, const std::string& msg) const {
     if (verbosity_ >= level) std::fprintf(stderr, "[%12.6f] (%s) %s\n", now_, who.c_str(), msg.c_str());
   }
 
+  static void resume(std::uint64_t token, Outcome outcome) {
+    Waiter& w = waiter_of(token);
+    w.outcome = outcome;
+    w.handle.resume();
+  }
+
   void spawn(Process p, double at) {
     p.handle.promise().live = &live_;
+    p.handle.promise().start.handle = p.handle;
     live_.insert(p.handle.address());
-    queue_.push(std::max(at, now_), EventKind::Resume, token_of(p.handle));
+    queue_.push(std::max(at, now_), EventKind::Resume, token_of(p.handle.promise().start));
   }
 
   /// Sessions are created at their arrival, so memory follows the sessions in flight.
@@ -216,40 +336,64 @@ class FlowSwarm {
   struct SleepUntil {
     FlowSwarm* m;
     double t;
+    Waiter w{};
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const { m->queue_.push(std::max(t, m->now_), EventKind::Resume, token_of(h)); }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      m->queue_.push(std::max(t, m->now_), EventKind::Resume, token_of(w));
+    }
     void await_resume() const noexcept {}
   };
+  SleepUntil sleep_until(double t) { return SleepUntil{this, t}; }
+  SleepUntil sleep_for(double s) { return SleepUntil{this, now_ + s}; }
+
+  /// A message in flight; resumes with Done (delivered), Failed (an end went down) or TimedOut.
   struct Message {
     FlowSwarm* m;
     int from, to;
     double bytes, delay, latency;
+    double timeout = -1;  ///< > 0: the sender gives up after this long
+    Waiter w{};
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const { m->links_.start(m->now_, from, to, bytes, delay, latency, token_of(h)); }
-    void await_resume() const noexcept {}
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      const FairShareNetwork::FlowId id = m->links_.start(m->now_, from, to, bytes, delay, latency, token_of(w));
+      if (timeout > 0) m->queue_.push(m->now_ + timeout, EventKind::FlowTimeout, static_cast<std::uint64_t>(id.id), id.generation);
+    }
+    Outcome await_resume() const noexcept { return w.outcome; }
   };
+  /// Device work on a host, shared with everything else running there; Failed if the host went down.
   struct Work {
     FlowSwarm* m;
     int host;
     double seconds;
+    Waiter w{};
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const { m->devices_.start(m->now_, host, seconds, token_of(h)); }
-    void await_resume() const noexcept {}
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      m->devices_.start(m->now_, host, seconds, token_of(w));
+    }
+    Outcome await_resume() const noexcept { return w.outcome; }
   };
+  Work compute(int host, double seconds) { return Work{this, host, seconds}; }
 
-  /// A message of `bytes` on the wire from `from` to `to`: its software time (RPC, serialization,
-  /// extra round trips, checksums when `checked`) and the latency times the model's factor pass
-  /// before its bytes flow, exactly as the SimGrid engine folds them into the message's latency.
-  Message message(int from, int to, double bytes, bool checked) { return message(from, to, bytes, checked, latencies_.one_way(from, to)); }
-  Message message(int from, int to, double bytes, bool checked, double lat) {
+  /// Software time of one message of `bytes` bytes from `from` to `to`: the per-message RPC cost,
+  /// (de)serialization at both ends, the protocol's extra round trips, and FNV-1a checksums at
+  /// both ends when `checked`.
+  double software_s(double bytes, double latency, bool checked) const {
     const OverheadSpec& o = sc_.overheads;
-    double software = o.rpc_s + 2.0 * bytes / o.serialization_Bps + o.round_trips * 2.0 * lat;
-    if (checked) software += 2.0 * bytes / sc_.policy.faults.checksum_Bps;  // FNV-1a at both ends
-    return Message{this, from, to, bytes, lat_factor_ * lat + software, lat};
+    double s = o.rpc_s + 2.0 * bytes / o.serialization_Bps + o.round_trips * 2.0 * latency;
+    if (checked) s += 2.0 * bytes / sc_.policy.faults.checksum_Bps;
+    return s;
+  }
+  /// A message whose software time and latency (times the model's factor) pass before its bytes
+  /// flow, as the SimGrid engine folds them into the message's latency.
+  Message message(int from, int to, double bytes, double software, double latency, double timeout = -1) {
+    return Message{this, from, to, bytes, lat_factor_ * latency + software, latency, timeout};
   }
 
   // -------------------------------------------------------------------------------------------
-  // [SECTION] Priced work, memoized: a static swarm asks for the same few shapes again and again
+  // [SECTION] Priced work, memoized: a swarm asks for the same few shapes again and again
   // -------------------------------------------------------------------------------------------
 
   struct WorkKey {
@@ -282,72 +426,85 @@ class FlowSwarm {
   }
 
   // -------------------------------------------------------------------------------------------
-  // [SECTION] Server state (as the SimGrid engine keeps it; see swarm_simulation.cpp)
+  // [SECTION] Servers and replayed events
   // -------------------------------------------------------------------------------------------
 
-  double utilization(int i) const { return servers_[static_cast<std::size_t>(i)].load.utilization(now_); }
-  void add_busy(int host, double device_seconds) {
-    if (host < S_) servers_[static_cast<std::size_t>(host)].load.add_busy(now_, device_seconds);
-  }
-
-  std::vector<ServerView> make_view() const {
-    std::vector<ServerView> v(static_cast<std::size_t>(S_));
-    for (int i = 0; i < S_; ++i) {
-      const Server& s = servers_[static_cast<std::size_t>(i)];
-      ServerView& x = v[static_cast<std::size_t>(i)];
-      x.host = i;
-      x.blocks = s.blocks;
-      x.alive = s.loaded;
-      x.device = sc_.nodes[static_cast<std::size_t>(i)].device;
-      x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
-      x.active_sessions = s.active;
-      x.utilization = utilization(i);
-      x.uptime = sc_.nodes[static_cast<std::size_t>(i)].uptime;  // observed uptime is 1 on a static swarm
-    }
-    return v;
-  }
-
-  /// server_throughput of node i, computed once: it depends on the node and the model only.
-  double throughput(int i) {
-    if (throughputs_.empty())
-      for (const NodeSpec& n : sc_.nodes) throughputs_.push_back(server_throughput(n, sc_.model, *cost_));
-    return throughputs_[static_cast<std::size_t>(i)];
-  }
-
-  /// Fixed range, or the least-served window among the servers assigned so far (Petals' rule).
-  void assign_blocks(int i) {
-    Server& st = servers_[static_cast<std::size_t>(i)];
+  /// Loads server i's blocks and serves them; `life` is the server's count of failures when this
+  /// process started: a failure meanwhile ends it (SimGrid kills the actor; node_up restarts it).
+  Process server(int i, int life) {
     const NodeSpec& node = sc_.nodes[static_cast<std::size_t>(i)];
-    std::vector<ServedRange> served;
-    if (!node.blocks)
-      for (int j = 0; j < S_; ++j)
-        if (j != i && servers_[static_cast<std::size_t>(j)].assigned)
-          served.push_back({servers_[static_cast<std::size_t>(j)].blocks, throughput(j)});
-    st.blocks = join_range(node, sc_.model, sc_.overheads, served);
-    st.assigned = true;
-    st.weights_bytes = st.blocks.size() * sc_.model.block_weight_bytes();
-    st.kv_capacity = usable_memory_bytes(*node.device, sc_.overheads) - st.weights_bytes;
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // [SECTION] Processes
-  // -------------------------------------------------------------------------------------------
-
-  Process server(int i) {
-    const NodeSpec& node = sc_.nodes[static_cast<std::size_t>(i)];
-    assign_blocks(i);
-    Server& st = servers_[static_cast<std::size_t>(i)];
+    if (now_ < node.join_at_s) co_await sleep_until(node.join_at_s);
+    if (life_[static_cast<std::size_t>(i)] != life || !swarm_[i].up) co_return;
+    swarm_.assign_blocks(i);
+    ServerState& st = swarm_[i];
     const double started = now_;
     log(1, "server@" + node.name, "loading blocks " + st.blocks.str() + " (" + format_bytes(st.weights_bytes) + ")");
-    co_await SleepUntil{this, now_ + st.weights_bytes / node.weights_load_Bps};
+    co_await sleep_for(st.weights_bytes / node.weights_load_Bps);
+    if (life_[static_cast<std::size_t>(i)] != life) co_return;  // it went down while loading
     st.loaded = true;
-    st.joined_at = now_;
+    ++st.incarnation;
+    if (st.joined_at < 0) {
+      st.joined_at = now_;
+      st.up_since = now_;
+    }
     log(1, "server@" + node.name, "serving blocks " + st.blocks.str());
     signals_.on_node_joined(NodeJoined{now_, i, st.blocks, started});
   }
 
-  /// Device work on `host`, shared with everything else running there.
-  Work compute(int host, double seconds) { return Work{this, host, seconds}; }
+  /// Replays the scenario's events at their times: node failures and restarts, bandwidth and
+  /// latency changes.
+  Process replay() {
+    std::vector<std::uint64_t> cut;
+    for (const ReplayEvent& e : sc_.events) {
+      co_await sleep_until(e.at_s);
+      const int node = host_index(e.node);
+      const int peer = e.peer.empty() ? -1 : host_index(e.peer);
+      switch (e.action) {
+        case EventAction::NodeDown:
+          if (!swarm_[node].up) break;
+          swarm_.host_down(node, now_);
+          ++life_[static_cast<std::size_t>(node)];
+          log(1, "swarm", host_name(node) + " is down");
+          signals_.on_node_state(NodeStateChanged{now_, node, false});
+          // Its messages and its work end unfinished; their waiters hear it now.
+          cut.clear();
+          links_.fail_host(now_, node, cut);
+          devices_.fail_host(now_, node, cut);
+          for (const std::uint64_t t : cut) {
+            waiter_of(t).outcome = Outcome::Failed;
+            queue_.push(now_, EventKind::Resume, t);
+          }
+          continue;
+        case EventAction::NodeUp:
+          if (swarm_[node].up) break;
+          swarm_.host_up(node, now_);
+          log(1, "swarm", host_name(node) + " is up");
+          signals_.on_node_state(NodeStateChanged{now_, node, true});
+          spawn(server(node, life_[static_cast<std::size_t>(node)]), now_);  // it reloads its blocks
+          continue;
+        case EventAction::SetBandwidth:
+          if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
+          if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
+          break;
+        case EventAction::SetLatency:
+          if (peer < 0)
+            latencies_.set_access(node, e.value);
+          else
+            latencies_.set_pair(node, peer, e.value);
+          break;
+      }
+      if (e.action == EventAction::SetBandwidth || e.action == EventAction::SetLatency) {
+        log(1, "replay", std::string(to_string(e.action)) + " " + e.node + (peer >= 0 ? " <-> " + e.peer : ""));
+        signals_.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
+      }
+    }
+  }
+
+  int host_index(const std::string& name) const {
+    for (int h = 0; h < S_ + C_; ++h)
+      if (host_name(h) == name) return h;
+    throw std::logic_error("unknown host " + name);  // the loader checked every name
+  }
 
   // -------------------------------------------------------------------------------------------
   // [SECTION] Server schedulers (fcfs, priority, batch), as the SimGrid engine's scheduler actor
@@ -355,12 +512,12 @@ class FlowSwarm {
 
   /// One request for device time waiting in a server's queue, and the session waiting for it.
   struct Job : QueuedRequest {
-    std::uint64_t waiter = 0;
+    Waiter* waiter = nullptr;
   };
   struct ServerQueue {
     std::vector<Job*> jobs;
     std::uint64_t next_seq = 0;
-    std::uint64_t idle_worker = 0;  ///< the worker waiting for work, 0 when it is busy
+    Waiter* idle_worker = nullptr;  ///< the worker waiting for work, null when it is busy
   };
 
   /// Queues `job` on server `host` and waits until its worker has run it.
@@ -368,15 +525,17 @@ class FlowSwarm {
     FlowSwarm* m;
     int host;
     Job* job;
+    Waiter w{};
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) const {
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
       ServerQueue& q = m->queues_[static_cast<std::size_t>(host)];
-      job->waiter = token_of(h);
+      job->waiter = &w;
       job->seq = q.next_seq++;
       q.jobs.push_back(job);
-      if (q.idle_worker != 0) {
-        m->queue_.push(m->now_, EventKind::Resume, q.idle_worker);
-        q.idle_worker = 0;
+      if (q.idle_worker) {
+        m->queue_.push(m->now_, EventKind::Resume, token_of(*q.idle_worker));
+        q.idle_worker = nullptr;
       }
     }
     void await_resume() const noexcept {}
@@ -384,53 +543,134 @@ class FlowSwarm {
   struct WaitForJobs {
     FlowSwarm* m;
     int host;
+    Waiter w{};
     bool await_ready() const noexcept { return !m->queues_[static_cast<std::size_t>(host)].jobs.empty(); }
-    void await_suspend(std::coroutine_handle<> h) const { m->queues_[static_cast<std::size_t>(host)].idle_worker = token_of(h); }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      m->queues_[static_cast<std::size_t>(host)].idle_worker = &w;
+    }
     void await_resume() const noexcept {}
   };
 
   /// The worker of server i's queue: one request (or one batch) at a time, picked by the policy.
+  /// (The loader keeps queueing schedulers off swarms whose nodes fail.)
   Process worker(int i) {
     ServerQueue& q = queues_[static_cast<std::size_t>(i)];
     const SchedulerSpec& spec = sc_.policy.scheduler;
     const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(i)].device;
     while (true) {
       co_await WaitForJobs{this, i};
-      if (waits_for_batch(q.jobs, spec)) co_await SleepUntil{this, now_ + spec.batch_wait_s};  // let a batch fill
+      if (waits_for_batch(q.jobs, spec)) co_await sleep_for(spec.batch_wait_s);  // let a batch fill
       const std::vector<Job*> batch = take_next(q.jobs, spec);
       const double seconds = batch_seconds(batch, dev, sc_.model, *cost_);
       const double t0 = now_;
       co_await compute(i, seconds);
-      add_busy(i, seconds);
+      swarm_.add_busy(i, now_, seconds);
       const double share = seconds / static_cast<double>(batch.size());
       for (const Job* j : batch) {
         signals_.on_compute(ComputeSpan{t0, now_, i, j->session, j->step, j->blocks, "blocks", share});
-        queue_.push(now_, EventKind::Resume, j->waiter);
+        queue_.push(now_, EventKind::Resume, token_of(*j->waiter));
       }
     }
   }
-  void computed(int host, double t0, double seconds, int session, int step, BlockRange blocks, const char* what) {
-    add_busy(host, seconds);
-    signals_.on_compute(ComputeSpan{t0, now_, host, session, step, blocks, what, seconds});
-  }
 
-  /// Counts a delivered message; returns true when its checksum failed and it must be sent again.
-  bool delivered(int from, int to, double t0, double bytes, int session, int step, Rng& rng, int& resent) {
-    ++hops_;
-    signals_.on_transfer(TransferSpan{t0, now_, from, to, session, step, bytes});
-    const double rate = sc_.policy.faults.corruption_rate;
-    if (rate > 0 && rng.uniform() < rate && resent < 16) {
-      ++resent;
-      signals_.on_transfer_retried(TransferRetried{now_, from, to, session, step, 1, "checksum", false});
-      return true;
+  // -------------------------------------------------------------------------------------------
+  // [SECTION] Sessions (as the SimGrid engine's session actor; see swarm_simulation.cpp)
+  // -------------------------------------------------------------------------------------------
+
+  /// Moves `payload` bytes from `from` to `to` as a checked message (seed 003, "Error Handling"):
+  /// an attempt the receiver does not acknowledge within the transfer timeout is retried after an
+  /// exponential backoff, up to retry_attempts; a message whose FNV-1a checksum does not match
+  /// (corruption drawn at corruption_rate) is sent again at once. A sender that is down cannot
+  /// send at all. The client pays the timeouts: a crashed host answers nothing.
+  Task<Delivery> deliver(int from, int to, double payload, double latency, int session, int step, Rng& rng) {
+    const FaultToleranceSpec& f = sc_.policy.faults;
+    const double bytes = payload + sc_.overheads.header_bytes;
+    const double cpu = software_s(bytes, latency, true);
+    // A transfer is late once it exceeds twice its expected time on the replayed network plus
+    // the configured grace (static swarms lose nothing: no timeout there).
+    const auto timeout_s = [&] {  // from the network as it is now
+      return f.transfer_timeout_s + 2.0 * (latencies_.one_way(from, to) + bytes / network_.bandwidth_Bps(from, to));
+    };
+    int attempt = 1;
+    for (int resent = 0; attempt <= f.retry_attempts;) {
+      if (!is_on(from)) co_return Delivery::SenderFailed;
+      const double t0 = now_;
+      bool delivered = false;
+      if (is_on(to)) {
+        const Outcome o = co_await message(from, to, bytes, cpu, latency, static_network_ ? -1.0 : cpu + timeout_s());
+        if (o == Outcome::Done) delivered = true;
+        if (o == Outcome::Failed && !is_on(from)) co_return Delivery::SenderFailed;
+      }
+      if (delivered) {
+        ++hops_;
+        signals_.on_transfer(TransferSpan{t0, now_, from, to, session, step, bytes});
+        if (f.corruption_rate > 0 && rng.uniform() < f.corruption_rate && resent < 16) {
+          ++resent;  // the receiver's FNV-1a differs: it asks for the message again
+          signals_.on_transfer_retried(TransferRetried{now_, from, to, session, step, attempt, "checksum", false});
+          continue;
+        }
+        co_return Delivery::Ok;
+      }
+      // Not acknowledged: the sender waits out the timeout, then backs off.
+      const double waited = now_ - t0;
+      if (const double timeout = timeout_s(); waited < timeout) co_await sleep_for(timeout - waited);
+      const bool last = attempt == f.retry_attempts;
+      signals_.on_transfer_retried(TransferRetried{now_, from, to, session, step, attempt, "timeout", last});
+      if (last) break;
+      co_await sleep_for(f.retry_backoff_s * std::pow(2.0, attempt - 1));
+      ++attempt;
     }
-    return false;
+    co_return Delivery::ReceiverFailed;
   }
 
-  /// The most central server, for policy.orchestrator (as the SimGrid engine picks it).
-  int orchestrator() {
-    if (orchestrator_ < 0) orchestrator_ = most_central_server(latencies_, S_, [](int) { return true; });
-    return orchestrator_;
+  /// An unchecked message (the orchestrator's round trip); HostDown if an end is or goes down.
+  Task<bool> transfer(int from, int to, int session) {
+    const double t0 = now_, bytes = sc_.overheads.header_bytes, lat = latencies_.one_way(from, to);
+    if (!is_on(from)) throw HostDown{from};
+    if (!is_on(to)) throw HostDown{to};
+    if (co_await message(from, to, bytes, software_s(bytes, lat, false), lat) != Outcome::Done) throw HostDown{is_on(from) ? to : from};
+    ++hops_;
+    signals_.on_transfer(TransferSpan{t0, now_, from, to, session, -1, bytes});
+    co_return true;
+  }
+
+  /// Routes a chain (or a span of one), retrying until the admission timeout counted from `since`.
+  /// A server the session saw fail is avoided until it restarts (a new incarnation reloaded its blocks).
+  Task<std::optional<Chain>> route_with_retries(RouteRequest req, Rng& rng, double since, int& attempt, int client, int k,
+                                                const std::vector<std::pair<int, int>>* failed_seen = nullptr) {
+    while (true) {
+      ++attempt;
+      if (sc_.policy.orchestrator) {  // one request/response round trip to the most central alive server
+        if (orchestrator_ < 0 || !swarm_[orchestrator_].up)
+          orchestrator_ = most_central_server(latencies_, S_, [this](int i) { return swarm_[i].up; });
+        if (orchestrator_ >= 0) {
+          const int o = orchestrator_;
+          co_await transfer(client, o, k);
+          co_await transfer(o, client, k);
+        }
+      }
+      req.avoid.clear();
+      if (failed_seen)
+        for (const auto& [server, incarnation] : *failed_seen)
+          if (swarm_[server].incarnation == incarnation) req.avoid.push_back(server);
+      const std::vector<ServerView> views = swarm_.view(now_, reliability_);
+      std::optional<Chain> chain =
+          router_->route(SwarmView{views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
+      if (chain) co_return chain;
+      if (now_ + sc_.policy.admission_retry_s > since + sc_.policy.admission_timeout_s) co_return std::nullopt;
+      co_await sleep_for(sc_.policy.admission_retry_s);
+    }
+  }
+
+  /// Device work of a session on `host` that cannot fail (the client's embedding and LM head, or
+  /// a static swarm's servers).
+  Task<bool> computed(int host, double seconds, int session, int step, BlockRange blocks, const char* what) {
+    const double t0 = now_;
+    if (co_await compute(host, seconds) != Outcome::Done) co_return false;
+    swarm_.add_busy(host, now_, seconds);
+    signals_.on_compute(ComputeSpan{t0, now_, host, session, step, blocks, what, seconds});
+    co_return true;
   }
 
   Process session(int k) {
@@ -439,131 +679,194 @@ class FlowSwarm {
     const WorkloadSpec& w = sc_.workload;
     const int client = S_ + k % C_;
     const double arrival = now_;
+    const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals_.on_session_started(SessionStarted{arrival, k, client});
     const double deadline = w.deadline_s > 0 ? arrival + w.deadline_s : std::numeric_limits<double>::infinity();
     const int priority = w.arrival == ArrivalProcess::Trace ? w.trace[static_cast<std::size_t>(k)].priority : 0;
     int prompt_tokens = w.prompt_tokens, new_tokens = w.new_tokens;
-    if (w.arrival == ArrivalProcess::Trace) {
+    if (w.arrival == ArrivalProcess::Trace) {  // a trace may set each session's own lengths
       const TraceArrival& a = w.trace[static_cast<std::size_t>(k)];
       if (a.prompt_tokens > 0) prompt_tokens = a.prompt_tokens;
       if (a.new_tokens > 0) new_tokens = a.new_tokens;
     }
     const RouteRequest req{client, w.batch_size, prompt_tokens, new_tokens};
-
-    // Admission: a chain of loaded servers with KV memory, retried until the timeout.
+    const double kv_per_block = req.kv_bytes_per_block(sc_.model);
+    const double act_bytes = gpu::dtype_bytes(sc_.model.activation_dtype);
     std::optional<Chain> chain;
     int attempt = 0;
-    while (true) {
-      ++attempt;
-      if (sc_.policy.orchestrator) {  // one request/response round trip to the orchestrator
-        const int o = orchestrator();
-        for (const auto& [a, b] : {std::pair{client, o}, std::pair{o, client}}) {
-          const double t0 = now_;
-          co_await message(a, b, sc_.overheads.header_bytes, false);
-          ++hops_;
-          signals_.on_transfer(TransferSpan{t0, now_, a, b, k, -1, sc_.overheads.header_bytes});
-        }
-      }
-      const std::vector<ServerView> views = make_view();
-      chain = router_->route(SwarmView{views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
-      if (chain) break;
-      if (now_ + sc_.policy.admission_retry_s > arrival + sc_.policy.admission_timeout_s) {
+    int tokens = 0;
+    std::vector<Reservation> reservations;
+    std::vector<std::pair<int, int>> failed_seen;  // (server, incarnation) this session saw fail
+    std::string stage = "routing";
+    try {
+      // Admission: a chain of alive servers with KV memory, retried until the timeout.
+      chain = co_await route_with_retries(req, rng, arrival, attempt, client, k);
+      if (!chain) {
         end_session(k, false,
                     "no chain of alive servers with free KV memory covers all " + std::to_string(sc_.model.n_layers) + " blocks (" +
                         std::to_string(attempt) + " attempts over " + format_duration(now_ - arrival) + ")",
                     0);
         co_return;
       }
-      co_await SleepUntil{this, now_ + sc_.policy.admission_retry_s};
-    }
-    const double kv_per_block = req.kv_bytes_per_block(sc_.model);
-    ChainFormed formed{now_, k, attempt, {}, {}, chain->cost};
-    for (const ChainHop& hop : chain->hops) {
-      Server& st = servers_[static_cast<std::size_t>(hop.server)];
-      st.kv_reserved += kv_per_block * hop.blocks.size();
-      st.kv_peak = std::max(st.kv_peak, st.kv_reserved);
-      ++st.active;
-      formed.servers.push_back(hop.server);
-      formed.ranges.push_back(hop.blocks);
-    }
-    signals_.on_chain_formed(formed);
-    const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
-    if (verbosity_ >= 1) {
-      std::string text;
-      for (const ChainHop& hop : chain->hops) text += (text.empty() ? "" : " > ") + host_name(hop.server) + "[" + hop.blocks.str() + "]";
-      log(1, who, "chain " + text);
-    }
-    std::vector<double> hop_latency;  // of the message into hop h (the last: back to the client)
-    for (std::size_t h = 0, prev = static_cast<std::size_t>(client); h <= chain->hops.size(); ++h) {
-      const int to = h == chain->hops.size() ? client : chain->hops[h].server;
-      hop_latency.push_back(latencies_.one_way(static_cast<int>(prev), to));
-      prev = static_cast<std::size_t>(to);
-    }
+      ChainFormed formed{now_, k, attempt, {}, {}, chain->cost};
+      swarm_.reserve(chain->hops, kv_per_block, reservations);
+      for (const ChainHop& hop : chain->hops) {
+        formed.servers.push_back(hop.server);
+        formed.ranges.push_back(hop.blocks);
+      }
+      signals_.on_chain_formed(formed);
+      if (verbosity_ >= 1) {
+        std::string text;
+        for (const ChainHop& hop : chain->hops) text += (text.empty() ? "" : " > ") + host_name(hop.server) + "[" + hop.blocks.str() + "]";
+        log(1, who, "chain " + text);
+      }
 
-    // Prefill (step 0), then decode steps: client -> chain -> client, as in the SimGrid engine.
-    const double act_bytes = gpu::dtype_bytes(sc_.model.activation_dtype);
-    const gpu::DeviceSpec& client_dev = *sc_.clients[static_cast<std::size_t>(k % C_)].device;
-    double last_token = arrival;
-    int tokens = 0;
-    for (int step = 0; step < new_tokens; ++step) {
-      const int t = step == 0 ? prompt_tokens : 1;
-      const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
-      const double payload = sc_.policy.compression.message_bytes(static_cast<double>(w.batch_size) * t * sc_.model.hidden, act_bytes);
-      const double bytes = payload + sc_.overheads.header_bytes;
-      double t0 = now_;
-      const double embed_s = embed_seconds(client_dev, w.batch_size, t);
-      if (embed_s > 0) {
-        co_await compute(client, embed_s);
-        computed(client, t0, embed_s, k, step, {}, "embed");
-      }
-      int prev = client;
-      for (std::size_t h = 0; h <= chain->hops.size(); ++h) {
-        const int to = h == chain->hops.size() ? client : chain->hops[h].server;
-        for (int resent = 0;;) {
-          t0 = now_;
-          co_await message(prev, to, bytes, true, hop_latency[h]);
-          if (!delivered(prev, to, t0, bytes, k, step, rng, resent)) break;
+      // Prefill (step 0) then decode steps 1..new_tokens-1; each step goes client -> chain -> client.
+      const gpu::DeviceSpec& client_dev = *sc_.clients[static_cast<std::size_t>(k % C_)].device;
+      double last_token = arrival;
+      std::vector<char> needs_replay(chain->hops.size(), 0);
+      std::vector<double> hop_latency;  // of the message into hop h (the last: back to the client)
+      const auto chain_latencies = [&] {
+        hop_latency.clear();
+        for (std::size_t h = 0, prev = static_cast<std::size_t>(client); h <= chain->hops.size(); ++h) {
+          const int to = h == chain->hops.size() ? client : chain->hops[h].server;
+          hop_latency.push_back(latencies_.one_way(static_cast<int>(prev), to));
+          prev = static_cast<std::size_t>(to);
         }
-        if (to == client) break;
-        const ChainHop& hop = chain->hops[h];
-        const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
-        const gpu::BlockWork work{w.batch_size, t, kv_len};
-        const double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
-        if (blocks_s > 0 && sc_.policy.scheduler.kind != SchedulerKind::Shared) {
-          Job job;
-          job.seconds = blocks_s;
-          job.session = k;
-          job.step = step;
-          job.blocks = hop.blocks;
-          job.work = work;
-          job.batchable = work.new_tokens == 1;
-          job.deadline = deadline;
-          job.priority = priority;
-          co_await Queued{this, hop.server, &job};  // the worker signals the span and counts the busy time
-        } else if (blocks_s > 0) {
-          t0 = now_;
-          co_await compute(hop.server, blocks_s);
-          computed(hop.server, t0, blocks_s, k, step, hop.blocks, "blocks");
+      };
+      chain_latencies();
+      for (int step = 0; step < new_tokens; ++step) {
+        const int t = step == 0 ? prompt_tokens : 1;
+        const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
+        // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
+        const double payload = sc_.policy.compression.message_bytes(static_cast<double>(w.batch_size) * t * sc_.model.hidden, act_bytes);
+        stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
+        const double embed_s = embed_seconds(client_dev, w.batch_size, t);
+        if (embed_s > 0) co_await computed(client, embed_s, k, step, {}, "embed");
+        int prev = client;
+        std::size_t h = 0;
+        while (h <= chain->hops.size()) {
+          const bool to_client = h == chain->hops.size();
+          std::optional<HopFailed> failed;
+          // A replayed latency change applies to messages that start after it.
+          const double lat = static_network_ ? hop_latency[h] : latencies_.one_way(prev, to_client ? client : chain->hops[h].server);
+          if (to_client) {  // the last server returns the hidden states of every input position
+            if (co_await deliver(prev, client, payload, lat, k, step, rng) != Delivery::Ok) failed = HopFailed{static_cast<int>(h) - 1, now_};
+            if (!failed) break;
+          } else {
+            const ChainHop hop = chain->hops[h];
+            if (is_on(hop.server) && (!swarm_.serves(hop.server, hop.blocks) || swarm_.lost_cache(hop.server, reservations)))
+              failed = HopFailed{static_cast<int>(h), now_};  // it moved its blocks or restarted: it says so at once
+            if (!failed && needs_replay[h]) {
+              // Rebuild the KV cache of a replacement server: the client replays the inputs of every
+              // position before this step from its cache, and the server runs them as a prefill.
+              const double replay_bytes =
+                  sc_.policy.compression.message_bytes(static_cast<double>(w.batch_size) * kv_len * sc_.model.hidden, act_bytes);
+              if (co_await deliver(client, hop.server, replay_bytes, latencies_.one_way(client, hop.server), k, step, rng) != Delivery::Ok)
+                failed = HopFailed{static_cast<int>(h), now_};
+              if (!failed) {
+                const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
+                const double replay_s = blocks_seconds(dev, gpu::BlockWork{w.batch_size, kv_len, 0}, hop.blocks.size());
+                if (replay_s > 0 && !is_on(hop.server)) throw HostDown{hop.server};
+                if (replay_s > 0 && !co_await computed(hop.server, replay_s, k, step, hop.blocks, "replay")) throw HostDown{hop.server};
+                needs_replay[h] = 0;
+              }
+            }
+            if (!failed) {
+              const Delivery d = co_await deliver(prev, hop.server, payload, lat, k, step, rng);
+              if (d == Delivery::SenderFailed) failed = HopFailed{static_cast<int>(h) - 1, now_};
+              if (d == Delivery::ReceiverFailed) failed = HopFailed{static_cast<int>(h), now_};
+            }
+            if (!failed) {
+              const gpu::BlockWork work{w.batch_size, t, kv_len};
+              const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
+              const double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
+              bool crashed = false;
+              if (blocks_s > 0 && sc_.policy.scheduler.kind != SchedulerKind::Shared) {
+                Job job;
+                job.seconds = blocks_s;
+                job.session = k;
+                job.step = step;
+                job.blocks = hop.blocks;
+                job.work = work;
+                job.batchable = work.new_tokens == 1;
+                job.deadline = deadline;
+                job.priority = priority;
+                co_await Queued{this, hop.server, &job};  // the worker signals the span and counts the busy time
+              } else if (blocks_s > 0) {
+                crashed = !is_on(hop.server) || !co_await computed(hop.server, blocks_s, k, step, hop.blocks, "blocks");
+              }
+              if (crashed) {
+                // The client hears nothing: it gives up when its response timeout expires or when the
+                // swarm declares the server dead (missed heartbeats), whichever comes first.
+                const double since = now_;
+                const double notice = std::min(since + sc_.policy.faults.transfer_timeout_s, swarm_.death_notice_time(hop.server, now_));
+                if (notice > now_) co_await sleep_until(notice);
+                failed = HopFailed{static_cast<int>(h), since};
+              }
+            }
+            if (!failed) {
+              prev = hop.server;
+              ++h;
+              continue;
+            }
+          }
+          // Petals' recovery: drop the failed server, route a replacement for its span between its
+          // neighbours, and have the client replay its cached inputs into the new servers.
+          const int f = std::max(0, failed->hop);
+          const ChainHop lost = chain->hops[static_cast<std::size_t>(f)];
+          int used_incarnation = swarm_[lost.server].incarnation;
+          for (const Reservation& res : reservations)
+            if (res.server == lost.server) used_incarnation = res.incarnation;
+          failed_seen.emplace_back(lost.server, used_incarnation);  // avoided until it restarts
+          swarm_.release_one(lost.server, reservations);
+          RouteRequest span = req;
+          span.first_block = lost.blocks.start;
+          span.end_block = lost.blocks.end;
+          span.entry_host = f > 0 ? chain->hops[static_cast<std::size_t>(f) - 1].server : client;
+          span.exit_host = static_cast<std::size_t>(f) + 1 < chain->hops.size() ? chain->hops[static_cast<std::size_t>(f) + 1].server : client;
+          stage = "recovery of " + host_name(lost.server) + " at " + stage;
+          std::optional<Chain> sub = co_await route_with_retries(span, rng, now_, attempt, client, k, &failed_seen);
+          if (!sub) {
+            swarm_.release(reservations);
+            end_session(k, false,
+                        host_name(lost.server) + " failed at " + (step == 0 ? std::string("prefill") : "decode step " + std::to_string(step)) +
+                            " and no alive server with free KV memory could take blocks " + lost.blocks.str(),
+                        tokens);
+            co_return;
+          }
+          swarm_.reserve(sub->hops, kv_per_block, reservations);
+          chain->hops.erase(chain->hops.begin() + f);
+          chain->hops.insert(chain->hops.begin() + f, sub->hops.begin(), sub->hops.end());
+          needs_replay.erase(needs_replay.begin() + f);
+          needs_replay.insert(needs_replay.begin() + f, sub->hops.size(), static_cast<char>(kv_len > 0));
+          chain_latencies();
+          SessionRecovered rec{now_, k, step, lost.server, lost.blocks, {}, {}, kv_len * w.batch_size, 0.0};
+          const ServerState& lost_state = swarm_[lost.server];
+          rec.detected_after = lost_state.down_since >= 0 && !lost_state.up ? now_ - lost_state.down_since : now_ - failed->since;
+          for (const ChainHop& hop : sub->hops) {
+            rec.servers.push_back(hop.server);
+            rec.ranges.push_back(hop.blocks);
+          }
+          signals_.on_session_recovered(rec);
+          log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+          stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
+          h = static_cast<std::size_t>(f);
+          prev = client;  // the client resends this step's input to the new span from its cache
         }
-        prev = hop.server;
+        const double head_s = head_seconds(client_dev, w.batch_size);
+        if (head_s > 0) co_await computed(client, head_s, k, step, {}, "head");
+        tokens += w.batch_size;
+        signals_.on_step(StepCompleted{now_, k, step, now_ - last_token});
+        if (verbosity_ >= 2) log(2, who, stage + " done");
+        last_token = now_;
       }
-      const double head_s = head_seconds(client_dev, w.batch_size);
-      if (head_s > 0) {
-        t0 = now_;
-        co_await compute(client, head_s);
-        computed(client, t0, head_s, k, step, {}, "head");
-      }
-      tokens += w.batch_size;
-      signals_.on_step(StepCompleted{now_, k, step, now_ - last_token});
-      if (verbosity_ >= 2) log(2, who, step == 0 ? std::string("prefill done") : "decode step " + std::to_string(step) + " done");
-      last_token = now_;
+      swarm_.release(reservations);
+      end_session(k, true, "", tokens);
+    } catch (const HostDown& d) {
+      swarm_.release(reservations);
+      end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
     }
-    for (const ChainHop& hop : chain->hops) {
-      Server& st = servers_[static_cast<std::size_t>(hop.server)];
-      st.kv_reserved = std::max(0.0, st.kv_reserved - kv_per_block * hop.blocks.size());
-      --st.active;
-    }
-    end_session(k, true, "", tokens);
   }
 
   void end_session(int k, bool completed, const std::string& reason, int tokens) {
@@ -581,15 +884,18 @@ class FlowSwarm {
   int verbosity_;
   int S_, C_;
   LatencyTable latencies_;
-  StaticNetwork network_;
   EventQueue queue_;
   FairShareNetwork links_;
+  LiveNetwork network_;
   ProcessorSharing devices_;
   std::unique_ptr<ChainRouter> router_;
   Rng root_rng_;
   double lat_factor_;
+  bool static_network_;
+  SwarmState swarm_;
+  std::vector<double> reliability_;  ///< eq. 18's reliability multipliers: 1 (no topology monitoring here)
+  std::vector<int> life_;            ///< failures per server: a server process started before the last one ends
   double now_ = 0.0;
-  std::vector<Server> servers_;
   std::vector<double> arrivals_;
   std::vector<char> session_ended_;
   int sessions_ended_ = 0, next_session_ = 0;
@@ -599,7 +905,6 @@ class FlowSwarm {
   std::unordered_set<void*> live_;
   std::unordered_map<WorkKey, double, WorkKeyHash> priced_;
   std::vector<ServerQueue> queues_;
-  std::vector<double> throughputs_;
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 #pragma once
-// The flow engine: plays a static swarm (no replayed events, no DHT, no moving servers) without
-// SimGrid. Messages are flows on a FairShareNetwork with SimGrid's CM02/LV08 sharing, device work
+// The flow engine: plays a swarm whose servers keep their blocks (no DHT, rebalancing or topology
+// monitoring) without SimGrid, replayed failures and network changes included. Messages are flows on a FairShareNetwork with SimGrid's CM02/LV08 sharing, device work
 // runs on ProcessorSharing hosts like SimGrid's CPU model, and sessions are C++20 coroutines on
 // one event queue. It emits the same signals and writes the same outputs as SwarmSimulation,
 // which hands it scenarios with "simulation.engine": "flow" (checked by the loader).

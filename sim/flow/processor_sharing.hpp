@@ -43,6 +43,16 @@ class ProcessorSharing {
     reschedule(h, host, e.t);
   }
 
+  /// `host` went down at `now`: every execution on it ends unfinished; appends their tokens.
+  void fail_host(double now, int host, std::vector<std::uint64_t>& tokens) {
+    Host& h = hosts_[static_cast<std::size_t>(host)];
+    advance(h, now);
+    std::sort(h.jobs.begin(), h.jobs.end(), [](const Job& a, const Job& b) { return a.seq < b.seq; });
+    for (const Job& j : h.jobs) tokens.push_back(j.token);
+    h.jobs.clear();
+    reschedule(h, host, now);
+  }
+
   /// Executions running on `host`.
   int running(int host) const { return static_cast<int>(hosts_[static_cast<std::size_t>(host)].jobs.size()); }
 

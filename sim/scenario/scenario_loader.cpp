@@ -892,18 +892,23 @@ void read_simulation(Reader& r, const json& root, Scenario& sc) {
                   .value_or(EngineKind::SimGrid);
 }
 
-/// The flow engine plays static swarms of transformer blocks: what it does not model is refused
-/// here, at the key that asks for it, rather than silently ignored.
+/// The flow engine plays swarms of transformer blocks whose servers stay where they are: what it
+/// does not model is refused here, at the key that asks for it, rather than silently ignored.
 void check_flow_engine(Reader& r, const Scenario& sc) {
   if (sc.engine != EngineKind::Flow) return;
-  const std::string why = "; \"simulation.engine\": \"flow\" plays static swarms only (use \"simgrid\", the default)";
+  const std::string why = "; use \"simulation.engine\": \"simgrid\" (the default)";
   if (sc.graph) r.error("model.graph", "graph models run as pipelines on the SimGrid engine" + why);
-  if (!sc.events.empty()) r.error("events", "replayed events (node failures, bandwidth and latency changes) need the SimGrid engine" + why);
-  if (sc.policy.dht.enabled) r.error("policy.dht.enabled", "the DHT's RPCs are simulated on the SimGrid engine" + why);
-  if (sc.policy.topology.period_s > 0) r.error("policy.topology", "topology monitoring moves servers, which needs the SimGrid engine" + why);
-  if (sc.policy.rebalance.period_s > 0) r.error("policy.rebalance", "rebalancing moves servers, which needs the SimGrid engine" + why);
+  if (sc.policy.dht.enabled) r.error("policy.dht.enabled", "the flow engine does not simulate the DHT's RPCs" + why);
+  if (sc.policy.topology.period_s > 0) r.error("policy.topology", "the flow engine does not monitor the topology or move servers" + why);
+  if (sc.policy.rebalance.period_s > 0) r.error("policy.rebalance", "the flow engine does not move servers between blocks" + why);
+  if (sc.policy.scheduler.kind != SchedulerKind::Shared)
+    for (std::size_t i = 0; i < sc.events.size(); ++i)
+      if (sc.events[i].action == EventAction::NodeDown || sc.events[i].action == EventAction::NodeUp) {
+        r.error("policy.scheduler", "on the flow engine, servers whose nodes fail (events[" + std::to_string(i) +
+                                        "]) run every request at once (\"shared\"); queueing schedulers need the SimGrid engine" + why);
+        break;
+      }
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // [SECTION] Cross-field checks: names, locations, memory, coverage

@@ -3,6 +3,7 @@
 // sharing of devices.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -151,6 +152,71 @@ TEST(FairShareNetwork, NoBandwidthIsHeldDuringTheDelay) {
   r.run_until(10);
   EXPECT_NEAR(r.done.at(1), 1.0, kTol);
   EXPECT_NEAR(r.done.at(2), 6.0, kTol);
+}
+
+TEST(FairShareNetwork, ABandwidthDropSlowsTheFlowsOnTheLink) {
+  NetworkRun r({1e6, 1e6}, {1e6, 1e6});
+  r.net.start(0.0, 0, 1, 1e6, 0.0, 0.0, 1);
+  r.run_until(0.5);
+  r.net.set_capacity(0.5, FairShareNetwork::down_link(1), 0.25e6);  // the other half at a quarter of the speed
+  r.run_until(10);
+  EXPECT_NEAR(r.done.at(1), 0.5 + 2.0, kTol);
+  EXPECT_DOUBLE_EQ(r.net.capacity(FairShareNetwork::down_link(1)), 0.25e6);
+}
+
+// LV08's penalty holds weight-S / bandwidth per link: a flow that started before a drop gets the
+// new term, so it shares the link equally with one that started after (SimGrid 3.32 does this).
+TEST(FairShareNetwork, Lv08MovesThePenaltyOfFlowsOnALinkToItsNewBandwidth) {
+  const double C = 12.5e6;
+  NetworkRun r({C, C}, {C, C}, sharing_params(NetworkModel::Tcp));
+  r.net.start(0.0, 0, 1, 1e9, 0.0, 0.004, 1);
+  r.run_until(0.0);
+  r.net.set_capacity(0.1, FairShareNetwork::down_link(1), C / 2);
+  r.net.start(0.1, 0, 1, 1e9, 0.0, 0.004, 2);
+  r.run_until(0.1);
+  EXPECT_NEAR(r.net.rate_of(1), 0.97 * C / 4, 1e-3);
+  EXPECT_NEAR(r.net.rate_of(2), 0.97 * C / 4, 1e-3);
+}
+
+TEST(FairShareNetwork, CancelAndHostFailureEndFlowsAndFreeTheirShare) {
+  NetworkRun r({1e6, 1e6, 1e6}, {1e6, 1e6, 1e6});
+  const auto a = r.net.start(0.0, 0, 2, 1e6, 0.0, 0.0, 1);
+  r.net.start(0.0, 1, 2, 1e6, 0.0, 0.0, 2);
+  r.net.start(0.0, 1, 0, 1e6, 5.0, 0.0, 3);  // still paying its delay when host 1 fails
+  r.run_until(0.5);                           // flows 1 and 2 at 0.5 MB/s each: 0.25 MB through
+  std::uint64_t token = 0;
+  EXPECT_TRUE(r.net.cancel(0.5, a, token));
+  EXPECT_EQ(token, 1u);
+  EXPECT_FALSE(r.net.cancel(0.5, a, token));  // once only
+  std::vector<std::uint64_t> cut;
+  r.net.fail_host(0.75, 1, cut);  // flow 2 got the whole link from 0.5 to 0.75
+  std::sort(cut.begin(), cut.end());
+  EXPECT_EQ(cut, (std::vector<std::uint64_t>{2, 3}));
+  EXPECT_EQ(r.net.in_flight(), 0);
+  r.run_until(100);
+  EXPECT_TRUE(r.done.empty());
+}
+
+TEST(ProcessorSharing, AFailedHostEndsItsWorkAndLeavesTheOthers) {
+  EventQueue q;
+  ProcessorSharing ps(2, q);
+  ps.start(0.0, 0, 1.0, 1);
+  ps.start(0.0, 0, 1.0, 2);
+  ps.start(0.0, 1, 1.0, 3);
+  std::vector<std::uint64_t> cut;
+  ps.fail_host(0.5, 0, cut);
+  EXPECT_EQ(cut, (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(ps.running(0), 0);
+  std::vector<std::uint64_t> done;
+  double when = -1;
+  while (!q.empty()) {
+    const TimedEvent e = q.pop();
+    const std::size_t before = done.size();
+    ps.on_event(e, done);
+    if (done.size() > before) when = e.t;
+  }
+  EXPECT_EQ(done, (std::vector<std::uint64_t>{3}));
+  EXPECT_NEAR(when, 1.0, kTol);
 }
 
 TEST(ProcessorSharing, ConcurrentWorkSharesTheDeviceEqually) {
