@@ -40,6 +40,7 @@
 #include "sim/swarm/request_queue.hpp"
 #include "sim/swarm/server_load.hpp"
 #include "sim/swarm/swarm_state.hpp"
+#include "sim/swarm/session_plan.hpp"
 #include "sim/units.hpp"
 
 namespace sg4 = simgrid::s4u;
@@ -566,7 +567,6 @@ struct SwarmSimulation::Impl {
     return seconds;
   }
 
-  double w_deadline() const { return sc.workload.deadline_s; }
 
   void reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations) {
     swarm->reserve(hops, kv_per_block, reservations);
@@ -603,20 +603,12 @@ struct SwarmSimulation::Impl {
     const double arrival = now();
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals.on_session_started(SessionStarted{arrival, k, client});
-    session_deadline[static_cast<std::size_t>(k)] =
-        w_deadline() > 0 ? arrival + w_deadline() : std::numeric_limits<double>::infinity();
-    if (sc.workload.arrival == ArrivalProcess::Trace)
-      session_priority[static_cast<std::size_t>(k)] = sc.workload.trace[static_cast<std::size_t>(k)].priority;
-
-    int prompt_tokens = w.prompt_tokens, new_tokens = w.new_tokens;
-    if (w.arrival == ArrivalProcess::Trace) {  // a trace may set each session's own lengths
-      const TraceArrival& a = w.trace[static_cast<std::size_t>(k)];
-      if (a.prompt_tokens > 0) prompt_tokens = a.prompt_tokens;
-      if (a.new_tokens > 0) new_tokens = a.new_tokens;
-    }
-    const RouteRequest req{client, w.batch_size, prompt_tokens, new_tokens};
-    const double kv_per_block = req.kv_bytes_per_block(sc.model);
-    const double act_bytes = gpu::dtype_bytes(sc.model.activation_dtype);
+    const SessionShape shape = session_shape(sc, k, arrival);
+    session_deadline[static_cast<std::size_t>(k)] = shape.deadline;
+    session_priority[static_cast<std::size_t>(k)] = shape.priority;
+    const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
+    const RouteRequest& req = shape.request;
+    const double kv_per_block = shape.kv_per_block;
     std::optional<Chain> chain;
     int attempt = 0;
     int tokens = 0;
@@ -627,10 +619,7 @@ struct SwarmSimulation::Impl {
       // Admission: find a chain of alive servers with KV memory, retrying until the timeout.
       chain = route_with_retries(req, rng, arrival, attempt, client, k);
       if (!chain) {
-        end_session(k, false,
-                    "no chain of alive servers with free KV memory covers all " + std::to_string(sc.model.n_layers) +
-                        " blocks (" + std::to_string(attempt) + " attempts over " + format_duration(now() - arrival) + ")",
-                    0);
+        end_session(k, false, admission_failure(sc, attempt, now() - arrival), 0);
         return;
       }
       ChainFormed formed{now(), k, attempt, {}, {}, chain->cost};
@@ -657,8 +646,7 @@ struct SwarmSimulation::Impl {
         const int t = step == 0 ? prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
         // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
-        const double payload =
-            sc.policy.compression.message_bytes(static_cast<double>(w.batch_size) * t * sc.model.hidden, act_bytes);
+        const double payload = hidden_state_bytes(sc, t);
         stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
         double embed_s = cost->embed_seconds(client_dev, sc.model, w.batch_size, t);
         if (values) embed_s = real->scale_embed(measure(real->embed(*values, step)), client_dev, w.batch_size, t);
@@ -680,8 +668,7 @@ struct SwarmSimulation::Impl {
             if (needs_replay[h]) {
               // Rebuild the KV cache of a replacement server: the client replays the inputs of every
               // position before this step from its cache, and the server runs them as a prefill.
-              const double replay_bytes =
-                  sc.policy.compression.message_bytes(static_cast<double>(w.batch_size) * kv_len * sc.model.hidden, act_bytes);
+              const double replay_bytes = hidden_state_bytes(sc, kv_len);
               if (deliver(client, hop.server, replay_bytes, k, step, rng) != Delivery::Ok) throw HopFailed{static_cast<int>(h), now()};
               const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
               try {
@@ -722,44 +709,22 @@ struct SwarmSimulation::Impl {
           } catch (const HopFailed& failed) {
             // Petals' recovery: drop the failed server, route a replacement for its span between its
             // neighbours, and have the client replay its cached inputs into the new servers.
-            const int f = std::max(0, failed.hop);
-            const ChainHop lost = chain->hops[static_cast<std::size_t>(f)];
-            int used_incarnation = (*swarm)[lost.server].incarnation;
-            for (const Reservation& res : reservations)
-              if (res.server == lost.server) used_incarnation = res.incarnation;
-            failed_seen.emplace_back(lost.server, used_incarnation);  // avoided until it restarts
-            release_one(lost.server, reservations);
-            RouteRequest span = req;
-            span.first_block = lost.blocks.start;
-            span.end_block = lost.blocks.end;
-            span.entry_host = f > 0 ? chain->hops[static_cast<std::size_t>(f) - 1].server : client;
-            span.exit_host = static_cast<std::size_t>(f) + 1 < chain->hops.size() ? chain->hops[static_cast<std::size_t>(f) + 1].server : client;
+            const ChainRepair repair = begin_repair(*swarm, req, *chain, failed.hop, reservations, failed_seen);
+            const ChainHop lost = repair.lost;
             stage = "recovery of " + host_name(lost.server) + " at " + stage;
-            std::optional<Chain> sub = route_with_retries(span, rng, now(), attempt, client, k, &failed_seen);
+            std::optional<Chain> sub = route_with_retries(repair.span, rng, now(), attempt, client, k, &failed_seen);
             if (!sub) {
               release(reservations);
-              end_session(k, false,
-                          host_name(lost.server) + " failed at " + (step == 0 ? std::string("prefill") : "decode step " + std::to_string(step)) +
-                              " and no alive server with free KV memory could take blocks " + lost.blocks.str(),
-                          tokens);
+              end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks), tokens);
               return;
             }
             reserve(sub->hops, kv_per_block, reservations);
-            chain->hops.erase(chain->hops.begin() + f);
-            chain->hops.insert(chain->hops.begin() + f, sub->hops.begin(), sub->hops.end());
-            needs_replay.erase(needs_replay.begin() + f);
-            needs_replay.insert(needs_replay.begin() + f, sub->hops.size(), static_cast<char>(kv_len > 0));
-            SessionRecovered rec{now(), k, step, lost.server, lost.blocks, {}, {}, kv_len * w.batch_size, 0.0};
-            const ServerState& lost_state = (*swarm)[lost.server];
-            rec.detected_after = lost_state.down_since >= 0 && !lost_state.up ? now() - lost_state.down_since : now() - failed.since;
-            for (const ChainHop& hop : sub->hops) {
-              rec.servers.push_back(hop.server);
-              rec.ranges.push_back(hop.blocks);
-            }
-            signals.on_session_recovered(rec);
+            splice_repair(*chain, needs_replay, repair, *sub, kv_len);
+            signals.on_session_recovered(
+                recovered_event(now(), k, step, kv_len, w.batch_size, repair, *sub, (*swarm)[lost.server], failed.since));
             log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
             stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
-            h = static_cast<std::size_t>(f);
+            h = static_cast<std::size_t>(repair.hop);
             prev = client;  // the client resends this step's input to the new span from its cache
           }
         }

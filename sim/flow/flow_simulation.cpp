@@ -31,6 +31,7 @@
 #include "sim/swarm/server_load.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/swarm_state.hpp"
+#include "sim/swarm/session_plan.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim::flow {
@@ -677,21 +678,14 @@ class FlowSwarm {
     spawn_next_session();  // the next arrival waits in the queue, not in memory ahead of time
     Rng rng = root_rng_.split(static_cast<std::uint64_t>(k));
     const WorkloadSpec& w = sc_.workload;
-    const int client = S_ + k % C_;
     const double arrival = now_;
+    const int client = S_ + k % C_;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals_.on_session_started(SessionStarted{arrival, k, client});
-    const double deadline = w.deadline_s > 0 ? arrival + w.deadline_s : std::numeric_limits<double>::infinity();
-    const int priority = w.arrival == ArrivalProcess::Trace ? w.trace[static_cast<std::size_t>(k)].priority : 0;
-    int prompt_tokens = w.prompt_tokens, new_tokens = w.new_tokens;
-    if (w.arrival == ArrivalProcess::Trace) {  // a trace may set each session's own lengths
-      const TraceArrival& a = w.trace[static_cast<std::size_t>(k)];
-      if (a.prompt_tokens > 0) prompt_tokens = a.prompt_tokens;
-      if (a.new_tokens > 0) new_tokens = a.new_tokens;
-    }
-    const RouteRequest req{client, w.batch_size, prompt_tokens, new_tokens};
-    const double kv_per_block = req.kv_bytes_per_block(sc_.model);
-    const double act_bytes = gpu::dtype_bytes(sc_.model.activation_dtype);
+    const SessionShape shape = session_shape(sc_, k, arrival);
+    const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
+    const RouteRequest& req = shape.request;
+    const double kv_per_block = shape.kv_per_block;
     std::optional<Chain> chain;
     int attempt = 0;
     int tokens = 0;
@@ -702,10 +696,7 @@ class FlowSwarm {
       // Admission: a chain of alive servers with KV memory, retried until the timeout.
       chain = co_await route_with_retries(req, rng, arrival, attempt, client, k);
       if (!chain) {
-        end_session(k, false,
-                    "no chain of alive servers with free KV memory covers all " + std::to_string(sc_.model.n_layers) + " blocks (" +
-                        std::to_string(attempt) + " attempts over " + format_duration(now_ - arrival) + ")",
-                    0);
+        end_session(k, false, admission_failure(sc_, attempt, now_ - arrival), 0);
         co_return;
       }
       ChainFormed formed{now_, k, attempt, {}, {}, chain->cost};
@@ -739,7 +730,7 @@ class FlowSwarm {
         const int t = step == 0 ? prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
         // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
-        const double payload = sc_.policy.compression.message_bytes(static_cast<double>(w.batch_size) * t * sc_.model.hidden, act_bytes);
+        const double payload = hidden_state_bytes(sc_, t);
         stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
         const double embed_s = embed_seconds(client_dev, w.batch_size, t);
         if (embed_s > 0) co_await computed(client, embed_s, k, step, {}, "embed");
@@ -760,8 +751,7 @@ class FlowSwarm {
             if (!failed && needs_replay[h]) {
               // Rebuild the KV cache of a replacement server: the client replays the inputs of every
               // position before this step from its cache, and the server runs them as a prefill.
-              const double replay_bytes =
-                  sc_.policy.compression.message_bytes(static_cast<double>(w.batch_size) * kv_len * sc_.model.hidden, act_bytes);
+              const double replay_bytes = hidden_state_bytes(sc_, kv_len);
               if (co_await deliver(client, hop.server, replay_bytes, latencies_.one_way(client, hop.server), k, step, rng) != Delivery::Ok)
                 failed = HopFailed{static_cast<int>(h), now_};
               if (!failed) {
@@ -790,8 +780,8 @@ class FlowSwarm {
                 job.blocks = hop.blocks;
                 job.work = work;
                 job.batchable = work.new_tokens == 1;
-                job.deadline = deadline;
-                job.priority = priority;
+                job.deadline = shape.deadline;
+                job.priority = shape.priority;
                 co_await Queued{this, hop.server, &job};  // the worker signals the span and counts the busy time
               } else if (blocks_s > 0) {
                 crashed = !is_on(hop.server) || !co_await computed(hop.server, blocks_s, k, step, hop.blocks, "blocks");
@@ -813,45 +803,22 @@ class FlowSwarm {
           }
           // Petals' recovery: drop the failed server, route a replacement for its span between its
           // neighbours, and have the client replay its cached inputs into the new servers.
-          const int f = std::max(0, failed->hop);
-          const ChainHop lost = chain->hops[static_cast<std::size_t>(f)];
-          int used_incarnation = swarm_[lost.server].incarnation;
-          for (const Reservation& res : reservations)
-            if (res.server == lost.server) used_incarnation = res.incarnation;
-          failed_seen.emplace_back(lost.server, used_incarnation);  // avoided until it restarts
-          swarm_.release_one(lost.server, reservations);
-          RouteRequest span = req;
-          span.first_block = lost.blocks.start;
-          span.end_block = lost.blocks.end;
-          span.entry_host = f > 0 ? chain->hops[static_cast<std::size_t>(f) - 1].server : client;
-          span.exit_host = static_cast<std::size_t>(f) + 1 < chain->hops.size() ? chain->hops[static_cast<std::size_t>(f) + 1].server : client;
+          const ChainRepair repair = begin_repair(swarm_, req, *chain, failed->hop, reservations, failed_seen);
+          const ChainHop lost = repair.lost;
           stage = "recovery of " + host_name(lost.server) + " at " + stage;
-          std::optional<Chain> sub = co_await route_with_retries(span, rng, now_, attempt, client, k, &failed_seen);
+          std::optional<Chain> sub = co_await route_with_retries(repair.span, rng, now_, attempt, client, k, &failed_seen);
           if (!sub) {
             swarm_.release(reservations);
-            end_session(k, false,
-                        host_name(lost.server) + " failed at " + (step == 0 ? std::string("prefill") : "decode step " + std::to_string(step)) +
-                            " and no alive server with free KV memory could take blocks " + lost.blocks.str(),
-                        tokens);
+            end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks), tokens);
             co_return;
           }
           swarm_.reserve(sub->hops, kv_per_block, reservations);
-          chain->hops.erase(chain->hops.begin() + f);
-          chain->hops.insert(chain->hops.begin() + f, sub->hops.begin(), sub->hops.end());
-          needs_replay.erase(needs_replay.begin() + f);
-          needs_replay.insert(needs_replay.begin() + f, sub->hops.size(), static_cast<char>(kv_len > 0));
+          splice_repair(*chain, needs_replay, repair, *sub, kv_len);
           chain_latencies();
-          SessionRecovered rec{now_, k, step, lost.server, lost.blocks, {}, {}, kv_len * w.batch_size, 0.0};
-          const ServerState& lost_state = swarm_[lost.server];
-          rec.detected_after = lost_state.down_since >= 0 && !lost_state.up ? now_ - lost_state.down_since : now_ - failed->since;
-          for (const ChainHop& hop : sub->hops) {
-            rec.servers.push_back(hop.server);
-            rec.ranges.push_back(hop.blocks);
-          }
-          signals_.on_session_recovered(rec);
+          signals_.on_session_recovered(recovered_event(now_, k, step, kv_len, w.batch_size, repair, *sub, swarm_[lost.server], failed->since));
           log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
           stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
-          h = static_cast<std::size_t>(f);
+          h = static_cast<std::size_t>(repair.hop);
           prev = client;  // the client resends this step's input to the new span from its cache
         }
         const double head_s = head_seconds(client_dev, w.batch_size);

@@ -1,0 +1,80 @@
+#include "sim/swarm/session_plan.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "sim/units.hpp"
+
+namespace swarmsim::sim {
+
+SessionShape session_shape(const Scenario& sc, int k, double arrival) {
+  const WorkloadSpec& w = sc.workload;
+  SessionShape s;
+  s.client = static_cast<int>(sc.nodes.size()) + k % static_cast<int>(sc.clients.size());
+  s.prompt_tokens = w.prompt_tokens;
+  s.new_tokens = w.new_tokens;
+  if (w.arrival == ArrivalProcess::Trace) {  // a trace may set each session's own lengths and priority
+    const TraceArrival& a = w.trace[static_cast<std::size_t>(k)];
+    if (a.prompt_tokens > 0) s.prompt_tokens = a.prompt_tokens;
+    if (a.new_tokens > 0) s.new_tokens = a.new_tokens;
+    s.priority = a.priority;
+  }
+  s.request = RouteRequest{s.client, w.batch_size, s.prompt_tokens, s.new_tokens};
+  s.kv_per_block = s.request.kv_bytes_per_block(sc.model);
+  s.deadline = w.deadline_s > 0 ? arrival + w.deadline_s : std::numeric_limits<double>::infinity();
+  return s;
+}
+
+double hidden_state_bytes(const Scenario& sc, int tokens) {
+  return sc.policy.compression.message_bytes(static_cast<double>(sc.workload.batch_size) * tokens * sc.model.hidden,
+                                             gpu::dtype_bytes(sc.model.activation_dtype));
+}
+
+std::string admission_failure(const Scenario& sc, int attempts, double waited_s) {
+  return "no chain of alive servers with free KV memory covers all " + std::to_string(sc.model.n_layers) + " blocks (" +
+         std::to_string(attempts) + " attempts over " + format_duration(waited_s) + ")";
+}
+
+ChainRepair begin_repair(SwarmState& swarm, const RouteRequest& request, const Chain& chain, int failed_hop,
+                         std::vector<Reservation>& reservations, std::vector<std::pair<int, int>>& failed_seen) {
+  ChainRepair r;
+  r.hop = std::max(0, failed_hop);
+  const auto f = static_cast<std::size_t>(r.hop);
+  r.lost = chain.hops[f];
+  int used_incarnation = swarm[r.lost.server].incarnation;
+  for (const Reservation& res : reservations)
+    if (res.server == r.lost.server) used_incarnation = res.incarnation;
+  failed_seen.emplace_back(r.lost.server, used_incarnation);  // avoided until it restarts
+  swarm.release_one(r.lost.server, reservations);
+  r.span = request;
+  r.span.first_block = r.lost.blocks.start;
+  r.span.end_block = r.lost.blocks.end;
+  r.span.entry_host = f > 0 ? chain.hops[f - 1].server : request.client_host;
+  r.span.exit_host = f + 1 < chain.hops.size() ? chain.hops[f + 1].server : request.client_host;
+  return r;
+}
+
+void splice_repair(Chain& chain, std::vector<char>& needs_replay, const ChainRepair& repair, const Chain& sub, int kv_len) {
+  chain.hops.erase(chain.hops.begin() + repair.hop);
+  chain.hops.insert(chain.hops.begin() + repair.hop, sub.hops.begin(), sub.hops.end());
+  needs_replay.erase(needs_replay.begin() + repair.hop);
+  needs_replay.insert(needs_replay.begin() + repair.hop, sub.hops.size(), static_cast<char>(kv_len > 0));
+}
+
+std::string repair_failure(const std::string& server_name, int step, BlockRange blocks) {
+  return server_name + " failed at " + (step == 0 ? std::string("prefill") : "decode step " + std::to_string(step)) +
+         " and no alive server with free KV memory could take blocks " + blocks.str();
+}
+
+SessionRecovered recovered_event(double now, int session, int step, int kv_len, int batch, const ChainRepair& repair,
+                                 const Chain& sub, const ServerState& lost, double since) {
+  SessionRecovered rec{now, session, step, repair.lost.server, repair.lost.blocks, {}, {}, kv_len * batch, 0.0};
+  rec.detected_after = lost.down_since >= 0 && !lost.up ? now - lost.down_since : now - since;
+  for (const ChainHop& hop : sub.hops) {
+    rec.servers.push_back(hop.server);
+    rec.ranges.push_back(hop.blocks);
+  }
+  return rec;
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,59 @@
+#pragma once
+// The parts of a session that do not depend on how time passes, shared by both engines: what a
+// session asks for, and how Petals' recovery replaces a failed server in its chain (seed 002,
+// section 3; Petals' fault tolerance). Plain functions over plain data.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/routing/swarm_view.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/swarm_events.hpp"
+#include "sim/swarm/swarm_state.hpp"
+
+namespace swarmsim::sim {
+
+/// What session k asks for.
+struct SessionShape {
+  int client = 0;             ///< host index of its client
+  int prompt_tokens = 1, new_tokens = 1;  ///< the workload's, or its trace entry's
+  RouteRequest request;       ///< the whole model, from the client back to it
+  double kv_per_block = 0;    ///< KV bytes it reserves on each block it uses
+  double deadline = 0;        ///< arrival + workload.deadline (inf when none)
+  int priority = 0;           ///< its trace priority (0 without a trace)
+};
+SessionShape session_shape(const Scenario& sc, int k, double arrival);
+
+/// Bytes on the wire of `tokens` hidden states per sequence of a session (compressed when the
+/// policy says so, seed 002 section 4), without the message header.
+double hidden_state_bytes(const Scenario& sc, int tokens);
+
+/// Why a session found no chain: "no chain of alive servers ... (N attempts over T)".
+std::string admission_failure(const Scenario& sc, int attempts, double waited_s);
+
+/// A failed server of a session's chain and the recovery under way.
+struct ChainRepair {
+  int hop = 0;                 ///< index in the chain of the failed server
+  ChainHop lost;               ///< the failed server and the blocks it ran for the session
+  RouteRequest span;           ///< the replacement to route: its blocks, between its neighbours
+};
+
+/// Starts Petals' recovery of hop `failed_hop` (clamped to 0): the server is remembered in
+/// `failed_seen` with the incarnation the session used (avoided until it restarts), its KV
+/// reservation is released, and the span between its neighbours is to be routed again.
+ChainRepair begin_repair(SwarmState& swarm, const RouteRequest& request, const Chain& chain, int failed_hop,
+                         std::vector<Reservation>& reservations, std::vector<std::pair<int, int>>& failed_seen);
+
+/// Puts the replacement `sub` in place of the failed hop; its hops need the KV cache replayed
+/// (`needs_replay`) when the session had generated tokens (`kv_len` > 0).
+void splice_repair(Chain& chain, std::vector<char>& needs_replay, const ChainRepair& repair, const Chain& sub, int kv_len);
+
+/// Why a recovery failed: "<server> failed at <stage> and no alive server ... could take blocks ...".
+std::string repair_failure(const std::string& server_name, int step, BlockRange blocks);
+
+/// The signal of a completed recovery: detection time counts from the failure when the server is
+/// still down, else from when the session first saw it fail (`since`).
+SessionRecovered recovered_event(double now, int session, int step, int kv_len, int batch, const ChainRepair& repair,
+                                 const Chain& sub, const ServerState& lost, double since);
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,85 @@
+// The engine-free parts of a session: what it asks for, and Petals' recovery of a failed hop.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "sim/pricing.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/session_plan.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+Scenario two_node(const std::vector<Override>& overrides = {}) {
+  return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json", overrides);
+}
+
+}  // namespace
+
+TEST(SessionPlan, ShapeComesFromTheWorkloadOrTheTrace) {
+  const Scenario sc = two_node({{"workload.deadline", "\"30s\""}});
+  const SessionShape s = session_shape(sc, 1, 12.0);
+  EXPECT_EQ(s.client, 1);  // one server, then the client
+  EXPECT_EQ(s.prompt_tokens, sc.workload.prompt_tokens);
+  EXPECT_EQ(s.request.client_host, 1);
+  EXPECT_DOUBLE_EQ(s.deadline, 42.0);
+  EXPECT_DOUBLE_EQ(s.kv_per_block, s.request.kv_bytes_per_block(sc.model));
+  Scenario traced = sc;
+  traced.workload.arrival = ArrivalProcess::Trace;
+  traced.workload.trace = {{0.0, 0, 0, 0}, {1.0, 100, 7, 3}};
+  const SessionShape t = session_shape(traced, 1, 1.0);
+  EXPECT_EQ(t.prompt_tokens, 100);
+  EXPECT_EQ(t.new_tokens, 7);
+  EXPECT_EQ(t.priority, 3);
+  EXPECT_TRUE(std::isinf(session_shape(two_node(), 0, 0.0).deadline));
+}
+
+TEST(SessionPlan, RepairRoutesTheLostSpanBetweenItsNeighboursAndSplicesTheReplacement) {
+  // Three servers in a chain 0 > 1 > 2 (blocks 0-9, 10-19, 20-31); server 1 fails.
+  Scenario sc = two_node();
+  sc.nodes = {sc.nodes[0], sc.nodes[0], sc.nodes[0]};
+  sc.nodes[1].name = "b";
+  sc.nodes[2].name = "c";
+  SwarmState swarm(sc, *make_cost_model(sc));
+  const Chain chain{{{0, {0, 10}}, {1, {10, 20}}, {2, {20, 32}}}, 0.0};
+  const RouteRequest req{3, 1, 16, 8};
+  std::vector<Reservation> reservations;
+  swarm.reserve(chain.hops, 1000.0, reservations);
+  swarm[1].incarnation = 4;
+  std::vector<std::pair<int, int>> failed_seen;
+  const ChainRepair r = begin_repair(swarm, req, chain, 1, reservations, failed_seen);
+  EXPECT_EQ(r.hop, 1);
+  EXPECT_EQ(r.lost.server, 1);
+  EXPECT_EQ(r.span.first_block, 10);
+  EXPECT_EQ(r.span.end_block, 20);
+  EXPECT_EQ(r.span.entry_host, 0);
+  EXPECT_EQ(r.span.exit_host, 2);
+  ASSERT_EQ(failed_seen.size(), 1u);
+  EXPECT_EQ(failed_seen[0], (std::pair<int, int>{1, 0}));  // the incarnation its reservation was made with
+  EXPECT_EQ(reservations.size(), 2u);
+  EXPECT_DOUBLE_EQ(swarm[1].kv_reserved, 0.0);
+  EXPECT_EQ(swarm[1].active, 0);
+
+  Chain spliced = chain;
+  std::vector<char> needs_replay(3, 0);
+  const Chain sub{{{2, {10, 15}}, {0, {15, 20}}}, 0.0};
+  splice_repair(spliced, needs_replay, r, sub, 40);
+  ASSERT_EQ(spliced.hops.size(), 4u);
+  EXPECT_EQ(spliced.hops[1].server, 2);
+  EXPECT_EQ(spliced.hops[2].server, 0);
+  EXPECT_EQ(spliced.hops[3].server, 2);
+  EXPECT_EQ(needs_replay, (std::vector<char>{0, 1, 1, 0}));
+
+  // The first hop fails: the client sends the span its input; at prefill nothing is replayed.
+  const ChainRepair first = begin_repair(swarm, req, chain, -1, reservations, failed_seen);
+  EXPECT_EQ(first.hop, 0);
+  EXPECT_EQ(first.span.entry_host, 3);
+  EXPECT_EQ(first.span.exit_host, 1);
+  std::vector<char> flags(3, 0);
+  Chain c2 = chain;
+  splice_repair(c2, flags, first, sub, 0);
+  EXPECT_EQ(flags, (std::vector<char>{0, 0, 0, 0}));
+  EXPECT_EQ(repair_failure("b", 0, {10, 20}), "b failed at prefill and no alive server with free KV memory could take blocks 10-19");
+}
