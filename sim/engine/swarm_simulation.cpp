@@ -184,60 +184,17 @@ struct SwarmSimulation::Impl {
   /// (or the move covers blocks nobody serves). One move per period, so the swarm does not thrash.
   /// The mover drops its KV caches (its sessions recover elsewhere) and loads the new weights.
   void rebalance_actor() {
-    const RebalanceSpec& rb = sc.policy.rebalance;
-    const int n = sc.model.n_layers;
     while (true) {
-      sg4::this_actor::sleep_for(rb.period_s);
-      std::vector<ServedRange> served;
-      std::vector<int> who;
-      for (int i = 0; i < S; ++i) {
-        const ServerState& st = (*swarm)[i];
-        const bool known_serving = (st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i));
-        if (!known_serving) continue;
-        served.push_back({st.blocks, throughput(i)});
-        who.push_back(i);
-      }
-      const std::vector<double> tp = block_throughputs(n, served);
-      const double before = *std::min_element(tp.begin(), tp.end());
-      int best = -1;
-      double best_after = before;
-      BlockRange best_range;
-      for (std::size_t w = 0; w < who.size(); ++w) {
-        const int i = who[w];
-        const ServerState& st = (*swarm)[i];
-        if (sc.nodes[static_cast<std::size_t>(i)].blocks || !st.up) continue;  // fixed ranges stay where the scenario put them
-        std::vector<ServedRange> others = served;
-        others.erase(others.begin() + static_cast<long>(w));
-        std::vector<double> moved = block_throughputs(n, others);
-        const int span = st.blocks.size();
-        const int start = choose_least_served_start(moved, span);
-        if (start == st.blocks.start) continue;
-        for (int b = start; b < start + span; ++b) moved[static_cast<std::size_t>(b)] += served[w].throughput;
-        const double after = *std::min_element(moved.begin(), moved.end());
-        const bool worth = (before <= 0 && after > 0) || after * rb.balance_quality > before;
-        if (worth && after > best_after) {
-          best = i;
-          best_after = after;
-          best_range = BlockRange{start, start + span};
-        }
-      }
-      if (best < 0) continue;
-      move_server(best, best_range, before, best_after, "rebalance");
+      sg4::this_actor::sleep_for(sc.policy.rebalance.period_s);
+      const BlockMove m = swarm->rebalance_move(now(), sc.policy.rebalance.balance_quality);
+      if (m.server >= 0) move_server(m.server, m.to, m.before, m.after, "rebalance");
     }
   }
 
   /// Server `i` drops its KV caches and range, loads `to`, and serves it once loaded (a move of
   /// rebalancing or of a topology scheme); every move is a blocks_moved event.
   void move_server(int i, BlockRange to, double before, double after, const char* why) {
-    ServerState& st = (*swarm)[i];
-    const BlockRange from = st.blocks;
-    st.moving = true;
-    st.loaded = false;
-    ++st.epoch;  // its KV caches are dropped with the old weights
-    st.kv_reserved = 0.0;
-    st.active = 0;
-    st.blocks = to;
-    st.weights_bytes = to.size() * sc.model.block_weight_bytes();
+    const BlockRange from = swarm->begin_move(i, to);
     log(1, why, host_name(i) + " moves from blocks " + from.str() + " to " + to.str());
     signals.on_blocks_moved(BlocksMoved{now(), i, from, to, before, after});
     if (dht) dht->withdraw(i, from);
@@ -245,10 +202,7 @@ struct SwarmSimulation::Impl {
     sg4::Actor::create("reload-" + host_name(i), platform->host(i), [this, i, started] {
       ServerState& s = (*swarm)[i];
       sg4::this_actor::sleep_for(s.weights_bytes / sc.nodes[static_cast<std::size_t>(i)].weights_load_Bps);
-      if (!s.moving) return;  // it went down meanwhile; its restart loads the new range
-      s.moving = false;
-      s.loaded = true;
-      ++s.incarnation;
+      if (!swarm->finish_move(i)) return;  // it went down meanwhile; its restart loads the new range
       log(1, "server@" + host_name(i), "serving blocks " + s.blocks.str());
       signals.on_node_joined(NodeJoined{now(), i, s.blocks, started});
       if (dht) dht->announce(i, s.blocks, throughput(i));

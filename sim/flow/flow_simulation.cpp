@@ -251,9 +251,12 @@ class FlowSwarm {
       for (int i = 0; i < S_; ++i) spawn(worker(i), 0.0);
     }
     if (!sc_.events.empty()) spawn(replay(), 0.0);
+    if (sc_.policy.rebalance.period_s > 0) spawn(rebalance(), 0.0);
     spawn_next_session();
     std::vector<std::uint64_t> done;
-    while (!queue_.empty()) {
+    // Servers, replays and rebalancing are daemons, as in the SimGrid engine: the run ends with
+    // its last session.
+    while (!queue_.empty() && sessions_ended_ < sc_.workload.sessions) {
       const TimedEvent e = queue_.pop();
       if (e.t > sc_.time_limit_s) break;
       now_ = e.t;
@@ -499,6 +502,28 @@ class FlowSwarm {
         signals_.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
       }
     }
+  }
+
+  /// Dynamic rebalancing (seed 002, eq. 3): every period, the best move by Petals' rule, if any.
+  Process rebalance() {
+    while (true) {
+      co_await sleep_for(sc_.policy.rebalance.period_s);
+      const BlockMove m = swarm_.rebalance_move(now_, sc_.policy.rebalance.balance_quality);
+      if (m.server < 0) continue;
+      const BlockRange from = swarm_.begin_move(m.server, m.to);
+      log(1, "rebalance", host_name(m.server) + " moves from blocks " + from.str() + " to " + m.to.str());
+      signals_.on_blocks_moved(BlocksMoved{now_, m.server, from, m.to, m.before, m.after});
+      spawn(reload(m.server, life_[static_cast<std::size_t>(m.server)], now_), now_);
+    }
+  }
+
+  /// Server i loads the range it moved to, and serves it (unless its host went down meanwhile:
+  /// its restart loads the new range).
+  Process reload(int i, int life, double started) {
+    co_await sleep_for(swarm_[i].weights_bytes / sc_.nodes[static_cast<std::size_t>(i)].weights_load_Bps);
+    if (life_[static_cast<std::size_t>(i)] != life || !swarm_.finish_move(i)) co_return;
+    log(1, "server@" + host_name(i), "serving blocks " + swarm_[i].blocks.str());
+    signals_.on_node_joined(NodeJoined{now_, i, swarm_[i].blocks, started});
   }
 
   int host_index(const std::string& name) const {

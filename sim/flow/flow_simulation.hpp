@@ -1,9 +1,10 @@
 #pragma once
-// The flow engine: plays a swarm whose servers keep their blocks (no DHT, rebalancing or topology
-// monitoring) without SimGrid, replayed failures and network changes included. Messages are flows on a FairShareNetwork with SimGrid's CM02/LV08 sharing, device work
-// runs on ProcessorSharing hosts like SimGrid's CPU model, and sessions are C++20 coroutines on
-// one event queue. It emits the same signals and writes the same outputs as SwarmSimulation,
-// which hands it scenarios with "simulation.engine": "flow" (checked by the loader).
+// The flow engine: plays a swarm without SimGrid (not the DHT or topology monitoring; replayed
+// failures, network changes and rebalancing included). Messages are flows on a FairShareNetwork
+// with SimGrid's CM02/LV08 sharing, device work runs on ProcessorSharing hosts like SimGrid's CPU
+// model, and servers and sessions are C++20 coroutines on one event queue, over the SwarmState
+// and session plan both engines share. It emits the same signals and writes the same outputs as
+// SwarmSimulation, which hands it scenarios with "simulation.engine": "flow" (checked by the loader).
 #include <memory>
 
 #include "gpu/shard_cost_model.hpp"

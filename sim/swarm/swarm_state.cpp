@@ -77,6 +77,65 @@ void SwarmState::assign_blocks(int i) {
   st.kv_capacity = usable_memory_bytes(*node.device, sc_.overheads) - st.weights_bytes;
 }
 
+BlockMove SwarmState::rebalance_move(double now, double balance_quality) const {
+  const int n = sc_.model.n_layers;
+  std::vector<ServedRange> served;
+  std::vector<int> who;
+  for (int i = 0; i < size(); ++i) {
+    const ServerState& st = (*this)[i];
+    const bool known_serving = (st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i, now));
+    if (!known_serving) continue;
+    served.push_back({st.blocks, throughput(i)});
+    who.push_back(i);
+  }
+  const std::vector<double> tp = block_throughputs(n, served);
+  BlockMove best;
+  best.before = *std::min_element(tp.begin(), tp.end());
+  best.after = best.before;
+  for (std::size_t w = 0; w < who.size(); ++w) {
+    const int i = who[w];
+    const ServerState& st = (*this)[i];
+    if (sc_.nodes[static_cast<std::size_t>(i)].blocks || !st.up) continue;  // fixed ranges stay where the scenario put them
+    std::vector<ServedRange> others = served;
+    others.erase(others.begin() + static_cast<long>(w));
+    std::vector<double> moved = block_throughputs(n, others);
+    const int span = st.blocks.size();
+    const int start = choose_least_served_start(moved, span);
+    if (start == st.blocks.start) continue;
+    for (int b = start; b < start + span; ++b) moved[static_cast<std::size_t>(b)] += served[w].throughput;
+    const double after = *std::min_element(moved.begin(), moved.end());
+    const bool worth = (best.before <= 0 && after > 0) || after * balance_quality > best.before;
+    if (worth && after > best.after) {
+      best.server = i;
+      best.after = after;
+      best.to = BlockRange{start, start + span};
+    }
+  }
+  return best;
+}
+
+BlockRange SwarmState::begin_move(int i, BlockRange to) {
+  ServerState& st = (*this)[i];
+  const BlockRange from = st.blocks;
+  st.moving = true;
+  st.loaded = false;
+  ++st.epoch;  // its KV caches are dropped with the old weights
+  st.kv_reserved = 0.0;
+  st.active = 0;
+  st.blocks = to;
+  st.weights_bytes = to.size() * sc_.model.block_weight_bytes();
+  return from;
+}
+
+bool SwarmState::finish_move(int i) {
+  ServerState& st = (*this)[i];
+  if (!st.moving) return false;
+  st.moving = false;
+  st.loaded = true;
+  ++st.incarnation;
+  return true;
+}
+
 void SwarmState::host_down(int i, double now) {
   ServerState& st = (*this)[i];
   st.up = false;

@@ -44,6 +44,14 @@ struct Reservation {
   int incarnation = 0;  ///< the server's incarnation when the session started using it
 };
 
+/// A move of rebalancing: `server` to the blocks `to`, raising the swarm's weakest block throughput
+/// from `before` to `after` (tokens/s).
+struct BlockMove {
+  int server = -1;  ///< -1: no move is worth it
+  BlockRange to;
+  double before = 0, after = 0;
+};
+
 class SwarmState {
  public:
   /// The servers of `scenario` (borrowed), none assigned yet, heartbeat phases drawn from its seed.
@@ -79,6 +87,17 @@ class SwarmState {
   /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
   /// among the servers assigned and up (Petals' rule); sizes its weights and KV capacity.
   void assign_blocks(int i);
+
+  /// Dynamic rebalancing R: S x P -> S' (seed 002, eq. 3), with Petals' rule: among the "auto"
+  /// servers up and known to serve at `now`, the one whose move to the least-served window (of
+  /// its own size, given everyone else) raises the weakest block throughput the most, if the gain
+  /// beats `balance_quality` (or the move covers blocks nobody serves).
+  BlockMove rebalance_move(double now, double balance_quality) const;
+  /// Server i starts moving to `to`: it drops its KV caches and its old weights and loads the new
+  /// ones (not routable meanwhile). Returns the range it leaves.
+  BlockRange begin_move(int i, BlockRange to);
+  /// Server i finished loading its new range; false if it went down meanwhile (its restart loads it).
+  bool finish_move(int i);
 
   /// Server i's host went down at `now`: its caches and reservations are lost, routers keep
   /// seeing it until it misses its heartbeats.

@@ -170,6 +170,17 @@ TEST(FlowEngine, MatchesSimGridWithBandwidthAndLatencyChanges) {
   }
 }
 
+// Rebalancing (seed 002, eq. 3): the server holding blocks 16-31 fails for good, and the next
+// period moves another one there; sessions recover through it once it has loaded them.
+TEST(FlowEngine, MatchesSimGridWithRebalancing) {
+  const Scenario sc = load_scenario_text(R"JSON({"$schema": "../../docs/scenario.schema.json", "name": "two-node", "description": "Three auto L4s; s1 (blocks 16-31) fails for good at 12 s and rebalancing moves s0 to cover them.", "seed": 7, "model": {"name": "Llama-3-8B"}, "nodes": [{"name": "s0", "gpu": "L4", "location": {"lat": 50.1, "lon": 8.68}, "uplink": "1Gbps", "downlink": "1Gbps", "access_latency": "2ms", "blocks": "auto", "max_blocks": 16}, {"name": "s1", "gpu": "L4", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "1Gbps", "downlink": "1Gbps", "access_latency": "2ms", "blocks": "auto", "max_blocks": 16}, {"name": "s2", "gpu": "L4", "location": {"lat": 50.120000000000005, "lon": 8.68}, "uplink": "1Gbps", "downlink": "1Gbps", "access_latency": "2ms", "blocks": "auto", "max_blocks": 16}], "clients": [{"name": "client", "device": "cpu-generic", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "100Mbps", "downlink": "100Mbps", "access_latency": "3ms"}], "network": {"model": "tcp"}, "workload": {"sessions": 3, "start": "10s", "arrival": {"process": "fixed", "interval": "4s"}, "batch_size": 1, "prompt_tokens": 64, "new_tokens": 40}, "policy": {"router": "eq18", "rebalance": {"period": "5s"}}, "events": [{"at": "12s", "action": "node_down", "node": "s1"}]})JSON", "rebalance.json");
+  const auto [simgrid, flowed] = both_engines(sc);
+  EXPECT_EQ(simgrid["resilience"]["blocks_moved"].get<int>(), 1);
+  EXPECT_GT(simgrid["resilience"]["recoveries"].get<int>(), 0);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+}
+
 // Sessions whose KV caches fit nowhere retry admission every second until the timeout, then fail
 // with the same reason on both engines.
 TEST(FlowEngine, MatchesSimGridWhenAdmissionFails) {
@@ -183,7 +194,8 @@ TEST(FlowEngine, MatchesSimGridWhenAdmissionFails) {
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a
 // routing decision and the runs part; the aggregate figures must still agree closely.
 TEST(FlowEngine, AgreesWithSimGridOnRoutedSwarms) {
-  for (const std::string rel : {"routing/geo-spread.json", "routing/straggler.json", "routing/congested-link.json", "routing/flapping-node.json"}) {
+  for (const std::string rel : {"routing/geo-spread.json", "routing/straggler.json", "routing/congested-link.json", "routing/flapping-node.json",
+                                "routing/churn.json"}) {
     const auto [simgrid, flowed] = both_engines(shipped(rel));
     EXPECT_EQ(flowed["sessions"]["completed"], simgrid["sessions"]["completed"]) << rel;
     EXPECT_NEAR(tokens_per_s(flowed) / tokens_per_s(simgrid), 1.0, 0.05) << rel;
