@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   r->add_option_function<std::string>(
        "--engine", [&run](const std::string& e) { run.overrides.push_back("simulation.engine=" + e); },
        "what plays the scenario out: simgrid (every feature) or flow (the same models solved without SimGrid, ~10x faster, "
-       "no DHT, topology monitoring or graph models); same as --set simulation.engine=...")
+       "no DHT or graph models); same as --set simulation.engine=...")
       ->check(CLI::IsMember({"simgrid", "flow"}));
   r->add_flag("-v,--verbose", run.verbosity, "log swarm events to stderr (twice: every step too)");
   r->add_flag("--json", run.json, "print metrics.json to stdout instead of the summary");
@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   c->add_option_function<std::string>(
        "--engine", [&cmp](const std::string& e) { cmp.overrides.push_back("simulation.engine=" + e); },
-       "engine of every run: simgrid or flow (not for the DHT or topology monitoring); same as --set simulation.engine=...")
+       "engine of every run: simgrid or flow (not for the DHT); same as --set simulation.engine=...")
       ->check(CLI::IsMember({"simgrid", "flow"}));
   c->add_flag("--json", cmp.json, "print compare.json to stdout instead of the tables");
 
@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   tu->add_option("--set", tun.overrides, "override a value of every scenario (repeatable)")->allow_extra_args(false);
   tu->add_option_function<std::string>(
         "--engine", [&tun](const std::string& e) { tun.overrides.push_back("simulation.engine=" + e); },
-        "engine of every run: simgrid or flow (not for the DHT or topology monitoring); same as --set simulation.engine=...")
+        "engine of every run: simgrid or flow (not for the DHT); same as --set simulation.engine=...")
       ->check(CLI::IsMember({"simgrid", "flow"}));
 
   swarmsim::cli::CalibrateArgs cal;

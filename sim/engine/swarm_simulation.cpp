@@ -24,8 +24,7 @@
 #include "sim/engine/pipeline_simulation.hpp"
 #include "sim/engine/swarm_dht.hpp"
 #include "sim/flow/flow_simulation.hpp"
-#include "sim/topology_schemes.hpp"
-#include "topology/stability.hpp"
+#include "sim/topology_monitor.hpp"
 #include "sim/engine/swarm_platform.hpp"
 #include "sim/metrics/run_metrics.hpp"
 #include "sim/output/atomic_file.hpp"
@@ -78,13 +77,8 @@ struct SwarmSimulation::Impl {
   std::unique_ptr<SwarmPlatform> platform;
   std::unique_ptr<ChainRouter> router;
   std::unique_ptr<SwarmDht> dht;  ///< policy.dht.enabled: servers are found through the DHT
-  // policy.topology
-  std::unique_ptr<TopologyPlan> topo_plan;
-  topology::StabilityHistory topo_history;
-  std::vector<double> reliability_multiplier;  ///< m_A per server (1 without monitoring)
-  int topo_state = -1, topo_switches = 0, topo_snapshots = 0;
-  std::vector<int> topo_state_count;
-  double topo_regret_sum = 0, topo_relative_regret_sum = 0;
+  std::unique_ptr<TopologyMonitor> topology;  ///< policy.topology (sim/topology_monitor.hpp)
+  std::vector<double> no_multipliers;          ///< eq. 18's reliability multipliers without monitoring: all 1
   Rng root_rng{1};
   std::vector<double> arrivals;
   std::vector<char> session_ended;
@@ -131,7 +125,7 @@ struct SwarmSimulation::Impl {
   /// The servers as a router sees them; with the DHT, only those a lookup found, with the blocks
   /// they announced (a stale record leads to a server that no longer serves them).
   std::vector<ServerView> make_view(const std::vector<DhtServerRecord>* known = nullptr) const {
-    std::vector<ServerView> v = swarm->view(now(), reliability_multiplier);
+    std::vector<ServerView> v = swarm->view(now(), topology ? topology->reliability() : no_multipliers);
     if (known) {
       std::vector<char> found(static_cast<std::size_t>(S), 0);
       for (const DhtServerRecord& r : *known) {
@@ -215,57 +209,14 @@ struct SwarmSimulation::Impl {
   /// reliability multiplier in eq. 18. Regret: the best precomputed scheme's throughput on this
   /// snapshot minus the chosen one's.
   void topology_actor() {
-    const TopologyMonitorSpec& spec = sc.policy.topology;
     while (true) {
-      topology::SwarmSnapshot snap;
-      snap.time_s = now();
-      std::vector<char> up(static_cast<std::size_t>(S), 0);
-      for (int i = 0; i < S; ++i) {
-        const NodeSpec& node = sc.nodes[static_cast<std::size_t>(i)];
-        const ServerState& st = (*swarm)[i];
-        up[static_cast<std::size_t>(i)] = st.up && (st.loaded || st.moving) ? 1 : 0;
-        snap.nodes.push_back({node.name, node.location.value_or(topology::GeoPoint{}), node.device->peak_flops,
-                              up[static_cast<std::size_t>(i)] != 0});
-      }
-      for (int i = 0; i < S; ++i)
-        for (int j = i + 1; j < S; ++j)
-          if (up[static_cast<std::size_t>(i)] && up[static_cast<std::size_t>(j)])
-            snap.links.push_back({i, j, latencies->one_way(i, j), std::min(platform->bandwidth_Bps(i, j), platform->bandwidth_Bps(j, i))});
-      const int state = topo_plan->states.classify(snapshot_features(*topo_plan, snap));
-      ++topo_snapshots;
-      if (state != topo_state) {
-        if (topo_state >= 0) ++topo_switches;
-        topo_state = state;
-        if (spec.apply_schemes) {
-          const ShardingScheme& scheme = topo_plan->schemes[static_cast<std::size_t>(state)];
-          const double before = scheme_throughput(sc, *cost, current_ranges(), up);
-          const double after = scheme_throughput(sc, *cost, scheme.ranges, up);
-          for (int i = 0; i < S; ++i) {
-            const BlockRange want = scheme.ranges[static_cast<std::size_t>(i)];
-            const ServerState& st = (*swarm)[i];
-            if (sc.nodes[static_cast<std::size_t>(i)].blocks || want.empty() || !st.up || !st.loaded || st.moving) continue;
-            if (want != st.blocks) move_server(i, want, before, after, "topology");
-          }
-        }
-      }
-      ++topo_state_count[static_cast<std::size_t>(state)];
-      double best = 0;
-      for (const ShardingScheme& sch : topo_plan->schemes) best = std::max(best, scheme_throughput(sc, *cost, sch.ranges, up));
-      const double chosen = scheme_throughput(sc, *cost, topo_plan->schemes[static_cast<std::size_t>(state)].ranges, up);
-      topo_regret_sum += best - chosen;
-      if (best > 0) topo_relative_regret_sum += (best - chosen) / best;
-      topo_history.add(snap);
-      if (spec.stability_reliability)
-        for (int i = 0; i < S; ++i) reliability_multiplier[static_cast<std::size_t>(i)] = topo_history.multiplier(sc.nodes[static_cast<std::size_t>(i)].name);
-      sg4::this_actor::sleep_for(spec.period_s);
+      const auto bandwidth = [this](int from, int to) { return platform->bandwidth_Bps(from, to); };
+      for (const BlockMove& m : topology->observe(now(), *swarm, *latencies, bandwidth))
+        move_server(m.server, m.to, m.before, m.after, "topology");
+      sg4::this_actor::sleep_for(sc.policy.topology.period_s);
     }
   }
 
-  std::vector<BlockRange> current_ranges() const {
-    std::vector<BlockRange> r;
-    for (const ServerState& st : swarm->servers()) r.push_back(st.blocks);
-    return r;
-  }
 
   /// Applies the replayed latency changes at their time and reports every network change.
   void replay_actor() {
@@ -741,11 +692,8 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.latencies = std::make_unique<LatencyTable>(m.sc);
   m.platform = std::make_unique<SwarmPlatform>(m.sc, *m.latencies);
   m.router = make_router(m.sc.policy);
-  m.reliability_multiplier.assign(static_cast<std::size_t>(m.S), 1.0);
-  if (m.sc.policy.topology.period_s > 0) {
-    m.topo_plan = std::make_unique<TopologyPlan>(plan_topology(m.sc, *m.cost, m.sc.policy.topology.period_s, m.sc.policy.topology.states));
-    m.topo_state_count.assign(m.topo_plan->schemes.size(), 0);
-  }
+  m.no_multipliers.assign(static_cast<std::size_t>(m.S), 1.0);
+  if (m.sc.policy.topology.period_s > 0) m.topology = std::make_unique<TopologyMonitor>(m.sc, *m.cost);
   if (m.sc.policy.dht.enabled) {
     m.dht = std::make_unique<SwarmDht>(m.sc, *m.platform);
     m.dht->start();
@@ -796,7 +744,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
       a->daemonize();
       a->set_auto_restart(true);
     }
-  if (m.topo_plan) sg4::Actor::create("topology", m.platform->control_host(), [&m] { m.topology_actor(); })->daemonize();
+  if (m.topology) sg4::Actor::create("topology", m.platform->control_host(), [&m] { m.topology_actor(); })->daemonize();
   if (m.sc.policy.rebalance.period_s > 0)
     sg4::Actor::create("rebalance", m.platform->control_host(), [&m] { m.rebalance_actor(); })->daemonize();
   sg4::Actor::create("workload", m.platform->control_host(), [&m] { m.workload_actor(); });
@@ -852,18 +800,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
     report.metrics["wall_clock"]["real_kernel_seconds"] = m.real_measured_seconds;
   }
   if (m.dht) report.metrics["dht"] = m.dht->metrics();
-  if (m.topo_plan) {
-    nlohmann::json mult = nlohmann::json::object();
-    for (int i = 0; i < m.S; ++i) mult[m.sc.nodes[static_cast<std::size_t>(i)].name] = m.reliability_multiplier[static_cast<std::size_t>(i)];
-    const double n = std::max(1, m.topo_snapshots);
-    report.metrics["topology"] = {{"snapshots", m.topo_snapshots},
-                                  {"states", m.topo_plan->schemes.size()},
-                                  {"switches", m.topo_switches},
-                                  {"snapshots_per_state", m.topo_state_count},
-                                  {"mean_regret_tokens_per_s", m.topo_regret_sum / n},
-                                  {"mean_relative_regret", m.topo_relative_regret_sum / n},
-                                  {"reliability_multipliers", mult}};
-  }
+  if (m.topology) report.metrics["topology"] = m.topology->metrics();
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = m.hops;

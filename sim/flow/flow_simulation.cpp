@@ -32,6 +32,7 @@
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/swarm_state.hpp"
 #include "sim/swarm/session_plan.hpp"
+#include "sim/topology_monitor.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim::flow {
@@ -235,7 +236,8 @@ class FlowSwarm {
         static_network_(sc.events.empty()),
         swarm_(sc, *cost_),
         reliability_(static_cast<std::size_t>(S_), 1.0),
-        life_(static_cast<std::size_t>(S_), 0) {
+        life_(static_cast<std::size_t>(S_), 0),
+        topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
     arrivals_ = draw_arrivals(sc.workload, root_rng_);
   }
@@ -251,6 +253,7 @@ class FlowSwarm {
       for (int i = 0; i < S_; ++i) spawn(worker(i), 0.0);
     }
     if (!sc_.events.empty()) spawn(replay(), 0.0);
+    if (topology_) spawn(monitor_topology(), 0.0);
     if (sc_.policy.rebalance.period_s > 0) spawn(rebalance(), 0.0);
     spawn_next_session();
     std::vector<std::uint64_t> done;
@@ -304,6 +307,8 @@ class FlowSwarm {
   }
 
   std::uint64_t hops() const { return hops_; }
+  /// The "topology" block of metrics.json, or null without monitoring.
+  nlohmann::json topology_metrics() const { return topology_ ? topology_->metrics() : nlohmann::json(); }
 
  private:
   std::string host_name(int h) const { return h < S_ ? sc_.nodes[static_cast<std::size_t>(h)].name : sc_.clients[static_cast<std::size_t>(h - S_)].name; }
@@ -349,6 +354,18 @@ class FlowSwarm {
     void await_resume() const noexcept {}
   };
   SleepUntil sleep_until(double t) { return SleepUntil{this, t}; }
+  /// Waits for a replayed change of the platform, which applies before anything else of its time.
+  struct PlatformChange {
+    FlowSwarm* m;
+    double t;
+    Waiter w{};
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      m->queue_.push_first(std::max(t, m->now_), EventKind::Resume, token_of(w));
+    }
+    void await_resume() const noexcept {}
+  };
   SleepUntil sleep_for(double s) { return SleepUntil{this, now_ + s}; }
 
   /// A message in flight; resumes with Done (delivered), Failed (an end went down) or TimedOut.
@@ -460,7 +477,7 @@ class FlowSwarm {
   Process replay() {
     std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
-      co_await sleep_until(e.at_s);
+      co_await PlatformChange{this, e.at_s};
       const int node = host_index(e.node);
       const int peer = e.peer.empty() ? -1 : host_index(e.peer);
       switch (e.action) {
@@ -509,12 +526,26 @@ class FlowSwarm {
     while (true) {
       co_await sleep_for(sc_.policy.rebalance.period_s);
       const BlockMove m = swarm_.rebalance_move(now_, sc_.policy.rebalance.balance_quality);
-      if (m.server < 0) continue;
-      const BlockRange from = swarm_.begin_move(m.server, m.to);
-      log(1, "rebalance", host_name(m.server) + " moves from blocks " + from.str() + " to " + m.to.str());
-      signals_.on_blocks_moved(BlocksMoved{now_, m.server, from, m.to, m.before, m.after});
-      spawn(reload(m.server, life_[static_cast<std::size_t>(m.server)], now_), now_);
+      if (m.server >= 0) move_server(m, "rebalance");
     }
+  }
+
+  /// Topology monitoring (seed 002, sections 2.7 and 3.1): a snapshot every period; the state's
+  /// scheme moves the "auto" servers when the state changes.
+  Process monitor_topology() {
+    const auto bandwidth = [this](int from, int to) { return network_.bandwidth_Bps(from, to); };
+    while (true) {
+      for (const BlockMove& m : topology_->observe(now_, swarm_, latencies_, bandwidth)) move_server(m, "topology");
+      co_await sleep_for(sc_.policy.topology.period_s);
+    }
+  }
+
+  /// A server drops its caches and range and loads `m.to` (a blocks_moved event).
+  void move_server(const BlockMove& m, const char* why) {
+    const BlockRange from = swarm_.begin_move(m.server, m.to);
+    log(1, why, host_name(m.server) + " moves from blocks " + from.str() + " to " + m.to.str());
+    signals_.on_blocks_moved(BlocksMoved{now_, m.server, from, m.to, m.before, m.after});
+    spawn(reload(m.server, life_[static_cast<std::size_t>(m.server)], now_), now_);
   }
 
   /// Server i loads the range it moved to, and serves it (unless its host went down meanwhile:
@@ -680,7 +711,7 @@ class FlowSwarm {
       if (failed_seen)
         for (const auto& [server, incarnation] : *failed_seen)
           if (swarm_[server].incarnation == incarnation) req.avoid.push_back(server);
-      const std::vector<ServerView> views = swarm_.view(now_, reliability_);
+      const std::vector<ServerView> views = swarm_.view(now_, topology_ ? topology_->reliability() : reliability_);
       std::optional<Chain> chain =
           router_->route(SwarmView{views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
       if (chain) co_return chain;
@@ -885,8 +916,9 @@ class FlowSwarm {
   double lat_factor_;
   bool static_network_;
   SwarmState swarm_;
-  std::vector<double> reliability_;  ///< eq. 18's reliability multipliers: 1 (no topology monitoring here)
+  std::vector<double> reliability_;  ///< eq. 18's reliability multipliers without topology monitoring: 1
   std::vector<int> life_;            ///< failures per server: a server process started before the last one ends
+  std::unique_ptr<TopologyMonitor> topology_;  ///< policy.topology
   double now_ = 0.0;
   std::vector<double> arrivals_;
   std::vector<char> session_ended_;
@@ -930,6 +962,7 @@ RunReport run_flow_engine(const Scenario& sc, std::shared_ptr<const gpu::ShardCo
 
   RunReport report;
   report.metrics = metrics.to_json(sim_time, swarm.node_summaries(sim_time), WallClock{wall});
+  if (const nlohmann::json t = swarm.topology_metrics(); !t.is_null()) report.metrics["topology"] = t;
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = swarm.hops();

@@ -1,6 +1,6 @@
 #pragma once
-// The flow engine: plays a swarm without SimGrid (not the DHT or topology monitoring; replayed
-// failures, network changes and rebalancing included). Messages are flows on a FairShareNetwork
+// The flow engine: plays a swarm without SimGrid (not the DHT; replayed failures, network
+// changes, rebalancing and topology monitoring included). Messages are flows on a FairShareNetwork
 // with SimGrid's CM02/LV08 sharing, device work runs on ProcessorSharing hosts like SimGrid's CPU
 // model, and servers and sessions are C++20 coroutines on one event queue, over the SwarmState
 // and session plan both engines share. It emits the same signals and writes the same outputs as

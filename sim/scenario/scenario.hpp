@@ -223,8 +223,8 @@ struct OutputSpec {
 enum class Pricing { Auto, Roofline };
 
 /// What plays the scenario out: SimGrid actors (every feature), or the flow engine (the same
-/// network and device sharing models solved directly, 10x faster, for swarms without the DHT or
-/// topology monitoring; see
+/// network and device sharing models solved directly, 10x faster, for swarms without the DHT;
+/// see
 /// docs/architecture.md, "Engines").
 enum class EngineKind { SimGrid, Flow };
 

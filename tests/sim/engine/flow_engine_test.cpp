@@ -181,6 +181,15 @@ TEST(FlowEngine, MatchesSimGridWithRebalancing) {
   EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
 }
 
+// Topology monitoring: persistent homology of every snapshot, states, schemes, stability as eq.
+// 18's reliability, on a region that keeps failing (the shipped scenario, its golden on SimGrid).
+TEST(FlowEngine, MatchesSimGridWithTopologyMonitoring) {
+  const auto [simgrid, flowed] = both_engines(shipped("topology/unstable-region.json"));
+  EXPECT_GT(simgrid["topology"]["switches"].get<int>(), 0);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+}
+
 // Sessions whose KV caches fit nowhere retry admission every second until the timeout, then fail
 // with the same reason on both engines.
 TEST(FlowEngine, MatchesSimGridWhenAdmissionFails) {
