@@ -4,6 +4,19 @@
 #include "sim/cli/commands.hpp"
 #include "sim/cli/profile_options.hpp"
 
+namespace {
+
+/// --engine simgrid|flow: sugar for --set simulation.engine=..., appended to `overrides` in
+/// command-line order.
+void add_engine_option(CLI::App& app, std::vector<std::string>& overrides, const std::string& help) {
+  app.add_option_function<std::string>(
+         "--engine", [&overrides](const std::string& e) { overrides.push_back("simulation.engine=" + e); },
+         help + "; same as --set simulation.engine=...")
+      ->check(CLI::IsMember({"simgrid", "flow"}));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"swarmsim: simulate a swarm of heterogeneous GPU nodes serving a model, on a SimGrid network"};
   app.require_subcommand(1);
@@ -20,11 +33,9 @@ int main(int argc, char** argv) {
   r->add_option("--out", run.out_dir, "output directory (default: runs/<scenario name>)");
   r->add_option("--set", run.overrides, "override a value, e.g. --set nodes[2].uplink=10Mbps (repeatable)");
   r->add_option("--progress", run.progress, "progress line on stderr")->check(CLI::IsMember({"auto", "always", "never"}));
-  r->add_option_function<std::string>(
-       "--engine", [&run](const std::string& e) { run.overrides.push_back("simulation.engine=" + e); },
-       "what plays the scenario out: simgrid (every feature) or flow (the same models solved without SimGrid, ~10x faster, "
-       "no DHT or graph models); same as --set simulation.engine=...")
-      ->check(CLI::IsMember({"simgrid", "flow"}));
+  add_engine_option(*r, run.overrides,
+                    "what plays the scenario out: simgrid (every feature) or flow (the same models solved without SimGrid, "
+                    "~10x faster, no DHT or graph models)");
   r->add_flag("-v,--verbose", run.verbosity, "log swarm events to stderr (twice: every step too)");
   r->add_flag("--json", run.json, "print metrics.json to stdout instead of the summary");
   r->add_flag("--no-outputs", run.no_outputs, "write no files");
@@ -84,10 +95,7 @@ int main(int argc, char** argv) {
   c->add_option("--out", cmp.out_dir, "output directory for compare.csv and compare.json (default runs/compare)");
   c->add_option("--set", cmp.overrides, "override a value of every scenario, e.g. --set network.model=exact (repeatable)")
       ->allow_extra_args(false);
-  c->add_option_function<std::string>(
-       "--engine", [&cmp](const std::string& e) { cmp.overrides.push_back("simulation.engine=" + e); },
-       "engine of every run: simgrid or flow (not for the DHT); same as --set simulation.engine=...")
-      ->check(CLI::IsMember({"simgrid", "flow"}));
+  add_engine_option(*c, cmp.overrides, "engine of every run: simgrid or flow (not for the DHT)");
   c->add_flag("--json", cmp.json, "print compare.json to stdout instead of the tables");
 
   swarmsim::cli::TuneArgs tun;
@@ -107,10 +115,7 @@ int main(int argc, char** argv) {
   tu->add_option("--label", tun.label, "name of the tuned policy in the spec written to --out (default tuned)");
   tu->add_option("--out", tun.out, "write the result (tuple, fitness, policy spec, log) to this JSON file");
   tu->add_option("--set", tun.overrides, "override a value of every scenario (repeatable)")->allow_extra_args(false);
-  tu->add_option_function<std::string>(
-        "--engine", [&tun](const std::string& e) { tun.overrides.push_back("simulation.engine=" + e); },
-        "engine of every run: simgrid or flow (not for the DHT); same as --set simulation.engine=...")
-      ->check(CLI::IsMember({"simgrid", "flow"}));
+  add_engine_option(*tu, tun.overrides, "engine of every run: simgrid or flow (not for the DHT)");
 
   swarmsim::cli::CalibrateArgs cal;
   CLI::App* ca = app.add_subcommand("calibrate", "fit scenario parameters (overheads, round trips, ...) to figures measured on "

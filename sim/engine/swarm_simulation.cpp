@@ -78,7 +78,6 @@ struct SwarmSimulation::Impl {
   std::unique_ptr<ChainRouter> router;
   std::unique_ptr<SwarmDht> dht;  ///< policy.dht.enabled: servers are found through the DHT
   std::unique_ptr<TopologyMonitor> topology;  ///< policy.topology (sim/topology_monitor.hpp)
-  std::vector<double> no_multipliers;          ///< eq. 18's reliability multipliers without monitoring: all 1
   Rng root_rng{1};
   std::vector<double> arrivals;
   std::vector<char> session_ended;
@@ -106,7 +105,7 @@ struct SwarmSimulation::Impl {
 
   double throughput(int i) const { return swarm->throughput(i); }
 
-  std::string host_name(int h) const { return h < S ? sc.nodes[h].name : sc.clients[h - S].name; }
+  std::string host_name(int h) const { return sim::host_name(sc, h); }
 
   void log(int level, const std::string& who, const std::string& msg) const {
     if (verbosity >= level) std::fprintf(stderr, "[%12.6f] (%s) %s\n", now(), who.c_str(), msg.c_str());
@@ -125,7 +124,7 @@ struct SwarmSimulation::Impl {
   /// The servers as a router sees them; with the DHT, only those a lookup found, with the blocks
   /// they announced (a stale record leads to a server that no longer serves them).
   std::vector<ServerView> make_view(const std::vector<DhtServerRecord>* known = nullptr) const {
-    std::vector<ServerView> v = swarm->view(now(), topology ? topology->reliability() : no_multipliers);
+    std::vector<ServerView> v = swarm->view(now(), topology ? &topology->reliability() : nullptr);
     if (known) {
       std::vector<char> found(static_cast<std::size_t>(S), 0);
       for (const DhtServerRecord& r : *known) {
@@ -504,11 +503,11 @@ struct SwarmSimulation::Impl {
   void session_actor(int k) {
     Rng rng = root_rng.split(static_cast<std::uint64_t>(k));
     const WorkloadSpec& w = sc.workload;
-    const int client = S + k % C;
     const double arrival = now();
+    const SessionShape shape = session_shape(sc, k, arrival);
+    const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals.on_session_started(SessionStarted{arrival, k, client});
-    const SessionShape shape = session_shape(sc, k, arrival);
     session_deadline[static_cast<std::size_t>(k)] = shape.deadline;
     session_priority[static_cast<std::size_t>(k)] = shape.priority;
     const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
@@ -527,18 +526,9 @@ struct SwarmSimulation::Impl {
         end_session(k, false, admission_failure(sc, attempt, now() - arrival), 0);
         return;
       }
-      ChainFormed formed{now(), k, attempt, {}, {}, chain->cost};
       reserve(chain->hops, kv_per_block, reservations);
-      for (const ChainHop& hop : chain->hops) {
-        formed.servers.push_back(hop.server);
-        formed.ranges.push_back(hop.blocks);
-      }
-      signals.on_chain_formed(formed);
-      if (verbosity >= 1) {
-        std::string text;
-        for (const ChainHop& hop : chain->hops) text += (text.empty() ? "" : " > ") + host_name(hop.server) + "[" + hop.blocks.str() + "]";
-        log(1, who, "chain " + text);
-      }
+      signals.on_chain_formed(chain_formed_event(now(), k, attempt, *chain));
+      if (verbosity >= 1) log(1, who, "chain " + chain_text(sc, *chain));
 
       // Prefill (step 0) then decode steps 1..new_tokens-1; each step goes client -> chain -> client.
       // With --execute real the values are computed too, and the measured times, scaled to each
@@ -692,7 +682,6 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.latencies = std::make_unique<LatencyTable>(m.sc);
   m.platform = std::make_unique<SwarmPlatform>(m.sc, *m.latencies);
   m.router = make_router(m.sc.policy);
-  m.no_multipliers.assign(static_cast<std::size_t>(m.S), 1.0);
   if (m.sc.policy.topology.period_s > 0) m.topology = std::make_unique<TopologyMonitor>(m.sc, *m.cost);
   if (m.sc.policy.dht.enabled) {
     m.dht = std::make_unique<SwarmDht>(m.sc, *m.platform);

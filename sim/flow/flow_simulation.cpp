@@ -235,7 +235,6 @@ class FlowSwarm {
         lat_factor_(latency_factor(sc.network.model)),
         static_network_(sc.events.empty()),
         swarm_(sc, *cost_),
-        reliability_(static_cast<std::size_t>(S_), 1.0),
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
@@ -311,7 +310,7 @@ class FlowSwarm {
   nlohmann::json topology_metrics() const { return topology_ ? topology_->metrics() : nlohmann::json(); }
 
  private:
-  std::string host_name(int h) const { return h < S_ ? sc_.nodes[static_cast<std::size_t>(h)].name : sc_.clients[static_cast<std::size_t>(h - S_)].name; }
+  std::string host_name(int h) const { return sim::host_name(sc_, h); }
   bool is_on(int host) const { return host >= S_ || swarm_[host].up; }
 
   void log(int level, const std::string& who, const std::string& msg) const {
@@ -342,30 +341,24 @@ class FlowSwarm {
   // [SECTION] Awaitables: what a process waits for
   // -------------------------------------------------------------------------------------------
 
+  /// Resumes at time `t`; a replayed change of the platform (`first`) runs before anything else
+  /// of its time.
   struct SleepUntil {
     FlowSwarm* m;
     double t;
+    bool first = false;
     Waiter w{};
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) {
       w.handle = h;
-      m->queue_.push(std::max(t, m->now_), EventKind::Resume, token_of(w));
+      if (first)
+        m->queue_.push_first(std::max(t, m->now_), EventKind::Resume, token_of(w));
+      else
+        m->queue_.push(std::max(t, m->now_), EventKind::Resume, token_of(w));
     }
     void await_resume() const noexcept {}
   };
   SleepUntil sleep_until(double t) { return SleepUntil{this, t}; }
-  /// Waits for a replayed change of the platform, which applies before anything else of its time.
-  struct PlatformChange {
-    FlowSwarm* m;
-    double t;
-    Waiter w{};
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      m->queue_.push_first(std::max(t, m->now_), EventKind::Resume, token_of(w));
-    }
-    void await_resume() const noexcept {}
-  };
   SleepUntil sleep_for(double s) { return SleepUntil{this, now_ + s}; }
 
   /// A message in flight; resumes with Done (delivered), Failed (an end went down) or TimedOut.
@@ -477,7 +470,7 @@ class FlowSwarm {
   Process replay() {
     std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
-      co_await PlatformChange{this, e.at_s};
+      co_await SleepUntil{this, e.at_s, true};
       const int node = host_index(e.node);
       const int peer = e.peer.empty() ? -1 : host_index(e.peer);
       switch (e.action) {
@@ -711,7 +704,7 @@ class FlowSwarm {
       if (failed_seen)
         for (const auto& [server, incarnation] : *failed_seen)
           if (swarm_[server].incarnation == incarnation) req.avoid.push_back(server);
-      const std::vector<ServerView> views = swarm_.view(now_, topology_ ? topology_->reliability() : reliability_);
+      const std::vector<ServerView> views = swarm_.view(now_, topology_ ? &topology_->reliability() : nullptr);
       std::optional<Chain> chain =
           router_->route(SwarmView{views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
       if (chain) co_return chain;
@@ -735,10 +728,10 @@ class FlowSwarm {
     Rng rng = root_rng_.split(static_cast<std::uint64_t>(k));
     const WorkloadSpec& w = sc_.workload;
     const double arrival = now_;
-    const int client = S_ + k % C_;
+    const SessionShape shape = session_shape(sc_, k, arrival);
+    const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals_.on_session_started(SessionStarted{arrival, k, client});
-    const SessionShape shape = session_shape(sc_, k, arrival);
     const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
     const RouteRequest& req = shape.request;
     const double kv_per_block = shape.kv_per_block;
@@ -755,18 +748,9 @@ class FlowSwarm {
         end_session(k, false, admission_failure(sc_, attempt, now_ - arrival), 0);
         co_return;
       }
-      ChainFormed formed{now_, k, attempt, {}, {}, chain->cost};
       swarm_.reserve(chain->hops, kv_per_block, reservations);
-      for (const ChainHop& hop : chain->hops) {
-        formed.servers.push_back(hop.server);
-        formed.ranges.push_back(hop.blocks);
-      }
-      signals_.on_chain_formed(formed);
-      if (verbosity_ >= 1) {
-        std::string text;
-        for (const ChainHop& hop : chain->hops) text += (text.empty() ? "" : " > ") + host_name(hop.server) + "[" + hop.blocks.str() + "]";
-        log(1, who, "chain " + text);
-      }
+      signals_.on_chain_formed(chain_formed_event(now_, k, attempt, *chain));
+      if (verbosity_ >= 1) log(1, who, "chain " + chain_text(sc_, *chain));
 
       // Prefill (step 0) then decode steps 1..new_tokens-1; each step goes client -> chain -> client.
       const gpu::DeviceSpec& client_dev = *sc_.clients[static_cast<std::size_t>(k % C_)].device;
@@ -916,7 +900,6 @@ class FlowSwarm {
   double lat_factor_;
   bool static_network_;
   SwarmState swarm_;
-  std::vector<double> reliability_;  ///< eq. 18's reliability multipliers without topology monitoring: 1
   std::vector<int> life_;            ///< failures per server: a server process started before the last one ends
   std::unique_ptr<TopologyMonitor> topology_;  ///< policy.topology
   double now_ = 0.0;

@@ -25,6 +25,26 @@ SessionShape session_shape(const Scenario& sc, int k, double arrival) {
   return s;
 }
 
+std::string host_name(const Scenario& sc, int host) {
+  const auto S = static_cast<int>(sc.nodes.size());
+  return host < S ? sc.nodes[static_cast<std::size_t>(host)].name : sc.clients[static_cast<std::size_t>(host - S)].name;
+}
+
+ChainFormed chain_formed_event(double now, int session, int attempt, const Chain& chain) {
+  ChainFormed formed{now, session, attempt, {}, {}, chain.cost};
+  for (const ChainHop& hop : chain.hops) {
+    formed.servers.push_back(hop.server);
+    formed.ranges.push_back(hop.blocks);
+  }
+  return formed;
+}
+
+std::string chain_text(const Scenario& sc, const Chain& chain) {
+  std::string text;
+  for (const ChainHop& hop : chain.hops) text += (text.empty() ? "" : " > ") + host_name(sc, hop.server) + "[" + hop.blocks.str() + "]";
+  return text;
+}
+
 double hidden_state_bytes(const Scenario& sc, int tokens) {
   return sc.policy.compression.message_bytes(static_cast<double>(sc.workload.batch_size) * tokens * sc.model.hidden,
                                              gpu::dtype_bytes(sc.model.activation_dtype));

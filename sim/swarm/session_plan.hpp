@@ -24,6 +24,14 @@ struct SessionShape {
 };
 SessionShape session_shape(const Scenario& sc, int k, double arrival);
 
+/// The name of host `host`: a server node's, then a client's.
+std::string host_name(const Scenario& sc, int host);
+
+/// The chain_formed signal of a chain found at `now` after `attempt` routing attempts.
+ChainFormed chain_formed_event(double now, int session, int attempt, const Chain& chain);
+/// "a[0-7] > b[8-31]": the chain's servers and their blocks, for logs.
+std::string chain_text(const Scenario& sc, const Chain& chain);
+
 /// Bytes on the wire of `tokens` hidden states per sequence of a session (compressed when the
 /// policy says so, seed 002 section 4), without the message header.
 double hidden_state_bytes(const Scenario& sc, int tokens);

@@ -44,7 +44,7 @@ bool SwarmState::serves(int i, BlockRange blocks) const {
   return s.loaded && !s.moving && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
 }
 
-std::vector<ServerView> SwarmState::view(double now, const std::vector<double>& reliability) const {
+std::vector<ServerView> SwarmState::view(double now, const std::vector<double>* reliability) const {
   std::vector<ServerView> v(servers_.size());
   for (int i = 0; i < size(); ++i) {
     const ServerState& s = (*this)[i];
@@ -56,7 +56,8 @@ std::vector<ServerView> SwarmState::view(double now, const std::vector<double>& 
     x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
     x.active_sessions = s.active;
     x.utilization = utilization(i, now);
-    x.uptime = uptime_estimate(i, now) * reliability[static_cast<std::size_t>(i)];  // seed 002, section 3.1
+    x.uptime = uptime_estimate(i, now);
+    if (reliability) x.uptime *= (*reliability)[static_cast<std::size_t>(i)];  // seed 002, section 3.1
   }
   return v;
 }

@@ -80,9 +80,9 @@ class SwarmState {
   /// Whether server i serves `blocks` now (a moving server answers "not serving" at once).
   bool serves(int i, BlockRange blocks) const;
 
-  /// The servers as a router sees them at `now`; `reliability` multiplies each uptime (seed 002,
-  /// section 3.1: topology monitoring's H0 stability; all 1 without it).
-  std::vector<ServerView> view(double now, const std::vector<double>& reliability) const;
+  /// The servers as a router sees them at `now`; `reliability`, when given, multiplies each
+  /// uptime (seed 002, section 3.1: topology monitoring's H0 stability).
+  std::vector<ServerView> view(double now, const std::vector<double>* reliability = nullptr) const;
 
   /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
   /// among the servers assigned and up (Petals' rule); sizes its weights and KV capacity.
