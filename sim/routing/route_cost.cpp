@@ -5,6 +5,19 @@
 
 namespace swarmsim::sim {
 
+namespace {
+/// x^e for eq. 18, without calling std::pow for the exponents it uses by default (gamma 1, beta
+/// and alpha -1): routing prices every candidate at every hop, and pow was a fifth of a 1,000-node
+/// run. x^1 is x; x^-1 and x^2 are the correctly rounded 1/x and x*x, which differ from glibc's
+/// pow (within 0.52 ulp, not always correctly rounded) by 1 ulp on about 0.08% of inputs.
+double power(double x, double e) {
+  if (e == 1.0) return x;
+  if (e == -1.0) return 1.0 / x;
+  if (e == 2.0) return x * x;
+  return std::pow(x, e);
+}
+}  // namespace
+
 double estimated_transfer_s(const SwarmView& view, int from, int to, double bytes) {
   const OverheadSpec& o = *view.overheads;
   const double latency = view.network->latency_s(from, to);
@@ -38,12 +51,12 @@ RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, c
     const double D = message_bytes;
     const double B = view.network->bandwidth_Bps(j, candidate.host);
     const double L = view.network->latency_s(j, candidate.host);
-    c.transfer += std::pow(D / B + L, exps.gamma);
+    c.transfer += power(D / B + L, exps.gamma);
   }
   // A fully busy device has no availability; keep the ratio finite so that the argmin still ranks it.
   const double G = std::max(gpu_availability(candidate), 1e-9);
-  c.availability = std::pow(G / computational_load(candidate), exps.beta);
-  c.reliability = std::pow(1.0 / (resource_reliability(candidate) + 1.0), exps.alpha);
+  c.availability = power(G / computational_load(candidate), exps.beta);
+  c.reliability = power(1.0 / (resource_reliability(candidate) + 1.0), exps.alpha);
   return c;
 }
 

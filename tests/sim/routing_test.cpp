@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <map>
@@ -131,6 +132,38 @@ TEST(Eq18Router, LoadedServerLosesToAnIdleOne) {
   const RouteCost a = eq18_cost(s.view(), std::vector<int>{HandSwarm::kClient}, s.servers[0], 2000, {1, -1, -1});
   EXPECT_NEAR(a.availability, 1.0 / (121.0 * 0.01), 1e-9);
   EXPECT_NEAR(a.total(), 0.052 + 1.0 / 1.21 + 1.0, 1e-9);
+}
+
+// Eq. 18's terms skip std::pow at the default exponents (1 and -1) and for 2: each term must
+// still be pow's value to 1 ulp, and exactly pow's for any other exponent.
+TEST(Eq18Cost, TermsEqualStdPowAtEveryExponent) {
+  HandSwarm s;
+  Rng rng(5);
+  for (int trial = 0; trial < 2000; ++trial) {
+    ServerView c = s.servers[static_cast<std::size_t>(trial % 4)];
+    c.utilization = rng.uniform(0.0, 0.99);
+    c.active_sessions = static_cast<int>(rng.below(50));
+    c.uptime = rng.uniform(0.0, 1.0);
+    s.net.latency[{HandSwarm::kClient, c.host}] = rng.uniform(1e-4, 0.3);
+    const double D = rng.uniform(100.0, 1e7);
+    const double base_transfer = D / s.net.bandwidth_Bps(HandSwarm::kClient, c.host) + s.net.latency_s(HandSwarm::kClient, c.host);
+    const double base_avail = std::max(gpu_availability(c), 1e-9) / computational_load(c);
+    const double base_rel = 1.0 / (resource_reliability(c) + 1.0);
+    for (const double e : {1.0, -1.0, 2.0, 0.5, -2.5, 0.0}) {
+      const RouteCost got = eq18_cost(s.view(), std::vector<int>{HandSwarm::kClient}, c, D, {e, e, e});
+      const bool fast = e == 1.0 || e == -1.0 || e == 2.0;
+      const auto check = [&](double value, double base) {
+        const double want = std::pow(base, e);
+        if (fast)
+          EXPECT_LE(std::fabs(value - want), std::fabs(want) * std::numeric_limits<double>::epsilon()) << "x=" << base << " e=" << e;
+        else
+          EXPECT_EQ(value, want) << "x=" << base << " e=" << e;
+      };
+      check(got.transfer, base_transfer);
+      check(got.availability, base_avail);
+      check(got.reliability, base_rel);
+    }
+  }
 }
 
 TEST(Eq18Router, DeadOrFullServersAreSkippedAndGapsGiveNoChain) {
