@@ -2,7 +2,8 @@
 // The clock of the flow engine: timed events popped in time order, ties in the order they were
 // pushed (so a run is deterministic), platform changes first. Events are small plain values; their owner dispatches them.
 #include <cstdint>
-#include <queue>
+#include <algorithm>
+#include <bit>
 #include <vector>
 
 namespace swarmsim::sim::flow {
@@ -19,45 +20,71 @@ enum class EventKind : std::uint8_t {
 /// One timed event.
 struct TimedEvent {
   double t = 0.0;                ///< simulated time (s)
-  std::uint64_t seq = 0;         ///< push order: breaks ties between equal times
+  std::uint64_t order = 0;       ///< among equal times: platform changes first, then push order
   std::uint64_t payload = 0;     ///< what it concerns (a coroutine address, a flow id, a host index)
   std::uint32_t version = 0;     ///< the owner's version when pushed; a newer one makes it stale
   EventKind kind = EventKind::Resume;
-  bool first = false;            ///< runs before the other events of its time (a change of the platform itself)
 };
 
-/// A min-heap of timed events.
+/// A min-heap of timed events, 4-ary: a pop walks half the levels of a binary heap, and a
+/// 1,000-node swarm pops a few million events a second.
 class EventQueue {
  public:
-  /// Schedules an event at time `t` (s).
+  /// Schedules an event at time `t` (s, not negative).
   void push(double t, EventKind kind, std::uint64_t payload, std::uint32_t version = 0) {
-    heap_.push(TimedEvent{t, next_seq_++, payload, version, kind, false});
+    insert(TimedEvent{t + 0.0, kLater | next_seq_++, payload, version, kind});
   }
   /// Schedules an event that runs before every event of the same time not pushed this way, as
   /// SimGrid applies a platform's profiles (hosts going down, bandwidth changes) before its actors run.
-  void push_first(double t, EventKind kind, std::uint64_t payload) {
-    heap_.push(TimedEvent{t, next_seq_++, payload, 0, kind, true});
-  }
+  void push_first(double t, EventKind kind, std::uint64_t payload) { insert(TimedEvent{t + 0.0, next_seq_++, payload, 0, kind}); }
   bool empty() const { return heap_.empty(); }
   /// The earliest event.
-  const TimedEvent& top() const { return heap_.top(); }
+  const TimedEvent& top() const { return heap_.front(); }
   /// Removes and returns the earliest event.
-  TimedEvent pop() {
-    TimedEvent e = heap_.top();
-    heap_.pop();
+  [[gnu::noinline]] TimedEvent pop() {
+    const TimedEvent e = heap_.front();
+    const TimedEvent last = heap_.back();
+    heap_.pop_back();
+    const std::size_t n = heap_.size();
+    if (n == 0) return e;
+    // Sift the last event down from the root: move the earliest child up while it is earlier.
+    std::size_t i = 0;
+    while (true) {
+      const std::size_t c = kArity * i + 1;
+      if (c >= n) break;
+      std::size_t best = c;
+      const std::size_t end = std::min(c + kArity, n);
+      for (std::size_t k = c + 1; k < end; ++k) best = earlier(heap_[k], heap_[best]) ? k : best;
+      if (!earlier(heap_[best], last)) break;
+      heap_[i] = heap_[best];
+      i = best;
+    }
+    heap_[i] = last;
     return e;
   }
   std::size_t size() const { return heap_.size(); }
 
  private:
-  struct Later {
-    bool operator()(const TimedEvent& a, const TimedEvent& b) const {
-      if (a.t != b.t) return a.t > b.t;
-      if (a.first != b.first) return b.first;
-      return a.seq > b.seq;
+  static constexpr std::size_t kArity = 4;
+  static constexpr std::uint64_t kLater = std::uint64_t{1} << 63;  ///< set on every event not pushed first
+  /// Times are never negative, so their bits order like the times: one 128-bit comparison, which
+  /// compiles without branches (a pop's child comparisons are unpredictable).
+  static unsigned __int128 key(const TimedEvent& e) {
+    return (static_cast<unsigned __int128>(std::bit_cast<std::uint64_t>(e.t)) << 64) | e.order;
+  }
+  static bool earlier(const TimedEvent& a, const TimedEvent& b) { return key(a) < key(b); }
+  void insert(const TimedEvent& e) {
+    heap_.push_back(e);
+    std::size_t i = heap_.size() - 1;
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / kArity;
+      if (!earlier(e, heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      i = parent;
     }
-  };
-  std::priority_queue<TimedEvent, std::vector<TimedEvent>, Later> heap_;
+    heap_[i] = e;
+  }
+  std::vector<TimedEvent> heap_;
   std::uint64_t next_seq_ = 0;
 };
 

@@ -10,6 +10,7 @@
 #include "sim/flow/event_queue.hpp"
 #include "sim/flow/fair_share_network.hpp"
 #include "sim/flow/processor_sharing.hpp"
+#include "sim/rng.hpp"
 
 using namespace swarmsim::sim;
 using namespace swarmsim::sim::flow;
@@ -254,4 +255,42 @@ TEST(EventQueue, EqualTimesComeOutInPushOrder) {
   std::vector<std::uint64_t> order;
   while (!q.empty()) order.push_back(q.pop().payload);
   EXPECT_EQ(order, (std::vector<std::uint64_t>{2, 4, 1, 3}));
+}
+
+// The 4-ary heap against a sorted reference: random pushes (some first, many equal times) and
+// pops interleaved must come out by time, then platform changes first, then push order.
+TEST(EventQueue, InterleavedPushesAndPopsMatchASortedReference) {
+  EventQueue q;
+  struct Ref {
+    double t;
+    bool first;
+    std::uint64_t seq;
+  };
+  std::vector<Ref> ref;
+  swarmsim::sim::Rng rng(3);
+  std::uint64_t seq = 0;
+  double now = 0;
+  for (int step = 0; step < 20000; ++step) {
+    if (ref.empty() || rng.uniform() < 0.55) {
+      const double t = now + static_cast<double>(rng.below(8)) * 0.25;  // many ties
+      const bool first = rng.uniform() < 0.1;
+      if (first)
+        q.push_first(t, EventKind::Resume, seq);
+      else
+        q.push(t, EventKind::Resume, seq);
+      ref.push_back({t, first, seq++});
+      continue;
+    }
+    const auto best = std::min_element(ref.begin(), ref.end(), [](const Ref& a, const Ref& b) {
+      if (a.t != b.t) return a.t < b.t;
+      if (a.first != b.first) return a.first;
+      return a.seq < b.seq;
+    });
+    ASSERT_EQ(q.size(), ref.size());
+    const TimedEvent e = q.pop();
+    ASSERT_EQ(e.payload, best->seq) << "step " << step;
+    ASSERT_EQ(e.t, best->t);
+    now = e.t;
+    ref.erase(best);
+  }
 }
