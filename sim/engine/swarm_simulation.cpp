@@ -125,15 +125,7 @@ struct SwarmSimulation::Impl {
   /// they announced (a stale record leads to a server that no longer serves them).
   std::vector<ServerView> make_view(const std::vector<DhtServerRecord>* known = nullptr) const {
     std::vector<ServerView> v = swarm->view(now(), topology ? &topology->reliability() : nullptr);
-    if (known) {
-      std::vector<char> found(static_cast<std::size_t>(S), 0);
-      for (const DhtServerRecord& r : *known) {
-        found[static_cast<std::size_t>(r.server)] = 1;
-        v[static_cast<std::size_t>(r.server)].blocks = r.blocks;
-      }
-      for (int i = 0; i < S; ++i)
-        if (!found[static_cast<std::size_t>(i)]) v[static_cast<std::size_t>(i)].alive = false;
-    }
+    if (known) mask_by_directory(v, *known);
     return v;
   }
 
