@@ -45,6 +45,15 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   std::printf("per token     %s\n", latency_line(m["latency_s"]["per_token"]).c_str());
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
+  if (m.contains("dht")) {
+    const auto& d = m["dht"];
+    std::printf("dht           %llu lookups (mean %.2f hops, p99 %s), %llu RPCs answered, %llu timed out, %s in %llu messages\n",
+                static_cast<unsigned long long>(d["lookups"].get<std::uint64_t>()), d["mean_hops"].get<double>(),
+                sim::format_duration(d["lookup_delay_s"]["p99"].get<double>()).c_str(),
+                static_cast<unsigned long long>(d["rpcs_answered"].get<std::uint64_t>()),
+                static_cast<unsigned long long>(d["rpc_timeouts"].get<std::uint64_t>()), sim::format_bytes(d["bytes"].get<double>()).c_str(),
+                static_cast<unsigned long long>(d["messages"].get<std::uint64_t>()));
+  }
   std::printf("%-14s%-12s%-10s%8s%14s%8s\n", "node", "gpu", "blocks", "util", "memory peak", "chains");
   for (const auto& n : m["nodes"]) {
     const std::string blocks =

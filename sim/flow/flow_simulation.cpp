@@ -27,6 +27,7 @@
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/arrivals.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/block_directory.hpp"
 #include "sim/swarm/request_queue.hpp"
 #include "sim/swarm/server_load.hpp"
 #include "sim/swarm/latency_table.hpp"
@@ -239,6 +240,11 @@ class FlowSwarm {
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
     arrivals_ = draw_arrivals(sc.workload, root_rng_);
+    if (sc.policy.dht.enabled)
+      dht_ = std::make_unique<BlockDirectory>(
+          sc, [this](int from, int to, std::unique_ptr<DhtEnvelope> env, double bytes) { start_now(dht_message(from, to, env.release(), bytes)); },
+          [this](double delay, std::function<void(double)> fn) { start_now(dht_timer(delay, std::move(fn))); },
+          [this](int h) { return is_on(h); });
   }
   ~FlowSwarm() {
     for (void* p : live_) std::coroutine_handle<>::from_address(p).destroy();
@@ -246,6 +252,11 @@ class FlowSwarm {
 
   /// Plays the scenario; returns the simulated duration.
   double run(ProgressLine& progress) {
+    if (dht_)  // every host's node starts at 0 and joins through the ones before it
+      for (int h = 0; h < S_ + C_; ++h) {
+        dht_->start_node(h, 0.0);
+        spawn(dht_republish(h, h < S_ ? life_[static_cast<std::size_t>(h)] : 0), 0.0);
+      }
     for (int i = 0; i < S_; ++i) spawn(server(i, 0), sc_.nodes[static_cast<std::size_t>(i)].join_at_s);
     if (sc_.policy.scheduler.kind != SchedulerKind::Shared) {
       queues_.resize(static_cast<std::size_t>(S_));
@@ -308,6 +319,8 @@ class FlowSwarm {
   std::uint64_t hops() const { return hops_; }
   /// The "topology" block of metrics.json, or null without monitoring.
   nlohmann::json topology_metrics() const { return topology_ ? topology_->metrics() : nlohmann::json(); }
+  /// The "dht" block of metrics.json, or null without the DHT.
+  nlohmann::json dht_metrics() const { return dht_ ? dht_->metrics() : nlohmann::json(); }
 
  private:
   std::string host_name(int h) const { return sim::host_name(sc_, h); }
@@ -328,6 +341,14 @@ class FlowSwarm {
     p.handle.promise().start.handle = p.handle;
     live_.insert(p.handle.address());
     queue_.push(std::max(at, now_), EventKind::Resume, token_of(p.handle.promise().start));
+  }
+
+  /// Starts `p` at once, inside the current event (a DHT message or timer, started where SimGrid
+  /// would create its actor).
+  void start_now(Process p) {
+    p.handle.promise().live = &live_;
+    live_.insert(p.handle.address());
+    p.handle.resume();
   }
 
   /// Sessions are created at their arrival, so memory follows the sessions in flight.
@@ -463,6 +484,7 @@ class FlowSwarm {
     }
     log(1, "server@" + node.name, "serving blocks " + st.blocks.str());
     signals_.on_node_joined(NodeJoined{now_, i, st.blocks, started});
+    if (dht_) dht_->announce(i, st.blocks, swarm_.throughput(i), now_);
   }
 
   /// Replays the scenario's events at their times: node failures and restarts, bandwidth and
@@ -495,6 +517,10 @@ class FlowSwarm {
           log(1, "swarm", host_name(node) + " is up");
           signals_.on_node_state(NodeStateChanged{now_, node, true});
           spawn(server(node, life_[static_cast<std::size_t>(node)]), now_);  // it reloads its blocks
+          if (dht_) {  // its DHT node starts afresh
+            dht_->start_node(node, now_);
+            spawn(dht_republish(node, life_[static_cast<std::size_t>(node)]), now_);
+          }
           continue;
         case EventAction::SetBandwidth:
           if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
@@ -538,6 +564,7 @@ class FlowSwarm {
     const BlockRange from = swarm_.begin_move(m.server, m.to);
     log(1, why, host_name(m.server) + " moves from blocks " + from.str() + " to " + m.to.str());
     signals_.on_blocks_moved(BlocksMoved{now_, m.server, from, m.to, m.before, m.after});
+    if (dht_) dht_->withdraw(m.server, from);
     spawn(reload(m.server, life_[static_cast<std::size_t>(m.server)], now_), now_);
   }
 
@@ -548,6 +575,60 @@ class FlowSwarm {
     if (life_[static_cast<std::size_t>(i)] != life || !swarm_.finish_move(i)) co_return;
     log(1, "server@" + host_name(i), "serving blocks " + swarm_[i].blocks.str());
     signals_.on_node_joined(NodeJoined{now_, i, swarm_[i].blocks, started});
+    if (dht_) dht_->announce(i, swarm_[i].blocks, swarm_.throughput(i), now_);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // [SECTION] The DHT (sim/swarm/block_directory.hpp): its messages, timers and republishing
+  // -------------------------------------------------------------------------------------------
+
+  /// A DHT RPC or answer: its bytes cross the network like any message (latency times the
+  /// model's factor, then a fair share of the links), then the receiving node handles it. Lost
+  /// when an end goes down; the sender's timeout reports it.
+  Process dht_message(int from, int to, DhtEnvelope* raw, double bytes) {
+    std::unique_ptr<DhtEnvelope> env(raw);  // owned from here
+    if (co_await message(from, to, bytes, 0.0, latencies_.one_way(from, to)) != Outcome::Done) co_return;
+    dht_->receive(to, std::move(env), now_);
+  }
+  Process dht_timer(double delay, std::function<void(double)> fn) {
+    co_await sleep_for(delay);
+    fn(now_);
+  }
+  /// Host h republishes its records when due, until the host fails (its restart starts another).
+  Process dht_republish(int h, int life) {
+    while (true) {
+      const double next = dht_->next_republish_s(h, now_);
+      if (next > now_) co_await sleep_until(next);
+      if (h < S_ && life_[static_cast<std::size_t>(h)] != life) co_return;
+      dht_->republish_due(h, now_);
+    }
+  }
+
+  /// Resumes a session once its client's block lookups have all ended.
+  struct LookupsDone {
+    Waiter** slot;  ///< where the lookups' last callback finds the waiter (a plain pointer: GCC 12
+                    ///< destroys a co_await operand's non-trivial members twice)
+    Waiter w{};
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      *slot = &w;
+    }
+    void await_resume() const noexcept {}
+  };
+  /// The servers client host `h` finds in the DHT for every block (its cache unless `refresh`):
+  /// one FIND_VALUE per block, all in flight at once. Clients never go down, so unlike the SimGrid
+  /// engine this need not poll for a restart of the client's node.
+  Task<std::vector<DhtServerRecord>> servers_for(int h, bool refresh) {
+    if (const auto* cache = dht_->cached(h, refresh, now_)) co_return *cache;
+    auto slot = std::make_shared<Waiter*>(nullptr);
+    const std::shared_ptr<BlockLookup> lookup = dht_->find_servers(h, sc_.model.n_layers, now_, [this, slot] {
+      if (*slot) queue_.push(now_, EventKind::Resume, token_of(**slot));
+      *slot = nullptr;
+    });
+    if (!lookup) co_return std::vector<DhtServerRecord>{};
+    if (lookup->remaining > 0) co_await LookupsDone{slot.get()};
+    co_return dht_->finish_lookup(h, *lookup, now_);
   }
 
   int host_index(const std::string& name) const {
@@ -704,7 +785,10 @@ class FlowSwarm {
       if (failed_seen)
         for (const auto& [server, incarnation] : *failed_seen)
           if (swarm_[server].incarnation == incarnation) req.avoid.push_back(server);
-      const std::vector<ServerView> views = swarm_.view(now_, topology_ ? &topology_->reliability() : nullptr);
+      std::vector<DhtServerRecord> known;
+      if (dht_) known = co_await servers_for(client, attempt > 1 || !req.avoid.empty());
+      std::vector<ServerView> views = swarm_.view(now_, topology_ ? &topology_->reliability() : nullptr);
+      if (dht_) mask_by_directory(views, known);
       std::optional<Chain> chain =
           router_->route(SwarmView{views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
       if (chain) co_return chain;
@@ -902,6 +986,7 @@ class FlowSwarm {
   SwarmState swarm_;
   std::vector<int> life_;            ///< failures per server: a server process started before the last one ends
   std::unique_ptr<TopologyMonitor> topology_;  ///< policy.topology
+  std::unique_ptr<BlockDirectory> dht_;        ///< policy.dht: clients find servers by lookups
   double now_ = 0.0;
   std::vector<double> arrivals_;
   std::vector<char> session_ended_;
@@ -946,6 +1031,7 @@ RunReport run_flow_engine(const Scenario& sc, std::shared_ptr<const gpu::ShardCo
   RunReport report;
   report.metrics = metrics.to_json(sim_time, swarm.node_summaries(sim_time), WallClock{wall});
   if (const nlohmann::json t = swarm.topology_metrics(); !t.is_null()) report.metrics["topology"] = t;
+  if (const nlohmann::json d = swarm.dht_metrics(); !d.is_null()) report.metrics["dht"] = d;
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = swarm.hops();

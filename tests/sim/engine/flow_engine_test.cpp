@@ -200,6 +200,44 @@ TEST(FlowEngine, MatchesSimGridWhenAdmissionFails) {
   EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
 }
 
+Scenario with_dht(Scenario sc) {
+  sc.policy.dht.enabled = true;
+  return sc;
+}
+
+// The DHT (policy.dht): every host runs a Kademlia node, servers announce their blocks, clients
+// look them up before each admission, and the RPCs share the access links with the hidden
+// states. On fixed chains every figure agrees, the DHT's own counters and lookup delays
+// included, also when a server fails and its node restarts and announces again.
+TEST(FlowEngine, MatchesSimGridWithTheDht) {
+  for (const std::string rel : {"sanity/two_node.json", "table2/llama3-8b-1gbps-rtt5ms.json", "table2/mixtral-8x7b-100mbps-rtt10ms.json"}) {
+    const auto [simgrid, flowed] = both_engines(with_dht(shipped(rel)));
+    ASSERT_TRUE(flowed.contains("dht")) << rel;
+    EXPECT_GT(flowed["dht"]["lookups"].get<int>(), 32) << rel;  // the joins and one lookup per block
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << rel << " differs in " << d.size() << " places:" << lines(d);
+  }
+  const auto [simgrid, flowed] =
+      both_engines(with_dht(table2_with(R"([{"at": "33s", "action": "node_down", "node": "l4-1"}, {"at": "36s", "action": "node_up", "node": "l4-1"}])")));
+  EXPECT_GT(simgrid["resilience"]["recoveries"].get<int>(), 0);
+  EXPECT_GT(simgrid["dht"]["stores"].get<int>(), 0);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << "with a failure: " << d.size() << " differences:" << lines(d);
+}
+
+// The DHT on routed swarms with churn: RPCs time out at failed servers, records expire, clients
+// refresh; the aggregates agree as on routed swarms without it.
+TEST(FlowEngine, AgreesWithSimGridWithTheDhtUnderChurn) {
+  for (const std::string rel : {"routing/churn.json", "routing/flapping-node.json"}) {
+    const auto [simgrid, flowed] = both_engines(with_dht(shipped(rel)));
+    EXPECT_EQ(flowed["sessions"]["completed"], simgrid["sessions"]["completed"]) << rel;
+    EXPECT_NEAR(tokens_per_s(flowed) / tokens_per_s(simgrid), 1.0, 0.05) << rel;
+    EXPECT_GT(simgrid["dht"]["rpc_timeouts"].get<double>(), 0) << rel;
+    for (const char* key : {"lookups", "rpc_timeouts", "messages"})
+      EXPECT_NEAR(flowed["dht"][key].get<double>() / simgrid["dht"][key].get<double>(), 1.0, 0.05) << rel << " dht." << key;
+  }
+}
+
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a
 // routing decision and the runs part; the aggregate figures must still agree closely.
 TEST(FlowEngine, AgreesWithSimGridOnRoutedSwarms) {

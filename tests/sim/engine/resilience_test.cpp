@@ -218,19 +218,24 @@ TEST(Resilience, RebalancingRestoresCoverageWithinThePeriod) {
 TEST(Dht, ExpiredRecordsKeepClientsAwayFromADeadServer) {
   const std::string events = R"([{"at": "25s", "action": "node_down", "node": "b0"}])";
   const std::string slow_heartbeat = R"(, "faults": {"heartbeat": "1000s"})";
-  const auto without = run_isolated(scenario(redundant_swarm(events, slow_heartbeat)), quiet()).metrics;
-  const auto with = run_isolated(
-      scenario(redundant_swarm(events, slow_heartbeat + R"(, "dht": {"record_ttl": "10s", "client_refresh": "5s"})")), quiet()).metrics;
-  // Session 1 arrives at 40 s: 15 s after b0 died, 5 s past its records' expiry.
-  EXPECT_EQ(without["sessions"]["completed"].get<int>(), 2);
-  EXPECT_EQ(with["sessions"]["completed"].get<int>(), 2);
-  EXPECT_GE(without["resilience"]["recoveries"].get<int>(), 1);
-  EXPECT_EQ(with["resilience"]["recoveries"].get<int>(), 0);
-  EXPECT_EQ(with["resilience"]["transfer_retries"].get<int>(), 0);
-  // The DHT did real work over the network and its lookups are counted.
-  const auto& d = with["dht"];
-  EXPECT_GE(d["lookups"].get<int>(), 2 * 32);  // one per block per admission, at least
-  EXPECT_GT(d["messages"].get<int>(), 0);
-  EXPECT_GT(d["rpcs_answered"].get<int>(), 0);
-  EXPECT_FALSE(without.contains("dht"));
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    SCOPED_TRACE(to_string(engine));
+    Scenario plain = scenario(redundant_swarm(events, slow_heartbeat));
+    Scenario dht = scenario(redundant_swarm(events, slow_heartbeat + R"(, "dht": {"record_ttl": "10s", "client_refresh": "5s"})"));
+    plain.engine = dht.engine = engine;
+    const auto without = run_isolated(plain, quiet()).metrics;
+    const auto with = run_isolated(dht, quiet()).metrics;
+    // Session 1 arrives at 40 s: 15 s after b0 died, 5 s past its records' expiry.
+    EXPECT_EQ(without["sessions"]["completed"].get<int>(), 2);
+    EXPECT_EQ(with["sessions"]["completed"].get<int>(), 2);
+    EXPECT_GE(without["resilience"]["recoveries"].get<int>(), 1);
+    EXPECT_EQ(with["resilience"]["recoveries"].get<int>(), 0);
+    EXPECT_EQ(with["resilience"]["transfer_retries"].get<int>(), 0);
+    // The DHT did real work over the network and its lookups are counted.
+    const auto& d = with["dht"];
+    EXPECT_GE(d["lookups"].get<int>(), 2 * 32);  // one per block per admission, at least
+    EXPECT_GT(d["messages"].get<int>(), 0);
+    EXPECT_GT(d["rpcs_answered"].get<int>(), 0);
+    EXPECT_FALSE(without.contains("dht"));
+  }
 }
