@@ -398,9 +398,11 @@ struct SwarmSimulation::Impl {
     job->seq = q.next_seq++;
     q.jobs.push_back(job);
     q.pending->release();
+    const double queued_at = now();
     while (!job->done && !job->failed) {
       job->ready->acquire_timeout(1.0);  // polls: a crashed worker cannot release anyone
-      if (!job->done && !platform->host(host)->is_on()) job->failed = true;
+      // Lost if the server went down since (also when it is back: the batch it was running died with it).
+      if (!job->done && (!platform->host(host)->is_on() || (*swarm)[host].down_since >= queued_at)) job->failed = true;
     }
     if (job->failed) throw HostDown{host};
   }

@@ -1,6 +1,6 @@
 #pragma once
 // The clock of the flow engine: timed events popped in time order, ties in the order they were
-// pushed (so a run is deterministic), platform changes first. Events are small plain values; their owner dispatches them.
+// pushed (so a run is deterministic), platform changes first, wake-ups of waiting workers last. Events are small plain values; their owner dispatches them.
 #include <cstdint>
 #include <algorithm>
 #include <bit>
@@ -20,7 +20,7 @@ enum class EventKind : std::uint8_t {
 /// One timed event.
 struct TimedEvent {
   double t = 0.0;                ///< simulated time (s)
-  std::uint64_t order = 0;       ///< among equal times: platform changes first, then push order
+  std::uint64_t order = 0;       ///< among equal times: platform changes first, worker wake-ups last, else push order
   std::uint64_t payload = 0;     ///< what it concerns (a coroutine address, a flow id, a host index)
   std::uint32_t version = 0;     ///< the owner's version when pushed; a newer one makes it stale
   EventKind kind = EventKind::Resume;
@@ -32,11 +32,15 @@ class EventQueue {
  public:
   /// Schedules an event at time `t` (s, not negative).
   void push(double t, EventKind kind, std::uint64_t payload, std::uint32_t version = 0) {
-    insert(TimedEvent{t + 0.0, kLater | next_seq_++, payload, version, kind});
+    insert(TimedEvent{t + 0.0, kNormal | next_seq_++, payload, version, kind});
   }
   /// Schedules an event that runs before every event of the same time not pushed this way, as
   /// SimGrid applies a platform's profiles (hosts going down, bandwidth changes) before its actors run.
   void push_first(double t, EventKind kind, std::uint64_t payload) { insert(TimedEvent{t + 0.0, next_seq_++, payload, 0, kind}); }
+  /// Schedules an event that runs after every other event of its time: a server's worker woken by
+  /// new work sees everything queued at that instant, as a SimGrid actor woken by a semaphore
+  /// runs after the actors whose activities ended at the same time.
+  void push_last(double t, EventKind kind, std::uint64_t payload) { insert(TimedEvent{t + 0.0, kLast | next_seq_++, payload, 0, kind}); }
   bool empty() const { return heap_.empty(); }
   /// The earliest event.
   const TimedEvent& top() const { return heap_.front(); }
@@ -66,7 +70,8 @@ class EventQueue {
 
  private:
   static constexpr std::size_t kArity = 4;
-  static constexpr std::uint64_t kLater = std::uint64_t{1} << 63;  ///< set on every event not pushed first
+  static constexpr std::uint64_t kNormal = std::uint64_t{1} << 62;  ///< order class of push(); push_first has 0
+  static constexpr std::uint64_t kLast = std::uint64_t{1} << 63;    ///< order class of push_last()
   /// Times are never negative, so their bits order like the times: one 128-bit comparison, which
   /// compiles without branches (a pop's child comparisons are unpredictable).
   static unsigned __int128 key(const TimedEvent& e) {

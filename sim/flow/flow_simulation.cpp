@@ -235,6 +235,7 @@ class FlowSwarm {
         root_rng_(sc.seed),
         lat_factor_(latency_factor(sc.network.model)),
         static_network_(sc.events.empty()),
+        nodes_fail_(std::any_of(sc.events.begin(), sc.events.end(), [](const ReplayEvent& e) { return e.action == EventAction::NodeDown; })),
         swarm_(sc, *cost_),
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
@@ -260,7 +261,7 @@ class FlowSwarm {
     for (int i = 0; i < S_; ++i) spawn(server(i, 0), sc_.nodes[static_cast<std::size_t>(i)].join_at_s);
     if (sc_.policy.scheduler.kind != SchedulerKind::Shared) {
       queues_.resize(static_cast<std::size_t>(S_));
-      for (int i = 0; i < S_; ++i) spawn(worker(i), 0.0);
+      for (int i = 0; i < S_; ++i) spawn(worker(i, 0), 0.0);
     }
     if (!sc_.events.empty()) spawn(replay(), 0.0);
     if (topology_) spawn(monitor_topology(), 0.0);
@@ -510,6 +511,11 @@ class FlowSwarm {
             waiter_of(t).outcome = Outcome::Failed;
             queue_.push(now_, EventKind::Resume, t);
           }
+          if (!queues_.empty())  // an idle worker dies with its host too
+            if (ServerQueue& q = queues_[static_cast<std::size_t>(node)]; q.idle_worker) {
+              queue_.push(now_, EventKind::Resume, token_of(*q.idle_worker));
+              q.idle_worker = nullptr;
+            }
           continue;
         case EventAction::NodeUp:
           if (swarm_[node].up) break;
@@ -517,6 +523,7 @@ class FlowSwarm {
           log(1, "swarm", host_name(node) + " is up");
           signals_.on_node_state(NodeStateChanged{now_, node, true});
           spawn(server(node, life_[static_cast<std::size_t>(node)]), now_);  // it reloads its blocks
+          if (!queues_.empty()) spawn(worker(node, life_[static_cast<std::size_t>(node)]), now_);
           if (dht_) {  // its DHT node starts afresh
             dht_->start_node(node, now_);
             spawn(dht_republish(node, life_[static_cast<std::size_t>(node)]), now_);
@@ -642,16 +649,35 @@ class FlowSwarm {
   // -------------------------------------------------------------------------------------------
 
   /// One request for device time waiting in a server's queue, and the session waiting for it.
+  /// Shared by the session, and by its poll on swarms whose nodes fail: the last one frees it.
   struct Job : QueuedRequest {
-    Waiter* waiter = nullptr;
+    Waiter* waiter = nullptr;  ///< the session, until the job is done or failed
+    const char* what = "blocks";
+    bool done = false, failed = false;
+    double queued_at = 0;
+    int refs = 1;
   };
+  static void release(Job* j) {
+    if (--j->refs == 0) delete j;
+  }
+  /// Wakes the session waiting for `j` (once).
+  void wake(Job* j) {
+    if (!j->waiter) return;
+    queue_.push(now_, EventKind::Resume, token_of(*j->waiter));
+    j->waiter = nullptr;
+  }
+  void fail(Job* j) {
+    j->failed = true;
+    wake(j);
+  }
   struct ServerQueue {
     std::vector<Job*> jobs;
     std::uint64_t next_seq = 0;
     Waiter* idle_worker = nullptr;  ///< the worker waiting for work, null when it is busy
   };
 
-  /// Queues `job` on server `host` and waits until its worker has run it.
+  /// Queues `job` on server `host` and waits until its worker has run it, or it is lost with the
+  /// server (job->failed).
   struct Queued {
     FlowSwarm* m;
     int host;
@@ -665,7 +691,7 @@ class FlowSwarm {
       job->seq = q.next_seq++;
       q.jobs.push_back(job);
       if (q.idle_worker) {
-        m->queue_.push(m->now_, EventKind::Resume, token_of(*q.idle_worker));
+        m->queue_.push_last(m->now_, EventKind::Resume, token_of(*q.idle_worker));
         q.idle_worker = nullptr;
       }
     }
@@ -683,24 +709,50 @@ class FlowSwarm {
     void await_resume() const noexcept {}
   };
 
+  /// A session waiting for queued work cannot hear from a crashed worker: every second it checks
+  /// whether the server went down since the job was queued (as the SimGrid engine's session polls
+  /// its semaphore), and if so the job is lost.
+  Process poll(Job* job, int host) {
+    while (!job->done && !job->failed) {
+      co_await sleep_for(1.0);
+      if (job->done || job->failed) break;
+      if (is_on(host) && swarm_[host].down_since < job->queued_at) continue;
+      std::vector<Job*>& jobs = queues_[static_cast<std::size_t>(host)].jobs;  // its worker is gone
+      if (const auto it = std::find(jobs.begin(), jobs.end(), job); it != jobs.end()) jobs.erase(it);
+      fail(job);
+    }
+    release(job);
+  }
+
   /// The worker of server i's queue: one request (or one batch) at a time, picked by the policy.
-  /// (The loader keeps queueing schedulers off swarms whose nodes fail.)
-  Process worker(int i) {
+  /// It dies with its host (`life` is the host's count of failures when it started) and the
+  /// restart starts another, as SimGrid restarts the scheduler actor.
+  Process worker(int i, int life) {
     ServerQueue& q = queues_[static_cast<std::size_t>(i)];
+    const auto alive = [this, i, life] { return life_[static_cast<std::size_t>(i)] == life; };
+    // A restart finds the work queued before the crash lost with the device's state.
+    for (Job* j : q.jobs) fail(j);
+    q.jobs.clear();
     const SchedulerSpec& spec = sc_.policy.scheduler;
     const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(i)].device;
     while (true) {
       co_await WaitForJobs{this, i};
-      if (waits_for_batch(q.jobs, spec)) co_await sleep_for(spec.batch_wait_s);  // let a batch fill
+      if (!alive()) co_return;
+      if (waits_for_batch(q.jobs, spec)) {
+        co_await sleep_for(spec.batch_wait_s);  // let a batch fill
+        if (!alive()) co_return;
+      }
+      if (q.jobs.empty()) continue;
       const std::vector<Job*> batch = take_next(q.jobs, spec);
       const double seconds = batch_seconds(batch, dev, sc_.model, *cost_);
       const double t0 = now_;
-      co_await compute(i, seconds);
+      if (co_await compute(i, seconds) != Outcome::Done) co_return;  // the host went down: the batch is lost
       swarm_.add_busy(i, now_, seconds);
       const double share = seconds / static_cast<double>(batch.size());
-      for (const Job* j : batch) {
-        signals_.on_compute(ComputeSpan{t0, now_, i, j->session, j->step, j->blocks, "blocks", share});
-        queue_.push(now_, EventKind::Resume, token_of(*j->waiter));
+      for (Job* j : batch) {
+        signals_.on_compute(ComputeSpan{t0, now_, i, j->session, j->step, j->blocks, j->what, share});
+        j->done = true;
+        wake(j);
       }
     }
   }
@@ -807,6 +859,34 @@ class FlowSwarm {
     co_return true;
   }
 
+  /// Work of a session on a server that is up: through the server's queue with a queueing
+  /// scheduler, else straight on its device. False when the server went down before it ended.
+  Task<bool> server_work(int host, double seconds, int session, int step, BlockRange blocks, const char* what,
+                         const gpu::BlockWork* work, const SessionShape& shape) {
+    if (sc_.policy.scheduler.kind == SchedulerKind::Shared) co_return co_await computed(host, seconds, session, step, blocks, what);
+    Job* job = new Job;
+    job->seconds = seconds;
+    job->session = session;
+    job->step = step;
+    job->blocks = blocks;
+    job->what = what;
+    if (work) {
+      job->work = *work;
+      job->batchable = work->new_tokens == 1;
+    }
+    job->deadline = shape.deadline;
+    job->priority = shape.priority;
+    job->queued_at = now_;
+    if (nodes_fail_) {
+      ++job->refs;
+      start_now(poll(job, host));
+    }
+    co_await Queued{this, host, job};  // the worker signals the span and counts the busy time
+    const bool done = !job->failed;
+    release(job);
+    co_return done;
+  }
+
   Process session(int k) {
     spawn_next_session();  // the next arrival waits in the queue, not in memory ahead of time
     Rng rng = root_rng_.split(static_cast<std::uint64_t>(k));
@@ -882,7 +962,8 @@ class FlowSwarm {
                 const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
                 const double replay_s = blocks_seconds(dev, gpu::BlockWork{w.batch_size, kv_len, 0}, hop.blocks.size());
                 if (replay_s > 0 && !is_on(hop.server)) throw HostDown{hop.server};
-                if (replay_s > 0 && !co_await computed(hop.server, replay_s, k, step, hop.blocks, "replay")) throw HostDown{hop.server};
+                if (replay_s > 0 && !co_await server_work(hop.server, replay_s, k, step, hop.blocks, "replay", nullptr, shape))
+                  throw HostDown{hop.server};
                 needs_replay[h] = 0;
               }
             }
@@ -896,20 +977,7 @@ class FlowSwarm {
               const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
               const double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
               bool crashed = false;
-              if (blocks_s > 0 && sc_.policy.scheduler.kind != SchedulerKind::Shared) {
-                Job job;
-                job.seconds = blocks_s;
-                job.session = k;
-                job.step = step;
-                job.blocks = hop.blocks;
-                job.work = work;
-                job.batchable = work.new_tokens == 1;
-                job.deadline = shape.deadline;
-                job.priority = shape.priority;
-                co_await Queued{this, hop.server, &job};  // the worker signals the span and counts the busy time
-              } else if (blocks_s > 0) {
-                crashed = !is_on(hop.server) || !co_await computed(hop.server, blocks_s, k, step, hop.blocks, "blocks");
-              }
+              if (blocks_s > 0) crashed = !is_on(hop.server) || !co_await server_work(hop.server, blocks_s, k, step, hop.blocks, "blocks", &work, shape);
               if (crashed) {
                 // The client hears nothing: it gives up when its response timeout expires or when the
                 // swarm declares the server dead (missed heartbeats), whichever comes first.
@@ -983,6 +1051,7 @@ class FlowSwarm {
   Rng root_rng_;
   double lat_factor_;
   bool static_network_;
+  bool nodes_fail_;  ///< the scenario replays node failures: sessions poll their queued work
   SwarmState swarm_;
   std::vector<int> life_;            ///< failures per server: a server process started before the last one ends
   std::unique_ptr<TopologyMonitor> topology_;  ///< policy.topology

@@ -898,13 +898,6 @@ void check_flow_engine(Reader& r, const Scenario& sc) {
   if (sc.engine != EngineKind::Flow) return;
   const std::string why = "; use \"simulation.engine\": \"simgrid\" (the default)";
   if (sc.graph) r.error("model.graph", "graph models run as pipelines on the SimGrid engine" + why);
-  if (sc.policy.scheduler.kind != SchedulerKind::Shared)
-    for (std::size_t i = 0; i < sc.events.size(); ++i)
-      if (sc.events[i].action == EventAction::NodeDown || sc.events[i].action == EventAction::NodeUp) {
-        r.error("policy.scheduler", "on the flow engine, servers whose nodes fail (events[" + std::to_string(i) +
-                                        "]) run every request at once (\"shared\"); queueing schedulers need the SimGrid engine" + why);
-        break;
-      }
 }
 
 // ---------------------------------------------------------------------------------------------

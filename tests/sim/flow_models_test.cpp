@@ -257,13 +257,14 @@ TEST(EventQueue, EqualTimesComeOutInPushOrder) {
   EXPECT_EQ(order, (std::vector<std::uint64_t>{2, 4, 1, 3}));
 }
 
-// The 4-ary heap against a sorted reference: random pushes (some first, many equal times) and
-// pops interleaved must come out by time, then platform changes first, then push order.
+// The 4-ary heap against a sorted reference: random pushes (some first, some last, many equal
+// times) and pops interleaved must come out by time, then platform changes first and worker
+// wake-ups last, then push order.
 TEST(EventQueue, InterleavedPushesAndPopsMatchASortedReference) {
   EventQueue q;
   struct Ref {
     double t;
-    bool first;
+    int rank;  // 0 first, 1 normal, 2 last
     std::uint64_t seq;
   };
   std::vector<Ref> ref;
@@ -273,17 +274,20 @@ TEST(EventQueue, InterleavedPushesAndPopsMatchASortedReference) {
   for (int step = 0; step < 20000; ++step) {
     if (ref.empty() || rng.uniform() < 0.55) {
       const double t = now + static_cast<double>(rng.below(8)) * 0.25;  // many ties
-      const bool first = rng.uniform() < 0.1;
-      if (first)
+      const double u = rng.uniform();
+      const int rank = u < 0.1 ? 0 : u < 0.2 ? 2 : 1;
+      if (rank == 0)
         q.push_first(t, EventKind::Resume, seq);
+      else if (rank == 2)
+        q.push_last(t, EventKind::Resume, seq);
       else
         q.push(t, EventKind::Resume, seq);
-      ref.push_back({t, first, seq++});
+      ref.push_back({t, rank, seq++});
       continue;
     }
     const auto best = std::min_element(ref.begin(), ref.end(), [](const Ref& a, const Ref& b) {
       if (a.t != b.t) return a.t < b.t;
-      if (a.first != b.first) return a.first;
+      if (a.rank != b.rank) return a.rank < b.rank;
       return a.seq < b.seq;
     });
     ASSERT_EQ(q.size(), ref.size());

@@ -75,7 +75,6 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"32_graph_file_with_cycle.json", "model.graph.file", "01_cycle.json: ops: cycle: conv1 -> conv2 -> conv3 -> conv1"},
       {"33_graph_stages_exceed_nodes.json", "policy.partitioner.stages", "3 stages need as many server nodes, the scenario has 2"},
       {"34_tcp_bandwidth_raise.json", "events[1].bandwidth", "raises s's bandwidth to 100 Mbit/s, which SimGrid 3.32's \"tcp\" (LV08) model cannot replay"},
-      {"35_flow_engine_queue_with_failures.json", "policy.scheduler", "on the flow engine, servers whose nodes fail (events[0]) run every request at once"},
       {"36_unknown_engine.json", "simulation.engine", "unknown value \"flwo\" (did you mean \"flow\"?)"},
   };
   return table;

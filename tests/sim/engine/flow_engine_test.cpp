@@ -148,6 +148,33 @@ TEST(FlowEngine, MatchesSimGridWithNodeFailures) {
   EXPECT_GT(failed, 0);
 }
 
+// Queueing schedulers on servers that fail: a session polls its queued work every second and
+// loses it once the server went down since it queued it (also when the server is back: the batch
+// it was running died with it); a restarted worker fails what was queued before the crash; a
+// KV replay goes through the queue like any work; a woken worker sees everything queued at its
+// instant before it decides to wait for a batch.
+TEST(FlowEngine, MatchesSimGridWithQueueingSchedulersAndNodeFailures) {
+  const std::vector<std::string> cases{
+      R"([{"at": "33s", "action": "node_down", "node": "l4-1"}, {"at": "36s", "action": "node_up", "node": "l4-1"}])",
+      R"([{"at": "32.4s", "action": "node_down", "node": "gtx1650-2"}, {"at": "33s", "action": "node_up", "node": "gtx1650-2"},
+          {"at": "40s", "action": "node_down", "node": "l4-1"}, {"at": "41s", "action": "node_up", "node": "l4-1"}])"};
+  int recoveries = 0;
+  for (const std::string scheduler : {R"({"kind": "fcfs"})", R"({"kind": "priority"})",
+                                      R"({"kind": "batch", "batch_max": 3, "batch_wait": "20ms"})"})
+    for (const std::string& events : cases) {
+      const auto [simgrid, flowed] = both_engines(shipped("table2/llama3-8b-100mbps-rtt10ms.json",
+                                                          {{"events", events},
+                                                           {"workload.sessions", "4"},
+                                                           {"workload.arrival", R"({"process": "poisson", "rate": "1/s"})"},
+                                                           {"workload.prompt_tokens", "256"},
+                                                           {"policy.scheduler", scheduler}}));
+      const auto d = differences(simgrid, flowed, 1e-9);
+      EXPECT_TRUE(d.empty()) << scheduler << " " << events << ": " << d.size() << " differences:" << lines(d);
+      recoveries += simgrid["resilience"]["recoveries"].get<int>();
+    }
+  EXPECT_GE(recoveries, 3 * (4 + 7));  // every case recovers its sessions
+}
+
 // Bandwidth drops while 8 MiB prefills are on the wire (SimGrid's LV08 moves the weight-S penalty
 // of the flows on a link to its new bandwidth; the flow engine does too), and latency changes.
 // Three sessions at 2/s: no message is still paying its latency on a link when that link
