@@ -1,0 +1,175 @@
+#include "sim/pipeline_run.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "sim/output/atomic_file.hpp"
+#include "sim/rng.hpp"
+#include "sim/swarm/arrivals.hpp"
+
+namespace swarmsim::sim {
+
+namespace {
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));  // nearest rank
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+}  // namespace
+
+PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options) : sc(s) {
+  const auto plan0 = std::chrono::steady_clock::now();
+  plan = plan_pipeline(sc);
+  plan_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - plan0).count();
+  requests = sc.workload.sessions;
+  sent.assign(static_cast<std::size_t>(requests), -1);
+  done.assign(static_cast<std::size_t>(requests), -1);
+  stage.assign(plan.stages.size(), StageRun{});
+  keep_events = !options.out_dir.empty() && sc.outputs.events;
+  for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) outputs_expected += returns_to_client(s) ? 1 : 0;
+  Rng root(sc.seed);
+  arrival = draw_arrivals(sc.workload, root);
+}
+
+double PipelineRun::in_bytes_per_request(int s) const {
+  double bytes = plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client;
+  for (const auto& other : plan.stages)
+    for (const auto& [to, b] : other.sends)
+      if (to == s) bytes += b;
+  return bytes;
+}
+
+bool PipelineRun::has_source(int s) const {
+  const PipelineStage& st = plan.stages[static_cast<std::size_t>(s)];
+  int from_stages = 0;
+  for (const auto& other : plan.stages)
+    for (const auto& [to, bytes] : other.sends) from_stages += to == s;
+  return st.inputs_expected > from_stages;
+}
+
+bool PipelineRun::returns_to_client(int s) const {
+  const PipelineStage& st = plan.stages[static_cast<std::size_t>(s)];
+  return st.output_bytes_to_client > 0 || st.sends.empty();
+}
+
+void PipelineRun::event(double t, const char* type, int stage_index, int request) {
+  if (!keep_events) return;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "{\"t\":%.9g,\"type\":\"%s\",\"stage\":%d,\"request\":%d}", t, type, stage_index, request);
+  event_lines.emplace_back(buf);
+}
+
+RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions& options) {
+  const Scenario& sc = run.sc;
+  const double plan_wall = run.plan_wall_s;
+  // Results.
+  std::vector<double> latency, completions;
+  int completed = 0;
+  double last = 0;
+  for (int r = 0; r < run.requests; ++r)
+    if (run.done[r] >= 0) {
+      ++completed;
+      latency.push_back(run.done[r] - run.sent[r]);
+      completions.push_back(run.done[r]);
+      last = std::max(last, run.done[r]);
+    }
+  std::sort(completions.begin(), completions.end());
+  const double sim_time = completed == run.requests ? last : sc.time_limit_s;
+  const double first_arrival = run.requests > 0 ? run.arrival[0] : 0.0;
+  double steady = 0;
+  if (completions.size() >= 10) {  // completions between the 10th and 90th percentile: no fill or drain
+    const std::size_t a = completions.size() / 10, b = completions.size() - 1 - completions.size() / 10;
+    if (completions[b] > completions[a]) steady = static_cast<double>(b - a) / (completions[b] - completions[a]);
+  }
+  const partition::ModelGraph& g = *sc.graph;
+  nlohmann::json stages = nlohmann::json::array();
+  const double span = std::max(1e-12, sim_time - first_arrival);
+  for (std::size_t s = 0; s < run.plan.stages.size(); ++s) {
+    const PipelineStage& st = run.plan.stages[s];
+    const NodeSpec& node = sc.nodes[static_cast<std::size_t>(st.node)];
+    stages.push_back({{"stage", s},
+                      {"node", node.name},
+                      {"device", node.device->name},
+                      {"ops", st.ops},
+                      {"compute_s", st.compute_s},
+                      {"param_bytes", st.param_bytes},
+                      {"peak_activation_bytes", st.peak_bytes},
+                      {"predicted_cost_s", st.predicted_cost_s},
+                      {"service_s", st.service_s},
+                      {"link_in_s", st.link_in_s},
+                      {"link_out_s", st.link_out_s},
+                      {"busy_s", run.stage[s].busy_s},
+                      {"utilization", run.stage[s].busy_s / span},
+                      {"requests", run.stage[s].requests},
+                      {"bytes_in", run.stage[s].bytes_in},
+                      {"bytes_out", run.stage[s].bytes_out},
+                      {"max_input_wait_s", run.stage[s].max_queue_wait_s}});
+  }
+  const auto& q = run.plan.quality;
+  nlohmann::json convergence = nlohmann::json::array();
+  for (const auto& gen : run.plan.partition.convergence) convergence.push_back({gen.generation, gen.best_s, gen.mean_s});
+  RunReport report;
+  report.metrics = {
+      {"scenario", sc.name},
+      {"kind", "pipeline"},
+      {"engine", to_string(sc.engine)},
+      {"seed", sc.seed},
+      {"model", {{"graph", g.name()}, {"source", sc.graph_source}, {"ops", g.size()}, {"edges", g.edge_count()},
+                 {"flops", g.total_flops()}, {"param_bytes", g.total_param_bytes()}}},
+      {"partition",
+       {{"method", partition::to_string(run.plan.partition.method)},
+        {"recut_onto_nodes", run.plan.node_sliced},
+        {"stages", run.plan.partition.blocks},
+        {"reference_bottleneck_s", q.bottleneck_s},
+        {"stages_allowed", sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size())},
+        {"lower_bound_s", partition::bottleneck_lower_bound(
+                              g, sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size()),
+                              run.plan.reference)},
+        {"load_stddev_s", q.load_stddev_s},
+        {"communication_bytes", q.communication_bytes},
+        {"critical_path_blocks", q.critical_path_blocks},
+        {"critical_path_s", q.critical_path_s},
+        {"peak_memory_bytes", q.peak_memory_bytes},
+        {"brkga_convergence", convergence}}},
+      {"placement",
+       {{"kind", sc.policy.partitioner.placement == PlacementKind::Optimal ? "optimal" : "greedy"},
+        {"predicted_bottleneck_s", run.plan.predicted_bottleneck_s},
+        {"predicted_requests_per_s", run.plan.predicted_bottleneck_s > 0 ? 1.0 / run.plan.predicted_bottleneck_s : 0.0},
+        {"client_link_s", run.plan.client_link_s},
+        {"overlap_bottleneck_s", run.plan.overlap_bottleneck_s},
+        {"overlap_bound_requests_per_s", run.plan.overlap_bottleneck_s > 0 ? 1.0 / run.plan.overlap_bottleneck_s : 0.0}}},
+      {"stages", stages},
+      {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed},
+                    {"max_in_flight", sc.workload.max_in_flight}}},
+      {"throughput",
+       {{"requests_per_s", completed > 0 ? completed / span : 0.0},
+        {"steady_requests_per_s", steady},
+        {"samples_per_s", completed > 0 ? completed * static_cast<double>(sc.workload.batch_size) / span : 0.0}}},
+      {"latency_s",
+       {{"p50", percentile(latency, 0.50)}, {"p90", percentile(latency, 0.90)}, {"p99", percentile(latency, 0.99)},
+        {"max", latency.empty() ? 0.0 : *std::max_element(latency.begin(), latency.end())}}},
+      {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
+      {"simulated_time_s", sim_time},
+      {"wall_clock", {{"seconds", wall}, {"partition_seconds", plan_wall}}},
+  };
+  if (completed < run.requests)
+    report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
+  report.simulated_time = sim_time;
+  report.wall_seconds = wall;
+  report.hops = run.messages;
+  if (!options.out_dir.empty()) {
+    std::filesystem::create_directories(options.out_dir);
+    if (sc.outputs.metrics) write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");
+    if (sc.outputs.events) {
+      std::string text;
+      for (const auto& line : run.event_lines) text += line + "\n";
+      write_file_atomically(options.out_dir / "events.jsonl", text);
+    }
+  }
+  return report;
+}
+
+}  // namespace swarmsim::sim
