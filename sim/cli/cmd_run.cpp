@@ -79,9 +79,10 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
 /// The summary of a graph model's pipeline run.
 void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
   const auto& part = m["partition"];
-  std::printf("scenario      %s  (graph %s, %d ops, %s partitioner, %s placement)\n", m["scenario"].get<std::string>().c_str(),
+  std::printf("scenario      %s  (graph %s, %d ops, %s partitioner, %s placement%s)\n", m["scenario"].get<std::string>().c_str(),
               m["model"]["graph"].get<std::string>().c_str(), m["model"]["ops"].get<int>(),
-              part["method"].get<std::string>().c_str(), m["placement"]["kind"].get<std::string>().c_str());
+              part["method"].get<std::string>().c_str(), m["placement"]["kind"].get<std::string>().c_str(),
+              m.value("engine", "simgrid") == "flow" ? ", on the flow engine" : "");
   std::printf("simulated     %s in %.3f s wall (%llu messages)\n", sim::format_duration(r.simulated_time).c_str(), r.wall_seconds,
               static_cast<unsigned long long>(r.hops));
   const auto& rq = m["requests"];

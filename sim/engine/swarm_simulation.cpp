@@ -23,6 +23,7 @@
 #include "sim/swarm/latency_table.hpp"
 #include "sim/engine/pipeline_simulation.hpp"
 #include "sim/engine/swarm_dht.hpp"
+#include "sim/flow/flow_pipeline.hpp"
 #include "sim/flow/flow_simulation.hpp"
 #include "sim/topology_monitor.hpp"
 #include "sim/engine/swarm_platform.hpp"
@@ -667,7 +668,8 @@ SimSignals& SwarmSimulation::signals() { return impl_->signals; }
 
 RunReport SwarmSimulation::run(const RunOptions& options) {
   Impl& m = *impl_;
-  if (m.sc.graph) return run_pipeline(m.sc, options);  // a graph model runs as a pipeline of stages
+  if (m.sc.graph)  // a graph model runs as a pipeline of stages
+    return m.sc.engine == EngineKind::Flow ? flow::run_flow_pipeline(m.sc, options) : run_pipeline(m.sc, options);
   if (m.sc.engine == EngineKind::Flow) return flow::run_flow_engine(m.sc, m.cost, m.signals, options);
   m.verbosity = options.verbosity;
 

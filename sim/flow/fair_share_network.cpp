@@ -16,6 +16,13 @@ SharingParams sharing_params(NetworkModel model) {
 
 double latency_factor(NetworkModel model) { return model == NetworkModel::Tcp ? 13.01 : 1.0; }
 
+std::vector<double> access_rates(const Scenario& sc, bool up) {
+  std::vector<double> r;
+  for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
+  for (const ClientSpec& c : sc.clients) r.push_back(up ? c.uplink_Bps : c.downlink_Bps);
+  return r;
+}
+
 FairShareNetwork::FairShareNetwork(std::vector<double> up_Bps, std::vector<double> down_Bps, SharingParams params,
                                    EventQueue& queue)
     : params_(params), queue_(queue) {

@@ -29,6 +29,8 @@ struct SharingParams {
 SharingParams sharing_params(NetworkModel model);
 /// The latency factor of `model` (13.01 for "tcp", 1 for "exact").
 double latency_factor(NetworkModel model);
+/// The access links of a scenario's hosts (servers, then clients): uplinks if `up`, else downlinks (bytes/s).
+std::vector<double> access_rates(const Scenario& sc, bool up);
 
 class FairShareNetwork {
  public:

@@ -17,6 +17,7 @@
 
 #include "sim/flow/event_queue.hpp"
 #include "sim/flow/fair_share_network.hpp"
+#include "sim/flow/process.hpp"
 #include "sim/flow/processor_sharing.hpp"
 #include "sim/metrics/run_metrics.hpp"
 #include "sim/output/atomic_file.hpp"
@@ -38,146 +39,6 @@
 
 namespace swarmsim::sim::flow {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// [SECTION] Processes: coroutines the event queue resumes
-// ---------------------------------------------------------------------------------------------
-
-/// How a wait ended.
-enum class Outcome : std::uint8_t { Done, Failed, TimedOut };
-
-/// A suspended coroutine and how its wait ended; its address is the token the models hand back.
-struct Waiter {
-  std::coroutine_handle<> handle;
-  Outcome outcome = Outcome::Done;
-};
-
-std::uint64_t token_of(Waiter& w) { return reinterpret_cast<std::uint64_t>(&w); }
-Waiter& waiter_of(std::uint64_t token) { return *reinterpret_cast<Waiter*>(token); }
-
-/// Coroutine frames come and go with every message and session: recycle them per size (64-byte
-/// classes up to 8 KiB) instead of going to malloc each time. Per thread, as runs may share a process.
-class FramePool {
- public:
-  static void* allocate(std::size_t n) {
-    const std::size_t c = size_class(n);
-    if (c < kClasses) {
-      std::vector<void*>& free = pool().free_[c];
-      if (!free.empty()) {
-        void* p = free.back();
-        free.pop_back();
-        return p;
-      }
-      return ::operator new((c + 1) * kGrain);
-    }
-    return ::operator new(n);
-  }
-  static void release(void* p, std::size_t n) noexcept {
-    const std::size_t c = size_class(n);
-    if (c < kClasses) {
-      try {
-        pool().free_[c].push_back(p);
-        return;
-      } catch (...) {
-      }
-      ::operator delete(p);
-      return;
-    }
-    ::operator delete(p);
-  }
-
- private:
-  static constexpr std::size_t kGrain = 64, kClasses = 128;
-  static std::size_t size_class(std::size_t n) { return (n + kGrain - 1) / kGrain - 1; }
-  struct Lists {
-    std::vector<void*> free_[kClasses];
-    ~Lists() {
-      for (auto& list : free_)
-        for (void* p : list) ::operator delete(p);
-    }
-  };
-  static Lists& pool() {
-    thread_local Lists lists;
-    return lists;
-  }
-};
-
-/// Frames of the engine's coroutines come from the FramePool.
-struct PooledFrame {
-  static void* operator new(std::size_t n) { return FramePool::allocate(n); }
-  static void operator delete(void* p, std::size_t n) noexcept { FramePool::release(p, n); }
-};
-
-/// A simulated process (a server loading its blocks, a session, a replay of events). It starts
-/// suspended; the engine schedules its first resumption and owns its frame until it returns (then
-/// the frame frees itself).
-struct Process {
-  struct promise_type : PooledFrame {
-    std::unordered_set<void*>* live = nullptr;  ///< the engine's set of unfinished processes
-    Waiter start;                               ///< what the engine resumes first
-    Process get_return_object() { return Process{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    auto final_suspend() noexcept {
-      struct Release {
-        bool await_ready() noexcept { return false; }
-        void await_suspend(std::coroutine_handle<promise_type> h) noexcept {
-          if (h.promise().live) h.promise().live->erase(h.address());
-          h.destroy();
-        }
-        void await_resume() noexcept {}
-      };
-      return Release{};
-    }
-    void return_void() {}
-    void unhandled_exception() { throw; }  // a bug, not a simulated failure: stop the run
-  };
-  std::coroutine_handle<promise_type> handle;
-};
-
-/// A coroutine another one awaits for its result (a checked delivery, an admission with retries).
-/// It runs when awaited and hands control back when it returns; exceptions pass through.
-template <class T>
-class Task {
- public:
-  struct promise_type : PooledFrame {
-    std::optional<T> value;
-    std::exception_ptr error;
-    std::coroutine_handle<> continuation;
-    Task get_return_object() { return Task{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-    std::suspend_always initial_suspend() noexcept { return {}; }
-    auto final_suspend() noexcept {
-      struct Back {
-        bool await_ready() noexcept { return false; }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) noexcept { return h.promise().continuation; }
-        void await_resume() noexcept {}
-      };
-      return Back{};
-    }
-    template <class V>
-    void return_value(V&& v) {
-      value.emplace(std::forward<V>(v));
-    }
-    void unhandled_exception() { error = std::current_exception(); }
-  };
-  explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
-  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-  Task(const Task&) = delete;
-  ~Task() {
-    if (h_) h_.destroy();
-  }
-  bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
-    h_.promise().continuation = awaiting;
-    return h_;
-  }
-  T await_resume() {
-    if (h_.promise().error) std::rethrow_exception(h_.promise().error);
-    return std::move(*h_.promise().value);
-  }
-
- private:
-  std::coroutine_handle<promise_type> h_;
-};
 
 /// Latency and bandwidth estimates for routers: the latency table and the links as they are now.
 class LiveNetwork final : public NetworkEstimate {
@@ -207,12 +68,6 @@ struct HostDown {
   int host;
 };
 
-std::vector<double> link_rates(const Scenario& sc, bool up) {
-  std::vector<double> r;
-  for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
-  for (const ClientSpec& c : sc.clients) r.push_back(up ? c.uplink_Bps : c.downlink_Bps);
-  return r;
-}
 
 // ---------------------------------------------------------------------------------------------
 // [SECTION] The engine
@@ -228,7 +83,7 @@ class FlowSwarm {
         S_(static_cast<int>(sc.nodes.size())),
         C_(static_cast<int>(sc.clients.size())),
         latencies_(sc),
-        links_(link_rates(sc, true), link_rates(sc, false), sharing_params(sc.network.model), queue_),
+        links_(access_rates(sc, true), access_rates(sc, false), sharing_params(sc.network.model), queue_),
         network_(latencies_, links_),
         devices_(S_ + C_, queue_),
         router_(make_router(sc.policy)),

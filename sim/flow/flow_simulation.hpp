@@ -1,6 +1,6 @@
 #pragma once
-// The flow engine: plays a swarm without SimGrid (not the DHT; replayed failures, network
-// changes, rebalancing and topology monitoring included). Messages are flows on a FairShareNetwork
+// The flow engine: plays a swarm without SimGrid (replayed failures, network changes,
+// rebalancing, topology monitoring and the DHT included; graph models: flow_pipeline.hpp). Messages are flows on a FairShareNetwork
 // with SimGrid's CM02/LV08 sharing, device work runs on ProcessorSharing hosts like SimGrid's CPU
 // model, and servers and sessions are C++20 coroutines on one event queue, over the SwarmState
 // and session plan both engines share. It emits the same signals and writes the same outputs as
@@ -14,7 +14,7 @@
 
 namespace swarmsim::sim::flow {
 
-/// Runs `sc` (a transformer scenario the loader accepted for the flow engine) to its end or its
+/// Runs `sc` (a transformer scenario) to its end or its
 /// time limit, emitting `signals` and writing the outputs `options` asks for. Real execution is
 /// not available on this engine (std::invalid_argument).
 RunReport run_flow_engine(const Scenario& sc, std::shared_ptr<const gpu::ShardCostModel> cost, SimSignals& signals,

@@ -892,14 +892,6 @@ void read_simulation(Reader& r, const json& root, Scenario& sc) {
                   .value_or(EngineKind::SimGrid);
 }
 
-/// The flow engine plays swarms of transformer blocks whose servers stay where they are: what it
-/// does not model is refused here, at the key that asks for it, rather than silently ignored.
-void check_flow_engine(Reader& r, const Scenario& sc) {
-  if (sc.engine != EngineKind::Flow) return;
-  const std::string why = "; use \"simulation.engine\": \"simgrid\" (the default)";
-  if (sc.graph) r.error("model.graph", "graph models run as pipelines on the SimGrid engine" + why);
-}
-
 // ---------------------------------------------------------------------------------------------
 // [SECTION] Cross-field checks: names, locations, memory, coverage
 // ---------------------------------------------------------------------------------------------
@@ -1128,7 +1120,6 @@ Scenario load_scenario_json(const json& doc, const std::string& file) {
     sc.model.int8_outlier_fraction = sc.policy.compression.outlier_fraction;
   }
   if (r.ok()) check_swarm(r, sc);
-  if (r.ok()) check_flow_engine(r, sc);
   if (!r.ok()) throw ScenarioError(std::move(r.diagnostics()));
   std::stable_sort(sc.events.begin(), sc.events.end(),
                    [](const ReplayEvent& a, const ReplayEvent& b) { return a.at_s < b.at_s; });

@@ -265,6 +265,32 @@ TEST(FlowEngine, AgreesWithSimGridWithTheDhtUnderChurn) {
   }
 }
 
+// Graph models run as pipelines (a partitioned, placed graph; stages wait for all their inputs,
+// the client keeps max_in_flight requests in the pipeline): the same metrics on both engines,
+// also with bandwidth and latency changes on either network model.
+TEST(FlowEngine, MatchesSimGridOnGraphModelPipelines) {
+  for (const std::string rel : {"pipeline/resnet50-l4-1gbps.json", "pipeline/unet-sd-6gpu.json"}) {
+    const auto [simgrid, flowed] = both_engines(shipped(rel));
+    EXPECT_EQ(flowed["kind"], "pipeline");
+    EXPECT_EQ(flowed["engine"], "flow");
+    EXPECT_EQ(simgrid["engine"], "simgrid");
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << rel << " differs in " << d.size() << " places:" << lines(d);
+  }
+  const std::string events = R"([{"at": "0.3s", "action": "set_bandwidth", "node": "rtx3090-a", "bandwidth": "50Mbps"},
+      {"at": "0.6s", "action": "set_latency", "node": "client", "latency": "20ms"},
+      {"at": "0.9s", "action": "set_bandwidth", "node": "client", "bandwidth": "200Mbps", "direction": "up"}])";
+  for (const std::string model : {"tcp", "exact"}) {
+    const auto base = both_engines(shipped("pipeline/unet-sd-6gpu.json", {{"network.model", "\"" + model + "\""}})).first;
+    const auto [simgrid, flowed] =
+        both_engines(shipped("pipeline/unet-sd-6gpu.json", {{"events", events}, {"network.model", "\"" + model + "\""}}));
+    // The changes matter: the slower link lowers throughput.
+    EXPECT_LT(simgrid["throughput"]["requests_per_s"].get<double>(), 0.9 * base["throughput"]["requests_per_s"].get<double>()) << model;
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << model << " with events differs in " << d.size() << " places:" << lines(d);
+  }
+}
+
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a
 // routing decision and the runs part; the aggregate figures must still agree closely.
 TEST(FlowEngine, AgreesWithSimGridOnRoutedSwarms) {
