@@ -366,7 +366,7 @@ struct SwarmSimulation::Impl {
 
   /// One request for device time on a server, waiting in its queue.
   struct Job : QueuedRequest {
-    const char* what = "";
+    using QueuedRequest::QueuedRequest;
     bool done = false, failed = false;
     sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
   };
@@ -384,18 +384,8 @@ struct SwarmSimulation::Impl {
   void queued_compute(int host, double seconds, int session, int step, BlockRange blocks, const char* what,
                       const gpu::BlockWork* work) {
     ServerQueue& q = queues[static_cast<std::size_t>(host)];
-    auto job = std::make_shared<Job>();
-    job->seconds = seconds;
-    job->session = session;
-    job->step = step;
-    job->blocks = blocks;
-    job->what = what;
-    if (work) {
-      job->work = *work;
-      job->batchable = work->new_tokens == 1;
-    }
-    job->deadline = session_deadline[static_cast<std::size_t>(session)];
-    job->priority = session_priority[static_cast<std::size_t>(session)];
+    auto job = std::make_shared<Job>(seconds, session, step, blocks, what, work, session_deadline[static_cast<std::size_t>(session)],
+                                     session_priority[static_cast<std::size_t>(session)]);
     job->seq = q.next_seq++;
     q.jobs.push_back(job);
     q.pending->release();

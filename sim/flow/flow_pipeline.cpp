@@ -59,23 +59,8 @@ class FlowPipeline {
  private:
   // ---- awaitables -------------------------------------------------------------------------
 
-  struct Sleep {
-    FlowPipeline* m;
-    double t;
-    bool first = false;
-    Waiter w{};
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      if (first)
-        m->queue_.push_first(std::max(t, m->now_), EventKind::Resume, token_of(w));
-      else
-        m->queue_.push(std::max(t, m->now_), EventKind::Resume, token_of(w));
-    }
-    void await_resume() const noexcept {}
-  };
-  Sleep sleep_for(double s) { return Sleep{this, now_ + s}; }
-  Sleep sleep_until(double t) { return Sleep{this, t}; }
+  SleepUntil sleep_for(double s) { return SleepUntil{queue_, now_, now_ + s}; }
+  SleepUntil sleep_until(double t) { return SleepUntil{queue_, now_, t}; }
 
   /// Messages delivered to a stage (or, last, to the client), in arrival order, as a SimGrid
   /// mailbox with a permanent receiver holds them.
@@ -230,7 +215,7 @@ class FlowPipeline {
   /// applies its profiles); the loader keeps node failures off pipelines.
   Process replay() {
     for (const ReplayEvent& e : sc_.events) {
-      co_await Sleep{this, e.at_s, true};
+      co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = host_index(e.node);
       if (e.action == EventAction::SetBandwidth) {
         if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);

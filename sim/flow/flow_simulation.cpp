@@ -218,25 +218,8 @@ class FlowSwarm {
   // [SECTION] Awaitables: what a process waits for
   // -------------------------------------------------------------------------------------------
 
-  /// Resumes at time `t`; a replayed change of the platform (`first`) runs before anything else
-  /// of its time.
-  struct SleepUntil {
-    FlowSwarm* m;
-    double t;
-    bool first = false;
-    Waiter w{};
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      if (first)
-        m->queue_.push_first(std::max(t, m->now_), EventKind::Resume, token_of(w));
-      else
-        m->queue_.push(std::max(t, m->now_), EventKind::Resume, token_of(w));
-    }
-    void await_resume() const noexcept {}
-  };
-  SleepUntil sleep_until(double t) { return SleepUntil{this, t}; }
-  SleepUntil sleep_for(double s) { return SleepUntil{this, now_ + s}; }
+  SleepUntil sleep_until(double t) { return SleepUntil{queue_, now_, t}; }
+  SleepUntil sleep_for(double s) { return SleepUntil{queue_, now_, now_ + s}; }
 
   /// A message in flight; resumes with Done (delivered), Failed (an end went down) or TimedOut.
   struct Message {
@@ -348,7 +331,7 @@ class FlowSwarm {
   Process replay() {
     std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
-      co_await SleepUntil{this, e.at_s, true};
+      co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = host_index(e.node);
       const int peer = e.peer.empty() ? -1 : host_index(e.peer);
       switch (e.action) {
@@ -506,8 +489,8 @@ class FlowSwarm {
   /// One request for device time waiting in a server's queue, and the session waiting for it.
   /// Shared by the session, and by its poll on swarms whose nodes fail: the last one frees it.
   struct Job : QueuedRequest {
+    using QueuedRequest::QueuedRequest;
     Waiter* waiter = nullptr;  ///< the session, until the job is done or failed
-    const char* what = "blocks";
     bool done = false, failed = false;
     double queued_at = 0;
     int refs = 1;
@@ -719,18 +702,7 @@ class FlowSwarm {
   Task<bool> server_work(int host, double seconds, int session, int step, BlockRange blocks, const char* what,
                          const gpu::BlockWork* work, const SessionShape& shape) {
     if (sc_.policy.scheduler.kind == SchedulerKind::Shared) co_return co_await computed(host, seconds, session, step, blocks, what);
-    Job* job = new Job;
-    job->seconds = seconds;
-    job->session = session;
-    job->step = step;
-    job->blocks = blocks;
-    job->what = what;
-    if (work) {
-      job->work = *work;
-      job->batchable = work->new_tokens == 1;
-    }
-    job->deadline = shape.deadline;
-    job->priority = shape.priority;
+    Job* job = new Job(seconds, session, step, blocks, what, work, shape.deadline, shape.priority);
     job->queued_at = now_;
     if (nodes_fail_) {
       ++job->refs;

@@ -4,6 +4,7 @@
 // a coroutine another one awaits for its result. A suspended coroutine waits in a Waiter, whose
 // address is the token the network and device models hand back. Frames come from a per-thread
 // pool. No SimGrid.
+#include <algorithm>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -11,6 +12,8 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include "sim/flow/event_queue.hpp"
 
 namespace swarmsim::sim::flow {
 
@@ -149,6 +152,24 @@ class Task {
 
  private:
   std::coroutine_handle<promise_type> h_;
+};
+
+/// Resumes at time `t` (now if that has passed); a replayed change of the platform (`first`) runs
+/// before anything else of its time.
+struct SleepUntil {
+  EventQueue& queue;
+  double now, t;
+  bool first = false;
+  Waiter w{};
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    w.handle = h;
+    if (first)
+      queue.push_first(std::max(t, now), EventKind::Resume, token_of(w));
+    else
+      queue.push(std::max(t, now), EventKind::Resume, token_of(w));
+  }
+  void await_resume() const noexcept {}
 };
 
 }  // namespace swarmsim::sim::flow

@@ -21,6 +21,18 @@ struct QueuedRequest {
   double deadline = 0;      ///< session arrival + workload.deadline (inf when none)
   int priority = 0;         ///< from the trace; higher first
   std::uint64_t seq = 0;    ///< arrival order in the queue
+  const char* what = "blocks";  ///< what the span is called: "blocks" or "replay"
+
+  QueuedRequest() = default;
+  /// `work` (null for a KV replay) makes a one-token step batchable.
+  QueuedRequest(double seconds_, int session_, int step_, BlockRange blocks_, const char* what_, const gpu::BlockWork* work_,
+                double deadline_, int priority_)
+      : seconds(seconds_), session(session_), step(step_), blocks(blocks_), deadline(deadline_), priority(priority_), what(what_) {
+    if (work_) {
+      work = *work_;
+      batchable = work_->new_tokens == 1;
+    }
+  }
 };
 
 /// Whether the batch scheduler should wait batch_wait before taking from `queue` (its oldest
