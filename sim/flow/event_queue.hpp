@@ -74,9 +74,8 @@ class EventQueue {
   static constexpr std::uint64_t kLast = std::uint64_t{1} << 63;    ///< order class of push_last()
   /// Times are never negative, so their bits order like the times: one 128-bit comparison, which
   /// compiles without branches (a pop's child comparisons are unpredictable).
-  static unsigned __int128 key(const TimedEvent& e) {
-    return (static_cast<unsigned __int128>(std::bit_cast<std::uint64_t>(e.t)) << 64) | e.order;
-  }
+  __extension__ using Key = unsigned __int128;  // GCC/Clang extension
+  static Key key(const TimedEvent& e) { return (static_cast<Key>(std::bit_cast<std::uint64_t>(e.t)) << 64) | e.order; }
   static bool earlier(const TimedEvent& a, const TimedEvent& b) { return key(a) < key(b); }
   void insert(const TimedEvent& e) {
     heap_.push_back(e);

@@ -26,8 +26,14 @@ struct DirectoryRig {
   std::unique_ptr<BlockDirectory> dir;
 
   DirectoryRig(int servers, int clients) {
-    for (int i = 0; i < servers; ++i) sc.nodes.push_back(NodeSpec{"s" + std::to_string(i)});
-    for (int i = 0; i < clients; ++i) sc.clients.push_back(ClientSpec{"c" + std::to_string(i)});
+    for (int i = 0; i < servers; ++i) {
+      sc.nodes.emplace_back();
+      sc.nodes.back().name = "s" + std::to_string(i);
+    }
+    for (int i = 0; i < clients; ++i) {
+      sc.clients.emplace_back();
+      sc.clients.back().name = "c" + std::to_string(i);
+    }
     sc.policy.dht.enabled = true;
     sc.policy.dht.k = 4;
     sc.policy.dht.alpha = 2;
