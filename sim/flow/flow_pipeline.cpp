@@ -27,9 +27,6 @@ class FlowPipeline {
         client_(static_cast<int>(sc.nodes.size())),
         inbox_(run.plan.stages.size() + 1),
         window_(sc.workload.max_in_flight) {}
-  ~FlowPipeline() {
-    for (void* p : live_) std::coroutine_handle<>::from_address(p).destroy();
-  }
 
   void run() {
     for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s));
@@ -112,12 +109,7 @@ class FlowPipeline {
 
   // ---- processes ----------------------------------------------------------------------------
 
-  void spawn(Process p) {
-    p.handle.promise().live = &live_;
-    p.handle.promise().start.handle = p.handle;
-    live_.insert(p.handle.address());
-    queue_.push(now_, EventKind::Resume, token_of(p.handle.promise().start));
-  }
+  void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
 
   int host_of_box(int box) const {
     return box < static_cast<int>(m_.plan.stages.size()) ? m_.plan.stages[static_cast<std::size_t>(box)].node : client_;
@@ -139,15 +131,10 @@ class FlowPipeline {
   Task<bool> send(int from, int to_stage, int request, double bytes) {
     const double wire = bytes + sc_.overheads.header_bytes;
     co_await sleep_for(m_.endpoint_s(bytes));
-    spawn_now(carry(from, box_of_stage(to_stage), request, std::ceil(wire)));
+    processes_.start_now(carry(from, box_of_stage(to_stage), request, std::ceil(wire)));
     m_.bytes_moved += wire;
     ++m_.messages;
     co_return true;
-  }
-  void spawn_now(Process p) {
-    p.handle.promise().live = &live_;
-    live_.insert(p.handle.address());
-    p.handle.resume();
   }
 
   Process stage(int s) {
@@ -248,7 +235,7 @@ class FlowPipeline {
   Waiter* window_waiter_ = nullptr;
   int completed_ = 0;
   double now_ = 0;
-  std::unordered_set<void*> live_;
+  Processes processes_;  ///< last: its frames go before the state they use
 };
 
 }  // namespace

@@ -102,9 +102,6 @@ class FlowSwarm {
           [this](double delay, std::function<void(double)> fn) { start_now(dht_timer(delay, std::move(fn))); },
           [this](int h) { return is_on(h); });
   }
-  ~FlowSwarm() {
-    for (void* p : live_) std::coroutine_handle<>::from_address(p).destroy();
-  }
 
   /// Plays the scenario; returns the simulated duration.
   double run(ProgressLine& progress) {
@@ -192,20 +189,9 @@ class FlowSwarm {
     w.handle.resume();
   }
 
-  void spawn(Process p, double at) {
-    p.handle.promise().live = &live_;
-    p.handle.promise().start.handle = p.handle;
-    live_.insert(p.handle.address());
-    queue_.push(std::max(at, now_), EventKind::Resume, token_of(p.handle.promise().start));
-  }
+  void spawn(Process p, double at) { processes_.spawn(p, queue_, now_, at); }
 
-  /// Starts `p` at once, inside the current event (a DHT message or timer, started where SimGrid
-  /// would create its actor).
-  void start_now(Process p) {
-    p.handle.promise().live = &live_;
-    live_.insert(p.handle.address());
-    p.handle.resume();
-  }
+  void start_now(Process p) { processes_.start_now(p); }
 
   /// Sessions are created at their arrival, so memory follows the sessions in flight.
   void spawn_next_session() {
@@ -890,9 +876,9 @@ class FlowSwarm {
   double last_session_end_ = 0.0;
   std::uint64_t hops_ = 0;
   int orchestrator_ = -1;
-  std::unordered_set<void*> live_;
   std::unordered_map<WorkKey, double, WorkKeyHash> priced_;
   std::vector<ServerQueue> queues_;
+  Processes processes_;  ///< last: its frames go before the state they use
 };
 
 }  // namespace

@@ -172,4 +172,35 @@ struct SleepUntil {
   void await_resume() const noexcept {}
 };
 
+/// The unfinished processes of a run: it owns their frames until they return, and destroys the
+/// rest (daemons, and whatever the time limit cut short) with itself.
+class Processes {
+ public:
+  Processes() = default;
+  Processes(const Processes&) = delete;
+  Processes& operator=(const Processes&) = delete;
+  ~Processes() {
+    for (void* p : live_) std::coroutine_handle<>::from_address(p).destroy();
+  }
+  /// Schedules `p`'s first resumption at `at` (s; not before `now`).
+  void spawn(Process p, EventQueue& queue, double now, double at) {
+    p.handle.promise().start.handle = p.handle;
+    adopt(p);
+    queue.push(std::max(at, now), EventKind::Resume, token_of(p.handle.promise().start));
+  }
+  /// Runs `p` at once, inside the current event (a message or timer started where SimGrid would
+  /// create its actor).
+  void start_now(Process p) {
+    adopt(p);
+    p.handle.resume();
+  }
+
+ private:
+  void adopt(Process p) {
+    p.handle.promise().live = &live_;
+    live_.insert(p.handle.address());
+  }
+  std::unordered_set<void*> live_;
+};
+
 }  // namespace swarmsim::sim::flow
