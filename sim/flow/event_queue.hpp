@@ -1,9 +1,13 @@
 #pragma once
 // The clock of the flow engine: timed events popped in time order, ties in the order they were
-// pushed (so a run is deterministic), platform changes first, wake-ups of waiting workers last. Events are small plain values; their owner dispatches them.
+// pushed (so a run is deterministic), platform changes first, wake-ups of waiting workers last.
+// Events are small plain values; their owner dispatches them.
+#include <cmath>
 #include <cstdint>
 #include <algorithm>
 #include <bit>
+#include <functional>
+#include <map>
 #include <vector>
 
 namespace swarmsim::sim::flow {
@@ -27,9 +31,17 @@ struct TimedEvent {
 };
 
 /// A min-heap of timed events, 4-ary: a pop walks half the levels of a binary heap, and a
-/// 1,000-node swarm pops a few million events a second.
+/// 1,000-node swarm pops a few million events a second. Deadlines (push_deadline) wait outside
+/// the heap in buckets of simulated time until their bucket comes up.
 class EventQueue {
  public:
+  /// Deadlines wait in buckets `deadline_bucket_s` wide (s, positive).
+  explicit EventQueue(double deadline_bucket_s = 1.0) : bucket_s_(deadline_bucket_s) {}
+
+  /// Asked when a deadline's bucket comes up: false drops the deadline (what it guarded is over).
+  /// Unset, every deadline is kept.
+  std::function<bool(const TimedEvent&)> deadline_still_pending;
+
   /// Schedules an event at time `t` (s, not negative).
   void push(double t, EventKind kind, std::uint64_t payload, std::uint32_t version = 0) {
     insert(TimedEvent{t + 0.0, kNormal | next_seq_++, payload, version, kind});
@@ -41,11 +53,28 @@ class EventQueue {
   /// new work sees everything queued at that instant, as a SimGrid actor woken by a semaphore
   /// runs after the actors whose activities ended at the same time.
   void push_last(double t, EventKind kind, std::uint64_t payload) { insert(TimedEvent{t + 0.0, kLast | next_seq_++, payload, 0, kind}); }
-  bool empty() const { return heap_.empty(); }
-  /// The earliest event.
-  const TimedEvent& top() const { return heap_.front(); }
-  /// Removes and returns the earliest event.
+  /// Schedules an event like push(), for one that is usually obsolete before it is due (a
+  /// transfer's timeout): it enters the heap only when the heap reaches its bucket, and only if
+  /// deadline_still_pending accepts it then. A swarm with thousands of transfers a second would
+  /// otherwise keep every finished transfer's timeout in the heap for its whole length, and each
+  /// pop would walk a heap a hundred times larger. Pops come out in the same order as with push().
+  void push_deadline(double t, EventKind kind, std::uint64_t payload, std::uint32_t version = 0) {
+    const TimedEvent e{t + 0.0, kNormal | next_seq_++, payload, version, kind};
+    deadlines_[bucket(e.t)].push_back(e);
+    ++waiting_;
+  }
+  bool empty() {
+    settle();
+    return heap_.empty();
+  }
+  /// The earliest event (the queue must not be empty).
+  const TimedEvent& top() {
+    settle();
+    return heap_.front();
+  }
+  /// Removes and returns the earliest event (the queue must not be empty).
   [[gnu::noinline]] TimedEvent pop() {
+    settle();
     const TimedEvent e = heap_.front();
     const TimedEvent last = heap_.back();
     heap_.pop_back();
@@ -66,7 +95,8 @@ class EventQueue {
     heap_[i] = last;
     return e;
   }
-  std::size_t size() const { return heap_.size(); }
+  /// Events pushed and not popped, deadlines not yet dropped included.
+  std::size_t size() const { return heap_.size() + waiting_; }
 
  private:
   static constexpr std::size_t kArity = 4;
@@ -77,6 +107,21 @@ class EventQueue {
   __extension__ using Key = unsigned __int128;  // GCC/Clang extension
   static Key key(const TimedEvent& e) { return (static_cast<Key>(std::bit_cast<std::uint64_t>(e.t)) << 64) | e.order; }
   static bool earlier(const TimedEvent& a, const TimedEvent& b) { return key(a) < key(b); }
+  /// floor(t / bucket): monotone in t, so an event in a later bucket is later than every event of
+  /// an earlier one (floor(x / w) < floor(y / w) implies x < y in floating point too).
+  double bucket(double t) const { return std::floor(t / bucket_s_); }
+  /// Moves the deadlines of every bucket the heap has reached (or all of the first bucket, when
+  /// the heap is empty) into the heap, dropping those no longer pending. Their keys are kept, so
+  /// they pop where push() would have put them.
+  void settle() {
+    while (!deadlines_.empty() && (heap_.empty() || bucket(heap_.front().t) >= deadlines_.begin()->first)) {
+      const auto first = deadlines_.begin();
+      for (const TimedEvent& e : first->second)
+        if (!deadline_still_pending || deadline_still_pending(e)) insert(e);
+      waiting_ -= first->second.size();
+      deadlines_.erase(first);
+    }
+  }
   void insert(const TimedEvent& e) {
     heap_.push_back(e);
     std::size_t i = heap_.size() - 1;
@@ -89,6 +134,9 @@ class EventQueue {
     heap_[i] = e;
   }
   std::vector<TimedEvent> heap_;
+  double bucket_s_;
+  std::map<double, std::vector<TimedEvent>> deadlines_;  ///< by bucket(t), in push order within one
+  std::size_t waiting_ = 0;                              ///< events in deadlines_
   std::uint64_t next_seq_ = 0;
 };
 

@@ -95,10 +95,8 @@ void FairShareNetwork::remove(double now, int id) {
 }
 
 bool FairShareNetwork::cancel(double now, FlowId fid, std::uint64_t& token) {
-  if (fid.id < 0 || static_cast<std::size_t>(fid.id) >= flows_.size()) return false;
-  const Flow& f = flows_[static_cast<std::size_t>(fid.id)];
-  if (!f.live || f.generation != fid.generation) return false;
-  token = f.token;
+  if (!in_flight(fid)) return false;
+  token = flows_[static_cast<std::size_t>(fid.id)].token;
   remove(now, fid.id);
   return true;
 }

@@ -48,6 +48,11 @@ class FairShareNetwork {
   };
   FlowId start(double now, int from, int to, double bytes, double delay_s, double latency_s, std::uint64_t token);
 
+  /// Whether the flow `f` is still in flight (not delivered, cancelled or failed).
+  bool in_flight(FlowId f) const {
+    return f.id >= 0 && static_cast<std::size_t>(f.id) < flows_.size() && flows_[static_cast<std::size_t>(f.id)].live &&
+           flows_[static_cast<std::size_t>(f.id)].generation == f.generation;
+  }
   /// Removes the flow `f` if it is still in flight (a timeout); returns true with its token.
   bool cancel(double now, FlowId f, std::uint64_t& token);
   /// Removes every flow from or to `host` (it went down) and appends their tokens.

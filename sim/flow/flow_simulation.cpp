@@ -95,6 +95,10 @@ class FlowSwarm {
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
+    // A transfer's timeout that comes up after the transfer ended is dropped before the heap.
+    queue_.deadline_still_pending = [this](const TimedEvent& e) {
+      return links_.in_flight({static_cast<int>(e.payload), e.version});
+    };
     arrivals_ = draw_arrivals(sc.workload, root_rng_);
     if (sc.policy.dht.enabled)
       dht_ = std::make_unique<BlockDirectory>(
@@ -218,7 +222,7 @@ class FlowSwarm {
     void await_suspend(std::coroutine_handle<> h) {
       w.handle = h;
       const FairShareNetwork::FlowId id = m->links_.start(m->now_, from, to, bytes, delay, latency, token_of(w));
-      if (timeout > 0) m->queue_.push(m->now_ + timeout, EventKind::FlowTimeout, static_cast<std::uint64_t>(id.id), id.generation);
+      if (timeout > 0) m->queue_.push_deadline(m->now_ + timeout, EventKind::FlowTimeout, static_cast<std::uint64_t>(id.id), id.generation);
     }
     Outcome await_resume() const noexcept { return w.outcome; }
   };

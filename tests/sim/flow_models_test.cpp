@@ -298,3 +298,72 @@ TEST(EventQueue, InterleavedPushesAndPopsMatchASortedReference) {
     ref.erase(best);
   }
 }
+
+// Deadlines wait in buckets outside the heap, yet pop exactly where push() would have put them
+// among every other kind of event; those no longer pending when their bucket comes up never pop.
+TEST(EventQueue, DeadlinesPopInPushOrderAndDroppedOnesNever) {
+  for (const double bucket : {0.3, 1.0, 50.0}) {
+    EventQueue q(bucket);
+    q.deadline_still_pending = [](const TimedEvent& e) { return e.version == 0; };  // version 1: its flow ended
+    struct Ref {
+      double t;
+      int rank;
+      std::uint64_t seq;
+    };
+    std::vector<Ref> ref;
+    swarmsim::sim::Rng rng(11);
+    std::uint64_t seq = 0;
+    double now = 0;
+    std::size_t popped = 0;
+    for (int step = 0; step < 20000; ++step) {
+      if (ref.empty() || rng.uniform() < 0.55) {
+        const double u = rng.uniform();
+        if (u < 0.4) {  // a timeout: later than most, some to be dropped
+          const double t = now + 2.0 + static_cast<double>(rng.below(40)) * 0.25;
+          const bool dead = rng.uniform() < 0.7;
+          q.push_deadline(t, EventKind::FlowTimeout, seq, dead ? 1 : 0);
+          if (!dead) ref.push_back({t, 1, seq});
+          ++seq;
+          continue;
+        }
+        const double t = now + static_cast<double>(rng.below(8)) * 0.25;  // many ties
+        const int rank = u < 0.5 ? 0 : u < 0.6 ? 2 : 1;
+        if (rank == 0)
+          q.push_first(t, EventKind::Resume, seq);
+        else if (rank == 2)
+          q.push_last(t, EventKind::Resume, seq);
+        else
+          q.push(t, EventKind::Resume, seq);
+        ref.push_back({t, rank, seq++});
+        continue;
+      }
+      const auto best = std::min_element(ref.begin(), ref.end(), [](const Ref& a, const Ref& b) {
+        if (a.t != b.t) return a.t < b.t;
+        if (a.rank != b.rank) return a.rank < b.rank;
+        return a.seq < b.seq;
+      });
+      ASSERT_FALSE(q.empty());
+      const TimedEvent e = q.pop();
+      ASSERT_EQ(e.payload, best->seq) << "bucket " << bucket << ", step " << step;
+      ASSERT_EQ(e.t, best->t);
+      ASSERT_EQ(e.version, 0u) << "a dropped deadline popped";
+      now = e.t;
+      ref.erase(best);
+      ++popped;
+    }
+    while (!ref.empty()) {  // drain: only dropped deadlines may remain once ref is empty
+      ASSERT_FALSE(q.empty());
+      const TimedEvent e = q.pop();
+      const auto best = std::min_element(ref.begin(), ref.end(), [](const Ref& a, const Ref& b) {
+        if (a.t != b.t) return a.t < b.t;
+        if (a.rank != b.rank) return a.rank < b.rank;
+        return a.seq < b.seq;
+      });
+      ASSERT_EQ(e.payload, best->seq);
+      ref.erase(best);
+      ++popped;
+    }
+    EXPECT_TRUE(q.empty()) << "only dropped deadlines were left";
+    EXPECT_GT(popped, 5000u);
+  }
+}
