@@ -65,19 +65,19 @@ double scheme_throughput(const Scenario& sc, const gpu::ShardCostModel& cost, co
 std::vector<BlockRange> assign_for_up_servers(const Scenario& sc, const gpu::ShardCostModel& cost, const std::vector<char>& up) {
   const std::size_t n = sc.nodes.size();
   std::vector<BlockRange> ranges(n, BlockRange{0, 0});
-  std::vector<ServedRange> served;
+  BlockLoad served(sc.model.n_layers);
   for (std::size_t i = 0; i < n; ++i)  // fixed ranges first: they do not move
     if (up[i] && sc.nodes[i].blocks) {
       ranges[i] = *sc.nodes[i].blocks;
-      served.push_back({ranges[i], server_throughput(sc.nodes[i], sc.model, cost)});
+      served.add(ranges[i], server_throughput(sc.nodes[i], sc.model, cost));
     }
   for (std::size_t i = 0; i < n; ++i) {
     if (!up[i] || sc.nodes[i].blocks) continue;
     const int span = blocks_that_fit(sc.nodes[i], sc.model, sc.overheads);
     if (span <= 0) continue;
-    const int start = choose_least_served_start(block_throughputs(sc.model.n_layers, served), span);
+    const int start = choose_least_served_start(served.tokens_per_s(), span);
     ranges[i] = BlockRange{start, start + span};
-    served.push_back({ranges[i], server_throughput(sc.nodes[i], sc.model, cost)});
+    served.add(ranges[i], server_throughput(sc.nodes[i], sc.model, cost));
   }
   return ranges;
 }

@@ -24,12 +24,26 @@ double server_throughput(const NodeSpec& node, const gpu::TransformerSpec& model
   return std::min(compute, network);
 }
 
-std::vector<double> block_throughputs(int n_blocks, std::span<const ServedRange> servers) {
-  std::vector<double> tp(static_cast<std::size_t>(n_blocks), 0.0);
-  for (const ServedRange& s : servers)
-    for (int b = std::max(0, s.range.start); b < std::min(n_blocks, s.range.end); ++b)
-      tp[static_cast<std::size_t>(b)] += s.throughput;
+std::int64_t BlockLoad::units(double tokens_per_s) {
+  // 1e9 tokens/s is 1e15 units: thousands of such servers still sum within int64.
+  const double t = std::clamp(tokens_per_s, 0.0, 1e9);  // NaN: clamp returns it, handled below
+  return t >= 0.0 ? std::llround(t * 1e6) : 0;
+}
+
+void BlockLoad::shift(BlockRange r, std::int64_t by) {
+  for (int b = std::max(0, r.start); b < std::min(blocks(), r.end); ++b) units_[static_cast<std::size_t>(b)] += by;
+}
+
+std::vector<double> BlockLoad::tokens_per_s() const {
+  std::vector<double> tp(units_.size());
+  for (std::size_t b = 0; b < units_.size(); ++b) tp[b] = static_cast<double>(units_[b]) / 1e6;
   return tp;
+}
+
+std::vector<double> block_throughputs(int n_blocks, std::span<const ServedRange> servers) {
+  BlockLoad load(n_blocks);
+  for (const ServedRange& s : servers) load.add(s.range, s.throughput);
+  return load.tokens_per_s();
 }
 
 int choose_least_served_start(const std::vector<double>& block_tp, int span) {
@@ -49,10 +63,10 @@ int choose_least_served_start(const std::vector<double>& block_tp, int span) {
 }
 
 BlockRange join_range(const NodeSpec& node, const gpu::TransformerSpec& model, const OverheadSpec& overheads,
-                      std::span<const ServedRange> others) {
+                      const BlockLoad& others) {
   if (node.blocks) return *node.blocks;
   const int span = blocks_that_fit(node, model, overheads);
-  const int start = choose_least_served_start(block_throughputs(model.n_layers, others), span);
+  const int start = choose_least_served_start(others.tokens_per_s(), span);
   return BlockRange{start, start + span};
 }
 
@@ -64,7 +78,7 @@ std::vector<BlockRange> plan_initial_blocks(const Scenario& sc, const gpu::Shard
                    [&](std::size_t a, std::size_t b) { return sc.nodes[a].join_at_s < sc.nodes[b].join_at_s; });
 
   std::vector<BlockRange> ranges(sc.nodes.size());
-  std::vector<ServedRange> served;
+  BlockLoad served(n_blocks);
   for (std::size_t i : order) {
     const NodeSpec& node = sc.nodes[i];
     BlockRange r;
@@ -73,12 +87,12 @@ std::vector<BlockRange> plan_initial_blocks(const Scenario& sc, const gpu::Shard
     } else {
       const int span = blocks_that_fit(node, sc.model, sc.overheads);
       if (span > 0) {
-        const int start = choose_least_served_start(block_throughputs(n_blocks, served), span);
+        const int start = choose_least_served_start(served.tokens_per_s(), span);
         r = BlockRange{start, start + span};
       }
     }
     ranges[i] = r;
-    if (!r.empty()) served.push_back({r, server_throughput(node, sc.model, cost)});
+    if (!r.empty()) served.add(r, server_throughput(node, sc.model, cost));
   }
   return ranges;
 }

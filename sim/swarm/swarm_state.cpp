@@ -8,7 +8,8 @@
 
 namespace swarmsim::sim {
 
-SwarmState::SwarmState(const Scenario& sc, const gpu::ShardCostModel& cost) : sc_(sc), servers_(sc.nodes.size()) {
+SwarmState::SwarmState(const Scenario& sc, const gpu::ShardCostModel& cost)
+    : sc_(sc), servers_(sc.nodes.size()), assigned_up_(sc.model.n_layers) {
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
     // Heartbeats of different servers are not synchronized.
     Rng phase = Rng(sc.seed).split(0xBEA7000ULL + static_cast<std::uint64_t>(i));
@@ -66,45 +67,38 @@ void SwarmState::assign_blocks(int i) {
   ServerState& st = (*this)[i];
   if (st.assigned) return;
   const NodeSpec& node = sc_.nodes[static_cast<std::size_t>(i)];
-  std::vector<ServedRange> served;
-  if (!node.blocks)
-    for (int j = 0; j < size(); ++j) {
-      const ServerState& o = (*this)[j];
-      if (j != i && o.assigned && o.up) served.push_back({o.blocks, throughput(j)});
-    }
-  st.blocks = join_range(node, sc_.model, sc_.overheads, served);
+  st.blocks = join_range(node, sc_.model, sc_.overheads, assigned_up_);  // i is not in it yet
   st.assigned = true;
+  if (st.up) assigned_up_.add(st.blocks, throughput(i));
   st.weights_bytes = st.blocks.size() * sc_.model.block_weight_bytes();
   st.kv_capacity = usable_memory_bytes(*node.device, sc_.overheads) - st.weights_bytes;
 }
 
 BlockMove SwarmState::rebalance_move(double now, double balance_quality) const {
-  const int n = sc_.model.n_layers;
-  std::vector<ServedRange> served;
+  BlockLoad served(sc_.model.n_layers);
   std::vector<int> who;
   for (int i = 0; i < size(); ++i) {
     const ServerState& st = (*this)[i];
     const bool known_serving = (st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i, now));
     if (!known_serving) continue;
-    served.push_back({st.blocks, throughput(i)});
+    served.add(st.blocks, throughput(i));
     who.push_back(i);
   }
-  const std::vector<double> tp = block_throughputs(n, served);
+  const std::vector<double> tp = served.tokens_per_s();
   BlockMove best;
   best.before = *std::min_element(tp.begin(), tp.end());
   best.after = best.before;
-  for (std::size_t w = 0; w < who.size(); ++w) {
-    const int i = who[w];
+  for (const int i : who) {
     const ServerState& st = (*this)[i];
     if (sc_.nodes[static_cast<std::size_t>(i)].blocks || !st.up) continue;  // fixed ranges stay where the scenario put them
-    std::vector<ServedRange> others = served;
-    others.erase(others.begin() + static_cast<long>(w));
-    std::vector<double> moved = block_throughputs(n, others);
+    BlockLoad moved = served;
+    moved.remove(st.blocks, throughput(i));
     const int span = st.blocks.size();
-    const int start = choose_least_served_start(moved, span);
+    const int start = choose_least_served_start(moved.tokens_per_s(), span);
     if (start == st.blocks.start) continue;
-    for (int b = start; b < start + span; ++b) moved[static_cast<std::size_t>(b)] += served[w].throughput;
-    const double after = *std::min_element(moved.begin(), moved.end());
+    moved.add(BlockRange{start, start + span}, throughput(i));
+    const std::vector<double> after_tp = moved.tokens_per_s();
+    const double after = *std::min_element(after_tp.begin(), after_tp.end());
     const bool worth = (best.before <= 0 && after > 0) || after * balance_quality > best.before;
     if (worth && after > best.after) {
       best.server = i;
@@ -118,6 +112,10 @@ BlockMove SwarmState::rebalance_move(double now, double balance_quality) const {
 BlockRange SwarmState::begin_move(int i, BlockRange to) {
   ServerState& st = (*this)[i];
   const BlockRange from = st.blocks;
+  if (st.assigned && st.up) {
+    assigned_up_.remove(from, throughput(i));
+    assigned_up_.add(to, throughput(i));
+  }
   st.moving = true;
   st.loaded = false;
   ++st.epoch;  // its KV caches are dropped with the old weights
@@ -139,6 +137,7 @@ bool SwarmState::finish_move(int i) {
 
 void SwarmState::host_down(int i, double now) {
   ServerState& st = (*this)[i];
+  if (st.assigned && st.up) assigned_up_.remove(st.blocks, throughput(i));
   st.up = false;
   if (st.joined_at >= 0) st.up_seconds += now - st.up_since;
   st.stale_alive = st.loaded && !st.moving;
@@ -152,6 +151,7 @@ void SwarmState::host_down(int i, double now) {
 
 void SwarmState::host_up(int i, double now) {
   ServerState& st = (*this)[i];
+  if (st.assigned && !st.up) assigned_up_.add(st.blocks, throughput(i));
   st.up = true;
   st.up_since = now;
 }

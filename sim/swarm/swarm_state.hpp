@@ -8,6 +8,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/routing/swarm_view.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/block_range.hpp"
 #include "sim/swarm/server_load.hpp"
 
@@ -61,6 +62,9 @@ class SwarmState {
   ServerState& operator[](int i) { return servers_[static_cast<std::size_t>(i)]; }
   const ServerState& operator[](int i) const { return servers_[static_cast<std::size_t>(i)]; }
   const std::vector<ServerState>& servers() const { return servers_; }
+
+  /// Block throughputs of the servers assigned and up: what a joining "auto" server sees.
+  const BlockLoad& assigned_up_load() const { return assigned_up_; }
 
   /// server_throughput of node i (tokens/s per block), computed once per run.
   double throughput(int i) const { return throughput_[static_cast<std::size_t>(i)]; }
@@ -118,6 +122,7 @@ class SwarmState {
   const Scenario& sc_;
   std::vector<ServerState> servers_;
   std::vector<double> throughput_;
+  BlockLoad assigned_up_;  ///< block throughputs of the servers assigned and up, kept current
 };
 
 }  // namespace swarmsim::sim

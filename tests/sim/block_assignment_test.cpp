@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "gpu/shard_cost_model.hpp"
+#include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/swarm_state.hpp"
 
 using namespace swarmsim::sim;
 
@@ -61,4 +65,72 @@ TEST(BlockAssignment, MemorySizingOfAutoNodes) {
   EXPECT_EQ(blocks_that_fit(n, sc.model, sc.overheads), 7);
   n.max_blocks = 3;
   EXPECT_EQ(blocks_that_fit(n, sc.model, sc.overheads), 3);
+}
+
+// Block sums are exact: the same servers in any order give bit-equal throughputs, and removing a
+// server gives exactly the sum of the others (so a swarm can keep them current at each change).
+TEST(BlockLoad, SumsDoNotDependOnOrderAndRemovalIsExact) {
+  Rng rng(5);
+  std::vector<ServedRange> servers;
+  for (int i = 0; i < 300; ++i) {
+    const int start = static_cast<int>(rng.below(28));
+    servers.push_back({{start, start + 1 + static_cast<int>(rng.below(4))}, 0.1 + 1000.0 * rng.uniform()});
+  }
+  const std::vector<double> forward = block_throughputs(32, servers);
+  std::vector<ServedRange> reversed(servers.rbegin(), servers.rend());
+  EXPECT_EQ(block_throughputs(32, reversed), forward);
+  // Against plain double sums: equal to the rounding of each throughput to 1e-6 tokens/s.
+  std::vector<double> naive(32, 0.0);
+  for (const ServedRange& s : servers)
+    for (int b = s.range.start; b < s.range.end; ++b) naive[static_cast<std::size_t>(b)] += s.throughput;
+  for (int b = 0; b < 32; ++b) EXPECT_NEAR(forward[static_cast<std::size_t>(b)], naive[static_cast<std::size_t>(b)], 300 * 1e-6);
+  // Remove server 17 from the whole load: equals the load built without it.
+  BlockLoad load(32);
+  for (const ServedRange& s : servers) load.add(s.range, s.throughput);
+  load.remove(servers[17].range, servers[17].throughput);
+  std::vector<ServedRange> others = servers;
+  others.erase(others.begin() + 17);
+  EXPECT_EQ(load.tokens_per_s(), block_throughputs(32, others));
+  // Out-of-model blocks are ignored; a negative or NaN throughput counts as 0.
+  BlockLoad edge(4);
+  edge.add({-2, 6}, 1.5);
+  edge.add({0, 4}, -3.0);
+  edge.add({0, 4}, std::nan(""));
+  EXPECT_EQ(edge.tokens_per_s(), (std::vector<double>{1.5, 1.5, 1.5, 1.5}));
+}
+
+// The swarm keeps the load of its servers assigned and up current through joins, failures,
+// restarts and moves; it must always equal the sum over those servers computed afresh.
+TEST(BlockLoad, SwarmKeepsTheLoadOfAssignedServersCurrent) {
+  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json");
+  NodeSpec n = sc.nodes[0];
+  n.blocks.reset();
+  sc.nodes.clear();
+  for (int i = 0; i < 40; ++i) {
+    n.name = "s" + std::to_string(i);
+    n.max_blocks = 1 + i % 9;
+    n.device = swarmsim::gpu::find_device(i % 3 == 0 ? "GTX-1650" : "L4");
+    sc.nodes.push_back(n);
+  }
+  swarmsim::gpu::RooflineCostModel cost;
+  SwarmState swarm(sc, cost);
+  Rng rng(9);
+  for (int step = 0; step < 400; ++step) {
+    const int i = static_cast<int>(rng.below(40));
+    const double u = rng.uniform();
+    if (u < 0.4)
+      swarm.assign_blocks(i);
+    else if (u < 0.6)
+      swarm.host_down(i, step);
+    else if (u < 0.8)
+      swarm.host_up(i, step);
+    else if (swarm[i].assigned) {
+      const int start = static_cast<int>(rng.below(static_cast<std::uint64_t>(33 - swarm[i].blocks.size())));
+      swarm.begin_move(i, {start, start + swarm[i].blocks.size()});
+    }
+    std::vector<ServedRange> served;
+    for (int j = 0; j < 40; ++j)
+      if (swarm[j].assigned && swarm[j].up) served.push_back({swarm[j].blocks, swarm.throughput(j)});
+    ASSERT_EQ(swarm.assigned_up_load().tokens_per_s(), block_throughputs(32, served)) << "step " << step;
+  }
 }
