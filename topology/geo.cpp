@@ -6,14 +6,19 @@
 
 namespace swarmsim::topology {
 
-double great_circle_km(const GeoPoint& a, const GeoPoint& b) {
+UnitVector unit_vector(const GeoPoint& p) {
   constexpr double deg = std::numbers::pi / 180.0;
-  const double dlat = (b.lat_deg - a.lat_deg) * deg;
-  const double dlon = (b.lon_deg - a.lon_deg) * deg;
-  const double s = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(a.lat_deg * deg) * std::cos(b.lat_deg * deg) * std::sin(dlon / 2) * std::sin(dlon / 2);
-  return 2.0 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(s)));
+  const double lat = p.lat_deg * deg, lon = p.lon_deg * deg;
+  return {std::cos(lat) * std::cos(lon), std::cos(lat) * std::sin(lon), std::sin(lat)};
 }
+
+double arc_km(const UnitVector& a, const UnitVector& b) {
+  const double dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
+  const double half_chord = 0.5 * std::sqrt(dx * dx + dy * dy + dz * dz);
+  return 2.0 * kEarthRadiusKm * std::asin(std::min(1.0, half_chord));
+}
+
+double great_circle_km(const GeoPoint& a, const GeoPoint& b) { return arc_km(unit_vector(a), unit_vector(b)); }
 
 double propagation_delay_s(double distance_km, double speed_km_per_s, double route_inflation) {
   return distance_km * route_inflation / speed_km_per_s;

@@ -1,7 +1,9 @@
 #include "sim/swarm/latency_table.hpp"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
+#include <utility>
 
 namespace swarmsim::sim {
 
@@ -11,14 +13,20 @@ LatencyTable::LatencyTable(const Scenario& sc)
       speed_km_s_(sc.network.fiber_speed_km_s),
       inflation_(sc.network.route_inflation) {
   std::vector<std::string> names;
+  std::map<std::pair<double, double>, int> places;
+  const auto locate = [&](const topology::GeoPoint& p) {
+    const auto [it, added] = places.try_emplace({p.lat_deg, p.lon_deg}, static_cast<int>(points_.size()));
+    if (added) points_.push_back(topology::unit_vector(p));
+    place_.push_back(it->second);
+  };
   for (const NodeSpec& n : sc.nodes) {
     access_.push_back(n.access_latency_s);
-    points_.push_back(n.location.value_or(topology::GeoPoint{}));
+    locate(n.location.value_or(topology::GeoPoint{}));
     names.push_back(n.name);
   }
   for (const ClientSpec& c : sc.clients) {
     access_.push_back(c.access_latency_s);
-    points_.push_back(c.location.value_or(topology::GeoPoint{}));
+    locate(c.location.value_or(topology::GeoPoint{}));
     names.push_back(c.name);
   }
   if (model_ == LatencyModel::Matrix) {
@@ -41,13 +49,16 @@ double LatencyTable::base(int i, int j) const {
   if (!overrides_.empty())
     if (auto it = overrides_.find(key(i, j)); it != overrides_.end()) return it->second;
   if (model_ == LatencyModel::Matrix) return matrix_one_way_[static_cast<std::size_t>(i) * n_ + j];
+  const auto a = static_cast<std::size_t>(place_[static_cast<std::size_t>(i)]);
+  const auto b = static_cast<std::size_t>(place_[static_cast<std::size_t>(j)]);
+  const std::size_t places = points_.size();
   double* cached = nullptr;
-  if (n_ <= kCachedHosts) {
-    if (geo_cache_.empty()) geo_cache_.assign(static_cast<std::size_t>(n_) * n_, -1.0);
-    cached = &geo_cache_[static_cast<std::size_t>(i) * n_ + j];
+  if (places <= kCachedPlaces) {
+    if (geo_cache_.empty()) geo_cache_.assign(places * places, -1.0);
+    cached = &geo_cache_[a * places + b];
     if (*cached >= 0) return *cached;
   }
-  const double km = topology::great_circle_km(points_[static_cast<std::size_t>(i)], points_[static_cast<std::size_t>(j)]);
+  const double km = topology::arc_km(points_[a], points_[b]);
   const double s = topology::propagation_delay_s(km, speed_km_s_, inflation_);
   if (cached) *cached = s;
   return s;

@@ -38,14 +38,16 @@ class LatencyTable {
   int n_ = 0;
   LatencyModel model_;
   std::vector<double> access_;
-  std::vector<topology::GeoPoint> points_;
+  std::vector<int> place_;                 ///< host -> index in points_ (hosts at one location share it)
+  std::vector<topology::UnitVector> points_;  ///< distinct locations
   double speed_km_s_ = 200000.0, inflation_ = 2.0;
   std::vector<double> matrix_one_way_;  // n x n, host order, when model_ == Matrix
   std::unordered_map<std::uint64_t, double> overrides_;
-  /// Great-circle delays computed so far (n x n, negative = not yet), for swarms of at most
-  /// kCachedHosts hosts: a run asks for the same pairs again and again.
+  /// Great-circle delays computed so far between locations (negative = not yet), when there are
+  /// at most kCachedPlaces distinct ones: a run asks for the same pairs again and again, and
+  /// replicated nodes (`count`) share a location, so a 10,000-node swarm in 20 cities has 20.
   mutable std::vector<double> geo_cache_;
-  static constexpr int kCachedHosts = 2048;
+  static constexpr int kCachedPlaces = 2048;
 };
 
 /// The server (host index below `servers`) with the least sum of one-way latencies to every

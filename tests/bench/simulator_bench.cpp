@@ -115,7 +115,7 @@ BENCHMARK(BM_SwarmHops)->Args({100, 500})->Args({1000, 2000})->UseManualTime()->
 /// The same swarm on the flow engine (same sharing models, no SimGrid): compare with BM_SwarmHops
 /// and BM_BareSimGridHops of the same run.
 void BM_SwarmHopsFlow(benchmark::State& state) { swarm_hops(state, sim::EngineKind::Flow); }
-BENCHMARK(BM_SwarmHopsFlow)->Args({100, 500})->Args({1000, 2000})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+BENCHMARK(BM_SwarmHopsFlow)->Args({100, 500})->Args({1000, 2000})->Args({10000, 5000})->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
 
 /// The baseline: bare SimGrid with the same hosts and about the sessions in flight that BM_SwarmHops
 /// reports (about 80 and 720), each actor doing the hops of one 64-token session.

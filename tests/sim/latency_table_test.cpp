@@ -47,3 +47,30 @@ TEST(LatencyTable, MatrixGivesHalfTheRoundTrip) {
   EXPECT_DOUBLE_EQ(t.base(0, 1), 0.009);
   EXPECT_DOUBLE_EQ(t.one_way(0, 1), 0.002 + 0.003 + 0.009);
 }
+
+// Hosts at one location share a cache row; with more distinct locations than the cache holds,
+// delays are computed each time. Both must give the great-circle delay of the hosts' own points,
+// to the last bit (the engines' goldens depend on it).
+TEST(LatencyTable, SharedAndUncachedLocationsGiveTheGreatCircleDelay) {
+  for (const int distinct : {3, 2100}) {
+    Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
+    const NodeSpec proto = sc.nodes[0];
+    sc.nodes.clear();
+    for (int i = 0; i < 2400; ++i) {
+      NodeSpec n = proto;
+      n.name = "n" + std::to_string(i);
+      const int place = i % distinct;
+      n.location = swarmsim::topology::GeoPoint{-60.0 + 0.05 * place, -170.0 + 0.16 * place};
+      sc.nodes.push_back(n);
+    }
+    LatencyTable t(sc);
+    for (const auto& [i, j] : std::vector<std::pair<int, int>>{{0, 1}, {1, 0}, {0, 3}, {5, 2399}, {2399, 5}, {2100, 7}, {4, 2400}}) {
+      const auto& pi = i < 2400 ? *sc.nodes[static_cast<std::size_t>(i)].location : *sc.clients[0].location;
+      const auto& pj = j < 2400 ? *sc.nodes[static_cast<std::size_t>(j)].location : *sc.clients[0].location;
+      const double expected = swarmsim::topology::great_circle_km(pi, pj) * 1.5 / 200000.0;
+      for (int again = 0; again < 2; ++again)  // the second ask may come from the cache
+        EXPECT_EQ(t.base(i, j), expected) << distinct << " locations, hosts " << i << " and " << j;
+    }
+    EXPECT_EQ(t.base(0, distinct), 0.0) << "hosts 0 and " << distinct << " share a location";
+  }
+}
