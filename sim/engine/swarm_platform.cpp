@@ -20,9 +20,6 @@ namespace {
 
 using simgrid::kernel::profile::ProfileBuilder;
 
-/// LV08's latency factor in SimGrid 3.32 (its "network/latency-factor" default for that model).
-constexpr double kLv08LatencyFactor = 13.01;
-
 void configure_network_model(NetworkModel model) {
   if (model == NetworkModel::Tcp) {
     // SimGrid's validated TCP model (LV08): latency x13.01, bandwidth x0.97, cross-traffic of the
@@ -115,7 +112,7 @@ SwarmPlatform::SwarmPlatform(const Scenario& sc, const LatencyTable& latencies) 
   zone->seal();
 
   // A callback replaces the configured latency factor, so it applies the model's own factor too.
-  model_latency_factor_ = sc.network.model == NetworkModel::Tcp ? kLv08LatencyFactor : 1.0;
+  model_latency_factor_ = sim::latency_factor(sc.network.model);  // LV08's "network/latency-factor" default
   zone->get_network_model()->set_lat_factor_cb(
       [this](double size, const sg4::Host* src, const sg4::Host* dst, const std::vector<sg4::Link*>&,
              const std::unordered_set<sg4::NetZone*>&) { return latency_factor(size, src, dst); });

@@ -27,8 +27,6 @@ struct SharingParams {
 /// 20537, cross-traffic, gamma 4 MiB) and CM02 without factors, cross-traffic or window for "exact".
 /// The latency factor (13.01 for LV08) is applied by the caller to the flow's delay.
 SharingParams sharing_params(NetworkModel model);
-/// The latency factor of `model` (13.01 for "tcp", 1 for "exact").
-double latency_factor(NetworkModel model);
 /// The access links of a scenario's hosts (servers, then clients): uplinks if `up`, else downlinks (bytes/s).
 std::vector<double> access_rates(const Scenario& sc, bool up);
 

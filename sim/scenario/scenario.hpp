@@ -257,4 +257,8 @@ const char* to_string(ArrivalProcess a);
 const char* to_string(EventAction a);
 const char* to_string(EngineKind e);
 
+/// What the network model multiplies a message's latency by before its bytes flow: 13.01 for
+/// "tcp" (SimGrid 3.32's LV08 default, modelling TCP slow start on fresh connections), 1 for "exact".
+double latency_factor(NetworkModel m);
+
 }  // namespace swarmsim::sim

@@ -94,6 +94,7 @@ const char* to_string(RouterKind r) {
   return "?";
 }
 const char* to_string(NetworkModel m) { return m == NetworkModel::Tcp ? "tcp" : "exact"; }
+double latency_factor(NetworkModel m) { return m == NetworkModel::Tcp ? 13.01 : 1.0; }
 const char* to_string(EngineKind e) { return e == EngineKind::Flow ? "flow" : "simgrid"; }
 const char* to_string(ArrivalProcess a) {
   switch (a) {

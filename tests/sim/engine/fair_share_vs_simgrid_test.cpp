@@ -86,7 +86,7 @@ void compare_with_simgrid(NetworkModel model) {
     if (e.kind == flow::EventKind::Resume) {
       const RandomFlow& f = flows[e.payload];
       const double lat = latency[static_cast<std::size_t>(f.from)];
-      net.start(e.t, f.from, f.to, f.bytes, flow::latency_factor(model) * lat, lat, e.payload);
+      net.start(e.t, f.from, f.to, f.bytes, latency_factor(model) * lat, lat, e.payload);
       continue;
     }
     std::uint64_t token = 0;
