@@ -7,6 +7,7 @@
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/json_path.hpp"
 #include "sim/pricing.hpp"
+#include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/units.hpp"
 
@@ -118,6 +119,8 @@ int run(const RunArgs& args) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
+  for (const sim::Advisory& a : sim::scenario_advisories(sc))
+    std::fprintf(stderr, "%s: advice: %s: %s\n", args.file.c_str(), a.path.c_str(), a.message.c_str());
   if (sc.graph && args.execute == "real") {
     std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves a graph model, "
                          "whose stages are priced (drop --execute or use --execute priced)\n", args.file.c_str());

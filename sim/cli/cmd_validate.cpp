@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "sim/cli/commands.hpp"
+#include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/units.hpp"
 
@@ -26,6 +27,8 @@ int validate(const ValidateArgs& args) {
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s (%d blocks), %d sessions, router %s\n", file.c_str(),
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
                     sc.workload.sessions, sim::to_string(sc.policy.router));
+      for (const sim::Advisory& a : sim::scenario_advisories(sc))
+        std::printf("%s: advice: %s: %s\n", file.c_str(), a.path.c_str(), a.message.c_str());
     } catch (const sim::ScenarioError& e) {
       ++bad;
       std::fprintf(stderr, "%s\n", e.what());

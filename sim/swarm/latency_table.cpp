@@ -69,6 +69,41 @@ double LatencyTable::one_way(int i, int j) const {
   return access(i) + access(j) + base(i, j);
 }
 
+std::pair<int, int> LatencyTable::farthest_pair() const {
+  std::pair<int, int> best{-1, -1};
+  double longest = -1.0;
+  const auto consider = [&](int i, int j) {
+    if (i < 0 || j < 0 || i == j) return;
+    const double rtt = one_way(i, j) + one_way(j, i);
+    if (rtt > longest) {
+      longest = rtt;
+      best = {std::min(i, j), std::max(i, j)};
+    }
+  };
+  if (model_ == LatencyModel::Matrix) {
+    for (int i = 0; i < n_; ++i)
+      for (int j = i + 1; j < n_; ++j) consider(i, j);
+    return best;
+  }
+  // Per location, the two hosts with the longest access latencies: the farthest pair is two
+  // locations' first ones, or one location's first and second.
+  std::vector<std::pair<int, int>> top(points_.size(), {-1, -1});
+  for (int h = 0; h < n_; ++h) {
+    auto& [first, second] = top[static_cast<std::size_t>(place_[static_cast<std::size_t>(h)])];
+    if (first < 0 || access(h) > access(first)) {
+      second = first;
+      first = h;
+    } else if (second < 0 || access(h) > access(second)) {
+      second = h;
+    }
+  }
+  for (std::size_t a = 0; a < top.size(); ++a) {
+    consider(top[a].first, top[a].second);
+    for (std::size_t b = a + 1; b < top.size(); ++b) consider(top[a].first, top[b].first);
+  }
+  return best;
+}
+
 void LatencyTable::set_pair(int i, int j, double seconds) { overrides_[key(i, j)] = seconds; }
 
 }  // namespace swarmsim::sim

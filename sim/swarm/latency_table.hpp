@@ -5,6 +5,7 @@
 // Pure data (no SimGrid); the GeoZone reads it whenever a message starts.
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "sim/scenario/scenario.hpp"
@@ -30,6 +31,11 @@ class LatencyTable {
   void set_pair(int i, int j, double seconds);
 
   int hosts() const { return n_; }
+
+  /// Two distinct hosts with the longest round trip one_way(i, j) + one_way(j, i), as loaded (no
+  /// replayed change); {-1, -1} with fewer than two hosts. O(locations^2) for "geo" (hosts at one
+  /// location differ only by their access latency), O(hosts^2) for "matrix".
+  std::pair<int, int> farthest_pair() const;
 
  private:
   static std::uint64_t key(int i, int j) {

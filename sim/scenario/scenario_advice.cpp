@@ -1,0 +1,56 @@
+#include "sim/scenario/scenario_advice.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "sim/swarm/latency_table.hpp"
+#include "sim/swarm/session_plan.hpp"
+#include "sim/units.hpp"
+
+namespace swarmsim::sim {
+namespace {
+
+std::string format_number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
+}  // namespace
+
+std::vector<Advisory> scenario_advisories(const Scenario& sc) {
+  std::vector<Advisory> advice;
+  if (sc.policy.dht.enabled && !sc.graph) {
+    const LatencyTable latencies(sc);
+    const auto [a, b] = latencies.farthest_pair();
+    if (a >= 0) {
+      // An RPC's request and answer each wait their latency times the model's factor before a
+      // byte moves; bandwidth and queueing only add to this.
+      const double factor = latency_factor(sc.network.model);
+      const double there = latencies.one_way(a, b), back = latencies.one_way(b, a);
+      const double rtt = factor * (there + back);
+      const double timeout = sc.policy.dht.rpc_timeout_s;
+      if (rtt >= timeout) {
+        // 1.5 x the round trip, rounded up to 0.1 s: room for the bytes and a busy link.
+        const double suggested = std::ceil(15.0 * rtt) / 10.0;
+        std::string why = "an RPC's round trip between " + host_name(sc, a) + " and " + host_name(sc, b) + ", " +
+                          format_duration(rtt) + " before any byte moves (one-way latency " + format_duration(there) +
+                          (there == back ? " each way" : " there and " + format_duration(back) + " back");
+        if (factor != 1.0)
+          why += ", times the \"" + std::string(to_string(sc.network.model)) + "\" network model's latency factor of " +
+                 format_number(factor);
+        why += ")";
+        advice.push_back({"policy.dht.rpc_timeout",
+                          format_duration(timeout) + " is shorter than " + why +
+                              ": every RPC between them will time out, and a node that joined through such a peer is "
+                              "left without contacts until it bootstraps again. Set \"rpc_timeout\" to at least \"" +
+                              format_number(suggested) + "s\"" +
+                              (factor != 1.0 ? " or use \"network\": {\"model\": \"exact\"}" : "") +
+                              " (docs/dht.md, \"Timeouts and the tcp model\")."});
+      }
+    }
+  }
+  return advice;
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,75 @@
+// Advice on valid scenarios: the DHT's RPC timeout against the farthest round trip, and the
+// farthest pair it is computed from.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/scenario/scenario_advice.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/latency_table.hpp"
+#include "topology/geo.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+// Paris and London (access 2 ms and 3 ms), fibre at 200,000 km/s on routes 1.5x the great circle.
+const char* kTwoCities = R"({
+  "name": "advice", "model": {"name": "Llama-3-8B"},
+  "nodes": [{"name": "paris", "gpu": "L4", "location": {"lat": 48.8566, "lon": 2.3522}, "uplink": "1Gbps",
+             "downlink": "1Gbps", "access_latency": "2ms", "blocks": {"start": 0, "end": 32}}],
+  "clients": [{"name": "london", "device": "cpu-generic", "location": {"lat": 51.5074, "lon": -0.1278},
+               "uplink": "1Gbps", "downlink": "1Gbps", "access_latency": "3ms"}],
+  "network": {"fiber_speed": "200000km/s", "route_inflation": 1.5},
+  "workload": {"sessions": 1, "prompt_tokens": 8, "new_tokens": 2}
+})";
+
+/// The Paris-London RPC round trip under "tcp", from the geography alone.
+double tcp_round_trip_s() {
+  const double km = swarmsim::topology::great_circle_km({48.8566, 2.3522}, {51.5074, -0.1278});
+  return 13.01 * 2.0 * (0.002 + 0.003 + km * 1.5 / 200000.0);  // about 197 ms
+}
+
+std::vector<Advisory> advice_with(double rpc_timeout_s, const char* model = "tcp", bool dht = true) {
+  const std::string dht_value = std::string("{\"enabled\": ") + (dht ? "true" : "false") + ", \"rpc_timeout\": \"" +
+                                std::to_string(rpc_timeout_s * 1000.0) + "ms\"}";
+  return scenario_advisories(load_scenario_text(kTwoCities, "advice.json",
+                                                {parse_override("policy.dht=" + dht_value),
+                                                 parse_override(std::string("network.model=") + model)}));
+}
+
+}  // namespace
+
+TEST(ScenarioAdvice, RpcTimeoutShorterThanTheFarthestTcpRoundTrip) {
+  const double rtt = tcp_round_trip_s();
+  const std::vector<Advisory> short_timeout = advice_with(rtt * 0.99);
+  ASSERT_EQ(short_timeout.size(), 1u);
+  EXPECT_EQ(short_timeout[0].path, "policy.dht.rpc_timeout");
+  EXPECT_NE(short_timeout[0].message.find("paris and london"), std::string::npos) << short_timeout[0].message;
+  EXPECT_NE(short_timeout[0].message.find("13.01"), std::string::npos) << short_timeout[0].message;
+  EXPECT_TRUE(advice_with(rtt * 1.01).empty()) << "a timeout just above the round trip is fine";
+  EXPECT_TRUE(advice_with(rtt * 0.99, "exact").empty()) << "without the latency factor the round trip is 15 ms";
+  EXPECT_TRUE(advice_with(rtt * 0.99, "tcp", false).empty()) << "no DHT, no RPCs";
+}
+
+TEST(ScenarioAdvice, FarthestPairTakesTheLongestAccessAtALocation) {
+  Scenario sc = load_scenario_text(kTwoCities, "advice.json");
+  // A second Paris node with a slower access link, and a Tokyo node with a fast one.
+  NodeSpec slow = sc.nodes[0];
+  slow.name = "paris-slow";
+  slow.access_latency_s = 0.040;
+  NodeSpec tokyo = sc.nodes[0];
+  tokyo.name = "tokyo";
+  tokyo.location = swarmsim::topology::GeoPoint{35.68, 139.69};
+  tokyo.access_latency_s = 0.0001;
+  sc.nodes = {sc.nodes[0], slow, tokyo};  // hosts: paris 0, paris-slow 1, tokyo 2, london 3
+  const LatencyTable t(sc);
+  EXPECT_EQ(t.farthest_pair(), (std::pair<int, int>{1, 2}));
+  // Tokyo next door to Paris: now paris-slow and london are the farthest (40 + 3 ms of access).
+  sc.nodes[2].location = swarmsim::topology::GeoPoint{48.8566, 2.3522};
+  EXPECT_EQ(LatencyTable(sc).farthest_pair(), (std::pair<int, int>{1, 3}));
+  // Everyone in Paris (paris 0, paris-slow 1, london 2): the two slowest access links.
+  sc.nodes = {sc.nodes[0], slow};
+  sc.clients[0].location = sc.nodes[0].location;
+  EXPECT_EQ(LatencyTable(sc).farthest_pair(), (std::pair<int, int>{1, 2}));
+}
