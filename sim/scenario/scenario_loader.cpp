@@ -843,6 +843,8 @@ void read_events(Reader& r, const json& root, Scenario& sc) {
                                          {"set_bandwidth", EventAction::SetBandwidth},
                                          {"set_latency", EventAction::SetLatency}});
     ev.node = r.string(e, "node", p, true).value_or("");
+    if (const json* n = Reader::get(e, "node"); n && n->is_string() && ev.node.empty())
+      r.error(child(p, "node"), "must not be empty; expected a node or client name");
     if (!action) continue;
     ev.action = *action;
     const auto forbid = [&](std::string_view key) {
@@ -866,6 +868,8 @@ void read_events(Reader& r, const json& root, Scenario& sc) {
       case EventAction::SetLatency:
         forbid("direction"); forbid("bandwidth");
         ev.peer = r.string(e, "peer", p, false).value_or("");
+        if (const json* n = Reader::get(e, "peer"); n && n->is_string() && ev.peer.empty())
+          r.error(child(p, "peer"), "must not be empty; leave \"peer\" out to change the node's access latency");
         ev.value = r.quantity(e, "latency", p, Quantity::Duration, true, false).value_or(0.0);
         break;
     }
@@ -1102,6 +1106,17 @@ Scenario load_scenario_json(const json& doc, const std::string& file) {
   sc.source_file = file;
   if (!r.object(doc, "", "scenario")) throw ScenarioError(std::move(r.diagnostics()));
   sc.name = r.string(doc, "name", "", true).value_or("");
+  // The name is the default run directory, runs/<name>/: a name with a path in it would write
+  // outside runs/ (or into runs/ itself).
+  if (Reader::get(doc, "name") && Reader::get(doc, "name")->is_string()) {
+    const bool unsafe = sc.name.empty() || sc.name.front() == '.' ||
+                        std::any_of(sc.name.begin(), sc.name.end(), [](char c) {
+                          return c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+                        });
+    if (unsafe)
+      r.error("name", "\"" + sc.name + "\" cannot name the run directory runs/<name>/; expected a non-empty name "
+                      "without '/', '\\' or control characters that does not start with '.'");
+  }
   sc.description = r.string(doc, "description", "", false).value_or("");
   if (r.string(doc, "$schema", "", false)) { /* editor hint only */ }
   sc.seed = static_cast<std::uint64_t>(r.integer(doc, "seed", "", false, 0, (1LL << 53)).value_or(1));

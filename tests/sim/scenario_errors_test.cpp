@@ -76,6 +76,8 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"33_graph_stages_exceed_nodes.json", "policy.partitioner.stages", "3 stages need as many server nodes, the scenario has 2"},
       {"34_tcp_bandwidth_raise.json", "events[1].bandwidth", "raises s's bandwidth to 100 Mbit/s, which SimGrid 3.32's \"tcp\" (LV08) model cannot replay"},
       {"36_unknown_engine.json", "simulation.engine", "unknown value \"flwo\" (did you mean \"flow\"?)"},
+      {"37_event_empty_node.json", "events[0].node", "must not be empty; expected a node or client name"},
+      {"38_name_with_path.json", "name", "\"../../outside\" cannot name the run directory runs/<name>/; expected a non-empty name"},
   };
   return table;
 }
