@@ -1,0 +1,168 @@
+// Bad input never crashes the loader: every shipped scenario, mutated at random (a value deleted,
+// retyped, pushed to an extreme, scaled, given a wrong unit, or an array element duplicated),
+// either loads or fails with diagnostics that name the file, a JSON path and a message. Mutants
+// that load and stay small are then run on the flow engine and must finish with metrics, not an
+// exception. It found events with "node": "" passing validation and failing the run.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <typeinfo>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/flow/flow_pipeline.hpp"
+#include "sim/flow/flow_simulation.hpp"
+#include "sim/swarm/swarm_events.hpp"
+#include "sim/pricing.hpp"
+#include "sim/rng.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+
+using namespace swarmsim::sim;
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::filesystem::path> shipped_scenarios() {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios"))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// Every value of `doc` with the JSON pointer that reaches it (the root excluded).
+void collect(json& doc, const json::json_pointer& at, std::vector<json::json_pointer>& out) {
+  if (doc.is_object())
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+      out.push_back(at / it.key());
+      collect(it.value(), at / it.key(), out);
+    }
+  else if (doc.is_array())
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+      out.push_back(at / i);
+      collect(doc[i], at / i, out);
+    }
+}
+
+/// Replacement values that test types, signs, extremes and units.
+const std::vector<json>& replacements() {
+  static const std::vector<json> values{
+      nullptr, true, "", "abc", 0, -1, 1e308, -1e308, 0.5, 1e-300, 9007199254740993LL, json::array(), json::object(),
+      "5ms", "-3s", "0s", "100Mbps", "0Mbps", "1e400Mbps", "1e-30Mbps", "nanMbps", "inf", "1GiB", 65536, 100000000,
+      2147483648LL, json::array({0, 1}), json::array({"x"}), json::object({{"start", 5}, {"end", 2}}),
+  };
+  return values;
+}
+
+/// Applies one random mutation to `doc` and describes it.
+std::string mutate(json& doc, Rng& rng) {
+  std::vector<json::json_pointer> paths;
+  collect(doc, json::json_pointer(), paths);
+  const json::json_pointer& p = paths[rng.below(paths.size())];
+  const double u = rng.uniform();
+  if (u < 0.2) {  // delete it
+    json& parent = doc[p.parent_pointer()];
+    if (parent.is_object())
+      parent.erase(p.back());
+    else
+      parent.erase(static_cast<std::size_t>(std::stoul(p.back())));
+    return "delete " + p.to_string();
+  }
+  if (u < 0.5 && (doc[p].is_number() || doc[p].is_string())) {  // a valid-looking value, scaled
+    static const double factors[] = {0.0, 1e-3, 0.5, 2.0, 10.0, 1e3};
+    const double f = factors[rng.below(6)];
+    if (doc[p].is_number_integer()) {
+      doc[p] = static_cast<long long>(static_cast<double>(doc[p].get<long long>()) * f);
+    } else if (doc[p].is_number()) {
+      doc[p] = doc[p].get<double>() * f;
+    } else {  // "5ms" -> "0.005ms": scale the leading number, keep the unit
+      const std::string v = doc[p].get<std::string>();
+      std::size_t digits = 0;
+      while (digits < v.size() && (std::isdigit(static_cast<unsigned char>(v[digits])) || v[digits] == '.')) ++digits;
+      if (digits == 0 || digits == v.size() || !std::isdigit(static_cast<unsigned char>(v[0]))) return "keep " + p.to_string();
+      doc[p] = std::to_string(std::stod(v.substr(0, digits)) * f) + v.substr(digits);
+    }
+    return "scale " + p.to_string() + " by " + std::to_string(f) + " to " + doc[p].dump();
+  }
+  if (u < 0.6 && doc[p].is_string()) {  // a wrong unit on a quantity
+    doc[p] = doc[p].get<std::string>() + "x";
+    return "append x to " + p.to_string();
+  }
+  if (u < 0.7 && doc[p.parent_pointer()].is_array()) {  // duplicate an element
+    json& parent = doc[p.parent_pointer()];
+    parent.push_back(parent[static_cast<std::size_t>(std::stoul(p.back()))]);
+    return "duplicate " + p.to_string();
+  }
+  const json& v = replacements()[rng.below(replacements().size())];
+  doc[p] = v;
+  return "set " + p.to_string() + " = " + v.dump();
+}
+
+}  // namespace
+
+TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
+  // SWARMSIM_FUZZ_SEED and SWARMSIM_FUZZ_MUTANTS (per scenario) hunt longer than CI does.
+  const char* seed = std::getenv("SWARMSIM_FUZZ_SEED");
+  const char* mutants = std::getenv("SWARMSIM_FUZZ_MUTANTS");
+  Rng rng(seed ? std::strtoull(seed, nullptr, 10) : 2026);
+  const int per_scenario = mutants ? std::atoi(mutants) : 300;
+  int loaded = 0, rejected = 0, ran = 0;
+  for (const std::filesystem::path& file : shipped_scenarios()) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    const json original = json::parse(text.str());
+    for (int k = 0; k < per_scenario; ++k) {
+      json doc = original;
+      std::string what = mutate(doc, rng);
+      if (rng.uniform() < 0.3) what += "; " + mutate(doc, rng);
+      const std::string where = file.filename().string() + ": " + what;
+      Scenario sc;
+      try {
+        sc = load_scenario_text(doc.dump(), "fuzz.json");
+      } catch (const ScenarioError& e) {
+        ++rejected;
+        ASSERT_FALSE(e.diagnostics().empty()) << where;
+        for (const Diagnostic& d : e.diagnostics()) {
+          EXPECT_EQ(d.file, "fuzz.json") << where;
+          EXPECT_FALSE(d.path.empty()) << where << ": " << d.str();
+          EXPECT_FALSE(d.message.empty()) << where << ": " << d.str();
+        }
+        continue;
+      } catch (const std::exception& e) {
+        FAIL() << where << ": threw " << typeid(e).name() << ": " << e.what();
+      }
+      ++loaded;
+      // Small mutants that loaded run on the flow engine (fast, every feature).
+      long hosts = static_cast<long>(sc.nodes.size() + sc.clients.size());
+      if (hosts > 40 || sc.workload.sessions > 50 || sc.workload.new_tokens * static_cast<long>(sc.workload.sessions) > 5000)
+        continue;
+      sc.engine = EngineKind::Flow;
+      sc.outputs.trace = sc.outputs.events = false;
+      sc.time_limit_s = std::min(sc.time_limit_s, 3600.0);
+      try {
+        RunOptions quiet;
+        quiet.progress = RunOptions::Progress::Never;
+        SimSignals signals;
+        const RunReport r = sc.graph ? flow::run_flow_pipeline(sc, quiet) : flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
+        EXPECT_TRUE(r.metrics.contains("sessions")) << where;
+        ++ran;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << where << ": the run threw: " << e.what();
+      }
+    }
+  }
+  std::printf("%d mutants loaded (%d ran), %d rejected with diagnostics\n", loaded, ran, rejected);
+  if (!mutants) {  // the default hunt exercises both halves
+    EXPECT_GT(rejected, 1000);
+    EXPECT_GT(ran, 200);
+  }
+}
