@@ -257,39 +257,56 @@ TEST(EventQueue, EqualTimesComeOutInPushOrder) {
   EXPECT_EQ(order, (std::vector<std::uint64_t>{2, 4, 1, 3}));
 }
 
+namespace {
+
+/// An event the reference list expects: popped by time, then rank (0 first, 1 normal, 2 last),
+/// then push order.
+struct RefEvent {
+  double t;
+  int rank;
+  std::uint64_t seq;
+};
+
+/// The event the queue must pop next.
+std::vector<RefEvent>::iterator next_expected(std::vector<RefEvent>& ref) {
+  return std::min_element(ref.begin(), ref.end(), [](const RefEvent& a, const RefEvent& b) {
+    if (a.t != b.t) return a.t < b.t;
+    if (a.rank != b.rank) return a.rank < b.rank;
+    return a.seq < b.seq;
+  });
+}
+
+/// Pushes an event of a random rank at `t` to `q` and to `ref`.
+void push_random_rank(EventQueue& q, std::vector<RefEvent>& ref, double t, double u, double first_below, double last_below,
+                      std::uint64_t& seq) {
+  const int rank = u < first_below ? 0 : u < last_below ? 2 : 1;
+  if (rank == 0)
+    q.push_first(t, EventKind::Resume, seq);
+  else if (rank == 2)
+    q.push_last(t, EventKind::Resume, seq);
+  else
+    q.push(t, EventKind::Resume, seq);
+  ref.push_back({t, rank, seq++});
+}
+
+}  // namespace
+
 // The 4-ary heap against a sorted reference: random pushes (some first, some last, many equal
 // times) and pops interleaved must come out by time, then platform changes first and worker
 // wake-ups last, then push order.
 TEST(EventQueue, InterleavedPushesAndPopsMatchASortedReference) {
   EventQueue q;
-  struct Ref {
-    double t;
-    int rank;  // 0 first, 1 normal, 2 last
-    std::uint64_t seq;
-  };
-  std::vector<Ref> ref;
+  std::vector<RefEvent> ref;
   swarmsim::sim::Rng rng(3);
   std::uint64_t seq = 0;
   double now = 0;
   for (int step = 0; step < 20000; ++step) {
     if (ref.empty() || rng.uniform() < 0.55) {
       const double t = now + static_cast<double>(rng.below(8)) * 0.25;  // many ties
-      const double u = rng.uniform();
-      const int rank = u < 0.1 ? 0 : u < 0.2 ? 2 : 1;
-      if (rank == 0)
-        q.push_first(t, EventKind::Resume, seq);
-      else if (rank == 2)
-        q.push_last(t, EventKind::Resume, seq);
-      else
-        q.push(t, EventKind::Resume, seq);
-      ref.push_back({t, rank, seq++});
+      push_random_rank(q, ref, t, rng.uniform(), 0.1, 0.2, seq);
       continue;
     }
-    const auto best = std::min_element(ref.begin(), ref.end(), [](const Ref& a, const Ref& b) {
-      if (a.t != b.t) return a.t < b.t;
-      if (a.rank != b.rank) return a.rank < b.rank;
-      return a.seq < b.seq;
-    });
+    const auto best = next_expected(ref);
     ASSERT_EQ(q.size(), ref.size());
     const TimedEvent e = q.pop();
     ASSERT_EQ(e.payload, best->seq) << "step " << step;
@@ -305,12 +322,7 @@ TEST(EventQueue, DeadlinesPopInPushOrderAndDroppedOnesNever) {
   for (const double bucket : {0.3, 1.0, 50.0}) {
     EventQueue q(bucket);
     q.deadline_still_pending = [](const TimedEvent& e) { return e.version == 0; };  // version 1: its flow ended
-    struct Ref {
-      double t;
-      int rank;
-      std::uint64_t seq;
-    };
-    std::vector<Ref> ref;
+    std::vector<RefEvent> ref;
     swarmsim::sim::Rng rng(11);
     std::uint64_t seq = 0;
     double now = 0;
@@ -326,22 +338,10 @@ TEST(EventQueue, DeadlinesPopInPushOrderAndDroppedOnesNever) {
           ++seq;
           continue;
         }
-        const double t = now + static_cast<double>(rng.below(8)) * 0.25;  // many ties
-        const int rank = u < 0.5 ? 0 : u < 0.6 ? 2 : 1;
-        if (rank == 0)
-          q.push_first(t, EventKind::Resume, seq);
-        else if (rank == 2)
-          q.push_last(t, EventKind::Resume, seq);
-        else
-          q.push(t, EventKind::Resume, seq);
-        ref.push_back({t, rank, seq++});
+        push_random_rank(q, ref, now + static_cast<double>(rng.below(8)) * 0.25, u, 0.5, 0.6, seq);  // many ties
         continue;
       }
-      const auto best = std::min_element(ref.begin(), ref.end(), [](const Ref& a, const Ref& b) {
-        if (a.t != b.t) return a.t < b.t;
-        if (a.rank != b.rank) return a.rank < b.rank;
-        return a.seq < b.seq;
-      });
+      const auto best = next_expected(ref);
       ASSERT_FALSE(q.empty());
       const TimedEvent e = q.pop();
       ASSERT_EQ(e.payload, best->seq) << "bucket " << bucket << ", step " << step;
@@ -353,13 +353,8 @@ TEST(EventQueue, DeadlinesPopInPushOrderAndDroppedOnesNever) {
     }
     while (!ref.empty()) {  // drain: only dropped deadlines may remain once ref is empty
       ASSERT_FALSE(q.empty());
-      const TimedEvent e = q.pop();
-      const auto best = std::min_element(ref.begin(), ref.end(), [](const Ref& a, const Ref& b) {
-        if (a.t != b.t) return a.t < b.t;
-        if (a.rank != b.rank) return a.rank < b.rank;
-        return a.seq < b.seq;
-      });
-      ASSERT_EQ(e.payload, best->seq);
+      const auto best = next_expected(ref);
+      ASSERT_EQ(q.pop().payload, best->seq);
       ref.erase(best);
       ++popped;
     }

@@ -7,22 +7,14 @@
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/latency_table.hpp"
+#include "tests/sim/two_cities.hpp"
 #include "topology/geo.hpp"
 
 using namespace swarmsim::sim;
 
 namespace {
 
-// Paris and London (access 2 ms and 3 ms), fibre at 200,000 km/s on routes 1.5x the great circle.
-const char* kTwoCities = R"({
-  "name": "advice", "model": {"name": "Llama-3-8B"},
-  "nodes": [{"name": "paris", "gpu": "L4", "location": {"lat": 48.8566, "lon": 2.3522}, "uplink": "1Gbps",
-             "downlink": "1Gbps", "access_latency": "2ms", "blocks": {"start": 0, "end": 32}}],
-  "clients": [{"name": "london", "device": "cpu-generic", "location": {"lat": 51.5074, "lon": -0.1278},
-               "uplink": "1Gbps", "downlink": "1Gbps", "access_latency": "3ms"}],
-  "network": {"fiber_speed": "200000km/s", "route_inflation": 1.5},
-  "workload": {"sessions": 1, "prompt_tokens": 8, "new_tokens": 2}
-})";
+using swarmsim::test::kTwoCities;
 
 /// The Paris-London RPC round trip under "tcp", from the geography alone.
 double tcp_round_trip_s() {
