@@ -14,7 +14,6 @@ SharingParams sharing_params(NetworkModel model) {
   return SharingParams{0.97, 0.05, 20537.0, 4194304.0};
 }
 
-
 std::vector<double> access_rates(const Scenario& sc, bool up) {
   std::vector<double> r;
   for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);

@@ -176,6 +176,14 @@ class Reader {
     return v->get<std::string>();
   }
 
+  /// A string that names something, so it must not be empty: "must not be empty" then `hint`.
+  std::optional<std::string> name(const json& obj, std::string_view key, const std::string& path, bool required,
+                                  std::string_view hint = "") {
+    std::optional<std::string> s = string(obj, key, path, required);
+    if (s && s->empty()) error(child(path, key), "must not be empty" + std::string(hint));
+    return s;
+  }
+
   std::optional<double> number(const json& obj, std::string_view key, const std::string& path, bool required,
                                double lo, double hi, std::string_view range_text) {
     const json* v = required ? require(obj, key, path, "a number") : get(obj, key);
@@ -401,9 +409,7 @@ void read_model(Reader& r, const json& root, Scenario& sc) {
 /// The fields every host has, servers and clients alike; `device_key` is "gpu" or "device".
 template <class Host>
 void read_host_fields(Reader& r, const json& obj, const std::string& p, std::string_view device_key, Host& h) {
-  h.name = r.string(obj, "name", p, true).value_or("");
-  if (Reader::get(obj, "name") && Reader::get(obj, "name")->is_string() && h.name.empty())
-    r.error(p + ".name", "must not be empty");
+  h.name = r.name(obj, "name", p, true).value_or("");
   h.device = read_device(r, obj, device_key, p);
   h.location = read_location(r, obj, p);
   h.uplink_Bps = r.quantity(obj, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
@@ -842,9 +848,7 @@ void read_events(Reader& r, const json& root, Scenario& sc) {
                                          {"node_up", EventAction::NodeUp},
                                          {"set_bandwidth", EventAction::SetBandwidth},
                                          {"set_latency", EventAction::SetLatency}});
-    ev.node = r.string(e, "node", p, true).value_or("");
-    if (const json* n = Reader::get(e, "node"); n && n->is_string() && ev.node.empty())
-      r.error(child(p, "node"), "must not be empty; expected a node or client name");
+    ev.node = r.name(e, "node", p, true, "; expected a node or client name").value_or("");
     if (!action) continue;
     ev.action = *action;
     const auto forbid = [&](std::string_view key) {
@@ -867,9 +871,7 @@ void read_events(Reader& r, const json& root, Scenario& sc) {
         break;
       case EventAction::SetLatency:
         forbid("direction"); forbid("bandwidth");
-        ev.peer = r.string(e, "peer", p, false).value_or("");
-        if (const json* n = Reader::get(e, "peer"); n && n->is_string() && ev.peer.empty())
-          r.error(child(p, "peer"), "must not be empty; leave \"peer\" out to change the node's access latency");
+        ev.peer = r.name(e, "peer", p, false, "; leave \"peer\" out to change the node's access latency").value_or("");
         ev.value = r.quantity(e, "latency", p, Quantity::Duration, true, false).value_or(0.0);
         break;
     }
