@@ -8,6 +8,7 @@
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/units.hpp"
 
 namespace swarmsim::sim {
 
@@ -29,7 +30,16 @@ partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec
   return p;
 }
 
-PipelinePlan plan_pipeline(const Scenario& sc) {
+std::string plan_progress_text(const std::string& graph, partition::Method method, const PlanProgress& p) {
+  std::string s = "partitioning " + graph + " (" + partition::to_string(method) + ")";
+  if (p.max_stages > 0) s += ": " + std::to_string(p.stages) + " of " + std::to_string(p.max_stages) + " stage counts";
+  if (p.generation >= 0)
+    s += std::string(p.max_stages > 0 ? ", " : ": ") + "generation " + std::to_string(p.generation + 1) + "/" +
+         std::to_string(p.generations) + ", best " + format_duration(p.best_s);
+  return s;
+}
+
+PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress) {
   if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
   const partition::ModelGraph& g = *sc.graph;
   std::vector<partition::PlacementNode> nodes;
@@ -84,7 +94,15 @@ PipelinePlan plan_pipeline(const Scenario& sc) {
   partition::PlacementCosts cost;
   double best = std::numeric_limits<double>::infinity();
   for (int kk = 1; kk <= k; ++kk) {
-    partition::Partition part = partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga);
+    PlanProgress progress{kk, k, -1, spec.brkga.generations, 0.0};
+    if (on_progress) on_progress(progress);
+    const auto on_generation = [&](const partition::BrkgaGeneration& gen) {
+      progress.generation = gen.generation;
+      progress.best_s = gen.best_s;
+      on_progress(progress);
+    };
+    partition::Partition part = on_progress ? partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga, on_generation)
+                                            : partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga);
     if (part.blocks < kk && kk > 1) continue;  // the partitioner used fewer: that count was tried already
     partition::PlacementCosts c = costs_on_nodes(part);
     partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)

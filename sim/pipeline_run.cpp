@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "sim/output/atomic_file.hpp"
+#include "sim/output/progress_line.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
 
@@ -22,7 +23,12 @@ double percentile(std::vector<double> v, double q) {
 
 PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options) : sc(s) {
   const auto plan0 = std::chrono::steady_clock::now();
-  plan = plan_pipeline(sc);
+  // BRKGA on a large graph or population can take minutes: say where planning is.
+  ProgressLine planning(options.progress, 0);
+  plan = plan_pipeline(sc, [&](const PlanProgress& p) {
+    planning.status([&] { return plan_progress_text(sc.graph->name(), sc.policy.partitioner.method, p); });
+  });
+  planning.finish();
   plan_wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - plan0).count();
   requests = sc.workload.sessions;
   sent.assign(static_cast<std::size_t>(requests), -1);

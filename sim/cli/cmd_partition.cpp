@@ -10,6 +10,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/output/atomic_file.hpp"
+#include "sim/output/progress_line.hpp"
 #include "sim/partition/model_graph_io.hpp"
 #include "sim/partition/strategies.hpp"
 #include "sim/pipeline_plan.hpp"
@@ -72,7 +73,11 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
   const auto t0 = std::chrono::steady_clock::now();
   sim::PipelinePlan plan;
   try {
-    plan = sim::plan_pipeline(sc);
+    sim::ProgressLine progress(sim::RunOptions::Progress::Auto, 0);
+    plan = sim::plan_pipeline(sc, [&](const sim::PlanProgress& p) {
+      progress.status([&] { return sim::plan_progress_text(g.name(), method, p); });
+    });
+    progress.finish();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
     return 1;
@@ -205,7 +210,11 @@ int partition(const PartitionArgs& args) {
   try {
     for (Method m : methods) {
       const auto t0 = std::chrono::steady_clock::now();
-      const Partition part = partition_graph(g, k, m, p, bp);
+      sim::ProgressLine progress(sim::RunOptions::Progress::Auto, 0);
+      const Partition part = partition_graph(g, k, m, p, bp, [&](const BrkgaGeneration& gen) {
+        progress.status([&] { return sim::plan_progress_text(g.name(), m, {k, 0, gen.generation, bp.generations, gen.best_s}); });
+      });
+      progress.finish();
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       results.push_back(describe(g, part, partition_quality(g, part, p), lower, wall));
     }

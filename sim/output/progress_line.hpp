@@ -34,6 +34,17 @@ class ProgressLine {
                  tty_ ? "\r" : "", format_duration(sim_time).c_str(), done, sessions_,
                  static_cast<unsigned long long>(hops), wall, tty_ ? "   " : "\n");
   }
+  /// Shows `what()` in place of the usual line (a phase before the simulation, such as
+  /// partitioning), with the same pacing; `what` is only called when a line is due.
+  template <class Text>
+  void status(Text what) {
+    if (!enabled_) return;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (wall < 1.0 || wall - last_ < (tty_ ? 0.5 : 5.0)) return;
+    last_ = wall;
+    shown_ = true;
+    std::fprintf(stderr, "%s[swarmsim] %s | %.1f s wall%s", tty_ ? "\r" : "", what().c_str(), wall, tty_ ? "   " : "\n");
+  }
   /// Ends the updating line.
   void finish() {
     if (shown_ && tty_) std::fprintf(stderr, "\n");

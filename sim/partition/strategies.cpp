@@ -160,7 +160,8 @@ const std::vector<std::string>& method_names() {
   return names;
 }
 
-Partition partition_graph(const ModelGraph& g, int k, Method method, const MtppParams& p, const BrkgaParams& brkga) {
+Partition partition_graph(const ModelGraph& g, int k, Method method, const MtppParams& p, const BrkgaParams& brkga,
+                          const std::function<void(const BrkgaGeneration&)>& on_generation) {
   if (k < 1) throw std::invalid_argument("partition: k must be >= 1, got " + std::to_string(k));
   if (g.size() == 0) throw std::invalid_argument("partition: graph \"" + g.name() + "\" has no ops");
   Partition part;
@@ -169,7 +170,7 @@ Partition partition_graph(const ModelGraph& g, int k, Method method, const MtppP
     case Method::SliceGraph: part.block_of = slice_graph(g, g.kahn_order(), k, p).block_of; break;
     case Method::SliceGraphDp: part.block_of = slice_graph_dp(g, g.kahn_order(), k, p).block_of; break;
     case Method::Brkga: {
-      BrkgaResult r = brkga_partition(g, k, p, brkga);
+      BrkgaResult r = brkga_partition(g, k, p, brkga, on_generation);
       part.block_of = std::move(r.best.block_of);
       part.convergence = std::move(r.log);
       break;

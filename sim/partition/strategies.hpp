@@ -3,6 +3,7 @@
 // partition-quality metrics they are compared by (seed 003, "Partitioning Strategies" and
 // "Partition Quality Metrics"). Every method returns an acyclic partition that covers each op
 // exactly once (blocks renumbered in pipeline order; possibly fewer than k blocks).
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,8 +39,10 @@ struct Partition {
 };
 
 /// Cuts `g` into at most k blocks with `method`. Throws std::invalid_argument for k < 1.
+/// `on_generation` follows BRKGA's generations (progress lines); other methods never call it.
 Partition partition_graph(const ModelGraph& g, int k, Method method, const MtppParams& p,
-                          const BrkgaParams& brkga = {});
+                          const BrkgaParams& brkga = {},
+                          const std::function<void(const BrkgaGeneration&)>& on_generation = {});
 
 /// Seed 003's partition-quality metrics, plus the MTPP bottleneck.
 struct PartitionQuality {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "sim/engine/isolated_run.hpp"
 #include "sim/pipeline_plan.hpp"
@@ -58,6 +59,42 @@ TEST(Pipeline, PlanCutsTheChainIntoOneOpPerStage) {
   EXPECT_DOUBLE_EQ(plan.stages[2].output_bytes_to_client, 1e6);
   // Overlapped, the slowest resource is a stage's 1 ms of compute (a 1 MB transfer takes 0.8 ms).
   EXPECT_NEAR(plan.overlap_bottleneck_s, 1e-3, 1e-5);
+}
+
+// Planning says where it is (the progress line of long BRKGA runs) without changing the plan:
+// each stage count 1..3 in order, then BRKGA's generations with a best that never gets worse.
+TEST(Pipeline, PlanningReportsEachStageCountAndGenerationWithoutChangingThePlan) {
+  const Scenario sc = chain_scenario(8, "brkga");
+  std::vector<PlanProgress> seen;
+  const PipelinePlan followed = plan_pipeline(sc, [&](const PlanProgress& p) { seen.push_back(p); });
+  const PipelinePlan quiet = plan_pipeline(sc);
+  EXPECT_EQ(followed.partition.block_of, quiet.partition.block_of);
+  EXPECT_EQ(followed.predicted_bottleneck_s, quiet.predicted_bottleneck_s);
+  std::vector<int> counts;
+  int generations_seen = 0;
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    const PlanProgress& p = seen[i];
+    EXPECT_EQ(p.max_stages, 3);
+    EXPECT_EQ(p.generations, sc.policy.partitioner.brkga.generations);
+    if (p.generation < 0) {
+      counts.push_back(p.stages);
+      continue;
+    }
+    ++generations_seen;
+    EXPECT_LT(p.generation, p.generations);
+    EXPECT_GT(p.best_s, 0.0);
+    if (i > 0 && seen[i - 1].generation >= 0 && seen[i - 1].stages == p.stages) {
+      EXPECT_EQ(p.generation, seen[i - 1].generation + 1);
+      EXPECT_LE(p.best_s, seen[i - 1].best_s);
+    }
+  }
+  EXPECT_EQ(counts, (std::vector<int>{1, 2, 3}));
+  EXPECT_GE(generations_seen, 3) << "at least one generation per stage count";
+  // Other methods report the stage counts only.
+  std::vector<PlanProgress> sliced;
+  plan_pipeline(chain_scenario(8), [&](const PlanProgress& p) { sliced.push_back(p); });
+  ASSERT_EQ(sliced.size(), 3u);
+  for (const PlanProgress& p : sliced) EXPECT_EQ(p.generation, -1);
 }
 
 TEST(Pipeline, ThroughputReachesTheStageBoundAndPipeliningPays) {
