@@ -71,9 +71,13 @@ json number_json(double x) {
 const std::vector<std::string> kRootKeys{"name", "description", "ops"};
 const std::vector<std::string> kOpKeys{"name", "kind", "flops", "mem_bytes", "param_bytes", "out_bytes", "inputs"};
 
+// Upper bounds far above any real op, so that a graph's sums (memory of 100,000 ops, the work of
+// a block) stay finite: 1e308 bytes passed once, and its block cost overflowed to infinity.
+constexpr double kMaxFlops = 1e24;  // 1 YFLOP per op
+constexpr double kMaxBytes = 1e18;  // 1 EB per tensor
 constexpr std::string_view kFlopsExpectation =
-    "a FLOP count such as \"1.2GFLOP\" (FLOP, KFLOP, MFLOP, GFLOP, TFLOP, PFLOP) or a number >= 0";
-constexpr std::string_view kSizeExpectation = "a size such as \"36KB\" or a number of bytes >= 0";
+    "a FLOP count such as \"1.2GFLOP\" (FLOP, KFLOP, MFLOP, GFLOP, TFLOP, PFLOP) or a number in [0, 1e24]";
+constexpr std::string_view kSizeExpectation = "a size such as \"36KB\" or a number of bytes in [0, 1e18]";
 
 /// "1.2GFLOP" -> 1.2e9; nullopt with `error` set when the text is not a FLOP count.
 std::optional<double> parse_flops(std::string_view text, std::string& error) {
@@ -159,7 +163,7 @@ class GraphReader {
     } else if (v.is_string()) {
       x = parse_flops(v.get<std::string>(), why);
     }
-    if (x && std::isfinite(*x) && *x >= 0) return x;
+    if (x && std::isfinite(*x) && *x >= 0 && *x <= kMaxFlops) return x;
     error(path, "expected " + std::string(kFlopsExpectation) + ", got " + (v.is_number() ? v.dump() : type_name(v)) +
                     (why.empty() ? "" : " (" + why + ")"));
     return std::nullopt;
@@ -173,10 +177,10 @@ class GraphReader {
         error(path, p.error);
         return std::nullopt;
       }
-      if (*p.value >= 0) return p.value;
+      if (*p.value >= 0 && *p.value <= kMaxBytes) return p.value;
     } else if (v.is_number()) {
       const double x = v.get<double>();
-      if (std::isfinite(x) && x >= 0) return x;
+      if (std::isfinite(x) && x >= 0 && x <= kMaxBytes) return x;
     }
     error(path, "expected " + std::string(kSizeExpectation) + ", got " +
                     (v.is_number() ? v.dump() : v.is_string() ? "\"" + v.get<std::string>() + "\"" : type_name(v)));

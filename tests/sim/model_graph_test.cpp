@@ -290,7 +290,7 @@ TEST(ModelGraphIo, ReportsEveryProblemWithFileAndPath) {
   EXPECT_TRUE(has_line(lines, "g.json: ops[1].inputs[3]: expected an op name (a string), got the number 7"));
   EXPECT_TRUE(has_line(lines, "g.json: ops[2].name: missing"));
   EXPECT_TRUE(has_line(lines, "g.json: ops[3].name: duplicate name \"a\" (also at ops[0].name)"));
-  EXPECT_TRUE(has_line(lines, "g.json: ops[3].param_bytes: expected a size such as \"36KB\" or a number of bytes >= 0, "
+  EXPECT_TRUE(has_line(lines, "g.json: ops[3].param_bytes: expected a size such as \"36KB\" or a number of bytes in [0, 1e18], "
                               "got the boolean true"));
 }
 
@@ -302,7 +302,7 @@ TEST(ModelGraphIo, WhatJoinsTheLines) {
     ASSERT_EQ(e.lines().size(), 2u) << describe(e.lines());
     EXPECT_EQ(std::string(e.what()), e.lines()[0] + "\n" + e.lines()[1]);
     EXPECT_EQ(e.lines()[1],
-              "w.json: ops[0].out_bytes: expected a size such as \"36KB\" or a number of bytes >= 0, got -2");
+              "w.json: ops[0].out_bytes: expected a size such as \"36KB\" or a number of bytes in [0, 1e18], got -2");
   }
 }
 
@@ -400,8 +400,9 @@ const std::vector<BadGraph>& bad_graphs() {
       {"01_cycle.json", "ops", "cycle: conv1 -> conv2 -> conv3 -> conv1"},
       {"02_unknown_input.json", "ops[3].inputs[1]", "unknown op \"conv9\"; did you mean \"conv1\"?"},
       {"03_negative_size.json", "ops[2].param_bytes",
-       "expected a size such as \"36KB\" or a number of bytes >= 0, got -5"},
+       "expected a size such as \"36KB\" or a number of bytes in [0, 1e18], got -5"},
       {"04_wrong_type.json", "ops[1].inputs", "expected an array of op names, got the string \"input\""},
+      {"05_size_too_large.json", "ops[1].out_bytes", "expected a size such as \"36KB\" or a number of bytes in [0, 1e18], got 1e+308"},
   };
   return table;
 }

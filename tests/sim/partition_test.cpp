@@ -476,3 +476,18 @@ TEST(NodeSlicing, RejectsBadInput) {
   EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), random_nodes(kMaxExactNodes + 1, rng), 2), std::invalid_argument);
   EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), nodes, 0), std::invalid_argument);
 }
+
+// Costs that overflow (an op's output of 1e308 bytes, summed with others into infinity) give a
+// clear error, not a crash; the graph file loader refuses such sizes before they get here.
+TEST(SliceGraph, OverflowingCostsAreAnErrorNotACrash) {
+  ModelGraph g("overflow", {make_op("a", 1, 0, 1e308), make_op("b", 2, 0, 1e308), make_op("c", 3, 0, 1e308)},
+               {{0, 1}, {1, 2}, {0, 2}});
+  for (const int k : {1, 2, 3}) {
+    try {
+      const Slicing s = slice_graph(g, g.kahn_order(), k, hand_params());
+      EXPECT_FALSE(std::isfinite(s.bottleneck_s)) << "k = " << k;  // a slicing, if any, must say it is infinite
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("no slicing with a finite bottleneck"), std::string::npos) << e.what();
+    }
+  }
+}
