@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/flow/flow_pipeline.hpp"
+#include "sim/partition/model_graph_io.hpp"
+#include "sim/partition/strategies.hpp"
 #include "sim/flow/flow_simulation.hpp"
 #include "sim/swarm/swarm_events.hpp"
 #include "sim/pricing.hpp"
@@ -164,5 +166,61 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
   if (!mutants) {  // the default hunt exercises both halves
     EXPECT_GT(rejected, 1000);
     EXPECT_GT(ran, 200);
+  }
+}
+
+// Model graph files get the same treatment: the shipped test graphs and every generator's graph
+// (written out as a file), mutated, either load or fail with "file: path: message" lines; those
+// that load are cut into 4 blocks by slicegraph and BRKGA without an exception.
+TEST(ScenarioFuzz, MutatedModelGraphsLoadOrFailWithDiagnostics) {
+  namespace part = swarmsim::partition;
+  std::vector<std::pair<std::string, json>> sources;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(SWARMSIM_SOURCE_DIR) + "/tests/data/graphs")) {
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    sources.emplace_back(e.path().filename().string(), json::parse(text.str()));
+  }
+  std::sort(sources.begin(), sources.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const std::string& gen : part::generator_names()) {
+    part::GeneratorOptions small;
+    small.layers = 4;  // the Llama chain and random DAGs stay small
+    sources.emplace_back("gen:" + gen, part::to_json(part::generate_model_graph(gen, small)));
+  }
+  const char* mutants = std::getenv("SWARMSIM_FUZZ_MUTANTS");
+  const int per_graph = mutants ? std::atoi(mutants) : 150;
+  Rng rng(77);
+  int loaded = 0, rejected = 0;
+  for (const auto& [name, original] : sources) {
+    for (int k = 0; k < per_graph; ++k) {
+      json doc = original;
+      std::string what = mutate(doc, rng);
+      if (rng.uniform() < 0.3) what += "; " + mutate(doc, rng);
+      const std::string where = name + ": " + what;
+      try {
+        const part::ModelGraph g = part::load_model_graph_text(doc.dump(), "fuzz-graph.json");
+        ++loaded;
+        part::MtppParams p;
+        part::BrkgaParams quick;
+        quick.population = 8;
+        quick.generations = 3;
+        for (const part::Method m : {part::Method::SliceGraph, part::Method::Brkga}) {
+          const part::Partition cut = part::partition_graph(g, 4, m, p, quick);
+          EXPECT_GE(cut.blocks, 1) << where;
+          EXPECT_LE(cut.blocks, 4) << where;
+        }
+      } catch (const part::GraphFileError& e) {
+        ++rejected;
+        ASSERT_FALSE(e.lines().empty()) << where;
+        for (const std::string& line : e.lines()) EXPECT_EQ(line.rfind("fuzz-graph.json: ", 0), 0u) << where << ": " << line;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << where << ": threw " << typeid(e).name() << ": " << e.what();
+      }
+    }
+  }
+  std::printf("%d graph mutants loaded, %d rejected with diagnostics\n", loaded, rejected);
+  if (!mutants) {
+    EXPECT_GT(loaded, 100);
+    EXPECT_GT(rejected, 300);
   }
 }
