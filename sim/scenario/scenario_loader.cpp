@@ -625,10 +625,10 @@ void read_arrival_trace(Reader& r, const std::string& file, const std::string& p
         auto q = parse_quantity(v, Quantity::Duration);
         char* end = nullptr;
         const double plain = std::strtod(v.c_str(), &end);
-        if (q.value) a.at_s = *q.value;
-        else if (!v.empty() && end && *end == '\0' && plain >= 0) a.at_s = plain;
+        if (q.value && *q.value >= 0 && std::isfinite(*q.value)) a.at_s = *q.value;
+        else if (!v.empty() && end && *end == '\0' && plain >= 0 && std::isfinite(plain)) a.at_s = plain;
         else {
-          r.error(path, at + "expected a time such as \"1.5s\" or seconds >= 0, got \"" + v + "\"");
+          r.error(path, at + "expected a time such as \"1.5s\" or a finite number of seconds >= 0, got \"" + v + "\"");
           return;
         }
       } else {
