@@ -26,7 +26,7 @@ Slicing reconstruct(const ModelGraph& g, std::span<const int> order, const std::
   s.order.assign(order.begin(), order.end());
   int c = k, j = n;
   while (j > 0) {
-    // Every prefix has a choice when costs are finite; a NaN cost leaves none.
+    // Every prefix has a choice when costs are finite; infinite or NaN costs can leave none.
     if (c <= 0) throw std::invalid_argument("slice_graph: graph \"" + g.name() + "\" has no slicing with a finite bottleneck (a cost overflowed or is NaN)");
     const int i = choice[c][j];
     if (i >= 0) {
