@@ -93,6 +93,7 @@ SwarmInfo parse_run_start(const json& j) {
   info.n_servers = static_cast<int>(info.hosts.size());
   for (const json& c : field(j, "clients")) info.hosts.push_back(host_info(c, false));
   info.tokens_per_step = j.value("tokens_per_step", 1.0);
+  info.index_hosts();
   return info;
 }
 

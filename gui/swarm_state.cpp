@@ -5,8 +5,17 @@
 
 namespace swarmsim::gui {
 
+void SwarmInfo::index_hosts() {
+  by_name.clear();
+  for (std::size_t i = 0; i < hosts.size(); ++i) by_name.emplace(hosts[i].name, static_cast<int>(i));
+}
+
 int SwarmInfo::host_index(const std::string& name) const {
-  for (std::size_t i = 0; i < hosts.size(); ++i)
+  if (by_name.size() == hosts.size()) {
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? -1 : it->second;
+  }
+  for (std::size_t i = 0; i < hosts.size(); ++i)  // hosts changed since index_hosts()
     if (hosts[i].name == name) return static_cast<int>(i);
   return -1;
 }
@@ -242,6 +251,10 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
 // [SECTION] Timeline
 // ---------------------------------------------------------------------------------------------
 
+std::size_t state_entries(const SwarmState& s) {
+  return s.nodes.size() + s.sessions.size() + s.traffic.size() + s.pair_latency_s.size();
+}
+
 Timeline::Timeline(SwarmInfo info) : info_(std::move(info)), head_(initial_state(info_)) {
   checkpoints_.emplace_back(0, head_);
 }
@@ -254,7 +267,10 @@ void Timeline::advance_head(const SwarmEvent& e) {
     longest_transfer_ = std::max(longest_transfer_, e.t - e.start);
   }
   apply_event(head_, info_, e);
-  if (events_.size() % kCheckpointEvery == 0) checkpoints_.emplace_back(events_.size(), head_);
+  // A checkpoint copies the whole state, so they are spaced by at least the state's size: the
+  // copies cost O(1) per event and their memory grows with the events, not events x hosts.
+  const std::size_t since = events_.size() - checkpoints_.back().first;
+  if (since >= std::max(kCheckpointEvery, state_entries(head_))) checkpoints_.emplace_back(events_.size(), head_);
 }
 
 bool Timeline::append(const SwarmEvent& e) {

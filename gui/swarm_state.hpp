@@ -5,8 +5,9 @@
 // `SwarmEvent`s (joins, failures, network changes, sessions, chains, and, where known, compute
 // and transfer spans and token steps). `SwarmState` is the plain snapshot the panels draw;
 // `Timeline` holds a run's events and answers `state_at(T)` by replaying them from the nearest
-// checkpoint (one every `Timeline::kCheckpointEvery` events), so seeking costs
-// O(kCheckpointEvery + state size) whatever the trace length. Nothing here knows about windows
+// checkpoint (one every max(`Timeline::kCheckpointEvery`, state size) events), so seeking costs
+// O(kCheckpointEvery + state size) whatever the trace length, and checkpoints take memory in
+// proportion to the events, not to events x hosts. Nothing here knows about windows
 // or OpenGL: the tests drive it directly.
 //
 // Times are simulated seconds, sizes bytes, bandwidths bytes/s. Hosts are indices: servers
@@ -16,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -44,7 +46,10 @@ struct SwarmInfo {
   int n_servers = 0;              ///< hosts[0..n_servers) are servers, the rest clients
   std::vector<HostInfo> hosts;
   double tokens_per_step = 1.0;   ///< tokens one step of one session produces (the batch size)
-  /// Host index of `name`, or -1.
+  std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()
+  /// Fills by_name from hosts (call once hosts are complete): every event names its hosts.
+  void index_hosts();
+  /// Host index of `name`, or -1: O(1) once indexed, a linear search if hosts changed since.
   int host_index(const std::string& name) const;
 };
 
@@ -165,6 +170,9 @@ struct SwarmState {
   double up_seconds(int i) const;
 };
 
+/// Entries in a state (hosts, sessions in flight, traffic pairs, latency overrides): what a copy costs.
+std::size_t state_entries(const SwarmState& s);
+
 /// Applies one event to a state. Events must come in time order. `info` is the run's hosts.
 void apply_event(SwarmState& state, const SwarmInfo& info, const SwarmEvent& e);
 /// The state before any event: every host up, not joined, with its configured bandwidths.
@@ -198,8 +206,11 @@ class Timeline {
   bool ended() const { return head_.ended; }
   /// The state after every event.
   const SwarmState& latest() const { return head_; }
+  /// Checkpoints held (the first is the initial state).
+  std::size_t checkpoints() const { return checkpoints_.size(); }
 
-  /// The state after every event with t <= T, at time T. O(kCheckpointEvery) events replayed.
+  /// The state after every event with t <= T, at time T. At most max(kCheckpointEvery, state
+  /// size) events replayed.
   SwarmState state_at(double T) const;
   /// Number of events with t <= T.
   std::size_t count_until(double T) const;

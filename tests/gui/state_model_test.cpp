@@ -220,6 +220,45 @@ TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
   EXPECT_NEAR(active[0].progress, 0.5, 1e-6);
 }
 
+// A 2,000-host swarm: checkpoints are spaced by the state's size, so 20,000 events make about
+// ten of them (not 78 copies of 2,000 hosts), seeking still equals a full replay, and host names
+// resolve through the index.
+TEST(GuiStateModel, CheckpointsOfABigSwarmGrowWithEventsNotHosts) {
+  SwarmInfo info;
+  info.n_blocks = 4;
+  info.n_servers = 1999;
+  for (int i = 0; i < 2000; ++i) info.hosts.push_back({"h" + std::to_string(i), "L4", i < 1999, 1e9, 1e8, 1e8, {}});
+  info.index_hosts();
+  EXPECT_EQ(info.host_index("h1234"), 1234);
+  EXPECT_EQ(info.host_index("h1999"), 1999);
+  EXPECT_EQ(info.host_index("nobody"), -1);
+  Timeline tl(info);
+  std::vector<SwarmEvent> all;
+  double t = 0;
+  for (int k = 0; k < 20000; ++k) {
+    SwarmEvent e;
+    e.t = (t += 0.01);
+    e.type = EventType::Transfer;
+    e.node = k % 7;
+    e.peer = 1999;
+    e.start = e.t - 0.005;
+    e.value = 1000;
+    all.push_back(e);
+    ASSERT_TRUE(tl.append(e));
+  }
+  EXPECT_GE(tl.checkpoints(), 5u);
+  EXPECT_LE(tl.checkpoints(), 20000u / 2000u + 1u) << "one checkpoint per 2,000+ events at most";
+  for (double T : {199.0, 3.0, 123.456, 0.0, 77.7}) {
+    SwarmState full = initial_state(info);
+    for (const SwarmEvent& e : all)
+      if (e.t <= T) apply_event(full, info, e);
+    const SwarmState seek = tl.state_at(T);
+    EXPECT_EQ(seek.hops, full.hops) << T;
+    EXPECT_DOUBLE_EQ(seek.bytes_moved, full.bytes_moved) << T;
+    EXPECT_DOUBLE_EQ(seek.nodes[3].bytes_sent, full.nodes[3].bytes_sent) << T;
+  }
+}
+
 TEST(GuiViewGeometry, ProjectionIsEquirectangularAndInvertible) {
   MapView v;
   v.rect = {100, 50, 400, 200};
