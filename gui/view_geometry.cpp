@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 namespace swarmsim::gui {
 
@@ -132,6 +133,37 @@ float node_radius(double memory_bytes) {
   // log scale from 4 GiB (5 px) to 141 GiB (13 px)
   const double f = std::log(gib / 4.0) / std::log(141.0 / 4.0);
   return static_cast<float>(5.0 + 8.0 * std::min(1.0, f));
+}
+
+std::vector<char> place_labels(const std::vector<PixelRect>& boxes, float cell) {
+  std::vector<char> drawn(boxes.size(), 0);
+  std::unordered_map<std::uint64_t, std::vector<std::size_t>> grid;  // cell -> drawn boxes touching it
+  const auto key = [](long cx, long cy) {
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(cx)) << 32) | static_cast<std::uint32_t>(cy);
+  };
+  const auto overlap = [](const PixelRect& a, const PixelRect& b) {
+    return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  };
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    const PixelRect& b = boxes[i];
+    if (!std::isfinite(b.x) || !std::isfinite(b.y)) continue;
+    const long x0 = static_cast<long>(std::floor(b.x / cell)), x1 = static_cast<long>(std::floor((b.x + b.w) / cell));
+    const long y0 = static_cast<long>(std::floor(b.y / cell)), y1 = static_cast<long>(std::floor((b.y + b.h) / cell));
+    bool free = true;
+    for (long cx = x0; cx <= x1 && free; ++cx)
+      for (long cy = y0; cy <= y1 && free; ++cy)
+        if (const auto it = grid.find(key(cx, cy)); it != grid.end())
+          for (const std::size_t j : it->second)
+            if (overlap(b, boxes[j])) {
+              free = false;
+              break;
+            }
+    if (!free) continue;
+    drawn[i] = 1;
+    for (long cx = x0; cx <= x1; ++cx)
+      for (long cy = y0; cy <= y1; ++cy) grid[key(cx, cy)].push_back(i);
+  }
+  return drawn;
 }
 
 }  // namespace swarmsim::gui

@@ -57,4 +57,9 @@ float node_radius(double memory_bytes);
 /// Radius of a client marker (pixels).
 inline constexpr float kClientRadius = 5.0f;
 
+/// Which labels to draw so that none overlaps another: `boxes` in priority order, each drawn
+/// unless it overlaps one drawn before it. 500 nodes in one city get one label, not a smear of
+/// 500. Boxes are looked up in a grid of `cell` pixels, so a frame of 10,000 labels stays cheap.
+std::vector<char> place_labels(const std::vector<PixelRect>& boxes, float cell = 32.0f);
+
 }  // namespace swarmsim::gui

@@ -187,9 +187,32 @@ void draw_world_view(AppState& st, const PixelRect& r) {
       dl->AddCircle(c, rad, IM_COL32(15, 15, 15, 255), 0, 1.0f);
     }
     if (static_cast<int>(i) == st.selected_host) dl->AddCircle(c, rad + 4, IM_COL32(255, 255, 0, 255), 0, 2.0f);
-    if (st.show_labels)
-      dl->AddText(ImVec2(c.x + rad + 4, c.y - 7), n && !n->up ? IM_COL32(255, 120, 120, 255) : IM_COL32(230, 230, 230, 255),
-                  h.name.c_str());
+  }
+
+  // Labels on top, none over another: the selected host first, then clients, then servers.
+  if (st.show_labels) {
+    std::vector<std::size_t> order;
+    if (st.selected_host >= 0 && st.selected_host < static_cast<int>(info.hosts.size()))
+      order.push_back(static_cast<std::size_t>(st.selected_host));
+    for (int pass = 0; pass < 2; ++pass)
+      for (std::size_t i = 0; i < info.hosts.size(); ++i)
+        if (info.hosts[i].is_server == (pass == 1) && static_cast<int>(i) != st.selected_host) order.push_back(i);
+    std::vector<PixelRect> boxes;
+    boxes.reserve(order.size());
+    for (const std::size_t i : order) {
+      const HostInfo& h = info.hosts[i];
+      const float rad = h.is_server ? node_radius(h.memory_bytes) : kClientRadius;
+      const ImVec2 size = ImGui::CalcTextSize(h.name.c_str());
+      boxes.push_back({px[i].x + rad + 4, px[i].y - 7, size.x, size.y});
+    }
+    const std::vector<char> drawn = place_labels(boxes);
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      if (!drawn[k]) continue;
+      const std::size_t i = order[k];
+      const bool down = have_state && !s.nodes[i].up;
+      dl->AddText(ImVec2(boxes[k].x, boxes[k].y), down ? IM_COL32(255, 120, 120, 255) : IM_COL32(230, 230, 230, 255),
+                  info.hosts[i].name.c_str());
+    }
   }
 
   // Legend: one line at the bottom.

@@ -2,6 +2,8 @@
 // bad input (missing directory, truncated or malformed lines), seeking, and the map projection.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -257,6 +259,19 @@ TEST(GuiStateModel, CheckpointsOfABigSwarmGrowWithEventsNotHosts) {
     EXPECT_DOUBLE_EQ(seek.bytes_moved, full.bytes_moved) << T;
     EXPECT_DOUBLE_EQ(seek.nodes[3].bytes_sent, full.nodes[3].bytes_sent) << T;
   }
+}
+
+// Labels never overlap: the first of each overlapping group (priority order) is drawn, and 500
+// labels at one spot give one.
+TEST(GuiViewGeometry, LabelsAreDrawnOnlyWhereTheyDoNotOverlap) {
+  const std::vector<PixelRect> boxes{{10, 10, 40, 12}, {30, 15, 40, 12}, {60, 10, 40, 12}, {10, 30, 40, 12}, {49.9f, 21.9f, 5, 5}};
+  // 1 overlaps 0; 2 starts at 60 (0 ends at 50, 1 is not drawn); 3 is below 0; 4 touches 0's corner.
+  EXPECT_EQ(place_labels(boxes), (std::vector<char>{1, 0, 1, 1, 0}));
+  EXPECT_EQ(place_labels(boxes, 4.0f), place_labels(boxes, 300.0f)) << "the grid only speeds the search up";
+  std::vector<PixelRect> city(500, PixelRect{200, 100, 35, 12});
+  const std::vector<char> one = place_labels(city);
+  EXPECT_EQ(std::count(one.begin(), one.end(), 1), 1);
+  EXPECT_EQ(one[0], 1);
 }
 
 TEST(GuiViewGeometry, ProjectionIsEquirectangularAndInvertible) {
