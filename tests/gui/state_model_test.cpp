@@ -59,6 +59,15 @@ std::string lines(int first, int last) {  // kRun[first..last), each with '\n'
   return s;
 }
 
+
+/// The state at T by replaying every event of `all` from the start: what seeking must equal.
+SwarmState replay_until(const SwarmInfo& info, const std::vector<SwarmEvent>& all, double T) {
+  SwarmState full = initial_state(info);
+  for (const SwarmEvent& e : all)
+    if (e.t <= T) apply_event(full, info, e);
+  return full;
+}
+
 }  // namespace
 
 TEST(GuiStateModel, ReportsNodesCoverageAndChainsAtT) {
@@ -208,9 +217,7 @@ TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
     ASSERT_TRUE(tl.append(e));
   }
   for (double T : {29.0, 3.0, 17.5, 0.0, 12.34, 29.99, 5.0}) {
-    SwarmState full = initial_state(info);
-    for (const SwarmEvent& e : all)
-      if (e.t <= T) apply_event(full, info, e);
+    const SwarmState full = replay_until(info, all, T);
     const SwarmState seek = tl.state_at(T);
     EXPECT_DOUBLE_EQ(seek.bytes_moved, full.bytes_moved) << T;
     EXPECT_EQ(seek.hops, full.hops) << T;
@@ -251,9 +258,7 @@ TEST(GuiStateModel, CheckpointsOfABigSwarmGrowWithEventsNotHosts) {
   EXPECT_GE(tl.checkpoints(), 5u);
   EXPECT_LE(tl.checkpoints(), 20000u / 2000u + 1u) << "one checkpoint per 2,000+ events at most";
   for (double T : {199.0, 3.0, 123.456, 0.0, 77.7}) {
-    SwarmState full = initial_state(info);
-    for (const SwarmEvent& e : all)
-      if (e.t <= T) apply_event(full, info, e);
+    const SwarmState full = replay_until(info, all, T);
     const SwarmState seek = tl.state_at(T);
     EXPECT_EQ(seek.hops, full.hops) << T;
     EXPECT_DOUBLE_EQ(seek.bytes_moved, full.bytes_moved) << T;
