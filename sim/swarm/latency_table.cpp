@@ -29,6 +29,10 @@ LatencyTable::LatencyTable(const Scenario& sc)
     locate(c.location.value_or(topology::GeoPoint{}));
     names.push_back(c.name);
   }
+  client_row_.assign(points_.size(), -1);
+  int rows = 0;
+  for (std::size_t h = sc.nodes.size(); h < place_.size(); ++h)
+    if (int& row = client_row_[static_cast<std::size_t>(place_[h])]; row < 0) row = rows++;
   if (model_ == LatencyModel::Matrix) {
     // The loader checked that the matrix names every host once; map its order to host order.
     std::unordered_map<std::string, int> row;
@@ -56,6 +60,15 @@ double LatencyTable::base(int i, int j) const {
   if (places <= kCachedPlaces) {
     if (geo_cache_.empty()) geo_cache_.assign(places * places, -1.0);
     cached = &geo_cache_[a * places + b];
+    if (*cached >= 0) return *cached;
+  } else if (const int row = client_row_[a] >= 0 ? client_row_[a] : client_row_[b]; row >= 0) {
+    // arc_km is symmetric to the bit (the differences only change sign), so one row serves both
+    // directions.
+    if (client_rows_.empty()) {
+      const int rows = *std::max_element(client_row_.begin(), client_row_.end()) + 1;
+      client_rows_.assign(static_cast<std::size_t>(rows) * places, -1.0);
+    }
+    cached = &client_rows_[static_cast<std::size_t>(row) * places + (client_row_[a] >= 0 ? b : a)];
     if (*cached >= 0) return *cached;
   }
   const double km = topology::arc_km(points_[a], points_[b]);

@@ -54,6 +54,10 @@ class LatencyTable {
   /// replicated nodes (`count`) share a location, so a 10,000-node swarm in 20 cities has 20.
   mutable std::vector<double> geo_cache_;
   static constexpr int kCachedPlaces = 2048;
+  /// Beyond that, the rows of the clients' locations only (every session starts its route from
+  /// its client): client_row_[place] indexes client_rows_ (places wide), -1 for other places.
+  std::vector<int> client_row_;
+  mutable std::vector<double> client_rows_;
 };
 
 /// The server (host index below `servers`) with the least sum of one-way latencies to every
