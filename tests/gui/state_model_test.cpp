@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include <filesystem>
 #include <fstream>
@@ -59,6 +60,21 @@ std::string lines(int first, int last) {  // kRun[first..last), each with '\n'
   return s;
 }
 
+
+/// Appends `n` events 10 ms apart to `tl`, each filled in by `fill(k, e)` once its time is set;
+/// returns them, for replay_until.
+std::vector<SwarmEvent> append_every_10ms(Timeline& tl, int n, const std::function<void(int, SwarmEvent&)>& fill) {
+  std::vector<SwarmEvent> all;
+  double t = 0;
+  for (int k = 0; k < n; ++k) {
+    SwarmEvent e;
+    e.t = (t += 0.01);
+    fill(k, e);
+    all.push_back(e);
+    EXPECT_TRUE(tl.append(e)) << "event " << k;
+  }
+  return all;
+}
 
 /// The state at T by replaying every event of `all` from the start: what seeking must equal.
 SwarmState replay_until(const SwarmInfo& info, const std::vector<SwarmEvent>& all, double T) {
@@ -197,11 +213,7 @@ TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
   info.n_servers = 2;
   info.hosts = {{"a", "L4", true, 1e9, 1e8, 1e8, {}}, {"b", "L4", true, 1e9, 1e8, 1e8, {}}, {"c", "cpu", false, 0, 1e8, 1e8, {}}};
   Timeline tl(info);
-  std::vector<SwarmEvent> all;
-  double t = 0;
-  for (int k = 0; k < 3000; ++k) {
-    SwarmEvent e;
-    e.t = (t += 0.01);
+  const std::vector<SwarmEvent> all = append_every_10ms(tl, 3000, [](int k, SwarmEvent& e) {
     if (k % 500 == 0) {
       e.type = (k / 500) % 2 ? EventType::NodeDown : EventType::NodeJoin;
       e.node = 1;
@@ -213,9 +225,7 @@ TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
       e.start = e.t - 0.005;
       e.value = k;
     }
-    all.push_back(e);
-    ASSERT_TRUE(tl.append(e));
-  }
+  });
   for (double T : {29.0, 3.0, 17.5, 0.0, 12.34, 29.99, 5.0}) {
     const SwarmState full = replay_until(info, all, T);
     const SwarmState seek = tl.state_at(T);
@@ -242,19 +252,13 @@ TEST(GuiStateModel, CheckpointsOfABigSwarmGrowWithEventsNotHosts) {
   EXPECT_EQ(info.host_index("h1999"), 1999);
   EXPECT_EQ(info.host_index("nobody"), -1);
   Timeline tl(info);
-  std::vector<SwarmEvent> all;
-  double t = 0;
-  for (int k = 0; k < 20000; ++k) {
-    SwarmEvent e;
-    e.t = (t += 0.01);
+  const std::vector<SwarmEvent> all = append_every_10ms(tl, 20000, [](int k, SwarmEvent& e) {
     e.type = EventType::Transfer;
     e.node = k % 7;
     e.peer = 1999;
     e.start = e.t - 0.005;
     e.value = 1000;
-    all.push_back(e);
-    ASSERT_TRUE(tl.append(e));
-  }
+  });
   EXPECT_GE(tl.checkpoints(), 5u);
   EXPECT_LE(tl.checkpoints(), 20000u / 2000u + 1u) << "one checkpoint per 2,000+ events at most";
   for (double T : {199.0, 3.0, 123.456, 0.0, 77.7}) {
