@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -26,9 +25,11 @@
 #include "sim/pricing.hpp"
 #include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/json_mutation.hpp"
 
 using namespace swarmsim::sim;
 using nlohmann::json;
+using swarmsim::testing::mutate_json_once_or_twice;
 
 namespace {
 
@@ -38,74 +39,6 @@ std::vector<std::filesystem::path> shipped_scenarios() {
     if (e.path().extension() == ".json") files.push_back(e.path());
   std::sort(files.begin(), files.end());
   return files;
-}
-
-/// Every value of `doc` with the JSON pointer that reaches it (the root excluded).
-void collect(json& doc, const json::json_pointer& at, std::vector<json::json_pointer>& out) {
-  if (doc.is_object())
-    for (auto it = doc.begin(); it != doc.end(); ++it) {
-      out.push_back(at / it.key());
-      collect(it.value(), at / it.key(), out);
-    }
-  else if (doc.is_array())
-    for (std::size_t i = 0; i < doc.size(); ++i) {
-      out.push_back(at / i);
-      collect(doc[i], at / i, out);
-    }
-}
-
-/// Replacement values that test types, signs, extremes and units.
-const std::vector<json>& replacements() {
-  static const std::vector<json> values{
-      nullptr, true, "", "abc", 0, -1, 1e308, -1e308, 0.5, 1e-300, 9007199254740993LL, json::array(), json::object(),
-      "5ms", "-3s", "0s", "100Mbps", "0Mbps", "1e400Mbps", "1e-30Mbps", "nanMbps", "inf", "1GiB", 65536, 100000000,
-      2147483648LL, json::array({0, 1}), json::array({"x"}), json::object({{"start", 5}, {"end", 2}}),
-  };
-  return values;
-}
-
-/// Applies one random mutation to `doc` and describes it.
-std::string mutate(json& doc, Rng& rng) {
-  std::vector<json::json_pointer> paths;
-  collect(doc, json::json_pointer(), paths);
-  const json::json_pointer& p = paths[rng.below(paths.size())];
-  const double u = rng.uniform();
-  if (u < 0.2) {  // delete it
-    json& parent = doc[p.parent_pointer()];
-    if (parent.is_object())
-      parent.erase(p.back());
-    else
-      parent.erase(static_cast<std::size_t>(std::stoul(p.back())));
-    return "delete " + p.to_string();
-  }
-  if (u < 0.5 && (doc[p].is_number() || doc[p].is_string())) {  // a valid-looking value, scaled
-    static const double factors[] = {0.0, 1e-3, 0.5, 2.0, 10.0, 1e3};
-    const double f = factors[rng.below(6)];
-    if (doc[p].is_number_integer()) {
-      doc[p] = static_cast<long long>(static_cast<double>(doc[p].get<long long>()) * f);
-    } else if (doc[p].is_number()) {
-      doc[p] = doc[p].get<double>() * f;
-    } else {  // "5ms" -> "0.005ms": scale the leading number, keep the unit
-      const std::string v = doc[p].get<std::string>();
-      std::size_t digits = 0;
-      while (digits < v.size() && (std::isdigit(static_cast<unsigned char>(v[digits])) || v[digits] == '.')) ++digits;
-      if (digits == 0 || digits == v.size() || !std::isdigit(static_cast<unsigned char>(v[0]))) return "keep " + p.to_string();
-      doc[p] = std::to_string(std::stod(v.substr(0, digits)) * f) + v.substr(digits);
-    }
-    return "scale " + p.to_string() + " by " + std::to_string(f) + " to " + doc[p].dump();
-  }
-  if (u < 0.6 && doc[p].is_string()) {  // a wrong unit on a quantity
-    doc[p] = doc[p].get<std::string>() + "x";
-    return "append x to " + p.to_string();
-  }
-  if (u < 0.7 && doc[p.parent_pointer()].is_array()) {  // duplicate an element
-    json& parent = doc[p.parent_pointer()];
-    parent.push_back(parent[static_cast<std::size_t>(std::stoul(p.back()))]);
-    return "duplicate " + p.to_string();
-  }
-  const json& v = replacements()[rng.below(replacements().size())];
-  doc[p] = v;
-  return "set " + p.to_string() + " = " + v.dump();
 }
 
 }  // namespace
@@ -124,8 +57,7 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
     const json original = json::parse(text.str());
     for (int k = 0; k < per_scenario; ++k) {
       json doc = original;
-      std::string what = mutate(doc, rng);
-      if (rng.uniform() < 0.3) what += "; " + mutate(doc, rng);
+      const std::string what = mutate_json_once_or_twice(doc, rng);
       const std::string where = file.filename().string() + ": " + what;
       Scenario sc;
       try {
@@ -194,8 +126,7 @@ TEST(ScenarioFuzz, MutatedModelGraphsLoadOrFailWithDiagnostics) {
   for (const auto& [name, original] : sources) {
     for (int k = 0; k < per_graph; ++k) {
       json doc = original;
-      std::string what = mutate(doc, rng);
-      if (rng.uniform() < 0.3) what += "; " + mutate(doc, rng);
+      const std::string what = mutate_json_once_or_twice(doc, rng);
       const std::string where = name + ": " + what;
       try {
         const part::ModelGraph g = part::load_model_graph_text(doc.dump(), "fuzz-graph.json");
