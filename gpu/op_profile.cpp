@@ -32,16 +32,50 @@ OpClass parse_class(const std::string& s, const std::string& where) {
   throw std::runtime_error(where + ": unknown op class \"" + s + "\"; expected \"gemm\", \"attention\" or \"vector\"");
 }
 
-template <class T>
-T field(const json& j, const char* key, const std::string& where) {
-  if (!j.is_object() || !j.contains(key))
-    throw std::runtime_error(where + "." + key + ": missing");
-  try {
-    return j.at(key).get<T>();
-  } catch (const json::exception&) {
-    throw std::runtime_error(where + "." + key + ": wrong type (" + j.at(key).dump() + ")");
+/// Reads the fields of one JSON object of a profile; every error is "SOURCE: PATH.KEY: message".
+class FieldReader {
+ public:
+  FieldReader(const json& obj, std::string source, std::string path) : obj_(obj), source_(std::move(source)), path_(std::move(path)) {
+    if (!obj_.is_object()) fail(path_.empty() ? "(root)" : path_, "expected an object, got " + obj_.dump(-1).substr(0, 40));
   }
-}
+  [[noreturn]] void fail(const std::string& at, const std::string& message) const {
+    throw std::runtime_error(source_ + ": " + at + ": " + message);
+  }
+  std::string key_path(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+  const json& at(const char* key) const {
+    if (!obj_.contains(key)) fail(key_path(key), "missing");
+    return obj_.at(key);
+  }
+  std::string text(const char* key) const {
+    const json& v = at(key);
+    if (!v.is_string()) fail(key_path(key), "expected a string, got " + v.dump());
+    return v.get<std::string>();
+  }
+  /// A number >= `min` (> `min` when `strict`).
+  double number(const char* key, double min, bool strict = false) const {
+    const json& v = at(key);
+    if (!v.is_number()) fail(key_path(key), "expected a number, got " + v.dump());
+    const double x = v.get<double>();
+    if (!std::isfinite(x) || x < min || (strict && x == min))
+      fail(key_path(key), "expected a number " + std::string(strict ? "> " : ">= ") +
+                              (min == std::floor(min) ? std::to_string(static_cast<long long>(min)) : json(min).dump()) +
+                              ", got " + v.dump());
+    return x;
+  }
+  /// An integer in [min, 2^31).
+  int integer(const char* key, int min) const {
+    const json& v = at(key);
+    if (!v.is_number_integer() || v.get<double>() < min || v.get<double>() > std::numeric_limits<int>::max())
+      fail(key_path(key), "expected an integer >= " + std::to_string(min) + ", got " + v.dump());
+    return v.get<int>();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  const json& obj_;
+  std::string source_;
+  std::string path_;
+};
 
 }  // namespace
 
@@ -81,37 +115,33 @@ json OpProfile::to_json() const {
 
 OpProfile OpProfile::from_json(const json& j, const std::string& source) {
   OpProfile p;
-  if (field<std::string>(j, "format", source) != "swarmsim-profile/1")
-    throw std::runtime_error(source + ".format: expected \"swarmsim-profile/1\"");
-  p.backend = field<std::string>(j, "backend", source);
-  const std::string dsrc = source + ".device";
-  const json& d = j.at("device");
-  p.device.name = field<std::string>(d, "name", dsrc);
-  const std::string kind = field<std::string>(d, "kind", dsrc);
-  if (kind != "gpu" && kind != "cpu") throw std::runtime_error(dsrc + ".kind: expected \"gpu\" or \"cpu\"");
+  const FieldReader root(j, source, "");
+  if (root.text("format") != "swarmsim-profile/1") root.fail("format", "expected \"swarmsim-profile/1\"");
+  p.backend = root.text("backend");
+  const FieldReader d(root.at("device"), source, "device");
+  p.device.name = d.text("name");
+  const std::string kind = d.text("kind");
+  if (kind != "gpu" && kind != "cpu") d.fail("device.kind", "expected \"gpu\" or \"cpu\", got \"" + kind + "\"");
   p.device.kind = kind == "gpu" ? DeviceKind::Gpu : DeviceKind::Cpu;
-  p.device.peak_flops = field<double>(d, "peak_flops", dsrc);
-  p.device.memory_bandwidth = field<double>(d, "memory_bandwidth", dsrc);
-  p.device.peaks_source = field<std::string>(d, "peaks_source", dsrc);
-  if (!(p.device.peak_flops > 0) || !(p.device.memory_bandwidth > 0))
-    throw std::runtime_error(dsrc + ": peak_flops and memory_bandwidth must be positive");
-  p.model = field<std::string>(j, "model", source);
-  p.storage = field<std::string>(j, "storage", source);
-  p.command = field<std::string>(j, "command", source);
-  if (!j.contains("entries") || !j.at("entries").is_array()) throw std::runtime_error(source + ".entries: expected an array");
-  for (std::size_t i = 0; i < j.at("entries").size(); ++i) {
-    const json& e = j.at("entries")[i];
-    const std::string w = source + ".entries[" + std::to_string(i) + "]";
+  p.device.peak_flops = d.number("peak_flops", 0.0, true);
+  p.device.memory_bandwidth = d.number("memory_bandwidth", 0.0, true);
+  p.device.peaks_source = d.text("peaks_source");
+  p.model = root.text("model");
+  p.storage = root.text("storage");
+  p.command = root.text("command");
+  const json& entries = root.at("entries");
+  if (!entries.is_array()) root.fail("entries", "expected an array");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const FieldReader e(entries[i], source, "entries[" + std::to_string(i) + "]");
     ProfileEntry x;
-    x.op = field<std::string>(e, "op", w);
-    x.cls = parse_class(field<std::string>(e, "class", w), w + ".class");
-    x.work = {field<int>(e, "batch", w), field<int>(e, "new_tokens", w), field<int>(e, "kv_len", w)};
-    x.flops = field<double>(e, "flops", w);
-    x.bytes = field<double>(e, "bytes", w);
-    x.median_s = field<double>(e, "median_s", w);
-    x.spread = field<double>(e, "spread", w);
-    x.runs = field<int>(e, "runs", w);
-    if (!(x.median_s > 0)) throw std::runtime_error(w + ".median_s: must be positive");
+    x.op = e.text("op");
+    x.cls = parse_class(e.text("class"), source + ": " + e.key_path("class"));
+    x.work = {e.integer("batch", 1), e.integer("new_tokens", 1), e.integer("kv_len", 0)};
+    x.flops = e.number("flops", 0.0);
+    x.bytes = e.number("bytes", 0.0, true);   // every op reads its inputs
+    x.median_s = e.number("median_s", 0.0, true);
+    x.spread = e.number("spread", 0.0);
+    x.runs = e.integer("runs", 1);
     p.entries.push_back(x);
   }
   return p;

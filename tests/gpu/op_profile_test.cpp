@@ -116,8 +116,63 @@ TEST(OpProfile, JsonRoundTripAndErrorsNameThePath) {
     OpProfile::from_json(j, "bad.json");
     FAIL() << "a profile without median_s loaded";
   } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()), "bad.json.entries[0].median_s: missing");
+    EXPECT_EQ(std::string(e.what()), "bad.json: entries[0].median_s: missing");
   }
+}
+
+// Profiles are user input (SWARMSIM_PROFILE_DIR): each kind of bad value is refused with the file,
+// the JSON path and what was expected, before it can price an op (a negative byte count priced
+// every block 10^6 times too slow; a missing "device" escaped as a bare json exception).
+TEST(OpProfile, BadValuesAreRefusedWithFileAndPath) {
+  OpProfile p;
+  p.backend = "cpu";
+  p.device = {"x", DeviceKind::Cpu, 1e11, 1e10, "measured"};
+  p.model = "Llama-3-8B";
+  p.storage = "f32";
+  p.command = "swarmsim profile";
+  p.entries.push_back({"attention", OpClass::Attention, {2, 1, 300}, 123.0, 456.0, 7e-6, 0.02, 9});
+  const nlohmann::json good = p.to_json();
+  struct Case {
+    const char* pointer;
+    nlohmann::json value;  // null: delete the key
+    const char* message;
+  };
+  const Case cases[] = {
+      {"/device", nullptr, "bad.json: device: missing"},
+      {"/device", "x", "bad.json: device: expected an object"},
+      {"/device/kind", "tpu", "bad.json: device.kind: expected \"gpu\" or \"cpu\", got \"tpu\""},
+      {"/device/peak_flops", 0, "bad.json: device.peak_flops: expected a number > 0, got 0"},
+      {"/device/memory_bandwidth", "1TBps", "bad.json: device.memory_bandwidth: expected a number, got \"1TBps\""},
+      {"/entries", nlohmann::json::object(), "bad.json: entries: expected an array"},
+      {"/entries/0", "x", "bad.json: entries[0]: expected an object"},
+      {"/entries/0/batch", 0, "bad.json: entries[0].batch: expected an integer >= 1, got 0"},
+      {"/entries/0/batch", 1e308, "bad.json: entries[0].batch: expected an integer >= 1, got 1e+308"},
+      {"/entries/0/batch", 2.5, "bad.json: entries[0].batch: expected an integer >= 1, got 2.5"},
+      {"/entries/0/kv_len", -1, "bad.json: entries[0].kv_len: expected an integer >= 0, got -1"},
+      {"/entries/0/new_tokens", 4294967296LL, "bad.json: entries[0].new_tokens: expected an integer >= 1, got 4294967296"},
+      {"/entries/0/flops", -1, "bad.json: entries[0].flops: expected a number >= 0, got -1"},
+      {"/entries/0/bytes", 0, "bad.json: entries[0].bytes: expected a number > 0, got 0"},
+      {"/entries/0/median_s", -1e-3, "bad.json: entries[0].median_s: expected a number > 0, got -0.001"},
+      {"/entries/0/spread", true, "bad.json: entries[0].spread: expected a number, got true"},
+      {"/entries/0/runs", 0, "bad.json: entries[0].runs: expected an integer >= 1, got 0"},
+      {"/entries/0/class", "matmul", "bad.json: entries[0].class: unknown op class \"matmul\""},
+      {"/format", "swarmsim-profile/2", "bad.json: format: expected \"swarmsim-profile/1\""},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json j = good;
+    const nlohmann::json::json_pointer at(c.pointer);
+    if (c.value.is_null())
+      j[at.parent_pointer()].erase(at.back());
+    else
+      j[at] = c.value;
+    try {
+      OpProfile::from_json(j, "bad.json");
+      ADD_FAILURE() << c.pointer << " = " << c.value.dump() << " loaded";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(c.message, 0), 0u) << c.pointer << ": " << e.what();
+    }
+  }
+  EXPECT_EQ(OpProfile::from_json(good, "good.json").entries.size(), 1u);
 }
 
 // The committed CPU profile loads and covers every op of a Llama block and of the client.
