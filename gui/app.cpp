@@ -67,7 +67,7 @@ void open_input(AppState& st, const std::string& path, const std::vector<sim::Ov
     st.live = false;
     RunDirectory run = load_run_directory(path);
     st.timeline = std::move(run.timeline);
-    st.metrics = run.metrics;
+    st.summary = run.summary;
     st.errors = run.errors;
     st.warnings = run.warnings;
     if (!run.scenario.empty()) {

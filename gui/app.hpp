@@ -57,7 +57,7 @@ struct AppState {
   std::vector<sim::Override> overrides; ///< --set overrides of the current live run
   nlohmann::json scenario_events = nlohmann::json::array();  ///< the scenario's "events" (what-if adds to them)
   Timeline timeline;
-  nlohmann::json metrics;               ///< metrics.json of a replayed run (null otherwise)
+  RunSummary summary;                   ///< metrics.json's figures of a replayed run (summary.present: false otherwise)
   std::vector<std::string> errors;      ///< shown in red in the window and printed on stderr
   std::vector<std::string> warnings;
   std::optional<PreviousRun> previous;

@@ -457,18 +457,19 @@ void inspector_tab(AppState& st) {
   ImGui::Text("device busy %.3f s (load %.2f%%)", n.busy_seconds, 100.0 * n.busy_seconds / std::max(1e-9, s.time));
   ImGui::Text("sent %s, received %s", bytes_str(n.bytes_sent).c_str(), bytes_str(n.bytes_received).c_str());
   // Memory and KV figures exist only at the end of a run (metrics.json).
-  if (st.metrics.is_object() && h.is_server && st.metrics.contains("nodes") && i < static_cast<int>(st.metrics["nodes"].size())) {
-    const auto& m = st.metrics["nodes"][static_cast<std::size_t>(i)];
+  if (st.summary.present && h.is_server && i < static_cast<int>(st.summary.nodes.size())) {
+    const RunSummary::Node& m = st.summary.nodes[static_cast<std::size_t>(i)];
     ImGui::Separator();
     ImGui::TextDisabled("end of run (metrics.json)");
-    const double weights = m.value("weights_bytes", 0.0), kv = m.value("kv_peak_bytes", 0.0);
+    const double weights = std::isfinite(m.weights_bytes) ? m.weights_bytes : 0.0;
+    const double kv = std::isfinite(m.kv_peak_bytes) ? m.kv_peak_bytes : 0.0;
     ImGui::Text("weights %s, KV peak %s", bytes_str(weights).c_str(), bytes_str(kv).c_str());
     if (h.memory_bytes > 0) {
       char o[48];
       std::snprintf(o, sizeof o, "memory peak %.1f%%", 100.0 * (weights + kv) / h.memory_bytes);
       ImGui::ProgressBar(static_cast<float>((weights + kv) / h.memory_bytes), ImVec2(-1, 0), o);
     }
-    ImGui::Text("utilization %.2f%% (device seconds / run time)", 100.0 * m.value("utilization", 0.0));
+    if (std::isfinite(m.utilization)) ImGui::Text("utilization %.2f%% (device seconds / run time)", 100.0 * m.utilization);
   }
 }
 
@@ -549,17 +550,14 @@ void run_tab(AppState& st) {
   ImGui::Text("input: %s", st.input.c_str());
   ImGui::Text("scenario %s, model %s, seed %llu", info.scenario.c_str(), info.model.c_str(), static_cast<unsigned long long>(info.seed));
   for (const std::string& wmsg : st.warnings) ImGui::TextColored(ImVec4(1, 0.8f, 0.3f, 1), "%s", wmsg.c_str());
-  if (st.metrics.is_object()) {
+  if (st.summary.present) {
+    const RunSummary& m = st.summary;
     ImGui::Separator();
     ImGui::TextDisabled("metrics.json");
-    const auto& m = st.metrics;
-    ImGui::Text("router %s, network %s, simulated %.3f s", m.value("router", "").c_str(), m.value("network_model", "").c_str(),
-                m.value("simulated_time_s", 0.0));
-    if (m.contains("throughput")) ImGui::Text("tokens/s %.3f", m["throughput"].value("tokens_per_s", 0.0));
-    if (m.contains("latency_s"))
-      for (const char* k : {"time_to_first_token", "per_token", "session"})
-        if (m["latency_s"].contains(k))
-          ImGui::Text("%s: p50 %.1f ms, p99 %.1f ms", k, m["latency_s"][k].value("p50", 0.0) * 1e3, m["latency_s"][k].value("p99", 0.0) * 1e3);
+    ImGui::Text("router %s, network %s, simulated %.3f s", m.router.c_str(), m.network_model.c_str(), m.simulated_time_s);
+    if (std::isfinite(m.tokens_per_s)) ImGui::Text("tokens/s %.3f", m.tokens_per_s);
+    for (const RunSummary::Latency& l : m.latency)
+      ImGui::Text("%s: p50 %.1f ms, p99 %.1f ms", l.name.c_str(), l.p50_s * 1e3, l.p99_s * 1e3);
   }
 }
 

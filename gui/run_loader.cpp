@@ -1,8 +1,10 @@
 #include "gui/run_loader.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -33,15 +35,47 @@ double number(const json& j, const char* key) {
 
 int integer(const json& j, const char* key) {
   const json& v = field(j, key);
-  if (!v.is_number_integer()) throw EventFormatError(std::string("\"") + key + "\": expected an integer, got " + v.dump());
+  if (!v.is_number_integer() || v.get<double>() < std::numeric_limits<int>::min() || v.get<double>() > std::numeric_limits<int>::max())
+    throw EventFormatError(std::string("\"") + key + "\": expected an integer, got " + v.dump());
   return v.get<int>();
 }
+
+/// An optional integer: `fallback` when absent.
+int integer_or(const json& j, const char* key, int fallback) { return j.contains(key) ? integer(j, key) : fallback; }
+
+/// A time or duration in seconds: in [0, kMaxSeconds].
+double seconds(const json& j, const char* key) {
+  const double x = number(j, key);
+  if (x < 0 || x > kMaxSeconds)
+    throw EventFormatError(std::string("\"") + key + "\": expected seconds in [0, 1e12], got " + field(j, key).dump());
+  return x;
+}
+
+/// An optional time in seconds: `fallback` when absent.
+double seconds_or(const json& j, const char* key, double fallback) { return j.contains(key) ? seconds(j, key) : fallback; }
+
+/// An optional finite number: `fallback` when absent.
+double number_or(const json& j, const char* key, double fallback) { return j.contains(key) ? number(j, key) : fallback; }
+
+/// A finite number >= 0.
+double non_negative(const json& j, const char* key) {
+  const double x = number(j, key);
+  if (x < 0) throw EventFormatError(std::string("\"") + key + "\": expected a number >= 0, got " + field(j, key).dump());
+  return x;
+}
+
+/// An optional number >= 0: `fallback` when absent.
+double non_negative_or(const json& j, const char* key, double fallback) { return j.contains(key) ? non_negative(j, key) : fallback; }
+
 
 std::string text(const json& j, const char* key) {
   const json& v = field(j, key);
   if (!v.is_string()) throw EventFormatError(std::string("\"") + key + "\": expected a string, got " + v.dump());
   return v.get<std::string>();
 }
+
+/// An optional string: `fallback` when absent.
+std::string text_or(const json& j, const char* key, const std::string& fallback) { return j.contains(key) ? text(j, key) : fallback; }
 
 int host(const json& j, const char* key, const SwarmInfo& info) {
   const std::string name = text(j, key);
@@ -50,16 +84,46 @@ int host(const json& j, const char* key, const SwarmInfo& info) {
   return i;
 }
 
-BlockRange blocks(const json& j, const char* key) {
+/// A block range {start, end} inside the model's `n_blocks` blocks (0 <= start <= end <= n_blocks).
+BlockRange blocks(const json& j, const char* key, int n_blocks) {
   const json& v = field(j, key);
   if (!v.is_object()) throw EventFormatError(std::string("\"") + key + "\": expected {start, end}");
-  return BlockRange{integer(v, "start"), integer(v, "end")};
+  const BlockRange r{integer(v, "start"), integer(v, "end")};
+  if (r.start < 0 || r.start > r.end || r.end > n_blocks)
+    throw EventFormatError(std::string("\"") + key + "\": blocks {start: " + std::to_string(r.start) + ", end: " +
+                           std::to_string(r.end) + "} are not a range of the model's " + std::to_string(n_blocks) +
+                           " blocks (expected 0 <= start <= end <= " + std::to_string(n_blocks) + ")");
+  return r;
 }
 
 std::optional<topology::GeoPoint> location(const json& j) {
   auto it = j.find("location");
   if (it == j.end() || it->is_null()) return std::nullopt;
-  return topology::GeoPoint{number(*it, "lat"), number(*it, "lon")};
+  const topology::GeoPoint p{number(*it, "lat"), number(*it, "lon")};
+  if (std::abs(p.lat_deg) > 90 || std::abs(p.lon_deg) > 180)
+    throw EventFormatError("\"location\": expected lat in [-90, 90] and lon in [-180, 180], got " + it->dump());
+  return p;
+}
+
+/// A chain's hops: servers (not clients) with their block ranges.
+std::vector<ChainHop> hops(const json& j, const SwarmInfo& info) {
+  const json& list = field(j, "hops");
+  if (!list.is_array()) throw EventFormatError("\"hops\": expected an array of {node, blocks}");
+  std::vector<ChainHop> out;
+  for (const json& h : list) {
+    if (!h.is_object()) throw EventFormatError("\"hops\": expected an array of {node, blocks}, got " + h.dump());
+    const int node = host(h, "node", info);
+    if (node >= info.n_servers) throw EventFormatError("\"hops\": \"" + info.hosts[node].name + "\" is a client, not a server");
+    out.push_back({node, blocks(h, "blocks", info.n_blocks)});
+  }
+  return out;
+}
+
+/// A span's start: finite and not after its end `t`.
+double span_start(const json& j, double t) {
+  const double start = seconds(j, "start");
+  if (start > t) throw EventFormatError("\"start\": " + std::to_string(start) + " is after the span's end t = " + std::to_string(t));
+  return start;
 }
 
 /// A node ("gpu", memory) or a client ("device") of the run_start header.
@@ -68,9 +132,9 @@ HostInfo host_info(const json& j, bool server) {
   h.name = text(j, "name");
   h.device = text(j, server ? "gpu" : "device");
   h.is_server = server;
-  if (server) h.memory_bytes = j.value("memory_bytes", 0.0);
-  h.uplink_Bps = j.value("uplink_Bps", 0.0);
-  h.downlink_Bps = j.value("downlink_Bps", 0.0);
+  if (server) h.memory_bytes = non_negative_or(j, "memory_bytes", 0.0);
+  h.uplink_Bps = non_negative_or(j, "uplink_Bps", 0.0);
+  h.downlink_Bps = non_negative_or(j, "downlink_Bps", 0.0);
   h.location = location(j);
   return h;
 }
@@ -86,27 +150,37 @@ SwarmInfo parse_run_start(const json& j) {
     throw EventFormatError("the first line must be the \"run_start\" event");
   SwarmInfo info;
   info.scenario = text(j, "scenario");
-  info.model = j.value("model", "");
-  info.seed = j.value("seed", std::uint64_t{0});
+  info.model = text_or(j, "model", "");
+  if (j.contains("seed")) {
+    const json& seed = j.at("seed");
+    if (!seed.is_number_unsigned()) throw EventFormatError("\"seed\": expected an integer >= 0, got " + seed.dump());
+    info.seed = seed.get<std::uint64_t>();
+  }
   info.n_blocks = integer(j, "n_blocks");
-  for (const json& n : field(j, "nodes")) info.hosts.push_back(host_info(n, true));
+  if (info.n_blocks < 1 || info.n_blocks > kMaxBlocks)
+    throw EventFormatError("\"n_blocks\": expected 1 to " + std::to_string(kMaxBlocks) + ", got " + std::to_string(info.n_blocks));
+  for (const char* key : {"nodes", "clients"})
+    if (!field(j, key).is_array()) throw EventFormatError(std::string("\"") + key + "\": expected an array of hosts");
+  for (const json& n : j.at("nodes")) info.hosts.push_back(host_info(n, true));
   info.n_servers = static_cast<int>(info.hosts.size());
-  for (const json& c : field(j, "clients")) info.hosts.push_back(host_info(c, false));
-  info.tokens_per_step = j.value("tokens_per_step", 1.0);
+  for (const json& c : j.at("clients")) info.hosts.push_back(host_info(c, false));
+  info.tokens_per_step = number_or(j, "tokens_per_step", 1.0);
+  if (!(info.tokens_per_step > 0)) throw EventFormatError("\"tokens_per_step\": expected a number > 0");
   info.index_hosts();
+  if (info.by_name.size() != info.hosts.size()) throw EventFormatError("two hosts share a name (host names must be unique)");
   return info;
 }
 
 SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
   if (!j.is_object()) throw EventFormatError("expected a JSON object");
   SwarmEvent e;
-  e.t = number(j, "t");
+  e.t = seconds(j, "t");
   const std::string type = text(j, "type");
   if (type == "node_join") {
     e.type = EventType::NodeJoin;
     e.node = host(j, "node", info);
-    e.blocks = blocks(j, "blocks");
-    e.start = j.value("load_started", e.t);
+    e.blocks = blocks(j, "blocks", info.n_blocks);
+    e.start = seconds_or(j, "load_started", e.t);
   } else if (type == "node_down" || type == "node_up") {
     e.type = type == "node_down" ? EventType::NodeDown : EventType::NodeUp;
     e.node = host(j, "node", info);
@@ -116,11 +190,11 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.node = host(j, "node", info);
     if (j.contains("peer")) e.peer = host(j, "peer", info);
     if (e.text == "set_bandwidth") {
-      e.value = number(j, "bandwidth_Bps");
-      const std::string d = j.value("direction", "both");
+      e.value = non_negative(j, "bandwidth_Bps");
+      const std::string d = text_or(j, "direction", "both");
       e.direction = d == "up" ? 'u' : d == "down" ? 'd' : 'b';
     } else if (e.text == "set_latency") {
-      e.value = number(j, "latency_s");
+      e.value = seconds(j, "latency_s");
     } else {
       throw EventFormatError("\"action\": expected \"set_bandwidth\" or \"set_latency\", got \"" + e.text + "\"");
     }
@@ -131,58 +205,61 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
   } else if (type == "chain_formed") {
     e.type = EventType::ChainFormed;
     e.session = integer(j, "session");
-    e.attempt = j.value("attempt", 1);
-    e.value = j.value("cost", 0.0);
-    for (const json& h : field(j, "hops")) e.hops.push_back({host(h, "node", info), blocks(h, "blocks")});
+    e.attempt = integer_or(j, "attempt", 1);
+    e.value = number_or(j, "cost", 0.0);
+    e.hops = hops(j, info);
   } else if (type == "session_done" || type == "session_failed") {
     e.type = type == "session_done" ? EventType::SessionDone : EventType::SessionFailed;
     e.session = integer(j, "session");
-    e.tokens = j.value("tokens", 0);
-    if (e.type == EventType::SessionFailed) e.text = j.value("reason", "");
+    e.tokens = integer_or(j, "tokens", 0);
+    if (e.type == EventType::SessionFailed) e.text = text_or(j, "reason", "");
   } else if (type == "compute") {
     e.type = EventType::Compute;
     e.node = host(j, "host", info);
-    e.start = number(j, "start");
-    e.session = j.value("session", -1);
-    e.step = j.value("step", 0);
-    e.text = j.value("what", "blocks");
-    if (j.contains("blocks")) e.blocks = blocks(j, "blocks");
+    e.start = span_start(j, e.t);
+    e.session = integer_or(j, "session", -1);
+    e.step = integer_or(j, "step", 0);
+    e.text = text_or(j, "what", "blocks");
+    if (j.contains("blocks")) e.blocks = blocks(j, "blocks", info.n_blocks);
   } else if (type == "transfer") {
     e.type = EventType::Transfer;
     e.node = host(j, "from", info);
     e.peer = host(j, "to", info);
-    e.start = number(j, "start");
-    e.value = number(j, "bytes");
-    e.session = j.value("session", -1);
-    e.step = j.value("step", 0);
+    e.start = span_start(j, e.t);
+    e.value = non_negative(j, "bytes");
+    e.session = integer_or(j, "session", -1);
+    e.step = integer_or(j, "step", 0);
   } else if (type == "step") {
     e.type = EventType::Step;
     e.session = integer(j, "session");
     e.step = integer(j, "step");
-    e.value = number(j, "latency");
+    e.value = seconds(j, "latency");
   } else if (type == "transfer_retry") {
     e.type = EventType::TransferRetry;
     e.node = host(j, "from", info);
     e.peer = host(j, "to", info);
-    e.session = j.value("session", -1);
-    e.step = j.value("step", 0);
-    e.attempt = j.value("attempt", 1);
-    e.text = j.value("reason", "");
-    e.given_up = j.value("given_up", false);
+    e.session = integer_or(j, "session", -1);
+    e.step = integer_or(j, "step", 0);
+    e.attempt = integer_or(j, "attempt", 1);
+    e.text = text_or(j, "reason", "");
+    if (j.contains("given_up")) {
+      if (!j.at("given_up").is_boolean()) throw EventFormatError("\"given_up\": expected true or false, got " + j.at("given_up").dump());
+      e.given_up = j.at("given_up").get<bool>();
+    }
   } else if (type == "session_recovered") {
     e.type = EventType::SessionRecovered;
     e.session = integer(j, "session");
-    e.step = j.value("step", 0);
+    e.step = integer_or(j, "step", 0);
     e.node = host(j, "failed_node", info);
-    e.blocks = blocks(j, "blocks");
-    e.tokens = j.value("replayed_tokens", 0);
-    e.value = j.value("detected_after", 0.0);
-    for (const json& h : field(j, "hops")) e.hops.push_back({host(h, "node", info), blocks(h, "blocks")});
+    e.blocks = blocks(j, "blocks", info.n_blocks);
+    e.tokens = integer_or(j, "replayed_tokens", 0);
+    e.value = seconds_or(j, "detected_after", 0.0);
+    e.hops = hops(j, info);
   } else if (type == "blocks_moved") {
     e.type = EventType::BlocksMoved;
     e.node = host(j, "node", info);
-    e.blocks = blocks(j, "from");
-    e.blocks_to = blocks(j, "to");
+    e.blocks = blocks(j, "from", info.n_blocks);
+    e.blocks_to = blocks(j, "to", info.n_blocks);
   } else if (type == "run_end") {
     e.type = EventType::RunEnd;
   } else if (type == "run_start") {
@@ -293,11 +370,17 @@ void read_lines(const fs::path& file, SwarmInfo& info, std::vector<SwarmEvent>& 
   }
 }
 
-/// "blocks 3-7" -> [3, 8)
+/// "blocks 3-7" -> [3, 8); any other name, or numbers beyond int, -> an empty range.
 BlockRange blocks_from_name(const std::string& name) {
-  int a = 0, b = -1;
-  if (std::sscanf(name.c_str(), "blocks %d-%d", &a, &b) == 2) return BlockRange{a, b + 1};
-  return {};
+  const std::string prefix = "blocks ";
+  if (name.rfind(prefix, 0) != 0) return {};
+  const char* end = name.data() + name.size();
+  int a = 0, b = 0;
+  const auto first = std::from_chars(name.data() + prefix.size(), end, a);
+  if (first.ec != std::errc() || first.ptr == end || *first.ptr != '-') return {};
+  const auto second = std::from_chars(first.ptr + 1, end, b);
+  if (second.ec != std::errc() || b == std::numeric_limits<int>::max()) return {};
+  return BlockRange{a, b + 1};
 }
 
 /// trace.json's compute and transfer spans, and the token steps they imply (the client's "head"
@@ -328,37 +411,55 @@ void read_trace(const fs::path& file, const SwarmInfo& info, const std::vector<S
     warnings.push_back(file.string() + ": no \"traceEvents\" array");
     return;
   }
-  for (const json& t : *events_it) {
-    if (t.value("ph", "") != "X") continue;
-    const std::string cat = t.value("cat", "");
-    if (cat != "compute" && cat != "transfer") continue;
-    const int tid = t.value("tid", -1);
-    if (tid < 0 || tid >= H) continue;
-    const double start = t.value("ts", 0.0) * 1e-6, end = start + t.value("dur", 0.0) * 1e-6;
-    const json args = t.value("args", json::object());
-    SwarmEvent e;
-    e.t = end;
-    e.start = start;
-    e.node = tid;
-    e.session = args.value("session", -1);
-    e.step = args.value("step", 0);
-    const std::string name = t.value("name", "");
-    if (cat == "compute") {
-      e.type = EventType::Compute;
-      e.blocks = blocks_from_name(name);
-      e.text = e.blocks.empty() ? name : "blocks";
-      if (name == "head") heads.push_back({end, e.session, e.step});
-    } else {
-      e.type = EventType::Transfer;
-      e.value = args.value("bytes", 0.0);
-      // "send to NAME (8.25 KiB)"
-      const std::string prefix = "send to ";
-      const std::size_t paren = name.rfind(" (");
-      if (name.rfind(prefix, 0) == 0 && paren != std::string::npos)
-        e.peer = info.host_index(name.substr(prefix.size(), paren - prefix.size()));
-      if (e.peer < 0) continue;
+  // A span that does not read (a wrong type, a time that is not finite) drops every span: the
+  // series would be wrong, not just shorter.
+  const std::size_t events_before = out.size();
+  for (std::size_t k = 0; k < events_it->size(); ++k) {
+    const json& t = (*events_it)[k];
+    try {
+      if (!t.is_object()) throw EventFormatError("expected an object, got " + t.dump());
+      if (text_or(t, "ph", "") != "X") continue;
+      const std::string cat = text_or(t, "cat", "");
+      if (cat != "compute" && cat != "transfer") continue;
+      const int tid = integer(t, "tid");
+      if (tid < 0 || tid >= H) continue;
+      const double start = number(t, "ts") * 1e-6, end = start + non_negative(t, "dur") * 1e-6;
+      if (start < 0 || end > kMaxSeconds)
+        throw EventFormatError("the span [" + std::to_string(start) + ", " + std::to_string(end) + "] s is not inside [0, 1e12] s");
+      const json no_args = json::object();
+      const json& args = t.contains("args") ? t.at("args") : no_args;
+      if (!args.is_object()) throw EventFormatError("\"args\": expected an object, got " + args.dump());
+      SwarmEvent e;
+      e.t = end;
+      e.start = start;
+      e.node = tid;
+      e.session = integer_or(args, "session", -1);
+      e.step = integer_or(args, "step", 0);
+      const std::string name = text_or(t, "name", "");
+      if (cat == "compute") {
+        e.type = EventType::Compute;
+        e.blocks = blocks_from_name(name);
+        if (e.blocks.start < 0 || e.blocks.start > e.blocks.end || e.blocks.end > info.n_blocks)
+          throw EventFormatError("\"name\": \"" + name + "\" names blocks outside the model's " + std::to_string(info.n_blocks));
+        e.text = e.blocks.empty() ? name : "blocks";
+        if (name == "head") heads.push_back({end, e.session, e.step});
+      } else {
+        e.type = EventType::Transfer;
+        e.value = non_negative_or(args, "bytes", 0.0);
+        // "send to NAME (8.25 KiB)"
+        const std::string prefix = "send to ";
+        const std::size_t paren = name.rfind(" (");
+        if (name.rfind(prefix, 0) == 0 && paren != std::string::npos)
+          e.peer = info.host_index(name.substr(prefix.size(), paren - prefix.size()));
+        if (e.peer < 0) continue;
+      }
+      out.push_back(std::move(e));
+    } catch (const std::exception& ex) {
+      out.resize(events_before);
+      warnings.push_back(file.string() + ": traceEvents[" + std::to_string(k) + "]: " + ex.what() +
+                         "; its spans are not shown (busy time, traffic and the throughput and latency series are unavailable)");
+      return;
     }
-    out.push_back(std::move(e));
   }
   std::sort(heads.begin(), heads.end(), [](const Head& a, const Head& b) { return a.end < b.end; });
   std::map<int, double> last_token;
@@ -370,6 +471,13 @@ void read_trace(const fs::path& file, const SwarmInfo& info, const std::vector<S
     s.step = h.step;
     auto prev = last_token.find(h.session);
     const double since = prev != last_token.end() ? prev->second : arrival.count(h.session) ? arrival[h.session] : h.end;
+    if (since > h.end) {
+      out.resize(events_before);
+      warnings.push_back(file.string() + ": the \"head\" span of session " + std::to_string(h.session) + " ends at t = " +
+                         std::to_string(h.end) + " s, before the session started (" + std::to_string(since) +
+                         " s); its spans are not shown (busy time, traffic and the throughput and latency series are unavailable)");
+      return;
+    }
     s.value = h.end - since;
     last_token[h.session] = h.end;
     out.push_back(s);
@@ -386,6 +494,79 @@ void read_events_file(const fs::path& file, Timeline& timeline, std::vector<std:
   read_lines(file, info, events, have_info, errors, warnings);
   timeline = Timeline(std::move(info));
   timeline.assign(std::move(events));
+}
+
+RunSummary read_run_summary(const json& metrics, const std::string& file, std::vector<std::string>& warnings) {
+  RunSummary r;
+  if (!metrics.is_object()) {
+    warnings.push_back(file + ": expected a JSON object; end-of-run figures are unavailable");
+    return r;
+  }
+  r.present = true;
+  // The value at `path` if it is a finite number (NaN if absent; a warning if of another type).
+  const auto figure = [&](const json& obj, const std::string& path, const char* key) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return std::numeric_limits<double>::quiet_NaN();
+    if (!it->is_number() || !std::isfinite(it->get<double>())) {
+      warnings.push_back(file + ": " + path + key + ": expected a number, got " + it->dump().substr(0, 60));
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    return it->get<double>();
+  };
+  const auto word = [&](const char* key) {
+    const auto it = metrics.find(key);
+    if (it == metrics.end()) return std::string();
+    if (!it->is_string()) {
+      warnings.push_back(file + ": " + key + ": expected a string, got " + it->dump().substr(0, 60));
+      return std::string();
+    }
+    return it->get<std::string>();
+  };
+  // The object at metrics[key] (nullptr if absent; a warning if of another type).
+  const auto object = [&](const json& obj, const std::string& path, const char* key) -> const json* {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return nullptr;
+    if (!it->is_object()) {
+      warnings.push_back(file + ": " + path + key + ": expected an object, got " + it->dump().substr(0, 60));
+      return nullptr;
+    }
+    return &*it;
+  };
+  r.router = word("router");
+  r.network_model = word("network_model");
+  r.simulated_time_s = figure(metrics, "", "simulated_time_s");
+  const double dropped = figure(metrics, "", "trace_dropped_events");
+  r.trace_dropped_events = dropped > 0 ? dropped : 0;
+  if (const json* t = object(metrics, "", "throughput")) {
+    r.tokens_per_s = figure(*t, "throughput.", "tokens_per_s");
+    r.tokens_generated = figure(*t, "throughput.", "tokens_generated");
+  }
+  if (const json* lat = object(metrics, "", "latency_s"))
+    for (const char* k : {"time_to_first_token", "per_token", "session"})
+      if (const json* p = object(*lat, "latency_s.", k)) {
+        const std::string at = std::string("latency_s.") + k + ".";
+        r.latency.push_back({k, figure(*p, at, "p50"), figure(*p, at, "p99")});
+      }
+  if (const auto it = metrics.find("nodes"); it != metrics.end()) {
+    if (!it->is_array()) {
+      warnings.push_back(file + ": nodes: expected an array, got " + it->dump().substr(0, 60));
+    } else {
+      for (std::size_t i = 0; i < it->size(); ++i) {
+        const json& n = (*it)[i];
+        const std::string at = "nodes[" + std::to_string(i) + "].";
+        RunSummary::Node node;
+        if (!n.is_object()) {
+          warnings.push_back(file + ": " + at.substr(0, at.size() - 1) + ": expected an object");
+        } else {
+          node.weights_bytes = figure(n, at, "weights_bytes");
+          node.kv_peak_bytes = figure(n, at, "kv_peak_bytes");
+          node.utilization = figure(n, at, "utilization");
+        }
+        r.nodes.push_back(node);
+      }
+    }
+  }
+  return r;
 }
 
 RunDirectory load_run_directory(const fs::path& dir) {
@@ -410,10 +591,9 @@ RunDirectory load_run_directory(const fs::path& dir) {
   const fs::path metrics_file = dir / "metrics.json";
   if (std::ifstream m(metrics_file, std::ios::binary); m) {
     try {
-      run.metrics = json::parse(m);
+      run.summary = read_run_summary(json::parse(m), metrics_file.string(), run.warnings);
     } catch (const std::exception& ex) {
       run.warnings.push_back(metrics_file.string() + ": not valid JSON (" + std::string(ex.what()) + ")");
-      run.metrics = nullptr;
     }
   } else {
     run.warnings.push_back(metrics_file.string() + ": missing; end-of-run figures are unavailable");
@@ -434,18 +614,16 @@ RunDirectory load_run_directory(const fs::path& dir) {
       run.warnings.push_back(trace_file.string() +
                              ": missing; busy time, traffic and the throughput and latency series are unavailable");
     }
-    if (run.metrics.is_object() && run.metrics.contains("trace_dropped_events"))
+    if (run.summary.trace_dropped_events > 0)
       run.warnings.push_back("trace.json stopped recording early (trace_dropped_events = " +
-                             run.metrics["trace_dropped_events"].dump() + "): series end early");
+                             std::to_string(static_cast<long long>(run.summary.trace_dropped_events)) + "): series end early");
   }
 
   // Tokens per step (the batch size): what metrics.json counted over the steps seen.
   long steps = 0;
   for (const SwarmEvent& e : spans) steps += e.type == EventType::Step;
-  if (steps > 0 && run.metrics.is_object()) {
-    const double tokens = run.metrics.value(json::json_pointer("/throughput/tokens_generated"), 0.0);
-    if (tokens > 0) info.tokens_per_step = std::max(1.0, std::round(tokens / static_cast<double>(steps)));
-  }
+  if (steps > 0 && run.summary.tokens_generated > 0)
+    info.tokens_per_step = std::max(1.0, std::round(run.summary.tokens_generated / static_cast<double>(steps)));
 
   events.insert(events.end(), std::make_move_iterator(spans.begin()), std::make_move_iterator(spans.end()));
   run.timeline = Timeline(std::move(info));

@@ -7,6 +7,7 @@
 // "FILE:LINE: what" in `RunDirectory::errors`, and the events read before the first bad line stay
 // in the timeline, so the state up to the last good line can still be shown.
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,6 +30,11 @@ class UnknownEventType : public EventFormatError {
  public:
   using EventFormatError::EventFormatError;
 };
+
+/// Most blocks a run_start may declare (models have tens to hundreds; graph pipelines up to 10^4 ops).
+inline constexpr int kMaxBlocks = 100000;
+/// Latest simulated time a run file may name (s): about 31,700 years.
+inline constexpr double kMaxSeconds = 1e12;  // messages say "1e12"
 
 /// Reads "run_start"'s fields into the run's description. Throws EventFormatError.
 SwarmInfo parse_run_start(const nlohmann::json& line);
@@ -59,11 +65,37 @@ class EventLineReader {
   std::string error_;
 };
 
+/// The end-of-run figures of metrics.json that the panels show, read once so that drawing never
+/// parses JSON. A figure metrics.json lacks, or holds with a wrong type, is NaN (strings: empty).
+struct RunSummary {
+  bool present = false;                 ///< metrics.json was read
+  std::string router, network_model;
+  double simulated_time_s = std::numeric_limits<double>::quiet_NaN();
+  double tokens_per_s = std::numeric_limits<double>::quiet_NaN();
+  double tokens_generated = std::numeric_limits<double>::quiet_NaN();
+  double trace_dropped_events = 0;      ///< spans trace.json did not record
+  struct Latency {
+    std::string name;                   ///< "time_to_first_token", "per_token", "session"
+    double p50_s, p99_s;
+  };
+  std::vector<Latency> latency;         ///< those metrics.json has
+  struct Node {
+    double weights_bytes = std::numeric_limits<double>::quiet_NaN();
+    double kv_peak_bytes = std::numeric_limits<double>::quiet_NaN();
+    double utilization = std::numeric_limits<double>::quiet_NaN();  ///< device seconds / run time
+  };
+  std::vector<Node> nodes;              ///< metrics.json's "nodes": the servers, in host order
+};
+
+/// Reads the figures of a metrics.json document; each one of the wrong type adds a warning
+/// "FILE: PATH: expected ...". Never throws.
+RunSummary read_run_summary(const nlohmann::json& metrics, const std::string& file, std::vector<std::string>& warnings);
+
 /// What a run directory held.
 struct RunDirectory {
   std::filesystem::path dir;
   Timeline timeline;
-  nlohmann::json metrics;            ///< metrics.json, or null when missing or unreadable
+  RunSummary summary;                ///< metrics.json's figures (summary.present: false when missing or unreadable)
   std::filesystem::path scenario;    ///< DIR/scenario.json when the directory has one (for what-if)
   bool has_spans = false;            ///< trace.json's compute/transfer spans were merged
   std::vector<std::string> errors;   ///< "FILE:LINE: message"; the timeline holds what came before

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include <filesystem>
@@ -52,6 +53,10 @@ fs::path write_run(const std::string& name, const std::string& text) {
   fs::create_directories(dir);
   std::ofstream(dir / "events.jsonl", std::ios::binary) << text;
   return dir;
+}
+
+bool any_contains(const std::vector<std::string>& messages, const std::string& part) {
+  return std::any_of(messages.begin(), messages.end(), [&](const std::string& m) { return m.find(part) != std::string::npos; });
 }
 
 std::string lines(int first, int last) {  // kRun[first..last), each with '\n'
@@ -194,6 +199,96 @@ TEST(GuiStateModel, MalformedLineNamesFileAndLine) {
             std::string::npos)
       << no_end.errors[0];
   EXPECT_EQ(no_end.timeline.state_at(1e9).sessions_done, 1);
+}
+
+// Values the panels would index or draw with are checked where they are read: each bad line is
+// refused with its file, line and what was expected (the fuzz test, replay_fuzz_test.cpp, found
+// chains with block ranges like {5, 2} or {65536, 8} drawn as given).
+TEST(GuiStateModel, OutOfRangeValuesAreRefusedWithTheLine) {
+  const std::string start = kRun[0];
+  struct Case {
+    std::string line;  // replaces line 5 (the first chain_formed)
+    const char* message;
+  };
+  const Case cases[] = {
+      {R"({"t":1.0,"type":"chain_formed","session":0,"hops":[{"node":"a","blocks":{"start":5,"end":2}}]})",
+       "\"blocks\": blocks {start: 5, end: 2} are not a range of the model's 8 blocks (expected 0 <= start <= end <= 8)"},
+      {R"({"t":1.0,"type":"chain_formed","session":0,"hops":[{"node":"a","blocks":{"start":0,"end":9}}]})",
+       "are not a range of the model's 8 blocks"},
+      {R"({"t":1.0,"type":"chain_formed","session":0,"hops":[{"node":"c","blocks":{"start":0,"end":4}}]})",
+       "\"hops\": \"c\" is a client, not a server"},
+      {R"({"t":1.0,"type":"chain_formed","session":0,"hops":{"node":"a"}})", "\"hops\": expected an array of {node, blocks}"},
+      {R"({"t":1.0,"type":"chain_formed","session":0,"attempt":"2","hops":[]})", "\"attempt\": expected an integer, got \"2\""},
+      {R"({"t":1.0,"type":"session_start","session":4294967296,"client":"c"})", "\"session\": expected an integer, got 4294967296"},
+      {R"({"t":1e13,"type":"node_down","node":"a"})", "\"t\": expected seconds in [0, 1e12], got 10000000000000.0"},
+      {R"({"t":1.0,"type":"link_change","action":"set_bandwidth","node":"a","bandwidth_Bps":-5})",
+       "\"bandwidth_Bps\": expected a number >= 0, got -5"},
+      {R"({"t":1.0,"type":"transfer_retry","from":"a","to":"b","given_up":"yes"})", "\"given_up\": expected true or false, got \"yes\""},
+  };
+  for (const Case& c : cases) {
+    const std::string text = lines(0, 4) + c.line + "\n" + lines(5, kLines);
+    const fs::path dir = write_run("out-of-range", text);
+    const RunDirectory run = load_run_directory(dir);
+    ASSERT_FALSE(run.ok()) << c.line;
+    EXPECT_EQ(run.errors[0].rfind((dir / "events.jsonl").string() + ":5: ", 0), 0u) << run.errors[0];
+    EXPECT_NE(run.errors[0].find(c.message), std::string::npos) << run.errors[0];
+    EXPECT_EQ(run.timeline.events().size(), 3u) << c.line;  // the events before line 5
+  }
+  // The header: blocks, host locations and names.
+  const std::pair<std::string, const char*> headers[] = {
+      {std::string(start).replace(start.find("\"n_blocks\":8"), 12, "\"n_blocks\":0"), "\"n_blocks\": expected 1 to 100000, got 0"},
+      {std::string(start).replace(start.find("\"lat\":50"), 8, "\"lat\":95"), "\"location\": expected lat in [-90, 90]"},
+      {std::string(start).replace(start.find("\"name\":\"b\""), 10, "\"name\":\"a\""), "two hosts share a name"},
+  };
+  for (const auto& [header, message] : headers) {
+    const RunDirectory run = load_run_directory(write_run("bad-header", header + "\n" + lines(1, kLines)));
+    ASSERT_FALSE(run.ok()) << header;
+    EXPECT_NE(run.errors[0].find(std::string("events.jsonl:1: ") + message), std::string::npos) << run.errors[0];
+  }
+}
+
+// trace.json and metrics.json are optional: a bad span drops every span with a warning naming the
+// span, and a figure of the wrong type is a warning and NaN; the run's events still load.
+TEST(GuiStateModel, BadTraceOrMetricsAreWarningsNotCrashes) {
+  const fs::path dir = write_run("bad-trace", lines(0, kLines));
+  const auto span = [](const std::string& name, double ts, double dur, const char* args) {
+    return R"({"ph":"X","cat":"compute","name":")" + name + R"(","pid":1,"tid":0,"ts":)" + std::to_string(ts) +
+           R"(,"dur":)" + std::to_string(dur) + R"(,"args":)" + args + "}";
+  };
+  const std::string good = span("blocks 0-3", 1.5e6, 1e5, R"({"session":0,"step":0})");
+  const std::pair<std::string, const char*> traces[] = {
+      {span("blocks 0-3", 1.5e6, 1e5, R"({"session":"zero"})"), "traceEvents[1]: \"session\": expected an integer"},
+      {span("blocks 0-3", 1.5e6, 1e5, "5"), "traceEvents[1]: \"args\": expected an object, got 5"},
+      {span("blocks 6-9", 1.5e6, 1e5, "{}"), "traceEvents[1]: \"name\": \"blocks 6-9\" names blocks outside the model's 8"},
+      {span("blocks 0-3", 1.5e6, 1e20, "{}"), "traceEvents[1]: the span [1.500000, 100000000000001.500000] s is not inside [0, 1e12] s"},
+      {span("head", 0.5e6, 1e5, R"({"session":0,"step":0})"), "the \"head\" span of session 0 ends at t = 0.600000 s, before the session started"},
+  };
+  for (const auto& [bad, message] : traces) {
+    std::ofstream(dir / "trace.json") << R"({"traceEvents":[)" << good << "," << bad << "]}";
+    const RunDirectory run = load_run_directory(dir);
+    EXPECT_TRUE(run.ok()) << bad;
+    EXPECT_FALSE(run.has_spans) << bad;
+    EXPECT_TRUE(any_contains(run.warnings, (dir / "trace.json").string() + ": " + message)) << ::testing::PrintToString(run.warnings);
+    EXPECT_EQ(run.timeline.events().size(), static_cast<std::size_t>(kLines - 1)) << bad;
+  }
+  std::ofstream(dir / "trace.json") << R"({"traceEvents":[)" << good << "]}";
+  std::ofstream(dir / "metrics.json") << R"({"router":5,"throughput":{"tokens_per_s":"fast","tokens_generated":8},)"
+                                      << R"("latency_s":{"per_token":{"p50":0.25,"p99":[1]}},"nodes":[{"utilization":0.5},7]})";
+  const RunDirectory run = load_run_directory(dir);
+  EXPECT_TRUE(run.has_spans);
+  ASSERT_TRUE(run.summary.present);
+  EXPECT_EQ(run.summary.router, "");
+  EXPECT_TRUE(std::isnan(run.summary.tokens_per_s));
+  EXPECT_EQ(run.summary.tokens_generated, 8.0);
+  ASSERT_EQ(run.summary.latency.size(), 1u);
+  EXPECT_EQ(run.summary.latency[0].p50_s, 0.25);
+  EXPECT_TRUE(std::isnan(run.summary.latency[0].p99_s));
+  ASSERT_EQ(run.summary.nodes.size(), 2u);
+  EXPECT_EQ(run.summary.nodes[0].utilization, 0.5);
+  EXPECT_TRUE(std::isnan(run.summary.nodes[1].utilization));
+  for (const char* w : {": router: expected a string, got 5", ": throughput.tokens_per_s: expected a number, got \"fast\"",
+                        ": latency_s.per_token.p99: expected a number, got [1]", ": nodes[1]: expected an object"})
+    EXPECT_TRUE(any_contains(run.warnings, (dir / "metrics.json").string() + w)) << w << " in " << ::testing::PrintToString(run.warnings);
 }
 
 TEST(GuiStateModel, LineReaderStopsAtTheFirstBadLine) {
