@@ -117,6 +117,11 @@ int calibrate(const CalibrateArgs& args) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
+  if (!args.out.empty())
+    if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty()) {
+      std::fprintf(stderr, "swarmsim calibrate: --out %s: %s\n", args.out.c_str(), problem.c_str());
+      return 2;
+    }
   if (args.max_evaluations > 0) spec.max_evaluations = args.max_evaluations;
   // Every measurement must load with the starting parameters: a typo in a parameter's path or a
   // bad override would otherwise fail every run of the search.

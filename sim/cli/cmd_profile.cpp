@@ -28,6 +28,10 @@ int profile(const ProfileArgs& args) {
     std::fprintf(stderr, "swarmsim profile: --backend %s: %s\n", args.backend.c_str(), e.what());
     return 2;
   }
+  if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty()) {
+    std::fprintf(stderr, "swarmsim profile: --out %s: %s\n", args.out.c_str(), problem.c_str());
+    return 2;
+  }
   const gpu::TransformerSpec m = gpu::reduced_width(*model, args.reduce_width);
 
   gpu::ProfiledDevice device;

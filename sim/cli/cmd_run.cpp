@@ -6,6 +6,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/json_path.hpp"
+#include "sim/output/atomic_file.hpp"
 #include "sim/pricing.hpp"
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
@@ -133,6 +134,12 @@ int run(const RunArgs& args) {
   }
   sim::RunOptions opts;
   if (!args.no_outputs) opts.out_dir = args.out_dir.empty() ? std::filesystem::path("runs") / sc.name : std::filesystem::path(args.out_dir);
+  if (!opts.out_dir.empty())
+    if (const std::string problem = sim::output_directory_problem(opts.out_dir); !problem.empty()) {
+      std::fprintf(stderr, "swarmsim run: %s %s: %s (choose another with --out DIR, or --no-outputs)\n",
+                   args.out_dir.empty() ? "output directory" : "--out", opts.out_dir.string().c_str(), problem.c_str());
+      return 2;
+    }
   opts.verbosity = args.verbosity;
   opts.execute_real = args.execute == "real";
   opts.backend = args.backend;

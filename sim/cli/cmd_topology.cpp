@@ -78,6 +78,12 @@ int topology(const TopologyArgs& args) {
     return 2;
   }
 
+  const std::filesystem::path out = args.out_dir.empty() ? std::filesystem::path("runs") / sc.name : std::filesystem::path(args.out_dir);
+  if (const std::string problem = sim::output_directory_problem(out); !problem.empty()) {
+    std::fprintf(stderr, "swarmsim topology: %s %s: %s\n", args.out_dir.empty() ? "output directory" : "--out", out.string().c_str(),
+                 problem.c_str());
+    return 2;
+  }
   try {
     const SwarmSnapshot snapshot = sim::scenario_snapshot(sc, *at_s);
     SwarmGraphParams graph_params;
@@ -115,8 +121,6 @@ int topology(const TopologyArgs& args) {
     for (std::size_t i = 0; i < snapshot.nodes.size(); ++i)
       std::printf("%-24s %.6f%s\n", snapshot.nodes[i].name.c_str(), stability[i], snapshot.nodes[i].up ? "" : " (down)");
 
-    const std::filesystem::path out = args.out_dir.empty() ? std::filesystem::path("runs") / sc.name : std::filesystem::path(args.out_dir);
-    std::filesystem::create_directories(out);
     nlohmann::json doc = {
         {"scenario", sc.name},
         {"time_s", *at_s},

@@ -76,6 +76,9 @@ int tune(const TuneArgs& args) {
     } catch (const experiment::PolicySpecError& e) {
       throw ExperimentInputError("swarmsim tune: --label " + args.label + ": " + e.what());
     }
+    if (!args.out.empty())
+      if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty())
+        throw ExperimentInputError("swarmsim tune: --out " + args.out + ": " + problem);
     common = parse_overrides("tune", args.overrides);
     for (const std::string& file : args.files) {
       const sim::Scenario sc = load_routed_scenario("tune", file, common);

@@ -39,4 +39,19 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
   f.commit();
 }
 
+std::string output_directory_problem(const std::filesystem::path& dir) {
+  const std::filesystem::path d = dir.empty() ? std::filesystem::path(".") : dir;
+  std::error_code ec;
+  std::filesystem::create_directories(d, ec);
+  if (ec) return "cannot create the directory: " + ec.message();
+  if (!std::filesystem::is_directory(d, ec)) return "not a directory";
+  const std::filesystem::path probe = d / (".swarmsim-write-probe-" + std::to_string(::getpid()));
+  {
+    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
+    if (!out) return "cannot write in the directory (permission denied?)";
+  }
+  std::filesystem::remove(probe, ec);
+  return "";
+}
+
 }  // namespace swarmsim::sim

@@ -3,6 +3,7 @@
 // never sees a half-written metrics.json or trace, even if the run is interrupted.
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <string_view>
 
 namespace swarmsim::sim {
@@ -29,5 +30,10 @@ class AtomicFile {
 
 /// Writes `content` to `target` through an AtomicFile.
 void write_file_atomically(const std::filesystem::path& target, std::string_view content);
+
+/// Creates `dir` (and its parents) if needed and checks that a file can be written in it, so that
+/// a bad output path is reported before a long run, not after it. Returns "" when the directory
+/// is usable, else what is wrong ("cannot create the directory: Not a directory").
+std::string output_directory_problem(const std::filesystem::path& dir);
 
 }  // namespace swarmsim::sim
