@@ -3,12 +3,17 @@
 // CSV file, its line and column.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "sim/flow/flow_simulation.hpp"
+#include "sim/pricing.hpp"
+#include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/sim/two_cities.hpp"
 
@@ -78,4 +83,76 @@ TEST(ArrivalTrace, EachBadRowIsOneDiagnosticWithLineAndColumn) {
     EXPECT_NE(l.problems[0].find("swarmsim_arrival_trace_test.csv"), std::string::npos) << l.problems[0];
     EXPECT_NE(l.problems[0].find(c.expected), std::string::npos) << c.csv << " gave " << l.problems[0];
   }
+}
+
+// Random edits of a good trace (a cell replaced by an odd token, a cell or a line dropped or
+// doubled, a stray quote, tab or NUL): the file loads, and then every arrival is a finite time in
+// order and the run accounts for each one, or it is one diagnostic naming the file and a line.
+TEST(ArrivalTrace, MutatedTracesLoadAndRunOrNameTheLine) {
+  const std::vector<std::string> good{"# arrivals", "at,prompt_tokens,new_tokens,priority", "0.5s,16,4,0", "1s,8,0,1",
+                                      "1500ms,0,2,0",  "2,4,4,3"};
+  static const char* tokens[] = {"", "-1", "1e400", "nan", "inf", "0x10", "1s5", "5 s", "\"3\"", "2147483648", "1e-320",
+                                 "99999999999999999999", "priority", "at", "ms", "  7  ", "1.5.2", "+3", "\t"};
+  swarmsim::sim::Rng rng(53);
+  int loaded = 0, rejected = 0;
+  for (int k = 0; k < 400; ++k) {
+    std::vector<std::string> lines = good;
+    std::string what;
+    for (int edits = 1 + static_cast<int>(rng.below(2)); edits > 0; --edits) {
+      const std::size_t i = rng.below(lines.size());
+      std::vector<std::string> cells;
+      for (std::size_t at = 0;;) {
+        const std::size_t comma = lines[i].find(',', at);
+        cells.push_back(lines[i].substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+      }
+      const std::size_t c = rng.below(cells.size());
+      switch (rng.below(6)) {
+        case 0: cells[c] = tokens[rng.below(std::size(tokens))]; break;
+        case 1: cells.erase(cells.begin() + static_cast<long>(c)); break;
+        case 2: cells.insert(cells.begin() + static_cast<long>(c), cells[c]); break;
+        case 3: lines.erase(lines.begin() + static_cast<long>(i)); break;
+        case 4: lines.insert(lines.begin() + static_cast<long>(i), lines[i]); break;
+        default: cells[c].insert(rng.below(cells[c].size() + 1), 1, "\"'\t;\0"[rng.below(5)]); break;
+      }
+      if (i < lines.size() && lines[i].find(',') != std::string::npos) {
+        std::string joined;
+        for (std::size_t m = 0; m < cells.size(); ++m) joined += (m ? "," : "") + cells[m];
+        lines[i] = joined;
+      }
+      what += "edit of line " + std::to_string(i + 1) + "; ";
+    }
+    std::string text;
+    for (const std::string& l : lines) text += l + "\n";
+    const Loaded l = load_with_trace(text);
+    if (!l.scenario) {
+      ++rejected;
+      ASSERT_FALSE(l.problems.empty()) << what;
+      EXPECT_EQ(l.problems[0].rfind("workload.arrival.file: ", 0), 0u) << what << l.problems[0];
+      EXPECT_NE(l.problems[0].find("swarmsim_arrival_trace_test.csv"), std::string::npos) << what << l.problems[0];
+      continue;
+    }
+    ++loaded;
+    const auto& t = l.scenario->workload.trace;
+    ASSERT_EQ(static_cast<int>(t.size()), l.scenario->workload.sessions) << what << text;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      EXPECT_TRUE(std::isfinite(t[i].at_s) && t[i].at_s >= 0) << what << text;
+      if (i > 0) {
+        EXPECT_LE(t[i - 1].at_s, t[i].at_s) << what << text;
+      }
+    }
+    Scenario sc = *l.scenario;
+    sc.engine = EngineKind::Flow;
+    sc.outputs.trace = sc.outputs.events = false;
+    RunOptions quiet;
+    quiet.progress = RunOptions::Progress::Never;
+    SimSignals signals;
+    const RunReport r = flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
+    const auto& s = r.metrics.at("sessions");
+    EXPECT_EQ(s.at("completed").get<int>() + s.at("failed").get<int>(), sc.workload.sessions) << what << r.metrics.dump();
+  }
+  std::printf("%d mutated traces loaded and ran, %d rejected\n", loaded, rejected);
+  EXPECT_GT(loaded, 40);
+  EXPECT_GT(rejected, 100);
 }
