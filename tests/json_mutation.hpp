@@ -5,6 +5,8 @@
 // for a given Rng.
 #include <cctype>
 #include <cstddef>
+#include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -85,6 +87,18 @@ inline std::string mutate_json(nlohmann::json& doc, sim::Rng& rng) {
   const json& v = mutation_values()[rng.below(mutation_values().size())];
   doc[p] = v;
   return "set " + p.to_string() + " = " + v.dump();
+}
+
+/// The fuzz tests' random stream: `by_default`, or mixed with SWARMSIM_FUZZ_SEED to hunt elsewhere.
+inline sim::Rng fuzz_rng(std::uint64_t by_default) {
+  const char* seed = std::getenv("SWARMSIM_FUZZ_SEED");
+  return sim::Rng(seed ? std::strtoull(seed, nullptr, 10) * 0x9E3779B97F4A7C15ULL ^ by_default : by_default);
+}
+
+/// Mutants per input: `by_default` in CI, SWARMSIM_FUZZ_MUTANTS to hunt longer.
+inline int fuzz_mutants(int by_default) {
+  const char* n = std::getenv("SWARMSIM_FUZZ_MUTANTS");
+  return n ? std::atoi(n) : by_default;
 }
 
 /// One mutation, and a second with probability 0.3: what the fuzz tests apply per mutant.

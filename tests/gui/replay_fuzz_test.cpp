@@ -152,11 +152,6 @@ std::string join_lines(const std::vector<std::string>& lines) {
   return text;
 }
 
-int mutants(int by_default) {
-  const char* n = std::getenv("SWARMSIM_FUZZ_MUTANTS");
-  return n ? std::atoi(n) : by_default;
-}
-
 /// Shipped runs with failures, transfer retries and recoveries, link changes and flapping nodes,
 /// cut to 8 new tokens per session so that a mutant reads in milliseconds.
 const std::vector<RecordedRun>& recorded_runs() {
@@ -172,9 +167,9 @@ const std::vector<RecordedRun>& recorded_runs() {
 
 TEST(GuiReplayFuzz, MutatedRunDirectoriesLoadOrNameTheLineAndStayDrawable) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("replay-fuzz-" + std::to_string(::getpid()));
-  sim::Rng rng(43);
+  sim::Rng rng = swarmsim::testing::fuzz_rng(43);
   int clean = 0, with_errors = 0;
-  const int n = mutants(150);
+  const int n = swarmsim::testing::fuzz_mutants(150);
   for (const RecordedRun& source : recorded_runs()) {
     ASSERT_GT(source.events.size(), 50u);
     for (int k = 0; k < n; ++k) {
@@ -213,9 +208,9 @@ TEST(GuiReplayFuzz, MutatedRunDirectoriesLoadOrNameTheLineAndStayDrawable) {
 }
 
 TEST(GuiReplayFuzz, MutatedLiveStreamsStopAtTheFirstBadLineAndStayDrawable) {
-  sim::Rng rng(47);
+  sim::Rng rng = swarmsim::testing::fuzz_rng(47);
   int clean = 0, stopped = 0;
-  const int n = mutants(150);
+  const int n = swarmsim::testing::fuzz_mutants(150);
   for (const RecordedRun& source : recorded_runs()) {
     ASSERT_GT(source.live.size(), 200u);
     for (int k = 0; k < n; ++k) {

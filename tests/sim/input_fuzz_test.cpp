@@ -41,12 +41,6 @@ json read_json(const fs::path& file) {
   return json::parse(text.str());
 }
 
-/// Mutants per file: SWARMSIM_FUZZ_MUTANTS hunts longer than CI does.
-int mutants_per_file(int by_default) {
-  const char* n = std::getenv("SWARMSIM_FUZZ_MUTANTS");
-  return n ? std::atoi(n) : by_default;
-}
-
 fs::path scratch_file(const std::string& name) {
   const fs::path dir = fs::path(::testing::TempDir()) / ("input-fuzz-" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -68,9 +62,9 @@ TEST(InputFuzz, MutatedOpProfilesLoadAndPriceOrNameTheFile) {
   json original = read_json(fs::path(SWARMSIM_SOURCE_DIR) / "gpu/profiles/cpu.json");
   original["entries"].erase(original["entries"].begin() + 6, original["entries"].end());
   const gpu::TransformerSpec& llama = *gpu::find_model("Llama-3-8B");
-  swarmsim::sim::Rng rng(31);
+  swarmsim::sim::Rng rng = swarmsim::testing::fuzz_rng(31);
   int loaded = 0, rejected = 0;
-  const int n = mutants_per_file(600);
+  const int n = swarmsim::testing::fuzz_mutants(600);
   for (int k = 0; k < n; ++k) {
     json doc = original;
     const std::string where = mutate_json_once_or_twice(doc, rng);
@@ -111,9 +105,9 @@ TEST(InputFuzz, MutatedMeasurementFilesLoadOrNameTheFile) {
   for (json& m : original["measurements"])  // the mutants live elsewhere: make scenario paths absolute
     m["scenario"] = (shipped.parent_path() / m["scenario"].get<std::string>()).lexically_normal().string();
   const fs::path file = scratch_file("measurements.json");
-  swarmsim::sim::Rng rng(37);
+  swarmsim::sim::Rng rng = swarmsim::testing::fuzz_rng(37);
   int loaded = 0, rejected = 0;
-  const int n = mutants_per_file(600);
+  const int n = swarmsim::testing::fuzz_mutants(600);
   for (int k = 0; k < n; ++k) {
     json doc = original;
     const std::string where = mutate_json_once_or_twice(doc, rng);
@@ -193,9 +187,9 @@ TEST(InputFuzz, MutatedTunedPolicyFilesParseOrNameTheFile) {
   const json original = {{"kind", shipped["kind"]}, {"policy", shipped["policy"]}, {"theta", shipped["theta"]}};
   const std::string churn = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/routing/churn.json";
   const fs::path file = scratch_file("tuned.json");
-  swarmsim::sim::Rng rng(41);
+  swarmsim::sim::Rng rng = swarmsim::testing::fuzz_rng(41);
   int parsed = 0, rejected = 0, refused_by_scenario = 0;
-  const int n = mutants_per_file(600);
+  const int n = swarmsim::testing::fuzz_mutants(600);
   for (int k = 0; k < n; ++k) {
     json doc = original;
     std::string where;

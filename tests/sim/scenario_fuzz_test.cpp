@@ -45,10 +45,8 @@ std::vector<std::filesystem::path> shipped_scenarios() {
 
 TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
   // SWARMSIM_FUZZ_SEED and SWARMSIM_FUZZ_MUTANTS (per scenario) hunt longer than CI does.
-  const char* seed = std::getenv("SWARMSIM_FUZZ_SEED");
-  const char* mutants = std::getenv("SWARMSIM_FUZZ_MUTANTS");
-  Rng rng(seed ? std::strtoull(seed, nullptr, 10) : 2026);
-  const int per_scenario = mutants ? std::atoi(mutants) : 300;
+  Rng rng = swarmsim::testing::fuzz_rng(2026);
+  const int per_scenario = swarmsim::testing::fuzz_mutants(300);
   int loaded = 0, rejected = 0, ran = 0;
   for (const std::filesystem::path& file : shipped_scenarios()) {
     std::ifstream in(file);
@@ -95,7 +93,7 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
     }
   }
   std::printf("%d mutants loaded (%d ran), %d rejected with diagnostics\n", loaded, ran, rejected);
-  if (!mutants) {  // the default hunt exercises both halves
+  if (per_scenario >= 300) {  // the default hunt exercises both halves
     EXPECT_GT(rejected, 1000);
     EXPECT_GT(ran, 200);
   }
@@ -119,9 +117,8 @@ TEST(ScenarioFuzz, MutatedModelGraphsLoadOrFailWithDiagnostics) {
     small.layers = 4;  // the Llama chain and random DAGs stay small
     sources.emplace_back("gen:" + gen, part::to_json(part::generate_model_graph(gen, small)));
   }
-  const char* mutants = std::getenv("SWARMSIM_FUZZ_MUTANTS");
-  const int per_graph = mutants ? std::atoi(mutants) : 150;
-  Rng rng(77);
+  const int per_graph = swarmsim::testing::fuzz_mutants(150);
+  Rng rng = swarmsim::testing::fuzz_rng(77);
   int loaded = 0, rejected = 0;
   for (const auto& [name, original] : sources) {
     for (int k = 0; k < per_graph; ++k) {
@@ -150,7 +147,7 @@ TEST(ScenarioFuzz, MutatedModelGraphsLoadOrFailWithDiagnostics) {
     }
   }
   std::printf("%d graph mutants loaded, %d rejected with diagnostics\n", loaded, rejected);
-  if (!mutants) {
+  if (per_graph >= 150) {
     EXPECT_GT(loaded, 100);
     EXPECT_GT(rejected, 300);
   }
