@@ -1,6 +1,9 @@
 #include "sim/swarm/latency_table.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -85,22 +88,27 @@ double LatencyTable::one_way(int i, int j) const {
 std::pair<int, int> LatencyTable::farthest_pair() const {
   std::pair<int, int> best{-1, -1};
   double longest = -1.0;
-  const auto consider = [&](int i, int j) {
+  // Pairs are ranked by round trip, then by `order` (the scan order of the plain O(P^2) loop), so
+  // the answer does not depend on the order in which pairs are tried.
+  std::pair<std::size_t, std::size_t> best_order{SIZE_MAX, SIZE_MAX};
+  const auto consider = [&](int i, int j, std::pair<std::size_t, std::size_t> order) {
     if (i < 0 || j < 0 || i == j) return;
     const double rtt = one_way(i, j) + one_way(j, i);
-    if (rtt > longest) {
+    if (rtt > longest || (rtt == longest && order < best_order)) {
       longest = rtt;
       best = {std::min(i, j), std::max(i, j)};
+      best_order = order;
     }
   };
   if (model_ == LatencyModel::Matrix) {
     for (int i = 0; i < n_; ++i)
-      for (int j = i + 1; j < n_; ++j) consider(i, j);
+      for (int j = i + 1; j < n_; ++j) consider(i, j, {static_cast<std::size_t>(i), static_cast<std::size_t>(j)});
     return best;
   }
   // Per location, the two hosts with the longest access latencies: the farthest pair is two
   // locations' first ones, or one location's first and second.
-  std::vector<std::pair<int, int>> top(points_.size(), {-1, -1});
+  const std::size_t P = points_.size();
+  std::vector<std::pair<int, int>> top(P, {-1, -1});
   for (int h = 0; h < n_; ++h) {
     auto& [first, second] = top[static_cast<std::size_t>(place_[static_cast<std::size_t>(h)])];
     if (first < 0 || access(h) > access(first)) {
@@ -110,9 +118,46 @@ std::pair<int, int> LatencyTable::farthest_pair() const {
       second = h;
     }
   }
-  for (std::size_t a = 0; a < top.size(); ++a) {
-    consider(top[a].first, top[a].second);
-    for (std::size_t b = a + 1; b < top.size(); ++b) consider(top[a].first, top[b].first);
+  double max_access = 0.0;
+  for (std::size_t a = 0; a < P; ++a) {
+    consider(top[a].first, top[a].second, {a, a});
+    max_access = std::max(max_access, access(top[a].first));
+  }
+  // A good round trip early makes the bound below prune: the farthest location from location 0,
+  // then the farthest from that one (a double sweep).
+  std::size_t from = 0;
+  for (int sweep = 0; sweep < 2 && P > 1; ++sweep) {
+    std::size_t far = from;
+    double far_rtt = -1.0;
+    for (std::size_t b = 0; b < P; ++b) {
+      if (b == from) continue;
+      const int i = top[from].first, j = top[b].first;
+      consider(i, j, {std::min(from, b), std::max(from, b)});
+      if (const double rtt = one_way(i, j) + one_way(j, i); rtt > far_rtt) {
+        far_rtt = rtt;
+        far = b;
+      }
+    }
+    from = far;
+  }
+  // Between locations a and b: rtt = 2 (access_a + access_b) + 2 propagation(arc(a, b)) <=
+  // 2 (access_a + max_access) + 2 propagation(arc). A pair can only match `longest` if its arc is
+  // at least the one that closes the gap, i.e. its squared chord is at least `min_chord2` (kept a
+  // hair low for rounding); other pairs are skipped without a trigonometric call.
+  const double km_per_s = speed_km_s_ / inflation_;
+  for (std::size_t a = 0; a + 1 < P; ++a) {
+    const topology::UnitVector& pa = points_[a];
+    double for_longest = std::numeric_limits<double>::quiet_NaN(), min_chord2 = -1.0;
+    for (std::size_t b = a + 1; b < P; ++b) {
+      if (for_longest != longest) {  // `longest` grew: tighten the bound
+        for_longest = longest;
+        const double km = (longest / 2.0 - access(top[a].first) - max_access) * km_per_s;
+        const double half_angle = km / (2.0 * topology::kEarthRadiusKm);
+        min_chord2 = km <= 0 ? -1.0 : half_angle >= M_PI / 2 ? 4.0 * (1 - 1e-9) : 4.0 * std::pow(std::sin(half_angle), 2) * (1 - 1e-9);
+      }
+      const double dx = pa.x - points_[b].x, dy = pa.y - points_[b].y, dz = pa.z - points_[b].z;
+      if (dx * dx + dy * dy + dz * dz >= min_chord2) consider(top[a].first, top[b].first, {a, b});
+    }
   }
   return best;
 }

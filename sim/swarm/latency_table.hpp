@@ -33,8 +33,10 @@ class LatencyTable {
   int hosts() const { return n_; }
 
   /// Two distinct hosts with the longest round trip one_way(i, j) + one_way(j, i), as loaded (no
-  /// replayed change); {-1, -1} with fewer than two hosts. O(locations^2) for "geo" (hosts at one
-  /// location differ only by their access latency), O(hosts^2) for "matrix".
+  /// replayed change); {-1, -1} with fewer than two hosts; among equal round trips, the first in
+  /// location order. For "geo", hosts at one location differ only by their access latency, and
+  /// location pairs too close to beat the best so far are skipped by a chord test: O(locations^2)
+  /// dot products, few trigonometric calls. O(hosts^2) for "matrix".
   std::pair<int, int> farthest_pair() const;
 
  private:

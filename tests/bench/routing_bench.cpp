@@ -5,6 +5,8 @@
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/routing/chain_router.hpp"
+#include "sim/swarm/latency_table.hpp"
+#include "tests/bench/swarm_generator.hpp"
 
 using namespace swarmsim;
 
@@ -45,3 +47,26 @@ BENCHMARK(BM_ShortestPathRoute)->RangeMultiplier(10)->Range(10, 1000)->Unit(benc
 BENCHMARK(BM_RandomRoute)->RangeMultiplier(10)->Range(10, 1000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+// The farthest round trip of a swarm (the DHT timeout advice, sim/scenario/scenario_advice.cpp):
+// the pruned search against trying every pair of hosts, on N hosts at N distinct locations.
+void BM_FarthestPair(benchmark::State& state) {
+  const sim::LatencyTable table(bench::generated_swarm(static_cast<int>(state.range(0)), 1, 1, 1.0, 1));
+  for (auto _ : state) benchmark::DoNotOptimize(table.farthest_pair());
+}
+void BM_FarthestPairExhaustive(benchmark::State& state) {
+  const sim::LatencyTable table(bench::generated_swarm(static_cast<int>(state.range(0)), 1, 1, 1.0, 1));
+  for (auto _ : state) {
+    double longest = -1;
+    std::pair<int, int> best{-1, -1};
+    for (int i = 0; i < table.hosts(); ++i)
+      for (int j = i + 1; j < table.hosts(); ++j)
+        if (const double rtt = table.one_way(i, j) + table.one_way(j, i); rtt > longest) {
+          longest = rtt;
+          best = {i, j};
+        }
+    benchmark::DoNotOptimize(best);
+  }
+}
+BENCHMARK(BM_FarthestPair)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FarthestPairExhaustive)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);

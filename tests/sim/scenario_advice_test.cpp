@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sim/scenario/scenario_advice.hpp"
+#include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "tests/sim/two_cities.hpp"
@@ -64,4 +65,43 @@ TEST(ScenarioAdvice, FarthestPairTakesTheLongestAccessAtALocation) {
   sc.nodes = {sc.nodes[0], slow};
   sc.clients[0].location = sc.nodes[0].location;
   EXPECT_EQ(LatencyTable(sc).farthest_pair(), (std::pair<int, int>{1, 2}));
+}
+
+// The pruned search equals trying every pair of hosts, on random swarms: 150 locations (some
+// shared by several hosts, a few near-antipodal pairs), random access latencies, both network
+// models' factors.
+TEST(ScenarioAdvice, FarthestPairEqualsTheExhaustiveSearch) {
+  swarmsim::sim::Rng rng(59);
+  for (int trial = 0; trial < 20; ++trial) {
+    Scenario sc = load_scenario_text(kTwoCities, "advice.json");
+    const NodeSpec model = sc.nodes[0];
+    sc.nodes.clear();
+    std::vector<swarmsim::topology::GeoPoint> places;
+    for (int p = 0; p < 150; ++p) places.push_back({rng.uniform(-90, 90), rng.uniform(-180, 180)});
+    if (trial % 2) places[1] = {-places[0].lat_deg, places[0].lon_deg > 0 ? places[0].lon_deg - 180 : places[0].lon_deg + 180};
+    for (int h = 0; h < 300; ++h) {
+      NodeSpec n = model;
+      n.name = "n" + std::to_string(h);
+      n.location = places[rng.below(places.size())];
+      n.access_latency_s = trial % 3 == 0 ? 0.002 : rng.uniform(0.0, 0.05);  // equal access in a third of the trials
+      sc.nodes.push_back(n);
+    }
+    sc.network.route_inflation = rng.uniform(1.0, 2.0);
+    const LatencyTable t(sc);
+    double longest = -1;
+    std::pair<int, int> exhaustive{-1, -1};
+    for (int i = 0; i < t.hosts(); ++i)
+      for (int j = i + 1; j < t.hosts(); ++j)
+        if (const double rtt = t.one_way(i, j) + t.one_way(j, i); rtt > longest) {
+          longest = rtt;
+          exhaustive = {i, j};
+        }
+    const auto [a, b] = t.farthest_pair();
+    ASSERT_GE(a, 0) << "trial " << trial;
+    // Ties (replicated hosts, equal access) may pick another pair of the same round trip.
+    EXPECT_EQ(t.one_way(a, b) + t.one_way(b, a), longest) << "trial " << trial;
+    if (trial % 3 != 0) {
+      EXPECT_EQ((std::pair<int, int>{a, b}), exhaustive) << "trial " << trial;
+    }
+  }
 }
