@@ -84,7 +84,8 @@ std::string mutate_lines(std::vector<std::string>& lines, sim::Rng& rng) {
   const double u = rng.uniform();
   const std::string at = "line " + std::to_string(i + 1) + ": ";
   if (u < 0.6) {
-    json doc = json::parse(lines[i]);
+    json doc = json::parse(lines[i], nullptr, false);
+    if (doc.is_discarded()) return at + "kept (an earlier mutation cut it short)";
     const std::string what = swarmsim::testing::mutate_json(doc, rng);
     lines[i] = doc.dump();
     return at + what;
