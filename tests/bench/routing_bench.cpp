@@ -7,6 +7,7 @@
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "tests/bench/swarm_generator.hpp"
+#include "tests/sim/farthest_pair_reference.hpp"
 
 using namespace swarmsim;
 
@@ -56,17 +57,7 @@ void BM_FarthestPair(benchmark::State& state) {
 }
 void BM_FarthestPairExhaustive(benchmark::State& state) {
   const sim::LatencyTable table(bench::generated_swarm(static_cast<int>(state.range(0)), 1, 1, 1.0, 1));
-  for (auto _ : state) {
-    double longest = -1;
-    std::pair<int, int> best{-1, -1};
-    for (int i = 0; i < table.hosts(); ++i)
-      for (int j = i + 1; j < table.hosts(); ++j)
-        if (const double rtt = table.one_way(i, j) + table.one_way(j, i); rtt > longest) {
-          longest = rtt;
-          best = {i, j};
-        }
-    benchmark::DoNotOptimize(best);
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(test::farthest_pair_exhaustive(table));
 }
 BENCHMARK(BM_FarthestPair)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FarthestPairExhaustive)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);

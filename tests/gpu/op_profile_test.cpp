@@ -96,7 +96,10 @@ TEST(ProfileCostModel, PicksTheEntryNearestInFlops) {
   EXPECT_NEAR(priced.op_seconds(cpu, {"o_proj", OpClass::Gemm, 9e11, 1e8}), 9e11 / (cpu.peak_flops * 0.8), 1e-12);
 }
 
-TEST(OpProfile, JsonRoundTripAndErrorsNameThePath) {
+namespace {
+
+/// A one-entry CPU profile (an attention op at batch 2, KV 300).
+OpProfile one_entry_profile() {
   OpProfile p;
   p.backend = "cpu";
   p.device = {"x", DeviceKind::Cpu, 1e11, 1e10, "measured"};
@@ -104,6 +107,13 @@ TEST(OpProfile, JsonRoundTripAndErrorsNameThePath) {
   p.storage = "f32";
   p.command = "swarmsim profile";
   p.entries.push_back({"attention", OpClass::Attention, {2, 1, 300}, 123.0, 456.0, 7e-6, 0.02, 9});
+  return p;
+}
+
+}  // namespace
+
+TEST(OpProfile, JsonRoundTripAndErrorsNameThePath) {
+  const OpProfile p = one_entry_profile();
   const OpProfile q = OpProfile::from_json(p.to_json(), "p.json");
   ASSERT_EQ(q.entries.size(), 1u);
   EXPECT_EQ(q.entries[0].op, "attention");
@@ -124,14 +134,7 @@ TEST(OpProfile, JsonRoundTripAndErrorsNameThePath) {
 // the JSON path and what was expected, before it can price an op (a negative byte count priced
 // every block 10^6 times too slow; a missing "device" escaped as a bare json exception).
 TEST(OpProfile, BadValuesAreRefusedWithFileAndPath) {
-  OpProfile p;
-  p.backend = "cpu";
-  p.device = {"x", DeviceKind::Cpu, 1e11, 1e10, "measured"};
-  p.model = "Llama-3-8B";
-  p.storage = "f32";
-  p.command = "swarmsim profile";
-  p.entries.push_back({"attention", OpClass::Attention, {2, 1, 300}, 123.0, 456.0, 7e-6, 0.02, 9});
-  const nlohmann::json good = p.to_json();
+  const nlohmann::json good = one_entry_profile().to_json();
   struct Case {
     const char* pointer;
     nlohmann::json value;  // null: delete the key

@@ -8,6 +8,7 @@
 #include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/latency_table.hpp"
+#include "tests/sim/farthest_pair_reference.hpp"
 #include "tests/sim/two_cities.hpp"
 #include "topology/geo.hpp"
 
@@ -88,14 +89,8 @@ TEST(ScenarioAdvice, FarthestPairEqualsTheExhaustiveSearch) {
     }
     sc.network.route_inflation = rng.uniform(1.0, 2.0);
     const LatencyTable t(sc);
-    double longest = -1;
-    std::pair<int, int> exhaustive{-1, -1};
-    for (int i = 0; i < t.hosts(); ++i)
-      for (int j = i + 1; j < t.hosts(); ++j)
-        if (const double rtt = t.one_way(i, j) + t.one_way(j, i); rtt > longest) {
-          longest = rtt;
-          exhaustive = {i, j};
-        }
+    const std::pair<int, int> exhaustive = swarmsim::test::farthest_pair_exhaustive(t);
+    const double longest = t.one_way(exhaustive.first, exhaustive.second) + t.one_way(exhaustive.second, exhaustive.first);
     const auto [a, b] = t.farthest_pair();
     ASSERT_GE(a, 0) << "trial " << trial;
     // Ties (replicated hosts, equal access) may pick another pair of the same round trip.
