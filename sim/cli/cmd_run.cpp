@@ -1,6 +1,10 @@
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/cli/commands.hpp"
@@ -19,6 +23,27 @@ std::string latency_line(const nlohmann::json& h) {
   if (h["count"].get<std::uint64_t>() == 0) return "n/a";
   return "p50 " + sim::format_duration(h["p50"].get<double>()) + "  p95 " + sim::format_duration(h["p95"].get<double>()) +
          "  p99 " + sim::format_duration(h["p99"].get<double>()) + "  (n=" + std::to_string(h["count"].get<std::uint64_t>()) + ")";
+}
+
+/// "software 542 ms (63%) + propagation 185 ms (22%) + ...": a step's mean latency by part, largest
+/// first, parts under 0.05% left out.
+std::string breakdown_line(const nlohmann::json& b) {
+  const double total = b["latency"].get<double>();
+  std::vector<std::pair<double, std::string>> parts;
+  for (const char* key : {"server_compute", "client_compute", "contention", "propagation", "software", "transmission", "waiting"})
+    if (const double v = b[key].get<double>(); total > 0 && v >= 5e-4 * total) {
+      std::string name = key;
+      std::replace(name.begin(), name.end(), '_', ' ');
+      parts.emplace_back(v, name);
+    }
+  std::stable_sort(parts.begin(), parts.end(), [](const auto& a, const auto& c) { return a.first > c.first; });
+  std::string line;
+  for (const auto& [v, name] : parts) {
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * v / total);
+    line += (line.empty() ? "" : " + ") + name + " " + sim::format_duration(v) + " (" + pct + ")";
+  }
+  return line;
 }
 
 void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
@@ -45,6 +70,8 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   std::printf("steps/s       %.3f  generation steps per second per session\n", tp["generation_steps_per_s"].get<double>());
   std::printf("TTFT          %s\n", latency_line(m["latency_s"]["time_to_first_token"]).c_str());
   std::printf("per token     %s\n", latency_line(m["latency_s"]["per_token"]).c_str());
+  if (const auto& b = m["latency_breakdown_s"]["per_token"]; b["steps"].get<long>() > 0)
+    std::printf("  mean        %s = %s\n", sim::format_duration(b["latency"].get<double>()).c_str(), breakdown_line(b).c_str());
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
   if (m.contains("dht")) {

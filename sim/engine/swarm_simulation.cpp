@@ -257,6 +257,7 @@ struct SwarmSimulation::Impl {
     const double t0 = now();
     const double bytes = payload + sc.overheads.header_bytes;
     const double cpu = software_s(from, to, bytes);
+    const double latency = latency_factor(sc.network.model) * platform->latency_s(from, to);  // as SimGrid scales it
     const auto size = static_cast<std::uint64_t>(bytes);
     // The software time rides in the message's latency (one SimGrid activity instead of a sleep
     // and a send) unless the pair has no latency to scale.
@@ -272,7 +273,7 @@ struct SwarmSimulation::Impl {
       throw HostDown{platform->host(from)->is_on() ? to : from};  // it went down on the way
     }
     ++hops;
-    signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes});
+    signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes, latency, cpu});
   }
 
   /// Moves `payload` bytes from `from` to `to` as a checked message (seed 003, "Error Handling"):
@@ -294,6 +295,7 @@ struct SwarmSimulation::Impl {
     for (int resent = 0; attempt <= f.retry_attempts;) {
       if (!platform->host(from)->is_on()) return Delivery::SenderFailed;
       const double t0 = now();
+      const double latency = latency_factor(sc.network.model) * platform->latency_s(from, to);  // as SimGrid scales it
       // The software time rides in the message's latency (one SimGrid activity, not two) unless
       // the pair has no latency to scale; then the sender sleeps it first.
       const bool fold = cpu > 0 && platform->can_fold_into_latency(from, to);
@@ -324,7 +326,7 @@ struct SwarmSimulation::Impl {
       }
       if (delivered) {
         ++hops;
-        signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes});
+        signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes, latency, cpu});
         if (f.corruption_rate > 0 && rng.uniform() < f.corruption_rate && resent < 16) {
           ++resent;  // the receiver's FNV-1a differs: it asks for the message again
           signals.on_transfer_retried(TransferRetried{now(), from, to, session, step, attempt, "checksum", false});

@@ -615,7 +615,7 @@ class FlowSwarm {
       }
       if (delivered) {
         ++hops_;
-        signals_.on_transfer(TransferSpan{t0, now_, from, to, session, step, bytes});
+        signals_.on_transfer(TransferSpan{t0, now_, from, to, session, step, bytes, lat_factor_ * latency, cpu});
         if (f.corruption_rate > 0 && rng.uniform() < f.corruption_rate && resent < 16) {
           ++resent;  // the receiver's FNV-1a differs: it asks for the message again
           signals_.on_transfer_retried(TransferRetried{now_, from, to, session, step, attempt, "checksum", false});
@@ -638,11 +638,12 @@ class FlowSwarm {
   /// An unchecked message (the orchestrator's round trip); HostDown if an end is or goes down.
   Task<bool> transfer(int from, int to, int session) {
     const double t0 = now_, bytes = sc_.overheads.header_bytes, lat = latencies_.one_way(from, to);
+    const double cpu = software_s(bytes, lat, false);
     if (!is_on(from)) throw HostDown{from};
     if (!is_on(to)) throw HostDown{to};
-    if (co_await message(from, to, bytes, software_s(bytes, lat, false), lat) != Outcome::Done) throw HostDown{is_on(from) ? to : from};
+    if (co_await message(from, to, bytes, cpu, lat) != Outcome::Done) throw HostDown{is_on(from) ? to : from};
     ++hops_;
-    signals_.on_transfer(TransferSpan{t0, now_, from, to, session, -1, bytes});
+    signals_.on_transfer(TransferSpan{t0, now_, from, to, session, -1, bytes, lat_factor_ * lat, cpu});
     co_return true;
   }
 

@@ -16,16 +16,35 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
       device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
       chains_through_(scenario.nodes.size(), 0) {}
 
+namespace {
+/// How much `span` exceeds `part`, with rounding noise (1e-12 relative) taken as none.
+double beyond(double span, double part) {
+  const double d = span - part;
+  return d > 1e-12 * std::max(span, 1e-3) ? d : 0.0;
+}
+}  // namespace
+
 void RunMetrics::connect(SimSignals& s) {
   s.on_session_started.connect([this](const SessionStarted& e) { sessions_[e.session].arrival = e.t; });
   s.on_chain_formed.connect([this](const ChainFormed& e) {
     ++chains_;
     for (int server : e.servers) ++chains_through_[static_cast<std::size_t>(server)];
   });
-  s.on_compute.connect([this](const ComputeSpan& e) { device_seconds_[static_cast<std::size_t>(e.host)] += e.device_seconds; });
+  s.on_compute.connect([this](const ComputeSpan& e) {
+    device_seconds_[static_cast<std::size_t>(e.host)] += e.device_seconds;
+    if (e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
+    LatencyParts& p = sessions_[static_cast<std::size_t>(e.session)].open;
+    (e.blocks.empty() ? p.client_compute : p.server_compute) += e.device_seconds;
+    p.contention += beyond(e.end - e.start, e.device_seconds);
+  });
   s.on_transfer.connect([this](const TransferSpan& e) {
     ++hops_;
     bytes_ += e.bytes;
+    if (e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
+    LatencyParts& p = sessions_[static_cast<std::size_t>(e.session)].open;
+    p.propagation += e.latency_s;
+    p.software += e.software_s;
+    p.transmission += beyond(e.end - e.start, e.latency_s + e.software_s);
   });
   s.on_step.connect([this](const StepCompleted& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
@@ -36,6 +55,11 @@ void RunMetrics::connect(SimSignals& s) {
       ++r.decode_steps;
       per_token_.record(e.latency);
     }
+    StepBreakdown& b = e.step == 0 ? prefill_ : decode_;
+    b.parts += r.open;
+    b.latency += e.latency;
+    ++b.steps;
+    r.open = {};
     r.last_token = e.t;
     tokens_ += static_cast<std::uint64_t>(sc_.workload.batch_size);
   });
@@ -60,6 +84,29 @@ void RunMetrics::connect(SimSignals& s) {
       failures_.emplace_back(e.session, e.reason);
     }
   });
+}
+
+LatencyParts& LatencyParts::operator+=(const LatencyParts& o) {
+  server_compute += o.server_compute;
+  client_compute += o.client_compute;
+  contention += o.contention;
+  propagation += o.propagation;
+  software += o.software;
+  transmission += o.transmission;
+  return *this;
+}
+
+json RunMetrics::StepBreakdown::to_json() const {
+  const double n = steps > 0 ? static_cast<double>(steps) : 1.0;  // means per step; zeros without steps
+  return json{{"steps", steps},
+              {"latency", latency / n},
+              {"server_compute", parts.server_compute / n},
+              {"client_compute", parts.client_compute / n},
+              {"contention", parts.contention / n},
+              {"propagation", parts.propagation / n},
+              {"software", parts.software / n},
+              {"transmission", parts.transmission / n},
+              {"waiting", beyond(latency, parts.sum()) / n}};
 }
 
 namespace {
@@ -131,6 +178,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
         {"window_s", window}}},
       {"latency_s",
        {{"time_to_first_token", summary(ttft_)}, {"per_token", summary(per_token_)}, {"session", summary(session_latency_)}}},
+      {"latency_breakdown_s", {{"time_to_first_token", prefill_.to_json()}, {"per_token", decode_.to_json()}}},
       {"network", {{"hops", hops_}, {"bytes_moved", bytes_}, {"chains_formed", chains_}}},
       {"resilience",
        {{"transfer_retries", retries_}, {"corrupted_messages", checksum_failures_}, {"servers_given_up", given_up_},

@@ -24,6 +24,20 @@ struct WallClock {
   double seconds = 0.0;
 };
 
+/// Where a token step's time went, from the session's spans between the previous token (or the
+/// arrival) and this one. What no span covers is waiting: for a chain, an admission retry, a DHT
+/// lookup, a queueing scheduler, a timeout before a retry or a recovery.
+struct LatencyParts {
+  double server_compute = 0.0;  ///< the servers' block work, alone on their devices (priced)
+  double client_compute = 0.0;  ///< the client's embedding and LM head, alone on its device
+  double contention = 0.0;      ///< compute spans beyond their alone time: the device was shared
+  double propagation = 0.0;     ///< network latency of the messages, the network model's factor included
+  double software = 0.0;        ///< RPC overhead, (de)serialization, checksums, extra round trips
+  double transmission = 0.0;    ///< the rest of the messages' time: bytes over shared links
+  double sum() const { return server_compute + client_compute + contention + propagation + software + transmission; }
+  LatencyParts& operator+=(const LatencyParts& o);
+};
+
 /// Subscribes to SimSignals and accumulates throughput, latency, traffic and per-node figures.
 class RunMetrics {
  public:
@@ -47,7 +61,17 @@ class RunMetrics {
   struct SessionRecord {
     double arrival = -1.0, first_token = -1.0, last_token = -1.0, end = -1.0;
     int decode_steps = 0;
+    LatencyParts open;  ///< spans since the last token (or the arrival)
   };
+  /// Sums over the steps of every session: what the prefill's and the decode steps' latencies
+  /// were made of, and the latencies themselves (waiting is the difference).
+  struct StepBreakdown {
+    LatencyParts parts;
+    double latency = 0.0;
+    long steps = 0;
+    nlohmann::json to_json() const;
+  };
+  StepBreakdown prefill_, decode_;
   const Scenario& sc_;
   std::string pricing_;
   std::vector<SessionRecord> sessions_;

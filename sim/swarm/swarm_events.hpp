@@ -70,6 +70,8 @@ struct TransferSpan {
   int session = 0;
   int step = 0;
   double bytes = 0.0;  ///< bytes on the wire (payload + header)
+  double latency_s = 0.0;   ///< network latency the message waited, the network model's factor included (s)
+  double software_s = 0.0;  ///< RPC overhead, (de)serialization, checksums and extra round trips it waited (s)
 };
 
 /// A token step finished at the client: prefill (step 0) produced the first token, decode step k the k+1-th.
