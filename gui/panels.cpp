@@ -558,6 +558,15 @@ void run_tab(AppState& st) {
     if (std::isfinite(m.tokens_per_s)) ImGui::Text("tokens/s %.3f", m.tokens_per_s);
     for (const RunSummary::Latency& l : m.latency)
       ImGui::Text("%s: p50 %.1f ms, p99 %.1f ms", l.name.c_str(), l.p50_s * 1e3, l.p99_s * 1e3);
+    if (m.token_latency > 0) {
+      ImGui::Text("a decode step, %.1f ms on average:", m.token_latency * 1e3);
+      for (const auto& [name, seconds] : m.token_parts)
+        if (seconds >= 5e-4 * m.token_latency) {
+          char label[96];
+          std::snprintf(label, sizeof label, "%s %.1f ms", name.c_str(), seconds * 1e3);
+          ImGui::ProgressBar(static_cast<float>(seconds / m.token_latency), ImVec2(-1, 0), label);
+        }
+    }
   }
 }
 

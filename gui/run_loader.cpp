@@ -547,6 +547,12 @@ RunSummary read_run_summary(const json& metrics, const std::string& file, std::v
         const std::string at = std::string("latency_s.") + k + ".";
         r.latency.push_back({k, figure(*p, at, "p50"), figure(*p, at, "p99")});
       }
+  if (const json* breakdown = object(metrics, "", "latency_breakdown_s"))
+    if (const json* token = object(*breakdown, "latency_breakdown_s.", "per_token")) {
+      r.token_latency = figure(*token, "latency_breakdown_s.per_token.", "latency");
+      for (const char* k : {"server_compute", "client_compute", "contention", "propagation", "software", "transmission", "waiting"})
+        if (const double v = figure(*token, "latency_breakdown_s.per_token.", k); std::isfinite(v)) r.token_parts.emplace_back(k, v);
+    }
   if (const auto it = metrics.find("nodes"); it != metrics.end()) {
     if (!it->is_array()) {
       warnings.push_back(file + ": nodes: expected an array, got " + it->dump().substr(0, 60));

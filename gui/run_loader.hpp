@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -79,6 +80,10 @@ struct RunSummary {
     double p50_s, p99_s;
   };
   std::vector<Latency> latency;         ///< those metrics.json has
+  /// Mean parts of a decode step (latency_breakdown_s.per_token): name and seconds, in the file's
+  /// order; empty when metrics.json has none.
+  std::vector<std::pair<std::string, double>> token_parts;
+  double token_latency = std::numeric_limits<double>::quiet_NaN();  ///< their sum: the mean decode step (s)
   struct Node {
     double weights_bytes = std::numeric_limits<double>::quiet_NaN();
     double kv_peak_bytes = std::numeric_limits<double>::quiet_NaN();
