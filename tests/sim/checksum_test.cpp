@@ -11,7 +11,7 @@ using namespace swarmsim::sim;
 namespace {
 std::vector<std::byte> bytes_of(const std::string& s) {
   std::vector<std::byte> b(s.size());
-  std::memcpy(b.data(), s.data(), s.size());
+  if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());  // memcpy from an empty vector's null data() is UB
   return b;
 }
 }  // namespace
