@@ -45,14 +45,23 @@ std::string pad(const std::string& s, std::size_t width) {
 }  // namespace
 
 const std::vector<ComparedMetric>& compared_metrics() {
+  // The parts of a mean decode step: in CSV and JSON, not in the printed table.
+  constexpr std::string_view kSteps = "latency_breakdown_s.per_token.steps";
   static const std::vector<ComparedMetric> metrics{
       {"tokens_per_s", "throughput.tokens_per_s", "tokens/s", MetricUnit::TokensPerSecond},
-      {"per_token_p50_s", "latency_s.per_token.p50", "token p50", MetricUnit::Seconds},
-      {"per_token_p99_s", "latency_s.per_token.p99", "token p99", MetricUnit::Seconds},
-      {"ttft_p50_s", "latency_s.time_to_first_token.p50", "TTFT p50", MetricUnit::Seconds},
+      {"per_token_p50_s", "latency_s.per_token.p50", "token p50", MetricUnit::Seconds, "latency_s.per_token.count"},
+      {"per_token_p99_s", "latency_s.per_token.p99", "token p99", MetricUnit::Seconds, "latency_s.per_token.count"},
+      {"ttft_p50_s", "latency_s.time_to_first_token.p50", "TTFT p50", MetricUnit::Seconds, "latency_s.time_to_first_token.count"},
       {"sessions_failed", "sessions.failed", "failed", MetricUnit::Count},
       {"bytes_moved", "network.bytes_moved", "moved", MetricUnit::Bytes},
       {"recoveries", "resilience.recoveries", "recoveries", MetricUnit::Count},
+      {"token_server_compute_s", "latency_breakdown_s.per_token.server_compute", "", MetricUnit::Seconds, kSteps},
+      {"token_client_compute_s", "latency_breakdown_s.per_token.client_compute", "", MetricUnit::Seconds, kSteps},
+      {"token_contention_s", "latency_breakdown_s.per_token.contention", "", MetricUnit::Seconds, kSteps},
+      {"token_propagation_s", "latency_breakdown_s.per_token.propagation", "", MetricUnit::Seconds, kSteps},
+      {"token_software_s", "latency_breakdown_s.per_token.software", "", MetricUnit::Seconds, kSteps},
+      {"token_transmission_s", "latency_breakdown_s.per_token.transmission", "", MetricUnit::Seconds, kSteps},
+      {"token_waiting_s", "latency_breakdown_s.per_token.waiting", "", MetricUnit::Seconds, kSteps},
   };
   return metrics;
 }
@@ -70,9 +79,8 @@ std::vector<double> extract_metrics(const nlohmann::json& metrics) {
     const std::string path(m.path);
     const nlohmann::json* v = sim::find_json_path(metrics, path);
     double x = v && v->is_number() ? v->get<double>() : kNaN;
-    if (m.unit == MetricUnit::Seconds) {  // a percentile over no samples means "no data", not 0 s
-      const std::string count_path = path.substr(0, path.rfind('.')) + ".count";
-      const nlohmann::json* n = sim::find_json_path(metrics, count_path);
+    if (!m.samples.empty()) {  // a latency over no samples means "no data", not 0 s
+      const nlohmann::json* n = sim::find_json_path(metrics, std::string(m.samples));
       if (!n || !n->is_number() || n->get<double>() <= 0) x = kNaN;
     }
     out.push_back(x);
@@ -185,7 +193,8 @@ std::string format_tables(const Comparison& c) {
     if (s < c.scenario_files.size()) out += "  (" + c.scenario_files[s] + ")";
     out += "\n";
     std::string head = pad("policy", label_w) + pad("tokens/s", tp_w);
-    for (std::size_t m = 1; m < metrics.size(); ++m) head += pad(std::string(metrics[m].header), col_w);
+    for (std::size_t m = 1; m < metrics.size(); ++m)
+      if (!metrics[m].header.empty()) head += pad(std::string(metrics[m].header), col_w);
     head += "runs";
     out += "  " + head + "\n";
     for (std::size_t p = 0; p < n_pol; ++p) {
@@ -194,7 +203,8 @@ std::string format_tables(const Comparison& c) {
       std::string line = pad(cell.policy, label_w);
       line += pad(tp.n == 0 ? "n/a" : format_value(tp.mean, MetricUnit::TokensPerSecond) + " ± " +
                                           format_value(tp.sd, MetricUnit::TokensPerSecond), tp_w);
-      for (std::size_t m = 1; m < metrics.size(); ++m) line += pad(format_value(cell.metrics[m].mean, metrics[m].unit), col_w);
+      for (std::size_t m = 1; m < metrics.size(); ++m)
+        if (!metrics[m].header.empty()) line += pad(format_value(cell.metrics[m].mean, metrics[m].unit), col_w);
       line += std::to_string(cell.runs - cell.failed_runs) + "/" + std::to_string(cell.runs);
       out += "  " + line + "\n";
     }

@@ -22,20 +22,22 @@ enum class MetricUnit { TokensPerSecond, Seconds, Count, Bytes };
 struct ComparedMetric {
   std::string_view key;     ///< column name in CSV and JSON, e.g. "tokens_per_s"
   std::string_view path;    ///< where metrics.json holds it, e.g. "throughput.tokens_per_s"
-  std::string_view header;  ///< column header in the printed table
+  std::string_view header;  ///< column header in the printed table; empty: CSV and JSON only
   MetricUnit unit;
+  std::string_view samples = {};  ///< path of its sample count: with none (every session failed) it is NaN, not 0 s
 };
 
 /// The reported metrics, in column order: tokens/s, per-token latency p50 and p99 (s), time to
-/// first token p50 (s), sessions failed, bytes moved (B), recoveries.
+/// first token p50 (s), sessions failed, bytes moved (B), recoveries; then, in CSV and JSON only,
+/// the mean decode step's parts (metrics.json's latency_breakdown_s.per_token, s).
 const std::vector<ComparedMetric>& compared_metrics();
 
 /// Position of the metric named `key` in compared_metrics(); throws std::logic_error if none.
 std::size_t metric_index(std::string_view key);
 
 /// The compared_metrics() values of one run's metrics.json, in order. A value that is absent, or
-/// a latency percentile over no samples (every session failed), is NaN: it is left out of means
-/// rather than counted as 0 s.
+/// a latency over no samples (every session failed), is NaN: it is left out of means rather than
+/// counted as 0 s.
 std::vector<double> extract_metrics(const nlohmann::json& metrics);
 
 /// One simulated run of a comparison.

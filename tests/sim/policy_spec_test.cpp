@@ -192,6 +192,29 @@ TEST(Comparison, ExtractMetricsLeavesOutPercentilesOverNoSamples) {
   EXPECT_DOUBLE_EQ(v[metric_index("sessions_failed")], 2);
   EXPECT_DOUBLE_EQ(v[metric_index("bytes_moved")], 1048576);
   EXPECT_TRUE(std::isnan(v[metric_index("recoveries")]));  // absent
+  EXPECT_TRUE(std::isnan(v[metric_index("token_software_s")]));  // no breakdown
+}
+
+// The parts of a mean decode step reach compare.csv and compare.json, not the printed table, and
+// a run whose sessions all failed has none (NaN, left out of the means) rather than 0 s.
+TEST(Comparison, DecodeStepPartsGoToCsvAndJsonOnly) {
+  const nlohmann::json m = nlohmann::json::parse(R"({"throughput": {"tokens_per_s": 2},
+    "latency_breakdown_s": {"per_token": {"steps": 30, "software": 0.5, "propagation": 0.25, "waiting": 0}}})");
+  const std::vector<double> v = extract_metrics(m);
+  EXPECT_DOUBLE_EQ(v[metric_index("token_software_s")], 0.5);
+  EXPECT_DOUBLE_EQ(v[metric_index("token_propagation_s")], 0.25);
+  EXPECT_DOUBLE_EQ(v[metric_index("token_waiting_s")], 0.0);
+  nlohmann::json none = m;
+  none["latency_breakdown_s"]["per_token"]["steps"] = 0;
+  EXPECT_TRUE(std::isnan(extract_metrics(none)[metric_index("token_software_s")]));
+
+  RunRecord r = record("s", "eq18", 2);
+  r.values = v;
+  const Comparison c = aggregate({"s"}, {"s.json"}, parse_policy_list("eq18"), 1, {r});
+  EXPECT_NE(to_csv(c).find(",token_software_s_mean,token_software_s_sd,token_software_s_n"), std::string::npos);
+  EXPECT_NE(to_csv(c).find(",0.5,0,1,"), std::string::npos) << to_csv(c);
+  EXPECT_DOUBLE_EQ(to_json(c)["cells"][0]["metrics"]["token_software_s"]["mean"].get<double>(), 0.5);
+  EXPECT_EQ(format_tables(c).find("software"), std::string::npos) << format_tables(c);
 }
 
 TEST(Comparison, AggregateComputesCellsRanksAndGeometricThroughputRatios) {
