@@ -13,6 +13,7 @@ cmake --build "$build" --target swarmsim_bench >/dev/null
 # With --benchmark_repetitions, the medians are used.
 awk '
   /"name":/ { gsub(/[",]/, "", $2); name = $2 }
+  /"real_time":/ { gsub(/,/, "", $2); if (name !~ /_(mean|median|stddev|cv)$/) real[name] = $2 }
   /"hops_per_s":/ {
     gsub(/,/, "", $2)
     if (name ~ /_median$/) { sub(/_median$/, "", name); rate[name] = $2; median[name] = 1 }
@@ -23,4 +24,9 @@ awk '
     pairs["BM_SwarmHops/1000/2000/iterations:2/manual_time"] = "BM_BareSimGridHops/1000/720/iterations:2/manual_time"
     for (s in pairs) if ((s in rate) && (pairs[s] in rate))
       printf "%-50s %10.0f hops/s = %.2f x bare SimGrid (%0.f hops/s)\n", s, rate[s], rate[s] / rate[pairs[s]], rate[pairs[s]]
+    for (n in real) if (n ~ /^BM_FarthestPair\//) {
+      e = n; sub(/^BM_FarthestPair\//, "BM_FarthestPairExhaustive/", e)
+      if ((e in real) && real[n] > 0)
+        printf "%-50s %10.3f ms = %.1f x faster than trying every pair (%.3f ms)\n", n, real[n], real[e] / real[n], real[e]
+    }
   }' "$build/bench.json"
