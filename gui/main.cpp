@@ -24,6 +24,7 @@
 #include "gui/app.hpp"
 #include "gui/event_stream.hpp"
 #include "sim/engine/swarm_simulation.hpp"
+#include "sim/output/atomic_file.hpp"
 #include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
@@ -169,16 +170,16 @@ bool write_png(const std::string& path, int w, int h, std::string& error) {
   const std::filesystem::path target(path);
   const std::filesystem::path tmp = target.string() + ".tmp-" + std::to_string(::getpid());
   stbi_flip_vertically_on_write(1);  // OpenGL's rows go bottom-up
+  std::error_code ec;
   if (!stbi_write_png(tmp.string().c_str(), w, h, 3, pixels.data(), w * 3)) {
     error = path + ": cannot write the PNG";
-    std::filesystem::remove(tmp);
+    std::filesystem::remove(tmp, ec);  // no exception: there may be nothing to remove
     return false;
   }
-  std::error_code ec;
   std::filesystem::rename(tmp, target, ec);
   if (ec) {
     error = path + ": " + ec.message();
-    std::filesystem::remove(tmp);
+    std::filesystem::remove(tmp, ec);
     return false;
   }
   return true;
@@ -196,6 +197,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.emit) return emit_events(o);
+  if (!o.screenshot.empty())  // before the run, not after it
+    if (const std::string problem = sim::output_directory_problem(std::filesystem::path(o.screenshot).parent_path());
+        !problem.empty()) {
+      std::cerr << "swarmsim-gui: --screenshot " << o.screenshot << ": " << problem << '\n';
+      return 2;
+    }
 
   gui::AppState st;
   st.screenshot_mode = !o.screenshot.empty();

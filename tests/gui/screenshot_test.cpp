@@ -230,6 +230,17 @@ TEST(GuiScreenshot, MissingRunDirectoryIsReportedNotCrashed) {
   EXPECT_TRUE(red_title) << "no error window in the screenshot";
 }
 
+// A screenshot path that cannot be written is an error before anything runs (it used to abort
+// with an uncaught filesystem_error after the run).
+TEST(GuiScreenshot, UnwritableScreenshotPathIsAnErrorBeforeTheRun) {
+  const fs::path dir = fresh_dir("gui-unwritable");
+  const std::string scenario = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json";
+  const std::string png = scenario + "/shot.png";  // under a regular file: no directory can be made there
+  const Result r = run(SWARMSIM_GUI_EXE, {scenario, "--screenshot", png}, true, dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("swarmsim-gui: --screenshot " + png + ": cannot create the directory"), std::string::npos) << r.err;
+}
+
 // events.jsonl cut in the middle of a line: the message names the file and the line, the run is
 // shown up to the last good line, and the exit code is 2.
 TEST(GuiScreenshot, TruncatedEventsFileNamesFileAndLine) {
