@@ -11,6 +11,7 @@
 #include "sim/engine/parallel_runs.hpp"
 #include "sim/experiment/comparison.hpp"
 #include "sim/experiment/policy_spec.hpp"
+#include "sim/output/atomic_file.hpp"
 
 namespace swarmsim::cli {
 
@@ -28,6 +29,8 @@ int compare(const CompareArgs& args) {
     } catch (const experiment::PolicySpecError& e) {
       throw ExperimentInputError(std::string("swarmsim compare: --policies: ") + e.what());
     }
+    if (const std::string problem = sim::output_directory_problem(args.out_dir); !problem.empty())
+      throw ExperimentInputError("swarmsim compare: --out " + args.out_dir + ": " + problem);
     const std::vector<sim::Override> common = parse_overrides("compare", args.overrides);
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.

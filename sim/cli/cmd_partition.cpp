@@ -2,6 +2,7 @@
 // print the partition with its quality metrics (seed 002 §2.5-2.6, seed 003 strategies).
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,17 @@
 
 namespace swarmsim::cli {
 namespace {
+
+/// Writes the JSON result to --out; false, with the reason on stderr, when it cannot.
+bool write_result(const std::string& out, const nlohmann::json& doc) {
+  try {
+    sim::write_file_atomically(out, doc.dump(2) + "\n");
+    return true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim partition: --out %s: %s\n", out.c_str(), e.what());
+    return false;
+  }
+}
 
 using namespace swarmsim::partition;
 
@@ -104,7 +116,7 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
                               {"overlap_bottleneck_s", plan.overlap_bottleneck_s},
                               {"wall_seconds", wall},
                               {"stages", stages}};
-  if (!args.out.empty()) sim::write_file_atomically(args.out, doc.dump(2) + "\n");
+  if (!args.out.empty() && !write_result(args.out, doc)) return 1;
   if (args.json) {
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
@@ -132,6 +144,11 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
 }  // namespace
 
 int partition(const PartitionArgs& args) {
+  if (!args.out.empty())  // before the search, not after it
+    if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty()) {
+      std::fprintf(stderr, "swarmsim partition: --out %s: %s\n", args.out.c_str(), problem.c_str());
+      return 2;
+    }
   // The graph: a file, or a generator.
   ModelGraph g;
   try {
@@ -225,7 +242,7 @@ int partition(const PartitionArgs& args) {
   const nlohmann::json doc = {{"graph", g.name()},       {"ops", g.size()},          {"edges", g.edge_count()}, {"k", k},
                               {"device", dev->name},     {"link_Bps", p.link_Bps},   {"fast_memory_bytes", p.fast_memory_bytes},
                               {"results", results}};
-  if (!args.out.empty()) sim::write_file_atomically(args.out, doc.dump(2) + "\n");
+  if (!args.out.empty() && !write_result(args.out, doc)) return 1;
   if (args.json) {
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
