@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
   }
   if (o.emit) return emit_events(o);
   if (!o.screenshot.empty())  // before the run, not after it
-    if (const std::string problem = sim::output_directory_problem(std::filesystem::path(o.screenshot).parent_path());
+    if (const std::string problem = sim::output_file_problem(o.screenshot);
         !problem.empty()) {
       std::cerr << "swarmsim-gui: --screenshot " << o.screenshot << ": " << problem << '\n';
       return 2;

@@ -84,12 +84,15 @@ int host(const json& j, const char* key, const SwarmInfo& info) {
   return i;
 }
 
+/// Whether `r` is a range of a model of `n_blocks` blocks: 0 <= start <= end <= n_blocks.
+bool inside_model(const BlockRange& r, int n_blocks) { return r.start >= 0 && r.start <= r.end && r.end <= n_blocks; }
+
 /// A block range {start, end} inside the model's `n_blocks` blocks (0 <= start <= end <= n_blocks).
 BlockRange blocks(const json& j, const char* key, int n_blocks) {
   const json& v = field(j, key);
   if (!v.is_object()) throw EventFormatError(std::string("\"") + key + "\": expected {start, end}");
   const BlockRange r{integer(v, "start"), integer(v, "end")};
-  if (r.start < 0 || r.start > r.end || r.end > n_blocks)
+  if (!inside_model(r, n_blocks))
     throw EventFormatError(std::string("\"") + key + "\": blocks {start: " + std::to_string(r.start) + ", end: " +
                            std::to_string(r.end) + "} are not a range of the model's " + std::to_string(n_blocks) +
                            " blocks (expected 0 <= start <= end <= " + std::to_string(n_blocks) + ")");
@@ -439,7 +442,7 @@ void read_trace(const fs::path& file, const SwarmInfo& info, const std::vector<S
       if (cat == "compute") {
         e.type = EventType::Compute;
         e.blocks = blocks_from_name(name);
-        if (e.blocks.start < 0 || e.blocks.start > e.blocks.end || e.blocks.end > info.n_blocks)
+        if (!inside_model(e.blocks, info.n_blocks))
           throw EventFormatError("\"name\": \"" + name + "\" names blocks outside the model's " + std::to_string(info.n_blocks));
         e.text = e.blocks.empty() ? name : "blocks";
         if (name == "head") heads.push_back({end, e.session, e.step});

@@ -118,7 +118,7 @@ int calibrate(const CalibrateArgs& args) {
     return 2;
   }
   if (!args.out.empty())
-    if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty()) {
+    if (const std::string problem = sim::output_file_problem(args.out); !problem.empty()) {
       std::fprintf(stderr, "swarmsim calibrate: --out %s: %s\n", args.out.c_str(), problem.c_str());
       return 2;
     }
@@ -159,9 +159,7 @@ int calibrate(const CalibrateArgs& args) {
   const nlohmann::ordered_json out = result_json(spec, r, wall);
   if (!args.out.empty()) {
     try {
-      const std::filesystem::path parent = std::filesystem::path(args.out).parent_path();
-      if (!parent.empty()) std::filesystem::create_directories(parent);
-      sim::write_file_atomically(args.out, out.dump(2) + "\n");
+      sim::write_file_atomically(args.out, out.dump(2) + "\n");  // its directory was made before the search
     } catch (const std::exception& e) {
       std::fprintf(stderr, "swarmsim calibrate: --out: %s\n", e.what());
       return 1;

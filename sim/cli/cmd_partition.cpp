@@ -145,7 +145,7 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
 
 int partition(const PartitionArgs& args) {
   if (!args.out.empty())  // before the search, not after it
-    if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty()) {
+    if (const std::string problem = sim::output_file_problem(args.out); !problem.empty()) {
       std::fprintf(stderr, "swarmsim partition: --out %s: %s\n", args.out.c_str(), problem.c_str());
       return 2;
     }

@@ -28,7 +28,7 @@ int profile(const ProfileArgs& args) {
     std::fprintf(stderr, "swarmsim profile: --backend %s: %s\n", args.backend.c_str(), e.what());
     return 2;
   }
-  if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty()) {
+  if (const std::string problem = sim::output_file_problem(args.out); !problem.empty()) {
     std::fprintf(stderr, "swarmsim profile: --out %s: %s\n", args.out.c_str(), problem.c_str());
     return 2;
   }
@@ -86,9 +86,7 @@ int profile(const ProfileArgs& args) {
   cmd += " --batch " + list(args.batches) + " --prompt " + list(args.prompts) + " --kv " + list(args.kv_lens);
   p.command = cmd;
   try {
-    if (std::filesystem::path(args.out).has_parent_path())
-      std::filesystem::create_directories(std::filesystem::path(args.out).parent_path());
-    sim::write_file_atomically(args.out, p.to_json().dump(2) + "\n");
+    sim::write_file_atomically(args.out, p.to_json().dump(2) + "\n");  // its directory was made before measuring
   } catch (const std::exception& e) {
     std::fprintf(stderr, "swarmsim profile: %s\n", e.what());
     return 1;

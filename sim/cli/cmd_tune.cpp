@@ -77,7 +77,7 @@ int tune(const TuneArgs& args) {
       throw ExperimentInputError("swarmsim tune: --label " + args.label + ": " + e.what());
     }
     if (!args.out.empty())
-      if (const std::string problem = sim::output_directory_problem(std::filesystem::path(args.out).parent_path()); !problem.empty())
+      if (const std::string problem = sim::output_file_problem(args.out); !problem.empty())
         throw ExperimentInputError("swarmsim tune: --out " + args.out + ": " + problem);
     common = parse_overrides("tune", args.overrides);
     for (const std::string& file : args.files) {
@@ -237,9 +237,7 @@ int tune(const TuneArgs& args) {
         {"per_scenario", per_scenario},
         {"log", log}};
     try {
-      const std::filesystem::path out(args.out);
-      if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
-      sim::write_file_atomically(out, doc.dump(2) + "\n");
+      sim::write_file_atomically(args.out, doc.dump(2) + "\n");  // its directory was made before the search
     } catch (const std::exception& e) {
       std::fprintf(stderr, "swarmsim tune: --out %s: %s\n", args.out.c_str(), e.what());
       return 1;

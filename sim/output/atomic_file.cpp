@@ -54,4 +54,6 @@ std::string output_directory_problem(const std::filesystem::path& dir) {
   return "";
 }
 
+std::string output_file_problem(const std::filesystem::path& file) { return output_directory_problem(file.parent_path()); }
+
 }  // namespace swarmsim::sim

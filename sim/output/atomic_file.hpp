@@ -35,5 +35,7 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
 /// a bad output path is reported before a long run, not after it. Returns "" when the directory
 /// is usable, else what is wrong ("cannot create the directory: Not a directory").
 std::string output_directory_problem(const std::filesystem::path& dir);
+/// output_directory_problem() of the directory that will hold the file `file`.
+std::string output_file_problem(const std::filesystem::path& file);
 
 }  // namespace swarmsim::sim

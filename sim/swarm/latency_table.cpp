@@ -91,14 +91,16 @@ std::pair<int, int> LatencyTable::farthest_pair() const {
   // Pairs are ranked by round trip, then by `order` (the scan order of the plain O(P^2) loop), so
   // the answer does not depend on the order in which pairs are tried.
   std::pair<std::size_t, std::size_t> best_order{SIZE_MAX, SIZE_MAX};
+  // Returns the pair's round trip (-1 for no pair).
   const auto consider = [&](int i, int j, std::pair<std::size_t, std::size_t> order) {
-    if (i < 0 || j < 0 || i == j) return;
+    if (i < 0 || j < 0 || i == j) return -1.0;
     const double rtt = one_way(i, j) + one_way(j, i);
     if (rtt > longest || (rtt == longest && order < best_order)) {
       longest = rtt;
       best = {std::min(i, j), std::max(i, j)};
       best_order = order;
     }
+    return rtt;
   };
   if (model_ == LatencyModel::Matrix) {
     for (int i = 0; i < n_; ++i)
@@ -131,9 +133,7 @@ std::pair<int, int> LatencyTable::farthest_pair() const {
     double far_rtt = -1.0;
     for (std::size_t b = 0; b < P; ++b) {
       if (b == from) continue;
-      const int i = top[from].first, j = top[b].first;
-      consider(i, j, {std::min(from, b), std::max(from, b)});
-      if (const double rtt = one_way(i, j) + one_way(j, i); rtt > far_rtt) {
+      if (const double rtt = consider(top[from].first, top[b].first, {std::min(from, b), std::max(from, b)}); rtt > far_rtt) {
         far_rtt = rtt;
         far = b;
       }
