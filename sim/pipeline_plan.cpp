@@ -30,6 +30,15 @@ partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec
   return p;
 }
 
+partition::BlockCost stage_terms_on_node(const Scenario& sc, const PipelinePlan& plan, int stage, int node) {
+  const partition::PlacementNode n = placement_node(sc.nodes[static_cast<std::size_t>(node)], sc.overheads);
+  partition::MtppParams on_node;
+  on_node.device = n.rates;
+  on_node.fast_memory_bytes = n.memory_bytes;
+  on_node.stream_Bps = n.stream_Bps;
+  return partition::block_costs(*sc.graph, plan.partition.block_of, plan.partition.blocks, on_node)[static_cast<std::size_t>(stage)];
+}
+
 std::string plan_progress_text(const std::string& graph, partition::Method method, const PlanProgress& p) {
   std::string s = "partitioning " + graph + " (" + partition::to_string(method) + ")";
   if (p.max_stages > 0) s += ": " + std::to_string(p.stages) + " of " + std::to_string(p.max_stages) + " stage counts";
@@ -144,11 +153,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   // Per-node block terms (work and overflow depend on the node).
   for (int b = 0; b < blocks; ++b) {
     PipelineStage& st = plan.stages[b];
-    partition::MtppParams on_node;
-    on_node.device = nodes[st.node].rates;
-    on_node.fast_memory_bytes = nodes[st.node].memory_bytes;
-    on_node.stream_Bps = nodes[st.node].stream_Bps;
-    const auto terms = partition::block_costs(g, plan.partition.block_of, blocks, on_node)[b];
+    const auto terms = stage_terms_on_node(sc, plan, b, st.node);
     st.compute_s = terms.work_s + terms.overflow_s;
     st.param_bytes = terms.param_bytes;
     st.peak_bytes = terms.peak_bytes;

@@ -52,6 +52,10 @@ struct PipelinePlan {
 /// The placement view of a server node: roofline rates of its device, usable memory, links.
 partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads);
 
+/// Stage `stage`'s terms (work, overflow, parameter and peak bytes) if it ran on server node `node`:
+/// what placing it there, or moving it there after a failure, costs per request.
+partition::BlockCost stage_terms_on_node(const Scenario& sc, const PipelinePlan& plan, int stage, int node);
+
 /// Where planning is: it partitions for every stage count up to the scenario's (BRKGA can take
 /// minutes on large graphs or populations).
 struct PlanProgress {

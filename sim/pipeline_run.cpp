@@ -38,6 +38,86 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options) : sc(s) {
   for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) outputs_expected += returns_to_client(s) ? 1 : 0;
   Rng root(sc.seed);
   arrival = draw_arrivals(sc.workload, root);
+  attempt.assign(static_cast<std::size_t>(requests), 0);
+  node_up.assign(sc.nodes.size(), 1);
+  node_taken.assign(sc.nodes.size(), -1);
+  for (const PipelineStage& st : plan.stages) {
+    stage_node.push_back(st.node);
+    stage_compute_s.push_back(st.compute_s);
+    node_taken[static_cast<std::size_t>(st.node)] = static_cast<int>(stage_node.size()) - 1;
+  }
+  stage_serving.assign(plan.stages.size(), 1);
+  stage_life.assign(plan.stages.size(), 0);
+}
+
+double PipelineRun::detection_time(double failed_at) const {
+  const double hb = sc.policy.faults.heartbeat_s;
+  return std::floor(failed_at / hb) * hb + hb * sc.policy.faults.heartbeat_misses;
+}
+
+int PipelineRun::node_down(int node, double t) {
+  node_up[static_cast<std::size_t>(node)] = 0;
+  const int s = node_taken[static_cast<std::size_t>(node)];
+  if (s < 0) return -1;
+  node_taken[static_cast<std::size_t>(node)] = -1;
+  if (stage_node[static_cast<std::size_t>(s)] != node) return -1;  // it was loading a stage: that failover picks again
+  stage_serving[static_cast<std::size_t>(s)] = 0;
+  ++stage_life[static_cast<std::size_t>(s)];
+  StageFailover f;
+  f.stage = s;
+  f.from_node = node;
+  f.failed_at_s = t;
+  f.detected_at_s = detection_time(t);
+  failovers.push_back(f);
+  node_event(t, "stage_down", s, node);
+  return static_cast<int>(failovers.size()) - 1;
+}
+
+void PipelineRun::node_back(int node, double t) {
+  node_up[static_cast<std::size_t>(node)] = 1;
+  node_event(t, "node_back", -1, node);
+}
+
+int PipelineRun::replacement_for(int s) const {
+  int best = -1;
+  double best_s = 0;
+  for (int n = 0; n < static_cast<int>(sc.nodes.size()); ++n) {
+    if (!node_up[static_cast<std::size_t>(n)] || node_taken[static_cast<std::size_t>(n)] >= 0) continue;
+    const partition::BlockCost c = stage_terms_on_node(sc, plan, s, n);
+    const double compute = c.work_s + c.overflow_s;
+    if (best < 0 || compute < best_s) {
+      best = n;
+      best_s = compute;
+    }
+  }
+  return best;
+}
+
+double PipelineRun::load_s(int s, int node) const {
+  return plan.stages[static_cast<std::size_t>(s)].param_bytes / sc.nodes[static_cast<std::size_t>(node)].weights_load_Bps;
+}
+
+void PipelineRun::stage_moved(int s, int node, double t, int failover) {
+  const partition::BlockCost c = stage_terms_on_node(sc, plan, s, node);
+  stage_node[static_cast<std::size_t>(s)] = node;
+  stage_compute_s[static_cast<std::size_t>(s)] = c.work_s + c.overflow_s;
+  stage_serving[static_cast<std::size_t>(s)] = 1;
+  StageFailover& f = failovers[static_cast<std::size_t>(failover)];
+  f.to_node = node;
+  f.ready_at_s = t;
+  node_event(t, "stage_ready", s, node);
+}
+
+std::vector<int> PipelineRun::take_requests_to_resend(int failover) {
+  std::vector<int> lost;
+  for (int r = 0; r < requests; ++r)
+    if (sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0) {
+      lost.push_back(r);
+      ++attempt[static_cast<std::size_t>(r)];
+    }
+  failovers[static_cast<std::size_t>(failover)].requests_resent = static_cast<int>(lost.size());
+  resent += static_cast<int>(lost.size());
+  return lost;
 }
 
 double PipelineRun::in_bytes_per_request(int s) const {
@@ -66,6 +146,13 @@ void PipelineRun::event(double t, const char* type, int stage_index, int request
   char buf[160];
   std::snprintf(buf, sizeof buf, "{\"t\":%.9g,\"type\":\"%s\",\"stage\":%d,\"request\":%d}", t, type, stage_index, request);
   event_lines.emplace_back(buf);
+}
+
+void PipelineRun::node_event(double t, const char* type, int stage_index, int node) {
+  if (!keep_events) return;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "{\"t\":%.9g,\"type\":\"%s\",\"stage\":%d,\"node\":", t, type, stage_index);
+  event_lines.emplace_back(buf + nlohmann::json(sc.nodes[static_cast<std::size_t>(node)].name).dump() + "}");
 }
 
 RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions& options) {
@@ -114,6 +201,21 @@ RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions&
                       {"bytes_out", run.stage[s].bytes_out},
                       {"max_input_wait_s", run.stage[s].max_queue_wait_s}});
   }
+  nlohmann::json failovers = nlohmann::json::array();
+  for (const StageFailover& f : run.failovers) {
+    nlohmann::json j = {{"stage", f.stage},
+                        {"from", sc.nodes[static_cast<std::size_t>(f.from_node)].name},
+                        {"failed_at_s", f.failed_at_s},
+                        {"detected_at_s", f.detected_at_s},
+                        {"requests_resent", f.requests_resent}};
+    if (f.to_node >= 0) {  // else no spare was ready before the run ended
+      j["to"] = sc.nodes[static_cast<std::size_t>(f.to_node)].name;
+      j["ready_at_s"] = f.ready_at_s;
+      const partition::BlockCost c = stage_terms_on_node(sc, run.plan, f.stage, f.to_node);
+      j["compute_s"] = c.work_s + c.overflow_s;
+    }
+    failovers.push_back(j);
+  }
   const auto& q = run.plan.quality;
   nlohmann::json convergence = nlohmann::json::array();
   for (const auto& gen : run.plan.partition.convergence) convergence.push_back({gen.generation, gen.best_s, gen.mean_s});
@@ -148,8 +250,9 @@ RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions&
         {"overlap_bottleneck_s", run.plan.overlap_bottleneck_s},
         {"overlap_bound_requests_per_s", run.plan.overlap_bottleneck_s > 0 ? 1.0 / run.plan.overlap_bottleneck_s : 0.0}}},
       {"stages", stages},
+      {"failovers", failovers},
       {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed},
-                    {"max_in_flight", sc.workload.max_in_flight}}},
+                    {"resent", run.resent}, {"max_in_flight", sc.workload.max_in_flight}}},
       {"throughput",
        {{"requests_per_s", completed > 0 ? completed / span : 0.0},
         {"steady_requests_per_s", steady},

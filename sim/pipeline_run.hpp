@@ -20,6 +20,23 @@ struct StageRun {
   double max_queue_wait_s = 0;  ///< longest wait from a request's first input to its start (s)
 };
 
+/// A stage moved to a spare node after its node failed (docs/partitioning.md, "Failover").
+struct StageFailover {
+  int stage = 0;
+  int from_node = -1;          ///< index into Scenario::nodes
+  int to_node = -1;            ///< the node that took the stage over; -1 until one is ready
+  double failed_at_s = 0;      ///< the node went down
+  double detected_at_s = 0;    ///< the client declared it dead (heartbeats)
+  double ready_at_s = -1;      ///< the stage's parameters were loaded on to_node; -1 until then
+  int requests_resent = 0;     ///< requests the client sent again once every stage was ready
+};
+
+/// A message of the pipeline: which request, and which of the client's attempts at it.
+struct StageMessage {
+  int request = 0;
+  int attempt = 0;
+};
+
 /// The state of a pipeline run: the plan, the requests' times and the tallies.
 struct PipelineRun {
   const Scenario& sc;
@@ -34,6 +51,39 @@ struct PipelineRun {
   std::vector<std::string> event_lines;
   bool keep_events = false;
 
+  // Failover: what the engines read and change when a stage's node goes down (node_down) or a
+  // node comes back (node_up). The client detects a failure by missed heartbeats, moves the stage
+  // to the spare node that computes it fastest, waits while it loads the stage's parameters, then
+  // sends every unanswered request again (a new attempt; older attempts' messages are dropped).
+  std::vector<int> stage_node;          ///< node each stage runs on now (starts as the plan's)
+  std::vector<double> stage_compute_s;  ///< its compute time per request on that node (s)
+  std::vector<char> stage_serving;      ///< its node is up and holds its parameters
+  std::vector<int> stage_life;          ///< failures of the stage so far: a process of an older life is dead
+  std::vector<char> node_up;            ///< per server node
+  std::vector<int> node_taken;          ///< per server node: the stage it runs or is loading, -1 if spare
+  std::vector<int> attempt;             ///< per request: the client's current attempt
+  int stages_detected_down = 0;         ///< stages the client knows are down and not yet replaced
+  int resent = 0;                       ///< requests sent again, over all failovers
+  std::vector<StageFailover> failovers;
+
+  /// The client declares a node that failed at `failed_at` dead once `heartbeat_misses`
+  /// heartbeats (sent every heartbeat_s from t = 0) are missing: the last one it got plus misses x period (s).
+  double detection_time(double failed_at) const;
+  /// Node `node` went down at t: the stage on it (if any) stops serving and a failover record
+  /// starts. Returns the record's index into `failovers`, or -1 when the node ran no stage.
+  int node_down(int node, double t);
+  /// Node `node` came back at t, without a stage (the stage it had moved or will move elsewhere).
+  void node_back(int node, double t);
+  /// The spare node (up, no stage, not loading one) that runs stage s fastest, ties to the lower
+  /// index; -1 when there is none.
+  int replacement_for(int s) const;
+  /// Seconds node `node` takes to load stage s's parameters (at its weights_load rate).
+  double load_s(int s, int node) const;
+  /// Stage s is ready on `node` at t: it serves from now on with that node's compute time.
+  void stage_moved(int s, int node, double t, int failover);
+  /// The requests sent and not answered, in order; each gets a new attempt (call when every stage serves).
+  std::vector<int> take_requests_to_resend(int failover);
+
   /// Plans the pipeline of `sc` (sc.graph must be set) and draws the arrivals.
   PipelineRun(const Scenario& sc, const RunOptions& options);
 
@@ -47,6 +97,8 @@ struct PipelineRun {
   bool returns_to_client(int s) const;
   /// Records an event of the events log at time t.
   void event(double t, const char* type, int stage_index, int request);
+  /// Records a failover event: the stage and the node it concerns.
+  void node_event(double t, const char* type, int stage_index, int node);
 };
 
 /// metrics.json of a finished run (wall: the simulation's wall time), written under options.out_dir.

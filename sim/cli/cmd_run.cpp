@@ -132,6 +132,16 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
     std::printf("  %-5d%-14s%-12s%6d%12s%12s%7.1f%%\n", s["stage"].get<int>(), s["node"].get<std::string>().c_str(),
                 s["device"].get<std::string>().c_str(), s["ops"].get<int>(), sim::format_duration(s["compute_s"].get<double>()).c_str(),
                 sim::format_duration(s["predicted_cost_s"].get<double>()).c_str(), 100.0 * s["utilization"].get<double>());
+  for (const auto& f : m["failovers"]) {
+    std::printf("failover      stage %d: %s down at %s, detected at %s", f["stage"].get<int>(), f["from"].get<std::string>().c_str(),
+                sim::format_duration(f["failed_at_s"].get<double>()).c_str(), sim::format_duration(f["detected_at_s"].get<double>()).c_str());
+    if (f.contains("to"))
+      std::printf(", serving on %s at %s (compute %s)%s\n", f["to"].get<std::string>().c_str(),
+                  sim::format_duration(f["ready_at_s"].get<double>()).c_str(), sim::format_duration(f["compute_s"].get<double>()).c_str(),
+                  f["requests_resent"].get<int>() > 0 ? (", then " + std::to_string(f["requests_resent"].get<int>()) + " requests sent again").c_str() : "");
+    else
+      std::printf(", no spare node before the end\n");
+  }
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, events.jsonl}\n", out.string().c_str());
 }
 

@@ -3,14 +3,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include <simgrid/Exception.hpp>
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Comm.hpp>
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Host.hpp>
-#include <simgrid/s4u/Mailbox.hpp>
 #include <simgrid/s4u/Semaphore.hpp>
 
 #include "sim/engine/swarm_platform.hpp"
@@ -22,84 +24,231 @@ namespace sg4 = simgrid::s4u;
 namespace swarmsim::sim {
 namespace {
 
-/// A request id travels as the message payload (SimGrid payloads are opaque pointers).
-void* as_payload(int request) { return reinterpret_cast<void*>(static_cast<std::intptr_t>(request) + 1); }
-int request_of(void* payload) { return static_cast<int>(reinterpret_cast<std::intptr_t>(payload) - 1); }
+/// Messages delivered to a stage (or to the client) and not yet taken, with a semaphore that
+/// counts them. A stage that moves to another node gets a new, empty inbox.
+struct Inbox {
+  std::deque<StageMessage> messages;
+  sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
+};
 
-/// The pipeline's actors: one per stage, and the client's sender and receiver.
+/// Where actors wait for a condition another actor makes true.
+///
+/// SimGrid aborts when a semaphore (or condition variable) is destroyed while an actor waits on
+/// it, and at the time limit actors still wait. Each waiter therefore holds its own reference to
+/// the semaphore on its stack, which SimGrid never unwinds after the limit, so the semaphore outlives
+/// this run's objects.
+struct Gate {
+  sg4::SemaphorePtr sem = sg4::Semaphore::create(0);
+  int waiting = 0;
+  void wait() {
+    const sg4::SemaphorePtr keep = sem;
+    ++waiting;
+    keep->acquire();
+  }
+  void open() {
+    for (; waiting > 0; --waiting) sem->release();
+  }
+};
+
+/// The pipeline's actors: one per stage, the client's sender and receiver, one per message in
+/// flight (its carrier), and one per failover.
 struct PipelineActors {
   PipelineRun& m;
   const Scenario& sc;
+  SwarmPlatform& platform;
+  LatencyTable& latencies;  ///< the platform's, changed by replayed set_latency events
+  int client;
+  std::vector<std::shared_ptr<Inbox>> inbox;  ///< one per stage, then the client's
+  sg4::SemaphorePtr window = sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight));
+  Gate replaced;  ///< the client's sender waits here while a failed stage is being replaced
+  Gate spare_up;  ///< failovers without a spare node wait here for a node to come back
+
+  PipelineActors(PipelineRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l, int client_host)
+      : m(run), sc(scenario), platform(p), latencies(l), client(client_host) {
+    for (int b = 0; b <= stages(); ++b) inbox.push_back(std::make_shared<Inbox>());
+  }
 
   static double now() { return sg4::Engine::get_clock(); }
+  int stages() const { return static_cast<int>(m.plan.stages.size()); }
+  int host_of_box(int box) const { return box < stages() ? m.stage_node[static_cast<std::size_t>(box)] : client; }
 
-  void send(int to_stage, int request, double bytes) {
-    sg4::Mailbox* mb = sg4::Mailbox::by_name(to_stage < 0 ? "client" : "stage-" + std::to_string(to_stage));
+  /// The message's bytes cross the network host to host (SimGrid fails the communication the
+  /// instant an end goes down, and kills the carrier with its host); then it waits in the inbox.
+  void carry(int from, int box, StageMessage msg, std::uint64_t size) {
+    const std::shared_ptr<Inbox> in = inbox[static_cast<std::size_t>(box)];
+    sg4::Host* to = platform.host(host_of_box(box));
+    if (!to->is_on()) return;
+    sg4::Actor::create("carry", to, [this, from, to, in, msg, size] {
+      try {
+        sg4::Comm::sendto_async(platform.host(from), to, size)->wait();
+      } catch (const simgrid::Exception&) {
+        return;  // an end went down: the message is lost
+      }
+      in->messages.push_back(msg);
+      in->ready->release();
+    })->daemonize();
+  }
+
+  /// Serializes at the sending end, then posts the message. A message to a stage that is not
+  /// serving is refused and lost.
+  void send(int from, int to_stage, StageMessage msg, double bytes) {
     const double wire = bytes + sc.overheads.header_bytes;
     sg4::this_actor::sleep_for(m.endpoint_s(bytes));  // serialization at the sending end
-    mb->put_init(as_payload(request), static_cast<std::uint64_t>(std::ceil(wire)))->detach();
+    if (to_stage >= 0 && !m.stage_serving[static_cast<std::size_t>(to_stage)]) return;
+    carry(from, to_stage < 0 ? stages() : to_stage, msg, static_cast<std::uint64_t>(std::ceil(wire)));
     m.bytes_moved += wire;
     ++m.messages;
   }
 
+  static StageMessage receive(Inbox& in) {
+    in.ready->acquire();
+    const StageMessage msg = in.messages.front();
+    in.messages.pop_front();
+    return msg;
+  }
+
+  /// Stage s on its current node; SimGrid kills it when the node goes down.
   void stage_actor(int s) {
     const PipelineStage& st = m.plan.stages[static_cast<std::size_t>(s)];
-    sg4::Mailbox* mb = sg4::Mailbox::by_name("stage-" + std::to_string(s));
-    mb->set_receiver(sg4::Actor::self());  // transfers start as soon as they are posted
-    std::vector<int> got(static_cast<std::size_t>(m.requests), 0);
-    std::vector<double> first_input(static_cast<std::size_t>(m.requests), -1);
+    const int node = m.stage_node[static_cast<std::size_t>(s)];
+    const double compute_s = m.stage_compute_s[static_cast<std::size_t>(s)];
+    const std::shared_ptr<Inbox> in = inbox[static_cast<std::size_t>(s)];
+    std::vector<int> got(static_cast<std::size_t>(m.requests), 0), seen(got.size(), -1);
+    std::vector<double> first_input(got.size(), -1);
     const double in_bytes = m.in_bytes_per_request(s);
     StageRun& tally = m.stage[static_cast<std::size_t>(s)];
-    for (int processed = 0; processed < m.requests;) {
-      const int r = request_of(mb->get<void>());
-      if (first_input[r] < 0) first_input[r] = now();
+    while (true) {
+      const StageMessage msg = receive(*in);
+      const auto r = static_cast<std::size_t>(msg.request);
+      if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
+      if (msg.attempt > seen[r]) {
+        seen[r] = msg.attempt;
+        got[r] = 0;
+        first_input[r] = now();
+      }
       if (++got[r] < st.inputs_expected) continue;
       const double start = now();
       tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - first_input[r]);
-      m.event(now(), "stage_start", s, r);
+      m.event(now(), "stage_start", s, msg.request);
       // Deserialize every input, run the stage's ops, then serialize and post each output.
       sg4::this_actor::sleep_for(st.inputs_expected * sc.overheads.rpc_s + in_bytes / sc.overheads.serialization_Bps);
-      sg4::this_actor::sleep_for(st.compute_s);
+      sg4::this_actor::sleep_for(compute_s);
       for (const auto& [to, bytes] : st.sends) {
-        send(to, r, bytes);
+        send(node, to, msg, bytes);
         tally.bytes_out += bytes;
       }
       if (m.returns_to_client(s)) {
-        send(-1, r, st.output_bytes_to_client);
+        send(node, -1, msg, st.output_bytes_to_client);
         tally.bytes_out += st.output_bytes_to_client;
       }
       tally.bytes_in += in_bytes;
       tally.busy_s += now() - start;
       ++tally.requests;
-      m.event(now(), "stage_end", s, r);
-      ++processed;
+      m.event(now(), "stage_end", s, msg.request);
     }
   }
 
-  void client_sender(sg4::SemaphorePtr window) {
+  void start_stage(int s) {
+    sg4::Actor::create("stage-" + std::to_string(s), platform.host(m.stage_node[static_cast<std::size_t>(s)]),
+                       [this, s] { stage_actor(s); })
+        ->daemonize();
+  }
+
+  /// The client's inputs of request r (its current attempt) to every stage that takes some.
+  void send_inputs(int r) {
+    const StageMessage msg{r, m.attempt[static_cast<std::size_t>(r)]};
+    for (int s = 0; s < stages(); ++s)
+      if (m.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client > 0 || m.has_source(s))
+        send(client, s, msg, m.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
+  }
+
+  void client_sender() {
     for (int r = 0; r < m.requests; ++r) {
       if (m.arrival[r] > now()) sg4::this_actor::sleep_until(m.arrival[r]);
-      window->acquire();  // at most max_in_flight requests in the pipeline
+      const sg4::SemaphorePtr keep = window;  // see Gate
+      keep->acquire();                        // at most max_in_flight requests in the pipeline
+      while (m.stages_detected_down > 0) replaced.wait();  // the client knows the pipeline is broken
       m.sent[r] = now();
       m.event(now(), "request_sent", -1, r);
-      for (int s = 0; s < static_cast<int>(m.plan.stages.size()); ++s)
-        if (m.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client > 0 || m.has_source(s))
-          send(s, r, m.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
+      send_inputs(r);
     }
   }
 
-  void client_receiver(sg4::SemaphorePtr window) {
-    sg4::Mailbox* mb = sg4::Mailbox::by_name("client");
-    mb->set_receiver(sg4::Actor::self());
-    std::vector<int> got(static_cast<std::size_t>(m.requests), 0);
+  void client_receiver() {
+    const std::shared_ptr<Inbox> in = inbox.back();  // held on the stack: see Gate
+    std::vector<std::vector<int>> got(static_cast<std::size_t>(m.requests));  // per request, per attempt
     for (int completed = 0; completed < m.requests;) {
-      const int r = request_of(mb->get<void>());
-      if (++got[r] < m.outputs_expected) continue;
+      const StageMessage msg = receive(*in);
+      const auto r = static_cast<std::size_t>(msg.request);
+      if (got[r].size() <= static_cast<std::size_t>(msg.attempt)) got[r].resize(static_cast<std::size_t>(msg.attempt) + 1, 0);
+      // The first attempt whose outputs all arrive answers the request; later ones are late copies.
+      if (++got[r][static_cast<std::size_t>(msg.attempt)] < m.outputs_expected || m.done[r] >= 0) continue;
       m.done[r] = now();
-      m.event(now(), "request_done", -1, r);
+      m.event(now(), "request_done", -1, msg.request);
       window->release();
       ++completed;
     }
+  }
+
+  /// Failover f (as the flow engine's): detect, move the stage to a spare that loads its
+  /// parameters, then send every unanswered request again once every stage serves.
+  void failover(int f) {
+    const int s = m.failovers[static_cast<std::size_t>(f)].stage;
+    sg4::this_actor::sleep_until(m.failovers[static_cast<std::size_t>(f)].detected_at_s);
+    ++m.stages_detected_down;
+    m.node_event(now(), "stage_down_detected", s, m.failovers[static_cast<std::size_t>(f)].from_node);
+    while (true) {
+      const int n = m.replacement_for(s);
+      if (n < 0) {  // no spare: wait for a node to come back
+        spare_up.wait();
+        continue;
+      }
+      m.node_taken[static_cast<std::size_t>(n)] = s;
+      m.node_event(now(), "stage_loading", s, n);
+      sg4::this_actor::sleep_for(m.load_s(s, n));
+      if (m.node_taken[static_cast<std::size_t>(n)] == s && m.node_up[static_cast<std::size_t>(n)]) {
+        m.stage_moved(s, n, now(), f);
+        break;
+      }
+    }
+    start_stage(s);
+    if (--m.stages_detected_down > 0) return;
+    replaced.open();
+    for (const int r : m.take_requests_to_resend(f)) {
+      m.event(now(), "request_resent", -1, r);
+      send_inputs(r);
+    }
+  }
+
+  /// Replayed latency changes and node failures (bandwidth changes and the hosts' states are
+  /// the platform's profiles; a node's host is off from the same instant).
+  void replay() {
+    for (const ReplayEvent& e : sc.events) {
+      if (e.action == EventAction::SetBandwidth) continue;
+      sg4::this_actor::sleep_until(e.at_s);
+      const int node = index(e.node);
+      if (e.action == EventAction::SetLatency) {
+        if (e.peer.empty()) latencies.set_access(node, e.value);
+        else latencies.set_pair(node, index(e.peer), e.value);
+      } else if (e.action == EventAction::NodeDown) {
+        if (!m.node_up[static_cast<std::size_t>(node)]) continue;
+        const int f = m.node_down(node, now());
+        if (f < 0) continue;
+        inbox[static_cast<std::size_t>(m.failovers[static_cast<std::size_t>(f)].stage)] = std::make_shared<Inbox>();  // what waited there is lost
+        sg4::Actor::create("failover", platform.host(client), [this, f] { failover(f); })->daemonize();
+      } else if (e.action == EventAction::NodeUp) {
+        if (m.node_up[static_cast<std::size_t>(node)]) continue;
+        m.node_back(node, now());
+        spare_up.open();
+      }
+    }
+  }
+  int index(const std::string& name) const {
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (sc.nodes[i].name == name) return static_cast<int>(i);
+    for (std::size_t c = 0; c < sc.clients.size(); ++c)
+      if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
+    return -1;
   }
 };
 
@@ -108,34 +257,15 @@ struct PipelineActors {
 RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
   const std::unique_ptr<sg4::Engine> engine = make_engine();
   PipelineRun m(sc, options);
-  PipelineActors actors{m, sc};
-
   LatencyTable latencies(sc);
   SwarmPlatform platform(sc, latencies);
   const int client = static_cast<int>(sc.nodes.size());  // the first client runs the requests
-  for (int s = 0; s < static_cast<int>(m.plan.stages.size()); ++s)
-    sg4::Actor::create("stage-" + std::to_string(s), platform.host(m.plan.stages[static_cast<std::size_t>(s)].node),
-                       [&actors, s] { actors.stage_actor(s); })
-        ->daemonize();
-  // Replayed latency changes (bandwidth changes and their profiles are the platform's).
-  sg4::Actor::create("replay", platform.control_host(), [&sc, &latencies] {
-    auto index = [&sc](const std::string& name) {
-      for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-        if (sc.nodes[i].name == name) return static_cast<int>(i);
-      for (std::size_t c = 0; c < sc.clients.size(); ++c)
-        if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
-      return -1;
-    };
-    for (const ReplayEvent& e : sc.events) {
-      if (e.action != EventAction::SetLatency) continue;
-      sg4::this_actor::sleep_until(e.at_s);
-      if (e.peer.empty()) latencies.set_access(index(e.node), e.value);
-      else latencies.set_pair(index(e.node), index(e.peer), e.value);
-    }
-  })->daemonize();
-  sg4::SemaphorePtr window = sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight));
-  sg4::Actor::create("client-send", platform.host(client), [&actors, window] { actors.client_sender(window); });
-  sg4::Actor::create("client-receive", platform.host(client), [&actors, window] { actors.client_receiver(window); });
+  PipelineActors actors(m, sc, platform, latencies, client);
+  for (int s = 0; s < actors.stages(); ++s) actors.start_stage(s);
+  PipelineActors* a = &actors;
+  sg4::Actor::create("replay", platform.control_host(), [a] { a->replay(); })->daemonize();
+  sg4::Actor::create("client-send", platform.host(client), [a] { a->client_sender(); });
+  sg4::Actor::create("client-receive", platform.host(client), [a] { a->client_receiver(); });
 
   const auto wall0 = std::chrono::steady_clock::now();
   engine->run_until(sc.time_limit_s);

@@ -29,7 +29,7 @@ class FlowPipeline {
         window_(sc.workload.max_in_flight) {}
 
   void run() {
-    for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s));
+    for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s, 0));
     if (!sc_.events.empty()) spawn(replay());
     spawn(client_sender());
     spawn(client_receiver());
@@ -62,26 +62,28 @@ class FlowPipeline {
   /// Messages delivered to a stage (or, last, to the client), in arrival order, as a SimGrid
   /// mailbox with a permanent receiver holds them.
   struct Inbox {
-    std::deque<int> requests;
+    std::deque<StageMessage> messages;
     Waiter* waiting = nullptr;
   };
   struct Receive {
     FlowPipeline* m;
     int box;
     Waiter w{};
-    bool await_ready() const noexcept { return !m->inbox_[static_cast<std::size_t>(box)].requests.empty(); }
+    bool await_ready() const noexcept { return !m->inbox_[static_cast<std::size_t>(box)].messages.empty(); }
     void await_suspend(std::coroutine_handle<> h) {
       w.handle = h;
       m->inbox_[static_cast<std::size_t>(box)].waiting = &w;
     }
-    int await_resume() const {
+    StageMessage await_resume() const {
       Inbox& in = m->inbox_[static_cast<std::size_t>(box)];
-      const int r = in.requests.front();
-      in.requests.pop_front();
-      return r;
+      if (in.messages.empty()) return {-1, -1};  // resumed as its stage died and the inbox was emptied
+      const StageMessage msg = in.messages.front();
+      in.messages.pop_front();
+      return msg;
     }
   };
-  /// A flow of `bytes` from host `from` to host `to`; resumes when the last byte arrived.
+  /// A flow of `bytes` from host `from` to host `to`; resumes when the last byte arrived (Done) or
+  /// an end went down (Failed).
   struct Transfer {
     FlowPipeline* m;
     int from, to;
@@ -92,6 +94,25 @@ class FlowPipeline {
       w.handle = h;
       const double latency = m->latencies_.one_way(from, to);
       m->links_.start(m->now_, from, to, bytes, m->lat_factor_ * latency, latency, token_of(w));
+    }
+    Outcome await_resume() const noexcept { return w.outcome; }
+  };
+  /// Waits until `flag` says go: the client's sender while a failed stage is being replaced, a
+  /// failover while no spare node is up.
+  struct Gate {
+    std::vector<Waiter*> waiting;
+    void open(EventQueue& q, double now) {
+      for (Waiter* w : waiting) q.push(now, EventKind::Resume, token_of(*w));
+      waiting.clear();
+    }
+  };
+  struct WaitAt {
+    Gate& gate;
+    Waiter w{};
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      gate.waiting.push_back(&w);
     }
     void await_resume() const noexcept {}
   };
@@ -112,83 +133,140 @@ class FlowPipeline {
   void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
 
   int host_of_box(int box) const {
-    return box < static_cast<int>(m_.plan.stages.size()) ? m_.plan.stages[static_cast<std::size_t>(box)].node : client_;
+    return box < static_cast<int>(m_.plan.stages.size()) ? m_.stage_node[static_cast<std::size_t>(box)] : client_;
   }
   int box_of_stage(int to_stage) const { return to_stage < 0 ? static_cast<int>(m_.plan.stages.size()) : to_stage; }
 
   /// The message itself, detached from its sender: its bytes cross the network, then it waits in
   /// the receiver's inbox.
-  Process carry(int from, int box, int request, double wire) {
-    co_await Transfer{this, from, host_of_box(box), wire};
+  Process carry(int from, int box, StageMessage msg, double wire) {
+    if (co_await Transfer{this, from, host_of_box(box), wire} != Outcome::Done) co_return;  // an end went down
     Inbox& in = inbox_[static_cast<std::size_t>(box)];
-    in.requests.push_back(request);
+    in.messages.push_back(msg);
     if (in.waiting) {
       queue_.push(now_, EventKind::Resume, token_of(*in.waiting));
       in.waiting = nullptr;
     }
   }
-  /// Serializes at the sending end, then posts the message (as SimGrid's detached put).
-  Task<bool> send(int from, int to_stage, int request, double bytes) {
+  /// Serializes at the sending end, then posts the message (as SimGrid's detached put). False when
+  /// the sender's stage died meanwhile (life `life` of stage `from_stage`; -1: the client, which
+  /// never fails). A message to a stage that is not serving is refused and lost.
+  Task<bool> send(int from, int to_stage, StageMessage msg, double bytes, int from_stage = -1, int life = 0) {
     const double wire = bytes + sc_.overheads.header_bytes;
     co_await sleep_for(m_.endpoint_s(bytes));
-    processes_.start_now(carry(from, box_of_stage(to_stage), request, std::ceil(wire)));
+    if (from_stage >= 0 && m_.stage_life[static_cast<std::size_t>(from_stage)] != life) co_return false;
+    if (to_stage >= 0 && !m_.stage_serving[static_cast<std::size_t>(to_stage)]) co_return true;
+    processes_.start_now(carry(from, box_of_stage(to_stage), msg, std::ceil(wire)));
     m_.bytes_moved += wire;
     ++m_.messages;
     co_return true;
   }
 
-  Process stage(int s) {
+  /// Stage s on its current node, until that node fails (the stage's life moves on).
+  Process stage(int s, int life) {
     const PipelineStage& st = m_.plan.stages[static_cast<std::size_t>(s)];
-    std::vector<int> got(static_cast<std::size_t>(m_.requests), 0);
-    std::vector<double> first_input(static_cast<std::size_t>(m_.requests), -1);
+    const int node = m_.stage_node[static_cast<std::size_t>(s)];
+    const double compute_s = m_.stage_compute_s[static_cast<std::size_t>(s)];
+    const auto dead = [this, s, life] { return m_.stage_life[static_cast<std::size_t>(s)] != life; };
+    std::vector<int> got(static_cast<std::size_t>(m_.requests), 0), seen(got.size(), -1);
+    std::vector<double> first_input(got.size(), -1);
     const double in_bytes = m_.in_bytes_per_request(s);
     StageRun& tally = m_.stage[static_cast<std::size_t>(s)];
-    for (int processed = 0; processed < m_.requests;) {
-      const int r = co_await Receive{this, s};
-      if (first_input[static_cast<std::size_t>(r)] < 0) first_input[static_cast<std::size_t>(r)] = now_;
-      if (++got[static_cast<std::size_t>(r)] < st.inputs_expected) continue;
+    while (true) {
+      const StageMessage msg = co_await Receive{this, s};
+      if (dead()) co_return;
+      const auto r = static_cast<std::size_t>(msg.request);
+      if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
+      if (msg.attempt > seen[r]) {
+        seen[r] = msg.attempt;
+        got[r] = 0;
+        first_input[r] = now_;
+      }
+      if (++got[r] < st.inputs_expected) continue;
       const double start = now_;
-      tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - first_input[static_cast<std::size_t>(r)]);
-      m_.event(now_, "stage_start", s, r);
+      tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - first_input[r]);
+      m_.event(now_, "stage_start", s, msg.request);
       // Deserialize every input, run the stage's ops, then serialize and post each output.
       co_await sleep_for(st.inputs_expected * sc_.overheads.rpc_s + in_bytes / sc_.overheads.serialization_Bps);
-      co_await sleep_for(st.compute_s);
+      if (dead()) co_return;
+      co_await sleep_for(compute_s);
+      if (dead()) co_return;
       for (const auto& [to, bytes] : st.sends) {
-        co_await send(st.node, to, r, bytes);
+        if (!co_await send(node, to, msg, bytes, s, life)) co_return;
         tally.bytes_out += bytes;
       }
       if (m_.returns_to_client(s)) {
-        co_await send(st.node, -1, r, st.output_bytes_to_client);
+        if (!co_await send(node, -1, msg, st.output_bytes_to_client, s, life)) co_return;
         tally.bytes_out += st.output_bytes_to_client;
       }
       tally.bytes_in += in_bytes;
       tally.busy_s += now_ - start;
       ++tally.requests;
-      m_.event(now_, "stage_end", s, r);
-      ++processed;
+      m_.event(now_, "stage_end", s, msg.request);
     }
+  }
+
+  /// The client's inputs of request r (its current attempt) to every stage that takes some.
+  Task<bool> send_inputs(int r) {
+    const StageMessage msg{r, m_.attempt[static_cast<std::size_t>(r)]};
+    for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s)
+      if (m_.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client > 0 || m_.has_source(s))
+        co_await send(client_, s, msg, m_.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
+    co_return true;
   }
 
   Process client_sender() {
     for (int r = 0; r < m_.requests; ++r) {
       if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
       co_await Acquire{this};
+      while (m_.stages_detected_down > 0) co_await WaitAt{replaced_};  // the client knows the pipeline is broken
       m_.sent[static_cast<std::size_t>(r)] = now_;
       m_.event(now_, "request_sent", -1, r);
-      for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s)
-        if (m_.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client > 0 || m_.has_source(s))
-          co_await send(client_, s, r, m_.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
+      co_await send_inputs(r);
+    }
+  }
+
+  /// Failover f: the client detects the failure, moves the stage to a spare node that loads its
+  /// parameters, and once every stage serves again sends every unanswered request again.
+  Process failover(int f) {
+    const int s = m_.failovers[static_cast<std::size_t>(f)].stage;
+    co_await sleep_until(m_.failovers[static_cast<std::size_t>(f)].detected_at_s);
+    ++m_.stages_detected_down;
+    m_.node_event(now_, "stage_down_detected", s, m_.failovers[static_cast<std::size_t>(f)].from_node);
+    while (true) {
+      const int n = m_.replacement_for(s);
+      if (n < 0) {  // no spare: wait for a node to come back
+        co_await WaitAt{spare_up_};
+        continue;
+      }
+      m_.node_taken[static_cast<std::size_t>(n)] = s;
+      m_.node_event(now_, "stage_loading", s, n);
+      co_await sleep_for(m_.load_s(s, n));
+      if (m_.node_taken[static_cast<std::size_t>(n)] == s && m_.node_up[static_cast<std::size_t>(n)]) {
+        m_.stage_moved(s, n, now_, f);
+        break;
+      }
+    }
+    spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
+    if (--m_.stages_detected_down > 0) co_return;
+    replaced_.open(queue_, now_);
+    for (const int r : m_.take_requests_to_resend(f)) {
+      m_.event(now_, "request_resent", -1, r);
+      co_await send_inputs(r);
     }
   }
 
   Process client_receiver() {
-    std::vector<int> got(static_cast<std::size_t>(m_.requests), 0);
+    std::vector<std::vector<int>> got(static_cast<std::size_t>(m_.requests));  // per request, per attempt
     const int box = static_cast<int>(m_.plan.stages.size());
     while (completed_ < m_.requests) {
-      const int r = co_await Receive{this, box};
-      if (++got[static_cast<std::size_t>(r)] < m_.outputs_expected) continue;
-      m_.done[static_cast<std::size_t>(r)] = now_;
-      m_.event(now_, "request_done", -1, r);
+      const StageMessage msg = co_await Receive{this, box};
+      const auto r = static_cast<std::size_t>(msg.request);
+      if (got[r].size() <= static_cast<std::size_t>(msg.attempt)) got[r].resize(static_cast<std::size_t>(msg.attempt) + 1, 0);
+      // The first attempt whose outputs all arrive answers the request; later ones are late copies.
+      if (++got[r][static_cast<std::size_t>(msg.attempt)] < m_.outputs_expected || m_.done[r] >= 0) continue;
+      m_.done[r] = now_;
+      m_.event(now_, "request_done", -1, msg.request);
       ++window_;
       if (window_waiter_) {
         queue_.push(now_, EventKind::Resume, token_of(*window_waiter_));
@@ -198,13 +276,33 @@ class FlowPipeline {
     }
   }
 
-  /// Replayed bandwidth and latency changes, before the other events of their time (as SimGrid
-  /// applies its profiles); the loader keeps node failures off pipelines.
+  /// Replayed events, before the other events of their time (as SimGrid applies its profiles).
   Process replay() {
+    std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
       co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = host_index(e.node);
-      if (e.action == EventAction::SetBandwidth) {
+      if (e.action == EventAction::NodeDown) {
+        if (!m_.node_up[static_cast<std::size_t>(node)]) continue;
+        const int f = m_.node_down(node, now_);
+        // Its messages end unfinished (SimGrid fails a communication the instant an end goes
+        // down); what waited in its inbox is lost with it.
+        cut.clear();
+        links_.fail_host(now_, node, cut);
+        for (const std::uint64_t t : cut) {
+          waiter_of(t).outcome = Outcome::Failed;
+          queue_.push(now_, EventKind::Resume, t);
+        }
+        if (f < 0) continue;
+        Inbox& in = inbox_[static_cast<std::size_t>(m_.failovers[static_cast<std::size_t>(f)].stage)];
+        in.messages.clear();
+        in.waiting = nullptr;  // its stage process is dead: it is never resumed again
+        spawn(failover(f));
+      } else if (e.action == EventAction::NodeUp) {
+        if (m_.node_up[static_cast<std::size_t>(node)]) continue;
+        m_.node_back(node, now_);
+        spare_up_.open(queue_, now_);
+      } else if (e.action == EventAction::SetBandwidth) {
         if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
         if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
       } else if (e.action == EventAction::SetLatency) {
@@ -233,6 +331,8 @@ class FlowPipeline {
   std::vector<Inbox> inbox_;  ///< one per stage, then the client's
   int window_;
   Waiter* window_waiter_ = nullptr;
+  Gate replaced_;  ///< the client's sender waits here while a failed stage is being replaced
+  Gate spare_up_;  ///< failovers without a spare node wait here for a node to come back
   int completed_ = 0;
   double now_ = 0;
   Processes processes_;  ///< last: its frames go before the state they use

@@ -989,11 +989,6 @@ void check_swarm(Reader& r, Scenario& sc) {
                                                std::to_string(sc.nodes.size()));
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
       if (sc.nodes[i].blocks) r.error(r.node_path[i] + ".blocks", "does not apply to a graph model: the partitioner places the stages");
-    for (std::size_t i = 0; i < sc.events.size(); ++i)
-      if (sc.events[i].action == EventAction::NodeDown || sc.events[i].action == EventAction::NodeUp)
-        r.error(at_index("events", i) + ".action",
-                "node_down/node_up are not supported for graph-model pipelines (their stages have no failover); use "
-                "set_bandwidth or set_latency, or a transformer model");
     if (sc.overheads.round_trips > 0)
       r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to graph-model "
                                        "pipelines; remove it or use a transformer model");

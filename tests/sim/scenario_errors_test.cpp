@@ -70,7 +70,6 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"27_latitude_out_of_range.json", "clients[0].location.lat", "expected a number in [-90, 90] (degrees), got 150"},
       {"28_graph_unknown_generator.json", "model.graph.generator", "unknown generator \"resnet5\" (did you mean \"resnet50\"?)"},
       {"29_graph_file_and_generator.json", "model.graph", "expected exactly one of \"file\" (a model graph JSON file) or \"generator\""},
-      {"30_graph_node_down_event.json", "events[0].action", "node_down/node_up are not supported for graph-model pipelines"},
       {"31_partitioner_unknown_method.json", "policy.partitioner.method", "unknown method \"brgka\" (did you mean \"brkga\"?)"},
       {"32_graph_file_with_cycle.json", "model.graph.file", "01_cycle.json: ops: cycle: conv1 -> conv2 -> conv3 -> conv1"},
       {"33_graph_stages_exceed_nodes.json", "policy.partitioner.stages", "3 stages need as many server nodes, the scenario has 2"},

@@ -309,6 +309,31 @@ TEST(FlowEngine, MatchesSimGridOnGraphModelPipelines) {
   }
 }
 
+// Stage failover on both engines: the A100's stage and the RTX 4090's fail; the first moves at
+// once to a spare, the second finds every other node down and waits for one to come back; every
+// unanswered request is sent again. Same metrics to 1e-9 on either network model.
+TEST(FlowEngine, MatchesSimGridOnPipelineFailovers) {
+  const std::string events = R"([{"at": "1.5s", "action": "node_down", "node": "a100-a"},
+      {"at": "1.6s", "action": "node_down", "node": "rtx4090-a"},
+      {"at": "2.2s", "action": "node_down", "node": "rtx3090-a"},
+      {"at": "2.2s", "action": "node_down", "node": "rtx3090-b"},
+      {"at": "2.2s", "action": "node_down", "node": "l4-a"},
+      {"at": "3.5s", "action": "node_up", "node": "rtx3090-a"},
+      {"at": "4s", "action": "node_up", "node": "a100-a"}])";
+  for (const std::string model : {"tcp", "exact"}) {
+    const auto [simgrid, flowed] = both_engines(shipped(
+        "pipeline/unet-sd-6gpu.json", {{"events", events}, {"network.model", "\"" + model + "\""}, {"policy.faults.heartbeat", "\"1s\""}}));
+    ASSERT_EQ(simgrid["failovers"].size(), 2u) << model;
+    // The first failover took the spare RTX 4090; the second waited for a node to come back.
+    EXPECT_EQ(simgrid["failovers"][0]["to"], "rtx4090-b") << model;
+    EXPECT_GE(simgrid["failovers"][1]["ready_at_s"].get<double>(), 3.5) << model;
+    EXPECT_GT(simgrid["requests"]["resent"].get<int>(), 0) << model;
+    EXPECT_EQ(simgrid["requests"]["completed"], 300) << model;
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << model << " with failovers differs in " << d.size() << " places:" << lines(d);
+  }
+}
+
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a
 // routing decision and the runs part; the aggregate figures must still agree closely.
 TEST(FlowEngine, AgreesWithSimGridOnRoutedSwarms) {

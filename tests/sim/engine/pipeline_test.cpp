@@ -2,6 +2,9 @@
 // requests in flight, and the stage accounting.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,10 +35,47 @@ Scenario chain_scenario(int in_flight, const std::string& method = "slicegraph")
   return load_scenario_text(text, std::string(SWARMSIM_SOURCE_DIR) + "/tests/data/graphs/pipeline_test.json");
 }
 
-RunReport run(const Scenario& sc) {
+RunReport run(const Scenario& sc, const std::filesystem::path& out = {}) {
   RunOptions opts;
   opts.progress = RunOptions::Progress::Never;
+  opts.out_dir = out;
   return run_isolated(sc, opts);
+}
+
+/// The chain3 pipeline on three L4 servers, optionally with a GTX 1650 that the placement leaves
+/// spare, with the given events; heartbeats every 10 ms, a node is declared dead after 2 missed.
+Scenario failover_scenario(bool spare, const std::string& events) {
+  std::string nodes;
+  for (const char* n : {"s0", "s1", "s2"})
+    nodes += std::string(R"({"name": ")") + n +
+             R"(", "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"},)";
+  if (spare)
+    nodes += R"({"name": "spare", "gpu": "GTX-1650", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"},)";
+  nodes.pop_back();
+  const std::string text = R"({
+    "name": "chain3-failover",
+    "model": {"graph": {"file": "chain3.json"}},
+    "nodes": [)" + nodes + R"(],
+    "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
+    "network": {"model": "exact"},
+    "overheads": {"rpc": "0ms", "serialization_bandwidth": "1TBps", "message_header": "0B"},
+    "workload": {"sessions": 200, "max_in_flight": 16},
+    "policy": {"partitioner": {"method": "slicegraph", "stages": 3}, "faults": {"heartbeat": "10ms", "heartbeat_misses": 2}},
+    "events": )" + events + R"(
+  })";
+  return load_scenario_text(text, std::string(SWARMSIM_SOURCE_DIR) + "/tests/data/graphs/pipeline_test.json");
+}
+
+/// The name of the node the plan puts stage s on.
+std::string node_of_stage(const Scenario& sc, int s) {
+  return sc.nodes[static_cast<std::size_t>(plan_pipeline(sc).stages[static_cast<std::size_t>(s)].node)].name;
+}
+
+std::vector<nlohmann::json> read_events(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<nlohmann::json> events;
+  for (std::string line; std::getline(in, line);) events.push_back(nlohmann::json::parse(line));
+  return events;
 }
 
 }  // namespace
@@ -128,4 +168,99 @@ TEST(Pipeline, EveryMethodRunsToCompletion) {
     EXPECT_EQ(r.metrics["requests"]["completed"].get<int>(), 200) << method;
     EXPECT_EQ(r.metrics["partition"]["method"].get<std::string>(), method);
   }
+}
+
+// A stage's node fails: the client notices at the second missed heartbeat (10 ms period: the
+// failure at 55 ms is declared at 50 + 2 x 10 = 70 ms), moves the stage to the only spare, a GTX
+// 1650 that loads the stage's 1 MB at 2 GB/s, and sends again the 16 requests the window holds.
+// The pipeline then runs at the spare's pace: 84.7 GFLOP at 70% of 5.967 TFLOP/s, 20.3 ms a request.
+TEST(PipelineFailover, AFailedStageMovesToTheSpareAndEveryRequestIsAnsweredOnce) {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+  ASSERT_NE(victim, "spare") << "the placement leaves the slow GPU out";
+  const Scenario sc = failover_scenario(true, R"([{"at": "55ms", "action": "node_down", "node": ")" + victim + R"("}])");
+  const std::filesystem::path out = std::filesystem::path(testing::TempDir()) / "pipeline-failover";
+  std::filesystem::remove_all(out);
+  const nlohmann::json m = run(sc, out).metrics;
+
+  ASSERT_EQ(m["failovers"].size(), 1u);
+  const nlohmann::json& f = m["failovers"][0];
+  EXPECT_EQ(f["stage"], 1);
+  EXPECT_EQ(f["from"], victim);
+  EXPECT_EQ(f["to"], "spare");
+  EXPECT_DOUBLE_EQ(f["failed_at_s"].get<double>(), 0.055);
+  EXPECT_NEAR(f["detected_at_s"].get<double>(), 0.070, 1e-12);
+  EXPECT_NEAR(f["ready_at_s"].get<double>(), 0.070 + 1e6 / 2e9, 1e-12);
+  const double spare_s = 84.7e9 / (0.70 * 5.967e12);
+  EXPECT_NEAR(f["compute_s"].get<double>() / spare_s, 1.0, 0.01);
+  EXPECT_EQ(f["requests_resent"], 16) << "the window was full of requests the dead stage held up";
+  EXPECT_EQ(m["requests"]["resent"], 16);
+  EXPECT_EQ(m["requests"]["completed"], 200);
+
+  // The events tell the story in order, and every request is answered exactly once.
+  std::vector<std::string> story;
+  std::map<int, int> answers;
+  double last_answer_before = 0, first_answer_after = 1e9, last_answer = 0;
+  int answers_after = 0;
+  for (const nlohmann::json& e : read_events(out / "events.jsonl")) {
+    const std::string type = e["type"];
+    if (type == "request_done") {
+      ++answers[e["request"].get<int>()];
+      const double t = e["t"];
+      if (t < 0.0705) last_answer_before = std::max(last_answer_before, t);
+      else {
+        first_answer_after = std::min(first_answer_after, t);
+        last_answer = std::max(last_answer, t);
+        ++answers_after;
+      }
+    } else if (type.rfind("stage_", 0) == 0 && type != "stage_start" && type != "stage_end") {
+      story.push_back(type + "@" + e["node"].get<std::string>());
+    }
+  }
+  EXPECT_EQ(story, (std::vector<std::string>{"stage_down@" + victim, "stage_down_detected@" + victim, "stage_loading@spare",
+                                             "stage_ready@spare"}));
+  EXPECT_EQ(answers.size(), 200u);
+  for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+  // Nothing is answered while stage 1 is down, save what had passed it before the failure.
+  EXPECT_LT(last_answer_before, 0.055 + 0.005);
+  EXPECT_GT(first_answer_after, 0.0705 + spare_s);
+  // Afterwards the spare sets the pace.
+  EXPECT_NEAR((answers_after - 1) / (last_answer - first_answer_after) * spare_s, 1.0, 0.02);
+}
+
+// Without a spare, the stage waits for a node to come back: its own, at 300 ms, which loads it
+// again. Then every unanswered request is sent again and all complete.
+TEST(PipelineFailover, WithoutASpareTheStageWaitsForANodeToComeBack) {
+  const Scenario plain = failover_scenario(false, "[]");
+  const std::string victim = node_of_stage(plain, 1);
+  const Scenario sc = failover_scenario(false, R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
+                                                   R"("}, {"at": "300ms", "action": "node_up", "node": ")" + victim + R"("}])");
+  const nlohmann::json m = run(sc).metrics;
+  ASSERT_EQ(m["failovers"].size(), 1u);
+  const nlohmann::json& f = m["failovers"][0];
+  EXPECT_EQ(f["to"], victim);
+  EXPECT_NEAR(f["ready_at_s"].get<double>(), 0.300 + 1e6 / 2e9, 1e-12);
+  EXPECT_EQ(f["requests_resent"], 16);
+  EXPECT_EQ(m["requests"]["completed"], 200);
+  // Back on an L4, the pipeline is as fast as before: the outage only adds to the makespan.
+  const nlohmann::json base = run(plain).metrics;
+  EXPECT_NEAR(m["simulated_time_s"].get<double>() - base["simulated_time_s"].get<double>(), 0.3005 - 0.055, 0.02);
+
+  // A node that never comes back leaves the stage without a node: the run ends at its time limit
+  // with the failover reported as unfinished.
+  Scenario never = failover_scenario(false, R"([{"at": "55ms", "action": "node_down", "node": ")" + victim + R"("}])");
+  never.time_limit_s = 2.0;
+  const nlohmann::json n = run(never).metrics;
+  ASSERT_EQ(n["failovers"].size(), 1u);
+  EXPECT_FALSE(n["failovers"][0].contains("to"));
+  EXPECT_LT(n["requests"]["completed"].get<int>(), 200);
+  EXPECT_EQ(n["simulated_time_s"], 2.0);
+}
+
+// A node that runs no stage can fail and come back without changing anything.
+TEST(PipelineFailover, ASpareNodesFailureChangesNothing) {
+  const nlohmann::json base = run(failover_scenario(true, "[]")).metrics;
+  const nlohmann::json hit = run(failover_scenario(
+      true, R"([{"at": "55ms", "action": "node_down", "node": "spare"}, {"at": "80ms", "action": "node_up", "node": "spare"}])")).metrics;
+  EXPECT_TRUE(hit["failovers"].empty());
+  for (const char* key : {"requests", "throughput", "latency_s", "network", "stages", "simulated_time_s"}) EXPECT_EQ(hit[key], base[key]) << key;
 }
