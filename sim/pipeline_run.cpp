@@ -9,6 +9,7 @@
 #include "sim/output/progress_line.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
+#include "sim/units.hpp"
 
 namespace swarmsim::sim {
 
@@ -58,9 +59,12 @@ double PipelineRun::detection_time(double failed_at) const {
 int PipelineRun::node_down(int node, double t) {
   node_up[static_cast<std::size_t>(node)] = 0;
   const int s = node_taken[static_cast<std::size_t>(node)];
-  if (s < 0) return -1;
   node_taken[static_cast<std::size_t>(node)] = -1;
-  if (stage_node[static_cast<std::size_t>(s)] != node) return -1;  // it was loading a stage: that failover picks again
+  // A spare, or a node loading s for a failover in progress (which then picks again).
+  if (s < 0 || !stage_serving[static_cast<std::size_t>(s)] || stage_node[static_cast<std::size_t>(s)] != node) {
+    node_event(t, "node_down", s, node);
+    return -1;
+  }
   stage_serving[static_cast<std::size_t>(s)] = 0;
   ++stage_life[static_cast<std::size_t>(s)];
   StageFailover f;
@@ -264,8 +268,18 @@ RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions&
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}, {"partition_seconds", plan_wall}}},
   };
-  if (completed < run.requests)
-    report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
+  if (completed < run.requests) {
+    std::string reason = "time limit reached (simulation.time_limit) before every request completed";
+    for (const StageFailover& f : run.failovers)
+      if (f.to_node < 0) {  // the pipeline stalled: say why
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "stage %d lost its node at %s and no spare node was up before the time limit (simulation.time_limit)",
+                      f.stage, format_duration(f.failed_at_s).c_str());
+        reason = buf;
+        break;
+      }
+    report.metrics["requests"]["failure_reason"] = reason;
+  }
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = run.messages;

@@ -213,8 +213,10 @@ struct PipelineActors {
     }
     start_stage(s);
     if (--m.stages_detected_down > 0) return;
+    // The unanswered requests are those sent before now: take them before the sender resumes.
+    const std::vector<int> lost = m.take_requests_to_resend(f);
     replaced.open();
-    for (const int r : m.take_requests_to_resend(f)) {
+    for (const int r : lost) {
       m.event(now(), "request_resent", -1, r);
       send_inputs(r);
     }

@@ -249,8 +249,10 @@ class FlowPipeline {
     }
     spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
     if (--m_.stages_detected_down > 0) co_return;
+    // The unanswered requests are those sent before now: take them before the sender resumes.
+    const std::vector<int> lost = m_.take_requests_to_resend(f);
     replaced_.open(queue_, now_);
-    for (const int r : m_.take_requests_to_resend(f)) {
+    for (const int r : lost) {
       m_.event(now_, "request_resent", -1, r);
       co_await send_inputs(r);
     }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -13,9 +14,11 @@
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/flow/flow_simulation.hpp"
 #include "sim/pricing.hpp"
+#include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/bench/swarm_generator.hpp"
 #include "tests/golden/json_compare.hpp"
+#include "tests/json_mutation.hpp"
 
 using namespace swarmsim;
 using namespace swarmsim::sim;
@@ -332,6 +335,58 @@ TEST(FlowEngine, MatchesSimGridOnPipelineFailovers) {
     const auto d = differences(simgrid, flowed, 1e-9);
     EXPECT_TRUE(d.empty()) << model << " with failovers differs in " << d.size() << " places:" << lines(d);
   }
+}
+
+// Random failure schedules on the U-Net pipeline (any node down and up at random times, random
+// heartbeats): both engines give the same metrics, each failover's steps are in order, and a
+// stage left without a node leaves requests unanswered.
+TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
+  // SWARMSIM_FUZZ_SEED and SWARMSIM_FUZZ_MUTANTS (schedules) hunt longer than CI does.
+  Rng rng = swarmsim::testing::fuzz_rng(20261201);
+  const int trials = swarmsim::testing::fuzz_mutants(12);
+  const std::vector<std::string> names{"rtx4090-a", "rtx4090-b", "rtx3090-a", "rtx3090-b", "l4-a", "a100-a"};
+  int failovers = 0, stalled = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    std::vector<std::pair<double, nlohmann::json>> schedule;
+    const int n_events = 1 + static_cast<int>(rng.below(8));
+    for (int k = 0; k < n_events; ++k) {
+      const double at = 1.0 + 1.5 * rng.uniform();  // the requests arrive at 1 s; the run lasts about 2 s
+      // Half the events hit the two nodes the plan puts stages on.
+      const std::string& node = rng.uniform() < 0.5 ? names[rng.uniform() < 0.5 ? 0 : 5] : names[rng.below(names.size())];
+      schedule.emplace_back(at, nlohmann::json{{"at", std::to_string(at) + "s"},
+                                               {"action", rng.uniform() < 0.6 ? "node_down" : "node_up"},
+                                               {"node", node}});
+    }
+    std::stable_sort(schedule.begin(), schedule.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    nlohmann::json events = nlohmann::json::array();
+    for (const auto& [at, e] : schedule) events.push_back(e);
+    const std::string heartbeat = std::to_string(50 + static_cast<int>(rng.below(900))) + "ms";
+    const std::string misses = std::to_string(1 + static_cast<int>(rng.below(3)));
+    Scenario sc = shipped("pipeline/unet-sd-failover.json", {{"events", events.dump()}, {"workload.sessions", "300"},
+                                                             {"policy.faults.heartbeat", "\"" + heartbeat + "\""},
+                                                             {"policy.faults.heartbeat_misses", misses}});
+    sc.time_limit_s = 60;
+    const std::string what = "trial " + std::to_string(trial) + ": " + events.dump() + ", heartbeat " + heartbeat + " x " + misses;
+    const auto [simgrid, flowed] = both_engines(sc);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << what << " differs in " << d.size() << " places:" << lines(d);
+    const nlohmann::json& rq = simgrid["requests"];
+    for (const nlohmann::json& f : simgrid["failovers"]) {
+      ++failovers;
+      EXPECT_LE(f["failed_at_s"].get<double>(), f["detected_at_s"].get<double>()) << what;
+      if (!f.contains("to")) {
+        ++stalled;
+        EXPECT_LT(rq["completed"].get<int>(), 300) << what << ": a stage without a node cannot answer";
+        continue;
+      }
+      EXPECT_LE(f["detected_at_s"].get<double>(), f["ready_at_s"].get<double>()) << what;
+    }
+    if (simgrid["failovers"].empty()) {
+      EXPECT_EQ(rq["resent"], 0) << what;
+    }
+  }
+  EXPECT_GT(failovers, 5) << "the schedules must hit stages";
+  std::printf("%d failovers, %d stalled without a spare\n", failovers, stalled);
 }
 
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a

@@ -44,13 +44,16 @@ RunReport run(const Scenario& sc, const std::filesystem::path& out = {}) {
 
 /// The chain3 pipeline on three L4 servers, optionally with a GTX 1650 that the placement leaves
 /// spare, with the given events; heartbeats every 10 ms, a node is declared dead after 2 missed.
-Scenario failover_scenario(bool spare, const std::string& events) {
+Scenario failover_scenario(bool spare, const std::string& events, const std::string& spare_load = "2GBps",
+                           const std::string& l4_load = "2GBps") {
   std::string nodes;
   for (const char* n : {"s0", "s1", "s2"})
     nodes += std::string(R"({"name": ")") + n +
-             R"(", "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"},)";
+             R"(", "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us", "weights_load_bandwidth": ")" +
+             l4_load + R"("},)";
   if (spare)
-    nodes += R"({"name": "spare", "gpu": "GTX-1650", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"},)";
+    nodes += R"({"name": "spare", "gpu": "GTX-1650", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us", "weights_load_bandwidth": ")" +
+             spare_load + R"("},)";
   nodes.pop_back();
   const std::string text = R"({
     "name": "chain3-failover",
@@ -252,6 +255,8 @@ TEST(PipelineFailover, WithoutASpareTheStageWaitsForANodeToComeBack) {
   const nlohmann::json n = run(never).metrics;
   ASSERT_EQ(n["failovers"].size(), 1u);
   EXPECT_FALSE(n["failovers"][0].contains("to"));
+  EXPECT_NE(n["requests"]["failure_reason"].get<std::string>().find("stage 1 lost its node at 55 ms and no spare node"), std::string::npos)
+      << n["requests"]["failure_reason"];
   EXPECT_LT(n["requests"]["completed"].get<int>(), 200);
   EXPECT_EQ(n["simulated_time_s"], 2.0);
 }
@@ -263,4 +268,46 @@ TEST(PipelineFailover, ASpareNodesFailureChangesNothing) {
       true, R"([{"at": "55ms", "action": "node_down", "node": "spare"}, {"at": "80ms", "action": "node_up", "node": "spare"}])")).metrics;
   EXPECT_TRUE(hit["failovers"].empty());
   for (const char* key : {"requests", "throughput", "latency_s", "network", "stages", "simulated_time_s"}) EXPECT_EQ(hit[key], base[key]) << key;
+}
+
+// The spare fails while it loads the stage (1 MB at 10 MB/s: 70 to 170 ms; it fails at 100 ms):
+// the same failover picks again, finds no spare, and waits for the failed node's return at 300
+// ms. One failover, finished on the node that came back.
+TEST(PipelineFailover, ASpareThatFailsWhileLoadingIsReplacedByTheSameFailover) {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+  const Scenario sc = failover_scenario(true,
+                                        R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
+                                            R"("}, {"at": "100ms", "action": "node_down", "node": "spare"}, {"at": "300ms", "action": "node_up", "node": ")" +
+                                            victim + R"("}])",
+                                        "10MBps");
+  const std::filesystem::path out = std::filesystem::path(testing::TempDir()) / "pipeline-failover-twice";
+  std::filesystem::remove_all(out);
+  const nlohmann::json m = run(sc, out).metrics;
+  ASSERT_EQ(m["failovers"].size(), 1u) << m["failovers"];
+  const nlohmann::json& f = m["failovers"][0];
+  EXPECT_EQ(f["to"], victim);
+  EXPECT_NEAR(f["ready_at_s"].get<double>(), 0.300 + 1e6 / 2e9, 1e-12);
+  EXPECT_EQ(m["requests"]["completed"], 200);
+  std::vector<std::string> story;
+  for (const nlohmann::json& e : read_events(out / "events.jsonl"))
+    if (e.contains("node")) story.push_back(e["type"].get<std::string>() + "@" + e["node"].get<std::string>());
+  EXPECT_EQ(story, (std::vector<std::string>{"stage_down@" + victim, "stage_down_detected@" + victim, "stage_loading@spare",
+                                             "node_down@spare", "node_back@" + victim, "stage_loading@" + victim, "stage_ready@" + victim}));
+}
+
+// The failed node comes back before it is declared dead (60 ms), so the failover picks it (an L4
+// beats the GTX 1650), but it fails again while loading (10 MB/s: 70 to 170 ms; down at 100 ms).
+// That is the same failover, not a second one: at 170 ms it moves on to the spare.
+TEST(PipelineFailover, ANodeThatFailsAgainWhileReloadingItsStageIsPassedOver) {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]", "2GBps", "10MBps"), 1);
+  const Scenario sc = failover_scenario(true,
+                                        R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
+                                            R"("}, {"at": "60ms", "action": "node_up", "node": ")" + victim +
+                                            R"("}, {"at": "100ms", "action": "node_down", "node": ")" + victim + R"("}])",
+                                        "2GBps", "10MBps");
+  const nlohmann::json m = run(sc).metrics;
+  ASSERT_EQ(m["failovers"].size(), 1u) << m["failovers"];
+  EXPECT_EQ(m["failovers"][0]["to"], "spare");
+  EXPECT_NEAR(m["failovers"][0]["ready_at_s"].get<double>(), 0.170 + 1e6 / 2e9, 1e-12);
+  EXPECT_EQ(m["requests"]["completed"], 200);
 }
