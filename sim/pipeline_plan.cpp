@@ -206,11 +206,15 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
     client_in += st.input_bytes_from_client;
     client_out += st.output_bytes_to_client;
   }
-  if (!sc.clients.empty()) {
-    const ClientSpec& c = sc.clients.front();
-    plan.client_link_s = std::max(client_in / c.uplink_Bps, client_out / c.downlink_Bps);
-    plan.overlap_bottleneck_s = std::max(plan.overlap_bottleneck_s, plan.client_link_s);
+  // Request r comes from client r mod C, so client c's links carry its share of the requests:
+  // per request of the pipeline, share_c x (its inputs over its uplink, or outputs over its downlink).
+  const int C = static_cast<int>(sc.clients.size()), n = std::max(1, sc.workload.sessions);
+  for (int c = 0; c < C; ++c) {
+    const ClientSpec& client = sc.clients[static_cast<std::size_t>(c)];
+    const double share = std::max(1, (n - c + C - 1) / C) / static_cast<double>(n);
+    plan.client_link_s = std::max(plan.client_link_s, share * std::max(client_in / client.uplink_Bps, client_out / client.downlink_Bps));
   }
+  plan.overlap_bottleneck_s = std::max(plan.overlap_bottleneck_s, plan.client_link_s);
   return plan;
 }
 

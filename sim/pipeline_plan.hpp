@@ -43,7 +43,7 @@ struct PipelinePlan {
   bool node_sliced = false;
   std::vector<PipelineStage> stages;   ///< in pipeline (topological) order
   double predicted_bottleneck_s = 0;   ///< max over placed stages of predicted_cost_s: eq. 11, nothing overlaps (s)
-  double client_link_s = 0;            ///< the client's uplink (inputs) or downlink (outputs) time per request, the larger (s)
+  double client_link_s = 0;            ///< the busiest client link's time per request of the pipeline: its share of the requests x inputs over its uplink or outputs over its downlink (s)
   /// The pipeline's resource bound when transfers overlap compute, as the simulated runtime does:
   /// the busiest of every stage's service time, every access link and the client's links (s).
   double overlap_bottleneck_s = 0;

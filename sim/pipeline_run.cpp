@@ -256,7 +256,7 @@ RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions&
       {"stages", stages},
       {"failovers", failovers},
       {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed},
-                    {"resent", run.resent}, {"max_in_flight", sc.workload.max_in_flight}}},
+                    {"resent", run.resent}, {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
       {"throughput",
        {{"requests_per_s", completed > 0 ? completed / span : 0.0},
         {"steady_requests_per_s", steady},

@@ -87,6 +87,12 @@ struct PipelineRun {
   /// Plans the pipeline of `sc` (sc.graph must be set) and draws the arrivals.
   PipelineRun(const Scenario& sc, const RunOptions& options);
 
+  /// Clients that send requests: request r comes from client r mod clients(), as sessions do.
+  int clients() const { return static_cast<int>(sc.clients.size()); }
+  /// The client (index into Scenario::clients) that sends request r.
+  int client_of(int r) const { return r % clients(); }
+  /// Requests client c sends: r = c, c + clients(), ...
+  int requests_of(int c) const { return (requests - c + clients() - 1) / clients(); }
   /// Time the sending or receiving end spends on one message: the RPC cost and (de)serialization (s).
   double endpoint_s(double bytes) const { return sc.overheads.rpc_s + bytes / sc.overheads.serialization_Bps; }
   /// Bytes one request brings to stage s: from the client and from earlier stages.

@@ -115,8 +115,10 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
   std::printf("simulated     %s in %.3f s wall (%llu messages)\n", sim::format_duration(r.simulated_time).c_str(), r.wall_seconds,
               static_cast<unsigned long long>(r.hops));
   const auto& rq = m["requests"];
-  std::printf("requests      %d completed, %d failed of %d (%d in flight at most)\n", rq["completed"].get<int>(),
-              rq["failed"].get<int>(), rq["total"].get<int>(), rq["max_in_flight"].get<int>());
+  const int clients = rq.value("clients", 1);
+  std::printf("requests      %d completed, %d failed of %d (%d in flight at most%s)\n", rq["completed"].get<int>(),
+              rq["failed"].get<int>(), rq["total"].get<int>(), rq["max_in_flight"].get<int>(),
+              clients > 1 ? (" per client, " + std::to_string(clients) + " clients").c_str() : "");
   const auto& tp = m["throughput"];
   std::printf("requests/s    %.3f overall, %.3f steady  (eq. 11 predicts %.3f without overlap, %.3f bound with overlap)\n",
               tp["requests_per_s"].get<double>(), tp["steady_requests_per_s"].get<double>(),

@@ -24,7 +24,7 @@ namespace sg4 = simgrid::s4u;
 namespace swarmsim::sim {
 namespace {
 
-/// Messages delivered to a stage (or to the client) and not yet taken, with a semaphore that
+/// Messages delivered to a stage (or to a client) and not yet taken, with a semaphore that
 /// counts them. A stage that moves to another node gets a new, empty inbox.
 struct Inbox {
   std::deque<StageMessage> messages;
@@ -50,27 +50,29 @@ struct Gate {
   }
 };
 
-/// The pipeline's actors: one per stage, the client's sender and receiver, one per message in
+/// The pipeline's actors: one per stage, each client's sender and receiver, one per message in
 /// flight (its carrier), and one per failover.
 struct PipelineActors {
   PipelineRun& m;
   const Scenario& sc;
   SwarmPlatform& platform;
   LatencyTable& latencies;  ///< the platform's, changed by replayed set_latency events
-  int client;
-  std::vector<std::shared_ptr<Inbox>> inbox;  ///< one per stage, then the client's
-  sg4::SemaphorePtr window = sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight));
-  Gate replaced;  ///< the client's sender waits here while a failed stage is being replaced
+  std::vector<std::shared_ptr<Inbox>> inbox;  ///< one per stage, then one per client
+  std::vector<sg4::SemaphorePtr> window;      ///< per client: its max_in_flight window
+  Gate replaced;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up;  ///< failovers without a spare node wait here for a node to come back
 
-  PipelineActors(PipelineRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l, int client_host)
-      : m(run), sc(scenario), platform(p), latencies(l), client(client_host) {
-    for (int b = 0; b <= stages(); ++b) inbox.push_back(std::make_shared<Inbox>());
+  PipelineActors(PipelineRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
+      : m(run), sc(scenario), platform(p), latencies(l) {
+    for (int b = 0; b < stages() + m.clients(); ++b) inbox.push_back(std::make_shared<Inbox>());
+    for (int c = 0; c < m.clients(); ++c) window.push_back(sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight)));
   }
 
   static double now() { return sg4::Engine::get_clock(); }
   int stages() const { return static_cast<int>(m.plan.stages.size()); }
-  int host_of_box(int box) const { return box < stages() ? m.stage_node[static_cast<std::size_t>(box)] : client; }
+  /// Inboxes: one per stage, then one per client.
+  int host_of_box(int box) const { return box < stages() ? m.stage_node[static_cast<std::size_t>(box)] : client_host(box - stages()); }
+  int client_host(int c) const { return static_cast<int>(sc.nodes.size()) + c; }
 
   /// The message's bytes cross the network host to host (SimGrid fails the communication the
   /// instant an end goes down, and kills the carrier with its host); then it waits in the inbox.
@@ -89,13 +91,13 @@ struct PipelineActors {
     })->daemonize();
   }
 
-  /// Serializes at the sending end, then posts the message. A message to a stage that is not
-  /// serving is refused and lost.
+  /// Serializes at the sending end, then posts the message to stage `to_stage` (-1: the request's
+  /// client). A message to a stage that is not serving is refused and lost.
   void send(int from, int to_stage, StageMessage msg, double bytes) {
     const double wire = bytes + sc.overheads.header_bytes;
     sg4::this_actor::sleep_for(m.endpoint_s(bytes));  // serialization at the sending end
     if (to_stage >= 0 && !m.stage_serving[static_cast<std::size_t>(to_stage)]) return;
-    carry(from, to_stage < 0 ? stages() : to_stage, msg, static_cast<std::uint64_t>(std::ceil(wire)));
+    carry(from, to_stage < 0 ? stages() + m.client_of(msg.request) : to_stage, msg, static_cast<std::uint64_t>(std::ceil(wire)));
     m.bytes_moved += wire;
     ++m.messages;
   }
@@ -154,18 +156,19 @@ struct PipelineActors {
         ->daemonize();
   }
 
-  /// The client's inputs of request r (its current attempt) to every stage that takes some.
+  /// The inputs of request r (its current attempt) from its client to every stage that takes some.
   void send_inputs(int r) {
     const StageMessage msg{r, m.attempt[static_cast<std::size_t>(r)]};
     for (int s = 0; s < stages(); ++s)
       if (m.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client > 0 || m.has_source(s))
-        send(client, s, msg, m.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
+        send(client_host(m.client_of(r)), s, msg, m.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
   }
 
-  void client_sender() {
-    for (int r = 0; r < m.requests; ++r) {
+  /// Client c sends its requests (r = c, c + clients, ...) in order, as they arrive.
+  void client_sender(int c) {
+    for (int r = c; r < m.requests; r += m.clients()) {
       if (m.arrival[r] > now()) sg4::this_actor::sleep_until(m.arrival[r]);
-      const sg4::SemaphorePtr keep = window;  // see Gate
+      const sg4::SemaphorePtr keep = window[static_cast<std::size_t>(c)];  // see Gate
       keep->acquire();                        // at most max_in_flight requests in the pipeline
       while (m.stages_detected_down > 0) replaced.wait();  // the client knows the pipeline is broken
       m.sent[r] = now();
@@ -174,10 +177,10 @@ struct PipelineActors {
     }
   }
 
-  void client_receiver() {
-    const std::shared_ptr<Inbox> in = inbox.back();  // held on the stack: see Gate
+  void client_receiver(int c) {
+    const std::shared_ptr<Inbox> in = inbox[static_cast<std::size_t>(stages() + c)];  // held on the stack: see Gate
     std::vector<std::vector<int>> got(static_cast<std::size_t>(m.requests));  // per request, per attempt
-    for (int completed = 0; completed < m.requests;) {
+    for (int answered = 0; answered < m.requests_of(c);) {
       const StageMessage msg = receive(*in);
       const auto r = static_cast<std::size_t>(msg.request);
       if (got[r].size() <= static_cast<std::size_t>(msg.attempt)) got[r].resize(static_cast<std::size_t>(msg.attempt) + 1, 0);
@@ -185,8 +188,8 @@ struct PipelineActors {
       if (++got[r][static_cast<std::size_t>(msg.attempt)] < m.outputs_expected || m.done[r] >= 0) continue;
       m.done[r] = now();
       m.event(now(), "request_done", -1, msg.request);
-      window->release();
-      ++completed;
+      window[static_cast<std::size_t>(c)]->release();
+      ++answered;
     }
   }
 
@@ -213,12 +216,20 @@ struct PipelineActors {
     }
     start_stage(s);
     if (--m.stages_detected_down > 0) return;
-    // The unanswered requests are those sent before now: take them before the sender resumes.
+    // The unanswered requests are those sent before now: take them before the senders resume.
     const std::vector<int> lost = m.take_requests_to_resend(f);
     replaced.open();
-    for (const int r : lost) {
-      m.event(now(), "request_resent", -1, r);
-      send_inputs(r);
+    for (int c = 0; c < m.clients(); ++c) {  // each client sends its own again, in order
+      std::vector<int> mine;
+      for (const int r : lost)
+        if (m.client_of(r) == c) mine.push_back(r);
+      if (mine.empty()) continue;
+      sg4::Actor::create("resend", platform.host(client_host(c)), [this, mine] {
+        for (const int r : mine) {
+          m.event(now(), "request_resent", -1, r);
+          send_inputs(r);
+        }
+      })->daemonize();
     }
   }
 
@@ -237,7 +248,7 @@ struct PipelineActors {
         const int f = m.node_down(node, now());
         if (f < 0) continue;
         inbox[static_cast<std::size_t>(m.failovers[static_cast<std::size_t>(f)].stage)] = std::make_shared<Inbox>();  // what waited there is lost
-        sg4::Actor::create("failover", platform.host(client), [this, f] { failover(f); })->daemonize();
+        sg4::Actor::create("failover", platform.host(client_host(0)), [this, f] { failover(f); })->daemonize();
       } else if (e.action == EventAction::NodeUp) {
         if (m.node_up[static_cast<std::size_t>(node)]) continue;
         m.node_back(node, now());
@@ -261,13 +272,14 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
   PipelineRun m(sc, options);
   LatencyTable latencies(sc);
   SwarmPlatform platform(sc, latencies);
-  const int client = static_cast<int>(sc.nodes.size());  // the first client runs the requests
-  PipelineActors actors(m, sc, platform, latencies, client);
+  PipelineActors actors(m, sc, platform, latencies);
   for (int s = 0; s < actors.stages(); ++s) actors.start_stage(s);
   PipelineActors* a = &actors;
   sg4::Actor::create("replay", platform.control_host(), [a] { a->replay(); })->daemonize();
-  sg4::Actor::create("client-send", platform.host(client), [a] { a->client_sender(); });
-  sg4::Actor::create("client-receive", platform.host(client), [a] { a->client_receiver(); });
+  for (int c = 0; c < m.clients(); ++c) {
+    sg4::Actor::create("client-send", platform.host(actors.client_host(c)), [a, c] { a->client_sender(c); });
+    sg4::Actor::create("client-receive", platform.host(actors.client_host(c)), [a, c] { a->client_receiver(c); });
+  }
 
   const auto wall0 = std::chrono::steady_clock::now();
   engine->run_until(sc.time_limit_s);

@@ -24,16 +24,19 @@ class FlowPipeline {
         latencies_(sc),
         links_(access_rates(sc, true), access_rates(sc, false), sharing_params(sc.network.model), queue_),
         lat_factor_(latency_factor(sc.network.model)),
-        client_(static_cast<int>(sc.nodes.size())),
-        inbox_(run.plan.stages.size() + 1),
-        window_(sc.workload.max_in_flight) {}
+        stages_(static_cast<int>(run.plan.stages.size())),
+        inbox_(run.plan.stages.size() + sc.clients.size()),
+        window_(sc.clients.size(), sc.workload.max_in_flight),
+        window_waiter_(sc.clients.size(), nullptr) {}
 
   void run() {
     for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s, 0));
     if (!sc_.events.empty()) spawn(replay());
-    spawn(client_sender());
-    spawn(client_receiver());
-    // The stages are daemons, as on SimGrid: the run ends when the client has every answer.
+    for (int c = 0; c < m_.clients(); ++c) {
+      spawn(client_sender(c));
+      spawn(client_receiver(c));
+    }
+    // The stages are daemons, as on SimGrid: the run ends when the clients have every answer.
     while (!queue_.empty() && completed_ < m_.requests) {
       const TimedEvent e = queue_.pop();
       if (e.t > sc_.time_limit_s) break;
@@ -59,7 +62,7 @@ class FlowPipeline {
   SleepUntil sleep_for(double s) { return SleepUntil{queue_, now_, now_ + s}; }
   SleepUntil sleep_until(double t) { return SleepUntil{queue_, now_, t}; }
 
-  /// Messages delivered to a stage (or, last, to the client), in arrival order, as a SimGrid
+  /// Messages delivered to a stage (or, after the stages, to a client), in arrival order, as a SimGrid
   /// mailbox with a permanent receiver holds them.
   struct Inbox {
     std::deque<StageMessage> messages;
@@ -116,26 +119,28 @@ class FlowPipeline {
     }
     void await_resume() const noexcept {}
   };
-  /// The client's window: at most max_in_flight requests in the pipeline.
+  /// Client c's window: at most max_in_flight of its requests in the pipeline.
   struct Acquire {
     FlowPipeline* m;
+    int c;
     Waiter w{};
-    bool await_ready() const noexcept { return m->window_ > 0; }
+    bool await_ready() const noexcept { return m->window_[static_cast<std::size_t>(c)] > 0; }
     void await_suspend(std::coroutine_handle<> h) {
       w.handle = h;
-      m->window_waiter_ = &w;
+      m->window_waiter_[static_cast<std::size_t>(c)] = &w;
     }
-    void await_resume() const noexcept { --m->window_; }
+    void await_resume() const noexcept { --m->window_[static_cast<std::size_t>(c)]; }
   };
 
   // ---- processes ----------------------------------------------------------------------------
 
   void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
 
+  /// Inboxes: one per stage, then one per client.
   int host_of_box(int box) const {
-    return box < static_cast<int>(m_.plan.stages.size()) ? m_.stage_node[static_cast<std::size_t>(box)] : client_;
+    return box < stages_ ? m_.stage_node[static_cast<std::size_t>(box)] : client_host(box - stages_);
   }
-  int box_of_stage(int to_stage) const { return to_stage < 0 ? static_cast<int>(m_.plan.stages.size()) : to_stage; }
+  int client_host(int c) const { return static_cast<int>(sc_.nodes.size()) + c; }
 
   /// The message itself, detached from its sender: its bytes cross the network, then it waits in
   /// the receiver's inbox.
@@ -148,7 +153,8 @@ class FlowPipeline {
       in.waiting = nullptr;
     }
   }
-  /// Serializes at the sending end, then posts the message (as SimGrid's detached put). False when
+  /// Serializes at the sending end, then posts the message to stage `to_stage` (-1: the request's
+  /// client), as SimGrid's carrier does. False when
   /// the sender's stage died meanwhile (life `life` of stage `from_stage`; -1: the client, which
   /// never fails). A message to a stage that is not serving is refused and lost.
   Task<bool> send(int from, int to_stage, StageMessage msg, double bytes, int from_stage = -1, int life = 0) {
@@ -156,7 +162,7 @@ class FlowPipeline {
     co_await sleep_for(m_.endpoint_s(bytes));
     if (from_stage >= 0 && m_.stage_life[static_cast<std::size_t>(from_stage)] != life) co_return false;
     if (to_stage >= 0 && !m_.stage_serving[static_cast<std::size_t>(to_stage)]) co_return true;
-    processes_.start_now(carry(from, box_of_stage(to_stage), msg, std::ceil(wire)));
+    processes_.start_now(carry(from, to_stage < 0 ? stages_ + m_.client_of(msg.request) : to_stage, msg, std::ceil(wire)));
     m_.bytes_moved += wire;
     ++m_.messages;
     co_return true;
@@ -206,19 +212,20 @@ class FlowPipeline {
     }
   }
 
-  /// The client's inputs of request r (its current attempt) to every stage that takes some.
+  /// The inputs of request r (its current attempt) from its client to every stage that takes some.
   Task<bool> send_inputs(int r) {
     const StageMessage msg{r, m_.attempt[static_cast<std::size_t>(r)]};
-    for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s)
+    for (int s = 0; s < stages_; ++s)
       if (m_.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client > 0 || m_.has_source(s))
-        co_await send(client_, s, msg, m_.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
+        co_await send(client_host(m_.client_of(r)), s, msg, m_.plan.stages[static_cast<std::size_t>(s)].input_bytes_from_client);
     co_return true;
   }
 
-  Process client_sender() {
-    for (int r = 0; r < m_.requests; ++r) {
+  /// Client c sends its requests (r = c, c + clients, ...) in order, as they arrive.
+  Process client_sender(int c) {
+    for (int r = c; r < m_.requests; r += m_.clients()) {
       if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
-      co_await Acquire{this};
+      co_await Acquire{this, c};
       while (m_.stages_detected_down > 0) co_await WaitAt{replaced_};  // the client knows the pipeline is broken
       m_.sent[static_cast<std::size_t>(r)] = now_;
       m_.event(now_, "request_sent", -1, r);
@@ -249,31 +256,40 @@ class FlowPipeline {
     }
     spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
     if (--m_.stages_detected_down > 0) co_return;
-    // The unanswered requests are those sent before now: take them before the sender resumes.
+    // The unanswered requests are those sent before now: take them before the senders resume.
     const std::vector<int> lost = m_.take_requests_to_resend(f);
     replaced_.open(queue_, now_);
-    for (const int r : lost) {
+    for (int c = 0; c < m_.clients(); ++c) {
+      std::vector<int> mine;
+      for (const int r : lost)
+        if (m_.client_of(r) == c) mine.push_back(r);
+      if (!mine.empty()) spawn(resend(std::move(mine)));
+    }
+  }
+  /// A client sends its unanswered requests again, in order.
+  Process resend(std::vector<int> requests) {
+    for (const int r : requests) {
       m_.event(now_, "request_resent", -1, r);
       co_await send_inputs(r);
     }
   }
 
-  Process client_receiver() {
+  Process client_receiver(int c) {
     std::vector<std::vector<int>> got(static_cast<std::size_t>(m_.requests));  // per request, per attempt
-    const int box = static_cast<int>(m_.plan.stages.size());
-    while (completed_ < m_.requests) {
-      const StageMessage msg = co_await Receive{this, box};
+    for (int answered = 0; answered < m_.requests_of(c);) {
+      const StageMessage msg = co_await Receive{this, stages_ + c};
       const auto r = static_cast<std::size_t>(msg.request);
       if (got[r].size() <= static_cast<std::size_t>(msg.attempt)) got[r].resize(static_cast<std::size_t>(msg.attempt) + 1, 0);
       // The first attempt whose outputs all arrive answers the request; later ones are late copies.
       if (++got[r][static_cast<std::size_t>(msg.attempt)] < m_.outputs_expected || m_.done[r] >= 0) continue;
       m_.done[r] = now_;
       m_.event(now_, "request_done", -1, msg.request);
-      ++window_;
-      if (window_waiter_) {
-        queue_.push(now_, EventKind::Resume, token_of(*window_waiter_));
-        window_waiter_ = nullptr;
+      ++window_[static_cast<std::size_t>(c)];
+      if (Waiter*& w = window_waiter_[static_cast<std::size_t>(c)]) {
+        queue_.push(now_, EventKind::Resume, token_of(*w));
+        w = nullptr;
       }
+      ++answered;
       ++completed_;
     }
   }
@@ -329,11 +345,11 @@ class FlowPipeline {
   EventQueue queue_;
   FairShareNetwork links_;
   double lat_factor_;
-  int client_;
-  std::vector<Inbox> inbox_;  ///< one per stage, then the client's
-  int window_;
-  Waiter* window_waiter_ = nullptr;
-  Gate replaced_;  ///< the client's sender waits here while a failed stage is being replaced
+  int stages_;
+  std::vector<Inbox> inbox_;  ///< one per stage, then one per client
+  std::vector<int> window_;   ///< per client: free slots of its max_in_flight window
+  std::vector<Waiter*> window_waiter_;
+  Gate replaced_;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up_;  ///< failovers without a spare node wait here for a node to come back
   int completed_ = 0;
   double now_ = 0;
