@@ -36,6 +36,11 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options) : sc(s) {
   done.assign(static_cast<std::size_t>(requests), -1);
   stage.assign(plan.stages.size(), StageRun{});
   keep_events = !options.out_dir.empty() && sc.outputs.events;
+  if (!options.out_dir.empty() && sc.outputs.trace) {
+    std::filesystem::create_directories(options.out_dir);
+    trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
+    trace->connect(signals);
+  }
   for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) outputs_expected += returns_to_client(s) ? 1 : 0;
   Rng root(sc.seed);
   arrival = draw_arrivals(sc.workload, root);
@@ -58,6 +63,7 @@ double PipelineRun::detection_time(double failed_at) const {
 
 int PipelineRun::node_down(int node, double t) {
   node_up[static_cast<std::size_t>(node)] = 0;
+  signals.on_node_state(NodeStateChanged{t, node, false});
   const int s = node_taken[static_cast<std::size_t>(node)];
   node_taken[static_cast<std::size_t>(node)] = -1;
   // A spare, or a node loading s for a failover in progress (which then picks again).
@@ -79,6 +85,7 @@ int PipelineRun::node_down(int node, double t) {
 
 void PipelineRun::node_back(int node, double t) {
   node_up[static_cast<std::size_t>(node)] = 1;
+  signals.on_node_state(NodeStateChanged{t, node, true});
   node_event(t, "node_back", -1, node);
 }
 
@@ -109,6 +116,9 @@ void PipelineRun::stage_moved(int s, int node, double t, int failover) {
   StageFailover& f = failovers[static_cast<std::size_t>(failover)];
   f.to_node = node;
   f.ready_at_s = t;
+  NodeJoined joined{t, node, BlockRange{s, s + 1}, t - load_s(s, node)};
+  joined.pipeline_stage = true;
+  signals.on_node_joined(joined);
   node_event(t, "stage_ready", s, node);
 }
 
@@ -159,7 +169,7 @@ void PipelineRun::node_event(double t, const char* type, int stage_index, int no
   event_lines.emplace_back(buf + nlohmann::json(sc.nodes[static_cast<std::size_t>(node)].name).dump() + "}");
 }
 
-RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions& options) {
+RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& options) {
   const Scenario& sc = run.sc;
   const double plan_wall = run.plan_wall_s;
   // Results.
@@ -283,6 +293,10 @@ RunReport pipeline_report(const PipelineRun& run, double wall, const RunOptions&
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = run.messages;
+  if (run.trace) {
+    if (run.trace->dropped() > 0) report.metrics["trace_dropped_events"] = run.trace->dropped();
+    run.trace->finish();
+  }
   if (!options.out_dir.empty()) {
     std::filesystem::create_directories(options.out_dir);
     if (sc.outputs.metrics) write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");

@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "sim/output/chrome_trace.hpp"
 #include "sim/pipeline_plan.hpp"
 #include "sim/run_options.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/swarm/swarm_events.hpp"
 
 namespace swarmsim::sim {
 
@@ -50,6 +52,11 @@ struct PipelineRun {
   std::uint64_t messages = 0;
   std::vector<std::string> event_lines;
   bool keep_events = false;
+  /// What the engines report as it happens, in the swarm's vocabulary: a stage's work is a
+  /// ComputeSpan (what "stage", session = request, step = attempt), a message a TransferSpan, a
+  /// failover's load a NodeJoined (pipeline_stage), failures and returns NodeStateChanged.
+  SimSignals signals;
+  std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
 
   // Failover: what the engines read and change when a stage's node goes down (node_down) or a
   // node comes back (node_up). The client detects a failure by missed heartbeats, moves the stage
@@ -108,6 +115,6 @@ struct PipelineRun {
 };
 
 /// metrics.json of a finished run (wall: the simulation's wall time), written under options.out_dir.
-RunReport pipeline_report(const PipelineRun& run, double wall_s, const RunOptions& options);
+RunReport pipeline_report(PipelineRun& run, double wall_s, const RunOptions& options);
 
 }  // namespace swarmsim::sim

@@ -144,7 +144,7 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
     else
       std::printf(", no spare node before the end\n");
   }
-  if (!out.empty()) std::printf("outputs       %s/{metrics.json, events.jsonl}\n", out.string().c_str());
+  if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 
 }  // namespace

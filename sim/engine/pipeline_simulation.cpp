@@ -76,16 +76,19 @@ struct PipelineActors {
 
   /// The message's bytes cross the network host to host (SimGrid fails the communication the
   /// instant an end goes down, and kills the carrier with its host); then it waits in the inbox.
-  void carry(int from, int box, StageMessage msg, std::uint64_t size) {
+  void carry(int from, int box, StageMessage msg, std::uint64_t size, double sent_at, double software_s) {
     const std::shared_ptr<Inbox> in = inbox[static_cast<std::size_t>(box)];
-    sg4::Host* to = platform.host(host_of_box(box));
+    const int to_host = host_of_box(box);
+    sg4::Host* to = platform.host(to_host);
     if (!to->is_on()) return;
-    sg4::Actor::create("carry", to, [this, from, to, in, msg, size] {
+    sg4::Actor::create("carry", to, [this, from, to_host, to, in, msg, size, sent_at, software_s] {
       try {
         sg4::Comm::sendto_async(platform.host(from), to, size)->wait();
       } catch (const simgrid::Exception&) {
         return;  // an end went down: the message is lost
       }
+      m.signals.on_transfer(TransferSpan{sent_at, now(), from, to_host, msg.request, msg.attempt, static_cast<double>(size),
+                                         latency_factor(sc.network.model) * latencies.one_way(from, to_host), software_s});
       in->messages.push_back(msg);
       in->ready->release();
     })->daemonize();
@@ -94,10 +97,11 @@ struct PipelineActors {
   /// Serializes at the sending end, then posts the message to stage `to_stage` (-1: the request's
   /// client). A message to a stage that is not serving is refused and lost.
   void send(int from, int to_stage, StageMessage msg, double bytes) {
-    const double wire = bytes + sc.overheads.header_bytes;
+    const double wire = bytes + sc.overheads.header_bytes, sent_at = now();
     sg4::this_actor::sleep_for(m.endpoint_s(bytes));  // serialization at the sending end
     if (to_stage >= 0 && !m.stage_serving[static_cast<std::size_t>(to_stage)]) return;
-    carry(from, to_stage < 0 ? stages() + m.client_of(msg.request) : to_stage, msg, static_cast<std::uint64_t>(std::ceil(wire)));
+    carry(from, to_stage < 0 ? stages() + m.client_of(msg.request) : to_stage, msg, static_cast<std::uint64_t>(std::ceil(wire)), sent_at,
+          m.endpoint_s(bytes));
     m.bytes_moved += wire;
     ++m.messages;
   }
@@ -134,7 +138,9 @@ struct PipelineActors {
       m.event(now(), "stage_start", s, msg.request);
       // Deserialize every input, run the stage's ops, then serialize and post each output.
       sg4::this_actor::sleep_for(st.inputs_expected * sc.overheads.rpc_s + in_bytes / sc.overheads.serialization_Bps);
+      const double computing = now();
       sg4::this_actor::sleep_for(compute_s);
+      m.signals.on_compute(ComputeSpan{computing, now(), node, msg.request, msg.attempt, BlockRange{s, s + 1}, "stage", compute_s});
       for (const auto& [to, bytes] : st.sends) {
         send(node, to, msg, bytes);
         tally.bytes_out += bytes;

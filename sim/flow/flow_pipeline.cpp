@@ -144,8 +144,11 @@ class FlowPipeline {
 
   /// The message itself, detached from its sender: its bytes cross the network, then it waits in
   /// the receiver's inbox.
-  Process carry(int from, int box, StageMessage msg, double wire) {
-    if (co_await Transfer{this, from, host_of_box(box), wire} != Outcome::Done) co_return;  // an end went down
+  Process carry(int from, int box, StageMessage msg, double wire, double sent_at, double software_s) {
+    const int to = host_of_box(box);
+    if (co_await Transfer{this, from, to, wire} != Outcome::Done) co_return;  // an end went down
+    m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire,
+                                        lat_factor_ * latencies_.one_way(from, to), software_s});
     Inbox& in = inbox_[static_cast<std::size_t>(box)];
     in.messages.push_back(msg);
     if (in.waiting) {
@@ -158,11 +161,12 @@ class FlowPipeline {
   /// the sender's stage died meanwhile (life `life` of stage `from_stage`; -1: the client, which
   /// never fails). A message to a stage that is not serving is refused and lost.
   Task<bool> send(int from, int to_stage, StageMessage msg, double bytes, int from_stage = -1, int life = 0) {
-    const double wire = bytes + sc_.overheads.header_bytes;
+    const double wire = bytes + sc_.overheads.header_bytes, sent_at = now_;
     co_await sleep_for(m_.endpoint_s(bytes));
     if (from_stage >= 0 && m_.stage_life[static_cast<std::size_t>(from_stage)] != life) co_return false;
     if (to_stage >= 0 && !m_.stage_serving[static_cast<std::size_t>(to_stage)]) co_return true;
-    processes_.start_now(carry(from, to_stage < 0 ? stages_ + m_.client_of(msg.request) : to_stage, msg, std::ceil(wire)));
+    processes_.start_now(
+        carry(from, to_stage < 0 ? stages_ + m_.client_of(msg.request) : to_stage, msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
     m_.bytes_moved += wire;
     ++m_.messages;
     co_return true;
@@ -195,8 +199,10 @@ class FlowPipeline {
       // Deserialize every input, run the stage's ops, then serialize and post each output.
       co_await sleep_for(st.inputs_expected * sc_.overheads.rpc_s + in_bytes / sc_.overheads.serialization_Bps);
       if (dead()) co_return;
+      const double computing = now_;
       co_await sleep_for(compute_s);
       if (dead()) co_return;
+      m_.signals.on_compute(ComputeSpan{computing, now_, node, msg.request, msg.attempt, BlockRange{s, s + 1}, "stage", compute_s});
       for (const auto& [to, bytes] : st.sends) {
         if (!co_await send(node, to, msg, bytes, s, life)) co_return;
         tally.bytes_out += bytes;

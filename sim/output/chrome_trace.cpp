@@ -70,7 +70,9 @@ void ChromeTraceWriter::instant(int host, double t, const std::string& name, con
 
 void ChromeTraceWriter::connect(SimSignals& s) {
   s.on_compute.connect([this](const ComputeSpan& e) {
-    const std::string name = e.blocks.empty() ? std::string(e.what) : "blocks " + e.blocks.str();
+    const std::string name = std::string(e.what) == "stage" ? "stage " + std::to_string(e.blocks.start)
+                             : e.blocks.empty()              ? std::string(e.what)
+                                                             : "blocks " + e.blocks.str();
     span(e.host, e.start, e.end, "compute", name,
          "{\"session\":" + std::to_string(e.session) + ",\"step\":" + std::to_string(e.step) + "}");
   });
@@ -80,7 +82,8 @@ void ChromeTraceWriter::connect(SimSignals& s) {
              ",\"bytes\":" + std::to_string(static_cast<long long>(e.bytes)) + "}");
   });
   s.on_node_joined.connect([this](const NodeJoined& e) {
-    span(e.node, e.load_started, e.t, "swarm", "load blocks " + e.blocks.str(), "{}");
+    span(e.node, e.load_started, e.t, "swarm",
+         e.pipeline_stage ? "load stage " + std::to_string(e.blocks.start) : "load blocks " + e.blocks.str(), "{}");
   });
   s.on_node_state.connect(
       [this](const NodeStateChanged& e) { instant(e.node, e.t, e.up ? "node up" : "node down", "{}"); });

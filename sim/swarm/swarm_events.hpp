@@ -16,6 +16,7 @@ struct NodeJoined {
   int node = 0;
   BlockRange blocks;
   double load_started = 0.0;  ///< when it began loading weights
+  bool pipeline_stage = false;  ///< a graph pipeline's stage: `blocks` is {stage, stage + 1}
 };
 
 /// A server went down or came back up.
@@ -58,8 +59,8 @@ struct ComputeSpan {
   int host = 0;
   int session = 0;
   int step = 0;          ///< 0 = prefill, then decode steps 1..
-  BlockRange blocks;     ///< empty for client work
-  const char* what = ""; ///< "blocks", "embed", "head"
+  BlockRange blocks;     ///< empty for client work; {stage, stage + 1} for a pipeline stage
+  const char* what = ""; ///< "blocks", "embed", "head", or "stage" (a graph pipeline's stage, session = request, step = attempt)
   double device_seconds = 0.0;  ///< time the work takes alone on the device (priced)
 };
 

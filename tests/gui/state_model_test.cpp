@@ -193,6 +193,15 @@ TEST(GuiStateModel, MalformedLineNamesFileAndLine) {
   EXPECT_NE(no_start.errors[0].find("events.jsonl:1: the first line must be the \"run_start\" event"), std::string::npos)
       << no_start.errors[0];
 
+  // A graph-model pipeline's run directory says what it is and where to look instead.
+  const RunDirectory pipeline = load_run_directory(
+      write_run("pipeline", "{\"t\":1,\"type\":\"request_sent\",\"stage\":-1,\"request\":0}\n"));
+  ASSERT_FALSE(pipeline.ok());
+  EXPECT_NE(pipeline.errors[0].find("events.jsonl:1: a graph-model pipeline's events; the GUI shows transformer swarms only"),
+            std::string::npos)
+      << pipeline.errors[0];
+  EXPECT_NE(pipeline.errors[0].find("trace.json in Perfetto"), std::string::npos) << pipeline.errors[0];
+
   const RunDirectory no_end = load_run_directory(write_run("no-end", lines(0, kLines - 1)));
   ASSERT_FALSE(no_end.ok());
   EXPECT_NE(no_end.errors[0].find(":" + std::to_string(kLines) + ": the file ends without a \"run_end\" line"),

@@ -228,6 +228,38 @@ TEST(PipelineFailover, AFailedStageMovesToTheSpareAndEveryRequestIsAnsweredOnce)
   EXPECT_GT(first_answer_after, 0.0705 + spare_s);
   // Afterwards the spare sets the pace.
   EXPECT_NEAR((answers_after - 1) / (last_answer - first_answer_after) * spare_s, 1.0, 0.02);
+
+  // trace.json shows the same: each stage's work on its node's track (stage 1 moves to the
+  // spare), the failure, and the spare loading the stage while the pipeline waits.
+  std::ifstream trace_file(out / "trace.json");
+  const nlohmann::json trace = nlohmann::json::parse(trace_file);
+  std::map<std::string, int> track_of;  // host name -> tid
+  for (const nlohmann::json& e : trace["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "thread_name") track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+  std::map<std::pair<int, std::string>, int> spans;  // (tid, name) -> count
+  int transfers = 0;
+  double load_start = -1, load_end = -1, down_at = -1;
+  for (const nlohmann::json& e : trace["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] == "compute") ++spans[{e["tid"].get<int>(), e["name"].get<std::string>()}];
+    if (e["ph"] == "X" && e["cat"] == "transfer") ++transfers;
+    if (e["ph"] == "X" && e["name"] == "load stage 1" && e["tid"] == track_of["spare"]) {
+      load_start = e["ts"].get<double>() * 1e-6;
+      load_end = load_start + e["dur"].get<double>() * 1e-6;
+    }
+    if (e["ph"] == "i" && e["name"] == "node down" && e["tid"] == track_of[victim]) down_at = e["ts"].get<double>() * 1e-6;
+  }
+  EXPECT_NEAR(down_at, 0.055, 1e-9);
+  EXPECT_NEAR(load_start, 0.070, 1e-9);
+  EXPECT_NEAR(load_end, 0.0705, 1e-9);
+  const int on_victim = spans[{track_of[victim], "stage 1"}], on_spare = spans[{track_of["spare"], "stage 1"}];
+  EXPECT_GT(on_victim, 0);
+  EXPECT_GT(on_spare, 100);
+  EXPECT_EQ(on_victim + on_spare, m["stages"][1]["requests"].get<int>());
+  const int stage0 = spans[{track_of[node_of_stage(sc, 0)], "stage 0"}];
+  EXPECT_EQ(stage0, m["stages"][0]["requests"].get<int>());
+  // Every message is a span once delivered; those the failure cut are not.
+  EXPECT_LT(transfers, m["network"]["messages"].get<int>());
+  EXPECT_GT(transfers, m["network"]["messages"].get<int>() - 20);
 }
 
 // Without a spare, the stage waits for a node to come back: its own, at 300 ms, which loads it
