@@ -24,6 +24,9 @@ awk '
     pairs["BM_SwarmHops/1000/2000/iterations:2/manual_time"] = "BM_BareSimGridHops/1000/720/iterations:2/manual_time"
     for (s in pairs) if ((s in rate) && (pairs[s] in rate))
       printf "%-50s %10.0f hops/s = %.2f x bare SimGrid (%0.f hops/s)\n", s, rate[s], rate[s] / rate[pairs[s]], rate[pairs[s]]
+    p = "BM_PipelineRunFlow/20000/iterations:2/manual_time"; b = "BM_PipelineRun/20000/iterations:2/manual_time"
+    if ((p in rate) && (b in rate))
+      printf "%-50s %10.0f messages/s = %.1f x the SimGrid engine (%0.f messages/s)\n", p, rate[p], rate[p] / rate[b], rate[b]
     for (n in real) if (n ~ /^BM_FarthestPair\//) {
       e = n; sub(/^BM_FarthestPair\//, "BM_FarthestPairExhaustive/", e)
       if ((e in real) && real[n] > 0)

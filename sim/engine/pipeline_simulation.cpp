@@ -24,11 +24,29 @@ namespace sg4 = simgrid::s4u;
 namespace swarmsim::sim {
 namespace {
 
+/// A message on its way: its communication, and what the receiving end queues and logs.
+struct Parcel {
+  sg4::CommPtr comm;
+  StageMessage msg;
+  int from = 0, to = 0;  ///< hosts
+  double sent_at = 0, software_s = 0, bytes = 0;
+};
+
 /// Messages delivered to a stage (or to a client) and not yet taken, with a semaphore that
-/// counts them. A stage that moves to another node gets a new, empty inbox.
+/// counts them, and the messages on their way to it with the carriers that wait for them.
+///
+/// A message is a host-to-host communication (SimGrid fails it the instant an end goes down).
+/// Each one in flight has its own carrier, an actor on the receiving host that waits for it and
+/// then queues it, so messages are queued in the order they arrive, whoever sent them (a
+/// mailbox's receiver would take them in the order they were posted). Carriers are reused: one
+/// is created only when every carrier of the inbox is busy. A stage that moves to another node
+/// gets a new, empty inbox; the old one's carriers die with their host.
 struct Inbox {
   std::deque<StageMessage> messages;
   sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
+  std::deque<Parcel> parcels;                              ///< posted, not yet taken by a carrier
+  sg4::SemaphorePtr posted = sg4::Semaphore::create(0);    ///< one unit per parcel
+  int free_carriers = 0;                                   ///< carriers waiting for a parcel, less parcels promised to them
 };
 
 /// Where actors wait for a condition another actor makes true.
@@ -64,7 +82,8 @@ struct PipelineActors {
 
   PipelineActors(PipelineRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
       : m(run), sc(scenario), platform(p), latencies(l) {
-    for (int b = 0; b < stages() + m.clients(); ++b) inbox.push_back(std::make_shared<Inbox>());
+    inbox.resize(static_cast<std::size_t>(stages() + m.clients()));
+    for (int b = 0; b < stages() + m.clients(); ++b) open_inbox(b);
     for (int c = 0; c < m.clients(); ++c) window.push_back(sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight)));
   }
 
@@ -74,25 +93,46 @@ struct PipelineActors {
   int host_of_box(int box) const { return box < stages() ? m.stage_node[static_cast<std::size_t>(box)] : client_host(box - stages()); }
   int client_host(int c) const { return static_cast<int>(sc.nodes.size()) + c; }
 
-  /// The message's bytes cross the network host to host (SimGrid fails the communication the
-  /// instant an end goes down, and kills the carrier with its host); then it waits in the inbox.
+  /// Starts the message's communication at once and hands it to a carrier of the box.
   void carry(int from, int box, StageMessage msg, std::uint64_t size, double sent_at, double software_s) {
-    const std::shared_ptr<Inbox> in = inbox[static_cast<std::size_t>(box)];
-    const int to_host = host_of_box(box);
-    sg4::Host* to = platform.host(to_host);
-    if (!to->is_on()) return;
-    sg4::Actor::create("carry", to, [this, from, to_host, to, in, msg, size, sent_at, software_s] {
-      try {
-        sg4::Comm::sendto_async(platform.host(from), to, size)->wait();
-      } catch (const simgrid::Exception&) {
-        return;  // an end went down: the message is lost
-      }
-      m.signals.on_transfer(TransferSpan{sent_at, now(), from, to_host, msg.request, msg.attempt, static_cast<double>(size),
-                                         latency_factor(sc.network.model) * latencies.one_way(from, to_host), software_s});
-      in->messages.push_back(msg);
-      in->ready->release();
-    })->daemonize();
+    const std::shared_ptr<Inbox>& in = inbox[static_cast<std::size_t>(box)];
+    const int to = host_of_box(box);
+    if (!platform.host(to)->is_on()) return;
+    in->parcels.push_back(
+        Parcel{sg4::Comm::sendto_async(platform.host(from), platform.host(to), size), msg, from, to, sent_at, software_s, static_cast<double>(size)});
+    if (in->free_carriers > 0) {
+      --in->free_carriers;  // promised to this parcel
+    } else {
+      sg4::Actor::create("carrier", platform.host(to), [this, in] { carrier(in); })->daemonize();
+    }
+    in->posted->release();
   }
+
+  /// Takes parcels of `in` one at a time, waits until each arrives, and queues it.
+  void carrier(std::shared_ptr<Inbox> in) {
+    while (true) {
+      const sg4::SemaphorePtr posted = in->posted;  // see Gate
+      posted->acquire();
+      const Parcel p = in->parcels.front();
+      in->parcels.pop_front();
+      bool arrived = true;
+      try {
+        p.comm->wait();
+      } catch (const simgrid::Exception&) {
+        arrived = false;  // an end went down: the message is lost
+      }
+      if (arrived) {
+        m.signals.on_transfer(TransferSpan{p.sent_at, now(), p.from, p.to, p.msg.request, p.msg.attempt, p.bytes,
+                                           latency_factor(sc.network.model) * latencies.one_way(p.from, p.to), p.software_s});
+        in->messages.push_back(p.msg);
+        in->ready->release();
+      }
+      ++in->free_carriers;
+    }
+  }
+
+  /// Opens a new, empty inbox for box `box` (its carriers are created as messages come).
+  void open_inbox(int box) { inbox[static_cast<std::size_t>(box)] = std::make_shared<Inbox>(); }
 
   /// Serializes at the sending end, then posts the message to stage `to_stage` (-1: the request's
   /// client). A message to a stage that is not serving is refused and lost.
@@ -220,6 +260,7 @@ struct PipelineActors {
         break;
       }
     }
+    open_inbox(s);
     start_stage(s);
     if (--m.stages_detected_down > 0) return;
     // The unanswered requests are those sent before now: take them before the senders resume.
@@ -253,7 +294,7 @@ struct PipelineActors {
         if (!m.node_up[static_cast<std::size_t>(node)]) continue;
         const int f = m.node_down(node, now());
         if (f < 0) continue;
-        inbox[static_cast<std::size_t>(m.failovers[static_cast<std::size_t>(f)].stage)] = std::make_shared<Inbox>();  // what waited there is lost
+        // What waited in its inbox is lost with it; the stage's next node opens a new one.
         sg4::Actor::create("failover", platform.host(client_host(0)), [this, f] { failover(f); })->daemonize();
       } else if (e.action == EventAction::NodeUp) {
         if (m.node_up[static_cast<std::size_t>(node)]) continue;

@@ -183,4 +183,24 @@ void BM_ShippedTable2(benchmark::State& state) {
 }
 BENCHMARK(BM_ShippedTable2)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
 
+/// A graph-model pipeline with a failover (scenarios/pipeline/unet-sd-failover.json) and
+/// range(0) requests: messages (hops) per wall-second, planning excluded.
+void pipeline_messages(benchmark::State& state, sim::EngineKind engine) {
+  sim::Scenario sc = sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json",
+                                             {{"workload.sessions", std::to_string(state.range(0))}});
+  sc.engine = engine;
+  double hops = 0, wall = 0;
+  for (auto _ : state) {
+    const sim::RunReport r = sim::run_isolated(sc, quiet());
+    state.SetIterationTime(r.wall_seconds);
+    hops += static_cast<double>(r.hops);
+    wall += r.wall_seconds;
+  }
+  state.counters["hops_per_s"] = hops / wall;
+}
+void BM_PipelineRun(benchmark::State& state) { pipeline_messages(state, sim::EngineKind::SimGrid); }
+BENCHMARK(BM_PipelineRun)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+void BM_PipelineRunFlow(benchmark::State& state) { pipeline_messages(state, sim::EngineKind::Flow); }
+BENCHMARK(BM_PipelineRunFlow)->Arg(20000)->Arg(200000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+
 }  // namespace
