@@ -116,21 +116,24 @@ void PipelineRun::stage_moved(int s, int node, double t, int failover) {
   StageFailover& f = failovers[static_cast<std::size_t>(failover)];
   f.to_node = node;
   f.ready_at_s = t;
+  f.compute_s = stage_compute_s[static_cast<std::size_t>(s)];
   NodeJoined joined{t, node, BlockRange{s, s + 1}, t - load_s(s, node)};
   joined.pipeline_stage = true;
   signals.on_node_joined(joined);
   node_event(t, "stage_ready", s, node);
 }
 
-std::vector<int> PipelineRun::take_requests_to_resend(int failover) {
-  std::vector<int> lost;
+std::vector<std::vector<int>> PipelineRun::take_requests_to_resend(int failover) {
+  std::vector<std::vector<int>> lost(static_cast<std::size_t>(clients()));
+  int n = 0;
   for (int r = 0; r < requests; ++r)
     if (sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0) {
-      lost.push_back(r);
+      lost[static_cast<std::size_t>(client_of(r))].push_back(r);
       ++attempt[static_cast<std::size_t>(r)];
+      ++n;
     }
-  failovers[static_cast<std::size_t>(failover)].requests_resent = static_cast<int>(lost.size());
-  resent += static_cast<int>(lost.size());
+  failovers[static_cast<std::size_t>(failover)].requests_resent = n;
+  resent += n;
   return lost;
 }
 
@@ -225,8 +228,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     if (f.to_node >= 0) {  // else no spare was ready before the run ended
       j["to"] = sc.nodes[static_cast<std::size_t>(f.to_node)].name;
       j["ready_at_s"] = f.ready_at_s;
-      const partition::BlockCost c = stage_terms_on_node(sc, run.plan, f.stage, f.to_node);
-      j["compute_s"] = c.work_s + c.overflow_s;
+      j["compute_s"] = f.compute_s;
     }
     failovers.push_back(j);
   }

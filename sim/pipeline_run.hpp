@@ -30,6 +30,7 @@ struct StageFailover {
   double failed_at_s = 0;      ///< the node went down
   double detected_at_s = 0;    ///< the client declared it dead (heartbeats)
   double ready_at_s = -1;      ///< the stage's parameters were loaded on to_node; -1 until then
+  double compute_s = 0;        ///< the stage's compute time per request on to_node (s)
   int requests_resent = 0;     ///< requests the client sent again once every stage was ready
 };
 
@@ -88,8 +89,9 @@ struct PipelineRun {
   double load_s(int s, int node) const;
   /// Stage s is ready on `node` at t: it serves from now on with that node's compute time.
   void stage_moved(int s, int node, double t, int failover);
-  /// The requests sent and not answered, in order; each gets a new attempt (call when every stage serves).
-  std::vector<int> take_requests_to_resend(int failover);
+  /// The requests sent and not answered, per client (index into Scenario::clients) in order; each
+  /// gets a new attempt. Call when every stage serves again, before the senders resume.
+  std::vector<std::vector<int>> take_requests_to_resend(int failover);
 
   /// Plans the pipeline of `sc` (sc.graph must be set) and draws the arrivals.
   PipelineRun(const Scenario& sc, const RunOptions& options);

@@ -68,8 +68,8 @@ struct Gate {
   }
 };
 
-/// The pipeline's actors: one per stage, each client's sender and receiver, one per message in
-/// flight (its carrier), and one per failover.
+/// The pipeline's actors: one per stage, each client's sender and receiver, the carriers of each
+/// inbox (as many as its messages in flight at once), and one per failover.
 struct PipelineActors {
   PipelineRun& m;
   const Scenario& sc;
@@ -264,12 +264,10 @@ struct PipelineActors {
     start_stage(s);
     if (--m.stages_detected_down > 0) return;
     // The unanswered requests are those sent before now: take them before the senders resume.
-    const std::vector<int> lost = m.take_requests_to_resend(f);
+    const std::vector<std::vector<int>> lost = m.take_requests_to_resend(f);
     replaced.open();
     for (int c = 0; c < m.clients(); ++c) {  // each client sends its own again, in order
-      std::vector<int> mine;
-      for (const int r : lost)
-        if (m.client_of(r) == c) mine.push_back(r);
+      const std::vector<int>& mine = lost[static_cast<std::size_t>(c)];
       if (mine.empty()) continue;
       sg4::Actor::create("resend", platform.host(client_host(c)), [this, mine] {
         for (const int r : mine) {

@@ -100,8 +100,8 @@ class FlowPipeline {
     }
     Outcome await_resume() const noexcept { return w.outcome; }
   };
-  /// Waits until `flag` says go: the client's sender while a failed stage is being replaced, a
-  /// failover while no spare node is up.
+  /// Where processes wait until another opens it: the clients' senders while a failed stage is
+  /// being replaced, failovers while no spare node is up.
   struct Gate {
     std::vector<Waiter*> waiting;
     void open(EventQueue& q, double now) {
@@ -263,14 +263,10 @@ class FlowPipeline {
     spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
     if (--m_.stages_detected_down > 0) co_return;
     // The unanswered requests are those sent before now: take them before the senders resume.
-    const std::vector<int> lost = m_.take_requests_to_resend(f);
+    std::vector<std::vector<int>> lost = m_.take_requests_to_resend(f);
     replaced_.open(queue_, now_);
-    for (int c = 0; c < m_.clients(); ++c) {
-      std::vector<int> mine;
-      for (const int r : lost)
-        if (m_.client_of(r) == c) mine.push_back(r);
+    for (std::vector<int>& mine : lost)
       if (!mine.empty()) spawn(resend(std::move(mine)));
-    }
   }
   /// A client sends its unanswered requests again, in order.
   Process resend(std::vector<int> requests) {
