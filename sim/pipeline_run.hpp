@@ -46,6 +46,7 @@ struct PipelineRun {
   PipelinePlan plan;
   double plan_wall_s = 0;     ///< wall time the partitioner and placement took
   int requests = 0;
+  int answered = 0;           ///< requests done so far
   int outputs_expected = 0;   ///< stages that return graph outputs to the client
   std::vector<double> arrival, sent, done;  ///< per request (s); -1 until it happens
   std::vector<StageRun> stage;

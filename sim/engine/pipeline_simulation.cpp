@@ -16,6 +16,7 @@
 #include <simgrid/s4u/Semaphore.hpp>
 
 #include "sim/engine/swarm_platform.hpp"
+#include "sim/output/progress_line.hpp"
 #include "sim/pipeline_run.hpp"
 #include "sim/swarm/latency_table.hpp"
 
@@ -233,6 +234,7 @@ struct PipelineActors {
       // The first attempt whose outputs all arrive answers the request; later ones are late copies.
       if (++got[r][static_cast<std::size_t>(msg.attempt)] < m.outputs_expected || m.done[r] >= 0) continue;
       m.done[r] = now();
+      ++m.answered;
       m.event(now(), "request_done", -1, msg.request);
       window[static_cast<std::size_t>(c)]->release();
       ++answered;
@@ -326,9 +328,12 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
     sg4::Actor::create("client-receive", platform.host(actors.client_host(c)), [a, c] { a->client_receiver(c); });
   }
 
+  ProgressLine progress(options.progress, m.requests, "requests");
+  sg4::Engine::on_time_advance_cb([&](double) { progress.tick(PipelineActors::now(), m.answered, m.messages); });
   const auto wall0 = std::chrono::steady_clock::now();
   engine->run_until(sc.time_limit_s);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  progress.finish();
   return pipeline_report(m, wall, options);
 }
 

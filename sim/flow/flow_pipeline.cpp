@@ -10,6 +10,7 @@
 #include "sim/flow/event_queue.hpp"
 #include "sim/flow/fair_share_network.hpp"
 #include "sim/flow/process.hpp"
+#include "sim/output/progress_line.hpp"
 #include "sim/pipeline_run.hpp"
 #include "sim/swarm/latency_table.hpp"
 
@@ -29,7 +30,7 @@ class FlowPipeline {
         window_(sc.clients.size(), sc.workload.max_in_flight),
         window_waiter_(sc.clients.size(), nullptr) {}
 
-  void run() {
+  void run(ProgressLine& progress) {
     for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s, 0));
     if (!sc_.events.empty()) spawn(replay());
     for (int c = 0; c < m_.clients(); ++c) {
@@ -41,6 +42,7 @@ class FlowPipeline {
       const TimedEvent e = queue_.pop();
       if (e.t > sc_.time_limit_s) break;
       now_ = e.t;
+      progress.tick(now_, completed_, m_.messages);
       std::uint64_t token = 0;
       switch (e.kind) {
         case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;
@@ -364,8 +366,10 @@ RunReport run_flow_pipeline(const Scenario& sc, const RunOptions& options) {
   PipelineRun run(sc, options);
   const auto wall0 = std::chrono::steady_clock::now();
   {
+    ProgressLine progress(options.progress, run.requests, "requests");
     FlowPipeline pipeline(sc, run);
-    pipeline.run();
+    pipeline.run(progress);
+    progress.finish();
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   return pipeline_report(run, wall, options);

@@ -15,10 +15,12 @@ namespace swarmsim::sim {
 /// lasted a second; a terminal gets one updating line, a pipe a line every five seconds.
 class ProgressLine {
  public:
-  ProgressLine(RunOptions::Progress mode, int sessions)
+  /// `what` names the units of work: "sessions", or "requests" for a graph pipeline.
+  ProgressLine(RunOptions::Progress mode, int sessions, const char* what = "sessions")
       : enabled_(mode != RunOptions::Progress::Never),
         tty_(::isatty(2) != 0),
         sessions_(sessions),
+        what_(what),
         start_(std::chrono::steady_clock::now()) {}
 
   /// Call often (every event); it looks at the wall clock once every 1024 calls.
@@ -30,8 +32,8 @@ class ProgressLine {
     if (wall < 1.0 || wall - last_ < every) return;
     last_ = wall;
     shown_ = true;
-    std::fprintf(stderr, "%s[swarmsim] simulated %s | sessions %d/%d done | %llu hops | %.1f s wall%s",
-                 tty_ ? "\r" : "", format_duration(sim_time).c_str(), done, sessions_,
+    std::fprintf(stderr, "%s[swarmsim] simulated %s | %s %d/%d done | %llu hops | %.1f s wall%s",
+                 tty_ ? "\r" : "", format_duration(sim_time).c_str(), what_, done, sessions_,
                  static_cast<unsigned long long>(hops), wall, tty_ ? "   " : "\n");
   }
   /// Shows `what()` in place of the usual line (a phase before the simulation, such as
@@ -53,6 +55,7 @@ class ProgressLine {
  private:
   bool enabled_, tty_;
   int sessions_;
+  const char* what_;
   std::chrono::steady_clock::time_point start_;
   std::uint64_t calls_ = 0;
   double last_ = 0.0;
