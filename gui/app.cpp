@@ -22,12 +22,6 @@ namespace {
 bool check_scenario(AppState& st, const std::string& path, const std::vector<sim::Override>& overrides) {
   try {
     const sim::Scenario sc = sim::load_scenario_file(path, overrides);
-    if (sc.graph) {
-      st.errors.push_back(path + ": serves a graph model (" + sc.graph_source +
-                          ") as a pipeline; the GUI shows transformer swarms only (the pipeline engine emits no swarm "
-                          "events): use `swarmsim run` for it");
-      return false;
-    }
     st.whatif.router = sc.policy.router == sim::RouterKind::Eq18 ? 0 : sc.policy.router == sim::RouterKind::ShortestPath ? 1 : 2;
     st.whatif.gamma = static_cast<float>(sc.policy.gamma);
     st.whatif.beta = static_cast<float>(sc.policy.beta);

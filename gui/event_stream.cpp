@@ -21,7 +21,15 @@ std::string EventStreamWriter::host_name(int host) const {
 }
 
 void EventStreamWriter::connect(sim::SimSignals& s) {
-  sink_(sim::run_start_json(sc_).dump());  // the same header as events.jsonl
+  if (!sc_.graph) sink_(sim::run_start_json(sc_).dump());  // the same header as events.jsonl
+  // A graph pipeline's stages are its blocks; their number is known once it is planned.
+  s.on_pipeline_planned.connect([this](const sim::PipelinePlanned& p) {
+    json start = sim::run_start_json(sc_);
+    start["model"] = p.model;
+    start["n_blocks"] = p.stages;
+    start["pipeline"] = true;
+    sink_(start.dump());
+  });
 
   s.on_node_joined.connect([this](const sim::NodeJoined& e) {
     sink_(json{{"t", e.t}, {"type", "node_join"}, {"node", host_name(e.node)}, {"blocks", range_json(e.blocks)},

@@ -22,7 +22,7 @@ double percentile(std::vector<double> v, double q) {
 }
 }  // namespace
 
-PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options) : sc(s) {
+PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignals& sig) : sc(s), signals(sig) {
   const auto plan0 = std::chrono::steady_clock::now();
   // BRKGA on a large graph or population can take minutes: say where planning is.
   ProgressLine planning(options.progress, 0);
@@ -54,6 +54,29 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options) : sc(s) {
   }
   stage_serving.assign(plan.stages.size(), 1);
   stage_life.assign(plan.stages.size(), 0);
+  signals.on_pipeline_planned(PipelinePlanned{static_cast<int>(plan.stages.size()), sc.graph->name()});
+  for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) {  // the stages serve from the start
+    NodeJoined joined{0.0, stage_node[static_cast<std::size_t>(s)], BlockRange{s, s + 1}, 0.0};
+    joined.pipeline_stage = true;
+    signals.on_node_joined(joined);
+  }
+}
+
+void PipelineRun::request_sent(int r, double t) {
+  const int a = attempt[static_cast<std::size_t>(r)];
+  event(t, a == 0 ? "request_sent" : "request_resent", -1, r);
+  if (a == 0) signals.on_session_started(SessionStarted{t, r, static_cast<int>(sc.nodes.size()) + client_of(r)});
+  ChainFormed chain{t, r, a + 1, stage_node, {}, 0.0};
+  for (int s = 0; s < static_cast<int>(stage_node.size()); ++s) chain.ranges.push_back(BlockRange{s, s + 1});
+  signals.on_chain_formed(chain);
+}
+
+void PipelineRun::request_done(int r, double t) {
+  done[static_cast<std::size_t>(r)] = t;
+  ++answered;
+  event(t, "request_done", -1, r);
+  signals.on_step(StepCompleted{t, r, 0, t - sent[static_cast<std::size_t>(r)]});
+  signals.on_session_ended(SessionEnded{t, r, true, "", sc.workload.batch_size});
 }
 
 double PipelineRun::detection_time(double failed_at) const {

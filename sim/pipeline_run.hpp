@@ -54,10 +54,14 @@ struct PipelineRun {
   std::uint64_t messages = 0;
   std::vector<std::string> event_lines;
   bool keep_events = false;
-  /// What the engines report as it happens, in the swarm's vocabulary: a stage's work is a
-  /// ComputeSpan (what "stage", session = request, step = attempt), a message a TransferSpan, a
-  /// failover's load a NodeJoined (pipeline_stage), failures and returns NodeStateChanged.
-  SimSignals signals;
+  /// What the engines report as it happens, in the swarm's vocabulary, with stage s as block s
+  /// and request r as session r: PipelinePlanned, then a NodeJoined per stage (pipeline_stage) at
+  /// t = 0 and after each failover's load, NodeStateChanged for failures and returns; per request
+  /// SessionStarted and a ChainFormed (its stages' nodes) when the client sends it (again on a
+  /// resend, with the next attempt), a ComputeSpan (what "stage", step = attempt) per stage, a
+  /// TransferSpan per message, and StepCompleted (step 0, latency since first sent) and
+  /// SessionEnded when it is answered.
+  SimSignals& signals;
   std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
 
   // Failover: what the engines read and change when a stage's node goes down (node_down) or a
@@ -94,8 +98,13 @@ struct PipelineRun {
   /// gets a new attempt. Call when every stage serves again, before the senders resume.
   std::vector<std::vector<int>> take_requests_to_resend(int failover);
 
-  /// Plans the pipeline of `sc` (sc.graph must be set) and draws the arrivals.
-  PipelineRun(const Scenario& sc, const RunOptions& options);
+  /// Plans the pipeline of `sc` (sc.graph must be set), draws the arrivals, and reports to `signals`.
+  PipelineRun(const Scenario& sc, const RunOptions& options, SimSignals& signals);
+
+  /// The client sends request r (attempt attempt[r]): reports it (SessionStarted the first time, ChainFormed).
+  void request_sent(int r, double t);
+  /// Request r is answered at t.
+  void request_done(int r, double t);
 
   /// Clients that send requests: request r comes from client r mod clients(), as sessions do.
   int clients() const { return static_cast<int>(sc.clients.size()); }

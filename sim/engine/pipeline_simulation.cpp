@@ -219,7 +219,7 @@ struct PipelineActors {
       keep->acquire();                        // at most max_in_flight requests in the pipeline
       while (m.stages_detected_down > 0) replaced.wait();  // the client knows the pipeline is broken
       m.sent[r] = now();
-      m.event(now(), "request_sent", -1, r);
+      m.request_sent(r, now());
       send_inputs(r);
     }
   }
@@ -233,9 +233,7 @@ struct PipelineActors {
       if (got[r].size() <= static_cast<std::size_t>(msg.attempt)) got[r].resize(static_cast<std::size_t>(msg.attempt) + 1, 0);
       // The first attempt whose outputs all arrive answers the request; later ones are late copies.
       if (++got[r][static_cast<std::size_t>(msg.attempt)] < m.outputs_expected || m.done[r] >= 0) continue;
-      m.done[r] = now();
-      ++m.answered;
-      m.event(now(), "request_done", -1, msg.request);
+      m.request_done(msg.request, now());
       window[static_cast<std::size_t>(c)]->release();
       ++answered;
     }
@@ -273,7 +271,7 @@ struct PipelineActors {
       if (mine.empty()) continue;
       sg4::Actor::create("resend", platform.host(client_host(c)), [this, mine] {
         for (const int r : mine) {
-          m.event(now(), "request_resent", -1, r);
+          m.request_sent(r, now());
           send_inputs(r);
         }
       })->daemonize();
@@ -314,9 +312,9 @@ struct PipelineActors {
 
 }  // namespace
 
-RunReport run_pipeline(const Scenario& sc, const RunOptions& options) {
+RunReport run_pipeline(const Scenario& sc, const RunOptions& options, SimSignals& signals) {
   const std::unique_ptr<sg4::Engine> engine = make_engine();
-  PipelineRun m(sc, options);
+  PipelineRun m(sc, options, signals);
   LatencyTable latencies(sc);
   SwarmPlatform platform(sc, latencies);
   PipelineActors actors(m, sc, platform, latencies);

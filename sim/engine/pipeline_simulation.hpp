@@ -9,6 +9,6 @@
 namespace swarmsim::sim {
 
 /// Runs the pipeline of `sc` (sc.graph must be set). One SimGrid engine per process.
-RunReport run_pipeline(const Scenario& sc, const RunOptions& options);
+RunReport run_pipeline(const Scenario& sc, const RunOptions& options, SimSignals& signals);
 
 }  // namespace swarmsim::sim

@@ -661,7 +661,7 @@ SimSignals& SwarmSimulation::signals() { return impl_->signals; }
 RunReport SwarmSimulation::run(const RunOptions& options) {
   Impl& m = *impl_;
   if (m.sc.graph)  // a graph model runs as a pipeline of stages
-    return m.sc.engine == EngineKind::Flow ? flow::run_flow_pipeline(m.sc, options) : run_pipeline(m.sc, options);
+    return m.sc.engine == EngineKind::Flow ? flow::run_flow_pipeline(m.sc, options, m.signals) : run_pipeline(m.sc, options, m.signals);
   if (m.sc.engine == EngineKind::Flow) return flow::run_flow_engine(m.sc, m.cost, m.signals, options);
   m.verbosity = options.verbosity;
 

@@ -38,11 +38,11 @@ class FlowPipeline {
       spawn(client_receiver(c));
     }
     // The stages are daemons, as on SimGrid: the run ends when the clients have every answer.
-    while (!queue_.empty() && completed_ < m_.requests) {
+    while (!queue_.empty() && m_.answered < m_.requests) {
       const TimedEvent e = queue_.pop();
       if (e.t > sc_.time_limit_s) break;
       now_ = e.t;
-      progress.tick(now_, completed_, m_.messages);
+      progress.tick(now_, m_.answered, m_.messages);
       std::uint64_t token = 0;
       switch (e.kind) {
         case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;
@@ -236,7 +236,7 @@ class FlowPipeline {
       co_await Acquire{this, c};
       while (m_.stages_detected_down > 0) co_await WaitAt{replaced_};  // the client knows the pipeline is broken
       m_.sent[static_cast<std::size_t>(r)] = now_;
-      m_.event(now_, "request_sent", -1, r);
+      m_.request_sent(r, now_);
       co_await send_inputs(r);
     }
   }
@@ -273,7 +273,7 @@ class FlowPipeline {
   /// A client sends its unanswered requests again, in order.
   Process resend(std::vector<int> requests) {
     for (const int r : requests) {
-      m_.event(now_, "request_resent", -1, r);
+      m_.request_sent(r, now_);
       co_await send_inputs(r);
     }
   }
@@ -286,15 +286,13 @@ class FlowPipeline {
       if (got[r].size() <= static_cast<std::size_t>(msg.attempt)) got[r].resize(static_cast<std::size_t>(msg.attempt) + 1, 0);
       // The first attempt whose outputs all arrive answers the request; later ones are late copies.
       if (++got[r][static_cast<std::size_t>(msg.attempt)] < m_.outputs_expected || m_.done[r] >= 0) continue;
-      m_.done[r] = now_;
-      m_.event(now_, "request_done", -1, msg.request);
+      m_.request_done(msg.request, now_);
       ++window_[static_cast<std::size_t>(c)];
       if (Waiter*& w = window_waiter_[static_cast<std::size_t>(c)]) {
         queue_.push(now_, EventKind::Resume, token_of(*w));
         w = nullptr;
       }
       ++answered;
-      ++completed_;
     }
   }
 
@@ -355,7 +353,6 @@ class FlowPipeline {
   std::vector<Waiter*> window_waiter_;
   Gate replaced_;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up_;  ///< failovers without a spare node wait here for a node to come back
-  int completed_ = 0;
   double now_ = 0;
   Processes processes_;  ///< last: its frames go before the state they use
 };
@@ -363,7 +360,12 @@ class FlowPipeline {
 }  // namespace
 
 RunReport run_flow_pipeline(const Scenario& sc, const RunOptions& options) {
-  PipelineRun run(sc, options);
+  SimSignals signals;
+  return run_flow_pipeline(sc, options, signals);
+}
+
+RunReport run_flow_pipeline(const Scenario& sc, const RunOptions& options, SimSignals& signals) {
+  PipelineRun run(sc, options, signals);
   const auto wall0 = std::chrono::steady_clock::now();
   {
     ProgressLine progress(options.progress, run.requests, "requests");

@@ -82,6 +82,7 @@ void ChromeTraceWriter::connect(SimSignals& s) {
              ",\"bytes\":" + std::to_string(static_cast<long long>(e.bytes)) + "}");
   });
   s.on_node_joined.connect([this](const NodeJoined& e) {
+    if (e.pipeline_stage && e.t <= e.load_started) return;  // a stage placed at the start loads nothing
     span(e.node, e.load_started, e.t, "swarm",
          e.pipeline_stage ? "load stage " + std::to_string(e.blocks.start) : "load blocks " + e.blocks.str(), "{}");
   });

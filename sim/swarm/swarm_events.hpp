@@ -127,8 +127,16 @@ struct BlocksMoved {
   double min_throughput_after = 0.0;   ///< and expected after the move
 };
 
+/// A graph model's pipeline was planned (before its run starts): its stages play the part of
+/// a swarm's blocks, stage s being block s.
+struct PipelinePlanned {
+  int stages = 0;
+  std::string model;  ///< the graph's name
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
+  Signal<PipelinePlanned> on_pipeline_planned;
   Signal<NodeJoined> on_node_joined;
   Signal<NodeStateChanged> on_node_state;
   Signal<LinkChanged> on_link_changed;

@@ -197,10 +197,10 @@ TEST(GuiStateModel, MalformedLineNamesFileAndLine) {
   const RunDirectory pipeline = load_run_directory(
       write_run("pipeline", "{\"t\":1,\"type\":\"request_sent\",\"stage\":-1,\"request\":0}\n"));
   ASSERT_FALSE(pipeline.ok());
-  EXPECT_NE(pipeline.errors[0].find("events.jsonl:1: a graph-model pipeline's events; the GUI shows transformer swarms only"),
+  EXPECT_NE(pipeline.errors[0].find("events.jsonl:1: a graph-model pipeline's events, which the GUI does not replay"),
             std::string::npos)
       << pipeline.errors[0];
-  EXPECT_NE(pipeline.errors[0].find("trace.json in Perfetto"), std::string::npos) << pipeline.errors[0];
+  EXPECT_NE(pipeline.errors[0].find("open the scenario file to watch the pipeline live"), std::string::npos) << pipeline.errors[0];
 
   const RunDirectory no_end = load_run_directory(write_run("no-end", lines(0, kLines - 1)));
   ASSERT_FALSE(no_end.ok());
