@@ -159,6 +159,21 @@ void expect_matches(const Truth& truth, const gui::SwarmState& s, const gui::Swa
   EXPECT_EQ(node_counts, in_flight_hops);
 }
 
+/// Runs `sc` and reads its live event stream into `live`, as the GUI does; `error` says why the
+/// reader stopped, if it did.
+sim::RunReport run_live(const sim::Scenario& sc, gui::Timeline& live, std::string& error) {
+  sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
+  gui::EventLineReader reader("live");
+  gui::EventStreamWriter writer(sc, [&](const std::string& line) { reader.feed(line, live); });
+  writer.connect(simulation.signals());
+  sim::RunOptions options;
+  options.progress = sim::RunOptions::Progress::Never;
+  const sim::RunReport report = simulation.run(options);
+  writer.finish(report.simulated_time);
+  if (reader.failed()) error = reader.error();
+  return report;
+}
+
 std::filesystem::path fresh_dir(const std::string& name) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / (name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -232,16 +247,10 @@ TEST(GuiReplay, StateAtTMatchesTheSimulatorsSignals) {
 // Seeking anywhere, in any order, gives the state that replaying every event from the start gives:
 // the checkpoints change the cost of state_at, never its answer.
 TEST(GuiReplay, SeekingFromCheckpointsEqualsReplayFromTheStart) {
-  const sim::Scenario sc = churn_scenario();
-  sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
   gui::Timeline live;
-  gui::EventLineReader reader("live");
-  gui::EventStreamWriter writer(sc, [&](const std::string& line) { reader.feed(line, live); });
-  writer.connect(simulation.signals());
-  sim::RunOptions options;
-  options.progress = sim::RunOptions::Progress::Never;
-  writer.finish(simulation.run(options).simulated_time);
-  ASSERT_FALSE(reader.failed()) << reader.error();
+  std::string error;
+  run_live(churn_scenario(), live, error);
+  ASSERT_TRUE(error.empty()) << error;
   ASSERT_GT(live.events().size(), 4 * gui::Timeline::kCheckpointEvery) << "the test needs several checkpoints";
 
   const double end = live.end_time();
@@ -270,17 +279,11 @@ TEST(GuiReplay, SeekingFromCheckpointsEqualsReplayFromTheStart) {
 // A100 until it fails at 2 s, nothing serves it until the RTX 4090 that took it over has loaded
 // it (3.857 s), and every request is answered in the end.
 TEST(GuiReplay, APipelinesLiveStreamShowsItsStagesAndTheFailover) {
-  const sim::Scenario sc = sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json");
-  sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
   gui::Timeline live;
-  gui::EventLineReader reader("live");
-  gui::EventStreamWriter writer(sc, [&](const std::string& line) { reader.feed(line, live); });
-  writer.connect(simulation.signals());
-  sim::RunOptions options;
-  options.progress = sim::RunOptions::Progress::Never;
-  const sim::RunReport report = simulation.run(options);
-  writer.finish(report.simulated_time);
-  ASSERT_FALSE(reader.failed()) << reader.error();
+  std::string error;
+  const sim::RunReport report =
+      run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json"), live, error);
+  ASSERT_TRUE(error.empty()) << error;
   const gui::SwarmInfo& info = live.info();
   ASSERT_EQ(info.n_blocks, static_cast<int>(report.metrics["stages"].size()));
   ASSERT_EQ(info.n_blocks, 2);
