@@ -152,8 +152,8 @@ SwarmInfo parse_run_start(const json& j) {
   if (j.is_object() && j.contains("type") && j["type"].is_string()) {
     const std::string type = j["type"];
     if (type == "request_sent" || type == "stage_start" || type == "stage_down")
-      throw EventFormatError("a graph-model pipeline's events, which the GUI does not replay; open the scenario file to "
-                             "watch the pipeline live, or the run's trace.json in Perfetto");
+      throw EventFormatError("a graph-model pipeline's events without a \"run_start\" line (written by an older "
+                             "swarmsim); run the scenario again, or open the scenario file to watch it live");
   }
   if (!j.is_object() || text(j, "type") != "run_start")
     throw EventFormatError("the first line must be the \"run_start\" event");

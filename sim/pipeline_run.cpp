@@ -35,11 +35,18 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
   sent.assign(static_cast<std::size_t>(requests), -1);
   done.assign(static_cast<std::size_t>(requests), -1);
   stage.assign(plan.stages.size(), StageRun{});
-  keep_events = !options.out_dir.empty() && sc.outputs.events;
+  if (!options.out_dir.empty() && (sc.outputs.trace || sc.outputs.events)) std::filesystem::create_directories(options.out_dir);
   if (!options.out_dir.empty() && sc.outputs.trace) {
-    std::filesystem::create_directories(options.out_dir);
     trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
     trace->connect(signals);
+  }
+  if (!options.out_dir.empty() && sc.outputs.events) {
+    nlohmann::json start = run_start_json(sc);
+    start["model"] = sc.graph->name();
+    start["n_blocks"] = plan.stages.size();
+    start["pipeline"] = true;
+    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", start);
+    log->connect(signals);
   }
   for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) outputs_expected += returns_to_client(s) ? 1 : 0;
   Rng root(sc.seed);
@@ -90,10 +97,7 @@ int PipelineRun::node_down(int node, double t) {
   const int s = node_taken[static_cast<std::size_t>(node)];
   node_taken[static_cast<std::size_t>(node)] = -1;
   // A spare, or a node loading s for a failover in progress (which then picks again).
-  if (s < 0 || !stage_serving[static_cast<std::size_t>(s)] || stage_node[static_cast<std::size_t>(s)] != node) {
-    node_event(t, "node_down", s, node);
-    return -1;
-  }
+  if (s < 0 || !stage_serving[static_cast<std::size_t>(s)] || stage_node[static_cast<std::size_t>(s)] != node) return -1;
   stage_serving[static_cast<std::size_t>(s)] = 0;
   ++stage_life[static_cast<std::size_t>(s)];
   StageFailover f;
@@ -109,7 +113,6 @@ int PipelineRun::node_down(int node, double t) {
 void PipelineRun::node_back(int node, double t) {
   node_up[static_cast<std::size_t>(node)] = 1;
   signals.on_node_state(NodeStateChanged{t, node, true});
-  node_event(t, "node_back", -1, node);
 }
 
 int PipelineRun::replacement_for(int s) const {
@@ -182,17 +185,17 @@ bool PipelineRun::returns_to_client(int s) const {
 }
 
 void PipelineRun::event(double t, const char* type, int stage_index, int request) {
-  if (!keep_events) return;
+  if (!log) return;
   char buf[160];
   std::snprintf(buf, sizeof buf, "{\"t\":%.9g,\"type\":\"%s\",\"stage\":%d,\"request\":%d}", t, type, stage_index, request);
-  event_lines.emplace_back(buf);
+  log->line(buf);
 }
 
 void PipelineRun::node_event(double t, const char* type, int stage_index, int node) {
-  if (!keep_events) return;
+  if (!log) return;
   char buf[96];
   std::snprintf(buf, sizeof buf, "{\"t\":%.9g,\"type\":\"%s\",\"stage\":%d,\"node\":", t, type, stage_index);
-  event_lines.emplace_back(buf + nlohmann::json(sc.nodes[static_cast<std::size_t>(node)].name).dump() + "}");
+  log->line(buf + nlohmann::json(sc.nodes[static_cast<std::size_t>(node)].name).dump() + "}");
 }
 
 RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& options) {
@@ -322,14 +325,10 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     if (run.trace->dropped() > 0) report.metrics["trace_dropped_events"] = run.trace->dropped();
     run.trace->finish();
   }
-  if (!options.out_dir.empty()) {
+  if (run.log) run.log->finish(sim_time);
+  if (!options.out_dir.empty() && sc.outputs.metrics) {
     std::filesystem::create_directories(options.out_dir);
-    if (sc.outputs.metrics) write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");
-    if (sc.outputs.events) {
-      std::string text;
-      for (const auto& line : run.event_lines) text += line + "\n";
-      write_file_atomically(options.out_dir / "events.jsonl", text);
-    }
+    write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");
   }
   return report;
 }

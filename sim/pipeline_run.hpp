@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/output/chrome_trace.hpp"
+#include "sim/output/event_log.hpp"
 #include "sim/pipeline_plan.hpp"
 #include "sim/run_options.hpp"
 #include "sim/scenario/scenario.hpp"
@@ -52,8 +53,6 @@ struct PipelineRun {
   std::vector<StageRun> stage;
   double bytes_moved = 0;
   std::uint64_t messages = 0;
-  std::vector<std::string> event_lines;
-  bool keep_events = false;
   /// What the engines report as it happens, in the swarm's vocabulary, with stage s as block s
   /// and request r as session r: PipelinePlanned, then a NodeJoined per stage (pipeline_stage) at
   /// t = 0 and after each failover's load, NodeStateChanged for failures and returns; per request
@@ -63,6 +62,9 @@ struct PipelineRun {
   /// SessionEnded when it is answered.
   SimSignals& signals;
   std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
+  /// events.jsonl, when the run writes outputs: a "run_start" whose blocks are the stages, the
+  /// signals in the swarm's vocabulary (what the GUI replays), and the pipeline's own events.
+  std::unique_ptr<EventLogWriter> log;
 
   // Failover: what the engines read and change when a stage's node goes down (node_down) or a
   // node comes back (node_up). The client detects a failure by missed heartbeats, moves the stage

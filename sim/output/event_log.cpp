@@ -34,8 +34,12 @@ json run_start_json(const Scenario& sc) {
               {"tokens_per_step", sc.workload.batch_size}};
 }
 
-EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path) : sc_(sc), file_(path) {
-  line(run_start_json(sc).dump());
+EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path)
+    : EventLogWriter(sc, path, run_start_json(sc)) {}
+
+EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path, const json& run_start)
+    : sc_(sc), file_(path) {
+  line(run_start.dump());
 }
 
 std::string EventLogWriter::host_name(int host) const {

@@ -19,15 +19,18 @@ class EventLogWriter {
  public:
   /// Opens `path` and writes the "run_start" line describing the swarm. `scenario` is borrowed.
   EventLogWriter(const Scenario& scenario, const std::filesystem::path& path);
+  /// The same with a "run_start" line of the caller's (a graph pipeline's, whose blocks are its stages).
+  EventLogWriter(const Scenario& scenario, const std::filesystem::path& path, const nlohmann::json& run_start);
   EventLogWriter(const EventLogWriter&) = delete;
   EventLogWriter& operator=(const EventLogWriter&) = delete;
 
   void connect(SimSignals& signals);
+  /// Writes a line of the caller's own (a graph pipeline's events), in time order with the rest.
+  void line(const std::string& json_text);
   /// Writes the "run_end" line and renames the file into place.
   void finish(double simulated_time);
 
  private:
-  void line(const std::string& json_text);
   std::string host_name(int host) const;
   const Scenario& sc_;
   AtomicFile file_;

@@ -161,12 +161,13 @@ void expect_matches(const Truth& truth, const gui::SwarmState& s, const gui::Swa
 
 /// Runs `sc` and reads its live event stream into `live`, as the GUI does; `error` says why the
 /// reader stopped, if it did.
-sim::RunReport run_live(const sim::Scenario& sc, gui::Timeline& live, std::string& error) {
+sim::RunReport run_live(const sim::Scenario& sc, gui::Timeline& live, std::string& error, const std::filesystem::path& out = {}) {
   sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
   gui::EventLineReader reader("live");
   gui::EventStreamWriter writer(sc, [&](const std::string& line) { reader.feed(line, live); });
   writer.connect(simulation.signals());
   sim::RunOptions options;
+  options.out_dir = out;
   options.progress = sim::RunOptions::Progress::Never;
   const sim::RunReport report = simulation.run(options);
   writer.finish(report.simulated_time);
@@ -274,39 +275,47 @@ TEST(GuiReplay, SeekingFromCheckpointsEqualsReplayFromTheStart) {
   }
 }
 
-// A graph pipeline streams live in the same vocabulary: its stages are the blocks (stage s is
-// block s), its requests the sessions. unet-sd-failover: the U-Net stage (block 1) runs on the
-// A100 until it fails at 2 s, nothing serves it until the RTX 4090 that took it over has loaded
-// it (3.857 s), and every request is answered in the end.
-TEST(GuiReplay, APipelinesLiveStreamShowsItsStagesAndTheFailover) {
+// A graph pipeline streams live, and writes its run directory, in the same vocabulary: its stages
+// are the blocks (stage s is block s), its requests the sessions. unet-sd-failover: the U-Net
+// stage (block 1) runs on the A100 until it fails at 2 s, nothing serves it until the RTX 4090
+// that took it over has loaded it (3.857 s), and every request is answered in the end.
+TEST(GuiReplay, APipelinesLiveStreamAndRunDirectoryShowItsStagesAndTheFailover) {
   gui::Timeline live;
   std::string error;
-  const sim::RunReport report =
-      run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json"), live, error);
+  const auto dir = fresh_dir("gui-pipeline");
+  const sim::RunReport report = run_live(
+      sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json"), live, error, dir);
   ASSERT_TRUE(error.empty()) << error;
-  const gui::SwarmInfo& info = live.info();
-  ASSERT_EQ(info.n_blocks, static_cast<int>(report.metrics["stages"].size()));
-  ASSERT_EQ(info.n_blocks, 2);
-  const int a100 = info.host_index("a100-a"), spare = info.host_index("rtx4090-b"), first = info.host_index("rtx4090-a");
-
-  const gui::SwarmState before = live.state_at(1.9);
-  EXPECT_EQ(before.servers_of_block(0), std::vector<int>{first});
-  EXPECT_EQ(before.servers_of_block(1), std::vector<int>{a100});
-  EXPECT_EQ(before.sessions.size(), 8u) << "a window of 8 requests in flight";
-  for (const auto& [session, flight] : before.sessions) {
-    ASSERT_EQ(flight.chain.size(), 2u) << session;
-    EXPECT_EQ(flight.chain[1].node, a100) << session;
-  }
-  const gui::SwarmState outage = live.state_at(3.5);
-  EXPECT_FALSE(outage.nodes[static_cast<std::size_t>(a100)].up);
-  EXPECT_TRUE(outage.servers_of_block(1).empty()) << "no node serves the U-Net while the spare loads it";
-  const gui::SwarmState after = live.state_at(3.9);
-  EXPECT_EQ(after.servers_of_block(1), std::vector<int>{spare});
-
-  const gui::SwarmState end = live.state_at(1e9);
+  const gui::RunDirectory run = gui::load_run_directory(dir);
+  ASSERT_TRUE(run.ok()) << run.errors.front();
   const auto& m = report.metrics;
-  EXPECT_EQ(end.sessions_started, m["requests"]["total"].get<int>());
-  EXPECT_EQ(end.sessions_done, m["requests"]["completed"].get<int>());
-  EXPECT_EQ(end.chains_formed, m["requests"]["total"].get<int>() + m["requests"]["resent"].get<int>());
-  EXPECT_EQ(static_cast<std::uint64_t>(end.ttft.total), static_cast<std::uint64_t>(m["requests"]["completed"].get<int>()));
+  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
+    SCOPED_TRACE(t == &live ? "live stream" : "run directory");
+    const gui::SwarmInfo& info = t->info();
+    ASSERT_EQ(info.n_blocks, static_cast<int>(m["stages"].size()));
+    ASSERT_EQ(info.n_blocks, 2);
+    const int a100 = info.host_index("a100-a"), spare = info.host_index("rtx4090-b"), first = info.host_index("rtx4090-a");
+
+    const gui::SwarmState before = t->state_at(1.9);
+    EXPECT_EQ(before.servers_of_block(0), std::vector<int>{first});
+    EXPECT_EQ(before.servers_of_block(1), std::vector<int>{a100});
+    EXPECT_EQ(before.sessions.size(), 8u) << "a window of 8 requests in flight";
+    for (const auto& [session, flight] : before.sessions) {
+      ASSERT_EQ(flight.chain.size(), 2u) << session;
+      EXPECT_EQ(flight.chain[1].node, a100) << session;
+    }
+    const gui::SwarmState outage = t->state_at(3.5);
+    EXPECT_FALSE(outage.nodes[static_cast<std::size_t>(a100)].up);
+    EXPECT_TRUE(outage.servers_of_block(1).empty()) << "no node serves the U-Net while the spare loads it";
+    const gui::SwarmState after = t->state_at(3.9);
+    EXPECT_EQ(after.servers_of_block(1), std::vector<int>{spare});
+
+    const gui::SwarmState end = t->state_at(1e9);
+    EXPECT_EQ(end.sessions_started, m["requests"]["total"].get<int>());
+    EXPECT_EQ(end.sessions_done, m["requests"]["completed"].get<int>());
+    EXPECT_EQ(end.chains_formed, m["requests"]["total"].get<int>() + m["requests"]["resent"].get<int>());
+  }
+  // The first-token latencies come from the live stream's steps (a replay has no client "head" span to end them).
+  EXPECT_EQ(static_cast<std::uint64_t>(live.state_at(1e9).ttft.total), static_cast<std::uint64_t>(m["requests"]["completed"].get<int>()));
+  std::filesystem::remove_all(dir);
 }

@@ -193,14 +193,14 @@ TEST(GuiStateModel, MalformedLineNamesFileAndLine) {
   EXPECT_NE(no_start.errors[0].find("events.jsonl:1: the first line must be the \"run_start\" event"), std::string::npos)
       << no_start.errors[0];
 
-  // A graph-model pipeline's run directory says what it is and where to look instead.
+  // An older graph-model pipeline's run directory (no run_start) says what it is and what to do.
   const RunDirectory pipeline = load_run_directory(
       write_run("pipeline", "{\"t\":1,\"type\":\"request_sent\",\"stage\":-1,\"request\":0}\n"));
   ASSERT_FALSE(pipeline.ok());
-  EXPECT_NE(pipeline.errors[0].find("events.jsonl:1: a graph-model pipeline's events, which the GUI does not replay"),
+  EXPECT_NE(pipeline.errors[0].find("events.jsonl:1: a graph-model pipeline's events without a \"run_start\" line"),
             std::string::npos)
       << pipeline.errors[0];
-  EXPECT_NE(pipeline.errors[0].find("open the scenario file to watch the pipeline live"), std::string::npos) << pipeline.errors[0];
+  EXPECT_NE(pipeline.errors[0].find("run the scenario again"), std::string::npos) << pipeline.errors[0];
 
   const RunDirectory no_end = load_run_directory(write_run("no-end", lines(0, kLines - 1)));
   ASSERT_FALSE(no_end.ok());
