@@ -174,6 +174,10 @@ SwarmInfo parse_run_start(const json& j) {
   info.n_servers = static_cast<int>(info.hosts.size());
   for (const json& c : j.at("clients")) info.hosts.push_back(host_info(c, false));
   info.tokens_per_step = number_or(j, "tokens_per_step", 1.0);
+  if (j.contains("pipeline")) {
+    if (!j.at("pipeline").is_boolean()) throw EventFormatError("\"pipeline\": expected true or false, got " + j.at("pipeline").dump());
+    info.pipeline = j.at("pipeline").get<bool>();
+  }
   if (!(info.tokens_per_step > 0)) throw EventFormatError("\"tokens_per_step\": expected a number > 0");
   info.index_hosts();
   if (info.by_name.size() != info.hosts.size()) throw EventFormatError("two hosts share a name (host names must be unique)");
@@ -632,6 +636,21 @@ RunDirectory load_run_directory(const fs::path& dir) {
     if (run.summary.trace_dropped_events > 0)
       run.warnings.push_back("trace.json stopped recording early (trace_dropped_events = " +
                              std::to_string(static_cast<long long>(run.summary.trace_dropped_events)) + "): series end early");
+  }
+
+  // A pipeline's request is one step, answered when its session is done (it has no "head" span).
+  if (info.pipeline) {
+    std::map<int, double> arrival;
+    for (const SwarmEvent& e : events) {
+      if (e.type == EventType::SessionStart) arrival[e.session] = e.t;
+      if (e.type != EventType::SessionDone || !arrival.count(e.session)) continue;
+      SwarmEvent s;
+      s.type = EventType::Step;
+      s.t = e.t;
+      s.session = e.session;
+      s.value = e.t - arrival[e.session];
+      spans.push_back(s);
+    }
   }
 
   // Tokens per step (the batch size): what metrics.json counted over the steps seen.

@@ -46,6 +46,7 @@ struct SwarmInfo {
   int n_servers = 0;              ///< hosts[0..n_servers) are servers, the rest clients
   std::vector<HostInfo> hosts;
   double tokens_per_step = 1.0;   ///< tokens one step of one session produces (the batch size)
+  bool pipeline = false;          ///< a graph pipeline's run: blocks are its stages, sessions its requests (one step each)
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()
   /// Fills by_name from hosts (call once hosts are complete): every event names its hosts.
   void index_hosts();
