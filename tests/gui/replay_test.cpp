@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <unistd.h>
@@ -159,10 +160,13 @@ void expect_matches(const Truth& truth, const gui::SwarmState& s, const gui::Swa
   EXPECT_EQ(node_counts, in_flight_hops);
 }
 
-/// Runs `sc` and reads its live event stream into `live`, as the GUI does; `error` says why the
-/// reader stopped, if it did.
-sim::RunReport run_live(const sim::Scenario& sc, gui::Timeline& live, std::string& error, const std::filesystem::path& out = {}) {
+/// Runs `sc` (writing its run directory to `out` unless empty) and reads its live event stream
+/// into `live`, as the GUI does; `error` says why the reader stopped, if it did. `observe` may
+/// connect more observers to the signals first.
+sim::RunReport run_live(const sim::Scenario& sc, gui::Timeline& live, std::string& error, const std::filesystem::path& out = {},
+                        const std::function<void(sim::SimSignals&)>& observe = {}) {
   sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
+  if (observe) observe(simulation.signals());
   gui::EventLineReader reader("live");
   gui::EventStreamWriter writer(sc, [&](const std::string& line) { reader.feed(line, live); });
   writer.connect(simulation.signals());
@@ -192,17 +196,10 @@ const std::vector<double> kTimes = {0.0, 0.5, 1.0, 2.0, 31.0, 33.0, 34.9, 35.0, 
 TEST(GuiReplay, StateAtTMatchesTheSimulatorsSignals) {
   const sim::Scenario sc = churn_scenario();
   const auto dir = fresh_dir("gui-replay");
-  sim::SwarmSimulation simulation(sc, sim::make_cost_model(sc));
   TruthRecorder truth(sc, kTimes);
-  truth.connect(simulation.signals());
-  std::vector<std::string> stream;
-  gui::EventStreamWriter writer(sc, [&](const std::string& line) { stream.push_back(line); });
-  writer.connect(simulation.signals());
-  sim::RunOptions options;
-  options.out_dir = dir;
-  options.progress = sim::RunOptions::Progress::Never;
-  const sim::RunReport report = simulation.run(options);
-  writer.finish(report.simulated_time);
+  gui::Timeline live;
+  std::string error;
+  const sim::RunReport report = run_live(sc, live, error, dir, [&](sim::SimSignals& s) { truth.connect(s); });
   truth.finish();
 
   // The scenario did what it is for: l4-1 went down while sessions ran through it, and they
@@ -218,9 +215,7 @@ TEST(GuiReplay, StateAtTMatchesTheSimulatorsSignals) {
   gui::RunDirectory run = gui::load_run_directory(dir);
   ASSERT_TRUE(run.ok()) << run.errors.front();
   ASSERT_TRUE(run.has_spans);
-  gui::Timeline live;
-  gui::EventLineReader reader("live");
-  for (const std::string& line : stream) ASSERT_TRUE(reader.feed(line, live)) << reader.error();
+  ASSERT_TRUE(error.empty()) << error;
   ASSERT_TRUE(live.ended());
 
   for (const auto& [T, snap] : truth.snapshots()) {
