@@ -282,12 +282,15 @@ struct PipelineActors {
   /// the platform's profiles; a node's host is off from the same instant).
   void replay() {
     for (const ReplayEvent& e : sc.events) {
-      if (e.action == EventAction::SetBandwidth) continue;
       sg4::this_actor::sleep_until(e.at_s);
       const int node = index(e.node);
-      if (e.action == EventAction::SetLatency) {
-        if (e.peer.empty()) latencies.set_access(node, e.value);
-        else latencies.set_pair(node, index(e.peer), e.value);
+      if (e.action == EventAction::SetLatency || e.action == EventAction::SetBandwidth) {
+        const int peer = e.peer.empty() ? -1 : index(e.peer);
+        if (e.action == EventAction::SetLatency) {  // SetBandwidth: the link's profile changes it at this very time
+          if (peer < 0) latencies.set_access(node, e.value);
+          else latencies.set_pair(node, peer, e.value);
+        }
+        m.signals.on_link_changed(LinkChanged{now(), node, peer, e.action, e.direction, e.value});
       } else if (e.action == EventAction::NodeDown) {
         if (!m.node_up[static_cast<std::size_t>(node)]) continue;
         const int f = m.node_down(node, now());

@@ -322,14 +322,17 @@ class FlowPipeline {
         if (m_.node_up[static_cast<std::size_t>(node)]) continue;
         m_.node_back(node, now_);
         spare_up_.open(queue_, now_);
-      } else if (e.action == EventAction::SetBandwidth) {
-        if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
-        if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
-      } else if (e.action == EventAction::SetLatency) {
-        if (e.peer.empty())
+      } else {
+        const int peer = e.peer.empty() ? -1 : host_index(e.peer);
+        if (e.action == EventAction::SetBandwidth) {
+          if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
+          if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
+        } else if (peer < 0) {
           latencies_.set_access(node, e.value);
-        else
-          latencies_.set_pair(node, host_index(e.peer), e.value);
+        } else {
+          latencies_.set_pair(node, peer, e.value);
+        }
+        m_.signals.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
       }
     }
   }

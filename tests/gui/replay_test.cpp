@@ -316,3 +316,21 @@ TEST(GuiReplay, APipelinesLiveStreamAndRunDirectoryShowItsStagesAndTheFailover) 
 
   std::filesystem::remove_all(dir);
 }
+
+// A pipeline's replayed network changes reach the GUI as they reach a swarm's: the link's new
+// bandwidth and the client's new access latency from their time on.
+TEST(GuiReplay, APipelinesLinkChangesAreShown) {
+  gui::Timeline live;
+  std::string error;
+  run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-6gpu.json",
+                                   {{"events", R"([{"at": "1.3s", "action": "set_bandwidth", "node": "a100-a", "bandwidth": "50Mbps", "direction": "up"},
+                                                   {"at": "1.6s", "action": "set_latency", "node": "client", "latency": "20ms"}])"}}),
+           live, error);
+  ASSERT_TRUE(error.empty()) << error;
+  const int a100 = live.info().host_index("a100-a"), client = live.info().host_index("client");
+  EXPECT_DOUBLE_EQ(live.state_at(1.2).nodes[static_cast<std::size_t>(a100)].uplink_Bps, 25e9 / 8);
+  EXPECT_DOUBLE_EQ(live.state_at(1.4).nodes[static_cast<std::size_t>(a100)].uplink_Bps, 50e6 / 8);
+  EXPECT_DOUBLE_EQ(live.state_at(1.4).nodes[static_cast<std::size_t>(a100)].downlink_Bps, 25e9 / 8);
+  EXPECT_LT(live.state_at(1.5).nodes[static_cast<std::size_t>(client)].access_latency_override_s, 0.0);
+  EXPECT_DOUBLE_EQ(live.state_at(1.7).nodes[static_cast<std::size_t>(client)].access_latency_override_s, 0.020);
+}
