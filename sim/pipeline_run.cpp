@@ -71,6 +71,7 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
 
 void PipelineRun::request_sent(int r, double t) {
   const int a = attempt[static_cast<std::size_t>(r)];
+  if (a == 0) sent[static_cast<std::size_t>(r)] = t;
   event(t, a == 0 ? "request_sent" : "request_resent", -1, r);
   if (a == 0) signals.on_session_started(SessionStarted{t, r, static_cast<int>(sc.nodes.size()) + client_of(r)});
   ChainFormed chain{t, r, a + 1, stage_node, {}, 0.0};

@@ -3,6 +3,7 @@
 // engines (sim/engine/pipeline_simulation.cpp on SimGrid, sim/flow/flow_pipeline.cpp) only decide
 // when things happen. Pure: no SimGrid.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -103,7 +104,8 @@ struct PipelineRun {
   /// Plans the pipeline of `sc` (sc.graph must be set), draws the arrivals, and reports to `signals`.
   PipelineRun(const Scenario& sc, const RunOptions& options, SimSignals& signals);
 
-  /// The client sends request r (attempt attempt[r]): reports it (SessionStarted the first time, ChainFormed).
+  /// The client sends request r (attempt attempt[r]): records the first sending and reports it
+  /// (SessionStarted the first time, ChainFormed each time).
   void request_sent(int r, double t);
   /// Request r is answered at t.
   void request_done(int r, double t);

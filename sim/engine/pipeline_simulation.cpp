@@ -218,7 +218,6 @@ struct PipelineActors {
       const sg4::SemaphorePtr keep = window[static_cast<std::size_t>(c)];  // see Gate
       keep->acquire();                        // at most max_in_flight requests in the pipeline
       while (m.stages_detected_down > 0) replaced.wait();  // the client knows the pipeline is broken
-      m.sent[r] = now();
       m.request_sent(r, now());
       send_inputs(r);
     }

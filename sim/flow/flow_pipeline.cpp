@@ -235,7 +235,6 @@ class FlowPipeline {
       if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
       co_await Acquire{this, c};
       while (m_.stages_detected_down > 0) co_await WaitAt{replaced_};  // the client knows the pipeline is broken
-      m_.sent[static_cast<std::size_t>(r)] = now_;
       m_.request_sent(r, now_);
       co_await send_inputs(r);
     }
