@@ -140,6 +140,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
       cost = costs_on_nodes(plan.partition);
     }
   }
+  plan.costs = cost;
   plan.quality = partition::partition_quality(g, plan.partition, plan.reference);
 
   const int blocks = plan.partition.blocks;
@@ -147,7 +148,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   for (int b = 0; b < blocks; ++b) {
     PipelineStage& st = plan.stages[b];
     st.node = plan.placement.node_of_block[b];
-    st.predicted_cost_s = cost[b][st.node];
+    st.predicted_cost_s = cost[static_cast<std::size_t>(b)][static_cast<std::size_t>(st.node)];
     plan.predicted_bottleneck_s = std::max(plan.predicted_bottleneck_s, st.predicted_cost_s);
   }
   // Per-node block terms (work and overflow depend on the node).

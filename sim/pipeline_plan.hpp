@@ -38,6 +38,9 @@ struct PipelinePlan {
   partition::Partition partition;
   partition::PartitionQuality quality; ///< quality under `reference`
   partition::Placement placement;
+  /// costs[b][j]: f(P_b) on node j, eq. 10 on j's own links with the client's tensors: what the
+  /// placement chose from, and what a failover picks a spare by (s).
+  partition::PlacementCosts costs;
   /// The partitioner's cut was improved by cutting its order again with each block priced on its
   /// own node (heterogeneous SliceGraph, partition/node_slicing.hpp).
   bool node_sliced = false;

@@ -118,15 +118,10 @@ void PipelineRun::node_back(int node, double t) {
 
 int PipelineRun::replacement_for(int s) const {
   int best = -1;
-  double best_s = 0;
   for (int n = 0; n < static_cast<int>(sc.nodes.size()); ++n) {
     if (!node_up[static_cast<std::size_t>(n)] || node_taken[static_cast<std::size_t>(n)] >= 0) continue;
-    const partition::BlockCost c = stage_terms_on_node(sc, plan, s, n);
-    const double compute = c.work_s + c.overflow_s;
-    if (best < 0 || compute < best_s) {
-      best = n;
-      best_s = compute;
-    }
+    const auto& cost = plan.costs[static_cast<std::size_t>(s)];
+    if (best < 0 || cost[static_cast<std::size_t>(n)] < cost[static_cast<std::size_t>(best)]) best = n;
   }
   return best;
 }

@@ -69,7 +69,7 @@ struct PipelineRun {
 
   // Failover: what the engines read and change when a stage's node goes down (node_down) or a
   // node comes back (node_up). The client detects a failure by missed heartbeats, moves the stage
-  // to the spare node that computes it fastest, waits while it loads the stage's parameters, then
+  // to the spare node where it costs least (eq. 10), waits while it loads the stage's parameters, then
   // sends every unanswered request again (a new attempt; older attempts' messages are dropped).
   std::vector<int> stage_node;          ///< node each stage runs on now (starts as the plan's)
   std::vector<double> stage_compute_s;  ///< its compute time per request on that node (s)
@@ -90,8 +90,9 @@ struct PipelineRun {
   int node_down(int node, double t);
   /// Node `node` came back at t, without a stage (the stage it had moved or will move elsewhere).
   void node_back(int node, double t);
-  /// The spare node (up, no stage, not loading one) that runs stage s fastest, ties to the lower
-  /// index; -1 when there is none.
+  /// The spare node (up, no stage, not loading one) where stage s costs least, as the placement
+  /// prices it (eq. 10 on the node's own links, the client's tensors included; ties to the
+  /// lower index); -1 when there is none.
   int replacement_for(int s) const;
   /// Seconds node `node` takes to load stage s's parameters (at its weights_load rate).
   double load_s(int s, int node) const;

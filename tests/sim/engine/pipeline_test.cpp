@@ -381,3 +381,42 @@ TEST(Pipeline, SeveralClientsShareTheLoadOfTheirLinks) {
   // pipeline near the single client's rate).
   EXPECT_GT(four_rate, 3.5 * one_rate);
 }
+
+// The spare is picked as the placement would pick a node for the stage, by eq. 10 on its own
+// links: an A100 computes chain3's 1 ms stage in 0.39 ms, but behind 100 Mbit/s links its 1 MB in
+// and 1 MB out take 80 ms each, so the L4 on 10 Gbit/s takes the stage over.
+TEST(PipelineFailover, TheSpareIsChosenByTheStagesCostOnItsOwnLinks) {
+  const auto with_events = [](const std::string& events) {
+    std::string nodes;
+    for (const char* n : {"s0", "s1", "s2", "fastlink"})
+      nodes += std::string(R"({"name": ")") + n +
+               R"(", "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"},)";
+    nodes += R"({"name": "slowlink", "gpu": "A100-80GB", "location": {"lat": 50, "lon": 8}, "uplink": "100Mbps", "downlink": "100Mbps", "access_latency": "100us"})";
+    const std::string text = R"({
+      "name": "chain3-spares",
+      "model": {"graph": {"file": "chain3.json"}},
+      "nodes": [)" + nodes + R"(],
+      "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
+      "network": {"model": "exact"},
+      "overheads": {"rpc": "0ms", "serialization_bandwidth": "1TBps", "message_header": "0B"},
+      "workload": {"sessions": 100, "max_in_flight": 8},
+      "policy": {"partitioner": {"method": "slicegraph", "stages": 3}, "faults": {"heartbeat": "10ms", "heartbeat_misses": 2}},
+      "events": )" + events + R"(
+    })";
+    return load_scenario_text(text, std::string(SWARMSIM_SOURCE_DIR) + "/tests/data/graphs/pipeline_test.json");
+  };
+  const Scenario plain = with_events("[]");
+  const PipelinePlan plan = plan_pipeline(plain);
+  for (const PipelineStage& st : plan.stages) ASSERT_LT(st.node, 3) << "the plan uses s0..s2";
+  // The A100 would compute faster: the choice is not by compute alone.
+  const int l4 = 3, a100 = 4;
+  const auto terms = [&](int node) { const auto c = stage_terms_on_node(plain, plan, 1, node); return c.work_s + c.overflow_s; };
+  ASSERT_LT(terms(a100), 0.5 * terms(l4));
+  ASSERT_GT(plan.costs[1][a100], plan.costs[1][l4]);
+
+  const std::string victim = plain.nodes[static_cast<std::size_t>(plan.stages[1].node)].name;
+  const nlohmann::json m = run(with_events(R"([{"at": "55ms", "action": "node_down", "node": ")" + victim + R"("}])")).metrics;
+  ASSERT_EQ(m["failovers"].size(), 1u);
+  EXPECT_EQ(m["failovers"][0]["to"], "fastlink");
+  EXPECT_EQ(m["requests"]["completed"], 100);
+}
