@@ -87,6 +87,14 @@ void PipelineRun::request_done(int r, double t) {
   signals.on_session_ended(SessionEnded{t, r, true, "", sc.workload.batch_size});
 }
 
+int PipelineRun::host_index(const std::string& name) const {
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+    if (sc.nodes[i].name == name) return static_cast<int>(i);
+  for (std::size_t c = 0; c < sc.clients.size(); ++c)
+    if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
+  return -1;
+}
+
 double PipelineRun::detection_time(double failed_at) const {
   const double hb = sc.policy.faults.heartbeat_s;
   return std::floor(failed_at / hb) * hb + hb * sc.policy.faults.heartbeat_misses;

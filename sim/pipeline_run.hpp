@@ -111,6 +111,8 @@ struct PipelineRun {
   /// Request r is answered at t.
   void request_done(int r, double t);
 
+  /// Host index of a node or client name (servers 0..S-1, then clients), or -1.
+  int host_index(const std::string& name) const;
   /// Clients that send requests: request r comes from client r mod clients(), as sessions do.
   int clients() const { return static_cast<int>(sc.clients.size()); }
   /// The client (index into Scenario::clients) that sends request r.

@@ -282,9 +282,9 @@ struct PipelineActors {
   void replay() {
     for (const ReplayEvent& e : sc.events) {
       sg4::this_actor::sleep_until(e.at_s);
-      const int node = index(e.node);
+      const int node = m.host_index(e.node);
       if (e.action == EventAction::SetLatency || e.action == EventAction::SetBandwidth) {
-        const int peer = e.peer.empty() ? -1 : index(e.peer);
+        const int peer = e.peer.empty() ? -1 : m.host_index(e.peer);
         if (e.action == EventAction::SetLatency) {  // SetBandwidth: the link's profile changes it at this very time
           if (peer < 0) latencies.set_access(node, e.value);
           else latencies.set_pair(node, peer, e.value);
@@ -302,13 +302,6 @@ struct PipelineActors {
         spare_up.open();
       }
     }
-  }
-  int index(const std::string& name) const {
-    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-      if (sc.nodes[i].name == name) return static_cast<int>(i);
-    for (std::size_t c = 0; c < sc.clients.size(); ++c)
-      if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
-    return -1;
   }
 };
 

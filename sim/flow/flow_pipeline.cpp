@@ -300,7 +300,7 @@ class FlowPipeline {
     std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
       co_await SleepUntil{queue_, now_, e.at_s, true};
-      const int node = host_index(e.node);
+      const int node = m_.host_index(e.node);
       if (e.action == EventAction::NodeDown) {
         if (!m_.node_up[static_cast<std::size_t>(node)]) continue;
         const int f = m_.node_down(node, now_);
@@ -322,7 +322,7 @@ class FlowPipeline {
         m_.node_back(node, now_);
         spare_up_.open(queue_, now_);
       } else {
-        const int peer = e.peer.empty() ? -1 : host_index(e.peer);
+        const int peer = e.peer.empty() ? -1 : m_.host_index(e.peer);
         if (e.action == EventAction::SetBandwidth) {
           if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
           if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
@@ -334,13 +334,6 @@ class FlowPipeline {
         m_.signals.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
       }
     }
-  }
-  int host_index(const std::string& name) const {
-    for (std::size_t i = 0; i < sc_.nodes.size(); ++i)
-      if (sc_.nodes[i].name == name) return static_cast<int>(i);
-    for (std::size_t c = 0; c < sc_.clients.size(); ++c)
-      if (sc_.clients[c].name == name) return static_cast<int>(sc_.nodes.size() + c);
-    return -1;
   }
 
   const Scenario& sc_;

@@ -43,19 +43,16 @@ RunReport run(const Scenario& sc, const std::filesystem::path& out = {}) {
   return run_isolated(sc, opts);
 }
 
-/// The chain3 pipeline on three L4 servers, optionally with a GTX 1650 that the placement leaves
-/// spare, with the given events; heartbeats every 10 ms, a node is declared dead after 2 missed.
-Scenario failover_scenario(bool spare, const std::string& events, const std::string& spare_load = "2GBps",
-                           const std::string& l4_load = "2GBps") {
-  std::string nodes;
-  for (const char* n : {"s0", "s1", "s2"})
-    nodes += std::string(R"({"name": ")") + n +
-             R"(", "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us", "weights_load_bandwidth": ")" +
-             l4_load + R"("},)";
-  if (spare)
-    nodes += R"({"name": "spare", "gpu": "GTX-1650", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us", "weights_load_bandwidth": ")" +
-             spare_load + R"("},)";
-  nodes.pop_back();
+/// One server node of the failover scenarios, at the client's location.
+std::string server_json(const std::string& name, const std::string& gpu, const std::string& link = "10Gbps",
+                        const std::string& load = "2GBps") {
+  return R"({"name": ")" + name + R"(", "gpu": ")" + gpu + R"(", "location": {"lat": 50, "lon": 8}, "uplink": ")" + link +
+         R"(", "downlink": ")" + link + R"(", "access_latency": "100us", "weights_load_bandwidth": ")" + load + R"("})";
+}
+
+/// The chain3 pipeline cut into 3 stages on `nodes` (server_json objects, comma-separated), with
+/// the given events; heartbeats every 10 ms, a node is declared dead after 2 missed.
+Scenario chain3_with_nodes(const std::string& nodes, const std::string& events, int sessions, int in_flight) {
   const std::string text = R"({
     "name": "chain3-failover",
     "model": {"graph": {"file": "chain3.json"}},
@@ -63,11 +60,22 @@ Scenario failover_scenario(bool spare, const std::string& events, const std::str
     "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
     "network": {"model": "exact"},
     "overheads": {"rpc": "0ms", "serialization_bandwidth": "1TBps", "message_header": "0B"},
-    "workload": {"sessions": 200, "max_in_flight": 16},
+    "workload": {"sessions": )" + std::to_string(sessions) + R"(, "max_in_flight": )" + std::to_string(in_flight) + R"(},
     "policy": {"partitioner": {"method": "slicegraph", "stages": 3}, "faults": {"heartbeat": "10ms", "heartbeat_misses": 2}},
     "events": )" + events + R"(
   })";
   return load_scenario_text(text, std::string(SWARMSIM_SOURCE_DIR) + "/tests/data/graphs/pipeline_test.json");
+}
+
+/// The chain3 pipeline on three L4 servers, optionally with a GTX 1650 that the placement leaves
+/// spare, with the given events; 200 requests, 16 in flight.
+Scenario failover_scenario(bool spare, const std::string& events, const std::string& spare_load = "2GBps",
+                           const std::string& l4_load = "2GBps") {
+  std::string nodes;
+  for (const char* n : {"s0", "s1", "s2"}) nodes += server_json(n, "L4", "10Gbps", l4_load) + ",";
+  if (spare) nodes += server_json("spare", "GTX-1650", "10Gbps", spare_load) + ",";
+  nodes.pop_back();
+  return chain3_with_nodes(nodes, events, 200, 16);
 }
 
 /// The name of the node the plan puts stage s on.
@@ -388,22 +396,9 @@ TEST(Pipeline, SeveralClientsShareTheLoadOfTheirLinks) {
 TEST(PipelineFailover, TheSpareIsChosenByTheStagesCostOnItsOwnLinks) {
   const auto with_events = [](const std::string& events) {
     std::string nodes;
-    for (const char* n : {"s0", "s1", "s2", "fastlink"})
-      nodes += std::string(R"({"name": ")") + n +
-               R"(", "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"},)";
-    nodes += R"({"name": "slowlink", "gpu": "A100-80GB", "location": {"lat": 50, "lon": 8}, "uplink": "100Mbps", "downlink": "100Mbps", "access_latency": "100us"})";
-    const std::string text = R"({
-      "name": "chain3-spares",
-      "model": {"graph": {"file": "chain3.json"}},
-      "nodes": [)" + nodes + R"(],
-      "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
-      "network": {"model": "exact"},
-      "overheads": {"rpc": "0ms", "serialization_bandwidth": "1TBps", "message_header": "0B"},
-      "workload": {"sessions": 100, "max_in_flight": 8},
-      "policy": {"partitioner": {"method": "slicegraph", "stages": 3}, "faults": {"heartbeat": "10ms", "heartbeat_misses": 2}},
-      "events": )" + events + R"(
-    })";
-    return load_scenario_text(text, std::string(SWARMSIM_SOURCE_DIR) + "/tests/data/graphs/pipeline_test.json");
+    for (const char* n : {"s0", "s1", "s2", "fastlink"}) nodes += server_json(n, "L4") + ",";
+    nodes += server_json("slowlink", "A100-80GB", "100Mbps");
+    return chain3_with_nodes(nodes, events, 100, 8);
   };
   const Scenario plain = with_events("[]");
   const PipelinePlan plan = plan_pipeline(plain);
