@@ -45,8 +45,8 @@ bool SwarmState::serves(int i, BlockRange blocks) const {
   return s.loaded && !s.moving && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
 }
 
-std::vector<ServerView> SwarmState::view(double now, const std::vector<double>* reliability) const {
-  std::vector<ServerView> v(servers_.size());
+void SwarmState::view(double now, std::vector<ServerView>& v, const std::vector<double>* reliability) const {
+  v.resize(servers_.size());
   for (int i = 0; i < size(); ++i) {
     const ServerState& s = (*this)[i];
     ServerView& x = v[static_cast<std::size_t>(i)];
@@ -60,7 +60,6 @@ std::vector<ServerView> SwarmState::view(double now, const std::vector<double>* 
     x.uptime = uptime_estimate(i, now);
     if (reliability) x.uptime *= (*reliability)[static_cast<std::size_t>(i)];  // seed 002, section 3.1
   }
-  return v;
 }
 
 void SwarmState::assign_blocks(int i) {

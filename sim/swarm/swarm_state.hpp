@@ -86,7 +86,14 @@ class SwarmState {
 
   /// The servers as a router sees them at `now`; `reliability`, when given, multiplies each
   /// uptime (seed 002, section 3.1: topology monitoring's H0 stability).
-  std::vector<ServerView> view(double now, const std::vector<double>* reliability = nullptr) const;
+  std::vector<ServerView> view(double now, const std::vector<double>* reliability = nullptr) const {
+    std::vector<ServerView> v;
+    view(now, v, reliability);
+    return v;
+  }
+  /// The same, written into `into` (resized to the servers), so that a router's every call can
+  /// reuse one buffer.
+  void view(double now, std::vector<ServerView>& into, const std::vector<double>* reliability = nullptr) const;
 
   /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
   /// among the servers assigned and up (Petals' rule); sizes its weights and KV capacity.
