@@ -108,6 +108,10 @@ class FairShareNetwork {
   void remove(double now, int id);
   /// Re-solves max-min over the flows connected to `links` through shared links, at `now`.
   void solve(double now, const int* links, int n);
+  /// Whether flow `f` (attached) is the only flow on each of its links: most flows of a swarm.
+  bool alone(const Flow& f) const;
+  /// solve() for a flow alone on its links, without gathering its group.
+  void solve_alone(double now, int id);
 
   std::vector<Link> links_;
   std::vector<Flow> flows_;
