@@ -22,6 +22,8 @@ awk '
   END {
     pairs["BM_SwarmHops/100/500/iterations:2/manual_time"] = "BM_BareSimGridHops/100/80/iterations:2/manual_time"
     pairs["BM_SwarmHops/1000/2000/iterations:2/manual_time"] = "BM_BareSimGridHops/1000/720/iterations:2/manual_time"
+    pairs["BM_SwarmHopsFlow/100/500/iterations:2/manual_time"] = "BM_BareSimGridHops/100/80/iterations:2/manual_time"
+    pairs["BM_SwarmHopsFlow/1000/2000/iterations:2/manual_time"] = "BM_BareSimGridHops/1000/720/iterations:2/manual_time"
     for (s in pairs) if ((s in rate) && (pairs[s] in rate))
       printf "%-50s %10.0f hops/s = %.2f x bare SimGrid (%0.f hops/s)\n", s, rate[s], rate[s] / rate[pairs[s]], rate[pairs[s]]
     p = "BM_PipelineRunFlow/20000/iterations:2/manual_time"; b = "BM_PipelineRun/20000/iterations:2/manual_time"

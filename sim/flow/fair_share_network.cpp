@@ -26,9 +26,10 @@ FairShareNetwork::FairShareNetwork(std::vector<double> up_Bps, std::vector<doubl
     : params_(params), queue_(queue) {
   if (up_Bps.size() != down_Bps.size()) throw std::invalid_argument("FairShareNetwork: as many up as down links");
   links_.resize(2 * up_Bps.size());
+  capacity_.resize(2 * up_Bps.size());
   for (std::size_t h = 0; h < up_Bps.size(); ++h) {
-    links_[2 * h].capacity = up_Bps[h];
-    links_[2 * h + 1].capacity = down_Bps[h];
+    capacity_[2 * h] = up_Bps[h];
+    capacity_[2 * h + 1] = down_Bps[h];
   }
 }
 
@@ -66,13 +67,12 @@ FairShareNetwork::FlowId FairShareNetwork::start(double now, int from, int to, d
   }
   // SimGrid's CM02 family: the bound is the route's slowest link, tightened by the TCP window;
   // the penalty is the route's latency plus weight_S / bandwidth per link (1 without latency).
-  const double slowest = std::min(links_[static_cast<std::size_t>(up_from)].capacity, links_[static_cast<std::size_t>(down_to)].capacity);
+  const double slowest = std::min(capacity(up_from), capacity(down_to));
   f.bound = slowest;
   if (params_.tcp_gamma_bytes > 0 && latency_s > 0) f.bound = std::min(f.bound, params_.tcp_gamma_bytes / (2.0 * latency_s));
   f.penalty = latency_s;
   if (params_.weight_S_bytes > 0)
-    f.penalty += params_.weight_S_bytes / links_[static_cast<std::size_t>(up_from)].capacity +
-                 params_.weight_S_bytes / links_[static_cast<std::size_t>(down_to)].capacity;
+    f.penalty += params_.weight_S_bytes / capacity(up_from) + params_.weight_S_bytes / capacity(down_to);
   if (!(f.penalty > 0)) f.penalty = 1.0;
   ++in_flight_;
   queue_.push(now + delay_s, EventKind::FlowActive, static_cast<std::uint64_t>(id), f.version);
@@ -111,19 +111,18 @@ void FairShareNetwork::fail_host(double now, int host, std::vector<std::uint64_t
 }
 
 void FairShareNetwork::set_capacity(double now, int link, double Bps) {
-  Link& l = links_[static_cast<std::size_t>(link)];
   // SimGrid 3.32's LV08 moves the weight-S term of every flow on the link to the new bandwidth
   // (NetworkCm02Link::set_bandwidth). It also wakes flows still paying their latency, which then
   // never finish (a stall the SimGrid engine works around with timeouts); here they keep waiting
   // out their latency.
   if (params_.weight_S_bytes > 0) {
-    const double delta = params_.weight_S_bytes / Bps - params_.weight_S_bytes / l.capacity;
+    const double delta = params_.weight_S_bytes / Bps - params_.weight_S_bytes / capacity(link);
     for (Flow& f : flows_)
       if (f.live)
         for (int k = 0; k < f.n_links; ++k)
           if (f.link[k] == link) f.penalty += delta;
   }
-  l.capacity = Bps;
+  capacity_[static_cast<std::size_t>(link)] = Bps;
   solve(now, &link, 1);
 }
 
@@ -193,7 +192,7 @@ void FairShareNetwork::solve_alone(double now, int id) {
   const double old_value = f.value;
   double level = std::numeric_limits<double>::infinity();
   for (int k = 0; k < f.n_links; ++k)
-    level = std::min(level, std::max(0.0, links_[static_cast<std::size_t>(f.link[k])].capacity) / (f.weight[k] / f.penalty));
+    level = std::min(level, std::max(0.0, capacity(f.link[k])) / (f.weight[k] / f.penalty));
   level = std::min(level, f.bound * f.penalty);
   f.value = std::min(level / f.penalty, f.bound);
   if (f.value == old_value && f.value > 0) return;  // its pending event still holds
@@ -245,7 +244,7 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
   // The flows of a saturated link, and the bounded ones, are fixed at the level; repeat.
   for (const int li : comp_links_) {
     Link& l = links_[static_cast<std::size_t>(li)];
-    l.free = l.capacity;
+    l.free = capacity(li);
     l.weight = 0;
     l.unfixed = static_cast<int>(l.flows.size());
     for (const auto& [fi, k] : l.flows) {

@@ -63,7 +63,7 @@ class FairShareNetwork {
   static int up_link(int h) { return 2 * h; }
   static int down_link(int h) { return 2 * h + 1; }
   /// Current bandwidth of a link (bytes/s).
-  double capacity(int link) const { return links_[static_cast<std::size_t>(link)].capacity; }
+  double capacity(int link) const { return capacity_[static_cast<std::size_t>(link)]; }
 
   /// Handles a FlowActive or FlowDone event; returns true with the finished flow's token when a
   /// flow delivered its last byte.
@@ -95,7 +95,6 @@ class FairShareNetwork {
     bool live = false;
   };
   struct Link {
-    double capacity = 0;
     std::vector<std::pair<int, int>> flows;  ///< (flow, which of its links this is)
     std::uint32_t mark = 0;
     double free = 0, weight = 0;  ///< progressive filling: capacity left, weight of unfixed flows
@@ -114,6 +113,7 @@ class FairShareNetwork {
   void solve_alone(double now, int id);
 
   std::vector<Link> links_;
+  std::vector<double> capacity_;  ///< per link (bytes/s), apart from links_: routers read it for every candidate
   std::vector<Flow> flows_;
   std::vector<int> free_ids_;
   SharingParams params_;
