@@ -9,6 +9,7 @@
 #include <bit>
 #include <functional>
 #include <map>
+#include <memory>
 #include <vector>
 
 namespace swarmsim::sim::flow {
@@ -95,10 +96,21 @@ class EventQueue {
   }
   /// Events pushed and not popped, deadlines not yet dropped included.
   std::size_t size() const { return queued_ + waiting_; }
+  /// Events the buckets have room for (their memory is this times 33 bytes): at most the most
+  /// events ever queued at once, plus a partly filled chunk per bucket and a slab's worth.
+  std::size_t bucket_capacity() const { return slabs_.size() * kSlabChunks * kChunkEvents; }
 
  private:
   static constexpr std::uint64_t kNormal = std::uint64_t{1} << 62;  ///< order class of push(); push_first has 0
   static constexpr std::uint64_t kLast = std::uint64_t{1} << 63;    ///< order class of push_last()
+  static constexpr std::uint32_t kChunkEvents = 15;  ///< a chunk is 496 bytes
+  static constexpr std::size_t kSlabChunks = 64;
+  /// Up to kChunkEvents events of one bucket, and the bucket's next chunk.
+  struct Chunk {
+    TimedEvent events[kChunkEvents];
+    Chunk* next = nullptr;
+    std::uint32_t count = 0;
+  };
   /// Times are never negative, so their bits order like the times: the key orders events by
   /// time, then order class, then push order, and no two events share one.
   __extension__ using Key = unsigned __int128;  // GCC/Clang extension
@@ -134,30 +146,57 @@ class EventQueue {
   }
   /// The front is empty: the minimum of the lowest occupied bucket becomes the front and the new
   /// last minimum, and that bucket's other events move to the lower buckets of the highest bit
-  /// in which they differ from it.
+  /// in which they differ from it. Each chunk returns to the free list once read, so a burst
+  /// moving down takes no more chunks than it has events.
   void spread_lowest() {
     const auto lo = static_cast<std::uint64_t>(occupied_), hi = static_cast<std::uint64_t>(occupied_ >> 64);
     const int b = lo != 0 ? std::countr_zero(lo) : 64 + std::countr_zero(hi);
-    std::vector<TimedEvent>& from = buckets_[static_cast<std::size_t>(b)];
+    Chunk* list = head_[static_cast<std::size_t>(b)];
+    head_[static_cast<std::size_t>(b)] = nullptr;
     occupied_ &= ~(Mask{1} << b);
-    std::size_t least = 0;
-    Key least_key = key(from[0]);
-    for (std::size_t i = 1; i < from.size(); ++i)
-      if (const Key k = key(from[i]); k < least_key) {
-        least_key = k;
-        least = i;
-      }
+    const TimedEvent* least = &list->events[0];
+    Key least_key = key(*least);
+    for (const Chunk* c = list; c != nullptr; c = c->next)
+      for (std::uint32_t i = 0; i < c->count; ++i)
+        if (const Key k = key(c->events[i]); k < least_key) {
+          least_key = k;
+          least = &c->events[i];
+        }
     last_min_ = least_key;
-    front_ = from[least];
+    front_ = *least;
     has_front_ = true;
-    for (std::size_t i = 0; i < from.size(); ++i)
-      if (i != least) place(from[i]);
-    from.clear();
+    while (list != nullptr) {
+      Chunk* const next = list->next;
+      for (std::uint32_t i = 0; i < list->count; ++i)
+        if (&list->events[i] != least) place(list->events[i]);
+      list->next = free_;  // read in full: free for the events placed next
+      free_ = list;
+      list = next;
+    }
   }
   void place(const TimedEvent& e) {
-    const int b = radix_bucket(key(e));
-    buckets_[static_cast<std::size_t>(b)].push_back(e);
-    occupied_ |= Mask{1} << b;
+    const auto b = static_cast<std::size_t>(radix_bucket(key(e)));
+    Chunk* h = head_[b];
+    if (h == nullptr || h->count == kChunkEvents) {
+      Chunk* const c = new_chunk();
+      c->next = h;
+      c->count = 0;
+      head_[b] = h = c;
+      occupied_ |= Mask{1} << b;
+    }
+    h->events[h->count++] = e;
+  }
+  Chunk* new_chunk() {
+    if (free_ == nullptr) {  // a new slab's chunks join the free list
+      slabs_.push_back(std::make_unique<Chunk[]>(kSlabChunks));
+      for (std::size_t i = 0; i < kSlabChunks; ++i) {
+        slabs_.back()[i].next = free_;
+        free_ = &slabs_.back()[i];
+      }
+    }
+    Chunk* const c = free_;
+    free_ = c->next;
+    return c;
   }
   void insert(const TimedEvent& e) {
     ++queued_;
@@ -170,14 +209,18 @@ class EventQueue {
   }
   /// Bucket b holds events whose keys first differ from last_min_ in bit b - 1 (bucket 0 stays
   /// empty: the event of key last_min_ is the front); a key's top bit (the time's sign) is never
-  /// set, so 128 buckets do.
-  std::array<std::vector<TimedEvent>, 128> buckets_;
+  /// set, so 128 buckets do. A bucket is a list of chunks, the one being filled first; chunks
+  /// come from slabs that never move and go back to one free list, so memory follows the events
+  /// queued, not each bucket's busiest moment.
+  std::array<Chunk*, 128> head_{};
+  std::vector<std::unique_ptr<Chunk[]>> slabs_;  ///< owns every chunk
+  Chunk* free_ = nullptr;                        ///< free chunks, linked through `next`
   TimedEvent front_{};      ///< the earliest bucketed event, once found
   bool has_front_ = false;
   Mask occupied_ = 0;
   Key last_min_ = 0;
   std::vector<TimedEvent> early_;  ///< binary min-heap of events below last_min_
-  std::size_t queued_ = 0;         ///< events in buckets_ and early_
+  std::size_t queued_ = 0;         ///< events in the buckets and early_
   double bucket_s_;
   std::map<double, std::vector<TimedEvent>> deadlines_;  ///< by bucket(t), in push order within one
   std::size_t waiting_ = 0;                              ///< events in deadlines_

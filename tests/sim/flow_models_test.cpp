@@ -272,6 +272,25 @@ TEST(EventQueue, AnEventPushedBelowTheLastPoppedKeyComesOutNext) {
   EXPECT_EQ(order, (std::vector<std::uint64_t>{4, 5, 2, 3}));
 }
 
+// Memory follows the events queued: a burst of 20,000 sessions' events, arriving at one instant
+// and then spreading out in time, passes through many buckets, yet the queue never holds room
+// for many more events than it held at once.
+TEST(EventQueue, ABurstPassingThroughTheBucketsLeavesNoMoreRoomThanItNeeded) {
+  EventQueue q;
+  swarmsim::sim::Rng rng(5);
+  constexpr int kBurst = 20000;
+  for (int i = 0; i < kBurst; ++i) q.push(60.0 + rng.uniform() * 1e-3, EventKind::Resume, static_cast<std::uint64_t>(i));
+  std::size_t most = q.size();
+  for (int popped = 0; !q.empty(); ++popped) {  // each popped event schedules the next within 0-10 ms, for a while
+    const TimedEvent e = q.pop();
+    if (popped < 8 * kBurst) q.push(e.t + rng.uniform() * 0.01, EventKind::Resume, e.payload);
+    most = std::max(most, q.size());
+  }
+  EXPECT_EQ(most, static_cast<std::size_t>(kBurst));
+  // One partly filled 15-event chunk per bucket and one slab (64 chunks) of slack.
+  EXPECT_LE(q.bucket_capacity(), most + 128 * 15 + 64 * 15);
+}
+
 namespace {
 
 /// An event the reference list expects: popped by time, then rank (0 first, 1 normal, 2 last),
