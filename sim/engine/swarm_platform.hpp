@@ -43,6 +43,8 @@ class SwarmPlatform final : public NetworkEstimate {
   // TCP-model factors).
   double latency_s(int from, int to) const override { return latencies_.one_way(from, to); }
   double bandwidth_Bps(int from, int to) const override;
+  bool has_cheap_latency_floor() const override { return latencies_.floor_is_cheaper(); }
+  double latency_floor_s(int from, int to) const override { return latencies_.one_way_floor(from, to); }
 
   /// Adds `seconds` of per-message software time (RPC overhead, (de)serialization, checksums) to
   /// the next message of `bytes` bytes from host `from` to host `to`, as extra latency: SimGrid

@@ -48,6 +48,8 @@ class LiveNetwork final : public NetworkEstimate {
   double bandwidth_Bps(int from, int to) const override {
     return std::min(links_.capacity(FairShareNetwork::up_link(from)), links_.capacity(FairShareNetwork::down_link(to)));
   }
+  bool has_cheap_latency_floor() const override { return latencies_.floor_is_cheaper(); }
+  double latency_floor_s(int from, int to) const override { return latencies_.one_way_floor(from, to); }
 
  private:
   const LatencyTable& latencies_;

@@ -1,7 +1,10 @@
 #include "sim/routing/chain_router.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
@@ -24,6 +27,10 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
   const double kv = req.kv_bytes_per_block(*view.model);
   Chain chain;
   std::vector<int> members{req.entry()};  // A_0 is the client (or the span's entry), then the chosen servers
+  // Every term of eq. 18 grows with a latency when gamma > 0, so the network's cheap latency
+  // floor bounds a candidate's cost from below.
+  const bool prune = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
+  std::vector<std::pair<int, double>> bounds;  // (server, eq18_cost_floor) of this block's candidates
   int pos = req.first_block;
   while (pos < n_blocks) {
     // Context of eq. 2: the last (context + 1) members, A_{i-1-alpha} .. A_{i-1}.
@@ -31,13 +38,43 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
     const std::span<const int> ctx(members.data() + members.size() - take, take);
     int best = -1;
     double best_cost = std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < view.servers.size(); ++i) {
-      const ServerView& s = view.servers[i];
-      if (!usable_from(s, static_cast<int>(i), pos, n_blocks, kv, req)) continue;
-      const double c = eq18_cost(view, ctx, s, D, exps_).total();  // seed 002, eq. 18
-      if (c < best_cost) {  // ties keep the lower index: deterministic
-        best_cost = c;
-        best = static_cast<int>(i);
+    if (prune) {
+      // The same argmin with fewer exact prices: bound every candidate from below, price the one
+      // with the least bound, then only those whose bound does not exceed the best price so far
+      // (by more than pow's rounding). A skipped candidate costs more than some other one, so
+      // the chosen server, ties to the lowest index included, is the one the full scan chooses.
+      bounds.clear();
+      int seed = -1;
+      double seed_bound = std::numeric_limits<double>::infinity();
+      for (std::size_t i = 0; i < view.servers.size(); ++i) {
+        const ServerView& s = view.servers[i];
+        if (!usable_from(s, static_cast<int>(i), pos, n_blocks, kv, req)) continue;
+        const double b = eq18_cost_floor(view, ctx, s, D, exps_).total();
+        bounds.emplace_back(static_cast<int>(i), b);
+        if (seed < 0 || b < seed_bound) {
+          seed_bound = b;
+          seed = static_cast<int>(i);
+        }
+      }
+      const auto consider = [&](int i) {
+        const double c = eq18_cost(view, ctx, view.servers[static_cast<std::size_t>(i)], D, exps_).total();  // seed 002, eq. 18
+        if (c < best_cost || (c == best_cost && i < best)) {
+          best_cost = c;
+          best = i;
+        }
+      };
+      if (seed >= 0) consider(seed);
+      for (const auto& [i, b] : bounds)
+        if (i != seed && !(b - 1e-12 * std::abs(best_cost) > best_cost)) consider(i);
+    } else {
+      for (std::size_t i = 0; i < view.servers.size(); ++i) {
+        const ServerView& s = view.servers[i];
+        if (!usable_from(s, static_cast<int>(i), pos, n_blocks, kv, req)) continue;
+        const double c = eq18_cost(view, ctx, s, D, exps_).total();  // seed 002, eq. 18
+        if (c < best_cost) {  // ties keep the lower index: deterministic
+          best_cost = c;
+          best = static_cast<int>(i);
+        }
       }
     }
     if (best < 0) return std::nullopt;

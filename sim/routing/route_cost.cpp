@@ -44,13 +44,16 @@ double computational_load(const ServerView& a) { return 1.0 + a.active_sessions;
 
 double resource_reliability(const ServerView& a) { return 1.0 - std::clamp(a.uptime, 0.0, 1.0); }
 
-RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
-                    double message_bytes, const RouteCostExponents& exps) {
+namespace {
+/// Eq. 18's terms with the latency `latency(j, host)` of each context host j.
+template <class Latency>
+RouteCost eq18_terms(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                     double message_bytes, const RouteCostExponents& exps, Latency latency) {
   RouteCost c;
   for (int j : context_hosts) {
     const double D = message_bytes;
     const double B = view.network->bandwidth_Bps(j, candidate.host);
-    const double L = view.network->latency_s(j, candidate.host);
+    const double L = latency(j, candidate.host);
     c.transfer += power(D / B + L, exps.gamma);
   }
   // A fully busy device has no availability; keep the ratio finite so that the argmin still ranks it.
@@ -58,6 +61,19 @@ RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, c
   c.availability = power(G / computational_load(candidate), exps.beta);
   c.reliability = power(1.0 / (resource_reliability(candidate) + 1.0), exps.alpha);
   return c;
+}
+}  // namespace
+
+RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                    double message_bytes, const RouteCostExponents& exps) {
+  return eq18_terms(view, context_hosts, candidate, message_bytes, exps,
+                    [&](int from, int to) { return view.network->latency_s(from, to); });
+}
+
+RouteCost eq18_cost_floor(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                          double message_bytes, const RouteCostExponents& exps) {
+  return eq18_terms(view, context_hosts, candidate, message_bytes, exps,
+                    [&](int from, int to) { return view.network->latency_floor_s(from, to); });
 }
 
 }  // namespace swarmsim::sim

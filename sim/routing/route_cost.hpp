@@ -36,5 +36,9 @@ double resource_reliability(const ServerView& a);
 // seed 002, eq. 18
 RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
                     double message_bytes, const RouteCostExponents& exps);
+/// eq18_cost with each latency replaced by the network's latency_floor_s: with gamma > 0 every
+/// term grows with the latency, so this is a lower bound of eq18_cost (up to the rounding of pow).
+RouteCost eq18_cost_floor(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                          double message_bytes, const RouteCostExponents& exps);
 
 }  // namespace swarmsim::sim

@@ -30,6 +30,11 @@ class NetworkEstimate {
   virtual double latency_s(int from, int to) const = 0;
   /// Bottleneck bandwidth from `from` to `to`: min(uplink of from, downlink of to) (bytes/s).
   virtual double bandwidth_Bps(int from, int to) const = 0;
+  /// Whether latency_floor_s is much cheaper than latency_s, so that a router gains by bounding
+  /// candidates with it before pricing them exactly.
+  virtual bool has_cheap_latency_floor() const { return false; }
+  /// A lower bound of latency_s(from, to) (s); 0 unless the estimate knows better.
+  virtual double latency_floor_s(int /*from*/, int /*to*/) const { return 0.0; }
 };
 
 /// Everything a router reads. All pointers are borrowed for the duration of one route() call.

@@ -14,7 +14,8 @@ LatencyTable::LatencyTable(const Scenario& sc)
     : n_(static_cast<int>(sc.nodes.size() + sc.clients.size())),
       model_(sc.network.latency),
       speed_km_s_(sc.network.fiber_speed_km_s),
-      inflation_(sc.network.route_inflation) {
+      inflation_(sc.network.route_inflation),
+      floor_s_per_chord_(topology::kEarthRadiusKm * sc.network.route_inflation / sc.network.fiber_speed_km_s * (1.0 - 1e-9)) {
   std::vector<std::string> names;
   std::map<std::pair<double, double>, int> places;
   const auto locate = [&](const topology::GeoPoint& p) {

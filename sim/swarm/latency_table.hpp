@@ -3,6 +3,7 @@
 // access(i) + access(j) + base(i, j), where base is the fibre propagation delay along the great
 // circle (geo) or half the scenario's RTT (matrix), unless a replayed event overrode the pair.
 // Pure data (no SimGrid); the GeoZone reads it whenever a message starts.
+#include <cmath>
 #include <cstdint>
 #include <unordered_map>
 #include <utility>
@@ -22,6 +23,22 @@ class LatencyTable {
   double one_way(int i, int j) const;
   /// The base (non-access) part of one_way(i, j) (s).
   double base(int i, int j) const;
+  /// A lower bound of one_way(i, j) (s) without a trigonometric call: for "geo", the chord
+  /// between the two locations in place of their great-circle arc (an arc is never shorter than
+  /// its chord), less 1e-9 of it for rounding; one_way itself for "matrix" or a replayed pair.
+  double one_way_floor(int i, int j) const {
+    if (i == j) return 0.0;
+    if (model_ == LatencyModel::Matrix || (!overrides_.empty() && overrides_.count(key(i, j)) != 0)) return one_way(i, j);
+    const topology::UnitVector& a = points_[static_cast<std::size_t>(place_[static_cast<std::size_t>(i)])];
+    const topology::UnitVector& b = points_[static_cast<std::size_t>(place_[static_cast<std::size_t>(j)])];
+    const double dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
+    return access(i) + access(j) + std::sqrt(dx * dx + dy * dy + dz * dz) * floor_s_per_chord_;
+  }
+  /// Whether one_way computes a great-circle arc for most pairs (too many locations to cache),
+  /// so that one_way_floor is much the cheaper.
+  bool floor_is_cheaper() const {
+    return model_ == LatencyModel::Geo && points_.size() > static_cast<std::size_t>(kCachedPlaces);
+  }
   /// Access latency of host i (s).
   double access(int i) const { return access_[static_cast<std::size_t>(i)]; }
 
@@ -49,6 +66,8 @@ class LatencyTable {
   std::vector<int> place_;                 ///< host -> index in points_ (hosts at one location share it)
   std::vector<topology::UnitVector> points_;  ///< distinct locations
   double speed_km_s_ = 200000.0, inflation_ = 2.0;
+  /// Seconds of propagation per unit of chord (Earth radii), less 1e-9 for rounding.
+  double floor_s_per_chord_ = 0.0;
   std::vector<double> matrix_one_way_;  // n x n, host order, when model_ == Matrix
   std::unordered_map<std::uint64_t, double> overrides_;
   /// Great-circle delays computed so far between locations (negative = not yet), when there are

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "tests/sim/two_cities.hpp"
@@ -66,4 +69,48 @@ TEST(LatencyTable, SharedAndUncachedLocationsGiveTheGreatCircleDelay) {
     }
     EXPECT_EQ(t.base(0, distinct), 0.0) << "hosts 0 and " << distinct << " share a location";
   }
+}
+
+// The chord floor the eq. 18 router prunes with: never above the latency, close to it for nearby
+// places (an arc and its chord differ by a fraction of the square of the angle), exact for a
+// replayed pair and for "matrix".
+TEST(LatencyTable, TheFloorIsBelowTheLatencyAndCloseForNearbyPlaces) {
+  Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
+  const NodeSpec proto = sc.nodes[0];
+  sc.nodes.clear();
+  Rng rng(9);
+  for (int i = 0; i < 3000; ++i) {  // more places than the table caches
+    NodeSpec n = proto;
+    n.name = "n" + std::to_string(i);
+    n.location = swarmsim::topology::GeoPoint{rng.uniform(-89.0, 89.0), rng.uniform(-180.0, 180.0)};
+    n.access_latency_s = rng.uniform(0.0, 0.01);
+    sc.nodes.push_back(n);
+  }
+  sc.nodes[1].location = swarmsim::topology::GeoPoint{-sc.nodes[0].location->lat_deg, sc.nodes[0].location->lon_deg + 180.0};
+  sc.nodes[3].location = swarmsim::topology::GeoPoint{sc.nodes[2].location->lat_deg + 0.5, sc.nodes[2].location->lon_deg};
+  LatencyTable t(sc);
+  EXPECT_TRUE(t.floor_is_cheaper());
+  for (int k = 0; k < 20000; ++k) {
+    const int i = static_cast<int>(rng.below(3001)), j = static_cast<int>(rng.below(3001));
+    const double exact = t.one_way(i, j), floor = t.one_way_floor(i, j);
+    ASSERT_LE(floor, exact) << "hosts " << i << " and " << j;
+    if (i != j) {
+      ASSERT_GE(floor, t.access(i) + t.access(j));
+    }
+  }
+  // Antipodes: a chord of 2 radii against an arc of pi radii.
+  EXPECT_NEAR(t.one_way_floor(0, 1) - t.access(0) - t.access(1), t.base(0, 1) * 2 / M_PI, 1e-9);
+  // 56 km apart: the chord falls short of the arc by theta^2 / 24 of it, 3.1e-6.
+  EXPECT_LT(t.one_way(2, 3) - t.one_way_floor(2, 3), 5e-6 * t.base(2, 3));
+  EXPECT_LE(t.one_way_floor(2, 3), t.one_way(2, 3));
+  t.set_pair(5, 6, 0.0001);
+  EXPECT_EQ(t.one_way_floor(5, 6), t.one_way(5, 6));
+  EXPECT_EQ(t.one_way_floor(7, 7), 0.0);
+
+  std::string text = kTwoCities;
+  text.replace(text.find(R"("network": {)"), 12,
+               R"("network": {"latency": "matrix", "rtt_matrix": {"hosts": ["london", "paris"], "rtt": [["0ms", "18ms"], ["18ms", "0ms"]]}, )");
+  const LatencyTable m(load_scenario_text(text, "matrix.json"));
+  EXPECT_FALSE(m.floor_is_cheaper());
+  EXPECT_EQ(m.one_way_floor(0, 1), m.one_way(0, 1));
 }

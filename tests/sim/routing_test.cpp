@@ -312,3 +312,102 @@ TEST(RandomRouter, SameSeedSameChainAndItUsesSeveralServers) {
   }
   EXPECT_GT(distinct.size(), 1u);
 }
+
+namespace {
+
+/// `inner` with a latency floor for the eq. 18 router to prune with: the latency times a
+/// per-pair factor in [0, 1] drawn from `seed` (1: the floor is the latency itself), counting
+/// the exact latencies asked for.
+class FlooredNetwork final : public NetworkEstimate {
+ public:
+  FlooredNetwork(const NetworkEstimate& inner, std::uint64_t seed, bool tight) : inner_(inner), seed_(seed), tight_(tight) {}
+  double latency_s(int a, int b) const override {
+    ++exact_calls;
+    return inner_.latency_s(a, b);
+  }
+  double bandwidth_Bps(int a, int b) const override { return inner_.bandwidth_Bps(a, b); }
+  bool has_cheap_latency_floor() const override { return true; }
+  double latency_floor_s(int a, int b) const override {
+    if (tight_) return inner_.latency_s(a, b);
+    Rng r(seed_ * 1000003 + static_cast<std::uint64_t>(a) * 1009 + static_cast<std::uint64_t>(b));
+    return inner_.latency_s(a, b) * r.uniform();
+  }
+  mutable long exact_calls = 0;
+
+ private:
+  const NetworkEstimate& inner_;
+  std::uint64_t seed_;
+  bool tight_;
+};
+
+}  // namespace
+
+// Pruning by a latency floor changes which candidates are priced exactly, never the chain: on
+// random swarms with duplicated servers (exact ties, which the lowest index must win), at
+// several exponents and context lengths, the pruned router picks what the full scan picks.
+TEST(Eq18Router, PruningByALatencyFloorPicksTheSameChainAsTheFullScan) {
+  int compared = 0;
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    RandomSwarm s(seed);
+    Rng rng(seed);
+    for (int d = 0; d < 3; ++d) {  // duplicates of earlier servers, on a new host with the same links
+      ServerView copy = s.servers[rng.below(s.servers.size())];
+      const int twin = s.client + 1 + d;
+      for (int x = 0; x <= s.client; ++x) {
+        s.net.latency[{x, twin}] = s.net.latency_s(x, copy.host);
+        s.net.latency[{twin, x}] = s.net.latency_s(copy.host, x);
+        s.net.bandwidth[{x, twin}] = s.net.bandwidth_Bps(x, copy.host);
+        s.net.bandwidth[{twin, x}] = s.net.bandwidth_Bps(copy.host, x);
+      }
+      copy.host = twin;  // its floors differ from the original's, so either may be priced first
+      s.servers.push_back(copy);
+    }
+    for (const RouteCostExponents exps : {RouteCostExponents{1, -1, -1}, RouteCostExponents{2, -1, -1},
+                                          RouteCostExponents{0.5, 1, -2}, RouteCostExponents{1, 0, 0}}) {
+      for (int context : {0, 2}) {
+        const Eq18Router router(exps, context);
+        Rng r1(seed), r2(seed);
+        const auto full = router.route(s.view(), s.request(), r1);
+        for (const bool tight : {false, true}) {
+          const FlooredNetwork floored(s.net, seed, tight);
+          SwarmView pruned_view = s.view();
+          pruned_view.network = &floored;
+          const auto pruned = router.route(pruned_view, s.request(), r2);
+          ASSERT_EQ(full.has_value(), pruned.has_value()) << "seed " << seed;
+          if (!full) continue;
+          ASSERT_EQ(full->hops, pruned->hops) << "seed " << seed << ", gamma " << exps.gamma << ", context " << context;
+          EXPECT_EQ(full->cost, pruned->cost);
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, 300 * 4 * 2 * 2);
+}
+
+// With a floor equal to the latency, every candidate but the cheapest (and its ties) is skipped:
+// one exact price per block boundary instead of one per server holding the block.
+TEST(Eq18Router, ATightFloorPricesOneCandidatePerHop) {
+  HandSwarm s;
+  s.servers.clear();
+  Rng rng(4);
+  for (int i = 0; i < 200; ++i) {
+    s.servers.push_back(server(i, {0, 4}, i % 2 ? "L4" : "RTX-4090", rng.uniform(0.5, 1.0)));
+    s.net.latency[{HandSwarm::kClient, i}] = rng.uniform(0.001, 0.2);
+  }
+  const FlooredNetwork floored(s.net, 1, true);
+  SwarmView v = s.view();
+  v.network = &floored;
+  Rng r(1);
+  const auto chain = Eq18Router({1, -1, -1}, 0).route(v, s.request(), r);
+  ASSERT_TRUE(chain);
+  EXPECT_EQ(chain->hops.size(), 1u);
+  EXPECT_EQ(floored.exact_calls, 1);
+  const FlooredNetwork loose(s.net, 1, false);  // a weaker floor prices more, not all
+  v.network = &loose;
+  const auto again = Eq18Router({1, -1, -1}, 0).route(v, s.request(), r);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->hops, chain->hops);
+  EXPECT_GT(loose.exact_calls, 1);
+  EXPECT_LT(loose.exact_calls, 200);
+}
