@@ -81,11 +81,6 @@ double LatencyTable::base(int i, int j) const {
   return s;
 }
 
-double LatencyTable::one_way(int i, int j) const {
-  if (i == j) return 0.0;
-  return access(i) + access(j) + base(i, j);
-}
-
 std::pair<int, int> LatencyTable::farthest_pair() const {
   std::pair<int, int> best{-1, -1};
   double longest = -1.0;

@@ -19,8 +19,17 @@ class LatencyTable {
   /// Hosts are the scenario's nodes then its clients.
   explicit LatencyTable(const Scenario& scenario);
 
-  /// One-way latency from host i to host j (s); 0 when i == j.
-  double one_way(int i, int j) const;
+  /// One-way latency from host i to host j (s); 0 when i == j. Inline for the common case, a
+  /// cached great-circle delay: routers ask for it once per candidate server.
+  double one_way(int i, int j) const {
+    if (i == j) return 0.0;
+    if (overrides_.empty() && !geo_cache_.empty()) {
+      const double cached = geo_cache_[static_cast<std::size_t>(place_[static_cast<std::size_t>(i)]) * points_.size() +
+                                       static_cast<std::size_t>(place_[static_cast<std::size_t>(j)])];
+      if (cached >= 0) return access(i) + access(j) + cached;
+    }
+    return access(i) + access(j) + base(i, j);
+  }
   /// The base (non-access) part of one_way(i, j) (s).
   double base(int i, int j) const;
   /// A lower bound of one_way(i, j) (s) without a trigonometric call: for "geo", the chord
