@@ -2,16 +2,40 @@
 #include <cmath>
 
 #include "gpu/cpu/cpu_ops.hpp"
+#include "gpu/cpu/vector_math.hpp"
 
 namespace swarmsim::gpu::cpu {
+
+namespace {
+
+SWARMSIM_VECTOR_CLONES void silu_mul_row(float* __restrict o, const float* __restrict g, const float* __restrict u, int width) {
+#pragma omp simd
+  for (int j = 0; j < width; ++j) o[j] = g[j] / (1.0f + exp_approx(-g[j])) * u[j];
+}
+
+/// One row of softmax: max, then e^(x - max) summed in FP64, then the division.
+SWARMSIM_VECTOR_CLONES void softmax_row(float* __restrict y, const float* __restrict x, int cols) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int j = 0; j < cols; ++j) mx = x[j] > mx ? x[j] : mx;
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < cols; ++j) {
+    y[j] = exp_approx(x[j] - mx);
+    sum += y[j];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+#pragma omp simd
+  for (int j = 0; j < cols; ++j) y[j] *= inv;
+}
+
+}  // namespace
 
 void silu_mul(float* out, const float* gate_up, int rows, int width) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; ++r) {
     const float* g = gate_up + static_cast<std::size_t>(r) * 2 * width;
-    const float* u = g + width;
-    float* o = out + static_cast<std::size_t>(r) * width;
-    for (int j = 0; j < width; ++j) o[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+    silu_mul_row(out + static_cast<std::size_t>(r) * width, g, g + width, width);
   }
 }
 
@@ -28,15 +52,7 @@ void add(float* out, const float* a, const float* b, std::size_t n) {
 
 void softmax_rows(float* out, const float* x, int rows, int cols) {
 #pragma omp parallel for schedule(static)
-  for (int r = 0; r < rows; ++r) {
-    const float* xr = x + static_cast<std::size_t>(r) * cols;
-    float* yr = out + static_cast<std::size_t>(r) * cols;
-    const float mx = *std::max_element(xr, xr + cols);
-    double sum = 0.0;
-    for (int j = 0; j < cols; ++j) sum += (yr[j] = std::exp(xr[j] - mx));
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int j = 0; j < cols; ++j) yr[j] *= inv;
-  }
+  for (int r = 0; r < rows; ++r) softmax_row(out + static_cast<std::size_t>(r) * cols, x + static_cast<std::size_t>(r) * cols, cols);
 }
 
 void embedding(float* out, const float* table, std::span<const int> ids, int dim) {
