@@ -19,33 +19,48 @@ void kv_append(float* cache, const float* x, Columns cols, const AttentionShape&
 
 namespace {
 
-/// One query row of one head against `n_keys` cached keys and values (rows `kv_dim` apart):
-/// scores, softmax, weighted sum of values into `o` (head_dim values).
-SWARMSIM_VECTOR_CLONES void attend(float* __restrict o, const float* __restrict qv, const float* __restrict kb,
-                                   const float* __restrict vb, int n_keys, int kv_dim, int hd, float scale,
-                                   float* __restrict scores) {
-  float mx = -INFINITY;
+/// One query row of the `group` query heads that share a key/value head (grouped-query
+/// attention), against `n_keys` cached keys and values (rows `kv_dim` apart): each key and value
+/// row is read once for the whole group. Query head g is at q + g hd, its output at o + g hd.
+/// `scratch` holds group x n_keys scores.
+SWARMSIM_VECTOR_CLONES void attend_group(float* __restrict o, const float* __restrict q, const float* __restrict kb,
+                                         const float* __restrict vb, int n_keys, int kv_dim, int hd, int group, float scale,
+                                         float* __restrict scratch) {
   for (int j = 0; j < n_keys; ++j) {
     const float* kj = kb + static_cast<std::size_t>(j) * kv_dim;
-    float dot = 0.0f;
+    for (int g = 0; g < group; ++g) {
+      const float* qg = q + static_cast<std::size_t>(g) * hd;
+      float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-    for (int d = 0; d < hd; ++d) dot += qv[d] * kj[d];
-    scores[j] = dot * scale;
-    mx = scores[j] > mx ? scores[j] : mx;
+      for (int d = 0; d < hd; ++d) dot += qg[d] * kj[d];
+      scratch[static_cast<std::size_t>(g) * n_keys + j] = dot * scale;
+    }
   }
-  float sum = 0.0f;
+  for (int g = 0; g < group; ++g) {  // softmax of each head's scores, left unnormalized
+    float* sg = scratch + static_cast<std::size_t>(g) * n_keys;
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < n_keys; ++j) mx = sg[j] > mx ? sg[j] : mx;
+    float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-  for (int j = 0; j < n_keys; ++j) {
-    scores[j] = exp_approx(scores[j] - mx);
-    sum += scores[j];
-  }
-  for (int d = 0; d < hd; ++d) o[d] = 0.0f;
-  const float inv = 1.0f / sum;
-  for (int j = 0; j < n_keys; ++j) {
-    const float p = scores[j] * inv;
-    const float* vj = vb + static_cast<std::size_t>(j) * kv_dim;
+    for (int j = 0; j < n_keys; ++j) {
+      sg[j] = exp_approx(sg[j] - mx);
+      sum += sg[j];
+    }
+    const float inv = 1.0f / sum;
 #pragma omp simd
-    for (int d = 0; d < hd; ++d) o[d] += p * vj[d];
+    for (int j = 0; j < n_keys; ++j) sg[j] *= inv;
+    float* og = o + static_cast<std::size_t>(g) * hd;
+    for (int d = 0; d < hd; ++d) og[d] = 0.0f;
+  }
+  for (int j = 0; j < n_keys; ++j) {
+    const float* vj = vb + static_cast<std::size_t>(j) * kv_dim;
+    for (int g = 0; g < group; ++g) {
+      const float p = scratch[static_cast<std::size_t>(g) * n_keys + j];
+      float* og = o + static_cast<std::size_t>(g) * hd;
+#pragma omp simd
+      for (int d = 0; d < hd; ++d) og[d] += p * vj[d];
+    }
   }
 }
 
@@ -59,17 +74,16 @@ void attention(float* out, const float* q, Columns q_cols, const float* k_cache,
   const int rows = s.rows();
 #pragma omp parallel
   {
-    std::vector<float> scores(static_cast<std::size_t>(s.kv_len + s.new_tokens));
+    std::vector<float> scratch(static_cast<std::size_t>(group) * (s.kv_len + s.new_tokens));
 #pragma omp for collapse(2) schedule(static)
     for (int r = 0; r < rows; ++r)
-      for (int h = 0; h < s.n_heads; ++h) {
+      for (int kvh = 0; kvh < s.n_kv_heads; ++kvh) {
         const int b = r / s.new_tokens;
         const int n_keys = s.kv_len + r % s.new_tokens + 1;  // causal: up to this token's own position
-        const int kvh = h / group;
         const std::size_t cache = static_cast<std::size_t>(b) * s.max_len * kv_dim + static_cast<std::size_t>(kvh) * hd;
-        attend(out + static_cast<std::size_t>(r) * q_dim + static_cast<std::size_t>(h) * hd,
-               q + static_cast<std::size_t>(r) * q_cols.stride + q_cols.offset + static_cast<std::size_t>(h) * hd, k_cache + cache,
-               v_cache + cache, n_keys, kv_dim, hd, scale, scores.data());
+        const std::size_t head = static_cast<std::size_t>(kvh) * group * hd;  // the group's first query head
+        attend_group(out + static_cast<std::size_t>(r) * q_dim + head, q + static_cast<std::size_t>(r) * q_cols.stride + q_cols.offset + head,
+                     k_cache + cache, v_cache + cache, n_keys, kv_dim, hd, group, scale, scratch.data());
       }
   }
 }
