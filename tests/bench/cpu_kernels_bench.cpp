@@ -68,6 +68,18 @@ void BM_RmsNorm(benchmark::State& state) {
 }
 BENCHMARK(BM_RmsNorm)->Arg(512)->Arg(8192)->Unit(benchmark::kMicrosecond);
 
+// Rotary embeddings of the query heads of `rows` tokens at Llama-3-8B's shape: read and write
+// each value once (FP32), and about 6 FLOPs per pair.
+void BM_Rope(benchmark::State& state) {
+  const TransformerSpec& m = *find_model("Llama-3-8B");
+  const int rows = static_cast<int>(state.range(0));
+  const AttentionShape s{rows, 1, 100, 101, m.n_heads, m.n_kv_heads, m.head_dim};
+  std::vector<float> x(static_cast<std::size_t>(rows) * s.q_dim(), 0.5f);
+  for (auto _ : state) cpu::rope(x.data(), Columns{0, static_cast<std::size_t>(s.q_dim())}, m.n_heads, s, static_cast<float>(m.rope_theta));
+  report(state, 3.0 * rows * s.q_dim(), 8.0 * rows * s.q_dim(), false);
+}
+BENCHMARK(BM_Rope)->Arg(64)->Arg(512)->Unit(benchmark::kMicrosecond);
+
 void BM_SiluMul(benchmark::State& state) {
   const int rows = static_cast<int>(state.range(0)), width = 14336;
   std::vector<float> gu(static_cast<std::size_t>(rows) * 2 * width, 0.5f), out(static_cast<std::size_t>(rows) * width);
