@@ -29,6 +29,16 @@ SWARMSIM_VECTOR_CLONES void softmax_row(float* __restrict y, const float* __rest
   for (int j = 0; j < cols; ++j) y[j] *= inv;
 }
 
+/// The tanh approximation of GELU, 0.5 x (1 + tanh(k (x + 0.044715 x^3))), written as
+/// x / (1 + e^(-2 k (x + 0.044715 x^3))): the same function (1 + tanh y = 2 / (1 + e^-2y)),
+/// with no cancellation where tanh is near -1.
+SWARMSIM_VECTOR_CLONES void gelu_range(float* __restrict y, const float* __restrict x, std::size_t n) {
+  constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + exp_approx(-2.0f * k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+}
+constexpr std::size_t kGeluChunk = 4096;
+
 }  // namespace
 
 void silu_mul(float* out, const float* gate_up, int rows, int width) {
@@ -40,9 +50,8 @@ void silu_mul(float* out, const float* gate_up, int rows, int width) {
 }
 
 void gelu(float* out, const float* x, std::size_t n) {
-  constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
 #pragma omp parallel for schedule(static)
-  for (std::size_t i = 0; i < n; ++i) out[i] = 0.5f * x[i] * (1.0f + std::tanh(k * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+  for (std::size_t lo = 0; lo < n; lo += kGeluChunk) gelu_range(out + lo, x + lo, std::min(kGeluChunk, n - lo));
 }
 
 void add(float* out, const float* a, const float* b, std::size_t n) {
