@@ -14,6 +14,10 @@ cmake --build "$build" --target swarmsim_bench >/dev/null
 awk '
   /"name":/ { gsub(/[",]/, "", $2); name = $2 }
   /"real_time":/ { gsub(/,/, "", $2); if (name !~ /_(mean|median|stddev|cv)$/) real[name] = $2 }
+  /"GB\/s":/ { gsub(/,/, "", $2); gbs[name] = $2 }
+  /"GFLOP\/s":/ { gsub(/,/, "", $2); gflops[name] = $2 }
+  /"peak_bw":/ { gsub(/,/, "", $2); peak_bw[name] = $2 }
+  /"peak_flops":/ { gsub(/,/, "", $2); peak_flops[name] = $2 }
   /"hops_per_s":/ {
     gsub(/,/, "", $2)
     if (name ~ /_median$/) { sub(/_median$/, "", name); rate[name] = $2; median[name] = 1 }
@@ -29,6 +33,12 @@ awk '
     p = "BM_PipelineRunFlow/20000/iterations:2/manual_time"; b = "BM_PipelineRun/20000/iterations:2/manual_time"
     if ((p in rate) && (b in rate))
       printf "%-50s %10.0f messages/s = %.1f x the SimGrid engine (%0.f messages/s)\n", p, rate[p], rate[p] / rate[b], rate[b]
+    # CPU kernels against the peaks of this machine, measured in the same run (STREAM triad, FMA chains);
+    # above 100%: the data fit in the last-level cache.
+    for (n in peak_bw) if (peak_bw[n] > 0)
+      printf "%-50s %8.2f GB/s = %3.0f%% of STREAM (%.1f GB/s)\n", n, gbs[n] / 1e9, 100 * gbs[n] / 1e9 / peak_bw[n], peak_bw[n]
+    for (n in peak_flops) if (peak_flops[n] > 0)
+      printf "%-50s %8.2f GFLOP/s = %3.0f%% of the FMA peak (%.0f GFLOP/s)\n", n, gflops[n] / 1e9, 100 * gflops[n] / 1e9 / peak_flops[n], peak_flops[n]
     for (n in real) if (n ~ /^BM_FarthestPair\//) {
       e = n; sub(/^BM_FarthestPair\//, "BM_FarthestPairExhaustive/", e)
       if ((e in real) && real[n] > 0)

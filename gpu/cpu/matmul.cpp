@@ -20,7 +20,10 @@ void matmul(float* out, const float* x, const float* w, int rows, int n_in, int 
     const int threads = omp_get_num_threads(), t = omp_get_thread_num();
     const int chunk = (n_out + threads - 1) / threads;
     const int lo = std::min(n_out, t * chunk), hi = std::min(n_out, lo + chunk);
-    if (hi > lo)
+    if (hi > lo && rows == 1)  // a decode step's matrix-vector product: sgemm's packing only costs here
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, hi - lo, n_in, 1.0f, w + static_cast<std::size_t>(lo) * n_in, n_in, x, 1, 0.0f,
+                  out + lo, 1);
+    else if (hi > lo)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, hi - lo, n_in, 1.0f, x, n_in,
                   w + static_cast<std::size_t>(lo) * n_in, n_in, 0.0f, out + lo, n_out);
   }

@@ -42,14 +42,16 @@ TEST(CpuKernels, RmsNorm) {
 }
 
 TEST(CpuKernels, MatmulOpenBlasAndNaiveTwin) {
-  const int rows = 7, n_in = 130, n_out = 33;
-  auto x = random_vector(rows * n_in, 3), w = random_vector(n_out * n_in, 4);
-  std::vector<float> blas(rows * n_out), naive(rows * n_out);
-  cpu::matmul(blas.data(), x.data(), w.data(), rows, n_in, n_out);
-  cpu::matmul_naive(naive.data(), x.data(), w.data(), rows, n_in, n_out);
-  const auto ref = ref_matmul(x, w, rows, n_in, n_out);
-  expect_close(blas, ref, 1e-4, "openblas");
-  expect_close(naive, ref, 1e-6, "naive");
+  for (const int rows : {7, 1}) {  // one row: a decode step, through sgemv
+    const int n_in = 130, n_out = 33;
+    auto x = random_vector(rows * n_in, 3), w = random_vector(n_out * n_in, 4);
+    std::vector<float> blas(rows * n_out), naive(rows * n_out);
+    cpu::matmul(blas.data(), x.data(), w.data(), rows, n_in, n_out);
+    cpu::matmul_naive(naive.data(), x.data(), w.data(), rows, n_in, n_out);
+    const auto ref = ref_matmul(x, w, rows, n_in, n_out);
+    expect_close(blas, ref, 1e-4, rows == 1 ? "openblas sgemv" : "openblas");
+    expect_close(naive, ref, 1e-6, "naive");
+  }
 }
 
 TEST(CpuKernels, RopeRotatesPairsByPosition) {
