@@ -2,6 +2,8 @@
 #include <cmath>
 #include <vector>
 
+#include <cblas.h>
+
 #include "gpu/cpu/cpu_ops.hpp"
 #include "gpu/cpu/vector_math.hpp"
 
@@ -20,22 +22,14 @@ void kv_append(float* cache, const float* x, Columns cols, const AttentionShape&
 namespace {
 
 /// One query row of the `group` query heads that share a key/value head (grouped-query
-/// attention), against `n_keys` cached keys and values (rows `kv_dim` apart): each key and value
-/// row is read once for the whole group. Query head g is at q + g hd, its output at o + g hd.
-/// `scratch` holds group x n_keys scores.
+/// attention), against `n_keys` cached keys and values (rows `kv_dim` apart), as two small
+/// matrix products (OpenBLAS) around a softmax: each key and value row is read once for the whole
+/// group. Query head g is at q + g hd, its output at o + g hd. `scratch` holds group x n_keys scores.
 SWARMSIM_VECTOR_CLONES void attend_group(float* __restrict o, const float* __restrict q, const float* __restrict kb,
                                          const float* __restrict vb, int n_keys, int kv_dim, int hd, int group, float scale,
                                          float* __restrict scratch) {
-  for (int j = 0; j < n_keys; ++j) {
-    const float* kj = kb + static_cast<std::size_t>(j) * kv_dim;
-    for (int g = 0; g < group; ++g) {
-      const float* qg = q + static_cast<std::size_t>(g) * hd;
-      float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-      for (int d = 0; d < hd; ++d) dot += qg[d] * kj[d];
-      scratch[static_cast<std::size_t>(g) * n_keys + j] = dot * scale;
-    }
-  }
+  // Scores of the group's query heads against every key: [group x hd] x [n_keys x hd]^T.
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, n_keys, hd, scale, q, hd, kb, kv_dim, 0.0f, scratch, n_keys);
   for (int g = 0; g < group; ++g) {  // softmax of each head's scores, left unnormalized
     float* sg = scratch + static_cast<std::size_t>(g) * n_keys;
     float mx = -INFINITY;
@@ -50,18 +44,9 @@ SWARMSIM_VECTOR_CLONES void attend_group(float* __restrict o, const float* __res
     const float inv = 1.0f / sum;
 #pragma omp simd
     for (int j = 0; j < n_keys; ++j) sg[j] *= inv;
-    float* og = o + static_cast<std::size_t>(g) * hd;
-    for (int d = 0; d < hd; ++d) og[d] = 0.0f;
   }
-  for (int j = 0; j < n_keys; ++j) {
-    const float* vj = vb + static_cast<std::size_t>(j) * kv_dim;
-    for (int g = 0; g < group; ++g) {
-      const float p = scratch[static_cast<std::size_t>(g) * n_keys + j];
-      float* og = o + static_cast<std::size_t>(g) * hd;
-#pragma omp simd
-      for (int d = 0; d < hd; ++d) og[d] += p * vj[d];
-    }
-  }
+  // Outputs: [group x n_keys] x [n_keys x hd].
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, hd, n_keys, 1.0f, scratch, n_keys, vb, kv_dim, 0.0f, o, hd);
 }
 
 }  // namespace
@@ -72,6 +57,7 @@ void attention(float* out, const float* q, Columns q_cols, const float* k_cache,
   const int kv_dim = s.kv_dim(), q_dim = s.q_dim(), hd = s.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int rows = s.rows();
+  use_single_threaded_blas();
 #pragma omp parallel
   {
     std::vector<float> scratch(static_cast<std::size_t>(group) * (s.kv_len + s.new_tokens));

@@ -8,12 +8,16 @@
 
 namespace swarmsim::gpu::cpu {
 
+void use_single_threaded_blas() {
+  // One thread pool for everything: OpenBLAS runs single-threaded inside OpenMP threads that split
+  // the work. OpenBLAS's own pthreads keep spinning after a GEMM and, with OpenMP's threads on the
+  // same cores, made the next small kernels wait a scheduler tick (~8 ms) each.
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
 void matmul(float* out, const float* x, const float* w, int rows, int n_in, int n_out) {
-  // One thread pool for everything: OpenBLAS runs single-threaded inside OpenMP threads that split the
-  // output columns. OpenBLAS's own pthreads keep spinning after a GEMM and, with OpenMP's threads on
-  // the same cores, made the next small kernels wait a scheduler tick (~8 ms) each.
-  static std::once_flag single_threaded_blas;
-  std::call_once(single_threaded_blas, [] { openblas_set_num_threads(1); });
+  use_single_threaded_blas();
   // out[rows x n_out] = x[rows x n_in] * w[n_out x n_in]^T, all row-major; each thread a column slice.
 #pragma omp parallel
   {
