@@ -30,21 +30,7 @@ SWARMSIM_VECTOR_CLONES void attend_group(float* __restrict o, const float* __res
                                          float* __restrict scratch) {
   // Scores of the group's query heads against every key: [group x hd] x [n_keys x hd]^T.
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, n_keys, hd, scale, q, hd, kb, kv_dim, 0.0f, scratch, n_keys);
-  for (int g = 0; g < group; ++g) {  // softmax of each head's scores, left unnormalized
-    float* sg = scratch + static_cast<std::size_t>(g) * n_keys;
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < n_keys; ++j) mx = sg[j] > mx ? sg[j] : mx;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n_keys; ++j) {
-      sg[j] = exp_approx(sg[j] - mx);
-      sum += sg[j];
-    }
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int j = 0; j < n_keys; ++j) sg[j] *= inv;
-  }
+  for (int g = 0; g < group; ++g) softmax_row(scratch + static_cast<std::size_t>(g) * n_keys, scratch + static_cast<std::size_t>(g) * n_keys, n_keys);
   // Outputs: [group x n_keys] x [n_keys x hd].
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, hd, n_keys, 1.0f, scratch, n_keys, vb, kv_dim, 0.0f, o, hd);
 }

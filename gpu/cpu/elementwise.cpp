@@ -13,21 +13,8 @@ SWARMSIM_VECTOR_CLONES void silu_mul_row(float* __restrict o, const float* __res
   for (int j = 0; j < width; ++j) o[j] = g[j] / (1.0f + exp_approx(-g[j])) * u[j];
 }
 
-/// One row of softmax: max, then e^(x - max) summed in FP64, then the division.
-SWARMSIM_VECTOR_CLONES void softmax_row(float* __restrict y, const float* __restrict x, int cols) {
-  float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (int j = 0; j < cols; ++j) mx = x[j] > mx ? x[j] : mx;
-  double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-  for (int j = 0; j < cols; ++j) {
-    y[j] = exp_approx(x[j] - mx);
-    sum += y[j];
-  }
-  const float inv = static_cast<float>(1.0 / sum);
-#pragma omp simd
-  for (int j = 0; j < cols; ++j) y[j] *= inv;
-}
+/// softmax_row compiled for each instruction set.
+SWARMSIM_VECTOR_CLONES void softmax_row_cloned(float* y, const float* x, int cols) { softmax_row(y, x, cols); }
 
 /// The tanh approximation of GELU, 0.5 x (1 + tanh(k (x + 0.044715 x^3))), written as
 /// x / (1 + e^(-2 k (x + 0.044715 x^3))): the same function (1 + tanh y = 2 / (1 + e^-2y)),
@@ -61,7 +48,7 @@ void add(float* out, const float* a, const float* b, std::size_t n) {
 
 void softmax_rows(float* out, const float* x, int rows, int cols) {
 #pragma omp parallel for schedule(static)
-  for (int r = 0; r < rows; ++r) softmax_row(out + static_cast<std::size_t>(r) * cols, x + static_cast<std::size_t>(r) * cols, cols);
+  for (int r = 0; r < rows; ++r) softmax_row_cloned(out + static_cast<std::size_t>(r) * cols, x + static_cast<std::size_t>(r) * cols, cols);
 }
 
 void embedding(float* out, const float* table, std::span<const int> ids, int dim) {

@@ -50,4 +50,21 @@ inline float exp_approx(float x) {
   return x == x ? y : x;
 }
 
+/// Softmax of one row of `n` values: the max, then e^(x - max) summed in FP64, then the division.
+/// `y` may be `x` (in place). Inline, so each caller's instruction-set clone vectorizes it.
+inline void softmax_row(float* y, const float* x, int n) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int j = 0; j < n; ++j) mx = x[j] > mx ? x[j] : mx;
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < n; ++j) {
+    y[j] = exp_approx(x[j] - mx);
+    sum += y[j];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+#pragma omp simd
+  for (int j = 0; j < n; ++j) y[j] *= inv;
+}
+
 }  // namespace swarmsim::gpu::cpu
