@@ -96,7 +96,7 @@ std::string cpu_device_name() {
       model = line.substr(line.find(':') + 2);
       break;
     }
-  return model + " (" + std::to_string(omp_get_max_threads()) + " threads)";
+  return model + " (" + std::to_string(omp_get_max_threads()) + " threads, OpenBLAS " + cpu::blas_kernels() + ")";
 }
 
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }

@@ -6,10 +6,11 @@
 
 namespace swarmsim::gpu {
 
-/// Always available. Threads: OpenMP for the plain kernels, OpenBLAS's own pool for GEMM.
+/// Always available. Threads: OpenMP, with OpenBLAS single-threaded inside each OpenMP thread.
 std::unique_ptr<Backend> make_cpu_backend();
 
-/// "AMD EPYC (2 threads)": the CPU model from /proc/cpuinfo and the threads the kernels use.
+/// "AMD EPYC (2 threads, OpenBLAS Zen)": the CPU model from /proc/cpuinfo, the threads the
+/// kernels use, and the kernel set OpenBLAS runs.
 std::string cpu_device_name();
 
 }  // namespace swarmsim::gpu

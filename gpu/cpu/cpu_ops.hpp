@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "gpu/backend.hpp"
 
@@ -12,9 +13,12 @@ namespace swarmsim::gpu::cpu {
 void rmsnorm(float* out, const float* x, const float* w, int rows, int dim, float eps);
 /// out = x W^T through OpenBLAS sgemm.
 void matmul(float* out, const float* x, const float* w, int rows, int n_in, int n_out);
-/// Makes OpenBLAS run on the calling thread: the kernels that call it split their work over OpenMP
-/// threads themselves. Called by every kernel that uses OpenBLAS.
+/// Makes OpenBLAS run on the calling thread (the kernels that call it split their work over OpenMP
+/// threads themselves), with its AVX-512 or AVX2 kernels where it fell back to generic ones on a
+/// CPU it does not know. Called by every kernel that uses OpenBLAS, before it does.
 void use_single_threaded_blas();
+/// The kernel set OpenBLAS runs with ("SkylakeX", "Haswell", ...), after use_single_threaded_blas.
+std::string blas_kernels();
 /// The same product by three plain loops with a double accumulator: the twin tests compare with.
 void matmul_naive(float* out, const float* x, const float* w, int rows, int n_in, int n_out);
 void rope(float* x, Columns cols, int n_heads, const AttentionShape& s, float theta);

@@ -3,6 +3,7 @@
 
 #include <numeric>
 
+#include "gpu/cpu/cpu_backend.hpp"
 #include "gpu/cpu/cpu_ops.hpp"
 #include "gpu/cpu/vector_math.hpp"
 #include "gpu/transformer_block.hpp"
@@ -167,4 +168,16 @@ TEST(CpuKernels, VectorExpIsWithinTwoUlpOfExp) {
   EXPECT_GT(cpu::exp_approx(88.72f), 3.3e38f);  // 2^128 split in two factors: no overflow
   for (const float v : {-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f, 126.5f, -126.5f, 3.49f, -3.51f})
     EXPECT_EQ(cpu::round_to_nearest(v), std::nearbyint(v)) << v;
+}
+
+// Debian 12's OpenBLAS gives CPU models it does not know its generic SSE3 kernels; the CPU
+// backend switches it to its AVX-512 or AVX2 ones where the CPU has them (and the user did not
+// choose with OPENBLAS_CORETYPE), and the profile's device name says which ran.
+TEST(CpuKernels, OpenBlasRunsVectorKernelsWhereTheCpuHasThem) {
+  const std::string kernels = cpu::blas_kernels();
+  EXPECT_FALSE(kernels.empty());
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    EXPECT_NE(kernels, "Prescott") << "OpenBLAS kept its generic kernels on a CPU with AVX2 and FMA";
+  }
+  EXPECT_NE(make_cpu_backend()->device_name().find("OpenBLAS " + kernels), std::string::npos);
 }
