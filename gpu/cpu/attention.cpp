@@ -22,17 +22,27 @@ void kv_append(float* cache, const float* x, Columns cols, const AttentionShape&
 namespace {
 
 /// One query row of the `group` query heads that share a key/value head (grouped-query
-/// attention), against `n_keys` cached keys and values (rows `kv_dim` apart), as two small
-/// matrix products (OpenBLAS) around a softmax: each key and value row is read once for the whole
-/// group. Query head g is at q + g hd, its output at o + g hd. `scratch` holds group x n_keys scores.
+/// attention), against `n_keys` cached keys and values (rows `kv_dim` apart), as two matrix
+/// products (OpenBLAS) around a softmax: each key and value row is read once for the whole group.
+/// Both products put the keys on the long side (keys x heads, dims x heads), which OpenBLAS runs
+/// twice as fast as heads x keys at a 4,096-token cache. Query head g is at q + g hd, its output
+/// at o + g hd. `scratch` holds 2 x group x n_keys + group x hd values.
 SWARMSIM_VECTOR_CLONES void attend_group(float* __restrict o, const float* __restrict q, const float* __restrict kb,
                                          const float* __restrict vb, int n_keys, int kv_dim, int hd, int group, float scale,
                                          float* __restrict scratch) {
-  // Scores of the group's query heads against every key: [group x hd] x [n_keys x hd]^T.
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, group, n_keys, hd, scale, q, hd, kb, kv_dim, 0.0f, scratch, n_keys);
+  // Scores, keys by heads: [n_keys x hd] x [group x hd]^T; softmax per head on a transposed copy.
+  float* st = scratch + static_cast<std::size_t>(group) * n_keys;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_keys, group, hd, scale, kb, kv_dim, q, hd, 0.0f, st, group);
+  for (int j = 0; j < n_keys; ++j)
+    for (int g = 0; g < group; ++g) scratch[static_cast<std::size_t>(g) * n_keys + j] = st[static_cast<std::size_t>(j) * group + g];
   for (int g = 0; g < group; ++g) softmax_row(scratch + static_cast<std::size_t>(g) * n_keys, scratch + static_cast<std::size_t>(g) * n_keys, n_keys);
-  // Outputs: [group x n_keys] x [n_keys x hd].
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, group, hd, n_keys, 1.0f, scratch, n_keys, vb, kv_dim, 0.0f, o, hd);
+  for (int j = 0; j < n_keys; ++j)
+    for (int g = 0; g < group; ++g) st[static_cast<std::size_t>(j) * group + g] = scratch[static_cast<std::size_t>(g) * n_keys + j];
+  // Outputs transposed, dims by heads: [n_keys x hd]^T x [n_keys x group].
+  float* ot = st + static_cast<std::size_t>(group) * n_keys;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hd, group, n_keys, 1.0f, vb, kv_dim, st, group, 0.0f, ot, group);
+  for (int d = 0; d < hd; ++d)
+    for (int g = 0; g < group; ++g) o[static_cast<std::size_t>(g) * hd + d] = ot[static_cast<std::size_t>(d) * group + g];
 }
 
 }  // namespace
@@ -46,7 +56,7 @@ void attention(float* out, const float* q, Columns q_cols, const float* k_cache,
   use_single_threaded_blas();
 #pragma omp parallel
   {
-    std::vector<float> scratch(static_cast<std::size_t>(group) * (s.kv_len + s.new_tokens));
+    std::vector<float> scratch(static_cast<std::size_t>(group) * (2 * (s.kv_len + s.new_tokens) + hd));
 #pragma omp for collapse(2) schedule(static)
     for (int r = 0; r < rows; ++r)
       for (int kvh = 0; kvh < s.n_kv_heads; ++kvh) {
