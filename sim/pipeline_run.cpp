@@ -138,33 +138,90 @@ double PipelineRun::load_s(int s, int node) const {
   return plan.stages[static_cast<std::size_t>(s)].param_bytes / sc.nodes[static_cast<std::size_t>(node)].weights_load_Bps;
 }
 
-void PipelineRun::stage_moved(int s, int node, double t, int failover) {
+double PipelineRun::move_stage(int s, int node, double t, double loading_since) {
   const partition::BlockCost c = stage_terms_on_node(sc, plan, s, node);
   stage_node[static_cast<std::size_t>(s)] = node;
   stage_compute_s[static_cast<std::size_t>(s)] = c.work_s + c.overflow_s;
   stage_serving[static_cast<std::size_t>(s)] = 1;
-  StageFailover& f = failovers[static_cast<std::size_t>(failover)];
-  f.to_node = node;
-  f.ready_at_s = t;
-  f.compute_s = stage_compute_s[static_cast<std::size_t>(s)];
-  NodeJoined joined{t, node, BlockRange{s, s + 1}, t - load_s(s, node)};
+  NodeJoined joined{t, node, BlockRange{s, s + 1}, loading_since};
   joined.pipeline_stage = true;
   signals.on_node_joined(joined);
   node_event(t, "stage_ready", s, node);
+  return stage_compute_s[static_cast<std::size_t>(s)];
 }
 
-std::vector<std::vector<int>> PipelineRun::take_requests_to_resend(int failover) {
+void PipelineRun::stage_moved(int s, int node, double t, int failover) {
+  StageFailover& f = failovers[static_cast<std::size_t>(failover)];
+  f.to_node = node;
+  f.ready_at_s = t;
+  f.compute_s = move_stage(s, node, t, t - load_s(s, node));
+}
+
+std::vector<std::vector<int>> PipelineRun::resend_unanswered(int& count) {
   std::vector<std::vector<int>> lost(static_cast<std::size_t>(clients()));
-  int n = 0;
+  count = 0;
   for (int r = 0; r < requests; ++r)
     if (sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0) {
       lost[static_cast<std::size_t>(client_of(r))].push_back(r);
       ++attempt[static_cast<std::size_t>(r)];
-      ++n;
+      ++count;
     }
-  failovers[static_cast<std::size_t>(failover)].requests_resent = n;
-  resent += n;
+  resent += count;
   return lost;
+}
+
+std::vector<std::vector<int>> PipelineRun::take_requests_to_resend(int failover) {
+  return resend_unanswered(failovers[static_cast<std::size_t>(failover)].requests_resent);
+}
+
+int PipelineRun::failback_start(int node, double t) {
+  if (!sc.policy.faults.failback || !node_up[static_cast<std::size_t>(node)] || node_taken[static_cast<std::size_t>(node)] >= 0) return -1;
+  const int stages = static_cast<int>(plan.stages.size());
+  for (int s = 0; s < stages; ++s)
+    if (!stage_serving[static_cast<std::size_t>(s)]) return -1;  // a failover is under way: the node is its spare
+  int best = -1;
+  double best_gain = 0;
+  for (int s = 0; s < stages; ++s) {
+    bool moving = false;  // another node is loading it already
+    for (std::size_t n = 0; n < node_taken.size(); ++n) moving |= node_taken[n] == s && static_cast<int>(n) != stage_node[static_cast<std::size_t>(s)];
+    const auto& cost = plan.costs[static_cast<std::size_t>(s)];
+    const double gain = cost[static_cast<std::size_t>(stage_node[static_cast<std::size_t>(s)])] - cost[static_cast<std::size_t>(node)];
+    if (!moving && gain > best_gain) {
+      best_gain = gain;
+      best = s;
+    }
+  }
+  if (best < 0) return -1;
+  node_taken[static_cast<std::size_t>(node)] = best;
+  StageFailback b;
+  b.stage = best;
+  b.from_node = stage_node[static_cast<std::size_t>(best)];
+  b.to_node = node;
+  b.started_at_s = t;
+  failbacks.push_back(b);
+  node_event(t, "failback_loading", best, node);
+  return static_cast<int>(failbacks.size()) - 1;
+}
+
+bool PipelineRun::failback_switch(int index, double t) {
+  StageFailback& b = failbacks[static_cast<std::size_t>(index)];
+  const auto n = static_cast<std::size_t>(b.to_node), s = static_cast<std::size_t>(b.stage);
+  if (!node_up[n] || node_taken[n] != b.stage || !stage_serving[s] || stage_node[s] != b.from_node) {
+    if (node_taken[n] == b.stage) node_taken[n] = -1;
+    b.dropped = true;
+    node_event(t, "failback_dropped", b.stage, b.to_node);
+    return false;
+  }
+  node_taken[static_cast<std::size_t>(b.from_node)] = -1;  // the node it leaves turns spare
+  ++stage_life[s];
+  signals.on_blocks_moved(BlocksMoved{t, b.from_node, BlockRange{b.stage, b.stage + 1}, BlockRange{b.stage, b.stage}});
+  b.ready_at_s = t;
+  b.compute_s = move_stage(b.stage, b.to_node, t, b.started_at_s);
+  return true;
+}
+
+std::vector<std::vector<int>> PipelineRun::take_requests_to_resend_after_failback(int index) {
+  return resend_unanswered(failbacks[static_cast<std::size_t>(index)].requests_resent);
 }
 
 double PipelineRun::in_bytes_per_request(int s) const {
@@ -262,6 +319,20 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     }
     failovers.push_back(j);
   }
+  nlohmann::json failbacks = nlohmann::json::array();
+  for (const StageFailback& b : run.failbacks) {
+    nlohmann::json j = {{"stage", b.stage},
+                        {"from", sc.nodes[static_cast<std::size_t>(b.from_node)].name},
+                        {"to", sc.nodes[static_cast<std::size_t>(b.to_node)].name},
+                        {"started_at_s", b.started_at_s},
+                        {"requests_resent", b.requests_resent}};
+    if (b.ready_at_s >= 0) {
+      j["ready_at_s"] = b.ready_at_s;
+      j["compute_s"] = b.compute_s;
+    }
+    if (b.dropped) j["dropped"] = true;
+    failbacks.push_back(j);
+  }
   const auto& q = run.plan.quality;
   nlohmann::json convergence = nlohmann::json::array();
   for (const auto& gen : run.plan.partition.convergence) convergence.push_back({gen.generation, gen.best_s, gen.mean_s});
@@ -322,6 +393,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
       }
     report.metrics["requests"]["failure_reason"] = reason;
   }
+  if (sc.policy.faults.failback) report.metrics["failbacks"] = failbacks;
   report.simulated_time = sim_time;
   report.wall_seconds = wall;
   report.hops = run.messages;

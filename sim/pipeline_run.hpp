@@ -36,6 +36,19 @@ struct StageFailover {
   int requests_resent = 0;     ///< requests the client sent again once every stage was ready
 };
 
+/// A stage moved from its node to one that came back and prices it lower (policy.faults.failback,
+/// docs/partitioning.md, "Failback").
+struct StageFailback {
+  int stage = 0;
+  int from_node = -1;        ///< index into Scenario::nodes: where the stage served
+  int to_node = -1;          ///< the node that came back and loads the stage
+  double started_at_s = 0;   ///< the node came back and began loading
+  double ready_at_s = -1;    ///< the stage moved; -1 until then, or if the move was dropped
+  double compute_s = 0;      ///< the stage's compute time per request on to_node (s)
+  int requests_resent = 0;   ///< requests the client sent again when the stage moved
+  bool dropped = false;      ///< overtaken while loading (a node failed, or the stage moved): no move
+};
+
 /// A message of the pipeline: which request, and which of the client's attempts at it.
 struct StageMessage {
   int request = 0;
@@ -79,8 +92,9 @@ struct PipelineRun {
   std::vector<int> node_taken;          ///< per server node: the stage it runs or is loading, -1 if spare
   std::vector<int> attempt;             ///< per request: the client's current attempt
   int stages_detected_down = 0;         ///< stages the client knows are down and not yet replaced
-  int resent = 0;                       ///< requests sent again, over all failovers
+  int resent = 0;                       ///< requests sent again, over all failovers and failbacks
   std::vector<StageFailover> failovers;
+  std::vector<StageFailback> failbacks;
 
   /// The client declares a node that failed at `failed_at` dead once `heartbeat_misses`
   /// heartbeats (sent every heartbeat_s from t = 0) are missing: the last one it got plus misses x period (s).
@@ -101,6 +115,23 @@ struct PipelineRun {
   /// The requests sent and not answered, per client (index into Scenario::clients) in order; each
   /// gets a new attempt. Call when every stage serves again, before the senders resume.
   std::vector<std::vector<int>> take_requests_to_resend(int failover);
+
+  // Failback (policy.faults.failback): a node that comes back while every stage serves takes over
+  // the stage whose eq. 10 cost drops most on it. The stage keeps serving where it is while the
+  // node loads its parameters; then it moves, its process on the old node ends (that node turns
+  // spare), and the client sends every unanswered request again, as after a failover.
+
+  /// Node `node` came back at t (after node_back): with failback on, every stage serving, and a
+  /// stage that costs less on it than where it runs and is not already moving, the stage that
+  /// gains most (ties to the lower stage) starts loading there and the node is reserved for it.
+  /// Returns the index into `failbacks`, or -1.
+  int failback_start(int node, double t);
+  /// Failback b finished loading at t. If its node is still up and reserved for it, and the stage
+  /// still serves on the node it leaves, the stage moves there (its life moves on) and this
+  /// returns true; otherwise the move is dropped, the node released, and this returns false.
+  bool failback_switch(int b, double t);
+  /// take_requests_to_resend for failback b, once it moved the stage.
+  std::vector<std::vector<int>> take_requests_to_resend_after_failback(int b);
 
   /// Plans the pipeline of `sc` (sc.graph must be set), draws the arrivals, and reports to `signals`.
   PipelineRun(const Scenario& sc, const RunOptions& options, SimSignals& signals);
@@ -131,6 +162,12 @@ struct PipelineRun {
   void event(double t, const char* type, int stage_index, int request);
   /// Records a failover event: the stage and the node it concerns.
   void node_event(double t, const char* type, int stage_index, int node);
+
+ private:
+  /// Stage s serves on `node` from t, loaded since `loading_since`: its compute time there (s).
+  double move_stage(int s, int node, double t, double loading_since);
+  /// Gives every request sent and not answered a new attempt; returns them per client, and how many.
+  std::vector<std::vector<int>> resend_unanswered(int& count);
 };
 
 /// metrics.json of a finished run (wall: the simulation's wall time), written under options.out_dir.

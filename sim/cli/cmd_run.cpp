@@ -144,6 +144,17 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
     else
       std::printf(", no spare node before the end\n");
   }
+  if (m.contains("failbacks"))
+    for (const auto& b : m["failbacks"]) {
+      std::printf("failback      stage %d: %s back at %s, loading it", b["stage"].get<int>(), b["to"].get<std::string>().c_str(),
+                  sim::format_duration(b["started_at_s"].get<double>()).c_str());
+      if (b.contains("ready_at_s"))
+        std::printf("; moved from %s at %s (compute %s)%s\n", b["from"].get<std::string>().c_str(),
+                    sim::format_duration(b["ready_at_s"].get<double>()).c_str(), sim::format_duration(b["compute_s"].get<double>()).c_str(),
+                    b["requests_resent"].get<int>() > 0 ? (", then " + std::to_string(b["requests_resent"].get<int>()) + " requests sent again").c_str() : "");
+      else
+        std::printf("; %s\n", b.contains("dropped") ? "dropped (a node failed or the stage moved meanwhile)" : "not loaded before the end");
+    }
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 

@@ -80,12 +80,14 @@ struct PipelineActors {
   std::vector<sg4::SemaphorePtr> window;      ///< per client: its max_in_flight window
   Gate replaced;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up;  ///< failovers without a spare node wait here for a node to come back
+  std::vector<sg4::ActorPtr> stage_actors;  ///< each stage's actor on its current node
 
   PipelineActors(PipelineRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
       : m(run), sc(scenario), platform(p), latencies(l) {
     inbox.resize(static_cast<std::size_t>(stages() + m.clients()));
     for (int b = 0; b < stages() + m.clients(); ++b) open_inbox(b);
     for (int c = 0; c < m.clients(); ++c) window.push_back(sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight)));
+    stage_actors.resize(static_cast<std::size_t>(stages()));
   }
 
   static double now() { return sg4::Engine::get_clock(); }
@@ -198,9 +200,9 @@ struct PipelineActors {
   }
 
   void start_stage(int s) {
-    sg4::Actor::create("stage-" + std::to_string(s), platform.host(m.stage_node[static_cast<std::size_t>(s)]),
-                       [this, s] { stage_actor(s); })
-        ->daemonize();
+    stage_actors[static_cast<std::size_t>(s)] =
+        sg4::Actor::create("stage-" + std::to_string(s), platform.host(m.stage_node[static_cast<std::size_t>(s)]), [this, s] { stage_actor(s); });
+    stage_actors[static_cast<std::size_t>(s)]->daemonize();
   }
 
   /// The inputs of request r (its current attempt) from its client to every stage that takes some.
@@ -265,7 +267,12 @@ struct PipelineActors {
     // The unanswered requests are those sent before now: take them before the senders resume.
     const std::vector<std::vector<int>> lost = m.take_requests_to_resend(f);
     replaced.open();
-    for (int c = 0; c < m.clients(); ++c) {  // each client sends its own again, in order
+    resend(lost);
+  }
+
+  /// Each client sends its unanswered requests again, in order.
+  void resend(const std::vector<std::vector<int>>& lost) {
+    for (int c = 0; c < m.clients(); ++c) {
       const std::vector<int>& mine = lost[static_cast<std::size_t>(c)];
       if (mine.empty()) continue;
       sg4::Actor::create("resend", platform.host(client_host(c)), [this, mine] {
@@ -275,6 +282,22 @@ struct PipelineActors {
         }
       })->daemonize();
     }
+  }
+
+  /// Failback b (as the flow engine's): the node that came back loads the stage while it serves
+  /// on; then the stage's old actor is killed, the stage starts on the new node with a new inbox,
+  /// and every unanswered request is sent again.
+  void failback(int b) {
+    const int s = m.failbacks[static_cast<std::size_t>(b)].stage;
+    sg4::this_actor::sleep_for(m.load_s(s, m.failbacks[static_cast<std::size_t>(b)].to_node));
+    if (!m.failback_switch(b, now())) {
+      spare_up.open();  // the node is free again: a failover may be waiting for one
+      return;
+    }
+    stage_actors[static_cast<std::size_t>(s)]->kill();
+    open_inbox(s);
+    start_stage(s);
+    resend(m.take_requests_to_resend_after_failback(b));
   }
 
   /// Replayed latency changes and node failures (bandwidth changes and the hosts' states are
@@ -299,6 +322,8 @@ struct PipelineActors {
       } else if (e.action == EventAction::NodeUp) {
         if (m.node_up[static_cast<std::size_t>(node)]) continue;
         m.node_back(node, now());
+        if (const int b = m.failback_start(node, now()); b >= 0)
+          sg4::Actor::create("failback", platform.host(client_host(0)), [this, b] { failback(b); })->daemonize();
         spare_up.open();
       }
     }

@@ -69,10 +69,12 @@ class FlowPipeline {
   struct Inbox {
     std::deque<StageMessage> messages;
     Waiter* waiting = nullptr;
+    int generation = 0;  ///< moves of its stage: a message sent to an earlier node is not for it (SimGrid's new inbox)
   };
   struct Receive {
     FlowPipeline* m;
     int box;
+    int life = -1;  ///< a stage's receive: the stage's life it belongs to (a dead one takes nothing)
     Waiter w{};
     bool await_ready() const noexcept { return !m->inbox_[static_cast<std::size_t>(box)].messages.empty(); }
     void await_suspend(std::coroutine_handle<> h) {
@@ -82,6 +84,7 @@ class FlowPipeline {
     StageMessage await_resume() const {
       Inbox& in = m->inbox_[static_cast<std::size_t>(box)];
       if (in.messages.empty()) return {-1, -1};  // resumed as its stage died and the inbox was emptied
+      if (life >= 0 && m->m_.stage_life[static_cast<std::size_t>(box)] != life) return {-1, -1};  // its stage moved on
       const StageMessage msg = in.messages.front();
       in.messages.pop_front();
       return msg;
@@ -147,11 +150,12 @@ class FlowPipeline {
   /// The message itself, detached from its sender: its bytes cross the network, then it waits in
   /// the receiver's inbox.
   Process carry(int from, int box, StageMessage msg, double wire, double sent_at, double software_s) {
-    const int to = host_of_box(box);
+    const int to = host_of_box(box), generation = inbox_[static_cast<std::size_t>(box)].generation;
     if (co_await Transfer{this, from, to, wire} != Outcome::Done) co_return;  // an end went down
     m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire,
                                         lat_factor_ * latencies_.one_way(from, to), software_s});
     Inbox& in = inbox_[static_cast<std::size_t>(box)];
+    if (in.generation != generation) co_return;  // its stage moved (failback) while it was on its way
     in.messages.push_back(msg);
     if (in.waiting) {
       queue_.push(now_, EventKind::Resume, token_of(*in.waiting));
@@ -185,7 +189,7 @@ class FlowPipeline {
     const double in_bytes = m_.in_bytes_per_request(s);
     StageRun& tally = m_.stage[static_cast<std::size_t>(s)];
     while (true) {
-      const StageMessage msg = co_await Receive{this, s};
+      const StageMessage msg = co_await Receive{this, s, life};
       if (dead()) co_return;
       const auto r = static_cast<std::size_t>(msg.request);
       if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
@@ -277,6 +281,26 @@ class FlowPipeline {
     }
   }
 
+  /// Failback b: the node that came back loads the stage's parameters while the stage serves on;
+  /// then the stage moves there, as SimGrid kills its old actor and opens a new inbox, and every
+  /// unanswered request is sent again.
+  Process failback(int b) {
+    const int s = m_.failbacks[static_cast<std::size_t>(b)].stage;
+    co_await sleep_for(m_.load_s(s, m_.failbacks[static_cast<std::size_t>(b)].to_node));
+    if (!m_.failback_switch(b, now_)) {
+      spare_up_.open(queue_, now_);  // the node is free again: a failover may be waiting for one
+      co_return;
+    }
+    Inbox& in = inbox_[static_cast<std::size_t>(s)];
+    in.messages.clear();
+    in.waiting = nullptr;  // its old process is dead: it is never resumed again
+    ++in.generation;
+    spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
+    std::vector<std::vector<int>> lost = m_.take_requests_to_resend_after_failback(b);
+    for (std::vector<int>& mine : lost)
+      if (!mine.empty()) spawn(resend(std::move(mine)));
+  }
+
   Process client_receiver(int c) {
     std::vector<std::vector<int>> got(static_cast<std::size_t>(m_.requests));  // per request, per attempt
     for (int answered = 0; answered < m_.requests_of(c);) {
@@ -320,6 +344,7 @@ class FlowPipeline {
       } else if (e.action == EventAction::NodeUp) {
         if (m_.node_up[static_cast<std::size_t>(node)]) continue;
         m_.node_back(node, now_);
+        if (const int b = m_.failback_start(node, now_); b >= 0) spawn(failback(b));
         spare_up_.open(queue_, now_);
       } else {
         const int peer = e.peer.empty() ? -1 : m_.host_index(e.peer);

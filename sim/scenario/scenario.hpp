@@ -137,6 +137,7 @@ struct FaultToleranceSpec {
   double retry_backoff_s = 0.5;     ///< wait before retry r: backoff x 2^(r-1) (s)
   double corruption_rate = 0.0;     ///< probability that a hidden-state message arrives corrupted (FNV-1a catches it)
   double checksum_Bps = 4e9;        ///< FNV-1a throughput at each end (bytes/s)
+  bool failback = false;            ///< graph pipelines: a node that comes back takes over the stage it prices lowest
 };
 
 /// Dynamic rebalancing R: S x P -> S' (seed 002, eq. 3).

@@ -71,7 +71,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
         "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology"}},
       {"topology", {"period", "states", "apply_schemes", "stability_reliability"}},
       {"dht", {"enabled", "k", "alpha", "rpc_timeout", "record_ttl", "client_refresh"}},
-      {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth"}},
+      {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth", "failback"}},
       {"rebalance", {"period", "balance_quality"}},
       {"scheduler", {"kind", "batch_max", "batch_wait"}},
       {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
@@ -739,6 +739,7 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       ft.retry_backoff_s = r.quantity(*f, "retry_backoff", fp, Quantity::Duration, false, false).value_or(ft.retry_backoff_s);
       ft.corruption_rate = r.number(*f, "corruption_rate", fp, false, 0.0, 0.5, "in [0, 0.5]").value_or(ft.corruption_rate);
       ft.checksum_Bps = r.quantity(*f, "checksum_bandwidth", fp, Quantity::Bandwidth, false, true).value_or(ft.checksum_Bps);
+      ft.failback = r.boolean(*f, "failback", fp).value_or(ft.failback);
     }
   }
   if (const json* d = Reader::get(*v, "dht")) {

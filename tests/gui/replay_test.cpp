@@ -317,6 +317,33 @@ TEST(GuiReplay, APipelinesLiveStreamAndRunDirectoryShowItsStagesAndTheFailover) 
   std::filesystem::remove_all(dir);
 }
 
+// With failback, the A100 that comes back at 6 s loads the U-Net stage while the RTX 4090 serves
+// on, then takes it back (6.857 s): the GUI shows block 1 on the spare, then on the A100 only.
+TEST(GuiReplay, APipelinesFailbackMovesItsBlockBack) {
+  gui::Timeline live;
+  std::string error;
+  const auto dir = fresh_dir("gui-pipeline-failback");
+  const sim::RunReport report = run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json",
+                                                                 {{"policy.faults.failback", "true"}}),
+                                         live, error, dir);
+  ASSERT_TRUE(error.empty()) << error;
+  ASSERT_EQ(report.metrics["failbacks"].size(), 1u);
+  const double moved = report.metrics["failbacks"][0]["ready_at_s"].get<double>();
+  const gui::RunDirectory run = gui::load_run_directory(dir);
+  ASSERT_TRUE(run.ok()) << run.errors.front();
+  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
+    SCOPED_TRACE(t == &live ? "live stream" : "run directory");
+    const int a100 = t->info().host_index("a100-a"), spare = t->info().host_index("rtx4090-b");
+    const gui::SwarmState loading = t->state_at(moved - 0.1);
+    EXPECT_TRUE(loading.nodes[static_cast<std::size_t>(a100)].up);
+    EXPECT_EQ(loading.servers_of_block(1), std::vector<int>{spare}) << "the spare serves while the A100 loads";
+    const gui::SwarmState back = t->state_at(moved + 0.01);
+    EXPECT_EQ(back.servers_of_block(1), std::vector<int>{a100});
+    EXPECT_TRUE(back.nodes[static_cast<std::size_t>(spare)].blocks.empty()) << "the spare runs no stage any more";
+  }
+  std::filesystem::remove_all(dir);
+}
+
 // A pipeline's replayed network changes reach the GUI as they reach a swarm's: the link's new
 // bandwidth and the client's new access latency from their time on.
 TEST(GuiReplay, APipelinesLinkChangesAreShown) {

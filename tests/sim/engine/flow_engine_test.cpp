@@ -345,6 +345,15 @@ TEST(FlowEngine, MatchesSimGridOnPipelineFailovers) {
   EXPECT_GT(simgrid["requests"]["resent"].get<int>(), 8) << "more than one client's window was resent";
   const auto d = differences(simgrid, flowed, 1e-9);
   EXPECT_TRUE(d.empty()) << "three clients with failovers differ in " << d.size() << " places:" << lines(d);
+
+  // Failback: the A100 that comes back at 4 s takes its stage back from the RTX 4090 it had moved to.
+  const auto [sg_back, flow_back] =
+      both_engines(shipped("pipeline/unet-sd-6gpu.json", {{"events", events}, {"policy.faults.heartbeat", "\"1s\""}, {"policy.faults.failback", "true"}}));
+  ASSERT_EQ(sg_back["failbacks"].size(), 1u) << sg_back["failbacks"];
+  EXPECT_EQ(sg_back["failbacks"][0]["to"], "a100-a");
+  EXPECT_TRUE(sg_back["failbacks"][0].contains("ready_at_s"));
+  const auto db = differences(sg_back, flow_back, 1e-9);
+  EXPECT_TRUE(db.empty()) << "failbacks differ in " << db.size() << " places:" << lines(db);
 }
 
 // Random failure schedules on the U-Net pipeline (any node down and up at random times, random
@@ -355,7 +364,7 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
   Rng rng = swarmsim::testing::fuzz_rng(20261201);
   const int trials = swarmsim::testing::fuzz_mutants(12);
   const std::vector<std::string> names{"rtx4090-a", "rtx4090-b", "rtx3090-a", "rtx3090-b", "l4-a", "a100-a"};
-  int failovers = 0, stalled = 0;
+  int failovers = 0, stalled = 0, moved_back = 0;
   for (int trial = 0; trial < trials; ++trial) {
     std::vector<std::pair<double, nlohmann::json>> schedule;
     const int n_events = 1 + static_cast<int>(rng.below(8));
@@ -366,6 +375,15 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
       schedule.emplace_back(at, nlohmann::json{{"at", std::to_string(at) + "s"},
                                                {"action", rng.uniform() < 0.6 ? "node_down" : "node_up"},
                                                {"node", node}});
+    }
+    // Every other schedule turns failback on, runs twice the requests (about 4 s), and brings one
+    // of the two busy nodes back late, once any failover is over (its own draws: the other
+    // schedules stay as they were).
+    const bool failback = trial % 2 == 1;
+    if (failback) {
+      Rng late(static_cast<std::uint64_t>(trial) * 7919 + 1);
+      const double at = 2.5 + 1.5 * late.uniform();
+      schedule.emplace_back(at, nlohmann::json{{"at", std::to_string(at) + "s"}, {"action", "node_up"}, {"node", names[late.uniform() < 0.5 ? 0 : 5]}});
     }
     std::stable_sort(schedule.begin(), schedule.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     nlohmann::json events = nlohmann::json::array();
@@ -378,12 +396,13 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
       clients.push_back({{"name", "client" + std::to_string(c)}, {"device", "cpu-generic"},
                          {"location", {{"lat", 48.0 + c}, {"lon", 2.0 + 5.0 * c}}}, {"uplink", c == 1 ? "1Gbps" : "10Gbps"},
                          {"downlink", "10Gbps"}});
-    Scenario sc = shipped("pipeline/unet-sd-failover.json", {{"events", events.dump()}, {"clients", clients.dump()}, {"workload.sessions", "300"},
+    Scenario sc = shipped("pipeline/unet-sd-failover.json", {{"events", events.dump()}, {"clients", clients.dump()}, {"workload.sessions", failback ? "600" : "300"},
                                                              {"policy.faults.heartbeat", "\"" + heartbeat + "\""},
                                                              {"policy.faults.heartbeat_misses", misses}});
     sc.time_limit_s = 60;
+    sc.policy.faults.failback = failback;
     const std::string what = "trial " + std::to_string(trial) + ": " + events.dump() + ", heartbeat " + heartbeat + " x " + misses +
-                             ", " + std::to_string(n_clients) + " clients";
+                             ", " + std::to_string(n_clients) + " clients" + (sc.policy.faults.failback ? ", failback" : "");
     const auto [simgrid, flowed] = both_engines(sc);
     if (n_clients == 1) {
       const auto d = differences(simgrid, flowed, 1e-9);
@@ -395,6 +414,10 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
       // within 5%, as for routed swarms.
       const auto d = differences(simgrid["failovers"], flowed["failovers"], 1e-9);
       EXPECT_TRUE(d.empty()) << what << ": failovers differ in " << d.size() << " places:" << lines(d);
+      if (sc.policy.faults.failback) {
+        const auto db = differences(simgrid["failbacks"], flowed["failbacks"], 1e-9);
+        EXPECT_TRUE(db.empty()) << what << ": failbacks differ in " << db.size() << " places:" << lines(db);
+      }
       EXPECT_EQ(simgrid["requests"]["completed"], flowed["requests"]["completed"]) << what;
       for (const char* key : {"requests_per_s", "steady_requests_per_s"})
         EXPECT_NEAR(flowed["throughput"][key].get<double>(), simgrid["throughput"][key].get<double>(),
@@ -408,17 +431,28 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
       EXPECT_LE(f["failed_at_s"].get<double>(), f["detected_at_s"].get<double>()) << what;
       if (!f.contains("to")) {
         ++stalled;
-        EXPECT_LT(rq["completed"].get<int>(), 300) << what << ": a stage without a node cannot answer";
+        EXPECT_LT(rq["completed"].get<int>(), rq["total"].get<int>()) << what << ": a stage without a node cannot answer";
         continue;
       }
       EXPECT_LE(f["detected_at_s"].get<double>(), f["ready_at_s"].get<double>()) << what;
     }
-    if (simgrid["failovers"].empty()) {
+    if (sc.policy.faults.failback)
+      for (const nlohmann::json& b : simgrid["failbacks"]) {
+        if (b.contains("ready_at_s")) {
+          ++moved_back;
+          EXPECT_LE(b["started_at_s"].get<double>(), b["ready_at_s"].get<double>()) << what;
+        }
+        EXPECT_NE(b.contains("ready_at_s"), b.contains("dropped")) << what << ": a failback either moves or is dropped";
+      }
+    if (simgrid["failovers"].empty() && (!sc.policy.faults.failback || simgrid["failbacks"].empty())) {
       EXPECT_EQ(rq["resent"], 0) << what;
     }
   }
   EXPECT_GT(failovers, 5) << "the schedules must hit stages";
-  std::printf("%d failovers, %d stalled without a spare\n", failovers, stalled);
+  if (trials >= 12) {
+    EXPECT_GT(moved_back, 0) << "the schedules must bring faster nodes back";
+  }
+  std::printf("%d failovers, %d stalled without a spare, %d failbacks moved a stage\n", failovers, stalled, moved_back);
 }
 
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a

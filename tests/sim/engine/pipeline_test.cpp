@@ -2,6 +2,7 @@
 // requests in flight, and the stage accounting.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -352,6 +353,126 @@ TEST(PipelineFailover, ANodeThatFailsAgainWhileReloadingItsStageIsPassedOver) {
   ASSERT_EQ(m["failovers"].size(), 1u) << m["failovers"];
   EXPECT_EQ(m["failovers"][0]["to"], "spare");
   EXPECT_NEAR(m["failovers"][0]["ready_at_s"].get<double>(), 0.170 + 1e6 / 2e9, 1e-12);
+  EXPECT_EQ(m["requests"]["completed"], 200);
+}
+
+// Failback (policy.faults.failback): stage 1's L4 fails at 55 ms, the GTX 1650 spare serves from
+// 70.5 ms, and the L4 is back at 150 ms. It prices the stage lower than the spare, so it loads
+// the stage (1 MB at 2 GB/s) while the spare serves on; at 150.5 ms the stage moves back, the
+// spare's process ends, and the 16 requests of the window are sent again. The pace is the
+// failure-free run's again, every request is answered once, and the spare runs no stage work
+// after the move.
+TEST(PipelineFailback, AStageMovesBackWhenItsFasterNodeReturns) {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+  const std::string events = R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
+                             R"("}, {"at": "150ms", "action": "node_up", "node": ")" + victim + R"("}])";
+  Scenario sc = failover_scenario(true, events);
+  sc.policy.faults.failback = true;
+  const std::filesystem::path out = std::filesystem::path(testing::TempDir()) / "pipeline-failback";
+  std::filesystem::remove_all(out);
+  const nlohmann::json m = run(sc, out).metrics;
+  const nlohmann::json base = run(failover_scenario(true, "[]")).metrics;
+
+  ASSERT_EQ(m["failovers"].size(), 1u);
+  EXPECT_EQ(m["failovers"][0]["to"], "spare");
+  ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
+  const nlohmann::json& b = m["failbacks"][0];
+  EXPECT_EQ(b["stage"], 1);
+  EXPECT_EQ(b["from"], "spare");
+  EXPECT_EQ(b["to"], victim);
+  EXPECT_DOUBLE_EQ(b["started_at_s"].get<double>(), 0.150);
+  EXPECT_NEAR(b["ready_at_s"].get<double>(), 0.150 + 1e6 / 2e9, 1e-12);
+  const double l4_s = base["stages"][1]["compute_s"].get<double>();
+  EXPECT_NEAR(b["compute_s"].get<double>(), l4_s, 1e-12) << "back on an L4, the stage takes what it took there";
+  EXPECT_EQ(b["requests_resent"], 16);
+  EXPECT_EQ(m["requests"]["resent"], 32) << "16 after the failover, 16 after the failback";
+  EXPECT_EQ(m["requests"]["completed"], 200);
+
+  std::vector<std::string> story;
+  std::map<int, int> answers;
+  std::vector<double> after;  // answers once the stage is back on the L4
+  const std::set<std::string> told{"node_down", "node_up", "stage_down", "stage_loading", "stage_ready", "failback_loading", "blocks_moved"};
+  for (const nlohmann::json& e : read_events(out / "events.jsonl")) {
+    const std::string type = e["type"];
+    if (told.count(type)) story.push_back(type + "@" + e["node"].get<std::string>());
+    if (type == "request_done") {
+      ++answers[e["request"].get<int>()];
+      if (e["t"].get<double>() > 0.1505 + 3 * l4_s) after.push_back(e["t"].get<double>());
+    }
+  }
+  EXPECT_EQ(story, (std::vector<std::string>{"node_down@" + victim, "stage_down@" + victim, "stage_loading@spare", "stage_ready@spare",
+                                             "node_up@" + victim, "failback_loading@" + victim, "blocks_moved@spare",
+                                             "stage_ready@" + victim}));
+  EXPECT_EQ(answers.size(), 200u);
+  for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+  ASSERT_GT(after.size(), 20u);
+  std::vector<double> gaps;  // between answers: the median skips the pipeline refilling after the move
+  for (std::size_t i = 1; i < after.size(); ++i) gaps.push_back(after[i] - after[i - 1]);
+  std::nth_element(gaps.begin(), gaps.begin() + static_cast<std::ptrdiff_t>(gaps.size() / 2), gaps.end());
+  EXPECT_NEAR(gaps[gaps.size() / 2] * base["throughput"]["steady_requests_per_s"].get<double>(), 1.0, 0.02)
+      << "the pace is the failure-free run's again";
+
+  // The spare's last stage-1 work started before the move; the L4 does the rest.
+  std::ifstream trace_file(out / "trace.json");
+  const nlohmann::json trace = nlohmann::json::parse(trace_file);
+  std::map<std::string, int> track_of;
+  for (const nlohmann::json& e : trace["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "thread_name") track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+  double last_on_spare = 0;
+  int on_victim_after = 0;
+  for (const nlohmann::json& e : trace["traceEvents"]) {
+    if (!(e["ph"] == "X" && e["name"] == "stage 1")) continue;
+    const double start = e["ts"].get<double>() * 1e-6;
+    if (e["tid"] == track_of["spare"]) last_on_spare = std::max(last_on_spare, start);
+    if (e["tid"] == track_of[victim] && start > 0.1505) ++on_victim_after;
+  }
+  EXPECT_LT(last_on_spare, 0.1505);
+  EXPECT_GT(on_victim_after, 100);
+
+  // Without failback the stage stays on the spare, and the run takes longer.
+  Scenario stay = failover_scenario(true, events);
+  const nlohmann::json s = run(stay).metrics;
+  EXPECT_FALSE(s.contains("failbacks"));
+  EXPECT_EQ(s["requests"]["resent"], 16);
+  EXPECT_GT(s["simulated_time_s"].get<double>(), m["simulated_time_s"].get<double>() + 0.1);
+}
+
+// A node that prices no stage lower stays a spare, and a node that comes back while a failover
+// waits for one is that failover's, not a failback's.
+TEST(PipelineFailback, OnlyANodeThatPricesAStageLowerTakesItAndFailoversComeFirst) {
+  Scenario spare_back = failover_scenario(true, R"([{"at": "55ms", "action": "node_down", "node": "spare"}, {"at": "80ms", "action": "node_up", "node": "spare"}])");
+  spare_back.policy.faults.failback = true;
+  const nlohmann::json a = run(spare_back).metrics;
+  EXPECT_TRUE(a["failbacks"].empty()) << a["failbacks"];
+  EXPECT_EQ(a["requests"]["resent"], 0);
+
+  const std::string victim = node_of_stage(failover_scenario(false, "[]"), 1);
+  Scenario waiting = failover_scenario(false, R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
+                                                  R"("}, {"at": "300ms", "action": "node_up", "node": ")" + victim + R"("}])");
+  waiting.policy.faults.failback = true;
+  const nlohmann::json w = run(waiting).metrics;
+  EXPECT_TRUE(w["failbacks"].empty()) << w["failbacks"];
+  ASSERT_EQ(w["failovers"].size(), 1u);
+  EXPECT_EQ(w["failovers"][0]["to"], victim);
+}
+
+// The returning L4 fails again while it loads the stage (1 MB at 10 MB/s: 150 to 250 ms; down at
+// 200 ms): the failback is dropped, the stage stays on the spare, no request is sent again for
+// it, and the L4's failure costs nothing else (it ran no stage).
+TEST(PipelineFailback, AFailbackIsDroppedWhenItsNodeFailsWhileLoading) {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]", "2GBps", "10MBps"), 1);
+  Scenario sc = failover_scenario(true,
+                                  R"([{"at": "55ms", "action": "node_down", "node": ")" + victim + R"("}, {"at": "150ms", "action": "node_up", "node": ")" +
+                                      victim + R"("}, {"at": "200ms", "action": "node_down", "node": ")" + victim + R"("}])",
+                                  "2GBps", "10MBps");
+  sc.policy.faults.failback = true;
+  const nlohmann::json m = run(sc).metrics;
+  ASSERT_EQ(m["failbacks"].size(), 1u);
+  EXPECT_EQ(m["failbacks"][0]["dropped"], true);
+  EXPECT_FALSE(m["failbacks"][0].contains("ready_at_s"));
+  EXPECT_EQ(m["failbacks"][0]["requests_resent"], 0);
+  EXPECT_EQ(m["failovers"].size(), 1u) << "the L4 ran no stage when it failed again";
+  EXPECT_EQ(m["requests"]["resent"], 16);
   EXPECT_EQ(m["requests"]["completed"], 200);
 }
 
