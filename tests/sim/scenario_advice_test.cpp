@@ -100,3 +100,13 @@ TEST(ScenarioAdvice, FarthestPairEqualsTheExhaustiveSearch) {
     }
   }
 }
+
+// Failback moves pipeline stages; on a swarm of blocks it does nothing, and the advice says so.
+TEST(ScenarioAdvice, FailbackOnASwarmIsForPipelinesOnly) {
+  const std::vector<Advisory> a =
+      scenario_advisories(load_scenario_text(kTwoCities, "advice.json", {parse_override("policy.faults.failback=true")}));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].path, "policy.faults.failback");
+  EXPECT_NE(a[0].message.find("pipelines only"), std::string::npos) << a[0].message;
+  EXPECT_TRUE(scenario_advisories(load_scenario_text(kTwoCities, "advice.json")).empty());
+}
