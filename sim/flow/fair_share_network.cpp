@@ -187,14 +187,23 @@ void FairShareNetwork::solve_alone(double now, int id) {
   // solve()'s progressive filling on a group of one flow, operation for operation (so the
   // results are the same to the bit): one level, the lowest of its links' and its bound's.
   Flow& f = flows_[static_cast<std::size_t>(id)];
-  f.remaining = std::max(0.0, f.remaining - f.value * params_.rate_factor * (now - f.last));
-  f.last = now;
+  catch_up(f, now);
   const double old_value = f.value;
   double level = std::numeric_limits<double>::infinity();
   for (int k = 0; k < f.n_links; ++k)
     level = std::min(level, std::max(0.0, capacity(f.link[k])) / (f.weight[k] / f.penalty));
   level = std::min(level, f.bound * f.penalty);
   f.value = std::min(level / f.penalty, f.bound);
+  reschedule(id, old_value, now);
+}
+
+void FairShareNetwork::catch_up(Flow& f, double now) {
+  f.remaining = std::max(0.0, f.remaining - f.value * params_.rate_factor * (now - f.last));
+  f.last = now;
+}
+
+void FairShareNetwork::reschedule(int id, double old_value, double now) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
   if (f.value == old_value && f.value > 0) return;  // its pending event still holds
   ++f.version;
   const double rate = f.value * params_.rate_factor;
@@ -233,11 +242,7 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
   if (comp_flows_.empty()) return;
 
   // Bring every flow's remaining bytes up to now at its old rate.
-  for (const int fi : comp_flows_) {
-    Flow& f = flows_[static_cast<std::size_t>(fi)];
-    f.remaining = std::max(0.0, f.remaining - f.value * params_.rate_factor * (now - f.last));
-    f.last = now;
-  }
+  for (const int fi : comp_flows_) catch_up(flows_[static_cast<std::size_t>(fi)], now);
 
   // Weighted max-min by progressive filling: a level L rises, every unfixed flow has value
   // L / penalty; a link saturates when its capacity is used up, a flow when it reaches its bound.
@@ -302,13 +307,7 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
   }
 
   // New completion events for the flows whose rate changed.
-  for (std::size_t i = 0; i < comp_flows_.size(); ++i) {
-    Flow& f = flows_[static_cast<std::size_t>(comp_flows_[i])];
-    if (f.value == old_values_[i] && f.value > 0) continue;  // its pending event still holds
-    ++f.version;
-    const double rate = f.value * params_.rate_factor;
-    if (rate > 0) queue_.push(now + f.remaining / rate, EventKind::FlowDone, static_cast<std::uint64_t>(comp_flows_[i]), f.version);
-  }
+  for (std::size_t i = 0; i < comp_flows_.size(); ++i) reschedule(comp_flows_[i], old_values_[i], now);
 }
 
 }  // namespace swarmsim::sim::flow

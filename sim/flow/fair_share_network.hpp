@@ -111,6 +111,10 @@ class FairShareNetwork {
   bool alone(const Flow& f) const;
   /// solve() for a flow alone on its links, without gathering its group.
   void solve_alone(double now, int id);
+  /// Brings f's remaining bytes up to `now` at its current rate.
+  void catch_up(Flow& f, double now);
+  /// Flow `id`'s completion event after a solve: a new one unless its rate is the old one.
+  void reschedule(int id, double old_value, double now);
 
   std::vector<Link> links_;
   std::vector<double> capacity_;  ///< per link (bytes/s), apart from links_: routers read it for every candidate

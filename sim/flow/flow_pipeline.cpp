@@ -270,6 +270,10 @@ class FlowPipeline {
     // The unanswered requests are those sent before now: take them before the senders resume.
     std::vector<std::vector<int>> lost = m_.take_requests_to_resend(f);
     replaced_.open(queue_, now_);
+    resend_all(std::move(lost));
+  }
+  /// Each client sends its unanswered requests (`lost`, per client) again, in order.
+  void resend_all(std::vector<std::vector<int>> lost) {
     for (std::vector<int>& mine : lost)
       if (!mine.empty()) spawn(resend(std::move(mine)));
   }
@@ -296,9 +300,7 @@ class FlowPipeline {
     in.waiting = nullptr;  // its old process is dead: it is never resumed again
     ++in.generation;
     spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
-    std::vector<std::vector<int>> lost = m_.take_requests_to_resend_after_failback(b);
-    for (std::vector<int>& mine : lost)
-      if (!mine.empty()) spawn(resend(std::move(mine)));
+    resend_all(m_.take_requests_to_resend_after_failback(b));
   }
 
   Process client_receiver(int c) {
