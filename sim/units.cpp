@@ -30,6 +30,8 @@ constexpr std::array kRate{Suffix{"/s", 1.0}, Suffix{"/min", 1.0 / 60}, Suffix{"
 constexpr std::array kFlopRate{Suffix{"GFLOPS", 1e9},  Suffix{"TFLOPS", 1e12},  Suffix{"PFLOPS", 1e15},
                                Suffix{"GFLOP/s", 1e9}, Suffix{"TFLOP/s", 1e12}, Suffix{"PFLOP/s", 1e15},
                                Suffix{"FLOPS", 1.0},   Suffix{"FLOP/s", 1.0}};
+constexpr std::array kWork{Suffix{"kFLOP", 1e3}, Suffix{"MFLOP", 1e6}, Suffix{"GFLOP", 1e9}, Suffix{"TFLOP", 1e12},
+                           Suffix{"PFLOP", 1e15}, Suffix{"FLOP", 1.0}};
 constexpr std::array kDistance{Suffix{"km", 1.0}, Suffix{"m", 1e-3}};
 constexpr std::array kSpeed{Suffix{"km/s", 1.0}, Suffix{"m/s", 1e-3}};
 
@@ -47,6 +49,7 @@ std::optional<double> factor_for(std::string_view unit, Quantity q) {
     case Quantity::Bandwidth: return match(unit, kBandwidth);
     case Quantity::Rate: return match(unit, kRate);
     case Quantity::FlopRate: return match(unit, kFlopRate);
+    case Quantity::Work: return match(unit, kWork);
     case Quantity::Distance: return match(unit, kDistance);
     case Quantity::Speed: return match(unit, kSpeed);
   }
@@ -69,6 +72,7 @@ std::string quantity_expectation(Quantity q) {
       return "a bandwidth such as \"100Mbps\", \"1Gbps\" (bits/s) or \"12.5MBps\", \"1GiBps\" (bytes/s)";
     case Quantity::Rate: return "a rate such as \"0.5/s\", \"30/min\" or \"120/h\"";
     case Quantity::FlopRate: return "a FLOP rate such as \"312TFLOPS\" or \"1.5TFLOP/s\"";
+    case Quantity::Work: return "an amount of work such as \"20GFLOP\" or \"1.5TFLOP\"";
     case Quantity::Distance: return "a distance such as \"500m\" or \"120km\"";
     case Quantity::Speed: return "a speed such as \"200000km/s\"";
   }

@@ -15,6 +15,7 @@ enum class Quantity {
   Bandwidth,  ///< bytes/s: "100Mbps" (bits), "12.5MBps" (bytes), "1GiBps"
   Rate,       ///< events per second: "0.5/s", "30/min", "120/h"
   FlopRate,   ///< FLOP/s: "312TFLOPS", "1.5TFLOP/s"
+  Work,       ///< FLOP: "20GFLOP", "1.5TFLOP"
   Distance,   ///< kilometres: "500m", "120km"
   Speed,      ///< kilometres per second: "200000km/s"
 };

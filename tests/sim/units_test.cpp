@@ -49,6 +49,9 @@ TEST(Units, RatesSpeedsAndDistances) {
   EXPECT_DOUBLE_EQ(value("200000km/s", Quantity::Speed), 200000.0);
   EXPECT_DOUBLE_EQ(value("500m", Quantity::Distance), 0.5);
   EXPECT_DOUBLE_EQ(value("312TFLOPS", Quantity::FlopRate), 312e12);
+  EXPECT_DOUBLE_EQ(value("20GFLOP", Quantity::Work), 20e9);
+  EXPECT_DOUBLE_EQ(value("1.5TFLOP", Quantity::Work), 1.5e12);
+  EXPECT_FALSE(parse_quantity("20GFLOPS", Quantity::Work).value.has_value());  // a rate is not an amount
 }
 
 TEST(Units, NegativeNumbersParseAndAreLeftToTheCallerToReject) {
