@@ -15,6 +15,7 @@
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Semaphore.hpp>
 
+#include "sim/engine/inbox.hpp"
 #include "sim/engine/swarm_platform.hpp"
 #include "sim/output/progress_line.hpp"
 #include "sim/pipeline_run.hpp"
@@ -24,50 +25,6 @@ namespace sg4 = simgrid::s4u;
 
 namespace swarmsim::sim {
 namespace {
-
-/// A message on its way: its communication, and what the receiving end queues and logs.
-struct Parcel {
-  sg4::CommPtr comm;
-  StageMessage msg;
-  int from = 0, to = 0;  ///< hosts
-  double sent_at = 0, software_s = 0, bytes = 0;
-};
-
-/// Messages delivered to a stage (or to a client) and not yet taken, with a semaphore that
-/// counts them, and the messages on their way to it with the carriers that wait for them.
-///
-/// A message is a host-to-host communication (SimGrid fails it the instant an end goes down).
-/// Each one in flight has its own carrier, an actor on the receiving host that waits for it and
-/// then queues it, so messages are queued in the order they arrive, whoever sent them (a
-/// mailbox's receiver would take them in the order they were posted). Carriers are reused: one
-/// is created only when every carrier of the inbox is busy. A stage that moves to another node
-/// gets a new, empty inbox; the old one's carriers die with their host.
-struct Inbox {
-  std::deque<StageMessage> messages;
-  sg4::SemaphorePtr ready = sg4::Semaphore::create(0);
-  std::deque<Parcel> parcels;                              ///< posted, not yet taken by a carrier
-  sg4::SemaphorePtr posted = sg4::Semaphore::create(0);    ///< one unit per parcel
-  int free_carriers = 0;                                   ///< carriers waiting for a parcel, less parcels promised to them
-};
-
-/// Where actors wait for a condition another actor makes true.
-///
-/// SimGrid aborts when a semaphore (or condition variable) is destroyed while an actor waits on
-/// it, and at the time limit actors still wait. Each waiter therefore holds its own reference to
-/// the semaphore on its stack, which SimGrid never unwinds after the limit, so the semaphore outlives
-/// this run's objects.
-struct Gate {
-  sg4::SemaphorePtr sem = sg4::Semaphore::create(0);
-  int waiting = 0;
-  void wait() {
-    const sg4::SemaphorePtr keep = sem;
-    ++waiting;
-    keep->acquire();
-  }
-  void open() {
-    for (; waiting > 0; --waiting) sem->release();
-  }
-};
 
 /// The pipeline's actors: one per stage, each client's sender and receiver, the carriers of each
 /// inbox (as many as its messages in flight at once), and one per failover.
@@ -81,9 +38,10 @@ struct PipelineActors {
   Gate replaced;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up;  ///< failovers without a spare node wait here for a node to come back
   std::vector<sg4::ActorPtr> stage_actors;  ///< each stage's actor on its current node
+  InboxPost post;
 
   PipelineActors(PipelineRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
-      : m(run), sc(scenario), platform(p), latencies(l) {
+      : m(run), sc(scenario), platform(p), latencies(l), post(scenario, p, l, run.signals) {
     inbox.resize(static_cast<std::size_t>(stages() + m.clients()));
     for (int b = 0; b < stages() + m.clients(); ++b) open_inbox(b);
     for (int c = 0; c < m.clients(); ++c) window.push_back(sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight)));
@@ -98,40 +56,7 @@ struct PipelineActors {
 
   /// Starts the message's communication at once and hands it to a carrier of the box.
   void carry(int from, int box, StageMessage msg, std::uint64_t size, double sent_at, double software_s) {
-    const std::shared_ptr<Inbox>& in = inbox[static_cast<std::size_t>(box)];
-    const int to = host_of_box(box);
-    if (!platform.host(to)->is_on()) return;
-    in->parcels.push_back(
-        Parcel{sg4::Comm::sendto_async(platform.host(from), platform.host(to), size), msg, from, to, sent_at, software_s, static_cast<double>(size)});
-    if (in->free_carriers > 0) {
-      --in->free_carriers;  // promised to this parcel
-    } else {
-      sg4::Actor::create("carrier", platform.host(to), [this, in] { carrier(in); })->daemonize();
-    }
-    in->posted->release();
-  }
-
-  /// Takes parcels of `in` one at a time, waits until each arrives, and queues it.
-  void carrier(std::shared_ptr<Inbox> in) {
-    while (true) {
-      const sg4::SemaphorePtr posted = in->posted;  // see Gate
-      posted->acquire();
-      const Parcel p = in->parcels.front();
-      in->parcels.pop_front();
-      bool arrived = true;
-      try {
-        p.comm->wait();
-      } catch (const simgrid::Exception&) {
-        arrived = false;  // an end went down: the message is lost
-      }
-      if (arrived) {
-        m.signals.on_transfer(TransferSpan{p.sent_at, now(), p.from, p.to, p.msg.request, p.msg.attempt, p.bytes,
-                                           latency_factor(sc.network.model) * latencies.one_way(p.from, p.to), p.software_s});
-        in->messages.push_back(p.msg);
-        in->ready->release();
-      }
-      ++in->free_carriers;
-    }
+    post.carry(from, host_of_box(box), inbox[static_cast<std::size_t>(box)], msg, size, sent_at, software_s);
   }
 
   /// Opens a new, empty inbox for box `box` (its carriers are created as messages come).
@@ -149,12 +74,7 @@ struct PipelineActors {
     ++m.messages;
   }
 
-  static StageMessage receive(Inbox& in) {
-    in.ready->acquire();
-    const StageMessage msg = in.messages.front();
-    in.messages.pop_front();
-    return msg;
-  }
+  static StageMessage receive(Inbox& in) { return InboxPost::receive(in); }
 
   /// Stage s on its current node; SimGrid kills it when the node goes down.
   void stage_actor(int s) {
