@@ -190,6 +190,32 @@ struct PolicySpec {
   TopologyMonitorSpec topology;
 };
 
+/// A Fisher-information guided B-tree network (seed 000) served by the swarm instead of a chain
+/// of blocks (model.tree in the file). The tree's keys are the classes of a synthetic task whose
+/// inputs are class-conditional Gaussians: each node classifies among its key range, answers when
+/// confident (early exit) and otherwise routes the hidden state to the child whose keys hold most
+/// of its probability; every balance period nodes split and merge by Fisher information and load.
+struct FisherTreeSpec {
+  int classes = 16;                ///< keys: classes of the task
+  int dim = 64;                    ///< width d of inputs and hidden states
+  double noise = 1.0;              ///< σ of each node's look at the input
+  double separation = 3.0;         ///< norm of every class mean
+  double class_skew = 0.0;         ///< Zipf exponent of class popularity (0 = uniform)
+  int order = 4;                   ///< most children a node has (the B-tree's order, at least 3)
+  int initial_children = 2;        ///< leaves under the root at t = 0
+  double threshold = 0.9;          ///< τ_i: confidence above which a node answers (seed 000 §2.2)
+  double alpha = 0.5;              ///< α: how much a node's Fisher share lowers its threshold
+  double balance_period_s = 1.0;   ///< T_balance: nodes are measured and restructured this often (s)
+  double split_fisher = 40.0;      ///< τ_split: Fisher trace above which a loaded node splits
+  double split_load = 1.5;         ///< ρ_split: load over the mean load above which an informative node splits
+  double merge_fisher = 5.0;       ///< τ_merge: mean Fisher trace of two sibling leaves below which they merge
+  int min_samples = 20;            ///< requests a node must have seen in a period to split or merge
+  double node_flops = 2e10;        ///< work of one node's function per request (FLOP)
+  double node_param_bytes = 4e8;   ///< a node's parameters θ_i: read per request, loaded when it is created (bytes)
+  double hidden_bytes = 16384;     ///< a hidden state on the wire (bytes)
+  double answer_bytes = 64;        ///< an answer returned to the client (bytes)
+};
+
 /// Real costs beyond FLOPs and bytes on the wire.
 struct OverheadSpec {
   double rpc_s = 0.5e-3;             ///< fixed cost per message (framing, syscalls, event loop)
@@ -238,6 +264,8 @@ struct Scenario {
   /// A computation graph served as a pipeline instead of a transformer (model.graph in the file).
   std::shared_ptr<const partition::ModelGraph> graph;
   std::string graph_source;    ///< the graph file, or "generator:<name>"
+  /// A Fisher B-tree network served instead of a transformer (model.tree in the file).
+  std::optional<FisherTreeSpec> tree;
   std::vector<NodeSpec> nodes;
   std::vector<ClientSpec> clients;
   NetworkSpec network;
