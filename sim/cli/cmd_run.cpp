@@ -158,6 +158,50 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 
+/// The summary of a Fisher B-tree run.
+void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
+  const auto& t = m["model"]["tree"];
+  std::printf("scenario      %s  (Fisher B-tree, %d classes, order %d, balance every %s)\n", m["scenario"].get<std::string>().c_str(),
+              t["classes"].get<int>(), t["order"].get<int>(), sim::format_duration(t["balance_period_s"].get<double>()).c_str());
+  std::printf("simulated     %s in %.3f s wall (%llu messages)\n", sim::format_duration(r.simulated_time).c_str(), r.wall_seconds,
+              static_cast<unsigned long long>(r.hops));
+  const auto& rq = m["requests"];
+  std::printf("requests      %d completed, %d failed of %d\n", rq["completed"].get<int>(), rq["failed"].get<int>(), rq["total"].get<int>());
+  std::printf("requests/s    %.3f overall, %.3f steady\n", m["throughput"]["requests_per_s"].get<double>(),
+              m["throughput"]["steady_requests_per_s"].get<double>());
+  const auto& lat = m["latency_s"];
+  std::printf("latency       p50 %s  p90 %s  p99 %s\n", sim::format_duration(lat["p50"].get<double>()).c_str(),
+              sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str());
+  const auto& a = m["answers"];
+  std::printf("answers       %.2f%% correct, %.2f nodes visited per request, %d early exits\n", 100.0 * a["accuracy"].get<double>(),
+              a["mean_nodes_visited"].get<double>(), a["early_exits"].get<int>());
+  const auto& tr = m["tree"];
+  std::printf("tree          %d nodes serving, depth %d, %zu splits, %zu merges, %d spare servers\n", tr["serving_nodes"].get<int>(),
+              tr["depth"].get<int>(), tr["splits"].size(), tr["merges"].size(), tr["spare_servers"].get<int>());
+  for (const auto& s : tr["splits"]) {
+    std::printf("split         node %d at %s (I %.1f, load %.2fx mean): %zu new node(s)", s["node"].get<int>(),
+                sim::format_duration(s["at_s"].get<double>()).c_str(), s["fisher"].get<double>(), s["load_ratio"].get<double>(),
+                s["created"].size());
+    if (s.contains("ready_at_s"))
+      std::printf(", serving at %s\n", sim::format_duration(s["ready_at_s"].get<double>()).c_str());
+    else
+      std::printf(", still loading at the end\n");
+  }
+  for (const auto& g : tr["merges"])
+    std::printf("merge         node %d took node %d's keys at %s (mean I %.1f)%s\n", g["kept"].get<int>(), g["retired"].get<int>(),
+                sim::format_duration(g["at_s"].get<double>()).c_str(), g["mean_fisher"].get<double>(),
+                g.contains("collapsed_into") ? (", then node " + std::to_string(g["collapsed_into"].get<int>()) + " became a leaf").c_str() : "");
+  std::printf("%-6s%-8s%-10s%-13s%-11s%8s%8s%9s%7s\n", "node", "parent", "keys", "server", "state", "visits", "exits", "I", "load");
+  for (const auto& n : tr["nodes"]) {
+    char keys[32];
+    std::snprintf(keys, sizeof keys, "[%d,%d)", n["keys"][0].get<int>(), n["keys"][1].get<int>());
+    std::printf("  %-4d%-8d%-10s%-13s%-11s%8d%8d%9.2f%6.0f%%\n", n["id"].get<int>(), n["parent"].get<int>(), keys,
+                n["node"].get<std::string>().c_str(), n["state"].get<std::string>().c_str(), n["visits"].get<int>(), n["exits"].get<int>(),
+                n["fisher"].get<double>(), 100.0 * n["load"].get<double>());
+  }
+  if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
+}
+
 }  // namespace
 
 int run(const RunArgs& args) {
@@ -172,6 +216,11 @@ int run(const RunArgs& args) {
   }
   for (const sim::Advisory& a : sim::scenario_advisories(sc))
     std::fprintf(stderr, "%s: advice: %s: %s\n", args.file.c_str(), a.path.c_str(), a.message.c_str());
+  if (sc.tree && args.execute == "real") {
+    std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves a Fisher B-tree, whose "
+                         "nodes compute their heads for real already and price their declared node_work (drop --execute)\n", args.file.c_str());
+    return 2;
+  }
   if (sc.graph && args.execute == "real") {
     std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves a graph model, "
                          "whose stages are priced (drop --execute or use --execute priced)\n", args.file.c_str());
@@ -212,6 +261,8 @@ int run(const RunArgs& args) {
       std::printf("%s\n", report.metrics.dump(2).c_str());
     else if (sc.graph)
       print_pipeline_summary(report.metrics, report, opts.out_dir);
+    else if (sc.tree)
+      print_tree_summary(report.metrics, report, opts.out_dir);
     else
       print_summary(report.metrics, report, opts.out_dir);
   } catch (const std::exception& e) {

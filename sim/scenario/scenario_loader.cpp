@@ -54,7 +54,12 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"scenario",
        {"$schema", "name", "description", "seed", "model", "nodes", "clients", "network", "workload", "policy",
         "overheads", "events", "outputs", "simulation"}},
-      {"model", {"name", "weight_dtype", "reduce_width", "graph"}},
+      {"model", {"name", "weight_dtype", "reduce_width", "graph", "tree"}},
+      {"tree",
+       {"classes", "dim", "noise", "separation", "class_skew", "order", "initial_children", "threshold", "alpha", "balance_period",
+        "split", "merge", "min_samples", "node_work", "node_params", "hidden_state", "answer"}},
+      {"tree_split", {"fisher", "load_ratio"}},
+      {"tree_merge", {"fisher"}},
       {"graph", {"file", "generator", "batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
@@ -288,6 +293,7 @@ class Reader {
       case Quantity::Bandwidth: return "Mbps";
       case Quantity::Rate: return "/s";
       case Quantity::FlopRate: return "TFLOPS";
+      case Quantity::Work: return "GFLOP";
       case Quantity::Distance: return "km";
       case Quantity::Speed: return "km/s";
     }
@@ -376,9 +382,54 @@ void read_graph_model(Reader& r, const json& g, Scenario& sc) {
   }
 }
 
+/// model.tree: a Fisher-information guided B-tree network (seed 000).
+void read_tree_model(Reader& r, const json& t, Scenario& sc) {
+  const std::string tp = "model.tree";
+  if (!r.object(t, tp, "tree")) return;
+  FisherTreeSpec f;
+  f.classes = static_cast<int>(r.integer(t, "classes", tp, false, 2, 4096).value_or(f.classes));
+  f.dim = static_cast<int>(r.integer(t, "dim", tp, false, 1, 4096).value_or(f.dim));
+  f.noise = r.number(t, "noise", tp, false, 1e-6, 1e6, "> 0 (the standard deviation of a look)").value_or(f.noise);
+  f.separation = r.number(t, "separation", tp, false, 0, 1e6, ">= 0 (the norm of a class mean)").value_or(f.separation);
+  f.class_skew = r.number(t, "class_skew", tp, false, 0, 10, "in [0, 10] (the Zipf exponent of class popularity)").value_or(f.class_skew);
+  // Order 3 at least: an overflowing node's halves then keep two children each.
+  f.order = static_cast<int>(r.integer(t, "order", tp, false, 3, 64).value_or(f.order));
+  f.initial_children = static_cast<int>(r.integer(t, "initial_children", tp, false, 1, 64).value_or(f.initial_children));
+  f.threshold = r.number(t, "threshold", tp, false, 0, 1, "in [0, 1] (the confidence above which a node answers)").value_or(f.threshold);
+  f.alpha = r.number(t, "alpha", tp, false, 0, 1, "in [0, 1]").value_or(f.alpha);
+  f.balance_period_s = r.quantity(t, "balance_period", tp, Quantity::Duration, false, false).value_or(f.balance_period_s);
+  f.min_samples = static_cast<int>(r.integer(t, "min_samples", tp, false, 1, 1 << 30).value_or(f.min_samples));
+  if (const json* sp = Reader::get(t, "split"); sp && r.object(*sp, tp + ".split", "tree_split")) {
+    f.split_fisher = r.number(*sp, "fisher", tp + ".split", false, 0, 1e300, ">= 0 (τ_split)").value_or(f.split_fisher);
+    f.split_load = r.number(*sp, "load_ratio", tp + ".split", false, 0, 1e300, ">= 0 (ρ_split)").value_or(f.split_load);
+  }
+  if (const json* mg = Reader::get(t, "merge"); mg && r.object(*mg, tp + ".merge", "tree_merge"))
+    f.merge_fisher = r.number(*mg, "fisher", tp + ".merge", false, 0, 1e300, ">= 0 (τ_merge)").value_or(f.merge_fisher);
+  f.node_flops = r.quantity(t, "node_work", tp, Quantity::Work, false, false).value_or(f.node_flops);
+  f.node_param_bytes = r.quantity(t, "node_params", tp, Quantity::Size, false, false).value_or(f.node_param_bytes);
+  f.hidden_bytes = r.quantity(t, "hidden_state", tp, Quantity::Size, false, true).value_or(f.hidden_bytes);
+  f.answer_bytes = r.quantity(t, "answer", tp, Quantity::Size, false, true).value_or(f.answer_bytes);
+  if (f.initial_children > f.order)
+    r.error(tp + ".initial_children", std::to_string(f.initial_children) + " children exceed the tree's order " + std::to_string(f.order) +
+                                          " (the most children a node has)");
+  if (f.initial_children > f.classes)
+    r.error(tp + ".initial_children", std::to_string(f.initial_children) + " leaves need as many classes (keys); the task has " +
+                                          std::to_string(f.classes));
+  if (f.merge_fisher >= f.split_fisher && f.split_fisher > 0)
+    r.error(tp + ".merge.fisher", "expected below split.fisher (" + std::to_string(f.split_fisher) +
+                                      "), or a node would merge right after it split");
+  sc.tree = f;
+}
+
 void read_model(Reader& r, const json& root, Scenario& sc) {
   const json* v = r.require(root, "model", "", "an object such as {\"name\": \"Llama-3-8B\"} or {\"graph\": {\"generator\": \"resnet50\"}}");
   if (!v || !r.object(*v, "model", "model")) return;
+  if (const json* t = Reader::get(*v, "tree")) {
+    for (const char* key : {"name", "weight_dtype", "reduce_width", "graph"})
+      if (Reader::get(*v, key)) r.error(std::string("model.") + key, "does not apply to a Fisher B-tree (model.tree)");
+    read_tree_model(r, *t, sc);
+    return;
+  }
   if (const json* g = Reader::get(*v, "graph")) {
     for (const char* key : {"name", "weight_dtype", "reduce_width"})
       if (Reader::get(*v, key)) r.error(std::string("model.") + key, "does not apply to a graph model (model.graph)");
@@ -662,7 +713,8 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
   w.start_s = r.quantity(*v, "start", "workload", Quantity::Duration, false, false).value_or(0.0);
   w.batch_size = static_cast<int>(r.integer(*v, "batch_size", "workload", false, 1, 65536).value_or(1));
   const json* model = Reader::get(root, "model");
-  const bool tokens = !(model && model->is_object() && model->contains("graph"));  // a graph's requests are single forward passes
+  // A graph's or a tree's requests are single forward passes.
+  const bool tokens = !(model && model->is_object() && (model->contains("graph") || model->contains("tree")));
   w.prompt_tokens = static_cast<int>(r.integer(*v, "prompt_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
   w.new_tokens = static_cast<int>(r.integer(*v, "new_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
   w.max_in_flight = static_cast<int>(r.integer(*v, "max_in_flight", "workload", false, 1, 1 << 20).value_or(4));
@@ -982,6 +1034,25 @@ void check_swarm(Reader& r, Scenario& sc) {
       if (e.direction != LinkDirection::Down) up = e.value;
       if (e.direction != LinkDirection::Up) down = e.value;
     }
+  }
+  if (sc.tree) {  // a Fisher B-tree: its root and first leaves need a server node each
+    const int needed = sc.tree->initial_children > 1 ? sc.tree->initial_children + 1 : 1;
+    if (static_cast<int>(sc.nodes.size()) < needed)
+      r.error("nodes", "the tree's root and its " + std::to_string(sc.tree->initial_children) + " leaves (model.tree.initial_children) need " +
+                           std::to_string(needed) + " server nodes, the scenario has " + std::to_string(sc.nodes.size()));
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (sc.nodes[i].blocks && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
+        r.error(r.node_path[i] + ".blocks", "does not apply to a Fisher B-tree: the tree places its nodes");
+    if (sc.engine == EngineKind::Flow)
+      r.error("simulation.engine", "the flow engine plays swarms of blocks and graph pipelines; a Fisher B-tree (model.tree) runs on "
+                                   "\"simgrid\"");
+    for (std::size_t i = 0; i < sc.events.size(); ++i)
+      if (sc.events[i].action == EventAction::NodeDown || sc.events[i].action == EventAction::NodeUp)
+        r.error(at_index("events", i) + ".action", "node failures are not modelled for a Fisher B-tree (model.tree); replay "
+                                                   "set_bandwidth and set_latency only");
+    if (sc.overheads.round_trips > 0)
+      r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to a Fisher B-tree");
+    return;
   }
   if (sc.graph) {  // a pipeline of graph stages: one stage per server node at most
     const int k = sc.policy.partitioner.stages > 0 ? sc.policy.partitioner.stages : static_cast<int>(sc.nodes.size());

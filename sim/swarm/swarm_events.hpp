@@ -134,6 +134,29 @@ struct PipelinePlanned {
   std::string model;  ///< the graph's name
 };
 
+/// One node of a Fisher B-tree as a TreeChanged snapshot shows it.
+struct TreeNodeView {
+  int id = 0;
+  int parent = -1;          ///< node id, -1 for the root
+  int lo = 0, hi = 0;       ///< its keys (classes) [lo, hi)
+  int server = -1;          ///< host index of its server
+  const char* state = "";   ///< "loading" (a split's new node) or "serving"
+  double fisher = 0;        ///< I_i = tr(F_i) of the last balance period
+  double load = 0;          ///< L_i: its server's busy fraction over the last balance period
+};
+
+/// A Fisher B-tree (model.tree, seed 000) changed shape or was measured. `nodes` lists every node
+/// loading or serving, parents before children, children in key order.
+struct TreeChanged {
+  double t = 0.0;
+  /// "planned" (t = 0), "split_started" (a split's new nodes start loading), "split" (they serve
+  /// and the tree changed), "merge" (sibling leaves merged), "balance" (a period's measurements).
+  std::string what;
+  int node = -1;            ///< the node that split, or the merge's kept node; -1 otherwise
+  std::vector<int> created; ///< split: the new nodes
+  std::vector<TreeNodeView> nodes;
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
   Signal<PipelinePlanned> on_pipeline_planned;
@@ -149,6 +172,7 @@ struct SimSignals {
   Signal<TransferRetried> on_transfer_retried;
   Signal<SessionRecovered> on_session_recovered;
   Signal<BlocksMoved> on_blocks_moved;
+  Signal<TreeChanged> on_tree_changed;
 };
 
 }  // namespace swarmsim::sim

@@ -1,0 +1,324 @@
+#include "sim/tree/tree_run.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/output/atomic_file.hpp"
+#include "sim/rng.hpp"
+#include "sim/swarm/arrivals.hpp"
+
+namespace swarmsim::sim {
+
+namespace {
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));  // nearest rank
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+/// Server nodes fastest first for the tree's work (ties to the lower index).
+std::vector<int> by_speed(const std::vector<double>& compute_s) {
+  std::vector<int> order(compute_s.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return compute_s[static_cast<std::size_t>(a)] < compute_s[static_cast<std::size_t>(b)]; });
+  return order;
+}
+}  // namespace
+
+TreeRun::TreeRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
+    : sc(s), spec(*s.tree), task(*s.tree, s.seed), signals(sig) {
+  const gpu::RooflineCostModel roofline;
+  for (const NodeSpec& n : sc.nodes)  // f_i's work: its FLOPs, and its parameters read once per request
+    node_compute_s.push_back(roofline.op_seconds(*n.device, gpu::OpCost{"tree_node", gpu::OpClass::Gemm, spec.node_flops, spec.node_param_bytes}));
+  const std::vector<int> order = by_speed(node_compute_s);
+  const std::size_t placed = spec.initial_children > 1 ? static_cast<std::size_t>(spec.initial_children) + 1 : 1;
+  tree = std::make_unique<FisherTree>(spec, task, std::vector<int>(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(placed)));
+  spares.assign(order.begin() + static_cast<std::ptrdiff_t>(placed), order.end());
+
+  requests = sc.workload.sessions;
+  sent.assign(static_cast<std::size_t>(requests), -1);
+  done.assign(static_cast<std::size_t>(requests), -1);
+  answer.assign(static_cast<std::size_t>(requests), -1);
+  answer_depth.assign(static_cast<std::size_t>(requests), -1);
+  hops.assign(static_cast<std::size_t>(requests), 0);
+  hidden.resize(static_cast<std::size_t>(requests));
+  for (int r = 0; r < requests; ++r) klass.push_back(task.class_of(static_cast<std::uint64_t>(r)));
+  Rng root(sc.seed);
+  arrival = draw_arrivals(sc.workload, root);
+
+  if (!options.out_dir.empty() && (sc.outputs.trace || sc.outputs.events)) std::filesystem::create_directories(options.out_dir);
+  if (!options.out_dir.empty() && sc.outputs.trace) {
+    trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
+    trace->connect(signals);
+  }
+  if (!options.out_dir.empty() && sc.outputs.events) {
+    nlohmann::json start = run_start_json(sc);
+    start["model"] = "fisher-btree";
+    start["n_blocks"] = spec.classes;  // a tree node's keys play the part of a server's blocks
+    start["tree"] = true;
+    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", start);
+    log->connect(signals);
+  }
+  for (const TreeNode& n : tree->nodes()) signals.on_node_joined(NodeJoined{0.0, n.server, BlockRange{n.keys.lo, n.keys.hi}, 0.0});
+  report_tree(0.0, "planned", -1);
+}
+
+int TreeRun::host_index(const std::string& name) const {
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+    if (sc.nodes[i].name == name) return static_cast<int>(i);
+  for (std::size_t c = 0; c < sc.clients.size(); ++c)
+    if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
+  return -1;
+}
+
+double TreeRun::load_s(int server) const { return spec.node_param_bytes / sc.nodes[static_cast<std::size_t>(server)].weights_load_Bps; }
+
+void TreeRun::request_sent(int r, double t) {
+  sent[static_cast<std::size_t>(r)] = t;
+  hidden[static_cast<std::size_t>(r)].assign(static_cast<std::size_t>(spec.dim), 0.0);
+  signals.on_session_started(SessionStarted{t, r, static_cast<int>(sc.nodes.size()) + client_of(r)});
+}
+
+NodeDecision TreeRun::visit(int id, int r) {
+  const auto ri = static_cast<std::size_t>(r);
+  std::vector<double>& sum = hidden[ri];
+  const int looks = ++hops[ri];
+  task.add_look(static_cast<std::uint64_t>(r), looks - 1, klass[ri], sum.data());  // seed 000, §2.2: h_i = FeatureExtractor_i(x)
+  std::vector<double> h(sum.size());
+  for (std::size_t i = 0; i < sum.size(); ++i) h[i] = sum[i] / looks;
+  const NodeDecision d = tree->decide(id, h.data(), looks, klass[ri]);
+  tree->record_visit(id, d);
+  if (d.exits) {
+    early_exits += tree->node(id).leaf() ? 0 : 1;
+    answer[ri] = d.argmax;
+    answer_depth[ri] = tree->depth(id);
+    ++period_answered;
+    period_correct += d.argmax == klass[ri] ? 1 : 0;
+    period_log_p += d.log_p;
+    std::vector<double>().swap(sum);  // the hidden state is no longer needed
+  }
+  return d;
+}
+
+void TreeRun::request_done(int r, double t) {
+  done[static_cast<std::size_t>(r)] = t;
+  ++answered;
+  signals.on_step(StepCompleted{t, r, 0, t - sent[static_cast<std::size_t>(r)]});
+  signals.on_session_ended(SessionEnded{t, r, true, "", 1});
+}
+
+bool TreeRun::balance(double t) {
+  const std::size_t before = tree->merges().size();
+  const std::vector<TreeNode> old = tree->nodes();
+  BalancePeriod p = tree->balance(t, spec.balance_period_s, spares, period_answered, period_correct, period_log_p);
+  period_answered = period_correct = 0;
+  period_log_p = 0;
+  // Freed servers rejoin the spares, fastest first.
+  std::stable_sort(spares.begin(), spares.end(), [&](int a, int b) {
+    return node_compute_s[static_cast<std::size_t>(a)] < node_compute_s[static_cast<std::size_t>(b)] ||
+           (node_compute_s[static_cast<std::size_t>(a)] == node_compute_s[static_cast<std::size_t>(b)] && a < b);
+  });
+  periods.push_back(p);
+  report_tree(t, "balance", -1);
+  for (std::size_t m = before; m < tree->merges().size(); ++m) {
+    const TreeMerge& mg = tree->merges()[m];
+    const TreeNode& kept = tree->node(mg.kept);
+    const TreeNode& gone = tree->node(mg.retired);
+    const TreeNode& was = old[static_cast<std::size_t>(mg.kept)];
+    signals.on_blocks_moved(BlocksMoved{t, gone.server, BlockRange{gone.keys.lo, gone.keys.hi}, BlockRange{gone.keys.lo, gone.keys.lo}});
+    signals.on_blocks_moved(BlocksMoved{t, kept.server, BlockRange{was.keys.lo, was.keys.hi}, BlockRange{kept.keys.lo, kept.keys.hi}});
+    if (mg.collapsed_into >= 0)
+      signals.on_blocks_moved(BlocksMoved{t, kept.server, BlockRange{kept.keys.lo, kept.keys.hi}, BlockRange{kept.keys.lo, kept.keys.lo}});
+    report_tree(t, "merge", mg.kept);
+  }
+  if (!tree->pending_split() || p.splits == 0) return false;
+  report_tree(t, "split_started", tree->pending_split()->node, tree->pending_split()->created);
+  return true;
+}
+
+double TreeRun::split_load_s() const {
+  double s = 0;
+  const TreeSplit& split = *tree->pending_split();
+  for (const int id : split.created) s = std::max(s, load_s(tree->pending_nodes()[static_cast<std::size_t>(id)].server));
+  for (const int id : split.moved) s = std::max(s, load_s(tree->pending_nodes()[static_cast<std::size_t>(id)].server));
+  return s;
+}
+
+std::vector<int> TreeRun::commit_split(double t) {
+  const std::vector<TreeNode> old = tree->nodes();
+  const TreeSplit s = tree->commit_split(t);
+  std::vector<int> started = s.created;
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    const TreeNode& now = tree->nodes()[i];
+    if (old[i].server != now.server) {  // the old root's half, on a spare now: its old server hosts the new root
+      started.push_back(now.id);
+      signals.on_node_joined(NodeJoined{t, now.server, BlockRange{now.keys.lo, now.keys.hi}, s.at_s});
+    } else if (!(old[i].keys == now.keys)) {
+      signals.on_blocks_moved(BlocksMoved{t, now.server, BlockRange{old[i].keys.lo, old[i].keys.hi}, BlockRange{now.keys.lo, now.keys.hi}});
+    }
+  }
+  for (const int id : s.created) {
+    const TreeNode& n = tree->node(id);
+    signals.on_node_joined(NodeJoined{t, n.server, BlockRange{n.keys.lo, n.keys.hi}, s.at_s});
+  }
+  report_tree(t, "split", s.node, s.created);
+  return started;
+}
+
+void TreeRun::report_tree(double t, const char* what, int node, const std::vector<int>& created) {
+  TreeChanged e;
+  e.t = t;
+  e.what = what;
+  e.node = node;
+  e.created = created;
+  // Parents before children, children in key order: a walk from the root. While a split loads,
+  // the tree as it will be, its new nodes loading.
+  const bool pending = tree->pending_split().has_value();
+  const std::vector<TreeNode>& shape = pending ? tree->pending_nodes() : tree->nodes();
+  std::vector<int> stack{pending ? tree->pending_root() : tree->root()};
+  while (!stack.empty()) {
+    const int id = stack.back();
+    stack.pop_back();
+    const TreeNode& n = shape[static_cast<std::size_t>(id)];
+    const bool live = static_cast<std::size_t>(id) < tree->nodes().size();
+    e.nodes.push_back(TreeNodeView{n.id, n.parent, n.keys.lo, n.keys.hi, n.server, to_string(n.state),
+                                   live ? tree->node(id).fisher : 0.0, live ? tree->node(id).load : 0.0});
+    for (auto it = n.children.rbegin(); it != n.children.rend(); ++it) stack.push_back(*it);
+  }
+  signals.on_tree_changed(e);
+}
+
+RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
+  const Scenario& sc = run.sc;
+  const FisherTreeSpec& spec = run.spec;
+  const FisherTree& tree = *run.tree;
+  std::vector<double> latency, completions;
+  int completed = 0, correct = 0;
+  double last = 0, hops = 0;
+  std::vector<int> depth_answered, depth_correct;
+  for (int r = 0; r < run.requests; ++r) {
+    const auto ri = static_cast<std::size_t>(r);
+    if (run.done[ri] < 0) continue;
+    ++completed;
+    latency.push_back(run.done[ri] - run.sent[ri]);
+    completions.push_back(run.done[ri]);
+    last = std::max(last, run.done[ri]);
+    hops += run.hops[ri];
+    const bool ok = run.answer[ri] == run.klass[ri];
+    correct += ok ? 1 : 0;
+    const auto d = static_cast<std::size_t>(run.answer_depth[ri]);
+    if (depth_answered.size() <= d) depth_answered.resize(d + 1, 0), depth_correct.resize(d + 1, 0);
+    ++depth_answered[d];
+    depth_correct[d] += ok ? 1 : 0;
+  }
+  std::sort(completions.begin(), completions.end());
+  const double sim_time = completed == run.requests ? last : sc.time_limit_s;
+  const double first_arrival = run.requests > 0 ? run.arrival[0] : 0.0;
+  const double span = std::max(1e-12, sim_time - first_arrival);
+  double steady = 0;
+  if (completions.size() >= 10) {  // completions between the 10th and 90th percentile: no fill or drain
+    const std::size_t a = completions.size() / 10, b = completions.size() - 1 - completions.size() / 10;
+    if (completions[b] > completions[a]) steady = static_cast<double>(b - a) / (completions[b] - completions[a]);
+  }
+  nlohmann::json by_depth = nlohmann::json::array();
+  for (std::size_t d = 0; d < depth_answered.size(); ++d)
+    by_depth.push_back({{"depth", d}, {"answered", depth_answered[d]}, {"correct", depth_correct[d]}});
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const TreeNode& n : tree.nodes()) {
+    nodes.push_back({{"id", n.id},
+                     {"parent", n.parent},
+                     {"keys", {n.keys.lo, n.keys.hi}},
+                     {"children", n.children},
+                     {"node", sc.nodes[static_cast<std::size_t>(n.server)].name},
+                     {"device", sc.nodes[static_cast<std::size_t>(n.server)].device->name},
+                     {"state", to_string(n.state)},
+                     {"depth", n.state == TreeNodeState::Retired ? -1 : tree.depth(n.id)},
+                     {"created_at_s", n.created_at_s},
+                     {"ready_at_s", n.ready_at_s},
+                     {"visits", n.visits},
+                     {"exits", n.exits},
+                     {"busy_s", n.busy_s},
+                     {"compute_s", run.node_compute_s[static_cast<std::size_t>(n.server)]},
+                     {"fisher", n.fisher},
+                     {"load", n.load}});
+  }
+  nlohmann::json splits = nlohmann::json::array();
+  for (const TreeSplit& s : tree.splits())
+    splits.push_back({{"node", s.node}, {"at_s", s.at_s}, {"ready_at_s", s.ready_s}, {"created", s.created}, {"cascaded", s.cascaded},
+                      {"fisher", s.fisher}, {"load_ratio", s.load_ratio}});
+  if (const auto& p = tree.pending_split())  // still loading when the run ended
+    splits.push_back({{"node", p->node}, {"at_s", p->at_s}, {"created", p->created}, {"cascaded", p->cascaded},
+                      {"fisher", p->fisher}, {"load_ratio", p->load_ratio}});
+  nlohmann::json merges = nlohmann::json::array();
+  for (const TreeMerge& m : tree.merges()) {
+    nlohmann::json j = {{"kept", m.kept}, {"retired", m.retired}, {"at_s", m.at_s}, {"mean_fisher", m.mean_fisher}};
+    if (m.collapsed_into >= 0) j["collapsed_into"] = m.collapsed_into;
+    merges.push_back(j);
+  }
+  nlohmann::json periods = nlohmann::json::array();
+  for (const BalancePeriod& p : run.periods)
+    periods.push_back({{"end_s", p.end_s},
+                       {"nodes", p.nodes},
+                       {"mean_load", p.mean_load},
+                       {"loss_balance", p.loss_balance},
+                       {"loss_fisher", p.loss_fisher},
+                       {"loss_accuracy", p.loss_accuracy},
+                       {"answered", p.answered},
+                       {"correct", p.correct},
+                       {"splits", p.splits},
+                       {"merges", p.merges},
+                       {"skipped", p.skipped}});
+  int depth_max = 0;
+  for (const TreeNode& n : tree.nodes())
+    if (n.state == TreeNodeState::Serving) depth_max = std::max(depth_max, tree.depth(n.id));
+  RunReport report;
+  report.metrics = {
+      {"scenario", sc.name},
+      {"kind", "tree"},
+      {"engine", to_string(sc.engine)},
+      {"seed", sc.seed},
+      {"pricing", "roofline"},
+      {"model",
+       {{"tree",
+         {{"classes", spec.classes}, {"dim", spec.dim}, {"noise", spec.noise}, {"separation", spec.separation},
+          {"class_skew", spec.class_skew}, {"order", spec.order}, {"threshold", spec.threshold}, {"alpha", spec.alpha},
+          {"balance_period_s", spec.balance_period_s}, {"split_fisher", spec.split_fisher}, {"split_load", spec.split_load},
+          {"merge_fisher", spec.merge_fisher}, {"node_flops", spec.node_flops}, {"node_param_bytes", spec.node_param_bytes}}}}},
+      {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed}, {"clients", run.clients()},
+                    {"max_in_flight", sc.workload.max_in_flight}}},
+      {"throughput", {{"requests_per_s", completed > 0 ? completed / span : 0.0}, {"steady_requests_per_s", steady}}},
+      {"latency_s",
+       {{"p50", percentile(latency, 0.50)}, {"p90", percentile(latency, 0.90)}, {"p99", percentile(latency, 0.99)},
+        {"max", latency.empty() ? 0.0 : *std::max_element(latency.begin(), latency.end())}}},
+      {"answers",
+       {{"accuracy", completed > 0 ? static_cast<double>(correct) / completed : 0.0},
+        {"mean_nodes_visited", completed > 0 ? hops / completed : 0.0},
+        {"early_exits", run.early_exits},
+        {"by_depth", by_depth}}},
+      {"tree", {{"serving_nodes", tree.serving()}, {"depth", depth_max}, {"root", tree.root()}, {"spare_servers", run.spares.size()},
+                {"nodes", nodes}, {"splits", splits}, {"merges", merges}}},
+      {"balance", periods},
+      {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
+      {"simulated_time_s", sim_time},
+      {"wall_clock", {{"seconds", wall}}},
+  };
+  if (completed < run.requests) report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
+  report.simulated_time = sim_time;
+  report.wall_seconds = wall;
+  report.hops = run.messages;
+  if (run.trace) {
+    if (run.trace->dropped() > 0) report.metrics["trace_dropped_events"] = run.trace->dropped();
+    run.trace->finish();
+  }
+  if (run.log) run.log->finish(sim_time);
+  if (!options.out_dir.empty() && sc.outputs.metrics) {
+    std::filesystem::create_directories(options.out_dir);
+    write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");
+  }
+  return report;
+}
+
+}  // namespace swarmsim::sim
