@@ -19,7 +19,11 @@ int validate(const ValidateArgs& args) {
   for (const std::string& file : args.files) {
     try {
       const sim::Scenario sc = sim::load_scenario_file(file, overrides);
-      if (sc.graph)
+      if (sc.tree)
+        std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, Fisher B-tree (%d classes, order %d, %d leaves at start), %d requests\n",
+                    file.c_str(), sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.tree->classes, sc.tree->order,
+                    sc.tree->initial_children, sc.workload.sessions);
+      else if (sc.graph)
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, graph %s (%d ops), %d requests, partitioner %s\n", file.c_str(),
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.graph->name().c_str(), sc.graph->size(),
                     sc.workload.sessions, partition::to_string(sc.policy.partitioner.method));

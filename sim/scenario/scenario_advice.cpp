@@ -54,6 +54,16 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
     advice.push_back({"policy.faults.failback",
                       "applies to graph models' pipelines only: a swarm's servers rejoin with the blocks they held and "
                       "rebalance by policy.rebalance (docs/partitioning.md, \"Failback\")."});
+  if (sc.tree) {
+    const PolicySpec& p = sc.policy;
+    const PolicySpec defaults;
+    if (p.router != defaults.router || p.dht.enabled || p.rebalance.period_s > 0 || p.topology.period_s > 0 || p.compression.hidden_states ||
+        p.compression.llm_int8_weights || p.scheduler.kind != defaults.scheduler.kind || p.orchestrator)
+      advice.push_back({"policy",
+                        "routing, the DHT, rebalancing, topology monitoring, compression and schedulers apply to swarms of blocks "
+                        "and pipelines; a Fisher B-tree routes, splits and merges by its own rules in model.tree "
+                        "(docs/fisher-btree.md)."});
+  }
   return advice;
 }
 

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
 using namespace swarmsim::sim;
@@ -83,6 +84,16 @@ TEST(TreeScenario, WhatATreeCannotDoIsRefusedWithItsPath) {
     EXPECT_NE(e.find(std::string("tree.json: ") + c.path + ":"), std::string::npos) << e;
     EXPECT_NE(e.find(c.message), std::string::npos) << e;
   }
+}
+
+TEST(TreeScenario, PolicySettingsForSwarmsAreAdvisedAgainst) {
+  EXPECT_TRUE(scenario_advisories(load_scenario_json(tree_doc(), "tree.json")).empty());
+  json doc = tree_doc();
+  doc["policy"] = {{"rebalance", {{"period", "5s"}}}};
+  const auto advice = scenario_advisories(load_scenario_json(doc, "tree.json"));
+  ASSERT_EQ(advice.size(), 1u);
+  EXPECT_EQ(advice[0].path, "policy");
+  EXPECT_NE(advice[0].message.find("model.tree"), std::string::npos);
 }
 
 }  // namespace
