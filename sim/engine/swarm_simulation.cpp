@@ -25,6 +25,7 @@
 #include "sim/engine/tree_simulation.hpp"
 #include "sim/engine/swarm_dht.hpp"
 #include "sim/flow/flow_pipeline.hpp"
+#include "sim/flow/flow_tree.hpp"
 #include "sim/flow/flow_simulation.hpp"
 #include "sim/topology_monitor.hpp"
 #include "sim/engine/swarm_platform.hpp"
@@ -661,7 +662,8 @@ SimSignals& SwarmSimulation::signals() { return impl_->signals; }
 
 RunReport SwarmSimulation::run(const RunOptions& options) {
   Impl& m = *impl_;
-  if (m.sc.tree) return run_tree(m.sc, options, m.signals);  // a Fisher B-tree: SimGrid only (the loader refuses "flow")
+  if (m.sc.tree)  // a Fisher B-tree of nodes that answer early, split and merge
+    return m.sc.engine == EngineKind::Flow ? flow::run_flow_tree(m.sc, options, m.signals) : run_tree(m.sc, options, m.signals);
   if (m.sc.graph)  // a graph model runs as a pipeline of stages
     return m.sc.engine == EngineKind::Flow ? flow::run_flow_pipeline(m.sc, options, m.signals) : run_pipeline(m.sc, options, m.signals);
   if (m.sc.engine == EngineKind::Flow) return flow::run_flow_engine(m.sc, m.cost, m.signals, options);

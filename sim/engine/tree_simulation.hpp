@@ -9,7 +9,8 @@
 
 namespace swarmsim::sim {
 
-/// Runs the tree of `sc` (sc.tree must be set). One SimGrid engine per process.
+/// Runs the tree of `sc` (sc.tree must be set). One SimGrid engine per process. The flow engine's
+/// twin is flow::run_flow_tree (sim/flow/flow_tree.hpp).
 RunReport run_tree(const Scenario& sc, const RunOptions& options, SimSignals& signals);
 
 }  // namespace swarmsim::sim

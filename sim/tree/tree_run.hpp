@@ -1,7 +1,7 @@
 #pragma once
 // What a Fisher B-tree run records, and the report made from it: the tree, the requests' classes,
 // hidden states and times, the balance periods. The engine (sim/engine/tree_simulation.cpp) only
-// decides when things happen. Pure: no SimGrid.
+// decides when things happen, as does its flow-engine twin (sim/flow/flow_tree.cpp). Pure: no SimGrid.
 #include <cstdint>
 #include <memory>
 #include <vector>

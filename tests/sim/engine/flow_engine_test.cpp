@@ -510,3 +510,27 @@ TEST(FlowEngine, TimeLimitFailsTheSessionsItCutsShort) {
   const std::string reasons = r.metrics["sessions"]["failures"].dump();
   EXPECT_NE(reasons.find("time limit reached before the session arrived"), std::string::npos) << reasons;
 }
+
+// Fisher B-trees (seed 000): the shipped skewed tree, whose leaves split and whose root
+// overflows into a new root on the A100, gives the same figures on both engines, on either
+// network model, with and without replayed bandwidth and latency changes, and with three clients.
+TEST(FlowEngine, MatchesSimGridOnFisherTrees) {
+  const std::string events = R"([{"at": "2s", "action": "set_bandwidth", "node": "rtx3090-1", "bandwidth": "200Mbps"},
+      {"at": "3s", "action": "set_latency", "node": "a100-a", "latency": "4ms"},
+      {"at": "5s", "action": "set_latency", "node": "client-a", "peer": "rtx3090-0", "latency": "9ms"}])";
+  for (const std::string model : {"tcp", "exact"}) {
+    const auto [simgrid, flowed] = both_engines(shipped("tree/fisher-btree-skewed.json", {{"network.model", "\"" + model + "\""}, {"workload.sessions", "3000"}}));
+    EXPECT_GE(simgrid["tree"]["splits"].size(), 3u) << model;
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << "tree on " << model << " differs in " << d.size() << " places:" << lines(d);
+  }
+  const std::string clients = R"([{"name": "client-a", "device": "cpu-generic", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "1Gbps", "downlink": "1Gbps"},
+      {"name": "c1", "device": "cpu-generic", "location": {"lat": 48.85, "lon": 2.35}, "uplink": "1Gbps", "downlink": "1Gbps"},
+      {"name": "c2", "device": "cpu-generic", "location": {"lat": 52.52, "lon": 13.40}, "uplink": "2Gbps", "downlink": "500Mbps"}])";
+  const auto [simgrid, flowed] = both_engines(shipped(
+      "tree/fisher-btree-skewed.json", {{"network.model", "\"exact\""}, {"events", events}, {"clients", clients}, {"workload.sessions", "3000"}}));
+  EXPECT_EQ(simgrid["requests"]["clients"], 3);
+  EXPECT_EQ(simgrid["requests"]["completed"], 3000);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << "tree with replayed changes and three clients differs in " << d.size() << " places:" << lines(d);
+}

@@ -1,0 +1,267 @@
+#include "sim/flow/flow_tree.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <vector>
+
+#include "sim/flow/event_queue.hpp"
+#include "sim/flow/fair_share_network.hpp"
+#include "sim/flow/process.hpp"
+#include "sim/output/progress_line.hpp"
+#include "sim/swarm/latency_table.hpp"
+#include "sim/pipeline_run.hpp"
+#include "sim/tree/tree_run.hpp"
+
+namespace swarmsim::sim::flow {
+namespace {
+
+class FlowTree {
+ public:
+  FlowTree(const Scenario& sc, TreeRun& run)
+      : sc_(sc),
+        m_(run),
+        latencies_(sc),
+        links_(access_rates(sc, true), access_rates(sc, false), sharing_params(sc.network.model), queue_),
+        lat_factor_(latency_factor(sc.network.model)),
+        client_inbox_(sc.clients.size()),
+        window_(sc.clients.size(), sc.workload.max_in_flight),
+        window_waiter_(sc.clients.size(), nullptr) {
+    for (int& in : client_inbox_) {
+      inboxes_.emplace_back();
+      in = static_cast<int>(inboxes_.size()) - 1;
+    }
+  }
+
+  void run(ProgressLine& progress) {
+    for (const TreeNode& n : m_.tree->nodes()) start_node(n.id);
+    if (!sc_.events.empty()) spawn(replay());
+    if (m_.spec.balance_period_s > 0) spawn(balancer());
+    for (int c = 0; c < m_.clients(); ++c) {
+      spawn(client_sender(c));
+      spawn(client_receiver(c));
+    }
+    // The tree's nodes and its balancer are daemons, as on SimGrid: the run ends when the
+    // clients have every answer.
+    while (!queue_.empty() && m_.answered < m_.requests) {
+      const TimedEvent e = queue_.pop();
+      if (e.t > sc_.time_limit_s) break;
+      now_ = e.t;
+      progress.tick(now_, m_.answered, m_.messages);
+      std::uint64_t token = 0;
+      switch (e.kind) {
+        case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;
+        case EventKind::FlowActive:
+        case EventKind::FlowDone:
+          if (links_.on_event(e, token)) {
+            waiter_of(token).outcome = Outcome::Done;
+            waiter_of(token).handle.resume();
+          }
+          break;
+        default: break;  // no timeouts or device work here
+      }
+    }
+  }
+
+ private:
+  // ---- awaitables -------------------------------------------------------------------------
+
+  SleepUntil sleep_for(double s) { return SleepUntil{queue_, now_, now_ + s}; }
+  SleepUntil sleep_until(double t) { return SleepUntil{queue_, now_, t}; }
+
+  /// Messages delivered to a tree node (or a client), in arrival order. A node that moves to
+  /// another server gets a new inbox, and its old process drains the old one, as on SimGrid.
+  struct Inbox {
+    std::deque<StageMessage> messages;
+    Waiter* waiting = nullptr;
+  };
+  struct Receive {
+    Inbox* in;
+    Waiter w{};
+    bool await_ready() const noexcept { return !in->messages.empty(); }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      in->waiting = &w;
+    }
+    StageMessage await_resume() const {
+      const StageMessage msg = in->messages.front();
+      in->messages.pop_front();
+      return msg;
+    }
+  };
+  /// A flow of `bytes` from host `from` to host `to`; resumes when the last byte arrived.
+  struct Transfer {
+    FlowTree* m;
+    int from, to;
+    double bytes;
+    Waiter w{};
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      const double latency = m->latencies_.one_way(from, to);
+      m->links_.start(m->now_, from, to, bytes, m->lat_factor_ * latency, latency, token_of(w));
+    }
+    Outcome await_resume() const noexcept { return w.outcome; }
+  };
+  /// Client c's window: at most max_in_flight of its requests in the tree.
+  struct Acquire {
+    FlowTree* m;
+    int c;
+    Waiter w{};
+    bool await_ready() const noexcept { return m->window_[static_cast<std::size_t>(c)] > 0; }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      m->window_waiter_[static_cast<std::size_t>(c)] = &w;
+    }
+    void await_resume() const noexcept { --m->window_[static_cast<std::size_t>(c)]; }
+  };
+
+  // ---- processes ----------------------------------------------------------------------------
+
+  void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
+  int client_host(int c) const { return static_cast<int>(sc_.nodes.size()) + c; }
+
+  /// The message itself, detached from its sender: its bytes cross the network, then it waits in
+  /// inbox `box`. Inboxes go by index: GCC 12 built this coroutine with an Inbox* parameter into
+  /// one that trapped (ud2) on its first resumption.
+  Process carry(int from, int to, int box, StageMessage msg, double wire, double sent_at, double software_s) {
+    if (co_await Transfer{this, from, to, wire} != Outcome::Done) co_return;
+    m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire, lat_factor_ * latencies_.one_way(from, to),
+                                        software_s});
+    Inbox& in = inboxes_[static_cast<std::size_t>(box)];
+    in.messages.push_back(msg);
+    if (in.waiting) {
+      queue_.push(now_, EventKind::Resume, token_of(*in.waiting));
+      in.waiting = nullptr;
+    }
+  }
+  /// Serializes at the sending end, then posts the message to host `to`'s inbox `in`, as
+  /// SimGrid's carrier does.
+  Task<bool> send(int from, int to, int box, StageMessage msg, double bytes) {
+    const double wire = bytes + sc_.overheads.header_bytes, sent_at = now_;
+    co_await sleep_for(m_.endpoint_s(bytes));
+    processes_.start_now(carry(from, to, box, msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+    m_.bytes_moved += wire;
+    ++m_.messages;
+    co_return true;
+  }
+
+  /// Tree node `id` on its server: one request at a time, in the order they arrive.
+  Process node(int id, int box) {
+    const int server = m_.tree->node(id).server;
+    const double compute_s = m_.node_compute_s[static_cast<std::size_t>(server)];
+    while (true) {
+      const StageMessage msg = co_await Receive{&inboxes_[static_cast<std::size_t>(box)]};
+      const double start = now_;
+      co_await sleep_for(m_.endpoint_s(m_.spec.hidden_bytes));  // deserialize the hidden state
+      const double computing = now_;
+      co_await sleep_for(compute_s);
+      const KeyRange keys = m_.tree->node(id).keys;
+      m_.signals.on_compute(ComputeSpan{computing, now_, server, msg.request, 0, BlockRange{keys.lo, keys.hi}, "tree_node", compute_s});
+      const NodeDecision d = m_.visit(id, msg.request);
+      if (d.exits) {  // seed 000, §2.2: the answer goes back to the client
+        const int c = m_.client_of(msg.request);
+        co_await send(server, client_host(c), client_inbox_[static_cast<std::size_t>(c)], msg, m_.spec.answer_bytes);
+      } else {
+        co_await send(server, m_.tree->node(d.child).server, node_inbox_[static_cast<std::size_t>(d.child)], msg, m_.spec.hidden_bytes);
+      }
+      m_.tree->add_busy(id, now_ - start);
+    }
+  }
+
+  /// Starts node `id` on its server with a new inbox.
+  void start_node(int id) {
+    if (node_inbox_.size() <= static_cast<std::size_t>(id)) node_inbox_.resize(static_cast<std::size_t>(id) + 1);
+    inboxes_.emplace_back();
+    node_inbox_[static_cast<std::size_t>(id)] = static_cast<int>(inboxes_.size()) - 1;
+    spawn(node(id, node_inbox_[static_cast<std::size_t>(id)]));
+  }
+
+  /// Client c sends its requests (r = c, c + clients, ...) to the root, in order, as they arrive.
+  Process client_sender(int c) {
+    for (int r = c; r < m_.requests; r += m_.clients()) {
+      if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
+      co_await Acquire{this, c};
+      m_.request_sent(r, now_);
+      const int root = m_.tree->root();
+      co_await send(client_host(c), m_.tree->node(root).server, node_inbox_[static_cast<std::size_t>(root)], StageMessage{r, 0},
+                    m_.spec.hidden_bytes);
+    }
+  }
+
+  Process client_receiver(int c) {
+    Inbox* in = &inboxes_[static_cast<std::size_t>(client_inbox_[static_cast<std::size_t>(c)])];
+    for (int answered = 0; answered < m_.requests_of(c); ++answered) {
+      const StageMessage msg = co_await Receive{in};
+      co_await sleep_for(m_.endpoint_s(m_.spec.answer_bytes));  // deserialize the answer
+      m_.request_done(msg.request, now_);
+      ++window_[static_cast<std::size_t>(c)];
+      if (Waiter*& w = window_waiter_[static_cast<std::size_t>(c)]) {
+        queue_.push(now_, EventKind::Resume, token_of(*w));
+        w = nullptr;
+      }
+    }
+  }
+
+  /// Every balance period: measure, split and merge (seed 000, §3).
+  Process balancer() {
+    for (double t = m_.spec.balance_period_s;; t += m_.spec.balance_period_s) {
+      co_await sleep_until(t);
+      if (m_.balance(now_)) spawn(split(m_.split_load_s()));
+    }
+  }
+  /// A split's new nodes serve once the slowest of their servers has loaded its parameters.
+  Process split(double wait) {
+    co_await sleep_for(wait);
+    for (const int id : m_.commit_split(now_)) start_node(id);
+  }
+
+  /// Replayed bandwidth and latency changes, before the other events of their time (as SimGrid
+  /// applies its profiles); the loader refuses node failures for trees.
+  Process replay() {
+    for (const ReplayEvent& e : sc_.events) {
+      co_await SleepUntil{queue_, now_, e.at_s, true};
+      const int node = m_.host_index(e.node);
+      const int peer = e.peer.empty() ? -1 : m_.host_index(e.peer);
+      if (e.action == EventAction::SetBandwidth) {
+        if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
+        if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
+      } else if (e.action == EventAction::SetLatency) {
+        if (peer < 0) latencies_.set_access(node, e.value);
+        else latencies_.set_pair(node, peer, e.value);
+      }
+      m_.signals.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
+    }
+  }
+
+  const Scenario& sc_;
+  TreeRun& m_;
+  LatencyTable latencies_;
+  EventQueue queue_;
+  FairShareNetwork links_;
+  double lat_factor_;
+  std::deque<Inbox> inboxes_;          ///< every inbox opened (stable addresses: a moved node's old process drains its old one)
+  std::vector<int> node_inbox_;        ///< per tree node id: its current inbox (index into inboxes_)
+  std::vector<int> client_inbox_;      ///< per client: its inbox (index into inboxes_)
+  std::vector<int> window_;                           ///< per client: free slots of its max_in_flight window
+  std::vector<Waiter*> window_waiter_;
+  double now_ = 0;
+  Processes processes_;  ///< last: its frames go before the state they use
+};
+
+}  // namespace
+
+RunReport run_flow_tree(const Scenario& sc, const RunOptions& options, SimSignals& signals) {
+  TreeRun run(sc, options, signals);
+  const auto wall0 = std::chrono::steady_clock::now();
+  {
+    ProgressLine progress(options.progress, run.requests, "requests");
+    FlowTree tree(sc, run);
+    tree.run(progress);
+    progress.finish();
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return tree_report(run, wall, options);
+}
+
+}  // namespace swarmsim::sim::flow
