@@ -7,6 +7,7 @@
 //                      playback, what-if restarts
 //   panels.cpp         toolbar, coverage, metrics, events / node inspector / what-if tabs
 //   world_view.cpp     the world map (ImDrawList)
+//   tree_view.cpp      a Fisher B-tree run's Tree tab (ImDrawList; geometry in tree_layout.hpp)
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,7 +46,7 @@ struct WhatIfEdits {
 /// Which events the log shows.
 struct EventLogFilter {
   bool show[kEventTypes] = {true, true, true, true, true, true, true, true, false, false, false, true,
-                            true, true, true};  ///< by EventType (spans and steps hidden at first)
+                            true, true, true, true};  ///< by EventType (spans and steps hidden at first)
   char text[64] = "";
 };
 
@@ -83,6 +84,7 @@ struct AppState {
   int selected_host = -1;
   EventLogFilter log_filter;
   int side_tab = 0;                     ///< set to select a tab programmatically (-1: leave it)
+  float tree_highlight_s = 5.0f;        ///< the Tree tab highlights splits and merges this recent (simulated s)
   WhatIfEdits whatif;
   bool screenshot_mode = false;         ///< fixed layout, no interaction
 };
@@ -114,6 +116,10 @@ void draw_world_view(AppState& state, const PixelRect& r);
 void draw_coverage_panel(AppState& state, const PixelRect& r);
 void draw_metrics_panel(AppState& state, const PixelRect& r);
 void draw_side_panel(AppState& state, const PixelRect& r);
+/// The Tree tab's content, in the current window: the tree at state.time (tree_view.cpp).
+void draw_tree_view(AppState& state);
+/// Whether the run shown has a Fisher B-tree: its run_start says "tree": true, or a "tree" event was read.
+bool has_tree(const AppState& state);
 void draw_error_window(AppState& state, int width, int height);
 
 }  // namespace swarmsim::gui

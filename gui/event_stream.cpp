@@ -21,7 +21,11 @@ std::string EventStreamWriter::host_name(int host) const {
 }
 
 void EventStreamWriter::connect(sim::SimSignals& s) {
-  if (!sc_.graph) sink_(sim::run_start_json(sc_).dump());  // the same header as events.jsonl
+  if (sc_.tree) {
+    sink_(sim::tree_run_start_json(sc_).dump());  // the same header as a tree run's events.jsonl
+  } else if (!sc_.graph) {
+    sink_(sim::run_start_json(sc_).dump());  // the same header as events.jsonl
+  }
   // A graph pipeline's stages are its blocks; their number is known once it is planned.
   s.on_pipeline_planned.connect([this](const sim::PipelinePlanned& p) {
     json start = sim::run_start_json(sc_);
@@ -81,6 +85,8 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
                {"min_throughput_after", e.min_throughput_after}}
               .dump());
   });
+  s.on_tree_changed.connect(
+      [this](const sim::TreeChanged& e) { sink_(sim::tree_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
   s.on_session_ended.connect([this](const sim::SessionEnded& e) {
     json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session},
            {"tokens", e.tokens}};

@@ -6,7 +6,8 @@
 //   {"t": end, "type": "transfer", "from": NAME, "to": NAME, "start": s, "session": k, "step": n, "bytes": b}
 //   {"t": t,   "type": "step",     "session": k, "step": n, "latency": s}
 //
-// and "tokens_per_step" (the batch size) in "run_start". `swarmsim-gui --emit-events` writes it
+// and "tokens_per_step" (the batch size) in "run_start". A Fisher B-tree's "tree" lines are those of
+// events.jsonl (sim/output/event_log.cpp). `swarmsim-gui --emit-events` writes it
 // on stdout from a child process; EventLineReader (run_loader.hpp) reads it back.
 #include <functional>
 #include <string>

@@ -3,7 +3,7 @@
 // [SECTION] index
 //   helpers            HelpMarker, byte and time formatting, fixed windows
 //   toolbar            play / pause / step, speed, timeline scrubber, status
-//   coverage           blocks x servers grid, chains in flight
+//   coverage           blocks x servers grid, chains in flight (a tree run: Tree and Block coverage tabs)
 //   metrics            throughput and latency over time, utilization, latency histogram
 //   side               tabs: events (filtered log), node inspector, what-if, run
 //   errors             the error window
@@ -120,6 +120,21 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
     case EventType::BlocksMoved:
       return name(e.node) + " moves from blocks " + std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1) +
              " to " + std::to_string(e.blocks_to.start) + "-" + std::to_string(e.blocks_to.end - 1);
+    case EventType::Tree: {
+      if (!e.tree) return "tree";
+      const TreeChange& c = e.tree->change;
+      std::string ids;
+      for (int id : c.created) ids += (ids.empty() ? "#" : ", #") + std::to_string(id);
+      const std::string size = " (" + std::to_string(e.tree->nodes.size()) + " nodes)";
+      switch (c.what) {
+        case TreeChangeKind::Planned: return "tree planned" + size;
+        case TreeChangeKind::SplitStarted: return "tree node #" + std::to_string(c.node) + " splits: " + ids + " loading" + size;
+        case TreeChangeKind::Split: return "tree node #" + std::to_string(c.node) + " split: " + ids + " serving" + size;
+        case TreeChangeKind::Merge: return "tree leaves merged into #" + std::to_string(c.node) + size;
+        case TreeChangeKind::Balance: return "tree measured (Fisher, load)" + size;
+      }
+      return "tree";
+    }
   }
   return "";
 }
@@ -193,14 +208,14 @@ void draw_toolbar(AppState& st, const PixelRect& r) {
 // [SECTION] coverage
 // ---------------------------------------------------------------------------------------------
 
-void draw_coverage_panel(AppState& st, const PixelRect& r) {
-  begin_fixed("Block coverage", r, st.screenshot_mode);
+namespace {
+
+void coverage_contents(AppState& st, const PixelRect& r) {
   const SwarmInfo& info = st.timeline.info();
   const SwarmState& s = st.snapshot;
   const int S = info.n_servers, B = info.n_blocks;
   if (S == 0 || B == 0 || s.nodes.size() != info.hosts.size()) {
     ImGui::TextDisabled("no swarm loaded");
-    ImGui::End();
     return;
   }
   float label_w = 60;
@@ -262,6 +277,32 @@ void draw_coverage_panel(AppState& st, const PixelRect& r) {
     ImGui::TextUnformatted(line.c_str());
   }
   ImGui::EndChild();
+}
+
+}  // namespace
+
+bool has_tree(const AppState& st) { return st.timeline.info().tree || !st.timeline.latest().tree.nodes.empty(); }
+
+void draw_coverage_panel(AppState& st, const PixelRect& r) {
+  // A Fisher B-tree run shows its tree first; its blocks are the tree's nodes.
+  if (!has_tree(st)) {
+    begin_fixed("Block coverage###bottom", r, st.screenshot_mode);
+    coverage_contents(st, r);
+    ImGui::End();
+    return;
+  }
+  begin_fixed("Fisher B-tree###bottom", r, st.screenshot_mode);
+  if (ImGui::BeginTabBar("bottom_tabs")) {
+    if (ImGui::BeginTabItem("Tree")) {
+      draw_tree_view(st);
+      ImGui::EndTabItem();
+    }
+    if (ImGui::BeginTabItem("Block coverage")) {
+      coverage_contents(st, r);
+      ImGui::EndTabItem();
+    }
+    ImGui::EndTabBar();
+  }
   ImGui::End();
 }
 
@@ -393,9 +434,12 @@ namespace {
 void events_tab(AppState& st) {
   EventLogFilter& f = st.log_filter;
   static const char* names[kEventTypes] = {"join", "down", "up", "link", "start", "chain", "done", "failed",
-                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved"};
-  for (int i = 0; i < kEventTypes; ++i) {
-    if (i % 8) ImGui::SameLine();
+                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved", "tree"};
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  for (int i = 0; i < kEventTypes; ++i) {  // as many a row as fit
+    const float w = ImGui::GetFrameHeight() + style.ItemInnerSpacing.x + ImGui::CalcTextSize(names[i]).x;
+    if (i > 0 && ImGui::GetItemRectMax().x + style.ItemSpacing.x + w <= right) ImGui::SameLine();
     ImGui::Checkbox(names[i], &f.show[i]);
   }
   ImGui::SetNextItemWidth(-1);
@@ -622,7 +666,7 @@ void draw_error_window(AppState& st, int width, int height) {
 
 void draw_app(AppState& st, int width, int height) {
   refresh_snapshot(st);
-  const PanelLayout l = compute_layout(width, height);
+  const PanelLayout l = compute_layout(width, height, has_tree(st));
   draw_toolbar(st, l.toolbar);
   draw_world_view(st, l.world);
   draw_coverage_panel(st, l.coverage);

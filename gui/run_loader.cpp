@@ -129,6 +129,77 @@ double span_start(const json& j, double t) {
   return start;
 }
 
+/// Most nodes a "tree" line may list (a tree has one per server; 10^5 servers is far beyond any scenario).
+constexpr std::size_t kMaxTreeNodes = 100000;
+
+/// A "tree" line's change and nodes. Each node's parent is listed before it (-1: a root), ids are
+/// unique, keys are [lo, hi) with 0 <= lo < hi, servers are servers, and "created" names listed nodes.
+std::shared_ptr<const TreeSnapshot> tree_snapshot(const json& j, double t, const SwarmInfo& info) {
+  auto snap = std::make_shared<TreeSnapshot>();
+  TreeChange& c = snap->change;
+  c.t = t;
+  const std::string what = text(j, "what");
+  static const TreeChangeKind kinds[] = {TreeChangeKind::Planned, TreeChangeKind::SplitStarted, TreeChangeKind::Split,
+                                         TreeChangeKind::Merge, TreeChangeKind::Balance};
+  const auto kind = std::find_if(std::begin(kinds), std::end(kinds), [&](TreeChangeKind k) { return what == to_string(k); });
+  if (kind == std::end(kinds))
+    throw EventFormatError("\"what\": expected \"planned\", \"split_started\", \"split\", \"merge\" or \"balance\", got \"" + what + "\"");
+  c.what = *kind;
+  c.node = integer_or(j, "node", -1);
+  if (c.node < -1) throw EventFormatError("\"node\": expected a node id >= 0 or -1, got " + std::to_string(c.node));
+  const json& nodes = field(j, "nodes");
+  if (!nodes.is_array()) throw EventFormatError("\"nodes\": expected an array of {id, parent, keys, server, state, fisher, load}");
+  if (nodes.size() > kMaxTreeNodes) throw EventFormatError("\"nodes\": more than 100000 nodes");
+  std::map<int, std::size_t> index;  // id -> position
+  for (std::size_t k = 0; k < nodes.size(); ++k) {
+    const json& v = nodes[k];
+    const std::string at = "nodes[" + std::to_string(k) + "]";
+    try {
+      if (!v.is_object()) throw EventFormatError("expected an object {id, parent, keys, server, state, fisher, load}, got " + v.dump());
+      TreeNodeView n;
+      n.id = integer(v, "id");
+      if (n.id < 0) throw EventFormatError("\"id\": expected an id >= 0, got " + std::to_string(n.id));
+      if (index.count(n.id)) throw EventFormatError("\"id\": node " + std::to_string(n.id) + " is listed twice");
+      n.parent = integer(v, "parent");
+      if (n.parent != -1 && !index.count(n.parent))
+        throw EventFormatError("\"parent\": node " + std::to_string(n.parent) +
+                               " is not listed before it (expected -1 for the root, or the id of an earlier node)");
+      // A tree run's keys are its classes, which run_start gives as its blocks.
+      const double max_key = info.tree ? info.n_blocks : std::numeric_limits<int>::max();
+      const json& keys = field(v, "keys");
+      if (!keys.is_array() || keys.size() != 2 || !keys[0].is_number_integer() || !keys[1].is_number_integer() ||
+          keys[0].get<double>() < 0 || keys[0].get<double>() >= keys[1].get<double>() || keys[1].get<double>() > max_key)
+        throw EventFormatError("\"keys\": expected [lo, hi] with integers 0 <= lo < hi" +
+                               (info.tree ? " <= " + std::to_string(info.n_blocks) + " (the run's keys)" : std::string()) +
+                               ", got " + keys.dump());
+      n.lo = keys[0].get<int>();
+      n.hi = keys[1].get<int>();
+      n.server = host(v, "server", info);
+      if (n.server >= info.n_servers)
+        throw EventFormatError("\"server\": \"" + info.hosts[static_cast<std::size_t>(n.server)].name + "\" is a client, not a server");
+      const std::string state = text(v, "state");
+      if (state != "loading" && state != "serving")
+        throw EventFormatError("\"state\": expected \"loading\" or \"serving\", got \"" + state + "\"");
+      n.loading = state == "loading";
+      n.fisher = non_negative(v, "fisher");
+      n.load = non_negative(v, "load");
+      index.emplace(n.id, k);
+      snap->nodes.push_back(n);
+    } catch (const EventFormatError& e) {
+      throw EventFormatError(at + ": " + e.what());
+    }
+  }
+  const json& created = field(j, "created");
+  if (!created.is_array()) throw EventFormatError("\"created\": expected an array of node ids, got " + created.dump());
+  for (const json& id : created) {
+    if (!id.is_number_integer() || id.get<double>() < 0 || id.get<double>() > std::numeric_limits<int>::max() ||
+        !index.count(id.get<int>()))
+      throw EventFormatError("\"created\": " + id.dump() + " is not the id of a listed node");
+    c.created.push_back(id.get<int>());
+  }
+  return snap;
+}
+
 /// A node ("gpu", memory) or a client ("device") of the run_start header.
 HostInfo host_info(const json& j, bool server) {
   HostInfo h;
@@ -177,6 +248,10 @@ SwarmInfo parse_run_start(const json& j) {
   if (j.contains("pipeline")) {
     if (!j.at("pipeline").is_boolean()) throw EventFormatError("\"pipeline\": expected true or false, got " + j.at("pipeline").dump());
     info.pipeline = j.at("pipeline").get<bool>();
+  }
+  if (j.contains("tree")) {
+    if (!j.at("tree").is_boolean()) throw EventFormatError("\"tree\": expected true or false, got " + j.at("tree").dump());
+    info.tree = j.at("tree").get<bool>();
   }
   if (!(info.tokens_per_step > 0)) throw EventFormatError("\"tokens_per_step\": expected a number > 0");
   info.index_hosts();
@@ -273,6 +348,9 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.node = host(j, "node", info);
     e.blocks = blocks(j, "from", info.n_blocks);
     e.blocks_to = blocks(j, "to", info.n_blocks);
+  } else if (type == "tree") {
+    e.type = EventType::Tree;
+    e.tree = tree_snapshot(j, e.t, info);
   } else if (type == "run_end") {
     e.type = EventType::RunEnd;
   } else if (type == "run_start") {
@@ -638,8 +716,9 @@ RunDirectory load_run_directory(const fs::path& dir) {
                              std::to_string(static_cast<long long>(run.summary.trace_dropped_events)) + "): series end early");
   }
 
-  // A pipeline's request is one step, answered when its session is done (it has no "head" span).
-  if (info.pipeline) {
+  // A pipeline's or a tree's request is one step, answered when its session is done (neither has
+  // a "head" span; their live streams send that step).
+  if (info.pipeline || info.tree) {
     std::map<int, double> arrival;
     for (const SwarmEvent& e : events) {
       if (e.type == EventType::SessionStart) arrival[e.session] = e.t;

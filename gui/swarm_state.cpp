@@ -37,6 +37,18 @@ const char* to_string(EventType t) {
     case EventType::TransferRetry: return "transfer_retry";
     case EventType::SessionRecovered: return "session_recovered";
     case EventType::BlocksMoved: return "blocks_moved";
+    case EventType::Tree: return "tree";
+  }
+  return "?";
+}
+
+const char* to_string(TreeChangeKind k) {
+  switch (k) {
+    case TreeChangeKind::Planned: return "planned";
+    case TreeChangeKind::SplitStarted: return "split_started";
+    case TreeChangeKind::Split: return "split";
+    case TreeChangeKind::Merge: return "merge";
+    case TreeChangeKind::Balance: return "balance";
   }
   return "?";
 }
@@ -78,6 +90,12 @@ std::vector<std::vector<bool>> SwarmState::coverage(int n_blocks, int n_servers)
       c[static_cast<std::size_t>(b)][static_cast<std::size_t>(i)] = true;
   }
   return c;
+}
+
+const TreeNodeView* TreeState::find(int id) const {
+  for (const TreeNodeView& n : nodes)
+    if (n.id == id) return &n;
+  return nullptr;
 }
 
 double SwarmState::up_seconds(int i) const {
@@ -244,6 +262,17 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
         ++n->moves;
       }
       break;
+    case EventType::Tree:
+      if (!e.tree) break;
+      s.tree.nodes = e.tree->nodes;
+      if (e.tree->change.what == TreeChangeKind::Balance) {
+        s.tree.measured_at = e.t;
+      } else {
+        if (s.tree.history.size() == TreeState::kHistory) s.tree.history.erase(s.tree.history.begin());
+        s.tree.history.push_back(e.tree->change);
+        s.tree.history.back().t = e.t;
+      }
+      break;
   }
 }
 
@@ -252,7 +281,8 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
 // ---------------------------------------------------------------------------------------------
 
 std::size_t state_entries(const SwarmState& s) {
-  return s.nodes.size() + s.sessions.size() + s.traffic.size() + s.pair_latency_s.size();
+  return s.nodes.size() + s.sessions.size() + s.traffic.size() + s.pair_latency_s.size() + s.tree.nodes.size() +
+         s.tree.history.size();
 }
 
 Timeline::Timeline(SwarmInfo info) : info_(std::move(info)), head_(initial_state(info_)) {

@@ -10,11 +10,15 @@
 // proportion to the events, not to events x hosts. Nothing here knows about windows
 // or OpenGL: the tests drive it directly.
 //
+// A Fisher B-tree run (seed 000) also has "tree" events: each carries the whole tree after a
+// change, and `SwarmState::tree` is the last one with a short history of the splits and merges.
+//
 // Times are simulated seconds, sizes bytes, bandwidths bytes/s. Hosts are indices: servers
 // 0..S-1 in scenario order, then clients S..S+C-1 (as in sim/swarm/swarm_events.hpp).
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -47,6 +51,7 @@ struct SwarmInfo {
   std::vector<HostInfo> hosts;
   double tokens_per_step = 1.0;   ///< tokens one step of one session produces (the batch size)
   bool pipeline = false;          ///< a graph pipeline's run: blocks are its stages, sessions its requests (one step each)
+  bool tree = false;              ///< a Fisher B-tree's run: blocks are its keys (classes), a node serves its key range
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()
   /// Fills by_name from hosts (call once hosts are complete): every event names its hosts.
   void index_hosts();
@@ -63,9 +68,10 @@ enum class EventType {
   TransferRetry,     ///< a hidden-state transfer failed (timeout, checksum) and is retried or given up
   SessionRecovered,  ///< a session replaced a failed server's hop(s) and goes on
   BlocksMoved,       ///< a server moved its block range (rebalancing); serves again at its next node_join
+  Tree,              ///< a Fisher B-tree changed shape or was measured (`SwarmEvent::tree`)
 };
 /// Number of EventType values.
-inline constexpr int kEventTypes = 15;
+inline constexpr int kEventTypes = 16;
 /// The events.jsonl "type" of `t` ("node_join", ...).
 const char* to_string(EventType t);
 
@@ -73,6 +79,46 @@ struct ChainHop {
   int node = 0;
   BlockRange blocks;
   bool operator==(const ChainHop&) const = default;
+};
+
+/// One node of a Fisher B-tree (seed 000) as a "tree" event shows it: the GUI's copy of
+/// sim::TreeNodeView, with its server as a host index and its state as a flag.
+struct TreeNodeView {
+  int id = 0;
+  int parent = -1;          ///< node id, -1 for the root
+  int lo = 0, hi = 0;       ///< its keys (classes) [lo, hi)
+  int server = -1;          ///< host index of its server
+  bool loading = false;     ///< a split's new node loading its parameters (not routed to yet); else serving
+  double fisher = 0.0;      ///< I = tr(F) over the last balance period
+  double load = 0.0;        ///< its server's busy fraction over the last balance period
+  bool operator==(const TreeNodeView&) const = default;
+};
+
+/// What a "tree" event says happened.
+enum class TreeChangeKind {
+  Planned,       ///< the initial tree (t = 0)
+  SplitStarted,  ///< a split's new nodes start loading
+  Split,         ///< they serve: the tree changed
+  Merge,         ///< two sibling leaves became one (or a parent left with one leaf became a leaf)
+  Balance,       ///< a balance period's Fisher and load measurements; the shape is unchanged
+};
+/// The events.jsonl "what" of `k` ("split_started", ...).
+const char* to_string(TreeChangeKind k);
+
+/// A change of the tree: a "tree" event without its nodes.
+struct TreeChange {
+  double t = 0.0;
+  TreeChangeKind what = TreeChangeKind::Planned;
+  int node = -1;             ///< the node that split, or the merge's kept node; -1 otherwise
+  std::vector<int> created;  ///< split_started, split: the new nodes
+  bool operator==(const TreeChange&) const = default;
+};
+
+/// A "tree" event's content: the change and every node loading or serving after it, parents
+/// before children, children in key order.
+struct TreeSnapshot {
+  TreeChange change;
+  std::vector<TreeNodeView> nodes;
 };
 
 /// One event of a run. Only the fields of its type are meaningful.
@@ -96,6 +142,9 @@ struct SwarmEvent {
   std::string text;         ///< SessionFailed, TransferRetry: reason; Compute: "blocks"/"embed"/"head";
                             ///< LinkChange: "set_bandwidth"/"set_latency"
   char direction = 'b';     ///< LinkChange set_bandwidth: 'u'p, 'd'own, 'b'oth
+  /// Tree: the change and the tree after it. Shared, never modified: events are copied into
+  /// timelines and checkpoints, and other types do not pay for a tree's size.
+  std::shared_ptr<const TreeSnapshot> tree;
 };
 
 /// A session between its arrival and its end.
@@ -147,6 +196,17 @@ struct PairTraffic {
   int messages = 0;
 };
 
+/// A Fisher B-tree at time T: its nodes and its last structural changes.
+struct TreeState {
+  static constexpr std::size_t kHistory = 16;  ///< changes kept (enough to highlight the recent ones)
+  std::vector<TreeNodeView> nodes;   ///< loading or serving, parents before children, children in key order
+  std::vector<TreeChange> history;   ///< the last kHistory changes but "balance", oldest first
+  double measured_at = -1.0;         ///< last "balance" (its fisher and load); -1 before the first
+
+  /// The node with id `id`, or nullptr.
+  const TreeNodeView* find(int id) const;
+};
+
 /// The swarm at simulated time `time`: what the panels draw.
 struct SwarmState {
   double time = 0.0;
@@ -162,6 +222,7 @@ struct SwarmState {
   long hops = 0;                ///< transfers
   bool ended = false;           ///< "run_end" seen
   LatencyBins ttft, per_token;  ///< step 0 latencies, step >= 1 latencies
+  TreeState tree;               ///< a Fisher B-tree run's tree (empty otherwise)
 
   /// Hosts serving block `b` now (joined, up, loaded), in host order.
   std::vector<int> servers_of_block(int b) const;
@@ -171,7 +232,8 @@ struct SwarmState {
   double up_seconds(int i) const;
 };
 
-/// Entries in a state (hosts, sessions in flight, traffic pairs, latency overrides): what a copy costs.
+/// Entries in a state (hosts, sessions in flight, traffic pairs, latency overrides, tree nodes and
+/// changes): what a copy costs.
 std::size_t state_entries(const SwarmState& s);
 
 /// Applies one event to a state. Events must come in time order. `info` is the run's hosts.

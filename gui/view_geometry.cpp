@@ -6,12 +6,12 @@
 
 namespace swarmsim::gui {
 
-PanelLayout compute_layout(int width, int height) {
+PanelLayout compute_layout(int width, int height, bool tree) {
   const float W = static_cast<float>(std::max(width, 320)), H = static_cast<float>(std::max(height, 240));
   const float bar = 62.0f;
   const float left_w = std::floor(W * 0.60f);
   const float body = H - bar;
-  const float world_h = std::floor(body * 0.62f);
+  const float world_h = std::floor(body * (tree ? 0.48f : 0.62f));
   const float metrics_h = std::floor(body * 0.55f);
   PanelLayout l;
   l.toolbar = {0, 0, W, bar};

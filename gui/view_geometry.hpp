@@ -20,11 +20,12 @@ struct PixelRect {
 struct PanelLayout {
   PixelRect toolbar;   ///< play/pause, speed, timeline scrubber (full width, top)
   PixelRect world;     ///< the world map (left, under the toolbar)
-  PixelRect coverage;  ///< block coverage (left, under the map)
+  PixelRect coverage;  ///< block coverage, and a Fisher B-tree run's Tree tab (left, under the map)
   PixelRect metrics;   ///< throughput, latency, utilization, histogram (right, top)
   PixelRect side;      ///< tabs: events, node inspector, what-if (right, bottom)
 };
-PanelLayout compute_layout(int width, int height);
+/// `tree`: the run has a Fisher B-tree, whose Tree tab gets a taller `coverage` rectangle (the map a shorter one).
+PanelLayout compute_layout(int width, int height, bool tree = false);
 
 /// An equirectangular view: `deg_per_px` degrees of longitude (and of latitude) per pixel, the
 /// point (center_lat, center_lon) at the middle of `rect`.

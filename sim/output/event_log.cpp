@@ -34,6 +34,14 @@ json run_start_json(const Scenario& sc) {
               {"tokens_per_step", sc.workload.batch_size}};
 }
 
+json tree_run_start_json(const Scenario& sc) {
+  json start = run_start_json(sc);
+  start["model"] = "fisher-btree";
+  start["n_blocks"] = sc.tree ? sc.tree->classes : 0;
+  start["tree"] = true;
+  return start;
+}
+
 EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path)
     : EventLogWriter(sc, path, run_start_json(sc)) {}
 
@@ -94,13 +102,8 @@ void EventLogWriter::connect(SimSignals& s) {
               {"replayed_tokens", e.replayed_tokens}, {"detected_after", e.detected_after}}
              .dump());
   });
-  s.on_tree_changed.connect([this](const TreeChanged& e) {
-    json nodes = json::array();
-    for (const TreeNodeView& n : e.nodes)
-      nodes.push_back(json{{"id", n.id}, {"parent", n.parent}, {"keys", {n.lo, n.hi}}, {"server", host_name(n.server)},
-                           {"state", n.state}, {"fisher", n.fisher}, {"load", n.load}});
-    line(json{{"t", e.t}, {"type", "tree"}, {"what", e.what}, {"node", e.node}, {"created", e.created}, {"nodes", nodes}}.dump());
-  });
+  s.on_tree_changed.connect(
+      [this](const TreeChanged& e) { line(tree_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
   s.on_blocks_moved.connect([this](const BlocksMoved& e) {
     line(json{{"t", e.t}, {"type", "blocks_moved"}, {"node", host_name(e.node)}, {"from", range_json(e.from)},
               {"to", range_json(e.to)}, {"min_throughput_before", e.min_throughput_before},

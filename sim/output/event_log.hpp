@@ -14,6 +14,18 @@ namespace swarmsim::sim {
 /// The "run_start" line of an event log: the scenario, its model, and every node and client with
 /// its device, links and location (what a replay needs to draw the swarm).
 nlohmann::json run_start_json(const Scenario& sc);
+/// The "run_start" line of a Fisher B-tree run (sc.tree set): a tree node's keys play the part of
+/// a server's blocks, so n_blocks is the classes.
+nlohmann::json tree_run_start_json(const Scenario& sc);
+/// A "tree" line: the tree's shape after `e`, servers named by `host_name` (a host index's name).
+template <class HostName>
+nlohmann::json tree_changed_json(const TreeChanged& e, const HostName& host_name) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const TreeNodeView& n : e.nodes)
+    nodes.push_back(nlohmann::json{{"id", n.id}, {"parent", n.parent}, {"keys", {n.lo, n.hi}}, {"server", host_name(n.server)},
+                                   {"state", n.state}, {"fisher", n.fisher}, {"load", n.load}});
+  return nlohmann::json{{"t", e.t}, {"type", "tree"}, {"what", e.what}, {"node", e.node}, {"created", e.created}, {"nodes", nodes}};
+}
 
 class EventLogWriter {
  public:

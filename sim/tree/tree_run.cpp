@@ -55,11 +55,7 @@ TreeRun::TreeRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
     trace->connect(signals);
   }
   if (!options.out_dir.empty() && sc.outputs.events) {
-    nlohmann::json start = run_start_json(sc);
-    start["model"] = "fisher-btree";
-    start["n_blocks"] = spec.classes;  // a tree node's keys play the part of a server's blocks
-    start["tree"] = true;
-    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", start);
+    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", tree_run_start_json(sc));
     log->connect(signals);
   }
   for (const TreeNode& n : tree->nodes()) signals.on_node_joined(NodeJoined{0.0, n.server, BlockRange{n.keys.lo, n.keys.hi}, 0.0});

@@ -1,7 +1,8 @@
 // swarmsim-gui --screenshot under Xvfb: the PNG is written, is not blank, and shows each node's
 // marker at the pixel its coordinates project to (the projection and layout functions of
-// gui/view_geometry.hpp, the ones the renderer uses); a failed node is drawn down; bad input is
-// reported in the window and on stderr with a non-zero exit, never a crash.
+// gui/view_geometry.hpp, the ones the renderer uses); a failed node is drawn down; a Fisher
+// B-tree's splits and merges are outlined; bad input is reported in the window and on stderr with
+// a non-zero exit, never a crash.
 //
 // These tests need an X display: they run the GUI through `xvfb-run -a` (scripts/setup.sh installs
 // xvfb), or on $DISPLAY when xvfb-run is missing. With neither they FAIL, they do not skip: CI
@@ -18,8 +19,10 @@
 
 #include <stb_image.h>
 
+#include "gui/tree_layout.hpp"
 #include "gui/view_geometry.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/gui/tree_run_lines.hpp"
 
 using namespace swarmsim;
 namespace fs = std::filesystem;
@@ -123,6 +126,18 @@ bool colour_near(const Image& img, float x, float y, std::uint32_t abgr, int rad
   return false;
 }
 
+/// Pixels inside `r` of colour `abgr` (0xAABBGGRR) within `tol` per channel.
+int count_colour(const Image& img, const gui::PixelRect& r, std::uint32_t abgr, int tol = 12) {
+  const int cr = abgr & 0xFF, cg = (abgr >> 8) & 0xFF, cb = (abgr >> 16) & 0xFF;
+  int n = 0;
+  for (int y = std::max(0, static_cast<int>(r.y)); y < std::min(img.h, static_cast<int>(r.y + r.h)); ++y)
+    for (int x = std::max(0, static_cast<int>(r.x)); x < std::min(img.w, static_cast<int>(r.x + r.w)); ++x) {
+      const unsigned char* p = img.at(x, y);
+      n += std::abs(p[0] - cr) <= tol && std::abs(p[1] - cg) <= tol && std::abs(p[2] - cb) <= tol;
+    }
+  return n;
+}
+
 /// Expected marker centre of every host (servers then clients), as the renderer computes it.
 std::vector<std::pair<float, float>> expected_centres(const sim::Scenario& sc) {
   std::vector<const topology::GeoPoint*> locs;
@@ -205,6 +220,40 @@ TEST(GuiScreenshot, ReplayedRunDrawsAFailedNodeDown) {
       EXPECT_TRUE(colour_near(img, x, y, 0xFF3232FFu, 4, 30)) << "l4-1 red cross";
     }
   }
+}
+
+// A Fisher B-tree run (tests/gui/tree_run_lines.hpp, hand-written): the Tree tab, in the taller
+// bottom-left panel of a tree run, outlines the node that is splitting in yellow while its new
+// node loads (1.2 s), the new node in green once it serves (1.5 s), and the merge's kept node in
+// orange (3.5 s); each outline only when it applies.
+TEST(GuiScreenshot, TreeRunHighlightsSplitsAndMerges) {
+  const fs::path dir = fresh_dir("gui-tree");
+  const fs::path run_dir = dir / "run";
+  fs::create_directories(run_dir);
+  {
+    std::ofstream out(run_dir / "events.jsonl");
+    for (int i = 0; i < test::kTreeRunLines; ++i) out << test::kTreeRun[i] << '\n';
+  }
+  const gui::PixelRect tree = gui::compute_layout(kW, kH, true).coverage;
+  const auto shot = [&](const char* at) {
+    const fs::path png = dir / (std::string("tree-") + at + ".png");
+    std::vector<std::string> args = {run_dir.string(), "--screenshot", png.string(), "--at", at};
+    for (const auto& a : size_args()) args.push_back(a);
+    const Result r = run(SWARMSIM_GUI_EXE, args, true, dir);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return load_png(png);
+  };
+  const std::uint32_t split = gui::tree_mark_color(gui::TreeMark::Split), created = gui::tree_mark_color(gui::TreeMark::Created),
+                      merged = gui::tree_mark_color(gui::TreeMark::Merged);
+  const Image loading = shot("1.2");
+  ASSERT_EQ(loading.w, kW);
+  EXPECT_GT(count_colour(loading, tree, split), 100) << "#2 splitting, outlined in yellow";
+  EXPECT_EQ(count_colour(loading, tree, created), 0) << "#3 still loading: dashed grey, not green";
+  const Image serving = shot("1.5");
+  EXPECT_GT(count_colour(serving, tree, created), 100) << "#3 serving, outlined in green";
+  EXPECT_EQ(count_colour(serving, tree, merged), 0);
+  const Image merge = shot("3.5");
+  EXPECT_GT(count_colour(merge, tree, merged), 100) << "#1 kept by the merge, outlined in orange";
 }
 
 // A directory that does not exist: the error is on stderr and in the window; exit code 2.
