@@ -33,6 +33,9 @@ awk '
     p = "BM_PipelineRunFlow/20000/iterations:2/manual_time"; b = "BM_PipelineRun/20000/iterations:2/manual_time"
     if ((p in rate) && (b in rate))
       printf "%-50s %10.0f messages/s = %.1f x the SimGrid engine (%0.f messages/s)\n", p, rate[p], rate[p] / rate[b], rate[b]
+    p = "BM_TreeRunFlow/20000/iterations:2/manual_time"; b = "BM_TreeRun/20000/iterations:2/manual_time"
+    if ((p in rate) && (b in rate))
+      printf "%-50s %10.0f messages/s = %.1f x the SimGrid engine (%0.f messages/s)\n", p, rate[p], rate[p] / rate[b], rate[b]
     # CPU kernels against the peaks of this machine, measured in the same run (STREAM triad, FMA chains);
     # above 100%: the data fit in the last-level cache.
     for (n in peak_bw) if (peak_bw[n] > 0)

@@ -201,4 +201,17 @@ BENCHMARK(BM_PipelineRun)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillise
 void BM_PipelineRunFlow(benchmark::State& state) { pipeline_messages(state, sim::EngineKind::Flow); }
 BENCHMARK(BM_PipelineRunFlow)->Arg(20000)->Arg(200000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
 
+/// A Fisher B-tree (scenarios/tree/fisher-btree-skewed.json: splits, a root overflow) with
+/// range(0) requests: messages (hops) per wall-second, the heads' arithmetic included.
+void tree_messages(benchmark::State& state, sim::EngineKind engine) {
+  sim::Scenario sc = sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/tree/fisher-btree-skewed.json",
+                                             {{"workload.sessions", std::to_string(state.range(0))}});
+  sc.engine = engine;
+  time_runs(state, sc);
+}
+void BM_TreeRun(benchmark::State& state) { tree_messages(state, sim::EngineKind::SimGrid); }
+BENCHMARK(BM_TreeRun)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+void BM_TreeRunFlow(benchmark::State& state) { tree_messages(state, sim::EngineKind::Flow); }
+BENCHMARK(BM_TreeRunFlow)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+
 }  // namespace
