@@ -184,6 +184,8 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
                 s["created"].size());
     if (s.contains("ready_at_s"))
       std::printf(", serving at %s\n", sim::format_duration(s["ready_at_s"].get<double>()).c_str());
+    else if (s.contains("cancelled"))
+      std::printf(", cancelled (a server failed while they loaded)\n");
     else
       std::printf(", still loading at the end\n");
   }
@@ -191,6 +193,17 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
     std::printf("merge         node %d took node %d's keys at %s (mean I %.1f)%s\n", g["kept"].get<int>(), g["retired"].get<int>(),
                 sim::format_duration(g["at_s"].get<double>()).c_str(), g["mean_fisher"].get<double>(),
                 g.contains("collapsed_into") ? (", then node " + std::to_string(g["collapsed_into"].get<int>()) + " became a leaf").c_str() : "");
+  for (const auto& f : tr["failovers"]) {
+    std::printf("failover      node %d: %s down at %s, detected at %s (%d requests sent again)", f["node"].get<int>(),
+                f["from"].get<std::string>().c_str(), sim::format_duration(f["failed_at_s"].get<double>()).c_str(),
+                sim::format_duration(f["detected_at_s"].get<double>()).c_str(), f["requests_resent"].get<int>());
+    if (f.contains("to"))
+      std::printf(", serving on %s at %s\n", f["to"].get<std::string>().c_str(), sim::format_duration(f["ready_at_s"].get<double>()).c_str());
+    else
+      std::printf(", no spare before the end\n");
+  }
+  if (a["degraded"].get<int>() > 0)
+    std::printf("degraded      %d answers given by a node in place of its failed child\n", a["degraded"].get<int>());
   std::printf("%-6s%-8s%-10s%-13s%-11s%8s%8s%9s%7s\n", "node", "parent", "keys", "server", "state", "visits", "exits", "I", "load");
   for (const auto& n : tr["nodes"]) {
     char keys[32];

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include <simgrid/Exception.hpp>
@@ -83,6 +84,9 @@ class InboxPost {
     in->posted->release();
   }
 
+  /// Told of each message as it is queued in its inbox (optional).
+  std::function<void(const StageMessage&)> on_delivered;
+
   /// Waits for the next message of `in`.
   static StageMessage receive(Inbox& in) {
     in.ready->acquire();
@@ -109,6 +113,7 @@ class InboxPost {
         signals_.on_transfer(TransferSpan{p.sent_at, simgrid::s4u::Engine::get_clock(), p.from, p.to, p.msg.request, p.msg.attempt, p.bytes,
                                           latency_factor(sc_.network.model) * latencies_.one_way(p.from, p.to), p.software_s});
         in->messages.push_back(p.msg);
+        if (on_delivered) on_delivered(p.msg);
         in->ready->release();
       }
       ++in->free_carriers;

@@ -23,7 +23,8 @@ namespace swarmsim::sim {
 namespace {
 
 /// The tree's actors: one per tree node on its server, each client's sender and receiver, the
-/// carriers of each inbox, the balancer, and one per split while its new nodes load.
+/// carriers of each inbox, the balancer, one per split while its new nodes load, and one per
+/// failover. SimGrid kills a server's actors and cuts its messages when it goes down.
 struct TreeActors {
   TreeRun& m;
   const Scenario& sc;
@@ -33,6 +34,8 @@ struct TreeActors {
   std::vector<std::shared_ptr<Inbox>> node_inbox;    ///< per tree node id
   std::vector<std::shared_ptr<Inbox>> client_inbox;  ///< per client
   std::vector<sg4::SemaphorePtr> window;             ///< per client: its max_in_flight window
+  Gate root_back;  ///< senders wait here while the clients know the root is down
+  Gate spare_up;   ///< failovers without a spare wait here for a server to come back
 
   TreeActors(TreeRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
       : m(run), sc(scenario), platform(p), latencies(l), post(scenario, p, l, run.signals) {
@@ -40,16 +43,21 @@ struct TreeActors {
       client_inbox.push_back(std::make_shared<Inbox>());
       window.push_back(sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight)));
     }
+    post.on_delivered = [this](const StageMessage& msg) {
+      if (!m.stale(msg.request, msg.attempt)) m.message_delivered(msg.request);
+    };
   }
 
   static double now() { return sg4::Engine::get_clock(); }
   int client_host(int c) const { return static_cast<int>(sc.nodes.size()) + c; }
 
-  /// Serializes at the sending end, then posts the message to host `to`'s inbox `in` (held by
-  /// value: a split's new nodes add inboxes while this actor sleeps).
-  void send(int from, int to, std::shared_ptr<Inbox> in, StageMessage msg, double bytes) {
+  /// Serializes at the sending end, then posts request msg's message from tree node `from_node`
+  /// (-1: its client) on host `from` to tree node `to_node` (-1: the client) on host `to`, into
+  /// inbox `in` (held by value: a split's new nodes add inboxes while this actor sleeps).
+  void send(int from, int from_node, int to, int to_node, std::shared_ptr<Inbox> in, StageMessage msg, double bytes) {
     const double wire = bytes + sc.overheads.header_bytes, sent_at = now();
     sg4::this_actor::sleep_for(m.endpoint_s(bytes));  // serialization at the sending end
+    m.message_posted(msg.request, from_node, to_node);
     post.carry(from, to, in, msg, static_cast<std::uint64_t>(std::ceil(wire)), sent_at, m.endpoint_s(bytes));
     m.bytes_moved += wire;
     ++m.messages;
@@ -62,6 +70,7 @@ struct TreeActors {
     const double compute_s = m.node_compute_s[static_cast<std::size_t>(server)];
     while (true) {
       const StageMessage msg = InboxPost::receive(*in);
+      if (m.stale(msg.request, msg.attempt)) continue;  // the client sent the request again
       const double start = now();
       sg4::this_actor::sleep_for(m.endpoint_s(m.spec.hidden_bytes));  // deserialize the hidden state
       const double computing = now();
@@ -71,10 +80,10 @@ struct TreeActors {
       const NodeDecision d = m.visit(id, msg.request);
       if (d.exits) {  // seed 000, §2.2: the answer goes back to the client
         const int c = m.client_of(msg.request);
-        send(server, client_host(c), client_inbox[static_cast<std::size_t>(c)], msg, m.spec.answer_bytes);
+        send(server, id, client_host(c), -1, client_inbox[static_cast<std::size_t>(c)], msg, m.spec.answer_bytes);
       } else {
         const int child_server = m.tree->node(d.child).server;
-        send(server, child_server, node_inbox[static_cast<std::size_t>(d.child)], msg, m.spec.hidden_bytes);
+        send(server, id, child_server, d.child, node_inbox[static_cast<std::size_t>(d.child)], msg, m.spec.hidden_bytes);
       }
       m.tree->add_busy(id, now() - start);
     }
@@ -88,47 +97,97 @@ struct TreeActors {
     sg4::Actor::create("tree-node-" + std::to_string(id), platform.host(m.tree->node(id).server), [this, id] { node_actor(id); })->daemonize();
   }
 
+  /// Client c sends request r (its current attempt) to the root, once the root serves.
+  void send_to_root(int c, int r) {
+    while (m.root_down()) root_back.wait();
+    m.request_sent(r, now());
+    const int root = m.tree->root();
+    send(client_host(c), -1, m.tree->node(root).server, root, node_inbox[static_cast<std::size_t>(root)],
+         StageMessage{r, m.attempt[static_cast<std::size_t>(r)]}, m.spec.hidden_bytes);
+  }
+
   /// Client c sends its requests (r = c, c + clients, ...) to the root, in order, as they arrive.
   void client_sender(int c) {
     for (int r = c; r < m.requests; r += m.clients()) {
       if (m.arrival[static_cast<std::size_t>(r)] > now()) sg4::this_actor::sleep_until(m.arrival[static_cast<std::size_t>(r)]);
       const sg4::SemaphorePtr keep = window[static_cast<std::size_t>(c)];  // see Gate
       keep->acquire();  // at most max_in_flight requests in the tree
-      m.request_sent(r, now());
-      const int root = m.tree->root();
-      send(client_host(c), m.tree->node(root).server, node_inbox[static_cast<std::size_t>(root)], StageMessage{r, 0}, m.spec.hidden_bytes);
+      send_to_root(c, r);
     }
   }
 
   void client_receiver(int c) {
     const std::shared_ptr<Inbox> in = client_inbox[static_cast<std::size_t>(c)];  // see Gate
-    for (int answered = 0; answered < m.requests_of(c); ++answered) {
+    for (int answered = 0; answered < m.requests_of(c);) {
       const StageMessage msg = InboxPost::receive(*in);
       sg4::this_actor::sleep_for(m.endpoint_s(m.spec.answer_bytes));  // deserialize the answer
+      if (m.stale(msg.request, msg.attempt) || m.done[static_cast<std::size_t>(msg.request)] >= 0) continue;
       m.request_done(msg.request, now());
       window[static_cast<std::size_t>(c)]->release();
+      ++answered;
     }
   }
 
   /// Every balance period: measure, split and merge (seed 000, §3); a split's new nodes serve
-  /// once the slowest of their servers has loaded its parameters.
+  /// once the slowest of their servers has loaded its parameters, unless a failure cancelled it.
   void balancer() {
     for (double t = m.spec.balance_period_s;; t += m.spec.balance_period_s) {
       sg4::this_actor::sleep_until(t);
       if (!m.balance(now())) continue;
       const double wait = m.split_load_s();
-      sg4::Actor::create("tree-split", platform.control_host(), [this, wait] {
+      const int split = m.tree->splits_planned();
+      sg4::Actor::create("tree-split", platform.control_host(), [this, wait, split] {
         sg4::this_actor::sleep_for(wait);
+        if (!m.tree->pending_split() || m.tree->splits_planned() != split) return;
         for (const int id : m.commit_split(now())) start_node(id);
       })->daemonize();
     }
   }
 
-  /// Replayed latency and bandwidth changes (the loader refuses node failures for trees).
+  /// Failover f: once heartbeats reveal the failure, the node's parent answers in its place and
+  /// the clients send what the node held again; the fastest spare loads the node's parameters and
+  /// the node serves there.
+  void failover(int f) {
+    sg4::this_actor::sleep_until(m.failovers[static_cast<std::size_t>(f)].detected_at_s);
+    const std::vector<std::vector<int>> lost = m.failure_detected(f, now());
+    for (int c = 0; c < m.clients(); ++c) {
+      const std::vector<int>& mine = lost[static_cast<std::size_t>(c)];
+      if (mine.empty()) continue;
+      sg4::Actor::create("resend", platform.host(client_host(c)), [this, c, mine] {
+        for (const int r : mine) send_to_root(c, r);
+      })->daemonize();
+    }
+    while (true) {
+      const int server = m.take_replacement(f);
+      if (server < 0) {  // no spare: wait for a server to come back
+        spare_up.wait();
+        continue;
+      }
+      sg4::this_actor::sleep_for(m.load_s(server));
+      if (m.replaced(f, server, now())) break;
+    }
+    start_node(m.failovers[static_cast<std::size_t>(f)].node);
+    root_back.open();
+  }
+
+  /// Replayed changes (bandwidth changes and the hosts' states are the platform's profiles; a
+  /// server's host is off from the same instant).
   void replay() {
     for (const ReplayEvent& e : sc.events) {
       sg4::this_actor::sleep_until(e.at_s);
       const int node = m.host_index(e.node);
+      if (e.action == EventAction::NodeDown) {
+        if (!m.server_up[static_cast<std::size_t>(node)]) continue;
+        if (const int f = m.node_down(node, now()); f >= 0)
+          sg4::Actor::create("failover", platform.control_host(), [this, f] { failover(f); })->daemonize();
+        continue;
+      }
+      if (e.action == EventAction::NodeUp) {
+        if (m.server_up[static_cast<std::size_t>(node)]) continue;
+        m.node_up(node, now());
+        spare_up.open();
+        continue;
+      }
       const int peer = e.peer.empty() ? -1 : m.host_index(e.peer);
       if (e.action == EventAction::SetLatency) {  // SetBandwidth: the link's profile changes it at this very time
         if (peer < 0) latencies.set_access(node, e.value);

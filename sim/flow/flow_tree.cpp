@@ -26,11 +26,9 @@ class FlowTree {
         lat_factor_(latency_factor(sc.network.model)),
         client_inbox_(sc.clients.size()),
         window_(sc.clients.size(), sc.workload.max_in_flight),
-        window_waiter_(sc.clients.size(), nullptr) {
-    for (int& in : client_inbox_) {
-      inboxes_.emplace_back();
-      in = static_cast<int>(inboxes_.size()) - 1;
-    }
+        window_waiter_(sc.clients.size(), nullptr),
+        host_life_(sc.nodes.size(), 0) {
+    for (int c = 0; c < static_cast<int>(client_inbox_.size()); ++c) client_inbox_[static_cast<std::size_t>(c)] = open_inbox(client_host(c));
   }
 
   void run(ProgressLine& progress) {
@@ -74,6 +72,7 @@ class FlowTree {
   struct Inbox {
     std::deque<StageMessage> messages;
     Waiter* waiting = nullptr;
+    int host = 0;  ///< where its receiver runs: a server's inboxes empty when it goes down
   };
   struct Receive {
     Inbox* in;
@@ -89,7 +88,8 @@ class FlowTree {
       return msg;
     }
   };
-  /// A flow of `bytes` from host `from` to host `to`; resumes when the last byte arrived.
+  /// A flow of `bytes` from host `from` to host `to`; resumes when the last byte arrived (Done) or
+  /// an end went down (Failed).
   struct Transfer {
     FlowTree* m;
     int from, to;
@@ -102,6 +102,25 @@ class FlowTree {
       m->links_.start(m->now_, from, to, bytes, m->lat_factor_ * latency, latency, token_of(w));
     }
     Outcome await_resume() const noexcept { return w.outcome; }
+  };
+  /// Where processes wait until another opens it: senders while the root is known to be down,
+  /// failovers while no spare is up.
+  struct Gate {
+    std::vector<Waiter*> waiting;
+    void open(EventQueue& q, double now) {
+      for (Waiter* w : waiting) q.push(now, EventKind::Resume, token_of(*w));
+      waiting.clear();
+    }
+  };
+  struct WaitAt {
+    Gate& gate;
+    Waiter w{};
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      gate.waiting.push_back(&w);
+    }
+    void await_resume() const noexcept {}
   };
   /// Client c's window: at most max_in_flight of its requests in the tree.
   struct Acquire {
@@ -120,6 +139,14 @@ class FlowTree {
 
   void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
   int client_host(int c) const { return static_cast<int>(sc_.nodes.size()) + c; }
+  bool is_server(int host) const { return host < static_cast<int>(sc_.nodes.size()); }
+  /// A process on server `host` started in its life `life` has died with it.
+  bool dead(int host, int life) const { return is_server(host) && host_life_[static_cast<std::size_t>(host)] != life; }
+  int life_of(int host) const { return is_server(host) ? host_life_[static_cast<std::size_t>(host)] : 0; }
+  int open_inbox(int host) {
+    inboxes_.emplace_back().host = host;
+    return static_cast<int>(inboxes_.size()) - 1;
+  }
 
   /// The message itself, detached from its sender: its bytes cross the network, then it waits in
   /// inbox `box`. Inboxes go by index: GCC 12 built this coroutine with an Inbox* parameter into
@@ -130,17 +157,23 @@ class FlowTree {
                                         software_s});
     Inbox& in = inboxes_[static_cast<std::size_t>(box)];
     in.messages.push_back(msg);
+    if (!m_.stale(msg.request, msg.attempt)) m_.message_delivered(msg.request);
     if (in.waiting) {
       queue_.push(now_, EventKind::Resume, token_of(*in.waiting));
       in.waiting = nullptr;
     }
   }
-  /// Serializes at the sending end, then posts the message to host `to`'s inbox `in`, as
-  /// SimGrid's carrier does.
-  Task<bool> send(int from, int to, int box, StageMessage msg, double bytes) {
+  /// Serializes at the sending end, then posts request msg's message from tree node `from_node`
+  /// (-1: its client) on host `from` to tree node `to_node` (-1: the client) on host `to`, into
+  /// inbox `box`, as SimGrid's carrier does. False when the sender's server went down meanwhile
+  /// (its life `life`); a message to a server that is down is lost.
+  Task<bool> send(int from, int from_node, int to, int to_node, int box, StageMessage msg, double bytes, int life = 0) {
     const double wire = bytes + sc_.overheads.header_bytes, sent_at = now_;
     co_await sleep_for(m_.endpoint_s(bytes));
-    processes_.start_now(carry(from, to, box, msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+    if (dead(from, life)) co_return false;
+    m_.message_posted(msg.request, from_node, to_node);
+    if (!is_server(to) || m_.server_up[static_cast<std::size_t>(to)])
+      processes_.start_now(carry(from, to, box, msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
     m_.bytes_moved += wire;
     ++m_.messages;
     co_return true;
@@ -148,22 +181,29 @@ class FlowTree {
 
   /// Tree node `id` on its server: one request at a time, in the order they arrive.
   Process node(int id, int box) {
-    const int server = m_.tree->node(id).server;
+    const int server = m_.tree->node(id).server, life = life_of(server);
     const double compute_s = m_.node_compute_s[static_cast<std::size_t>(server)];
     while (true) {
       const StageMessage msg = co_await Receive{&inboxes_[static_cast<std::size_t>(box)]};
+      if (dead(server, life)) co_return;
+      if (m_.stale(msg.request, msg.attempt)) continue;  // the client sent the request again
       const double start = now_;
       co_await sleep_for(m_.endpoint_s(m_.spec.hidden_bytes));  // deserialize the hidden state
+      if (dead(server, life)) co_return;
       const double computing = now_;
       co_await sleep_for(compute_s);
+      if (dead(server, life)) co_return;
       const KeyRange keys = m_.tree->node(id).keys;
       m_.signals.on_compute(ComputeSpan{computing, now_, server, msg.request, 0, BlockRange{keys.lo, keys.hi}, "tree_node", compute_s});
       const NodeDecision d = m_.visit(id, msg.request);
       if (d.exits) {  // seed 000, §2.2: the answer goes back to the client
         const int c = m_.client_of(msg.request);
-        co_await send(server, client_host(c), client_inbox_[static_cast<std::size_t>(c)], msg, m_.spec.answer_bytes);
+        if (!co_await send(server, id, client_host(c), -1, client_inbox_[static_cast<std::size_t>(c)], msg, m_.spec.answer_bytes, life))
+          co_return;
       } else {
-        co_await send(server, m_.tree->node(d.child).server, node_inbox_[static_cast<std::size_t>(d.child)], msg, m_.spec.hidden_bytes);
+        if (!co_await send(server, id, m_.tree->node(d.child).server, d.child, node_inbox_[static_cast<std::size_t>(d.child)], msg,
+                           m_.spec.hidden_bytes, life))
+          co_return;
       }
       m_.tree->add_busy(id, now_ - start);
     }
@@ -172,9 +212,18 @@ class FlowTree {
   /// Starts node `id` on its server with a new inbox.
   void start_node(int id) {
     if (node_inbox_.size() <= static_cast<std::size_t>(id)) node_inbox_.resize(static_cast<std::size_t>(id) + 1);
-    inboxes_.emplace_back();
-    node_inbox_[static_cast<std::size_t>(id)] = static_cast<int>(inboxes_.size()) - 1;
+    node_inbox_[static_cast<std::size_t>(id)] = open_inbox(m_.tree->node(id).server);
     spawn(node(id, node_inbox_[static_cast<std::size_t>(id)]));
+  }
+
+  /// Client c sends request r (its current attempt) to the root, once the root serves.
+  Task<bool> send_to_root(int c, int r) {
+    while (m_.root_down()) co_await WaitAt{root_back_};
+    m_.request_sent(r, now_);
+    const int root = m_.tree->root();
+    co_await send(client_host(c), -1, m_.tree->node(root).server, root, node_inbox_[static_cast<std::size_t>(root)],
+                  StageMessage{r, m_.attempt[static_cast<std::size_t>(r)]}, m_.spec.hidden_bytes);
+    co_return true;
   }
 
   /// Client c sends its requests (r = c, c + clients, ...) to the root, in order, as they arrive.
@@ -182,46 +231,97 @@ class FlowTree {
     for (int r = c; r < m_.requests; r += m_.clients()) {
       if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
       co_await Acquire{this, c};
-      m_.request_sent(r, now_);
-      const int root = m_.tree->root();
-      co_await send(client_host(c), m_.tree->node(root).server, node_inbox_[static_cast<std::size_t>(root)], StageMessage{r, 0},
-                    m_.spec.hidden_bytes);
+      co_await send_to_root(c, r);
     }
   }
 
   Process client_receiver(int c) {
     Inbox* in = &inboxes_[static_cast<std::size_t>(client_inbox_[static_cast<std::size_t>(c)])];
-    for (int answered = 0; answered < m_.requests_of(c); ++answered) {
+    for (int answered = 0; answered < m_.requests_of(c);) {
       const StageMessage msg = co_await Receive{in};
       co_await sleep_for(m_.endpoint_s(m_.spec.answer_bytes));  // deserialize the answer
+      if (m_.stale(msg.request, msg.attempt) || m_.done[static_cast<std::size_t>(msg.request)] >= 0) continue;
       m_.request_done(msg.request, now_);
       ++window_[static_cast<std::size_t>(c)];
       if (Waiter*& w = window_waiter_[static_cast<std::size_t>(c)]) {
         queue_.push(now_, EventKind::Resume, token_of(*w));
         w = nullptr;
       }
+      ++answered;
     }
+  }
+
+  /// Failover f (as SimGrid's): at detection the clients send what the node held again; the
+  /// fastest spare loads the node's parameters and the node serves there.
+  Process failover(int f) {
+    co_await sleep_until(m_.failovers[static_cast<std::size_t>(f)].detected_at_s);
+    std::vector<std::vector<int>> lost = m_.failure_detected(f, now_);
+    for (int c = 0; c < m_.clients(); ++c)
+      if (!lost[static_cast<std::size_t>(c)].empty()) spawn(resend(c, std::move(lost[static_cast<std::size_t>(c)])));
+    while (true) {
+      const int server = m_.take_replacement(f);
+      if (server < 0) {  // no spare: wait for a server to come back
+        co_await WaitAt{spare_up_};
+        continue;
+      }
+      co_await sleep_for(m_.load_s(server));
+      if (m_.replaced(f, server, now_)) break;
+    }
+    start_node(m_.failovers[static_cast<std::size_t>(f)].node);
+    root_back_.open(queue_, now_);
+  }
+  /// Client c sends its requests that a failed node held again, in order.
+  Process resend(int c, std::vector<int> requests) {
+    for (const int r : requests) co_await send_to_root(c, r);
   }
 
   /// Every balance period: measure, split and merge (seed 000, §3).
   Process balancer() {
     for (double t = m_.spec.balance_period_s;; t += m_.spec.balance_period_s) {
       co_await sleep_until(t);
-      if (m_.balance(now_)) spawn(split(m_.split_load_s()));
+      if (m_.balance(now_)) spawn(split(m_.split_load_s(), m_.tree->splits_planned()));
     }
   }
-  /// A split's new nodes serve once the slowest of their servers has loaded its parameters.
-  Process split(double wait) {
+  /// A split's new nodes serve once the slowest of their servers has loaded its parameters,
+  /// unless a failure cancelled it (split: the split's number among those planned).
+  Process split(double wait, int split) {
     co_await sleep_for(wait);
+    if (!m_.tree->pending_split() || m_.tree->splits_planned() != split) co_return;
     for (const int id : m_.commit_split(now_)) start_node(id);
   }
 
-  /// Replayed bandwidth and latency changes, before the other events of their time (as SimGrid
-  /// applies its profiles); the loader refuses node failures for trees.
+  /// Replayed events, before the other events of their time (as SimGrid applies its profiles).
   Process replay() {
+    std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
       co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = m_.host_index(e.node);
+      if (e.action == EventAction::NodeDown) {
+        if (!m_.server_up[static_cast<std::size_t>(node)]) continue;
+        const int f = m_.node_down(node, now_);
+        // Its processes die and its messages end unfinished (SimGrid kills a host's actors and
+        // fails its communications the instant it goes down); what waited in its inboxes is lost.
+        ++host_life_[static_cast<std::size_t>(node)];
+        cut.clear();
+        links_.fail_host(now_, node, cut);
+        for (const std::uint64_t t : cut) {
+          waiter_of(t).outcome = Outcome::Failed;
+          queue_.push(now_, EventKind::Resume, t);
+        }
+        for (Inbox& in : inboxes_)
+          if (in.host == node) {
+            in.messages.clear();
+            in.waiting = nullptr;  // its process is dead: it is never resumed again
+          }
+        if (f >= 0) spawn(failover(f));
+        continue;
+      }
+      if (e.action == EventAction::NodeUp) {
+        if (m_.server_up[static_cast<std::size_t>(node)]) continue;
+        m_.node_up(node, now_);
+        spare_up_.open(queue_, now_);
+        continue;
+      }
       const int peer = e.peer.empty() ? -1 : m_.host_index(e.peer);
       if (e.action == EventAction::SetBandwidth) {
         if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
@@ -245,6 +345,9 @@ class FlowTree {
   std::vector<int> client_inbox_;      ///< per client: its inbox (index into inboxes_)
   std::vector<int> window_;                           ///< per client: free slots of its max_in_flight window
   std::vector<Waiter*> window_waiter_;
+  std::vector<int> host_life_;  ///< per server: times it went down (a process of an earlier life is dead)
+  Gate root_back_;              ///< senders wait here while the clients know the root is down
+  Gate spare_up_;               ///< failovers without a spare wait here for a server to come back
   double now_ = 0;
   Processes processes_;  ///< last: its frames go before the state they use
 };

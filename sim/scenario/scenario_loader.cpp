@@ -1043,10 +1043,6 @@ void check_swarm(Reader& r, Scenario& sc) {
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
       if (sc.nodes[i].blocks && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
         r.error(r.node_path[i] + ".blocks", "does not apply to a Fisher B-tree: the tree places its nodes");
-    for (std::size_t i = 0; i < sc.events.size(); ++i)
-      if (sc.events[i].action == EventAction::NodeDown || sc.events[i].action == EventAction::NodeUp)
-        r.error(at_index("events", i) + ".action", "node failures are not modelled for a Fisher B-tree (model.tree); replay "
-                                                   "set_bandwidth and set_latency only");
     if (sc.overheads.round_trips > 0)
       r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to a Fisher B-tree");
     return;

@@ -37,6 +37,7 @@ const char* to_string(TreeNodeState s) {
     case TreeNodeState::Loading: return "loading";
     case TreeNodeState::Serving: return "serving";
     case TreeNodeState::Retired: return "retired";
+    case TreeNodeState::Failed: return "failed";
   }
   return "?";
 }
@@ -178,8 +179,42 @@ NodeDecision FisherTree::decide(int id, const double* h, int looks, int y) const
       for (int key = r.lo; key < r.hi; ++key) mass += p[static_cast<std::size_t>(key - n.keys.lo)];
       if (mass > best) best = mass, d.child = c;
     }
+    if (node(d.child).failure_detected) {  // the child is known to be down: answer in its place
+      d.exits = d.degraded = true;
+      d.child = -1;
+    }
   }
   return d;
+}
+
+void FisherTree::fail(int id) {
+  nodes_[static_cast<std::size_t>(id)].state = TreeNodeState::Failed;
+}
+
+void FisherTree::detect(int id) { nodes_[static_cast<std::size_t>(id)].failure_detected = true; }
+
+void FisherTree::replace(int id, int server, double t) {
+  TreeNode& n = nodes_[static_cast<std::size_t>(id)];
+  n.state = TreeNodeState::Serving;
+  n.failure_detected = false;
+  n.server = server;
+  n.ready_at_s = t;
+  reset_period(n);
+}
+
+bool FisherTree::any_failed() const {
+  return std::any_of(nodes_.begin(), nodes_.end(), [](const TreeNode& n) { return n.state == TreeNodeState::Failed; });
+}
+
+void FisherTree::cancel_split(std::vector<int>& spares) {
+  if (!pending_) return;
+  TreeSplit s = *pending_;
+  s.cancelled = true;
+  for (const int id : s.created) spares.push_back(pending_nodes_[static_cast<std::size_t>(id)].server);
+  for (const int id : s.moved) spares.push_back(pending_nodes_[static_cast<std::size_t>(id)].server);
+  pending_.reset();
+  pending_nodes_.clear();
+  splits_.push_back(s);
 }
 
 void FisherTree::add_busy(int id, double seconds) {
@@ -314,7 +349,7 @@ BalancePeriod FisherTree::balance(double t, double period_s, std::vector<int>& s
   }
   b.loss_accuracy = answered > 0 ? -sum_log_p / answered : 0;  // seed 000, §2.4: L_accuracy
 
-  if (pending_) {
+  if (pending_ || any_failed()) {
     b.skipped = true;
   } else {
     // Split: I_i > τ_split and L_i / L̄ > ρ_split (seed 000, §2.5), the most loaded first. A leaf
@@ -342,6 +377,7 @@ BalancePeriod FisherTree::balance(double t, double period_s, std::vector<int>& s
       s.load_ratio = node(i).load / b.mean_load;
       if (!plan_split(next, next_root, i, spares, s)) continue;
       pending_ = s;
+      ++splits_planned_;
       pending_nodes_ = std::move(next);
       pending_root_ = next_root;
       b.splits = 1;

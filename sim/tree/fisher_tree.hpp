@@ -51,6 +51,7 @@ enum class TreeNodeState {
   Loading,  ///< created by a split, loading its parameters; not routed to yet
   Serving,  ///< in the tree
   Retired,  ///< merged away (or collapsed into its parent); its server is free
+  Failed,   ///< its server went down: it keeps its place in the tree until a spare takes it over
 };
 
 const char* to_string(TreeNodeState s);
@@ -76,6 +77,8 @@ struct TreeNode {
   int visits = 0, exits = 0;
   double busy_s = 0;
 
+  bool failure_detected = false;  ///< Failed, and its parent knows (missed heartbeats): it answers in its place
+
   bool leaf() const { return children.empty(); }
 };
 
@@ -84,7 +87,8 @@ struct NodeDecision {
   double confidence = 0;   ///< c_i = max_y p_i(y)
   double threshold = 0;    ///< τ_i^adaptive
   int argmax = -1;         ///< the class of highest probability (the answer when it exits)
-  bool exits = false;      ///< answered here: confident, or a leaf
+  bool exits = false;      ///< answered here: confident, or a leaf, or its chosen child is known to be down
+  bool degraded = false;   ///< answered here only because the child it chose is down (detected)
   int child = -1;          ///< node id the request goes to when it does not exit
   bool in_range = false;   ///< the request's class is among the node's keys
   double log_p = 0;        ///< log p_i(y | x), clamped at kMinLogP when y is not among its keys
@@ -102,6 +106,7 @@ struct TreeSplit {
   std::vector<int> created;     ///< new node ids: the sibling, then any cascaded siblings, then a new root
   std::vector<int> cascaded;    ///< ancestors that split because they held more than `order` children
   std::vector<int> moved;       ///< nodes that move to another server: the old root when the root splits
+  bool cancelled = false;       ///< a server failed while the new nodes loaded: the tree did not change
   double fisher = 0, load_ratio = 0;  ///< I_i and L_i / L̄ that triggered it
 };
 
@@ -122,7 +127,7 @@ struct BalancePeriod {
   double loss_accuracy = 0;     ///< L_accuracy = −mean log p(y | x) of the period's answers
   int answered = 0, correct = 0;
   int splits = 0, merges = 0;
-  bool skipped = false;         ///< a split was still loading: no restructuring this period
+  bool skipped = false;         ///< a split was still loading, or a node was down: no restructuring this period
 };
 
 /// The tree, its nodes' decisions and their restructuring.
@@ -139,6 +144,15 @@ class FisherTree {
   int depth(int id) const;
   /// Serving nodes.
   int serving() const;
+  /// Node `id`'s server went down: the node fails (a split under way is cancelled, see
+  /// cancel_split). Until detect() its parent still routes to it, and those requests are lost.
+  void fail(int id);
+  /// The failure of node `id` is known (heartbeats): its parent answers in its place.
+  void detect(int id);
+  /// Failed node `id` serves again from server `server` (a spare that loaded its parameters).
+  void replace(int id, int server, double t);
+  /// Whether some node is Failed (balance periods then restructure nothing).
+  bool any_failed() const;
   /// The split whose nodes are loading, if any.
   const std::optional<TreeSplit>& pending_split() const { return pending_; }
   /// The tree as it will be once the pending split commits (its new nodes Loading); empty when none.
@@ -168,6 +182,10 @@ class FisherTree {
   BalancePeriod balance(double t, double period_s, std::vector<int>& spares, int answered, int correct, double sum_log_p);
   /// The pending split's new nodes loaded: the tree changes at t. Returns the split.
   TreeSplit commit_split(double t);
+  /// Drops the pending split (a server failed while it loaded): its servers go back to `spares`.
+  void cancel_split(std::vector<int>& spares);
+  /// Splits planned so far; the engine's loader commits only the split it waited for.
+  int splits_planned() const { return splits_planned_; }
 
   const std::vector<TreeSplit>& splits() const { return splits_; }
   const std::vector<TreeMerge>& merges() const { return merges_; }
@@ -186,6 +204,7 @@ class FisherTree {
   std::vector<TreeNode> nodes_;
   int root_ = 0;
   std::optional<TreeSplit> pending_;
+  int splits_planned_ = 0;
   std::vector<TreeNode> pending_nodes_;  ///< the tree once the pending split commits
   int pending_root_ = 0;
   std::vector<TreeSplit> splits_;

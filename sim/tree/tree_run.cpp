@@ -19,6 +19,14 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
+/// Sorts servers fastest first for the tree's work, ties to the lower index.
+void sort_spares(std::vector<int>& spares, const std::vector<double>& compute_s) {
+  std::sort(spares.begin(), spares.end(), [&](int a, int b) {
+    const double ca = compute_s[static_cast<std::size_t>(a)], cb = compute_s[static_cast<std::size_t>(b)];
+    return ca < cb || (ca == cb && a < b);
+  });
+}
+
 /// Server nodes fastest first for the tree's work (ties to the lower index).
 std::vector<int> by_speed(const std::vector<double>& compute_s) {
   std::vector<int> order(compute_s.size());
@@ -44,6 +52,11 @@ TreeRun::TreeRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
   answer.assign(static_cast<std::size_t>(requests), -1);
   answer_depth.assign(static_cast<std::size_t>(requests), -1);
   hops.assign(static_cast<std::size_t>(requests), 0);
+  attempt.assign(static_cast<std::size_t>(requests), 0);
+  last_from.assign(static_cast<std::size_t>(requests), -1);
+  last_to.assign(static_cast<std::size_t>(requests), -1);
+  delivered.assign(static_cast<std::size_t>(requests), 0);
+  server_up.assign(sc.nodes.size(), 1);
   hidden.resize(static_cast<std::size_t>(requests));
   for (int r = 0; r < requests; ++r) klass.push_back(task.class_of(static_cast<std::uint64_t>(r)));
   Rng root(sc.seed);
@@ -73,9 +86,100 @@ int TreeRun::host_index(const std::string& name) const {
 double TreeRun::load_s(int server) const { return spec.node_param_bytes / sc.nodes[static_cast<std::size_t>(server)].weights_load_Bps; }
 
 void TreeRun::request_sent(int r, double t) {
-  sent[static_cast<std::size_t>(r)] = t;
-  hidden[static_cast<std::size_t>(r)].assign(static_cast<std::size_t>(spec.dim), 0.0);
+  const auto ri = static_cast<std::size_t>(r);
+  hidden[ri].assign(static_cast<std::size_t>(spec.dim), 0.0);
+  hops[ri] = 0;
+  if (attempt[ri] > 0) return;  // sent again: its latency still counts from the first sending
+  sent[ri] = t;
   signals.on_session_started(SessionStarted{t, r, static_cast<int>(sc.nodes.size()) + client_of(r)});
+}
+
+void TreeRun::message_posted(int r, int from, int to) {
+  const auto ri = static_cast<std::size_t>(r);
+  last_from[ri] = from;
+  last_to[ri] = to;
+  delivered[ri] = 0;
+}
+
+double TreeRun::detection_time(double failed_at) const {
+  const double hb = sc.policy.faults.heartbeat_s;
+  return std::floor(failed_at / hb) * hb + hb * sc.policy.faults.heartbeat_misses;
+}
+
+int TreeRun::node_down(int server, double t) {
+  server_up[static_cast<std::size_t>(server)] = 0;
+  signals.on_node_state(NodeStateChanged{t, server, false});
+  if (tree->pending_split()) {  // its new nodes may be loading on this server: the tree stays as it is
+    tree->cancel_split(spares);
+    report_tree(t, "split_cancelled", tree->splits().back().node);
+  }
+  spares.erase(std::remove_if(spares.begin(), spares.end(), [&](int s) { return !server_up[static_cast<std::size_t>(s)]; }), spares.end());
+  sort_spares(spares, node_compute_s);
+  for (const TreeNode& n : tree->nodes()) {
+    if (n.server != server || n.state != TreeNodeState::Serving) continue;
+    tree->fail(n.id);
+    TreeFailover f;
+    f.node = n.id;
+    f.from_server = server;
+    f.failed_at_s = t;
+    f.detected_at_s = detection_time(t);
+    failovers.push_back(f);
+    report_tree(t, "failed", n.id);
+    return static_cast<int>(failovers.size()) - 1;
+  }
+  return -1;
+}
+
+void TreeRun::node_up(int server, double t) {
+  server_up[static_cast<std::size_t>(server)] = 1;
+  signals.on_node_state(NodeStateChanged{t, server, true});
+  if (std::find(spares.begin(), spares.end(), server) == spares.end()) spares.push_back(server);
+  sort_spares(spares, node_compute_s);
+}
+
+std::vector<std::vector<int>> TreeRun::failure_detected(int f, double t) {
+  TreeFailover& fo = failovers[static_cast<std::size_t>(f)];
+  tree->detect(fo.node);
+  std::vector<std::vector<int>> lost(static_cast<std::size_t>(clients()));
+  for (int r = 0; r < requests; ++r) {
+    const auto ri = static_cast<std::size_t>(r);
+    if (sent[ri] < 0 || done[ri] >= 0) continue;
+    if (last_to[ri] == fo.node || (last_from[ri] == fo.node && !delivered[ri])) {
+      ++attempt[ri];
+      lost[static_cast<std::size_t>(client_of(r))].push_back(r);
+      ++fo.requests_resent;
+    }
+  }
+  resent += fo.requests_resent;
+  report_tree(t, "failure_detected", fo.node);
+  return lost;
+}
+
+int TreeRun::take_replacement(int) {
+  for (auto it = spares.begin(); it != spares.end(); ++it)
+    if (server_up[static_cast<std::size_t>(*it)]) {
+      const int s = *it;
+      spares.erase(it);
+      return s;
+    }
+  return -1;
+}
+
+bool TreeRun::replaced(int f, int server, double t) {
+  if (!server_up[static_cast<std::size_t>(server)]) return false;
+  TreeFailover& fo = failovers[static_cast<std::size_t>(f)];
+  tree->replace(fo.node, server, t);
+  fo.to_server = server;
+  fo.ready_at_s = t;
+  const TreeNode& n = tree->node(fo.node);
+  signals.on_node_joined(NodeJoined{t, server, BlockRange{n.keys.lo, n.keys.hi}, t - load_s(server)});
+  report_tree(t, "replaced", fo.node);
+  return true;
+}
+
+bool TreeRun::root_down() const {
+  const TreeNode& r = tree->node(tree->root());
+  return r.state == TreeNodeState::Failed && r.failure_detected;
 }
 
 NodeDecision TreeRun::visit(int id, int r) {
@@ -88,7 +192,8 @@ NodeDecision TreeRun::visit(int id, int r) {
   const NodeDecision d = tree->decide(id, h.data(), looks, klass[ri]);
   tree->record_visit(id, d);
   if (d.exits) {
-    early_exits += tree->node(id).leaf() ? 0 : 1;
+    early_exits += tree->node(id).leaf() || d.degraded ? 0 : 1;
+    degraded += d.degraded ? 1 : 0;
     answer[ri] = d.argmax;
     answer_depth[ri] = tree->depth(id);
     ++period_answered;
@@ -112,11 +217,7 @@ bool TreeRun::balance(double t) {
   BalancePeriod p = tree->balance(t, spec.balance_period_s, spares, period_answered, period_correct, period_log_p);
   period_answered = period_correct = 0;
   period_log_p = 0;
-  // Freed servers rejoin the spares, fastest first.
-  std::stable_sort(spares.begin(), spares.end(), [&](int a, int b) {
-    return node_compute_s[static_cast<std::size_t>(a)] < node_compute_s[static_cast<std::size_t>(b)] ||
-           (node_compute_s[static_cast<std::size_t>(a)] == node_compute_s[static_cast<std::size_t>(b)] && a < b);
-  });
+  sort_spares(spares, node_compute_s);  // freed servers rejoin the spares, fastest first
   periods.push_back(p);
   report_tree(t, "balance", -1);
   for (std::size_t m = before; m < tree->merges().size(); ++m) {
@@ -242,9 +343,15 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
                      {"load", n.load}});
   }
   nlohmann::json splits = nlohmann::json::array();
-  for (const TreeSplit& s : tree.splits())
-    splits.push_back({{"node", s.node}, {"at_s", s.at_s}, {"ready_at_s", s.ready_s}, {"created", s.created}, {"cascaded", s.cascaded},
-                      {"fisher", s.fisher}, {"load_ratio", s.load_ratio}});
+  for (const TreeSplit& s : tree.splits()) {
+    nlohmann::json j = {{"node", s.node}, {"at_s", s.at_s}, {"created", s.created}, {"cascaded", s.cascaded},
+                        {"fisher", s.fisher}, {"load_ratio", s.load_ratio}};
+    if (s.cancelled)
+      j["cancelled"] = true;  // a server failed while its new nodes loaded
+    else
+      j["ready_at_s"] = s.ready_s;
+    splits.push_back(j);
+  }
   if (const auto& p = tree.pending_split())  // still loading when the run ended
     splits.push_back({{"node", p->node}, {"at_s", p->at_s}, {"created", p->created}, {"cascaded", p->cascaded},
                       {"fisher", p->fisher}, {"load_ratio", p->load_ratio}});
@@ -267,6 +374,16 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
                        {"splits", p.splits},
                        {"merges", p.merges},
                        {"skipped", p.skipped}});
+  nlohmann::json failovers = nlohmann::json::array();
+  for (const TreeFailover& f : run.failovers) {
+    nlohmann::json j = {{"node", f.node}, {"from", sc.nodes[static_cast<std::size_t>(f.from_server)].name}, {"failed_at_s", f.failed_at_s},
+                        {"detected_at_s", f.detected_at_s}, {"requests_resent", f.requests_resent}};
+    if (f.to_server >= 0) {  // else no spare was ready before the run ended
+      j["to"] = sc.nodes[static_cast<std::size_t>(f.to_server)].name;
+      j["ready_at_s"] = f.ready_at_s;
+    }
+    failovers.push_back(j);
+  }
   int depth_max = 0;
   for (const TreeNode& n : tree.nodes())
     if (n.state == TreeNodeState::Serving) depth_max = std::max(depth_max, tree.depth(n.id));
@@ -283,8 +400,8 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
           {"class_skew", spec.class_skew}, {"order", spec.order}, {"threshold", spec.threshold}, {"alpha", spec.alpha},
           {"balance_period_s", spec.balance_period_s}, {"split_fisher", spec.split_fisher}, {"split_load", spec.split_load},
           {"merge_fisher", spec.merge_fisher}, {"node_flops", spec.node_flops}, {"node_param_bytes", spec.node_param_bytes}}}}},
-      {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed}, {"clients", run.clients()},
-                    {"max_in_flight", sc.workload.max_in_flight}}},
+      {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed}, {"resent", run.resent},
+                    {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
       {"throughput", {{"requests_per_s", completed > 0 ? completed / span : 0.0}, {"steady_requests_per_s", steady}}},
       {"latency_s",
        {{"p50", percentile(latency, 0.50)}, {"p90", percentile(latency, 0.90)}, {"p99", percentile(latency, 0.99)},
@@ -293,9 +410,10 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
        {{"accuracy", completed > 0 ? static_cast<double>(correct) / completed : 0.0},
         {"mean_nodes_visited", completed > 0 ? hops / completed : 0.0},
         {"early_exits", run.early_exits},
+        {"degraded", run.degraded},
         {"by_depth", by_depth}}},
       {"tree", {{"serving_nodes", tree.serving()}, {"depth", depth_max}, {"root", tree.root()}, {"spare_servers", run.spares.size()},
-                {"nodes", nodes}, {"splits", splits}, {"merges", merges}}},
+                {"nodes", nodes}, {"splits", splits}, {"merges", merges}, {"failovers", failovers}}},
       {"balance", periods},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
       {"simulated_time_s", sim_time},

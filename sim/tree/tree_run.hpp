@@ -15,6 +15,17 @@
 
 namespace swarmsim::sim {
 
+/// A tree node whose server failed, and the spare that took it over (docs/fisher-btree.md, "Failures").
+struct TreeFailover {
+  int node = 0;               ///< tree node id
+  int from_server = -1;       ///< index into Scenario::nodes: the server that went down
+  int to_server = -1;         ///< the spare that took the node over; -1 until one is ready
+  double failed_at_s = 0;
+  double detected_at_s = 0;   ///< heartbeats missed: its parent answers in its place, clients resend what it held
+  double ready_at_s = -1;     ///< the spare loaded the node's parameters; -1 until then
+  int requests_resent = 0;    ///< requests that were with the node, sent again at detection
+};
+
 /// A Fisher B-tree run: the tree, the requests and the tallies.
 struct TreeRun {
   const Scenario& sc;
@@ -32,6 +43,14 @@ struct TreeRun {
   std::vector<int> hops;                    ///< per request: nodes it visited
   std::vector<std::vector<double>> hidden;  ///< per request in flight: Σ of its looks so far (dim values)
   int early_exits = 0;                      ///< answers given by nodes with children (seed 000, §2.2 EarlyExit)
+  int degraded = 0;                         ///< answers given by a node in place of its failed child
+  // Failures: the servers' states, each request's attempt and where its last message went.
+  std::vector<char> server_up;              ///< per server node
+  std::vector<int> attempt;                 ///< per request: the client's current attempt (0 first)
+  std::vector<int> last_from, last_to;      ///< per request: tree node ids of its last message's ends (-1: the client)
+  std::vector<char> delivered;              ///< per request: its last message reached its inbox
+  std::vector<TreeFailover> failovers;
+  int resent = 0;                           ///< requests sent again, over all failures
   std::vector<BalancePeriod> periods;
   // The current period's answers, for the loss terms.
   int period_answered = 0, period_correct = 0;
@@ -58,8 +77,35 @@ struct TreeRun {
   /// Seconds server node `server` takes to load a tree node's parameters.
   double load_s(int server) const;
 
-  /// The client sends request r at t.
+  /// The client sends request r (its attempt attempt[r]) at t: a resent request starts over at
+  /// the root with no looks.
   void request_sent(int r, double t);
+  /// Request r's message from tree node `from` (-1: its client) to `to` (-1: its client) was
+  /// posted; message_delivered when it reached the receiver's inbox.
+  void message_posted(int r, int from, int to);
+  void message_delivered(int r) { delivered[static_cast<std::size_t>(r)] = 1; }
+  /// Whether a message of request r's attempt `a` is an older attempt's (dropped on arrival).
+  bool stale(int r, int a) const { return a != attempt[static_cast<std::size_t>(r)]; }
+
+  /// Server `server` went down at t: a split under way is cancelled, a spare is a spare no more,
+  /// and a tree node serving there fails. Returns the index into `failovers`, or -1.
+  int node_down(int server, double t);
+  /// Server `server` came back at t, as a spare.
+  void node_up(int server, double t);
+  /// The client declares a server that failed at `failed_at` dead once heartbeat_misses heartbeats
+  /// (every heartbeat_s from t = 0) are missing (s).
+  double detection_time(double failed_at) const;
+  /// Failover f's failure is detected at t: the node's parent answers in its place from now on,
+  /// and the unanswered requests that were with the node (their last message went to it, or left
+  /// it and had not arrived) get a new attempt. Returns them per client, to send again.
+  std::vector<std::vector<int>> failure_detected(int f, double t);
+  /// The fastest spare that is up for failover f, taken from the spares; -1 when there is none.
+  int take_replacement(int f);
+  /// The spare `server` loaded failover f's node at t: if it is still up the node serves there
+  /// and this returns true; otherwise false (the failover picks another).
+  bool replaced(int f, int server, double t);
+  /// The root failed and the clients know: they hold their requests until it is replaced.
+  bool root_down() const;
   /// Tree node `id` (on its server) computed request r: adds the node's look to the request's
   /// hidden state and returns what the node decides (the engine tallies its busy time with
   /// FisherTree::add_busy once it has sent the result on).

@@ -308,5 +308,60 @@ TEST(FisherTree, LeavesDoNotMergeWhenTheMergedLeafWouldSplitOrWhenOneIsUnmeasure
   }
 }
 
+TEST(FisherTree, AParentAnswersInPlaceOfAChildKnownToBeDownAndNothingIsRestructuredMeanwhile) {
+  const FisherTreeSpec s = small_spec();
+  const TreeTask task(s, 5);
+  FisherTree tree(s, task, {0, 1, 2});
+  std::vector<double> h(static_cast<std::size_t>(s.dim));
+  for (int i = 0; i < s.dim; ++i) h[static_cast<std::size_t>(i)] = 0.45 * task.mean(1)[i] + 0.55 * task.mean(6)[i];
+  ASSERT_EQ(tree.decide(0, h.data(), 1, 6).child, 2);
+  tree.fail(2);
+  EXPECT_EQ(tree.node(2).state, TreeNodeState::Failed);
+  const NodeDecision before = tree.decide(0, h.data(), 1, 6);
+  EXPECT_FALSE(before.exits) << "until heartbeats reveal the failure, the root still routes to it";
+  EXPECT_EQ(before.child, 2);
+  tree.detect(2);
+  const NodeDecision after = tree.decide(0, h.data(), 1, 6);
+  EXPECT_TRUE(after.exits);
+  EXPECT_TRUE(after.degraded);
+  EXPECT_EQ(after.child, -1);
+  EXPECT_TRUE(tree.node(0).keys.contains(after.argmax)) << "the root answers among all its keys";
+  // A loaded, informative leaf does not split while a node is down.
+  feed(tree, 0, 20, 5.0, 0, 0.2);
+  feed(tree, 1, 20, 30.0, 0, 0.9);
+  std::vector<int> spares{7};
+  const BalancePeriod b = tree.balance(1.0, 1.0, spares, 0, 0, 0);
+  EXPECT_TRUE(b.skipped);
+  EXPECT_EQ(b.splits, 0);
+  EXPECT_EQ(b.nodes, 2) << "the failed node is not measured";
+  tree.replace(2, 7, 1.5);
+  EXPECT_EQ(tree.node(2).state, TreeNodeState::Serving);
+  EXPECT_EQ(tree.node(2).server, 7);
+  EXPECT_EQ(tree.decide(0, h.data(), 1, 6).child, 2);
+}
+
+TEST(FisherTree, ACancelledSplitGivesItsServersBackAndChangesNothing) {
+  const FisherTreeSpec s = small_spec();
+  const TreeTask task(s, 5);
+  FisherTree tree(s, task, {0, 1, 2});
+  feed(tree, 0, 20, 5.0, 0, 0.2);
+  feed(tree, 1, 10, 30.0, 0, 0.9);
+  feed(tree, 1, 10, 30.0, 2, 0.0);
+  std::vector<int> spares{7, 8};
+  ASSERT_EQ(tree.balance(1.0, 1.0, spares, 0, 0, 0).splits, 1);
+  const std::vector<TreeNode> before = tree.nodes();
+  tree.cancel_split(spares);
+  EXPECT_FALSE(tree.pending_split().has_value());
+  std::sort(spares.begin(), spares.end());
+  EXPECT_EQ(spares, (std::vector<int>{7, 8}));
+  ASSERT_EQ(tree.splits().size(), 1u);
+  EXPECT_TRUE(tree.splits()[0].cancelled);
+  ASSERT_EQ(tree.nodes().size(), before.size());
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(tree.nodes()[i].keys, before[i].keys);
+    EXPECT_EQ(tree.nodes()[i].children, before[i].children);
+  }
+}
+
 }  // namespace
 }  // namespace swarmsim::sim

@@ -60,8 +60,6 @@ TEST(TreeScenario, WhatATreeCannotDoIsRefusedWithItsPath) {
     const char* message;
   };
   const Case cases[] = {
-      {"node failure", [](json& d) { d["events"] = json::array({{{"at", "1s"}, {"action", "node_down"}, {"node", "s-1"}}}); },
-       "events[0].action", "node failures are not modelled for a Fisher B-tree"},
       {"too many leaves", [](json& d) { d["model"]["tree"]["initial_children"] = 4; }, "model.tree.initial_children",
        "4 children exceed the tree's order 3"},
       {"merge above split", [](json& d) { d["model"]["tree"]["merge"]["fisher"] = 20; }, "model.tree.merge.fisher",

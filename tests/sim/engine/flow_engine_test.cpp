@@ -533,4 +533,18 @@ TEST(FlowEngine, MatchesSimGridOnFisherTrees) {
   EXPECT_EQ(simgrid["requests"]["completed"], 3000);
   const auto d = differences(simgrid, flowed, 1e-9);
   EXPECT_TRUE(d.empty()) << "tree with replayed changes and three clients differs in " << d.size() << " places:" << lines(d);
+  // Failures: a leaf's server, back later as a spare; then the root's, with no spare left, so the
+  // clients wait for it to come back.
+  const std::string failures = R"([{"at": "3s", "action": "node_down", "node": "rtx3090-0"}, {"at": "8s", "action": "node_up", "node": "rtx3090-0"},
+      {"at": "10.3s", "action": "node_down", "node": "a100-a"}, {"at": "20s", "action": "node_up", "node": "a100-a"}])";
+  for (const std::string model : {"tcp", "exact"}) {
+    const auto [sg_fail, flow_fail] = both_engines(shipped(
+        "tree/fisher-btree-skewed.json", {{"network.model", "\"" + model + "\""}, {"events", failures}, {"policy.faults.heartbeat", "\"500ms\""}}));
+    ASSERT_EQ(sg_fail["tree"]["failovers"].size(), 2u) << model;
+    EXPECT_GE(sg_fail["tree"]["failovers"][1]["ready_at_s"].get<double>(), 20.0) << model << ": the root waited for its server";
+    EXPECT_GT(sg_fail["requests"]["resent"].get<int>(), 0) << model;
+    EXPECT_EQ(sg_fail["requests"]["completed"], 6000) << model;
+    const auto df = differences(sg_fail, flow_fail, 1e-9);
+    EXPECT_TRUE(df.empty()) << "tree with failures on " << model << " differs in " << df.size() << " places:" << lines(df);
+  }
 }

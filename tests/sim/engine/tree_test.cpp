@@ -108,4 +108,38 @@ TEST(TreeEngine, AHotLeafSplitsAndItsSiblingServesOnceItHasLoadedItsParameters) 
   std::filesystem::remove_all(out);
 }
 
+TEST(TreeEngine, AFailedLeafIsDetectedItsRequestsAreSentAgainAndASpareTakesItOver) {
+  // The root never answers, so every request needs a leaf. Leaf 1's server fails at 1.03 s;
+  // heartbeats every 100 ms, two missed: detected at 1.2 s.
+  Scenario sc = small_tree(600, 1.0, R"(, "alpha": 0, "balance_period": "0s")",
+                           R"(, "max_in_flight": 16, "arrival": {"process": "poisson", "rate": "300/s"})");
+  sc.nodes.push_back(sc.nodes.back());
+  sc.nodes.back().name = "spare";
+  sc.policy.faults.heartbeat_s = 0.1;
+  sc.events.push_back(ReplayEvent{1.03, EventAction::NodeDown, "s-1"});
+  const RunReport r = run(sc);
+  const auto& m = r.metrics;
+  EXPECT_EQ(m["requests"]["completed"], 600) << "every request is answered once, lost ones after they were sent again";
+  ASSERT_EQ(m["tree"]["failovers"].size(), 1u);
+  const auto& f = m["tree"]["failovers"][0];
+  EXPECT_EQ(f["node"], 1);
+  EXPECT_EQ(f["from"], "s-1");
+  EXPECT_DOUBLE_EQ(f["detected_at_s"].get<double>(), 1.2);
+  EXPECT_EQ(f["to"], "spare");
+  EXPECT_NEAR(f["ready_at_s"].get<double>(), 1.2 + 200e6 / 2e9, 1e-9) << "the spare loads 200 MB at 2 GB/s";
+  EXPECT_GT(f["requests_resent"].get<int>(), 0);
+  EXPECT_EQ(m["requests"]["resent"], f["requests_resent"]);
+  // Between detection and the spare serving, the root answers what it would have sent there.
+  EXPECT_GT(m["answers"]["degraded"].get<int>(), 0);
+  EXPECT_EQ(m["tree"]["nodes"][1]["node"], "spare");
+  EXPECT_EQ(m["tree"]["nodes"][1]["state"], "serving");
+  // The same run on the flow engine agrees (to rounding: the engines add times in other orders).
+  sc.engine = EngineKind::Flow;
+  const RunReport flowed = run(sc);
+  for (const char* q : {"p50", "p90", "p99", "max"})
+    EXPECT_NEAR(flowed.metrics["latency_s"][q].get<double>(), m["latency_s"][q].get<double>(), 1e-8) << q;
+  EXPECT_EQ(flowed.metrics["answers"], m["answers"]);
+  EXPECT_EQ(flowed.metrics["tree"]["failovers"], m["tree"]["failovers"]);
+}
+
 }  // namespace
