@@ -132,6 +132,10 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
         case TreeChangeKind::Split: return "tree node #" + std::to_string(c.node) + " split: " + ids + " serving" + size;
         case TreeChangeKind::Merge: return "tree leaves merged into #" + std::to_string(c.node) + size;
         case TreeChangeKind::Balance: return "tree measured (Fisher, load)" + size;
+        case TreeChangeKind::SplitCancelled: return "tree split of #" + std::to_string(c.node) + " cancelled (a server failed)" + size;
+        case TreeChangeKind::Failed: return "tree node #" + std::to_string(c.node) + " failed (its server is down)" + size;
+        case TreeChangeKind::FailureDetected: return "tree node #" + std::to_string(c.node) + " known down: its parent answers for it" + size;
+        case TreeChangeKind::Replaced: return "tree node #" + std::to_string(c.node) + " serves again on a spare" + size;
       }
       return "tree";
     }

@@ -139,11 +139,13 @@ std::shared_ptr<const TreeSnapshot> tree_snapshot(const json& j, double t, const
   TreeChange& c = snap->change;
   c.t = t;
   const std::string what = text(j, "what");
-  static const TreeChangeKind kinds[] = {TreeChangeKind::Planned, TreeChangeKind::SplitStarted, TreeChangeKind::Split,
-                                         TreeChangeKind::Merge, TreeChangeKind::Balance};
+  static const TreeChangeKind kinds[] = {TreeChangeKind::Planned,        TreeChangeKind::SplitStarted, TreeChangeKind::Split,
+                                         TreeChangeKind::Merge,          TreeChangeKind::Balance,      TreeChangeKind::SplitCancelled,
+                                         TreeChangeKind::Failed,         TreeChangeKind::FailureDetected, TreeChangeKind::Replaced};
   const auto kind = std::find_if(std::begin(kinds), std::end(kinds), [&](TreeChangeKind k) { return what == to_string(k); });
   if (kind == std::end(kinds))
-    throw EventFormatError("\"what\": expected \"planned\", \"split_started\", \"split\", \"merge\" or \"balance\", got \"" + what + "\"");
+    throw EventFormatError("\"what\": expected \"planned\", \"split_started\", \"split\", \"merge\", \"balance\", \"split_cancelled\", "
+                           "\"failed\", \"failure_detected\" or \"replaced\", got \"" + what + "\"");
   c.what = *kind;
   c.node = integer_or(j, "node", -1);
   if (c.node < -1) throw EventFormatError("\"node\": expected a node id >= 0 or -1, got " + std::to_string(c.node));
@@ -178,9 +180,10 @@ std::shared_ptr<const TreeSnapshot> tree_snapshot(const json& j, double t, const
       if (n.server >= info.n_servers)
         throw EventFormatError("\"server\": \"" + info.hosts[static_cast<std::size_t>(n.server)].name + "\" is a client, not a server");
       const std::string state = text(v, "state");
-      if (state != "loading" && state != "serving")
-        throw EventFormatError("\"state\": expected \"loading\" or \"serving\", got \"" + state + "\"");
+      if (state != "loading" && state != "serving" && state != "failed")
+        throw EventFormatError("\"state\": expected \"loading\", \"serving\" or \"failed\", got \"" + state + "\"");
       n.loading = state == "loading";
+      n.failed = state == "failed";
       n.fisher = non_negative(v, "fisher");
       n.load = non_negative(v, "load");
       index.emplace(n.id, k);

@@ -49,6 +49,10 @@ const char* to_string(TreeChangeKind k) {
     case TreeChangeKind::Split: return "split";
     case TreeChangeKind::Merge: return "merge";
     case TreeChangeKind::Balance: return "balance";
+    case TreeChangeKind::SplitCancelled: return "split_cancelled";
+    case TreeChangeKind::Failed: return "failed";
+    case TreeChangeKind::FailureDetected: return "failure_detected";
+    case TreeChangeKind::Replaced: return "replaced";
   }
   return "?";
 }

@@ -91,6 +91,7 @@ struct TreeNodeView {
   bool loading = false;     ///< a split's new node loading its parameters (not routed to yet); else serving
   double fisher = 0.0;      ///< I = tr(F) over the last balance period
   double load = 0.0;        ///< its server's busy fraction over the last balance period
+  bool failed = false;      ///< its server is down; it keeps its place until a spare takes it over
   bool operator==(const TreeNodeView&) const = default;
 };
 
@@ -101,6 +102,10 @@ enum class TreeChangeKind {
   Split,         ///< they serve: the tree changed
   Merge,         ///< two sibling leaves became one (or a parent left with one leaf became a leaf)
   Balance,       ///< a balance period's Fisher and load measurements; the shape is unchanged
+  SplitCancelled,   ///< a server failed while a split's new nodes loaded: they are gone
+  Failed,           ///< a node's server went down (`node`)
+  FailureDetected,  ///< heartbeats revealed it: its parent answers in its place
+  Replaced,         ///< a spare took the failed node over and serves it
 };
 /// The events.jsonl "what" of `k` ("split_started", ...).
 const char* to_string(TreeChangeKind k);

@@ -67,6 +67,10 @@ std::vector<TreeMark> tree_marks(const TreeState& tree, double now, double recen
   std::vector<TreeMark> marks(tree.nodes.size(), TreeMark::None);
   for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
     const TreeNodeView& n = tree.nodes[i];
+    if (n.failed) {
+      marks[i] = TreeMark::Failed;
+      continue;
+    }
     if (n.loading) {
       marks[i] = TreeMark::Loading;
       continue;
@@ -92,6 +96,7 @@ std::uint32_t tree_mark_color(TreeMark m) {
     case TreeMark::Created: return rgb(70, 230, 110);
     case TreeMark::Merged: return rgb(255, 150, 40);
     case TreeMark::Split: return rgb(240, 220, 60);
+    case TreeMark::Failed: return rgb(235, 60, 60);
   }
   return rgb(255, 255, 255);
 }

@@ -47,6 +47,7 @@ enum class TreeMark {
   Created,  ///< made by a split (started or done) in the last `recent_s` seconds
   Merged,   ///< kept by a merge in the last `recent_s` seconds
   Split,    ///< split (kept half of its keys) in the last `recent_s` seconds
+  Failed,   ///< its server is down: red, before any other mark
 };
 
 /// The mark of each node of `tree.nodes` at simulated time `now` (s), looking at the changes of

@@ -40,6 +40,8 @@ const char* mark_text(TreeMark m) {
     case TreeMark::Created: return "created by a recent split";
     case TreeMark::Merged: return "kept by a recent merge";
     case TreeMark::Split: return "split recently";
+    case TreeMark::Failed: return "its server is down: until heartbeats reveal it, requests sent to it are lost; then its parent answers "
+                                  "in its place until a spare has loaded it";
   }
   return "";
 }
@@ -71,7 +73,7 @@ void draw_tree_view(AppState& st) {
   ImGui::SliderFloat("highlight s", &st.tree_highlight_s, 0.1f, 100.0f, "%.1f", ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("Outline a split's new nodes (green), a merge's kept node (orange) and a node that split (yellow) for "
-                      "this many simulated seconds. Dashed: loading. I: Fisher information tr(F) of the last balance "
+                      "this many simulated seconds. Dashed: loading. Red: its server is down. I: Fisher information tr(F) of the last balance "
                       "period; load: its server's busy fraction.");
 
   ImGui::BeginChild("tree", ImVec2(0, 0), false, ImGuiWindowFlags_HorizontalScrollbar);
@@ -96,7 +98,7 @@ void draw_tree_view(AppState& st) {
     const TreeNodeView& n = tree.nodes[i];
     const TreeMark m = marks[i];
     const ImVec2 a = corner(l.boxes[i].rect, 0, 0), b = corner(l.boxes[i].rect, 1, 1);
-    dl->AddRectFilled(a, b, n.loading ? IM_COL32(26, 28, 34, 255) : IM_COL32(32, 40, 56, 255), 3.0f);
+    dl->AddRectFilled(a, b, n.failed ? IM_COL32(70, 26, 26, 255) : n.loading ? IM_COL32(26, 28, 34, 255) : IM_COL32(32, 40, 56, 255), 3.0f);
     // The server's busy fraction as a bar along the bottom.
     const float load = static_cast<float>(std::clamp(n.load, 0.0, 1.0));
     dl->AddRectFilled(ImVec2(a.x + 2, b.y - 4 * scale), ImVec2(a.x + 2 + (b.x - a.x - 4) * load, b.y - 2),
@@ -122,7 +124,7 @@ void draw_tree_view(AppState& st) {
                                    ? info.hosts[static_cast<std::size_t>(n.server)].name : "?";
     ImGui::SetTooltip("node #%d, keys [%d, %d), parent %s\non %s, %s\nFisher information I = %.4g, load %.1f%%%s%s", n.id, n.lo,
                       n.hi, n.parent < 0 ? "none (root)" : ("#" + std::to_string(n.parent)).c_str(), server.c_str(),
-                      n.loading ? "loading" : "serving", n.fisher, n.load * 100, marks[static_cast<std::size_t>(hovered)] == TreeMark::None ? "" : "\n",
+                      n.failed ? "failed" : n.loading ? "loading" : "serving", n.fisher, n.load * 100, marks[static_cast<std::size_t>(hovered)] == TreeMark::None ? "" : "\n",
                       mark_text(marks[static_cast<std::size_t>(hovered)]));
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left) && n.server >= 0) {  // inspect its server
       st.selected_host = n.server;

@@ -154,6 +154,42 @@ TreeNodeView tn(int id, int parent, int lo, int hi) { return TreeNodeView{id, pa
 
 }  // namespace
 
+// A node whose server went down is listed as failed, marked red before anything else, and the
+// failure's steps (failed, failure_detected, replaced) enter the history.
+TEST(GuiTree, AFailedNodeIsMarkedAndItsFailoverIsInTheHistory) {
+  const sim::Scenario sc = tree_scenario();
+  Timeline tl;
+  EventLineReader reader("live run");
+  EventStreamWriter writer(sc, [&](const std::string& line) { EXPECT_TRUE(reader.feed(line, tl)) << reader.error(); });
+  sim::SimSignals s;
+  writer.connect(s);
+  const std::vector<sim::TreeNodeView> serving{node(0, -1, 0, 16, 0, "serving", 0, 0), node(1, 0, 0, 8, 1, "serving", 0, 0),
+                                               node(2, 0, 8, 16, 2, "serving", 0, 0)};
+  std::vector<sim::TreeNodeView> failed = serving;
+  failed[2].state = "failed";
+  std::vector<sim::TreeNodeView> replaced = serving;
+  replaced[2].server = 3;
+  s.on_tree_changed({0.0, "planned", -1, {}, serving});
+  s.on_tree_changed({1.0, "failed", 2, {}, failed});
+  s.on_tree_changed({2.0, "failure_detected", 2, {}, failed});
+  s.on_tree_changed({2.8, "replaced", 2, {}, replaced});
+  writer.finish(4.0);
+  ASSERT_FALSE(reader.failed()) << reader.error();
+  const TreeState down = tl.state_at(1.5).tree;
+  ASSERT_EQ(down.nodes.size(), 3u);
+  EXPECT_TRUE(down.nodes[2].failed);
+  EXPECT_FALSE(down.nodes[1].failed);
+  EXPECT_EQ(tree_marks(down, 1.5, 5.0), (std::vector<TreeMark>{TreeMark::None, TreeMark::None, TreeMark::Failed}));
+  const TreeState back = tl.state_at(3.0).tree;
+  EXPECT_FALSE(back.nodes[2].failed);
+  EXPECT_EQ(back.nodes[2].server, 3);
+  ASSERT_EQ(back.history.size(), 4u);
+  EXPECT_EQ(back.history[1].what, TreeChangeKind::Failed);
+  EXPECT_EQ(back.history[2].what, TreeChangeKind::FailureDetected);
+  EXPECT_EQ(back.history[3].what, TreeChangeKind::Replaced);
+  EXPECT_EQ(back.history[3].node, 2);
+}
+
 // The live stream carries on_tree_changed: the loading node appears with split_started, serves
 // with split, the merge's retired node disappears, balance updates the measurements without a
 // history entry, and the marks follow the history.
@@ -266,14 +302,14 @@ TEST(GuiTree, MalformedTreeLineNamesTheLine) {
   const struct {
     std::string line, expected;
   } cases[] = {
-      {with(R"("what":"planned")", R"("what":"grow")"), R"("what": expected "planned", "split_started", "split", "merge" or "balance", got "grow")"},
+      {with(R"("what":"planned")", R"("what":"grow")"), R"("what": expected "planned", "split_started", "split", "merge", "balance", "split_cancelled", "failed", "failure_detected" or "replaced", got "grow")"},
       {with(R"("id":1,"parent":0)", R"("id":1,"parent":7)"), R"(nodes[1]: "parent": node 7 is not listed before it)"},
       {with(R"("id":2,"parent":0)", R"("id":1,"parent":0)"), R"(nodes[2]: "id": node 1 is listed twice)"},
       {with(R"("keys":[0,8])", R"("keys":[8,4])"), R"(nodes[1]: "keys": expected [lo, hi] with integers 0 <= lo < hi <= 16 (the run's keys), got [8,4])"},
       {with(R"("keys":[8,16])", R"("keys":[8,40])"), R"(nodes[2]: "keys": expected [lo, hi] with integers 0 <= lo < hi <= 16)"},
       {with(R"("server":"rtx-a")", R"("server":"rtx-z")"), R"(nodes[1]: "server": unknown host "rtx-z" (not in run_start))"},
       {with(R"("server":"rtx-a")", R"("server":"client")"), R"(nodes[1]: "server": "client" is a client, not a server)"},
-      {with(serving1, R"({"id":1,"parent":0,"keys":[0,8],"server":"rtx-a","state":"warm")"), R"(nodes[1]: "state": expected "loading" or "serving", got "warm")"},
+      {with(serving1, R"({"id":1,"parent":0,"keys":[0,8],"server":"rtx-a","state":"warm")"), R"(nodes[1]: "state": expected "loading", "serving" or "failed", got "warm")"},
       {with(R"("load":0.0}]})", R"("load":-1}]})"), R"(nodes[2]: "load": expected a number >= 0, got -1)"},
       {with(R"("created":[])", R"("created":[9])"), R"("created": 9 is not the id of a listed node)"},
       {with(R"("nodes":[)", R"("nodez":[)"), R"(missing key "nodes")"},
