@@ -6,21 +6,13 @@
 #include <cstdio>
 
 #include "sim/output/atomic_file.hpp"
+#include "sim/output/request_report.hpp"
 #include "sim/output/progress_line.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim {
-
-namespace {
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));  // nearest rank
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-}  // namespace
 
 PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignals& sig) : sc(s), signals(sig) {
   const auto plan0 = std::chrono::steady_clock::now();
@@ -276,11 +268,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
   std::sort(completions.begin(), completions.end());
   const double sim_time = completed == run.requests ? last : sc.time_limit_s;
   const double first_arrival = run.requests > 0 ? run.arrival[0] : 0.0;
-  double steady = 0;
-  if (completions.size() >= 10) {  // completions between the 10th and 90th percentile: no fill or drain
-    const std::size_t a = completions.size() / 10, b = completions.size() - 1 - completions.size() / 10;
-    if (completions[b] > completions[a]) steady = static_cast<double>(b - a) / (completions[b] - completions[a]);
-  }
+  const double steady = steady_rate(completions);
   const partition::ModelGraph& g = *sc.graph;
   nlohmann::json stages = nlohmann::json::array();
   const double span = std::max(1e-12, sim_time - first_arrival);
@@ -374,9 +362,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
        {{"requests_per_s", completed > 0 ? completed / span : 0.0},
         {"steady_requests_per_s", steady},
         {"samples_per_s", completed > 0 ? completed * static_cast<double>(sc.workload.batch_size) / span : 0.0}}},
-      {"latency_s",
-       {{"p50", percentile(latency, 0.50)}, {"p90", percentile(latency, 0.90)}, {"p99", percentile(latency, 0.99)},
-        {"max", latency.empty() ? 0.0 : *std::max_element(latency.begin(), latency.end())}}},
+      {"latency_s", latency_percentiles(latency)},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}, {"partition_seconds", plan_wall}}},
@@ -394,18 +380,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     report.metrics["requests"]["failure_reason"] = reason;
   }
   if (sc.policy.faults.failback) report.metrics["failbacks"] = failbacks;
-  report.simulated_time = sim_time;
-  report.wall_seconds = wall;
-  report.hops = run.messages;
-  if (run.trace) {
-    if (run.trace->dropped() > 0) report.metrics["trace_dropped_events"] = run.trace->dropped();
-    run.trace->finish();
-  }
-  if (run.log) run.log->finish(sim_time);
-  if (!options.out_dir.empty() && sc.outputs.metrics) {
-    std::filesystem::create_directories(options.out_dir);
-    write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");
-  }
+  finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);
   return report;
 }
 

@@ -9,6 +9,7 @@
 
 #include "sim/flow/event_queue.hpp"
 #include "sim/flow/fair_share_network.hpp"
+#include "sim/flow/message_flow.hpp"
 #include "sim/flow/process.hpp"
 #include "sim/output/progress_line.hpp"
 #include "sim/pipeline_run.hpp"
@@ -27,8 +28,7 @@ class FlowPipeline {
         lat_factor_(latency_factor(sc.network.model)),
         stages_(static_cast<int>(run.plan.stages.size())),
         inbox_(run.plan.stages.size() + sc.clients.size()),
-        window_(sc.clients.size(), sc.workload.max_in_flight),
-        window_waiter_(sc.clients.size(), nullptr) {}
+        windows_(sc.clients.size(), sc.workload.max_in_flight) {}
 
   void run(ProgressLine& progress) {
     for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s, 0));
@@ -38,24 +38,8 @@ class FlowPipeline {
       spawn(client_receiver(c));
     }
     // The stages are daemons, as on SimGrid: the run ends when the clients have every answer.
-    while (!queue_.empty() && m_.answered < m_.requests) {
-      const TimedEvent e = queue_.pop();
-      if (e.t > sc_.time_limit_s) break;
-      now_ = e.t;
-      progress.tick(now_, m_.answered, m_.messages);
-      std::uint64_t token = 0;
-      switch (e.kind) {
-        case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;
-        case EventKind::FlowActive:
-        case EventKind::FlowDone:
-          if (links_.on_event(e, token)) {
-            waiter_of(token).outcome = Outcome::Done;
-            waiter_of(token).handle.resume();
-          }
-          break;
-        default: break;  // no timeouts or device work here
-      }
-    }
+    play_events(queue_, links_, now_, sc_.time_limit_s, [this] { return m_.answered >= m_.requests; },
+                [&] { progress.tick(now_, m_.answered, m_.messages); });
   }
 
  private:
@@ -90,52 +74,6 @@ class FlowPipeline {
       return msg;
     }
   };
-  /// A flow of `bytes` from host `from` to host `to`; resumes when the last byte arrived (Done) or
-  /// an end went down (Failed).
-  struct Transfer {
-    FlowPipeline* m;
-    int from, to;
-    double bytes;
-    Waiter w{};
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      const double latency = m->latencies_.one_way(from, to);
-      m->links_.start(m->now_, from, to, bytes, m->lat_factor_ * latency, latency, token_of(w));
-    }
-    Outcome await_resume() const noexcept { return w.outcome; }
-  };
-  /// Where processes wait until another opens it: the clients' senders while a failed stage is
-  /// being replaced, failovers while no spare node is up.
-  struct Gate {
-    std::vector<Waiter*> waiting;
-    void open(EventQueue& q, double now) {
-      for (Waiter* w : waiting) q.push(now, EventKind::Resume, token_of(*w));
-      waiting.clear();
-    }
-  };
-  struct WaitAt {
-    Gate& gate;
-    Waiter w{};
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      gate.waiting.push_back(&w);
-    }
-    void await_resume() const noexcept {}
-  };
-  /// Client c's window: at most max_in_flight of its requests in the pipeline.
-  struct Acquire {
-    FlowPipeline* m;
-    int c;
-    Waiter w{};
-    bool await_ready() const noexcept { return m->window_[static_cast<std::size_t>(c)] > 0; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      m->window_waiter_[static_cast<std::size_t>(c)] = &w;
-    }
-    void await_resume() const noexcept { --m->window_[static_cast<std::size_t>(c)]; }
-  };
 
   // ---- processes ----------------------------------------------------------------------------
 
@@ -151,7 +89,7 @@ class FlowPipeline {
   /// the receiver's inbox.
   Process carry(int from, int box, StageMessage msg, double wire, double sent_at, double software_s) {
     const int to = host_of_box(box), generation = inbox_[static_cast<std::size_t>(box)].generation;
-    if (co_await Transfer{this, from, to, wire} != Outcome::Done) co_return;  // an end went down
+    if (co_await Transfer{links_, latencies_, lat_factor_, now_, from, to, wire} != Outcome::Done) co_return;  // an end went down
     m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire,
                                         lat_factor_ * latencies_.one_way(from, to), software_s});
     Inbox& in = inbox_[static_cast<std::size_t>(box)];
@@ -237,7 +175,7 @@ class FlowPipeline {
   Process client_sender(int c) {
     for (int r = c; r < m_.requests; r += m_.clients()) {
       if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
-      co_await Acquire{this, c};
+      co_await windows_.acquire(c);
       while (m_.stages_detected_down > 0) co_await WaitAt{replaced_};  // the client knows the pipeline is broken
       m_.request_sent(r, now_);
       co_await send_inputs(r);
@@ -312,11 +250,7 @@ class FlowPipeline {
       // The first attempt whose outputs all arrive answers the request; later ones are late copies.
       if (++got[r][static_cast<std::size_t>(msg.attempt)] < m_.outputs_expected || m_.done[r] >= 0) continue;
       m_.request_done(msg.request, now_);
-      ++window_[static_cast<std::size_t>(c)];
-      if (Waiter*& w = window_waiter_[static_cast<std::size_t>(c)]) {
-        queue_.push(now_, EventKind::Resume, token_of(*w));
-        w = nullptr;
-      }
+      windows_.release(c, queue_, now_);
       ++answered;
     }
   }
@@ -371,8 +305,7 @@ class FlowPipeline {
   double lat_factor_;
   int stages_;
   std::vector<Inbox> inbox_;  ///< one per stage, then one per client
-  std::vector<int> window_;   ///< per client: free slots of its max_in_flight window
-  std::vector<Waiter*> window_waiter_;
+  ClientWindows windows_;  ///< each client's max_in_flight window
   Gate replaced_;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up_;  ///< failovers without a spare node wait here for a node to come back
   double now_ = 0;

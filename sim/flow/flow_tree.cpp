@@ -7,6 +7,7 @@
 
 #include "sim/flow/event_queue.hpp"
 #include "sim/flow/fair_share_network.hpp"
+#include "sim/flow/message_flow.hpp"
 #include "sim/flow/process.hpp"
 #include "sim/output/progress_line.hpp"
 #include "sim/swarm/latency_table.hpp"
@@ -25,8 +26,7 @@ class FlowTree {
         links_(access_rates(sc, true), access_rates(sc, false), sharing_params(sc.network.model), queue_),
         lat_factor_(latency_factor(sc.network.model)),
         client_inbox_(sc.clients.size()),
-        window_(sc.clients.size(), sc.workload.max_in_flight),
-        window_waiter_(sc.clients.size(), nullptr),
+        windows_(sc.clients.size(), sc.workload.max_in_flight),
         host_life_(sc.nodes.size(), 0) {
     for (int c = 0; c < static_cast<int>(client_inbox_.size()); ++c) client_inbox_[static_cast<std::size_t>(c)] = open_inbox(client_host(c));
   }
@@ -41,24 +41,8 @@ class FlowTree {
     }
     // The tree's nodes and its balancer are daemons, as on SimGrid: the run ends when the
     // clients have every answer.
-    while (!queue_.empty() && m_.answered < m_.requests) {
-      const TimedEvent e = queue_.pop();
-      if (e.t > sc_.time_limit_s) break;
-      now_ = e.t;
-      progress.tick(now_, m_.answered, m_.messages);
-      std::uint64_t token = 0;
-      switch (e.kind) {
-        case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;
-        case EventKind::FlowActive:
-        case EventKind::FlowDone:
-          if (links_.on_event(e, token)) {
-            waiter_of(token).outcome = Outcome::Done;
-            waiter_of(token).handle.resume();
-          }
-          break;
-        default: break;  // no timeouts or device work here
-      }
-    }
+    play_events(queue_, links_, now_, sc_.time_limit_s, [this] { return m_.answered >= m_.requests; },
+                [&] { progress.tick(now_, m_.answered, m_.messages); });
   }
 
  private:
@@ -88,52 +72,6 @@ class FlowTree {
       return msg;
     }
   };
-  /// A flow of `bytes` from host `from` to host `to`; resumes when the last byte arrived (Done) or
-  /// an end went down (Failed).
-  struct Transfer {
-    FlowTree* m;
-    int from, to;
-    double bytes;
-    Waiter w{};
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      const double latency = m->latencies_.one_way(from, to);
-      m->links_.start(m->now_, from, to, bytes, m->lat_factor_ * latency, latency, token_of(w));
-    }
-    Outcome await_resume() const noexcept { return w.outcome; }
-  };
-  /// Where processes wait until another opens it: senders while the root is known to be down,
-  /// failovers while no spare is up.
-  struct Gate {
-    std::vector<Waiter*> waiting;
-    void open(EventQueue& q, double now) {
-      for (Waiter* w : waiting) q.push(now, EventKind::Resume, token_of(*w));
-      waiting.clear();
-    }
-  };
-  struct WaitAt {
-    Gate& gate;
-    Waiter w{};
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      gate.waiting.push_back(&w);
-    }
-    void await_resume() const noexcept {}
-  };
-  /// Client c's window: at most max_in_flight of its requests in the tree.
-  struct Acquire {
-    FlowTree* m;
-    int c;
-    Waiter w{};
-    bool await_ready() const noexcept { return m->window_[static_cast<std::size_t>(c)] > 0; }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      m->window_waiter_[static_cast<std::size_t>(c)] = &w;
-    }
-    void await_resume() const noexcept { --m->window_[static_cast<std::size_t>(c)]; }
-  };
 
   // ---- processes ----------------------------------------------------------------------------
 
@@ -152,7 +90,7 @@ class FlowTree {
   /// inbox `box`. Inboxes go by index: GCC 12 built this coroutine with an Inbox* parameter into
   /// one that trapped (ud2) on its first resumption.
   Process carry(int from, int to, int box, StageMessage msg, double wire, double sent_at, double software_s) {
-    if (co_await Transfer{this, from, to, wire} != Outcome::Done) co_return;
+    if (co_await Transfer{links_, latencies_, lat_factor_, now_, from, to, wire} != Outcome::Done) co_return;
     m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire, lat_factor_ * latencies_.one_way(from, to),
                                         software_s});
     Inbox& in = inboxes_[static_cast<std::size_t>(box)];
@@ -230,7 +168,7 @@ class FlowTree {
   Process client_sender(int c) {
     for (int r = c; r < m_.requests; r += m_.clients()) {
       if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
-      co_await Acquire{this, c};
+      co_await windows_.acquire(c);
       co_await send_to_root(c, r);
     }
   }
@@ -242,11 +180,7 @@ class FlowTree {
       co_await sleep_for(m_.endpoint_s(m_.spec.answer_bytes));  // deserialize the answer
       if (m_.stale(msg.request, msg.attempt) || m_.done[static_cast<std::size_t>(msg.request)] >= 0) continue;
       m_.request_done(msg.request, now_);
-      ++window_[static_cast<std::size_t>(c)];
-      if (Waiter*& w = window_waiter_[static_cast<std::size_t>(c)]) {
-        queue_.push(now_, EventKind::Resume, token_of(*w));
-        w = nullptr;
-      }
+      windows_.release(c, queue_, now_);
       ++answered;
     }
   }
@@ -343,8 +277,7 @@ class FlowTree {
   std::deque<Inbox> inboxes_;          ///< every inbox opened (stable addresses: a moved node's old process drains its old one)
   std::vector<int> node_inbox_;        ///< per tree node id: its current inbox (index into inboxes_)
   std::vector<int> client_inbox_;      ///< per client: its inbox (index into inboxes_)
-  std::vector<int> window_;                           ///< per client: free slots of its max_in_flight window
-  std::vector<Waiter*> window_waiter_;
+  ClientWindows windows_;  ///< each client's max_in_flight window
   std::vector<int> host_life_;  ///< per server: times it went down (a process of an earlier life is dead)
   Gate root_back_;              ///< senders wait here while the clients know the root is down
   Gate spare_up_;               ///< failovers without a spare wait here for a server to come back

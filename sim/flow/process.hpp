@@ -172,6 +172,26 @@ struct SleepUntil {
   void await_resume() const noexcept {}
 };
 
+/// Where processes wait until another opens it (a failed stage being replaced, no spare up).
+struct Gate {
+  std::vector<Waiter*> waiting;
+  void open(EventQueue& q, double now) {
+    for (Waiter* w : waiting) q.push(now, EventKind::Resume, token_of(*w));
+    waiting.clear();
+  }
+};
+/// Waits at `gate` until it opens.
+struct WaitAt {
+  Gate& gate;
+  Waiter w{};
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    w.handle = h;
+    gate.waiting.push_back(&w);
+  }
+  void await_resume() const noexcept {}
+};
+
 /// The unfinished processes of a run: it owns their frames until they return, and destroys the
 /// rest (daemons, and whatever the time limit cut short) with itself.
 class Processes {

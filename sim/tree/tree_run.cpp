@@ -5,20 +5,13 @@
 #include <numeric>
 
 #include "gpu/shard_cost_model.hpp"
-#include "sim/output/atomic_file.hpp"
+#include "sim/output/request_report.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
 
 namespace swarmsim::sim {
 
 namespace {
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));  // nearest rank
-  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
 /// Sorts servers fastest first for the tree's work, ties to the lower index.
 void sort_spares(std::vector<int>& spares, const std::vector<double>& compute_s) {
   std::sort(spares.begin(), spares.end(), [&](int a, int b) {
@@ -315,11 +308,7 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
   const double sim_time = completed == run.requests ? last : sc.time_limit_s;
   const double first_arrival = run.requests > 0 ? run.arrival[0] : 0.0;
   const double span = std::max(1e-12, sim_time - first_arrival);
-  double steady = 0;
-  if (completions.size() >= 10) {  // completions between the 10th and 90th percentile: no fill or drain
-    const std::size_t a = completions.size() / 10, b = completions.size() - 1 - completions.size() / 10;
-    if (completions[b] > completions[a]) steady = static_cast<double>(b - a) / (completions[b] - completions[a]);
-  }
+  const double steady = steady_rate(completions);
   nlohmann::json by_depth = nlohmann::json::array();
   for (std::size_t d = 0; d < depth_answered.size(); ++d)
     by_depth.push_back({{"depth", d}, {"answered", depth_answered[d]}, {"correct", depth_correct[d]}});
@@ -403,9 +392,7 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
       {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed}, {"resent", run.resent},
                     {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
       {"throughput", {{"requests_per_s", completed > 0 ? completed / span : 0.0}, {"steady_requests_per_s", steady}}},
-      {"latency_s",
-       {{"p50", percentile(latency, 0.50)}, {"p90", percentile(latency, 0.90)}, {"p99", percentile(latency, 0.99)},
-        {"max", latency.empty() ? 0.0 : *std::max_element(latency.begin(), latency.end())}}},
+      {"latency_s", latency_percentiles(latency)},
       {"answers",
        {{"accuracy", completed > 0 ? static_cast<double>(correct) / completed : 0.0},
         {"mean_nodes_visited", completed > 0 ? hops / completed : 0.0},
@@ -420,18 +407,7 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
       {"wall_clock", {{"seconds", wall}}},
   };
   if (completed < run.requests) report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
-  report.simulated_time = sim_time;
-  report.wall_seconds = wall;
-  report.hops = run.messages;
-  if (run.trace) {
-    if (run.trace->dropped() > 0) report.metrics["trace_dropped_events"] = run.trace->dropped();
-    run.trace->finish();
-  }
-  if (run.log) run.log->finish(sim_time);
-  if (!options.out_dir.empty() && sc.outputs.metrics) {
-    std::filesystem::create_directories(options.out_dir);
-    write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");
-  }
+  finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);
   return report;
 }
 

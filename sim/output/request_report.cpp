@@ -1,0 +1,43 @@
+#include "sim/output/request_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "sim/output/atomic_file.hpp"
+
+namespace swarmsim::sim {
+
+nlohmann::json latency_percentiles(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const auto at = [&](double q) {
+    if (v.empty()) return 0.0;
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));  // nearest rank
+    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+  };
+  return {{"p50", at(0.50)}, {"p90", at(0.90)}, {"p99", at(0.99)}, {"max", v.empty() ? 0.0 : v.back()}};
+}
+
+double steady_rate(const std::vector<double>& completions) {
+  if (completions.size() < 10) return 0;
+  const std::size_t a = completions.size() / 10, b = completions.size() - 1 - completions.size() / 10;
+  return completions[b] > completions[a] ? static_cast<double>(b - a) / (completions[b] - completions[a]) : 0.0;
+}
+
+void finish_run_report(RunReport& report, double sim_time, double wall, std::uint64_t hops, ChromeTraceWriter* trace, EventLogWriter* log,
+                       const Scenario& sc, const RunOptions& options) {
+  report.simulated_time = sim_time;
+  report.wall_seconds = wall;
+  report.hops = hops;
+  if (trace) {
+    if (trace->dropped() > 0) report.metrics["trace_dropped_events"] = trace->dropped();
+    trace->finish();
+  }
+  if (log) log->finish(sim_time);
+  if (!options.out_dir.empty() && sc.outputs.metrics) {
+    std::filesystem::create_directories(options.out_dir);
+    write_file_atomically(options.out_dir / "metrics.json", report.metrics.dump(2) + "\n");
+  }
+}
+
+}  // namespace swarmsim::sim
