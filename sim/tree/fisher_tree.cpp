@@ -179,7 +179,7 @@ NodeDecision FisherTree::decide(int id, const double* h, int looks, int y) const
       for (int key = r.lo; key < r.hi; ++key) mass += p[static_cast<std::size_t>(key - n.keys.lo)];
       if (mass > best) best = mass, d.child = c;
     }
-    if (node(d.child).failure_detected) {  // the child is known to be down: answer in its place
+    if (d.child < 0 || node(d.child).failure_detected) {  // the child is known to be down (or p is not finite): answer in its place
       d.exits = d.degraded = true;
       d.child = -1;
     }

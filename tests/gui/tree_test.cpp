@@ -4,6 +4,8 @@
 // and the Tree panel's layout and highlights (gui/tree_layout.hpp).
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -51,36 +53,43 @@ sim::TreeNodeView node(int id, int parent, int lo, int hi, int server, const cha
   return sim::TreeNodeView{id, parent, lo, hi, server, state, fisher, load};
 }
 
-/// kTreeRun's run as the simulator reports it: its signals, through the live stream writer, read
-/// back by the line reader the live window uses.
-Timeline live_tree_run() {
+/// The signals `emit` sends, through the live stream writer, read back by the line reader the
+/// live window uses; the run ends at `end` (s).
+Timeline live_run(const std::function<void(sim::SimSignals&)>& emit, double end) {
   const sim::Scenario sc = tree_scenario();
   Timeline tl;
   EventLineReader reader("live run");
   EventStreamWriter writer(sc, [&](const std::string& line) { EXPECT_TRUE(reader.feed(line, tl)) << reader.error(); });
   sim::SimSignals s;
   writer.connect(s);
-  s.on_node_joined(sim::NodeJoined{0.0, 0, {0, 16}, 0.0});
-  s.on_tree_changed({0.0, "planned", -1, {},
-                     {node(0, -1, 0, 16, 0, "serving", 0, 0), node(1, 0, 0, 8, 1, "serving", 0, 0), node(2, 0, 8, 16, 2, "serving", 0, 0)}});
-  s.on_session_started({0.5, 0, 4});
-  s.on_step({0.6, 0, 0, 0.1});
-  s.on_session_ended({0.6, 0, true, "", 1});
-  s.on_tree_changed({1.0, "balance", -1, {},
-                     {node(0, -1, 0, 16, 0, "serving", 12.5, 0.4), node(1, 0, 0, 8, 1, "serving", 3, 0.2),
-                      node(2, 0, 8, 16, 2, "serving", 55, 0.9)}});
-  s.on_tree_changed({1.0, "split_started", 2, {3},
-                     {node(0, -1, 0, 16, 0, "serving", 12.5, 0.4), node(1, 0, 0, 8, 1, "serving", 3, 0.2),
-                      node(2, 0, 8, 12, 2, "serving", 55, 0.9), node(3, 0, 12, 16, 3, "loading", 0, 0)}});
-  s.on_tree_changed({1.4, "split", 2, {3},
-                     {node(0, -1, 0, 16, 0, "serving", 12.5, 0.4), node(1, 0, 0, 8, 1, "serving", 3, 0.2),
-                      node(2, 0, 8, 12, 2, "serving", 55, 0.9), node(3, 0, 12, 16, 3, "serving", 0, 0)}});
-  s.on_tree_changed({3.0, "merge", 1, {},
-                     {node(0, -1, 0, 16, 0, "serving", 10, 0.3), node(1, 0, 0, 12, 1, "serving", 2, 0.1),
-                      node(3, 0, 12, 16, 3, "serving", 20, 0.5)}});
-  writer.finish(4.0);
+  emit(s);
+  writer.finish(end);
   EXPECT_FALSE(reader.failed()) << reader.error();
   return tl;
+}
+
+/// kTreeRun's run as the simulator reports it.
+Timeline live_tree_run() {
+  return live_run([](sim::SimSignals& s) {
+    s.on_node_joined(sim::NodeJoined{0.0, 0, {0, 16}, 0.0});
+    s.on_tree_changed({0.0, "planned", -1, {},
+                       {node(0, -1, 0, 16, 0, "serving", 0, 0), node(1, 0, 0, 8, 1, "serving", 0, 0), node(2, 0, 8, 16, 2, "serving", 0, 0)}});
+    s.on_session_started({0.5, 0, 4});
+    s.on_step({0.6, 0, 0, 0.1});
+    s.on_session_ended({0.6, 0, true, "", 1});
+    s.on_tree_changed({1.0, "balance", -1, {},
+                       {node(0, -1, 0, 16, 0, "serving", 12.5, 0.4), node(1, 0, 0, 8, 1, "serving", 3, 0.2),
+                        node(2, 0, 8, 16, 2, "serving", 55, 0.9)}});
+    s.on_tree_changed({1.0, "split_started", 2, {3},
+                       {node(0, -1, 0, 16, 0, "serving", 12.5, 0.4), node(1, 0, 0, 8, 1, "serving", 3, 0.2),
+                        node(2, 0, 8, 12, 2, "serving", 55, 0.9), node(3, 0, 12, 16, 3, "loading", 0, 0)}});
+    s.on_tree_changed({1.4, "split", 2, {3},
+                       {node(0, -1, 0, 16, 0, "serving", 12.5, 0.4), node(1, 0, 0, 8, 1, "serving", 3, 0.2),
+                        node(2, 0, 8, 12, 2, "serving", 55, 0.9), node(3, 0, 12, 16, 3, "serving", 0, 0)}});
+    s.on_tree_changed({3.0, "merge", 1, {},
+                       {node(0, -1, 0, 16, 0, "serving", 10, 0.3), node(1, 0, 0, 12, 1, "serving", 2, 0.1),
+                        node(3, 0, 12, 16, 3, "serving", 20, 0.5)}});
+  }, 4.0);
 }
 
 fs::path write_run(const std::string& name, const std::string& text) {
@@ -157,24 +166,20 @@ TreeNodeView tn(int id, int parent, int lo, int hi) { return TreeNodeView{id, pa
 // A node whose server went down is listed as failed, marked red before anything else, and the
 // failure's steps (failed, failure_detected, replaced) enter the history.
 TEST(GuiTree, AFailedNodeIsMarkedAndItsFailoverIsInTheHistory) {
-  const sim::Scenario sc = tree_scenario();
-  Timeline tl;
-  EventLineReader reader("live run");
-  EventStreamWriter writer(sc, [&](const std::string& line) { EXPECT_TRUE(reader.feed(line, tl)) << reader.error(); });
-  sim::SimSignals s;
-  writer.connect(s);
   const std::vector<sim::TreeNodeView> serving{node(0, -1, 0, 16, 0, "serving", 0, 0), node(1, 0, 0, 8, 1, "serving", 0, 0),
                                                node(2, 0, 8, 16, 2, "serving", 0, 0)};
   std::vector<sim::TreeNodeView> failed = serving;
   failed[2].state = "failed";
   std::vector<sim::TreeNodeView> replaced = serving;
   replaced[2].server = 3;
-  s.on_tree_changed({0.0, "planned", -1, {}, serving});
-  s.on_tree_changed({1.0, "failed", 2, {}, failed});
-  s.on_tree_changed({2.0, "failure_detected", 2, {}, failed});
-  s.on_tree_changed({2.8, "replaced", 2, {}, replaced});
-  writer.finish(4.0);
-  ASSERT_FALSE(reader.failed()) << reader.error();
+  const Timeline tl = live_run(
+      [&](sim::SimSignals& s) {
+        s.on_tree_changed({0.0, "planned", -1, {}, serving});
+        s.on_tree_changed({1.0, "failed", 2, {}, failed});
+        s.on_tree_changed({2.0, "failure_detected", 2, {}, failed});
+        s.on_tree_changed({2.8, "replaced", 2, {}, replaced});
+      },
+      4.0);
   const TreeState down = tl.state_at(1.5).tree;
   ASSERT_EQ(down.nodes.size(), 3u);
   EXPECT_TRUE(down.nodes[2].failed);
