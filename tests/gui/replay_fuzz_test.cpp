@@ -23,7 +23,9 @@
 #include "gui/event_stream.hpp"
 #include "gui/run_loader.hpp"
 #include "gui/swarm_state.hpp"
+#include "gui/tree_layout.hpp"
 #include "sim/flow/flow_simulation.hpp"
+#include "sim/flow/flow_tree.hpp"
 #include "sim/output/chrome_trace.hpp"
 #include "sim/pricing.hpp"
 #include "sim/rng.hpp"
@@ -62,14 +64,19 @@ RecordedRun record(const std::string& scenario, const std::vector<sim::Override>
   sim::SimSignals signals;
   EventStreamWriter live(sc, [&](const std::string& line) { run.live.push_back(line); });
   live.connect(signals);
-  sim::ChromeTraceWriter trace(sc, dir / "trace.json");
-  trace.connect(signals);
   sim::RunOptions options;
   options.out_dir = dir;
   options.progress = sim::RunOptions::Progress::Never;
-  const sim::RunReport r = sim::flow::run_flow_engine(sc, sim::make_cost_model(sc), signals, options);
+  sim::RunReport r;
+  if (sc.tree) {
+    r = sim::flow::run_flow_tree(sc, options, signals);  // it writes its own trace.json
+  } else {
+    sim::ChromeTraceWriter trace(sc, dir / "trace.json");
+    trace.connect(signals);
+    r = sim::flow::run_flow_engine(sc, sim::make_cost_model(sc), signals, options);
+    trace.finish();
+  }
   live.finish(r.simulated_time);
-  trace.finish();
   run.events = read_lines(dir / "events.jsonl");
   std::ifstream t(dir / "trace.json");
   run.trace = json::parse(t);
@@ -138,6 +145,13 @@ void expect_drawable(const Timeline& tl, const std::string& where) {
     EXPECT_EQ(static_cast<int>(coverage.size()), info.n_blocks) << where;
     for (int b = 0; b < info.n_blocks; ++b)
       for (const int server : s.servers_of_block(b)) EXPECT_TRUE(server >= 0 && server < info.n_servers) << where;
+    // A tree's nodes: keys among the run's keys, servers among its servers, and a layout with a
+    // box per node.
+    for (const TreeNodeView& n : s.tree.nodes) {
+      EXPECT_TRUE(n.lo >= 0 && n.lo < n.hi && n.hi <= info.n_blocks) << where << " at " << T << ": tree node " << n.id;
+      EXPECT_TRUE(n.server >= 0 && n.server < info.n_servers) << where << " at " << T << ": tree node " << n.id;
+    }
+    EXPECT_EQ(layout_tree(s.tree.nodes).boxes.size(), s.tree.nodes.size()) << where << " at " << T;
     for (const TimeSeries& series : {tl.throughput(T, 50), tl.token_latency(T, 50)})
       for (const float v : series.values) EXPECT_TRUE(std::isfinite(v) && v >= 0) << where << " at " << T << ": " << v;
     for (const Timeline::ActiveTransfer& a : tl.transfers_at(T)) {
@@ -154,12 +168,14 @@ std::string join_lines(const std::vector<std::string>& lines) {
 }
 
 /// Shipped runs with failures, transfer retries and recoveries, link changes and flapping nodes,
-/// cut to 8 new tokens per session so that a mutant reads in milliseconds.
+/// cut to 8 new tokens per session so that a mutant reads in milliseconds; and a Fisher B-tree
+/// that splits and fails over, cut to 600 requests at 50/s (still past both failures).
 const std::vector<RecordedRun>& recorded_runs() {
   static const std::vector<RecordedRun> runs{
       record("routing/churn.json", {{"workload.new_tokens", "8"}}),
       record("routing/congested-link.json", {{"workload.new_tokens", "8"}}),
       record("routing/flapping-node.json", {{"workload.new_tokens", "8"}}),
+      record("tree/fisher-btree-failures.json", {{"workload.sessions", "600"}, {"workload.arrival.rate", "\"50/s\""}}),
   };
   return runs;
 }
