@@ -1,5 +1,7 @@
 // swarmsim compare: every policy on every scenario with several seeds, in parallel child
 // processes; a table per scenario, a summary, and compare.csv / compare.json.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -36,22 +38,38 @@ int compare(const CompareArgs& args) {
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
     std::map<std::string, std::string> file_of_name;
     for (const std::string& file : args.files) {
-      const sim::Scenario base = load_routed_scenario("compare", file, common);
+      const sim::Scenario base = load_experiment_scenario(file, common);
       if (const auto [it, fresh] = file_of_name.emplace(base.name, file); !fresh)
         throw ExperimentInputError("swarmsim compare: " + file + " and " + it->second + " are both named \"" + base.name +
                                    "\"; expected distinct scenario names (rename one, or --set name=...)");
       names.push_back(base.name);
-      for (const experiment::PolicyVariant& p : policies)
+      for (const experiment::PolicyVariant& p : policies) {
+        // A pipeline or a tree has no router: a policy of routing keys alone would compare nothing.
+        if (base.graph || base.tree) {
+          const bool routing_only = std::all_of(p.overrides.begin(), p.overrides.end(), [](const sim::Override& o) {
+            for (const char* k : {"policy.router", "policy.gamma", "policy.beta", "policy.alpha", "policy.context", "policy.orchestrator"})
+              if (o.path == k) return true;
+            return false;
+          });
+          if (routing_only)
+            throw ExperimentInputError("swarmsim compare: policy " + p.label + " (" + p.spec + ") sets only routing keys, which " + file +
+                                       (base.tree ? " (a Fisher B-tree) does not use; compare its rules with model.tree.* keys, e.g. "
+                                                    "--policies static:model.tree.balance_period=0s --policies balanced:model.tree.balance_period=1s"
+                                                  : " (a graph model's pipeline) does not use; compare its partitioners with "
+                                                    "policy.partitioner.* keys, e.g. --policies sg:partitioner.method=slicegraph "
+                                                    "--policies ga:partitioner.method=brkga"));
+        }
         for (int k = 0; k < args.seeds; ++k) {
           std::vector<sim::Override> o = common;
           o.insert(o.end(), p.overrides.begin(), p.overrides.end());
           const std::uint64_t seed = base.seed + static_cast<std::uint64_t>(args.seed_offset) + static_cast<std::uint64_t>(k);
           o.push_back({"seed", std::to_string(seed)});
-          sim::RunJob job{load_routed_scenario("compare", file, o, "policy " + p.label + " (" + p.spec + ")"), {}};
+          sim::RunJob job{load_experiment_scenario(file, o, "policy " + p.label + " (" + p.spec + ")"), {}};
           job.options.progress = sim::RunOptions::Progress::Never;
           jobs.push_back(std::move(job));
           records.push_back({base.name, p.label, seed, false, "", {}, 0.0});
         }
+      }
     }
   } catch (const ExperimentInputError& e) {
     std::fprintf(stderr, "%s\n", e.what());
@@ -63,6 +81,7 @@ int compare(const CompareArgs& args) {
                names.size(), policies.size(), args.seeds, parallel);
   int failed_runs = 0;
   const std::size_t tokens_col = experiment::metric_index("tokens_per_s"), failed_col = experiment::metric_index("sessions_failed");
+  const std::size_t requests_col = experiment::metric_index("requests_per_s"), failed_req_col = experiment::metric_index("requests_failed");
   try {
     sim::run_parallel(jobs, parallel, [&](std::size_t i, std::size_t done, const sim::RunOutcome& o) {
       experiment::RunRecord& r = records[i];
@@ -71,9 +90,10 @@ int compare(const CompareArgs& args) {
       if (o.ok) {
         r.values = experiment::extract_metrics(o.report.metrics);
         r.wall_s = o.report.wall_seconds;
-        std::fprintf(stderr, "run %zu/%zu %s / %s / seed %llu: %.3f tokens/s, %g failed (%.2f s)\n", done, jobs.size(),
-                     r.scenario.c_str(), r.policy.c_str(), static_cast<unsigned long long>(r.seed), r.values[tokens_col],
-                     r.values[failed_col], r.wall_s);
+        const bool requests = !std::isfinite(r.values[tokens_col]) && std::isfinite(r.values[requests_col]);
+        std::fprintf(stderr, "run %zu/%zu %s / %s / seed %llu: %.3f %s, %g failed (%.2f s)\n", done, jobs.size(), r.scenario.c_str(),
+                     r.policy.c_str(), static_cast<unsigned long long>(r.seed), r.values[requests ? requests_col : tokens_col],
+                     requests ? "requests/s" : "tokens/s", r.values[requests ? failed_req_col : failed_col], r.wall_s);
       } else {
         ++failed_runs;
         std::fprintf(stderr, "run %zu/%zu %s / %s / seed %llu: FAILED: %s\n", done, jobs.size(), r.scenario.c_str(),

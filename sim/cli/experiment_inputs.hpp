@@ -29,11 +29,10 @@ inline std::vector<sim::Override> parse_overrides(const std::string& command, co
   return out;
 }
 
-/// Loads `file` with `overrides` and checks that routing policies apply to it (a transformer, not
-/// a graph model). `context` says what the overrides are for, e.g. "policy tuned" (may be empty).
-/// Throws ExperimentInputError holding every diagnostic.
-inline sim::Scenario load_routed_scenario(const std::string& command, const std::string& file,
-                                          const std::vector<sim::Override>& overrides, const std::string& context = "") {
+/// Loads `file` with `overrides`. `context` says what the overrides are for, e.g. "policy tuned"
+/// (may be empty). Throws ExperimentInputError holding every diagnostic.
+inline sim::Scenario load_experiment_scenario(const std::string& file, const std::vector<sim::Override>& overrides,
+                                              const std::string& context = "") {
   sim::Scenario sc;
   try {
     sc = sim::load_scenario_file(file, overrides);
@@ -42,6 +41,18 @@ inline sim::Scenario load_routed_scenario(const std::string& command, const std:
                                (e.diagnostics().size() == 1 ? " problem" : " problems") +
                                (context.empty() ? "" : " with " + context));
   }
+  return sc;
+}
+
+/// load_experiment_scenario, checking that routing policies apply to it (a transformer, not a
+/// graph model or a Fisher B-tree).
+inline sim::Scenario load_routed_scenario(const std::string& command, const std::string& file,
+                                          const std::vector<sim::Override>& overrides, const std::string& context = "") {
+  sim::Scenario sc = load_experiment_scenario(file, overrides, context);
+  if (sc.tree)
+    throw ExperimentInputError("swarmsim " + command + ": " + file +
+                               " serves a Fisher B-tree, which routes by its own rules (model.tree); expected a transformer "
+                               "scenario (model.name)");
   if (sc.graph)
     throw ExperimentInputError("swarmsim " + command + ": " + file +
                                " serves a graph model as a pipeline, which has no routing policy; expected a transformer "

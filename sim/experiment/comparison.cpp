@@ -21,7 +21,9 @@ std::string format_value(double v, MetricUnit unit) {
   if (!std::isfinite(v)) return "n/a";
   char buf[64];
   switch (unit) {
-    case MetricUnit::TokensPerSecond: std::snprintf(buf, sizeof buf, "%.3f", v); return buf;
+    case MetricUnit::TokensPerSecond:
+    case MetricUnit::RequestsPerSecond: std::snprintf(buf, sizeof buf, "%.3f", v); return buf;
+    case MetricUnit::Fraction: std::snprintf(buf, sizeof buf, "%.2f%%", 100 * v); return buf;
     case MetricUnit::Seconds: return sim::format_duration(v);
     case MetricUnit::Bytes: return sim::format_bytes(v);
     case MetricUnit::Count:
@@ -62,6 +64,11 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"token_software_s", "latency_breakdown_s.per_token.software", "", MetricUnit::Seconds, kSteps},
       {"token_transmission_s", "latency_breakdown_s.per_token.transmission", "", MetricUnit::Seconds, kSteps},
       {"token_waiting_s", "latency_breakdown_s.per_token.waiting", "", MetricUnit::Seconds, kSteps},
+      {"requests_per_s", "throughput.requests_per_s", "requests/s", MetricUnit::RequestsPerSecond},
+      {"request_p50_s", "latency_s.p50", "request p50", MetricUnit::Seconds, "requests.completed"},
+      {"request_p99_s", "latency_s.p99", "request p99", MetricUnit::Seconds, "requests.completed"},
+      {"requests_failed", "requests.failed", "failed", MetricUnit::Count},
+      {"accuracy", "answers.accuracy", "accuracy", MetricUnit::Fraction, "requests.completed"},
   };
   return metrics;
 }
@@ -105,6 +112,20 @@ Stats summarize(std::span<const double> values) {
   return s;
 }
 
+/// The throughput column of a scenario's row of cells: tokens/s, or requests/s when no policy
+/// has tokens/s there (graph pipelines, Fisher B-trees).
+std::size_t throughput_column(const Cell* row, std::size_t n_pol) {
+  const std::size_t tokens = metric_index("tokens_per_s");
+  for (std::size_t p = 0; p < n_pol; ++p)
+    if (row[p].metrics[tokens].n > 0) return tokens;
+  return metric_index("requests_per_s");
+}
+
+/// The failed-count column of a scenario's row: sessions, or requests for request-based runs.
+std::size_t failed_column(std::size_t throughput_col) {
+  return throughput_col == metric_index("tokens_per_s") ? metric_index("sessions_failed") : metric_index("requests_failed");
+}
+
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
                      std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs) {
   Comparison c;
@@ -115,8 +136,6 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
   c.runs = std::move(runs);
   const std::size_t n_metrics = compared_metrics().size();
   const std::size_t n_pol = c.policies.size();
-  const std::size_t tokens_col = metric_index("tokens_per_s"), failed_col = metric_index("sessions_failed");
-
   std::map<std::pair<std::string, std::string>, std::vector<const RunRecord*>> by_cell;
   for (const RunRecord& r : c.runs) by_cell[{r.scenario, r.policy}].push_back(&r);
   for (const std::string& sc : c.scenarios)
@@ -139,12 +158,13 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
       c.cells.push_back(std::move(cell));
     }
 
-  // Summary: ranks by mean tokens/s within each scenario, throughput ratios to the first policy.
+  // Summary: ranks by mean throughput within each scenario, throughput ratios to the first policy.
   c.summary.resize(n_pol);
   std::vector<double> rank_sum(n_pol, 0), log_ratio_sum(n_pol, 0);
   std::vector<int> ranked(n_pol, 0), failed_cells(n_pol, 0);
   for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
     const Cell* row = &c.cells[s * n_pol];
+    const std::size_t tokens_col = throughput_column(row, n_pol), failed_col = failed_column(tokens_col);
     for (std::size_t p = 0; p < n_pol; ++p) {
       const double tp = row[p].metrics[tokens_col].mean;
       c.summary[p].failed_runs += row[p].failed_runs;
@@ -183,28 +203,41 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
 std::string format_tables(const Comparison& c) {
   const auto& metrics = compared_metrics();
   const std::size_t n_pol = c.policies.size();
-  const std::size_t tokens_col = metric_index("tokens_per_s");
+  const std::size_t tokens = metric_index("tokens_per_s"), requests = metric_index("requests_per_s");
   std::size_t label_w = 8;
   for (const PolicyVariant& p : c.policies) label_w = std::max(label_w, p.label.size() + 2);
   const std::size_t tp_w = 20, col_w = 12;
   std::string out;
+  bool any_requests = false;
   for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
     out += "scenario " + c.scenarios[s];
     if (s < c.scenario_files.size()) out += "  (" + c.scenario_files[s] + ")";
     out += "\n";
-    std::string head = pad("policy", label_w) + pad("tokens/s", tp_w);
-    for (std::size_t m = 1; m < metrics.size(); ++m)
-      if (!metrics[m].header.empty()) head += pad(std::string(metrics[m].header), col_w);
+    const Cell* row = &c.cells[s * n_pol];
+    const std::size_t tp_col = throughput_column(row, n_pol);
+    any_requests |= tp_col == requests;
+    // The other columns its runs have (every column when no run succeeded, to show n/a).
+    std::vector<std::size_t> cols;
+    for (std::size_t m = 0; m < metrics.size(); ++m) {
+      if (metrics[m].header.empty() || m == tokens || m == requests) continue;
+      bool has = false, any_ok = false;
+      for (std::size_t p = 0; p < n_pol; ++p) {
+        has |= row[p].metrics[m].n > 0;
+        any_ok |= row[p].runs > row[p].failed_runs;
+      }
+      const bool request_metric = m > requests;
+      if (has || (!any_ok && request_metric == (tp_col == requests))) cols.push_back(m);
+    }
+    std::string head = pad("policy", label_w) + pad(std::string(metrics[tp_col].header), tp_w);
+    for (const std::size_t m : cols) head += pad(std::string(metrics[m].header), col_w);
     head += "runs";
     out += "  " + head + "\n";
     for (std::size_t p = 0; p < n_pol; ++p) {
-      const Cell& cell = c.cells[s * n_pol + p];
-      const Stats& tp = cell.metrics[tokens_col];
+      const Cell& cell = row[p];
+      const Stats& tp = cell.metrics[tp_col];
       std::string line = pad(cell.policy, label_w);
-      line += pad(tp.n == 0 ? "n/a" : format_value(tp.mean, MetricUnit::TokensPerSecond) + " ± " +
-                                          format_value(tp.sd, MetricUnit::TokensPerSecond), tp_w);
-      for (std::size_t m = 1; m < metrics.size(); ++m)
-        if (!metrics[m].header.empty()) line += pad(format_value(cell.metrics[m].mean, metrics[m].unit), col_w);
+      line += pad(tp.n == 0 ? "n/a" : format_value(tp.mean, metrics[tp_col].unit) + " ± " + format_value(tp.sd, metrics[tp_col].unit), tp_w);
+      for (const std::size_t m : cols) line += pad(format_value(cell.metrics[m].mean, metrics[m].unit), col_w);
       line += std::to_string(cell.runs - cell.failed_runs) + "/" + std::to_string(cell.runs);
       out += "  " + line + "\n";
     }
@@ -213,8 +246,10 @@ std::string format_tables(const Comparison& c) {
   out += "summary over " + std::to_string(c.scenarios.size()) + " scenarios x " + std::to_string(c.seeds) +
          " seeds (mean ± sample sd over seeds; latencies and counts are means; sd of every column in compare.csv)\n";
   const std::string ref = c.policies.empty() ? "" : c.policies.front().label;
-  out += "  " + pad("policy", label_w) + pad("mean rank", 12) + pad("tokens/s vs " + ref, std::max<std::size_t>(18, ref.size() + 15)) +
-         pad("failed sessions", 18) + "failed runs\n";
+  const std::string unit = any_requests ? "throughput" : "tokens/s";
+  const std::string failed = any_requests ? "failed" : "failed sessions";
+  out += "  " + pad("policy", label_w) + pad("mean rank", 12) + pad(unit + " vs " + ref, std::max<std::size_t>(18, ref.size() + 17)) +
+         pad(failed, 18) + "failed runs\n";
   for (const PolicySummary& ps : c.summary) {
     char rank[32], ratio[48];
     std::snprintf(rank, sizeof rank, std::isfinite(ps.mean_rank) ? "%.2f" : "n/a", ps.mean_rank);
@@ -222,11 +257,15 @@ std::string format_tables(const Comparison& c) {
       std::snprintf(ratio, sizeof ratio, "x%.3f (%d)", ps.throughput_ratio, ps.ratio_scenarios);
     else
       std::snprintf(ratio, sizeof ratio, "n/a");
-    out += "  " + pad(ps.policy, label_w) + pad(rank, 12) + pad(ratio, std::max<std::size_t>(18, ref.size() + 15)) +
+    out += "  " + pad(ps.policy, label_w) + pad(rank, 12) + pad(ratio, std::max<std::size_t>(18, ref.size() + 17)) +
            pad(format_value(ps.sessions_failed, MetricUnit::Count), 18) + std::to_string(ps.failed_runs) + "\n";
   }
-  out += "  (mean rank: by mean tokens/s per scenario, 1 = best; tokens/s vs " + ref +
-         ": geometric mean over the scenarios counted in parentheses; failed sessions: sum over scenarios of the mean per run)\n";
+  if (any_requests)
+    out += "  (mean rank: by mean throughput per scenario, tokens/s or, for pipelines and trees, requests/s; 1 = best; throughput vs " +
+           ref + ": geometric mean over the scenarios counted in parentheses; failed: sum over scenarios of the mean sessions or requests failed per run)\n";
+  else
+    out += "  (mean rank: by mean tokens/s per scenario, 1 = best; tokens/s vs " + ref +
+           ": geometric mean over the scenarios counted in parentheses; failed sessions: sum over scenarios of the mean per run)\n";
   return out;
 }
 

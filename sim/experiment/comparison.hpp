@@ -16,7 +16,7 @@
 namespace swarmsim::experiment {
 
 /// How a metric's values are printed.
-enum class MetricUnit { TokensPerSecond, Seconds, Count, Bytes };
+enum class MetricUnit { TokensPerSecond, RequestsPerSecond, Seconds, Count, Bytes, Fraction };
 
 /// One metric a comparison reports, read from a run's metrics.json.
 struct ComparedMetric {
@@ -29,7 +29,11 @@ struct ComparedMetric {
 
 /// The reported metrics, in column order: tokens/s, per-token latency p50 and p99 (s), time to
 /// first token p50 (s), sessions failed, bytes moved (B), recoveries; then, in CSV and JSON only,
-/// the mean decode step's parts (metrics.json's latency_breakdown_s.per_token, s).
+/// the mean decode step's parts (metrics.json's latency_breakdown_s.per_token, s); then the
+/// request-based runs' (graph pipelines, Fisher B-trees): requests/s, request latency p50 and
+/// p99 (s), requests failed, and a tree's accuracy. A scenario's table shows the columns its runs
+/// have; its throughput is tokens/s, or requests/s for request-based runs.
+
 const std::vector<ComparedMetric>& compared_metrics();
 
 /// Position of the metric named `key` in compared_metrics(); throws std::logic_error if none.
@@ -73,11 +77,12 @@ struct Cell {
 /// One policy across all scenarios.
 struct PolicySummary {
   std::string policy;
-  double mean_rank = 0;         ///< mean over scenarios of its rank by mean tokens/s (1 = best, ties share the mean rank)
-  /// Geometric mean over scenarios of its mean tokens/s over the first policy's (NaN: no scenario where both are > 0).
+  double mean_rank = 0;         ///< mean over scenarios of its rank by mean throughput (1 = best, ties share the mean rank)
+  /// Geometric mean over scenarios of its mean throughput (tokens/s, or requests/s for request-based
+  /// runs) over the first policy's (NaN: no scenario where both are > 0).
   double throughput_ratio = 0;
   int ratio_scenarios = 0;      ///< scenarios in that geometric mean
-  double sessions_failed = 0;   ///< sum over scenarios of the mean sessions failed per run (NaN: no run succeeded)
+  double sessions_failed = 0;   ///< sum over scenarios of the mean sessions (or requests) failed per run (NaN: no run succeeded)
   int failed_runs = 0;          ///< runs whose process failed, over all scenarios
 };
 

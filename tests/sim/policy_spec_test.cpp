@@ -89,6 +89,16 @@ TEST(PolicySpec, NameWithKeysBecomesPolicyOverrides) {
   EXPECT_EQ(v.overrides[5].path, "policy.faults.retries");
 }
 
+TEST(PolicySpec, AFisherTreesRulesAreItsPolicyKeys) {
+  const PolicyVariant v = parse_policy_spec("eager:model.tree.balance_period=500ms,model.tree.split.load_ratio=1.1,gamma=2");
+  ASSERT_EQ(v.overrides.size(), 3u);
+  EXPECT_EQ(v.overrides[0].path, "model.tree.balance_period");
+  EXPECT_EQ(v.overrides[0].value, "500ms");
+  EXPECT_EQ(v.overrides[1].path, "model.tree.split.load_ratio");
+  EXPECT_EQ(v.overrides[2].path, "policy.gamma");
+  EXPECT_NE(spec_error("x:model.name=Llama-3-8B").find("model.tree.* keys"), std::string::npos) << "only the tree's keys";
+}
+
 TEST(PolicySpec, ListGroupsKeyValuePiecesWithThePreviousNamedSpec) {
   const std::vector<PolicyVariant> list = parse_policy_list("eq18, tuned:router=eq18,gamma=1.5,alpha=-2,shortest_path,random");
   ASSERT_EQ(list.size(), 4u);
@@ -193,6 +203,61 @@ TEST(Comparison, ExtractMetricsLeavesOutPercentilesOverNoSamples) {
   EXPECT_DOUBLE_EQ(v[metric_index("bytes_moved")], 1048576);
   EXPECT_TRUE(std::isnan(v[metric_index("recoveries")]));  // absent
   EXPECT_TRUE(std::isnan(v[metric_index("token_software_s")]));  // no breakdown
+}
+
+// A Fisher B-tree's or a pipeline's metrics: requests/s, request latency over the completed
+// requests, requests failed, accuracy; the token columns stay empty.
+TEST(Comparison, ExtractMetricsReadsRequestBasedRuns) {
+  nlohmann::json m = nlohmann::json::parse(R"({
+    "kind": "tree",
+    "throughput": {"requests_per_s": 150.5},
+    "latency_s": {"p50": 0.05, "p90": 0.07, "p99": 0.12, "max": 0.3},
+    "requests": {"completed": 600, "failed": 2},
+    "answers": {"accuracy": 0.625},
+    "network": {"bytes_moved": 2048}
+  })");
+  std::vector<double> v = extract_metrics(m);
+  EXPECT_DOUBLE_EQ(v[metric_index("requests_per_s")], 150.5);
+  EXPECT_DOUBLE_EQ(v[metric_index("request_p50_s")], 0.05);
+  EXPECT_DOUBLE_EQ(v[metric_index("request_p99_s")], 0.12);
+  EXPECT_DOUBLE_EQ(v[metric_index("requests_failed")], 2);
+  EXPECT_DOUBLE_EQ(v[metric_index("accuracy")], 0.625);
+  EXPECT_TRUE(std::isnan(v[metric_index("tokens_per_s")]));
+  EXPECT_TRUE(std::isnan(v[metric_index("per_token_p50_s")]));
+  m["requests"]["completed"] = 0;  // nothing answered: no latency or accuracy, not 0
+  v = extract_metrics(m);
+  EXPECT_TRUE(std::isnan(v[metric_index("request_p50_s")]));
+  EXPECT_TRUE(std::isnan(v[metric_index("accuracy")]));
+}
+
+// Scenarios without tokens rank and compare by requests/s, and their tables show the request
+// columns, not the token ones.
+TEST(Comparison, RequestBasedScenariosRankByRequestsPerSecond) {
+  const auto tree_run = [](const std::string& policy, double rps, double accuracy) {
+    RunRecord r;
+    r.scenario = "tree";
+    r.policy = policy;
+    r.ok = true;
+    r.values.assign(compared_metrics().size(), kNaN);
+    r.values[metric_index("requests_per_s")] = rps;
+    r.values[metric_index("request_p50_s")] = 0.05;
+    r.values[metric_index("requests_failed")] = 1;
+    r.values[metric_index("accuracy")] = accuracy;
+    return r;
+  };
+  const Comparison c = aggregate({"tree"}, {"tree.json"}, parse_policy_list("static:model.tree.balance_period=0s,balanced:gamma=1"), 1,
+                                 {tree_run("static", 100, 0.6), tree_run("balanced", 150, 0.5)});
+  EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, 2.0);
+  EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, 1.0);
+  EXPECT_DOUBLE_EQ(c.summary[1].throughput_ratio, 1.5);
+  EXPECT_DOUBLE_EQ(c.summary[1].sessions_failed, 1.0) << "requests failed count as failures";
+  const std::string table = format_tables(c);
+  EXPECT_NE(table.find("requests/s"), std::string::npos) << table;
+  EXPECT_NE(table.find("150.000 ± 0.000"), std::string::npos) << table;
+  EXPECT_NE(table.find("60.00%"), std::string::npos) << table;
+  const std::string head = table.substr(0, table.find("summary"));  // the scenario's own table
+  EXPECT_EQ(head.find("token p50"), std::string::npos) << table;
+  EXPECT_EQ(head.find("tokens/s"), std::string::npos) << table;
 }
 
 // The parts of a mean decode step reach compare.csv and compare.json, not the printed table, and
