@@ -1040,9 +1040,15 @@ void check_swarm(Reader& r, Scenario& sc) {
     if (static_cast<int>(sc.nodes.size()) < needed)
       r.error("nodes", "the tree's root and its " + std::to_string(sc.tree->initial_children) + " leaves (model.tree.initial_children) need " +
                            std::to_string(needed) + " server nodes, the scenario has " + std::to_string(sc.nodes.size()));
-    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-      if (sc.nodes[i].blocks && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
-        r.error(r.node_path[i] + ".blocks", "does not apply to a Fisher B-tree: the tree places its nodes");
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+      if (i > 0 && r.node_path[i] == r.node_path[i - 1]) continue;  // copies of one entry: checked once
+      if (sc.nodes[i].blocks) r.error(r.node_path[i] + ".blocks", "does not apply to a Fisher B-tree: the tree places its nodes");
+      // Any server may host a tree node: its parameters must fit beside the runtime.
+      if (const gpu::DeviceSpec* d = sc.nodes[i].device; d && sc.tree->node_param_bytes > usable_memory_bytes(*d, sc.overheads))
+        r.error(r.node_path[i] + ".gpu", "a tree node's " + format_bytes(sc.tree->node_param_bytes) + " of parameters (model.tree.node_params) "
+                                         "do not fit in " + d->name + "'s " + format_bytes(usable_memory_bytes(*d, sc.overheads)) +
+                                         " usable memory; every server node may host a tree node");
+    }
     if (sc.overheads.round_trips > 0)
       r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to a Fisher B-tree");
     return;

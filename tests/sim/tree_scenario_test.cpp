@@ -72,6 +72,8 @@ TEST(TreeScenario, WhatATreeCannotDoIsRefusedWithItsPath) {
       {"typo", [](json& d) { d["model"]["tree"]["clases"] = 8; }, "model.tree.clases", "did you mean \"classes\"?"},
       {"fixed blocks", [](json& d) { d["nodes"][0]["blocks"] = {{"start", 0}, {"end", 1}}; }, "nodes[0].blocks",
        "does not apply to a Fisher B-tree"},
+      {"node too big", [](json& d) { d["model"]["tree"]["node_params"] = "30GB"; }, "nodes[0].gpu",
+       "a tree node's 27.94 GiB of parameters (model.tree.node_params) do not fit in L4's"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
