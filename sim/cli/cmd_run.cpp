@@ -178,6 +178,10 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
   const auto& tr = m["tree"];
   std::printf("tree          %d nodes serving, depth %d, %zu splits, %zu merges, %d spare servers\n", tr["serving_nodes"].get<int>(),
               tr["depth"].get<int>(), tr["splits"].size(), tr["merges"].size(), tr["spare_servers"].get<int>());
+  const auto& mem = m["memory"];
+  std::printf("memory        %s per tree node (%s per server with the runtime), %d nodes resident at most: %s\n",
+              sim::format_bytes(mem["node_param_bytes"].get<double>()).c_str(), sim::format_bytes(mem["server_bytes"].get<double>()).c_str(),
+              mem["resident_nodes_peak"].get<int>(), sim::format_bytes(mem["resident_param_bytes_peak"].get<double>()).c_str());
   for (const auto& s : tr["splits"]) {
     std::printf("split         node %d at %s (I %.1f, load %.2fx mean): %zu new node(s)", s["node"].get<int>(),
                 sim::format_duration(s["at_s"].get<double>()).c_str(), s["fisher"].get<double>(), s["load_ratio"].get<double>(),

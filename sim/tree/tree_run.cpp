@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string_view>
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/output/request_report.hpp"
@@ -278,6 +279,9 @@ void TreeRun::report_tree(double t, const char* what, int node, const std::vecto
                                    live ? tree->node(id).fisher : 0.0, live ? tree->node(id).load : 0.0});
     for (auto it = n.children.rbegin(); it != n.children.rend(); ++it) stack.push_back(*it);
   }
+  int resident = 0;
+  for (const TreeNodeView& v : e.nodes) resident += std::string_view(v.state) == "failed" ? 0 : 1;
+  resident_peak = std::max(resident_peak, resident);
   signals.on_tree_changed(e);
 }
 
@@ -401,6 +405,12 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
         {"by_depth", by_depth}}},
       {"tree", {{"serving_nodes", tree.serving()}, {"depth", depth_max}, {"root", tree.root()}, {"spare_servers", run.spares.size()},
                 {"nodes", nodes}, {"splits", splits}, {"merges", merges}, {"failovers", failovers}}},
+      {"memory",
+       {{"node_param_bytes", spec.node_param_bytes},
+        {"server_bytes", spec.node_param_bytes + sc.overheads.runtime_memory_bytes},
+        {"resident_nodes_peak", run.resident_peak},
+        {"resident_param_bytes_peak", run.resident_peak * spec.node_param_bytes},
+        {"serving_param_bytes_end", tree.serving() * spec.node_param_bytes}}},
       {"balance", periods},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
       {"simulated_time_s", sim_time},

@@ -51,6 +51,7 @@ struct TreeRun {
   std::vector<char> delivered;              ///< per request: its last message reached its inbox
   std::vector<TreeFailover> failovers;
   int resent = 0;                           ///< requests sent again, over all failures
+  int resident_peak = 0;                    ///< most tree nodes holding their parameters at once (serving or loading)
   std::vector<BalancePeriod> periods;
   // The current period's answers, for the loss terms.
   int period_answered = 0, period_correct = 0;
