@@ -1,12 +1,16 @@
 // The Fisher B-tree's pure parts (seed 000): the task, a node's decision, the Fisher trace, the
-// adaptive threshold, and the split and merge rules, against values worked out by hand.
+// adaptive threshold, the split and merge rules and failures, against values worked out by hand;
+// and a tree run's failover bookkeeping.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "gpu/device_catalog.hpp"
 #include "sim/tree/fisher_tree.hpp"
+#include "sim/tree/tree_run.hpp"
 
 namespace swarmsim::sim {
 namespace {
@@ -361,6 +365,72 @@ TEST(FisherTree, ACancelledSplitGivesItsServersBackAndChangesNothing) {
     EXPECT_EQ(tree.nodes()[i].keys, before[i].keys);
     EXPECT_EQ(tree.nodes()[i].children, before[i].children);
   }
+}
+
+}  // namespace
+}  // namespace swarmsim::sim
+
+namespace swarmsim::sim {
+namespace {
+
+/// A tree scenario on four L4s (root, two leaves, a spare) and one client, heartbeats every 100 ms.
+Scenario tree_run_scenario() {
+  Scenario sc;
+  sc.name = "tree-run";
+  FisherTreeSpec t = small_spec();
+  sc.tree = t;
+  for (int i = 0; i < 4; ++i) {
+    NodeSpec n;
+    n.name = "s" + std::to_string(i);
+    n.device = gpu::find_device("L4");
+    sc.nodes.push_back(n);
+  }
+  ClientSpec c;
+  c.name = "c";
+  c.device = gpu::find_device("cpu-generic");
+  sc.clients.push_back(c);
+  sc.workload.sessions = 6;
+  sc.policy.faults.heartbeat_s = 0.1;
+  sc.policy.faults.heartbeat_misses = 2;
+  return sc;
+}
+
+// The client sends again exactly the requests the failed node held: those whose last message went
+// to it (in flight or queued there) or left it without arriving; not those answered, not those
+// whose message from it had arrived, not those elsewhere.
+TEST(TreeRun, AFailureResendsOnlyWhatTheFailedNodeHeld) {
+  const Scenario sc = tree_run_scenario();
+  SimSignals signals;
+  TreeRun run(sc, RunOptions{}, signals);
+  ASSERT_EQ(run.tree->node(1).server, 1);
+  for (int r = 0; r < 6; ++r) run.request_sent(r, 0.0);
+  run.message_posted(0, 0, 1);                              // on its way to leaf 1
+  run.message_posted(1, 0, 1), run.message_delivered(1);    // queued at leaf 1
+  run.message_posted(2, 1, -1);                             // leaf 1's answer, on its way
+  run.message_posted(3, 1, -1), run.message_delivered(3);   // leaf 1's answer, arrived
+  run.message_posted(4, 0, 2);                              // at the other leaf
+  run.message_posted(5, 0, 1), run.request_done(5, 0.5);    // answered already
+  const int f = run.node_down(1, 1.03);
+  ASSERT_EQ(f, 0);
+  EXPECT_EQ(run.tree->node(1).state, TreeNodeState::Failed);
+  EXPECT_DOUBLE_EQ(run.failovers[0].detected_at_s, 1.2) << "last heartbeat at 1.0 s, two missed";
+  EXPECT_EQ(run.spares, std::vector<int>{3}) << "the spare stays a spare; the failed server is no spare";
+  const std::vector<std::vector<int>> lost = run.failure_detected(f, 1.2);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0], (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(run.failovers[0].requests_resent, 3);
+  EXPECT_EQ(run.attempt, (std::vector<int>{1, 1, 1, 0, 0, 0}));
+  EXPECT_TRUE(run.stale(0, 0)) << "the lost attempt's messages are dropped from now on";
+  EXPECT_TRUE(run.tree->node(1).failure_detected);
+  // The spare takes the node over once it has loaded it; a server that is down cannot.
+  EXPECT_EQ(run.take_replacement(f), 3);
+  run.node_down(3, 1.25);
+  EXPECT_FALSE(run.replaced(f, 3, 1.4));
+  run.node_up(1, 1.5);
+  EXPECT_EQ(run.take_replacement(f), 1) << "the failed server, back, is a spare like any other";
+  EXPECT_TRUE(run.replaced(f, 1, 1.7));
+  EXPECT_EQ(run.tree->node(1).state, TreeNodeState::Serving);
+  EXPECT_DOUBLE_EQ(run.failovers[0].ready_at_s, 1.7);
 }
 
 }  // namespace
