@@ -136,6 +136,9 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
         case TreeChangeKind::Failed: return "tree node #" + std::to_string(c.node) + " failed (its server is down)" + size;
         case TreeChangeKind::FailureDetected: return "tree node #" + std::to_string(c.node) + " known down: its parent answers for it" + size;
         case TreeChangeKind::Replaced: return "tree node #" + std::to_string(c.node) + " serves again on a spare" + size;
+        case TreeChangeKind::FailbackLoading: return "tree node #" + std::to_string(c.node) + " loading on a server that came back" + size;
+        case TreeChangeKind::Failback: return "tree node #" + std::to_string(c.node) + " moved back to a faster server" + size;
+        case TreeChangeKind::FailbackDropped: return "tree node #" + std::to_string(c.node) + " failback dropped" + size;
       }
       return "tree";
     }

@@ -141,11 +141,13 @@ std::shared_ptr<const TreeSnapshot> tree_snapshot(const json& j, double t, const
   const std::string what = text(j, "what");
   static const TreeChangeKind kinds[] = {TreeChangeKind::Planned,        TreeChangeKind::SplitStarted, TreeChangeKind::Split,
                                          TreeChangeKind::Merge,          TreeChangeKind::Balance,      TreeChangeKind::SplitCancelled,
-                                         TreeChangeKind::Failed,         TreeChangeKind::FailureDetected, TreeChangeKind::Replaced};
+                                         TreeChangeKind::Failed,         TreeChangeKind::FailureDetected, TreeChangeKind::Replaced,
+                                         TreeChangeKind::FailbackLoading, TreeChangeKind::Failback,    TreeChangeKind::FailbackDropped};
   const auto kind = std::find_if(std::begin(kinds), std::end(kinds), [&](TreeChangeKind k) { return what == to_string(k); });
   if (kind == std::end(kinds))
     throw EventFormatError("\"what\": expected \"planned\", \"split_started\", \"split\", \"merge\", \"balance\", \"split_cancelled\", "
-                           "\"failed\", \"failure_detected\" or \"replaced\", got \"" + what + "\"");
+                           "\"failed\", \"failure_detected\", \"replaced\", \"failback_loading\", \"failback\" or \"failback_dropped\", got \"" +
+                           what + "\"");
   c.what = *kind;
   c.node = integer_or(j, "node", -1);
   if (c.node < -1) throw EventFormatError("\"node\": expected a node id >= 0 or -1, got " + std::to_string(c.node));

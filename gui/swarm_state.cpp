@@ -53,6 +53,9 @@ const char* to_string(TreeChangeKind k) {
     case TreeChangeKind::Failed: return "failed";
     case TreeChangeKind::FailureDetected: return "failure_detected";
     case TreeChangeKind::Replaced: return "replaced";
+    case TreeChangeKind::FailbackLoading: return "failback_loading";
+    case TreeChangeKind::Failback: return "failback";
+    case TreeChangeKind::FailbackDropped: return "failback_dropped";
   }
   return "?";
 }

@@ -106,6 +106,9 @@ enum class TreeChangeKind {
   Failed,           ///< a node's server went down (`node`)
   FailureDetected,  ///< heartbeats revealed it: its parent answers in its place
   Replaced,         ///< a spare took the failed node over and serves it
+  FailbackLoading,  ///< a server that came back loads a node that runs faster there (policy.faults.failback)
+  Failback,         ///< the node moved there
+  FailbackDropped,  ///< a failure or a move overtook the load: no move
 };
 /// The events.jsonl "what" of `k` ("split_started", ...).
 const char* to_string(TreeChangeKind k);

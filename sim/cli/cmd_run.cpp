@@ -206,6 +206,15 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
     else
       std::printf(", no spare before the end\n");
   }
+  if (tr.contains("failbacks"))
+    for (const auto& b : tr["failbacks"]) {
+      std::printf("failback      node %d: %s back at %s, loading it", b["node"].get<int>(), b["to"].get<std::string>().c_str(),
+                  sim::format_duration(b["started_at_s"].get<double>()).c_str());
+      if (b.contains("ready_at_s"))
+        std::printf("; moved from %s at %s\n", b["from"].get<std::string>().c_str(), sim::format_duration(b["ready_at_s"].get<double>()).c_str());
+      else
+        std::printf("; %s\n", b.contains("dropped") ? "dropped (a failure or a move meanwhile)" : "not loaded before the end");
+    }
   if (a["degraded"].get<int>() > 0)
     std::printf("degraded      %d answers given by a node in place of its failed child\n", a["degraded"].get<int>());
   std::printf("%-6s%-8s%-10s%-13s%-11s%8s%8s%9s%7s\n", "node", "parent", "keys", "server", "state", "visits", "exits", "I", "load");

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ struct TreeActors {
   std::vector<std::shared_ptr<Inbox>> client_inbox;  ///< per client
   std::vector<sg4::SemaphorePtr> window;             ///< per client: its max_in_flight window
   Gate root_back;  ///< senders wait here while the clients know the root is down
+  std::deque<Gate> resends_done;  ///< per client: its new requests wait here while it sends lost ones again
   Gate spare_up;   ///< failovers without a spare wait here for a server to come back
 
   TreeActors(TreeRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
@@ -42,6 +44,7 @@ struct TreeActors {
     for (int c = 0; c < m.clients(); ++c) {
       client_inbox.push_back(std::make_shared<Inbox>());
       window.push_back(sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight)));
+      resends_done.emplace_back();
     }
     post.on_delivered = [this](const StageMessage& msg) {
       if (!m.stale(msg.request, msg.attempt)) m.message_delivered(msg.request);
@@ -97,9 +100,14 @@ struct TreeActors {
     sg4::Actor::create("tree-node-" + std::to_string(id), platform.host(m.tree->node(id).server), [this, id] { node_actor(id); })->daemonize();
   }
 
-  /// Client c sends request r (its current attempt) to the root, once the root serves.
-  void send_to_root(int c, int r) {
-    while (m.root_down()) root_back.wait();
+  /// Client c sends request r (its current attempt) to the root, once the root serves; a new
+  /// request also waits for the client's lost ones to be sent again.
+  void send_to_root(int c, int r, bool resend = false) {
+    while (true) {
+      if (m.root_down()) root_back.wait();
+      else if (!resend && m.resending[static_cast<std::size_t>(c)] > 0) resends_done[static_cast<std::size_t>(c)].wait();
+      else break;
+    }
     m.request_sent(r, now());
     const int root = m.tree->root();
     send(client_host(c), -1, m.tree->node(root).server, root, node_inbox[static_cast<std::size_t>(root)],
@@ -154,7 +162,11 @@ struct TreeActors {
       const std::vector<int>& mine = lost[static_cast<std::size_t>(c)];
       if (mine.empty()) continue;
       sg4::Actor::create("resend", platform.host(client_host(c)), [this, c, mine] {
-        for (const int r : mine) send_to_root(c, r);
+        for (const int r : mine) {
+          send_to_root(c, r, true);
+          --m.resending[static_cast<std::size_t>(c)];
+        }
+        resends_done[static_cast<std::size_t>(c)].open();  // the client's new requests may go now
       })->daemonize();
     }
     while (true) {
@@ -168,6 +180,14 @@ struct TreeActors {
     }
     start_node(m.failovers[static_cast<std::size_t>(f)].node);
     root_back.open();
+  }
+
+  /// Failback b: the server that came back loads the node's parameters while it serves on; then
+  /// the node starts there with a new inbox, and its old actor serves what was sent to it.
+  void failback(int b) {
+    sg4::this_actor::sleep_for(m.load_s(m.failbacks[static_cast<std::size_t>(b)].to_server));
+    if (m.failback_switch(b, now())) start_node(m.failbacks[static_cast<std::size_t>(b)].node);
+    spare_up.open();  // either way a server turned spare
   }
 
   /// Replayed changes (bandwidth changes and the hosts' states are the platform's profiles; a
@@ -185,6 +205,8 @@ struct TreeActors {
       if (e.action == EventAction::NodeUp) {
         if (m.server_up[static_cast<std::size_t>(node)]) continue;
         m.node_up(node, now());
+        if (const int b = m.failback_start(node, now()); b >= 0)
+          sg4::Actor::create("failback", platform.control_host(), [this, b] { failback(b); })->daemonize();
         spare_up.open();
         continue;
       }

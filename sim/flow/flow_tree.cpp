@@ -27,7 +27,8 @@ class FlowTree {
         lat_factor_(latency_factor(sc.network.model)),
         client_inbox_(sc.clients.size()),
         windows_(sc.clients.size(), sc.workload.max_in_flight),
-        host_life_(sc.nodes.size(), 0) {
+        host_life_(sc.nodes.size(), 0),
+        resends_done_(sc.clients.size()) {
     for (int c = 0; c < static_cast<int>(client_inbox_.size()); ++c) client_inbox_[static_cast<std::size_t>(c)] = open_inbox(client_host(c));
   }
 
@@ -154,9 +155,14 @@ class FlowTree {
     spawn(node(id, node_inbox_[static_cast<std::size_t>(id)]));
   }
 
-  /// Client c sends request r (its current attempt) to the root, once the root serves.
-  Task<bool> send_to_root(int c, int r) {
-    while (m_.root_down()) co_await WaitAt{root_back_};
+  /// Client c sends request r (its current attempt) to the root, once the root serves; a new
+  /// request also waits for the client's lost ones to be sent again.
+  Task<bool> send_to_root(int c, int r, bool resend = false) {
+    while (true) {
+      if (m_.root_down()) co_await WaitAt{root_back_};
+      else if (!resend && m_.resending[static_cast<std::size_t>(c)] > 0) co_await WaitAt{resends_done_[static_cast<std::size_t>(c)]};
+      else break;
+    }
     m_.request_sent(r, now_);
     const int root = m_.tree->root();
     co_await send(client_host(c), -1, m_.tree->node(root).server, root, node_inbox_[static_cast<std::size_t>(root)],
@@ -204,9 +210,19 @@ class FlowTree {
     start_node(m_.failovers[static_cast<std::size_t>(f)].node);
     root_back_.open(queue_, now_);
   }
+  /// Failback b (as SimGrid's): the node moves once the server that came back has loaded it.
+  Process failback(int b) {
+    co_await sleep_for(m_.load_s(m_.failbacks[static_cast<std::size_t>(b)].to_server));
+    if (m_.failback_switch(b, now_)) start_node(m_.failbacks[static_cast<std::size_t>(b)].node);
+    spare_up_.open(queue_, now_);  // either way a server turned spare
+  }
   /// Client c sends its requests that a failed node held again, in order.
   Process resend(int c, std::vector<int> requests) {
-    for (const int r : requests) co_await send_to_root(c, r);
+    for (const int r : requests) {
+      co_await send_to_root(c, r, true);
+      --m_.resending[static_cast<std::size_t>(c)];
+    }
+    resends_done_[static_cast<std::size_t>(c)].open(queue_, now_);  // the client's new requests may go now
   }
 
   /// Every balance period: measure, split and merge (seed 000, §3).
@@ -253,6 +269,7 @@ class FlowTree {
       if (e.action == EventAction::NodeUp) {
         if (m_.server_up[static_cast<std::size_t>(node)]) continue;
         m_.node_up(node, now_);
+        if (const int b = m_.failback_start(node, now_); b >= 0) spawn(failback(b));
         spare_up_.open(queue_, now_);
         continue;
       }
@@ -280,6 +297,7 @@ class FlowTree {
   ClientWindows windows_;  ///< each client's max_in_flight window
   std::vector<int> host_life_;  ///< per server: times it went down (a process of an earlier life is dead)
   Gate root_back_;              ///< senders wait here while the clients know the root is down
+  std::vector<Gate> resends_done_;  ///< per client: its new requests wait here while it sends lost ones again
   Gate spare_up_;               ///< failovers without a spare wait here for a server to come back
   double now_ = 0;
   Processes processes_;  ///< last: its frames go before the state they use

@@ -50,7 +50,7 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
       }
     }
   }
-  if (sc.policy.faults.failback && !sc.graph)
+  if (sc.policy.faults.failback && !sc.graph && !sc.tree)
     advice.push_back({"policy.faults.failback",
                       "applies to graph models' pipelines only: a swarm's servers rejoin with the blocks they held and "
                       "rebalance by policy.rebalance (docs/partitioning.md, \"Failback\")."});

@@ -193,6 +193,12 @@ void FisherTree::fail(int id) {
 
 void FisherTree::detect(int id) { nodes_[static_cast<std::size_t>(id)].failure_detected = true; }
 
+void FisherTree::move(int id, int server, double t) {
+  TreeNode& n = nodes_[static_cast<std::size_t>(id)];
+  n.server = server;
+  n.ready_at_s = t;
+}
+
 void FisherTree::replace(int id, int server, double t) {
   TreeNode& n = nodes_[static_cast<std::size_t>(id)];
   n.state = TreeNodeState::Serving;
@@ -323,7 +329,8 @@ bool FisherTree::plan_split(std::vector<TreeNode>& next_out, int& root_out, int 
   return true;
 }
 
-BalancePeriod FisherTree::balance(double t, double period_s, std::vector<int>& spares, int answered, int correct, double sum_log_p) {
+BalancePeriod FisherTree::balance(double t, double period_s, std::vector<int>& spares, int answered, int correct, double sum_log_p,
+                                  bool restructure) {
   BalancePeriod b;
   b.end_s = t;
   b.answered = answered;
@@ -349,7 +356,7 @@ BalancePeriod FisherTree::balance(double t, double period_s, std::vector<int>& s
   }
   b.loss_accuracy = answered > 0 ? -sum_log_p / answered : 0;  // seed 000, §2.4: L_accuracy
 
-  if (pending_ || any_failed()) {
+  if (pending_ || any_failed() || !restructure) {
     b.skipped = true;
   } else {
     // Split: I_i > τ_split and L_i / L̄ > ρ_split (seed 000, §2.5), the most loaded first. A leaf
@@ -446,7 +453,7 @@ TreeSplit FisherTree::commit_split(double t) {
     n.parent = p.parent;
     n.children = p.children;
     n.keys = p.keys;
-    n.server = p.server;
+    if (std::find(s.moved.begin(), s.moved.end(), n.id) != s.moved.end()) n.server = p.server;  // the old root's half
     if (keys_changed) n.period_answers.assign(static_cast<std::size_t>(n.keys.size()), 0);
   }
   for (std::size_t i = old; i < pending_nodes_.size(); ++i) {

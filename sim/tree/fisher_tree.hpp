@@ -127,7 +127,7 @@ struct BalancePeriod {
   double loss_accuracy = 0;     ///< L_accuracy = −mean log p(y | x) of the period's answers
   int answered = 0, correct = 0;
   int splits = 0, merges = 0;
-  bool skipped = false;         ///< a split was still loading, or a node was down: no restructuring this period
+  bool skipped = false;         ///< a split or a failback was loading, or a node was down: no restructuring this period
 };
 
 /// The tree, its nodes' decisions and their restructuring.
@@ -151,6 +151,8 @@ class FisherTree {
   void detect(int id);
   /// Failed node `id` serves again from server `server` (a spare that loaded its parameters).
   void replace(int id, int server, double t);
+  /// Serving node `id` moves to server `server` at t (a failback), keeping its tallies.
+  void move(int id, int server, double t);
   /// Whether some node is Failed (balance periods then restructure nothing).
   bool any_failed() const;
   /// The split whose nodes are loading, if any.
@@ -179,7 +181,9 @@ class FisherTree {
   /// commit_split), or else merges adjacent sibling leaves with mean I < τ_merge whose merged load
   /// would not split again, lowest first, freeing their servers into `spares`. `answered`, `correct` and `sum_log_p` are the
   /// period's answers, for its loss terms.
-  BalancePeriod balance(double t, double period_s, std::vector<int>& spares, int answered, int correct, double sum_log_p);
+  /// With `restructure` false (a failback is loading) it only measures.
+  BalancePeriod balance(double t, double period_s, std::vector<int>& spares, int answered, int correct, double sum_log_p,
+                        bool restructure = true);
   /// The pending split's new nodes loaded: the tree changes at t. Returns the split.
   TreeSplit commit_split(double t);
   /// Drops the pending split (a server failed while it loaded): its servers go back to `spares`.

@@ -51,6 +51,7 @@ TreeRun::TreeRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
   last_to.assign(static_cast<std::size_t>(requests), -1);
   delivered.assign(static_cast<std::size_t>(requests), 0);
   server_up.assign(sc.nodes.size(), 1);
+  resending.assign(sc.clients.size(), 0);
   hidden.resize(static_cast<std::size_t>(requests));
   for (int r = 0; r < requests; ++r) klass.push_back(task.class_of(static_cast<std::uint64_t>(r)));
   Rng root(sc.seed);
@@ -141,6 +142,7 @@ std::vector<std::vector<int>> TreeRun::failure_detected(int f, double t) {
     if (last_to[ri] == fo.node || (last_from[ri] == fo.node && !delivered[ri])) {
       ++attempt[ri];
       lost[static_cast<std::size_t>(client_of(r))].push_back(r);
+      ++resending[static_cast<std::size_t>(client_of(r))];
       ++fo.requests_resent;
     }
   }
@@ -168,6 +170,46 @@ bool TreeRun::replaced(int f, int server, double t) {
   const TreeNode& n = tree->node(fo.node);
   signals.on_node_joined(NodeJoined{t, server, BlockRange{n.keys.lo, n.keys.hi}, t - load_s(server)});
   report_tree(t, "replaced", fo.node);
+  return true;
+}
+
+int TreeRun::failback_start(int server, double t) {
+  const auto srv = static_cast<std::size_t>(server);
+  const auto spare = std::find(spares.begin(), spares.end(), server);
+  if (!sc.policy.faults.failback || !server_up[srv] || spare == spares.end() || tree->pending_split() || tree->any_failed()) return -1;
+  for (const TreeFailback& b : failbacks)
+    if (b.ready_at_s < 0 && !b.dropped) return -1;  // one move at a time
+  int best = -1;
+  double best_gain = 0;
+  for (const TreeNode& n : tree->nodes()) {
+    if (n.state != TreeNodeState::Serving) continue;
+    const double gain = node_compute_s[static_cast<std::size_t>(n.server)] - node_compute_s[srv];
+    if (gain > best_gain) best_gain = gain, best = n.id;
+  }
+  if (best < 0) return -1;
+  spares.erase(spare);
+  failbacks.push_back(TreeFailback{best, tree->node(best).server, server, t});
+  report_tree(t, "failback_loading", best);
+  return static_cast<int>(failbacks.size()) - 1;
+}
+
+bool TreeRun::failback_switch(int index, double t) {
+  TreeFailback& b = failbacks[static_cast<std::size_t>(index)];
+  const TreeNode& n = tree->node(b.node);
+  if (!server_up[static_cast<std::size_t>(b.to_server)] || n.state != TreeNodeState::Serving || n.server != b.from_server) {
+    b.dropped = true;
+    if (server_up[static_cast<std::size_t>(b.to_server)]) spares.push_back(b.to_server);
+    sort_spares(spares, node_compute_s);
+    report_tree(t, "failback_dropped", b.node);
+    return false;
+  }
+  tree->move(b.node, b.to_server, t);
+  b.ready_at_s = t;
+  spares.push_back(b.from_server);  // the server it leaves turns spare
+  sort_spares(spares, node_compute_s);
+  signals.on_blocks_moved(BlocksMoved{t, b.from_server, BlockRange{n.keys.lo, n.keys.hi}, BlockRange{n.keys.lo, n.keys.lo}});
+  signals.on_node_joined(NodeJoined{t, b.to_server, BlockRange{n.keys.lo, n.keys.hi}, b.started_at_s});
+  report_tree(t, "failback", b.node);
   return true;
 }
 
@@ -208,7 +250,9 @@ void TreeRun::request_done(int r, double t) {
 bool TreeRun::balance(double t) {
   const std::size_t before = tree->merges().size();
   const std::vector<TreeNode> old = tree->nodes();
-  BalancePeriod p = tree->balance(t, spec.balance_period_s, spares, period_answered, period_correct, period_log_p);
+  const bool failback_loading =
+      std::any_of(failbacks.begin(), failbacks.end(), [](const TreeFailback& b) { return b.ready_at_s < 0 && !b.dropped; });
+  BalancePeriod p = tree->balance(t, spec.balance_period_s, spares, period_answered, period_correct, period_log_p, !failback_loading);
   period_answered = period_correct = 0;
   period_log_p = 0;
   sort_spares(spares, node_compute_s);  // freed servers rejoin the spares, fastest first
@@ -377,6 +421,14 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
     }
     failovers.push_back(j);
   }
+  nlohmann::json failbacks = nlohmann::json::array();
+  for (const TreeFailback& b : run.failbacks) {
+    nlohmann::json j = {{"node", b.node}, {"from", sc.nodes[static_cast<std::size_t>(b.from_server)].name},
+                        {"to", sc.nodes[static_cast<std::size_t>(b.to_server)].name}, {"started_at_s", b.started_at_s}};
+    if (b.ready_at_s >= 0) j["ready_at_s"] = b.ready_at_s;
+    if (b.dropped) j["dropped"] = true;
+    failbacks.push_back(j);
+  }
   int depth_max = 0;
   for (const TreeNode& n : tree.nodes())
     if (n.state == TreeNodeState::Serving) depth_max = std::max(depth_max, tree.depth(n.id));
@@ -416,6 +468,7 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };
+  if (sc.policy.faults.failback) report.metrics["tree"]["failbacks"] = failbacks;
   if (completed < run.requests) report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
   finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);
   return report;

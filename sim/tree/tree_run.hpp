@@ -26,6 +26,16 @@ struct TreeFailover {
   int requests_resent = 0;    ///< requests that were with the node, sent again at detection
 };
 
+/// A tree node that moved to a server that came back and runs it faster (policy.faults.failback).
+struct TreeFailback {
+  int node = 0;              ///< tree node id
+  int from_server = -1;      ///< index into Scenario::nodes: where the node served
+  int to_server = -1;        ///< the server that came back and loads the node
+  double started_at_s = 0;   ///< the server came back and began loading
+  double ready_at_s = -1;    ///< the node moved; -1 until then, or if the move was dropped
+  bool dropped = false;      ///< overtaken while loading (a failure, or the node moved): no move
+};
+
 /// A Fisher B-tree run: the tree, the requests and the tallies.
 struct TreeRun {
   const Scenario& sc;
@@ -50,7 +60,9 @@ struct TreeRun {
   std::vector<int> last_from, last_to;      ///< per request: tree node ids of its last message's ends (-1: the client)
   std::vector<char> delivered;              ///< per request: its last message reached its inbox
   std::vector<TreeFailover> failovers;
+  std::vector<TreeFailback> failbacks;
   int resent = 0;                           ///< requests sent again, over all failures
+  std::vector<int> resending;               ///< per client: lost requests not sent again yet (its new requests wait for them)
   int resident_peak = 0;                    ///< most tree nodes holding their parameters at once (serving or loading)
   std::vector<BalancePeriod> periods;
   // The current period's answers, for the loss terms.
@@ -107,6 +119,19 @@ struct TreeRun {
   bool replaced(int f, int server, double t);
   /// The root failed and the clients know: they hold their requests until it is replaced.
   bool root_down() const;
+
+  // Failback (policy.faults.failback): a server that comes back while every node serves and no
+  // split loads takes over the serving node whose compute time per visit drops most on it; the
+  // node serves on where it is while the server loads its parameters, then moves, and the server
+  // it leaves turns spare. Requests already sent to it are served there; none is lost.
+
+  /// Server `server` came back at t (after node_up): with failback on, reserves it for the node
+  /// that gains most and returns the index into `failbacks`, or -1.
+  int failback_start(int server, double t);
+  /// Failback b finished loading at t: if its server is still up and the node still serves where
+  /// it did, the node moves (true: the engine starts it there); otherwise the move is dropped and
+  /// the server is a spare again (false).
+  bool failback_switch(int b, double t);
   /// Tree node `id` (on its server) computed request r: adds the node's look to the request's
   /// hidden state and returns what the node decides (the engine tallies its busy time with
   /// FisherTree::add_busy once it has sent the result on).

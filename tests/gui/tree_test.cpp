@@ -307,7 +307,7 @@ TEST(GuiTree, MalformedTreeLineNamesTheLine) {
   const struct {
     std::string line, expected;
   } cases[] = {
-      {with(R"("what":"planned")", R"("what":"grow")"), R"("what": expected "planned", "split_started", "split", "merge", "balance", "split_cancelled", "failed", "failure_detected" or "replaced", got "grow")"},
+      {with(R"("what":"planned")", R"("what":"grow")"), R"("what": expected "planned", "split_started", "split", "merge", "balance", "split_cancelled", "failed", "failure_detected", "replaced", "failback_loading", "failback" or "failback_dropped", got "grow")"},
       {with(R"("id":1,"parent":0)", R"("id":1,"parent":7)"), R"(nodes[1]: "parent": node 7 is not listed before it)"},
       {with(R"("id":2,"parent":0)", R"("id":1,"parent":0)"), R"(nodes[2]: "id": node 1 is listed twice)"},
       {with(R"("keys":[0,8])", R"("keys":[8,4])"), R"(nodes[1]: "keys": expected [lo, hi] with integers 0 <= lo < hi <= 16 (the run's keys), got [8,4])"},

@@ -433,5 +433,46 @@ TEST(TreeRun, AFailureResendsOnlyWhatTheFailedNodeHeld) {
   EXPECT_DOUBLE_EQ(run.failovers[0].ready_at_s, 1.7);
 }
 
+// Failback: a server that comes back takes the serving node that gains most from it, loads it
+// while the node serves on, and then the node moves and the server it leaves turns spare; a
+// failure of the node meanwhile drops the move.
+TEST(TreeRun, AFasterServerThatComesBackTakesTheNodeThatGainsMost) {
+  Scenario sc = tree_run_scenario();
+  sc.nodes[3].device = gpu::find_device("A100-80GB");  // the fastest: the root starts there
+  sc.policy.faults.failback = true;
+  SimSignals signals;
+  TreeRun run(sc, RunOptions{}, signals);
+  ASSERT_EQ(run.tree->node(0).server, 3);
+  ASSERT_EQ(run.spares, std::vector<int>{2}) << "the leaves on s0 and s1, s2 spare";
+  EXPECT_EQ(run.failback_start(2, 0.5), -1) << "an L4 runs nothing faster than where it runs";
+  // The A100 fails; the root moves to the spare L4, then the A100 comes back.
+  const int f = run.node_down(3, 1.0);
+  run.failure_detected(f, 1.2);
+  ASSERT_EQ(run.take_replacement(f), 2);
+  ASSERT_TRUE(run.replaced(f, 2, 1.4));
+  run.node_up(3, 2.0);
+  const int b = run.failback_start(3, 2.0);
+  ASSERT_EQ(b, 0);
+  EXPECT_EQ(run.failbacks[0].node, 0) << "every node runs on an L4, so the gains are equal: the lowest id, the root";
+  EXPECT_EQ(run.failbacks[0].from_server, 2);
+  EXPECT_TRUE(run.spares.empty()) << "the A100 is reserved while it loads";
+  EXPECT_TRUE(run.failback_switch(b, 2.8));
+  EXPECT_EQ(run.tree->node(0).server, 3);
+  EXPECT_EQ(run.spares, std::vector<int>{2}) << "the L4 it leaves turns spare";
+  // Again, but the root's L4 fails while the A100 loads: the move is dropped, the A100 is a spare.
+  const int f2 = run.node_down(3, 3.0);
+  run.failure_detected(f2, 3.2);
+  ASSERT_EQ(run.take_replacement(f2), 2);
+  ASSERT_TRUE(run.replaced(f2, 2, 3.4));
+  run.node_up(3, 4.0);
+  const int b2 = run.failback_start(3, 4.0);
+  ASSERT_EQ(b2, 1);
+  run.node_down(2, 4.5);
+  EXPECT_FALSE(run.failback_switch(b2, 4.8));
+  EXPECT_TRUE(run.failbacks[1].dropped);
+  EXPECT_EQ(run.tree->node(0).state, TreeNodeState::Failed);
+  EXPECT_EQ(run.spares, std::vector<int>{3}) << "the A100 is free for the root's failover";
+}
+
 }  // namespace
 }  // namespace swarmsim::sim

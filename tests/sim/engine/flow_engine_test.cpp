@@ -547,4 +547,18 @@ TEST(FlowEngine, MatchesSimGridOnFisherTrees) {
     const auto df = differences(sg_fail, flow_fail, 1e-9);
     EXPECT_TRUE(df.empty()) << "tree with failures on " << model << " differs in " << df.size() << " places:" << lines(df);
   }
+  // Slower arrivals leave a spare for the root: it moves to an RTX 3090 while both clients hold
+  // requests and have lost ones to send again (they go first), and with failback the A100 that
+  // comes back at 20 s takes the root back.
+  const auto [sg_back, flow_back] = both_engines(shipped("tree/fisher-btree-failures.json",
+                                                         {{"workload.sessions", "1200"}, {"workload.arrival.rate", "\"50/s\""},
+                                                          {"policy.faults.failback", "true"}}));
+  ASSERT_EQ(sg_back["tree"]["failovers"].size(), 2u);
+  EXPECT_EQ(sg_back["tree"]["failovers"][1]["to"], "rtx3090-0");
+  ASSERT_EQ(sg_back["tree"]["failbacks"].size(), 1u);
+  EXPECT_EQ(sg_back["tree"]["failbacks"][0]["to"], "a100-a");
+  EXPECT_DOUBLE_EQ(sg_back["tree"]["failbacks"][0]["ready_at_s"].get<double>(), 20.8);
+  EXPECT_EQ(sg_back["requests"]["completed"], 1200);
+  const auto db = differences(sg_back, flow_back, 1e-9);
+  EXPECT_TRUE(db.empty()) << "tree with a failback differs in " << db.size() << " places:" << lines(db);
 }
