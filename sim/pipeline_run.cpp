@@ -79,18 +79,7 @@ void PipelineRun::request_done(int r, double t) {
   signals.on_session_ended(SessionEnded{t, r, true, "", sc.workload.batch_size});
 }
 
-int PipelineRun::host_index(const std::string& name) const {
-  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-    if (sc.nodes[i].name == name) return static_cast<int>(i);
-  for (std::size_t c = 0; c < sc.clients.size(); ++c)
-    if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
-  return -1;
-}
 
-double PipelineRun::detection_time(double failed_at) const {
-  const double hb = sc.policy.faults.heartbeat_s;
-  return std::floor(failed_at / hb) * hb + hb * sc.policy.faults.heartbeat_misses;
-}
 
 int PipelineRun::node_down(int node, double t) {
   node_up[static_cast<std::size_t>(node)] = 0;
@@ -105,7 +94,7 @@ int PipelineRun::node_down(int node, double t) {
   f.stage = s;
   f.from_node = node;
   f.failed_at_s = t;
-  f.detected_at_s = detection_time(t);
+  f.detected_at_s = sc.policy.faults.detected_at(t);
   failovers.push_back(f);
   node_event(t, "stage_down", s, node);
   return static_cast<int>(failovers.size()) - 1;

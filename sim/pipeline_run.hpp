@@ -96,9 +96,6 @@ struct PipelineRun {
   std::vector<StageFailover> failovers;
   std::vector<StageFailback> failbacks;
 
-  /// The client declares a node that failed at `failed_at` dead once `heartbeat_misses`
-  /// heartbeats (sent every heartbeat_s from t = 0) are missing: the last one it got plus misses x period (s).
-  double detection_time(double failed_at) const;
   /// Node `node` went down at t: the stage on it (if any) stops serving and a failover record
   /// starts. Returns the record's index into `failovers`, or -1 when the node ran no stage.
   int node_down(int node, double t);
@@ -143,7 +140,7 @@ struct PipelineRun {
   void request_done(int r, double t);
 
   /// Host index of a node or client name (servers 0..S-1, then clients), or -1.
-  int host_index(const std::string& name) const;
+  int host_index(const std::string& name) const { return sim::host_index(sc, name); }
   /// Clients that send requests: request r comes from client r mod clients(), as sessions do.
   int clients() const { return static_cast<int>(sc.clients.size()); }
   /// The client (index into Scenario::clients) that sends request r.

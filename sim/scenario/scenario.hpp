@@ -138,6 +138,11 @@ struct FaultToleranceSpec {
   double corruption_rate = 0.0;     ///< probability that a hidden-state message arrives corrupted (FNV-1a catches it)
   double checksum_Bps = 4e9;        ///< FNV-1a throughput at each end (bytes/s)
   bool failback = false;            ///< graph pipelines: a node that comes back takes over the stage it prices lowest
+  /// When a server that failed at `failed_at` is declared dead: heartbeats go out every
+  /// heartbeat_s from t = 0, and heartbeat_misses of them are missing after its last one (s).
+  double detected_at(double failed_at) const {
+    return std::floor(failed_at / heartbeat_s) * heartbeat_s + heartbeat_s * heartbeat_misses;
+  }
 };
 
 /// Dynamic rebalancing R: S x P -> S' (seed 002, eq. 3).
@@ -278,6 +283,10 @@ struct Scenario {
   Pricing pricing = Pricing::Auto;
   EngineKind engine = EngineKind::SimGrid;
 };
+
+/// Host index of the server or client named `name` (servers 0..S-1 in scenario order, then the
+/// clients), or -1.
+int host_index(const Scenario& sc, const std::string& name);
 
 /// Names used in scenario files for the enums above (for messages and outputs).
 const char* to_string(RouterKind r);

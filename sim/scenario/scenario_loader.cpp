@@ -98,6 +98,14 @@ const char* to_string(RouterKind r) {
   }
   return "?";
 }
+int host_index(const Scenario& sc, const std::string& name) {
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+    if (sc.nodes[i].name == name) return static_cast<int>(i);
+  for (std::size_t c = 0; c < sc.clients.size(); ++c)
+    if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
+  return -1;
+}
+
 const char* to_string(NetworkModel m) { return m == NetworkModel::Tcp ? "tcp" : "exact"; }
 double latency_factor(NetworkModel m) { return m == NetworkModel::Tcp ? 13.01 : 1.0; }
 const char* to_string(EngineKind e) { return e == EngineKind::Flow ? "flow" : "simgrid"; }

@@ -70,13 +70,6 @@ TreeRun::TreeRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
   report_tree(0.0, "planned", -1);
 }
 
-int TreeRun::host_index(const std::string& name) const {
-  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-    if (sc.nodes[i].name == name) return static_cast<int>(i);
-  for (std::size_t c = 0; c < sc.clients.size(); ++c)
-    if (sc.clients[c].name == name) return static_cast<int>(sc.nodes.size() + c);
-  return -1;
-}
 
 double TreeRun::load_s(int server) const { return spec.node_param_bytes / sc.nodes[static_cast<std::size_t>(server)].weights_load_Bps; }
 
@@ -96,10 +89,6 @@ void TreeRun::message_posted(int r, int from, int to) {
   delivered[ri] = 0;
 }
 
-double TreeRun::detection_time(double failed_at) const {
-  const double hb = sc.policy.faults.heartbeat_s;
-  return std::floor(failed_at / hb) * hb + hb * sc.policy.faults.heartbeat_misses;
-}
 
 int TreeRun::node_down(int server, double t) {
   server_up[static_cast<std::size_t>(server)] = 0;
@@ -117,7 +106,7 @@ int TreeRun::node_down(int server, double t) {
     f.node = n.id;
     f.from_server = server;
     f.failed_at_s = t;
-    f.detected_at_s = detection_time(t);
+    f.detected_at_s = sc.policy.faults.detected_at(t);
     failovers.push_back(f);
     report_tree(t, "failed", n.id);
     return static_cast<int>(failovers.size()) - 1;

@@ -84,7 +84,7 @@ struct TreeRun {
   int client_of(int r) const { return r % clients(); }
   int requests_of(int c) const { return (requests - c + clients() - 1) / clients(); }
   /// Host index of a node or client name (servers 0..S-1, then clients), or -1.
-  int host_index(const std::string& name) const;
+  int host_index(const std::string& name) const { return sim::host_index(sc, name); }
   /// Time the sending or receiving end spends on one message: the RPC cost and (de)serialization (s).
   double endpoint_s(double bytes) const { return sc.overheads.rpc_s + bytes / sc.overheads.serialization_Bps; }
   /// Seconds server node `server` takes to load a tree node's parameters.
@@ -105,9 +105,6 @@ struct TreeRun {
   int node_down(int server, double t);
   /// Server `server` came back at t, as a spare.
   void node_up(int server, double t);
-  /// The client declares a server that failed at `failed_at` dead once heartbeat_misses heartbeats
-  /// (every heartbeat_s from t = 0) are missing (s).
-  double detection_time(double failed_at) const;
   /// Failover f's failure is detected at t: the node's parent answers in its place from now on,
   /// and the unanswered requests that were with the node (their last message went to it, or left
   /// it and had not arrived) get a new attempt. Returns them per client, to send again.

@@ -116,7 +116,11 @@ TEST(TreeEngine, AFailedLeafIsDetectedItsRequestsAreSentAgainAndASpareTakesItOve
   sc.nodes.push_back(sc.nodes.back());
   sc.nodes.back().name = "spare";
   sc.policy.faults.heartbeat_s = 0.1;
-  sc.events.push_back(ReplayEvent{1.03, EventAction::NodeDown, "s-1"});
+  ReplayEvent down;
+  down.at_s = 1.03;
+  down.action = EventAction::NodeDown;
+  down.node = "s-1";
+  sc.events.push_back(down);
   const RunReport r = run(sc);
   const auto& m = r.metrics;
   EXPECT_EQ(m["requests"]["completed"], 600) << "every request is answered once, lost ones after they were sent again";
