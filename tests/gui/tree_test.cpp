@@ -164,7 +164,7 @@ TreeNodeView tn(int id, int parent, int lo, int hi) { return TreeNodeView{id, pa
 }  // namespace
 
 // A node whose server went down is listed as failed, marked red before anything else, and the
-// failure's steps (failed, failure_detected, replaced) enter the history.
+// failure's steps (failed, failure_detected, replaced) and a failback's enter the history.
 TEST(GuiTree, AFailedNodeIsMarkedAndItsFailoverIsInTheHistory) {
   const std::vector<sim::TreeNodeView> serving{node(0, -1, 0, 16, 0, "serving", 0, 0), node(1, 0, 0, 8, 1, "serving", 0, 0),
                                                node(2, 0, 8, 16, 2, "serving", 0, 0)};
@@ -178,8 +178,10 @@ TEST(GuiTree, AFailedNodeIsMarkedAndItsFailoverIsInTheHistory) {
         s.on_tree_changed({1.0, "failed", 2, {}, failed});
         s.on_tree_changed({2.0, "failure_detected", 2, {}, failed});
         s.on_tree_changed({2.8, "replaced", 2, {}, replaced});
+        s.on_tree_changed({5.0, "failback_loading", 2, {}, replaced});
+        s.on_tree_changed({5.8, "failback", 2, {}, serving});
       },
-      4.0);
+      6.0);
   const TreeState down = tl.state_at(1.5).tree;
   ASSERT_EQ(down.nodes.size(), 3u);
   EXPECT_TRUE(down.nodes[2].failed);
@@ -193,6 +195,13 @@ TEST(GuiTree, AFailedNodeIsMarkedAndItsFailoverIsInTheHistory) {
   EXPECT_EQ(back.history[2].what, TreeChangeKind::FailureDetected);
   EXPECT_EQ(back.history[3].what, TreeChangeKind::Replaced);
   EXPECT_EQ(back.history[3].node, 2);
+  // Failback: the node serves on its spare while its server loads it, then moves back.
+  EXPECT_EQ(tl.state_at(5.5).tree.nodes[2].server, 3);
+  const TreeState home = tl.state_at(6.0).tree;
+  EXPECT_EQ(home.nodes[2].server, 2);
+  ASSERT_EQ(home.history.size(), 6u);
+  EXPECT_EQ(home.history[4].what, TreeChangeKind::FailbackLoading);
+  EXPECT_EQ(home.history[5].what, TreeChangeKind::Failback);
 }
 
 // The live stream carries on_tree_changed: the loading node appears with split_started, serves
