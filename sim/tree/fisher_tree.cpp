@@ -137,7 +137,8 @@ NodeDecision FisherTree::decide(int id, const double* h, int looks, int y) const
   const TreeNode& n = node(id);
   NodeDecision d;
   const int k = n.keys.size();
-  std::vector<double> p(static_cast<std::size_t>(k));
+  std::vector<double>& p = scratch_p_;  // reused: decide runs once per visit
+  p.resize(static_cast<std::size_t>(k));
   const double scale = looks / (task_.noise() * task_.noise());
   double h2 = 0;
   for (int i = 0; i < task_.dim(); ++i) h2 += h[i] * h[i];

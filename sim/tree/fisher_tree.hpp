@@ -212,6 +212,7 @@ class FisherTree {
   std::vector<TreeNode> pending_nodes_;  ///< the tree once the pending split commits
   int pending_root_ = 0;
   std::vector<TreeSplit> splits_;
+  mutable std::vector<double> scratch_p_;  ///< decide's probabilities, kept between calls to spare an allocation per visit
   std::vector<TreeMerge> merges_;
 };
 

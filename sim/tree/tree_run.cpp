@@ -212,7 +212,8 @@ NodeDecision TreeRun::visit(int id, int r) {
   std::vector<double>& sum = hidden[ri];
   const int looks = ++hops[ri];
   task.add_look(static_cast<std::uint64_t>(r), looks - 1, klass[ri], sum.data());  // seed 000, §2.2: h_i = FeatureExtractor_i(x)
-  std::vector<double> h(sum.size());
+  std::vector<double>& h = scratch_h;  // reused: one visit at a time
+  h.resize(sum.size());
   for (std::size_t i = 0; i < sum.size(); ++i) h[i] = sum[i] / looks;
   const NodeDecision d = tree->decide(id, h.data(), looks, klass[ri]);
   tree->record_visit(id, d);

@@ -65,6 +65,7 @@ struct TreeRun {
   std::vector<int> resending;               ///< per client: lost requests not sent again yet (its new requests wait for them)
   int resident_peak = 0;                    ///< most tree nodes holding their parameters at once (serving or loading)
   std::vector<BalancePeriod> periods;
+  std::vector<double> scratch_h;            ///< visit's hidden state (mean of the looks), kept to spare an allocation per visit
   // The current period's answers, for the loss terms.
   int period_answered = 0, period_correct = 0;
   double period_log_p = 0;
