@@ -1,6 +1,5 @@
 #include "sim/engine/pipeline_simulation.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -267,11 +266,7 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options, SimSignals
   }
 
   ProgressLine progress(options.progress, m.requests, "requests");
-  sg4::Engine::on_time_advance_cb([&](double) { progress.tick(PipelineActors::now(), m.answered, m.messages); });
-  const auto wall0 = std::chrono::steady_clock::now();
-  engine->run_until(sc.time_limit_s);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  progress.finish();
+  const double wall = run_requests(*engine, sc.time_limit_s, progress, [&] { return m.answered; }, [&] { return m.messages; });
   return pipeline_report(m, wall, options);
 }
 

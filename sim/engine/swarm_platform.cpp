@@ -1,5 +1,6 @@
 #include "sim/engine/swarm_platform.hpp"
 
+#include <chrono>
 #include <map>
 #include <unordered_set>
 #include <string>
@@ -42,6 +43,16 @@ std::string profile_text(const std::vector<std::pair<double, double>>& changes) 
 }
 
 }  // namespace
+
+double run_requests(sg4::Engine& engine, double time_limit_s, ProgressLine& progress, const std::function<int()>& done,
+                    const std::function<std::uint64_t()>& messages) {
+  sg4::Engine::on_time_advance_cb([&](double) { progress.tick(sg4::Engine::get_clock(), done(), messages()); });
+  const auto wall0 = std::chrono::steady_clock::now();
+  engine.run_until(time_limit_s);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  progress.finish();
+  return wall;
+}
 
 std::unique_ptr<sg4::Engine> make_engine() {
   // SimGrid parses its own options from argv; keep its logging to warnings and above, but for

@@ -3,6 +3,7 @@
 // device's peak FLOP/s, an uplink and a downlink per host at its bandwidths, a GeoZone for pair
 // latencies, and SimGrid profiles for the replayed bandwidth changes and node failures.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <simgrid/s4u/Host.hpp>
 #include <simgrid/s4u/Link.hpp>
 
+#include "sim/output/progress_line.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "sim/routing/swarm_view.hpp"
 #include "sim/scenario/scenario.hpp"
@@ -22,6 +24,12 @@ class GeoZone;
 /// The SimGrid engine of one run, logging warnings and above only. One per process (see
 /// isolated_run.hpp).
 std::unique_ptr<simgrid::s4u::Engine> make_engine();
+
+/// Runs `engine` until `time_limit_s`, telling `progress` of the simulated time and the counts
+/// `done()` and `messages()` return each time it advances; returns the wall seconds the run took.
+/// For the request-based runs (graph pipelines, Fisher B-trees).
+double run_requests(simgrid::s4u::Engine& engine, double time_limit_s, ProgressLine& progress, const std::function<int()>& done,
+                    const std::function<std::uint64_t()>& messages);
 
 /// Owns nothing SimGrid does not own already; holds borrowed pointers to the platform's entities,
 /// valid while the SimGrid engine lives.

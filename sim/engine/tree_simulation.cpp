@@ -1,6 +1,5 @@
 #include "sim/engine/tree_simulation.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <deque>
 #include <memory>
@@ -237,11 +236,7 @@ RunReport run_tree(const Scenario& sc, const RunOptions& options, SimSignals& si
     sg4::Actor::create("client-receive", platform.host(actors.client_host(c)), [a, c] { a->client_receiver(c); });
   }
   ProgressLine progress(options.progress, m.requests, "requests");
-  sg4::Engine::on_time_advance_cb([&](double) { progress.tick(TreeActors::now(), m.answered, m.messages); });
-  const auto wall0 = std::chrono::steady_clock::now();
-  engine->run_until(sc.time_limit_s);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-  progress.finish();
+  const double wall = run_requests(*engine, sc.time_limit_s, progress, [&] { return m.answered; }, [&] { return m.messages; });
   return tree_report(m, wall, options);
 }
 
