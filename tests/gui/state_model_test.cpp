@@ -15,9 +15,12 @@
 #include "gui/swarm_state.hpp"
 #include "gui/view_geometry.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/gui/run_files.hpp"
 
 using namespace swarmsim::gui;
 namespace fs = std::filesystem;
+
+using swarmsim::test::write_run;
 
 namespace {
 
@@ -46,14 +49,6 @@ const char* kRun[] = {
     R"({"t":9.0,"type":"run_end"})",
 };
 constexpr int kLines = sizeof kRun / sizeof kRun[0];
-
-fs::path write_run(const std::string& name, const std::string& text) {
-  const fs::path dir = fs::path(::testing::TempDir()) / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::ofstream(dir / "events.jsonl", std::ios::binary) << text;
-  return dir;
-}
 
 bool any_contains(const std::vector<std::string>& messages, const std::string& part) {
   return std::any_of(messages.begin(), messages.end(), [&](const std::string& m) { return m.find(part) != std::string::npos; });

@@ -18,6 +18,7 @@
 #include "gui/run_loader.hpp"
 #include "gui/swarm_state.hpp"
 #include "gui/tree_layout.hpp"
+#include "tests/gui/run_files.hpp"
 #include "tests/gui/tree_run_lines.hpp"
 
 using namespace swarmsim::gui;
@@ -25,6 +26,8 @@ using swarmsim::test::kTreeRun;
 using swarmsim::test::kTreeRunLines;
 namespace fs = std::filesystem;
 namespace sim = swarmsim::sim;
+
+using swarmsim::test::write_run;
 
 namespace {
 
@@ -90,14 +93,6 @@ Timeline live_tree_run() {
                        {node(0, -1, 0, 16, 0, "serving", 10, 0.3), node(1, 0, 0, 12, 1, "serving", 2, 0.1),
                         node(3, 0, 12, 16, 3, "serving", 20, 0.5)}});
   }, 4.0);
-}
-
-fs::path write_run(const std::string& name, const std::string& text) {
-  const fs::path dir = fs::path(::testing::TempDir()) / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::ofstream(dir / "events.jsonl", std::ios::binary) << text;
-  return dir;
 }
 
 std::string tree_run_text(int first, int last) {  // kTreeRun[first..last), each with '\n'
