@@ -221,6 +221,37 @@ struct FisherTreeSpec {
   double answer_bytes = 64;        ///< an answer returned to the client (bytes)
 };
 
+/// Erasure-coded inference (seed 001, COIN) served instead of a transformer (model.coded in the
+/// file). Every request asks N task models about one input; with a parity server a coded model
+/// answers too, its output ≈ Σ β_i of theirs, so that any N of the N + 1 answers give all N
+/// outputs (the missing one decoded). The models are small perceptrons trained here, on synthetic
+/// classification tasks, from one shared pretrained model; the coded one is made by Fisher
+/// averaging (seed 001, eq. 15) or, as the baseline, by plain parameter averaging.
+struct CodedSpec {
+  int models = 2;                  ///< N: task models whose outputs every request needs
+  int parity = 1;                  ///< coded models (N_c): 1, or 0 for the uncoded baseline
+  std::string method = "coin";     ///< "coin" (diagonal Fisher averaging) or "average" (plain weighted parameter average)
+  std::vector<double> beta;        ///< β_i, the coding weights (N values; uniform 1/N when empty)
+  int classes = 3;                 ///< classes of every task
+  int dim = 8;                     ///< input width d
+  int hidden = 16;                 ///< hidden width of the perceptrons
+  double noise = 1.1;              ///< σ of an input around its class mean
+  double separation = 3.0;         ///< norm of every class mean
+  int pretrain_steps = 100;        ///< SGD steps of the shared model on the pretraining task
+  int finetune_steps = 30;         ///< SGD steps of each task model from the shared one
+  int batch = 32;                  ///< inputs per SGD step
+  double learning_rate = 0.05;     ///< SGD step size
+  int fisher_samples = 200;        ///< P: inputs the diagonal Fisher is estimated on (seed 001: about 200)
+  int test_samples = 2000;         ///< inputs per task for the offline accuracies
+  double decode_wait_s = 0;        ///< how long the client waits for the last model's output once it could decode it (s)
+  double straggle_probability = 0; ///< chance that a computation straggles (interference on shared servers)
+  double straggle_slowdown = 1;    ///< how many times longer a straggling computation takes
+  double node_flops = 4e9;         ///< work of one model's forward pass per request (FLOP)
+  double node_param_bytes = 2e8;   ///< a model's parameters: read per request, held in memory (bytes)
+  double input_bytes = 150528;     ///< a request's input on the wire (bytes)
+  double output_bytes = 4096;      ///< a model's output returned to the client (bytes)
+};
+
 /// Real costs beyond FLOPs and bytes on the wire.
 struct OverheadSpec {
   double rpc_s = 0.5e-3;             ///< fixed cost per message (framing, syscalls, event loop)
@@ -271,6 +302,8 @@ struct Scenario {
   std::string graph_source;    ///< the graph file, or "generator:<name>"
   /// A Fisher B-tree network served instead of a transformer (model.tree in the file).
   std::optional<FisherTreeSpec> tree;
+  /// Erasure-coded inference over N models served instead of a transformer (model.coded in the file).
+  std::optional<CodedSpec> coded;
   std::vector<NodeSpec> nodes;
   std::vector<ClientSpec> clients;
   NetworkSpec network;

@@ -1,0 +1,375 @@
+#include "sim/coded/coin.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "sim/rng.hpp"
+
+namespace swarmsim::sim {
+
+namespace {
+constexpr std::uint64_t kMeansStream = 0x636F696E6D75ULL;    // "coinmu"
+constexpr std::uint64_t kSampleStream = 0x636F696E78ULL;     // "coinx"
+constexpr std::uint64_t kInitStream = 0x636F696E696E6954ULL; // "coininiT"
+
+/// A pair of standard normal variates by Box-Muller.
+void normal_pair(Rng& rng, double& a, double& b) {
+  const double u = 1.0 - rng.uniform();  // (0, 1]
+  const double v = rng.uniform();
+  const double r = std::sqrt(-2.0 * std::log(u));
+  a = r * std::cos(2.0 * M_PI * v);
+  b = r * std::sin(2.0 * M_PI * v);
+}
+
+/// n standard normal variates into out.
+void fill_normals(Rng& rng, double* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; i += 2) {
+    double a = 0, b = 0;
+    normal_pair(rng, a, b);
+    out[i] = a;
+    if (i + 1 < n) out[i + 1] = b;
+  }
+}
+
+/// Offsets of W1, b1, W2 and b2 in θ.
+struct Layout {
+  std::size_t d, h, c, w1, b1, w2, b2, size;
+  explicit Layout(const Perceptron& m)
+      : d(static_cast<std::size_t>(m.dim)), h(static_cast<std::size_t>(m.hidden)), c(static_cast<std::size_t>(m.classes)),
+        w1(0), b1(h * d), w2(b1 + h), b2(w2 + c * h), size(b2 + c) {}
+};
+
+/// Forward pass: hidden activations tanh(W1 x + b1) into hid (hidden values), softmax into p.
+void forward(const Perceptron& m, const Layout& L, const double* x, double* hid, double* p) {
+  const double* th = m.theta.data();
+  for (std::size_t k = 0; k < L.h; ++k) {
+    const double* w = th + L.w1 + k * L.d;
+    double a = th[L.b1 + k];
+    for (std::size_t j = 0; j < L.d; ++j) a += w[j] * x[j];
+    hid[k] = std::tanh(a);
+  }
+  double zmax = -INFINITY;
+  for (std::size_t c = 0; c < L.c; ++c) {
+    const double* w = th + L.w2 + c * L.h;
+    double z = th[L.b2 + c];
+    for (std::size_t k = 0; k < L.h; ++k) z += w[k] * hid[k];
+    p[c] = z;
+    zmax = std::max(zmax, z);
+  }
+  double sum = 0;  // stable softmax: subtract the largest logit
+  for (std::size_t c = 0; c < L.c; ++c) {
+    p[c] = std::exp(p[c] - zmax);
+    sum += p[c];
+  }
+  for (std::size_t c = 0; c < L.c; ++c) p[c] /= sum;
+}
+
+/// Adds scale · ∂ log p(y | x) / ∂θ to grad, given the forward pass's hid and p; dh is scratch (hidden values).
+void backward(const Perceptron& m, const Layout& L, const double* x, const double* hid, const double* p, int y,
+              double scale, double* grad, double* dh) {
+  const double* th = m.theta.data();
+  std::fill(dh, dh + L.h, 0.0);
+  const auto yy = static_cast<std::size_t>(y);
+  for (std::size_t c = 0; c < L.c; ++c) {
+    const double dz = (c == yy ? 1.0 : 0.0) - p[c];  // ∂ log p_y / ∂z_c = δ_cy − p_c
+    grad[L.b2 + c] += scale * dz;
+    const double* w = th + L.w2 + c * L.h;
+    double* g = grad + L.w2 + c * L.h;
+    for (std::size_t k = 0; k < L.h; ++k) {
+      g[k] += scale * dz * hid[k];
+      dh[k] += w[k] * dz;
+    }
+  }
+  for (std::size_t k = 0; k < L.h; ++k) {
+    const double da = dh[k] * (1.0 - hid[k] * hid[k]);  // tanh' = 1 − tanh²
+    grad[L.b1 + k] += scale * da;
+    double* g = grad + L.w1 + k * L.d;
+    for (std::size_t j = 0; j < L.d; ++j) g[j] += scale * da * x[j];
+  }
+}
+
+/// Per-thread scratch for the public one-input methods (no allocation once warm).
+std::vector<double>& scratch(std::size_t n) {
+  thread_local std::vector<double> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+
+void check_same_shape(const std::vector<Perceptron>& models, const std::vector<double>& beta) {
+  if (models.empty()) throw std::invalid_argument("coded model: no models to combine");
+  if (beta.size() != models.size()) throw std::invalid_argument("coded model: need one beta per model");
+  for (const Perceptron& m : models)
+    if (m.dim != models[0].dim || m.hidden != models[0].hidden || m.classes != models[0].classes ||
+        m.theta.size() != models[0].theta.size())
+      throw std::invalid_argument("coded model: models differ in shape");
+}
+}  // namespace
+
+// ---- CodedTasks ----
+
+CodedTasks::CodedTasks(const CodedSpec& spec, std::uint64_t seed)
+    : tasks_(spec.models), classes_(spec.classes), dim_(spec.dim), noise_(spec.noise), seed_(seed) {
+  if (tasks_ < 1 || classes_ < 2 || dim_ < 1)
+    throw std::invalid_argument("coded tasks: need models >= 1, classes >= 2, dim >= 1");
+  const auto d = static_cast<std::size_t>(dim_);
+  const auto C = static_cast<std::size_t>(classes_);
+  means_.assign(static_cast<std::size_t>(tasks_ + 1) * C * d, 0.0);
+  for (int t = 0; t <= tasks_; ++t) {  // task t's means depend on t alone, not on N
+    Rng rng = Rng(seed ^ kMeansStream).split(static_cast<std::uint64_t>(t));
+    for (std::size_t y = 0; y < C; ++y) {  // a uniformly random direction, scaled to the separation
+      double* mu = &means_[(static_cast<std::size_t>(t) * C + y) * d];
+      fill_normals(rng, mu, d);
+      double n2 = 0;
+      for (std::size_t i = 0; i < d; ++i) n2 += mu[i] * mu[i];
+      const double scale = spec.separation / std::sqrt(std::max(n2, 1e-300));
+      for (std::size_t i = 0; i < d; ++i) mu[i] *= scale;
+    }
+  }
+}
+
+const double* CodedTasks::mean(int task, int y) const {
+  return &means_[(static_cast<std::size_t>(task) * static_cast<std::size_t>(classes_) + static_cast<std::size_t>(y)) *
+                 static_cast<std::size_t>(dim_)];
+}
+
+int CodedTasks::sample(int task, CodedStream stream, std::uint64_t index, double* x) const {
+  Rng rng = Rng(seed_ ^ kSampleStream)
+                .split(static_cast<std::uint64_t>(task))
+                .split(static_cast<std::uint64_t>(stream))
+                .split(index);
+  const int y = static_cast<int>(rng.below(static_cast<std::uint64_t>(classes_)));
+  const auto d = static_cast<std::size_t>(dim_);
+  fill_normals(rng, x, d);
+  const double* mu = mean(task, y);
+  for (std::size_t i = 0; i < d; ++i) x[i] = mu[i] + noise_ * x[i];
+  return y;
+}
+
+// ---- Perceptron ----
+
+Perceptron Perceptron::random(int dim, int hidden, int classes, std::uint64_t seed) {
+  Perceptron m;
+  m.dim = dim;
+  m.hidden = hidden;
+  m.classes = classes;
+  const Layout L(m);
+  m.theta.assign(L.size, 0.0);
+  Rng rng = Rng(seed).split(kInitStream);
+  fill_normals(rng, m.theta.data() + L.w1, L.h * L.d);
+  fill_normals(rng, m.theta.data() + L.w2, L.c * L.h);
+  const double s1 = 1.0 / std::sqrt(static_cast<double>(dim)), s2 = 1.0 / std::sqrt(static_cast<double>(hidden));
+  for (std::size_t i = 0; i < L.h * L.d; ++i) m.theta[L.w1 + i] *= s1;
+  for (std::size_t i = 0; i < L.c * L.h; ++i) m.theta[L.w2 + i] *= s2;
+  return m;
+}
+
+void Perceptron::probabilities(const double* x, double* p) const {
+  const Layout L(*this);
+  std::vector<double>& hid = scratch(L.h);
+  forward(*this, L, x, hid.data(), p);
+}
+
+void Perceptron::add_log_likelihood_gradient(const double* x, int y, double* grad, double* p) const {
+  const Layout L(*this);
+  std::vector<double>& buf = scratch(2 * L.h);
+  forward(*this, L, x, buf.data(), p);
+  backward(*this, L, x, buf.data(), p, y, 1.0, grad, buf.data() + L.h);
+}
+
+int Perceptron::predict(const double* x) const {
+  const Layout L(*this);
+  std::vector<double>& buf = scratch(L.h + L.c);
+  forward(*this, L, x, buf.data(), buf.data() + L.h);
+  const double* p = buf.data() + L.h;
+  return static_cast<int>(std::max_element(p, p + L.c) - p);
+}
+
+// ---- training, Fisher, coding ----
+
+Perceptron train(const Perceptron& start, const CodedTasks& tasks, int task, int steps, int batch, double learning_rate,
+                 std::uint64_t offset) {
+  Perceptron m = start;
+  const Layout L(m);
+  std::vector<double> grad(L.size), x(L.d), hid(L.h), p(L.c), dh(L.h);
+  const double scale = 1.0 / static_cast<double>(std::max(batch, 1));
+  for (int s = 0; s < steps; ++s) {
+    std::fill(grad.begin(), grad.end(), 0.0);
+    for (int b = 0; b < batch; ++b) {
+      const std::uint64_t index =
+          offset + static_cast<std::uint64_t>(s) * static_cast<std::uint64_t>(batch) + static_cast<std::uint64_t>(b);
+      const int y = tasks.sample(task, CodedStream::Train, index, x.data());
+      forward(m, L, x.data(), hid.data(), p.data());
+      backward(m, L, x.data(), hid.data(), p.data(), y, scale, grad.data(), dh.data());
+    }
+    for (std::size_t i = 0; i < L.size; ++i) m.theta[i] += learning_rate * grad[i];  // ascend log p = descend the NLL
+  }
+  return m;
+}
+
+std::vector<double> diagonal_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples) {
+  const Layout L(model);
+  std::vector<double> F(L.size, 0.0), x(L.d), hid(L.h), p(L.c), wbar(L.h);
+  if (samples <= 0) return F;
+  const double* th = model.theta.data();
+  const double inv = 1.0 / static_cast<double>(samples);
+  for (int s = 0; s < samples; ++s) {
+    tasks.sample(task, CodedStream::Fisher, static_cast<std::uint64_t>(s), x.data());
+    forward(model, L, x.data(), hid.data(), p.data());
+    // seed 001: diagonal Fisher F = E_x Σ_y p_y (∂ log p_y / ∂θ)², the sum over y in closed form:
+    // output layer: Σ_y p_y (δ_cy − p_c)² = p_c (1 − p_c), times h_k² for W2[c][k];
+    // hidden layer: ∂ log p_y / ∂a_k = (1 − h_k²)(W2[y][k] − w̄_k), w̄_k = Σ_c p_c W2[c][k], so
+    // Σ_y p_y (·)² = (1 − h_k²)² Var_p(W2[·][k]), times x_j² for W1[k][j].
+    std::fill(wbar.begin(), wbar.end(), 0.0);
+    for (std::size_t c = 0; c < L.c; ++c) {
+      const double v = inv * p[c] * (1.0 - p[c]);
+      F[L.b2 + c] += v;
+      const double* w = th + L.w2 + c * L.h;
+      double* f = F.data() + L.w2 + c * L.h;
+      for (std::size_t k = 0; k < L.h; ++k) {
+        f[k] += v * hid[k] * hid[k];
+        wbar[k] += p[c] * w[k];
+      }
+    }
+    for (std::size_t k = 0; k < L.h; ++k) {
+      double var = 0;
+      for (std::size_t c = 0; c < L.c; ++c) {
+        const double dev = th[L.w2 + c * L.h + k] - wbar[k];
+        var += p[c] * dev * dev;
+      }
+      const double t = 1.0 - hid[k] * hid[k];
+      const double v = inv * t * t * var;
+      F[L.b1 + k] += v;
+      double* f = F.data() + L.w1 + k * L.d;
+      for (std::size_t j = 0; j < L.d; ++j) f[j] += v * x[j] * x[j];
+    }
+  }
+  return F;
+}
+
+Perceptron fisher_average(const std::vector<Perceptron>& models, const std::vector<std::vector<double>>& fishers,
+                          const std::vector<double>& beta, double damping) {
+  check_same_shape(models, beta);
+  if (fishers.size() != models.size()) throw std::invalid_argument("fisher_average: need one Fisher per model");
+  const std::size_t n = models[0].theta.size();
+  for (const auto& f : fishers)
+    if (f.size() != n) throw std::invalid_argument("fisher_average: a Fisher's size differs from the parameters'");
+  Perceptron out = models[0];
+  std::vector<double> weight(n, 0.0);
+  double largest = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    for (std::size_t i = 0; i < models.size(); ++i) weight[k] += beta[i] * fishers[i][k];
+    largest = std::max(largest, weight[k]);
+  }
+  double bsum = 0;
+  for (double b : beta) bsum += b;
+  for (std::size_t k = 0; k < n; ++k) {
+    double num = 0, avg = 0;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      num += beta[i] * fishers[i][k] * models[i].theta[k];
+      avg += beta[i] * models[i].theta[k];
+    }
+    if (weight[k] <= 0 || weight[k] < damping * largest)
+      out.theta[k] = avg / bsum;  // no Fisher information on this parameter: the plain weighted average
+    else
+      out.theta[k] = num / weight[k];  // seed 001, eq. 15: θ_c = (Σ β_i F_i)^{-1} Σ β_i F_i θ_i
+  }
+  return out;
+}
+
+Perceptron weight_average(const std::vector<Perceptron>& models, const std::vector<double>& beta) {
+  check_same_shape(models, beta);
+  double bsum = 0;
+  for (double b : beta) bsum += b;
+  Perceptron out = models[0];
+  for (std::size_t k = 0; k < out.theta.size(); ++k) {
+    double s = 0;
+    for (std::size_t i = 0; i < models.size(); ++i) s += beta[i] * models[i].theta[k];
+    out.theta[k] = s / bsum;
+  }
+  return out;
+}
+
+void decode_output(const std::vector<const double*>& outputs, const double* coded, const std::vector<double>& beta, int j,
+                   int classes, double* out) {
+  const auto C = static_cast<std::size_t>(classes);
+  const auto jj = static_cast<std::size_t>(j);
+  for (std::size_t c = 0; c < C; ++c) {
+    double v = coded[c];
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+      if (i != jj) v -= beta[i] * outputs[i][c];
+    out[c] = v / beta[jj];  // seed 001: decoding, p̂_j = (p_c − Σ_{i≠j} β_i p_i) / β_j
+  }
+}
+
+// ---- CodedEnsemble ----
+
+CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(spec, seed) {
+  const int N = spec.models;
+  if (!spec.beta.empty()) {
+    if (static_cast<int>(spec.beta.size()) != N) throw std::invalid_argument("coded: beta needs one value per model");
+    for (double b : spec.beta)
+      if (!(b > 0)) throw std::invalid_argument("coded: every beta must be > 0");
+    beta = spec.beta;
+  } else {
+    beta.assign(static_cast<std::size_t>(N), 1.0 / N);
+  }
+  if (spec.method != "coin" && spec.method != "average")
+    throw std::invalid_argument("coded: unknown method '" + spec.method + "' (coin or average)");
+  pretrained = Perceptron::random(spec.dim, spec.hidden, spec.classes, seed ^ kInitStream);
+  pretrained = train(pretrained, tasks, N, spec.pretrain_steps, spec.batch, spec.learning_rate);
+  models.reserve(static_cast<std::size_t>(N));
+  for (int i = 0; i < N; ++i)
+    models.push_back(train(pretrained, tasks, i, spec.finetune_steps, spec.batch, spec.learning_rate));
+  if (spec.parity <= 0) return;
+  if (spec.method == "coin") {
+    fishers.reserve(static_cast<std::size_t>(N));
+    for (int i = 0; i < N; ++i)
+      fishers.push_back(diagonal_fisher(models[static_cast<std::size_t>(i)], tasks, i, spec.fisher_samples));
+    coded = fisher_average(models, fishers, beta);
+  } else {
+    coded = weight_average(models, beta);
+  }
+}
+
+CodedAccuracy CodedEnsemble::evaluate(int samples) const {
+  if (!has_coded()) throw std::logic_error("CodedEnsemble::evaluate needs a coded model (parity > 0)");
+  const int N = tasks.tasks();
+  const auto C = static_cast<std::size_t>(tasks.classes());
+  const auto n = static_cast<std::size_t>(N);
+  CodedAccuracy acc;
+  acc.accuracy.assign(n, 0.0);
+  acc.decoded_accuracy.assign(n, 0.0);
+  acc.normalized.assign(n, 0.0);
+  acc.decoded_agreement.assign(n, 0.0);
+  std::vector<double> x(static_cast<std::size_t>(tasks.dim())), probs(n * C), pc(C), dec(C);
+  std::vector<const double*> outputs(n);
+  for (std::size_t i = 0; i < n; ++i) outputs[i] = &probs[i * C];
+  if (samples <= 0) return acc;
+  for (int t = 0; t < N; ++t) {
+    const auto tt = static_cast<std::size_t>(t);
+    int correct = 0, decoded = 0, agree = 0;
+    for (int s = 0; s < samples; ++s) {
+      const int y = tasks.sample(t, CodedStream::Test, static_cast<std::uint64_t>(s), x.data());
+      for (std::size_t i = 0; i < n; ++i) models[i].probabilities(x.data(), &probs[i * C]);  // every model sees the input
+      coded.probabilities(x.data(), pc.data());
+      decode_output(outputs, pc.data(), beta, t, tasks.classes(), dec.data());
+      const double* own = outputs[tt];
+      const int own_arg = static_cast<int>(std::max_element(own, own + C) - own);
+      const int dec_arg = static_cast<int>(std::max_element(dec.begin(), dec.end()) - dec.begin());
+      correct += own_arg == y;
+      decoded += dec_arg == y;
+      agree += dec_arg == own_arg;
+    }
+    const double m = static_cast<double>(samples);
+    acc.accuracy[tt] = correct / m;
+    acc.decoded_accuracy[tt] = decoded / m;
+    acc.decoded_agreement[tt] = agree / m;
+    acc.normalized[tt] = acc.accuracy[tt] > 0 ? acc.decoded_accuracy[tt] / acc.accuracy[tt] : 0.0;
+    acc.mean_normalized += acc.normalized[tt] / N;
+  }
+  return acc;
+}
+
+}  // namespace swarmsim::sim

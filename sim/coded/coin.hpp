@@ -1,0 +1,109 @@
+#pragma once
+// Erasure-coded neural-network inference (seed 001, COIN): N task models, a coded model whose
+// output distribution approximates Σ β_i of theirs, and the decoder that recovers a missing
+// model's output from the others and the coded one. The models are two-layer perceptrons trained
+// here by SGD on synthetic classification tasks, each fine-tuned from one shared pretrained model
+// (as the seed's models are fine-tuned from one pretrained network); the coded model is their
+// diagonal-Fisher-weighted average (seed 001, eq. 15), or, as the baseline, their plain weighted
+// average. Pure: no SimGrid. docs/coded-inference.md explains the method and its deviations.
+#include <cstdint>
+#include <vector>
+
+#include "sim/scenario/scenario.hpp"
+
+namespace swarmsim::sim {
+
+/// Which independent stream of inputs a sample comes from.
+enum class CodedStream : std::uint64_t { Train = 1, Fisher = 2, Test = 3, Serve = 4 };
+
+/// The synthetic tasks: task t (0..N-1) has C classes with means μ_{t,y} of norm `separation` in
+/// R^d; task N is the pretraining task, drawn the same way. An input of task t and class y is
+/// x = μ_{t,y} + σ ε, ε ~ N(0, I); its class is uniform over the C classes. All fixed by the seed.
+class CodedTasks {
+ public:
+  CodedTasks(const CodedSpec& spec, std::uint64_t seed);
+  int tasks() const { return tasks_; }  ///< N (the pretraining task is index N)
+  int classes() const { return classes_; }
+  int dim() const { return dim_; }
+  /// μ_{t,y}, dim() values.
+  const double* mean(int task, int y) const;
+  /// Sample `index` of task t's stream: writes its input to x (dim() values), returns its class.
+  int sample(int task, CodedStream stream, std::uint64_t index, double* x) const;
+
+ private:
+  int tasks_, classes_, dim_;
+  double noise_;
+  std::uint64_t seed_;
+  std::vector<double> means_;  ///< (N + 1) × C × d
+};
+
+/// A two-layer perceptron p_θ(y | x) = softmax(W2 tanh(W1 x + b1) + b2). θ holds W1 (hidden × dim,
+/// row-major), b1 (hidden), W2 (classes × hidden, row-major), b2 (classes), in that order.
+struct Perceptron {
+  int dim = 0, hidden = 0, classes = 0;
+  std::vector<double> theta;
+
+  /// A perceptron with θ drawn from N(0, 1/fan_in) for the weights and 0 for the biases.
+  static Perceptron random(int dim, int hidden, int classes, std::uint64_t seed);
+  std::size_t parameters() const { return theta.size(); }
+  /// p_θ(· | x) into p (classes values).
+  void probabilities(const double* x, double* p) const;
+  /// Adds ∂/∂θ log p_θ(y | x) to grad (parameters() values); writes p_θ(· | x) into p.
+  void add_log_likelihood_gradient(const double* x, int y, double* grad, double* p) const;
+  /// argmax_y p_θ(y | x).
+  int predict(const double* x) const;
+};
+
+/// SGD on task `task`'s Train stream from `start`: `steps` steps of `batch` inputs, step size
+/// learning_rate, minimizing −log p_θ(y | x). Deterministic: the i-th step uses Train samples
+/// [offset + i·batch, offset + (i+1)·batch).
+Perceptron train(const Perceptron& start, const CodedTasks& tasks, int task, int steps, int batch, double learning_rate,
+                 std::uint64_t offset = 0);
+
+/// The diagonal of model θ's Fisher information on task `task` (seed 001, diagonal approximation):
+/// F = (1/P) Σ_x Σ_y p_θ(y | x) (∂ log p_θ(y | x) / ∂θ)², over the first P inputs of the task's
+/// Fisher stream, with the expectation over y taken exactly.
+std::vector<double> diagonal_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples);
+
+/// COIN's coded model (seed 001, eq. 15): θ_c = (Σ_i β_i F_i)^{-1} Σ_i β_i F_i θ_i, elementwise
+/// with diagonal F_i; a parameter whose Σ_i β_i F_i is below `damping` × the largest takes the
+/// plain weighted average (its Fisher carries no information on it).
+Perceptron fisher_average(const std::vector<Perceptron>& models, const std::vector<std::vector<double>>& fishers,
+                          const std::vector<double>& beta, double damping = 1e-12);
+
+/// The baseline coded model: θ_c = Σ_i β_i θ_i / Σ_i β_i.
+Perceptron weight_average(const std::vector<Perceptron>& models, const std::vector<double>& beta);
+
+/// Decodes model j's output from the coded output and the others' (seed 001):
+/// p̂_j = (p_c − Σ_{i≠j} β_i p_i) / β_j. outputs[i] is model i's (classes values; outputs[j] is not
+/// read); writes p̂_j (classes values, not renormalized) to out.
+void decode_output(const std::vector<const double*>& outputs, const double* coded, const std::vector<double>& beta, int j,
+                   int classes, double* out);
+
+/// What the coded ensemble achieves offline, on each task's Test stream.
+struct CodedAccuracy {
+  std::vector<double> accuracy;          ///< per task t: model t's accuracy on task t
+  std::vector<double> decoded_accuracy;  ///< per task t: accuracy of model t's output decoded from the others and the coded model
+  std::vector<double> normalized;        ///< per task t: decoded_accuracy / accuracy (the seed's normalized decoding accuracy)
+  std::vector<double> decoded_agreement; ///< per task t: share of inputs whose decoded argmax equals model t's own
+  double mean_normalized = 0;            ///< mean over tasks of `normalized`
+};
+
+/// The N task models and the coded one, built from a spec and a seed: a shared model pretrained
+/// on task N, N copies fine-tuned on tasks 0..N-1, their diagonal Fishers, and the coded model
+/// (method "coin" or "average"; none when parity is 0).
+struct CodedEnsemble {
+  CodedTasks tasks;
+  std::vector<double> beta;                  ///< β_i (spec's, or uniform 1/N)
+  Perceptron pretrained;
+  std::vector<Perceptron> models;            ///< N
+  std::vector<std::vector<double>> fishers;  ///< N diagonal Fishers (empty when parity is 0)
+  Perceptron coded;                          ///< parameters() == 0 when parity is 0
+  bool has_coded() const { return coded.parameters() > 0; }
+
+  CodedEnsemble(const CodedSpec& spec, std::uint64_t seed);
+  /// Accuracies over `samples` inputs of each task's Test stream (needs a coded model).
+  CodedAccuracy evaluate(int samples) const;
+};
+
+}  // namespace swarmsim::sim
