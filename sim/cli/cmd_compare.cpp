@@ -45,7 +45,7 @@ int compare(const CompareArgs& args) {
       names.push_back(base.name);
       for (const experiment::PolicyVariant& p : policies) {
         // A pipeline or a tree has no router: a policy of routing keys alone would compare nothing.
-        if (base.graph || base.tree) {
+        if (base.graph || base.tree || base.coded) {
           const bool routing_only = std::all_of(p.overrides.begin(), p.overrides.end(), [](const sim::Override& o) {
             for (const char* k : {"policy.router", "policy.gamma", "policy.beta", "policy.alpha", "policy.context", "policy.orchestrator"})
               if (o.path == k) return true;
@@ -53,7 +53,9 @@ int compare(const CompareArgs& args) {
           });
           if (routing_only)
             throw ExperimentInputError("swarmsim compare: policy " + p.label + " (" + p.spec + ") sets only routing keys, which " + file +
-                                       (base.tree ? " (a Fisher B-tree) does not use; compare its rules with model.tree.* keys, e.g. "
+                                       (base.coded ? " (erasure-coded inference) does not use; compare its coding with model.coded.* keys, e.g. "
+                                                     "--policies uncoded:model.coded.parity=0 --policies coin:model.coded.method=coin"
+                                        : base.tree ? " (a Fisher B-tree) does not use; compare its rules with model.tree.* keys, e.g. "
                                                     "--policies static:model.tree.balance_period=0s --policies balanced:model.tree.balance_period=1s"
                                                   : " (a graph model's pipeline) does not use; compare its partitioners with "
                                                     "policy.partitioner.* keys, e.g. --policies sg:partitioner.method=slicegraph "

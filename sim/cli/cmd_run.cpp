@@ -228,6 +228,43 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 
+/// The summary of an erasure-coded inference run.
+void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
+  const auto& c = m["model"]["coded"];
+  const int parity = c["parity"].get<int>();
+  std::printf("scenario      %s  (%s inference over %d models)\n", m["scenario"].get<std::string>().c_str(),
+              parity > 0 ? (c["method"].get<std::string>() == "coin" ? "COIN-coded" : "average-coded") : "uncoded", c["models"].get<int>());
+  std::printf("simulated     %s in %.3f s wall (%llu messages)\n", sim::format_duration(r.simulated_time).c_str(), r.wall_seconds,
+              static_cast<unsigned long long>(r.hops));
+  const auto& rq = m["requests"];
+  std::printf("requests      %d completed, %d failed of %d; %d decoded, %d member messages sent again\n", rq["completed"].get<int>(),
+              rq["failed"].get<int>(), rq["total"].get<int>(), rq["decoded"].get<int>(), rq["resent"].get<int>());
+  std::printf("requests/s    %.3f overall, %.3f steady\n", m["throughput"]["requests_per_s"].get<double>(),
+              m["throughput"]["steady_requests_per_s"].get<double>());
+  const auto& lat = m["latency_s"];
+  std::printf("latency       p50 %s  p90 %s  p99 %s  max %s\n", sim::format_duration(lat["p50"].get<double>()).c_str(),
+              sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str(),
+              sim::format_duration(lat["max"].get<double>()).c_str());
+  const auto& a = m["answers"];
+  std::printf("answers       %.2f%% correct (%.2f%% had every output arrived); %.1f%% of requests decoded\n",
+              100.0 * a["accuracy"].get<double>(), 100.0 * a["accuracy_all_outputs"].get<double>(), 100.0 * a["decoded_share"].get<double>());
+  if (m.contains("decoding_offline")) {
+    const auto& d = m["decoding_offline"];
+    std::printf("decoding      normalized accuracy %.2f%% mean over the tasks (%d test inputs each):", 100.0 * d["mean_normalized"].get<double>(),
+                d["test_inputs_per_task"].get<int>());
+    for (std::size_t t = 0; t < d["accuracy"].size(); ++t)
+      std::printf("  model %zu %.1f%% -> decoded %.1f%%", t, 100.0 * d["accuracy"][t].get<double>(), 100.0 * d["decoded_accuracy"][t].get<double>());
+    std::printf("\n");
+  }
+  std::printf("%-8s%-7s%-14s%-12s%10s%8s%10s%9s%7s\n", "member", "role", "node", "gpu", "compute", "visits", "straggles", "failures", "util");
+  for (const auto& mb : m["members"])
+    std::printf("  %-6d%-7s%-14s%-12s%10s%8d%10d%9d%6.0f%%\n", mb["member"].get<int>(), mb["role"].get<std::string>().c_str(),
+                mb["node"].get<std::string>().c_str(), mb["gpu"].get<std::string>().c_str(),
+                sim::format_duration(mb["compute_s"].get<double>()).c_str(), mb["visits"].get<int>(), mb["straggles"].get<int>(),
+                mb["failures"].get<int>(), 100.0 * mb["utilization"].get<double>());
+  if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
+}
+
 }  // namespace
 
 int run(const RunArgs& args) {
@@ -242,6 +279,12 @@ int run(const RunArgs& args) {
   }
   for (const sim::Advisory& a : sim::scenario_advisories(sc))
     std::fprintf(stderr, "%s: advice: %s: %s\n", args.file.c_str(), a.path.c_str(), a.message.c_str());
+  if (sc.coded && args.execute == "real") {
+    std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves erasure-coded inference, "
+                         "whose models compute their outputs for real already and price their declared node_work (drop --execute)\n",
+                 args.file.c_str());
+    return 2;
+  }
   if (sc.tree && args.execute == "real") {
     std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves a Fisher B-tree, whose "
                          "nodes compute their heads for real already and price their declared node_work (drop --execute)\n", args.file.c_str());
@@ -289,6 +332,8 @@ int run(const RunArgs& args) {
       print_pipeline_summary(report.metrics, report, opts.out_dir);
     else if (sc.tree)
       print_tree_summary(report.metrics, report, opts.out_dir);
+    else if (sc.coded)
+      print_coded_summary(report.metrics, report, opts.out_dir);
     else
       print_summary(report.metrics, report, opts.out_dir);
   } catch (const std::exception& e) {

@@ -19,7 +19,12 @@ int validate(const ValidateArgs& args) {
   for (const std::string& file : args.files) {
     try {
       const sim::Scenario sc = sim::load_scenario_file(file, overrides);
-      if (sc.tree)
+      if (sc.coded)
+        std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s inference over %d models (%d classes), %d requests\n", file.c_str(),
+                    sc.name.c_str(), sc.nodes.size(), sc.clients.size(),
+                    sc.coded->parity > 0 ? (sc.coded->method == "coin" ? "COIN-coded" : "average-coded") : "uncoded", sc.coded->models,
+                    sc.coded->classes, sc.workload.sessions);
+      else if (sc.tree)
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, Fisher B-tree (%d classes, order %d, %d leaves at start), %d requests\n",
                     file.c_str(), sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.tree->classes, sc.tree->order,
                     sc.tree->initial_children, sc.workload.sessions);

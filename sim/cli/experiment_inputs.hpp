@@ -45,7 +45,7 @@ inline sim::Scenario load_experiment_scenario(const std::string& file, const std
 }
 
 /// load_experiment_scenario, checking that routing policies apply to it (a transformer, not a
-/// graph model or a Fisher B-tree).
+/// graph model, a Fisher B-tree or erasure-coded inference).
 inline sim::Scenario load_routed_scenario(const std::string& command, const std::string& file,
                                           const std::vector<sim::Override>& overrides, const std::string& context = "") {
   sim::Scenario sc = load_experiment_scenario(file, overrides, context);
@@ -53,6 +53,10 @@ inline sim::Scenario load_routed_scenario(const std::string& command, const std:
     throw ExperimentInputError("swarmsim " + command + ": " + file +
                                " serves a Fisher B-tree, which routes by its own rules (model.tree); expected a transformer "
                                "scenario (model.name)");
+  if (sc.coded)
+    throw ExperimentInputError("swarmsim " + command + ": " + file +
+                               " serves erasure-coded inference (model.coded), which sends every request to every model and has no "
+                               "routing policy; expected a transformer scenario (model.name)");
   if (sc.graph)
     throw ExperimentInputError("swarmsim " + command + ": " + file +
                                " serves a graph model as a pipeline, which has no routing policy; expected a transformer "

@@ -22,6 +22,7 @@
 
 #include "sim/swarm/latency_table.hpp"
 #include "sim/engine/pipeline_simulation.hpp"
+#include "sim/engine/coded_simulation.hpp"
 #include "sim/engine/tree_simulation.hpp"
 #include "sim/engine/swarm_dht.hpp"
 #include "sim/flow/flow_pipeline.hpp"
@@ -662,6 +663,8 @@ SimSignals& SwarmSimulation::signals() { return impl_->signals; }
 
 RunReport SwarmSimulation::run(const RunOptions& options) {
   Impl& m = *impl_;
+  if (m.sc.coded)  // erasure-coded inference over N models and a coded one (seed 001)
+    return run_coded(m.sc, options, m.signals);
   if (m.sc.tree)  // a Fisher B-tree of nodes that answer early, split and merge
     return m.sc.engine == EngineKind::Flow ? flow::run_flow_tree(m.sc, options, m.signals) : run_tree(m.sc, options, m.signals);
   if (m.sc.graph)  // a graph model runs as a pipeline of stages

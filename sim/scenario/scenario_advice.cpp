@@ -50,10 +50,24 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
       }
     }
   }
-  if (sc.policy.faults.failback && !sc.graph && !sc.tree)
+  if (sc.policy.faults.failback && !sc.graph && !sc.tree && !sc.coded)
     advice.push_back({"policy.faults.failback",
                       "applies to graph models' pipelines only: a swarm's servers rejoin with the blocks they held and "
                       "rebalance by policy.rebalance (docs/partitioning.md, \"Failback\")."});
+  if (sc.coded) {
+    const PolicySpec& p = sc.policy;
+    const PolicySpec defaults;
+    if (p.router != defaults.router || p.dht.enabled || p.rebalance.period_s > 0 || p.topology.period_s > 0 || p.compression.hidden_states ||
+        p.compression.llm_int8_weights || p.scheduler.kind != defaults.scheduler.kind || p.orchestrator || p.faults.failback)
+      advice.push_back({"policy",
+                        "routing, the DHT, rebalancing, topology monitoring, compression, schedulers and failback apply to swarms of "
+                        "blocks and pipelines; erasure-coded inference sends every request to every model and recovers from a slow "
+                        "or failed one by decoding (docs/coded-inference.md)."});
+    const int used = sc.coded->models + sc.coded->parity;
+    if (static_cast<int>(sc.nodes.size()) > used)
+      advice.push_back({"nodes", std::to_string(sc.nodes.size() - static_cast<std::size_t>(used)) + " server node(s) after the first " +
+                                     std::to_string(used) + " serve nothing: coded inference places model m on server node m"});
+  }
   if (sc.tree) {
     const PolicySpec& p = sc.policy;
     const PolicySpec defaults;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -54,7 +55,11 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"scenario",
        {"$schema", "name", "description", "seed", "model", "nodes", "clients", "network", "workload", "policy",
         "overheads", "events", "outputs", "simulation"}},
-      {"model", {"name", "weight_dtype", "reduce_width", "graph", "tree"}},
+      {"model", {"name", "weight_dtype", "reduce_width", "graph", "tree", "coded"}},
+      {"coded",
+       {"models", "parity", "method", "beta", "classes", "dim", "hidden", "noise", "separation", "pretrain_steps", "finetune_steps",
+        "batch", "learning_rate", "fisher_samples", "test_samples", "decode_wait", "straggle", "node_work", "node_params", "input", "output"}},
+      {"coded_straggle", {"probability", "slowdown"}},
       {"tree",
        {"classes", "dim", "noise", "separation", "class_skew", "order", "initial_children", "threshold", "alpha", "balance_period",
         "split", "merge", "min_samples", "node_work", "node_params", "hidden_state", "answer"}},
@@ -429,9 +434,66 @@ void read_tree_model(Reader& r, const json& t, Scenario& sc) {
   sc.tree = f;
 }
 
+/// model.coded: erasure-coded inference over N models (seed 001, COIN).
+void read_coded_model(Reader& r, const json& t, Scenario& sc) {
+  const std::string cp = "model.coded";
+  if (!r.object(t, cp, "coded")) return;
+  CodedSpec c;
+  c.models = static_cast<int>(r.integer(t, "models", cp, false, 2, 16).value_or(c.models));
+  c.parity = static_cast<int>(r.integer(t, "parity", cp, false, 0, 1).value_or(c.parity));
+  if (const auto m = r.choice<std::string>(t, "method", cp, false, {{"coin", "coin"}, {"average", "average"}})) c.method = *m;
+  if (const json* b = Reader::get(t, "beta")) {
+    if (!b->is_array() || b->size() != static_cast<std::size_t>(c.models)) {
+      r.error(cp + ".beta", "expected an array of " + std::to_string(c.models) + " positive numbers (one coding weight per model), got " +
+                                (b->is_array() ? std::to_string(b->size()) + (b->size() == 1 ? " value" : " values") : type_name(*b)));
+    } else {
+      for (std::size_t i = 0; i < b->size(); ++i) {
+        if (!(*b)[i].is_number() || !((*b)[i].get<double>() > 0)) {
+          r.error(cp + ".beta[" + std::to_string(i) + "]", "expected a positive number, got " + (*b)[i].dump());
+          continue;
+        }
+        c.beta.push_back((*b)[i].get<double>());
+      }
+      double sum = 0;
+      for (const double x : c.beta) sum += x;
+      if (c.beta.size() == b->size() && std::abs(sum - 1) > 1e-9)
+        r.error(cp + ".beta", "expected weights that sum to 1 (the coded output approximates the mixture Σ β_i p_i), got a sum of " +
+                                  [&] { char buf[32]; std::snprintf(buf, sizeof buf, "%.6g", sum); return std::string(buf); }());
+    }
+  }
+  c.classes = static_cast<int>(r.integer(t, "classes", cp, false, 2, 1024).value_or(c.classes));
+  c.dim = static_cast<int>(r.integer(t, "dim", cp, false, 1, 1024).value_or(c.dim));
+  c.hidden = static_cast<int>(r.integer(t, "hidden", cp, false, 1, 1024).value_or(c.hidden));
+  c.noise = r.number(t, "noise", cp, false, 1e-6, 1e6, "> 0 (the standard deviation of an input around its class mean)").value_or(c.noise);
+  c.separation = r.number(t, "separation", cp, false, 0, 1e6, ">= 0 (the norm of a class mean)").value_or(c.separation);
+  c.pretrain_steps = static_cast<int>(r.integer(t, "pretrain_steps", cp, false, 0, 1000000).value_or(c.pretrain_steps));
+  c.finetune_steps = static_cast<int>(r.integer(t, "finetune_steps", cp, false, 0, 1000000).value_or(c.finetune_steps));
+  c.batch = static_cast<int>(r.integer(t, "batch", cp, false, 1, 65536).value_or(c.batch));
+  c.learning_rate = r.number(t, "learning_rate", cp, false, 1e-9, 100, "in (0, 100] (the SGD step size)").value_or(c.learning_rate);
+  c.fisher_samples = static_cast<int>(r.integer(t, "fisher_samples", cp, false, 1, 1000000).value_or(c.fisher_samples));
+  c.test_samples = static_cast<int>(r.integer(t, "test_samples", cp, false, 1, 1000000).value_or(c.test_samples));
+  c.decode_wait_s = r.quantity(t, "decode_wait", cp, Quantity::Duration, false, false).value_or(c.decode_wait_s);
+  if (const json* st = Reader::get(t, "straggle"); st && r.object(*st, cp + ".straggle", "coded_straggle")) {
+    c.straggle_probability =
+        r.number(*st, "probability", cp + ".straggle", false, 0, 1, "in [0, 1] (the chance a computation straggles)").value_or(0.0);
+    c.straggle_slowdown = r.number(*st, "slowdown", cp + ".straggle", false, 1, 1e6, "in [1, 1e6] (how many times longer it takes)").value_or(1.0);
+  }
+  c.node_flops = r.quantity(t, "node_work", cp, Quantity::Work, false, false).value_or(c.node_flops);
+  c.node_param_bytes = r.quantity(t, "node_params", cp, Quantity::Size, false, false).value_or(c.node_param_bytes);
+  c.input_bytes = r.quantity(t, "input", cp, Quantity::Size, false, true).value_or(c.input_bytes);
+  c.output_bytes = r.quantity(t, "output", cp, Quantity::Size, false, true).value_or(c.output_bytes);
+  sc.coded = c;
+}
+
 void read_model(Reader& r, const json& root, Scenario& sc) {
   const json* v = r.require(root, "model", "", "an object such as {\"name\": \"Llama-3-8B\"} or {\"graph\": {\"generator\": \"resnet50\"}}");
   if (!v || !r.object(*v, "model", "model")) return;
+  if (const json* c = Reader::get(*v, "coded")) {
+    for (const char* key : {"name", "weight_dtype", "reduce_width", "graph", "tree"})
+      if (Reader::get(*v, key)) r.error(std::string("model.") + key, "does not apply to erasure-coded inference (model.coded)");
+    read_coded_model(r, *c, sc);
+    return;
+  }
   if (const json* t = Reader::get(*v, "tree")) {
     for (const char* key : {"name", "weight_dtype", "reduce_width", "graph"})
       if (Reader::get(*v, key)) r.error(std::string("model.") + key, "does not apply to a Fisher B-tree (model.tree)");
@@ -722,7 +784,7 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
   w.batch_size = static_cast<int>(r.integer(*v, "batch_size", "workload", false, 1, 65536).value_or(1));
   const json* model = Reader::get(root, "model");
   // A graph's or a tree's requests are single forward passes.
-  const bool tokens = !(model && model->is_object() && (model->contains("graph") || model->contains("tree")));
+  const bool tokens = !(model && model->is_object() && (model->contains("graph") || model->contains("tree") || model->contains("coded")));
   w.prompt_tokens = static_cast<int>(r.integer(*v, "prompt_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
   w.new_tokens = static_cast<int>(r.integer(*v, "new_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
   w.max_in_flight = static_cast<int>(r.integer(*v, "max_in_flight", "workload", false, 1, 1 << 20).value_or(4));
@@ -1042,6 +1104,25 @@ void check_swarm(Reader& r, Scenario& sc) {
       if (e.direction != LinkDirection::Down) up = e.value;
       if (e.direction != LinkDirection::Up) down = e.value;
     }
+  }
+  if (sc.coded) {  // erasure-coded inference: member m (N task models, then the coded one) on server node m
+    const int needed = sc.coded->models + sc.coded->parity;
+    if (static_cast<int>(sc.nodes.size()) < needed)
+      r.error("nodes", std::to_string(sc.coded->models) + " models (model.coded.models) and " + std::to_string(sc.coded->parity) +
+                           " coded model (model.coded.parity) need " + std::to_string(needed) + " server nodes, one each in order; the scenario has " +
+                           std::to_string(sc.nodes.size()));
+    for (std::size_t i = 0; i < sc.nodes.size() && i < static_cast<std::size_t>(needed); ++i) {
+      if (i > 0 && r.node_path[i] == r.node_path[i - 1]) continue;  // copies of one entry: checked once
+      if (sc.nodes[i].blocks) r.error(r.node_path[i] + ".blocks", "does not apply to erasure-coded inference: server node m serves model m");
+      if (const gpu::DeviceSpec* d = sc.nodes[i].device; d && sc.coded->node_param_bytes > usable_memory_bytes(*d, sc.overheads))
+        r.error(r.node_path[i] + ".gpu", "a model's " + format_bytes(sc.coded->node_param_bytes) + " of parameters (model.coded.node_params) "
+                                         "do not fit in " + d->name + "'s " + format_bytes(usable_memory_bytes(*d, sc.overheads)) + " usable memory");
+    }
+    if (sc.engine == EngineKind::Flow)
+      r.error("simulation.engine", "\"flow\" does not run erasure-coded inference (model.coded); use \"simgrid\"");
+    if (sc.overheads.round_trips > 0)
+      r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to erasure-coded inference");
+    return;
   }
   if (sc.tree) {  // a Fisher B-tree: its root and first leaves need a server node each
     const int needed = sc.tree->initial_children > 1 ? sc.tree->initial_children + 1 : 1;

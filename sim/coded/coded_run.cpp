@@ -1,0 +1,272 @@
+#include "sim/coded/coded_run.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "gpu/shard_cost_model.hpp"
+#include "sim/output/request_report.hpp"
+#include "sim/rng.hpp"
+#include "sim/swarm/arrivals.hpp"
+
+namespace swarmsim::sim {
+
+namespace {
+constexpr std::uint64_t kTaskStream = 0xC0DEDAB1E5ULL;
+constexpr std::uint64_t kStraggleStream = 0x57A6611E5ULL;
+
+/// Index of the largest of n values (the first on ties).
+int argmax(const double* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
+}  // namespace
+
+nlohmann::json coded_run_start_json(const Scenario& sc) {
+  nlohmann::json start = run_start_json(sc);
+  start["model"] = sc.coded && sc.coded->parity > 0 ? "coded-inference" : "uncoded-inference";
+  start["n_blocks"] = sc.coded ? sc.coded->models + sc.coded->parity : 0;
+  return start;
+}
+
+CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
+    : sc(s), spec(*s.coded), ensemble(*s.coded, s.seed), signals(sig) {
+  if (ensemble.has_coded()) offline = ensemble.evaluate(spec.test_samples);
+  const gpu::RooflineCostModel roofline;
+  for (int m = 0; m < spec.models + spec.parity; ++m) {  // a forward pass: its FLOPs, and its parameters read once
+    CodedMember member;
+    member.server = m;
+    member.compute_s = roofline.op_seconds(*sc.nodes[static_cast<std::size_t>(m)].device,
+                                           gpu::OpCost{"coded_model", gpu::OpClass::Gemm, spec.node_flops, spec.node_param_bytes});
+    members.push_back(member);
+  }
+  requests = sc.workload.sessions;
+  const auto R = static_cast<std::size_t>(requests);
+  sent.assign(R, -1);
+  done.assign(R, -1);
+  decoded_member.assign(R, -1);
+  correct.assign(R, 0);
+  exact_correct.assign(R, 0);
+  state.assign(R * members.size(), MemberState::Unsent);
+  scratch.resize(static_cast<std::size_t>(ensemble.tasks.dim() + (n_members() + 1) * ensemble.tasks.classes()));
+  for (int r = 0; r < requests; ++r) {
+    Rng rng = Rng(sc.seed ^ kTaskStream).split(static_cast<std::uint64_t>(r));
+    const int t = static_cast<int>(rng.below(static_cast<std::uint64_t>(spec.models)));
+    task.push_back(t);
+    label.push_back(ensemble.tasks.sample(t, CodedStream::Serve, static_cast<std::uint64_t>(r), scratch.data()));
+  }
+  Rng root(sc.seed);
+  arrival = draw_arrivals(sc.workload, root);
+
+  if (!options.out_dir.empty() && (sc.outputs.trace || sc.outputs.events)) std::filesystem::create_directories(options.out_dir);
+  if (!options.out_dir.empty() && sc.outputs.trace) {
+    trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
+    trace->connect(signals);
+  }
+  if (!options.out_dir.empty() && sc.outputs.events) {
+    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", coded_run_start_json(sc));
+    log->connect(signals);
+  }
+  for (int m = 0; m < n_members(); ++m) signals.on_node_joined(NodeJoined{0.0, members[static_cast<std::size_t>(m)].server, BlockRange{m, m + 1}, 0.0});
+}
+
+double CodedRun::load_s(int m) const {
+  return spec.node_param_bytes / sc.nodes[static_cast<std::size_t>(members[static_cast<std::size_t>(m)].server)].weights_load_Bps;
+}
+
+bool CodedRun::straggles(int m, int r) const {
+  if (spec.straggle_probability <= 0) return false;
+  Rng rng = Rng(sc.seed ^ kStraggleStream).split(static_cast<std::uint64_t>(r) * 64 + static_cast<std::uint64_t>(m));
+  return rng.uniform() < spec.straggle_probability;
+}
+
+double CodedRun::compute_s(int m, int r) const {
+  const double base = members[static_cast<std::size_t>(m)].compute_s;
+  return straggles(m, r) ? base * spec.straggle_slowdown : base;
+}
+
+int CodedRun::member_of(int server) const {
+  for (int m = 0; m < n_members(); ++m)
+    if (members[static_cast<std::size_t>(m)].server == server) return m;
+  return -1;
+}
+
+void CodedRun::request_sent(int r, double t) {
+  sent[static_cast<std::size_t>(r)] = t;
+  for (int m = 0; m < n_members(); ++m) at(r, m) = members[static_cast<std::size_t>(m)].serving ? MemberState::Pending : MemberState::Lost;
+  signals.on_session_started(SessionStarted{t, r, static_cast<int>(sc.nodes.size()) + client_of(r)});
+}
+
+void CodedRun::message_posted(int, int, double bytes) {
+  bytes_moved += bytes;
+  ++messages;
+}
+
+void CodedRun::computed(int m, int r, double busy_s) {
+  CodedMember& member = members[static_cast<std::size_t>(m)];
+  ++member.visits;
+  member.busy_s += busy_s;
+  if (straggles(m, r)) ++member.straggles;
+}
+
+CodedRun::Arrival CodedRun::output_arrived(int r, int m, double t) {
+  if (done[static_cast<std::size_t>(r)] >= 0) return Arrival::Nothing;  // completed already: a straggler's late output
+  at(r, m) = MemberState::Arrived;
+  int originals = 0, missing = -1;
+  for (int i = 0; i < spec.models; ++i) {
+    if (at(r, i) == MemberState::Arrived) ++originals;
+    else missing = i;
+  }
+  if (originals == spec.models) {
+    complete(r, t, -1);
+    return Arrival::Completed;
+  }
+  const bool coded_arrived = spec.parity > 0 && at(r, spec.models) == MemberState::Arrived;
+  if (!coded_arrived || originals != spec.models - 1) return Arrival::Nothing;
+  // Decodable now: this output is the one that made it so (the coded one, or the (N−1)th original).
+  if (spec.decode_wait_s > 0) return Arrival::DecodeLater;
+  complete(r, t, missing);
+  return Arrival::Completed;
+}
+
+bool CodedRun::decode_deadline(int r, double t) {
+  if (done[static_cast<std::size_t>(r)] >= 0) return false;  // the last output came in time
+  for (int i = 0; i < spec.models; ++i)
+    if (at(r, i) != MemberState::Arrived) {
+      complete(r, t, i);
+      return true;
+    }
+  return false;
+}
+
+void CodedRun::complete(int r, double t, int missing) {
+  const auto ri = static_cast<std::size_t>(r);
+  // The request's task output as the client has it, arrived or decoded.
+  const int N = spec.models, C = ensemble.tasks.classes();
+  double* x = scratch.data();
+  double* out = x + ensemble.tasks.dim();  // N model outputs, the coded one, then the decoded one
+  const int y = ensemble.tasks.sample(task[ri], CodedStream::Serve, static_cast<std::uint64_t>(r), x);
+  for (int i = 0; i < N; ++i) ensemble.models[static_cast<std::size_t>(i)].probabilities(x, out + i * C);
+  const int own = argmax(out + task[ri] * C, C);
+  exact_correct[ri] = own == y;
+  correct[ri] = exact_correct[ri];
+  if (missing >= 0) {  // seed 001: decode the missing model's output from the others and the coded one
+    ensemble.coded.probabilities(x, out + N * C);
+    std::vector<const double*> outputs;
+    for (int i = 0; i < N; ++i) outputs.push_back(out + i * C);
+    double* decoded_p = out + (N + 1) * C;
+    decode_output(outputs, out + N * C, ensemble.beta, missing, C, decoded_p);
+    decoded_member[ri] = missing;
+    ++decoded;
+    if (missing == task[ri]) {
+      correct[ri] = argmax(decoded_p, C) == y;
+      decoded_correct += correct[ri];
+    }
+  }
+  done[ri] = t;
+  ++completed;
+  signals.on_step(StepCompleted{t, r, 0, t - sent[ri]});
+  signals.on_session_ended(SessionEnded{t, r, true, "", 1});
+}
+
+void CodedRun::member_down(int m, double t) {
+  CodedMember& member = members[static_cast<std::size_t>(m)];
+  member.serving = false;
+  ++member.failures;
+  signals.on_node_state(NodeStateChanged{t, member.server, false});
+  for (int r = 0; r < requests; ++r)
+    if (done[static_cast<std::size_t>(r)] < 0 && at(r, m) == MemberState::Pending) at(r, m) = MemberState::Lost;
+}
+
+void CodedRun::member_up(int m, double t) { signals.on_node_state(NodeStateChanged{t, members[static_cast<std::size_t>(m)].server, true}); }
+
+std::vector<std::vector<int>> CodedRun::member_ready(int m, double t) {
+  CodedMember& member = members[static_cast<std::size_t>(m)];
+  member.serving = true;
+  member.ready_at_s = t;
+  signals.on_node_joined(NodeJoined{t, member.server, BlockRange{m, m + 1}, t - load_s(m)});
+  std::vector<std::vector<int>> lost(static_cast<std::size_t>(clients()));
+  for (int r = 0; r < requests; ++r) {
+    if (done[static_cast<std::size_t>(r)] >= 0 || at(r, m) != MemberState::Lost) continue;
+    at(r, m) = MemberState::Pending;
+    lost[static_cast<std::size_t>(client_of(r))].push_back(r);
+    ++resent;
+  }
+  return lost;
+}
+
+RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
+  const Scenario& sc = run.sc;
+  const CodedSpec& spec = run.spec;
+  std::vector<double> latency, completions, latency_decoded, latency_exact;
+  int correct = 0, exact_correct = 0, decoded_task = 0;
+  double sim_time = 0;
+  for (int r = 0; r < run.requests; ++r) {
+    const auto ri = static_cast<std::size_t>(r);
+    if (run.done[ri] < 0) continue;
+    const double l = run.done[ri] - run.arrival[ri];
+    latency.push_back(l);
+    (run.decoded_member[ri] >= 0 ? latency_decoded : latency_exact).push_back(l);
+    completions.push_back(run.done[ri]);
+    correct += run.correct[ri];
+    exact_correct += run.exact_correct[ri];
+    decoded_task += run.decoded_member[ri] >= 0 && run.decoded_member[ri] == run.task[ri];
+    sim_time = std::max(sim_time, run.done[ri]);
+  }
+  std::sort(completions.begin(), completions.end());
+  const int completed = run.completed;
+  const double first = run.arrival.empty() ? 0.0 : run.arrival.front();
+  const double span = completed > 0 ? std::max(sim_time - first, 1e-12) : 1.0;
+  nlohmann::json members = nlohmann::json::array();
+  for (int m = 0; m < run.n_members(); ++m) {
+    const CodedMember& mb = run.members[static_cast<std::size_t>(m)];
+    members.push_back({{"member", m},
+                       {"role", m < spec.models ? "model" : "coded"},
+                       {"node", sc.nodes[static_cast<std::size_t>(mb.server)].name},
+                       {"gpu", sc.nodes[static_cast<std::size_t>(mb.server)].device->name},
+                       {"compute_s", mb.compute_s},
+                       {"visits", mb.visits},
+                       {"straggles", mb.straggles},
+                       {"failures", mb.failures},
+                       {"utilization", sim_time > 0 ? mb.busy_s / sim_time : 0.0}});
+  }
+  nlohmann::json coding = {{"models", spec.models}, {"parity", spec.parity}, {"method", spec.method}, {"beta", run.ensemble.beta},
+                           {"decode_wait_s", spec.decode_wait_s}, {"straggle_probability", spec.straggle_probability}, {"straggle_slowdown", spec.straggle_slowdown}};
+  RunReport report;
+  report.metrics = {
+      {"scenario", sc.name},
+      {"kind", "coded"},
+      {"engine", to_string(sc.engine)},
+      {"seed", sc.seed},
+      {"pricing", "roofline"},
+      {"model", {{"coded", coding}}},
+      {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed}, {"resent", run.resent},
+                    {"decoded", run.decoded}, {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
+      {"throughput", {{"requests_per_s", completed > 0 ? completed / span : 0.0}, {"steady_requests_per_s", steady_rate(completions)}}},
+      {"latency_s", latency_percentiles(latency)},
+      {"latency_by_path_s", {{"all_outputs", latency_percentiles(latency_exact)}, {"decoded", latency_percentiles(latency_decoded)}}},
+      {"answers",
+       {{"accuracy", completed > 0 ? static_cast<double>(correct) / completed : 0.0},
+        {"accuracy_all_outputs", completed > 0 ? static_cast<double>(exact_correct) / completed : 0.0},
+        {"decoded_share", completed > 0 ? static_cast<double>(run.decoded) / completed : 0.0},
+        {"decoded_own_task", decoded_task},
+        {"decoded_own_task_correct", run.decoded_correct}}},
+      {"members", members},
+      {"memory",
+       {{"model_param_bytes", spec.node_param_bytes},
+        {"server_bytes", spec.node_param_bytes + sc.overheads.runtime_memory_bytes},
+        {"total_param_bytes", spec.node_param_bytes * run.n_members()}}},
+      {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
+      {"simulated_time_s", sim_time},
+      {"wall_clock", {{"seconds", wall}}},
+  };
+  if (run.ensemble.has_coded())
+    report.metrics["decoding_offline"] = {{"test_inputs_per_task", spec.test_samples},
+                                          {"accuracy", run.offline.accuracy},
+                                          {"decoded_accuracy", run.offline.decoded_accuracy},
+                                          {"normalized", run.offline.normalized},
+                                          {"decoded_agreement", run.offline.decoded_agreement},
+                                          {"mean_normalized", run.offline.mean_normalized}};
+  if (completed < run.requests) report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
+  finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);
+  return report;
+}
+
+}  // namespace swarmsim::sim

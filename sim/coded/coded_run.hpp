@@ -1,0 +1,125 @@
+#pragma once
+// What an erasure-coded inference run records (seed 001, model.coded), and the report made from
+// it: the N task models and the coded one, each on its server ("members"), the requests and which
+// members' outputs reached their client. A request completes once its client holds all N outputs,
+// or N − 1 of them and the coded output, from which it decodes the missing one. The engine
+// (sim/engine/coded_simulation.cpp) only decides when things happen. Pure: no SimGrid.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sim/coded/coin.hpp"
+#include "sim/output/chrome_trace.hpp"
+#include "sim/output/event_log.hpp"
+#include "sim/run_options.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/swarm_events.hpp"
+
+namespace swarmsim::sim {
+
+/// Where request r stands with member m.
+enum class MemberState : std::uint8_t {
+  Unsent,   ///< not sent yet
+  Pending,  ///< sent: in flight, queued, computing, or its output on its way back
+  Arrived,  ///< its output reached the client
+  Lost,     ///< the member's server was down (or came back and was loading): sent again once it serves
+};
+
+/// One server's part: task model i (member i < N) or the coded model (member N).
+struct CodedMember {
+  int server = -1;          ///< index into Scenario::nodes
+  double compute_s = 0;     ///< one forward pass on its device, roofline (s)
+  bool serving = true;      ///< up and holding its parameters
+  double ready_at_s = 0;    ///< when it last started serving (s)
+  int visits = 0;           ///< requests it computed
+  int straggles = 0;        ///< of which straggled
+  double busy_s = 0;        ///< time spent on requests (deserialization and compute) (s)
+  int failures = 0;         ///< times its server went down
+};
+
+/// An erasure-coded inference run: the ensemble, the members, the requests and the tallies.
+struct CodedRun {
+  const Scenario& sc;
+  const CodedSpec& spec;
+  CodedEnsemble ensemble;
+  CodedAccuracy offline;             ///< the ensemble's accuracies on the tasks' test inputs (with a coded model)
+  std::vector<CodedMember> members;  ///< N task models, then the coded model when parity is 1
+  int requests = 0;
+  int completed = 0;
+  std::vector<double> arrival, sent, done;  ///< per request (s); -1 until it happens
+  std::vector<int> task;                    ///< per request: the task its input comes from (the output with ground truth)
+  std::vector<int> label;                   ///< per request: its input's class
+  std::vector<MemberState> state;           ///< per request × member: requests · members.size()
+  std::vector<int> decoded_member;          ///< per request: the member decoded (-1: every output arrived)
+  std::vector<std::int8_t> correct;         ///< per request: its task's output (arrived or decoded) was right
+  std::vector<std::int8_t> exact_correct;   ///< per request: its task model's own output was right
+  int decoded = 0;                          ///< requests completed by decoding
+  int decoded_correct = 0;                  ///< of which the decoded output of the request's task was right
+  int resent = 0;                           ///< member messages sent again after a failure
+  double bytes_moved = 0;
+  std::uint64_t messages = 0;
+  SimSignals& signals;
+  std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
+  /// events.jsonl, when the run writes outputs: a "run_start" whose blocks are the members.
+  std::unique_ptr<EventLogWriter> log;
+  std::vector<double> scratch;               ///< an input and the members' outputs, reused per request
+
+  /// Trains the ensemble, places member m on server node m (scenario order), draws the arrivals
+  /// and each request's task and input class, and reports the members to `signals`.
+  CodedRun(const Scenario& sc, const RunOptions& options, SimSignals& signals);
+
+  int n_models() const { return spec.models; }
+  int n_members() const { return static_cast<int>(members.size()); }
+  int clients() const { return static_cast<int>(sc.clients.size()); }
+  int client_of(int r) const { return r % clients(); }
+  MemberState& at(int r, int m) { return state[static_cast<std::size_t>(r) * members.size() + static_cast<std::size_t>(m)]; }
+  MemberState at(int r, int m) const { return state[static_cast<std::size_t>(r) * members.size() + static_cast<std::size_t>(m)]; }
+  /// Time the sending or receiving end spends on one message: the RPC cost and (de)serialization (s).
+  double endpoint_s(double bytes) const { return sc.overheads.rpc_s + bytes / sc.overheads.serialization_Bps; }
+  /// Seconds member m's server takes to load its model's parameters.
+  double load_s(int m) const;
+  /// Member m's compute time for request r: its forward pass, `straggle_slowdown` times longer
+  /// when the computation straggles (chance straggle_probability, fixed by the seed, r and m) (s).
+  double compute_s(int m, int r) const;
+  bool straggles(int m, int r) const;
+
+  /// The client sends request r at t: its input goes to every member; a member that is not
+  /// serving loses it (Lost) until it serves again.
+  void request_sent(int r, double t);
+  /// Request r's message to member m was posted.
+  void message_posted(int r, int m, double bytes);
+  /// Member m computed request r in `busy_s`.
+  void computed(int m, int r, double busy_s);
+  /// What an output's arrival does to its request.
+  enum class Arrival {
+    Nothing,      ///< the request waits for more outputs (or had completed already)
+    Completed,    ///< the request completed: all N outputs, or N − 1 and the coded one (the missing one decoded)
+    DecodeLater,  ///< N − 1 outputs and the coded one are here: the client waits decode_wait for the last one, then decodes
+  };
+  /// Member m's output for request r reached the client at t.
+  Arrival output_arrived(int r, int m, double t);
+  /// Request r's decode wait ran out at t: decodes the missing output if the request is still
+  /// unfinished; returns true when it completed.
+  bool decode_deadline(int r, double t);
+  /// Member m's server went down at t: what was pending with it is lost.
+  void member_down(int m, double t);
+  /// Member m's server came back at t and loads its parameters.
+  void member_up(int m, double t);
+  /// Member m serves again at t (it loaded its parameters). Returns the unfinished requests it
+  /// lost, per client, to send again (they turn Pending).
+  std::vector<std::vector<int>> member_ready(int m, double t);
+  /// Member of server node `server`, or -1.
+  int member_of(int server) const;
+
+ private:
+  /// Request r completes at t with the N outputs, or with `missing` decoded (-1: none missing).
+  void complete(int r, double t, int missing);
+};
+
+/// metrics.json of a finished coded run (wall: the simulation's wall time), written under options.out_dir.
+RunReport coded_report(CodedRun& run, double wall_s, const RunOptions& options);
+
+/// The "run_start" line of a coded run's events.jsonl: the swarm's, whose blocks are the members.
+nlohmann::json coded_run_start_json(const Scenario& sc);
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,150 @@
+// Erasure-coded inference's bookkeeping (seed 001, model.coded), without SimGrid: which arrivals
+// complete a request, which output is decoded, the decode wait, and what a failed member loses
+// and is sent again.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sim/coded/coded_run.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+
+namespace swarmsim::sim {
+namespace {
+
+/// Two task models and a coded one on three L4s, one or two clients, small fast-to-train models.
+Scenario coded_scenario(const std::string& extra = "", int clients = 1, int requests = 10) {
+  std::string client_list;
+  for (int c = 0; c < clients; ++c)
+    client_list += std::string(c ? "," : "") + R"({"name": "c)" + std::to_string(c) +
+                   R"(", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"})";
+  const std::string text = R"({
+    "name": "coded-test",
+    "model": {"coded": {"models": 2, "pretrain_steps": 50, "finetune_steps": 20, "test_samples": 50)" + extra + R"(}},
+    "nodes": [{"name": "s", "count": 3, "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"}],
+    "clients": [)" + client_list + R"(],
+    "workload": {"sessions": )" + std::to_string(requests) + R"(}
+  })";
+  return load_scenario_text(text, "coded-test.json");
+}
+
+struct Fixture {
+  Scenario sc;
+  SimSignals signals;
+  CodedRun run;
+  explicit Fixture(Scenario s) : sc(std::move(s)), run(sc, RunOptions{}, signals) {}
+};
+
+TEST(CodedRun, TwoOriginalsCompleteWithoutDecodingAndOneOriginalWithTheCodedOutputDecodesTheOther) {
+  Fixture f(coded_scenario());
+  CodedRun& m = f.run;
+  ASSERT_EQ(m.n_members(), 3);
+  for (int r = 0; r < 3; ++r) m.request_sent(r, 0.0);
+  // Request 0: both originals, the coded output later (ignored).
+  EXPECT_EQ(m.output_arrived(0, 0, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(0, 1, 2.0), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.output_arrived(0, 2, 3.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.decoded_member[0], -1);
+  EXPECT_DOUBLE_EQ(m.done[0], 2.0);
+  // Request 1: model 0 and the coded model: model 1's output is decoded.
+  EXPECT_EQ(m.output_arrived(1, 2, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(1, 0, 1.5), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.decoded_member[1], 1);
+  EXPECT_EQ(m.output_arrived(1, 1, 9.0), CodedRun::Arrival::Nothing) << "a straggler's late output";
+  // Request 2: the coded output and model 1: model 0's is decoded.
+  EXPECT_EQ(m.output_arrived(2, 1, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(2, 2, 1.2), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.decoded_member[2], 0);
+  EXPECT_EQ(m.completed, 3);
+  EXPECT_EQ(m.decoded, 2);
+  // A decoded request counts as correct by its decoded output only when its own task's model was the one decoded.
+  for (int r = 1; r < 3; ++r) {
+    if (m.decoded_member[static_cast<std::size_t>(r)] != m.task[static_cast<std::size_t>(r)]) {
+      EXPECT_EQ(m.correct[static_cast<std::size_t>(r)], m.exact_correct[static_cast<std::size_t>(r)]);
+    }
+  }
+}
+
+TEST(CodedRun, WithoutAParityServerARequestWaitsForEveryModel) {
+  Fixture f(coded_scenario(R"(, "parity": 0)"));
+  CodedRun& m = f.run;
+  ASSERT_EQ(m.n_members(), 2);
+  EXPECT_FALSE(m.ensemble.has_coded());
+  m.request_sent(0, 0.0);
+  EXPECT_EQ(m.output_arrived(0, 1, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(0, 0, 4.0), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.decoded, 0);
+}
+
+TEST(CodedRun, TheDecodeWaitLetsTheLastOutputComeInTimeOrDecodesWhenItRunsOut) {
+  Fixture f(coded_scenario(R"(, "decode_wait": "5ms")"));
+  CodedRun& m = f.run;
+  m.request_sent(0, 0.0);
+  m.request_sent(1, 0.0);
+  EXPECT_EQ(m.output_arrived(0, 0, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(0, 2, 1.0), CodedRun::Arrival::DecodeLater);
+  EXPECT_EQ(m.output_arrived(0, 1, 1.003), CodedRun::Arrival::Completed) << "in time: no decoding";
+  EXPECT_FALSE(m.decode_deadline(0, 1.005));
+  EXPECT_EQ(m.decoded_member[0], -1);
+  EXPECT_EQ(m.output_arrived(1, 2, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(1, 1, 1.0), CodedRun::Arrival::DecodeLater);
+  EXPECT_TRUE(m.decode_deadline(1, 1.005));
+  EXPECT_EQ(m.decoded_member[1], 0);
+  EXPECT_DOUBLE_EQ(m.done[1], 1.005);
+}
+
+TEST(CodedRun, AFailedMemberLosesWhatItHeldAndIsSentAgainOnlyTheUnfinishedRequestsPerClient) {
+  Fixture f(coded_scenario("", 2, 6));
+  CodedRun& m = f.run;
+  for (int r = 0; r < 4; ++r) m.request_sent(r, 0.0);
+  // Request 0 completed by both originals; request 1 has model 1's output; 2 and 3 wait for everything.
+  m.output_arrived(0, 0, 0.5);
+  m.output_arrived(0, 1, 0.5);
+  m.output_arrived(1, 1, 0.5);
+  m.member_down(1, 1.0);
+  EXPECT_EQ(m.at(1, 1), MemberState::Arrived) << "an output that reached the client is not lost";
+  EXPECT_EQ(m.at(2, 1), MemberState::Lost);
+  EXPECT_EQ(m.at(3, 1), MemberState::Lost);
+  EXPECT_EQ(m.at(2, 0), MemberState::Pending);
+  m.request_sent(4, 1.5);  // sent while member 1 is down: lost at once
+  EXPECT_EQ(m.at(4, 1), MemberState::Lost);
+  EXPECT_EQ(m.at(4, 2), MemberState::Pending);
+  // Request 2 completes meanwhile by decoding model 1's output.
+  m.output_arrived(2, 0, 2.0);
+  EXPECT_EQ(m.output_arrived(2, 2, 2.0), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.decoded_member[2], 1);
+  m.member_up(1, 3.0);
+  const std::vector<std::vector<int>> lost = m.member_ready(1, 3.1);
+  ASSERT_EQ(lost.size(), 2u);
+  EXPECT_EQ(lost[0], std::vector<int>{4}) << "client 0 holds requests 0, 2, 4";
+  EXPECT_EQ(lost[1], std::vector<int>{3}) << "client 1 holds requests 1, 3, 5";
+  EXPECT_EQ(m.resent, 2);
+  EXPECT_EQ(m.at(3, 1), MemberState::Pending);
+  EXPECT_EQ(m.members[1].failures, 1);
+}
+
+TEST(CodedRun, StragglesFollowTheirProbabilityAndSlowdownAndAreFixedByTheSeed) {
+  Fixture f(coded_scenario(R"(, "straggle": {"probability": 0.25, "slowdown": 8})", 1, 4000));
+  const CodedRun& m = f.run;
+  int straggling = 0;
+  for (int r = 0; r < m.requests; ++r)
+    for (int k = 0; k < m.n_members(); ++k) {
+      const bool s = m.straggles(k, r);
+      straggling += s;
+      EXPECT_DOUBLE_EQ(m.compute_s(k, r), m.members[static_cast<std::size_t>(k)].compute_s * (s ? 8.0 : 1.0));
+    }
+  const double share = straggling / (3.0 * m.requests);
+  EXPECT_NEAR(share, 0.25, 0.02);  // 12,000 draws: 4.6 standard deviations
+  Fixture again(coded_scenario(R"(, "straggle": {"probability": 0.25, "slowdown": 8})", 1, 4000));
+  for (int r = 0; r < 100; ++r) EXPECT_EQ(again.run.straggles(1, r), m.straggles(1, r));
+}
+
+TEST(CodedRun, RequestsDrawTheirTasksEvenly) {
+  Fixture f(coded_scenario("", 1, 4000));
+  int task1 = 0;
+  for (const int t : f.run.task) task1 += t;
+  EXPECT_NEAR(task1 / 4000.0, 0.5, 0.03);
+}
+
+}  // namespace
+}  // namespace swarmsim::sim
