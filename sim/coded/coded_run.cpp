@@ -168,14 +168,17 @@ void CodedRun::complete(int r, double t, int missing) {
 
 void CodedRun::member_down(int m, double t) {
   CodedMember& member = members[static_cast<std::size_t>(m)];
-  member.serving = false;
+  member.up = member.serving = false;
   ++member.failures;
   signals.on_node_state(NodeStateChanged{t, member.server, false});
   for (int r = 0; r < requests; ++r)
     if (done[static_cast<std::size_t>(r)] < 0 && at(r, m) == MemberState::Pending) at(r, m) = MemberState::Lost;
 }
 
-void CodedRun::member_up(int m, double t) { signals.on_node_state(NodeStateChanged{t, members[static_cast<std::size_t>(m)].server, true}); }
+void CodedRun::member_up(int m, double t) {
+  members[static_cast<std::size_t>(m)].up = true;
+  signals.on_node_state(NodeStateChanged{t, members[static_cast<std::size_t>(m)].server, true});
+}
 
 std::vector<std::vector<int>> CodedRun::member_ready(int m, double t) {
   CodedMember& member = members[static_cast<std::size_t>(m)];

@@ -29,6 +29,7 @@ enum class MemberState : std::uint8_t {
 struct CodedMember {
   int server = -1;          ///< index into Scenario::nodes
   double compute_s = 0;     ///< one forward pass on its device, roofline (s)
+  bool up = true;           ///< its server is up (it may still be loading its parameters)
   bool serving = true;      ///< up and holding its parameters
   double ready_at_s = 0;    ///< when it last started serving (s)
   int visits = 0;           ///< requests it computed
@@ -101,7 +102,7 @@ struct CodedRun {
   /// Request r's decode wait ran out at t: decodes the missing output if the request is still
   /// unfinished; returns true when it completed.
   bool decode_deadline(int r, double t);
-  /// Member m's server went down at t: what was pending with it is lost.
+  /// Member m's server went down at t (it was up, serving or loading): what was pending with it is lost.
   void member_down(int m, double t);
   /// Member m's server came back at t and loads its parameters.
   void member_up(int m, double t);

@@ -132,8 +132,9 @@ struct CodedActors {
 
   /// Member k's server came back: it loads its parameters, serves, and is sent again what it lost.
   void recover(int k) {
+    const int life = m.members[static_cast<std::size_t>(k)].failures;
     sg4::this_actor::sleep_for(m.load_s(k));
-    if (!platform.host(server(k))->is_on()) return;  // down again while loading
+    if (m.members[static_cast<std::size_t>(k)].failures != life) return;  // down again while loading: a later recovery takes over
     const std::vector<std::vector<int>> lost = m.member_ready(k, now());
     start_member(k);
     for (int c = 0; c < m.clients(); ++c) {
@@ -154,11 +155,11 @@ struct CodedActors {
       const int node = host_index(sc, e.node);
       const int k = m.member_of(node);
       if (e.action == EventAction::NodeDown) {
-        if (k >= 0 && m.members[static_cast<std::size_t>(k)].serving) m.member_down(k, now());
+        if (k >= 0 && m.members[static_cast<std::size_t>(k)].up) m.member_down(k, now());
         continue;
       }
       if (e.action == EventAction::NodeUp) {
-        if (k >= 0 && !m.members[static_cast<std::size_t>(k)].serving) {
+        if (k >= 0 && !m.members[static_cast<std::size_t>(k)].up) {
           m.member_up(k, now());
           sg4::Actor::create("recover", platform.control_host(), [this, k] { recover(k); })->daemonize();
         }

@@ -26,6 +26,7 @@
 #include "sim/engine/tree_simulation.hpp"
 #include "sim/engine/swarm_dht.hpp"
 #include "sim/flow/flow_pipeline.hpp"
+#include "sim/flow/flow_coded.hpp"
 #include "sim/flow/flow_tree.hpp"
 #include "sim/flow/flow_simulation.hpp"
 #include "sim/topology_monitor.hpp"
@@ -664,7 +665,7 @@ SimSignals& SwarmSimulation::signals() { return impl_->signals; }
 RunReport SwarmSimulation::run(const RunOptions& options) {
   Impl& m = *impl_;
   if (m.sc.coded)  // erasure-coded inference over N models and a coded one (seed 001)
-    return run_coded(m.sc, options, m.signals);
+    return m.sc.engine == EngineKind::Flow ? flow::run_flow_coded(m.sc, options, m.signals) : run_coded(m.sc, options, m.signals);
   if (m.sc.tree)  // a Fisher B-tree of nodes that answer early, split and merge
     return m.sc.engine == EngineKind::Flow ? flow::run_flow_tree(m.sc, options, m.signals) : run_tree(m.sc, options, m.signals);
   if (m.sc.graph)  // a graph model runs as a pipeline of stages

@@ -1118,8 +1118,6 @@ void check_swarm(Reader& r, Scenario& sc) {
         r.error(r.node_path[i] + ".gpu", "a model's " + format_bytes(sc.coded->node_param_bytes) + " of parameters (model.coded.node_params) "
                                          "do not fit in " + d->name + "'s " + format_bytes(usable_memory_bytes(*d, sc.overheads)) + " usable memory");
     }
-    if (sc.engine == EngineKind::Flow)
-      r.error("simulation.engine", "\"flow\" does not run erasure-coded inference (model.coded); use \"simgrid\"");
     if (sc.overheads.round_trips > 0)
       r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to erasure-coded inference");
     return;

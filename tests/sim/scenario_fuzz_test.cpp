@@ -17,7 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/flow/flow_coded.hpp"
 #include "sim/flow/flow_pipeline.hpp"
+#include "sim/flow/flow_tree.hpp"
 #include "sim/partition/model_graph_io.hpp"
 #include "sim/partition/strategies.hpp"
 #include "sim/flow/flow_simulation.hpp"
@@ -78,15 +80,18 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
         FAIL() << where << ": threw " << typeid(e).name() << ": " << e.what();
       }
       ++loaded;
-      // Small mutants that loaded run on the flow engine (fast, every feature). Graph pipelines
-      // run their first 50 requests (their failovers, clients and events included).
+      // Small mutants that loaded run on the flow engine (fast, every feature). Graph pipelines,
+      // trees and coded runs run their first 50 requests (their failures, clients and events included).
       long hosts = static_cast<long>(sc.nodes.size() + sc.clients.size());
       if (sc.graph) {  // and a short BRKGA: the plan is not what this test is about
         sc.workload.sessions = std::min(sc.workload.sessions, 50);
         sc.policy.partitioner.brkga.generations = std::min(sc.policy.partitioner.brkga.generations, 3);
         sc.policy.partitioner.brkga.population = std::min(sc.policy.partitioner.brkga.population, 64);
       }
-      if (sc.coded) continue;  // coded inference runs on SimGrid only: its mutants are checked as they load
+      if (sc.tree || sc.coded) {  // trees and coded inference run their first 50 requests (and a short offline evaluation)
+        sc.workload.sessions = std::min(sc.workload.sessions, 50);
+        if (sc.coded) sc.coded->test_samples = std::min(sc.coded->test_samples, 100);
+      }
       if (hosts > 40 || sc.workload.sessions > 50 || sc.workload.new_tokens * static_cast<long>(sc.workload.sessions) > 5000)
         continue;
       sc.engine = EngineKind::Flow;
@@ -96,8 +101,11 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
         RunOptions quiet;
         quiet.progress = RunOptions::Progress::Never;
         SimSignals signals;
-        const RunReport r = sc.graph ? flow::run_flow_pipeline(sc, quiet) : flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
-        EXPECT_TRUE(r.metrics.contains(sc.graph ? "requests" : "sessions")) << where;
+        const RunReport r = sc.graph   ? flow::run_flow_pipeline(sc, quiet)
+                            : sc.tree  ? flow::run_flow_tree(sc, quiet, signals)
+                            : sc.coded ? flow::run_flow_coded(sc, quiet, signals)
+                                       : flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
+        EXPECT_TRUE(r.metrics.contains(sc.graph || sc.tree || sc.coded ? "requests" : "sessions")) << where;
         ++ran;
       } catch (const std::exception& e) {
         ADD_FAILURE() << where << ": the run threw: " << e.what();

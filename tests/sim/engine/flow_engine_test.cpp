@@ -562,3 +562,42 @@ TEST(FlowEngine, MatchesSimGridOnFisherTrees) {
   const auto db = differences(sg_back, flow_back, 1e-9);
   EXPECT_TRUE(db.empty()) << "tree with a failback differs in " << db.size() << " places:" << lines(db);
 }
+
+// Erasure-coded inference (seed 001): both shipped scenarios give the same figures on both
+// engines, on either network model; with a decode wait, with two clients and replayed bandwidth
+// and latency changes; uncoded while a server is down; and with a server that fails again while
+// it reloads.
+TEST(FlowEngine, MatchesSimGridOnCodedInference) {
+  for (const std::string model : {"tcp", "exact"})
+    for (const std::string file : {"coded/coin-stragglers.json", "coded/coin-failover.json"}) {
+      const auto [simgrid, flowed] = both_engines(shipped(file, {{"network.model", "\"" + model + "\""}, {"workload.sessions", "2000"}}));
+      EXPECT_EQ(simgrid["requests"]["completed"], 2000) << file;
+      EXPECT_GT(simgrid["requests"]["decoded"].get<int>(), 100) << file;
+      const auto d = differences(simgrid, flowed, 1e-9);
+      EXPECT_TRUE(d.empty()) << file << " on " << model << " differs in " << d.size() << " places:" << lines(d);
+    }
+  const std::string events = R"([{"at": "2s", "action": "set_bandwidth", "node": "model-0", "bandwidth": "200Mbps"},
+      {"at": "3s", "action": "set_latency", "node": "coded", "latency": "4ms"},
+      {"at": "5s", "action": "set_latency", "node": "c1", "peer": "model-1", "latency": "9ms"}])";
+  const std::string clients = R"([{"name": "client", "device": "cpu-generic", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "10Gbps", "downlink": "10Gbps"},
+      {"name": "c1", "device": "cpu-generic", "location": {"lat": 48.85, "lon": 2.35}, "uplink": "1Gbps", "downlink": "500Mbps"}])";
+  const auto [sg_wait, flow_wait] = both_engines(shipped("coded/coin-stragglers.json", {{"network.model", "\"exact\""}, {"events", events},
+                                                                                         {"clients", clients}, {"workload.sessions", "1500"},
+                                                                                         {"model.coded.decode_wait", "\"5ms\""}}));
+  EXPECT_EQ(sg_wait["requests"]["clients"], 2);
+  EXPECT_GT(sg_wait["requests"]["decoded"].get<int>(), 20);
+  const auto dw = differences(sg_wait, flow_wait, 1e-9);
+  EXPECT_TRUE(dw.empty()) << "coded with a decode wait, two clients and replayed changes differs in " << dw.size() << " places:" << lines(dw);
+  const auto [sg_unc, flow_unc] = both_engines(shipped("coded/coin-failover.json", {{"model.coded.parity", "0"}, {"workload.sessions", "1500"}}));
+  EXPECT_GT(sg_unc["requests"]["resent"].get<int>(), 0);
+  const auto du = differences(sg_unc, flow_unc, 1e-9);
+  EXPECT_TRUE(du.empty()) << "uncoded with a failure differs in " << du.size() << " places:" << lines(du);
+  // Model 1 fails at 10 s, is back at 18 s, fails again at 18.1 s while it reloads (0.3 s), and is back for good at 19 s.
+  const std::string flapping = R"([{"at": "10s", "action": "node_down", "node": "model-1"}, {"at": "18s", "action": "node_up", "node": "model-1"},
+      {"at": "18.1s", "action": "node_down", "node": "model-1"}, {"at": "19s", "action": "node_up", "node": "model-1"}])";
+  const auto [sg_flap, flow_flap] = both_engines(shipped("coded/coin-failover.json", {{"events", flapping}, {"model.coded.parity", "0"}}));
+  EXPECT_EQ(sg_flap["members"][1]["failures"], 2);
+  EXPECT_EQ(sg_flap["requests"]["completed"], 4000);
+  const auto df = differences(sg_flap, flow_flap, 1e-9);
+  EXPECT_TRUE(df.empty()) << "uncoded with a server failing while it reloads differs in " << df.size() << " places:" << lines(df);
+}

@@ -1,0 +1,264 @@
+#include "sim/flow/flow_coded.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <vector>
+
+#include "sim/coded/coded_run.hpp"
+#include "sim/flow/event_queue.hpp"
+#include "sim/flow/fair_share_network.hpp"
+#include "sim/flow/message_flow.hpp"
+#include "sim/flow/process.hpp"
+#include "sim/output/progress_line.hpp"
+#include "sim/pipeline_run.hpp"
+#include "sim/swarm/latency_table.hpp"
+
+namespace swarmsim::sim::flow {
+namespace {
+
+class FlowCoded {
+ public:
+  FlowCoded(const Scenario& sc, CodedRun& run)
+      : sc_(sc),
+        m_(run),
+        latencies_(sc),
+        links_(access_rates(sc, true), access_rates(sc, false), sharing_params(sc.network.model), queue_),
+        lat_factor_(latency_factor(sc.network.model)),
+        member_inbox_(static_cast<std::size_t>(run.n_members()), -1),
+        windows_(sc.clients.size(), sc.workload.max_in_flight),
+        host_life_(sc.nodes.size(), 0),
+        host_up_(sc.nodes.size(), 1) {
+    for (int c = 0; c < m_.clients(); ++c) {
+      client_inbox_.emplace_back();
+      for (int k = 0; k < m_.n_members(); ++k) client_inbox_.back().push_back(open_inbox(client_host(c)));
+    }
+  }
+
+  void run(ProgressLine& progress) {
+    for (int k = 0; k < m_.n_members(); ++k) start_member(k);
+    if (!sc_.events.empty()) spawn(replay());
+    for (int c = 0; c < m_.clients(); ++c) {
+      spawn(client_sender(c));
+      for (int k = 0; k < m_.n_members(); ++k) spawn(client_receiver(c, k));
+    }
+    // Members and receivers are daemons, as on SimGrid: the run ends when every request completed.
+    play_events(queue_, links_, now_, sc_.time_limit_s, [this] { return m_.completed >= m_.requests; },
+                [&] { progress.tick(now_, m_.completed, m_.messages); });
+  }
+
+ private:
+  SleepUntil sleep_for(double s) { return SleepUntil{queue_, now_, now_ + s}; }
+  SleepUntil sleep_until(double t) { return SleepUntil{queue_, now_, t}; }
+
+  /// Messages delivered to a member or a client's receiver, in arrival order.
+  struct Inbox {
+    std::deque<StageMessage> messages;
+    Waiter* waiting = nullptr;
+    int host = 0;  ///< where its receiver runs: a server's inboxes empty when it goes down
+  };
+  struct Receive {
+    Inbox* in;
+    Waiter w{};
+    bool await_ready() const noexcept { return !in->messages.empty(); }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      in->waiting = &w;
+    }
+    StageMessage await_resume() const {
+      const StageMessage msg = in->messages.front();
+      in->messages.pop_front();
+      return msg;
+    }
+  };
+
+  void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
+  int client_host(int c) const { return static_cast<int>(sc_.nodes.size()) + c; }
+  int server(int k) const { return m_.members[static_cast<std::size_t>(k)].server; }
+  bool is_server(int host) const { return host < static_cast<int>(sc_.nodes.size()); }
+  /// A process on server `host` started in its life `life` has died with it.
+  bool dead(int host, int life) const { return is_server(host) && host_life_[static_cast<std::size_t>(host)] != life; }
+  int life_of(int host) const { return is_server(host) ? host_life_[static_cast<std::size_t>(host)] : 0; }
+  int open_inbox(int host) {
+    inboxes_.emplace_back().host = host;
+    return static_cast<int>(inboxes_.size()) - 1;
+  }
+
+  /// The message itself, detached from its sender: its bytes cross the network, then it waits in
+  /// inbox `box` (by index: see flow_tree.cpp's carry).
+  Process carry(int from, int to, int box, StageMessage msg, double wire, double sent_at, double software_s) {
+    if (co_await Transfer{links_, latencies_, lat_factor_, now_, from, to, wire} != Outcome::Done) co_return;
+    m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire, lat_factor_ * latencies_.one_way(from, to),
+                                        software_s});
+    Inbox& in = inboxes_[static_cast<std::size_t>(box)];
+    in.messages.push_back(msg);
+    if (in.waiting) {
+      queue_.push(now_, EventKind::Resume, token_of(*in.waiting));
+      in.waiting = nullptr;
+    }
+  }
+  /// Serializes at the sending end, then posts request r's message for member k from host `from`
+  /// to host `to` into inbox `box`, as SimGrid's carrier does. False when the sender's server went
+  /// down meanwhile (its life `life`); a message to a server that is down is lost.
+  Task<bool> send(int from, int to, int box, int r, int k, double bytes, int life = 0) {
+    const double wire = bytes + sc_.overheads.header_bytes, sent_at = now_;
+    co_await sleep_for(m_.endpoint_s(bytes));
+    if (dead(from, life)) co_return false;
+    m_.message_posted(r, k, wire);
+    if (!is_server(to) || host_up_[static_cast<std::size_t>(to)])
+      processes_.start_now(carry(from, to, box, StageMessage{r, 0}, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+    co_return true;
+  }
+
+  /// Member k on its server: one request at a time, in the order they arrive.
+  Process member(int k, int box) {
+    const int host = server(k), life = life_of(host);
+    while (true) {
+      const StageMessage msg = co_await Receive{&inboxes_[static_cast<std::size_t>(box)]};
+      if (dead(host, life)) co_return;
+      const double start = now_;
+      co_await sleep_for(m_.endpoint_s(m_.spec.input_bytes));  // deserialize the input
+      if (dead(host, life)) co_return;
+      const double computing = now_;
+      co_await sleep_for(m_.compute_s(k, msg.request));
+      if (dead(host, life)) co_return;
+      m_.signals.on_compute(ComputeSpan{computing, now_, host, msg.request, 0, BlockRange{k, k + 1}, "coded_model",
+                                        m_.members[static_cast<std::size_t>(k)].compute_s});
+      const int c = m_.client_of(msg.request);
+      if (!co_await send(host, client_host(c), client_inbox_[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)], msg.request, k,
+                         m_.spec.output_bytes, life))
+        co_return;
+      m_.computed(k, msg.request, now_ - start);
+    }
+  }
+
+  /// Starts member k on its server with a new inbox.
+  void start_member(int k) {
+    member_inbox_[static_cast<std::size_t>(k)] = open_inbox(server(k));
+    spawn(member(k, member_inbox_[static_cast<std::size_t>(k)]));
+  }
+
+  /// Client c sends its requests (r = c, c + clients, ...) as they arrive, each to every member that serves.
+  Process client_sender(int c) {
+    for (int r = c; r < m_.requests; r += m_.clients()) {
+      if (m_.arrival[static_cast<std::size_t>(r)] > now_) co_await sleep_until(m_.arrival[static_cast<std::size_t>(r)]);
+      co_await windows_.acquire(c);
+      m_.request_sent(r, now_);
+      for (int k = 0; k < m_.n_members(); ++k)
+        if (m_.at(r, k) == MemberState::Pending)
+          co_await send(client_host(c), server(k), member_inbox_[static_cast<std::size_t>(k)], r, k, m_.spec.input_bytes);
+    }
+  }
+
+  /// Client c's outputs from member k: deserialized, then counted towards their requests.
+  Process client_receiver(int c, int k) {
+    Inbox* in = &inboxes_[static_cast<std::size_t>(client_inbox_[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)])];
+    while (true) {
+      const StageMessage msg = co_await Receive{in};
+      co_await sleep_for(m_.endpoint_s(m_.spec.output_bytes));  // deserialize the output
+      const CodedRun::Arrival a = m_.output_arrived(msg.request, k, now_);
+      if (a == CodedRun::Arrival::Completed) windows_.release(c, queue_, now_);
+      if (a == CodedRun::Arrival::DecodeLater) spawn(decode_wait(c, msg.request));
+    }
+  }
+
+  /// Request r's decode wait: then the client decodes unless the last output came meanwhile.
+  Process decode_wait(int c, int r) {
+    co_await sleep_for(m_.spec.decode_wait_s);
+    if (m_.decode_deadline(r, now_)) windows_.release(c, queue_, now_);
+  }
+
+  /// Member k's server came back: it loads its parameters, serves, and is sent again what it lost.
+  Process recover(int k) {
+    const int life = m_.members[static_cast<std::size_t>(k)].failures;
+    co_await sleep_for(m_.load_s(k));
+    if (m_.members[static_cast<std::size_t>(k)].failures != life) co_return;  // down again while loading
+    std::vector<std::vector<int>> lost = m_.member_ready(k, now_);
+    start_member(k);
+    for (int c = 0; c < m_.clients(); ++c)
+      if (!lost[static_cast<std::size_t>(c)].empty()) spawn(resend(c, k, std::move(lost[static_cast<std::size_t>(c)])));
+  }
+  /// Client c sends member k the inputs of its unfinished requests that k lost, in order.
+  Process resend(int c, int k, std::vector<int> requests) {
+    for (const int r : requests)
+      if (m_.done[static_cast<std::size_t>(r)] < 0)
+        co_await send(client_host(c), server(k), member_inbox_[static_cast<std::size_t>(k)], r, k, m_.spec.input_bytes);
+  }
+
+  /// Replayed events, before the other events of their time (as SimGrid applies its profiles).
+  Process replay() {
+    std::vector<std::uint64_t> cut;
+    for (const ReplayEvent& e : sc_.events) {
+      co_await SleepUntil{queue_, now_, e.at_s, true};
+      const int node = host_index(sc_, e.node);
+      const int k = m_.member_of(node);
+      if (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) {
+        const bool up = e.action == EventAction::NodeUp;
+        if (is_server(node) && host_up_[static_cast<std::size_t>(node)] != up) {
+          host_up_[static_cast<std::size_t>(node)] = up;
+          if (!up) {  // its processes die and its messages end unfinished, as on SimGrid; its inboxes are lost
+            ++host_life_[static_cast<std::size_t>(node)];
+            cut.clear();
+            links_.fail_host(now_, node, cut);
+            for (const std::uint64_t t : cut) {
+              waiter_of(t).outcome = Outcome::Failed;
+              queue_.push(now_, EventKind::Resume, t);
+            }
+            for (Inbox& in : inboxes_)
+              if (in.host == node) {
+                in.messages.clear();
+                in.waiting = nullptr;
+              }
+          }
+        }
+        if (k >= 0 && !up && m_.members[static_cast<std::size_t>(k)].up) m_.member_down(k, now_);
+        if (k >= 0 && up && !m_.members[static_cast<std::size_t>(k)].up) {
+          m_.member_up(k, now_);
+          spawn(recover(k));
+        }
+        continue;
+      }
+      const int peer = e.peer.empty() ? -1 : host_index(sc_, e.peer);
+      if (e.action == EventAction::SetBandwidth) {
+        if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
+        if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
+      } else if (e.action == EventAction::SetLatency) {
+        if (peer < 0) latencies_.set_access(node, e.value);
+        else latencies_.set_pair(node, peer, e.value);
+      }
+      m_.signals.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
+    }
+  }
+
+  const Scenario& sc_;
+  CodedRun& m_;
+  LatencyTable latencies_;
+  EventQueue queue_;
+  FairShareNetwork links_;
+  double lat_factor_;
+  std::deque<Inbox> inboxes_;                  ///< every inbox opened (stable addresses)
+  std::vector<int> member_inbox_;              ///< per member: its current inbox (index into inboxes_)
+  std::vector<std::vector<int>> client_inbox_; ///< per client, per member: the receiver's inbox
+  ClientWindows windows_;                      ///< each client's max_in_flight window
+  std::vector<int> host_life_;                 ///< per server: times it went down (a process of an earlier life is dead)
+  std::vector<char> host_up_;                  ///< per server: its host is on (messages to it are carried)
+  double now_ = 0;
+  Processes processes_;  ///< last: its frames go before the state they use
+};
+
+}  // namespace
+
+RunReport run_flow_coded(const Scenario& sc, const RunOptions& options, SimSignals& signals) {
+  CodedRun run(sc, options, signals);
+  const auto wall0 = std::chrono::steady_clock::now();
+  {
+    ProgressLine progress(options.progress, run.requests, "requests");
+    FlowCoded coded(sc, run);
+    coded.run(progress);
+    progress.finish();
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  return coded_report(run, wall, options);
+}
+
+}  // namespace swarmsim::sim::flow
