@@ -23,6 +23,8 @@ std::string EventStreamWriter::host_name(int host) const {
 void EventStreamWriter::connect(sim::SimSignals& s) {
   if (sc_.tree) {
     sink_(sim::tree_run_start_json(sc_).dump());  // the same header as a tree run's events.jsonl
+  } else if (sc_.coded) {
+    sink_(sim::coded_run_start_json(sc_).dump());  // the same header as a coded run's events.jsonl
   } else if (!sc_.graph) {
     sink_(sim::run_start_json(sc_).dump());  // the same header as events.jsonl
   }

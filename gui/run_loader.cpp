@@ -258,6 +258,15 @@ SwarmInfo parse_run_start(const json& j) {
     if (!j.at("tree").is_boolean()) throw EventFormatError("\"tree\": expected true or false, got " + j.at("tree").dump());
     info.tree = j.at("tree").get<bool>();
   }
+  if (j.contains("coded")) {
+    const json& c = j.at("coded");
+    if (!c.is_object()) throw EventFormatError("\"coded\": expected an object with \"models\" and \"parity\", got " + c.dump());
+    info.coded_models = integer(c, "models");
+    info.coded_parity = integer(c, "parity");
+    if (info.coded_models < 2 || info.coded_parity < 0 || info.coded_parity > 1 || info.coded_models + info.coded_parity != info.n_blocks)
+      throw EventFormatError("\"coded\": expected at least 2 models and a parity of 0 or 1 that add up to n_blocks (" +
+                             std::to_string(info.n_blocks) + "), got " + c.dump());
+  }
   if (!(info.tokens_per_step > 0)) throw EventFormatError("\"tokens_per_step\": expected a number > 0");
   info.index_hosts();
   if (info.by_name.size() != info.hosts.size()) throw EventFormatError("two hosts share a name (host names must be unique)");
@@ -721,9 +730,9 @@ RunDirectory load_run_directory(const fs::path& dir) {
                              std::to_string(static_cast<long long>(run.summary.trace_dropped_events)) + "): series end early");
   }
 
-  // A pipeline's or a tree's request is one step, answered when its session is done (neither has
-  // a "head" span; their live streams send that step).
-  if (info.pipeline || info.tree) {
+  // A pipeline's, a tree's or a coded run's request is one step, answered when its session is done
+  // (none has a "head" span; their live streams send that step).
+  if (info.pipeline || info.tree || info.coded_models > 0) {
     std::map<int, double> arrival;
     for (const SwarmEvent& e : events) {
       if (e.type == EventType::SessionStart) arrival[e.session] = e.t;

@@ -52,6 +52,8 @@ struct SwarmInfo {
   double tokens_per_step = 1.0;   ///< tokens one step of one session produces (the batch size)
   bool pipeline = false;          ///< a graph pipeline's run: blocks are its stages, sessions its requests (one step each)
   bool tree = false;              ///< a Fisher B-tree's run: blocks are its keys (classes), a node serves its key range
+  int coded_models = 0;           ///< an erasure-coded run's task models N (0: not coded): blocks are its members, the coded one last
+  int coded_parity = 0;           ///< an erasure-coded run's coded models (0 or 1)
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()
   /// Fills by_name from hosts (call once hosts are complete): every event names its hosts.
   void index_hosts();

@@ -19,13 +19,6 @@ constexpr std::uint64_t kStraggleStream = 0x57A6611E5ULL;
 int argmax(const double* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
 }  // namespace
 
-nlohmann::json coded_run_start_json(const Scenario& sc) {
-  nlohmann::json start = run_start_json(sc);
-  start["model"] = sc.coded && sc.coded->parity > 0 ? "coded-inference" : "uncoded-inference";
-  start["n_blocks"] = sc.coded ? sc.coded->models + sc.coded->parity : 0;
-  return start;
-}
-
 CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
     : sc(s), spec(*s.coded), ensemble(*s.coded, s.seed), signals(sig) {
   if (ensemble.has_coded()) offline = ensemble.evaluate(spec.test_samples);

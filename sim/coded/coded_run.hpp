@@ -120,7 +120,4 @@ struct CodedRun {
 /// metrics.json of a finished coded run (wall: the simulation's wall time), written under options.out_dir.
 RunReport coded_report(CodedRun& run, double wall_s, const RunOptions& options);
 
-/// The "run_start" line of a coded run's events.jsonl: the swarm's, whose blocks are the members.
-nlohmann::json coded_run_start_json(const Scenario& sc);
-
 }  // namespace swarmsim::sim

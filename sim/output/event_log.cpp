@@ -42,6 +42,14 @@ json tree_run_start_json(const Scenario& sc) {
   return start;
 }
 
+json coded_run_start_json(const Scenario& sc) {
+  json start = run_start_json(sc);
+  start["model"] = sc.coded && sc.coded->parity > 0 ? "coded-inference" : "uncoded-inference";
+  start["n_blocks"] = sc.coded ? sc.coded->models + sc.coded->parity : 0;
+  start["coded"] = {{"models", sc.coded ? sc.coded->models : 0}, {"parity", sc.coded ? sc.coded->parity : 0}};
+  return start;
+}
+
 EventLogWriter::EventLogWriter(const Scenario& sc, const std::filesystem::path& path)
     : EventLogWriter(sc, path, run_start_json(sc)) {}
 

@@ -361,3 +361,37 @@ TEST(GuiReplay, APipelinesLinkChangesAreShown) {
   EXPECT_LT(live.state_at(1.5).nodes[static_cast<std::size_t>(client)].access_latency_override_s, 0.0);
   EXPECT_DOUBLE_EQ(live.state_at(1.7).nodes[static_cast<std::size_t>(client)].access_latency_override_s, 0.020);
 }
+
+// Erasure-coded inference streams live, and writes its run directory, in the same vocabulary:
+// member m is block m (the coded model last), its requests the sessions. coin-failover: model 1's
+// server is down from 10 s to 18 s and serves again once it has reloaded its 600 MB (18.3 s).
+TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
+  gui::Timeline live;
+  std::string error;
+  const auto dir = fresh_dir("gui-coded");
+  const sim::RunReport report =
+      run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/coded/coin-failover.json", {{"workload.sessions", "1000"}}),
+               live, error, dir);
+  ASSERT_TRUE(error.empty()) << error;
+  const gui::RunDirectory run = gui::load_run_directory(dir);
+  ASSERT_TRUE(run.ok()) << run.errors.front();
+  const auto& m = report.metrics;
+  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
+    SCOPED_TRACE(t == &live ? "live stream" : "run directory");
+    const gui::SwarmInfo& info = t->info();
+    EXPECT_EQ(info.coded_models, 2);
+    EXPECT_EQ(info.coded_parity, 1);
+    ASSERT_EQ(info.n_blocks, 3);
+    const int model1 = info.host_index("model-1"), coded = info.host_index("coded");
+    EXPECT_EQ(t->state_at(5).servers_of_block(1), std::vector<int>{model1});
+    EXPECT_EQ(t->state_at(5).servers_of_block(2), std::vector<int>{coded});
+    const gui::SwarmState outage = t->state_at(18.2);
+    EXPECT_FALSE(outage.nodes[static_cast<std::size_t>(model1)].serving);
+    EXPECT_TRUE(outage.servers_of_block(1).empty()) << "model 1 reloads until 18.3 s";
+    EXPECT_EQ(t->state_at(18.4).servers_of_block(1), std::vector<int>{model1});
+    const gui::SwarmState end = t->state_at(1e9);
+    EXPECT_EQ(end.sessions_done, m["requests"]["completed"].get<int>());
+    EXPECT_EQ(end.steps, m["requests"]["completed"].get<long>()) << "one step per request";
+  }
+  std::filesystem::remove_all(dir);
+}

@@ -243,6 +243,10 @@ TEST(GuiStateModel, OutOfRangeValuesAreRefusedWithTheLine) {
       {std::string(start).replace(start.find("\"n_blocks\":8"), 12, "\"n_blocks\":0"), "\"n_blocks\": expected 1 to 100000, got 0"},
       {std::string(start).replace(start.find("\"lat\":50"), 8, "\"lat\":95"), "\"location\": expected lat in [-90, 90]"},
       {std::string(start).replace(start.find("\"name\":\"b\""), 10, "\"name\":\"a\""), "two hosts share a name"},
+      // A coded run's models and parity must add up to its blocks (its members).
+      {std::string(start).replace(start.find("\"n_blocks\":8"), 12, "\"n_blocks\":8,\"coded\":{\"models\":2,\"parity\":1}"),
+       "\"coded\": expected at least 2 models and a parity of 0 or 1 that add up to n_blocks (8)"},
+      {std::string(start).replace(start.find("\"n_blocks\":8"), 12, "\"n_blocks\":8,\"coded\":3"), "\"coded\": expected an object"},
   };
   for (const auto& [header, message] : headers) {
     const RunDirectory run = load_run_directory(write_run("bad-header", header + "\n" + lines(1, kLines)));

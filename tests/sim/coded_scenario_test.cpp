@@ -76,7 +76,7 @@ TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
       {"a rate for work", [](json& d) { d["model"]["coded"]["node_work"] = "20GFLOPS"; }, "model.coded.node_work",
        "an amount of work such as \"20GFLOP\""},
       {"model name too", [](json& d) { d["model"]["name"] = "Llama-3-8B"; }, "model.name", "does not apply to erasure-coded inference"},
-      {"typo", [](json& d) { d["model"]["coded"]["parities"] = 1; }, "model.coded.parities", "did you mean \"parity\"?"},
+      {"typo", [](json& d) { d["model"]["coded"]["parrity"] = 1; }, "model.coded.parrity", "did you mean \"parity\"?"},
       {"fixed blocks", [](json& d) { d["nodes"][0]["blocks"] = {{"start", 0}, {"end", 1}}; }, "nodes[0].blocks",
        "does not apply to erasure-coded inference"},
       {"model too big", [](json& d) { d["model"]["coded"]["node_params"] = "30GB"; }, "nodes[0].gpu",
