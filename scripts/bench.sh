@@ -36,6 +36,12 @@ awk '
     p = "BM_TreeRunFlow/20000/iterations:2/manual_time"; b = "BM_TreeRun/20000/iterations:2/manual_time"
     if ((p in rate) && (b in rate))
       printf "%-50s %10.0f messages/s = %.1f x the SimGrid engine (%0.f messages/s)\n", p, rate[p], rate[p] / rate[b], rate[b]
+    p = "BM_CodedRunFlow/20000/iterations:2/manual_time"; b = "BM_CodedRun/20000/iterations:2/manual_time"
+    if ((p in rate) && (b in rate))
+      printf "%-50s %10.0f messages/s = %.1f x the SimGrid engine (%0.f messages/s)\n", p, rate[p], rate[p] / rate[b], rate[b]
+    c = "BM_CodedEnsemble/coin"; a = "BM_CodedEnsemble/average"
+    if ((c in real) && (a in real) && real[a] > 0)
+      printf "%-50s %10.3f ms = %.2f x building it without the Fishers (%.3f ms)\n", c, real[c], real[c] / real[a], real[a]
     # CPU kernels against the peaks of this machine, measured in the same run (STREAM triad, FMA chains);
     # above 100%: the data fit in the last-level cache.
     for (n in peak_bw) if (peak_bw[n] > 0)

@@ -214,4 +214,18 @@ BENCHMARK(BM_TreeRun)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillisecond
 void BM_TreeRunFlow(benchmark::State& state) { tree_messages(state, sim::EngineKind::Flow); }
 BENCHMARK(BM_TreeRunFlow)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
 
+/// Erasure-coded inference (scenarios/coded/coin-stragglers.json: two models, the coded one,
+/// stragglers) with range(0) requests: messages per wall-second, the outputs' decoding included
+/// (the ensemble's training at start is not timed: time_runs times the run).
+void coded_messages(benchmark::State& state, sim::EngineKind engine) {
+  sim::Scenario sc = sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/coded/coin-stragglers.json",
+                                             {{"workload.sessions", std::to_string(state.range(0))}});
+  sc.engine = engine;
+  time_runs(state, sc);
+}
+void BM_CodedRun(benchmark::State& state) { coded_messages(state, sim::EngineKind::SimGrid); }
+BENCHMARK(BM_CodedRun)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+void BM_CodedRunFlow(benchmark::State& state) { coded_messages(state, sim::EngineKind::Flow); }
+BENCHMARK(BM_CodedRunFlow)->Arg(20000)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(2);
+
 }  // namespace

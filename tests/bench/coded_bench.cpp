@@ -1,0 +1,32 @@
+// Building seed 001's coded ensemble (sim/coded/coin.hpp) at the shipped defaults: pretraining,
+// fine-tuning, the diagonal Fishers and eq. 15 ("coin") against the same without the Fishers
+// ("average", the baseline in the same run); and the offline evaluation a coded run starts with.
+#include <benchmark/benchmark.h>
+
+#include "sim/coded/coin.hpp"
+
+namespace {
+
+using namespace swarmsim;
+
+void BM_CodedEnsemble(benchmark::State& state, const char* method) {
+  sim::CodedSpec spec;
+  spec.method = method;
+  std::uint64_t seed = 1;
+  for (auto _ : state) {
+    const sim::CodedEnsemble e(spec, seed++);
+    benchmark::DoNotOptimize(e.coded.theta.data());
+  }
+}
+BENCHMARK_CAPTURE(BM_CodedEnsemble, coin, "coin")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CodedEnsemble, average, "average")->Unit(benchmark::kMillisecond);
+
+/// The normalized decoding accuracy over range(0) test inputs per task: N + 1 forward passes and a decode per input.
+void BM_CodedEvaluate(benchmark::State& state) {
+  const sim::CodedEnsemble e(sim::CodedSpec{}, 1);
+  for (auto _ : state) benchmark::DoNotOptimize(e.evaluate(static_cast<int>(state.range(0))).mean_normalized);
+  state.counters["inputs_per_s"] = benchmark::Counter(2.0 * static_cast<double>(state.range(0)), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_CodedEvaluate)->Arg(2000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
