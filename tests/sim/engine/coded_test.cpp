@@ -57,7 +57,8 @@ TEST(CodedEngine, ARequestsLatencyIsItsInputsSharingTheUplinkAComputeAndAnOutput
   const double expected = hop + 3 * 125000 / bw + compute + hop + 3 * 1000 / bw;
   EXPECT_NEAR(m["latency_s"]["p50"].get<double>(), expected, 2e-6);
   EXPECT_EQ(m["network"]["messages"], 6);
-  EXPECT_EQ(m["requests"]["decoded"].get<int>() + 0, m["requests"]["decoded"].get<int>());
+  // The coded model's input left last, so both task outputs arrive before its output: nothing is decoded.
+  EXPECT_EQ(m["requests"]["decoded"], 0);
   for (int k = 0; k < 3; ++k) EXPECT_EQ(m["members"][k]["visits"], 1);
 }
 
