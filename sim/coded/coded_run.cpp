@@ -75,6 +75,24 @@ double CodedRun::compute_s(int m, int r) const {
   return straggles(m, r) ? base * spec.straggle_slowdown : base;
 }
 
+std::vector<int> CodedRun::cancel_targets(int r) {
+  std::vector<int> targets;
+  for (int k = 0; k < n_members(); ++k)
+    if (at(r, k) == MemberState::Pending) targets.push_back(k);
+  cancels += static_cast<int>(targets.size());
+  return targets;
+}
+
+void CodedRun::cancel_arrived(int r, int k) {
+  if (at(r, k) == MemberState::Pending) at(r, k) = MemberState::Cancelled;
+}
+
+bool CodedRun::drops(int k, int r) {
+  if (at(r, k) != MemberState::Cancelled) return false;
+  ++members[static_cast<std::size_t>(k)].dropped;
+  return true;
+}
+
 int CodedRun::member_of(int server) const {
   for (int m = 0; m < n_members(); ++m)
     if (members[static_cast<std::size_t>(m)].server == server) return m;
@@ -221,10 +239,11 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
                        {"visits", mb.visits},
                        {"straggles", mb.straggles},
                        {"failures", mb.failures},
+                       {"dropped", mb.dropped},
                        {"utilization", sim_time > 0 ? mb.busy_s / sim_time : 0.0}});
   }
   nlohmann::json coding = {{"models", spec.models}, {"parity", spec.parity}, {"method", spec.method}, {"beta", run.ensemble.beta},
-                           {"decode_wait_s", spec.decode_wait_s}, {"straggle_probability", spec.straggle_probability}, {"straggle_slowdown", spec.straggle_slowdown}};
+                           {"decode_wait_s", spec.decode_wait_s}, {"cancel", spec.cancel}, {"straggle_probability", spec.straggle_probability}, {"straggle_slowdown", spec.straggle_slowdown}};
   RunReport report;
   report.metrics = {
       {"scenario", sc.name},
@@ -234,7 +253,7 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
       {"pricing", "roofline"},
       {"model", {{"coded", coding}}},
       {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed}, {"resent", run.resent},
-                    {"decoded", run.decoded}, {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
+                    {"decoded", run.decoded}, {"cancels", run.cancels}, {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
       {"throughput", {{"requests_per_s", completed > 0 ? completed / span : 0.0}, {"steady_requests_per_s", steady_rate(completions)}}},
       {"latency_s", latency_percentiles(latency)},
       {"latency_by_path_s", {{"all_outputs", latency_percentiles(latency_exact)}, {"decoded", latency_percentiles(latency_decoded)}}},

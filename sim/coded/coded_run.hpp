@@ -23,6 +23,7 @@ enum class MemberState : std::uint8_t {
   Pending,  ///< sent: in flight, queued, computing, or its output on its way back
   Arrived,  ///< its output reached the client
   Lost,     ///< the member's server was down (or came back and was loading): sent again once it serves
+  Cancelled,  ///< the request completed and the client's cancel reached the member: it drops the request unstarted
 };
 
 /// One server's part: task model i (member i < N) or the coded model (member N).
@@ -36,6 +37,7 @@ struct CodedMember {
   int straggles = 0;        ///< of which straggled
   double busy_s = 0;        ///< time spent on requests (deserialization and compute) (s)
   int failures = 0;         ///< times its server went down
+  int dropped = 0;          ///< requests it dropped unstarted because their cancel had arrived
 };
 
 /// An erasure-coded inference run: the ensemble, the members, the requests and the tallies.
@@ -57,6 +59,7 @@ struct CodedRun {
   int decoded = 0;                          ///< requests completed by decoding
   int decoded_correct = 0;                  ///< of which the decoded output of the request's task was right
   int resent = 0;                           ///< member messages sent again after a failure
+  int cancels = 0;                          ///< cancel messages sent (model.coded.cancel)
   double bytes_moved = 0;
   std::uint64_t messages = 0;
   SimSignals& signals;
@@ -109,6 +112,13 @@ struct CodedRun {
   /// Member m serves again at t (it loaded its parameters). Returns the unfinished requests it
   /// lost, per client, to send again (they turn Pending).
   std::vector<std::vector<int>> member_ready(int m, double t);
+  /// With model.coded.cancel: the members still holding request r, which just completed (its
+  /// client sends each a cancel, counted here).
+  std::vector<int> cancel_targets(int r);
+  /// Request r's cancel reached member k: if the member still holds it, it drops it unstarted.
+  void cancel_arrived(int r, int k);
+  /// Whether member k drops request r, taken from its inbox: its cancel arrived first (counted).
+  bool drops(int k, int r);
   /// Member of server node `server`, or -1.
   int member_of(int server) const;
 

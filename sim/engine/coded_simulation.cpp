@@ -31,6 +31,7 @@ struct CodedActors {
   LatencyTable& latencies;
   InboxPost post;
   std::vector<std::shared_ptr<Inbox>> member_inbox;               ///< per member
+  std::vector<std::shared_ptr<Inbox>> cancel_inbox;               ///< per member: cancels, taken as they arrive (model.coded.cancel)
   std::vector<std::vector<std::shared_ptr<Inbox>>> client_inbox;  ///< per client, per member
   std::vector<sg4::SemaphorePtr> window;                          ///< per client: its max_in_flight window
   std::vector<sg4::SemaphorePtr> finished;                        ///< per client: one unit per request completed
@@ -38,6 +39,7 @@ struct CodedActors {
   CodedActors(CodedRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
       : m(run), sc(scenario), platform(p), latencies(l), post(scenario, p, l, run.signals) {
     member_inbox.resize(static_cast<std::size_t>(m.n_members()));
+    cancel_inbox.resize(static_cast<std::size_t>(m.n_members()));
     for (int c = 0; c < m.clients(); ++c) {
       client_inbox.emplace_back();
       for (int k = 0; k < m.n_members(); ++k) client_inbox.back().push_back(std::make_shared<Inbox>());
@@ -64,6 +66,7 @@ struct CodedActors {
     const std::shared_ptr<Inbox> in = member_inbox[static_cast<std::size_t>(k)];  // held on the stack: see Gate
     while (true) {
       const StageMessage msg = InboxPost::receive(*in);
+      if (m.drops(k, msg.request)) continue;  // completed, and its cancel came first
       const double start = now();
       sg4::this_actor::sleep_for(m.endpoint_s(m.spec.input_bytes));  // deserialize the input
       const double computing = now(), compute = m.compute_s(k, msg.request);
@@ -77,10 +80,19 @@ struct CodedActors {
     }
   }
 
-  /// Starts member k on its server with a new inbox.
+  /// Member k's cancels: each marks its request dropped as it arrives, ahead of the member's queue.
+  void cancel_receiver(int k) {
+    const std::shared_ptr<Inbox> in = cancel_inbox[static_cast<std::size_t>(k)];  // see Gate
+    while (true) m.cancel_arrived(InboxPost::receive(*in).request, k);
+  }
+
+  /// Starts member k on its server with a new inbox (and a cancel inbox, with model.coded.cancel).
   void start_member(int k) {
     member_inbox[static_cast<std::size_t>(k)] = std::make_shared<Inbox>();
     sg4::Actor::create("coded-member-" + std::to_string(k), platform.host(server(k)), [this, k] { member_actor(k); })->daemonize();
+    if (!m.spec.cancel) return;
+    cancel_inbox[static_cast<std::size_t>(k)] = std::make_shared<Inbox>();
+    sg4::Actor::create("coded-cancels-" + std::to_string(k), platform.host(server(k)), [this, k] { cancel_receiver(k); })->daemonize();
   }
 
   /// Client c sends request r's input to the members that serve (the others lose it).
@@ -108,20 +120,27 @@ struct CodedActors {
       const StageMessage msg = InboxPost::receive(*in);
       sg4::this_actor::sleep_for(m.endpoint_s(m.spec.output_bytes));  // deserialize the output
       const CodedRun::Arrival a = m.output_arrived(msg.request, k, now());
-      if (a == CodedRun::Arrival::Completed) request_completed(c);
+      if (a == CodedRun::Arrival::Completed) request_completed(c, msg.request);
       if (a != CodedRun::Arrival::DecodeLater) continue;
       const int r = msg.request;
       sg4::Actor::create("decode-wait", platform.host(client_host(c)), [this, c, r] {
         sg4::this_actor::sleep_for(m.spec.decode_wait_s);
-        if (m.decode_deadline(r, now())) request_completed(c);
+        if (m.decode_deadline(r, now())) request_completed(c, r);
       })->daemonize();
     }
   }
 
-  /// One of client c's requests completed: its window has room for another.
-  void request_completed(int c) {
+  /// Client c's request r completed: its window has room for another, and with
+  /// model.coded.cancel the members still holding r are told to drop it.
+  void request_completed(int c, int r) {
     window[static_cast<std::size_t>(c)]->release();
     finished[static_cast<std::size_t>(c)]->release();
+    if (!m.spec.cancel) return;
+    std::vector<int> targets = m.cancel_targets(r);
+    if (targets.empty()) return;
+    sg4::Actor::create("cancel", platform.host(client_host(c)), [this, c, r, targets] {
+      for (const int k : targets) send(client_host(c), server(k), cancel_inbox[static_cast<std::size_t>(k)], r, k, 0);
+    })->daemonize();
   }
 
   /// Lives until client c's requests have all completed (the run ends when every such actor has).

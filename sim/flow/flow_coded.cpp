@@ -26,6 +26,7 @@ class FlowCoded {
         links_(access_rates(sc, true), access_rates(sc, false), sharing_params(sc.network.model), queue_),
         lat_factor_(latency_factor(sc.network.model)),
         member_inbox_(static_cast<std::size_t>(run.n_members()), -1),
+        cancel_inbox_(static_cast<std::size_t>(run.n_members()), -1),
         windows_(sc.clients.size(), sc.workload.max_in_flight),
         host_life_(sc.nodes.size(), 0),
         host_up_(sc.nodes.size(), 1) {
@@ -116,6 +117,7 @@ class FlowCoded {
     while (true) {
       const StageMessage msg = co_await Receive{&inboxes_[static_cast<std::size_t>(box)]};
       if (dead(host, life)) co_return;
+      if (m_.drops(k, msg.request)) continue;  // completed, and its cancel came first
       const double start = now_;
       co_await sleep_for(m_.endpoint_s(m_.spec.input_bytes));  // deserialize the input
       if (dead(host, life)) co_return;
@@ -132,10 +134,35 @@ class FlowCoded {
     }
   }
 
-  /// Starts member k on its server with a new inbox.
+  /// Member k's cancels: each marks its request dropped as it arrives, ahead of the member's queue.
+  Process cancel_receiver(int k, int box) {
+    const int host = server(k), life = life_of(host);
+    while (true) {
+      const StageMessage msg = co_await Receive{&inboxes_[static_cast<std::size_t>(box)]};
+      if (dead(host, life)) co_return;
+      m_.cancel_arrived(msg.request, k);
+    }
+  }
+
+  /// Starts member k on its server with a new inbox (and a cancel inbox, with model.coded.cancel).
   void start_member(int k) {
     member_inbox_[static_cast<std::size_t>(k)] = open_inbox(server(k));
     spawn(member(k, member_inbox_[static_cast<std::size_t>(k)]));
+    if (!m_.spec.cancel) return;
+    cancel_inbox_[static_cast<std::size_t>(k)] = open_inbox(server(k));
+    spawn(cancel_receiver(k, cancel_inbox_[static_cast<std::size_t>(k)]));
+  }
+
+  /// Client c's request r completed: its window has room for another, and with
+  /// model.coded.cancel the members still holding r are told to drop it.
+  void request_completed(int c, int r) {
+    windows_.release(c, queue_, now_);
+    if (!m_.spec.cancel) return;
+    std::vector<int> targets = m_.cancel_targets(r);
+    if (!targets.empty()) spawn(send_cancels(c, r, std::move(targets)));
+  }
+  Process send_cancels(int c, int r, std::vector<int> targets) {
+    for (const int k : targets) co_await send(client_host(c), server(k), cancel_inbox_[static_cast<std::size_t>(k)], r, k, 0);
   }
 
   /// Client c sends its requests (r = c, c + clients, ...) as they arrive, each to every member that serves.
@@ -157,7 +184,7 @@ class FlowCoded {
       const StageMessage msg = co_await Receive{in};
       co_await sleep_for(m_.endpoint_s(m_.spec.output_bytes));  // deserialize the output
       const CodedRun::Arrival a = m_.output_arrived(msg.request, k, now_);
-      if (a == CodedRun::Arrival::Completed) windows_.release(c, queue_, now_);
+      if (a == CodedRun::Arrival::Completed) request_completed(c, msg.request);
       if (a == CodedRun::Arrival::DecodeLater) spawn(decode_wait(c, msg.request));
     }
   }
@@ -165,7 +192,7 @@ class FlowCoded {
   /// Request r's decode wait: then the client decodes unless the last output came meanwhile.
   Process decode_wait(int c, int r) {
     co_await sleep_for(m_.spec.decode_wait_s);
-    if (m_.decode_deadline(r, now_)) windows_.release(c, queue_, now_);
+    if (m_.decode_deadline(r, now_)) request_completed(c, r);
   }
 
   /// Member k's server came back: it loads its parameters, serves, and is sent again what it lost.
@@ -238,6 +265,7 @@ class FlowCoded {
   double lat_factor_;
   std::deque<Inbox> inboxes_;                  ///< every inbox opened (stable addresses)
   std::vector<int> member_inbox_;              ///< per member: its current inbox (index into inboxes_)
+  std::vector<int> cancel_inbox_;              ///< per member: its current cancel inbox (model.coded.cancel)
   std::vector<std::vector<int>> client_inbox_; ///< per client, per member: the receiver's inbox
   ClientWindows windows_;                      ///< each client's max_in_flight window
   std::vector<int> host_life_;                 ///< per server: times it went down (a process of an earlier life is dead)

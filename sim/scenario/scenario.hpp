@@ -243,6 +243,7 @@ struct CodedSpec {
   double learning_rate = 0.05;     ///< SGD step size
   int fisher_samples = 200;        ///< P: inputs the diagonal Fisher is estimated on (seed 001: about 200)
   int test_samples = 2000;         ///< inputs per task for the offline accuracies
+  bool cancel = false;             ///< a completed request's client tells the members still holding it to drop it
   double decode_wait_s = 0;        ///< how long the client waits for the last model's output once it could decode it (s)
   double straggle_probability = 0; ///< chance that a computation straggles (interference on shared servers)
   double straggle_slowdown = 1;    ///< how many times longer a straggling computation takes

@@ -58,7 +58,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"model", {"name", "weight_dtype", "reduce_width", "graph", "tree", "coded"}},
       {"coded",
        {"models", "parity", "method", "beta", "classes", "dim", "hidden", "noise", "separation", "pretrain_steps", "finetune_steps",
-        "batch", "learning_rate", "fisher_samples", "test_samples", "decode_wait", "straggle", "node_work", "node_params", "input", "output"}},
+        "batch", "learning_rate", "fisher_samples", "test_samples", "decode_wait", "cancel", "straggle", "node_work", "node_params", "input", "output"}},
       {"coded_straggle", {"probability", "slowdown"}},
       {"tree",
        {"classes", "dim", "noise", "separation", "class_skew", "order", "initial_children", "threshold", "alpha", "balance_period",
@@ -473,6 +473,7 @@ void read_coded_model(Reader& r, const json& t, Scenario& sc) {
   c.fisher_samples = static_cast<int>(r.integer(t, "fisher_samples", cp, false, 1, 1000000).value_or(c.fisher_samples));
   c.test_samples = static_cast<int>(r.integer(t, "test_samples", cp, false, 1, 1000000).value_or(c.test_samples));
   c.decode_wait_s = r.quantity(t, "decode_wait", cp, Quantity::Duration, false, false).value_or(c.decode_wait_s);
+  c.cancel = r.boolean(t, "cancel", cp).value_or(c.cancel);
   if (const json* st = Reader::get(t, "straggle"); st && r.object(*st, cp + ".straggle", "coded_straggle")) {
     c.straggle_probability =
         r.number(*st, "probability", cp + ".straggle", false, 0, 1, "in [0, 1] (the chance a computation straggles)").value_or(0.0);

@@ -123,6 +123,23 @@ TEST(CodedRun, AFailedMemberLosesWhatItHeldAndIsSentAgainOnlyTheUnfinishedReques
   EXPECT_EQ(m.members[1].failures, 1);
 }
 
+TEST(CodedRun, ACancelReachesOnlyTheMembersStillHoldingTheRequestAndTheyDropItUnstarted) {
+  Fixture f(coded_scenario(R"(, "cancel": true)"));
+  CodedRun& m = f.run;
+  m.request_sent(0, 0.0);
+  m.output_arrived(0, 0, 1.0);
+  ASSERT_EQ(m.output_arrived(0, 2, 1.1), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.cancel_targets(0), std::vector<int>{1}) << "model 1 still holds it; model 0 and the coded model answered";
+  EXPECT_EQ(m.cancels, 1);
+  EXPECT_FALSE(m.drops(1, 0)) << "its cancel has not arrived yet";
+  m.cancel_arrived(0, 1);
+  EXPECT_TRUE(m.drops(1, 0));
+  EXPECT_EQ(m.members[1].dropped, 1);
+  m.cancel_arrived(0, 0);  // a member that answered already: nothing to drop
+  EXPECT_EQ(m.at(0, 0), MemberState::Arrived);
+  EXPECT_FALSE(m.drops(0, 0));
+}
+
 TEST(CodedRun, StragglesFollowTheirProbabilityAndSlowdownAndAreFixedByTheSeed) {
   Fixture f(coded_scenario(R"(, "straggle": {"probability": 0.25, "slowdown": 8})", 1, 4000));
   const CodedRun& m = f.run;

@@ -121,4 +121,27 @@ TEST(CodedEngine, AFailedServerStallsUncodedRequestsUntilItHasReloadedButCodedOn
   EXPECT_LT(c["members"][1]["visits"].get<int>(), 400);
 }
 
+TEST(CodedEngine, CancelsDropTheWorkOfCompletedRequestsThatAMemberHasNotStarted) {
+  // Model 1 on a GTX-1650 cannot keep up with 50 requests/s: without cancels its queue grows for
+  // the whole run; with them it drops what the coded model already answered for it.
+  const std::string workload = R"({"sessions": 400, "max_in_flight": 16, "arrival": {"process": "fixed", "interval": "20ms"}})";
+  const std::string gpus = R"("L4", "GTX-1650", "L4")";
+  const RunReport keep = run(coded("", workload, gpus));
+  const RunReport cancel = run(coded(R"(, "cancel": true)", workload, gpus));
+  const auto& k = keep.metrics;
+  const auto& c = cancel.metrics;
+  ASSERT_EQ(c["requests"]["completed"], 400);
+  const double slow = c["members"][1]["compute_s"].get<double>();
+  ASSERT_GT(slow, 0.020) << "the GTX-1650 is slower than the arrivals";
+  EXPECT_EQ(k["members"][1]["dropped"], 0);
+  const int visits = c["members"][1]["visits"].get<int>(), dropped = c["members"][1]["dropped"].get<int>();
+  EXPECT_GT(dropped, 100);
+  EXPECT_LE(visits + dropped, 400);
+  // Every cancel is one message more: the inputs, the outputs that were computed, the cancels.
+  int outputs = 0;
+  for (int m = 0; m < 3; ++m) outputs += c["members"][m]["visits"].get<int>();
+  EXPECT_EQ(c["network"]["messages"].get<int>(), 3 * 400 + outputs + c["requests"]["cancels"].get<int>());
+  EXPECT_EQ(c["requests"]["cancels"], 400) << "each request completes with one member still holding it";
+}
+
 }  // namespace

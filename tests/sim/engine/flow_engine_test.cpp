@@ -564,7 +564,7 @@ TEST(FlowEngine, MatchesSimGridOnFisherTrees) {
 }
 
 // Erasure-coded inference (seed 001): both shipped scenarios give the same figures on both
-// engines, on either network model; with a decode wait, with two clients and replayed bandwidth
+// engines, on either network model; with a decode wait and cancels, with two clients and replayed bandwidth
 // and latency changes; uncoded while a server is down; and with a server that fails again while
 // it reloads.
 TEST(FlowEngine, MatchesSimGridOnCodedInference) {
@@ -583,9 +583,11 @@ TEST(FlowEngine, MatchesSimGridOnCodedInference) {
       {"name": "c1", "device": "cpu-generic", "location": {"lat": 48.85, "lon": 2.35}, "uplink": "1Gbps", "downlink": "500Mbps"}])";
   const auto [sg_wait, flow_wait] = both_engines(shipped("coded/coin-stragglers.json", {{"network.model", "\"exact\""}, {"events", events},
                                                                                          {"clients", clients}, {"workload.sessions", "1500"},
-                                                                                         {"model.coded.decode_wait", "\"5ms\""}}));
+                                                                                         {"model.coded.decode_wait", "\"5ms\""},
+                                                                                         {"model.coded.cancel", "true"}}));
   EXPECT_EQ(sg_wait["requests"]["clients"], 2);
   EXPECT_GT(sg_wait["requests"]["decoded"].get<int>(), 20);
+  EXPECT_GT(sg_wait["members"][1]["dropped"].get<int>(), 0);
   const auto dw = differences(sg_wait, flow_wait, 1e-9);
   EXPECT_TRUE(dw.empty()) << "coded with a decode wait, two clients and replayed changes differs in " << dw.size() << " places:" << lines(dw);
   const auto [sg_unc, flow_unc] = both_engines(shipped("coded/coin-failover.json", {{"model.coded.parity", "0"}, {"workload.sessions", "1500"}}));
