@@ -30,11 +30,7 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
   }
   // A graph pipeline's stages are its blocks; their number is known once it is planned.
   s.on_pipeline_planned.connect([this](const sim::PipelinePlanned& p) {
-    json start = sim::run_start_json(sc_);
-    start["model"] = p.model;
-    start["n_blocks"] = p.stages;
-    start["pipeline"] = true;
-    sink_(start.dump());
+    sink_(sim::pipeline_run_start_json(sc_, p.model, p.stages).dump());
   });
 
   s.on_node_joined.connect([this](const sim::NodeJoined& e) {

@@ -27,19 +27,9 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
   sent.assign(static_cast<std::size_t>(requests), -1);
   done.assign(static_cast<std::size_t>(requests), -1);
   stage.assign(plan.stages.size(), StageRun{});
-  if (!options.out_dir.empty() && (sc.outputs.trace || sc.outputs.events)) std::filesystem::create_directories(options.out_dir);
-  if (!options.out_dir.empty() && sc.outputs.trace) {
-    trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
-    trace->connect(signals);
-  }
-  if (!options.out_dir.empty() && sc.outputs.events) {
-    nlohmann::json start = run_start_json(sc);
-    start["model"] = sc.graph->name();
-    start["n_blocks"] = plan.stages.size();
-    start["pipeline"] = true;
-    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", start);
-    log->connect(signals);
-  }
+  RunWriters writers = open_run_writers(sc, options, signals, pipeline_run_start_json(sc, sc.graph->name(), static_cast<int>(plan.stages.size())));
+  trace = std::move(writers.trace);
+  log = std::move(writers.log);
   for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) outputs_expected += returns_to_client(s) ? 1 : 0;
   Rng root(sc.seed);
   arrival = draw_arrivals(sc.workload, root);

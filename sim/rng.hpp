@@ -2,6 +2,7 @@
 // Deterministic random numbers whose sequence is fixed by the seed on every platform.
 // std::*_distribution is implementation-defined, so swarmsim draws its variates itself.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace swarmsim::sim {
@@ -36,5 +37,25 @@ class Rng {
  private:
   std::uint64_t state_;
 };
+
+/// A pair of independent standard normal variates by Box-Muller, from two uniforms of `rng`.
+inline void normal_pair(Rng& rng, double& a, double& b) {
+  const double u = 1.0 - rng.uniform();  // (0, 1]
+  const double v = rng.uniform();
+  const double r = std::sqrt(-2.0 * std::log(u));
+  a = r * std::cos(2.0 * M_PI * v);
+  b = r * std::sin(2.0 * M_PI * v);
+}
+
+/// n standard normal variates into out, a Box-Muller pair at a time (the last pair's second
+/// variate is dropped when n is odd).
+inline void fill_normals(Rng& rng, double* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; i += 2) {
+    double a = 0, b = 0;
+    normal_pair(rng, a, b);
+    out[i] = a;
+    if (i + 1 < n) out[i + 1] = b;
+  }
+}
 
 }  // namespace swarmsim::sim

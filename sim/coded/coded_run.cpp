@@ -48,15 +48,9 @@ CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig
   Rng root(sc.seed);
   arrival = draw_arrivals(sc.workload, root);
 
-  if (!options.out_dir.empty() && (sc.outputs.trace || sc.outputs.events)) std::filesystem::create_directories(options.out_dir);
-  if (!options.out_dir.empty() && sc.outputs.trace) {
-    trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
-    trace->connect(signals);
-  }
-  if (!options.out_dir.empty() && sc.outputs.events) {
-    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", coded_run_start_json(sc));
-    log->connect(signals);
-  }
+  RunWriters writers = open_run_writers(sc, options, signals, coded_run_start_json(sc));
+  trace = std::move(writers.trace);
+  log = std::move(writers.log);
   for (int m = 0; m < n_members(); ++m) signals.on_node_joined(NodeJoined{0.0, members[static_cast<std::size_t>(m)].server, BlockRange{m, m + 1}, 0.0});
 }
 

@@ -14,25 +14,6 @@ constexpr std::uint64_t kMeansStream = 0x636F696E6D75ULL;    // "coinmu"
 constexpr std::uint64_t kSampleStream = 0x636F696E78ULL;     // "coinx"
 constexpr std::uint64_t kInitStream = 0x636F696E696E6954ULL; // "coininiT"
 
-/// A pair of standard normal variates by Box-Muller.
-void normal_pair(Rng& rng, double& a, double& b) {
-  const double u = 1.0 - rng.uniform();  // (0, 1]
-  const double v = rng.uniform();
-  const double r = std::sqrt(-2.0 * std::log(u));
-  a = r * std::cos(2.0 * M_PI * v);
-  b = r * std::sin(2.0 * M_PI * v);
-}
-
-/// n standard normal variates into out.
-void fill_normals(Rng& rng, double* out, std::size_t n) {
-  for (std::size_t i = 0; i < n; i += 2) {
-    double a = 0, b = 0;
-    normal_pair(rng, a, b);
-    out[i] = a;
-    if (i + 1 < n) out[i + 1] = b;
-  }
-}
-
 /// Offsets of W1, b1, W2 and b2 in θ.
 struct Layout {
   std::size_t d, h, c, w1, b1, w2, b2, size;

@@ -184,12 +184,7 @@ struct CodedActors {
         }
         continue;
       }
-      const int peer = e.peer.empty() ? -1 : host_index(sc, e.peer);
-      if (e.action == EventAction::SetLatency) {  // SetBandwidth: the link's profile changes it at this very time
-        if (peer < 0) latencies.set_access(node, e.value);
-        else latencies.set_pair(node, peer, e.value);
-      }
-      m.signals.on_link_changed(LinkChanged{now(), node, peer, e.action, e.direction, e.value});
+      replay_link_change(e, node, e.peer.empty() ? -1 : host_index(sc, e.peer), now(), latencies, m.signals);
     }
   }
 };

@@ -64,6 +64,17 @@ struct Gate {
   }
 };
 
+/// A replayed bandwidth or latency change of host `node` (and `peer`, -1 for its access latency)
+/// at `now`: a latency goes into the latency table (a bandwidth change is the link's SimGrid
+/// profile, applied at this very time), and the change is reported to `signals`.
+inline void replay_link_change(const ReplayEvent& e, int node, int peer, double now, LatencyTable& latencies, SimSignals& signals) {
+  if (e.action == EventAction::SetLatency) {
+    if (peer < 0) latencies.set_access(node, e.value);
+    else latencies.set_pair(node, peer, e.value);
+  }
+  signals.on_link_changed(LinkChanged{now, node, peer, e.action, e.direction, e.value});
+}
+
 /// Posts messages into inboxes and reports each arrival as a TransferSpan.
 class InboxPost {
  public:

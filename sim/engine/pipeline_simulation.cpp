@@ -226,12 +226,7 @@ struct PipelineActors {
       sg4::this_actor::sleep_until(e.at_s);
       const int node = m.host_index(e.node);
       if (e.action == EventAction::SetLatency || e.action == EventAction::SetBandwidth) {
-        const int peer = e.peer.empty() ? -1 : m.host_index(e.peer);
-        if (e.action == EventAction::SetLatency) {  // SetBandwidth: the link's profile changes it at this very time
-          if (peer < 0) latencies.set_access(node, e.value);
-          else latencies.set_pair(node, peer, e.value);
-        }
-        m.signals.on_link_changed(LinkChanged{now(), node, peer, e.action, e.direction, e.value});
+        replay_link_change(e, node, e.peer.empty() ? -1 : m.host_index(e.peer), now(), latencies, m.signals);
       } else if (e.action == EventAction::NodeDown) {
         if (!m.node_up[static_cast<std::size_t>(node)]) continue;
         const int f = m.node_down(node, now());

@@ -209,12 +209,7 @@ struct TreeActors {
         spare_up.open();
         continue;
       }
-      const int peer = e.peer.empty() ? -1 : m.host_index(e.peer);
-      if (e.action == EventAction::SetLatency) {  // SetBandwidth: the link's profile changes it at this very time
-        if (peer < 0) latencies.set_access(node, e.value);
-        else latencies.set_pair(node, peer, e.value);
-      }
-      m.signals.on_link_changed(LinkChanged{now(), node, peer, e.action, e.direction, e.value});
+      replay_link_change(e, node, e.peer.empty() ? -1 : m.host_index(e.peer), now(), latencies, m.signals);
     }
   }
 };

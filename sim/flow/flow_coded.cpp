@@ -52,27 +52,6 @@ class FlowCoded {
   SleepUntil sleep_for(double s) { return SleepUntil{queue_, now_, now_ + s}; }
   SleepUntil sleep_until(double t) { return SleepUntil{queue_, now_, t}; }
 
-  /// Messages delivered to a member or a client's receiver, in arrival order.
-  struct Inbox {
-    std::deque<StageMessage> messages;
-    Waiter* waiting = nullptr;
-    int host = 0;  ///< where its receiver runs: a server's inboxes empty when it goes down
-  };
-  struct Receive {
-    Inbox* in;
-    Waiter w{};
-    bool await_ready() const noexcept { return !in->messages.empty(); }
-    void await_suspend(std::coroutine_handle<> h) {
-      w.handle = h;
-      in->waiting = &w;
-    }
-    StageMessage await_resume() const {
-      const StageMessage msg = in->messages.front();
-      in->messages.pop_front();
-      return msg;
-    }
-  };
-
   void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
   int client_host(int c) const { return static_cast<int>(sc_.nodes.size()) + c; }
   int server(int k) const { return m_.members[static_cast<std::size_t>(k)].server; }
@@ -91,7 +70,9 @@ class FlowCoded {
     if (co_await Transfer{links_, latencies_, lat_factor_, now_, from, to, wire} != Outcome::Done) co_return;
     m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire, lat_factor_ * latencies_.one_way(from, to),
                                         software_s});
-    Inbox& in = inboxes_[static_cast<std::size_t>(box)];
+    // Queued here, not through a helper taking the message by reference: GCC 12 built that call
+    // into a trap (ud2) in this coroutine.
+    HostInbox& in = inboxes_[static_cast<std::size_t>(box)];
     in.messages.push_back(msg);
     if (in.waiting) {
       queue_.push(now_, EventKind::Resume, token_of(*in.waiting));
@@ -115,7 +96,7 @@ class FlowCoded {
   Process member(int k, int box) {
     const int host = server(k), life = life_of(host);
     while (true) {
-      const StageMessage msg = co_await Receive{&inboxes_[static_cast<std::size_t>(box)]};
+      const StageMessage msg = co_await ReceiveFrom{&inboxes_[static_cast<std::size_t>(box)]};
       if (dead(host, life)) co_return;
       if (m_.drops(k, msg.request)) continue;  // completed, and its cancel came first
       const double start = now_;
@@ -138,7 +119,7 @@ class FlowCoded {
   Process cancel_receiver(int k, int box) {
     const int host = server(k), life = life_of(host);
     while (true) {
-      const StageMessage msg = co_await Receive{&inboxes_[static_cast<std::size_t>(box)]};
+      const StageMessage msg = co_await ReceiveFrom{&inboxes_[static_cast<std::size_t>(box)]};
       if (dead(host, life)) co_return;
       m_.cancel_arrived(msg.request, k);
     }
@@ -179,9 +160,9 @@ class FlowCoded {
 
   /// Client c's outputs from member k: deserialized, then counted towards their requests.
   Process client_receiver(int c, int k) {
-    Inbox* in = &inboxes_[static_cast<std::size_t>(client_inbox_[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)])];
+    HostInbox* in = &inboxes_[static_cast<std::size_t>(client_inbox_[static_cast<std::size_t>(c)][static_cast<std::size_t>(k)])];
     while (true) {
-      const StageMessage msg = co_await Receive{in};
+      const StageMessage msg = co_await ReceiveFrom{in};
       co_await sleep_for(m_.endpoint_s(m_.spec.output_bytes));  // deserialize the output
       const CodedRun::Arrival a = m_.output_arrived(msg.request, k, now_);
       if (a == CodedRun::Arrival::Completed) request_completed(c, msg.request);
@@ -214,7 +195,6 @@ class FlowCoded {
 
   /// Replayed events, before the other events of their time (as SimGrid applies its profiles).
   Process replay() {
-    std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
       co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = host_index(sc_, e.node);
@@ -225,17 +205,8 @@ class FlowCoded {
           host_up_[static_cast<std::size_t>(node)] = up;
           if (!up) {  // its processes die and its messages end unfinished, as on SimGrid; its inboxes are lost
             ++host_life_[static_cast<std::size_t>(node)];
-            cut.clear();
-            links_.fail_host(now_, node, cut);
-            for (const std::uint64_t t : cut) {
-              waiter_of(t).outcome = Outcome::Failed;
-              queue_.push(now_, EventKind::Resume, t);
-            }
-            for (Inbox& in : inboxes_)
-              if (in.host == node) {
-                in.messages.clear();
-                in.waiting = nullptr;
-              }
+            fail_host_flows(links_, queue_, now_, node);
+            drop_host_inboxes(inboxes_, node);
           }
         }
         if (k >= 0 && !up && m_.members[static_cast<std::size_t>(k)].up) m_.member_down(k, now_);
@@ -245,15 +216,7 @@ class FlowCoded {
         }
         continue;
       }
-      const int peer = e.peer.empty() ? -1 : host_index(sc_, e.peer);
-      if (e.action == EventAction::SetBandwidth) {
-        if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
-        if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
-      } else if (e.action == EventAction::SetLatency) {
-        if (peer < 0) latencies_.set_access(node, e.value);
-        else latencies_.set_pair(node, peer, e.value);
-      }
-      m_.signals.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
+      apply_link_change(e, node, e.peer.empty() ? -1 : host_index(sc_, e.peer), now_, links_, latencies_, m_.signals);
     }
   }
 
@@ -263,7 +226,7 @@ class FlowCoded {
   EventQueue queue_;
   FairShareNetwork links_;
   double lat_factor_;
-  std::deque<Inbox> inboxes_;                  ///< every inbox opened (stable addresses)
+  std::deque<HostInbox> inboxes_;                 ///< every inbox opened (stable addresses)
   std::vector<int> member_inbox_;              ///< per member: its current inbox (index into inboxes_)
   std::vector<int> cancel_inbox_;              ///< per member: its current cancel inbox (model.coded.cancel)
   std::vector<std::vector<int>> client_inbox_; ///< per client, per member: the receiver's inbox
@@ -278,14 +241,7 @@ class FlowCoded {
 
 RunReport run_flow_coded(const Scenario& sc, const RunOptions& options, SimSignals& signals) {
   CodedRun run(sc, options, signals);
-  const auto wall0 = std::chrono::steady_clock::now();
-  {
-    ProgressLine progress(options.progress, run.requests, "requests");
-    FlowCoded coded(sc, run);
-    coded.run(progress);
-    progress.finish();
-  }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double wall = play_request_run<FlowCoded>(sc, run, options);
   return coded_report(run, wall, options);
 }
 

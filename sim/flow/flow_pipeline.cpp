@@ -257,7 +257,6 @@ class FlowPipeline {
 
   /// Replayed events, before the other events of their time (as SimGrid applies its profiles).
   Process replay() {
-    std::vector<std::uint64_t> cut;
     for (const ReplayEvent& e : sc_.events) {
       co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = m_.host_index(e.node);
@@ -266,12 +265,7 @@ class FlowPipeline {
         const int f = m_.node_down(node, now_);
         // Its messages end unfinished (SimGrid fails a communication the instant an end goes
         // down); what waited in its inbox is lost with it.
-        cut.clear();
-        links_.fail_host(now_, node, cut);
-        for (const std::uint64_t t : cut) {
-          waiter_of(t).outcome = Outcome::Failed;
-          queue_.push(now_, EventKind::Resume, t);
-        }
+        fail_host_flows(links_, queue_, now_, node);
         if (f < 0) continue;
         Inbox& in = inbox_[static_cast<std::size_t>(m_.failovers[static_cast<std::size_t>(f)].stage)];
         in.messages.clear();
@@ -283,16 +277,7 @@ class FlowPipeline {
         if (const int b = m_.failback_start(node, now_); b >= 0) spawn(failback(b));
         spare_up_.open(queue_, now_);
       } else {
-        const int peer = e.peer.empty() ? -1 : m_.host_index(e.peer);
-        if (e.action == EventAction::SetBandwidth) {
-          if (e.direction != LinkDirection::Down) links_.set_capacity(now_, FairShareNetwork::up_link(node), e.value);
-          if (e.direction != LinkDirection::Up) links_.set_capacity(now_, FairShareNetwork::down_link(node), e.value);
-        } else if (peer < 0) {
-          latencies_.set_access(node, e.value);
-        } else {
-          latencies_.set_pair(node, peer, e.value);
-        }
-        m_.signals.on_link_changed(LinkChanged{now_, node, peer, e.action, e.direction, e.value});
+        apply_link_change(e, node, e.peer.empty() ? -1 : m_.host_index(e.peer), now_, links_, latencies_, m_.signals);
       }
     }
   }
@@ -321,14 +306,7 @@ RunReport run_flow_pipeline(const Scenario& sc, const RunOptions& options) {
 
 RunReport run_flow_pipeline(const Scenario& sc, const RunOptions& options, SimSignals& signals) {
   PipelineRun run(sc, options, signals);
-  const auto wall0 = std::chrono::steady_clock::now();
-  {
-    ProgressLine progress(options.progress, run.requests, "requests");
-    FlowPipeline pipeline(sc, run);
-    pipeline.run(progress);
-    progress.finish();
-  }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double wall = play_request_run<FlowPipeline>(sc, run, options);
   return pipeline_report(run, wall, options);
 }
 

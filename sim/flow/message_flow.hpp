@@ -1,13 +1,19 @@
 #pragma once
 // What the flow engine's pipelines and trees share: a message as a flow on the FairShareNetwork,
 // and the loop that plays their events.
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "sim/flow/event_queue.hpp"
 #include "sim/flow/fair_share_network.hpp"
 #include "sim/flow/process.hpp"
+#include "sim/output/progress_line.hpp"
+#include "sim/pipeline_run.hpp"
+#include "sim/run_options.hpp"
 #include "sim/swarm/latency_table.hpp"
+#include "sim/swarm/swarm_events.hpp"
 
 namespace swarmsim::sim::flow {
 
@@ -29,6 +35,80 @@ struct Transfer {
   }
   Outcome await_resume() const noexcept { return w.outcome; }
 };
+
+/// Messages delivered to a receiver on host `host` (a tree node, a coded model, a client), in
+/// arrival order. A server's inboxes empty when it goes down (drop_host_inboxes).
+struct HostInbox {
+  std::deque<StageMessage> messages;
+  Waiter* waiting = nullptr;
+  int host = 0;
+};
+
+/// Waits for the next message of an inbox.
+struct ReceiveFrom {
+  HostInbox* in;
+  Waiter w{};
+  bool await_ready() const noexcept { return !in->messages.empty(); }
+  void await_suspend(std::coroutine_handle<> h) {
+    w.handle = h;
+    in->waiting = &w;
+  }
+  StageMessage await_resume() const {
+    const StageMessage msg = in->messages.front();
+    in->messages.pop_front();
+    return msg;
+  }
+};
+
+/// Host `host` went down at `now`: every flow to or from it fails (SimGrid fails a communication
+/// the instant an end goes down) and its waiter resumes with Outcome::Failed.
+inline void fail_host_flows(FairShareNetwork& links, EventQueue& queue, double now, int host) {
+  std::vector<std::uint64_t> cut;
+  links.fail_host(now, host, cut);
+  for (const std::uint64_t t : cut) {
+    waiter_of(t).outcome = Outcome::Failed;
+    queue.push(now, EventKind::Resume, t);
+  }
+}
+
+/// What waited in the inboxes of host `host`, which went down, is lost; their receivers died with it.
+inline void drop_host_inboxes(std::deque<HostInbox>& inboxes, int host) {
+  for (HostInbox& in : inboxes)
+    if (in.host == host) {
+      in.messages.clear();
+      in.waiting = nullptr;  // its process is dead: it is never resumed again
+    }
+}
+
+/// A replayed bandwidth or latency change of host `node` (and `peer`, -1 for its access latency)
+/// applied at `now` to the flow network and the latency table, and reported to `signals`.
+inline void apply_link_change(const ReplayEvent& e, int node, int peer, double now, FairShareNetwork& links, LatencyTable& latencies,
+                              SimSignals& signals) {
+  if (e.action == EventAction::SetBandwidth) {
+    if (e.direction != LinkDirection::Down) links.set_capacity(now, FairShareNetwork::up_link(node), e.value);
+    if (e.direction != LinkDirection::Up) links.set_capacity(now, FairShareNetwork::down_link(node), e.value);
+  } else if (peer < 0) {
+    latencies.set_access(node, e.value);
+  } else {
+    latencies.set_pair(node, peer, e.value);
+  }
+  signals.on_link_changed(LinkChanged{now, node, peer, e.action, e.direction, e.value});
+}
+
+/// Plays a request-based run (a pipeline, a tree, coded inference) on the flow engine `Engine`,
+/// built from the scenario and the run's bookkeeping, with a progress line over run.requests;
+/// returns the wall seconds it took (the run's set-up before this call excluded).
+template <class Engine, class Run>
+double play_request_run(const Scenario& sc, Run& run, const RunOptions& options) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  {
+    ProgressLine progress(options.progress, run.requests, "requests");
+    Engine engine(sc, run);
+    engine.run(progress);
+    progress.finish();
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+}
 
 /// Each client's window of requests in flight (workload.max_in_flight): a sender takes a slot
 /// before it sends, and the receiver gives it back with each answer.

@@ -42,6 +42,14 @@ json tree_run_start_json(const Scenario& sc) {
   return start;
 }
 
+json pipeline_run_start_json(const Scenario& sc, const std::string& model, int stages) {
+  json start = run_start_json(sc);
+  start["model"] = model;
+  start["n_blocks"] = stages;
+  start["pipeline"] = true;
+  return start;
+}
+
 json coded_run_start_json(const Scenario& sc) {
   json start = run_start_json(sc);
   start["model"] = sc.coded && sc.coded->parity > 0 ? "coded-inference" : "uncoded-inference";

@@ -17,6 +17,8 @@ nlohmann::json run_start_json(const Scenario& sc);
 /// The "run_start" line of a Fisher B-tree run (sc.tree set): a tree node's keys play the part of
 /// a server's blocks, so n_blocks is the classes.
 nlohmann::json tree_run_start_json(const Scenario& sc);
+/// The "run_start" line of a graph model's pipeline: its `stages` are its blocks, `model` the graph's name.
+nlohmann::json pipeline_run_start_json(const Scenario& sc, const std::string& model, int stages);
 /// The "run_start" line of an erasure-coded inference run (sc.coded set): member m (the N task
 /// models, then the coded one) plays the part of block m, so n_blocks is the members.
 nlohmann::json coded_run_start_json(const Scenario& sc);

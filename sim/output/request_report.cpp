@@ -24,6 +24,21 @@ double steady_rate(const std::vector<double>& completions) {
   return completions[b] > completions[a] ? static_cast<double>(b - a) / (completions[b] - completions[a]) : 0.0;
 }
 
+RunWriters open_run_writers(const Scenario& sc, const RunOptions& options, SimSignals& signals, const nlohmann::json& run_start) {
+  RunWriters w;
+  if (options.out_dir.empty() || !(sc.outputs.trace || sc.outputs.events)) return w;
+  std::filesystem::create_directories(options.out_dir);
+  if (sc.outputs.trace) {
+    w.trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
+    w.trace->connect(signals);
+  }
+  if (sc.outputs.events) {
+    w.log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", run_start);
+    w.log->connect(signals);
+  }
+  return w;
+}
+
 void finish_run_report(RunReport& report, double sim_time, double wall, std::uint64_t hops, ChromeTraceWriter* trace, EventLogWriter* log,
                        const Scenario& sc, const RunOptions& options) {
   report.simulated_time = sim_time;

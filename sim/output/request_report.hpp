@@ -1,6 +1,7 @@
 #pragma once
 // What the reports of request-based runs (graph pipelines, Fisher B-trees) share: latency
 // percentiles, the steady request rate, and finishing a run's output files.
+#include <memory>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +19,14 @@ nlohmann::json latency_percentiles(std::vector<double> latency_s);
 /// Requests per second between the 10th and 90th percentile of the completion times (no fill
 /// or drain); 0 with fewer than 10 completions. `completions` sorted (s).
 double steady_rate(const std::vector<double>& completions);
+
+/// A request-based run's trace.json and events.jsonl writers under options.out_dir, connected to
+/// `signals`; each is null when the run writes no outputs or the scenario turns that file off.
+struct RunWriters {
+  std::unique_ptr<ChromeTraceWriter> trace;
+  std::unique_ptr<EventLogWriter> log;  ///< opened with `run_start` as its first line
+};
+RunWriters open_run_writers(const Scenario& sc, const RunOptions& options, SimSignals& signals, const nlohmann::json& run_start);
 
 /// Ends a run's report: records its times and hops, finishes trace.json (noting dropped spans
 /// in the metrics) and events.jsonl, and writes metrics.json under options.out_dir.

@@ -12,24 +12,6 @@ namespace {
 constexpr std::uint64_t kMeansStream = 0x6D65616E73ULL;  // "means"
 constexpr std::uint64_t kClassStream = 0x636C617373ULL;  // "class"
 constexpr std::uint64_t kLookStream = 0x6C6F6F6BULL;     // "look"
-
-/// A standard normal variate by Box-Muller (both draws of a pair are used by the caller's loop).
-void normal_pair(Rng& rng, double& a, double& b) {
-  const double u = 1.0 - rng.uniform();  // (0, 1]
-  const double v = rng.uniform();
-  const double r = std::sqrt(-2.0 * std::log(u));
-  a = r * std::cos(2.0 * M_PI * v);
-  b = r * std::sin(2.0 * M_PI * v);
-}
-
-void fill_normals(Rng& rng, double* out, int n) {
-  for (int i = 0; i < n; i += 2) {
-    double a = 0, b = 0;
-    normal_pair(rng, a, b);
-    out[i] = a;
-    if (i + 1 < n) out[i + 1] = b;
-  }
-}
 }  // namespace
 
 const char* to_string(TreeNodeState s) {
@@ -50,7 +32,7 @@ TreeTask::TreeTask(const FisherTreeSpec& spec, std::uint64_t seed)
   Rng rng = Rng(seed).split(kMeansStream);
   for (int y = 0; y < classes_; ++y) {  // a uniformly random direction, scaled to the separation
     double* mu = &means_[static_cast<std::size_t>(y) * d];
-    fill_normals(rng, mu, dim_);
+    fill_normals(rng, mu, static_cast<std::size_t>(dim_));
     double n2 = 0;
     for (std::size_t i = 0; i < d; ++i) n2 += mu[i] * mu[i];
     const double scale = spec.separation / std::sqrt(std::max(n2, 1e-300));

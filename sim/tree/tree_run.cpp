@@ -57,15 +57,9 @@ TreeRun::TreeRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
   Rng root(sc.seed);
   arrival = draw_arrivals(sc.workload, root);
 
-  if (!options.out_dir.empty() && (sc.outputs.trace || sc.outputs.events)) std::filesystem::create_directories(options.out_dir);
-  if (!options.out_dir.empty() && sc.outputs.trace) {
-    trace = std::make_unique<ChromeTraceWriter>(sc, options.out_dir / "trace.json");
-    trace->connect(signals);
-  }
-  if (!options.out_dir.empty() && sc.outputs.events) {
-    log = std::make_unique<EventLogWriter>(sc, options.out_dir / "events.jsonl", tree_run_start_json(sc));
-    log->connect(signals);
-  }
+  RunWriters writers = open_run_writers(sc, options, signals, tree_run_start_json(sc));
+  trace = std::move(writers.trace);
+  log = std::move(writers.log);
   for (const TreeNode& n : tree->nodes()) signals.on_node_joined(NodeJoined{0.0, n.server, BlockRange{n.keys.lo, n.keys.hi}, 0.0});
   report_tree(0.0, "planned", -1);
 }
