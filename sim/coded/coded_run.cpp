@@ -1,8 +1,6 @@
 #include "sim/coded/coded_run.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <filesystem>
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/output/request_report.hpp"
@@ -38,7 +36,8 @@ CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig
   correct.assign(R, 0);
   exact_correct.assign(R, 0);
   state.assign(R * members.size(), MemberState::Unsent);
-  scratch.resize(static_cast<std::size_t>(ensemble.tasks.dim() + (n_members() + 1) * ensemble.tasks.classes()));
+  scratch.resize(static_cast<std::size_t>(ensemble.tasks.dim() + (spec.models + 2) * ensemble.tasks.classes()));
+  scratch_outputs.resize(static_cast<std::size_t>(spec.models));
   for (int r = 0; r < requests; ++r) {
     Rng rng = Rng(sc.seed ^ kTaskStream).split(static_cast<std::uint64_t>(r));
     const int t = static_cast<int>(rng.below(static_cast<std::uint64_t>(spec.models)));
@@ -154,10 +153,9 @@ void CodedRun::complete(int r, double t, int missing) {
   correct[ri] = exact_correct[ri];
   if (missing >= 0) {  // seed 001: decode the missing model's output from the others and the coded one
     ensemble.coded.probabilities(x, out + N * C);
-    std::vector<const double*> outputs;
-    for (int i = 0; i < N; ++i) outputs.push_back(out + i * C);
+    for (int i = 0; i < N; ++i) scratch_outputs[static_cast<std::size_t>(i)] = out + i * C;
     double* decoded_p = out + (N + 1) * C;
-    decode_output(outputs, out + N * C, ensemble.beta, missing, C, decoded_p);
+    decode_output(scratch_outputs, out + N * C, ensemble.beta, missing, C, decoded_p);
     decoded_member[ri] = missing;
     ++decoded;
     if (missing == task[ri]) {

@@ -66,7 +66,8 @@ struct CodedRun {
   std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
   /// events.jsonl, when the run writes outputs: a "run_start" whose blocks are the members.
   std::unique_ptr<EventLogWriter> log;
-  std::vector<double> scratch;               ///< an input and the members' outputs, reused per request
+  std::vector<double> scratch;               ///< an input, the N outputs, the coded and the decoded one, reused per request
+  std::vector<const double*> scratch_outputs;  ///< the N outputs for decode_output, reused per request
 
   /// Trains the ensemble, places member m on server node m (scenario order), draws the arrivals
   /// and each request's task and input class, and reports the members to `signals`.
