@@ -69,6 +69,7 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"request_p99_s", "latency_s.p99", "request p99", MetricUnit::Seconds, "requests.completed"},
       {"requests_failed", "requests.failed", "failed", MetricUnit::Count},
       {"accuracy", "answers.accuracy", "accuracy", MetricUnit::Fraction, "requests.completed"},
+      {"decoded_share", "answers.decoded_share", "decoded", MetricUnit::Fraction, "requests.completed"},
   };
   return metrics;
 }

@@ -224,10 +224,33 @@ TEST(Comparison, ExtractMetricsReadsRequestBasedRuns) {
   EXPECT_DOUBLE_EQ(v[metric_index("accuracy")], 0.625);
   EXPECT_TRUE(std::isnan(v[metric_index("tokens_per_s")]));
   EXPECT_TRUE(std::isnan(v[metric_index("per_token_p50_s")]));
+  EXPECT_TRUE(std::isnan(v[metric_index("decoded_share")])) << "a tree decodes nothing: no column, not 0%";
   m["requests"]["completed"] = 0;  // nothing answered: no latency or accuracy, not 0
   v = extract_metrics(m);
   EXPECT_TRUE(std::isnan(v[metric_index("request_p50_s")]));
   EXPECT_TRUE(std::isnan(v[metric_index("accuracy")]));
+}
+
+// A coded run's table adds the share of requests completed by decoding; a tree's does not.
+TEST(Comparison, CodedRunsShowTheirDecodedShare) {
+  const nlohmann::json coded = nlohmann::json::parse(R"({
+    "kind": "coded",
+    "throughput": {"requests_per_s": 40.0},
+    "latency_s": {"p50": 0.036, "p90": 0.05, "p99": 0.096, "max": 0.15},
+    "requests": {"completed": 4000, "failed": 0},
+    "answers": {"accuracy": 0.79, "decoded_share": 0.304},
+    "network": {"bytes_moved": 1e9}
+  })");
+  RunRecord r;
+  r.scenario = "coded";
+  r.policy = "coin";
+  r.ok = true;
+  r.values = extract_metrics(coded);
+  EXPECT_DOUBLE_EQ(r.values[metric_index("decoded_share")], 0.304);
+  const Comparison c = aggregate({"coded"}, {"coded.json"}, parse_policy_list("coin:model.coded.method=coin"), 1, {r});
+  const std::string table = format_tables(c);
+  EXPECT_NE(table.find("decoded"), std::string::npos) << table;
+  EXPECT_NE(table.find("30.40%"), std::string::npos) << table;
 }
 
 // Scenarios without tokens rank and compare by requests/s, and their tables show the request
