@@ -358,11 +358,12 @@ void series_plots(const Timeline& tl, double T, const char* id, float width) {
   for (float x : tp.values) tp_max = std::max(tp_max, x);
   for (float x : lat.values) lat_max = std::max(lat_max, x);
   char overlay[96];
-  std::snprintf(overlay, sizeof overlay, "tokens/s (max %.1f, %.2f s window), 0..%.1f s", tp_max, 5 * tp.dt, T);
+  const bool requests = tl.info().request_based();
+  std::snprintf(overlay, sizeof overlay, "%s (max %.1f, %.2f s window), 0..%.1f s", requests ? "requests/s" : "tokens/s", tp_max, 5 * tp.dt, T);
   ImGui::PushID(id);
   ImGui::PlotLines("##tp", tp.values.data(), static_cast<int>(tp.values.size()), 0, overlay, 0.0f, std::max(1e-6f, tp_max * 1.1f),
                    ImVec2(width, 62));
-  std::snprintf(overlay, sizeof overlay, "per-token latency (max %.1f ms)", lat_max * 1e3);
+  std::snprintf(overlay, sizeof overlay, "%s (max %.1f ms)", requests ? "request latency" : "per-token latency", lat_max * 1e3);
   ImGui::PlotLines("##lat", lat.values.data(), static_cast<int>(lat.values.size()), 0, overlay, 0.0f,
                    std::max(1e-6f, lat_max * 1.1f), ImVec2(width, 62));
   ImGui::PopID();

@@ -396,7 +396,7 @@ TimeSeries Timeline::token_latency(double T, int bins) const {
   for (std::size_t i : steps_) {
     const SwarmEvent& e = events_[i];
     if (e.t > T) break;
-    if (e.step == 0) continue;
+    if (e.step == 0 && !info_.request_based()) continue;  // a swarm's prefill is TTFT, not a token's latency
     const int b = std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1);
     ts.values[static_cast<std::size_t>(b)] += static_cast<float>(e.value);
     ++n[static_cast<std::size_t>(b)];

@@ -54,6 +54,8 @@ struct SwarmInfo {
   bool tree = false;              ///< a Fisher B-tree's run: blocks are its keys (classes), a node serves its key range
   int coded_models = 0;           ///< an erasure-coded run's task models N (0: not coded): blocks are its members, the coded one last
   int coded_parity = 0;           ///< an erasure-coded run's coded models (0 or 1)
+  /// A pipeline's, a tree's or a coded run: sessions are requests, each answered in one step.
+  bool request_based() const { return pipeline || tree || coded_models > 0; }
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()
   /// Fills by_name from hosts (call once hosts are complete): every event names its hosts.
   void index_hosts();
@@ -291,6 +293,8 @@ class Timeline {
   /// Tokens/s over [0, T] in `bins` equal bins (`tokens_per_step` per step).
   TimeSeries throughput(double T, int bins) const;
   /// Mean per-token (decode step) latency in each of `bins` bins over [0, T] (0 where none).
+  /// Mean latency of the steps that ended in each bin: decode steps (per token) for a swarm, whole
+  /// requests for a request-based run (SwarmInfo::request_based).
   TimeSeries token_latency(double T, int bins) const;
 
   /// A transfer in flight at T: `progress` in [0, 1].

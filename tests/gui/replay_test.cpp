@@ -392,6 +392,12 @@ TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
     const gui::SwarmState end = t->state_at(1e9);
     EXPECT_EQ(end.sessions_done, m["requests"]["completed"].get<int>());
     EXPECT_EQ(end.steps, m["requests"]["completed"].get<long>()) << "one step per request";
+    // The latency plot of a request-based run shows whole requests (a swarm's shows decode steps).
+    const gui::TimeSeries lat = t->token_latency(20.0, 20);
+    float highest = 0;
+    for (const float v : lat.values) highest = std::max(highest, v);
+    EXPECT_GT(highest, m["latency_s"]["p50"].get<double>() * 0.5);
+    EXPECT_LE(highest, m["latency_s"]["max"].get<double>() * 1.0001);
   }
   std::filesystem::remove_all(dir);
 }
