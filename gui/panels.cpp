@@ -88,7 +88,8 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
         return name(e.node) + (e.direction == 'u' ? " uplink" : e.direction == 'd' ? " downlink" : " links") + " -> " + rate_str(e.value);
       std::snprintf(buf, sizeof buf, "%.2f ms", e.value * 1e3);
       return (e.peer >= 0 ? name(e.node) + " <-> " + name(e.peer) + " latency -> " : name(e.node) + " access latency -> ") + buf;
-    case EventType::SessionStart: return "session " + std::to_string(e.session) + " arrives at " + name(e.client);
+    case EventType::SessionStart:
+      return (info.request_based() ? "request " : "session ") + std::to_string(e.session) + " arrives at " + name(e.client);
     case EventType::ChainFormed: {
       std::string s = "session " + std::to_string(e.session) + " chain";
       if (e.attempt > 1) s += " (attempt " + std::to_string(e.attempt) + ")";
@@ -96,7 +97,9 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       for (const ChainHop& h : e.hops) s += " " + hop_text(info, h);
       return s;
     }
-    case EventType::SessionDone: return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + " tokens";
+    case EventType::SessionDone:
+      if (info.request_based()) return "request " + std::to_string(e.session) + " answered";
+      return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + " tokens";
     case EventType::SessionFailed: return "session " + std::to_string(e.session) + " FAILED: " + e.text;
     case EventType::Compute:
       std::snprintf(buf, sizeof buf, "%s %s %s s%d step %d (%.2f ms)", name(e.node).c_str(), e.text.c_str(),
@@ -375,8 +378,12 @@ void draw_metrics_panel(AppState& st, const PixelRect& r) {
   begin_fixed("Metrics", r, st.screenshot_mode);
   const SwarmInfo& info = st.timeline.info();
   const SwarmState& s = st.snapshot;
-  ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
-              s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
+  if (info.request_based())  // a pipeline's, a tree's or a coded run's sessions are requests, with no tokens
+    ImGui::Text("requests %d sent, %d answered, %d failed, %zu in flight | %ld messages, %s moved", s.sessions_started, s.sessions_done,
+                s.sessions_failed, s.sessions.size(), s.hops, bytes_str(s.bytes_moved).c_str());
+  else
+    ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
+                s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
   const float w = ImGui::GetContentRegionAvail().x;
   if (st.previous) {
     // The previous run's curves next to this run's, each over its own time.
