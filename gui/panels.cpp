@@ -311,7 +311,8 @@ bool has_tree(const AppState& st) { return st.timeline.info().tree || !st.timeli
 void draw_coverage_panel(AppState& st, const PixelRect& r) {
   // A Fisher B-tree run shows its tree first; its blocks are the tree's nodes.
   if (!has_tree(st)) {
-    begin_fixed("Block coverage###bottom", r, st.screenshot_mode);
+    // A coded run's blocks are its members: the task models, then the coded model.
+    begin_fixed(st.timeline.info().coded_models > 0 ? "Coded inference: members###bottom" : "Block coverage###bottom", r, st.screenshot_mode);
     coverage_contents(st, r);
     ImGui::End();
     return;
