@@ -21,13 +21,18 @@ CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig
     : sc(s), spec(*s.coded), ensemble(*s.coded, s.seed), signals(sig) {
   if (ensemble.has_coded()) offline = ensemble.evaluate(spec.test_samples);
   const gpu::RooflineCostModel roofline;
-  for (int m = 0; m < spec.models + spec.parity; ++m) {  // a forward pass: its FLOPs, and its parameters read once
+  for (const NodeSpec& n : sc.nodes)  // a forward pass: its FLOPs, and its parameters read once
+    server_compute_s.push_back(roofline.op_seconds(*n.device, gpu::OpCost{"coded_model", gpu::OpClass::Gemm, spec.node_flops, spec.node_param_bytes}));
+  server_up.assign(sc.nodes.size(), 1);
+  server_downs.assign(sc.nodes.size(), 0);
+  for (int m = 0; m < spec.models + spec.parity; ++m) {
     CodedMember member;
     member.server = m;
-    member.compute_s = roofline.op_seconds(*sc.nodes[static_cast<std::size_t>(m)].device,
-                                           gpu::OpCost{"coded_model", gpu::OpClass::Gemm, spec.node_flops, spec.node_param_bytes});
+    member.compute_s = server_compute_s[static_cast<std::size_t>(m)];
     members.push_back(member);
   }
+  for (int s = n_members(); s < static_cast<int>(sc.nodes.size()); ++s) spares.push_back(s);
+  sort_spares();
   requests = sc.workload.sessions;
   const auto R = static_cast<std::size_t>(requests);
   sent.assign(R, -1);
@@ -53,9 +58,9 @@ CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig
   for (int m = 0; m < n_members(); ++m) signals.on_node_joined(NodeJoined{0.0, members[static_cast<std::size_t>(m)].server, BlockRange{m, m + 1}, 0.0});
 }
 
-double CodedRun::load_s(int m) const {
-  return spec.node_param_bytes / sc.nodes[static_cast<std::size_t>(members[static_cast<std::size_t>(m)].server)].weights_load_Bps;
-}
+double CodedRun::load_s(int m) const { return server_load_s(members[static_cast<std::size_t>(m)].server); }
+
+double CodedRun::server_load_s(int server) const { return spec.node_param_bytes / sc.nodes[static_cast<std::size_t>(server)].weights_load_Bps; }
 
 bool CodedRun::straggles(int m, int r) const {
   if (spec.straggle_probability <= 0) return false;
@@ -169,32 +174,92 @@ void CodedRun::complete(int r, double t, int missing) {
   signals.on_session_ended(SessionEnded{t, r, true, "", 1});
 }
 
-void CodedRun::member_down(int m, double t) {
+void CodedRun::sort_spares() {
+  std::sort(spares.begin(), spares.end(), [&](int a, int b) {
+    const double ca = server_compute_s[static_cast<std::size_t>(a)], cb = server_compute_s[static_cast<std::size_t>(b)];
+    return ca < cb || (ca == cb && a < b);
+  });
+}
+
+int CodedRun::server_down(int server, double t) {
+  server_up[static_cast<std::size_t>(server)] = 0;
+  ++server_downs[static_cast<std::size_t>(server)];
+  spares.erase(std::remove(spares.begin(), spares.end(), server), spares.end());
+  signals.on_node_state(NodeStateChanged{t, server, false});
+  const int m = member_of(server);
+  if (m < 0 || !members[static_cast<std::size_t>(m)].up) return -1;
   CodedMember& member = members[static_cast<std::size_t>(m)];
   member.up = member.serving = false;
   ++member.failures;
-  signals.on_node_state(NodeStateChanged{t, member.server, false});
   for (int r = 0; r < requests; ++r)
     if (done[static_cast<std::size_t>(r)] < 0 && at(r, m) == MemberState::Pending) at(r, m) = MemberState::Lost;
+  CodedFailover f;
+  f.member = m;
+  f.from_server = server;
+  f.failed_at_s = t;
+  f.detected_at_s = sc.policy.faults.detected_at(t);
+  failovers.push_back(f);
+  return static_cast<int>(failovers.size()) - 1;
 }
 
-void CodedRun::member_up(int m, double t) {
-  members[static_cast<std::size_t>(m)].up = true;
-  signals.on_node_state(NodeStateChanged{t, members[static_cast<std::size_t>(m)].server, true});
+int CodedRun::server_back(int server, double t) {
+  server_up[static_cast<std::size_t>(server)] = 1;
+  signals.on_node_state(NodeStateChanged{t, server, true});
+  const int m = member_of(server);
+  if (m >= 0) {
+    members[static_cast<std::size_t>(m)].up = true;  // it reloads the member's model
+    return m;
+  }
+  spares.push_back(server);
+  sort_spares();
+  return -1;
 }
 
-std::vector<std::vector<int>> CodedRun::member_ready(int m, double t) {
+int CodedRun::take_spare(int) {
+  if (spares.empty()) return -1;
+  const int s = spares.front();
+  spares.erase(spares.begin());
+  return s;
+}
+
+std::optional<std::vector<std::vector<int>>> CodedRun::member_ready_on(int m, int server, double t) {
   CodedMember& member = members[static_cast<std::size_t>(m)];
-  member.serving = true;
+  const auto srv = static_cast<std::size_t>(server);
+  if (member.serving || !server_up[srv]) {  // another recovery won, or this server went down meanwhile
+    if (server_up[srv] && server != member.server && std::find(spares.begin(), spares.end(), server) == spares.end()) {
+      spares.push_back(server);
+      sort_spares();
+    }
+    return std::nullopt;
+  }
+  const int left = member.server;
+  if (server != left) {  // moved to a spare: the server it left turns spare once it is up
+    member.server = server;
+    member.compute_s = server_compute_s[srv];
+    if (server_up[static_cast<std::size_t>(left)]) {
+      spares.push_back(left);
+      sort_spares();
+    }
+  }
+  member.up = member.serving = true;
   member.ready_at_s = t;
-  signals.on_node_joined(NodeJoined{t, member.server, BlockRange{m, m + 1}, t - load_s(m)});
+  signals.on_node_joined(NodeJoined{t, server, BlockRange{m, m + 1}, t - load_s(m)});
   std::vector<std::vector<int>> lost(static_cast<std::size_t>(clients()));
+  int count = 0;
   for (int r = 0; r < requests; ++r) {
     if (done[static_cast<std::size_t>(r)] >= 0 || at(r, m) != MemberState::Lost) continue;
     at(r, m) = MemberState::Pending;
     lost[static_cast<std::size_t>(client_of(r))].push_back(r);
-    ++resent;
+    ++count;
   }
+  resent += count;
+  for (auto it = failovers.rbegin(); it != failovers.rend(); ++it)
+    if (it->member == m && it->ready_at_s < 0) {
+      it->to_server = server;
+      it->ready_at_s = t;
+      it->requests_resent = count;
+      break;
+    }
   return lost;
 }
 
@@ -264,6 +329,19 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };
+  nlohmann::json failovers = nlohmann::json::array();
+  for (const CodedFailover& f : run.failovers) {
+    nlohmann::json j = {{"member", f.member}, {"from", sc.nodes[static_cast<std::size_t>(f.from_server)].name}, {"failed_at_s", f.failed_at_s},
+                        {"detected_at_s", f.detected_at_s}};
+    if (f.to_server >= 0) {  // else it did not serve again before the run ended
+      j["to"] = sc.nodes[static_cast<std::size_t>(f.to_server)].name;
+      j["ready_at_s"] = f.ready_at_s;
+      j["requests_resent"] = f.requests_resent;
+    }
+    failovers.push_back(j);
+  }
+  report.metrics["failovers"] = failovers;
+  report.metrics["spare_servers"] = run.spares.size();
   if (run.ensemble.has_coded())
     report.metrics["decoding_offline"] = {{"test_inputs_per_task", spec.test_samples},
                                           {"accuracy", run.offline.accuracy},

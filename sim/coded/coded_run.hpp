@@ -6,6 +6,7 @@
 // (sim/engine/coded_simulation.cpp) only decides when things happen. Pure: no SimGrid.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "sim/coded/coin.hpp"
@@ -40,6 +41,18 @@ struct CodedMember {
   int dropped = 0;          ///< requests it dropped unstarted because their cancel had arrived
 };
 
+/// A member whose server failed, and where it served again: a spare it moved to once the
+/// failure was detected, or its own server back (docs/coded-inference.md, "Failures").
+struct CodedFailover {
+  int member = 0;
+  int from_server = -1;       ///< index into Scenario::nodes: the server that went down
+  int to_server = -1;         ///< where the member served again (a spare, or the same server); -1 until then
+  double failed_at_s = 0;
+  double detected_at_s = 0;   ///< heartbeats missed: a spare, if any is up, loads the member's model
+  double ready_at_s = -1;     ///< the member served again; -1 until then
+  int requests_resent = 0;    ///< unfinished requests whose inputs it had lost, sent to it again
+};
+
 /// An erasure-coded inference run: the ensemble, the members, the requests and the tallies.
 struct CodedRun {
   const Scenario& sc;
@@ -47,6 +60,11 @@ struct CodedRun {
   CodedEnsemble ensemble;
   CodedAccuracy offline;             ///< the ensemble's accuracies on the tasks' test inputs (with a coded model)
   std::vector<CodedMember> members;  ///< N task models, then the coded model when parity is 1
+  std::vector<double> server_compute_s;  ///< per server node: one forward pass on its device, roofline (s)
+  std::vector<char> server_up;           ///< per server node
+  std::vector<int> server_downs;         ///< per server node: times it went down (a load started before the last is void)
+  std::vector<int> spares;               ///< server nodes that are up and hold no member, fastest first (ties: lower index)
+  std::vector<CodedFailover> failovers;
   int requests = 0;
   int completed = 0;
   std::vector<double> arrival, sent, done;  ///< per request (s); -1 until it happens
@@ -83,6 +101,8 @@ struct CodedRun {
   double endpoint_s(double bytes) const { return sc.overheads.rpc_s + bytes / sc.overheads.serialization_Bps; }
   /// Seconds member m's server takes to load its model's parameters.
   double load_s(int m) const;
+  /// Seconds server node `server` takes to load a model's parameters.
+  double server_load_s(int server) const;
   /// Member m's compute time for request r: its forward pass, `straggle_slowdown` times longer
   /// when the computation straggles (chance straggle_probability, fixed by the seed, r and m) (s).
   double compute_s(int m, int r) const;
@@ -106,13 +126,24 @@ struct CodedRun {
   /// Request r's decode wait ran out at t: decodes the missing output if the request is still
   /// unfinished; returns true when it completed.
   bool decode_deadline(int r, double t);
-  /// Member m's server went down at t (it was up, serving or loading): what was pending with it is lost.
-  void member_down(int m, double t);
-  /// Member m's server came back at t and loads its parameters.
-  void member_up(int m, double t);
-  /// Member m serves again at t (it loaded its parameters). Returns the unfinished requests it
-  /// lost, per client, to send again (they turn Pending).
-  std::vector<std::vector<int>> member_ready(int m, double t);
+  /// Server node `server` went down at t. Its member, if it has one that is up (serving or
+  /// loading), loses what was pending with it and a failover is recorded: returns its index (-1
+  /// otherwise). A spare is a spare no more.
+  int server_down(int server, double t);
+  /// Server node `server` came back at t. If a member still belongs to it, the member reloads its
+  /// model there: returns the member (the engine waits load_s then calls member_ready_on). Else
+  /// the server turns spare: returns -1.
+  int server_back(int server, double t);
+  /// Failover f's failure was detected: the fastest spare that is up, taken for its member (the
+  /// engine waits its load time then calls member_ready_on); -1 when there is none, and the
+  /// member waits for its own server.
+  int take_spare(int f);
+  /// Member m's model has loaded on `server` at t (its own server back, or a spare). If the member
+  /// does not serve yet and `server` is up, it serves there from now (a spare becomes its server;
+  /// the server it left turns spare once up) and this returns the unfinished requests it lost, per
+  /// client, to send again (they turn Pending). Otherwise another recovery won, or `server` went
+  /// down meanwhile: nullopt, and an up `server` that is not the member's goes back to the spares.
+  std::optional<std::vector<std::vector<int>>> member_ready_on(int m, int server, double t);
   /// With model.coded.cancel: the members still holding request r, which just completed (its
   /// client sends each a cancel, counted here).
   std::vector<int> cancel_targets(int r);
@@ -124,6 +155,7 @@ struct CodedRun {
   int member_of(int server) const;
 
  private:
+  void sort_spares();
   /// Request r completes at t with the N outputs, or with `missing` decoded (-1: none missing).
   void complete(int r, double t, int missing);
 };

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -149,12 +150,15 @@ struct CodedActors {
     for (int r = c; r < m.requests; r += m.clients()) keep->acquire();
   }
 
-  /// Member k's server came back: it loads its parameters, serves, and is sent again what it lost.
-  void recover(int k) {
-    const int life = m.members[static_cast<std::size_t>(k)].failures;
-    sg4::this_actor::sleep_for(m.load_s(k));
-    if (m.members[static_cast<std::size_t>(k)].failures != life) return;  // down again while loading: a later recovery takes over
-    const std::vector<std::vector<int>> lost = m.member_ready(k, now());
+  /// Member k's model loads on server node `target` (its own server back, or a spare); then, unless
+  /// `target` went down meanwhile or another recovery won, k serves there and is sent again what it lost.
+  void recover(int k, int target) {
+    const int downs = m.server_downs[static_cast<std::size_t>(target)];
+    sg4::this_actor::sleep_for(m.server_load_s(target));
+    if (m.server_downs[static_cast<std::size_t>(target)] != downs) return;  // down again while loading: a later recovery takes over
+    const std::optional<std::vector<std::vector<int>>> ready = m.member_ready_on(k, target, now());
+    if (!ready) return;
+    const std::vector<std::vector<int>>& lost = *ready;
     start_member(k);
     for (int c = 0; c < m.clients(); ++c) {
       const std::vector<int>& mine = lost[static_cast<std::size_t>(c)];
@@ -167,21 +171,30 @@ struct CodedActors {
     }
   }
 
+  /// Failover f: once heartbeats reveal the failure, the fastest spare that is up (if any) loads
+  /// the member's model; the member serves wherever its model is ready first.
+  void failover(int f) {
+    sg4::this_actor::sleep_until(m.failovers[static_cast<std::size_t>(f)].detected_at_s);
+    const int k = m.failovers[static_cast<std::size_t>(f)].member;
+    if (m.members[static_cast<std::size_t>(k)].serving) return;  // its server came back and reloaded first
+    if (const int spare = m.take_spare(f); spare >= 0) recover(k, spare);
+  }
+
   /// Replayed changes (bandwidth changes and the hosts' states are the platform's profiles).
   void replay() {
     for (const ReplayEvent& e : sc.events) {
       sg4::this_actor::sleep_until(e.at_s);
       const int node = host_index(sc, e.node);
-      const int k = m.member_of(node);
       if (e.action == EventAction::NodeDown) {
-        if (k >= 0 && m.members[static_cast<std::size_t>(k)].up) m.member_down(k, now());
+        if (node >= static_cast<int>(sc.nodes.size()) || !m.server_up[static_cast<std::size_t>(node)]) continue;
+        if (const int f = m.server_down(node, now()); f >= 0)
+          sg4::Actor::create("failover", platform.control_host(), [this, f] { failover(f); })->daemonize();
         continue;
       }
       if (e.action == EventAction::NodeUp) {
-        if (k >= 0 && !m.members[static_cast<std::size_t>(k)].up) {
-          m.member_up(k, now());
-          sg4::Actor::create("recover", platform.control_host(), [this, k] { recover(k); })->daemonize();
-        }
+        if (node >= static_cast<int>(sc.nodes.size()) || m.server_up[static_cast<std::size_t>(node)]) continue;
+        if (const int k = m.server_back(node, now()); k >= 0)
+          sg4::Actor::create("recover", platform.control_host(), [this, k, node] { recover(k, node); })->daemonize();
         continue;
       }
       replay_link_change(e, node, e.peer.empty() ? -1 : host_index(sc, e.peer), now(), latencies, m.signals);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "sim/coded/coded_run.hpp"
@@ -28,8 +29,7 @@ class FlowCoded {
         member_inbox_(static_cast<std::size_t>(run.n_members()), -1),
         cancel_inbox_(static_cast<std::size_t>(run.n_members()), -1),
         windows_(sc.clients.size(), sc.workload.max_in_flight),
-        host_life_(sc.nodes.size(), 0),
-        host_up_(sc.nodes.size(), 1) {
+        host_life_(sc.nodes.size(), 0) {
     for (int c = 0; c < m_.clients(); ++c) {
       client_inbox_.emplace_back();
       for (int k = 0; k < m_.n_members(); ++k) client_inbox_.back().push_back(open_inbox(client_host(c)));
@@ -87,7 +87,7 @@ class FlowCoded {
     co_await sleep_for(m_.endpoint_s(bytes));
     if (dead(from, life)) co_return false;
     m_.message_posted(r, k, wire);
-    if (!is_server(to) || host_up_[static_cast<std::size_t>(to)])
+    if (!is_server(to) || m_.server_up[static_cast<std::size_t>(to)])
       processes_.start_now(carry(from, to, box, StageMessage{r, 0}, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
     co_return true;
   }
@@ -176,15 +176,24 @@ class FlowCoded {
     if (m_.decode_deadline(r, now_)) request_completed(c, r);
   }
 
-  /// Member k's server came back: it loads its parameters, serves, and is sent again what it lost.
-  Process recover(int k) {
-    const int life = m_.members[static_cast<std::size_t>(k)].failures;
-    co_await sleep_for(m_.load_s(k));
-    if (m_.members[static_cast<std::size_t>(k)].failures != life) co_return;  // down again while loading
-    std::vector<std::vector<int>> lost = m_.member_ready(k, now_);
+  /// Member k's model loads on server node `target` (its own server back, or a spare); then, unless
+  /// `target` went down meanwhile or another recovery won, k serves there and is sent again what it lost.
+  Process recover(int k, int target) {
+    const int downs = m_.server_downs[static_cast<std::size_t>(target)];
+    co_await sleep_for(m_.server_load_s(target));
+    if (m_.server_downs[static_cast<std::size_t>(target)] != downs) co_return;  // down again while loading
+    std::optional<std::vector<std::vector<int>>> ready = m_.member_ready_on(k, target, now_);
+    if (!ready) co_return;
     start_member(k);
     for (int c = 0; c < m_.clients(); ++c)
-      if (!lost[static_cast<std::size_t>(c)].empty()) spawn(resend(c, k, std::move(lost[static_cast<std::size_t>(c)])));
+      if (!(*ready)[static_cast<std::size_t>(c)].empty()) spawn(resend(c, k, std::move((*ready)[static_cast<std::size_t>(c)])));
+  }
+  /// Failover f (as SimGrid's): once detected, the fastest spare that is up loads the member's model.
+  Process failover(int f) {
+    co_await sleep_until(m_.failovers[static_cast<std::size_t>(f)].detected_at_s);
+    const int k = m_.failovers[static_cast<std::size_t>(f)].member;
+    if (m_.members[static_cast<std::size_t>(k)].serving) co_return;  // its server came back and reloaded first
+    if (const int spare = m_.take_spare(f); spare >= 0) spawn(recover(k, spare));
   }
   /// Client c sends member k the inputs of its unfinished requests that k lost, in order.
   Process resend(int c, int k, std::vector<int> requests) {
@@ -198,21 +207,16 @@ class FlowCoded {
     for (const ReplayEvent& e : sc_.events) {
       co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = host_index(sc_, e.node);
-      const int k = m_.member_of(node);
       if (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) {
         const bool up = e.action == EventAction::NodeUp;
-        if (is_server(node) && host_up_[static_cast<std::size_t>(node)] != up) {
-          host_up_[static_cast<std::size_t>(node)] = up;
-          if (!up) {  // its processes die and its messages end unfinished, as on SimGrid; its inboxes are lost
-            ++host_life_[static_cast<std::size_t>(node)];
-            fail_host_flows(links_, queue_, now_, node);
-            drop_host_inboxes(inboxes_, node);
-          }
-        }
-        if (k >= 0 && !up && m_.members[static_cast<std::size_t>(k)].up) m_.member_down(k, now_);
-        if (k >= 0 && up && !m_.members[static_cast<std::size_t>(k)].up) {
-          m_.member_up(k, now_);
-          spawn(recover(k));
+        if (!is_server(node) || static_cast<bool>(m_.server_up[static_cast<std::size_t>(node)]) == up) continue;
+        if (!up) {  // its processes die and its messages end unfinished, as on SimGrid; its inboxes are lost
+          ++host_life_[static_cast<std::size_t>(node)];
+          fail_host_flows(links_, queue_, now_, node);
+          drop_host_inboxes(inboxes_, node);
+          if (const int f = m_.server_down(node, now_); f >= 0) spawn(failover(f));
+        } else if (const int k = m_.server_back(node, now_); k >= 0) {
+          spawn(recover(k, node));
         }
         continue;
       }
@@ -232,7 +236,6 @@ class FlowCoded {
   std::vector<std::vector<int>> client_inbox_; ///< per client, per member: the receiver's inbox
   ClientWindows windows_;                      ///< each client's max_in_flight window
   std::vector<int> host_life_;                 ///< per server: times it went down (a process of an earlier life is dead)
-  std::vector<char> host_up_;                  ///< per server: its host is on (messages to it are carried)
   double now_ = 0;
   Processes processes_;  ///< last: its frames go before the state they use
 };

@@ -63,10 +63,6 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "routing, the DHT, rebalancing, topology monitoring, compression, schedulers and failback apply to swarms of "
                         "blocks and pipelines; erasure-coded inference sends every request to every model and recovers from a slow "
                         "or failed one by decoding (docs/coded-inference.md)."});
-    const int used = sc.coded->models + sc.coded->parity;
-    if (static_cast<int>(sc.nodes.size()) > used)
-      advice.push_back({"nodes", std::to_string(sc.nodes.size() - static_cast<std::size_t>(used)) + " server node(s) after the first " +
-                                     std::to_string(used) + " serve nothing: coded inference places model m on server node m"});
   }
   if (sc.tree) {
     const PolicySpec& p = sc.policy;

@@ -1110,7 +1110,7 @@ void check_swarm(Reader& r, Scenario& sc) {
     const int needed = sc.coded->models + sc.coded->parity;
     if (static_cast<int>(sc.nodes.size()) < needed)
       r.error("nodes", std::to_string(sc.coded->models) + " models (model.coded.models) and " + std::to_string(sc.coded->parity) +
-                           " coded model (model.coded.parity) need " + std::to_string(needed) + " server nodes, one each in order; the scenario has " +
+                           " coded model (model.coded.parity) need " + std::to_string(needed) + " server nodes, one each in order (later ones are spares); the scenario has " +
                            std::to_string(sc.nodes.size()));
     for (std::size_t i = 0; i < sc.nodes.size() && i < static_cast<std::size_t>(needed); ++i) {
       if (i > 0 && r.node_path[i] == r.node_path[i - 1]) continue;  // copies of one entry: checked once

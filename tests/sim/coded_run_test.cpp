@@ -101,7 +101,7 @@ TEST(CodedRun, AFailedMemberLosesWhatItHeldAndIsSentAgainOnlyTheUnfinishedReques
   m.output_arrived(0, 0, 0.5);
   m.output_arrived(0, 1, 0.5);
   m.output_arrived(1, 1, 0.5);
-  m.member_down(1, 1.0);
+  EXPECT_EQ(m.server_down(1, 1.0), 0) << "member 1's server: failover 0";
   EXPECT_EQ(m.at(1, 1), MemberState::Arrived) << "an output that reached the client is not lost";
   EXPECT_EQ(m.at(2, 1), MemberState::Lost);
   EXPECT_EQ(m.at(3, 1), MemberState::Lost);
@@ -113,14 +113,54 @@ TEST(CodedRun, AFailedMemberLosesWhatItHeldAndIsSentAgainOnlyTheUnfinishedReques
   m.output_arrived(2, 0, 2.0);
   EXPECT_EQ(m.output_arrived(2, 2, 2.0), CodedRun::Arrival::Completed);
   EXPECT_EQ(m.decoded_member[2], 1);
-  m.member_up(1, 3.0);
-  const std::vector<std::vector<int>> lost = m.member_ready(1, 3.1);
+  EXPECT_EQ(m.server_back(1, 3.0), 1) << "it reloads member 1";
+  const std::vector<std::vector<int>> lost = m.member_ready_on(1, 1, 3.1).value();
   ASSERT_EQ(lost.size(), 2u);
   EXPECT_EQ(lost[0], std::vector<int>{4}) << "client 0 holds requests 0, 2, 4";
   EXPECT_EQ(lost[1], std::vector<int>{3}) << "client 1 holds requests 1, 3, 5";
   EXPECT_EQ(m.resent, 2);
   EXPECT_EQ(m.at(3, 1), MemberState::Pending);
   EXPECT_EQ(m.members[1].failures, 1);
+  EXPECT_EQ(m.failovers[0].to_server, 1);
+  EXPECT_EQ(m.failovers[0].requests_resent, 2);
+}
+
+TEST(CodedRun, AFailedMemberMovesToTheFastestSpareAndItsServerTurnsSpareWhenBack) {
+  // Three L4s for the members, then a GTX-1650 and an L4 as spares: the L4 is the faster.
+  const std::string text = R"({
+    "name": "coded-spares",
+    "model": {"coded": {"models": 2, "pretrain_steps": 50, "finetune_steps": 20, "test_samples": 50}},
+    "nodes": [{"name": "s", "count": 3, "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"},
+              {"name": "slow-spare", "gpu": "GTX-1650", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"},
+              {"name": "fast-spare", "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"}],
+    "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"}],
+    "policy": {"faults": {"heartbeat": "1s", "heartbeat_misses": 2}},
+    "workload": {"sessions": 4}
+  })";
+  Fixture f(load_scenario_text(text, "coded-spares.json"));
+  CodedRun& m = f.run;
+  EXPECT_EQ(m.spares, (std::vector<int>{4, 3})) << "fastest first";
+  m.request_sent(0, 0.0);
+  const int fo = m.server_down(0, 2.5);
+  ASSERT_EQ(fo, 0);
+  EXPECT_DOUBLE_EQ(m.failovers[0].detected_at_s, 4.0) << "last heartbeat at 2 s, two missed";
+  EXPECT_EQ(m.take_spare(fo), 4);
+  EXPECT_EQ(m.spares, std::vector<int>{3});
+  const auto lost = m.member_ready_on(0, 4, 4.1);
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ((*lost)[0], std::vector<int>{0}) << "request 0's input to member 0 was lost";
+  EXPECT_EQ(m.members[0].server, 4);
+  EXPECT_EQ(m.member_of(4), 0);
+  EXPECT_EQ(m.member_of(0), -1);
+  EXPECT_EQ(m.server_back(0, 9.0), -1) << "its member moved: the server turns spare";
+  EXPECT_EQ(m.spares, (std::vector<int>{0, 3}));
+  // A recovery that loses the race gives its server back.
+  m.server_down(4, 10.0);
+  EXPECT_EQ(m.take_spare(1), 0);
+  EXPECT_EQ(m.server_back(4, 10.5), 0) << "member 0's server is back and reloads it too";
+  ASSERT_TRUE(m.member_ready_on(0, 4, 10.6).has_value());
+  EXPECT_FALSE(m.member_ready_on(0, 0, 10.8).has_value());
+  EXPECT_EQ(m.spares, (std::vector<int>{0, 3})) << "the spare that lost the race is a spare again";
 }
 
 TEST(CodedRun, ACancelReachesOnlyTheMembersStillHoldingTheRequestAndTheyDropItUnstarted) {

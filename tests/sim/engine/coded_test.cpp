@@ -144,4 +144,29 @@ TEST(CodedEngine, CancelsDropTheWorkOfCompletedRequestsThatAMemberHasNotStarted)
   EXPECT_EQ(c["requests"]["cancels"], 400) << "each request completes with one member still holding it";
 }
 
+TEST(CodedEngine, AFailedModelMovesToASpareOnceDetectedSoUncodedRequestsWaitOnlyThatLong) {
+  // Without a coded model the third L4 ("coded") is a spare. Model 1's server fails at 1.05 s for
+  // good; heartbeats every 100 ms, two missed: detected at 1.2 s; the spare loads 200 MB at 2 GB/s
+  // and serves model 1 from 1.3 s.
+  const std::string workload = R"({"sessions": 300, "max_in_flight": 16, "arrival": {"process": "fixed", "interval": "10ms"}})";
+  const std::string events = R"([{"at": "1.05s", "action": "node_down", "node": "model-1"}])";
+  Scenario sc = coded(R"(, "parity": 0)", workload, R"("L4", "L4", "L4")", events);
+  sc.policy.faults.heartbeat_s = 0.1;
+  const RunReport r = run(sc);
+  const auto& m = r.metrics;
+  ASSERT_EQ(m["requests"]["completed"], 300);
+  ASSERT_EQ(m["failovers"].size(), 1u);
+  const auto& f = m["failovers"][0];
+  EXPECT_EQ(f["from"], "model-1");
+  EXPECT_EQ(f["to"], "coded");
+  EXPECT_NEAR(f["detected_at_s"].get<double>(), 1.2, 1e-9);
+  EXPECT_NEAR(f["ready_at_s"].get<double>(), 1.3, 1e-9);
+  EXPECT_GT(f["requests_resent"].get<int>(), 0);
+  EXPECT_EQ(m["members"][1]["node"], "coded");
+  EXPECT_EQ(m["spare_servers"], 0);
+  // The longest wait: a request sent just before the failure, until the spare serves (0.25 s) and answers.
+  EXPECT_GT(m["latency_s"]["max"].get<double>(), 0.25);
+  EXPECT_LT(m["latency_s"]["max"].get<double>(), 0.35);
+}
+
 }  // namespace
