@@ -364,7 +364,7 @@ TEST(GuiReplay, APipelinesLinkChangesAreShown) {
 
 // Erasure-coded inference streams live, and writes its run directory, in the same vocabulary:
 // member m is block m (the coded model last), its requests the sessions. coin-failover: model 1's
-// server is down from 10 s to 18 s and serves again once it has reloaded its 600 MB (18.3 s).
+// server fails at 10 s; the failure is detected at 11 s and the spare serves model 1 from 11.3 s.
 TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
   gui::Timeline live;
   std::string error;
@@ -382,13 +382,14 @@ TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
     EXPECT_EQ(info.coded_models, 2);
     EXPECT_EQ(info.coded_parity, 1);
     ASSERT_EQ(info.n_blocks, 3);
-    const int model1 = info.host_index("model-1"), coded = info.host_index("coded");
+    const int model1 = info.host_index("model-1"), coded = info.host_index("coded"), spare = info.host_index("spare");
     EXPECT_EQ(t->state_at(5).servers_of_block(1), std::vector<int>{model1});
     EXPECT_EQ(t->state_at(5).servers_of_block(2), std::vector<int>{coded});
-    const gui::SwarmState outage = t->state_at(18.2);
-    EXPECT_FALSE(outage.nodes[static_cast<std::size_t>(model1)].serving);
-    EXPECT_TRUE(outage.servers_of_block(1).empty()) << "model 1 reloads until 18.3 s";
-    EXPECT_EQ(t->state_at(18.4).servers_of_block(1), std::vector<int>{model1});
+    const gui::SwarmState outage = t->state_at(11.2);
+    EXPECT_FALSE(outage.nodes[static_cast<std::size_t>(model1)].up);
+    EXPECT_TRUE(outage.servers_of_block(1).empty()) << "the spare loads model 1 until 11.3 s";
+    EXPECT_EQ(t->state_at(11.4).servers_of_block(1), std::vector<int>{spare});
+    EXPECT_EQ(t->state_at(19).servers_of_block(1), std::vector<int>{spare}) << "model-1's server is back as a spare";
     const gui::SwarmState end = t->state_at(1e9);
     EXPECT_EQ(end.sessions_done, m["requests"]["completed"].get<int>());
     EXPECT_EQ(end.steps, m["requests"]["completed"].get<long>()) << "one step per request";
