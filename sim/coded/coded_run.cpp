@@ -43,11 +43,9 @@ CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig
   state.assign(R * members.size(), MemberState::Unsent);
   scratch.resize(static_cast<std::size_t>(ensemble.tasks.dim() + (spec.models + 2) * ensemble.tasks.classes()));
   scratch_outputs.resize(static_cast<std::size_t>(spec.models));
-  for (int r = 0; r < requests; ++r) {
+  for (int r = 0; r < requests; ++r) {  // its input and class are drawn when it completes (CodedTasks::sample is pure)
     Rng rng = Rng(sc.seed ^ kTaskStream).split(static_cast<std::uint64_t>(r));
-    const int t = static_cast<int>(rng.below(static_cast<std::uint64_t>(spec.models)));
-    task.push_back(t);
-    label.push_back(ensemble.tasks.sample(t, CodedStream::Serve, static_cast<std::uint64_t>(r), scratch.data()));
+    task.push_back(static_cast<int>(rng.below(static_cast<std::uint64_t>(spec.models))));
   }
   Rng root(sc.seed);
   arrival = draw_arrivals(sc.workload, root);

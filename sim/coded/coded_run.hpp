@@ -69,7 +69,6 @@ struct CodedRun {
   int completed = 0;
   std::vector<double> arrival, sent, done;  ///< per request (s); -1 until it happens
   std::vector<int> task;                    ///< per request: the task its input comes from (the output with ground truth)
-  std::vector<int> label;                   ///< per request: its input's class
   std::vector<MemberState> state;           ///< per request × member: requests · members.size()
   std::vector<int> decoded_member;          ///< per request: the member decoded (-1: every output arrived)
   std::vector<std::int8_t> correct;         ///< per request: its task's output (arrived or decoded) was right
