@@ -6,6 +6,7 @@
 #include "sim/output/request_report.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
+#include "sim/swarm/spare_servers.hpp"
 
 namespace swarmsim::sim {
 
@@ -32,7 +33,7 @@ CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig
     members.push_back(member);
   }
   for (int s = n_members(); s < static_cast<int>(sc.nodes.size()); ++s) spares.push_back(s);
-  sort_spares();
+  sort_fastest_first(spares, server_compute_s);
   requests = sc.workload.sessions;
   const auto R = static_cast<std::size_t>(requests);
   sent.assign(R, -1);
@@ -172,13 +173,6 @@ void CodedRun::complete(int r, double t, int missing) {
   signals.on_session_ended(SessionEnded{t, r, true, "", 1});
 }
 
-void CodedRun::sort_spares() {
-  std::sort(spares.begin(), spares.end(), [&](int a, int b) {
-    const double ca = server_compute_s[static_cast<std::size_t>(a)], cb = server_compute_s[static_cast<std::size_t>(b)];
-    return ca < cb || (ca == cb && a < b);
-  });
-}
-
 int CodedRun::server_down(int server, double t) {
   server_up[static_cast<std::size_t>(server)] = 0;
   ++server_downs[static_cast<std::size_t>(server)];
@@ -209,7 +203,7 @@ int CodedRun::server_back(int server, double t) {
     return m;
   }
   spares.push_back(server);
-  sort_spares();
+  sort_fastest_first(spares, server_compute_s);
   return -1;
 }
 
@@ -226,7 +220,7 @@ std::optional<std::vector<std::vector<int>>> CodedRun::member_ready_on(int m, in
   if (member.serving || !server_up[srv]) {  // another recovery won, or this server went down meanwhile
     if (server_up[srv] && server != member.server && std::find(spares.begin(), spares.end(), server) == spares.end()) {
       spares.push_back(server);
-      sort_spares();
+      sort_fastest_first(spares, server_compute_s);
     }
     return std::nullopt;
   }
@@ -236,7 +230,7 @@ std::optional<std::vector<std::vector<int>>> CodedRun::member_ready_on(int m, in
     member.compute_s = server_compute_s[srv];
     if (server_up[static_cast<std::size_t>(left)]) {
       spares.push_back(left);
-      sort_spares();
+      sort_fastest_first(spares, server_compute_s);
     }
   }
   member.up = member.serving = true;

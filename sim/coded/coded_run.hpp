@@ -154,7 +154,6 @@ struct CodedRun {
   int member_of(int server) const;
 
  private:
-  void sort_spares();
   /// Request r completes at t with the N outputs, or with `missing` decoded (-1: none missing).
   void complete(int r, double t, int missing);
 };

@@ -16,6 +16,14 @@ std::string format_number(double x) {
   return buf;
 }
 
+/// Whether `p` sets something that only swarms of blocks and pipelines use: a router, the DHT,
+/// rebalancing, topology monitoring, compression, a scheduler or an orchestrator.
+bool sets_swarm_policies(const PolicySpec& p) {
+  const PolicySpec defaults;
+  return p.router != defaults.router || p.dht.enabled || p.rebalance.period_s > 0 || p.topology.period_s > 0 || p.compression.hidden_states ||
+         p.compression.llm_int8_weights || p.scheduler.kind != defaults.scheduler.kind || p.orchestrator;
+}
+
 }  // namespace
 
 std::vector<Advisory> scenario_advisories(const Scenario& sc) {
@@ -55,20 +63,14 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                       "applies to graph models' pipelines only: a swarm's servers rejoin with the blocks they held and "
                       "rebalance by policy.rebalance (docs/partitioning.md, \"Failback\")."});
   if (sc.coded) {
-    const PolicySpec& p = sc.policy;
-    const PolicySpec defaults;
-    if (p.router != defaults.router || p.dht.enabled || p.rebalance.period_s > 0 || p.topology.period_s > 0 || p.compression.hidden_states ||
-        p.compression.llm_int8_weights || p.scheduler.kind != defaults.scheduler.kind || p.orchestrator || p.faults.failback)
+    if (sets_swarm_policies(sc.policy) || sc.policy.faults.failback)
       advice.push_back({"policy",
                         "routing, the DHT, rebalancing, topology monitoring, compression, schedulers and failback apply to swarms of "
                         "blocks and pipelines; erasure-coded inference sends every request to every model and recovers from a slow "
                         "or failed one by decoding (docs/coded-inference.md)."});
   }
   if (sc.tree) {
-    const PolicySpec& p = sc.policy;
-    const PolicySpec defaults;
-    if (p.router != defaults.router || p.dht.enabled || p.rebalance.period_s > 0 || p.topology.period_s > 0 || p.compression.hidden_states ||
-        p.compression.llm_int8_weights || p.scheduler.kind != defaults.scheduler.kind || p.orchestrator)
+    if (sets_swarm_policies(sc.policy))
       advice.push_back({"policy",
                         "routing, the DHT, rebalancing, topology monitoring, compression and schedulers apply to swarms of blocks "
                         "and pipelines; a Fisher B-tree routes, splits and merges by its own rules in model.tree "

@@ -9,18 +9,11 @@
 #include "sim/output/request_report.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
+#include "sim/swarm/spare_servers.hpp"
 
 namespace swarmsim::sim {
 
 namespace {
-/// Sorts servers fastest first for the tree's work, ties to the lower index.
-void sort_spares(std::vector<int>& spares, const std::vector<double>& compute_s) {
-  std::sort(spares.begin(), spares.end(), [&](int a, int b) {
-    const double ca = compute_s[static_cast<std::size_t>(a)], cb = compute_s[static_cast<std::size_t>(b)];
-    return ca < cb || (ca == cb && a < b);
-  });
-}
-
 /// Server nodes fastest first for the tree's work (ties to the lower index).
 std::vector<int> by_speed(const std::vector<double>& compute_s) {
   std::vector<int> order(compute_s.size());
@@ -92,7 +85,7 @@ int TreeRun::node_down(int server, double t) {
     report_tree(t, "split_cancelled", tree->splits().back().node);
   }
   spares.erase(std::remove_if(spares.begin(), spares.end(), [&](int s) { return !server_up[static_cast<std::size_t>(s)]; }), spares.end());
-  sort_spares(spares, node_compute_s);
+  sort_fastest_first(spares, node_compute_s);
   for (const TreeNode& n : tree->nodes()) {
     if (n.server != server || n.state != TreeNodeState::Serving) continue;
     tree->fail(n.id);
@@ -112,7 +105,7 @@ void TreeRun::node_up(int server, double t) {
   server_up[static_cast<std::size_t>(server)] = 1;
   signals.on_node_state(NodeStateChanged{t, server, true});
   if (std::find(spares.begin(), spares.end(), server) == spares.end()) spares.push_back(server);
-  sort_spares(spares, node_compute_s);
+  sort_fastest_first(spares, node_compute_s);
 }
 
 std::vector<std::vector<int>> TreeRun::failure_detected(int f, double t) {
@@ -182,14 +175,14 @@ bool TreeRun::failback_switch(int index, double t) {
   if (!server_up[static_cast<std::size_t>(b.to_server)] || n.state != TreeNodeState::Serving || n.server != b.from_server) {
     b.dropped = true;
     if (server_up[static_cast<std::size_t>(b.to_server)]) spares.push_back(b.to_server);
-    sort_spares(spares, node_compute_s);
+    sort_fastest_first(spares, node_compute_s);
     report_tree(t, "failback_dropped", b.node);
     return false;
   }
   tree->move(b.node, b.to_server, t);
   b.ready_at_s = t;
   spares.push_back(b.from_server);  // the server it leaves turns spare
-  sort_spares(spares, node_compute_s);
+  sort_fastest_first(spares, node_compute_s);
   signals.on_blocks_moved(BlocksMoved{t, b.from_server, BlockRange{n.keys.lo, n.keys.hi}, BlockRange{n.keys.lo, n.keys.lo}});
   signals.on_node_joined(NodeJoined{t, b.to_server, BlockRange{n.keys.lo, n.keys.hi}, b.started_at_s});
   report_tree(t, "failback", b.node);
@@ -239,7 +232,7 @@ bool TreeRun::balance(double t) {
   BalancePeriod p = tree->balance(t, spec.balance_period_s, spares, period_answered, period_correct, period_log_p, !failback_loading);
   period_answered = period_correct = 0;
   period_log_p = 0;
-  sort_spares(spares, node_compute_s);  // freed servers rejoin the spares, fastest first
+  sort_fastest_first(spares, node_compute_s);  // freed servers rejoin the spares, fastest first
   periods.push_back(p);
   report_tree(t, "balance", -1);
   for (std::size_t m = before; m < tree->merges().size(); ++m) {
