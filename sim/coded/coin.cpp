@@ -88,6 +88,13 @@ void check_same_shape(const std::vector<Perceptron>& models, const std::vector<d
 }
 }  // namespace
 
+std::string coding_name(const std::string& method, int parity) {
+  if (parity <= 0) return "uncoded";
+  if (method == "coin") return "COIN-coded";
+  if (method == "coin_full") return "COIN-coded (full Fisher)";
+  return method + "-coded";
+}
+
 // ---- CodedTasks ----
 
 CodedTasks::CodedTasks(const CodedSpec& spec, std::uint64_t seed)
@@ -229,6 +236,100 @@ std::vector<double> diagonal_fisher(const Perceptron& model, const CodedTasks& t
   return F;
 }
 
+std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples) {
+  const Layout L(model);
+  const std::size_t n = L.size;
+  std::vector<double> F(n * n, 0.0), x(L.d), hid(L.h), p(L.c), g(n), dh(L.h);
+  if (samples <= 0) return F;
+  const double inv = 1.0 / static_cast<double>(samples);
+  for (int s = 0; s < samples; ++s) {
+    tasks.sample(task, CodedStream::Fisher, static_cast<std::uint64_t>(s), x.data());
+    forward(model, L, x.data(), hid.data(), p.data());
+    for (std::size_t y = 0; y < L.c; ++y) {
+      // seed 001: F = E_x Σ_y p_y (∂ log p_y/∂θ)(∂ log p_y/∂θ)ᵀ, the expectation over y exact
+      std::fill(g.begin(), g.end(), 0.0);
+      backward(model, L, x.data(), hid.data(), p.data(), static_cast<int>(y), 1.0, g.data(), dh.data());
+      const double w = inv * p[y];
+      for (std::size_t a = 0; a < n; ++a) {  // the lower triangle; mirrored below
+        const double ga = w * g[a];
+        if (ga == 0) continue;
+        double* row = &F[a * n];
+        for (std::size_t b = 0; b <= a; ++b) row[b] += ga * g[b];
+      }
+    }
+  }
+  for (std::size_t a = 0; a < n; ++a)
+    for (std::size_t b = a + 1; b < n; ++b) F[a * n + b] = F[b * n + a];
+  return F;
+}
+
+namespace {
+/// Solves S z = r in place (r becomes z) for a symmetric positive definite S (n×n, row-major; its lower triangle is
+/// overwritten by the Cholesky factor). Throws when S is not positive definite.
+void cholesky_solve(std::vector<double>& S, std::vector<double>& r) {
+  const std::size_t n = r.size();
+  for (std::size_t j = 0; j < n; ++j) {
+    double* rj = &S[j * n];
+    double d = rj[j];
+    for (std::size_t k = 0; k < j; ++k) d -= rj[k] * rj[k];
+    if (!(d > 0)) throw std::runtime_error("coded model: the damped Fisher sum is not positive definite");
+    const double ljj = std::sqrt(d);
+    rj[j] = ljj;
+    for (std::size_t i = j + 1; i < n; ++i) {
+      double* ri = &S[i * n];
+      double v = ri[j];
+      for (std::size_t k = 0; k < j; ++k) v -= ri[k] * rj[k];
+      ri[j] = v / ljj;
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {  // L y = r
+    const double* ri = &S[i * n];
+    double v = r[i];
+    for (std::size_t k = 0; k < i; ++k) v -= ri[k] * r[k];
+    r[i] = v / ri[i];
+  }
+  for (std::size_t i = n; i-- > 0;) {  // Lᵀ z = y
+    double v = r[i];
+    for (std::size_t k = i + 1; k < n; ++k) v -= S[k * n + i] * r[k];
+    r[i] = v / S[i * n + i];
+  }
+}
+}  // namespace
+
+Perceptron full_fisher_average(const std::vector<Perceptron>& models, const CodedTasks& tasks, const std::vector<double>& beta,
+                               int samples, double damping) {
+  check_same_shape(models, beta);
+  if (!(damping > 0)) throw std::invalid_argument("full_fisher_average: damping must be > 0");
+  const std::size_t n = models[0].theta.size();
+  std::vector<double> S(n * n, 0.0), r(n, 0.0);
+  for (std::size_t i = 0; i < models.size(); ++i) {  // one Fisher alive at a time
+    const std::vector<double> F = full_fisher(models[i], tasks, static_cast<int>(i), samples);
+    const double* th = models[i].theta.data();
+    for (std::size_t a = 0; a < n; ++a) {
+      const double* fa = &F[a * n];
+      double* sa = &S[a * n];
+      double fth = 0;
+      for (std::size_t b = 0; b < n; ++b) {
+        sa[b] += beta[i] * fa[b];
+        fth += fa[b] * th[b];
+      }
+      r[a] += beta[i] * fth;
+    }
+  }
+  const Perceptron avg = weight_average(models, beta);
+  double trace = 0;
+  for (std::size_t a = 0; a < n; ++a) trace += S[a * n + a];
+  const double lambda = damping * std::max(trace / static_cast<double>(n), 1e-300);
+  for (std::size_t a = 0; a < n; ++a) {
+    S[a * n + a] += lambda;  // directions the Fishers do not see are pulled to the plain average
+    r[a] += lambda * avg.theta[a];
+  }
+  cholesky_solve(S, r);  // seed 001, eq. 15 with full F_i: θ_c = (Σ β_i F_i + λI)^{-1} (Σ β_i F_i θ_i + λ θ̄)
+  Perceptron out = models[0];
+  out.theta = std::move(r);
+  return out;
+}
+
 Perceptron fisher_average(const std::vector<Perceptron>& models, const std::vector<std::vector<double>>& fishers,
                           const std::vector<double>& beta, double damping) {
   check_same_shape(models, beta);
@@ -296,8 +397,8 @@ CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(
   } else {
     beta.assign(static_cast<std::size_t>(N), 1.0 / N);
   }
-  if (spec.method != "coin" && spec.method != "average")
-    throw std::invalid_argument("coded: unknown method '" + spec.method + "' (coin or average)");
+  if (spec.method != "coin" && spec.method != "coin_full" && spec.method != "average")
+    throw std::invalid_argument("coded: unknown method '" + spec.method + "' (coin, coin_full or average)");
   pretrained = Perceptron::random(spec.dim, spec.hidden, spec.classes, seed ^ kInitStream);
   pretrained = train(pretrained, tasks, N, spec.pretrain_steps, spec.batch, spec.learning_rate);
   models.reserve(static_cast<std::size_t>(N));
@@ -309,6 +410,8 @@ CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(
     for (int i = 0; i < N; ++i)
       fishers.push_back(diagonal_fisher(models[static_cast<std::size_t>(i)], tasks, i, spec.fisher_samples));
     coded = fisher_average(models, fishers, beta);
+  } else if (spec.method == "coin_full") {
+    coded = full_fisher_average(models, tasks, beta, spec.fisher_samples, spec.fisher_damping);
   } else {
     coded = weight_average(models, beta);
   }

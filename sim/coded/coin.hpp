@@ -7,11 +7,16 @@
 // diagonal-Fisher-weighted average (seed 001, eq. 15), or, as the baseline, their plain weighted
 // average. Pure: no SimGrid. docs/coded-inference.md explains the method and its deviations.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "sim/scenario/scenario.hpp"
 
 namespace swarmsim::sim {
+
+/// How a run's coding reads in summaries: "COIN-coded", "COIN-coded (full Fisher)", "average-coded", or "uncoded"
+/// when parity is 0.
+std::string coding_name(const std::string& method, int parity);
 
 /// Which independent stream of inputs a sample comes from.
 enum class CodedStream : std::uint64_t { Train = 1, Fisher = 2, Test = 3, Serve = 4 };
@@ -65,6 +70,19 @@ Perceptron train(const Perceptron& start, const CodedTasks& tasks, int task, int
 /// Fisher stream, with the expectation over y taken exactly.
 std::vector<double> diagonal_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples);
 
+/// Model θ's full Fisher information on task `task` (the seed's "next check": COIN without the diagonal
+/// approximation): F = (1/P) Σ_x Σ_y p_θ(y | x) g_y g_yᵀ, g_y = ∂ log p_θ(y | x) / ∂θ, over the same P inputs as
+/// diagonal_fisher, whose values are its diagonal. parameters() × parameters() values, row-major, symmetric.
+std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples);
+
+/// COIN with full Fisher matrices (seed 001, eq. 15 without the diagonal approximation), model i's Fisher on task i:
+/// θ_c = (Σ_i β_i F_i + λI)^{-1} (Σ_i β_i F_i θ_i + λ θ̄), θ̄ the plain weighted average and λ = `damping` × the mean
+/// diagonal of Σ_i β_i F_i (> 0): P inputs give each F_i a rank of at most P·(classes − 1), and the directions no
+/// Fisher sees go to the average, as diagonal parameters without information do in fisher_average. Holds one
+/// Fisher and the sum at a time: 2 × parameters()² doubles.
+Perceptron full_fisher_average(const std::vector<Perceptron>& models, const CodedTasks& tasks, const std::vector<double>& beta,
+                               int samples, double damping);
+
 /// COIN's coded model (seed 001, eq. 15): θ_c = (Σ_i β_i F_i)^{-1} Σ_i β_i F_i θ_i, elementwise
 /// with diagonal F_i; a parameter whose Σ_i β_i F_i is below `damping` × the largest takes the
 /// plain weighted average (its Fisher carries no information on it).
@@ -91,13 +109,13 @@ struct CodedAccuracy {
 
 /// The N task models and the coded one, built from a spec and a seed: a shared model pretrained
 /// on task N, N copies fine-tuned on tasks 0..N-1, their diagonal Fishers, and the coded model
-/// (method "coin" or "average"; none when parity is 0).
+/// (method "coin", "coin_full" or "average"; none when parity is 0).
 struct CodedEnsemble {
   CodedTasks tasks;
   std::vector<double> beta;                  ///< β_i (spec's, or uniform 1/N)
   Perceptron pretrained;
   std::vector<Perceptron> models;            ///< N
-  std::vector<std::vector<double>> fishers;  ///< N diagonal Fishers (empty when parity is 0)
+  std::vector<std::vector<double>> fishers;  ///< N diagonal Fishers (method "coin" only; else empty)
   Perceptron coded;                          ///< parameters() == 0 when parity is 0
   bool has_coded() const { return coded.parameters() > 0; }
 

@@ -1,7 +1,8 @@
 // Erasure-coded inference (seed 001, COIN): the perceptron's probabilities and gradient, the
 // diagonal Fisher, Fisher averaging (eq. 15) and decoding against values worked out by hand or by
-// brute force; the ensemble's determinism; and the seed's claim that Fisher averaging decodes
-// better than plain averaging.
+// brute force; the full Fisher against finite differences and COIN with it as the minimum of the
+// damped barycenter; the ensemble's determinism; and the seed's claim that Fisher averaging decodes
+// better than plain averaging (and the full Fisher better than the diagonal).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -307,6 +308,154 @@ TEST(FisherAverage, RejectsMismatchedInputs) {
   EXPECT_THROW(weight_average({params({1, 2})}, {0.5, 0.5}), std::invalid_argument);
 }
 
+TEST(FullFisher, MatchesFiniteDifferenceGradientsAndItsDiagonalIsTheDiagonalFisher) {
+  // F = (1/P) Σ_x Σ_y p_y g_y g_yᵀ with g_y from central differences of log p (independent of the
+  // backward pass), on a scrambled model so that no entry is trivially zero.
+  CodedSpec spec;
+  spec.dim = 3;
+  spec.classes = 3;
+  const CodedTasks tasks(spec, 4);
+  Perceptron m = scrambled(3, 4, 3, 21);
+  const std::size_t n = m.parameters();
+  const int P = 6;
+  const std::vector<double> F = full_fisher(m, tasks, 1, P);
+  ASSERT_EQ(F.size(), n * n);
+  std::vector<double> brute(n * n, 0.0), x(3), p(3);
+  std::vector<std::vector<double>> g(3, std::vector<double>(n));
+  const double h = 1e-6;
+  for (int s = 0; s < P; ++s) {
+    tasks.sample(1, CodedStream::Fisher, static_cast<std::uint64_t>(s), x.data());
+    m.probabilities(x.data(), p.data());
+    for (std::size_t k = 0; k < n; ++k) {
+      const double keep = m.theta[k];
+      for (int y = 0; y < 3; ++y) {
+        m.theta[k] = keep + h;
+        const double up = log_p(m, x.data(), y);
+        m.theta[k] = keep - h;
+        const double down = log_p(m, x.data(), y);
+        g[static_cast<std::size_t>(y)][k] = (up - down) / (2 * h);
+      }
+      m.theta[k] = keep;
+    }
+    for (std::size_t y = 0; y < 3; ++y)
+      for (std::size_t a = 0; a < n; ++a)
+        for (std::size_t b = 0; b < n; ++b) brute[a * n + b] += p[y] * g[y][a] * g[y][b] / P;
+  }
+  double largest = 0;
+  for (const double v : brute) largest = std::max(largest, std::abs(v));
+  for (std::size_t i = 0; i < n * n; ++i) EXPECT_NEAR(F[i], brute[i], 1e-7 * largest) << "entry " << i / n << "," << i % n;
+  const std::vector<double> diag = diagonal_fisher(m, tasks, 1, P);
+  for (std::size_t a = 0; a < n; ++a) {
+    EXPECT_NEAR(F[a * n + a], diag[a], 1e-12 * std::max(1.0, diag[a]));
+    for (std::size_t b = 0; b < a; ++b) EXPECT_EQ(F[a * n + b], F[b * n + a]);
+  }
+  // Positive semidefinite: vᵀ F v ≥ 0 for random v.
+  Rng rng(8);
+  for (int t = 0; t < 20; ++t) {
+    std::vector<double> v(n);
+    for (double& e : v) e = rng.uniform(-1, 1);
+    double q = 0;
+    for (std::size_t a = 0; a < n; ++a)
+      for (std::size_t b = 0; b < n; ++b) q += v[a] * F[a * n + b] * v[b];
+    EXPECT_GE(q, -1e-12);
+  }
+}
+
+/// Σ β_i ½ (θ − θ_i)ᵀ F_i (θ − θ_i) + ½ λ |θ − θ̄|²: what full_fisher_average minimizes; and its gradient.
+struct DampedBarycenter {
+  std::vector<Perceptron> models;
+  std::vector<std::vector<double>> fishers;
+  std::vector<double> beta;
+  std::vector<double> average;
+  double lambda = 0;
+  double value(const std::vector<double>& th, std::vector<double>* grad = nullptr) const {
+    const std::size_t n = th.size();
+    double q = 0;
+    if (grad) grad->assign(n, 0.0);
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      std::vector<double> d(n);
+      for (std::size_t a = 0; a < n; ++a) d[a] = th[a] - models[i].theta[a];
+      for (std::size_t a = 0; a < n; ++a) {
+        double fd = 0;
+        for (std::size_t b = 0; b < n; ++b) fd += fishers[i][a * n + b] * d[b];
+        q += 0.5 * beta[i] * d[a] * fd;
+        if (grad) (*grad)[a] += beta[i] * fd;
+      }
+    }
+    for (std::size_t a = 0; a < n; ++a) {
+      q += 0.5 * lambda * (th[a] - average[a]) * (th[a] - average[a]);
+      if (grad) (*grad)[a] += lambda * (th[a] - average[a]);
+    }
+    return q;
+  }
+};
+
+TEST(FullFisherAverage, MinimizesTheDampedFisherBarycenter) {
+  CodedSpec spec;
+  spec.dim = 4;
+  spec.hidden = 5;
+  spec.classes = 3;
+  spec.models = 3;
+  const CodedTasks tasks(spec, 9);
+  DampedBarycenter q;
+  q.models = {scrambled(4, 5, 3, 1), scrambled(4, 5, 3, 2), scrambled(4, 5, 3, 3)};
+  q.beta = {0.2, 0.5, 0.3};
+  const int P = 40;
+  const double damping = 0.05;
+  for (int i = 0; i < 3; ++i) q.fishers.push_back(full_fisher(q.models[static_cast<std::size_t>(i)], tasks, i, P));
+  const std::size_t n = q.models[0].parameters();
+  double trace = 0;
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t a = 0; a < n; ++a) trace += q.beta[i] * q.fishers[i][a * n + a];
+  q.lambda = damping * trace / static_cast<double>(n);
+  q.average = weight_average(q.models, q.beta).theta;
+  const Perceptron c = full_fisher_average(q.models, tasks, q.beta, P, damping);
+  ASSERT_EQ(c.parameters(), n);
+  EXPECT_EQ(c.hidden, 5);
+  // The gradient vanishes at θ_c (the normal equations hold), and not at the plain average.
+  std::vector<double> g_c, g_avg;
+  const double at_c = q.value(c.theta, &g_c);
+  const double at_avg = q.value(q.average, &g_avg);
+  double norm_c = 0, norm_avg = 0;
+  for (std::size_t a = 0; a < n; ++a) {
+    norm_c += g_c[a] * g_c[a];
+    norm_avg += g_avg[a] * g_avg[a];
+  }
+  EXPECT_LT(std::sqrt(norm_c), 1e-9 * std::sqrt(norm_avg));
+  EXPECT_LT(at_c, at_avg);
+  // Every step away from θ_c costs: the minimum, not just a stationary point.
+  Rng rng(3);
+  for (int t = 0; t < 20; ++t) {
+    std::vector<double> th = c.theta;
+    for (double& e : th) e += rng.uniform(-1e-2, 1e-2);
+    EXPECT_GT(q.value(th), at_c);
+  }
+  // And the diagonal method, which drops F's off-diagonal entries, does worse on this objective.
+  std::vector<std::vector<double>> diags;
+  for (std::size_t i = 0; i < 3; ++i) diags.push_back(diagonal_fisher(q.models[i], tasks, static_cast<int>(i), P));
+  EXPECT_GT(q.value(fisher_average(q.models, diags, q.beta).theta), at_c);
+}
+
+TEST(FullFisherAverage, IdenticalModelsComeBackAndHeavyDampingGivesTheAverage) {
+  CodedSpec spec;
+  const CodedTasks tasks(spec, 2);
+  const Perceptron m = scrambled(spec.dim, spec.hidden, spec.classes, 5);
+  const Perceptron same = full_fisher_average({m, m}, tasks, {0.5, 0.5}, 30, 1e-3);
+  for (std::size_t k = 0; k < m.parameters(); ++k) EXPECT_NEAR(same.theta[k], m.theta[k], 1e-9);
+  const std::vector<Perceptron> two = {m, scrambled(spec.dim, spec.hidden, spec.classes, 6)};
+  const Perceptron heavy = full_fisher_average(two, tasks, {0.25, 0.75}, 30, 1e9);
+  const Perceptron avg = weight_average(two, {0.25, 0.75});
+  const Perceptron light = full_fisher_average(two, tasks, {0.25, 0.75}, 30, 1e-3);
+  double far = 0;
+  for (std::size_t k = 0; k < m.parameters(); ++k) {
+    EXPECT_NEAR(heavy.theta[k], avg.theta[k], 1e-6);
+    far = std::max(far, std::abs(light.theta[k] - avg.theta[k]));
+  }
+  EXPECT_GT(far, 1e-2);  // light damping moves away from the average
+  EXPECT_THROW(full_fisher_average(two, tasks, {0.5, 0.5}, 30, 0.0), std::invalid_argument);
+  EXPECT_THROW(full_fisher_average(two, tasks, {0.5}, 30, 1.0), std::invalid_argument);
+}
+
 TEST(DecodeOutput, InvertsAnExactLinearCombination) {
   Rng rng(12);
   const std::size_t C = 5, N = 3;
@@ -405,6 +554,13 @@ TEST(CodedEnsemble, CodedModelFollowsTheMethod) {
   EXPECT_THROW(CodedEnsemble(spec, 5), std::invalid_argument);
   spec.beta = {0.3, 0.7};
   EXPECT_EQ(CodedEnsemble(spec, 5).beta, spec.beta);
+  spec.beta.clear();
+  spec.method = "coin_full";
+  const CodedEnsemble full(spec, 5);
+  EXPECT_TRUE(full.fishers.empty());
+  EXPECT_EQ(full.models[1].theta, coin.models[1].theta);
+  EXPECT_EQ(full.coded.theta, full_fisher_average(full.models, full.tasks, full.beta, spec.fisher_samples, spec.fisher_damping).theta);
+  EXPECT_NE(full.coded.theta, coin.coded.theta);
 }
 
 TEST(CodedEnsemble, EvaluateCountsWhatItSays) {
@@ -483,6 +639,33 @@ TEST(CodedEnsemble, FisherAveragingDecodesBetterThanPlainAveraging) {
   EXPECT_GT(coin - avg, 0.025) << "coin " << coin << " average " << avg;
   EXPECT_GE(wins, 6);
   EXPECT_GT(coin, 0.85);
+}
+
+TEST(CodedEnsemble, FullFisherDecodesBetterThanTheDiagonal) {
+  // The seed's first "next check" (COIN with the full Fisher): over 8 seeds with the default spec
+  // (damping 1), the full Fisher's mean normalized decoding accuracy is above the diagonal's by
+  // more than 0.04 (measured: 1.004 against 0.918), it wins on most seeds, and with almost no
+  // damping (1e-3) it is far worse than either (measured: about 0.5), the quadratic model of the
+  // KL then sending θ_c along weakly curved directions far beyond where it holds.
+  CodedSpec spec;
+  double full = 0, diag = 0, undamped = 0;
+  int wins = 0;
+  const int seeds = 8;
+  for (std::uint64_t seed = 1; seed <= static_cast<std::uint64_t>(seeds); ++seed) {
+    spec.method = "coin";
+    const double d = CodedEnsemble(spec, seed).evaluate(spec.test_samples).mean_normalized;
+    spec.method = "coin_full";
+    const double f = CodedEnsemble(spec, seed).evaluate(spec.test_samples).mean_normalized;
+    CodedSpec light = spec;
+    light.fisher_damping = 1e-3;
+    undamped += CodedEnsemble(light, seed).evaluate(spec.test_samples).mean_normalized / seeds;
+    full += f / seeds;
+    diag += d / seeds;
+    wins += f > d;
+  }
+  EXPECT_GT(full - diag, 0.04) << "full " << full << " diagonal " << diag;
+  EXPECT_GE(wins, 6);
+  EXPECT_LT(undamped, diag - 0.2) << "undamped " << undamped;
 }
 
 }  // namespace
