@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gpu/shard_cost_model.hpp"
+#include "sim/coded/coin.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/json_path.hpp"
@@ -233,7 +234,7 @@ void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const
   const auto& c = m["model"]["coded"];
   const int parity = c["parity"].get<int>();
   std::printf("scenario      %s  (%s inference over %d models)\n", m["scenario"].get<std::string>().c_str(),
-              parity > 0 ? (c["method"].get<std::string>() == "coin" ? "COIN-coded" : "average-coded") : "uncoded", c["models"].get<int>());
+              sim::coding_name(c["method"].get<std::string>(), parity).c_str(), c["models"].get<int>());
   std::printf("simulated     %s in %.3f s wall (%llu messages)\n", sim::format_duration(r.simulated_time).c_str(), r.wall_seconds,
               static_cast<unsigned long long>(r.hops));
   const auto& rq = m["requests"];

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "sim/cli/commands.hpp"
+#include "sim/coded/coin.hpp"
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/units.hpp"
@@ -22,7 +23,7 @@ int validate(const ValidateArgs& args) {
       if (sc.coded)
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s inference over %d models (%d classes), %d requests\n", file.c_str(),
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(),
-                    sc.coded->parity > 0 ? (sc.coded->method == "coin" ? "COIN-coded" : "average-coded") : "uncoded", sc.coded->models,
+                    sim::coding_name(sc.coded->method, sc.coded->parity).c_str(), sc.coded->models,
                     sc.coded->classes, sc.workload.sessions);
       else if (sc.tree)
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, Fisher B-tree (%d classes, order %d, %d leaves at start), %d requests\n",

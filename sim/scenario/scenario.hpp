@@ -221,6 +221,10 @@ struct FisherTreeSpec {
   double answer_bytes = 64;        ///< an answer returned to the client (bytes)
 };
 
+/// The most parameters method "coin_full" accepts: its Fisher sum is parameters² doubles (32 MiB here) and its
+/// Cholesky solve parameters³/3 FLOP.
+inline constexpr long kMaxFullFisherParameters = 2048;
+
 /// Erasure-coded inference (seed 001, COIN) served instead of a transformer (model.coded in the
 /// file). Every request asks N task models about one input; with a parity server a coded model
 /// answers too, its output ≈ Σ β_i of theirs, so that any N of the N + 1 answers give all N
@@ -230,7 +234,7 @@ struct FisherTreeSpec {
 struct CodedSpec {
   int models = 2;                  ///< N: task models whose outputs every request needs
   int parity = 1;                  ///< coded models (N_c): 1, or 0 for the uncoded baseline
-  std::string method = "coin";     ///< "coin" (diagonal Fisher averaging) or "average" (plain weighted parameter average)
+  std::string method = "coin";     ///< "coin" (diagonal Fisher averaging), "coin_full" (full Fisher matrices) or "average" (plain weighted parameter average)
   std::vector<double> beta;        ///< β_i, the coding weights (N values; uniform 1/N when empty)
   int classes = 3;                 ///< classes of every task
   int dim = 8;                     ///< input width d
@@ -241,7 +245,8 @@ struct CodedSpec {
   int finetune_steps = 30;         ///< SGD steps of each task model from the shared one
   int batch = 32;                  ///< inputs per SGD step
   double learning_rate = 0.05;     ///< SGD step size
-  int fisher_samples = 200;        ///< P: inputs the diagonal Fisher is estimated on (seed 001: about 200)
+  int fisher_samples = 200;        ///< P: inputs the Fishers are estimated on (seed 001: about 200)
+  double fisher_damping = 1.0;     ///< method "coin_full": λ added to Σ β_i F_i, relative to its mean diagonal
   int test_samples = 2000;         ///< inputs per task for the offline accuracies
   bool cancel = false;             ///< a completed request's client tells the members still holding it to drop it
   double decode_wait_s = 0;        ///< how long the client waits for the last model's output once it could decode it (s)

@@ -58,7 +58,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"model", {"name", "weight_dtype", "reduce_width", "graph", "tree", "coded"}},
       {"coded",
        {"models", "parity", "method", "beta", "classes", "dim", "hidden", "noise", "separation", "pretrain_steps", "finetune_steps",
-        "batch", "learning_rate", "fisher_samples", "test_samples", "decode_wait", "cancel", "straggle", "node_work", "node_params", "input", "output"}},
+        "batch", "learning_rate", "fisher_samples", "fisher_damping", "test_samples", "decode_wait", "cancel", "straggle", "node_work", "node_params", "input", "output"}},
       {"coded_straggle", {"probability", "slowdown"}},
       {"tree",
        {"classes", "dim", "noise", "separation", "class_skew", "order", "initial_children", "threshold", "alpha", "balance_period",
@@ -441,7 +441,8 @@ void read_coded_model(Reader& r, const json& t, Scenario& sc) {
   CodedSpec c;
   c.models = static_cast<int>(r.integer(t, "models", cp, false, 2, 16).value_or(c.models));
   c.parity = static_cast<int>(r.integer(t, "parity", cp, false, 0, 1).value_or(c.parity));
-  if (const auto m = r.choice<std::string>(t, "method", cp, false, {{"coin", "coin"}, {"average", "average"}})) c.method = *m;
+  if (const auto m = r.choice<std::string>(t, "method", cp, false, {{"coin", "coin"}, {"coin_full", "coin_full"}, {"average", "average"}}))
+    c.method = *m;
   if (const json* b = Reader::get(t, "beta")) {
     if (!b->is_array() || b->size() != static_cast<std::size_t>(c.models)) {
       r.error(cp + ".beta", "expected an array of " + std::to_string(c.models) + " positive numbers (one coding weight per model), got " +
@@ -471,6 +472,16 @@ void read_coded_model(Reader& r, const json& t, Scenario& sc) {
   c.batch = static_cast<int>(r.integer(t, "batch", cp, false, 1, 65536).value_or(c.batch));
   c.learning_rate = r.number(t, "learning_rate", cp, false, 1e-9, 100, "in (0, 100] (the SGD step size)").value_or(c.learning_rate);
   c.fisher_samples = static_cast<int>(r.integer(t, "fisher_samples", cp, false, 1, 1000000).value_or(c.fisher_samples));
+  c.fisher_damping = r.number(t, "fisher_damping", cp, false, 1e-12, 1e6,
+                              "in [1e-12, 1e6] (λ relative to the Fisher sum's mean diagonal, method coin_full)")
+                         .value_or(c.fisher_damping);
+  if (c.method == "coin_full" && c.parity > 0) {
+    const long params = static_cast<long>(c.hidden) * (c.dim + 1) + static_cast<long>(c.classes) * (c.hidden + 1);
+    if (params > kMaxFullFisherParameters)
+      r.error(cp + ".method", "coin_full holds a parameters × parameters Fisher; expected at most " +
+                                  std::to_string(kMaxFullFisherParameters) + " parameters (hidden·(dim + 1) + classes·(hidden + 1)), got " +
+                                  std::to_string(params) + ": use \"coin\" (diagonal) or smaller dim/hidden");
+  }
   c.test_samples = static_cast<int>(r.integer(t, "test_samples", cp, false, 1, 1000000).value_or(c.test_samples));
   c.decode_wait_s = r.quantity(t, "decode_wait", cp, Quantity::Duration, false, false).value_or(c.decode_wait_s);
   c.cancel = r.boolean(t, "cancel", cp).value_or(c.cancel);

@@ -51,6 +51,13 @@ TEST(CodedScenario, ReadsTheCodingWithUnitsInsideTheValues) {
   EXPECT_DOUBLE_EQ(sc.coded->input_bytes, 147 * 1024.0);
   EXPECT_DOUBLE_EQ(sc.coded->output_bytes, 1000);
   EXPECT_EQ(sc.workload.prompt_tokens, 1) << "a coded run's requests carry no tokens";
+  json full = coded_doc();
+  full["model"]["coded"]["method"] = "coin_full";
+  full["model"]["coded"]["fisher_damping"] = 0.5;
+  full["model"]["coded"]["hidden"] = 60;  // 60·9 + 3·61 = 723 parameters: a full Fisher of 4 MiB
+  const Scenario f = load_scenario_json(full, "coded.json");
+  EXPECT_EQ(f.coded->method, "coin_full");
+  EXPECT_DOUBLE_EQ(f.coded->fisher_damping, 0.5);
 }
 
 TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
@@ -69,7 +76,16 @@ TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
       {"two parity models", [](json& d) { d["model"]["coded"]["parity"] = 2; }, "model.coded.parity", "expected an integer in [0, 1]"},
       {"one model", [](json& d) { d["model"]["coded"]["models"] = 1; }, "model.coded.models", "expected an integer in [2, 16]"},
       {"unknown method", [](json& d) { d["model"]["coded"]["method"] = "ensemble"; }, "model.coded.method",
-       "expected one of \"coin\", \"average\""},
+       "expected one of \"coin\", \"coin_full\", \"average\""},
+      {"a full Fisher too large to hold",
+       [](json& d) {
+         d["model"]["coded"]["method"] = "coin_full";
+         d["model"]["coded"]["hidden"] = 64;
+         d["model"]["coded"]["dim"] = 32;
+       },
+       "model.coded.method", "expected at most 2048 parameters (hidden·(dim + 1) + classes·(hidden + 1)), got 2307"},
+      {"no damping", [](json& d) { d["model"]["coded"]["fisher_damping"] = 0; }, "model.coded.fisher_damping",
+       "expected a number in [1e-12, 1e6]"},
       {"too few servers", [](json& d) { d["nodes"][0]["count"] = 3; }, "nodes", "need 4 server nodes, one each in order (later ones are spares); the scenario has 3"},
       {"a slowdown below 1", [](json& d) { d["model"]["coded"]["straggle"]["slowdown"] = 0.5; }, "model.coded.straggle.slowdown",
        "expected a number in [1, 1e6]"},

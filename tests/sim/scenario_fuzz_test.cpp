@@ -90,7 +90,10 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
       }
       if (sc.tree || sc.coded) {  // trees and coded inference run their first 50 requests (and a short offline evaluation)
         sc.workload.sessions = std::min(sc.workload.sessions, 50);
-        if (sc.coded) sc.coded->test_samples = std::min(sc.coded->test_samples, 100);
+        if (sc.coded) {  // a full Fisher costs P · parameters² to build
+          sc.coded->test_samples = std::min(sc.coded->test_samples, 100);
+          sc.coded->fisher_samples = std::min(sc.coded->fisher_samples, 200);
+        }
       }
       if (hosts > 40 || sc.workload.sessions > 50 || sc.workload.new_tokens * static_cast<long>(sc.workload.sessions) > 5000)
         continue;
