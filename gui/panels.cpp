@@ -268,15 +268,18 @@ void coverage_contents(AppState& st, const PixelRect& r) {
       ImGui::SetTooltip("block %d: %zu serving replicas", b, s.servers_of_block(b).size());
     }
   }
-  if (info.coded_models > 0) {  // erasure-coded inference: members, and a coded one that stands in for a missing model
-    int models_down = 0;
+  if (info.coded_models > 0) {  // erasure-coded inference: members, and coded ones that stand in for missing models
+    int models_down = 0, coded_serving = 0;
     for (int b = 0; b < info.coded_models; ++b) models_down += s.servers_of_block(b).empty();
-    const bool coded_serving = info.coded_parity > 0 && !s.servers_of_block(info.coded_models).empty();
+    for (int k = 0; k < info.coded_parity; ++k) coded_serving += !s.servers_of_block(info.coded_models + k).empty();
     ImGui::Text("%d of %d members serving", B - uncovered, B);
     if (models_down > 0) {
       ImGui::SameLine();
-      if (coded_serving && models_down == 1)
-        ImGui::TextColored(ImVec4(1, 0.8f, 0.3f, 1), "(a model is down: requests decode its output from the coded one)");
+      if (coded_serving >= models_down && models_down == 1)
+        ImGui::TextColored(ImVec4(1, 0.8f, 0.3f, 1), "(a model is down: requests decode its output from the coded one%s)",
+                           coded_serving > 1 ? "s" : "");
+      else if (coded_serving >= models_down)
+        ImGui::TextColored(ImVec4(1, 0.8f, 0.3f, 1), "(%d models are down: requests decode their outputs from the coded ones)", models_down);
       else
         ImGui::TextColored(ImVec4(1, 0.3f, 0.3f, 1), "(%d model%s down: requests wait for %s)", models_down, models_down > 1 ? "s" : "",
                            models_down > 1 ? "them" : "it");

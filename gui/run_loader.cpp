@@ -8,6 +8,8 @@
 #include <map>
 #include <sstream>
 
+#include "sim/scenario/scenario.hpp"
+
 namespace swarmsim::gui {
 
 using nlohmann::json;
@@ -263,8 +265,10 @@ SwarmInfo parse_run_start(const json& j) {
     if (!c.is_object()) throw EventFormatError("\"coded\": expected an object with \"models\" and \"parity\", got " + c.dump());
     info.coded_models = integer(c, "models");
     info.coded_parity = integer(c, "parity");
-    if (info.coded_models < 2 || info.coded_parity < 0 || info.coded_parity > 1 || info.coded_models + info.coded_parity != info.n_blocks)
-      throw EventFormatError("\"coded\": expected at least 2 models and a parity of 0 or 1 that add up to n_blocks (" +
+    if (info.coded_models < 2 || info.coded_parity < 0 || info.coded_parity > std::min(info.coded_models, sim::kMaxCodedParity) ||
+        info.coded_models + info.coded_parity != info.n_blocks)
+      throw EventFormatError("\"coded\": expected at least 2 models and a parity in [0, min(models, " + std::to_string(sim::kMaxCodedParity) +
+                             ")] that add up to n_blocks (" +
                              std::to_string(info.n_blocks) + "), got " + c.dump());
   }
   if (!(info.tokens_per_step > 0)) throw EventFormatError("\"tokens_per_step\": expected a number > 0");

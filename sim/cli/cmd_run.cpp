@@ -233,13 +233,15 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
 void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
   const auto& c = m["model"]["coded"];
   const int parity = c["parity"].get<int>();
-  std::printf("scenario      %s  (%s inference over %d models)\n", m["scenario"].get<std::string>().c_str(),
-              sim::coding_name(c["method"].get<std::string>(), parity).c_str(), c["models"].get<int>());
+  std::printf("scenario      %s  (%s inference over %d models%s)\n", m["scenario"].get<std::string>().c_str(),
+              sim::coding_name(c["method"].get<std::string>(), parity).c_str(), c["models"].get<int>(),
+              parity > 1 ? (", " + std::to_string(parity) + " coded ones").c_str() : "");
   std::printf("simulated     %s in %.3f s wall (%llu messages)\n", sim::format_duration(r.simulated_time).c_str(), r.wall_seconds,
               static_cast<unsigned long long>(r.hops));
   const auto& rq = m["requests"];
-  std::printf("requests      %d completed, %d failed of %d; %d decoded, %d member messages sent again\n", rq["completed"].get<int>(),
-              rq["failed"].get<int>(), rq["total"].get<int>(), rq["decoded"].get<int>(), rq["resent"].get<int>());
+  std::printf("requests      %d completed, %d failed of %d; %d decoded%s, %d member messages sent again\n", rq["completed"].get<int>(),
+              rq["failed"].get<int>(), rq["total"].get<int>(), rq["decoded"].get<int>(),
+              parity > 1 ? (" (" + std::to_string(rq["outputs_decoded"].get<int>()) + " outputs)").c_str() : "", rq["resent"].get<int>());
   std::printf("requests/s    %.3f overall, %.3f steady\n", m["throughput"]["requests_per_s"].get<double>(),
               m["throughput"]["steady_requests_per_s"].get<double>());
   const auto& lat = m["latency_s"];
@@ -256,6 +258,9 @@ void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const
     for (std::size_t t = 0; t < d["accuracy"].size(); ++t)
       std::printf("  model %zu %.1f%% -> decoded %.1f%%", t, 100.0 * d["accuracy"][t].get<double>(), 100.0 * d["decoded_accuracy"][t].get<double>());
     std::printf("\n");
+    if (d.contains("mean_normalized_two_missing"))
+      std::printf("              with the next model's output missing too (decoded from coded models 0 and 1): %.2f%%\n",
+                  100.0 * d["mean_normalized_two_missing"].get<double>());
   }
   std::printf("%-8s%-7s%-14s%-12s%10s%8s%10s%9s%7s\n", "member", "role", "node", "gpu", "compute", "visits", "straggles", "failures", "util");
   for (const auto& mb : m["members"])

@@ -21,9 +21,10 @@ int validate(const ValidateArgs& args) {
     try {
       const sim::Scenario sc = sim::load_scenario_file(file, overrides);
       if (sc.coded)
-        std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s inference over %d models (%d classes), %d requests\n", file.c_str(),
+        std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s inference over %d models%s (%d classes), %d requests\n", file.c_str(),
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(),
                     sim::coding_name(sc.coded->method, sc.coded->parity).c_str(), sc.coded->models,
+                    sc.coded->parity > 1 ? (", " + std::to_string(sc.coded->parity) + " coded ones").c_str() : "",
                     sc.coded->classes, sc.workload.sessions);
       else if (sc.tree)
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, Fisher B-tree (%d classes, order %d, %d leaves at start), %d requests\n",

@@ -38,12 +38,15 @@ CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig
   const auto R = static_cast<std::size_t>(requests);
   sent.assign(R, -1);
   done.assign(R, -1);
-  decoded_member.assign(R, -1);
+  decoded_outputs.assign(R, 0);
+  task_decoded.assign(R, 0);
   correct.assign(R, 0);
   exact_correct.assign(R, 0);
   state.assign(R * members.size(), MemberState::Unsent);
-  scratch.resize(static_cast<std::size_t>(ensemble.tasks.dim() + (spec.models + 2) * ensemble.tasks.classes()));
+  scratch.resize(static_cast<std::size_t>(ensemble.tasks.dim() + (2 * spec.models + spec.parity) * ensemble.tasks.classes()));
   scratch_outputs.resize(static_cast<std::size_t>(spec.models));
+  scratch_coded.resize(static_cast<std::size_t>(spec.parity));
+  scratch_decoded.resize(static_cast<std::size_t>(spec.models));
   for (int r = 0; r < requests; ++r) {  // its input and class are drawn when it completes (CodedTasks::sample is pure)
     Rng rng = Rng(sc.seed ^ kTaskStream).split(static_cast<std::uint64_t>(r));
     task.push_back(static_cast<int>(rng.below(static_cast<std::uint64_t>(spec.models))));
@@ -117,53 +120,60 @@ void CodedRun::computed(int m, int r, double busy_s) {
 CodedRun::Arrival CodedRun::output_arrived(int r, int m, double t) {
   if (done[static_cast<std::size_t>(r)] >= 0) return Arrival::Nothing;  // completed already: a straggler's late output
   at(r, m) = MemberState::Arrived;
-  int originals = 0, missing = -1;
-  for (int i = 0; i < spec.models; ++i) {
-    if (at(r, i) == MemberState::Arrived) ++originals;
-    else missing = i;
-  }
+  int originals = 0, coded = 0;
+  for (int i = 0; i < n_members(); ++i)
+    if (at(r, i) == MemberState::Arrived) ++(i < spec.models ? originals : coded);
   if (originals == spec.models) {
-    complete(r, t, -1);
+    complete(r, t);
     return Arrival::Completed;
   }
-  const bool coded_arrived = spec.parity > 0 && at(r, spec.models) == MemberState::Arrived;
-  if (!coded_arrived || originals != spec.models - 1) return Arrival::Nothing;
-  // Decodable now: this output is the one that made it so (the coded one, or the (N−1)th original).
+  // Any N of the N + N_c outputs decode the rest; the one that just arrived made it so when the
+  // count is exactly N (a later coded output finds the client already decoding or waiting).
+  if (originals + coded != spec.models) return Arrival::Nothing;
   if (spec.decode_wait_s > 0) return Arrival::DecodeLater;
-  complete(r, t, missing);
+  complete(r, t);
   return Arrival::Completed;
 }
 
 bool CodedRun::decode_deadline(int r, double t) {
-  if (done[static_cast<std::size_t>(r)] >= 0) return false;  // the last output came in time
-  for (int i = 0; i < spec.models; ++i)
-    if (at(r, i) != MemberState::Arrived) {
-      complete(r, t, i);
-      return true;
-    }
-  return false;
+  if (done[static_cast<std::size_t>(r)] >= 0) return false;  // the last outputs came in time
+  complete(r, t);
+  return true;
 }
 
-void CodedRun::complete(int r, double t, int missing) {
+void CodedRun::complete(int r, double t) {
   const auto ri = static_cast<std::size_t>(r);
   // The request's task output as the client has it, arrived or decoded.
   const int N = spec.models, C = ensemble.tasks.classes();
   double* x = scratch.data();
-  double* out = x + ensemble.tasks.dim();  // N model outputs, the coded one, then the decoded one
+  double* out = x + ensemble.tasks.dim();  // N model outputs, the N_c coded ones, then N decoded ones
+  double* coded_out = out + N * C;
+  double* decoded_out = coded_out + spec.parity * C;
   const int y = ensemble.tasks.sample(task[ri], CodedStream::Serve, static_cast<std::uint64_t>(r), x);
-  for (int i = 0; i < N; ++i) ensemble.models[static_cast<std::size_t>(i)].probabilities(x, out + i * C);
+  int missing = 0;
+  for (int i = 0; i < N; ++i) {
+    ensemble.models[static_cast<std::size_t>(i)].probabilities(x, out + i * C);
+    const bool arrived = at(r, i) == MemberState::Arrived;
+    scratch_outputs[static_cast<std::size_t>(i)] = arrived ? out + i * C : nullptr;
+    scratch_decoded[static_cast<std::size_t>(i)] = decoded_out + i * C;
+    missing += !arrived;
+  }
   const int own = argmax(out + task[ri] * C, C);
   exact_correct[ri] = own == y;
   correct[ri] = exact_correct[ri];
-  if (missing >= 0) {  // seed 001: decode the missing model's output from the others and the coded one
-    ensemble.coded.probabilities(x, out + N * C);
-    for (int i = 0; i < N; ++i) scratch_outputs[static_cast<std::size_t>(i)] = out + i * C;
-    double* decoded_p = out + (N + 1) * C;
-    decode_output(scratch_outputs, out + N * C, ensemble.beta, missing, C, decoded_p);
-    decoded_member[ri] = missing;
+  if (missing > 0) {  // seed 001: decode the missing models' outputs from the others and the coded ones
+    for (int k = 0; k < spec.parity; ++k) {
+      const bool arrived = at(r, N + k) == MemberState::Arrived;
+      if (arrived) ensemble.coded[static_cast<std::size_t>(k)].probabilities(x, coded_out + k * C);
+      scratch_coded[static_cast<std::size_t>(k)] = arrived ? coded_out + k * C : nullptr;
+    }
+    decode_outputs(scratch_outputs, scratch_coded, ensemble.beta, C, scratch_decoded);
+    decoded_outputs[ri] = static_cast<std::int8_t>(missing);
+    outputs_decoded += missing;
     ++decoded;
-    if (missing == task[ri]) {
-      correct[ri] = argmax(decoded_p, C) == y;
+    if (!scratch_outputs[static_cast<std::size_t>(task[ri])]) {
+      task_decoded[ri] = 1;
+      correct[ri] = argmax(decoded_out + task[ri] * C, C) == y;
       decoded_correct += correct[ri];
     }
   }
@@ -266,11 +276,11 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
     if (run.done[ri] < 0) continue;
     const double l = run.done[ri] - run.arrival[ri];
     latency.push_back(l);
-    (run.decoded_member[ri] >= 0 ? latency_decoded : latency_exact).push_back(l);
+    (run.decoded_outputs[ri] > 0 ? latency_decoded : latency_exact).push_back(l);
     completions.push_back(run.done[ri]);
     correct += run.correct[ri];
     exact_correct += run.exact_correct[ri];
-    decoded_task += run.decoded_member[ri] >= 0 && run.decoded_member[ri] == run.task[ri];
+    decoded_task += run.task_decoded[ri];
     sim_time = std::max(sim_time, run.done[ri]);
   }
   std::sort(completions.begin(), completions.end());
@@ -303,7 +313,7 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
       {"pricing", "roofline"},
       {"model", {{"coded", coding}}},
       {"requests", {{"total", run.requests}, {"completed", completed}, {"failed", run.requests - completed}, {"resent", run.resent},
-                    {"decoded", run.decoded}, {"cancels", run.cancels}, {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
+                    {"decoded", run.decoded}, {"outputs_decoded", run.outputs_decoded}, {"cancels", run.cancels}, {"clients", run.clients()}, {"max_in_flight", sc.workload.max_in_flight}}},
       {"throughput", {{"requests_per_s", completed > 0 ? completed / span : 0.0}, {"steady_requests_per_s", steady_rate(completions)}}},
       {"latency_s", latency_percentiles(latency)},
       {"latency_by_path_s", {{"all_outputs", latency_percentiles(latency_exact)}, {"decoded", latency_percentiles(latency_decoded)}}},
@@ -342,6 +352,10 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
                                           {"normalized", run.offline.normalized},
                                           {"decoded_agreement", run.offline.decoded_agreement},
                                           {"mean_normalized", run.offline.mean_normalized}};
+  if (!run.offline.normalized_two_missing.empty()) {
+    report.metrics["decoding_offline"]["normalized_two_missing"] = run.offline.normalized_two_missing;
+    report.metrics["decoding_offline"]["mean_normalized_two_missing"] = run.offline.mean_normalized_two_missing;
+  }
   if (completed < run.requests) report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
   finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);
   return report;

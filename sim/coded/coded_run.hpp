@@ -1,8 +1,8 @@
 #pragma once
 // What an erasure-coded inference run records (seed 001, model.coded), and the report made from
-// it: the N task models and the coded one, each on its server ("members"), the requests and which
-// members' outputs reached their client. A request completes once its client holds all N outputs,
-// or N − 1 of them and the coded output, from which it decodes the missing one. The engine
+// it: the N task models and the N_c coded ones, each on its server ("members"), the requests and
+// which members' outputs reached their client. A request completes once its client holds any N of
+// the N + N_c outputs, from which it decodes the missing task outputs. The engine
 // (sim/engine/coded_simulation.cpp) only decides when things happen. Pure: no SimGrid.
 #include <cstdint>
 #include <memory>
@@ -27,7 +27,7 @@ enum class MemberState : std::uint8_t {
   Cancelled,  ///< the request completed and the client's cancel reached the member: it drops the request unstarted
 };
 
-/// One server's part: task model i (member i < N) or the coded model (member N).
+/// One server's part: task model i (member i < N) or coded model k (member N + k).
 struct CodedMember {
   int server = -1;          ///< index into Scenario::nodes
   double compute_s = 0;     ///< one forward pass on its device, roofline (s)
@@ -59,7 +59,7 @@ struct CodedRun {
   const CodedSpec& spec;
   CodedEnsemble ensemble;
   CodedAccuracy offline;             ///< the ensemble's accuracies on the tasks' test inputs (with a coded model)
-  std::vector<CodedMember> members;  ///< N task models, then the coded model when parity is 1
+  std::vector<CodedMember> members;  ///< N task models, then the N_c coded models
   std::vector<double> server_compute_s;  ///< per server node: one forward pass on its device, roofline (s)
   std::vector<char> server_up;           ///< per server node
   std::vector<int> server_downs;         ///< per server node: times it went down (a load started before the last is void)
@@ -70,10 +70,12 @@ struct CodedRun {
   std::vector<double> arrival, sent, done;  ///< per request (s); -1 until it happens
   std::vector<int> task;                    ///< per request: the task its input comes from (the output with ground truth)
   std::vector<MemberState> state;           ///< per request × member: requests · members.size()
-  std::vector<int> decoded_member;          ///< per request: the member decoded (-1: every output arrived)
+  std::vector<std::int8_t> decoded_outputs;  ///< per request: task outputs it decoded (0: every one arrived)
+  std::vector<std::int8_t> task_decoded;     ///< per request: its task's output was one of them
   std::vector<std::int8_t> correct;         ///< per request: its task's output (arrived or decoded) was right
   std::vector<std::int8_t> exact_correct;   ///< per request: its task model's own output was right
   int decoded = 0;                          ///< requests completed by decoding
+  int outputs_decoded = 0;                  ///< task outputs decoded, over every request
   int decoded_correct = 0;                  ///< of which the decoded output of the request's task was right
   int resent = 0;                           ///< member messages sent again after a failure
   int cancels = 0;                          ///< cancel messages sent (model.coded.cancel)
@@ -83,8 +85,10 @@ struct CodedRun {
   std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
   /// events.jsonl, when the run writes outputs: a "run_start" whose blocks are the members.
   std::unique_ptr<EventLogWriter> log;
-  std::vector<double> scratch;               ///< an input, the N outputs, the coded and the decoded one, reused per request
-  std::vector<const double*> scratch_outputs;  ///< the N outputs for decode_output, reused per request
+  std::vector<double> scratch;               ///< an input, the N outputs, the N_c coded ones and N decoded ones, reused per request
+  std::vector<const double*> scratch_outputs;  ///< the N outputs for decode_outputs (nullptr: missing), reused per request
+  std::vector<const double*> scratch_coded;    ///< the N_c coded outputs (nullptr: not arrived)
+  std::vector<double*> scratch_decoded;        ///< where each decoded output goes
 
   /// Trains the ensemble, places member m on server node m (scenario order), draws the arrivals
   /// and each request's task and input class, and reports the members to `signals`.
@@ -117,12 +121,12 @@ struct CodedRun {
   /// What an output's arrival does to its request.
   enum class Arrival {
     Nothing,      ///< the request waits for more outputs (or had completed already)
-    Completed,    ///< the request completed: all N outputs, or N − 1 and the coded one (the missing one decoded)
-    DecodeLater,  ///< N − 1 outputs and the coded one are here: the client waits decode_wait for the last one, then decodes
+    Completed,    ///< the request completed: all N outputs, or N of the N + N_c (the missing ones decoded)
+    DecodeLater,  ///< N outputs are here, some coded: the client waits decode_wait for the missing ones, then decodes
   };
   /// Member m's output for request r reached the client at t.
   Arrival output_arrived(int r, int m, double t);
-  /// Request r's decode wait ran out at t: decodes the missing output if the request is still
+  /// Request r's decode wait ran out at t: decodes the missing outputs if the request is still
   /// unfinished; returns true when it completed.
   bool decode_deadline(int r, double t);
   /// Server node `server` went down at t. Its member, if it has one that is up (serving or
@@ -154,8 +158,9 @@ struct CodedRun {
   int member_of(int server) const;
 
  private:
-  /// Request r completes at t with the N outputs, or with `missing` decoded (-1: none missing).
-  void complete(int r, double t, int missing);
+  /// Request r completes at t with what its client holds: the task outputs that arrived, the others
+  /// decoded from them and the coded outputs that arrived.
+  void complete(int r, double t);
 };
 
 /// metrics.json of a finished coded run (wall: the simulation's wall time), written under options.out_dir.

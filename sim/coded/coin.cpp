@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -385,17 +386,163 @@ void decode_output(const std::vector<const double*>& outputs, const double* code
   }
 }
 
+namespace {
+/// Solves the n × n system A x = b (row-major, n ≤ kMaxCodedParity) by Gaussian elimination with
+/// partial pivoting, in place (b becomes x); false when a pivot falls below `tiny`.
+bool solve_small(double* A, double* b, int n, double tiny) {
+  for (int c = 0; c < n; ++c) {
+    int p = c;
+    for (int r = c + 1; r < n; ++r)
+      if (std::abs(A[r * n + c]) > std::abs(A[p * n + c])) p = r;
+    if (!(std::abs(A[p * n + c]) > tiny)) return false;
+    if (p != c) {
+      for (int k = 0; k < n; ++k) std::swap(A[p * n + k], A[c * n + k]);
+      std::swap(b[p], b[c]);
+    }
+    for (int r = c + 1; r < n; ++r) {
+      const double f = A[r * n + c] / A[c * n + c];
+      if (f == 0) continue;
+      for (int k = c; k < n; ++k) A[r * n + k] -= f * A[c * n + k];
+      b[r] -= f * b[c];
+    }
+  }
+  for (int c = n - 1; c >= 0; --c) {
+    double v = b[c];
+    for (int k = c + 1; k < n; ++k) v -= A[c * n + k] * b[k];
+    b[c] = v / A[c * n + c];
+  }
+  return true;
+}
+}  // namespace
+
+void decode_outputs(const std::vector<const double*>& outputs, const std::vector<const double*>& coded,
+                    const std::vector<std::vector<double>>& beta, int classes, const std::vector<double*>& decoded) {
+  constexpr int kMax = kMaxCodedParity;
+  int missing[kMax], arrived[kMax];
+  int m = 0, k = 0;
+  for (std::size_t i = 0; i < outputs.size(); ++i)
+    if (!outputs[i]) {
+      if (m == kMax) throw std::invalid_argument("decode_outputs: more than kMaxCodedParity outputs missing");
+      missing[m++] = static_cast<int>(i);
+    }
+  if (m == 0) return;
+  if (coded.size() > beta.size()) throw std::invalid_argument("decode_outputs: need one row of weights per coded model");
+  for (std::size_t c = 0; c < coded.size() && k < kMax; ++c)
+    if (coded[c]) arrived[k++] = static_cast<int>(c);
+  if (k < m)
+    throw std::invalid_argument("decode_outputs: " + std::to_string(m) + " outputs missing but only " + std::to_string(k) +
+                                " coded outputs arrived");
+  if (decoded.size() != outputs.size()) throw std::invalid_argument("decode_outputs: need one destination per model");
+  // The system's matrix: G = B_{K,M} when square, else the normal equations' B_{K,M}ᵀ B_{K,M}.
+  double G[kMax * kMax], largest = 0;
+  auto b_at = [&](int row, int col) { return beta[static_cast<std::size_t>(arrived[row])][static_cast<std::size_t>(missing[col])]; };
+  for (int a = 0; a < m; ++a)
+    for (int c = 0; c < m; ++c) {
+      double v = 0;
+      if (k == m) v = b_at(a, c);
+      else
+        for (int row = 0; row < k; ++row) v += b_at(row, a) * b_at(row, c);
+      G[a * m + c] = v;
+      largest = std::max(largest, std::abs(v));
+    }
+  for (int c = 0; c < classes; ++c) {
+    double rhs[kMax], x[kMax], A[kMax * kMax];
+    for (int row = 0; row < k; ++row) {  // r_k = p_{c,k} − Σ_{i∉M} β_{k,i} p_i
+      const std::vector<double>& w = beta[static_cast<std::size_t>(arrived[row])];
+      double v = coded[static_cast<std::size_t>(arrived[row])][c];
+      for (std::size_t i = 0; i < outputs.size(); ++i)
+        if (outputs[i]) v -= w[i] * outputs[i][c];
+      rhs[row] = v;
+    }
+    for (int a = 0; a < m; ++a) {
+      if (k == m) x[a] = rhs[a];
+      else {
+        x[a] = 0;
+        for (int row = 0; row < k; ++row) x[a] += b_at(row, a) * rhs[row];
+      }
+    }
+    std::copy(G, G + m * m, A);
+    // seed 001: decoding, p̂_j = (p_c − Σ_{i≠j} β_i p_i) / β_j, for several coded models a linear system
+    if (!solve_small(A, x, m, 1e-12 * largest)) throw std::invalid_argument("decode_outputs: the coding weights' system is singular");
+    for (int a = 0; a < m; ++a) decoded[static_cast<std::size_t>(missing[a])][c] = x[a];
+  }
+}
+
+std::vector<std::vector<double>> default_coding_weights(int models, int parity) {
+  std::vector<std::vector<double>> rows;
+  for (int k = 0; k < parity; ++k) {
+    std::vector<double> row(static_cast<std::size_t>(models));
+    double sum = 0;
+    for (int i = 0; i < models; ++i) sum += row[static_cast<std::size_t>(i)] = std::pow(static_cast<double>(i + 1), k);
+    for (double& v : row) v /= sum;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+SingularCoding find_singular_coding(const std::vector<std::vector<double>>& beta) {
+  const int nc = static_cast<int>(beta.size());
+  if (nc == 0) return {};
+  const int n = static_cast<int>(beta[0].size());
+  // Every square submatrix: choose m of the coded rows and m of the model columns.
+  std::vector<int> rows, cols;
+  SingularCoding bad;
+  auto check = [&](int m) {
+    double A[kMaxCodedParity * kMaxCodedParity], b[kMaxCodedParity] = {0, 0, 0, 0}, largest = 0;
+    for (int a = 0; a < m; ++a)
+      for (int c = 0; c < m; ++c) {
+        A[a * m + c] = beta[static_cast<std::size_t>(rows[static_cast<std::size_t>(a)])][static_cast<std::size_t>(cols[static_cast<std::size_t>(c)])];
+        largest = std::max(largest, std::abs(A[a * m + c]));
+      }
+    return !solve_small(A, b, m, 1e-9 * largest);
+  };
+  std::function<bool(int, int)> choose_cols = [&](int from, int m) {
+    if (static_cast<int>(cols.size()) == m) return check(m);
+    for (int c = from; c < n; ++c) {
+      cols.push_back(c);
+      if (choose_cols(c + 1, m)) return true;
+      cols.pop_back();
+    }
+    return false;
+  };
+  std::function<bool(int, int)> choose_rows = [&](int from, int m) {
+    if (static_cast<int>(rows.size()) == m) return choose_cols(0, m);
+    for (int r = from; r < nc; ++r) {
+      rows.push_back(r);
+      if (choose_rows(r + 1, m)) return true;
+      rows.pop_back();
+    }
+    return false;
+  };
+  for (int m = 1; m <= std::min(std::min(nc, n), static_cast<int>(kMaxCodedParity)); ++m) {
+    rows.clear();
+    cols.clear();
+    if (choose_rows(0, m)) {
+      bad.rows = rows;
+      bad.columns = cols;
+      return bad;
+    }
+  }
+  return bad;
+}
+
 // ---- CodedEnsemble ----
 
 CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(spec, seed) {
   const int N = spec.models;
+  if (spec.parity < 0 || spec.parity > std::min(N, kMaxCodedParity))
+    throw std::invalid_argument("coded: parity must be in [0, min(models, " + std::to_string(kMaxCodedParity) + ")]");
   if (!spec.beta.empty()) {
-    if (static_cast<int>(spec.beta.size()) != N) throw std::invalid_argument("coded: beta needs one value per model");
-    for (double b : spec.beta)
-      if (!(b > 0)) throw std::invalid_argument("coded: every beta must be > 0");
+    if (static_cast<int>(spec.beta.size()) != spec.parity) throw std::invalid_argument("coded: beta needs one row per coded model");
+    for (const std::vector<double>& row : spec.beta) {
+      if (static_cast<int>(row.size()) != N) throw std::invalid_argument("coded: beta needs one value per model in each row");
+      for (double b : row)
+        if (!(b > 0)) throw std::invalid_argument("coded: every beta must be > 0");
+    }
+    if (find_singular_coding(spec.beta).found()) throw std::invalid_argument("coded: beta has a singular square submatrix");
     beta = spec.beta;
   } else {
-    beta.assign(static_cast<std::size_t>(N), 1.0 / N);
+    beta = default_coding_weights(N, spec.parity);
   }
   if (spec.method != "coin" && spec.method != "coin_full" && spec.method != "average")
     throw std::invalid_argument("coded: unknown method '" + spec.method + "' (coin, coin_full or average)");
@@ -405,15 +552,18 @@ CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(
   for (int i = 0; i < N; ++i)
     models.push_back(train(pretrained, tasks, i, spec.finetune_steps, spec.batch, spec.learning_rate));
   if (spec.parity <= 0) return;
-  if (spec.method == "coin") {
+  if (spec.method == "coin") {  // the Fishers do not depend on β: one set for every coded model
     fishers.reserve(static_cast<std::size_t>(N));
     for (int i = 0; i < N; ++i)
       fishers.push_back(diagonal_fisher(models[static_cast<std::size_t>(i)], tasks, i, spec.fisher_samples));
-    coded = fisher_average(models, fishers, beta);
-  } else if (spec.method == "coin_full") {
-    coded = full_fisher_average(models, tasks, beta, spec.fisher_samples, spec.fisher_damping);
-  } else {
-    coded = weight_average(models, beta);
+  }
+  for (const std::vector<double>& row : beta) {
+    if (spec.method == "coin")
+      coded.push_back(fisher_average(models, fishers, row));
+    else if (spec.method == "coin_full")
+      coded.push_back(full_fisher_average(models, tasks, row, spec.fisher_samples, spec.fisher_damping));
+    else
+      coded.push_back(weight_average(models, row));
   }
 }
 
@@ -427,26 +577,45 @@ CodedAccuracy CodedEnsemble::evaluate(int samples) const {
   acc.decoded_accuracy.assign(n, 0.0);
   acc.normalized.assign(n, 0.0);
   acc.decoded_agreement.assign(n, 0.0);
-  std::vector<double> x(static_cast<std::size_t>(tasks.dim())), probs(n * C), pc(C), dec(C);
-  std::vector<const double*> outputs(n);
+  const bool two = coded.size() >= 2;  // also decode t with model (t + 1) mod N missing too, from coded models 0 and 1
+  if (two) acc.normalized_two_missing.assign(n, 0.0);
+  std::vector<double> x(static_cast<std::size_t>(tasks.dim())), probs(n * C), pc(C), dec(C), pc2(2 * C), dec2(2 * C);
+  std::vector<const double*> outputs(n), outputs2(n);
+  std::vector<double*> dest2(n, nullptr);
   for (std::size_t i = 0; i < n; ++i) outputs[i] = &probs[i * C];
   if (samples <= 0) return acc;
   for (int t = 0; t < N; ++t) {
     const auto tt = static_cast<std::size_t>(t);
-    int correct = 0, decoded = 0, agree = 0;
+    const std::size_t partner = (tt + 1) % n;
+    int correct = 0, decoded = 0, agree = 0, decoded_two = 0;
     for (int s = 0; s < samples; ++s) {
       const int y = tasks.sample(t, CodedStream::Test, static_cast<std::uint64_t>(s), x.data());
       for (std::size_t i = 0; i < n; ++i) models[i].probabilities(x.data(), &probs[i * C]);  // every model sees the input
-      coded.probabilities(x.data(), pc.data());
-      decode_output(outputs, pc.data(), beta, t, tasks.classes(), dec.data());
+      coded[0].probabilities(x.data(), pc.data());  // the seed's figure: coded model 0
+      decode_output(outputs, pc.data(), beta[0], t, tasks.classes(), dec.data());
       const double* own = outputs[tt];
       const int own_arg = static_cast<int>(std::max_element(own, own + C) - own);
       const int dec_arg = static_cast<int>(std::max_element(dec.begin(), dec.end()) - dec.begin());
       correct += own_arg == y;
       decoded += dec_arg == y;
       agree += dec_arg == own_arg;
+      if (two) {
+        outputs2 = outputs;
+        outputs2[tt] = outputs2[partner] = nullptr;
+        dest2[tt] = dec2.data();
+        dest2[partner] = dec2.data() + C;
+        coded[0].probabilities(x.data(), pc2.data());
+        coded[1].probabilities(x.data(), pc2.data() + C);
+        decode_outputs(outputs2, {pc2.data(), pc2.data() + C}, beta, tasks.classes(), dest2);
+        dest2[tt] = dest2[partner] = nullptr;
+        decoded_two += static_cast<int>(std::max_element(dec2.begin(), dec2.begin() + static_cast<std::ptrdiff_t>(C)) - dec2.begin()) == y;
+      }
     }
     const double m = static_cast<double>(samples);
+    if (two && correct > 0) {
+      acc.normalized_two_missing[tt] = (decoded_two / m) / (correct / m);
+      acc.mean_normalized_two_missing += acc.normalized_two_missing[tt] / N;
+    }
     acc.accuracy[tt] = correct / m;
     acc.decoded_accuracy[tt] = decoded / m;
     acc.decoded_agreement[tt] = agree / m;

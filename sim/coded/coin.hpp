@@ -98,6 +98,31 @@ Perceptron weight_average(const std::vector<Perceptron>& models, const std::vect
 void decode_output(const std::vector<const double*>& outputs, const double* coded, const std::vector<double>& beta, int j,
                    int classes, double* out);
 
+/// Decodes the missing task outputs (seed 001's decoding, generalized to N_c coded models). With M the
+/// models whose output is missing and K the coded models whose output arrived, solves, per class,
+/// Σ_{j∈M} β_{k,j} p̂_j = p_{c,k} − Σ_{i∉M} β_{k,i} p_i for k ∈ K: exactly when |K| = |M| (one missing
+/// and one coded output give decode_output's p̂_j), by least squares when |K| > |M|. outputs[i] is
+/// model i's output or nullptr when missing, coded[k] coded model k's or nullptr, beta[k] coded
+/// model k's N weights; decoded[j] receives p̂_j (classes values, not renormalized) for each missing
+/// j. Throws std::invalid_argument when more outputs are missing than coded ones arrived (or more
+/// than kMaxCodedParity), or when the system is singular.
+void decode_outputs(const std::vector<const double*>& outputs, const std::vector<const double*>& coded,
+                    const std::vector<std::vector<double>>& beta, int classes, const std::vector<double*>& decoded);
+
+/// Row k = (1, 2^k, ..., N^k) / Σ_i i^k for k < parity: positive weights summing to 1 per row (row 0
+/// uniform) whose square submatrices are all nonsingular (a generalized Vandermonde matrix on distinct
+/// positive nodes is totally positive), so any N of the N + parity outputs decode the rest.
+std::vector<std::vector<double>> default_coding_weights(int models, int parity);
+
+/// A square subsystem of coding weights `beta` (parity rows of N) that cannot be solved: the coded
+/// models `rows` could not decode the models `columns` (|det| below 1e-9 of the largest entry's
+/// power). Empty vectors when every square submatrix is nonsingular.
+struct SingularCoding {
+  std::vector<int> rows, columns;
+  bool found() const { return !rows.empty(); }
+};
+SingularCoding find_singular_coding(const std::vector<std::vector<double>>& beta);
+
 /// What the coded ensemble achieves offline, on each task's Test stream.
 struct CodedAccuracy {
   std::vector<double> accuracy;          ///< per task t: model t's accuracy on task t
@@ -105,22 +130,27 @@ struct CodedAccuracy {
   std::vector<double> normalized;        ///< per task t: decoded_accuracy / accuracy (the seed's normalized decoding accuracy)
   std::vector<double> decoded_agreement; ///< per task t: share of inputs whose decoded argmax equals model t's own
   double mean_normalized = 0;            ///< mean over tasks of `normalized`
+  /// With two coded models or more, per task t: the normalized accuracy of model t's output decoded
+  /// when model (t + 1) mod N's output is missing too, from coded models 0 and 1 (empty otherwise).
+  std::vector<double> normalized_two_missing;
+  double mean_normalized_two_missing = 0;  ///< its mean over tasks
 };
 
-/// The N task models and the coded one, built from a spec and a seed: a shared model pretrained
-/// on task N, N copies fine-tuned on tasks 0..N-1, their diagonal Fishers, and the coded model
-/// (method "coin", "coin_full" or "average"; none when parity is 0).
+/// The N task models and the N_c coded ones, built from a spec and a seed: a shared model
+/// pretrained on task N, N copies fine-tuned on tasks 0..N-1, their diagonal Fishers, and coded
+/// model k for each row β_k (method "coin", "coin_full" or "average"; none when parity is 0).
 struct CodedEnsemble {
   CodedTasks tasks;
-  std::vector<double> beta;                  ///< β_i (spec's, or uniform 1/N)
+  std::vector<std::vector<double>> beta;     ///< β_{k,i}: one row of N per coded model (spec's, or default_coding_weights)
   Perceptron pretrained;
   std::vector<Perceptron> models;            ///< N
   std::vector<std::vector<double>> fishers;  ///< N diagonal Fishers (method "coin" only; else empty)
-  Perceptron coded;                          ///< parameters() == 0 when parity is 0
-  bool has_coded() const { return coded.parameters() > 0; }
+  std::vector<Perceptron> coded;             ///< N_c, coded[k] made with beta[k]
+  bool has_coded() const { return !coded.empty(); }
 
   CodedEnsemble(const CodedSpec& spec, std::uint64_t seed);
-  /// Accuracies over `samples` inputs of each task's Test stream (needs a coded model).
+  /// Accuracies over `samples` inputs of each task's Test stream (needs a coded model): the seed's
+  /// figure, each model's output decoded from the others and coded model 0.
   CodedAccuracy evaluate(int samples) const;
 };
 

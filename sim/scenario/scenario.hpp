@@ -224,18 +224,22 @@ struct FisherTreeSpec {
 /// The most parameters method "coin_full" accepts: its Fisher sum is parameters² doubles (32 MiB here) and its
 /// Cholesky solve parameters³/3 FLOP.
 inline constexpr long kMaxFullFisherParameters = 2048;
+/// The most coded models (model.coded.parity) a run may have.
+inline constexpr int kMaxCodedParity = 4;
 
 /// Erasure-coded inference (seed 001, COIN) served instead of a transformer (model.coded in the
-/// file). Every request asks N task models about one input; with a parity server a coded model
-/// answers too, its output ≈ Σ β_i of theirs, so that any N of the N + 1 answers give all N
-/// outputs (the missing one decoded). The models are small perceptrons trained here, on synthetic
+/// file). Every request asks N task models about one input; N_c coded models answer too, coded
+/// model k's output ≈ Σ_i β_{k,i} of theirs, so that any N of the N + N_c answers give all N
+/// outputs (the missing ones decoded). The models are small perceptrons trained here, on synthetic
 /// classification tasks, from one shared pretrained model; the coded one is made by Fisher
 /// averaging (seed 001, eq. 15) or, as the baseline, by plain parameter averaging.
 struct CodedSpec {
   int models = 2;                  ///< N: task models whose outputs every request needs
-  int parity = 1;                  ///< coded models (N_c): 1, or 0 for the uncoded baseline
+  int parity = 1;                  ///< coded models N_c in [0, min(4, N)]: 0 is the uncoded baseline
   std::string method = "coin";     ///< "coin" (diagonal Fisher averaging), "coin_full" (full Fisher matrices) or "average" (plain weighted parameter average)
-  std::vector<double> beta;        ///< β_i, the coding weights (N values; uniform 1/N when empty)
+  /// β_{k,i}, the coding weights: one row of N per coded model, each summing to 1; when empty, row k
+  /// is (i + 1)^k normalized (row 0 uniform), whose square submatrices are all nonsingular.
+  std::vector<std::vector<double>> beta;
   int classes = 3;                 ///< classes of every task
   int dim = 8;                     ///< input width d
   int hidden = 16;                 ///< hidden width of the perceptrons

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gpu/shard_cost_model.hpp"
+#include "sim/coded/coin.hpp"
 #include "sim/partition/model_graph_io.hpp"
 #include "sim/json_diagnostics.hpp"
 #include "sim/json_path.hpp"
@@ -434,34 +435,81 @@ void read_tree_model(Reader& r, const json& t, Scenario& sc) {
   sc.tree = f;
 }
 
+/// model.coded.beta: N weights (one coded model) or parity rows of N, each positive and summing to
+/// 1, with every square submatrix nonsingular (else some N outputs could not decode the rest).
+void read_coding_weights(Reader& r, const json& b, const std::string& path, CodedSpec& c) {
+  const std::string n = std::to_string(c.models);
+  const bool nested = b.is_array() && !b.empty() && b[0].is_array();
+  const auto rows = static_cast<std::size_t>(std::max(c.parity, 1));  // rows beyond parity are not used (parity=0 runs included)
+  if (!b.is_array() || (!nested && c.parity > 1) || (nested && b.size() < rows)) {
+    r.error(path, (c.parity > 1 ? "expected " + std::to_string(c.parity) + " rows (one per coded model) of " + n + " positive numbers"
+                                : "expected an array of " + n + " positive numbers (one coding weight per model)") +
+                      ", got " +
+                      (b.is_array() ? std::to_string(b.size()) + (nested ? (b.size() == 1 ? " row" : " rows") : (b.size() == 1 ? " value" : " values"))
+                                    : type_name(b)));
+    return;
+  }
+  bool ok = true;
+  auto read_row = [&](const json& row, const std::string& rp) {
+    std::vector<double> w;
+    if (!row.is_array() || row.size() != static_cast<std::size_t>(c.models)) {
+      r.error(rp, "expected an array of " + n + " positive numbers (one coding weight per model), got " +
+                      (row.is_array() ? std::to_string(row.size()) + (row.size() == 1 ? " value" : " values") : type_name(row)));
+      ok = false;
+      return w;
+    }
+    double sum = 0;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (!row[i].is_number() || !(row[i].get<double>() > 0)) {
+        r.error(rp + "[" + std::to_string(i) + "]", "expected a positive number, got " + row[i].dump());
+        ok = false;
+        continue;
+      }
+      w.push_back(row[i].get<double>());
+      sum += w.back();
+    }
+    if (w.size() == row.size() && std::abs(sum - 1) > 1e-9) {
+      r.error(rp, "expected weights that sum to 1 (the coded output approximates the mixture Σ β_i p_i), got a sum of " +
+                      [&] { char buf[32]; std::snprintf(buf, sizeof buf, "%.6g", sum); return std::string(buf); }());
+      ok = false;
+    }
+    return w;
+  };
+  if (!nested) {
+    c.beta.push_back(read_row(b, path));
+  } else {
+    for (std::size_t k = 0; k < b.size(); ++k) c.beta.push_back(read_row(b[k], path + "[" + std::to_string(k) + "]"));
+  }
+  c.beta.resize(static_cast<std::size_t>(c.parity));
+  if (!ok) {
+    c.beta.clear();
+    return;
+  }
+  const SingularCoding bad = find_singular_coding(c.beta);
+  if (bad.found()) {
+    auto list = [](const std::vector<int>& v) {
+      std::string out;
+      for (const int x : v) out += (out.empty() ? "" : ", ") + std::to_string(x);
+      return out;
+    };
+    r.error(path, "the weights of coded model" + std::string(bad.rows.size() > 1 ? "s " : " ") + list(bad.rows) + " on model" +
+                      (bad.columns.size() > 1 ? "s " : " ") + list(bad.columns) +
+                      " form a singular matrix: those outputs could not be decoded from those coded ones; expected weights whose "
+                      "every square submatrix is nonsingular (omit beta for ones that are)");
+    c.beta.clear();
+  }
+}
+
 /// model.coded: erasure-coded inference over N models (seed 001, COIN).
 void read_coded_model(Reader& r, const json& t, Scenario& sc) {
   const std::string cp = "model.coded";
   if (!r.object(t, cp, "coded")) return;
   CodedSpec c;
   c.models = static_cast<int>(r.integer(t, "models", cp, false, 2, 16).value_or(c.models));
-  c.parity = static_cast<int>(r.integer(t, "parity", cp, false, 0, 1).value_or(c.parity));
+  c.parity = static_cast<int>(r.integer(t, "parity", cp, false, 0, std::min(c.models, kMaxCodedParity)).value_or(c.parity));
   if (const auto m = r.choice<std::string>(t, "method", cp, false, {{"coin", "coin"}, {"coin_full", "coin_full"}, {"average", "average"}}))
     c.method = *m;
-  if (const json* b = Reader::get(t, "beta")) {
-    if (!b->is_array() || b->size() != static_cast<std::size_t>(c.models)) {
-      r.error(cp + ".beta", "expected an array of " + std::to_string(c.models) + " positive numbers (one coding weight per model), got " +
-                                (b->is_array() ? std::to_string(b->size()) + (b->size() == 1 ? " value" : " values") : type_name(*b)));
-    } else {
-      for (std::size_t i = 0; i < b->size(); ++i) {
-        if (!(*b)[i].is_number() || !((*b)[i].get<double>() > 0)) {
-          r.error(cp + ".beta[" + std::to_string(i) + "]", "expected a positive number, got " + (*b)[i].dump());
-          continue;
-        }
-        c.beta.push_back((*b)[i].get<double>());
-      }
-      double sum = 0;
-      for (const double x : c.beta) sum += x;
-      if (c.beta.size() == b->size() && std::abs(sum - 1) > 1e-9)
-        r.error(cp + ".beta", "expected weights that sum to 1 (the coded output approximates the mixture Σ β_i p_i), got a sum of " +
-                                  [&] { char buf[32]; std::snprintf(buf, sizeof buf, "%.6g", sum); return std::string(buf); }());
-    }
-  }
+  if (const json* b = Reader::get(t, "beta")) read_coding_weights(r, *b, cp + ".beta", c);
   c.classes = static_cast<int>(r.integer(t, "classes", cp, false, 2, 1024).value_or(c.classes));
   c.dim = static_cast<int>(r.integer(t, "dim", cp, false, 1, 1024).value_or(c.dim));
   c.hidden = static_cast<int>(r.integer(t, "hidden", cp, false, 1, 1024).value_or(c.hidden));
@@ -1117,11 +1165,11 @@ void check_swarm(Reader& r, Scenario& sc) {
       if (e.direction != LinkDirection::Up) down = e.value;
     }
   }
-  if (sc.coded) {  // erasure-coded inference: member m (N task models, then the coded one) on server node m
+  if (sc.coded) {  // erasure-coded inference: member m (N task models, then the coded ones) on server node m
     const int needed = sc.coded->models + sc.coded->parity;
     if (static_cast<int>(sc.nodes.size()) < needed)
       r.error("nodes", std::to_string(sc.coded->models) + " models (model.coded.models) and " + std::to_string(sc.coded->parity) +
-                           " coded model (model.coded.parity) need " + std::to_string(needed) + " server nodes, one each in order (later ones are spares); the scenario has " +
+                           (sc.coded->parity == 1 ? " coded model" : " coded models") + " (model.coded.parity) need " + std::to_string(needed) + " server nodes, one each in order (later ones are spares); the scenario has " +
                            std::to_string(sc.nodes.size()));
     for (std::size_t i = 0; i < sc.nodes.size() && i < static_cast<std::size_t>(needed); ++i) {
       if (i > 0 && r.node_path[i] == r.node_path[i - 1]) continue;  // copies of one entry: checked once

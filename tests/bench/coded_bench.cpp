@@ -17,7 +17,7 @@ void BM_CodedEnsemble(benchmark::State& state, const char* method, int hidden) {
   std::uint64_t seed = 1;
   for (auto _ : state) {
     const sim::CodedEnsemble e(spec, seed++);
-    benchmark::DoNotOptimize(e.coded.theta.data());
+    benchmark::DoNotOptimize(e.coded.front().theta.data());
   }
 }
 BENCHMARK_CAPTURE(BM_CodedEnsemble, coin, "coin", 16)->Unit(benchmark::kMillisecond);

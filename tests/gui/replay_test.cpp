@@ -402,3 +402,24 @@ TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST(GuiReplay, ACodedRunWithTwoCodedModelsHasFourMembers) {
+  // The spare of coin-failover serves as the second coded model: blocks 2 and 3 are coded.
+  const auto dir = fresh_dir("gui-coded-two");
+  gui::Timeline live;
+  std::string error;
+  run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/coded/coin-failover.json",
+                                   {{"workload.sessions", "300"}, {"model.coded.parity", "2"}}),
+           live, error, dir);
+  ASSERT_TRUE(error.empty()) << error;
+  const gui::RunDirectory run = gui::load_run_directory(dir);
+  ASSERT_TRUE(run.ok()) << run.errors.front();
+  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
+    const gui::SwarmInfo& info = t->info();
+    EXPECT_EQ(info.coded_models, 2);
+    EXPECT_EQ(info.coded_parity, 2);
+    ASSERT_EQ(info.n_blocks, 4);
+    EXPECT_EQ(t->state_at(5).servers_of_block(3), std::vector<int>{info.host_index("spare")});
+  }
+  std::filesystem::remove_all(dir);
+}

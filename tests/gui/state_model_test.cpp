@@ -245,7 +245,7 @@ TEST(GuiStateModel, OutOfRangeValuesAreRefusedWithTheLine) {
       {std::string(start).replace(start.find("\"name\":\"b\""), 10, "\"name\":\"a\""), "two hosts share a name"},
       // A coded run's models and parity must add up to its blocks (its members).
       {std::string(start).replace(start.find("\"n_blocks\":8"), 12, "\"n_blocks\":8,\"coded\":{\"models\":2,\"parity\":1}"),
-       "\"coded\": expected at least 2 models and a parity of 0 or 1 that add up to n_blocks (8)"},
+       "\"coded\": expected at least 2 models and a parity in [0, min(models, 4)] that add up to n_blocks (8)"},
       {std::string(start).replace(start.find("\"n_blocks\":8"), 12, "\"n_blocks\":8,\"coded\":3"), "\"coded\": expected an object"},
   };
   for (const auto& [header, message] : headers) {

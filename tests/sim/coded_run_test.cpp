@@ -13,7 +13,7 @@ namespace swarmsim::sim {
 namespace {
 
 /// Two task models and a coded one on three L4s, one or two clients, small fast-to-train models.
-Scenario coded_scenario(const std::string& extra = "", int clients = 1, int requests = 10) {
+Scenario coded_scenario(const std::string& extra = "", int clients = 1, int requests = 10, int servers = 3) {
   std::string client_list;
   for (int c = 0; c < clients; ++c)
     client_list += std::string(c ? "," : "") + R"({"name": "c)" + std::to_string(c) +
@@ -21,7 +21,7 @@ Scenario coded_scenario(const std::string& extra = "", int clients = 1, int requ
   const std::string text = R"({
     "name": "coded-test",
     "model": {"coded": {"models": 2, "pretrain_steps": 50, "finetune_steps": 20, "test_samples": 50)" + extra + R"(}},
-    "nodes": [{"name": "s", "count": 3, "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"}],
+    "nodes": [{"name": "s", "count": )" + std::to_string(servers) + R"(, "gpu": "L4", "location": {"lat": 50, "lon": 8}, "uplink": "1Gbps", "downlink": "1Gbps"}],
     "clients": [)" + client_list + R"(],
     "workload": {"sessions": )" + std::to_string(requests) + R"(}
   })";
@@ -44,25 +44,79 @@ TEST(CodedRun, TwoOriginalsCompleteWithoutDecodingAndOneOriginalWithTheCodedOutp
   EXPECT_EQ(m.output_arrived(0, 0, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(0, 1, 2.0), CodedRun::Arrival::Completed);
   EXPECT_EQ(m.output_arrived(0, 2, 3.0), CodedRun::Arrival::Nothing);
-  EXPECT_EQ(m.decoded_member[0], -1);
+  EXPECT_EQ(m.decoded_outputs[0], 0);
   EXPECT_DOUBLE_EQ(m.done[0], 2.0);
   // Request 1: model 0 and the coded model: model 1's output is decoded.
   EXPECT_EQ(m.output_arrived(1, 2, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(1, 0, 1.5), CodedRun::Arrival::Completed);
-  EXPECT_EQ(m.decoded_member[1], 1);
+  EXPECT_EQ(m.decoded_outputs[1], 1);  // model 1's output, the one missing
+  EXPECT_NE(m.at(1, 1), MemberState::Arrived);
+  EXPECT_EQ(m.task_decoded[1], m.task[1] == 1);
   EXPECT_EQ(m.output_arrived(1, 1, 9.0), CodedRun::Arrival::Nothing) << "a straggler's late output";
   // Request 2: the coded output and model 1: model 0's is decoded.
   EXPECT_EQ(m.output_arrived(2, 1, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(2, 2, 1.2), CodedRun::Arrival::Completed);
-  EXPECT_EQ(m.decoded_member[2], 0);
+  EXPECT_EQ(m.decoded_outputs[2], 1);  // model 0's output, the one missing
+  EXPECT_NE(m.at(2, 0), MemberState::Arrived);
+  EXPECT_EQ(m.task_decoded[2], m.task[2] == 0);
   EXPECT_EQ(m.completed, 3);
   EXPECT_EQ(m.decoded, 2);
   // A decoded request counts as correct by its decoded output only when its own task's model was the one decoded.
   for (int r = 1; r < 3; ++r) {
-    if (m.decoded_member[static_cast<std::size_t>(r)] != m.task[static_cast<std::size_t>(r)]) {
+    if (!m.task_decoded[static_cast<std::size_t>(r)]) {
       EXPECT_EQ(m.correct[static_cast<std::size_t>(r)], m.exact_correct[static_cast<std::size_t>(r)]);
     }
   }
+}
+
+TEST(CodedRun, WithTwoCodedModelsAnyTwoOfTheFourOutputsCompleteARequest) {
+  Fixture f(coded_scenario(R"(, "parity": 2)", 1, 10, 4));
+  CodedRun& m = f.run;
+  ASSERT_EQ(m.n_members(), 4);
+  ASSERT_EQ(m.ensemble.coded.size(), 2u);
+  for (int r = 0; r < 4; ++r) m.request_sent(r, 0.0);
+  // Request 0: the two coded outputs alone: both task outputs are decoded.
+  EXPECT_EQ(m.output_arrived(0, 2, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(0, 3, 1.5), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.decoded_outputs[0], 2);
+  EXPECT_EQ(m.task_decoded[0], 1);
+  EXPECT_EQ(m.output_arrived(0, 0, 2.0), CodedRun::Arrival::Nothing);
+  // Request 1: model 1 and coded model 1: model 0's output is decoded.
+  EXPECT_EQ(m.output_arrived(1, 3, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(1, 1, 1.2), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.decoded_outputs[1], 1);
+  EXPECT_EQ(m.task_decoded[1], m.task[1] == 0);
+  // Request 2: both task outputs first: nothing decoded.
+  m.output_arrived(2, 0, 1.0);
+  EXPECT_EQ(m.output_arrived(2, 1, 1.1), CodedRun::Arrival::Completed);
+  EXPECT_EQ(m.decoded_outputs[2], 0);
+  EXPECT_EQ(m.completed, 3);
+  EXPECT_EQ(m.decoded, 2);
+  EXPECT_EQ(m.outputs_decoded, 3);
+  // Where the coded models decode well, a decoded task output is as right as the model's own on most requests.
+  Fixture g(coded_scenario(R"(, "parity": 2)", 1, 400, 4));
+  CodedRun& n = g.run;
+  int agree = 0;
+  for (int r = 0; r < 400; ++r) {
+    n.request_sent(r, 0.0);
+    n.output_arrived(r, 2, 1.0);
+    n.output_arrived(r, 3, 1.0);  // every request decodes both outputs from the coded ones
+    agree += n.correct[static_cast<std::size_t>(r)] == n.exact_correct[static_cast<std::size_t>(r)];
+  }
+  EXPECT_EQ(n.decoded, 400);
+  EXPECT_GT(agree, 200) << "both outputs decoded from two coded models: right where the model is on most requests";
+}
+
+TEST(CodedRun, WithTwoCodedModelsTheDecodeWaitStartsWhenAnyTwoOutputsAreHere) {
+  Fixture f(coded_scenario(R"(, "parity": 2, "decode_wait": "5ms")", 1, 10, 4));
+  CodedRun& m = f.run;
+  m.request_sent(0, 0.0);
+  EXPECT_EQ(m.output_arrived(0, 2, 1.0), CodedRun::Arrival::Nothing);
+  EXPECT_EQ(m.output_arrived(0, 0, 1.001), CodedRun::Arrival::DecodeLater) << "model 0 and coded 0 are enough";
+  EXPECT_EQ(m.output_arrived(0, 3, 1.002), CodedRun::Arrival::Nothing) << "the client is already waiting";
+  EXPECT_TRUE(m.decode_deadline(0, 1.006));
+  EXPECT_EQ(m.decoded_outputs[0], 1) << "model 1's output, by least squares over both coded outputs";
+  EXPECT_DOUBLE_EQ(m.done[0], 1.006);
 }
 
 TEST(CodedRun, WithoutAParityServerARequestWaitsForEveryModel) {
@@ -85,11 +139,13 @@ TEST(CodedRun, TheDecodeWaitLetsTheLastOutputComeInTimeOrDecodesWhenItRunsOut) {
   EXPECT_EQ(m.output_arrived(0, 2, 1.0), CodedRun::Arrival::DecodeLater);
   EXPECT_EQ(m.output_arrived(0, 1, 1.003), CodedRun::Arrival::Completed) << "in time: no decoding";
   EXPECT_FALSE(m.decode_deadline(0, 1.005));
-  EXPECT_EQ(m.decoded_member[0], -1);
+  EXPECT_EQ(m.decoded_outputs[0], 0);
   EXPECT_EQ(m.output_arrived(1, 2, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(1, 1, 1.0), CodedRun::Arrival::DecodeLater);
   EXPECT_TRUE(m.decode_deadline(1, 1.005));
-  EXPECT_EQ(m.decoded_member[1], 0);
+  EXPECT_EQ(m.decoded_outputs[1], 1);  // model 0's output, the one missing
+  EXPECT_NE(m.at(1, 0), MemberState::Arrived);
+  EXPECT_EQ(m.task_decoded[1], m.task[1] == 0);
   EXPECT_DOUBLE_EQ(m.done[1], 1.005);
 }
 
@@ -112,7 +168,9 @@ TEST(CodedRun, AFailedMemberLosesWhatItHeldAndIsSentAgainOnlyTheUnfinishedReques
   // Request 2 completes meanwhile by decoding model 1's output.
   m.output_arrived(2, 0, 2.0);
   EXPECT_EQ(m.output_arrived(2, 2, 2.0), CodedRun::Arrival::Completed);
-  EXPECT_EQ(m.decoded_member[2], 1);
+  EXPECT_EQ(m.decoded_outputs[2], 1);  // model 1's output, the one missing
+  EXPECT_NE(m.at(2, 1), MemberState::Arrived);
+  EXPECT_EQ(m.task_decoded[2], m.task[2] == 1);
   EXPECT_EQ(m.server_back(1, 3.0), 1) << "it reloads member 1";
   const std::vector<std::vector<int>> lost = m.member_ready_on(1, 1, 3.1).value();
   ASSERT_EQ(lost.size(), 2u);

@@ -42,7 +42,7 @@ TEST(CodedScenario, ReadsTheCodingWithUnitsInsideTheValues) {
   EXPECT_EQ(sc.coded->models, 3);
   EXPECT_EQ(sc.coded->parity, 1);
   EXPECT_EQ(sc.coded->method, "average");
-  EXPECT_EQ(sc.coded->beta, (std::vector<double>{0.5, 0.25, 0.25}));
+  EXPECT_EQ(sc.coded->beta, (std::vector<std::vector<double>>{{0.5, 0.25, 0.25}}));
   EXPECT_DOUBLE_EQ(sc.coded->decode_wait_s, 0.005);
   EXPECT_DOUBLE_EQ(sc.coded->straggle_probability, 0.1);
   EXPECT_DOUBLE_EQ(sc.coded->straggle_slowdown, 4);
@@ -58,6 +58,17 @@ TEST(CodedScenario, ReadsTheCodingWithUnitsInsideTheValues) {
   const Scenario f = load_scenario_json(full, "coded.json");
   EXPECT_EQ(f.coded->method, "coin_full");
   EXPECT_DOUBLE_EQ(f.coded->fisher_damping, 0.5);
+  // Two coded models: one row of weights each; five servers (three models, two coded).
+  json two = coded_doc();
+  two["model"]["coded"]["parity"] = 2;
+  two["model"]["coded"]["beta"] = {{0.5, 0.25, 0.25}, {0.2, 0.3, 0.5}};
+  two["nodes"][0]["count"] = 5;
+  const Scenario t = load_scenario_json(two, "coded.json");
+  EXPECT_EQ(t.coded->parity, 2);
+  EXPECT_EQ(t.coded->beta, (std::vector<std::vector<double>>{{0.5, 0.25, 0.25}, {0.2, 0.3, 0.5}}));
+  // Rows beyond the parity are not used, so parity=0 (the uncoded baseline) runs the same file.
+  two["model"]["coded"]["parity"] = 0;
+  EXPECT_TRUE(load_scenario_json(two, "coded.json").coded->beta.empty());
 }
 
 TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
@@ -73,7 +84,6 @@ TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
       {"one weight per model", [](json& d) { d["model"]["coded"]["beta"] = {0.5, 0.5}; }, "model.coded.beta",
        "expected an array of 3 positive numbers"},
       {"a zero weight", [](json& d) { d["model"]["coded"]["beta"] = {1.0, 0.0, 0.0}; }, "model.coded.beta[1]", "expected a positive number"},
-      {"two parity models", [](json& d) { d["model"]["coded"]["parity"] = 2; }, "model.coded.parity", "expected an integer in [0, 1]"},
       {"one model", [](json& d) { d["model"]["coded"]["models"] = 1; }, "model.coded.models", "expected an integer in [2, 16]"},
       {"unknown method", [](json& d) { d["model"]["coded"]["method"] = "ensemble"; }, "model.coded.method",
        "expected one of \"coin\", \"coin_full\", \"average\""},
@@ -84,6 +94,32 @@ TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
          d["model"]["coded"]["dim"] = 32;
        },
        "model.coded.method", "expected at most 2048 parameters (hidden·(dim + 1) + classes·(hidden + 1)), got 2307"},
+      {"more parity than models", [](json& d) { d["model"]["coded"]["parity"] = 4; }, "model.coded.parity", "expected an integer in [0, 3]"},
+      {"one row for two coded models",
+       [](json& d) {
+         d["model"]["coded"]["parity"] = 2;
+         d["nodes"][0]["count"] = 5;
+       },
+       "model.coded.beta", "expected 2 rows (one per coded model) of 3 positive numbers, got 3 values"},
+      {"a row that does not sum to 1",
+       [](json& d) {
+         d["model"]["coded"]["parity"] = 2;
+         d["model"]["coded"]["beta"] = {{0.5, 0.25, 0.25}, {0.5, 0.5, 0.5}};
+         d["nodes"][0]["count"] = 5;
+       },
+       "model.coded.beta[1]", "expected weights that sum to 1"},
+      {"coded models that cannot tell two models apart",
+       [](json& d) {  // both rows weigh models 0 and 1 alike: with both missing, their outputs cannot be separated
+         d["model"]["coded"]["parity"] = 2;
+         d["model"]["coded"]["beta"] = {{0.25, 0.25, 0.5}, {0.3, 0.3, 0.4}};
+         d["nodes"][0]["count"] = 5;
+       },
+       "model.coded.beta", "the weights of coded models 0, 1 on models 0, 1 form a singular matrix"},
+      {"too few servers for two coded models", [](json& d) {
+         d["model"]["coded"]["parity"] = 2;
+         d["model"]["coded"].erase("beta");
+       },
+       "nodes", "need 5 server nodes"},
       {"no damping", [](json& d) { d["model"]["coded"]["fisher_damping"] = 0; }, "model.coded.fisher_damping",
        "expected a number in [1e-12, 1e6]"},
       {"too few servers", [](json& d) { d["nodes"][0]["count"] = 3; }, "nodes", "need 4 server nodes, one each in order (later ones are spares); the scenario has 3"},

@@ -477,6 +477,96 @@ TEST(DecodeOutput, InvertsAnExactLinearCombination) {
   }
 }
 
+TEST(DecodeOutputs, OneMissingAndOneCodedOutputIsTheSeedsDecodingBitForBit) {
+  const std::vector<double> p0 = {0.7, 0.2, 0.1}, p1 = {0.1, 0.3, 0.6}, p2 = {0.3, 0.3, 0.4}, pc = {0.35, 0.3, 0.35};
+  const std::vector<double> beta = {0.2, 0.5, 0.3};
+  std::vector<double> seed(3), general(3);
+  decode_output({p0.data(), p1.data(), p2.data()}, pc.data(), beta, 1, 3, seed.data());
+  decode_outputs({p0.data(), nullptr, p2.data()}, {pc.data()}, {beta}, 3, {nullptr, general.data(), nullptr});
+  EXPECT_EQ(seed, general);
+  // By hand: p̂_1 = (p_c − 0.2 p0 − 0.3 p2) / 0.5.
+  for (std::size_t c = 0; c < 3; ++c) EXPECT_NEAR(general[c], (pc[c] - 0.2 * p0[c] - 0.3 * p2[c]) / 0.5, 1e-15);
+}
+
+TEST(DecodeOutputs, AnyNOfTheNPlusTwoOutputsOfExactMixturesGiveBackTheMissingOnes) {
+  // Three models, two coded outputs that are exact mixtures with default_coding_weights(3, 2):
+  // whichever one or two task outputs are missing, the arrived ones and enough coded ones recover
+  // them exactly (square systems, and least squares when both coded outputs came for one missing).
+  const int N = 3, C = 4;
+  Rng rng(12);
+  std::vector<std::vector<double>> p(N, std::vector<double>(C));
+  for (auto& row : p) {
+    double s = 0;
+    for (double& v : row) s += v = rng.uniform(0.05, 1.0);
+    for (double& v : row) v /= s;
+  }
+  const auto beta = default_coding_weights(N, 2);
+  std::vector<std::vector<double>> coded(2, std::vector<double>(C, 0.0));
+  for (int k = 0; k < 2; ++k)
+    for (int i = 0; i < N; ++i)
+      for (int c = 0; c < C; ++c) coded[k][c] += beta[k][i] * p[i][c];
+  for (int lost = 1; lost < (1 << N); ++lost) {  // every nonempty set of missing models
+    const int missing = __builtin_popcount(static_cast<unsigned>(lost));
+    if (missing > 2) continue;
+    for (int have = 1; have < 4; ++have) {  // which coded outputs arrived
+      if (__builtin_popcount(static_cast<unsigned>(have)) < missing) continue;
+      SCOPED_TRACE("missing mask " + std::to_string(lost) + ", coded mask " + std::to_string(have));
+      std::vector<const double*> outs(N), cods(2);
+      std::vector<std::vector<double>> dec(N, std::vector<double>(C, -1.0));
+      std::vector<double*> dst(N);
+      for (int i = 0; i < N; ++i) {
+        outs[i] = (lost >> i) & 1 ? nullptr : p[i].data();
+        dst[i] = dec[i].data();
+      }
+      for (int k = 0; k < 2; ++k) cods[k] = (have >> k) & 1 ? coded[k].data() : nullptr;
+      decode_outputs(outs, cods, beta, C, dst);
+      for (int i = 0; i < N; ++i)
+        for (int c = 0; c < C; ++c) {
+          if ((lost >> i) & 1) EXPECT_NEAR(dec[i][c], p[i][c], 1e-12) << "model " << i;
+          else EXPECT_EQ(dec[i][c], -1.0) << "an arrived output is not written";
+        }
+    }
+  }
+  std::vector<double> d0(C), d1(C);
+  EXPECT_THROW(decode_outputs({nullptr, nullptr, p[2].data()}, {coded[0].data(), nullptr}, beta, C, {d0.data(), d1.data(), nullptr}),
+               std::invalid_argument)
+      << "two missing, one coded output";
+}
+
+TEST(CodingWeights, DefaultRowsArePositiveSumToOneAndEverySquareSubmatrixIsNonsingular) {
+  const auto b = default_coding_weights(3, 2);
+  ASSERT_EQ(b.size(), 2u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(b[0][i], 1.0 / 3, 1e-15);  // row 0: uniform, the seed's N_c = 1 default
+  EXPECT_NEAR(b[1][0], 1.0 / 6, 1e-15);  // row 1: (1, 2, 3) / 6
+  EXPECT_NEAR(b[1][1], 2.0 / 6, 1e-15);
+  EXPECT_NEAR(b[1][2], 3.0 / 6, 1e-15);
+  for (int n = 2; n <= 16; ++n)
+    for (int nc = 1; nc <= std::min(n, kMaxCodedParity); ++nc) {
+      const auto w = default_coding_weights(n, nc);
+      for (const auto& row : w) {
+        double s = 0;
+        for (double v : row) {
+          EXPECT_GT(v, 0);
+          s += v;
+        }
+        EXPECT_NEAR(s, 1.0, 1e-12);
+      }
+      const SingularCoding bad = find_singular_coding(w);
+      EXPECT_FALSE(bad.found()) << "N " << n << ", parity " << nc;
+    }
+  EXPECT_TRUE(default_coding_weights(4, 0).empty());
+}
+
+TEST(CodingWeights, ASingularSubsystemIsFoundWithItsRowsAndColumns) {
+  // Both rows weigh models 0 and 1 alike (0.25, 0.25 and 0.3, 0.3): with both missing they cannot be told apart.
+  const SingularCoding bad = find_singular_coding({{0.25, 0.25, 0.5}, {0.3, 0.3, 0.4}});
+  ASSERT_TRUE(bad.found());
+  EXPECT_EQ(bad.rows, (std::vector<int>{0, 1}));
+  EXPECT_EQ(bad.columns, (std::vector<int>{0, 1}));
+  EXPECT_FALSE(find_singular_coding({{0.25, 0.25, 0.5}, {0.5, 0.25, 0.25}}).found());  // dets −1/16, −3/16, −1/16
+  EXPECT_FALSE(find_singular_coding({{0.5, 0.5}}).found());
+}
+
 TEST(Train, FineTunedModelsLearnTheirTasks) {
   const CodedSpec spec;
   for (std::uint64_t seed : {1u, 2u, 3u}) {
@@ -516,14 +606,14 @@ TEST(Train, ReducesTheLossAndIsDeterministic) {
 TEST(CodedEnsemble, DeterministicAndSeedDependent) {
   const CodedSpec spec;
   const CodedEnsemble a(spec, 77), b(spec, 77), c(spec, 78);
-  EXPECT_EQ(a.beta, std::vector<double>(2, 0.5));
+  EXPECT_EQ(a.beta, (std::vector<std::vector<double>>{{0.5, 0.5}}));
   EXPECT_EQ(a.pretrained.theta, b.pretrained.theta);
   ASSERT_EQ(a.models.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(a.models[i].theta, b.models[i].theta);
   EXPECT_EQ(a.fishers, b.fishers);
-  EXPECT_EQ(a.coded.theta, b.coded.theta);
+  EXPECT_EQ(a.coded[0].theta, b.coded[0].theta);
   EXPECT_NE(a.pretrained.theta, c.pretrained.theta);
-  EXPECT_NE(a.coded.theta, c.coded.theta);
+  EXPECT_NE(a.coded[0].theta, c.coded[0].theta);
   const CodedAccuracy ra = a.evaluate(300), rb = b.evaluate(300);
   EXPECT_EQ(ra.decoded_accuracy, rb.decoded_accuracy);
   EXPECT_EQ(ra.mean_normalized, rb.mean_normalized);
@@ -535,12 +625,12 @@ TEST(CodedEnsemble, CodedModelFollowsTheMethod) {
   ASSERT_TRUE(coin.has_coded());
   ASSERT_EQ(coin.fishers.size(), 2u);
   EXPECT_EQ(coin.fishers[0], diagonal_fisher(coin.models[0], coin.tasks, 0, spec.fisher_samples));
-  EXPECT_EQ(coin.coded.theta, fisher_average(coin.models, coin.fishers, coin.beta).theta);
+  EXPECT_EQ(coin.coded[0].theta, fisher_average(coin.models, coin.fishers, coin.beta[0]).theta);
   spec.method = "average";
   const CodedEnsemble avg(spec, 5);
   EXPECT_TRUE(avg.fishers.empty());
   EXPECT_EQ(avg.models[1].theta, coin.models[1].theta);  // the method changes only the coded model
-  EXPECT_EQ(avg.coded.theta, weight_average(avg.models, avg.beta).theta);
+  EXPECT_EQ(avg.coded[0].theta, weight_average(avg.models, avg.beta[0]).theta);
   spec.parity = 0;
   const CodedEnsemble none(spec, 5);
   EXPECT_FALSE(none.has_coded());
@@ -550,17 +640,28 @@ TEST(CodedEnsemble, CodedModelFollowsTheMethod) {
   spec.method = "median";
   EXPECT_THROW(CodedEnsemble(spec, 5), std::invalid_argument);
   spec.method = "coin";
-  spec.beta = {0.5};
+  spec.beta = {{0.5}};
   EXPECT_THROW(CodedEnsemble(spec, 5), std::invalid_argument);
-  spec.beta = {0.3, 0.7};
+  spec.beta = {{0.3, 0.7}};
   EXPECT_EQ(CodedEnsemble(spec, 5).beta, spec.beta);
+  spec.parity = 2;  // two coded models: the same Fishers, one fisher_average per row of weights
+  spec.beta.clear();
+  const CodedEnsemble two(spec, 5);
+  ASSERT_EQ(two.coded.size(), 2u);
+  EXPECT_EQ(two.beta, default_coding_weights(2, 2));
+  EXPECT_EQ(two.coded[0].theta, coin.coded[0].theta);
+  EXPECT_EQ(two.coded[1].theta, fisher_average(two.models, two.fishers, two.beta[1]).theta);
+  EXPECT_NE(two.coded[1].theta, two.coded[0].theta);
+  spec.parity = 3;
+  EXPECT_THROW(CodedEnsemble(spec, 5), std::invalid_argument) << "more coded models than models";
+  spec.parity = 1;
   spec.beta.clear();
   spec.method = "coin_full";
   const CodedEnsemble full(spec, 5);
   EXPECT_TRUE(full.fishers.empty());
   EXPECT_EQ(full.models[1].theta, coin.models[1].theta);
-  EXPECT_EQ(full.coded.theta, full_fisher_average(full.models, full.tasks, full.beta, spec.fisher_samples, spec.fisher_damping).theta);
-  EXPECT_NE(full.coded.theta, coin.coded.theta);
+  EXPECT_EQ(full.coded[0].theta, full_fisher_average(full.models, full.tasks, full.beta[0], spec.fisher_samples, spec.fisher_damping).theta);
+  EXPECT_NE(full.coded[0].theta, coin.coded[0].theta);
 }
 
 TEST(CodedEnsemble, EvaluateCountsWhatItSays) {
@@ -580,7 +681,7 @@ TEST(CodedEnsemble, EvaluateCountsWhatItSays) {
       const int y = e.tasks.sample(t, CodedStream::Test, static_cast<std::uint64_t>(s), x.data());
       e.models[0].probabilities(x.data(), p0.data());
       e.models[1].probabilities(x.data(), p1.data());
-      e.coded.probabilities(x.data(), pc.data());
+      e.coded[0].probabilities(x.data(), pc.data());
       // p̂_t = (p_c − ½ p_other) / ½ by hand
       const std::vector<double>& other = t == 0 ? p1 : p0;
       for (std::size_t c = 0; c < C; ++c) dec[c] = (pc[c] - 0.5 * other[c]) / 0.5;
@@ -595,6 +696,36 @@ TEST(CodedEnsemble, EvaluateCountsWhatItSays) {
   EXPECT_NEAR(r.mean_normalized, mean, 1e-15);
 }
 
+TEST(CodedEnsemble, WithTwoCodedModelsEvaluateAlsoDecodesBothOutputsByHand) {
+  // N = 2, two coded models with the default rows (½, ½) and (⅓, ⅔): with both outputs missing,
+  // p̂ = B⁻¹ (p_c0, p_c1), B⁻¹ = [[4, −3], [−2, 3]] (det B = ⅓ − ⅙ = ⅙), worked by hand here.
+  CodedSpec spec;
+  spec.parity = 2;
+  const CodedEnsemble e(spec, 4);
+  const int n = 300;
+  const CodedAccuracy r = e.evaluate(n);
+  ASSERT_EQ(r.normalized_two_missing.size(), 2u);
+  const auto C = static_cast<std::size_t>(spec.classes);
+  std::vector<double> x(static_cast<std::size_t>(spec.dim)), c0(C), c1(C), dec(C);
+  double mean = 0;
+  for (int t = 0; t < 2; ++t) {
+    int decoded = 0;
+    for (int s = 0; s < n; ++s) {
+      const int y = e.tasks.sample(t, CodedStream::Test, static_cast<std::uint64_t>(s), x.data());
+      e.coded[0].probabilities(x.data(), c0.data());
+      e.coded[1].probabilities(x.data(), c1.data());
+      for (std::size_t c = 0; c < C; ++c) dec[c] = t == 0 ? 4 * c0[c] - 3 * c1[c] : -2 * c0[c] + 3 * c1[c];
+      decoded += static_cast<int>(std::max_element(dec.begin(), dec.end()) - dec.begin()) == y;
+    }
+    const double want = (decoded / static_cast<double>(n)) / r.accuracy[static_cast<std::size_t>(t)];
+    EXPECT_NEAR(r.normalized_two_missing[static_cast<std::size_t>(t)], want, 1e-12) << "task " << t;
+    mean += want / 2;
+  }
+  EXPECT_NEAR(r.mean_normalized_two_missing, mean, 1e-12);
+  spec.parity = 1;
+  EXPECT_TRUE(CodedEnsemble(spec, 4).evaluate(10).normalized_two_missing.empty());
+}
+
 TEST(CodedEnsemble, PerfectCodedOutputDecodesExactly) {
   // Were the coded output exactly Σ β_i p_i, decoding would give back each model's answer: NDA 1.
   const CodedSpec spec;
@@ -607,8 +738,8 @@ TEST(CodedEnsemble, PerfectCodedOutputDecodesExactly) {
       const int y = e.tasks.sample(t, CodedStream::Test, static_cast<std::uint64_t>(s), x.data());
       e.models[0].probabilities(x.data(), p0.data());
       e.models[1].probabilities(x.data(), p1.data());
-      for (std::size_t c = 0; c < C; ++c) coded[c] = e.beta[0] * p0[c] + e.beta[1] * p1[c];
-      decode_output({p0.data(), p1.data()}, coded.data(), e.beta, t, spec.classes, dec.data());
+      for (std::size_t c = 0; c < C; ++c) coded[c] = e.beta[0][0] * p0[c] + e.beta[0][1] * p1[c];
+      decode_output({p0.data(), p1.data()}, coded.data(), e.beta[0], t, spec.classes, dec.data());
       const std::vector<double>& own = t == 0 ? p0 : p1;
       const int own_arg = static_cast<int>(std::max_element(own.begin(), own.end()) - own.begin());
       correct += own_arg == y;

@@ -12,15 +12,16 @@ using namespace swarmsim::sim;
 
 namespace {
 
-/// Model 0, model 1 and the coded model on `gpus` (three names), a client, 10 Gbit/s links with
+/// Model 0, model 1 and the coded model on `gpus` (three names; a fourth is "coded-1"), a client, 10 Gbit/s links with
 /// 100 µs access latency, the exact network model and no per-message overheads.
 Scenario coded(const std::string& extra, const std::string& workload, const std::string& gpus = R"("L4", "L4", "L4")",
                const std::string& events = "[]") {
   std::string nodes;
-  const std::string names[3] = {"model-0", "model-1", "coded"};
+  const std::string names[4] = {"model-0", "model-1", "coded", "coded-1"};
   std::size_t pos = 0;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) {  // three GPUs, or four for a second coded model
     const std::size_t a = gpus.find('"', pos), b = gpus.find('"', a + 1);
+    if (a == std::string::npos) break;
     pos = b + 1;
     nodes += std::string(i ? "," : "") + R"({"name": ")" + names[i] + R"(", "gpu": ")" + gpus.substr(a + 1, b - a - 1) +
              R"(", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"})";
@@ -119,6 +120,29 @@ TEST(CodedEngine, AFailedServerStallsUncodedRequestsUntilItHasReloadedButCodedOn
   EXPECT_GE(c["requests"]["decoded"].get<int>(), 195);  // 200 requests arrive while it is down or reloading
   EXPECT_EQ(c["members"][1]["failures"], 1);
   EXPECT_LT(c["members"][1]["visits"].get<int>(), 400);
+}
+
+TEST(CodedEngine, TwoCodedModelsCarryRequestsThroughTwoFailedModelServers) {
+  // Both models' servers are down from 1 s to 3 s. With two coded models every request completes
+  // by decoding both outputs; with one, the requests of that window wait for the servers.
+  const std::string workload = R"({"sessions": 400, "max_in_flight": 16, "arrival": {"process": "fixed", "interval": "10ms"}})";
+  const std::string events = R"([{"at": "1s", "action": "node_down", "node": "model-0"}, {"at": "1s", "action": "node_down", "node": "model-1"},
+      {"at": "3s", "action": "node_up", "node": "model-0"}, {"at": "3s", "action": "node_up", "node": "model-1"}])";
+  const RunReport two = run(coded(R"(, "parity": 2)", workload, R"("L4", "L4", "L4", "L4")", events));
+  const RunReport one = run(coded("", workload, R"("L4", "L4", "L4", "L4")", events));  // the fourth L4 is a spare here
+  const auto& t = two.metrics;
+  const auto& o = one.metrics;
+  ASSERT_EQ(t["requests"]["completed"], 400);
+  ASSERT_EQ(o["requests"]["completed"], 400);
+  EXPECT_LT(t["latency_s"]["max"].get<double>(), 0.05);
+  EXPECT_GE(t["requests"]["decoded"].get<int>(), 195);  // 200 requests arrive while the models are down or reloading
+  EXPECT_GE(t["requests"]["outputs_decoded"].get<int>(), 2 * 195) << "both outputs decoded for each";
+  EXPECT_EQ(t["members"].size(), 4u);
+  EXPECT_EQ(t["members"][3]["role"], "coded");
+  EXPECT_GT(o["latency_s"]["max"].get<double>(), 0.5) << "one coded model cannot stand in for two";
+  EXPECT_GT(o["requests"]["resent"].get<int>(), 0);
+  // Answers decoded from the two coded models alone are still mostly right.
+  EXPECT_GT(t["answers"]["accuracy"].get<double>(), 0.6);
 }
 
 TEST(CodedEngine, CancelsDropTheWorkOfCompletedRequestsThatAMemberHasNotStarted) {

@@ -604,4 +604,12 @@ TEST(FlowEngine, MatchesSimGridOnCodedInference) {
   EXPECT_EQ(sg_flap["requests"]["completed"], 4000);
   const auto df = differences(sg_flap, flow_flap, 1e-9);
   EXPECT_TRUE(df.empty()) << "uncoded with a server failing while it reloads differs in " << df.size() << " places:" << lines(df);
+  // Two coded models (the spare serves as the second, so model 1 has none when it fails): any two of the four outputs complete a request.
+  const auto [sg_two, flow_two] = both_engines(shipped("coded/coin-failover.json", {{"model.coded.parity", "2"}, {"workload.sessions", "1500"},
+                                                                                       {"model.coded.decode_wait", "\"2ms\""},
+                                                                                       {"model.coded.straggle", R"({"probability": 0.2, "slowdown": 10})"}}));
+  EXPECT_EQ(sg_two["members"].size(), 4u);
+  EXPECT_GT(sg_two["requests"]["outputs_decoded"].get<int>(), sg_two["requests"]["decoded"].get<int>()) << "some requests decode both";
+  const auto dt = differences(sg_two, flow_two, 1e-9);
+  EXPECT_TRUE(dt.empty()) << "two coded models differ in " << dt.size() << " places:" << lines(dt);
 }
