@@ -35,6 +35,14 @@ struct Fixture {
   explicit Fixture(Scenario s) : sc(std::move(s)), run(sc, RunOptions{}, signals) {}
 };
 
+/// Request r completed by decoding model j's output alone: the one missing, and its answer when j is its task.
+void expect_decoded_alone(const CodedRun& m, int r, int j) {
+  const auto ri = static_cast<std::size_t>(r);
+  EXPECT_EQ(m.decoded_outputs[ri], 1) << "request " << r;
+  EXPECT_NE(m.at(r, j), MemberState::Arrived) << "request " << r;
+  EXPECT_EQ(m.task_decoded[ri], m.task[ri] == j) << "request " << r;
+}
+
 TEST(CodedRun, TwoOriginalsCompleteWithoutDecodingAndOneOriginalWithTheCodedOutputDecodesTheOther) {
   Fixture f(coded_scenario());
   CodedRun& m = f.run;
@@ -49,16 +57,12 @@ TEST(CodedRun, TwoOriginalsCompleteWithoutDecodingAndOneOriginalWithTheCodedOutp
   // Request 1: model 0 and the coded model: model 1's output is decoded.
   EXPECT_EQ(m.output_arrived(1, 2, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(1, 0, 1.5), CodedRun::Arrival::Completed);
-  EXPECT_EQ(m.decoded_outputs[1], 1);  // model 1's output, the one missing
-  EXPECT_NE(m.at(1, 1), MemberState::Arrived);
-  EXPECT_EQ(m.task_decoded[1], m.task[1] == 1);
+  expect_decoded_alone(m, 1, 1);
   EXPECT_EQ(m.output_arrived(1, 1, 9.0), CodedRun::Arrival::Nothing) << "a straggler's late output";
   // Request 2: the coded output and model 1: model 0's is decoded.
   EXPECT_EQ(m.output_arrived(2, 1, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(2, 2, 1.2), CodedRun::Arrival::Completed);
-  EXPECT_EQ(m.decoded_outputs[2], 1);  // model 0's output, the one missing
-  EXPECT_NE(m.at(2, 0), MemberState::Arrived);
-  EXPECT_EQ(m.task_decoded[2], m.task[2] == 0);
+  expect_decoded_alone(m, 2, 0);
   EXPECT_EQ(m.completed, 3);
   EXPECT_EQ(m.decoded, 2);
   // A decoded request counts as correct by its decoded output only when its own task's model was the one decoded.
@@ -84,8 +88,7 @@ TEST(CodedRun, WithTwoCodedModelsAnyTwoOfTheFourOutputsCompleteARequest) {
   // Request 1: model 1 and coded model 1: model 0's output is decoded.
   EXPECT_EQ(m.output_arrived(1, 3, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(1, 1, 1.2), CodedRun::Arrival::Completed);
-  EXPECT_EQ(m.decoded_outputs[1], 1);
-  EXPECT_EQ(m.task_decoded[1], m.task[1] == 0);
+  expect_decoded_alone(m, 1, 0);
   // Request 2: both task outputs first: nothing decoded.
   m.output_arrived(2, 0, 1.0);
   EXPECT_EQ(m.output_arrived(2, 1, 1.1), CodedRun::Arrival::Completed);
@@ -143,9 +146,7 @@ TEST(CodedRun, TheDecodeWaitLetsTheLastOutputComeInTimeOrDecodesWhenItRunsOut) {
   EXPECT_EQ(m.output_arrived(1, 2, 1.0), CodedRun::Arrival::Nothing);
   EXPECT_EQ(m.output_arrived(1, 1, 1.0), CodedRun::Arrival::DecodeLater);
   EXPECT_TRUE(m.decode_deadline(1, 1.005));
-  EXPECT_EQ(m.decoded_outputs[1], 1);  // model 0's output, the one missing
-  EXPECT_NE(m.at(1, 0), MemberState::Arrived);
-  EXPECT_EQ(m.task_decoded[1], m.task[1] == 0);
+  expect_decoded_alone(m, 1, 0);
   EXPECT_DOUBLE_EQ(m.done[1], 1.005);
 }
 
@@ -168,9 +169,7 @@ TEST(CodedRun, AFailedMemberLosesWhatItHeldAndIsSentAgainOnlyTheUnfinishedReques
   // Request 2 completes meanwhile by decoding model 1's output.
   m.output_arrived(2, 0, 2.0);
   EXPECT_EQ(m.output_arrived(2, 2, 2.0), CodedRun::Arrival::Completed);
-  EXPECT_EQ(m.decoded_outputs[2], 1);  // model 1's output, the one missing
-  EXPECT_NE(m.at(2, 1), MemberState::Arrived);
-  EXPECT_EQ(m.task_decoded[2], m.task[2] == 1);
+  expect_decoded_alone(m, 2, 1);
   EXPECT_EQ(m.server_back(1, 3.0), 1) << "it reloads member 1";
   const std::vector<std::vector<int>> lost = m.member_ready_on(1, 1, 3.1).value();
   ASSERT_EQ(lost.size(), 2u);

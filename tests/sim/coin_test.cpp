@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "sim/coded/coin.hpp"
@@ -750,26 +751,34 @@ TEST(CodedEnsemble, PerfectCodedOutputDecodesExactly) {
   }
 }
 
+/// The mean normalized decoding accuracy of `spec` made with `method`, per seed 1..8.
+std::vector<double> nda_per_seed(CodedSpec spec, const std::string& method) {
+  spec.method = method;
+  std::vector<double> out;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) out.push_back(CodedEnsemble(spec, seed).evaluate(spec.test_samples).mean_normalized);
+  return out;
+}
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (const double x : v) s += x / static_cast<double>(v.size());
+  return s;
+}
+/// Seeds on which a did better than b.
+int wins_of(const std::vector<double>& a, const std::vector<double>& b) {
+  int w = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) w += a[i] > b[i];
+  return w;
+}
+
 TEST(CodedEnsemble, FisherAveragingDecodesBetterThanPlainAveraging) {
   // The seed's claim in this setting: over 8 seeds with the default spec, COIN's mean normalized
   // decoding accuracy is above plain weight averaging's by more than 0.025 (measured: about 0.05),
   // it wins on most seeds, and is high (measured: about 0.92).
-  CodedSpec spec;
-  double coin = 0, avg = 0;
-  int wins = 0;
-  const int seeds = 8;
-  for (std::uint64_t seed = 1; seed <= static_cast<std::uint64_t>(seeds); ++seed) {
-    spec.method = "coin";
-    const double c = CodedEnsemble(spec, seed).evaluate(spec.test_samples).mean_normalized;
-    spec.method = "average";
-    const double a = CodedEnsemble(spec, seed).evaluate(spec.test_samples).mean_normalized;
-    coin += c / seeds;
-    avg += a / seeds;
-    wins += c > a;
-  }
-  EXPECT_GT(coin - avg, 0.025) << "coin " << coin << " average " << avg;
-  EXPECT_GE(wins, 6);
-  EXPECT_GT(coin, 0.85);
+  const CodedSpec spec;
+  const std::vector<double> coin = nda_per_seed(spec, "coin"), avg = nda_per_seed(spec, "average");
+  EXPECT_GT(mean_of(coin) - mean_of(avg), 0.025) << "coin " << mean_of(coin) << " average " << mean_of(avg);
+  EXPECT_GE(wins_of(coin, avg), 6);
+  EXPECT_GT(mean_of(coin), 0.85);
 }
 
 TEST(CodedEnsemble, FullFisherDecodesBetterThanTheDiagonal) {
@@ -779,24 +788,12 @@ TEST(CodedEnsemble, FullFisherDecodesBetterThanTheDiagonal) {
   // damping (1e-3) it is far worse than either (measured: about 0.5), the quadratic model of the
   // KL then sending θ_c along weakly curved directions far beyond where it holds.
   CodedSpec spec;
-  double full = 0, diag = 0, undamped = 0;
-  int wins = 0;
-  const int seeds = 8;
-  for (std::uint64_t seed = 1; seed <= static_cast<std::uint64_t>(seeds); ++seed) {
-    spec.method = "coin";
-    const double d = CodedEnsemble(spec, seed).evaluate(spec.test_samples).mean_normalized;
-    spec.method = "coin_full";
-    const double f = CodedEnsemble(spec, seed).evaluate(spec.test_samples).mean_normalized;
-    CodedSpec light = spec;
-    light.fisher_damping = 1e-3;
-    undamped += CodedEnsemble(light, seed).evaluate(spec.test_samples).mean_normalized / seeds;
-    full += f / seeds;
-    diag += d / seeds;
-    wins += f > d;
-  }
-  EXPECT_GT(full - diag, 0.04) << "full " << full << " diagonal " << diag;
-  EXPECT_GE(wins, 6);
-  EXPECT_LT(undamped, diag - 0.2) << "undamped " << undamped;
+  const std::vector<double> diag = nda_per_seed(spec, "coin"), full = nda_per_seed(spec, "coin_full");
+  spec.fisher_damping = 1e-3;
+  const double undamped = mean_of(nda_per_seed(spec, "coin_full"));
+  EXPECT_GT(mean_of(full) - mean_of(diag), 0.04) << "full " << mean_of(full) << " diagonal " << mean_of(diag);
+  EXPECT_GE(wins_of(full, diag), 6);
+  EXPECT_LT(undamped, mean_of(diag) - 0.2) << "undamped " << undamped;
 }
 
 }  // namespace
