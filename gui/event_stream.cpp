@@ -85,12 +85,7 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
   });
   s.on_tree_changed.connect(
       [this](const sim::TreeChanged& e) { sink_(sim::tree_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
-  s.on_session_ended.connect([this](const sim::SessionEnded& e) {
-    json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session},
-           {"tokens", e.tokens}};
-    if (!e.completed) j["reason"] = e.reason;
-    sink_(j.dump());
-  });
+  s.on_session_ended.connect([this](const sim::SessionEnded& e) { sink_(sim::session_ended_json(e).dump()); });
   s.on_compute.connect([this](const sim::ComputeSpan& e) {
     json j{{"t", e.end}, {"type", "compute"}, {"host", host_name(e.host)}, {"start", e.start},
            {"session", e.session}, {"step", e.step}, {"what", e.what}};

@@ -98,7 +98,9 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       return s;
     }
     case EventType::SessionDone:
-      if (info.request_based()) return "request " + std::to_string(e.session) + " answered";
+      if (info.request_based())
+        return "request " + std::to_string(e.session) + " answered" +
+               (e.decoded > 0 ? " (" + std::to_string(e.decoded) + (e.decoded > 1 ? " outputs" : " output") + " decoded)" : "");
       return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + " tokens";
     case EventType::SessionFailed: return "session " + std::to_string(e.session) + " FAILED: " + e.text;
     case EventType::Compute:
@@ -373,6 +375,13 @@ void series_plots(const Timeline& tl, double T, const char* id, float width) {
   std::snprintf(overlay, sizeof overlay, "%s (max %.1f ms)", requests ? "request latency" : "per-token latency", lat_max * 1e3);
   ImGui::PlotLines("##lat", lat.values.data(), static_cast<int>(lat.values.size()), 0, overlay, 0.0f,
                    std::max(1e-6f, lat_max * 1.1f), ImVec2(width, 62));
+  if (tl.info().coded_models > 0 && tl.info().coded_parity > 0) {  // how often coded models stood in for missing outputs
+    const TimeSeries dec = tl.decoded_share(T, bins);
+    float dec_max = 0;
+    for (float x : dec.values) dec_max = std::max(dec_max, x);
+    std::snprintf(overlay, sizeof overlay, "requests decoded (max %.0f%%)", 100.0f * dec_max);
+    ImGui::PlotHistogram("##dec", dec.values.data(), static_cast<int>(dec.values.size()), 0, overlay, 0.0f, 1.0f, ImVec2(width, 40));
+  }
   ImGui::PopID();
 }
 
@@ -383,8 +392,9 @@ void draw_metrics_panel(AppState& st, const PixelRect& r) {
   const SwarmInfo& info = st.timeline.info();
   const SwarmState& s = st.snapshot;
   if (info.request_based())  // a pipeline's, a tree's or a coded run's sessions are requests, with no tokens
-    ImGui::Text("requests %d sent, %d answered, %d failed, %zu in flight | %ld messages, %s moved", s.sessions_started, s.sessions_done,
-                s.sessions_failed, s.sessions.size(), s.hops, bytes_str(s.bytes_moved).c_str());
+    ImGui::Text("requests %d sent, %d answered%s, %d failed, %zu in flight | %ld messages, %s moved", s.sessions_started, s.sessions_done,
+                info.coded_parity > 0 ? (" (" + std::to_string(s.sessions_decoded) + " decoded)").c_str() : "", s.sessions_failed,
+                s.sessions.size(), s.hops, bytes_str(s.bytes_moved).c_str());
   else
     ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
                 s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());

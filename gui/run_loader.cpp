@@ -318,6 +318,8 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.type = type == "session_done" ? EventType::SessionDone : EventType::SessionFailed;
     e.session = integer(j, "session");
     e.tokens = integer_or(j, "tokens", 0);
+    e.decoded = integer_or(j, "decoded", 0);
+    if (e.decoded < 0) throw EventFormatError("\"decoded\": expected a count >= 0, got " + std::to_string(e.decoded));
     if (e.type == EventType::SessionFailed) e.text = text_or(j, "reason", "");
   } else if (type == "compute") {
     e.type = EventType::Compute;

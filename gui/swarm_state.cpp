@@ -206,6 +206,7 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
     }
     case EventType::SessionDone:
       ++s.sessions_done;
+      s.sessions_decoded += e.decoded > 0;
       end_session(s, e.session);
       break;
     case EventType::SessionFailed:
@@ -299,6 +300,7 @@ Timeline::Timeline(SwarmInfo info) : info_(std::move(info)), head_(initial_state
 void Timeline::advance_head(const SwarmEvent& e) {
   const std::size_t index = events_.size() - 1;
   if (e.type == EventType::Step) steps_.push_back(index);
+  if (e.type == EventType::SessionDone) done_.push_back(index);
   if (e.type == EventType::Transfer) {
     transfers_.push_back(index);
     longest_transfer_ = std::max(longest_transfer_, e.t - e.start);
@@ -332,6 +334,7 @@ void Timeline::assign(std::vector<SwarmEvent> events) {
   });
   events_.clear();
   steps_.clear();
+  done_.clear();
   transfers_.clear();
   longest_transfer_ = 0.0;
   head_ = initial_state(info_);
@@ -400,6 +403,21 @@ TimeSeries Timeline::token_latency(double T, int bins) const {
     const int b = std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1);
     ts.values[static_cast<std::size_t>(b)] += static_cast<float>(e.value);
     ++n[static_cast<std::size_t>(b)];
+  }
+  for (std::size_t b = 0; b < ts.values.size(); ++b)
+    if (n[b] > 0) ts.values[b] /= static_cast<float>(n[b]);
+  return ts;
+}
+
+TimeSeries Timeline::decoded_share(double T, int bins) const {
+  TimeSeries ts = empty_series(T, bins);
+  std::vector<int> n(static_cast<std::size_t>(bins), 0);
+  for (std::size_t i : done_) {
+    const SwarmEvent& e = events_[i];
+    if (e.t > T) break;
+    const auto b = static_cast<std::size_t>(std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1));
+    ts.values[b] += e.decoded > 0 ? 1.0f : 0.0f;
+    ++n[b];
   }
   for (std::size_t b = 0; b < ts.values.size(); ++b)
     if (n[b] > 0) ts.values[b] /= static_cast<float>(n[b]);

@@ -149,6 +149,7 @@ struct SwarmEvent {
   double value = 0.0;       ///< ChainFormed: router cost; LinkChange: B/s or s; Transfer: bytes; Step: latency (s)
   int step = 0;             ///< Compute/Transfer/Step: 0 = prefill
   int tokens = 0;           ///< SessionDone/Failed; SessionRecovered: tokens replayed
+  int decoded = 0;          ///< SessionDone of an erasure-coded run: task outputs decoded
   BlockRange blocks_to;     ///< BlocksMoved: the new range (`blocks` is the old one)
   bool given_up = false;    ///< TransferRetry: no attempt left
   std::string text;         ///< SessionFailed, TransferRetry: reason; Compute: "blocks"/"embed"/"head";
@@ -227,6 +228,7 @@ struct SwarmState {
   std::map<std::pair<int, int>, PairTraffic> traffic;     ///< (from, to) -> bytes moved
   std::map<std::pair<int, int>, double> pair_latency_s;   ///< set_latency with a peer (one-way, base)
   int sessions_started = 0, sessions_done = 0, sessions_failed = 0, chains_formed = 0;
+  int sessions_decoded = 0;     ///< erasure-coded runs: requests answered by decoding
   int recoveries = 0, transfer_retries = 0, block_moves = 0;
   double tokens = 0.0;          ///< tokens generated (steps x tokens_per_step)
   long steps = 0;               ///< token steps finished
@@ -296,6 +298,9 @@ class Timeline {
   /// Mean latency of the steps that ended in each bin: decode steps (per token) for a swarm, whole
   /// requests for a request-based run (SwarmInfo::request_based).
   TimeSeries token_latency(double T, int bins) const;
+  /// Erasure-coded runs: the share of the requests answered in each of `bins` bins over [0, T]
+  /// that decoded an output (0 where none was answered).
+  TimeSeries decoded_share(double T, int bins) const;
 
   /// A transfer in flight at T: `progress` in [0, 1].
   struct ActiveTransfer {
@@ -312,6 +317,7 @@ class Timeline {
   SwarmState head_;
   std::vector<std::pair<std::size_t, SwarmState>> checkpoints_;  ///< (events applied, state)
   std::vector<std::size_t> steps_;      ///< indices of Step events
+  std::vector<std::size_t> done_;       ///< indices of SessionDone events
   std::vector<std::size_t> transfers_;  ///< indices of Transfer events
   double longest_transfer_ = 0.0;
 };

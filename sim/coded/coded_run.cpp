@@ -180,7 +180,7 @@ void CodedRun::complete(int r, double t) {
   done[ri] = t;
   ++completed;
   signals.on_step(StepCompleted{t, r, 0, t - sent[ri]});
-  signals.on_session_ended(SessionEnded{t, r, true, "", 1});
+  signals.on_session_ended(SessionEnded{t, r, true, "", 1, decoded_outputs[ri]});
 }
 
 int CodedRun::server_down(int server, double t) {

@@ -126,12 +126,14 @@ void EventLogWriter::connect(SimSignals& s) {
               {"min_throughput_after", e.min_throughput_after}}
              .dump());
   });
-  s.on_session_ended.connect([this](const SessionEnded& e) {
-    json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session},
-           {"tokens", e.tokens}};
-    if (!e.completed) j["reason"] = e.reason;
-    line(j.dump());
-  });
+  s.on_session_ended.connect([this](const SessionEnded& e) { line(session_ended_json(e).dump()); });
+}
+
+json session_ended_json(const SessionEnded& e) {
+  json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session}, {"tokens", e.tokens}};
+  if (!e.completed) j["reason"] = e.reason;
+  if (e.decoded > 0) j["decoded"] = e.decoded;
+  return j;
 }
 
 void EventLogWriter::finish(double simulated_time) {

@@ -32,6 +32,9 @@ nlohmann::json tree_changed_json(const TreeChanged& e, const HostName& host_name
   return nlohmann::json{{"t", e.t}, {"type", "tree"}, {"what", e.what}, {"node", e.node}, {"created", e.created}, {"nodes", nodes}};
 }
 
+/// A "session_done" or "session_failed" line ("decoded" only when outputs were decoded).
+nlohmann::json session_ended_json(const SessionEnded& e);
+
 class EventLogWriter {
  public:
   /// Opens `path` and writes the "run_start" line describing the swarm. `scenario` is borrowed.

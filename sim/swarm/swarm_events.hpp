@@ -90,6 +90,7 @@ struct SessionEnded {
   bool completed = false;
   std::string reason;   ///< empty when completed
   int tokens = 0;       ///< tokens generated (batch x steps completed)
+  int decoded = 0;      ///< erasure-coded runs: the request's task outputs the client decoded
 };
 
 /// A hidden-state transfer attempt failed and is retried (or given up on).

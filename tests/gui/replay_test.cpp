@@ -399,6 +399,13 @@ TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
     for (const float v : lat.values) highest = std::max(highest, v);
     EXPECT_GT(highest, m["latency_s"]["p50"].get<double>() * 0.5);
     EXPECT_LE(highest, m["latency_s"]["max"].get<double>() * 1.0001);
+    // Requests decode model 1's output while it is down and until the spare serves it (10 s to 11.3 s), and only then.
+    EXPECT_EQ(end.sessions_decoded, m["requests"]["decoded"].get<int>());
+    EXPECT_GT(end.sessions_decoded, 0);
+    const gui::TimeSeries dec = t->decoded_share(20.0, 40);  // half-second bins
+    EXPECT_GT(dec.values[20], 0.9f) << "10.0-10.5 s: model 1 is down";
+    EXPECT_GT(dec.values[21], 0.9f) << "10.5-11.0 s";
+    for (const int b : {0, 5, 19, 23, 30, 39}) EXPECT_EQ(dec.values[static_cast<std::size_t>(b)], 0.0f) << "bin " << b;
   }
   std::filesystem::remove_all(dir);
 }
