@@ -569,11 +569,12 @@ TEST(FlowEngine, MatchesSimGridOnFisherTrees) {
 // server that fails again while it reloads.
 TEST(FlowEngine, MatchesSimGridOnCodedInference) {
   for (const std::string model : {"tcp", "exact"})
-    for (const std::string file : {"coded/coin-stragglers.json", "coded/coin-failover.json"}) {
+    for (const std::string file : {"coded/coin-stragglers.json", "coded/coin-failover.json", "coded/coin-two-failures.json"}) {
       const auto [simgrid, flowed] = both_engines(shipped(file, {{"network.model", "\"" + model + "\""}, {"workload.sessions", "2000"}}));
       EXPECT_EQ(simgrid["requests"]["completed"], 2000) << file;
       EXPECT_GT(simgrid["requests"]["decoded"].get<int>(), 40) << file;
-      EXPECT_EQ(simgrid["failovers"].size(), file == "coded/coin-failover.json" ? 1u : 0u) << file << ": model 1 moves to the spare";
+      // coin-failover: model 1 moves to the spare; coin-two-failures: two failures, no spare.
+      EXPECT_EQ(simgrid["failovers"].size(), file == "coded/coin-failover.json" ? 1u : file == "coded/coin-two-failures.json" ? 2u : 0u) << file;
       const auto d = differences(simgrid, flowed, 1e-9);
       EXPECT_TRUE(d.empty()) << file << " on " << model << " differs in " << d.size() << " places:" << lines(d);
     }
