@@ -237,29 +237,56 @@ std::vector<double> diagonal_fisher(const Perceptron& model, const CodedTasks& t
   return F;
 }
 
+namespace {
+/// Σ a_k b_k over n values, in four independent sums (so that the loop pipelines and vectorizes).
+double dot(const double* a, const double* b, std::size_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  std::size_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (; k < n; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace
+
 std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples) {
   const Layout L(model);
   const std::size_t n = L.size;
   std::vector<double> F(n * n, 0.0), x(L.d), hid(L.h), p(L.c), g(n), dh(L.h);
   if (samples <= 0) return F;
   const double inv = 1.0 / static_cast<double>(samples);
+  // seed 001: F = E_x Σ_y p_y (∂ log p_y/∂θ)(∂ log p_y/∂θ)ᵀ, the expectation over y exact. The scaled
+  // gradients √(p_y/P) g_y are gathered kChunk at a time as the columns of H (n × kChunk, a row per
+  // parameter) and F += H Hᵀ is added tile by tile: one pass over F per chunk instead of one per
+  // gradient, which made the sum memory-bound.
+  constexpr std::size_t kChunk = 256, kTile = 32;
+  std::vector<double> H(n * kChunk);
+  std::size_t filled = 0;
+  const auto flush = [&] {
+    for (std::size_t a0 = 0; a0 < n; a0 += kTile)
+      for (std::size_t b0 = 0; b0 <= a0; b0 += kTile)
+        for (std::size_t a = a0; a < std::min(a0 + kTile, n); ++a)
+          for (std::size_t b = b0; b < std::min(b0 + kTile, a + 1); ++b) F[a * n + b] += dot(&H[a * kChunk], &H[b * kChunk], filled);
+    filled = 0;
+  };
   for (int s = 0; s < samples; ++s) {
     tasks.sample(task, CodedStream::Fisher, static_cast<std::uint64_t>(s), x.data());
     forward(model, L, x.data(), hid.data(), p.data());
     for (std::size_t y = 0; y < L.c; ++y) {
-      // seed 001: F = E_x Σ_y p_y (∂ log p_y/∂θ)(∂ log p_y/∂θ)ᵀ, the expectation over y exact
       std::fill(g.begin(), g.end(), 0.0);
       backward(model, L, x.data(), hid.data(), p.data(), static_cast<int>(y), 1.0, g.data(), dh.data());
-      const double w = inv * p[y];
-      for (std::size_t a = 0; a < n; ++a) {  // the lower triangle; mirrored below
-        const double ga = w * g[a];
-        if (ga == 0) continue;
-        double* row = &F[a * n];
-        for (std::size_t b = 0; b <= a; ++b) row[b] += ga * g[b];
-      }
+      const double root_w = std::sqrt(inv * p[y]);
+      for (std::size_t a = 0; a < n; ++a) H[a * kChunk + filled] = root_w * g[a];
+      if (++filled == kChunk) flush();
     }
   }
-  for (std::size_t a = 0; a < n; ++a)
+  if (filled > 0) flush();
+  for (std::size_t a = 0; a < n; ++a)  // the lower triangle, mirrored
     for (std::size_t b = a + 1; b < n; ++b) F[a * n + b] = F[b * n + a];
   return F;
 }
@@ -271,23 +298,18 @@ void cholesky_solve(std::vector<double>& S, std::vector<double>& r) {
   const std::size_t n = r.size();
   for (std::size_t j = 0; j < n; ++j) {
     double* rj = &S[j * n];
-    double d = rj[j];
-    for (std::size_t k = 0; k < j; ++k) d -= rj[k] * rj[k];
+    const double d = rj[j] - dot(rj, rj, j);
     if (!(d > 0)) throw std::runtime_error("coded model: the damped Fisher sum is not positive definite");
     const double ljj = std::sqrt(d);
     rj[j] = ljj;
     for (std::size_t i = j + 1; i < n; ++i) {
       double* ri = &S[i * n];
-      double v = ri[j];
-      for (std::size_t k = 0; k < j; ++k) v -= ri[k] * rj[k];
-      ri[j] = v / ljj;
+      ri[j] = (ri[j] - dot(ri, rj, j)) / ljj;
     }
   }
   for (std::size_t i = 0; i < n; ++i) {  // L y = r
     const double* ri = &S[i * n];
-    double v = r[i];
-    for (std::size_t k = 0; k < i; ++k) v -= ri[k] * r[k];
-    r[i] = v / ri[i];
+    r[i] = (r[i] - dot(ri, r.data(), i)) / ri[i];
   }
   for (std::size_t i = n; i-- > 0;) {  // Lᵀ z = y
     double v = r[i];
@@ -299,35 +321,45 @@ void cholesky_solve(std::vector<double>& S, std::vector<double>& r) {
 
 Perceptron full_fisher_average(const std::vector<Perceptron>& models, const CodedTasks& tasks, const std::vector<double>& beta,
                                int samples, double damping) {
-  check_same_shape(models, beta);
+  return full_fisher_averages(models, tasks, {beta}, samples, damping).front();
+}
+
+std::vector<Perceptron> full_fisher_averages(const std::vector<Perceptron>& models, const CodedTasks& tasks,
+                                             const std::vector<std::vector<double>>& betas, int samples, double damping) {
+  if (betas.empty()) throw std::invalid_argument("full_fisher_averages: no rows of weights");
+  for (const std::vector<double>& beta : betas) check_same_shape(models, beta);
   if (!(damping > 0)) throw std::invalid_argument("full_fisher_average: damping must be > 0");
-  const std::size_t n = models[0].theta.size();
-  std::vector<double> S(n * n, 0.0), r(n, 0.0);
-  for (std::size_t i = 0; i < models.size(); ++i) {  // one Fisher alive at a time
+  const std::size_t n = models[0].theta.size(), rows = betas.size();
+  std::vector<std::vector<double>> S(rows, std::vector<double>(n * n, 0.0)), r(rows, std::vector<double>(n, 0.0));
+  for (std::size_t i = 0; i < models.size(); ++i) {  // one Fisher alive at a time, added to every row's sum
     const std::vector<double> F = full_fisher(models[i], tasks, static_cast<int>(i), samples);
     const double* th = models[i].theta.data();
     for (std::size_t a = 0; a < n; ++a) {
       const double* fa = &F[a * n];
-      double* sa = &S[a * n];
-      double fth = 0;
-      for (std::size_t b = 0; b < n; ++b) {
-        sa[b] += beta[i] * fa[b];
-        fth += fa[b] * th[b];
+      const double fth = dot(fa, th, n);
+      for (std::size_t k = 0; k < rows; ++k) {
+        const double b = betas[k][i];
+        double* sa = &S[k][a * n];
+        for (std::size_t c = 0; c < n; ++c) sa[c] += b * fa[c];
+        r[k][a] += b * fth;
       }
-      r[a] += beta[i] * fth;
     }
   }
-  const Perceptron avg = weight_average(models, beta);
-  double trace = 0;
-  for (std::size_t a = 0; a < n; ++a) trace += S[a * n + a];
-  const double lambda = damping * std::max(trace / static_cast<double>(n), 1e-300);
-  for (std::size_t a = 0; a < n; ++a) {
-    S[a * n + a] += lambda;  // directions the Fishers do not see are pulled to the plain average
-    r[a] += lambda * avg.theta[a];
+  std::vector<Perceptron> out;
+  for (std::size_t k = 0; k < rows; ++k) {
+    const Perceptron avg = weight_average(models, betas[k]);
+    double trace = 0;
+    for (std::size_t a = 0; a < n; ++a) trace += S[k][a * n + a];
+    const double lambda = damping * std::max(trace / static_cast<double>(n), 1e-300);
+    for (std::size_t a = 0; a < n; ++a) {
+      S[k][a * n + a] += lambda;  // directions the Fishers do not see are pulled to the plain average
+      r[k][a] += lambda * avg.theta[a];
+    }
+    cholesky_solve(S[k], r[k]);  // seed 001, eq. 15 with full F_i: θ_c = (Σ β_i F_i + λI)^{-1} (Σ β_i F_i θ_i + λ θ̄)
+    out.push_back(models[0]);
+    out.back().theta = std::move(r[k]);
+    std::vector<double>().swap(S[k]);
   }
-  cholesky_solve(S, r);  // seed 001, eq. 15 with full F_i: θ_c = (Σ β_i F_i + λI)^{-1} (Σ β_i F_i θ_i + λ θ̄)
-  Perceptron out = models[0];
-  out.theta = std::move(r);
   return out;
 }
 
@@ -557,14 +589,12 @@ CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(
     for (int i = 0; i < N; ++i)
       fishers.push_back(diagonal_fisher(models[static_cast<std::size_t>(i)], tasks, i, spec.fisher_samples));
   }
-  for (const std::vector<double>& row : beta) {
-    if (spec.method == "coin")
-      coded.push_back(fisher_average(models, fishers, row));
-    else if (spec.method == "coin_full")
-      coded.push_back(full_fisher_average(models, tasks, row, spec.fisher_samples, spec.fisher_damping));
-    else
-      coded.push_back(weight_average(models, row));
+  if (spec.method == "coin_full") {  // the full Fishers once for every row
+    coded = full_fisher_averages(models, tasks, beta, spec.fisher_samples, spec.fisher_damping);
+    return;
   }
+  for (const std::vector<double>& row : beta)
+    coded.push_back(spec.method == "coin" ? fisher_average(models, fishers, row) : weight_average(models, row));
 }
 
 CodedAccuracy CodedEnsemble::evaluate(int samples) const {

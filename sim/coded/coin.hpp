@@ -82,6 +82,10 @@ std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks
 /// Fisher and the sum at a time: 2 × parameters()² doubles.
 Perceptron full_fisher_average(const std::vector<Perceptron>& models, const CodedTasks& tasks, const std::vector<double>& beta,
                                int samples, double damping);
+/// The same for several rows of weights (one coded model each), every Fisher computed once:
+/// (rows + 1) × parameters² doubles.
+std::vector<Perceptron> full_fisher_averages(const std::vector<Perceptron>& models, const CodedTasks& tasks,
+                                             const std::vector<std::vector<double>>& betas, int samples, double damping);
 
 /// COIN's coded model (seed 001, eq. 15): θ_c = (Σ_i β_i F_i)^{-1} Σ_i β_i F_i θ_i, elementwise
 /// with diagonal F_i; a parameter whose Σ_i β_i F_i is below `damping` × the largest takes the

@@ -453,6 +453,11 @@ TEST(FullFisherAverage, IdenticalModelsComeBackAndHeavyDampingGivesTheAverage) {
     far = std::max(far, std::abs(light.theta[k] - avg.theta[k]));
   }
   EXPECT_GT(far, 1e-2);  // light damping moves away from the average
+  // Several rows at once (each Fisher computed once) give what one row at a time gives.
+  const std::vector<Perceptron> rows = full_fisher_averages(two, tasks, {{0.25, 0.75}, {0.6, 0.4}}, 30, 1e-3);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].theta, light.theta);
+  EXPECT_EQ(rows[1].theta, full_fisher_average(two, tasks, {0.6, 0.4}, 30, 1e-3).theta);
   EXPECT_THROW(full_fisher_average(two, tasks, {0.5, 0.5}, 30, 0.0), std::invalid_argument);
   EXPECT_THROW(full_fisher_average(two, tasks, {0.5}, 30, 1.0), std::invalid_argument);
 }
