@@ -119,8 +119,8 @@ void decode_outputs(const std::vector<const double*>& outputs, const std::vector
 std::vector<std::vector<double>> default_coding_weights(int models, int parity);
 
 /// A square subsystem of coding weights `beta` (parity rows of N) that cannot be solved: the coded
-/// models `rows` could not decode the models `columns` (|det| below 1e-9 of the largest entry's
-/// power). Empty vectors when every square submatrix is nonsingular.
+/// models `rows` could not decode the models `columns` (Gaussian elimination meets a pivot below
+/// 1e-9 of the submatrix's largest entry). Empty vectors when every square submatrix is nonsingular.
 struct SingularCoding {
   std::vector<int> rows, columns;
   bool found() const { return !rows.empty(); }
