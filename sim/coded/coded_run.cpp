@@ -303,7 +303,7 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
   }
   nlohmann::json coding = {{"models", spec.models}, {"parity", spec.parity}, {"method", spec.method}, {"beta", run.ensemble.beta},
                            {"decode_wait_s", spec.decode_wait_s}, {"cancel", spec.cancel}, {"straggle_probability", spec.straggle_probability}, {"straggle_slowdown", spec.straggle_slowdown}};
-  if (spec.method == "coin_full") coding["fisher_damping"] = spec.fisher_damping;
+  if (spec.method == "coin_full" || spec.method == "coin_block") coding["fisher_damping"] = fisher_damping_of(spec);
   RunReport report;
   report.metrics = {
       {"scenario", sc.name},

@@ -93,7 +93,28 @@ std::string coding_name(const std::string& method, int parity) {
   if (parity <= 0) return "uncoded";
   if (method == "coin") return "COIN-coded";
   if (method == "coin_full") return "COIN-coded (full Fisher)";
+  if (method == "coin_block") return "COIN-coded (per-unit Fisher blocks)";
   return method + "-coded";
+}
+
+double default_fisher_damping(const std::string& method) {
+  if (method == "coin_full") return 1.0;
+  if (method == "coin_block") return 0.03;
+  return 0.0;
+}
+
+double fisher_damping_of(const CodedSpec& spec) {
+  return spec.fisher_damping > 0 ? spec.fisher_damping : default_fisher_damping(spec.method);
+}
+
+long fisher_matrix_entries(const CodedSpec& spec) {
+  const long d = spec.dim, h = spec.hidden, c = spec.classes;
+  if (spec.method == "coin_full") {
+    const long n = h * (d + 1) + c * (h + 1);
+    return n * n;
+  }
+  if (spec.method == "coin_block") return h * (d + 1) * (d + 1) + c * (h + 1) * (h + 1);
+  return 0;
 }
 
 // ---- CodedTasks ----
@@ -254,24 +275,55 @@ double dot(const double* a, const double* b, std::size_t n) {
 
 }  // namespace
 
-std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples) {
+std::vector<FisherBlock> unit_blocks(const Perceptron& shape) {
+  const Layout L(shape);
+  std::vector<FisherBlock> blocks;
+  for (std::size_t k = 0; k < L.h; ++k) {  // hidden unit k: its input weights W1[k][·] and bias b1[k]
+    FisherBlock b;
+    for (std::size_t j = 0; j < L.d; ++j) b.push_back(L.w1 + k * L.d + j);
+    b.push_back(L.b1 + k);
+    blocks.push_back(std::move(b));
+  }
+  for (std::size_t c = 0; c < L.c; ++c) {  // output unit c: W2[c][·] and b2[c]
+    FisherBlock b;
+    for (std::size_t k = 0; k < L.h; ++k) b.push_back(L.w2 + c * L.h + k);
+    b.push_back(L.b2 + c);
+    blocks.push_back(std::move(b));
+  }
+  return blocks;
+}
+
+std::vector<std::vector<double>> block_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples,
+                                              const std::vector<FisherBlock>& blocks) {
   const Layout L(model);
   const std::size_t n = L.size;
-  std::vector<double> F(n * n, 0.0), x(L.d), hid(L.h), p(L.c), g(n), dh(L.h);
+  std::vector<std::vector<double>> F;
+  for (const FisherBlock& b : blocks) {
+    for (const std::size_t i : b)
+      if (i >= n) throw std::invalid_argument("block_fisher: a block names parameter " + std::to_string(i) + " of " + std::to_string(n));
+    F.emplace_back(b.size() * b.size(), 0.0);
+  }
   if (samples <= 0) return F;
+  std::vector<double> x(L.d), hid(L.h), p(L.c), g(n), dh(L.h);
   const double inv = 1.0 / static_cast<double>(samples);
-  // seed 001: F = E_x Σ_y p_y (∂ log p_y/∂θ)(∂ log p_y/∂θ)ᵀ, the expectation over y exact. The scaled
-  // gradients √(p_y/P) g_y are gathered kChunk at a time as the columns of H (n × kChunk, a row per
-  // parameter) and F += H Hᵀ is added tile by tile: one pass over F per chunk instead of one per
-  // gradient, which made the sum memory-bound.
+  // seed 001: F = E_x Σ_y p_y (∂ log p_y/∂θ)(∂ log p_y/∂θ)ᵀ, the expectation over y exact, kept within
+  // each block. The scaled gradients √(p_y/P) g_y are gathered kChunk at a time as the columns of H
+  // (n × kChunk, a row per parameter) and each block gets H_b H_bᵀ tile by tile: one pass over the
+  // matrices per chunk instead of one per gradient, which made the sum memory-bound.
   constexpr std::size_t kChunk = 256, kTile = 32;
   std::vector<double> H(n * kChunk);
   std::size_t filled = 0;
   const auto flush = [&] {
-    for (std::size_t a0 = 0; a0 < n; a0 += kTile)
-      for (std::size_t b0 = 0; b0 <= a0; b0 += kTile)
-        for (std::size_t a = a0; a < std::min(a0 + kTile, n); ++a)
-          for (std::size_t b = b0; b < std::min(b0 + kTile, a + 1); ++b) F[a * n + b] += dot(&H[a * kChunk], &H[b * kChunk], filled);
+    for (std::size_t bi = 0; bi < blocks.size(); ++bi) {
+      const FisherBlock& idx = blocks[bi];
+      const std::size_t m = idx.size();
+      double* f = F[bi].data();
+      for (std::size_t a0 = 0; a0 < m; a0 += kTile)
+        for (std::size_t b0 = 0; b0 <= a0; b0 += kTile)
+          for (std::size_t a = a0; a < std::min(a0 + kTile, m); ++a)
+            for (std::size_t b = b0; b < std::min(b0 + kTile, a + 1); ++b)
+              f[a * m + b] += dot(&H[idx[a] * kChunk], &H[idx[b] * kChunk], filled);
+    }
     filled = 0;
   };
   for (int s = 0; s < samples; ++s) {
@@ -286,9 +338,18 @@ std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks
     }
   }
   if (filled > 0) flush();
-  for (std::size_t a = 0; a < n; ++a)  // the lower triangle, mirrored
-    for (std::size_t b = a + 1; b < n; ++b) F[a * n + b] = F[b * n + a];
+  for (std::size_t bi = 0; bi < blocks.size(); ++bi) {  // the lower triangles, mirrored
+    const std::size_t m = blocks[bi].size();
+    for (std::size_t a = 0; a < m; ++a)
+      for (std::size_t b = a + 1; b < m; ++b) F[bi][a * m + b] = F[bi][b * m + a];
+  }
   return F;
+}
+
+std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples) {
+  FisherBlock all(model.parameters());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return std::move(block_fisher(model, tasks, task, samples, {all}).front());
 }
 
 namespace {
@@ -326,39 +387,73 @@ Perceptron full_fisher_average(const std::vector<Perceptron>& models, const Code
 
 std::vector<Perceptron> full_fisher_averages(const std::vector<Perceptron>& models, const CodedTasks& tasks,
                                              const std::vector<std::vector<double>>& betas, int samples, double damping) {
-  if (betas.empty()) throw std::invalid_argument("full_fisher_averages: no rows of weights");
+  if (models.empty()) throw std::invalid_argument("coded model: no models to combine");
+  FisherBlock all(models[0].parameters());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return block_fisher_averages(models, tasks, betas, samples, damping, {all});
+}
+
+std::vector<Perceptron> block_fisher_averages(const std::vector<Perceptron>& models, const CodedTasks& tasks,
+                                              const std::vector<std::vector<double>>& betas, int samples, double damping,
+                                              const std::vector<FisherBlock>& blocks) {
+  if (betas.empty()) throw std::invalid_argument("block_fisher_averages: no rows of weights");
   for (const std::vector<double>& beta : betas) check_same_shape(models, beta);
   if (!(damping > 0)) throw std::invalid_argument("full_fisher_average: damping must be > 0");
-  const std::size_t n = models[0].theta.size(), rows = betas.size();
-  std::vector<std::vector<double>> S(rows, std::vector<double>(n * n, 0.0)), r(rows, std::vector<double>(n, 0.0));
-  for (std::size_t i = 0; i < models.size(); ++i) {  // one Fisher alive at a time, added to every row's sum
-    const std::vector<double> F = full_fisher(models[i], tasks, static_cast<int>(i), samples);
-    const double* th = models[i].theta.data();
-    for (std::size_t a = 0; a < n; ++a) {
-      const double* fa = &F[a * n];
-      const double fth = dot(fa, th, n);
-      for (std::size_t k = 0; k < rows; ++k) {
-        const double b = betas[k][i];
-        double* sa = &S[k][a * n];
-        for (std::size_t c = 0; c < n; ++c) sa[c] += b * fa[c];
-        r[k][a] += b * fth;
+  const std::size_t n = models[0].theta.size(), rows = betas.size(), nb = blocks.size();
+  std::vector<char> covered(n, 0);
+  for (const FisherBlock& b : blocks)
+    for (const std::size_t i : b) {
+      if (i >= n || covered[i]) throw std::invalid_argument("block_fisher_averages: blocks must cover each parameter once");
+      covered[i] = 1;
+    }
+  if (std::find(covered.begin(), covered.end(), 0) != covered.end())
+    throw std::invalid_argument("block_fisher_averages: blocks must cover each parameter once");
+  // Per row k and block b: S = Σ_i β_ki F_i,b and r = Σ_i β_ki F_i,b θ_i,b.
+  std::vector<std::vector<std::vector<double>>> S(rows), r(rows);
+  for (std::size_t k = 0; k < rows; ++k)
+    for (const FisherBlock& b : blocks) {
+      S[k].emplace_back(b.size() * b.size(), 0.0);
+      r[k].emplace_back(b.size(), 0.0);
+    }
+  std::vector<double> th;
+  for (std::size_t i = 0; i < models.size(); ++i) {  // one model's Fishers alive at a time, added to every row's sums
+    const std::vector<std::vector<double>> F = block_fisher(models[i], tasks, static_cast<int>(i), samples, blocks);
+    for (std::size_t bi = 0; bi < nb; ++bi) {
+      const std::size_t m = blocks[bi].size();
+      th.resize(m);
+      for (std::size_t a = 0; a < m; ++a) th[a] = models[i].theta[blocks[bi][a]];
+      for (std::size_t a = 0; a < m; ++a) {
+        const double* fa = &F[bi][a * m];
+        const double fth = dot(fa, th.data(), m);
+        for (std::size_t k = 0; k < rows; ++k) {
+          const double b = betas[k][i];
+          double* sa = &S[k][bi][a * m];
+          for (std::size_t c = 0; c < m; ++c) sa[c] += b * fa[c];
+          r[k][bi][a] += b * fth;
+        }
       }
     }
   }
   std::vector<Perceptron> out;
   for (std::size_t k = 0; k < rows; ++k) {
     const Perceptron avg = weight_average(models, betas[k]);
-    double trace = 0;
-    for (std::size_t a = 0; a < n; ++a) trace += S[k][a * n + a];
+    double trace = 0;  // the Fisher sum's diagonal is whole in any blocking
+    for (std::size_t bi = 0; bi < nb; ++bi)
+      for (std::size_t a = 0; a < blocks[bi].size(); ++a) trace += S[k][bi][a * blocks[bi].size() + a];
     const double lambda = damping * std::max(trace / static_cast<double>(n), 1e-300);
-    for (std::size_t a = 0; a < n; ++a) {
-      S[k][a * n + a] += lambda;  // directions the Fishers do not see are pulled to the plain average
-      r[k][a] += lambda * avg.theta[a];
-    }
-    cholesky_solve(S[k], r[k]);  // seed 001, eq. 15 with full F_i: θ_c = (Σ β_i F_i + λI)^{-1} (Σ β_i F_i θ_i + λ θ̄)
     out.push_back(models[0]);
-    out.back().theta = std::move(r[k]);
-    std::vector<double>().swap(S[k]);
+    for (std::size_t bi = 0; bi < nb; ++bi) {
+      const FisherBlock& idx = blocks[bi];
+      const std::size_t m = idx.size();
+      for (std::size_t a = 0; a < m; ++a) {
+        S[k][bi][a * m + a] += lambda;  // directions the Fishers do not see are pulled to the plain average
+        r[k][bi][a] += lambda * avg.theta[idx[a]];
+      }
+      // seed 001, eq. 15 with full (or block-diagonal) F_i: θ_c = (Σ β_i F_i + λI)^{-1} (Σ β_i F_i θ_i + λ θ̄)
+      cholesky_solve(S[k][bi], r[k][bi]);
+      for (std::size_t a = 0; a < m; ++a) out.back().theta[idx[a]] = r[k][bi][a];
+      std::vector<double>().swap(S[k][bi]);
+    }
   }
   return out;
 }
@@ -576,8 +671,8 @@ CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(
   } else {
     beta = default_coding_weights(N, spec.parity);
   }
-  if (spec.method != "coin" && spec.method != "coin_full" && spec.method != "average")
-    throw std::invalid_argument("coded: unknown method '" + spec.method + "' (coin, coin_full or average)");
+  if (spec.method != "coin" && spec.method != "coin_full" && spec.method != "coin_block" && spec.method != "average")
+    throw std::invalid_argument("coded: unknown method '" + spec.method + "' (coin, coin_full, coin_block or average)");
   pretrained = Perceptron::random(spec.dim, spec.hidden, spec.classes, seed ^ kInitStream);
   pretrained = train(pretrained, tasks, N, spec.pretrain_steps, spec.batch, spec.learning_rate);
   models.reserve(static_cast<std::size_t>(N));
@@ -590,7 +685,11 @@ CodedEnsemble::CodedEnsemble(const CodedSpec& spec, std::uint64_t seed) : tasks(
       fishers.push_back(diagonal_fisher(models[static_cast<std::size_t>(i)], tasks, i, spec.fisher_samples));
   }
   if (spec.method == "coin_full") {  // the full Fishers once for every row
-    coded = full_fisher_averages(models, tasks, beta, spec.fisher_samples, spec.fisher_damping);
+    coded = full_fisher_averages(models, tasks, beta, spec.fisher_samples, fisher_damping_of(spec));
+    return;
+  }
+  if (spec.method == "coin_block") {
+    coded = block_fisher_averages(models, tasks, beta, spec.fisher_samples, fisher_damping_of(spec), unit_blocks(models[0]));
     return;
   }
   for (const std::vector<double>& row : beta)

@@ -87,6 +87,35 @@ Perceptron full_fisher_average(const std::vector<Perceptron>& models, const Code
 std::vector<Perceptron> full_fisher_averages(const std::vector<Perceptron>& models, const CodedTasks& tasks,
                                              const std::vector<std::vector<double>>& betas, int samples, double damping);
 
+/// Indices into θ of one block of a block-diagonal Fisher.
+using FisherBlock = std::vector<std::size_t>;
+
+/// One block per unit: hidden unit k's input weights and bias (dim + 1 parameters), then output
+/// unit c's weights and bias (hidden + 1): the Fisher's entries between parameters of one neuron.
+std::vector<FisherBlock> unit_blocks(const Perceptron& shape);
+
+/// The Fisher's entries within each block (full_fisher's, restricted): one matrix per block,
+/// |block| × |block| values, row-major, symmetric. Throws when a block names a parameter beyond θ.
+std::vector<std::vector<double>> block_fisher(const Perceptron& model, const CodedTasks& tasks, int task, int samples,
+                                              const std::vector<FisherBlock>& blocks);
+
+/// full_fisher_averages with a block-diagonal Fisher: eq. 15 solved block by block, with the same
+/// damping toward the plain average (λ from the mean diagonal, which blocks keep whole). `blocks`
+/// must cover every parameter once; one block of every parameter is the full Fisher.
+std::vector<Perceptron> block_fisher_averages(const std::vector<Perceptron>& models, const CodedTasks& tasks,
+                                              const std::vector<std::vector<double>>& betas, int samples, double damping,
+                                              const std::vector<FisherBlock>& blocks);
+
+/// The damping a method uses when the scenario sets none, each the best of a sweep on the default
+/// tasks (docs/coded-inference.md): 1 for "coin_full", 0.03 for "coin_block" (0 for the others).
+double default_fisher_damping(const std::string& method);
+/// spec.fisher_damping, or the method's default when it is 0.
+double fisher_damping_of(const CodedSpec& spec);
+
+/// Entries of the Fisher matrices `method` holds for one model of `spec`'s shape: parameters² for
+/// "coin_full", Σ |block|² over unit_blocks for "coin_block", 0 for the others.
+long fisher_matrix_entries(const CodedSpec& spec);
+
 /// COIN's coded model (seed 001, eq. 15): θ_c = (Σ_i β_i F_i)^{-1} Σ_i β_i F_i θ_i, elementwise
 /// with diagonal F_i; a parameter whose Σ_i β_i F_i is below `damping` × the largest takes the
 /// plain weighted average (its Fisher carries no information on it).

@@ -222,7 +222,7 @@ struct FisherTreeSpec {
 };
 
 /// The most parameters method "coin_full" accepts: its Fisher sum is parameters² doubles (32 MiB here) and its
-/// Cholesky solve parameters³/3 FLOP.
+/// Cholesky solve parameters³/3 FLOP. Method "coin_block" may hold as many entries in its blocks.
 inline constexpr long kMaxFullFisherParameters = 2048;
 /// The most coded models (model.coded.parity) a run may have.
 inline constexpr int kMaxCodedParity = 4;
@@ -236,7 +236,7 @@ inline constexpr int kMaxCodedParity = 4;
 struct CodedSpec {
   int models = 2;                  ///< N: task models whose outputs every request needs
   int parity = 1;                  ///< coded models N_c in [0, min(4, N)]: 0 is the uncoded baseline
-  std::string method = "coin";     ///< "coin" (diagonal Fisher averaging), "coin_full" (full Fisher matrices) or "average" (plain weighted parameter average)
+  std::string method = "coin";     ///< "coin" (diagonal Fisher averaging), "coin_full" (full Fisher matrices), "coin_block" (a Fisher block per unit) or "average" (plain weighted parameter average)
   /// β_{k,i}, the coding weights: one row of N per coded model, each summing to 1; when empty, row k
   /// is (i + 1)^k normalized (row 0 uniform), whose square submatrices are all nonsingular.
   std::vector<std::vector<double>> beta;
@@ -250,7 +250,9 @@ struct CodedSpec {
   int batch = 32;                  ///< inputs per SGD step
   double learning_rate = 0.05;     ///< SGD step size
   int fisher_samples = 200;        ///< P: inputs the Fishers are estimated on (seed 001: about 200)
-  double fisher_damping = 1.0;     ///< method "coin_full": λ added to Σ β_i F_i, relative to its mean diagonal
+  /// Methods "coin_full", "coin_block": λ added to Σ β_i F_i, relative to its mean diagonal; 0 takes the
+  /// method's default (default_fisher_damping)
+  double fisher_damping = 0;
   int test_samples = 2000;         ///< inputs per task for the offline accuracies
   bool cancel = false;             ///< a completed request's client tells the members still holding it to drop it
   double decode_wait_s = 0;        ///< how long the client waits for the last model's output once it could decode it (s)

@@ -507,7 +507,7 @@ void read_coded_model(Reader& r, const json& t, Scenario& sc) {
   CodedSpec c;
   c.models = static_cast<int>(r.integer(t, "models", cp, false, 2, 16).value_or(c.models));
   c.parity = static_cast<int>(r.integer(t, "parity", cp, false, 0, std::min(c.models, kMaxCodedParity)).value_or(c.parity));
-  if (const auto m = r.choice<std::string>(t, "method", cp, false, {{"coin", "coin"}, {"coin_full", "coin_full"}, {"average", "average"}}))
+  if (const auto m = r.choice<std::string>(t, "method", cp, false, {{"coin", "coin"}, {"coin_full", "coin_full"}, {"coin_block", "coin_block"}, {"average", "average"}}))
     c.method = *m;
   if (const json* b = Reader::get(t, "beta")) read_coding_weights(r, *b, cp + ".beta", c);
   c.classes = static_cast<int>(r.integer(t, "classes", cp, false, 2, 1024).value_or(c.classes));
@@ -528,8 +528,13 @@ void read_coded_model(Reader& r, const json& t, Scenario& sc) {
     if (params > kMaxFullFisherParameters)
       r.error(cp + ".method", "coin_full holds a parameters × parameters Fisher; expected at most " +
                                   std::to_string(kMaxFullFisherParameters) + " parameters (hidden·(dim + 1) + classes·(hidden + 1)), got " +
-                                  std::to_string(params) + ": use \"coin\" (diagonal) or smaller dim/hidden");
+                                  std::to_string(params) + ": use \"coin_block\" (a Fisher block per unit), \"coin\" (diagonal) or smaller dim/hidden");
   }
+  if (c.method == "coin_block" && c.parity > 0 && fisher_matrix_entries(c) > kMaxFullFisherParameters * kMaxFullFisherParameters)
+    r.error(cp + ".method", "coin_block holds a Fisher block per unit; expected at most " +
+                                std::to_string(kMaxFullFisherParameters * kMaxFullFisherParameters) +
+                                " block entries (hidden·(dim + 1)² + classes·(hidden + 1)²), got " + std::to_string(fisher_matrix_entries(c)) +
+                                ": use \"coin\" (diagonal) or smaller dim/hidden");
   c.test_samples = static_cast<int>(r.integer(t, "test_samples", cp, false, 1, 1000000).value_or(c.test_samples));
   c.decode_wait_s = r.quantity(t, "decode_wait", cp, Quantity::Duration, false, false).value_or(c.decode_wait_s);
   c.cancel = r.boolean(t, "cancel", cp).value_or(c.cancel);

@@ -26,6 +26,8 @@ BENCHMARK_CAPTURE(BM_CodedEnsemble, average, "average", 16)->Unit(benchmark::kMi
 // 170 hidden units: 170·9 + 3·171 = 2043 parameters, just under kMaxFullFisherParameters.
 BENCHMARK_CAPTURE(BM_CodedEnsemble, coin_full_2043_parameters, "coin_full", 170)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_CodedEnsemble, coin_2043_parameters, "coin", 170)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CodedEnsemble, coin_block, "coin_block", 16)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_CodedEnsemble, coin_block_2043_parameters, "coin_block", 170)->Unit(benchmark::kMillisecond);
 
 /// The normalized decoding accuracy over range(0) test inputs per task: N + 1 forward passes and a decode per input.
 void BM_CodedEvaluate(benchmark::State& state) {

@@ -86,7 +86,7 @@ TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
       {"a zero weight", [](json& d) { d["model"]["coded"]["beta"] = {1.0, 0.0, 0.0}; }, "model.coded.beta[1]", "expected a positive number"},
       {"one model", [](json& d) { d["model"]["coded"]["models"] = 1; }, "model.coded.models", "expected an integer in [2, 16]"},
       {"unknown method", [](json& d) { d["model"]["coded"]["method"] = "ensemble"; }, "model.coded.method",
-       "expected one of \"coin\", \"coin_full\", \"average\""},
+       "expected one of \"coin\", \"coin_full\", \"coin_block\", \"average\""},
       {"a full Fisher too large to hold",
        [](json& d) {
          d["model"]["coded"]["method"] = "coin_full";
@@ -120,6 +120,13 @@ TEST(CodedScenario, WhatCodedInferenceCannotDoIsRefusedWithItsPath) {
          d["model"]["coded"].erase("beta");
        },
        "nodes", "need 5 server nodes"},
+      {"per-unit blocks too large to hold",
+       [](json& d) {
+         d["model"]["coded"]["method"] = "coin_block";
+         d["model"]["coded"]["hidden"] = 1024;
+         d["model"]["coded"]["dim"] = 64;
+       },
+       "model.coded.method", "coin_block holds a Fisher block per unit; expected at most 4194304 block entries"},
       {"no damping", [](json& d) { d["model"]["coded"]["fisher_damping"] = 0; }, "model.coded.fisher_damping",
        "expected a number in [1e-12, 1e6]"},
       {"too few servers", [](json& d) { d["nodes"][0]["count"] = 3; }, "nodes", "need 4 server nodes, one each in order (later ones are spares); the scenario has 3"},
