@@ -391,49 +391,68 @@ struct DampedBarycenter {
   }
 };
 
-TEST(FullFisherAverage, MinimizesTheDampedFisherBarycenter) {
-  CodedSpec spec;
-  spec.dim = 4;
-  spec.hidden = 5;
-  spec.classes = 3;
-  spec.models = 3;
-  const CodedTasks tasks(spec, 9);
+/// Three scrambled models (dim 4, hidden 5, 3 classes) with β = (0.2, 0.5, 0.3) on the tasks of
+/// seed 9, whose Fishers on P = 40 inputs `fisher_of(tasks, model, i)` gives (model i on task i);
+/// λ from `damping`.
+struct BarycenterCase {
+  CodedSpec spec = [] {
+    CodedSpec s;
+    s.dim = 4;
+    s.hidden = 5;
+    s.models = 3;
+    return s;
+  }();
+  CodedTasks tasks{spec, 9};
   DampedBarycenter q;
-  q.models = {scrambled(4, 5, 3, 1), scrambled(4, 5, 3, 2), scrambled(4, 5, 3, 3)};
-  q.beta = {0.2, 0.5, 0.3};
-  const int P = 40;
-  const double damping = 0.05;
-  for (int i = 0; i < 3; ++i) q.fishers.push_back(full_fisher(q.models[static_cast<std::size_t>(i)], tasks, i, P));
-  const std::size_t n = q.models[0].parameters();
-  double trace = 0;
-  for (std::size_t i = 0; i < 3; ++i)
-    for (std::size_t a = 0; a < n; ++a) trace += q.beta[i] * q.fishers[i][a * n + a];
-  q.lambda = damping * trace / static_cast<double>(n);
-  q.average = weight_average(q.models, q.beta).theta;
-  const Perceptron c = full_fisher_average(q.models, tasks, q.beta, P, damping);
-  ASSERT_EQ(c.parameters(), n);
+  static constexpr int P = 40;
+  static constexpr double damping = 0.05;
+
+  template <class FisherOf>
+  explicit BarycenterCase(FisherOf fisher_of) {
+    q.models = {scrambled(4, 5, 3, 1), scrambled(4, 5, 3, 2), scrambled(4, 5, 3, 3)};
+    q.beta = {0.2, 0.5, 0.3};
+    const std::size_t n = q.models[0].parameters();
+    double trace = 0;
+    for (std::size_t i = 0; i < 3; ++i) {
+      q.fishers.push_back(fisher_of(tasks, q.models[i], static_cast<int>(i)));
+      for (std::size_t a = 0; a < n; ++a) trace += q.beta[i] * q.fishers[i][a * n + a];
+    }
+    q.lambda = damping * trace / static_cast<double>(n);
+    q.average = weight_average(q.models, q.beta).theta;
+  }
+  /// The gradient vanishes at θ (the normal equations hold), and not at the plain average; every
+  /// step away from θ costs (a minimum, not just a stationary point). Returns the value at θ.
+  double expect_minimum_at(const std::vector<double>& theta, std::uint64_t seed) const {
+    std::vector<double> g, g_avg;
+    const double at = q.value(theta, &g);
+    q.value(q.average, &g_avg);
+    double norm = 0, norm_avg = 0;
+    for (std::size_t a = 0; a < g.size(); ++a) {
+      norm += g[a] * g[a];
+      norm_avg += g_avg[a] * g_avg[a];
+    }
+    EXPECT_LT(std::sqrt(norm), 1e-9 * std::sqrt(norm_avg));
+    Rng rng(seed);
+    for (int t = 0; t < 20; ++t) {
+      std::vector<double> th = theta;
+      for (double& e : th) e += rng.uniform(-1e-2, 1e-2);
+      EXPECT_GT(q.value(th), at);
+    }
+    return at;
+  }
+};
+
+TEST(FullFisherAverage, MinimizesTheDampedFisherBarycenter) {
+  const BarycenterCase k([](const CodedTasks& t, const Perceptron& m, int i) { return full_fisher(m, t, i, BarycenterCase::P); });
+  const DampedBarycenter& q = k.q;
+  const Perceptron c = full_fisher_average(q.models, k.tasks, q.beta, k.P, k.damping);
+  ASSERT_EQ(c.parameters(), q.models[0].parameters());
   EXPECT_EQ(c.hidden, 5);
-  // The gradient vanishes at θ_c (the normal equations hold), and not at the plain average.
-  std::vector<double> g_c, g_avg;
-  const double at_c = q.value(c.theta, &g_c);
-  const double at_avg = q.value(q.average, &g_avg);
-  double norm_c = 0, norm_avg = 0;
-  for (std::size_t a = 0; a < n; ++a) {
-    norm_c += g_c[a] * g_c[a];
-    norm_avg += g_avg[a] * g_avg[a];
-  }
-  EXPECT_LT(std::sqrt(norm_c), 1e-9 * std::sqrt(norm_avg));
-  EXPECT_LT(at_c, at_avg);
-  // Every step away from θ_c costs: the minimum, not just a stationary point.
-  Rng rng(3);
-  for (int t = 0; t < 20; ++t) {
-    std::vector<double> th = c.theta;
-    for (double& e : th) e += rng.uniform(-1e-2, 1e-2);
-    EXPECT_GT(q.value(th), at_c);
-  }
+  const double at_c = k.expect_minimum_at(c.theta, 3);
+  EXPECT_LT(at_c, q.value(q.average));
   // And the diagonal method, which drops F's off-diagonal entries, does worse on this objective.
   std::vector<std::vector<double>> diags;
-  for (std::size_t i = 0; i < 3; ++i) diags.push_back(diagonal_fisher(q.models[i], tasks, static_cast<int>(i), P));
+  for (std::size_t i = 0; i < 3; ++i) diags.push_back(diagonal_fisher(q.models[i], k.tasks, static_cast<int>(i), k.P));
   EXPECT_GT(q.value(fisher_average(q.models, diags, q.beta).theta), at_c);
 }
 
@@ -526,49 +545,22 @@ TEST(BlockFisher, EachBlockIsTheFullFishersEntriesAndOneBlockOfEverythingIsTheFu
 }
 
 TEST(BlockFisher, PerUnitBlocksMinimizeTheDampedBarycenterOfTheBlockDiagonalFisher) {
-  CodedSpec spec;
-  spec.dim = 4;
-  spec.hidden = 5;
-  spec.models = 3;
-  const CodedTasks tasks(spec, 9);
-  DampedBarycenter q;
-  q.models = {scrambled(4, 5, 3, 1), scrambled(4, 5, 3, 2), scrambled(4, 5, 3, 3)};
-  q.beta = {0.2, 0.5, 0.3};
-  const int P = 40;
-  const double damping = 0.05;
-  const std::size_t n = q.models[0].parameters();
-  const std::vector<FisherBlock> blocks = unit_blocks(q.models[0]);
-  std::vector<int> block_of(n);
-  for (std::size_t bi = 0; bi < blocks.size(); ++bi)
-    for (const std::size_t i : blocks[bi]) block_of[i] = static_cast<int>(bi);
-  for (int i = 0; i < 3; ++i) {  // the full Fisher with every entry between two blocks zeroed
-    std::vector<double> F = full_fisher(q.models[static_cast<std::size_t>(i)], tasks, i, P);
+  // The objective's Fishers: the full ones with every entry between two blocks zeroed.
+  const BarycenterCase k([](const CodedTasks& t, const Perceptron& m, int i) {
+    std::vector<double> F = full_fisher(m, t, i, BarycenterCase::P);
+    const std::size_t n = m.parameters();
+    std::vector<int> block_of(n);
+    const std::vector<FisherBlock> blocks = unit_blocks(m);
+    for (std::size_t bi = 0; bi < blocks.size(); ++bi)
+      for (const std::size_t p : blocks[bi]) block_of[p] = static_cast<int>(bi);
     for (std::size_t a = 0; a < n; ++a)
       for (std::size_t c = 0; c < n; ++c)
         if (block_of[a] != block_of[c]) F[a * n + c] = 0;
-    q.fishers.push_back(std::move(F));
-  }
-  double trace = 0;
-  for (std::size_t i = 0; i < 3; ++i)
-    for (std::size_t a = 0; a < n; ++a) trace += q.beta[i] * q.fishers[i][a * n + a];
-  q.lambda = damping * trace / static_cast<double>(n);
-  q.average = weight_average(q.models, q.beta).theta;
-  const Perceptron c = block_fisher_averages(q.models, tasks, {q.beta}, P, damping, blocks)[0];
-  std::vector<double> g_c, g_avg;
-  const double at_c = q.value(c.theta, &g_c);
-  q.value(q.average, &g_avg);
-  double norm_c = 0, norm_avg = 0;
-  for (std::size_t a = 0; a < n; ++a) {
-    norm_c += g_c[a] * g_c[a];
-    norm_avg += g_avg[a] * g_avg[a];
-  }
-  EXPECT_LT(std::sqrt(norm_c), 1e-9 * std::sqrt(norm_avg));
-  Rng rng(4);
-  for (int t = 0; t < 20; ++t) {
-    std::vector<double> th = c.theta;
-    for (double& e : th) e += rng.uniform(-1e-2, 1e-2);
-    EXPECT_GT(q.value(th), at_c);
-  }
+    return F;
+  });
+  const DampedBarycenter& q = k.q;
+  const Perceptron c = block_fisher_averages(q.models, k.tasks, {q.beta}, k.P, k.damping, unit_blocks(q.models[0]))[0];
+  k.expect_minimum_at(c.theta, 4);
 }
 
 TEST(DecodeOutputs, OneMissingAndOneCodedOutputIsTheSeedsDecodingBitForBit) {
