@@ -354,18 +354,28 @@ std::vector<double> full_fisher(const Perceptron& model, const CodedTasks& tasks
 
 namespace {
 /// Solves S z = r in place (r becomes z) for a symmetric positive definite S (n×n, row-major; its lower triangle is
-/// overwritten by the Cholesky factor). Throws when S is not positive definite.
+/// overwritten by the Cholesky factor). Throws when S is not positive definite. Left-looking by panels of kPanel
+/// columns: a panel first takes off what the columns before it contribute, reading its own rows from cache, then is
+/// factored on its own columns; unblocked, every column streamed the whole matrix.
 void cholesky_solve(std::vector<double>& S, std::vector<double>& r) {
   const std::size_t n = r.size();
-  for (std::size_t j = 0; j < n; ++j) {
-    double* rj = &S[j * n];
-    const double d = rj[j] - dot(rj, rj, j);
-    if (!(d > 0)) throw std::runtime_error("coded model: the damped Fisher sum is not positive definite");
-    const double ljj = std::sqrt(d);
-    rj[j] = ljj;
-    for (std::size_t i = j + 1; i < n; ++i) {
+  constexpr std::size_t kPanel = 64;
+  for (std::size_t k0 = 0; k0 < n; k0 += kPanel) {
+    const std::size_t k1 = std::min(k0 + kPanel, n);
+    for (std::size_t i = k0; i < n; ++i) {  // L_ij = S_ij − Σ_{k < k0} L_ik L_jk, for the panel's columns j ≤ i
       double* ri = &S[i * n];
-      ri[j] = (ri[j] - dot(ri, rj, j)) / ljj;
+      for (std::size_t j = k0; j < std::min(k1, i + 1); ++j) ri[j] -= dot(ri, &S[j * n], k0);
+    }
+    for (std::size_t j = k0; j < k1; ++j) {  // then the panel's own columns k0 ≤ k < j
+      double* rj = &S[j * n];
+      const double d = rj[j] - dot(rj + k0, rj + k0, j - k0);
+      if (!(d > 0)) throw std::runtime_error("coded model: the damped Fisher sum is not positive definite");
+      const double ljj = std::sqrt(d);
+      rj[j] = ljj;
+      for (std::size_t i = j + 1; i < n; ++i) {
+        double* ri = &S[i * n];
+        ri[j] = (ri[j] - dot(ri + k0, rj + k0, j - k0)) / ljj;
+      }
     }
   }
   for (std::size_t i = 0; i < n; ++i) {  // L y = r
