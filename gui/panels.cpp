@@ -91,7 +91,7 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
     case EventType::SessionStart:
       return (info.request_based() ? "request " : "session ") + std::to_string(e.session) + " arrives at " + name(e.client);
     case EventType::ChainFormed: {
-      std::string s = "session " + std::to_string(e.session) + " chain";
+      std::string s = (info.request_based() ? "request " : "session ") + std::to_string(e.session) + " chain";
       if (e.attempt > 1) s += " (attempt " + std::to_string(e.attempt) + ")";
       s += ":";
       for (const ChainHop& h : e.hops) s += " " + hop_text(info, h);
@@ -294,11 +294,18 @@ void coverage_contents(AppState& st, const PixelRect& r) {
     ImGui::TextColored(ImVec4(1, 0.3f, 0.3f, 1), "(%d uncovered: no chain can form)", uncovered);
   }
   ImGui::Separator();
-  ImGui::Text("Sessions in flight: %zu", s.sessions.size());
+  const bool requests = info.request_based();
+  ImGui::Text("%s in flight: %zu", requests ? "Requests" : "Sessions", s.sessions.size());
   ImGui::BeginChild("chains", ImVec2(0, 0), false);
   for (const auto& [k, f] : s.sessions) {
     std::string line = "s" + std::to_string(k) + ":";
-    if (f.chain.empty()) {
+    if (requests && f.chain.empty()) {  // pipelines, trees and coded runs route no chain: a request waits for its answer
+      char buf[96];
+      const bool known = f.client >= 0 && static_cast<std::size_t>(f.client) < info.hosts.size();
+      std::snprintf(buf, sizeof buf, "request %d: sent by %s %.1f ms ago", k,
+                    known ? info.hosts[static_cast<std::size_t>(f.client)].name.c_str() : "a client", (s.time - f.started) * 1e3);
+      line = buf;
+    } else if (f.chain.empty()) {
       line += " waiting for a chain";
     } else {
       for (const ChainHop& h : f.chain) line += " " + hop_text(info, h);
