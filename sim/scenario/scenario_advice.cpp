@@ -68,6 +68,16 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "routing, the DHT, rebalancing, topology monitoring, compression, schedulers and failback apply to swarms of "
                         "blocks and pipelines; erasure-coded inference sends every request to every model and recovers from a slow "
                         "or failed one by decoding (docs/coded-inference.md)."});
+    const CodedSpec& c = *sc.coded;
+    if (c.fisher_damping > 0 && c.method != "coin_full" && c.method != "coin_block")
+      advice.push_back({"model.coded.fisher_damping", "only methods \"coin_full\" and \"coin_block\" damp their Fisher sums; method \"" +
+                                                          c.method + "\" does not use it."});
+    if (c.parity == 0 && c.decode_wait_s > 0)
+      advice.push_back({"model.coded.decode_wait", "without a coded model (parity 0) no output is ever decoded, so the client never waits "
+                                                   "to decode: every request waits for all its outputs."});
+    if (c.parity == 0 && c.cancel)
+      advice.push_back({"model.coded.cancel", "without a coded model (parity 0) a request completes only once every member has answered "
+                                              "it, so no member still holds it and no cancel is ever sent."});
   }
   if (sc.tree) {
     if (sets_swarm_policies(sc.policy))

@@ -164,4 +164,20 @@ TEST(CodedScenario, SwarmPoliciesAreAdvisedAgainstButSparesAreNot) {
   EXPECT_NE(advice[0].message.find("coded-inference.md"), std::string::npos);
 }
 
+TEST(CodedScenario, SettingsTheCodingDefeatsAreAdvisedAgainst) {
+  json doc = coded_doc();  // method "average", a 5 ms decode wait
+  doc["model"]["coded"]["fisher_damping"] = 0.5;
+  doc["model"]["coded"]["cancel"] = true;
+  auto paths = [](const json& d) {
+    std::vector<std::string> out;
+    for (const Advisory& a : scenario_advisories(load_scenario_json(d, "coded.json"))) out.push_back(a.path);
+    return out;
+  };
+  EXPECT_EQ(paths(doc), std::vector<std::string>{"model.coded.fisher_damping"}) << "the average damps nothing";
+  doc["model"]["coded"]["method"] = "coin_block";
+  EXPECT_TRUE(paths(doc).empty()) << "blocks use the damping; a coded model decodes and cancels";
+  doc["model"]["coded"]["parity"] = 0;  // uncoded: nothing decoded, nothing left to cancel
+  EXPECT_EQ(paths(doc), (std::vector<std::string>{"model.coded.decode_wait", "model.coded.cancel"}));
+}
+
 }  // namespace
