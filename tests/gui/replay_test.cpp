@@ -186,6 +186,27 @@ std::filesystem::path fresh_dir(const std::string& name) {
   return dir;
 }
 
+/// A shipped scenario (`file` under scenarios/, with `overrides`) run once in a fresh directory:
+/// its report, the timeline its live stream built and the run directory written beside it.
+struct LiveAndReplayed {
+  sim::RunReport report;
+  gui::Timeline live;
+  gui::RunDirectory run;
+  std::string error;  ///< the live stream's, empty when it read
+  /// Both timelines, the live one first.
+  std::vector<const gui::Timeline*> timelines() const { return {&live, &run.timeline}; }
+  const char* label(const gui::Timeline* t) const { return t == &live ? "live stream" : "run directory"; }
+};
+
+LiveAndReplayed live_and_replayed(const std::string& file, const std::vector<sim::Override>& overrides = {}) {
+  LiveAndReplayed r;
+  const auto dir = fresh_dir("gui-" + std::filesystem::path(file).stem().string());
+  r.report = run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + file, overrides), r.live, r.error, dir);
+  r.run = gui::load_run_directory(dir);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
 const std::vector<double> kTimes = {0.0, 0.5, 1.0, 2.0, 31.0, 33.0, 34.9, 35.0, 35.5, 37.0, 38.5, 39.9,
                                     41.0, 43.0, 45.0, 48.0, 52.0, 60.0, 1e6};
 
@@ -275,17 +296,12 @@ TEST(GuiReplay, SeekingFromCheckpointsEqualsReplayFromTheStart) {
 // stage (block 1) runs on the A100 until it fails at 2 s, nothing serves it until the RTX 4090
 // that took it over has loaded it (3.857 s), and every request is answered in the end.
 TEST(GuiReplay, APipelinesLiveStreamAndRunDirectoryShowItsStagesAndTheFailover) {
-  gui::Timeline live;
-  std::string error;
-  const auto dir = fresh_dir("gui-pipeline");
-  const sim::RunReport report = run_live(
-      sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json"), live, error, dir);
-  ASSERT_TRUE(error.empty()) << error;
-  const gui::RunDirectory run = gui::load_run_directory(dir);
-  ASSERT_TRUE(run.ok()) << run.errors.front();
-  const auto& m = report.metrics;
-  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
-    SCOPED_TRACE(t == &live ? "live stream" : "run directory");
+  const LiveAndReplayed r = live_and_replayed("pipeline/unet-sd-failover.json");
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const auto& m = r.report.metrics;
+  for (const gui::Timeline* t : r.timelines()) {
+    SCOPED_TRACE(r.label(t));
     const gui::SwarmInfo& info = t->info();
     ASSERT_EQ(info.n_blocks, static_cast<int>(m["stages"].size()));
     ASSERT_EQ(info.n_blocks, 2);
@@ -314,25 +330,18 @@ TEST(GuiReplay, APipelinesLiveStreamAndRunDirectoryShowItsStagesAndTheFailover) 
     EXPECT_EQ(end.steps, m["requests"]["completed"].get<long>());
   }
 
-  std::filesystem::remove_all(dir);
 }
 
 // With failback, the A100 that comes back at 6 s loads the U-Net stage while the RTX 4090 serves
 // on, then takes it back (6.857 s): the GUI shows block 1 on the spare, then on the A100 only.
 TEST(GuiReplay, APipelinesFailbackMovesItsBlockBack) {
-  gui::Timeline live;
-  std::string error;
-  const auto dir = fresh_dir("gui-pipeline-failback");
-  const sim::RunReport report = run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-failover.json",
-                                                                 {{"policy.faults.failback", "true"}}),
-                                         live, error, dir);
-  ASSERT_TRUE(error.empty()) << error;
-  ASSERT_EQ(report.metrics["failbacks"].size(), 1u);
-  const double moved = report.metrics["failbacks"][0]["ready_at_s"].get<double>();
-  const gui::RunDirectory run = gui::load_run_directory(dir);
-  ASSERT_TRUE(run.ok()) << run.errors.front();
-  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
-    SCOPED_TRACE(t == &live ? "live stream" : "run directory");
+  const LiveAndReplayed r = live_and_replayed("pipeline/unet-sd-failover.json", {{"policy.faults.failback", "true"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_EQ(r.report.metrics["failbacks"].size(), 1u);
+  const double moved = r.report.metrics["failbacks"][0]["ready_at_s"].get<double>();
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  for (const gui::Timeline* t : r.timelines()) {
+    SCOPED_TRACE(r.label(t));
     const int a100 = t->info().host_index("a100-a"), spare = t->info().host_index("rtx4090-b");
     const gui::SwarmState loading = t->state_at(moved - 0.1);
     EXPECT_TRUE(loading.nodes[static_cast<std::size_t>(a100)].up);
@@ -341,7 +350,6 @@ TEST(GuiReplay, APipelinesFailbackMovesItsBlockBack) {
     EXPECT_EQ(back.servers_of_block(1), std::vector<int>{a100});
     EXPECT_TRUE(back.nodes[static_cast<std::size_t>(spare)].blocks.empty()) << "the spare runs no stage any more";
   }
-  std::filesystem::remove_all(dir);
 }
 
 // A pipeline's replayed network changes reach the GUI as they reach a swarm's: the link's new
@@ -366,18 +374,12 @@ TEST(GuiReplay, APipelinesLinkChangesAreShown) {
 // member m is block m (the coded model last), its requests the sessions. coin-failover: model 1's
 // server fails at 10 s; the failure is detected at 11 s and the spare serves model 1 from 11.3 s.
 TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
-  gui::Timeline live;
-  std::string error;
-  const auto dir = fresh_dir("gui-coded");
-  const sim::RunReport report =
-      run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/coded/coin-failover.json", {{"workload.sessions", "1000"}}),
-               live, error, dir);
-  ASSERT_TRUE(error.empty()) << error;
-  const gui::RunDirectory run = gui::load_run_directory(dir);
-  ASSERT_TRUE(run.ok()) << run.errors.front();
-  const auto& m = report.metrics;
-  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
-    SCOPED_TRACE(t == &live ? "live stream" : "run directory");
+  const LiveAndReplayed r = live_and_replayed("coded/coin-failover.json", {{"workload.sessions", "1000"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const auto& m = r.report.metrics;
+  for (const gui::Timeline* t : r.timelines()) {
+    SCOPED_TRACE(r.label(t));
     const gui::SwarmInfo& info = t->info();
     EXPECT_EQ(info.coded_models, 2);
     EXPECT_EQ(info.coded_parity, 1);
@@ -407,26 +409,19 @@ TEST(GuiReplay, ACodedRunShowsItsMembersAndTheModelThatIsDown) {
     EXPECT_GT(dec.values[21], 0.9f) << "10.5-11.0 s";
     for (const int b : {0, 5, 19, 23, 30, 39}) EXPECT_EQ(dec.values[static_cast<std::size_t>(b)], 0.0f) << "bin " << b;
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(GuiReplay, ACodedRunWithTwoCodedModelsHasFourMembers) {
   // The spare of coin-failover serves as the second coded model: blocks 2 and 3 are coded.
-  const auto dir = fresh_dir("gui-coded-two");
-  gui::Timeline live;
-  std::string error;
-  run_live(sim::load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/coded/coin-failover.json",
-                                   {{"workload.sessions", "300"}, {"model.coded.parity", "2"}}),
-           live, error, dir);
-  ASSERT_TRUE(error.empty()) << error;
-  const gui::RunDirectory run = gui::load_run_directory(dir);
-  ASSERT_TRUE(run.ok()) << run.errors.front();
-  for (const gui::Timeline* t : {static_cast<const gui::Timeline*>(&live), &run.timeline}) {
+  const LiveAndReplayed r = live_and_replayed("coded/coin-failover.json", {{"workload.sessions", "300"}, {"model.coded.parity", "2"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  for (const gui::Timeline* t : r.timelines()) {
+    SCOPED_TRACE(r.label(t));
     const gui::SwarmInfo& info = t->info();
     EXPECT_EQ(info.coded_models, 2);
     EXPECT_EQ(info.coded_parity, 2);
     ASSERT_EQ(info.n_blocks, 4);
     EXPECT_EQ(t->state_at(5).servers_of_block(3), std::vector<int>{info.host_index("spare")});
   }
-  std::filesystem::remove_all(dir);
 }
