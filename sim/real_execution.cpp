@@ -66,7 +66,10 @@ RealModel::RealModel(const Scenario& sc, gpu::Backend& be, std::shared_ptr<const
                              (m.n_experts != 1 ? " is a mixture of experts" : " uses LayerNorm and a GELU MLP") +
                              ": run it priced (without --execute real)");
   const CompressionSpec& comp = sc.policy.compression;
-  compares_ = comp.hidden_states || comp.llm_int8_weights;
+  const PrivacySpec& privacy = sc.policy.privacy;
+  compares_ = comp.hidden_states || comp.llm_int8_weights || privacy.noisy();
+  if (privacy.noisy())  // seed 002, eq. 25: (ε, δ)-DP per released vector, by the analytic Gaussian mechanism
+    sigma_ = gaussian_mechanism_sigma(privacy.epsilon, privacy.delta, clipped_sensitivity(privacy.clip_for(m.hidden)));
   executed_ = m;
   executed_.weight_dtype = be.storage();
   executed_.activation_dtype = be.storage();
@@ -121,6 +124,7 @@ std::unique_ptr<RealModel::Session> RealModel::open(int session) {
   s->batch = sc_.workload.batch_size;
   s->prompt = sc_.workload.prompt_tokens;
   s->max_len = sc_.workload.prompt_tokens + sc_.workload.new_tokens;
+  s->noise_rng = Rng(sc_.seed).split(0x9015E000ULL + static_cast<std::uint64_t>(session));
   for (int l = 0; l < m.n_layers; ++l) {
     s->kv.emplace_back(be_, s->batch, s->max_len, m.kv_dim());
     if (compares_) s->kv_ref.emplace_back(be_, s->batch, s->max_len, m.kv_dim());
@@ -177,6 +181,22 @@ void RealModel::wire(Session& s) {
   be_.dequantize_blockwise(s.x, q, scales, n, c.block_size);
 }
 
+double RealModel::release(Session& s) {
+  if (sigma_ <= 0) return 0.0;
+  const int hidden = sc_.model.hidden;
+  const auto t0 = Clock::now();
+  std::vector<float> z(s.x.size());  // the buffer may be larger than this step's rows
+  be_.download(s.x, z);
+  const std::span<float> rows(z.data(), static_cast<std::size_t>(s.rows) * hidden);
+  const NoiseStats st = clip_and_noise(rows, hidden, sc_.policy.privacy.clip_for(hidden), sigma_, s.noise_rng);
+  be_.upload(s.x, z);
+  be_.synchronize();
+  s.last.noise.vectors += st.vectors;
+  s.last.noise.clipped += st.clipped;
+  s.last.noise.norm_sum += st.norm_sum;
+  return seconds_since(t0);
+}
+
 double RealModel::head(Session& s) {
   const gpu::TransformerSpec& m = sc_.model;
   const int tokens = s.rows / s.batch;
@@ -209,13 +229,18 @@ double RealModel::head(Session& s) {
       const auto lq = log_softmax(z.data() + static_cast<std::size_t>(b) * m.vocab, m.vocab);
       for (int v = 0; v < m.vocab; ++v) kl += std::exp(lp[static_cast<std::size_t>(v)]) * (lp[static_cast<std::size_t>(v)] - lq[static_cast<std::size_t>(v)]);
     }
+    for (int b = 0; b < s.batch; ++b) {
+      const float* row = z_ref.data() + static_cast<std::size_t>(b) * m.vocab;
+      ++s.last.tokens;
+      if (std::max_element(row, row + m.vocab) - row == s.next_tokens[static_cast<std::size_t>(b)]) ++s.last.tokens_agreeing;
+    }
     s.last.hidden_relative_error = norm > 0 ? std::sqrt(diff / norm) : 0.0;
     s.last.logits_kl = kl / s.batch;
   }
   return measured;
 }
 
-CompressionEffect RealModel::effect(const Session& s) const { return s.last; }
+ValueEffect RealModel::effect(const Session& s) const { return s.last; }
 
 double RealModel::scale_blocks(double measured, const gpu::DeviceSpec& target, const gpu::BlockWork& work, int n) const {
   const double here = pricing_->blocks_seconds(local_, executed_, work, n);

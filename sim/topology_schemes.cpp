@@ -59,13 +59,14 @@ double scheme_throughput(const Scenario& sc, const gpu::ShardCostModel& cost, co
   for (std::size_t i = 0; i < sc.nodes.size(); ++i)
     if (up[i] && !ranges[i].empty()) served.push_back({ranges[i], server_throughput(sc.nodes[i], sc.model, cost)});
   const std::vector<double> tp = block_throughputs(sc.model.n_layers, served);
-  return tp.empty() ? 0.0 : *std::min_element(tp.begin(), tp.end());
+  const auto first = tp.begin() + std::min<std::ptrdiff_t>(sc.first_served_block(), static_cast<std::ptrdiff_t>(tp.size()));
+  return first == tp.end() ? 0.0 : *std::min_element(first, tp.end());  // the clients run the blocks before first
 }
 
 std::vector<BlockRange> assign_for_up_servers(const Scenario& sc, const gpu::ShardCostModel& cost, const std::vector<char>& up) {
   const std::size_t n = sc.nodes.size();
   std::vector<BlockRange> ranges(n, BlockRange{0, 0});
-  BlockLoad served(sc.model.n_layers);
+  BlockLoad served = swarm_block_load(sc);
   for (std::size_t i = 0; i < n; ++i)  // fixed ranges first: they do not move
     if (up[i] && sc.nodes[i].blocks) {
       ranges[i] = *sc.nodes[i].blocks;

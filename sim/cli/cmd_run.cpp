@@ -75,6 +75,22 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
     std::printf("  mean        %s = %s\n", sim::format_duration(b["latency"].get<double>()).c_str(), breakdown_line(b).c_str());
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
+  if (m.contains("privacy")) {  // split learning (seed 002, section 6.3.1)
+    const auto& p = m["privacy"];
+    const int k = p["client_blocks"].get<int>(), end = p["swarm_blocks"]["end"].get<int>();
+    std::string line = k > 0 ? (k == 1 ? std::string("clients run block 0 (") : "clients run blocks 0-" + std::to_string(k - 1) + " (") +
+                                   sim::format_bytes(p["client_weight_bytes"].get<double>()) + " of weights each), the swarm " +
+                                   std::to_string(k) + "-" + std::to_string(end - 1)
+                             : std::string("the swarm serves every block");
+    if (const auto& dp = p["differential_privacy"]; !dp.is_null()) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "; each released vector (%g, %g)-DP: clipped to %.3g, noise sigma %.3g (noise norm %.2fx the clip)",
+                    dp["epsilon"].get<double>(), dp["delta"].get<double>(), dp["clip_norm"].get<double>(), dp["sigma"].get<double>(),
+                    dp["noise_norm_over_clip"].get<double>());
+      line += buf;
+    }
+    std::printf("privacy       %s\n", line.c_str());
+  }
   if (m.contains("dht")) {
     const auto& d = m["dht"];
     std::printf("dht           %llu lookups (mean %.2f hops, p99 %s), %llu RPCs answered, %llu timed out, %s in %llu messages\n",
@@ -96,12 +112,16 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
     const auto& r = m["real_execution"];
     std::printf("real kernels  %s on %s, %.3f s of kernel time\n", r["backend"].get<std::string>().c_str(),
                 r["device"].get<std::string>().c_str(), m["wall_clock"]["real_kernel_seconds"].get<double>());
-    if (!r["compression_effect"].is_null())
-      std::printf("compression   final hidden states %.3g relative error (max %.3g), logits KL %.3g (max %.3g)\n",
-                  r["compression_effect"]["hidden_relative_error"]["mean"].get<double>(),
-                  r["compression_effect"]["hidden_relative_error"]["max"].get<double>(),
-                  r["compression_effect"]["logits_kl"]["mean"].get<double>(),
-                  r["compression_effect"]["logits_kl"]["max"].get<double>());
+    if (const auto& e = r["value_effect"]; !e.is_null()) {
+      std::printf("values        against the exact run: final hidden states %.3g relative error (max %.3g), logits KL %.3g "
+                  "(max %.3g), %.1f%% of tokens the same\n",
+                  e["hidden_relative_error"]["mean"].get<double>(), e["hidden_relative_error"]["max"].get<double>(),
+                  e["logits_kl"]["mean"].get<double>(), e["logits_kl"]["max"].get<double>(), 100.0 * e["token_agreement"].get<double>());
+      if (e.contains("privacy_noise"))
+        std::printf("              privacy noise sigma %.3g on %ld released vectors (mean norm %.3g before clipping), %.1f%% clipped\n",
+                    e["privacy_noise"]["sigma"].get<double>(), e["privacy_noise"]["vectors_released"].get<long>(),
+                    e["privacy_noise"]["mean_norm_before_clip"].get<double>(), 100.0 * e["privacy_noise"]["clipped_fraction"].get<double>());
+    }
   }
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }

@@ -85,10 +85,10 @@ void SwarmDht::announce(int server, BlockRange blocks, double throughput) { dire
 
 void SwarmDht::withdraw(int server, BlockRange blocks) { directory_.withdraw(server, blocks); }
 
-std::vector<DhtServerRecord> SwarmDht::servers_for(int h, int n_blocks, bool refresh) {
+std::vector<DhtServerRecord> SwarmDht::servers_for(int h, BlockRange blocks, bool refresh) {
   if (const auto* cache = directory_.cached(h, refresh, now())) return *cache;
   auto done = sg4::Semaphore::create(0);
-  const std::shared_ptr<BlockLookup> lookup = directory_.find_servers(h, n_blocks, now(), [done] { done->release(); });
+  const std::shared_ptr<BlockLookup> lookup = directory_.find_servers(h, blocks, now(), [done] { done->release(); });
   if (!lookup) return {};
   while (lookup->remaining > 0) {
     done->acquire_timeout(sc_.policy.dht.rpc_timeout_s);

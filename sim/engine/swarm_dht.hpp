@@ -25,9 +25,9 @@ class SwarmDht {
   /// Server `server` announces (or stops announcing) the blocks it serves. Returns at once.
   void announce(int server, BlockRange blocks, double throughput);
   void withdraw(int server, BlockRange blocks);
-  /// The servers client host `host` finds for blocks [0, n): one FIND_VALUE per block, all in
+  /// The servers client host `host` finds for `blocks`: one FIND_VALUE per block, all in
   /// parallel; blocks the calling actor until they finish. Cached for client_refresh.
-  std::vector<DhtServerRecord> servers_for(int host, int n_blocks, bool refresh);
+  std::vector<DhtServerRecord> servers_for(int host, BlockRange blocks, bool refresh);
 
   /// Lookups, hops and delays for metrics.json.
   nlohmann::json metrics() const { return directory_.metrics(); }

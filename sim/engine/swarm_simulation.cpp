@@ -96,7 +96,7 @@ struct SwarmSimulation::Impl {
   // --execute real
   std::unique_ptr<gpu::Backend> backend;
   std::unique_ptr<RealModel> real;
-  std::vector<CompressionEffect> effects;      ///< of completed sessions
+  std::vector<ValueEffect> effects;            ///< of completed sessions
   double real_measured_seconds = 0.0;          ///< wall time spent in real kernels
 
   Impl(Scenario s, std::shared_ptr<const gpu::ShardCostModel> c) : sc(std::move(s)), cost(std::move(c)) {
@@ -482,7 +482,7 @@ struct SwarmSimulation::Impl {
         for (const auto& [server, incarnation] : *failed_seen)
           if ((*swarm)[server].incarnation == incarnation) req.avoid.push_back(server);
       std::vector<DhtServerRecord> known;
-      if (dht) known = dht->servers_for(client, sc.model.n_layers, attempt > 1 || !req.avoid.empty());
+      if (dht) known = dht->servers_for(client, BlockRange{sc.first_served_block(), sc.model.n_layers}, attempt > 1 || !req.avoid.empty());
       const std::vector<ServerView> views = make_view(dht ? &known : nullptr);
       std::optional<Chain> chain = router->route(swarm_view(views), req, rng);
       if (chain) return chain;
@@ -537,6 +537,14 @@ struct SwarmSimulation::Impl {
         double embed_s = cost->embed_seconds(client_dev, sc.model, w.batch_size, t);
         if (values) embed_s = real->scale_embed(measure(real->embed(*values, step)), client_dev, w.batch_size, t);
         compute(client, embed_s, k, step, {}, "embed");
+        if (const int mine = sc.first_served_block(); mine > 0) {  // split learning: the client runs blocks [0, k) (seed 002, eq. 22)
+          const gpu::BlockWork work{w.batch_size, t, kv_len};
+          double mine_s = cost->blocks_seconds(client_dev, sc.model, work, mine);
+          if (values)
+            mine_s = real->scale_blocks(measure(real->run_blocks(*values, BlockRange{0, mine}, step)), client_dev, work, mine);
+          compute(client, mine_s, k, step, {}, "client_blocks");
+        }
+        if (values) real->release(*values);  // with differential privacy, clipped and noised (eq. 25)
         int prev = client;
         std::size_t h = 0;
         while (h <= chain->hops.size()) {
@@ -763,24 +771,38 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   RunReport report;
   report.metrics = metrics.to_json(sim_time, nodes, WallClock{wall});
   if (m.real) {
-    // Compression's effect on values, against the uncompressed reference run (with the same tokens).
+    // The effect of compression and privacy noise on values, against the exact reference run
+    // (with the same tokens).
     nlohmann::json effect = nullptr;
     if (m.real->compares()) {
       double err_sum = 0, err_max = 0, kl_sum = 0, kl_max = 0;
-      for (const CompressionEffect& e : m.effects) {
+      long released = 0, clipped = 0, tokens = 0, agreeing = 0;
+      double norms = 0;
+      for (const ValueEffect& e : m.effects) {
         err_sum += e.hidden_relative_error;
         kl_sum += e.logits_kl;
         err_max = std::max(err_max, e.hidden_relative_error);
         kl_max = std::max(kl_max, e.logits_kl);
+        released += e.noise.vectors;
+        clipped += e.noise.clipped;
+        norms += e.noise.norm_sum;
+        tokens += e.tokens;
+        agreeing += e.tokens_agreeing;
       }
       const double n = std::max<std::size_t>(1, m.effects.size());
       effect = {{"sessions", m.effects.size()},
                 {"hidden_relative_error", {{"mean", err_sum / n}, {"max", err_max}}},
-                {"logits_kl", {{"mean", kl_sum / n}, {"max", kl_max}}}};
+                {"logits_kl", {{"mean", kl_sum / n}, {"max", kl_max}}},
+                {"token_agreement", tokens > 0 ? static_cast<double>(agreeing) / tokens : 1.0}};
+      if (m.real->noise_sigma() > 0)
+        effect["privacy_noise"] = {{"sigma", m.real->noise_sigma()},
+                                   {"vectors_released", released},
+                                   {"mean_norm_before_clip", released > 0 ? norms / released : 0.0},
+                                   {"clipped_fraction", released > 0 ? static_cast<double>(clipped) / released : 0.0}};
     }
     report.metrics["real_execution"] = {{"backend", m.backend->name()},
                                         {"device", m.backend->device_name()},
-                                        {"compression_effect", effect}};
+                                        {"value_effect", effect}};
     if (m.real->int8_block_bytes() > 0) report.metrics["real_execution"]["int8_block_bytes"] = m.real->int8_block_bytes();
     report.metrics["wall_clock"]["real_kernel_seconds"] = m.real_measured_seconds;
   }

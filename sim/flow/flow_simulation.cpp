@@ -491,7 +491,7 @@ class FlowSwarm {
   Task<std::vector<DhtServerRecord>> servers_for(int h, bool refresh) {
     if (const auto* cache = dht_->cached(h, refresh, now_)) co_return *cache;
     auto slot = std::make_shared<Waiter*>(nullptr);
-    const std::shared_ptr<BlockLookup> lookup = dht_->find_servers(h, sc_.model.n_layers, now_, [this, slot] {
+    const std::shared_ptr<BlockLookup> lookup = dht_->find_servers(h, BlockRange{sc_.first_served_block(), sc_.model.n_layers}, now_, [this, slot] {
       if (*slot) queue_.push(now_, EventKind::Resume, token_of(**slot));
       *slot = nullptr;
     });
@@ -791,6 +791,10 @@ class FlowSwarm {
         stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
         const double embed_s = embed_seconds(client_dev, w.batch_size, t);
         if (embed_s > 0) co_await computed(client, embed_s, k, step, {}, "embed");
+        if (const int mine = sc_.first_served_block(); mine > 0) {  // split learning: the client runs blocks [0, k) (seed 002, eq. 22)
+          const double mine_s = blocks_seconds(client_dev, gpu::BlockWork{w.batch_size, t, kv_len}, mine);
+          if (mine_s > 0) co_await computed(client, mine_s, k, step, {}, "client_blocks");
+        }
         int prev = client;
         std::size_t h = 0;
         while (h <= chain->hops.size()) {

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "gpu/model_catalog.hpp"
+#include "sim/privacy/gaussian_mechanism.hpp"
 
 namespace swarmsim::sim {
 
@@ -22,6 +23,26 @@ double beyond(double span, double part) {
   const double d = span - part;
   return d > 1e-12 * std::max(span, 1e-3) ? d : 0.0;
 }
+/// What the clients run and release under policy.privacy (seed 002, section 6.3.1).
+json privacy_json(const Scenario& sc) {
+  const PrivacySpec& p = sc.policy.privacy;
+  json j{{"client_blocks", p.client_blocks},
+         {"client_weight_bytes", p.client_blocks * sc.model.block_weight_bytes()},
+         {"swarm_blocks", {{"start", sc.first_served_block()}, {"end", sc.model.n_layers}}},
+         {"differential_privacy", nullptr}};
+  if (p.noisy()) {
+    const double c = p.clip_for(sc.model.hidden);
+    const double sigma = gaussian_mechanism_sigma(p.epsilon, p.delta, clipped_sensitivity(c));  // seed 002, eq. 25
+    j["differential_privacy"] = {{"epsilon", p.epsilon},
+                                 {"delta", p.delta},
+                                 {"clip_norm", c},
+                                 {"sensitivity", clipped_sensitivity(c)},
+                                 {"sigma", sigma},
+                                 {"noise_norm_over_clip", sigma * std::sqrt(static_cast<double>(sc.model.hidden)) / c}};
+  }
+  return j;
+}
+
 }  // namespace
 
 void RunMetrics::connect(SimSignals& s) {
@@ -160,7 +181,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
                            {"busy_device_seconds", device_seconds_[host]}});
   }
 
-  return json{
+  json out{
       {"scenario", sc_.name},
       {"seed", sc_.seed},
       {"model", sc_.model.name},
@@ -187,6 +208,8 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
   };
+  if (sc_.policy.privacy.client_blocks > 0 || sc_.policy.privacy.noisy()) out["privacy"] = privacy_json(sc_);
+  return out;
 }
 
 }  // namespace swarmsim::sim

@@ -177,6 +177,19 @@ struct TopologyMonitorSpec {
   bool stability_reliability = true; ///< fold H0 stability into eq. 18's reliability: R_A = 1 - uptime x m_A
 };
 
+/// Split learning and differential privacy of what the client sends the swarm (seed 002,
+/// section 6.3.1): the client runs the first blocks itself, so servers see only their output Z
+/// (eq. 22), and may clip and noise Z before it leaves (eq. 25).
+struct PrivacySpec {
+  int client_blocks = 0;   ///< k: the client runs blocks [0, k) on its own device; the swarm serves [k, n_layers)
+  double epsilon = 0.0;    ///< (ε, δ)-DP of each hidden-state vector the client releases; 0 = no noise
+  double delta = 1e-5;     ///< δ of that guarantee
+  double clip_norm = 0.0;  ///< C: L2 norm each released vector is clipped to before noise (0 = sqrt(hidden))
+  bool noisy() const { return epsilon > 0; }
+  /// C for a model of width `hidden`.
+  double clip_for(int hidden) const { return clip_norm > 0 ? clip_norm : std::sqrt(static_cast<double>(hidden)); }
+};
+
 struct PolicySpec {
   RouterKind router = RouterKind::Eq18;
   double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
@@ -193,6 +206,7 @@ struct PolicySpec {
   SchedulerSpec scheduler;
   DhtSpec dht;
   TopologyMonitorSpec topology;
+  PrivacySpec privacy;
 };
 
 /// A Fisher-information guided B-tree network (seed 000) served by the swarm instead of a chain
@@ -327,6 +341,8 @@ struct Scenario {
   double time_limit_s = 86400.0;    ///< simulated time after which unfinished sessions fail
   Pricing pricing = Pricing::Auto;
   EngineKind engine = EngineKind::SimGrid;
+  /// The first block the swarm serves: the clients run the blocks before it (policy.privacy.client_blocks).
+  int first_served_block() const { return policy.privacy.client_blocks; }
 };
 
 /// Host index of the server or client named `name` (servers 0..S-1 in scenario order, then the

@@ -23,6 +23,7 @@
 #include "sim/json_diagnostics.hpp"
 #include "sim/json_path.hpp"
 #include "sim/pricing.hpp"
+#include "sim/routing/swarm_view.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/units.hpp"
 
@@ -79,7 +80,9 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
-        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology"}},
+        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy"}},
+      {"privacy", {"client_blocks", "differential_privacy"}},
+      {"differential_privacy", {"epsilon", "delta", "clip_norm"}},
       {"topology", {"period", "states", "apply_schemes", "stability_reliability"}},
       {"dht", {"enabled", "k", "alpha", "rpc_timeout", "record_ttl", "client_refresh"}},
       {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth", "failback"}},
@@ -915,6 +918,21 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       cs.outlier_fraction = r.number(*c, "outlier_fraction", cp, false, 0.0, 1.0, "in [0, 1]").value_or(0.002);
     }
   }
+  if (const json* pv = Reader::get(*v, "privacy")) {
+    const std::string pp = "policy.privacy";
+    if (r.object(*pv, pp, "privacy")) {
+      PrivacySpec& ps = p.privacy;
+      ps.client_blocks = static_cast<int>(r.integer(*pv, "client_blocks", pp, false, 0, 1 << 20).value_or(0));
+      if (const json* dp = Reader::get(*pv, "differential_privacy")) {
+        const std::string dpp = pp + ".differential_privacy";
+        if (r.object(*dp, dpp, "differential_privacy")) {
+          ps.epsilon = r.number(*dp, "epsilon", dpp, true, 1e-3, 100.0, "in [0.001, 100]").value_or(0.0);
+          ps.delta = r.number(*dp, "delta", dpp, false, 1e-12, 0.1, "in [1e-12, 0.1]").value_or(ps.delta);
+          ps.clip_norm = r.number(*dp, "clip_norm", dpp, false, 1e-6, 1e12, "in [1e-6, 1e12] (omit it for sqrt(hidden))").value_or(0.0);
+        }
+      }
+    }
+  }
   if (const json* f = Reader::get(*v, "faults")) {
     const std::string fp = "policy.faults";
     if (r.object(*f, fp, "faults")) {
@@ -1170,6 +1188,13 @@ void check_swarm(Reader& r, Scenario& sc) {
       if (e.direction != LinkDirection::Up) down = e.value;
     }
   }
+  // Split learning and its noise (policy.privacy) apply to a transformer served as a chain of blocks.
+  const PrivacySpec& privacy = sc.policy.privacy;
+  if ((privacy.client_blocks > 0 || privacy.noisy()) && (sc.coded || sc.tree || sc.graph))
+    r.error("policy.privacy", std::string("applies to a transformer served as a chain of blocks; this scenario serves ") +
+                                  (sc.coded  ? "erasure-coded models (model.coded)"
+                                   : sc.tree ? "a Fisher B-tree (model.tree)"
+                                             : "a graph model as a pipeline (model.graph)"));
   if (sc.coded) {  // erasure-coded inference: member m (N task models, then the coded ones) on server node m
     const int needed = sc.coded->models + sc.coded->parity;
     if (static_cast<int>(sc.nodes.size()) < needed)
@@ -1244,9 +1269,29 @@ void check_swarm(Reader& r, Scenario& sc) {
                      std::to_string(n.kv_cache_tokens) + " tokens)");
     }
   }
+  // Split learning: the swarm serves at least one block, and every client holds the weights and
+  // one session's KV cache of the blocks it runs.
+  if (privacy.client_blocks >= m.n_layers) {
+    r.error("policy.privacy.client_blocks", std::to_string(privacy.client_blocks) + " leaves none of the " +
+                                                std::to_string(m.n_layers) + " blocks of " + m.name +
+                                                " to the swarm; expected at most " + std::to_string(m.n_layers - 1));
+  } else if (privacy.client_blocks > 0) {
+    const RouteRequest one{0, sc.workload.batch_size, sc.workload.prompt_tokens, sc.workload.new_tokens};
+    const double need = privacy.client_blocks * (m.block_weight_bytes() + one.kv_bytes_per_block(m));
+    for (std::size_t i = 0; i < sc.clients.size(); ++i) {
+      const gpu::DeviceSpec* d = sc.clients[i].device;
+      if (d && need > usable_memory_bytes(*d, sc.overheads))
+        r.error("policy.privacy.client_blocks",
+                std::to_string(privacy.client_blocks) + " blocks of " + m.name + " need " + format_bytes(need) +
+                    " (weights and one session's KV cache) on every client, but " + at_index("clients", i) + " (" +
+                    sc.clients[i].name + ", " + d->name + ") has " + format_bytes(usable_memory_bytes(*d, sc.overheads)) +
+                    " usable (device memory minus overheads.runtime_memory)");
+    }
+  }
   if (!r.ok()) return;
 
-  // Coverage: the initial assignment must serve every block, or no session can ever be routed.
+  // Coverage: the initial assignment must serve every block the clients do not run themselves,
+  // or no session can ever be routed.
   std::shared_ptr<const gpu::ShardCostModel> cost;
   try {
     cost = make_cost_model(sc);  // the pricing the run will use, so both plan the same ranges
@@ -1255,7 +1300,9 @@ void check_swarm(Reader& r, Scenario& sc) {
     return;
   }
   std::vector<BlockRange> ranges = plan_initial_blocks(sc, *cost);
-  for (const BlockRange& gap : uncovered_blocks(m.n_layers, ranges)) {
+  for (BlockRange gap : uncovered_blocks(m.n_layers, ranges)) {
+    gap.start = std::max(gap.start, sc.first_served_block());
+    if (gap.empty()) continue;  // run by the clients (policy.privacy.client_blocks)
     int capacity = 0;
     for (std::size_t i = 0; i < sc.nodes.size(); ++i) capacity += ranges[i].size();
     r.error("nodes", "blocks " + gap.str() + " of " + m.name + " (" + std::to_string(m.n_layers) +

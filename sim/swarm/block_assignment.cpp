@@ -70,15 +70,20 @@ BlockRange join_range(const NodeSpec& node, const gpu::TransformerSpec& model, c
   return BlockRange{start, start + span};
 }
 
+BlockLoad swarm_block_load(const Scenario& sc) {
+  BlockLoad load(sc.model.n_layers);
+  if (sc.first_served_block() > 0) load.add(BlockRange{0, sc.first_served_block()}, 1e9);  // BlockLoad's ceiling
+  return load;
+}
+
 std::vector<BlockRange> plan_initial_blocks(const Scenario& sc, const gpu::ShardCostModel& cost) {
-  const int n_blocks = sc.model.n_layers;
   std::vector<std::size_t> order(sc.nodes.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return sc.nodes[a].join_at_s < sc.nodes[b].join_at_s; });
 
   std::vector<BlockRange> ranges(sc.nodes.size());
-  BlockLoad served(n_blocks);
+  BlockLoad served = swarm_block_load(sc);
   for (std::size_t i : order) {
     const NodeSpec& node = sc.nodes[i];
     BlockRange r;

@@ -50,6 +50,11 @@ class BlockLoad {
   std::vector<std::int64_t> units_;  ///< micro-tokens/s per block
 };
 
+/// The load of `scenario`'s blocks before any server joins: none, but for the blocks its clients
+/// run themselves (policy.privacy.client_blocks), counted as served without limit so that no
+/// server picks them and the weakest block is always one the swarm serves.
+BlockLoad swarm_block_load(const Scenario& scenario);
+
 /// Sum of the throughputs of the servers covering each block (a BlockLoad of `servers`).
 std::vector<double> block_throughputs(int n_blocks, std::span<const ServedRange> servers);
 

@@ -197,15 +197,15 @@ const std::vector<DhtServerRecord>* BlockDirectory::cached(int h, bool refresh, 
   return !refresh && now < host.cache_until ? &host.cache : nullptr;
 }
 
-std::shared_ptr<BlockLookup> BlockDirectory::find_servers(int h, int n_blocks, double now, std::function<void()> all_done) {
+std::shared_ptr<BlockLookup> BlockDirectory::find_servers(int h, BlockRange blocks, double now, std::function<void()> all_done) {
   Host& host = *hosts_[static_cast<std::size_t>(h)];
   if (!host.node) return nullptr;
   rejoin_if_isolated(h, now);
   auto lookup = std::make_shared<BlockLookup>();
-  lookup->remaining = n_blocks;
+  lookup->remaining = blocks.size();
   lookup->generation = host.generation;
   // One FIND_VALUE per block, all in flight at once (as Petals' get_remote_module_infos).
-  for (int b = 0; b < n_blocks; ++b) {
+  for (int b = blocks.start; b < blocks.end; ++b) {
     host.node->find_value(block_key(b), now, [this, lookup, all_done](const dht::LookupResult& r) {
       count(r);
       for (const auto& rec : r.records) lookup->found[rec.publisher] = rec.payload;

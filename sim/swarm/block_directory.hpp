@@ -80,9 +80,9 @@ class BlockDirectory {
 
   /// Host h's cached servers, when it may use them (no refresh asked, not expired); else null.
   const std::vector<DhtServerRecord>* cached(int h, bool refresh, double now) const;
-  /// Starts one FIND_VALUE per block [0, n_blocks) on host h (rejoining first if it is
-  /// isolated); `all_done` runs when the last ends. Null when the host has no node.
-  std::shared_ptr<BlockLookup> find_servers(int h, int n_blocks, double now, std::function<void()> all_done);
+  /// Starts one FIND_VALUE per block of `blocks` on host h (rejoining first if it is isolated);
+  /// `all_done` runs when the last ends. Null when the host has no node.
+  std::shared_ptr<BlockLookup> find_servers(int h, BlockRange blocks, double now, std::function<void()> all_done);
   /// True while host h's node is the one that started `lookup`.
   bool still_current(int h, const BlockLookup& lookup) const;
   /// The servers a finished lookup found; cached on host h for client_refresh.

@@ -20,6 +20,7 @@ SessionShape session_shape(const Scenario& sc, int k, double arrival) {
     s.priority = a.priority;
   }
   s.request = RouteRequest{s.client, w.batch_size, s.prompt_tokens, s.new_tokens};
+  s.request.first_block = sc.first_served_block();  // split learning: the client runs the blocks before
   s.kv_per_block = s.request.kv_bytes_per_block(sc.model);
   s.deadline = w.deadline_s > 0 ? arrival + w.deadline_s : std::numeric_limits<double>::infinity();
   return s;
@@ -51,8 +52,11 @@ double hidden_state_bytes(const Scenario& sc, int tokens) {
 }
 
 std::string admission_failure(const Scenario& sc, int attempts, double waited_s) {
-  return "no chain of alive servers with free KV memory covers all " + std::to_string(sc.model.n_layers) + " blocks (" +
-         std::to_string(attempts) + " attempts over " + format_duration(waited_s) + ")";
+  const int first = sc.first_served_block();
+  return "no chain of alive servers with free KV memory covers " +
+         (first > 0 ? "blocks " + BlockRange{first, sc.model.n_layers}.str() + " (the client runs the " + std::to_string(first) + " before)"
+                    : "all " + std::to_string(sc.model.n_layers) + " blocks") +
+         " (" + std::to_string(attempts) + " attempts over " + format_duration(waited_s) + ")";
 }
 
 ChainRepair begin_repair(SwarmState& swarm, const RouteRequest& request, const Chain& chain, int failed_hop,

@@ -9,7 +9,7 @@
 namespace swarmsim::sim {
 
 SwarmState::SwarmState(const Scenario& sc, const gpu::ShardCostModel& cost)
-    : sc_(sc), servers_(sc.nodes.size()), assigned_up_(sc.model.n_layers) {
+    : sc_(sc), servers_(sc.nodes.size()), assigned_up_(swarm_block_load(sc)) {
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
     // Heartbeats of different servers are not synchronized.
     Rng phase = Rng(sc.seed).split(0xBEA7000ULL + static_cast<std::uint64_t>(i));
@@ -74,7 +74,7 @@ void SwarmState::assign_blocks(int i) {
 }
 
 BlockMove SwarmState::rebalance_move(double now, double balance_quality) const {
-  BlockLoad served(sc_.model.n_layers);
+  BlockLoad served = swarm_block_load(sc_);
   std::vector<int> who;
   for (int i = 0; i < size(); ++i) {
     const ServerState& st = (*this)[i];

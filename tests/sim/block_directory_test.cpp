@@ -74,7 +74,7 @@ struct DirectoryRig {
     bool done = false;
     const double t0 = now;
     double t1 = -1;
-    auto l = dir->find_servers(h, n, now, [&] {
+    auto l = dir->find_servers(h, BlockRange{0, n}, now, [&] {
       done = true;
       t1 = now;
     });
@@ -172,14 +172,14 @@ TEST(BlockDirectory, RpcsToADownHostTimeOutAndLookupsStillEnd) {
 TEST(BlockDirectory, ARestartedNodeIsANewGeneration) {
   DirectoryRig rig(3, 1);
   rig.run_until(1.0);
-  auto l = rig.dir->find_servers(3, 4, rig.now, {});
+  auto l = rig.dir->find_servers(3, BlockRange{0, 4}, rig.now, {});
   ASSERT_TRUE(l);
   EXPECT_TRUE(rig.dir->still_current(3, *l));
   rig.dir->start_node(3, rig.now);
   EXPECT_FALSE(rig.dir->still_current(3, *l));
   rig.run_until(rig.now + 0.5);
   rig.on[3] = 0;
-  auto l2 = rig.dir->find_servers(3, 1, rig.now, {});
+  auto l2 = rig.dir->find_servers(3, BlockRange{0, 1}, rig.now, {});
   ASSERT_TRUE(l2);
   EXPECT_FALSE(rig.dir->still_current(3, *l2));  // its host is down
 }

@@ -74,7 +74,7 @@ TEST(RealExecution, CompressionEffectIsSmallNonZeroAndDeterministic) {
   const auto a = run_isolated(sc, quiet(true)).metrics;
   const auto b = run_isolated(sc, quiet(true)).metrics;
   ASSERT_TRUE(a.contains("real_execution"));
-  const auto& ea = a["real_execution"]["compression_effect"];
+  const auto& ea = a["real_execution"]["value_effect"];
   EXPECT_EQ(ea["sessions"].get<int>(), 1);
   const double err = ea["hidden_relative_error"]["mean"].get<double>(), kl = ea["logits_kl"]["mean"].get<double>();
   EXPECT_GT(err, 1e-4);  // something was really quantized
@@ -82,14 +82,14 @@ TEST(RealExecution, CompressionEffectIsSmallNonZeroAndDeterministic) {
   EXPECT_GT(kl, 0.0);
   EXPECT_LT(kl, 0.01);
   // Values do not depend on timing: two runs give the same effect to the last bit.
-  EXPECT_EQ(ea.dump(), b["real_execution"]["compression_effect"].dump());
+  EXPECT_EQ(ea.dump(), b["real_execution"]["value_effect"].dump());
   EXPECT_GT(a["real_execution"]["int8_block_bytes"].get<double>(), 0.0);
   EXPECT_EQ(a["sessions"]["completed"].get<int>(), 1);
 }
 
 TEST(RealExecution, WithoutCompressionThereIsNothingToCompare) {
   const auto m = run_isolated(load("sanity/two_node.json", {{"model.reduce_width", "16"}}), quiet(true)).metrics;
-  EXPECT_TRUE(m["real_execution"]["compression_effect"].is_null());
+  EXPECT_TRUE(m["real_execution"]["value_effect"].is_null());
   EXPECT_GT(m["wall_clock"]["real_kernel_seconds"].get<double>(), 0.0);
   EXPECT_EQ(m["sessions"]["completed"].get<int>(), 2);
 }

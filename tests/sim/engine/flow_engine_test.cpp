@@ -273,6 +273,27 @@ TEST(FlowEngine, MatchesSimGridWithTheDht) {
   EXPECT_TRUE(d.empty()) << "with a failure: " << d.size() << " differences:" << lines(d);
 }
 
+// Split learning (policy.privacy.client_blocks): the client's blocks on its own device, chains
+// from block 3, and the recovery of a chain's first server, whose input comes from the client.
+TEST(FlowEngine, MatchesSimGridWithSplitLearning) {
+  const Override split{"policy.privacy.client_blocks", "3"};
+  for (const std::string rel : {"sanity/two_node.json", "table2/llama3-8b-100mbps-rtt10ms.json"}) {
+    const auto [simgrid, flowed] = both_engines(shipped(rel, {split}));
+    EXPECT_EQ(simgrid["privacy"]["client_blocks"].get<int>(), 3);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << rel << " differs in " << d.size() << " places:" << lines(d);
+  }
+  Scenario failing = table2_with(R"([{"at": "31s", "action": "node_down", "node": "l4-0"}, {"at": "50s", "action": "node_up", "node": "l4-0"}])");
+  failing.policy.privacy.client_blocks = 3;
+  const auto [simgrid, flowed] = both_engines(failing);
+  EXPECT_GT(simgrid["resilience"]["recoveries"].get<int>() + simgrid["sessions"]["failed"].get<int>(), 0);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << "with l4-0 failing: " << d.size() << " differences:" << lines(d);
+  const auto [simgrid_dht, flowed_dht] = both_engines(with_dht(shipped("table2/llama3-8b-1gbps-rtt5ms.json", {split})));
+  const auto dd = differences(simgrid_dht, flowed_dht, 1e-9);
+  EXPECT_TRUE(dd.empty()) << "with the DHT: " << dd.size() << " differences:" << lines(dd);
+}
+
 // The DHT on routed swarms with churn: RPCs time out at failed servers, records expire, clients
 // refresh; the aggregates agree as on routed swarms without it.
 TEST(FlowEngine, AgreesWithSimGridWithTheDhtUnderChurn) {
