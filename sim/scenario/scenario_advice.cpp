@@ -62,6 +62,20 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
     advice.push_back({"policy.faults.failback",
                       "applies to graph models' pipelines only: a swarm's servers rejoin with the blocks they held and "
                       "rebalance by policy.rebalance (docs/partitioning.md, \"Failback\")."});
+  if (const int k = sc.first_served_block(); k > 0) {
+    // Split learning: a node whose fixed range lies inside the clients' blocks serves nobody.
+    std::string idle;
+    int n_idle = 0;
+    for (const NodeSpec& n : sc.nodes)
+      if (n.blocks && !n.blocks->empty() && n.blocks->end <= k) {
+        if (n_idle++ < 4) idle += (idle.empty() ? "" : ", ") + n.name + " (" + n.blocks->str() + ")";
+      }
+    if (n_idle > 0)
+      advice.push_back({"policy.privacy.client_blocks",
+                        "the clients run blocks 0-" + std::to_string(k - 1) + " themselves, so no session routes through " +
+                            std::to_string(n_idle) + (n_idle == 1 ? " node" : " nodes") + " serving only those: " + idle +
+                            (n_idle > 4 ? ", ..." : "") + ". Give them blocks from " + std::to_string(k) + " on, or \"auto\" (docs/privacy.md)."});
+  }
   if (sc.coded) {
     if (sets_swarm_policies(sc.policy) || sc.policy.faults.failback)
       advice.push_back({"policy",

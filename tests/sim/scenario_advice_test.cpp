@@ -110,3 +110,13 @@ TEST(ScenarioAdvice, FailbackOnASwarmIsForPipelinesOnly) {
   EXPECT_NE(a[0].message.find("pipelines only"), std::string::npos) << a[0].message;
   EXPECT_TRUE(scenario_advisories(load_scenario_text(kTwoCities, "advice.json")).empty());
 }
+
+// Split learning: a node whose fixed range lies inside the blocks the clients run serves nobody.
+TEST(ScenarioAdvice, NodesServingOnlyTheClientsBlocksServeNobody) {
+  const std::string table2 = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/table2/llama3-8b-1gbps-rtt5ms.json";
+  const std::vector<Advisory> a = scenario_advisories(load_scenario_file(table2, {{"policy.privacy.client_blocks", "8"}}));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].path, "policy.privacy.client_blocks");
+  EXPECT_NE(a[0].message.find("no session routes through 1 node serving only those: l4-0 (0-7)"), std::string::npos) << a[0].message;
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(table2, {{"policy.privacy.client_blocks", "7"}})).empty());
+}
