@@ -237,13 +237,18 @@ void coverage_contents(AppState& st, const PixelRect& r) {
   const float ch = std::clamp(std::floor((r.h * 0.55f - 40) / static_cast<float>(S + 1)), 6.0f, 16.0f);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const ImVec2 o = ImGui::GetCursorScreenPos();
-  // Replicas row: how many serving servers hold each block (red = uncovered).
+  // Replicas row: how many serving servers hold each block (red = uncovered; the clients' own
+  // blocks under split learning in their colour).
   dl->AddText(ImVec2(o.x, o.y), IM_COL32(200, 200, 200, 255), "replicas");
   int uncovered = 0;
   for (int b = 0; b < B; ++b) {
     const int n = static_cast<int>(s.servers_of_block(b).size());
-    uncovered += n == 0;
-    const ImU32 c = n == 0 ? IM_COL32(220, 40, 40, 255) : n == 1 ? IM_COL32(200, 170, 40, 255) : IM_COL32(60, 180, 80, 255);
+    const bool clients = b < info.client_blocks;
+    uncovered += n == 0 && !clients;
+    const ImU32 c = clients ? IM_COL32(200, 200, 200, 255)
+                    : n == 0 ? IM_COL32(220, 40, 40, 255)
+                    : n == 1 ? IM_COL32(200, 170, 40, 255)
+                             : IM_COL32(60, 180, 80, 255);
     dl->AddRectFilled(ImVec2(o.x + label_w + b * cw, o.y + 1), ImVec2(o.x + label_w + (b + 1) * cw - 1, o.y + ch - 1), c);
   }
   for (int i = 0; i < S; ++i) {
@@ -267,7 +272,10 @@ void coverage_contents(AppState& st, const PixelRect& r) {
       ImGui::SetTooltip("block %d on %s: %s", b, info.hosts[static_cast<std::size_t>(row)].name.c_str(),
                         !(n.joined && n.blocks.contains(b)) ? "not held" : n.serving ? "serving" : n.up ? "loading" : "node down");
     } else if (b >= 0 && b < B && row == -1) {
-      ImGui::SetTooltip("block %d: %zu serving replicas", b, s.servers_of_block(b).size());
+      if (b < info.client_blocks)
+        ImGui::SetTooltip("block %d: run by the clients themselves (split learning)", b);
+      else
+        ImGui::SetTooltip("block %d: %zu serving replicas", b, s.servers_of_block(b).size());
     }
   }
   if (info.coded_models > 0) {  // erasure-coded inference: members, and coded ones that stand in for missing models
@@ -286,6 +294,9 @@ void coverage_contents(AppState& st, const PixelRect& r) {
         ImGui::TextColored(ImVec4(1, 0.3f, 0.3f, 1), "(%d model%s down: requests wait for %s)", models_down, models_down > 1 ? "s" : "",
                            models_down > 1 ? "them" : "it");
     }
+  } else if (info.client_blocks > 0) {
+    ImGui::Text("%d of %d blocks covered, %d run by the clients", B - info.client_blocks - uncovered, B - info.client_blocks,
+                info.client_blocks);
   } else {
     ImGui::Text("%d of %d blocks covered", B - uncovered, B);
   }

@@ -272,6 +272,12 @@ SwarmInfo parse_run_start(const json& j) {
                              std::to_string(info.n_blocks) + "), got " + c.dump());
   }
   if (!(info.tokens_per_step > 0)) throw EventFormatError("\"tokens_per_step\": expected a number > 0");
+  if (j.contains("client_blocks")) {
+    info.client_blocks = integer(j, "client_blocks");
+    if (info.client_blocks < 0 || info.client_blocks >= info.n_blocks)
+      throw EventFormatError("\"client_blocks\": expected 0 to n_blocks - 1 (" + std::to_string(info.n_blocks - 1) + "), got " +
+                             std::to_string(info.client_blocks));
+  }
   info.index_hosts();
   if (info.by_name.size() != info.hosts.size()) throw EventFormatError("two hosts share a name (host names must be unique)");
   return info;

@@ -54,6 +54,7 @@ struct SwarmInfo {
   bool tree = false;              ///< a Fisher B-tree's run: blocks are its keys (classes), a node serves its key range
   int coded_models = 0;           ///< an erasure-coded run's task models N (0: not coded): blocks are its members, the coded one last
   int coded_parity = 0;           ///< an erasure-coded run's coded models N_c (blocks coded_models .. coded_models + N_c − 1)
+  int client_blocks = 0;          ///< split learning: the clients run blocks [0, client_blocks) themselves
   /// A pipeline's, a tree's or a coded run: sessions are requests, each answered in one step.
   bool request_based() const { return pipeline || tree || coded_models > 0; }
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()

@@ -23,15 +23,17 @@ json run_start_json(const Scenario& sc) {
     if (c.location) j["location"] = {{"lat", c.location->lat_deg}, {"lon", c.location->lon_deg}};
     clients.push_back(j);
   }
-  return json{{"t", 0.0},
-              {"type", "run_start"},
-              {"scenario", sc.name},
-              {"seed", sc.seed},
-              {"model", sc.model.name},
-              {"n_blocks", sc.model.n_layers},
-              {"nodes", nodes},
-              {"clients", clients},
-              {"tokens_per_step", sc.workload.batch_size}};
+  json start{{"t", 0.0},
+             {"type", "run_start"},
+             {"scenario", sc.name},
+             {"seed", sc.seed},
+             {"model", sc.model.name},
+             {"n_blocks", sc.model.n_layers},
+             {"nodes", nodes},
+             {"clients", clients},
+             {"tokens_per_step", sc.workload.batch_size}};
+  if (sc.first_served_block() > 0) start["client_blocks"] = sc.first_served_block();  // split learning
+  return start;
 }
 
 json tree_run_start_json(const Scenario& sc) {

@@ -425,3 +425,20 @@ TEST(GuiReplay, ACodedRunWithTwoCodedModelsHasFourMembers) {
     EXPECT_EQ(t->state_at(5).servers_of_block(3), std::vector<int>{info.host_index("spare")});
   }
 }
+
+// Split learning: both the live stream and the run directory say the clients run blocks 0-1, and
+// the session's chain starts at block 2, so the GUI does not report those blocks as uncovered.
+TEST(GuiReplay, ASplitLearningRunShowsTheClientsBlocks) {
+  const LiveAndReplayed r = live_and_replayed("privacy/split-learning-llama3-8b.json");
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  for (const gui::Timeline* t : r.timelines()) {
+    SCOPED_TRACE(r.label(t));
+    EXPECT_EQ(t->info().client_blocks, 2);
+    const gui::SwarmState s = t->state_at(34.0);
+    EXPECT_TRUE(s.servers_of_block(1).empty());
+    EXPECT_EQ(s.servers_of_block(2), std::vector<int>{t->info().host_index("l4-0")});
+    ASSERT_EQ(s.sessions.size(), 1u);
+    EXPECT_EQ(s.sessions.begin()->second.chain.front().blocks.start, 2);
+  }
+}
