@@ -77,6 +77,9 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
                {"replayed_tokens", e.replayed_tokens}, {"detected_after", e.detected_after}}
               .dump());
   });
+  s.on_server_banned.connect([this](const sim::ServerBanned& e) {
+    sink_(json{{"t", e.t}, {"type", "server_banned"}, {"node", host_name(e.node)}, {"session", e.session}, {"step", e.step}}.dump());
+  });
   s.on_blocks_moved.connect([this](const sim::BlocksMoved& e) {
     sink_(json{{"t", e.t}, {"type", "blocks_moved"}, {"node", host_name(e.node)}, {"from", range_json(e.from)},
                {"to", range_json(e.to)}, {"min_throughput_before", e.min_throughput_before},

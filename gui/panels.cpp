@@ -122,6 +122,9 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       for (const ChainHop& h : e.hops) s += " " + hop_text(info, h);
       return s;
     }
+    case EventType::ServerBanned:
+      return name(e.node) + " banned: a spot check of session " + std::to_string(e.session) + " step " + std::to_string(e.step) +
+             " found its output wrong";
     case EventType::BlocksMoved:
       return name(e.node) + " moves from blocks " + std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1) +
              " to " + std::to_string(e.blocks_to.start) + "-" + std::to_string(e.blocks_to.end - 1);
@@ -254,7 +257,7 @@ void coverage_contents(AppState& st, const PixelRect& r) {
   for (int i = 0; i < S; ++i) {
     const NodeState& n = s.nodes[static_cast<std::size_t>(i)];
     const float y = o.y + (i + 1) * ch;
-    dl->AddText(ImVec2(o.x, y), n.up ? IM_COL32(220, 220, 220, 255) : IM_COL32(255, 90, 90, 255),
+    dl->AddText(ImVec2(o.x, y), n.banned ? IM_COL32(200, 120, 255, 255) : n.up ? IM_COL32(220, 220, 220, 255) : IM_COL32(255, 90, 90, 255),
                 info.hosts[static_cast<std::size_t>(i)].name.c_str());
     const ImU32 on = device_color(info.hosts[static_cast<std::size_t>(i)].device);
     for (int b = 0; b < B; ++b) {
@@ -496,7 +499,7 @@ namespace {
 void events_tab(AppState& st) {
   EventLogFilter& f = st.log_filter;
   static const char* names[kEventTypes] = {"join", "down", "up", "link", "start", "chain", "done", "failed",
-                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved", "tree"};
+                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved", "tree", "banned"};
   const ImGuiStyle& style = ImGui::GetStyle();
   const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
   for (int i = 0; i < kEventTypes; ++i) {  // as many a row as fit

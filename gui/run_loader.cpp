@@ -374,6 +374,11 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.node = host(j, "node", info);
     e.blocks = blocks(j, "from", info.n_blocks);
     e.blocks_to = blocks(j, "to", info.n_blocks);
+  } else if (type == "server_banned") {
+    e.type = EventType::ServerBanned;
+    e.node = host(j, "node", info);
+    e.session = integer(j, "session");
+    e.step = integer_or(j, "step", 0);
   } else if (type == "tree") {
     e.type = EventType::Tree;
     e.tree = tree_snapshot(j, e.t, info);

@@ -38,6 +38,7 @@ const char* to_string(EventType t) {
     case EventType::SessionRecovered: return "session_recovered";
     case EventType::BlocksMoved: return "blocks_moved";
     case EventType::Tree: return "tree";
+    case EventType::ServerBanned: return "server_banned";
   }
   return "?";
 }
@@ -150,7 +151,7 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
         n->joined = true;
         n->blocks = e.blocks;
         n->joined_at = e.t;
-        if (n->up && !n->serving) {
+        if (n->up && !n->serving && !n->banned) {
           n->serving = true;
           n->serving_since = e.t;
         }
@@ -262,6 +263,13 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
         if (NodeState* n = node_at(s, h.node)) ++n->sessions_in_flight;
       break;
     }
+    case EventType::ServerBanned:
+      ++s.bans;
+      if (NodeState* n = node_at(s, e.node)) {
+        stop_serving(*n, e.t);
+        n->banned = true;
+      }
+      break;
     case EventType::BlocksMoved:
       ++s.block_moves;
       if (NodeState* n = node_at(s, e.node)) {

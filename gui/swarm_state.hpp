@@ -74,9 +74,10 @@ enum class EventType {
   SessionRecovered,  ///< a session replaced a failed server's hop(s) and goes on
   BlocksMoved,       ///< a server moved its block range (rebalancing); serves again at its next node_join
   Tree,              ///< a Fisher B-tree changed shape or was measured (`SwarmEvent::tree`)
+  ServerBanned,      ///< a spot check's majority found a server's output wrong: it serves no chain again
 };
 /// Number of EventType values.
-inline constexpr int kEventTypes = 16;
+inline constexpr int kEventTypes = 17;
 /// The events.jsonl "type" of `t` ("node_join", ...).
 const char* to_string(EventType t);
 
@@ -174,6 +175,7 @@ struct SessionInFlight {
 /// One host at time T.
 struct NodeState {
   bool up = true;
+  bool banned = false;            ///< a spot check's majority found its output wrong (policy.verification)
   bool joined = false;            ///< has served blocks at some point (servers)
   bool serving = false;           ///< joined, up and loaded: its blocks count for coverage
   BlockRange blocks;              ///< last range announced
@@ -230,7 +232,7 @@ struct SwarmState {
   std::map<std::pair<int, int>, double> pair_latency_s;   ///< set_latency with a peer (one-way, base)
   int sessions_started = 0, sessions_done = 0, sessions_failed = 0, chains_formed = 0;
   int sessions_decoded = 0;     ///< erasure-coded runs: requests answered by decoding
-  int recoveries = 0, transfer_retries = 0, block_moves = 0;
+  int recoveries = 0, transfer_retries = 0, block_moves = 0, bans = 0;
   double tokens = 0.0;          ///< tokens generated (steps x tokens_per_step)
   long steps = 0;               ///< token steps finished
   double bytes_moved = 0.0;

@@ -91,6 +91,21 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
     }
     std::printf("privacy       %s\n", line.c_str());
   }
+  if (m.contains("verification")) {  // dishonest servers and spot checks (seed 002, section 6)
+    const auto& v = m["verification"];
+    const auto& c = v["checks"];
+    std::printf("verification  %ld corrupted tokens (%.2f%%); %ld checks: %ld agreed, %ld found the server wrong, %ld the verifier, "
+                "%ld undecided, %ld unverifiable, %ld abandoned; %s of recomputation, %s moved\n",
+                v["corrupted_tokens"].get<long>(), 100.0 * v["corrupted_token_fraction"].get<double>(), c["total"].get<long>(),
+                c["agreed"].get<long>(), c["server_wrong"].get<long>(), c["verifier_wrong"].get<long>(),
+                c["inconclusive"].get<long>() + c["no_tie_breaker"].get<long>(), c["unverifiable"].get<long>(), c["abandoned"].get<long>(),
+                sim::format_duration(v["check_device_seconds"].get<double>()).c_str(), sim::format_bytes(v["check_bytes"].get<double>()).c_str());
+    for (const auto& b : v["banned"]) {
+      std::string since = b["cheating_since"].is_null() ? "it was honest" : "it cheated from " + sim::format_duration(b["cheating_since"].get<double>());
+      std::printf("  banned      %s at %s (%s)\n", b["node"].get<std::string>().c_str(), sim::format_duration(b["t"].get<double>()).c_str(),
+                  since.c_str());
+    }
+  }
   if (m.contains("dht")) {
     const auto& d = m["dht"];
     std::printf("dht           %llu lookups (mean %.2f hops, p99 %s), %llu RPCs answered, %llu timed out, %s in %llu messages\n",

@@ -37,6 +37,7 @@
 #include "sim/output/event_log.hpp"
 #include "sim/output/progress_line.hpp"
 #include "sim/real_execution.hpp"
+#include "sim/verification/spot_check.hpp"
 #include "sim/rng.hpp"
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/arrivals.hpp"
@@ -285,7 +286,7 @@ struct SwarmSimulation::Impl {
   /// exponential backoff, up to retry_attempts; a message whose FNV-1a checksum does not match
   /// (corruption drawn at corruption_rate) is sent again at once. A sender that is down cannot
   /// send at all. The client pays the timeouts: a crashed host answers nothing.
-  Delivery deliver(int from, int to, double payload, int session, int step, Rng& rng) {
+  Delivery deliver(int from, int to, double payload, int session, int step, Rng& rng, bool check = false) {
     const FaultToleranceSpec& f = sc.policy.faults;
     const double bytes = payload + sc.overheads.header_bytes;
     const double cpu = software_s(from, to, bytes) + 2.0 * bytes / f.checksum_Bps;  // FNV-1a at both ends
@@ -330,7 +331,7 @@ struct SwarmSimulation::Impl {
       }
       if (delivered) {
         ++hops;
-        signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes, latency, cpu});
+        signals.on_transfer(TransferSpan{t0, now(), from, to, session, step, bytes, latency, cpu, check});
         if (f.corruption_rate > 0 && rng.uniform() < f.corruption_rate && resent < 16) {
           ++resent;  // the receiver's FNV-1a differs: it asks for the message again
           signals.on_transfer_retried(TransferRetried{now(), from, to, session, step, attempt, "checksum", false});
@@ -531,6 +532,7 @@ struct SwarmSimulation::Impl {
       for (int step = 0; step < new_tokens; ++step) {
         const int t = step == 0 ? prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
+        bool corrupted = false;  // a dishonest server returned a wrong output on this step's chain
         // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
         const double payload = hidden_state_bytes(sc, t);
         stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
@@ -598,6 +600,14 @@ struct SwarmSimulation::Impl {
               if (notice > now()) sg4::this_actor::sleep_until(notice);
               throw HopFailed{static_cast<int>(h), since};
             }
+            // Seed 002, section 6: a dishonest server may have returned a wrong output; the
+            // client spot-checks some hops off the critical path.
+            const bool wrong = returns_wrong_output(sc, hop.server, k, step, now());
+            corrupted = corrupted || wrong;
+            if (spot_checks(sc, k, step, hop.server)) {
+              const SpotCheck c{client, k, step, hop.server, hop.blocks, t, kv_len, wrong};
+              sg4::Actor::create("check-" + std::to_string(k), platform->host(client), [this, c] { check_actor(c); });
+            }
             prev = hop.server;
             ++h;
           } catch (const HopFailed& failed) {
@@ -626,7 +636,7 @@ struct SwarmSimulation::Impl {
         if (values) head_s = real->scale_head(measure(real->head(*values)), client_dev, w.batch_size);
         compute(client, head_s, k, step, {}, "head");
         tokens += w.batch_size;
-        signals.on_step(StepCompleted{now(), k, step, now() - last_token});
+        signals.on_step(StepCompleted{now(), k, step, now() - last_token, corrupted});
         log(2, who, stage + " done");
         last_token = now();
       }
@@ -639,6 +649,52 @@ struct SwarmSimulation::Impl {
     } catch (const simgrid::Exception&) {
       release(reservations);
       end_session(k, false, host_name(client) + " failed during " + stage, tokens);
+    }
+  }
+
+  /// A client's spot check of one hop (policy.verification, seed 002 section 6), off the
+  /// session's critical path: the checked server's output is copied to the client, a verifier
+  /// that serves the hop's blocks recomputes them from the client's cached inputs of every
+  /// position so far (it holds no KV cache of the session), and when the two outputs differ a
+  /// tie-breaker does the same; the majority's verdict bans the wrong server.
+  void check_actor(const SpotCheck c) {
+    Rng rng = Rng(sc.seed ^ 0xC4EC0000ULL).split(spot_check_stream(c));
+    SpotChecked r{0.0, c.session, c.step, c.server, -1, -1, "", c.server_wrong};
+    const auto finish = [&](const char* verdict) {
+      r.t = now();
+      r.verdict = verdict;
+      signals.on_spot_checked(r);
+    };
+    const double inputs = hidden_state_bytes(sc, c.kv_len + c.tokens), output = hidden_state_bytes(sc, c.tokens);
+    const auto recompute = [&](int v) {
+      if (deliver(c.client, v, inputs, c.session, c.step, rng, true) != Delivery::Ok) return false;
+      const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(v)].device;
+      try {
+        compute(v, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{sc.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size()),
+                c.session, c.step, c.blocks, "check");
+      } catch (const HostDown&) {
+        return false;
+      } catch (const simgrid::Exception&) {
+        return false;
+      }
+      return deliver(v, c.client, output, c.session, c.step, rng, true) == Delivery::Ok;
+    };
+    if (deliver(c.server, c.client, output, c.session, c.step, rng, true) != Delivery::Ok) return finish("abandoned");
+    std::vector<int> exclude{c.server};
+    r.verifier = pick_verifier(swarm->view(now()), c.blocks, exclude, verifier_draw(sc, c, 0));
+    if (r.verifier < 0) return finish("unverifiable");
+    if (!recompute(r.verifier)) return finish("abandoned");
+    const bool verifier_wrong = returns_wrong_output(sc, r.verifier, c.session, c.step, now());
+    if (outputs_agree(c.server_wrong, verifier_wrong)) return finish("agreed");
+    exclude.push_back(r.verifier);
+    r.tie_breaker = pick_verifier(swarm->view(now()), c.blocks, exclude, verifier_draw(sc, c, 1));
+    if (r.tie_breaker < 0) return finish("no_tie_breaker");
+    if (!recompute(r.tie_breaker)) return finish("abandoned");
+    const Verdict v = majority(c.server_wrong, verifier_wrong, returns_wrong_output(sc, r.tie_breaker, c.session, c.step, now()));
+    finish(to_string(v));
+    if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc.policy.verification.ban && swarm->ban(liar, now())) {
+      signals.on_server_banned(ServerBanned{now(), liar, c.session, c.step});
+      log(1, "swarm", host_name(liar) + " banned: a spot check's majority found its output wrong");
     }
   }
 

@@ -36,6 +36,7 @@
 #include "sim/swarm/session_plan.hpp"
 #include "sim/topology_monitor.hpp"
 #include "sim/units.hpp"
+#include "sim/verification/spot_check.hpp"
 
 namespace swarmsim::sim::flow {
 namespace {
@@ -628,7 +629,7 @@ class FlowSwarm {
   /// exponential backoff, up to retry_attempts; a message whose FNV-1a checksum does not match
   /// (corruption drawn at corruption_rate) is sent again at once. A sender that is down cannot
   /// send at all. The client pays the timeouts: a crashed host answers nothing.
-  Task<Delivery> deliver(int from, int to, double payload, double latency, int session, int step, Rng& rng) {
+  Task<Delivery> deliver(int from, int to, double payload, double latency, int session, int step, Rng& rng, bool check = false) {
     const FaultToleranceSpec& f = sc_.policy.faults;
     const double bytes = payload + sc_.overheads.header_bytes;
     const double cpu = software_s(bytes, latency, true);
@@ -649,7 +650,7 @@ class FlowSwarm {
       }
       if (delivered) {
         ++hops_;
-        signals_.on_transfer(TransferSpan{t0, now_, from, to, session, step, bytes, lat_factor_ * latency, cpu});
+        signals_.on_transfer(TransferSpan{t0, now_, from, to, session, step, bytes, lat_factor_ * latency, cpu, check});
         if (f.corruption_rate > 0 && rng.uniform() < f.corruption_rate && resent < 16) {
           ++resent;  // the receiver's FNV-1a differs: it asks for the message again
           signals_.on_transfer_retried(TransferRetried{now_, from, to, session, step, attempt, "checksum", false});
@@ -786,6 +787,7 @@ class FlowSwarm {
       for (int step = 0; step < new_tokens; ++step) {
         const int t = step == 0 ? prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
+        bool corrupted = false;  // a dishonest server returned a wrong output on this step's chain
         // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
         const double payload = hidden_state_bytes(sc_, t);
         stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
@@ -845,6 +847,12 @@ class FlowSwarm {
               }
             }
             if (!failed) {
+              // Seed 002, section 6: a dishonest server may have returned a wrong output; the
+              // client spot-checks some hops off the critical path.
+              const bool wrong = returns_wrong_output(sc_, hop.server, k, step, now_);
+              corrupted = corrupted || wrong;
+              if (spot_checks(sc_, k, step, hop.server))
+                start_now(check(SpotCheck{client, k, step, hop.server, hop.blocks, t, kv_len, wrong}, shape));
               prev = hop.server;
               ++h;
               continue;
@@ -873,7 +881,7 @@ class FlowSwarm {
         const double head_s = head_seconds(client_dev, w.batch_size);
         if (head_s > 0) co_await computed(client, head_s, k, step, {}, "head");
         tokens += w.batch_size;
-        signals_.on_step(StepCompleted{now_, k, step, now_ - last_token});
+        signals_.on_step(StepCompleted{now_, k, step, now_ - last_token, corrupted});
         if (verbosity_ >= 2) log(2, who, stage + " done");
         last_token = now_;
       }
@@ -882,6 +890,58 @@ class FlowSwarm {
     } catch (const HostDown& d) {
       swarm_.release(reservations);
       end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
+    }
+  }
+
+  /// A client's spot check of one hop, as the SimGrid engine's check_actor (swarm_simulation.cpp).
+  Process check(const SpotCheck c, const SessionShape shape) {
+    Rng rng = Rng(sc_.seed ^ 0xC4EC0000ULL).split(spot_check_stream(c));
+    SpotChecked r{0.0, c.session, c.step, c.server, -1, -1, "", c.server_wrong};
+    const auto finish = [&](const char* verdict) {
+      r.t = now_;
+      r.verdict = verdict;
+      signals_.on_spot_checked(r);
+    };
+    const double inputs = hidden_state_bytes(sc_, c.kv_len + c.tokens), output = hidden_state_bytes(sc_, c.tokens);
+    if (co_await deliver(c.server, c.client, output, latencies_.one_way(c.server, c.client), c.session, c.step, rng, true) != Delivery::Ok) {
+      finish("abandoned");
+      co_return;
+    }
+    std::vector<int> exclude{c.server};
+    bool verifier_wrong = false;
+    for (int which = 0; which < 2; ++which) {
+      const int v = pick_verifier(swarm_.view(now_), c.blocks, exclude, verifier_draw(sc_, c, which));
+      (which == 0 ? r.verifier : r.tie_breaker) = v;
+      if (v < 0) {
+        finish(which == 0 ? "unverifiable" : "no_tie_breaker");
+        co_return;
+      }
+      // The verifier recomputes the hop from the client's cached inputs of every position so far.
+      bool ok = co_await deliver(c.client, v, inputs, latencies_.one_way(c.client, v), c.session, c.step, rng, true) == Delivery::Ok;
+      if (ok) {
+        const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(v)].device;
+        const double s = blocks_seconds(dev, gpu::BlockWork{sc_.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size());
+        ok = s <= 0 || (is_on(v) && co_await server_work(v, s, c.session, c.step, c.blocks, "check", nullptr, shape));
+      }
+      ok = ok && co_await deliver(v, c.client, output, latencies_.one_way(v, c.client), c.session, c.step, rng, true) == Delivery::Ok;
+      if (!ok) {
+        finish("abandoned");
+        co_return;
+      }
+      if (which == 0) {
+        verifier_wrong = returns_wrong_output(sc_, v, c.session, c.step, now_);
+        if (outputs_agree(c.server_wrong, verifier_wrong)) {
+          finish("agreed");
+          co_return;
+        }
+      }
+      exclude.push_back(v);
+    }
+    const Verdict v = majority(c.server_wrong, verifier_wrong, returns_wrong_output(sc_, r.tie_breaker, c.session, c.step, now_));
+    finish(to_string(v));
+    if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc_.policy.verification.ban && swarm_.ban(liar, now_)) {
+      signals_.on_server_banned(ServerBanned{now_, liar, c.session, c.step});
+      log(1, "swarm", host_name(liar) + " banned: a spot check's majority found its output wrong");
     }
   }
 

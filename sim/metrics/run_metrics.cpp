@@ -53,7 +53,8 @@ void RunMetrics::connect(SimSignals& s) {
   });
   s.on_compute.connect([this](const ComputeSpan& e) {
     device_seconds_[static_cast<std::size_t>(e.host)] += e.device_seconds;
-    if (e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
+    if (e.check()) verification_.check_device_seconds += e.device_seconds;
+    if (e.check() || e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
     LatencyParts& p = sessions_[static_cast<std::size_t>(e.session)].open;
     (e.blocks.empty() ? p.client_compute : p.server_compute) += e.device_seconds;
     p.contention += beyond(e.end - e.start, e.device_seconds);
@@ -61,7 +62,8 @@ void RunMetrics::connect(SimSignals& s) {
   s.on_transfer.connect([this](const TransferSpan& e) {
     ++hops_;
     bytes_ += e.bytes;
-    if (e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
+    if (e.check) verification_.check_bytes += e.bytes;
+    if (e.check || e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
     LatencyParts& p = sessions_[static_cast<std::size_t>(e.session)].open;
     p.propagation += e.latency_s;
     p.software += e.software_s;
@@ -83,7 +85,13 @@ void RunMetrics::connect(SimSignals& s) {
     r.open = {};
     r.last_token = e.t;
     tokens_ += static_cast<std::uint64_t>(sc_.workload.batch_size);
+    verification_.corrupted_steps += e.corrupted;
   });
+  s.on_spot_checked.connect([this](const SpotChecked& e) {
+    ++verification_.checks[e.verdict];
+    verification_.wrong_outputs_checked += e.server_was_wrong;
+  });
+  s.on_server_banned.connect([this](const ServerBanned& e) { verification_.bans.push_back(e); });
   s.on_transfer_retried.connect([this](const TransferRetried& e) {
     ++retries_;
     if (e.reason == "checksum") ++checksum_failures_;
@@ -209,6 +217,36 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
   };
   if (sc_.policy.privacy.client_blocks > 0 || sc_.policy.privacy.noisy()) out["privacy"] = privacy_json(sc_);
+  const bool dishonest = std::any_of(sc_.nodes.begin(), sc_.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
+  if (dishonest || sc_.policy.verification.enabled()) {
+    const VerificationTally& v = verification_;
+    json checks = json::object();
+    long total = 0;
+    for (const char* verdict : {"agreed", "server_wrong", "verifier_wrong", "inconclusive", "no_tie_breaker", "unverifiable", "abandoned"}) {
+      const auto it = v.checks.find(verdict);
+      checks[verdict] = it == v.checks.end() ? 0 : it->second;
+      total += checks[verdict].get<long>();
+    }
+    checks["total"] = total;
+    json bans = json::array();
+    for (const ServerBanned& b : v.bans) {
+      const NodeSpec& n = sc_.nodes[static_cast<std::size_t>(b.node)];
+      bans.push_back({{"node", n.name},
+                      {"t", b.t},
+                      {"cheating_since", n.dishonest ? json(n.dishonest->from_s) : json(nullptr)},
+                      {"session", b.session},
+                      {"step", b.step}});
+    }
+    out["verification"] = {{"rate", sc_.policy.verification.rate},
+                            {"checks", checks},
+                            {"wrong_outputs_checked", v.wrong_outputs_checked},
+                            {"corrupted_steps", v.corrupted_steps},
+                            {"corrupted_tokens", v.corrupted_steps * sc_.workload.batch_size},
+                            {"corrupted_token_fraction", tokens_ > 0 ? static_cast<double>(v.corrupted_steps * sc_.workload.batch_size) / tokens_ : 0.0},
+                            {"check_bytes", v.check_bytes},
+                            {"check_device_seconds", v.check_device_seconds},
+                            {"banned", bans}};
+  }
   return out;
 }
 

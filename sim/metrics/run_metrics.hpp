@@ -1,5 +1,6 @@
 #pragma once
 // Gathers a run's figures from the simulator's signals and writes them as metrics.json.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,14 @@ class RunMetrics {
   std::uint64_t retries_ = 0, checksum_failures_ = 0, given_up_ = 0, recoveries_ = 0, replayed_tokens_ = 0, moves_ = 0;
   double bytes_ = 0.0;
   int completed_ = 0, failed_ = 0;
+  /// Dishonest servers and spot checks (policy.verification).
+  struct VerificationTally {
+    std::map<std::string, long> checks;  ///< by verdict
+    long wrong_outputs_checked = 0;      ///< checks of a hop whose output was wrong
+    long corrupted_steps = 0;            ///< steps delivered with a wrong output somewhere on their chain
+    double check_bytes = 0.0, check_device_seconds = 0.0;
+    std::vector<ServerBanned> bans;
+  } verification_;
 };
 
 }  // namespace swarmsim::sim

@@ -20,6 +20,13 @@
 namespace swarmsim::sim {
 
 /// A server node: a device that serves a contiguous range of blocks.
+/// A server that does not run the model it announces (seed 002, section 6.1: "adversarial
+/// participants may return random results or even malicious results").
+struct DishonestSpec {
+  double from_s = 0.0;  ///< it starts cheating at this time (s)
+  double rate = 1.0;    ///< then each step it serves gets a wrong output with this probability
+};
+
 struct NodeSpec {
   std::string name;
   const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the device catalog (static lifetime)
@@ -33,6 +40,7 @@ struct NodeSpec {
   int kv_cache_tokens = 16384;    ///< KV tokens per block budgeted when sizing an "auto" range
   double join_at_s = 0.0;         ///< when the node starts loading its blocks (s)
   double weights_load_Bps = 2e9;  ///< how fast it loads block weights when joining (bytes/s)
+  std::optional<DishonestSpec> dishonest;  ///< a server that returns wrong outputs (absent: honest)
 };
 
 /// A client: runs sessions, the embedding and the LM head, and (by default) builds chains.
@@ -190,6 +198,15 @@ struct PrivacySpec {
   double clip_for(int hidden) const { return clip_norm > 0 ? clip_norm : std::sqrt(static_cast<double>(hidden)); }
 };
 
+/// Clients spot-check the servers of their chains (seed 002, section 6.2: consensus-based
+/// verification of outputs): another server recomputes a checked hop, a third breaks a
+/// disagreement by majority, and the server in the minority is banned from the swarm.
+struct VerificationSpec {
+  double rate = 0.0;  ///< chance that a client checks a given hop of a given step (0 = never)
+  bool ban = true;    ///< a server found wrong by majority leaves every chain and is never routed to again
+  bool enabled() const { return rate > 0; }
+};
+
 struct PolicySpec {
   RouterKind router = RouterKind::Eq18;
   double gamma = 1.0;   ///< eq. 18 exponent of the transfer term
@@ -207,6 +224,7 @@ struct PolicySpec {
   DhtSpec dht;
   TopologyMonitorSpec topology;
   PrivacySpec privacy;
+  VerificationSpec verification;
 };
 
 /// A Fisher-information guided B-tree network (seed 000) served by the swarm instead of a chain

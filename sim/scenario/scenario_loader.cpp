@@ -70,7 +70,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"graph", {"file", "generator", "batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
-        "kv_cache_tokens", "join_at", "weights_load_bandwidth"}},
+        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest"}},
       {"location", {"lat", "lon"}},
       {"blocks", {"start", "end"}},
       {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
@@ -80,7 +80,9 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
-        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy"}},
+        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy", "verification"}},
+      {"verification", {"rate", "ban"}},
+      {"dishonest", {"from", "rate"}},
       {"privacy", {"client_blocks", "differential_privacy"}},
       {"differential_privacy", {"epsilon", "delta", "clip_norm"}},
       {"topology", {"period", "states", "apply_schemes", "stability_reliability"}},
@@ -633,6 +635,15 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
     node.join_at_s = r.quantity(n, "join_at", p, Quantity::Duration, false, false).value_or(0.0);
     node.weights_load_Bps =
         r.quantity(n, "weights_load_bandwidth", p, Quantity::Bandwidth, false, true).value_or(2e9);
+    if (const json* d = Reader::get(n, "dishonest")) {
+      const std::string dp = child(p, "dishonest");
+      if (r.object(*d, dp, "dishonest")) {
+        DishonestSpec spec;
+        spec.from_s = r.quantity(*d, "from", dp, Quantity::Duration, false, false).value_or(0.0);
+        spec.rate = r.number(*d, "rate", dp, false, 0.0, 1.0, "in [0, 1] (chance that a step it serves gets a wrong output)").value_or(1.0);
+        node.dishonest = spec;
+      }
+    }
     if (const json* b = Reader::get(n, "blocks")) {
       const std::string bp = child(p, "blocks");
       if (b->is_string() && b->get<std::string>() == "auto") {
@@ -933,6 +944,13 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       }
     }
   }
+  if (const json* vv = Reader::get(*v, "verification")) {
+    const std::string vp = "policy.verification";
+    if (r.object(*vv, vp, "verification")) {
+      p.verification.rate = r.number(*vv, "rate", vp, true, 0.0, 1.0, "in [0, 1] (chance that a client checks a hop of a step)").value_or(0.0);
+      p.verification.ban = r.boolean(*vv, "ban", vp).value_or(true);
+    }
+  }
   if (const json* f = Reader::get(*v, "faults")) {
     const std::string fp = "policy.faults";
     if (r.object(*f, fp, "faults")) {
@@ -1195,6 +1213,15 @@ void check_swarm(Reader& r, Scenario& sc) {
                                   (sc.coded  ? "erasure-coded models (model.coded)"
                                    : sc.tree ? "a Fisher B-tree (model.tree)"
                                              : "a graph model as a pipeline (model.graph)"));
+  // Dishonest servers and spot checks (seed 002, section 6) apply to chains of blocks too.
+  if (sc.coded || sc.tree || sc.graph) {
+    const std::string what = sc.coded ? "erasure-coded models (model.coded)" : sc.tree ? "a Fisher B-tree (model.tree)" : "a graph model as a pipeline (model.graph)";
+    if (sc.policy.verification.enabled())
+      r.error("policy.verification", "applies to a transformer served as a chain of blocks; this scenario serves " + what);
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (sc.nodes[i].dishonest && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
+        r.error(r.node_path[i] + ".dishonest", "applies to servers of a chain of blocks; this scenario serves " + what);
+  }
   if (sc.coded) {  // erasure-coded inference: member m (N task models, then the coded ones) on server node m
     const int needed = sc.coded->models + sc.coded->parity;
     if (static_cast<int>(sc.nodes.size()) < needed)

@@ -2,6 +2,7 @@
 // What the simulator reports as it runs: payloads of its observer signals. Times are simulated
 // seconds. Hosts are indices: servers 0..S-1 in scenario order, then clients S..S+C-1.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/scenario/scenario.hpp"
@@ -60,8 +61,10 @@ struct ComputeSpan {
   int session = 0;
   int step = 0;          ///< 0 = prefill, then decode steps 1..
   BlockRange blocks;     ///< empty for client work; {stage, stage + 1} for a pipeline stage
-  const char* what = ""; ///< "blocks", "embed", "head", or "stage" (a graph pipeline's stage, session = request, step = attempt)
+  const char* what = ""; ///< "blocks", "embed", "head", "client_blocks", "check" (a spot check's recomputation), or "stage" (a graph pipeline's stage, session = request, step = attempt)
   double device_seconds = 0.0;  ///< time the work takes alone on the device (priced)
+  /// A spot check's work (policy.verification): off the session's critical path.
+  bool check() const { return what[0] == 'c' && std::string_view(what) == "check"; }
 };
 
 /// One message of hidden states from one host to another (a "hop"), serialization included.
@@ -73,6 +76,7 @@ struct TransferSpan {
   double bytes = 0.0;  ///< bytes on the wire (payload + header)
   double latency_s = 0.0;   ///< network latency the message waited, the network model's factor included (s)
   double software_s = 0.0;  ///< RPC overhead, (de)serialization, checksums and extra round trips it waited (s)
+  bool check = false;       ///< a spot check's message (policy.verification): off the session's critical path
 };
 
 /// A token step finished at the client: prefill (step 0) produced the first token, decode step k the k+1-th.
@@ -81,6 +85,7 @@ struct StepCompleted {
   int session = 0;
   int step = 0;
   double latency = 0.0;  ///< since the previous token (decode) or since arrival (prefill: TTFT)
+  bool corrupted = false; ///< a dishonest server on the chain returned a wrong output for this step
 };
 
 /// A session ended: all tokens generated, or failed with a reason.
@@ -158,6 +163,26 @@ struct TreeChanged {
   std::vector<TreeNodeView> nodes;
 };
 
+/// A client's spot check of one hop ended (policy.verification, seed 002 section 6).
+struct SpotChecked {
+  double t = 0.0;
+  int session = 0;
+  int step = 0;
+  int server = 0;           ///< the server whose hop was checked
+  int verifier = -1;        ///< the server that recomputed it (-1: none could)
+  int tie_breaker = -1;     ///< the third one, when the first two disagreed (-1: none)
+  const char* verdict = ""; ///< "agreed", "server_wrong", "verifier_wrong", "inconclusive" (no two of three agree), "no_tie_breaker" (they differ and no third server serves the blocks), "unverifiable" (no verifier) or "abandoned" (a message or server failed)
+  bool server_was_wrong = false;  ///< the truth: the checked hop's output was wrong
+};
+
+/// A server was banned from the swarm: a check's majority found its output wrong.
+struct ServerBanned {
+  double t = 0.0;
+  int node = 0;
+  int session = 0;  ///< the session whose check found it
+  int step = 0;
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
   Signal<PipelinePlanned> on_pipeline_planned;
@@ -174,6 +199,8 @@ struct SimSignals {
   Signal<SessionRecovered> on_session_recovered;
   Signal<BlocksMoved> on_blocks_moved;
   Signal<TreeChanged> on_tree_changed;
+  Signal<SpotChecked> on_spot_checked;
+  Signal<ServerBanned> on_server_banned;
 };
 
 }  // namespace swarmsim::sim

@@ -42,7 +42,7 @@ double SwarmState::death_notice_time(int i, double now) const {
 
 bool SwarmState::serves(int i, BlockRange blocks) const {
   const ServerState& s = (*this)[i];
-  return s.loaded && !s.moving && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
+  return s.loaded && !s.moving && !s.banned() && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
 }
 
 void SwarmState::view(double now, std::vector<ServerView>& v, const std::vector<double>* reliability) const {
@@ -52,7 +52,7 @@ void SwarmState::view(double now, std::vector<ServerView>& v, const std::vector<
     ServerView& x = v[static_cast<std::size_t>(i)];
     x.host = i;
     x.blocks = s.blocks;
-    x.alive = (s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i, now));
+    x.alive = !s.banned() && ((s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i, now)));
     x.device = sc_.nodes[static_cast<std::size_t>(i)].device;
     x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
     x.active_sessions = s.active;
@@ -68,7 +68,7 @@ void SwarmState::assign_blocks(int i) {
   const NodeSpec& node = sc_.nodes[static_cast<std::size_t>(i)];
   st.blocks = join_range(node, sc_.model, sc_.overheads, assigned_up_);  // i is not in it yet
   st.assigned = true;
-  if (st.up) assigned_up_.add(st.blocks, throughput(i));
+  if (st.up && !st.banned()) assigned_up_.add(st.blocks, throughput(i));
   st.weights_bytes = st.blocks.size() * sc_.model.block_weight_bytes();
   st.kv_capacity = usable_memory_bytes(*node.device, sc_.overheads) - st.weights_bytes;
 }
@@ -78,7 +78,8 @@ BlockMove SwarmState::rebalance_move(double now, double balance_quality) const {
   std::vector<int> who;
   for (int i = 0; i < size(); ++i) {
     const ServerState& st = (*this)[i];
-    const bool known_serving = (st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i, now));
+    const bool known_serving =
+        !st.banned() && ((st.up && st.loaded && !st.moving) || (!st.up && st.stale_alive && !declared_dead(i, now)));
     if (!known_serving) continue;
     served.add(st.blocks, throughput(i));
     who.push_back(i);
@@ -111,7 +112,7 @@ BlockMove SwarmState::rebalance_move(double now, double balance_quality) const {
 BlockRange SwarmState::begin_move(int i, BlockRange to) {
   ServerState& st = (*this)[i];
   const BlockRange from = st.blocks;
-  if (st.assigned && st.up) {
+  if (st.assigned && st.up && !st.banned()) {
     assigned_up_.remove(from, throughput(i));
     assigned_up_.add(to, throughput(i));
   }
@@ -136,7 +137,7 @@ bool SwarmState::finish_move(int i) {
 
 void SwarmState::host_down(int i, double now) {
   ServerState& st = (*this)[i];
-  if (st.assigned && st.up) assigned_up_.remove(st.blocks, throughput(i));
+  if (st.assigned && st.up && !st.banned()) assigned_up_.remove(st.blocks, throughput(i));
   st.up = false;
   if (st.joined_at >= 0) st.up_seconds += now - st.up_since;
   st.stale_alive = st.loaded && !st.moving;
@@ -150,9 +151,17 @@ void SwarmState::host_down(int i, double now) {
 
 void SwarmState::host_up(int i, double now) {
   ServerState& st = (*this)[i];
-  if (st.assigned && !st.up) assigned_up_.add(st.blocks, throughput(i));
+  if (st.assigned && !st.up && !st.banned()) assigned_up_.add(st.blocks, throughput(i));
   st.up = true;
   st.up_since = now;
+}
+
+bool SwarmState::ban(int i, double now) {
+  ServerState& st = (*this)[i];
+  if (st.banned()) return false;
+  if (st.assigned && st.up) assigned_up_.remove(st.blocks, throughput(i));
+  st.banned_at = now;
+  return true;
 }
 
 void SwarmState::reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations) {

@@ -35,6 +35,8 @@ struct ServerState {
   bool moving = false;         ///< rebalancing: unloading its range and loading another
   double heartbeat_phase = 0.0;  ///< its heartbeats go out at phase + m x period
   int incarnation = 0;         ///< times it finished loading blocks (a restarted server is a new incarnation)
+  double banned_at = -1.0;     ///< when a spot check's majority banned it (policy.verification); -1: never
+  bool banned() const { return banned_at >= 0; }
 };
 
 /// KV memory a session holds on one server, valid while the server's epoch is unchanged.
@@ -115,6 +117,10 @@ class SwarmState {
   void host_down(int i, double now);
   /// Server i's host came back at `now` (it reloads its blocks before serving again).
   void host_up(int i, double now);
+  /// Server i is banned at `now` (a spot check found it wrong): it leaves the block load and every
+  /// router's view for good, and the sessions using it move off it at their next step. False if it
+  /// already was.
+  bool ban(int i, double now);
 
   /// Reserves KV memory for `hops` on their servers and records it in `reservations`.
   void reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations);

@@ -442,3 +442,25 @@ TEST(GuiReplay, ASplitLearningRunShowsTheClientsBlocks) {
     EXPECT_EQ(s.sessions.begin()->second.chain.front().blocks.start, 2);
   }
 }
+
+// A ban (policy.verification): both timelines mark l4-a1 banned from the metrics' ban time on,
+// and it no longer counts among the servers of its blocks.
+TEST(GuiReplay, ABannedServerStopsServingInBothTimelines) {
+  const LiveAndReplayed r = live_and_replayed("verification/dishonest-server.json");
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const auto& bans = r.report.metrics["verification"]["banned"];
+  ASSERT_EQ(bans.size(), 1u);
+  const double t = bans[0]["t"].get<double>();
+  for (const gui::Timeline* tl : r.timelines()) {
+    SCOPED_TRACE(r.label(tl));
+    const int liar = tl->info().host_index("l4-a1");
+    const gui::SwarmState before = tl->state_at(t - 1e-6), after = tl->state_at(t + 1e-6);
+    EXPECT_FALSE(before.nodes[static_cast<std::size_t>(liar)].banned);
+    EXPECT_TRUE(after.nodes[static_cast<std::size_t>(liar)].banned);
+    EXPECT_EQ(after.bans, 1);
+    const std::vector<int> holders = after.servers_of_block(0);
+    EXPECT_EQ(std::count(holders.begin(), holders.end(), liar), 0);
+    EXPECT_EQ(before.servers_of_block(0).size(), 3u);
+  }
+}

@@ -294,6 +294,21 @@ TEST(FlowEngine, MatchesSimGridWithSplitLearning) {
   EXPECT_TRUE(dd.empty()) << "with the DHT: " << dd.size() << " differences:" << lines(dd);
 }
 
+// Dishonest servers and spot checks: the checks' messages and recomputations share links and
+// devices with the sessions, and a ban moves sessions off the liar. Sessions one after another,
+// so that routing (by load) sees the same swarm in both engines.
+TEST(FlowEngine, MatchesSimGridWithSpotChecksAndABan) {
+  const auto [simgrid, flowed] = both_engines(shipped("verification/dishonest-server.json",
+                                                      {{"workload.sessions", "8"},
+                                                       {"workload.arrival", R"({"process": "fixed", "interval": "12s"})"},
+                                                       {"nodes[1].dishonest.from", "\"20s\""},
+                                                       {"policy.verification.rate", "0.2"}}));
+  ASSERT_EQ(simgrid["verification"]["banned"].size(), 1u);
+  EXPECT_GT(simgrid["verification"]["checks"]["agreed"].get<int>(), 0);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+}
+
 // The DHT on routed swarms with churn: RPCs time out at failed servers, records expire, clients
 // refresh; the aggregates agree as on routed swarms without it.
 TEST(FlowEngine, AgreesWithSimGridWithTheDhtUnderChurn) {

@@ -1,0 +1,91 @@
+// Dishonest servers and clients' spot checks on the engines (seed 002, section 6): who gets
+// banned and when, which tokens were corrupted, what checking costs, and that both engines agree.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/engine/isolated_run.hpp"
+#include "sim/engine/swarm_simulation.hpp"
+#include "sim/pricing.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+Scenario dishonest(const std::vector<Override>& o = {}) {
+  return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/verification/dishonest-server.json", o);
+}
+RunOptions quiet() {
+  RunOptions o;
+  o.progress = RunOptions::Progress::Never;
+  return o;
+}
+
+}  // namespace
+
+// l4-a1 returns wrong outputs from 40 s: the steps it served since are exactly the corrupted
+// ones, a check's majority bans it, and no session's blocks run on it after the ban (the
+// sessions on it move at their next step).
+TEST(Verification, ADishonestServerIsBannedAndSessionsLeaveIt) {
+  const Scenario sc = dishonest();
+  SwarmSimulation sim(sc, make_cost_model(sc));
+  const int liar = 1;
+  ASSERT_EQ(sc.nodes[liar].name, "l4-a1");
+  std::set<std::pair<int, int>> served_by_liar, reported;
+  std::vector<ComputeSpan> on_liar;
+  double check_seconds = 0;
+  std::vector<ServerBanned> bans;
+  sim.signals().on_compute.connect([&](const ComputeSpan& c) {
+    if (c.host == liar && std::string(c.what) == "blocks") {
+      on_liar.push_back(c);
+      if (c.end >= 40.0) served_by_liar.insert({c.session, c.step});
+    }
+    if (c.check()) check_seconds += c.device_seconds;
+  });
+  sim.signals().on_step.connect([&](const StepCompleted& s) {
+    if (s.corrupted) reported.insert({s.session, s.step});
+  });
+  sim.signals().on_server_banned.connect([&](const ServerBanned& b) { bans.push_back(b); });
+  const auto m = sim.run(quiet()).metrics;
+  ASSERT_EQ(bans.size(), 1u);
+  EXPECT_EQ(bans[0].node, liar);
+  EXPECT_GT(bans[0].t, 40.0);
+  EXPECT_FALSE(served_by_liar.empty());
+  EXPECT_EQ(reported, served_by_liar);  // rate 1: every step it served since 40 s, and no other
+  EXPECT_EQ(m["verification"]["corrupted_steps"].get<long>(), static_cast<long>(served_by_liar.size()));
+  for (const ComputeSpan& c : on_liar) EXPECT_LT(c.start, bans[0].t + 1.0) << "session " << c.session << " step " << c.step;
+  EXPECT_GT(m["resilience"]["recoveries"].get<int>(), 0);
+  EXPECT_EQ(m["sessions"]["completed"].get<int>(), 40);
+  EXPECT_EQ(m["verification"]["banned"][0]["node"], "l4-a1");
+  EXPECT_GE(m["verification"]["checks"]["server_wrong"].get<int>(), 1);
+  EXPECT_DOUBLE_EQ(m["verification"]["check_device_seconds"].get<double>(), check_seconds);
+}
+
+// More checks catch the cheat sooner, so fewer corrupted tokens reach users, at the price of more
+// recomputation on the swarm. Without checks nobody is banned.
+TEST(Verification, MoreChecksCatchTheCheatSoonerAtMoreCost) {
+  const auto run = [](const std::string& rate) { return run_isolated(dishonest({{"policy.verification.rate", rate}}), quiet()).metrics; };
+  const auto none = run("0"), few = run("0.01"), many = run("0.2");
+  EXPECT_TRUE(none["verification"]["banned"].empty());
+  EXPECT_EQ(none["verification"]["checks"]["total"].get<int>(), 0);
+  ASSERT_EQ(few["verification"]["banned"].size(), 1u);
+  ASSERT_EQ(many["verification"]["banned"].size(), 1u);
+  EXPECT_LT(many["verification"]["banned"][0]["t"].get<double>(), few["verification"]["banned"][0]["t"].get<double>());
+  const auto corrupted = [](const nlohmann::json& m) { return m["verification"]["corrupted_tokens"].get<long>(); };
+  EXPECT_LT(corrupted(many), corrupted(few));
+  EXPECT_LT(corrupted(few), corrupted(none));
+  EXPECT_GT(many["verification"]["check_device_seconds"].get<double>(), few["verification"]["check_device_seconds"].get<double>());
+}
+
+// With two replicas of a hop's blocks, a disagreement has no third server to break it: the
+// client cannot tell who is wrong, and nobody is banned.
+TEST(Verification, TwoReplicasCannotBreakATie) {
+  const auto m = run_isolated(dishonest({{"nodes[2].blocks", R"({"start": 16, "end": 32})"}, {"policy.verification.rate", "0.1"}}), quiet()).metrics;
+  EXPECT_GT(m["verification"]["checks"]["no_tie_breaker"].get<int>(), 0);
+  EXPECT_EQ(m["verification"]["checks"]["server_wrong"].get<int>(), 0);
+  EXPECT_TRUE(m["verification"]["banned"].empty());
+}
