@@ -72,6 +72,7 @@ void ChromeTraceWriter::connect(SimSignals& s) {
   s.on_compute.connect([this](const ComputeSpan& e) {
     const std::string name = std::string(e.what) == "stage" ? "stage " + std::to_string(e.blocks.start)
                              : e.blocks.empty()              ? std::string(e.what)
+                             : e.check()                     ? "check blocks " + e.blocks.str()
                                                              : "blocks " + e.blocks.str();
     span(e.host, e.start, e.end, "compute", name,
          "{\"session\":" + std::to_string(e.session) + ",\"step\":" + std::to_string(e.step) + "}");

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "sim/pricing.hpp"
+#include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/session_plan.hpp"
 #include "sim/units.hpp"
@@ -75,6 +77,29 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "the clients run blocks 0-" + std::to_string(k - 1) + " themselves, so no session routes through " +
                             std::to_string(n_idle) + (n_idle == 1 ? " node" : " nodes") + " serving only those: " + idle +
                             (n_idle > 4 ? ", ..." : "") + ". Give them blocks from " + std::to_string(k) + " on, or \"auto\" (docs/privacy.md)."});
+  }
+  if (sc.policy.verification.enabled() && sc.model.n_layers > 0 && !sc.graph && !sc.tree && !sc.coded) {
+    // A check needs a verifier serving the hop's blocks, and a disagreement a third server.
+    const std::vector<BlockRange> ranges = plan_initial_blocks(sc, *make_cost_model(sc));
+    std::string thin;
+    for (int b = sc.first_served_block(), run_start = -1, run_n = -1; b <= sc.model.n_layers; ++b) {
+      int n = 0;
+      if (b < sc.model.n_layers)
+        for (const BlockRange& r : ranges) n += r.contains(b);
+      const int shown = b < sc.model.n_layers && n < 3 ? n : -1;
+      if (shown != run_n) {
+        if (run_n >= 0)
+          thin += (thin.empty() ? "" : ", ") + BlockRange{run_start, b}.str() + " (" + std::to_string(run_n) +
+                  (run_n == 1 ? " server)" : " servers)");
+        run_start = b;
+        run_n = shown;
+      }
+    }
+    if (!thin.empty())
+      advice.push_back({"policy.verification",
+                        "blocks " + thin + " have fewer than three servers when the swarm forms: a check there finds no verifier "
+                        "(one server) or cannot break a disagreement (two), so a cheater serving them is never banned "
+                        "(docs/verification.md)."});
   }
   if (sc.coded) {
     if (sets_swarm_policies(sc.policy) || sc.policy.faults.failback)

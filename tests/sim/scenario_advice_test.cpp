@@ -120,3 +120,21 @@ TEST(ScenarioAdvice, NodesServingOnlyTheClientsBlocksServeNobody) {
   EXPECT_NE(a[0].message.find("no session routes through 1 node serving only those: l4-0 (0-7)"), std::string::npos) << a[0].message;
   EXPECT_TRUE(scenario_advisories(load_scenario_file(table2, {{"policy.privacy.client_blocks", "7"}})).empty());
 }
+
+// Spot checks need three servers for every block: two cannot break a disagreement, one has no
+// verifier. The shipped dishonest-server swarm has three everywhere; the straggler scenario's six
+// servers cover every block twice.
+TEST(ScenarioAdvice, SpotChecksNeedThreeServersPerBlock) {
+  const auto shipped = [](const std::string& rel, std::vector<Override> o) {
+    return scenario_advisories(load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel, o));
+  };
+  EXPECT_TRUE(shipped("verification/dishonest-server.json", {}).empty());
+  const std::vector<Advisory> a = shipped("verification/dishonest-server.json", {{"nodes[2].blocks", R"({"start": 16, "end": 32})"}});
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].path, "policy.verification");
+  EXPECT_NE(a[0].message.find("blocks 0-15 (2 servers)"), std::string::npos) << a[0].message;
+  const std::vector<Advisory> b = shipped("routing/straggler.json", {{"policy.verification.rate", "0.1"}});
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_NE(b[0].message.find("blocks 0-31 (2 servers) have fewer than three servers"), std::string::npos)
+      << b[0].message;
+}
