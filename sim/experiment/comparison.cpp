@@ -70,6 +70,8 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"requests_failed", "requests.failed", "failed", MetricUnit::Count},
       {"accuracy", "answers.accuracy", "accuracy", MetricUnit::Fraction, "requests.completed"},
       {"decoded_share", "answers.decoded_share", "decoded", MetricUnit::Fraction, "requests.completed"},
+      {"corrupted_tokens", "verification.corrupted_tokens", "corrupted", MetricUnit::Count},
+      {"check_device_s", "verification.check_device_seconds", "checking", MetricUnit::Seconds},
   };
   return metrics;
 }

@@ -191,11 +191,14 @@ TEST(Comparison, ExtractMetricsLeavesOutPercentilesOverNoSamples) {
     "latency_s": {"per_token": {"count": 0, "p50": 0, "p99": 0},
                   "time_to_first_token": {"count": 3, "p50": 0.25}},
     "sessions": {"failed": 2},
-    "network": {"bytes_moved": 1048576}
+    "network": {"bytes_moved": 1048576},
+    "verification": {"corrupted_tokens": 54, "check_device_seconds": 3.5}
   })");
   const std::vector<double> v = extract_metrics(m);
   ASSERT_EQ(v.size(), compared_metrics().size());
   EXPECT_DOUBLE_EQ(v[metric_index("tokens_per_s")], 12.5);
+  EXPECT_DOUBLE_EQ(v[metric_index("corrupted_tokens")], 54);
+  EXPECT_DOUBLE_EQ(v[metric_index("check_device_s")], 3.5);
   EXPECT_TRUE(std::isnan(v[metric_index("per_token_p50_s")]));
   EXPECT_TRUE(std::isnan(v[metric_index("per_token_p99_s")]));
   EXPECT_DOUBLE_EQ(v[metric_index("ttft_p50_s")], 0.25);
