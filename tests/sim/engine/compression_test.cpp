@@ -5,20 +5,15 @@
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/sim/engine/shipped_runs.hpp"
 
 using namespace swarmsim::sim;
 
 namespace {
 
-Scenario load(const std::string& rel, const std::vector<Override>& o = {}) {
-  return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel, o);
-}
-RunOptions quiet(bool real = false) {
-  RunOptions o;
-  o.progress = RunOptions::Progress::Never;
-  o.execute_real = real;
-  return o;
-}
+using swarmsim::test::quiet_options;
+Scenario load(const std::string& rel, const std::vector<Override>& o = {}) { return swarmsim::test::shipped_scenario(rel, o); }
+RunOptions quiet(bool real = false) { return quiet_options(real); }
 const Override kBlockwise8{"policy.compression", R"({"hidden_states": "blockwise8"})"};
 
 }  // namespace

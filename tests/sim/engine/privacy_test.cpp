@@ -11,21 +11,16 @@
 #include "sim/pricing.hpp"
 #include "sim/privacy/gaussian_mechanism.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/sim/engine/shipped_runs.hpp"
 
 using namespace swarmsim;
 using namespace swarmsim::sim;
 
 namespace {
 
-Scenario load(const std::string& rel, const std::vector<Override>& o = {}) {
-  return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel, o);
-}
-RunOptions quiet(bool real = false) {
-  RunOptions o;
-  o.progress = RunOptions::Progress::Never;
-  o.execute_real = real;
-  return o;
-}
+using swarmsim::test::quiet_options;
+Scenario load(const std::string& rel, const std::vector<Override>& o = {}) { return swarmsim::test::shipped_scenario(rel, o); }
+RunOptions quiet(bool real = false) { return quiet_options(real); }
 
 }  // namespace
 

@@ -11,19 +11,14 @@
 #include "sim/engine/swarm_simulation.hpp"
 #include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/sim/engine/shipped_runs.hpp"
 
 using namespace swarmsim::sim;
 
 namespace {
 
-Scenario dishonest(const std::vector<Override>& o = {}) {
-  return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/verification/dishonest-server.json", o);
-}
-RunOptions quiet() {
-  RunOptions o;
-  o.progress = RunOptions::Progress::Never;
-  return o;
-}
+Scenario dishonest(const std::vector<Override>& o = {}) { return swarmsim::test::shipped_scenario("verification/dishonest-server.json", o); }
+RunOptions quiet() { return swarmsim::test::quiet_options(); }
 
 }  // namespace
 
