@@ -584,6 +584,9 @@ struct SwarmSimulation::Impl {
             double blocks_s = cost->blocks_seconds(dev, sc.model, work, hop.blocks.size());
             if (values)
               blocks_s = real->scale_blocks(measure(real->run_blocks(*values, hop.blocks, step)), dev, work, hop.blocks.size());
+            // Seed 002, section 6: a dishonest server may return a wrong output, a lazy one without computing.
+            const bool wrong = returns_wrong_output(sc, hop.server, k, step, now());
+            if (wrong && sc.nodes[static_cast<std::size_t>(hop.server)].dishonest->lazy) blocks_s = 0;
             bool crashed = false;
             try {
               compute(hop.server, blocks_s, k, step, hop.blocks, "blocks", &work);
@@ -600,9 +603,7 @@ struct SwarmSimulation::Impl {
               if (notice > now()) sg4::this_actor::sleep_until(notice);
               throw HopFailed{static_cast<int>(h), since};
             }
-            // Seed 002, section 6: a dishonest server may have returned a wrong output; the
-            // client spot-checks some hops off the critical path.
-            const bool wrong = returns_wrong_output(sc, hop.server, k, step, now());
+            // The client spot-checks some hops off the critical path.
             corrupted = corrupted || wrong;
             if (spot_checks(sc, k, step, hop.server)) {
               const SpotCheck c{client, k, step, hop.server, hop.blocks, t, kv_len, wrong};

@@ -831,10 +831,14 @@ class FlowSwarm {
               if (d == Delivery::SenderFailed) failed = HopFailed{static_cast<int>(h) - 1, now_};
               if (d == Delivery::ReceiverFailed) failed = HopFailed{static_cast<int>(h), now_};
             }
+            bool wrong = false;
             if (!failed) {
               const gpu::BlockWork work{w.batch_size, t, kv_len};
               const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
-              const double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
+              double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
+              // Seed 002, section 6: a dishonest server may return a wrong output, a lazy one without computing.
+              wrong = returns_wrong_output(sc_, hop.server, k, step, now_);
+              if (wrong && sc_.nodes[static_cast<std::size_t>(hop.server)].dishonest->lazy) blocks_s = 0;
               bool crashed = false;
               if (blocks_s > 0) crashed = !is_on(hop.server) || !co_await server_work(hop.server, blocks_s, k, step, hop.blocks, "blocks", &work, shape);
               if (crashed) {
@@ -847,9 +851,7 @@ class FlowSwarm {
               }
             }
             if (!failed) {
-              // Seed 002, section 6: a dishonest server may have returned a wrong output; the
-              // client spot-checks some hops off the critical path.
-              const bool wrong = returns_wrong_output(sc_, hop.server, k, step, now_);
+              // The client spot-checks some hops off the critical path.
               corrupted = corrupted || wrong;
               if (spot_checks(sc_, k, step, hop.server))
                 start_now(check(SpotCheck{client, k, step, hop.server, hop.blocks, t, kv_len, wrong}, shape));

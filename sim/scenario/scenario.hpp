@@ -25,6 +25,7 @@ namespace swarmsim::sim {
 struct DishonestSpec {
   double from_s = 0.0;  ///< it starts cheating at this time (s)
   double rate = 1.0;    ///< then each step it serves gets a wrong output with this probability
+  bool lazy = false;    ///< it does not compute the wrong outputs: those steps take it no device time
 };
 
 struct NodeSpec {

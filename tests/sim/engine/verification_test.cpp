@@ -84,3 +84,18 @@ TEST(Verification, TwoReplicasCannotBreakATie) {
   EXPECT_EQ(m["verification"]["checks"]["server_wrong"].get<int>(), 0);
   EXPECT_TRUE(m["verification"]["banned"].empty());
 }
+
+// A lazy cheater skips the work of its wrong outputs: its device looks idle, load-aware routing
+// (eq. 18's load term) sends it more chains, and more tokens are corrupted than by a cheater that
+// computes; checks still ban it.
+TEST(Verification, ALazyCheaterAttractsMoreChains) {
+  const auto run = [](const std::string& lazy, const std::string& rate) {
+    return run_isolated(dishonest({{"nodes[1].dishonest.lazy", lazy}, {"policy.verification.rate", rate}}), quiet()).metrics;
+  };
+  const auto busy = run("false", "0"), lazy = run("true", "0"), checked = run("true", "0.05");
+  EXPECT_GT(lazy["nodes"][1]["chains"].get<int>(), busy["nodes"][1]["chains"].get<int>());
+  EXPECT_LT(lazy["nodes"][1]["busy_device_seconds"].get<double>(), busy["nodes"][1]["busy_device_seconds"].get<double>());
+  EXPECT_GT(lazy["verification"]["corrupted_tokens"].get<long>(), busy["verification"]["corrupted_tokens"].get<long>());
+  ASSERT_EQ(checked["verification"]["banned"].size(), 1u);
+  EXPECT_LT(checked["verification"]["corrupted_tokens"].get<long>(), lazy["verification"]["corrupted_tokens"].get<long>());
+}
