@@ -307,6 +307,15 @@ TEST(FlowEngine, MatchesSimGridWithSpotChecksAndABan) {
   EXPECT_GT(simgrid["verification"]["checks"]["agreed"].get<int>(), 0);
   const auto d = differences(simgrid, flowed, 1e-9);
   EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+  // A lazy cheater's steps take it no device time (l4-a0, on chains from the start; l4-a1 cheats from 40 s).
+  const auto [simgrid_lazy, flowed_lazy] = both_engines(shipped("verification/dishonest-server.json",
+                                                                {{"workload.sessions", "8"},
+                                                                 {"workload.arrival", R"({"process": "fixed", "interval": "12s"})"},
+                                                                 {"nodes[0].dishonest", R"({"from": "20s", "lazy": true})"},
+                                                                 {"policy.verification.rate", "0.05"}}));
+  EXPECT_GT(simgrid_lazy["verification"]["corrupted_tokens"].get<int>(), 0);
+  const auto dl = differences(simgrid_lazy, flowed_lazy, 1e-9);
+  EXPECT_TRUE(dl.empty()) << "lazy: " << dl.size() << " differences:" << lines(dl);
 }
 
 // The DHT on routed swarms with churn: RPCs time out at failed servers, records expire, clients
