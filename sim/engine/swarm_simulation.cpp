@@ -37,7 +37,6 @@
 #include "sim/output/event_log.hpp"
 #include "sim/output/progress_line.hpp"
 #include "sim/real_execution.hpp"
-#include "sim/verification/spot_check.hpp"
 #include "sim/rng.hpp"
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/arrivals.hpp"
@@ -47,6 +46,7 @@
 #include "sim/swarm/swarm_state.hpp"
 #include "sim/swarm/session_plan.hpp"
 #include "sim/units.hpp"
+#include "sim/verification/spot_check.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -667,12 +667,17 @@ struct SwarmSimulation::Impl {
       signals.on_spot_checked(r);
     };
     const double inputs = hidden_state_bytes(sc, c.kv_len + c.tokens), output = hidden_state_bytes(sc, c.tokens);
-    const auto recompute = [&](int v) {
+    // Whether v's recomputation came back, and in `wrong` whether it was wrong (drawn as it starts,
+    // as a hop's: a lazy cheater skips the work).
+    const auto recompute = [&](int v, bool& wrong) {
       if (deliver(c.client, v, inputs, c.session, c.step, rng, true) != Delivery::Ok) return false;
       const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(v)].device;
+      wrong = returns_wrong_output(sc, v, c.session, c.step, now());
+      const bool skips = wrong && sc.nodes[static_cast<std::size_t>(v)].dishonest->lazy;
       try {
-        compute(v, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{sc.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size()),
-                c.session, c.step, c.blocks, "check");
+        if (!skips)
+          compute(v, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{sc.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size()),
+                  c.session, c.step, c.blocks, "check");
       } catch (const HostDown&) {
         return false;
       } catch (const simgrid::Exception&) {
@@ -684,14 +689,14 @@ struct SwarmSimulation::Impl {
     std::vector<int> exclude{c.server};
     r.verifier = pick_verifier(swarm->view(now()), c.blocks, exclude, verifier_draw(sc, c, 0));
     if (r.verifier < 0) return finish("unverifiable");
-    if (!recompute(r.verifier)) return finish("abandoned");
-    const bool verifier_wrong = returns_wrong_output(sc, r.verifier, c.session, c.step, now());
+    bool verifier_wrong = false, tie_breaker_wrong = false;
+    if (!recompute(r.verifier, verifier_wrong)) return finish("abandoned");
     if (outputs_agree(c.server_wrong, verifier_wrong)) return finish("agreed");
     exclude.push_back(r.verifier);
     r.tie_breaker = pick_verifier(swarm->view(now()), c.blocks, exclude, verifier_draw(sc, c, 1));
     if (r.tie_breaker < 0) return finish("no_tie_breaker");
-    if (!recompute(r.tie_breaker)) return finish("abandoned");
-    const Verdict v = majority(c.server_wrong, verifier_wrong, returns_wrong_output(sc, r.tie_breaker, c.session, c.step, now()));
+    if (!recompute(r.tie_breaker, tie_breaker_wrong)) return finish("abandoned");
+    const Verdict v = majority(c.server_wrong, verifier_wrong, tie_breaker_wrong);
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc.policy.verification.ban && swarm->ban(liar, now())) {
       signals.on_server_banned(ServerBanned{now(), liar, c.session, c.step});

@@ -910,7 +910,7 @@ class FlowSwarm {
       co_return;
     }
     std::vector<int> exclude{c.server};
-    bool verifier_wrong = false;
+    bool wrong[2] = {false, false};  // the verifier's and the tie-breaker's outputs
     for (int which = 0; which < 2; ++which) {
       const int v = pick_verifier(swarm_.view(now_), c.blocks, exclude, verifier_draw(sc_, c, which));
       (which == 0 ? r.verifier : r.tie_breaker) = v;
@@ -922,7 +922,9 @@ class FlowSwarm {
       bool ok = co_await deliver(c.client, v, inputs, latencies_.one_way(c.client, v), c.session, c.step, rng, true) == Delivery::Ok;
       if (ok) {
         const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(v)].device;
-        const double s = blocks_seconds(dev, gpu::BlockWork{sc_.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size());
+        double s = blocks_seconds(dev, gpu::BlockWork{sc_.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size());
+        wrong[which] = returns_wrong_output(sc_, v, c.session, c.step, now_);  // as a hop's: a lazy cheater skips the work
+        if (wrong[which] && sc_.nodes[static_cast<std::size_t>(v)].dishonest->lazy) s = 0;
         ok = s <= 0 || (is_on(v) && co_await server_work(v, s, c.session, c.step, c.blocks, "check", nullptr, shape));
       }
       ok = ok && co_await deliver(v, c.client, output, latencies_.one_way(v, c.client), c.session, c.step, rng, true) == Delivery::Ok;
@@ -930,16 +932,13 @@ class FlowSwarm {
         finish("abandoned");
         co_return;
       }
-      if (which == 0) {
-        verifier_wrong = returns_wrong_output(sc_, v, c.session, c.step, now_);
-        if (outputs_agree(c.server_wrong, verifier_wrong)) {
-          finish("agreed");
-          co_return;
-        }
+      if (which == 0 && outputs_agree(c.server_wrong, wrong[0])) {
+        finish("agreed");
+        co_return;
       }
       exclude.push_back(v);
     }
-    const Verdict v = majority(c.server_wrong, verifier_wrong, returns_wrong_output(sc_, r.tie_breaker, c.session, c.step, now_));
+    const Verdict v = majority(c.server_wrong, wrong[0], wrong[1]);
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc_.policy.verification.ban && swarm_.ban(liar, now_)) {
       signals_.on_server_banned(ServerBanned{now_, liar, c.session, c.step});
