@@ -585,7 +585,8 @@ struct SwarmSimulation::Impl {
             if (values)
               blocks_s = real->scale_blocks(measure(real->run_blocks(*values, hop.blocks, step)), dev, work, hop.blocks.size());
             // Seed 002, section 6: a dishonest server may return a wrong output, a lazy one without computing.
-            const bool wrong = returns_wrong_output(sc, hop.server, k, step, now());
+            const OutputId output = output_of(sc, hop.server, k, step, now());
+            const bool wrong = output != kRightOutput;
             if (wrong && sc.nodes[static_cast<std::size_t>(hop.server)].dishonest->lazy) blocks_s = 0;
             bool crashed = false;
             try {
@@ -606,7 +607,7 @@ struct SwarmSimulation::Impl {
             // The client spot-checks some hops off the critical path.
             corrupted = corrupted || wrong;
             if (spot_checks(sc, k, step, hop.server)) {
-              const SpotCheck c{client, k, step, hop.server, hop.blocks, t, kv_len, wrong};
+              const SpotCheck c{client, k, step, hop.server, hop.blocks, t, kv_len, output};
               sg4::Actor::create("check-" + std::to_string(k), platform->host(client), [this, c] { check_actor(c); });
             }
             prev = hop.server;
@@ -660,20 +661,20 @@ struct SwarmSimulation::Impl {
   /// tie-breaker does the same; the majority's verdict bans the wrong server.
   void check_actor(const SpotCheck c) {
     Rng rng = Rng(sc.seed ^ 0xC4EC0000ULL).split(spot_check_stream(c));
-    SpotChecked r{0.0, c.session, c.step, c.server, -1, -1, "", c.server_wrong};
+    SpotChecked r{0.0, c.session, c.step, c.server, -1, -1, "", c.server_output != kRightOutput};
     const auto finish = [&](const char* verdict) {
       r.t = now();
       r.verdict = verdict;
       signals.on_spot_checked(r);
     };
-    const double inputs = hidden_state_bytes(sc, c.kv_len + c.tokens), output = hidden_state_bytes(sc, c.tokens);
-    // Whether v's recomputation came back, and in `wrong` whether it was wrong (drawn as it starts,
+    const double input_bytes = hidden_state_bytes(sc, c.kv_len + c.tokens), output_bytes = hidden_state_bytes(sc, c.tokens);
+    // Whether v's recomputation came back, and in `returned` what it returned (drawn as it starts,
     // as a hop's: a lazy cheater skips the work).
-    const auto recompute = [&](int v, bool& wrong) {
-      if (deliver(c.client, v, inputs, c.session, c.step, rng, true) != Delivery::Ok) return false;
+    const auto recompute = [&](int v, OutputId& returned) {
+      if (deliver(c.client, v, input_bytes, c.session, c.step, rng, true) != Delivery::Ok) return false;
       const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(v)].device;
-      wrong = returns_wrong_output(sc, v, c.session, c.step, now());
-      const bool skips = wrong && sc.nodes[static_cast<std::size_t>(v)].dishonest->lazy;
+      returned = output_of(sc, v, c.session, c.step, now());
+      const bool skips = returned != kRightOutput && sc.nodes[static_cast<std::size_t>(v)].dishonest->lazy;
       try {
         if (!skips)
           compute(v, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{sc.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size()),
@@ -683,20 +684,20 @@ struct SwarmSimulation::Impl {
       } catch (const simgrid::Exception&) {
         return false;
       }
-      return deliver(v, c.client, output, c.session, c.step, rng, true) == Delivery::Ok;
+      return deliver(v, c.client, output_bytes, c.session, c.step, rng, true) == Delivery::Ok;
     };
-    if (deliver(c.server, c.client, output, c.session, c.step, rng, true) != Delivery::Ok) return finish("abandoned");
+    if (deliver(c.server, c.client, output_bytes, c.session, c.step, rng, true) != Delivery::Ok) return finish("abandoned");
     std::vector<int> exclude{c.server};
     r.verifier = pick_verifier(swarm->view(now()), c.blocks, exclude, verifier_draw(sc, c, 0));
     if (r.verifier < 0) return finish("unverifiable");
-    bool verifier_wrong = false, tie_breaker_wrong = false;
-    if (!recompute(r.verifier, verifier_wrong)) return finish("abandoned");
-    if (outputs_agree(c.server_wrong, verifier_wrong)) return finish("agreed");
+    OutputId verifier_output = kRightOutput, tie_breaker_output = kRightOutput;
+    if (!recompute(r.verifier, verifier_output)) return finish("abandoned");
+    if (verifier_output == c.server_output) return finish("agreed");
     exclude.push_back(r.verifier);
     r.tie_breaker = pick_verifier(swarm->view(now()), c.blocks, exclude, verifier_draw(sc, c, 1));
     if (r.tie_breaker < 0) return finish("no_tie_breaker");
-    if (!recompute(r.tie_breaker, tie_breaker_wrong)) return finish("abandoned");
-    const Verdict v = majority(c.server_wrong, verifier_wrong, tie_breaker_wrong);
+    if (!recompute(r.tie_breaker, tie_breaker_output)) return finish("abandoned");
+    const Verdict v = majority(c.server_output, verifier_output, tie_breaker_output);
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc.policy.verification.ban && swarm->ban(liar, now())) {
       signals.on_server_banned(ServerBanned{now(), liar, c.session, c.step});

@@ -831,14 +831,14 @@ class FlowSwarm {
               if (d == Delivery::SenderFailed) failed = HopFailed{static_cast<int>(h) - 1, now_};
               if (d == Delivery::ReceiverFailed) failed = HopFailed{static_cast<int>(h), now_};
             }
-            bool wrong = false;
+            OutputId output = kRightOutput;
             if (!failed) {
               const gpu::BlockWork work{w.batch_size, t, kv_len};
               const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
               double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
               // Seed 002, section 6: a dishonest server may return a wrong output, a lazy one without computing.
-              wrong = returns_wrong_output(sc_, hop.server, k, step, now_);
-              if (wrong && sc_.nodes[static_cast<std::size_t>(hop.server)].dishonest->lazy) blocks_s = 0;
+              output = output_of(sc_, hop.server, k, step, now_);
+              if (output != kRightOutput && sc_.nodes[static_cast<std::size_t>(hop.server)].dishonest->lazy) blocks_s = 0;
               bool crashed = false;
               if (blocks_s > 0) crashed = !is_on(hop.server) || !co_await server_work(hop.server, blocks_s, k, step, hop.blocks, "blocks", &work, shape);
               if (crashed) {
@@ -852,9 +852,9 @@ class FlowSwarm {
             }
             if (!failed) {
               // The client spot-checks some hops off the critical path.
-              corrupted = corrupted || wrong;
+              corrupted = corrupted || output != kRightOutput;
               if (spot_checks(sc_, k, step, hop.server))
-                start_now(check(SpotCheck{client, k, step, hop.server, hop.blocks, t, kv_len, wrong}, shape));
+                start_now(check(SpotCheck{client, k, step, hop.server, hop.blocks, t, kv_len, output}, shape));
               prev = hop.server;
               ++h;
               continue;
@@ -898,19 +898,19 @@ class FlowSwarm {
   /// A client's spot check of one hop, as the SimGrid engine's check_actor (swarm_simulation.cpp).
   Process check(const SpotCheck c, const SessionShape shape) {
     Rng rng = Rng(sc_.seed ^ 0xC4EC0000ULL).split(spot_check_stream(c));
-    SpotChecked r{0.0, c.session, c.step, c.server, -1, -1, "", c.server_wrong};
+    SpotChecked r{0.0, c.session, c.step, c.server, -1, -1, "", c.server_output != kRightOutput};
     const auto finish = [&](const char* verdict) {
       r.t = now_;
       r.verdict = verdict;
       signals_.on_spot_checked(r);
     };
-    const double inputs = hidden_state_bytes(sc_, c.kv_len + c.tokens), output = hidden_state_bytes(sc_, c.tokens);
-    if (co_await deliver(c.server, c.client, output, latencies_.one_way(c.server, c.client), c.session, c.step, rng, true) != Delivery::Ok) {
+    const double input_bytes = hidden_state_bytes(sc_, c.kv_len + c.tokens), output_bytes = hidden_state_bytes(sc_, c.tokens);
+    if (co_await deliver(c.server, c.client, output_bytes, latencies_.one_way(c.server, c.client), c.session, c.step, rng, true) != Delivery::Ok) {
       finish("abandoned");
       co_return;
     }
     std::vector<int> exclude{c.server};
-    bool wrong[2] = {false, false};  // the verifier's and the tie-breaker's outputs
+    OutputId outputs[2] = {kRightOutput, kRightOutput};  // the verifier's and the tie-breaker's
     for (int which = 0; which < 2; ++which) {
       const int v = pick_verifier(swarm_.view(now_), c.blocks, exclude, verifier_draw(sc_, c, which));
       (which == 0 ? r.verifier : r.tie_breaker) = v;
@@ -919,26 +919,26 @@ class FlowSwarm {
         co_return;
       }
       // The verifier recomputes the hop from the client's cached inputs of every position so far.
-      bool ok = co_await deliver(c.client, v, inputs, latencies_.one_way(c.client, v), c.session, c.step, rng, true) == Delivery::Ok;
+      bool ok = co_await deliver(c.client, v, input_bytes, latencies_.one_way(c.client, v), c.session, c.step, rng, true) == Delivery::Ok;
       if (ok) {
         const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(v)].device;
         double s = blocks_seconds(dev, gpu::BlockWork{sc_.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size());
-        wrong[which] = returns_wrong_output(sc_, v, c.session, c.step, now_);  // as a hop's: a lazy cheater skips the work
-        if (wrong[which] && sc_.nodes[static_cast<std::size_t>(v)].dishonest->lazy) s = 0;
+        outputs[which] = output_of(sc_, v, c.session, c.step, now_);  // as a hop's: a lazy cheater skips the work
+        if (outputs[which] != kRightOutput && sc_.nodes[static_cast<std::size_t>(v)].dishonest->lazy) s = 0;
         ok = s <= 0 || (is_on(v) && co_await server_work(v, s, c.session, c.step, c.blocks, "check", nullptr, shape));
       }
-      ok = ok && co_await deliver(v, c.client, output, latencies_.one_way(v, c.client), c.session, c.step, rng, true) == Delivery::Ok;
+      ok = ok && co_await deliver(v, c.client, output_bytes, latencies_.one_way(v, c.client), c.session, c.step, rng, true) == Delivery::Ok;
       if (!ok) {
         finish("abandoned");
         co_return;
       }
-      if (which == 0 && outputs_agree(c.server_wrong, wrong[0])) {
+      if (which == 0 && outputs[0] == c.server_output) {
         finish("agreed");
         co_return;
       }
       exclude.push_back(v);
     }
-    const Verdict v = majority(c.server_wrong, wrong[0], wrong[1]);
+    const Verdict v = majority(c.server_output, outputs[0], outputs[1]);
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc_.policy.verification.ban && swarm_.ban(liar, now_)) {
       signals_.on_server_banned(ServerBanned{now_, liar, c.session, c.step});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
 
 #include "gpu/model_catalog.hpp"
 #include "sim/privacy/gaussian_mechanism.hpp"
@@ -90,6 +91,7 @@ void RunMetrics::connect(SimSignals& s) {
   s.on_spot_checked.connect([this](const SpotChecked& e) {
     ++verification_.checks[e.verdict];
     verification_.wrong_outputs_checked += e.server_was_wrong;
+    verification_.wrong_outputs_passed += e.server_was_wrong && std::string_view(e.verdict) == "agreed";
   });
   s.on_server_banned.connect([this](const ServerBanned& e) { verification_.bans.push_back(e); });
   s.on_transfer_retried.connect([this](const TransferRetried& e) {
@@ -229,10 +231,13 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
     }
     checks["total"] = total;
     json bans = json::array();
+    long honest_banned = 0;
     for (const ServerBanned& b : v.bans) {
       const NodeSpec& n = sc_.nodes[static_cast<std::size_t>(b.node)];
+      honest_banned += !n.dishonest;
       bans.push_back({{"node", n.name},
                       {"t", b.t},
+                      {"honest", !n.dishonest},
                       {"cheating_since", n.dishonest ? json(n.dishonest->from_s) : json(nullptr)},
                       {"session", b.session},
                       {"step", b.step}});
@@ -240,6 +245,8 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
     out["verification"] = {{"rate", sc_.policy.verification.rate},
                             {"checks", checks},
                             {"wrong_outputs_checked", v.wrong_outputs_checked},
+                            {"wrong_outputs_passed", v.wrong_outputs_passed},
+                            {"honest_servers_banned", honest_banned},
                             {"corrupted_steps", v.corrupted_steps},
                             {"corrupted_tokens", v.corrupted_steps * sc_.workload.batch_size},
                             {"corrupted_token_fraction", tokens_ > 0 ? static_cast<double>(v.corrupted_steps * sc_.workload.batch_size) / tokens_ : 0.0},

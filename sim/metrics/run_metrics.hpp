@@ -88,6 +88,7 @@ class RunMetrics {
   struct VerificationTally {
     std::map<std::string, long> checks;  ///< by verdict
     long wrong_outputs_checked = 0;      ///< checks of a hop whose output was wrong
+    long wrong_outputs_passed = 0;       ///< of them, those a verifier agreed with (a cartel's)
     long corrupted_steps = 0;            ///< steps delivered with a wrong output somewhere on their chain
     double check_bytes = 0.0, check_device_seconds = 0.0;
     std::vector<ServerBanned> bans;

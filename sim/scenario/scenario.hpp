@@ -26,6 +26,7 @@ struct DishonestSpec {
   double from_s = 0.0;  ///< it starts cheating at this time (s)
   double rate = 1.0;    ///< then each step it serves gets a wrong output with this probability
   bool lazy = false;    ///< it does not compute the wrong outputs: those steps take it no device time
+  std::string cartel;   ///< nodes of one cartel cheat on the same steps with the same wrong values (empty: alone)
 };
 
 struct NodeSpec {

@@ -82,7 +82,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
         "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy", "verification"}},
       {"verification", {"rate", "ban"}},
-      {"dishonest", {"from", "rate", "lazy"}},
+      {"dishonest", {"from", "rate", "lazy", "cartel"}},
       {"privacy", {"client_blocks", "differential_privacy"}},
       {"differential_privacy", {"epsilon", "delta", "clip_norm"}},
       {"topology", {"period", "states", "apply_schemes", "stability_reliability"}},
@@ -642,6 +642,7 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
         spec.from_s = r.quantity(*d, "from", dp, Quantity::Duration, false, false).value_or(0.0);
         spec.rate = r.number(*d, "rate", dp, false, 0.0, 1.0, "in [0, 1] (chance that a step it serves gets a wrong output)").value_or(1.0);
         spec.lazy = r.boolean(*d, "lazy", dp).value_or(false);
+        spec.cartel = r.string(*d, "cartel", dp, false).value_or("");
         node.dishonest = spec;
       }
     }

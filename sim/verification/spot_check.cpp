@@ -14,11 +14,22 @@ double hashed_unit(std::uint64_t seed, std::uint64_t stream, std::uint64_t a, st
   return r.uniform();
 }
 
-bool returns_wrong_output(const Scenario& sc, int node, int session, int step, double now) {
+OutputId output_of(const Scenario& sc, int node, int session, int step, double now) {
   const NodeSpec& n = sc.nodes[static_cast<std::size_t>(node)];
-  if (!n.dishonest || now < n.dishonest->from_s) return false;
-  const auto key = static_cast<std::uint64_t>(node) << 32 | static_cast<std::uint32_t>(session);
-  return hashed_unit(sc.seed, 0xBAD0, key, static_cast<std::uint64_t>(step)) < n.dishonest->rate;
+  if (!n.dishonest || now < n.dishonest->from_s) return kRightOutput;
+  const std::string& cartel = n.dishonest->cartel;
+  if (cartel.empty()) {  // alone: its wrong outputs agree with nobody's
+    const auto key = static_cast<std::uint64_t>(node) << 32 | static_cast<std::uint32_t>(session);
+    const bool cheats = hashed_unit(sc.seed, 0xBAD0, key, static_cast<std::uint64_t>(step)) < n.dishonest->rate;
+    return cheats ? (1ULL << 63) | static_cast<std::uint64_t>(node + 1) : kRightOutput;
+  }
+  // A cartel cheats on the same steps and returns the same wrong values: one draw and one value
+  // per cartel (FNV-1a of its name; the top bits clear, so never a lone cheater's).
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char ch : cartel) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+  const auto key = (h >> 32) << 32 | static_cast<std::uint32_t>(session);
+  const bool cheats = hashed_unit(sc.seed, 0xBAD1, key, static_cast<std::uint64_t>(step)) < n.dishonest->rate;
+  return cheats ? (h >> 2) | 1ULL : kRightOutput;
 }
 
 bool spot_checks(const Scenario& sc, int session, int step, int server) {
@@ -37,11 +48,11 @@ const char* to_string(Verdict v) {
   return "?";
 }
 
-Verdict majority(bool server_wrong, bool verifier_wrong, bool tie_breaker_wrong) {
-  if (tie_breaker_wrong) return Verdict::Inconclusive;  // a wrong output agrees with none
-  if (!server_wrong && verifier_wrong) return Verdict::VerifierWrong;
-  if (server_wrong && !verifier_wrong) return Verdict::ServerWrong;
-  return Verdict::Inconclusive;  // both wrong: only the tie-breaker is right, no two agree
+Verdict majority(OutputId server, OutputId verifier, OutputId tie_breaker) {
+  if (server == verifier) return Verdict::Agreed;
+  if (tie_breaker == server) return Verdict::VerifierWrong;
+  if (tie_breaker == verifier) return Verdict::ServerWrong;
+  return Verdict::Inconclusive;  // three different outputs
 }
 
 int pick_verifier(std::span<const ServerView> view, BlockRange blocks, std::span<const int> exclude, double draw) {

@@ -18,16 +18,28 @@ namespace swarmsim::sim {
 /// plays its events in.
 double hashed_unit(std::uint64_t seed, std::uint64_t stream, std::uint64_t a, std::uint64_t b);
 
-/// Whether server `node` returns a wrong output for step `step` of session `session`, computed at
-/// `now`: never for an honest node; for a dishonest one, from its `from` time on, with its rate.
-bool returns_wrong_output(const Scenario& sc, int node, int session, int step, double now);
+/// What a server returns for a step, as far as comparing outputs can tell: kRightOutput when it ran
+/// the model; otherwise a value only the members of its cartel share (a lone cheater's agrees with
+/// nobody's: it returns random or malicious values).
+using OutputId = std::uint64_t;
+inline constexpr OutputId kRightOutput = 0;
+
+/// What server `node` returns for step `step` of session `session`, computed at `now`: the right
+/// output for an honest node; for a dishonest one, from its `from` time on, a wrong one at its
+/// rate (a cartel's members cheat on the same steps, with the same values).
+OutputId output_of(const Scenario& sc, int node, int session, int step, double now);
+/// Whether that output is wrong.
+inline bool returns_wrong_output(const Scenario& sc, int node, int session, int step, double now) {
+  return output_of(sc, node, session, step, now) != kRightOutput;
+}
 
 /// Whether the client checks the hop that `server` ran for step `step` of session `session`
 /// (policy.verification.rate).
 bool spot_checks(const Scenario& sc, int session, int step, int server);
 
-/// What a check found. Honest servers compute the same output; a wrong output is unrelated to any
-/// other (a dishonest server returns random or malicious values), so it agrees with none.
+/// What a check found by comparing outputs. Honest servers compute the same output; a lone
+/// cheater's agrees with none; a cartel's members agree with each other. The verdict is the
+/// majority's, which a cartel can make wrong.
 enum class Verdict {
   Agreed,        ///< the server's and the verifier's outputs are the same
   ServerWrong,   ///< they differ and the tie-breaker agrees with the verifier
@@ -36,11 +48,8 @@ enum class Verdict {
 };
 const char* to_string(Verdict v);
 
-/// Whether two outputs agree: only when both are right.
-inline bool outputs_agree(bool a_wrong, bool b_wrong) { return !a_wrong && !b_wrong; }
-
-/// The majority of three outputs, once the server's and the verifier's disagreed.
-Verdict majority(bool server_wrong, bool verifier_wrong, bool tie_breaker_wrong);
+/// The majority of the server's, the verifier's and (when those two differ) the tie-breaker's outputs.
+Verdict majority(OutputId server, OutputId verifier, OutputId tie_breaker);
 
 /// A server to recompute `blocks` for a check: among the servers alive in `view` that serve all of
 /// `blocks` and are not in `exclude`, the one picked by `draw` in [0, 1) (so checks spread over
@@ -54,7 +63,7 @@ struct SpotCheck {
   BlockRange blocks;          ///< the hop's blocks
   int tokens = 1;             ///< positions of the step
   int kv_len = 0;             ///< positions before them (the verifier recomputes them too: it has no KV cache)
-  bool server_wrong = false;  ///< the truth: the server's output was wrong
+  OutputId server_output = kRightOutput;  ///< what the server returned
 };
 
 /// The random sub-stream of a check's messages (checksum corruption draws).

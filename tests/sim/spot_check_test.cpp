@@ -27,18 +27,18 @@ ServerView server(int host, BlockRange blocks, bool alive = true) {
 
 }  // namespace
 
-// A wrong output agrees with nothing, right outputs agree with each other: every combination of
-// three outputs, worked by hand.
-TEST(SpotCheck, TheMajorityOfThreeNamesTheWrongServer) {
-  EXPECT_TRUE(outputs_agree(false, false));
-  EXPECT_FALSE(outputs_agree(true, false));
-  EXPECT_FALSE(outputs_agree(false, true));
-  EXPECT_FALSE(outputs_agree(true, true));  // two wrong outputs are unrelated values
-  EXPECT_EQ(majority(true, false, false), Verdict::ServerWrong);
-  EXPECT_EQ(majority(false, true, false), Verdict::VerifierWrong);
-  EXPECT_EQ(majority(true, true, false), Verdict::Inconclusive);  // only the tie-breaker is right
-  EXPECT_EQ(majority(true, false, true), Verdict::Inconclusive);
-  EXPECT_EQ(majority(false, true, true), Verdict::Inconclusive);
+// Right outputs agree with each other, a lone cheater's with nothing, a cartel's members' with each
+// other: the combinations of three outputs, worked by hand.
+TEST(SpotCheck, TheMajorityOfThreeNamesTheOddOneOut) {
+  const OutputId right = kRightOutput, lone_a = 11, lone_b = 12, cartel = 40;
+  EXPECT_EQ(majority(right, right, lone_a), Verdict::Agreed);
+  EXPECT_EQ(majority(lone_a, right, right), Verdict::ServerWrong);
+  EXPECT_EQ(majority(right, lone_a, right), Verdict::VerifierWrong);
+  EXPECT_EQ(majority(lone_a, lone_b, right), Verdict::Inconclusive);  // only the tie-breaker is right
+  EXPECT_EQ(majority(lone_a, right, lone_b), Verdict::Inconclusive);
+  EXPECT_EQ(majority(cartel, cartel, right), Verdict::Agreed);         // a cartel verifies its own
+  EXPECT_EQ(majority(right, cartel, cartel), Verdict::ServerWrong);    // and outvotes an honest server
+  EXPECT_EQ(majority(cartel, right, cartel), Verdict::VerifierWrong);
   SpotCheck c;
   c.server = 3;
   SpotChecked r;
@@ -104,4 +104,26 @@ TEST(SpotCheck, TheLoaderRefusesWhatCannotWork) {
             std::string::npos);
   EXPECT_NE(error_of("coded/coin-stragglers.json", {{"nodes[0].dishonest", "{}"}}).find("nodes[0].dishonest: applies to servers of a chain"),
             std::string::npos);
+}
+
+// A cartel's members cheat on the same steps with the same values; lone cheaters never agree.
+TEST(SpotCheck, ACartelCheatsTogether) {
+  const Scenario sc = two_node({{"nodes", R"([{"name": "s", "count": 4, "gpu": "L4", "location": {"lat": 50.11, "lon": 8.68},
+                                              "uplink": "1Gbps", "downlink": "1Gbps", "blocks": {"start": 0, "end": 32}}])"},
+                                {"nodes[0].dishonest", R"({"rate": 0.5, "cartel": "c"})"}});
+  // nodes[0] expands to four copies with the same cartel: they agree step by step.
+  int both = 0;
+  for (int step = 0; step < 2000; ++step) {
+    const OutputId a = output_of(sc, 0, 3, step, 1.0), b = output_of(sc, 2, 3, step, 1.0);
+    EXPECT_EQ(a, b) << step;
+    both += a != kRightOutput;
+  }
+  EXPECT_NEAR(both / 2000.0, 0.5, 0.04);
+  const Scenario lone = two_node({{"nodes", R"([{"name": "s", "count": 2, "gpu": "L4", "location": {"lat": 50.11, "lon": 8.68},
+                                               "uplink": "1Gbps", "downlink": "1Gbps", "blocks": {"start": 0, "end": 32},
+                                               "dishonest": {}}])"}});
+  for (int step = 0; step < 100; ++step) {
+    EXPECT_NE(output_of(lone, 0, 3, step, 1.0), kRightOutput);
+    EXPECT_NE(output_of(lone, 0, 3, step, 1.0), output_of(lone, 1, 3, step, 1.0));
+  }
 }

@@ -316,6 +316,16 @@ TEST(FlowEngine, MatchesSimGridWithSpotChecksAndABan) {
   EXPECT_GT(simgrid_lazy["verification"]["corrupted_tokens"].get<int>(), 0);
   const auto dl = differences(simgrid_lazy, flowed_lazy, 1e-9);
   EXPECT_TRUE(dl.empty()) << "lazy: " << dl.size() << " differences:" << lines(dl);
+  // A cartel of l4-a0 and l4-a1 outvotes l4-a2.
+  const auto [simgrid_cartel, flowed_cartel] = both_engines(shipped("verification/dishonest-server.json",
+                                                                    {{"workload.sessions", "8"},
+                                                                     {"workload.arrival", R"({"process": "fixed", "interval": "12s"})"},
+                                                                     {"nodes[0].dishonest", R"({"from": "20s", "cartel": "c"})"},
+                                                                     {"nodes[1].dishonest", R"({"from": "20s", "cartel": "c"})"},
+                                                                     {"policy.verification.rate", "0.2"}}));
+  EXPECT_GT(simgrid_cartel["verification"]["wrong_outputs_passed"].get<int>(), 0);
+  const auto dc = differences(simgrid_cartel, flowed_cartel, 1e-9);
+  EXPECT_TRUE(dc.empty()) << "cartel: " << dc.size() << " differences:" << lines(dc);
 }
 
 // The DHT on routed swarms with churn: RPCs time out at failed servers, records expire, clients

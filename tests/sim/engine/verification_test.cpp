@@ -99,3 +99,24 @@ TEST(Verification, ALazyCheaterAttractsMoreChains) {
   ASSERT_EQ(checked["verification"]["banned"].size(), 1u);
   EXPECT_LT(checked["verification"]["corrupted_tokens"].get<long>(), lazy["verification"]["corrupted_tokens"].get<long>());
 }
+
+// Two of the three servers of blocks 0-15 form a cartel: they return the same wrong values, so a
+// check verified by one of them agrees, and a check of the honest server is outvoted. Checks then
+// ban the honest server and corrupt more tokens than no checks at all.
+TEST(Verification, ACartelOutvotesTheHonestServer) {
+  const auto run = [](const std::string& rate) {
+    return run_isolated(dishonest({{"nodes[1].dishonest", R"({"from": "40s", "cartel": "c"})"},
+                                   {"nodes[2].dishonest", R"({"from": "40s", "cartel": "c"})"},
+                                   {"policy.verification.rate", rate}}),
+                        quiet())
+        .metrics;
+  };
+  const auto unchecked = run("0"), checked = run("0.05");
+  const auto& v = checked["verification"];
+  ASSERT_EQ(v["banned"].size(), 1u);
+  EXPECT_EQ(v["banned"][0]["node"], "l4-a0");
+  EXPECT_TRUE(v["banned"][0]["honest"].get<bool>());
+  EXPECT_EQ(v["honest_servers_banned"].get<int>(), 1);
+  EXPECT_GT(v["wrong_outputs_passed"].get<int>(), 0);
+  EXPECT_GT(v["corrupted_tokens"].get<long>(), unchecked["verification"]["corrupted_tokens"].get<long>());
+}
