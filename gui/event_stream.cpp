@@ -78,7 +78,7 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
               .dump());
   });
   s.on_server_banned.connect([this](const sim::ServerBanned& e) {
-    sink_(json{{"t", e.t}, {"type", "server_banned"}, {"node", host_name(e.node)}, {"session", e.session}, {"step", e.step}}.dump());
+    sink_(sim::server_banned_json(e, [this](int host) { return host_name(host); }).dump());
   });
   s.on_blocks_moved.connect([this](const sim::BlocksMoved& e) {
     sink_(json{{"t", e.t}, {"type", "blocks_moved"}, {"node", host_name(e.node)}, {"from", range_json(e.from)},

@@ -124,7 +124,7 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
     }
     case EventType::ServerBanned:
       return name(e.node) + " banned: a spot check of session " + std::to_string(e.session) + " step " + std::to_string(e.step) +
-             " found its output wrong";
+             (e.honest ? " outvoted it (it was honest: a cartel)" : " found its output wrong");
     case EventType::BlocksMoved:
       return name(e.node) + " moves from blocks " + std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1) +
              " to " + std::to_string(e.blocks_to.start) + "-" + std::to_string(e.blocks_to.end - 1);

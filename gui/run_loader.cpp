@@ -377,6 +377,8 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
   } else if (type == "server_banned") {
     e.type = EventType::ServerBanned;
     e.node = host(j, "node", info);
+    if (j.contains("honest") && !j.at("honest").is_boolean()) throw EventFormatError("\"honest\": expected true or false, got " + j.at("honest").dump());
+    e.honest = j.value("honest", false);
     e.session = integer(j, "session");
     e.step = integer_or(j, "step", 0);
   } else if (type == "tree") {

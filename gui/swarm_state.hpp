@@ -154,6 +154,7 @@ struct SwarmEvent {
   int decoded = 0;          ///< SessionDone of an erasure-coded run: task outputs decoded
   BlockRange blocks_to;     ///< BlocksMoved: the new range (`blocks` is the old one)
   bool given_up = false;    ///< TransferRetry: no attempt left
+  bool honest = false;      ///< ServerBanned: the node was honest, outvoted by a cartel
   std::string text;         ///< SessionFailed, TransferRetry: reason; Compute: "blocks"/"embed"/"head";
                             ///< LinkChange: "set_bandwidth"/"set_latency"
   char direction = 'b';     ///< LinkChange set_bandwidth: 'u'p, 'd'own, 'b'oth

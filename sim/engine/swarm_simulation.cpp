@@ -700,7 +700,7 @@ struct SwarmSimulation::Impl {
     const Verdict v = majority(c.server_output, verifier_output, tie_breaker_output);
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc.policy.verification.ban && swarm->ban(liar, now())) {
-      signals.on_server_banned(ServerBanned{now(), liar, c.session, c.step});
+      signals.on_server_banned(ServerBanned{now(), liar, c.session, c.step, !sc.nodes[static_cast<std::size_t>(liar)].dishonest});
       log(1, "swarm", host_name(liar) + " banned: a spot check's majority found its output wrong");
     }
   }

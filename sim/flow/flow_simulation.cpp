@@ -941,7 +941,7 @@ class FlowSwarm {
     const Verdict v = majority(c.server_output, outputs[0], outputs[1]);
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc_.policy.verification.ban && swarm_.ban(liar, now_)) {
-      signals_.on_server_banned(ServerBanned{now_, liar, c.session, c.step});
+      signals_.on_server_banned(ServerBanned{now_, liar, c.session, c.step, !sc_.nodes[static_cast<std::size_t>(liar)].dishonest});
       log(1, "swarm", host_name(liar) + " banned: a spot check's majority found its output wrong");
     }
   }

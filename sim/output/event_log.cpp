@@ -123,7 +123,7 @@ void EventLogWriter::connect(SimSignals& s) {
   s.on_tree_changed.connect(
       [this](const TreeChanged& e) { line(tree_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
   s.on_server_banned.connect([this](const ServerBanned& e) {
-    line(json{{"t", e.t}, {"type", "server_banned"}, {"node", host_name(e.node)}, {"session", e.session}, {"step", e.step}}.dump());
+    line(server_banned_json(e, [this](int host) { return host_name(host); }).dump());
   });
   s.on_blocks_moved.connect([this](const BlocksMoved& e) {
     line(json{{"t", e.t}, {"type", "blocks_moved"}, {"node", host_name(e.node)}, {"from", range_json(e.from)},

@@ -32,6 +32,14 @@ nlohmann::json tree_changed_json(const TreeChanged& e, const HostName& host_name
   return nlohmann::json{{"t", e.t}, {"type", "tree"}, {"what", e.what}, {"node", e.node}, {"created", e.created}, {"nodes", nodes}};
 }
 
+/// A "server_banned" line: the node (named by `host_name`), whether it was honest (outvoted by a
+/// cartel), and the check that banned it.
+template <class HostName>
+nlohmann::json server_banned_json(const ServerBanned& e, const HostName& host_name) {
+  return nlohmann::json{{"t", e.t},           {"type", "server_banned"}, {"node", host_name(e.node)},
+                        {"honest", e.honest}, {"session", e.session},     {"step", e.step}};
+}
+
 /// A "session_done" or "session_failed" line ("decoded" only when outputs were decoded).
 nlohmann::json session_ended_json(const SessionEnded& e);
 

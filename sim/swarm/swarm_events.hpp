@@ -181,6 +181,7 @@ struct ServerBanned {
   int node = 0;
   int session = 0;  ///< the session whose check found it
   int step = 0;
+  bool honest = false;  ///< it was not dishonest: a cartel outvoted it
 };
 
 /// The simulator's observer signals. Subscribers connect before the run.

@@ -458,9 +458,30 @@ TEST(GuiReplay, ABannedServerStopsServingInBothTimelines) {
     const gui::SwarmState before = tl->state_at(t - 1e-6), after = tl->state_at(t + 1e-6);
     EXPECT_FALSE(before.nodes[static_cast<std::size_t>(liar)].banned);
     EXPECT_TRUE(after.nodes[static_cast<std::size_t>(liar)].banned);
+    const auto ban = std::find_if(tl->events().begin(), tl->events().end(),
+                                  [](const gui::SwarmEvent& e) { return e.type == gui::EventType::ServerBanned; });
+    ASSERT_NE(ban, tl->events().end());
+    EXPECT_FALSE(ban->honest);  // l4-a1 did cheat
     EXPECT_EQ(after.bans, 1);
     const std::vector<int> holders = after.servers_of_block(0);
     EXPECT_EQ(std::count(holders.begin(), holders.end(), liar), 0);
     EXPECT_EQ(before.servers_of_block(0).size(), 3u);
+  }
+}
+
+// A cartel of l4-a1 and l4-a2 outvotes honest l4-a0: its ban line says it was honest.
+TEST(GuiReplay, AnHonestServerOutvotedByACartelIsMarkedHonest) {
+  const LiveAndReplayed r = live_and_replayed("verification/dishonest-server.json",
+                                              {{"nodes[1].dishonest", R"({"from": "40s", "cartel": "c"})"},
+                                               {"nodes[2].dishonest", R"({"from": "40s", "cartel": "c"})"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  for (const gui::Timeline* tl : r.timelines()) {
+    SCOPED_TRACE(r.label(tl));
+    const auto ban = std::find_if(tl->events().begin(), tl->events().end(),
+                                  [](const gui::SwarmEvent& e) { return e.type == gui::EventType::ServerBanned; });
+    ASSERT_NE(ban, tl->events().end());
+    EXPECT_EQ(ban->node, tl->info().host_index("l4-a0"));
+    EXPECT_TRUE(ban->honest);
   }
 }
