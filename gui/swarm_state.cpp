@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace swarmsim::gui {
 
@@ -388,6 +389,27 @@ TimeSeries empty_series(double T, int& bins) {
   return ts;
 }
 
+/// The mean per bin over [0, T] of `value(e)` over the events `indices` lists (in time order) up to
+/// T; an event `value` gives nothing for is left out, and a bin without events stays 0.
+template <class Value>
+TimeSeries mean_per_bin(const std::vector<SwarmEvent>& events, const std::vector<std::size_t>& indices, double T, int bins,
+                        Value value) {
+  TimeSeries ts = empty_series(T, bins);
+  std::vector<int> n(static_cast<std::size_t>(bins), 0);
+  for (std::size_t i : indices) {
+    const SwarmEvent& e = events[i];
+    if (e.t > T) break;
+    const std::optional<float> v = value(e);
+    if (!v) continue;
+    const auto b = static_cast<std::size_t>(std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1));
+    ts.values[b] += *v;
+    ++n[b];
+  }
+  for (std::size_t b = 0; b < ts.values.size(); ++b)
+    if (n[b] > 0) ts.values[b] /= static_cast<float>(n[b]);
+  return ts;
+}
+
 }  // namespace
 
 TimeSeries Timeline::throughput(double T, int bins) const {
@@ -402,34 +424,15 @@ TimeSeries Timeline::throughput(double T, int bins) const {
 }
 
 TimeSeries Timeline::token_latency(double T, int bins) const {
-  TimeSeries ts = empty_series(T, bins);
-  std::vector<int> n(static_cast<std::size_t>(bins), 0);
-  for (std::size_t i : steps_) {
-    const SwarmEvent& e = events_[i];
-    if (e.t > T) break;
-    if (e.step == 0 && !info_.request_based()) continue;  // a swarm's prefill is TTFT, not a token's latency
-    const int b = std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1);
-    ts.values[static_cast<std::size_t>(b)] += static_cast<float>(e.value);
-    ++n[static_cast<std::size_t>(b)];
-  }
-  for (std::size_t b = 0; b < ts.values.size(); ++b)
-    if (n[b] > 0) ts.values[b] /= static_cast<float>(n[b]);
-  return ts;
+  const bool swarm = !info_.request_based();
+  return mean_per_bin(events_, steps_, T, bins, [swarm](const SwarmEvent& e) -> std::optional<float> {
+    if (e.step == 0 && swarm) return std::nullopt;  // a swarm's prefill is TTFT, not a token's latency
+    return static_cast<float>(e.value);
+  });
 }
 
 TimeSeries Timeline::decoded_share(double T, int bins) const {
-  TimeSeries ts = empty_series(T, bins);
-  std::vector<int> n(static_cast<std::size_t>(bins), 0);
-  for (std::size_t i : done_) {
-    const SwarmEvent& e = events_[i];
-    if (e.t > T) break;
-    const auto b = static_cast<std::size_t>(std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1));
-    ts.values[b] += e.decoded > 0 ? 1.0f : 0.0f;
-    ++n[b];
-  }
-  for (std::size_t b = 0; b < ts.values.size(); ++b)
-    if (n[b] > 0) ts.values[b] /= static_cast<float>(n[b]);
-  return ts;
+  return mean_per_bin(events_, done_, T, bins, [](const SwarmEvent& e) -> std::optional<float> { return e.decoded > 0 ? 1.0f : 0.0f; });
 }
 
 std::vector<Timeline::ActiveTransfer> Timeline::transfers_at(double T, std::size_t limit) const {
