@@ -1208,16 +1208,13 @@ void check_swarm(Reader& r, Scenario& sc) {
       if (e.direction != LinkDirection::Up) down = e.value;
     }
   }
-  // Split learning and its noise (policy.privacy) apply to a transformer served as a chain of blocks.
+  // Split learning and its noise (policy.privacy), dishonest servers and spot checks (seed 002,
+  // section 6) apply to a transformer served as a chain of blocks.
   const PrivacySpec& privacy = sc.policy.privacy;
-  if ((privacy.client_blocks > 0 || privacy.noisy()) && (sc.coded || sc.tree || sc.graph))
-    r.error("policy.privacy", std::string("applies to a transformer served as a chain of blocks; this scenario serves ") +
-                                  (sc.coded  ? "erasure-coded models (model.coded)"
-                                   : sc.tree ? "a Fisher B-tree (model.tree)"
-                                             : "a graph model as a pipeline (model.graph)"));
-  // Dishonest servers and spot checks (seed 002, section 6) apply to chains of blocks too.
   if (sc.coded || sc.tree || sc.graph) {
     const std::string what = sc.coded ? "erasure-coded models (model.coded)" : sc.tree ? "a Fisher B-tree (model.tree)" : "a graph model as a pipeline (model.graph)";
+    if (privacy.client_blocks > 0 || privacy.noisy())
+      r.error("policy.privacy", "applies to a transformer served as a chain of blocks; this scenario serves " + what);
     if (sc.policy.verification.enabled())
       r.error("policy.verification", "applies to a transformer served as a chain of blocks; this scenario serves " + what);
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
