@@ -587,7 +587,7 @@ struct SwarmSimulation::Impl {
             // Seed 002, section 6: a dishonest server may return a wrong output, a lazy one without computing.
             const OutputId output = output_of(sc, hop.server, k, step, now());
             const bool wrong = output != kRightOutput;
-            if (wrong && sc.nodes[static_cast<std::size_t>(hop.server)].dishonest->lazy) blocks_s = 0;
+            if (skips_work(sc, hop.server, output)) blocks_s = 0;
             bool crashed = false;
             try {
               compute(hop.server, blocks_s, k, step, hop.blocks, "blocks", &work);
@@ -674,9 +674,8 @@ struct SwarmSimulation::Impl {
       if (deliver(c.client, v, input_bytes, c.session, c.step, rng, true) != Delivery::Ok) return false;
       const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(v)].device;
       returned = output_of(sc, v, c.session, c.step, now());
-      const bool skips = returned != kRightOutput && sc.nodes[static_cast<std::size_t>(v)].dishonest->lazy;
       try {
-        if (!skips)
+        if (!skips_work(sc, v, returned))
           compute(v, cost->blocks_seconds(dev, sc.model, gpu::BlockWork{sc.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size()),
                   c.session, c.step, c.blocks, "check");
       } catch (const HostDown&) {

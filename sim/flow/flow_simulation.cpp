@@ -838,7 +838,7 @@ class FlowSwarm {
               double blocks_s = blocks_seconds(dev, work, hop.blocks.size());
               // Seed 002, section 6: a dishonest server may return a wrong output, a lazy one without computing.
               output = output_of(sc_, hop.server, k, step, now_);
-              if (output != kRightOutput && sc_.nodes[static_cast<std::size_t>(hop.server)].dishonest->lazy) blocks_s = 0;
+              if (skips_work(sc_, hop.server, output)) blocks_s = 0;
               bool crashed = false;
               if (blocks_s > 0) crashed = !is_on(hop.server) || !co_await server_work(hop.server, blocks_s, k, step, hop.blocks, "blocks", &work, shape);
               if (crashed) {
@@ -924,7 +924,7 @@ class FlowSwarm {
         const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(v)].device;
         double s = blocks_seconds(dev, gpu::BlockWork{sc_.workload.batch_size, c.kv_len + c.tokens, 0}, c.blocks.size());
         outputs[which] = output_of(sc_, v, c.session, c.step, now_);  // as a hop's: a lazy cheater skips the work
-        if (outputs[which] != kRightOutput && sc_.nodes[static_cast<std::size_t>(v)].dishonest->lazy) s = 0;
+        if (skips_work(sc_, v, outputs[which])) s = 0;
         ok = s <= 0 || (is_on(v) && co_await server_work(v, s, c.session, c.step, c.blocks, "check", nullptr, shape));
       }
       ok = ok && co_await deliver(v, c.client, output_bytes, latencies_.one_way(v, c.client), c.session, c.step, rng, true) == Delivery::Ok;

@@ -28,6 +28,11 @@ inline constexpr OutputId kRightOutput = 0;
 /// output for an honest node; for a dishonest one, from its `from` time on, a wrong one at its
 /// rate (a cartel's members cheat on the same steps, with the same values).
 OutputId output_of(const Scenario& sc, int node, int session, int step, double now);
+/// Whether `node`, having returned `output`, skips the work of it: a lazy cheater's wrong outputs
+/// take it no device time.
+inline bool skips_work(const Scenario& sc, int node, OutputId output) {
+  return output != kRightOutput && sc.nodes[static_cast<std::size_t>(node)].dishonest->lazy;
+}
 /// Whether that output is wrong.
 inline bool returns_wrong_output(const Scenario& sc, int node, int session, int step, double now) {
   return output_of(sc, node, session, step, now) != kRightOutput;
