@@ -234,10 +234,10 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
     long honest_banned = 0;
     for (const ServerBanned& b : v.bans) {
       const NodeSpec& n = sc_.nodes[static_cast<std::size_t>(b.node)];
-      honest_banned += !n.dishonest;
+      honest_banned += b.honest;
       bans.push_back({{"node", n.name},
                       {"t", b.t},
-                      {"honest", !n.dishonest},
+                      {"honest", b.honest},
                       {"cheating_since", n.dishonest ? json(n.dishonest->from_s) : json(nullptr)},
                       {"session", b.session},
                       {"step", b.step}});
