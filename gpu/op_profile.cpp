@@ -221,7 +221,7 @@ double ProfileCostModel::op_seconds(const DeviceSpec& device, const OpCost& op) 
   return std::max(op.flops / (device.peak_flops * e_compute), op.bytes / (device.memory_bandwidth * e_memory));
 }
 
-double ProfileCostModel::list_seconds(const DeviceSpec& device, const OpList& ops) const {
+double ProfileCostModel::ops_seconds(const DeviceSpec& device, const OpList& ops) const {
   double s = 0.0;
   for (const OpCost& op : ops) s += op_seconds(device, op);
   return s;
@@ -229,16 +229,16 @@ double ProfileCostModel::list_seconds(const DeviceSpec& device, const OpList& op
 
 double ProfileCostModel::blocks_seconds(const DeviceSpec& device, const TransformerSpec& model, const BlockWork& work,
                                         int n_blocks) const {
-  return n_blocks * list_seconds(device, block_ops(model, work));
+  return n_blocks * ops_seconds(device, block_ops(model, work));
 }
 
 double ProfileCostModel::embed_seconds(const DeviceSpec& device, const TransformerSpec& model, int batch,
                                        int tokens) const {
-  return list_seconds(device, embed_ops(model, batch, tokens));
+  return ops_seconds(device, embed_ops(model, batch, tokens));
 }
 
 double ProfileCostModel::head_seconds(const DeviceSpec& device, const TransformerSpec& model, int batch) const {
-  return list_seconds(device, head_ops(model, batch));
+  return ops_seconds(device, head_ops(model, batch));
 }
 
 std::string ProfileCostModel::pricing() const {

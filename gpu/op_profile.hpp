@@ -84,9 +84,9 @@ class ProfileCostModel final : public ShardCostModel {
   /// "profile" when every device kind has a profile, else e.g.
   /// "profile for CPU devices (cpu: AMD EPYC), roofline for GPU devices".
   std::string pricing() const override;
+  double ops_seconds(const DeviceSpec& device, const OpList& ops) const override;
 
  private:
-  double list_seconds(const DeviceSpec& device, const OpList& ops) const;
   std::vector<OpProfile> profiles_;
   RooflineCostModel roofline_;
 };

@@ -16,7 +16,7 @@ bool RooflineCostModel::compute_bound(const DeviceSpec& d, const OpCost& op) con
   return op.intensity() > (d.peak_flops * compute_eff) / (d.memory_bandwidth * eff_.memory);
 }
 
-double RooflineCostModel::list_seconds(const DeviceSpec& d, const OpList& ops) const {
+double RooflineCostModel::ops_seconds(const DeviceSpec& d, const OpList& ops) const {
   double s = 0.0;
   for (const OpCost& op : ops) s += op_seconds(d, op);
   return s;
@@ -24,15 +24,15 @@ double RooflineCostModel::list_seconds(const DeviceSpec& d, const OpList& ops) c
 
 double RooflineCostModel::blocks_seconds(const DeviceSpec& d, const TransformerSpec& m, const BlockWork& w,
                                          int n_blocks) const {
-  return n_blocks * list_seconds(d, block_ops(m, w));  // blocks of a model are identical
+  return n_blocks * ops_seconds(d, block_ops(m, w));  // blocks of a model are identical
 }
 
 double RooflineCostModel::embed_seconds(const DeviceSpec& d, const TransformerSpec& m, int batch, int tokens) const {
-  return list_seconds(d, embed_ops(m, batch, tokens));
+  return ops_seconds(d, embed_ops(m, batch, tokens));
 }
 
 double RooflineCostModel::head_seconds(const DeviceSpec& d, const TransformerSpec& m, int batch) const {
-  return list_seconds(d, head_ops(m, batch));
+  return ops_seconds(d, head_ops(m, batch));
 }
 
 }  // namespace swarmsim::gpu

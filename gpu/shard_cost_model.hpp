@@ -20,6 +20,8 @@ class ShardCostModel {
                                int tokens) const = 0;
   /// Seconds for the client's final norm, LM head and sampling of one position per sequence.
   virtual double head_seconds(const DeviceSpec& device, const TransformerSpec& model, int batch) const = 0;
+  /// Seconds for any list of ops on `device` (the training ops of adapter.hpp).
+  virtual double ops_seconds(const DeviceSpec& device, const OpList& ops) const = 0;
   /// Name of the pricing, reported in metrics ("roofline", ...).
   virtual std::string pricing() const = 0;
 };
@@ -46,12 +48,12 @@ class RooflineCostModel final : public ShardCostModel {
                         int n_blocks) const override;
   double embed_seconds(const DeviceSpec& device, const TransformerSpec& model, int batch, int tokens) const override;
   double head_seconds(const DeviceSpec& device, const TransformerSpec& model, int batch) const override;
+  double ops_seconds(const DeviceSpec& device, const OpList& ops) const override;
   std::string pricing() const override { return "roofline"; }
 
   const RooflineEfficiency& efficiency() const { return eff_; }
 
  private:
-  double list_seconds(const DeviceSpec& device, const OpList& ops) const;
   RooflineEfficiency eff_;
 };
 
