@@ -65,6 +65,9 @@ RealModel::RealModel(const Scenario& sc, gpu::Backend& be, std::shared_ptr<const
     throw std::runtime_error("--execute real supports Llama-style dense blocks (RMSNorm, RoPE, SiLU-gated MLP); " + m.name +
                              (m.n_experts != 1 ? " is a mixture of experts" : " uses LayerNorm and a GELU MLP") +
                              ": run it priced (without --execute real)");
+  if (sc.workload.fine_tuning)
+    throw std::runtime_error("--execute real runs the forward kernels of inference; fine-tuning sessions (workload.fine_tuning) "
+                             "are priced: run them without --execute real");
   const CompressionSpec& comp = sc.policy.compression;
   const PrivacySpec& privacy = sc.policy.privacy;
   compares_ = comp.hidden_states || comp.llm_int8_weights || privacy.noisy();

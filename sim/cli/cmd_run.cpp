@@ -65,14 +65,32 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
       break;
     }
   }
-  std::printf("tokens/s      %.3f  (%llu tokens over %s)\n", tp["tokens_per_s"].get<double>(),
-              static_cast<unsigned long long>(tp["tokens_generated"].get<std::uint64_t>()),
-              sim::format_duration(tp["window_s"].get<double>()).c_str());
-  std::printf("steps/s       %.3f  generation steps per second per session\n", tp["generation_steps_per_s"].get<double>());
-  std::printf("TTFT          %s\n", latency_line(m["latency_s"]["time_to_first_token"]).c_str());
-  std::printf("per token     %s\n", latency_line(m["latency_s"]["per_token"]).c_str());
-  if (const auto& b = m["latency_breakdown_s"]["per_token"]; b["steps"].get<long>() > 0)
-    std::printf("  mean        %s = %s\n", sim::format_duration(b["latency"].get<double>()).c_str(), breakdown_line(b).c_str());
+  if (m.contains("fine_tuning")) {  // training steps instead of generated tokens (seed 002, section 2.4)
+    const auto& f = m["fine_tuning"];
+    const auto& c = f["checkpoints"];
+    std::printf("trained       %.0f tokens/s  (%.0f tokens in %ld steps over %s); %s rank %d, %.3g parameters per block\n",
+                f["trained_tokens_per_s"].get<double>(), f["trained_tokens"].get<double>(), f["steps"].get<long>(),
+                sim::format_duration(tp["window_s"].get<double>()).c_str(), f["adapter"].get<std::string>().c_str(), f["rank"].get<int>(),
+                f["params_per_block"].get<double>());
+    std::printf("step          %s\n", latency_line(f["step_time_s"]).c_str());
+    if (const auto& b = f["step_breakdown_s"]; b["steps"].get<long>() > 0)
+      std::printf("  mean        %s = %s\n", sim::format_duration(b["latency"].get<double>()).c_str(), breakdown_line(b).c_str());
+    std::printf("device time   forward %s, backward %s, loss %s\n", sim::format_duration(f["device_seconds"]["forward"].get<double>()).c_str(),
+                sim::format_duration(f["device_seconds"]["backward"].get<double>()).c_str(),
+                sim::format_duration(f["device_seconds"]["loss"].get<double>()).c_str());
+    std::printf("checkpoints   %ld saved (%s), %ld restored into replacements (%s), %ld adapter updates lost\n", c["saved"].get<long>(),
+                sim::format_bytes(c["saved_bytes"].get<double>()).c_str(), c["restored"].get<long>(),
+                sim::format_bytes(c["restored_bytes"].get<double>()).c_str(), c["updates_lost"].get<long>());
+  } else {
+    std::printf("tokens/s      %.3f  (%llu tokens over %s)\n", tp["tokens_per_s"].get<double>(),
+                static_cast<unsigned long long>(tp["tokens_generated"].get<std::uint64_t>()),
+                sim::format_duration(tp["window_s"].get<double>()).c_str());
+    std::printf("steps/s       %.3f  generation steps per second per session\n", tp["generation_steps_per_s"].get<double>());
+    std::printf("TTFT          %s\n", latency_line(m["latency_s"]["time_to_first_token"]).c_str());
+    std::printf("per token     %s\n", latency_line(m["latency_s"]["per_token"]).c_str());
+    if (const auto& b = m["latency_breakdown_s"]["per_token"]; b["steps"].get<long>() > 0)
+      std::printf("  mean        %s = %s\n", sim::format_duration(b["latency"].get<double>()).c_str(), breakdown_line(b).c_str());
+  }
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
   if (m.contains("privacy")) {  // split learning (seed 002, section 6.3.1)
@@ -336,6 +354,11 @@ int run(const RunArgs& args) {
   if (sc.graph && args.execute == "real") {
     std::fprintf(stderr, "swarmsim run: --execute real runs transformer blocks on real kernels; %s serves a graph model, "
                          "whose stages are priced (drop --execute or use --execute priced)\n", args.file.c_str());
+    return 2;
+  }
+  if (sc.workload.fine_tuning && args.execute == "real") {
+    std::fprintf(stderr, "swarmsim run: --execute real runs the forward kernels of inference; %s runs fine-tuning sessions, whose "
+                         "backward passes and adapter updates are priced (drop --execute)\n", args.file.c_str());
     return 2;
   }
   if (sc.engine == sim::EngineKind::Flow && args.execute == "real") {

@@ -45,6 +45,7 @@
 #include "sim/swarm/server_load.hpp"
 #include "sim/swarm/swarm_state.hpp"
 #include "sim/swarm/session_plan.hpp"
+#include "sim/swarm/training_step.hpp"
 #include "sim/units.hpp"
 #include "sim/verification/spot_check.hpp"
 
@@ -245,7 +246,10 @@ struct SwarmSimulation::Impl {
     for (int k = 0; k < sc.workload.sessions; ++k) {
       sg4::this_actor::sleep_until(arrivals[static_cast<std::size_t>(k)]);
       const int client = S + k % C;
-      sg4::Actor::create("session-" + std::to_string(k), platform->host(client), [this, k] { session_actor(k); });
+      if (sc.workload.fine_tuning)
+        sg4::Actor::create("session-" + std::to_string(k), platform->host(client), [this, k] { training_session_actor(k); });
+      else
+        sg4::Actor::create("session-" + std::to_string(k), platform->host(client), [this, k] { session_actor(k); });
     }
   }
 
@@ -643,6 +647,148 @@ struct SwarmSimulation::Impl {
         last_token = now();
       }
       if (values && real->compares()) effects.push_back(real->effect(*values));
+      release(reservations);
+      end_session(k, true, "", tokens);
+    } catch (const HostDown& d) {
+      release(reservations);
+      end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
+    } catch (const simgrid::Exception&) {
+      release(reservations);
+      end_session(k, false, host_name(client) + " failed during " + stage, tokens);
+    }
+  }
+
+  /// A fine-tuning session (workload.fine_tuning, seed 002 section 2.4). Each training step runs
+  /// forward legs client -> hop 0 -> ... -> hop H-1 -> client (the loss), then backward legs
+  /// client -> hop H-1 -> ... -> hop 0 -> client (an acknowledgement: the embeddings are frozen).
+  /// A server that fails is replaced as in inference (Petals' recovery); the replacement restores
+  /// the adapters of its blocks from the client's last checkpoint, and the step restarts its
+  /// forward pass at the replaced hop from the client's cached inputs. Servers whose backward leg
+  /// had finished before the failure apply a second update on the retried step.
+  void training_session_actor(int k) {
+    Rng rng = root_rng.split(static_cast<std::uint64_t>(k));
+    const FineTuningSpec& ft = *sc.workload.fine_tuning;
+    const double arrival = now();
+    const SessionShape shape = session_shape(sc, k, arrival);
+    const int client = shape.client;
+    const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
+    signals.on_session_started(SessionStarted{arrival, k, client});
+    session_deadline[static_cast<std::size_t>(k)] = shape.deadline;
+    session_priority[static_cast<std::size_t>(k)] = shape.priority;
+    const RouteRequest& req = shape.request;
+    const TrainingStep price(sc, *cost);
+    AdapterLedger adapters(sc.model.n_layers, ft.checkpoint_every);
+    std::optional<Chain> chain;
+    int attempt = 0, tokens = 0;
+    std::vector<Reservation> reservations;
+    std::vector<std::pair<int, int>> failed_seen;
+    std::string stage = "routing";
+    try {
+      chain = route_with_retries(req, rng, arrival, attempt, client, k);
+      if (!chain) {
+        end_session(k, false, admission_failure(sc, attempt, now() - arrival), 0);
+        return;
+      }
+      reserve(chain->hops, shape.kv_per_block, reservations);
+      signals.on_chain_formed(chain_formed_event(now(), k, attempt, *chain));
+      if (verbosity >= 1) log(1, who, "chain " + chain_text(sc, *chain));
+      const gpu::DeviceSpec& client_dev = *sc.clients[static_cast<std::size_t>(k % C)].device;
+      std::vector<char> restore(chain->hops.size(), 0);  // a replacement's adapters come from the client first
+      double last_step = arrival;
+      // One leg: `payload` from `from` to hop `h`'s server, then `seconds` of work there. A failure
+      // throws HopFailed naming the hop to replace (`sender_hop` when the sender failed).
+      const auto leg = [&](int from, int sender_hop, std::size_t h, double payload, double seconds, const char* what, int step) {
+        const ChainHop hop = chain->hops[h];
+        if (platform->host(hop.server)->is_on() && (!serves(hop.server, hop.blocks) || lost_cache(hop.server, reservations)))
+          throw HopFailed{static_cast<int>(h), now()};  // it moved its blocks or restarted: it says so at once
+        const Delivery d = deliver(from, hop.server, payload, k, step, rng);
+        if (d == Delivery::SenderFailed) throw HopFailed{sender_hop, now()};
+        if (d == Delivery::ReceiverFailed) throw HopFailed{static_cast<int>(h), now()};
+        bool crashed = false;
+        try {
+          compute(hop.server, seconds, k, step, hop.blocks, what);
+        } catch (const HostDown&) {
+          crashed = true;
+        } catch (const simgrid::Exception&) {
+          crashed = true;
+        }
+        if (crashed) {  // the client hears nothing until its timeout or the swarm's notice
+          const double since = now();
+          const double notice = std::min(since + sc.policy.faults.transfer_timeout_s, death_notice_time(hop.server));
+          if (notice > now()) sg4::this_actor::sleep_until(notice);
+          throw HopFailed{static_cast<int>(h), since};
+        }
+      };
+      for (int step = 0; step < ft.steps; ++step) {
+        stage = "training step " + std::to_string(step);
+        compute(client, price.embed_s(client_dev), k, step, {}, "embed");
+        bool backward = false;
+        std::size_t h = 0;  // forward: the next hop; backward: one past the next hop
+        int prev = client;
+        while (true) {
+          try {
+            const std::size_t n = chain->hops.size();
+            if (!backward && h == n) {  // the last server returns the activations; the client computes the loss
+              if (deliver(prev, client, price.activation_bytes(), k, step, rng) != Delivery::Ok) throw HopFailed{static_cast<int>(n) - 1, now()};
+              compute(client, price.loss_s(client_dev), k, step, {}, "loss");
+              backward = true;
+              prev = client;
+            } else if (!backward) {
+              const ChainHop hop = chain->hops[h];
+              if (restore[h]) {
+                const AdapterLedger::Restore r = adapters.restore(hop.blocks);
+                const double bytes = price.checkpoint_bytes(r.checkpointed_blocks);
+                if (bytes > 0 && deliver(client, hop.server, bytes, k, step, rng) != Delivery::Ok) throw HopFailed{static_cast<int>(h), now()};
+                signals.on_adapters_moved(AdaptersMoved{now(), k, step - 1, hop.server, hop.blocks, bytes, true, r.updates_lost});
+                restore[h] = 0;
+              }
+              const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
+              leg(prev, static_cast<int>(h) - 1, h, price.activation_bytes(), price.forward_s(dev, hop.blocks.size()), "forward", step);
+              prev = hop.server;
+              ++h;
+            } else if (h > 0) {
+              const ChainHop hop = chain->hops[h - 1];
+              const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
+              leg(prev, static_cast<int>(std::min(h, n - 1)), h - 1, price.gradient_bytes(), price.backward_s(dev, hop.blocks.size()), "backward", step);
+              prev = hop.server;
+              --h;
+            } else {  // the first server acknowledges the step
+              if (deliver(prev, client, 0.0, k, step, rng) != Delivery::Ok) throw HopFailed{0, now()};
+              break;
+            }
+          } catch (const HopFailed& failed) {
+            const ChainRepair repair = begin_repair(*swarm, req, *chain, failed.hop, reservations, failed_seen);
+            const ChainHop lost = repair.lost;
+            stage = "recovery of " + host_name(lost.server) + " at " + stage;
+            std::optional<Chain> sub = route_with_retries(repair.span, rng, now(), attempt, client, k, &failed_seen);
+            if (!sub) {
+              release(reservations);
+              end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks, true), tokens);
+              return;
+            }
+            reserve(sub->hops, shape.kv_per_block, reservations);
+            splice_repair(*chain, restore, repair, *sub, 1);  // every replacement hop restores its adapters
+            signals.on_session_recovered(recovered_event(now(), k, step, 0, sc.workload.batch_size, repair, *sub, (*swarm)[lost.server], failed.since));
+            log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+            stage = "training step " + std::to_string(step);
+            backward = false;  // the step's forward restarts at the replacement from the client's cached inputs
+            h = static_cast<std::size_t>(repair.hop);
+            prev = client;
+          }
+        }
+        adapters.updated(BlockRange{sc.first_served_block(), sc.model.n_layers});
+        if (adapters.checkpoint_due(step))  // part of the step: the client waits for every server's adapters
+          for (const ChainHop& hop : chain->hops) {  // a failed save is found by the next step's forward pass
+            const double bytes = price.checkpoint_bytes(hop.blocks.size());
+            if (deliver(hop.server, client, bytes, k, step, rng) != Delivery::Ok) continue;
+            adapters.saved(hop.blocks);
+            signals.on_adapters_moved(AdaptersMoved{now(), k, step, hop.server, hop.blocks, bytes, false, 0});
+          }
+        tokens += sc.workload.batch_size * sc.workload.prompt_tokens;
+        signals.on_step(StepCompleted{now(), k, step, now() - last_step, false});
+        log(2, who, stage + " done");
+        last_step = now();
+      }
       release(reservations);
       end_session(k, true, "", tokens);
     } catch (const HostDown& d) {

@@ -34,6 +34,7 @@
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/swarm_state.hpp"
 #include "sim/swarm/session_plan.hpp"
+#include "sim/swarm/training_step.hpp"
 #include "sim/topology_monitor.hpp"
 #include "sim/units.hpp"
 #include "sim/verification/spot_check.hpp"
@@ -204,7 +205,7 @@ class FlowSwarm {
   void spawn_next_session() {
     if (next_session_ >= sc_.workload.sessions) return;
     const int k = next_session_++;
-    spawn(session(k), arrivals_[static_cast<std::size_t>(k)]);
+    spawn(sc_.workload.fine_tuning ? training_session(k) : session(k), arrivals_[static_cast<std::size_t>(k)]);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -886,6 +887,142 @@ class FlowSwarm {
         signals_.on_step(StepCompleted{now_, k, step, now_ - last_token, corrupted});
         if (verbosity_ >= 2) log(2, who, stage + " done");
         last_token = now_;
+      }
+      swarm_.release(reservations);
+      end_session(k, true, "", tokens);
+    } catch (const HostDown& d) {
+      swarm_.release(reservations);
+      end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
+    }
+  }
+
+  /// A fine-tuning session, as the SimGrid engine's training_session_actor (swarm_simulation.cpp):
+  /// forward legs to the loss, backward legs in reverse, checkpoints, and Petals' recovery with the
+  /// adapters restored from the client's checkpoint.
+  Process training_session(int k) {
+    spawn_next_session();
+    Rng rng = root_rng_.split(static_cast<std::uint64_t>(k));
+    const FineTuningSpec& ft = *sc_.workload.fine_tuning;
+    const double arrival = now_;
+    const SessionShape shape = session_shape(sc_, k, arrival);
+    const int client = shape.client;
+    const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
+    signals_.on_session_started(SessionStarted{arrival, k, client});
+    const RouteRequest& req = shape.request;
+    const TrainingStep price(sc_, *cost_);
+    AdapterLedger adapters(sc_.model.n_layers, ft.checkpoint_every);
+    std::optional<Chain> chain;
+    int attempt = 0, tokens = 0;
+    std::vector<Reservation> reservations;
+    std::vector<std::pair<int, int>> failed_seen;
+    std::string stage = "routing";
+    try {
+      chain = co_await route_with_retries(req, rng, arrival, attempt, client, k);
+      if (!chain) {
+        end_session(k, false, admission_failure(sc_, attempt, now_ - arrival), 0);
+        co_return;
+      }
+      swarm_.reserve(chain->hops, shape.kv_per_block, reservations);
+      signals_.on_chain_formed(chain_formed_event(now_, k, attempt, *chain));
+      if (verbosity_ >= 1) log(1, who, "chain " + chain_text(sc_, *chain));
+      const gpu::DeviceSpec& client_dev = *sc_.clients[static_cast<std::size_t>(k % C_)].device;
+      std::vector<char> restore(chain->hops.size(), 0);
+      double last_step = arrival;
+      for (int step = 0; step < ft.steps; ++step) {
+        stage = "training step " + std::to_string(step);
+        if (const double embed_s = price.embed_s(client_dev); embed_s > 0) co_await computed(client, embed_s, k, step, {}, "embed");
+        bool backward = false;
+        std::size_t h = 0;  // forward: the next hop; backward: one past the next hop
+        int prev = client;
+        while (true) {
+          std::optional<HopFailed> failed;
+          const std::size_t n = chain->hops.size();
+          if (!backward && h == n) {
+            if (co_await deliver(prev, client, price.activation_bytes(), latencies_.one_way(prev, client), k, step, rng) != Delivery::Ok) {
+              failed = HopFailed{static_cast<int>(n) - 1, now_};
+            } else {
+              if (const double loss_s = price.loss_s(client_dev); loss_s > 0) co_await computed(client, loss_s, k, step, {}, "loss");
+              backward = true;
+              prev = client;
+              continue;
+            }
+          } else if (backward && h == 0) {
+            if (co_await deliver(prev, client, 0.0, latencies_.one_way(prev, client), k, step, rng) == Delivery::Ok) break;
+            failed = HopFailed{0, now_};
+          } else {
+            const std::size_t at = backward ? h - 1 : h;
+            const ChainHop hop = chain->hops[at];
+            if (!backward && restore[at]) {
+              const AdapterLedger::Restore r = adapters.restore(hop.blocks);
+              const double bytes = price.checkpoint_bytes(r.checkpointed_blocks);
+              if (bytes > 0 && co_await deliver(client, hop.server, bytes, latencies_.one_way(client, hop.server), k, step, rng) != Delivery::Ok)
+                failed = HopFailed{static_cast<int>(at), now_};
+              if (!failed) {
+                signals_.on_adapters_moved(AdaptersMoved{now_, k, step - 1, hop.server, hop.blocks, bytes, true, r.updates_lost});
+                restore[at] = 0;
+              }
+            }
+            if (!failed && is_on(hop.server) && (!swarm_.serves(hop.server, hop.blocks) || swarm_.lost_cache(hop.server, reservations)))
+              failed = HopFailed{static_cast<int>(at), now_};
+            if (!failed) {
+              const int sender_hop = backward ? static_cast<int>(std::min(h, n - 1)) : static_cast<int>(h) - 1;
+              const double payload = backward ? price.gradient_bytes() : price.activation_bytes();
+              const Delivery d = co_await deliver(prev, hop.server, payload, latencies_.one_way(prev, hop.server), k, step, rng);
+              if (d == Delivery::SenderFailed) failed = HopFailed{sender_hop, now_};
+              if (d == Delivery::ReceiverFailed) failed = HopFailed{static_cast<int>(at), now_};
+            }
+            if (!failed) {
+              const gpu::DeviceSpec& dev = *sc_.nodes[static_cast<std::size_t>(hop.server)].device;
+              const double seconds = backward ? price.backward_s(dev, hop.blocks.size()) : price.forward_s(dev, hop.blocks.size());
+              bool crashed = false;
+              if (seconds > 0)
+                crashed = !is_on(hop.server) || !co_await server_work(hop.server, seconds, k, step, hop.blocks, backward ? "backward" : "forward", nullptr, shape);
+              if (crashed) {
+                const double since = now_;
+                const double notice = std::min(since + sc_.policy.faults.transfer_timeout_s, swarm_.death_notice_time(hop.server, now_));
+                if (notice > now_) co_await sleep_until(notice);
+                failed = HopFailed{static_cast<int>(at), since};
+              }
+            }
+            if (!failed) {
+              prev = hop.server;
+              if (backward)
+                --h;
+              else
+                ++h;
+              continue;
+            }
+          }
+          const ChainRepair repair = begin_repair(swarm_, req, *chain, failed->hop, reservations, failed_seen);
+          const ChainHop lost = repair.lost;
+          stage = "recovery of " + host_name(lost.server) + " at " + stage;
+          std::optional<Chain> sub = co_await route_with_retries(repair.span, rng, now_, attempt, client, k, &failed_seen);
+          if (!sub) {
+            swarm_.release(reservations);
+            end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks, true), tokens);
+            co_return;
+          }
+          swarm_.reserve(sub->hops, shape.kv_per_block, reservations);
+          splice_repair(*chain, restore, repair, *sub, 1);  // every replacement hop restores its adapters
+          signals_.on_session_recovered(recovered_event(now_, k, step, 0, sc_.workload.batch_size, repair, *sub, swarm_[lost.server], failed->since));
+          log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+          stage = "training step " + std::to_string(step);
+          backward = false;
+          h = static_cast<std::size_t>(repair.hop);
+          prev = client;
+        }
+        adapters.updated(BlockRange{sc_.first_served_block(), sc_.model.n_layers});
+        if (adapters.checkpoint_due(step))
+          for (const ChainHop& hop : chain->hops) {
+            const double bytes = price.checkpoint_bytes(hop.blocks.size());
+            if (co_await deliver(hop.server, client, bytes, latencies_.one_way(hop.server, client), k, step, rng) != Delivery::Ok) continue;
+            adapters.saved(hop.blocks);
+            signals_.on_adapters_moved(AdaptersMoved{now_, k, step, hop.server, hop.blocks, bytes, false, 0});
+          }
+        tokens += sc_.workload.batch_size * sc_.workload.prompt_tokens;
+        signals_.on_step(StepCompleted{now_, k, step, now_ - last_step, false});
+        if (verbosity_ >= 2) log(2, who, stage + " done");
+        last_step = now_;
       }
       swarm_.release(reservations);
       end_session(k, true, "", tokens);

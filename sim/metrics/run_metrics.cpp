@@ -6,6 +6,7 @@
 
 #include "gpu/model_catalog.hpp"
 #include "sim/privacy/gaussian_mechanism.hpp"
+#include "sim/swarm/training_step.hpp"
 
 namespace swarmsim::sim {
 
@@ -58,6 +59,12 @@ void RunMetrics::connect(SimSignals& s) {
     if (e.check() || e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
     LatencyParts& p = sessions_[static_cast<std::size_t>(e.session)].open;
     (e.blocks.empty() ? p.client_compute : p.server_compute) += e.device_seconds;
+    if (sc_.workload.fine_tuning) {
+      const std::string_view what(e.what);
+      if (what == "forward") training_.forward_s += e.device_seconds;
+      if (what == "backward") training_.backward_s += e.device_seconds;
+      if (what == "loss") training_.loss_s += e.device_seconds;
+    }
     p.contention += beyond(e.end - e.start, e.device_seconds);
   });
   s.on_transfer.connect([this](const TransferSpan& e) {
@@ -72,6 +79,15 @@ void RunMetrics::connect(SimSignals& s) {
   });
   s.on_step.connect([this](const StepCompleted& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
+    if (sc_.workload.fine_tuning) {  // a training step: no token generated
+      training_.step_time.record(e.latency);
+      training_.steps.parts += r.open;
+      training_.steps.latency += e.latency;
+      ++training_.steps.steps;
+      r.open = {};
+      r.last_token = e.t;
+      return;
+    }
     if (e.step == 0) {
       r.first_token = e.t;
       ttft_.record(e.latency);
@@ -94,6 +110,16 @@ void RunMetrics::connect(SimSignals& s) {
     verification_.wrong_outputs_passed += e.server_was_wrong && std::string_view(e.verdict) == "agreed";
   });
   s.on_server_banned.connect([this](const ServerBanned& e) { verification_.bans.push_back(e); });
+  s.on_adapters_moved.connect([this](const AdaptersMoved& e) {
+    if (e.restored) {
+      ++training_.restored;
+      training_.restored_bytes += e.bytes;
+      training_.updates_lost += e.updates_lost;
+    } else {
+      ++training_.saved;
+      training_.saved_bytes += e.bytes;
+    }
+  });
   s.on_transfer_retried.connect([this](const TransferRetried& e) {
     ++retries_;
     if (e.reason == "checksum") ++checksum_failures_;
@@ -219,6 +245,30 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
   };
   if (sc_.policy.privacy.client_blocks > 0 || sc_.policy.privacy.noisy()) out["privacy"] = privacy_json(sc_);
+  if (const auto& ft = sc_.workload.fine_tuning) {
+    const TrainingTally& t = training_;
+    const double trained = static_cast<double>(t.steps.steps) * sc_.workload.batch_size * sc_.workload.prompt_tokens;
+    json targets = json::array();
+    if (ft->adapter.kind == gpu::AdapterKind::Lora)
+      for (const auto& [bit, name] : {std::pair{gpu::kLoraQkv, "qkv"}, {gpu::kLoraO, "o"}, {gpu::kLoraGateUp, "gate_up"}, {gpu::kLoraDown, "down"}})
+        if (ft->adapter.targets & bit) targets.push_back(name);
+    out["fine_tuning"] = {
+        {"adapter", ft->adapter.kind == gpu::AdapterKind::Lora ? "lora" : "bottleneck"},
+        {"rank", ft->adapter.rank},
+        {"targets", targets},
+        {"optimizer", ft->optimizer == gpu::Optimizer::Adam ? "adam" : "sgd"},
+        {"params_per_block", gpu::adapter_params_per_block(sc_.model, ft->adapter)},
+        {"training_bytes_per_block", training_bytes_per_block(sc_)},
+        {"steps", t.steps.steps},
+        {"trained_tokens", trained},
+        {"trained_tokens_per_s", window > 0 ? trained / window : 0.0},
+        {"step_time_s", summary(t.step_time)},
+        {"step_breakdown_s", t.steps.to_json()},
+        {"device_seconds", {{"forward", t.forward_s}, {"backward", t.backward_s}, {"loss", t.loss_s}}},
+        {"checkpoints",
+         {{"every", ft->checkpoint_every}, {"saved", t.saved}, {"saved_bytes", t.saved_bytes}, {"restored", t.restored},
+          {"restored_bytes", t.restored_bytes}, {"updates_lost", t.updates_lost}}}};
+  }
   const bool dishonest = std::any_of(sc_.nodes.begin(), sc_.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
   if (dishonest || sc_.policy.verification.enabled()) {
     const VerificationTally& v = verification_;

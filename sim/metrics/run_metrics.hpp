@@ -93,6 +93,14 @@ class RunMetrics {
     double check_bytes = 0.0, check_device_seconds = 0.0;
     std::vector<ServerBanned> bans;
   } verification_;
+  /// Fine-tuning sessions (workload.fine_tuning): their steps replace prefill and decode.
+  struct TrainingTally {
+    StepBreakdown steps;
+    LatencyHistogram step_time;
+    double forward_s = 0.0, backward_s = 0.0, loss_s = 0.0;  ///< device seconds by leg
+    long saved = 0, restored = 0, updates_lost = 0;
+    double saved_bytes = 0.0, restored_bytes = 0.0;
+  } training_;
 };
 
 }  // namespace swarmsim::sim

@@ -73,8 +73,13 @@ struct RouteRequest {
     const double a = gpu::dtype_bytes(m.activation_dtype);
     return (c ? c->message_bytes(elements, a) : elements * a) + o.header_bytes;
   }
-  /// KV bytes the session needs on each block it uses: eq. 4 x batch x (prompt + new tokens).
+  /// Bytes a fine-tuning session holds on each block it uses (adapters, optimizer state, saved
+  /// inputs); -1 for an inference session, which holds its KV cache.
+  double training_bytes_per_block = -1.0;
+  /// Bytes the session needs on each block it uses: its training state, or its KV cache,
+  /// eq. 4 x batch x (prompt + new tokens).
   double kv_bytes_per_block(const gpu::TransformerSpec& m) const {
+    if (training_bytes_per_block >= 0) return training_bytes_per_block;
     return m.kv_bytes_per_token_per_block() * batch * (prompt_tokens + new_tokens);  // seed 002, eq. 4
   }
 };

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu/adapter.hpp"
 #include "gpu/device_catalog.hpp"
 #include "gpu/model_catalog.hpp"
 #include "sim/partition/brkga.hpp"
@@ -80,6 +81,20 @@ struct TraceArrival {
   int priority = 0;       ///< higher first under the priority scheduler (ties: earliest deadline)
 };
 
+/// Fine-tuning sessions (seed 002, section 2.4): a session trains adapters instead of generating
+/// tokens. Each training step sends batch_size x prompt_tokens tokens forward along the chain
+/// (servers run their blocks with the adapters and keep their input), the client computes the
+/// loss and its gradient, and the gradient goes back along the chain in reverse; each server
+/// recomputes its blocks, backpropagates through the frozen weights and updates its adapters
+/// (eq. 7). The session's adapters live on its servers; every `checkpoint_every` steps each server
+/// sends them to the client, which restores them into a replacement after a failure.
+struct FineTuningSpec {
+  gpu::AdapterSpec adapter;                       ///< kind, rank and (LoRA) targets, the same on every block
+  int steps = 1;                                  ///< training steps per session
+  gpu::Optimizer optimizer = gpu::Optimizer::Adam;
+  int checkpoint_every = 0;                       ///< steps between checkpoints of the adapters to the client (0 = never)
+};
+
 struct WorkloadSpec {
   int sessions = 1;
   double start_s = 0.0;      ///< arrival time of the first session
@@ -93,6 +108,7 @@ struct WorkloadSpec {
   double deadline_s = 0.0;   ///< a session should finish this long after arrival (priority scheduler; 0 = none)
   std::vector<TraceArrival> trace;  ///< Trace: the arrivals, sorted by time (sessions = trace.size())
   std::string trace_file;    ///< Trace: where they were read from
+  std::optional<FineTuningSpec> fine_tuning;  ///< sessions train adapters instead of generating tokens
 };
 
 /// How a client picks the chain of servers.

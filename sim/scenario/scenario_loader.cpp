@@ -76,7 +76,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
-      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline"}},
+      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "fine_tuning"}},
+      {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every"}},
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
@@ -853,6 +854,42 @@ void read_arrival_trace(Reader& r, const std::string& file, const std::string& p
   sc.workload.trace_file = where;
 }
 
+/// workload.fine_tuning (seed 002, section 2.4).
+void read_fine_tuning(Reader& r, const json& v, WorkloadSpec& w) {
+  const std::string fp = "workload.fine_tuning";
+  if (!r.object(v, fp, "fine_tuning")) return;
+  FineTuningSpec f;
+  f.adapter.kind = r.choice<gpu::AdapterKind>(v, "adapter", fp, false,
+                                              {{"lora", gpu::AdapterKind::Lora}, {"bottleneck", gpu::AdapterKind::Bottleneck}})
+                       .value_or(gpu::AdapterKind::Lora);
+  f.adapter.rank = static_cast<int>(r.integer(v, "rank", fp, false, 1, 65536).value_or(8));
+  f.steps = static_cast<int>(r.integer(v, "steps", fp, true, 1, 100000000).value_or(1));
+  f.optimizer = r.choice<gpu::Optimizer>(v, "optimizer", fp, false, {{"adam", gpu::Optimizer::Adam}, {"sgd", gpu::Optimizer::Sgd}})
+                    .value_or(gpu::Optimizer::Adam);
+  f.checkpoint_every = static_cast<int>(r.integer(v, "checkpoint_every", fp, false, 0, 100000000).value_or(0));
+  if (const json* t = Reader::get(v, "targets")) {
+    const std::vector<std::pair<std::string, gpu::LoraTarget>> names{
+        {"qkv", gpu::kLoraQkv}, {"o", gpu::kLoraO}, {"gate_up", gpu::kLoraGateUp}, {"down", gpu::kLoraDown}};
+    if (f.adapter.kind != gpu::AdapterKind::Lora) {
+      r.error(fp + ".targets", "only applies to \"adapter\": \"lora\"; a bottleneck adapter follows each block (eq. 5)");
+    } else if (!t->is_array() || t->empty()) {
+      r.error(fp + ".targets", "expected a non-empty array of \"qkv\", \"o\", \"gate_up\", \"down\", got " + type_name(*t));
+    } else {
+      f.adapter.targets = 0;
+      for (std::size_t i = 0; i < t->size(); ++i) {
+        const json& e = (*t)[i];
+        const auto it = std::find_if(names.begin(), names.end(), [&](const auto& n) { return e.is_string() && e.get<std::string>() == n.first; });
+        if (it == names.end())
+          r.error(at_index(fp + ".targets", i), "expected one of \"qkv\", \"o\", \"gate_up\", \"down\", got " +
+                                                    (e.is_string() ? "\"" + e.get<std::string>() + "\"" : type_name(e)));
+        else
+          f.adapter.targets |= it->second;
+      }
+    }
+  }
+  w.fine_tuning = f;
+}
+
 void read_workload(Reader& r, const json& root, Scenario& sc) {
   const json* v = r.require(root, "workload", "", "an object with sessions, prompt_tokens and new_tokens");
   if (!v || !r.object(*v, "workload", "workload")) return;
@@ -866,8 +903,13 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
   const json* model = Reader::get(root, "model");
   // A graph's or a tree's requests are single forward passes.
   const bool tokens = !(model && model->is_object() && (model->contains("graph") || model->contains("tree") || model->contains("coded")));
+  const bool training = v->contains("fine_tuning");  // a fine-tuning session generates no tokens
   w.prompt_tokens = static_cast<int>(r.integer(*v, "prompt_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
-  w.new_tokens = static_cast<int>(r.integer(*v, "new_tokens", "workload", tokens, 1, 1 << 24).value_or(1));
+  w.new_tokens = static_cast<int>(r.integer(*v, "new_tokens", "workload", tokens && !training, 1, 1 << 24).value_or(1));
+  if (training && v->contains("new_tokens"))
+    r.error("workload.new_tokens", "does not apply to fine-tuning sessions (workload.fine_tuning): they train on prompt_tokens per sequence "
+                                   "and generate nothing; set workload.fine_tuning.steps instead");
+  if (const json* ft = Reader::get(*v, "fine_tuning")) read_fine_tuning(r, *ft, w);
   w.max_in_flight = static_cast<int>(r.integer(*v, "max_in_flight", "workload", false, 1, 1 << 20).value_or(4));
   if (const json* a = Reader::get(*v, "arrival")) {
     const std::string ap = "workload.arrival";
@@ -1217,9 +1259,30 @@ void check_swarm(Reader& r, Scenario& sc) {
       r.error("policy.privacy", "applies to a transformer served as a chain of blocks; this scenario serves " + what);
     if (sc.policy.verification.enabled())
       r.error("policy.verification", "applies to a transformer served as a chain of blocks; this scenario serves " + what);
+    if (sc.workload.fine_tuning)
+      r.error("workload.fine_tuning", "applies to a transformer served as a chain of blocks; this scenario serves " + what);
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
       if (sc.nodes[i].dishonest && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
         r.error(r.node_path[i] + ".dishonest", "applies to servers of a chain of blocks; this scenario serves " + what);
+  }
+  if (const auto& ft = sc.workload.fine_tuning; ft && !(sc.coded || sc.tree || sc.graph)) {
+    // A training step's outputs are gradients, not tokens a spot check can recompute and compare.
+    const std::string why = " does not apply to fine-tuning sessions (workload.fine_tuning): ";
+    if (sc.policy.verification.enabled())
+      r.error("policy.verification", "spot checks of generated tokens" + why + "they generate none");
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (sc.nodes[i].dishonest && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
+        r.error(r.node_path[i] + ".dishonest", "a dishonest server's wrong outputs are drawn per generated token, which" + why + "they generate none");
+    if (privacy.client_blocks > 0 || privacy.noisy())
+      r.error("policy.privacy", "split learning" + why + "the clients would train adapters on their own blocks too, which is not modelled");
+    if (ft->adapter.rank > sc.model.hidden)
+      r.error("workload.fine_tuning.rank", std::to_string(ft->adapter.rank) + " is not a low rank for " + sc.model.name +
+                                               " (hidden width " + std::to_string(sc.model.hidden) + "); expected at most the width");
+    for (std::size_t i = 0; i < sc.workload.trace.size(); ++i)
+      if (sc.workload.trace[i].new_tokens > 0) {
+        r.error(sc.workload.trace_file, "arrival " + std::to_string(i + 1) + " sets new_tokens, which" + why + "they generate none");
+        break;
+      }
   }
   if (sc.coded) {  // erasure-coded inference: member m (N task models, then the coded ones) on server node m
     const int needed = sc.coded->models + sc.coded->parity;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "sim/swarm/training_step.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim {
@@ -21,6 +22,11 @@ SessionShape session_shape(const Scenario& sc, int k, double arrival) {
   }
   s.request = RouteRequest{s.client, w.batch_size, s.prompt_tokens, s.new_tokens};
   s.request.first_block = sc.first_served_block();  // split learning: the client runs the blocks before
+  if (w.fine_tuning) {  // a training session holds its adapters' state and its saved inputs, not a KV cache
+    s.new_tokens = w.fine_tuning->steps;
+    s.request.new_tokens = 1;
+    s.request.training_bytes_per_block = training_bytes_per_block(sc);
+  }
   s.kv_per_block = s.request.kv_bytes_per_block(sc.model);
   s.deadline = w.deadline_s > 0 ? arrival + w.deadline_s : std::numeric_limits<double>::infinity();
   return s;
@@ -85,7 +91,10 @@ void splice_repair(Chain& chain, std::vector<char>& needs_replay, const ChainRep
   needs_replay.insert(needs_replay.begin() + repair.hop, sub.hops.size(), static_cast<char>(kv_len > 0));
 }
 
-std::string repair_failure(const std::string& server_name, int step, BlockRange blocks) {
+std::string repair_failure(const std::string& server_name, int step, BlockRange blocks, bool training) {
+  if (training)
+    return server_name + " failed at training step " + std::to_string(step) +
+           " and no alive server with free memory for the session's adapters could take blocks " + blocks.str();
   return server_name + " failed at " + (step == 0 ? std::string("prefill") : "decode step " + std::to_string(step)) +
          " and no alive server with free KV memory could take blocks " + blocks.str();
 }

@@ -16,9 +16,9 @@ namespace swarmsim::sim {
 /// What session k asks for.
 struct SessionShape {
   int client = 0;             ///< host index of its client
-  int prompt_tokens = 1, new_tokens = 1;  ///< the workload's, or its trace entry's
+  int prompt_tokens = 1, new_tokens = 1;  ///< the workload's, or its trace entry's (fine-tuning: new_tokens = training steps)
   RouteRequest request;       ///< the whole model, from the client back to it
-  double kv_per_block = 0;    ///< KV bytes it reserves on each block it uses
+  double kv_per_block = 0;    ///< bytes it reserves on each block it uses: KV cache, or training state (fine-tuning)
   double deadline = 0;        ///< arrival + workload.deadline (inf when none)
   int priority = 0;           ///< its trace priority (0 without a trace)
 };
@@ -56,8 +56,9 @@ ChainRepair begin_repair(SwarmState& swarm, const RouteRequest& request, const C
 /// (`needs_replay`) when the session had generated tokens (`kv_len` > 0).
 void splice_repair(Chain& chain, std::vector<char>& needs_replay, const ChainRepair& repair, const Chain& sub, int kv_len);
 
-/// Why a recovery failed: "<server> failed at <stage> and no alive server ... could take blocks ...".
-std::string repair_failure(const std::string& server_name, int step, BlockRange blocks);
+/// Why a recovery failed: "<server> failed at <stage> and no alive server ... could take blocks ...";
+/// `training`: the stage is a fine-tuning session's training step.
+std::string repair_failure(const std::string& server_name, int step, BlockRange blocks, bool training = false);
 
 /// The signal of a completed recovery: detection time counts from the failure when the server is
 /// still down, else from when the session first saw it fail (`since`).

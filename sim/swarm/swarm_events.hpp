@@ -61,7 +61,7 @@ struct ComputeSpan {
   int session = 0;
   int step = 0;          ///< 0 = prefill, then decode steps 1..
   BlockRange blocks;     ///< empty for client work; {stage, stage + 1} for a pipeline stage
-  const char* what = ""; ///< "blocks", "embed", "head", "client_blocks", "check" (a spot check's recomputation), or "stage" (a graph pipeline's stage, session = request, step = attempt)
+  const char* what = ""; ///< "blocks", "embed", "head", "client_blocks", "check" (a spot check's recomputation), "stage" (a graph pipeline's stage, session = request, step = attempt), or a training step's "forward", "backward" and "loss" (fine-tuning)
   double device_seconds = 0.0;  ///< time the work takes alone on the device (priced)
   /// A spot check's work (policy.verification): off the session's critical path.
   bool check() const { return what[0] == 'c' && std::string_view(what) == "check"; }
@@ -184,6 +184,19 @@ struct ServerBanned {
   bool honest = false;  ///< it was not dishonest: a cartel outvoted it
 };
 
+/// A fine-tuning session's adapters on one server of its chain were saved to the client
+/// (workload.fine_tuning.checkpoint_every), or restored into a replacement server.
+struct AdaptersMoved {
+  double t = 0.0;
+  int session = 0;
+  int step = 0;             ///< the last training step the adapters include
+  int server = 0;
+  BlockRange blocks;
+  double bytes = 0.0;       ///< payload (0: a replacement with no checkpoint starts from the seed)
+  bool restored = false;    ///< false: saved to the client; true: restored into a replacement
+  int updates_lost = 0;     ///< restored: the training steps since the checkpoint, which the blocks' adapters lose
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
   Signal<PipelinePlanned> on_pipeline_planned;
@@ -202,6 +215,7 @@ struct SimSignals {
   Signal<TreeChanged> on_tree_changed;
   Signal<SpotChecked> on_spot_checked;
   Signal<ServerBanned> on_server_banned;
+  Signal<AdaptersMoved> on_adapters_moved;
 };
 
 }  // namespace swarmsim::sim

@@ -1,0 +1,74 @@
+#include "sim/swarm/training_step.hpp"
+
+#include <algorithm>
+
+#include "gpu/adapter.hpp"
+#include "sim/swarm/session_plan.hpp"
+
+namespace swarmsim::sim {
+
+TrainingStep::TrainingStep(const Scenario& sc, const gpu::ShardCostModel& cost)
+    : sc_(sc), cost_(cost), work_{sc.workload.batch_size, sc.workload.prompt_tokens, 0} {
+  const FineTuningSpec& ft = *sc.workload.fine_tuning;
+  params_per_block_ = gpu::adapter_params_per_block(sc.model, ft.adapter);
+  activation_bytes_ = hidden_state_bytes(sc, sc.workload.prompt_tokens);
+  gradient_bytes_ = static_cast<double>(work_.batch) * work_.new_tokens * sc.model.hidden_state_bytes_per_token();
+}
+
+double TrainingStep::forward_s(const gpu::DeviceSpec& dev, int n_blocks) const {
+  const gpu::AdapterSpec& a = sc_.workload.fine_tuning->adapter;
+  return n_blocks * (cost_.blocks_seconds(dev, sc_.model, work_, 1) + cost_.ops_seconds(dev, gpu::adapter_forward_ops(sc_.model, a, work_)));
+}
+
+double TrainingStep::backward_s(const gpu::DeviceSpec& dev, int n_blocks) const {
+  const FineTuningSpec& ft = *sc_.workload.fine_tuning;
+  const gpu::TransformerSpec& m = sc_.model;
+  const double per_block = forward_s(dev, 1)  // the recomputed forward
+                           + cost_.ops_seconds(dev, gpu::block_backward_ops(m, work_)) +
+                           cost_.ops_seconds(dev, gpu::adapter_backward_ops(m, ft.adapter, work_));
+  // seed 002, eq. 7: one update of every adapter parameter the server holds for the session.
+  return n_blocks * per_block + cost_.ops_seconds(dev, gpu::optimizer_ops(n_blocks * params_per_block_, ft.optimizer));
+}
+
+double TrainingStep::embed_s(const gpu::DeviceSpec& dev) const {
+  return cost_.embed_seconds(dev, sc_.model, work_.batch, work_.new_tokens);
+}
+
+double TrainingStep::loss_s(const gpu::DeviceSpec& dev) const {
+  return cost_.ops_seconds(dev, gpu::head_train_ops(sc_.model, work_.batch, work_.new_tokens));
+}
+
+double TrainingStep::checkpoint_bytes(int n_blocks) const { return 4.0 * params_per_block_ * n_blocks; }
+
+AdapterLedger::AdapterLedger(int n_layers, int checkpoint_every)
+    : since_saved_(static_cast<std::size_t>(n_layers), 0), has_checkpoint_(static_cast<std::size_t>(n_layers), 0), every_(checkpoint_every) {}
+
+void AdapterLedger::updated(BlockRange blocks) {
+  for (int b = blocks.start; b < blocks.end; ++b) ++since_saved_[static_cast<std::size_t>(b)];
+}
+
+void AdapterLedger::saved(BlockRange blocks) {
+  for (int b = blocks.start; b < blocks.end; ++b) {
+    since_saved_[static_cast<std::size_t>(b)] = 0;
+    has_checkpoint_[static_cast<std::size_t>(b)] = 1;
+  }
+}
+
+AdapterLedger::Restore AdapterLedger::restore(BlockRange blocks) {
+  Restore r;
+  for (int b = blocks.start; b < blocks.end; ++b) {
+    r.checkpointed_blocks += has_checkpoint_[static_cast<std::size_t>(b)];
+    r.updates_lost = std::max(r.updates_lost, since_saved_[static_cast<std::size_t>(b)]);
+    since_saved_[static_cast<std::size_t>(b)] = 0;
+  }
+  return r;
+}
+
+double training_bytes_per_block(const Scenario& sc) {
+  const FineTuningSpec& ft = *sc.workload.fine_tuning;
+  const double state = gpu::adapter_params_per_block(sc.model, ft.adapter) * gpu::training_bytes_per_param(ft.optimizer);
+  const double saved_input = static_cast<double>(sc.workload.batch_size) * sc.workload.prompt_tokens * sc.model.hidden_state_bytes_per_token();
+  return state + saved_input;
+}
+
+}  // namespace swarmsim::sim

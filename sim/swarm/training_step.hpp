@@ -1,0 +1,77 @@
+#pragma once
+// What one training step of a fine-tuning session (seed 002, section 2.4) costs and moves, shared
+// by both engines: the device time of each leg, priced by the scenario's cost model from the ops
+// of gpu/adapter.hpp, and the bytes of each message. Plain functions over plain data.
+#include <vector>
+
+#include "gpu/device_catalog.hpp"
+#include "gpu/shard_cost_model.hpp"
+#include "sim/scenario/scenario.hpp"
+
+namespace swarmsim::sim {
+
+/// The prices of a scenario's training steps (workload.fine_tuning must be set).
+class TrainingStep {
+ public:
+  /// `cost` is borrowed for the step's lifetime.
+  TrainingStep(const Scenario& sc, const gpu::ShardCostModel& cost);
+
+  /// A server's forward leg: its `n_blocks` blocks with their adapters over the step's tokens.
+  double forward_s(const gpu::DeviceSpec& dev, int n_blocks) const;
+  /// A server's backward leg: it recomputes its blocks from the input it kept (activation
+  /// checkpointing at block boundaries), backpropagates through the frozen weights and the
+  /// adapters, and updates the adapters (eq. 7).
+  double backward_s(const gpu::DeviceSpec& dev, int n_blocks) const;
+  /// The client's embedding of the step's tokens.
+  double embed_s(const gpu::DeviceSpec& dev) const;
+  /// The client's loss: final norm, LM head and cross-entropy of every position, and the gradient
+  /// of the last hidden states.
+  double loss_s(const gpu::DeviceSpec& dev) const;
+
+  /// Payload of a forward message: the step's hidden states (compressed under policy.compression).
+  double activation_bytes() const { return activation_bytes_; }
+  /// Payload of a backward message: the gradient of those hidden states, in the activation dtype
+  /// (never quantized: 8-bit gradients would change what is trained).
+  double gradient_bytes() const { return gradient_bytes_; }
+  /// Payload of a checkpoint or a restore of `n_blocks` blocks' adapters: their FP32 parameters
+  /// (the optimizer's moments restart with a restored adapter).
+  double checkpoint_bytes(int n_blocks) const;
+
+ private:
+  const Scenario& sc_;
+  const gpu::ShardCostModel& cost_;
+  gpu::BlockWork work_;
+  double params_per_block_ = 0, activation_bytes_ = 0, gradient_bytes_ = 0;
+};
+
+/// Where a fine-tuning session's adapters stand, block by block: the updates since the client last
+/// saved them, and whether it holds a checkpoint. Both engines keep one per session.
+class AdapterLedger {
+ public:
+  AdapterLedger(int n_layers, int checkpoint_every);
+  /// A training step updated the adapters of `blocks` (the session's chain).
+  void updated(BlockRange blocks);
+  /// Whether the servers save their adapters to the client after step `step` (0-based).
+  bool checkpoint_due(int step) const { return every_ > 0 && (step + 1) % every_ == 0; }
+  /// The client now holds the adapters of `blocks`.
+  void saved(BlockRange blocks);
+  /// What a replacement server taking `blocks` starts from: the blocks with a checkpoint (their
+  /// count, for the bytes to restore) and the updates the failure lost (the most of any block:
+  /// those since its checkpoint, or since the start). The blocks then count as just saved.
+  struct Restore {
+    int checkpointed_blocks = 0;
+    int updates_lost = 0;
+  };
+  Restore restore(BlockRange blocks);
+
+ private:
+  std::vector<int> since_saved_;
+  std::vector<char> has_checkpoint_;
+  int every_ = 0;
+};
+
+/// Bytes a fine-tuning session holds on each block of its chain: the adapter's parameters,
+/// gradients and optimizer state, and the block's input of the step, kept for the backward pass.
+double training_bytes_per_block(const Scenario& sc);
+
+}  // namespace swarmsim::sim
