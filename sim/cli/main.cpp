@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   CLI::App* r = app.add_subcommand("run", "run a scenario and write metrics.json, trace.json and events.jsonl");
   r->add_option("scenario", run.file, "scenario file (JSON)")->required()->check(CLI::ExistingFile);
   r->add_option("--out", run.out_dir, "output directory (default: runs/<scenario name>)");
-  r->add_option("--set", run.overrides, "override a value, e.g. --set nodes[2].uplink=10Mbps (repeatable)");
+  r->add_option("--set", run.overrides, "override a value, e.g. --set nodes[2].uplink=10Mbps, or remove a key with =null (repeatable)");
   r->add_option("--progress", run.progress, "progress line on stderr")->check(CLI::IsMember({"auto", "always", "never"}));
   add_engine_option(*r, run.overrides,
                     "what plays the scenario out: simgrid (every feature) or flow (the same models solved without SimGrid, "

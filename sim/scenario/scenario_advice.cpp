@@ -125,6 +125,18 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "and pipelines; a Fisher B-tree routes, splits and merges by its own rules in model.tree "
                         "(docs/fisher-btree.md)."});
   }
+  if (const auto& ft = sc.workload.fine_tuning; ft && ft->checkpoint_every == 0) {
+    // A server's failure takes the session's adapters of its blocks with it.
+    for (const ReplayEvent& e : sc.events)
+      if (e.action == EventAction::NodeDown) {
+        advice.push_back({"workload.fine_tuning.checkpoint_every",
+                          "is 0 and " + e.node + " goes down at " + format_duration(e.at_s) +
+                              ": the fine-tuning sessions on it lose every adapter update of its blocks so far, because the client holds no "
+                              "checkpoint to restore into the replacement. Set \"checkpoint_every\" to save them every few steps "
+                              "(docs/fine-tuning.md, \"Checkpoints\")."});
+        break;
+      }
+  }
   return advice;
 }
 

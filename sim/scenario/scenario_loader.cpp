@@ -1423,6 +1423,8 @@ void apply_override(json& doc, const Override& o) {
   std::string err;
   auto tokens = parse_json_path(o.path, err);
   if (!err.empty()) fail(err);
+  json value = json::parse(o.value, nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) value = o.value;  // not JSON: a plain string such as 10Mbps
   json* cur = &doc;
   std::string walked;
   for (std::size_t t = 0; t < tokens.size(); ++t) {
@@ -1430,6 +1432,10 @@ void apply_override(json& doc, const Override& o) {
     if (auto* key = std::get_if<std::string>(&tokens[t])) {
       walked = child(walked, *key);
       if (!cur->is_object()) fail("cannot set key \"" + *key + "\": the value before it is not an object");
+      if (last && value.is_null()) {  // path=null removes the key (no scenario value is null)
+        cur->erase(*key);
+        return;
+      }
       if (!last && !cur->contains(*key)) (*cur)[*key] = json::object();
       cur = &(*cur)[*key];
     } else {
@@ -1442,8 +1448,6 @@ void apply_override(json& doc, const Override& o) {
       cur = &(*cur)[i];
     }
   }
-  json value = json::parse(o.value, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) value = o.value;  // not JSON: a plain string such as 10Mbps
   *cur = std::move(value);
 }
 

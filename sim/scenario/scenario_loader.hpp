@@ -32,7 +32,8 @@ class ScenarioError : public std::runtime_error {
   std::vector<Diagnostic> diagnostics_;
 };
 
-/// A "--set path=value" override applied to the JSON document before validation.
+/// A "--set path=value" override applied to the JSON document before validation; "path=null"
+/// removes the key.
 struct Override {
   std::string path;   ///< JSON path, e.g. "workload.batch_size" or "nodes[2].uplink"
   std::string value;  ///< parsed as JSON when it is valid JSON, else taken as a string

@@ -138,3 +138,15 @@ TEST(ScenarioAdvice, SpotChecksNeedThreeServersPerBlock) {
   EXPECT_NE(b[0].message.find("blocks 0-31 (2 servers) have fewer than three servers"), std::string::npos)
       << b[0].message;
 }
+
+TEST(ScenarioAdvice, FineTuningWithoutCheckpointsLosesItsAdaptersToAFailure) {
+  const auto shipped = [](std::vector<Override> o) {
+    return scenario_advisories(load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json", o));
+  };
+  EXPECT_TRUE(shipped({}).empty());  // it saves them every few steps
+  const std::vector<Advisory> a = shipped({{"workload.fine_tuning.checkpoint_every", "0"}});
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].path, "workload.fine_tuning.checkpoint_every");
+  EXPECT_NE(a[0].message.find("3090-b0 goes down at 60"), std::string::npos) << a[0].message;
+  EXPECT_TRUE(shipped({{"workload.fine_tuning.checkpoint_every", "0"}, {"events", "[]"}}).empty());  // nothing fails
+}

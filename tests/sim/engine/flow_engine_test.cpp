@@ -669,3 +669,19 @@ TEST(FlowEngine, MatchesSimGridOnCodedInference) {
   const auto dt = differences(sg_two, flow_two, 1e-9);
   EXPECT_TRUE(dt.empty()) << "two coded models differ in " << dt.size() << " places:" << lines(dt);
 }
+
+// Fine-tuning sessions: forward and backward legs, checkpoints, and a failure whose replacement
+// restores the adapters, on both engines.
+TEST(FlowEngine, MatchesSimGridOnFineTuning) {
+  for (const std::string every : {"5", "0"}) {
+    const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.checkpoint_every", every}}));
+    EXPECT_GT(simgrid["fine_tuning"]["checkpoints"]["restored"].get<int>(), 0);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << "checkpoint_every " << every << ": " << d.size() << " differences:" << lines(d);
+  }
+  const auto [simgrid, flowed] = both_engines(shipped("sanity/two_node.json", {{"workload.new_tokens", "null"},
+                                                                               {"workload.fine_tuning", R"({"adapter": "bottleneck", "rank": 32, "steps": 3, "optimizer": "sgd"})"}}));
+  EXPECT_EQ(simgrid["fine_tuning"]["steps"].get<int>(), 3 * simgrid["sessions"]["total"].get<int>());
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << "bottleneck on two_node: " << d.size() << " differences:" << lines(d);
+}

@@ -1,0 +1,143 @@
+// Fine-tuning sessions on the engines (workload.fine_tuning, seed 002 section 2.4): the legs of a
+// training step in order, their prices and bytes, the memory they reserve, checkpoints, and what a
+// failure costs the adapters.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/engine/isolated_run.hpp"
+#include "sim/engine/swarm_simulation.hpp"
+#include "sim/pricing.hpp"
+#include "sim/swarm/training_step.hpp"
+#include "tests/sim/engine/shipped_runs.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+Scenario lora(const std::vector<Override>& o = {}) { return swarmsim::test::shipped_scenario("fine-tuning/lora-llama3-8b.json", o); }
+RunOptions quiet() { return swarmsim::test::quiet_options(); }
+const Override kNoFailure{"events", "[]"};
+
+}  // namespace
+
+// On a static swarm, one session's steps run forward through its chain, the loss on the client,
+// then backward in reverse; each leg costs its price and carries its bytes; the servers checkpoint
+// their adapters every `checkpoint_every` steps; and each server reserves the training state of
+// its blocks.
+TEST(FineTuning, AStepRunsForwardThenBackwardAtItsPricesAndBytes) {
+  const Scenario sc = lora({kNoFailure, {"workload.sessions", "1"}});
+  const auto cost = make_cost_model(sc);
+  const TrainingStep price(sc, *cost);
+  SwarmSimulation sim(sc, cost);
+  std::map<int, std::vector<std::pair<std::string, int>>> legs;  // step -> (what, host) in order
+  std::vector<ChainFormed> chains;
+  std::vector<AdaptersMoved> saved;
+  std::vector<TransferSpan> transfers;
+  int bad_prices = 0;
+  sim.signals().on_chain_formed.connect([&](const ChainFormed& c) { chains.push_back(c); });
+  sim.signals().on_compute.connect([&](const ComputeSpan& c) {
+    legs[c.step].emplace_back(c.what, c.host);
+    const std::string what = c.what;
+    if (what == "forward" || what == "backward") {
+      const auto& dev = *sc.nodes[static_cast<std::size_t>(c.host)].device;
+      const double want = what == "forward" ? price.forward_s(dev, c.blocks.size()) : price.backward_s(dev, c.blocks.size());
+      bad_prices += std::abs(c.device_seconds - want) > 1e-12 * want;
+    }
+  });
+  sim.signals().on_transfer.connect([&](const TransferSpan& t) { transfers.push_back(t); });
+  sim.signals().on_adapters_moved.connect([&](const AdaptersMoved& a) { saved.push_back(a); });
+  const auto m = sim.run(quiet()).metrics;
+  ASSERT_EQ(chains.size(), 1u);
+  const std::vector<int>& servers = chains[0].servers;
+  ASSERT_EQ(servers.size(), 2u);
+  const int client = static_cast<int>(sc.nodes.size());
+  const int steps = sc.workload.fine_tuning->steps, every = sc.workload.fine_tuning->checkpoint_every;
+  ASSERT_EQ(static_cast<int>(legs.size()), steps);
+  for (const auto& [step, seq] : legs) {
+    const std::vector<std::pair<std::string, int>> want{{"embed", client},         {"forward", servers[0]}, {"forward", servers[1]},
+                                                        {"loss", client},          {"backward", servers[1]}, {"backward", servers[0]}};
+    EXPECT_EQ(seq, want) << "step " << step;
+  }
+  EXPECT_EQ(bad_prices, 0);
+  // Messages: activations forward, gradients back, an empty acknowledgement, checkpoints.
+  const double header = sc.overheads.header_bytes;
+  int forward = 0, backward = 0, acks = 0, checkpoints = 0;
+  for (const TransferSpan& t : transfers) {
+    if (t.to == servers[0] && t.from == client) forward += t.bytes == price.activation_bytes() + header;
+    if (t.to == servers[1] && t.from == servers[0]) forward += t.bytes == price.activation_bytes() + header;
+    if (t.to == servers[1] && t.from == client) backward += t.bytes == price.gradient_bytes() + header;
+    if (t.to == servers[0] && t.from == servers[1]) backward += t.bytes == price.gradient_bytes() + header;
+    if (t.to == client && t.from == servers[0]) {
+      acks += t.bytes == header;
+      checkpoints += t.bytes == price.checkpoint_bytes(16) + header;
+    }
+  }
+  EXPECT_EQ(forward, 2 * steps);
+  EXPECT_EQ(backward, 2 * steps);
+  EXPECT_EQ(acks, steps);
+  ASSERT_EQ(static_cast<int>(saved.size()), 2 * (steps / every));
+  for (const AdaptersMoved& a : saved) {
+    EXPECT_FALSE(a.restored);
+    EXPECT_EQ((a.step + 1) % every, 0);
+  }
+  EXPECT_EQ(checkpoints, steps / every);
+  const auto& f = m["fine_tuning"];
+  EXPECT_EQ(f["steps"].get<int>(), steps);
+  EXPECT_DOUBLE_EQ(f["trained_tokens"].get<double>(), steps * 4.0 * 512);
+  EXPECT_EQ(f["checkpoints"]["saved"].get<int>(), 2 * (steps / every));
+  EXPECT_EQ(f["checkpoints"]["restored"].get<int>(), 0);
+  EXPECT_EQ(m["throughput"]["tokens_generated"].get<int>(), 0);
+  for (int s : servers)  // the session's state on each of the server's 16 blocks, nothing else
+    EXPECT_DOUBLE_EQ(m["nodes"][s]["kv_peak_bytes"].get<double>(), 16 * training_bytes_per_block(sc));
+}
+
+// 3090-b0 fails at 60 s. The sessions on it move to 3090-b1, which restores their adapters of
+// blocks 16-31 from the client's last checkpoint: each loses the updates since then. Without
+// checkpoints nothing is restored and every update before the failure is lost.
+TEST(FineTuning, AFailureRestoresTheLastCheckpointAndLosesTheUpdatesSince) {
+  const auto run = [](const std::string& every) { return run_isolated(lora({{"workload.fine_tuning.checkpoint_every", every}}), quiet()).metrics; };
+  const auto never = run("0"), rare = run("10");
+  const Scenario sc = lora();
+  SwarmSimulation sim(sc, make_cost_model(sc));
+  std::map<int, int> done, last_saved;  // per session: steps completed, steps covered by the last save of blocks 16-31
+  std::vector<std::pair<AdaptersMoved, int>> restores;  // with the updates the test counts as lost
+  sim.signals().on_step.connect([&](const StepCompleted& s) { done[s.session] = s.step + 1; });
+  sim.signals().on_adapters_moved.connect([&](const AdaptersMoved& a) {
+    if (!a.restored && a.blocks.start == 16) last_saved[a.session] = a.step + 1;
+    if (a.restored) restores.emplace_back(a, done[a.session] - last_saved[a.session]);
+  });
+  const auto m = sim.run(quiet()).metrics;
+  ASSERT_FALSE(restores.empty());
+  const TrainingStep price(sc, *make_cost_model(sc));
+  for (const auto& [a, lost] : restores) {
+    EXPECT_EQ(a.blocks.start, 16);
+    EXPECT_EQ(a.updates_lost, lost) << "session " << a.session;
+    EXPECT_DOUBLE_EQ(a.bytes, last_saved[a.session] > 0 ? price.checkpoint_bytes(16) : 0.0);
+  }
+  EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
+  const auto lost = [](const nlohmann::json& j) { return j["fine_tuning"]["checkpoints"]["updates_lost"].get<int>(); };
+  EXPECT_EQ(never["fine_tuning"]["checkpoints"]["saved"].get<int>(), 0);
+  EXPECT_DOUBLE_EQ(never["fine_tuning"]["checkpoints"]["restored_bytes"].get<double>(), 0.0);
+  EXPECT_GT(never["fine_tuning"]["checkpoints"]["restored"].get<int>(), 0);
+  EXPECT_GT(lost(never), lost(rare));
+  EXPECT_GE(lost(rare), lost(m));
+  // Checkpoints cost bytes: more of them, more traffic.
+  EXPECT_GT(m["fine_tuning"]["checkpoints"]["saved_bytes"].get<double>(), rare["fine_tuning"]["checkpoints"]["saved_bytes"].get<double>());
+}
+
+// A session whose training state does not fit next to any server's weights is refused at
+// admission with the usual reason, as an inference session without KV memory is.
+TEST(FineTuning, ASessionThatCannotHoldItsTrainingStateIsRefused) {
+  const auto m = run_isolated(lora({kNoFailure, {"workload.prompt_tokens", "8192"}, {"workload.batch_size", "64"},
+                                    {"policy.admission_timeout", "\"5s\""}}),
+                              quiet())
+                     .metrics;
+  EXPECT_EQ(m["sessions"]["completed"].get<int>(), 0);
+  ASSERT_EQ(m["sessions"]["failures"].size(), 4u);
+  EXPECT_NE(m["sessions"]["failures"][0]["reason"].get<std::string>().find("no chain"), std::string::npos)
+      << m["sessions"]["failures"][0]["reason"];
+}

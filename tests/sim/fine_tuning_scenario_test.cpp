@@ -1,0 +1,152 @@
+// Fine-tuning sessions in scenarios (workload.fine_tuning, seed 002 section 2.4): what the loader
+// accepts and refuses, what a training step costs and moves, and the adapters' checkpoint ledger.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "gpu/adapter.hpp"
+#include "sim/pricing.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/session_plan.hpp"
+#include "sim/swarm/training_step.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+const Override kLora{"workload.fine_tuning", R"({"adapter": "lora", "rank": 16, "targets": ["qkv", "o"], "steps": 10, "checkpoint_every": 5})"};
+
+Scenario shipped(const std::string& rel, std::vector<Override> o = {}) {
+  return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel, o);
+}
+
+/// "path: message" of every diagnostic the overrides cause on `rel` (empty when it loads).
+std::vector<std::string> errors(const std::string& rel, std::vector<Override> o) {
+  try {
+    shipped(rel, std::move(o));
+  } catch (const ScenarioError& e) {
+    std::vector<std::string> out;
+    for (const Diagnostic& d : e.diagnostics()) out.push_back(d.path + ": " + d.message);
+    return out;
+  }
+  return {};
+}
+
+bool has(const std::vector<std::string>& errs, const std::string& needle) {
+  for (const std::string& e : errs)
+    if (e.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+std::string joined(const std::vector<std::string>& errs) {
+  std::string s;
+  for (const std::string& e : errs) s += "\n  " + e;
+  return s;
+}
+
+}  // namespace
+
+TEST(FineTuningScenario, ReadsTheAdapterTheOptimizerAndTheCheckpoints) {
+  const Scenario sc = shipped("fine-tuning/lora-llama3-8b.json");
+  ASSERT_TRUE(sc.workload.fine_tuning);
+  const FineTuningSpec& f = *sc.workload.fine_tuning;
+  EXPECT_EQ(f.adapter.kind, swarmsim::gpu::AdapterKind::Lora);
+  EXPECT_EQ(f.adapter.rank, 16);
+  EXPECT_EQ(f.adapter.targets, swarmsim::gpu::kLoraQkv | swarmsim::gpu::kLoraO);
+  EXPECT_EQ(f.optimizer, swarmsim::gpu::Optimizer::Adam);
+  EXPECT_GT(f.checkpoint_every, 0);
+  // Defaults: LoRA of rank 8 on Q, K, V and O, Adam, no checkpoints.
+  const Scenario d = shipped("sanity/two_node.json", {{"workload.new_tokens", "null"}, {"workload.fine_tuning", R"({"steps": 3})"}});
+  const FineTuningSpec& g = *d.workload.fine_tuning;
+  EXPECT_EQ(g.adapter.kind, swarmsim::gpu::AdapterKind::Lora);
+  EXPECT_EQ(g.adapter.rank, 8);
+  EXPECT_EQ(g.adapter.targets, swarmsim::gpu::kLoraQkv | swarmsim::gpu::kLoraO);
+  EXPECT_EQ(g.optimizer, swarmsim::gpu::Optimizer::Adam);
+  EXPECT_EQ(g.checkpoint_every, 0);
+  EXPECT_EQ(g.steps, 3);
+  const Scenario b = shipped("sanity/two_node.json", {{"workload.new_tokens", "null"}, {"workload.fine_tuning", R"({"adapter": "bottleneck", "rank": 64, "steps": 2, "optimizer": "sgd"})"}});
+  EXPECT_EQ(b.workload.fine_tuning->adapter.kind, swarmsim::gpu::AdapterKind::Bottleneck);
+  EXPECT_EQ(b.workload.fine_tuning->optimizer, swarmsim::gpu::Optimizer::Sgd);
+}
+
+TEST(FineTuningScenario, RefusesWhatATrainingSessionCannotDoWithThePathAndTheReason) {
+  const std::string two = "sanity/two_node.json";
+  const Override no_new{"workload.new_tokens", "null"};
+  EXPECT_TRUE(has(errors(two, {kLora}), "workload.new_tokens: does not apply to fine-tuning sessions")) << joined(errors(two, {kLora}));
+  EXPECT_TRUE(errors(two, {kLora, no_new}).empty()) << joined(errors(two, {kLora, no_new}));
+  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"rank": 4})"}}), "workload.fine_tuning.steps: missing"));
+  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "adapter": "bottleneck", "targets": ["o"]})"}}),
+                  "workload.fine_tuning.targets: only applies to \"adapter\": \"lora\""));
+  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "targets": ["o", "mlp"]})"}}),
+                  "workload.fine_tuning.targets[1]: expected one of \"qkv\", \"o\", \"gate_up\", \"down\", got \"mlp\""));
+  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "targets": []})"}}), "expected a non-empty array"));
+  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "rank": 5000})"}}),
+                  "workload.fine_tuning.rank: 5000 is not a low rank for Llama-3-8B (hidden width 4096)"));
+  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "optimizer": "lamb"})"}}), "workload.fine_tuning.optimizer"));
+  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "lr": 0.1})"}}), "workload.fine_tuning.lr: unknown key"));
+  const Override ft{"workload.fine_tuning", R"({"steps": 4})"};
+  EXPECT_TRUE(has(errors(two, {no_new, ft, {"policy.verification.rate", "0.1"}}), "policy.verification: spot checks of generated tokens does not apply"));
+  EXPECT_TRUE(has(errors(two, {no_new, ft, {"nodes[0].dishonest", R"({"from": "1s"})"}}), "nodes[0].dishonest:"));
+  EXPECT_TRUE(has(errors(two, {no_new, ft, {"policy.privacy.client_blocks", "2"}}), "policy.privacy: split learning does not apply"));
+  EXPECT_TRUE(has(errors("tree/fisher-btree-merge.json", {ft}), "workload.fine_tuning: applies to a transformer served as a chain of blocks"));
+}
+
+TEST(FineTuningScenario, ASessionReservesItsTrainingStateInsteadOfAKvCache) {
+  const Scenario sc = shipped("fine-tuning/lora-llama3-8b.json");
+  const SessionShape s = session_shape(sc, 0, 0.0);
+  // LoRA rank 16 on QKV [6144 x 4096] and O [4096 x 4096]: 16 x (10240 + 8192) = 294,912 parameters,
+  // 16 bytes each under Adam, plus the block input of 4 x 512 tokens x 4096 x 2 bytes.
+  const double expected = 294912.0 * 16 + 4.0 * 512 * 4096 * 2;
+  EXPECT_DOUBLE_EQ(training_bytes_per_block(sc), expected);
+  EXPECT_DOUBLE_EQ(s.kv_per_block, expected);
+  EXPECT_DOUBLE_EQ(s.request.kv_bytes_per_block(sc.model), expected);
+  EXPECT_EQ(s.new_tokens, sc.workload.fine_tuning->steps);
+}
+
+TEST(TrainingStep, PricesEachLegFromTheOpsAndSizesEachMessage) {
+  const Scenario sc = shipped("fine-tuning/lora-llama3-8b.json");
+  const auto cost = make_cost_model(sc);
+  const TrainingStep step(sc, *cost);
+  const auto& dev = *sc.nodes[0].device;
+  const auto& m = sc.model;
+  const swarmsim::gpu::BlockWork w{4, 512, 0};
+  const auto& a = sc.workload.fine_tuning->adapter;
+  const double fwd1 = cost->blocks_seconds(dev, m, w, 1) + cost->ops_seconds(dev, swarmsim::gpu::adapter_forward_ops(m, a, w));
+  EXPECT_NEAR(step.forward_s(dev, 16), 16 * fwd1, 1e-12);
+  const double bwd16 = 16 * (fwd1 + cost->ops_seconds(dev, swarmsim::gpu::block_backward_ops(m, w)) +
+                             cost->ops_seconds(dev, swarmsim::gpu::adapter_backward_ops(m, a, w))) +
+                       cost->ops_seconds(dev, swarmsim::gpu::optimizer_ops(16 * 294912.0, swarmsim::gpu::Optimizer::Adam));
+  EXPECT_NEAR(step.backward_s(dev, 16), bwd16, 1e-12);
+  EXPECT_GT(step.backward_s(dev, 16), 2 * step.forward_s(dev, 16));  // recompute + the frozen backward
+  EXPECT_DOUBLE_EQ(step.activation_bytes(), 4.0 * 512 * 4096 * 2);
+  EXPECT_DOUBLE_EQ(step.gradient_bytes(), 4.0 * 512 * 4096 * 2);
+  EXPECT_DOUBLE_EQ(step.checkpoint_bytes(16), 16 * 294912.0 * 4);
+  // Compressed activations halve on the wire; gradients never are.
+  const Scenario q = shipped("fine-tuning/lora-llama3-8b.json", {{"policy.compression.hidden_states", "\"blockwise8\""}});
+  const TrainingStep compressed(q, *cost);
+  EXPECT_NEAR(compressed.activation_bytes() / step.activation_bytes(), (1.0 + 4.0 / 64) / 2, 1e-12);
+  EXPECT_DOUBLE_EQ(compressed.gradient_bytes(), step.gradient_bytes());
+}
+
+TEST(AdapterLedger, CountsTheUpdatesAReplacementLosesSinceTheLastCheckpoint) {
+  AdapterLedger ledger(8, 3);
+  EXPECT_FALSE(ledger.checkpoint_due(0));
+  EXPECT_FALSE(ledger.checkpoint_due(1));
+  EXPECT_TRUE(ledger.checkpoint_due(2));
+  EXPECT_TRUE(ledger.checkpoint_due(5));
+  for (int i = 0; i < 3; ++i) ledger.updated(BlockRange{0, 8});
+  ledger.saved(BlockRange{0, 4});  // the server of blocks 4-7 failed to send its adapters
+  ledger.updated(BlockRange{0, 8});
+  ledger.updated(BlockRange{0, 8});
+  const AdapterLedger::Restore first = ledger.restore(BlockRange{2, 6});
+  EXPECT_EQ(first.checkpointed_blocks, 2);  // blocks 2 and 3 have a checkpoint, 4 and 5 start over
+  EXPECT_EQ(first.updates_lost, 5);         // blocks 4-5 lose all five updates
+  const AdapterLedger::Restore again = ledger.restore(BlockRange{2, 4});
+  EXPECT_EQ(again.updates_lost, 0);  // restored just now
+  const AdapterLedger::Restore other = ledger.restore(BlockRange{0, 2});
+  EXPECT_EQ(other.checkpointed_blocks, 2);
+  EXPECT_EQ(other.updates_lost, 2);
+  AdapterLedger never(4, 0);
+  for (int step = 0; step < 10; ++step) EXPECT_FALSE(never.checkpoint_due(step));
+}
