@@ -77,6 +77,9 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
                {"replayed_tokens", e.replayed_tokens}, {"detected_after", e.detected_after}}
               .dump());
   });
+  s.on_adapters_moved.connect([this](const sim::AdaptersMoved& e) {
+    sink_(sim::adapters_moved_json(e, [this](int host) { return host_name(host); }).dump());
+  });
   s.on_server_banned.connect([this](const sim::ServerBanned& e) {
     sink_(sim::server_banned_json(e, [this](int host) { return host_name(host); }).dump());
   });

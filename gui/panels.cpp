@@ -101,7 +101,7 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       if (info.request_based())
         return "request " + std::to_string(e.session) + " answered" +
                (e.decoded > 0 ? " (" + std::to_string(e.decoded) + (e.decoded > 1 ? " outputs" : " output") + " decoded)" : "");
-      return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + " tokens";
+      return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + (info.training ? " tokens trained" : " tokens");
     case EventType::SessionFailed: return "session " + std::to_string(e.session) + " FAILED: " + e.text;
     case EventType::Compute:
       std::snprintf(buf, sizeof buf, "%s %s %s s%d step %d (%.2f ms)", name(e.node).c_str(), e.text.c_str(),
@@ -121,6 +121,15 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       std::string s = "session " + std::to_string(e.session) + " recovered from " + name(e.node) + ":";
       for (const ChainHop& h : e.hops) s += " " + hop_text(info, h);
       return s;
+    }
+    case EventType::AdaptersMoved: {
+      const std::string blocks = std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1);
+      if (!e.restored)
+        return name(e.node) + " saved session " + std::to_string(e.session) + "'s adapters of blocks " + blocks + " to the client (" +
+               bytes_str(e.value) + ")";
+      return name(e.node) + " restored session " + std::to_string(e.session) + "'s adapters of blocks " + blocks +
+             (e.value > 0 ? " from the client's checkpoint (" + bytes_str(e.value) + ")" : " from scratch (no checkpoint)") + ", " +
+             std::to_string(e.updates_lost) + (e.updates_lost == 1 ? " update lost" : " updates lost");
     }
     case EventType::ServerBanned:
       return name(e.node) + " banned: a spot check of session " + std::to_string(e.session) + " step " + std::to_string(e.step) +
@@ -389,11 +398,14 @@ void series_plots(const Timeline& tl, double T, const char* id, float width) {
   for (float x : lat.values) lat_max = std::max(lat_max, x);
   char overlay[96];
   const bool requests = tl.info().request_based();
-  std::snprintf(overlay, sizeof overlay, "%s (max %.1f, %.2f s window), 0..%.1f s", requests ? "requests/s" : "tokens/s", tp_max, 5 * tp.dt, T);
+  const bool training = tl.info().training;
+  std::snprintf(overlay, sizeof overlay, "%s (max %.1f, %.2f s window), 0..%.1f s",
+                requests ? "requests/s" : training ? "trained tokens/s" : "tokens/s", tp_max, 5 * tp.dt, T);
   ImGui::PushID(id);
   ImGui::PlotLines("##tp", tp.values.data(), static_cast<int>(tp.values.size()), 0, overlay, 0.0f, std::max(1e-6f, tp_max * 1.1f),
                    ImVec2(width, 62));
-  std::snprintf(overlay, sizeof overlay, "%s (max %.1f ms)", requests ? "request latency" : "per-token latency", lat_max * 1e3);
+  std::snprintf(overlay, sizeof overlay, "%s (max %.1f ms)", requests ? "request latency" : training ? "step time" : "per-token latency",
+                lat_max * 1e3);
   ImGui::PlotLines("##lat", lat.values.data(), static_cast<int>(lat.values.size()), 0, overlay, 0.0f,
                    std::max(1e-6f, lat_max * 1.1f), ImVec2(width, 62));
   if (tl.info().coded_models > 0 && tl.info().coded_parity > 0) {  // how often coded models stood in for missing outputs
@@ -416,6 +428,11 @@ void draw_metrics_panel(AppState& st, const PixelRect& r) {
     ImGui::Text("requests %d sent, %d answered%s, %d failed, %zu in flight | %ld messages, %s moved", s.sessions_started, s.sessions_done,
                 info.coded_parity > 0 ? (" (" + std::to_string(s.sessions_decoded) + " decoded)").c_str() : "", s.sessions_failed,
                 s.sessions.size(), s.hops, bytes_str(s.bytes_moved).c_str());
+  else if (info.training)  // fine-tuning: steps train on tokens and generate none
+    ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens trained, %ld hops, %s moved | adapters %d saved, "
+                "%d restored, %d updates lost",
+                s.sessions_started, s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str(),
+                s.adapters_saved, s.adapters_restored, s.updates_lost);
   else
     ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
                 s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
@@ -499,7 +516,8 @@ namespace {
 void events_tab(AppState& st) {
   EventLogFilter& f = st.log_filter;
   static const char* names[kEventTypes] = {"join", "down", "up", "link", "start", "chain", "done", "failed",
-                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved", "tree", "banned"};
+                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved", "tree", "banned",
+                                           "adapters"};
   const ImGuiStyle& style = ImGui::GetStyle();
   const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
   for (int i = 0; i < kEventTypes; ++i) {  // as many a row as fit

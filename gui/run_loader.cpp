@@ -278,6 +278,10 @@ SwarmInfo parse_run_start(const json& j) {
       throw EventFormatError("\"client_blocks\": expected 0 to n_blocks - 1 (" + std::to_string(info.n_blocks - 1) + "), got " +
                              std::to_string(info.client_blocks));
   }
+  if (j.contains("fine_tuning")) {
+    if (!j.at("fine_tuning").is_object()) throw EventFormatError("\"fine_tuning\": expected an object, got " + j.at("fine_tuning").dump());
+    info.training = true;
+  }
   info.index_hosts();
   if (info.by_name.size() != info.hosts.size()) throw EventFormatError("two hosts share a name (host names must be unique)");
   return info;
@@ -381,6 +385,16 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.honest = j.value("honest", false);
     e.session = integer(j, "session");
     e.step = integer_or(j, "step", 0);
+  } else if (type == "adapters_saved" || type == "adapters_restored") {
+    e.type = EventType::AdaptersMoved;
+    e.restored = type == "adapters_restored";
+    e.node = host(j, "node", info);
+    e.session = integer(j, "session");
+    e.step = integer_or(j, "step", 0);
+    e.blocks = blocks(j, "blocks", info.n_blocks);
+    e.value = non_negative(j, "bytes");
+    e.updates_lost = e.restored ? integer_or(j, "updates_lost", 0) : 0;
+    if (e.updates_lost < 0) throw EventFormatError("\"updates_lost\": expected a count >= 0, got " + std::to_string(e.updates_lost));
   } else if (type == "tree") {
     e.type = EventType::Tree;
     e.tree = tree_snapshot(j, e.t, info);
@@ -494,13 +508,19 @@ void read_lines(const fs::path& file, SwarmInfo& info, std::vector<SwarmEvent>& 
   }
 }
 
-/// "blocks 3-7" -> [3, 8); any other name, or numbers beyond int, -> an empty range.
+/// "blocks 3-7" -> [3, 8), as "forward blocks 3-7" (one word before: what the work was); any other
+/// name, or numbers beyond int, -> an empty range.
 BlockRange blocks_from_name(const std::string& name) {
   const std::string prefix = "blocks ";
-  if (name.rfind(prefix, 0) != 0) return {};
+  std::size_t at = 0;
+  if (name.rfind(prefix, 0) != 0) {
+    const std::size_t space = name.find(' ');
+    if (space == std::string::npos || name.compare(space + 1, prefix.size(), prefix) != 0) return {};
+    at = space + 1;
+  }
   const char* end = name.data() + name.size();
   int a = 0, b = 0;
-  const auto first = std::from_chars(name.data() + prefix.size(), end, a);
+  const auto first = std::from_chars(name.data() + at + prefix.size(), end, a);
   if (first.ec != std::errc() || first.ptr == end || *first.ptr != '-') return {};
   const auto second = std::from_chars(first.ptr + 1, end, b);
   if (second.ec != std::errc() || b == std::numeric_limits<int>::max()) return {};
@@ -565,7 +585,8 @@ void read_trace(const fs::path& file, const SwarmInfo& info, const std::vector<S
         e.blocks = blocks_from_name(name);
         if (!inside_model(e.blocks, info.n_blocks))
           throw EventFormatError("\"name\": \"" + name + "\" names blocks outside the model's " + std::to_string(info.n_blocks));
-        e.text = e.blocks.empty() ? name : "blocks";
+        const std::size_t word = name.find(" blocks ");  // "forward blocks 0-15": the work was "forward"
+        e.text = e.blocks.empty() ? name : word != std::string::npos ? name.substr(0, word) : "blocks";
         if (name == "head") heads.push_back({end, e.session, e.step});
       } else {
         e.type = EventType::Transfer;

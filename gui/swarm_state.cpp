@@ -40,6 +40,7 @@ const char* to_string(EventType t) {
     case EventType::BlocksMoved: return "blocks_moved";
     case EventType::Tree: return "tree";
     case EventType::ServerBanned: return "server_banned";
+    case EventType::AdaptersMoved: return "adapters";
   }
   return "?";
 }
@@ -264,6 +265,14 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
         if (NodeState* n = node_at(s, h.node)) ++n->sessions_in_flight;
       break;
     }
+    case EventType::AdaptersMoved:
+      if (e.restored) {
+        ++s.adapters_restored;
+        s.updates_lost += e.updates_lost;
+      } else {
+        ++s.adapters_saved;
+      }
+      break;
     case EventType::ServerBanned:
       ++s.bans;
       if (NodeState* n = node_at(s, e.node)) {

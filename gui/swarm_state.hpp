@@ -55,6 +55,7 @@ struct SwarmInfo {
   int coded_models = 0;           ///< an erasure-coded run's task models N (0: not coded): blocks are its members, the coded one last
   int coded_parity = 0;           ///< an erasure-coded run's coded models N_c (blocks coded_models .. coded_models + N_c − 1)
   int client_blocks = 0;          ///< split learning: the clients run blocks [0, client_blocks) themselves
+  bool training = false;          ///< fine-tuning sessions: a step trains on tokens_per_step tokens and generates none
   /// A pipeline's, a tree's or a coded run: sessions are requests, each answered in one step.
   bool request_based() const { return pipeline || tree || coded_models > 0; }
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()
@@ -75,9 +76,10 @@ enum class EventType {
   BlocksMoved,       ///< a server moved its block range (rebalancing); serves again at its next node_join
   Tree,              ///< a Fisher B-tree changed shape or was measured (`SwarmEvent::tree`)
   ServerBanned,      ///< a spot check's majority found a server's output wrong: it serves no chain again
+  AdaptersMoved,     ///< fine-tuning: a server's adapters were saved to the client, or restored into a replacement
 };
 /// Number of EventType values.
-inline constexpr int kEventTypes = 17;
+inline constexpr int kEventTypes = 18;
 /// The events.jsonl "type" of `t` ("node_join", ...).
 const char* to_string(EventType t);
 
@@ -155,6 +157,8 @@ struct SwarmEvent {
   BlockRange blocks_to;     ///< BlocksMoved: the new range (`blocks` is the old one)
   bool given_up = false;    ///< TransferRetry: no attempt left
   bool honest = false;      ///< ServerBanned: the node was honest, outvoted by a cartel
+  bool restored = false;    ///< AdaptersMoved: into a replacement (`node`), else saved from `node` to the client
+  int updates_lost = 0;     ///< AdaptersMoved, restored: the training steps since the checkpoint
   std::string text;         ///< SessionFailed, TransferRetry: reason; Compute: "blocks"/"embed"/"head";
                             ///< LinkChange: "set_bandwidth"/"set_latency"
   char direction = 'b';     ///< LinkChange set_bandwidth: 'u'p, 'd'own, 'b'oth
@@ -234,6 +238,7 @@ struct SwarmState {
   int sessions_started = 0, sessions_done = 0, sessions_failed = 0, chains_formed = 0;
   int sessions_decoded = 0;     ///< erasure-coded runs: requests answered by decoding
   int recoveries = 0, transfer_retries = 0, block_moves = 0, bans = 0;
+  int adapters_saved = 0, adapters_restored = 0, updates_lost = 0;  ///< fine-tuning checkpoints (AdaptersMoved)
   double tokens = 0.0;          ///< tokens generated (steps x tokens_per_step)
   long steps = 0;               ///< token steps finished
   double bytes_moved = 0.0;

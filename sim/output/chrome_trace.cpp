@@ -70,10 +70,13 @@ void ChromeTraceWriter::instant(int host, double t, const std::string& name, con
 
 void ChromeTraceWriter::connect(SimSignals& s) {
   s.on_compute.connect([this](const ComputeSpan& e) {
-    const std::string name = std::string(e.what) == "stage" ? "stage " + std::to_string(e.blocks.start)
-                             : e.blocks.empty()              ? std::string(e.what)
-                             : e.check()                     ? "check blocks " + e.blocks.str()
-                                                             : "blocks " + e.blocks.str();
+    // "blocks 0-15" for a step's work on a server, else what it was: "check blocks 0-15",
+    // "replay blocks 0-15", "forward blocks 0-15" (fine-tuning), "embed", "stage 3".
+    const std::string what = e.what;
+    const std::string name = what == "stage"     ? "stage " + std::to_string(e.blocks.start)
+                             : e.blocks.empty()  ? what
+                             : what == "blocks"  ? "blocks " + e.blocks.str()
+                                                 : what + " blocks " + e.blocks.str();
     span(e.host, e.start, e.end, "compute", name,
          "{\"session\":" + std::to_string(e.session) + ",\"step\":" + std::to_string(e.step) + "}");
   });

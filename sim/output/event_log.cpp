@@ -33,6 +33,10 @@ json run_start_json(const Scenario& sc) {
              {"clients", clients},
              {"tokens_per_step", sc.workload.batch_size}};
   if (sc.first_served_block() > 0) start["client_blocks"] = sc.first_served_block();  // split learning
+  if (const auto& ft = sc.workload.fine_tuning) {  // a step trains on batch x prompt tokens and generates none
+    start["tokens_per_step"] = sc.workload.batch_size * sc.workload.prompt_tokens;
+    start["fine_tuning"] = {{"steps", ft->steps}, {"checkpoint_every", ft->checkpoint_every}};
+  }
   return start;
 }
 
@@ -122,6 +126,13 @@ void EventLogWriter::connect(SimSignals& s) {
   });
   s.on_tree_changed.connect(
       [this](const TreeChanged& e) { line(tree_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
+  if (sc_.workload.fine_tuning)  // a training step ends with no "head" span in the trace to mark it: say so here
+    s.on_step.connect([this](const StepCompleted& e) {
+      line(json{{"t", e.t}, {"type", "step"}, {"session", e.session}, {"step", e.step}, {"latency", e.latency}}.dump());
+    });
+  s.on_adapters_moved.connect([this](const AdaptersMoved& e) {
+    line(adapters_moved_json(e, [this](int host) { return host_name(host); }).dump());
+  });
   s.on_server_banned.connect([this](const ServerBanned& e) {
     line(server_banned_json(e, [this](int host) { return host_name(host); }).dump());
   });

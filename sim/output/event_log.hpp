@@ -40,6 +40,21 @@ nlohmann::json server_banned_json(const ServerBanned& e, const HostName& host_na
                         {"honest", e.honest}, {"session", e.session},     {"step", e.step}};
 }
 
+/// An "adapters_saved" or "adapters_restored" line of a fine-tuning session (workload.fine_tuning):
+/// a server's adapters of `blocks` went to the client, or from it into a replacement server.
+template <class HostName>
+nlohmann::json adapters_moved_json(const AdaptersMoved& e, const HostName& host_name) {
+  nlohmann::json j{{"t", e.t},
+                   {"type", e.restored ? "adapters_restored" : "adapters_saved"},
+                   {"session", e.session},
+                   {"step", e.step},
+                   {"node", host_name(e.server)},
+                   {"blocks", {{"start", e.blocks.start}, {"end", e.blocks.end}}},
+                   {"bytes", e.bytes}};
+  if (e.restored) j["updates_lost"] = e.updates_lost;
+  return j;
+}
+
 /// A "session_done" or "session_failed" line ("decoded" only when outputs were decoded).
 nlohmann::json session_ended_json(const SessionEnded& e);
 

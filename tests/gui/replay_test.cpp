@@ -485,3 +485,27 @@ TEST(GuiReplay, AnHonestServerOutvotedByACartelIsMarkedHonest) {
     EXPECT_TRUE(ban->honest);
   }
 }
+
+// Fine-tuning (workload.fine_tuning): both timelines count the trained tokens, and the adapters
+// saved and restored (with the updates lost) that metrics.json reports.
+TEST(GuiReplay, AFineTuningRunShowsTrainedTokensAndItsCheckpoints) {
+  const LiveAndReplayed r = live_and_replayed("fine-tuning/lora-llama3-8b.json");
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const auto& f = r.report.metrics["fine_tuning"];
+  ASSERT_GT(f["checkpoints"]["restored"].get<int>(), 0);
+  for (const gui::Timeline* tl : r.timelines()) {
+    SCOPED_TRACE(r.label(tl));
+    EXPECT_TRUE(tl->info().training);
+    const gui::SwarmState end = tl->state_at(tl->end_time());
+    EXPECT_DOUBLE_EQ(end.tokens, f["trained_tokens"].get<double>());
+    EXPECT_EQ(end.adapters_saved, f["checkpoints"]["saved"].get<int>());
+    EXPECT_EQ(end.adapters_restored, f["checkpoints"]["restored"].get<int>());
+    EXPECT_EQ(end.updates_lost, f["checkpoints"]["updates_lost"].get<int>());
+    const auto restore = std::find_if(tl->events().begin(), tl->events().end(),
+                                      [](const gui::SwarmEvent& e) { return e.type == gui::EventType::AdaptersMoved && e.restored; });
+    ASSERT_NE(restore, tl->events().end());
+    EXPECT_EQ(restore->blocks, (sim::BlockRange{16, 32}));
+    EXPECT_GT(restore->value, 0.0);  // from a checkpoint
+  }
+}

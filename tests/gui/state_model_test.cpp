@@ -268,6 +268,7 @@ TEST(GuiStateModel, BadTraceOrMetricsAreWarningsNotCrashes) {
       {span("blocks 0-3", 1.5e6, 1e5, R"({"session":"zero"})"), "traceEvents[1]: \"session\": expected an integer"},
       {span("blocks 0-3", 1.5e6, 1e5, "5"), "traceEvents[1]: \"args\": expected an object, got 5"},
       {span("blocks 6-9", 1.5e6, 1e5, "{}"), "traceEvents[1]: \"name\": \"blocks 6-9\" names blocks outside the model's 8"},
+      {span("backward blocks 5-8", 1.5e6, 1e5, "{}"), "traceEvents[1]: \"name\": \"backward blocks 5-8\" names blocks outside the model's 8"},
       {span("blocks 0-3", 1.5e6, 1e20, "{}"), "traceEvents[1]: the span [1.500000, 100000000000001.500000] s is not inside [0, 1e12] s"},
       {span("head", 0.5e6, 1e5, R"({"session":0,"step":0})"), "the \"head\" span of session 0 ends at t = 0.600000 s, before the session started"},
   };
