@@ -84,6 +84,7 @@ int compare(const CompareArgs& args) {
   int failed_runs = 0;
   const std::size_t tokens_col = experiment::metric_index("tokens_per_s"), failed_col = experiment::metric_index("sessions_failed");
   const std::size_t requests_col = experiment::metric_index("requests_per_s"), failed_req_col = experiment::metric_index("requests_failed");
+  const std::size_t trained_col = experiment::metric_index("trained_tokens_per_s");
   try {
     sim::run_parallel(jobs, parallel, [&](std::size_t i, std::size_t done, const sim::RunOutcome& o) {
       experiment::RunRecord& r = records[i];
@@ -93,9 +94,12 @@ int compare(const CompareArgs& args) {
         r.values = experiment::extract_metrics(o.report.metrics);
         r.wall_s = o.report.wall_seconds;
         const bool requests = !std::isfinite(r.values[tokens_col]) && std::isfinite(r.values[requests_col]);
+        const bool trained = !std::isfinite(r.values[tokens_col]) && std::isfinite(r.values[trained_col]);  // fine-tuning
         std::fprintf(stderr, "run %zu/%zu %s / %s / seed %llu: %.3f %s, %g failed (%.2f s)\n", done, jobs.size(), r.scenario.c_str(),
-                     r.policy.c_str(), static_cast<unsigned long long>(r.seed), r.values[requests ? requests_col : tokens_col],
-                     requests ? "requests/s" : "tokens/s", r.values[requests ? failed_req_col : failed_col], r.wall_s);
+                     r.policy.c_str(), static_cast<unsigned long long>(r.seed),
+                     r.values[requests ? requests_col : trained ? trained_col : tokens_col],
+                     requests ? "requests/s" : trained ? "trained tokens/s" : "tokens/s", r.values[requests ? failed_req_col : failed_col],
+                     r.wall_s);
       } else {
         ++failed_runs;
         std::fprintf(stderr, "run %zu/%zu %s / %s / seed %llu: FAILED: %s\n", done, jobs.size(), r.scenario.c_str(),

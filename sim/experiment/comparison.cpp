@@ -72,6 +72,10 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"decoded_share", "answers.decoded_share", "decoded", MetricUnit::Fraction, "requests.completed"},
       {"corrupted_tokens", "verification.corrupted_tokens", "corrupted", MetricUnit::Count},
       {"check_device_s", "verification.check_device_seconds", "checking", MetricUnit::Seconds},
+      {"trained_tokens_per_s", "fine_tuning.trained_tokens_per_s", "trained tok/s", MetricUnit::TokensPerSecond},
+      {"step_p50_s", "fine_tuning.step_time_s.p50", "step p50", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
+      {"step_p99_s", "fine_tuning.step_time_s.p99", "step p99", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
+      {"updates_lost", "fine_tuning.checkpoints.updates_lost", "lost", MetricUnit::Count},
   };
   return metrics;
 }
@@ -95,6 +99,8 @@ std::vector<double> extract_metrics(const nlohmann::json& metrics) {
     }
     out.push_back(x);
   }
+  // A fine-tuning run generates no tokens: its throughput is trained tokens/s, not 0 tokens/s.
+  if (metrics.is_object() && metrics.contains("fine_tuning")) out[metric_index("tokens_per_s")] = kNaN;
   return out;
 }
 
@@ -115,18 +121,20 @@ Stats summarize(std::span<const double> values) {
   return s;
 }
 
-/// The throughput column of a scenario's row of cells: tokens/s, or requests/s when no policy
-/// has tokens/s there (graph pipelines, Fisher B-trees).
+/// The throughput column of a scenario's row of cells: tokens/s; else trained tokens/s
+/// (fine-tuning sessions); else requests/s (graph pipelines, Fisher B-trees).
 std::size_t throughput_column(const Cell* row, std::size_t n_pol) {
-  const std::size_t tokens = metric_index("tokens_per_s");
-  for (std::size_t p = 0; p < n_pol; ++p)
-    if (row[p].metrics[tokens].n > 0) return tokens;
+  for (const char* key : {"tokens_per_s", "trained_tokens_per_s"}) {
+    const std::size_t col = metric_index(key);
+    for (std::size_t p = 0; p < n_pol; ++p)
+      if (row[p].metrics[col].n > 0) return col;
+  }
   return metric_index("requests_per_s");
 }
 
 /// The failed-count column of a scenario's row: sessions, or requests for request-based runs.
 std::size_t failed_column(std::size_t throughput_col) {
-  return throughput_col == metric_index("tokens_per_s") ? metric_index("sessions_failed") : metric_index("requests_failed");
+  return throughput_col == metric_index("requests_per_s") ? metric_index("requests_failed") : metric_index("sessions_failed");
 }
 
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
@@ -206,7 +214,8 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
 std::string format_tables(const Comparison& c) {
   const auto& metrics = compared_metrics();
   const std::size_t n_pol = c.policies.size();
-  const std::size_t tokens = metric_index("tokens_per_s"), requests = metric_index("requests_per_s");
+  const std::size_t tokens = metric_index("tokens_per_s"), requests = metric_index("requests_per_s"),
+                    trained = metric_index("trained_tokens_per_s");
   std::size_t label_w = 8;
   for (const PolicyVariant& p : c.policies) label_w = std::max(label_w, p.label.size() + 2);
   const std::size_t tp_w = 20, col_w = 12;
@@ -222,14 +231,15 @@ std::string format_tables(const Comparison& c) {
     // The other columns its runs have (every column when no run succeeded, to show n/a).
     std::vector<std::size_t> cols;
     for (std::size_t m = 0; m < metrics.size(); ++m) {
-      if (metrics[m].header.empty() || m == tokens || m == requests) continue;
+      if (metrics[m].header.empty() || m == tokens || m == requests || m == trained) continue;
       bool has = false, any_ok = false;
       for (std::size_t p = 0; p < n_pol; ++p) {
         has |= row[p].metrics[m].n > 0;
         any_ok |= row[p].runs > row[p].failed_runs;
       }
-      const bool request_metric = m > requests;
-      if (has || (!any_ok && request_metric == (tp_col == requests))) cols.push_back(m);
+      // When no run succeeded, the columns of the scenario's kind, as n/a: token or request ones.
+      const bool request_metric = m > requests && m < metric_index("corrupted_tokens");
+      if (has || (!any_ok && (tp_col == requests ? request_metric : m < requests))) cols.push_back(m);
     }
     std::string head = pad("policy", label_w) + pad(std::string(metrics[tp_col].header), tp_w);
     for (const std::size_t m : cols) head += pad(std::string(metrics[m].header), col_w);
@@ -267,7 +277,7 @@ std::string format_tables(const Comparison& c) {
     out += "  (mean rank: by mean throughput per scenario, tokens/s or, for pipelines and trees, requests/s; 1 = best; throughput vs " +
            ref + ": geometric mean over the scenarios counted in parentheses; failed: sum over scenarios of the mean sessions or requests failed per run)\n";
   else
-    out += "  (mean rank: by mean tokens/s per scenario, 1 = best; tokens/s vs " + ref +
+    out += "  (mean rank: by mean tokens/s per scenario (trained tokens/s for fine-tuning), 1 = best; tokens/s vs " + ref +
            ": geometric mean over the scenarios counted in parentheses; failed sessions: sum over scenarios of the mean per run)\n";
   return out;
 }

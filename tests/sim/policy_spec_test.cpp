@@ -399,3 +399,41 @@ TEST(TuningScore, AFailedRunIsNaNAndShapesMustMatch) {
   EXPECT_THROW(tuning_score({}, base), std::invalid_argument);
   EXPECT_THROW(tuning_score({{}}, base), std::invalid_argument);
 }
+
+// A fine-tuning run generates no tokens: it ranks and compares by trained tokens/s, and its table
+// shows the step times and the updates a failure lost.
+TEST(Comparison, FineTuningRunsCompareByTrainedTokens) {
+  const auto run = [](const std::string& policy, double trained, int lost) {
+    nlohmann::json m = nlohmann::json::parse(R"({
+      "throughput": {"tokens_per_s": 0, "tokens_generated": 0},
+      "latency_s": {"per_token": {"count": 0, "p50": 0}, "time_to_first_token": {"count": 0, "p50": 0}},
+      "sessions": {"failed": 0},
+      "fine_tuning": {"trained_tokens_per_s": 0, "step_time_s": {"count": 120, "p50": 7.25, "p99": 15.5},
+                      "checkpoints": {"updates_lost": 0}}
+    })");
+    m["fine_tuning"]["trained_tokens_per_s"] = trained;
+    m["fine_tuning"]["checkpoints"]["updates_lost"] = lost;
+    RunRecord r;
+    r.scenario = "lora";
+    r.policy = policy;
+    r.ok = true;
+    r.values = extract_metrics(m);
+    return r;
+  };
+  const RunRecord never = run("eq18", 1014.0, 25), often = run("random", 978.0, 3);
+  EXPECT_TRUE(std::isnan(never.values[metric_index("tokens_per_s")]));
+  EXPECT_DOUBLE_EQ(never.values[metric_index("trained_tokens_per_s")], 1014.0);
+  EXPECT_DOUBLE_EQ(never.values[metric_index("step_p50_s")], 7.25);
+  EXPECT_DOUBLE_EQ(never.values[metric_index("updates_lost")], 25);
+  const Comparison c = aggregate({"lora"}, {"lora.json"}, parse_policy_list("eq18,random"), 1, {never, often});
+  ASSERT_EQ(c.summary.size(), 2u);
+  EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, 1.0);  // more trained tokens/s ranks first
+  EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, 2.0);
+  EXPECT_NEAR(c.summary[1].throughput_ratio, 978.0 / 1014.0, 1e-12);
+  const std::string table = format_tables(c);
+  EXPECT_NE(table.find("trained tok/s"), std::string::npos) << table;
+  EXPECT_NE(table.find("1014.000"), std::string::npos) << table;
+  EXPECT_NE(table.find("lost"), std::string::npos) << table;
+  EXPECT_NE(table.find("step p99"), std::string::npos) << table;
+  EXPECT_EQ(table.find("token p50"), std::string::npos) << table;  // no token columns
+}
