@@ -81,6 +81,13 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
     std::printf("checkpoints   %ld saved (%s), %ld restored into replacements (%s), %ld adapter updates lost\n", c["saved"].get<long>(),
                 sim::format_bytes(c["saved_bytes"].get<double>()).c_str(), c["restored"].get<long>(),
                 sim::format_bytes(c["restored_bytes"].get<double>()).c_str(), c["updates_lost"].get<long>());
+    if (f.contains("sync")) {
+      const auto& y = f["sync"];
+      std::printf("averaging     jobs of %d sessions every %d steps: %ld session averagings, %s sent, %s each on average "
+                  "(waiting for the slowest replica included)\n",
+                  y["replicas"].get<int>(), y["every"].get<int>(), y["averagings"].get<long>(), sim::format_bytes(y["bytes"].get<double>()).c_str(),
+                  sim::format_duration(y["mean_seconds"].get<double>()).c_str());
+    }
   } else {
     std::printf("tokens/s      %.3f  (%llu tokens over %s)\n", tp["tokens_per_s"].get<double>(),
                 static_cast<unsigned long long>(tp["tokens_generated"].get<std::uint64_t>()),

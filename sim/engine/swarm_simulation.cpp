@@ -18,6 +18,8 @@
 #include <simgrid/s4u/Engine.hpp>
 #include <simgrid/s4u/Exec.hpp>
 #include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/ConditionVariable.hpp>
+#include <simgrid/s4u/Mutex.hpp>
 #include <simgrid/s4u/Semaphore.hpp>
 
 #include "sim/swarm/latency_table.hpp"
@@ -74,6 +76,16 @@ struct HopFailed {
   double since;  ///< when the session first saw it fail
 };
 
+/// Where the sessions of a data-parallel fine-tuning job meet (workload.fine_tuning.replicas):
+/// each arrival waits until every session still training has arrived.
+struct JobBarrier {
+  int active = 0;       ///< sessions of the job still training
+  int arrived = 0;      ///< of them, waiting at the barrier now
+  long generation = 0;  ///< meetings completed
+  sg4::MutexPtr mutex;
+  sg4::ConditionVariablePtr cv;
+};
+
 struct SwarmSimulation::Impl {
   Scenario sc;
   std::shared_ptr<const gpu::ShardCostModel> cost;
@@ -99,6 +111,9 @@ struct SwarmSimulation::Impl {
   std::unique_ptr<gpu::Backend> backend;
   std::unique_ptr<RealModel> real;
   std::vector<ValueEffect> effects;            ///< of completed sessions
+  // data-parallel fine-tuning (workload.fine_tuning.replicas > 1)
+  std::vector<JobBarrier> jobs;                ///< per job
+  std::vector<const Chain*> training_chains;   ///< per session: its chain while it trains, else nullptr
   double real_measured_seconds = 0.0;          ///< wall time spent in real kernels
 
   Impl(Scenario s, std::shared_ptr<const gpu::ShardCostModel> c) : sc(std::move(s)), cost(std::move(c)) {
@@ -658,6 +673,67 @@ struct SwarmSimulation::Impl {
     }
   }
 
+  /// Waits at `b` until every session of the job still training is there.
+  static void job_arrive(JobBarrier& b) {
+    std::unique_lock<sg4::Mutex> lock(*b.mutex);
+    const long generation = b.generation;
+    if (++b.arrived >= b.active) {
+      b.arrived = 0;
+      ++b.generation;
+      b.cv->notify_all();
+      return;
+    }
+    while (generation == b.generation) b.cv->wait(lock);
+  }
+  /// A session leaves its job for good (it ended): the others stop waiting for it.
+  static void job_leave(JobBarrier& b) {
+    std::unique_lock<sg4::Mutex> lock(*b.mutex);
+    --b.active;
+    if (b.arrived > 0 && b.arrived >= b.active) {
+      b.arrived = 0;
+      ++b.generation;
+      b.cv->notify_all();
+    }
+  }
+
+  /// Session k stops training (it ended): its job no longer waits for it or reads its chain.
+  void leave_job(int k) {
+    if (jobs.empty()) return;
+    training_chains[static_cast<std::size_t>(k)] = nullptr;
+    job_leave(jobs[static_cast<std::size_t>(sc.workload.fine_tuning->job_of(k))]);
+  }
+
+  /// Session k's part of its job's averaging after step `step` (seed 002, section 2.4.2, step 3):
+  /// it waits for the job's other sessions, its servers send their adapters to the servers of the
+  /// other sessions' chains that hold the same blocks (each server its messages one after
+  /// another, all servers at once), and it waits until every session's messages arrived.
+  void sync_adapters(int k, int step, const Chain& chain, const TrainingStep& price) {
+    const FineTuningSpec& ft = *sc.workload.fine_tuning;
+    JobBarrier& job = jobs[static_cast<std::size_t>(ft.job_of(k))];
+    const double t0 = now();
+    job_arrive(job);
+    std::vector<AdapterExchange> sends;
+    for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
+      if (const Chain* peer = training_chains[static_cast<std::size_t>(p)]; p != k && peer)
+        for (const AdapterExchange& x : adapter_exchanges(chain, *peer)) sends.push_back(x);
+    std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
+    double sent = 0.0;
+    std::vector<sg4::ActorPtr> senders;
+    for (std::size_t i = 0; i < sends.size(); ++i) {
+      if (i > 0 && sends[i].from == sends[i - 1].from) continue;  // the first message of each server
+      senders.push_back(sg4::Actor::create("sync-" + std::to_string(k), platform->host(S + k % C), [this, &sends, &sent, &price, i, k, step] {
+        Rng rng = Rng(sc.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
+        for (std::size_t j = i; j < sends.size() && sends[j].from == sends[i].from; ++j) {
+          const double bytes = price.checkpoint_bytes(sends[j].blocks.size());
+          if (deliver(sends[j].from, sends[j].to, bytes, k, step, rng) == Delivery::Ok) sent += bytes;
+        }
+      }));
+    }
+    for (const sg4::ActorPtr& a : senders) a->join();
+    job_arrive(job);  // every server now holds its peers' adapters and averages them
+    signals.on_adapters_synced(AdaptersSynced{now(), k, step, sent, now() - t0});
+  }
+
   /// A fine-tuning session (workload.fine_tuning, seed 002 section 2.4). Each training step runs
   /// forward legs client -> hop 0 -> ... -> hop H-1 -> client (the loss), then backward legs
   /// client -> hop H-1 -> ... -> hop 0 -> client (an acknowledgement: the embeddings are frozen).
@@ -686,10 +762,12 @@ struct SwarmSimulation::Impl {
     try {
       chain = route_with_retries(req, rng, arrival, attempt, client, k);
       if (!chain) {
+        leave_job(k);
         end_session(k, false, admission_failure(sc, attempt, now() - arrival), 0);
         return;
       }
       reserve(chain->hops, shape.kv_per_block, reservations);
+      if (!training_chains.empty()) training_chains[static_cast<std::size_t>(k)] = &*chain;  // its job's averagings read it
       signals.on_chain_formed(chain_formed_event(now(), k, attempt, *chain));
       if (verbosity >= 1) log(1, who, "chain " + chain_text(sc, *chain));
       const gpu::DeviceSpec& client_dev = *sc.clients[static_cast<std::size_t>(k % C)].device;
@@ -763,6 +841,7 @@ struct SwarmSimulation::Impl {
             std::optional<Chain> sub = route_with_retries(repair.span, rng, now(), attempt, client, k, &failed_seen);
             if (!sub) {
               release(reservations);
+              leave_job(k);
               end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks, true), tokens);
               return;
             }
@@ -777,6 +856,7 @@ struct SwarmSimulation::Impl {
           }
         }
         adapters.updated(BlockRange{sc.first_served_block(), sc.model.n_layers});
+        if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) sync_adapters(k, step, *chain, price);
         if (adapters.checkpoint_due(step))  // part of the step: the client waits for every server's adapters
           for (const ChainHop& hop : chain->hops) {  // a failed save is found by the next step's forward pass
             const double bytes = price.checkpoint_bytes(hop.blocks.size());
@@ -790,12 +870,15 @@ struct SwarmSimulation::Impl {
         last_step = now();
       }
       release(reservations);
+      leave_job(k);
       end_session(k, true, "", tokens);
     } catch (const HostDown& d) {
       release(reservations);
+      leave_job(k);
       end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
     } catch (const simgrid::Exception&) {
       release(reservations);
+      leave_job(k);
       end_session(k, false, host_name(client) + " failed during " + stage, tokens);
     }
   }
@@ -907,6 +990,15 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.session_ended.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   m.session_deadline.assign(static_cast<std::size_t>(m.sc.workload.sessions), std::numeric_limits<double>::infinity());
   m.session_priority.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
+  if (const auto& ft = m.sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers
+    m.jobs.resize(static_cast<std::size_t>(m.sc.workload.sessions / ft->replicas));
+    for (JobBarrier& j : m.jobs) {
+      j.active = ft->replicas;
+      j.mutex = sg4::Mutex::create();
+      j.cv = sg4::ConditionVariable::create();
+    }
+    m.training_chains.assign(static_cast<std::size_t>(m.sc.workload.sessions), nullptr);
+  }
   m.queues.resize(static_cast<std::size_t>(m.S));
   m.draw_arrivals();
 

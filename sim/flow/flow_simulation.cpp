@@ -99,6 +99,11 @@ class FlowSwarm {
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
+    if (const auto& ft = sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers
+      jobs_.resize(static_cast<std::size_t>(sc.workload.sessions / ft->replicas));
+      for (JobBarrier& j : jobs_) j.active = ft->replicas;
+      training_chains_.assign(static_cast<std::size_t>(sc.workload.sessions), nullptr);
+    }
     // A transfer's timeout that comes up after the transfer ended is dropped before the heap.
     queue_.deadline_still_pending = [this](const TimedEvent& e) {
       return links_.in_flight({static_cast<int>(e.payload), e.version});
@@ -896,6 +901,75 @@ class FlowSwarm {
     }
   }
 
+  /// Where the sessions of a data-parallel fine-tuning job meet, as the SimGrid engine's JobBarrier;
+  /// also counts a session's adapter senders down.
+  struct JobBarrier {
+    int active = 0, arrived = 0;
+    std::vector<Waiter*> waiting;
+  };
+  void release_job(JobBarrier& b) {
+    b.arrived = 0;
+    for (Waiter* w : b.waiting) queue_.push(now_, EventKind::Resume, token_of(*w));
+    b.waiting.clear();
+  }
+  /// Waits at a barrier until every session still training is there (the last one goes on at once).
+  struct Meet {
+    FlowSwarm* m;
+    JobBarrier* b;
+    Waiter w{};
+    bool await_ready() {
+      if (++b->arrived < b->active) return false;
+      m->release_job(*b);
+      return true;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      b->waiting.push_back(&w);
+    }
+    void await_resume() const noexcept {}
+  };
+  void leave_job(int k) {
+    if (jobs_.empty()) return;
+    training_chains_[static_cast<std::size_t>(k)] = nullptr;
+    JobBarrier& b = jobs_[static_cast<std::size_t>(sc_.workload.fine_tuning->job_of(k))];
+    --b.active;
+    if (b.arrived > 0 && b.arrived >= b.active) release_job(b);
+  }
+  /// One server's messages of an averaging, one after another; counts `done` down at the end.
+  Process sync_sender(const std::vector<AdapterExchange>* sends, std::size_t i, int k, int step, const TrainingStep* price, double* sent,
+                      JobBarrier* done) {
+    Rng rng = Rng(sc_.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
+    const std::vector<AdapterExchange>& s = *sends;
+    for (std::size_t j = i; j < s.size() && s[j].from == s[i].from; ++j) {
+      const double bytes = price->checkpoint_bytes(s[j].blocks.size());
+      if (co_await deliver(s[j].from, s[j].to, bytes, latencies_.one_way(s[j].from, s[j].to), k, step, rng) == Delivery::Ok) *sent += bytes;
+    }
+    if (++done->arrived >= done->active) release_job(*done);
+  }
+  /// Session k's part of its job's averaging, as the SimGrid engine's sync_adapters.
+  Task<bool> sync_adapters(int k, int step, const Chain& chain, const TrainingStep& price) {
+    const FineTuningSpec& ft = *sc_.workload.fine_tuning;
+    JobBarrier& job = jobs_[static_cast<std::size_t>(ft.job_of(k))];
+    const double t0 = now_;
+    co_await Meet{this, &job};
+    std::vector<AdapterExchange> sends;
+    for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
+      if (const Chain* peer = training_chains_[static_cast<std::size_t>(p)]; p != k && peer)
+        for (const AdapterExchange& x : adapter_exchanges(chain, *peer)) sends.push_back(x);
+    std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
+    double sent = 0.0;
+    JobBarrier done;
+    done.active = 1;  // this session, then one per sending server
+    for (std::size_t i = 0; i < sends.size(); ++i)
+      if (i == 0 || sends[i].from != sends[i - 1].from) ++done.active;
+    for (std::size_t i = 0; i < sends.size(); ++i)
+      if (i == 0 || sends[i].from != sends[i - 1].from) start_now(sync_sender(&sends, i, k, step, &price, &sent, &done));
+    co_await Meet{this, &done};
+    co_await Meet{this, &job};  // every server now holds its peers' adapters and averages them
+    signals_.on_adapters_synced(AdaptersSynced{now_, k, step, sent, now_ - t0});
+    co_return true;
+  }
+
   /// A fine-tuning session, as the SimGrid engine's training_session_actor (swarm_simulation.cpp):
   /// forward legs to the loss, backward legs in reverse, checkpoints, and Petals' recovery with the
   /// adapters restored from the client's checkpoint.
@@ -919,10 +993,12 @@ class FlowSwarm {
     try {
       chain = co_await route_with_retries(req, rng, arrival, attempt, client, k);
       if (!chain) {
+        leave_job(k);
         end_session(k, false, admission_failure(sc_, attempt, now_ - arrival), 0);
         co_return;
       }
       swarm_.reserve(chain->hops, shape.kv_per_block, reservations);
+      if (!training_chains_.empty()) training_chains_[static_cast<std::size_t>(k)] = &*chain;  // its job's averagings read it
       signals_.on_chain_formed(chain_formed_event(now_, k, attempt, *chain));
       if (verbosity_ >= 1) log(1, who, "chain " + chain_text(sc_, *chain));
       const gpu::DeviceSpec& client_dev = *sc_.clients[static_cast<std::size_t>(k % C_)].device;
@@ -999,6 +1075,7 @@ class FlowSwarm {
           std::optional<Chain> sub = co_await route_with_retries(repair.span, rng, now_, attempt, client, k, &failed_seen);
           if (!sub) {
             swarm_.release(reservations);
+            leave_job(k);
             end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks, true), tokens);
             co_return;
           }
@@ -1012,6 +1089,7 @@ class FlowSwarm {
           prev = client;
         }
         adapters.updated(BlockRange{sc_.first_served_block(), sc_.model.n_layers});
+        if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) co_await sync_adapters(k, step, *chain, price);
         if (adapters.checkpoint_due(step))
           for (const ChainHop& hop : chain->hops) {
             const double bytes = price.checkpoint_bytes(hop.blocks.size());
@@ -1025,9 +1103,11 @@ class FlowSwarm {
         last_step = now_;
       }
       swarm_.release(reservations);
+      leave_job(k);
       end_session(k, true, "", tokens);
     } catch (const HostDown& d) {
       swarm_.release(reservations);
+      leave_job(k);
       end_session(k, false, host_name(d.host) + " was down at " + stage, tokens);
     }
   }
@@ -1114,6 +1194,8 @@ class FlowSwarm {
   double now_ = 0.0;
   std::vector<double> arrivals_;
   std::vector<char> session_ended_;
+  std::vector<JobBarrier> jobs_;               ///< data-parallel fine-tuning: per job
+  std::vector<const Chain*> training_chains_;  ///< per session: its chain while it trains, else nullptr
   int sessions_ended_ = 0, next_session_ = 0;
   double last_session_end_ = 0.0;
   std::uint64_t hops_ = 0;

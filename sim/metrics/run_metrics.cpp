@@ -110,6 +110,11 @@ void RunMetrics::connect(SimSignals& s) {
     verification_.wrong_outputs_passed += e.server_was_wrong && std::string_view(e.verdict) == "agreed";
   });
   s.on_server_banned.connect([this](const ServerBanned& e) { verification_.bans.push_back(e); });
+  s.on_adapters_synced.connect([this](const AdaptersSynced& e) {
+    ++training_.syncs;
+    training_.sync_bytes += e.bytes;
+    training_.sync_seconds += e.seconds;
+  });
   s.on_adapters_moved.connect([this](const AdaptersMoved& e) {
     if (e.restored) {
       ++training_.restored;
@@ -268,6 +273,12 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
         {"checkpoints",
          {{"every", ft->checkpoint_every}, {"saved", t.saved}, {"saved_bytes", t.saved_bytes}, {"restored", t.restored},
           {"restored_bytes", t.restored_bytes}, {"updates_lost", t.updates_lost}}}};
+    if (ft->replicas > 1)  // data-parallel jobs: their averagings (seed 002, section 2.4.2, step 3)
+      out["fine_tuning"]["sync"] = {{"replicas", ft->replicas},
+                                    {"every", ft->sync_every},
+                                    {"averagings", t.syncs},
+                                    {"bytes", t.sync_bytes},
+                                    {"mean_seconds", t.syncs > 0 ? t.sync_seconds / static_cast<double>(t.syncs) : 0.0}};
   }
   const bool dishonest = std::any_of(sc_.nodes.begin(), sc_.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
   if (dishonest || sc_.policy.verification.enabled()) {

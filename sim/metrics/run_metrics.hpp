@@ -100,6 +100,8 @@ class RunMetrics {
     double forward_s = 0.0, backward_s = 0.0, loss_s = 0.0;  ///< device seconds by leg
     long saved = 0, restored = 0, updates_lost = 0;
     double saved_bytes = 0.0, restored_bytes = 0.0;
+    long syncs = 0;                               ///< sessions' parts in their jobs' averagings
+    double sync_bytes = 0.0, sync_seconds = 0.0;
   } training_;
 };
 

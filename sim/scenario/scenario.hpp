@@ -87,12 +87,19 @@ struct TraceArrival {
 /// loss and its gradient, and the gradient goes back along the chain in reverse; each server
 /// recomputes its blocks, backpropagates through the frozen weights and updates its adapters
 /// (eq. 7). The session's adapters live on its servers; every `checkpoint_every` steps each server
-/// sends them to the client, which restores them into a replacement after a failure.
+/// sends them to the client, which restores them into a replacement after a failure. With
+/// `replicas` > 1, consecutive sessions form a data-parallel job: each trains the same adapters on
+/// its own batch along its own chain, and every `sync_every` steps they meet and average them
+/// (section 2.4.2, step 3: "nodes synchronize their updates across the network").
 struct FineTuningSpec {
   gpu::AdapterSpec adapter;                       ///< kind, rank and (LoRA) targets, the same on every block
   int steps = 1;                                  ///< training steps per session
   gpu::Optimizer optimizer = gpu::Optimizer::Adam;
   int checkpoint_every = 0;                       ///< steps between checkpoints of the adapters to the client (0 = never)
+  int replicas = 1;                               ///< sessions per data-parallel job (sessions k / replicas train together)
+  int sync_every = 1;                             ///< steps between the job's averagings of its adapters (replicas > 1)
+  /// The job of session k.
+  int job_of(int session) const { return session / replicas; }
 };
 
 struct WorkloadSpec {

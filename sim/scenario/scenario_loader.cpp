@@ -77,7 +77,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "fine_tuning"}},
-      {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every"}},
+      {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every", "replicas", "sync_every"}},
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
@@ -867,6 +867,10 @@ void read_fine_tuning(Reader& r, const json& v, WorkloadSpec& w) {
   f.optimizer = r.choice<gpu::Optimizer>(v, "optimizer", fp, false, {{"adam", gpu::Optimizer::Adam}, {"sgd", gpu::Optimizer::Sgd}})
                     .value_or(gpu::Optimizer::Adam);
   f.checkpoint_every = static_cast<int>(r.integer(v, "checkpoint_every", fp, false, 0, 100000000).value_or(0));
+  f.replicas = static_cast<int>(r.integer(v, "replicas", fp, false, 1, 4096).value_or(1));
+  f.sync_every = static_cast<int>(r.integer(v, "sync_every", fp, false, 1, 100000000).value_or(1));
+  if (f.replicas == 1 && v.contains("sync_every"))
+    r.error(fp + ".sync_every", "only applies to data-parallel jobs (\"replicas\" above 1): a lone session has nothing to average with");
   if (const json* t = Reader::get(v, "targets")) {
     const std::vector<std::pair<std::string, gpu::LoraTarget>> names{
         {"qkv", gpu::kLoraQkv}, {"o", gpu::kLoraO}, {"gate_up", gpu::kLoraGateUp}, {"down", gpu::kLoraDown}};
@@ -1275,12 +1279,16 @@ void check_swarm(Reader& r, Scenario& sc) {
         r.error(r.node_path[i] + ".dishonest", "a dishonest server's wrong outputs are drawn per generated token, which" + why + "they generate none");
     if (privacy.client_blocks > 0 || privacy.noisy())
       r.error("policy.privacy", "split learning" + why + "the clients would train adapters on their own blocks too, which is not modelled");
+    if (ft->replicas > 1 && sc.workload.sessions % ft->replicas != 0)
+      r.error("workload.fine_tuning.replicas", std::to_string(ft->replicas) + " sessions per job do not divide workload.sessions (" +
+                                                   std::to_string(sc.workload.sessions) + "): every job needs all its replicas");
     if (ft->adapter.rank > sc.model.hidden)
       r.error("workload.fine_tuning.rank", std::to_string(ft->adapter.rank) + " is not a low rank for " + sc.model.name +
                                                " (hidden width " + std::to_string(sc.model.hidden) + "); expected at most the width");
     for (std::size_t i = 0; i < sc.workload.trace.size(); ++i)
-      if (sc.workload.trace[i].new_tokens > 0) {
-        r.error(sc.workload.trace_file, "arrival " + std::to_string(i + 1) + " sets new_tokens, which" + why + "they generate none");
+      if (sc.workload.trace[i].new_tokens > 0 || sc.workload.trace[i].prompt_tokens > 0) {
+        r.error(sc.workload.trace_file, "arrival " + std::to_string(i + 1) + " sets its own token counts, which" + why +
+                                            "every session of a training run takes batches of workload.prompt_tokens and generates none");
         break;
       }
   }

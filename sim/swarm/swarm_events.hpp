@@ -197,6 +197,16 @@ struct AdaptersMoved {
   int updates_lost = 0;     ///< restored: the training steps since the checkpoint, which the blocks' adapters lose
 };
 
+/// A session of a data-parallel fine-tuning job took part in an averaging of the job's adapters
+/// (workload.fine_tuning.replicas, sync_every).
+struct AdaptersSynced {
+  double t = 0.0;       ///< when the averaging ended for this session
+  int session = 0;
+  int step = 0;         ///< the last training step it includes
+  double bytes = 0.0;   ///< payload its servers sent to the other sessions' servers
+  double seconds = 0.0; ///< from the session's arrival at the meeting to the averaging's end (waiting for the slowest replica included)
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
   Signal<PipelinePlanned> on_pipeline_planned;
@@ -216,6 +226,7 @@ struct SimSignals {
   Signal<SpotChecked> on_spot_checked;
   Signal<ServerBanned> on_server_banned;
   Signal<AdaptersMoved> on_adapters_moved;
+  Signal<AdaptersSynced> on_adapters_synced;
 };
 
 }  // namespace swarmsim::sim

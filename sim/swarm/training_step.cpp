@@ -64,6 +64,17 @@ AdapterLedger::Restore AdapterLedger::restore(BlockRange blocks) {
   return r;
 }
 
+std::vector<AdapterExchange> adapter_exchanges(const Chain& mine, const Chain& peer) {
+  std::vector<AdapterExchange> out;
+  for (const ChainHop& a : mine.hops)
+    for (const ChainHop& b : peer.hops) {
+      const BlockRange shared{std::max(a.blocks.start, b.blocks.start), std::min(a.blocks.end, b.blocks.end)};
+      if (shared.empty() || a.server == b.server) continue;
+      out.push_back({a.server, b.server, shared});
+    }
+  return out;
+}
+
 double training_bytes_per_block(const Scenario& sc) {
   const FineTuningSpec& ft = *sc.workload.fine_tuning;
   const double state = gpu::adapter_params_per_block(sc.model, ft.adapter) * gpu::training_bytes_per_param(ft.optimizer);

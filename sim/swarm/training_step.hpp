@@ -6,6 +6,7 @@
 
 #include "gpu/device_catalog.hpp"
 #include "gpu/shard_cost_model.hpp"
+#include "sim/routing/swarm_view.hpp"
 #include "sim/scenario/scenario.hpp"
 
 namespace swarmsim::sim {
@@ -69,6 +70,19 @@ class AdapterLedger {
   std::vector<char> has_checkpoint_;
   int every_ = 0;
 };
+
+/// One message of a data-parallel job's averaging: server `from` sends its adapters of `blocks`
+/// to server `to`.
+struct AdapterExchange {
+  int from = 0, to = 0;
+  BlockRange blocks;
+  bool operator==(const AdapterExchange&) const = default;
+};
+
+/// The messages by which the servers of chain `mine` send their adapters to those of chain `peer`
+/// (another session of the job): one per pair of hops that share blocks, for the shared blocks, in
+/// the order of `mine`'s hops then `peer`'s. A server in both hops keeps its copy: no message.
+std::vector<AdapterExchange> adapter_exchanges(const Chain& mine, const Chain& peer);
 
 /// Bytes a fine-tuning session holds on each block of its chain: the adapter's parameters,
 /// gradients and optimizer state, and the block's input of the step, kept for the backward pass.

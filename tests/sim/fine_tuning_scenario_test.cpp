@@ -150,3 +150,30 @@ TEST(AdapterLedger, CountsTheUpdatesAReplacementLosesSinceTheLastCheckpoint) {
   AdapterLedger never(4, 0);
   for (int step = 0; step < 10; ++step) EXPECT_FALSE(never.checkpoint_due(step));
 }
+
+TEST(FineTuningScenario, DataParallelJobsNeedWholeJobsAndSyncOnlyWithReplicas) {
+  const std::string rel = "fine-tuning/lora-llama3-8b.json";  // 4 sessions
+  EXPECT_TRUE(errors(rel, {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.sync_every", "3"}}).empty());
+  const Scenario sc = shipped(rel, {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.sync_every", "3"}});
+  EXPECT_EQ(sc.workload.fine_tuning->replicas, 2);
+  EXPECT_EQ(sc.workload.fine_tuning->sync_every, 3);
+  EXPECT_EQ(sc.workload.fine_tuning->job_of(0), 0);
+  EXPECT_EQ(sc.workload.fine_tuning->job_of(1), 0);
+  EXPECT_EQ(sc.workload.fine_tuning->job_of(3), 1);
+  EXPECT_TRUE(has(errors(rel, {{"workload.fine_tuning.replicas", "3"}}),
+                  "workload.fine_tuning.replicas: 3 sessions per job do not divide workload.sessions (4)"));
+  EXPECT_TRUE(has(errors(rel, {{"workload.fine_tuning.sync_every", "2"}}), "workload.fine_tuning.sync_every: only applies to data-parallel jobs"));
+}
+
+TEST(AdapterExchanges, ServersSendTheBlocksTheyShareWithTheOtherChain) {
+  // mine: server 0 on 0-15, server 1 on 16-31; the peer: server 2 on 0-9, server 3 on 10-19, server 1 on 20-31.
+  const Chain mine{{{0, {0, 16}}, {1, {16, 32}}}};
+  const Chain peer{{{2, {0, 10}}, {3, {10, 20}}, {1, {20, 32}}}};
+  const std::vector<AdapterExchange> x = adapter_exchanges(mine, peer);
+  const std::vector<AdapterExchange> want{{0, 2, {0, 10}}, {0, 3, {10, 16}}, {1, 3, {16, 20}}};  // server 1 keeps 20-31: it is in both
+  EXPECT_EQ(x, want);
+  // The other way round: the same pairs, reversed.
+  const std::vector<AdapterExchange> back{{2, 0, {0, 10}}, {3, 0, {10, 16}}, {3, 1, {16, 20}}};
+  EXPECT_EQ(adapter_exchanges(peer, mine), back);
+  EXPECT_TRUE(adapter_exchanges(mine, mine).empty());
+}

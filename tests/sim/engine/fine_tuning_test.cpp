@@ -141,3 +141,62 @@ TEST(FineTuning, ASessionThatCannotHoldItsTrainingStateIsRefused) {
   EXPECT_NE(m["sessions"]["failures"][0]["reason"].get<std::string>().find("no chain"), std::string::npos)
       << m["sessions"]["failures"][0]["reason"];
 }
+
+// Two jobs of two sessions average their adapters every 3 steps on a static swarm. Each session
+// takes part in steps / 3 averagings; the sessions of a job leave each one at the same time (the
+// second meeting); and what a session's servers send is their adapters of the blocks they share
+// with the other session's chain.
+TEST(FineTuning, ADataParallelJobAveragesItsAdaptersAtEachMeeting) {
+  const auto often = run_isolated(lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}}), quiet()).metrics;  // before SimGrid runs here
+  const Scenario sc = lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.sync_every", "3"}});
+  const auto cost = make_cost_model(sc);
+  const TrainingStep price(sc, *cost);
+  SwarmSimulation sim(sc, cost);
+  std::map<int, Chain> chains;
+  std::map<int, std::vector<AdaptersSynced>> syncs;
+  sim.signals().on_chain_formed.connect([&](const ChainFormed& c) {
+    Chain chain;
+    for (std::size_t i = 0; i < c.servers.size(); ++i) chain.hops.push_back({c.servers[i], c.ranges[i]});
+    chains[c.session] = chain;
+  });
+  sim.signals().on_adapters_synced.connect([&](const AdaptersSynced& s) { syncs[s.session].push_back(s); });
+  const auto m = sim.run(quiet()).metrics;
+  EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
+  ASSERT_EQ(syncs.size(), 4u);
+  for (int k = 0; k < 4; ++k) {
+    const int peer = k ^ 1;  // sessions 0 and 1 form job 0, 2 and 3 job 1
+    ASSERT_EQ(syncs[k].size(), 10u) << "session " << k;
+    double bytes = 0;
+    for (const AdapterExchange& x : adapter_exchanges(chains[k], chains[peer])) bytes += price.checkpoint_bytes(x.blocks.size());
+    EXPECT_GT(bytes, 0.0);
+    for (std::size_t i = 0; i < syncs[k].size(); ++i) {
+      EXPECT_EQ(syncs[k][i].step, 3 * static_cast<int>(i) + 2);
+      EXPECT_DOUBLE_EQ(syncs[k][i].bytes, bytes) << "session " << k;
+      EXPECT_NEAR(syncs[k][i].t, syncs[peer][i].t, 1e-9) << "sessions " << k << " and " << peer << ", averaging " << i;
+    }
+  }
+  const auto& y = m["fine_tuning"]["sync"];
+  EXPECT_EQ(y["averagings"].get<int>(), 40);
+  EXPECT_EQ(y["replicas"].get<int>(), 2);
+  // Averaging every step costs more than every third.
+  EXPECT_GT(often["fine_tuning"]["sync"]["bytes"].get<double>(), y["bytes"].get<double>());
+  EXPECT_LT(often["fine_tuning"]["trained_tokens_per_s"].get<double>(), m["fine_tuning"]["trained_tokens_per_s"].get<double>());
+}
+
+// Both servers of blocks 16-31 fail: every session fails, and a session whose job partner failed
+// first completes a step its partner never did: its averaging after that step no longer waited
+// for the partner.
+TEST(FineTuning, ASessionThatFailsLeavesItsJob) {
+  const Scenario sc = lora({{"workload.fine_tuning.replicas", "2"},
+                            {"events", R"([{"at": "60s", "action": "node_down", "node": "3090-b0"},
+                                           {"at": "61s", "action": "node_down", "node": "3090-b1"}])"},
+                            {"policy.admission_timeout", "\"20s\""}});
+  SwarmSimulation sim(sc, make_cost_model(sc));
+  std::map<int, int> steps;
+  sim.signals().on_step.connect([&](const StepCompleted& s) { steps[s.session] = s.step + 1; });
+  const auto m = sim.run(quiet()).metrics;
+  EXPECT_EQ(m["sessions"]["failed"].get<int>(), 4);
+  bool went_on_alone = false;
+  for (int k = 0; k < 4; ++k) went_on_alone |= steps[k] > steps[k ^ 1];
+  EXPECT_TRUE(went_on_alone) << steps[0] << " " << steps[1] << " " << steps[2] << " " << steps[3];
+}

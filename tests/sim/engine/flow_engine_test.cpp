@@ -679,6 +679,13 @@ TEST(FlowEngine, MatchesSimGridOnFineTuning) {
     const auto d = differences(simgrid, flowed, 1e-9);
     EXPECT_TRUE(d.empty()) << "checkpoint_every " << every << ": " << d.size() << " differences:" << lines(d);
   }
+  for (const char* every : {"1", "5"}) {  // data-parallel jobs of two sessions, with the failure
+    const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.replicas", "2"},
+                                                                                             {"workload.fine_tuning.sync_every", every}}));
+    EXPECT_GT(simgrid["fine_tuning"]["sync"]["averagings"].get<int>(), 0);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << "replicas 2, sync_every " << every << ": " << d.size() << " differences:" << lines(d);
+  }
   const auto [simgrid, flowed] = both_engines(shipped("sanity/two_node.json", {{"workload.new_tokens", "null"},
                                                                                {"workload.fine_tuning", R"({"adapter": "bottleneck", "rank": 32, "steps": 3, "optimizer": "sgd"})"}}));
   EXPECT_EQ(simgrid["fine_tuning"]["steps"].get<int>(), 3 * simgrid["sessions"]["total"].get<int>());
