@@ -77,6 +77,7 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
                {"replayed_tokens", e.replayed_tokens}, {"detected_after", e.detected_after}}
               .dump());
   });
+  s.on_adapters_synced.connect([this](const sim::AdaptersSynced& e) { sink_(sim::adapters_synced_json(e).dump()); });
   s.on_adapters_moved.connect([this](const sim::AdaptersMoved& e) {
     sink_(sim::adapters_moved_json(e, [this](int host) { return host_name(host); }).dump());
   });

@@ -123,6 +123,11 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       return s;
     }
     case EventType::AdaptersMoved: {
+      if (e.text == "synced") {
+        std::snprintf(buf, sizeof buf, " (%.2f s, waiting included)", e.t - e.start);
+        return "session " + std::to_string(e.session) + " averaged its adapters with its job after step " + std::to_string(e.step) + ": " +
+               bytes_str(e.value) + " sent" + buf;
+      }
       const std::string blocks = std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1);
       if (!e.restored)
         return name(e.node) + " saved session " + std::to_string(e.session) + "'s adapters of blocks " + blocks + " to the client (" +
@@ -430,9 +435,9 @@ void draw_metrics_panel(AppState& st, const PixelRect& r) {
                 s.sessions.size(), s.hops, bytes_str(s.bytes_moved).c_str());
   else if (info.training)  // fine-tuning: steps train on tokens and generate none
     ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens trained, %ld hops, %s moved | adapters %d saved, "
-                "%d restored, %d updates lost",
+                "%d restored, %d updates lost, %d averaged",
                 s.sessions_started, s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str(),
-                s.adapters_saved, s.adapters_restored, s.updates_lost);
+                s.adapters_saved, s.adapters_restored, s.updates_lost, s.adapter_syncs);
   else
     ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
                 s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());

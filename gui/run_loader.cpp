@@ -395,6 +395,13 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.value = non_negative(j, "bytes");
     e.updates_lost = e.restored ? integer_or(j, "updates_lost", 0) : 0;
     if (e.updates_lost < 0) throw EventFormatError("\"updates_lost\": expected a count >= 0, got " + std::to_string(e.updates_lost));
+  } else if (type == "adapters_synced") {
+    e.type = EventType::AdaptersMoved;
+    e.text = "synced";
+    e.session = integer(j, "session");
+    e.step = integer_or(j, "step", 0);
+    e.value = non_negative(j, "bytes");
+    e.start = e.t - non_negative(j, "seconds");
   } else if (type == "tree") {
     e.type = EventType::Tree;
     e.tree = tree_snapshot(j, e.t, info);

@@ -266,7 +266,9 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
       break;
     }
     case EventType::AdaptersMoved:
-      if (e.restored) {
+      if (e.text == "synced") {
+        ++s.adapter_syncs;
+      } else if (e.restored) {
         ++s.adapters_restored;
         s.updates_lost += e.updates_lost;
       } else {

@@ -76,7 +76,7 @@ enum class EventType {
   BlocksMoved,       ///< a server moved its block range (rebalancing); serves again at its next node_join
   Tree,              ///< a Fisher B-tree changed shape or was measured (`SwarmEvent::tree`)
   ServerBanned,      ///< a spot check's majority found a server's output wrong: it serves no chain again
-  AdaptersMoved,     ///< fine-tuning: a server's adapters were saved to the client, or restored into a replacement
+  AdaptersMoved,     ///< fine-tuning: a server's adapters were saved to the client, restored into a replacement, or averaged with the job's (`text` "synced")
 };
 /// Number of EventType values.
 inline constexpr int kEventTypes = 18;
@@ -239,6 +239,7 @@ struct SwarmState {
   int sessions_decoded = 0;     ///< erasure-coded runs: requests answered by decoding
   int recoveries = 0, transfer_retries = 0, block_moves = 0, bans = 0;
   int adapters_saved = 0, adapters_restored = 0, updates_lost = 0;  ///< fine-tuning checkpoints (AdaptersMoved)
+  int adapter_syncs = 0;  ///< sessions' parts in their data-parallel jobs' averagings (AdaptersMoved "synced")
   double tokens = 0.0;          ///< tokens generated (steps x tokens_per_step)
   long steps = 0;               ///< token steps finished
   double bytes_moved = 0.0;

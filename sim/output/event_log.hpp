@@ -55,6 +55,11 @@ nlohmann::json adapters_moved_json(const AdaptersMoved& e, const HostName& host_
   return j;
 }
 
+/// An "adapters_synced" line: a session of a data-parallel fine-tuning job took part in an averaging.
+inline nlohmann::json adapters_synced_json(const AdaptersSynced& e) {
+  return nlohmann::json{{"t", e.t}, {"type", "adapters_synced"}, {"session", e.session}, {"step", e.step}, {"bytes", e.bytes}, {"seconds", e.seconds}};
+}
+
 /// A "session_done" or "session_failed" line ("decoded" only when outputs were decoded).
 nlohmann::json session_ended_json(const SessionEnded& e);
 

@@ -509,3 +509,18 @@ TEST(GuiReplay, AFineTuningRunShowsTrainedTokensAndItsCheckpoints) {
     EXPECT_GT(restore->value, 0.0);  // from a checkpoint
   }
 }
+
+// A data-parallel fine-tuning job: both timelines count each session's part in its job's
+// averagings, as metrics.json does.
+TEST(GuiReplay, ADataParallelJobsAveragingsAreCounted) {
+  const LiveAndReplayed r = live_and_replayed("fine-tuning/lora-llama3-8b.json",
+                                              {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.sync_every", "5"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const int averagings = r.report.metrics["fine_tuning"]["sync"]["averagings"].get<int>();
+  ASSERT_GT(averagings, 0);
+  for (const gui::Timeline* tl : r.timelines()) {
+    SCOPED_TRACE(r.label(tl));
+    EXPECT_EQ(tl->state_at(tl->end_time()).adapter_syncs, averagings);
+  }
+}

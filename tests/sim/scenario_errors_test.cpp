@@ -270,6 +270,17 @@ TEST(ScenarioOverrides, PathErrorNamesTheOverride) {
   EXPECT_EQ(diagnostics[0].path, "nodes[5].uplink=1Gbps");
 }
 
+// "path=null" removes the key, so its default applies again (or, for a required key, the loader
+// says it is missing); a key that is not there stays absent.
+TEST(ScenarioOverrides, NullRemovesTheKey) {
+  const swarmsim::sim::Scenario sc = swarmsim::sim::load_scenario_file(kTwoNodePath, {{"workload.batch_size", "4"}, {"workload.batch_size", "null"}, {"policy.nonexistent", "null"}});
+  EXPECT_EQ(sc.workload.batch_size, 1);
+  const auto diagnostics = load_errors(kTwoNodePath, {{"workload.prompt_tokens", "null"}});
+  ASSERT_EQ(diagnostics.size(), 1u) << describe(diagnostics);
+  EXPECT_EQ(diagnostics[0].path, "workload.prompt_tokens");
+  EXPECT_NE(diagnostics[0].message.find("missing"), std::string::npos) << diagnostics[0].message;
+}
+
 // ---- Regressions found while reviewing the loader ----
 
 TEST(ScenarioRegressions, EmptyRttMatrixIsRejectedNotAccepted) {
