@@ -511,6 +511,44 @@ struct SwarmSimulation::Impl {
     }
   }
 
+  /// A session's routing state, which Petals' recovery works on (references into the session actor).
+  struct SessionRoute {
+    int k, client;
+    const RouteRequest& req;
+    double held_per_block;  ///< bytes reserved per block: KV cache, or training state
+    Rng& rng;
+    Chain& chain;
+    std::vector<Reservation>& reservations;
+    std::vector<std::pair<int, int>>& failed_seen;  ///< (server, incarnation) the session saw fail
+    int& attempt;
+    const std::string& who;
+  };
+
+  /// Petals' recovery after `failed` at step `step`: drops the failed server, routes a replacement
+  /// for its span between its neighbours, and splices it into the chain, its hops marked in
+  /// `needs_replay`. An inference session's replacements replay `kv_len` tokens from the client's
+  /// cache; a training session's (`training`) restore the adapters instead. Returns the hop the
+  /// step resumes at, from the client, or -1 when no replacement was found: the session has ended.
+  int recover(const SessionRoute& s, const HopFailed& failed, int step, int kv_len, bool training, std::vector<char>& needs_replay,
+              std::string& stage, int tokens) {
+    const ChainRepair repair = begin_repair(*swarm, s.req, s.chain, failed.hop, s.reservations, s.failed_seen);
+    const ChainHop lost = repair.lost;
+    stage = "recovery of " + host_name(lost.server) + " at " + stage;
+    std::optional<Chain> sub = route_with_retries(repair.span, s.rng, now(), s.attempt, s.client, s.k, &s.failed_seen);
+    if (!sub) {
+      release(s.reservations);
+      if (training) leave_job(s.k);
+      end_session(s.k, false, repair_failure(host_name(lost.server), step, lost.blocks, training), tokens);
+      return -1;
+    }
+    reserve(sub->hops, s.held_per_block, s.reservations);
+    splice_repair(s.chain, needs_replay, repair, *sub, training ? 1 : kv_len);  // training: every replacement restores adapters
+    signals.on_session_recovered(recovered_event(now(), s.k, step, training ? 0 : kv_len, sc.workload.batch_size, repair, *sub,
+                                                 (*swarm)[lost.server], failed.since));
+    log(1, s.who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+    return repair.hop;
+  }
+
   void session_actor(int k) {
     Rng rng = root_rng.split(static_cast<std::uint64_t>(k));
     const WorkloadSpec& w = sc.workload;
@@ -548,6 +586,7 @@ struct SwarmSimulation::Impl {
       const gpu::DeviceSpec& client_dev = *sc.clients[static_cast<std::size_t>(k % C)].device;
       double last_token = arrival;
       std::vector<char> needs_replay(chain->hops.size(), 0);
+      const SessionRoute route{k, client, req, kv_per_block, rng, *chain, reservations, failed_seen, attempt, who};
       for (int step = 0; step < new_tokens; ++step) {
         const int t = step == 0 ? prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
@@ -632,24 +671,10 @@ struct SwarmSimulation::Impl {
             prev = hop.server;
             ++h;
           } catch (const HopFailed& failed) {
-            // Petals' recovery: drop the failed server, route a replacement for its span between its
-            // neighbours, and have the client replay its cached inputs into the new servers.
-            const ChainRepair repair = begin_repair(*swarm, req, *chain, failed.hop, reservations, failed_seen);
-            const ChainHop lost = repair.lost;
-            stage = "recovery of " + host_name(lost.server) + " at " + stage;
-            std::optional<Chain> sub = route_with_retries(repair.span, rng, now(), attempt, client, k, &failed_seen);
-            if (!sub) {
-              release(reservations);
-              end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks), tokens);
-              return;
-            }
-            reserve(sub->hops, kv_per_block, reservations);
-            splice_repair(*chain, needs_replay, repair, *sub, kv_len);
-            signals.on_session_recovered(
-                recovered_event(now(), k, step, kv_len, w.batch_size, repair, *sub, (*swarm)[lost.server], failed.since));
-            log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+            const int resume = recover(route, failed, step, kv_len, false, needs_replay, stage, tokens);
+            if (resume < 0) return;
             stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
-            h = static_cast<std::size_t>(repair.hop);
+            h = static_cast<std::size_t>(resume);
             prev = client;  // the client resends this step's input to the new span from its cache
           }
         }
@@ -772,6 +797,7 @@ struct SwarmSimulation::Impl {
       if (verbosity >= 1) log(1, who, "chain " + chain_text(sc, *chain));
       const gpu::DeviceSpec& client_dev = *sc.clients[static_cast<std::size_t>(k % C)].device;
       std::vector<char> restore(chain->hops.size(), 0);  // a replacement's adapters come from the client first
+      const SessionRoute route{k, client, req, shape.kv_per_block, rng, *chain, reservations, failed_seen, attempt, who};
       double last_step = arrival;
       // One leg: `payload` from `from` to hop `h`'s server, then `seconds` of work there. A failure
       // throws HopFailed naming the hop to replace (`sender_hop` when the sender failed).
@@ -835,23 +861,11 @@ struct SwarmSimulation::Impl {
               break;
             }
           } catch (const HopFailed& failed) {
-            const ChainRepair repair = begin_repair(*swarm, req, *chain, failed.hop, reservations, failed_seen);
-            const ChainHop lost = repair.lost;
-            stage = "recovery of " + host_name(lost.server) + " at " + stage;
-            std::optional<Chain> sub = route_with_retries(repair.span, rng, now(), attempt, client, k, &failed_seen);
-            if (!sub) {
-              release(reservations);
-              leave_job(k);
-              end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks, true), tokens);
-              return;
-            }
-            reserve(sub->hops, shape.kv_per_block, reservations);
-            splice_repair(*chain, restore, repair, *sub, 1);  // every replacement hop restores its adapters
-            signals.on_session_recovered(recovered_event(now(), k, step, 0, sc.workload.batch_size, repair, *sub, (*swarm)[lost.server], failed.since));
-            log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+            const int resume = recover(route, failed, step, 0, true, restore, stage, tokens);
+            if (resume < 0) return;
             stage = "training step " + std::to_string(step);
             backward = false;  // the step's forward restarts at the replacement from the client's cached inputs
-            h = static_cast<std::size_t>(repair.hop);
+            h = static_cast<std::size_t>(resume);
             prev = client;
           }
         }

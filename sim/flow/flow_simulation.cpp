@@ -747,6 +747,41 @@ class FlowSwarm {
     co_return done;
   }
 
+  /// A session's routing state, which Petals' recovery works on (references into the session's frame).
+  struct SessionRoute {
+    int k, client;
+    const RouteRequest& req;
+    double held_per_block;  ///< bytes reserved per block: KV cache, or training state
+    Rng& rng;
+    Chain& chain;
+    std::vector<Reservation>& reservations;
+    std::vector<std::pair<int, int>>& failed_seen;  ///< (server, incarnation) the session saw fail
+    int& attempt;
+    const std::string& who;
+  };
+
+  /// Petals' recovery, as the SimGrid engine's recover(): the hop the step resumes at, or -1 when
+  /// no replacement was found and the session has ended.
+  Task<int> recover(const SessionRoute& s, HopFailed failed, int step, int kv_len, bool training, std::vector<char>& needs_replay,
+                    std::string& stage, int tokens) {
+    const ChainRepair repair = begin_repair(swarm_, s.req, s.chain, failed.hop, s.reservations, s.failed_seen);
+    const ChainHop lost = repair.lost;
+    stage = "recovery of " + host_name(lost.server) + " at " + stage;
+    std::optional<Chain> sub = co_await route_with_retries(repair.span, s.rng, now_, s.attempt, s.client, s.k, &s.failed_seen);
+    if (!sub) {
+      swarm_.release(s.reservations);
+      if (training) leave_job(s.k);
+      end_session(s.k, false, repair_failure(host_name(lost.server), step, lost.blocks, training), tokens);
+      co_return -1;
+    }
+    swarm_.reserve(sub->hops, s.held_per_block, s.reservations);
+    splice_repair(s.chain, needs_replay, repair, *sub, training ? 1 : kv_len);  // training: every replacement restores adapters
+    signals_.on_session_recovered(recovered_event(now_, s.k, step, training ? 0 : kv_len, sc_.workload.batch_size, repair, *sub,
+                                                  swarm_[lost.server], failed.since));
+    log(1, s.who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+    co_return repair.hop;
+  }
+
   Process session(int k) {
     spawn_next_session();  // the next arrival waits in the queue, not in memory ahead of time
     Rng rng = root_rng_.split(static_cast<std::uint64_t>(k));
@@ -780,6 +815,7 @@ class FlowSwarm {
       const gpu::DeviceSpec& client_dev = *sc_.clients[static_cast<std::size_t>(k % C_)].device;
       double last_token = arrival;
       std::vector<char> needs_replay(chain->hops.size(), 0);
+      const SessionRoute route{k, client, req, kv_per_block, rng, *chain, reservations, failed_seen, attempt, who};
       std::vector<double> hop_latency;  // of the message into hop h (the last: back to the client)
       const auto chain_latencies = [&] {
         hop_latency.clear();
@@ -866,24 +902,12 @@ class FlowSwarm {
               continue;
             }
           }
-          // Petals' recovery: drop the failed server, route a replacement for its span between its
-          // neighbours, and have the client replay its cached inputs into the new servers.
-          const ChainRepair repair = begin_repair(swarm_, req, *chain, failed->hop, reservations, failed_seen);
-          const ChainHop lost = repair.lost;
-          stage = "recovery of " + host_name(lost.server) + " at " + stage;
-          std::optional<Chain> sub = co_await route_with_retries(repair.span, rng, now_, attempt, client, k, &failed_seen);
-          if (!sub) {
-            swarm_.release(reservations);
-            end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks), tokens);
-            co_return;
-          }
-          swarm_.reserve(sub->hops, kv_per_block, reservations);
-          splice_repair(*chain, needs_replay, repair, *sub, kv_len);
+          // Petals' recovery: the client replays its cached inputs into the replacement servers.
+          const int resume = co_await recover(route, *failed, step, kv_len, false, needs_replay, stage, tokens);
+          if (resume < 0) co_return;
           chain_latencies();
-          signals_.on_session_recovered(recovered_event(now_, k, step, kv_len, w.batch_size, repair, *sub, swarm_[lost.server], failed->since));
-          log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
           stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
-          h = static_cast<std::size_t>(repair.hop);
+          h = static_cast<std::size_t>(resume);
           prev = client;  // the client resends this step's input to the new span from its cache
         }
         const double head_s = head_seconds(client_dev, w.batch_size);
@@ -1002,7 +1026,8 @@ class FlowSwarm {
       signals_.on_chain_formed(chain_formed_event(now_, k, attempt, *chain));
       if (verbosity_ >= 1) log(1, who, "chain " + chain_text(sc_, *chain));
       const gpu::DeviceSpec& client_dev = *sc_.clients[static_cast<std::size_t>(k % C_)].device;
-      std::vector<char> restore(chain->hops.size(), 0);
+      std::vector<char> restore(chain->hops.size(), 0);  // a replacement's adapters come from the client first
+      const SessionRoute route{k, client, req, shape.kv_per_block, rng, *chain, reservations, failed_seen, attempt, who};
       double last_step = arrival;
       for (int step = 0; step < ft.steps; ++step) {
         stage = "training step " + std::to_string(step);
@@ -1069,23 +1094,11 @@ class FlowSwarm {
               continue;
             }
           }
-          const ChainRepair repair = begin_repair(swarm_, req, *chain, failed->hop, reservations, failed_seen);
-          const ChainHop lost = repair.lost;
-          stage = "recovery of " + host_name(lost.server) + " at " + stage;
-          std::optional<Chain> sub = co_await route_with_retries(repair.span, rng, now_, attempt, client, k, &failed_seen);
-          if (!sub) {
-            swarm_.release(reservations);
-            leave_job(k);
-            end_session(k, false, repair_failure(host_name(lost.server), step, lost.blocks, true), tokens);
-            co_return;
-          }
-          swarm_.reserve(sub->hops, shape.kv_per_block, reservations);
-          splice_repair(*chain, restore, repair, *sub, 1);  // every replacement hop restores its adapters
-          signals_.on_session_recovered(recovered_event(now_, k, step, 0, sc_.workload.batch_size, repair, *sub, swarm_[lost.server], failed->since));
-          log(1, who, "recovered from " + host_name(lost.server) + " with " + std::to_string(sub->hops.size()) + " replacement hop(s)");
+          const int resume = co_await recover(route, *failed, step, 0, true, restore, stage, tokens);
+          if (resume < 0) co_return;
           stage = "training step " + std::to_string(step);
-          backward = false;
-          h = static_cast<std::size_t>(repair.hop);
+          backward = false;  // the step's forward restarts at the replacement from the client's cached inputs
+          h = static_cast<std::size_t>(resume);
           prev = client;
         }
         adapters.updated(BlockRange{sc_.first_served_block(), sc_.model.n_layers});
