@@ -133,7 +133,10 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
         return name(e.node) + " saved session " + std::to_string(e.session) + "'s adapters of blocks " + blocks + " to the client (" +
                bytes_str(e.value) + ")";
       return name(e.node) + " restored session " + std::to_string(e.session) + "'s adapters of blocks " + blocks +
-             (e.value > 0 ? " from the client's checkpoint (" + bytes_str(e.value) + ")" : " from scratch (no checkpoint)") + ", " +
+             (e.from_peer ? " from a peer replica (" + bytes_str(e.value) + ")"
+              : e.value > 0 ? " from the client's checkpoint (" + bytes_str(e.value) + ")"
+                            : " from scratch (no checkpoint)") +
+             ", " +
              std::to_string(e.updates_lost) + (e.updates_lost == 1 ? " update lost" : " updates lost");
     }
     case EventType::ServerBanned:

@@ -394,6 +394,10 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.blocks = blocks(j, "blocks", info.n_blocks);
     e.value = non_negative(j, "bytes");
     e.updates_lost = e.restored ? integer_or(j, "updates_lost", 0) : 0;
+    if (j.contains("from_peer")) {
+      if (!j.at("from_peer").is_boolean()) throw EventFormatError("\"from_peer\": expected true or false, got " + j.at("from_peer").dump());
+      e.from_peer = j.at("from_peer").get<bool>();
+    }
     if (e.updates_lost < 0) throw EventFormatError("\"updates_lost\": expected a count >= 0, got " + std::to_string(e.updates_lost));
   } else if (type == "adapters_synced") {
     e.type = EventType::AdaptersMoved;

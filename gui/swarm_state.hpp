@@ -158,7 +158,8 @@ struct SwarmEvent {
   bool given_up = false;    ///< TransferRetry: no attempt left
   bool honest = false;      ///< ServerBanned: the node was honest, outvoted by a cartel
   bool restored = false;    ///< AdaptersMoved: into a replacement (`node`), else saved from `node` to the client
-  int updates_lost = 0;     ///< AdaptersMoved, restored: the training steps since the checkpoint
+  int updates_lost = 0;     ///< AdaptersMoved, restored: the training steps since the checkpoint (or the job's last averaging)
+  bool from_peer = false;   ///< AdaptersMoved, restored: copied from a peer replica of the session's job
   std::string text;         ///< SessionFailed, TransferRetry: reason; Compute: "blocks"/"embed"/"head";
                             ///< LinkChange: "set_bandwidth"/"set_latency"
   char direction = 'b';     ///< LinkChange set_bandwidth: 'u'p, 'd'own, 'b'oth

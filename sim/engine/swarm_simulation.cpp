@@ -759,6 +759,49 @@ struct SwarmSimulation::Impl {
     signals.on_adapters_synced(AdaptersSynced{now(), k, step, sent, now() - t0});
   }
 
+  /// How replacement `hop` of session k can copy its adapters from a peer replica: the messages
+  /// from the first other session of its job whose chain holds all of the hop's blocks on servers
+  /// that are up; nullopt when none does (or the session has no job).
+  std::optional<std::vector<AdapterExchange>> copies_from_a_peer(int k, const ChainHop& hop) const {
+    if (jobs.empty()) return std::nullopt;
+    const FineTuningSpec& ft = *sc.workload.fine_tuning;
+    for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p) {
+      const Chain* peer = training_chains[static_cast<std::size_t>(p)];
+      if (p == k || !peer) continue;
+      auto copies = peer_copies(*peer, hop.server, hop.blocks);
+      if (copies && std::all_of(copies->begin(), copies->end(), [&](const AdapterExchange& x) { return platform->host(x.from)->is_on(); }))
+        return copies;
+    }
+    return std::nullopt;
+  }
+
+  /// Gives replacement `hop` of session k the session's adapters of its blocks: a peer replica's
+  /// (data-parallel jobs), which loses only the session's updates since the job's last averaging,
+  /// else the client's last checkpoint, or a fresh start without one. False when the replacement
+  /// did not receive them (it failed).
+  bool restore_adapters(int k, int step, const ChainHop& hop, AdapterLedger& adapters, const TrainingStep& price, Rng& rng) {
+    if (const auto copies = copies_from_a_peer(k, hop)) {
+      double bytes = 0.0;
+      Delivery d = Delivery::Ok;
+      for (std::size_t i = 0; i < copies->size() && d == Delivery::Ok; ++i) {
+        const AdapterExchange& x = (*copies)[i];
+        d = deliver(x.from, x.to, price.checkpoint_bytes(x.blocks.size()), k, step, rng);
+        if (d == Delivery::Ok) bytes += price.checkpoint_bytes(x.blocks.size());
+      }
+      if (d == Delivery::ReceiverFailed) return false;
+      if (d == Delivery::Ok) {  // a peer that failed on the way leaves it to the client's checkpoint
+        const int lost = adapters.restore_from_peer(hop.blocks);
+        signals.on_adapters_moved(AdaptersMoved{now(), k, step - 1, hop.server, hop.blocks, bytes, true, lost, true});
+        return true;
+      }
+    }
+    const AdapterLedger::Restore r = adapters.restore(hop.blocks);
+    const double bytes = price.checkpoint_bytes(r.checkpointed_blocks);
+    if (bytes > 0 && deliver(S + k % C, hop.server, bytes, k, step, rng) != Delivery::Ok) return false;
+    signals.on_adapters_moved(AdaptersMoved{now(), k, step - 1, hop.server, hop.blocks, bytes, true, r.updates_lost});
+    return true;
+  }
+
   /// A fine-tuning session (workload.fine_tuning, seed 002 section 2.4). Each training step runs
   /// forward legs client -> hop 0 -> ... -> hop H-1 -> client (the loss), then backward legs
   /// client -> hop H-1 -> ... -> hop 0 -> client (an acknowledgement: the embeddings are frozen).
@@ -840,10 +883,7 @@ struct SwarmSimulation::Impl {
             } else if (!backward) {
               const ChainHop hop = chain->hops[h];
               if (restore[h]) {
-                const AdapterLedger::Restore r = adapters.restore(hop.blocks);
-                const double bytes = price.checkpoint_bytes(r.checkpointed_blocks);
-                if (bytes > 0 && deliver(client, hop.server, bytes, k, step, rng) != Delivery::Ok) throw HopFailed{static_cast<int>(h), now()};
-                signals.on_adapters_moved(AdaptersMoved{now(), k, step - 1, hop.server, hop.blocks, bytes, true, r.updates_lost});
+                if (!restore_adapters(k, step, hop, adapters, price, rng)) throw HopFailed{static_cast<int>(h), now()};
                 restore[h] = 0;
               }
               const gpu::DeviceSpec& dev = *sc.nodes[static_cast<std::size_t>(hop.server)].device;
@@ -870,7 +910,10 @@ struct SwarmSimulation::Impl {
           }
         }
         adapters.updated(BlockRange{sc.first_served_block(), sc.model.n_layers});
-        if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) sync_adapters(k, step, *chain, price);
+        if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) {
+          sync_adapters(k, step, *chain, price);
+          adapters.synced(BlockRange{sc.first_served_block(), sc.model.n_layers});
+        }
         if (adapters.checkpoint_due(step))  // part of the step: the client waits for every server's adapters
           for (const ChainHop& hop : chain->hops) {  // a failed save is found by the next step's forward pass
             const double bytes = price.checkpoint_bytes(hop.blocks.size());

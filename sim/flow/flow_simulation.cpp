@@ -994,6 +994,45 @@ class FlowSwarm {
     co_return true;
   }
 
+  /// As the SimGrid engine's copies_from_a_peer.
+  std::optional<std::vector<AdapterExchange>> copies_from_a_peer(int k, const ChainHop& hop) const {
+    if (jobs_.empty()) return std::nullopt;
+    const FineTuningSpec& ft = *sc_.workload.fine_tuning;
+    for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p) {
+      const Chain* peer = training_chains_[static_cast<std::size_t>(p)];
+      if (p == k || !peer) continue;
+      auto copies = peer_copies(*peer, hop.server, hop.blocks);
+      if (copies && std::all_of(copies->begin(), copies->end(), [&](const AdapterExchange& x) { return is_on(x.from); })) return copies;
+    }
+    return std::nullopt;
+  }
+
+  /// As the SimGrid engine's restore_adapters: false when the replacement did not receive them.
+  Task<bool> restore_adapters(int k, int step, ChainHop hop, AdapterLedger& adapters, const TrainingStep& price, Rng& rng) {
+    if (const auto copies = copies_from_a_peer(k, hop)) {
+      double bytes = 0.0;
+      Delivery d = Delivery::Ok;
+      for (std::size_t i = 0; i < copies->size() && d == Delivery::Ok; ++i) {
+        const AdapterExchange& x = (*copies)[i];
+        d = co_await deliver(x.from, x.to, price.checkpoint_bytes(x.blocks.size()), latencies_.one_way(x.from, x.to), k, step, rng);
+        if (d == Delivery::Ok) bytes += price.checkpoint_bytes(x.blocks.size());
+      }
+      if (d == Delivery::ReceiverFailed) co_return false;
+      if (d == Delivery::Ok) {
+        const int lost = adapters.restore_from_peer(hop.blocks);
+        signals_.on_adapters_moved(AdaptersMoved{now_, k, step - 1, hop.server, hop.blocks, bytes, true, lost, true});
+        co_return true;
+      }
+    }
+    const AdapterLedger::Restore r = adapters.restore(hop.blocks);
+    const double bytes = price.checkpoint_bytes(r.checkpointed_blocks);
+    const int client = S_ + k % C_;
+    if (bytes > 0 && co_await deliver(client, hop.server, bytes, latencies_.one_way(client, hop.server), k, step, rng) != Delivery::Ok)
+      co_return false;
+    signals_.on_adapters_moved(AdaptersMoved{now_, k, step - 1, hop.server, hop.blocks, bytes, true, r.updates_lost});
+    co_return true;
+  }
+
   /// A fine-tuning session, as the SimGrid engine's training_session_actor (swarm_simulation.cpp):
   /// forward legs to the loss, backward legs in reverse, checkpoints, and Petals' recovery with the
   /// adapters restored from the client's checkpoint.
@@ -1054,14 +1093,10 @@ class FlowSwarm {
             const std::size_t at = backward ? h - 1 : h;
             const ChainHop hop = chain->hops[at];
             if (!backward && restore[at]) {
-              const AdapterLedger::Restore r = adapters.restore(hop.blocks);
-              const double bytes = price.checkpoint_bytes(r.checkpointed_blocks);
-              if (bytes > 0 && co_await deliver(client, hop.server, bytes, latencies_.one_way(client, hop.server), k, step, rng) != Delivery::Ok)
-                failed = HopFailed{static_cast<int>(at), now_};
-              if (!failed) {
-                signals_.on_adapters_moved(AdaptersMoved{now_, k, step - 1, hop.server, hop.blocks, bytes, true, r.updates_lost});
+              if (co_await restore_adapters(k, step, hop, adapters, price, rng))
                 restore[at] = 0;
-              }
+              else
+                failed = HopFailed{static_cast<int>(at), now_};
             }
             if (!failed && is_on(hop.server) && (!swarm_.serves(hop.server, hop.blocks) || swarm_.lost_cache(hop.server, reservations)))
               failed = HopFailed{static_cast<int>(at), now_};
@@ -1102,7 +1137,10 @@ class FlowSwarm {
           prev = client;
         }
         adapters.updated(BlockRange{sc_.first_served_block(), sc_.model.n_layers});
-        if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) co_await sync_adapters(k, step, *chain, price);
+        if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) {
+          co_await sync_adapters(k, step, *chain, price);
+          adapters.synced(BlockRange{sc_.first_served_block(), sc_.model.n_layers});
+        }
         if (adapters.checkpoint_due(step))
           for (const ChainHop& hop : chain->hops) {
             const double bytes = price.checkpoint_bytes(hop.blocks.size());

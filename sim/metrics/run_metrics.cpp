@@ -118,6 +118,7 @@ void RunMetrics::connect(SimSignals& s) {
   s.on_adapters_moved.connect([this](const AdaptersMoved& e) {
     if (e.restored) {
       ++training_.restored;
+      training_.restored_from_peers += e.from_peer;
       training_.restored_bytes += e.bytes;
       training_.updates_lost += e.updates_lost;
     } else {
@@ -278,7 +279,8 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
                                     {"every", ft->sync_every},
                                     {"averagings", t.syncs},
                                     {"bytes", t.sync_bytes},
-                                    {"mean_seconds", t.syncs > 0 ? t.sync_seconds / static_cast<double>(t.syncs) : 0.0}};
+                                    {"mean_seconds", t.syncs > 0 ? t.sync_seconds / static_cast<double>(t.syncs) : 0.0},
+                                    {"restored_from_peers", t.restored_from_peers}};
   }
   const bool dishonest = std::any_of(sc_.nodes.begin(), sc_.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
   if (dishonest || sc_.policy.verification.enabled()) {

@@ -101,6 +101,7 @@ class RunMetrics {
     long saved = 0, restored = 0, updates_lost = 0;
     double saved_bytes = 0.0, restored_bytes = 0.0;
     long syncs = 0;                               ///< sessions' parts in their jobs' averagings
+    long restored_from_peers = 0;                 ///< restores copied from a peer replica
     double sync_bytes = 0.0, sync_seconds = 0.0;
   } training_;
 };

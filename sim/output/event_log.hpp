@@ -52,6 +52,7 @@ nlohmann::json adapters_moved_json(const AdaptersMoved& e, const HostName& host_
                    {"blocks", {{"start", e.blocks.start}, {"end", e.blocks.end}}},
                    {"bytes", e.bytes}};
   if (e.restored) j["updates_lost"] = e.updates_lost;
+  if (e.from_peer) j["from_peer"] = true;  // copied from a peer replica of the session's job
   return j;
 }
 

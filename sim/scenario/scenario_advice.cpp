@@ -125,8 +125,9 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "and pipelines; a Fisher B-tree routes, splits and merges by its own rules in model.tree "
                         "(docs/fisher-btree.md)."});
   }
-  if (const auto& ft = sc.workload.fine_tuning; ft && ft->checkpoint_every == 0) {
-    // A server's failure takes the session's adapters of its blocks with it.
+  if (const auto& ft = sc.workload.fine_tuning; ft && ft->checkpoint_every == 0 && ft->replicas == 1) {
+    // A server's failure takes the session's adapters of its blocks with it (a job's replicas
+    // could give them back instead).
     for (const ReplayEvent& e : sc.events)
       if (e.action == EventAction::NodeDown) {
         advice.push_back({"workload.fine_tuning.checkpoint_every",

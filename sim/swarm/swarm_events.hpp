@@ -194,7 +194,8 @@ struct AdaptersMoved {
   BlockRange blocks;
   double bytes = 0.0;       ///< payload (0: a replacement with no checkpoint starts from the seed)
   bool restored = false;    ///< false: saved to the client; true: restored into a replacement
-  int updates_lost = 0;     ///< restored: the training steps since the checkpoint, which the blocks' adapters lose
+  int updates_lost = 0;     ///< restored: the training steps since the checkpoint (or the job's last averaging), which the blocks' adapters lose
+  bool from_peer = false;   ///< restored: copied from a peer replica of the session's data-parallel job, not the client's checkpoint
 };
 
 /// A session of a data-parallel fine-tuning job took part in an averaging of the job's adapters

@@ -41,10 +41,29 @@ double TrainingStep::loss_s(const gpu::DeviceSpec& dev) const {
 double TrainingStep::checkpoint_bytes(int n_blocks) const { return 4.0 * params_per_block_ * n_blocks; }
 
 AdapterLedger::AdapterLedger(int n_layers, int checkpoint_every)
-    : since_saved_(static_cast<std::size_t>(n_layers), 0), has_checkpoint_(static_cast<std::size_t>(n_layers), 0), every_(checkpoint_every) {}
+    : since_saved_(static_cast<std::size_t>(n_layers), 0),
+      since_synced_(static_cast<std::size_t>(n_layers), 0),
+      has_checkpoint_(static_cast<std::size_t>(n_layers), 0),
+      every_(checkpoint_every) {}
 
 void AdapterLedger::updated(BlockRange blocks) {
-  for (int b = blocks.start; b < blocks.end; ++b) ++since_saved_[static_cast<std::size_t>(b)];
+  for (int b = blocks.start; b < blocks.end; ++b) {
+    ++since_saved_[static_cast<std::size_t>(b)];
+    ++since_synced_[static_cast<std::size_t>(b)];
+  }
+}
+
+void AdapterLedger::synced(BlockRange blocks) {
+  for (int b = blocks.start; b < blocks.end; ++b) since_synced_[static_cast<std::size_t>(b)] = 0;
+}
+
+int AdapterLedger::restore_from_peer(BlockRange blocks) {
+  int lost = 0;
+  for (int b = blocks.start; b < blocks.end; ++b) {
+    lost = std::max(lost, since_synced_[static_cast<std::size_t>(b)]);
+    since_synced_[static_cast<std::size_t>(b)] = 0;
+  }
+  return lost;
 }
 
 void AdapterLedger::saved(BlockRange blocks) {
@@ -72,6 +91,19 @@ std::vector<AdapterExchange> adapter_exchanges(const Chain& mine, const Chain& p
       if (shared.empty() || a.server == b.server) continue;
       out.push_back({a.server, b.server, shared});
     }
+  return out;
+}
+
+std::optional<std::vector<AdapterExchange>> peer_copies(const Chain& peer, int to, BlockRange blocks) {
+  std::vector<AdapterExchange> out;
+  int held = 0;
+  for (const ChainHop& h : peer.hops) {
+    const BlockRange shared{std::max(h.blocks.start, blocks.start), std::min(h.blocks.end, blocks.end)};
+    if (shared.empty()) continue;
+    held += shared.size();
+    if (h.server != to) out.push_back({h.server, to, shared});
+  }
+  if (held < blocks.size()) return std::nullopt;
   return out;
 }
 

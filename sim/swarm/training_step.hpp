@@ -2,6 +2,7 @@
 // What one training step of a fine-tuning session (seed 002, section 2.4) costs and moves, shared
 // by both engines: the device time of each leg, priced by the scenario's cost model from the ops
 // of gpu/adapter.hpp, and the bytes of each message. Plain functions over plain data.
+#include <optional>
 #include <vector>
 
 #include "gpu/device_catalog.hpp"
@@ -64,9 +65,16 @@ class AdapterLedger {
     int updates_lost = 0;
   };
   Restore restore(BlockRange blocks);
+  /// The session's job averaged its adapters (data-parallel jobs): a peer replica now holds
+  /// everything but the session's own updates from here on.
+  void synced(BlockRange blocks);
+  /// A replacement server taking `blocks` copies them from a peer replica of the job: it loses the
+  /// session's own updates since the last averaging (the most of any block), which it returns.
+  int restore_from_peer(BlockRange blocks);
 
  private:
   std::vector<int> since_saved_;
+  std::vector<int> since_synced_;
   std::vector<char> has_checkpoint_;
   int every_ = 0;
 };
@@ -83,6 +91,12 @@ struct AdapterExchange {
 /// (another session of the job): one per pair of hops that share blocks, for the shared blocks, in
 /// the order of `mine`'s hops then `peer`'s. A server in both hops keeps its copy: no message.
 std::vector<AdapterExchange> adapter_exchanges(const Chain& mine, const Chain& peer);
+
+/// How a replacement server `to` of a data-parallel session can copy the adapters of `blocks` from
+/// a peer session of its job whose chain is `peer`: one message per peer hop that holds some of
+/// them (none where `to` is that hop's server: it copies them locally), or nullopt when `peer`
+/// does not hold them all.
+std::optional<std::vector<AdapterExchange>> peer_copies(const Chain& peer, int to, BlockRange blocks);
 
 /// Bytes a fine-tuning session holds on each block of its chain: the adapter's parameters,
 /// gradients and optimizer state, and the block's input of the step, kept for the backward pass.

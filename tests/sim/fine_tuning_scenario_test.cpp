@@ -151,6 +151,29 @@ TEST(AdapterLedger, CountsTheUpdatesAReplacementLosesSinceTheLastCheckpoint) {
   for (int step = 0; step < 10; ++step) EXPECT_FALSE(never.checkpoint_due(step));
 }
 
+// In a data-parallel job, a replacement copies a peer replica's adapters: it loses only the
+// session's own updates since the job's last averaging, and the client's checkpoint stays as old.
+TEST(AdapterLedger, APeerReplicaGivesBackAllButTheUpdatesSinceTheLastAveraging) {
+  AdapterLedger ledger(4, 10);
+  for (int i = 0; i < 4; ++i) ledger.updated(BlockRange{0, 4});
+  ledger.synced(BlockRange{0, 4});
+  ledger.updated(BlockRange{0, 4});
+  EXPECT_EQ(ledger.restore_from_peer(BlockRange{2, 4}), 1);
+  EXPECT_EQ(ledger.restore_from_peer(BlockRange{2, 4}), 0);
+  EXPECT_EQ(ledger.restore(BlockRange{0, 4}).updates_lost, 5);  // no checkpoint yet: everything since the start
+}
+
+TEST(AdapterExchanges, APeerChainThatHoldsEveryBlockGivesThemBackOneMessagePerHop) {
+  // The peer's chain: server 2 on 0-9, server 3 on 10-19, server 1 on 20-31.
+  const Chain peer{{{2, {0, 10}}, {3, {10, 20}}, {1, {20, 32}}}};
+  const auto copies = peer_copies(peer, 1, BlockRange{8, 32});  // replacement server 1 takes 8-31
+  ASSERT_TRUE(copies);
+  const std::vector<AdapterExchange> want{{2, 1, {8, 10}}, {3, 1, {10, 20}}};  // 20-31: server 1 copies its own
+  EXPECT_EQ(*copies, want);
+  const Chain partial{{{2, {0, 10}}}};
+  EXPECT_FALSE(peer_copies(partial, 1, BlockRange{8, 32}));  // the peer lacks blocks 10-31
+}
+
 TEST(FineTuningScenario, DataParallelJobsNeedWholeJobsAndSyncOnlyWithReplicas) {
   const std::string rel = "fine-tuning/lora-llama3-8b.json";  // 4 sessions
   EXPECT_TRUE(errors(rel, {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.sync_every", "3"}}).empty());

@@ -149,4 +149,5 @@ TEST(ScenarioAdvice, FineTuningWithoutCheckpointsLosesItsAdaptersToAFailure) {
   EXPECT_EQ(a[0].path, "workload.fine_tuning.checkpoint_every");
   EXPECT_NE(a[0].message.find("3090-b0 goes down at 60"), std::string::npos) << a[0].message;
   EXPECT_TRUE(shipped({{"workload.fine_tuning.checkpoint_every", "0"}, {"events", "[]"}}).empty());  // nothing fails
+  EXPECT_TRUE(shipped({{"workload.fine_tuning.checkpoint_every", "0"}, {"workload.fine_tuning.replicas", "2"}}).empty());  // replicas give them back
 }

@@ -200,3 +200,18 @@ TEST(FineTuning, ASessionThatFailsLeavesItsJob) {
   for (int k = 0; k < 4; ++k) went_on_alone |= steps[k] > steps[k ^ 1];
   EXPECT_TRUE(went_on_alone) << steps[0] << " " << steps[1] << " " << steps[2] << " " << steps[3];
 }
+
+// Without checkpoints a lone session's replacement starts its adapters over (25 updates lost on
+// the shipped scenario). In a data-parallel job that averages every step, it copies its peer
+// replica's adapters instead and loses none.
+TEST(FineTuning, APeerReplicaRestoresWhatNoCheckpointHolds) {
+  const Override never{"workload.fine_tuning.checkpoint_every", "0"};
+  const auto alone = run_isolated(lora({never}), quiet()).metrics;
+  const auto job = run_isolated(lora({never, {"workload.fine_tuning.replicas", "2"}}), quiet()).metrics;
+  EXPECT_GT(alone["fine_tuning"]["checkpoints"]["updates_lost"].get<int>(), 10);
+  const auto& c = job["fine_tuning"]["checkpoints"];
+  ASSERT_GT(c["restored"].get<int>(), 0);
+  EXPECT_EQ(job["fine_tuning"]["sync"]["restored_from_peers"].get<int>(), c["restored"].get<int>());
+  EXPECT_EQ(c["updates_lost"].get<int>(), 0);
+  EXPECT_EQ(c["saved"].get<int>(), 0);
+}
