@@ -549,16 +549,22 @@ struct SwarmSimulation::Impl {
     return repair.hop;
   }
 
+  /// Session k arrives now: what it asks for, announced to the observers and to the schedulers.
+  SessionShape arrive(int k) {
+    const SessionShape shape = session_shape(sc, k, now());
+    signals.on_session_started(SessionStarted{now(), k, shape.client});
+    session_deadline[static_cast<std::size_t>(k)] = shape.deadline;
+    session_priority[static_cast<std::size_t>(k)] = shape.priority;
+    return shape;
+  }
+
   void session_actor(int k) {
     Rng rng = root_rng.split(static_cast<std::uint64_t>(k));
     const WorkloadSpec& w = sc.workload;
     const double arrival = now();
-    const SessionShape shape = session_shape(sc, k, arrival);
+    const SessionShape shape = arrive(k);
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
-    signals.on_session_started(SessionStarted{arrival, k, client});
-    session_deadline[static_cast<std::size_t>(k)] = shape.deadline;
-    session_priority[static_cast<std::size_t>(k)] = shape.priority;
     const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
     const RouteRequest& req = shape.request;
     const double kv_per_block = shape.kv_per_block;
@@ -813,12 +819,9 @@ struct SwarmSimulation::Impl {
     Rng rng = root_rng.split(static_cast<std::uint64_t>(k));
     const FineTuningSpec& ft = *sc.workload.fine_tuning;
     const double arrival = now();
-    const SessionShape shape = session_shape(sc, k, arrival);
+    const SessionShape shape = arrive(k);
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
-    signals.on_session_started(SessionStarted{arrival, k, client});
-    session_deadline[static_cast<std::size_t>(k)] = shape.deadline;
-    session_priority[static_cast<std::size_t>(k)] = shape.priority;
     const RouteRequest& req = shape.request;
     const TrainingStep price(sc, *cost);
     AdapterLedger adapters(sc.model.n_layers, ft.checkpoint_every);
