@@ -52,8 +52,9 @@ sim::Override policy_override(std::string_view spec, std::string_view item) {
   if (key.rfind("policy.", 0) == 0) key.erase(0, 7);
   const std::string value(trim(item.substr(eq + 1)));
   if (value.empty()) throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + in_quotes(key) + " has no value");
-  // A Fisher B-tree's rules (split, merge, thresholds) and a coded run's coding (parity, method) are their policies.
-  if (key.rfind("model.tree.", 0) == 0 || key.rfind("model.coded.", 0) == 0) {
+  // A Fisher B-tree's rules (split, merge, thresholds), a coded run's coding (parity, method) and a
+  // fine-tuning run's adapters, checkpoints and averaging are their policies.
+  if (key.rfind("model.tree.", 0) == 0 || key.rfind("model.coded.", 0) == 0 || key.rfind("workload.fine_tuning.", 0) == 0) {
     try {
       return sim::parse_override(key + "=" + value);
     } catch (const sim::ScenarioError& e) {
@@ -67,7 +68,9 @@ sim::Override policy_override(std::string_view spec, std::string_view item) {
     std::string list;
     for (const std::string& k : allowed) list += (list.empty() ? "" : ", ") + in_quotes(k);
     throw PolicySpecError("policy spec " + in_quotes(spec) + ": unknown policy key " + in_quotes(top) + suggestion(top, allowed) +
-                          "; policy keys are " + list + ", a Fisher B-tree's model.tree.* keys, and coded inference's model.coded.* keys");
+                          "; policy keys are " + list +
+                              ", a Fisher B-tree's model.tree.* keys, coded inference's model.coded.* keys, and fine-tuning's "
+                              "workload.fine_tuning.* keys");
   }
   if (key == "router" && !is_router(value))
     throw PolicySpecError("policy spec " + in_quotes(spec) + ": unknown router " + in_quotes(value) + suggestion(value, kRouters) +

@@ -437,3 +437,17 @@ TEST(Comparison, FineTuningRunsCompareByTrainedTokens) {
   EXPECT_NE(table.find("step p99"), std::string::npos) << table;
   EXPECT_EQ(table.find("token p50"), std::string::npos) << table;  // no token columns
 }
+
+// A fine-tuning run's checkpoints and averaging are policies too, as a tree's rules are.
+TEST(PolicySpec, FineTuningKeysAreItsPolicies) {
+  const PolicyVariant v = parse_policy_spec("pairs:workload.fine_tuning.replicas=2,workload.fine_tuning.sync_every=5");
+  ASSERT_EQ(v.overrides.size(), 2u);
+  EXPECT_EQ(v.overrides[0].path, "workload.fine_tuning.replicas");
+  EXPECT_EQ(v.overrides[1].value, "5");
+  try {
+    parse_policy_spec("x:workload.sessions=3");  // the workload itself is not a policy
+    ADD_FAILURE() << "workload.sessions was accepted as a policy key";
+  } catch (const PolicySpecError& e) {
+    EXPECT_NE(std::string(e.what()).find("fine-tuning's workload.fine_tuning.* keys"), std::string::npos) << e.what();
+  }
+}
