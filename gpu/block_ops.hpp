@@ -36,6 +36,13 @@ struct OpList {
   void push(const OpCost& op) { ops[size++] = op; }
   const OpCost* begin() const { return ops.data(); }
   const OpCost* end() const { return ops.data() + size; }
+  /// FLOPs of the ops of class `cls`.
+  double flops(OpClass cls) const {
+    double s = 0.0;
+    for (const OpCost& op : *this)
+      if (op.cls == cls) s += op.flops;
+    return s;
+  }
 };
 
 /// Ops of one decoder block for `work`: norms, QKV projection, RoPE, attention over the KV cache,

@@ -21,13 +21,6 @@ std::vector<double> values(std::uint64_t stream, std::size_t n, double bound = 1
   return v;
 }
 
-double sum_flops(const OpList& ops, OpClass cls) {
-  double s = 0.0;
-  for (const OpCost& op : ops)
-    if (op.cls == cls) s += op.flops;
-  return s;
-}
-
 /// Central difference of `loss` in parameter `p`, against the analytic gradient `g`.
 void expect_gradient(std::vector<double>& p, const std::vector<double>& g, const std::function<double()>& loss, const char* what) {
   ASSERT_EQ(p.size(), g.size());
@@ -87,12 +80,12 @@ TEST(AdapterOps, LoraForwardFlopsAreTwiceTheMultiplyAddsTheReferencePerforms) {
   }
   const OpList ops = adapter_forward_ops(m, AdapterSpec{AdapterKind::Lora, r, kLoraQkv | kLoraO | kLoraGateUp | kLoraDown},
                                          BlockWork{2, 3, 0});
-  EXPECT_DOUBLE_EQ(sum_flops(ops, OpClass::Gemm), 2.0 * static_cast<double>(madds));
+  EXPECT_DOUBLE_EQ(ops.flops(OpClass::Gemm), 2.0 * static_cast<double>(madds));
 
   BottleneckAdapter bottleneck(m.hidden, r, 3);
   std::vector<double> out(static_cast<std::size_t>(rows) * m.hidden);
   bottleneck.forward(values(3, out.size()), rows, out);
-  EXPECT_DOUBLE_EQ(sum_flops(adapter_forward_ops(m, AdapterSpec{AdapterKind::Bottleneck, r, 0}, BlockWork{3, 2, 0}), OpClass::Gemm),
+  EXPECT_DOUBLE_EQ(adapter_forward_ops(m, AdapterSpec{AdapterKind::Bottleneck, r, 0}, BlockWork{3, 2, 0}).flops(OpClass::Gemm),
                    2.0 * static_cast<double>(bottleneck.multiply_adds));
 }
 
@@ -103,9 +96,9 @@ TEST(AdapterOps, FrozenBackwardCostsTheForwardGemmsOnceAndAttentionTwoAndAHalfTi
     const TransformerSpec& m = *find_model(name);
     const BlockWork w{4, 512, 0};
     const OpList fwd = block_ops(m, w), bwd = block_backward_ops(m, w);
-    EXPECT_NEAR(sum_flops(bwd, OpClass::Gemm) / sum_flops(fwd, OpClass::Gemm), 1.0, 1e-12) << name;
+    EXPECT_NEAR(bwd.flops(OpClass::Gemm) / fwd.flops(OpClass::Gemm), 1.0, 1e-12) << name;
     const double pairs = 4 * 512.0 * 513 / 2, matmul = 4.0 * m.n_heads * m.head_dim * pairs;
-    EXPECT_NEAR((sum_flops(bwd, OpClass::Attention) - 8.0 * m.n_heads * pairs) / matmul, 2.5, 1e-12) << name;
+    EXPECT_NEAR((bwd.flops(OpClass::Attention) - 8.0 * m.n_heads * pairs) / matmul, 2.5, 1e-12) << name;
   }
 }
 

@@ -36,13 +36,6 @@ std::vector<double> values(std::uint64_t stream, std::size_t n) {
   return v;
 }
 
-double sum_flops(const OpList& ops, OpClass cls) {
-  double s = 0.0;
-  for (const OpCost& op : ops)
-    if (op.cls == cls) s += op.flops;
-  return s;
-}
-
 }  // namespace
 
 TEST(ReferenceBlock, ForwardIsTheCpuBackendsBlock) {
@@ -94,7 +87,7 @@ TEST(ReferenceBlock, BlockBackwardOpsPriceExactlyTheProductsTheBackwardDoes) {
   const std::vector<double> x = values(4, static_cast<std::size_t>(batch) * tokens * m.hidden);
   block.backward(x, values(5, x.size()), batch, tokens);
   const OpList ops = block_backward_ops(m, BlockWork{batch, tokens, 0});
-  EXPECT_DOUBLE_EQ(sum_flops(ops, OpClass::Gemm), 2.0 * static_cast<double>(block.weight_product_madds()));
+  EXPECT_DOUBLE_EQ(ops.flops(OpClass::Gemm), 2.0 * static_cast<double>(block.weight_product_madds()));
   const double pairs = batch * tokens * (tokens + 1) / 2.0;
-  EXPECT_DOUBLE_EQ(sum_flops(ops, OpClass::Attention) - 8.0 * m.n_heads * pairs, 2.0 * static_cast<double>(block.attention_madds()));
+  EXPECT_DOUBLE_EQ(ops.flops(OpClass::Attention) - 8.0 * m.n_heads * pairs, 2.0 * static_cast<double>(block.attention_madds()));
 }
