@@ -511,19 +511,6 @@ struct SwarmSimulation::Impl {
     }
   }
 
-  /// A session's routing state, which Petals' recovery works on (references into the session actor).
-  struct SessionRoute {
-    int k, client;
-    const RouteRequest& req;
-    double held_per_block;  ///< bytes reserved per block: KV cache, or training state
-    Rng& rng;
-    Chain& chain;
-    std::vector<Reservation>& reservations;
-    std::vector<std::pair<int, int>>& failed_seen;  ///< (server, incarnation) the session saw fail
-    int& attempt;
-    const std::string& who;
-  };
-
   /// Petals' recovery after `failed` at step `step`: drops the failed server, routes a replacement
   /// for its span between its neighbours, and splices it into the chain, its hops marked in
   /// `needs_replay`. An inference session's replacements replay `kv_len` tokens from the client's

@@ -747,19 +747,6 @@ class FlowSwarm {
     co_return done;
   }
 
-  /// A session's routing state, which Petals' recovery works on (references into the session's frame).
-  struct SessionRoute {
-    int k, client;
-    const RouteRequest& req;
-    double held_per_block;  ///< bytes reserved per block: KV cache, or training state
-    Rng& rng;
-    Chain& chain;
-    std::vector<Reservation>& reservations;
-    std::vector<std::pair<int, int>>& failed_seen;  ///< (server, incarnation) the session saw fail
-    int& attempt;
-    const std::string& who;
-  };
-
   /// Petals' recovery, as the SimGrid engine's recover(): the hop the step resumes at, or -1 when
   /// no replacement was found and the session has ended.
   Task<int> recover(const SessionRoute& s, HopFailed failed, int step, int kv_len, bool training, std::vector<char>& needs_replay,

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/rng.hpp"
 #include "sim/routing/swarm_view.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/swarm_events.hpp"
@@ -38,6 +39,20 @@ double hidden_state_bytes(const Scenario& sc, int tokens);
 
 /// Why a session found no chain: "no chain of alive servers ... (N attempts over T)".
 std::string admission_failure(const Scenario& sc, int attempts, double waited_s);
+
+/// A session's routing state, which Petals' recovery works on in either engine: references into
+/// the session's actor (SimGrid) or coroutine frame (flow), which outlive every recovery.
+struct SessionRoute {
+  int k, client;
+  const RouteRequest& req;
+  double held_per_block;  ///< bytes reserved per block: KV cache, or training state
+  Rng& rng;
+  Chain& chain;
+  std::vector<Reservation>& reservations;
+  std::vector<std::pair<int, int>>& failed_seen;  ///< (server, incarnation) the session saw fail
+  int& attempt;
+  const std::string& who;
+};
 
 /// A failed server of a session's chain and the recovery under way.
 struct ChainRepair {

@@ -10,6 +10,7 @@
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/session_plan.hpp"
 #include "sim/swarm/training_step.hpp"
+#include "tests/sim/scenario_diagnostics.hpp"
 
 using namespace swarmsim::sim;
 
@@ -21,23 +22,8 @@ Scenario shipped(const std::string& rel, std::vector<Override> o = {}) {
   return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel, o);
 }
 
-/// "path: message" of every diagnostic the overrides cause on `rel` (empty when it loads).
-std::vector<std::string> errors(const std::string& rel, std::vector<Override> o) {
-  try {
-    shipped(rel, std::move(o));
-  } catch (const ScenarioError& e) {
-    std::vector<std::string> out;
-    for (const Diagnostic& d : e.diagnostics()) out.push_back(d.path + ": " + d.message);
-    return out;
-  }
-  return {};
-}
-
-bool has(const std::vector<std::string>& errs, const std::string& needle) {
-  for (const std::string& e : errs)
-    if (e.find(needle) != std::string::npos) return true;
-  return false;
-}
+std::vector<std::string> errors(const std::string& rel, std::vector<Override> o) { return swarmsim::test::scenario_errors(rel, std::move(o)); }
+using swarmsim::test::has_error;
 
 std::string joined(const std::vector<std::string>& errs) {
   std::string s;
@@ -73,23 +59,23 @@ TEST(FineTuningScenario, ReadsTheAdapterTheOptimizerAndTheCheckpoints) {
 TEST(FineTuningScenario, RefusesWhatATrainingSessionCannotDoWithThePathAndTheReason) {
   const std::string two = "sanity/two_node.json";
   const Override no_new{"workload.new_tokens", "null"};
-  EXPECT_TRUE(has(errors(two, {kLora}), "workload.new_tokens: does not apply to fine-tuning sessions")) << joined(errors(two, {kLora}));
+  EXPECT_TRUE(has_error(errors(two, {kLora}), "workload.new_tokens: does not apply to fine-tuning sessions")) << joined(errors(two, {kLora}));
   EXPECT_TRUE(errors(two, {kLora, no_new}).empty()) << joined(errors(two, {kLora, no_new}));
-  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"rank": 4})"}}), "workload.fine_tuning.steps: missing"));
-  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "adapter": "bottleneck", "targets": ["o"]})"}}),
+  EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"rank": 4})"}}), "workload.fine_tuning.steps: missing"));
+  EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "adapter": "bottleneck", "targets": ["o"]})"}}),
                   "workload.fine_tuning.targets: only applies to \"adapter\": \"lora\""));
-  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "targets": ["o", "mlp"]})"}}),
+  EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "targets": ["o", "mlp"]})"}}),
                   "workload.fine_tuning.targets[1]: expected one of \"qkv\", \"o\", \"gate_up\", \"down\", got \"mlp\""));
-  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "targets": []})"}}), "expected a non-empty array"));
-  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "rank": 5000})"}}),
+  EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "targets": []})"}}), "expected a non-empty array"));
+  EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "rank": 5000})"}}),
                   "workload.fine_tuning.rank: 5000 is not a low rank for Llama-3-8B (hidden width 4096)"));
-  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "optimizer": "lamb"})"}}), "workload.fine_tuning.optimizer"));
-  EXPECT_TRUE(has(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "lr": 0.1})"}}), "workload.fine_tuning.lr: unknown key"));
+  EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "optimizer": "lamb"})"}}), "workload.fine_tuning.optimizer"));
+  EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "lr": 0.1})"}}), "workload.fine_tuning.lr: unknown key"));
   const Override ft{"workload.fine_tuning", R"({"steps": 4})"};
-  EXPECT_TRUE(has(errors(two, {no_new, ft, {"policy.verification.rate", "0.1"}}), "policy.verification: spot checks of generated tokens does not apply"));
-  EXPECT_TRUE(has(errors(two, {no_new, ft, {"nodes[0].dishonest", R"({"from": "1s"})"}}), "nodes[0].dishonest:"));
-  EXPECT_TRUE(has(errors(two, {no_new, ft, {"policy.privacy.client_blocks", "2"}}), "policy.privacy: split learning does not apply"));
-  EXPECT_TRUE(has(errors("tree/fisher-btree-merge.json", {ft}), "workload.fine_tuning: applies to a transformer served as a chain of blocks"));
+  EXPECT_TRUE(has_error(errors(two, {no_new, ft, {"policy.verification.rate", "0.1"}}), "policy.verification: spot checks of generated tokens does not apply"));
+  EXPECT_TRUE(has_error(errors(two, {no_new, ft, {"nodes[0].dishonest", R"({"from": "1s"})"}}), "nodes[0].dishonest:"));
+  EXPECT_TRUE(has_error(errors(two, {no_new, ft, {"policy.privacy.client_blocks", "2"}}), "policy.privacy: split learning does not apply"));
+  EXPECT_TRUE(has_error(errors("tree/fisher-btree-merge.json", {ft}), "workload.fine_tuning: applies to a transformer served as a chain of blocks"));
 }
 
 TEST(FineTuningScenario, ASessionReservesItsTrainingStateInsteadOfAKvCache) {
@@ -183,9 +169,9 @@ TEST(FineTuningScenario, DataParallelJobsNeedWholeJobsAndSyncOnlyWithReplicas) {
   EXPECT_EQ(sc.workload.fine_tuning->job_of(0), 0);
   EXPECT_EQ(sc.workload.fine_tuning->job_of(1), 0);
   EXPECT_EQ(sc.workload.fine_tuning->job_of(3), 1);
-  EXPECT_TRUE(has(errors(rel, {{"workload.fine_tuning.replicas", "3"}}),
+  EXPECT_TRUE(has_error(errors(rel, {{"workload.fine_tuning.replicas", "3"}}),
                   "workload.fine_tuning.replicas: 3 sessions per job do not divide workload.sessions (4)"));
-  EXPECT_TRUE(has(errors(rel, {{"workload.fine_tuning.sync_every", "2"}}), "workload.fine_tuning.sync_every: only applies to data-parallel jobs"));
+  EXPECT_TRUE(has_error(errors(rel, {{"workload.fine_tuning.sync_every", "2"}}), "workload.fine_tuning.sync_every: only applies to data-parallel jobs"));
 }
 
 TEST(AdapterExchanges, ServersSendTheBlocksTheyShareWithTheOtherChain) {

@@ -11,6 +11,7 @@
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/session_plan.hpp"
+#include "tests/sim/scenario_diagnostics.hpp"
 
 using namespace swarmsim::sim;
 
@@ -20,23 +21,8 @@ Scenario two_node(std::vector<Override> o = {}) {
   return load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json", o);
 }
 
-/// "path: message" of every diagnostic the overrides cause on two_node.json (empty when it loads).
-std::vector<std::string> errors(std::vector<Override> o) {
-  try {
-    two_node(std::move(o));
-  } catch (const ScenarioError& e) {
-    std::vector<std::string> out;
-    for (const Diagnostic& d : e.diagnostics()) out.push_back(d.path + ": " + d.message);
-    return out;
-  }
-  return {};
-}
-
-bool has(const std::vector<std::string>& errs, const std::string& needle) {
-  for (const std::string& e : errs)
-    if (e.find(needle) != std::string::npos) return true;
-  return false;
-}
+std::vector<std::string> errors(std::vector<Override> o) { return swarmsim::test::scenario_errors("sanity/two_node.json", std::move(o)); }
+using swarmsim::test::has_error;
 
 /// Four GTX-1650s that each hold 7 blocks of Llama-3-8B ("auto"): 28 of its 32 blocks.
 const Override kFourSmallAutoServers{"nodes", R"([{"name": "gtx", "count": 4, "gpu": "GTX-1650", "location": {"lat": 50.11, "lon": 8.68},
@@ -60,21 +46,21 @@ TEST(PrivacyScenario, ReadsTheSplitAndTheBudget) {
 }
 
 TEST(PrivacyScenario, RefusesSplitsAndBudgetsThatCannotWork) {
-  EXPECT_TRUE(has(errors({{"policy.privacy.client_blocks", "32"}}),
+  EXPECT_TRUE(has_error(errors({{"policy.privacy.client_blocks", "32"}}),
                   "policy.privacy.client_blocks: 32 leaves none of the 32 blocks of Llama-3-8B to the swarm; expected at most 31"));
-  EXPECT_TRUE(has(errors({{"policy.privacy.client_blocks", "-1"}}), "policy.privacy.client_blocks: expected an integer"));
-  EXPECT_TRUE(has(errors({{"policy.privacy.differential_privacy", R"({"delta": 1e-5})"}}),
+  EXPECT_TRUE(has_error(errors({{"policy.privacy.client_blocks", "-1"}}), "policy.privacy.client_blocks: expected an integer"));
+  EXPECT_TRUE(has_error(errors({{"policy.privacy.differential_privacy", R"({"delta": 1e-5})"}}),
                   "policy.privacy.differential_privacy.epsilon: missing"));
-  EXPECT_TRUE(has(errors({{"policy.privacy.differential_privacy", R"({"epsilon": 0})"}}),
+  EXPECT_TRUE(has_error(errors({{"policy.privacy.differential_privacy", R"({"epsilon": 0})"}}),
                   "policy.privacy.differential_privacy.epsilon: expected a number in [0.001, 100]"));
-  EXPECT_TRUE(has(errors({{"policy.privacy.differential_privacy", R"({"epsilon": 1, "delta": 0.5})"}}),
+  EXPECT_TRUE(has_error(errors({{"policy.privacy.differential_privacy", R"({"epsilon": 1, "delta": 0.5})"}}),
                   "policy.privacy.differential_privacy.delta"));
-  EXPECT_TRUE(has(errors({{"policy.privacy.client_block", "2"}}), "policy.privacy.client_block: unknown key \"client_block\" (did you mean \"client_blocks\"?)"));
+  EXPECT_TRUE(has_error(errors({{"policy.privacy.client_block", "2"}}), "policy.privacy.client_block: unknown key \"client_block\" (did you mean \"client_blocks\"?)"));
   // A client must hold the weights and one session's KV cache of its blocks: a GTX-1650 cannot
   // hold 20 blocks of Llama-3-8B.
-  EXPECT_TRUE(has(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "20"}}),
+  EXPECT_TRUE(has_error(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "20"}}),
                   "policy.privacy.client_blocks: 20 blocks of Llama-3-8B need"));
-  EXPECT_TRUE(has(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "20"}}), "clients[0] (client, GTX-1650) has"));
+  EXPECT_TRUE(has_error(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "20"}}), "clients[0] (client, GTX-1650) has"));
   EXPECT_TRUE(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "2"}}).empty());
 }
 
@@ -93,7 +79,7 @@ TEST(PrivacyScenario, AppliesToChainsOfBlocksOnly) {
 // The swarm need not serve the blocks the clients run: four 7-block servers cannot cover 32
 // blocks, but they cover the 28 after a client's 4, and "auto" servers never pick the client's.
 TEST(PrivacyScenario, ServersCoverOnlyTheBlocksAfterTheClients) {
-  EXPECT_TRUE(has(errors({kFourSmallAutoServers}), "are served by no node"));
+  EXPECT_TRUE(has_error(errors({kFourSmallAutoServers}), "are served by no node"));
   const Scenario sc = two_node({kFourSmallAutoServers, {"policy.privacy.client_blocks", "4"}});
   const std::vector<BlockRange> ranges = plan_initial_blocks(sc, *make_cost_model(sc));
   ASSERT_EQ(ranges.size(), 4u);
