@@ -102,13 +102,14 @@ ReferenceBlock::ReferenceBlock(const TransformerSpec& model, const BlockWeightsH
     throw std::invalid_argument(m_.name + ": the reference block is a Llama-style dense block");
 }
 
-ReferenceBlock::Activations ReferenceBlock::run(const std::vector<double>& x, int batch, int tokens) const {
+ReferenceBlock::Activations ReferenceBlock::run(const std::vector<double>& x, int batch, int tokens, const BlockAdapters* ad) const {
   const int H = m_.hidden, Q = m_.q_dim(), KV = m_.kv_dim(), F = m_.ffn, hd = m_.head_dim, nh = m_.n_heads;
   const int R = batch * tokens, W = Q + 2 * KV, group = m_.n_heads / m_.n_kv_heads;
   if (x.size() != static_cast<std::size_t>(R) * H) throw std::invalid_argument("ReferenceBlock: x has the wrong size");
   Activations a;
   rmsnorm(a.h1, a.inv1, x, attn_norm_, R, H, m_.norm_eps);
   times_transposed(a.qkv, a.h1.data(), static_cast<std::size_t>(H), w_qkv_, R, H, W);
+  if (ad && ad->qkv) ad->qkv->add_forward(a.h1.data(), R, a.qkv.data());
   rope(a.qkv, static_cast<std::size_t>(W), 0, nh, hd, R, tokens, m_.rope_theta, 1.0);
   rope(a.qkv, static_cast<std::size_t>(W), static_cast<std::size_t>(Q), m_.n_kv_heads, hd, R, tokens, m_.rope_theta, 1.0);
   // Causal attention: query head h reads key/value head h / group; p[b][h][t][s] for s <= t.
@@ -140,10 +141,12 @@ ReferenceBlock::Activations ReferenceBlock::run(const std::vector<double>& x, in
       }
     }
   times_transposed(a.attn, a.o.data(), static_cast<std::size_t>(Q), w_o_, R, Q, H);
+  if (ad && ad->o) ad->o->add_forward(a.o.data(), R, a.attn.data());
   a.x2.resize(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) a.x2[i] = x[i] + a.attn[i];
   rmsnorm(a.h2, a.inv2, a.x2, mlp_norm_, R, H, m_.norm_eps);
   times_transposed(a.gu, a.h2.data(), static_cast<std::size_t>(H), w_gate_up_, R, H, 2 * F);
+  if (ad && ad->gate_up) ad->gate_up->add_forward(a.h2.data(), R, a.gu.data());
   a.act.resize(static_cast<std::size_t>(R) * F);
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < F; ++j) {
@@ -151,25 +154,40 @@ ReferenceBlock::Activations ReferenceBlock::run(const std::vector<double>& x, in
       a.act[static_cast<std::size_t>(r) * F + j] = silu(a.gu[g]) * a.gu[g + F];
     }
   times_transposed(a.mlp, a.act.data(), static_cast<std::size_t>(F), w_down_, R, F, H);
+  if (ad && ad->down) ad->down->add_forward(a.act.data(), R, a.mlp.data());
   return a;
 }
 
-std::vector<double> ReferenceBlock::forward(const std::vector<double>& x, int batch, int tokens) const {
-  const Activations a = run(x, batch, tokens);
+std::vector<double> ReferenceBlock::forward(const std::vector<double>& x, int batch, int tokens, const BlockAdapters* ad) const {
+  const Activations a = run(x, batch, tokens, ad);
   std::vector<double> y(x.size());
   for (std::size_t i = 0; i < y.size(); ++i) y[i] = a.x2[i] + a.mlp[i];
+  if (ad && ad->bottleneck) {  // seed 002, eq. 5: h' = LayerNorm(h + W2 phi(W1 h)) after the block
+    std::vector<double> out(y.size());
+    BottleneckAdapter bn = *ad->bottleneck;  // forward() counts its multiply-adds: a scratch copy keeps this const
+    bn.forward(y, batch * tokens, out);
+    return out;
+  }
   return y;
 }
 
-std::vector<double> ReferenceBlock::backward(const std::vector<double>& x, const std::vector<double>& dy, int batch, int tokens) {
+std::vector<double> ReferenceBlock::backward(const std::vector<double>& x, const std::vector<double>& dy_out, int batch, int tokens,
+                                             BlockAdapters* ad) {
   const int H = m_.hidden, Q = m_.q_dim(), KV = m_.kv_dim(), F = m_.ffn, hd = m_.head_dim, nh = m_.n_heads;
   const int R = batch * tokens, W = Q + 2 * KV, group = m_.n_heads / m_.n_kv_heads;
-  if (dy.size() != x.size()) throw std::invalid_argument("ReferenceBlock: dy has the wrong size");
+  if (dy_out.size() != x.size()) throw std::invalid_argument("ReferenceBlock: dy has the wrong size");
   weight_madds_ = attention_madds_ = 0;
-  const Activations a = run(x, batch, tokens);  // the recomputed forward
+  const Activations a = run(x, batch, tokens, ad);  // the recomputed forward
+  std::vector<double> dy = dy_out;
+  if (ad && ad->bottleneck) {  // back through eq. 5's adapter first, from the block's own output
+    std::vector<double> y(x.size());
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = a.x2[i] + a.mlp[i];
+    ad->bottleneck->backward(y, dy_out, R, dy);
+  }
   // MLP: y = x2 + down(silu(g) * u).
   std::vector<double> dact, dgu(static_cast<std::size_t>(R) * 2 * F), dh2, dx2 = dy;
   times_weights(dact, dy, w_down_, R, F, H, weight_madds_);
+  if (ad && ad->down) ad->down->backward(a.act.data(), dy.data(), R, dact.data());
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < F; ++j) {
       const std::size_t g = static_cast<std::size_t>(r) * 2 * F + j;
@@ -178,10 +196,12 @@ std::vector<double> ReferenceBlock::backward(const std::vector<double>& x, const
       dgu[g + F] = d * silu(a.gu[g]);
     }
   times_weights(dh2, dgu, w_gate_up_, R, H, 2 * F, weight_madds_);
+  if (ad && ad->gate_up) ad->gate_up->backward(a.h2.data(), dgu.data(), R, dh2.data());
   add_rmsnorm_grad(dx2, dh2, a.x2, a.inv2, mlp_norm_, R, H);
   // Attention: x2 = x + o_proj(attention(rope(q), rope(k), v)).
   std::vector<double> dout, dqkv(static_cast<std::size_t>(R) * W, 0.0);
   times_weights(dout, dx2, w_o_, R, Q, H, weight_madds_);
+  if (ad && ad->o) ad->o->backward(a.o.data(), dx2.data(), R, dout.data());
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   std::vector<double> dp(static_cast<std::size_t>(tokens));
   for (int b = 0; b < batch; ++b)
@@ -218,6 +238,7 @@ std::vector<double> ReferenceBlock::backward(const std::vector<double>& x, const
   rope(dqkv, static_cast<std::size_t>(W), static_cast<std::size_t>(Q), m_.n_kv_heads, hd, R, tokens, m_.rope_theta, -1.0);
   std::vector<double> dh1, dx = dx2;
   times_weights(dh1, dqkv, w_qkv_, R, H, W, weight_madds_);
+  if (ad && ad->qkv) ad->qkv->backward(a.h1.data(), dqkv.data(), R, dh1.data());
   add_rmsnorm_grad(dx, dh1, x, a.inv1, attn_norm_, R, H);
   return dx;
 }

@@ -1,0 +1,81 @@
+#pragma once
+// A small model of a served model's shape whose adapters really train (seed 002, section 2.4), so a
+// simulated fine-tuning run can report the loss its events lead to: the same depth and attention
+// layout at a narrow width, in double precision on the host (ReferenceBlock). The task is
+// distillation: a teacher, the same base model with seeded adapters of the same kind, labels
+// random token sequences, and a session's adapters learn to match its next-token distributions.
+// The loss is KL(teacher || student) averaged over positions, in nats: 0 once they match.
+#include <cstdint>
+#include <vector>
+
+#include "gpu/adapter.hpp"
+#include "gpu/adapter_training.hpp"
+#include "gpu/block_adapters.hpp"
+#include "gpu/model_catalog.hpp"
+#include "gpu/reference_block.hpp"
+
+namespace swarmsim::gpu {
+
+/// The proxy's size, data and step size.
+struct ProxyConfig {
+  int width = 32;       ///< hidden width (a multiple of 8: four query heads of an even width)
+  int vocab = 128;      ///< vocabulary
+  int sequences = 2;    ///< sequences per training step
+  int tokens = 16;      ///< tokens per sequence
+  double learning_rate = 3e-4;  ///< eta of eq. 7
+};
+
+/// The proxy of `served` (a Llama-style dense model): its depth, RoPE base and norm epsilon; four
+/// query heads of width `width / 4` sharing key/value heads as `served`'s do (its group size, at
+/// most four); its MLP widened by `served`'s ratio ffn / hidden; `vocab` tokens.
+TransformerSpec proxy_model(const TransformerSpec& served, int width, int vocab);
+
+class FineTuningProxy {
+ public:
+  /// The proxy of `served` with base weights, embedding and head from `seed`, and the teacher's
+  /// adapters. Throws std::invalid_argument when `served` is not a Llama-style dense model or the
+  /// configuration does not fit it (the adapter's rank above the proxy's width).
+  FineTuningProxy(const TransformerSpec& served, const AdapterSpec& adapter, Optimizer optimizer, const ProxyConfig& config,
+                  std::uint64_t seed);
+
+  /// One session's trainable state: every block's adapters and their optimizer moments.
+  struct Adapters {
+    std::vector<BlockAdapters> blocks;
+    std::vector<std::vector<AdamState>> moments;  ///< per block, per tensor (Adam)
+  };
+  /// The starting adapters (the base model exactly), the same for every session.
+  const Adapters& initial() const { return initial_; }
+
+  /// Batch `index` of data stream `stream`: `sequences` (0: the configured number) x tokens token
+  /// ids, sequence-major. Every function below takes any whole number of sequences.
+  std::vector<int> batch(std::uint64_t stream, std::uint64_t index, int sequences = 0) const;
+  /// The teacher's next-token distributions on `tokens` [positions x vocab].
+  std::vector<double> teacher(const std::vector<int>& tokens) const;
+  /// Mean KL(teacher || model with `adapters`) over the positions of `tokens` (nats).
+  double loss(const Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs) const;
+  /// One training step: forward, loss, backward through every block, and eq. 7 on every adapter.
+  /// Returns the loss before the update.
+  double step(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs);
+  /// The optimizer moments of block `b` restart (a restored adapter does not carry them).
+  void restart_moments(Adapters& adapters, int b) const;
+
+  const TransformerSpec& model() const { return m_; }
+  const ProxyConfig& config() const { return cfg_; }
+
+ private:
+  std::vector<double> embed(const std::vector<int>& tokens) const;
+  int sequences_of(const std::vector<int>& tokens) const;
+  /// Final RMSNorm and LM head: logits [rows x vocab]; `normed` gets the normalized rows, `inv` 1/rms.
+  std::vector<double> head(const std::vector<double>& h, std::vector<double>& normed, std::vector<double>& inv) const;
+  TransformerSpec m_;
+  AdapterSpec adapter_;
+  Optimizer optimizer_;
+  ProxyConfig cfg_;
+  std::uint64_t seed_;
+  std::vector<ReferenceBlock> blocks_;
+  std::vector<double> embedding_, head_;  ///< [vocab x width] each
+  std::vector<BlockAdapters> teacher_;
+  Adapters initial_;
+};
+
+}  // namespace swarmsim::gpu
