@@ -731,9 +731,12 @@ struct SwarmSimulation::Impl {
     const double t0 = now();
     job_arrive(job);
     std::vector<AdapterExchange> sends;
+    int with = 1;  // the sessions still training: each is at this meeting
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
-      if (const Chain* peer = training_chains[static_cast<std::size_t>(p)]; p != k && peer)
+      if (const Chain* peer = training_chains[static_cast<std::size_t>(p)]; p != k && peer) {
+        ++with;
         for (const AdapterExchange& x : adapter_exchanges(chain, *peer)) sends.push_back(x);
+      }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
     std::vector<sg4::ActorPtr> senders;
@@ -749,13 +752,13 @@ struct SwarmSimulation::Impl {
     }
     for (const sg4::ActorPtr& a : senders) a->join();
     job_arrive(job);  // every server now holds its peers' adapters and averages them
-    signals.on_adapters_synced(AdaptersSynced{now(), k, step, sent, now() - t0});
+    signals.on_adapters_synced(AdaptersSynced{now(), k, step, sent, now() - t0, ft.job_of(k), with});
   }
 
   /// How replacement `hop` of session k can copy its adapters from a peer replica: the messages
   /// from the first other session of its job whose chain holds all of the hop's blocks on servers
   /// that are up; nullopt when none does (or the session has no job).
-  std::optional<std::vector<AdapterExchange>> copies_from_a_peer(int k, const ChainHop& hop) const {
+  std::optional<PeerCopies> copies_from_a_peer(int k, const ChainHop& hop) const {
     if (jobs.empty()) return std::nullopt;
     const FineTuningSpec& ft = *sc.workload.fine_tuning;
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p) {
@@ -763,7 +766,7 @@ struct SwarmSimulation::Impl {
       if (p == k || !peer) continue;
       auto copies = peer_copies(*peer, hop.server, hop.blocks);
       if (copies && std::all_of(copies->begin(), copies->end(), [&](const AdapterExchange& x) { return platform->host(x.from)->is_on(); }))
-        return copies;
+        return PeerCopies{p, std::move(*copies)};
     }
     return std::nullopt;
   }
@@ -776,15 +779,15 @@ struct SwarmSimulation::Impl {
     if (const auto copies = copies_from_a_peer(k, hop)) {
       double bytes = 0.0;
       Delivery d = Delivery::Ok;
-      for (std::size_t i = 0; i < copies->size() && d == Delivery::Ok; ++i) {
-        const AdapterExchange& x = (*copies)[i];
+      for (std::size_t i = 0; i < copies->messages.size() && d == Delivery::Ok; ++i) {
+        const AdapterExchange& x = copies->messages[i];
         d = deliver(x.from, x.to, price.checkpoint_bytes(x.blocks.size()), k, step, rng);
         if (d == Delivery::Ok) bytes += price.checkpoint_bytes(x.blocks.size());
       }
       if (d == Delivery::ReceiverFailed) return false;
       if (d == Delivery::Ok) {  // a peer that failed on the way leaves it to the client's checkpoint
         const int lost = adapters.restore_from_peer(hop.blocks);
-        signals.on_adapters_moved(AdaptersMoved{now(), k, step - 1, hop.server, hop.blocks, bytes, true, lost, true});
+        signals.on_adapters_moved(AdaptersMoved{now(), k, step - 1, hop.server, hop.blocks, bytes, true, lost, true, copies->peer});
         return true;
       }
     }
@@ -900,6 +903,7 @@ struct SwarmSimulation::Impl {
           }
         }
         adapters.updated(BlockRange{sc.first_served_block(), sc.model.n_layers});
+        signals.on_adapters_updated(AdaptersUpdated{now(), k, step});
         if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) {
           sync_adapters(k, step, *chain, price);
           adapters.synced(BlockRange{sc.first_served_block(), sc.model.n_layers});

@@ -964,9 +964,12 @@ class FlowSwarm {
     const double t0 = now_;
     co_await Meet{this, &job};
     std::vector<AdapterExchange> sends;
+    int with = 1;  // the sessions still training: each is at this meeting
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
-      if (const Chain* peer = training_chains_[static_cast<std::size_t>(p)]; p != k && peer)
+      if (const Chain* peer = training_chains_[static_cast<std::size_t>(p)]; p != k && peer) {
+        ++with;
         for (const AdapterExchange& x : adapter_exchanges(chain, *peer)) sends.push_back(x);
+      }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
     JobBarrier done;
@@ -977,19 +980,20 @@ class FlowSwarm {
       if (i == 0 || sends[i].from != sends[i - 1].from) start_now(sync_sender(&sends, i, k, step, &price, &sent, &done));
     co_await Meet{this, &done};
     co_await Meet{this, &job};  // every server now holds its peers' adapters and averages them
-    signals_.on_adapters_synced(AdaptersSynced{now_, k, step, sent, now_ - t0});
+    signals_.on_adapters_synced(AdaptersSynced{now_, k, step, sent, now_ - t0, ft.job_of(k), with});
     co_return true;
   }
 
   /// As the SimGrid engine's copies_from_a_peer.
-  std::optional<std::vector<AdapterExchange>> copies_from_a_peer(int k, const ChainHop& hop) const {
+  std::optional<PeerCopies> copies_from_a_peer(int k, const ChainHop& hop) const {
     if (jobs_.empty()) return std::nullopt;
     const FineTuningSpec& ft = *sc_.workload.fine_tuning;
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p) {
       const Chain* peer = training_chains_[static_cast<std::size_t>(p)];
       if (p == k || !peer) continue;
       auto copies = peer_copies(*peer, hop.server, hop.blocks);
-      if (copies && std::all_of(copies->begin(), copies->end(), [&](const AdapterExchange& x) { return is_on(x.from); })) return copies;
+      if (copies && std::all_of(copies->begin(), copies->end(), [&](const AdapterExchange& x) { return is_on(x.from); }))
+        return PeerCopies{p, std::move(*copies)};
     }
     return std::nullopt;
   }
@@ -999,15 +1003,15 @@ class FlowSwarm {
     if (const auto copies = copies_from_a_peer(k, hop)) {
       double bytes = 0.0;
       Delivery d = Delivery::Ok;
-      for (std::size_t i = 0; i < copies->size() && d == Delivery::Ok; ++i) {
-        const AdapterExchange& x = (*copies)[i];
+      for (std::size_t i = 0; i < copies->messages.size() && d == Delivery::Ok; ++i) {
+        const AdapterExchange& x = copies->messages[i];
         d = co_await deliver(x.from, x.to, price.checkpoint_bytes(x.blocks.size()), latencies_.one_way(x.from, x.to), k, step, rng);
         if (d == Delivery::Ok) bytes += price.checkpoint_bytes(x.blocks.size());
       }
       if (d == Delivery::ReceiverFailed) co_return false;
       if (d == Delivery::Ok) {
         const int lost = adapters.restore_from_peer(hop.blocks);
-        signals_.on_adapters_moved(AdaptersMoved{now_, k, step - 1, hop.server, hop.blocks, bytes, true, lost, true});
+        signals_.on_adapters_moved(AdaptersMoved{now_, k, step - 1, hop.server, hop.blocks, bytes, true, lost, true, copies->peer});
         co_return true;
       }
     }
@@ -1124,6 +1128,7 @@ class FlowSwarm {
           prev = client;
         }
         adapters.updated(BlockRange{sc_.first_served_block(), sc_.model.n_layers});
+        signals_.on_adapters_updated(AdaptersUpdated{now_, k, step});
         if (ft.replicas > 1 && (step + 1) % ft.sync_every == 0) {
           co_await sync_adapters(k, step, *chain, price);
           adapters.synced(BlockRange{sc_.first_served_block(), sc_.model.n_layers});

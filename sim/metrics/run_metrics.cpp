@@ -17,7 +17,9 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
       pricing_(std::move(pricing)),
       sessions_(static_cast<std::size_t>(scenario.workload.sessions)),
       device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
-      chains_through_(scenario.nodes.size(), 0) {}
+      chains_through_(scenario.nodes.size(), 0) {
+  if (const auto& ft = scenario.workload.fine_tuning; ft && ft->loss) loss_ = std::make_unique<TrainingLoss>(scenario);
+}
 
 namespace {
 /// How much `span` exceeds `part`, with rounding noise (1e-12 relative) taken as none.
@@ -48,6 +50,7 @@ json privacy_json(const Scenario& sc) {
 }  // namespace
 
 void RunMetrics::connect(SimSignals& s) {
+  if (loss_) loss_->connect(s);
   s.on_session_started.connect([this](const SessionStarted& e) { sessions_[e.session].arrival = e.t; });
   s.on_chain_formed.connect([this](const ChainFormed& e) {
     ++chains_;
@@ -274,6 +277,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
         {"checkpoints",
          {{"every", ft->checkpoint_every}, {"saved", t.saved}, {"saved_bytes", t.saved_bytes}, {"restored", t.restored},
           {"restored_bytes", t.restored_bytes}, {"updates_lost", t.updates_lost}}}};
+    if (loss_) out["fine_tuning"]["loss"] = loss_->to_json();
     if (ft->replicas > 1)  // data-parallel jobs: their averagings (seed 002, section 2.4.2, step 3)
       out["fine_tuning"]["sync"] = {{"replicas", ft->replicas},
                                     {"every", ft->sync_every},

@@ -1,12 +1,14 @@
 #pragma once
 // Gathers a run's figures from the simulator's signals and writes them as metrics.json.
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "sim/metrics/latency_histogram.hpp"
+#include "sim/metrics/training_loss.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/swarm_events.hpp"
 
@@ -104,6 +106,7 @@ class RunMetrics {
     long restored_from_peers = 0;                 ///< restores copied from a peer replica
     double sync_bytes = 0.0, sync_seconds = 0.0;
   } training_;
+  std::unique_ptr<TrainingLoss> loss_;  ///< workload.fine_tuning.loss: the adapters' values, on a proxy
 };
 
 }  // namespace swarmsim::sim

@@ -91,6 +91,16 @@ struct TraceArrival {
 /// `replicas` > 1, consecutive sessions form a data-parallel job: each trains the same adapters on
 /// its own batch along its own chain, and every `sync_every` steps they meet and average them
 /// (section 2.4.2, step 3: "nodes synchronize their updates across the network").
+/// workload.fine_tuning.loss: the run also trains a small proxy of the model for real, so that it
+/// reports the loss its events lead to (gpu/fine_tuning_proxy.hpp).
+struct LossProxySpec {
+  int width = 32;               ///< the proxy's hidden width (a multiple of 8)
+  int vocab = 128;              ///< its vocabulary
+  int sequences = 2;            ///< sequences per training step
+  int tokens = 16;              ///< tokens per sequence
+  double learning_rate = 3e-4;  ///< eta of eq. 7 (default 3e-4 with Adam, 0.03 with SGD)
+};
+
 struct FineTuningSpec {
   gpu::AdapterSpec adapter;                       ///< kind, rank and (LoRA) targets, the same on every block
   int steps = 1;                                  ///< training steps per session
@@ -98,6 +108,7 @@ struct FineTuningSpec {
   int checkpoint_every = 0;                       ///< steps between checkpoints of the adapters to the client (0 = never)
   int replicas = 1;                               ///< sessions per data-parallel job (sessions k / replicas train together)
   int sync_every = 1;                             ///< steps between the job's averagings of its adapters (replicas > 1)
+  std::optional<LossProxySpec> loss;              ///< train a proxy for real and report its loss
   /// The job of session k.
   int job_of(int session) const { return session / replicas; }
 };

@@ -77,7 +77,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "fine_tuning"}},
-      {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every", "replicas", "sync_every"}},
+      {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every", "replicas", "sync_every", "loss"}},
+      {"loss", {"width", "vocab", "sequences", "tokens", "learning_rate"}},
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
@@ -891,6 +892,21 @@ void read_fine_tuning(Reader& r, const json& v, WorkloadSpec& w) {
       }
     }
   }
+  if (const json* l = Reader::get(v, "loss"); l && r.object(*l, fp + ".loss", "loss")) {
+    const std::string lp = fp + ".loss";
+    LossProxySpec p;
+    p.width = static_cast<int>(r.integer(*l, "width", lp, false, 8, 1024).value_or(32));
+    if (p.width % 8 != 0)
+      r.error(lp + ".width", "expected a multiple of 8 (four query heads of an even width), got " + std::to_string(p.width));
+    if (f.adapter.rank > p.width)
+      r.error(fp + ".rank", std::to_string(f.adapter.rank) + " is above the loss proxy's width (" + lp + ".width, " + std::to_string(p.width) +
+                                "); expected at most the width");
+    p.vocab = static_cast<int>(r.integer(*l, "vocab", lp, false, 2, 65536).value_or(128));
+    p.sequences = static_cast<int>(r.integer(*l, "sequences", lp, false, 1, 1024).value_or(2));
+    p.tokens = static_cast<int>(r.integer(*l, "tokens", lp, false, 1, 4096).value_or(16));
+    p.learning_rate = r.number(*l, "learning_rate", lp, false, 1e-12, 1e3, "in (0, 1000]").value_or(f.optimizer == gpu::Optimizer::Adam ? 3e-4 : 0.03);
+    f.loss = p;
+  }
   w.fine_tuning = f;
 }
 
@@ -1282,6 +1298,9 @@ void check_swarm(Reader& r, Scenario& sc) {
     if (ft->replicas > 1 && sc.workload.sessions % ft->replicas != 0)
       r.error("workload.fine_tuning.replicas", std::to_string(ft->replicas) + " sessions per job do not divide workload.sessions (" +
                                                    std::to_string(sc.workload.sessions) + "): every job needs all its replicas");
+    if (ft->loss && (sc.model.n_experts != 1 || sc.model.mlp != gpu::MlpKind::GatedSilu || sc.model.layer_norm))
+      r.error("workload.fine_tuning.loss", "trains a Llama-style dense proxy (RMSNorm, RoPE, SiLU-gated MLP); " + sc.model.name +
+                                               " is not one, so its loss has no proxy here");
     if (ft->adapter.rank > sc.model.hidden)
       r.error("workload.fine_tuning.rank", std::to_string(ft->adapter.rank) + " is not a low rank for " + sc.model.name +
                                                " (hidden width " + std::to_string(sc.model.hidden) + "); expected at most the width");

@@ -196,6 +196,15 @@ struct AdaptersMoved {
   bool restored = false;    ///< false: saved to the client; true: restored into a replacement
   int updates_lost = 0;     ///< restored: the training steps since the checkpoint (or the job's last averaging), which the blocks' adapters lose
   bool from_peer = false;   ///< restored: copied from a peer replica of the session's data-parallel job, not the client's checkpoint
+  int peer = -1;            ///< from_peer: the session whose servers gave them
+};
+
+/// A training step's backward pass ended: every server of the session's chain has updated its
+/// adapters (seed 002, eq. 7).
+struct AdaptersUpdated {
+  double t = 0.0;
+  int session = 0;
+  int step = 0;
 };
 
 /// A session of a data-parallel fine-tuning job took part in an averaging of the job's adapters
@@ -206,6 +215,8 @@ struct AdaptersSynced {
   int step = 0;         ///< the last training step it includes
   double bytes = 0.0;   ///< payload its servers sent to the other sessions' servers
   double seconds = 0.0; ///< from the session's arrival at the meeting to the averaging's end (waiting for the slowest replica included)
+  int job = 0;          ///< the data-parallel job
+  int with = 1;         ///< sessions averaged together at this meeting, this one included
 };
 
 /// The simulator's observer signals. Subscribers connect before the run.
@@ -227,6 +238,7 @@ struct SimSignals {
   Signal<SpotChecked> on_spot_checked;
   Signal<ServerBanned> on_server_banned;
   Signal<AdaptersMoved> on_adapters_moved;
+  Signal<AdaptersUpdated> on_adapters_updated;
   Signal<AdaptersSynced> on_adapters_synced;
 };
 

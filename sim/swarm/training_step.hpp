@@ -92,6 +92,12 @@ struct AdapterExchange {
 /// the order of `mine`'s hops then `peer`'s. A server in both hops keeps its copy: no message.
 std::vector<AdapterExchange> adapter_exchanges(const Chain& mine, const Chain& peer);
 
+/// The messages by which a replacement copies adapters from peer session `peer` of its job.
+struct PeerCopies {
+  int peer = -1;
+  std::vector<AdapterExchange> messages;
+};
+
 /// How a replacement server `to` of a data-parallel session can copy the adapters of `blocks` from
 /// a peer session of its job whose chain is `peer`: one message per peer hop that holds some of
 /// them (none where `to` is that hop's server: it copies them locally), or nullopt when `peer`

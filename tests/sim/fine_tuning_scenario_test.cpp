@@ -78,6 +78,35 @@ TEST(FineTuningScenario, RefusesWhatATrainingSessionCannotDoWithThePathAndTheRea
   EXPECT_TRUE(has_error(errors("tree/fisher-btree-merge.json", {ft}), "workload.fine_tuning: applies to a transformer served as a chain of blocks"));
 }
 
+TEST(FineTuningScenario, ReadsTheLossProxyAndRefusesOneThatCannotRun) {
+  const std::string two = "sanity/two_node.json";
+  const Override no_new{"workload.new_tokens", "null"};
+  const Scenario sc = shipped(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "loss": {"width": 64, "tokens": 8}})"}});
+  ASSERT_TRUE(sc.workload.fine_tuning->loss);
+  const LossProxySpec& l = *sc.workload.fine_tuning->loss;
+  EXPECT_EQ(l.width, 64);
+  EXPECT_EQ(l.tokens, 8);
+  EXPECT_EQ(l.vocab, 128);
+  EXPECT_EQ(l.sequences, 2);
+  EXPECT_DOUBLE_EQ(l.learning_rate, 3e-4);  // Adam's default
+  EXPECT_DOUBLE_EQ(shipped(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "optimizer": "sgd", "loss": {}})"}}).workload.fine_tuning->loss->learning_rate,
+                   0.03);
+  EXPECT_FALSE(shipped(two, {no_new, {"workload.fine_tuning", R"({"steps": 4})"}}).workload.fine_tuning->loss);
+  const auto refused = [&](const std::string& ft, const std::string& want) {
+    const auto errs = errors(two, {no_new, {"workload.fine_tuning", ft}});
+    EXPECT_TRUE(has_error(errs, want)) << ft << ":" << joined(errs);
+  };
+  refused(R"({"steps": 4, "loss": {"width": 36}})", "workload.fine_tuning.loss.width: expected a multiple of 8");
+  refused(R"({"steps": 4, "loss": {"width": 4}})", "workload.fine_tuning.loss.width: expected an integer in [8, 1024]");
+  refused(R"({"steps": 4, "rank": 48, "loss": {"width": 32}})", "workload.fine_tuning.rank: 48 is above the loss proxy's width (workload.fine_tuning.loss.width, 32)");
+  refused(R"({"steps": 4, "loss": {"learning_rate": 0}})", "workload.fine_tuning.loss.learning_rate: expected a number in (0, 1000]");
+  refused(R"({"steps": 4, "loss": {"lr": 0.1}})", "workload.fine_tuning.loss.lr: unknown key");
+  refused(R"({"steps": 4, "loss": 3})", "workload.fine_tuning.loss: expected an object");
+  const auto moe = errors("table2/mixtral-8x7b-1gbps-rtt5ms.json",
+                          {{"workload.new_tokens", "null"}, {"workload.fine_tuning", R"({"steps": 4, "loss": {}})"}});
+  EXPECT_TRUE(has_error(moe, "workload.fine_tuning.loss: trains a Llama-style dense proxy")) << joined(moe);
+}
+
 TEST(FineTuningScenario, ASessionReservesItsTrainingStateInsteadOfAKvCache) {
   const Scenario sc = shipped("fine-tuning/lora-llama3-8b.json");
   const SessionShape s = session_shape(sc, 0, 0.0);

@@ -215,3 +215,46 @@ TEST(FineTuning, APeerReplicaRestoresWhatNoCheckpointHolds) {
   EXPECT_EQ(c["updates_lost"].get<int>(), 0);
   EXPECT_EQ(c["saved"].get<int>(), 0);
 }
+
+// workload.fine_tuning.loss follows the run: every session's proxy trains once per completed step,
+// each restore the engine signals appears with its source and its lost updates, and a failure
+// without checkpoints leaves a loss apart from the run that lost nothing.
+TEST(FineTuning, TheLossProxyFollowsTheRunsUpdatesAndRestores) {
+  const std::vector<Override> small{{"workload.fine_tuning.steps", "16"},
+                                    {"workload.fine_tuning.checkpoint_every", "0"},
+                                    {"workload.fine_tuning.loss", R"({"sequences": 1, "tokens": 8})"}};
+  // Data-parallel pairs restore from the peer replica.
+  std::vector<Override> pairs = small;
+  pairs.push_back({"workload.fine_tuning.replicas", "2"});
+  const auto job = run_isolated(lora(pairs), quiet()).metrics;
+  ASSERT_FALSE(job["fine_tuning"]["loss"]["restores"].empty());
+  for (const auto& r : job["fine_tuning"]["loss"]["restores"]) EXPECT_EQ(r["from"], "peer");
+  // Without the failure nothing is lost.
+  std::vector<Override> calm = small;
+  calm.push_back(kNoFailure);
+  const auto quiet_run = run_isolated(lora(calm), quiet()).metrics;
+  EXPECT_TRUE(quiet_run["fine_tuning"]["loss"]["restores"].empty());
+  EXPECT_EQ(quiet_run["fine_tuning"]["loss"]["penalty"].get<double>(), 0.0);
+  // In process (after the isolated runs: SimGrid starts once per process), with the signals.
+  const Scenario sc = lora(small);
+  SwarmSimulation sim(sc, make_cost_model(sc));
+  std::map<int, int> updates;
+  std::vector<AdaptersMoved> restores;
+  sim.signals().on_adapters_updated.connect([&](const AdaptersUpdated& u) { ++updates[u.session]; });
+  sim.signals().on_adapters_moved.connect([&](const AdaptersMoved& a) {
+    if (a.restored) restores.push_back(a);
+  });
+  const auto m = sim.run(quiet()).metrics;
+  const auto& loss = m["fine_tuning"]["loss"];
+  ASSERT_EQ(loss["sessions"].size(), 4u);
+  for (const auto& s : loss["sessions"]) EXPECT_EQ(s["updates"].get<int>(), updates[s["session"].get<int>()]);
+  ASSERT_FALSE(restores.empty());
+  ASSERT_EQ(loss["restores"].size(), restores.size());
+  for (std::size_t i = 0; i < restores.size(); ++i) {
+    EXPECT_EQ(loss["restores"][i]["session"].get<int>(), restores[i].session);
+    EXPECT_EQ(loss["restores"][i]["updates_lost"].get<int>(), restores[i].updates_lost);
+    EXPECT_EQ(loss["restores"][i]["from"], "scratch");
+  }
+  EXPECT_NE(loss["final"], loss["final_if_nothing_lost"]);
+  EXPECT_LT(loss["final_if_nothing_lost"].get<double>(), loss["untrained"].get<double>());  // it did learn
+}

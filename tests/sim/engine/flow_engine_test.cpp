@@ -687,6 +687,15 @@ TEST(FlowEngine, MatchesSimGridOnFineTuning) {
     const auto d = differences(simgrid, flowed, 1e-9);
     EXPECT_TRUE(d.empty()) << "replicas 2, sync_every " << every << ": " << d.size() << " differences:" << lines(d);
   }
+  {  // the loss proxy follows both engines' updates, restores from peers and averagings alike
+    const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.replicas", "2"},
+                                                                                           {"workload.fine_tuning.sync_every", "3"},
+                                                                                           {"workload.fine_tuning.steps", "16"},
+                                                                                           {"workload.fine_tuning.loss", R"({"sequences": 1, "tokens": 8})"}}));
+    EXPECT_FALSE(simgrid["fine_tuning"]["loss"]["restores"].empty());
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << "loss proxy: " << d.size() << " differences:" << lines(d);
+  }
   const auto [simgrid, flowed] = both_engines(shipped("sanity/two_node.json", {{"workload.new_tokens", "null"},
                                                                                {"workload.fine_tuning", R"({"adapter": "bottleneck", "rank": 32, "steps": 3, "optimizer": "sgd"})"}}));
   EXPECT_EQ(simgrid["fine_tuning"]["steps"].get<int>(), 3 * simgrid["sessions"]["total"].get<int>());

@@ -1,0 +1,201 @@
+#include "sim/metrics/training_loss.hpp"
+
+#include <stdexcept>
+
+namespace swarmsim::sim {
+namespace {
+
+constexpr std::uint64_t kHeldOutStream = 0xFFFFF;  ///< data no session trains on
+constexpr int kHeldOutFactor = 4;                  ///< held-out sequences per training sequence
+
+double mean(const std::vector<double>& v) {
+  double s = 0.0;
+  for (double x : v) s += x;
+  return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+TrainingLoss::TrainingLoss(const Scenario& sc) : sc_(sc) {
+  const FineTuningSpec& ft = *sc.workload.fine_tuning;
+  const LossProxySpec& l = *ft.loss;
+  gpu::ProxyConfig cfg;
+  cfg.width = l.width;
+  cfg.vocab = l.vocab;
+  cfg.sequences = l.sequences;
+  cfg.tokens = l.tokens;
+  cfg.learning_rate = l.learning_rate;
+  proxy_ = std::make_unique<gpu::FineTuningProxy>(sc.model, ft.adapter, ft.optimizer, cfg, sc.seed);
+  eval_tokens_ = proxy_->batch(kHeldOutStream, 0, kHeldOutFactor * l.sequences);
+  eval_teacher_ = proxy_->teacher(eval_tokens_);
+}
+
+void TrainingLoss::connect(SimSignals& s) {
+  s.on_adapters_updated.connect([this](const AdaptersUpdated& e) { updated(e); });
+  s.on_adapters_moved.connect([this](const AdaptersMoved& e) { moved(e); });
+  s.on_adapters_synced.connect([this](const AdaptersSynced& e) { synced(e); });
+}
+
+TrainingLoss::SessionValues& TrainingLoss::values(int session) {
+  auto it = sessions_.find(session);
+  if (it != sessions_.end()) return it->second;
+  SessionValues v;
+  v.actual = proxy_->initial();
+  v.saved.resize(v.actual.blocks.size());
+  if (diverged_) v.intact = v.actual;
+  return sessions_.emplace(session, std::move(v)).first->second;
+}
+
+void TrainingLoss::diverge() {
+  if (diverged_) return;
+  diverged_ = true;
+  for (auto& [k, v] : sessions_) {
+    v.intact = v.actual;
+    v.intact_losses = v.losses;
+  }
+}
+
+void TrainingLoss::updated(const AdaptersUpdated& e) {
+  SessionValues& v = values(e.session);
+  // A session's step s trains on batch s of its own data; a step retried after a failure is the same batch.
+  const std::vector<int> tokens = proxy_->batch(static_cast<std::uint64_t>(e.session), static_cast<std::uint64_t>(e.step));
+  const std::vector<double> teacher = proxy_->teacher(tokens);
+  v.losses.push_back(proxy_->step(v.actual, tokens, teacher));
+  if (v.intact) v.intact_losses.push_back(proxy_->step(*v.intact, tokens, teacher));
+  if (v.recovering >= 0) {  // after a restore: has the held-out loss come back?
+    RestoreEffect& r = restores_[static_cast<std::size_t>(v.recovering)];
+    if (held_out(e.session, false) <= r.before) {
+      r.recovered_after = static_cast<int>(v.losses.size()) - r.updates_at;
+      v.recovering = -1;
+    }
+  }
+}
+
+void TrainingLoss::moved(const AdaptersMoved& e) {
+  SessionValues& v = values(e.session);
+  const auto blocks = [&](auto&& f) {
+    for (int b = e.blocks.start; b < e.blocks.end; ++b) f(static_cast<std::size_t>(b));
+  };
+  if (!e.restored) {  // a checkpoint: the client now holds these blocks' adapters
+    blocks([&](std::size_t b) { v.saved[b] = v.actual.blocks[b]; });
+    return;
+  }
+  diverge();  // the run that lost nothing keeps its adapters
+  RestoreEffect effect{e.session, e.step + 1, e.updates_lost, e.blocks, e.from_peer, false, held_out(e.session, false), 0.0};
+  effect.from_checkpoint = !e.from_peer && v.saved[static_cast<std::size_t>(e.blocks.start)].has_value();
+  effect.updates_at = static_cast<int>(v.losses.size());
+  const SessionValues* peer = e.from_peer ? &values(e.peer) : nullptr;
+  blocks([&](std::size_t b) {
+    if (peer)
+      v.actual.blocks[b] = peer->actual.blocks[b];
+    else
+      v.actual.blocks[b] = v.saved[b] ? *v.saved[b] : proxy_->initial().blocks[b];
+    proxy_->restart_moments(v.actual, static_cast<int>(b));  // a restored adapter's moments restart
+  });
+  effect.after = held_out(e.session, false);
+  if (effect.after <= effect.before)
+    effect.recovered_after = 0;  // nothing to win back
+  else if (v.recovering < 0)     // a second restore before the first was won back counts as the first's
+    v.recovering = static_cast<int>(restores_.size());
+  restores_.push_back(effect);
+}
+
+void TrainingLoss::synced(const AdaptersSynced& e) {
+  values(e.session);
+  std::vector<int>& members = meetings_[{e.job, e.step}];
+  members.push_back(e.session);
+  if (static_cast<int>(members.size()) < e.with) return;
+  average(members, false);
+  if (diverged_) average(members, true);
+  meetings_.erase({e.job, e.step});
+}
+
+void TrainingLoss::average(const std::vector<int>& members, bool intact) {
+  const auto adapters = [&](int k) -> Adapters& {
+    SessionValues& v = sessions_.at(k);
+    return intact ? *v.intact : v.actual;
+  };
+  const std::size_t n_blocks = adapters(members.front()).blocks.size();
+  for (std::size_t b = 0; b < n_blocks; ++b) {
+    std::vector<std::vector<std::pair<std::vector<double>*, std::vector<double>*>>> t;
+    for (int k : members) t.push_back(adapters(k).blocks[b].tensors());
+    for (std::size_t i = 0; i < t.front().size(); ++i) {
+      std::vector<double>& first = *t.front()[i].first;
+      for (std::size_t j = 0; j < first.size(); ++j) {
+        double s = 0.0;
+        for (const auto& m : t) s += (*m[i].first)[j];
+        const double avg = s / static_cast<double>(members.size());
+        for (auto& m : t) (*m[i].first)[j] = avg;
+      }
+    }
+  }
+}
+
+const std::vector<double>& TrainingLoss::step_losses(int session) const {
+  static const std::vector<double> none;
+  const auto it = sessions_.find(session);
+  return it == sessions_.end() ? none : it->second.losses;
+}
+
+double TrainingLoss::held_out(int session, bool intact) const {
+  const SessionValues& v = sessions_.at(session);
+  return proxy_->loss(intact && v.intact ? *v.intact : v.actual, eval_tokens_, eval_teacher_);
+}
+
+const gpu::FineTuningProxy::Adapters& TrainingLoss::adapters(int session, bool intact) const {
+  const SessionValues& v = sessions_.at(session);
+  return intact && v.intact ? *v.intact : v.actual;
+}
+
+double TrainingLoss::untrained() const { return proxy_->loss(proxy_->initial(), eval_tokens_, eval_teacher_); }
+
+nlohmann::json TrainingLoss::to_json() const {
+  const gpu::TransformerSpec& m = proxy_->model();
+  const gpu::ProxyConfig& c = proxy_->config();
+  nlohmann::json sessions = nlohmann::json::array();
+  std::vector<double> finals, intacts, firsts, by_step_sum;
+  std::vector<int> by_step_n;
+  for (const auto& [k, v] : sessions_) {
+    if (v.losses.empty()) continue;
+    const double fin = held_out(k, false), intact = held_out(k, true);
+    finals.push_back(fin);
+    intacts.push_back(intact);
+    firsts.push_back(v.losses.front());
+    for (std::size_t i = 0; i < v.losses.size(); ++i) {
+      if (by_step_sum.size() <= i) {
+        by_step_sum.push_back(0.0);
+        by_step_n.push_back(0);
+      }
+      by_step_sum[i] += v.losses[i];
+      ++by_step_n[i];
+    }
+    sessions.push_back({{"session", k}, {"updates", v.losses.size()}, {"final", fin}, {"final_if_nothing_lost", intact}, {"step_losses", v.losses}});
+  }
+  nlohmann::json restores = nlohmann::json::array();
+  for (const RestoreEffect& r : restores_)
+    restores.push_back({{"session", r.session},
+                        {"step", r.step},
+                        {"blocks", {r.blocks.start, r.blocks.end}},
+                        {"from", r.from_peer ? "peer" : r.from_checkpoint ? "checkpoint" : "scratch"},
+                        {"updates_lost", r.updates_lost},
+                        {"held_out_before", r.before},
+                        {"held_out_after", r.after},
+                        {"updates_to_recover", r.recovered_after >= 0 ? nlohmann::json(r.recovered_after) : nlohmann::json(nullptr)}});
+  nlohmann::json by_step = nlohmann::json::array();
+  for (std::size_t i = 0; i < by_step_sum.size(); ++i) by_step.push_back(by_step_sum[i] / by_step_n[i]);
+  const double fin = mean(finals), intact = mean(intacts);
+  return {{"proxy",
+           {{"hidden", m.hidden}, {"heads", m.n_heads}, {"kv_heads", m.n_kv_heads}, {"ffn", m.ffn}, {"blocks", m.n_layers}, {"vocab", m.vocab},
+            {"sequences", c.sequences}, {"tokens", c.tokens}, {"learning_rate", c.learning_rate}}},
+          {"metric", "KL(teacher || adapted proxy), nats per position, on held-out sequences"},
+          {"untrained", untrained()},
+          {"first_step", mean(firsts)},
+          {"final", fin},
+          {"final_if_nothing_lost", intact},
+          {"penalty", fin - intact},
+          {"restores", restores},
+          {"mean_by_step", by_step},
+          {"sessions", sessions}};
+}
+
+}  // namespace swarmsim::sim

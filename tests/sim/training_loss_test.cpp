@@ -1,0 +1,133 @@
+// workload.fine_tuning.loss: the replay of a run's adapter events on the proxy. Each event does to
+// the values what it says: an update trains, a restore gives back the checkpoint (or the starting
+// adapters, or a peer's), an averaging leaves every replica at the mean, and the run that lost
+// nothing ignores the restores.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sim/metrics/training_loss.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "tests/sim/scenario_diagnostics.hpp"
+
+using namespace swarmsim::sim;
+using swarmsim::gpu::BlockAdapters;
+using swarmsim::gpu::FineTuningProxy;
+
+namespace {
+
+/// The shipped LoRA scenario with a loss proxy, at 4 blocks so that a step takes milliseconds.
+Scenario scenario(const std::string& loss = "{}") {
+  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json",
+                                   {{"workload.fine_tuning.loss", loss}});
+  sc.model.n_layers = 4;
+  return sc;
+}
+
+std::vector<double> flat(const BlockAdapters& b) {
+  std::vector<double> v;
+  for (const std::vector<double>* t : b.parameters()) v.insert(v.end(), t->begin(), t->end());
+  return v;
+}
+
+std::vector<double> flat(const FineTuningProxy::Adapters& a, int block) { return flat(a.blocks[static_cast<std::size_t>(block)]); }
+
+AdaptersMoved saved(int session, int step, BlockRange blocks) { return AdaptersMoved{0, session, step, 0, blocks, 1.0, false, 0}; }
+AdaptersMoved restored(int session, int step, BlockRange blocks, int lost) { return AdaptersMoved{0, session, step - 1, 1, blocks, 1.0, true, lost}; }
+
+}  // namespace
+
+TEST(TrainingLoss, UpdatesTrainTheSessionsOwnAdaptersOnItsOwnData) {
+  const Scenario sc = scenario();
+  TrainingLoss loss(sc);
+  loss.updated({0, 0, 0});
+  loss.updated({0, 1, 0});
+  loss.updated({0, 0, 1});
+  ASSERT_EQ(loss.step_losses(0).size(), 2u);
+  ASSERT_EQ(loss.step_losses(1).size(), 1u);
+  EXPECT_NE(loss.step_losses(0)[0], loss.step_losses(1)[0]);  // different batches
+  EXPECT_NE(flat(loss.adapters(0, false), 0), flat(loss.proxy().initial(), 0));
+  // The same steps replayed alone on a fresh proxy give the same values: nothing else touched session 0.
+  TrainingLoss alone(sc);
+  alone.updated({0, 0, 0});
+  alone.updated({0, 0, 1});
+  EXPECT_EQ(flat(alone.adapters(0, false), 2), flat(loss.adapters(0, false), 2));
+  EXPECT_EQ(alone.step_losses(0), loss.step_losses(0));
+}
+
+TEST(TrainingLoss, ARestoreGivesBackTheCheckpointAndTheRunThatLostNothingKeepsItsAdapters) {
+  TrainingLoss loss(scenario());
+  loss.updated({0, 0, 0});
+  loss.moved(saved(0, 0, {0, 2}));
+  loss.moved(saved(0, 0, {2, 4}));
+  const std::vector<double> at_save = flat(loss.adapters(0, false), 1);
+  loss.updated({0, 0, 1});
+  loss.updated({0, 0, 2});
+  const std::vector<double> block3 = flat(loss.adapters(0, false), 3), block1 = flat(loss.adapters(0, false), 1);
+  loss.moved(restored(0, 3, {0, 2}, 2));
+  EXPECT_EQ(flat(loss.adapters(0, false), 1), at_save);  // the checkpoint's
+  EXPECT_EQ(flat(loss.adapters(0, false), 3), block3);   // the other server's blocks keep theirs
+  EXPECT_EQ(flat(loss.adapters(0, true), 1), block1);    // nothing lost
+  loss.updated({0, 0, 3});
+  EXPECT_NE(flat(loss.adapters(0, false), 3), flat(loss.adapters(0, true), 3));  // they now train apart
+  EXPECT_NE(loss.held_out(0, false), loss.held_out(0, true));
+  const nlohmann::json j = loss.to_json();
+  ASSERT_EQ(j["restores"].size(), 1u);
+  EXPECT_EQ(j["restores"][0]["from"], "checkpoint");
+  EXPECT_EQ(j["restores"][0]["updates_lost"], 2);
+  EXPECT_EQ(j["restores"][0]["blocks"], nlohmann::json::array({0, 2}));
+  EXPECT_DOUBLE_EQ(j["final"].get<double>(), loss.held_out(0, false));
+  EXPECT_DOUBLE_EQ(j["final_if_nothing_lost"].get<double>(), loss.held_out(0, true));
+  EXPECT_DOUBLE_EQ(j["penalty"].get<double>(), loss.held_out(0, false) - loss.held_out(0, true));
+}
+
+TEST(TrainingLoss, WithoutACheckpointARestoredServerStartsOverAndLosesItsOptimizerMoments) {
+  TrainingLoss loss(scenario());
+  loss.updated({0, 0, 0});
+  loss.updated({0, 0, 1});
+  loss.moved(restored(0, 2, {2, 4}, 2));
+  EXPECT_EQ(flat(loss.adapters(0, false), 2), flat(loss.proxy().initial(), 2));
+  EXPECT_EQ(loss.adapters(0, false).moments[2][0].step, 0);
+  EXPECT_EQ(loss.adapters(0, false).moments[0][0].step, 2);
+  EXPECT_EQ(loss.to_json()["restores"][0]["from"], "scratch");
+}
+
+TEST(TrainingLoss, AnAveragingLeavesEveryReplicaAtTheMeanOnceAllHaveArrived) {
+  TrainingLoss loss(scenario());
+  loss.updated({0, 0, 0});
+  loss.updated({0, 1, 0});
+  const std::vector<double> a = flat(loss.adapters(0, false), 1), b = flat(loss.adapters(1, false), 1);
+  ASSERT_NE(a, b);
+  loss.synced(AdaptersSynced{0, 0, 0, 1.0, 0.0, 0, 2});
+  EXPECT_EQ(flat(loss.adapters(0, false), 1), a);  // waits for the other replica
+  loss.synced(AdaptersSynced{0, 1, 0, 1.0, 0.0, 0, 2});
+  const std::vector<double> got0 = flat(loss.adapters(0, false), 1), got1 = flat(loss.adapters(1, false), 1);
+  EXPECT_EQ(got0, got1);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_DOUBLE_EQ(got0[i], (a[i] + b[i]) / 2);
+}
+
+TEST(TrainingLoss, APeerRestoreCopiesThePeersAdapters) {
+  TrainingLoss loss(scenario());
+  loss.updated({0, 0, 0});
+  loss.updated({0, 1, 0});
+  loss.updated({0, 1, 1});
+  AdaptersMoved m = restored(0, 1, {0, 2}, 1);
+  m.from_peer = true;
+  m.peer = 1;
+  loss.moved(m);
+  EXPECT_EQ(flat(loss.adapters(0, false), 0), flat(loss.adapters(1, false), 0));
+  EXPECT_NE(flat(loss.adapters(0, false), 3), flat(loss.adapters(1, false), 3));
+  EXPECT_EQ(loss.to_json()["restores"][0]["from"], "peer");
+}
+
+TEST(TrainingLoss, ARunThatLosesNothingReportsNoPenalty) {
+  TrainingLoss loss(scenario());
+  for (int s = 0; s < 3; ++s) loss.updated({0, 0, s});
+  const nlohmann::json j = loss.to_json();
+  EXPECT_EQ(j["restores"].size(), 0u);
+  EXPECT_EQ(j["final"], j["final_if_nothing_lost"]);
+  EXPECT_EQ(j["penalty"], 0.0);
+  EXPECT_EQ(j["mean_by_step"].size(), 3u);
+  EXPECT_EQ(j["proxy"]["blocks"], 4);
+}
