@@ -88,6 +88,25 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
                   y["replicas"].get<int>(), y["every"].get<int>(), y["averagings"].get<long>(), sim::format_bytes(y["bytes"].get<double>()).c_str(),
                   sim::format_duration(y["mean_seconds"].get<double>()).c_str());
     }
+    if (f.contains("loss")) {  // workload.fine_tuning.loss: the proxy that trained for real
+      const auto& l = f["loss"];
+      const auto& px = l["proxy"];
+      std::printf("loss          KL %.4f after training (untrained %.4f; %.4f had nothing been lost: %+.4f), held-out, on a width-%d proxy\n",
+                  l["final"].get<double>(), l["untrained"].get<double>(), l["final_if_nothing_lost"].get<double>(), l["penalty"].get<double>(),
+                  px["hidden"].get<int>());
+      for (const auto& r : l["restores"]) {
+        const std::string back = r["updates_to_recover"].is_null()       ? std::string("not won back within the run")
+                                 : r["updates_to_recover"].get<int>() == 0 ? std::string("nothing to win back")
+                                                                           : "won back in " + std::to_string(r["updates_to_recover"].get<int>()) + " updates";
+        std::printf("  restore     session %d at step %d, blocks %d-%d from %s (%d updates lost): KL %.4f -> %.4f, %s\n", r["session"].get<int>(),
+                    r["step"].get<int>(), r["blocks"][0].get<int>(), r["blocks"][1].get<int>() - 1, r["from"].get<std::string>().c_str(),
+                    r["updates_lost"].get<int>(), r["held_out_before"].get<double>(), r["held_out_after"].get<double>(), back.c_str());
+        if (&r - &l["restores"][0] >= 4 && l["restores"].size() > 6) {
+          std::printf("  ...         %zu more in metrics.json\n", l["restores"].size() - 5);
+          break;
+        }
+      }
+    }
   } else {
     std::printf("tokens/s      %.3f  (%llu tokens over %s)\n", tp["tokens_per_s"].get<double>(),
                 static_cast<unsigned long long>(tp["tokens_generated"].get<std::uint64_t>()),

@@ -24,6 +24,7 @@ std::string format_value(double v, MetricUnit unit) {
     case MetricUnit::TokensPerSecond:
     case MetricUnit::RequestsPerSecond: std::snprintf(buf, sizeof buf, "%.3f", v); return buf;
     case MetricUnit::Fraction: std::snprintf(buf, sizeof buf, "%.2f%%", 100 * v); return buf;
+    case MetricUnit::Nats: std::snprintf(buf, sizeof buf, "%.4f", v); return buf;
     case MetricUnit::Seconds: return sim::format_duration(v);
     case MetricUnit::Bytes: return sim::format_bytes(v);
     case MetricUnit::Count:
@@ -76,6 +77,8 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"step_p50_s", "fine_tuning.step_time_s.p50", "step p50", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
       {"step_p99_s", "fine_tuning.step_time_s.p99", "step p99", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
       {"updates_lost", "fine_tuning.checkpoints.updates_lost", "lost", MetricUnit::Count},
+      {"final_loss", "fine_tuning.loss.final", "loss", MetricUnit::Nats},
+      {"loss_penalty", "fine_tuning.loss.penalty", "", MetricUnit::Nats},
   };
   return metrics;
 }

@@ -16,7 +16,7 @@
 namespace swarmsim::experiment {
 
 /// How a metric's values are printed.
-enum class MetricUnit { TokensPerSecond, RequestsPerSecond, Seconds, Count, Bytes, Fraction };
+enum class MetricUnit { TokensPerSecond, RequestsPerSecond, Seconds, Count, Bytes, Fraction, Nats };
 
 /// One metric a comparison reports, read from a run's metrics.json.
 struct ComparedMetric {

@@ -436,6 +436,15 @@ TEST(Comparison, FineTuningRunsCompareByTrainedTokens) {
   EXPECT_NE(table.find("lost"), std::string::npos) << table;
   EXPECT_NE(table.find("step p99"), std::string::npos) << table;
   EXPECT_EQ(table.find("token p50"), std::string::npos) << table;  // no token columns
+  EXPECT_EQ(table.find(" loss"), std::string::npos) << table;       // no loss proxy, no loss column
+  // With workload.fine_tuning.loss, the proxy's held-out loss is a column, and its penalty in CSV.
+  RunRecord with_loss = never;
+  nlohmann::json m = nlohmann::json::parse(R"({"fine_tuning": {"trained_tokens_per_s": 1014, "loss": {"final": 0.1228, "penalty": 0.0012}}})");
+  with_loss.values = extract_metrics(m);
+  EXPECT_DOUBLE_EQ(with_loss.values[metric_index("final_loss")], 0.1228);
+  EXPECT_DOUBLE_EQ(with_loss.values[metric_index("loss_penalty")], 0.0012);
+  const std::string t2 = format_tables(aggregate({"lora"}, {"lora.json"}, parse_policy_list("eq18"), 1, {with_loss}));
+  EXPECT_NE(t2.find("0.1228"), std::string::npos) << t2;
 }
 
 // A fine-tuning run's checkpoints and averaging are policies too, as a tree's rules are.
