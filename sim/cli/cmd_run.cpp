@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -92,15 +93,17 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
       const auto& l = f["loss"];
       const auto& px = l["proxy"];
       std::printf("loss          KL %.4f after training (untrained %.4f; %.4f had nothing been lost: %+.4f), held-out, on a width-%d proxy\n",
-                  l["final"].get<double>(), l["untrained"].get<double>(), l["final_if_nothing_lost"].get<double>(), l["penalty"].get<double>(),
+                  l["final"].get<double>(), l["untrained"].get<double>(), l["final_if_nothing_lost"].get<double>(),
+                  std::fabs(l["penalty"].get<double>()) < 5e-5 ? 0.0 : l["penalty"].get<double>(),
                   px["hidden"].get<int>());
       for (const auto& r : l["restores"]) {
         const std::string back = r["updates_to_recover"].is_null()       ? std::string("not won back within the run")
                                  : r["updates_to_recover"].get<int>() == 0 ? std::string("nothing to win back")
+                                 : r["updates_to_recover"].get<int>() == 1 ? std::string("won back in 1 update")
                                                                            : "won back in " + std::to_string(r["updates_to_recover"].get<int>()) + " updates";
-        std::printf("  restore     session %d at step %d, blocks %d-%d from %s (%d updates lost): KL %.4f -> %.4f, %s\n", r["session"].get<int>(),
+        std::printf("  restore     session %d at step %d, blocks %d-%d from %s (%d %s lost): KL %.4f -> %.4f, %s\n", r["session"].get<int>(),
                     r["step"].get<int>(), r["blocks"][0].get<int>(), r["blocks"][1].get<int>() - 1, r["from"].get<std::string>().c_str(),
-                    r["updates_lost"].get<int>(), r["held_out_before"].get<double>(), r["held_out_after"].get<double>(), back.c_str());
+                    r["updates_lost"].get<int>(), r["updates_lost"].get<int>() == 1 ? "update" : "updates", r["held_out_before"].get<double>(), r["held_out_after"].get<double>(), back.c_str());
         if (&r - &l["restores"][0] >= 4 && l["restores"].size() > 6) {
           std::printf("  ...         %zu more in metrics.json\n", l["restores"].size() - 5);
           break;
