@@ -20,7 +20,9 @@ enum Stream : std::uint64_t { kAttnNorm = 1, kMlpNorm, kQkv, kO, kGateUp, kDown,
 
 std::vector<float> uniform_matrix(std::uint64_t seed, std::uint64_t stream, std::size_t n, float bound) {
   std::vector<float> m(n);
-#pragma omp parallel for schedule(static)
+  // Small matrices (the fine-tuning loss proxy's) stay on this thread: no OpenMP team is started,
+  // so a process that forks afterwards (run_isolated) leaves its child no thread pool to hang on.
+#pragma omp parallel for schedule(static) if (n >= (std::size_t{1} << 16))
   for (std::size_t i = 0; i < n; ++i) m[i] = hashed_uniform(seed, stream, i, -bound, bound);
   return m;
 }

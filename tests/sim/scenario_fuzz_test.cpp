@@ -95,6 +95,12 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
           sc.coded->fisher_samples = std::min(sc.coded->fisher_samples, 200);
         }
       }
+      if (auto& ft = sc.workload.fine_tuning; ft && ft->loss) {  // the loss proxy's arithmetic at its smallest (it takes seconds at the defaults)
+        ft->loss->width = 8;
+        ft->loss->sequences = 1;
+        ft->loss->tokens = std::min(ft->loss->tokens, 4);
+        ft->adapter.rank = std::min(ft->adapter.rank, 8);
+      }
       if (hosts > 40 || sc.workload.sessions > 50 || sc.workload.new_tokens * static_cast<long>(sc.workload.sessions) > 5000)
         continue;
       sc.engine = EngineKind::Flow;

@@ -18,7 +18,12 @@ using namespace swarmsim::sim;
 
 namespace {
 
-Scenario lora(const std::vector<Override>& o = {}) { return swarmsim::test::shipped_scenario("fine-tuning/lora-llama3-8b.json", o); }
+/// The shipped LoRA scenario without its loss proxy (its arithmetic takes seconds; the tests of the
+/// proxy set it again).
+Scenario lora(std::vector<Override> o = {}) {
+  o.insert(o.begin(), Override{"workload.fine_tuning.loss", "null"});
+  return swarmsim::test::shipped_scenario("fine-tuning/lora-llama3-8b.json", o);
+}
 RunOptions quiet() { return swarmsim::test::quiet_options(); }
 const Override kNoFailure{"events", "[]"};
 
