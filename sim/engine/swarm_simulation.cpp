@@ -991,6 +991,9 @@ struct SwarmSimulation::Impl {
   void on_host_state(const sg4::Host& h) {
     const int i = platform->index_of(&h);
     if (i < 0 || i >= S) return;
+    // After the last session the run is over (its end time is set): a profile's later changes are
+    // not part of it, as in the flow engine, and would come after run_end in events.jsonl.
+    if (sessions_ended >= sc.workload.sessions) return;
     ServerState& st = (*swarm)[i];
     if (h.is_on() == st.up) return;
     if (h.is_on())

@@ -704,3 +704,15 @@ TEST(FlowEngine, MatchesSimGridOnFineTuning) {
   const auto d = differences(simgrid, flowed, 1e-9);
   EXPECT_TRUE(d.empty()) << "bottleneck on two_node: " << d.size() << " differences:" << lines(d);
 }
+
+// A scenario whose node events come after its last session (3090-b0 goes down at 60 s and back at
+// 150 s; six steps end at 50 s): the run is over at its last session on both engines, so no node
+// counts those changes, and the SimGrid engine's event log ends with run_end.
+TEST(FlowEngine, MatchesSimGridWhenTheScenariosEventsOutlastItsSessions) {
+  Scenario sc = shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.steps", "6"}, {"workload.fine_tuning.loss", "null"}});
+  const auto [simgrid, flowed] = both_engines(sc);
+  ASSERT_LT(simgrid["simulated_time_s"].get<double>(), 60.0);
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+  for (const auto& n : simgrid["nodes"]) EXPECT_LE(n["up_seconds"].get<double>(), simgrid["simulated_time_s"].get<double>()) << n["name"];
+}
