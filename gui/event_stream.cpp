@@ -78,6 +78,7 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
               .dump());
   });
   s.on_adapters_synced.connect([this](const sim::AdaptersSynced& e) { sink_(sim::adapters_synced_json(e).dump()); });
+  s.on_training_loss.connect([this](const sim::TrainingLossMeasured& e) { sink_(sim::training_loss_json(e).dump()); });
   s.on_adapters_moved.connect([this](const sim::AdaptersMoved& e) {
     sink_(sim::adapters_moved_json(e, [this](int host) { return host_name(host); }).dump());
   });

@@ -139,6 +139,9 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
              ", " +
              std::to_string(e.updates_lost) + (e.updates_lost == 1 ? " update lost" : " updates lost");
     }
+    case EventType::Loss:
+      std::snprintf(buf, sizeof buf, "%.4f", e.value);
+      return "session " + std::to_string(e.session) + " step " + std::to_string(e.step) + ": loss proxy at " + buf + " nats";
     case EventType::ServerBanned:
       return name(e.node) + " banned: a spot check of session " + std::to_string(e.session) + " step " + std::to_string(e.step) +
              (e.honest ? " outvoted it (it was honest: a cartel)" : " found its output wrong");
@@ -416,6 +419,16 @@ void series_plots(const Timeline& tl, double T, const char* id, float width) {
                 lat_max * 1e3);
   ImGui::PlotLines("##lat", lat.values.data(), static_cast<int>(lat.values.size()), 0, overlay, 0.0f,
                    std::max(1e-6f, lat_max * 1.1f), ImVec2(width, 62));
+  if (training && tl.has_loss()) {  // workload.fine_tuning.loss: the proxy's step losses over time
+    TimeSeries loss = tl.training_loss(T, bins);
+    for (std::size_t i = 1; i < loss.values.size(); ++i)  // bins between two steps hold none: carry the last
+      if (loss.values[i] == 0.0f) loss.values[i] = loss.values[i - 1];
+    float loss_max = 0;
+    for (float x : loss.values) loss_max = std::max(loss_max, x);
+    std::snprintf(overlay, sizeof overlay, "loss proxy, nats (max %.3f)", loss_max);
+    ImGui::PlotLines("##loss", loss.values.data(), static_cast<int>(loss.values.size()), 0, overlay, 0.0f, std::max(1e-6f, loss_max * 1.1f),
+                     ImVec2(width, 62));
+  }
   if (tl.info().coded_models > 0 && tl.info().coded_parity > 0) {  // how often coded models stood in for missing outputs
     const TimeSeries dec = tl.decoded_share(T, bins);
     float dec_max = 0;
@@ -441,6 +454,11 @@ void draw_metrics_panel(AppState& st, const PixelRect& r) {
                 "%d restored, %d updates lost, %d averaged",
                 s.sessions_started, s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str(),
                 s.adapters_saved, s.adapters_restored, s.updates_lost, s.adapter_syncs);
+  if (info.training && !s.loss.empty()) {  // workload.fine_tuning.loss
+    double sum = 0.0;
+    for (const auto& [session, loss] : s.loss) sum += loss;
+    ImGui::Text("loss proxy: %.4f nats, the mean of %zu sessions' last step losses", sum / static_cast<double>(s.loss.size()), s.loss.size());
+  }
   else
     ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
                 s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());

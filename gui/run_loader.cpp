@@ -399,6 +399,11 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
       e.from_peer = j.at("from_peer").get<bool>();
     }
     if (e.updates_lost < 0) throw EventFormatError("\"updates_lost\": expected a count >= 0, got " + std::to_string(e.updates_lost));
+  } else if (type == "loss") {
+    e.type = EventType::Loss;
+    e.session = integer(j, "session");
+    e.step = integer_or(j, "step", 0);
+    e.value = non_negative(j, "loss");
   } else if (type == "adapters_synced") {
     e.type = EventType::AdaptersMoved;
     e.text = "synced";

@@ -41,6 +41,7 @@ const char* to_string(EventType t) {
     case EventType::Tree: return "tree";
     case EventType::ServerBanned: return "server_banned";
     case EventType::AdaptersMoved: return "adapters";
+    case EventType::Loss: return "loss";
   }
   return "?";
 }
@@ -275,6 +276,9 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
         ++s.adapters_saved;
       }
       break;
+    case EventType::Loss:
+      s.loss[e.session] = e.value;
+      break;
     case EventType::ServerBanned:
       ++s.bans;
       if (NodeState* n = node_at(s, e.node)) {
@@ -320,6 +324,7 @@ Timeline::Timeline(SwarmInfo info) : info_(std::move(info)), head_(initial_state
 void Timeline::advance_head(const SwarmEvent& e) {
   const std::size_t index = events_.size() - 1;
   if (e.type == EventType::Step) steps_.push_back(index);
+  if (e.type == EventType::Loss) losses_.push_back(index);
   if (e.type == EventType::SessionDone) done_.push_back(index);
   if (e.type == EventType::Transfer) {
     transfers_.push_back(index);
@@ -444,6 +449,10 @@ TimeSeries Timeline::token_latency(double T, int bins) const {
 
 TimeSeries Timeline::decoded_share(double T, int bins) const {
   return mean_per_bin(events_, done_, T, bins, [](const SwarmEvent& e) -> std::optional<float> { return e.decoded > 0 ? 1.0f : 0.0f; });
+}
+
+TimeSeries Timeline::training_loss(double T, int bins) const {
+  return mean_per_bin(events_, losses_, T, bins, [](const SwarmEvent& e) -> std::optional<float> { return static_cast<float>(e.value); });
 }
 
 std::vector<Timeline::ActiveTransfer> Timeline::transfers_at(double T, std::size_t limit) const {

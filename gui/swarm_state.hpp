@@ -77,9 +77,10 @@ enum class EventType {
   Tree,              ///< a Fisher B-tree changed shape or was measured (`SwarmEvent::tree`)
   ServerBanned,      ///< a spot check's majority found a server's output wrong: it serves no chain again
   AdaptersMoved,     ///< fine-tuning: a server's adapters were saved to the client, restored into a replacement, or averaged with the job's (`text` "synced")
+  Loss,              ///< fine-tuning with a loss proxy: a session's step trained it; `value` is the loss (nats per position)
 };
 /// Number of EventType values.
-inline constexpr int kEventTypes = 18;
+inline constexpr int kEventTypes = 19;
 /// The events.jsonl "type" of `t` ("node_join", ...).
 const char* to_string(EventType t);
 
@@ -150,7 +151,7 @@ struct SwarmEvent {
   int client = -1;          ///< SessionStart: host index of the client
   int attempt = 0;          ///< ChainFormed; TransferRetry: the failed attempt (1-based)
   std::vector<ChainHop> hops;  ///< ChainFormed; SessionRecovered: the replacement hops
-  double value = 0.0;       ///< ChainFormed: router cost; LinkChange: B/s or s; Transfer: bytes; Step: latency (s)
+  double value = 0.0;       ///< ChainFormed: router cost; LinkChange: B/s or s; Transfer: bytes; Step: latency (s); Loss: the loss
   int step = 0;             ///< Compute/Transfer/Step: 0 = prefill
   int tokens = 0;           ///< SessionDone/Failed; SessionRecovered: tokens replayed
   int decoded = 0;          ///< SessionDone of an erasure-coded run: task outputs decoded
@@ -241,6 +242,7 @@ struct SwarmState {
   int recoveries = 0, transfer_retries = 0, block_moves = 0, bans = 0;
   int adapters_saved = 0, adapters_restored = 0, updates_lost = 0;  ///< fine-tuning checkpoints (AdaptersMoved)
   int adapter_syncs = 0;  ///< sessions' parts in their data-parallel jobs' averagings (AdaptersMoved "synced")
+  std::map<int, double> loss;  ///< the loss proxy's latest step loss, by session (Loss events)
   double tokens = 0.0;          ///< tokens generated (steps x tokens_per_step)
   long steps = 0;               ///< token steps finished
   double bytes_moved = 0.0;
@@ -312,6 +314,11 @@ class Timeline {
   /// Erasure-coded runs: the share of the requests answered in each of `bins` bins over [0, T]
   /// that decoded an output (0 where none was answered).
   TimeSeries decoded_share(double T, int bins) const;
+  /// Fine-tuning with a loss proxy: the mean step loss of the steps trained in each of `bins` bins
+  /// over [0, T] (0 where none).
+  TimeSeries training_loss(double T, int bins) const;
+  /// Whether any Loss event was seen.
+  bool has_loss() const { return !losses_.empty(); }
 
   /// A transfer in flight at T: `progress` in [0, 1].
   struct ActiveTransfer {
@@ -328,6 +335,7 @@ class Timeline {
   SwarmState head_;
   std::vector<std::pair<std::size_t, SwarmState>> checkpoints_;  ///< (events applied, state)
   std::vector<std::size_t> steps_;      ///< indices of Step events
+  std::vector<std::size_t> losses_;     ///< indices of Loss events
   std::vector<std::size_t> done_;       ///< indices of SessionDone events
   std::vector<std::size_t> transfers_;  ///< indices of Transfer events
   double longest_transfer_ = 0.0;

@@ -31,6 +31,7 @@ TrainingLoss::TrainingLoss(const Scenario& sc) : sc_(sc) {
 }
 
 void TrainingLoss::connect(SimSignals& s) {
+  signals_ = &s;
   s.on_adapters_updated.connect([this](const AdaptersUpdated& e) { updated(e); });
   s.on_adapters_moved.connect([this](const AdaptersMoved& e) { moved(e); });
   s.on_adapters_synced.connect([this](const AdaptersSynced& e) { synced(e); });
@@ -61,6 +62,7 @@ void TrainingLoss::updated(const AdaptersUpdated& e) {
   const std::vector<int> tokens = proxy_->batch(static_cast<std::uint64_t>(e.session), static_cast<std::uint64_t>(e.step));
   const std::vector<double> teacher = proxy_->teacher(tokens);
   v.losses.push_back(proxy_->step(v.actual, tokens, teacher));
+  if (signals_) signals_->on_training_loss(TrainingLossMeasured{e.t, e.session, e.step, v.losses.back()});
   if (v.intact) v.intact_losses.push_back(proxy_->step(*v.intact, tokens, teacher));
   if (v.recovering >= 0) {  // after a restore: has the held-out loss come back?
     RestoreEffect& r = restores_[static_cast<std::size_t>(v.recovering)];

@@ -24,7 +24,7 @@ class TrainingLoss {
  public:
   /// The proxy of `sc` (workload.fine_tuning.loss must be set), seeded by the scenario's seed.
   explicit TrainingLoss(const Scenario& sc);
-  /// Follows the adapter events; call before the run.
+  /// Follows the adapter events, and signals each step's loss on `signals`; call before the run.
   void connect(SimSignals& signals);
 
   /// One event, as the signals deliver them (public for tests that replay a hand-made sequence).
@@ -74,6 +74,7 @@ class TrainingLoss {
   std::vector<double> eval_teacher_;
   std::map<int, SessionValues> sessions_;
   std::map<std::pair<int, int>, std::vector<int>> meetings_;  ///< (job, step) -> sessions averaged so far
+  SimSignals* signals_ = nullptr;
   bool diverged_ = false;
   std::vector<RestoreEffect> restores_;
 };

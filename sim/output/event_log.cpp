@@ -131,6 +131,7 @@ void EventLogWriter::connect(SimSignals& s) {
       line(json{{"t", e.t}, {"type", "step"}, {"session", e.session}, {"step", e.step}, {"latency", e.latency}}.dump());
     });
   s.on_adapters_synced.connect([this](const AdaptersSynced& e) { line(adapters_synced_json(e).dump()); });
+  s.on_training_loss.connect([this](const TrainingLossMeasured& e) { line(training_loss_json(e).dump()); });
   s.on_adapters_moved.connect([this](const AdaptersMoved& e) {
     line(adapters_moved_json(e, [this](int host) { return host_name(host); }).dump());
   });

@@ -61,6 +61,11 @@ inline nlohmann::json adapters_synced_json(const AdaptersSynced& e) {
   return nlohmann::json{{"t", e.t}, {"type", "adapters_synced"}, {"session", e.session}, {"step", e.step}, {"bytes", e.bytes}, {"seconds", e.seconds}};
 }
 
+/// A "loss" line: the fine-tuning loss proxy's loss at a session's step (workload.fine_tuning.loss).
+inline nlohmann::json training_loss_json(const TrainingLossMeasured& e) {
+  return nlohmann::json{{"t", e.t}, {"type", "loss"}, {"session", e.session}, {"step", e.step}, {"loss", e.loss}};
+}
+
 /// A "session_done" or "session_failed" line ("decoded" only when outputs were decoded).
 nlohmann::json session_ended_json(const SessionEnded& e);
 

@@ -219,6 +219,15 @@ struct AdaptersSynced {
   int with = 1;         ///< sessions averaged together at this meeting, this one included
 };
 
+/// The fine-tuning loss proxy (workload.fine_tuning.loss) trained on a session's step: the loss
+/// before the update, KL(teacher || proxy) in nats per position on the step's batch.
+struct TrainingLossMeasured {
+  double t = 0.0;
+  int session = 0;
+  int step = 0;
+  double loss = 0.0;
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
   Signal<PipelinePlanned> on_pipeline_planned;
@@ -239,6 +248,7 @@ struct SimSignals {
   Signal<ServerBanned> on_server_banned;
   Signal<AdaptersMoved> on_adapters_moved;
   Signal<AdaptersUpdated> on_adapters_updated;
+  Signal<TrainingLossMeasured> on_training_loss;
   Signal<AdaptersSynced> on_adapters_synced;
 };
 

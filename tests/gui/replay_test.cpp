@@ -510,6 +510,28 @@ TEST(GuiReplay, AFineTuningRunShowsTrainedTokensAndItsCheckpoints) {
   }
 }
 
+// The fine-tuning loss proxy (workload.fine_tuning.loss): both timelines carry each step's loss,
+// the state holds every session's last one as metrics.json does, and the series has them over time.
+TEST(GuiReplay, TheLossProxysStepLossesReachBothTimelines) {
+  const LiveAndReplayed r = live_and_replayed("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.steps", "6"},
+                                                                                  {"workload.fine_tuning.loss", R"({"sequences": 1, "tokens": 8})"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const auto& sessions = r.report.metrics["fine_tuning"]["loss"]["sessions"];
+  ASSERT_EQ(sessions.size(), 4u);
+  for (const gui::Timeline* tl : r.timelines()) {
+    SCOPED_TRACE(r.label(tl));
+    ASSERT_TRUE(tl->has_loss());
+    const long losses = std::count_if(tl->events().begin(), tl->events().end(), [](const gui::SwarmEvent& e) { return e.type == gui::EventType::Loss; });
+    EXPECT_EQ(losses, 24);  // 4 sessions x 6 steps
+    const gui::SwarmState end = tl->state_at(tl->end_time());
+    ASSERT_EQ(end.loss.size(), 4u);
+    for (const auto& s : sessions) EXPECT_DOUBLE_EQ(end.loss.at(s["session"].get<int>()), s["step_losses"].back().get<double>());
+    const gui::TimeSeries series = tl->training_loss(tl->end_time(), 60);
+    EXPECT_GT(*std::max_element(series.values.begin(), series.values.end()), 0.0f);
+  }
+}
+
 // A data-parallel fine-tuning job: both timelines count each session's part in its job's
 // averagings, as metrics.json does.
 TEST(GuiReplay, ADataParallelJobsAveragingsAreCounted) {
