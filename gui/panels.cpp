@@ -541,9 +541,9 @@ namespace {
 
 void events_tab(AppState& st) {
   EventLogFilter& f = st.log_filter;
-  static const char* names[kEventTypes] = {"join", "down", "up", "link", "start", "chain", "done", "failed",
-                                           "compute", "transfer", "step", "end", "retry", "recovered", "moved", "tree", "banned",
-                                           "adapters"};
+  static const char* names[] = {"join", "down", "up", "link", "start", "chain", "done", "failed", "compute", "transfer",
+                                "step", "end", "retry", "recovered", "moved", "tree", "banned", "adapters", "loss"};
+  static_assert(std::size(names) == kEventTypes, "one filter name per EventType");
   const ImGuiStyle& style = ImGui::GetStyle();
   const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
   for (int i = 0; i < kEventTypes; ++i) {  // as many a row as fit
