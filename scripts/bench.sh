@@ -48,6 +48,11 @@ awk '
       printf "%-50s %8.2f GB/s = %3.0f%% of STREAM (%.1f GB/s)\n", n, gbs[n] / 1e9, 100 * gbs[n] / 1e9 / peak_bw[n], peak_bw[n]
     for (n in peak_flops) if (peak_flops[n] > 0)
       printf "%-50s %8.2f GFLOP/s = %3.0f%% of the FMA peak (%.0f GFLOP/s)\n", n, gflops[n] / 1e9, 100 * gflops[n] / 1e9 / peak_flops[n], peak_flops[n]
+    for (n in real) if (n ~ /^BM_LossProxyStep\//) {
+      f = n; sub(/^BM_LossProxyStep\//, "BM_LossProxyForward/", f)
+      if ((f in real) && real[f] > 0)
+        printf "%-50s %10.3f ms = %.1f x one forward pass with its loss (%.3f ms)\n", n, real[n], real[n] / real[f], real[f]
+    }
     for (n in real) if (n ~ /^BM_FarthestPair\//) {
       e = n; sub(/^BM_FarthestPair\//, "BM_FarthestPairExhaustive/", e)
       if ((e in real) && real[n] > 0)
