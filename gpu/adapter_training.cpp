@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "gpu/block_adapters.hpp"
 #include "gpu/transformer_block.hpp"
 
 namespace swarmsim::gpu {
@@ -40,51 +41,30 @@ LoraLinear::LoraLinear(std::vector<double> weights, int in, int out, int r, doub
 void LoraLinear::forward(std::span<const double> x, int rows, std::span<double> y) {
   check(x.size(), static_cast<std::size_t>(rows) * n_in, "LoraLinear::forward: x");
   check(y.size(), static_cast<std::size_t>(rows) * n_out, "LoraLinear::forward: y");
-  std::vector<double> u(static_cast<std::size_t>(rank));
-  for (int i = 0; i < rows; ++i) {
-    const double* xi = &x[static_cast<std::size_t>(i) * n_in];
-    for (int k = 0; k < rank; ++k) {  // u = x A^T
-      double s = 0.0;
-      for (int j = 0; j < n_in; ++j) s += xi[j] * a[static_cast<std::size_t>(k) * n_in + j];
-      u[static_cast<std::size_t>(k)] = s;
+  for (int i = 0; i < rows; ++i)  // x W^T
+    for (int o = 0; o < n_out; ++o) {
+      double base = 0.0;
+      for (int j = 0; j < n_in; ++j) base += x[static_cast<std::size_t>(i) * n_in + j] * w[static_cast<std::size_t>(o) * n_in + j];
+      y[static_cast<std::size_t>(i) * n_out + o] = base;
     }
-    for (int o = 0; o < n_out; ++o) {  // y = x W^T + s u B^T
-      double base = 0.0, lora = 0.0;
-      for (int j = 0; j < n_in; ++j) base += xi[j] * w[static_cast<std::size_t>(o) * n_in + j];
-      for (int k = 0; k < rank; ++k) lora += u[static_cast<std::size_t>(k)] * b[static_cast<std::size_t>(o) * rank + k];
-      y[static_cast<std::size_t>(i) * n_out + o] = base + scale * lora;
-    }
-  }
+  lora_add_forward(x.data(), rows, n_in, n_out, rank, scale, a.data(), b.data(), y.data());  // + s (x A^T) B^T
   multiply_adds += static_cast<std::uint64_t>(rows) * rank * (n_in + n_out);
 }
 
 void LoraLinear::backward(std::span<const double> x, std::span<const double> dy, int rows, std::span<double> dx) {
   check(x.size(), static_cast<std::size_t>(rows) * n_in, "LoraLinear::backward: x");
   check(dy.size(), static_cast<std::size_t>(rows) * n_out, "LoraLinear::backward: dy");
-  if (!dx.empty()) check(dx.size(), x.size(), "LoraLinear::backward: dx");
-  std::vector<double> u(static_cast<std::size_t>(rank)), du(static_cast<std::size_t>(rank));
-  for (int i = 0; i < rows; ++i) {
-    const double* xi = &x[static_cast<std::size_t>(i) * n_in];
-    const double* gi = &dy[static_cast<std::size_t>(i) * n_out];
-    for (int k = 0; k < rank; ++k) {
-      double s = 0.0, g = 0.0;
-      for (int j = 0; j < n_in; ++j) s += xi[j] * a[static_cast<std::size_t>(k) * n_in + j];
-      for (int o = 0; o < n_out; ++o) g += gi[o] * b[static_cast<std::size_t>(o) * rank + k];
-      u[static_cast<std::size_t>(k)] = s;
-      du[static_cast<std::size_t>(k)] = scale * g;  // dL/du = s dy B
-    }
-    for (int o = 0; o < n_out; ++o)  // dL/dB = s dy^T u
-      for (int k = 0; k < rank; ++k) grad_b[static_cast<std::size_t>(o) * rank + k] += scale * gi[o] * u[static_cast<std::size_t>(k)];
-    for (int k = 0; k < rank; ++k)  // dL/dA = du^T x
-      for (int j = 0; j < n_in; ++j) grad_a[static_cast<std::size_t>(k) * n_in + j] += du[static_cast<std::size_t>(k)] * xi[j];
-    if (dx.empty()) continue;
-    for (int j = 0; j < n_in; ++j) {  // dL/dx = dy W + du A
-      double s = 0.0;
-      for (int o = 0; o < n_out; ++o) s += gi[o] * w[static_cast<std::size_t>(o) * n_in + j];
-      for (int k = 0; k < rank; ++k) s += du[static_cast<std::size_t>(k)] * a[static_cast<std::size_t>(k) * n_in + j];
-      dx[static_cast<std::size_t>(i) * n_in + j] = s;
-    }
+  if (!dx.empty()) {
+    check(dx.size(), x.size(), "LoraLinear::backward: dx");
+    for (int i = 0; i < rows; ++i)  // dL/dx = dy W, plus the LoRA path's below
+      for (int j = 0; j < n_in; ++j) {
+        double s = 0.0;
+        for (int o = 0; o < n_out; ++o) s += dy[static_cast<std::size_t>(i) * n_out + o] * w[static_cast<std::size_t>(o) * n_in + j];
+        dx[static_cast<std::size_t>(i) * n_in + j] = s;
+      }
   }
+  lora_add_backward(x.data(), dy.data(), rows, n_in, n_out, rank, scale, a.data(), b.data(), grad_a.data(), grad_b.data(),
+                    dx.empty() ? nullptr : dx.data());
 }
 
 std::vector<double> LoraLinear::merged() const {

@@ -18,7 +18,7 @@ LoraFactors::LoraFactors(int in, int out, int r, double alpha, std::uint64_t see
   grad_b.assign(b.size(), 0.0);
 }
 
-void LoraFactors::add_forward(const double* x, int rows, double* y) const {
+void lora_add_forward(const double* x, int rows, int n_in, int n_out, int rank, double scale, const double* a, const double* b, double* y) {
   std::vector<double> u(static_cast<std::size_t>(rank));
   for (int i = 0; i < rows; ++i) {
     const double* xi = x + static_cast<std::size_t>(i) * n_in;
@@ -36,7 +36,8 @@ void LoraFactors::add_forward(const double* x, int rows, double* y) const {
   }
 }
 
-void LoraFactors::backward(const double* x, const double* dy, int rows, double* dx) {
+void lora_add_backward(const double* x, const double* dy, int rows, int n_in, int n_out, int rank, double scale, const double* a,
+                       const double* b, double* grad_a, double* grad_b, double* dx) {
   std::vector<double> u(static_cast<std::size_t>(rank)), du(static_cast<std::size_t>(rank));
   for (int i = 0; i < rows; ++i) {
     const double* xi = x + static_cast<std::size_t>(i) * n_in;
@@ -50,17 +51,24 @@ void LoraFactors::backward(const double* x, const double* dy, int rows, double* 
     }
     for (int o = 0; o < n_out; ++o)  // dL/dB = s dy^T u
       for (int k = 0; k < rank; ++k) grad_b[static_cast<std::size_t>(o) * rank + k] += scale * gi[o] * u[static_cast<std::size_t>(k)];
-    double* dxi = dx + static_cast<std::size_t>(i) * n_in;
+    double* dxi = dx ? dx + static_cast<std::size_t>(i) * n_in : nullptr;
     for (int k = 0; k < rank; ++k) {
       const double g = du[static_cast<std::size_t>(k)];
-      const double* ak = &a[static_cast<std::size_t>(k) * n_in];
-      double* gak = &grad_a[static_cast<std::size_t>(k) * n_in];
-      for (int j = 0; j < n_in; ++j) {
-        gak[j] += g * xi[j];  // dL/dA = du^T x
-        dxi[j] += g * ak[j];  // dL/dx += du A
-      }
+      const double* ak = a + static_cast<std::size_t>(k) * n_in;
+      double* gak = grad_a + static_cast<std::size_t>(k) * n_in;
+      for (int j = 0; j < n_in; ++j) gak[j] += g * xi[j];  // dL/dA = du^T x
+      if (dxi)
+        for (int j = 0; j < n_in; ++j) dxi[j] += g * ak[j];  // dL/dx += du A
     }
   }
+}
+
+void LoraFactors::add_forward(const double* x, int rows, double* y) const {
+  lora_add_forward(x, rows, n_in, n_out, rank, scale, a.data(), b.data(), y);
+}
+
+void LoraFactors::backward(const double* x, const double* dy, int rows, double* dx) {
+  lora_add_backward(x, dy, rows, n_in, n_out, rank, scale, a.data(), b.data(), grad_a.data(), grad_b.data(), dx);
 }
 
 BlockAdapters BlockAdapters::make(const TransformerSpec& m, const AdapterSpec& spec, double alpha, std::uint64_t seed) {

@@ -14,6 +14,14 @@
 
 namespace swarmsim::gpu {
 
+/// y [rows x n_out] += s (x A^T) B^T: the LoRA path of seed 002's eq. 6, unmerged, for x [rows x n_in],
+/// A [rank x n_in], B [n_out x rank].
+void lora_add_forward(const double* x, int rows, int n_in, int n_out, int rank, double scale, const double* a, const double* b, double* y);
+/// The LoRA path's backward: adds dL/dA and dL/dB to grad_a and grad_b, and s (dy B) A to dx
+/// (unless null).
+void lora_add_backward(const double* x, const double* dy, int rows, int n_in, int n_out, int rank, double scale, const double* a,
+                       const double* b, double* grad_a, double* grad_b, double* dx);
+
 /// The LoRA factors of one frozen linear layer W [n_out x n_in]: the layer computes
 /// x W^T + s (x A^T) B^T = x W'^T with W' = W + s B A (seed 002, eq. 6; s = alpha / r).
 struct LoraFactors {

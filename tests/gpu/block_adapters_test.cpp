@@ -9,24 +9,12 @@
 #include "gpu/model_catalog.hpp"
 #include "gpu/reference_block.hpp"
 #include "gpu/transformer_block.hpp"
+#include "tests/gpu/tiny_llama.hpp"
 
 using namespace swarmsim::gpu;
+using swarmsim::test::tiny_llama;
 
 namespace {
-
-/// Width 16, four query heads sharing two key/value heads of width 4, an MLP of width 24.
-TransformerSpec tiny_llama() {
-  TransformerSpec m = *find_model("Llama-3-8B");
-  m.name = "tiny-llama";
-  m.n_layers = 1;
-  m.hidden = 16;
-  m.n_heads = 4;
-  m.n_kv_heads = 2;
-  m.head_dim = 4;
-  m.ffn = 24;
-  m.vocab = 32;
-  return m;
-}
 
 std::vector<double> values(std::uint64_t stream, std::size_t n, double bound = 1.0) {
   std::vector<double> v(n);
