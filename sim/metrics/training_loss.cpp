@@ -97,7 +97,7 @@ void TrainingLoss::moved(const AdaptersMoved& e) {
   effect.after = held_out(e.session, false);
   if (effect.after <= effect.before)
     effect.recovered_after = 0;  // nothing to win back
-  else if (v.recovering < 0)     // a second restore before the first was won back counts as the first's
+  else  // an earlier restore not yet won back stays so: this one is followed from here
     v.recovering = static_cast<int>(restores_.size());
   restores_.push_back(effect);
 }

@@ -60,7 +60,7 @@ class TrainingLoss {
     BlockRange blocks;
     bool from_peer = false, from_checkpoint = false;
     double before = 0.0, after = 0.0;
-    int recovered_after = -1;  ///< updates until the held-out loss was back at `before` (-1: not within the run)
+    int recovered_after = -1;  ///< updates until the held-out loss was back at `before` (-1: not before the run or the session's next restore ended it)
     int updates_at = 0;        ///< the session's updates when it was restored
   };
   SessionValues& values(int session);

@@ -131,3 +131,27 @@ TEST(TrainingLoss, ARunThatLosesNothingReportsNoPenalty) {
   EXPECT_EQ(j["mean_by_step"].size(), 3u);
   EXPECT_EQ(j["proxy"]["blocks"], 4);
 }
+
+TEST(TrainingLoss, ARestoreRecordsItsJumpAndTheUpdatesThatWonItBack) {
+  TrainingLoss loss(scenario());
+  for (int s = 0; s < 8; ++s) loss.updated({0, 0, s});
+  const double before = loss.held_out(0, false);
+  loss.moved(restored(0, 8, {0, 4}, 8));  // every block starts over
+  const double after = loss.held_out(0, false);
+  EXPECT_DOUBLE_EQ(after, loss.untrained());
+  ASSERT_GT(after, before);
+  int won_back = -1;
+  for (int s = 8; s < 24; ++s) {
+    loss.updated({0, 0, s});
+    if (won_back < 0 && loss.held_out(0, false) <= before) won_back = s - 7;
+  }
+  const nlohmann::json r = loss.to_json()["restores"][0];
+  EXPECT_DOUBLE_EQ(r["held_out_before"].get<double>(), before);
+  EXPECT_DOUBLE_EQ(r["held_out_after"].get<double>(), after);
+  EXPECT_EQ(r["step"], 8);
+  if (won_back < 0)
+    EXPECT_TRUE(r["updates_to_recover"].is_null());
+  else
+    EXPECT_EQ(r["updates_to_recover"].get<int>(), won_back);
+  EXPECT_GT(won_back, 0) << "sixteen updates win back eight";
+}
