@@ -10,6 +10,7 @@
 #include "gpu/model_catalog.hpp"
 #include "gpu/shard_cost_model.hpp"
 #include "gpu/transformer_block.hpp"
+#include "tests/gpu/finite_difference.hpp"
 
 using namespace swarmsim::gpu;
 
@@ -25,13 +26,7 @@ std::vector<double> values(std::uint64_t stream, std::size_t n, double bound = 1
 void expect_gradient(std::vector<double>& p, const std::vector<double>& g, const std::function<double()>& loss, const char* what) {
   ASSERT_EQ(p.size(), g.size());
   for (std::size_t i = 0; i < p.size(); i += std::max<std::size_t>(1, p.size() / 23)) {
-    const double keep = p[i], h = 1e-6;
-    p[i] = keep + h;
-    const double up = loss();
-    p[i] = keep - h;
-    const double down = loss();
-    p[i] = keep;
-    const double numeric = (up - down) / (2 * h);
+    const double numeric = swarmsim::test::central_difference(p, i, loss);
     EXPECT_NEAR(g[i], numeric, 1e-6 + 1e-5 * std::fabs(numeric)) << what << "[" << i << "]";
   }
 }

@@ -9,6 +9,7 @@
 #include "gpu/model_catalog.hpp"
 #include "gpu/reference_block.hpp"
 #include "gpu/transformer_block.hpp"
+#include "tests/gpu/finite_difference.hpp"
 #include "tests/gpu/tiny_llama.hpp"
 
 using namespace swarmsim::gpu;
@@ -115,13 +116,7 @@ TEST_P(BlockAdapterGradients, MatchFiniteDifferences) {
   };
   const std::vector<double> dx = block.backward(x, r, batch, tokens, &ad);
   const auto check = [&](std::vector<double>& theta, double analytic, std::size_t i, const char* what) {
-    const double keep = theta[i], h = 1e-6;
-    theta[i] = keep + h;
-    const double up = loss();
-    theta[i] = keep - h;
-    const double down = loss();
-    theta[i] = keep;
-    EXPECT_NEAR(analytic, (up - down) / (2 * h), 1e-6 * (1.0 + std::fabs(analytic))) << what << " element " << i;
+    EXPECT_NEAR(analytic, swarmsim::test::central_difference(theta, i, loss), 1e-6 * (1.0 + std::fabs(analytic))) << what << " element " << i;
   };
   for (std::size_t i = 0; i < x.size(); i += 7) check(x, dx[i], i, "x");
   int checked = 0;

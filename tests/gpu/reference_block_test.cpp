@@ -10,6 +10,7 @@
 #include "gpu/model_catalog.hpp"
 #include "gpu/reference_block.hpp"
 #include "gpu/transformer_block.hpp"
+#include "tests/gpu/finite_difference.hpp"
 #include "tests/gpu/tiny_llama.hpp"
 
 using namespace swarmsim::gpu;
@@ -57,13 +58,7 @@ TEST(ReferenceBlock, BackwardMatchesFiniteDifferences) {
   };
   const std::vector<double> dx = block.backward(x, r, batch, tokens);
   for (std::size_t i = 0; i < x.size(); i += 5) {
-    const double keep = x[i], h = 1e-6;
-    x[i] = keep + h;
-    const double up = loss();
-    x[i] = keep - h;
-    const double down = loss();
-    x[i] = keep;
-    EXPECT_NEAR(dx[i], (up - down) / (2 * h), 1e-6 * (1.0 + std::fabs(dx[i]))) << "element " << i;
+    EXPECT_NEAR(dx[i], swarmsim::test::central_difference(x, i, loss), 1e-6 * (1.0 + std::fabs(dx[i]))) << "element " << i;
   }
 }
 
