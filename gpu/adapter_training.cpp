@@ -198,7 +198,13 @@ void adam_step(std::span<double> theta, std::span<double> grad, AdamState& st, d
   for (std::size_t i = 0; i < theta.size(); ++i) {
     st.m[i] = beta1 * st.m[i] + (1.0 - beta1) * grad[i];
     st.v[i] = beta2 * st.v[i] + (1.0 - beta2) * grad[i] * grad[i];
-    theta[i] -= eta * (st.m[i] / c1) / (std::sqrt(st.v[i] / c2) + eps);  // seed 002, eq. 7 with Adam's step
+    double b1 = c1, b2 = c2;
+    if (!st.restarted_at.empty() && st.restarted_at[i] > 0) {
+      const auto t = static_cast<double>(st.step - st.restarted_at[i]);
+      b1 = 1.0 - std::pow(beta1, t);
+      b2 = 1.0 - std::pow(beta2, t);
+    }
+    theta[i] -= eta * (st.m[i] / b1) / (std::sqrt(st.v[i] / b2) + eps);  // seed 002, eq. 7 with Adam's step
     grad[i] = 0.0;
   }
 }

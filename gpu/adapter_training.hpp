@@ -55,6 +55,9 @@ void sgd_step(std::span<double> theta, std::span<double> grad, double eta);
 struct AdamState {
   std::vector<double> m, v;
   long step = 0;
+  /// Empty, or per element the step at which its moments last restarted (a ZeRO shard lost with a
+  /// server): its bias correction counts the steps since, as a fresh optimizer's would.
+  std::vector<long> restarted_at;
 };
 /// Eq. 7 with Adam's bias-corrected moments in place of the gradient; clears grad.
 void adam_step(std::span<double> theta, std::span<double> grad, AdamState& state, double eta, double beta1 = 0.9,

@@ -147,6 +147,12 @@ double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens,
 }
 
 double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt) {
+  const double loss = gradient(ad, tokens, pt);
+  apply(ad);
+  return loss;
+}
+
+double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt) {
   const int W = m_.hidden, V = m_.vocab, rows = static_cast<int>(tokens.size());
   std::vector<std::vector<double>> inputs(blocks_.size());  // each block's input, kept for its backward pass
   std::vector<double> h = embed(tokens), normed, inv;
@@ -178,6 +184,10 @@ double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const
     for (int i = 0; i < W; ++i) dh[static_cast<std::size_t>(r) * W + i] = v * dn[static_cast<std::size_t>(i)] - hr[i] * v * v * v * dot / W;
   }
   for (std::size_t l = blocks_.size(); l-- > 0;) dh = blocks_[l].backward(inputs[l], dh, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
+  return kl / rows;
+}
+
+void FineTuningProxy::apply(Adapters& ad) const {
   // Seed 002, eq. 7 on every block's adapters.
   for (std::size_t b = 0; b < ad.blocks.size(); ++b) {
     auto tensors = ad.blocks[b].tensors();
@@ -189,11 +199,22 @@ double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const
         adam_step(*theta, *grad, ad.moments[b][t], cfg_.learning_rate);
     }
   }
-  return kl / rows;
 }
 
 void FineTuningProxy::restart_moments(Adapters& ad, int b) const {
   for (AdamState& s : ad.moments[static_cast<std::size_t>(b)]) s = AdamState{};
+}
+
+void FineTuningProxy::restart_moment_shard(Adapters& ad, int b, int shard, int shards) const {
+  for (AdamState& s : ad.moments[static_cast<std::size_t>(b)]) {
+    const std::size_t n = s.m.size(), lo = n * static_cast<std::size_t>(shard) / static_cast<std::size_t>(shards),
+                      hi = n * static_cast<std::size_t>(shard + 1) / static_cast<std::size_t>(shards);
+    if (lo < hi && s.restarted_at.empty()) s.restarted_at.assign(n, 0);
+    for (std::size_t i = lo; i < hi; ++i) {
+      s.m[i] = s.v[i] = 0.0;
+      s.restarted_at[i] = s.step;
+    }
+  }
 }
 
 }  // namespace swarmsim::gpu

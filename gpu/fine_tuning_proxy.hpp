@@ -56,8 +56,17 @@ class FineTuningProxy {
   /// One training step: forward, loss, backward through every block, and eq. 7 on every adapter.
   /// Returns the loss before the update.
   double step(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs);
+  /// step()'s first half: forward, loss and backward; the gradients add to those `adapters` holds.
+  /// Returns the loss.
+  double gradient(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs);
+  /// step()'s second half: eq. 7 on every adapter from the gradients it holds, which then restart at 0.
+  void apply(Adapters& adapters) const;
   /// The optimizer moments of block `b` restart (a restored adapter does not carry them).
   void restart_moments(Adapters& adapters, int b) const;
+  /// Shard `shard` of `shards` of block `b`'s optimizer moments restarts (ZeRO: the shard a failed
+  /// server held): the moments of that contiguous 1/shards of each tensor's elements go back to 0,
+  /// and their bias correction counts from now.
+  void restart_moment_shard(Adapters& adapters, int b, int shard, int shards) const;
 
   const TransformerSpec& model() const { return m_; }
   const ProxyConfig& config() const { return cfg_; }

@@ -248,4 +248,22 @@ TEST(AdapterTraining, OptimizerStepsClearTheGradientAndFollowEq7) {
   adam_step(p, g, st, 0.1);
   EXPECT_NEAR(p[0], 0.9, 1e-6);
   EXPECT_NEAR(p[1], -1.9, 1e-4);
+  // An element whose moments restarted (a ZeRO shard lost with its server) takes a first step
+  // again: eta against its gradient's sign, while its neighbour, 50 steps into its history, moves
+  // by its bias-corrected ratio (here well under eta: its gradient just grew 100-fold).
+  std::vector<double> q{0.0, 0.0}, h;
+  AdamState run;
+  for (int i = 0; i < 50; ++i) {
+    h = {1e-3, 1e-3};
+    adam_step(q, h, run, 0.1);
+  }
+  run.m[1] = run.v[1] = 0.0;
+  run.restarted_at = {0, run.step};
+  const std::vector<double> q0 = q;
+  h = {0.1, 0.1};
+  adam_step(q, h, run, 0.1);
+  EXPECT_NEAR(q0[1] - q[1], 0.1, 1e-6);
+  const double c1 = 1 - std::pow(0.9, 51), c2 = 1 - std::pow(0.999, 51);
+  EXPECT_NEAR(q0[0] - q[0], 0.1 * (run.m[0] / c1) / (std::sqrt(run.v[0] / c2) + 1e-8), 1e-12);
+  EXPECT_GT(std::abs((q0[0] - q[0]) - (q0[1] - q[1])), 1e-3);
 }
