@@ -84,10 +84,16 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
                 sim::format_bytes(c["restored_bytes"].get<double>()).c_str(), c["updates_lost"].get<long>());
     if (f.contains("sync")) {
       const auto& y = f["sync"];
-      std::printf("averaging     jobs of %d sessions every %d steps: %ld session averagings, %s sent, %s each on average "
-                  "(waiting for the slowest replica included)\n",
-                  y["replicas"].get<int>(), y["every"].get<int>(), y["averagings"].get<long>(), sim::format_bytes(y["bytes"].get<double>()).c_str(),
-                  sim::format_duration(y["mean_seconds"].get<double>()).c_str());
+      if (y.value("zero", 0) > 0)
+        std::printf("ZeRO-%d        jobs of %d sessions on the mean gradient every step: %ld session synchronizations (gradient "
+                    "then parameter shards), %s sent, %s each on average (waiting for the slowest replica included)\n",
+                    y["zero"].get<int>(), y["replicas"].get<int>(), y["averagings"].get<long>(), sim::format_bytes(y["bytes"].get<double>()).c_str(),
+                    sim::format_duration(y["mean_seconds"].get<double>()).c_str());
+      else
+        std::printf("averaging     jobs of %d sessions every %d steps: %ld session averagings, %s sent, %s each on average "
+                    "(waiting for the slowest replica included)\n",
+                    y["replicas"].get<int>(), y["every"].get<int>(), y["averagings"].get<long>(), sim::format_bytes(y["bytes"].get<double>()).c_str(),
+                    sim::format_duration(y["mean_seconds"].get<double>()).c_str());
     }
     if (f.contains("loss")) {  // workload.fine_tuning.loss: the proxy that trained for real
       const auto& l = f["loss"];

@@ -721,10 +721,11 @@ struct SwarmSimulation::Impl {
     job_leave(jobs[static_cast<std::size_t>(sc.workload.fine_tuning->job_of(k))]);
   }
 
-  /// Session k's part of its job's averaging after step `step` (seed 002, section 2.4.2, step 3):
-  /// it waits for the job's other sessions, its servers send their adapters to the servers of the
-  /// other sessions' chains that hold the same blocks (each server its messages one after
-  /// another, all servers at once), and it waits until every session's messages arrived.
+  /// Session k's part of its job's synchronization after step `step` (seed 002, section 2.4.2, step
+  /// 3): it waits for the job's other sessions, its servers send their adapters to the servers of
+  /// the other sessions' chains that hold the same blocks (each server its messages one after
+  /// another, all servers at once), and it waits until every session's messages arrived. Under
+  /// ZeRO (seed 002, section 2) that happens twice: gradient shards, then parameter shards.
   void sync_adapters(int k, int step, const Chain& chain, const TrainingStep& price) {
     const FineTuningSpec& ft = *sc.workload.fine_tuning;
     JobBarrier& job = jobs[static_cast<std::size_t>(ft.job_of(k))];
@@ -739,19 +740,23 @@ struct SwarmSimulation::Impl {
       }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
-    std::vector<sg4::ActorPtr> senders;
-    for (std::size_t i = 0; i < sends.size(); ++i) {
-      if (i > 0 && sends[i].from == sends[i - 1].from) continue;  // the first message of each server
-      senders.push_back(sg4::Actor::create("sync-" + std::to_string(k), platform->host(S + k % C), [this, &sends, &sent, &price, i, k, step] {
-        Rng rng = Rng(sc.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
-        for (std::size_t j = i; j < sends.size() && sends[j].from == sends[i].from; ++j) {
-          const double bytes = price.checkpoint_bytes(sends[j].blocks.size());
-          if (deliver(sends[j].from, sends[j].to, bytes, k, step, rng) == Delivery::Ok) sent += bytes;
-        }
-      }));
+    for (int round = 0; round < price.sync_rounds(); ++round) {
+      if (round > 0) job_arrive(job);  // ZeRO: each shard's owner has every gradient of it and updates it
+      std::vector<sg4::ActorPtr> senders;
+      for (std::size_t i = 0; i < sends.size(); ++i) {
+        if (i > 0 && sends[i].from == sends[i - 1].from) continue;  // the first message of each server
+        senders.push_back(sg4::Actor::create("sync-" + std::to_string(k), platform->host(S + k % C), [this, &sends, &sent, &price, i, k, step, with, round] {
+          Rng rng = Rng(sc.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
+          if (round > 0) rng = rng.split(static_cast<std::uint64_t>(round));
+          for (std::size_t j = i; j < sends.size() && sends[j].from == sends[i].from; ++j) {
+            const double bytes = price.sync_bytes(sends[j].blocks.size(), with);
+            if (deliver(sends[j].from, sends[j].to, bytes, k, step, rng) == Delivery::Ok) sent += bytes;
+          }
+        }));
+      }
+      for (const sg4::ActorPtr& a : senders) a->join();
     }
-    for (const sg4::ActorPtr& a : senders) a->join();
-    job_arrive(job);  // every server now holds its peers' adapters and averages them
+    job_arrive(job);  // every server now holds its peers' adapters (or shards) and averages (or takes) them
     signals.on_adapters_synced(AdaptersSynced{now(), k, step, sent, now() - t0, ft.job_of(k), with});
   }
 

@@ -948,11 +948,12 @@ class FlowSwarm {
   }
   /// One server's messages of an averaging, one after another; counts `done` down at the end.
   Process sync_sender(const std::vector<AdapterExchange>* sends, std::size_t i, int k, int step, const TrainingStep* price, double* sent,
-                      JobBarrier* done) {
+                      JobBarrier* done, int with, int round) {
     Rng rng = Rng(sc_.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
+    if (round > 0) rng = rng.split(static_cast<std::uint64_t>(round));
     const std::vector<AdapterExchange>& s = *sends;
     for (std::size_t j = i; j < s.size() && s[j].from == s[i].from; ++j) {
-      const double bytes = price->checkpoint_bytes(s[j].blocks.size());
+      const double bytes = price->sync_bytes(s[j].blocks.size(), with);
       if (co_await deliver(s[j].from, s[j].to, bytes, latencies_.one_way(s[j].from, s[j].to), k, step, rng) == Delivery::Ok) *sent += bytes;
     }
     if (++done->arrived >= done->active) release_job(*done);
@@ -972,14 +973,17 @@ class FlowSwarm {
       }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
-    JobBarrier done;
-    done.active = 1;  // this session, then one per sending server
-    for (std::size_t i = 0; i < sends.size(); ++i)
-      if (i == 0 || sends[i].from != sends[i - 1].from) ++done.active;
-    for (std::size_t i = 0; i < sends.size(); ++i)
-      if (i == 0 || sends[i].from != sends[i - 1].from) start_now(sync_sender(&sends, i, k, step, &price, &sent, &done));
-    co_await Meet{this, &done};
-    co_await Meet{this, &job};  // every server now holds its peers' adapters and averages them
+    for (int round = 0; round < price.sync_rounds(); ++round) {
+      if (round > 0) co_await Meet{this, &job};  // ZeRO: each shard's owner has every gradient of it and updates it
+      JobBarrier done;
+      done.active = 1;  // this session, then one per sending server
+      for (std::size_t i = 0; i < sends.size(); ++i)
+        if (i == 0 || sends[i].from != sends[i - 1].from) ++done.active;
+      for (std::size_t i = 0; i < sends.size(); ++i)
+        if (i == 0 || sends[i].from != sends[i - 1].from) start_now(sync_sender(&sends, i, k, step, &price, &sent, &done, with, round));
+      co_await Meet{this, &done};
+    }
+    co_await Meet{this, &job};  // every server now holds its peers' adapters (or shards) and averages (or takes) them
     signals_.on_adapters_synced(AdaptersSynced{now_, k, step, sent, now_ - t0, ft.job_of(k), with});
     co_return true;
   }

@@ -281,6 +281,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
     if (ft->replicas > 1)  // data-parallel jobs: their averagings (seed 002, section 2.4.2, step 3)
       out["fine_tuning"]["sync"] = {{"replicas", ft->replicas},
                                     {"every", ft->sync_every},
+                                    {"zero", ft->zero},
                                     {"averagings", t.syncs},
                                     {"bytes", t.sync_bytes},
                                     {"mean_seconds", t.syncs > 0 ? t.sync_seconds / static_cast<double>(t.syncs) : 0.0},

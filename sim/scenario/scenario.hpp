@@ -90,7 +90,8 @@ struct TraceArrival {
 /// sends them to the client, which restores them into a replacement after a failure. With
 /// `replicas` > 1, consecutive sessions form a data-parallel job: each trains the same adapters on
 /// its own batch along its own chain, and every `sync_every` steps they meet and average them
-/// (section 2.4.2, step 3: "nodes synchronize their updates across the network").
+/// (section 2.4.2, step 3: "nodes synchronize their updates across the network"), or, under ZeRO,
+/// apply the job's mean gradient every step.
 /// workload.fine_tuning.loss: the run also trains a small proxy of the model for real, so that it
 /// reports the loss its events lead to (gpu/fine_tuning_proxy.hpp).
 struct LossProxySpec {
@@ -108,6 +109,12 @@ struct FineTuningSpec {
   int checkpoint_every = 0;                       ///< steps between checkpoints of the adapters to the client (0 = never)
   int replicas = 1;                               ///< sessions per data-parallel job (sessions k / replicas train together)
   int sync_every = 1;                             ///< steps between the job's averagings of its adapters (replicas > 1)
+  /// ZeRO stage of a data-parallel job (seed 002, section 2: "ZeRO ... to split the optimizer state,
+  /// gradients, and parameters across nodes"): 0 averages local updates every sync_every steps; 1
+  /// and 2 make every step synchronous (the job's gradients are reduce-scattered, each replica's
+  /// server updates its 1/R shard, the shards are all-gathered), the optimizer state partitioned
+  /// across the R replicas (1) and the gradients too (2).
+  int zero = 0;
   std::optional<LossProxySpec> loss;              ///< train a proxy for real and report its loss
   /// The job of session k.
   int job_of(int session) const { return session / replicas; }

@@ -77,7 +77,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "fine_tuning"}},
-      {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every", "replicas", "sync_every", "loss"}},
+      {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every", "replicas", "sync_every", "zero", "loss"}},
       {"loss", {"width", "vocab", "sequences", "tokens", "learning_rate"}},
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
@@ -872,6 +872,13 @@ void read_fine_tuning(Reader& r, const json& v, WorkloadSpec& w) {
   f.sync_every = static_cast<int>(r.integer(v, "sync_every", fp, false, 1, 100000000).value_or(1));
   if (f.replicas == 1 && v.contains("sync_every"))
     r.error(fp + ".sync_every", "only applies to data-parallel jobs (\"replicas\" above 1): a lone session has nothing to average with");
+  f.zero = static_cast<int>(r.integer(v, "zero", fp, false, 0, 2).value_or(0));
+  if (f.zero > 0 && f.replicas == 1)
+    r.error(fp + ".zero", "partitions the optimizer state across a data-parallel job's replicas: it needs \"replicas\" above 1");
+  if (f.zero > 0 && f.sync_every != 1)
+    r.error(fp + ".sync_every", "ZeRO (\"zero\": " + std::to_string(f.zero) +
+                                    ") applies the job's mean gradient every step: \"sync_every\" must be 1 or left out, got " +
+                                    std::to_string(f.sync_every));
   if (const json* t = Reader::get(v, "targets")) {
     const std::vector<std::pair<std::string, gpu::LoraTarget>> names{
         {"qkv", gpu::kLoraQkv}, {"o", gpu::kLoraO}, {"gate_up", gpu::kLoraGateUp}, {"down", gpu::kLoraDown}};

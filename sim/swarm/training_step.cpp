@@ -26,8 +26,10 @@ double TrainingStep::backward_s(const gpu::DeviceSpec& dev, int n_blocks) const 
   const double per_block = forward_s(dev, 1)  // the recomputed forward
                            + cost_.ops_seconds(dev, gpu::block_backward_ops(m, work_)) +
                            cost_.ops_seconds(dev, gpu::adapter_backward_ops(m, ft.adapter, work_));
-  // seed 002, eq. 7: one update of every adapter parameter the server holds for the session.
-  return n_blocks * per_block + cost_.ops_seconds(dev, gpu::optimizer_ops(n_blocks * params_per_block_, ft.optimizer));
+  // seed 002, eq. 7: one update of every adapter parameter the server holds for the session; under
+  // ZeRO, of its 1/replicas shard (priced here, though it runs once the shard's gradients arrived).
+  const double updated = n_blocks * params_per_block_ / (ft.zero > 0 ? ft.replicas : 1);
+  return n_blocks * per_block + cost_.ops_seconds(dev, gpu::optimizer_ops(updated, ft.optimizer));
 }
 
 double TrainingStep::embed_s(const gpu::DeviceSpec& dev) const {
@@ -39,6 +41,12 @@ double TrainingStep::loss_s(const gpu::DeviceSpec& dev) const {
 }
 
 double TrainingStep::checkpoint_bytes(int n_blocks) const { return 4.0 * params_per_block_ * n_blocks; }
+
+int TrainingStep::sync_rounds() const { return sc_.workload.fine_tuning->zero > 0 ? 2 : 1; }
+
+double TrainingStep::sync_bytes(int n_blocks, int members) const {
+  return sc_.workload.fine_tuning->zero > 0 ? checkpoint_bytes(n_blocks) / std::max(1, members) : checkpoint_bytes(n_blocks);
+}
 
 AdapterLedger::AdapterLedger(int n_layers, int checkpoint_every)
     : since_saved_(static_cast<std::size_t>(n_layers), 0),
@@ -109,7 +117,11 @@ std::optional<std::vector<AdapterExchange>> peer_copies(const Chain& peer, int t
 
 double training_bytes_per_block(const Scenario& sc) {
   const FineTuningSpec& ft = *sc.workload.fine_tuning;
-  const double state = gpu::adapter_params_per_block(sc.model, ft.adapter) * gpu::training_bytes_per_param(ft.optimizer);
+  // Per parameter: 4 bytes of FP32 value, 4 of gradient, and the optimizer's state (8 under Adam).
+  const double optimizer_state = gpu::training_bytes_per_param(ft.optimizer) - 8.0;
+  const double replicas = static_cast<double>(ft.replicas);
+  const double per_param = 4.0 + 4.0 / (ft.zero >= 2 ? replicas : 1.0) + optimizer_state / (ft.zero >= 1 ? replicas : 1.0);
+  const double state = gpu::adapter_params_per_block(sc.model, ft.adapter) * per_param;
   const double saved_input = static_cast<double>(sc.workload.batch_size) * sc.workload.prompt_tokens * sc.model.hidden_state_bytes_per_token();
   return state + saved_input;
 }

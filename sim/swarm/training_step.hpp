@@ -38,6 +38,15 @@ class TrainingStep {
   /// Payload of a checkpoint or a restore of `n_blocks` blocks' adapters: their FP32 parameters
   /// (the optimizer's moments restart with a restored adapter).
   double checkpoint_bytes(int n_blocks) const;
+  /// Rounds of messages in one synchronization of a data-parallel job, each ending when every
+  /// replica's messages arrived: 1 for an averaging (every server sends its adapters), 2 under ZeRO
+  /// (the gradients' shards reduce-scattered, then the updated parameter shards all-gathered).
+  int sync_rounds() const;
+  /// Payload of one synchronization message for `n_blocks` blocks that the sender shares with one
+  /// peer, `members` replicas taking part: their FP32 adapters (averaging), or under ZeRO a
+  /// 1/members shard of them (the peer's shard of the gradient, then the sender's updated shard of
+  /// the parameters; FP32 both).
+  double sync_bytes(int n_blocks, int members) const;
 
  private:
   const Scenario& sc_;
@@ -106,6 +115,7 @@ std::optional<std::vector<AdapterExchange>> peer_copies(const Chain& peer, int t
 
 /// Bytes a fine-tuning session holds on each block of its chain: the adapter's parameters,
 /// gradients and optimizer state, and the block's input of the step, kept for the backward pass.
+/// Under ZeRO a server holds 1/replicas of the optimizer state (stage 1) and of the gradients (2).
 double training_bytes_per_block(const Scenario& sc);
 
 }  // namespace swarmsim::sim

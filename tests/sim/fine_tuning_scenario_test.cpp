@@ -215,3 +215,55 @@ TEST(AdapterExchanges, ServersSendTheBlocksTheyShareWithTheOtherChain) {
   EXPECT_EQ(adapter_exchanges(peer, mine), back);
   EXPECT_TRUE(adapter_exchanges(mine, mine).empty());
 }
+
+// ZeRO (seed 002, section 2): stages 1 and 2 need a data-parallel job that synchronizes every step.
+TEST(FineTuningScenario, ZeroNeedsReplicasAndASynchronizationEveryStep) {
+  const std::string rel = "fine-tuning/lora-llama3-8b.json";  // 4 sessions
+  const Scenario sc = shipped(rel, {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "2"}});
+  EXPECT_EQ(sc.workload.fine_tuning->zero, 2);
+  EXPECT_EQ(sc.workload.fine_tuning->sync_every, 1);
+  EXPECT_EQ(shipped(rel).workload.fine_tuning->zero, 0);
+  EXPECT_TRUE(has_error(errors(rel, {{"workload.fine_tuning.zero", "1"}}),
+                        "workload.fine_tuning.zero: partitions the optimizer state across a data-parallel job's replicas: it needs \"replicas\" above 1"));
+  const auto every = errors(rel, {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "1"}, {"workload.fine_tuning.sync_every", "5"}});
+  EXPECT_TRUE(has_error(every, "workload.fine_tuning.sync_every: ZeRO (\"zero\": 1) applies the job's mean gradient every step")) << joined(every);
+  const auto three = errors(rel, {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "3"}});
+  EXPECT_TRUE(has_error(three, "workload.fine_tuning.zero")) << joined(three);
+  EXPECT_TRUE(has_error(errors(rel, {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "\"1\""}}), "workload.fine_tuning.zero"));
+}
+
+// Per adapter parameter a server holds its FP32 value and gradient and Adam's two FP32 moments;
+// ZeRO-1 keeps 1/R of the moments, ZeRO-2 1/R of the gradient too. Worked by hand for R = 4.
+TEST(FineTuningScenario, ZeroHoldsAShareOfTheOptimizerStateAndTheGradients) {
+  const std::string rel = "fine-tuning/lora-llama3-8b.json";
+  const double params = 294912.0, saved_input = 4.0 * 512 * 4096 * 2;
+  const auto held = [&](const char* zero, const char* optimizer) {
+    return training_bytes_per_block(shipped(rel, {{"workload.fine_tuning.replicas", "4"}, {"workload.fine_tuning.zero", zero},
+                                                  {"workload.fine_tuning.optimizer", optimizer}}));
+  };
+  EXPECT_DOUBLE_EQ(held("0", "\"adam\""), params * (4 + 4 + 8) + saved_input);
+  EXPECT_DOUBLE_EQ(held("1", "\"adam\""), params * (4 + 4 + 8.0 / 4) + saved_input);
+  EXPECT_DOUBLE_EQ(held("2", "\"adam\""), params * (4 + 4.0 / 4 + 8.0 / 4) + saved_input);
+  EXPECT_DOUBLE_EQ(held("1", "\"sgd\""), params * (4 + 4) + saved_input);  // SGD keeps no state to split
+  EXPECT_DOUBLE_EQ(held("2", "\"sgd\""), params * (4 + 4.0 / 4) + saved_input);
+}
+
+// An averaging sends each shared block's adapters once; ZeRO sends a 1/R shard twice (the gradient's,
+// then the updated parameters'), and its server updates only its shard.
+TEST(TrainingStep, ZeroSendsShardsInTwoRoundsAndUpdatesOneShard) {
+  const std::string rel = "fine-tuning/lora-llama3-8b.json";
+  const Scenario avg = shipped(rel, {{"workload.fine_tuning.replicas", "4"}});
+  const Scenario zero = shipped(rel, {{"workload.fine_tuning.replicas", "4"}, {"workload.fine_tuning.zero", "1"}});
+  const auto cost = make_cost_model(avg);
+  const TrainingStep a(avg, *cost), z(zero, *cost);
+  EXPECT_EQ(a.sync_rounds(), 1);
+  EXPECT_EQ(z.sync_rounds(), 2);
+  EXPECT_DOUBLE_EQ(a.sync_bytes(16, 4), 16 * 294912.0 * 4);
+  EXPECT_DOUBLE_EQ(z.sync_bytes(16, 4), 16 * 294912.0 * 4 / 4);
+  EXPECT_DOUBLE_EQ(z.sync_bytes(16, 3), 16 * 294912.0 * 4 / 3);  // a replica that left: the others split its shard
+  const auto& dev = *avg.nodes[0].device;
+  const double full = cost->ops_seconds(dev, swarmsim::gpu::optimizer_ops(16 * 294912.0, swarmsim::gpu::Optimizer::Adam));
+  const double shard = cost->ops_seconds(dev, swarmsim::gpu::optimizer_ops(16 * 294912.0 / 4, swarmsim::gpu::Optimizer::Adam));
+  EXPECT_GT(full, shard);
+  EXPECT_NEAR(a.backward_s(dev, 16) - z.backward_s(dev, 16), full - shard, 1e-12);
+}

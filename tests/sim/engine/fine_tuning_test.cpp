@@ -188,6 +188,56 @@ TEST(FineTuning, ADataParallelJobAveragesItsAdaptersAtEachMeeting) {
   EXPECT_LT(often["fine_tuning"]["trained_tokens_per_s"].get<double>(), m["fine_tuning"]["trained_tokens_per_s"].get<double>());
 }
 
+// ZeRO-1 on the same pairs (seed 002, section 2): a synchronization after every step, each in two
+// rounds of 1/2 shards (gradients, then parameters), so a step's messages carry as many bytes as
+// one averaging's but pay the meeting twice; and each server holds half of Adam's moments.
+TEST(FineTuning, ZeroSynchronizesEveryStepInTwoRoundsOfShards) {
+  const Scenario avg_sc = lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}});
+  const auto averaged = run_isolated(avg_sc, quiet()).metrics;  // before SimGrid runs here
+  const Scenario sc = lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "1"}});
+  const auto cost = make_cost_model(sc);
+  const TrainingStep price(sc, *cost);
+  SwarmSimulation sim(sc, cost);
+  std::map<int, Chain> chains;
+  std::map<int, std::vector<AdaptersSynced>> syncs;
+  sim.signals().on_chain_formed.connect([&](const ChainFormed& c) {
+    Chain chain;
+    for (std::size_t i = 0; i < c.servers.size(); ++i) chain.hops.push_back({c.servers[i], c.ranges[i]});
+    chains[c.session] = chain;
+  });
+  sim.signals().on_adapters_synced.connect([&](const AdaptersSynced& s) { syncs[s.session].push_back(s); });
+  const auto m = sim.run(quiet()).metrics;
+  EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
+  const int steps = sc.workload.fine_tuning->steps;
+  for (int k = 0; k < 4; ++k) {
+    double shards = 0, whole = 0;
+    for (const AdapterExchange& x : adapter_exchanges(chains[k], chains[k ^ 1])) {
+      shards += price.sync_bytes(x.blocks.size(), 2);
+      whole += price.checkpoint_bytes(x.blocks.size());
+    }
+    ASSERT_GT(shards, 0.0);
+    EXPECT_DOUBLE_EQ(2 * shards, whole);
+    ASSERT_EQ(syncs[k].size(), static_cast<std::size_t>(steps)) << "session " << k;
+    for (int i = 0; i < steps; ++i) {
+      EXPECT_EQ(syncs[k][static_cast<std::size_t>(i)].step, i);
+      EXPECT_DOUBLE_EQ(syncs[k][static_cast<std::size_t>(i)].bytes, 2 * shards) << "session " << k;
+    }
+  }
+  const auto& y = m["fine_tuning"]["sync"];
+  EXPECT_EQ(y["zero"].get<int>(), 1);
+  EXPECT_EQ(y["averagings"].get<int>(), 4 * steps);
+  EXPECT_DOUBLE_EQ(y["bytes"].get<double>(), averaged["fine_tuning"]["sync"]["bytes"].get<double>());
+  EXPECT_GT(y["mean_seconds"].get<double>(), averaged["fine_tuning"]["sync"]["mean_seconds"].get<double>());
+  // Memory: each server's peak is its sessions' blocks at the smaller training state.
+  const double ratio = training_bytes_per_block(sc) / training_bytes_per_block(avg_sc);
+  EXPECT_LT(ratio, 1.0);
+  for (std::size_t s = 0; s < m["nodes"].size(); ++s) {
+    const double was = averaged["nodes"][s]["kv_peak_bytes"].get<double>();
+    ASSERT_GT(was, 0.0);
+    EXPECT_NEAR(m["nodes"][s]["kv_peak_bytes"].get<double>() / was, ratio, 1e-12) << m["nodes"][s]["name"];
+  }
+}
+
 // Both servers of blocks 16-31 fail: every session fails, and a session whose job partner failed
 // first completes a step its partner never did: its averaging after that step no longer waited
 // for the partner.
