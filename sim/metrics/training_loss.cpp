@@ -1,5 +1,6 @@
 #include "sim/metrics/training_loss.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace swarmsim::sim {
@@ -28,6 +29,7 @@ TrainingLoss::TrainingLoss(const Scenario& sc) : sc_(sc) {
   proxy_ = std::make_unique<gpu::FineTuningProxy>(sc.model, ft.adapter, ft.optimizer, cfg, sc.seed);
   eval_tokens_ = proxy_->batch(kHeldOutStream, 0, kHeldOutFactor * l.sequences);
   eval_teacher_ = proxy_->teacher(eval_tokens_);
+  zero_ = ft.zero > 0;
 }
 
 void TrainingLoss::connect(SimSignals& s) {
@@ -61,15 +63,21 @@ void TrainingLoss::updated(const AdaptersUpdated& e) {
   // A session's step s trains on batch s of its own data; a step retried after a failure is the same batch.
   const std::vector<int> tokens = proxy_->batch(static_cast<std::uint64_t>(e.session), static_cast<std::uint64_t>(e.step));
   const std::vector<double> teacher = proxy_->teacher(tokens);
-  v.losses.push_back(proxy_->step(v.actual, tokens, teacher));
+  // Under ZeRO the gradient waits in the adapters for the job's synchronization, which applies the mean.
+  const auto train = [&](Adapters& a) { return zero_ ? proxy_->gradient(a, tokens, teacher) : proxy_->step(a, tokens, teacher); };
+  v.losses.push_back(train(v.actual));
   if (signals_) signals_->on_training_loss(TrainingLossMeasured{e.t, e.session, e.step, v.losses.back()});
-  if (v.intact) v.intact_losses.push_back(proxy_->step(*v.intact, tokens, teacher));
-  if (v.recovering >= 0) {  // after a restore: has the held-out loss come back?
-    RestoreEffect& r = restores_[static_cast<std::size_t>(v.recovering)];
-    if (held_out(e.session, false) <= r.before) {
-      r.recovered_after = static_cast<int>(v.losses.size()) - r.updates_at;
-      v.recovering = -1;
-    }
+  if (v.intact) v.intact_losses.push_back(train(*v.intact));
+  if (!zero_) follow_recovery(e.session);
+}
+
+void TrainingLoss::follow_recovery(int session) {
+  SessionValues& v = sessions_.at(session);
+  if (v.recovering < 0) return;  // after a restore: has the held-out loss come back?
+  RestoreEffect& r = restores_[static_cast<std::size_t>(v.recovering)];
+  if (held_out(session, false) <= r.before) {
+    r.recovered_after = static_cast<int>(v.losses.size()) - r.updates_at;
+    v.recovering = -1;
   }
 }
 
@@ -86,13 +94,25 @@ void TrainingLoss::moved(const AdaptersMoved& e) {
   RestoreEffect effect{e.session, e.step + 1, e.updates_lost, e.blocks, e.from_peer, false, held_out(e.session, false), 0.0};
   effect.from_checkpoint = !e.from_peer && v.saved[static_cast<std::size_t>(e.blocks.start)].has_value();
   effect.updates_at = static_cast<int>(v.losses.size());
+  effect.t = e.t;
   const SessionValues* peer = e.from_peer ? &values(e.peer) : nullptr;
+  const FineTuningSpec& ft = *sc_.workload.fine_tuning;
   blocks([&](std::size_t b) {
     if (peer)
       v.actual.blocks[b] = peer->actual.blocks[b];
     else
       v.actual.blocks[b] = v.saved[b] ? *v.saved[b] : proxy_->initial().blocks[b];
-    proxy_->restart_moments(v.actual, static_cast<int>(b));  // a restored adapter's moments restart
+    for (auto& [value, grad] : v.actual.blocks[b].tensors()) std::fill(grad->begin(), grad->end(), 0.0);  // a peer's pending gradient stays its own
+    if (!zero_) {
+      proxy_->restart_moments(v.actual, static_cast<int>(b));  // a restored adapter's moments restart
+      return;
+    }
+    // ZeRO: the failed server held the job's only copy of the session's shard of these blocks'
+    // moments; every replica's updates of that shard restart from it, the other shards are kept.
+    if (peer) v.actual.moments[b] = peer->actual.moments[b];
+    for (auto& [k, m] : sessions_)
+      if (ft.job_of(k) == ft.job_of(e.session))
+        proxy_->restart_moment_shard(m.actual, static_cast<int>(b), e.session % ft.replicas, ft.replicas);
   });
   effect.after = held_out(e.session, false);
   if (effect.after <= effect.before)
@@ -107,9 +127,35 @@ void TrainingLoss::synced(const AdaptersSynced& e) {
   std::vector<int>& members = meetings_[{e.job, e.step}];
   members.push_back(e.session);
   if (static_cast<int>(members.size()) < e.with) return;
-  average(members, false);
-  if (diverged_) average(members, true);
+  if (zero_) {
+    apply_mean_gradient(members, false);
+    if (diverged_) apply_mean_gradient(members, true);
+    for (int k : members) follow_recovery(k);
+  } else {
+    average(members, false);
+    if (diverged_) average(members, true);
+  }
   meetings_.erase({e.job, e.step});
+}
+
+void TrainingLoss::apply_mean_gradient(const std::vector<int>& members, bool intact) {
+  const auto adapters = [&](int k) -> Adapters& {
+    SessionValues& v = sessions_.at(k);
+    return intact ? *v.intact : v.actual;
+  };
+  const std::size_t n_blocks = adapters(members.front()).blocks.size();
+  for (std::size_t b = 0; b < n_blocks; ++b) {
+    std::vector<std::vector<std::pair<std::vector<double>*, std::vector<double>*>>> t;
+    for (int k : members) t.push_back(adapters(k).blocks[b].tensors());
+    for (std::size_t i = 0; i < t.front().size(); ++i)
+      for (std::size_t j = 0; j < t.front()[i].second->size(); ++j) {
+        double s = 0.0;
+        for (const auto& m : t) s += (*m[i].second)[j];
+        const double mean_grad = s / static_cast<double>(members.size());
+        for (auto& m : t) (*m[i].second)[j] = mean_grad;
+      }
+  }
+  for (int k : members) proxy_->apply(adapters(k));
 }
 
 void TrainingLoss::average(const std::vector<int>& members, bool intact) {
@@ -173,8 +219,13 @@ nlohmann::json TrainingLoss::to_json() const {
     }
     sessions.push_back({{"session", k}, {"updates", v.losses.size()}, {"final", fin}, {"final_if_nothing_lost", intact}, {"step_losses", v.losses}});
   }
+  // In time order, sessions restored at the same instant by number (engines may signal them in either order).
+  std::vector<RestoreEffect> in_order = restores_;
+  std::stable_sort(in_order.begin(), in_order.end(), [](const RestoreEffect& a, const RestoreEffect& b) {
+    return a.t != b.t ? a.t < b.t : a.session < b.session;
+  });
   nlohmann::json restores = nlohmann::json::array();
-  for (const RestoreEffect& r : restores_)
+  for (const RestoreEffect& r : in_order)
     restores.push_back({{"session", r.session},
                         {"step", r.step},
                         {"blocks", {r.blocks.start, r.blocks.end}},

@@ -3,7 +3,8 @@
 // proxy of the model (gpu/fine_tuning_proxy.hpp) really trains, one session's adapters per session,
 // following the run's adapter events in simulated-time order: each step's update (eq. 7), each
 // checkpoint, each restore after a failure (from the checkpoint, from scratch, or from a peer
-// replica), each averaging of a data-parallel job. Beside it, the same run with nothing lost (the
+// replica), each averaging of a data-parallel job (or, under ZeRO, each step on the job's mean
+// gradient). Beside it, the same run with nothing lost (the
 // restores ignored) gives the loss the failures cost. Timing is untouched: the simulation prices
 // every step; this only follows its values.
 #include <map>
@@ -62,11 +63,17 @@ class TrainingLoss {
     double before = 0.0, after = 0.0;
     int recovered_after = -1;  ///< updates until the held-out loss was back at `before` (-1: not before the run or the session's next restore ended it)
     int updates_at = 0;        ///< the session's updates when it was restored
+    double t = 0.0;            ///< when (s)
   };
   SessionValues& values(int session);
   /// The first restore: from here on the run that lost nothing is followed apart.
   void diverge();
+  /// An averaging: every member's adapters become the members' mean.
   void average(const std::vector<int>& members, bool intact);
+  /// ZeRO's step (seed 002, section 2): every member applies eq. 7 to the members' mean gradient.
+  void apply_mean_gradient(const std::vector<int>& members, bool intact);
+  /// After session k's update: has its held-out loss come back from its last restore?
+  void follow_recovery(int session);
 
   const Scenario& sc_;
   std::unique_ptr<gpu::FineTuningProxy> proxy_;
@@ -74,6 +81,7 @@ class TrainingLoss {
   std::vector<double> eval_teacher_;
   std::map<int, SessionValues> sessions_;
   std::map<std::pair<int, int>, std::vector<int>> meetings_;  ///< (job, step) -> sessions averaged so far
+  bool zero_ = false;  ///< ZeRO: updates wait for the job's mean gradient
   SimSignals* signals_ = nullptr;
   bool diverged_ = false;
   std::vector<RestoreEffect> restores_;

@@ -155,3 +155,99 @@ TEST(TrainingLoss, ARestoreRecordsItsJumpAndTheUpdatesThatWonItBack) {
     EXPECT_EQ(r["updates_to_recover"].get<int>(), won_back);
   EXPECT_GT(won_back, 0) << "sixteen updates win back eight";
 }
+
+namespace {
+
+/// The 4-block proxy scenario as data-parallel pairs under ZeRO-1.
+Scenario zero_pairs() {
+  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json",
+                                   {{"workload.fine_tuning.loss", "{}"}, {"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "1"}});
+  sc.model.n_layers = 4;
+  return sc;
+}
+
+std::vector<double> moments(const FineTuningProxy::Adapters& a, int block) {
+  std::vector<double> v;
+  for (const auto& s : a.moments[static_cast<std::size_t>(block)]) v.insert(v.end(), s.m.begin(), s.m.end());
+  return v;
+}
+
+}  // namespace
+
+// ZeRO (seed 002, section 2): an update only computes the session's gradient; once every replica
+// met, each applies eq. 7 (Adam) to the job's mean gradient, so the replicas stay equal. Checked
+// against the same arithmetic done by hand on a second proxy.
+TEST(TrainingLoss, UnderZeroEveryReplicaStepsOnTheJobsMeanGradient) {
+  const Scenario sc = zero_pairs();
+  TrainingLoss loss(sc);
+  loss.updated({0, 0, 0});
+  loss.updated({0, 1, 0});
+  EXPECT_EQ(flat(loss.adapters(0, false), 2), flat(loss.proxy().initial(), 2));  // nothing applied before the meeting
+  ASSERT_EQ(loss.step_losses(1).size(), 1u);
+  loss.synced(AdaptersSynced{0, 0, 0, 1.0, 0.0, 0, 2});
+  EXPECT_EQ(flat(loss.adapters(0, false), 2), flat(loss.proxy().initial(), 2));  // waits for the other replica
+  loss.synced(AdaptersSynced{0, 1, 0, 1.0, 0.0, 0, 2});
+
+  FineTuningProxy by_hand(sc.model, sc.workload.fine_tuning->adapter, sc.workload.fine_tuning->optimizer, swarmsim::gpu::ProxyConfig{}, sc.seed);
+  FineTuningProxy::Adapters a = by_hand.initial(), b = by_hand.initial();
+  const auto tokens0 = by_hand.batch(0, 0), tokens1 = by_hand.batch(1, 0);
+  EXPECT_DOUBLE_EQ(by_hand.gradient(a, tokens0, by_hand.teacher(tokens0)), loss.step_losses(0)[0]);
+  by_hand.gradient(b, tokens1, by_hand.teacher(tokens1));
+  for (std::size_t blk = 0; blk < a.blocks.size(); ++blk) {
+    auto ta = a.blocks[blk].tensors(), tb = b.blocks[blk].tensors();
+    for (std::size_t t = 0; t < ta.size(); ++t)
+      for (std::size_t i = 0; i < ta[t].second->size(); ++i) (*ta[t].second)[i] = ((*ta[t].second)[i] + (*tb[t].second)[i]) / 2;
+  }
+  by_hand.apply(a);
+  for (int blk = 0; blk < 4; ++blk) {
+    EXPECT_EQ(flat(loss.adapters(0, false), blk), flat(a, blk)) << "block " << blk;
+    EXPECT_EQ(flat(loss.adapters(1, false), blk), flat(a, blk)) << "block " << blk;
+  }
+  EXPECT_NE(flat(a, 2), flat(by_hand.initial(), 2));
+}
+
+// Under ZeRO a failed server held the job's only copy of its session's shard of the moments: a
+// peer restore gives back the adapters whole, and every replica's moments of that shard restart
+// (the other shard is kept), so the replicas still step alike afterwards.
+TEST(TrainingLoss, UnderZeroARestoreRestartsTheLostShardOfTheJobsMoments) {
+  TrainingLoss loss(zero_pairs());
+  for (int step = 0; step < 2; ++step) {
+    loss.updated({0, 0, step});
+    loss.updated({0, 1, step});
+    loss.synced(AdaptersSynced{0, 0, step, 1.0, 0.0, 0, 2});
+    loss.synced(AdaptersSynced{0, 1, step, 1.0, 0.0, 0, 2});
+  }
+  const std::vector<double> before = moments(loss.adapters(0, false), 0);
+  ASSERT_EQ(before, moments(loss.adapters(1, false), 0));
+  AdaptersMoved m = restored(1, 2, {0, 2}, 0);
+  m.from_peer = true;
+  m.peer = 0;
+  loss.moved(m);
+  const std::vector<double> after0 = moments(loss.adapters(0, false), 0), after1 = moments(loss.adapters(1, false), 0);
+  EXPECT_EQ(after0, after1);
+  // Each tensor's second half is session 1's shard: zero now; the first half is kept. Over the
+  // block's tensors, some of each half moved from 0 before.
+  const auto& states = loss.adapters(0, false).moments[0];
+  std::size_t at = 0;
+  int kept = 0, cleared = 0;
+  for (const auto& s : states) {
+    const std::size_t n = s.m.size();
+    for (std::size_t i = 0; i < n; ++i, ++at) {
+      if (i < n / 2) {
+        EXPECT_EQ(after0[at], before[at]);
+        kept += before[at] != 0.0;
+      } else {
+        EXPECT_EQ(after0[at], 0.0);
+        cleared += before[at] != 0.0;
+      }
+    }
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(cleared, 0);
+  EXPECT_EQ(moments(loss.adapters(0, false), 3), moments(loss.adapters(1, false), 3));  // blocks not restored keep all
+  loss.updated({0, 0, 2});
+  loss.updated({0, 1, 2});
+  loss.synced(AdaptersSynced{0, 0, 2, 1.0, 0.0, 0, 2});
+  loss.synced(AdaptersSynced{0, 1, 2, 1.0, 0.0, 0, 2});
+  for (int blk = 0; blk < 4; ++blk) EXPECT_EQ(flat(loss.adapters(0, false), blk), flat(loss.adapters(1, false), blk)) << "block " << blk;
+}

@@ -689,6 +689,16 @@ TEST(FlowEngine, MatchesSimGridOnFineTuning) {
     const auto d = differences(simgrid, flowed, 1e-9);
     EXPECT_TRUE(d.empty()) << "replicas 2, sync_every " << every << ": " << d.size() << " differences:" << lines(d);
   }
+  {  // ZeRO-2 pairs with the failure: two rounds of shards every step, the proxy on the mean gradient
+    const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.replicas", "2"},
+                                                                                           {"workload.fine_tuning.zero", "2"},
+                                                                                           {"workload.fine_tuning.steps", "12"},
+                                                                                           {"workload.fine_tuning.loss", R"({"sequences": 1, "tokens": 8})"}}));
+    EXPECT_FALSE(simgrid["fine_tuning"]["loss"]["restores"].empty());
+    EXPECT_EQ(simgrid["fine_tuning"]["sync"]["averagings"].get<int>(), 4 * 12);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << "ZeRO-2: " << d.size() << " differences:" << lines(d);
+  }
   {  // the loss proxy follows both engines' updates, restores from peers and averagings alike
     const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.replicas", "2"},
                                                                                            {"workload.fine_tuning.sync_every", "3"},
