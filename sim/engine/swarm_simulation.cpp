@@ -740,17 +740,22 @@ struct SwarmSimulation::Impl {
       }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
+    std::vector<int> unreachable;  // servers that acknowledged nothing: not sent to again in this synchronization
     for (int round = 0; round < price.sync_rounds(); ++round) {
       if (round > 0) job_arrive(job);  // ZeRO: each shard's owner has every gradient of it and updates it
       std::vector<sg4::ActorPtr> senders;
       for (std::size_t i = 0; i < sends.size(); ++i) {
         if (i > 0 && sends[i].from == sends[i - 1].from) continue;  // the first message of each server
-        senders.push_back(sg4::Actor::create("sync-" + std::to_string(k), platform->host(S + k % C), [this, &sends, &sent, &price, i, k, step, with, round] {
+        senders.push_back(sg4::Actor::create("sync-" + std::to_string(k), platform->host(S + k % C),
+                                             [this, &sends, &sent, &unreachable, &price, i, k, step, with, round] {
           Rng rng = Rng(sc.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
           if (round > 0) rng = rng.split(static_cast<std::uint64_t>(round));
           for (std::size_t j = i; j < sends.size() && sends[j].from == sends[i].from; ++j) {
+            if (std::find(unreachable.begin(), unreachable.end(), sends[j].to) != unreachable.end()) continue;
             const double bytes = price.sync_bytes(sends[j].blocks.size(), with);
-            if (deliver(sends[j].from, sends[j].to, bytes, k, step, rng) == Delivery::Ok) sent += bytes;
+            const Delivery d = deliver(sends[j].from, sends[j].to, bytes, k, step, rng);
+            if (d == Delivery::Ok) sent += bytes;
+            if (d == Delivery::ReceiverFailed) unreachable.push_back(sends[j].to);
           }
         }));
       }

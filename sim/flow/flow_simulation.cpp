@@ -948,13 +948,16 @@ class FlowSwarm {
   }
   /// One server's messages of an averaging, one after another; counts `done` down at the end.
   Process sync_sender(const std::vector<AdapterExchange>* sends, std::size_t i, int k, int step, const TrainingStep* price, double* sent,
-                      JobBarrier* done, int with, int round) {
+                      JobBarrier* done, int with, int round, std::vector<int>* unreachable) {
     Rng rng = Rng(sc_.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
     if (round > 0) rng = rng.split(static_cast<std::uint64_t>(round));
     const std::vector<AdapterExchange>& s = *sends;
     for (std::size_t j = i; j < s.size() && s[j].from == s[i].from; ++j) {
+      if (std::find(unreachable->begin(), unreachable->end(), s[j].to) != unreachable->end()) continue;
       const double bytes = price->sync_bytes(s[j].blocks.size(), with);
-      if (co_await deliver(s[j].from, s[j].to, bytes, latencies_.one_way(s[j].from, s[j].to), k, step, rng) == Delivery::Ok) *sent += bytes;
+      const Delivery d = co_await deliver(s[j].from, s[j].to, bytes, latencies_.one_way(s[j].from, s[j].to), k, step, rng);
+      if (d == Delivery::Ok) *sent += bytes;
+      if (d == Delivery::ReceiverFailed) unreachable->push_back(s[j].to);
     }
     if (++done->arrived >= done->active) release_job(*done);
   }
@@ -973,6 +976,7 @@ class FlowSwarm {
       }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
+    std::vector<int> unreachable;  // servers that acknowledged nothing: not sent to again in this synchronization
     for (int round = 0; round < price.sync_rounds(); ++round) {
       if (round > 0) co_await Meet{this, &job};  // ZeRO: each shard's owner has every gradient of it and updates it
       JobBarrier done;
@@ -980,7 +984,7 @@ class FlowSwarm {
       for (std::size_t i = 0; i < sends.size(); ++i)
         if (i == 0 || sends[i].from != sends[i - 1].from) ++done.active;
       for (std::size_t i = 0; i < sends.size(); ++i)
-        if (i == 0 || sends[i].from != sends[i - 1].from) start_now(sync_sender(&sends, i, k, step, &price, &sent, &done, with, round));
+        if (i == 0 || sends[i].from != sends[i - 1].from) start_now(sync_sender(&sends, i, k, step, &price, &sent, &done, with, round, &unreachable));
       co_await Meet{this, &done};
     }
     co_await Meet{this, &job};  // every server now holds its peers' adapters (or shards) and averages (or takes) them

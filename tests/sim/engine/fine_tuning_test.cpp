@@ -238,6 +238,25 @@ TEST(FineTuning, ZeroSynchronizesEveryStepInTwoRoundsOfShards) {
   }
 }
 
+// One job of four replicas under ZeRO-1 whose server 3090-b0 fails while the job synchronizes
+// after step 6: the senders give a server up once per synchronization (three unanswered attempts),
+// not once per message to it, and the job goes on (it was three give-ups, 96 s, before).
+TEST(FineTuning, ASynchronizationGivesUpOnADeadServerOnce) {
+  const Scenario sc = swarmsim::test::shipped_scenario("fine-tuning/lora-llama3-8b-jobs.json", {{"workload.fine_tuning.loss", "null"},
+                                                                                                  {"workload.fine_tuning.replicas", "4"},
+                                                                                                  {"workload.fine_tuning.sync_every", "1"},
+                                                                                                  {"workload.fine_tuning.zero", "1"}});
+  SwarmSimulation sim(sc, make_cost_model(sc));
+  std::map<std::pair<int, int>, int> given_up;  // (session, step) -> give-ups
+  sim.signals().on_transfer_retried.connect([&](const TransferRetried& r) {
+    if (r.given_up) ++given_up[{r.session, r.step}];
+  });
+  const auto m = sim.run(quiet()).metrics;
+  EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
+  ASSERT_FALSE(given_up.empty());  // the failure did strike during a synchronization
+  for (const auto& [at, n] : given_up) EXPECT_EQ(n, 1) << "session " << at.first << ", step " << at.second;
+}
+
 // Both servers of blocks 16-31 fail: every session fails, and a session whose job partner failed
 // first completes a step its partner never did: its averaging after that step no longer waited
 // for the partner.
