@@ -138,6 +138,16 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
         break;
       }
   }
+  if (const auto& ft = sc.workload.fine_tuning; ft && ft->replicas >= 3 && ft->sync_every == 1 && ft->zero == 0) {
+    // Averaging every step is synchronous training by the costlier exchange (seed 002, section 2's ZeRO).
+    const int r = ft->replicas;
+    advice.push_back({"workload.fine_tuning.zero",
+                      "is 0 and jobs of " + std::to_string(r) + " replicas average every step: each server sends its adapters to " +
+                          std::to_string(r - 1) + " peers. ZeRO (\"zero\": 1) also synchronizes every step, on the mean gradient, " +
+                          "but sends each peer a 1/" + std::to_string(r) + " shard twice (2/" + std::to_string(r) +
+                          " of the bytes) and holds 1/" + std::to_string(r) + " of the optimizer state per server " +
+                          "(docs/fine-tuning.md, \"ZeRO\")."});
+  }
   return advice;
 }
 

@@ -151,3 +151,19 @@ TEST(ScenarioAdvice, FineTuningWithoutCheckpointsLosesItsAdaptersToAFailure) {
   EXPECT_TRUE(shipped({{"workload.fine_tuning.checkpoint_every", "0"}, {"events", "[]"}}).empty());  // nothing fails
   EXPECT_TRUE(shipped({{"workload.fine_tuning.checkpoint_every", "0"}, {"workload.fine_tuning.replicas", "2"}}).empty());  // replicas give them back
 }
+
+// Jobs of three or more replicas that average every step: ZeRO synchronizes as often for fewer bytes.
+TEST(ScenarioAdvice, JobsThatAverageEveryStepHearOfZero) {
+  const auto shipped = [](std::vector<Override> o) {
+    return scenario_advisories(load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json", o));
+  };
+  const std::vector<Advisory> a = shipped({{"workload.fine_tuning.replicas", "4"}});
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].path, "workload.fine_tuning.zero");
+  EXPECT_NE(a[0].message.find("jobs of 4 replicas average every step: each server sends its adapters to 3 peers"), std::string::npos)
+      << a[0].message;
+  EXPECT_NE(a[0].message.find("2/4 of the bytes"), std::string::npos) << a[0].message;
+  EXPECT_TRUE(shipped({{"workload.fine_tuning.replicas", "4"}, {"workload.fine_tuning.zero", "1"}}).empty());
+  EXPECT_TRUE(shipped({{"workload.fine_tuning.replicas", "4"}, {"workload.fine_tuning.sync_every", "5"}}).empty());
+  EXPECT_TRUE(shipped({{"workload.fine_tuning.replicas", "2"}}).empty());  // the same bytes at two
+}
