@@ -76,9 +76,13 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
     std::printf("step          %s\n", latency_line(f["step_time_s"]).c_str());
     if (const auto& b = f["step_breakdown_s"]; b["steps"].get<long>() > 0)
       std::printf("  mean        %s = %s\n", sim::format_duration(b["latency"].get<double>()).c_str(), breakdown_line(b).c_str());
-    std::printf("device time   forward %s, backward %s, loss %s\n", sim::format_duration(f["device_seconds"]["forward"].get<double>()).c_str(),
+    std::printf("device time   forward %s, backward %s, loss %s", sim::format_duration(f["device_seconds"]["forward"].get<double>()).c_str(),
                 sim::format_duration(f["device_seconds"]["backward"].get<double>()).c_str(),
                 sim::format_duration(f["device_seconds"]["loss"].get<double>()).c_str());
+    if (const auto& d = f["device_seconds"]; d.contains("client_forward"))  // split learning
+      std::printf("; the clients' own blocks: forward %s, backward %s", sim::format_duration(d["client_forward"].get<double>()).c_str(),
+                  sim::format_duration(d["client_backward"].get<double>()).c_str());
+    std::printf("\n");
     std::printf("checkpoints   %ld saved (%s), %ld restored into replacements (%s), %ld adapter updates lost\n", c["saved"].get<long>(),
                 sim::format_bytes(c["saved_bytes"].get<double>()).c_str(), c["restored"].get<long>(),
                 sim::format_bytes(c["restored_bytes"].get<double>()).c_str(), c["updates_lost"].get<long>());

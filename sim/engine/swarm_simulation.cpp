@@ -736,7 +736,9 @@ struct SwarmSimulation::Impl {
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
       if (const Chain* peer = training_chains[static_cast<std::size_t>(p)]; p != k && peer) {
         ++with;
-        for (const AdapterExchange& x : adapter_exchanges(chain, *peer)) sends.push_back(x);
+        const int mine = sc.first_served_block();  // split learning: the clients' blocks too
+        for (const AdapterExchange& x : adapter_exchanges(with_client_blocks(chain, S + k % C, mine), with_client_blocks(*peer, S + p % C, mine)))
+          sends.push_back(x);
       }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
@@ -869,9 +871,11 @@ struct SwarmSimulation::Impl {
           throw HopFailed{static_cast<int>(h), since};
         }
       };
+      const int mine = sc.first_served_block();  // split learning: the client trains blocks [0, mine) itself (seed 002, eq. 24)
       for (int step = 0; step < ft.steps; ++step) {
         stage = "training step " + std::to_string(step);
         compute(client, price.embed_s(client_dev), k, step, {}, "embed");
+        if (mine > 0) compute(client, price.forward_s(client_dev, mine), k, step, {}, "client_forward");
         bool backward = false;
         std::size_t h = 0;  // forward: the next hop; backward: one past the next hop
         int prev = client;
@@ -899,8 +903,9 @@ struct SwarmSimulation::Impl {
               leg(prev, static_cast<int>(std::min(h, n - 1)), h - 1, price.gradient_bytes(), price.backward_s(dev, hop.blocks.size()), "backward", step);
               prev = hop.server;
               --h;
-            } else {  // the first server acknowledges the step
-              if (deliver(prev, client, 0.0, k, step, rng) != Delivery::Ok) throw HopFailed{0, now()};
+            } else {  // the first server acknowledges the step (with split learning: sends the client its gradient)
+              if (deliver(prev, client, mine > 0 ? price.gradient_bytes() : 0.0, k, step, rng) != Delivery::Ok) throw HopFailed{0, now()};
+              if (mine > 0) compute(client, price.backward_s(client_dev, mine), k, step, {}, "client_backward");
               break;
             }
           } catch (const HopFailed& failed) {

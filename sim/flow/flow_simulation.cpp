@@ -972,7 +972,9 @@ class FlowSwarm {
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
       if (const Chain* peer = training_chains_[static_cast<std::size_t>(p)]; p != k && peer) {
         ++with;
-        for (const AdapterExchange& x : adapter_exchanges(chain, *peer)) sends.push_back(x);
+        const int mine = sc_.first_served_block();  // split learning: the clients' blocks too
+        for (const AdapterExchange& x : adapter_exchanges(with_client_blocks(chain, S_ + k % C_, mine), with_client_blocks(*peer, S_ + p % C_, mine)))
+          sends.push_back(x);
       }
     std::stable_sort(sends.begin(), sends.end(), [](const AdapterExchange& a, const AdapterExchange& b) { return a.from < b.from; });
     double sent = 0.0;
@@ -1067,9 +1069,11 @@ class FlowSwarm {
       std::vector<char> restore(chain->hops.size(), 0);  // a replacement's adapters come from the client first
       const SessionRoute route{k, client, req, shape.kv_per_block, rng, *chain, reservations, failed_seen, attempt, who};
       double last_step = arrival;
+      const int mine = sc_.first_served_block();  // split learning: the client trains blocks [0, mine) itself (seed 002, eq. 24)
       for (int step = 0; step < ft.steps; ++step) {
         stage = "training step " + std::to_string(step);
         if (const double embed_s = price.embed_s(client_dev); embed_s > 0) co_await computed(client, embed_s, k, step, {}, "embed");
+        if (mine > 0) co_await computed(client, price.forward_s(client_dev, mine), k, step, {}, "client_forward");
         bool backward = false;
         std::size_t h = 0;  // forward: the next hop; backward: one past the next hop
         int prev = client;
@@ -1085,8 +1089,12 @@ class FlowSwarm {
               prev = client;
               continue;
             }
-          } else if (backward && h == 0) {
-            if (co_await deliver(prev, client, 0.0, latencies_.one_way(prev, client), k, step, rng) == Delivery::Ok) break;
+          } else if (backward && h == 0) {  // with split learning the first server sends the client its gradient
+            if (co_await deliver(prev, client, mine > 0 ? price.gradient_bytes() : 0.0, latencies_.one_way(prev, client), k, step, rng) ==
+                Delivery::Ok) {
+              if (mine > 0) co_await computed(client, price.backward_s(client_dev, mine), k, step, {}, "client_backward");
+              break;
+            }
             failed = HopFailed{0, now_};
           } else {
             const std::size_t at = backward ? h - 1 : h;

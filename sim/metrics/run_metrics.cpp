@@ -67,6 +67,8 @@ void RunMetrics::connect(SimSignals& s) {
       if (what == "forward") training_.forward_s += e.device_seconds;
       if (what == "backward") training_.backward_s += e.device_seconds;
       if (what == "loss") training_.loss_s += e.device_seconds;
+      if (what == "client_forward") training_.client_forward_s += e.device_seconds;
+      if (what == "client_backward") training_.client_backward_s += e.device_seconds;
     }
     p.contention += beyond(e.end - e.start, e.device_seconds);
   });
@@ -277,6 +279,10 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
         {"checkpoints",
          {{"every", ft->checkpoint_every}, {"saved", t.saved}, {"saved_bytes", t.saved_bytes}, {"restored", t.restored},
           {"restored_bytes", t.restored_bytes}, {"updates_lost", t.updates_lost}}}};
+    if (sc_.first_served_block() > 0) {  // split learning: the clients trained their own blocks (seed 002, eq. 24)
+      out["fine_tuning"]["device_seconds"]["client_forward"] = t.client_forward_s;
+      out["fine_tuning"]["device_seconds"]["client_backward"] = t.client_backward_s;
+    }
     if (loss_) out["fine_tuning"]["loss"] = loss_->to_json();
     if (ft->replicas > 1)  // data-parallel jobs: their averagings (seed 002, section 2.4.2, step 3)
       out["fine_tuning"]["sync"] = {{"replicas", ft->replicas},

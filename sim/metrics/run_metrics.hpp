@@ -100,6 +100,7 @@ class RunMetrics {
     StepBreakdown steps;
     LatencyHistogram step_time;
     double forward_s = 0.0, backward_s = 0.0, loss_s = 0.0;  ///< device seconds by leg
+    double client_forward_s = 0.0, client_backward_s = 0.0;   ///< split learning: the clients' own blocks
     long saved = 0, restored = 0, updates_lost = 0;
     double saved_bytes = 0.0, restored_bytes = 0.0;
     long syncs = 0;                               ///< sessions' parts in their jobs' averagings

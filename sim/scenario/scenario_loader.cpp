@@ -25,6 +25,7 @@
 #include "sim/pricing.hpp"
 #include "sim/routing/swarm_view.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/training_step.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim {
@@ -1300,8 +1301,10 @@ void check_swarm(Reader& r, Scenario& sc) {
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
       if (sc.nodes[i].dishonest && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
         r.error(r.node_path[i] + ".dishonest", "a dishonest server's wrong outputs are drawn per generated token, which" + why + "they generate none");
-    if (privacy.client_blocks > 0 || privacy.noisy())
-      r.error("policy.privacy", "split learning" + why + "the clients would train adapters on their own blocks too, which is not modelled");
+    if (privacy.noisy())
+      r.error("policy.privacy.differential_privacy", "noise on the released hidden states" + why +
+                                                         "a training step's activations and gradients cross the split, and noising them is not modelled "
+                                                         "(split learning alone, \"client_blocks\", is)");
     if (ft->replicas > 1 && sc.workload.sessions % ft->replicas != 0)
       r.error("workload.fine_tuning.replicas", std::to_string(ft->replicas) + " sessions per job do not divide workload.sessions (" +
                                                    std::to_string(sc.workload.sessions) + "): every job needs all its replicas");
@@ -1399,14 +1402,16 @@ void check_swarm(Reader& r, Scenario& sc) {
                                                 std::to_string(m.n_layers) + " blocks of " + m.name +
                                                 " to the swarm; expected at most " + std::to_string(m.n_layers - 1));
   } else if (privacy.client_blocks > 0) {
-    const RouteRequest one{0, sc.workload.batch_size, sc.workload.prompt_tokens, sc.workload.new_tokens};
+    RouteRequest one{0, sc.workload.batch_size, sc.workload.prompt_tokens, sc.workload.new_tokens};
+    if (sc.workload.fine_tuning) one.training_bytes_per_block = training_bytes_per_block(sc);  // adapters and saved inputs, not a KV cache
     const double need = privacy.client_blocks * (m.block_weight_bytes() + one.kv_bytes_per_block(m));
+    const char* state = sc.workload.fine_tuning ? "weights and one session's training state" : "weights and one session's KV cache";
     for (std::size_t i = 0; i < sc.clients.size(); ++i) {
       const gpu::DeviceSpec* d = sc.clients[i].device;
       if (d && need > usable_memory_bytes(*d, sc.overheads))
         r.error("policy.privacy.client_blocks",
-                std::to_string(privacy.client_blocks) + " blocks of " + m.name + " need " + format_bytes(need) +
-                    " (weights and one session's KV cache) on every client, but " + at_index("clients", i) + " (" +
+                std::to_string(privacy.client_blocks) + " blocks of " + m.name + " need " + format_bytes(need) + " (" + state +
+                    ") on every client, but " + at_index("clients", i) + " (" +
                     sc.clients[i].name + ", " + d->name + ") has " + format_bytes(usable_memory_bytes(*d, sc.overheads)) +
                     " usable (device memory minus overheads.runtime_memory)");
     }

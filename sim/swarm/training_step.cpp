@@ -102,6 +102,16 @@ std::vector<AdapterExchange> adapter_exchanges(const Chain& mine, const Chain& p
   return out;
 }
 
+Chain with_client_blocks(const Chain& chain, int client, int client_blocks) {
+  if (client_blocks <= 0) return chain;
+  Chain out;
+  out.cost = chain.cost;
+  out.hops.reserve(chain.hops.size() + 1);
+  out.hops.push_back({client, BlockRange{0, client_blocks}});
+  out.hops.insert(out.hops.end(), chain.hops.begin(), chain.hops.end());
+  return out;
+}
+
 std::optional<std::vector<AdapterExchange>> peer_copies(const Chain& peer, int to, BlockRange blocks) {
   std::vector<AdapterExchange> out;
   int held = 0;

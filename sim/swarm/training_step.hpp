@@ -101,6 +101,11 @@ struct AdapterExchange {
 /// the order of `mine`'s hops then `peer`'s. A server in both hops keeps its copy: no message.
 std::vector<AdapterExchange> adapter_exchanges(const Chain& mine, const Chain& peer);
 
+/// `chain` with, under split learning, the client's own blocks [0, client_blocks) as a first hop
+/// on host `client` (seed 002, eq. 24: the client trains adapters on them too), so that a job's
+/// synchronization exchanges them between the sessions' clients; `chain` itself without.
+Chain with_client_blocks(const Chain& chain, int client, int client_blocks);
+
 /// The messages by which a replacement copies adapters from peer session `peer` of its job.
 struct PeerCopies {
   int peer = -1;

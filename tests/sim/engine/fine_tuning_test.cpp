@@ -147,6 +147,73 @@ TEST(FineTuning, ASessionThatCannotHoldItsTrainingStateIsRefused) {
       << m["sessions"]["failures"][0]["reason"];
 }
 
+// Split learning (seed 002, eq. 24): the client runs its two blocks forward with their adapters
+// before the chain, and, once the first server sends it the gradient of their output, backward;
+// the servers train blocks 2-31. Priced as the servers' legs are, on the client's device.
+TEST(FineTuning, UnderSplitLearningTheClientTrainsItsOwnBlocks) {
+  const auto whole = run_isolated(lora({kNoFailure, {"workload.sessions", "1"}}), quiet()).metrics;  // before SimGrid runs here
+  const Scenario sc = lora({kNoFailure, {"workload.sessions", "1"}, {"policy.privacy.client_blocks", "2"}});
+  const auto cost = make_cost_model(sc);
+  const TrainingStep price(sc, *cost);
+  SwarmSimulation sim(sc, cost);
+  std::map<int, std::vector<std::pair<std::string, int>>> legs;
+  std::vector<ChainFormed> chains;
+  std::vector<TransferSpan> transfers;
+  int bad_prices = 0;
+  const int client = static_cast<int>(sc.nodes.size());
+  const auto& client_dev = *sc.clients[0].device;
+  sim.signals().on_chain_formed.connect([&](const ChainFormed& c) { chains.push_back(c); });
+  sim.signals().on_compute.connect([&](const ComputeSpan& c) {
+    legs[c.step].emplace_back(c.what, c.host);
+    const std::string what = c.what;
+    if (what == "client_forward" || what == "client_backward") {
+      const double want = what == "client_forward" ? price.forward_s(client_dev, 2) : price.backward_s(client_dev, 2);
+      bad_prices += std::abs(c.device_seconds - want) > 1e-12 * want || c.host != client;
+    }
+  });
+  sim.signals().on_transfer.connect([&](const TransferSpan& t) { transfers.push_back(t); });
+  const auto m = sim.run(quiet()).metrics;
+  ASSERT_EQ(chains.size(), 1u);
+  const std::vector<int>& servers = chains[0].servers;
+  ASSERT_EQ(servers.size(), 2u);
+  EXPECT_EQ(chains[0].ranges[0].start, 2);
+  const int steps = sc.workload.fine_tuning->steps;
+  for (const auto& [step, seq] : legs) {
+    const std::vector<std::pair<std::string, int>> want{{"embed", client},           {"client_forward", client}, {"forward", servers[0]},
+                                                        {"forward", servers[1]},     {"loss", client},           {"backward", servers[1]},
+                                                        {"backward", servers[0]},    {"client_backward", client}};
+    EXPECT_EQ(seq, want) << "step " << step;
+  }
+  EXPECT_EQ(bad_prices, 0);
+  int gradients_to_client = 0;
+  for (const TransferSpan& t : transfers)
+    gradients_to_client += t.from == servers[0] && t.to == client && t.bytes == price.gradient_bytes() + sc.overheads.header_bytes;
+  EXPECT_EQ(gradients_to_client, steps);
+  const auto& d = m["fine_tuning"]["device_seconds"];
+  EXPECT_NEAR(d["client_forward"].get<double>(), steps * price.forward_s(client_dev, 2), 1e-9);
+  EXPECT_NEAR(d["client_backward"].get<double>(), steps * price.backward_s(client_dev, 2), 1e-9);
+  EXPECT_FALSE(whole["fine_tuning"]["device_seconds"].contains("client_forward"));
+}
+
+// Under split learning a data-parallel job also averages the clients' own blocks: the sessions'
+// clients exchange them, one message per pair of sessions on different clients.
+TEST(FineTuning, UnderSplitLearningAJobAveragesItsClientsBlocksToo) {
+  const Scenario sc = lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.sync_every", "3"}, {"policy.privacy.client_blocks", "2"}});
+  ASSERT_GE(sc.clients.size(), 2u);  // sessions 0 and 1 come from different clients
+  const auto cost = make_cost_model(sc);
+  const TrainingStep price(sc, *cost);
+  SwarmSimulation sim(sc, cost);
+  const int S = static_cast<int>(sc.nodes.size());
+  int client_exchanges = 0;
+  sim.signals().on_transfer.connect([&](const TransferSpan& t) {
+    client_exchanges += t.from >= S && t.to >= S && t.bytes == price.checkpoint_bytes(2) + sc.overheads.header_bytes;
+  });
+  const auto m = sim.run(quiet()).metrics;
+  EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
+  const int meetings = sc.workload.fine_tuning->steps / 3;
+  EXPECT_EQ(client_exchanges, 4 * meetings);  // each session's client sends its peer's client blocks 0-1 at each meeting
+}
+
 // Two jobs of two sessions average their adapters every 3 steps on a static swarm. Each session
 // takes part in steps / 3 averagings; the sessions of a job leave each one at the same time (the
 // second meeting); and what a session's servers send is their adapters of the blocks they share

@@ -708,6 +708,16 @@ TEST(FlowEngine, MatchesSimGridOnFineTuning) {
     const auto d = differences(simgrid, flowed, 1e-9);
     EXPECT_TRUE(d.empty()) << "ZeRO-1, one job of four: " << d.size() << " differences:" << lines(d);
   }
+  {  // split learning: the clients train blocks 0-1 and exchange them at each averaging; with the failure
+    const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.replicas", "2"},
+                                                                                           {"workload.fine_tuning.sync_every", "2"},
+                                                                                           {"policy.privacy.client_blocks", "2"},
+                                                                                           {"workload.fine_tuning.loss", "null"}}));
+    EXPECT_GT(simgrid["fine_tuning"]["device_seconds"]["client_backward"].get<double>(), 0.0);
+    EXPECT_GT(simgrid["fine_tuning"]["checkpoints"]["restored"].get<int>(), 0);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << "split learning: " << d.size() << " differences:" << lines(d);
+  }
   {  // the loss proxy follows both engines' updates, restores from peers and averagings alike
     const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.replicas", "2"},
                                                                                            {"workload.fine_tuning.sync_every", "3"},
