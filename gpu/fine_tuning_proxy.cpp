@@ -22,6 +22,22 @@ std::vector<double> uniform(std::uint64_t seed, std::uint64_t stream, std::size_
   return v;
 }
 
+/// SplitMix64's finalizer: a well-mixed 64-bit hash.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/// A standard normal draw for element `i` of noise stream (seed, stream), by Box-Muller.
+double hashed_normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t i) {
+  const std::uint64_t base = mix(seed ^ mix(stream ^ 0x4E015EULL));
+  const double u1 = (static_cast<double>(mix(base ^ (2 * i)) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+  const double u2 = static_cast<double>(mix(base ^ (2 * i + 1)) >> 11) * 0x1.0p-53;       // [0, 1)
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
 /// Log-softmax of each row of `z` [rows x n] in place.
 void log_softmax(std::vector<double>& z, int rows, int n) {
   for (int r = 0; r < rows; ++r) {
@@ -134,9 +150,13 @@ std::vector<double> FineTuningProxy::teacher(const std::vector<int>& tokens) con
   return p;
 }
 
-double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt) const {
+double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt,
+                             std::optional<std::uint64_t> noise_stream) const {
   std::vector<double> h = embed(tokens), normed, inv;
-  for (std::size_t l = 0; l < blocks_.size(); ++l) h = blocks_[l].forward(h, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    if (noise_stream && noisy() && l == static_cast<std::size_t>(cfg_.release_after)) release(h, *noise_stream);
+    h = blocks_[l].forward(h, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
+  }
   std::vector<double> lp = head(h, normed, inv);
   const int rows = static_cast<int>(tokens.size());
   log_softmax(lp, rows, m_.vocab);
@@ -146,17 +166,59 @@ double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens,
   return kl / rows;
 }
 
-double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt) {
-  const double loss = gradient(ad, tokens, pt);
+double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream) {
+  const double loss = gradient(ad, tokens, pt, noise_stream);
   apply(ad);
   return loss;
 }
 
-double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt) {
+bool FineTuningProxy::noisy() const {
+  return cfg_.noise_sigma > 0 && cfg_.release_after > 0 && cfg_.release_after < static_cast<int>(blocks_.size());
+}
+
+void FineTuningProxy::release(std::vector<double>& h, std::uint64_t noise_stream) const {
+  const auto W = static_cast<std::size_t>(m_.hidden);
+  for (std::size_t r = 0; r * W < h.size(); ++r) {
+    double* row = &h[r * W];
+    double ss = 0.0;
+    for (std::size_t i = 0; i < W; ++i) ss += row[i] * row[i];
+    const double norm = std::sqrt(ss);
+    const double scale = norm > cfg_.clip_norm ? cfg_.clip_norm / norm : 1.0;  // seed 002, eq. 25: clip to C, then noise
+    for (std::size_t i = 0; i < W; ++i) row[i] = row[i] * scale + cfg_.noise_sigma * hashed_normal(seed_, noise_stream, r * W + i);
+  }
+}
+
+std::vector<double> FineTuningProxy::release_backward(const std::vector<double>& before, const std::vector<double>& dz) const {
+  const auto W = static_cast<std::size_t>(m_.hidden);
+  std::vector<double> du = dz;  // the noise is added: its gradient passes unchanged
+  for (std::size_t r = 0; r * W < before.size(); ++r) {
+    const double* u = &before[r * W];
+    const double* g = &dz[r * W];
+    double ss = 0.0, dot = 0.0;
+    for (std::size_t i = 0; i < W; ++i) {
+      ss += u[i] * u[i];
+      dot += u[i] * g[i];
+    }
+    const double norm = std::sqrt(ss);
+    if (norm <= cfg_.clip_norm) continue;
+    // z = C u / |u|: dz/du = (C / |u|) (I - u u^T / |u|^2).
+    const double s = cfg_.clip_norm / norm;
+    for (std::size_t i = 0; i < W; ++i) du[r * W + i] = s * (g[i] - u[i] * dot / ss);
+  }
+  return du;
+}
+
+double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream) {
   const int W = m_.hidden, V = m_.vocab, rows = static_cast<int>(tokens.size());
+  const bool noisy = this->noisy();
+  const auto released = static_cast<std::size_t>(cfg_.release_after);
   std::vector<std::vector<double>> inputs(blocks_.size());  // each block's input, kept for its backward pass
-  std::vector<double> h = embed(tokens), normed, inv;
+  std::vector<double> h = embed(tokens), normed, inv, before_release;
   for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    if (noisy && l == released) {  // the client's blocks end here: it releases their output
+      before_release = h;
+      release(h, noise_stream);
+    }
     inputs[l] = h;
     h = blocks_[l].forward(h, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
   }
@@ -183,7 +245,10 @@ double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, c
     for (int i = 0; i < W; ++i) dot += dn[static_cast<std::size_t>(i)] * hr[i];
     for (int i = 0; i < W; ++i) dh[static_cast<std::size_t>(r) * W + i] = v * dn[static_cast<std::size_t>(i)] - hr[i] * v * v * v * dot / W;
   }
-  for (std::size_t l = blocks_.size(); l-- > 0;) dh = blocks_[l].backward(inputs[l], dh, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
+  for (std::size_t l = blocks_.size(); l-- > 0;) {
+    dh = blocks_[l].backward(inputs[l], dh, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
+    if (noisy && l == released) dh = release_backward(before_release, dh);  // seed 002, eq. 24 across the split
+  }
   return kl / rows;
 }
 

@@ -6,6 +6,7 @@
 // random token sequences, and a session's adapters learn to match its next-token distributions.
 // The loss is KL(teacher || student) averaged over positions, in nats: 0 once they match.
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "gpu/adapter.hpp"
@@ -23,6 +24,12 @@ struct ProxyConfig {
   int sequences = 2;    ///< sequences per training step
   int tokens = 16;      ///< tokens per sequence
   double learning_rate = 3e-4;  ///< eta of eq. 7
+  /// Split learning under differential privacy (seed 002, eq. 25): with noise_sigma > 0, in training
+  /// steps the hidden states the client releases after its blocks [0, release_after) are clipped row
+  /// by row to L2 norm clip_norm and get N(0, noise_sigma^2) per element before the next block.
+  int release_after = 0;
+  double clip_norm = 0.0;
+  double noise_sigma = 0.0;
 };
 
 /// The proxy of `served` (a Llama-style dense model): its depth, RoPE base and norm epsilon; four
@@ -51,14 +58,19 @@ class FineTuningProxy {
   std::vector<int> batch(std::uint64_t stream, std::uint64_t index, int sequences = 0) const;
   /// The teacher's next-token distributions on `tokens` [positions x vocab].
   std::vector<double> teacher(const std::vector<int>& tokens) const;
-  /// Mean KL(teacher || model with `adapters`) over the positions of `tokens` (nats).
-  double loss(const Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs) const;
+  /// Mean KL(teacher || model with `adapters`) over the positions of `tokens` (nats). With a
+  /// `noise_stream` and ProxyConfig::noise_sigma, through the client's noisy release as served.
+  double loss(const Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs,
+              std::optional<std::uint64_t> noise_stream = std::nullopt) const;
   /// One training step: forward, loss, backward through every block, and eq. 7 on every adapter.
   /// Returns the loss before the update.
-  double step(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs);
+  /// `noise_stream` draws the release's noise (with ProxyConfig::noise_sigma): a step replayed with
+  /// the same stream sees the same noise.
+  double step(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs, std::uint64_t noise_stream = 0);
   /// step()'s first half: forward, loss and backward; the gradients add to those `adapters` holds.
   /// Returns the loss.
-  double gradient(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs);
+  double gradient(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs,
+                  std::uint64_t noise_stream = 0);
   /// step()'s second half: eq. 7 on every adapter from the gradients it holds, which then restart at 0.
   void apply(Adapters& adapters) const;
   /// The optimizer moments of block `b` restart (a restored adapter does not carry them).
@@ -70,10 +82,16 @@ class FineTuningProxy {
 
   const TransformerSpec& model() const { return m_; }
   const ProxyConfig& config() const { return cfg_; }
+  /// Whether the client's blocks' output is released through noise (ProxyConfig).
+  bool noisy() const;
 
  private:
   std::vector<double> embed(const std::vector<int>& tokens) const;
   int sequences_of(const std::vector<int>& tokens) const;
+  /// The client's release of `h` (its rows clipped and noised, ProxyConfig), in place.
+  void release(std::vector<double>& h, std::uint64_t noise_stream) const;
+  /// dL/d(the rows before release) from dL/d(the released rows) `dz`: back through the clipping.
+  std::vector<double> release_backward(const std::vector<double>& before, const std::vector<double>& dz) const;
   /// Final RMSNorm and LM head: logits [rows x vocab]; `normed` gets the normalized rows, `inv` 1/rms.
   std::vector<double> head(const std::vector<double>& h, std::vector<double>& normed, std::vector<double>& inv) const;
   TransformerSpec m_;

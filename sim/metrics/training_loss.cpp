@@ -1,13 +1,17 @@
 #include "sim/metrics/training_loss.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
+
+#include "sim/privacy/gaussian_mechanism.hpp"
 
 namespace swarmsim::sim {
 namespace {
 
 constexpr std::uint64_t kHeldOutStream = 0xFFFFF;  ///< data no session trains on
 constexpr int kHeldOutFactor = 4;                  ///< held-out sequences per training sequence
+constexpr std::uint64_t kHeldOutNoise = ~std::uint64_t{0};  ///< the held-out release's noise (no session step has it)
 
 double mean(const std::vector<double>& v) {
   double s = 0.0;
@@ -26,6 +30,15 @@ TrainingLoss::TrainingLoss(const Scenario& sc) : sc_(sc) {
   cfg.sequences = l.sequences;
   cfg.tokens = l.tokens;
   cfg.learning_rate = l.learning_rate;
+  if (const PrivacySpec& p = sc.policy.privacy; p.noisy() && p.client_blocks > 0) {
+    // Split learning's noise on what the client releases (seed 002, eq. 25), at the proxy's width:
+    // the clip norm shrinks by sqrt(width / hidden) and sigma per element is kept, so the noise
+    // stands to the clipped vector as in the served model.
+    const double c = p.clip_for(sc.model.hidden);
+    cfg.release_after = p.client_blocks;
+    cfg.clip_norm = c * std::sqrt(static_cast<double>(l.width) / sc.model.hidden);
+    cfg.noise_sigma = gaussian_mechanism_sigma(p.epsilon, p.delta, clipped_sensitivity(c));
+  }
   proxy_ = std::make_unique<gpu::FineTuningProxy>(sc.model, ft.adapter, ft.optimizer, cfg, sc.seed);
   eval_tokens_ = proxy_->batch(kHeldOutStream, 0, kHeldOutFactor * l.sequences);
   eval_teacher_ = proxy_->teacher(eval_tokens_);
@@ -64,7 +77,10 @@ void TrainingLoss::updated(const AdaptersUpdated& e) {
   const std::vector<int> tokens = proxy_->batch(static_cast<std::uint64_t>(e.session), static_cast<std::uint64_t>(e.step));
   const std::vector<double> teacher = proxy_->teacher(tokens);
   // Under ZeRO the gradient waits in the adapters for the job's synchronization, which applies the mean.
-  const auto train = [&](Adapters& a) { return zero_ ? proxy_->gradient(a, tokens, teacher) : proxy_->step(a, tokens, teacher); };
+  const std::uint64_t noise = (static_cast<std::uint64_t>(e.session) << 32) ^ static_cast<std::uint64_t>(e.step);  // split learning's noise
+  const auto train = [&](Adapters& a) {
+    return zero_ ? proxy_->gradient(a, tokens, teacher, noise) : proxy_->step(a, tokens, teacher, noise);
+  };
   v.losses.push_back(train(v.actual));
   if (signals_) signals_->on_training_loss(TrainingLossMeasured{e.t, e.session, e.step, v.losses.back()});
   if (v.intact) v.intact_losses.push_back(train(*v.intact));
@@ -187,7 +203,7 @@ const std::vector<double>& TrainingLoss::step_losses(int session) const {
 
 double TrainingLoss::held_out(int session, bool intact) const {
   const SessionValues& v = sessions_.at(session);
-  return proxy_->loss(intact && v.intact ? *v.intact : v.actual, eval_tokens_, eval_teacher_);
+  return proxy_->loss(intact && v.intact ? *v.intact : v.actual, eval_tokens_, eval_teacher_, kHeldOutNoise);
 }
 
 const gpu::FineTuningProxy::Adapters& TrainingLoss::adapters(int session, bool intact) const {
@@ -195,7 +211,7 @@ const gpu::FineTuningProxy::Adapters& TrainingLoss::adapters(int session, bool i
   return intact && v.intact ? *v.intact : v.actual;
 }
 
-double TrainingLoss::untrained() const { return proxy_->loss(proxy_->initial(), eval_tokens_, eval_teacher_); }
+double TrainingLoss::untrained() const { return proxy_->loss(proxy_->initial(), eval_tokens_, eval_teacher_, kHeldOutNoise); }
 
 nlohmann::json TrainingLoss::to_json() const {
   const gpu::TransformerSpec& m = proxy_->model();
@@ -240,7 +256,9 @@ nlohmann::json TrainingLoss::to_json() const {
   return {{"proxy",
            {{"hidden", m.hidden}, {"heads", m.n_heads}, {"kv_heads", m.n_kv_heads}, {"ffn", m.ffn}, {"blocks", m.n_layers}, {"vocab", m.vocab},
             {"sequences", c.sequences}, {"tokens", c.tokens}, {"learning_rate", c.learning_rate}}},
-          {"metric", "KL(teacher || adapted proxy), nats per position, on held-out sequences"},
+          {"metric", proxy_->noisy() ? "KL(teacher || adapted proxy), nats per position, on held-out sequences released through "
+                                       "the client's differential-privacy noise, as served"
+                                     : "KL(teacher || adapted proxy), nats per position, on held-out sequences"},
           {"untrained", untrained()},
           {"first_step", mean(firsts)},
           {"final", fin},

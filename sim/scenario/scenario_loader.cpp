@@ -1301,10 +1301,6 @@ void check_swarm(Reader& r, Scenario& sc) {
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
       if (sc.nodes[i].dishonest && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
         r.error(r.node_path[i] + ".dishonest", "a dishonest server's wrong outputs are drawn per generated token, which" + why + "they generate none");
-    if (privacy.noisy())
-      r.error("policy.privacy.differential_privacy", "noise on the released hidden states" + why +
-                                                         "a training step's activations and gradients cross the split, and noising them is not modelled "
-                                                         "(split learning alone, \"client_blocks\", is)");
     if (ft->replicas > 1 && sc.workload.sessions % ft->replicas != 0)
       r.error("workload.fine_tuning.replicas", std::to_string(ft->replicas) + " sessions per job do not divide workload.sessions (" +
                                                    std::to_string(sc.workload.sessions) + "): every job needs all its replicas");

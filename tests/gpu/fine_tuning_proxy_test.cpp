@@ -2,8 +2,12 @@
 // before its update, and eq. 7 really lowers the held-out distillation loss with either optimizer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "gpu/fine_tuning_proxy.hpp"
 #include "gpu/model_catalog.hpp"
+#include "tests/gpu/finite_difference.hpp"
 
 using namespace swarmsim::gpu;
 
@@ -67,3 +71,42 @@ INSTANTIATE_TEST_SUITE_P(Kinds, ProxyLearning,
                            return std::string(info.param.first == AdapterKind::Lora ? "Lora" : "Bottleneck") +
                                   (info.param.second == Optimizer::Adam ? "Adam" : "Sgd");
                          });
+
+// Split learning's noisy release (seed 002, eq. 25) inside a training step: with every row
+// clipped (a tiny C), the gradient of the adapters before the split goes back through the clipping
+// (eq. 24) and matches a central difference of the loss with the same noise; without noise and
+// clipping it equals the plain step's.
+TEST(FineTuningProxy, TheGradientCrossesTheNoisyReleaseByTheChainRule) {
+  ProxyConfig cfg;
+  cfg.release_after = 2;
+  cfg.clip_norm = 1e-2;
+  cfg.noise_sigma = 0.05;
+  const AdapterSpec lora{AdapterKind::Lora, 4, kLoraQkv | kLoraO};
+  FineTuningProxy p(shallow_llama(), lora, Optimizer::Adam, cfg, 5);
+  ASSERT_TRUE(p.noisy());
+  FineTuningProxy::Adapters ad = p.initial();
+  const std::vector<int> tokens = p.batch(0, 0);
+  const std::vector<double> teacher = p.teacher(tokens);
+  p.step(ad, tokens, teacher, 7);  // B != 0 now, so every factor has a gradient
+  FineTuningProxy::Adapters g = ad;
+  const double loss = p.gradient(g, tokens, teacher, 9);
+  EXPECT_DOUBLE_EQ(loss, p.loss(ad, tokens, teacher, 9));
+  EXPECT_NE(loss, p.loss(ad, tokens, teacher, 10));  // another stream, other noise
+  EXPECT_NE(loss, p.loss(ad, tokens, teacher));      // and none
+  for (int block : {0, 1, 3}) {  // before the split (through the release) and after it
+    auto params = ad.blocks[static_cast<std::size_t>(block)].tensors();
+    auto grads = g.blocks[static_cast<std::size_t>(block)].tensors();
+    for (std::size_t t = 0; t < params.size(); ++t)
+      for (std::size_t i = 0; i < params[t].first->size(); i += 37) {
+        const double fd = swarmsim::test::central_difference(*params[t].first, i, [&] { return p.loss(ad, tokens, teacher, 9); });
+        EXPECT_NEAR((*grads[t].second)[i], fd, 1e-6 * std::max(1.0, std::abs(fd))) << "block " << block << ", tensor " << t << ", element " << i;
+      }
+  }
+  // No noise and a clip no row reaches: the release is the identity.
+  ProxyConfig plain_cfg = cfg;
+  plain_cfg.clip_norm = 1e12;
+  plain_cfg.noise_sigma = 1e-300;
+  FineTuningProxy open(shallow_llama(), lora, Optimizer::Adam, plain_cfg, 5), plain(shallow_llama(), lora, Optimizer::Adam, ProxyConfig{}, 5);
+  FineTuningProxy::Adapters a = plain.initial(), b = plain.initial();
+  EXPECT_DOUBLE_EQ(open.step(a, tokens, teacher, 3), plain.step(b, tokens, teacher));
+}

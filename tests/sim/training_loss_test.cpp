@@ -4,10 +4,12 @@
 // nothing ignores the restores.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "sim/metrics/training_loss.hpp"
+#include "sim/privacy/gaussian_mechanism.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/sim/scenario_diagnostics.hpp"
 
@@ -250,4 +252,24 @@ TEST(TrainingLoss, UnderZeroARestoreRestartsTheLostShardOfTheJobsMoments) {
   loss.synced(AdaptersSynced{0, 0, 2, 1.0, 0.0, 0, 2});
   loss.synced(AdaptersSynced{0, 1, 2, 1.0, 0.0, 0, 2});
   for (int blk = 0; blk < 4; ++blk) EXPECT_EQ(flat(loss.adapters(0, false), blk), flat(loss.adapters(1, false), blk)) << "block " << blk;
+}
+
+// Split learning under differential privacy: the proxy releases its client blocks' output through
+// the scenario's noise at its own width (the clip norm scaled by sqrt(32 / 4096), sigma per element
+// kept), and the held-out loss is measured through that release, as served.
+TEST(TrainingLoss, SplitLearningsNoiseReachesTheProxyAtItsWidth) {
+  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json",
+                                   {{"workload.fine_tuning.loss", "{}"},
+                                    {"policy.privacy", R"({"client_blocks": 2, "differential_privacy": {"epsilon": 100}})"}});
+  sc.model.n_layers = 4;
+  const TrainingLoss noisy(sc);
+  const auto& c = noisy.proxy().config();
+  EXPECT_EQ(c.release_after, 2);
+  EXPECT_DOUBLE_EQ(c.clip_norm, std::sqrt(4096.0) * std::sqrt(32.0 / 4096.0));
+  EXPECT_DOUBLE_EQ(c.noise_sigma, gaussian_mechanism_sigma(100, 1e-5, 2 * std::sqrt(4096.0)));
+  EXPECT_TRUE(noisy.proxy().noisy());
+  EXPECT_NE(noisy.to_json()["metric"].get<std::string>().find("differential-privacy noise"), std::string::npos);
+  const TrainingLoss clean(scenario());  // the same 4 blocks, no split
+  EXPECT_FALSE(clean.proxy().noisy());
+  EXPECT_GT(noisy.untrained(), 2 * clean.untrained());  // the noise norm is about 12 times the clip
 }
