@@ -155,43 +155,31 @@ void TrainingLoss::synced(const AdaptersSynced& e) {
 }
 
 void TrainingLoss::apply_mean_gradient(const std::vector<int>& members, bool intact) {
+  set_to_mean(members, intact, true);
+  for (int k : members) proxy_->apply(intact ? *sessions_.at(k).intact : sessions_.at(k).actual);
+}
+
+void TrainingLoss::average(const std::vector<int>& members, bool intact) { set_to_mean(members, intact, false); }
+
+void TrainingLoss::set_to_mean(const std::vector<int>& members, bool intact, bool gradients) {
   const auto adapters = [&](int k) -> Adapters& {
     SessionValues& v = sessions_.at(k);
     return intact ? *v.intact : v.actual;
+  };
+  const auto part = [gradients](const std::pair<std::vector<double>*, std::vector<double>*>& t) -> std::vector<double>& {
+    return gradients ? *t.second : *t.first;
   };
   const std::size_t n_blocks = adapters(members.front()).blocks.size();
   for (std::size_t b = 0; b < n_blocks; ++b) {
     std::vector<std::vector<std::pair<std::vector<double>*, std::vector<double>*>>> t;
     for (int k : members) t.push_back(adapters(k).blocks[b].tensors());
     for (std::size_t i = 0; i < t.front().size(); ++i)
-      for (std::size_t j = 0; j < t.front()[i].second->size(); ++j) {
+      for (std::size_t j = 0; j < part(t.front()[i]).size(); ++j) {
         double s = 0.0;
-        for (const auto& m : t) s += (*m[i].second)[j];
-        const double mean_grad = s / static_cast<double>(members.size());
-        for (auto& m : t) (*m[i].second)[j] = mean_grad;
+        for (const auto& m : t) s += part(m[i])[j];
+        const double mean = s / static_cast<double>(members.size());
+        for (auto& m : t) part(m[i])[j] = mean;
       }
-  }
-  for (int k : members) proxy_->apply(adapters(k));
-}
-
-void TrainingLoss::average(const std::vector<int>& members, bool intact) {
-  const auto adapters = [&](int k) -> Adapters& {
-    SessionValues& v = sessions_.at(k);
-    return intact ? *v.intact : v.actual;
-  };
-  const std::size_t n_blocks = adapters(members.front()).blocks.size();
-  for (std::size_t b = 0; b < n_blocks; ++b) {
-    std::vector<std::vector<std::pair<std::vector<double>*, std::vector<double>*>>> t;
-    for (int k : members) t.push_back(adapters(k).blocks[b].tensors());
-    for (std::size_t i = 0; i < t.front().size(); ++i) {
-      std::vector<double>& first = *t.front()[i].first;
-      for (std::size_t j = 0; j < first.size(); ++j) {
-        double s = 0.0;
-        for (const auto& m : t) s += (*m[i].first)[j];
-        const double avg = s / static_cast<double>(members.size());
-        for (auto& m : t) (*m[i].first)[j] = avg;
-      }
-    }
   }
 }
 

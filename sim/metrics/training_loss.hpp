@@ -72,6 +72,8 @@ class TrainingLoss {
   void average(const std::vector<int>& members, bool intact);
   /// ZeRO's step (seed 002, section 2): every member applies eq. 7 to the members' mean gradient.
   void apply_mean_gradient(const std::vector<int>& members, bool intact);
+  /// Every member's adapter values (or, `gradients`, their gradients) become the members' mean.
+  void set_to_mean(const std::vector<int>& members, bool intact, bool gradients);
   /// After session k's update: has its held-out loss come back from its last restore?
   void follow_recovery(int session);
 
