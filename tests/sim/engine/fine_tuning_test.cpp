@@ -27,6 +27,21 @@ Scenario lora(std::vector<Override> o = {}) {
 RunOptions quiet() { return swarmsim::test::quiet_options(); }
 const Override kNoFailure{"events", "[]"};
 
+/// What a run of data-parallel jobs signals: each session's chain, and its synchronizations in order.
+struct JobRecord {
+  std::map<int, Chain> chains;
+  std::map<int, std::vector<AdaptersSynced>> syncs;
+  explicit JobRecord(SimSignals& s) {
+    s.on_chain_formed.connect([this](const ChainFormed& c) {
+      Chain chain;
+      for (std::size_t i = 0; i < c.servers.size(); ++i) chain.hops.push_back({c.servers[i], c.ranges[i]});
+      chains[c.session] = chain;
+    });
+    s.on_adapters_synced.connect([this](const AdaptersSynced& a) { syncs[a.session].push_back(a); });
+  }
+  JobRecord(const JobRecord&) = delete;
+};
+
 }  // namespace
 
 // On a static swarm, one session's steps run forward through its chain, the loss on the client,
@@ -224,14 +239,8 @@ TEST(FineTuning, ADataParallelJobAveragesItsAdaptersAtEachMeeting) {
   const auto cost = make_cost_model(sc);
   const TrainingStep price(sc, *cost);
   SwarmSimulation sim(sc, cost);
-  std::map<int, Chain> chains;
-  std::map<int, std::vector<AdaptersSynced>> syncs;
-  sim.signals().on_chain_formed.connect([&](const ChainFormed& c) {
-    Chain chain;
-    for (std::size_t i = 0; i < c.servers.size(); ++i) chain.hops.push_back({c.servers[i], c.ranges[i]});
-    chains[c.session] = chain;
-  });
-  sim.signals().on_adapters_synced.connect([&](const AdaptersSynced& s) { syncs[s.session].push_back(s); });
+  JobRecord rec(sim.signals());
+  auto& [chains, syncs] = rec;
   const auto m = sim.run(quiet()).metrics;
   EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
   ASSERT_EQ(syncs.size(), 4u);
@@ -265,14 +274,8 @@ TEST(FineTuning, ZeroSynchronizesEveryStepInTwoRoundsOfShards) {
   const auto cost = make_cost_model(sc);
   const TrainingStep price(sc, *cost);
   SwarmSimulation sim(sc, cost);
-  std::map<int, Chain> chains;
-  std::map<int, std::vector<AdaptersSynced>> syncs;
-  sim.signals().on_chain_formed.connect([&](const ChainFormed& c) {
-    Chain chain;
-    for (std::size_t i = 0; i < c.servers.size(); ++i) chain.hops.push_back({c.servers[i], c.ranges[i]});
-    chains[c.session] = chain;
-  });
-  sim.signals().on_adapters_synced.connect([&](const AdaptersSynced& s) { syncs[s.session].push_back(s); });
+  JobRecord rec(sim.signals());
+  auto& [chains, syncs] = rec;
   const auto m = sim.run(quiet()).metrics;
   EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
   const int steps = sc.workload.fine_tuning->steps;
