@@ -77,6 +77,8 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"step_p50_s", "fine_tuning.step_time_s.p50", "step p50", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
       {"step_p99_s", "fine_tuning.step_time_s.p99", "step p99", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
       {"updates_lost", "fine_tuning.checkpoints.updates_lost", "lost", MetricUnit::Count},
+      {"training_bytes_per_block", "fine_tuning.training_bytes_per_block", "held/block", MetricUnit::Bytes},
+      {"sync_bytes", "fine_tuning.sync.bytes", "synced", MetricUnit::Bytes},
       {"final_loss", "fine_tuning.loss.final", "loss", MetricUnit::Nats},
       {"loss_penalty", "fine_tuning.loss.penalty", "", MetricUnit::Nats},
   };

@@ -149,7 +149,13 @@ PolicyVariant parse_policy_spec(std::string_view spec) {
   while (start <= items.size()) {
     const std::size_t comma = items.find(',', start);
     const std::string_view item = items.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    v.overrides.push_back(policy_override(spec, item));
+    sim::Override o = policy_override(spec, item);
+    for (const sim::Override& earlier : v.overrides)
+      if (earlier.path == o.path)
+        throw PolicySpecError("policy spec " + in_quotes(spec) + ": sets " + o.path + " twice (" + in_quotes(earlier.value) + ", then " +
+                              in_quotes(o.value) + "); each key once per policy" +
+                              (spec.find(';') != std::string_view::npos ? "; separate policies with commas, not ';': NAME1:key=value,NAME2:key=value" : ""));
+    v.overrides.push_back(std::move(o));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }

@@ -126,6 +126,12 @@ TEST(PolicySpec, ErrorsNameTheSpecAndWhatWasExpected) {
   EXPECT_NE(spec_error("eq18,eq18").find("the label \"eq18\" appears twice"), std::string::npos);
   EXPECT_NE(spec_error("my policy:gamma=2").find("is not a usable name"), std::string::npos);
   EXPECT_NE(spec_error("@/nonexistent/tuned.json").find("cannot read /nonexistent/tuned.json"), std::string::npos);
+  // A key set twice in one policy was silently the last one; a list written with ';' hid two policies that way.
+  EXPECT_NE(spec_error("x:gamma=2,gamma=3").find("sets policy.gamma twice (\"2\", then \"3\")"), std::string::npos)
+      << spec_error("x:gamma=2,gamma=3");
+  const std::string semi = spec_error("a:gamma=2;b:gamma=3,gamma=1");
+  EXPECT_NE(semi.find("sets policy.gamma twice"), std::string::npos) << semi;
+  EXPECT_NE(semi.find("separate policies with commas, not ';'"), std::string::npos) << semi;
 }
 
 TEST(PolicySpec, FileSpecReadsTheTuneOutputAndIsLabelledByTheFileStem) {
@@ -445,6 +451,16 @@ TEST(Comparison, FineTuningRunsCompareByTrainedTokens) {
   EXPECT_DOUBLE_EQ(with_loss.values[metric_index("loss_penalty")], 0.0012);
   const std::string t2 = format_tables(aggregate({"lora"}, {"lora.json"}, parse_policy_list("eq18"), 1, {with_loss}));
   EXPECT_NE(t2.find("0.1228"), std::string::npos) << t2;
+  EXPECT_EQ(t2.find("synced"), std::string::npos) << t2;  // lone sessions synchronize nothing
+  // What ZeRO trades: the state a server holds per block and session, and the bytes synchronized.
+  RunRecord zero = never;
+  m = nlohmann::json::parse(R"({"fine_tuning": {"trained_tokens_per_s": 976, "training_bytes_per_block": 19726336, "sync": {"bytes": 4.5e9}}})");
+  zero.values = extract_metrics(m);
+  EXPECT_DOUBLE_EQ(zero.values[metric_index("training_bytes_per_block")], 19726336);
+  EXPECT_DOUBLE_EQ(zero.values[metric_index("sync_bytes")], 4.5e9);
+  const std::string t3 = format_tables(aggregate({"lora"}, {"lora.json"}, parse_policy_list("eq18"), 1, {zero}));
+  EXPECT_NE(t3.find("held/block"), std::string::npos) << t3;
+  EXPECT_NE(t3.find("synced"), std::string::npos) << t3;
 }
 
 // A fine-tuning run's checkpoints and averaging are policies too, as a tree's rules are.
