@@ -125,6 +125,9 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
     case EventType::AdaptersMoved: {
       if (e.text == "synced") {
         std::snprintf(buf, sizeof buf, " (%.2f s, waiting included)", e.t - e.start);
+        if (info.zero > 0)
+          return "session " + std::to_string(e.session) + " took its job's mean gradient (ZeRO-" + std::to_string(info.zero) + ") after step " +
+                 std::to_string(e.step) + ": " + bytes_str(e.value) + " of gradient and parameter shards sent" + buf;
         return "session " + std::to_string(e.session) + " averaged its adapters with its job after step " + std::to_string(e.step) + ": " +
                bytes_str(e.value) + " sent" + buf;
       }

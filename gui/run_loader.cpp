@@ -279,8 +279,13 @@ SwarmInfo parse_run_start(const json& j) {
                              std::to_string(info.client_blocks));
   }
   if (j.contains("fine_tuning")) {
-    if (!j.at("fine_tuning").is_object()) throw EventFormatError("\"fine_tuning\": expected an object, got " + j.at("fine_tuning").dump());
+    const json& ft = j.at("fine_tuning");
+    if (!ft.is_object()) throw EventFormatError("\"fine_tuning\": expected an object, got " + ft.dump());
     info.training = true;
+    if (ft.contains("zero")) {
+      info.zero = integer(ft, "zero");
+      if (info.zero < 0 || info.zero > 2) throw EventFormatError("\"fine_tuning.zero\": expected 0, 1 or 2, got " + std::to_string(info.zero));
+    }
   }
   info.index_hosts();
   if (info.by_name.size() != info.hosts.size()) throw EventFormatError("two hosts share a name (host names must be unique)");

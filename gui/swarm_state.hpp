@@ -56,6 +56,7 @@ struct SwarmInfo {
   int coded_parity = 0;           ///< an erasure-coded run's coded models N_c (blocks coded_models .. coded_models + N_c − 1)
   int client_blocks = 0;          ///< split learning: the clients run blocks [0, client_blocks) themselves
   bool training = false;          ///< fine-tuning sessions: a step trains on tokens_per_step tokens and generates none
+  int zero = 0;                   ///< fine-tuning: the jobs' ZeRO stage (0: they average their adapters)
   /// A pipeline's, a tree's or a coded run: sessions are requests, each answered in one step.
   bool request_based() const { return pipeline || tree || coded_models > 0; }
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()

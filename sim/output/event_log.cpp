@@ -36,6 +36,7 @@ json run_start_json(const Scenario& sc) {
   if (const auto& ft = sc.workload.fine_tuning) {  // a step trains on batch x prompt tokens and generates none
     start["tokens_per_step"] = sc.workload.batch_size * sc.workload.prompt_tokens;
     start["fine_tuning"] = {{"steps", ft->steps}, {"checkpoint_every", ft->checkpoint_every}};
+    if (ft->zero > 0) start["fine_tuning"]["zero"] = ft->zero;  // a job's synchronizations apply its mean gradient
   }
   return start;
 }

@@ -547,3 +547,20 @@ TEST(GuiReplay, ADataParallelJobsAveragingsAreCounted) {
     EXPECT_EQ(tl->state_at(tl->end_time()).adapter_syncs, averagings);
   }
 }
+
+// Under ZeRO the run's start says so, and both timelines know it: the event list then describes a
+// synchronization as the job's mean gradient, not an averaging.
+TEST(GuiReplay, AZeroJobsTimelinesKnowItsStage) {
+  const LiveAndReplayed r = live_and_replayed("fine-tuning/lora-llama3-8b.json",
+                                              {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "2"},
+                                               {"workload.fine_tuning.steps", "6"}, {"workload.fine_tuning.loss", "null"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const int syncs = r.report.metrics["fine_tuning"]["sync"]["averagings"].get<int>();
+  ASSERT_EQ(syncs, 4 * 6);
+  for (const gui::Timeline* tl : r.timelines()) {
+    SCOPED_TRACE(r.label(tl));
+    EXPECT_EQ(tl->info().zero, 2);
+    EXPECT_EQ(tl->state_at(tl->end_time()).adapter_syncs, syncs);
+  }
+}
