@@ -733,10 +733,10 @@ struct SwarmSimulation::Impl {
     job_arrive(job);
     std::vector<AdapterExchange> sends;
     int with = 1;  // the sessions still training: each is at this meeting
+    const int mine = sc.first_served_block();  // split learning: the clients' blocks too
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
       if (const Chain* peer = training_chains[static_cast<std::size_t>(p)]; p != k && peer) {
         ++with;
-        const int mine = sc.first_served_block();  // split learning: the clients' blocks too
         for (const AdapterExchange& x : adapter_exchanges(with_client_blocks(chain, S + k % C, mine), with_client_blocks(*peer, S + p % C, mine)))
           sends.push_back(x);
       }

@@ -946,7 +946,7 @@ class FlowSwarm {
     --b.active;
     if (b.arrived > 0 && b.arrived >= b.active) release_job(b);
   }
-  /// One server's messages of an averaging, one after another; counts `done` down at the end.
+  /// One server's messages of a synchronization round, one after another; counts `done` down at the end.
   Process sync_sender(const std::vector<AdapterExchange>* sends, std::size_t i, int k, int step, const TrainingStep* price, double* sent,
                       JobBarrier* done, int with, int round, std::vector<int>* unreachable) {
     Rng rng = Rng(sc_.seed ^ 0x5F4C0000ULL).split((static_cast<std::uint64_t>(k) << 32) ^ static_cast<std::uint64_t>(step)).split(i);
@@ -969,10 +969,10 @@ class FlowSwarm {
     co_await Meet{this, &job};
     std::vector<AdapterExchange> sends;
     int with = 1;  // the sessions still training: each is at this meeting
+    const int mine = sc_.first_served_block();  // split learning: the clients' blocks too
     for (int p = ft.job_of(k) * ft.replicas; p < (ft.job_of(k) + 1) * ft.replicas; ++p)
       if (const Chain* peer = training_chains_[static_cast<std::size_t>(p)]; p != k && peer) {
         ++with;
-        const int mine = sc_.first_served_block();  // split learning: the clients' blocks too
         for (const AdapterExchange& x : adapter_exchanges(with_client_blocks(chain, S_ + k % C_, mine), with_client_blocks(*peer, S_ + p % C_, mine)))
           sends.push_back(x);
       }
