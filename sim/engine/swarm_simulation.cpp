@@ -506,8 +506,9 @@ struct SwarmSimulation::Impl {
       const std::vector<ServerView> views = make_view(dht ? &known : nullptr);
       std::optional<Chain> chain = router->route(swarm_view(views), req, rng);
       if (chain) return chain;
-      if (now() + sc.policy.admission_retry_s > since + sc.policy.admission_timeout_s) return std::nullopt;
-      sg4::this_actor::sleep_for(sc.policy.admission_retry_s);
+      const double wait = admission_wait_s(sc, rng);
+      if (now() + wait > since + sc.policy.admission_timeout_s) return std::nullopt;
+      sg4::this_actor::sleep_for(wait);
     }
   }
 

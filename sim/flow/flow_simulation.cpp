@@ -715,8 +715,9 @@ class FlowSwarm {
       std::optional<Chain> chain =
           router_->route(SwarmView{views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
       if (chain) co_return chain;
-      if (now_ + sc_.policy.admission_retry_s > since + sc_.policy.admission_timeout_s) co_return std::nullopt;
-      co_await sleep_for(sc_.policy.admission_retry_s);
+      const double wait = admission_wait_s(sc_, rng);
+      if (now_ + wait > since + sc_.policy.admission_timeout_s) co_return std::nullopt;
+      co_await sleep_for(wait);
     }
   }
 

@@ -259,6 +259,9 @@ struct PolicySpec {
   bool orchestrator = false;  ///< chains are built by an orchestrator node (one RPC round trip)
   double admission_timeout_s = 60.0;  ///< give up on a session that finds no chain for this long
   double admission_retry_s = 1.0;     ///< wait between attempts to find a chain
+  /// Each wait is admission_retry_s x (1 + admission_jitter x (2u - 1)), u uniform in [0, 1) from the
+  /// session's stream: clients that wait together do not all retry at the same instant. [0, 1].
+  double admission_jitter = 0.0;
   CompressionSpec compression;
   PartitionerSpec partitioner;  ///< graph models only
   FaultToleranceSpec faults;

@@ -82,7 +82,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"loss", {"width", "vocab", "sequences", "tokens", "learning_rate"}},
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
-       {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry",
+       {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry", "admission_jitter",
         "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy", "verification"}},
       {"verification", {"rate", "ban"}},
       {"dishonest", {"from", "rate", "lazy", "cartel"}},
@@ -990,6 +990,7 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
   p.orchestrator = r.boolean(*v, "orchestrator", "policy").value_or(false);
   p.admission_timeout_s = r.quantity(*v, "admission_timeout", "policy", Quantity::Duration, false, false).value_or(60.0);
   p.admission_retry_s = r.quantity(*v, "admission_retry", "policy", Quantity::Duration, false, true).value_or(1.0);
+  p.admission_jitter = r.number(*v, "admission_jitter", "policy", false, 0.0, 1.0, "in [0, 1]").value_or(0.0);
   if (const json* c = Reader::get(*v, "compression")) {
     const std::string cp = "policy.compression";
     if (r.object(*c, cp, "compression")) {

@@ -57,6 +57,12 @@ double hidden_state_bytes(const Scenario& sc, int tokens) {
                                              gpu::dtype_bytes(sc.model.activation_dtype));
 }
 
+double admission_wait_s(const Scenario& sc, Rng& rng) {
+  const PolicySpec& p = sc.policy;
+  if (p.admission_jitter <= 0) return p.admission_retry_s;
+  return p.admission_retry_s * (1.0 + p.admission_jitter * (2.0 * rng.uniform() - 1.0));
+}
+
 std::string admission_failure(const Scenario& sc, int attempts, double waited_s) {
   const int first = sc.first_served_block();
   return "no chain of alive servers with free KV memory covers " +

@@ -37,6 +37,10 @@ std::string chain_text(const Scenario& sc, const Chain& chain);
 /// policy says so, seed 002 section 4), without the message header.
 double hidden_state_bytes(const Scenario& sc, int tokens);
 
+/// The wait before a session's next attempt to find a chain: policy.admission_retry, spread by
+/// policy.admission_jitter with a draw from the session's `rng` (none without jitter).
+double admission_wait_s(const Scenario& sc, Rng& rng);
+
 /// Why a session found no chain: "no chain of alive servers ... (N attempts over T)".
 std::string admission_failure(const Scenario& sc, int attempts, double waited_s);
 

@@ -83,3 +83,37 @@ TEST(SessionPlan, RepairRoutesTheLostSpanBetweenItsNeighboursAndSplicesTheReplac
   EXPECT_EQ(flags, (std::vector<char>{0, 0, 0, 0}));
   EXPECT_EQ(repair_failure("b", 0, {10, 20}), "b failed at prefill and no alive server with free KV memory could take blocks 10-19");
 }
+
+// policy.admission_jitter spreads the waits between admission attempts around admission_retry;
+// without it every wait is admission_retry exactly and the session's random stream is untouched.
+TEST(SessionPlan, AdmissionWaitsSpreadByTheJitterAroundTheRetryInterval) {
+  const Scenario plain = two_node({{"policy.admission_retry", "\"2s\""}});
+  Rng a(7), b(7);
+  EXPECT_EQ(admission_wait_s(plain, a), 2.0);
+  EXPECT_EQ(a.next_u64(), b.next_u64());  // no draw
+  const Scenario spread = two_node({{"policy.admission_retry", "\"2s\""}, {"policy.admission_jitter", "0.5"}});
+  Rng r(7);
+  double lo = 1e9, hi = 0, sum = 0;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    const double w = admission_wait_s(spread, r);
+    lo = std::min(lo, w);
+    hi = std::max(hi, w);
+    sum += w;
+  }
+  EXPECT_GE(lo, 1.0);  // 2 s x (1 - 0.5)
+  EXPECT_LT(hi, 3.0);  // 2 s x (1 + 0.5)
+  EXPECT_LT(lo, 1.05);
+  EXPECT_GT(hi, 2.95);
+  EXPECT_NEAR(sum / n, 2.0, 0.03);  // the mean wait is the retry interval (sd of the mean 0.009)
+  const auto bad = [](const char* v) {
+    try {
+      two_node({{"policy.admission_jitter", v}});
+    } catch (const ScenarioError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(bad("1.5").find("policy.admission_jitter: expected a number in [0, 1], got 1.5"), std::string::npos) << bad("1.5");
+  EXPECT_NE(bad("\"half\"").find("policy.admission_jitter"), std::string::npos) << bad("\"half\"");
+}

@@ -229,6 +229,29 @@ TEST(FineTuning, UnderSplitLearningAJobAveragesItsClientsBlocksToo) {
   EXPECT_EQ(client_exchanges, 4 * meetings);  // each session's client sends its peer's client blocks 0-1 at each meeting
 }
 
+// Sessions 0 and 1 wait for the servers to load and, retrying every second from 0 s and 2 s,
+// form their chains at the same instant as session 2 arrives (4.0 s): sessions 0 and 2 get the
+// same chain and stay in lockstep. With policy.admission_jitter their retries spread, the three
+// start apart, and no pair of sessions ends together (docs/fine-tuning.md, convoys).
+TEST(FineTuning, AdmissionJitterBreaksTheConvoyOfACommonStart) {
+  const Scenario sc = lora({kNoFailure});
+  const auto m0 = run_isolated(sc, quiet()).metrics;  // before SimGrid runs here
+  Scenario spread = sc;
+  spread.policy.admission_jitter = 0.5;
+  SwarmSimulation sim(spread, make_cost_model(spread));
+  std::map<int, double> formed, ended;
+  sim.signals().on_chain_formed.connect([&](const ChainFormed& c) { formed[c.session] = c.t; });
+  sim.signals().on_session_ended.connect([&](const SessionEnded& e) { ended[e.session] = e.t; });
+  const auto m = sim.run(quiet()).metrics;
+  ASSERT_EQ(formed.size(), 4u);
+  EXPECT_NE(formed[0], formed[1]);
+  EXPECT_NE(formed[0], 4.0);
+  EXPECT_NE(formed[1], 4.0);
+  for (int a = 0; a < 4; ++a)
+    for (int b = a + 1; b < 4; ++b) EXPECT_GT(std::abs(ended[a] - ended[b]), 1e-6) << "sessions " << a << " and " << b;
+  EXPECT_GT(m["fine_tuning"]["trained_tokens_per_s"].get<double>(), m0["fine_tuning"]["trained_tokens_per_s"].get<double>());
+}
+
 // Two jobs of two sessions average their adapters every 3 steps on a static swarm. Each session
 // takes part in steps / 3 averagings; the sessions of a job leave each one at the same time (the
 // second meeting); and what a session's servers send is their adapters of the blocks they share
