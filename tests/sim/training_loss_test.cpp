@@ -19,10 +19,11 @@ using swarmsim::gpu::FineTuningProxy;
 
 namespace {
 
-/// The shipped LoRA scenario with a loss proxy, at 4 blocks so that a step takes milliseconds.
-Scenario scenario(const std::string& loss = "{}") {
-  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json",
-                                   {{"workload.fine_tuning.loss", loss}});
+/// The shipped LoRA scenario with a loss proxy (and `more` overrides), at 4 blocks so that a step
+/// takes milliseconds.
+Scenario scenario(const std::string& loss = "{}", std::vector<Override> more = {}) {
+  more.insert(more.begin(), Override{"workload.fine_tuning.loss", loss});
+  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json", more);
   sc.model.n_layers = 4;
   return sc;
 }
@@ -161,12 +162,7 @@ TEST(TrainingLoss, ARestoreRecordsItsJumpAndTheUpdatesThatWonItBack) {
 namespace {
 
 /// The 4-block proxy scenario as data-parallel pairs under ZeRO-1.
-Scenario zero_pairs() {
-  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json",
-                                   {{"workload.fine_tuning.loss", "{}"}, {"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "1"}});
-  sc.model.n_layers = 4;
-  return sc;
-}
+Scenario zero_pairs() { return scenario("{}", {{"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "1"}}); }
 
 std::vector<double> moments(const FineTuningProxy::Adapters& a, int block) {
   std::vector<double> v;
@@ -258,10 +254,7 @@ TEST(TrainingLoss, UnderZeroARestoreRestartsTheLostShardOfTheJobsMoments) {
 // the scenario's noise at its own width (the clip norm scaled by sqrt(32 / 4096), sigma per element
 // kept), and the held-out loss is measured through that release, as served.
 TEST(TrainingLoss, SplitLearningsNoiseReachesTheProxyAtItsWidth) {
-  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json",
-                                   {{"workload.fine_tuning.loss", "{}"},
-                                    {"policy.privacy", R"({"client_blocks": 2, "differential_privacy": {"epsilon": 100}})"}});
-  sc.model.n_layers = 4;
+  const Scenario sc = scenario("{}", {{"policy.privacy", R"({"client_blocks": 2, "differential_privacy": {"epsilon": 100}})"}});
   const TrainingLoss noisy(sc);
   const auto& c = noisy.proxy().config();
   EXPECT_EQ(c.release_after, 2);

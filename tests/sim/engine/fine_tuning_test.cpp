@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,19 +28,25 @@ Scenario lora(std::vector<Override> o = {}) {
 RunOptions quiet() { return swarmsim::test::quiet_options(); }
 const Override kNoFailure{"events", "[]"};
 
-/// What a run of data-parallel jobs signals: each session's chain, and its synchronizations in order.
-struct JobRecord {
+/// One in-process SimGrid run of `sc` (data-parallel jobs), with its prices and what it signals:
+/// each session's chain, and its synchronizations in order. `sc` must outlive it.
+struct JobRun {
+  std::shared_ptr<const swarmsim::gpu::ShardCostModel> cost;
+  TrainingStep price;
   std::map<int, Chain> chains;
   std::map<int, std::vector<AdaptersSynced>> syncs;
-  explicit JobRecord(SimSignals& s) {
-    s.on_chain_formed.connect([this](const ChainFormed& c) {
+  nlohmann::json metrics;
+  explicit JobRun(const Scenario& sc) : cost(make_cost_model(sc)), price(sc, *cost) {
+    SwarmSimulation sim(sc, cost);
+    sim.signals().on_chain_formed.connect([this](const ChainFormed& c) {
       Chain chain;
       for (std::size_t i = 0; i < c.servers.size(); ++i) chain.hops.push_back({c.servers[i], c.ranges[i]});
       chains[c.session] = chain;
     });
-    s.on_adapters_synced.connect([this](const AdaptersSynced& a) { syncs[a.session].push_back(a); });
+    sim.signals().on_adapters_synced.connect([this](const AdaptersSynced& a) { syncs[a.session].push_back(a); });
+    metrics = sim.run(quiet()).metrics;
   }
-  JobRecord(const JobRecord&) = delete;
+  JobRun(const JobRun&) = delete;
 };
 
 }  // namespace
@@ -259,12 +266,8 @@ TEST(FineTuning, AdmissionJitterBreaksTheConvoyOfACommonStart) {
 TEST(FineTuning, ADataParallelJobAveragesItsAdaptersAtEachMeeting) {
   const auto often = run_isolated(lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}}), quiet()).metrics;  // before SimGrid runs here
   const Scenario sc = lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.sync_every", "3"}});
-  const auto cost = make_cost_model(sc);
-  const TrainingStep price(sc, *cost);
-  SwarmSimulation sim(sc, cost);
-  JobRecord rec(sim.signals());
-  auto& [chains, syncs] = rec;
-  const auto m = sim.run(quiet()).metrics;
+  JobRun run(sc);
+  auto& [cost, price, chains, syncs, m] = run;
   EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
   ASSERT_EQ(syncs.size(), 4u);
   for (int k = 0; k < 4; ++k) {
@@ -294,12 +297,8 @@ TEST(FineTuning, ZeroSynchronizesEveryStepInTwoRoundsOfShards) {
   const Scenario avg_sc = lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}});
   const auto averaged = run_isolated(avg_sc, quiet()).metrics;  // before SimGrid runs here
   const Scenario sc = lora({kNoFailure, {"workload.fine_tuning.replicas", "2"}, {"workload.fine_tuning.zero", "1"}});
-  const auto cost = make_cost_model(sc);
-  const TrainingStep price(sc, *cost);
-  SwarmSimulation sim(sc, cost);
-  JobRecord rec(sim.signals());
-  auto& [chains, syncs] = rec;
-  const auto m = sim.run(quiet()).metrics;
+  JobRun run(sc);
+  auto& [cost, price, chains, syncs, m] = run;
   EXPECT_EQ(m["sessions"]["completed"].get<int>(), 4);
   const int steps = sc.workload.fine_tuning->steps;
   for (int k = 0; k < 4; ++k) {
