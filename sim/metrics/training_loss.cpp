@@ -42,7 +42,6 @@ TrainingLoss::TrainingLoss(const Scenario& sc) : sc_(sc) {
   proxy_ = std::make_unique<gpu::FineTuningProxy>(sc.model, ft.adapter, ft.optimizer, cfg, sc.seed);
   eval_tokens_ = proxy_->batch(kHeldOutStream, 0, kHeldOutFactor * l.sequences);
   eval_teacher_ = proxy_->teacher(eval_tokens_);
-  zero_ = ft.zero > 0;
 }
 
 void TrainingLoss::connect(SimSignals& s) {
@@ -79,12 +78,12 @@ void TrainingLoss::updated(const AdaptersUpdated& e) {
   // Under ZeRO the gradient waits in the adapters for the job's synchronization, which applies the mean.
   const std::uint64_t noise = (static_cast<std::uint64_t>(e.session) << 32) ^ static_cast<std::uint64_t>(e.step);  // split learning's noise
   const auto train = [&](Adapters& a) {
-    return zero_ ? proxy_->gradient(a, tokens, teacher, noise) : proxy_->step(a, tokens, teacher, noise);
+    return zero() ? proxy_->gradient(a, tokens, teacher, noise) : proxy_->step(a, tokens, teacher, noise);
   };
   v.losses.push_back(train(v.actual));
   if (signals_) signals_->on_training_loss(TrainingLossMeasured{e.t, e.session, e.step, v.losses.back()});
   if (v.intact) v.intact_losses.push_back(train(*v.intact));
-  if (!zero_) follow_recovery(e.session);
+  if (!zero()) follow_recovery(e.session);
 }
 
 void TrainingLoss::follow_recovery(int session) {
@@ -119,7 +118,7 @@ void TrainingLoss::moved(const AdaptersMoved& e) {
     else
       v.actual.blocks[b] = v.saved[b] ? *v.saved[b] : proxy_->initial().blocks[b];
     for (auto& [value, grad] : v.actual.blocks[b].tensors()) std::fill(grad->begin(), grad->end(), 0.0);  // a peer's pending gradient stays its own
-    if (!zero_) {
+    if (!zero()) {
       proxy_->restart_moments(v.actual, static_cast<int>(b));  // a restored adapter's moments restart
       return;
     }
@@ -143,7 +142,7 @@ void TrainingLoss::synced(const AdaptersSynced& e) {
   std::vector<int>& members = meetings_[{e.job, e.step}];
   members.push_back(e.session);
   if (static_cast<int>(members.size()) < e.with) return;
-  if (zero_) {
+  if (zero()) {
     apply_mean_gradient(members, false);
     if (diverged_) apply_mean_gradient(members, true);
     for (int k : members) follow_recovery(k);

@@ -74,6 +74,8 @@ class TrainingLoss {
   void apply_mean_gradient(const std::vector<int>& members, bool intact);
   /// Every member's adapter values (or, `gradients`, their gradients) become the members' mean.
   void set_to_mean(const std::vector<int>& members, bool intact, bool gradients);
+  /// ZeRO: updates wait for the job's mean gradient.
+  bool zero() const { return sc_.workload.fine_tuning->zero > 0; }
   /// After session k's update: has its held-out loss come back from its last restore?
   void follow_recovery(int session);
 
@@ -83,7 +85,6 @@ class TrainingLoss {
   std::vector<double> eval_teacher_;
   std::map<int, SessionValues> sessions_;
   std::map<std::pair<int, int>, std::vector<int>> meetings_;  ///< (job, step) -> sessions averaged so far
-  bool zero_ = false;  ///< ZeRO: updates wait for the job's mean gradient
   SimSignals* signals_ = nullptr;
   bool diverged_ = false;
   std::vector<RestoreEffect> restores_;
