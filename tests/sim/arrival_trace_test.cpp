@@ -17,6 +17,7 @@
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/json_mutation.hpp"
 #include "tests/sim/two_cities.hpp"
+#include "tests/temp_path.hpp"
 
 using namespace swarmsim::sim;
 
@@ -30,7 +31,7 @@ struct Loaded {
 };
 
 Loaded load_with_trace(const std::string& text) {
-  const std::filesystem::path csv = std::filesystem::temp_directory_path() / "swarmsim_arrival_trace_test.csv";
+  const std::filesystem::path csv = swarmsim::test::temp_path("swarmsim_arrival_trace_test.csv");
   std::ofstream(csv) << text;
   const Override arrival = parse_override(R"(workload={"arrival": {"process": "trace", "file": ")" + csv.string() +
                                           R"("}, "prompt_tokens": 8, "new_tokens": 4})");

@@ -9,6 +9,7 @@
 
 #include "sim/calibration/calibration.hpp"
 #include "sim/calibration/nelder_mead.hpp"
+#include "tests/temp_path.hpp"
 
 using namespace swarmsim::calibration;
 
@@ -25,7 +26,7 @@ BatchObjective batch_of(std::function<double(const UnitPoint&)> f, int* calls = 
 }
 
 std::string write_temp(const std::string& name, const std::string& text) {
-  const std::filesystem::path p = std::filesystem::temp_directory_path() / ("swarmsim-calibration-" + name + ".json");
+  const std::filesystem::path p = swarmsim::test::temp_path("swarmsim-calibration-" + name + ".json");
   std::ofstream(p) << text;
   return p.string();
 }

@@ -11,6 +11,7 @@
 #include "sim/engine/calibration_runs.hpp"
 #include "sim/engine/isolated_run.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/temp_path.hpp"
 
 using namespace swarmsim;
 using calibration::CalibrationSpec;
@@ -44,7 +45,7 @@ TEST(CalibrationRuns, RecoversKnownOverheadsFromSimulatedMeasurements) {
     measurements += std::string(measurements.empty() ? "" : ",") + R"({"scenario": ")" + kTwoNode +
                     R"(", "set": {"clients[0].access_latency": ")" + net[0].value + R"("}, "value": )" + std::to_string(v) + "}";
   }
-  const std::filesystem::path file = std::filesystem::temp_directory_path() / "swarmsim-calibration-recovery.json";
+  const std::filesystem::path file = swarmsim::test::temp_path("swarmsim-calibration-recovery.json");
   std::ofstream(file) << R"({"name": "recovery", "metric": "throughput.generation_steps_per_s",
     "parameters": [{"path": "overheads.rpc", "unit": "ms", "min": 0, "max": 20, "start": 0.5},
                    {"path": "overheads.round_trips", "min": 0, "max": 6, "start": 0}],
@@ -87,7 +88,7 @@ TEST(CalibrationRuns, ShippedTable2ScenariosReproduceTheSeedsMeasurements) {
 // A seed offset reaches the run through the loader: offset 0 is the scenario as written, and with
 // Poisson arrivals another seed gives another result.
 TEST(CalibrationRuns, SeedOffsetsChangeTheRunsSeed) {
-  const std::filesystem::path file = std::filesystem::temp_directory_path() / "swarmsim-calibration-seeds.json";
+  const std::filesystem::path file = swarmsim::test::temp_path("swarmsim-calibration-seeds.json");
   std::ofstream(file) << R"({"name": "seeds", "metric": "throughput.tokens_per_s",
     "parameters": [{"path": "overheads.rpc", "unit": "ms", "min": 0, "max": 2}],
     "measurements": [{"scenario": ")" << kTwoNode << R"(", "value": 1,

@@ -13,6 +13,7 @@
 #include "sim/engine/isolated_run.hpp"
 #include "sim/pipeline_plan.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/temp_path.hpp"
 
 using namespace swarmsim::sim;
 
@@ -191,7 +192,7 @@ TEST(PipelineFailover, AFailedStageMovesToTheSpareAndEveryRequestIsAnsweredOnce)
   const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
   ASSERT_NE(victim, "spare") << "the placement leaves the slow GPU out";
   const Scenario sc = failover_scenario(true, R"([{"at": "55ms", "action": "node_down", "node": ")" + victim + R"("}])");
-  const std::filesystem::path out = std::filesystem::path(testing::TempDir()) / "pipeline-failover";
+  const std::filesystem::path out = swarmsim::test::temp_path("pipeline-failover");
   std::filesystem::remove_all(out);
   const nlohmann::json m = run(sc, out).metrics;
 
@@ -322,7 +323,7 @@ TEST(PipelineFailover, ASpareThatFailsWhileLoadingIsReplacedByTheSameFailover) {
                                             R"("}, {"at": "100ms", "action": "node_down", "node": "spare"}, {"at": "300ms", "action": "node_up", "node": ")" +
                                             victim + R"("}])",
                                         "10MBps");
-  const std::filesystem::path out = std::filesystem::path(testing::TempDir()) / "pipeline-failover-twice";
+  const std::filesystem::path out = swarmsim::test::temp_path("pipeline-failover-twice");
   std::filesystem::remove_all(out);
   const nlohmann::json m = run(sc, out).metrics;
   ASSERT_EQ(m["failovers"].size(), 1u) << m["failovers"];
@@ -368,7 +369,7 @@ TEST(PipelineFailback, AStageMovesBackWhenItsFasterNodeReturns) {
                              R"("}, {"at": "150ms", "action": "node_up", "node": ")" + victim + R"("}])";
   Scenario sc = failover_scenario(true, events);
   sc.policy.faults.failback = true;
-  const std::filesystem::path out = std::filesystem::path(testing::TempDir()) / "pipeline-failback";
+  const std::filesystem::path out = swarmsim::test::temp_path("pipeline-failback");
   std::filesystem::remove_all(out);
   const nlohmann::json m = run(sc, out).metrics;
   const nlohmann::json base = run(failover_scenario(true, "[]")).metrics;

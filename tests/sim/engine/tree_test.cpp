@@ -8,6 +8,7 @@
 
 #include "sim/engine/isolated_run.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "tests/temp_path.hpp"
 
 using namespace swarmsim::sim;
 
@@ -81,7 +82,7 @@ TEST(TreeEngine, AHotLeafSplitsAndItsSiblingServesOnceItHasLoadedItsParameters) 
   Scenario more = sc;
   more.nodes.push_back(more.nodes.back());
   more.nodes.back().name = "spare";
-  const std::filesystem::path out = std::filesystem::temp_directory_path() / "swarmsim-tree-split-test";
+  const std::filesystem::path out = swarmsim::test::temp_path("swarmsim-tree-split-test");
   std::filesystem::remove_all(out);
   const RunReport r = run(more, out);
   const auto& m = r.metrics;
