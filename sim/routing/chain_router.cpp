@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,43 @@ bool usable_from(const ServerView& s, int index, int from, int end, double kv_pe
          s.free_kv_bytes >= kv_per_block * (std::min(s.blocks.end, end) - from);
 }
 
+/// The servers that may take part in one route, indexed by the block their range starts at
+/// (a counting sort, built once per route): the servers holding block b are among those starting
+/// in [b - longest range + 1, b], so each step of a chain looks at about the servers that hold its
+/// block instead of at the whole swarm.
+class CandidatesByStart {
+ public:
+  CandidatesByStart(std::span<const ServerView> servers, const RouteRequest& req, int n_blocks)
+      : first_(static_cast<std::size_t>(n_blocks) + 2, 0) {
+    const auto keep = [&](std::size_t i) {
+      const ServerView& s = servers[i];
+      return s.alive && !s.blocks.empty() && s.blocks.start >= 0 && s.blocks.start < n_blocks &&
+             !req.avoids(static_cast<int>(i));
+    };
+    for (std::size_t i = 0; i < servers.size(); ++i)
+      if (keep(i)) {
+        ++first_[static_cast<std::size_t>(servers[i].blocks.start) + 2];
+        longest_ = std::max(longest_, servers[i].blocks.size());
+      }
+    for (std::size_t b = 2; b < first_.size(); ++b) first_[b] += first_[b - 1];
+    index_.resize(first_.back());
+    for (std::size_t i = 0; i < servers.size(); ++i)  // in index order within each start
+      if (keep(i)) index_[first_[static_cast<std::size_t>(servers[i].blocks.start) + 1]++] = static_cast<int>(i);
+  }
+  /// Calls f(i) for each kept server i whose range starts at most `longest - 1` blocks before
+  /// `block` and at or before it (a superset of those holding `block`; the caller checks the end).
+  template <class F>
+  void near(int block, F&& f) const {
+    const int from = std::max(0, block - longest_ + 1);
+    for (std::size_t k = first_[static_cast<std::size_t>(from)]; k < first_[static_cast<std::size_t>(block) + 1]; ++k) f(index_[k]);
+  }
+
+ private:
+  std::vector<std::size_t> first_;  ///< servers starting at b are index_[first_[b], first_[b + 1])
+  std::vector<int> index_;
+  int longest_ = 0;
+};
+
 }  // namespace
 
 std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
@@ -31,6 +69,7 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
   // floor bounds a candidate's cost from below.
   const bool prune = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
   std::vector<std::pair<int, double>> bounds;  // (server, eq18_cost_floor) of this block's candidates
+  const CandidatesByStart candidates(view.servers, req, n_blocks);
   int pos = req.first_block;
   while (pos < n_blocks) {
     // Context of eq. 2: the last (context + 1) members, A_{i-1-alpha} .. A_{i-1}.
@@ -46,16 +85,16 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
       bounds.clear();
       int seed = -1;
       double seed_bound = std::numeric_limits<double>::infinity();
-      for (std::size_t i = 0; i < view.servers.size(); ++i) {
-        const ServerView& s = view.servers[i];
-        if (!usable_from(s, static_cast<int>(i), pos, n_blocks, kv, req)) continue;
+      candidates.near(pos, [&](int i) {
+        const ServerView& s = view.servers[static_cast<std::size_t>(i)];
+        if (!usable_from(s, i, pos, n_blocks, kv, req)) return;
         const double b = eq18_cost_floor(view, ctx, s, D, exps_).total();
-        bounds.emplace_back(static_cast<int>(i), b);
-        if (seed < 0 || b < seed_bound) {
+        bounds.emplace_back(i, b);
+        if (seed < 0 || b < seed_bound || (b == seed_bound && i < seed)) {
           seed_bound = b;
-          seed = static_cast<int>(i);
+          seed = i;
         }
-      }
+      });
       const auto consider = [&](int i) {
         const double c = eq18_cost(view, ctx, view.servers[static_cast<std::size_t>(i)], D, exps_).total();  // seed 002, eq. 18
         if (c < best_cost || (c == best_cost && i < best)) {
@@ -67,15 +106,15 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
       for (const auto& [i, b] : bounds)
         if (i != seed && !(b - 1e-12 * std::abs(best_cost) > best_cost)) consider(i);
     } else {
-      for (std::size_t i = 0; i < view.servers.size(); ++i) {
-        const ServerView& s = view.servers[i];
-        if (!usable_from(s, static_cast<int>(i), pos, n_blocks, kv, req)) continue;
+      candidates.near(pos, [&](int i) {
+        const ServerView& s = view.servers[static_cast<std::size_t>(i)];
+        if (!usable_from(s, i, pos, n_blocks, kv, req)) return;
         const double c = eq18_cost(view, ctx, s, D, exps_).total();  // seed 002, eq. 18
-        if (c < best_cost) {  // ties keep the lower index: deterministic
+        if (c < best_cost || (c == best_cost && i < best)) {  // ties keep the lower index: deterministic
           best_cost = c;
-          best = static_cast<int>(i);
+          best = i;
         }
-      }
+      });
     }
     if (best < 0) return std::nullopt;
     const ServerView& s = view.servers[static_cast<std::size_t>(best)];

@@ -5,7 +5,9 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
+#include <span>
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/rng.hpp"
@@ -383,6 +385,90 @@ TEST(Eq18Router, PruningByALatencyFloorPicksTheSameChainAsTheFullScan) {
     }
   }
   EXPECT_EQ(compared, 300 * 4 * 2 * 2);
+}
+
+namespace {
+
+/// Eq. 18's greedy chain as the seed states it, with nothing indexed or pruned: at each block, every
+/// server in index order is priced, the least cost wins (the first on ties).
+std::optional<Chain> naive_eq18_chain(const SwarmView& v, const RouteRequest& r, RouteCostExponents exps, int context) {
+  const int end = r.end(*v.model);
+  const double D = r.decode_message_bytes(*v.model, *v.overheads, v.compression);
+  const double kv = r.kv_bytes_per_block(*v.model);
+  std::vector<int> members{r.entry()};
+  Chain c;
+  for (int pos = r.first_block; pos < end;) {
+    const std::size_t take = std::min<std::size_t>(members.size(), static_cast<std::size_t>(context) + 1);
+    const std::span<const int> ctx(members.data() + members.size() - take, take);
+    int best = -1;
+    double best_cost = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < v.servers.size(); ++i) {
+      const ServerView& s = v.servers[i];
+      if (!s.alive || r.avoids(static_cast<int>(i)) || !s.blocks.contains(pos) ||
+          s.free_kv_bytes < kv * (std::min(s.blocks.end, end) - pos))
+        continue;
+      const double cost = eq18_cost(v, ctx, s, D, exps).total();
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = static_cast<int>(i);
+      }
+    }
+    if (best < 0) return std::nullopt;
+    const ServerView& s = v.servers[static_cast<std::size_t>(best)];
+    c.hops.push_back({best, BlockRange{pos, std::min(s.blocks.end, end)}});
+    c.cost += best_cost;
+    members.push_back(s.host);
+    pos = std::min(s.blocks.end, end);
+  }
+  return c;
+}
+
+}  // namespace
+
+// The router looks only at the servers whose ranges start near each block; that must find the
+// chain a scan of every server finds, for repair spans that start inside servers' ranges, with
+// dead, avoided and full servers, and exact ties between duplicated servers.
+TEST(Eq18Router, MatchesAScanOfEveryServerOnSpansWithDeadAvoidedAndFullServers) {
+  int chains = 0, none = 0;
+  for (std::uint64_t seed = 1; seed <= 400; ++seed) {
+    RandomSwarm s(seed);
+    Rng rng(seed * 7 + 1);
+    s.servers.push_back(s.servers[rng.below(s.servers.size())]);  // an exact tie at a higher index
+    RouteRequest r = s.request();
+    const double kv = r.kv_bytes_per_block(s.model);
+    for (ServerView& x : s.servers) {
+      if (rng.uniform() < 0.15) x.alive = false;
+      if (rng.uniform() < 0.2) x.free_kv_bytes = kv * static_cast<double>(rng.below(4));
+    }
+    if (rng.uniform() < 0.5) r.avoid.push_back(static_cast<int>(rng.below(s.servers.size())));
+    if (rng.uniform() < 0.5) {  // a span of the model between two hosts, as a repair asks for
+      r.first_block = static_cast<int>(rng.below(static_cast<std::uint64_t>(s.model.n_layers)));
+      r.end_block = r.first_block + 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(s.model.n_layers - r.first_block)));
+      r.entry_host = static_cast<int>(rng.below(s.servers.size()));
+      r.exit_host = s.client;
+    }
+    // With gamma <= 0 the router scans; with gamma > 0 and a floor it prunes: both paths.
+    for (const RouteCostExponents exps : {RouteCostExponents{1, -1, -1}, RouteCostExponents{-1, 1, 0}}) {
+      for (int context : {0, 1, 3}) {
+        const FlooredNetwork floored(s.net, seed, false);
+        SwarmView v = s.view();
+        v.network = &floored;
+        Rng unused(1);
+        const auto got = Eq18Router(exps, context).route(v, r, unused);
+        const auto want = naive_eq18_chain(v, r, exps, context);
+        ASSERT_EQ(got.has_value(), want.has_value()) << "seed " << seed;
+        if (!want) {
+          ++none;
+          continue;
+        }
+        ASSERT_EQ(got->hops, want->hops) << "seed " << seed << ", gamma " << exps.gamma << ", context " << context;
+        EXPECT_EQ(got->cost, want->cost) << "seed " << seed;
+        ++chains;
+      }
+    }
+  }
+  EXPECT_GT(chains, 1000);  // most draws route, and some do not
+  EXPECT_GT(none, 50);
 }
 
 // With a floor equal to the latency, every candidate but the cheapest (and its ties) is skipped:
