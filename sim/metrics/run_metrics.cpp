@@ -6,6 +6,8 @@
 
 #include "gpu/model_catalog.hpp"
 #include "sim/privacy/gaussian_mechanism.hpp"
+#include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/session_plan.hpp"
 #include "sim/swarm/training_step.hpp"
 
 namespace swarmsim::sim {
@@ -19,6 +21,7 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
       device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
       chains_through_(scenario.nodes.size(), 0) {
   if (const auto& ft = scenario.workload.fine_tuning; ft && ft->loss) loss_ = std::make_unique<TrainingLoss>(scenario);
+  if (!scenario.graph && !scenario.tree && !scenario.coded && !scenario.clients.empty()) clients_memory_.emplace(scenario);
 }
 
 namespace {
@@ -51,7 +54,15 @@ json privacy_json(const Scenario& sc) {
 
 void RunMetrics::connect(SimSignals& s) {
   if (loss_) loss_->connect(s);
-  s.on_session_started.connect([this](const SessionStarted& e) { sessions_[e.session].arrival = e.t; });
+  s.on_session_started.connect([this](const SessionStarted& e) {
+    SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
+    r.arrival = e.t;
+    if (clients_memory_) {
+      r.client = e.client - static_cast<int>(sc_.nodes.size());
+      r.client_bytes = client_session_bytes(sc_, session_shape(sc_, e.session, e.t));
+      clients_memory_->start(r.client, e.t, r.client_bytes);
+    }
+  });
   s.on_chain_formed.connect([this](const ChainFormed& e) {
     ++chains_;
     for (int server : e.servers) ++chains_through_[static_cast<std::size_t>(server)];
@@ -143,6 +154,7 @@ void RunMetrics::connect(SimSignals& s) {
   s.on_blocks_moved.connect([this](const BlocksMoved&) { ++moves_; });
   s.on_session_ended.connect([this](const SessionEnded& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
+    if (clients_memory_ && r.client >= 0 && r.end < 0) clients_memory_->end(r.client, r.client_bytes);  // one that never arrived held nothing
     r.end = e.t;
     if (e.completed) {
       ++completed_;
@@ -226,6 +238,16 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
                            {"device", sc_.clients[c].device->name},
                            {"utilization", device_seconds_[host] / horizon},
                            {"busy_device_seconds", device_seconds_[host]}});
+    if (clients_memory_) {  // the embedding and head, its own blocks, its sessions' state on them
+      const ClientPeak& p = clients_memory_->peak(static_cast<int>(c));
+      json& j = client_list.back();
+      j["memory_fixed_bytes"] = client_fixed_bytes(sc_);
+      j["memory_peak_bytes"] = p.bytes;
+      j["memory_peak_sessions"] = p.sessions;
+      j["memory_peak_at_s"] = p.at_s;
+      j["sessions_in_flight_peak"] = p.sessions_peak;
+      j["memory_usable_bytes"] = usable_memory_bytes(*sc_.clients[c].device, sc_.overheads);
+    }
   }
 
   json out{

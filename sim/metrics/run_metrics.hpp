@@ -2,6 +2,7 @@
 // Gathers a run's figures from the simulator's signals and writes them as metrics.json.
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "sim/metrics/latency_histogram.hpp"
 #include "sim/metrics/training_loss.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/swarm/client_memory.hpp"
 #include "sim/swarm/swarm_events.hpp"
 
 namespace swarmsim::sim {
@@ -65,6 +67,8 @@ class RunMetrics {
     double arrival = -1.0, first_token = -1.0, last_token = -1.0, end = -1.0;
     int decode_steps = 0;
     LatencyParts open;  ///< spans since the last token (or the arrival)
+    int client = -1;            ///< its client, 0-based among the clients
+    double client_bytes = 0.0;  ///< what it holds on its client while it runs (ClientMemoryLedger)
   };
   /// Sums over the steps of every session: what the prefill's and the decode steps' latencies
   /// were made of, and the latencies themselves (waiting is the difference).
@@ -107,6 +111,7 @@ class RunMetrics {
     long restored_from_peers = 0;                 ///< restores copied from a peer replica
     double sync_bytes = 0.0, sync_seconds = 0.0;
   } training_;
+  std::optional<ClientMemoryLedger> clients_memory_;  ///< swarms of blocks: what each client holds
   std::unique_ptr<TrainingLoss> loss_;  ///< workload.fine_tuning.loss: the adapters' values, on a proxy
 };
 

@@ -25,6 +25,7 @@
 #include "sim/pricing.hpp"
 #include "sim/routing/swarm_view.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/client_memory.hpp"
 #include "sim/swarm/training_step.hpp"
 #include "sim/units.hpp"
 
@@ -1392,24 +1393,29 @@ void check_swarm(Reader& r, Scenario& sc) {
                      std::to_string(n.kv_cache_tokens) + " tokens)");
     }
   }
-  // Split learning: the swarm serves at least one block, and every client holds the weights and
-  // one session's KV cache of the blocks it runs.
+  // Every client embeds its tokens and computes the logits, so it holds the embedding table and
+  // the LM head; under split learning also the weights and one session's KV cache (or training
+  // state) of the blocks it runs, and the swarm must serve at least one block.
   if (privacy.client_blocks >= m.n_layers) {
     r.error("policy.privacy.client_blocks", std::to_string(privacy.client_blocks) + " leaves none of the " +
                                                 std::to_string(m.n_layers) + " blocks of " + m.name +
                                                 " to the swarm; expected at most " + std::to_string(m.n_layers - 1));
-  } else if (privacy.client_blocks > 0) {
+  } else {
     RouteRequest one{0, sc.workload.batch_size, sc.workload.prompt_tokens, sc.workload.new_tokens};
     if (sc.workload.fine_tuning) one.training_bytes_per_block = training_bytes_per_block(sc);  // adapters and saved inputs, not a KV cache
-    const double need = privacy.client_blocks * (m.block_weight_bytes() + one.kv_bytes_per_block(m));
-    const char* state = sc.workload.fine_tuning ? "weights and one session's training state" : "weights and one session's KV cache";
+    const double need = client_fixed_bytes(sc) + privacy.client_blocks * one.kv_bytes_per_block(m);
+    const std::string head = "the embedding and LM head of " + m.name + " (" + format_bytes(client_head_bytes(m)) + ")";
+    const std::string what =
+        privacy.client_blocks == 0
+            ? head
+            : head + " and " + std::to_string(privacy.client_blocks) + " blocks' weights and one session's " +
+                  (sc.workload.fine_tuning ? "training state" : "KV cache");
     for (std::size_t i = 0; i < sc.clients.size(); ++i) {
       const gpu::DeviceSpec* d = sc.clients[i].device;
       if (d && need > usable_memory_bytes(*d, sc.overheads))
-        r.error("policy.privacy.client_blocks",
-                std::to_string(privacy.client_blocks) + " blocks of " + m.name + " need " + format_bytes(need) + " (" + state +
-                    ") on every client, but " + at_index("clients", i) + " (" +
-                    sc.clients[i].name + ", " + d->name + ") has " + format_bytes(usable_memory_bytes(*d, sc.overheads)) +
+        r.error(privacy.client_blocks > 0 ? std::string("policy.privacy.client_blocks") : at_index("clients", i) + ".device",
+                what + " need " + format_bytes(need) + " on every client, but " + at_index("clients", i) + " (" + sc.clients[i].name +
+                    ", " + d->name + ") has " + format_bytes(usable_memory_bytes(*d, sc.overheads)) +
                     " usable (device memory minus overheads.runtime_memory)");
     }
   }

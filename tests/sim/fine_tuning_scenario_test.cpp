@@ -78,10 +78,11 @@ TEST(FineTuningScenario, RefusesWhatATrainingSessionCannotDoWithThePathAndTheRea
   EXPECT_TRUE(errors(two, {no_new, ft, {"policy.privacy.client_blocks", "2"}}).empty()) << joined(errors(two, {no_new, ft, {"policy.privacy.client_blocks", "2"}}));
   const auto noisy = errors(two, {no_new, ft, {"policy.privacy", R"({"client_blocks": 2, "differential_privacy": {"epsilon": 8, "delta": 1e-5}})"}});
   EXPECT_TRUE(noisy.empty()) << joined(noisy);
-  // A training client holds its blocks' weights and training state: 16 x (416 MiB + 20.5 MiB) = 6.82 GiB.
+  // A training client holds the embedding and head (2 x 128,256 x 4,096 x 2 B = 1.96 GiB), and its
+  // blocks' weights and training state: 16 x (416 MiB + 20.5 MiB) = 6.82 GiB; 8.78 GiB in all.
   const auto small = errors("fine-tuning/lora-llama3-8b.json", {{"policy.privacy.client_blocks", "16"}, {"clients[1].device", "\"GTX-1650\""}});
-  EXPECT_TRUE(has_error(small, "policy.privacy.client_blocks: 16 blocks of Llama-3-8B need 6.82 GiB (weights and one session's training state) "
-                               "on every client, but clients[1] (lab-1, GTX-1650) has 3.50 GiB usable"))
+  EXPECT_TRUE(has_error(small, "policy.privacy.client_blocks: the embedding and LM head of Llama-3-8B (1.96 GiB) and 16 blocks' weights and "
+                               "one session's training state need 8.78 GiB on every client, but clients[1] (lab-1, GTX-1650) has 3.50 GiB usable"))
       << joined(small);
   EXPECT_TRUE(has_error(errors("tree/fisher-btree-merge.json", {ft}), "workload.fine_tuning: applies to a transformer served as a chain of blocks"));
 }

@@ -56,10 +56,11 @@ TEST(PrivacyScenario, RefusesSplitsAndBudgetsThatCannotWork) {
   EXPECT_TRUE(has_error(errors({{"policy.privacy.differential_privacy", R"({"epsilon": 1, "delta": 0.5})"}}),
                   "policy.privacy.differential_privacy.delta"));
   EXPECT_TRUE(has_error(errors({{"policy.privacy.client_block", "2"}}), "policy.privacy.client_block: unknown key \"client_block\" (did you mean \"client_blocks\"?)"));
-  // A client must hold the weights and one session's KV cache of its blocks: a GTX-1650 cannot
-  // hold 20 blocks of Llama-3-8B.
+  // A client must hold the embedding and LM head, and the weights and one session's KV cache of
+  // its blocks: a GTX-1650 cannot hold 20 blocks of Llama-3-8B.
   EXPECT_TRUE(has_error(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "20"}}),
-                  "policy.privacy.client_blocks: 20 blocks of Llama-3-8B need"));
+                  "policy.privacy.client_blocks: the embedding and LM head of Llama-3-8B (1.96 GiB) and 20 blocks' weights and "
+                  "one session's KV cache need"));
   EXPECT_TRUE(has_error(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "20"}}), "clients[0] (client, GTX-1650) has"));
   EXPECT_TRUE(errors({{"clients[0].device", "GTX-1650"}, {"policy.privacy.client_blocks", "2"}}).empty());
 }

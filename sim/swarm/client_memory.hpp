@@ -1,0 +1,48 @@
+#pragma once
+// What a client of a swarm of blocks holds in memory: the model's embedding table and LM head for
+// the whole run (the client embeds its tokens and computes the logits, as Petals' clients do),
+// under split learning its own blocks' weights too, and for each of its sessions in flight the KV
+// cache or training state of those blocks. Plain data; RunMetrics keeps the ledger.
+#include <vector>
+
+#include "sim/scenario/scenario.hpp"
+#include "sim/swarm/session_plan.hpp"
+
+namespace swarmsim::sim {
+
+/// Bytes of the embedding table and the LM head (once when tied), in the weights' dtype; 16-bit
+/// when the blocks are LLM.int8, whose mixed decomposition applies to the blocks' linear layers.
+double client_head_bytes(const gpu::TransformerSpec& m);
+/// Bytes every client holds for the whole run: client_head_bytes plus the weights of the blocks
+/// it runs itself (policy.privacy.client_blocks).
+double client_fixed_bytes(const Scenario& sc);
+/// Bytes a client holds for one session while the session runs: its own blocks' KV cache or
+/// training state (the session's kv_per_block per block); 0 without split learning.
+double client_session_bytes(const Scenario& sc, const SessionShape& shape);
+
+/// The highest memory one client held, and when.
+struct ClientPeak {
+  double bytes = 0.0;   ///< fixed bytes plus its sessions' bytes at the peak
+  int sessions = 0;     ///< sessions in flight at the peak
+  double at_s = 0.0;    ///< when it was first reached (s)
+  int sessions_peak = 0;  ///< most sessions in flight at once (may differ from `sessions` when sessions' sizes differ)
+};
+
+/// The ledger of every client's memory over a run: sessions start and end on it.
+class ClientMemoryLedger {
+ public:
+  /// Clients of `sc`, each starting at client_fixed_bytes.
+  explicit ClientMemoryLedger(const Scenario& sc);
+  /// Client `client` (0-based among the clients) takes `bytes` for a session at `t` (s).
+  void start(int client, double t, double bytes);
+  /// The session that took `bytes` on `client` ended at `t` (s).
+  void end(int client, double bytes);
+  const ClientPeak& peak(int client) const { return peaks_[static_cast<std::size_t>(client)]; }
+
+ private:
+  std::vector<double> held_;
+  std::vector<int> sessions_;
+  std::vector<ClientPeak> peaks_;
+};
+
+}  // namespace swarmsim::sim

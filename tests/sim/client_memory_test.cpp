@@ -1,0 +1,112 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "gpu/model_catalog.hpp"
+#include "sim/flow/flow_simulation.hpp"
+#include "sim/pricing.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/client_memory.hpp"
+#include "tests/sim/two_cities.hpp"
+
+using namespace swarmsim::sim;
+
+// Known answers from the models' configs: Llama-3-8B's embedding and untied head are each
+// 128,256 x 4,096 BF16 values; BLOOM-176B ties them (250,880 x 14,336, once); LLM.int8 blocks
+// keep a 16-bit embedding.
+TEST(ClientMemory, TheEmbeddingAndHeadAreTheModelsVocabularyTimesItsWidth) {
+  const auto& llama = *swarmsim::gpu::find_model("Llama-3-8B");
+  EXPECT_EQ(client_head_bytes(llama), 2.0 * 128256 * 4096 * 2);
+  const auto& bloom = *swarmsim::gpu::find_model("BLOOM-176B");
+  EXPECT_EQ(client_head_bytes(bloom), 250880.0 * 14336 * 2);
+  swarmsim::gpu::TransformerSpec int8 = llama;
+  int8.weight_dtype = swarmsim::gpu::DType::Int8;
+  EXPECT_EQ(client_head_bytes(int8), client_head_bytes(llama));
+  int8.weight_dtype = swarmsim::gpu::DType::F32;
+  EXPECT_EQ(client_head_bytes(int8), 2 * client_head_bytes(llama));
+}
+
+TEST(ClientMemory, TheLedgerKeepsEachClientsPeakAndWhenItCame) {
+  Scenario sc = load_scenario_text(swarmsim::test::kTwoCities, "two.json", {});
+  sc.clients.push_back(sc.clients[0]);
+  sc.clients[1].name = "other";
+  ClientMemoryLedger ledger(sc);
+  const double fixed = client_head_bytes(sc.model);
+  EXPECT_EQ(ledger.peak(0).bytes, fixed);
+  ledger.start(0, 1.0, 100);
+  ledger.start(0, 2.0, 300);
+  ledger.start(1, 2.5, 50);
+  ledger.end(0, 100);
+  ledger.end(0, 300);
+  ledger.start(0, 5.0, 200);  // two small sessions at once later stay below the peak
+  ledger.start(0, 6.0, 150);
+  EXPECT_EQ(ledger.peak(0).bytes, fixed + 400);
+  EXPECT_EQ(ledger.peak(0).sessions, 2);
+  EXPECT_EQ(ledger.peak(0).at_s, 2.0);
+  ledger.start(0, 7.0, 10);  // a third at once: more sessions, fewer bytes than the peak
+  EXPECT_EQ(ledger.peak(0).bytes, fixed + 400);
+  EXPECT_EQ(ledger.peak(0).sessions_peak, 3);
+  EXPECT_EQ(ledger.peak(1).bytes, fixed + 50);
+  EXPECT_EQ(ledger.peak(1).at_s, 2.5);
+}
+
+namespace {
+
+/// The clients' entries of a flow-engine run of the two-city scenario with `more` overrides.
+nlohmann::json clients_of(const std::vector<Override>& more) {
+  Scenario sc = load_scenario_text(swarmsim::test::kTwoCities, "two.json", more);
+  sc.engine = EngineKind::Flow;
+  sc.outputs.trace = sc.outputs.events = false;
+  RunOptions quiet;
+  quiet.progress = RunOptions::Progress::Never;
+  SimSignals signals;
+  const RunReport r = flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
+  EXPECT_EQ(r.metrics["sessions"]["completed"].get<int>(), sc.workload.sessions) << r.metrics.dump();
+  return r.metrics["clients"];
+}
+
+}  // namespace
+
+// Under split learning a client holds, besides the embedding and head, 2 blocks' weights and each
+// session's KV cache of them (eq. 4: 2 x 128 x 8 KV heads x 2 B = 4,096 B per token and block,
+// for 8 + 2 tokens): three sessions at once hold three caches, three sessions 100 s apart one.
+TEST(ClientMemory, ARunReportsWhatEachClientHeldAtItsPeak) {
+  const double head = 2.0 * 128256 * 4096 * 2, blocks = 2 * 436224000.0, cache = 2 * 4096.0 * 10;
+  const Override split = parse_override("policy.privacy.client_blocks=2");
+  const nlohmann::json together = clients_of({split, parse_override("workload.sessions=3")});
+  ASSERT_EQ(together.size(), 1u);
+  EXPECT_EQ(together[0]["memory_fixed_bytes"].get<double>(), head + blocks);
+  EXPECT_EQ(together[0]["memory_peak_bytes"].get<double>(), head + blocks + 3 * cache);
+  EXPECT_EQ(together[0]["memory_peak_sessions"].get<int>(), 3);
+  EXPECT_EQ(together[0]["sessions_in_flight_peak"].get<int>(), 3);
+  EXPECT_EQ(together[0]["memory_peak_at_s"].get<double>(), 0.0);
+  EXPECT_GT(together[0]["memory_usable_bytes"].get<double>(), 60.0 * (1 << 30));  // cpu-generic: 64 GiB
+
+  const nlohmann::json apart =
+      clients_of({split, parse_override("workload.sessions=3"), parse_override(R"(workload.arrival={"process": "fixed", "interval": "100s"})")});
+  EXPECT_EQ(apart[0]["memory_peak_bytes"].get<double>(), head + blocks + cache);
+  EXPECT_EQ(apart[0]["sessions_in_flight_peak"].get<int>(), 1);
+
+  // Without split learning the sessions hold nothing on the client beyond the embedding and head.
+  const nlohmann::json whole = clients_of({parse_override("workload.sessions=3")});
+  EXPECT_EQ(whole[0]["memory_peak_bytes"].get<double>(), head);
+  EXPECT_EQ(whole[0]["sessions_in_flight_peak"].get<int>(), 3);
+}
+
+// A client that cannot hold the embedding and head of the model is refused, at its device.
+TEST(ClientMemory, AClientTooSmallForTheEmbeddingAndHeadIsRefused) {
+  try {
+    load_scenario_text(swarmsim::test::kTwoCities, "two.json",
+                       {parse_override(R"(model={"name": "BLOOM-176B"})"), parse_override(R"(clients[0].device="GTX-1650")")});
+    FAIL() << "a GTX-1650 client accepted for BLOOM-176B";
+  } catch (const ScenarioError& e) {
+    bool found = false;
+    for (const Diagnostic& d : e.diagnostics())
+      if (d.path == "clients[0].device") {
+        found = true;
+        EXPECT_EQ(d.message, "the embedding and LM head of BLOOM-176B (6.70 GiB) need 6.70 GiB on every client, but clients[0] "
+                             "(london, GTX-1650) has 3.50 GiB usable (device memory minus overheads.runtime_memory)");
+      }
+    EXPECT_TRUE(found) << e.what();
+  }
+}
