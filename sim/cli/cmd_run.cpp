@@ -21,6 +21,35 @@
 namespace swarmsim::cli {
 namespace {
 
+/// The clients' rows under the node table (swarms of blocks): what each held at its peak, the
+/// busiest first when there are many, and a warning for each that held more than its device has.
+void print_clients(const nlohmann::json& m) {
+  if (!m.contains("clients") || m["clients"].empty() || !m["clients"][0].contains("memory_peak_bytes")) return;
+  std::vector<const nlohmann::json*> rows;
+  for (const auto& c : m["clients"]) rows.push_back(&c);
+  constexpr std::size_t kShown = 6;
+  if (rows.size() > kShown)
+    std::stable_sort(rows.begin(), rows.end(), [](const nlohmann::json* a, const nlohmann::json* b) {
+      return (*a)["memory_peak_bytes"].get<double>() > (*b)["memory_peak_bytes"].get<double>();
+    });
+  const int k = m.contains("privacy") ? m["privacy"]["client_blocks"].get<int>() : 0;
+  const std::string blocks = k == 0 ? "-" : k == 1 ? "0" : "0-" + std::to_string(k - 1);
+  std::printf("%-14s%-12s%-10s%8s%14s%10s\n", "client", "device", "blocks", "util", "memory peak", "sessions");
+  for (std::size_t i = 0; i < rows.size() && i < kShown; ++i) {
+    const auto& c = *rows[i];
+    std::printf("  %-12s%-12s%-10s%7.1f%%%14s%10d\n", c["name"].get<std::string>().c_str(), c["device"].get<std::string>().c_str(),
+                blocks.c_str(), 100.0 * c["utilization"].get<double>(), sim::format_bytes(c["memory_peak_bytes"].get<double>()).c_str(),
+                c["sessions_in_flight_peak"].get<int>());
+  }
+  if (rows.size() > kShown) std::printf("  ...         %zu more clients in metrics.json\n", rows.size() - kShown);
+  for (const auto& c : m["clients"])
+    if (c["memory_peak_bytes"].get<double>() > c["memory_usable_bytes"].get<double>())
+      std::printf("  too small   %s held %s at %s (%d sessions), more than the %s usable on its %s\n", c["name"].get<std::string>().c_str(),
+                  sim::format_bytes(c["memory_peak_bytes"].get<double>()).c_str(),
+                  sim::format_duration(c["memory_peak_at_s"].get<double>()).c_str(), c["memory_peak_sessions"].get<int>(),
+                  sim::format_bytes(c["memory_usable_bytes"].get<double>()).c_str(), c["device"].get<std::string>().c_str());
+}
+
 std::string latency_line(const nlohmann::json& h) {
   if (h["count"].get<std::uint64_t>() == 0) return "n/a";
   return "p50 " + sim::format_duration(h["p50"].get<double>()) + "  p95 " + sim::format_duration(h["p95"].get<double>()) +
@@ -182,6 +211,7 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
                 blocks.c_str(), 100.0 * n["utilization"].get<double>(),
                 sim::format_bytes(n["memory_peak_bytes"].get<double>()).c_str(), n["chains"].get<int>());
   }
+  print_clients(m);
   if (m.contains("real_execution")) {
     const auto& r = m["real_execution"];
     std::printf("real kernels  %s on %s, %.3f s of kernel time\n", r["backend"].get<std::string>().c_str(),
