@@ -987,12 +987,12 @@ struct SwarmSimulation::Impl {
     if (r.verifier < 0) return finish("unverifiable");
     OutputId verifier_output = kRightOutput, tie_breaker_output = kRightOutput;
     if (!recompute(r.verifier, verifier_output)) return finish("abandoned");
-    if (verifier_output == c.server_output) return finish("agreed");
+    if (outputs_agree(sc, {c.server, c.server_output}, {r.verifier, verifier_output})) return finish("agreed");
     exclude.push_back(r.verifier);
     r.tie_breaker = pick_verifier(swarm->view(now()), c.blocks, exclude, verifier_draw(sc, c, 1));
     if (r.tie_breaker < 0) return finish("no_tie_breaker");
     if (!recompute(r.tie_breaker, tie_breaker_output)) return finish("abandoned");
-    const Verdict v = majority(c.server_output, verifier_output, tie_breaker_output);
+    const Verdict v = majority(sc, {c.server, c.server_output}, {r.verifier, verifier_output}, {r.tie_breaker, tie_breaker_output});
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc.policy.verification.ban && swarm->ban(liar, now())) {
       signals.on_server_banned(ServerBanned{now(), liar, c.session, c.step, !sc.nodes[static_cast<std::size_t>(liar)].dishonest});

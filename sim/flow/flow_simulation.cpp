@@ -1209,13 +1209,13 @@ class FlowSwarm {
         finish("abandoned");
         co_return;
       }
-      if (which == 0 && outputs[0] == c.server_output) {
+      if (which == 0 && outputs_agree(sc_, {c.server, c.server_output}, {v, outputs[0]})) {
         finish("agreed");
         co_return;
       }
       exclude.push_back(v);
     }
-    const Verdict v = majority(c.server_output, outputs[0], outputs[1]);
+    const Verdict v = majority(sc_, {c.server, c.server_output}, {r.verifier, outputs[0]}, {r.tie_breaker, outputs[1]});
     finish(to_string(v));
     if (const int liar = wrong_by_majority(c, r, v); liar >= 0 && sc_.policy.verification.ban && swarm_.ban(liar, now_)) {
       signals_.on_server_banned(ServerBanned{now_, liar, c.session, c.step, !sc_.nodes[static_cast<std::size_t>(liar)].dishonest});

@@ -339,6 +339,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
                       {"step", b.step}});
     }
     out["verification"] = {{"rate", sc_.policy.verification.rate},
+                            {"tolerance", sc_.policy.verification.tolerance},
                             {"checks", checks},
                             {"wrong_outputs_checked", v.wrong_outputs_checked},
                             {"wrong_outputs_passed", v.wrong_outputs_passed},

@@ -28,6 +28,7 @@ struct DishonestSpec {
   double rate = 1.0;    ///< then each step it serves gets a wrong output with this probability
   bool lazy = false;    ///< it does not compute the wrong outputs: those steps take it no device time
   std::string cartel;   ///< nodes of one cartel cheat on the same steps with the same wrong values (empty: alone)
+  double magnitude = 1.0;  ///< relative L2 distance of its wrong outputs from the right ones (1: unrelated values)
 };
 
 struct NodeSpec {
@@ -44,6 +45,9 @@ struct NodeSpec {
   double join_at_s = 0.0;         ///< when the node starts loading its blocks (s)
   double weights_load_Bps = 2e9;  ///< how fast it loads block weights when joining (bytes/s)
   std::optional<DishonestSpec> dishonest;  ///< a server that returns wrong outputs (absent: honest)
+  /// Relative L2 distance of its honest outputs from exact arithmetic (its kernels' and dtypes'
+  /// rounding); nodes with the same device and divergence return identical outputs.
+  double divergence = 0.0;
 };
 
 /// A client: runs sessions, the embedding and the LM head, and (by default) builds chains.
@@ -247,6 +251,7 @@ struct PrivacySpec {
 struct VerificationSpec {
   double rate = 0.0;  ///< chance that a client checks a given hop of a given step (0 = never)
   bool ban = true;    ///< a server found wrong by majority leaves every chain and is never routed to again
+  double tolerance = 0.0;  ///< two outputs agree when their relative L2 distance is at most this (0: exactly)
   bool enabled() const { return rate > 0; }
 };
 

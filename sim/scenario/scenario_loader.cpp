@@ -72,7 +72,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"graph", {"file", "generator", "batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
-        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest"}},
+        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence"}},
       {"location", {"lat", "lon"}},
       {"blocks", {"start", "end"}},
       {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
@@ -85,8 +85,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry", "admission_jitter",
         "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy", "verification"}},
-      {"verification", {"rate", "ban"}},
-      {"dishonest", {"from", "rate", "lazy", "cartel"}},
+      {"verification", {"rate", "ban", "tolerance"}},
+      {"dishonest", {"from", "rate", "lazy", "cartel", "magnitude"}},
       {"privacy", {"client_blocks", "differential_privacy"}},
       {"differential_privacy", {"epsilon", "delta", "clip_norm"}},
       {"topology", {"period", "states", "apply_schemes", "stability_reliability"}},
@@ -647,9 +647,15 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
         spec.rate = r.number(*d, "rate", dp, false, 0.0, 1.0, "in [0, 1] (chance that a step it serves gets a wrong output)").value_or(1.0);
         spec.lazy = r.boolean(*d, "lazy", dp).value_or(false);
         spec.cartel = r.string(*d, "cartel", dp, false).value_or("");
+        spec.magnitude = r.number(*d, "magnitude", dp, false, 1e-12, 10.0,
+                                  "in (0, 10] (relative L2 distance of its wrong outputs from the right ones; 1: unrelated values)")
+                             .value_or(1.0);
         node.dishonest = spec;
       }
     }
+    node.divergence = r.number(n, "divergence", p, false, 0.0, 0.999999,
+                               "in [0, 1) (relative L2 distance of its honest outputs from exact arithmetic)")
+                          .value_or(0.0);
     if (const json* b = Reader::get(n, "blocks")) {
       const std::string bp = child(p, "blocks");
       if (b->is_string() && b->get<std::string>() == "auto") {
@@ -1023,6 +1029,8 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
     if (r.object(*vv, vp, "verification")) {
       p.verification.rate = r.number(*vv, "rate", vp, true, 0.0, 1.0, "in [0, 1] (chance that a client checks a hop of a step)").value_or(0.0);
       p.verification.ban = r.boolean(*vv, "ban", vp).value_or(true);
+      p.verification.tolerance =
+          r.number(*vv, "tolerance", vp, false, 0.0, 10.0, "in [0, 10] (relative L2 distance up to which two outputs agree)").value_or(0.0);
     }
   }
   if (const json* f = Reader::get(*v, "faults")) {

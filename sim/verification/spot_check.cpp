@@ -1,6 +1,8 @@
 #include "sim/verification/spot_check.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 #include <vector>
 
 #include "sim/rng.hpp"
@@ -48,11 +50,30 @@ const char* to_string(Verdict v) {
   return "?";
 }
 
-Verdict majority(OutputId server, OutputId verifier, OutputId tie_breaker) {
-  if (server == verifier) return Verdict::Agreed;
-  if (tie_breaker == server) return Verdict::VerifierWrong;
-  if (tie_breaker == verifier) return Verdict::ServerWrong;
-  return Verdict::Inconclusive;  // three different outputs
+double output_distance(const Scenario& sc, HopOutput a, HopOutput b) {
+  const NodeSpec& x = sc.nodes[static_cast<std::size_t>(a.node)];
+  const NodeSpec& y = sc.nodes[static_cast<std::size_t>(b.node)];
+  double d2 = 0.0;
+  if (x.device != y.device || x.divergence != y.divergence) d2 += x.divergence * x.divergence + y.divergence * y.divergence;
+  if (a.id != b.id)
+    for (const auto& [id, node] : {std::pair{a.id, &x}, std::pair{b.id, &y}})
+      if (id != kRightOutput) {
+        const double m = node->dishonest ? node->dishonest->magnitude : 1.0;
+        d2 += m * m;
+      }
+  return std::sqrt(d2);
+}
+
+bool outputs_agree(const Scenario& sc, HopOutput a, HopOutput b) {
+  return output_distance(sc, a, b) <= sc.policy.verification.tolerance;
+}
+
+Verdict majority(const Scenario& sc, HopOutput server, HopOutput verifier, HopOutput tie_breaker) {
+  if (outputs_agree(sc, server, verifier)) return Verdict::Agreed;
+  const bool with_server = outputs_agree(sc, tie_breaker, server), with_verifier = outputs_agree(sc, tie_breaker, verifier);
+  if (with_server && !with_verifier) return Verdict::VerifierWrong;
+  if (with_verifier && !with_server) return Verdict::ServerWrong;
+  return Verdict::Inconclusive;  // the tie-breaker sides with both (it lies between them) or with neither
 }
 
 int pick_verifier(std::span<const ServerView> view, BlockRange blocks, std::span<const int> exclude, double draw) {

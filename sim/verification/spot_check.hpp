@@ -42,19 +42,35 @@ inline bool returns_wrong_output(const Scenario& sc, int node, int session, int 
 /// (policy.verification.rate).
 bool spot_checks(const Scenario& sc, int session, int step, int server);
 
-/// What a check found by comparing outputs. Honest servers compute the same output; a lone
-/// cheater's agrees with none; a cartel's members agree with each other. The verdict is the
-/// majority's, which a cartel can make wrong.
+/// One server's output of a hop: who computed it and what it returned.
+struct HopOutput {
+  int node = 0;
+  OutputId id = kRightOutput;
+};
+
+/// Relative L2 distance between two outputs of the same hop, from what each is made of: the
+/// rounding of the node's arithmetic (its `divergence`; identical outputs on the same device with
+/// the same divergence), and a wrong output's error (its `magnitude`; shared by a cartel). The
+/// parts are independent directions of a wide hidden state, so their squares add:
+///   d^2 = [other device or divergence] (div_a^2 + div_b^2) + [ids differ] (sum of the wrong ones' magnitude^2)
+/// Consensus-based distribution verification (seed 002, section 6.2) compares outputs this way.
+double output_distance(const Scenario& sc, HopOutput a, HopOutput b);
+/// Whether two outputs agree: their distance is at most policy.verification.tolerance.
+bool outputs_agree(const Scenario& sc, HopOutput a, HopOutput b);
+
+/// What a check found by comparing outputs: the server's and the verifier's, and when those do not
+/// agree, the tie-breaker's. The verdict is the majority's, which a cartel, or a tolerance too
+/// tight for honest servers' rounding, can make wrong.
 enum class Verdict {
-  Agreed,        ///< the server's and the verifier's outputs are the same
-  ServerWrong,   ///< they differ and the tie-breaker agrees with the verifier
-  VerifierWrong, ///< they differ and the tie-breaker agrees with the server
-  Inconclusive,  ///< they differ and no two of the three outputs agree
+  Agreed,        ///< the server's and the verifier's outputs agree
+  ServerWrong,   ///< they do not, and the tie-breaker agrees with the verifier only
+  VerifierWrong, ///< they do not, and the tie-breaker agrees with the server only
+  Inconclusive,  ///< they do not, and the tie-breaker agrees with both or with neither
 };
 const char* to_string(Verdict v);
 
-/// The majority of the server's, the verifier's and (when those two differ) the tie-breaker's outputs.
-Verdict majority(OutputId server, OutputId verifier, OutputId tie_breaker);
+/// The majority of the server's, the verifier's and (when those two do not agree) the tie-breaker's outputs.
+Verdict majority(const Scenario& sc, HopOutput server, HopOutput verifier, HopOutput tie_breaker);
 
 /// A server to recompute `blocks` for a check: among the servers alive in `view` that serve all of
 /// `blocks` and are not in `exclude`, the one picked by `draw` in [0, 1) (so checks spread over

@@ -2,10 +2,12 @@
 // draws, the majority of three outputs, the choice of verifiers, and what the loader accepts.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "gpu/device_catalog.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/verification/spot_check.hpp"
 
@@ -28,17 +30,20 @@ ServerView server(int host, BlockRange blocks, bool alive = true) {
 }  // namespace
 
 // Right outputs agree with each other, a lone cheater's with nothing, a cartel's members' with each
-// other: the combinations of three outputs, worked by hand.
+// other: the combinations of three outputs, worked by hand (exact agreement: tolerance 0).
 TEST(SpotCheck, TheMajorityOfThreeNamesTheOddOneOut) {
+  Scenario sc = two_node();
+  sc.nodes.resize(3, sc.nodes[0]);
   const OutputId right = kRightOutput, lone_a = 11, lone_b = 12, cartel = 40;
-  EXPECT_EQ(majority(right, right, lone_a), Verdict::Agreed);
-  EXPECT_EQ(majority(lone_a, right, right), Verdict::ServerWrong);
-  EXPECT_EQ(majority(right, lone_a, right), Verdict::VerifierWrong);
-  EXPECT_EQ(majority(lone_a, lone_b, right), Verdict::Inconclusive);  // only the tie-breaker is right
-  EXPECT_EQ(majority(lone_a, right, lone_b), Verdict::Inconclusive);
-  EXPECT_EQ(majority(cartel, cartel, right), Verdict::Agreed);         // a cartel verifies its own
-  EXPECT_EQ(majority(right, cartel, cartel), Verdict::ServerWrong);    // and outvotes an honest server
-  EXPECT_EQ(majority(cartel, right, cartel), Verdict::VerifierWrong);
+  const auto at = [](int node, OutputId id) { return HopOutput{node, id}; };
+  EXPECT_EQ(majority(sc, at(0, right), at(1, right), at(2, lone_a)), Verdict::Agreed);
+  EXPECT_EQ(majority(sc, at(0, lone_a), at(1, right), at(2, right)), Verdict::ServerWrong);
+  EXPECT_EQ(majority(sc, at(0, right), at(1, lone_a), at(2, right)), Verdict::VerifierWrong);
+  EXPECT_EQ(majority(sc, at(0, lone_a), at(1, lone_b), at(2, right)), Verdict::Inconclusive);  // only the tie-breaker is right
+  EXPECT_EQ(majority(sc, at(0, lone_a), at(1, right), at(2, lone_b)), Verdict::Inconclusive);
+  EXPECT_EQ(majority(sc, at(0, cartel), at(1, cartel), at(2, right)), Verdict::Agreed);       // a cartel verifies its own
+  EXPECT_EQ(majority(sc, at(0, right), at(1, cartel), at(2, cartel)), Verdict::ServerWrong);  // and outvotes an honest server
+  EXPECT_EQ(majority(sc, at(0, cartel), at(1, right), at(2, cartel)), Verdict::VerifierWrong);
   SpotCheck c;
   c.server = 3;
   SpotChecked r;
@@ -104,6 +109,64 @@ TEST(SpotCheck, TheLoaderRefusesWhatCannotWork) {
             std::string::npos);
   EXPECT_NE(error_of("coded/coin-stragglers.json", {{"nodes[0].dishonest", "{}"}}).find("nodes[0].dishonest: applies to servers of a chain"),
             std::string::npos);
+  EXPECT_EQ(error_of("sanity/two_node.json", {{"nodes[0].divergence", "1"}}),
+            "nodes[0].divergence: expected a number in [0, 1) (relative L2 distance of its honest outputs from exact arithmetic), got 1");
+  EXPECT_EQ(error_of("sanity/two_node.json", {{"nodes[0].dishonest", R"({"magnitude": 0})"}}),
+            "nodes[0].dishonest.magnitude: expected a number in (0, 10] (relative L2 distance of its wrong outputs from the right ones; 1: "
+            "unrelated values), got 0");
+  EXPECT_EQ(error_of("sanity/two_node.json", {{"policy.verification", R"({"rate": 0.1, "tolerance": -1})"}}),
+            "policy.verification.tolerance: expected a number in [0, 10] (relative L2 distance up to which two outputs agree), got -1");
+}
+
+// Distribution consensus (seed 002, section 6.2) compares outputs up to a tolerance. The distance
+// of two outputs of a hop, by hand: rounding parts sqrt(a^2 + b^2) unless both nodes have the same
+// device and divergence, a wrong output's magnitude unless both return the same wrong values.
+TEST(SpotCheck, OutputsDifferByTheirNodesRoundingAndTheirCheatsMagnitude) {
+  Scenario sc = two_node();
+  sc.nodes.resize(6, sc.nodes[0]);  // L4s
+  sc.nodes[0].divergence = sc.nodes[1].divergence = 0.003;
+  sc.nodes[2].device = swarmsim::gpu::find_device("RTX-4090");
+  sc.nodes[2].divergence = 0.003;
+  sc.nodes[3].divergence = 0.004;
+  sc.nodes[4].dishonest = DishonestSpec{0.0, 1.0, false, "", 0.002};
+  sc.nodes[5].dishonest = DishonestSpec{0.0, 1.0, false, "", 0.5};
+  const OutputId right = kRightOutput, lone4 = 4, lone5 = 5;
+  const auto d = [&](int a, OutputId ia, int b, OutputId ib) { return output_distance(sc, {a, ia}, {b, ib}); };
+  EXPECT_EQ(d(0, right, 1, right), 0.0);                     // same device, same divergence: identical
+  EXPECT_DOUBLE_EQ(d(0, right, 2, right), std::sqrt(2 * 0.003 * 0.003));  // another device
+  EXPECT_DOUBLE_EQ(d(0, right, 3, right), 0.005);             // another divergence: a 3-4-5 triangle
+  EXPECT_DOUBLE_EQ(d(3, right, 4, right), 0.004);             // node 4's right outputs are exact
+  EXPECT_DOUBLE_EQ(d(4, lone4, 1, right), std::sqrt(0.002 * 0.002 + 0.003 * 0.003));
+  EXPECT_DOUBLE_EQ(d(4, lone4, 5, lone5), std::sqrt(0.002 * 0.002 + 0.25));
+  EXPECT_EQ(d(4, 77, 5, 77), 0.0);                            // a cartel's same values, both exact
+  EXPECT_DOUBLE_EQ(output_distance(sc, {5, lone5}, {4, right}), 0.5);
+
+  // Exact agreement (tolerance 0) sees every difference; a tolerance lets small ones agree.
+  EXPECT_FALSE(outputs_agree(sc, {0, right}, {3, right}));
+  sc.policy.verification.tolerance = 0.0045;
+  EXPECT_TRUE(outputs_agree(sc, {0, right}, {2, right}));
+  EXPECT_FALSE(outputs_agree(sc, {0, right}, {3, right}));
+  EXPECT_TRUE(outputs_agree(sc, {4, lone4}, {3, right}));     // a subtle cheat passes
+}
+
+// With a tolerance the verdict can go wrong without a cartel: too tight, and an honest server on
+// another device is outvoted by two that round alike; loose enough, and a subtle cheater agrees;
+// a tie-breaker close to both sides decides nothing.
+TEST(SpotCheck, ATolerancePutsHonestServersAndSubtleCheatsOnEitherSide) {
+  Scenario sc = two_node();
+  sc.nodes.resize(4, sc.nodes[0]);
+  sc.nodes[0].divergence = 0.004;  // the odd one out among L4s that otherwise round alike
+  sc.nodes[3].dishonest = DishonestSpec{0.0, 1.0, false, "", 0.002};
+  const OutputId right = kRightOutput, lone = 9;
+  sc.policy.verification.tolerance = 0.003;
+  EXPECT_EQ(majority(sc, {0, right}, {1, right}, {2, right}), Verdict::ServerWrong);  // an honest server banned
+  EXPECT_EQ(majority(sc, {3, lone}, {1, right}, {2, right}), Verdict::Agreed);       // the cheat passes
+  sc.policy.verification.tolerance = 0.001;
+  EXPECT_EQ(majority(sc, {3, lone}, {1, right}, {2, right}), Verdict::ServerWrong);  // caught when tighter
+  sc.policy.verification.tolerance = 0.0035;
+  EXPECT_EQ(majority(sc, {3, lone}, {0, right}, {1, right}), Verdict::VerifierWrong);  // 0.0045 apart; node 1 sides with the cheat
+  sc.nodes[2].divergence = 0.003;  // node 3's cheat (0.002) and node 2 differ by 0.0036; node 1 is within 0.003 of both
+  EXPECT_EQ(majority(sc, {3, lone}, {2, right}, {1, right}), Verdict::Inconclusive);
 }
 
 // A cartel's members cheat on the same steps with the same values; lone cheaters never agree.

@@ -120,3 +120,48 @@ TEST(Verification, ACartelOutvotesTheHonestServer) {
   EXPECT_GT(v["wrong_outputs_passed"].get<int>(), 0);
   EXPECT_GT(v["corrupted_tokens"].get<long>(), unchecked["verification"]["corrupted_tokens"].get<long>());
 }
+
+// Distribution consensus with a tolerance (seed 002, section 6.2). l4-a0 rounds differently from
+// the other L4s (divergence 0.004, theirs 0), and nobody cheats: a tolerance below 0.004 makes
+// every check of it a disagreement that the two others settle against it, so an honest server is
+// banned; a tolerance above it bans nobody.
+TEST(Verification, ATightToleranceBansAnHonestServerThatRoundsDifferently) {
+  const auto run = [](const std::string& tolerance) {
+    return run_isolated(dishonest({{"nodes[1].dishonest.rate", "0"},
+                                   {"nodes[0].divergence", "0.004"},
+                                   {"policy.verification", R"({"rate": 0.05, "tolerance": )" + tolerance + "}"}}),
+                        quiet())
+        .metrics;
+  };
+  const auto tight = run("0.003"), loose = run("0.005");
+  const auto& t = tight["verification"];
+  ASSERT_EQ(t["banned"].size(), 1u) << t.dump();
+  EXPECT_EQ(t["banned"][0]["node"], "l4-a0");
+  EXPECT_TRUE(t["banned"][0]["honest"].get<bool>());
+  EXPECT_EQ(t["corrupted_tokens"].get<long>(), 0);
+  const auto& l = loose["verification"];
+  EXPECT_TRUE(l["banned"].empty()) << l.dump();
+  EXPECT_EQ(l["checks"]["server_wrong"].get<int>() + l["checks"]["verifier_wrong"].get<int>(), 0);
+  EXPECT_GT(l["checks"]["agreed"].get<int>(), 0);
+}
+
+// l4-a1's wrong outputs are a subtle perturbation (magnitude 0.002) of the right ones: a tolerance
+// of 0.003 lets every check of it agree, so it corrupts tokens unbanned; 0.001 catches it.
+TEST(Verification, ASubtleCheatPassesALooseToleranceAndATightOneCatchesIt) {
+  const auto run = [](const std::string& tolerance) {
+    return run_isolated(dishonest({{"nodes[1].dishonest.magnitude", "0.002"},
+                                   {"policy.verification", R"({"rate": 0.05, "tolerance": )" + tolerance + "}"}}),
+                        quiet())
+        .metrics;
+  };
+  const auto loose = run("0.003"), tight = run("0.001");
+  const auto& l = loose["verification"];
+  EXPECT_TRUE(l["banned"].empty()) << l.dump();
+  EXPECT_GT(l["wrong_outputs_passed"].get<int>(), 0);
+  EXPECT_EQ(l["checks"]["server_wrong"].get<int>(), 0);
+  const auto& t = tight["verification"];
+  ASSERT_EQ(t["banned"].size(), 1u) << t.dump();
+  EXPECT_EQ(t["banned"][0]["node"], "l4-a1");
+  EXPECT_FALSE(t["banned"][0]["honest"].get<bool>());
+  EXPECT_LT(t["corrupted_tokens"].get<long>(), l["corrupted_tokens"].get<long>());
+}
