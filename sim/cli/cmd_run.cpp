@@ -187,7 +187,7 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
                 c["inconclusive"].get<long>() + c["no_tie_breaker"].get<long>(), c["unverifiable"].get<long>(), c["abandoned"].get<long>(),
                 sim::format_duration(v["check_device_seconds"].get<double>()).c_str(), sim::format_bytes(v["check_bytes"].get<double>()).c_str());
     if (const long passed = v["wrong_outputs_passed"].get<long>(); passed > 0)
-      std::printf("  fooled      %ld checks agreed with a wrong output (a cartel verified its own)\n", passed);
+      std::printf("  fooled      %ld checks agreed with a wrong output (a cartel verified its own, or the tolerance let it pass)\n", passed);
     for (const auto& b : v["banned"]) {
       std::string since = b["honest"].get<bool>() ? "an honest server, outvoted" : "it cheated from " + sim::format_duration(b["cheating_since"].get<double>());
       std::printf("  banned      %s at %s (%s)\n", b["node"].get<std::string>().c_str(), sim::format_duration(b["t"].get<double>()).c_str(),

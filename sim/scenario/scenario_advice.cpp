@@ -1,5 +1,6 @@
 #include "sim/scenario/scenario_advice.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -8,6 +9,7 @@
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/session_plan.hpp"
 #include "sim/units.hpp"
+#include "sim/verification/spot_check.hpp"
 
 namespace swarmsim::sim {
 namespace {
@@ -100,6 +102,41 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "blocks " + thin + " have fewer than three servers when the swarm forms: a check there finds no verifier "
                         "(one server) or cannot break a disagreement (two), so a cheater serving them is never banned "
                         "(docs/verification.md)."});
+  }
+  if (sc.policy.verification.enabled() && !sc.graph && !sc.tree && !sc.coded) {
+    // Distribution consensus with a tolerance (seed 002, section 6.2): honest servers that round
+    // differently may be outvoted, and a cheat within the tolerance passes.
+    const double tol = sc.policy.verification.tolerance;
+    const std::vector<BlockRange> ranges = plan_initial_blocks(sc, *make_cost_model(sc));
+    int a = -1, b = -1;
+    double widest = tol;
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      for (std::size_t j = i + 1; j < sc.nodes.size(); ++j)
+        if (std::max(ranges[i].start, ranges[j].start) >= std::min(ranges[i].end, ranges[j].end)) {
+          continue;  // they serve no block in common, so neither ever checks the other
+        } else if (const double d = output_distance(sc, {static_cast<int>(i), kRightOutput}, {static_cast<int>(j), kRightOutput}); d > widest) {
+          widest = d;
+          a = static_cast<int>(i);
+          b = static_cast<int>(j);
+        }
+    if (a >= 0) {
+      const NodeSpec& x = sc.nodes[static_cast<std::size_t>(a)];
+      const NodeSpec& y = sc.nodes[static_cast<std::size_t>(b)];
+      advice.push_back({"policy.verification.tolerance",
+                        format_number(tol) + " is less than the " + format_number(widest) + " between honest outputs of " + x.name + " (" +
+                            x.device->name + ", divergence " + format_number(x.divergence) + ") and " + y.name + " (" + y.device->name +
+                            ", divergence " + format_number(y.divergence) +
+                            "): checks between them disagree, and the majority of a third server can ban an honest one "
+                            "(docs/verification.md, \"Tolerance\")."});
+    }
+    for (const NodeSpec& n : sc.nodes)
+      if (n.dishonest && n.dishonest->magnitude <= tol) {
+        advice.push_back({"policy.verification.tolerance",
+                          format_number(tol) + " lets " + n.name + "'s wrong outputs (magnitude " + format_number(n.dishonest->magnitude) +
+                              ") agree with a right output of its own device and divergence: such checks never catch it "
+                              "(docs/verification.md, \"Tolerance\")."});
+        break;
+      }
   }
   if (sc.coded) {
     if (sets_swarm_policies(sc.policy) || sc.policy.faults.failback)

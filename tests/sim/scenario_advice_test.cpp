@@ -139,6 +139,24 @@ TEST(ScenarioAdvice, SpotChecksNeedThreeServersPerBlock) {
       << b[0].message;
 }
 
+// A tolerance below the distance between honest outputs of two servers that check each other, or
+// at or above a cheater's magnitude, defeats the checks. Servers of different blocks never meet.
+TEST(ScenarioAdvice, AToleranceThatHonestRoundingOrASubtleCheatDefeats) {
+  const auto advice = [](std::vector<Override> o) {
+    return scenario_advisories(load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/verification/dishonest-server.json", o));
+  };
+  EXPECT_TRUE(advice({{"nodes[3].divergence", "0.002"}, {"policy.verification.tolerance", "0.003"}}).empty());
+  const std::vector<Advisory> a = advice({{"nodes[3].divergence", "0.004"}, {"policy.verification.tolerance", "0.003"}});
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].path, "policy.verification.tolerance");
+  EXPECT_EQ(a[0].message.rfind("0.003 is less than the 0.004 between honest outputs of l4-b0 (L4, divergence 0.004) and l4-b1 (L4, divergence 0)", 0), 0u)
+      << a[0].message;
+  const std::vector<Advisory> b = advice({{"nodes[1].dishonest.magnitude", "0.003"}, {"policy.verification.tolerance", "0.003"}});
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].message.rfind("0.003 lets l4-a1's wrong outputs (magnitude 0.003) agree", 0), 0u) << b[0].message;
+  EXPECT_TRUE(advice({{"nodes[1].dishonest.magnitude", "0.003"}, {"policy.verification.tolerance", "0.0029"}}).empty());
+}
+
 TEST(ScenarioAdvice, FineTuningWithoutCheckpointsLosesItsAdaptersToAFailure) {
   const auto shipped = [](std::vector<Override> o) {
     return scenario_advisories(load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json", o));
