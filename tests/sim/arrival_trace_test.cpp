@@ -18,6 +18,7 @@
 #include "tests/json_mutation.hpp"
 #include "tests/sim/two_cities.hpp"
 #include "tests/temp_path.hpp"
+#include "tests/sim/flow_run.hpp"
 
 using namespace swarmsim::sim;
 
@@ -145,13 +146,8 @@ TEST(ArrivalTrace, MutatedTracesLoadAndRunOrNameTheLine) {
         EXPECT_LE(t[i - 1].at_s, t[i].at_s) << what << text;
       }
     }
-    Scenario sc = *l.scenario;
-    sc.engine = EngineKind::Flow;
-    sc.outputs.trace = sc.outputs.events = false;
-    RunOptions quiet;
-    quiet.progress = RunOptions::Progress::Never;
-    SimSignals signals;
-    const RunReport r = flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
+    const Scenario& sc = *l.scenario;
+    const RunReport r = swarmsim::test::flow_run(sc);
     const auto& s = r.metrics.at("sessions");
     EXPECT_EQ(s.at("completed").get<int>() + s.at("failed").get<int>(), sc.workload.sessions) << what << r.metrics.dump();
   }

@@ -8,6 +8,7 @@
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/client_memory.hpp"
 #include "tests/sim/two_cities.hpp"
+#include "tests/sim/flow_run.hpp"
 
 using namespace swarmsim::sim;
 
@@ -54,13 +55,8 @@ namespace {
 
 /// The clients' entries of a flow-engine run of the two-city scenario with `more` overrides.
 nlohmann::json clients_of(const std::vector<Override>& more) {
-  Scenario sc = load_scenario_text(swarmsim::test::kTwoCities, "two.json", more);
-  sc.engine = EngineKind::Flow;
-  sc.outputs.trace = sc.outputs.events = false;
-  RunOptions quiet;
-  quiet.progress = RunOptions::Progress::Never;
-  SimSignals signals;
-  const RunReport r = flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
+  const Scenario sc = load_scenario_text(swarmsim::test::kTwoCities, "two.json", more);
+  const RunReport r = swarmsim::test::flow_run(sc);
   EXPECT_EQ(r.metrics["sessions"]["completed"].get<int>(), sc.workload.sessions) << r.metrics.dump();
   return r.metrics["clients"];
 }

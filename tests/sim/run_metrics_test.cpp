@@ -13,6 +13,7 @@
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/session_plan.hpp"
 #include "tests/sim/two_cities.hpp"
+#include "tests/sim/flow_run.hpp"
 
 using namespace swarmsim::sim;
 using nlohmann::json;
@@ -68,15 +69,12 @@ TEST(LatencyBreakdown, EachPartSumsTheSessionsSpansOfTheStep) {
 // (RPC + serialization and checksum of its bytes at both ends), and its latency 7 one-way
 // latencies along the chain times LV08's factor; one session alone neither waits nor shares.
 TEST(LatencyBreakdown, Table2StepIsSevenMessagesOfTheCalibratedOverheads) {
-  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/table2/llama3-8b-1gbps-rtt5ms.json",
+  const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/table2/llama3-8b-1gbps-rtt5ms.json",
                                    {parse_override("overheads.round_trips=0")});
-  sc.engine = EngineKind::Flow;
   SimSignals signals;
   std::vector<int> chain;
   signals.on_chain_formed.connect([&](const ChainFormed& e) { chain = e.servers; });
-  RunOptions quiet;
-  quiet.progress = RunOptions::Progress::Never;
-  const RunReport r = flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
+  const RunReport r = swarmsim::test::flow_run(sc, signals);
   ASSERT_EQ(chain.size(), 6u);
   const json& b = r.metrics["latency_breakdown_s"]["per_token"];
   const double bytes = hidden_state_bytes(sc, 1) + sc.overheads.header_bytes;
@@ -105,13 +103,7 @@ TEST(LatencyBreakdown, Table2StepIsSevenMessagesOfTheCalibratedOverheads) {
 TEST(LatencyBreakdown, PartsNeverExceedTheStepOnShippedScenarios) {
   for (const char* rel : {"routing/churn.json", "routing/congested-link.json", "routing/flapping-node.json",
                           "routing/geo-spread.json", "routing/straggler.json", "topology/unstable-region.json"}) {
-    Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel);
-    sc.engine = EngineKind::Flow;
-    sc.outputs.trace = sc.outputs.events = false;
-    SimSignals signals;
-    RunOptions quiet;
-    quiet.progress = RunOptions::Progress::Never;
-    const json m = flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet).metrics;
+    const json m = swarmsim::test::flow_run(load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + rel)).metrics;
     for (const char* which : {"time_to_first_token", "per_token"}) {
       const json& b = m["latency_breakdown_s"][which];
       double spans = 0;
