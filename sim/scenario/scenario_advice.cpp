@@ -102,12 +102,9 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "blocks " + thin + " have fewer than three servers when the swarm forms: a check there finds no verifier "
                         "(one server) or cannot break a disagreement (two), so a cheater serving them is never banned "
                         "(docs/verification.md)."});
-  }
-  if (sc.policy.verification.enabled() && !sc.graph && !sc.tree && !sc.coded) {
     // Distribution consensus with a tolerance (seed 002, section 6.2): honest servers that round
     // differently may be outvoted, and a cheat within the tolerance passes.
     const double tol = sc.policy.verification.tolerance;
-    const std::vector<BlockRange> ranges = plan_initial_blocks(sc, *make_cost_model(sc));
     int a = -1, b = -1;
     double widest = tol;
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
