@@ -151,12 +151,14 @@ std::vector<double> FineTuningProxy::teacher(const std::vector<int>& tokens) con
 }
 
 double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt,
-                             std::optional<std::uint64_t> noise_stream) const {
+                             std::optional<std::uint64_t> noise_stream, std::span<const ActivationPerturbation> wrong) const {
   std::vector<double> h = embed(tokens), normed, inv;
   for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    if (l > 0) perturb_before(h, l, wrong);
     if (noise_stream && noisy() && l == static_cast<std::size_t>(cfg_.release_after)) release(h, *noise_stream);
     h = blocks_[l].forward(h, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
   }
+  perturb_before(h, blocks_.size(), wrong);
   std::vector<double> lp = head(h, normed, inv);
   const int rows = static_cast<int>(tokens.size());
   log_softmax(lp, rows, m_.vocab);
@@ -166,8 +168,9 @@ double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens,
   return kl / rows;
 }
 
-double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream) {
-  const double loss = gradient(ad, tokens, pt, noise_stream);
+double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream,
+                             std::span<const ActivationPerturbation> wrong) {
+  const double loss = gradient(ad, tokens, pt, noise_stream, wrong);
   apply(ad);
   return loss;
 }
@@ -185,6 +188,27 @@ void FineTuningProxy::release(std::vector<double>& h, std::uint64_t noise_stream
     const double norm = std::sqrt(ss);
     const double scale = norm > cfg_.clip_norm ? cfg_.clip_norm / norm : 1.0;  // seed 002, eq. 25: clip to C, then noise
     for (std::size_t i = 0; i < W; ++i) row[i] = row[i] * scale + cfg_.noise_sigma * hashed_normal(seed_, noise_stream, r * W + i);
+  }
+}
+
+void FineTuningProxy::perturb_before(std::vector<double>& h, std::size_t l, std::span<const ActivationPerturbation> wrong) const {
+  for (const ActivationPerturbation& p : wrong)
+    if (static_cast<std::size_t>(p.after_block) == l) perturb(h, p);
+}
+
+void FineTuningProxy::perturb(std::vector<double>& h, const ActivationPerturbation& p) const {
+  const auto W = static_cast<std::size_t>(m_.hidden);
+  for (std::size_t r = 0; r * W < h.size(); ++r) {
+    double* row = &h[r * W];
+    std::vector<double> u(W);
+    double hh = 0.0, uu = 0.0;
+    for (std::size_t i = 0; i < W; ++i) {
+      u[i] = hashed_normal(seed_ ^ 0xBAD0BAD0ULL, p.stream, r * W + i);  // a Gaussian vector points anywhere alike
+      hh += row[i] * row[i];
+      uu += u[i] * u[i];
+    }
+    const double scale = uu > 0 ? p.magnitude * std::sqrt(hh / uu) : 0.0;
+    for (std::size_t i = 0; i < W; ++i) row[i] += scale * u[i];
   }
 }
 
@@ -208,13 +232,15 @@ std::vector<double> FineTuningProxy::release_backward(const std::vector<double>&
   return du;
 }
 
-double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream) {
+double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream,
+                                 std::span<const ActivationPerturbation> wrong) {
   const int W = m_.hidden, V = m_.vocab, rows = static_cast<int>(tokens.size());
   const bool noisy = this->noisy();
   const auto released = static_cast<std::size_t>(cfg_.release_after);
   std::vector<std::vector<double>> inputs(blocks_.size());  // each block's input, kept for its backward pass
   std::vector<double> h = embed(tokens), normed, inv, before_release;
   for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    if (l > 0) perturb_before(h, l, wrong);
     if (noisy && l == released) {  // the client's blocks end here: it releases their output
       before_release = h;
       release(h, noise_stream);
@@ -222,6 +248,7 @@ double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, c
     inputs[l] = h;
     h = blocks_[l].forward(h, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
   }
+  perturb_before(h, blocks_.size(), wrong);
   std::vector<double> lp = head(h, normed, inv);
   log_softmax(lp, rows, V);
   double kl = 0.0;

@@ -7,6 +7,7 @@
 // The loss is KL(teacher || student) averaged over positions, in nats: 0 once they match.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "gpu/adapter.hpp"
@@ -30,6 +31,15 @@ struct ProxyConfig {
   int release_after = 0;
   double clip_norm = 0.0;
   double noise_sigma = 0.0;
+};
+
+/// A wrong forward output in a training step: a dishonest server returned the hidden states after
+/// block `after_block - 1` (its range's end) off by `magnitude` in relative L2 norm, row by row, in
+/// a direction drawn from `stream`.
+struct ActivationPerturbation {
+  int after_block = 0;
+  double magnitude = 0.0;
+  std::uint64_t stream = 0;
 };
 
 /// The proxy of `served` (a Llama-style dense model): its depth, RoPE base and norm epsilon; four
@@ -59,18 +69,22 @@ class FineTuningProxy {
   /// The teacher's next-token distributions on `tokens` [positions x vocab].
   std::vector<double> teacher(const std::vector<int>& tokens) const;
   /// Mean KL(teacher || model with `adapters`) over the positions of `tokens` (nats). With a
-  /// `noise_stream` and ProxyConfig::noise_sigma, through the client's noisy release as served.
+  /// `noise_stream` and ProxyConfig::noise_sigma, through the client's noisy release as served;
+  /// with `wrong`, through those wrong forward outputs.
   double loss(const Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs,
-              std::optional<std::uint64_t> noise_stream = std::nullopt) const;
+              std::optional<std::uint64_t> noise_stream = std::nullopt, std::span<const ActivationPerturbation> wrong = {}) const;
   /// One training step: forward, loss, backward through every block, and eq. 7 on every adapter.
   /// Returns the loss before the update.
   /// `noise_stream` draws the release's noise (with ProxyConfig::noise_sigma): a step replayed with
   /// the same stream sees the same noise.
-  double step(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs, std::uint64_t noise_stream = 0);
+  /// `wrong` are the step's wrong forward outputs (dishonest servers): the later blocks, the loss
+  /// and the backward pass run on them as on data, and the gradient passes them unchanged.
+  double step(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs, std::uint64_t noise_stream = 0,
+              std::span<const ActivationPerturbation> wrong = {});
   /// step()'s first half: forward, loss and backward; the gradients add to those `adapters` holds.
   /// Returns the loss.
   double gradient(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs,
-                  std::uint64_t noise_stream = 0);
+                  std::uint64_t noise_stream = 0, std::span<const ActivationPerturbation> wrong = {});
   /// step()'s second half: eq. 7 on every adapter from the gradients it holds, which then restart at 0.
   void apply(Adapters& adapters) const;
   /// The optimizer moments of block `b` restart (a restored adapter does not carry them).
@@ -80,6 +94,10 @@ class FineTuningProxy {
   /// and their bias correction counts from now.
   void restart_moment_shard(Adapters& adapters, int b, int shard, int shards) const;
 
+  /// Adds `p`'s error to every row of `h` [rows x width]: magnitude x the row's norm, along a unit
+  /// direction drawn from its stream (so each row ends `magnitude` away from itself in relative L2).
+  void perturb(std::vector<double>& h, const ActivationPerturbation& p) const;
+
   const TransformerSpec& model() const { return m_; }
   const ProxyConfig& config() const { return cfg_; }
   /// Whether the client's blocks' output is released through noise (ProxyConfig).
@@ -88,6 +106,8 @@ class FineTuningProxy {
  private:
   std::vector<double> embed(const std::vector<int>& tokens) const;
   int sequences_of(const std::vector<int>& tokens) const;
+  /// The wrong outputs of `wrong` that enter block `l` (l = the depth: the head), added to `h`.
+  void perturb_before(std::vector<double>& h, std::size_t l, std::span<const ActivationPerturbation> wrong) const;
   /// The client's release of `h` (its rows clipped and noised, ProxyConfig), in place.
   void release(std::vector<double>& h, std::uint64_t noise_stream) const;
   /// dL/d(the rows before release) from dL/d(the released rows) `dz`: back through the clipping.

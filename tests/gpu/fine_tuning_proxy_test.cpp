@@ -110,3 +110,56 @@ TEST(FineTuningProxy, TheGradientCrossesTheNoisyReleaseByTheChainRule) {
   FineTuningProxy::Adapters a = plain.initial(), b = plain.initial();
   EXPECT_DOUBLE_EQ(open.step(a, tokens, teacher, 3), plain.step(b, tokens, teacher));
 }
+
+// A dishonest server's wrong forward output (seed 002, section 6.1) lands each row `magnitude` away
+// from itself in relative L2, along a direction fixed by its stream; the blocks after it, the
+// loss and the backward pass run on it as on data, so their gradients are the chain rule of the
+// loss through the wrong values (checked against central differences).
+TEST(FineTuningProxy, AWrongForwardOutputSitsAtItsMagnitudeAndTheLaterBlocksTrainOnIt) {
+  const AdapterSpec lora{AdapterKind::Lora, 4, kLoraQkv | kLoraO};
+  FineTuningProxy p(shallow_llama(), lora, Optimizer::Adam, ProxyConfig{}, 5);
+  std::vector<double> h(3 * 32);
+  for (std::size_t i = 0; i < h.size(); ++i) h[i] = std::sin(0.7 * static_cast<double>(i)) + (i / 32 == 1 ? 5.0 : 0.0);
+  for (const double m : {0.01, 0.5, 2.0}) {
+    std::vector<double> w = h;
+    p.perturb(w, ActivationPerturbation{2, m, 11});
+    for (std::size_t r = 0; r < 3; ++r) {
+      double dd = 0, hh = 0;
+      for (std::size_t i = r * 32; i < (r + 1) * 32; ++i) {
+        dd += (w[i] - h[i]) * (w[i] - h[i]);
+        hh += h[i] * h[i];
+      }
+      EXPECT_NEAR(std::sqrt(dd / hh), m, 1e-12 * m) << "row " << r;
+    }
+  }
+  std::vector<double> a = h, b = h, c = h;
+  p.perturb(a, {2, 0.5, 11});
+  p.perturb(b, {2, 0.5, 11});
+  p.perturb(c, {2, 0.5, 12});
+  EXPECT_EQ(a, b);  // a cartel's members (one stream) return the same values
+  EXPECT_NE(a, c);
+
+  FineTuningProxy::Adapters ad = p.initial();
+  const std::vector<int> tokens = p.batch(0, 0);
+  const std::vector<double> teacher = p.teacher(tokens);
+  p.step(ad, tokens, teacher);  // B != 0 now, so every factor has a gradient
+  const std::vector<ActivationPerturbation> wrong{{2, 0.3, 21}};
+  FineTuningProxy::Adapters g = ad;
+  const double loss = p.gradient(g, tokens, teacher, 0, wrong);
+  EXPECT_DOUBLE_EQ(loss, p.loss(ad, tokens, teacher, std::nullopt, wrong));
+  EXPECT_NE(loss, p.loss(ad, tokens, teacher));
+  for (int block : {2, 3}) {  // the blocks after the wrong output
+    auto params = ad.blocks[static_cast<std::size_t>(block)].tensors();
+    auto grads = g.blocks[static_cast<std::size_t>(block)].tensors();
+    for (std::size_t t = 0; t < params.size(); ++t)
+      for (std::size_t i = 0; i < params[t].first->size(); i += 41) {
+        const double fd = swarmsim::test::central_difference(*params[t].first, i, [&] { return p.loss(ad, tokens, teacher, std::nullopt, wrong); });
+        EXPECT_NEAR((*grads[t].second)[i], fd, 1e-6 * std::max(1.0, std::abs(fd))) << "block " << block << ", tensor " << t << ", element " << i;
+      }
+  }
+  // Zero magnitude is the honest step, to the last bit.
+  FineTuningProxy::Adapters honest = ad, zero = ad;
+  const std::vector<ActivationPerturbation> none{{2, 0.0, 21}};
+  EXPECT_EQ(p.step(honest, tokens, teacher), p.step(zero, tokens, teacher, 0, none));
+  EXPECT_EQ(honest.blocks[3].tensors()[0].first->front(), zero.blocks[3].tensors()[0].first->front());
+}
