@@ -128,6 +128,9 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
                     y["replicas"].get<int>(), y["every"].get<int>(), y["averagings"].get<long>(), sim::format_bytes(y["bytes"].get<double>()).c_str(),
                     sim::format_duration(y["mean_seconds"].get<double>()).c_str());
     }
+    if (f.contains("poisoned_steps"))  // dishonest servers' wrong forward outputs
+      std::printf("poisoned      %ld of %ld training steps ran on a dishonest server's wrong forward output\n",
+                  f["poisoned_steps"].get<long>(), f["steps"].get<long>());
     if (f.contains("loss")) {  // workload.fine_tuning.loss: the proxy that trained for real
       const auto& l = f["loss"];
       const auto& px = l["proxy"];

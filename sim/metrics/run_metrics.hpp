@@ -112,6 +112,8 @@ class RunMetrics {
     double sync_bytes = 0.0, sync_seconds = 0.0;
   } training_;
   std::optional<ClientMemoryLedger> clients_memory_;  ///< swarms of blocks: what each client holds
+  std::unique_ptr<WrongForwards> wrong_forwards_;  ///< fine-tuning with dishonest servers: the steps they poisoned
+  long poisoned_steps_ = 0;                         ///< training steps that ran on a wrong forward output
   std::unique_ptr<TrainingLoss> loss_;  ///< workload.fine_tuning.loss: the adapters' values, on a proxy
 };
 

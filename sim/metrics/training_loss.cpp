@@ -21,7 +21,7 @@ double mean(const std::vector<double>& v) {
 
 }  // namespace
 
-TrainingLoss::TrainingLoss(const Scenario& sc) : sc_(sc) {
+TrainingLoss::TrainingLoss(const Scenario& sc, const WrongForwards* wrong) : sc_(sc), wrong_(wrong) {
   const FineTuningSpec& ft = *sc.workload.fine_tuning;
   const LossProxySpec& l = *ft.loss;
   gpu::ProxyConfig cfg;
@@ -77,8 +77,10 @@ void TrainingLoss::updated(const AdaptersUpdated& e) {
   const std::vector<double> teacher = proxy_->teacher(tokens);
   // Under ZeRO the gradient waits in the adapters for the job's synchronization, which applies the mean.
   const std::uint64_t noise = (static_cast<std::uint64_t>(e.session) << 32) ^ static_cast<std::uint64_t>(e.step);  // split learning's noise
+  // Dishonest servers' wrong forward outputs: the rest of the step runs on them (seed 002, section 6.1).
+  const std::vector<gpu::ActivationPerturbation> wrong = wrong_ ? wrong_->wrong(e.session, e.step) : std::vector<gpu::ActivationPerturbation>{};
   const auto train = [&](Adapters& a) {
-    return zero() ? proxy_->gradient(a, tokens, teacher, noise) : proxy_->step(a, tokens, teacher, noise);
+    return zero() ? proxy_->gradient(a, tokens, teacher, noise, wrong) : proxy_->step(a, tokens, teacher, noise, wrong);
   };
   v.losses.push_back(train(v.actual));
   if (signals_) signals_->on_training_loss(TrainingLossMeasured{e.t, e.session, e.step, v.losses.back()});

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gpu/fine_tuning_proxy.hpp"
+#include "sim/metrics/wrong_forwards.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/swarm_events.hpp"
 
@@ -24,7 +25,8 @@ namespace swarmsim::sim {
 class TrainingLoss {
  public:
   /// The proxy of `sc` (workload.fine_tuning.loss must be set), seeded by the scenario's seed.
-  explicit TrainingLoss(const Scenario& sc);
+  /// `wrong` (borrowed, may be null) says which steps trained on a dishonest server's wrong outputs.
+  explicit TrainingLoss(const Scenario& sc, const WrongForwards* wrong = nullptr);
   /// Follows the adapter events, and signals each step's loss on `signals`; call before the run.
   void connect(SimSignals& signals);
 
@@ -86,6 +88,7 @@ class TrainingLoss {
   std::map<int, SessionValues> sessions_;
   std::map<std::pair<int, int>, std::vector<int>> meetings_;  ///< (job, step) -> sessions averaged so far
   SimSignals* signals_ = nullptr;
+  const WrongForwards* wrong_ = nullptr;
   bool diverged_ = false;
   std::vector<RestoreEffect> restores_;
 };

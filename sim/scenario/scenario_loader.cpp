@@ -1308,9 +1308,12 @@ void check_swarm(Reader& r, Scenario& sc) {
     const std::string why = " does not apply to fine-tuning sessions (workload.fine_tuning): ";
     if (sc.policy.verification.enabled())
       r.error("policy.verification", "spot checks of generated tokens" + why + "they generate none");
+    // A dishonest server's wrong forward outputs are drawn per training step and poison it (the
+    // loss proxy trains on them); a lazy one would skip legs the step's timing prices.
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-      if (sc.nodes[i].dishonest && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
-        r.error(r.node_path[i] + ".dishonest", "a dishonest server's wrong outputs are drawn per generated token, which" + why + "they generate none");
+      if (sc.nodes[i].dishonest && sc.nodes[i].dishonest->lazy && (i == 0 || r.node_path[i] != r.node_path[i - 1]))
+        r.error(r.node_path[i] + ".dishonest.lazy", "a lazy cheater skips its work, which" + why +
+                                                        "a training step's legs are priced whole; remove \"lazy\"");
     if (ft->replicas > 1 && sc.workload.sessions % ft->replicas != 0)
       r.error("workload.fine_tuning.replicas", std::to_string(ft->replicas) + " sessions per job do not divide workload.sessions (" +
                                                    std::to_string(sc.workload.sessions) + "): every job needs all its replicas");

@@ -73,7 +73,11 @@ TEST(FineTuningScenario, RefusesWhatATrainingSessionCannotDoWithThePathAndTheRea
   EXPECT_TRUE(has_error(errors(two, {no_new, {"workload.fine_tuning", R"({"steps": 4, "lr": 0.1})"}}), "workload.fine_tuning.lr: unknown key"));
   const Override ft{"workload.fine_tuning", R"({"steps": 4})"};
   EXPECT_TRUE(has_error(errors(two, {no_new, ft, {"policy.verification.rate", "0.1"}}), "policy.verification: spot checks of generated tokens does not apply"));
-  EXPECT_TRUE(has_error(errors(two, {no_new, ft, {"nodes[0].dishonest", R"({"from": "1s"})"}}), "nodes[0].dishonest:"));
+  // A dishonest server poisons the training steps through it; a lazy one would skip legs the step prices.
+  EXPECT_TRUE(errors(two, {no_new, ft, {"nodes[0].dishonest", R"({"from": "1s"})"}}).empty());
+  EXPECT_TRUE(has_error(errors(two, {no_new, ft, {"nodes[0].dishonest", R"({"from": "1s", "lazy": true})"}}),
+                        "nodes[0].dishonest.lazy: a lazy cheater skips its work, which does not apply to fine-tuning sessions "
+                        "(workload.fine_tuning): a training step's legs are priced whole; remove \"lazy\""));
   // Split learning trains the client's own blocks too (seed 002, eq. 24), with or without noise on what crosses the split.
   EXPECT_TRUE(errors(two, {no_new, ft, {"policy.privacy.client_blocks", "2"}}).empty()) << joined(errors(two, {no_new, ft, {"policy.privacy.client_blocks", "2"}}));
   const auto noisy = errors(two, {no_new, ft, {"policy.privacy", R"({"client_blocks": 2, "differential_privacy": {"epsilon": 8, "delta": 1e-5}})"}});

@@ -699,6 +699,14 @@ TEST(FlowEngine, MatchesSimGridOnFineTuning) {
     const auto d = differences(simgrid, flowed, 1e-9);
     EXPECT_TRUE(d.empty()) << "replicas 2, sync_every " << every << ": " << d.size() << " differences:" << lines(d);
   }
+  {  // a dishonest server poisoning the steps through it, with the failure: the same steps, the same loss
+    const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"nodes[2].dishonest", R"({"from": "30s", "magnitude": 0.5})"},
+                                                                                           {"workload.fine_tuning.steps", "12"},
+                                                                                           {"workload.fine_tuning.loss", R"({"sequences": 1, "tokens": 8})"}}));
+    EXPECT_GT(simgrid["fine_tuning"]["poisoned_steps"].get<int>(), 0);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << "dishonest: " << d.size() << " differences:" << lines(d);
+  }
   {  // ZeRO-2 pairs with the failure: two rounds of shards every step, the proxy on the mean gradient
     const auto [simgrid, flowed] = both_engines(shipped("fine-tuning/lora-llama3-8b.json", {{"workload.fine_tuning.replicas", "2"},
                                                                                            {"workload.fine_tuning.zero", "2"},
