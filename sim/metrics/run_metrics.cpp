@@ -323,7 +323,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
                                     {"restored_from_peers", t.restored_from_peers}};
   }
   const bool dishonest = std::any_of(sc_.nodes.begin(), sc_.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
-  if (dishonest || sc_.policy.verification.enabled()) {
+  if ((dishonest && !sc_.workload.fine_tuning) || sc_.policy.verification.enabled()) {  // fine-tuning counts poisoned steps instead
     const VerificationTally& v = verification_;
     json checks = json::object();
     long total = 0;

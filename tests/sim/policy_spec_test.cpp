@@ -198,13 +198,15 @@ TEST(Comparison, ExtractMetricsLeavesOutPercentilesOverNoSamples) {
                   "time_to_first_token": {"count": 3, "p50": 0.25}},
     "sessions": {"failed": 2},
     "network": {"bytes_moved": 1048576},
-    "verification": {"corrupted_tokens": 54, "check_device_seconds": 3.5}
+    "verification": {"corrupted_tokens": 54, "check_device_seconds": 3.5, "honest_servers_banned": 1}
   })");
   const std::vector<double> v = extract_metrics(m);
   ASSERT_EQ(v.size(), compared_metrics().size());
   EXPECT_DOUBLE_EQ(v[metric_index("tokens_per_s")], 12.5);
   EXPECT_DOUBLE_EQ(v[metric_index("corrupted_tokens")], 54);
   EXPECT_DOUBLE_EQ(v[metric_index("check_device_s")], 3.5);
+  EXPECT_DOUBLE_EQ(v[metric_index("honest_servers_banned")], 1);
+  EXPECT_TRUE(std::isnan(v[metric_index("poisoned_steps")]));  // not a fine-tuning run
   EXPECT_TRUE(std::isnan(v[metric_index("per_token_p50_s")]));
   EXPECT_TRUE(std::isnan(v[metric_index("per_token_p99_s")]));
   EXPECT_DOUBLE_EQ(v[metric_index("ttft_p50_s")], 0.25);
@@ -461,6 +463,13 @@ TEST(Comparison, FineTuningRunsCompareByTrainedTokens) {
   const std::string t3 = format_tables(aggregate({"lora"}, {"lora.json"}, parse_policy_list("eq18"), 1, {zero}));
   EXPECT_NE(t3.find("held/block"), std::string::npos) << t3;
   EXPECT_NE(t3.find("synced"), std::string::npos) << t3;
+  EXPECT_EQ(t3.find("poisoned"), std::string::npos) << t3;  // no dishonest server, no column
+  // A dishonest server's poisoned steps are a column of their own.
+  RunRecord poisoned = never;
+  poisoned.values = extract_metrics(nlohmann::json::parse(R"({"fine_tuning": {"trained_tokens_per_s": 1053, "poisoned_steps": 44}})"));
+  const std::string t4 = format_tables(aggregate({"lora"}, {"lora.json"}, parse_policy_list("eq18"), 1, {poisoned}));
+  EXPECT_NE(t4.find("poisoned"), std::string::npos) << t4;
+  EXPECT_NE(t4.find(" 44 "), std::string::npos) << t4;
 }
 
 // A fine-tuning run's checkpoints and averaging are policies too, as a tree's rules are.
