@@ -70,7 +70,7 @@ void TreeTask::add_look(std::uint64_t request, int j, int y, double* sum) const 
 
 FisherTree::FisherTree(const FisherTreeSpec& spec, const TreeTask& task, const std::vector<int>& servers)
     : spec_(spec), task_(task) {
-  const int leaves = spec.initial_children;
+  const int leaves = spec.initial_children > 1 ? spec.initial_children : 0;  // a single leaf would only repeat the root
   TreeNode root;
   root.id = 0;
   root.keys = {0, task.classes()};
@@ -85,7 +85,6 @@ FisherTree::FisherTree(const FisherTreeSpec& spec, const TreeTask& task, const s
     nodes_[0].children.push_back(n.id);
     nodes_.push_back(n);
   }
-  if (leaves == 1) nodes_[0].children.clear(), nodes_.pop_back();  // a single leaf would only repeat the root
   for (TreeNode& n : nodes_) reset_period(n);
 }
 

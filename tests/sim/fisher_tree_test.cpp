@@ -122,6 +122,19 @@ TEST(FisherTree, ANodesHeadIsTheBayesPosteriorOverItsKeysAndItsFisherTermIsTheGr
   EXPECT_EQ(out.log_p, kMinLogP);
 }
 
+// initial_children 1: the root alone serves every key, on the one server a run places (the
+// constructor read a second server for the leaf it then dropped; found by ScenarioFuzz).
+TEST(FisherTree, OneInitialChildIsARootAloneOnOneServer) {
+  FisherTreeSpec s = small_spec();
+  s.initial_children = 1;
+  const TreeTask task(s, 5);
+  const FisherTree tree(s, task, {7});
+  ASSERT_EQ(tree.nodes().size(), 1u);
+  EXPECT_EQ(tree.node(0).server, 7);
+  EXPECT_EQ(tree.node(0).keys, (KeyRange{0, 8}));
+  EXPECT_TRUE(tree.node(0).children.empty());
+}
+
 TEST(FisherTree, TheRootExitsWhenConfidentAndOtherwiseRoutesToTheChildHoldingMostProbability) {
   const FisherTreeSpec s = small_spec();
   const TreeTask task(s, 5);
