@@ -36,7 +36,7 @@ double beyond(double span, double part) {
 json privacy_json(const Scenario& sc) {
   const PrivacySpec& p = sc.policy.privacy;
   json j{{"client_blocks", p.client_blocks},
-         {"client_weight_bytes", p.client_blocks * sc.model.block_weight_bytes()},
+         {"client_weight_bytes", client_block_weight_bytes(sc)},
          {"swarm_blocks", {{"start", sc.first_served_block()}, {"end", sc.model.n_layers}}},
          {"differential_privacy", nullptr}};
   if (p.noisy()) {

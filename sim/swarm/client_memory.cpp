@@ -9,9 +9,9 @@ double client_head_bytes(const gpu::TransformerSpec& m) {
   return (m.embedding_params() + (m.tied_embeddings ? 0.0 : m.lm_head_params())) * bytes;
 }
 
-double client_fixed_bytes(const Scenario& sc) {
-  return client_head_bytes(sc.model) + sc.first_served_block() * sc.model.block_weight_bytes();
-}
+double client_block_weight_bytes(const Scenario& sc) { return sc.first_served_block() * sc.model.block_weight_bytes(); }
+
+double client_fixed_bytes(const Scenario& sc) { return client_head_bytes(sc.model) + client_block_weight_bytes(sc); }
 
 double client_session_bytes(const Scenario& sc, const SessionShape& shape) {
   return sc.first_served_block() * shape.kv_per_block;

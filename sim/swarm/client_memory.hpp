@@ -13,8 +13,9 @@ namespace swarmsim::sim {
 /// Bytes of the embedding table and the LM head (once when tied), in the weights' dtype; 16-bit
 /// when the blocks are LLM.int8, whose mixed decomposition applies to the blocks' linear layers.
 double client_head_bytes(const gpu::TransformerSpec& m);
-/// Bytes every client holds for the whole run: client_head_bytes plus the weights of the blocks
-/// it runs itself (policy.privacy.client_blocks).
+/// Weights of the blocks every client runs itself under split learning (policy.privacy.client_blocks).
+double client_block_weight_bytes(const Scenario& sc);
+/// Bytes every client holds for the whole run: client_head_bytes plus client_block_weight_bytes.
 double client_fixed_bytes(const Scenario& sc);
 /// Bytes a client holds for one session while the session runs: its own blocks' KV cache or
 /// training state (the session's kv_per_block per block); 0 without split learning.
