@@ -230,6 +230,7 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
       Flow& f = flows_[static_cast<std::size_t>(fi)];
       if (f.mark == mark_) continue;
       f.mark = mark_;
+      f.mark_pos = static_cast<int>(comp_flows_.size());
       comp_flows_.push_back(fi);
       for (int j = 0; j < f.n_links; ++j) {
         Link& o = links_[static_cast<std::size_t>(f.link[j])];
@@ -257,41 +258,64 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
       l.weight += f.weight[k] / f.penalty;
     }
   }
+  // Each round computes every link's saturation level once, flags the unfixed flows of the links
+  // at the level, then walks the unfixed flows in the group's order with no link lookups; the
+  // walk also finds the next round's lowest bound. The flows are fixed, and their links updated,
+  // in the group's order whatever the round's links, so the sums are the same to the bit.
   old_values_.clear();
-  unfixed_.assign(comp_flows_.begin(), comp_flows_.end());
-  for (const int fi : comp_flows_) old_values_.push_back(flows_[static_cast<std::size_t>(fi)].value);
+  unfixed_.clear();
+  unfixed_bound_.clear();
+  double lowest_bound = std::numeric_limits<double>::infinity();
+  for (std::size_t p = 0; p < comp_flows_.size(); ++p) {
+    const Flow& f = flows_[static_cast<std::size_t>(comp_flows_[p])];
+    old_values_.push_back(f.value);
+    unfixed_.push_back(static_cast<int>(p));
+    unfixed_bound_.push_back(f.bound * f.penalty);
+    lowest_bound = std::min(lowest_bound, unfixed_bound_.back());
+  }
+  on_saturated_link_.assign(comp_flows_.size(), 0);
   constexpr double kTie = 1e-12;
   while (!unfixed_.empty()) {
-    double level = std::numeric_limits<double>::infinity();
+    double level = lowest_bound;
     for (const int li : comp_links_) {
-      const Link& l = links_[static_cast<std::size_t>(li)];
-      if (l.unfixed > 0) level = std::min(level, std::max(0.0, l.free) / l.weight);
-    }
-    for (const int fi : unfixed_) {
-      const Flow& f = flows_[static_cast<std::size_t>(fi)];
-      level = std::min(level, f.bound * f.penalty);
+      Link& l = links_[static_cast<std::size_t>(li)];
+      if (l.unfixed > 0) {
+        l.level = std::max(0.0, l.free) / l.weight;
+        level = std::min(level, l.level);
+      }
     }
     const double cut = level * (1.0 + kTie);
+    // Flag the flows of the links saturated at this level: on each, every flow is unfixed or was
+    // fixed in an earlier round, and a link saturates once.
+    for (const int li : comp_links_) {
+      const Link& l = links_[static_cast<std::size_t>(li)];
+      if (l.unfixed > 0 && l.level <= cut)
+        for (const auto& [fi, k] : l.flows) on_saturated_link_[static_cast<std::size_t>(flows_[static_cast<std::size_t>(fi)].mark_pos)] = 1;
+    }
     // Fix the flows that saturate at this level: on a saturated link, or at their bound.
     fixed_.clear();
+    lowest_bound = std::numeric_limits<double>::infinity();
     std::size_t kept = 0;
     for (std::size_t u = 0; u < unfixed_.size(); ++u) {
-      Flow& f = flows_[static_cast<std::size_t>(unfixed_[u])];
-      bool fix = f.bound * f.penalty <= cut;
-      for (int j = 0; j < f.n_links && !fix; ++j) {
-        const Link& l = links_[static_cast<std::size_t>(f.link[j])];
-        fix = std::max(0.0, l.free) / l.weight <= cut;
-      }
-      if (fix) {
+      const int p = unfixed_[u];
+      const double bound = unfixed_bound_[u];
+      if (bound <= cut || on_saturated_link_[static_cast<std::size_t>(p)]) {
+        Flow& f = flows_[static_cast<std::size_t>(comp_flows_[static_cast<std::size_t>(p)])];
         f.value = std::min(level / f.penalty, f.bound);
-        fixed_.push_back(unfixed_[u]);
+        fixed_.push_back(comp_flows_[static_cast<std::size_t>(p)]);
       } else {
-        unfixed_[kept++] = unfixed_[u];
+        unfixed_[kept] = p;
+        unfixed_bound_[kept++] = bound;
+        lowest_bound = std::min(lowest_bound, bound);
       }
     }
     unfixed_.resize(kept);
+    unfixed_bound_.resize(kept);
     if (fixed_.empty()) {  // rounding left no link at the level: the rest share it (never seen)
-      for (const int fi : unfixed_) flows_[static_cast<std::size_t>(fi)].value = std::min(level / flows_[static_cast<std::size_t>(fi)].penalty, flows_[static_cast<std::size_t>(fi)].bound);
+      for (const int p : unfixed_) {
+        Flow& f = flows_[static_cast<std::size_t>(comp_flows_[static_cast<std::size_t>(p)])];
+        f.value = std::min(level / f.penalty, f.bound);
+      }
       break;
     }
     // Fixed flows leave their links' weights and take their share of the capacity.

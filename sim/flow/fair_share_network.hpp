@@ -91,6 +91,7 @@ class FairShareNetwork {
     std::uint32_t version = 0;
     std::uint32_t generation = 0;  ///< times this slot was used: tells a flow from the slot's later ones
     std::uint32_t mark = 0;
+    int mark_pos = 0;              ///< position in the group solve() last gathered it in
     bool sharing = false;
     bool live = false;
   };
@@ -99,6 +100,7 @@ class FairShareNetwork {
     std::uint32_t mark = 0;
     double free = 0, weight = 0;  ///< progressive filling: capacity left, weight of unfixed flows
     int unfixed = 0;              ///< progressive filling: unfixed flows on the link
+    double level = 0;             ///< progressive filling: the level that saturates it, this round
   };
 
   void attach(int f);
@@ -125,7 +127,10 @@ class FairShareNetwork {
   int in_flight_ = 0;
   std::uint32_t mark_ = 0;
   // scratch of solve()
-  std::vector<int> comp_links_, comp_flows_, unfixed_, fixed_, stack_;
+  std::vector<int> comp_links_, comp_flows_, fixed_, stack_;
+  std::vector<int> unfixed_;             ///< positions in comp_flows_ of the flows not yet fixed
+  std::vector<double> unfixed_bound_;    ///< their bound times penalty: the level that fixes them
+  std::vector<char> on_saturated_link_;  ///< per position in comp_flows_: on a link saturated this round
   std::vector<double> old_values_;
 };
 
