@@ -39,6 +39,9 @@ awk '
     p = "BM_CodedRunFlow/20000/iterations:2/manual_time"; b = "BM_CodedRun/20000/iterations:2/manual_time"
     if ((p in rate) && (b in rate))
       printf "%-50s %10.0f messages/s = %.1f x the SimGrid engine (%0.f messages/s)\n", p, rate[p], rate[p] / rate[b], rate[b]
+    b = "BM_SessionsAtOnceFlow/500/iterations:1/manual_time"
+    for (n in rate) if (n ~ /^BM_SessionsAtOnceFlow\// && n != b && (b in rate))
+      printf "%-50s %10.0f hops/s = %.2f x the rate with 500 sessions at once (%0.f hops/s)\n", n, rate[n], rate[n] / rate[b], rate[b]
     c = "BM_CodedEnsemble/coin"; a = "BM_CodedEnsemble/average"
     if ((c in real) && (a in real) && real[a] > 0)
       printf "%-50s %10.3f ms = %.2f x building it without the Fishers (%.3f ms)\n", c, real[c], real[c] / real[a], real[a]
