@@ -21,6 +21,7 @@ enum class EventKind : std::uint8_t {
   FlowDone,    ///< flow `payload` may have delivered its last byte (stale unless `version` matches)
   ExecDone,    ///< host `payload`'s earliest execution may have ended (stale unless `version` matches)
   FlowTimeout, ///< flow `payload` (started as generation `version`) is late: its sender gives up on it
+  FlowSolve,   ///< the network re-shares the links whose flows changed at this instant
 };
 
 /// One timed event.

@@ -35,6 +35,7 @@ FairShareNetwork::FairShareNetwork(std::vector<double> up_Bps, std::vector<doubl
 
 FairShareNetwork::FlowId FairShareNetwork::start(double now, int from, int to, double bytes, double delay_s, double latency_s,
                                                  std::uint64_t token) {
+  solve_pending(now);
   int id;
   if (!free_ids_.empty()) {
     id = free_ids_.back();
@@ -91,17 +92,36 @@ void FairShareNetwork::remove(double now, int id) {
   --in_flight_;
   // Only the flows left on its links can speed up; most flows leave none.
   if (std::any_of(touched, touched + n, [this](int l) { return !links_[static_cast<std::size_t>(l)].flows.empty(); }))
-    solve(now, touched, n);
+    solve_later(now, touched, n);
+}
+
+void FairShareNetwork::solve_later(double now, const int* links, int n) {
+  pending_links_.insert(pending_links_.end(), links, links + n);
+  if (solve_pending_) return;
+  solve_pending_ = true;
+  solve_at_ = now;
+  queue_.push(now, EventKind::FlowSolve, 0, ++solve_version_);
+}
+
+void FairShareNetwork::solve_pending(double now) {
+  // A caller at a later instant that has not played the FlowSolve event (a test driving the
+  // network by hand) gets the shares as they were from the instant of the changes on.
+  if (!solve_pending_ || !(now > solve_at_)) return;
+  solve_pending_ = false;
+  solve(solve_at_, pending_links_.data(), static_cast<int>(pending_links_.size()));
+  pending_links_.clear();
 }
 
 bool FairShareNetwork::cancel(double now, FlowId fid, std::uint64_t& token) {
   if (!in_flight(fid)) return false;
+  solve_pending(now);
   token = flows_[static_cast<std::size_t>(fid.id)].token;
   remove(now, fid.id);
   return true;
 }
 
 void FairShareNetwork::fail_host(double now, int host, std::vector<std::uint64_t>& tokens) {
+  solve_pending(now);
   for (std::size_t id = 0; id < flows_.size(); ++id) {
     const Flow& f = flows_[id];
     if (!f.live || (f.from != host && f.to != host)) continue;
@@ -111,6 +131,7 @@ void FairShareNetwork::fail_host(double now, int host, std::vector<std::uint64_t
 }
 
 void FairShareNetwork::set_capacity(double now, int link, double Bps) {
+  solve_pending(now);
   // SimGrid 3.32's LV08 moves the weight-S term of every flow on the link to the new bandwidth
   // (NetworkCm02Link::set_bandwidth). It also wakes flows still paying their latency, which then
   // never finish (a stall the SimGrid engine works around with timeouts); here they keep waiting
@@ -123,10 +144,18 @@ void FairShareNetwork::set_capacity(double now, int link, double Bps) {
           if (f.link[k] == link) f.penalty += delta;
   }
   capacity_[static_cast<std::size_t>(link)] = Bps;
-  solve(now, &link, 1);
+  solve_later(now, &link, 1);
 }
 
 bool FairShareNetwork::on_event(const TimedEvent& e, std::uint64_t& token) {
+  if (e.kind == EventKind::FlowSolve) {
+    if (!solve_pending_ || e.version != solve_version_) return false;  // solved already
+    solve_pending_ = false;
+    solve(e.t, pending_links_.data(), static_cast<int>(pending_links_.size()));
+    pending_links_.clear();
+    return false;
+  }
+  solve_pending(e.t);
   const int id = static_cast<int>(e.payload);
   Flow& f = flows_[static_cast<std::size_t>(id)];
   if (!f.live || f.version != e.version) return false;  // stale: its rate changed since
@@ -140,7 +169,7 @@ bool FairShareNetwork::on_event(const TimedEvent& e, std::uint64_t& token) {
     if (alone(f))
       solve_alone(e.t, id);
     else
-      solve(e.t, f.link, f.n_links);
+      solve_later(e.t, f.link, f.n_links);
     return false;
   }
   // FlowDone: its last byte arrived (a change of rate would have made this event stale).
@@ -241,6 +270,7 @@ void FairShareNetwork::solve(double now, const int* seeds, int n) {
     }
   }
   if (comp_flows_.empty()) return;
+  ++solves_;
 
   // Bring every flow's remaining bytes up to now at its old rate.
   for (const int fi : comp_flows_) catch_up(flows_[static_cast<std::size_t>(fi)], now);

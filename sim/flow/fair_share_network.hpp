@@ -65,14 +65,19 @@ class FairShareNetwork {
   /// Current bandwidth of a link (bytes/s).
   double capacity(int link) const { return capacity_[static_cast<std::size_t>(link)]; }
 
-  /// Handles a FlowActive or FlowDone event; returns true with the finished flow's token when a
-  /// flow delivered its last byte.
+  /// Handles a FlowActive, FlowDone or FlowSolve event; returns true with the finished flow's
+  /// token when a flow delivered its last byte. Flows that start sharing links or leave them mark
+  /// the links; one FlowSolve at that instant, after the events already queued for it, re-shares
+  /// them all: the rates over the next interval depend only on the flows at its start, and
+  /// several changes at one instant (a worker's answers, a failed host's flows) cost one solve.
   bool on_event(const TimedEvent& e, std::uint64_t& token);
 
+  /// Groups of flows re-shared by max-min so far (flows alone on their links not counted).
+  std::uint64_t solves() const { return solves_; }
   /// Flows started and not yet delivered.
   int in_flight() const { return in_flight_; }
-  /// Current rate of the flow started with `token` (bytes/s), 0 while it pays its latency or
-  /// when there is none: for tests.
+  /// Rate of the flow started with `token` as of the last solve (bytes/s), 0 while it pays its
+  /// latency or when there is none: for tests.
   double rate_of(std::uint64_t token) const;
 
  private:
@@ -105,10 +110,14 @@ class FairShareNetwork {
 
   void attach(int f);
   void detach(int f);
-  /// Takes flow `id` out (delivered, cancelled or failed) and re-solves the links it used.
+  /// Takes flow `id` out (delivered, cancelled or failed) and marks the links it used for the next solve.
   void remove(double now, int id);
   /// Re-solves max-min over the flows connected to `links` through shared links, at `now`.
   void solve(double now, const int* links, int n);
+  /// Marks `links` for the FlowSolve event at `now`, pushing that event unless one is pending.
+  void solve_later(double now, const int* links, int n);
+  /// Runs a pending solve at its own instant if `now` is later (its event was not played).
+  void solve_pending(double now);
   /// Whether flow `f` (attached) is the only flow on each of its links: most flows of a swarm.
   bool alone(const Flow& f) const;
   /// solve() for a flow alone on its links, without gathering its group.
@@ -132,6 +141,11 @@ class FairShareNetwork {
   std::vector<double> unfixed_bound_;    ///< their bound times penalty: the level that fixes them
   std::vector<char> on_saturated_link_;  ///< per position in comp_flows_: on a link saturated this round
   std::vector<double> old_values_;
+  std::vector<int> pending_links_;  ///< links whose flows changed since the last solve
+  bool solve_pending_ = false;      ///< a FlowSolve event is queued
+  double solve_at_ = 0;             ///< its instant (s)
+  std::uint32_t solve_version_ = 0; ///< its version: an older FlowSolve event is stale
+  std::uint64_t solves_ = 0;        ///< groups re-shared so far
 };
 
 }  // namespace swarmsim::sim::flow

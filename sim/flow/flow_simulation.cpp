@@ -144,6 +144,7 @@ class FlowSwarm {
         case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;  // its outcome is already set
         case EventKind::FlowActive:
         case EventKind::FlowDone:
+        case EventKind::FlowSolve:
           if (links_.on_event(e, token)) resume(token, Outcome::Done);
           break;
         case EventKind::FlowTimeout:

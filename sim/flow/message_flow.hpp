@@ -157,6 +157,7 @@ void play_events(EventQueue& queue, FairShareNetwork& links, double& now, double
       case EventKind::Resume: waiter_of(e.payload).handle.resume(); break;
       case EventKind::FlowActive:
       case EventKind::FlowDone:
+      case EventKind::FlowSolve:
         if (links.on_event(e, token)) {
           waiter_of(token).outcome = Outcome::Done;
           waiter_of(token).handle.resume();

@@ -179,6 +179,42 @@ TEST(FairShareNetwork, Lv08MovesThePenaltyOfFlowsOnALinkToItsNewBandwidth) {
   EXPECT_NEAR(r.net.rate_of(2), 0.97 * C / 4, 1e-3);
 }
 
+// Host 0 uploads to hosts 1 to 4: four flows share up(0). Changes at one instant are re-shared
+// once, at that instant: the three flows that join the first one at 0, and two hosts failing at 1.
+TEST(FairShareNetwork, ChangesAtOneInstantAreSharedOutOnce) {
+  NetworkRun r({1e6, 1e6, 1e6, 1e6, 1e6}, {1e6, 1e6, 1e6, 1e6, 1e6});
+  for (int to = 1; to <= 4; ++to) r.net.start(0.0, 0, to, 1e6, 0.0, 0.0, static_cast<std::uint64_t>(to));
+  r.run_until(0.0);
+  EXPECT_EQ(r.net.solves(), 1u);  // the first flow was alone on its links: no group to solve
+  for (std::uint64_t t = 1; t <= 4; ++t) EXPECT_NEAR(r.net.rate_of(t), 0.25e6, 1e-3);
+  r.run_until(1.0);
+  std::vector<std::uint64_t> cut;
+  r.net.fail_host(1.0, 1, cut);
+  r.net.fail_host(1.0, 2, cut);
+  r.run_until(1.0);
+  EXPECT_EQ(r.net.solves(), 2u);
+  EXPECT_NEAR(r.net.rate_of(3), 0.5e6, 1e-3);
+  r.run_until(10);
+  EXPECT_NEAR(r.done.at(3), 1.0 + 0.75 / 0.5, kTol);  // 0.25 MB by 1 s, the rest at 0.5 MB/s
+  EXPECT_NEAR(r.done.at(4), 2.5, kTol);
+}
+
+// A caller that changes the network at a later instant without playing the queue (as here) still
+// gets each change's shares from its own instant on, not merged into an earlier one.
+TEST(FairShareNetwork, ChangesAtLaterInstantsAreNotMergedWhenTheQueueIsNotPlayed) {
+  NetworkRun r({1e6, 1e6, 1e6, 1e6}, {1e6, 1e6, 1e6, 1e6});
+  const auto a = r.net.start(0.0, 0, 3, 1e6, 0.0, 0.0, 1);
+  const auto b = r.net.start(0.0, 1, 3, 1e6, 0.0, 0.0, 2);
+  r.net.start(0.0, 2, 3, 1e6, 0.0, 0.0, 3);
+  r.run_until(0.0);  // a third of down(3) each
+  std::uint64_t token = 0;
+  ASSERT_TRUE(r.net.cancel(0.3, a, token));
+  ASSERT_TRUE(r.net.cancel(0.6, b, token));
+  r.run_until(10);
+  // 0.1 MB by 0.3 s, 0.15 MB more at half the link by 0.6 s, then the last 0.75 MB alone.
+  EXPECT_NEAR(r.done.at(3), 0.6 + 0.75, kTol);
+}
+
 TEST(FairShareNetwork, CancelAndHostFailureEndFlowsAndFreeTheirShare) {
   NetworkRun r({1e6, 1e6, 1e6}, {1e6, 1e6, 1e6});
   const auto a = r.net.start(0.0, 0, 2, 1e6, 0.0, 0.0, 1);
