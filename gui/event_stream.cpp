@@ -93,6 +93,7 @@ void EventStreamWriter::connect(sim::SimSignals& s) {
   });
   s.on_tree_changed.connect(
       [this](const sim::TreeChanged& e) { sink_(sim::tree_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
+  s.on_kv_changed.connect([this](const sim::KvChanged& e) { sink_(sim::kv_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
   s.on_session_ended.connect([this](const sim::SessionEnded& e) { sink_(sim::session_ended_json(e).dump()); });
   s.on_compute.connect([this](const sim::ComputeSpan& e) {
     json j{{"t", e.end}, {"type", "compute"}, {"host", host_name(e.host)}, {"start", e.start},

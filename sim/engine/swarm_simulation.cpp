@@ -1057,6 +1057,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
     m.real = std::make_unique<RealModel>(m.sc, *m.backend, m.cost, local_device_of(*m.backend));
   }
   m.swarm = std::make_unique<SwarmState>(m.sc, *m.cost);
+  m.swarm->on_kv_changed = [&m](int server, double bytes) { m.signals.on_kv_changed(KvChanged{Impl::now(), server, bytes}); };
   m.session_ended.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   m.session_deadline.assign(static_cast<std::size_t>(m.sc.workload.sessions), std::numeric_limits<double>::infinity());
   m.session_priority.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);

@@ -99,6 +99,7 @@ class FlowSwarm {
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
+    swarm_.on_kv_changed = [this](int server, double bytes) { signals_.on_kv_changed(KvChanged{now_, server, bytes}); };
     if (const auto& ft = sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers
       jobs_.resize(static_cast<std::size_t>(sc.workload.sessions / ft->replicas));
       for (JobBarrier& j : jobs_) j.active = ft->replicas;

@@ -99,6 +99,14 @@ void ChromeTraceWriter::connect(SimSignals& s) {
     instant(static_cast<int>(sc_.nodes.size()) + e.session % static_cast<int>(sc_.clients.size()), e.t,
             "chain for session " + std::to_string(e.session), "{\"chain\":" + nlohmann::json(chain).dump() + "}");
   });
+  s.on_kv_changed.connect([this](const KvChanged& e) {
+    // A counter track per server under "servers": its KV memory reserved, in GiB.
+    if (!admit()) return;
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "%.6f", e.bytes / static_cast<double>(1ull << 30));
+    file_.stream() << ",\n{\"ph\":\"C\",\"pid\":" << kServersPid << ",\"ts\":" << micros(e.t)
+                   << ",\"name\":" << nlohmann::json("KV " + host_name(e.node)).dump() << ",\"args\":{\"GiB\":" << gib << "}}";
+  });
 }
 
 void ChromeTraceWriter::finish() {

@@ -145,6 +145,7 @@ void EventLogWriter::connect(SimSignals& s) {
               {"min_throughput_after", e.min_throughput_after}}
              .dump());
   });
+  s.on_kv_changed.connect([this](const KvChanged& e) { line(kv_changed_json(e, [this](int host) { return host_name(host); }).dump()); });
   s.on_session_ended.connect([this](const SessionEnded& e) { line(session_ended_json(e).dump()); });
 }
 

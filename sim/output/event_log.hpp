@@ -40,6 +40,12 @@ nlohmann::json server_banned_json(const ServerBanned& e, const HostName& host_na
                         {"honest", e.honest}, {"session", e.session},     {"step", e.step}};
 }
 
+/// A "kv" line: the KV memory reserved on a node (named by `host_name`) after a change.
+template <class HostName>
+nlohmann::json kv_changed_json(const KvChanged& e, const HostName& host_name) {
+  return nlohmann::json{{"t", e.t}, {"type", "kv"}, {"node", host_name(e.node)}, {"bytes", e.bytes}};
+}
+
 /// An "adapters_saved" or "adapters_restored" line of a fine-tuning session (workload.fine_tuning):
 /// a server's adapters of `blocks` went to the client, or from it into a replacement server.
 template <class HostName>

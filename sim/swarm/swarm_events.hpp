@@ -228,6 +228,14 @@ struct TrainingLossMeasured {
   double loss = 0.0;
 };
 
+/// The KV memory reserved on a server changed: a session's chain reserved its caches, a session
+/// released them, or the server lost them all (it went down or moved its blocks).
+struct KvChanged {
+  double t = 0.0;
+  int node = 0;
+  double bytes = 0.0;  ///< KV memory reserved on the node after the change
+};
+
 /// The simulator's observer signals. Subscribers connect before the run.
 struct SimSignals {
   Signal<PipelinePlanned> on_pipeline_planned;
@@ -250,6 +258,7 @@ struct SimSignals {
   Signal<AdaptersUpdated> on_adapters_updated;
   Signal<TrainingLossMeasured> on_training_loss;
   Signal<AdaptersSynced> on_adapters_synced;
+  Signal<KvChanged> on_kv_changed;
 };
 
 }  // namespace swarmsim::sim

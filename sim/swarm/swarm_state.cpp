@@ -119,8 +119,7 @@ BlockRange SwarmState::begin_move(int i, BlockRange to) {
   st.moving = true;
   st.loaded = false;
   ++st.epoch;  // its KV caches are dropped with the old weights
-  st.kv_reserved = 0.0;
-  st.active = 0;
+  drop_kv(i);
   st.blocks = to;
   st.weights_bytes = to.size() * sc_.model.block_weight_bytes();
   return from;
@@ -145,8 +144,7 @@ void SwarmState::host_down(int i, double now) {
   st.moving = false;
   st.loaded = false;
   ++st.epoch;
-  st.kv_reserved = 0.0;
-  st.active = 0;
+  drop_kv(i);
 }
 
 void SwarmState::host_up(int i, double now) {
@@ -172,6 +170,7 @@ void SwarmState::reserve(const std::vector<ChainHop>& hops, double kv_per_block,
     st.kv_peak = std::max(st.kv_peak, st.kv_reserved);
     ++st.active;
     reservations.push_back({hop.server, st.epoch, bytes, st.incarnation});
+    if (bytes != 0.0 && on_kv_changed) on_kv_changed(hop.server, st.kv_reserved);
   }
 }
 
@@ -195,10 +194,20 @@ void SwarmState::release(std::vector<Reservation>& reservations) {
   for (const Reservation& r : reservations) {
     ServerState& st = (*this)[r.server];
     if (st.epoch != r.epoch) continue;  // the node went down since: its caches are already gone
+    const double before = st.kv_reserved;
     st.kv_reserved = std::max(0.0, st.kv_reserved - r.bytes);
     --st.active;
+    if (st.kv_reserved != before && on_kv_changed) on_kv_changed(r.server, st.kv_reserved);
   }
   reservations.clear();
+}
+
+void SwarmState::drop_kv(int i) {
+  ServerState& st = (*this)[i];
+  const bool held = st.kv_reserved != 0.0;
+  st.kv_reserved = 0.0;
+  st.active = 0;
+  if (held && on_kv_changed) on_kv_changed(i, 0.0);
 }
 
 }  // namespace swarmsim::sim

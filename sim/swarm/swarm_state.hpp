@@ -3,6 +3,7 @@
 // each serves, the KV memory sessions hold on it, how busy it has been, and what a router sees of
 // it (a crashed server still looks alive until it misses its heartbeats). Plain data; every time
 // is passed in (s), so the SimGrid engine and the flow engine share one implementation.
+#include <functional>
 #include <vector>
 
 #include "gpu/shard_cost_model.hpp"
@@ -59,6 +60,10 @@ class SwarmState {
  public:
   /// The servers of `scenario` (borrowed), none assigned yet, heartbeat phases drawn from its seed.
   SwarmState(const Scenario& scenario, const gpu::ShardCostModel& cost);
+
+  /// Called with a server and its KV memory reserved (bytes) whenever that changes; the engines
+  /// stamp it with their clock and emit SimSignals::on_kv_changed.
+  std::function<void(int server, double reserved)> on_kv_changed;
 
   int size() const { return static_cast<int>(servers_.size()); }
   ServerState& operator[](int i) { return servers_[static_cast<std::size_t>(i)]; }
@@ -132,6 +137,9 @@ class SwarmState {
   void release(std::vector<Reservation>& reservations);
 
  private:
+  /// Server i lost every KV cache it held (it went down or moved).
+  void drop_kv(int i);
+
   const Scenario& sc_;
   std::vector<ServerState> servers_;
   std::vector<double> throughput_;

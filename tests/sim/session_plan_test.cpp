@@ -117,3 +117,33 @@ TEST(SessionPlan, AdmissionWaitsSpreadByTheJitterAroundTheRetryInterval) {
   EXPECT_NE(bad("1.5").find("policy.admission_jitter: expected a number in [0, 1], got 1.5"), std::string::npos) << bad("1.5");
   EXPECT_NE(bad("\"half\"").find("policy.admission_jitter"), std::string::npos) << bad("\"half\"");
 }
+
+// SwarmState tells its observer each server's KV memory reserved after every change, and only
+// after a change: reservations add, releases subtract, a server that goes down or moves holds none.
+TEST(SessionPlan, KvChangesReachTheObserverWithEachServersNewTotal) {
+  Scenario sc = two_node();
+  sc.nodes = {sc.nodes[0], sc.nodes[0]};
+  sc.nodes[1].name = "b";
+  SwarmState swarm(sc, *make_cost_model(sc));
+  std::vector<std::pair<int, double>> seen;
+  swarm.on_kv_changed = [&](int server, double bytes) { seen.emplace_back(server, bytes); };
+  const std::vector<ChainHop> chain{{0, {0, 10}}, {1, {10, 32}}};
+  std::vector<Reservation> first, second;
+  swarm.reserve(chain, 100.0, first);   // 1000 B on server 0, 2200 B on server 1
+  swarm.reserve(chain, 10.0, second);   // +100 B, +220 B
+  EXPECT_EQ(seen, (std::vector<std::pair<int, double>>{{0, 1000.0}, {1, 2200.0}, {0, 1100.0}, {1, 2420.0}}));
+  seen.clear();
+  swarm.release_one(1, first);  // server 1 gives back the first session's 2200 B
+  EXPECT_EQ(seen, (std::vector<std::pair<int, double>>{{1, 220.0}}));
+  seen.clear();
+  swarm.host_down(0, 5.0);  // server 0 loses both sessions' caches at once
+  EXPECT_EQ(seen, (std::vector<std::pair<int, double>>{{0, 0.0}}));
+  seen.clear();
+  swarm.release(first);   // its reservation on server 0 died with the node: nothing changes
+  swarm.host_down(0, 6.0);  // already empty
+  EXPECT_TRUE(seen.empty());
+  swarm.begin_move(1, BlockRange{0, 22});  // server 1 drops its caches with its old weights
+  EXPECT_EQ(seen, (std::vector<std::pair<int, double>>{{1, 0.0}}));
+  swarm.reserve({{0, {0, 0}}}, 100.0, second);  // an empty hop reserves nothing
+  EXPECT_EQ(seen.size(), 1u);
+}

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,7 @@
 #include "tests/bench/swarm_generator.hpp"
 #include "tests/golden/json_compare.hpp"
 #include "tests/json_mutation.hpp"
+#include "tests/temp_path.hpp"
 
 using namespace swarmsim;
 using namespace swarmsim::sim;
@@ -167,6 +171,58 @@ TEST(FlowEngine, MatchesSimGridWithNodeFailures) {
   EXPECT_GT(recoveries, 0);
   EXPECT_GT(retries, 0);
   EXPECT_GT(failed, 0);
+}
+
+// KV memory over time ("kv" lines of events.jsonl): both engines report the same changes, a
+// server's most reserved at once is metrics.json's kv_peak_bytes, a server that goes down holds
+// none from that instant, and every server holds none once every session has ended.
+TEST(FlowEngine, KvChangesMatchSimGridAndPeakAtTheMetricsPeak) {
+  Scenario sc = table2_with(R"([{"at": "31s", "action": "node_down", "node": "l4-0"}, {"at": "50s", "action": "node_up", "node": "l4-0"}])");
+  struct Kv {
+    double t;
+    std::string node;
+    double bytes;
+  };
+  const auto run = [&](EngineKind engine, const std::string& dir) {
+    sc.engine = engine;
+    RunOptions o = quiet();
+    o.out_dir = swarmsim::test::temp_path(dir);
+    std::filesystem::create_directories(o.out_dir);
+    const nlohmann::json metrics = engine == EngineKind::SimGrid ? run_isolated(sc, o).metrics : SwarmSimulation(sc, make_cost_model(sc)).run(o).metrics;
+    std::vector<Kv> kv;
+    std::vector<std::pair<double, std::string>> downs;
+    std::ifstream in(o.out_dir / "events.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      if (j["type"] == "kv") kv.push_back({j["t"].get<double>(), j["node"].get<std::string>(), j["bytes"].get<double>()});
+      if (j["type"] == "node_down") downs.emplace_back(j["t"].get<double>(), j["node"].get<std::string>());
+    }
+    return std::make_tuple(metrics, kv, downs);
+  };
+  const auto [simgrid, sg_kv, sg_downs] = run(EngineKind::SimGrid, "kv-simgrid");
+  const auto [flowed, flow_kv, flow_downs] = run(EngineKind::Flow, "kv-flow");
+  ASSERT_EQ(sg_kv.size(), flow_kv.size());
+  ASSERT_GT(sg_kv.size(), 8u);
+  for (std::size_t i = 0; i < sg_kv.size(); ++i) {
+    EXPECT_NEAR(sg_kv[i].t, flow_kv[i].t, 1e-9 * sg_kv[i].t) << "kv line " << i;
+    EXPECT_EQ(sg_kv[i].node, flow_kv[i].node) << "kv line " << i;
+    EXPECT_NEAR(sg_kv[i].bytes, flow_kv[i].bytes, 1e-9 * sg_kv[i].bytes) << "kv line " << i;
+  }
+  ASSERT_EQ(sg_downs.size(), 1u);
+  bool dropped = false;  // l4-0 held caches when it went down, and lost them then
+  for (const Kv& k : sg_kv)
+    if (k.node == "l4-0" && k.t == sg_downs[0].first) dropped = k.bytes == 0.0;
+  EXPECT_TRUE(dropped) << "no kv line of 0 bytes for l4-0 at its node_down";
+  for (const auto& n : simgrid["nodes"]) {
+    double peak = 0.0, last = 0.0;
+    for (const Kv& k : sg_kv)
+      if (k.node == n["name"]) {
+        peak = std::max(peak, k.bytes);
+        last = k.bytes;
+      }
+    EXPECT_DOUBLE_EQ(peak, n["kv_peak_bytes"].get<double>()) << n["name"];
+    EXPECT_EQ(last, 0.0) << n["name"] << " still holds KV caches after every session ended";
+  }
 }
 
 // Queueing schedulers on servers that fail: a session polls its queued work every second and
