@@ -46,7 +46,7 @@ struct WhatIfEdits {
 /// Which events the log shows.
 struct EventLogFilter {
   bool show[kEventTypes] = {true, true, true, true, true, true, true, true, false, false, false, true,
-                            true, true, true, true, true, true, false};  ///< by EventType (spans, steps and losses hidden at first)
+                            true, true, true, true, true, true, false, false};  ///< by EventType (spans, steps, losses and KV changes hidden at first)
   char text[64] = "";
 };
 

@@ -34,14 +34,15 @@ using namespace swarmsim;
 
 constexpr const char* kUsage =
     "usage: swarmsim-gui SCENARIO.json|RUN_DIR [--set PATH=VALUE]... [--screenshot FILE.png [--at T] [--size WxH]]\n"
-    "                    [--speed X] [--paused]\n"
+    "                    [--speed X] [--paused] [--select NODE]\n"
     "  SCENARIO.json  run the scenario live (a child process streams its events)\n"
     "  RUN_DIR        replay a run directory written by `swarmsim run --out RUN_DIR`\n"
     "  --set P=V      scenario override, as `swarmsim run --set`\n"
     "  --screenshot F render headlessly (e.g. under xvfb-run) at simulated time T and write F as PNG\n"
     "  --at T         simulated time of the screenshot in seconds (default: the end of the run)\n"
     "  --size WxH     window size in pixels (default 1280x800)\n"
-    "  --speed X      playback speed, simulated seconds per second (default 1)\n";
+    "  --speed X      playback speed, simulated seconds per second (default 1)\n"
+    "  --select NODE  open the Node tab on host NODE (a server's or client's name)\n";
 
 struct Options {
   std::string input;
@@ -52,6 +53,7 @@ struct Options {
   float speed = 1.0f;
   bool paused = false;
   bool emit = false;
+  std::string select;  ///< a host to show in the Node tab
 };
 
 /// The live child: runs the scenario and writes event_stream.hpp's lines on stdout.
@@ -148,6 +150,10 @@ bool parse_args(int argc, char** argv, Options& o, std::string& error) {
       }
     } else if (a == "--paused") {
       o.paused = true;
+    } else if (a == "--select") {
+      const char* v = value("--select");
+      if (!v) return false;
+      o.select = v;
     } else if (!a.empty() && a[0] == '-') {
       error = "unknown option " + a;
       return false;
@@ -220,6 +226,15 @@ int main(int argc, char** argv) {
     st.playing = false;
   } else if (o.paused) {
     st.playing = false;
+  }
+  if (!o.select.empty() && st.errors.empty()) {
+    const int h = st.timeline.info().host_index(o.select);
+    if (h < 0) {
+      std::cerr << "swarmsim-gui: --select " << o.select << ": no host of that name in the run\n";
+      return 2;
+    }
+    st.selected_host = h;
+    st.side_tab = 1;  // the Node tab
   }
   for (const std::string& e : st.errors) std::cerr << "swarmsim-gui: " << e << '\n';
   for (const std::string& w : st.warnings) std::cerr << "swarmsim-gui: warning: " << w << '\n';

@@ -142,6 +142,8 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
              ", " +
              std::to_string(e.updates_lost) + (e.updates_lost == 1 ? " update lost" : " updates lost");
     }
+    case EventType::Kv:
+      return name(e.node) + " holds " + bytes_str(e.value) + " of KV caches";
     case EventType::Loss:
       std::snprintf(buf, sizeof buf, "%.4f", e.value);
       return "session " + std::to_string(e.session) + " step " + std::to_string(e.step) + ": loss proxy at " + buf + " nats";
@@ -545,7 +547,7 @@ namespace {
 void events_tab(AppState& st) {
   EventLogFilter& f = st.log_filter;
   static const char* names[] = {"join", "down", "up", "link", "start", "chain", "done", "failed", "compute", "transfer",
-                                "step", "end", "retry", "recovered", "moved", "tree", "banned", "adapters", "loss"};
+                                "step", "end", "retry", "recovered", "moved", "tree", "banned", "adapters", "loss", "kv"};
   static_assert(std::size(names) == kEventTypes, "one filter name per EventType");
   const ImGuiStyle& style = ImGui::GetStyle();
   const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
@@ -612,7 +614,23 @@ void inspector_tab(AppState& st) {
   }
   ImGui::Text("device busy %.3f s (load %.2f%%)", n.busy_seconds, 100.0 * n.busy_seconds / std::max(1e-9, s.time));
   ImGui::Text("sent %s, received %s", bytes_str(n.bytes_sent).c_str(), bytes_str(n.bytes_received).c_str());
-  // Memory and KV figures exist only at the end of a run (metrics.json).
+  // KV caches over time, from the run's "kv" events.
+  if (h.is_server && st.timeline.has_kv()) {
+    ImGui::Separator();
+    ImGui::Text("KV caches: %s now, %s at most so far", bytes_str(n.kv_bytes).c_str(), bytes_str(n.kv_peak_bytes).c_str());
+    const TimeSeries kv = st.timeline.kv_use(i, s.time, 120);
+    const float top = std::max(1.0f, *std::max_element(kv.values.begin(), kv.values.end()));
+    char overlay[96];
+    std::snprintf(overlay, sizeof overlay, "KV held (max %s), 0..%.1f s", bytes_str(top).c_str(), s.time);
+    ImGui::PlotLines("##kv", kv.values.data(), static_cast<int>(kv.values.size()), 0, overlay, 0.0f, top * 1.1f,
+                     ImVec2(ImGui::GetContentRegionAvail().x, 60));  // PlotLines takes no negative width
+    if (h.memory_bytes > 0) {
+      char o[48];
+      std::snprintf(o, sizeof o, "KV now %.1f%% of device memory", 100.0 * n.kv_bytes / h.memory_bytes);
+      ImGui::ProgressBar(static_cast<float>(n.kv_bytes / h.memory_bytes), ImVec2(-1, 0), o);
+    }
+  }
+  // Weights and memory peaks exist only at the end of a run (metrics.json).
   if (st.summary.present && h.is_server && i < static_cast<int>(st.summary.nodes.size())) {
     const RunSummary::Node& m = st.summary.nodes[static_cast<std::size_t>(i)];
     ImGui::Separator();

@@ -416,6 +416,11 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.step = integer_or(j, "step", 0);
     e.value = non_negative(j, "bytes");
     e.start = e.t - non_negative(j, "seconds");
+  } else if (type == "kv") {
+    e.type = EventType::Kv;
+    e.node = host(j, "node", info);
+    if (e.node >= info.n_servers) throw EventFormatError("\"node\": \"" + info.hosts[static_cast<std::size_t>(e.node)].name + "\" is a client, not a server");
+    e.value = non_negative(j, "bytes");
   } else if (type == "tree") {
     e.type = EventType::Tree;
     e.tree = tree_snapshot(j, e.t, info);

@@ -42,6 +42,7 @@ const char* to_string(EventType t) {
     case EventType::ServerBanned: return "server_banned";
     case EventType::AdaptersMoved: return "adapters";
     case EventType::Loss: return "loss";
+    case EventType::Kv: return "kv";
   }
   return "?";
 }
@@ -279,6 +280,12 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
     case EventType::Loss:
       s.loss[e.session] = e.value;
       break;
+    case EventType::Kv:
+      if (NodeState* n = node_at(s, e.node)) {
+        n->kv_bytes = e.value;
+        n->kv_peak_bytes = std::max(n->kv_peak_bytes, e.value);
+      }
+      break;
     case EventType::ServerBanned:
       ++s.bans;
       if (NodeState* n = node_at(s, e.node)) {
@@ -325,6 +332,11 @@ void Timeline::advance_head(const SwarmEvent& e) {
   const std::size_t index = events_.size() - 1;
   if (e.type == EventType::Step) steps_.push_back(index);
   if (e.type == EventType::Loss) losses_.push_back(index);
+  if (e.type == EventType::Kv && e.node >= 0) {
+    if (kv_.size() <= static_cast<std::size_t>(e.node)) kv_.resize(static_cast<std::size_t>(e.node) + 1);
+    kv_[static_cast<std::size_t>(e.node)].push_back(index);
+    has_kv_ = true;
+  }
   if (e.type == EventType::SessionDone) done_.push_back(index);
   if (e.type == EventType::Transfer) {
     transfers_.push_back(index);
@@ -359,6 +371,9 @@ void Timeline::assign(std::vector<SwarmEvent> events) {
   });
   events_.clear();
   steps_.clear();
+  losses_.clear();
+  kv_.clear();
+  has_kv_ = false;
   done_.clear();
   transfers_.clear();
   longest_transfer_ = 0.0;
@@ -453,6 +468,24 @@ TimeSeries Timeline::decoded_share(double T, int bins) const {
 
 TimeSeries Timeline::training_loss(double T, int bins) const {
   return mean_per_bin(events_, losses_, T, bins, [](const SwarmEvent& e) -> std::optional<float> { return static_cast<float>(e.value); });
+}
+
+TimeSeries Timeline::kv_use(int host, double T, int bins) const {
+  TimeSeries ts = empty_series(T, bins);
+  if (host < 0 || static_cast<std::size_t>(host) >= kv_.size()) return ts;
+  double held = 0.0;  // before its first event a server holds none
+  int filled = 0;     // bins before this one have their value
+  for (std::size_t i : kv_[static_cast<std::size_t>(host)]) {
+    const SwarmEvent& e = events_[i];
+    if (e.t > T) break;
+    const int b = std::clamp(static_cast<int>(e.t / ts.dt), 0, bins - 1);
+    for (; filled <= b; ++filled) ts.values[static_cast<std::size_t>(filled)] = std::max(ts.values[static_cast<std::size_t>(filled)], static_cast<float>(held));
+    filled = b;  // bin b also holds what comes after this event
+    held = e.value;
+    ts.values[static_cast<std::size_t>(b)] = std::max(ts.values[static_cast<std::size_t>(b)], static_cast<float>(held));
+  }
+  for (; filled < bins; ++filled) ts.values[static_cast<std::size_t>(filled)] = std::max(ts.values[static_cast<std::size_t>(filled)], static_cast<float>(held));
+  return ts;
 }
 
 std::vector<Timeline::ActiveTransfer> Timeline::transfers_at(double T, std::size_t limit) const {

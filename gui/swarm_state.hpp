@@ -79,9 +79,10 @@ enum class EventType {
   ServerBanned,      ///< a spot check's majority found a server's output wrong: it serves no chain again
   AdaptersMoved,     ///< fine-tuning: a server's adapters were saved to the client, restored into a replacement, or averaged with the job's (`text` "synced")
   Loss,              ///< fine-tuning with a loss proxy: a session's step trained it; `value` is the loss (nats per position)
+  Kv,                ///< the KV memory reserved on server `node` changed; `value` is its new total (bytes)
 };
 /// Number of EventType values.
-inline constexpr int kEventTypes = 19;
+inline constexpr int kEventTypes = 20;
 /// The events.jsonl "type" of `t` ("node_join", ...).
 const char* to_string(EventType t);
 
@@ -152,7 +153,7 @@ struct SwarmEvent {
   int client = -1;          ///< SessionStart: host index of the client
   int attempt = 0;          ///< ChainFormed; TransferRetry: the failed attempt (1-based)
   std::vector<ChainHop> hops;  ///< ChainFormed; SessionRecovered: the replacement hops
-  double value = 0.0;       ///< ChainFormed: router cost; LinkChange: B/s or s; Transfer: bytes; Step: latency (s); Loss: the loss
+  double value = 0.0;       ///< ChainFormed: router cost; LinkChange: B/s or s; Transfer: bytes; Step: latency (s); Loss: the loss; Kv: bytes reserved
   int step = 0;             ///< Compute/Transfer/Step: 0 = prefill
   int tokens = 0;           ///< SessionDone/Failed; SessionRecovered: tokens replayed
   int decoded = 0;          ///< SessionDone of an erasure-coded run: task outputs decoded
@@ -197,6 +198,8 @@ struct NodeState {
   int transfer_retries = 0;       ///< failed transfer attempts it sent
   int moves = 0;                  ///< block-range moves (rebalancing)
   double busy_seconds = 0.0;      ///< device-busy time of finished spans
+  double kv_bytes = 0.0;          ///< KV memory reserved on it now (servers; from "kv" events)
+  double kv_peak_bytes = 0.0;     ///< the most reserved at once up to T
   long block_steps = 0;           ///< blocks x steps executed (a block run for one step counts 1)
   double uplink_Bps = 0.0, downlink_Bps = 0.0;  ///< current access bandwidths
   double access_latency_override_s = -1.0;      ///< from a set_latency without peer; -1: as configured
@@ -320,6 +323,11 @@ class Timeline {
   TimeSeries training_loss(double T, int bins) const;
   /// Whether any Loss event was seen.
   bool has_loss() const { return !losses_.empty(); }
+  /// The most KV memory reserved on host `host` during each of `bins` bins over [0, T] (bytes):
+  /// what it held at the bin's start, or more within it.
+  TimeSeries kv_use(int host, double T, int bins) const;
+  /// Whether any Kv event was seen (runs of a swarm of blocks written since they carry them).
+  bool has_kv() const { return has_kv_; }
 
   /// A transfer in flight at T: `progress` in [0, 1].
   struct ActiveTransfer {
@@ -337,6 +345,8 @@ class Timeline {
   std::vector<std::pair<std::size_t, SwarmState>> checkpoints_;  ///< (events applied, state)
   std::vector<std::size_t> steps_;      ///< indices of Step events
   std::vector<std::size_t> losses_;     ///< indices of Loss events
+  std::vector<std::vector<std::size_t>> kv_;  ///< per host: indices of its Kv events
+  bool has_kv_ = false;
   std::vector<std::size_t> done_;       ///< indices of SessionDone events
   std::vector<std::size_t> transfers_;  ///< indices of Transfer events
   double longest_transfer_ = 0.0;

@@ -45,6 +45,7 @@ struct Truth {
   std::vector<bool> up;
   std::vector<bool> serving;
   std::vector<sim::BlockRange> blocks;
+  std::vector<double> kv;                        // KV memory reserved per server (bytes)
   std::map<int, std::vector<ChainHop>> chains;  // session -> hops, while in flight
   std::set<int> sessions;                        // started, not ended
   int failed = 0, done = 0;
@@ -60,6 +61,7 @@ class TruthRecorder {
     now_.up.assign(S, true);
     now_.serving.assign(S, false);
     now_.blocks.assign(S, {});
+    now_.kv.assign(S, 0.0);
   }
   void connect(sim::SimSignals& s) {
     s.on_node_joined.connect([this](const sim::NodeJoined& e) {
@@ -111,6 +113,10 @@ class TruthRecorder {
       at(e.t);
       ++now_.disrupted;
     });
+    s.on_kv_changed.connect([this](const sim::KvChanged& e) {
+      at(e.t);
+      now_.kv[e.node] = e.bytes;
+    });
     s.on_step.connect([this](const sim::StepCompleted& e) { at(e.t); });
     s.on_compute.connect([this](const sim::ComputeSpan& e) { at(e.end); });
     s.on_transfer.connect([this](const sim::TransferSpan& e) { at(e.end); });
@@ -137,6 +143,7 @@ void expect_matches(const Truth& truth, const gui::SwarmState& s, const gui::Swa
   for (int i = 0; i < S; ++i) {
     EXPECT_EQ(s.nodes[i].up, truth.up[i]) << info.hosts[i].name << " up";
     EXPECT_EQ(s.nodes[i].serving, truth.serving[i]) << info.hosts[i].name << " serving";
+    EXPECT_DOUBLE_EQ(s.nodes[i].kv_bytes, truth.kv[i]) << info.hosts[i].name << " KV memory";
   }
   // Block coverage, block by block.
   const auto cov = s.coverage(info.n_blocks, S);
@@ -255,8 +262,12 @@ TEST(GuiReplay, StateAtTMatchesTheSimulatorsSignals) {
     EXPECT_NEAR(end.bytes_moved, m["network"]["bytes_moved"].get<double>(), 1.0 * end.hops);  // trace rounds bytes
     EXPECT_EQ(static_cast<std::uint64_t>(end.ttft.total), m["latency_s"]["time_to_first_token"]["count"].get<std::uint64_t>());
     EXPECT_EQ(static_cast<std::uint64_t>(end.per_token.total), m["latency_s"]["per_token"]["count"].get<std::uint64_t>());
-    for (int i = 0; i < t->info().n_servers; ++i)
+    for (int i = 0; i < t->info().n_servers; ++i) {
       EXPECT_EQ(end.nodes[i].chains, m["nodes"][i]["chains"].get<int>()) << t->info().hosts[i].name;
+      EXPECT_DOUBLE_EQ(end.nodes[i].kv_peak_bytes, m["nodes"][i]["kv_peak_bytes"].get<double>()) << t->info().hosts[i].name;
+      EXPECT_EQ(end.nodes[i].kv_bytes, 0.0) << t->info().hosts[i].name << " holds KV caches after every session ended";
+    }
+    ASSERT_TRUE(t->has_kv());
   }
   std::filesystem::remove_all(dir);
 }

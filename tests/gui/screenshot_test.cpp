@@ -290,6 +290,15 @@ TEST(GuiScreenshot, UnwritableScreenshotPathIsAnErrorBeforeTheRun) {
   EXPECT_NE(r.err.find("swarmsim-gui: --screenshot " + png + ": cannot create the directory"), std::string::npos) << r.err;
 }
 
+// --select names a host of the run: an unknown one exits 2 before any window opens.
+TEST(GuiScreenshot, SelectingAnUnknownHostIsAnError) {
+  const fs::path dir = fresh_dir("gui-select");
+  const Result r = run(SWARMSIM_GUI_EXE, {kScenario, "--select", "nobody", "--screenshot", (dir / "x.png").string()}, true, dir);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("swarmsim-gui: --select nobody: no host of that name in the run"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.png"));
+}
+
 // events.jsonl cut in the middle of a line: the message names the file and the line, the run is
 // shown up to the last good line, and the exit code is 2.
 TEST(GuiScreenshot, TruncatedEventsFileNamesFileAndLine) {

@@ -228,6 +228,9 @@ TEST(GuiStateModel, OutOfRangeValuesAreRefusedWithTheLine) {
       {R"({"t":1.0,"type":"link_change","action":"set_bandwidth","node":"a","bandwidth_Bps":-5})",
        "\"bandwidth_Bps\": expected a number >= 0, got -5"},
       {R"({"t":1.0,"type":"transfer_retry","from":"a","to":"b","given_up":"yes"})", "\"given_up\": expected true or false, got \"yes\""},
+      {R"({"t":1.0,"type":"kv","node":"a","bytes":-1})", "\"bytes\": expected a number >= 0, got -1"},
+      {R"({"t":1.0,"type":"kv","node":"zz","bytes":10})", "\"node\": unknown host \"zz\""},
+      {R"({"t":1.0,"type":"kv","node":"c","bytes":10})", "\"node\": \"c\" is a client, not a server"},
   };
   for (const Case& c : cases) {
     const std::string text = lines(0, 4) + c.line + "\n" + lines(5, kLines);
@@ -345,6 +348,35 @@ TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
   const auto active = tl.transfers_at(all[1].t - 0.0025);
   ASSERT_EQ(active.size(), 1u);
   EXPECT_NEAR(active[0].progress, 0.5, 1e-6);
+}
+
+// A server's KV memory over time, by hand: 0 until 1 s, 300 B over [1, 2.5), 100 B over [2.5, 3.2),
+// a peak of 500 B at 3.2 s, then 0 from 3.6 s on. Each bin shows the most held in it.
+TEST(GuiStateModel, KvUseIsTheMostHeldInEachBinAndTheNodeKnowsItsPeak) {
+  SwarmInfo info;
+  info.n_blocks = 4;
+  info.n_servers = 2;
+  info.hosts = {{"a", "L4", true, 1e9, 1e8, 1e8, {}}, {"b", "L4", true, 1e9, 1e8, 1e8, {}}, {"c", "cpu", false, 0, 1e8, 1e8, {}}};
+  Timeline tl(info);
+  for (const auto& [t, bytes] : std::vector<std::pair<double, double>>{{1.0, 300}, {2.5, 100}, {3.2, 500}, {3.6, 0}}) {
+    SwarmEvent e;
+    e.t = t;
+    e.type = EventType::Kv;
+    e.node = 1;
+    e.value = bytes;
+    ASSERT_TRUE(tl.append(e));
+  }
+  ASSERT_TRUE(tl.has_kv());
+  const TimeSeries ts = tl.kv_use(1, 5.0, 5);  // bins of 1 s
+  EXPECT_EQ(ts.values, (std::vector<float>{0, 300, 300, 500, 0}));
+  const TimeSeries early = tl.kv_use(1, 3.0, 3);  // only what happened by 3 s
+  EXPECT_EQ(early.values, (std::vector<float>{0, 300, 300}));
+  EXPECT_EQ(tl.kv_use(0, 5.0, 5).values, (std::vector<float>{0, 0, 0, 0, 0}));  // server a never held any
+  const SwarmState at3 = tl.state_at(3.3), end = tl.state_at(10.0);
+  EXPECT_EQ(at3.nodes[1].kv_bytes, 500.0);
+  EXPECT_EQ(end.nodes[1].kv_bytes, 0.0);
+  EXPECT_EQ(end.nodes[1].kv_peak_bytes, 500.0);
+  EXPECT_EQ(tl.state_at(2.0).nodes[1].kv_peak_bytes, 300.0);
 }
 
 // A 2,000-host swarm: checkpoints are spaced by the state's size, so 20,000 events make about
