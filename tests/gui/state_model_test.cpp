@@ -76,6 +76,15 @@ std::vector<SwarmEvent> append_every_10ms(Timeline& tl, int n, const std::functi
   return all;
 }
 
+/// Servers a and b (L4) and client c, for timelines built event by event: 4 blocks.
+SwarmInfo two_servers_and_a_client() {
+  SwarmInfo info;
+  info.n_blocks = 4;
+  info.n_servers = 2;
+  info.hosts = {{"a", "L4", true, 1e9, 1e8, 1e8, {}}, {"b", "L4", true, 1e9, 1e8, 1e8, {}}, {"c", "cpu", false, 0, 1e8, 1e8, {}}};
+  return info;
+}
+
 /// The state at T by replaying every event of `all` from the start: what seeking must equal.
 SwarmState replay_until(const SwarmInfo& info, const std::vector<SwarmEvent>& all, double T) {
   SwarmState full = initial_state(info);
@@ -319,10 +328,7 @@ TEST(GuiStateModel, LineReaderStopsAtTheFirstBadLine) {
 
 // Seeking backwards and forwards over many checkpoints equals a replay from the start.
 TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
-  SwarmInfo info;
-  info.n_blocks = 4;
-  info.n_servers = 2;
-  info.hosts = {{"a", "L4", true, 1e9, 1e8, 1e8, {}}, {"b", "L4", true, 1e9, 1e8, 1e8, {}}, {"c", "cpu", false, 0, 1e8, 1e8, {}}};
+  const SwarmInfo info = two_servers_and_a_client();
   Timeline tl(info);
   const std::vector<SwarmEvent> all = append_every_10ms(tl, 3000, [](int k, SwarmEvent& e) {
     if (k % 500 == 0) {
@@ -353,10 +359,7 @@ TEST(GuiStateModel, SeekingUsesCheckpointsWithoutChangingAnswers) {
 // A server's KV memory over time, by hand: 0 until 1 s, 300 B over [1, 2.5), 100 B over [2.5, 3.2),
 // a peak of 500 B at 3.2 s, then 0 from 3.6 s on. Each bin shows the most held in it.
 TEST(GuiStateModel, KvUseIsTheMostHeldInEachBinAndTheNodeKnowsItsPeak) {
-  SwarmInfo info;
-  info.n_blocks = 4;
-  info.n_servers = 2;
-  info.hosts = {{"a", "L4", true, 1e9, 1e8, 1e8, {}}, {"b", "L4", true, 1e9, 1e8, 1e8, {}}, {"c", "cpu", false, 0, 1e8, 1e8, {}}};
+  const SwarmInfo info = two_servers_and_a_client();
   Timeline tl(info);
   for (const auto& [t, bytes] : std::vector<std::pair<double, double>>{{1.0, 300}, {2.5, 100}, {3.2, 500}, {3.6, 0}}) {
     SwarmEvent e;
