@@ -421,6 +421,8 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.node = host(j, "node", info);
     if (e.node >= info.n_servers) throw EventFormatError("\"node\": \"" + info.hosts[static_cast<std::size_t>(e.node)].name + "\" is a client, not a server");
     e.value = non_negative(j, "bytes");
+    if (e.value > 1e18)  // an exabyte: past any device, and past what the plots' floats hold
+      throw EventFormatError("\"bytes\": expected at most 1e18, got " + field(j, "bytes").dump());
   } else if (type == "tree") {
     e.type = EventType::Tree;
     e.tree = tree_snapshot(j, e.t, info);

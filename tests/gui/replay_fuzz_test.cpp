@@ -129,6 +129,9 @@ void expect_drawable(const Timeline& tl, const std::string& where) {
                                                 << s.nodes[i].blocks.start << ", " << s.nodes[i].blocks.end << ")";
       EXPECT_GE(s.nodes[i].sessions_in_flight, 0) << where << " at " << T << ": host " << i;
       EXPECT_TRUE(std::isfinite(s.up_seconds(i)) && s.up_seconds(i) >= 0) << where << " at " << T << ": host " << i;
+      EXPECT_TRUE(std::isfinite(s.nodes[i].kv_bytes) && s.nodes[i].kv_bytes >= 0 && s.nodes[i].kv_peak_bytes >= s.nodes[i].kv_bytes)
+          << where << " at " << T << ": host " << i << " KV " << s.nodes[i].kv_bytes << " peak " << s.nodes[i].kv_peak_bytes;
+      for (const float v : tl.kv_use(i, T, 20).values) EXPECT_TRUE(std::isfinite(v) && v >= 0) << where << " at " << T << ": host " << i << " KV " << v;
     }
     for (const auto& [id, session] : s.sessions) {
       EXPECT_TRUE(session.client >= -1 && session.client < H) << where << " at " << T << ": session " << id;

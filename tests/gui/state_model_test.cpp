@@ -238,6 +238,7 @@ TEST(GuiStateModel, OutOfRangeValuesAreRefusedWithTheLine) {
        "\"bandwidth_Bps\": expected a number >= 0, got -5"},
       {R"({"t":1.0,"type":"transfer_retry","from":"a","to":"b","given_up":"yes"})", "\"given_up\": expected true or false, got \"yes\""},
       {R"({"t":1.0,"type":"kv","node":"a","bytes":-1})", "\"bytes\": expected a number >= 0, got -1"},
+      {R"({"t":1.0,"type":"kv","node":"a","bytes":1e300})", "\"bytes\": expected at most 1e18, got 1e+300"},
       {R"({"t":1.0,"type":"kv","node":"zz","bytes":10})", "\"node\": unknown host \"zz\""},
       {R"({"t":1.0,"type":"kv","node":"c","bytes":10})", "\"node\": \"c\" is a client, not a server"},
   };
