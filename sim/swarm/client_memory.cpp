@@ -1,6 +1,7 @@
 #include "sim/swarm/client_memory.hpp"
 
 #include "gpu/dtype.hpp"
+#include "sim/swarm/block_assignment.hpp"
 
 namespace swarmsim::sim {
 
@@ -39,6 +40,35 @@ void ClientMemoryLedger::end(int client, double bytes) {
   const auto c = static_cast<std::size_t>(client);
   held_[c] -= bytes;
   --sessions_[c];
+}
+
+ClientMemoryGate::ClientMemoryGate(const Scenario& sc)
+    : held_(sc.clients.size(), client_fixed_bytes(sc)), sessions_(sc.clients.size(), 0), lines_(sc.clients.size()) {
+  for (const ClientSpec& c : sc.clients) usable_.push_back(usable_memory_bytes(*c.device, sc.overheads));
+}
+
+bool ClientMemoryGate::admit(int client, int session, double bytes) {
+  const auto c = static_cast<std::size_t>(client);
+  if (!lines_[c].empty() || !fits(c, bytes)) {
+    lines_[c].push_back({session, bytes});
+    return false;
+  }
+  held_[c] += bytes;
+  ++sessions_[c];
+  return true;
+}
+
+void ClientMemoryGate::release(int client, double bytes, std::vector<int>& admitted) {
+  const auto c = static_cast<std::size_t>(client);
+  held_[c] -= bytes;
+  --sessions_[c];
+  std::size_t n = 0;  // the line's front ones that fit now, in order
+  for (; n < lines_[c].size() && fits(c, lines_[c][n].bytes); ++n) {
+    held_[c] += lines_[c][n].bytes;
+    ++sessions_[c];
+    admitted.push_back(lines_[c][n].session);
+  }
+  lines_[c].erase(lines_[c].begin(), lines_[c].begin() + static_cast<long>(n));
 }
 
 }  // namespace swarmsim::sim

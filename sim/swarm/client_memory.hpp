@@ -46,4 +46,33 @@ class ClientMemoryLedger {
   std::vector<ClientPeak> peaks_;
 };
 
+/// Sessions admitted to their client's memory, in arrival order per client. A session takes its
+/// client_session_bytes when they fit in the client's usable memory beside its fixed bytes and
+/// the sessions it holds, and no earlier session of that client waits; else it waits in the
+/// client's line. A session alone on its client is always admitted (a client too small for one
+/// session is reported, not stalled). Both engines and the metrics keep one, fed in the same order.
+class ClientMemoryGate {
+ public:
+  /// Clients of `sc`; usable memory is the device's minus overheads.runtime_memory.
+  explicit ClientMemoryGate(const Scenario& sc);
+  /// Session `session` of client `client` (0-based among the clients) asks for `bytes`: true if
+  /// admitted now, false if it waits in the client's line.
+  bool admit(int client, int session, double bytes);
+  /// An admitted session of `client` that held `bytes` ended; appends the waiting sessions this
+  /// lets in, in line order, to `admitted`.
+  void release(int client, double bytes, std::vector<int>& admitted);
+  /// Sessions waiting on `client`.
+  std::size_t waiting(int client) const { return lines_[static_cast<std::size_t>(client)].size(); }
+
+ private:
+  struct Waiting {
+    int session = 0;
+    double bytes = 0.0;
+  };
+  bool fits(std::size_t c, double bytes) const { return sessions_[c] == 0 || held_[c] + bytes <= usable_[c]; }
+  std::vector<double> usable_, held_;
+  std::vector<int> sessions_;
+  std::vector<std::vector<Waiting>> lines_;  ///< per client, oldest first
+};
+
 }  // namespace swarmsim::sim

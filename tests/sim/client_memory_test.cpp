@@ -51,6 +51,37 @@ TEST(ClientMemory, TheLedgerKeepsEachClientsPeakAndWhenItCame) {
   EXPECT_EQ(ledger.peak(1).at_s, 2.5);
 }
 
+// The gate by hand: client 0 has room for 1,000 bytes beside its fixed bytes. Sessions wait in
+// arrival order (a small one behind a big one waits too), an end lets in as many of the line's
+// front as fit, a session alone is admitted whatever its size, and client 1 is not held up.
+TEST(ClientMemory, TheGateAdmitsInArrivalOrderWhatFitsAndLetsTheLineInAsSessionsEnd) {
+  Scenario sc = load_scenario_text(swarmsim::test::kTwoCities, "two.json", {});
+  sc.clients.push_back(sc.clients[0]);
+  sc.clients[1].name = "other";
+  const double room = 1000.0;
+  sc.overheads.runtime_memory_bytes = sc.clients[0].device->memory_bytes - client_fixed_bytes(sc) - room;
+  ClientMemoryGate gate(sc);
+  std::vector<int> in;
+  EXPECT_TRUE(gate.admit(0, 0, 600));
+  EXPECT_TRUE(gate.admit(0, 1, 400));   // exactly full
+  EXPECT_FALSE(gate.admit(0, 2, 700));
+  EXPECT_FALSE(gate.admit(0, 3, 100));  // would fit, but 2 waits ahead of it
+  EXPECT_TRUE(gate.admit(1, 4, 900));   // another client's memory
+  EXPECT_EQ(gate.waiting(0), 2u);
+  gate.release(0, 400, in);  // 600 held: 2 (700) does not fit, so neither does 3 get in
+  EXPECT_TRUE(in.empty());
+  gate.release(0, 600, in);  // empty: 2 and 3 (800)
+  EXPECT_EQ(in, (std::vector<int>{2, 3}));
+  EXPECT_EQ(gate.waiting(0), 0u);
+  in.clear();
+  gate.release(0, 700, in);
+  gate.release(0, 100, in);
+  EXPECT_TRUE(gate.admit(0, 5, 5000));   // alone: admitted though it cannot fit
+  EXPECT_FALSE(gate.admit(0, 6, 1));     // but nothing else beside it
+  gate.release(0, 5000, in);
+  EXPECT_EQ(in, (std::vector<int>{6}));
+}
+
 namespace {
 
 /// The clients' entries of a flow-engine run of the two-city scenario with `more` overrides.
