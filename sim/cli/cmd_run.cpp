@@ -43,6 +43,11 @@ void print_clients(const nlohmann::json& m) {
   }
   if (rows.size() > kShown) std::printf("  ...         %zu more clients in metrics.json\n", rows.size() - kShown);
   for (const auto& c : m["clients"])
+    if (c.contains("memory_waits") && c["memory_waits"].get<int>() > 0)  // split learning: sessions held back
+      std::printf("  held back   %d session%s of %s waited %s in all for its memory (%s usable on its %s)\n", c["memory_waits"].get<int>(),
+                  c["memory_waits"].get<int>() == 1 ? "" : "s", c["name"].get<std::string>().c_str(), sim::format_duration(c["memory_wait_seconds"].get<double>()).c_str(),
+                  sim::format_bytes(c["memory_usable_bytes"].get<double>()).c_str(), c["device"].get<std::string>().c_str());
+  for (const auto& c : m["clients"])
     if (c["memory_peak_bytes"].get<double>() > c["memory_usable_bytes"].get<double>())
       std::printf("  too small   %s held %s at %s (%d sessions), more than the %s usable on its %s\n", c["name"].get<std::string>().c_str(),
                   sim::format_bytes(c["memory_peak_bytes"].get<double>()).c_str(),

@@ -42,6 +42,7 @@
 #include "sim/rng.hpp"
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/arrivals.hpp"
+#include "sim/swarm/client_memory.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/request_queue.hpp"
 #include "sim/swarm/server_load.hpp"
@@ -100,6 +101,10 @@ struct SwarmSimulation::Impl {
   Rng root_rng{1};
   std::vector<double> arrivals;
   std::vector<char> session_ended;
+  std::unique_ptr<ClientMemoryGate> client_gate;   ///< sessions admitted to their client's memory (split learning)
+  std::vector<double> client_bytes;                ///< per session: what it holds on its client, -1 until admitted
+  std::vector<int> session_client;                 ///< per session: its client (0-based among the clients)
+  std::vector<sg4::SemaphorePtr> memory_waiter;    ///< per session: released when its client's memory lets it in
   int sessions_ended = 0;
   double last_session_end = 0.0;  ///< when the last session ended: the run's simulated duration
   std::uint64_t hops = 0;
@@ -474,6 +479,23 @@ struct SwarmSimulation::Impl {
     last_session_end = now();
     if (!completed) log(1, "session-" + std::to_string(k), "failed: " + reason);
     signals.on_session_ended(SessionEnded{now(), k, completed, reason, tokens});
+    // Its client's memory lets the sessions waiting for it in, in their order.
+    std::vector<int> admitted;
+    if (client_bytes[static_cast<std::size_t>(k)] >= 0)
+      client_gate->release(session_client[static_cast<std::size_t>(k)], client_bytes[static_cast<std::size_t>(k)], admitted);
+    for (const int a : admitted) memory_waiter[static_cast<std::size_t>(a)]->release();
+  }
+
+  /// Waits until session k's client can hold it (ClientMemoryGate): at once unless its earlier
+  /// sessions fill the client's memory.
+  void take_client_memory(int k, const SessionShape& shape) {
+    const double bytes = client_session_bytes(sc, shape);
+    client_bytes[static_cast<std::size_t>(k)] = bytes;
+    session_client[static_cast<std::size_t>(k)] = shape.client - S;
+    if (client_gate->admit(shape.client - S, k, bytes)) return;
+    sg4::SemaphorePtr& wake = memory_waiter[static_cast<std::size_t>(k)];
+    wake = sg4::Semaphore::create(0);
+    wake->acquire();
   }
 
   /// Counts a real kernel's measured wall time; returns it.
@@ -551,6 +573,7 @@ struct SwarmSimulation::Impl {
     const WorkloadSpec& w = sc.workload;
     const double arrival = now();
     const SessionShape shape = arrive(k);
+    take_client_memory(k, shape);
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
@@ -823,6 +846,7 @@ struct SwarmSimulation::Impl {
     const FineTuningSpec& ft = *sc.workload.fine_tuning;
     const double arrival = now();
     const SessionShape shape = arrive(k);
+    take_client_memory(k, shape);
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     const RouteRequest& req = shape.request;
@@ -1059,6 +1083,10 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.swarm = std::make_unique<SwarmState>(m.sc, *m.cost);
   m.swarm->on_kv_changed = [&m](int server, double bytes) { m.signals.on_kv_changed(KvChanged{Impl::now(), server, bytes}); };
   m.session_ended.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
+  m.client_gate = std::make_unique<ClientMemoryGate>(m.sc);
+  m.client_bytes.assign(static_cast<std::size_t>(m.sc.workload.sessions), -1.0);
+  m.session_client.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
+  m.memory_waiter.assign(static_cast<std::size_t>(m.sc.workload.sessions), nullptr);
   m.session_deadline.assign(static_cast<std::size_t>(m.sc.workload.sessions), std::numeric_limits<double>::infinity());
   m.session_priority.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   if (const auto& ft = m.sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers

@@ -34,6 +34,7 @@
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/swarm_state.hpp"
 #include "sim/swarm/session_plan.hpp"
+#include "sim/swarm/client_memory.hpp"
 #include "sim/swarm/training_step.hpp"
 #include "sim/topology_monitor.hpp"
 #include "sim/units.hpp"
@@ -99,6 +100,9 @@ class FlowSwarm {
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
+    client_bytes_.assign(static_cast<std::size_t>(sc.workload.sessions), -1.0);
+    memory_waiter_.assign(static_cast<std::size_t>(sc.workload.sessions), nullptr);
+    session_client_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
     swarm_.on_kv_changed = [this](int server, double bytes) { signals_.on_kv_changed(KvChanged{now_, server, bytes}); };
     if (const auto& ft = sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers
       jobs_.resize(static_cast<std::size_t>(sc.workload.sessions / ft->replicas));
@@ -781,6 +785,7 @@ class FlowSwarm {
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals_.on_session_started(SessionStarted{arrival, k, client});
+    co_await client_memory(k, shape);
     const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
     const RouteRequest& req = shape.request;
     const double kv_per_block = shape.kv_per_block;
@@ -1049,6 +1054,7 @@ class FlowSwarm {
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals_.on_session_started(SessionStarted{arrival, k, client});
+    co_await client_memory(k, shape);
     const RouteRequest& req = shape.request;
     const TrainingStep price(sc_, *cost_);
     AdapterLedger adapters(sc_.model.n_layers, ft.checkpoint_every);
@@ -1225,10 +1231,40 @@ class FlowSwarm {
     }
   }
 
+  /// Waits until session k's client can hold it (ClientMemoryGate, as the SimGrid engine's
+  /// take_client_memory): at once unless its earlier sessions fill the client's memory.
+  struct ClientMemory {
+    FlowSwarm* self;
+    int k;
+    bool admitted;
+    Waiter w{};
+    bool await_ready() const noexcept { return admitted; }
+    void await_suspend(std::coroutine_handle<> h) {
+      w.handle = h;
+      self->memory_waiter_[static_cast<std::size_t>(k)] = &w;
+    }
+    void await_resume() const noexcept {}
+  };
+  ClientMemory client_memory(int k, const SessionShape& shape) {
+    const double bytes = client_session_bytes(sc_, shape);
+    client_bytes_[static_cast<std::size_t>(k)] = bytes;
+    session_client_[static_cast<std::size_t>(k)] = shape.client - S_;
+    return ClientMemory{this, k, client_gate_.admit(shape.client - S_, k, bytes)};
+  }
+
   void end_session(int k, bool completed, const std::string& reason, int tokens) {
     if (session_ended_[static_cast<std::size_t>(k)]) return;
     session_ended_[static_cast<std::size_t>(k)] = 1;
     ++sessions_ended_;
+    // Its client's memory lets the sessions waiting for it in, in their order.
+    admitted_.clear();
+    if (client_bytes_[static_cast<std::size_t>(k)] >= 0)
+      client_gate_.release(session_client_[static_cast<std::size_t>(k)], client_bytes_[static_cast<std::size_t>(k)], admitted_);
+    for (const int a : admitted_) {
+      Waiter*& w = memory_waiter_[static_cast<std::size_t>(a)];
+      queue_.push_last(now_, EventKind::Resume, token_of(*w));  // as a SimGrid actor woken by a semaphore
+      w = nullptr;
+    }
     last_session_end_ = now_;
     if (!completed) log(1, "session-" + std::to_string(k), "failed: " + reason);
     signals_.on_session_ended(SessionEnded{now_, k, completed, reason, tokens});
@@ -1256,6 +1292,11 @@ class FlowSwarm {
   double now_ = 0.0;
   std::vector<double> arrivals_;
   std::vector<char> session_ended_;
+  ClientMemoryGate client_gate_{sc_};        ///< sessions admitted to their client's memory (split learning)
+  std::vector<double> client_bytes_;         ///< per session: what it holds on its client, -1 until admitted
+  std::vector<Waiter*> memory_waiter_;       ///< per session: its process while it waits for its client's memory
+  std::vector<int> session_client_;          ///< per session: its client (0-based among the clients)
+  std::vector<int> admitted_;                ///< scratch of end_session
   std::vector<JobBarrier> jobs_;               ///< data-parallel fine-tuning: per job
   std::vector<const Chain*> training_chains_;  ///< per session: its chain while it trains, else nullptr
   int sessions_ended_ = 0, next_session_ = 0;

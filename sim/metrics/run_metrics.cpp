@@ -23,7 +23,12 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
   const bool dishonest = std::any_of(scenario.nodes.begin(), scenario.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
   if (scenario.workload.fine_tuning && dishonest) wrong_forwards_ = std::make_unique<WrongForwards>(scenario);
   if (const auto& ft = scenario.workload.fine_tuning; ft && ft->loss) loss_ = std::make_unique<TrainingLoss>(scenario, wrong_forwards_.get());
-  if (!scenario.graph && !scenario.tree && !scenario.coded && !scenario.clients.empty()) clients_memory_.emplace(scenario);
+  if (!scenario.graph && !scenario.tree && !scenario.coded && !scenario.clients.empty()) {
+    clients_memory_.emplace(scenario);
+    client_gate_.emplace(scenario);
+    memory_waits_.assign(scenario.clients.size(), 0);
+    memory_wait_s_.assign(scenario.clients.size(), 0.0);
+  }
 }
 
 namespace {
@@ -66,7 +71,7 @@ void RunMetrics::connect(SimSignals& s) {
     if (clients_memory_) {
       r.client = e.client - static_cast<int>(sc_.nodes.size());
       r.client_bytes = client_session_bytes(sc_, session_shape(sc_, e.session, e.t));
-      clients_memory_->start(r.client, e.t, r.client_bytes);
+      if (client_gate_->admit(r.client, e.session, r.client_bytes)) clients_memory_->start(r.client, e.t, r.client_bytes);
     }
   });
   s.on_chain_formed.connect([this](const ChainFormed& e) {
@@ -160,7 +165,17 @@ void RunMetrics::connect(SimSignals& s) {
   s.on_blocks_moved.connect([this](const BlocksMoved&) { ++moves_; });
   s.on_session_ended.connect([this](const SessionEnded& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
-    if (clients_memory_ && r.client >= 0 && r.end < 0) clients_memory_->end(r.client, r.client_bytes);  // one that never arrived held nothing
+    if (clients_memory_ && r.client >= 0 && r.end < 0) {  // one that never arrived held nothing
+      clients_memory_->end(r.client, r.client_bytes);
+      admitted_.clear();
+      client_gate_->release(r.client, r.client_bytes, admitted_);
+      for (const int a : admitted_) {  // the sessions its end let in, as the engines do
+        const SessionRecord& w = sessions_[static_cast<std::size_t>(a)];
+        clients_memory_->start(w.client, e.t, w.client_bytes);
+        ++memory_waits_[static_cast<std::size_t>(w.client)];
+        memory_wait_s_[static_cast<std::size_t>(w.client)] += e.t - w.arrival;
+      }
+    }
     r.end = e.t;
     if (e.completed) {
       ++completed_;
@@ -253,6 +268,10 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       j["memory_peak_at_s"] = p.at_s;
       j["sessions_in_flight_peak"] = p.sessions_peak;
       j["memory_usable_bytes"] = usable_memory_bytes(*sc_.clients[c].device, sc_.overheads);
+      if (sc_.first_served_block() > 0) {  // split learning: sessions wait for the client's memory
+        j["memory_waits"] = memory_waits_[c];
+        j["memory_wait_seconds"] = memory_wait_s_[c];
+      }
     }
   }
 

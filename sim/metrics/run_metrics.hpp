@@ -112,6 +112,10 @@ class RunMetrics {
     double sync_bytes = 0.0, sync_seconds = 0.0;
   } training_;
   std::optional<ClientMemoryLedger> clients_memory_;  ///< swarms of blocks: what each client holds
+  std::optional<ClientMemoryGate> client_gate_;        ///< with it: the engines' admission, replayed from the sessions' starts and ends
+  std::vector<int> admitted_;                          ///< scratch
+  std::vector<int> memory_waits_;                      ///< per client: sessions that waited for its memory
+  std::vector<double> memory_wait_s_;                  ///< per client: their waits (s)
   std::unique_ptr<WrongForwards> wrong_forwards_;  ///< fine-tuning with dishonest servers: the steps they poisoned
   long poisoned_steps_ = 0;                         ///< training steps that ran on a wrong forward output
   std::unique_ptr<TrainingLoss> loss_;  ///< workload.fine_tuning.loss: the adapters' values, on a proxy

@@ -1429,6 +1429,25 @@ void check_swarm(Reader& r, Scenario& sc) {
                     ", " + d->name + ") has " + format_bytes(usable_memory_bytes(*d, sc.overheads)) +
                     " usable (device memory minus overheads.runtime_memory)");
     }
+    // Sessions wait for their client's memory (ClientMemoryGate), but a data-parallel job's
+    // sessions meet at every synchronization: those on one client must fit there together, or one
+    // would wait for another's memory forever. Sessions go to the clients in turn.
+    if (const auto& ft = sc.workload.fine_tuning; ft && ft->replicas > 1 && privacy.client_blocks > 0 && !sc.clients.empty()) {
+      const int together = (ft->replicas + static_cast<int>(sc.clients.size()) - 1) / static_cast<int>(sc.clients.size());
+      const double job_need = client_fixed_bytes(sc) + together * privacy.client_blocks * one.kv_bytes_per_block(m);
+      for (std::size_t i = 0; i < sc.clients.size(); ++i) {
+        const gpu::DeviceSpec* d = sc.clients[i].device;
+        if (together > 1 && d && job_need > usable_memory_bytes(*d, sc.overheads)) {
+          r.error("workload.fine_tuning.replicas",
+                  std::to_string(together) + " sessions of one job at once on " + at_index("clients", i) + " (" + sc.clients[i].name + ", " +
+                      d->name + ") need " + format_bytes(job_need) + " (the embedding, LM head and " +
+                      std::to_string(privacy.client_blocks) + " blocks' weights, and each session's training state of them), but it has " +
+                      format_bytes(usable_memory_bytes(*d, sc.overheads)) + " usable: a job's sessions meet at every synchronization, so "
+                      "they cannot wait for each other's memory (use more clients, fewer replicas or a larger client device)");
+          break;
+        }
+      }
+    }
   }
   if (!r.ok()) return;
 

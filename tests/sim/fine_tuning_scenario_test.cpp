@@ -88,6 +88,18 @@ TEST(FineTuningScenario, RefusesWhatATrainingSessionCannotDoWithThePathAndTheRea
   EXPECT_TRUE(has_error(small, "policy.privacy.client_blocks: the embedding and LM head of Llama-3-8B (1.96 GiB) and 16 blocks' weights and "
                                "one session's training state need 8.78 GiB on every client, but clients[1] (lab-1, GTX-1650) has 3.50 GiB usable"))
       << joined(small);
+  // Sessions may wait for their client's memory, but not a data-parallel job's on one client: they
+  // meet at every synchronization. Two replicas of 64 x 512 tokens on one GTX-1650 need 2.77 GiB
+  // (embedding, head, 2 blocks) + 2 x 0.52 GiB of training state; at batch 32 they fit.
+  const std::string one_gtx = R"([{"name": "lab-0", "device": "GTX-1650", "location": {"lat": 48.86, "lon": 2.35}, "uplink": "500Mbps", "downlink": "500Mbps"}])";
+  const auto job = [&](const char* batch) {
+    return errors("fine-tuning/lora-llama3-8b-jobs.json", {{"policy.privacy.client_blocks", "2"}, {"clients", one_gtx}, {"workload.batch_size", batch}});
+  };
+  EXPECT_TRUE(has_error(job("64"), "workload.fine_tuning.replicas: 2 sessions of one job at once on clients[0] (lab-0, GTX-1650) need 3.79 GiB "
+                                   "(the embedding, LM head and 2 blocks' weights, and each session's training state of them), but it has "
+                                   "3.50 GiB usable: a job's sessions meet at every synchronization"))
+      << joined(job("64"));
+  EXPECT_TRUE(job("32").empty()) << joined(job("32"));
   EXPECT_TRUE(has_error(errors("tree/fisher-btree-merge.json", {ft}), "workload.fine_tuning: applies to a transformer served as a chain of blocks"));
 }
 

@@ -329,6 +329,33 @@ TEST(FlowEngine, MatchesSimGridWithTheDht) {
   EXPECT_TRUE(d.empty()) << "with a failure: " << d.size() << " differences:" << lines(d);
 }
 
+// A client too small for all its sessions at once (split learning on a GTX-1650): sessions wait
+// for its memory in arrival order, on both engines alike, and it never holds more than it has.
+// Inference sessions arriving 1 s apart, and two data-parallel fine-tuning jobs of two sessions
+// each (the second job waits for the first).
+TEST(FlowEngine, MatchesSimGridWhenSessionsWaitForTheirClientsMemory) {
+  const Override gtx{"clients[0].device", "GTX-1650"}, split{"policy.privacy.client_blocks", "2"};
+  const std::string one_client = R"([{"name": "lab-0", "device": "GTX-1650", "location": {"lat": 48.86, "lon": 2.35}, "uplink": "500Mbps", "downlink": "500Mbps"}])";
+  const Scenario cases[] = {
+      shipped("privacy/split-learning-llama3-8b.json", {gtx, {"workload.sessions", "4"}, {"workload.batch_size", "64"},
+                                                        {"workload.prompt_tokens", "1024"}, {"workload.new_tokens", "3"},
+                                                        {"workload.arrival", R"({"process": "poisson", "rate": "1/s"})"}}),
+      shipped("fine-tuning/lora-llama3-8b-jobs.json",
+              {split, {"workload.batch_size", "32"}, {"workload.fine_tuning.steps", "6"}, {"clients", one_client}, {"events", "[]"},
+               {"workload.start", "\"30s\""}}),  // after the servers load: no two admission retries at one instant
+  };
+  for (const Scenario& sc : cases) {
+    const auto [simgrid, flowed] = both_engines(sc);
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << sc.name << " differs in " << d.size() << " places:" << lines(d);
+    const nlohmann::json& c = simgrid["clients"][0];
+    EXPECT_GT(c["memory_waits"].get<int>(), 0) << sc.name;
+    EXPECT_GT(c["memory_wait_seconds"].get<double>(), 0.0) << sc.name;
+    EXPECT_LE(c["memory_peak_bytes"].get<double>(), c["memory_usable_bytes"].get<double>()) << sc.name;
+    EXPECT_EQ(simgrid["sessions"]["completed"].get<int>(), sc.workload.sessions) << sc.name;
+  }
+}
+
 // Split learning (policy.privacy.client_blocks): the client's blocks on its own device, chains
 // from block 3, and the recovery of a chain's first server, whose input comes from the client.
 TEST(FlowEngine, MatchesSimGridWithSplitLearning) {
