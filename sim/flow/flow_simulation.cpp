@@ -216,7 +216,9 @@ class FlowSwarm {
   void spawn_next_session() {
     if (next_session_ >= sc_.workload.sessions) return;
     const int k = next_session_++;
-    spawn(sc_.workload.fine_tuning ? training_session(k) : session(k), arrivals_[static_cast<std::size_t>(k)]);
+    // The SimGrid engine's workload actor creates each session's actor at its arrival: it runs
+    // after the actors already woken at that instant (another session's admission retry).
+    processes_.spawn_last(sc_.workload.fine_tuning ? training_session(k) : session(k), queue_, now_, arrivals_[static_cast<std::size_t>(k)]);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -208,6 +208,13 @@ class Processes {
     adopt(p);
     queue.push(std::max(at, now), EventKind::Resume, token_of(p.handle.promise().start));
   }
+  /// spawn(), after every other event of `at` (EventQueue::push_last): as a SimGrid actor created
+  /// at that instant runs after the actors already woken then.
+  void spawn_last(Process p, EventQueue& queue, double now, double at) {
+    p.handle.promise().start.handle = p.handle;
+    adopt(p);
+    queue.push_last(std::max(at, now), EventKind::Resume, token_of(p.handle.promise().start));
+  }
   /// Runs `p` at once, inside the current event (a message or timer started where SimGrid would
   /// create its actor).
   void start_now(Process p) {
