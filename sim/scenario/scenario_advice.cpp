@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "sim/json_diagnostics.hpp"
 #include "sim/pricing.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/client_memory.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "sim/swarm/session_plan.hpp"
 #include "sim/units.hpp"
@@ -79,6 +81,26 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                         "the clients run blocks 0-" + std::to_string(k - 1) + " themselves, so no session routes through " +
                             std::to_string(n_idle) + (n_idle == 1 ? " node" : " nodes") + " serving only those: " + idle +
                             (n_idle > 4 ? ", ..." : "") + ". Give them blocks from " + std::to_string(k) + " on, or \"auto\" (docs/privacy.md)."});
+  }
+  if (const int k = sc.first_served_block();
+      k > 0 && sc.workload.arrival == ArrivalProcess::AllAtStart && !sc.clients.empty() && !sc.graph && !sc.tree && !sc.coded) {
+    // Split learning with every session at once: a client holds as many as its memory allows and
+    // the others wait for them (ClientMemoryGate). Sessions go to the clients in turn.
+    const int C = static_cast<int>(sc.clients.size());
+    const double fixed = client_fixed_bytes(sc);
+    for (int c = 0; c < C; ++c) {
+      const int arriving = sc.workload.sessions / C + (c < sc.workload.sessions % C ? 1 : 0);
+      if (arriving < 2) continue;
+      const double each = client_session_bytes(sc, session_shape(sc, c, sc.workload.start_s));
+      const double room = usable_memory_bytes(*sc.clients[static_cast<std::size_t>(c)].device, sc.overheads) - fixed;
+      const int fit = each > 0 ? std::max(1, static_cast<int>(std::floor(room / each))) : arriving;
+      if (fit >= arriving) continue;
+      advice.push_back({at_index("clients", static_cast<std::size_t>(c)),
+                        sc.clients[static_cast<std::size_t>(c)].name + " (" + sc.clients[static_cast<std::size_t>(c)].device->name +
+                            ") holds " + std::to_string(fit) + " of the " + std::to_string(arriving) + " sessions that arrive on it at once (" +
+                            format_bytes(each) + " of KV cache each for its " + std::to_string(k) + " blocks, beside " + format_bytes(fixed) +
+                            "): the others wait for its memory, in turn (docs/privacy.md, \"Memory\")."});
+    }
   }
   if (sc.policy.verification.enabled() && sc.model.n_layers > 0 && !sc.graph && !sc.tree && !sc.coded) {
     // A check needs a verifier serving the hop's blocks, and a disagreement a third server.

@@ -121,6 +121,26 @@ TEST(ScenarioAdvice, NodesServingOnlyTheClientsBlocksServeNobody) {
   EXPECT_TRUE(scenario_advisories(load_scenario_file(table2, {{"policy.privacy.client_blocks", "7"}})).empty());
 }
 
+// Split learning with every session at once on a GTX-1650 client: 2.77 GiB of embedding, head and
+// 2 blocks leave room for one 513 MiB session of 64 x 1,026 tokens (3.50 GiB usable), so of three
+// sessions two wait; on the shipped CPU client (63.5 GiB usable) all three fit.
+TEST(ScenarioAdvice, AClientThatCannotHoldTheSessionsArrivingTogetherMakesThemWait) {
+  const std::string split = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/privacy/split-learning-llama3-8b.json";
+  const std::vector<Override> at_once{{"workload.sessions", "3"}, {"workload.batch_size", "64"}, {"workload.prompt_tokens", "1024"},
+                                      {"workload.new_tokens", "2"}, {"workload.arrival", R"({"process": "all_at_start"})"}};
+  std::vector<Override> gtx = at_once;
+  gtx.push_back({"clients[0].device", "\"GTX-1650\""});
+  const std::vector<Advisory> a = scenario_advisories(load_scenario_file(split, gtx));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].path, "clients[0]");
+  EXPECT_NE(a[0].message.find("client (GTX-1650) holds 1 of the 3 sessions that arrive on it at once (513.00 MiB of KV cache each"),
+            std::string::npos)
+      << a[0].message;
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(split, at_once)).empty());
+  gtx.push_back({"workload.arrival", R"({"process": "poisson", "rate": "1/s"})"});  // when they overlap depends on the run
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(split, gtx)).empty());
+}
+
 // Spot checks need three servers for every block: two cannot break a disagreement, one has no
 // verifier. The shipped dishonest-server swarm has three everywhere; the straggler scenario's six
 // servers cover every block twice.
