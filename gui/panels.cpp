@@ -143,7 +143,8 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
              std::to_string(e.updates_lost) + (e.updates_lost == 1 ? " update lost" : " updates lost");
     }
     case EventType::Kv:
-      return name(e.node) + " holds " + bytes_str(e.value) + " of KV caches";
+      return name(e.node) + " holds " + bytes_str(e.value) + " of KV caches" +
+             (e.waiting > 0 ? ", " + std::to_string(e.waiting) + (e.waiting == 1 ? " session waits" : " sessions wait") + " for its memory" : "");
     case EventType::Loss:
       std::snprintf(buf, sizeof buf, "%.4f", e.value);
       return "session " + std::to_string(e.session) + " step " + std::to_string(e.step) + ": loss proxy at " + buf + " nats";
@@ -614,10 +615,12 @@ void inspector_tab(AppState& st) {
   }
   ImGui::Text("device busy %.3f s (load %.2f%%)", n.busy_seconds, 100.0 * n.busy_seconds / std::max(1e-9, s.time));
   ImGui::Text("sent %s, received %s", bytes_str(n.bytes_sent).c_str(), bytes_str(n.bytes_received).c_str());
-  // KV caches over time, from the run's "kv" events.
-  if (h.is_server && st.timeline.has_kv()) {
+  // KV caches over time, from the run's "kv" events (a client's: of its own blocks, split learning).
+  if ((h.is_server && st.timeline.has_kv()) || st.timeline.has_kv(i)) {
     ImGui::Separator();
-    ImGui::Text("KV caches: %s now, %s at most so far", bytes_str(n.kv_bytes).c_str(), bytes_str(n.kv_peak_bytes).c_str());
+    ImGui::Text("KV caches%s: %s now, %s at most so far", h.is_server ? "" : " of its blocks", bytes_str(n.kv_bytes).c_str(),
+                bytes_str(n.kv_peak_bytes).c_str());
+    if (!h.is_server) ImGui::Text("sessions waiting for its memory: %d", n.memory_waiting);
     const TimeSeries kv = st.timeline.kv_use(i, s.time, 120);
     const float top = std::max(1.0f, *std::max_element(kv.values.begin(), kv.values.end()));
     char overlay[96];

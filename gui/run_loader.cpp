@@ -419,8 +419,13 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
   } else if (type == "kv") {
     e.type = EventType::Kv;
     e.node = host(j, "node", info);
-    if (e.node >= info.n_servers) throw EventFormatError("\"node\": \"" + info.hosts[static_cast<std::size_t>(e.node)].name + "\" is a client, not a server");
     e.value = non_negative(j, "bytes");
+    if (e.node < info.n_servers && j.contains("waiting"))
+      throw EventFormatError("\"waiting\": \"" + info.hosts[static_cast<std::size_t>(e.node)].name + "\" is a server; only a client's sessions wait for its memory");
+    if (e.node >= info.n_servers) {
+      e.waiting = integer_or(j, "waiting", 0);
+      if (e.waiting < 0) throw EventFormatError("\"waiting\": expected a count >= 0, got " + std::to_string(e.waiting));
+    }
     if (e.value > 1e18)  // an exabyte: past any device, and past what the plots' floats hold
       throw EventFormatError("\"bytes\": expected at most 1e18, got " + field(j, "bytes").dump());
   } else if (type == "tree") {

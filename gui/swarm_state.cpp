@@ -284,6 +284,7 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
       if (NodeState* n = node_at(s, e.node)) {
         n->kv_bytes = e.value;
         n->kv_peak_bytes = std::max(n->kv_peak_bytes, e.value);
+        if (e.waiting >= 0) n->memory_waiting = e.waiting;
       }
       break;
     case EventType::ServerBanned:

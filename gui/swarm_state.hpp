@@ -79,7 +79,7 @@ enum class EventType {
   ServerBanned,      ///< a spot check's majority found a server's output wrong: it serves no chain again
   AdaptersMoved,     ///< fine-tuning: a server's adapters were saved to the client, restored into a replacement, or averaged with the job's (`text` "synced")
   Loss,              ///< fine-tuning with a loss proxy: a session's step trained it; `value` is the loss (nats per position)
-  Kv,                ///< the KV memory reserved on server `node` changed; `value` is its new total (bytes)
+  Kv,                ///< the KV memory reserved on `node` changed; `value` is its new total (bytes); a client's also `waiting`
 };
 /// Number of EventType values.
 inline constexpr int kEventTypes = 20;
@@ -163,6 +163,7 @@ struct SwarmEvent {
   bool restored = false;    ///< AdaptersMoved: into a replacement (`node`), else saved from `node` to the client
   int updates_lost = 0;     ///< AdaptersMoved, restored: the training steps since the checkpoint (or the job's last averaging)
   bool from_peer = false;   ///< AdaptersMoved, restored: copied from a peer replica of the session's job
+  int waiting = -1;         ///< Kv on a client: its sessions waiting for its memory
   std::string text;         ///< SessionFailed, TransferRetry: reason; Compute: "blocks"/"embed"/"head";
                             ///< LinkChange: "set_bandwidth"/"set_latency"
   char direction = 'b';     ///< LinkChange set_bandwidth: 'u'p, 'd'own, 'b'oth
@@ -198,7 +199,8 @@ struct NodeState {
   int transfer_retries = 0;       ///< failed transfer attempts it sent
   int moves = 0;                  ///< block-range moves (rebalancing)
   double busy_seconds = 0.0;      ///< device-busy time of finished spans
-  double kv_bytes = 0.0;          ///< KV memory reserved on it now (servers; from "kv" events)
+  double kv_bytes = 0.0;          ///< KV memory reserved on it now (from "kv" events; a client's: of its own blocks, under split learning)
+  int memory_waiting = 0;         ///< a client's sessions waiting for its memory now
   double kv_peak_bytes = 0.0;     ///< the most reserved at once up to T
   long block_steps = 0;           ///< blocks x steps executed (a block run for one step counts 1)
   double uplink_Bps = 0.0, downlink_Bps = 0.0;  ///< current access bandwidths
@@ -328,6 +330,8 @@ class Timeline {
   TimeSeries kv_use(int host, double T, int bins) const;
   /// Whether any Kv event was seen (runs of a swarm of blocks written since they carry them).
   bool has_kv() const { return has_kv_; }
+  /// Whether host `host` had any Kv event (a client has them under split learning only).
+  bool has_kv(int host) const { return host >= 0 && static_cast<std::size_t>(host) < kv_.size() && !kv_[static_cast<std::size_t>(host)].empty(); }
 
   /// A transfer in flight at T: `progress` in [0, 1].
   struct ActiveTransfer {

@@ -1084,6 +1084,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.swarm->on_kv_changed = [&m](int server, double bytes) { m.signals.on_kv_changed(KvChanged{Impl::now(), server, bytes}); };
   m.session_ended.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   m.client_gate = std::make_unique<ClientMemoryGate>(m.sc);
+  m.client_gate->on_changed = [&m](int c, double bytes, int waiting) { m.signals.on_kv_changed(KvChanged{Impl::now(), m.S + c, bytes, waiting}); };
   m.client_bytes.assign(static_cast<std::size_t>(m.sc.workload.sessions), -1.0);
   m.session_client.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   m.memory_waiter.assign(static_cast<std::size_t>(m.sc.workload.sessions), nullptr);

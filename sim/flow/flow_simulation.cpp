@@ -104,6 +104,7 @@ class FlowSwarm {
     memory_waiter_.assign(static_cast<std::size_t>(sc.workload.sessions), nullptr);
     session_client_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
     swarm_.on_kv_changed = [this](int server, double bytes) { signals_.on_kv_changed(KvChanged{now_, server, bytes}); };
+    client_gate_.on_changed = [this](int c, double bytes, int waiting) { signals_.on_kv_changed(KvChanged{now_, S_ + c, bytes, waiting}); };
     if (const auto& ft = sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers
       jobs_.resize(static_cast<std::size_t>(sc.workload.sessions / ft->replicas));
       for (JobBarrier& j : jobs_) j.active = ft->replicas;

@@ -100,11 +100,12 @@ void ChromeTraceWriter::connect(SimSignals& s) {
             "chain for session " + std::to_string(e.session), "{\"chain\":" + nlohmann::json(chain).dump() + "}");
   });
   s.on_kv_changed.connect([this](const KvChanged& e) {
-    // A counter track per server under "servers": its KV memory reserved, in GiB.
+    // A counter track per host under its process: its KV memory reserved, in GiB.
     if (!admit()) return;
     char gib[32];
     std::snprintf(gib, sizeof gib, "%.6f", e.bytes / static_cast<double>(1ull << 30));
-    file_.stream() << ",\n{\"ph\":\"C\",\"pid\":" << kServersPid << ",\"ts\":" << micros(e.t)
+    const int pid = e.node < static_cast<int>(sc_.nodes.size()) ? kServersPid : kClientsPid;
+    file_.stream() << ",\n{\"ph\":\"C\",\"pid\":" << pid << ",\"ts\":" << micros(e.t)
                    << ",\"name\":" << nlohmann::json("KV " + host_name(e.node)).dump() << ",\"args\":{\"GiB\":" << gib << "}}";
   });
 }

@@ -40,10 +40,13 @@ nlohmann::json server_banned_json(const ServerBanned& e, const HostName& host_na
                         {"honest", e.honest}, {"session", e.session},     {"step", e.step}};
 }
 
-/// A "kv" line: the KV memory reserved on a node (named by `host_name`) after a change.
+/// A "kv" line: the KV memory reserved on a node (named by `host_name`) after a change, and on a
+/// client the sessions waiting for its memory.
 template <class HostName>
 nlohmann::json kv_changed_json(const KvChanged& e, const HostName& host_name) {
-  return nlohmann::json{{"t", e.t}, {"type", "kv"}, {"node", host_name(e.node)}, {"bytes", e.bytes}};
+  nlohmann::json j{{"t", e.t}, {"type", "kv"}, {"node", host_name(e.node)}, {"bytes", e.bytes}};
+  if (e.waiting >= 0) j["waiting"] = e.waiting;  // a client's sessions held back for its memory
+  return j;
 }
 
 /// An "adapters_saved" or "adapters_restored" line of a fine-tuning session (workload.fine_tuning):

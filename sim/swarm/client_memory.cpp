@@ -43,7 +43,7 @@ void ClientMemoryLedger::end(int client, double bytes) {
 }
 
 ClientMemoryGate::ClientMemoryGate(const Scenario& sc)
-    : held_(sc.clients.size(), client_fixed_bytes(sc)), sessions_(sc.clients.size(), 0), lines_(sc.clients.size()) {
+    : fixed_(client_fixed_bytes(sc)), held_(sc.clients.size(), fixed_), sessions_(sc.clients.size(), 0), lines_(sc.clients.size()) {
   for (const ClientSpec& c : sc.clients) usable_.push_back(usable_memory_bytes(*c.device, sc.overheads));
 }
 
@@ -51,10 +51,12 @@ bool ClientMemoryGate::admit(int client, int session, double bytes) {
   const auto c = static_cast<std::size_t>(client);
   if (!lines_[c].empty() || !fits(c, bytes)) {
     lines_[c].push_back({session, bytes});
+    changed(c);
     return false;
   }
   held_[c] += bytes;
   ++sessions_[c];
+  if (bytes != 0.0) changed(c);
   return true;
 }
 
@@ -69,6 +71,7 @@ void ClientMemoryGate::release(int client, double bytes, std::vector<int>& admit
     admitted.push_back(lines_[c][n].session);
   }
   lines_[c].erase(lines_[c].begin(), lines_[c].begin() + static_cast<long>(n));
+  if (bytes != 0.0 || n > 0) changed(c);
 }
 
 }  // namespace swarmsim::sim

@@ -3,6 +3,7 @@
 // the whole run (the client embeds its tokens and computes the logits, as Petals' clients do),
 // under split learning its own blocks' weights too, and for each of its sessions in flight the KV
 // cache or training state of those blocks. Plain data; RunMetrics keeps the ledger.
+#include <functional>
 #include <vector>
 
 #include "sim/scenario/scenario.hpp"
@@ -63,6 +64,9 @@ class ClientMemoryGate {
   void release(int client, double bytes, std::vector<int>& admitted);
   /// Sessions waiting on `client`.
   std::size_t waiting(int client) const { return lines_[static_cast<std::size_t>(client)].size(); }
+  /// Called with a client, the bytes its admitted sessions hold (its fixed bytes not included) and
+  /// the sessions waiting, whenever either changes; the engines stamp it with their clock.
+  std::function<void(int client, double sessions_bytes, int waiting)> on_changed;
 
  private:
   struct Waiting {
@@ -70,6 +74,10 @@ class ClientMemoryGate {
     double bytes = 0.0;
   };
   bool fits(std::size_t c, double bytes) const { return sessions_[c] == 0 || held_[c] + bytes <= usable_[c]; }
+  void changed(std::size_t c) const {
+    if (on_changed) on_changed(static_cast<int>(c), sessions_[c] == 0 ? 0.0 : held_[c] - fixed_, static_cast<int>(lines_[c].size()));
+  }
+  double fixed_ = 0.0;  ///< every client's: embedding, head and its own blocks' weights
   std::vector<double> usable_, held_;
   std::vector<int> sessions_;
   std::vector<std::vector<Waiting>> lines_;  ///< per client, oldest first

@@ -229,11 +229,14 @@ struct TrainingLossMeasured {
 };
 
 /// The KV memory reserved on a server changed: a session's chain reserved its caches, a session
-/// released them, or the server lost them all (it went down or moved its blocks).
+/// released them, or the server lost them all (it went down or moved its blocks). Under split
+/// learning also a client's: the KV caches (or training state) of its own blocks for the sessions
+/// it admitted, and the sessions waiting for its memory.
 struct KvChanged {
   double t = 0.0;
-  int node = 0;
+  int node = 0;        ///< host index (servers, then clients)
   double bytes = 0.0;  ///< KV memory reserved on the node after the change
+  int waiting = -1;    ///< a client's sessions waiting for its memory; -1 for a server
 };
 
 /// The simulator's observer signals. Subscribers connect before the run.

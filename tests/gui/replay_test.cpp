@@ -480,6 +480,32 @@ TEST(GuiReplay, ABannedServerStopsServingInBothTimelines) {
   }
 }
 
+// Split learning on a GTX-1650 client that holds one of two sessions arriving at 30 s: both
+// timelines show the client's KV caches of its blocks and the session waiting, then none.
+TEST(GuiReplay, AClientHoldingASessionBackShowsItsMemoryAndItsLine) {
+  const LiveAndReplayed r = live_and_replayed("privacy/split-learning-llama3-8b.json",
+                                              {{"clients[0].device", "\"GTX-1650\""}, {"workload.sessions", "2"},
+                                               {"workload.batch_size", "64"}, {"workload.prompt_tokens", "1024"},
+                                               {"workload.new_tokens", "2"}, {"workload.arrival", R"({"process": "all_at_start"})"}});
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  const auto& c = r.report.metrics["clients"][0];
+  ASSERT_EQ(c["memory_waits"].get<int>(), 1);
+  const double session_bytes = c["memory_peak_bytes"].get<double>() - c["memory_fixed_bytes"].get<double>();
+  for (const gui::Timeline* tl : r.timelines()) {
+    SCOPED_TRACE(r.label(tl));
+    const int client = tl->info().host_index("client");
+    ASSERT_TRUE(tl->has_kv(client));
+    const gui::NodeState at_start = tl->state_at(30.0).nodes[static_cast<std::size_t>(client)];
+    EXPECT_DOUBLE_EQ(at_start.kv_bytes, session_bytes);
+    EXPECT_EQ(at_start.memory_waiting, 1);
+    const gui::NodeState end = tl->state_at(1e9).nodes[static_cast<std::size_t>(client)];
+    EXPECT_EQ(end.kv_bytes, 0.0);
+    EXPECT_EQ(end.memory_waiting, 0);
+    EXPECT_DOUBLE_EQ(end.kv_peak_bytes, session_bytes);  // one session at a time
+  }
+}
+
 // A cartel of l4-a1 and l4-a2 outvotes honest l4-a0: its ban line says it was honest.
 TEST(GuiReplay, AnHonestServerOutvotedByACartelIsMarkedHonest) {
   const LiveAndReplayed r = live_and_replayed("verification/dishonest-server.json",

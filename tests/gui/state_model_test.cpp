@@ -240,7 +240,8 @@ TEST(GuiStateModel, OutOfRangeValuesAreRefusedWithTheLine) {
       {R"({"t":1.0,"type":"kv","node":"a","bytes":-1})", "\"bytes\": expected a number >= 0, got -1"},
       {R"({"t":1.0,"type":"kv","node":"a","bytes":1e300})", "\"bytes\": expected at most 1e18, got 1e+300"},
       {R"({"t":1.0,"type":"kv","node":"zz","bytes":10})", "\"node\": unknown host \"zz\""},
-      {R"({"t":1.0,"type":"kv","node":"c","bytes":10})", "\"node\": \"c\" is a client, not a server"},
+      {R"({"t":1.0,"type":"kv","node":"a","bytes":10,"waiting":2})", "\"waiting\": \"a\" is a server; only a client's sessions wait"},
+      {R"({"t":1.0,"type":"kv","node":"c","bytes":10,"waiting":-1})", "\"waiting\": expected a count >= 0, got -1"},
   };
   for (const Case& c : cases) {
     const std::string text = lines(0, 4) + c.line + "\n" + lines(5, kLines);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include <nlohmann/json.hpp>
 
 #include "gpu/model_catalog.hpp"
@@ -80,6 +82,24 @@ TEST(ClientMemory, TheGateAdmitsInArrivalOrderWhatFitsAndLetsTheLineInAsSessions
   EXPECT_FALSE(gate.admit(0, 6, 1));     // but nothing else beside it
   gate.release(0, 5000, in);
   EXPECT_EQ(in, (std::vector<int>{6}));
+}
+
+// The gate tells its observer a client's sessions' bytes (its fixed bytes left out) and the
+// sessions waiting, after each change and only then.
+TEST(ClientMemory, TheGateReportsEachClientsSessionsBytesAndItsLine) {
+  Scenario sc = load_scenario_text(swarmsim::test::kTwoCities, "two.json", {});
+  sc.overheads.runtime_memory_bytes = sc.clients[0].device->memory_bytes - client_fixed_bytes(sc) - 1000.0;
+  ClientMemoryGate gate(sc);
+  std::vector<std::tuple<int, double, int>> seen;
+  gate.on_changed = [&](int c, double bytes, int waiting) { seen.emplace_back(c, bytes, waiting); };
+  std::vector<int> in;
+  gate.admit(0, 0, 700);
+  gate.admit(0, 1, 0);    // nothing held, nothing to say
+  gate.admit(0, 2, 500);  // waits
+  gate.release(0, 700, in);
+  gate.release(0, 0, in);
+  gate.release(0, 500, in);
+  EXPECT_EQ(seen, (std::vector<std::tuple<int, double, int>>{{0, 700.0, 0}, {0, 700.0, 1}, {0, 500.0, 0}, {0, 0.0, 0}}));
 }
 
 namespace {

@@ -173,41 +173,61 @@ TEST(FlowEngine, MatchesSimGridWithNodeFailures) {
   EXPECT_GT(failed, 0);
 }
 
+namespace {
+
+/// One "kv" line of events.jsonl.
+struct Kv {
+  double t;
+  std::string node;
+  double bytes;
+  int waiting;  ///< -1 when absent (a server)
+};
+
+/// Runs `sc` on `engine` with its outputs in a folder `dir` of this process: its metrics, its "kv"
+/// lines and its node_down lines (t, node).
+std::tuple<nlohmann::json, std::vector<Kv>, std::vector<std::pair<double, std::string>>> run_with_events(Scenario sc, EngineKind engine,
+                                                                                                         const std::string& dir) {
+  sc.engine = engine;
+  RunOptions o = quiet();
+  o.out_dir = swarmsim::test::temp_path(dir);
+  std::filesystem::create_directories(o.out_dir);
+  const nlohmann::json metrics = engine == EngineKind::SimGrid ? run_isolated(sc, o).metrics : SwarmSimulation(sc, make_cost_model(sc)).run(o).metrics;
+  std::vector<Kv> kv;
+  std::vector<std::pair<double, std::string>> downs;
+  std::ifstream in(o.out_dir / "events.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "kv")
+      kv.push_back({j["t"].get<double>(), j["node"].get<std::string>(), j["bytes"].get<double>(), j.value("waiting", -1)});
+    if (j["type"] == "node_down") downs.emplace_back(j["t"].get<double>(), j["node"].get<std::string>());
+  }
+  return {metrics, kv, downs};
+}
+
+/// Both engines' "kv" lines are the same, to 1e-9 in time and bytes.
+void expect_same_kv(const std::vector<Kv>& simgrid, const std::vector<Kv>& flowed) {
+  ASSERT_EQ(simgrid.size(), flowed.size());
+  for (std::size_t i = 0; i < simgrid.size(); ++i) {
+    EXPECT_NEAR(simgrid[i].t, flowed[i].t, 1e-9 * simgrid[i].t) << "kv line " << i;
+    EXPECT_EQ(simgrid[i].node, flowed[i].node) << "kv line " << i;
+    EXPECT_NEAR(simgrid[i].bytes, flowed[i].bytes, 1e-9 * simgrid[i].bytes) << "kv line " << i;
+    EXPECT_EQ(simgrid[i].waiting, flowed[i].waiting) << "kv line " << i;
+  }
+}
+
+}  // namespace
+
 // KV memory over time ("kv" lines of events.jsonl): both engines report the same changes, a
 // server's most reserved at once is metrics.json's kv_peak_bytes, a server that goes down holds
 // none from that instant, and every server holds none once every session has ended.
 TEST(FlowEngine, KvChangesMatchSimGridAndPeakAtTheMetricsPeak) {
-  Scenario sc = table2_with(R"([{"at": "31s", "action": "node_down", "node": "l4-0"}, {"at": "50s", "action": "node_up", "node": "l4-0"}])");
-  struct Kv {
-    double t;
-    std::string node;
-    double bytes;
-  };
-  const auto run = [&](EngineKind engine, const std::string& dir) {
-    sc.engine = engine;
-    RunOptions o = quiet();
-    o.out_dir = swarmsim::test::temp_path(dir);
-    std::filesystem::create_directories(o.out_dir);
-    const nlohmann::json metrics = engine == EngineKind::SimGrid ? run_isolated(sc, o).metrics : SwarmSimulation(sc, make_cost_model(sc)).run(o).metrics;
-    std::vector<Kv> kv;
-    std::vector<std::pair<double, std::string>> downs;
-    std::ifstream in(o.out_dir / "events.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      const nlohmann::json j = nlohmann::json::parse(line);
-      if (j["type"] == "kv") kv.push_back({j["t"].get<double>(), j["node"].get<std::string>(), j["bytes"].get<double>()});
-      if (j["type"] == "node_down") downs.emplace_back(j["t"].get<double>(), j["node"].get<std::string>());
-    }
-    return std::make_tuple(metrics, kv, downs);
-  };
+  const Scenario sc = table2_with(R"([{"at": "31s", "action": "node_down", "node": "l4-0"}, {"at": "50s", "action": "node_up", "node": "l4-0"}])");
+  const auto run = [&](EngineKind engine, const std::string& dir) { return run_with_events(sc, engine, dir); };
   const auto [simgrid, sg_kv, sg_downs] = run(EngineKind::SimGrid, "kv-simgrid");
   const auto [flowed, flow_kv, flow_downs] = run(EngineKind::Flow, "kv-flow");
-  ASSERT_EQ(sg_kv.size(), flow_kv.size());
   ASSERT_GT(sg_kv.size(), 8u);
-  for (std::size_t i = 0; i < sg_kv.size(); ++i) {
-    EXPECT_NEAR(sg_kv[i].t, flow_kv[i].t, 1e-9 * sg_kv[i].t) << "kv line " << i;
-    EXPECT_EQ(sg_kv[i].node, flow_kv[i].node) << "kv line " << i;
-    EXPECT_NEAR(sg_kv[i].bytes, flow_kv[i].bytes, 1e-9 * sg_kv[i].bytes) << "kv line " << i;
-  }
+  expect_same_kv(sg_kv, flow_kv);
+  for (const Kv& k : sg_kv) EXPECT_EQ(k.waiting, -1) << k.node << ": no client holds blocks without split learning";
   ASSERT_EQ(sg_downs.size(), 1u);
   bool dropped = false;  // l4-0 held caches when it went down, and lost them then
   for (const Kv& k : sg_kv)
@@ -346,10 +366,28 @@ TEST(FlowEngine, MatchesSimGridWhenSessionsWaitForTheirClientsMemory) {
               {split, {"workload.batch_size", "32"}, {"workload.fine_tuning.steps", "6"}, {"clients", one_client}, {"events", "[]"}}),
   };
   for (const Scenario& sc : cases) {
-    const auto [simgrid, flowed] = both_engines(sc);
+    const auto [simgrid, sg_kv, sg_downs] = run_with_events(sc, EngineKind::SimGrid, "held-back-simgrid");
+    const auto [flowed, flow_kv, flow_downs] = run_with_events(sc, EngineKind::Flow, "held-back-flow");
     const auto d = differences(simgrid, flowed, 1e-9);
     EXPECT_TRUE(d.empty()) << sc.name << " differs in " << d.size() << " places:" << lines(d);
+    expect_same_kv(sg_kv, flow_kv);
+    // The client's kv lines: its sessions' bytes within what its memory leaves them, sessions
+    // waiting at some point, and nothing held or waiting at the end.
     const nlohmann::json& c = simgrid["clients"][0];
+    double most = 0.0;
+    int most_waiting = 0;
+    const Kv* last = nullptr;
+    for (const Kv& k : sg_kv)
+      if (k.node == c["name"]) {
+        most = std::max(most, k.bytes);
+        most_waiting = std::max(most_waiting, k.waiting);
+        last = &k;
+      }
+    ASSERT_NE(last, nullptr) << sc.name;
+    EXPECT_NEAR(most, c["memory_peak_bytes"].get<double>() - c["memory_fixed_bytes"].get<double>(), 1.0) << sc.name;
+    EXPECT_GT(most_waiting, 0) << sc.name;
+    EXPECT_EQ(last->bytes, 0.0) << sc.name;
+    EXPECT_EQ(last->waiting, 0) << sc.name;
     EXPECT_GT(c["memory_waits"].get<int>(), 0) << sc.name;
     EXPECT_GT(c["memory_wait_seconds"].get<double>(), 0.0) << sc.name;
     EXPECT_LE(c["memory_peak_bytes"].get<double>(), c["memory_usable_bytes"].get<double>()) << sc.name;
