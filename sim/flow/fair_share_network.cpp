@@ -106,7 +106,10 @@ void FairShareNetwork::solve_later(double now, const int* links, int n) {
 void FairShareNetwork::solve_pending(double now) {
   // A caller at a later instant that has not played the FlowSolve event (a test driving the
   // network by hand) gets the shares as they were from the instant of the changes on.
-  if (!solve_pending_ || !(now > solve_at_)) return;
+  if (solve_pending_ && now > solve_at_) solve_marked();
+}
+
+void FairShareNetwork::solve_marked() {
   solve_pending_ = false;
   solve(solve_at_, pending_links_.data(), static_cast<int>(pending_links_.size()));
   pending_links_.clear();
@@ -149,10 +152,7 @@ void FairShareNetwork::set_capacity(double now, int link, double Bps) {
 
 bool FairShareNetwork::on_event(const TimedEvent& e, std::uint64_t& token) {
   if (e.kind == EventKind::FlowSolve) {
-    if (!solve_pending_ || e.version != solve_version_) return false;  // solved already
-    solve_pending_ = false;
-    solve(e.t, pending_links_.data(), static_cast<int>(pending_links_.size()));
-    pending_links_.clear();
+    if (solve_pending_ && e.version == solve_version_) solve_marked();  // else solved already
     return false;
   }
   solve_pending(e.t);

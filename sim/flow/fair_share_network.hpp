@@ -118,6 +118,8 @@ class FairShareNetwork {
   void solve_later(double now, const int* links, int n);
   /// Runs a pending solve at its own instant if `now` is later (its event was not played).
   void solve_pending(double now);
+  /// Re-solves the links marked since the last solve, at the instant they were marked.
+  void solve_marked();
   /// Whether flow `f` (attached) is the only flow on each of its links: most flows of a swarm.
   bool alone(const Flow& f) const;
   /// solve() for a flow alone on its links, without gathering its group.
