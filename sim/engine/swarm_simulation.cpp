@@ -103,7 +103,6 @@ struct SwarmSimulation::Impl {
   std::vector<char> session_ended;
   std::unique_ptr<ClientMemoryGate> client_gate;   ///< sessions admitted to their client's memory (split learning)
   std::vector<double> client_bytes;                ///< per session: what it holds on its client, -1 until admitted
-  std::vector<int> session_client;                 ///< per session: its client (0-based among the clients)
   std::vector<sg4::SemaphorePtr> memory_waiter;    ///< per session: released when its client's memory lets it in
   int sessions_ended = 0;
   double last_session_end = 0.0;  ///< when the last session ended: the run's simulated duration
@@ -482,7 +481,7 @@ struct SwarmSimulation::Impl {
     // Its client's memory lets the sessions waiting for it in, in their order.
     std::vector<int> admitted;
     if (client_bytes[static_cast<std::size_t>(k)] >= 0)
-      client_gate->release(session_client[static_cast<std::size_t>(k)], client_bytes[static_cast<std::size_t>(k)], admitted);
+      client_gate->release(k % C, client_bytes[static_cast<std::size_t>(k)], admitted);
     for (const int a : admitted) memory_waiter[static_cast<std::size_t>(a)]->release();
   }
 
@@ -491,7 +490,6 @@ struct SwarmSimulation::Impl {
   void take_client_memory(int k, const SessionShape& shape) {
     const double bytes = client_session_bytes(sc, shape);
     client_bytes[static_cast<std::size_t>(k)] = bytes;
-    session_client[static_cast<std::size_t>(k)] = shape.client - S;
     if (client_gate->admit(shape.client - S, k, bytes)) return;
     sg4::SemaphorePtr& wake = memory_waiter[static_cast<std::size_t>(k)];
     wake = sg4::Semaphore::create(0);
@@ -1086,7 +1084,6 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.client_gate = std::make_unique<ClientMemoryGate>(m.sc);
   m.client_gate->on_changed = [&m](int c, double bytes, int waiting) { m.signals.on_kv_changed(KvChanged{Impl::now(), m.S + c, bytes, waiting}); };
   m.client_bytes.assign(static_cast<std::size_t>(m.sc.workload.sessions), -1.0);
-  m.session_client.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   m.memory_waiter.assign(static_cast<std::size_t>(m.sc.workload.sessions), nullptr);
   m.session_deadline.assign(static_cast<std::size_t>(m.sc.workload.sessions), std::numeric_limits<double>::infinity());
   m.session_priority.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);

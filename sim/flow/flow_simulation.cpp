@@ -102,7 +102,6 @@ class FlowSwarm {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
     client_bytes_.assign(static_cast<std::size_t>(sc.workload.sessions), -1.0);
     memory_waiter_.assign(static_cast<std::size_t>(sc.workload.sessions), nullptr);
-    session_client_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
     swarm_.on_kv_changed = [this](int server, double bytes) { signals_.on_kv_changed(KvChanged{now_, server, bytes}); };
     client_gate_.on_changed = [this](int c, double bytes, int waiting) { signals_.on_kv_changed(KvChanged{now_, S_ + c, bytes, waiting}); };
     if (const auto& ft = sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers
@@ -1251,7 +1250,6 @@ class FlowSwarm {
   ClientMemory client_memory(int k, const SessionShape& shape) {
     const double bytes = client_session_bytes(sc_, shape);
     client_bytes_[static_cast<std::size_t>(k)] = bytes;
-    session_client_[static_cast<std::size_t>(k)] = shape.client - S_;
     return ClientMemory{this, k, client_gate_.admit(shape.client - S_, k, bytes)};
   }
 
@@ -1262,7 +1260,7 @@ class FlowSwarm {
     // Its client's memory lets the sessions waiting for it in, in their order.
     admitted_.clear();
     if (client_bytes_[static_cast<std::size_t>(k)] >= 0)
-      client_gate_.release(session_client_[static_cast<std::size_t>(k)], client_bytes_[static_cast<std::size_t>(k)], admitted_);
+      client_gate_.release(k % C_, client_bytes_[static_cast<std::size_t>(k)], admitted_);
     for (const int a : admitted_) {
       Waiter*& w = memory_waiter_[static_cast<std::size_t>(a)];
       queue_.push_last(now_, EventKind::Resume, token_of(*w));  // as a SimGrid actor woken by a semaphore
@@ -1298,7 +1296,6 @@ class FlowSwarm {
   ClientMemoryGate client_gate_{sc_};        ///< sessions admitted to their client's memory (split learning)
   std::vector<double> client_bytes_;         ///< per session: what it holds on its client, -1 until admitted
   std::vector<Waiter*> memory_waiter_;       ///< per session: its process while it waits for its client's memory
-  std::vector<int> session_client_;          ///< per session: its client (0-based among the clients)
   std::vector<int> admitted_;                ///< scratch of end_session
   std::vector<JobBarrier> jobs_;               ///< data-parallel fine-tuning: per job
   std::vector<const Chain*> training_chains_;  ///< per session: its chain while it trains, else nullptr
