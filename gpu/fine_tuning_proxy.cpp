@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gpu/cpu/cpu_ops.hpp"
 #include "gpu/transformer_block.hpp"
 
 namespace swarmsim::gpu {
@@ -76,6 +77,7 @@ FineTuningProxy::FineTuningProxy(const TransformerSpec& served, const AdapterSpe
   if (adapter.rank < 1 || adapter.rank > m_.hidden)
     throw std::invalid_argument("the adapter's rank " + std::to_string(adapter.rank) + " is above the proxy's width " + std::to_string(m_.hidden));
   if (cfg.sequences < 1 || cfg.tokens < 1) throw std::invalid_argument("the proxy needs at least one sequence of one token per step");
+  if (cfg.wire_block < 0) throw std::invalid_argument("the wire's quantization block must not be negative, not " + std::to_string(cfg.wire_block));
   const auto W = static_cast<std::size_t>(m_.hidden), V = static_cast<std::size_t>(m_.vocab);
   embedding_ = uniform(seed, kEmbeddingStream, V * W, 1.0);
   head_ = uniform(seed, kHeadStream, V * W, kHeadGain / std::sqrt(static_cast<double>(W)));
@@ -151,14 +153,17 @@ std::vector<double> FineTuningProxy::teacher(const std::vector<int>& tokens) con
 }
 
 double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt,
-                             std::optional<std::uint64_t> noise_stream, std::span<const ActivationPerturbation> wrong) const {
+                             std::optional<std::uint64_t> noise_stream, std::span<const ActivationPerturbation> wrong,
+                             std::span<const int> quantized_at) const {
   std::vector<double> h = embed(tokens), normed, inv;
   for (std::size_t l = 0; l < blocks_.size(); ++l) {
     if (l > 0) perturb_before(h, l, wrong);
     if (noise_stream && noisy() && l == static_cast<std::size_t>(cfg_.release_after)) release(h, *noise_stream);
+    wire_before(h, l, quantized_at);
     h = blocks_[l].forward(h, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
   }
   perturb_before(h, blocks_.size(), wrong);
+  wire_before(h, blocks_.size(), quantized_at);
   std::vector<double> lp = head(h, normed, inv);
   const int rows = static_cast<int>(tokens.size());
   log_softmax(lp, rows, m_.vocab);
@@ -169,8 +174,8 @@ double FineTuningProxy::loss(const Adapters& ad, const std::vector<int>& tokens,
 }
 
 double FineTuningProxy::step(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream,
-                             std::span<const ActivationPerturbation> wrong) {
-  const double loss = gradient(ad, tokens, pt, noise_stream, wrong);
+                             std::span<const ActivationPerturbation> wrong, std::span<const int> quantized_at) {
+  const double loss = gradient(ad, tokens, pt, noise_stream, wrong, quantized_at);
   apply(ad);
   return loss;
 }
@@ -189,6 +194,16 @@ void FineTuningProxy::release(std::vector<double>& h, std::uint64_t noise_stream
     const double scale = norm > cfg_.clip_norm ? cfg_.clip_norm / norm : 1.0;  // seed 002, eq. 25: clip to C, then noise
     for (std::size_t i = 0; i < W; ++i) row[i] = row[i] * scale + cfg_.noise_sigma * hashed_normal(seed_, noise_stream, r * W + i);
   }
+}
+
+void FineTuningProxy::wire_before(std::vector<double>& h, std::size_t l, std::span<const int> quantized_at) const {
+  if (cfg_.wire_block <= 0 || !std::binary_search(quantized_at.begin(), quantized_at.end(), static_cast<int>(l))) return;
+  // Seed 002, section 4: the served model's quantizer itself, on the hidden states as sent (FP32 here).
+  std::vector<float> x(h.begin(), h.end()), scales((h.size() + cfg_.wire_block - 1) / cfg_.wire_block);
+  std::vector<std::int8_t> q(h.size());
+  cpu::quantize_blockwise(q.data(), scales.data(), x.data(), x.size(), cfg_.wire_block);
+  cpu::dequantize_blockwise(x.data(), q.data(), scales.data(), x.size(), cfg_.wire_block);
+  std::copy(x.begin(), x.end(), h.begin());
 }
 
 void FineTuningProxy::perturb_before(std::vector<double>& h, std::size_t l, std::span<const ActivationPerturbation> wrong) const {
@@ -233,7 +248,7 @@ std::vector<double> FineTuningProxy::release_backward(const std::vector<double>&
 }
 
 double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, const std::vector<double>& pt, std::uint64_t noise_stream,
-                                 std::span<const ActivationPerturbation> wrong) {
+                                 std::span<const ActivationPerturbation> wrong, std::span<const int> quantized_at) {
   const int W = m_.hidden, V = m_.vocab, rows = static_cast<int>(tokens.size());
   const bool noisy = this->noisy();
   const auto released = static_cast<std::size_t>(cfg_.release_after);
@@ -245,10 +260,12 @@ double FineTuningProxy::gradient(Adapters& ad, const std::vector<int>& tokens, c
       before_release = h;
       release(h, noise_stream);
     }
+    wire_before(h, l, quantized_at);  // the gradient passes the rounding unchanged
     inputs[l] = h;
     h = blocks_[l].forward(h, sequences_of(tokens), cfg_.tokens, &ad.blocks[l]);
   }
   perturb_before(h, blocks_.size(), wrong);
+  wire_before(h, blocks_.size(), quantized_at);
   std::vector<double> lp = head(h, normed, inv);
   log_softmax(lp, rows, V);
   double kl = 0.0;

@@ -31,6 +31,10 @@ struct ProxyConfig {
   int release_after = 0;
   double clip_norm = 0.0;
   double noise_sigma = 0.0;
+  /// Compression of the hidden states on the wire (seed 002, section 4): with wire_block > 0, the
+  /// hidden states entering each block listed in a step's `quantized_at` pass through the
+  /// blockwise 8-bit quantizer (cpu::quantize_blockwise, blocks of wire_block values) and back.
+  int wire_block = 0;
 };
 
 /// A wrong forward output in a training step: a dishonest server returned the hidden states after
@@ -71,20 +75,27 @@ class FineTuningProxy {
   /// Mean KL(teacher || model with `adapters`) over the positions of `tokens` (nats). With a
   /// `noise_stream` and ProxyConfig::noise_sigma, through the client's noisy release as served;
   /// with `wrong`, through those wrong forward outputs.
+  /// `quantized_at`: the blocks (the depth: the head) whose input crossed the wire, ascending, with
+  /// ProxyConfig::wire_block.
   double loss(const Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs,
-              std::optional<std::uint64_t> noise_stream = std::nullopt, std::span<const ActivationPerturbation> wrong = {}) const;
+              std::optional<std::uint64_t> noise_stream = std::nullopt, std::span<const ActivationPerturbation> wrong = {},
+              std::span<const int> quantized_at = {}) const;
   /// One training step: forward, loss, backward through every block, and eq. 7 on every adapter.
   /// Returns the loss before the update.
   /// `noise_stream` draws the release's noise (with ProxyConfig::noise_sigma): a step replayed with
   /// the same stream sees the same noise.
   /// `wrong` are the step's wrong forward outputs (dishonest servers): the later blocks, the loss
   /// and the backward pass run on them as on data, and the gradient passes them unchanged.
+  /// `quantized_at` (as in loss()): the wire's rounding is data too; the gradient passes it
+  /// unchanged (the straight-through estimator: what the sender's output gets back is the gradient
+  /// of what the receiver computed on).
   double step(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs, std::uint64_t noise_stream = 0,
-              std::span<const ActivationPerturbation> wrong = {});
+              std::span<const ActivationPerturbation> wrong = {}, std::span<const int> quantized_at = {});
   /// step()'s first half: forward, loss and backward; the gradients add to those `adapters` holds.
   /// Returns the loss.
   double gradient(Adapters& adapters, const std::vector<int>& tokens, const std::vector<double>& teacher_probs,
-                  std::uint64_t noise_stream = 0, std::span<const ActivationPerturbation> wrong = {});
+                  std::uint64_t noise_stream = 0, std::span<const ActivationPerturbation> wrong = {},
+                  std::span<const int> quantized_at = {});
   /// step()'s second half: eq. 7 on every adapter from the gradients it holds, which then restart at 0.
   void apply(Adapters& adapters) const;
   /// The optimizer moments of block `b` restart (a restored adapter does not carry them).
@@ -108,6 +119,8 @@ class FineTuningProxy {
   int sequences_of(const std::vector<int>& tokens) const;
   /// The wrong outputs of `wrong` that enter block `l` (l = the depth: the head), added to `h`.
   void perturb_before(std::vector<double>& h, std::size_t l, std::span<const ActivationPerturbation> wrong) const;
+  /// The wire's quantization of `h` if block `l` (the depth: the head) is in `quantized_at`, in place.
+  void wire_before(std::vector<double>& h, std::size_t l, std::span<const int> quantized_at) const;
   /// The client's release of `h` (its rows clipped and noised, ProxyConfig), in place.
   void release(std::vector<double>& h, std::uint64_t noise_stream) const;
   /// dL/d(the rows before release) from dL/d(the released rows) `dz`: back through the clipping.

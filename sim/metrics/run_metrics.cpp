@@ -21,8 +21,12 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
       device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
       chains_through_(scenario.nodes.size(), 0) {
   const bool dishonest = std::any_of(scenario.nodes.begin(), scenario.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
-  if (scenario.workload.fine_tuning && dishonest) wrong_forwards_ = std::make_unique<WrongForwards>(scenario);
-  if (const auto& ft = scenario.workload.fine_tuning; ft && ft->loss) loss_ = std::make_unique<TrainingLoss>(scenario, wrong_forwards_.get());
+  const auto& ft = scenario.workload.fine_tuning;
+  dishonest_training_ = ft && dishonest;
+  // The loss proxy follows the legs for the dishonest servers' outputs and for the wire's quantizer.
+  if (dishonest_training_ || (ft && ft->loss && scenario.policy.compression.hidden_states))
+    forward_legs_ = std::make_unique<ForwardLegs>(scenario);
+  if (ft && ft->loss) loss_ = std::make_unique<TrainingLoss>(scenario, forward_legs_.get());
   if (!scenario.graph && !scenario.tree && !scenario.coded && !scenario.clients.empty()) {
     clients_memory_.emplace(scenario);
     client_gate_.emplace(scenario);
@@ -60,9 +64,9 @@ json privacy_json(const Scenario& sc) {
 }  // namespace
 
 void RunMetrics::connect(SimSignals& s) {
-  if (wrong_forwards_) {  // before the loss proxy: a step's forward legs come before its update anyway
-    wrong_forwards_->connect(s);
-    s.on_adapters_updated.connect([this](const AdaptersUpdated& e) { poisoned_steps_ += !wrong_forwards_->wrong(e.session, e.step).empty(); });
+  if (forward_legs_) forward_legs_->connect(s);  // before the loss proxy: a step's forward legs come before its update anyway
+  if (dishonest_training_) {
+    s.on_adapters_updated.connect([this](const AdaptersUpdated& e) { poisoned_steps_ += !forward_legs_->wrong(e.session, e.step).empty(); });
   }
   if (loss_) loss_->connect(s);
   s.on_session_started.connect([this](const SessionStarted& e) {
@@ -331,7 +335,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       out["fine_tuning"]["device_seconds"]["client_backward"] = t.client_backward_s;
     }
     if (loss_) out["fine_tuning"]["loss"] = loss_->to_json();
-    if (wrong_forwards_) out["fine_tuning"]["poisoned_steps"] = poisoned_steps_;  // dishonest servers' wrong forward outputs
+    if (dishonest_training_) out["fine_tuning"]["poisoned_steps"] = poisoned_steps_;  // dishonest servers' wrong forward outputs
     if (ft->replicas > 1)  // data-parallel jobs: their averagings (seed 002, section 2.4.2, step 3)
       out["fine_tuning"]["sync"] = {{"replicas", ft->replicas},
                                     {"every", ft->sync_every},

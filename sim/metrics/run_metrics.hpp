@@ -116,8 +116,9 @@ class RunMetrics {
   std::vector<int> admitted_;                          ///< scratch
   std::vector<int> memory_waits_;                      ///< per client: sessions that waited for its memory
   std::vector<double> memory_wait_s_;                  ///< per client: their waits (s)
-  std::unique_ptr<WrongForwards> wrong_forwards_;  ///< fine-tuning with dishonest servers: the steps they poisoned
-  long poisoned_steps_ = 0;                         ///< training steps that ran on a wrong forward output
+  std::unique_ptr<ForwardLegs> forward_legs_;  ///< fine-tuning with dishonest servers or a compressed wire: each step's legs
+  bool dishonest_training_ = false;            ///< fine-tuning with dishonest servers
+  long poisoned_steps_ = 0;                    ///< training steps that ran on a wrong forward output
   std::unique_ptr<TrainingLoss> loss_;  ///< workload.fine_tuning.loss: the adapters' values, on a proxy
 };
 

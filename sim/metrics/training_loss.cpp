@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "sim/privacy/gaussian_mechanism.hpp"
 
@@ -21,7 +22,7 @@ double mean(const std::vector<double>& v) {
 
 }  // namespace
 
-TrainingLoss::TrainingLoss(const Scenario& sc, const WrongForwards* wrong) : sc_(sc), wrong_(wrong) {
+TrainingLoss::TrainingLoss(const Scenario& sc, const ForwardLegs* legs) : sc_(sc), legs_(legs) {
   const FineTuningSpec& ft = *sc.workload.fine_tuning;
   const LossProxySpec& l = *ft.loss;
   gpu::ProxyConfig cfg;
@@ -39,6 +40,8 @@ TrainingLoss::TrainingLoss(const Scenario& sc, const WrongForwards* wrong) : sc_
     cfg.clip_norm = c * std::sqrt(static_cast<double>(l.width) / sc.model.hidden);
     cfg.noise_sigma = gaussian_mechanism_sigma(p.epsilon, p.delta, clipped_sensitivity(c));
   }
+  // Seed 002, section 4: forward messages cross the wire quantized (backward ones never are).
+  if (sc.policy.compression.hidden_states) cfg.wire_block = sc.policy.compression.block_size;
   proxy_ = std::make_unique<gpu::FineTuningProxy>(sc.model, ft.adapter, ft.optimizer, cfg, sc.seed);
   eval_tokens_ = proxy_->batch(kHeldOutStream, 0, kHeldOutFactor * l.sequences);
   eval_teacher_ = proxy_->teacher(eval_tokens_);
@@ -78,9 +81,11 @@ void TrainingLoss::updated(const AdaptersUpdated& e) {
   // Under ZeRO the gradient waits in the adapters for the job's synchronization, which applies the mean.
   const std::uint64_t noise = (static_cast<std::uint64_t>(e.session) << 32) ^ static_cast<std::uint64_t>(e.step);  // split learning's noise
   // Dishonest servers' wrong forward outputs: the rest of the step runs on them (seed 002, section 6.1).
-  const std::vector<gpu::ActivationPerturbation> wrong = wrong_ ? wrong_->wrong(e.session, e.step) : std::vector<gpu::ActivationPerturbation>{};
+  const std::vector<gpu::ActivationPerturbation> wrong = legs_ ? legs_->wrong(e.session, e.step) : std::vector<gpu::ActivationPerturbation>{};
+  // Compression: the step's hidden states entered each leg, and the loss, through the quantizer.
+  const std::vector<int> wire = legs_ ? legs_->arrivals(e.session, e.step) : std::vector<int>{};
   const auto train = [&](Adapters& a) {
-    return zero() ? proxy_->gradient(a, tokens, teacher, noise, wrong) : proxy_->step(a, tokens, teacher, noise, wrong);
+    return zero() ? proxy_->gradient(a, tokens, teacher, noise, wrong, wire) : proxy_->step(a, tokens, teacher, noise, wrong, wire);
   };
   v.losses.push_back(train(v.actual));
   if (signals_) signals_->on_training_loss(TrainingLossMeasured{e.t, e.session, e.step, v.losses.back()});
@@ -242,12 +247,17 @@ nlohmann::json TrainingLoss::to_json() const {
   nlohmann::json by_step = nlohmann::json::array();
   for (std::size_t i = 0; i < by_step_sum.size(); ++i) by_step.push_back(by_step_sum[i] / by_step_n[i]);
   const double fin = mean(finals), intact = mean(intacts);
-  return {{"proxy",
-           {{"hidden", m.hidden}, {"heads", m.n_heads}, {"kv_heads", m.n_kv_heads}, {"ffn", m.ffn}, {"blocks", m.n_layers}, {"vocab", m.vocab},
-            {"sequences", c.sequences}, {"tokens", c.tokens}, {"learning_rate", c.learning_rate}}},
-          {"metric", proxy_->noisy() ? "KL(teacher || adapted proxy), nats per position, on held-out sequences released through "
-                                       "the client's differential-privacy noise, as served"
-                                     : "KL(teacher || adapted proxy), nats per position, on held-out sequences"},
+  nlohmann::json proxy = {{"hidden", m.hidden}, {"heads", m.n_heads}, {"kv_heads", m.n_kv_heads}, {"ffn", m.ffn}, {"blocks", m.n_layers},
+                          {"vocab", m.vocab}, {"sequences", c.sequences}, {"tokens", c.tokens}, {"learning_rate", c.learning_rate}};
+  std::string metric = proxy_->noisy() ? "KL(teacher || adapted proxy), nats per position, on held-out sequences released through "
+                                         "the client's differential-privacy noise, as served"
+                                       : "KL(teacher || adapted proxy), nats per position, on held-out sequences";
+  if (c.wire_block > 0) {
+    proxy["wire_block"] = c.wire_block;
+    metric += "; the training steps' forward messages crossed the wire's 8-bit quantizer, the held-out sequences do not";
+  }
+  return {{"proxy", proxy},
+          {"metric", metric},
           {"untrained", untrained()},
           {"first_step", mean(firsts)},
           {"final", fin},

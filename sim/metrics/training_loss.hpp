@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gpu/fine_tuning_proxy.hpp"
-#include "sim/metrics/wrong_forwards.hpp"
+#include "sim/metrics/forward_legs.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/swarm_events.hpp"
 
@@ -25,8 +25,9 @@ namespace swarmsim::sim {
 class TrainingLoss {
  public:
   /// The proxy of `sc` (workload.fine_tuning.loss must be set), seeded by the scenario's seed.
-  /// `wrong` (borrowed, may be null) says which steps trained on a dishonest server's wrong outputs.
-  explicit TrainingLoss(const Scenario& sc, const WrongForwards* wrong = nullptr);
+  /// `legs` (borrowed, may be null) says which steps trained on a dishonest server's wrong outputs,
+  /// and where each step's hidden states crossed the wire (under policy.compression).
+  explicit TrainingLoss(const Scenario& sc, const ForwardLegs* legs = nullptr);
   /// Follows the adapter events, and signals each step's loss on `signals`; call before the run.
   void connect(SimSignals& signals);
 
@@ -88,7 +89,7 @@ class TrainingLoss {
   std::map<int, SessionValues> sessions_;
   std::map<std::pair<int, int>, std::vector<int>> meetings_;  ///< (job, step) -> sessions averaged so far
   SimSignals* signals_ = nullptr;
-  const WrongForwards* wrong_ = nullptr;
+  const ForwardLegs* legs_ = nullptr;
   bool diverged_ = false;
   std::vector<RestoreEffect> restores_;
 };

@@ -163,3 +163,67 @@ TEST(FineTuningProxy, AWrongForwardOutputSitsAtItsMagnitudeAndTheLaterBlocksTrai
   EXPECT_EQ(p.step(honest, tokens, teacher), p.step(zero, tokens, teacher, 0, none));
   EXPECT_EQ(honest.blocks[3].tensors()[0].first->front(), zero.blocks[3].tensors()[0].first->front());
 }
+
+// Compression on the wire (seed 002, section 4): the hidden states entering a listed block go
+// through the served model's 8-bit quantizer; the later blocks train on the rounded values, and the
+// gradient passes the rounding unchanged (straight through).
+TEST(FineTuningProxy, TheWireRoundsTheHiddenStatesWhereTheyArriveAndTheGradientPassesStraightThrough) {
+  const AdapterSpec lora{AdapterKind::Lora, 4, kLoraQkv | kLoraO};
+  ProxyConfig wired;
+  wired.wire_block = 64;
+  FineTuningProxy plain(shallow_llama(), lora, Optimizer::Adam, ProxyConfig{}, 5), p(shallow_llama(), lora, Optimizer::Adam, wired, 5);
+  FineTuningProxy::Adapters ad = p.initial();
+  const std::vector<int> tokens = p.batch(0, 0);
+  const std::vector<double> teacher = p.teacher(tokens);
+  {
+    FineTuningProxy::Adapters a = p.initial(), b = p.initial();
+    plain.step(a, tokens, teacher);
+    p.step(b, tokens, teacher);
+    ad = a;  // B != 0 now, so every factor has a gradient
+  }
+  const std::vector<int> chain{0, 2, 4};  // legs [0, 2) and [2, 4), then the client's loss
+  const double exact = plain.loss(ad, tokens, teacher);
+  const double rounded = p.loss(ad, tokens, teacher, std::nullopt, {}, chain);
+  EXPECT_NE(rounded, exact);
+  EXPECT_LT(std::abs(rounded - exact), 0.05 * exact);  // 8 bits per value: a small change
+  EXPECT_EQ(p.loss(ad, tokens, teacher), exact);                               // no arrivals listed: nothing rounded
+  EXPECT_EQ(plain.loss(ad, tokens, teacher, std::nullopt, {}, chain), exact);  // no wire_block: exact messages
+  ProxyConfig per_value;
+  per_value.wire_block = 1;  // one scale per value: only FP32's rounding is left
+  FineTuningProxy fine(shallow_llama(), lora, Optimizer::Adam, per_value, 5);
+  EXPECT_NEAR(fine.loss(ad, tokens, teacher, std::nullopt, {}, chain), exact, 1e-6 * exact);
+
+  // After the last rounding (before block 2) the loss is smooth in blocks 2 and 3: their gradient
+  // is the finite difference of the rounded forward.
+  const std::vector<int> mid{2};
+  FineTuningProxy::Adapters g = ad;
+  const double loss = p.gradient(g, tokens, teacher, 0, {}, mid);
+  EXPECT_DOUBLE_EQ(loss, p.loss(ad, tokens, teacher, std::nullopt, {}, mid));
+  for (int block : {2, 3}) {
+    auto params = ad.blocks[static_cast<std::size_t>(block)].tensors();
+    auto grads = g.blocks[static_cast<std::size_t>(block)].tensors();
+    for (std::size_t t = 0; t < params.size(); ++t)
+      for (std::size_t i = 0; i < params[t].first->size(); i += 41) {
+        const double fd = swarmsim::test::central_difference(*params[t].first, i, [&] { return p.loss(ad, tokens, teacher, std::nullopt, {}, mid); });
+        EXPECT_NEAR((*grads[t].second)[i], fd, 1e-6 * std::max(1.0, std::abs(fd))) << "block " << block << ", tensor " << t << ", element " << i;
+      }
+  }
+  // Through every rounding, the gradient stays the exact one's direction (a rounding's true
+  // derivative is 0 almost everywhere: a zero or reversed gradient would fail here).
+  FineTuningProxy::Adapters ge = ad, gq = ad;
+  plain.gradient(ge, tokens, teacher);
+  p.gradient(gq, tokens, teacher, 0, {}, chain);
+  double dot = 0, ee = 0, qq = 0;
+  for (std::size_t b = 0; b < ad.blocks.size(); ++b) {
+    auto e = ge.blocks[b].tensors(), q = gq.blocks[b].tensors();
+    for (std::size_t t = 0; t < e.size(); ++t)
+      for (std::size_t i = 0; i < e[t].second->size(); ++i) {
+        dot += (*e[t].second)[i] * (*q[t].second)[i];
+        ee += (*e[t].second)[i] * (*e[t].second)[i];
+        qq += (*q[t].second)[i] * (*q[t].second)[i];
+      }
+  }
+  EXPECT_GT(dot / std::sqrt(ee * qq), 0.99);
+  EXPECT_NE(dot / std::sqrt(ee * qq), 1.0);
+  EXPECT_THROW(FineTuningProxy(shallow_llama(), lora, Optimizer::Adam, ProxyConfig{.wire_block = -1}, 5), std::invalid_argument);
+}
