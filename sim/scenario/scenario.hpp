@@ -369,6 +369,15 @@ struct ReplayEvent {
   double value = 0.0;    ///< SetBandwidth: bytes/s; SetLatency: seconds (one-way)
 };
 
+/// Failures drawn instead of listed (the scenario's `churn`): every server not named by a listed
+/// node_down or node_up alternates up and down periods, exponentially distributed, from its join
+/// on (sim/scenario/churn.hpp).
+struct ChurnSpec {
+  double mttr_s = 0.0;           ///< mean down period (s, positive): mean time to repair
+  double until_s = 0.0;          ///< no failure starts at or after this time (s, positive)
+  std::optional<double> mtbf_s;  ///< mean up period (s, positive) of every server; unset: from each node's uptime
+};
+
 struct OutputSpec {
   bool metrics = true;
   bool trace = true;
@@ -405,7 +414,8 @@ struct Scenario {
   WorkloadSpec workload;
   PolicySpec policy;
   OverheadSpec overheads;
-  std::vector<ReplayEvent> events;  ///< sorted by time (stable)
+  std::vector<ReplayEvent> events;  ///< sorted by time (stable); the listed ones, then those `churn` drew
+  std::optional<ChurnSpec> churn;   ///< failures drawn from the servers' availability (already in `events`)
   OutputSpec outputs;
   double time_limit_s = 86400.0;    ///< simulated time after which unfinished sessions fail
   Pricing pricing = Pricing::Auto;

@@ -24,6 +24,7 @@
 #include "sim/json_path.hpp"
 #include "sim/pricing.hpp"
 #include "sim/routing/swarm_view.hpp"
+#include "sim/scenario/churn.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/client_memory.hpp"
 #include "sim/swarm/training_step.hpp"
@@ -58,7 +59,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
   static const std::map<std::string, std::vector<std::string>> keys{
       {"scenario",
        {"$schema", "name", "description", "seed", "model", "nodes", "clients", "network", "workload", "policy",
-        "overheads", "events", "outputs", "simulation"}},
+        "overheads", "events", "churn", "outputs", "simulation"}},
       {"model", {"name", "weight_dtype", "reduce_width", "graph", "tree", "coded"}},
       {"coded",
        {"models", "parity", "method", "beta", "classes", "dim", "hidden", "noise", "separation", "pretrain_steps", "finetune_steps",
@@ -99,6 +100,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "round_trips", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
+      {"churn", {"mttr", "mtbf", "until"}},
       {"outputs", {"metrics", "trace", "events", "trace_max_events"}},
       {"simulation", {"time_limit", "pricing", "engine"}},
   };
@@ -1185,6 +1187,39 @@ void read_events(Reader& r, const json& root, Scenario& sc) {
   }
 }
 
+void read_churn(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "churn");
+  if (!v || !r.object(*v, "churn", "churn")) return;
+  ChurnSpec c;
+  c.mttr_s = r.quantity(*v, "mttr", "churn", Quantity::Duration, true, true).value_or(60.0);
+  c.until_s = r.quantity(*v, "until", "churn", Quantity::Duration, true, true).value_or(1.0);
+  c.mtbf_s = r.quantity(*v, "mtbf", "churn", Quantity::Duration, false, true);
+  sc.churn = c;
+}
+
+/// The failures `churn` draws, for every server no listed node_down or node_up names.
+void draw_churn(Reader& r, Scenario& sc) {
+  constexpr double kMaxEvents = 1e6;  // ~100 MB of events: far beyond any run worth watching
+  std::unordered_set<std::string> listed;
+  for (const ReplayEvent& e : sc.events)
+    if (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) listed.insert(e.node);
+  double expected = 0.0;
+  for (const NodeSpec& n : sc.nodes)
+    if (!listed.count(n.name)) expected += churn_expected_events(*sc.churn, n);
+  if (expected > kMaxEvents) {
+    char msg[320];
+    std::snprintf(msg, sizeof msg,
+                  "would draw about %.3g node_down/node_up events for %zu servers (at most %.0f); shorten \"until\", "
+                  "raise \"mtbf\" or the nodes' uptime",
+                  expected, sc.nodes.size(), kMaxEvents);
+    r.error("churn", msg);
+    return;
+  }
+  for (const NodeSpec& n : sc.nodes)
+    if (!listed.count(n.name))
+      for (ReplayEvent& e : churn_events(*sc.churn, n, sc.seed)) sc.events.push_back(std::move(e));
+}
+
 void read_outputs(Reader& r, const json& root, Scenario& sc) {
   const json* v = Reader::get(root, "outputs");
   if (!v || !r.object(*v, "outputs", "outputs")) return;
@@ -1560,6 +1595,7 @@ Scenario load_scenario_json(const json& doc, const std::string& file) {
   read_policy(r, doc, sc);
   read_overheads(r, doc, sc);
   read_events(r, doc, sc);
+  read_churn(r, doc, sc);
   read_outputs(r, doc, sc);
   read_simulation(r, doc, sc);
   if (sc.policy.compression.llm_int8_weights) {
@@ -1568,6 +1604,7 @@ Scenario load_scenario_json(const json& doc, const std::string& file) {
     sc.model.int8_outlier_fraction = sc.policy.compression.outlier_fraction;
   }
   if (r.ok()) check_swarm(r, sc);
+  if (r.ok() && sc.churn) draw_churn(r, sc);  // after the checks: the listed events name real servers
   if (!r.ok()) throw ScenarioError(std::move(r.diagnostics()));
   std::stable_sort(sc.events.begin(), sc.events.end(),
                    [](const ReplayEvent& a, const ReplayEvent& b) { return a.at_s < b.at_s; });

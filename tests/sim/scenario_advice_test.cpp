@@ -205,3 +205,15 @@ TEST(ScenarioAdvice, JobsThatAverageEveryStepHearOfZero) {
   EXPECT_TRUE(shipped({{"workload.fine_tuning.replicas", "4"}, {"workload.fine_tuning.sync_every", "5"}}).empty());
   EXPECT_TRUE(shipped({{"workload.fine_tuning.replicas", "2"}}).empty());  // the same bytes at two
 }
+
+// churn without mtbf draws from the nodes' uptime: a swarm that declares uptime 1 everywhere never fails.
+TEST(ScenarioAdvice, ChurnOnASwarmThatNeverFailsSaysSo) {
+  const std::string two = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json";
+  const auto churn = parse_override(R"(churn={"mttr": "1min", "until": "1h"})");
+  const auto advice = scenario_advisories(load_scenario_file(two, {churn}));
+  ASSERT_EQ(advice.size(), 1u);
+  EXPECT_EQ(advice[0].path, "churn");
+  EXPECT_NE(advice[0].message.find("every server declares uptime 1"), std::string::npos);
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(two, {churn, parse_override("nodes[0].uptime=0.9")})).empty());
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h", "mtbf": "1h"})")})).empty());
+}

@@ -1,0 +1,54 @@
+#include "sim/scenario/churn.hpp"
+
+#include <cmath>
+
+#include "sim/rng.hpp"
+
+namespace swarmsim::sim {
+namespace {
+
+/// FNV-1a of a name: the node's stream, whatever its position in the scenario.
+std::uint64_t name_hash(const std::string& name) {
+  std::uint64_t h = 0xCBF29CE484222325ULL;
+  for (const char c : name) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001B3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+double churn_mtbf_s(const ChurnSpec& churn, double uptime) {
+  if (churn.mtbf_s) return *churn.mtbf_s;
+  if (uptime >= 1.0) return std::numeric_limits<double>::infinity();
+  // Alternating renewal: the long-run fraction up is MTBF / (MTBF + MTTR) = uptime.
+  return churn.mttr_s * uptime / (1.0 - uptime);
+}
+
+std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed, std::size_t max_events) {
+  std::vector<ReplayEvent> out;
+  const double mtbf = churn_mtbf_s(churn, node.uptime);
+  if (!std::isfinite(mtbf)) return out;
+  Rng rng = Rng(seed ^ 0xC4B2E000ULL).split(name_hash(node.name));
+  double t = node.join_at_s;
+  while (out.size() + 2 <= max_events) {
+    t += mtbf > 0 ? rng.exponential(1.0 / mtbf) : 0.0;
+    if (t >= churn.until_s) break;
+    out.push_back(ReplayEvent{t, EventAction::NodeDown, node.name, "", LinkDirection::Both, 0.0});
+    if (mtbf <= 0) break;  // uptime 0: down for good
+    t += rng.exponential(1.0 / churn.mttr_s);
+    out.push_back(ReplayEvent{t, EventAction::NodeUp, node.name, "", LinkDirection::Both, 0.0});
+  }
+  return out;
+}
+
+double churn_expected_events(const ChurnSpec& churn, const NodeSpec& node) {
+  const double mtbf = churn_mtbf_s(churn, node.uptime);
+  if (!std::isfinite(mtbf)) return 0.0;
+  if (mtbf <= 0) return node.join_at_s < churn.until_s ? 1.0 : 0.0;
+  const double span = std::max(0.0, churn.until_s - node.join_at_s);
+  return 2.0 * span / (mtbf + churn.mttr_s);
+}
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,33 @@
+#pragma once
+// Churn drawn instead of listed: a swarm of volunteers' GPUs loses and regains servers all the time,
+// and a scenario of a thousand servers cannot list every failure by hand. Each server alternates
+// up and down periods (an alternating renewal process): up for an exponential time of mean MTBF,
+// down for one of mean MTTR. Its long-run fraction of time up is MTBF / (MTBF + MTTR), so deriving
+// MTBF = MTTR u / (1 - u) from the node's declared `uptime` u makes the swarm behave as its nodes
+// declare, which eq. 18's reliability term reads (seed 002). Pure: no SimGrid.
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "sim/scenario/scenario.hpp"
+
+namespace swarmsim::sim {
+
+/// Mean up period (s) of a server of declared `uptime` under `churn`: churn.mtbf_s when set, else
+/// mttr x uptime / (1 - uptime); infinity (never fails) for uptime 1, 0 (never up) for uptime 0.
+double churn_mtbf_s(const ChurnSpec& churn, double uptime);
+
+/// The node_down and node_up events `churn` draws for `node`, host `node_index` of a scenario
+/// seeded `seed`: from the node's join_at, an up period, a node_down, a down period, a node_up,
+/// and so on while the failures start before churn.until_s (the last node_up may come after
+/// it). The draws come from the seed and the node's name, so adding or reordering other nodes
+/// leaves a node's failures as they were. At most `max_events` events (the rest are dropped:
+/// check churn_event_count first).
+std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed,
+                                      std::size_t max_events = std::numeric_limits<std::size_t>::max());
+
+/// Expected number of events churn_events draws for `node` (two per failure).
+double churn_expected_events(const ChurnSpec& churn, const NodeSpec& node);
+
+}  // namespace swarmsim::sim

@@ -1,0 +1,125 @@
+// Churn drawn from the servers' availability (sim/scenario/churn.hpp, the scenario's `churn`):
+// alternating up and down periods whose long-run share up is the node's declared uptime, drawn
+// per node name so a node's failures do not move when others are added, and the loader's errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "sim/scenario/churn.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "tests/sim/scenario_diagnostics.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+NodeSpec node(const std::string& name, double uptime, double join_at = 0.0) {
+  NodeSpec n;
+  n.name = name;
+  n.uptime = uptime;
+  n.join_at_s = join_at;
+  return n;
+}
+
+/// Share of [from, until) the node is up, from its alternating events.
+double share_up(const std::vector<ReplayEvent>& ev, double from, double until) {
+  double down = 0.0;
+  for (std::size_t i = 0; i < ev.size(); i += 2) {
+    const double end = i + 1 < ev.size() ? std::min(ev[i + 1].at_s, until) : until;
+    down += std::max(0.0, end - ev[i].at_s);
+  }
+  return 1.0 - down / (until - from);
+}
+
+}  // namespace
+
+TEST(Churn, ANodeAlternatesDownAndUpFromItsJoinUntilTheEnd) {
+  const ChurnSpec c{60.0, 3600.0, std::nullopt};
+  const std::vector<ReplayEvent> ev = churn_events(c, node("gpu-7", 0.9, 100.0), 42);
+  ASSERT_GE(ev.size(), 4u);
+  double last = 100.0;
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    EXPECT_EQ(ev[i].action, i % 2 == 0 ? EventAction::NodeDown : EventAction::NodeUp) << i;
+    EXPECT_EQ(ev[i].node, "gpu-7");
+    EXPECT_GT(ev[i].at_s, last) << i;  // after its join, each after the one before
+    last = ev[i].at_s;
+    if (i % 2 == 0) {
+      EXPECT_LT(ev[i].at_s, 3600.0) << i;  // failures start before `until`
+    }
+  }
+  EXPECT_EQ(ev.size() % 2, 0u);  // a node down at `until` still comes back
+  EXPECT_EQ(churn_events(c, node("gpu-7", 0.9, 100.0), 42).size(), ev.size());  // the same draws
+  EXPECT_NE(churn_events(c, node("gpu-7", 0.9, 100.0), 43)[0].at_s, ev[0].at_s);  // another seed
+  EXPECT_NE(churn_events(c, node("gpu-8", 0.9, 100.0), 42)[0].at_s, ev[0].at_s);  // another node
+}
+
+// Alternating renewal: over a long span the share up is MTBF / (MTBF + MTTR) = the declared uptime,
+// and the down periods last MTTR on average.
+TEST(Churn, TheLongRunShareUpIsTheDeclaredUptimeAndDownPeriodsLastTheMttr) {
+  const ChurnSpec c{120.0, 4e6, std::nullopt};
+  for (const double u : {0.5, 0.9, 0.98}) {
+    const std::vector<ReplayEvent> ev = churn_events(c, node("n", u), 7);
+    EXPECT_NEAR(share_up(ev, 0.0, 4e6), u, 0.01 * u) << u;
+    // Four standard deviations: the mean of n exponential periods, and the count of n renewal cycles.
+    const double n = static_cast<double>(ev.size() / 2), expected = churn_expected_events(c, node("n", u));
+    double down = 0.0;
+    for (std::size_t i = 0; i + 1 < ev.size(); i += 2) down += ev[i + 1].at_s - ev[i].at_s;
+    EXPECT_NEAR(down / n, 120.0, 4.0 * 120.0 / std::sqrt(n)) << u;
+    EXPECT_NEAR(static_cast<double>(ev.size()), expected, 2.0 * 4.0 * std::sqrt(expected / 2.0)) << u;
+  }
+  EXPECT_DOUBLE_EQ(churn_mtbf_s(c, 0.9), 120.0 * 0.9 / 0.1);
+  EXPECT_TRUE(churn_events(c, node("n", 1.0), 7).empty());  // uptime 1: never down
+  const std::vector<ReplayEvent> gone = churn_events(c, node("n", 0.0, 5.0), 7);
+  ASSERT_EQ(gone.size(), 1u);  // uptime 0: down from its join, for good
+  EXPECT_EQ(gone[0].action, EventAction::NodeDown);
+  EXPECT_EQ(gone[0].at_s, 5.0);
+  // A set MTBF applies to every node, whatever its uptime.
+  const ChurnSpec fixed{120.0, 4e6, 1080.0};
+  EXPECT_NEAR(share_up(churn_events(fixed, node("n", 1.0), 7), 0.0, 4e6), 0.9, 0.01);
+}
+
+TEST(ChurnScenario, DrawsFailuresForTheServersNoListedEventNames) {
+  // two_node has one server; the Table 2 swarm has six, l4-0 failing by a listed event.
+  const std::string file = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/table2/llama3-8b-1gbps-rtt5ms.json";
+  const std::vector<Override> churn{parse_override(R"(churn={"mttr": "30s", "mtbf": "5min", "until": "2h"})"),
+                                    parse_override(R"(events=[{"at": "40s", "action": "node_down", "node": "l4-0"}])")};
+  const Scenario sc = load_scenario_file(file, churn);
+  ASSERT_TRUE(sc.churn.has_value());
+  EXPECT_EQ(sc.churn->mttr_s, 30.0);
+  EXPECT_EQ(sc.churn->until_s, 7200.0);
+  int l4_0 = 0, others = 0;
+  for (std::size_t i = 0; i < sc.events.size(); ++i) {
+    if (i > 0) {
+      EXPECT_LE(sc.events[i - 1].at_s, sc.events[i].at_s);  // in time order
+    }
+    (sc.events[i].node == "l4-0" ? l4_0 : others) += 1;
+  }
+  EXPECT_EQ(l4_0, 1);     // only its listed failure
+  EXPECT_GT(others, 50);  // five servers x 2 h / 5.5 min, two events each: about 130
+  for (const NodeSpec& n : sc.nodes) {  // the others' failures are their own draws, whatever the other nodes
+    if (n.name == "l4-0") continue;
+    std::vector<double> drawn, in_scenario;
+    for (const ReplayEvent& e : churn_events(*sc.churn, n, sc.seed)) drawn.push_back(e.at_s);
+    for (const ReplayEvent& e : sc.events)
+      if (e.node == n.name) in_scenario.push_back(e.at_s);
+    EXPECT_EQ(in_scenario, drawn) << n.name;
+  }
+}
+
+TEST(ChurnScenario, RefusesBadValuesWithThePathAndTooManyEventsWithTheReason) {
+  using swarmsim::test::has_error;
+  using swarmsim::test::scenario_errors;
+  const std::string two = "sanity/two_node.json";
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(churn={"until": "1h"})")}), "churn.mttr: missing"));
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(churn={"mttr": "1min"})")}), "churn.until: missing"));
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(churn={"mttr": "0s", "until": "1h"})")}), "churn.mttr"));
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h", "mtbf": "-5s"})")}), "churn.mtbf"));
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h", "mbtf": "5m"})")}),
+                        "churn.mbtf: unknown key"));
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(churn=[])")}), "churn: expected"));
+  const auto errs = scenario_errors(two, {parse_override(R"(churn={"mttr": "1ms", "mtbf": "1ms", "until": "1000d"})")});
+  EXPECT_TRUE(has_error(errs, "churn: would draw about 8.64e+10 node_down/node_up events for 1 servers (at most 1000000)")) << errs.front();
+  EXPECT_TRUE(scenario_errors(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h"})")}).empty());  // uptime 1: valid, no failure
+}
