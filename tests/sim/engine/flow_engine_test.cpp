@@ -473,6 +473,20 @@ TEST(FlowEngine, AgreesWithSimGridWithTheDhtUnderChurn) {
   }
 }
 
+// Drawn churn (the scenario's `churn`) is a list of failures like a listed one: both engines replay
+// it, and a router blind to reliability pays recoveries on the volunteers that eq. 18 avoids.
+TEST(FlowEngine, AgreesWithSimGridOnDrawnChurn) {
+  const auto [simgrid, flowed] = both_engines(shipped("churn/volunteer-swarm.json", {parse_override("policy.router=shortest_path")}));
+  EXPECT_EQ(flowed["sessions"]["completed"], simgrid["sessions"]["completed"]);
+  EXPECT_NEAR(tokens_per_s(flowed) / tokens_per_s(simgrid), 1.0, 0.05);
+  const double recoveries = simgrid["resilience"]["recoveries"].get<double>();
+  EXPECT_GT(recoveries, 10);
+  EXPECT_NEAR(flowed["resilience"]["recoveries"].get<double>() / recoveries, 1.0, 0.2);
+  const auto [eq18, eq18_flow] = both_engines(shipped("churn/volunteer-swarm.json"));
+  EXPECT_EQ(eq18["resilience"]["recoveries"], 0);
+  EXPECT_EQ(eq18_flow["resilience"]["recoveries"], 0);
+}
+
 // Graph models run as pipelines (a partitioned, placed graph; stages wait for all their inputs,
 // the client keeps max_in_flight requests in the pipeline): the same metrics on both engines,
 // also with bandwidth and latency changes on either network model.
