@@ -38,6 +38,12 @@ int validate(const ValidateArgs& args) {
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s (%d blocks), %d sessions, router %s\n", file.c_str(),
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
                     sc.workload.sessions, sim::to_string(sc.policy.router));
+      if (sc.churn) {
+        long downs = 0;
+        for (const sim::ReplayEvent& e : sc.events) downs += e.action == sim::EventAction::NodeDown;
+        std::printf("%s: churn: %ld node_down events in all, listed and drawn (failures until %s, mean repair %s)\n", file.c_str(), downs,
+                    sim::format_duration(sc.churn->until_s).c_str(), sim::format_duration(sc.churn->mttr_s).c_str());
+      }
       for (const sim::Advisory& a : sim::scenario_advisories(sc))
         std::printf("%s: advice: %s: %s\n", file.c_str(), a.path.c_str(), a.message.c_str());
     } catch (const sim::ScenarioError& e) {
