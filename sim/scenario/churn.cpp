@@ -1,8 +1,10 @@
 #include "sim/scenario/churn.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "sim/rng.hpp"
+#include "topology/geo.hpp"
 
 namespace swarmsim::sim {
 namespace {
@@ -39,6 +41,41 @@ std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& no
     if (mtbf <= 0) break;  // uptime 0: down for good
     t += rng.exponential(1.0 / churn.mttr_s);
     out.push_back(ReplayEvent{t, EventAction::NodeUp, node.name, "", LinkDirection::Both, 0.0});
+  }
+  return out;
+}
+
+std::vector<RegionalOutage> regional_outages(const ChurnSpec& churn, const std::vector<NodeSpec>& nodes, std::uint64_t seed) {
+  std::vector<RegionalOutage> out;
+  if (!churn.regional || nodes.empty()) return out;
+  const ChurnSpec::Regional& r = *churn.regional;
+  Rng rng = Rng(seed ^ 0x0C7A6E00ULL).split(0x8E610A1ULL);
+  double t = 0.0;
+  while (true) {
+    t += rng.exponential(1.0 / r.every_s);
+    if (t >= churn.until_s) break;
+    RegionalOutage o;
+    o.start_s = t;
+    o.centre = static_cast<int>(rng.below(nodes.size()));
+    o.end_s = t + rng.exponential(1.0 / r.lasts_s);  // the region's power or network comes back at once
+    const topology::GeoPoint centre = *nodes[static_cast<std::size_t>(o.centre)].location;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].join_at_s <= t && topology::great_circle_km(centre, *nodes[i].location) <= r.radius_km)
+        o.servers.push_back(static_cast<int>(i));
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::vector<ReplayEvent> down_periods_as_events(std::vector<std::pair<double, double>> periods, const std::string& node) {
+  std::sort(periods.begin(), periods.end());
+  std::vector<ReplayEvent> out;
+  for (std::size_t i = 0; i < periods.size();) {
+    const double start = periods[i].first;
+    double end = periods[i].second;
+    for (++i; i < periods.size() && periods[i].first <= end; ++i) end = std::max(end, periods[i].second);
+    out.push_back(ReplayEvent{start, EventAction::NodeDown, node, "", LinkDirection::Both, 0.0});
+    if (std::isfinite(end)) out.push_back(ReplayEvent{end, EventAction::NodeUp, node, "", LinkDirection::Both, 0.0});
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/scenario/scenario.hpp"
@@ -26,6 +27,22 @@ double churn_mtbf_s(const ChurnSpec& churn, double uptime);
 /// check churn_event_count first).
 std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed,
                                       std::size_t max_events = std::numeric_limits<std::size_t>::max());
+
+/// A regional outage: servers down together over [start_s, end_s).
+struct RegionalOutage {
+  double start_s = 0.0, end_s = 0.0;
+  int centre = 0;              ///< index into the scenario's nodes of the server it is centred on
+  std::vector<int> servers;    ///< indices into the scenario's nodes of the servers it takes down, ascending
+};
+
+/// The outages churn.regional draws over `nodes` (every one located) for a scenario seeded `seed`,
+/// in time order; empty without churn.regional. A server that has not joined when an outage
+/// starts is spared by it. The centres are drawn among `nodes`, so the draws depend on the list.
+std::vector<RegionalOutage> regional_outages(const ChurnSpec& churn, const std::vector<NodeSpec>& nodes, std::uint64_t seed);
+
+/// The union of down periods [start, end) as alternating node_down and node_up events for `node`,
+/// in time order: overlapping or touching periods make one.
+std::vector<ReplayEvent> down_periods_as_events(std::vector<std::pair<double, double>> periods, const std::string& node);
 
 /// Expected number of events churn_events draws for `node` (two per failure).
 double churn_expected_events(const ChurnSpec& churn, const NodeSpec& node);

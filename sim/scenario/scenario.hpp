@@ -376,6 +376,15 @@ struct ChurnSpec {
   double mttr_s = 0.0;           ///< mean down period (s, positive): mean time to repair
   double until_s = 0.0;          ///< no failure starts at or after this time (s, positive)
   std::optional<double> mtbf_s;  ///< mean up period (s, positive) of every server; unset: from each node's uptime
+  /// Outages that take a whole region down at once (a power cut, an ISP's failure): they start at
+  /// exponential intervals of mean `every_s`, centred on a server drawn at random, take down every
+  /// server within `radius_km` of it, and end together after an exponential time of mean `lasts_s`.
+  struct Regional {
+    double every_s = 0.0;    ///< mean time between outages anywhere (s, positive)
+    double lasts_s = 0.0;    ///< mean length of an outage (s, positive)
+    double radius_km = 0.0;  ///< great-circle distance from the centre within which servers go down (km, not negative)
+  };
+  std::optional<Regional> regional;
 };
 
 struct OutputSpec {

@@ -174,7 +174,7 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
       advice.push_back({"model.coded.cancel", "without a coded model (parity 0) a request completes only once every member has answered "
                                               "it, so no member still holds it and no cancel is ever sent."});
   }
-  if (sc.churn && !sc.churn->mtbf_s &&
+  if (sc.churn && !sc.churn->mtbf_s && !sc.churn->regional &&
       std::all_of(sc.nodes.begin(), sc.nodes.end(), [](const NodeSpec& n) { return n.uptime >= 1.0; }))
     advice.push_back({"churn", "draws no failure: without \"mtbf\" each server's up periods come from its uptime, and every "
                                "server declares uptime 1 (never down); lower some nodes' \"uptime\" or set churn.mtbf."});

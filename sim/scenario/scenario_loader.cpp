@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <cctype>
@@ -100,7 +102,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "round_trips", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
-      {"churn", {"mttr", "mtbf", "until"}},
+      {"churn", {"mttr", "mtbf", "until", "regional"}},
+      {"regional", {"every", "lasts", "radius"}},
       {"outputs", {"metrics", "trace", "events", "trace_max_events"}},
       {"simulation", {"time_limit", "pricing", "engine"}},
   };
@@ -1194,30 +1197,62 @@ void read_churn(Reader& r, const json& root, Scenario& sc) {
   c.mttr_s = r.quantity(*v, "mttr", "churn", Quantity::Duration, true, true).value_or(60.0);
   c.until_s = r.quantity(*v, "until", "churn", Quantity::Duration, true, true).value_or(1.0);
   c.mtbf_s = r.quantity(*v, "mtbf", "churn", Quantity::Duration, false, true);
+  if (const json* g = Reader::get(*v, "regional"); g && r.object(*g, "churn.regional", "regional")) {
+    ChurnSpec::Regional reg;
+    reg.every_s = r.quantity(*g, "every", "churn.regional", Quantity::Duration, true, true).value_or(3600.0);
+    reg.lasts_s = r.quantity(*g, "lasts", "churn.regional", Quantity::Duration, true, true).value_or(60.0);
+    reg.radius_km = r.quantity(*g, "radius", "churn.regional", Quantity::Distance, true, false).value_or(0.0);
+    c.regional = reg;
+  }
   sc.churn = c;
 }
 
 /// The failures `churn` draws, for every server no listed node_down or node_up names.
 void draw_churn(Reader& r, Scenario& sc) {
   constexpr double kMaxEvents = 1e6;  // ~100 MB of events: far beyond any run worth watching
+  const ChurnSpec& churn = *sc.churn;
+  const auto too_many = [&](double n, const char* what) {
+    char msg[360];
+    std::snprintf(msg, sizeof msg, "would draw about %.3g %s for %zu servers (at most %.0f); shorten \"until\", %s", n, what,
+                  sc.nodes.size(), kMaxEvents,
+                  churn.regional && std::string_view(what) == "regional outages" ? "or space the outages (\"regional.every\")"
+                                                                                  : "raise \"mtbf\" or the nodes' uptime");
+    r.error("churn", msg);
+  };
   std::unordered_set<std::string> listed;
   for (const ReplayEvent& e : sc.events)
     if (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) listed.insert(e.node);
   double expected = 0.0;
   for (const NodeSpec& n : sc.nodes)
-    if (!listed.count(n.name)) expected += churn_expected_events(*sc.churn, n);
-  if (expected > kMaxEvents) {
-    char msg[320];
-    std::snprintf(msg, sizeof msg,
-                  "would draw about %.3g node_down/node_up events for %zu servers (at most %.0f); shorten \"until\", "
-                  "raise \"mtbf\" or the nodes' uptime",
-                  expected, sc.nodes.size(), kMaxEvents);
-    r.error("churn", msg);
-    return;
+    if (!listed.count(n.name)) expected += churn_expected_events(churn, n);
+  if (expected > kMaxEvents) return too_many(expected, "node_down/node_up events");
+  // Regional outages: every server located, and their number bounded before they are drawn.
+  std::vector<std::vector<std::pair<double, double>>> regional(sc.nodes.size());
+  if (churn.regional) {
+    if (churn.until_s / churn.regional->every_s > kMaxEvents) return too_many(churn.until_s / churn.regional->every_s, "regional outages");
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (!sc.nodes[i].location) {
+        r.error("churn.regional", "needs every server's location to know which ones an outage takes down; " + r.node_path[i] +
+                                      " has none (give nodes a \"location\", as \"network.latency\": \"geo\" does)");
+        return;
+      }
+    double downs = 0.0;
+    for (const RegionalOutage& o : regional_outages(churn, sc.nodes, sc.seed)) {
+      downs += static_cast<double>(o.servers.size());
+      for (const int i : o.servers) regional[static_cast<std::size_t>(i)].emplace_back(o.start_s, o.end_s);
+    }
+    if (expected + 2.0 * downs > kMaxEvents) return too_many(expected + 2.0 * downs, "node_down/node_up events");
   }
-  for (const NodeSpec& n : sc.nodes)
-    if (!listed.count(n.name))
-      for (ReplayEvent& e : churn_events(*sc.churn, n, sc.seed)) sc.events.push_back(std::move(e));
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+    const NodeSpec& n = sc.nodes[i];
+    if (listed.count(n.name)) continue;
+    // The node's own down periods and its regions' outages; where they overlap it is down once.
+    std::vector<std::pair<double, double>> down = std::move(regional[i]);
+    const std::vector<ReplayEvent> own = churn_events(churn, n, sc.seed);
+    for (std::size_t k = 0; k < own.size(); k += 2)
+      down.emplace_back(own[k].at_s, k + 1 < own.size() ? own[k + 1].at_s : std::numeric_limits<double>::infinity());
+    for (ReplayEvent& e : down_periods_as_events(std::move(down), n.name)) sc.events.push_back(std::move(e));
+  }
 }
 
 void read_outputs(Reader& r, const json& root, Scenario& sc) {

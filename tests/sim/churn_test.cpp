@@ -36,7 +36,7 @@ double share_up(const std::vector<ReplayEvent>& ev, double from, double until) {
 }  // namespace
 
 TEST(Churn, ANodeAlternatesDownAndUpFromItsJoinUntilTheEnd) {
-  const ChurnSpec c{60.0, 3600.0, std::nullopt};
+  const ChurnSpec c{60.0, 3600.0, std::nullopt, std::nullopt};
   const std::vector<ReplayEvent> ev = churn_events(c, node("gpu-7", 0.9, 100.0), 42);
   ASSERT_GE(ev.size(), 4u);
   double last = 100.0;
@@ -58,7 +58,7 @@ TEST(Churn, ANodeAlternatesDownAndUpFromItsJoinUntilTheEnd) {
 // Alternating renewal: over a long span the share up is MTBF / (MTBF + MTTR) = the declared uptime,
 // and the down periods last MTTR on average.
 TEST(Churn, TheLongRunShareUpIsTheDeclaredUptimeAndDownPeriodsLastTheMttr) {
-  const ChurnSpec c{120.0, 4e6, std::nullopt};
+  const ChurnSpec c{120.0, 4e6, std::nullopt, std::nullopt};
   for (const double u : {0.5, 0.9, 0.98}) {
     const std::vector<ReplayEvent> ev = churn_events(c, node("n", u), 7);
     EXPECT_NEAR(share_up(ev, 0.0, 4e6), u, 0.01 * u) << u;
@@ -76,7 +76,7 @@ TEST(Churn, TheLongRunShareUpIsTheDeclaredUptimeAndDownPeriodsLastTheMttr) {
   EXPECT_EQ(gone[0].action, EventAction::NodeDown);
   EXPECT_EQ(gone[0].at_s, 5.0);
   // A set MTBF applies to every node, whatever its uptime.
-  const ChurnSpec fixed{120.0, 4e6, 1080.0};
+  const ChurnSpec fixed{120.0, 4e6, 1080.0, std::nullopt};
   EXPECT_NEAR(share_up(churn_events(fixed, node("n", 1.0), 7), 0.0, 4e6), 0.9, 0.01);
 }
 
@@ -122,4 +122,104 @@ TEST(ChurnScenario, RefusesBadValuesWithThePathAndTooManyEventsWithTheReason) {
   const auto errs = scenario_errors(two, {parse_override(R"(churn={"mttr": "1ms", "mtbf": "1ms", "until": "1000d"})")});
   EXPECT_TRUE(has_error(errs, "churn: would draw about 8.64e+10 node_down/node_up events for 1 servers (at most 1000000)")) << errs.front();
   EXPECT_TRUE(scenario_errors(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h"})")}).empty());  // uptime 1: valid, no failure
+}
+
+// Overlapping down periods (a server's own failure and its region's outage) make one.
+TEST(Churn, DownPeriodsThatOverlapOrTouchAreOneFailure) {
+  const std::vector<ReplayEvent> ev =
+      down_periods_as_events({{20.0, std::numeric_limits<double>::infinity()}, {8.0, 12.0}, {5.0, 10.0}, {12.0, 15.0}, {16.0, 17.0}}, "n");
+  ASSERT_EQ(ev.size(), 5u);
+  const std::vector<std::pair<EventAction, double>> expected{
+      {EventAction::NodeDown, 5.0}, {EventAction::NodeUp, 15.0}, {EventAction::NodeDown, 16.0}, {EventAction::NodeUp, 17.0}, {EventAction::NodeDown, 20.0}};
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    EXPECT_EQ(ev[i].action, expected[i].first) << i;
+    EXPECT_EQ(ev[i].at_s, expected[i].second) << i;
+    EXPECT_EQ(ev[i].node, "n");
+  }
+}
+
+// A regional outage takes down together every joined server within its radius of a server drawn
+// as its centre, and no other.
+TEST(Churn, ARegionalOutageTakesDownTheJoinedServersWithinItsRadiusTogether) {
+  ChurnSpec c{60.0, 36000.0, std::nullopt, ChurnSpec::Regional{600.0, 120.0, 100.0}};
+  std::vector<NodeSpec> nodes{node("paris-0", 1.0), node("paris-1", 1.0), node("versailles", 1.0), node("berlin", 1.0), node("late", 1.0, 18000.0)};
+  const swarmsim::topology::GeoPoint paris{48.8566, 2.3522}, versailles{48.8049, 2.1204}, berlin{52.52, 13.405};
+  nodes[0].location = nodes[1].location = nodes[4].location = paris;
+  nodes[2].location = versailles;  // 18 km from Paris
+  nodes[3].location = berlin;      // 880 km
+  const std::vector<RegionalOutage> outages = regional_outages(c, nodes, 3);
+  EXPECT_NEAR(static_cast<double>(outages.size()), 36000.0 / 600.0, 4.0 * std::sqrt(60.0));  // a Poisson count of mean 60
+  int berlin_centred = 0, late_spared = 0, late_hit = 0;
+  double last = 0.0;
+  for (const RegionalOutage& o : outages) {
+    EXPECT_GT(o.start_s, last);
+    EXPECT_LT(o.start_s, 36000.0);
+    EXPECT_GT(o.end_s, o.start_s);
+    last = o.start_s;
+    if (o.centre == 3) {
+      ++berlin_centred;
+      EXPECT_EQ(o.servers, (std::vector<int>{3}));
+    } else if (o.start_s < 18000.0) {
+      EXPECT_EQ(o.servers, (std::vector<int>{0, 1, 2}));  // "late" has not joined yet
+      ++late_spared;
+    } else {
+      EXPECT_EQ(o.servers, (std::vector<int>{0, 1, 2, 4}));
+      ++late_hit;
+    }
+  }
+  EXPECT_GT(berlin_centred, 0);
+  EXPECT_GT(late_spared, 0);
+  EXPECT_GT(late_hit, 0);
+  EXPECT_TRUE(regional_outages(ChurnSpec{60.0, 36000.0, std::nullopt, std::nullopt}, nodes, 3).empty());
+}
+
+TEST(ChurnScenario, RegionalOutagesJoinEachServersOwnFailuresAsOneAlternatingList) {
+  const std::string file = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/churn/volunteer-swarm.json";
+  // The volunteers in Frankfurt and the L4s 4 km away: an outage of radius 10 km takes all 16.
+  const Scenario sc = load_scenario_file(file, {parse_override(R"(churn.regional={"every": "2min", "lasts": "20s", "radius": "10km"})")});
+  const std::vector<RegionalOutage> outages = regional_outages(*sc.churn, sc.nodes, sc.seed);
+  ASSERT_GT(outages.size(), 2u);
+  for (const NodeSpec& n : sc.nodes) {
+    bool down = false;
+    for (const ReplayEvent& e : sc.events) {
+      if (e.node != n.name) continue;
+      EXPECT_EQ(e.action, down ? EventAction::NodeUp : EventAction::NodeDown) << n.name << " at " << e.at_s;
+      down = !down;
+    }
+    // Every outage finds the server down: from it or from its own failure.
+    for (const RegionalOutage& o : outages) {
+      bool was_down = false;  // after its last event at or before the outage's start
+      for (const ReplayEvent& e : sc.events)
+        if (e.node == n.name && e.at_s <= o.start_s) was_down = e.action == EventAction::NodeDown;
+      EXPECT_TRUE(was_down) << n.name << " up during the outage at " << o.start_s;
+    }
+  }
+  using swarmsim::test::has_error;
+  using swarmsim::test::scenario_errors;
+  EXPECT_TRUE(has_error(scenario_errors("churn/volunteer-swarm.json", {parse_override(R"(churn.regional={"every": "2min", "lasts": "20s"})")}),
+                        "churn.regional.radius: missing"));
+  EXPECT_TRUE(has_error(scenario_errors("churn/volunteer-swarm.json", {parse_override(R"(churn.regional={"every": "2min", "lasts": "20s", "radius": "-3km"})")}),
+                        "churn.regional.radius"));
+  EXPECT_TRUE(has_error(scenario_errors("churn/volunteer-swarm.json", {parse_override(R"(churn.regional={"every": "1us", "lasts": "20s", "radius": "3km"})")}),
+                        "churn: would draw about 6e+08 regional outages"));
+}
+
+// Which servers an outage takes down comes from where they are: a swarm known only by its RTT
+// matrix cannot have regional outages.
+TEST(ChurnScenario, RegionalOutagesNeedTheServersLocations) {
+  const std::string text = R"({
+    "name": "matrix", "model": {"name": "Llama-3-8B"},
+    "nodes": [{"name": "s", "gpu": "L4", "uplink": "1Gbps", "downlink": "1Gbps", "blocks": {"start": 0, "end": 32}}],
+    "clients": [{"name": "c", "device": "cpu-generic", "uplink": "1Gbps", "downlink": "1Gbps"}],
+    "network": {"latency": "matrix", "rtt_matrix": {"hosts": ["s", "c"], "rtt": [["0ms", "10ms"], ["10ms", "0ms"]]}},
+    "workload": {"sessions": 1, "prompt_tokens": 8, "new_tokens": 8},
+    "churn": {"mttr": "1min", "until": "1h", "regional": {"every": "10min", "lasts": "1min", "radius": "50km"}}})";
+  try {
+    load_scenario_text(text, "matrix.json");
+    FAIL() << "loaded";
+  } catch (const ScenarioError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u);
+    EXPECT_EQ(e.diagnostics()[0].path, "churn.regional");
+    EXPECT_NE(e.diagnostics()[0].message.find("nodes[0] has none"), std::string::npos) << e.diagnostics()[0].message;
+  }
 }
