@@ -4,7 +4,9 @@
 // up and down periods (an alternating renewal process): up for an exponential time of mean MTBF,
 // down for one of mean MTTR. Its long-run fraction of time up is MTBF / (MTBF + MTTR), so deriving
 // MTBF = MTTR u / (1 - u) from the node's declared `uptime` u makes the swarm behave as its nodes
-// declare, which eq. 18's reliability term reads (seed 002). Pure: no SimGrid.
+// declare, which eq. 18's reliability term reads (seed 002). Regional outages (a power cut, an
+// ISP) take every server within a radius down together, on top of each one's own failures.
+// Pure: no SimGrid.
 #include <cstdint>
 #include <limits>
 #include <string>
