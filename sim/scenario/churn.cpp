@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sim/rng.hpp"
 #include "topology/geo.hpp"
@@ -28,13 +29,13 @@ double churn_mtbf_s(const ChurnSpec& churn, double uptime) {
   return churn.mttr_s * uptime / (1.0 - uptime);
 }
 
-std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed, std::size_t max_events) {
+std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed) {
   std::vector<ReplayEvent> out;
   const double mtbf = churn_mtbf_s(churn, node.uptime);
   if (!std::isfinite(mtbf)) return out;
   Rng rng = Rng(seed ^ 0xC4B2E000ULL).split(name_hash(node.name));
   double t = node.join_at_s;
-  while (out.size() + 2 <= max_events) {
+  while (true) {
     t += mtbf > 0 ? rng.exponential(1.0 / mtbf) : 0.0;
     if (t >= churn.until_s) break;
     out.push_back(ReplayEvent{t, EventAction::NodeDown, node.name, "", LinkDirection::Both, 0.0});

@@ -8,7 +8,6 @@
 // ISP) take every server within a radius down together, on top of each one's own failures.
 // Pure: no SimGrid.
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,10 +24,9 @@ double churn_mtbf_s(const ChurnSpec& churn, double uptime);
 /// seeded `seed`: from the node's join_at, an up period, a node_down, a down period, a node_up,
 /// and so on while the failures start before churn.until_s (the last node_up may come after
 /// it). The draws come from the seed and the node's name, so adding or reordering other nodes
-/// leaves a node's failures as they were. At most `max_events` events (the rest are dropped:
-/// check churn_event_count first).
-std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed,
-                                      std::size_t max_events = std::numeric_limits<std::size_t>::max());
+/// leaves a node's failures as they were. Check churn_expected_events first: a short MTBF over a
+/// long span draws many.
+std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed);
 
 /// A regional outage: servers down together over [start_s, end_s).
 struct RegionalOutage {
