@@ -1211,12 +1211,12 @@ void read_churn(Reader& r, const json& root, Scenario& sc) {
 void draw_churn(Reader& r, Scenario& sc) {
   constexpr double kMaxEvents = 1e6;  // ~100 MB of events: far beyond any run worth watching
   const ChurnSpec& churn = *sc.churn;
-  const auto too_many = [&](double n, const char* what) {
+  constexpr const char* kEvents = "node_down/node_up events";
+  constexpr const char* kFewerFailures = "raise \"mtbf\" or the nodes' uptime";
+  const auto too_many = [&](double n, const char* what, const char* remedy) {
     char msg[360];
     std::snprintf(msg, sizeof msg, "would draw about %.3g %s for %zu servers (at most %.0f); shorten \"until\", %s", n, what,
-                  sc.nodes.size(), kMaxEvents,
-                  churn.regional && std::string_view(what) == "regional outages" ? "or space the outages (\"regional.every\")"
-                                                                                  : "raise \"mtbf\" or the nodes' uptime");
+                  sc.nodes.size(), kMaxEvents, remedy);
     r.error("churn", msg);
   };
   std::unordered_set<std::string> listed;
@@ -1225,11 +1225,12 @@ void draw_churn(Reader& r, Scenario& sc) {
   double expected = 0.0;
   for (const NodeSpec& n : sc.nodes)
     if (!listed.count(n.name)) expected += churn_expected_events(churn, n);
-  if (expected > kMaxEvents) return too_many(expected, "node_down/node_up events");
+  if (expected > kMaxEvents) return too_many(expected, kEvents, kFewerFailures);
   // Regional outages: every server located, and their number bounded before they are drawn.
   std::vector<std::vector<std::pair<double, double>>> regional(sc.nodes.size());
   if (churn.regional) {
-    if (churn.until_s / churn.regional->every_s > kMaxEvents) return too_many(churn.until_s / churn.regional->every_s, "regional outages");
+    if (const double outages = churn.until_s / churn.regional->every_s; outages > kMaxEvents)
+      return too_many(outages, "regional outages", "or space the outages (\"regional.every\")");
     for (std::size_t i = 0; i < sc.nodes.size(); ++i)
       if (!sc.nodes[i].location) {
         r.error("churn.regional", "needs every server's location to know which ones an outage takes down; " + r.node_path[i] +
@@ -1241,7 +1242,7 @@ void draw_churn(Reader& r, Scenario& sc) {
       downs += static_cast<double>(o.servers.size());
       for (const int i : o.servers) regional[static_cast<std::size_t>(i)].emplace_back(o.start_s, o.end_s);
     }
-    if (expected + 2.0 * downs > kMaxEvents) return too_many(expected + 2.0 * downs, "node_down/node_up events");
+    if (expected + 2.0 * downs > kMaxEvents) return too_many(expected + 2.0 * downs, kEvents, kFewerFailures);
   }
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
     const NodeSpec& n = sc.nodes[i];
