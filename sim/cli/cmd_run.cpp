@@ -211,13 +211,17 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
                 static_cast<unsigned long long>(d["rpc_timeouts"].get<std::uint64_t>()), sim::format_bytes(d["bytes"].get<double>()).c_str(),
                 static_cast<unsigned long long>(d["messages"].get<std::uint64_t>()));
   }
-  std::printf("%-14s%-12s%-10s%8s%14s%8s\n", "node", "gpu", "blocks", "util", "memory peak", "chains");
+  // A failures column where some server failed (listed or drawn churn).
+  const bool failed = std::any_of(m["nodes"].begin(), m["nodes"].end(), [](const auto& n) { return n["failures"].template get<int>() > 0; });
+  std::printf("%-14s%-12s%-10s%8s%14s%8s%s\n", "node", "gpu", "blocks", "util", "memory peak", "chains", failed ? "  failures" : "");
   for (const auto& n : m["nodes"]) {
     const std::string blocks =
         n["blocks"].is_null() ? "-" : std::to_string(n["blocks"]["start"].get<int>()) + "-" + std::to_string(n["blocks"]["end"].get<int>() - 1);
-    std::printf("  %-12s%-12s%-10s%7.1f%%%14s%8d\n", n["name"].get<std::string>().c_str(), n["gpu"].get<std::string>().c_str(),
+    std::printf("  %-12s%-12s%-10s%7.1f%%%14s%8d", n["name"].get<std::string>().c_str(), n["gpu"].get<std::string>().c_str(),
                 blocks.c_str(), 100.0 * n["utilization"].get<double>(),
                 sim::format_bytes(n["memory_peak_bytes"].get<double>()).c_str(), n["chains"].get<int>());
+    if (failed) std::printf("%10d", n["failures"].get<int>());
+    std::printf("\n");
   }
   print_clients(m);
   if (m.contains("real_execution")) {

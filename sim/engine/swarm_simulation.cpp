@@ -1156,17 +1156,8 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
                                                                        : "time limit reached",
                     0);
 
-  std::vector<NodeSummary> nodes(static_cast<std::size_t>(m.S));
-  for (int i = 0; i < m.S; ++i) {
-    const ServerState& st = (*m.swarm)[i];
-    NodeSummary& n = nodes[static_cast<std::size_t>(i)];
-    n.blocks = st.blocks;
-    n.weights_bytes = st.weights_bytes;
-    n.kv_peak_bytes = st.kv_peak;
-    n.up_seconds = st.up_seconds + (st.up && st.joined_at >= 0 ? sim_time - st.up_since : 0.0);
-  }
   RunReport report;
-  report.metrics = metrics.to_json(sim_time, nodes, WallClock{wall});
+  report.metrics = metrics.to_json(sim_time, m.swarm->summaries(sim_time), WallClock{wall});
   if (m.real) {
     // The effect of compression and privacy noise on values, against the exact reference run
     // (with the same tokens).

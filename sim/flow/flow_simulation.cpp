@@ -175,18 +175,7 @@ class FlowSwarm {
     return sim_time;
   }
 
-  std::vector<NodeSummary> node_summaries(double sim_time) const {
-    std::vector<NodeSummary> nodes(static_cast<std::size_t>(S_));
-    for (int i = 0; i < S_; ++i) {
-      const ServerState& st = swarm_[i];
-      NodeSummary& n = nodes[static_cast<std::size_t>(i)];
-      n.blocks = st.blocks;
-      n.weights_bytes = st.weights_bytes;
-      n.kv_peak_bytes = st.kv_peak;
-      n.up_seconds = st.up_seconds + (st.up && st.joined_at >= 0 ? sim_time - st.up_since : 0.0);
-    }
-    return nodes;
-  }
+  std::vector<NodeSummary> node_summaries(double sim_time) const { return swarm_.summaries(sim_time); }
 
   std::uint64_t hops() const { return hops_; }
   /// The "topology" block of metrics.json, or null without monitoring.

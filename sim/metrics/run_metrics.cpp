@@ -254,7 +254,8 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
                          {"weights_bytes", s.weights_bytes},
                          {"kv_peak_bytes", s.kv_peak_bytes},
                          {"memory_peak_bytes", s.weights_bytes + s.kv_peak_bytes},
-                         {"up_seconds", s.up_seconds}});
+                         {"up_seconds", s.up_seconds},
+                         {"failures", s.failures}});
   }
   json client_list = json::array();
   for (std::size_t c = 0; c < sc_.clients.size(); ++c) {

@@ -12,17 +12,10 @@
 #include "sim/metrics/training_loss.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/client_memory.hpp"
+#include "sim/swarm/node_summary.hpp"
 #include "sim/swarm/swarm_events.hpp"
 
 namespace swarmsim::sim {
-
-/// End-of-run state of one server that only the engine knows.
-struct NodeSummary {
-  BlockRange blocks;          ///< range served at the end
-  double weights_bytes = 0.0; ///< weights held at the end
-  double kv_peak_bytes = 0.0; ///< most KV memory reserved at once
-  double up_seconds = 0.0;    ///< time up and serving
-};
 
 /// Wall-clock figures; excluded from golden comparisons (the "wall_clock" key).
 struct WallClock {

@@ -22,6 +22,20 @@ void SwarmState::add_busy(int host, double now, double device_seconds) {
   if (host < size()) (*this)[host].load.add_busy(now, device_seconds);
 }
 
+std::vector<NodeSummary> SwarmState::summaries(double now) const {
+  std::vector<NodeSummary> out(servers_.size());
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    const ServerState& st = servers_[i];
+    NodeSummary& n = out[i];
+    n.blocks = st.blocks;
+    n.weights_bytes = st.weights_bytes;
+    n.kv_peak_bytes = st.kv_peak;
+    n.up_seconds = st.up_seconds + (st.up && st.joined_at >= 0 ? now - st.up_since : 0.0);
+    n.failures = st.failures;
+  }
+  return out;
+}
+
 double SwarmState::uptime_estimate(int i, double now) const {
   const ServerState& s = (*this)[i];
   double observed = 1.0;
@@ -138,6 +152,7 @@ void SwarmState::host_down(int i, double now) {
   ServerState& st = (*this)[i];
   if (st.assigned && st.up && !st.banned()) assigned_up_.remove(st.blocks, throughput(i));
   st.up = false;
+  ++st.failures;
   if (st.joined_at >= 0) st.up_seconds += now - st.up_since;
   st.stale_alive = st.loaded && !st.moving;
   st.down_since = now;

@@ -11,6 +11,7 @@
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/block_range.hpp"
+#include "sim/swarm/node_summary.hpp"
 #include "sim/swarm/server_load.hpp"
 
 namespace swarmsim::sim {
@@ -32,6 +33,7 @@ struct ServerState {
   double up_since = 0.0;
   double up_seconds = 0.0;     ///< closed up intervals
   double down_since = -1.0;    ///< when it last went down
+  int failures = 0;            ///< times it went down
   bool stale_alive = false;    ///< down but not yet declared dead: routers still see it (no heartbeat missed yet)
   bool moving = false;         ///< rebalancing: unloading its range and loading another
   double heartbeat_phase = 0.0;  ///< its heartbeats go out at phase + m x period
@@ -80,6 +82,9 @@ class SwarmState {
   double utilization(int i, double now) const { return (*this)[i].load.utilization(now); }
   /// Counts device work that ended at `now` on `host` (clients are not tracked).
   void add_busy(int host, double now, double device_seconds);
+
+  /// Each server's end-of-run state for metrics.json, its up time counted to `now`.
+  std::vector<NodeSummary> summaries(double now) const;
 
   /// Fraction of time up since the node first joined, times its declared uptime.
   double uptime_estimate(int i, double now) const;

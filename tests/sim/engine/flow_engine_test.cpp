@@ -487,6 +487,37 @@ TEST(FlowEngine, AgreesWithSimGridOnDrawnChurn) {
   EXPECT_EQ(eq18_flow["resilience"]["recoveries"], 0);
 }
 
+// metrics.json counts each server's failures: the node_down events that found it up before the
+// run ended (a node_down of a server already down is not another failure), on both engines.
+TEST(FlowEngine, AndSimGridCountEachServersFailures) {
+  const Scenario sc = shipped("churn/volunteer-swarm.json", {parse_override("policy.router=shortest_path")});
+  const auto [simgrid, flowed] = both_engines(sc);
+  int total = 0;
+  for (const auto* m : {&simgrid, &flowed}) {
+    const double end = (*m)["simulated_time_s"].get<double>();
+    const nlohmann::json& nodes = (*m)["nodes"];
+    ASSERT_EQ(nodes.size(), sc.nodes.size());
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+      int downs = 0;  // drawn churn alternates node_down and node_up
+      for (const ReplayEvent& e : sc.events) downs += e.action == EventAction::NodeDown && e.node == sc.nodes[i].name && e.at_s < end;
+      EXPECT_EQ(nodes[i]["failures"].get<int>(), downs) << (*m)["engine"] << " " << sc.nodes[i].name;
+      total += downs;
+    }
+  }
+  EXPECT_GT(total, 2 * 10);
+  // rtx of flapping-node goes down at 30, 46, 62, 78 and 94 s, and the run ends at 97 s; a second
+  // node_down at 32 s finds it down already.
+  std::string events = R"(events=[{"at": "32s", "action": "node_down", "node": "rtx"})";
+  for (int t = 30; t < 100; t += 16)
+    events += R"(, {"at": ")" + std::to_string(t) + R"(s", "action": "node_down", "node": "rtx"}, {"at": ")" + std::to_string(t + 6) +
+              R"(s", "action": "node_up", "node": "rtx"})";
+  const auto [flapping, flapping_flow] = both_engines(shipped("routing/flapping-node.json", {parse_override(events + "]")}));
+  for (const auto* m : {&flapping, &flapping_flow}) {
+    ASSERT_LT((*m)["simulated_time_s"].get<double>(), 100.0);
+    for (const nlohmann::json& n : (*m)["nodes"]) EXPECT_EQ(n["failures"].get<int>(), n["name"] == "rtx" ? 5 : 0) << n["name"];
+  }
+}
+
 // Graph models run as pipelines (a partitioned, placed graph; stages wait for all their inputs,
 // the client keeps max_in_flight requests in the pipeline): the same metrics on both engines,
 // also with bandwidth and latency changes on either network model.
