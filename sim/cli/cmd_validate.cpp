@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "sim/cli/commands.hpp"
@@ -41,8 +42,10 @@ int validate(const ValidateArgs& args) {
       if (sc.churn) {
         long downs = 0;
         for (const sim::ReplayEvent& e : sc.events) downs += e.action == sim::EventAction::NodeDown;
-        std::printf("%s: churn: %ld node_down events in all, listed and drawn (failures until %s, mean repair %s)\n", file.c_str(), downs,
-                    sim::format_duration(sc.churn->until_s).c_str(), sim::format_duration(sc.churn->mttr_s).c_str());
+        const long own = std::count_if(sc.nodes.begin(), sc.nodes.end(), [](const sim::NodeSpec& n) { return n.mtbf_s || n.mttr_s; });
+        const std::string own_periods = own ? "; " + std::to_string(own) + (own == 1 ? " server has its own" : " servers have their own") : "";
+        std::printf("%s: churn: %ld node_down events in all, listed and drawn (failures until %s, mean repair %s%s)\n", file.c_str(), downs,
+                    sim::format_duration(sc.churn->until_s).c_str(), sim::format_duration(sc.churn->mttr_s).c_str(), own_periods.c_str());
       }
       for (const sim::Advisory& a : sim::scenario_advisories(sc))
         std::printf("%s: advice: %s: %s\n", file.c_str(), a.path.c_str(), a.message.c_str());

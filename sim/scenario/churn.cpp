@@ -22,16 +22,19 @@ std::uint64_t name_hash(const std::string& name) {
 
 }  // namespace
 
-double churn_mtbf_s(const ChurnSpec& churn, double uptime) {
+double churn_mttr_s(const ChurnSpec& churn, const NodeSpec& node) { return node.mttr_s.value_or(churn.mttr_s); }
+
+double churn_mtbf_s(const ChurnSpec& churn, const NodeSpec& node) {
+  if (node.mtbf_s) return *node.mtbf_s;
   if (churn.mtbf_s) return *churn.mtbf_s;
-  if (uptime >= 1.0) return std::numeric_limits<double>::infinity();
+  if (node.uptime >= 1.0) return std::numeric_limits<double>::infinity();
   // Alternating renewal: the long-run fraction up is MTBF / (MTBF + MTTR) = uptime.
-  return churn.mttr_s * uptime / (1.0 - uptime);
+  return churn_mttr_s(churn, node) * node.uptime / (1.0 - node.uptime);
 }
 
 std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& node, std::uint64_t seed) {
   std::vector<ReplayEvent> out;
-  const double mtbf = churn_mtbf_s(churn, node.uptime);
+  const double mtbf = churn_mtbf_s(churn, node), mttr = churn_mttr_s(churn, node);
   if (!std::isfinite(mtbf)) return out;
   Rng rng = Rng(seed ^ 0xC4B2E000ULL).split(name_hash(node.name));
   double t = node.join_at_s;
@@ -40,7 +43,7 @@ std::vector<ReplayEvent> churn_events(const ChurnSpec& churn, const NodeSpec& no
     if (t >= churn.until_s) break;
     out.push_back(ReplayEvent{t, EventAction::NodeDown, node.name, "", LinkDirection::Both, 0.0});
     if (mtbf <= 0) break;  // uptime 0: down for good
-    t += rng.exponential(1.0 / churn.mttr_s);
+    t += rng.exponential(1.0 / mttr);
     out.push_back(ReplayEvent{t, EventAction::NodeUp, node.name, "", LinkDirection::Both, 0.0});
   }
   return out;
@@ -82,11 +85,11 @@ std::vector<ReplayEvent> down_periods_as_events(std::vector<std::pair<double, do
 }
 
 double churn_expected_events(const ChurnSpec& churn, const NodeSpec& node) {
-  const double mtbf = churn_mtbf_s(churn, node.uptime);
+  const double mtbf = churn_mtbf_s(churn, node);
   if (!std::isfinite(mtbf)) return 0.0;
   if (mtbf <= 0) return node.join_at_s < churn.until_s ? 1.0 : 0.0;
   const double span = std::max(0.0, churn.until_s - node.join_at_s);
-  return 2.0 * span / (mtbf + churn.mttr_s);
+  return 2.0 * span / (mtbf + churn_mttr_s(churn, node));
 }
 
 }  // namespace swarmsim::sim

@@ -16,12 +16,16 @@
 
 namespace swarmsim::sim {
 
-/// Mean up period (s) of a server of declared `uptime` under `churn`: churn.mtbf_s when set, else
-/// mttr x uptime / (1 - uptime); infinity (never fails) for uptime 1, 0 (never up) for uptime 0.
-double churn_mtbf_s(const ChurnSpec& churn, double uptime);
+/// Mean down period (s) of `node` under `churn`: its own mttr_s when set, else churn.mttr_s.
+double churn_mttr_s(const ChurnSpec& churn, const NodeSpec& node);
 
-/// The node_down and node_up events `churn` draws for `node`, host `node_index` of a scenario
-/// seeded `seed`: from the node's join_at, an up period, a node_down, a down period, a node_up,
+/// Mean up period (s) of `node` under `churn`: its own mtbf_s when set, else churn.mtbf_s, else
+/// churn_mttr_s x uptime / (1 - uptime) for its declared uptime; infinity (never fails) for
+/// uptime 1, 0 (never up) for uptime 0.
+double churn_mtbf_s(const ChurnSpec& churn, const NodeSpec& node);
+
+/// The node_down and node_up events `churn` draws for `node` in a scenario seeded `seed`: from
+/// the node's join_at, an up period, a node_down, a down period, a node_up,
 /// and so on while the failures start before churn.until_s (the last node_up may come after
 /// it). The draws come from the seed and the node's name, so adding or reordering other nodes
 /// leaves a node's failures as they were. Check churn_expected_events first: a short MTBF over a

@@ -48,6 +48,9 @@ struct NodeSpec {
   /// Relative L2 distance of its honest outputs from exact arithmetic (its kernels' and dtypes'
   /// rounding); nodes with the same device and divergence return identical outputs.
   double divergence = 0.0;
+  /// This node's own mean up and down periods under drawn churn (s, positive), in place of the
+  /// scenario churn's; a mean up period unset (here and there) comes from `uptime` (churn.hpp).
+  std::optional<double> mtbf_s, mttr_s;
 };
 
 /// A client: runs sessions, the embedding and the LM head, and (by default) builds chains.

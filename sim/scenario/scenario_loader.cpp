@@ -75,7 +75,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"graph", {"file", "generator", "batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
-        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence"}},
+        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence", "mtbf", "mttr"}},
       {"location", {"lat", "lon"}},
       {"blocks", {"start", "end"}},
       {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
@@ -644,6 +644,8 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
     node.join_at_s = r.quantity(n, "join_at", p, Quantity::Duration, false, false).value_or(0.0);
     node.weights_load_Bps =
         r.quantity(n, "weights_load_bandwidth", p, Quantity::Bandwidth, false, true).value_or(2e9);
+    node.mtbf_s = r.quantity(n, "mtbf", p, Quantity::Duration, false, true);
+    node.mttr_s = r.quantity(n, "mttr", p, Quantity::Duration, false, true);
     if (const json* d = Reader::get(n, "dishonest")) {
       const std::string dp = child(p, "dishonest");
       if (r.object(*d, dp, "dishonest")) {
@@ -1207,6 +1209,28 @@ void read_churn(Reader& r, const json& root, Scenario& sc) {
   sc.churn = c;
 }
 
+/// A node's own "mtbf" or "mttr" is read by drawn churn only, which spares the servers the
+/// listed events name: refuse the keys where nothing would read them.
+void check_node_churn(Reader& r, const Scenario& sc) {
+  std::unordered_map<std::string, std::size_t> listed;  // server name -> index of its first listed event
+  for (std::size_t k = 0; k < sc.events.size(); ++k)
+    if (sc.events[k].action == EventAction::NodeDown || sc.events[k].action == EventAction::NodeUp) listed.emplace(sc.events[k].node, k);
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+    const NodeSpec& n = sc.nodes[i];
+    const char* key = n.mtbf_s ? "mtbf" : n.mttr_s ? "mttr" : nullptr;
+    if (!key) continue;
+    const std::string p = r.node_path[i] + "." + key;
+    if (!sc.churn) {
+      if (i == 0 || r.node_path[i] != r.node_path[i - 1])  // once per file entry
+        r.error(p, "is read by drawn churn, and this scenario has no top-level \"churn\"; add one (\"churn\": {\"mttr\": \"1min\", "
+                   "\"until\": \"10min\"}) or remove the key");
+    } else if (const auto it = listed.find(n.name); it != listed.end()) {
+      r.error(p, r.node_label[i] + "drawn churn spares \"" + n.name + "\": events[" + std::to_string(it->second) +
+                     "] lists its failures; remove the key or the listed node_down/node_up");
+    }
+  }
+}
+
 /// The failures `churn` draws, for every server no listed node_down or node_up names.
 void draw_churn(Reader& r, Scenario& sc) {
   constexpr double kMaxEvents = 1e6;  // ~100 MB of events: far beyond any run worth watching
@@ -1640,6 +1664,7 @@ Scenario load_scenario_json(const json& doc, const std::string& file) {
     sc.model.int8_outlier_fraction = sc.policy.compression.outlier_fraction;
   }
   if (r.ok()) check_swarm(r, sc);
+  if (r.ok()) check_node_churn(r, sc);
   if (r.ok() && sc.churn) draw_churn(r, sc);  // after the checks: the listed events name real servers
   if (!r.ok()) throw ScenarioError(std::move(r.diagnostics()));
   std::stable_sort(sc.events.begin(), sc.events.end(),

@@ -69,7 +69,7 @@ TEST(Churn, TheLongRunShareUpIsTheDeclaredUptimeAndDownPeriodsLastTheMttr) {
     EXPECT_NEAR(down / n, 120.0, 4.0 * 120.0 / std::sqrt(n)) << u;
     EXPECT_NEAR(static_cast<double>(ev.size()), expected, 2.0 * 4.0 * std::sqrt(expected / 2.0)) << u;
   }
-  EXPECT_DOUBLE_EQ(churn_mtbf_s(c, 0.9), 120.0 * 0.9 / 0.1);
+  EXPECT_DOUBLE_EQ(churn_mtbf_s(c, node("n", 0.9)), 120.0 * 0.9 / 0.1);
   EXPECT_TRUE(churn_events(c, node("n", 1.0), 7).empty());  // uptime 1: never down
   const std::vector<ReplayEvent> gone = churn_events(c, node("n", 0.0, 5.0), 7);
   ASSERT_EQ(gone.size(), 1u);  // uptime 0: down from its join, for good
@@ -78,6 +78,73 @@ TEST(Churn, TheLongRunShareUpIsTheDeclaredUptimeAndDownPeriodsLastTheMttr) {
   // A set MTBF applies to every node, whatever its uptime.
   const ChurnSpec fixed{120.0, 4e6, 1080.0, std::nullopt};
   EXPECT_NEAR(share_up(churn_events(fixed, node("n", 1.0), 7), 0.0, 4e6), 0.9, 0.01);
+}
+
+// A node's own mttr and mtbf take the place of the scenario's: a datacenter server that fails
+// rarely but stays down for long, beside volunteers that come and go.
+TEST(Churn, ANodesOwnMeanPeriodsTakeThePlaceOfTheScenarios) {
+  const ChurnSpec c{40.0, 4e6, std::nullopt, std::nullopt};
+  NodeSpec dc = node("dc", 0.98);
+  dc.mttr_s = 600.0;  // its up periods follow: 600 x 0.98 / 0.02 = 29,400 s, so still 98% up
+  EXPECT_DOUBLE_EQ(churn_mttr_s(c, dc), 600.0);
+  EXPECT_DOUBLE_EQ(churn_mtbf_s(c, dc), 600.0 * 0.98 / (1.0 - 0.98));
+  const std::vector<ReplayEvent> ev = churn_events(c, dc, 7);
+  const double n = static_cast<double>(ev.size() / 2);
+  double down = 0.0;
+  for (std::size_t i = 0; i + 1 < ev.size(); i += 2) down += ev[i + 1].at_s - ev[i].at_s;
+  EXPECT_NEAR(down / n, 600.0, 4.0 * 600.0 / std::sqrt(n));  // its own repair time, not the scenario's 40 s
+  EXPECT_NEAR(share_up(ev, 0.0, 4e6), 0.98, 0.01);
+  // A node's own mtbf wins over the scenario's and over its uptime: this one declares 0.99 but is
+  // up 1000 / (1000 + 40) of the time.
+  const ChurnSpec fixed{40.0, 4e6, 50.0, std::nullopt};
+  NodeSpec boaster = node("boaster", 0.99);
+  boaster.mtbf_s = 1000.0;
+  EXPECT_DOUBLE_EQ(churn_mtbf_s(fixed, boaster), 1000.0);
+  EXPECT_DOUBLE_EQ(churn_mtbf_s(fixed, node("other", 0.99)), 50.0);
+  EXPECT_NEAR(share_up(churn_events(fixed, boaster, 7), 0.0, 4e6), 1000.0 / 1040.0, 0.01);
+  EXPECT_NEAR(churn_expected_events(fixed, boaster), 2.0 * 4e6 / 1040.0, 1e-6);
+  // Even a node declaring uptime 1 fails when its own mtbf says so.
+  NodeSpec sure = node("sure", 1.0);
+  EXPECT_TRUE(churn_events(c, sure, 7).empty());
+  sure.mtbf_s = 3600.0;
+  EXPECT_FALSE(churn_events(c, sure, 7).empty());
+}
+
+TEST(ChurnScenario, ReadsANodesOwnPeriodsAndRefusesThemWhereNothingReadsThem) {
+  using swarmsim::test::has_error;
+  using swarmsim::test::scenario_errors;
+  const std::string file = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/churn/volunteer-swarm.json";
+  const Scenario sc = load_scenario_file(file, {parse_override(R"(churn={"mttr": "40s", "until": "2h"})"),
+                                                parse_override(R"(nodes[2].mttr="10min")"), parse_override(R"(nodes[2].mtbf="20min")")});
+  // nodes[2] is the entry of four L4s, dc-a: each copy has the entry's periods.
+  int with_own = 0;
+  for (const NodeSpec& n : sc.nodes) {
+    if (!n.mtbf_s) continue;
+    ++with_own;
+    EXPECT_EQ(n.name.rfind("dc-a-", 0), 0u) << n.name;
+    EXPECT_EQ(*n.mtbf_s, 1200.0) << n.name;
+    EXPECT_EQ(n.mttr_s.value_or(0.0), 600.0) << n.name;
+  }
+  EXPECT_EQ(with_own, 4);
+  int dc_a = 0, dc_b = 0;
+  for (const ReplayEvent& e : sc.events) {
+    if (e.action != EventAction::NodeDown) continue;
+    dc_a += e.node.rfind("dc-a-", 0) == 0;
+    dc_b += e.node.rfind("dc-b-", 0) == 0;
+  }
+  EXPECT_GT(dc_a, 6);  // four servers x 2 h / 30 min: about 16; dc-b at uptime 0.995 and 40 s repairs: about 1.5
+  EXPECT_GT(dc_a, 2 * dc_b);
+
+  const std::string two = "sanity/two_node.json";
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(nodes[0].mttr="5min")")}),
+                        "nodes[0].mttr: is read by drawn churn, and this scenario has no top-level \"churn\""));
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(nodes[0].mtbf="0s")"),
+                                              parse_override(R"(churn={"mttr": "1min", "until": "1h"})")}),
+                        "nodes[0].mtbf"));
+  EXPECT_TRUE(has_error(scenario_errors(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h"})"), parse_override(R"(nodes[0].mtbf="1h")"),
+                                              parse_override(R"(events=[{"at": "40s", "action": "node_down", "node": "server"}])")}),
+                        "nodes[0].mtbf: drawn churn spares \"server\": events[0] lists its failures"));
+  EXPECT_TRUE(scenario_errors(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h"})"), parse_override(R"(nodes[0].mttr="1h")")}).empty());
 }
 
 TEST(ChurnScenario, DrawsFailuresForTheServersNoListedEventNames) {
