@@ -34,6 +34,12 @@ int compare(const CompareArgs& args) {
     if (const std::string problem = sim::output_directory_problem(args.out_dir); !problem.empty())
       throw ExperimentInputError("swarmsim compare: --out " + args.out_dir + ": " + problem);
     const std::vector<sim::Override> common = parse_overrides("compare", args.overrides);
+    if (!args.rank_by.empty()) {
+      const auto& all = experiment::compared_metrics();
+      const auto it = std::find_if(all.begin(), all.end(), [&](const experiment::ComparedMetric& m) { return m.key == args.rank_by; });
+      if (it == all.end() || experiment::better_direction(*it) == experiment::Better::Neither)
+        throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
+    }
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
     std::map<std::string, std::string> file_of_name;
@@ -112,7 +118,7 @@ int compare(const CompareArgs& args) {
   }
 
   const experiment::Comparison result =
-      experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records));
+      experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records), args.rank_by);
   if (args.json)
     std::printf("%s\n", experiment::to_json(result).dump(2).c_str());
   else

@@ -71,6 +71,7 @@ struct CompareArgs {
   std::string out_dir = "runs/compare";  ///< compare.csv and compare.json go here
   std::vector<std::string> overrides;  ///< "path=value" applied to every scenario before the policy's
   bool json = false;                   ///< print compare.json to stdout instead of the tables
+  std::string rank_by;                 ///< compared metric key the summary ranks by; empty: throughput
 };
 int compare(const CompareArgs& args);
 

@@ -55,6 +55,8 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"per_token_p50_s", "latency_s.per_token.p50", "token p50", MetricUnit::Seconds, "latency_s.per_token.count"},
       {"per_token_p99_s", "latency_s.per_token.p99", "token p99", MetricUnit::Seconds, "latency_s.per_token.count"},
       {"ttft_p50_s", "latency_s.time_to_first_token.p50", "TTFT p50", MetricUnit::Seconds, "latency_s.time_to_first_token.count"},
+      {"session_p50_s", "latency_s.session.p50", "", MetricUnit::Seconds, "latency_s.session.count"},
+      {"session_p99_s", "latency_s.session.p99", "", MetricUnit::Seconds, "latency_s.session.count"},
       {"sessions_failed", "sessions.failed", "failed", MetricUnit::Count},
       {"bytes_moved", "network.bytes_moved", "moved", MetricUnit::Bytes},
       {"recoveries", "resilience.recoveries", "recoveries", MetricUnit::Count},
@@ -85,6 +87,19 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"loss_penalty", "fine_tuning.loss.penalty", "", MetricUnit::Nats},
   };
   return metrics;
+}
+
+Better better_direction(const ComparedMetric& m) {
+  if (m.unit == MetricUnit::TokensPerSecond || m.unit == MetricUnit::RequestsPerSecond || m.key == "accuracy") return Better::Higher;
+  if (m.key == "decoded_share") return Better::Neither;
+  return Better::Lower;
+}
+
+std::string rankable_metric_keys() {
+  std::string out;
+  for (const ComparedMetric& m : compared_metrics())
+    if (better_direction(m) != Better::Neither) out += (out.empty() ? "\"" : ", \"") + std::string(m.key) + "\"";
+  return out;
 }
 
 std::size_t metric_index(std::string_view key) {
@@ -145,8 +160,14 @@ std::size_t failed_column(std::size_t throughput_col) {
 }
 
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
-                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs) {
+                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by) {
+  const auto& all = compared_metrics();
+  const auto ranked_metric = std::find_if(all.begin(), all.end(), [&](const ComparedMetric& m) { return m.key == rank_by; });
+  if (!rank_by.empty() && (ranked_metric == all.end() || better_direction(*ranked_metric) == Better::Neither))
+    throw std::invalid_argument("cannot rank by \"" + rank_by + "\"; expected one of " + rankable_metric_keys());
+  const bool higher_is_better = rank_by.empty() || better_direction(*ranked_metric) == Better::Higher;
   Comparison c;
+  c.rank_by = std::move(rank_by);
   c.scenarios = std::move(scenarios);
   c.scenario_files = std::move(scenario_files);
   c.policies = std::move(policies);
@@ -176,15 +197,17 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
       c.cells.push_back(std::move(cell));
     }
 
-  // Summary: ranks by mean throughput within each scenario, throughput ratios to the first policy.
+  // Summary: ranks by the ranked metric's mean within each scenario (by default the throughput),
+  // and its ratios to the first policy.
   c.summary.resize(n_pol);
   std::vector<double> rank_sum(n_pol, 0), log_ratio_sum(n_pol, 0);
   std::vector<int> ranked(n_pol, 0), failed_cells(n_pol, 0);
   for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
     const Cell* row = &c.cells[s * n_pol];
-    const std::size_t tokens_col = throughput_column(row, n_pol), failed_col = failed_column(tokens_col);
+    const std::size_t throughput_col = throughput_column(row, n_pol), failed_col = failed_column(throughput_col);
+    const std::size_t rank_col = c.rank_by.empty() ? throughput_col : metric_index(c.rank_by);
     for (std::size_t p = 0; p < n_pol; ++p) {
-      const double tp = row[p].metrics[tokens_col].mean;
+      const double tp = row[p].metrics[rank_col].mean;
       c.summary[p].failed_runs += row[p].failed_runs;
       if (std::isfinite(row[p].metrics[failed_col].mean)) {
         c.summary[p].sessions_failed += row[p].metrics[failed_col].mean;
@@ -194,14 +217,14 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
       // Rank among the policies with a value: 1 + number strictly better + half the ties.
       double better = 0, ties = 0;
       for (std::size_t q = 0; q < n_pol; ++q) {
-        const double other = row[q].metrics[tokens_col].mean;
+        const double other = row[q].metrics[rank_col].mean;
         if (q == p || !std::isfinite(other)) continue;
-        if (other > tp) better += 1;
+        if (higher_is_better ? other > tp : other < tp) better += 1;
         else if (other == tp) ties += 1;
       }
       rank_sum[p] += 1 + better + ties / 2;
       ++ranked[p];
-      const double ref = row[0].metrics[tokens_col].mean;
+      const double ref = row[0].metrics[rank_col].mean;
       if (tp > 0 && std::isfinite(ref) && ref > 0) {
         log_ratio_sum[p] += std::log(tp / ref);
         ++c.summary[p].ratio_scenarios;
@@ -212,7 +235,7 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
     PolicySummary& ps = c.summary[p];
     ps.policy = c.policies[p].label;
     ps.mean_rank = ranked[p] > 0 ? rank_sum[p] / ranked[p] : kNaN;
-    ps.throughput_ratio = ps.ratio_scenarios > 0 ? std::exp(log_ratio_sum[p] / ps.ratio_scenarios) : kNaN;
+    ps.ratio = ps.ratio_scenarios > 0 ? std::exp(log_ratio_sum[p] / ps.ratio_scenarios) : kNaN;
     if (failed_cells[p] == 0) ps.sessions_failed = kNaN;
   }
   return c;
@@ -248,8 +271,11 @@ std::string format_tables(const Comparison& c) {
       const bool request_metric = m > requests && m < metric_index("corrupted_tokens");
       if (has || (!any_ok && (tp_col == requests ? request_metric : m < requests))) cols.push_back(m);
     }
+    // The metric the policies are ranked by, where the table would not show it.
+    if (!c.rank_by.empty())
+      if (const std::size_t r = metric_index(c.rank_by); r != tp_col && std::find(cols.begin(), cols.end(), r) == cols.end()) cols.push_back(r);
     std::string head = pad("policy", label_w) + pad(std::string(metrics[tp_col].header), tp_w);
-    for (const std::size_t m : cols) head += pad(std::string(metrics[m].header), col_w);
+    for (const std::size_t m : cols) head += pad(std::string(metrics[m].header.empty() ? metrics[m].key : metrics[m].header), col_w);
     head += "runs";
     out += "  " + head + "\n";
     for (std::size_t p = 0; p < n_pol; ++p) {
@@ -266,21 +292,27 @@ std::string format_tables(const Comparison& c) {
   out += "summary over " + std::to_string(c.scenarios.size()) + " scenarios x " + std::to_string(c.seeds) +
          " seeds (mean ± sample sd over seeds; latencies and counts are means; sd of every column in compare.csv)\n";
   const std::string ref = c.policies.empty() ? "" : c.policies.front().label;
-  const std::string unit = any_requests ? "throughput" : "tokens/s";
+  const ComparedMetric* ranked = c.rank_by.empty() ? nullptr : &metrics[metric_index(c.rank_by)];
+  const std::string ranked_name = ranked ? std::string(ranked->header.empty() ? ranked->key : ranked->header) : "";
+  const std::string unit = ranked ? ranked_name : any_requests ? "throughput" : "tokens/s";
   const std::string failed = any_requests ? "failed" : "failed sessions";
-  out += "  " + pad("policy", label_w) + pad("mean rank", 12) + pad(unit + " vs " + ref, std::max<std::size_t>(18, ref.size() + 17)) +
+  out += "  " + pad("policy", label_w) + pad("mean rank", 12) + pad(unit + " vs " + ref, std::max<std::size_t>(18, unit.size() + ref.size() + 6)) +
          pad(failed, 18) + "failed runs\n";
   for (const PolicySummary& ps : c.summary) {
     char rank[32], ratio[48];
     std::snprintf(rank, sizeof rank, std::isfinite(ps.mean_rank) ? "%.2f" : "n/a", ps.mean_rank);
-    if (std::isfinite(ps.throughput_ratio))
-      std::snprintf(ratio, sizeof ratio, "x%.3f (%d)", ps.throughput_ratio, ps.ratio_scenarios);
+    if (std::isfinite(ps.ratio))
+      std::snprintf(ratio, sizeof ratio, "x%.3f (%d)", ps.ratio, ps.ratio_scenarios);
     else
       std::snprintf(ratio, sizeof ratio, "n/a");
-    out += "  " + pad(ps.policy, label_w) + pad(rank, 12) + pad(ratio, std::max<std::size_t>(18, ref.size() + 17)) +
+    out += "  " + pad(ps.policy, label_w) + pad(rank, 12) + pad(ratio, std::max<std::size_t>(18, unit.size() + ref.size() + 6)) +
            pad(format_value(ps.sessions_failed, MetricUnit::Count), 18) + std::to_string(ps.failed_runs) + "\n";
   }
-  if (any_requests)
+  if (ranked)
+    out += "  (mean rank: by mean " + ranked_name + " per scenario, " + (better_direction(*ranked) == Better::Higher ? "higher" : "lower") +
+           " is better, 1 = best; " + ranked_name + " vs " + ref + ": geometric mean over the scenarios counted in parentheses; " + failed +
+           ": sum over scenarios of the mean per run)\n";
+  else if (any_requests)
     out += "  (mean rank: by mean throughput per scenario, tokens/s or, for pipelines and trees, requests/s; 1 = best; throughput vs " +
            ref + ": geometric mean over the scenarios counted in parentheses; failed: sum over scenarios of the mean sessions or requests failed per run)\n";
   else
@@ -342,7 +374,7 @@ nlohmann::ordered_json to_json(const Comparison& c) {
   }
   json summary = json::array();
   for (const PolicySummary& ps : c.summary)
-    summary.push_back({{"policy", ps.policy}, {"mean_rank", num(ps.mean_rank)}, {"throughput_ratio", num(ps.throughput_ratio)},
+    summary.push_back({{"policy", ps.policy}, {"mean_rank", num(ps.mean_rank)}, {"ratio", num(ps.ratio)},
                        {"ratio_scenarios", ps.ratio_scenarios}, {"sessions_failed", num(ps.sessions_failed)},
                        {"failed_runs", ps.failed_runs}});
   json runs = json::array();
@@ -357,7 +389,8 @@ nlohmann::ordered_json to_json(const Comparison& c) {
   json scenarios = json::array();
   for (std::size_t s = 0; s < c.scenarios.size(); ++s)
     scenarios.push_back({{"name", c.scenarios[s]}, {"file", s < c.scenario_files.size() ? c.scenario_files[s] : ""}});
-  return {{"kind", "swarmsim-compare"}, {"seeds", c.seeds},   {"metrics", metric_list}, {"policies", policies},
+  return {{"kind", "swarmsim-compare"}, {"seeds", c.seeds},   {"rank_by", c.rank_by.empty() ? json("throughput") : json(c.rank_by)},
+          {"metrics", metric_list}, {"policies", policies},
           {"scenarios", scenarios},     {"cells", cells},     {"summary", summary},     {"runs", runs}};
 }
 

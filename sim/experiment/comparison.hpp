@@ -36,6 +36,16 @@ struct ComparedMetric {
 
 const std::vector<ComparedMetric>& compared_metrics();
 
+/// Which way a metric is better when policies are ranked by it.
+enum class Better { Higher, Lower, Neither };
+
+/// Higher for throughputs and accuracy; Neither for the share of decoded requests (a coded run's
+/// mechanism, not its quality); Lower for latencies, counts of failures, bytes and losses.
+Better better_direction(const ComparedMetric& m);
+
+/// The keys policies can be ranked by (better_direction not Neither), comma-separated, quoted.
+std::string rankable_metric_keys();
+
 /// Position of the metric named `key` in compared_metrics(); throws std::logic_error if none.
 std::size_t metric_index(std::string_view key);
 
@@ -77,10 +87,11 @@ struct Cell {
 /// One policy across all scenarios.
 struct PolicySummary {
   std::string policy;
-  double mean_rank = 0;         ///< mean over scenarios of its rank by mean throughput (1 = best, ties share the mean rank)
-  /// Geometric mean over scenarios of its mean throughput (tokens/s, or requests/s for request-based
-  /// runs) over the first policy's (NaN: no scenario where both are > 0).
-  double throughput_ratio = 0;
+  double mean_rank = 0;         ///< mean over scenarios of its rank by the ranked metric's mean (1 = best, ties share the mean rank)
+  /// Geometric mean over scenarios of its mean of the ranked metric (by default the throughput:
+  /// tokens/s, or requests/s for request-based runs) over the first policy's (NaN: no scenario
+  /// where both are > 0).
+  double ratio = 0;
   int ratio_scenarios = 0;      ///< scenarios in that geometric mean
   double sessions_failed = 0;   ///< sum over scenarios of the mean sessions (or requests) failed per run (NaN: no run succeeded)
   int failed_runs = 0;          ///< runs whose process failed, over all scenarios
@@ -90,17 +101,20 @@ struct PolicySummary {
 struct Comparison {
   std::vector<std::string> scenarios;    ///< scenario names, in the order given
   std::vector<std::string> scenario_files;  ///< the files they came from
-  std::vector<PolicyVariant> policies;   ///< in the order given; the first is the reference of throughput_ratio
+  std::vector<PolicyVariant> policies;   ///< in the order given; the first is the reference of the summary's ratio
+  std::string rank_by;                   ///< the compared_metrics() key the summary ranks by; empty: each scenario's throughput
   int seeds = 0;                         ///< runs per (scenario, policy), one per seed (each run records its seed)
   std::vector<RunRecord> runs;           ///< every run
   std::vector<Cell> cells;               ///< scenario-major, then policy, in the given orders
   std::vector<PolicySummary> summary;    ///< one per policy, in the given order
 };
 
-/// Groups `runs` into cells and computes the summary. Runs naming an unknown scenario or policy
-/// are ignored.
+/// Groups `runs` into cells and computes the summary, ranking the policies within each scenario by
+/// the mean of the metric `rank_by` (a compared_metrics() key, in its better_direction), or by
+/// each scenario's throughput when empty. Runs naming an unknown scenario or policy are ignored.
+/// Throws std::invalid_argument for a `rank_by` that is not a rankable key.
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
-                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs);
+                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by = {});
 
 /// The printed tables: one per scenario (rows: policies), then the summary.
 std::string format_tables(const Comparison& c);

@@ -195,7 +195,8 @@ TEST(Comparison, ExtractMetricsLeavesOutPercentilesOverNoSamples) {
   const nlohmann::json m = nlohmann::json::parse(R"({
     "throughput": {"tokens_per_s": 12.5},
     "latency_s": {"per_token": {"count": 0, "p50": 0, "p99": 0},
-                  "time_to_first_token": {"count": 3, "p50": 0.25}},
+                  "time_to_first_token": {"count": 3, "p50": 0.25},
+                  "session": {"count": 3, "p50": 9.5, "p99": 40.0}},
     "sessions": {"failed": 2},
     "network": {"bytes_moved": 1048576},
     "verification": {"corrupted_tokens": 54, "check_device_seconds": 3.5, "honest_servers_banned": 1}
@@ -206,6 +207,8 @@ TEST(Comparison, ExtractMetricsLeavesOutPercentilesOverNoSamples) {
   EXPECT_DOUBLE_EQ(v[metric_index("corrupted_tokens")], 54);
   EXPECT_DOUBLE_EQ(v[metric_index("check_device_s")], 3.5);
   EXPECT_DOUBLE_EQ(v[metric_index("honest_servers_banned")], 1);
+  EXPECT_DOUBLE_EQ(v[metric_index("session_p50_s")], 9.5);
+  EXPECT_DOUBLE_EQ(v[metric_index("session_p99_s")], 40.0);
   EXPECT_TRUE(std::isnan(v[metric_index("poisoned_steps")]));  // not a fine-tuning run
   EXPECT_TRUE(std::isnan(v[metric_index("per_token_p50_s")]));
   EXPECT_TRUE(std::isnan(v[metric_index("per_token_p99_s")]));
@@ -283,7 +286,7 @@ TEST(Comparison, RequestBasedScenariosRankByRequestsPerSecond) {
                                  {tree_run("static", 100, 0.6), tree_run("balanced", 150, 0.5)});
   EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, 2.0);
   EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, 1.0);
-  EXPECT_DOUBLE_EQ(c.summary[1].throughput_ratio, 1.5);
+  EXPECT_DOUBLE_EQ(c.summary[1].ratio, 1.5);
   EXPECT_DOUBLE_EQ(c.summary[1].sessions_failed, 1.0) << "requests failed count as failures";
   const std::string table = format_tables(c);
   EXPECT_NE(table.find("requests/s"), std::string::npos) << table;
@@ -292,6 +295,56 @@ TEST(Comparison, RequestBasedScenariosRankByRequestsPerSecond) {
   const std::string head = table.substr(0, table.find("summary"));  // the scenario's own table
   EXPECT_EQ(head.find("token p50"), std::string::npos) << table;
   EXPECT_EQ(head.find("tokens/s"), std::string::npos) << table;
+}
+
+// An open-loop workload's tokens/s is bounded by its arrivals, so a user may rank by a latency
+// instead: lower is better there, and the summary's ratio is of that metric.
+TEST(Comparison, RanksByAChosenMetricInItsDirection) {
+  const auto with = [](RunRecord r, double session_p99, double recoveries) {
+    r.values[metric_index("session_p99_s")] = session_p99;
+    r.values[metric_index("recoveries")] = recoveries;
+    return r;
+  };
+  // s1: eq18 has the higher tokens/s and the shorter tail; s2: random has both.
+  const std::vector<RunRecord> runs{with(record("s1", "eq18", 30), 12.0, 0), with(record("s1", "random", 28), 48.0, 15),
+                                    with(record("s2", "eq18", 20), 10.0, 2), with(record("s2", "random", 10), 90.0, 4)};
+  const Comparison by_tail = aggregate({"s1", "s2"}, {"s1.json", "s2.json"}, two_policies(), 1, runs, "session_p99_s");
+  EXPECT_EQ(by_tail.rank_by, "session_p99_s");
+  EXPECT_DOUBLE_EQ(by_tail.summary[0].mean_rank, 1.0);
+  EXPECT_DOUBLE_EQ(by_tail.summary[1].mean_rank, 2.0);
+  EXPECT_NEAR(by_tail.summary[1].ratio, std::sqrt(4.0 * 9.0), 1e-12);  // geometric mean of 48/12 and 90/10
+  const Comparison by_throughput = aggregate({"s1", "s2"}, {"s1.json", "s2.json"}, two_policies(), 1, runs);
+  EXPECT_DOUBLE_EQ(by_throughput.summary[1].mean_rank, 2.0);
+  EXPECT_NEAR(by_throughput.summary[1].ratio, std::sqrt(28.0 / 30.0 * 0.5), 1e-12);
+  // The ranks follow the chosen metric alone: with eq18's tail now the longer one on s1 (its
+  // tokens/s still the higher), each policy wins one scenario.
+  std::vector<RunRecord> mixed = runs;
+  mixed[0] = with(record("s1", "eq18", 30), 50.0, 0);
+  const Comparison split = aggregate({"s1", "s2"}, {"s1.json", "s2.json"}, two_policies(), 1, mixed, "session_p99_s");
+  EXPECT_DOUBLE_EQ(split.summary[0].mean_rank, 1.5);
+  EXPECT_DOUBLE_EQ(split.summary[1].mean_rank, 1.5);
+
+  const std::string table = format_tables(by_tail);
+  EXPECT_NE(table.find("session_p99_s vs eq18"), std::string::npos) << table;
+  EXPECT_NE(table.find("lower is better"), std::string::npos) << table;
+  const std::string head = table.substr(0, table.find("summary"));
+  EXPECT_NE(head.find("session_p99_s"), std::string::npos) << "the ranked metric is shown in each scenario's table:\n" << table;
+  EXPECT_NE(head.find("48.000 s"), std::string::npos) << table;
+  EXPECT_EQ(format_tables(by_throughput).substr(0, table.find("summary")).find("session_p99_s"), std::string::npos);
+  EXPECT_EQ(to_json(by_tail)["rank_by"], "session_p99_s");
+  EXPECT_EQ(to_json(by_throughput)["rank_by"], "throughput");
+  EXPECT_NEAR(to_json(by_tail)["summary"][1]["ratio"].get<double>(), 6.0, 1e-12);
+
+  EXPECT_THROW(aggregate({"s1"}, {"s1.json"}, two_policies(), 1, runs, "decoded_share"), std::invalid_argument);
+  try {
+    aggregate({"s1"}, {"s1.json"}, two_policies(), 1, runs, "session_p90_s");
+    ADD_FAILURE() << "an unknown key was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot rank by \"session_p90_s\"; expected one of \"tokens_per_s\""), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(better_direction(compared_metrics()[metric_index("accuracy")]), Better::Higher);
+  EXPECT_EQ(better_direction(compared_metrics()[metric_index("requests_per_s")]), Better::Higher);
+  EXPECT_EQ(better_direction(compared_metrics()[metric_index("final_loss")]), Better::Lower);
 }
 
 // The parts of a mean decode step reach compare.csv and compare.json, not the printed table, and
@@ -338,8 +391,8 @@ TEST(Comparison, AggregateComputesCellsRanksAndGeometricThroughputRatios) {
   // s1: eq18 12 > random 6; s2: random 16 > eq18 4.
   EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, 1.5);
   EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, 1.5);
-  EXPECT_DOUBLE_EQ(c.summary[0].throughput_ratio, 1.0);
-  EXPECT_NEAR(c.summary[1].throughput_ratio, std::sqrt(0.5 * 4.0), 1e-12);  // geometric mean of 6/12 and 16/4
+  EXPECT_DOUBLE_EQ(c.summary[0].ratio, 1.0);
+  EXPECT_NEAR(c.summary[1].ratio, std::sqrt(0.5 * 4.0), 1e-12);  // geometric mean of 6/12 and 16/4
   EXPECT_EQ(c.summary[1].ratio_scenarios, 2);
   EXPECT_DOUBLE_EQ(c.summary[1].sessions_failed, 2.0);
   EXPECT_EQ(c.summary[1].failed_runs, 1);
@@ -437,7 +490,7 @@ TEST(Comparison, FineTuningRunsCompareByTrainedTokens) {
   ASSERT_EQ(c.summary.size(), 2u);
   EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, 1.0);  // more trained tokens/s ranks first
   EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, 2.0);
-  EXPECT_NEAR(c.summary[1].throughput_ratio, 978.0 / 1014.0, 1e-12);
+  EXPECT_NEAR(c.summary[1].ratio, 978.0 / 1014.0, 1e-12);
   const std::string table = format_tables(c);
   EXPECT_NE(table.find("trained tok/s"), std::string::npos) << table;
   EXPECT_NE(table.find("1014.000"), std::string::npos) << table;
