@@ -34,12 +34,8 @@ int compare(const CompareArgs& args) {
     if (const std::string problem = sim::output_directory_problem(args.out_dir); !problem.empty())
       throw ExperimentInputError("swarmsim compare: --out " + args.out_dir + ": " + problem);
     const std::vector<sim::Override> common = parse_overrides("compare", args.overrides);
-    if (!args.rank_by.empty()) {
-      const auto& all = experiment::compared_metrics();
-      const auto it = std::find_if(all.begin(), all.end(), [&](const experiment::ComparedMetric& m) { return m.key == args.rank_by; });
-      if (it == all.end() || experiment::better_direction(*it) == experiment::Better::Neither)
-        throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
-    }
+    if (!args.rank_by.empty() && !experiment::rankable_metric(args.rank_by))
+      throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
     std::map<std::string, std::string> file_of_name;

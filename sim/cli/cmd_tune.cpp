@@ -15,6 +15,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/cli/experiment_inputs.hpp"
 #include "sim/engine/parallel_runs.hpp"
+#include "sim/experiment/comparison.hpp"
 #include "sim/experiment/policy_spec.hpp"
 #include "sim/experiment/tuning_score.hpp"
 #include "sim/output/atomic_file.hpp"
@@ -60,6 +61,8 @@ int tune(const TuneArgs& args) {
   std::vector<TuneScenario> scenarios;
   std::vector<sim::Override> common;
   tuning::TunerParams params;
+  std::size_t objective_col = 0;  // the objective's column of experiment::extract_metrics
+  bool higher_is_better = true;
   try {
     if (args.seeds < 1) throw ExperimentInputError("swarmsim tune: --seeds " + std::to_string(args.seeds) + ": expected at least 1");
     if (args.population < 2)
@@ -71,6 +74,11 @@ int tune(const TuneArgs& args) {
                                  std::to_string(args.population) + ")");
     if (!(args.failure_penalty >= 0) || !std::isfinite(args.failure_penalty))
       throw ExperimentInputError("swarmsim tune: --failure-penalty: expected a finite number >= 0");
+    const experiment::ComparedMetric* objective = experiment::rankable_metric(args.objective);
+    if (!objective)
+      throw ExperimentInputError("swarmsim tune: --objective " + args.objective + ": expected one of " + experiment::rankable_metric_keys());
+    objective_col = experiment::metric_index(args.objective);
+    higher_is_better = experiment::better_direction(*objective) == experiment::Better::Higher;
     try {
       (void)experiment::parse_policy_spec(args.label + ":router=eq18");
     } catch (const experiment::PolicySpecError& e) {
@@ -130,7 +138,7 @@ int tune(const TuneArgs& args) {
           experiment::ScoredRun sr;
           sr.ok = o.ok;
           if (o.ok) {
-            sr.tokens_per_s = o.report.metrics["throughput"]["tokens_per_s"].get<double>();
+            sr.objective = experiment::extract_metrics(o.report.metrics)[objective_col];
             sr.sessions_failed = o.report.metrics["sessions"]["failed"].get<double>();
             sr.sessions_total = o.report.metrics["sessions"]["total"].get<double>();
           } else {
@@ -147,21 +155,34 @@ int tune(const TuneArgs& args) {
     std::printf("tuning eq. 18's (γ, β, α) on %zu scenarios x %d seeds: population %d, %d generations, elite %d, GA seed %lld, "
                 "%d runs at once\n",
                 scenarios.size(), args.seeds, args.population, args.generations, args.elite, args.seed, parallel);
-    std::printf("score: geometric mean over scenarios and seeds of tokens/s over the starting tuple's (same scenario and seed), "
-                "minus %g x the mean fraction of sessions failed (higher is better; the starting tuple (1, -1, -1) scores 1 "
-                "when nothing fails)\n",
-                args.failure_penalty);
+    if (higher_is_better)
+      std::printf("score: geometric mean over scenarios and seeds of %s over the starting tuple's (same scenario and seed), "
+                  "minus %g x the mean fraction of sessions failed (higher is better; the starting tuple (1, -1, -1) scores 1 "
+                  "when nothing fails)\n",
+                  args.objective.c_str(), args.failure_penalty);
+    else
+      std::printf("score: geometric mean over scenarios and seeds of the starting tuple's %s (same scenario and seed) over the "
+                  "tuple's, minus %g x the mean fraction of sessions failed (higher is better; the starting tuple (1, -1, -1) "
+                  "scores 1 when nothing fails)\n",
+                  args.objective.c_str(), args.failure_penalty);
     std::fflush(stdout);
     // The baseline first: every score is relative to the starting tuple's throughput.
     simulate({params.initial});
     const Runs& baseline = runs_of.at(params.initial);
     for (std::size_t s = 0; s < scenarios.size(); ++s)
-      for (const experiment::ScoredRun& r : baseline[s])
+      for (const experiment::ScoredRun& r : baseline[s]) {
         if (!r.ok) {
           std::fprintf(stderr, "swarmsim tune: %s: a run of the starting tuple failed, so no score can be normalized\n",
                        scenarios[s].file.c_str());
           return 1;
         }
+        if (!std::isfinite(r.objective)) {
+          std::fprintf(stderr, "swarmsim tune: %s: the starting tuple's run has no %s (--objective), so no score can be normalized; "
+                               "pick a metric this scenario reports (e.g. tokens_per_s, per_token_p50_s, session_p99_s)\n",
+                       scenarios[s].file.c_str(), args.objective.c_str());
+          return 1;
+        }
+      }
 
     tuning::GeneticTuner tuner(params);
     tuner.on_generation.connect([&](const tuning::TunerGeneration& g) {
@@ -173,7 +194,7 @@ int tune(const TuneArgs& args) {
       simulate(thetas);
       std::vector<double> scores;
       for (const Theta& t : thetas)
-        scores.push_back(experiment::tuning_score(runs_of.at(t), runs_of.at(params.initial), args.failure_penalty));
+        scores.push_back(experiment::tuning_score(runs_of.at(t), runs_of.at(params.initial), args.failure_penalty, higher_is_better));
       return scores;
     });
   } catch (const std::exception& e) {
@@ -189,17 +210,20 @@ int tune(const TuneArgs& args) {
   std::printf("starting  %s  fitness %.4f\n", theta_text(params.initial).c_str(), result.initial_fitness);
   std::printf("gain      %+.2f%% fitness over the starting tuple (%d tuples, %zu runs, %.1f s)\n", 100.0 * gain,
               result.evaluations, total_runs, elapsed());
-  std::printf("  %-28s%16s%16s%12s%12s\n", "scenario", "tokens/s start", "tokens/s best", "failed st.", "failed best");
+  const std::string shown = args.objective == "tokens_per_s" ? "tokens/s" : args.objective;
+  const int obj_w = static_cast<int>(std::max<std::size_t>(16, shown.size() + 8));
+  std::printf("  %-28s%*s%*s%12s%12s\n", "scenario", obj_w, (shown + " start").c_str(), obj_w, (shown + " best").c_str(), "failed st.",
+              "failed best");
   nlohmann::ordered_json per_scenario = nlohmann::ordered_json::array();
   for (std::size_t s = 0; s < scenarios.size(); ++s) {
-    const double t0 = mean_over_seeds(start_runs[s], &experiment::ScoredRun::tokens_per_s);
-    const double t1 = mean_over_seeds(best_runs[s], &experiment::ScoredRun::tokens_per_s);
+    const double t0 = mean_over_seeds(start_runs[s], &experiment::ScoredRun::objective);
+    const double t1 = mean_over_seeds(best_runs[s], &experiment::ScoredRun::objective);
     const double f0 = mean_over_seeds(start_runs[s], &experiment::ScoredRun::sessions_failed);
     const double f1 = mean_over_seeds(best_runs[s], &experiment::ScoredRun::sessions_failed);
-    std::printf("  %-28s%16.3f%16.3f%12.2f%12.2f\n", scenarios[s].name.c_str(), t0, t1, f0, f1);
+    std::printf("  %-28s%*.3f%*.3f%12.2f%12.2f\n", scenarios[s].name.c_str(), obj_w, t0, obj_w, t1, f0, f1);
     per_scenario.push_back({{"scenario", scenarios[s].name}, {"file", scenarios[s].file},
-                            {"starting", {{"tokens_per_s", number_or_null(t0)}, {"sessions_failed", number_or_null(f0)}}},
-                            {"best", {{"tokens_per_s", number_or_null(t1)}, {"sessions_failed", number_or_null(f1)}}}});
+                            {"starting", {{args.objective, number_or_null(t0)}, {"sessions_failed", number_or_null(f0)}}},
+                            {"best", {{args.objective, number_or_null(t1)}, {"sessions_failed", number_or_null(f1)}}}});
   }
 
   const std::string spec = experiment::eq18_policy_spec(args.label, result.best[0], result.best[1], result.best[2]);
@@ -221,9 +245,12 @@ int tune(const TuneArgs& args) {
         {"fitness", number_or_null(result.best_fitness)},
         {"initial", {{"theta", theta_json(params.initial)}, {"fitness", number_or_null(result.initial_fitness)}}},
         {"score",
-         {{"definition", "exp(mean over scenarios s and seeds k of ln(T(theta,s,k)/T0(s,k))) - failure_penalty * mean of "
-                         "F(theta,s,k)/N(s); T: tokens/s, T0: tokens/s of the starting tuple on the same scenario and seed, "
-                         "ratios clamped to [1e-3, 1e3], F: sessions failed, N: sessions; higher is better"},
+         {{"definition", std::string("exp(mean over scenarios s and seeds k of ln(") +
+                             (higher_is_better ? "T(theta,s,k)/T0(s,k)" : "T0(s,k)/T(theta,s,k)") +
+                             ")) - failure_penalty * mean of F(theta,s,k)/N(s); T: the objective, T0: the objective of the starting "
+                             "tuple on the same scenario and seed, ratios clamped to [1e-3, 1e3] (1e-3 for a run without the "
+                             "objective), F: sessions failed, N: sessions; higher is better"},
+          {"objective", args.objective},
           {"failure_penalty", args.failure_penalty}}},
         {"scenarios", files},
         {"seeds", args.seeds},

@@ -84,6 +84,7 @@ struct TuneArgs {
   int jobs = 0;                        ///< child processes at once (0: hardware concurrency)
   long long seed = 1;                  ///< the GA's seed
   double failure_penalty = 1.0;        ///< λ of the score (sim/experiment/tuning_score.hpp)
+  std::string objective = "tokens_per_s";  ///< T of the score: a compared metric key (lower is better for latencies)
   std::string label = "tuned";         ///< the policy's name in the spec written to --out
   std::string out;                     ///< JSON result (usable as --policies @FILE in compare); empty: none
   std::vector<std::string> overrides;  ///< "path=value" applied to every scenario

@@ -115,6 +115,8 @@ int main(int argc, char** argv) {
   tu->add_option("--seed", tun.seed, "seed of the genetic algorithm (default 1)")->check(CLI::Range(0LL, 9007199254740992LL));
   tu->add_option("--failure-penalty", tun.failure_penalty, "score lost per failed session, as a fraction of the sessions (default 1)")
       ->check(CLI::Range(0.0, 1e6));
+  tu->add_option("--objective", tun.objective, "what the score improves: a compare.csv metric, tokens_per_s (default) or e.g. "
+                                               "session_p99_s, per_token_p50_s (lower is better for latencies)");
   tu->add_option("--label", tun.label, "name of the tuned policy in the spec written to --out (default tuned)");
   tu->add_option("--out", tun.out, "write the result (tuple, fitness, policy spec, log) to this JSON file");
   tu->add_option("--set", tun.overrides, "override a value of every scenario (repeatable)")->allow_extra_args(false);

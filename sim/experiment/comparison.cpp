@@ -102,6 +102,12 @@ std::string rankable_metric_keys() {
   return out;
 }
 
+const ComparedMetric* rankable_metric(std::string_view key) {
+  for (const ComparedMetric& m : compared_metrics())
+    if (m.key == key) return better_direction(m) == Better::Neither ? nullptr : &m;
+  return nullptr;
+}
+
 std::size_t metric_index(std::string_view key) {
   const auto& metrics = compared_metrics();
   for (std::size_t i = 0; i < metrics.size(); ++i)
@@ -161,9 +167,8 @@ std::size_t failed_column(std::size_t throughput_col) {
 
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
                      std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by) {
-  const auto& all = compared_metrics();
-  const auto ranked_metric = std::find_if(all.begin(), all.end(), [&](const ComparedMetric& m) { return m.key == rank_by; });
-  if (!rank_by.empty() && (ranked_metric == all.end() || better_direction(*ranked_metric) == Better::Neither))
+  const ComparedMetric* ranked_metric = rankable_metric(rank_by);
+  if (!rank_by.empty() && !ranked_metric)
     throw std::invalid_argument("cannot rank by \"" + rank_by + "\"; expected one of " + rankable_metric_keys());
   const bool higher_is_better = rank_by.empty() || better_direction(*ranked_metric) == Better::Higher;
   Comparison c;

@@ -46,6 +46,9 @@ Better better_direction(const ComparedMetric& m);
 /// The keys policies can be ranked by (better_direction not Neither), comma-separated, quoted.
 std::string rankable_metric_keys();
 
+/// The compared metric named `key` if policies can be ranked by it; nullptr otherwise.
+const ComparedMetric* rankable_metric(std::string_view key);
+
 /// Position of the metric named `key` in compared_metrics(); throws std::logic_error if none.
 std::size_t metric_index(std::string_view key);
 

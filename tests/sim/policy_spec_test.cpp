@@ -453,6 +453,21 @@ TEST(TuningScore, GeometricMeanOfPairedRatiosMinusThePenalty) {
   EXPECT_NEAR(tuning_score(zero, base, 0.0), std::sqrt(1e-3 * 1.0), 1e-12);
 }
 
+// tune --objective session_p99_s: a latency, so the ratio is the starting tuple's over θ's, and a
+// run without one (every session failed) counts as the worst ratio.
+TEST(TuningScore, ALowerIsBetterObjectiveScoresTheInverseRatio) {
+  const ScoredRuns base{{{true, 12.0, 0, 4}}, {{true, 40.0, 0, 4}}};
+  const ScoredRuns theta{{{true, 6.0, 0, 4}}, {{true, 80.0, 0, 4}}};  // half the tail on one, twice on the other
+  EXPECT_NEAR(tuning_score(theta, base, 1.0, false), 1.0, 1e-12);
+  const ScoredRuns better{{{true, 6.0, 0, 4}}, {{true, 10.0, 0, 4}}};  // ratios 2 and 4
+  EXPECT_NEAR(tuning_score(better, base, 1.0, false), std::sqrt(8.0), 1e-12);
+  EXPECT_NEAR(tuning_score(better, base, 1.0, true), std::sqrt(0.5 * 0.25), 1e-12);  // read as a throughput: worse
+  const double kNaN = std::numeric_limits<double>::quiet_NaN();
+  const ScoredRuns none{{{true, kNaN, 4, 4}}, {{true, 40.0, 0, 4}}};
+  EXPECT_NEAR(tuning_score(none, base, 0.0, false), std::sqrt(1e-3 * 1.0), 1e-12);
+  EXPECT_TRUE(std::isnan(tuning_score(base, none, 0.0, false)));  // the baseline must have a value to normalize by
+}
+
 TEST(TuningScore, AFailedRunIsNaNAndShapesMustMatch) {
   const ScoredRuns base{{{true, 10, 0, 4}}};
   EXPECT_TRUE(std::isnan(tuning_score({{{false, 0, 0, 0}}}, base)));
