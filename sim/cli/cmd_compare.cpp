@@ -16,12 +16,28 @@
 #include "sim/output/atomic_file.hpp"
 
 namespace swarmsim::cli {
+namespace {
+
+/// Tokens per second the arrivals of an inference scenario offer: sessions per second x batch x
+/// new tokens, for fixed-interval and Poisson arrivals; NaN otherwise (all at start, a trace,
+/// fine-tuning, pipelines, trees, coded inference).
+double offered_tokens_per_s(const sim::Scenario& sc) {
+  const sim::WorkloadSpec& w = sc.workload;
+  if (sc.graph || sc.tree || sc.coded || w.fine_tuning) return std::nan("");
+  const double per_session = static_cast<double>(w.batch_size) * w.new_tokens;
+  if (w.arrival == sim::ArrivalProcess::Fixed && w.interval_s > 0) return per_session / w.interval_s;
+  if (w.arrival == sim::ArrivalProcess::Poisson && w.rate_per_s > 0) return per_session * w.rate_per_s;
+  return std::nan("");
+}
+
+}  // namespace
 
 int compare(const CompareArgs& args) {
   std::vector<experiment::PolicyVariant> policies;
   std::vector<sim::RunJob> jobs;
   std::vector<experiment::RunRecord> records;  // one per job, filled as runs finish
   std::vector<std::string> names;
+  std::vector<double> offered;  // per scenario: tokens/s its arrivals offer (NaN: no fixed rate)
   try {
     if (args.seeds < 1) throw ExperimentInputError("swarmsim compare: --seeds " + std::to_string(args.seeds) + ": expected at least 1");
     std::string list;
@@ -45,6 +61,7 @@ int compare(const CompareArgs& args) {
         throw ExperimentInputError("swarmsim compare: " + file + " and " + it->second + " are both named \"" + base.name +
                                    "\"; expected distinct scenario names (rename one, or --set name=...)");
       names.push_back(base.name);
+      offered.push_back(offered_tokens_per_s(base));
       for (const experiment::PolicyVariant& p : policies) {
         // A pipeline or a tree has no router: a policy of routing keys alone would compare nothing.
         if (base.graph || base.tree || base.coded) {
@@ -113,8 +130,9 @@ int compare(const CompareArgs& args) {
     return 1;
   }
 
-  const experiment::Comparison result =
+  experiment::Comparison result =
       experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records), args.rank_by);
+  result.offered_tokens_per_s = offered;
   if (args.json)
     std::printf("%s\n", experiment::to_json(result).dump(2).c_str());
   else

@@ -292,6 +292,20 @@ std::string format_tables(const Comparison& c) {
       line += std::to_string(cell.runs - cell.failed_runs) + "/" + std::to_string(cell.runs);
       out += "  " + line + "\n";
     }
+    // Below saturation an open-loop workload's tokens/s is its arrivals' rate: say so.
+    if (c.rank_by.empty() && tp_col == tokens && s < c.offered_tokens_per_s.size() && c.offered_tokens_per_s[s] > 0) {
+      double best = kNaN;
+      for (std::size_t p = 0; p < n_pol; ++p)
+        if (row[p].metrics[tp_col].n > 0 && !(row[p].metrics[tp_col].mean <= best)) best = row[p].metrics[tp_col].mean;
+      if (std::isfinite(best) && best >= 0.9 * c.offered_tokens_per_s[s]) {
+        char note[320];
+        std::snprintf(note, sizeof note,
+                      "  note: the arrivals offer %.3f tokens/s, and the best policy delivers %.1f%% of it: tokens/s is bounded "
+                      "by the arrivals and differs by when the last sessions end; --rank-by session_p50_s or session_p99_s ranks by latency\n",
+                      c.offered_tokens_per_s[s], 100.0 * best / c.offered_tokens_per_s[s]);
+        out += note;
+      }
+    }
     out += "\n";
   }
   out += "summary over " + std::to_string(c.scenarios.size()) + " scenarios x " + std::to_string(c.seeds) +

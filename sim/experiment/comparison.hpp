@@ -106,6 +106,9 @@ struct Comparison {
   std::vector<std::string> scenario_files;  ///< the files they came from
   std::vector<PolicyVariant> policies;   ///< in the order given; the first is the reference of the summary's ratio
   std::string rank_by;                   ///< the compared_metrics() key the summary ranks by; empty: each scenario's throughput
+  /// Per scenario, the tokens per second its arrivals offer (sessions per second x batch x new
+  /// tokens, for fixed-interval and Poisson arrivals); NaN where there is no such rate. Empty: none known.
+  std::vector<double> offered_tokens_per_s;
   int seeds = 0;                         ///< runs per (scenario, policy), one per seed (each run records its seed)
   std::vector<RunRecord> runs;           ///< every run
   std::vector<Cell> cells;               ///< scenario-major, then policy, in the given orders
@@ -119,7 +122,9 @@ struct Comparison {
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
                      std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by = {});
 
-/// The printed tables: one per scenario (rows: policies), then the summary.
+/// The printed tables: one per scenario (rows: policies), then the summary. Where a scenario's
+/// best tokens/s is within 10% of its offered_tokens_per_s, and it is ranked by throughput, a note
+/// says that the arrivals bound tokens/s and points to --rank-by.
 std::string format_tables(const Comparison& c);
 
 /// A CSV field, quoted (with inner quotes doubled) when it holds a comma, a quote, CR or LF.

@@ -347,6 +347,26 @@ TEST(Comparison, RanksByAChosenMetricInItsDirection) {
   EXPECT_EQ(better_direction(compared_metrics()[metric_index("final_loss")]), Better::Lower);
 }
 
+// Where the best policy delivers about what the arrivals offer, tokens/s cannot tell the policies
+// apart and the table says so; not below 90% of the offer, nor when ranked by another metric.
+TEST(Comparison, NotesWhenTheArrivalsBoundTokensPerSecond) {
+  const std::vector<RunRecord> runs{record("s1", "eq18", 31.5), record("s1", "random", 27.4), record("s2", "eq18", 14.9),
+                                    record("s2", "random", 14.5)};
+  Comparison c = aggregate({"s1", "s2"}, {"s1.json", "s2.json"}, two_policies(), 1, runs);
+  c.offered_tokens_per_s = {32.0, 25.6};
+  std::string table = format_tables(c);
+  const std::size_t s2 = table.find("scenario s2");
+  ASSERT_NE(s2, std::string::npos) << table;
+  const std::size_t note = table.find("note: the arrivals offer 32.000 tokens/s, and the best policy delivers 98.4% of it");
+  EXPECT_LT(note, s2) << table;  // under s1's table
+  EXPECT_EQ(table.find("note:", s2), std::string::npos) << "s2's best is 58% of its offer:\n" << table;
+  c.offered_tokens_per_s = {40.0, std::nan("")};  // 79%: the policies may be slower than the arrivals
+  EXPECT_EQ(format_tables(c).find("note:"), std::string::npos) << format_tables(c);
+  Comparison ranked = aggregate({"s1", "s2"}, {"s1.json", "s2.json"}, two_policies(), 1, runs, "per_token_p50_s");
+  ranked.offered_tokens_per_s = {32.0, 25.6};
+  EXPECT_EQ(format_tables(ranked).find("note:"), std::string::npos);
+}
+
 // The parts of a mean decode step reach compare.csv and compare.json, not the printed table, and
 // a run whose sessions all failed has none (NaN, left out of the means) rather than 0 s.
 TEST(Comparison, DecodeStepPartsGoToCsvAndJsonOnly) {
