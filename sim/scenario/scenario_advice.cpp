@@ -175,9 +175,19 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                                               "it, so no member still holds it and no cancel is ever sent."});
   }
   if (sc.churn && !sc.churn->mtbf_s && !sc.churn->regional &&
-      std::all_of(sc.nodes.begin(), sc.nodes.end(), [](const NodeSpec& n) { return n.uptime >= 1.0; }))
+      std::all_of(sc.nodes.begin(), sc.nodes.end(), [](const NodeSpec& n) { return n.uptime >= 1.0 && !n.mtbf_s; }))
     advice.push_back({"churn", "draws no failure: without \"mtbf\" each server's up periods come from its uptime, and every "
                                "server declares uptime 1 (never down); lower some nodes' \"uptime\" or set churn.mtbf."});
+  if (!sc.churn) {
+    std::string own;
+    int count = 0;
+    for (const NodeSpec& n : sc.nodes)
+      if (n.mtbf_s || n.mttr_s) own += (count++ ? ", " : "") + n.name;
+    if (count)
+      advice.push_back({"nodes", own + (count == 1 ? " sets its own" : " set their own") +
+                                     " \"mtbf\" or \"mttr\", which only drawn churn reads, and this scenario has no top-level "
+                                     "\"churn\": no failure is drawn (add \"churn\": {\"mttr\": ..., \"until\": ...} to draw them)."});
+  }
   if (sc.tree) {
     if (sets_swarm_policies(sc.policy))
       advice.push_back({"policy",

@@ -216,4 +216,20 @@ TEST(ScenarioAdvice, ChurnOnASwarmThatNeverFailsSaysSo) {
   EXPECT_NE(advice[0].message.find("every server declares uptime 1"), std::string::npos);
   EXPECT_TRUE(scenario_advisories(load_scenario_file(two, {churn, parse_override("nodes[0].uptime=0.9")})).empty());
   EXPECT_TRUE(scenario_advisories(load_scenario_file(two, {parse_override(R"(churn={"mttr": "1min", "until": "1h", "mtbf": "1h"})")})).empty());
+  // A node's own mtbf makes it fail, whatever it declares.
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(two, {churn, parse_override(R"(nodes[0].mtbf="30min")")})).empty());
+}
+
+// A node's own repair time without a top-level churn is read by nothing (as after --set
+// churn=null): it loads, and validate says so.
+TEST(ScenarioAdvice, ANodesOwnChurnPeriodsWithoutChurnSaySo) {
+  const std::string file = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/churn/volunteer-swarm.json";
+  const auto advice = scenario_advisories(
+      load_scenario_file(file, {parse_override("churn=null"), parse_override(R"(nodes[2].mttr="20min")")}));
+  ASSERT_EQ(advice.size(), 1u);
+  EXPECT_EQ(advice[0].path, "nodes");
+  EXPECT_NE(advice[0].message.find("dc-a-0, dc-a-1, dc-a-2, dc-a-3 set their own \"mtbf\" or \"mttr\", which only drawn churn reads"),
+            std::string::npos)
+      << advice[0].message;
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(file, {parse_override(R"(nodes[2].mttr="20min")")})).empty());
 }
