@@ -490,21 +490,26 @@ TEST(FlowEngine, AgreesWithSimGridOnDrawnChurn) {
 // metrics.json counts each server's failures: the node_down events that found it up before the
 // run ended (a node_down of a server already down is not another failure), on both engines.
 TEST(FlowEngine, AndSimGridCountEachServersFailures) {
-  const Scenario sc = shipped("churn/volunteer-swarm.json", {parse_override("policy.router=shortest_path")});
-  const auto [simgrid, flowed] = both_engines(sc);
-  int total = 0;
-  for (const auto* m : {&simgrid, &flowed}) {
-    const double end = (*m)["simulated_time_s"].get<double>();
-    const nlohmann::json& nodes = (*m)["nodes"];
-    ASSERT_EQ(nodes.size(), sc.nodes.size());
-    for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
-      int downs = 0;  // drawn churn alternates node_down and node_up
-      for (const ReplayEvent& e : sc.events) downs += e.action == EventAction::NodeDown && e.node == sc.nodes[i].name && e.at_s < end;
-      EXPECT_EQ(nodes[i]["failures"].get<int>(), downs) << (*m)["engine"] << " " << sc.nodes[i].name;
-      total += downs;
+  // Each server's own failures, and with two-cities regional outages joined to them.
+  for (const std::string rel : {"churn/volunteer-swarm.json", "churn/two-cities.json"}) {
+    const Scenario sc = shipped(rel, {parse_override("policy.router=shortest_path")});
+    const auto [simgrid, flowed] = both_engines(sc);
+    int total = 0;
+    for (const auto* m : {&simgrid, &flowed}) {
+      const double end = (*m)["simulated_time_s"].get<double>();
+      const nlohmann::json& nodes = (*m)["nodes"];
+      ASSERT_EQ(nodes.size(), sc.nodes.size());
+      for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
+        int downs = 0;  // drawn churn alternates node_down and node_up
+        for (const ReplayEvent& e : sc.events) downs += e.action == EventAction::NodeDown && e.node == sc.nodes[i].name && e.at_s < end;
+        EXPECT_EQ(nodes[i]["failures"].get<int>(), downs) << rel << " " << (*m)["engine"] << " " << sc.nodes[i].name;
+        total += downs;
+      }
     }
+    EXPECT_GT(total, 2 * 10) << rel;
+    EXPECT_EQ(flowed["sessions"]["completed"], simgrid["sessions"]["completed"]) << rel;
+    EXPECT_NEAR(flowed["resilience"]["recoveries"].get<double>() / simgrid["resilience"]["recoveries"].get<double>(), 1.0, 0.2) << rel;
   }
-  EXPECT_GT(total, 2 * 10);
   // rtx of flapping-node goes down at 30, 46, 62, 78 and 94 s, and the run ends at 97 s; a second
   // node_down at 32 s finds it down already.
   std::string events = R"(events=[{"at": "32s", "action": "node_down", "node": "rtx"})";
