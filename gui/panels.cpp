@@ -605,6 +605,7 @@ void inspector_tab(AppState& st) {
     ImGui::Text("since %.3f s", n.serving ? n.serving_since : n.state_since);
     if (n.joined) ImGui::Text("blocks %d-%d (%d blocks)", n.blocks.start, n.blocks.end - 1, n.blocks.size());
     ImGui::Text("serving time %.2f s of %.2f s (%.1f%%)", s.up_seconds(i), s.time, 100.0 * s.up_seconds(i) / std::max(1e-9, s.time));
+    ImGui::Text("failures so far: %d", n.failures);
     ImGui::Text("chains through it: %d so far, %d in flight", n.chains, n.sessions_in_flight);
     std::string sess;
     for (const auto& [k, f] : s.sessions)

@@ -163,6 +163,7 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
       break;
     case EventType::NodeDown:
       if (NodeState* n = node_at(s, e.node)) {
+        if (n->up) ++n->failures;
         stop_serving(*n, e.t);
         n->up = false;
         n->state_since = e.t;

@@ -198,6 +198,7 @@ struct NodeState {
   double bytes_sent = 0.0, bytes_received = 0.0;
   int transfer_retries = 0;       ///< failed transfer attempts it sent
   int moves = 0;                  ///< block-range moves (rebalancing)
+  int failures = 0;               ///< times it went down up to T (as metrics.json's nodes[].failures)
   double busy_seconds = 0.0;      ///< device-busy time of finished spans
   double kv_bytes = 0.0;          ///< KV memory reserved on it now (from "kv" events; a client's: of its own blocks, under split learning)
   int memory_waiting = 0;         ///< a client's sessions waiting for its memory now

@@ -264,6 +264,7 @@ TEST(GuiReplay, StateAtTMatchesTheSimulatorsSignals) {
     EXPECT_EQ(static_cast<std::uint64_t>(end.per_token.total), m["latency_s"]["per_token"]["count"].get<std::uint64_t>());
     for (int i = 0; i < t->info().n_servers; ++i) {
       EXPECT_EQ(end.nodes[i].chains, m["nodes"][i]["chains"].get<int>()) << t->info().hosts[i].name;
+      EXPECT_EQ(end.nodes[i].failures, m["nodes"][i]["failures"].get<int>()) << t->info().hosts[i].name;
       EXPECT_DOUBLE_EQ(end.nodes[i].kv_peak_bytes, m["nodes"][i]["kv_peak_bytes"].get<double>()) << t->info().hosts[i].name;
       EXPECT_EQ(end.nodes[i].kv_bytes, 0.0) << t->info().hosts[i].name << " holds KV caches after every session ended";
     }

@@ -118,7 +118,10 @@ TEST(GuiStateModel, ReportsNodesCoverageAndChainsAtT) {
   EXPECT_DOUBLE_EQ(s.nodes[0].uplink_Bps, 1e6);
   EXPECT_DOUBLE_EQ(s.nodes[0].downlink_Bps, 1e8);
 
+  EXPECT_EQ(s.nodes[1].failures, 0);
   s = tl.state_at(5.0);  // b down, session 0 failed, blocks 4-7 uncovered
+  EXPECT_EQ(s.nodes[1].failures, 1);
+  EXPECT_EQ(s.nodes[0].failures, 0);
   EXPECT_FALSE(s.nodes[1].up);
   EXPECT_FALSE(s.nodes[1].serving);
   EXPECT_TRUE(s.sessions.empty());
@@ -145,6 +148,7 @@ TEST(GuiStateModel, ReportsNodesCoverageAndChainsAtT) {
   EXPECT_TRUE(s.sessions.empty());
   // b served 0.8-5 and 6.5-100 s
   EXPECT_NEAR(s.up_seconds(1), 4.2 + 93.5, 1e-9);
+  EXPECT_EQ(s.nodes[1].failures, 1);
 }
 
 TEST(GuiStateModel, MissingDirectoryIsAClearError) {
