@@ -133,6 +133,13 @@ int compare(const CompareArgs& args) {
   experiment::Comparison result =
       experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records), args.rank_by);
   result.offered_tokens_per_s = offered;
+  if (!args.rank_by.empty() && std::none_of(result.summary.begin(), result.summary.end(),
+                                            [](const experiment::PolicySummary& p) { return std::isfinite(p.mean_rank); }))
+    std::fprintf(stderr,
+                 "swarmsim compare: --rank-by %s: no run reported it, so nothing is ranked (swarms of blocks report tokens_per_s, "
+                 "per_token_*, ttft_p50_s and session_*; pipelines, trees and coded inference report requests_per_s and request_*; "
+                 "fine-tuning reports trained_tokens_per_s and step_*)\n",
+                 args.rank_by.c_str());
   if (args.json)
     std::printf("%s\n", experiment::to_json(result).dump(2).c_str());
   else
