@@ -1,13 +1,44 @@
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <string>
 
 #include "sim/cli/commands.hpp"
 #include "sim/coded/coin.hpp"
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/block_coverage.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::cli {
+namespace {
+
+/// Under churn, how long every block had a server able to serve it from the first session to the
+/// last failure, and the blocks that had none the longest (sim/swarm/block_coverage.hpp).
+void print_coverage(const std::string& file, const sim::Scenario& sc) {
+  const double from = sc.workload.start_s, until = sc.churn->until_s;
+  if (until <= from) return;
+  const std::string window = "from the first session (" + sim::format_duration(from) + ") to " + sim::format_duration(until);
+  const std::optional<sim::BlockCoverage> c = sim::block_coverage(sc, from, until);
+  if (!c) {
+    if (!sc.graph && !sc.tree && !sc.coded)
+      std::printf("%s: churn: some servers' blocks are \"auto\" (chosen at run time), so their coverage is not foreseen\n", file.c_str());
+    return;
+  }
+  if (c->all_covered_fraction() >= 1.0) {
+    std::printf("%s: churn: every block had a serving server all the time %s\n", file.c_str(), window.c_str());
+    return;
+  }
+  const auto worst = std::max_element(c->uncovered_s.begin(), c->uncovered_s.end());
+  const int first = static_cast<int>(worst - c->uncovered_s.begin());
+  int last = first;
+  while (last + 1 < static_cast<int>(c->uncovered_s.size()) && c->uncovered_s[static_cast<std::size_t>(last + 1)] == *worst) ++last;
+  std::printf("%s: churn: every block had a serving server %.1f%% of the time %s; the least served, %s %s, had none for %s in all\n",
+              file.c_str(), 100.0 * c->all_covered_fraction(), window.c_str(), first == last ? "block" : "blocks",
+              sim::BlockRange{first, last + 1}.str().c_str(), sim::format_duration(*worst).c_str());
+}
+
+}  // namespace
 
 int validate(const ValidateArgs& args) {
   int bad = 0;
@@ -46,6 +77,7 @@ int validate(const ValidateArgs& args) {
         const std::string own_periods = own ? "; " + std::to_string(own) + (own == 1 ? " server has its own" : " servers have their own") : "";
         std::printf("%s: churn: %ld node_down events in all, listed and drawn (failures until %s, mean repair %s%s)\n", file.c_str(), downs,
                     sim::format_duration(sc.churn->until_s).c_str(), sim::format_duration(sc.churn->mttr_s).c_str(), own_periods.c_str());
+        print_coverage(file, sc);
       }
       for (const sim::Advisory& a : sim::scenario_advisories(sc))
         std::printf("%s: advice: %s: %s\n", file.c_str(), a.path.c_str(), a.message.c_str());
