@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <tuple>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "sim/pricing.hpp"
 #include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/block_coverage.hpp"
 #include "tests/bench/swarm_generator.hpp"
 #include "tests/golden/json_compare.hpp"
 #include "tests/json_mutation.hpp"
@@ -520,6 +522,45 @@ TEST(FlowEngine, AndSimGridCountEachServersFailures) {
   for (const auto* m : {&flapping, &flapping_flow}) {
     ASSERT_LT((*m)["simulated_time_s"].get<double>(), 100.0);
     for (const nlohmann::json& n : (*m)["nodes"]) EXPECT_EQ(n["failures"].get<int>(), n["name"] == "rtx" ? 5 : 0) << n["name"];
+  }
+}
+
+// What validate foresees of the blocks' coverage (sim/swarm/block_coverage.hpp) is what a run
+// does: each server serves from its node_joined (a load time after its join or restart) to its
+// next failure, as serving_intervals says, on both engines.
+TEST(FlowEngine, AndSimGridServeWhenBlockCoverageSaysTheServersServe) {
+  Scenario sc = shipped("churn/two-cities.json", {parse_override(R"(churn.regional.radius="1000km")")});
+  sc.outputs.trace = false;
+  for (const EngineKind engine : {EngineKind::Flow, EngineKind::SimGrid}) {
+    sc.engine = engine;
+    RunOptions options = quiet();
+    options.out_dir = swarmsim::test::temp_path(std::string("coverage-") + to_string(engine));
+    const double end = run_isolated(sc, options).metrics["simulated_time_s"].get<double>();
+    // Serving intervals in events.jsonl: from each node_join to the node's next node_down (-1: to the end).
+    std::map<std::string, std::vector<std::pair<double, double>>> seen;
+    std::ifstream in(options.out_dir / "events.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json e = nlohmann::json::parse(line);
+      if (!e.contains("node") || !e["node"].is_string()) continue;
+      auto& v = seen[e["node"].get<std::string>()];
+      if (e["type"] == "node_join") v.emplace_back(e["t"].get<double>(), -1.0);
+      if (e["type"] == "node_down" && !v.empty() && v.back().second < 0) v.back().second = e["t"].get<double>();
+    }
+    int compared = 0;
+    for (int i = 0; i < static_cast<int>(sc.nodes.size()); ++i) {
+      const std::string& name = sc.nodes[static_cast<std::size_t>(i)].name;
+      std::vector<std::pair<double, double>> foreseen;
+      for (const auto& [a, b] : serving_intervals(sc, i))
+        if (a < end) foreseen.emplace_back(a, b < end ? b : -1.0);
+      const auto& got = seen[name];
+      ASSERT_EQ(got.size(), foreseen.size()) << to_string(engine) << " " << name;
+      for (std::size_t k = 0; k < got.size(); ++k) {  // events.jsonl keeps microseconds
+        EXPECT_NEAR(got[k].first, foreseen[k].first, 1e-6) << to_string(engine) << " " << name << " interval " << k;
+        EXPECT_NEAR(got[k].second, foreseen[k].second, 1e-6) << to_string(engine) << " " << name << " interval " << k;
+        ++compared;
+      }
+    }
+    EXPECT_GT(compared, 20) << to_string(engine);
   }
 }
 
