@@ -1209,15 +1209,22 @@ void read_churn(Reader& r, const json& root, Scenario& sc) {
   sc.churn = c;
 }
 
+/// The servers the listed node_down or node_up events name, each with the index of its first
+/// such event: drawn churn spares them.
+std::unordered_map<std::string, std::size_t> servers_with_listed_failures(const Scenario& sc) {
+  std::unordered_map<std::string, std::size_t> listed;
+  for (std::size_t k = 0; k < sc.events.size(); ++k)
+    if (sc.events[k].action == EventAction::NodeDown || sc.events[k].action == EventAction::NodeUp) listed.emplace(sc.events[k].node, k);
+  return listed;
+}
+
 /// A node's own "mtbf" or "mttr" is read by drawn churn only, which spares the servers the
 /// listed events name: refuse the keys on such a server. (Without a top-level churn they are
 /// read by nothing either, which validate advises about: `--set churn=null` compares the same
 /// swarm without churn.)
 void check_node_churn(Reader& r, const Scenario& sc) {
   if (!sc.churn) return;
-  std::unordered_map<std::string, std::size_t> listed;  // server name -> index of its first listed event
-  for (std::size_t k = 0; k < sc.events.size(); ++k)
-    if (sc.events[k].action == EventAction::NodeDown || sc.events[k].action == EventAction::NodeUp) listed.emplace(sc.events[k].node, k);
+  const auto listed = servers_with_listed_failures(sc);
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
     const NodeSpec& n = sc.nodes[i];
     const char* key = n.mtbf_s ? "mtbf" : n.mttr_s ? "mttr" : nullptr;
@@ -1240,9 +1247,7 @@ void draw_churn(Reader& r, Scenario& sc) {
                   sc.nodes.size(), kMaxEvents, remedy);
     r.error("churn", msg);
   };
-  std::unordered_set<std::string> listed;
-  for (const ReplayEvent& e : sc.events)
-    if (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) listed.insert(e.node);
+  const auto listed = servers_with_listed_failures(sc);
   double expected = 0.0;
   for (const NodeSpec& n : sc.nodes)
     if (!listed.count(n.name)) expected += churn_expected_events(churn, n);
