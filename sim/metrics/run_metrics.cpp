@@ -16,6 +16,8 @@ using nlohmann::json;
 
 RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
     : sc_(scenario),
+      coverage_(BlockRange{scenario.first_served_block(), scenario.model.n_layers}, static_cast<int>(scenario.nodes.size()),
+                scenario.workload.start_s),
       pricing_(std::move(pricing)),
       sessions_(static_cast<std::size_t>(scenario.workload.sessions)),
       device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
@@ -140,7 +142,10 @@ void RunMetrics::connect(SimSignals& s) {
     verification_.wrong_outputs_checked += e.server_was_wrong;
     verification_.wrong_outputs_passed += e.server_was_wrong && std::string_view(e.verdict) == "agreed";
   });
-  s.on_server_banned.connect([this](const ServerBanned& e) { verification_.bans.push_back(e); });
+  s.on_server_banned.connect([this](const ServerBanned& e) {
+    verification_.bans.push_back(e);
+    coverage_.stop(e.t, e.node);
+  });
   s.on_adapters_synced.connect([this](const AdaptersSynced& e) {
     ++training_.syncs;
     training_.sync_bytes += e.bytes;
@@ -166,7 +171,16 @@ void RunMetrics::connect(SimSignals& s) {
     ++recoveries_;
     replayed_tokens_ += static_cast<std::uint64_t>(e.replayed_tokens);
   });
-  s.on_blocks_moved.connect([this](const BlocksMoved&) { ++moves_; });
+  s.on_blocks_moved.connect([this](const BlocksMoved& e) {
+    ++moves_;
+    coverage_.stop(e.t, e.node);  // it serves its new range once loaded (its node_joined)
+  });
+  s.on_node_joined.connect([this](const NodeJoined& e) {
+    if (!e.pipeline_stage) coverage_.serve(e.t, e.node, e.blocks);
+  });
+  s.on_node_state.connect([this](const NodeStateChanged& e) {
+    if (!e.up) coverage_.stop(e.t, e.node);
+  });
   s.on_session_ended.connect([this](const SessionEnded& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
     if (clients_memory_ && r.client >= 0 && r.end < 0) {  // one that never arrived held nothing
@@ -302,7 +316,8 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"network", {{"hops", hops_}, {"bytes_moved", bytes_}, {"chains_formed", chains_}}},
       {"resilience",
        {{"transfer_retries", retries_}, {"corrupted_messages", checksum_failures_}, {"servers_given_up", given_up_},
-        {"recoveries", recoveries_}, {"replayed_tokens", replayed_tokens_}, {"blocks_moved", moves_}}},
+        {"recoveries", recoveries_}, {"replayed_tokens", replayed_tokens_}, {"blocks_moved", moves_},
+        {"model_unserved_s", coverage_.unserved_s(simulated_time)}}},
       {"nodes", node_list},
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/metrics/latency_histogram.hpp"
+#include "sim/metrics/model_coverage.hpp"
 #include "sim/metrics/training_loss.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/client_memory.hpp"
@@ -73,6 +74,7 @@ class RunMetrics {
   };
   StepBreakdown prefill_, decode_;
   const Scenario& sc_;
+  ModelCoverage coverage_;  ///< time some block had no serving server, from the first session's arrival
   std::string pricing_;
   std::vector<SessionRecord> sessions_;
   std::vector<double> device_seconds_;  // per host

@@ -36,7 +36,7 @@ std::optional<BlockCoverage> block_coverage(const Scenario& sc, double from_s, d
   BlockCoverage c;
   c.from_s = from_s;
   c.until_s = std::max(from_s, until_s);
-  const int blocks = sc.model.n_layers;
+  const int blocks = sc.model.n_layers, first = sc.first_served_block();  // a split-learning client runs [0, first)
   c.uncovered_s.assign(static_cast<std::size_t>(blocks), 0.0);
   // Serving starts (+1) and ends (-1) of every server within the window, swept in time order.
   struct Change {
@@ -46,6 +46,7 @@ std::optional<BlockCoverage> block_coverage(const Scenario& sc, double from_s, d
   };
   std::vector<Change> changes;
   std::vector<int> serving(static_cast<std::size_t>(blocks), 0);
+  for (int k = 0; k < first; ++k) serving[static_cast<std::size_t>(k)] = 1;  // always served, by the client
   for (int i = 0; i < static_cast<int>(sc.nodes.size()); ++i) {
     const BlockRange r{std::max(0, sc.nodes[static_cast<std::size_t>(i)].blocks->start),
                        std::min(blocks, sc.nodes[static_cast<std::size_t>(i)].blocks->end)};

@@ -11,7 +11,8 @@
 
 namespace swarmsim::sim {
 
-/// Coverage of the model's blocks over [from_s, until_s).
+/// Coverage of the model's blocks over [from_s, until_s). Under split learning the blocks the
+/// client runs itself (before Scenario::first_served_block) count as always served.
 struct BlockCoverage {
   double from_s = 0.0, until_s = 0.0;
   double all_covered_s = 0.0;          ///< time every block had a serving server (s)

@@ -527,7 +527,8 @@ TEST(FlowEngine, AndSimGridCountEachServersFailures) {
 
 // What validate foresees of the blocks' coverage (sim/swarm/block_coverage.hpp) is what a run
 // does: each server serves from its node_joined (a load time after its join or restart) to its
-// next failure, as serving_intervals says, on both engines.
+// next failure, as serving_intervals says, on both engines; and metrics.json's
+// resilience.model_unserved_s is the forecast's time with some block unserved.
 TEST(FlowEngine, AndSimGridServeWhenBlockCoverageSaysTheServersServe) {
   Scenario sc = shipped("churn/two-cities.json", {parse_override(R"(churn.regional.radius="1000km")")});
   sc.outputs.trace = false;
@@ -535,7 +536,14 @@ TEST(FlowEngine, AndSimGridServeWhenBlockCoverageSaysTheServersServe) {
     sc.engine = engine;
     RunOptions options = quiet();
     options.out_dir = swarmsim::test::temp_path(std::string("coverage-") + to_string(engine));
-    const double end = run_isolated(sc, options).metrics["simulated_time_s"].get<double>();
+    const nlohmann::json metrics = run_isolated(sc, options).metrics;
+    const double end = metrics["simulated_time_s"].get<double>();
+    // What the run measured of the model's coverage is what the forecast says of the same window.
+    const auto foreseen = block_coverage(sc, sc.workload.start_s, end);
+    ASSERT_TRUE(foreseen.has_value());
+    EXPECT_GT(metrics["resilience"]["model_unserved_s"].get<double>(), 60.0) << to_string(engine);
+    EXPECT_NEAR(metrics["resilience"]["model_unserved_s"].get<double>(), (end - sc.workload.start_s) - foreseen->all_covered_s, 1e-6)
+        << to_string(engine);
     // Serving intervals in events.jsonl: from each node_join to the node's next node_down (-1: to the end).
     std::map<std::string, std::vector<std::pair<double, double>>> seen;
     std::ifstream in(options.out_dir / "events.jsonl");

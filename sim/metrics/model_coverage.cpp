@@ -1,0 +1,49 @@
+#include "sim/metrics/model_coverage.hpp"
+
+#include <algorithm>
+
+namespace swarmsim::sim {
+
+ModelCoverage::ModelCoverage(BlockRange served, int n_servers, double from_s)
+    : from_s_(from_s),
+      t_(from_s),
+      served_(served),
+      serving_(static_cast<std::size_t>(std::max(0, served.size())), 0),
+      uncovered_(std::max(0, served.size())),
+      range_(static_cast<std::size_t>(std::max(0, n_servers))) {}
+
+void ModelCoverage::advance(double t) {
+  if (t <= t_) return;
+  if (uncovered_ > 0) unserved_ += t - t_;
+  t_ = t;
+}
+
+void ModelCoverage::add(BlockRange r, int delta) {
+  for (int k = std::max(served_.start, r.start); k < std::min(served_.end, r.end); ++k) {
+    int& s = serving_[static_cast<std::size_t>(k - served_.start)];
+    if (s == 0) --uncovered_;
+    s += delta;
+    if (s == 0) ++uncovered_;
+  }
+}
+
+void ModelCoverage::serve(double t, int server, BlockRange blocks) {
+  if (server < 0 || server >= static_cast<int>(range_.size())) return;
+  advance(t);
+  add(range_[static_cast<std::size_t>(server)], -1);  // a server serves one range at a time
+  range_[static_cast<std::size_t>(server)] = blocks;
+  add(blocks, +1);
+}
+
+void ModelCoverage::stop(double t, int server) {
+  if (server < 0 || server >= static_cast<int>(range_.size())) return;
+  advance(t);
+  add(range_[static_cast<std::size_t>(server)], -1);
+  range_[static_cast<std::size_t>(server)] = BlockRange{};
+}
+
+double ModelCoverage::unserved_s(double until) const {
+  return unserved_ + (uncovered_ > 0 && until > t_ ? until - t_ : 0.0);
+}
+
+}  // namespace swarmsim::sim

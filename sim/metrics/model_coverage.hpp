@@ -1,0 +1,38 @@
+#pragma once
+// How long a run's swarm could not serve the whole model: some block had no server up with its
+// weights loaded. Fed by the engines' signals (a node_joined starts a server's range; its failure,
+// a rebalancing move or a ban ends it); the forecast from a scenario's events is
+// sim/swarm/block_coverage.hpp. Plain data, both engines.
+#include <vector>
+
+#include "sim/swarm/block_range.hpp"
+
+namespace swarmsim::sim {
+
+class ModelCoverage {
+ public:
+  /// The blocks `served` of a model (those the swarm serves: all but a split-learning client's)
+  /// by `n_servers` servers; time is counted from `from_s` on.
+  ModelCoverage(BlockRange served, int n_servers, double from_s);
+
+  /// Server `server` serves `blocks` from `t` (it finished loading them).
+  void serve(double t, int server, BlockRange blocks);
+  /// Server `server` stops serving at `t` (down, moving or banned); nothing if it was not serving.
+  void stop(double t, int server);
+  /// Seconds in [from_s, until) during which some block had no serving server.
+  double unserved_s(double until) const;
+
+ private:
+  void advance(double t);
+  void add(BlockRange r, int delta);
+
+  double from_s_;
+  double t_;                        ///< time accounted up to
+  double unserved_ = 0.0;           ///< seconds some block had none, up to t_
+  BlockRange served_;               ///< the blocks counted
+  std::vector<int> serving_;        ///< per block of served_: servers serving it
+  int uncovered_ = 0;               ///< blocks with none
+  std::vector<BlockRange> range_;   ///< per server: the range it serves (empty: none)
+};
+
+}  // namespace swarmsim::sim
