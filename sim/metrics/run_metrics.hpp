@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/metrics/latency_histogram.hpp"
-#include "sim/metrics/model_coverage.hpp"
+#include "sim/swarm/model_coverage.hpp"
 #include "sim/metrics/training_loss.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/client_memory.hpp"

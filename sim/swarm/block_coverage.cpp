@@ -1,8 +1,11 @@
 #include "sim/swarm/block_coverage.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <utility>
+
+#include "sim/swarm/model_coverage.hpp"
 
 namespace swarmsim::sim {
 
@@ -36,53 +39,28 @@ std::optional<BlockCoverage> block_coverage(const Scenario& sc, double from_s, d
   BlockCoverage c;
   c.from_s = from_s;
   c.until_s = std::max(from_s, until_s);
-  const int blocks = sc.model.n_layers, first = sc.first_served_block();  // a split-learning client runs [0, first)
-  c.uncovered_s.assign(static_cast<std::size_t>(blocks), 0.0);
-  // Serving starts (+1) and ends (-1) of every server within the window, swept in time order.
+  // Every server's serving starts and ends, played in time order into the meter a run uses; a
+  // split-learning client runs [0, first_served_block) itself.
   struct Change {
     double t;
-    int delta;
-    BlockRange range;
+    int server;
+    bool starts;
   };
   std::vector<Change> changes;
-  std::vector<int> serving(static_cast<std::size_t>(blocks), 0);
-  for (int k = 0; k < first; ++k) serving[static_cast<std::size_t>(k)] = 1;  // always served, by the client
-  for (int i = 0; i < static_cast<int>(sc.nodes.size()); ++i) {
-    const BlockRange r{std::max(0, sc.nodes[static_cast<std::size_t>(i)].blocks->start),
-                       std::min(blocks, sc.nodes[static_cast<std::size_t>(i)].blocks->end)};
+  for (int i = 0; i < static_cast<int>(sc.nodes.size()); ++i)
     for (const auto& [start, end] : serving_intervals(sc, i)) {
-      const double a = std::max(start, c.from_s), b = std::min(end, c.until_s);
-      if (a >= b) continue;
-      if (a == c.from_s) {
-        for (int k = r.start; k < r.end; ++k) ++serving[static_cast<std::size_t>(k)];
-      } else {
-        changes.push_back({a, +1, r});
-      }
-      if (b < c.until_s) changes.push_back({b, -1, r});
+      changes.push_back({start, i, true});
+      if (std::isfinite(end)) changes.push_back({end, i, false});
     }
-  }
   std::stable_sort(changes.begin(), changes.end(), [](const Change& x, const Change& y) { return x.t < y.t; });
-  int uncovered = static_cast<int>(std::count(serving.begin(), serving.end(), 0));
-  double t = c.from_s;
-  const auto advance = [&](double to) {
-    const double dt = to - t;
-    if (dt <= 0) return;
-    if (uncovered == 0) c.all_covered_s += dt;
-    else
-      for (int k = 0; k < blocks; ++k)
-        if (serving[static_cast<std::size_t>(k)] == 0) c.uncovered_s[static_cast<std::size_t>(k)] += dt;
-    t = to;
-  };
+  ModelCoverage meter(BlockRange{sc.first_served_block(), sc.model.n_layers}, static_cast<int>(sc.nodes.size()), c.from_s);
   for (const Change& ch : changes) {
-    advance(ch.t);
-    for (int k = ch.range.start; k < ch.range.end; ++k) {
-      int& s = serving[static_cast<std::size_t>(k)];
-      if (s == 0) --uncovered;
-      s += ch.delta;
-      if (s == 0) ++uncovered;
-    }
+    if (ch.t >= c.until_s) break;
+    if (ch.starts) meter.serve(ch.t, ch.server, *sc.nodes[static_cast<std::size_t>(ch.server)].blocks);
+    else meter.stop(ch.t, ch.server);
   }
-  advance(c.until_s);
+  c.all_covered_s = (c.until_s - c.from_s) - meter.unserved_s(c.until_s);
+  for (int k = 0; k < sc.model.n_layers; ++k) c.uncovered_s.push_back(meter.block_unserved_s(k, c.until_s));
   return c;
 }
 

@@ -29,7 +29,8 @@ std::vector<std::pair<double, double>> serving_intervals(const Scenario& sc, int
 
 /// Coverage of the model's blocks by the servers of `sc` over [from_s, until_s); nullopt when a
 /// server's range is "auto" (chosen at run time) or the scenario serves no chain of blocks.
-/// Rebalancing and bans are not foreseen: the ranges stay as declared.
+/// Rebalancing and bans are not foreseen: the ranges stay as declared. Counted by the same
+/// ModelCoverage a run's metrics use.
 std::optional<BlockCoverage> block_coverage(const Scenario& sc, double from_s, double until_s);
 
 }  // namespace swarmsim::sim

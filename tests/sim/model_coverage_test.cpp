@@ -1,8 +1,8 @@
 // Known answers for the time a run's swarm could not serve the whole model
-// (sim/metrics/model_coverage.hpp), as metrics.json's resilience.model_unserved_s counts it.
+// (sim/swarm/model_coverage.hpp), as metrics.json's resilience.model_unserved_s counts it.
 #include <gtest/gtest.h>
 
-#include "sim/metrics/model_coverage.hpp"
+#include "sim/swarm/model_coverage.hpp"
 
 using namespace swarmsim::sim;
 

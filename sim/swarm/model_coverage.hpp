@@ -1,8 +1,9 @@
 #pragma once
-// How long a run's swarm could not serve the whole model: some block had no server up with its
-// weights loaded. Fed by the engines' signals (a node_joined starts a server's range; its failure,
-// a rebalancing move or a ban ends it); the forecast from a scenario's events is
-// sim/swarm/block_coverage.hpp. Plain data, both engines.
+// How long a swarm could not serve the whole model: some block had no server up with its weights
+// loaded. Fed in time order with when each server starts and stops serving its range: by the
+// engines' signals during a run (a node_joined starts it; a failure, a rebalancing move or a ban
+// ends it), and by the forecast from a scenario's events (sim/swarm/block_coverage.hpp). Plain
+// data.
 #include <vector>
 
 #include "sim/swarm/block_range.hpp"
@@ -21,6 +22,9 @@ class ModelCoverage {
   void stop(double t, int server);
   /// Seconds in [from_s, until) during which some block had no serving server.
   double unserved_s(double until) const;
+  /// Seconds in [from_s, until) during which block `block` had no serving server (0 for a block
+  /// outside the served range).
+  double block_unserved_s(int block, double until) const;
 
  private:
   void advance(double t);
@@ -31,6 +35,7 @@ class ModelCoverage {
   double unserved_ = 0.0;           ///< seconds some block had none, up to t_
   BlockRange served_;               ///< the blocks counted
   std::vector<int> serving_;        ///< per block of served_: servers serving it
+  std::vector<double> block_unserved_;  ///< per block of served_: seconds with none, up to t_
   int uncovered_ = 0;               ///< blocks with none
   std::vector<BlockRange> range_;   ///< per server: the range it serves (empty: none)
 };

@@ -1,4 +1,4 @@
-#include "sim/metrics/model_coverage.hpp"
+#include "sim/swarm/model_coverage.hpp"
 
 #include <algorithm>
 
@@ -9,12 +9,17 @@ ModelCoverage::ModelCoverage(BlockRange served, int n_servers, double from_s)
       t_(from_s),
       served_(served),
       serving_(static_cast<std::size_t>(std::max(0, served.size())), 0),
+      block_unserved_(serving_.size(), 0.0),
       uncovered_(std::max(0, served.size())),
       range_(static_cast<std::size_t>(std::max(0, n_servers))) {}
 
 void ModelCoverage::advance(double t) {
   if (t <= t_) return;
-  if (uncovered_ > 0) unserved_ += t - t_;
+  if (uncovered_ > 0) {
+    unserved_ += t - t_;
+    for (std::size_t k = 0; k < serving_.size(); ++k)
+      if (serving_[k] == 0) block_unserved_[k] += t - t_;
+  }
   t_ = t;
 }
 
@@ -44,6 +49,12 @@ void ModelCoverage::stop(double t, int server) {
 
 double ModelCoverage::unserved_s(double until) const {
   return unserved_ + (uncovered_ > 0 && until > t_ ? until - t_ : 0.0);
+}
+
+double ModelCoverage::block_unserved_s(int block, double until) const {
+  if (!served_.contains(block)) return 0.0;
+  const std::size_t k = static_cast<std::size_t>(block - served_.start);
+  return block_unserved_[k] + (serving_[k] == 0 && until > t_ ? until - t_ : 0.0);
 }
 
 }  // namespace swarmsim::sim
