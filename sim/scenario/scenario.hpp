@@ -203,6 +203,18 @@ struct FaultToleranceSpec {
   }
 };
 
+/// How routers estimate a server's uptime, which eq. 18's reliability term reads as R_A = 1 - uptime.
+enum class UptimeEstimate {
+  DeclaredTimesObserved,  ///< declared uptime x the share of time up since the server joined
+  Posterior,              ///< the declaration weighs as prior_s seconds watched: (declared x prior + up) / (prior + watched)
+};
+
+/// A server's reputation R_A (seed 002, section 3: "historical uptime, failure rates").
+struct ReputationSpec {
+  UptimeEstimate estimate = UptimeEstimate::DeclaredTimesObserved;
+  double prior_s = 600.0;  ///< Posterior: seconds of watching that the declared uptime counts as (s)
+};
+
 /// Dynamic rebalancing R: S x P -> S' (seed 002, eq. 3).
 struct RebalanceSpec {
   double period_s = 0.0;            ///< servers re-evaluate their blocks this often (0 = never)
@@ -271,6 +283,7 @@ struct PolicySpec {
   /// session's stream: clients that wait together do not all retry at the same instant. [0, 1].
   double admission_jitter = 0.0;
   CompressionSpec compression;
+  ReputationSpec reputation;
   PartitionerSpec partitioner;  ///< graph models only
   FaultToleranceSpec faults;
   RebalanceSpec rebalance;

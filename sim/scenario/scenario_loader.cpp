@@ -87,7 +87,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"arrival", {"process", "interval", "rate", "file"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry", "admission_jitter",
-        "compression", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy", "verification"}},
+        "compression", "reputation", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy", "verification"}},
+      {"reputation", {"estimate", "prior"}},
       {"verification", {"rate", "ban", "tolerance"}},
       {"dishonest", {"from", "rate", "lazy", "cartel", "magnitude"}},
       {"privacy", {"client_blocks", "differential_privacy"}},
@@ -1038,6 +1039,20 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       p.verification.ban = r.boolean(*vv, "ban", vp).value_or(true);
       p.verification.tolerance =
           r.number(*vv, "tolerance", vp, false, 0.0, 10.0, "in [0, 10] (relative L2 distance up to which two outputs agree)").value_or(0.0);
+    }
+  }
+  if (const json* rv = Reader::get(*v, "reputation")) {
+    const std::string rp = "policy.reputation";
+    if (r.object(*rv, rp, "reputation")) {
+      ReputationSpec& rs = p.reputation;
+      rs.estimate = r.choice<UptimeEstimate>(*rv, "estimate", rp, false,
+                                             {{"declared_x_observed", UptimeEstimate::DeclaredTimesObserved},
+                                              {"posterior", UptimeEstimate::Posterior}})
+                        .value_or(UptimeEstimate::DeclaredTimesObserved);
+      if (rs.estimate == UptimeEstimate::Posterior)
+        rs.prior_s = r.quantity(*rv, "prior", rp, Quantity::Duration, false, false).value_or(rs.prior_s);
+      else if (Reader::get(*rv, "prior"))
+        r.error(rp + ".prior", "only applies to \"estimate\": \"posterior\"");
     }
   }
   if (const json* f = Reader::get(*v, "faults")) {

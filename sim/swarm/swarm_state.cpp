@@ -5,6 +5,7 @@
 
 #include "sim/rng.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/uptime_estimate.hpp"
 
 namespace swarmsim::sim {
 
@@ -38,12 +39,13 @@ std::vector<NodeSummary> SwarmState::summaries(double now) const {
 
 double SwarmState::uptime_estimate(int i, double now) const {
   const ServerState& s = (*this)[i];
-  double observed = 1.0;
+  double up = 0.0;
+  double watched = 0.0;
   if (s.joined_at >= 0 && now > s.joined_at) {
-    const double up = s.up_seconds + (s.up ? now - s.up_since : 0.0);
-    observed = std::clamp(up / (now - s.joined_at), 0.0, 1.0);
+    up = s.up_seconds + (s.up ? now - s.up_since : 0.0);
+    watched = now - s.joined_at;
   }
-  return sc_.nodes[static_cast<std::size_t>(i)].uptime * observed;
+  return estimated_uptime(sc_.policy.reputation, sc_.nodes[static_cast<std::size_t>(i)].uptime, up, watched);
 }
 
 double SwarmState::death_notice_time(int i, double now) const {

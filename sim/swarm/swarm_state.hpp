@@ -86,7 +86,7 @@ class SwarmState {
   /// Each server's end-of-run state for metrics.json, its up time counted to `now`.
   std::vector<NodeSummary> summaries(double now) const;
 
-  /// Fraction of time up since the node first joined, times its declared uptime.
+  /// Server i's uptime as routers read it at `now`, by policy.reputation (`estimated_uptime`).
   double uptime_estimate(int i, double now) const;
   /// When the swarm declares server i dead for its current failure (its last heartbeat before
   /// going down plus heartbeat_misses periods); `now` if it is up.
