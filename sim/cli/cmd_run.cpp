@@ -16,6 +16,7 @@
 #include "sim/pricing.hpp"
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/block_range.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::cli {
@@ -53,6 +54,17 @@ void print_clients(const nlohmann::json& m) {
                   sim::format_bytes(c["memory_peak_bytes"].get<double>()).c_str(),
                   sim::format_duration(c["memory_peak_at_s"].get<double>()).c_str(), c["memory_peak_sessions"].get<int>(),
                   sim::format_bytes(c["memory_usable_bytes"].get<double>()).c_str(), c["device"].get<std::string>().c_str());
+}
+
+/// "; blocks A-B the longest, T" from resilience.unserved_blocks (empty when no block went unserved).
+std::string longest_unserved_text(const nlohmann::json& ranges) {
+  const nlohmann::json* best = nullptr;
+  for (const auto& r : ranges)
+    if (!best || r["unserved_s"].get<double>() > (*best)["unserved_s"].get<double>()) best = &r;
+  if (!best) return "";
+  const sim::BlockRange b{(*best)["blocks"]["start"].get<int>(), (*best)["blocks"]["end"].get<int>()};
+  return std::string("; ") + (b.size() == 1 ? "block " : "blocks ") + b.str() + " the longest, " +
+         sim::format_duration((*best)["unserved_s"].get<double>());
 }
 
 std::string latency_line(const nlohmann::json& h) {
@@ -170,8 +182,9 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
   if (const auto& r = m["resilience"]; r["recoveries"].get<long>() > 0 || r["model_unserved_s"].get<double>() > 0)
-    std::printf("resilience    %ld recoveries (%ld tokens replayed); some block had no server for %s after the first session\n",
-                r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(), sim::format_duration(r["model_unserved_s"].get<double>()).c_str());
+    std::printf("resilience    %ld recoveries (%ld tokens replayed); some block had no server for %s after the first session%s\n",
+                r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(), sim::format_duration(r["model_unserved_s"].get<double>()).c_str(),
+                longest_unserved_text(r["unserved_blocks"]).c_str());
   if (m.contains("privacy")) {  // split learning (seed 002, section 6.3.1)
     const auto& p = m["privacy"];
     const int k = p["client_blocks"].get<int>(), end = p["swarm_blocks"]["end"].get<int>();

@@ -8,6 +8,7 @@
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_coverage.hpp"
+#include "sim/swarm/model_coverage.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::cli {
@@ -29,13 +30,12 @@ void print_coverage(const std::string& file, const sim::Scenario& sc) {
     std::printf("%s: churn: every block had a serving server all the time %s\n", file.c_str(), window.c_str());
     return;
   }
-  const auto worst = std::max_element(c->uncovered_s.begin(), c->uncovered_s.end());
-  const int first = static_cast<int>(worst - c->uncovered_s.begin());
-  int last = first;
-  while (last + 1 < static_cast<int>(c->uncovered_s.size()) && c->uncovered_s[static_cast<std::size_t>(last + 1)] == *worst) ++last;
+  const std::vector<sim::UnservedRange> ranges = sim::unserved_ranges(c->uncovered_s);
+  const sim::UnservedRange* worst = sim::longest_unserved(ranges);
+  if (!worst) return;  // not reached: a window not all covered has a block unserved for some time
   std::printf("%s: churn: every block had a serving server %.1f%% of the time %s; the least served, %s %s, had none for %s in all\n",
-              file.c_str(), 100.0 * c->all_covered_fraction(), window.c_str(), first == last ? "block" : "blocks",
-              sim::BlockRange{first, last + 1}.str().c_str(), sim::format_duration(*worst).c_str());
+              file.c_str(), 100.0 * c->all_covered_fraction(), window.c_str(), worst->blocks.size() == 1 ? "block" : "blocks",
+              worst->blocks.str().c_str(), sim::format_duration(worst->unserved_s).c_str());
 }
 
 }  // namespace

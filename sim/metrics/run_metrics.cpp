@@ -229,6 +229,14 @@ json RunMetrics::StepBreakdown::to_json() const {
 }
 
 namespace {
+/// resilience.unserved_blocks: each run of blocks without a serving server for the same time.
+json unserved_blocks_json(const std::vector<UnservedRange>& ranges) {
+  json out = json::array();
+  for (const UnservedRange& r : ranges)
+    out.push_back({{"blocks", {{"start", r.blocks.start}, {"end", r.blocks.end}}}, {"unserved_s", r.unserved_s}});
+  return out;
+}
+
 json summary(const LatencyHistogram& h) {
   return json{{"count", h.count()},      {"mean", h.mean()},           {"p50", h.percentile(50)},
               {"p95", h.percentile(95)}, {"p99", h.percentile(99)},    {"min", h.min()},
@@ -317,7 +325,8 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"resilience",
        {{"transfer_retries", retries_}, {"corrupted_messages", checksum_failures_}, {"servers_given_up", given_up_},
         {"recoveries", recoveries_}, {"replayed_tokens", replayed_tokens_}, {"blocks_moved", moves_},
-        {"model_unserved_s", coverage_.unserved_s(simulated_time)}}},
+        {"model_unserved_s", coverage_.unserved_s(simulated_time)},
+        {"unserved_blocks", unserved_blocks_json(coverage_.unserved_ranges(simulated_time))}}},
       {"nodes", node_list},
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},

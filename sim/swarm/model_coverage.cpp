@@ -57,4 +57,30 @@ double ModelCoverage::block_unserved_s(int block, double until) const {
   return block_unserved_[k] + (serving_[k] == 0 && until > t_ ? until - t_ : 0.0);
 }
 
+std::vector<UnservedRange> ModelCoverage::unserved_ranges(double until) const {
+  std::vector<double> per_block(static_cast<std::size_t>(std::max(0, served_.end)), 0.0);
+  for (int b = std::max(0, served_.start); b < served_.end; ++b) per_block[static_cast<std::size_t>(b)] = block_unserved_s(b, until);
+  return sim::unserved_ranges(per_block);
+}
+
+std::vector<UnservedRange> unserved_ranges(const std::vector<double>& per_block_unserved_s) {
+  std::vector<UnservedRange> out;
+  const int n = static_cast<int>(per_block_unserved_s.size());
+  for (int b = 0; b < n;) {
+    const double t = per_block_unserved_s[static_cast<std::size_t>(b)];
+    int e = b + 1;
+    while (e < n && per_block_unserved_s[static_cast<std::size_t>(e)] == t) ++e;
+    if (t > 0) out.push_back({BlockRange{b, e}, t});
+    b = e;
+  }
+  return out;
+}
+
+const UnservedRange* longest_unserved(const std::vector<UnservedRange>& ranges) {
+  const UnservedRange* best = nullptr;
+  for (const UnservedRange& r : ranges)
+    if (!best || r.unserved_s > best->unserved_s) best = &r;
+  return best;
+}
+
 }  // namespace swarmsim::sim

@@ -10,6 +10,18 @@
 
 namespace swarmsim::sim {
 
+/// Consecutive blocks that each had no serving server for the same time.
+struct UnservedRange {
+  BlockRange blocks;
+  double unserved_s = 0.0;  ///< each block's time without a serving server (s)
+};
+
+/// The blocks of `per_block_unserved_s` (block k's seconds without a server at index k) that had
+/// some, as maximal runs of equal time, in block order.
+std::vector<UnservedRange> unserved_ranges(const std::vector<double>& per_block_unserved_s);
+/// The range of `ranges` unserved the longest (the first of equal ones); nullptr when empty.
+const UnservedRange* longest_unserved(const std::vector<UnservedRange>& ranges);
+
 class ModelCoverage {
  public:
   /// The blocks `served` of a model (those the swarm serves: all but a split-learning client's)
@@ -25,6 +37,8 @@ class ModelCoverage {
   /// Seconds in [from_s, until) during which block `block` had no serving server (0 for a block
   /// outside the served range).
   double block_unserved_s(int block, double until) const;
+  /// unserved_ranges of every block's time without a server in [from_s, until).
+  std::vector<UnservedRange> unserved_ranges(double until) const;
 
  private:
   void advance(double t);

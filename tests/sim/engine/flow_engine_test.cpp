@@ -21,6 +21,7 @@
 #include "sim/rng.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_coverage.hpp"
+#include "sim/swarm/model_coverage.hpp"
 #include "tests/bench/swarm_generator.hpp"
 #include "tests/golden/json_compare.hpp"
 #include "tests/json_mutation.hpp"
@@ -544,6 +545,15 @@ TEST(FlowEngine, AndSimGridServeWhenBlockCoverageSaysTheServersServe) {
     EXPECT_GT(metrics["resilience"]["model_unserved_s"].get<double>(), 60.0) << to_string(engine);
     EXPECT_NEAR(metrics["resilience"]["model_unserved_s"].get<double>(), (end - sc.workload.start_s) - foreseen->all_covered_s, 1e-6)
         << to_string(engine);
+    // And block by block: the same ranges, each unserved as long as the forecast says.
+    const std::vector<UnservedRange> ranges = unserved_ranges(foreseen->uncovered_s);
+    const nlohmann::json& measured = metrics["resilience"]["unserved_blocks"];
+    ASSERT_EQ(measured.size(), ranges.size()) << to_string(engine) << " " << measured.dump();
+    for (std::size_t k = 0; k < ranges.size(); ++k) {
+      EXPECT_EQ(measured[k]["blocks"]["start"].get<int>(), ranges[k].blocks.start) << to_string(engine);
+      EXPECT_EQ(measured[k]["blocks"]["end"].get<int>(), ranges[k].blocks.end) << to_string(engine);
+      EXPECT_NEAR(measured[k]["unserved_s"].get<double>(), ranges[k].unserved_s, 1e-6) << to_string(engine);
+    }
     // Serving intervals in events.jsonl: from each node_join to the node's next node_down (-1: to the end).
     std::map<std::string, std::vector<std::pair<double, double>>> seen;
     std::ifstream in(options.out_dir / "events.jsonl");
