@@ -55,6 +55,16 @@ double mean_over_seeds(const std::vector<experiment::ScoredRun>& runs, double ex
   return runs.empty() ? std::nan("") : sum / static_cast<double>(runs.size());
 }
 
+/// Mean over seeds of a scenario's values of limit `l` (NaN when a run failed or has none).
+double mean_limited(const std::vector<experiment::ScoredRun>& runs, std::size_t l) {
+  double sum = 0;
+  for (const experiment::ScoredRun& r : runs) {
+    if (!r.ok || l >= r.limited.size()) return std::nan("");
+    sum += r.limited[l];
+  }
+  return runs.empty() ? std::nan("") : sum / static_cast<double>(runs.size());
+}
+
 }  // namespace
 
 int tune(const TuneArgs& args) {
@@ -63,6 +73,8 @@ int tune(const TuneArgs& args) {
   tuning::TunerParams params;
   std::size_t objective_col = 0;  // the objective's column of experiment::extract_metrics
   bool higher_is_better = true;
+  std::vector<experiment::RunLimit> limits;
+  std::vector<std::size_t> limit_cols;  // each limit's column of experiment::extract_metrics
   try {
     if (args.seeds < 1) throw ExperimentInputError("swarmsim tune: --seeds " + std::to_string(args.seeds) + ": expected at least 1");
     if (args.population < 2)
@@ -79,6 +91,14 @@ int tune(const TuneArgs& args) {
       throw ExperimentInputError("swarmsim tune: --objective " + args.objective + ": expected one of " + experiment::rankable_metric_keys());
     objective_col = experiment::metric_index(args.objective);
     higher_is_better = experiment::better_direction(*objective) == experiment::Better::Higher;
+    for (const std::string& text : args.limits) {
+      try {
+        limits.push_back(experiment::parse_run_limit(text));
+      } catch (const std::invalid_argument& e) {
+        throw ExperimentInputError(std::string("swarmsim tune: --limit ") + e.what());
+      }
+      limit_cols.push_back(experiment::metric_index(limits.back().metric));
+    }
     try {
       (void)experiment::parse_policy_spec(args.label + ":router=eq18");
     } catch (const experiment::PolicySpecError& e) {
@@ -138,7 +158,9 @@ int tune(const TuneArgs& args) {
           experiment::ScoredRun sr;
           sr.ok = o.ok;
           if (o.ok) {
-            sr.objective = experiment::extract_metrics(o.report.metrics)[objective_col];
+            const std::vector<double> values = experiment::extract_metrics(o.report.metrics);
+            sr.objective = values[objective_col];
+            for (const std::size_t c : limit_cols) sr.limited.push_back(values[c]);
             sr.sessions_failed = o.report.metrics["sessions"]["failed"].get<double>();
             sr.sessions_total = o.report.metrics["sessions"]["total"].get<double>();
           } else {
@@ -165,6 +187,9 @@ int tune(const TuneArgs& args) {
                   "tuple's, minus %g x the mean fraction of sessions failed (higher is better; the starting tuple (1, -1, -1) "
                   "scores 1 when nothing fails)\n",
                   args.objective.c_str(), args.failure_penalty);
+    for (const experiment::RunLimit& l : limits)
+      std::printf("limit: %s in every run; the score is divided by 1 + %g x the runs' mean excess over the bound, relative to the bound\n",
+                  experiment::limit_text(l).c_str(), args.limit_penalty);
     std::fflush(stdout);
     // The baseline first: every score is relative to the starting tuple's throughput.
     simulate({params.initial});
@@ -194,7 +219,8 @@ int tune(const TuneArgs& args) {
       simulate(thetas);
       std::vector<double> scores;
       for (const Theta& t : thetas)
-        scores.push_back(experiment::tuning_score(runs_of.at(t), runs_of.at(params.initial), args.failure_penalty, higher_is_better));
+        scores.push_back(experiment::tuning_score(runs_of.at(t), runs_of.at(params.initial), args.failure_penalty, higher_is_better,
+                                                  limits, args.limit_penalty));
       return scores;
     });
   } catch (const std::exception& e) {
@@ -221,9 +247,23 @@ int tune(const TuneArgs& args) {
     const double f0 = mean_over_seeds(start_runs[s], &experiment::ScoredRun::sessions_failed);
     const double f1 = mean_over_seeds(best_runs[s], &experiment::ScoredRun::sessions_failed);
     std::printf("  %-28s%*.3f%*.3f%12.2f%12.2f\n", scenarios[s].name.c_str(), obj_w, t0, obj_w, t1, f0, f1);
-    per_scenario.push_back({{"scenario", scenarios[s].name}, {"file", scenarios[s].file},
-                            {"starting", {{args.objective, number_or_null(t0)}, {"sessions_failed", number_or_null(f0)}}},
-                            {"best", {{args.objective, number_or_null(t1)}, {"sessions_failed", number_or_null(f1)}}}});
+    nlohmann::ordered_json starting = {{args.objective, number_or_null(t0)}, {"sessions_failed", number_or_null(f0)}};
+    nlohmann::ordered_json best = {{args.objective, number_or_null(t1)}, {"sessions_failed", number_or_null(f1)}};
+    for (std::size_t l = 0; l < limits.size(); ++l) {  // each limited metric's mean over seeds
+      starting[limits[l].metric] = number_or_null(mean_limited(start_runs[s], l));
+      best[limits[l].metric] = number_or_null(mean_limited(best_runs[s], l));
+    }
+    per_scenario.push_back({{"scenario", scenarios[s].name}, {"file", scenarios[s].file}, {"starting", starting}, {"best", best}});
+  }
+  const std::size_t n_runs = scenarios.size() * static_cast<std::size_t>(args.seeds);
+  nlohmann::ordered_json limits_json = nlohmann::ordered_json::array();
+  for (const experiment::RunLimit& l : limits) {
+    const int over_best = experiment::runs_over_limits(best_runs, {l});
+    const int over_start = experiment::runs_over_limits(start_runs, {l});
+    std::printf("limit     %s: %d of %zu runs over with the best tuple, %d with the starting one\n", experiment::limit_text(l).c_str(),
+                over_best, n_runs, over_start);
+    limits_json.push_back({{"metric", l.metric}, {"bound", l.bound}, {"at_most", l.at_most},
+                           {"runs_over", {{"best", over_best}, {"starting", over_start}, {"of", n_runs}}}});
   }
 
   const std::string spec = experiment::eq18_policy_spec(args.label, result.best[0], result.best[1], result.best[2]);
@@ -249,9 +289,13 @@ int tune(const TuneArgs& args) {
                              (higher_is_better ? "T(theta,s,k)/T0(s,k)" : "T0(s,k)/T(theta,s,k)") +
                              ")) - failure_penalty * mean of F(theta,s,k)/N(s); T: the objective, T0: the objective of the starting "
                              "tuple on the same scenario and seed, ratios clamped to [1e-3, 1e3] (1e-3 for a run without the "
-                             "objective), F: sessions failed, N: sessions; higher is better"},
+                             "objective), F: sessions failed, N: sessions; with limits, all that divided by 1 + limit_penalty * mean over "
+                             "the runs of the sum over limits of max(0, V/bound - 1) (at most) or max(0, bound/V - 1) (at least), "
+                             "V the run's value of the limited metric (1 without one); higher is better"},
           {"objective", args.objective},
-          {"failure_penalty", args.failure_penalty}}},
+          {"failure_penalty", args.failure_penalty},
+          {"limits", limits_json},
+          {"limit_penalty", args.limit_penalty}}},
         {"scenarios", files},
         {"seeds", args.seeds},
         {"overrides", args.overrides},

@@ -85,6 +85,8 @@ struct TuneArgs {
   long long seed = 1;                  ///< the GA's seed
   double failure_penalty = 1.0;        ///< λ of the score (sim/experiment/tuning_score.hpp)
   std::string objective = "tokens_per_s";  ///< T of the score: a compared metric key (lower is better for latencies)
+  std::vector<std::string> limits;     ///< "METRIC=BOUND" every run should keep (the score falls with each run over)
+  double limit_penalty = 10.0;         ///< μ of the score: divided by 1 + μ x the runs' mean relative excess
   std::string label = "tuned";         ///< the policy's name in the spec written to --out
   std::string out;                     ///< JSON result (usable as --policies @FILE in compare); empty: none
   std::vector<std::string> overrides;  ///< "path=value" applied to every scenario

@@ -117,6 +117,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e6));
   tu->add_option("--objective", tun.objective, "what the score improves: a compare.csv metric, tokens_per_s (default) or e.g. "
                                                "session_p99_s, per_token_p50_s (lower is better for latencies)");
+  tu->add_option("--limit", tun.limits, "a bound every run should keep, METRIC=BOUND, e.g. session_p99_s=30s (at most, for "
+                                         "latencies) or tokens_per_s=12 (at least); the score is divided by 1 + the limit penalty "
+                                         "times the runs' mean relative excess over their bounds (repeatable)")
+      ->allow_extra_args(false);
+  tu->add_option("--limit-penalty", tun.limit_penalty, "mu: the score is divided by 1 + mu x the runs' mean excess over their "
+                                                       "limits, relative to the bounds (default 10)")
+      ->check(CLI::Range(0.0, 1e6));
   tu->add_option("--label", tun.label, "name of the tuned policy in the spec written to --out (default tuned)");
   tu->add_option("--out", tun.out, "write the result (tuple, fitness, policy spec, log) to this JSON file");
   tu->add_option("--set", tun.overrides, "override a value of every scenario (repeatable)")->allow_extra_args(false);

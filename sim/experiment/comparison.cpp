@@ -16,6 +16,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
+}  // namespace
 
 std::string format_value(double v, MetricUnit unit) {
   if (!std::isfinite(v)) return "n/a";
@@ -34,6 +35,8 @@ std::string format_value(double v, MetricUnit unit) {
   }
   return "?";
 }
+
+namespace {
 
 std::string csv_number(double v) { return std::isfinite(v) ? exact_number(v) : std::string(); }
 

@@ -126,6 +126,8 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
 /// best tokens/s is within 10% of its offered_tokens_per_s, and it is ranked by throughput, a note
 /// says that the arrivals bound tokens/s and points to --rank-by.
 std::string format_tables(const Comparison& c);
+/// A metric's value as the tables print it ("12.5 ms", "3.210", "81.95%"); "n/a" for NaN.
+std::string format_value(double v, MetricUnit unit);
 
 /// A CSV field, quoted (with inner quotes doubled) when it holds a comma, a quote, CR or LF.
 std::string csv_field(std::string_view text);

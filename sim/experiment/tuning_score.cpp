@@ -5,13 +5,79 @@
 #include <limits>
 #include <stdexcept>
 
+#include "sim/experiment/comparison.hpp"
+#include "sim/units.hpp"
+
 namespace swarmsim::experiment {
 
-double tuning_score(const ScoredRuns& runs, const ScoredRuns& baseline, double failure_penalty, bool higher_is_better) {
+RunLimit parse_run_limit(const std::string& text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    throw std::invalid_argument("\"" + text + "\": expected METRIC=BOUND, e.g. session_p99_s=30s");
+  RunLimit l;
+  l.metric = text.substr(0, eq);
+  const std::string bound = text.substr(eq + 1);
+  const ComparedMetric* m = rankable_metric(l.metric);
+  if (!m) throw std::invalid_argument("\"" + text + "\": unknown metric " + l.metric + "; expected one of " + rankable_metric_keys());
+  l.at_most = better_direction(*m) == Better::Lower;
+  if (m->unit == MetricUnit::Seconds || m->unit == MetricUnit::Bytes) {
+    const sim::Quantity q = m->unit == MetricUnit::Seconds ? sim::Quantity::Duration : sim::Quantity::Size;
+    const sim::ParsedQuantity v = sim::parse_quantity(bound, q);
+    if (!v.value) throw std::invalid_argument("\"" + text + "\": " + v.error);
+    l.bound = *v.value;
+  } else {
+    std::size_t used = 0;
+    double v = std::nan("");
+    try {
+      v = std::stod(bound, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != bound.size() || !std::isfinite(v))
+      throw std::invalid_argument("\"" + text + "\": expected a plain number for " + l.metric + ", got \"" + bound + "\"");
+    l.bound = v;
+  }
+  if (!(l.bound >= 0)) throw std::invalid_argument("\"" + text + "\": the bound must not be negative");
+  if (!l.at_most && l.bound == 0) throw std::invalid_argument("\"" + text + "\": a lower bound of 0 holds for every run");
+  return l;
+}
+
+std::string limit_text(const RunLimit& limit) {
+  const ComparedMetric* m = rankable_metric(limit.metric);
+  return limit.metric + (limit.at_most ? " <= " : " >= ") + (m ? format_value(limit.bound, m->unit) : std::to_string(limit.bound));
+}
+
+double limit_excess(const RunLimit& limit, double value) {
+  if (!std::isfinite(value)) return 1.0;
+  constexpr double kTiny = 1e-9;
+  const double v = std::max(value, kTiny), b = std::max(limit.bound, kTiny);
+  return std::max(0.0, limit.at_most ? v / b - 1.0 : b / v - 1.0);
+}
+
+namespace {
+/// Σ_l E_l of one run; throws std::invalid_argument when it lacks values for the limits.
+double run_excess(const ScoredRun& r, const std::vector<RunLimit>& limits) {
+  if (limits.empty()) return 0.0;
+  if (r.limited.size() != limits.size()) throw std::invalid_argument("tuning_score: a run has no value for every limit");
+  double e = 0.0;
+  for (std::size_t l = 0; l < limits.size(); ++l) e += limit_excess(limits[l], r.limited[l]);
+  return e;
+}
+}  // namespace
+
+int runs_over_limits(const ScoredRuns& runs, const std::vector<RunLimit>& limits) {
+  int over = 0;
+  for (const auto& scenario : runs)
+    for (const ScoredRun& r : scenario) over += r.ok && run_excess(r, limits) > 0;
+  return over;
+}
+
+double tuning_score(const ScoredRuns& runs, const ScoredRuns& baseline, double failure_penalty, bool higher_is_better,
+                    const std::vector<RunLimit>& limits, double limit_penalty) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
   constexpr double kTiny = 1e-9;  // keeps a zero throughput (or latency) finite in the ratio
   if (runs.size() != baseline.size()) throw std::invalid_argument("tuning_score: runs and baseline cover different scenarios");
-  double log_sum = 0, failed_sum = 0;
+  double log_sum = 0, failed_sum = 0, excess_sum = 0;
   int n = 0;
   for (std::size_t s = 0; s < runs.size(); ++s) {
     if (runs[s].size() != baseline[s].size()) throw std::invalid_argument("tuning_score: runs and baseline have different seeds");
@@ -23,11 +89,17 @@ double tuning_score(const ScoredRuns& runs, const ScoredRuns& baseline, double f
       const double ratio = std::isfinite(r.objective) ? std::clamp(higher_is_better ? t / t0 : t0 / t, 1e-3, 1e3) : 1e-3;
       log_sum += std::log(ratio);
       failed_sum += r.sessions_total > 0 ? r.sessions_failed / r.sessions_total : 0.0;
+      excess_sum += run_excess(r, limits);
       ++n;
     }
   }
   if (n == 0) return kNaN;
-  return std::exp(log_sum / n) - failure_penalty * failed_sum / n;
+  const double score = std::exp(log_sum / n) - failure_penalty * failed_sum / n;
+  // Divided, not subtracted: the score keeps its sign, so the roulette of eq. 19 keeps telling the
+  // tuples within the limits apart instead of flattening them beside one far over.
+  // A negative score (many failures) is multiplied instead, so that breaking a limit never raises it.
+  const double factor = 1.0 + limit_penalty * excess_sum / n;
+  return limits.empty() ? score : score >= 0 ? score / factor : score * factor;
 }
 
 }  // namespace swarmsim::experiment

@@ -18,14 +18,45 @@
 //   λ            failure penalty (default 1: failing every session costs as much as the starting
 //                tuple's whole throughput)
 //
+// With limits (`tune --limit METRIC=BOUND`), that score is divided by
+//   1 + μ · mean_{s,k} Σ_l E_l(θ, s, k)
+//   E_l = max(0, V / bound − 1)   for a metric where lower is better (V at most the bound)
+//   E_l = max(0, bound / V − 1)   where higher is better (V at least the bound)
+//   V            the limited metric of the run (E_l = 1 for a run without a value); μ the limit
+//                penalty (default 10: one run in four 10% over its bound divides the score by 1.25)
+// (a negative score, from failures, is multiplied by it instead, so that it still falls).
+// Divided rather than subtracted, so that scores keep their sign and the roulette of eq. 19
+// (weights proportional to the score less the generation's worst) still tells the tuples within
+// the limits apart when one tuple is far over them.
+//
 // The first term is the geometric mean of the throughput ratios over scenarios and seeds (a
 // 2x gain on one scenario and a 2x loss on another cancel); the starting tuple scores exactly
 // 1 − λ × (its mean fraction of failed sessions), and 1.05 means 5% more throughput (or 5% less
 // of a latency) than the starting tuple at equal failures. A run whose process failed makes the score NaN, which the GA
 // ranks last.
+#include <string>
 #include <vector>
 
 namespace swarmsim::experiment {
+
+/// A bound every run of a tuple should keep (`tune --limit`): metric at most `bound` when lower
+/// is better, at least `bound` when higher is better.
+struct RunLimit {
+  std::string metric;     ///< a compared metric key, e.g. "session_p99_s"
+  double bound = 0;       ///< in the metric's unit (s, tokens/s, ...)
+  bool at_most = true;    ///< true: V <= bound (lower is better); false: V >= bound
+};
+
+/// Parses "METRIC=BOUND" of `tune --limit`: METRIC a metric policies can be ranked by, BOUND a
+/// duration ("30s") for latencies, a size ("1GiB") for bytes, a plain number otherwise; the
+/// metric's better direction says which side the bound is on. Throws std::invalid_argument with
+/// what was expected.
+RunLimit parse_run_limit(const std::string& text);
+/// "session_p99_s <= 30.000 s" / "tokens_per_s >= 12.000".
+std::string limit_text(const RunLimit& limit);
+
+/// E_l above: how far `value` breaks `limit`, relative to its bound; 0 within it, 1 for a NaN value.
+double limit_excess(const RunLimit& limit, double value);
 
 /// What the score reads from one run.
 struct ScoredRun {
@@ -33,6 +64,7 @@ struct ScoredRun {
   double objective = 0;       ///< T: throughput.tokens_per_s, or the metric tune --objective names (NaN: none)
   double sessions_failed = 0; ///< sessions.failed
   double sessions_total = 0;  ///< sessions.total
+  std::vector<double> limited;  ///< the limited metrics' values, in the order of the limits (NaN: none)
 };
 
 /// Runs indexed [scenario][seed].
@@ -41,6 +73,11 @@ using ScoredRuns = std::vector<std::vector<ScoredRun>>;
 /// score(θ) above from θ's runs and the starting tuple's (`baseline`, same shape); `failure_penalty`
 /// is λ; `higher_is_better` says which way the objective improves. NaN when a run of either failed
 /// or a baseline run has no objective value; throws std::invalid_argument when the shapes differ.
-double tuning_score(const ScoredRuns& runs, const ScoredRuns& baseline, double failure_penalty = 1.0, bool higher_is_better = true);
+/// With `limits`, the score is divided by 1 + `limit_penalty` (μ) times the runs' mean sum of their
+/// limit_excess values (read from ScoredRun::limited, which must hold one value per limit).
+double tuning_score(const ScoredRuns& runs, const ScoredRuns& baseline, double failure_penalty = 1.0, bool higher_is_better = true,
+                    const std::vector<RunLimit>& limits = {}, double limit_penalty = 10.0);
+/// Runs of `runs` that break at least one of `limits`.
+int runs_over_limits(const ScoredRuns& runs, const std::vector<RunLimit>& limits);
 
 }  // namespace swarmsim::experiment

@@ -496,6 +496,38 @@ TEST(TuningScore, AFailedRunIsNaNAndShapesMustMatch) {
   EXPECT_THROW(tuning_score({{}}, base), std::invalid_argument);
 }
 
+// tune --limit: the score is divided by 1 + μ times how far the runs break the bounds, relative to
+// the bounds, on average.
+TEST(TuningScore, LimitsCostTheirRelativeExcess) {
+  const RunLimit p99{"session_p99_s", 20.0, true};      // at most 20 s
+  const RunLimit rate{"tokens_per_s", 10.0, false};     // at least 10 tokens/s
+  EXPECT_DOUBLE_EQ(limit_excess(p99, 15.0), 0.0);
+  EXPECT_DOUBLE_EQ(limit_excess(p99, 20.0), 0.0);
+  EXPECT_NEAR(limit_excess(p99, 22.0), 0.1, 1e-12);
+  EXPECT_NEAR(limit_excess(rate, 8.0), 0.25, 1e-12);
+  EXPECT_DOUBLE_EQ(limit_excess(rate, 12.0), 0.0);
+  EXPECT_DOUBLE_EQ(limit_excess(p99, std::numeric_limits<double>::quiet_NaN()), 1.0);  // no value: broken
+
+  // Two runs, equal objectives: one 10% over the p99 bound, one within; μ = 10.
+  ScoredRuns base{{{true, 10, 0, 4, {15.0}}, {true, 10, 0, 4, {22.0}}}};
+  EXPECT_NEAR(tuning_score(base, base, 1.0, true, {p99}), 1.0 / (1.0 + 10.0 * (0.0 + 0.1) / 2.0), 1e-12);
+  EXPECT_NEAR(tuning_score(base, base, 1.0, true, {p99}, 2.0), 1.0 / (1.0 + 2.0 * 0.1 / 2.0), 1e-12);
+  // The failure penalty comes first, then the division: a quarter of the sessions failed.
+  const ScoredRuns failing{{{true, 10, 1, 4, {15.0}}, {true, 10, 1, 4, {22.0}}}};
+  EXPECT_NEAR(tuning_score(failing, base, 1.0, true, {p99}), (1.0 - 0.25) / (1.0 + 10.0 * 0.1 / 2.0), 1e-12);
+  // A negative score (failures at a penalty of 8) falls further instead of rising toward 0.
+  EXPECT_NEAR(tuning_score(failing, base, 8.0, true, {p99}), (1.0 - 2.0) * (1.0 + 10.0 * 0.1 / 2.0), 1e-12);
+  EXPECT_LT(tuning_score(failing, base, 8.0, true, {p99}), tuning_score(failing, base, 8.0, true));
+  EXPECT_NEAR(tuning_score(base, base, 1.0, true), 1.0, 1e-12);  // no limits: the values are not read
+  EXPECT_EQ(runs_over_limits(base, {p99}), 1);
+  // Both limits on one run add up.
+  const ScoredRuns both{{{true, 10, 0, 4, {22.0, 8.0}}}};
+  EXPECT_NEAR(tuning_score(both, both, 1.0, true, {p99, rate}), 1.0 / (1.0 + 10.0 * (0.1 + 0.25)), 1e-12);
+  EXPECT_EQ(runs_over_limits(both, {p99, rate}), 1);
+  // A run must carry one value per limit.
+  EXPECT_THROW(tuning_score(base, base, 1.0, true, {p99, rate}), std::invalid_argument);
+}
+
 // A fine-tuning run generates no tokens: it ranks and compares by trained tokens/s, and its table
 // shows the step times and the updates a failure lost.
 TEST(Comparison, FineTuningRunsCompareByTrainedTokens) {
