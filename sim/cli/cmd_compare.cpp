@@ -38,6 +38,7 @@ int compare(const CompareArgs& args) {
   std::vector<experiment::RunRecord> records;  // one per job, filled as runs finish
   std::vector<std::string> names;
   std::vector<double> offered;  // per scenario: tokens/s its arrivals offer (NaN: no fixed rate)
+  std::vector<experiment::RunLimit> limits;
   try {
     if (args.seeds < 1) throw ExperimentInputError("swarmsim compare: --seeds " + std::to_string(args.seeds) + ": expected at least 1");
     std::string list;
@@ -52,6 +53,13 @@ int compare(const CompareArgs& args) {
     const std::vector<sim::Override> common = parse_overrides("compare", args.overrides);
     if (!args.rank_by.empty() && !experiment::rankable_metric(args.rank_by))
       throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
+    for (const std::string& text : args.limits) {
+      try {
+        limits.push_back(experiment::parse_run_limit(text));
+      } catch (const std::invalid_argument& e) {
+        throw ExperimentInputError(std::string("swarmsim compare: --limit ") + e.what());
+      }
+    }
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
     std::map<std::string, std::string> file_of_name;
@@ -131,7 +139,7 @@ int compare(const CompareArgs& args) {
   }
 
   experiment::Comparison result =
-      experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records), args.rank_by);
+      experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records), args.rank_by, limits);
   result.offered_tokens_per_s = offered;
   if (!args.rank_by.empty() && std::none_of(result.summary.begin(), result.summary.end(),
                                             [](const experiment::PolicySummary& p) { return std::isfinite(p.mean_rank); }))
@@ -140,6 +148,21 @@ int compare(const CompareArgs& args) {
                  "per_token_*, ttft_p50_s and session_*; pipelines, trees and coded inference report requests_per_s and request_*; "
                  "fine-tuning reports trained_tokens_per_s and step_*)\n",
                  args.rank_by.c_str());
+  // A limit on a metric a scenario's runs do not report counts all of them as over: say so.
+  for (const experiment::RunLimit& l : limits) {
+    const std::size_t col = experiment::metric_index(l.metric);
+    for (std::size_t s = 0; s < result.scenarios.size(); ++s) {
+      bool reported = false, completed = false;
+      for (std::size_t p = 0; p < result.policies.size(); ++p) {
+        const experiment::Cell& cell = result.cells[s * result.policies.size() + p];
+        reported |= cell.metrics[col].n > 0;
+        completed |= cell.runs > cell.failed_runs;
+      }
+      if (completed && !reported)
+        std::fprintf(stderr, "swarmsim compare: --limit %s: no run of %s reports %s, so every run of it counts as over\n",
+                     experiment::limit_text(l).c_str(), result.scenarios[s].c_str(), l.metric.c_str());
+    }
+  }
   if (args.json)
     std::printf("%s\n", experiment::to_json(result).dump(2).c_str());
   else

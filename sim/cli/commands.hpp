@@ -72,6 +72,7 @@ struct CompareArgs {
   std::vector<std::string> overrides;  ///< "path=value" applied to every scenario before the policy's
   bool json = false;                   ///< print compare.json to stdout instead of the tables
   std::string rank_by;                 ///< compared metric key the summary ranks by; empty: throughput
+  std::vector<std::string> limits;     ///< "METRIC=BOUND": count the runs of each policy that break it
 };
 int compare(const CompareArgs& args);
 

@@ -169,13 +169,17 @@ std::size_t failed_column(std::size_t throughput_col) {
 }
 
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
-                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by) {
+                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by,
+                     std::vector<RunLimit> limits) {
   const ComparedMetric* ranked_metric = rankable_metric(rank_by);
   if (!rank_by.empty() && !ranked_metric)
     throw std::invalid_argument("cannot rank by \"" + rank_by + "\"; expected one of " + rankable_metric_keys());
   const bool higher_is_better = rank_by.empty() || better_direction(*ranked_metric) == Better::Higher;
   Comparison c;
   c.rank_by = std::move(rank_by);
+  c.limits = std::move(limits);
+  std::vector<std::size_t> limit_cols;
+  for (const RunLimit& l : c.limits) limit_cols.push_back(metric_index(l.metric));
   c.scenarios = std::move(scenarios);
   c.scenario_files = std::move(scenario_files);
   c.policies = std::move(policies);
@@ -200,6 +204,10 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
             continue;
           }
           for (std::size_t m = 0; m < n_metrics && m < r->values.size(); ++m) columns[m].push_back(r->values[m]);
+          bool over = false;
+          for (std::size_t l = 0; l < c.limits.size(); ++l)
+            over |= limit_excess(c.limits[l], limit_cols[l] < r->values.size() ? r->values[limit_cols[l]] : kNaN) > 0;
+          cell.runs_over += over;
         }
       for (const auto& col : columns) cell.metrics.push_back(summarize(col));
       c.cells.push_back(std::move(cell));
@@ -217,6 +225,8 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
     for (std::size_t p = 0; p < n_pol; ++p) {
       const double tp = row[p].metrics[rank_col].mean;
       c.summary[p].failed_runs += row[p].failed_runs;
+      c.summary[p].runs_over += row[p].runs_over;
+      c.summary[p].runs_completed += row[p].runs - row[p].failed_runs;
       if (std::isfinite(row[p].metrics[failed_col].mean)) {
         c.summary[p].sessions_failed += row[p].metrics[failed_col].mean;
         ++failed_cells[p];
@@ -283,7 +293,11 @@ std::string format_tables(const Comparison& c) {
     if (!c.rank_by.empty())
       if (const std::size_t r = metric_index(c.rank_by); r != tp_col && std::find(cols.begin(), cols.end(), r) == cols.end()) cols.push_back(r);
     std::string head = pad("policy", label_w) + pad(std::string(metrics[tp_col].header), tp_w);
-    for (const std::size_t m : cols) head += pad(std::string(metrics[m].header.empty() ? metrics[m].key : metrics[m].header), col_w);
+    // A column as wide as its header and a space (session_p50_s is wider than the others).
+    const auto name_of = [&](std::size_t m) { return std::string(metrics[m].header.empty() ? metrics[m].key : metrics[m].header); };
+    const auto width_of = [&](std::size_t m) { return std::max(col_w, name_of(m).size() + 1); };
+    for (const std::size_t m : cols) head += pad(name_of(m), width_of(m));
+    if (!c.limits.empty()) head += pad("over limits", col_w);
     head += "runs";
     out += "  " + head + "\n";
     for (std::size_t p = 0; p < n_pol; ++p) {
@@ -291,7 +305,8 @@ std::string format_tables(const Comparison& c) {
       const Stats& tp = cell.metrics[tp_col];
       std::string line = pad(cell.policy, label_w);
       line += pad(tp.n == 0 ? "n/a" : format_value(tp.mean, metrics[tp_col].unit) + " ± " + format_value(tp.sd, metrics[tp_col].unit), tp_w);
-      for (const std::size_t m : cols) line += pad(format_value(cell.metrics[m].mean, metrics[m].unit), col_w);
+      for (const std::size_t m : cols) line += pad(format_value(cell.metrics[m].mean, metrics[m].unit), width_of(m));
+      if (!c.limits.empty()) line += pad(std::to_string(cell.runs_over), col_w);
       line += std::to_string(cell.runs - cell.failed_runs) + "/" + std::to_string(cell.runs);
       out += "  " + line + "\n";
     }
@@ -319,7 +334,7 @@ std::string format_tables(const Comparison& c) {
   const std::string unit = ranked ? ranked_name : any_requests ? "throughput" : "tokens/s";
   const std::string failed = any_requests ? "failed" : "failed sessions";
   out += "  " + pad("policy", label_w) + pad("mean rank", 12) + pad(unit + " vs " + ref, std::max<std::size_t>(18, unit.size() + ref.size() + 6)) +
-         pad(failed, 18) + "failed runs\n";
+         pad(failed, 18) + (c.limits.empty() ? "" : pad("over limits", 16)) + "failed runs\n";
   for (const PolicySummary& ps : c.summary) {
     char rank[32], ratio[48];
     std::snprintf(rank, sizeof rank, std::isfinite(ps.mean_rank) ? "%.2f" : "n/a", ps.mean_rank);
@@ -328,7 +343,14 @@ std::string format_tables(const Comparison& c) {
     else
       std::snprintf(ratio, sizeof ratio, "n/a");
     out += "  " + pad(ps.policy, label_w) + pad(rank, 12) + pad(ratio, std::max<std::size_t>(18, unit.size() + ref.size() + 6)) +
-           pad(format_value(ps.sessions_failed, MetricUnit::Count), 18) + std::to_string(ps.failed_runs) + "\n";
+           pad(format_value(ps.sessions_failed, MetricUnit::Count), 18) +
+           (c.limits.empty() ? "" : pad(std::to_string(ps.runs_over) + " of " + std::to_string(ps.runs_completed), 16)) +
+           std::to_string(ps.failed_runs) + "\n";
+  }
+  if (!c.limits.empty()) {
+    std::string texts;
+    for (const RunLimit& l : c.limits) texts += (texts.empty() ? "" : ", ") + limit_text(l);
+    out += "  (over limits: completed runs that broke " + texts + "; a run without the metric counts as over)\n";
   }
   if (ranked)
     out += "  (mean rank: by mean " + ranked_name + " per scenario, " + (better_direction(*ranked) == Better::Higher ? "higher" : "lower") +
@@ -360,7 +382,7 @@ std::string to_csv(const Comparison& c) {
     const std::string k(m.key);
     out += "," + k + "_mean," + k + "_sd," + k + "_n";
   }
-  out += "\n";
+  out += ",runs_over_limits\n";
   for (const Cell& cell : c.cells) {
     std::string spec;
     for (const PolicyVariant& p : c.policies)
@@ -369,7 +391,7 @@ std::string to_csv(const Comparison& c) {
            "," + std::to_string(cell.failed_runs);
     for (const Stats& st : cell.metrics)
       out += "," + csv_number(st.mean) + "," + csv_number(st.sd) + "," + std::to_string(st.n);
-    out += "\n";
+    out += "," + (c.limits.empty() ? std::string() : std::to_string(cell.runs_over)) + "\n";
   }
   return out;
 }
@@ -391,14 +413,21 @@ nlohmann::ordered_json to_json(const Comparison& c) {
     json ms = json::object();
     for (std::size_t m = 0; m < metrics.size(); ++m)
       ms[std::string(metrics[m].key)] = {{"mean", num(cell.metrics[m].mean)}, {"sd", num(cell.metrics[m].sd)}, {"n", cell.metrics[m].n}};
-    cells.push_back({{"scenario", cell.scenario}, {"policy", cell.policy}, {"runs", cell.runs},
-                     {"failed_runs", cell.failed_runs}, {"metrics", ms}});
+    json entry = {{"scenario", cell.scenario}, {"policy", cell.policy}, {"runs", cell.runs}, {"failed_runs", cell.failed_runs}};
+    if (!c.limits.empty()) entry["runs_over_limits"] = cell.runs_over;
+    entry["metrics"] = ms;
+    cells.push_back(std::move(entry));
   }
   json summary = json::array();
-  for (const PolicySummary& ps : c.summary)
-    summary.push_back({{"policy", ps.policy}, {"mean_rank", num(ps.mean_rank)}, {"ratio", num(ps.ratio)},
-                       {"ratio_scenarios", ps.ratio_scenarios}, {"sessions_failed", num(ps.sessions_failed)},
-                       {"failed_runs", ps.failed_runs}});
+  for (const PolicySummary& ps : c.summary) {
+    json entry = {{"policy", ps.policy}, {"mean_rank", num(ps.mean_rank)}, {"ratio", num(ps.ratio)},
+                  {"ratio_scenarios", ps.ratio_scenarios}, {"sessions_failed", num(ps.sessions_failed)},
+                  {"failed_runs", ps.failed_runs}};
+    if (!c.limits.empty()) entry["runs_over_limits"] = ps.runs_over;
+    summary.push_back(std::move(entry));
+  }
+  json limits = json::array();
+  for (const RunLimit& l : c.limits) limits.push_back({{"metric", l.metric}, {"bound", l.bound}, {"at_most", l.at_most}});
   json runs = json::array();
   for (const RunRecord& r : c.runs) {
     json values = json::object();
@@ -412,7 +441,7 @@ nlohmann::ordered_json to_json(const Comparison& c) {
   for (std::size_t s = 0; s < c.scenarios.size(); ++s)
     scenarios.push_back({{"name", c.scenarios[s]}, {"file", s < c.scenario_files.size() ? c.scenario_files[s] : ""}});
   return {{"kind", "swarmsim-compare"}, {"seeds", c.seeds},   {"rank_by", c.rank_by.empty() ? json("throughput") : json(c.rank_by)},
-          {"metrics", metric_list}, {"policies", policies},
+          {"limits", limits}, {"metrics", metric_list}, {"policies", policies},
           {"scenarios", scenarios},     {"cells", cells},     {"summary", summary},     {"runs", runs}};
 }
 

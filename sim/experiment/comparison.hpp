@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/experiment/run_limit.hpp"
 #include "sim/experiment/policy_spec.hpp"
 
 namespace swarmsim::experiment {
@@ -84,6 +85,7 @@ struct Cell {
   std::string policy;
   int runs = 0;                ///< runs attempted (one per seed)
   int failed_runs = 0;         ///< runs whose process failed
+  int runs_over = 0;           ///< runs that completed and broke one of the comparison's limits at least
   std::vector<Stats> metrics;  ///< per compared_metrics()
 };
 
@@ -98,6 +100,8 @@ struct PolicySummary {
   int ratio_scenarios = 0;      ///< scenarios in that geometric mean
   double sessions_failed = 0;   ///< sum over scenarios of the mean sessions (or requests) failed per run (NaN: no run succeeded)
   int failed_runs = 0;          ///< runs whose process failed, over all scenarios
+  int runs_over = 0;            ///< completed runs that broke a limit, over all scenarios
+  int runs_completed = 0;       ///< completed runs, over all scenarios
 };
 
 /// Everything a comparison produced.
@@ -106,6 +110,7 @@ struct Comparison {
   std::vector<std::string> scenario_files;  ///< the files they came from
   std::vector<PolicyVariant> policies;   ///< in the order given; the first is the reference of the summary's ratio
   std::string rank_by;                   ///< the compared_metrics() key the summary ranks by; empty: each scenario's throughput
+  std::vector<RunLimit> limits;          ///< service levels each run is checked against (`compare --limit`)
   /// Per scenario, the tokens per second its arrivals offer (sessions per second x batch x new
   /// tokens, for fixed-interval and Poisson arrivals); NaN where there is no such rate. Empty: none known.
   std::vector<double> offered_tokens_per_s;
@@ -117,10 +122,12 @@ struct Comparison {
 
 /// Groups `runs` into cells and computes the summary, ranking the policies within each scenario by
 /// the mean of the metric `rank_by` (a compared_metrics() key, in its better_direction), or by
-/// each scenario's throughput when empty. Runs naming an unknown scenario or policy are ignored.
-/// Throws std::invalid_argument for a `rank_by` that is not a rankable key.
+/// each scenario's throughput when empty, and counting the completed runs that break one of
+/// `limits` (a run without a limited metric's value breaks it). Runs naming an unknown scenario or
+/// policy are ignored. Throws std::invalid_argument for a `rank_by` that is not a rankable key.
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
-                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by = {});
+                     std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by = {},
+                     std::vector<RunLimit> limits = {});
 
 /// The printed tables: one per scenario (rows: policies), then the summary. Where a scenario's
 /// best tokens/s is within 10% of its offered_tokens_per_s, and it is ranked by throughput, a note

@@ -34,29 +34,11 @@
 // 1 − λ × (its mean fraction of failed sessions), and 1.05 means 5% more throughput (or 5% less
 // of a latency) than the starting tuple at equal failures. A run whose process failed makes the score NaN, which the GA
 // ranks last.
-#include <string>
 #include <vector>
 
+#include "sim/experiment/run_limit.hpp"
+
 namespace swarmsim::experiment {
-
-/// A bound every run of a tuple should keep (`tune --limit`): metric at most `bound` when lower
-/// is better, at least `bound` when higher is better.
-struct RunLimit {
-  std::string metric;     ///< a compared metric key, e.g. "session_p99_s"
-  double bound = 0;       ///< in the metric's unit (s, tokens/s, ...)
-  bool at_most = true;    ///< true: V <= bound (lower is better); false: V >= bound
-};
-
-/// Parses "METRIC=BOUND" of `tune --limit`: METRIC a metric policies can be ranked by, BOUND a
-/// duration ("30s") for latencies, a size ("1GiB") for bytes, a plain number otherwise; the
-/// metric's better direction says which side the bound is on. Throws std::invalid_argument with
-/// what was expected.
-RunLimit parse_run_limit(const std::string& text);
-/// "session_p99_s <= 30.000 s" / "tokens_per_s >= 12.000".
-std::string limit_text(const RunLimit& limit);
-
-/// E_l above: how far `value` breaks `limit`, relative to its bound; 0 within it, 1 for a NaN value.
-double limit_excess(const RunLimit& limit, double value);
 
 /// What the score reads from one run.
 struct ScoredRun {

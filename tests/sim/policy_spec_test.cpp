@@ -455,6 +455,63 @@ TEST(Comparison, CsvHasOneRowPerCellWithExactNumbersAndEmptyNaN) {
   EXPECT_EQ(j["kind"], "swarmsim-compare");
 }
 
+// compare --limit: each cell counts its completed runs that break a limit; a run without the
+// limited metric breaks it; failed runs are not counted; the tables, CSV and JSON carry the counts.
+TEST(Comparison, CountsTheRunsThatBreakALimit) {
+  auto with_p99 = [](const std::string& policy, double p99) {
+    RunRecord r = record("s", policy, 10.0);
+    r.values[metric_index("session_p99_s")] = p99;
+    return r;
+  };
+  RunRecord crashed = record("s", "random", 0.0);
+  crashed.ok = false;
+  crashed.values.clear();
+  const RunLimit limit = parse_run_limit("session_p99_s=30s");
+  const Comparison c = aggregate({"s"}, {"s.json"}, two_policies(), 3,
+                                 {with_p99("eq18", 12.0), with_p99("eq18", 31.0), with_p99("eq18", 30.0), with_p99("random", 90.0),
+                                  with_p99("random", std::numeric_limits<double>::quiet_NaN()), crashed},
+                                 {}, {limit});
+  ASSERT_EQ(c.cells.size(), 2u);
+  EXPECT_EQ(c.cells[0].runs_over, 1);  // 31 s; 30 s is within "at most 30 s"
+  EXPECT_EQ(c.cells[1].runs_over, 2);  // 90 s, and the run without a p99
+  EXPECT_EQ(c.summary[0].runs_over, 1);
+  EXPECT_EQ(c.summary[0].runs_completed, 3);
+  EXPECT_EQ(c.summary[1].runs_over, 2);
+  EXPECT_EQ(c.summary[1].runs_completed, 2);  // the crashed run is a failed run, not one over
+  EXPECT_NE(format_tables(c).find("over limits"), std::string::npos);
+  EXPECT_NE(format_tables(c).find("2 of 2"), std::string::npos) << format_tables(c);
+  const std::string csv = to_csv(c);
+  EXPECT_NE(csv.find(",runs_over_limits\n"), std::string::npos);
+  EXPECT_NE(csv.find(",1\ns,random,"), std::string::npos) << csv;  // eq18's row ends in its count
+  const nlohmann::ordered_json j = to_json(c);
+  EXPECT_EQ(j["limits"][0]["metric"], "session_p99_s");
+  EXPECT_DOUBLE_EQ(j["limits"][0]["bound"].get<double>(), 30.0);
+  EXPECT_EQ(j["limits"][0]["at_most"], true);
+  EXPECT_EQ(j["cells"][1]["runs_over_limits"], 2);
+  EXPECT_EQ(j["summary"][0]["runs_over_limits"], 1);
+  // Without limits nothing is counted or printed.
+  const Comparison plain = aggregate({"s"}, {"s.json"}, two_policies(), 1, {with_p99("eq18", 31.0)});
+  EXPECT_EQ(plain.cells[0].runs_over, 0);
+  EXPECT_EQ(format_tables(plain).find("over limits"), std::string::npos);
+  EXPECT_FALSE(to_json(plain)["cells"][0].contains("runs_over_limits"));
+}
+
+TEST(RunLimit, ParsesTheBoundInTheMetricsUnitAndSide) {
+  const RunLimit p99 = parse_run_limit("session_p99_s=1.5min");
+  EXPECT_EQ(p99.metric, "session_p99_s");
+  EXPECT_DOUBLE_EQ(p99.bound, 90.0);
+  EXPECT_TRUE(p99.at_most);
+  const RunLimit tps = parse_run_limit("tokens_per_s=12.5");
+  EXPECT_FALSE(tps.at_most);  // higher is better: at least
+  EXPECT_DOUBLE_EQ(tps.bound, 12.5);
+  EXPECT_DOUBLE_EQ(parse_run_limit("bytes_moved=1GiB").bound, 1073741824.0);
+  EXPECT_EQ(limit_text(p99), "session_p99_s <= 90.000 s");
+  EXPECT_EQ(limit_text(tps), "tokens_per_s >= 12.500");
+  for (const char* bad : {"session_p99_s", "=30s", "session_p99_s=", "session_p99_s=30", "session_p99_s=-3s", "decoded_share=0.5",
+                          "tokens_per_s=fast", "tokens_per_s=0", "tokens_per_s=12x"})
+    EXPECT_THROW(parse_run_limit(bad), std::invalid_argument) << bad;
+}
+
 // ---- the tuning score ----
 
 TEST(TuningScore, StartingTupleScoresOneMinusItsFailures) {
