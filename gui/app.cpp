@@ -26,6 +26,8 @@ bool check_scenario(AppState& st, const std::string& path, const std::vector<sim
     st.whatif.gamma = static_cast<float>(sc.policy.gamma);
     st.whatif.beta = static_cast<float>(sc.policy.beta);
     st.whatif.alpha = static_cast<float>(sc.policy.alpha);
+    st.whatif.uptime_estimate = sc.policy.reputation.estimate == sim::UptimeEstimate::Posterior ? 1 : 0;
+    st.whatif.uptime_prior_s = static_cast<float>(sc.policy.reputation.prior_s);
   } catch (const sim::ScenarioError& e) {
     for (const sim::Diagnostic& d : e.diagnostics()) st.errors.push_back(d.str());
     if (e.diagnostics().empty()) st.errors.push_back(path + ": " + e.what());
@@ -170,13 +172,22 @@ std::vector<sim::Override> whatif_overrides(const AppState& st) {
   const WhatIfEdits& w = st.whatif;
   static const char* routers[] = {"eq18", "shortest_path", "random"};
   std::vector<sim::Override> o;
-  // Keep the --set overrides of the first run except those the editor owns.
+  // Keep the --set overrides of the first run except those the editor owns (its own come after,
+  // so a whole "policy" object set at launch keeps its other keys).
+  const auto owned = [](const std::string& path) {
+    for (const char* k : {"events", "policy.router", "policy.gamma", "policy.beta", "policy.alpha", "policy.reputation"})
+      if (path == k || path.rfind(std::string(k) + ".", 0) == 0) return true;
+    return false;
+  };
   for (const sim::Override& x : st.overrides)
-    if (x.path != "events" && x.path.rfind("policy.", 0) != 0) o.push_back(x);
+    if (!owned(x.path)) o.push_back(x);
   o.push_back({"policy.router", routers[std::clamp(w.router, 0, 2)]});
   o.push_back({"policy.gamma", json(w.gamma).dump()});
   o.push_back({"policy.beta", json(w.beta).dump()});
   o.push_back({"policy.alpha", json(w.alpha).dump()});
+  json reputation = {{"estimate", w.uptime_estimate == 1 ? "posterior" : "declared_x_observed"}};
+  if (w.uptime_estimate == 1) reputation["prior"] = std::to_string(std::max(0.0f, w.uptime_prior_s)) + "s";
+  o.push_back({"policy.reputation", reputation.dump()});
   json events = st.scenario_events;
   const auto& hosts = st.timeline.info().hosts;
   const auto name = [&](int i) { return i >= 0 && i < static_cast<int>(hosts.size()) ? hosts[static_cast<std::size_t>(i)].name : std::string(); };

@@ -32,6 +32,8 @@ struct PreviousRun {
 struct WhatIfEdits {
   int router = 0;                 ///< 0 eq18, 1 shortest_path, 2 random
   float gamma = 1.0f, beta = -1.0f, alpha = -1.0f;
+  int uptime_estimate = 0;        ///< policy.reputation.estimate: 0 declared_x_observed, 1 posterior
+  float uptime_prior_s = 600.0f;  ///< policy.reputation.prior (s), posterior only
   int link_node = 0;              ///< host index for the link change
   float link_bandwidth_mbps = 100.0f;
   float link_latency_ms = 1.0f;

@@ -670,6 +670,15 @@ void whatif_tab(AppState& st) {
   ImGui::SetNextItemWidth(160);
   ImGui::SliderFloat("alpha", &w.alpha, -4.0f, 4.0f, "%.2f");
   help_marker("eq. 18 exponent of the reliability term.");
+  ImGui::SetNextItemWidth(160);
+  ImGui::Combo("uptime estimate", &w.uptime_estimate, "declared x observed\0posterior\0");
+  help_marker("How routers estimate a server's uptime for eq. 18's reliability term: the declared uptime times the share "
+              "of time seen up, or (declared x prior + time up) / (prior + time since joining).");
+  if (w.uptime_estimate == 1) {
+    ImGui::SetNextItemWidth(160);
+    ImGui::DragFloat("prior (s)", &w.uptime_prior_s, 5.0f, 0.0f, 86400.0f, "%.0f");
+    help_marker("Seconds of watching the declared uptime counts as (0: the observed share alone).");
+  }
   const auto host_combo = [&](const char* label, int* index, bool servers_only) {
     const int n = servers_only ? info.n_servers : static_cast<int>(info.hosts.size());
     if (n == 0) return;
@@ -712,6 +721,10 @@ void whatif_tab(AppState& st) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "router %s, gamma %.2f, beta %.2f, alpha %.2f", routers[w.router], w.gamma, w.beta, w.alpha);
     w.applied.push_back(buf);
+    if (w.uptime_estimate == 1) {
+      std::snprintf(buf, sizeof buf, "uptime: posterior, prior %.0f s", w.uptime_prior_s);
+      w.applied.push_back(buf);
+    }
     if (w.fail) w.applied.push_back("node down: " + info.hosts[static_cast<std::size_t>(w.fail_node)].name);
     const std::vector<sim::Override> o = whatif_overrides(st);
     st.errors.clear();

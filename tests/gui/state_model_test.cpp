@@ -487,12 +487,15 @@ TEST(GuiWhatIf, EditsBecomeValidScenarioOverrides) {
   for (const auto& c : original.clients) info.hosts.push_back({c.name, c.device->name, false, 0, 0, 0, {}});
   st.timeline = Timeline(info);
   st.scenario_events = nlohmann::json::array({{{"at", "5s"}, {"action", "set_bandwidth"}, {"node", "client"}, {"bandwidth", "1Gbps"}}});
-  st.overrides = {{"workload.new_tokens", "8"}, {"policy.router", "\"random\""}};
+  st.overrides = {{"workload.new_tokens", "8"}, {"policy.router", "\"random\""}, {"policy.faults.heartbeat", "\"2s\""},
+                  {"policy.reputation.estimate", "\"declared_x_observed\""}};
   WhatIfEdits& w = st.whatif;
   w.router = 1;
   w.gamma = 2.0f;
   w.beta = -0.5f;
   w.alpha = 0.0f;
+  w.uptime_estimate = 1;
+  w.uptime_prior_s = 120.0f;
   w.change_bandwidth = true;
   w.link_node = info.n_servers;  // the client
   w.link_bandwidth_mbps = 10.0f;
@@ -506,7 +509,10 @@ TEST(GuiWhatIf, EditsBecomeValidScenarioOverrides) {
   EXPECT_DOUBLE_EQ(sc.policy.gamma, 2.0);
   EXPECT_DOUBLE_EQ(sc.policy.beta, -0.5);
   EXPECT_DOUBLE_EQ(sc.policy.alpha, 0.0);
+  EXPECT_EQ(sc.policy.reputation.estimate, swarmsim::sim::UptimeEstimate::Posterior);
+  EXPECT_DOUBLE_EQ(sc.policy.reputation.prior_s, 120.0);
   EXPECT_EQ(sc.workload.new_tokens, 8);  // the run's own --set overrides are kept
+  EXPECT_DOUBLE_EQ(sc.policy.faults.heartbeat_s, 2.0);  // policy keys the editor does not own included
   ASSERT_EQ(sc.events.size(), 4u);
   EXPECT_DOUBLE_EQ(sc.events[0].at_s, 5.0);  // the scenario's own event stays
   EXPECT_EQ(sc.events[1].action, swarmsim::sim::EventAction::SetBandwidth);
