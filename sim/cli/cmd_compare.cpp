@@ -53,13 +53,7 @@ int compare(const CompareArgs& args) {
     const std::vector<sim::Override> common = parse_overrides("compare", args.overrides);
     if (!args.rank_by.empty() && !experiment::rankable_metric(args.rank_by))
       throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
-    for (const std::string& text : args.limits) {
-      try {
-        limits.push_back(experiment::parse_run_limit(text));
-      } catch (const std::invalid_argument& e) {
-        throw ExperimentInputError(std::string("swarmsim compare: --limit ") + e.what());
-      }
-    }
+    limits = parse_limits("compare", args.limits);
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
     std::map<std::string, std::string> file_of_name;

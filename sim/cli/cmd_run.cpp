@@ -17,6 +17,7 @@
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_range.hpp"
+#include "sim/swarm/model_coverage.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::cli {
@@ -58,13 +59,13 @@ void print_clients(const nlohmann::json& m) {
 
 /// "; blocks A-B the longest, T" from resilience.unserved_blocks (empty when no block went unserved).
 std::string longest_unserved_text(const nlohmann::json& ranges) {
-  const nlohmann::json* best = nullptr;
+  std::vector<sim::UnservedRange> read;
   for (const auto& r : ranges)
-    if (!best || r["unserved_s"].get<double>() > (*best)["unserved_s"].get<double>()) best = &r;
+    read.push_back({sim::BlockRange{r["blocks"]["start"].get<int>(), r["blocks"]["end"].get<int>()}, r["unserved_s"].get<double>()});
+  const sim::UnservedRange* best = sim::longest_unserved(read);
   if (!best) return "";
-  const sim::BlockRange b{(*best)["blocks"]["start"].get<int>(), (*best)["blocks"]["end"].get<int>()};
-  return std::string("; ") + (b.size() == 1 ? "block " : "blocks ") + b.str() + " the longest, " +
-         sim::format_duration((*best)["unserved_s"].get<double>());
+  return std::string("; ") + (best->blocks.size() == 1 ? "block " : "blocks ") + best->blocks.str() + " the longest, " +
+         sim::format_duration(best->unserved_s);
 }
 
 std::string latency_line(const nlohmann::json& h) {

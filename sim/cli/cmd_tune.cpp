@@ -91,14 +91,8 @@ int tune(const TuneArgs& args) {
       throw ExperimentInputError("swarmsim tune: --objective " + args.objective + ": expected one of " + experiment::rankable_metric_keys());
     objective_col = experiment::metric_index(args.objective);
     higher_is_better = experiment::better_direction(*objective) == experiment::Better::Higher;
-    for (const std::string& text : args.limits) {
-      try {
-        limits.push_back(experiment::parse_run_limit(text));
-      } catch (const std::invalid_argument& e) {
-        throw ExperimentInputError(std::string("swarmsim tune: --limit ") + e.what());
-      }
-      limit_cols.push_back(experiment::metric_index(limits.back().metric));
-    }
+    limits = parse_limits("tune", args.limits);
+    for (const experiment::RunLimit& l : limits) limit_cols.push_back(experiment::metric_index(l.metric));
     try {
       (void)experiment::parse_policy_spec(args.label + ":router=eq18");
     } catch (const experiment::PolicySpecError& e) {

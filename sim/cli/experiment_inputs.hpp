@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/experiment/run_limit.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
 namespace swarmsim::cli {
@@ -24,6 +25,19 @@ inline std::vector<sim::Override> parse_overrides(const std::string& command, co
       out.push_back(sim::parse_override(t));
     } catch (const sim::ScenarioError& e) {
       throw ExperimentInputError("swarmsim " + command + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+/// Parses the --limit texts ("METRIC=BOUND"); throws ExperimentInputError naming `command`.
+inline std::vector<experiment::RunLimit> parse_limits(const std::string& command, const std::vector<std::string>& texts) {
+  std::vector<experiment::RunLimit> out;
+  for (const std::string& t : texts) {
+    try {
+      out.push_back(experiment::parse_run_limit(t));
+    } catch (const std::invalid_argument& e) {
+      throw ExperimentInputError("swarmsim " + command + ": --limit " + e.what());
     }
   }
   return out;
