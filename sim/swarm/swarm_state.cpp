@@ -43,6 +43,8 @@ double SwarmState::uptime_estimate(int i, double now) const {
   double watched = 0.0;
   if (s.joined_at >= 0 && now > s.joined_at) {
     up = s.up_seconds + (s.up ? now - s.up_since : 0.0);
+    // A crash the swarm has not noticed yet (no heartbeat missed) still looks like time up.
+    if (!s.up && s.stale_alive && !declared_dead(i, now)) up += now - s.down_since;
     watched = now - s.joined_at;
   }
   return estimated_uptime(sc_.policy.reputation, sc_.nodes[static_cast<std::size_t>(i)].uptime, up, watched);

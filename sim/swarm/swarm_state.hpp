@@ -86,7 +86,8 @@ class SwarmState {
   /// Each server's end-of-run state for metrics.json, its up time counted to `now`.
   std::vector<NodeSummary> summaries(double now) const;
 
-  /// Server i's uptime as routers read it at `now`, by policy.reputation (`estimated_uptime`).
+  /// Server i's uptime as routers read it at `now`, by policy.reputation (`estimated_uptime`): a
+  /// crash not yet declared dead (heartbeats, policy.faults) still counts as time up.
   double uptime_estimate(int i, double now) const;
   /// When the swarm declares server i dead for its current failure (its last heartbeat before
   /// going down plus heartbeat_misses periods); `now` if it is up.

@@ -109,6 +109,31 @@ TEST(UptimeEstimate, SwarmViewReadsThePolicysEstimator) {
   }
 }
 
+// Routers learn of a crash when the heartbeats stop (policy.faults): until then the server still
+// looks alive, and its time since the crash still counts as time up; once declared dead, the
+// whole down period counts.
+TEST(UptimeEstimate, ACrashCountsOnlyOnceTheSwarmHasNoticedIt) {
+  const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json", {{"nodes[0].uptime", "0.9"}});
+  SwarmState swarm(sc, *make_cost_model(sc));
+  swarm[0].joined_at = 0.0;
+  swarm[0].up_since = 0.0;
+  swarm[0].loaded = true;
+  swarm.host_down(0, 30.0);
+  const double noticed = swarm.death_notice_time(0, 30.0);
+  ASSERT_GT(noticed, 30.0);
+  std::vector<ServerView> view;
+  const double before = 30.0 + 0.5 * (noticed - 30.0);
+  ASSERT_FALSE(swarm.declared_dead(0, before));
+  swarm.view(before, view);
+  EXPECT_TRUE(view[0].alive);
+  EXPECT_NEAR(view[0].uptime, 0.9, 1e-12);  // up all the time, as far as routers know
+  const double after = noticed + 10.0;
+  ASSERT_TRUE(swarm.declared_dead(0, after));
+  swarm.view(after, view);
+  EXPECT_FALSE(view[0].alive);
+  EXPECT_NEAR(view[0].uptime, 0.9 * 30.0 / after, 1e-12);
+}
+
 TEST(UptimeEstimate, TheLoaderReadsThePolicyAndRefusesWhatNothingReads) {
   const std::string path = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json";
   const Scenario def = load_scenario_file(path, {});
