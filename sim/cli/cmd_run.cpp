@@ -183,9 +183,12 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
   if (const auto& r = m["resilience"]; r["recoveries"].get<long>() > 0 || r["model_unserved_s"].get<double>() > 0)
-    std::printf("resilience    %ld recoveries (%ld tokens replayed); some block had no server for %s after the first session%s\n",
-                r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(), sim::format_duration(r["model_unserved_s"].get<double>()).c_str(),
-                longest_unserved_text(r["unserved_blocks"]).c_str());
+    std::printf("resilience    %ld recoveries (%ld tokens replayed); %s\n", r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(),
+                r["model_unserved_s"].get<double>() > 0
+                    ? ("some block had no server for " + sim::format_duration(r["model_unserved_s"].get<double>()) +
+                       " after the first session" + longest_unserved_text(r["unserved_blocks"]))
+                          .c_str()
+                    : "every block had a server from the first session on");
   if (m.contains("privacy")) {  // split learning (seed 002, section 6.3.1)
     const auto& p = m["privacy"];
     const int k = p["client_blocks"].get<int>(), end = p["swarm_blocks"]["end"].get<int>();
