@@ -46,7 +46,7 @@ struct ScoredRun {
   double objective = 0;       ///< T: throughput.tokens_per_s, or the metric tune --objective names (NaN: none)
   double sessions_failed = 0; ///< sessions.failed
   double sessions_total = 0;  ///< sessions.total
-  std::vector<double> limited;  ///< the limited metrics' values, in the order of the limits (NaN: none)
+  std::vector<double> limited = {};  ///< the limited metrics' values, in the order of the limits (NaN: none)
 };
 
 /// Runs indexed [scenario][seed].
