@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   add_engine_option(*c, cmp.overrides, "engine of every run: simgrid or flow (not for the DHT)");
   c->add_flag("--json", cmp.json, "print compare.json to stdout instead of the tables");
   c->add_option("--limit", cmp.limits, "a service level, METRIC=BOUND, e.g. session_p99_s=30s (at most, for latencies) or "
-                                        "tokens_per_s=12 (at least): the tables count each policy's runs that break it (repeatable)")
+                                        "tokens_per_s=12 (at least): the tables count each policy's runs that break it, and the ranks put "
+                                        "the policies that broke it less often first (repeatable)")
       ->allow_extra_args(false);
   c->add_option("--rank-by", cmp.rank_by, "rank the policies by this metric of compare.csv instead of the throughput, e.g. "
                                           "per_token_p50_s, ttft_p50_s, session_p50_s, session_p99_s (lower is better) or recoveries; "

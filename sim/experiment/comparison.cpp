@@ -222,6 +222,12 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
     const Cell* row = &c.cells[s * n_pol];
     const std::size_t throughput_col = throughput_column(row, n_pol), failed_col = failed_column(throughput_col);
     const std::size_t rank_col = c.rank_by.empty() ? throughput_col : metric_index(c.rank_by);
+    // With limits, a policy ranks by the share of its completed runs that broke one first, then by
+    // the ranked metric: the best policy is the best of those that keep the service level.
+    const auto share_over = [&](std::size_t p) {
+      const int completed = row[p].runs - row[p].failed_runs;
+      return c.limits.empty() || completed == 0 ? 0.0 : static_cast<double>(row[p].runs_over) / completed;
+    };
     for (std::size_t p = 0; p < n_pol; ++p) {
       const double tp = row[p].metrics[rank_col].mean;
       c.summary[p].failed_runs += row[p].failed_runs;
@@ -237,8 +243,9 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
       for (std::size_t q = 0; q < n_pol; ++q) {
         const double other = row[q].metrics[rank_col].mean;
         if (q == p || !std::isfinite(other)) continue;
-        if (higher_is_better ? other > tp : other < tp) better += 1;
-        else if (other == tp) ties += 1;
+        const double over_p = share_over(p), over_q = share_over(q);
+        if (over_q < over_p || (over_q == over_p && (higher_is_better ? other > tp : other < tp))) better += 1;
+        else if (over_q == over_p && other == tp) ties += 1;
       }
       rank_sum[p] += 1 + better + ties / 2;
       ++ranked[p];
@@ -352,15 +359,17 @@ std::string format_tables(const Comparison& c) {
     for (const RunLimit& l : c.limits) texts += (texts.empty() ? "" : ", ") + limit_text(l);
     out += "  (over limits: completed runs that broke " + texts + "; a run without the metric counts as over)\n";
   }
+  // With limits, the ranks put the policies that broke them less often first.
+  const std::string first_by_limits = c.limits.empty() ? "" : "by the share of its runs over limits first, then ";
   if (ranked)
-    out += "  (mean rank: by mean " + ranked_name + " per scenario, " + (better_direction(*ranked) == Better::Higher ? "higher" : "lower") +
+    out += "  (mean rank: " + first_by_limits + "by mean " + ranked_name + " per scenario, " + (better_direction(*ranked) == Better::Higher ? "higher" : "lower") +
            " is better, 1 = best; " + ranked_name + " vs " + ref + ": geometric mean over the scenarios counted in parentheses; " + failed +
            ": sum over scenarios of the mean per run)\n";
   else if (any_requests)
-    out += "  (mean rank: by mean throughput per scenario, tokens/s or, for pipelines and trees, requests/s; 1 = best; throughput vs " +
+    out += "  (mean rank: " + first_by_limits + "by mean throughput per scenario, tokens/s or, for pipelines and trees, requests/s; 1 = best; throughput vs " +
            ref + ": geometric mean over the scenarios counted in parentheses; failed: sum over scenarios of the mean sessions or requests failed per run)\n";
   else
-    out += "  (mean rank: by mean tokens/s per scenario (trained tokens/s for fine-tuning), 1 = best; tokens/s vs " + ref +
+    out += "  (mean rank: " + first_by_limits + "by mean tokens/s per scenario (trained tokens/s for fine-tuning), 1 = best; tokens/s vs " + ref +
            ": geometric mean over the scenarios counted in parentheses; failed sessions: sum over scenarios of the mean per run)\n";
   return out;
 }

@@ -92,7 +92,7 @@ struct Cell {
 /// One policy across all scenarios.
 struct PolicySummary {
   std::string policy;
-  double mean_rank = 0;         ///< mean over scenarios of its rank by the ranked metric's mean (1 = best, ties share the mean rank)
+  double mean_rank = 0;         ///< mean over scenarios of its rank by the ranked metric's mean, after its share of runs over limits (1 = best, ties share the mean rank)
   /// Geometric mean over scenarios of its mean of the ranked metric (by default the throughput:
   /// tokens/s, or requests/s for request-based runs) over the first policy's (NaN: no scenario
   /// where both are > 0).
@@ -123,7 +123,8 @@ struct Comparison {
 /// Groups `runs` into cells and computes the summary, ranking the policies within each scenario by
 /// the mean of the metric `rank_by` (a compared_metrics() key, in its better_direction), or by
 /// each scenario's throughput when empty, and counting the completed runs that break one of
-/// `limits` (a run without a limited metric's value breaks it). Runs naming an unknown scenario or
+/// `limits` (a run without a limited metric's value breaks it); with limits, a smaller share of
+/// completed runs over them ranks first, the metric second. Runs naming an unknown scenario or
 /// policy are ignored. Throws std::invalid_argument for a `rank_by` that is not a rankable key.
 Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string> scenario_files,
                      std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by = {},

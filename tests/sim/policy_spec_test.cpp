@@ -496,6 +496,40 @@ TEST(Comparison, CountsTheRunsThatBreakALimit) {
   EXPECT_FALSE(to_json(plain)["cells"][0].contains("runs_over_limits"));
 }
 
+// With limits, a policy that breaks them less often ranks first within a scenario, whatever its
+// ranked metric; among policies with the same share over, the metric decides.
+TEST(Comparison, RanksThePoliciesWithinTheLimitsFirst) {
+  auto run = [](const std::string& scenario, const std::string& policy, double tps, double p99) {
+    RunRecord r = record(scenario, policy, tps);
+    r.values[metric_index("session_p99_s")] = p99;
+    return r;
+  };
+  const RunLimit limit = parse_run_limit("session_p99_s=30s");
+  const std::vector<PolicyVariant> three = parse_policy_list("eq18,random,shortest_path");
+  // s1: random is fastest but one of its two runs breaks 30 s; eq18 and shortest_path keep it.
+  // s2: everyone keeps it, random fastest; s3: random and eq18 each break it once, eq18 faster.
+  const std::vector<RunRecord> runs{
+      run("s1", "eq18", 10, 20), run("s1", "eq18", 10, 25), run("s1", "random", 30, 20), run("s1", "random", 30, 40),
+      run("s1", "shortest_path", 20, 29), run("s1", "shortest_path", 20, 30),
+      run("s2", "eq18", 10, 5), run("s2", "eq18", 10, 5), run("s2", "random", 30, 5), run("s2", "random", 30, 5),
+      run("s2", "shortest_path", 20, 5), run("s2", "shortest_path", 20, 5),
+      run("s3", "eq18", 25, 50), run("s3", "eq18", 25, 10), run("s3", "random", 15, 50), run("s3", "random", 15, 10),
+      run("s3", "shortest_path", 5, 10), run("s3", "shortest_path", 5, 10)};
+  const Comparison c = aggregate({"s1", "s2", "s3"}, {"s1.json", "s2.json", "s3.json"}, three, 2, runs, {}, {limit});
+  ASSERT_EQ(c.summary.size(), 3u);
+  // Ranks per scenario: eq18 2, 3, 2; random 3, 1, 3; shortest_path 1, 2, 1.
+  EXPECT_DOUBLE_EQ(c.summary[0].mean_rank, (2.0 + 3.0 + 2.0) / 3.0);
+  EXPECT_DOUBLE_EQ(c.summary[1].mean_rank, (3.0 + 1.0 + 3.0) / 3.0);
+  EXPECT_DOUBLE_EQ(c.summary[2].mean_rank, (1.0 + 2.0 + 1.0) / 3.0);
+  // The throughput ratios do not change: they compare the metric alone.
+  EXPECT_NEAR(c.summary[1].ratio, std::cbrt(3.0 * 3.0 * 0.6), 1e-12);
+  EXPECT_NE(format_tables(c).find("share of its runs over limits first"), std::string::npos) << format_tables(c);
+  // Without the limit the metric alone ranks: random 1, 1, 2.
+  const Comparison plain = aggregate({"s1", "s2", "s3"}, {"s1.json", "s2.json", "s3.json"}, three, 2, runs);
+  EXPECT_DOUBLE_EQ(plain.summary[1].mean_rank, (1.0 + 1.0 + 2.0) / 3.0);
+  EXPECT_EQ(format_tables(plain).find("over limits first"), std::string::npos);
+}
+
 TEST(RunLimit, ParsesTheBoundInTheMetricsUnitAndSide) {
   const RunLimit p99 = parse_run_limit("session_p99_s=1.5min");
   EXPECT_EQ(p99.metric, "session_p99_s");
