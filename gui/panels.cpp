@@ -333,6 +333,13 @@ void coverage_contents(AppState& st, const PixelRect& r) {
     ImGui::SameLine();
     ImGui::TextColored(ImVec4(1, 0.3f, 0.3f, 1), "(%d uncovered: no chain can form)", uncovered);
   }
+  if (s.unserved) {  // what metrics.json's resilience.unserved_blocks will say, up to T
+    const std::string line = unserved_text(s);
+    if (s.unserved->unserved_s(s.time) > 0)
+      ImGui::TextColored(ImVec4(1, 0.55f, 0.4f, 1), "%s", line.c_str());
+    else
+      ImGui::TextDisabled("%s", line.c_str());
+  }
   ImGui::Separator();
   const bool requests = info.request_based();
   ImGui::Text("%s in flight: %zu", requests ? "Requests" : "Sessions", s.sessions.size());

@@ -272,6 +272,7 @@ SwarmInfo parse_run_start(const json& j) {
                              std::to_string(info.n_blocks) + "), got " + c.dump());
   }
   if (!(info.tokens_per_step > 0)) throw EventFormatError("\"tokens_per_step\": expected a number > 0");
+  if (j.contains("workload_start_s")) info.workload_start_s = non_negative(j, "workload_start_s");
   if (j.contains("client_blocks")) {
     info.client_blocks = integer(j, "client_blocks");
     if (info.client_blocks < 0 || info.client_blocks >= info.n_blocks)

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <optional>
 
+#include "sim/units.hpp"
+
 namespace swarmsim::gui {
 
 void SwarmInfo::index_hosts() {
@@ -115,8 +117,40 @@ double SwarmState::up_seconds(int i) const {
   return n.up_seconds + (n.serving ? std::max(0.0, time - n.serving_since) : 0.0);
 }
 
+std::vector<sim::UnservedRange> SwarmState::unserved_ranges() const {
+  return unserved ? unserved->unserved_ranges(time) : std::vector<sim::UnservedRange>{};
+}
+
+std::string unserved_text(const SwarmState& s) {
+  if (!s.unserved) return "";
+  const double total = s.unserved->unserved_s(s.time);
+  if (!(total > 0)) return "no block without a server since the workload started";
+  const std::vector<sim::UnservedRange> ranges = s.unserved_ranges();
+  if (ranges.size() == 1)
+    return (ranges[0].blocks.size() == 1 ? "block " : "blocks ") + ranges[0].blocks.str() + " had no server for " +
+           sim::format_duration(ranges[0].unserved_s) + " since the workload started";
+  std::string out = "some block had no server for " + sim::format_duration(total);
+  if (const sim::UnservedRange* r = sim::longest_unserved(ranges))
+    out += std::string("; ") + (r->blocks.size() == 1 ? "block " : "blocks ") + r->blocks.str() + " the longest, " +
+           sim::format_duration(r->unserved_s);
+  if (ranges.size() > 1) out += " (" + std::to_string(ranges.size()) + " ranges)";
+  return out;
+}
+
+namespace {
+
+/// The meter of time without a server for some block, counting from `from_s`: a swarm of blocks
+/// only (pipelines, trees and coded runs route no chain of blocks).
+std::optional<sim::ModelCoverage> unserved_meter(const SwarmInfo& info, double from_s) {
+  if (info.request_based() || info.n_blocks <= 0) return std::nullopt;
+  return sim::ModelCoverage(sim::BlockRange{info.client_blocks, info.n_blocks}, info.n_servers, from_s);
+}
+
+}  // namespace
+
 SwarmState initial_state(const SwarmInfo& info) {
   SwarmState s;
+  if (info.workload_start_s >= 0) s.unserved = unserved_meter(info, info.workload_start_s);
   s.nodes.resize(info.hosts.size());
   for (std::size_t i = 0; i < info.hosts.size(); ++i) {
     s.nodes[i].uplink_Bps = info.hosts[i].uplink_Bps;
@@ -140,9 +174,11 @@ void end_session(SwarmState& s, int session) {
   s.sessions.erase(it);
 }
 
-void stop_serving(NodeState& n, double t) {
+void stop_serving(SwarmState& s, int node, double t) {
+  NodeState& n = s.nodes[static_cast<std::size_t>(node)];
   if (n.serving) n.up_seconds += std::max(0.0, t - n.serving_since);
   n.serving = false;
+  if (s.unserved) s.unserved->stop(t, node);
 }
 
 }  // namespace
@@ -159,12 +195,13 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
           n->serving = true;
           n->serving_since = e.t;
         }
+        if (n->serving && s.unserved) s.unserved->serve(e.t, e.node, n->blocks);
       }
       break;
     case EventType::NodeDown:
       if (NodeState* n = node_at(s, e.node)) {
         if (n->up) ++n->failures;
-        stop_serving(*n, e.t);
+        stop_serving(s, e.node, e.t);
         n->up = false;
         n->state_since = e.t;
       }
@@ -188,6 +225,10 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
       }
       break;
     case EventType::SessionStart: {
+      // A header without the workload's start: count from the first session, with what serves then.
+      if (s.sessions_started == 0 && !s.unserved && info.workload_start_s < 0 && (s.unserved = unserved_meter(info, e.t)))
+        for (std::size_t i = 0; i < s.nodes.size() && static_cast<int>(i) < info.n_servers; ++i)
+          if (s.nodes[i].serving) s.unserved->serve(e.t, static_cast<int>(i), s.nodes[i].blocks);
       ++s.sessions_started;
       SessionInFlight f;
       f.client = e.client;
@@ -291,14 +332,14 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
     case EventType::ServerBanned:
       ++s.bans;
       if (NodeState* n = node_at(s, e.node)) {
-        stop_serving(*n, e.t);
+        stop_serving(s, e.node, e.t);
         n->banned = true;
       }
       break;
     case EventType::BlocksMoved:
       ++s.block_moves;
       if (NodeState* n = node_at(s, e.node)) {
-        stop_serving(*n, e.t);  // it loads the new range and serves again at its next node_join
+        stop_serving(s, e.node, e.t);  // it loads the new range and serves again at its next node_join
         n->blocks = e.blocks_to;
         ++n->moves;
       }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "sim/swarm/block_range.hpp"
+#include "sim/swarm/model_coverage.hpp"
 #include "topology/geo.hpp"
 
 namespace swarmsim::gui {
@@ -57,6 +58,9 @@ struct SwarmInfo {
   int client_blocks = 0;          ///< split learning: the clients run blocks [0, client_blocks) themselves
   bool training = false;          ///< fine-tuning sessions: a step trains on tokens_per_step tokens and generates none
   int zero = 0;                   ///< fine-tuning: the jobs' ZeRO stage (0: they average their adapters)
+  /// When the workload starts (s): metrics.json counts time without a server for some block from
+  /// here. -1: not in the run's header (an older swarmsim); counted from the first session's start.
+  double workload_start_s = -1.0;
   /// A pipeline's, a tree's or a coded run: sessions are requests, each answered in one step.
   bool request_based() const { return pipeline || tree || coded_models > 0; }
   std::unordered_map<std::string, int> by_name;  ///< host name -> index, from index_hosts()
@@ -257,6 +261,10 @@ struct SwarmState {
   bool ended = false;           ///< "run_end" seen
   LatencyBins ttft, per_token;  ///< step 0 latencies, step >= 1 latencies
   TreeState tree;               ///< a Fisher B-tree run's tree (empty otherwise)
+  /// A swarm of blocks: each block's time without a serving server since the workload started, as
+  /// metrics.json's resilience.unserved_blocks counts it (absent for request-based runs, and until
+  /// the first session of a run whose header has no workload start).
+  std::optional<sim::ModelCoverage> unserved;
 
   /// Hosts serving block `b` now (joined, up, loaded), in host order.
   std::vector<int> servers_of_block(int b) const;
@@ -264,7 +272,16 @@ struct SwarmState {
   std::vector<std::vector<bool>> coverage(int n_blocks, int n_servers) const;
   /// Serving time of host `i` up to `time` (s).
   double up_seconds(int i) const;
+  /// The runs of blocks without a serving server for the same time up to `time`, in block order
+  /// (empty when none, or not counted).
+  std::vector<sim::UnservedRange> unserved_ranges() const;
 };
+
+/// The coverage panel's line on blocks without a server up to the state's time: "no block without
+/// a server since the workload started", "blocks 8-15 had no server for 4.200 s since the workload
+/// started", or with several ranges "some block had no server for 4.700 s; blocks 8-15 the
+/// longest, 4.200 s (2 ranges)". Empty when the state does not count it (SwarmState::unserved).
+std::string unserved_text(const SwarmState& s);
 
 /// Entries in a state (hosts, sessions in flight, traffic pairs, latency overrides, tree nodes and
 /// changes): what a copy costs.

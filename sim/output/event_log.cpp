@@ -31,7 +31,8 @@ json run_start_json(const Scenario& sc) {
              {"n_blocks", sc.model.n_layers},
              {"nodes", nodes},
              {"clients", clients},
-             {"tokens_per_step", sc.workload.batch_size}};
+             {"tokens_per_step", sc.workload.batch_size},
+             {"workload_start_s", sc.workload.start_s}};  // resilience.unserved_blocks counts from here
   if (sc.first_served_block() > 0) start["client_blocks"] = sc.first_served_block();  // split learning
   if (const auto& ft = sc.workload.fine_tuning) {  // a step trains on batch x prompt tokens and generates none
     start["tokens_per_step"] = sc.workload.batch_size * sc.workload.prompt_tokens;

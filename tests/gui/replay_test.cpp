@@ -269,6 +269,20 @@ TEST(GuiReplay, StateAtTMatchesTheSimulatorsSignals) {
       EXPECT_EQ(end.nodes[i].kv_bytes, 0.0) << t->info().hosts[i].name << " holds KV caches after every session ended";
     }
     ASSERT_TRUE(t->has_kv());
+    // The blocks without a server, as metrics.json lists them: l4-1 alone holds blocks 8-15.
+    const auto& listed = m["resilience"]["unserved_blocks"];
+    const std::vector<sim::UnservedRange> shown = end.unserved_ranges();
+    ASSERT_EQ(shown.size(), listed.size()) << gui::unserved_text(end);
+    ASSERT_FALSE(shown.empty()) << "l4-1's failure left blocks 8-15 without a server";
+    for (std::size_t k = 0; k < shown.size(); ++k) {
+      EXPECT_EQ(shown[k].blocks.start, listed[k]["blocks"]["start"].get<int>());
+      EXPECT_EQ(shown[k].blocks.end, listed[k]["blocks"]["end"].get<int>());
+      EXPECT_NEAR(shown[k].unserved_s, listed[k]["unserved_s"].get<double>(), 1e-6);
+    }
+    EXPECT_NE(gui::unserved_text(end).find("blocks 8-15"), std::string::npos) << gui::unserved_text(end);
+    // Before the failure no block went without one; while l4-1 reloads, the time grows.
+    EXPECT_EQ(gui::unserved_text(t->state_at(34.9)), "no block without a server since the workload started");
+    EXPECT_LT(t->state_at(37.0).unserved_ranges().at(0).unserved_s, shown[0].unserved_s);
   }
   std::filesystem::remove_all(dir);
 }

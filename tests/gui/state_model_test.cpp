@@ -151,6 +151,39 @@ TEST(GuiStateModel, ReportsNodesCoverageAndChainsAtT) {
   EXPECT_EQ(s.nodes[1].failures, 1);
 }
 
+// The blocks without a server, counted as metrics.json counts them: from the workload's start
+// (the header's workload_start_s), or from the first session when the header has none.
+TEST(GuiStateModel, CountsEachBlocksTimeWithoutAServer) {
+  // kRun's header has no workload start: from s0 at 1 s, only b's blocks 4-7 lack a server, 5 s to 6.5 s.
+  const RunDirectory old_header = load_run_directory(write_run("tiny-unserved-old", lines(0, kLines)));
+  ASSERT_TRUE(old_header.ok()) << old_header.errors.front();
+  const SwarmState end = old_header.timeline.state_at(9.0);
+  ASSERT_EQ(end.unserved_ranges().size(), 1u);
+  EXPECT_EQ(end.unserved_ranges()[0].blocks, (swarmsim::sim::BlockRange{4, 8}));
+  EXPECT_NEAR(end.unserved_ranges()[0].unserved_s, 1.5, 1e-12);
+  EXPECT_EQ(unserved_text(end), "blocks 4-7 had no server for 1.500 s since the workload started");
+  EXPECT_NEAR(old_header.timeline.state_at(6.0).unserved_ranges().at(0).unserved_s, 1.0, 1e-12);  // while b reloads
+  EXPECT_EQ(unserved_text(old_header.timeline.state_at(4.0)), "no block without a server since the workload started");
+
+  // With the workload starting at 0, blocks 0-3 also waited 0.5 s for a, and 4-7 0.8 s for b.
+  std::string header = kRun[0];
+  header.insert(header.size() - 1, R"(,"workload_start_s":0)");
+  const RunDirectory from_zero = load_run_directory(write_run("tiny-unserved-new", header + "\n" + lines(1, kLines)));
+  ASSERT_TRUE(from_zero.ok()) << from_zero.errors.front();
+  const std::vector<swarmsim::sim::UnservedRange> ranges = from_zero.timeline.state_at(9.0).unserved_ranges();
+  ASSERT_EQ(ranges.size(), 2u);
+  EXPECT_NEAR(ranges[0].unserved_s, 0.5, 1e-12);
+  EXPECT_NEAR(ranges[1].unserved_s, 0.8 + 1.5, 1e-12);
+  EXPECT_EQ(unserved_text(from_zero.timeline.state_at(9.0)),
+            "some block had no server for 2.300 s; blocks 4-7 the longest, 2.300 s (2 ranges)");
+
+  std::string negative = kRun[0];
+  negative.insert(negative.size() - 1, R"(,"workload_start_s":-1)");
+  const RunDirectory bad = load_run_directory(write_run("tiny-unserved-bad", negative + "\n" + lines(1, kLines)));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(any_contains(bad.errors, "\"workload_start_s\": expected a number >= 0")) << ::testing::PrintToString(bad.errors);
+}
+
 TEST(GuiStateModel, MissingDirectoryIsAClearError) {
   const RunDirectory run = load_run_directory("/nonexistent/swarmsim-run");
   ASSERT_EQ(run.errors.size(), 1u);
