@@ -13,6 +13,7 @@
 #include "sim/engine/parallel_runs.hpp"
 #include "sim/experiment/comparison.hpp"
 #include "sim/experiment/policy_spec.hpp"
+#include "sim/experiment/scenario_variant.hpp"
 #include "sim/output/atomic_file.hpp"
 
 namespace swarmsim::cli {
@@ -39,6 +40,8 @@ int compare(const CompareArgs& args) {
   std::vector<std::string> names;
   std::vector<double> offered;  // per scenario: tokens/s its arrivals offer (NaN: no fixed rate)
   std::vector<experiment::RunLimit> limits;
+  std::vector<std::string> files;                // per scenario row: the file it came from
+  std::vector<experiment::ScenarioOrigin> origins;  // per scenario row, with variants
   try {
     if (args.seeds < 1) throw ExperimentInputError("swarmsim compare: --seeds " + std::to_string(args.seeds) + ": expected at least 1");
     std::string list;
@@ -54,6 +57,19 @@ int compare(const CompareArgs& args) {
     if (!args.rank_by.empty() && !experiment::rankable_metric(args.rank_by))
       throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
     limits = parse_limits("compare", args.limits);
+    std::vector<experiment::ScenarioVariant> variants;
+    try {
+      std::vector<std::vector<experiment::ScenarioVariant>> lists;
+      if (!args.variants.empty()) {
+        lists.emplace_back();
+        for (const std::string& v : args.variants) lists.back().push_back(experiment::parse_variant_spec(v));
+      }
+      for (const std::string& v : args.sweeps) lists.push_back(experiment::parse_sweep(v));
+      variants = experiment::combine_variants(lists);
+    } catch (const experiment::VariantSpecError& e) {
+      throw ExperimentInputError(std::string("swarmsim compare: ") + e.what());
+    }
+    if (variants.empty()) variants.push_back({});  // every scenario as given
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
     std::map<std::string, std::string> file_of_name;
@@ -62,35 +78,46 @@ int compare(const CompareArgs& args) {
       if (const auto [it, fresh] = file_of_name.emplace(base.name, file); !fresh)
         throw ExperimentInputError("swarmsim compare: " + file + " and " + it->second + " are both named \"" + base.name +
                                    "\"; expected distinct scenario names (rename one, or --set name=...)");
-      names.push_back(base.name);
-      offered.push_back(offered_tokens_per_s(base));
-      for (const experiment::PolicyVariant& p : policies) {
-        // A pipeline or a tree has no router: a policy of routing keys alone would compare nothing.
-        if (base.graph || base.tree || base.coded) {
-          const bool routing_only = std::all_of(p.overrides.begin(), p.overrides.end(), [](const sim::Override& o) {
-            for (const char* k : {"policy.router", "policy.gamma", "policy.beta", "policy.alpha", "policy.context", "policy.orchestrator"})
-              if (o.path == k) return true;
-            return false;
-          });
-          if (routing_only)
-            throw ExperimentInputError("swarmsim compare: policy " + p.label + " (" + p.spec + ") sets only routing keys, which " + file +
-                                       (base.coded ? " (erasure-coded inference) does not use; compare its coding with model.coded.* keys, e.g. "
-                                                     "--policies uncoded:model.coded.parity=0 --policies coin:model.coded.method=coin"
-                                        : base.tree ? " (a Fisher B-tree) does not use; compare its rules with model.tree.* keys, e.g. "
-                                                    "--policies static:model.tree.balance_period=0s --policies balanced:model.tree.balance_period=1s"
-                                                  : " (a graph model's pipeline) does not use; compare its partitioners with "
-                                                    "policy.partitioner.* keys, e.g. --policies sg:partitioner.method=slicegraph "
-                                                    "--policies ga:partitioner.method=brkga"));
-        }
-        for (int k = 0; k < args.seeds; ++k) {
-          std::vector<sim::Override> o = common;
-          o.insert(o.end(), p.overrides.begin(), p.overrides.end());
-          const std::uint64_t seed = base.seed + static_cast<std::uint64_t>(args.seed_offset) + static_cast<std::uint64_t>(k);
-          o.push_back({"seed", std::to_string(seed)});
-          sim::RunJob job{load_experiment_scenario(file, o, "policy " + p.label + " (" + p.spec + ")"), {}};
-          job.options.progress = sim::RunOptions::Progress::Never;
-          jobs.push_back(std::move(job));
-          records.push_back({base.name, p.label, seed, false, "", {}, 0.0});
+      for (const experiment::ScenarioVariant& variant : variants) {
+        const bool labelled = !variant.label.empty();
+        std::vector<sim::Override> varied = common;
+        varied.insert(varied.end(), variant.overrides.begin(), variant.overrides.end());
+        const sim::Scenario shape = labelled ? load_experiment_scenario(file, varied, "variant " + variant.label) : base;
+        const std::string name = labelled ? base.name + " [" + variant.label + "]" : base.name;
+        names.push_back(name);
+        files.push_back(file);
+        offered.push_back(offered_tokens_per_s(shape));
+        if (labelled) origins.push_back({base.name, variant.label, variant.overrides});
+        for (const experiment::PolicyVariant& p : policies) {
+          // A pipeline or a tree has no router: a policy of routing keys alone would compare nothing.
+          if (shape.graph || shape.tree || shape.coded) {
+            const bool routing_only = std::all_of(p.overrides.begin(), p.overrides.end(), [](const sim::Override& o) {
+              for (const char* k : {"policy.router", "policy.gamma", "policy.beta", "policy.alpha", "policy.context", "policy.orchestrator"})
+                if (o.path == k) return true;
+              return false;
+            });
+            if (routing_only)
+              throw ExperimentInputError("swarmsim compare: policy " + p.label + " (" + p.spec + ") sets only routing keys, which " + file +
+                                         (shape.coded ? " (erasure-coded inference) does not use; compare its coding with model.coded.* keys, e.g. "
+                                                       "--policies uncoded:model.coded.parity=0 --policies coin:model.coded.method=coin"
+                                         : shape.tree ? " (a Fisher B-tree) does not use; compare its rules with model.tree.* keys, e.g. "
+                                                      "--policies static:model.tree.balance_period=0s --policies balanced:model.tree.balance_period=1s"
+                                                    : " (a graph model's pipeline) does not use; compare its partitioners with "
+                                                      "policy.partitioner.* keys, e.g. --policies sg:partitioner.method=slicegraph "
+                                                      "--policies ga:partitioner.method=brkga"));
+          }
+          for (int k = 0; k < args.seeds; ++k) {
+            std::vector<sim::Override> o = varied;
+            o.insert(o.end(), p.overrides.begin(), p.overrides.end());
+            const std::uint64_t seed = shape.seed + static_cast<std::uint64_t>(args.seed_offset) + static_cast<std::uint64_t>(k);
+            o.push_back({"seed", std::to_string(seed)});
+            sim::RunJob job{load_experiment_scenario(file, o, (labelled ? "variant " + variant.label + " and " : std::string()) + "policy " +
+                                                                  p.label + " (" + p.spec + ")"),
+                            {}};
+            job.options.progress = sim::RunOptions::Progress::Never;
+            jobs.push_back(std::move(job));
+            records.push_back({name, p.label, seed, false, "", {}, 0.0});
+          }
         }
       }
     }
@@ -100,8 +127,12 @@ int compare(const CompareArgs& args) {
   }
 
   const int parallel = args.jobs > 0 ? args.jobs : sim::default_parallel_runs();
-  std::fprintf(stderr, "swarmsim compare: %zu runs (%zu scenarios x %zu policies x %d seeds), %d at once\n", jobs.size(),
-               names.size(), policies.size(), args.seeds, parallel);
+  if (!origins.empty())
+    std::fprintf(stderr, "swarmsim compare: %zu runs (%zu scenarios x %zu variants x %zu policies x %d seeds), %d at once\n", jobs.size(),
+                 args.files.size(), names.size() / std::max<std::size_t>(1, args.files.size()), policies.size(), args.seeds, parallel);
+  else
+    std::fprintf(stderr, "swarmsim compare: %zu runs (%zu scenarios x %zu policies x %d seeds), %d at once\n", jobs.size(),
+                 names.size(), policies.size(), args.seeds, parallel);
   int failed_runs = 0;
   const std::size_t tokens_col = experiment::metric_index("tokens_per_s"), failed_col = experiment::metric_index("sessions_failed");
   const std::size_t requests_col = experiment::metric_index("requests_per_s"), failed_req_col = experiment::metric_index("requests_failed");
@@ -133,8 +164,9 @@ int compare(const CompareArgs& args) {
   }
 
   experiment::Comparison result =
-      experiment::aggregate(names, args.files, std::move(policies), args.seeds, std::move(records), args.rank_by, limits);
+      experiment::aggregate(names, files, std::move(policies), args.seeds, std::move(records), args.rank_by, limits);
   result.offered_tokens_per_s = offered;
+  result.origins = std::move(origins);
   if (!args.rank_by.empty() && std::none_of(result.summary.begin(), result.summary.end(),
                                             [](const experiment::PolicySummary& p) { return std::isfinite(p.mean_rank); }))
     std::fprintf(stderr,

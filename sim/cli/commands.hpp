@@ -73,6 +73,8 @@ struct CompareArgs {
   bool json = false;                   ///< print compare.json to stdout instead of the tables
   std::string rank_by;                 ///< compared metric key the summary ranks by; empty: throughput
   std::vector<std::string> limits;     ///< "METRIC=BOUND": count the runs of each policy that break it
+  std::vector<std::string> variants;   ///< "NAME" or "NAME:path=value,...": each scenario is run once per variant
+  std::vector<std::string> sweeps;     ///< "PATH=V1,V2,...": a variant per value (several combine)
 };
 int compare(const CompareArgs& args);
 

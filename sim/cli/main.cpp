@@ -101,6 +101,12 @@ int main(int argc, char** argv) {
                                         "tokens_per_s=12 (at least): the tables count each policy's runs that break it, and the ranks put "
                                         "the policies that broke it less often first (repeatable)")
       ->allow_extra_args(false);
+  c->add_option("--variant", cmp.variants, "run every scenario once per variant, NAME or NAME:path=value,... with any --set path, "
+                                            "e.g. --variant shipped --variant slow:nodes[0].uplink=100Mbps (repeatable)")
+      ->allow_extra_args(false);
+  c->add_option("--vary", cmp.sweeps, "a sweep, PATH=V1,V2,...: run every scenario once per value, e.g. "
+                                      "--vary workload.batch_size=1,32,64 (several --vary, and --variant, combine into every combination)")
+      ->allow_extra_args(false);
   c->add_option("--rank-by", cmp.rank_by, "rank the policies by this metric of compare.csv instead of the throughput, e.g. "
                                           "per_token_p50_s, ttft_p50_s, session_p50_s, session_p99_s (lower is better) or recoveries; "
                                           "an open-loop workload's tokens/s is bounded by its arrivals");

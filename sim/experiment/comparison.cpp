@@ -266,6 +266,52 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
   return c;
 }
 
+namespace {
+
+/// With variants, per scenario a grid of the ranked metric's mean: a row per variant, a column per
+/// policy; a cell with runs over a limit is marked "*".
+std::string variant_grids(const Comparison& c) {
+  if (c.origins.size() != c.scenarios.size() || c.policies.empty()) return "";
+  const auto& metrics = compared_metrics();
+  const std::size_t n_pol = c.policies.size();
+  std::vector<std::string> bases;
+  for (const ScenarioOrigin& o : c.origins)
+    if (std::find(bases.begin(), bases.end(), o.base) == bases.end()) bases.push_back(o.base);
+  std::string out;
+  bool marked = false;
+  for (const std::string& base : bases) {
+    std::vector<std::size_t> rows;
+    for (std::size_t s = 0; s < c.origins.size(); ++s)
+      if (c.origins[s].base == base) rows.push_back(s);
+    const Cell* first = &c.cells[rows.front() * n_pol];
+    const std::size_t col = c.rank_by.empty() ? throughput_column(first, n_pol) : metric_index(c.rank_by);
+    const ComparedMetric& m = metrics[col];
+    std::size_t label_w = 9, col_w = 14;
+    for (const std::size_t s : rows) label_w = std::max(label_w, c.origins[s].variant.size() + 2);
+    for (const PolicyVariant& p : c.policies) col_w = std::max(col_w, p.label.size() + 2);
+    out += "variants of " + base + ": mean " + std::string(m.header.empty() ? m.key : m.header) + " over " + std::to_string(c.seeds) +
+           (c.seeds == 1 ? " seed\n" : " seeds\n");
+    std::string head = pad("variant", label_w);
+    for (const PolicyVariant& p : c.policies) head += pad(p.label, col_w);
+    out += "  " + head + "\n";
+    for (const std::size_t s : rows) {
+      std::string line = pad(c.origins[s].variant, label_w);
+      for (std::size_t p = 0; p < n_pol; ++p) {
+        const Cell& cell = c.cells[s * n_pol + p];
+        const bool over = cell.runs_over > 0;
+        marked |= over;
+        line += pad(format_value(cell.metrics[col].mean, m.unit) + (over ? " *" : ""), col_w);
+      }
+      out += "  " + line + "\n";
+    }
+    out += "\n";
+  }
+  if (marked) out += "  (*: some of the cell's runs broke a limit)\n\n";
+  return out;
+}
+
+}  // namespace
+
 std::string format_tables(const Comparison& c) {
   const auto& metrics = compared_metrics();
   const std::size_t n_pol = c.policies.size();
@@ -333,6 +379,7 @@ std::string format_tables(const Comparison& c) {
     }
     out += "\n";
   }
+  out += variant_grids(c);
   out += "summary over " + std::to_string(c.scenarios.size()) + " scenarios x " + std::to_string(c.seeds) +
          " seeds (mean ± sample sd over seeds; latencies and counts are means; sd of every column in compare.csv)\n";
   const std::string ref = c.policies.empty() ? "" : c.policies.front().label;
@@ -391,8 +438,17 @@ std::string to_csv(const Comparison& c) {
     const std::string k(m.key);
     out += "," + k + "_mean," + k + "_sd," + k + "_n";
   }
-  out += ",runs_over_limits\n";
-  for (const Cell& cell : c.cells) {
+  // With variants, a column per path they set ("set:workload.batch_size"), for plotting a sweep.
+  std::vector<std::string> paths;
+  for (const ScenarioOrigin& o : c.origins)
+    for (const sim::Override& x : o.overrides)
+      if (std::find(paths.begin(), paths.end(), x.path) == paths.end()) paths.push_back(x.path);
+  out += ",runs_over_limits,variant";
+  for (const std::string& path : paths) out += "," + csv_field("set:" + path);
+  out += "\n";
+  for (std::size_t i = 0; i < c.cells.size(); ++i) {
+    const Cell& cell = c.cells[i];
+    const std::size_t s = c.policies.empty() ? 0 : i / c.policies.size();
     std::string spec;
     for (const PolicyVariant& p : c.policies)
       if (p.label == cell.policy) spec = p.spec;
@@ -400,7 +456,16 @@ std::string to_csv(const Comparison& c) {
            "," + std::to_string(cell.failed_runs);
     for (const Stats& st : cell.metrics)
       out += "," + csv_number(st.mean) + "," + csv_number(st.sd) + "," + std::to_string(st.n);
-    out += "," + (c.limits.empty() ? std::string() : std::to_string(cell.runs_over)) + "\n";
+    out += "," + (c.limits.empty() ? std::string() : std::to_string(cell.runs_over)) + "," +
+           (s < c.origins.size() ? csv_field(c.origins[s].variant) : std::string());
+    for (const std::string& path : paths) {
+      std::string value;
+      if (s < c.origins.size())
+        for (const sim::Override& x : c.origins[s].overrides)
+          if (x.path == path) value = x.value;
+      out += "," + csv_field(value);
+    }
+    out += "\n";
   }
   return out;
 }
@@ -447,8 +512,17 @@ nlohmann::ordered_json to_json(const Comparison& c) {
     runs.push_back(std::move(entry));
   }
   json scenarios = json::array();
-  for (std::size_t s = 0; s < c.scenarios.size(); ++s)
-    scenarios.push_back({{"name", c.scenarios[s]}, {"file", s < c.scenario_files.size() ? c.scenario_files[s] : ""}});
+  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
+    json entry = {{"name", c.scenarios[s]}, {"file", s < c.scenario_files.size() ? c.scenario_files[s] : ""}};
+    if (s < c.origins.size()) {
+      json overrides = json::object();
+      for (const sim::Override& o : c.origins[s].overrides) overrides[o.path] = o.value;
+      entry["base"] = c.origins[s].base;
+      entry["variant"] = c.origins[s].variant;
+      entry["overrides"] = overrides;
+    }
+    scenarios.push_back(std::move(entry));
+  }
   return {{"kind", "swarmsim-compare"}, {"seeds", c.seeds},   {"rank_by", c.rank_by.empty() ? json("throughput") : json(c.rank_by)},
           {"limits", limits}, {"metrics", metric_list}, {"policies", policies},
           {"scenarios", scenarios},     {"cells", cells},     {"summary", summary},     {"runs", runs}};

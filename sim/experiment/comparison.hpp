@@ -104,6 +104,13 @@ struct PolicySummary {
   int runs_completed = 0;       ///< completed runs, over all scenarios
 };
 
+/// Where a scenario row of a comparison with variants (compare --variant, --vary) came from.
+struct ScenarioOrigin {
+  std::string base;                      ///< the scenario's own name (its file's "name")
+  std::string variant;                   ///< the variant's label
+  std::vector<sim::Override> overrides;  ///< what the variant changes
+};
+
 /// Everything a comparison produced.
 struct Comparison {
   std::vector<std::string> scenarios;    ///< scenario names, in the order given
@@ -114,6 +121,8 @@ struct Comparison {
   /// Per scenario, the tokens per second its arrivals offer (sessions per second x batch x new
   /// tokens, for fixed-interval and Poisson arrivals); NaN where there is no such rate. Empty: none known.
   std::vector<double> offered_tokens_per_s;
+  /// Per scenario, the scenario and variant it is, when the comparison ran variants; empty otherwise.
+  std::vector<ScenarioOrigin> origins;
   int seeds = 0;                         ///< runs per (scenario, policy), one per seed (each run records its seed)
   std::vector<RunRecord> runs;           ///< every run
   std::vector<Cell> cells;               ///< scenario-major, then policy, in the given orders
@@ -130,7 +139,8 @@ Comparison aggregate(std::vector<std::string> scenarios, std::vector<std::string
                      std::vector<PolicyVariant> policies, int seeds, std::vector<RunRecord> runs, std::string rank_by = {},
                      std::vector<RunLimit> limits = {});
 
-/// The printed tables: one per scenario (rows: policies), then the summary. Where a scenario's
+/// The printed tables: one per scenario (rows: policies), with variants a grid per scenario of the
+/// ranked metric's mean (rows: variants, columns: policies), then the summary. Where a scenario's
 /// best tokens/s is within 10% of its offered_tokens_per_s, and it is ranked by throughput, a note
 /// says that the arrivals bound tokens/s and points to --rank-by.
 std::string format_tables(const Comparison& c);
@@ -141,7 +151,10 @@ std::string format_value(double v, MetricUnit unit);
 std::string csv_field(std::string_view text);
 
 /// compare.csv: one row per (scenario, policy) with runs, failed_runs, and <metric>_mean,
-/// <metric>_sd, <metric>_n per metric. Numbers exact (shortest round-trip); NaN as an empty field.
+/// <metric>_sd, <metric>_n per metric, then runs_over_limits and the variant's label (each empty
+/// without limits, variants), and with variants a column "set:PATH" per path they set (its value,
+/// empty where the row's variant does not set it). Numbers exact (shortest round-trip); NaN as an
+/// empty field.
 std::string to_csv(const Comparison& c);
 
 /// compare.json: policies, scenarios, seeds, cells (mean, sd, n per metric), summary and every run,
