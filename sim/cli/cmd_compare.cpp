@@ -13,7 +13,6 @@
 #include "sim/engine/parallel_runs.hpp"
 #include "sim/experiment/comparison.hpp"
 #include "sim/experiment/policy_spec.hpp"
-#include "sim/experiment/scenario_variant.hpp"
 #include "sim/output/atomic_file.hpp"
 
 namespace swarmsim::cli {
@@ -57,19 +56,7 @@ int compare(const CompareArgs& args) {
     if (!args.rank_by.empty() && !experiment::rankable_metric(args.rank_by))
       throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
     limits = parse_limits("compare", args.limits);
-    std::vector<experiment::ScenarioVariant> variants;
-    try {
-      std::vector<std::vector<experiment::ScenarioVariant>> lists;
-      if (!args.variants.empty()) {
-        lists.emplace_back();
-        for (const std::string& v : args.variants) lists.back().push_back(experiment::parse_variant_spec(v));
-      }
-      for (const std::string& v : args.sweeps) lists.push_back(experiment::parse_sweep(v));
-      variants = experiment::combine_variants(lists);
-    } catch (const experiment::VariantSpecError& e) {
-      throw ExperimentInputError(std::string("swarmsim compare: ") + e.what());
-    }
-    if (variants.empty()) variants.push_back({});  // every scenario as given
+    const std::vector<experiment::ScenarioVariant> variants = parse_variants("compare", args.variants, args.sweeps);
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
     std::map<std::string, std::string> file_of_name;

@@ -30,7 +30,9 @@ using Runs = experiment::ScoredRuns;  // [scenario][seed]
 /// One scenario of the tuning set.
 struct TuneScenario {
   std::string file;
-  std::string name;
+  std::string name;                      ///< its name, and with variants " [LABEL]"
+  std::string variant;                   ///< the variant's label; empty: as given
+  std::vector<sim::Override> overrides;  ///< the variant's, after --set
   std::uint64_t seed = 1;  ///< the file's seed: runs use seed + 0 .. seeds - 1
   int sessions = 0;
 };
@@ -102,10 +104,15 @@ int tune(const TuneArgs& args) {
       if (const std::string problem = sim::output_file_problem(args.out); !problem.empty())
         throw ExperimentInputError("swarmsim tune: --out " + args.out + ": " + problem);
     common = parse_overrides("tune", args.overrides);
-    for (const std::string& file : args.files) {
-      const sim::Scenario sc = load_routed_scenario("tune", file, common);
-      scenarios.push_back({file, sc.name, sc.seed, sc.workload.sessions});
-    }
+    const std::vector<experiment::ScenarioVariant> variants = parse_variants("tune", args.variants, args.sweeps);
+    for (const std::string& file : args.files)
+      for (const experiment::ScenarioVariant& v : variants) {
+        std::vector<sim::Override> varied = common;
+        varied.insert(varied.end(), v.overrides.begin(), v.overrides.end());
+        const sim::Scenario sc = load_routed_scenario("tune", file, varied, v.label.empty() ? "" : "variant " + v.label);
+        scenarios.push_back({file, v.label.empty() ? sc.name : sc.name + " [" + v.label + "]", v.label, varied, sc.seed,
+                             sc.workload.sessions});
+      }
     params.population = args.population;
     params.generations = args.generations;
     params.elite = args.elite;
@@ -130,7 +137,7 @@ int tune(const TuneArgs& args) {
     for (const Theta& t : fresh)
       for (const TuneScenario& s : scenarios)
         for (int k = 0; k < args.seeds; ++k) {
-          std::vector<sim::Override> o = common;
+          std::vector<sim::Override> o = s.overrides;
           o.push_back({"policy.router", "eq18"});
           o.push_back({"policy.gamma", experiment::exact_number(t[0])});
           o.push_back({"policy.beta", experiment::exact_number(t[1])});
@@ -232,7 +239,9 @@ int tune(const TuneArgs& args) {
               result.evaluations, total_runs, elapsed());
   const std::string shown = args.objective == "tokens_per_s" ? "tokens/s" : args.objective;
   const int obj_w = static_cast<int>(std::max<std::size_t>(16, shown.size() + 8));
-  std::printf("  %-28s%*s%*s%12s%12s\n", "scenario", obj_w, (shown + " start").c_str(), obj_w, (shown + " best").c_str(), "failed st.",
+  int name_w = 28;
+  for (const TuneScenario& sc : scenarios) name_w = std::max(name_w, static_cast<int>(sc.name.size()) + 2);
+  std::printf("  %-*s%*s%*s%12s%12s\n", name_w, "scenario", obj_w, (shown + " start").c_str(), obj_w, (shown + " best").c_str(), "failed st.",
               "failed best");
   nlohmann::ordered_json per_scenario = nlohmann::ordered_json::array();
   for (std::size_t s = 0; s < scenarios.size(); ++s) {
@@ -240,14 +249,18 @@ int tune(const TuneArgs& args) {
     const double t1 = mean_over_seeds(best_runs[s], &experiment::ScoredRun::objective);
     const double f0 = mean_over_seeds(start_runs[s], &experiment::ScoredRun::sessions_failed);
     const double f1 = mean_over_seeds(best_runs[s], &experiment::ScoredRun::sessions_failed);
-    std::printf("  %-28s%*.3f%*.3f%12.2f%12.2f\n", scenarios[s].name.c_str(), obj_w, t0, obj_w, t1, f0, f1);
+    std::printf("  %-*s%*.3f%*.3f%12.2f%12.2f\n", name_w, scenarios[s].name.c_str(), obj_w, t0, obj_w, t1, f0, f1);
     nlohmann::ordered_json starting = {{args.objective, number_or_null(t0)}, {"sessions_failed", number_or_null(f0)}};
     nlohmann::ordered_json best = {{args.objective, number_or_null(t1)}, {"sessions_failed", number_or_null(f1)}};
     for (std::size_t l = 0; l < limits.size(); ++l) {  // each limited metric's mean over seeds
       starting[limits[l].metric] = number_or_null(mean_limited(start_runs[s], l));
       best[limits[l].metric] = number_or_null(mean_limited(best_runs[s], l));
     }
-    per_scenario.push_back({{"scenario", scenarios[s].name}, {"file", scenarios[s].file}, {"starting", starting}, {"best", best}});
+    nlohmann::ordered_json entry = {{"scenario", scenarios[s].name}, {"file", scenarios[s].file}};
+    if (!scenarios[s].variant.empty()) entry["variant"] = scenarios[s].variant;
+    entry["starting"] = starting;
+    entry["best"] = best;
+    per_scenario.push_back(std::move(entry));
   }
   const std::size_t n_runs = scenarios.size() * static_cast<std::size_t>(args.seeds);
   nlohmann::ordered_json limits_json = nlohmann::ordered_json::array();
@@ -293,6 +306,8 @@ int tune(const TuneArgs& args) {
         {"scenarios", files},
         {"seeds", args.seeds},
         {"overrides", args.overrides},
+        {"variants", args.variants},
+        {"vary", args.sweeps},
         {"ga",
          {{"population", params.population}, {"generations", params.generations}, {"elite", params.elite},
           {"mutation_rate", params.mutation_rate}, {"mutation_scale", params.mutation_scale}, {"seed", params.seed},

@@ -93,6 +93,8 @@ struct TuneArgs {
   std::string label = "tuned";         ///< the policy's name in the spec written to --out
   std::string out;                     ///< JSON result (usable as --policies @FILE in compare); empty: none
   std::vector<std::string> overrides;  ///< "path=value" applied to every scenario
+  std::vector<std::string> variants;   ///< "NAME" or "NAME:path=value,...": each scenario is tuned on once per variant
+  std::vector<std::string> sweeps;     ///< "PATH=V1,V2,...": a variant per value (several combine)
 };
 int tune(const TuneArgs& args);
 

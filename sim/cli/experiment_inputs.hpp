@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/experiment/run_limit.hpp"
+#include "sim/experiment/scenario_variant.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
 namespace swarmsim::cli {
@@ -40,6 +41,27 @@ inline std::vector<experiment::RunLimit> parse_limits(const std::string& command
       throw ExperimentInputError("swarmsim " + command + ": --limit " + e.what());
     }
   }
+  return out;
+}
+
+/// The variants --variant and --vary ask for, combined (experiment::combine_variants); one
+/// unlabelled variant without overrides when there are none. Throws ExperimentInputError naming
+/// `command`.
+inline std::vector<experiment::ScenarioVariant> parse_variants(const std::string& command, const std::vector<std::string>& variants,
+                                                              const std::vector<std::string>& sweeps) {
+  std::vector<experiment::ScenarioVariant> out;
+  try {
+    std::vector<std::vector<experiment::ScenarioVariant>> lists;
+    if (!variants.empty()) {
+      lists.emplace_back();
+      for (const std::string& v : variants) lists.back().push_back(experiment::parse_variant_spec(v));
+    }
+    for (const std::string& v : sweeps) lists.push_back(experiment::parse_sweep(v));
+    out = experiment::combine_variants(lists);
+  } catch (const experiment::VariantSpecError& e) {
+    throw ExperimentInputError("swarmsim " + command + ": " + e.what());
+  }
+  if (out.empty()) out.push_back({});  // every scenario as given
   return out;
 }
 

@@ -127,6 +127,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e6));
   tu->add_option("--objective", tun.objective, "what the score improves: a compare.csv metric, tokens_per_s (default) or e.g. "
                                                "session_p99_s, per_token_p50_s (lower is better for latencies)");
+  tu->add_option("--variant", tun.variants, "tune on every scenario once per variant, NAME or NAME:path=value,... with any --set "
+                                            "path, so that the tuple holds across them (repeatable)")
+      ->allow_extra_args(false);
+  tu->add_option("--vary", tun.sweeps, "a sweep, PATH=V1,V2,...: tune on every scenario once per value (several --vary, and "
+                                       "--variant, combine into every combination)")
+      ->allow_extra_args(false);
   tu->add_option("--limit", tun.limits, "a bound every run should keep, METRIC=BOUND, e.g. session_p99_s=30s (at most, for "
                                          "latencies) or tokens_per_s=12 (at least); the score is divided by 1 + the limit penalty "
                                          "times the runs' mean relative excess over their bounds (repeatable)")
