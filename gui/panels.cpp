@@ -102,7 +102,9 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
         return "request " + std::to_string(e.session) + " answered" +
                (e.decoded > 0 ? " (" + std::to_string(e.decoded) + (e.decoded > 1 ? " outputs" : " output") + " decoded)" : "");
       return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + (info.training ? " tokens trained" : " tokens");
-    case EventType::SessionFailed: return "session " + std::to_string(e.session) + " FAILED: " + e.text;
+    case EventType::SessionFailed:
+      if (e.abandoned) return "session " + std::to_string(e.session) + " " + e.text;  // "abandoned by its user before ..."
+      return "session " + std::to_string(e.session) + " FAILED: " + e.text;
     case EventType::Compute:
       std::snprintf(buf, sizeof buf, "%s %s %s s%d step %d (%.2f ms)", name(e.node).c_str(), e.text.c_str(),
                     e.blocks.empty() ? "" : (std::to_string(e.blocks.start) + "-" + std::to_string(e.blocks.end - 1)).c_str(),
@@ -472,6 +474,9 @@ void draw_metrics_panel(AppState& st, const PixelRect& r) {
     for (const auto& [session, loss] : s.loss) sum += loss;
     ImGui::Text("loss proxy: %.4f nats, the mean of %zu sessions' last step losses", sum / static_cast<double>(s.loss.size()), s.loss.size());
   }
+  else if (s.sessions_abandoned > 0)  // workload.abandon_share: users who left count apart from failures
+    ImGui::Text("sessions %d started, %d done, %d failed, %d abandoned, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
+                s.sessions_done, s.sessions_failed, s.sessions_abandoned, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
   else
     ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
                 s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
@@ -583,7 +588,7 @@ void events_tab(AppState& st) {
   while (clipper.Step())
     for (int k = clipper.DisplayStart; k < clipper.DisplayEnd; ++k) {
       const SwarmEvent& e = ev[rows[static_cast<std::size_t>(k)]];
-      const bool bad = e.type == EventType::NodeDown || e.type == EventType::SessionFailed || e.type == EventType::TransferRetry;
+      const bool bad = e.type == EventType::NodeDown || (e.type == EventType::SessionFailed && !e.abandoned) || e.type == EventType::TransferRetry;
       ImGui::TextColored(bad ? ImVec4(1, 0.45f, 0.45f, 1) : ImVec4(0.85f, 0.85f, 0.85f, 1), "%10.4f  %s", e.t,
                          event_text(info, e).c_str());
     }

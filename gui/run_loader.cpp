@@ -337,6 +337,9 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.decoded = integer_or(j, "decoded", 0);
     if (e.decoded < 0) throw EventFormatError("\"decoded\": expected a count >= 0, got " + std::to_string(e.decoded));
     if (e.type == EventType::SessionFailed) e.text = text_or(j, "reason", "");
+    if (j.contains("abandoned") && !j.at("abandoned").is_boolean())
+      throw EventFormatError("\"abandoned\": expected true or false, got " + j.at("abandoned").dump());
+    e.abandoned = e.type == EventType::SessionFailed && j.value("abandoned", false);
   } else if (type == "compute") {
     e.type = EventType::Compute;
     e.node = host(j, "host", info);

@@ -104,8 +104,15 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
               m["network_model"].get<std::string>().c_str(), flow ? " on the flow engine" : "", m["pricing"].get<std::string>().c_str());
   std::printf("simulated     %s in %.3f s wall (%llu hops, %.0f hops/s)\n", sim::format_duration(r.simulated_time).c_str(),
               r.wall_seconds, static_cast<unsigned long long>(r.hops), r.wall_seconds > 0 ? r.hops / r.wall_seconds : 0.0);
-  std::printf("sessions      %d completed, %d failed of %d\n", s["completed"].get<int>(), s["failed"].get<int>(),
-              s["total"].get<int>());
+  if (s.contains("abandoned")) {  // workload.abandon_share: users who left, whose servers held their caches a timeout longer
+    const double timeout = s["session_timeout_s"].get<double>();
+    const std::string held = timeout > 0 ? "servers keep an abandoned session's caches for " + sim::format_duration(timeout)
+                                         : "servers free an abandoned session's caches at once";
+    std::printf("sessions      %d completed, %d failed, %d abandoned by their users of %d (%s)\n", s["completed"].get<int>(),
+                s["failed"].get<int>(), s["abandoned"].get<int>(), s["total"].get<int>(), held.c_str());
+  } else {
+    std::printf("sessions      %d completed, %d failed of %d\n", s["completed"].get<int>(), s["failed"].get<int>(), s["total"].get<int>());
+  }
   for (const auto& f : s["failures"]) {
     std::printf("  failed      session %d: %s\n", f["session"].get<int>(), f["reason"].get<std::string>().c_str());
     if (&f - &s["failures"][0] >= 4 && s["failures"].size() > 6) {

@@ -471,18 +471,34 @@ struct SwarmSimulation::Impl {
     transfer(orchestrator, client, 0.0, session, -1);
   }
 
-  void end_session(int k, bool completed, const std::string& reason, int tokens) {
+  void end_session(int k, bool completed, const std::string& reason, int tokens, bool abandoned = false) {
     if (session_ended[static_cast<std::size_t>(k)]) return;
     session_ended[static_cast<std::size_t>(k)] = 1;
     ++sessions_ended;
     last_session_end = now();
-    if (!completed) log(1, "session-" + std::to_string(k), "failed: " + reason);
-    signals.on_session_ended(SessionEnded{now(), k, completed, reason, tokens});
+    if (!completed) log(1, "session-" + std::to_string(k), (abandoned ? "" : "failed: ") + reason);
+    signals.on_session_ended(SessionEnded{now(), k, completed, reason, tokens, 0, abandoned});
     // Its client's memory lets the sessions waiting for it in, in their order.
     std::vector<int> admitted;
     if (client_bytes[static_cast<std::size_t>(k)] >= 0)
       client_gate->release(k % C, client_bytes[static_cast<std::size_t>(k)], admitted);
     for (const int a : admitted) memory_waiter[static_cast<std::size_t>(a)]->release();
+  }
+
+  /// Session k's user left before `step` without closing it: the client sends nothing more, and
+  /// its servers hold the session's KV caches until their step timeout (policy.faults.session_timeout).
+  void abandon(int k, int step, std::vector<Reservation>& reservations, int tokens) {
+    end_session(k, false, abandon_reason(step), tokens, true);
+    const double timeout = sc.policy.faults.session_timeout_s;
+    if (timeout <= 0) {
+      release(reservations);
+      return;
+    }
+    auto held = std::make_shared<std::vector<Reservation>>(std::move(reservations));
+    sg4::Actor::create("timeout-" + std::to_string(k), platform->control_host(), [this, held, timeout] {
+      sg4::this_actor::sleep_for(timeout);
+      release(*held);
+    })->daemonize();
   }
 
   /// Waits until session k's client can hold it (ClientMemoryGate): at once unless its earlier
@@ -603,6 +619,10 @@ struct SwarmSimulation::Impl {
       std::vector<char> needs_replay(chain->hops.size(), 0);
       const SessionRoute route{k, client, req, kv_per_block, rng, *chain, reservations, failed_seen, attempt, who};
       for (int step = 0; step < new_tokens; ++step) {
+        if (step == shape.abandon_step) {
+          abandon(k, step, reservations, tokens);
+          return;
+        }
         const int t = step == 0 ? prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
         bool corrupted = false;  // a dishonest server returned a wrong output on this step's chain

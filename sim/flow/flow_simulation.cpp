@@ -813,6 +813,10 @@ class FlowSwarm {
       };
       chain_latencies();
       for (int step = 0; step < new_tokens; ++step) {
+        if (step == shape.abandon_step) {
+          abandon(k, step, reservations, tokens);
+          co_return;
+        }
         const int t = step == 0 ? prompt_tokens : 1;
         const int kv_len = step == 0 ? 0 : prompt_tokens + step - 1;
         bool corrupted = false;  // a dishonest server returned a wrong output on this step's chain
@@ -1242,7 +1246,22 @@ class FlowSwarm {
     return ClientMemory{this, k, client_gate_.admit(shape.client - S_, k, bytes)};
   }
 
-  void end_session(int k, bool completed, const std::string& reason, int tokens) {
+  /// Session k's user left before `step` without closing it: the client sends nothing more, and
+  /// its servers hold the session's KV caches until their step timeout (policy.faults.session_timeout).
+  void abandon(int k, int step, std::vector<Reservation>& reservations, int tokens) {
+    end_session(k, false, abandon_reason(step), tokens, true);
+    if (sc_.policy.faults.session_timeout_s <= 0) {
+      swarm_.release(reservations);
+      return;
+    }
+    spawn(release_after_timeout(std::move(reservations)), now_ + sc_.policy.faults.session_timeout_s);
+  }
+  Process release_after_timeout(std::vector<Reservation> held) {
+    swarm_.release(held);
+    co_return;
+  }
+
+  void end_session(int k, bool completed, const std::string& reason, int tokens, bool abandoned = false) {
     if (session_ended_[static_cast<std::size_t>(k)]) return;
     session_ended_[static_cast<std::size_t>(k)] = 1;
     ++sessions_ended_;
@@ -1256,8 +1275,8 @@ class FlowSwarm {
       w = nullptr;
     }
     last_session_end_ = now_;
-    if (!completed) log(1, "session-" + std::to_string(k), "failed: " + reason);
-    signals_.on_session_ended(SessionEnded{now_, k, completed, reason, tokens});
+    if (!completed) log(1, "session-" + std::to_string(k), (abandoned ? "" : "failed: ") + reason);
+    signals_.on_session_ended(SessionEnded{now_, k, completed, reason, tokens, 0, abandoned});
   }
 
   const Scenario& sc_;

@@ -198,6 +198,8 @@ void RunMetrics::connect(SimSignals& s) {
     if (e.completed) {
       ++completed_;
       session_latency_.record(e.t - r.arrival);
+    } else if (e.abandoned) {
+      ++abandoned_;
     } else {
       ++failed_;
       failures_.emplace_back(e.session, e.reason);
@@ -331,6 +333,10 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
   };
+  if (sc_.workload.abandon_share > 0) {  // users who left: neither completed nor failed by the swarm
+    out["sessions"]["abandoned"] = abandoned_;
+    out["sessions"]["session_timeout_s"] = sc_.policy.faults.session_timeout_s;
+  }
   if (sc_.policy.privacy.client_blocks > 0 || sc_.policy.privacy.noisy()) out["privacy"] = privacy_json(sc_);
   if (const auto& ft = sc_.workload.fine_tuning) {
     const TrainingTally& t = training_;

@@ -54,7 +54,7 @@ class RunMetrics {
   std::uint64_t hops() const { return hops_; }
   int sessions_completed() const { return completed_; }
   int sessions_failed() const { return failed_; }
-  int sessions_ended() const { return completed_ + failed_; }
+  int sessions_ended() const { return completed_ + failed_ + abandoned_; }
 
  private:
   struct SessionRecord {
@@ -85,6 +85,7 @@ class RunMetrics {
   std::uint64_t retries_ = 0, checksum_failures_ = 0, given_up_ = 0, recoveries_ = 0, replayed_tokens_ = 0, moves_ = 0;
   double bytes_ = 0.0;
   int completed_ = 0, failed_ = 0;
+  int abandoned_ = 0;  ///< sessions their users left (workload.abandon_share): neither completed nor failed
   /// Dishonest servers and spot checks (policy.verification).
   struct VerificationTally {
     std::map<std::string, long> checks;  ///< by verdict

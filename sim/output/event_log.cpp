@@ -153,6 +153,7 @@ void EventLogWriter::connect(SimSignals& s) {
 json session_ended_json(const SessionEnded& e) {
   json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session}, {"tokens", e.tokens}};
   if (!e.completed) j["reason"] = e.reason;
+  if (e.abandoned) j["abandoned"] = true;  // its user left: the swarm did not fail it
   if (e.decoded > 0) j["decoded"] = e.decoded;
   return j;
 }

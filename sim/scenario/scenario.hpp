@@ -138,6 +138,7 @@ struct WorkloadSpec {
   int new_tokens = 1;        ///< tokens generated per sequence
   int max_in_flight = 4;     ///< graph models: requests in the pipeline at once (the client waits beyond)
   double deadline_s = 0.0;   ///< a session should finish this long after arrival (priority scheduler; 0 = none)
+  double abandon_share = 0.0;  ///< share of sessions whose user leaves before the last token (session_plan.hpp, abandon_step)
   std::vector<TraceArrival> trace;  ///< Trace: the arrivals, sorted by time (sessions = trace.size())
   std::string trace_file;    ///< Trace: where they were read from
   std::optional<FineTuningSpec> fine_tuning;  ///< sessions train adapters instead of generating tokens
@@ -196,6 +197,9 @@ struct FaultToleranceSpec {
   double corruption_rate = 0.0;     ///< probability that a hidden-state message arrives corrupted (FNV-1a catches it)
   double checksum_Bps = 4e9;        ///< FNV-1a throughput at each end (bytes/s)
   bool failback = false;            ///< graph pipelines: a node that comes back takes over the stage it prices lowest
+  /// Servers free a session's KV caches this long after its client stopped sending (its user left
+  /// without closing it), as Petals' inference step timeout does (s).
+  double session_timeout_s = 300.0;
   /// When a server that failed at `failed_at` is declared dead: heartbeats go out every
   /// heartbeat_s from t = 0, and heartbeat_misses of them are missing after its last one (s).
   double detected_at(double failed_at) const {

@@ -81,7 +81,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
-      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "fine_tuning"}},
+      {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "abandon_share", "fine_tuning"}},
       {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every", "replicas", "sync_every", "zero", "loss"}},
       {"loss", {"width", "vocab", "sequences", "tokens", "learning_rate"}},
       {"arrival", {"process", "interval", "rate", "file"}},
@@ -95,7 +95,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"differential_privacy", {"epsilon", "delta", "clip_norm"}},
       {"topology", {"period", "states", "apply_schemes", "stability_reliability"}},
       {"dht", {"enabled", "k", "alpha", "rpc_timeout", "record_ttl", "client_refresh"}},
-      {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth", "failback"}},
+      {"faults", {"heartbeat", "heartbeat_misses", "transfer_timeout", "retries", "retry_backoff", "corruption_rate", "checksum_bandwidth", "failback",
+                  "session_timeout"}},
       {"rebalance", {"period", "balance_quality"}},
       {"scheduler", {"kind", "batch_max", "batch_wait"}},
       {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
@@ -953,6 +954,11 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
     r.error("workload.new_tokens", "does not apply to fine-tuning sessions (workload.fine_tuning): they train on prompt_tokens per sequence "
                                    "and generate nothing; set workload.fine_tuning.steps instead");
   if (const json* ft = Reader::get(*v, "fine_tuning")) read_fine_tuning(r, *ft, w);
+  w.abandon_share = r.number(*v, "abandon_share", "workload", false, 0.0, 1.0, "in [0, 1]").value_or(0.0);
+  if (v->contains("abandon_share") && (!tokens || training))
+    r.error("workload.abandon_share", std::string("applies to sessions that generate tokens; ") +
+                                          (training ? "fine-tuning sessions (workload.fine_tuning) are jobs, not users"
+                                                    : "a graph model's, a tree's or coded inference's requests are single forward passes"));
   w.max_in_flight = static_cast<int>(r.integer(*v, "max_in_flight", "workload", false, 1, 1 << 20).value_or(4));
   if (const json* a = Reader::get(*v, "arrival")) {
     const std::string ap = "workload.arrival";
@@ -1067,6 +1073,7 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       ft.corruption_rate = r.number(*f, "corruption_rate", fp, false, 0.0, 0.5, "in [0, 0.5]").value_or(ft.corruption_rate);
       ft.checksum_Bps = r.quantity(*f, "checksum_bandwidth", fp, Quantity::Bandwidth, false, true).value_or(ft.checksum_Bps);
       ft.failback = r.boolean(*f, "failback", fp).value_or(ft.failback);
+      ft.session_timeout_s = r.quantity(*f, "session_timeout", fp, Quantity::Duration, false, false).value_or(ft.session_timeout_s);
     }
   }
   if (const json* d = Reader::get(*v, "dht")) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "sim/rng.hpp"
 #include "sim/swarm/training_step.hpp"
 #include "sim/units.hpp"
 
@@ -29,7 +30,15 @@ SessionShape session_shape(const Scenario& sc, int k, double arrival) {
   }
   s.kv_per_block = s.request.kv_bytes_per_block(sc.model);
   s.deadline = w.deadline_s > 0 ? arrival + w.deadline_s : std::numeric_limits<double>::infinity();
+  if (w.abandon_share > 0 && !w.fine_tuning) {
+    Rng leave = Rng(sc.seed).split(0xAB4D0000ULL + static_cast<std::uint64_t>(k));
+    if (leave.uniform() < w.abandon_share) s.abandon_step = static_cast<int>(leave.below(static_cast<std::uint64_t>(s.new_tokens)));
+  }
   return s;
+}
+
+std::string abandon_reason(int step) {
+  return std::string("abandoned by its user before ") + (step == 0 ? "prefill" : "decode step " + std::to_string(step));
 }
 
 std::string host_name(const Scenario& sc, int host) {

@@ -22,8 +22,15 @@ struct SessionShape {
   double kv_per_block = 0;    ///< bytes it reserves on each block it uses: KV cache, or training state (fine-tuning)
   double deadline = 0;        ///< arrival + workload.deadline (inf when none)
   int priority = 0;           ///< its trace priority (0 without a trace)
+  /// Its user leaves before this step (0: right after its chain formed) and never closes it; -1:
+  /// it runs to the end. Drawn for a workload.abandon_share of the sessions, uniformly over
+  /// [0, new_tokens), from the scenario's seed and k alone (the same in every engine and router).
+  int abandon_step = -1;
 };
 SessionShape session_shape(const Scenario& sc, int k, double arrival);
+
+/// The reason an abandoned session's end gives: "abandoned by its user before decode step 5".
+std::string abandon_reason(int step);
 
 /// The name of host `host`: a server node's, then a client's.
 std::string host_name(const Scenario& sc, int host);

@@ -184,6 +184,25 @@ TEST(GuiStateModel, CountsEachBlocksTimeWithoutAServer) {
   EXPECT_TRUE(any_contains(bad.errors, "\"workload_start_s\": expected a number >= 0")) << ::testing::PrintToString(bad.errors);
 }
 
+// A session its user left (workload.abandon_share) is counted apart from the swarm's failures.
+TEST(GuiStateModel, AnAbandonedSessionIsNotAFailure) {
+  std::string text = lines(0, kLines);
+  const std::string failed = R"("reason":"b went down during decode step 3"})";
+  ASSERT_NE(text.find(failed), std::string::npos);
+  text.replace(text.find(failed), failed.size(), R"("reason":"abandoned by its user before decode step 3","abandoned":true})");
+  const RunDirectory run = load_run_directory(write_run("tiny-abandoned", text));
+  ASSERT_TRUE(run.ok()) << run.errors.front();
+  const SwarmState end = run.timeline.state_at(9.0);
+  EXPECT_EQ(end.sessions_abandoned, 1);
+  EXPECT_EQ(end.sessions_failed, 0);
+  EXPECT_TRUE(end.sessions.empty());
+  std::string bad = lines(0, kLines);
+  bad.replace(bad.find(failed), failed.size(), R"("reason":"x","abandoned":"yes"})");
+  const RunDirectory refused = load_run_directory(write_run("tiny-abandoned-bad", bad));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(any_contains(refused.errors, "\"abandoned\": expected true or false")) << ::testing::PrintToString(refused.errors);
+}
+
 TEST(GuiStateModel, MissingDirectoryIsAClearError) {
   const RunDirectory run = load_run_directory("/nonexistent/swarmsim-run");
   ASSERT_EQ(run.errors.size(), 1u);

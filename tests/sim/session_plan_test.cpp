@@ -147,3 +147,50 @@ TEST(SessionPlan, KvChangesReachTheObserverWithEachServersNewTotal) {
   swarm.reserve({{0, {0, 0}}}, 100.0, second);  // an empty hop reserves nothing
   EXPECT_EQ(seen.size(), 1u);
 }
+
+// workload.abandon_share: the share of sessions whose users leave, each before a step drawn
+// uniformly over the session, from the seed and the session alone.
+TEST(SessionPlan, AbandonmentIsDrawnForTheShareOfSessionsUniformlyOverTheirSteps) {
+  EXPECT_EQ(session_shape(two_node(), 0, 0.0).abandon_step, -1);
+  const int n = 4000;
+  const Scenario all = two_node({{"workload.abandon_share", "1"}, {"workload.new_tokens", "10"}});
+  std::vector<int> per_step(10, 0);
+  for (int k = 0; k < n; ++k) {
+    const int a = session_shape(all, k, 0.0).abandon_step;
+    ASSERT_GE(a, 0);
+    ASSERT_LT(a, 10);
+    ++per_step[static_cast<std::size_t>(a)];
+  }
+  for (int step = 0; step < 10; ++step)  // 400 expected each; 5 sd of a binomial(4000, 0.1) is 95
+    EXPECT_NEAR(per_step[static_cast<std::size_t>(step)], n / 10, 95) << "step " << step;
+  const Scenario some = two_node({{"workload.abandon_share", "0.3"}});
+  int leaving = 0;
+  for (int k = 0; k < n; ++k) leaving += session_shape(some, k, 0.0).abandon_step >= 0;
+  EXPECT_NEAR(leaving, 0.3 * n, 5 * std::sqrt(n * 0.3 * 0.7));
+  // The same draw at any arrival time, and another seed draws other sessions.
+  EXPECT_EQ(session_shape(some, 7, 0.0).abandon_step, session_shape(some, 7, 99.0).abandon_step);
+  Scenario reseeded = some;
+  reseeded.seed += 1;
+  int same = 0;
+  for (int k = 0; k < 200; ++k) same += session_shape(some, k, 0.0).abandon_step == session_shape(reseeded, k, 0.0).abandon_step;
+  EXPECT_LT(same, 180);
+  EXPECT_EQ(abandon_reason(0), "abandoned by its user before prefill");
+  EXPECT_EQ(abandon_reason(5), "abandoned by its user before decode step 5");
+}
+
+TEST(SessionPlan, AbandonmentIsRefusedOutsideTokenSessionsAndOutOfRange) {
+  const auto message = [](const std::vector<Override>& o, const std::string& file = "sanity/two_node.json") {
+    try {
+      load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + file, o);
+    } catch (const ScenarioError& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  EXPECT_NE(message({{"workload.abandon_share", "1.5"}}).find("workload.abandon_share: expected a number in [0, 1]"), std::string::npos)
+      << message({{"workload.abandon_share", "1.5"}});
+  EXPECT_NE(message({{"workload.abandon_share", "0.2"}}, "fine-tuning/lora-llama3-8b.json").find("fine-tuning sessions"), std::string::npos);
+  EXPECT_NE(message({{"workload.abandon_share", "0.2"}}, "pipeline/resnet50-l4-1gbps.json").find("single forward passes"), std::string::npos);
+  EXPECT_NE(message({{"policy.faults.session_timeout", "\"-1s\""}}).find("policy.faults.session_timeout"), std::string::npos);
+  EXPECT_EQ(message({{"policy.faults.session_timeout", "\"0s\""}}), "loaded");
+}

@@ -22,6 +22,7 @@
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_coverage.hpp"
 #include "sim/swarm/model_coverage.hpp"
+#include "sim/swarm/session_plan.hpp"
 #include "tests/bench/swarm_generator.hpp"
 #include "tests/golden/json_compare.hpp"
 #include "tests/json_mutation.hpp"
@@ -1002,4 +1003,54 @@ TEST(FlowEngine, MatchesSimGridWhenTheScenariosEventsOutlastItsSessions) {
   const auto d = differences(simgrid, flowed, 1e-9);
   EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
   for (const auto& n : simgrid["nodes"]) EXPECT_LE(n["up_seconds"].get<double>(), simgrid["simulated_time_s"].get<double>()) << n["name"];
+}
+
+// workload.abandon_share: the users of about half the sessions leave mid-way without closing them.
+// Both engines end the same sessions at the same step, count them as abandoned (not failed), and
+// free their servers' KV caches policy.faults.session_timeout later (at once with "0s").
+TEST(FlowEngine, MatchesSimGridWhenUsersAbandonTheirSessions) {
+  for (const char* timeout : {"5s", "0s"}) {
+    const Scenario sc = shipped("table2/llama3-8b-100mbps-rtt10ms.json",
+                 {{"events", "[]"}, {"workload.sessions", "8"}, {"workload.arrival", R"({"process": "poisson", "rate": "1/s"})"},
+                  {"workload.abandon_share", "0.5"}, {"policy.faults.session_timeout", std::string("\"") + timeout + "\""}});
+    int leaving = 0;
+    for (int k = 0; k < sc.workload.sessions; ++k) leaving += session_shape(sc, k, 0.0).abandon_step >= 0;
+    ASSERT_GT(leaving, 0) << "no session of seed " << sc.seed << " is drawn to be abandoned";
+    ASSERT_LT(leaving, sc.workload.sessions);
+    const std::string tag = std::string("abandon-") + (timeout[0] == '5' ? "5s" : "0s");
+    const auto [simgrid, sg_kv, sg_downs] = run_with_events(sc, EngineKind::SimGrid, tag + "-simgrid");
+    const auto [flowed, flow_kv, flow_downs] = run_with_events(sc, EngineKind::Flow, tag + "-flow");
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << timeout << ": " << d.size() << " differences:" << lines(d);
+    expect_same_kv(sg_kv, flow_kv);
+    EXPECT_EQ(simgrid["sessions"]["abandoned"].get<int>(), leaving);
+    EXPECT_EQ(simgrid["sessions"]["failed"].get<int>(), 0);
+    EXPECT_EQ(simgrid["sessions"]["completed"].get<int>(), sc.workload.sessions - leaving);
+    EXPECT_DOUBLE_EQ(simgrid["sessions"]["session_timeout_s"].get<double>(), timeout[0] == '5' ? 5.0 : 0.0);
+    // Each abandoned session's servers (its whole chain: one per block range) free its caches the
+    // timeout after it ended, unless the run ended first.
+    const double held = timeout[0] == '5' ? 5.0 : 0.0;
+    const double end = simgrid["simulated_time_s"].get<double>();
+    std::ifstream in(swarmsim::test::temp_path(tag + "-simgrid") / "events.jsonl");
+    int checked = 0;
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      if (j["type"] != "session_failed") continue;
+      ASSERT_TRUE(j.value("abandoned", false)) << line;
+      EXPECT_NE(j["reason"].get<std::string>().find("abandoned by its user before"), std::string::npos) << line;
+      const double t = j["t"].get<double>() + held;
+      if (t > end) continue;
+      int freed = 0;  // kv lines of that instant that lower a server's total
+      for (std::size_t i = 0; i < sg_kv.size(); ++i)
+        if (std::abs(sg_kv[i].t - t) < 1e-9)
+          for (std::size_t p = i; p-- > 0;)
+            if (sg_kv[p].node == sg_kv[i].node) {
+              freed += sg_kv[i].bytes < sg_kv[p].bytes;
+              break;
+            }
+      EXPECT_EQ(freed, 6) << "session ended at " << j["t"] << ": its six servers should free their caches at " << t;
+      ++checked;
+    }
+    EXPECT_GT(checked, 0) << timeout << ": no abandoned session's timeout fell within the run";
+  }
 }
