@@ -28,6 +28,8 @@ bool check_scenario(AppState& st, const std::string& path, const std::vector<sim
     st.whatif.alpha = static_cast<float>(sc.policy.alpha);
     st.whatif.uptime_estimate = sc.policy.reputation.estimate == sim::UptimeEstimate::Posterior ? 1 : 0;
     st.whatif.uptime_prior_s = static_cast<float>(sc.policy.reputation.prior_s);
+    st.whatif.abandon_share = static_cast<float>(sc.workload.abandon_share);
+    st.whatif.session_timeout_s = static_cast<float>(sc.policy.faults.session_timeout_s);
   } catch (const sim::ScenarioError& e) {
     for (const sim::Diagnostic& d : e.diagnostics()) st.errors.push_back(d.str());
     if (e.diagnostics().empty()) st.errors.push_back(path + ": " + e.what());
@@ -175,7 +177,8 @@ std::vector<sim::Override> whatif_overrides(const AppState& st) {
   // Keep the --set overrides of the first run except those the editor owns (its own come after,
   // so a whole "policy" object set at launch keeps its other keys).
   const auto owned = [](const std::string& path) {
-    for (const char* k : {"events", "policy.router", "policy.gamma", "policy.beta", "policy.alpha", "policy.reputation"})
+    for (const char* k : {"events", "policy.router", "policy.gamma", "policy.beta", "policy.alpha", "policy.reputation",
+                          "workload.abandon_share", "policy.faults.session_timeout"})
       if (path == k || path.rfind(std::string(k) + ".", 0) == 0) return true;
     return false;
   };
@@ -188,6 +191,12 @@ std::vector<sim::Override> whatif_overrides(const AppState& st) {
   json reputation = {{"estimate", w.uptime_estimate == 1 ? "posterior" : "declared_x_observed"}};
   if (w.uptime_estimate == 1) reputation["prior"] = std::to_string(std::max(0.0f, w.uptime_prior_s)) + "s";
   o.push_back({"policy.reputation", reputation.dump()});
+  // Users who leave: sessions that generate tokens only (the loader refuses the share elsewhere).
+  const SwarmInfo& info = st.timeline.info();
+  if (!info.request_based() && !info.training) {
+    o.push_back({"workload.abandon_share", json(std::clamp(w.abandon_share, 0.0f, 1.0f)).dump()});
+    o.push_back({"policy.faults.session_timeout", json(std::to_string(std::max(0.0f, w.session_timeout_s)) + "s").dump()});
+  }
   json events = st.scenario_events;
   const auto& hosts = st.timeline.info().hosts;
   const auto name = [&](int i) { return i >= 0 && i < static_cast<int>(hosts.size()) ? hosts[static_cast<std::size_t>(i)].name : std::string(); };

@@ -34,6 +34,8 @@ struct WhatIfEdits {
   float gamma = 1.0f, beta = -1.0f, alpha = -1.0f;
   int uptime_estimate = 0;        ///< policy.reputation.estimate: 0 declared_x_observed, 1 posterior
   float uptime_prior_s = 600.0f;  ///< policy.reputation.prior (s), posterior only
+  float abandon_share = 0.0f;     ///< workload.abandon_share: users who leave mid-session (token sessions only)
+  float session_timeout_s = 300.0f;  ///< policy.faults.session_timeout (s): how long servers keep a left session's caches
   int link_node = 0;              ///< host index for the link change
   float link_bandwidth_mbps = 100.0f;
   float link_latency_ms = 1.0f;

@@ -691,6 +691,16 @@ void whatif_tab(AppState& st) {
     ImGui::DragFloat("prior (s)", &w.uptime_prior_s, 5.0f, 0.0f, 86400.0f, "%.0f");
     help_marker("Seconds of watching the declared uptime counts as (0: the observed share alone).");
   }
+  if (!info.request_based() && !info.training) {
+    ImGui::Separator();
+    ImGui::TextDisabled("users");
+    ImGui::SetNextItemWidth(160);
+    ImGui::SliderFloat("leave mid-session", &w.abandon_share, 0.0f, 1.0f, "%.2f");
+    help_marker("workload.abandon_share: the share of sessions whose user leaves before the last token without closing it.");
+    ImGui::SetNextItemWidth(160);
+    ImGui::DragFloat("session timeout (s)", &w.session_timeout_s, 5.0f, 0.0f, 86400.0f, "%.0f");
+    help_marker("policy.faults.session_timeout: how long servers keep a left session's KV caches (Petals' chat client: 300 s).");
+  }
   const auto host_combo = [&](const char* label, int* index, bool servers_only) {
     const int n = servers_only ? info.n_servers : static_cast<int>(info.hosts.size());
     if (n == 0) return;
@@ -735,6 +745,10 @@ void whatif_tab(AppState& st) {
     w.applied.push_back(buf);
     if (w.uptime_estimate == 1) {
       std::snprintf(buf, sizeof buf, "uptime: posterior, prior %.0f s", w.uptime_prior_s);
+      w.applied.push_back(buf);
+    }
+    if (w.abandon_share > 0 && !info.request_based() && !info.training) {
+      std::snprintf(buf, sizeof buf, "%.0f%% of users leave; caches kept %.0f s", 100.0 * w.abandon_share, w.session_timeout_s);
       w.applied.push_back(buf);
     }
     if (w.fail) w.applied.push_back("node down: " + info.hosts[static_cast<std::size_t>(w.fail_node)].name);

@@ -556,7 +556,11 @@ TEST(GuiWhatIf, EditsBecomeValidScenarioOverrides) {
   w.fail_node = 2;
   w.down_at_s = 31.0f;
   w.up_at_s = 33.0f;
+  w.abandon_share = 0.25f;
+  w.session_timeout_s = 45.0f;
   const swarmsim::sim::Scenario sc = swarmsim::sim::load_scenario_file(scenario, whatif_overrides(st));
+  EXPECT_DOUBLE_EQ(sc.workload.abandon_share, 0.25);
+  EXPECT_DOUBLE_EQ(sc.policy.faults.session_timeout_s, 45.0);
   EXPECT_EQ(sc.policy.router, swarmsim::sim::RouterKind::ShortestPath);
   EXPECT_DOUBLE_EQ(sc.policy.gamma, 2.0);
   EXPECT_DOUBLE_EQ(sc.policy.beta, -0.5);
