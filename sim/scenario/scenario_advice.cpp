@@ -218,6 +218,45 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                           " of the bytes) and holds 1/" + std::to_string(r) + " of the optimizer state per server " +
                           "(docs/fine-tuning.md, \"ZeRO\")."});
   }
+  if (const WorkloadSpec& w = sc.workload;
+      w.abandon_share > 0 && sc.policy.faults.session_timeout_s > 0 && !w.fine_tuning && !sc.graph && !sc.tree && !sc.coded) {
+    // Little's law: sessions left at `rate` x share, each held for the timeout, are on average
+    // rate x share x timeout held at once, each with its KV caches on every block.
+    const double rate = w.arrival == ArrivalProcess::Fixed && w.interval_s > 0 ? 1.0 / w.interval_s
+                        : w.arrival == ArrivalProcess::Poisson                ? w.rate_per_s
+                                                                              : 0.0;
+    const double held = rate * w.abandon_share * sc.policy.faults.session_timeout_s;
+    const double per_block = session_shape(sc, 0, w.start_s).kv_per_block;
+    if (held > 0 && per_block > 0 && sc.model.n_layers > 0) {
+      // Each block's KV memory: its servers' free memory, shared among the blocks each serves.
+      const std::vector<BlockRange> ranges = plan_initial_blocks(sc, *make_cost_model(sc));
+      std::vector<double> room(static_cast<std::size_t>(sc.model.n_layers), 0.0);
+      for (std::size_t i = 0; i < ranges.size() && i < sc.nodes.size(); ++i) {
+        const int n = ranges[i].size();
+        if (n <= 0) continue;
+        const double free = usable_memory_bytes(*sc.nodes[i].device, sc.overheads) - n * sc.model.block_weight_bytes();
+        for (int b = std::max(0, ranges[i].start); b < std::min(sc.model.n_layers, ranges[i].end); ++b)
+          room[static_cast<std::size_t>(b)] += std::max(0.0, free) / n;
+      }
+      int tight = -1;
+      for (int b = sc.first_served_block(); b < sc.model.n_layers; ++b)
+        if (room[static_cast<std::size_t>(b)] > 0 && (tight < 0 || room[static_cast<std::size_t>(b)] < room[static_cast<std::size_t>(tight)])) tight = b;
+      if (tight >= 0 && held * per_block >= 0.25 * room[static_cast<std::size_t>(tight)]) {
+        int end = tight + 1;
+        while (end < sc.model.n_layers && room[static_cast<std::size_t>(end)] == room[static_cast<std::size_t>(tight)]) ++end;
+        const BlockRange blocks{tight, end};
+        advice.push_back({"workload.abandon_share",
+                          "at " + format_number(rate) + " sessions/s, " + format_number(100.0 * w.abandon_share) +
+                              "% of users leaving and servers keeping their caches for " + format_duration(sc.policy.faults.session_timeout_s) +
+                              " (policy.faults.session_timeout) hold about " + format_number(held) +
+                              " abandoned sessions' KV caches at once (Little's law: rate x share x timeout), " + format_bytes(held * per_block) +
+                              " per block: " + format_number(std::round(100.0 * held * per_block / room[static_cast<std::size_t>(tight)])) +
+                              "% of the free memory for " + (blocks.size() == 1 ? "block " : "blocks ") + blocks.str() +
+                              ". Later sessions will wait for memory or fail to find a chain; a shorter session_timeout frees it sooner "
+                              "(docs/scenario-format.md, \"Users who leave\")."});
+      }
+    }
+  }
   return advice;
 }
 

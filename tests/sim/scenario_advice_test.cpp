@@ -233,3 +233,24 @@ TEST(ScenarioAdvice, ANodesOwnChurnPeriodsWithoutChurnSaySo) {
       << advice[0].message;
   EXPECT_TRUE(scenario_advisories(load_scenario_file(file, {parse_override(R"(nodes[2].mttr="20min")")})).empty());
 }
+
+// Users who leave hold their KV caches for the session timeout: by Little's law 0.1 sessions/s x
+// 30% x 300 s = 9 sessions' caches at once, most of what the GTX 1650s (blocks 24-26 and 27-29,
+// 3 blocks on 4 GB each) have free per block. A 1-minute timeout (1.8 held), caches freed at once,
+// or arrivals without a rate give no advice.
+TEST(ScenarioAdvice, UsersWhoLeaveHoldMemoryForTheSessionTimeout) {
+  const std::string file = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/churn/users-leave.json";
+  const std::vector<Advisory> shipped = scenario_advisories(load_scenario_file(file));
+  ASSERT_EQ(shipped.size(), 1u);
+  EXPECT_EQ(shipped[0].path, "workload.abandon_share");
+  EXPECT_NE(shipped[0].message.find("hold about 9 abandoned sessions' KV caches at once"), std::string::npos) << shipped[0].message;
+  EXPECT_NE(shipped[0].message.find("free memory for blocks 24-29"), std::string::npos) << shipped[0].message;
+  const std::vector<Advisory> fixed =
+      scenario_advisories(load_scenario_file(file, {{"workload.arrival", R"({"process": "fixed", "interval": "10s"})"}}));
+  ASSERT_EQ(fixed.size(), 1u);
+  EXPECT_NE(fixed[0].message.find("about 9 "), std::string::npos) << fixed[0].message;
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(file, {{"policy.faults.session_timeout", "\"1min\""}})).empty());
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(file, {{"policy.faults.session_timeout", "\"0s\""}})).empty());
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(file, {{"workload.arrival", R"({"process": "all_at_start"})"}})).empty());
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(file, {{"workload.abandon_share", "0"}})).empty());
+}
