@@ -15,6 +15,17 @@ void add_engine_option(CLI::App& app, std::vector<std::string>& overrides, const
       ->check(CLI::IsMember({"simgrid", "flow"}));
 }
 
+/// --variant NAME[:path=value,...] and --vary PATH=V1,V2,... (sim/experiment/scenario_variant.hpp);
+/// `verb` says what is done once per variant ("run", "tune on").
+void add_variant_options(CLI::App& app, std::vector<std::string>& variants, std::vector<std::string>& sweeps, const std::string& verb) {
+  app.add_option("--variant", variants, verb + " every scenario once per variant, NAME or NAME:path=value,... with any --set path, "
+                                                "e.g. --variant shipped --variant slow:nodes[0].uplink=100Mbps (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--vary", sweeps, "a sweep, PATH=V1,V2,...: " + verb + " every scenario once per value, e.g. "
+                                   "--vary workload.batch_size=1,32,64 (several --vary, and --variant, combine into every combination)")
+      ->allow_extra_args(false);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,12 +112,7 @@ int main(int argc, char** argv) {
                                         "tokens_per_s=12 (at least): the tables count each policy's runs that break it, and the ranks put "
                                         "the policies that broke it less often first (repeatable)")
       ->allow_extra_args(false);
-  c->add_option("--variant", cmp.variants, "run every scenario once per variant, NAME or NAME:path=value,... with any --set path, "
-                                            "e.g. --variant shipped --variant slow:nodes[0].uplink=100Mbps (repeatable)")
-      ->allow_extra_args(false);
-  c->add_option("--vary", cmp.sweeps, "a sweep, PATH=V1,V2,...: run every scenario once per value, e.g. "
-                                      "--vary workload.batch_size=1,32,64 (several --vary, and --variant, combine into every combination)")
-      ->allow_extra_args(false);
+  add_variant_options(*c, cmp.variants, cmp.sweeps, "run");
   c->add_option("--rank-by", cmp.rank_by, "rank the policies by this metric of compare.csv instead of the throughput, e.g. "
                                           "per_token_p50_s, ttft_p50_s, session_p50_s, session_p99_s (lower is better) or recoveries; "
                                           "an open-loop workload's tokens/s is bounded by its arrivals");
@@ -127,12 +133,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1e6));
   tu->add_option("--objective", tun.objective, "what the score improves: a compare.csv metric, tokens_per_s (default) or e.g. "
                                                "session_p99_s, per_token_p50_s (lower is better for latencies)");
-  tu->add_option("--variant", tun.variants, "tune on every scenario once per variant, NAME or NAME:path=value,... with any --set "
-                                            "path, so that the tuple holds across them (repeatable)")
-      ->allow_extra_args(false);
-  tu->add_option("--vary", tun.sweeps, "a sweep, PATH=V1,V2,...: tune on every scenario once per value (several --vary, and "
-                                       "--variant, combine into every combination)")
-      ->allow_extra_args(false);
+  add_variant_options(*tu, tun.variants, tun.sweeps, "tune on");
   tu->add_option("--limit", tun.limits, "a bound every run should keep, METRIC=BOUND, e.g. session_p99_s=30s (at most, for "
                                          "latencies) or tokens_per_s=12 (at least); the score is divided by 1 + the limit penalty "
                                          "times the runs' mean relative excess over their bounds (repeatable)")

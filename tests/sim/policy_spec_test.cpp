@@ -14,6 +14,7 @@
 
 #include "sim/experiment/comparison.hpp"
 #include "sim/experiment/policy_spec.hpp"
+#include "tests/sim/run_records.hpp"
 #include "sim/experiment/tuning_score.hpp"
 
 using namespace swarmsim::experiment;
@@ -47,17 +48,7 @@ struct TempFile {
   }
 };
 
-/// A run of `scenario` under `policy` with tokens/s `tps` and `failed` failed sessions (other metrics 1).
-RunRecord record(const std::string& scenario, const std::string& policy, double tps, double failed = 0) {
-  RunRecord r;
-  r.scenario = scenario;
-  r.policy = policy;
-  r.ok = true;
-  r.values.assign(compared_metrics().size(), 1.0);
-  r.values[metric_index("tokens_per_s")] = tps;
-  r.values[metric_index("sessions_failed")] = failed;
-  return r;
-}
+using swarmsim::test::record;
 
 std::vector<PolicyVariant> two_policies() { return parse_policy_list("eq18,random"); }
 

@@ -6,6 +6,7 @@
 
 #include "sim/experiment/comparison.hpp"
 #include "sim/experiment/scenario_variant.hpp"
+#include "tests/sim/run_records.hpp"
 
 using namespace swarmsim::experiment;
 using swarmsim::sim::Override;
@@ -77,12 +78,7 @@ TEST(ScenarioVariant, ListsCombineIntoEveryCombinationFirstListSlowest) {
 // policies), and its CSV and JSON say which variant each row is.
 TEST(ScenarioVariant, TheComparisonShowsAGridAndWritesTheVariants) {
   auto run = [](const std::string& scenario, const std::string& policy, double tps, double p99) {
-    RunRecord r;
-    r.scenario = scenario;
-    r.policy = policy;
-    r.ok = true;
-    r.values.assign(compared_metrics().size(), 1.0);
-    r.values[metric_index("tokens_per_s")] = tps;
+    RunRecord r = swarmsim::test::record(scenario, policy, tps);
     r.values[metric_index("session_p99_s")] = p99;
     return r;
   };
