@@ -255,7 +255,9 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
     const auto& r = m["real_execution"];
     std::printf("real kernels  %s on %s, %.3f s of kernel time\n", r["backend"].get<std::string>().c_str(),
                 r["device"].get<std::string>().c_str(), m["wall_clock"]["real_kernel_seconds"].get<double>());
-    if (const auto& e = r["value_effect"]; !e.is_null()) {
+    if (const auto& e = r["value_effect"]; !e.is_null() && e["hidden_relative_error"].is_null()) {
+      std::printf("values        no session completed, so none was compared against the exact run\n");
+    } else if (!e.is_null()) {
       std::printf("values        against the exact run: final hidden states %.3g relative error (max %.3g), logits KL %.3g "
                   "(max %.3g), %.1f%% of tokens the same\n",
                   e["hidden_relative_error"]["mean"].get<double>(), e["hidden_relative_error"]["max"].get<double>(),

@@ -1197,11 +1197,13 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
         tokens += e.tokens;
         agreeing += e.tokens_agreeing;
       }
-      const double n = std::max<std::size_t>(1, m.effects.size());
+      const double n = static_cast<double>(m.effects.size());
+      // No completed session (every one failed or was abandoned): nothing was compared, so no figure.
+      const auto stat = [&](double sum, double max) { return n > 0 ? nlohmann::json{{"mean", sum / n}, {"max", max}} : nlohmann::json(nullptr); };
       effect = {{"sessions", m.effects.size()},
-                {"hidden_relative_error", {{"mean", err_sum / n}, {"max", err_max}}},
-                {"logits_kl", {{"mean", kl_sum / n}, {"max", kl_max}}},
-                {"token_agreement", tokens > 0 ? static_cast<double>(agreeing) / tokens : 1.0}};
+                {"hidden_relative_error", stat(err_sum, err_max)},
+                {"logits_kl", stat(kl_sum, kl_max)},
+                {"token_agreement", tokens > 0 ? nlohmann::json(static_cast<double>(agreeing) / tokens) : nlohmann::json(nullptr)}};
       if (m.real->noise_sigma() > 0)
         effect["privacy_noise"] = {{"sigma", m.real->noise_sigma()},
                                    {"vectors_released", released},

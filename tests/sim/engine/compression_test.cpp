@@ -82,6 +82,21 @@ TEST(RealExecution, CompressionEffectIsSmallNonZeroAndDeterministic) {
   EXPECT_EQ(a["sessions"]["completed"].get<int>(), 1);
 }
 
+// When no session completes (here every user leaves), nothing was compared: the effect has no
+// figures rather than a perfect score.
+TEST(RealExecution, NoCompletedSessionGivesNoEffectFigures) {
+  Scenario sc = load("table2/llama3-8b-1gbps-rtt5ms.json",
+                     {{"model.reduce_width", "16"}, {"workload.sessions", "2"}, {"workload.new_tokens", "4"},
+                      {"workload.abandon_share", "1"}, {"policy.compression", R"({"hidden_states": "blockwise8"})"}});
+  const auto m = run_isolated(sc, quiet(true)).metrics;
+  EXPECT_EQ(m["sessions"]["abandoned"].get<int>(), 2);
+  const auto& e = m["real_execution"]["value_effect"];
+  EXPECT_EQ(e["sessions"].get<int>(), 0);
+  EXPECT_TRUE(e["hidden_relative_error"].is_null());
+  EXPECT_TRUE(e["logits_kl"].is_null());
+  EXPECT_TRUE(e["token_agreement"].is_null());
+}
+
 TEST(RealExecution, WithoutCompressionThereIsNothingToCompare) {
   const auto m = run_isolated(load("sanity/two_node.json", {{"model.reduce_width", "16"}}), quiet(true)).metrics;
   EXPECT_TRUE(m["real_execution"]["value_effect"].is_null());
