@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/experiment/spec_text.hpp"
 #include "sim/json_diagnostics.hpp"
 
 namespace swarmsim::experiment {
@@ -17,40 +18,24 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kRouters{"eq18", "shortest_path", "random"};
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 /// " (did you mean "x"?)" when a candidate is close to `word` (sim/json_diagnostics.hpp), else "".
 template <class Range>
 std::string suggestion(std::string_view word, const Range& candidates) {
   return sim::suggestion(word, std::vector<std::string>(candidates.begin(), candidates.end()));
 }
 
-bool valid_label(std::string_view label) {
-  if (label.empty()) return false;
-  return std::all_of(label.begin(), label.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
-           c == '+';
-  });
-}
-
 bool is_router(std::string_view name) { return std::find(kRouters.begin(), kRouters.end(), name) != kRouters.end(); }
 
 /// "key=value" of a NAME:... spec as a scenario override under "policy.".
 sim::Override policy_override(std::string_view spec, std::string_view item) {
-  item = trim(item);
+  item = trim_blanks(item);
   const std::size_t eq = item.find('=');
   if (eq == std::string_view::npos || eq == 0)
     throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + in_quotes(item) +
                           " is not key=value; expected e.g. gamma=1.5 or router=shortest_path");
-  std::string key(trim(item.substr(0, eq)));
+  std::string key(trim_blanks(item.substr(0, eq)));
   if (key.rfind("policy.", 0) == 0) key.erase(0, 7);
-  const std::string value(trim(item.substr(eq + 1)));
+  const std::string value(trim_blanks(item.substr(eq + 1)));
   if (value.empty()) throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + in_quotes(key) + " has no value");
   // A Fisher B-tree's rules (split, merge, thresholds), a coded run's coding (parity, method) and a
   // fine-tuning run's adapters, checkpoints and averaging are their policies.
@@ -122,14 +107,14 @@ PolicyVariant policy_from_file(std::string_view spec) {
 }  // namespace
 
 PolicyVariant parse_policy_spec(std::string_view spec) {
-  spec = trim(spec);
+  spec = trim_blanks(spec);
   if (spec.empty())
     throw PolicySpecError("empty policy spec; expected eq18, shortest_path, random, NAME:key=value,... or @FILE.json");
   if (spec.front() == '@') return policy_from_file(spec);
   PolicyVariant v;
   v.spec = std::string(spec);
   const std::size_t colon = spec.find(':');
-  const std::string_view name = trim(spec.substr(0, colon));
+  const std::string_view name = trim_blanks(spec.substr(0, colon));
   if (!valid_label(name))
     throw PolicySpecError("policy spec " + in_quotes(spec) + ": " + in_quotes(name) +
                           " is not a usable name; expected letters, digits, '_', '-', '.' or '+'");
@@ -143,7 +128,7 @@ PolicyVariant parse_policy_spec(std::string_view spec) {
     return v;
   }
   const std::string_view items = spec.substr(colon + 1);
-  if (trim(items).empty())
+  if (trim_blanks(items).empty())
     throw PolicySpecError("policy spec " + in_quotes(spec) + ": nothing after ':'; expected key=value,... such as gamma=1.5");
   std::size_t start = 0;
   while (start <= items.size()) {
@@ -168,7 +153,7 @@ std::vector<PolicyVariant> parse_policy_list(std::string_view list) {
   std::size_t start = 0;
   while (true) {
     const std::size_t comma = list.find(',', start);
-    const std::string_view piece = trim(list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    const std::string_view piece = trim_blanks(list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     const std::size_t eq = piece.find('=');
     const bool continues = eq != std::string_view::npos && piece.substr(0, eq).find(':') == std::string_view::npos &&
                            piece.front() != '@';

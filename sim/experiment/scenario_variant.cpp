@@ -3,30 +3,17 @@
 #include <algorithm>
 #include <set>
 
+#include "sim/experiment/spec_text.hpp"
+
 namespace swarmsim::experiment {
 namespace {
-
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool valid_label(std::string_view label) {
-  return !label.empty() && std::all_of(label.begin(), label.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
-           c == '+';
-  });
-}
 
 /// "path=value" as an override; `what` names the --variant or --vary for the message.
 sim::Override variant_override(const std::string& what, std::string_view item) {
   const std::size_t eq = item.find('=');
   if (eq == std::string_view::npos || eq == 0)
     throw VariantSpecError(what + ": " + in_quotes(item) + " is not path=value; expected e.g. nodes[0].uplink=100Mbps");
-  const std::string path(trim(item.substr(0, eq))), value(trim(item.substr(eq + 1)));
+  const std::string path(trim_blanks(item.substr(0, eq))), value(trim_blanks(item.substr(eq + 1)));
   if (path.empty()) throw VariantSpecError(what + ": " + in_quotes(item) + " has no path before '='");
   if (value.empty()) throw VariantSpecError(what + ": " + in_quotes(path) + " has no value");
   return sim::Override{path, value};
@@ -55,21 +42,21 @@ std::vector<std::string> split_top_level(std::string_view text, char sep) {
     } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
       --depth;
     } else if (c == sep && depth == 0) {
-      out.emplace_back(trim(piece));
+      out.emplace_back(trim_blanks(piece));
       piece.clear();
       continue;
     }
     piece += c;
   }
-  out.emplace_back(trim(piece));
+  out.emplace_back(trim_blanks(piece));
   return out;
 }
 
 ScenarioVariant parse_variant_spec(std::string_view spec) {
-  spec = trim(spec);
+  spec = trim_blanks(spec);
   const std::string what = "--variant " + in_quotes(spec);
   const std::size_t colon = spec.find(':');
-  const std::string_view name = trim(spec.substr(0, colon));
+  const std::string_view name = trim_blanks(spec.substr(0, colon));
   if (!valid_label(name))
     throw VariantSpecError(what + ": " + in_quotes(name) +
                            " is not a usable name; expected NAME or NAME:path=value,... with a NAME of letters, digits, '_', '-', '.' "
@@ -88,12 +75,12 @@ ScenarioVariant parse_variant_spec(std::string_view spec) {
 }
 
 std::vector<ScenarioVariant> parse_sweep(std::string_view text) {
-  text = trim(text);
+  text = trim_blanks(text);
   const std::string what = "--vary " + in_quotes(text);
   const std::size_t eq = text.find('=');
   if (eq == std::string_view::npos || eq == 0)
     throw VariantSpecError(what + ": expected PATH=V1,V2,..., e.g. nodes[0].uplink=1Gbps,100Mbps,10Mbps");
-  const std::string path(trim(text.substr(0, eq)));
+  const std::string path(trim_blanks(text.substr(0, eq)));
   const std::vector<std::string> values = split_top_level(text.substr(eq + 1), ',');
   if (values.size() < 2) throw VariantSpecError(what + ": one value; expected at least two, comma-separated (a single value is a --set)");
   std::vector<ScenarioVariant> out;
