@@ -104,12 +104,17 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
               m["network_model"].get<std::string>().c_str(), flow ? " on the flow engine" : "", m["pricing"].get<std::string>().c_str());
   std::printf("simulated     %s in %.3f s wall (%llu hops, %.0f hops/s)\n", sim::format_duration(r.simulated_time).c_str(),
               r.wall_seconds, static_cast<unsigned long long>(r.hops), r.wall_seconds > 0 ? r.hops / r.wall_seconds : 0.0);
-  if (s.contains("abandoned")) {  // workload.abandon_share: users who left, whose servers held their caches a timeout longer
+  // Sessions that ended without closing: users who left (workload.abandon_share) and sessions
+  // whose client went down; their servers held the caches a step timeout longer.
+  std::string unclosed;
+  if (s.contains("abandoned")) unclosed += ", " + std::to_string(s["abandoned"].get<int>()) + " abandoned by their users";
+  if (s.contains("lost_with_client")) unclosed += ", " + std::to_string(s["lost_with_client"].get<int>()) + " lost with their clients";
+  if (!unclosed.empty()) {
     const double timeout = s["session_timeout_s"].get<double>();
-    const std::string held = timeout > 0 ? "servers keep an abandoned session's caches for " + sim::format_duration(timeout)
-                                         : "servers free an abandoned session's caches at once";
-    std::printf("sessions      %d completed, %d failed, %d abandoned by their users of %d (%s)\n", s["completed"].get<int>(),
-                s["failed"].get<int>(), s["abandoned"].get<int>(), s["total"].get<int>(), held.c_str());
+    const std::string held = timeout > 0 ? "servers keep the caches of a session that ended unclosed for " + sim::format_duration(timeout)
+                                         : "servers free the caches of a session that ended unclosed at once";
+    std::printf("sessions      %d completed, %d failed%s of %d (%s)\n", s["completed"].get<int>(), s["failed"].get<int>(),
+                unclosed.c_str(), s["total"].get<int>(), held.c_str());
   } else {
     std::printf("sessions      %d completed, %d failed of %d\n", s["completed"].get<int>(), s["failed"].get<int>(), s["total"].get<int>());
   }

@@ -87,8 +87,10 @@ SwarmPlatform::SwarmPlatform(const Scenario& sc, const LatencyTable& latencies) 
         if (e.direction != LinkDirection::Down) up_bw[i].emplace_back(e.at_s, e.value);
         if (e.direction != LinkDirection::Up) down_bw[i].emplace_back(e.at_s, e.value);
         break;
-      case EventAction::NodeDown: state[i].emplace_back(e.at_s, 0.0); break;
-      case EventAction::NodeUp: state[i].emplace_back(e.at_s, 1.0); break;
+      // A client's outage is not its host's: its sessions end with it (ClientOutages), its
+      // host stays on so that nothing of the swarm's is killed with it.
+      case EventAction::NodeDown: if (i < S) state[i].emplace_back(e.at_s, 0.0); break;
+      case EventAction::NodeUp: if (i < S) state[i].emplace_back(e.at_s, 1.0); break;
       case EventAction::SetLatency: break;  // applied to the LatencyTable at its time (GeoZone)
     }
   }

@@ -43,6 +43,7 @@
 #include "sim/routing/chain_router.hpp"
 #include "sim/swarm/arrivals.hpp"
 #include "sim/swarm/client_memory.hpp"
+#include "sim/swarm/client_outages.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/request_queue.hpp"
 #include "sim/swarm/server_load.hpp"
@@ -89,6 +90,7 @@ struct JobBarrier {
 
 struct SwarmSimulation::Impl {
   Scenario sc;
+  ClientOutages outages;  ///< when each client is down: its sessions end with it
   std::shared_ptr<const gpu::ShardCostModel> cost;
   SimSignals signals;
   int S = 0, C = 0;
@@ -120,7 +122,7 @@ struct SwarmSimulation::Impl {
   std::vector<const Chain*> training_chains;   ///< per session: its chain while it trains, else nullptr
   double real_measured_seconds = 0.0;          ///< wall time spent in real kernels
 
-  Impl(Scenario s, std::shared_ptr<const gpu::ShardCostModel> c) : sc(std::move(s)), cost(std::move(c)) {
+  Impl(Scenario s, std::shared_ptr<const gpu::ShardCostModel> c) : sc(std::move(s)), outages(sc), cost(std::move(c)) {
     S = static_cast<int>(sc.nodes.size());
     C = static_cast<int>(sc.clients.size());
     root_rng = Rng(sc.seed);
@@ -237,10 +239,20 @@ struct SwarmSimulation::Impl {
 
   /// Applies the replayed latency changes at their time and reports every network change.
   void replay_actor() {
+    std::vector<char> client_down(static_cast<std::size_t>(C), 0);
     for (const ReplayEvent& e : sc.events) {
-      if (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) continue;  // host state profiles
+      const bool state = e.action == EventAction::NodeDown || e.action == EventAction::NodeUp;
+      if (state && host_index(e.node) < S) continue;  // a server's: its host state profile
       sg4::this_actor::sleep_until(e.at_s);
       const int node = host_index(e.node);
+      if (state) {  // a client's: its sessions notice it (ClientOutages); the host itself stays on
+        char& down = client_down[static_cast<std::size_t>(node - S)];
+        if (down == (e.action == EventAction::NodeDown)) continue;
+        down = e.action == EventAction::NodeDown;
+        log(1, "swarm", host_name(node) + (down ? " is down" : " is up"));
+        signals.on_node_state(NodeStateChanged{now(), node, !down});
+        continue;
+      }
       const int peer = e.peer.empty() ? -1 : host_index(e.peer);
       if (e.action == EventAction::SetLatency) {
         if (peer < 0)
@@ -407,6 +419,7 @@ struct SwarmSimulation::Impl {
   };
   std::vector<ServerQueue> queues;
   std::vector<double> session_deadline;
+  std::vector<double> session_arrival;  ///< per session: when it arrived (its client must stay up from then on)
   std::vector<int> session_priority;
 
   /// Puts the work in server `host`'s queue and waits for its worker to run it. A server that
@@ -471,13 +484,13 @@ struct SwarmSimulation::Impl {
     transfer(orchestrator, client, 0.0, session, -1);
   }
 
-  void end_session(int k, bool completed, const std::string& reason, int tokens, bool abandoned = false) {
+  void end_session(int k, bool completed, const std::string& reason, int tokens, bool abandoned = false, bool client_lost = false) {
     if (session_ended[static_cast<std::size_t>(k)]) return;
     session_ended[static_cast<std::size_t>(k)] = 1;
     ++sessions_ended;
     last_session_end = now();
-    if (!completed) log(1, "session-" + std::to_string(k), (abandoned ? "" : "failed: ") + reason);
-    signals.on_session_ended(SessionEnded{now(), k, completed, reason, tokens, 0, abandoned});
+    if (!completed) log(1, "session-" + std::to_string(k), (abandoned || client_lost ? "" : "failed: ") + reason);
+    signals.on_session_ended(SessionEnded{now(), k, completed, reason, tokens, 0, abandoned, client_lost});
     // Its client's memory lets the sessions waiting for it in, in their order.
     std::vector<int> admitted;
     if (client_bytes[static_cast<std::size_t>(k)] >= 0)
@@ -489,6 +502,24 @@ struct SwarmSimulation::Impl {
   /// its servers hold the session's KV caches until their step timeout (policy.faults.session_timeout).
   void abandon(int k, int step, std::vector<Reservation>& reservations, int tokens) {
     end_session(k, false, abandon_reason(step), tokens, true);
+    hold_until_step_timeout(k, reservations);
+  }
+
+  /// Whether session k's client, host `client`, went down since the session arrived (ClientOutages),
+  /// even if it is back: the session ends with it at its next step, routing attempt or answer.
+  bool client_gone(int k, int client) const { return outages.down_within(client, session_arrival[static_cast<std::size_t>(k)], now()); }
+
+  /// Session k ends with its client, which went down during `stage`: nothing more comes from it,
+  /// and its servers hold the session's KV caches until their step timeout, as for a user who left.
+  void lose_with_client(int k, int client, const std::string& stage, std::vector<Reservation>& reservations, int tokens) {
+    const double since = outages.down_since(client, session_arrival[static_cast<std::size_t>(k)], now());
+    end_session(k, false, client_lost_reason(host_name(client), since, stage), tokens, false, true);
+    hold_until_step_timeout(k, reservations);
+  }
+
+  /// The servers of session k, which ended without closing, free its reservations after their step
+  /// timeout (policy.faults.session_timeout).
+  void hold_until_step_timeout(int k, std::vector<Reservation>& reservations) {
     const double timeout = sc.policy.faults.session_timeout_s;
     if (timeout <= 0) {
       release(reservations);
@@ -531,6 +562,7 @@ struct SwarmSimulation::Impl {
   std::optional<Chain> route_with_retries(RouteRequest req, Rng& rng, double since, int& attempt, int client, int k,
                                           const std::vector<std::pair<int, int>>* failed_seen = nullptr) {
     while (true) {
+      if (client_gone(k, client)) return std::nullopt;  // nobody is left to route for
       ++attempt;
       if (sc.policy.orchestrator) orchestrator_round_trip(client, k);
       req.avoid.clear();
@@ -559,6 +591,10 @@ struct SwarmSimulation::Impl {
     const ChainHop lost = repair.lost;
     stage = "recovery of " + host_name(lost.server) + " at " + stage;
     std::optional<Chain> sub = route_with_retries(repair.span, s.rng, now(), s.attempt, s.client, s.k, &s.failed_seen);
+    if (!sub && client_gone(s.k, s.client)) {
+      lose_with_client(s.k, s.client, stage, s.reservations, tokens);
+      return -1;
+    }
     if (!sub) {
       release(s.reservations);
       if (training) leave_job(s.k);
@@ -578,6 +614,7 @@ struct SwarmSimulation::Impl {
     const SessionShape shape = session_shape(sc, k, now());
     signals.on_session_started(SessionStarted{now(), k, shape.client});
     session_deadline[static_cast<std::size_t>(k)] = shape.deadline;
+    session_arrival[static_cast<std::size_t>(k)] = now();
     session_priority[static_cast<std::size_t>(k)] = shape.priority;
     return shape;
   }
@@ -587,8 +624,11 @@ struct SwarmSimulation::Impl {
     const WorkloadSpec& w = sc.workload;
     const double arrival = now();
     const SessionShape shape = arrive(k);
-    take_client_memory(k, shape);
     const int client = shape.client;
+    std::vector<Reservation> reservations;
+    if (client_gone(k, client)) return lose_with_client(k, client, "arrival", reservations, 0);
+    take_client_memory(k, shape);
+    if (client_gone(k, client)) return lose_with_client(k, client, "waiting for its client's memory", reservations, 0);
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
     const RouteRequest& req = shape.request;
@@ -596,12 +636,12 @@ struct SwarmSimulation::Impl {
     std::optional<Chain> chain;
     int attempt = 0;
     int tokens = 0;
-    std::vector<Reservation> reservations;
     std::vector<std::pair<int, int>> failed_seen;  // (server, incarnation) this session saw fail
     std::string stage = "routing";
     try {
       // Admission: find a chain of alive servers with KV memory, retrying until the timeout.
       chain = route_with_retries(req, rng, arrival, attempt, client, k);
+      if (!chain && client_gone(k, client)) return lose_with_client(k, client, stage, reservations, 0);
       if (!chain) {
         end_session(k, false, admission_failure(sc, attempt, now() - arrival), 0);
         return;
@@ -619,6 +659,8 @@ struct SwarmSimulation::Impl {
       std::vector<char> needs_replay(chain->hops.size(), 0);
       const SessionRoute route{k, client, req, kv_per_block, rng, *chain, reservations, failed_seen, attempt, who};
       for (int step = 0; step < new_tokens; ++step) {
+        stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
+        if (client_gone(k, client)) return lose_with_client(k, client, "before " + stage, reservations, tokens);
         if (step == shape.abandon_step) {
           abandon(k, step, reservations, tokens);
           return;
@@ -628,7 +670,6 @@ struct SwarmSimulation::Impl {
         bool corrupted = false;  // a dishonest server returned a wrong output on this step's chain
         // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
         const double payload = hidden_state_bytes(sc, t);
-        stage = (step == 0 ? "prefill" : "decode step " + std::to_string(step));
         double embed_s = cost->embed_seconds(client_dev, sc.model, w.batch_size, t);
         if (values) embed_s = real->scale_embed(measure(real->embed(*values, step)), client_dev, w.batch_size, t);
         compute(client, embed_s, k, step, {}, "embed");
@@ -713,6 +754,7 @@ struct SwarmSimulation::Impl {
             prev = client;  // the client resends this step's input to the new span from its cache
           }
         }
+        if (client_gone(k, client)) return lose_with_client(k, client, stage, reservations, tokens);  // its answer finds nobody
         double head_s = cost->head_seconds(client_dev, sc.model, w.batch_size);
         if (values) head_s = real->scale_head(measure(real->head(*values)), client_dev, w.batch_size);
         compute(client, head_s, k, step, {}, "head");
@@ -1106,6 +1148,7 @@ RunReport SwarmSimulation::run(const RunOptions& options) {
   m.client_bytes.assign(static_cast<std::size_t>(m.sc.workload.sessions), -1.0);
   m.memory_waiter.assign(static_cast<std::size_t>(m.sc.workload.sessions), nullptr);
   m.session_deadline.assign(static_cast<std::size_t>(m.sc.workload.sessions), std::numeric_limits<double>::infinity());
+  m.session_arrival.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0.0);
   m.session_priority.assign(static_cast<std::size_t>(m.sc.workload.sessions), 0);
   if (const auto& ft = m.sc.workload.fine_tuning; ft && ft->replicas > 1) {  // data-parallel jobs meet at barriers
     m.jobs.resize(static_cast<std::size_t>(m.sc.workload.sessions / ft->replicas));

@@ -35,6 +35,7 @@
 #include "sim/swarm/swarm_state.hpp"
 #include "sim/swarm/session_plan.hpp"
 #include "sim/swarm/client_memory.hpp"
+#include "sim/swarm/client_outages.hpp"
 #include "sim/swarm/training_step.hpp"
 #include "sim/topology_monitor.hpp"
 #include "sim/units.hpp"
@@ -97,9 +98,12 @@ class FlowSwarm {
         static_network_(sc.events.empty()),
         nodes_fail_(std::any_of(sc.events.begin(), sc.events.end(), [](const ReplayEvent& e) { return e.action == EventAction::NodeDown; })),
         swarm_(sc, *cost_),
+        outages_(sc),
+        client_down_(sc.clients.size(), 0),
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
+    arrived_at_.assign(static_cast<std::size_t>(sc.workload.sessions), 0.0);
     client_bytes_.assign(static_cast<std::size_t>(sc.workload.sessions), -1.0);
     memory_waiter_.assign(static_cast<std::size_t>(sc.workload.sessions), nullptr);
     swarm_.on_kv_changed = [this](int server, double bytes) { signals_.on_kv_changed(KvChanged{now_, server, bytes}); };
@@ -362,6 +366,15 @@ class FlowSwarm {
       co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = host_index(e.node);
       const int peer = e.peer.empty() ? -1 : host_index(e.peer);
+      if (node >= S_ && (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp)) {
+        // A client's: its sessions notice it (ClientOutages), as in the SimGrid engine.
+        char& down = client_down_[static_cast<std::size_t>(node - S_)];
+        if (down == (e.action == EventAction::NodeDown)) continue;
+        down = e.action == EventAction::NodeDown;
+        log(1, "swarm", host_name(node) + (down ? " is down" : " is up"));
+        signals_.on_node_state(NodeStateChanged{now_, node, !down});
+        continue;
+      }
       switch (e.action) {
         case EventAction::NodeDown:
           if (!swarm_[node].up) break;
@@ -690,6 +703,7 @@ class FlowSwarm {
   Task<std::optional<Chain>> route_with_retries(RouteRequest req, Rng& rng, double since, int& attempt, int client, int k,
                                                 const std::vector<std::pair<int, int>>* failed_seen = nullptr) {
     while (true) {
+      if (client_gone(k, client)) co_return std::nullopt;  // nobody is left to route for
       ++attempt;
       if (sc_.policy.orchestrator) {  // one request/response round trip to the most central alive server
         if (orchestrator_ < 0 || !swarm_[orchestrator_].up)
@@ -753,6 +767,10 @@ class FlowSwarm {
     const ChainHop lost = repair.lost;
     stage = "recovery of " + host_name(lost.server) + " at " + stage;
     std::optional<Chain> sub = co_await route_with_retries(repair.span, s.rng, now_, s.attempt, s.client, s.k, &s.failed_seen);
+    if (!sub && client_gone(s.k, s.client)) {
+      lose_with_client(s.k, s.client, stage, s.reservations, tokens);
+      co_return -1;
+    }
     if (!sub) {
       swarm_.release(s.reservations);
       if (training) leave_job(s.k);
@@ -776,19 +794,23 @@ class FlowSwarm {
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals_.on_session_started(SessionStarted{arrival, k, client});
+    arrived_at_[static_cast<std::size_t>(k)] = arrival;
+    std::vector<Reservation> reservations;
+    if (client_gone(k, client)) co_return lose_with_client(k, client, "arrival", reservations, 0);
     co_await client_memory(k, shape);
+    if (client_gone(k, client)) co_return lose_with_client(k, client, "waiting for its client's memory", reservations, 0);
     const int prompt_tokens = shape.prompt_tokens, new_tokens = shape.new_tokens;
     const RouteRequest& req = shape.request;
     const double kv_per_block = shape.kv_per_block;
     std::optional<Chain> chain;
     int attempt = 0;
     int tokens = 0;
-    std::vector<Reservation> reservations;
     std::vector<std::pair<int, int>> failed_seen;  // (server, incarnation) this session saw fail
     std::string stage = "routing";
     try {
       // Admission: a chain of alive servers with KV memory, retried until the timeout.
       chain = co_await route_with_retries(req, rng, arrival, attempt, client, k);
+      if (!chain && client_gone(k, client)) co_return lose_with_client(k, client, stage, reservations, 0);
       if (!chain) {
         end_session(k, false, admission_failure(sc_, attempt, now_ - arrival), 0);
         co_return;
@@ -813,6 +835,8 @@ class FlowSwarm {
       };
       chain_latencies();
       for (int step = 0; step < new_tokens; ++step) {
+        stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
+        if (client_gone(k, client)) co_return lose_with_client(k, client, "before " + stage, reservations, tokens);
         if (step == shape.abandon_step) {
           abandon(k, step, reservations, tokens);
           co_return;
@@ -822,7 +846,6 @@ class FlowSwarm {
         bool corrupted = false;  // a dishonest server returned a wrong output on this step's chain
         // Hidden states of the step, compressed on the wire when the policy says so (seed 002, section 4).
         const double payload = hidden_state_bytes(sc_, t);
-        stage = step == 0 ? "prefill" : "decode step " + std::to_string(step);
         const double embed_s = embed_seconds(client_dev, w.batch_size, t);
         if (embed_s > 0) co_await computed(client, embed_s, k, step, {}, "embed");
         if (const int mine = sc_.first_served_block(); mine > 0) {  // split learning: the client runs blocks [0, k) (seed 002, eq. 22)
@@ -900,6 +923,7 @@ class FlowSwarm {
           h = static_cast<std::size_t>(resume);
           prev = client;  // the client resends this step's input to the new span from its cache
         }
+        if (client_gone(k, client)) co_return lose_with_client(k, client, stage, reservations, tokens);  // its answer finds nobody
         const double head_s = head_seconds(client_dev, w.batch_size);
         if (head_s > 0) co_await computed(client, head_s, k, step, {}, "head");
         tokens += w.batch_size;
@@ -1049,6 +1073,7 @@ class FlowSwarm {
     const int client = shape.client;
     const std::string who = "session-" + std::to_string(k) + "@" + host_name(client);
     signals_.on_session_started(SessionStarted{arrival, k, client});
+    arrived_at_[static_cast<std::size_t>(k)] = arrival;  // the loader refuses a training client's outage
     co_await client_memory(k, shape);
     const RouteRequest& req = shape.request;
     const TrainingStep price(sc_, *cost_);
@@ -1250,6 +1275,18 @@ class FlowSwarm {
   /// its servers hold the session's KV caches until their step timeout (policy.faults.session_timeout).
   void abandon(int k, int step, std::vector<Reservation>& reservations, int tokens) {
     end_session(k, false, abandon_reason(step), tokens, true);
+    hold_until_step_timeout(reservations);
+  }
+  /// Whether host `client` is down now (ClientOutages), as the SimGrid engine's client_gone.
+  bool client_gone(int k, int client) const { return outages_.down_within(client, arrived_at_[static_cast<std::size_t>(k)], now_); }
+  /// Session k ends with its client, as the SimGrid engine's lose_with_client.
+  void lose_with_client(int k, int client, const std::string& stage, std::vector<Reservation>& reservations, int tokens) {
+    const double since = outages_.down_since(client, arrived_at_[static_cast<std::size_t>(k)], now_);
+    end_session(k, false, client_lost_reason(host_name(client), since, stage), tokens, false, true);
+    hold_until_step_timeout(reservations);
+  }
+  /// A session's servers free its reservations after their step timeout (policy.faults.session_timeout).
+  void hold_until_step_timeout(std::vector<Reservation>& reservations) {
     if (sc_.policy.faults.session_timeout_s <= 0) {
       swarm_.release(reservations);
       return;
@@ -1261,7 +1298,7 @@ class FlowSwarm {
     co_return;
   }
 
-  void end_session(int k, bool completed, const std::string& reason, int tokens, bool abandoned = false) {
+  void end_session(int k, bool completed, const std::string& reason, int tokens, bool abandoned = false, bool client_lost = false) {
     if (session_ended_[static_cast<std::size_t>(k)]) return;
     session_ended_[static_cast<std::size_t>(k)] = 1;
     ++sessions_ended_;
@@ -1275,8 +1312,8 @@ class FlowSwarm {
       w = nullptr;
     }
     last_session_end_ = now_;
-    if (!completed) log(1, "session-" + std::to_string(k), (abandoned ? "" : "failed: ") + reason);
-    signals_.on_session_ended(SessionEnded{now_, k, completed, reason, tokens, 0, abandoned});
+    if (!completed) log(1, "session-" + std::to_string(k), (abandoned || client_lost ? "" : "failed: ") + reason);
+    signals_.on_session_ended(SessionEnded{now_, k, completed, reason, tokens, 0, abandoned, client_lost});
   }
 
   const Scenario& sc_;
@@ -1295,12 +1332,15 @@ class FlowSwarm {
   bool static_network_;
   bool nodes_fail_;  ///< the scenario replays node failures: sessions poll their queued work
   SwarmState swarm_;
+  ClientOutages outages_;            ///< when each client is down: its sessions end with it
+  std::vector<char> client_down_;    ///< per client, as replayed so far (for its node_down/node_up signals)
   std::vector<int> life_;            ///< failures per server: a server process started before the last one ends
   std::unique_ptr<TopologyMonitor> topology_;  ///< policy.topology
   std::unique_ptr<BlockDirectory> dht_;        ///< policy.dht: clients find servers by lookups
   double now_ = 0.0;
   std::vector<double> arrivals_;
   std::vector<char> session_ended_;
+  std::vector<double> arrived_at_;  ///< per session: when it arrived (its client must stay up from then on)
   ClientMemoryGate client_gate_{sc_};        ///< sessions admitted to their client's memory (split learning)
   std::vector<double> client_bytes_;         ///< per session: what it holds on its client, -1 until admitted
   std::vector<Waiter*> memory_waiter_;       ///< per session: its process while it waits for its client's memory

@@ -1,5 +1,7 @@
 #include "sim/metrics/run_metrics.hpp"
 
+#include "sim/swarm/client_outages.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <string_view>
@@ -200,6 +202,8 @@ void RunMetrics::connect(SimSignals& s) {
       session_latency_.record(e.t - r.arrival);
     } else if (e.abandoned) {
       ++abandoned_;
+    } else if (e.client_lost) {
+      ++lost_with_client_;
     } else {
       ++failed_;
       failures_.emplace_back(e.session, e.reason);
@@ -335,6 +339,10 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
   };
   if (sc_.workload.abandon_share > 0) {  // users who left: neither completed nor failed by the swarm
     out["sessions"]["abandoned"] = abandoned_;
+    out["sessions"]["session_timeout_s"] = sc_.policy.faults.session_timeout_s;
+  }
+  if (ClientOutages(sc_).any()) {  // sessions whose client went down: neither completed nor failed by the swarm
+    out["sessions"]["lost_with_client"] = lost_with_client_;
     out["sessions"]["session_timeout_s"] = sc_.policy.faults.session_timeout_s;
   }
   if (sc_.policy.privacy.client_blocks > 0 || sc_.policy.privacy.noisy()) out["privacy"] = privacy_json(sc_);

@@ -54,7 +54,7 @@ class RunMetrics {
   std::uint64_t hops() const { return hops_; }
   int sessions_completed() const { return completed_; }
   int sessions_failed() const { return failed_; }
-  int sessions_ended() const { return completed_ + failed_ + abandoned_; }
+  int sessions_ended() const { return completed_ + failed_ + abandoned_ + lost_with_client_; }
 
  private:
   struct SessionRecord {
@@ -86,6 +86,7 @@ class RunMetrics {
   double bytes_ = 0.0;
   int completed_ = 0, failed_ = 0;
   int abandoned_ = 0;  ///< sessions their users left (workload.abandon_share): neither completed nor failed
+  int lost_with_client_ = 0;  ///< sessions whose client went down (a node_down naming it): neither completed nor failed
   /// Dishonest servers and spot checks (policy.verification).
   struct VerificationTally {
     std::map<std::string, long> checks;  ///< by verdict

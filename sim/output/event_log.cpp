@@ -154,6 +154,7 @@ json session_ended_json(const SessionEnded& e) {
   json j{{"t", e.t}, {"type", e.completed ? "session_done" : "session_failed"}, {"session", e.session}, {"tokens", e.tokens}};
   if (!e.completed) j["reason"] = e.reason;
   if (e.abandoned) j["abandoned"] = true;  // its user left: the swarm did not fail it
+  if (e.client_lost) j["client_lost"] = true;  // its client went down: the swarm did not fail it
   if (e.decoded > 0) j["decoded"] = e.decoded;
   return j;
 }

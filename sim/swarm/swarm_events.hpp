@@ -97,6 +97,7 @@ struct SessionEnded {
   int tokens = 0;       ///< tokens generated (batch x steps completed)
   int decoded = 0;      ///< erasure-coded runs: the request's task outputs the client decoded
   bool abandoned = false;  ///< not completed because its user left (workload.abandon_share), not because the swarm failed it
+  bool client_lost = false;  ///< not completed because its client host went down (a node_down naming it), not because the swarm failed it
 };
 
 /// A hidden-state transfer attempt failed and is retried (or given up on).

@@ -1054,3 +1054,83 @@ TEST(FlowEngine, MatchesSimGridWhenUsersAbandonTheirSessions) {
     EXPECT_GT(checked, 0) << timeout << ": no abandoned session's timeout fell within the run";
   }
 }
+
+// A client goes down (a frontend that crashes): its sessions in flight end at their next step,
+// routing attempt or answer, those that arrive while it is down end at once, and their servers hold
+// the caches for the step timeout. Both engines lose the same sessions at the same times; the
+// other client's sessions complete. The second case takes a server down just before, so that some
+// of the lost sessions are recovering when their client goes.
+TEST(FlowEngine, MatchesSimGridWhenAClientGoesDown) {
+  const std::string client_down = R"({"at": "34s", "action": "node_down", "node": "fe-1"}, {"at": "36.5s", "action": "node_up", "node": "fe-1"})";
+  const std::vector<std::string> cases{"[" + client_down + "]",
+                                       R"([{"at": "33.5s", "action": "node_down", "node": "l4-1"}, )" + client_down + "]"};
+  int lost_in_flight = 0, lost_at_arrival = 0, lost_in_recovery = 0;
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const Scenario sc = shipped(
+        "table2/llama3-8b-100mbps-rtt10ms.json",
+        {{"clients", R"([{"name": "fe-0", "device": "cpu-generic", "location": {"lat": 50.1, "lon": 8.66}, "uplink": "100Mbps", "downlink": "100Mbps"},
+                         {"name": "fe-1", "device": "cpu-generic", "location": {"lat": 50.2, "lon": 8.7}, "uplink": "100Mbps", "downlink": "100Mbps"}])"},
+         {"events", cases[c]},
+         {"workload.sessions", "10"},  // one a second from 30 s; more contention would part the engines at SimGrid's 1e-5 rounding
+         {"workload.arrival", R"({"process": "fixed", "interval": "1s"})"},
+         {"policy.faults.session_timeout", "\"5s\""}});
+    const std::string tag = "client-down-" + std::to_string(c);
+    const auto [simgrid, sg_kv, sg_downs] = run_with_events(sc, EngineKind::SimGrid, tag + "-simgrid");
+    const auto [flowed, flow_kv, flow_downs] = run_with_events(sc, EngineKind::Flow, tag + "-flow");
+    const auto d = differences(simgrid, flowed, 1e-9);
+    EXPECT_TRUE(d.empty()) << cases[c] << ": " << d.size() << " differences:" << lines(d);
+    expect_same_kv(sg_kv, flow_kv);
+    EXPECT_EQ(sg_downs, flow_downs);
+    EXPECT_NE(std::find(sg_downs.begin(), sg_downs.end(), std::make_pair(34.0, std::string("fe-1"))), sg_downs.end())
+        << "events.jsonl has no node_down of fe-1 at 34 s";
+    const nlohmann::json& s = simgrid["sessions"];
+    EXPECT_DOUBLE_EQ(s["session_timeout_s"].get<double>(), 5.0);
+    if (c == 0) {
+      EXPECT_EQ(s["failed"].get<int>(), 0) << s.dump();
+    }
+    const double end = simgrid["simulated_time_s"].get<double>();
+    std::ifstream in(swarmsim::test::temp_path(tag + "-simgrid") / "events.jsonl");
+    std::map<int, double> arrived;
+    int lost = 0;
+    for (std::string line; std::getline(in, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      if (j["type"] == "session_start") arrived[j["session"].get<int>()] = j["t"].get<double>();
+      if (j["type"] == "session_done" && j["session"].get<int>() % 2 == 1) {  // fe-1's: before its outage (its last LM
+        EXPECT_TRUE(arrived[j["session"].get<int>()] >= 36.5 || j["t"].get<double>() < 34.05)  // head may end just after) or after it
+            << "a session of fe-1 in flight at its outage completed: " << line;
+      }
+      if (j["type"] != "session_failed" || !j.value("client_lost", false)) continue;
+      ++lost;
+      const int k = j["session"].get<int>();
+      const double t = j["t"].get<double>();
+      const std::string reason = j["reason"].get<std::string>();
+      EXPECT_EQ(k % 2, 1) << "sessions alternate between the clients; only fe-1's are lost: " << line;
+      EXPECT_GE(t, 34.0) << line;
+      if (arrived[k] >= 34.0) {  // it arrived while its client was down: it ends at once
+        EXPECT_LT(arrived[k], 36.5) << line;
+        EXPECT_DOUBLE_EQ(t, arrived[k]) << line;
+        EXPECT_EQ(reason, "its client fe-1 was down when it arrived (since 34.000 s)");
+        ++lost_at_arrival;
+        continue;
+      }
+      EXPECT_EQ(reason.rfind("its client fe-1 went down at 34.000 s (", 0), 0u) << line;
+      ++lost_in_flight;
+      lost_in_recovery += reason.find("(recovery of l4-1 at ") != std::string::npos;
+      if (t + 5.0 > end) continue;
+      int freed = 0;  // kv lines of the timeout's instant that lower a server's total
+      for (std::size_t i = 0; i < sg_kv.size(); ++i)
+        if (std::abs(sg_kv[i].t - (t + 5.0)) < 1e-9)
+          for (std::size_t p = i; p-- > 0;)
+            if (sg_kv[p].node == sg_kv[i].node) {
+              freed += sg_kv[i].bytes < sg_kv[p].bytes;
+              break;
+            }
+      EXPECT_GE(freed, 1) << "session " << k << " ended at " << t << ": its servers should free its caches at " << t + 5.0;
+    }
+    EXPECT_EQ(s["lost_with_client"].get<int>(), lost);
+    EXPECT_EQ(s["completed"].get<int>() + s["failed"].get<int>() + lost, sc.workload.sessions);
+  }
+  EXPECT_GT(lost_in_flight, 0) << "no session was in flight on fe-1 when it went down";
+  EXPECT_GT(lost_at_arrival, 0) << "no session arrived at fe-1 while it was down";
+  EXPECT_GT(lost_in_recovery, 0) << "no session was recovering from l4-1's failure when fe-1 went down";
+}
