@@ -104,6 +104,7 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       return "session " + std::to_string(e.session) + " done, " + std::to_string(e.tokens) + (info.training ? " tokens trained" : " tokens");
     case EventType::SessionFailed:
       if (e.abandoned) return "session " + std::to_string(e.session) + " " + e.text;  // "abandoned by its user before ..."
+      if (e.client_lost) return "session " + std::to_string(e.session) + " lost: " + e.text;  // "its client fe-1 went down at ..."
       return "session " + std::to_string(e.session) + " FAILED: " + e.text;
     case EventType::Compute:
       std::snprintf(buf, sizeof buf, "%s %s %s s%d step %d (%.2f ms)", name(e.node).c_str(), e.text.c_str(),
@@ -454,6 +455,14 @@ void series_plots(const Timeline& tl, double T, const char* id, float width) {
   ImGui::PopID();
 }
 
+/// "3 abandoned, 5 lost with their clients, ": the sessions that ended unclosed, apart from failures.
+std::string unclosed_text(const SwarmState& s) {
+  std::string out;
+  if (s.sessions_abandoned > 0) out += std::to_string(s.sessions_abandoned) + " abandoned, ";
+  if (s.sessions_lost_with_client > 0) out += std::to_string(s.sessions_lost_with_client) + " lost with their clients, ";
+  return out;
+}
+
 }  // namespace
 
 void draw_metrics_panel(AppState& st, const PixelRect& r) {
@@ -474,9 +483,10 @@ void draw_metrics_panel(AppState& st, const PixelRect& r) {
     for (const auto& [session, loss] : s.loss) sum += loss;
     ImGui::Text("loss proxy: %.4f nats, the mean of %zu sessions' last step losses", sum / static_cast<double>(s.loss.size()), s.loss.size());
   }
-  else if (s.sessions_abandoned > 0)  // workload.abandon_share: users who left count apart from failures
-    ImGui::Text("sessions %d started, %d done, %d failed, %d abandoned, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
-                s.sessions_done, s.sessions_failed, s.sessions_abandoned, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
+  else if (s.sessions_abandoned > 0 || s.sessions_lost_with_client > 0)  // users who left and crashed clients count apart from failures
+    ImGui::Text("sessions %d started, %d done, %d failed, %s%zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
+                s.sessions_done, s.sessions_failed, unclosed_text(s).c_str(), s.sessions.size(), s.tokens, s.hops,
+                bytes_str(s.bytes_moved).c_str());
   else
     ImGui::Text("sessions %d started, %d done, %d failed, %zu in flight | %.0f tokens, %ld hops, %s moved", s.sessions_started,
                 s.sessions_done, s.sessions_failed, s.sessions.size(), s.tokens, s.hops, bytes_str(s.bytes_moved).c_str());
@@ -588,7 +598,8 @@ void events_tab(AppState& st) {
   while (clipper.Step())
     for (int k = clipper.DisplayStart; k < clipper.DisplayEnd; ++k) {
       const SwarmEvent& e = ev[rows[static_cast<std::size_t>(k)]];
-      const bool bad = e.type == EventType::NodeDown || (e.type == EventType::SessionFailed && !e.abandoned) || e.type == EventType::TransferRetry;
+      const bool bad = e.type == EventType::NodeDown || (e.type == EventType::SessionFailed && !e.abandoned && !e.client_lost) ||
+                       e.type == EventType::TransferRetry;
       ImGui::TextColored(bad ? ImVec4(1, 0.45f, 0.45f, 1) : ImVec4(0.85f, 0.85f, 0.85f, 1), "%10.4f  %s", e.t,
                          event_text(info, e).c_str());
     }

@@ -340,6 +340,9 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     if (j.contains("abandoned") && !j.at("abandoned").is_boolean())
       throw EventFormatError("\"abandoned\": expected true or false, got " + j.at("abandoned").dump());
     e.abandoned = e.type == EventType::SessionFailed && j.value("abandoned", false);
+    if (j.contains("client_lost") && !j.at("client_lost").is_boolean())
+      throw EventFormatError("\"client_lost\": expected true or false, got " + j.at("client_lost").dump());
+    e.client_lost = e.type == EventType::SessionFailed && j.value("client_lost", false);
   } else if (type == "compute") {
     e.type = EventType::Compute;
     e.node = host(j, "host", info);

@@ -257,7 +257,7 @@ void apply_event(SwarmState& s, const SwarmInfo& info, const SwarmEvent& e) {
       end_session(s, e.session);
       break;
     case EventType::SessionFailed:
-      ++(e.abandoned ? s.sessions_abandoned : s.sessions_failed);
+      ++(e.abandoned ? s.sessions_abandoned : e.client_lost ? s.sessions_lost_with_client : s.sessions_failed);
       end_session(s, e.session);
       break;
     case EventType::Compute:

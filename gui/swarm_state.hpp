@@ -165,6 +165,7 @@ struct SwarmEvent {
   bool given_up = false;    ///< TransferRetry: no attempt left
   bool honest = false;      ///< ServerBanned: the node was honest, outvoted by a cartel
   bool abandoned = false;   ///< SessionFailed: its user left (workload.abandon_share); the swarm did not fail it
+  bool client_lost = false; ///< SessionFailed: its client went down (a node_down naming it); the swarm did not fail it
   bool restored = false;    ///< AdaptersMoved: into a replacement (`node`), else saved from `node` to the client
   int updates_lost = 0;     ///< AdaptersMoved, restored: the training steps since the checkpoint (or the job's last averaging)
   bool from_peer = false;   ///< AdaptersMoved, restored: copied from a peer replica of the session's job
@@ -252,6 +253,7 @@ struct SwarmState {
   int sessions_started = 0, sessions_done = 0, sessions_failed = 0, chains_formed = 0;
   int sessions_decoded = 0;     ///< erasure-coded runs: requests answered by decoding
   int sessions_abandoned = 0;   ///< sessions their users left (not counted in sessions_failed)
+  int sessions_lost_with_client = 0;  ///< sessions whose client went down (not counted in sessions_failed)
   int recoveries = 0, transfer_retries = 0, block_moves = 0, bans = 0;
   int adapters_saved = 0, adapters_restored = 0, updates_lost = 0;  ///< fine-tuning checkpoints (AdaptersMoved)
   int adapter_syncs = 0;  ///< sessions' parts in their data-parallel jobs' averagings (AdaptersMoved "synced")

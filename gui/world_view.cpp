@@ -171,9 +171,14 @@ void draw_world_view(AppState& st, const PixelRect& r) {
     }
     const NodeState* n = have_state ? &s.nodes[i] : nullptr;
     const ImU32 fill = device_color(h.device);
-    if (!h.is_server) {
-      dl->AddRectFilled(ImVec2(c.x - rad, c.y - rad), ImVec2(c.x + rad, c.y + rad), fill);
+    if (!h.is_server) {  // a square; a client that went down (its sessions ended with it): grey, crossed out in red
+      const bool down = n && !n->up;
+      dl->AddRectFilled(ImVec2(c.x - rad, c.y - rad), ImVec2(c.x + rad, c.y + rad), down ? IM_COL32(90, 90, 90, 255) : fill);
       dl->AddRect(ImVec2(c.x - rad, c.y - rad), ImVec2(c.x + rad, c.y + rad), IM_COL32(20, 20, 20, 255));
+      if (down) {
+        dl->AddLine(ImVec2(c.x - rad, c.y - rad), ImVec2(c.x + rad, c.y + rad), IM_COL32(255, 50, 50, 255), 2.0f);
+        dl->AddLine(ImVec2(c.x - rad, c.y + rad), ImVec2(c.x + rad, c.y - rad), IM_COL32(255, 50, 50, 255), 2.0f);
+      }
     } else if (n && !n->up) {  // down: grey, crossed out in red
       dl->AddCircleFilled(c, rad, IM_COL32(90, 90, 90, 255));
       const float k = rad * 0.9f;

@@ -203,6 +203,32 @@ TEST(GuiStateModel, AnAbandonedSessionIsNotAFailure) {
   EXPECT_TRUE(any_contains(refused.errors, "\"abandoned\": expected true or false")) << ::testing::PrintToString(refused.errors);
 }
 
+// The client goes down instead of b: the session ends with it, counted apart from failures, and
+// the client (host 2) shows down while both servers keep serving.
+TEST(GuiStateModel, ASessionLostWithItsClientIsNotAFailure) {
+  std::string text = lines(0, kLines);
+  const std::string down = R"({"t":5.0,"type":"node_down","node":"b"})";
+  const std::string failed = R"("reason":"b went down during decode step 3"})";
+  ASSERT_NE(text.find(down), std::string::npos);
+  ASSERT_NE(text.find(failed), std::string::npos);
+  text.replace(text.find(down), down.size(), R"({"t":5.0,"type":"node_down","node":"c"})");
+  text.replace(text.find(failed), failed.size(), R"x("reason":"its client c went down at 5.000 s (decode step 3)","client_lost":true})x");
+  const RunDirectory run = load_run_directory(write_run("tiny-client-lost", text));
+  ASSERT_TRUE(run.ok()) << run.errors.front();
+  const SwarmState mid = run.timeline.state_at(5.2);
+  ASSERT_EQ(mid.nodes.size(), 3u);
+  EXPECT_FALSE(mid.nodes[2].up) << "the client went down at 5 s";
+  EXPECT_TRUE(mid.nodes[0].serving && mid.nodes[1].serving) << "a client's outage takes no server with it";
+  EXPECT_EQ(mid.sessions_lost_with_client, 1);
+  EXPECT_EQ(mid.sessions_failed, 0);
+  EXPECT_TRUE(mid.sessions.empty());
+  std::string bad = lines(0, kLines);
+  bad.replace(bad.find(failed), failed.size(), R"("reason":"x","client_lost":1})");
+  const RunDirectory refused = load_run_directory(write_run("tiny-client-lost-bad", bad));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(any_contains(refused.errors, "\"client_lost\": expected true or false")) << ::testing::PrintToString(refused.errors);
+}
+
 TEST(GuiStateModel, MissingDirectoryIsAClearError) {
   const RunDirectory run = load_run_directory("/nonexistent/swarmsim-run");
   ASSERT_EQ(run.errors.size(), 1u);
