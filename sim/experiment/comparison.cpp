@@ -61,6 +61,10 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"session_p50_s", "latency_s.session.p50", "", MetricUnit::Seconds, "latency_s.session.count"},
       {"session_p99_s", "latency_s.session.p99", "", MetricUnit::Seconds, "latency_s.session.count"},
       {"sessions_failed", "sessions.failed", "failed", MetricUnit::Count},
+      // Sessions that ended unclosed, neither completed nor failed by the swarm: present only where
+      // users leave (workload.abandon_share) or a client goes down.
+      {"sessions_abandoned", "sessions.abandoned", "abandoned", MetricUnit::Count},
+      {"sessions_lost_with_client", "sessions.lost_with_client", "client lost", MetricUnit::Count},
       {"bytes_moved", "network.bytes_moved", "moved", MetricUnit::Bytes},
       {"recoveries", "resilience.recoveries", "recoveries", MetricUnit::Count},
       {"token_server_compute_s", "latency_breakdown_s.per_token.server_compute", "", MetricUnit::Seconds, kSteps},
