@@ -41,7 +41,7 @@ struct WhatIfEdits {
   float link_latency_ms = 1.0f;
   float link_at_s = 0.0f;
   bool change_bandwidth = false, change_latency = false;
-  int fail_node = 0;              ///< server index to take down
+  int fail_node = 0;              ///< host index to take down: a server, or a client where sessions generate tokens
   float down_at_s = 10.0f, up_at_s = 20.0f;
   bool fail = false, come_back = true;
   std::vector<std::string> applied;  ///< descriptions of the changes of the current run

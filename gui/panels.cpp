@@ -81,8 +81,8 @@ std::string event_text(const SwarmInfo& info, const SwarmEvent& e) {
       std::snprintf(buf, sizeof buf, "%s serves blocks %d-%d (loaded in %.2f s)", name(e.node).c_str(), e.blocks.start,
                     e.blocks.end - 1, e.t - e.start);
       return buf;
-    case EventType::NodeDown: return name(e.node) + " went DOWN";
-    case EventType::NodeUp: return name(e.node) + " is back up (reloading)";
+    case EventType::NodeDown: return name(e.node) + (e.node >= info.n_servers ? " went DOWN: its sessions end with it" : " went DOWN");
+    case EventType::NodeUp: return name(e.node) + (e.node >= info.n_servers ? " is back up" : " is back up (reloading)");
     case EventType::LinkChange:
       if (e.text == "set_bandwidth")
         return name(e.node) + (e.direction == 'u' ? " uplink" : e.direction == 'd' ? " downlink" : " links") + " -> " + rate_str(e.value);
@@ -740,7 +740,7 @@ void whatif_tab(AppState& st) {
   ImGui::TextDisabled("failure");
   ImGui::Checkbox("take down", &w.fail);
   ImGui::SameLine();
-  host_combo("##fail", &w.fail_node, true);
+  host_combo("##fail", &w.fail_node, info.request_based() || info.training);  // a client, where sessions generate tokens
   ImGui::SetNextItemWidth(100);
   ImGui::DragFloat("down at (s)", &w.down_at_s, 0.5f, 0.0f, 1e6f, "%.1f");
   ImGui::Checkbox("back up at (s)", &w.come_back);

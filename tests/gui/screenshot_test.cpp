@@ -193,14 +193,14 @@ TEST(GuiScreenshot, ShippedScenarioShowsNodeMarkersAtTheirCoordinates) {
   for (const auto& f : fs::directory_iterator(dir)) EXPECT_EQ(f.path().string().find(".tmp-"), std::string::npos) << f.path();
 }
 
-// A run directory written by `swarmsim run --out`, with l4-1 failing at 35 s: at 36 s the GUI
-// draws l4-1 down (grey, crossed out) and the other servers in their colours.
+// A run directory written by `swarmsim run --out`, with l4-1 and the client failing at 35 s: at
+// 36 s the GUI draws both down (grey, crossed out) and the other servers in their colours.
 TEST(GuiScreenshot, ReplayedRunDrawsAFailedNodeDown) {
   const fs::path dir = fresh_dir("gui-replay-shot");
   const fs::path run_dir = dir / "run";
   const Result sim_run = run(SWARMSIM_CLI_EXE,
                              {"run", kScenario, "--out", run_dir.string(), "--set",
-                              R"(events=[{"at": "35s", "action": "node_down", "node": "l4-1"}])"},
+                              R"(events=[{"at": "35s", "action": "node_down", "node": "l4-1"}, {"at": "35s", "action": "node_down", "node": "client"}])"},
                              false, dir);
   ASSERT_EQ(sim_run.code, 0) << sim_run.err;
   const fs::path png = dir / "down.png";
@@ -220,6 +220,9 @@ TEST(GuiScreenshot, ReplayedRunDrawsAFailedNodeDown) {
       EXPECT_TRUE(colour_near(img, x, y, 0xFF3232FFu, 4, 30)) << "l4-1 red cross";
     }
   }
+  const auto [cx, cy] = centres[sc.nodes.size()];
+  EXPECT_FALSE(colour_near(img, cx, cy, gui::device_color(sc.clients[0].device->name), 2)) << "the client is down, not in its colour";
+  EXPECT_TRUE(colour_near(img, cx, cy, 0xFF3232FFu, 3, 30)) << "client red cross";
 }
 
 // A Fisher B-tree run (tests/gui/tree_run_lines.hpp, hand-written): the Tree tab, in the taller

@@ -15,6 +15,7 @@
 #include "gui/swarm_state.hpp"
 #include "gui/view_geometry.hpp"
 #include "sim/scenario/scenario_loader.hpp"
+#include "sim/swarm/client_outages.hpp"
 #include "tests/gui/run_files.hpp"
 
 using namespace swarmsim::gui;
@@ -604,4 +605,12 @@ TEST(GuiWhatIf, EditsBecomeValidScenarioOverrides) {
   EXPECT_EQ(sc.events[2].node, original.nodes[2].name);
   EXPECT_DOUBLE_EQ(sc.events[2].at_s, 31.0);
   EXPECT_EQ(sc.events[3].action, swarmsim::sim::EventAction::NodeUp);
+  // Taking the client down instead: its sessions end with it from 31 s to 33 s.
+  w.fail_node = info.n_servers;
+  const swarmsim::sim::Scenario client_down = swarmsim::sim::load_scenario_file(scenario, whatif_overrides(st));
+  ASSERT_EQ(client_down.events.size(), 4u);
+  EXPECT_EQ(client_down.events[2].node, "client");
+  const swarmsim::sim::ClientOutages outages(client_down);
+  EXPECT_TRUE(outages.down(info.n_servers, 32.0));
+  EXPECT_FALSE(outages.down(info.n_servers, 33.0));
 }
