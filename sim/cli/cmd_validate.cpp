@@ -71,12 +71,18 @@ int validate(const ValidateArgs& args) {
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
                     sc.workload.sessions, sim::to_string(sc.policy.router));
       if (sc.churn) {
-        long downs = 0;
-        for (const sim::ReplayEvent& e : sc.events) downs += e.action == sim::EventAction::NodeDown;
+        long downs = 0, client_downs = 0;
+        for (const sim::ReplayEvent& e : sc.events) {
+          const bool down = e.action == sim::EventAction::NodeDown;
+          downs += down;
+          client_downs += down && std::any_of(sc.clients.begin(), sc.clients.end(), [&](const sim::ClientSpec& c) { return c.name == e.node; });
+        }
         const long own = std::count_if(sc.nodes.begin(), sc.nodes.end(), [](const sim::NodeSpec& n) { return n.mtbf_s || n.mttr_s; });
         const std::string own_periods = own ? "; " + std::to_string(own) + (own == 1 ? " server has its own" : " servers have their own") : "";
-        std::printf("%s: churn: %ld node_down events in all, listed and drawn (failures until %s, mean repair %s%s)\n", file.c_str(), downs,
-                    sim::format_duration(sc.churn->until_s).c_str(), sim::format_duration(sc.churn->mttr_s).c_str(), own_periods.c_str());
+        const std::string of_clients = client_downs ? " (" + std::to_string(client_downs) + " of clients)" : "";
+        std::printf("%s: churn: %ld node_down events in all%s, listed and drawn (failures until %s, mean repair %s%s)\n", file.c_str(), downs,
+                    of_clients.c_str(), sim::format_duration(sc.churn->until_s).c_str(), sim::format_duration(sc.churn->mttr_s).c_str(),
+                    own_periods.c_str());
         print_coverage(file, sc);
       }
       for (const sim::Advisory& a : sim::scenario_advisories(sc))

@@ -84,6 +84,16 @@ std::vector<ReplayEvent> down_periods_as_events(std::vector<std::pair<double, do
   return out;
 }
 
+NodeSpec churning_client(const ClientSpec& client) {
+  NodeSpec n;
+  n.name = client.name;
+  n.join_at_s = 0.0;
+  n.uptime = 1.0;
+  n.mtbf_s = client.mtbf_s.value_or(std::numeric_limits<double>::infinity());
+  n.mttr_s = client.mttr_s;
+  return n;
+}
+
 double churn_expected_events(const ChurnSpec& churn, const NodeSpec& node) {
   const double mtbf = churn_mtbf_s(churn, node);
   if (!std::isfinite(mtbf)) return 0.0;

@@ -48,6 +48,10 @@ std::vector<RegionalOutage> regional_outages(const ChurnSpec& churn, const std::
 /// in time order: overlapping or touching periods make one.
 std::vector<ReplayEvent> down_periods_as_events(std::vector<std::pair<double, double>> periods, const std::string& node);
 
+/// A client as drawn churn sees it: up from t = 0, with its own mtbf and mttr; one without an
+/// mtbf never fails (clients declare no uptime, and churn.mtbf is the servers').
+NodeSpec churning_client(const ClientSpec& client);
+
 /// Expected number of events churn_events draws for `node` (two per failure).
 double churn_expected_events(const ChurnSpec& churn, const NodeSpec& node);
 

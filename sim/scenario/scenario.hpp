@@ -61,6 +61,10 @@ struct ClientSpec {
   double uplink_Bps = 0.0;
   double downlink_Bps = 0.0;
   double access_latency_s = 1e-3;
+  /// Drawn churn (the scenario's `churn`): the client's mean up period (s); unset, it never fails.
+  /// Its sessions end with it while it is down (sim/swarm/client_outages.hpp).
+  std::optional<double> mtbf_s;
+  std::optional<double> mttr_s;  ///< its mean down period (s); unset: churn.mttr
 };
 
 /// SimGrid network model: LV08 ("tcp", SimGrid's validated TCP model with its latency and

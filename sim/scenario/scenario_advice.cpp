@@ -175,7 +175,8 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
                                               "it, so no member still holds it and no cancel is ever sent."});
   }
   if (sc.churn && !sc.churn->mtbf_s && !sc.churn->regional &&
-      std::all_of(sc.nodes.begin(), sc.nodes.end(), [](const NodeSpec& n) { return n.uptime >= 1.0 && !n.mtbf_s; }))
+      std::all_of(sc.nodes.begin(), sc.nodes.end(), [](const NodeSpec& n) { return n.uptime >= 1.0 && !n.mtbf_s; }) &&
+      std::none_of(sc.clients.begin(), sc.clients.end(), [](const ClientSpec& c) { return c.mtbf_s.has_value(); }))
     advice.push_back({"churn", "draws no failure: without \"mtbf\" each server's up periods come from its uptime, and every "
                                "server declares uptime 1 (never down); lower some nodes' \"uptime\" or set churn.mtbf."});
   if (!sc.churn) {
@@ -183,8 +184,11 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
     int count = 0;
     for (const NodeSpec& n : sc.nodes)
       if (n.mtbf_s || n.mttr_s) own += (count++ ? ", " : "") + n.name;
+    const int servers = count;
+    for (const ClientSpec& c : sc.clients)
+      if (c.mtbf_s) own += (count++ ? ", " : "") + c.name;
     if (count)
-      advice.push_back({"nodes", own + (count == 1 ? " sets its own" : " set their own") +
+      advice.push_back({servers ? "nodes" : "clients", own + (count == 1 ? " sets its own" : " set their own") +
                                      " \"mtbf\" or \"mttr\", which only drawn churn reads, and this scenario has no top-level "
                                      "\"churn\": no failure is drawn (add \"churn\": {\"mttr\": ..., \"until\": ...} to draw them)."});
   }

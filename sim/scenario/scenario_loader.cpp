@@ -78,7 +78,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
         "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence", "mtbf", "mttr"}},
       {"location", {"lat", "lon"}},
       {"blocks", {"start", "end"}},
-      {"client", {"name", "device", "location", "uplink", "downlink", "access_latency"}},
+      {"client", {"name", "device", "location", "uplink", "downlink", "access_latency", "mtbf", "mttr"}},
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "abandon_share", "fine_tuning"}},
@@ -712,6 +712,10 @@ void read_clients(Reader& r, const json& root, Scenario& sc) {
     if (!r.object(c, p, "client")) continue;
     ClientSpec client;
     read_host_fields(r, c, p, "device", client);
+    client.mtbf_s = r.quantity(c, "mtbf", p, Quantity::Duration, false, true);
+    client.mttr_s = r.quantity(c, "mttr", p, Quantity::Duration, false, true);
+    if (client.mttr_s && !client.mtbf_s)
+      r.error(p + ".mttr", "a client fails under drawn churn only with its own \"mtbf\" (clients declare no uptime); add one or remove \"mttr\"");
     sc.clients.push_back(client);
   }
 }
@@ -1255,6 +1259,10 @@ void check_node_churn(Reader& r, const Scenario& sc) {
       r.error(r.node_path[i] + "." + key, r.node_label[i] + "drawn churn spares \"" + n.name + "\": events[" + std::to_string(it->second) +
                                              "] lists its failures; remove the key or the listed node_down/node_up");
   }
+  for (std::size_t i = 0; i < sc.clients.size(); ++i)
+    if (const auto it = listed.find(sc.clients[i].name); it != listed.end() && sc.clients[i].mtbf_s)
+      r.error(at_index("clients", i) + ".mtbf", "drawn churn spares \"" + sc.clients[i].name + "\": events[" + std::to_string(it->second) +
+                                                    "] lists its failures; remove the key or the listed node_down/node_up");
 }
 
 /// The failures `churn` draws, for every server no listed node_down or node_up names.
@@ -1273,6 +1281,7 @@ void draw_churn(Reader& r, Scenario& sc) {
   double expected = 0.0;
   for (const NodeSpec& n : sc.nodes)
     if (!listed.count(n.name)) expected += churn_expected_events(churn, n);
+  for (const ClientSpec& c : sc.clients) expected += churn_expected_events(churn, churning_client(c));
   if (expected > kMaxEvents) return too_many(expected, kEvents, kFewerFailures);
   // Regional outages: every server located, and their number bounded before they are drawn.
   std::vector<std::vector<std::pair<double, double>>> regional(sc.nodes.size());
@@ -1302,6 +1311,9 @@ void draw_churn(Reader& r, Scenario& sc) {
       down.emplace_back(own[k].at_s, k + 1 < own.size() ? own[k + 1].at_s : std::numeric_limits<double>::infinity());
     for (ReplayEvent& e : down_periods_as_events(std::move(down), n.name)) sc.events.push_back(std::move(e));
   }
+  // Clients with their own mtbf (the others never fail; regional outages take servers only).
+  for (const ClientSpec& c : sc.clients)
+    for (ReplayEvent& e : churn_events(churn, churning_client(c), sc.seed)) sc.events.push_back(std::move(e));
 }
 
 void read_outputs(Reader& r, const json& root, Scenario& sc) {
@@ -1327,6 +1339,14 @@ void read_simulation(Reader& r, const json& root, Scenario& sc) {
 // ---------------------------------------------------------------------------------------------
 // [SECTION] Cross-field checks: names, locations, memory, coverage
 // ---------------------------------------------------------------------------------------------
+
+/// What does not model a client's outage (nullptr: sessions that generate tokens, which do). A
+/// client's outage ends its sessions (sim/swarm/client_outages.hpp): such sessions have a step to
+/// notice it at; pipelines, trees, coded runs and training do not.
+const char* without_client_outages(const Scenario& sc) {
+  return sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference"
+         : sc.workload.fine_tuning ? "fine-tuning sessions" : nullptr;
+}
 
 void check_swarm(Reader& r, Scenario& sc) {
   // Names are unique across nodes and clients: events and the RTT matrix refer to them.
@@ -1368,6 +1388,11 @@ void check_swarm(Reader& r, Scenario& sc) {
         r.error("network.rtt_matrix.hosts", "host \"" + name + "\" (" + path + ") is missing from the RTT matrix");
   }
 
+  for (std::size_t i = 0; i < sc.clients.size(); ++i)
+    if (const char* no = without_client_outages(sc); no && (sc.clients[i].mtbf_s || sc.clients[i].mttr_s))
+      r.error(at_index("clients", i) + (sc.clients[i].mtbf_s ? ".mtbf" : ".mttr"),
+              std::string("a client's drawn failures apply to sessions that generate tokens, not to ") + no);
+
   // Events refer to existing hosts; up/down to servers, or to clients of sessions that generate tokens.
   for (std::size_t i = 0; i < sc.events.size(); ++i) {
     const ReplayEvent& e = sc.events[i];
@@ -1378,10 +1403,7 @@ void check_swarm(Reader& r, Scenario& sc) {
       r.error(where + ".peer", "unknown peer \"" + e.peer + "\"; expected a node or client name");
     if (!e.peer.empty() && e.peer == e.node)
       r.error(where + ".peer", "is the event's own node \"" + e.node + "\"; a pair latency needs two hosts");
-    // A client's outage ends its sessions (sim/swarm/client_outages.hpp): sessions that generate
-    // tokens have a step to notice it at; pipelines, trees, coded runs and training do not model it.
-    const char* no_client_outage = sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference"
-                                   : sc.workload.fine_tuning ? "fine-tuning sessions" : nullptr;
+    const char* no_client_outage = without_client_outages(sc);
     if ((e.action == EventAction::NodeDown || e.action == EventAction::NodeUp) && seen.count(e.node) &&
         seen[e.node].rfind("clients", 0) == 0 && no_client_outage)
       r.error(where + ".node", "\"" + e.node + "\" is a client; a client's node_down/node_up applies to sessions that generate tokens, not to " +

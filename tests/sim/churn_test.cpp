@@ -288,3 +288,55 @@ TEST(ChurnScenario, RegionalOutagesNeedTheServersLocations) {
     EXPECT_NE(e.diagnostics()[0].message.find("nodes[0] has none"), std::string::npos) << e.diagnostics()[0].message;
   }
 }
+
+// A client with its own mtbf fails under drawn churn, at its own periods (the scenario's mtbf is
+// the servers'); a client without one never fails; the loader refuses a client's periods where
+// nothing would read them or a listed event names it.
+TEST(ChurnScenario, AClientWithItsOwnMtbfFailsAndTheOthersNever) {
+  using swarmsim::test::has_error;
+  using swarmsim::test::scenario_errors;
+  const std::string file = "table2/llama3-8b-1gbps-rtt5ms.json";
+  const Override clients = parse_override(
+      R"(clients=[{"name": "fe-0", "device": "cpu-generic", "location": {"lat": 50.1, "lon": 8.66}, "uplink": "1Gbps", "downlink": "1Gbps"},
+                  {"name": "fe-1", "device": "cpu-generic", "location": {"lat": 52.4, "lon": 4.9}, "uplink": "1Gbps", "downlink": "1Gbps",
+                   "mtbf": "2min", "mttr": "30s"}])");
+  const Override churn = parse_override(R"(churn={"mttr": "1min", "mtbf": "10min", "until": "200h"})");
+  const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + file, {clients, churn});
+  ASSERT_EQ(sc.clients.size(), 2u);
+  EXPECT_EQ(sc.clients[1].mtbf_s.value_or(0.0), 120.0);
+  EXPECT_EQ(sc.clients[1].mttr_s.value_or(0.0), 30.0);
+  // fe-1's up and down periods: exponential of means 120 s and 30 s, over 200 h about 4,800 of each.
+  std::vector<double> downs, ups;
+  double last_up = 0.0;
+  for (const ReplayEvent& e : sc.events) {
+    EXPECT_NE(e.node, "fe-0") << "a client without an mtbf never fails";
+    if (e.node != "fe-1") continue;
+    if (e.action == EventAction::NodeDown) {
+      ups.push_back(e.at_s - last_up);
+      downs.push_back(-e.at_s);
+    } else {
+      downs.back() += e.at_s;
+      last_up = e.at_s;
+    }
+  }
+  ASSERT_GT(downs.size(), 4000u);
+  if (sc.events.back().node == "fe-1" && sc.events.back().action == EventAction::NodeDown) downs.pop_back();  // still down at the end
+  const auto mean = [](const std::vector<double>& v) {
+    double s = 0.0;
+    for (const double x : v) s += x;
+    return s / static_cast<double>(v.size());
+  };
+  EXPECT_NEAR(mean(ups), 120.0, 5.0 * 120.0 / std::sqrt(static_cast<double>(ups.size())));
+  EXPECT_NEAR(mean(downs), 30.0, 5.0 * 30.0 / std::sqrt(static_cast<double>(downs.size())));
+
+  const std::string two = "sanity/two_node.json";
+  const Override two_churn = parse_override(R"(churn={"mttr": "1min", "until": "1h"})");
+  EXPECT_TRUE(has_error(scenario_errors(two, {two_churn, parse_override(R"(clients[0].mttr="1min")")}),
+                        "clients[0].mttr: a client fails under drawn churn only with its own \"mtbf\""));
+  EXPECT_TRUE(has_error(scenario_errors(two, {two_churn, parse_override(R"(clients[0].mtbf="1h")"),
+                                              parse_override(R"(events=[{"at": "40s", "action": "node_down", "node": "client"}])")}),
+                        "clients[0].mtbf: drawn churn spares \"client\": events[0] lists its failures"));
+  EXPECT_TRUE(has_error(scenario_errors("pipeline/resnet50-l4-1gbps.json", {two_churn, parse_override(R"(clients[0].mtbf="1h")")}),
+                        "clients[0].mtbf: a client's drawn failures apply to sessions that generate tokens, not to graph pipelines"));
+  EXPECT_TRUE(scenario_errors(two, {two_churn, parse_override(R"(clients[0].mtbf="1h")")}).empty());
+}

@@ -234,6 +234,20 @@ TEST(ScenarioAdvice, ANodesOwnChurnPeriodsWithoutChurnSaySo) {
   EXPECT_TRUE(scenario_advisories(load_scenario_file(file, {parse_override(R"(nodes[2].mttr="20min")")})).empty());
 }
 
+// The same for a client's own mtbf; and a client with one under churn is a failure drawn, so a
+// swarm of servers that never fail gets no "draws no failure" advice.
+TEST(ScenarioAdvice, AClientsOwnChurnPeriodsWithoutChurnSaySo) {
+  const std::string two = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json";
+  const auto advice = scenario_advisories(load_scenario_file(two, {parse_override(R"(clients[0].mtbf="1h")")}));
+  ASSERT_EQ(advice.size(), 1u);
+  EXPECT_EQ(advice[0].path, "clients");
+  EXPECT_NE(advice[0].message.find("client sets its own \"mtbf\" or \"mttr\", which only drawn churn reads"), std::string::npos)
+      << advice[0].message;
+  const Override churn = parse_override(R"(churn={"mttr": "1min", "until": "1h"})");
+  EXPECT_TRUE(scenario_advisories(load_scenario_file(two, {churn, parse_override(R"(clients[0].mtbf="1h")")})).empty());
+  ASSERT_EQ(scenario_advisories(load_scenario_file(two, {churn})).size(), 1u);  // no server or client ever fails
+}
+
 // Users who leave hold their KV caches for the session timeout: by Little's law 0.1 sessions/s x
 // 30% x 300 s = 9 sessions' caches at once, most of what the GTX 1650s (blocks 24-26 and 27-29,
 // 3 blocks on 4 GB each) have free per block. A 1-minute timeout (1.8 held), caches freed at once,

@@ -1134,3 +1134,37 @@ TEST(FlowEngine, MatchesSimGridWhenAClientGoesDown) {
   EXPECT_GT(lost_at_arrival, 0) << "no session arrived at fe-1 while it was down";
   EXPECT_GT(lost_in_recovery, 0) << "no session was recovering from l4-1's failure when fe-1 went down";
 }
+
+// Failures of a client drawn by churn (its own mtbf): the same lost sessions on both engines, all
+// of that client's, none of the other's.
+TEST(FlowEngine, MatchesSimGridWithDrawnClientFailures) {
+  const Scenario sc = shipped(
+      "table2/llama3-8b-100mbps-rtt10ms.json",
+      {{"clients", R"([{"name": "fe-0", "device": "cpu-generic", "location": {"lat": 50.1, "lon": 8.66}, "uplink": "100Mbps", "downlink": "100Mbps"},
+                       {"name": "fe-1", "device": "cpu-generic", "location": {"lat": 50.2, "lon": 8.7}, "uplink": "100Mbps", "downlink": "100Mbps",
+                        "mtbf": "8s", "mttr": "3s"}])"},
+       {"churn", R"({"mttr": "1min", "mtbf": "100000h", "until": "80s"})"},  // the servers' failures: none within the run
+       {"workload.sessions", "10"},
+       {"workload.arrival", R"({"process": "fixed", "interval": "1s"})"},
+       {"policy.faults.session_timeout", "\"5s\""}});
+  int fe1_downs = 0;
+  for (const ReplayEvent& e : sc.events) {
+    EXPECT_EQ(e.node, "fe-1") << "only fe-1 has failures drawn";
+    fe1_downs += e.action == EventAction::NodeDown;
+  }
+  ASSERT_GE(fe1_downs, 2);
+  const auto [simgrid, sg_kv, sg_downs] = run_with_events(sc, EngineKind::SimGrid, "client-churn-simgrid");
+  const auto [flowed, flow_kv, flow_downs] = run_with_events(sc, EngineKind::Flow, "client-churn-flow");
+  const auto d = differences(simgrid, flowed, 1e-9);
+  EXPECT_TRUE(d.empty()) << d.size() << " differences:" << lines(d);
+  expect_same_kv(sg_kv, flow_kv);
+  const nlohmann::json& s = simgrid["sessions"];
+  EXPECT_GT(s["lost_with_client"].get<int>(), 0) << s.dump();
+  EXPECT_EQ(s["completed"].get<int>() + s["failed"].get<int>() + s["lost_with_client"].get<int>(), sc.workload.sessions);
+  std::ifstream in(swarmsim::test::temp_path("client-churn-simgrid") / "events.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j["type"] == "session_failed" && j.value("client_lost", false))
+      EXPECT_EQ(j["session"].get<int>() % 2, 1) << "sessions alternate between the clients; only fe-1's are lost: " << line;
+  }
+}
