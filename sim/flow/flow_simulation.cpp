@@ -99,7 +99,6 @@ class FlowSwarm {
         nodes_fail_(std::any_of(sc.events.begin(), sc.events.end(), [](const ReplayEvent& e) { return e.action == EventAction::NodeDown; })),
         swarm_(sc, *cost_),
         outages_(sc),
-        client_down_(sc.clients.size(), 0),
         life_(static_cast<std::size_t>(S_), 0),
         topology_(sc.policy.topology.period_s > 0 ? std::make_unique<TopologyMonitor>(sc, *cost_) : nullptr) {
     session_ended_.assign(static_cast<std::size_t>(sc.workload.sessions), 0);
@@ -362,13 +361,14 @@ class FlowSwarm {
   /// latency changes.
   Process replay() {
     std::vector<std::uint64_t> cut;
+    std::vector<char> client_down(static_cast<std::size_t>(C_), 0);  // as replayed so far, for the signals
     for (const ReplayEvent& e : sc_.events) {
       co_await SleepUntil{queue_, now_, e.at_s, true};
       const int node = host_index(e.node);
       const int peer = e.peer.empty() ? -1 : host_index(e.peer);
       if (node >= S_ && (e.action == EventAction::NodeDown || e.action == EventAction::NodeUp)) {
         // A client's: its sessions notice it (ClientOutages), as in the SimGrid engine.
-        char& down = client_down_[static_cast<std::size_t>(node - S_)];
+        char& down = client_down[static_cast<std::size_t>(node - S_)];
         if (down == (e.action == EventAction::NodeDown)) continue;
         down = e.action == EventAction::NodeDown;
         log(1, "swarm", host_name(node) + (down ? " is down" : " is up"));
@@ -1277,7 +1277,7 @@ class FlowSwarm {
     end_session(k, false, abandon_reason(step), tokens, true);
     hold_until_step_timeout(reservations);
   }
-  /// Whether host `client` is down now (ClientOutages), as the SimGrid engine's client_gone.
+  /// Whether session k's client went down since it arrived (ClientOutages), as the SimGrid engine's client_gone.
   bool client_gone(int k, int client) const { return outages_.down_within(client, arrived_at_[static_cast<std::size_t>(k)], now_); }
   /// Session k ends with its client, as the SimGrid engine's lose_with_client.
   void lose_with_client(int k, int client, const std::string& stage, std::vector<Reservation>& reservations, int tokens) {
@@ -1333,7 +1333,6 @@ class FlowSwarm {
   bool nodes_fail_;  ///< the scenario replays node failures: sessions poll their queued work
   SwarmState swarm_;
   ClientOutages outages_;            ///< when each client is down: its sessions end with it
-  std::vector<char> client_down_;    ///< per client, as replayed so far (for its node_down/node_up signals)
   std::vector<int> life_;            ///< failures per server: a server process started before the last one ends
   std::unique_ptr<TopologyMonitor> topology_;  ///< policy.topology
   std::unique_ptr<BlockDirectory> dht_;        ///< policy.dht: clients find servers by lookups
