@@ -1164,7 +1164,8 @@ TEST(FlowEngine, MatchesSimGridWithDrawnClientFailures) {
   std::ifstream in(swarmsim::test::temp_path("client-churn-simgrid") / "events.jsonl");
   for (std::string line; std::getline(in, line);) {
     const nlohmann::json j = nlohmann::json::parse(line);
-    if (j["type"] == "session_failed" && j.value("client_lost", false))
+    if (j["type"] == "session_failed" && j.value("client_lost", false)) {
       EXPECT_EQ(j["session"].get<int>() % 2, 1) << "sessions alternate between the clients; only fe-1's are lost: " << line;
+    }
   }
 }
