@@ -71,6 +71,15 @@ std::vector<RegionalOutage> regional_outages(const ChurnSpec& churn, const std::
   return out;
 }
 
+std::vector<int> clients_within(const RegionalOutage& o, const std::vector<NodeSpec>& nodes, const std::vector<ClientSpec>& clients,
+                                double radius_km) {
+  std::vector<int> out;
+  const topology::GeoPoint centre = *nodes[static_cast<std::size_t>(o.centre)].location;
+  for (std::size_t c = 0; c < clients.size(); ++c)
+    if (topology::great_circle_km(centre, *clients[c].location) <= radius_km) out.push_back(static_cast<int>(c));
+  return out;
+}
+
 std::vector<ReplayEvent> down_periods_as_events(std::vector<std::pair<double, double>> periods, const std::string& node) {
   std::sort(periods.begin(), periods.end());
   std::vector<ReplayEvent> out;

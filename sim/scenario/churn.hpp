@@ -44,6 +44,11 @@ struct RegionalOutage {
 /// starts is spared by it. The centres are drawn among `nodes`, so the draws depend on the list.
 std::vector<RegionalOutage> regional_outages(const ChurnSpec& churn, const std::vector<NodeSpec>& nodes, std::uint64_t seed);
 
+/// The clients (indices into `clients`, ascending) within `radius_km` of outage `o`'s centre, a
+/// server of `nodes`; every one located.
+std::vector<int> clients_within(const RegionalOutage& o, const std::vector<NodeSpec>& nodes, const std::vector<ClientSpec>& clients,
+                                double radius_km);
+
 /// The union of down periods [start, end) as alternating node_down and node_up events for `node`,
 /// in time order: overlapping or touching periods make one.
 std::vector<ReplayEvent> down_periods_as_events(std::vector<std::pair<double, double>> periods, const std::string& node);

@@ -407,6 +407,7 @@ struct ChurnSpec {
     double every_s = 0.0;    ///< mean time between outages anywhere (s, positive)
     double lasts_s = 0.0;    ///< mean length of an outage (s, positive)
     double radius_km = 0.0;  ///< great-circle distance from the centre within which servers go down (km, not negative)
+    bool clients = false;    ///< the clients within the radius go down too (their sessions end with them)
   };
   std::optional<Regional> regional;
 };

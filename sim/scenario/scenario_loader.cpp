@@ -105,7 +105,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "round_trips", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
       {"churn", {"mttr", "mtbf", "until", "regional"}},
-      {"regional", {"every", "lasts", "radius"}},
+      {"regional", {"every", "lasts", "radius", "clients"}},
       {"outputs", {"metrics", "trace", "events", "trace_max_events"}},
       {"simulation", {"time_limit", "pricing", "engine"}},
   };
@@ -1230,9 +1230,18 @@ void read_churn(Reader& r, const json& root, Scenario& sc) {
     reg.every_s = r.quantity(*g, "every", "churn.regional", Quantity::Duration, true, true).value_or(3600.0);
     reg.lasts_s = r.quantity(*g, "lasts", "churn.regional", Quantity::Duration, true, true).value_or(60.0);
     reg.radius_km = r.quantity(*g, "radius", "churn.regional", Quantity::Distance, true, false).value_or(0.0);
+    reg.clients = r.boolean(*g, "clients", "churn.regional").value_or(false);
     c.regional = reg;
   }
   sc.churn = c;
+}
+
+/// What does not model a client's outage (nullptr: sessions that generate tokens, which do). A
+/// client's outage ends its sessions (sim/swarm/client_outages.hpp): such sessions have a step to
+/// notice it at; pipelines, trees, coded runs and training do not.
+const char* without_client_outages(const Scenario& sc) {
+  return sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference"
+         : sc.workload.fine_tuning ? "fine-tuning sessions" : nullptr;
 }
 
 /// The servers the listed node_down or node_up events name, each with the index of its first
@@ -1284,7 +1293,7 @@ void draw_churn(Reader& r, Scenario& sc) {
   for (const ClientSpec& c : sc.clients) expected += churn_expected_events(churn, churning_client(c));
   if (expected > kMaxEvents) return too_many(expected, kEvents, kFewerFailures);
   // Regional outages: every server located, and their number bounded before they are drawn.
-  std::vector<std::vector<std::pair<double, double>>> regional(sc.nodes.size());
+  std::vector<std::vector<std::pair<double, double>>> regional(sc.nodes.size()), regional_clients(sc.clients.size());
   if (churn.regional) {
     if (const double outages = churn.until_s / churn.regional->every_s; outages > kMaxEvents)
       return too_many(outages, "regional outages", "or space the outages (\"regional.every\")");
@@ -1295,9 +1304,26 @@ void draw_churn(Reader& r, Scenario& sc) {
         return;
       }
     double downs = 0.0;
+    if (churn.regional->clients) {
+      if (const char* no = without_client_outages(sc)) {
+        r.error("churn.regional.clients", std::string("a client's outage applies to sessions that generate tokens, not to ") + no);
+        return;
+      }
+      for (std::size_t c = 0; c < sc.clients.size(); ++c)
+        if (!sc.clients[c].location) {
+          r.error("churn.regional.clients", "needs every client's location to know which ones an outage takes down; " +
+                                                at_index("clients", c) + " has none");
+          return;
+        }
+    }
     for (const RegionalOutage& o : regional_outages(churn, sc.nodes, sc.seed)) {
       downs += static_cast<double>(o.servers.size());
       for (const int i : o.servers) regional[static_cast<std::size_t>(i)].emplace_back(o.start_s, o.end_s);
+      if (churn.regional->clients)
+        for (const int c : clients_within(o, sc.nodes, sc.clients, churn.regional->radius_km)) {
+          downs += 1.0;
+          regional_clients[static_cast<std::size_t>(c)].emplace_back(o.start_s, o.end_s);
+        }
     }
     if (expected + 2.0 * downs > kMaxEvents) return too_many(expected + 2.0 * downs, kEvents, kFewerFailures);
   }
@@ -1311,9 +1337,16 @@ void draw_churn(Reader& r, Scenario& sc) {
       down.emplace_back(own[k].at_s, k + 1 < own.size() ? own[k + 1].at_s : std::numeric_limits<double>::infinity());
     for (ReplayEvent& e : down_periods_as_events(std::move(down), n.name)) sc.events.push_back(std::move(e));
   }
-  // Clients with their own mtbf (the others never fail; regional outages take servers only).
-  for (const ClientSpec& c : sc.clients)
-    for (ReplayEvent& e : churn_events(churn, churning_client(c), sc.seed)) sc.events.push_back(std::move(e));
+  // Clients no listed event names: their own failures with their own mtbf (without one they never
+  // fail of their own), and with regional.clients their regions' outages; where they overlap, down once.
+  for (std::size_t c = 0; c < sc.clients.size(); ++c) {
+    if (listed.count(sc.clients[c].name)) continue;  // spared, as a server listed events name
+    std::vector<std::pair<double, double>> down = std::move(regional_clients[c]);
+    const std::vector<ReplayEvent> own = churn_events(churn, churning_client(sc.clients[c]), sc.seed);
+    for (std::size_t k = 0; k < own.size(); k += 2)
+      down.emplace_back(own[k].at_s, k + 1 < own.size() ? own[k + 1].at_s : std::numeric_limits<double>::infinity());
+    for (ReplayEvent& e : down_periods_as_events(std::move(down), sc.clients[c].name)) sc.events.push_back(std::move(e));
+  }
 }
 
 void read_outputs(Reader& r, const json& root, Scenario& sc) {
@@ -1339,14 +1372,6 @@ void read_simulation(Reader& r, const json& root, Scenario& sc) {
 // ---------------------------------------------------------------------------------------------
 // [SECTION] Cross-field checks: names, locations, memory, coverage
 // ---------------------------------------------------------------------------------------------
-
-/// What does not model a client's outage (nullptr: sessions that generate tokens, which do). A
-/// client's outage ends its sessions (sim/swarm/client_outages.hpp): such sessions have a step to
-/// notice it at; pipelines, trees, coded runs and training do not.
-const char* without_client_outages(const Scenario& sc) {
-  return sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference"
-         : sc.workload.fine_tuning ? "fine-tuning sessions" : nullptr;
-}
 
 void check_swarm(Reader& r, Scenario& sc) {
   // Names are unique across nodes and clients: events and the RTT matrix refer to them.

@@ -340,3 +340,40 @@ TEST(ChurnScenario, AClientWithItsOwnMtbfFailsAndTheOthersNever) {
                         "clients[0].mtbf: a client's drawn failures apply to sessions that generate tokens, not to graph pipelines"));
   EXPECT_TRUE(scenario_errors(two, {two_churn, parse_override(R"(clients[0].mtbf="1h")")}).empty());
 }
+
+// With regional.clients, an outage takes down the clients within its radius too, over the same
+// span: a client in Amsterdam goes down with every outage centred on an Amsterdam server, one in
+// Brussels (170 km away, beyond 50 km) never; the servers' draws are the same with and without it.
+TEST(ChurnScenario, RegionalOutagesTakeTheClientsWithinTheirRadiusWhenAsked) {
+  using swarmsim::test::has_error;
+  using swarmsim::test::scenario_errors;
+  const std::string file = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/churn/two-cities.json";
+  const Override clients = parse_override(
+      R"(clients=[{"name": "client-ams", "device": "RTX-4090", "location": {"lat": 52.37, "lon": 4.9}, "uplink": "500Mbps", "downlink": "500Mbps"},
+                  {"name": "client-bru", "device": "RTX-4090", "location": {"lat": 50.85, "lon": 4.35}, "uplink": "500Mbps", "downlink": "500Mbps"}])");
+  const Override longer = parse_override(R"(churn.until="3h")");
+  const Scenario with = load_scenario_file(file, {clients, longer, parse_override("churn.regional.clients=true")});
+  const Scenario without = load_scenario_file(file, {clients, longer});
+  ASSERT_TRUE(with.churn && with.churn->regional && with.churn->regional->clients);
+  const auto events_of = [](const Scenario& sc, const std::string& name) {
+    std::vector<std::pair<double, bool>> out;
+    for (const ReplayEvent& e : sc.events)
+      if (e.node == name) out.emplace_back(e.at_s, e.action == EventAction::NodeDown);
+    return out;
+  };
+  for (const NodeSpec& n : with.nodes) EXPECT_EQ(events_of(with, n.name), events_of(without, n.name)) << n.name;
+  EXPECT_TRUE(events_of(without, "client-ams").empty());
+  EXPECT_TRUE(events_of(with, "client-bru").empty()) << "Brussels is beyond every outage's 50 km";
+  // Amsterdam's client: the union of the outages centred in Amsterdam, from the same draws.
+  std::vector<std::pair<double, double>> periods;
+  for (const RegionalOutage& o : regional_outages(*with.churn, with.nodes, with.seed))
+    if (with.nodes[static_cast<std::size_t>(o.centre)].name.rfind("ams-", 0) == 0) periods.emplace_back(o.start_s, o.end_s);
+  ASSERT_FALSE(periods.empty()) << "no outage was centred in Amsterdam in 3 h";
+  std::vector<std::pair<double, bool>> expected;
+  for (const ReplayEvent& e : down_periods_as_events(periods, "client-ams")) expected.emplace_back(e.at_s, e.action == EventAction::NodeDown);
+  EXPECT_EQ(events_of(with, "client-ams"), expected);
+
+  EXPECT_TRUE(has_error(scenario_errors("pipeline/resnet50-l4-1gbps.json",
+                                        {parse_override(R"(churn={"mttr": "1min", "until": "1h", "regional": {"every": "5min", "lasts": "1min", "radius": "10km", "clients": true}})")}),
+                        "churn.regional.clients: a client's outage applies to sessions that generate tokens, not to graph pipelines"));
+}
