@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "sim/cli/commands.hpp"
 #include "sim/coded/coin.hpp"
@@ -71,12 +72,14 @@ int validate(const ValidateArgs& args) {
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
                     sc.workload.sessions, sim::to_string(sc.policy.router));
       if (sc.churn) {
+        std::unordered_set<std::string> clients;
+        for (const sim::ClientSpec& c : sc.clients) clients.insert(c.name);
         long downs = 0, client_downs = 0;
-        for (const sim::ReplayEvent& e : sc.events) {
-          const bool down = e.action == sim::EventAction::NodeDown;
-          downs += down;
-          client_downs += down && std::any_of(sc.clients.begin(), sc.clients.end(), [&](const sim::ClientSpec& c) { return c.name == e.node; });
-        }
+        for (const sim::ReplayEvent& e : sc.events)
+          if (e.action == sim::EventAction::NodeDown) {
+            ++downs;
+            client_downs += clients.count(e.node) != 0;
+          }
         const long own = std::count_if(sc.nodes.begin(), sc.nodes.end(), [](const sim::NodeSpec& n) { return n.mtbf_s || n.mttr_s; });
         const std::string own_periods = own ? "; " + std::to_string(own) + (own == 1 ? " server has its own" : " servers have their own") : "";
         const std::string of_clients = client_downs ? " (" + std::to_string(client_downs) + " of clients)" : "";

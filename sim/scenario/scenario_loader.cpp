@@ -1327,26 +1327,19 @@ void draw_churn(Reader& r, Scenario& sc) {
     }
     if (expected + 2.0 * downs > kMaxEvents) return too_many(expected + 2.0 * downs, kEvents, kFewerFailures);
   }
-  for (std::size_t i = 0; i < sc.nodes.size(); ++i) {
-    const NodeSpec& n = sc.nodes[i];
-    if (listed.count(n.name)) continue;
-    // The node's own down periods and its regions' outages; where they overlap it is down once.
-    std::vector<std::pair<double, double>> down = std::move(regional[i]);
-    const std::vector<ReplayEvent> own = churn_events(churn, n, sc.seed);
+  // A host's own down periods and its regions' outages, as events; where they overlap it is down once.
+  const auto draw_host = [&](const NodeSpec& host, std::vector<std::pair<double, double>> down) {
+    const std::vector<ReplayEvent> own = churn_events(churn, host, sc.seed);
     for (std::size_t k = 0; k < own.size(); k += 2)
       down.emplace_back(own[k].at_s, k + 1 < own.size() ? own[k + 1].at_s : std::numeric_limits<double>::infinity());
-    for (ReplayEvent& e : down_periods_as_events(std::move(down), n.name)) sc.events.push_back(std::move(e));
-  }
-  // Clients no listed event names: their own failures with their own mtbf (without one they never
-  // fail of their own), and with regional.clients their regions' outages; where they overlap, down once.
-  for (std::size_t c = 0; c < sc.clients.size(); ++c) {
-    if (listed.count(sc.clients[c].name)) continue;  // spared, as a server listed events name
-    std::vector<std::pair<double, double>> down = std::move(regional_clients[c]);
-    const std::vector<ReplayEvent> own = churn_events(churn, churning_client(sc.clients[c]), sc.seed);
-    for (std::size_t k = 0; k < own.size(); k += 2)
-      down.emplace_back(own[k].at_s, k + 1 < own.size() ? own[k + 1].at_s : std::numeric_limits<double>::infinity());
-    for (ReplayEvent& e : down_periods_as_events(std::move(down), sc.clients[c].name)) sc.events.push_back(std::move(e));
-  }
+    for (ReplayEvent& e : down_periods_as_events(std::move(down), host.name)) sc.events.push_back(std::move(e));
+  };
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+    if (!listed.count(sc.nodes[i].name)) draw_host(sc.nodes[i], std::move(regional[i]));
+  // Clients no listed event names, as servers: their own failures with their own mtbf (without one
+  // they never fail of their own), and with regional.clients their regions' outages.
+  for (std::size_t c = 0; c < sc.clients.size(); ++c)
+    if (!listed.count(sc.clients[c].name)) draw_host(churning_client(sc.clients[c]), std::move(regional_clients[c]));
 }
 
 void read_outputs(Reader& r, const json& root, Scenario& sc) {
