@@ -18,6 +18,13 @@ struct DeviceSpec {
   double memory_bytes;       ///< device memory (bytes)
   double launch_overhead_s;  ///< fixed cost of dispatching one kernel/op (s)
   std::string source;        ///< where the figures come from
+  /// Board power at full load (W): the datasheet's maximum (TDP / total graphics power). Real
+  /// memory-bound decoding draws less, so this bounds a busy device's draw from above.
+  double busy_power_w = 0.0;
+  /// Draw when on and idle (W): the typical P8 idle that nvidia-smi and reviews report, not a
+  /// datasheet figure (approximate; scenarios override both with `power`).
+  double idle_power_w = 0.0;
+  std::string power_source;  ///< where the power figures come from
 
   /// Arithmetic intensity (FLOP/byte) above which an op is compute-bound on this device.
   double ridge_point() const { return peak_flops / memory_bandwidth; }

@@ -49,7 +49,7 @@ gpu::DeviceSpec local_device_of(const gpu::Backend& backend) {
   if (backend.name() == "cpu") {
     const gpu::ProfiledDevice p = gpu::measure_cpu_peaks();
     return gpu::DeviceSpec{backend.device_name(), gpu::DeviceKind::Cpu, p.peak_flops, p.memory_bandwidth,
-                           physical_memory_bytes(), 2e-6, p.peaks_source};
+                           physical_memory_bytes(), 2e-6, p.peaks_source, 0.0, 0.0, "not measured (pricing only)"};
   }
   for (const gpu::DeviceSpec& d : gpu::device_catalog())
     if (d.kind == gpu::DeviceKind::Gpu && backend.device_name().find(d.name.substr(0, d.name.find('-'))) != std::string::npos)

@@ -34,6 +34,9 @@ constexpr std::array kWork{Suffix{"kFLOP", 1e3}, Suffix{"MFLOP", 1e6}, Suffix{"G
                            Suffix{"PFLOP", 1e15}, Suffix{"FLOP", 1.0}};
 constexpr std::array kDistance{Suffix{"km", 1.0}, Suffix{"m", 1e-3}};
 constexpr std::array kSpeed{Suffix{"km/s", 1.0}, Suffix{"m/s", 1e-3}};
+constexpr std::array kPower{Suffix{"mW", 1e-3}, Suffix{"kW", 1e3}, Suffix{"W", 1.0}};
+constexpr std::array kEnergy{Suffix{"mJ", 1e-3}, Suffix{"kJ", 1e3}, Suffix{"MJ", 1e6}, Suffix{"J", 1.0},
+                             Suffix{"kWh", 3.6e6}, Suffix{"Wh", 3600.0}};
 
 template <std::size_t N>
 std::optional<double> match(std::string_view unit, const std::array<Suffix, N>& table) {
@@ -52,6 +55,8 @@ std::optional<double> factor_for(std::string_view unit, Quantity q) {
     case Quantity::Work: return match(unit, kWork);
     case Quantity::Distance: return match(unit, kDistance);
     case Quantity::Speed: return match(unit, kSpeed);
+    case Quantity::Power: return match(unit, kPower);
+    case Quantity::Energy: return match(unit, kEnergy);
   }
   return std::nullopt;
 }
@@ -75,6 +80,8 @@ std::string quantity_expectation(Quantity q) {
     case Quantity::Work: return "an amount of work such as \"20GFLOP\" or \"1.5TFLOP\"";
     case Quantity::Distance: return "a distance such as \"500m\" or \"120km\"";
     case Quantity::Speed: return "a speed such as \"200000km/s\"";
+    case Quantity::Power: return "a power such as \"350W\" or \"0.7kW\"";
+    case Quantity::Energy: return "an energy such as \"5J\", \"250mJ\", \"1.5kJ\" or \"2Wh\"";
   }
   return "a quantity with a unit";
 }
@@ -143,6 +150,32 @@ std::string format_duration(double s) {
     std::snprintf(buf, sizeof buf, "%.3g ms", s * 1e3);
   else
     std::snprintf(buf, sizeof buf, "%.3f s", s);
+  return buf;
+}
+
+std::string format_power(double watts) {
+  char buf[64];
+  const double a = std::fabs(watts);
+  if (a < 1.0)
+    std::snprintf(buf, sizeof buf, "%.3g mW", watts * 1e3);
+  else if (a < 1e3)
+    std::snprintf(buf, sizeof buf, "%.3g W", watts);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g kW", watts / 1e3);
+  return buf;
+}
+
+std::string format_energy(double joules) {
+  char buf[64];
+  const double a = std::fabs(joules);
+  if (a < 1.0)
+    std::snprintf(buf, sizeof buf, "%.3g mJ", joules * 1e3);
+  else if (a < 1e3)
+    std::snprintf(buf, sizeof buf, "%.3g J", joules);
+  else if (a < 1e6)
+    std::snprintf(buf, sizeof buf, "%.3g kJ", joules / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g MJ", joules / 1e6);
   return buf;
 }
 

@@ -18,6 +18,8 @@ enum class Quantity {
   Work,       ///< FLOP: "20GFLOP", "1.5TFLOP"
   Distance,   ///< kilometres: "500m", "120km"
   Speed,      ///< kilometres per second: "200000km/s"
+  Power,      ///< watts: "350W", "0.7kW", "500mW"
+  Energy,     ///< joules: "5J", "250mJ", "1.5kJ", "2Wh", "0.3kWh"
 };
 
 /// A parsed value in SI base units of its Quantity, or the reason it could not be parsed.
@@ -37,6 +39,12 @@ std::string format_bytes(double bytes);
 
 /// Human-readable duration: "850 us", "12.5 ms", "3.20 s".
 std::string format_duration(double seconds);
+
+/// Human-readable power: "750 mW", "72 W", "1.2 kW".
+std::string format_power(double watts);
+
+/// Human-readable energy: "850 mJ", "12.5 J", "3.20 kJ", "1.50 MJ".
+std::string format_energy(double joules);
 
 /// Human-readable bandwidth in bits per second: "100 Mbit/s".
 std::string format_bandwidth(double bytes_per_second);

@@ -134,7 +134,8 @@ std::vector<sim::Override> overrides_at(Problems& p, const json& obj, const std:
 /// Whether `unit` is a unit of some quantity the scenario format knows.
 bool known_unit(const std::string& unit) {
   for (sim::Quantity q : {sim::Quantity::Duration, sim::Quantity::Size, sim::Quantity::Bandwidth, sim::Quantity::Rate,
-                          sim::Quantity::FlopRate, sim::Quantity::Work, sim::Quantity::Distance, sim::Quantity::Speed})
+                          sim::Quantity::FlopRate, sim::Quantity::Work, sim::Quantity::Distance, sim::Quantity::Speed,
+                          sim::Quantity::Power, sim::Quantity::Energy})
     if (sim::parse_quantity("1" + unit, q).value) return true;
   return false;
 }

@@ -194,6 +194,13 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   }
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
+  if (const auto& e = m["energy"]; e["window_s"].get<double>() > 0) {
+    std::string line = sim::format_energy(e["joules"].get<double>()) + " over " + sim::format_duration(e["window_s"].get<double>()) +
+                       " (" + sim::format_power(e["mean_power_w"].get<double>()) + " mean, " +
+                       std::to_string(static_cast<int>(std::lround(100 * e["idle_share"].get<double>()))) + "% of it idle draw)";
+    if (!e["joules_per_token"].is_null()) line += ": " + sim::format_energy(e["joules_per_token"].get<double>()) + " per token";
+    std::printf("energy        %s\n", line.c_str());
+  }
   if (const auto& r = m["resilience"]; r["recoveries"].get<long>() > 0 || r["model_unserved_s"].get<double>() > 0)
     std::printf("resilience    %ld recoveries (%ld tokens replayed); %s\n", r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(),
                 r["model_unserved_s"].get<double>() > 0

@@ -28,6 +28,7 @@ std::string format_value(double v, MetricUnit unit) {
     case MetricUnit::Nats: std::snprintf(buf, sizeof buf, "%.4f", v); return buf;
     case MetricUnit::Seconds: return sim::format_duration(v);
     case MetricUnit::Bytes: return sim::format_bytes(v);
+    case MetricUnit::Joules: return sim::format_energy(v);
     case MetricUnit::Count:
       if (v == std::floor(v)) std::snprintf(buf, sizeof buf, "%.0f", v);
       else std::snprintf(buf, sizeof buf, "%.2f", v);
@@ -67,6 +68,7 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"sessions_lost_with_client", "sessions.lost_with_client", "client lost", MetricUnit::Count},
       {"bytes_moved", "network.bytes_moved", "moved", MetricUnit::Bytes},
       {"recoveries", "resilience.recoveries", "recoveries", MetricUnit::Count},
+      {"joules_per_token", "energy.joules_per_token", "J/token", MetricUnit::Joules},
       {"token_server_compute_s", "latency_breakdown_s.per_token.server_compute", "", MetricUnit::Seconds, kSteps},
       {"token_client_compute_s", "latency_breakdown_s.per_token.client_compute", "", MetricUnit::Seconds, kSteps},
       {"token_contention_s", "latency_breakdown_s.per_token.contention", "", MetricUnit::Seconds, kSteps},

@@ -17,7 +17,7 @@
 namespace swarmsim::experiment {
 
 /// How a metric's values are printed.
-enum class MetricUnit { TokensPerSecond, RequestsPerSecond, Seconds, Count, Bytes, Fraction, Nats };
+enum class MetricUnit { TokensPerSecond, RequestsPerSecond, Seconds, Count, Bytes, Fraction, Nats, Joules };
 
 /// One metric a comparison reports, read from a run's metrics.json.
 struct ComparedMetric {

@@ -19,8 +19,10 @@ RunLimit parse_run_limit(const std::string& text) {
   const ComparedMetric* m = rankable_metric(l.metric);
   if (!m) throw std::invalid_argument("\"" + text + "\": unknown metric " + l.metric + "; expected one of " + rankable_metric_keys());
   l.at_most = better_direction(*m) == Better::Lower;
-  if (m->unit == MetricUnit::Seconds || m->unit == MetricUnit::Bytes) {
-    const sim::Quantity q = m->unit == MetricUnit::Seconds ? sim::Quantity::Duration : sim::Quantity::Size;
+  if (m->unit == MetricUnit::Seconds || m->unit == MetricUnit::Bytes || m->unit == MetricUnit::Joules) {
+    const sim::Quantity q = m->unit == MetricUnit::Seconds ? sim::Quantity::Duration
+                            : m->unit == MetricUnit::Bytes ? sim::Quantity::Size
+                                                           : sim::Quantity::Energy;
     const sim::ParsedQuantity v = sim::parse_quantity(bound, q);
     if (!v.value) throw std::invalid_argument("\"" + text + "\": " + v.error);
     l.bound = *v.value;

@@ -23,7 +23,12 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
       pricing_(std::move(pricing)),
       sessions_(static_cast<std::size_t>(scenario.workload.sessions)),
       device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
-      chains_through_(scenario.nodes.size(), 0) {
+      chains_through_(scenario.nodes.size(), 0),
+      power_on_(static_cast<int>(scenario.nodes.size() + scenario.clients.size())) {
+  // A server is on from its join_at, when it starts loading its blocks (a failure while loading
+  // turns it off); a client from the start.
+  for (std::size_t i = 0; i < scenario.nodes.size(); ++i) power_on_.switch_on(static_cast<int>(i), scenario.nodes[i].join_at_s);
+  for (std::size_t c = 0; c < scenario.clients.size(); ++c) power_on_.switch_on(static_cast<int>(scenario.nodes.size() + c), 0.0);
   const bool dishonest = std::any_of(scenario.nodes.begin(), scenario.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
   const auto& ft = scenario.workload.fine_tuning;
   dishonest_training_ = ft && dishonest;
@@ -182,6 +187,10 @@ void RunMetrics::connect(SimSignals& s) {
   });
   s.on_node_state.connect([this](const NodeStateChanged& e) {
     if (!e.up) coverage_.stop(e.t, e.node);
+    if (e.up)
+      power_on_.switch_on(e.node, e.t);
+    else
+      power_on_.switch_off(e.node, e.t);
   });
   s.on_session_ended.connect([this](const SessionEnded& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
@@ -243,6 +252,18 @@ json unserved_blocks_json(const std::vector<UnservedRange>& ranges) {
   return out;
 }
 
+/// The "energy" section: the hosts' energy over the serving window (seconds long) and per token.
+json energy_json(double window_s, double servers_j, double clients_j, double idle_j, std::uint64_t tokens) {
+  const double joules = servers_j + clients_j;
+  return json{{"window_s", window_s},
+              {"joules", joules},
+              {"servers_joules", servers_j},
+              {"clients_joules", clients_j},
+              {"idle_share", joules > 0 ? idle_j / joules : 0.0},
+              {"mean_power_w", window_s > 0 ? joules / window_s : 0.0},
+              {"joules_per_token", tokens > 0 ? json(joules / static_cast<double>(tokens)) : json(nullptr)}};
+}
+
 json summary(const LatencyHistogram& h) {
   return json{{"count", h.count()},      {"mean", h.mean()},           {"p50", h.percentile(50)},
               {"p95", h.percentile(95)}, {"p99", h.percentile(99)},    {"min", h.min()},
@@ -268,11 +289,23 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
   json failures = json::array();
   for (const auto& [session, reason] : failures_) failures.push_back({{"session", session}, {"reason", reason}});
 
+  // Energy over the serving window: from the first arrival to the end of the run, so that the
+  // swarm's warm-up before any session (loading, idling) is not charged to its tokens.
+  const double energy_from = std::isfinite(first_arrival) ? std::min(first_arrival, simulated_time) : simulated_time;
+  double idle_j = 0.0, servers_j = 0.0, clients_j = 0.0;
+  const auto host_energy = [&](std::size_t host, const PowerDraw& p) {
+    const double on_s = power_on_.on_seconds(static_cast<int>(host), energy_from, simulated_time);
+    idle_j += p.idle_w * on_s;
+    return host_energy_j(p, on_s, device_seconds_[host]);
+  };
+
   json node_list = json::array();
   const double horizon = std::max(simulated_time, 1e-300);
   for (std::size_t i = 0; i < sc_.nodes.size(); ++i) {
     const NodeSpec& n = sc_.nodes[i];
     const NodeSummary& s = nodes.at(i);
+    const double energy_j = host_energy(i, power_draw(n));
+    servers_j += energy_j;
     node_list.push_back({{"name", n.name},
                          {"gpu", n.device->name},
                          {"blocks", s.blocks.empty() ? json(nullptr) : json{{"start", s.blocks.start}, {"end", s.blocks.end}}},
@@ -283,15 +316,19 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
                          {"kv_peak_bytes", s.kv_peak_bytes},
                          {"memory_peak_bytes", s.weights_bytes + s.kv_peak_bytes},
                          {"up_seconds", s.up_seconds},
-                         {"failures", s.failures}});
+                         {"failures", s.failures},
+                         {"energy_joules", energy_j}});
   }
   json client_list = json::array();
   for (std::size_t c = 0; c < sc_.clients.size(); ++c) {
     const std::size_t host = sc_.nodes.size() + c;
+    const double energy_j = host_energy(host, power_draw(sc_.clients[c]));
+    clients_j += energy_j;
     client_list.push_back({{"name", sc_.clients[c].name},
                            {"device", sc_.clients[c].device->name},
                            {"utilization", device_seconds_[host] / horizon},
-                           {"busy_device_seconds", device_seconds_[host]}});
+                           {"busy_device_seconds", device_seconds_[host]},
+                           {"energy_joules", energy_j}});
     if (clients_memory_) {  // the embedding and head, its own blocks, its sessions' state on them
       const ClientPeak& p = clients_memory_->peak(static_cast<int>(c));
       json& j = client_list.back();
@@ -333,6 +370,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
         {"recoveries", recoveries_}, {"replayed_tokens", replayed_tokens_}, {"blocks_moved", moves_},
         {"model_unserved_s", coverage_.unserved_s(simulated_time)},
         {"unserved_blocks", unserved_blocks_json(coverage_.unserved_ranges(simulated_time))}}},
+      {"energy", energy_json(simulated_time - energy_from, servers_j, clients_j, idle_j, tokens_)},
       {"nodes", node_list},
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},

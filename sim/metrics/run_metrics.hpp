@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/metrics/energy.hpp"
 #include "sim/metrics/latency_histogram.hpp"
 #include "sim/swarm/model_coverage.hpp"
 #include "sim/metrics/training_loss.hpp"
@@ -79,6 +80,7 @@ class RunMetrics {
   std::vector<SessionRecord> sessions_;
   std::vector<double> device_seconds_;  // per host
   std::vector<int> chains_through_;     // per server
+  PowerOnTimes power_on_;               // per host: when it drew power
   LatencyHistogram ttft_, per_token_, session_latency_;
   std::vector<std::pair<int, std::string>> failures_;
   std::uint64_t hops_ = 0, tokens_ = 0, chains_ = 0;

@@ -31,6 +31,13 @@ struct DishonestSpec {
   double magnitude = 1.0;  ///< relative L2 distance of its wrong outputs from the right ones (1: unrelated values)
 };
 
+/// A host's electrical draw (W): `idle_w` while on and idle, `busy_w` at full utilization, and
+/// linear in between (sim/metrics/energy.hpp).
+struct PowerDraw {
+  double idle_w = 0.0;
+  double busy_w = 0.0;
+};
+
 struct NodeSpec {
   std::string name;
   const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the device catalog (static lifetime)
@@ -51,6 +58,7 @@ struct NodeSpec {
   /// This node's own mean up and down periods under drawn churn (s, positive), in place of the
   /// scenario churn's; a mean up period unset (here and there) comes from `uptime` (churn.hpp).
   std::optional<double> mtbf_s, mttr_s;
+  std::optional<PowerDraw> power;  ///< its own draw; unset: its device's catalog figures (power_draw())
 };
 
 /// A client: runs sessions, the embedding and the LM head, and (by default) builds chains.
@@ -65,7 +73,14 @@ struct ClientSpec {
   /// Its sessions end with it while it is down (sim/swarm/client_outages.hpp).
   std::optional<double> mtbf_s;
   std::optional<double> mttr_s;  ///< its mean down period (s); unset: churn.mttr
+  std::optional<PowerDraw> power;  ///< its own draw; unset: its device's catalog figures (power_draw())
 };
+
+/// The draw of a server or client: its own `power`, else its device's catalog figures.
+template <class Host>
+PowerDraw power_draw(const Host& h) {
+  return h.power ? *h.power : PowerDraw{h.device->idle_power_w, h.device->busy_power_w};
+}
 
 /// SimGrid network model: LV08 ("tcp", SimGrid's validated TCP model with its latency and
 /// bandwidth factors and cross-traffic) or CM02 without factors ("exact": latency + size/bandwidth).

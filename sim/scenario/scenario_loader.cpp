@@ -75,10 +75,11 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"graph", {"file", "generator", "batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
-        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence", "mtbf", "mttr"}},
+        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence", "mtbf", "mttr", "power"}},
+      {"power", {"idle", "busy"}},
       {"location", {"lat", "lon"}},
       {"blocks", {"start", "end"}},
-      {"client", {"name", "device", "location", "uplink", "downlink", "access_latency", "mtbf", "mttr"}},
+      {"client", {"name", "device", "location", "uplink", "downlink", "access_latency", "mtbf", "mttr", "power"}},
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "abandon_share", "fine_tuning"}},
@@ -326,6 +327,8 @@ class Reader {
       case Quantity::Work: return "GFLOP";
       case Quantity::Distance: return "km";
       case Quantity::Speed: return "km/s";
+      case Quantity::Power: return "W";
+      case Quantity::Energy: return "J";
     }
     return "";
   }
@@ -617,6 +620,26 @@ void read_host_fields(Reader& r, const json& obj, const std::string& p, std::str
   h.uplink_Bps = r.quantity(obj, "uplink", p, Quantity::Bandwidth, true, true).value_or(0);
   h.downlink_Bps = r.quantity(obj, "downlink", p, Quantity::Bandwidth, true, true).value_or(0);
   h.access_latency_s = r.quantity(obj, "access_latency", p, Quantity::Duration, false, false).value_or(1e-3);
+  if (const json* w = Reader::get(obj, "power")) {  // the device's catalog draw, overridden in part or whole
+    const std::string wp = child(p, "power");
+    if (r.object(*w, wp, "power") && h.device) {
+      PowerDraw d{h.device->idle_power_w, h.device->busy_power_w};
+      const std::optional<double> idle = r.quantity(*w, "idle", wp, Quantity::Power, false, false);
+      const std::optional<double> busy = r.quantity(*w, "busy", wp, Quantity::Power, false, true);
+      d.idle_w = idle.value_or(d.idle_w);
+      d.busy_w = busy.value_or(d.busy_w);
+      if (!Reader::get(*w, "idle") && !Reader::get(*w, "busy"))
+        r.error(wp, "expected \"idle\" and/or \"busy\" (e.g. {\"idle\": \"25W\", \"busy\": \"350W\"}), got an empty object");
+      else if (Reader::get(*w, "idle") && !idle) {
+      } else if (Reader::get(*w, "busy") && !busy) {  // already named
+      } else if (d.idle_w > d.busy_w)
+        r.error(child(wp, idle ? "idle" : "busy"), "the idle draw (" + format_power(d.idle_w) + ") exceeds the busy draw (" +
+                                                        format_power(d.busy_w) + (idle && busy ? "" : ", the rest from the " + h.device->name + "'s catalog entry") +
+                                                        "); expected idle <= busy");
+      else
+        h.power = d;
+    }
+  }
 }
 
 /// A non-empty array at root[key]; nullptr (and an error) otherwise.
@@ -1380,6 +1403,17 @@ void check_swarm(Reader& r, Scenario& sc) {
     if (sc.clients[i].name.empty()) continue;
     if (auto [it, fresh] = seen.emplace(sc.clients[i].name, p); !fresh)
       r.error(p, "duplicate name \"" + sc.clients[i].name + "\" (also at " + it->second + ")");
+  }
+
+  // Energy is reported by the runs of blocks (metrics.json "energy"), not by the other kinds.
+  if (const char* kind = sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference" : nullptr) {
+    const auto refuse = [&](const std::string& at) {
+      r.error(at + ".power", std::string("energy is reported for swarms of blocks only; ") + kind + " report none: remove \"power\"");
+    };
+    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+      if (sc.nodes[i].power && (i == 0 || r.node_path[i] != r.node_path[i - 1])) refuse(r.node_path[i]);
+    for (std::size_t i = 0; i < sc.clients.size(); ++i)
+      if (sc.clients[i].power) refuse(at_index("clients", i));
   }
 
   // Geographic latency needs every host located; a matrix must name every host once.

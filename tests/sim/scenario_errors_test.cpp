@@ -78,6 +78,8 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"36_unknown_engine.json", "simulation.engine", "unknown value \"flwo\" (did you mean \"flow\"?)"},
       {"37_event_empty_node.json", "events[0].node", "must not be empty; expected a node or client name"},
       {"38_name_with_path.json", "name", "\"../../outside\" cannot name the run directory runs/<name>/; expected a non-empty name"},
+      {"39_power_idle_above_busy.json", "nodes[0].power.idle",
+       "the idle draw (400 W) exceeds the busy draw (350 W, the rest from the RTX-3090's catalog entry); expected idle <= busy"},
   };
   return table;
 }

@@ -54,6 +54,22 @@ TEST(Units, RatesSpeedsAndDistances) {
   EXPECT_FALSE(parse_quantity("20GFLOPS", Quantity::Work).value.has_value());  // a rate is not an amount
 }
 
+TEST(Units, PowersInWattsAndEnergiesPrinted) {
+  EXPECT_DOUBLE_EQ(value("350W", Quantity::Power), 350.0);
+  EXPECT_DOUBLE_EQ(value("0.7kW", Quantity::Power), 700.0);
+  EXPECT_DOUBLE_EQ(value("500mW", Quantity::Power), 0.5);
+  EXPECT_FALSE(parse_quantity("350Wh", Quantity::Power).value.has_value());  // an energy is not a power
+  EXPECT_NE(error("350", Quantity::Power).find("\"350W\""), std::string::npos);
+  EXPECT_DOUBLE_EQ(value("1.5kJ", Quantity::Energy), 1500.0);
+  EXPECT_DOUBLE_EQ(value("2Wh", Quantity::Energy), 7200.0);
+  EXPECT_DOUBLE_EQ(value("0.5kWh", Quantity::Energy), 1.8e6);
+  EXPECT_FALSE(parse_quantity("5W", Quantity::Energy).value.has_value());  // a power is not an energy
+  EXPECT_EQ(swarmsim::sim::format_energy(0.25), "250 mJ");
+  EXPECT_EQ(swarmsim::sim::format_energy(12.5), "12.5 J");
+  EXPECT_EQ(swarmsim::sim::format_energy(3200.0), "3.2 kJ");
+  EXPECT_EQ(swarmsim::sim::format_energy(1.5e6), "1.5 MJ");
+}
+
 TEST(Units, NegativeNumbersParseAndAreLeftToTheCallerToReject) {
   EXPECT_DOUBLE_EQ(value("-5Mbps", Quantity::Bandwidth), -5e6 / 8);
 }

@@ -1,0 +1,125 @@
+// Energy (sim/metrics/energy.hpp): known answers for the power model and the on intervals, and the
+// "energy" section of whole runs on the flow engine, where servers join late, go down and come
+// back, and a client goes down.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/metrics/energy.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "tests/sim/flow_run.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+const std::string kTwoNode = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json";
+
+const nlohmann::json& host(const nlohmann::json& m, const char* list, const std::string& name) {
+  for (const auto& h : m[list])
+    if (h["name"] == name) return h;
+  throw std::runtime_error("no host " + name);
+}
+
+}  // namespace
+
+TEST(Energy, AHostDrawsIdlePowerWhileOnAndMoreInProportionToItsWork) {
+  const PowerDraw p{20.0, 100.0};
+  EXPECT_DOUBLE_EQ(host_energy_j(p, 10.0, 2.0), 20.0 * 10 + 80.0 * 2);
+  EXPECT_DOUBLE_EQ(host_energy_j(p, 10.0, 0.0), 200.0);       // on and idle
+  EXPECT_DOUBLE_EQ(host_energy_j(p, 10.0, 15.0), 100.0 * 10);  // at most fully used: the busy draw
+  EXPECT_DOUBLE_EQ(host_energy_j(p, 0.0, 0.0), 0.0);
+}
+
+TEST(Energy, OnTimesCountOnlyTheIntervalsWithinTheWindow) {
+  PowerOnTimes t(2);
+  t.switch_on(0, 5.0);
+  t.switch_off(0, 10.0);
+  t.switch_off(0, 11.0);  // off already: nothing
+  t.switch_on(0, 20.0);
+  t.switch_on(0, 22.0);   // on already: still on since 20
+  EXPECT_DOUBLE_EQ(t.on_seconds(0, 7.0, 25.0), 3.0 + 5.0);
+  EXPECT_DOUBLE_EQ(t.on_seconds(0, 0.0, 4.0), 0.0);
+  EXPECT_DOUBLE_EQ(t.on_seconds(0, 12.0, 18.0), 0.0);  // between the intervals
+  EXPECT_DOUBLE_EQ(t.on_seconds(0, 0.0, 100.0), 5.0 + 80.0);
+  EXPECT_DOUBLE_EQ(t.on_seconds(1, 0.0, 100.0), 0.0);  // never on
+  PowerOnTimes later(1);
+  later.switch_on(0, 30.0);  // a server that starts loading at 30 s, listed down at 20 s, up at 40 s
+  later.switch_off(0, 20.0);
+  later.switch_on(0, 40.0);
+  EXPECT_DOUBLE_EQ(later.on_seconds(0, 0.0, 50.0), 10.0);
+}
+
+// One server with its own draw and the client with the catalog's cpu-generic (25 W idle, 125 W
+// busy): each is charged idle power over the serving window, from the first arrival (10 s) to the
+// end, and its busy draw's excess over its busy device-seconds.
+TEST(Energy, ARunChargesEachHostItsDrawOverTheServingWindow) {
+  const Scenario sc = load_scenario_file(kTwoNode, {{"nodes[0].power", R"({"idle": "20W", "busy": "70W"})"}});
+  const nlohmann::json m = swarmsim::test::flow_run(sc).metrics;
+  const double window = m["simulated_time_s"].get<double>() - 10.0;
+  ASSERT_GT(window, 1.0);
+  const auto& e = m["energy"];
+  EXPECT_NEAR(e["window_s"].get<double>(), window, 1e-9);
+  const double server_busy = host(m, "nodes", "server")["busy_device_seconds"].get<double>();
+  const double client_busy = host(m, "clients", "client")["busy_device_seconds"].get<double>();
+  ASSERT_GT(server_busy, 0.0);
+  ASSERT_GT(client_busy, 0.0);
+  const double server_j = 20.0 * window + 50.0 * server_busy, client_j = 25.0 * window + 100.0 * client_busy;
+  EXPECT_NEAR(host(m, "nodes", "server")["energy_joules"].get<double>(), server_j, 1e-9 * server_j);
+  EXPECT_NEAR(host(m, "clients", "client")["energy_joules"].get<double>(), client_j, 1e-9 * client_j);
+  EXPECT_NEAR(e["joules"].get<double>(), server_j + client_j, 1e-9 * server_j);
+  EXPECT_NEAR(e["servers_joules"].get<double>(), server_j, 1e-9 * server_j);
+  EXPECT_NEAR(e["idle_share"].get<double>(), 45.0 * window / (server_j + client_j), 1e-12);
+  EXPECT_NEAR(e["mean_power_w"].get<double>(), (server_j + client_j) / window, 1e-9);
+  ASSERT_EQ(m["throughput"]["tokens_generated"].get<int>(), 2 * 16);
+  EXPECT_NEAR(e["joules_per_token"].get<double>(), (server_j + client_j) / 32, 1e-9);
+}
+
+// A second server that starts loading at 11 s, after the first arrival, goes down at 13 s (before
+// it has loaded its blocks) and restarts at 14 s is on for (13 - 11) + (end - 14) s of the window; a client down from 11 s to
+// 13 s is on for all of it but those 2 s (the other one for all of it).
+TEST(Energy, AHostDrawsNothingBeforeItStartsLoadingOrWhileItIsDown) {
+  const Scenario sc = load_scenario_file(
+      kTwoNode,
+      {{"nodes", R"([{"name": "server", "gpu": "L4", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "1Gbps", "downlink": "1Gbps",
+                       "access_latency": "2ms", "blocks": {"start": 0, "end": 32}},
+                      {"name": "late", "gpu": "RTX-3090", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "1Gbps",
+                       "downlink": "1Gbps", "blocks": {"start": 0, "end": 32}, "join_at": "11s"}])"},
+       {"clients", R"([{"name": "fe-0", "device": "cpu-generic", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "1Gbps", "downlink": "1Gbps"},
+                       {"name": "fe-1", "device": "cpu-generic", "location": {"lat": 48.86, "lon": 2.35}, "uplink": "1Gbps", "downlink": "1Gbps",
+                        "power": {"busy": "200W"}}])"},
+       {"events", R"([{"at": "13s", "action": "node_down", "node": "late"}, {"at": "14s", "action": "node_up", "node": "late"},
+                      {"at": "11s", "action": "node_down", "node": "fe-1"}, {"at": "13s", "action": "node_up", "node": "fe-1"}])"}});
+  const nlohmann::json m = swarmsim::test::flow_run(sc).metrics;
+  const double end = m["simulated_time_s"].get<double>();
+  ASSERT_GT(end, 15.0);
+  const auto energy = [&](const char* list, const std::string& name, double idle, double busy, double on_s) {
+    const auto& h = host(m, list, name);
+    EXPECT_NEAR(h["energy_joules"].get<double>(), idle * on_s + (busy - idle) * h["busy_device_seconds"].get<double>(), 1e-9 * busy * on_s)
+        << name;
+  };
+  energy("nodes", "late", 25.0, 350.0, (13.0 - 11.0) + (end - 14.0));  // the RTX-3090's catalog draw
+  energy("nodes", "server", 16.0, 72.0, end - 10.0);                   // the L4's, on before the window
+  energy("clients", "fe-0", 25.0, 125.0, end - 10.0);
+  energy("clients", "fe-1", 25.0, 200.0, end - 10.0 - 2.0);  // its own busy draw, the catalog's idle
+}
+
+TEST(Energy, PowerIsCheckedAndRefusedWhereNoEnergyIsReported) {
+  const auto error_of = [](const std::string& file, const std::vector<Override>& o) {
+    try {
+      load_scenario_file(file, o);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  EXPECT_NE(error_of(kTwoNode, {{"nodes[0].power", "{}"}}).find("nodes[0].power: expected \"idle\" and/or \"busy\""), std::string::npos);
+  EXPECT_NE(error_of(kTwoNode, {{"clients[0].power", R"({"busy": "0W"})"}}).find("clients[0].power.busy: must be positive"),
+            std::string::npos);
+  EXPECT_NE(error_of(kTwoNode, {{"nodes[0].power", R"({"idle": "30"})"}}).find("nodes[0].power.idle: \"30\" has no unit; expected a power such as \"350W\""),
+            std::string::npos);
+  const std::string graph = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/resnet50-l4-1gbps.json";
+  EXPECT_NE(error_of(graph, {{"nodes[0].power", R"({"idle": "10W"})"}})
+                .find("nodes[0].power: energy is reported for swarms of blocks only; graph pipelines report none"),
+            std::string::npos);
+}
