@@ -56,6 +56,14 @@ int compare(const CompareArgs& args) {
     if (!args.rank_by.empty() && !experiment::rankable_metric(args.rank_by))
       throw ExperimentInputError("swarmsim compare: --rank-by " + args.rank_by + ": expected one of " + experiment::rankable_metric_keys());
     limits = parse_limits("compare", args.limits);
+    if (!args.pareto.empty()) {  // checked before any run
+      experiment::Comparison probe;
+      try {
+        experiment::mark_pareto_front(probe, args.pareto);
+      } catch (const std::invalid_argument& e) {
+        throw ExperimentInputError(std::string("swarmsim compare: --pareto: ") + e.what());
+      }
+    }
     const std::vector<experiment::ScenarioVariant> variants = parse_variants("compare", args.variants, args.sweeps);
 
     // Every (scenario, policy, seed) is loaded, and so validated, before anything runs.
@@ -154,6 +162,7 @@ int compare(const CompareArgs& args) {
       experiment::aggregate(names, files, std::move(policies), args.seeds, std::move(records), args.rank_by, limits);
   result.offered_tokens_per_s = offered;
   result.origins = std::move(origins);
+  if (!args.pareto.empty()) experiment::mark_pareto_front(result, args.pareto);
   if (!args.rank_by.empty() && std::none_of(result.summary.begin(), result.summary.end(),
                                             [](const experiment::PolicySummary& p) { return std::isfinite(p.mean_rank); }))
     std::fprintf(stderr,

@@ -72,6 +72,7 @@ struct CompareArgs {
   std::vector<std::string> overrides;  ///< "path=value" applied to every scenario before the policy's
   bool json = false;                   ///< print compare.json to stdout instead of the tables
   std::string rank_by;                 ///< compared metric key the summary ranks by; empty: throughput
+  std::vector<std::string> pareto;     ///< objectives (compared metric keys) of a Pareto front per scenario; empty: none
   std::vector<std::string> limits;     ///< "METRIC=BOUND": count the runs of each policy that break it
   std::vector<std::string> variants;   ///< "NAME" or "NAME:path=value,...": each scenario is run once per variant
   std::vector<std::string> sweeps;     ///< "PATH=V1,V2,...": a variant per value (several combine)

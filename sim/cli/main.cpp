@@ -116,6 +116,11 @@ int main(int argc, char** argv) {
   c->add_option("--rank-by", cmp.rank_by, "rank the policies by this metric of compare.csv instead of the throughput, e.g. "
                                           "per_token_p50_s, ttft_p50_s, session_p50_s, session_p99_s (lower is better) or recoveries; "
                                           "an open-loop workload's tokens/s is bounded by its arrivals");
+  c->add_option("--pareto", cmp.pareto, "print the Pareto front of these metrics of compare.csv (two or more, comma-separated), "
+                                        "per scenario over its policies and variants, e.g. tokens_per_s,joules_per_token or "
+                                        "per_token_p99_s,joules_per_token (seed 003's multi-objective optimization)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
 
   swarmsim::cli::TuneArgs tun;
   CLI::App* tu = app.add_subcommand("tune", "tune eq. 18's exponents (gamma, beta, alpha) with the genetic algorithm of eq. 19-20, "

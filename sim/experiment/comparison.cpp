@@ -318,6 +318,51 @@ std::string variant_grids(const Comparison& c) {
 
 }  // namespace
 
+namespace {
+
+/// The Pareto fronts of compare --pareto: per base scenario, its cells on the front with their
+/// objectives, then those dominated.
+std::string pareto_text(const Comparison& c) {
+  if (c.pareto.empty()) return "";
+  const auto& metrics = compared_metrics();
+  std::string out = "Pareto front over ";
+  for (std::size_t k = 0; k < c.pareto.size(); ++k) {
+    const ComparedMetric& m = metrics[metric_index(c.pareto[k])];
+    out += (k ? ", " : "") + std::string(m.header.empty() ? m.key : m.header) + (better_direction(m) == Better::Higher ? " (higher)" : " (lower)");
+  }
+  out += ", by the means over seeds; a policy is on it when no other is as good in every objective and better in one\n";
+  const std::size_t n_pol = c.policies.size();
+  const auto base_of = [&](std::size_t s) { return s < c.origins.size() ? c.origins[s].base : c.scenarios[s]; };
+  std::vector<char> done(c.scenarios.size(), 0);
+  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
+    if (done[s]) continue;
+    std::string on, off;
+    for (std::size_t t = s; t < c.scenarios.size(); ++t) {
+      if (base_of(t) != base_of(s)) continue;
+      done[t] = 1;
+      for (std::size_t p = 0; p < n_pol; ++p) {
+        const std::size_t cell = t * n_pol + p;
+        const std::string who = (t < c.origins.size() ? c.origins[t].variant + " / " : "") + c.cells[cell].policy;
+        if (!c.on_front[cell]) {
+          off += (off.empty() ? "" : ", ") + who;
+          continue;
+        }
+        std::string values;
+        for (const std::string& key : c.pareto) {
+          const std::size_t col = metric_index(key);
+          values += (values.empty() ? "" : ", ") + format_value(c.cells[cell].metrics[col].mean, metrics[col].unit);
+        }
+        on += "    " + who + "  (" + values + ")\n";
+      }
+    }
+    out += "  " + base_of(s) + ":\n" + (on.empty() ? "    none (no run reported every objective)\n" : on);
+    if (!off.empty()) out += "    dominated: " + off + "\n";
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
 std::string format_tables(const Comparison& c) {
   const auto& metrics = compared_metrics();
   const std::size_t n_pol = c.policies.size();
@@ -386,6 +431,7 @@ std::string format_tables(const Comparison& c) {
     out += "\n";
   }
   out += variant_grids(c);
+  out += pareto_text(c);
   out += "summary over " + std::to_string(c.scenarios.size()) + " scenarios x " + std::to_string(c.seeds) +
          " seeds (mean ± sample sd over seeds; latencies and counts are means; sd of every column in compare.csv)\n";
   const std::string ref = c.policies.empty() ? "" : c.policies.front().label;
@@ -529,9 +575,71 @@ nlohmann::ordered_json to_json(const Comparison& c) {
     }
     scenarios.push_back(std::move(entry));
   }
-  return {{"kind", "swarmsim-compare"}, {"seeds", c.seeds},   {"rank_by", c.rank_by.empty() ? json("throughput") : json(c.rank_by)},
-          {"limits", limits}, {"metrics", metric_list}, {"policies", policies},
-          {"scenarios", scenarios},     {"cells", cells},     {"summary", summary},     {"runs", runs}};
+  json out{{"kind", "swarmsim-compare"}, {"seeds", c.seeds},   {"rank_by", c.rank_by.empty() ? json("throughput") : json(c.rank_by)},
+           {"limits", limits}, {"metrics", metric_list}, {"policies", policies},
+           {"scenarios", scenarios},     {"cells", cells},     {"summary", summary},     {"runs", runs}};
+  if (!c.pareto.empty()) {
+    json front = json::array();
+    for (std::size_t i = 0; i < c.cells.size() && i < c.on_front.size(); ++i)
+      if (c.on_front[i]) front.push_back({{"scenario", c.cells[i].scenario}, {"policy", c.cells[i].policy}});
+    out["pareto"] = {{"objectives", c.pareto}, {"front", front}};
+  }
+  return out;
+}
+
+std::vector<bool> pareto_front(const std::vector<std::vector<double>>& points, const std::vector<Better>& directions) {
+  const auto finite = [](const std::vector<double>& p) { return std::all_of(p.begin(), p.end(), [](double v) { return std::isfinite(v); }); };
+  // a dominates b: at least as good everywhere, better somewhere.
+  const auto dominates = [&](const std::vector<double>& a, const std::vector<double>& b) {
+    bool better = false;
+    for (std::size_t k = 0; k < directions.size(); ++k) {
+      const double x = directions[k] == Better::Higher ? a[k] : -a[k], y = directions[k] == Better::Higher ? b[k] : -b[k];
+      if (x < y) return false;
+      better |= x > y;
+    }
+    return better;
+  };
+  std::vector<bool> front(points.size(), false);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    if (!finite(points[i])) continue;
+    front[i] = std::none_of(points.begin(), points.end(), [&](const std::vector<double>& q) { return finite(q) && dominates(q, points[i]); });
+  }
+  return front;
+}
+
+void mark_pareto_front(Comparison& c, std::vector<std::string> objectives) {
+  if (objectives.size() < 2) throw std::invalid_argument("a Pareto front needs at least two objectives, e.g. tokens_per_s,joules_per_token");
+  std::vector<std::size_t> cols;
+  std::vector<Better> dirs;
+  for (const std::string& key : objectives) {
+    const ComparedMetric* m = rankable_metric(key);
+    if (!m) throw std::invalid_argument("\"" + key + "\" is not an objective; expected one of " + rankable_metric_keys());
+    if (std::find(cols.begin(), cols.end(), metric_index(key)) != cols.end()) throw std::invalid_argument("\"" + key + "\" is named twice");
+    cols.push_back(metric_index(key));
+    dirs.push_back(better_direction(*m));
+  }
+  const std::size_t n_pol = c.policies.size();
+  const auto base_of = [&](std::size_t s) { return s < c.origins.size() ? c.origins[s].base : c.scenarios[s]; };
+  c.on_front.assign(c.cells.size(), 0);
+  std::vector<char> done(c.scenarios.size(), 0);
+  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
+    if (done[s]) continue;
+    std::vector<std::size_t> members;  // cells of this base scenario
+    for (std::size_t t = s; t < c.scenarios.size(); ++t)
+      if (base_of(t) == base_of(s)) {
+        done[t] = 1;
+        for (std::size_t p = 0; p < n_pol; ++p) members.push_back(t * n_pol + p);
+      }
+    std::vector<std::vector<double>> points;
+    for (const std::size_t cell : members) {
+      std::vector<double> point;
+      for (const std::size_t col : cols) point.push_back(c.cells[cell].metrics[col].n > 0 ? c.cells[cell].metrics[col].mean : kNaN);
+      points.push_back(std::move(point));
+    }
+    const std::vector<bool> front = pareto_front(points, dirs);
+    for (std::size_t k = 0; k < members.size(); ++k) c.on_front[members[k]] = front[k] ? 1 : 0;
+  }
+  c.pareto = std::move(objectives);
 }
 
 void write_comparison(const Comparison& c, const std::filesystem::path& dir) {

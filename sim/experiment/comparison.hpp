@@ -127,7 +127,23 @@ struct Comparison {
   std::vector<RunRecord> runs;           ///< every run
   std::vector<Cell> cells;               ///< scenario-major, then policy, in the given orders
   std::vector<PolicySummary> summary;    ///< one per policy, in the given order
+  /// Objectives of a Pareto front (`compare --pareto`, compared_metrics() keys); empty: none asked.
+  std::vector<std::string> pareto;
+  /// Per cell, with objectives: whether it is on the Pareto front of its base scenario's cells.
+  std::vector<char> on_front;
 };
+
+/// Which of `points` (one row of objective values each, all rows as long as `directions`) no other
+/// point dominates: none is at least as good in every objective, by its direction (Higher or
+/// Lower), and better in one. A point with a NaN objective is not on the front and dominates none.
+std::vector<bool> pareto_front(const std::vector<std::vector<double>>& points, const std::vector<Better>& directions);
+
+/// Marks the cells on the Pareto front of `objectives` (rankable compared_metrics() keys, at least
+/// two, each once; seed 003, "Multi-Objective Optimization") by their means over seeds, among the
+/// cells of one base scenario: its policies, and with variants every variant's policies together.
+/// Sets c.pareto and c.on_front; throws std::invalid_argument for a key that is unknown, not
+/// rankable or repeated, or for fewer than two.
+void mark_pareto_front(Comparison& c, std::vector<std::string> objectives);
 
 /// Groups `runs` into cells and computes the summary, ranking the policies within each scenario by
 /// the mean of the metric `rank_by` (a compared_metrics() key, in its better_direction), or by

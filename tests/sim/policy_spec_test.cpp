@@ -338,6 +338,47 @@ TEST(Comparison, RanksByAChosenMetricInItsDirection) {
   EXPECT_EQ(better_direction(compared_metrics()[metric_index("final_loss")]), Better::Lower);
 }
 
+TEST(Comparison, AParetoFrontKeepsThePointsNoOtherDominates) {
+  // (tokens/s, J/token): B dominates C (as fast, cheaper); A and D are equal, so neither
+  // dominates the other; F is the fastest and the dearest; E lacks an objective.
+  const std::vector<std::vector<double>> points{{10, 5}, {8, 3}, {8, 4}, {10, 5}, {kNaN, 1}, {12, 9}, {7, 3}};
+  const std::vector<bool> front = pareto_front(points, {Better::Higher, Better::Lower});
+  EXPECT_EQ(front, (std::vector<bool>{true, true, false, true, false, true, false}));  // G: as cheap as B, slower
+  // Lower in both (per-token p99 and J/token): only the points least in one coordinate and not beaten in the other.
+  EXPECT_EQ(pareto_front({{1, 9}, {2, 2}, {9, 1}, {3, 3}}, {Better::Lower, Better::Lower}), (std::vector<bool>{true, true, true, false}));
+}
+
+// Cells of one base scenario compete across its variants; another scenario has its own front.
+TEST(Comparison, ParetoFrontsAreDrawnPerBaseScenarioOverItsVariantsAndPolicies) {
+  const auto with = [](RunRecord r, double joules) {
+    r.values[metric_index("joules_per_token")] = joules;
+    return r;
+  };
+  const std::vector<RunRecord> runs{with(record("s [a]", "eq18", 30), 50), with(record("s [a]", "random", 20), 40),
+                                    with(record("s [b]", "eq18", 31), 60), with(record("s [b]", "random", 19), 45),
+                                    with(record("t", "eq18", 5), 10),      with(record("t", "random", 4), 12)};
+  Comparison c = aggregate({"s [a]", "s [b]", "t"}, {"s.json", "s.json", "t.json"}, two_policies(), 1, runs);
+  c.origins = {{"s", "a", {}}, {"s", "b", {}}, {"t", "base", {}}};
+  mark_pareto_front(c, {"tokens_per_s", "joules_per_token"});
+  // s: a/eq18 (30, 50), a/random (20, 40), b/eq18 (31, 60) on the front; b/random (19, 45) is beaten by a/random.
+  // t: eq18 is faster and cheaper than random.
+  EXPECT_EQ(c.on_front, (std::vector<char>{1, 1, 1, 0, 1, 0}));
+  const std::string table = format_tables(c);
+  EXPECT_NE(table.find("Pareto front over tokens/s (higher), J/token (lower)"), std::string::npos) << table;
+  EXPECT_NE(table.find("    a / random  (20.000, 40 J)\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("    dominated: b / random\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("    dominated: base / random\n"), std::string::npos) << table;
+  const auto j = to_json(c);
+  EXPECT_EQ(j["pareto"]["objectives"][1], "joules_per_token");
+  EXPECT_EQ(j["pareto"]["front"].size(), 4u);
+  EXPECT_EQ(j["pareto"]["front"][3]["scenario"], "t");
+  EXPECT_EQ(j["pareto"]["front"][3]["policy"], "eq18");
+
+  EXPECT_THROW(mark_pareto_front(c, {"tokens_per_s"}), std::invalid_argument);
+  EXPECT_THROW(mark_pareto_front(c, {"tokens_per_s", "tokens_per_s"}), std::invalid_argument);
+  EXPECT_THROW(mark_pareto_front(c, {"tokens_per_s", "decoded_share"}), std::invalid_argument);  // no direction
+}
+
 // Where the best policy delivers about what the arrivals offer, tokens/s cannot tell the policies
 // apart and the table says so; not below 90% of the offer, nor when ranked by another metric.
 TEST(Comparison, NotesWhenTheArrivalsBoundTokensPerSecond) {
