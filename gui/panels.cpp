@@ -15,6 +15,7 @@
 #include <imgui.h>
 
 #include "gui/app.hpp"
+#include "sim/units.hpp"
 
 namespace swarmsim::gui {
 
@@ -671,6 +672,7 @@ void inspector_tab(AppState& st) {
       ImGui::ProgressBar(static_cast<float>((weights + kv) / h.memory_bytes), ImVec2(-1, 0), o);
     }
     if (std::isfinite(m.utilization)) ImGui::Text("utilization %.2f%% (device seconds / run time)", 100.0 * m.utilization);
+    if (std::isfinite(m.energy_joules)) ImGui::Text("energy %s over the serving window", sim::format_energy(m.energy_joules).c_str());
   }
 }
 
@@ -784,6 +786,11 @@ void run_tab(AppState& st) {
     ImGui::TextDisabled("metrics.json");
     ImGui::Text("router %s, network %s, simulated %.3f s", m.router.c_str(), m.network_model.c_str(), m.simulated_time_s);
     if (std::isfinite(m.tokens_per_s)) ImGui::Text("tokens/s %.3f", m.tokens_per_s);
+    if (const RunSummary::Energy& e = m.energy; std::isfinite(e.joules) && e.window_s > 0) {
+      ImGui::Text("energy %s over %.1f s, %s mean, %.0f%% of it idle draw", sim::format_energy(e.joules).c_str(), e.window_s,
+                  sim::format_power(e.mean_power_w).c_str(), 100.0 * e.idle_share);
+      if (std::isfinite(e.joules_per_token)) ImGui::Text("  %s per token", sim::format_energy(e.joules_per_token).c_str());
+    }
     for (const RunSummary::Latency& l : m.latency)
       ImGui::Text("%s: p50 %.1f ms, p99 %.1f ms", l.name.c_str(), l.p50_s * 1e3, l.p99_s * 1e3);
     if (m.token_latency > 0) {

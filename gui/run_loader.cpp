@@ -726,6 +726,14 @@ RunSummary read_run_summary(const json& metrics, const std::string& file, std::v
     r.tokens_per_s = figure(*t, "throughput.", "tokens_per_s");
     r.tokens_generated = figure(*t, "throughput.", "tokens_generated");
   }
+  if (const json* e = object(metrics, "", "energy")) {
+    r.energy.window_s = figure(*e, "energy.", "window_s");
+    r.energy.joules = figure(*e, "energy.", "joules");
+    r.energy.mean_power_w = figure(*e, "energy.", "mean_power_w");
+    r.energy.idle_share = figure(*e, "energy.", "idle_share");
+    if (const auto it = e->find("joules_per_token"); it != e->end() && !it->is_null())  // null: no tokens
+      r.energy.joules_per_token = figure(*e, "energy.", "joules_per_token");
+  }
   if (const json* lat = object(metrics, "", "latency_s"))
     for (const char* k : {"time_to_first_token", "per_token", "session"})
       if (const json* p = object(*lat, "latency_s.", k)) {
@@ -752,6 +760,7 @@ RunSummary read_run_summary(const json& metrics, const std::string& file, std::v
           node.weights_bytes = figure(n, at, "weights_bytes");
           node.kv_peak_bytes = figure(n, at, "kv_peak_bytes");
           node.utilization = figure(n, at, "utilization");
+          node.energy_joules = figure(n, at, "energy_joules");
         }
         r.nodes.push_back(node);
       }

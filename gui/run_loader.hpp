@@ -75,6 +75,15 @@ struct RunSummary {
   double tokens_per_s = std::numeric_limits<double>::quiet_NaN();
   double tokens_generated = std::numeric_limits<double>::quiet_NaN();
   double trace_dropped_events = 0;      ///< spans trace.json did not record
+  /// metrics.json's "energy": over the serving window (s), in joules, mean watts, idle share, and
+  /// joules per token (NaN without tokens).
+  struct Energy {
+    double window_s = std::numeric_limits<double>::quiet_NaN();
+    double joules = std::numeric_limits<double>::quiet_NaN();
+    double mean_power_w = std::numeric_limits<double>::quiet_NaN();
+    double idle_share = std::numeric_limits<double>::quiet_NaN();
+    double joules_per_token = std::numeric_limits<double>::quiet_NaN();
+  } energy;
   struct Latency {
     std::string name;                   ///< "time_to_first_token", "per_token", "session"
     double p50_s, p99_s;
@@ -88,6 +97,7 @@ struct RunSummary {
     double weights_bytes = std::numeric_limits<double>::quiet_NaN();
     double kv_peak_bytes = std::numeric_limits<double>::quiet_NaN();
     double utilization = std::numeric_limits<double>::quiet_NaN();  ///< device seconds / run time
+    double energy_joules = std::numeric_limits<double>::quiet_NaN();  ///< over the serving window
   };
   std::vector<Node> nodes;              ///< metrics.json's "nodes": the servers, in host order
 };

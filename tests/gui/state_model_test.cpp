@@ -379,7 +379,8 @@ TEST(GuiStateModel, BadTraceOrMetricsAreWarningsNotCrashes) {
   }
   std::ofstream(dir / "trace.json") << R"({"traceEvents":[)" << good << "]}";
   std::ofstream(dir / "metrics.json") << R"({"router":5,"throughput":{"tokens_per_s":"fast","tokens_generated":8},)"
-                                      << R"("latency_s":{"per_token":{"p50":0.25,"p99":[1]}},"nodes":[{"utilization":0.5},7],)"
+                                      << R"("latency_s":{"per_token":{"p50":0.25,"p99":[1]}},"nodes":[{"utilization":0.5,"energy_joules":12},7],)"
+                                      << R"("energy":{"window_s":4,"joules":100,"mean_power_w":25,"idle_share":"most","joules_per_token":null},)"
                                       << R"("latency_breakdown_s":{"per_token":{"latency":0.3,"software":0.2,"propagation":"x","waiting":0.1}}})";
   const RunDirectory run = load_run_directory(dir);
   EXPECT_TRUE(run.has_spans);
@@ -393,11 +394,17 @@ TEST(GuiStateModel, BadTraceOrMetricsAreWarningsNotCrashes) {
   ASSERT_EQ(run.summary.nodes.size(), 2u);
   EXPECT_EQ(run.summary.nodes[0].utilization, 0.5);
   EXPECT_TRUE(std::isnan(run.summary.nodes[1].utilization));
+  EXPECT_EQ(run.summary.nodes[0].energy_joules, 12.0);
+  EXPECT_EQ(run.summary.energy.joules, 100.0);
+  EXPECT_EQ(run.summary.energy.mean_power_w, 25.0);
+  EXPECT_TRUE(std::isnan(run.summary.energy.idle_share));        // a word: warned
+  EXPECT_TRUE(std::isnan(run.summary.energy.joules_per_token));  // null: no tokens, no warning
   EXPECT_EQ(run.summary.token_latency, 0.3);
   EXPECT_EQ(run.summary.token_parts, (std::vector<std::pair<std::string, double>>{{"software", 0.2}, {"waiting", 0.1}}));
   for (const char* w : {": router: expected a string, got 5", ": throughput.tokens_per_s: expected a number, got \"fast\"",
                         ": latency_s.per_token.p99: expected a number, got [1]", ": nodes[1]: expected an object",
-                        ": latency_breakdown_s.per_token.propagation: expected a number, got \"x\""})
+                        ": latency_breakdown_s.per_token.propagation: expected a number, got \"x\"",
+                        ": energy.idle_share: expected a number, got \"most\""})
     EXPECT_TRUE(any_contains(run.warnings, (dir / "metrics.json").string() + w)) << w << " in " << ::testing::PrintToString(run.warnings);
 }
 
