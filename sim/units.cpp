@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <utility>
 
 namespace swarmsim::sim {
@@ -153,31 +154,23 @@ std::string format_duration(double s) {
   return buf;
 }
 
-std::string format_power(double watts) {
+namespace {
+/// `value` with three significant digits and the unit of the largest decimal prefix (10^(3k),
+/// k from `first_power` for `prefixes`) that keeps it at least 1: "850 mJ", "12.5 J", "3.2 kJ".
+std::string with_si_prefix(double value, const char* unit, std::initializer_list<const char*> prefixes, int first_power) {
+  const double a = std::fabs(value);
+  int k = first_power;
+  for (std::size_t i = 1; i < prefixes.size() && a >= std::pow(1e3, k + 1); ++i) ++k;
+  const char* prefix = prefixes.begin()[k - first_power];
   char buf[64];
-  const double a = std::fabs(watts);
-  if (a < 1.0)
-    std::snprintf(buf, sizeof buf, "%.3g mW", watts * 1e3);
-  else if (a < 1e3)
-    std::snprintf(buf, sizeof buf, "%.3g W", watts);
-  else
-    std::snprintf(buf, sizeof buf, "%.3g kW", watts / 1e3);
+  std::snprintf(buf, sizeof buf, "%.3g %s%s", value / std::pow(1e3, k), prefix, unit);
   return buf;
 }
+}  // namespace
 
-std::string format_energy(double joules) {
-  char buf[64];
-  const double a = std::fabs(joules);
-  if (a < 1.0)
-    std::snprintf(buf, sizeof buf, "%.3g mJ", joules * 1e3);
-  else if (a < 1e3)
-    std::snprintf(buf, sizeof buf, "%.3g J", joules);
-  else if (a < 1e6)
-    std::snprintf(buf, sizeof buf, "%.3g kJ", joules / 1e3);
-  else
-    std::snprintf(buf, sizeof buf, "%.3g MJ", joules / 1e6);
-  return buf;
-}
+std::string format_power(double watts) { return with_si_prefix(watts, "W", {"m", "", "k"}, -1); }
+
+std::string format_energy(double joules) { return with_si_prefix(joules, "J", {"m", "", "k", "M"}, -1); }
 
 std::string format_bandwidth(double bytes_per_second) {
   const double bits = bytes_per_second * 8.0;

@@ -68,6 +68,10 @@ TEST(Units, PowersInWattsAndEnergiesPrinted) {
   EXPECT_EQ(swarmsim::sim::format_energy(12.5), "12.5 J");
   EXPECT_EQ(swarmsim::sim::format_energy(3200.0), "3.2 kJ");
   EXPECT_EQ(swarmsim::sim::format_energy(1.5e6), "1.5 MJ");
+  EXPECT_EQ(swarmsim::sim::format_energy(4.2e9), "4.2e+03 MJ");  // the largest prefix
+  EXPECT_EQ(swarmsim::sim::format_power(0.75), "750 mW");
+  EXPECT_EQ(swarmsim::sim::format_power(72.0), "72 W");
+  EXPECT_EQ(swarmsim::sim::format_power(1200.0), "1.2 kW");
 }
 
 TEST(Units, NegativeNumbersParseAndAreLeftToTheCallerToReject) {
