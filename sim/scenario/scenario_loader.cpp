@@ -1262,9 +1262,15 @@ void read_churn(Reader& r, const json& root, Scenario& sc) {
 /// What does not model a client's outage (nullptr: sessions that generate tokens, which do). A
 /// client's outage ends its sessions (sim/swarm/client_outages.hpp): such sessions have a step to
 /// notice it at; pipelines, trees, coded runs and training do not.
+/// What a scenario runs in place of a swarm of blocks (graph pipelines, Fisher B-trees, coded
+/// inference), for messages; nullptr for a swarm of blocks.
+const char* not_a_swarm_of_blocks(const Scenario& sc) {
+  return sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference" : nullptr;
+}
+
 const char* without_client_outages(const Scenario& sc) {
-  return sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference"
-         : sc.workload.fine_tuning ? "fine-tuning sessions" : nullptr;
+  if (const char* kind = not_a_swarm_of_blocks(sc)) return kind;
+  return sc.workload.fine_tuning ? "fine-tuning sessions" : nullptr;
 }
 
 /// The servers the listed node_down or node_up events name, each with the index of its first
@@ -1406,7 +1412,7 @@ void check_swarm(Reader& r, Scenario& sc) {
   }
 
   // Energy is reported by the runs of blocks (metrics.json "energy"), not by the other kinds.
-  if (const char* kind = sc.graph ? "graph pipelines" : sc.tree ? "Fisher B-trees" : sc.coded ? "erasure-coded inference" : nullptr) {
+  if (const char* kind = not_a_swarm_of_blocks(sc)) {
     const auto refuse = [&](const std::string& at) {
       r.error(at + ".power", std::string("energy is reported for swarms of blocks only; ") + kind + " report none: remove \"power\"");
     };
