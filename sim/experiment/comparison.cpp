@@ -320,6 +320,23 @@ std::string variant_grids(const Comparison& c) {
 
 namespace {
 
+/// The scenario rows of `c` grouped by base scenario (a scenario and its variants), in order.
+std::vector<std::vector<std::size_t>> base_scenario_groups(const Comparison& c) {
+  const auto base_of = [&](std::size_t s) { return s < c.origins.size() ? c.origins[s].base : c.scenarios[s]; };
+  std::vector<std::vector<std::size_t>> groups;
+  std::vector<char> done(c.scenarios.size(), 0);
+  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
+    if (done[s]) continue;
+    groups.emplace_back();
+    for (std::size_t t = s; t < c.scenarios.size(); ++t)
+      if (base_of(t) == base_of(s)) {
+        done[t] = 1;
+        groups.back().push_back(t);
+      }
+  }
+  return groups;
+}
+
 /// The Pareto fronts of compare --pareto: per base scenario, its cells on the front with their
 /// objectives, then those dominated.
 std::string pareto_text(const Comparison& c) {
@@ -332,14 +349,9 @@ std::string pareto_text(const Comparison& c) {
   }
   out += ", by the means over seeds; a policy is on it when no other is as good in every objective and better in one\n";
   const std::size_t n_pol = c.policies.size();
-  const auto base_of = [&](std::size_t s) { return s < c.origins.size() ? c.origins[s].base : c.scenarios[s]; };
-  std::vector<char> done(c.scenarios.size(), 0);
-  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
-    if (done[s]) continue;
+  for (const std::vector<std::size_t>& group : base_scenario_groups(c)) {
     std::string on, off;
-    for (std::size_t t = s; t < c.scenarios.size(); ++t) {
-      if (base_of(t) != base_of(s)) continue;
-      done[t] = 1;
+    for (const std::size_t t : group) {
       for (std::size_t p = 0; p < n_pol; ++p) {
         const std::size_t cell = t * n_pol + p;
         const std::string who = (t < c.origins.size() ? c.origins[t].variant + " / " : "") + c.cells[cell].policy;
@@ -355,7 +367,8 @@ std::string pareto_text(const Comparison& c) {
         on += "    " + who + "  (" + values + ")\n";
       }
     }
-    out += "  " + base_of(s) + ":\n" + (on.empty() ? "    none (no run reported every objective)\n" : on);
+    const std::size_t s = group.front();
+    out += "  " + (s < c.origins.size() ? c.origins[s].base : c.scenarios[s]) + ":\n" + (on.empty() ? "    none (no run reported every objective)\n" : on);
     if (!off.empty()) out += "    dominated: " + off + "\n";
   }
   return out + "\n";
@@ -619,17 +632,11 @@ void mark_pareto_front(Comparison& c, std::vector<std::string> objectives) {
     dirs.push_back(better_direction(*m));
   }
   const std::size_t n_pol = c.policies.size();
-  const auto base_of = [&](std::size_t s) { return s < c.origins.size() ? c.origins[s].base : c.scenarios[s]; };
   c.on_front.assign(c.cells.size(), 0);
-  std::vector<char> done(c.scenarios.size(), 0);
-  for (std::size_t s = 0; s < c.scenarios.size(); ++s) {
-    if (done[s]) continue;
+  for (const std::vector<std::size_t>& group : base_scenario_groups(c)) {
     std::vector<std::size_t> members;  // cells of this base scenario
-    for (std::size_t t = s; t < c.scenarios.size(); ++t)
-      if (base_of(t) == base_of(s)) {
-        done[t] = 1;
-        for (std::size_t p = 0; p < n_pol; ++p) members.push_back(t * n_pol + p);
-      }
+    for (const std::size_t t : group)
+      for (std::size_t p = 0; p < n_pol; ++p) members.push_back(t * n_pol + p);
     std::vector<std::vector<double>> points;
     for (const std::size_t cell : members) {
       std::vector<double> point;
