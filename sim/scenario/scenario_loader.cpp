@@ -174,6 +174,8 @@ class Reader {
   /// naming the copy ("" for a single node), so later checks report paths that exist in the file.
   std::vector<std::string> node_path;
   std::vector<std::string> node_label;
+  /// Node keys that only a swarm of blocks reads, as (JSON path of the entry, key), once per entry.
+  std::vector<std::pair<std::string, const char*>> block_swarm_node_keys;
   std::vector<Diagnostic>& diagnostics() { return diags_; }
 
   /// True when `j` is an object; reports each key not in the keyset `kind`.
@@ -667,6 +669,8 @@ void read_nodes(Reader& r, const json& root, Scenario& sc) {
     node.max_blocks = static_cast<int>(r.integer(n, "max_blocks", p, false, 0, 100000).value_or(0));
     node.kv_cache_tokens = static_cast<int>(r.integer(n, "kv_cache_tokens", p, false, 0, 1 << 30).value_or(16384));
     node.join_at_s = r.quantity(n, "join_at", p, Quantity::Duration, false, false).value_or(0.0);
+    for (const char* key : {"join_at", "max_blocks", "kv_cache_tokens"})
+      if (Reader::get(n, key)) r.block_swarm_node_keys.emplace_back(p, key);
     node.weights_load_Bps =
         r.quantity(n, "weights_load_bandwidth", p, Quantity::Bandwidth, false, true).value_or(2e9);
     node.mtbf_s = r.quantity(n, "mtbf", p, Quantity::Duration, false, true);
@@ -1420,6 +1424,16 @@ void check_swarm(Reader& r, Scenario& sc) {
       if (sc.nodes[i].power && (i == 0 || r.node_path[i] != r.node_path[i - 1])) refuse(r.node_path[i]);
     for (std::size_t i = 0; i < sc.clients.size(); ++i)
       if (sc.clients[i].power) refuse(at_index("clients", i));
+    // Keys the others would ignore without a word: their servers are up from the start and hold
+    // no block ranges to size.
+    for (const auto& [at, key] : r.block_swarm_node_keys) {
+      const std::string k = key;
+      const std::string what = k == "join_at" ? "sets when a server starts loading its blocks"
+                               : k == "max_blocks" ? "caps an \"auto\" block range"
+                                                   : "sizes an \"auto\" block range for its KV cache";
+      r.error(at + "." + k, what + ", which only swarms of blocks read; in " + kind +
+                                " every server is up from the start and holds no block range: remove \"" + k + "\"");
+    }
   }
 
   // Geographic latency needs every host located; a matrix must name every host once.

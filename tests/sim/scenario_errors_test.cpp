@@ -80,6 +80,9 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"38_name_with_path.json", "name", "\"../../outside\" cannot name the run directory runs/<name>/; expected a non-empty name"},
       {"39_power_idle_above_busy.json", "nodes[0].power.idle",
        "the idle draw (400 W) exceeds the busy draw (350 W, the rest from the RTX-3090's catalog entry); expected idle <= busy"},
+      {"40_graph_node_join_at.json", "nodes[1].join_at",
+       "sets when a server starts loading its blocks, which only swarms of blocks read; in graph pipelines every server is up "
+       "from the start and holds no block range: remove \"join_at\""},
   };
   return table;
 }
@@ -325,3 +328,24 @@ TEST(ScenarioRegressions, MaxBlocksZeroMeansNoCap) {
 }
 
 }  // namespace
+
+// Node keys that size or time a swarm's block ranges are refused where no block range exists,
+// rather than ignored: each run kind, each key, and the file entry's own path.
+TEST(ScenarioRegressions, BlockSwarmNodeKeysAreRefusedInOtherRunKinds) {
+  const std::vector<std::pair<std::string, std::string>> kinds{
+      {"tree/fisher-btree-merge.json", "Fisher B-trees"}, {"coded/coin-failover.json", "erasure-coded inference"},
+      {"pipeline/unet-sd-6gpu.json", "graph pipelines"}};
+  for (const auto& [file, kind] : kinds)
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"join_at", "\"20s\""}, {"max_blocks", "4"}, {"kv_cache_tokens", "2048"}}) {
+      const std::string path = (kSourceDir / "scenarios" / file).string();
+      const auto d = load_errors(path, {{"nodes[1]." + key, value}});
+      ASSERT_EQ(d.size(), 1u) << file << " " << key << describe(d);
+      EXPECT_EQ(d[0].path, "nodes[1]." + key);
+      EXPECT_NE(d[0].message.find("in " + kind + " every server is up from the start"), std::string::npos) << d[0].message;
+    }
+  // The swarm of blocks reads them.
+  const swarmsim::sim::Scenario sc = swarmsim::sim::load_scenario_file(kTwoNodePath, {{"nodes[0].join_at", "\"20s\""}, {"nodes[0].kv_cache_tokens", "2048"}});
+  EXPECT_EQ(sc.nodes[0].join_at_s, 20.0);
+  EXPECT_EQ(sc.nodes[0].kv_cache_tokens, 2048);
+}
