@@ -28,4 +28,64 @@ double PowerOnTimes::on_seconds(int host, double from, double to) const {
   return s;
 }
 
+nlohmann::json EnergyReport::to_json(const std::string& per_key, double units) const {
+  const double j = joules();
+  return nlohmann::json{{"window_s", window_s},
+                        {"joules", j},
+                        {"servers_joules", servers_joules},
+                        {"clients_joules", clients_joules},
+                        {"idle_share", j > 0 ? idle_joules / j : 0.0},
+                        {"mean_power_w", window_s > 0 ? j / window_s : 0.0},
+                        {per_key, units > 0 ? nlohmann::json(j / units) : nlohmann::json(nullptr)}};
+}
+
+EnergyMeter::EnergyMeter(const Scenario& sc, std::vector<double> server_on_s)
+    : sc_(sc), busy_s_(sc.nodes.size() + sc.clients.size(), 0.0), on_(static_cast<int>(sc.nodes.size() + sc.clients.size())) {
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
+    on_.switch_on(static_cast<int>(i), server_on_s.empty() ? sc.nodes[i].join_at_s : server_on_s.at(i));
+  for (std::size_t c = 0; c < sc.clients.size(); ++c) on_.switch_on(static_cast<int>(sc.nodes.size() + c), 0.0);
+}
+
+void EnergyMeter::observe(SimSignals& signals) {
+  signals.on_compute.connect([this](const ComputeSpan& e) { computed(e.host, e.device_seconds); });
+  signals.on_node_state.connect([this](const NodeStateChanged& e) { node_state(e.node, e.up, e.t); });
+}
+
+void EnergyMeter::node_state(int host, bool up, double t) {
+  if (up)
+    on_.switch_on(host, t);
+  else
+    on_.switch_off(host, t);
+}
+
+EnergyReport EnergyMeter::report(double from, double to) const {
+  EnergyReport r;
+  r.window_s = std::max(0.0, to - from);
+  const std::size_t servers = sc_.nodes.size();
+  for (std::size_t h = 0; h < busy_s_.size(); ++h) {
+    const PowerDraw p = h < servers ? power_draw(sc_.nodes[h]) : power_draw(sc_.clients[h - servers]);
+    const double on_s = on_.on_seconds(static_cast<int>(h), from, to);
+    const double j = host_energy_j(p, on_s, busy_s_[h]);
+    r.host_joules.push_back(j);
+    (h < servers ? r.servers_joules : r.clients_joules) += j;
+    r.idle_joules += p.idle_w * on_s;
+  }
+  return r;
+}
+
+nlohmann::json request_energy_json(const Scenario& sc, const EnergyMeter& meter, double from, double to, int completed) {
+  const EnergyReport r = meter.report(from, to);
+  nlohmann::json out = r.to_json("joules_per_request", completed);
+  nlohmann::json hosts = nlohmann::json::array();
+  for (std::size_t h = 0; h < r.host_joules.size(); ++h) {
+    const bool server = h < sc.nodes.size();
+    hosts.push_back({{"name", server ? sc.nodes[h].name : sc.clients[h - sc.nodes.size()].name},
+                     {"device", server ? sc.nodes[h].device->name : sc.clients[h - sc.nodes.size()].device->name},
+                     {"busy_device_seconds", meter.busy_s(static_cast<int>(h))},
+                     {"energy_joules", r.host_joules[h]}});
+  }
+  out["hosts"] = hosts;
+  return out;
+}
+
 }  // namespace swarmsim::sim

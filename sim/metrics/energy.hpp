@@ -4,10 +4,14 @@
 // model (Fan, Weber and Barroso, "Power provisioning for a warehouse-sized computer", ISCA 2007,
 // which found a server's draw close to linear in its utilization). A server is on from when it
 // starts loading its blocks, a client from the start; either is off while it is down.
+#include <string>
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/scenario/scenario.hpp"
+#include "sim/swarm/swarm_events.hpp"
 
 namespace swarmsim::sim {
 
@@ -33,5 +37,51 @@ class PowerOnTimes {
   std::vector<double> on_since_;  ///< when the open interval began; -1 when off
   std::vector<std::vector<std::pair<double, double>>> closed_;  ///< [on, off) intervals, in order
 };
+
+/// The energy of a run's hosts over a window, servers then clients in host order.
+struct EnergyReport {
+  double window_s = 0;              ///< the window's length (s)
+  std::vector<double> host_joules;  ///< per host: servers 0..S-1, then clients (J)
+  double servers_joules = 0, clients_joules = 0;
+  double idle_joules = 0;           ///< the part drawn at idle power (J)
+
+  double joules() const { return servers_joules + clients_joules; }
+  /// metrics.json's "energy" section: window_s, joules, servers_joules, clients_joules, idle_share,
+  /// mean_power_w, and `per_key` (e.g. "joules_per_token") = joules / `units`, null when units is 0.
+  nlohmann::json to_json(const std::string& per_key, double units) const;
+};
+
+/// The energy of every host of a run, from what its engine reports: a server is on from its
+/// join_at and a client from the start, each off while down (NodeStateChanged), and busy for its
+/// ComputeSpans' device-seconds. Every run kind feeds one, so all report energy alike.
+class EnergyMeter {
+ public:
+  /// Servers on from `server_on_s` (per server; empty: their join_at), clients from 0.
+  explicit EnergyMeter(const Scenario& sc, std::vector<double> server_on_s = {});
+
+  /// Feeds the meter from `signals`: compute spans and node states. The meter must outlive
+  /// every emission (connect it to signals owned by the run, or that end with it).
+  void observe(SimSignals& signals);
+  /// Host `host` computed for `device_s` device-seconds (s).
+  void computed(int host, double device_s) { busy_s_[static_cast<std::size_t>(host)] += device_s; }
+  /// Host `host` went down (up = false) or came back at `t` (s).
+  void node_state(int host, bool up, double t);
+  /// Device-seconds host `host` computed (s).
+  double busy_s(int host) const { return busy_s_[static_cast<std::size_t>(host)]; }
+  /// Each host's energy over [from, to] (s): idle draw while on, plus the busy excess for all its
+  /// busy device-seconds (those are not split by time; a run's last work ends by its end).
+  EnergyReport report(double from, double to) const;
+
+ private:
+  const Scenario& sc_;
+  std::vector<double> busy_s_;  ///< per host (s)
+  PowerOnTimes on_;             ///< per host
+};
+
+/// The "energy" section of a run that answers requests (graph pipelines, Fisher B-trees, coded
+/// inference) over [from, to] (s): the EnergyReport's section with joules_per_request over
+/// `completed` requests, and "hosts": per server and client its name, device, busy
+/// device-seconds and joules.
+nlohmann::json request_energy_json(const Scenario& sc, const EnergyMeter& meter, double from, double to, int completed);
 
 }  // namespace swarmsim::sim

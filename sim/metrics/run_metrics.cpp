@@ -22,13 +22,8 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
                 scenario.workload.start_s),
       pricing_(std::move(pricing)),
       sessions_(static_cast<std::size_t>(scenario.workload.sessions)),
-      device_seconds_(scenario.nodes.size() + scenario.clients.size(), 0.0),
       chains_through_(scenario.nodes.size(), 0),
-      power_on_(static_cast<int>(scenario.nodes.size() + scenario.clients.size())) {
-  // A server is on from its join_at, when it starts loading its blocks (a failure while loading
-  // turns it off); a client from the start.
-  for (std::size_t i = 0; i < scenario.nodes.size(); ++i) power_on_.switch_on(static_cast<int>(i), scenario.nodes[i].join_at_s);
-  for (std::size_t c = 0; c < scenario.clients.size(); ++c) power_on_.switch_on(static_cast<int>(scenario.nodes.size() + c), 0.0);
+      energy_(scenario) {  // a server is on from its join_at, when it starts loading its blocks
   const bool dishonest = std::any_of(scenario.nodes.begin(), scenario.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
   const auto& ft = scenario.workload.fine_tuning;
   dishonest_training_ = ft && dishonest;
@@ -92,7 +87,7 @@ void RunMetrics::connect(SimSignals& s) {
     for (int server : e.servers) ++chains_through_[static_cast<std::size_t>(server)];
   });
   s.on_compute.connect([this](const ComputeSpan& e) {
-    device_seconds_[static_cast<std::size_t>(e.host)] += e.device_seconds;
+    energy_.computed(e.host, e.device_seconds);
     if (e.check()) verification_.check_device_seconds += e.device_seconds;
     if (e.check() || e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
     LatencyParts& p = sessions_[static_cast<std::size_t>(e.session)].open;
@@ -187,10 +182,7 @@ void RunMetrics::connect(SimSignals& s) {
   });
   s.on_node_state.connect([this](const NodeStateChanged& e) {
     if (!e.up) coverage_.stop(e.t, e.node);
-    if (e.up)
-      power_on_.switch_on(e.node, e.t);
-    else
-      power_on_.switch_off(e.node, e.t);
+    energy_.node_state(e.node, e.up, e.t);
   });
   s.on_session_ended.connect([this](const SessionEnded& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
@@ -252,18 +244,6 @@ json unserved_blocks_json(const std::vector<UnservedRange>& ranges) {
   return out;
 }
 
-/// The "energy" section: the hosts' energy over the serving window (seconds long) and per token.
-json energy_json(double window_s, double servers_j, double clients_j, double idle_j, std::uint64_t tokens) {
-  const double joules = servers_j + clients_j;
-  return json{{"window_s", window_s},
-              {"joules", joules},
-              {"servers_joules", servers_j},
-              {"clients_joules", clients_j},
-              {"idle_share", joules > 0 ? idle_j / joules : 0.0},
-              {"mean_power_w", window_s > 0 ? joules / window_s : 0.0},
-              {"joules_per_token", tokens > 0 ? json(joules / static_cast<double>(tokens)) : json(nullptr)}};
-}
-
 json summary(const LatencyHistogram& h) {
   return json{{"count", h.count()},      {"mean", h.mean()},           {"p50", h.percentile(50)},
               {"p95", h.percentile(95)}, {"p99", h.percentile(99)},    {"min", h.min()},
@@ -292,25 +272,19 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
   // Energy over the serving window: from the first arrival to the end of the run, so that the
   // swarm's warm-up before any session (loading, idling) is not charged to its tokens.
   const double energy_from = std::isfinite(first_arrival) ? std::min(first_arrival, simulated_time) : simulated_time;
-  double idle_j = 0.0, servers_j = 0.0, clients_j = 0.0;
-  const auto host_energy = [&](std::size_t host, const PowerDraw& p) {
-    const double on_s = power_on_.on_seconds(static_cast<int>(host), energy_from, simulated_time);
-    idle_j += p.idle_w * on_s;
-    return host_energy_j(p, on_s, device_seconds_[host]);
-  };
+  const EnergyReport energy = energy_.report(energy_from, simulated_time);
 
   json node_list = json::array();
   const double horizon = std::max(simulated_time, 1e-300);
   for (std::size_t i = 0; i < sc_.nodes.size(); ++i) {
     const NodeSpec& n = sc_.nodes[i];
     const NodeSummary& s = nodes.at(i);
-    const double energy_j = host_energy(i, power_draw(n));
-    servers_j += energy_j;
+    const double energy_j = energy.host_joules[i];
     node_list.push_back({{"name", n.name},
                          {"gpu", n.device->name},
                          {"blocks", s.blocks.empty() ? json(nullptr) : json{{"start", s.blocks.start}, {"end", s.blocks.end}}},
-                         {"utilization", device_seconds_[i] / horizon},
-                         {"busy_device_seconds", device_seconds_[i]},
+                         {"utilization", energy_.busy_s(static_cast<int>(i)) / horizon},
+                         {"busy_device_seconds", energy_.busy_s(static_cast<int>(i))},
                          {"chains", chains_through_[i]},
                          {"weights_bytes", s.weights_bytes},
                          {"kv_peak_bytes", s.kv_peak_bytes},
@@ -322,12 +296,11 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
   json client_list = json::array();
   for (std::size_t c = 0; c < sc_.clients.size(); ++c) {
     const std::size_t host = sc_.nodes.size() + c;
-    const double energy_j = host_energy(host, power_draw(sc_.clients[c]));
-    clients_j += energy_j;
+    const double energy_j = energy.host_joules[host];
     client_list.push_back({{"name", sc_.clients[c].name},
                            {"device", sc_.clients[c].device->name},
-                           {"utilization", device_seconds_[host] / horizon},
-                           {"busy_device_seconds", device_seconds_[host]},
+                           {"utilization", energy_.busy_s(static_cast<int>(host)) / horizon},
+                           {"busy_device_seconds", energy_.busy_s(static_cast<int>(host))},
                            {"energy_joules", energy_j}});
     if (clients_memory_) {  // the embedding and head, its own blocks, its sessions' state on them
       const ClientPeak& p = clients_memory_->peak(static_cast<int>(c));
@@ -370,7 +343,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
         {"recoveries", recoveries_}, {"replayed_tokens", replayed_tokens_}, {"blocks_moved", moves_},
         {"model_unserved_s", coverage_.unserved_s(simulated_time)},
         {"unserved_blocks", unserved_blocks_json(coverage_.unserved_ranges(simulated_time))}}},
-      {"energy", energy_json(simulated_time - energy_from, servers_j, clients_j, idle_j, tokens_)},
+      {"energy", energy.to_json("joules_per_token", static_cast<double>(tokens_))},
       {"nodes", node_list},
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},

@@ -78,9 +78,8 @@ class RunMetrics {
   ModelCoverage coverage_;  ///< time some block had no serving server, from the first session's arrival
   std::string pricing_;
   std::vector<SessionRecord> sessions_;
-  std::vector<double> device_seconds_;  // per host
   std::vector<int> chains_through_;     // per server
-  PowerOnTimes power_on_;               // per host: when it drew power
+  EnergyMeter energy_;                  // per host: busy device-seconds and when it drew power
   LatencyHistogram ttft_, per_token_, session_latency_;
   std::vector<std::pair<int, std::string>> failures_;
   std::uint64_t hops_ = 0, tokens_ = 0, chains_ = 0;
