@@ -790,6 +790,7 @@ void run_tab(AppState& st) {
       ImGui::Text("energy %s over %.1f s, %s mean, %.0f%% of it idle draw", sim::format_energy(e.joules).c_str(), e.window_s,
                   sim::format_power(e.mean_power_w).c_str(), 100.0 * e.idle_share);
       if (std::isfinite(e.joules_per_token)) ImGui::Text("  %s per token", sim::format_energy(e.joules_per_token).c_str());
+      if (std::isfinite(e.joules_per_request)) ImGui::Text("  %s per request", sim::format_energy(e.joules_per_request).c_str());
     }
     for (const RunSummary::Latency& l : m.latency)
       ImGui::Text("%s: p50 %.1f ms, p99 %.1f ms", l.name.c_str(), l.p50_s * 1e3, l.p99_s * 1e3);

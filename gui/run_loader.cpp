@@ -731,8 +731,11 @@ RunSummary read_run_summary(const json& metrics, const std::string& file, std::v
     r.energy.joules = figure(*e, "energy.", "joules");
     r.energy.mean_power_w = figure(*e, "energy.", "mean_power_w");
     r.energy.idle_share = figure(*e, "energy.", "idle_share");
-    if (const auto it = e->find("joules_per_token"); it != e->end() && !it->is_null())  // null: no tokens
+    // Per token (swarms of blocks) or per request (pipelines, trees, coded runs); null: none done.
+    if (const auto it = e->find("joules_per_token"); it != e->end() && !it->is_null())
       r.energy.joules_per_token = figure(*e, "energy.", "joules_per_token");
+    if (const auto it = e->find("joules_per_request"); it != e->end() && !it->is_null())
+      r.energy.joules_per_request = figure(*e, "energy.", "joules_per_request");
   }
   if (const json* lat = object(metrics, "", "latency_s"))
     for (const char* k : {"time_to_first_token", "per_token", "session"})

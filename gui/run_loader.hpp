@@ -76,13 +76,14 @@ struct RunSummary {
   double tokens_generated = std::numeric_limits<double>::quiet_NaN();
   double trace_dropped_events = 0;      ///< spans trace.json did not record
   /// metrics.json's "energy": over the serving window (s), in joules, mean watts, idle share, and
-  /// joules per token (NaN without tokens).
+  /// joules per token or per request (NaN when the run has none).
   struct Energy {
     double window_s = std::numeric_limits<double>::quiet_NaN();
     double joules = std::numeric_limits<double>::quiet_NaN();
     double mean_power_w = std::numeric_limits<double>::quiet_NaN();
     double idle_share = std::numeric_limits<double>::quiet_NaN();
     double joules_per_token = std::numeric_limits<double>::quiet_NaN();
+    double joules_per_request = std::numeric_limits<double>::quiet_NaN();
   } energy;
   struct Latency {
     std::string name;                   ///< "time_to_first_token", "per_token", "session"

@@ -14,7 +14,8 @@
 
 namespace swarmsim::sim {
 
-PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignals& sig) : sc(s), signals(sig) {
+PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignals& sig) : sc(s), signals(sig), energy(s) {
+  energy.observe(signals);
   const auto plan0 = std::chrono::steady_clock::now();
   // BRKGA on a large graph or population can take minutes: say where planning is.
   ProgressLine planning(options.progress, 0);
@@ -343,6 +344,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
         {"samples_per_s", completed > 0 ? completed * static_cast<double>(sc.workload.batch_size) / span : 0.0}}},
       {"latency_s", latency_percentiles(latency)},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
+      {"energy", request_energy_json(sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed)},
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}, {"partition_seconds", plan_wall}}},
   };

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/metrics/energy.hpp"
 #include "sim/output/chrome_trace.hpp"
 #include "sim/output/event_log.hpp"
 #include "sim/pipeline_plan.hpp"
@@ -75,6 +76,7 @@ struct PipelineRun {
   /// TransferSpan per message, and StepCompleted (step 0, latency since first sent) and
   /// SessionEnded when it is answered.
   SimSignals& signals;
+  EnergyMeter energy;  ///< the hosts' energy (metrics.json "energy"), fed by `signals`
   std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
   /// events.jsonl, when the run writes outputs: a "run_start" whose blocks are the stages, the
   /// signals in the swarm's vocabulary (what the GUI replays), and the pipeline's own events.

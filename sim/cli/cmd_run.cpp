@@ -68,6 +68,17 @@ std::string longest_unserved_text(const nlohmann::json& ranges) {
          sim::format_duration(best->unserved_s);
 }
 
+/// The "energy" line of a run's summary: total, window, mean draw, idle share, and per `unit`
+/// (from the section's `per_key`, when it is not null); nothing when the window is empty.
+void print_energy_line(const nlohmann::json& e, const char* per_key, const char* unit) {
+  if (!e.is_object() || e["window_s"].get<double>() <= 0) return;
+  std::string line = sim::format_energy(e["joules"].get<double>()) + " over " + sim::format_duration(e["window_s"].get<double>()) +
+                     " (" + sim::format_power(e["mean_power_w"].get<double>()) + " mean, " +
+                     std::to_string(static_cast<int>(std::lround(100 * e["idle_share"].get<double>()))) + "% of it idle draw)";
+  if (!e[per_key].is_null()) line += ": " + sim::format_energy(e[per_key].get<double>()) + " per " + unit;
+  std::printf("energy        %s\n", line.c_str());
+}
+
 std::string latency_line(const nlohmann::json& h) {
   if (h["count"].get<std::uint64_t>() == 0) return "n/a";
   return "p50 " + sim::format_duration(h["p50"].get<double>()) + "  p95 " + sim::format_duration(h["p95"].get<double>()) +
@@ -194,13 +205,7 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   }
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
-  if (const auto& e = m["energy"]; e["window_s"].get<double>() > 0) {
-    std::string line = sim::format_energy(e["joules"].get<double>()) + " over " + sim::format_duration(e["window_s"].get<double>()) +
-                       " (" + sim::format_power(e["mean_power_w"].get<double>()) + " mean, " +
-                       std::to_string(static_cast<int>(std::lround(100 * e["idle_share"].get<double>()))) + "% of it idle draw)";
-    if (!e["joules_per_token"].is_null()) line += ": " + sim::format_energy(e["joules_per_token"].get<double>()) + " per token";
-    std::printf("energy        %s\n", line.c_str());
-  }
+  print_energy_line(m["energy"], "joules_per_token", "token");
   if (const auto& r = m["resilience"]; r["recoveries"].get<long>() > 0 || r["model_unserved_s"].get<double>() > 0)
     std::printf("resilience    %ld recoveries (%ld tokens replayed); %s\n", r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(),
                 r["model_unserved_s"].get<double>() > 0
@@ -307,6 +312,7 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
               sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str());
   std::printf("network       %s moved in %llu messages\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["messages"].get<std::uint64_t>()));
+  print_energy_line(m["energy"], "joules_per_request", "request");
   std::printf("%-7s%-14s%-12s%6s%12s%12s%8s\n", "stage", "node", "device", "ops", "compute", "predicted", "util");
   for (const auto& s : m["stages"])
     std::printf("  %-5d%-14s%-12s%6d%12s%12s%7.1f%%\n", s["stage"].get<int>(), s["node"].get<std::string>().c_str(),
@@ -353,6 +359,7 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
   const auto& a = m["answers"];
   std::printf("answers       %.2f%% correct, %.2f nodes visited per request, %d early exits\n", 100.0 * a["accuracy"].get<double>(),
               a["mean_nodes_visited"].get<double>(), a["early_exits"].get<int>());
+  print_energy_line(m["energy"], "joules_per_request", "request");
   const auto& tr = m["tree"];
   std::printf("tree          %d nodes serving, depth %d, %zu splits, %zu merges, %d spare servers\n", tr["serving_nodes"].get<int>(),
               tr["depth"].get<int>(), tr["splits"].size(), tr["merges"].size(), tr["spare_servers"].get<int>());
@@ -428,6 +435,7 @@ void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const
   const auto& a = m["answers"];
   std::printf("answers       %.2f%% correct (%.2f%% had every output arrived); %.1f%% of requests decoded\n",
               100.0 * a["accuracy"].get<double>(), 100.0 * a["accuracy_all_outputs"].get<double>(), 100.0 * a["decoded_share"].get<double>());
+  print_energy_line(m["energy"], "joules_per_request", "request");
   if (m.contains("decoding_offline")) {
     const auto& d = m["decoding_offline"];
     std::printf("decoding      normalized accuracy %.2f%% mean over the tasks (%d test inputs each):", 100.0 * d["mean_normalized"].get<double>(),

@@ -19,7 +19,8 @@ int argmax(const double* v, int n) { return static_cast<int>(std::max_element(v,
 }  // namespace
 
 CodedRun::CodedRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
-    : sc(s), spec(*s.coded), ensemble(*s.coded, s.seed), signals(sig) {
+    : sc(s), spec(*s.coded), ensemble(*s.coded, s.seed), signals(sig), energy(s) {
+  energy.observe(signals);
   if (ensemble.has_coded()) offline = ensemble.evaluate(spec.test_samples);
   const gpu::RooflineCostModel roofline;
   for (const NodeSpec& n : sc.nodes)  // a forward pass: its FLOPs, and its parameters read once
@@ -329,6 +330,7 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
         {"server_bytes", spec.node_param_bytes + sc.overheads.runtime_memory_bytes},
         {"total_param_bytes", spec.node_param_bytes * run.n_members()}}},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
+      {"energy", request_energy_json(sc, run.energy, std::min(first, sim_time), sim_time, completed)},
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };

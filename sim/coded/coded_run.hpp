@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sim/coded/coin.hpp"
+#include "sim/metrics/energy.hpp"
 #include "sim/output/chrome_trace.hpp"
 #include "sim/output/event_log.hpp"
 #include "sim/run_options.hpp"
@@ -82,6 +83,7 @@ struct CodedRun {
   double bytes_moved = 0;
   std::uint64_t messages = 0;
   SimSignals& signals;
+  EnergyMeter energy;  ///< the hosts' energy (metrics.json "energy"), fed by `signals`
   std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
   /// events.jsonl, when the run writes outputs: a "run_start" whose blocks are the members.
   std::unique_ptr<EventLogWriter> log;

@@ -80,6 +80,7 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"request_p50_s", "latency_s.p50", "request p50", MetricUnit::Seconds, "requests.completed"},
       {"request_p99_s", "latency_s.p99", "request p99", MetricUnit::Seconds, "requests.completed"},
       {"requests_failed", "requests.failed", "failed", MetricUnit::Count},
+      {"joules_per_request", "energy.joules_per_request", "J/request", MetricUnit::Joules},
       {"accuracy", "answers.accuracy", "accuracy", MetricUnit::Fraction, "requests.completed"},
       {"decoded_share", "answers.decoded_share", "decoded", MetricUnit::Fraction, "requests.completed"},
       {"corrupted_tokens", "verification.corrupted_tokens", "corrupted", MetricUnit::Count},

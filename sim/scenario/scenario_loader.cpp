@@ -1415,17 +1415,9 @@ void check_swarm(Reader& r, Scenario& sc) {
       r.error(p, "duplicate name \"" + sc.clients[i].name + "\" (also at " + it->second + ")");
   }
 
-  // Energy is reported by the runs of blocks (metrics.json "energy"), not by the other kinds.
+  // Node keys the other run kinds would ignore without a word: their servers are up from the
+  // start and hold no block ranges to size.
   if (const char* kind = not_a_swarm_of_blocks(sc)) {
-    const auto refuse = [&](const std::string& at) {
-      r.error(at + ".power", std::string("energy is reported for swarms of blocks only; ") + kind + " report none: remove \"power\"");
-    };
-    for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-      if (sc.nodes[i].power && (i == 0 || r.node_path[i] != r.node_path[i - 1])) refuse(r.node_path[i]);
-    for (std::size_t i = 0; i < sc.clients.size(); ++i)
-      if (sc.clients[i].power) refuse(at_index("clients", i));
-    // Keys the others would ignore without a word: their servers are up from the start and hold
-    // no block ranges to size.
     for (const auto& [at, key] : r.block_swarm_node_keys) {
       const std::string k = key;
       const std::string what = k == "join_at" ? "sets when a server starts loading its blocks"

@@ -24,7 +24,8 @@ std::vector<int> by_speed(const std::vector<double>& compute_s) {
 }  // namespace
 
 TreeRun::TreeRun(const Scenario& s, const RunOptions& options, SimSignals& sig)
-    : sc(s), spec(*s.tree), task(*s.tree, s.seed), signals(sig) {
+    : sc(s), spec(*s.tree), task(*s.tree, s.seed), signals(sig), energy(s) {
+  energy.observe(signals);
   const gpu::RooflineCostModel roofline;
   for (const NodeSpec& n : sc.nodes)  // f_i's work: its FLOPs, and its parameters read once per request
     node_compute_s.push_back(roofline.op_seconds(*n.device, gpu::OpCost{"tree_node", gpu::OpClass::Gemm, spec.node_flops, spec.node_param_bytes}));
@@ -442,6 +443,7 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
         {"serving_param_bytes_end", tree.serving() * spec.node_param_bytes}}},
       {"balance", periods},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
+      {"energy", request_energy_json(sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed)},
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };

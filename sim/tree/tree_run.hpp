@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "sim/metrics/energy.hpp"
 #include "sim/output/chrome_trace.hpp"
 #include "sim/output/event_log.hpp"
 #include "sim/run_options.hpp"
@@ -72,6 +73,7 @@ struct TreeRun {
   double bytes_moved = 0;
   std::uint64_t messages = 0;
   SimSignals& signals;
+  EnergyMeter energy;  ///< the hosts' energy (metrics.json "energy"), fed by `signals`
   std::unique_ptr<ChromeTraceWriter> trace;  ///< trace.json, when the run writes outputs
   /// events.jsonl, when the run writes outputs: a "run_start" whose blocks are tree nodes, the
   /// swarm vocabulary (tree node i's visits as block i), and "tree" lines for every change.
