@@ -38,6 +38,8 @@ constexpr std::array kSpeed{Suffix{"km/s", 1.0}, Suffix{"m/s", 1e-3}};
 constexpr std::array kPower{Suffix{"mW", 1e-3}, Suffix{"kW", 1e3}, Suffix{"W", 1.0}};
 constexpr std::array kEnergy{Suffix{"mJ", 1e-3}, Suffix{"kJ", 1e3}, Suffix{"MJ", 1e6}, Suffix{"J", 1.0},
                              Suffix{"kWh", 3.6e6}, Suffix{"Wh", 3600.0}};
+constexpr std::array kPricePerEnergy{Suffix{"/kWh", 1 / 3.6e6}, Suffix{"/MWh", 1 / 3.6e9}, Suffix{"/Wh", 1 / 3600.0},
+                                     Suffix{"/kJ", 1e-3}, Suffix{"/MJ", 1e-6}, Suffix{"/J", 1.0}};
 
 template <std::size_t N>
 std::optional<double> match(std::string_view unit, const std::array<Suffix, N>& table) {
@@ -58,6 +60,8 @@ std::optional<double> factor_for(std::string_view unit, Quantity q) {
     case Quantity::Speed: return match(unit, kSpeed);
     case Quantity::Power: return match(unit, kPower);
     case Quantity::Energy: return match(unit, kEnergy);
+    case Quantity::PricePerTime: return match(unit, kRate);
+    case Quantity::PricePerEnergy: return match(unit, kPricePerEnergy);
   }
   return std::nullopt;
 }
@@ -83,6 +87,8 @@ std::string quantity_expectation(Quantity q) {
     case Quantity::Speed: return "a speed such as \"200000km/s\"";
     case Quantity::Power: return "a power such as \"350W\" or \"0.7kW\"";
     case Quantity::Energy: return "an energy such as \"5J\", \"250mJ\", \"1.5kJ\" or \"2Wh\"";
+    case Quantity::PricePerTime: return "a price per time such as \"1.20/h\", \"0.02/min\" or \"0.0003/s\" (in the scenario's currency)";
+    case Quantity::PricePerEnergy: return "a price per energy such as \"0.30/kWh\" or \"300/MWh\" (in the scenario's currency)";
   }
   return "a quantity with a unit";
 }

@@ -20,6 +20,10 @@ enum class Quantity {
   Speed,      ///< kilometres per second: "200000km/s"
   Power,      ///< watts: "350W", "0.7kW", "500mW"
   Energy,     ///< joules: "5J", "250mJ", "1.5kJ", "2Wh", "0.3kWh"
+  /// money per second, in the scenario's currency: "1.20/h", "0.02/min", "0.0003/s"
+  PricePerTime,
+  /// money per joule, in the scenario's currency: "0.30/kWh", "300/MWh", "0.0003/Wh"
+  PricePerEnergy,
 };
 
 /// A parsed value in SI base units of its Quantity, or the reason it could not be parsed.

@@ -74,6 +74,18 @@ TEST(Units, PowersInWattsAndEnergiesPrinted) {
   EXPECT_EQ(swarmsim::sim::format_power(1200.0), "1.2 kW");
 }
 
+TEST(Units, PricesPerTimeAndPerEnergyAreInTheScenariosCurrency) {
+  EXPECT_DOUBLE_EQ(value("1.20/h", Quantity::PricePerTime), 1.2 / 3600);
+  EXPECT_DOUBLE_EQ(value("0.06/min", Quantity::PricePerTime), 0.001);
+  EXPECT_DOUBLE_EQ(value("0.30/kWh", Quantity::PricePerEnergy), 0.3 / 3.6e6);
+  EXPECT_DOUBLE_EQ(value("90/MWh", Quantity::PricePerEnergy), 90 / 3.6e9);
+  EXPECT_DOUBLE_EQ(value("2/kJ", Quantity::PricePerEnergy), 2e-3);
+  EXPECT_FALSE(parse_quantity("0.30/kWh", Quantity::PricePerTime).value.has_value());  // not interchangeable
+  EXPECT_FALSE(parse_quantity("1.20/h", Quantity::PricePerEnergy).value.has_value());
+  EXPECT_NE(error("1.20", Quantity::PricePerTime).find("\"1.20/h\""), std::string::npos);
+  EXPECT_NE(error("0.3kWh", Quantity::PricePerEnergy).find("\"0.30/kWh\""), std::string::npos);
+}
+
 TEST(Units, NegativeNumbersParseAndAreLeftToTheCallerToReject) {
   EXPECT_DOUBLE_EQ(value("-5Mbps", Quantity::Bandwidth), -5e6 / 8);
 }
