@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "sim/metrics/run_cost.hpp"
 #include "sim/output/atomic_file.hpp"
 #include "sim/output/request_report.hpp"
 #include "sim/output/progress_line.hpp"
@@ -344,10 +345,10 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
         {"samples_per_s", completed > 0 ? completed * static_cast<double>(sc.workload.batch_size) / span : 0.0}}},
       {"latency_s", latency_percentiles(latency)},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
-      {"energy", request_energy_json(sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed)},
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}, {"partition_seconds", plan_wall}}},
   };
+  add_request_energy_and_cost(report.metrics, sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed);
   if (completed < run.requests) {
     std::string reason = "time limit reached (simulation.time_limit) before every request completed";
     for (const StageFailover& f : run.failovers)

@@ -79,6 +79,18 @@ void print_energy_line(const nlohmann::json& e, const char* per_key, const char*
   std::printf("energy        %s\n", line.c_str());
 }
 
+/// The "cost" line, when the scenario sets prices: total, rent and electricity, and per `unit`
+/// (from the section's `per_key`, when it is not null).
+void print_cost_line(const nlohmann::json& m, const char* per_key, const char* unit) {
+  if (!m.contains("cost")) return;
+  const auto& c = m["cost"];
+  const std::string cur = c["currency"].get<std::string>();
+  std::printf("cost          %s %.4g (rent %.4g, electricity %.4g)", cur.c_str(), c["total"].get<double>(), c["rent"].get<double>(),
+              c["electricity"].get<double>());
+  if (!c[per_key].is_null()) std::printf(": %s %.4g per %s", cur.c_str(), c[per_key].get<double>(), unit);
+  std::printf("\n");
+}
+
 std::string latency_line(const nlohmann::json& h) {
   if (h["count"].get<std::uint64_t>() == 0) return "n/a";
   return "p50 " + sim::format_duration(h["p50"].get<double>()) + "  p95 " + sim::format_duration(h["p95"].get<double>()) +
@@ -206,6 +218,7 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
   print_energy_line(m["energy"], "joules_per_token", "token");
+  print_cost_line(m, "per_million_tokens", "million tokens");
   if (const auto& r = m["resilience"]; r["recoveries"].get<long>() > 0 || r["model_unserved_s"].get<double>() > 0)
     std::printf("resilience    %ld recoveries (%ld tokens replayed); %s\n", r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(),
                 r["model_unserved_s"].get<double>() > 0
@@ -313,6 +326,7 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
   std::printf("network       %s moved in %llu messages\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["messages"].get<std::uint64_t>()));
   print_energy_line(m["energy"], "joules_per_request", "request");
+  print_cost_line(m, "per_thousand_requests", "thousand requests");
   std::printf("%-7s%-14s%-12s%6s%12s%12s%8s\n", "stage", "node", "device", "ops", "compute", "predicted", "util");
   for (const auto& s : m["stages"])
     std::printf("  %-5d%-14s%-12s%6d%12s%12s%7.1f%%\n", s["stage"].get<int>(), s["node"].get<std::string>().c_str(),
@@ -360,6 +374,7 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
   std::printf("answers       %.2f%% correct, %.2f nodes visited per request, %d early exits\n", 100.0 * a["accuracy"].get<double>(),
               a["mean_nodes_visited"].get<double>(), a["early_exits"].get<int>());
   print_energy_line(m["energy"], "joules_per_request", "request");
+  print_cost_line(m, "per_thousand_requests", "thousand requests");
   const auto& tr = m["tree"];
   std::printf("tree          %d nodes serving, depth %d, %zu splits, %zu merges, %d spare servers\n", tr["serving_nodes"].get<int>(),
               tr["depth"].get<int>(), tr["splits"].size(), tr["merges"].size(), tr["spare_servers"].get<int>());
@@ -436,6 +451,7 @@ void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const
   std::printf("answers       %.2f%% correct (%.2f%% had every output arrived); %.1f%% of requests decoded\n",
               100.0 * a["accuracy"].get<double>(), 100.0 * a["accuracy_all_outputs"].get<double>(), 100.0 * a["decoded_share"].get<double>());
   print_energy_line(m["energy"], "joules_per_request", "request");
+  print_cost_line(m, "per_thousand_requests", "thousand requests");
   if (m.contains("decoding_offline")) {
     const auto& d = m["decoding_offline"];
     std::printf("decoding      normalized accuracy %.2f%% mean over the tasks (%d test inputs each):", 100.0 * d["mean_normalized"].get<double>(),

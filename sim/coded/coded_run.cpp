@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gpu/shard_cost_model.hpp"
+#include "sim/metrics/run_cost.hpp"
 #include "sim/output/request_report.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
@@ -330,10 +331,10 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
         {"server_bytes", spec.node_param_bytes + sc.overheads.runtime_memory_bytes},
         {"total_param_bytes", spec.node_param_bytes * run.n_members()}}},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
-      {"energy", request_energy_json(sc, run.energy, std::min(first, sim_time), sim_time, completed)},
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };
+  add_request_energy_and_cost(report.metrics, sc, run.energy, std::min(first, sim_time), sim_time, completed);
   nlohmann::json failovers = nlohmann::json::array();
   for (const CodedFailover& f : run.failovers) {
     nlohmann::json j = {{"member", f.member}, {"from", sc.nodes[static_cast<std::size_t>(f.from_server)].name}, {"failed_at_s", f.failed_at_s},

@@ -29,6 +29,7 @@ std::string format_value(double v, MetricUnit unit) {
     case MetricUnit::Seconds: return sim::format_duration(v);
     case MetricUnit::Bytes: return sim::format_bytes(v);
     case MetricUnit::Joules: return sim::format_energy(v);
+    case MetricUnit::Money: std::snprintf(buf, sizeof buf, "%.4g", v); return buf;
     case MetricUnit::Count:
       if (v == std::floor(v)) std::snprintf(buf, sizeof buf, "%.0f", v);
       else std::snprintf(buf, sizeof buf, "%.2f", v);
@@ -69,6 +70,7 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"bytes_moved", "network.bytes_moved", "moved", MetricUnit::Bytes},
       {"recoveries", "resilience.recoveries", "recoveries", MetricUnit::Count},
       {"joules_per_token", "energy.joules_per_token", "J/token", MetricUnit::Joules},
+      {"cost_per_million_tokens", "cost.per_million_tokens", "cost/Mtok", MetricUnit::Money},
       {"token_server_compute_s", "latency_breakdown_s.per_token.server_compute", "", MetricUnit::Seconds, kSteps},
       {"token_client_compute_s", "latency_breakdown_s.per_token.client_compute", "", MetricUnit::Seconds, kSteps},
       {"token_contention_s", "latency_breakdown_s.per_token.contention", "", MetricUnit::Seconds, kSteps},
@@ -81,6 +83,7 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"request_p99_s", "latency_s.p99", "request p99", MetricUnit::Seconds, "requests.completed"},
       {"requests_failed", "requests.failed", "failed", MetricUnit::Count},
       {"joules_per_request", "energy.joules_per_request", "J/request", MetricUnit::Joules},
+      {"cost_per_thousand_requests", "cost.per_thousand_requests", "cost/1k req", MetricUnit::Money},
       {"accuracy", "answers.accuracy", "accuracy", MetricUnit::Fraction, "requests.completed"},
       {"decoded_share", "answers.decoded_share", "decoded", MetricUnit::Fraction, "requests.completed"},
       {"corrupted_tokens", "verification.corrupted_tokens", "corrupted", MetricUnit::Count},

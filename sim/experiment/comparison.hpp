@@ -17,7 +17,8 @@
 namespace swarmsim::experiment {
 
 /// How a metric's values are printed.
-enum class MetricUnit { TokensPerSecond, RequestsPerSecond, Seconds, Count, Bytes, Fraction, Nats, Joules };
+/// Money is in the scenarios' currency (metrics.json cost.currency).
+enum class MetricUnit { TokensPerSecond, RequestsPerSecond, Seconds, Count, Bytes, Fraction, Nats, Joules, Money };
 
 /// One metric a comparison reports, read from a run's metrics.json.
 struct ComparedMetric {

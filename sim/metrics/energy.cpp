@@ -67,25 +67,11 @@ EnergyReport EnergyMeter::report(double from, double to) const {
     const double on_s = on_.on_seconds(static_cast<int>(h), from, to);
     const double j = host_energy_j(p, on_s, busy_s_[h]);
     r.host_joules.push_back(j);
+    r.host_on_s.push_back(on_s);
     (h < servers ? r.servers_joules : r.clients_joules) += j;
     r.idle_joules += p.idle_w * on_s;
   }
   return r;
-}
-
-nlohmann::json request_energy_json(const Scenario& sc, const EnergyMeter& meter, double from, double to, int completed) {
-  const EnergyReport r = meter.report(from, to);
-  nlohmann::json out = r.to_json("joules_per_request", completed);
-  nlohmann::json hosts = nlohmann::json::array();
-  for (std::size_t h = 0; h < r.host_joules.size(); ++h) {
-    const bool server = h < sc.nodes.size();
-    hosts.push_back({{"name", server ? sc.nodes[h].name : sc.clients[h - sc.nodes.size()].name},
-                     {"device", server ? sc.nodes[h].device->name : sc.clients[h - sc.nodes.size()].device->name},
-                     {"busy_device_seconds", meter.busy_s(static_cast<int>(h))},
-                     {"energy_joules", r.host_joules[h]}});
-  }
-  out["hosts"] = hosts;
-  return out;
 }
 
 }  // namespace swarmsim::sim

@@ -42,6 +42,7 @@ class PowerOnTimes {
 struct EnergyReport {
   double window_s = 0;              ///< the window's length (s)
   std::vector<double> host_joules;  ///< per host: servers 0..S-1, then clients (J)
+  std::vector<double> host_on_s;    ///< per host: seconds on within the window (s)
   double servers_joules = 0, clients_joules = 0;
   double idle_joules = 0;           ///< the part drawn at idle power (J)
 
@@ -77,11 +78,5 @@ class EnergyMeter {
   std::vector<double> busy_s_;  ///< per host (s)
   PowerOnTimes on_;             ///< per host
 };
-
-/// The "energy" section of a run that answers requests (graph pipelines, Fisher B-trees, coded
-/// inference) over [from, to] (s): the EnergyReport's section with joules_per_request over
-/// `completed` requests, and "hosts": per server and client its name, device, busy
-/// device-seconds and joules.
-nlohmann::json request_energy_json(const Scenario& sc, const EnergyMeter& meter, double from, double to, int completed);
 
 }  // namespace swarmsim::sim

@@ -1,5 +1,6 @@
 #include "sim/metrics/run_metrics.hpp"
 
+#include "sim/metrics/run_cost.hpp"
 #include "sim/swarm/client_outages.hpp"
 
 #include <algorithm>
@@ -348,6 +349,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"clients", client_list},
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
   };
+  if (sc_.priced()) out["cost"] = run_cost_json(sc_, energy, "per_million_tokens", static_cast<double>(tokens_), 1e6);
   if (sc_.workload.abandon_share > 0) {  // users who left: neither completed nor failed by the swarm
     out["sessions"]["abandoned"] = abandoned_;
     out["sessions"]["session_timeout_s"] = sc_.policy.faults.session_timeout_s;

@@ -38,6 +38,21 @@ struct PowerDraw {
   double busy_w = 0.0;
 };
 
+/// What a host costs to run, in the scenario's currency (costs.currency): its rent while on, and
+/// the electricity its draw uses. Unset fields take the scenario's `costs`, then 0.
+struct HostPrices {
+  std::optional<double> rent_per_s;           ///< money per second on
+  std::optional<double> electricity_per_j;    ///< money per joule drawn
+};
+
+/// The scenario's prices (top-level "costs"): the currency's name and the defaults every host
+/// without its own takes.
+struct CostSpec {
+  std::string currency = "USD";
+  double rent_per_s = 0.0;         ///< money per second on
+  double electricity_per_j = 0.0;  ///< money per joule drawn
+};
+
 struct NodeSpec {
   std::string name;
   const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the device catalog (static lifetime)
@@ -59,6 +74,7 @@ struct NodeSpec {
   /// scenario churn's; a mean up period unset (here and there) comes from `uptime` (churn.hpp).
   std::optional<double> mtbf_s, mttr_s;
   std::optional<PowerDraw> power;  ///< its own draw; unset: its device's catalog figures (power_draw())
+  std::optional<HostPrices> costs;  ///< its own prices; unset: the scenario's costs
 };
 
 /// A client: runs sessions, the embedding and the LM head, and (by default) builds chains.
@@ -74,6 +90,7 @@ struct ClientSpec {
   std::optional<double> mtbf_s;
   std::optional<double> mttr_s;  ///< its mean down period (s); unset: churn.mttr
   std::optional<PowerDraw> power;  ///< its own draw; unset: its device's catalog figures (power_draw())
+  std::optional<HostPrices> costs;  ///< its own prices; unset: the scenario's costs
 };
 
 /// The draw of a server or client: its own `power`, else its device's catalog figures.
@@ -466,11 +483,16 @@ struct Scenario {
   std::vector<ReplayEvent> events;  ///< sorted by time (stable); the listed ones, then those `churn` drew
   std::optional<ChurnSpec> churn;   ///< failures drawn from the servers' availability (already in `events`)
   OutputSpec outputs;
+  /// Prices (top-level "costs"); metrics.json reports a "cost" section when it or a host's own
+  /// `costs` is set (priced()).
+  std::optional<CostSpec> costs;
   double time_limit_s = 86400.0;    ///< simulated time after which unfinished sessions fail
   Pricing pricing = Pricing::Auto;
   EngineKind engine = EngineKind::SimGrid;
   /// The first block the swarm serves: the clients run the blocks before it (policy.privacy.client_blocks).
   int first_served_block() const { return policy.privacy.client_blocks; }
+  /// Whether the scenario sets any price: then metrics.json has a "cost" section.
+  bool priced() const;
 };
 
 /// Host index of the server or client named `name` (servers 0..S-1 in scenario order, then the

@@ -61,7 +61,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
   static const std::map<std::string, std::vector<std::string>> keys{
       {"scenario",
        {"$schema", "name", "description", "seed", "model", "nodes", "clients", "network", "workload", "policy",
-        "overheads", "events", "churn", "outputs", "simulation"}},
+        "overheads", "events", "churn", "outputs", "simulation", "costs"}},
       {"model", {"name", "weight_dtype", "reduce_width", "graph", "tree", "coded"}},
       {"coded",
        {"models", "parity", "method", "beta", "classes", "dim", "hidden", "noise", "separation", "pretrain_steps", "finetune_steps",
@@ -75,11 +75,13 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"graph", {"file", "generator", "batch", "seq_len", "image_size", "layers", "width", "seed", "llm", "bytes_per_element"}},
       {"node",
        {"name", "count", "gpu", "location", "uplink", "downlink", "access_latency", "uptime", "blocks", "max_blocks",
-        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence", "mtbf", "mttr", "power"}},
+        "kv_cache_tokens", "join_at", "weights_load_bandwidth", "dishonest", "divergence", "mtbf", "mttr", "power", "costs"}},
       {"power", {"idle", "busy"}},
+      {"costs", {"currency", "rent", "electricity"}},
+      {"host_costs", {"rent", "electricity"}},
       {"location", {"lat", "lon"}},
       {"blocks", {"start", "end"}},
-      {"client", {"name", "device", "location", "uplink", "downlink", "access_latency", "mtbf", "mttr", "power"}},
+      {"client", {"name", "device", "location", "uplink", "downlink", "access_latency", "mtbf", "mttr", "power", "costs"}},
       {"network", {"model", "latency", "fiber_speed", "route_inflation", "rtt_matrix"}},
       {"rtt_matrix", {"hosts", "rtt"}},
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "abandon_share", "fine_tuning"}},
@@ -121,6 +123,11 @@ const char* to_string(RouterKind r) {
   }
   return "?";
 }
+bool Scenario::priced() const {
+  const auto own = [](const auto& h) { return h.costs.has_value(); };
+  return costs || std::any_of(nodes.begin(), nodes.end(), own) || std::any_of(clients.begin(), clients.end(), own);
+}
+
 int host_index(const Scenario& sc, const std::string& name) {
   for (std::size_t i = 0; i < sc.nodes.size(); ++i)
     if (sc.nodes[i].name == name) return static_cast<int>(i);
@@ -640,6 +647,17 @@ void read_host_fields(Reader& r, const json& obj, const std::string& p, std::str
                                                         "); expected idle <= busy");
       else
         h.power = d;
+    }
+  }
+  if (const json* c = Reader::get(obj, "costs")) {  // the scenario's prices, overridden in part or whole
+    const std::string cp = child(p, "costs");
+    if (r.object(*c, cp, "host_costs")) {
+      HostPrices prices;
+      prices.rent_per_s = r.quantity(*c, "rent", cp, Quantity::PricePerTime, false, false);
+      prices.electricity_per_j = r.quantity(*c, "electricity", cp, Quantity::PricePerEnergy, false, false);
+      if (!Reader::get(*c, "rent") && !Reader::get(*c, "electricity"))
+        r.error(cp, "expected \"rent\" and/or \"electricity\" (e.g. {\"rent\": \"1.20/h\", \"electricity\": \"0.30/kWh\"}), got an empty object");
+      h.costs = prices;
     }
   }
 }
@@ -1385,6 +1403,21 @@ void read_outputs(Reader& r, const json& root, Scenario& sc) {
   o.trace_max_events = static_cast<long>(r.integer(*v, "trace_max_events", "outputs", false, 0, 1LL << 40).value_or(500000));
 }
 
+void read_costs(Reader& r, const json& root, Scenario& sc) {
+  const json* v = Reader::get(root, "costs");
+  if (!v || !r.object(*v, "costs", "costs")) return;
+  CostSpec c;
+  if (auto cur = r.string(*v, "currency", "costs", false)) {
+    if (cur->empty() || cur->size() > 8 || std::any_of(cur->begin(), cur->end(), [](unsigned char ch) { return !std::isalpha(ch); }))
+      r.error("costs.currency", "\"" + *cur + "\" is not a currency name; expected 1 to 8 letters such as \"USD\" or \"EUR\"");
+    else
+      c.currency = *cur;
+  }
+  c.rent_per_s = r.quantity(*v, "rent", "costs", Quantity::PricePerTime, false, false).value_or(0.0);
+  c.electricity_per_j = r.quantity(*v, "electricity", "costs", Quantity::PricePerEnergy, false, false).value_or(0.0);
+  sc.costs = c;
+}
+
 void read_simulation(Reader& r, const json& root, Scenario& sc) {
   const json* v = Reader::get(root, "simulation");
   if (!v || !r.object(*v, "simulation", "simulation")) return;
@@ -1773,6 +1806,7 @@ Scenario load_scenario_json(const json& doc, const std::string& file) {
   read_churn(r, doc, sc);
   read_outputs(r, doc, sc);
   read_simulation(r, doc, sc);
+  read_costs(r, doc, sc);
   if (sc.policy.compression.llm_int8_weights) {
     // The served weights become LLM.int8: 8-bit with the outlier columns kept in 16 bits.
     sc.model.weight_dtype = gpu::DType::Int8;

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "gpu/shard_cost_model.hpp"
+#include "sim/metrics/run_cost.hpp"
 #include "sim/output/request_report.hpp"
 #include "sim/rng.hpp"
 #include "sim/swarm/arrivals.hpp"
@@ -443,10 +444,10 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
         {"serving_param_bytes_end", tree.serving() * spec.node_param_bytes}}},
       {"balance", periods},
       {"network", {{"bytes_moved", run.bytes_moved}, {"messages", run.messages}}},
-      {"energy", request_energy_json(sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed)},
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };
+  add_request_energy_and_cost(report.metrics, sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed);
   if (sc.policy.faults.failback) report.metrics["tree"]["failbacks"] = failbacks;
   if (completed < run.requests) report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";
   finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);

@@ -1,4 +1,4 @@
-// Energy (sim/metrics/energy.hpp): known answers for the power model and the on intervals, and the
+// Energy (sim/metrics/energy.hpp) and cost (sim/metrics/run_cost.hpp): known answers for the power model and the on intervals, and the
 // "energy" section of whole runs on the flow engine, where servers join late, go down and come
 // back, and a client goes down.
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include "sim/flow/flow_pipeline.hpp"
 #include "sim/flow/flow_tree.hpp"
 #include "sim/metrics/energy.hpp"
+#include "sim/metrics/run_cost.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/sim/flow_run.hpp"
 
@@ -205,4 +206,66 @@ TEST(Energy, FisherTreesAndCodedRunsReportEnergyPerRequest) {
   expect_request_energy(c, coded, [&](const std::string& name) {
     return c["energy"]["window_s"].get<double>() - (name == coded.events[0].node ? down_s : 0.0);
   });
+}
+
+// Cost (sim/metrics/run_cost.hpp): each host's rent over the seconds it was on in the window and
+// its electricity price times its joules, a host's own prices in place of the scenario's in part.
+TEST(Cost, EachHostPaysRentWhileOnAndItsElectricity) {
+  const Scenario sc = load_scenario_file(kTwoNode, {{"costs", R"({"currency": "EUR", "rent": "0.36/h", "electricity": "0.18/kWh"})"},
+                                                    {"nodes[0].costs", R"({"rent": "3.6/h"})"},
+                                                    {"clients[0].costs", R"({"electricity": "0/kWh"})"}});
+  ASSERT_TRUE(sc.priced());
+  const nlohmann::json m = swarmsim::test::flow_run(sc).metrics;
+  const double window = m["energy"]["window_s"].get<double>();
+  const double server_j = host(m, "nodes", "server")["energy_joules"].get<double>();
+  ASSERT_GT(window, 1.0);
+  const auto& c = m["cost"];
+  EXPECT_EQ(c["currency"], "EUR");
+  // The server: its own rent (3.6 per hour = 0.001 per second), the scenario's electricity; the
+  // client: the scenario's rent (0.0001 per second), its own free electricity.
+  const double rent = 0.001 * window + 0.0001 * window, electricity = 0.18 / 3.6e6 * server_j;
+  EXPECT_NEAR(c["rent"].get<double>(), rent, 1e-12);
+  EXPECT_NEAR(c["electricity"].get<double>(), electricity, 1e-12);
+  EXPECT_NEAR(c["total"].get<double>(), rent + electricity, 1e-12);
+  EXPECT_NEAR(c["per_million_tokens"].get<double>(), (rent + electricity) * 1e6 / 32, 1e-9);
+
+  // Without prices there is no cost section (an unknown cost is not 0).
+  const Scenario unpriced = load_scenario_file(kTwoNode);
+  EXPECT_FALSE(unpriced.priced());
+  EXPECT_FALSE(swarmsim::test::flow_run(unpriced).metrics.contains("cost"));
+}
+
+TEST(Cost, RequestRunsPayPerThousandRequestsAndADownHostNoRent) {
+  // The coded run's model-1 server is down for a while: it pays no rent then.
+  const Scenario coded = on_flow(load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/coded/coin-failover.json",
+                                                    {{"costs", R"({"rent": "3.6/h"})"}}));
+  SimSignals cs;
+  const nlohmann::json c = swarmsim::sim::flow::run_flow_coded(coded, quiet_options(), cs).metrics;
+  double down_s = 0;
+  for (const ReplayEvent& e : coded.events) down_s += (e.action == EventAction::NodeDown ? -1 : 1) * e.at_s;
+  const double window = c["energy"]["window_s"].get<double>();
+  const double hosts = static_cast<double>(coded.nodes.size() + coded.clients.size());
+  const double rent = 0.001 * (hosts * window - down_s);
+  EXPECT_NEAR(c["cost"]["rent"].get<double>(), rent, 1e-9);
+  EXPECT_EQ(c["cost"]["electricity"].get<double>(), 0.0);
+  EXPECT_NEAR(c["cost"]["per_thousand_requests"].get<double>(), rent * 1e3 / c["requests"]["completed"].get<double>(), 1e-9);
+  EXPECT_EQ(c["cost"]["currency"], "USD");  // the default
+}
+
+TEST(Cost, PricesAreChecked) {
+  const auto error_of = [](const std::vector<Override>& o) {
+    try {
+      load_scenario_file(kTwoNode, o);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("loaded");
+  };
+  EXPECT_NE(error_of({{"costs", R"({"rent": "1.20"})"}}).find("costs.rent: \"1.20\" has no unit; expected a price per time such as \"1.20/h\""),
+            std::string::npos);
+  EXPECT_NE(error_of({{"costs", R"({"electricity": "0.3kWh"})"}}).find("costs.electricity:"), std::string::npos);
+  EXPECT_NE(error_of({{"costs", R"({"currency": "US$"})"}}).find("costs.currency: \"US$\" is not a currency name"), std::string::npos);
+  EXPECT_NE(error_of({{"nodes[0].costs", R"({"rent": "-1/h"})"}}).find("nodes[0].costs.rent:"), std::string::npos);
+  EXPECT_NE(error_of({{"clients[0].costs", "{}"}}).find("clients[0].costs: expected \"rent\" and/or \"electricity\""), std::string::npos);
+  EXPECT_NE(error_of({{"nodes[0].costs", R"({"currency": "EUR"})"}}).find("nodes[0].costs.currency: unknown key"), std::string::npos);
 }

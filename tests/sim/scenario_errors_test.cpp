@@ -83,6 +83,8 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"40_graph_node_join_at.json", "nodes[1].join_at",
        "sets when a server starts loading its blocks, which only swarms of blocks read; in graph pipelines every server is up "
        "from the start and holds no block range: remove \"join_at\""},
+      {"41_node_rent_without_unit.json", "nodes[0].costs.rent",
+       "\"1.20\" has no unit; expected a price per time such as \"1.20/h\", \"0.02/min\" or \"0.0003/s\" (in the scenario's currency)"},
   };
   return table;
 }
