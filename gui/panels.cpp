@@ -792,6 +792,11 @@ void run_tab(AppState& st) {
       if (std::isfinite(e.joules_per_token)) ImGui::Text("  %s per token", sim::format_energy(e.joules_per_token).c_str());
       if (std::isfinite(e.joules_per_request)) ImGui::Text("  %s per request", sim::format_energy(e.joules_per_request).c_str());
     }
+    if (const RunSummary::Cost& c = m.cost; !c.currency.empty() && std::isfinite(c.total)) {
+      ImGui::Text("cost %s %.4g", c.currency.c_str(), c.total);
+      if (std::isfinite(c.per_million_tokens)) ImGui::Text("  %s %.4g per million tokens", c.currency.c_str(), c.per_million_tokens);
+      if (std::isfinite(c.per_thousand_requests)) ImGui::Text("  %s %.4g per thousand requests", c.currency.c_str(), c.per_thousand_requests);
+    }
     for (const RunSummary::Latency& l : m.latency)
       ImGui::Text("%s: p50 %.1f ms, p99 %.1f ms", l.name.c_str(), l.p50_s * 1e3, l.p99_s * 1e3);
     if (m.token_latency > 0) {

@@ -737,6 +737,16 @@ RunSummary read_run_summary(const json& metrics, const std::string& file, std::v
     if (const auto it = e->find("joules_per_request"); it != e->end() && !it->is_null())
       r.energy.joules_per_request = figure(*e, "energy.", "joules_per_request");
   }
+  if (const json* c = object(metrics, "", "cost")) {
+    const auto cur = c->find("currency");
+    if (cur != c->end() && cur->is_string())
+      r.cost.currency = cur->get<std::string>();
+    else
+      warnings.push_back(file + ": cost.currency: expected a string");
+    r.cost.total = figure(*c, "cost.", "total");
+    for (auto [key, into] : {std::pair{"per_million_tokens", &r.cost.per_million_tokens}, std::pair{"per_thousand_requests", &r.cost.per_thousand_requests}})
+      if (const auto it = c->find(key); it != c->end() && !it->is_null()) *into = figure(*c, "cost.", key);
+  }
   if (const json* lat = object(metrics, "", "latency_s"))
     for (const char* k : {"time_to_first_token", "per_token", "session"})
       if (const json* p = object(*lat, "latency_s.", k)) {

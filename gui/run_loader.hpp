@@ -85,6 +85,14 @@ struct RunSummary {
     double joules_per_token = std::numeric_limits<double>::quiet_NaN();
     double joules_per_request = std::numeric_limits<double>::quiet_NaN();
   } energy;
+  /// metrics.json's "cost", when the scenario set prices: currency, total over the window, and
+  /// per million tokens or per thousand requests (NaN when absent).
+  struct Cost {
+    std::string currency;  ///< empty: no cost section
+    double total = std::numeric_limits<double>::quiet_NaN();
+    double per_million_tokens = std::numeric_limits<double>::quiet_NaN();
+    double per_thousand_requests = std::numeric_limits<double>::quiet_NaN();
+  } cost;
   struct Latency {
     std::string name;                   ///< "time_to_first_token", "per_token", "session"
     double p50_s, p99_s;

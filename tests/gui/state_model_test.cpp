@@ -381,6 +381,7 @@ TEST(GuiStateModel, BadTraceOrMetricsAreWarningsNotCrashes) {
   std::ofstream(dir / "metrics.json") << R"({"router":5,"throughput":{"tokens_per_s":"fast","tokens_generated":8},)"
                                       << R"("latency_s":{"per_token":{"p50":0.25,"p99":[1]}},"nodes":[{"utilization":0.5,"energy_joules":12},7],)"
                                       << R"("energy":{"window_s":4,"joules":100,"mean_power_w":25,"idle_share":"most","joules_per_token":null,"joules_per_request":2.5},)"
+                                      << R"("cost":{"currency":"EUR","total":0.5,"per_million_tokens":12,"per_thousand_requests":null},)"
                                       << R"("latency_breakdown_s":{"per_token":{"latency":0.3,"software":0.2,"propagation":"x","waiting":0.1}}})";
   const RunDirectory run = load_run_directory(dir);
   EXPECT_TRUE(run.has_spans);
@@ -400,6 +401,10 @@ TEST(GuiStateModel, BadTraceOrMetricsAreWarningsNotCrashes) {
   EXPECT_TRUE(std::isnan(run.summary.energy.idle_share));        // a word: warned
   EXPECT_TRUE(std::isnan(run.summary.energy.joules_per_token));  // null: no tokens, no warning
   EXPECT_EQ(run.summary.energy.joules_per_request, 2.5);
+  EXPECT_EQ(run.summary.cost.currency, "EUR");
+  EXPECT_EQ(run.summary.cost.total, 0.5);
+  EXPECT_EQ(run.summary.cost.per_million_tokens, 12.0);
+  EXPECT_TRUE(std::isnan(run.summary.cost.per_thousand_requests));  // null: none
   EXPECT_EQ(run.summary.token_latency, 0.3);
   EXPECT_EQ(run.summary.token_parts, (std::vector<std::pair<std::string, double>>{{"software", 0.2}, {"waiting", 0.1}}));
   for (const char* w : {": router: expected a string, got 5", ": throughput.tokens_per_s: expected a number, got \"fast\"",
