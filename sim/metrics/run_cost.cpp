@@ -9,7 +9,7 @@ RunCost run_cost(const Scenario& sc, const EnergyReport& energy) {
     c.electricity += p.electricity_per_j * energy.host_joules.at(host);
   };
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) add(i, host_prices(sc, sc.nodes[i]));
-  for (std::size_t c2 = 0; c2 < sc.clients.size(); ++c2) add(sc.nodes.size() + c2, host_prices(sc, sc.clients[c2]));
+  for (std::size_t k = 0; k < sc.clients.size(); ++k) add(sc.nodes.size() + k, host_prices(sc, sc.clients[k]));
   return c;
 }
 

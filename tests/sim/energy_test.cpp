@@ -19,6 +19,16 @@ namespace {
 
 const std::string kTwoNode = std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json";
 
+/// What loading the two-node scenario with `o` says: the error, or "loaded".
+std::string error_of(const std::vector<Override>& o) {
+  try {
+    load_scenario_file(kTwoNode, o);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return std::string("loaded");
+}
+
 const nlohmann::json& host(const nlohmann::json& m, const char* list, const std::string& name) {
   for (const auto& h : m[list])
     if (h["name"] == name) return h;
@@ -109,18 +119,10 @@ TEST(Energy, AHostDrawsNothingBeforeItStartsLoadingOrWhileItIsDown) {
 }
 
 TEST(Energy, PowerIsChecked) {
-  const auto error_of = [](const std::string& file, const std::vector<Override>& o) {
-    try {
-      load_scenario_file(file, o);
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string("loaded");
-  };
-  EXPECT_NE(error_of(kTwoNode, {{"nodes[0].power", "{}"}}).find("nodes[0].power: expected \"idle\" and/or \"busy\""), std::string::npos);
-  EXPECT_NE(error_of(kTwoNode, {{"clients[0].power", R"({"busy": "0W"})"}}).find("clients[0].power.busy: must be positive"),
+  EXPECT_NE(error_of({{"nodes[0].power", "{}"}}).find("nodes[0].power: expected \"idle\" and/or \"busy\""), std::string::npos);
+  EXPECT_NE(error_of({{"clients[0].power", R"({"busy": "0W"})"}}).find("clients[0].power.busy: must be positive"),
             std::string::npos);
-  EXPECT_NE(error_of(kTwoNode, {{"nodes[0].power", R"({"idle": "30"})"}}).find("nodes[0].power.idle: \"30\" has no unit; expected a power such as \"350W\""),
+  EXPECT_NE(error_of({{"nodes[0].power", R"({"idle": "30"})"}}).find("nodes[0].power.idle: \"30\" has no unit; expected a power such as \"350W\""),
             std::string::npos);
 }
 
@@ -253,14 +255,6 @@ TEST(Cost, RequestRunsPayPerThousandRequestsAndADownHostNoRent) {
 }
 
 TEST(Cost, PricesAreChecked) {
-  const auto error_of = [](const std::vector<Override>& o) {
-    try {
-      load_scenario_file(kTwoNode, o);
-    } catch (const std::exception& e) {
-      return std::string(e.what());
-    }
-    return std::string("loaded");
-  };
   EXPECT_NE(error_of({{"costs", R"({"rent": "1.20"})"}}).find("costs.rent: \"1.20\" has no unit; expected a price per time such as \"1.20/h\""),
             std::string::npos);
   EXPECT_NE(error_of({{"costs", R"({"electricity": "0.3kWh"})"}}).find("costs.electricity:"), std::string::npos);
