@@ -217,8 +217,13 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   }
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
-  print_energy_line(m["energy"], "joules_per_token", "token");
-  print_cost_line(m, "per_million_tokens", "million tokens");
+  if (m.contains("fine_tuning")) {  // training generates no tokens
+    print_energy_line(m["energy"], "joules_per_trained_token", "trained token");
+    print_cost_line(m, "per_million_trained_tokens", "million trained tokens");
+  } else {
+    print_energy_line(m["energy"], "joules_per_token", "token");
+    print_cost_line(m, "per_million_tokens", "million tokens");
+  }
   if (const auto& r = m["resilience"]; r["recoveries"].get<long>() > 0 || r["model_unserved_s"].get<double>() > 0)
     std::printf("resilience    %ld recoveries (%ld tokens replayed); %s\n", r["recoveries"].get<long>(), r["replayed_tokens"].get<long>(),
                 r["model_unserved_s"].get<double>() > 0

@@ -92,6 +92,8 @@ const std::vector<ComparedMetric>& compared_metrics() {
       {"trained_tokens_per_s", "fine_tuning.trained_tokens_per_s", "trained tok/s", MetricUnit::TokensPerSecond},
       {"step_p50_s", "fine_tuning.step_time_s.p50", "step p50", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
       {"step_p99_s", "fine_tuning.step_time_s.p99", "step p99", MetricUnit::Seconds, "fine_tuning.step_time_s.count"},
+      {"joules_per_trained_token", "energy.joules_per_trained_token", "J/trained tok", MetricUnit::Joules},
+      {"cost_per_million_trained_tokens", "cost.per_million_trained_tokens", "cost/Mtrained", MetricUnit::Money},
       {"updates_lost", "fine_tuning.checkpoints.updates_lost", "lost", MetricUnit::Count},
       {"training_bytes_per_block", "fine_tuning.training_bytes_per_block", "held/block", MetricUnit::Bytes},
       {"sync_bytes", "fine_tuning.sync.bytes", "synced", MetricUnit::Bytes},

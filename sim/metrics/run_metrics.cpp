@@ -382,6 +382,10 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
         {"checkpoints",
          {{"every", ft->checkpoint_every}, {"saved", t.saved}, {"saved_bytes", t.saved_bytes}, {"restored", t.restored},
           {"restored_bytes", t.restored_bytes}, {"updates_lost", t.updates_lost}}}};
+    // Training generates no tokens: its energy and cost are per token trained.
+    out["energy"]["joules_per_trained_token"] = trained > 0 ? json(energy.joules() / trained) : json(nullptr);
+    if (out.contains("cost"))
+      out["cost"]["per_million_trained_tokens"] = trained > 0 ? json(out["cost"]["total"].get<double>() * 1e6 / trained) : json(nullptr);
     if (sc_.first_served_block() > 0) {  // split learning: the clients trained their own blocks (seed 002, eq. 24)
       out["fine_tuning"]["device_seconds"]["client_forward"] = t.client_forward_s;
       out["fine_tuning"]["device_seconds"]["client_backward"] = t.client_backward_s;

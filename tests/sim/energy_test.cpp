@@ -263,3 +263,15 @@ TEST(Cost, PricesAreChecked) {
   EXPECT_NE(error_of({{"clients[0].costs", "{}"}}).find("clients[0].costs: expected \"rent\" and/or \"electricity\""), std::string::npos);
   EXPECT_NE(error_of({{"nodes[0].costs", R"({"currency": "EUR"})"}}).find("nodes[0].costs.currency: unknown key"), std::string::npos);
 }
+
+// Fine-tuning generates no tokens: its energy and cost are per trained token.
+TEST(Energy, FineTuningIsChargedPerTrainedToken) {
+  const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/fine-tuning/lora-llama3-8b.json",
+                                         {{"costs", R"({"rent": "1/h"})"}, {"workload.fine_tuning.steps", "8"}});
+  const nlohmann::json m = swarmsim::test::flow_run(sc).metrics;
+  const double trained = m["fine_tuning"]["trained_tokens"].get<double>();
+  ASSERT_GT(trained, 0.0);
+  EXPECT_TRUE(m["energy"]["joules_per_token"].is_null());
+  EXPECT_NEAR(m["energy"]["joules_per_trained_token"].get<double>(), m["energy"]["joules"].get<double>() / trained, 1e-12);
+  EXPECT_NEAR(m["cost"]["per_million_trained_tokens"].get<double>(), m["cost"]["total"].get<double>() * 1e6 / trained, 1e-9);
+}
