@@ -39,10 +39,9 @@ nlohmann::json EnergyReport::to_json(const std::string& per_key, double units) c
                         {per_key, units > 0 ? nlohmann::json(j / units) : nlohmann::json(nullptr)}};
 }
 
-EnergyMeter::EnergyMeter(const Scenario& sc, std::vector<double> server_on_s)
+EnergyMeter::EnergyMeter(const Scenario& sc)
     : sc_(sc), busy_s_(sc.nodes.size() + sc.clients.size(), 0.0), on_(static_cast<int>(sc.nodes.size() + sc.clients.size())) {
-  for (std::size_t i = 0; i < sc.nodes.size(); ++i)
-    on_.switch_on(static_cast<int>(i), server_on_s.empty() ? sc.nodes[i].join_at_s : server_on_s.at(i));
+  for (std::size_t i = 0; i < sc.nodes.size(); ++i) on_.switch_on(static_cast<int>(i), sc.nodes[i].join_at_s);
   for (std::size_t c = 0; c < sc.clients.size(); ++c) on_.switch_on(static_cast<int>(sc.nodes.size() + c), 0.0);
 }
 

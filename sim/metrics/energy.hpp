@@ -57,8 +57,8 @@ struct EnergyReport {
 /// ComputeSpans' device-seconds. Every run kind feeds one, so all report energy alike.
 class EnergyMeter {
  public:
-  /// Servers on from `server_on_s` (per server; empty: their join_at), clients from 0.
-  explicit EnergyMeter(const Scenario& sc, std::vector<double> server_on_s = {});
+  /// Servers on from their join_at (0 in the run kinds that take none), clients from 0.
+  explicit EnergyMeter(const Scenario& sc);
 
   /// Feeds the meter from `signals`: compute spans and node states. The meter must outlive
   /// every emission (connect it to signals owned by the run, or that end with it).

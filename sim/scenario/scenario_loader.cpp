@@ -338,6 +338,8 @@ class Reader {
       case Quantity::Speed: return "km/s";
       case Quantity::Power: return "W";
       case Quantity::Energy: return "J";
+      case Quantity::PricePerTime: return "/h";
+      case Quantity::PricePerEnergy: return "/kWh";
     }
     return "";
   }

@@ -258,6 +258,8 @@ TEST(Cost, PricesAreChecked) {
   EXPECT_NE(error_of({{"costs", R"({"rent": "1.20"})"}}).find("costs.rent: \"1.20\" has no unit; expected a price per time such as \"1.20/h\""),
             std::string::npos);
   EXPECT_NE(error_of({{"costs", R"({"electricity": "0.3kWh"})"}}).find("costs.electricity:"), std::string::npos);
+  EXPECT_NE(error_of({{"costs", R"({"rent": 1.2})"}}).find("(units go inside the string, e.g. \"1.2/h\")"), std::string::npos);
+  EXPECT_NE(error_of({{"costs", R"({"electricity": 0.3})"}}).find("e.g. \"0.3/kWh\""), std::string::npos);
   EXPECT_NE(error_of({{"costs", R"({"currency": "US$"})"}}).find("costs.currency: \"US$\" is not a currency name"), std::string::npos);
   EXPECT_NE(error_of({{"nodes[0].costs", R"({"rent": "-1/h"})"}}).find("nodes[0].costs.rent:"), std::string::npos);
   EXPECT_NE(error_of({{"clients[0].costs", "{}"}}).find("clients[0].costs: expected \"rent\" and/or \"electricity\""), std::string::npos);
