@@ -306,6 +306,12 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 
+/// The energy and cost lines of a run that answers requests (pipelines, trees, coded runs).
+void print_request_energy_and_cost(const nlohmann::json& m) {
+  print_energy_line(m["energy"], "joules_per_request", "request");
+  print_cost_line(m, "per_thousand_requests", "thousand requests");
+}
+
 /// The summary of a graph model's pipeline run.
 void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
   const auto& part = m["partition"];
@@ -330,8 +336,7 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
               sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str());
   std::printf("network       %s moved in %llu messages\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["messages"].get<std::uint64_t>()));
-  print_energy_line(m["energy"], "joules_per_request", "request");
-  print_cost_line(m, "per_thousand_requests", "thousand requests");
+  print_request_energy_and_cost(m);
   std::printf("%-7s%-14s%-12s%6s%12s%12s%8s\n", "stage", "node", "device", "ops", "compute", "predicted", "util");
   for (const auto& s : m["stages"])
     std::printf("  %-5d%-14s%-12s%6d%12s%12s%7.1f%%\n", s["stage"].get<int>(), s["node"].get<std::string>().c_str(),
@@ -378,8 +383,7 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
   const auto& a = m["answers"];
   std::printf("answers       %.2f%% correct, %.2f nodes visited per request, %d early exits\n", 100.0 * a["accuracy"].get<double>(),
               a["mean_nodes_visited"].get<double>(), a["early_exits"].get<int>());
-  print_energy_line(m["energy"], "joules_per_request", "request");
-  print_cost_line(m, "per_thousand_requests", "thousand requests");
+  print_request_energy_and_cost(m);
   const auto& tr = m["tree"];
   std::printf("tree          %d nodes serving, depth %d, %zu splits, %zu merges, %d spare servers\n", tr["serving_nodes"].get<int>(),
               tr["depth"].get<int>(), tr["splits"].size(), tr["merges"].size(), tr["spare_servers"].get<int>());
@@ -455,8 +459,7 @@ void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const
   const auto& a = m["answers"];
   std::printf("answers       %.2f%% correct (%.2f%% had every output arrived); %.1f%% of requests decoded\n",
               100.0 * a["accuracy"].get<double>(), 100.0 * a["accuracy_all_outputs"].get<double>(), 100.0 * a["decoded_share"].get<double>());
-  print_energy_line(m["energy"], "joules_per_request", "request");
-  print_cost_line(m, "per_thousand_requests", "thousand requests");
+  print_request_energy_and_cost(m);
   if (m.contains("decoding_offline")) {
     const auto& d = m["decoding_offline"];
     std::printf("decoding      normalized accuracy %.2f%% mean over the tasks (%d test inputs each):", 100.0 * d["mean_normalized"].get<double>(),
