@@ -140,6 +140,8 @@ class Task {
   ~Task() {
     if (h_) h_.destroy();
   }
+  /// Hands the frame over to the caller, who must destroy it.
+  std::coroutine_handle<promise_type> release() noexcept { return std::exchange(h_, {}); }
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) noexcept {
     h_.promise().continuation = awaiting;
