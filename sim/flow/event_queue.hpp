@@ -74,17 +74,17 @@ class EventQueue {
     ++waiting_;
   }
   bool empty() {
-    settle();
+    if (!settled()) settle();
     return queued_ == 0;
   }
   /// The earliest event (the queue must not be empty).
   const TimedEvent& top() {
-    settle();
+    if (!settled()) settle();
     return early_.empty() ? front_ : early_.front();
   }
   /// Removes and returns the earliest event (the queue must not be empty).
   TimedEvent pop() {
-    settle();
+    if (!settled()) settle();
     --queued_;
     if (!early_.empty()) {
       std::pop_heap(early_.begin(), early_.end(), Later{});
@@ -115,7 +115,6 @@ class EventQueue {
   /// Times are never negative, so their bits order like the times: the key orders events by
   /// time, then order class, then push order, and no two events share one.
   __extension__ using Key = unsigned __int128;  // GCC/Clang extension
-  using Mask = Key;                             ///< bit b set: bucket b holds events
   static Key key(const TimedEvent& e) { return (static_cast<Key>(std::bit_cast<std::uint64_t>(e.t)) << 64) | e.order; }
   struct Later {
     bool operator()(const TimedEvent& a, const TimedEvent& b) const { return key(b) < key(a); }
@@ -129,6 +128,8 @@ class EventQueue {
   /// floor(t / bucket): monotone in t, so an event in a later bucket is later than every event of
   /// an earlier one (floor(x / w) < floor(y / w) implies x < y in floating point too).
   double bucket(double t) const { return std::floor(t / bucket_s_); }
+  /// Whether settle() has nothing to do: the earliest event is found and no deadline waits.
+  bool settled() const { return (has_front_ || !early_.empty()) && deadlines_.empty(); }
   /// Brings the earliest event to the front (or leaves it in early_), then moves the deadlines of
   /// every bucket the earliest event has reached (or all of the first bucket, when no event is
   /// queued) into the queue, dropping those no longer pending. Their keys are kept, so they pop
@@ -150,11 +151,10 @@ class EventQueue {
   /// in which they differ from it. Each chunk returns to the free list once read, so a burst
   /// moving down takes no more chunks than it has events.
   void spread_lowest() {
-    const auto lo = static_cast<std::uint64_t>(occupied_), hi = static_cast<std::uint64_t>(occupied_ >> 64);
-    const int b = lo != 0 ? std::countr_zero(lo) : 64 + std::countr_zero(hi);
+    const int b = occupied_[0] != 0 ? std::countr_zero(occupied_[0]) : 64 + std::countr_zero(occupied_[1]);
     Chunk* list = head_[static_cast<std::size_t>(b)];
     head_[static_cast<std::size_t>(b)] = nullptr;
-    occupied_ &= ~(Mask{1} << b);
+    occupied_[static_cast<std::size_t>(b >> 6)] &= ~(std::uint64_t{1} << (b & 63));
     const TimedEvent* least = &list->events[0];
     Key least_key = key(*least);
     for (const Chunk* c = list; c != nullptr; c = c->next)
@@ -183,7 +183,7 @@ class EventQueue {
       c->next = h;
       c->count = 0;
       head_[b] = h = c;
-      occupied_ |= Mask{1} << b;
+      occupied_[b >> 6] |= std::uint64_t{1} << (b & 63);
     }
     h->events[h->count++] = e;
   }
@@ -218,7 +218,7 @@ class EventQueue {
   Chunk* free_ = nullptr;                        ///< free chunks, linked through `next`
   TimedEvent front_{};      ///< the earliest bucketed event, once found
   bool has_front_ = false;
-  Mask occupied_ = 0;
+  std::array<std::uint64_t, 2> occupied_{};  ///< bit b (of buckets 0-63, then 64-127) set: bucket b holds events
   Key last_min_ = 0;
   std::vector<TimedEvent> early_;  ///< binary min-heap of events below last_min_
   std::size_t queued_ = 0;         ///< events in the buckets and early_
