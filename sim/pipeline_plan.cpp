@@ -48,18 +48,63 @@ std::string plan_progress_text(const std::string& graph, partition::Method metho
   return s;
 }
 
+namespace {
+
+/// The server nodes as placement prices them, with links `up_Bps` / `down_Bps` (bytes/s). Every
+/// byte that crosses a cut is also serialized by its sender and deserialized by its receiver:
+/// eq. 8's B becomes the link and the (de)serialization in series, per byte.
+std::vector<partition::PlacementNode> priced_nodes(const Scenario& sc, const std::vector<double>& up_Bps,
+                                                   const std::vector<double>& down_Bps) {
+  const auto in_series = [&](double link_Bps) { return 1.0 / (1.0 / link_Bps + 1.0 / sc.overheads.serialization_Bps); };
+  std::vector<partition::PlacementNode> nodes;
+  for (std::size_t j = 0; j < sc.nodes.size(); ++j) {
+    nodes.push_back(placement_node(sc.nodes[j], sc.overheads));
+    nodes.back().uplink_Bps = in_series(up_Bps[j]);
+    nodes.back().downlink_Bps = in_series(down_Bps[j]);
+  }
+  return nodes;
+}
+
+/// The graph's inputs arrive from the client and its outputs return to it: eq. 10's io terms for
+/// the client as one more block, per op (bytes in, then bytes out).
+std::pair<std::vector<double>, std::vector<double>> client_io_bytes(const partition::ModelGraph& g) {
+  std::vector<double> in(static_cast<std::size_t>(g.size()), 0.0), out(in);
+  for (int v = 0; v < g.size(); ++v) {
+    if (g.preds(v).empty()) in[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
+    if (g.succs(v).empty()) out[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
+  }
+  return {in, out};
+}
+
+/// cost[b][j]: f(P_b) on node j, eq. 10 on j's own links, the client's tensors included (s).
+partition::PlacementCosts costs_on_nodes(const partition::ModelGraph& g, const partition::Partition& part,
+                                         const std::vector<partition::PlacementNode>& nodes,
+                                         const std::pair<std::vector<double>, std::vector<double>>& client_io) {
+  partition::PlacementCosts c = partition::placement_costs(g, part, nodes);
+  for (int v = 0; v < g.size(); ++v)
+    for (std::size_t j = 0; j < nodes.size(); ++j)
+      c[static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(v)])][j] +=
+          client_io.first[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_io.second[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
+  return c;
+}
+
+std::vector<double> scenario_links(const Scenario& sc, bool up) {
+  std::vector<double> r;
+  for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
+  return r;
+}
+
+}  // namespace
+
+partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const PipelinePlan& plan, const std::vector<double>& up_Bps,
+                                                 const std::vector<double>& down_Bps) {
+  return costs_on_nodes(*sc.graph, plan.partition, priced_nodes(sc, up_Bps, down_Bps), client_io_bytes(*sc.graph));
+}
+
 PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress) {
   if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
   const partition::ModelGraph& g = *sc.graph;
-  std::vector<partition::PlacementNode> nodes;
-  for (const NodeSpec& n : sc.nodes) nodes.push_back(placement_node(n, sc.overheads));
-  // Every byte that crosses a cut is also serialized by its sender and deserialized by its
-  // receiver: eq. 8's B becomes the link and the (de)serialization in series, per byte.
-  const auto in_series = [&](double link_Bps) { return 1.0 / (1.0 / link_Bps + 1.0 / sc.overheads.serialization_Bps); };
-  for (auto& n : nodes) {
-    n.uplink_Bps = in_series(n.uplink_Bps);
-    n.downlink_Bps = in_series(n.downlink_Bps);
-  }
+  const std::vector<partition::PlacementNode> nodes = priced_nodes(sc, scenario_links(sc, true), scenario_links(sc, false));
   if (nodes.empty()) throw std::invalid_argument("plan_pipeline: no server nodes");
   const PartitionerSpec& spec = sc.policy.partitioner;
   const int k = std::min(spec.stages > 0 ? spec.stages : static_cast<int>(nodes.size()), g.size());
@@ -84,21 +129,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   // stages on the fastest nodes can beat k stages. So every stage count k' <= k is partitioned and
   // placed, and the placement with the smallest eq. 11 bottleneck on the real nodes wins (ties:
   // fewer stages).
-  // The graph's inputs arrive from the client and its outputs return to it: eq. 10's io terms
-  // for the client as one more block, per op, over each node's own links.
-  std::vector<double> client_in_bytes(static_cast<std::size_t>(g.size()), 0.0), client_out_bytes(client_in_bytes);
-  for (int v = 0; v < g.size(); ++v) {
-    if (g.preds(v).empty()) client_in_bytes[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
-    if (g.succs(v).empty()) client_out_bytes[static_cast<std::size_t>(v)] = g.op(v).out_bytes;
-  }
-  const auto costs_on_nodes = [&](const partition::Partition& part) {
-    partition::PlacementCosts c = partition::placement_costs(g, part, nodes);
-    for (int v = 0; v < g.size(); ++v)
-      for (std::size_t j = 0; j < nodes.size(); ++j)
-        c[static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(v)])][j] +=
-            client_in_bytes[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_out_bytes[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
-    return c;
-  };
+  const auto client_io = client_io_bytes(g);
 
   partition::PlacementCosts cost;
   double best = std::numeric_limits<double>::infinity();
@@ -113,7 +144,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
     partition::Partition part = on_progress ? partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga, on_generation)
                                             : partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga);
     if (part.blocks < kk && kk > 1) continue;  // the partitioner used fewer: that count was tried already
-    partition::PlacementCosts c = costs_on_nodes(part);
+    partition::PlacementCosts c = costs_on_nodes(g, part, nodes, client_io);
     partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)
                                                                             : partition::place_greedy(g, part, nodes);
     if (placed.bottleneck_s < best * (1 - 1e-12)) {
@@ -128,7 +159,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   // since the winner and its placement are one of the slicings it tries.
   if (spec.placement == PlacementKind::Optimal && static_cast<int>(nodes.size()) <= partition::kMaxExactNodes) {
     const std::vector<int> order = partition::block_major_order(g, plan.partition.block_of);
-    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_in_bytes, client_out_bytes});
+    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_io.first, client_io.second});
     if (ns.bottleneck_s < best * (1 - 1e-9)) {
       best = ns.bottleneck_s;
       plan.partition.block_of = ns.block_of;
@@ -137,7 +168,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
       plan.node_sliced = true;
       plan.placement.node_of_block = ns.node_of_block;
       plan.placement.bottleneck_s = ns.bottleneck_s;
-      cost = costs_on_nodes(plan.partition);
+      cost = costs_on_nodes(g, plan.partition, nodes, client_io);
     }
   }
   plan.costs = cost;

@@ -59,6 +59,12 @@ partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec
 /// what placing it there, or moving it there after a failure, costs per request.
 partition::BlockCost stage_terms_on_node(const Scenario& sc, const PipelinePlan& plan, int stage, int node);
 
+/// costs[b][j] of `plan`'s stages with server node j's access links at up_Bps[j] and
+/// down_Bps[j] (bytes/s) instead of the scenario's: eq. 10 as plan.costs prices it (which it equals
+/// for the scenario's links), for a migration to re-price the stages on a congested network.
+partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const PipelinePlan& plan, const std::vector<double>& up_Bps,
+                                                 const std::vector<double>& down_Bps);
+
 /// Where planning is: it partitions for every stage count up to the scenario's (BRKGA can take
 /// minutes on large graphs or populations).
 struct PlanProgress {
