@@ -45,6 +45,10 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
   }
   stage_serving.assign(plan.stages.size(), 1);
   stage_life.assign(plan.stages.size(), 0);
+  for (const NodeSpec& n : sc.nodes) {
+    node_uplink_Bps.push_back(n.uplink_Bps);
+    node_downlink_Bps.push_back(n.downlink_Bps);
+  }
   signals.on_pipeline_planned(PipelinePlanned{static_cast<int>(plan.stages.size()), sc.graph->name()});
   for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) {  // the stages serve from the start
     NodeJoined joined{0.0, stage_node[static_cast<std::size_t>(s)], BlockRange{s, s + 1}, 0.0};
@@ -182,7 +186,7 @@ bool PipelineRun::failback_switch(int index, double t) {
   if (!node_up[n] || node_taken[n] != b.stage || !stage_serving[s] || stage_node[s] != b.from_node) {
     if (node_taken[n] == b.stage) node_taken[n] = -1;
     b.dropped = true;
-    node_event(t, "failback_dropped", b.stage, b.to_node);
+    node_event(t, b.migration ? "migration_dropped" : "failback_dropped", b.stage, b.to_node);
     return false;
   }
   node_taken[static_cast<std::size_t>(b.from_node)] = -1;  // the node it leaves turns spare
@@ -195,6 +199,54 @@ bool PipelineRun::failback_switch(int index, double t) {
 
 std::vector<std::vector<int>> PipelineRun::take_requests_to_resend_after_failback(int index) {
   return resend_unanswered(failbacks[static_cast<std::size_t>(index)].requests_resent);
+}
+
+void PipelineRun::link_changed(const ReplayEvent& e) {
+  if (e.action != EventAction::SetBandwidth) return;
+  const int node = host_index(e.node);
+  if (node < 0 || node >= static_cast<int>(sc.nodes.size())) return;  // a client's link: the placement does not price it
+  if (e.direction != LinkDirection::Down) node_uplink_Bps[static_cast<std::size_t>(node)] = e.value;
+  if (e.direction != LinkDirection::Up) node_downlink_Bps[static_cast<std::size_t>(node)] = e.value;
+}
+
+int PipelineRun::migration_start(double t) {
+  const int stages = static_cast<int>(plan.stages.size());
+  for (int s = 0; s < stages; ++s) {
+    if (!stage_serving[static_cast<std::size_t>(s)]) return -1;  // a failover is under way
+    for (std::size_t n = 0; n < node_taken.size(); ++n)
+      if (node_taken[n] == s && static_cast<int>(n) != stage_node[static_cast<std::size_t>(s)]) return -1;  // a move is loading
+  }
+  // Seed 003, "Dynamic Repartitioning": detect the bottleneck on the network as it is now.
+  const partition::PlacementCosts cost = stage_costs_with_links(sc, plan, node_uplink_Bps, node_downlink_Bps);
+  const auto on_its_node = [&](int s) { return cost[static_cast<std::size_t>(s)][static_cast<std::size_t>(stage_node[static_cast<std::size_t>(s)])]; };
+  int worst = 0;
+  for (int s = 1; s < stages; ++s)
+    if (on_its_node(s) > on_its_node(worst)) worst = s;
+  double others = 0;  // the bottleneck of the stages that stay
+  for (int s = 0; s < stages; ++s)
+    if (s != worst) others = std::max(others, on_its_node(s));
+  const double before = on_its_node(worst);
+  int best = -1;
+  for (int n = 0; n < static_cast<int>(sc.nodes.size()); ++n) {
+    if (!node_up[static_cast<std::size_t>(n)] || node_taken[static_cast<std::size_t>(n)] >= 0) continue;
+    if (best < 0 || cost[static_cast<std::size_t>(worst)][static_cast<std::size_t>(n)] < cost[static_cast<std::size_t>(worst)][static_cast<std::size_t>(best)])
+      best = n;
+  }
+  if (best < 0) return -1;
+  const double after = std::max(others, cost[static_cast<std::size_t>(worst)][static_cast<std::size_t>(best)]);
+  if (!(after <= (1.0 - sc.policy.partitioner.migrate_min_gain) * before) || after >= before) return -1;  // not worth a move
+  node_taken[static_cast<std::size_t>(best)] = worst;
+  StageFailback b;
+  b.stage = worst;
+  b.from_node = stage_node[static_cast<std::size_t>(worst)];
+  b.to_node = best;
+  b.started_at_s = t;
+  b.migration = true;
+  b.bottleneck_before_s = before;
+  b.bottleneck_after_s = after;
+  failbacks.push_back(b);
+  node_event(t, "migration_loading", worst, best);
+  return static_cast<int>(failbacks.size()) - 1;
 }
 
 double PipelineRun::in_bytes_per_request(int s) const {
@@ -288,7 +340,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     }
     failovers.push_back(j);
   }
-  nlohmann::json failbacks = nlohmann::json::array();
+  nlohmann::json failbacks = nlohmann::json::array(), migrations = nlohmann::json::array();
   for (const StageFailback& b : run.failbacks) {
     nlohmann::json j = {{"stage", b.stage},
                         {"from", sc.nodes[static_cast<std::size_t>(b.from_node)].name},
@@ -300,7 +352,11 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
       j["compute_s"] = b.compute_s;
     }
     if (b.dropped) j["dropped"] = true;
-    failbacks.push_back(j);
+    if (b.migration) {
+      j["bottleneck_before_s"] = b.bottleneck_before_s;
+      j["bottleneck_after_s"] = b.bottleneck_after_s;
+    }
+    (b.migration ? migrations : failbacks).push_back(j);
   }
   const auto& q = run.plan.quality;
   nlohmann::json convergence = nlohmann::json::array();
@@ -362,6 +418,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     report.metrics["requests"]["failure_reason"] = reason;
   }
   if (sc.policy.faults.failback) report.metrics["failbacks"] = failbacks;
+  if (sc.policy.partitioner.migrate_period_s > 0) report.metrics["migrations"] = migrations;
   finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);
   return report;
 }

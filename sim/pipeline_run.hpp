@@ -38,7 +38,8 @@ struct StageFailover {
 };
 
 /// A stage moved from its node to one that came back and prices it lower (policy.faults.failback,
-/// docs/partitioning.md, "Failback").
+/// docs/partitioning.md, "Failback"), or to a spare node where the pipeline's bottleneck is lower
+/// on the links as they are now (policy.partitioner.migrate, "Migration under congestion").
 struct StageFailback {
   int stage = 0;
   int from_node = -1;        ///< index into Scenario::nodes: where the stage served
@@ -48,6 +49,9 @@ struct StageFailback {
   double compute_s = 0;      ///< the stage's compute time per request on to_node (s)
   int requests_resent = 0;   ///< requests the client sent again when the stage moved
   bool dropped = false;      ///< overtaken while loading (a node failed, or the stage moved): no move
+  bool migration = false;    ///< a migration under congestion, not a failback
+  double bottleneck_before_s = 0;  ///< migration: the pipeline's bottleneck re-priced when it started (s)
+  double bottleneck_after_s = 0;   ///< migration: the same with the stage on to_node (s)
 };
 
 /// A message of the pipeline: which request, and which of the client's attempts at it.
@@ -96,7 +100,7 @@ struct PipelineRun {
   int stages_detected_down = 0;         ///< stages the client knows are down and not yet replaced
   int resent = 0;                       ///< requests sent again, over all failovers and failbacks
   std::vector<StageFailover> failovers;
-  std::vector<StageFailback> failbacks;
+  std::vector<StageFailback> failbacks;  ///< failbacks and migrations, in the order they started
 
   /// Node `node` went down at t: the stage on it (if any) stops serving and a failover record
   /// starts. Returns the record's index into `failovers`, or -1 when the node ran no stage.
@@ -131,6 +135,22 @@ struct PipelineRun {
   bool failback_switch(int b, double t);
   /// take_requests_to_resend for failback b, once it moved the stage.
   std::vector<std::vector<int>> take_requests_to_resend_after_failback(int b);
+
+  // Migration under congestion (policy.partitioner.migrate, seed 003's dynamic repartitioning):
+  // every period the client re-prices each stage on each node with eq. 10 on the nodes' access
+  // links as they are now; when moving the bottleneck stage to a spare node lowers the pipeline's
+  // bottleneck by at least min_gain, the stage moves as in a failback (it serves on while the node
+  // loads its parameters, then unanswered requests are sent again). The engines play it with
+  // the failback's process: a migration is a record of `failbacks` with `migration` set.
+
+  /// Node links as replayed so far (bytes/s), per server node: what migrations re-price with.
+  std::vector<double> node_uplink_Bps, node_downlink_Bps;
+  /// A replayed event at its time: a bandwidth change of a server node's link is recorded.
+  void link_changed(const ReplayEvent& e);
+  /// The periodic check at t: when every stage serves, no move is loading, and a spare node
+  /// would lower the re-priced bottleneck by min_gain (ties to the lower node), reserves the node
+  /// and starts a migration. Returns its index into `failbacks`, or -1.
+  int migration_start(double t);
 
   /// Plans the pipeline of `sc` (sc.graph must be set), draws the arrivals, and reports to `signals`.
   PipelineRun(const Scenario& sc, const RunOptions& options, SimSignals& signals);

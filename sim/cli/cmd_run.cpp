@@ -363,6 +363,17 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
       else
         std::printf("; %s\n", b.contains("dropped") ? "dropped (a node failed or the stage moved meanwhile)" : "not loaded before the end");
     }
+  if (m.contains("migrations"))
+    for (const auto& g : m["migrations"]) {
+      std::printf("migration     stage %d: bottleneck %s on the links at %s, %s on %s; loading it", g["stage"].get<int>(),
+                  sim::format_duration(g["bottleneck_before_s"].get<double>()).c_str(), sim::format_duration(g["started_at_s"].get<double>()).c_str(),
+                  sim::format_duration(g["bottleneck_after_s"].get<double>()).c_str(), g["to"].get<std::string>().c_str());
+      if (g.contains("ready_at_s"))
+        std::printf("; moved from %s at %s%s\n", g["from"].get<std::string>().c_str(), sim::format_duration(g["ready_at_s"].get<double>()).c_str(),
+                    g["requests_resent"].get<int>() > 0 ? (", then " + std::to_string(g["requests_resent"].get<int>()) + " requests sent again").c_str() : "");
+      else
+        std::printf("; %s\n", g.contains("dropped") ? "dropped (a node failed or a stage moved meanwhile)" : "not loaded before the end");
+    }
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
 

@@ -219,6 +219,16 @@ struct PipelineActors {
     resend(m.take_requests_to_resend_after_failback(b));
   }
 
+  /// Migration under congestion (as the flow engine's): every period the client re-prices the
+  /// stages and may move the bottleneck stage, played as a failback.
+  void migration_checks() {
+    while (true) {
+      sg4::this_actor::sleep_for(sc.policy.partitioner.migrate_period_s);
+      if (const int b = m.migration_start(now()); b >= 0)
+        sg4::Actor::create("migration", platform.host(client_host(0)), [this, b] { failback(b); })->daemonize();
+    }
+  }
+
   /// Replayed latency changes and node failures (bandwidth changes and the hosts' states are
   /// the platform's profiles; a node's host is off from the same instant).
   void replay() {
@@ -226,6 +236,7 @@ struct PipelineActors {
       sg4::this_actor::sleep_until(e.at_s);
       const int node = m.host_index(e.node);
       if (e.action == EventAction::SetLatency || e.action == EventAction::SetBandwidth) {
+        m.link_changed(e);
         replay_link_change(e, node, e.peer.empty() ? -1 : m.host_index(e.peer), now(), latencies, m.signals);
       } else if (e.action == EventAction::NodeDown) {
         if (!m.node_up[static_cast<std::size_t>(node)]) continue;
@@ -255,6 +266,8 @@ RunReport run_pipeline(const Scenario& sc, const RunOptions& options, SimSignals
   for (int s = 0; s < actors.stages(); ++s) actors.start_stage(s);
   PipelineActors* a = &actors;
   sg4::Actor::create("replay", platform.control_host(), [a] { a->replay(); })->daemonize();
+  if (sc.policy.partitioner.migrate_period_s > 0)
+    sg4::Actor::create("migration-checks", platform.control_host(), [a] { a->migration_checks(); })->daemonize();
   for (int c = 0; c < m.clients(); ++c) {
     sg4::Actor::create("client-send", platform.host(actors.client_host(c)), [a, c] { a->client_sender(c); });
     sg4::Actor::create("client-receive", platform.host(actors.client_host(c)), [a, c] { a->client_receiver(c); });

@@ -33,6 +33,7 @@ class FlowPipeline {
   void run(ProgressLine& progress) {
     for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s, 0));
     if (!sc_.events.empty()) spawn(replay());
+    if (sc_.policy.partitioner.migrate_period_s > 0) spawn(migration_checks());
     for (int c = 0; c < m_.clients(); ++c) {
       spawn(client_sender(c));
       spawn(client_receiver(c));
@@ -241,6 +242,15 @@ class FlowPipeline {
     resend_all(m_.take_requests_to_resend_after_failback(b));
   }
 
+  /// Migration under congestion: every period the client re-prices the stages on the links as
+  /// they are now and may move the bottleneck stage, which plays as a failback. A daemon.
+  Process migration_checks() {
+    while (true) {
+      co_await sleep_for(sc_.policy.partitioner.migrate_period_s);
+      if (const int b = m_.migration_start(now_); b >= 0) spawn(failback(b));
+    }
+  }
+
   Process client_receiver(int c) {
     std::vector<std::vector<int>> got(static_cast<std::size_t>(m_.requests));  // per request, per attempt
     for (int answered = 0; answered < m_.requests_of(c);) {
@@ -277,6 +287,7 @@ class FlowPipeline {
         if (const int b = m_.failback_start(node, now_); b >= 0) spawn(failback(b));
         spare_up_.open(queue_, now_);
       } else {
+        m_.link_changed(e);
         apply_link_change(e, node, e.peer.empty() ? -1 : m_.host_index(e.peer), now_, links_, latencies_, m_.signals);
       }
     }

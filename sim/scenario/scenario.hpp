@@ -213,6 +213,11 @@ struct PartitionerSpec {
   int stages = 0;                      ///< k: at most this many stages (0 = one per server node)
   PlacementKind placement = PlacementKind::Optimal;
   partition::BrkgaParams brkga;        ///< method "brkga" (its seed is the scenario's seed)
+  /// Migration under congestion (policy.partitioner.migrate): every this often the client
+  /// re-prices the stages on the links as they are now and moves the bottleneck stage to a spare
+  /// node where the pipeline's bottleneck drops by at least migrate_min_gain (s; 0: never).
+  double migrate_period_s = 0.0;
+  double migrate_min_gain = 0.1;       ///< the least relative drop of the bottleneck worth a move, in [0, 1)
 };
 
 /// How servers order the work of the sessions that use them.

@@ -103,7 +103,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"rebalance", {"period", "balance_quality"}},
       {"scheduler", {"kind", "batch_max", "batch_wait"}},
       {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
-                       "crossover"}},
+                       "crossover", "migrate"}},
+      {"migrate", {"period", "min_gain"}},
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "round_trips", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
@@ -1198,6 +1199,11 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
                                                           {{"biased_uniform", partition::Crossover::BiasedUniform},
                                                            {"blend", partition::Crossover::Blend}})
                                .value_or(partition::Crossover::BiasedUniform);
+      if (const json* m = Reader::get(*c, "migrate"); m && r.object(*m, pp + ".migrate", "migrate")) {
+        const std::string mp = pp + ".migrate";
+        ps.migrate_period_s = r.quantity(*m, "period", mp, Quantity::Duration, true, true).value_or(0.0);
+        ps.migrate_min_gain = r.number(*m, "min_gain", mp, false, 0.0, 0.99, "in [0, 0.99]").value_or(ps.migrate_min_gain);
+      }
     }
   }
   p.partitioner.brkga.seed = sc.seed;

@@ -85,6 +85,8 @@ const std::vector<BadScenario>& bad_scenarios() {
        "from the start and holds no block range: remove \"join_at\""},
       {"41_node_rent_without_unit.json", "nodes[0].costs.rent",
        "\"1.20\" has no unit; expected a price per time such as \"1.20/h\", \"0.02/min\" or \"0.0003/s\" (in the scenario's currency)"},
+      {"42_migrate_without_period.json", "policy.partitioner.migrate.period",
+       "missing; expected a duration such as \"250us\", \"5ms\", \"1.5s\", \"2min\" or \"1h\""},
   };
   return table;
 }

@@ -12,6 +12,7 @@
 
 #include "sim/engine/isolated_run.hpp"
 #include "sim/pipeline_plan.hpp"
+#include "sim/pipeline_run.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "tests/temp_path.hpp"
 
@@ -536,4 +537,151 @@ TEST(PipelineFailover, TheSpareIsChosenByTheStagesCostOnItsOwnLinks) {
   ASSERT_EQ(m["failovers"].size(), 1u);
   EXPECT_EQ(m["failovers"][0]["to"], "fastlink");
   EXPECT_EQ(m["requests"]["completed"], 100);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migration under congestion (policy.partitioner.migrate)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+/// The chain3 pipeline on four L4s (the placement leaves one spare), with the given events; the
+/// client re-prices the stages every 20 ms.
+Scenario migration_scenario(const std::string& events, double min_gain = 0.1) {
+  std::string nodes;
+  for (const char* n : {"s0", "s1", "s2", "s3"}) nodes += server_json(n, "L4") + ",";
+  nodes.pop_back();
+  Scenario sc = chain3_with_nodes(nodes, events, 200, 16);
+  sc.policy.partitioner.migrate_period_s = 0.020;
+  sc.policy.partitioner.migrate_min_gain = min_gain;
+  return sc;
+}
+
+/// The node the plan leaves without a stage.
+int spare_node(const PipelinePlan& plan, int nodes) {
+  for (int n = 0; n < nodes; ++n)
+    if (std::none_of(plan.stages.begin(), plan.stages.end(), [&](const PipelineStage& st) { return st.node == n; })) return n;
+  return -1;
+}
+
+ReplayEvent choke(const std::string& node, double Bps) {
+  ReplayEvent e;
+  e.action = EventAction::SetBandwidth;
+  e.node = node;
+  e.direction = LinkDirection::Down;
+  e.value = Bps;
+  return e;
+}
+
+}  // namespace
+
+TEST(PipelineMigration, StageCostsRePricedOnTheScenariosLinksAreThePlans) {
+  const Scenario sc = migration_scenario("[]");
+  const PipelinePlan plan = plan_pipeline(sc);
+  std::vector<double> up, down;
+  for (const NodeSpec& n : sc.nodes) {
+    up.push_back(n.uplink_Bps);
+    down.push_back(n.downlink_Bps);
+  }
+  EXPECT_EQ(stage_costs_with_links(sc, plan, up, down), plan.costs);
+  // A slower downlink on one node raises what each stage costs there, and only there.
+  down[1] = 12.5e6;
+  const swarmsim::partition::PlacementCosts slow = stage_costs_with_links(sc, plan, up, down);
+  for (std::size_t b = 0; b < plan.costs.size(); ++b)
+    for (std::size_t j = 0; j < sc.nodes.size(); ++j) {
+      if (j == 1)
+        EXPECT_GT(slow[b][j], plan.costs[b][j]) << "stage " << b;
+      else
+        EXPECT_EQ(slow[b][j], plan.costs[b][j]) << "stage " << b << " on node " << j;
+    }
+}
+
+TEST(PipelineMigration, TheBottleneckStageMovesToTheSpareOnlyWhenItsLinkIsChoked) {
+  const Scenario sc = migration_scenario("[]");
+  RunOptions options;
+  options.progress = RunOptions::Progress::Never;
+  SimSignals signals;
+  PipelineRun pipeline(sc, options, signals);
+  const PipelinePlan& plan = pipeline.plan;
+  ASSERT_EQ(plan.stages.size(), 3u);
+  const int spare = spare_node(plan, 4), victim = plan.stages[1].node;
+  ASSERT_GE(spare, 0);
+  EXPECT_EQ(pipeline.migration_start(0.02), -1) << "the optimal placement leaves no spare that lowers the bottleneck";
+
+  // A link change on the client's side, or an up link on a spare, changes nothing.
+  pipeline.link_changed(choke("c", 12.5e6));
+  EXPECT_EQ(pipeline.migration_start(0.04), -1);
+
+  // Stage 1's node receives its 1 MB per request at 100 Mbit/s instead of 10 Gbit/s.
+  pipeline.link_changed(choke(sc.nodes[static_cast<std::size_t>(victim)].name, 12.5e6));
+  const int b = pipeline.migration_start(0.06);
+  ASSERT_EQ(b, 0);
+  const StageFailback& m = pipeline.failbacks[0];
+  EXPECT_TRUE(m.migration);
+  EXPECT_EQ(m.stage, 1);
+  EXPECT_EQ(m.from_node, victim);
+  EXPECT_EQ(m.to_node, spare);
+  EXPECT_DOUBLE_EQ(m.started_at_s, 0.06);
+  // Before: the stage's cost on its node grows by 1 MB over the slower downlink (serialization
+  // at 1 TB/s in series with both). After: every stage where the plan priced it, stage 1 on an
+  // identical L4 with its full link.
+  const double in_series = [] {
+    const auto at = [](double link) { return 1.0 / (1.0 / link + 1.0 / 1e12); };
+    return 1e6 / at(12.5e6) - 1e6 / at(1.25e9);
+  }();
+  EXPECT_NEAR(m.bottleneck_before_s, plan.costs[1][static_cast<std::size_t>(victim)] + in_series, 1e-12);
+  const double after = std::max({plan.costs[0][static_cast<std::size_t>(plan.stages[0].node)], plan.costs[1][static_cast<std::size_t>(spare)],
+                                 plan.costs[2][static_cast<std::size_t>(plan.stages[2].node)]});
+  EXPECT_DOUBLE_EQ(m.bottleneck_after_s, after);
+  EXPECT_DOUBLE_EQ(plan.costs[1][static_cast<std::size_t>(spare)], plan.costs[1][static_cast<std::size_t>(victim)]) << "identical L4s";
+  EXPECT_EQ(pipeline.node_taken[static_cast<std::size_t>(spare)], 1) << "the spare is reserved while it loads";
+  EXPECT_EQ(pipeline.migration_start(0.08), -1) << "one move at a time";
+
+  ASSERT_TRUE(pipeline.failback_switch(b, 0.0605));
+  EXPECT_EQ(pipeline.stage_node[1], spare);
+  EXPECT_EQ(pipeline.node_taken[static_cast<std::size_t>(victim)], -1) << "the choked node turns spare";
+  EXPECT_EQ(pipeline.migration_start(0.1), -1) << "the choked node is no better a place for any stage";
+}
+
+TEST(PipelineMigration, AGainBelowTheThresholdMovesNothing) {
+  const Scenario sc = migration_scenario("[]", 0.99);
+  RunOptions options;
+  options.progress = RunOptions::Progress::Never;
+  SimSignals signals;
+  PipelineRun pipeline(sc, options, signals);
+  pipeline.link_changed(choke(sc.nodes[static_cast<std::size_t>(pipeline.plan.stages[1].node)].name, 12.5e6));
+  EXPECT_EQ(pipeline.migration_start(0.06), -1) << "a 99% drop of the bottleneck is asked for; moving gains less";
+}
+
+TEST(PipelineMigration, BothEnginesMoveTheChokedStageAndFinishSoonerThanWithout) {
+  const Scenario plain = migration_scenario("[]");
+  const std::string victim = node_of_stage(plain, 1);
+  const std::string events = R"([{"at": "55ms", "action": "set_bandwidth", "node": ")" + victim +
+                             R"(", "direction": "down", "bandwidth": "100Mbps"}])";
+  Scenario stay = migration_scenario(events);
+  stay.policy.partitioner.migrate_period_s = 0;
+  const nlohmann::json without = run(stay).metrics;
+  EXPECT_FALSE(without.contains("migrations"));
+
+  std::vector<nlohmann::json> runs;
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    Scenario sc = migration_scenario(events);
+    sc.engine = engine;
+    const nlohmann::json m = run(sc).metrics;
+    SCOPED_TRACE(to_string(engine));
+    ASSERT_EQ(m["migrations"].size(), 1u) << m["migrations"];
+    const nlohmann::json& g = m["migrations"][0];
+    EXPECT_EQ(g["stage"], 1);
+    EXPECT_EQ(g["from"], victim);
+    EXPECT_EQ(g["to"], plain.nodes[static_cast<std::size_t>(spare_node(plan_pipeline(plain), 4))].name);
+    EXPECT_NEAR(g["started_at_s"].get<double>(), 0.060, 1e-12) << "the first check after the choke";
+    EXPECT_NEAR(g["ready_at_s"].get<double>(), 0.060 + 1e6 / 2e9, 1e-12) << "1 MB of parameters at 2 GB/s";
+    EXPECT_GT(g["requests_resent"].get<int>(), 0);
+    EXPECT_EQ(m["requests"]["completed"], 200);
+    EXPECT_FALSE(m.contains("failbacks")) << "failback is off";
+    EXPECT_LT(m["simulated_time_s"].get<double>(), 0.5 * without["simulated_time_s"].get<double>());
+    runs.push_back(m);
+  }
+  EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(),
+              1e-3 * runs[0]["simulated_time_s"].get<double>());
 }
