@@ -685,3 +685,40 @@ TEST(PipelineMigration, BothEnginesMoveTheChokedStageAndFinishSoonerThanWithout)
   EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(),
               1e-3 * runs[0]["simulated_time_s"].get<double>());
 }
+
+// A migration overtaken by failures: the spare that loads the stage fails (the move is dropped and
+// the stage serves on, choked, until the spare is back and the next check moves it), and the
+// choked node itself fails while a spare loads its stage (the failover takes the stage over).
+TEST(PipelineMigration, FailuresWhileLoadingDropTheMoveAndEveryRequestIsStillAnswered) {
+  const Scenario plain = migration_scenario("[]");
+  const std::string victim = node_of_stage(plain, 1);
+  const std::string spare = plain.nodes[static_cast<std::size_t>(spare_node(plan_pipeline(plain), 4))].name;
+  const std::string choke_at_55ms = R"({"at": "55ms", "action": "set_bandwidth", "node": ")" + victim +
+                                    R"(", "direction": "down", "bandwidth": "100Mbps"})";
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    SCOPED_TRACE(to_string(engine));
+    Scenario spare_fails = migration_scenario("[" + choke_at_55ms + R"(, {"at": "60.2ms", "action": "node_down", "node": ")" + spare +
+                                              R"("}, {"at": "70ms", "action": "node_up", "node": ")" + spare + R"("}])");
+    spare_fails.engine = engine;
+    const nlohmann::json a = run(spare_fails).metrics;
+    ASSERT_EQ(a["migrations"].size(), 2u) << a["migrations"];
+    EXPECT_TRUE(a["migrations"][0].value("dropped", false));
+    EXPECT_FALSE(a["migrations"][0].contains("ready_at_s"));
+    EXPECT_NEAR(a["migrations"][1]["started_at_s"].get<double>(), 0.080, 1e-12) << "the first check with the spare back";
+    EXPECT_EQ(a["migrations"][1]["to"], spare);
+    EXPECT_TRUE(a["migrations"][1].contains("ready_at_s"));
+    EXPECT_EQ(a["requests"]["completed"], 200);
+
+    Scenario victim_fails = migration_scenario("[" + choke_at_55ms + R"(, {"at": "60.2ms", "action": "node_down", "node": ")" + victim + R"("}])");
+    victim_fails.engine = engine;
+    const nlohmann::json b = run(victim_fails).metrics;
+    ASSERT_EQ(b["migrations"].size(), 1u) << b["migrations"];
+    ASSERT_EQ(b["failovers"].size(), 1u);
+    EXPECT_EQ(b["requests"]["completed"], 200);
+    // The choked node fails before the spare has loaded the stage: the move is dropped when the
+    // load ends, and the failover, once it has detected the failure, takes the freed spare.
+    EXPECT_TRUE(b["migrations"][0].value("dropped", false));
+    EXPECT_EQ(b["failovers"][0]["from"], victim);
+    EXPECT_EQ(b["failovers"][0]["to"], spare);
+  }
+}
