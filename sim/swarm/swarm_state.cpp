@@ -39,6 +39,10 @@ std::vector<NodeSummary> SwarmState::summaries(double now) const {
 
 double SwarmState::uptime_estimate(int i, double now) const {
   const ServerState& s = (*this)[i];
+  // A server that never failed has been up for all the time watched: the observed share is
+  // exactly 1 and the estimate its declaration (routers ask for every server at every route).
+  if (s.failures == 0 && s.up && sc_.policy.reputation.estimate == UptimeEstimate::DeclaredTimesObserved)
+    return std::clamp(sc_.nodes[static_cast<std::size_t>(i)].uptime, 0.0, 1.0);
   double up = 0.0;
   double watched = 0.0;
   if (s.joined_at >= 0 && now > s.joined_at) {
