@@ -151,6 +151,19 @@ std::vector<std::vector<int>> PipelineRun::take_requests_to_resend(int failover)
   return resend_unanswered(failovers[static_cast<std::size_t>(failover)].requests_resent);
 }
 
+StageFailback& PipelineRun::start_move(int s, int node, double t, bool migration) {
+  node_taken[static_cast<std::size_t>(node)] = s;
+  StageFailback b;
+  b.stage = s;
+  b.from_node = stage_node[static_cast<std::size_t>(s)];
+  b.to_node = node;
+  b.started_at_s = t;
+  b.migration = migration;
+  failbacks.push_back(b);
+  node_event(t, migration ? "migration_loading" : "failback_loading", s, node);
+  return failbacks.back();
+}
+
 int PipelineRun::failback_start(int node, double t) {
   if (!sc.policy.faults.failback || !node_up[static_cast<std::size_t>(node)] || node_taken[static_cast<std::size_t>(node)] >= 0) return -1;
   const int stages = static_cast<int>(plan.stages.size());
@@ -169,14 +182,7 @@ int PipelineRun::failback_start(int node, double t) {
     }
   }
   if (best < 0) return -1;
-  node_taken[static_cast<std::size_t>(node)] = best;
-  StageFailback b;
-  b.stage = best;
-  b.from_node = stage_node[static_cast<std::size_t>(best)];
-  b.to_node = node;
-  b.started_at_s = t;
-  failbacks.push_back(b);
-  node_event(t, "failback_loading", best, node);
+  start_move(best, node, t, false);
   return static_cast<int>(failbacks.size()) - 1;
 }
 
@@ -235,17 +241,9 @@ int PipelineRun::migration_start(double t) {
   if (best < 0) return -1;
   const double after = std::max(others, cost[static_cast<std::size_t>(worst)][static_cast<std::size_t>(best)]);
   if (!(after <= (1.0 - sc.policy.partitioner.migrate_min_gain) * before) || after >= before) return -1;  // not worth a move
-  node_taken[static_cast<std::size_t>(best)] = worst;
-  StageFailback b;
-  b.stage = worst;
-  b.from_node = stage_node[static_cast<std::size_t>(worst)];
-  b.to_node = best;
-  b.started_at_s = t;
-  b.migration = true;
+  StageFailback& b = start_move(worst, best, t, true);
   b.bottleneck_before_s = before;
   b.bottleneck_after_s = after;
-  failbacks.push_back(b);
-  node_event(t, "migration_loading", worst, best);
   return static_cast<int>(failbacks.size()) - 1;
 }
 

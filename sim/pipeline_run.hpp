@@ -185,6 +185,8 @@ struct PipelineRun {
  private:
   /// Stage s serves on `node` from t, loaded since `loading_since`: its compute time there (s).
   double move_stage(int s, int node, double t, double loading_since);
+  /// Reserves `node` for stage s and records a move (a failback, or a migration) starting at t.
+  StageFailback& start_move(int s, int node, double t, bool migration);
   /// Gives every request sent and not answered a new attempt; returns them per client, and how many.
   std::vector<std::vector<int>> resend_unanswered(int& count);
 };
