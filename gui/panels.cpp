@@ -665,8 +665,9 @@ void inspector_tab(AppState& st) {
     ImGui::TextDisabled("end of run (metrics.json)");
     const double weights = std::isfinite(m.weights_bytes) ? m.weights_bytes : 0.0;
     const double kv = std::isfinite(m.kv_peak_bytes) ? m.kv_peak_bytes : 0.0;
-    ImGui::Text("weights %s, KV peak %s", bytes_str(weights).c_str(), bytes_str(kv).c_str());
-    if (h.memory_bytes > 0) {
+    const bool memory = std::isfinite(m.weights_bytes) || std::isfinite(m.kv_peak_bytes);  // a request run has neither
+    if (memory) ImGui::Text("weights %s, KV peak %s", bytes_str(weights).c_str(), bytes_str(kv).c_str());
+    if (memory && h.memory_bytes > 0) {
       char o[48];
       std::snprintf(o, sizeof o, "memory peak %.1f%%", 100.0 * (weights + kv) / h.memory_bytes);
       ImGui::ProgressBar(static_cast<float>((weights + kv) / h.memory_bytes), ImVec2(-1, 0), o);

@@ -778,6 +778,20 @@ RunSummary read_run_summary(const json& metrics, const std::string& file, std::v
         r.nodes.push_back(node);
       }
     }
+  } else if (const auto e = metrics.find("energy"); e != metrics.end() && e->is_object()) {
+    // Request runs (pipelines, trees, coded inference) have no "nodes": each host's energy is in
+    // energy.hosts, servers then clients in host order.
+    if (const auto hosts = e->find("hosts"); hosts != e->end() && hosts->is_array())
+      for (std::size_t i = 0; i < hosts->size(); ++i) {
+        const json& h = (*hosts)[i];
+        const std::string at = "energy.hosts[" + std::to_string(i) + "].";
+        RunSummary::Node node;
+        if (h.is_object())
+          node.energy_joules = figure(h, at, "energy_joules");
+        else
+          warnings.push_back(file + ": " + at.substr(0, at.size() - 1) + ": expected an object");
+        r.nodes.push_back(node);
+      }
   }
   return r;
 }

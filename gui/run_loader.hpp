@@ -108,7 +108,9 @@ struct RunSummary {
     double utilization = std::numeric_limits<double>::quiet_NaN();  ///< device seconds / run time
     double energy_joules = std::numeric_limits<double>::quiet_NaN();  ///< over the serving window
   };
-  std::vector<Node> nodes;              ///< metrics.json's "nodes": the servers, in host order
+  /// metrics.json's "nodes" (the servers, in host order), or for a request run, which has none, its
+  /// energy.hosts (servers then clients, in host order: energy only).
+  std::vector<Node> nodes;
 };
 
 /// Reads the figures of a metrics.json document; each one of the wrong type adds a warning

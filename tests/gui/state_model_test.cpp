@@ -414,6 +414,27 @@ TEST(GuiStateModel, BadTraceOrMetricsAreWarningsNotCrashes) {
     EXPECT_TRUE(any_contains(run.warnings, (dir / "metrics.json").string() + w)) << w << " in " << ::testing::PrintToString(run.warnings);
 }
 
+// A request run (pipeline, tree, coded) has no "nodes": the inspector's per-host energy comes
+// from energy.hosts, and a host there that is not an object is warned about and left unknown.
+TEST(GuiStateModel, ARequestRunsHostEnergyComesFromItsEnergySection) {
+  const nlohmann::json metrics = nlohmann::json::parse(
+      R"({"kind":"pipeline","energy":{"joules":30,"joules_per_request":1.5,"hosts":[{"name":"a","energy_joules":20},"b",{"name":"c","energy_joules":10}]}})");
+  std::vector<std::string> warnings;
+  const RunSummary r = read_run_summary(metrics, "m.json", warnings);
+  ASSERT_EQ(r.nodes.size(), 3u);
+  EXPECT_EQ(r.nodes[0].energy_joules, 20.0);
+  EXPECT_TRUE(std::isnan(r.nodes[1].energy_joules));
+  EXPECT_EQ(r.nodes[2].energy_joules, 10.0);
+  EXPECT_TRUE(std::isnan(r.nodes[0].weights_bytes)) << "a pipeline's stages report no weights or KV per node";
+  EXPECT_EQ(warnings, (std::vector<std::string>{"m.json: energy.hosts[1]: expected an object"}));
+  // A swarm's "nodes" win: energy.hosts is not read then.
+  const nlohmann::json swarm = nlohmann::json::parse(R"({"nodes":[{"energy_joules":7}],"energy":{"hosts":[{"energy_joules":1},{"energy_joules":2}]}})");
+  warnings.clear();
+  const RunSummary s = read_run_summary(swarm, "s.json", warnings);
+  ASSERT_EQ(s.nodes.size(), 1u);
+  EXPECT_EQ(s.nodes[0].energy_joules, 7.0);
+}
+
 TEST(GuiStateModel, LineReaderStopsAtTheFirstBadLine) {
   Timeline tl;
   EventLineReader reader("live run");
