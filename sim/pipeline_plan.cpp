@@ -88,13 +88,13 @@ partition::PlacementCosts costs_on_nodes(const partition::ModelGraph& g, const p
   return c;
 }
 
-std::vector<double> scenario_links(const Scenario& sc, bool up) {
+}  // namespace
+
+std::vector<double> server_link_rates(const Scenario& sc, bool up) {
   std::vector<double> r;
   for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
   return r;
 }
-
-}  // namespace
 
 partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const PipelinePlan& plan, const std::vector<double>& up_Bps,
                                                  const std::vector<double>& down_Bps) {
@@ -104,7 +104,7 @@ partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const Pipel
 PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress) {
   if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
   const partition::ModelGraph& g = *sc.graph;
-  const std::vector<partition::PlacementNode> nodes = priced_nodes(sc, scenario_links(sc, true), scenario_links(sc, false));
+  const std::vector<partition::PlacementNode> nodes = priced_nodes(sc, server_link_rates(sc, true), server_link_rates(sc, false));
   if (nodes.empty()) throw std::invalid_argument("plan_pipeline: no server nodes");
   const PartitionerSpec& spec = sc.policy.partitioner;
   const int k = std::min(spec.stages > 0 ? spec.stages : static_cast<int>(nodes.size()), g.size());

@@ -59,6 +59,9 @@ partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec
 /// what placing it there, or moving it there after a failure, costs per request.
 partition::BlockCost stage_terms_on_node(const Scenario& sc, const PipelinePlan& plan, int stage, int node);
 
+/// The server nodes' up links (`up`) or down links as the scenario gives them (bytes/s), in node order.
+std::vector<double> server_link_rates(const Scenario& sc, bool up);
+
 /// costs[b][j] of `plan`'s stages with server node j's access links at up_Bps[j] and
 /// down_Bps[j] (bytes/s) instead of the scenario's: eq. 10 as plan.costs prices it (which it equals
 /// for the scenario's links), for a migration to re-price the stages on a congested network.

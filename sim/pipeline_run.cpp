@@ -45,10 +45,9 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
   }
   stage_serving.assign(plan.stages.size(), 1);
   stage_life.assign(plan.stages.size(), 0);
-  for (const NodeSpec& n : sc.nodes) {
-    node_uplink_Bps.push_back(n.uplink_Bps);
-    node_downlink_Bps.push_back(n.downlink_Bps);
-  }
+  node_uplink_Bps = server_link_rates(sc, true);
+  node_downlink_Bps = server_link_rates(sc, false);
+  priced_now_ = plan.costs;  // eq. 10 on the scenario's links, until one changes
   signals.on_pipeline_planned(PipelinePlanned{static_cast<int>(plan.stages.size()), sc.graph->name()});
   for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s) {  // the stages serve from the start
     NodeJoined joined{0.0, stage_node[static_cast<std::size_t>(s)], BlockRange{s, s + 1}, 0.0};
@@ -151,6 +150,12 @@ std::vector<std::vector<int>> PipelineRun::take_requests_to_resend(int failover)
   return resend_unanswered(failovers[static_cast<std::size_t>(failover)].requests_resent);
 }
 
+bool PipelineRun::being_moved(int s) const {
+  for (std::size_t n = 0; n < node_taken.size(); ++n)
+    if (node_taken[n] == s && static_cast<int>(n) != stage_node[static_cast<std::size_t>(s)]) return true;
+  return false;
+}
+
 StageFailback& PipelineRun::start_move(int s, int node, double t, bool migration) {
   node_taken[static_cast<std::size_t>(node)] = s;
   StageFailback b;
@@ -172,8 +177,7 @@ int PipelineRun::failback_start(int node, double t) {
   int best = -1;
   double best_gain = 0;
   for (int s = 0; s < stages; ++s) {
-    bool moving = false;  // another node is loading it already
-    for (std::size_t n = 0; n < node_taken.size(); ++n) moving |= node_taken[n] == s && static_cast<int>(n) != stage_node[static_cast<std::size_t>(s)];
+    const bool moving = being_moved(s);  // another node is loading it already
     const auto& cost = plan.costs[static_cast<std::size_t>(s)];
     const double gain = cost[static_cast<std::size_t>(stage_node[static_cast<std::size_t>(s)])] - cost[static_cast<std::size_t>(node)];
     if (!moving && gain > best_gain) {
@@ -213,17 +217,21 @@ void PipelineRun::link_changed(const ReplayEvent& e) {
   if (node < 0 || node >= static_cast<int>(sc.nodes.size())) return;  // a client's link: the placement does not price it
   if (e.direction != LinkDirection::Down) node_uplink_Bps[static_cast<std::size_t>(node)] = e.value;
   if (e.direction != LinkDirection::Up) node_downlink_Bps[static_cast<std::size_t>(node)] = e.value;
+  links_changed_ = true;
 }
 
 int PipelineRun::migration_start(double t) {
   const int stages = static_cast<int>(plan.stages.size());
   for (int s = 0; s < stages; ++s) {
     if (!stage_serving[static_cast<std::size_t>(s)]) return -1;  // a failover is under way
-    for (std::size_t n = 0; n < node_taken.size(); ++n)
-      if (node_taken[n] == s && static_cast<int>(n) != stage_node[static_cast<std::size_t>(s)]) return -1;  // a move is loading
+    if (being_moved(s)) return -1;  // a move is loading
   }
   // Seed 003, "Dynamic Repartitioning": detect the bottleneck on the network as it is now.
-  const partition::PlacementCosts cost = stage_costs_with_links(sc, plan, node_uplink_Bps, node_downlink_Bps);
+  if (links_changed_) {  // re-priced once per change of the links, not at every check
+    priced_now_ = stage_costs_with_links(sc, plan, node_uplink_Bps, node_downlink_Bps);
+    links_changed_ = false;
+  }
+  const partition::PlacementCosts& cost = priced_now_;
   const auto on_its_node = [&](int s) { return cost[static_cast<std::size_t>(s)][static_cast<std::size_t>(stage_node[static_cast<std::size_t>(s)])]; };
   int worst = 0;
   for (int s = 1; s < stages; ++s)

@@ -185,10 +185,14 @@ struct PipelineRun {
  private:
   /// Stage s serves on `node` from t, loaded since `loading_since`: its compute time there (s).
   double move_stage(int s, int node, double t, double loading_since);
+  /// Whether a node other than stage s's own is loading s (a failback or a migration under way).
+  bool being_moved(int s) const;
   /// Reserves `node` for stage s and records a move (a failback, or a migration) starting at t.
   StageFailback& start_move(int s, int node, double t, bool migration);
   /// Gives every request sent and not answered a new attempt; returns them per client, and how many.
   std::vector<std::vector<int>> resend_unanswered(int& count);
+  partition::PlacementCosts priced_now_;  ///< stage_costs_with_links on the links as replayed so far
+  bool links_changed_ = false;            ///< a link changed since priced_now_ was priced
 };
 
 /// metrics.json of a finished run (wall: the simulation's wall time), written under options.out_dir.
