@@ -312,6 +312,22 @@ void print_request_energy_and_cost(const nlohmann::json& m) {
   print_cost_line(m, "per_thousand_requests", "thousand requests");
 }
 
+/// ", then N requests sent again" after a stage moved, or nothing when none were.
+std::string resent_text(const nlohmann::json& move) {
+  const int n = move["requests_resent"].get<int>();
+  return n > 0 ? ", then " + std::to_string(n) + " requests sent again" : "";
+}
+
+/// How a failback's or a migration's move ended: where the stage moved from and when, or why not.
+void print_move_end(const nlohmann::json& b) {
+  if (b.contains("ready_at_s"))
+    std::printf("; moved from %s at %s (compute %s)%s\n", b["from"].get<std::string>().c_str(),
+                sim::format_duration(b["ready_at_s"].get<double>()).c_str(), sim::format_duration(b["compute_s"].get<double>()).c_str(),
+                resent_text(b).c_str());
+  else
+    std::printf("; %s\n", b.contains("dropped") ? "dropped (a node failed or the stage moved meanwhile)" : "not loaded before the end");
+}
+
 /// The summary of a graph model's pipeline run.
 void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
   const auto& part = m["partition"];
@@ -348,7 +364,7 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
     if (f.contains("to"))
       std::printf(", serving on %s at %s (compute %s)%s\n", f["to"].get<std::string>().c_str(),
                   sim::format_duration(f["ready_at_s"].get<double>()).c_str(), sim::format_duration(f["compute_s"].get<double>()).c_str(),
-                  f["requests_resent"].get<int>() > 0 ? (", then " + std::to_string(f["requests_resent"].get<int>()) + " requests sent again").c_str() : "");
+                  resent_text(f).c_str());
     else
       std::printf(", no spare node before the end\n");
   }
@@ -356,23 +372,14 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
     for (const auto& b : m["failbacks"]) {
       std::printf("failback      stage %d: %s back at %s, loading it", b["stage"].get<int>(), b["to"].get<std::string>().c_str(),
                   sim::format_duration(b["started_at_s"].get<double>()).c_str());
-      if (b.contains("ready_at_s"))
-        std::printf("; moved from %s at %s (compute %s)%s\n", b["from"].get<std::string>().c_str(),
-                    sim::format_duration(b["ready_at_s"].get<double>()).c_str(), sim::format_duration(b["compute_s"].get<double>()).c_str(),
-                    b["requests_resent"].get<int>() > 0 ? (", then " + std::to_string(b["requests_resent"].get<int>()) + " requests sent again").c_str() : "");
-      else
-        std::printf("; %s\n", b.contains("dropped") ? "dropped (a node failed or the stage moved meanwhile)" : "not loaded before the end");
+      print_move_end(b);
     }
   if (m.contains("migrations"))
     for (const auto& g : m["migrations"]) {
       std::printf("migration     stage %d: bottleneck %s on the links at %s, %s on %s; loading it", g["stage"].get<int>(),
                   sim::format_duration(g["bottleneck_before_s"].get<double>()).c_str(), sim::format_duration(g["started_at_s"].get<double>()).c_str(),
                   sim::format_duration(g["bottleneck_after_s"].get<double>()).c_str(), g["to"].get<std::string>().c_str());
-      if (g.contains("ready_at_s"))
-        std::printf("; moved from %s at %s%s\n", g["from"].get<std::string>().c_str(), sim::format_duration(g["ready_at_s"].get<double>()).c_str(),
-                    g["requests_resent"].get<int>() > 0 ? (", then " + std::to_string(g["requests_resent"].get<int>()) + " requests sent again").c_str() : "");
-      else
-        std::printf("; %s\n", g.contains("dropped") ? "dropped (a node failed or a stage moved meanwhile)" : "not loaded before the end");
+      print_move_end(g);
     }
   if (!out.empty()) std::printf("outputs       %s/{metrics.json, trace.json, events.jsonl}\n", out.string().c_str());
 }
