@@ -45,6 +45,8 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
   }
   stage_serving.assign(plan.stages.size(), 1);
   stage_life.assign(plan.stages.size(), 0);
+  sent_epoch.assign(static_cast<std::size_t>(requests), 0);
+  drain.assign(plan.stages.size(), StageDrain{});
   node_uplink_Bps = server_link_rates(sc, true);
   node_downlink_Bps = server_link_rates(sc, false);
   priced_now_ = plan.costs;  // eq. 10 on the scenario's links, until one changes
@@ -58,6 +60,8 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
 
 void PipelineRun::request_sent(int r, double t) {
   const int a = attempt[static_cast<std::size_t>(r)];
+  if (sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0) request_leaves_drains(r, t);  // sent again
+  sent_epoch[static_cast<std::size_t>(r)] = epoch;
   if (a == 0) sent[static_cast<std::size_t>(r)] = t;
   event(t, a == 0 ? "request_sent" : "request_resent", -1, r);
   if (a == 0) signals.on_session_started(SessionStarted{t, r, static_cast<int>(sc.nodes.size()) + client_of(r)});
@@ -67,6 +71,7 @@ void PipelineRun::request_sent(int r, double t) {
 }
 
 void PipelineRun::request_done(int r, double t) {
+  request_leaves_drains(r, t);
   done[static_cast<std::size_t>(r)] = t;
   ++answered;
   event(t, "request_done", -1, r);
@@ -133,11 +138,12 @@ void PipelineRun::stage_moved(int s, int node, double t, int failover) {
   f.compute_s = move_stage(s, node, t, t - load_s(s, node));
 }
 
-std::vector<std::vector<int>> PipelineRun::resend_unanswered(int& count) {
+std::vector<std::vector<int>> PipelineRun::resend_unanswered(int& count, int drained_stage) {
   std::vector<std::vector<int>> lost(static_cast<std::size_t>(clients()));
   count = 0;
+  const int before = drained_stage < 0 ? epoch + 1 : drain[static_cast<std::size_t>(drained_stage)].epoch;
   for (int r = 0; r < requests; ++r)
-    if (sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0) {
+    if (sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0 && sent_epoch[static_cast<std::size_t>(r)] < before) {
       lost[static_cast<std::size_t>(client_of(r))].push_back(r);
       ++attempt[static_cast<std::size_t>(r)];
       ++count;
@@ -151,6 +157,7 @@ std::vector<std::vector<int>> PipelineRun::take_requests_to_resend(int failover)
 }
 
 bool PipelineRun::being_moved(int s) const {
+  if (drain[static_cast<std::size_t>(s)].node >= 0) return true;  // its old node still finishes requests
   for (std::size_t n = 0; n < node_taken.size(); ++n)
     if (node_taken[n] == s && static_cast<int>(n) != stage_node[static_cast<std::size_t>(s)]) return true;
   return false;
@@ -199,9 +206,23 @@ bool PipelineRun::failback_switch(int index, double t) {
     node_event(t, b.migration ? "migration_dropped" : "failback_dropped", b.stage, b.to_node);
     return false;
   }
-  node_taken[static_cast<std::size_t>(b.from_node)] = -1;  // the node it leaves turns spare
+  int unanswered = 0;
+  for (int r = 0; r < requests; ++r) unanswered += sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0;
+  if (sc.policy.partitioner.handover == Handover::Drain && unanswered > 0) {
+    // Seed 003, "Dynamic Repartitioning": graceful migration. The old node stays reserved and
+    // finishes what was sent before now; later attempts go to the new node.
+    StageDrain& d = drain[s];
+    d.node = b.from_node;
+    d.life = stage_life[s];
+    d.epoch = ++epoch;
+    d.left = unanswered;
+    d.move = index;
+    b.requests_drained = unanswered;
+  } else {
+    node_taken[static_cast<std::size_t>(b.from_node)] = -1;  // the node it leaves turns spare
+    signals.on_blocks_moved(BlocksMoved{t, b.from_node, BlockRange{b.stage, b.stage + 1}, BlockRange{b.stage, b.stage}});
+  }
   ++stage_life[s];
-  signals.on_blocks_moved(BlocksMoved{t, b.from_node, BlockRange{b.stage, b.stage + 1}, BlockRange{b.stage, b.stage}});
   b.ready_at_s = t;
   b.compute_s = move_stage(b.stage, b.to_node, t, b.started_at_s);
   return true;
@@ -209,6 +230,66 @@ bool PipelineRun::failback_switch(int index, double t) {
 
 std::vector<std::vector<int>> PipelineRun::take_requests_to_resend_after_failback(int index) {
   return resend_unanswered(failbacks[static_cast<std::size_t>(index)].requests_resent);
+}
+
+bool PipelineRun::to_old_node(int s, const StageMessage& msg) const {
+  const StageDrain& d = drain[static_cast<std::size_t>(s)];
+  const auto r = static_cast<std::size_t>(msg.request);
+  return d.node >= 0 && (msg.attempt < attempt[r] || sent_epoch[r] < d.epoch);
+}
+
+int PipelineRun::node_for(int s, const StageMessage& msg) const {
+  return to_old_node(s, msg) ? drain[static_cast<std::size_t>(s)].node : stage_node[static_cast<std::size_t>(s)];
+}
+
+bool PipelineRun::accepts(int s, const StageMessage& msg) const { return to_old_node(s, msg) || stage_serving[static_cast<std::size_t>(s)]; }
+
+bool PipelineRun::stage_alive(int s, int life) const {
+  const auto i = static_cast<std::size_t>(s);
+  return stage_life[i] == life || (drain[i].node >= 0 && drain[i].life == life);
+}
+
+void PipelineRun::request_leaves_drains(int r, double t) {
+  for (int s = 0; s < static_cast<int>(drain.size()); ++s) {
+    StageDrain& d = drain[static_cast<std::size_t>(s)];
+    if (d.node >= 0 && sent_epoch[static_cast<std::size_t>(r)] < d.epoch && --d.left == 0) end_drain(s, t);
+  }
+}
+
+void PipelineRun::end_drain(int s, double t) {
+  const StageDrain d = drain[static_cast<std::size_t>(s)];
+  StageFailback& b = failbacks[static_cast<std::size_t>(d.move)];
+  if (node_taken[static_cast<std::size_t>(d.node)] == s) node_taken[static_cast<std::size_t>(d.node)] = -1;  // turns spare
+  if (d.life >= 0) {
+    b.drained_at_s = t;
+    node_event(t, "stage_drained", s, d.node);
+    signals.on_blocks_moved(BlocksMoved{t, d.node, BlockRange{s, s + 1}, BlockRange{s, s}});
+  }
+  drain[static_cast<std::size_t>(s)] = StageDrain{};
+  if (drain_over) drain_over(s, d.life);
+}
+
+int PipelineRun::drain_failed(int node, double t) {
+  for (int s = 0; s < static_cast<int>(drain.size()); ++s) {
+    StageDrain& d = drain[static_cast<std::size_t>(s)];
+    if (d.node != node || d.life < 0) continue;
+    d.life = -1;  // its process is gone; its requests wait until the client notices
+    d.detected_at_s = sc.policy.faults.detected_at(t);
+    failbacks[static_cast<std::size_t>(d.move)].drain_failed_at_s = t;
+    node_event(t, "stage_drain_failed", s, node);
+    return s;
+  }
+  return -1;
+}
+
+std::vector<std::vector<int>> PipelineRun::take_requests_to_resend_after_lost_drain(int s, int move, double t) {
+  const StageDrain& d = drain[static_cast<std::size_t>(s)];
+  if (d.node < 0 || d.move != move) return std::vector<std::vector<int>>(static_cast<std::size_t>(clients()));  // it ended meanwhile
+  int count = 0;
+  std::vector<std::vector<int>> lost = resend_unanswered(count, s);
+  failbacks[static_cast<std::size_t>(move)].requests_resent += count;
+  end_drain(s, t);
+  return lost;
 }
 
 void PipelineRun::link_changed(const ReplayEvent& e) {
@@ -347,6 +428,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     failovers.push_back(j);
   }
   nlohmann::json failbacks = nlohmann::json::array(), migrations = nlohmann::json::array();
+  const bool drains = sc.policy.partitioner.handover == Handover::Drain;
   for (const StageFailback& b : run.failbacks) {
     nlohmann::json j = {{"stage", b.stage},
                         {"from", sc.nodes[static_cast<std::size_t>(b.from_node)].name},
@@ -356,6 +438,12 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     if (b.ready_at_s >= 0) {
       j["ready_at_s"] = b.ready_at_s;
       j["compute_s"] = b.compute_s;
+      j["handover"] = drains ? "drain" : "resend";
+    }
+    if (drains && b.ready_at_s >= 0) {
+      j["requests_drained"] = b.requests_drained;
+      if (b.drained_at_s >= 0) j["drained_at_s"] = b.drained_at_s;
+      if (b.drain_failed_at_s >= 0) j["drain_failed_at_s"] = b.drain_failed_at_s;
     }
     if (b.dropped) j["dropped"] = true;
     if (b.migration) {

@@ -3,6 +3,7 @@
 // engines (sim/engine/pipeline_simulation.cpp on SimGrid, sim/flow/flow_pipeline.cpp) only decide
 // when things happen. Pure: no SimGrid.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,8 +51,23 @@ struct StageFailback {
   int requests_resent = 0;   ///< requests the client sent again when the stage moved
   bool dropped = false;      ///< overtaken while loading (a node failed, or the stage moved): no move
   bool migration = false;    ///< a migration under congestion, not a failback
+  /// Drain handover (policy.partitioner.handover "drain"): requests unanswered at the switch, which
+  /// the old node finishes where they still need the stage; 0 for a resend handover.
+  int requests_drained = 0;
+  double drained_at_s = -1;  ///< the old node finished them and turned spare; -1 until then or if it failed first
+  double drain_failed_at_s = -1;  ///< the old node failed before it finished them (they are sent again once detected)
   double bottleneck_before_s = 0;  ///< migration: the pipeline's bottleneck re-priced when it started (s)
   double bottleneck_after_s = 0;   ///< migration: the same with the stage on to_node (s)
+};
+
+/// A stage's old node finishing, after a drain handover, the requests sent before the switch.
+struct StageDrain {
+  int node = -1;   ///< the old node; -1: the stage is not draining
+  int life = -1;   ///< the life of the stage's process on it; -1 once it failed
+  int epoch = 0;   ///< a request whose current attempt was sent at an earlier epoch goes to it
+  int left = 0;    ///< those requests still unanswered
+  int move = -1;   ///< index into PipelineRun::failbacks
+  double detected_at_s = -1;  ///< the old node failed: when the client declares it dead
 };
 
 /// A message of the pipeline: which request, and which of the client's attempts at it.
@@ -136,6 +152,36 @@ struct PipelineRun {
   /// take_requests_to_resend for failback b, once it moved the stage.
   std::vector<std::vector<int>> take_requests_to_resend_after_failback(int b);
 
+  // Handover (policy.partitioner.handover): with "drain", failback_switch keeps the old node
+  // serving the requests sent before the switch (drain[s]); messages of those requests go there,
+  // later ones to the new node, and once the last of them is answered (or sent again) the old
+  // node turns spare and `drain_over` tells the engine to end its process. Nothing is sent again
+  // unless the old node fails first: then, once the client detects it, the requests it still
+  // held up are.
+
+  std::vector<int> sent_epoch;     ///< per request: `epoch` when its current attempt was sent
+  int epoch = 0;                   ///< drain handovers so far
+  std::vector<StageDrain> drain;   ///< per stage
+  /// Called when stage s's drain ends: `life` is its old process's life, -1 when that process is
+  /// already gone (its node failed). Set by the engine.
+  std::function<void(int s, int life)> drain_over;
+  /// Whether a message of stage s goes to its draining old node (an attempt sent before the switch).
+  bool to_old_node(int s, const StageMessage& msg) const;
+  /// The node a message for stage s goes to.
+  int node_for(int s, const StageMessage& msg) const;
+  /// Whether stage s takes the message: its old node takes what drains there; else it must serve.
+  bool accepts(int s, const StageMessage& msg) const;
+  /// Whether a process of stage s with life `life` still runs (the serving one or the draining one).
+  bool stage_alive(int s, int life) const;
+  /// Node `node` went down at t (call after node_down): if it was draining a stage, its process is
+  /// gone and the client will send the requests it held up again at drain[s].detected_at_s.
+  /// Returns that stage, or -1.
+  int drain_failed(int node, double t);
+  /// At drain[s].detected_at_s, after drain_failed: the requests sent before the switch and still
+  /// unanswered, each with a new attempt (per client), and the drain ends. Empty if it ended meanwhile.
+  /// `move` is drain[s].move when the node failed.
+  std::vector<std::vector<int>> take_requests_to_resend_after_lost_drain(int s, int move, double t);
+
   // Migration under congestion (policy.partitioner.migrate, seed 003's dynamic repartitioning):
   // every period the client re-prices each stage on each node with eq. 10 on the nodes' access
   // links as they are now; when moving the bottleneck stage to a spare node lowers the pipeline's
@@ -189,8 +235,13 @@ struct PipelineRun {
   bool being_moved(int s) const;
   /// Reserves `node` for stage s and records a move (a failback, or a migration) starting at t.
   StageFailback& start_move(int s, int node, double t, bool migration);
-  /// Gives every request sent and not answered a new attempt; returns them per client, and how many.
-  std::vector<std::vector<int>> resend_unanswered(int& count);
+  /// Gives every request sent and not answered (and, for a stage's lost drain, sent before its
+  /// switch) a new attempt; returns them per client, and how many.
+  std::vector<std::vector<int>> resend_unanswered(int& count, int drained_stage = -1);
+  /// Request r, sent and unanswered, is answered or sent again at t: drains waiting for it count it.
+  void request_leaves_drains(int r, double t);
+  /// Stage s's drain ends at t: its old node turns spare.
+  void end_drain(int s, double t);
   partition::PlacementCosts priced_now_;  ///< stage_costs_with_links on the links as replayed so far
   bool links_changed_ = false;            ///< a link changed since priced_now_ was priced
 };

@@ -318,12 +318,24 @@ std::string resent_text(const nlohmann::json& move) {
   return n > 0 ? ", then " + std::to_string(n) + " requests sent again" : "";
 }
 
+/// ", the old node finishing N requests sent before it by T" after a drain handover, with how
+/// the drain ended; nothing after a resend handover.
+std::string drained_text(const nlohmann::json& move) {
+  if (!move.contains("requests_drained")) return "";
+  const int n = move["requests_drained"].get<int>();
+  if (n == 0) return ", nothing left to drain";
+  std::string text = ", " + move["from"].get<std::string>() + " finishing the " + std::to_string(n) + " requests sent before it";
+  if (move.contains("drained_at_s")) return text + " by " + sim::format_duration(move["drained_at_s"].get<double>());
+  if (move.contains("drain_failed_at_s")) return text + " until it failed at " + sim::format_duration(move["drain_failed_at_s"].get<double>());
+  return text + " (still draining at the end)";
+}
+
 /// How a failback's or a migration's move ended: where the stage moved from and when, or why not.
 void print_move_end(const nlohmann::json& b) {
   if (b.contains("ready_at_s"))
-    std::printf("; moved from %s at %s (compute %s)%s\n", b["from"].get<std::string>().c_str(),
+    std::printf("; moved from %s at %s (compute %s)%s%s\n", b["from"].get<std::string>().c_str(),
                 sim::format_duration(b["ready_at_s"].get<double>()).c_str(), sim::format_duration(b["compute_s"].get<double>()).c_str(),
-                resent_text(b).c_str());
+                drained_text(b).c_str(), resent_text(b).c_str());
   else
     std::printf("; %s\n", b.contains("dropped") ? "dropped (a node failed or the stage moved meanwhile)" : "not loaded before the end");
 }

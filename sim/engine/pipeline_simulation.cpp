@@ -37,6 +37,8 @@ struct PipelineActors {
   Gate replaced;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up;  ///< failovers without a spare node wait here for a node to come back
   std::vector<sg4::ActorPtr> stage_actors;  ///< each stage's actor on its current node
+  std::vector<std::shared_ptr<Inbox>> drain_inbox;  ///< per stage: its old node's inbox while it drains
+  std::vector<sg4::ActorPtr> drain_actors;          ///< per stage: its actor on the old node while it drains
   InboxPost post;
 
   PipelineActors(PipelineRun& run, const Scenario& scenario, SwarmPlatform& p, LatencyTable& l)
@@ -45,18 +47,14 @@ struct PipelineActors {
     for (int b = 0; b < stages() + m.clients(); ++b) open_inbox(b);
     for (int c = 0; c < m.clients(); ++c) window.push_back(sg4::Semaphore::create(static_cast<unsigned>(sc.workload.max_in_flight)));
     stage_actors.resize(static_cast<std::size_t>(stages()));
+    drain_inbox.resize(static_cast<std::size_t>(stages()));
+    drain_actors.resize(static_cast<std::size_t>(stages()));
+    m.drain_over = [this](int s, int life) { end_drain(s, life); };
   }
 
   static double now() { return sg4::Engine::get_clock(); }
   int stages() const { return static_cast<int>(m.plan.stages.size()); }
-  /// Inboxes: one per stage, then one per client.
-  int host_of_box(int box) const { return box < stages() ? m.stage_node[static_cast<std::size_t>(box)] : client_host(box - stages()); }
   int client_host(int c) const { return static_cast<int>(sc.nodes.size()) + c; }
-
-  /// Starts the message's communication at once and hands it to a carrier of the box.
-  void carry(int from, int box, StageMessage msg, std::uint64_t size, double sent_at, double software_s) {
-    post.carry(from, host_of_box(box), inbox[static_cast<std::size_t>(box)], msg, size, sent_at, software_s);
-  }
 
   /// Opens a new, empty inbox for box `box` (its carriers are created as messages come).
   void open_inbox(int box) { inbox[static_cast<std::size_t>(box)] = std::make_shared<Inbox>(); }
@@ -66,16 +64,23 @@ struct PipelineActors {
   void send(int from, int to_stage, StageMessage msg, double bytes) {
     const double wire = bytes + sc.overheads.header_bytes, sent_at = now();
     sg4::this_actor::sleep_for(m.endpoint_s(bytes));  // serialization at the sending end
-    if (to_stage >= 0 && !m.stage_serving[static_cast<std::size_t>(to_stage)]) return;
-    carry(from, to_stage < 0 ? stages() + m.client_of(msg.request) : to_stage, msg, static_cast<std::uint64_t>(std::ceil(wire)), sent_at,
-          m.endpoint_s(bytes));
+    if (to_stage >= 0 && !m.accepts(to_stage, msg)) return;
+    const auto size = static_cast<std::uint64_t>(std::ceil(wire));
+    if (to_stage < 0) {
+      const int c = m.client_of(msg.request);
+      post.carry(from, client_host(c), inbox[static_cast<std::size_t>(stages() + c)], msg, size, sent_at, m.endpoint_s(bytes));
+    } else {  // to the stage's node, or to its old node for a request sent before a drain handover
+      const auto s = static_cast<std::size_t>(to_stage);
+      post.carry(from, m.node_for(to_stage, msg), m.to_old_node(to_stage, msg) ? drain_inbox[s] : inbox[s], msg, size, sent_at, m.endpoint_s(bytes));
+    }
     m.bytes_moved += wire;
     ++m.messages;
   }
 
   static StageMessage receive(Inbox& in) { return InboxPost::receive(in); }
 
-  /// Stage s on its current node; SimGrid kills it when the node goes down.
+  /// Stage s on its current node; SimGrid kills it when the node goes down, and the engine when the
+  /// stage moves (after its drain, with a drain handover).
   void stage_actor(int s) {
     const PipelineStage& st = m.plan.stages[static_cast<std::size_t>(s)];
     const int node = m.stage_node[static_cast<std::size_t>(s)];
@@ -204,8 +209,9 @@ struct PipelineActors {
   }
 
   /// Failback b (as the flow engine's): the node that came back loads the stage while it serves
-  /// on; then the stage's old actor is killed, the stage starts on the new node with a new inbox,
-  /// and every unanswered request is sent again.
+  /// on; then the stage starts on the new node with a new inbox, and the old actor either finishes
+  /// the requests sent before the switch (drain handover) or is killed and every unanswered
+  /// request is sent again (resend).
   void failback(int b) {
     const int s = m.failbacks[static_cast<std::size_t>(b)].stage;
     sg4::this_actor::sleep_for(m.load_s(s, m.failbacks[static_cast<std::size_t>(b)].to_node));
@@ -213,10 +219,35 @@ struct PipelineActors {
       spare_up.open();  // the node is free again: a failover may be waiting for one
       return;
     }
+    if (m.drain[static_cast<std::size_t>(s)].node >= 0) {
+      // Drain handover: the old actor keeps its inbox for the requests sent before now; the
+      // stage's next messages go to a new inbox on the new node. Nothing is sent again.
+      drain_actors[static_cast<std::size_t>(s)] = stage_actors[static_cast<std::size_t>(s)];
+      drain_inbox[static_cast<std::size_t>(s)] = inbox[static_cast<std::size_t>(s)];
+      open_inbox(s);
+      start_stage(s);
+      return;
+    }
     stage_actors[static_cast<std::size_t>(s)]->kill();
     open_inbox(s);
     start_stage(s);
     resend(m.take_requests_to_resend_after_failback(b));
+  }
+
+  /// Stage s's drain ended: its old actor (life `life`; -1 if its node failed and took the actor
+  /// with it) is killed, and its node is spare again.
+  void end_drain(int s, int life) {
+    if (life >= 0 && drain_actors[static_cast<std::size_t>(s)]) drain_actors[static_cast<std::size_t>(s)]->kill();
+    drain_actors[static_cast<std::size_t>(s)] = nullptr;
+    drain_inbox[static_cast<std::size_t>(s)] = nullptr;
+    spare_up.open();  // a failover may be waiting for a spare
+  }
+
+  /// The old node of stage s's drain (failback or migration `move`) failed: once the client
+  /// detects it at `detected`, it sends the requests that node held up again.
+  void lost_drain(int s, int move, double detected) {
+    sg4::this_actor::sleep_until(detected);
+    resend(m.take_requests_to_resend_after_lost_drain(s, move, now()));
   }
 
   /// Migration under congestion (as the flow engine's): every period the client re-prices the
@@ -241,6 +272,11 @@ struct PipelineActors {
       } else if (e.action == EventAction::NodeDown) {
         if (!m.node_up[static_cast<std::size_t>(node)]) continue;
         const int f = m.node_down(node, now());
+        if (const int s = m.drain_failed(node, now()); s >= 0) {  // it was finishing a moved stage's requests
+          const int move = m.drain[static_cast<std::size_t>(s)].move;
+          const double detected = m.drain[static_cast<std::size_t>(s)].detected_at_s;
+          sg4::Actor::create("lost-drain", platform.host(client_host(0)), [this, s, move, detected] { lost_drain(s, move, detected); })->daemonize();
+        }
         if (f < 0) continue;
         // What waited in its inbox is lost with it; the stage's next node opens a new one.
         sg4::Actor::create("failover", platform.host(client_host(0)), [this, f] { failover(f); })->daemonize();

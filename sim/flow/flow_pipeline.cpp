@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,11 @@ class FlowPipeline {
         links_(access_rates(sc, true), access_rates(sc, false), sharing_params(sc.network.model), queue_),
         lat_factor_(latency_factor(sc.network.model)),
         stages_(static_cast<int>(run.plan.stages.size())),
-        inbox_(run.plan.stages.size() + sc.clients.size()),
-        windows_(sc.clients.size(), sc.workload.max_in_flight) {}
+        drain_inbox_(run.plan.stages.size()),
+        windows_(sc.clients.size(), sc.workload.max_in_flight) {
+    for (std::size_t b = 0; b < run.plan.stages.size() + sc.clients.size(); ++b) inbox_.push_back(std::make_shared<Inbox>());
+    m_.drain_over = [this](int s, int life) { end_drain(s, life); };
+  }
 
   void run(ProgressLine& progress) {
     for (int s = 0; s < static_cast<int>(m_.plan.stages.size()); ++s) spawn(stage(s, 0));
@@ -50,7 +54,8 @@ class FlowPipeline {
   SleepUntil sleep_until(double t) { return SleepUntil{queue_, now_, t}; }
 
   /// Messages delivered to a stage (or, after the stages, to a client), in arrival order, as a SimGrid
-  /// mailbox with a permanent receiver holds them.
+  /// mailbox with a permanent receiver holds them. Shared by the stage's process and the messages
+  /// on their way to it, so a draining stage's old inbox lives as long as they do.
   struct Inbox {
     std::deque<StageMessage> messages;
     Waiter* waiting = nullptr;
@@ -58,20 +63,20 @@ class FlowPipeline {
   };
   struct Receive {
     FlowPipeline* m;
-    int box;
-    int life = -1;  ///< a stage's receive: the stage's life it belongs to (a dead one takes nothing)
+    Inbox* in;
+    int stage = -1;  ///< a stage's receive: the stage and the life it belongs to (a dead one takes nothing)
+    int life = -1;
     Waiter w{};
-    bool await_ready() const noexcept { return !m->inbox_[static_cast<std::size_t>(box)].messages.empty(); }
+    bool await_ready() const noexcept { return !in->messages.empty(); }
     void await_suspend(std::coroutine_handle<> h) {
       w.handle = h;
-      m->inbox_[static_cast<std::size_t>(box)].waiting = &w;
+      in->waiting = &w;
     }
     StageMessage await_resume() const {
-      Inbox& in = m->inbox_[static_cast<std::size_t>(box)];
-      if (in.messages.empty()) return {-1, -1};  // resumed as its stage died and the inbox was emptied
-      if (life >= 0 && m->m_.stage_life[static_cast<std::size_t>(box)] != life) return {-1, -1};  // its stage moved on
-      const StageMessage msg = in.messages.front();
-      in.messages.pop_front();
+      if (in->messages.empty()) return {-1, -1};  // resumed as its stage died and the inbox was emptied
+      if (stage >= 0 && !m->m_.stage_alive(stage, life)) return {-1, -1};  // its stage moved on
+      const StageMessage msg = in->messages.front();
+      in->messages.pop_front();
       return msg;
     }
   };
@@ -80,20 +85,16 @@ class FlowPipeline {
 
   void spawn(Process p) { processes_.spawn(p, queue_, now_, now_); }
 
-  /// Inboxes: one per stage, then one per client.
-  int host_of_box(int box) const {
-    return box < stages_ ? m_.stage_node[static_cast<std::size_t>(box)] : client_host(box - stages_);
-  }
   int client_host(int c) const { return static_cast<int>(sc_.nodes.size()) + c; }
 
-  /// The message itself, detached from its sender: its bytes cross the network, then it waits in
-  /// the receiver's inbox.
-  Process carry(int from, int box, StageMessage msg, double wire, double sent_at, double software_s) {
-    const int to = host_of_box(box), generation = inbox_[static_cast<std::size_t>(box)].generation;
+  /// The message itself, detached from its sender: its bytes cross the network to host `to`, then
+  /// it waits in the receiver's inbox `box`.
+  Process carry(int from, int to, std::shared_ptr<Inbox> box, StageMessage msg, double wire, double sent_at, double software_s) {
+    const int generation = box->generation;
     if (co_await Transfer{links_, latencies_, lat_factor_, now_, from, to, wire} != Outcome::Done) co_return;  // an end went down
     m_.signals.on_transfer(TransferSpan{sent_at, now_, from, to, msg.request, msg.attempt, wire,
                                         lat_factor_ * latencies_.one_way(from, to), software_s});
-    Inbox& in = inbox_[static_cast<std::size_t>(box)];
+    Inbox& in = *box;
     if (in.generation != generation) co_return;  // its stage moved (failback) while it was on its way
     in.messages.push_back(msg);
     if (in.waiting) {
@@ -108,27 +109,35 @@ class FlowPipeline {
   Task<bool> send(int from, int to_stage, StageMessage msg, double bytes, int from_stage = -1, int life = 0) {
     const double wire = bytes + sc_.overheads.header_bytes, sent_at = now_;
     co_await sleep_for(m_.endpoint_s(bytes));
-    if (from_stage >= 0 && m_.stage_life[static_cast<std::size_t>(from_stage)] != life) co_return false;
-    if (to_stage >= 0 && !m_.stage_serving[static_cast<std::size_t>(to_stage)]) co_return true;
-    processes_.start_now(
-        carry(from, to_stage < 0 ? stages_ + m_.client_of(msg.request) : to_stage, msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+    if (from_stage >= 0 && !m_.stage_alive(from_stage, life)) co_return false;
+    if (to_stage >= 0 && !m_.accepts(to_stage, msg)) co_return true;
+    if (to_stage < 0) {
+      const int c = m_.client_of(msg.request);
+      processes_.start_now(carry(from, client_host(c), inbox_[static_cast<std::size_t>(stages_ + c)], msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+    } else {
+      const auto s = static_cast<std::size_t>(to_stage);
+      processes_.start_now(carry(from, m_.node_for(to_stage, msg), m_.to_old_node(to_stage, msg) ? drain_inbox_[s] : inbox_[s], msg,
+                                 std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+    }
     m_.bytes_moved += wire;
     ++m_.messages;
     co_return true;
   }
 
-  /// Stage s on its current node, until that node fails (the stage's life moves on).
+  /// Stage s on its current node, until that node fails or the stage moves (its life moves on) and,
+  /// after a drain handover, until its old node has finished the requests sent before the switch.
   Process stage(int s, int life) {
     const PipelineStage& st = m_.plan.stages[static_cast<std::size_t>(s)];
     const int node = m_.stage_node[static_cast<std::size_t>(s)];
     const double compute_s = m_.stage_compute_s[static_cast<std::size_t>(s)];
-    const auto dead = [this, s, life] { return m_.stage_life[static_cast<std::size_t>(s)] != life; };
+    const std::shared_ptr<Inbox> inbox = inbox_[static_cast<std::size_t>(s)];  // kept if the stage drains here
+    const auto dead = [this, s, life] { return !m_.stage_alive(s, life); };
     std::vector<int> got(static_cast<std::size_t>(m_.requests), 0), seen(got.size(), -1);
     std::vector<double> first_input(got.size(), -1);
     const double in_bytes = m_.in_bytes_per_request(s);
     StageRun& tally = m_.stage[static_cast<std::size_t>(s)];
     while (true) {
-      const StageMessage msg = co_await Receive{this, s, life};
+      const StageMessage msg = co_await Receive{this, inbox.get(), s, life};
       if (dead()) co_return;
       const auto r = static_cast<std::size_t>(msg.request);
       if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
@@ -225,8 +234,9 @@ class FlowPipeline {
   }
 
   /// Failback b: the node that came back loads the stage's parameters while the stage serves on;
-  /// then the stage moves there, as SimGrid kills its old actor and opens a new inbox, and every
-  /// unanswered request is sent again.
+  /// then the stage moves there, as SimGrid opens a new inbox. With a drain handover the old
+  /// process finishes the requests sent before the switch; otherwise it ends, as SimGrid kills its
+  /// old actor, and every unanswered request is sent again.
   Process failback(int b) {
     const int s = m_.failbacks[static_cast<std::size_t>(b)].stage;
     co_await sleep_for(m_.load_s(s, m_.failbacks[static_cast<std::size_t>(b)].to_node));
@@ -234,12 +244,40 @@ class FlowPipeline {
       spare_up_.open(queue_, now_);  // the node is free again: a failover may be waiting for one
       co_return;
     }
-    Inbox& in = inbox_[static_cast<std::size_t>(s)];
+    if (m_.drain[static_cast<std::size_t>(s)].node >= 0) {
+      // Drain handover: the old process keeps its inbox for the requests sent before now; the
+      // stage's next messages go to a new one on the new node. Nothing is sent again.
+      drain_inbox_[static_cast<std::size_t>(s)] = std::move(inbox_[static_cast<std::size_t>(s)]);
+      inbox_[static_cast<std::size_t>(s)] = std::make_shared<Inbox>();
+      spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
+      co_return;
+    }
+    Inbox& in = *inbox_[static_cast<std::size_t>(s)];
     in.messages.clear();
     in.waiting = nullptr;  // its old process is dead: it is never resumed again
     ++in.generation;
     spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
     resend_all(m_.take_requests_to_resend_after_failback(b));
+  }
+
+  /// Stage s's drain ended: its old process (life `life`, -1 if its node failed) ends, and its
+  /// node is spare again.
+  void end_drain(int s, int life) {
+    if (std::shared_ptr<Inbox>& in = drain_inbox_[static_cast<std::size_t>(s)]) {
+      in->messages.clear();
+      if (in->waiting && life >= 0) queue_.push(now_, EventKind::Resume, token_of(*in->waiting));  // it wakes, sees it is over, ends
+      in->waiting = nullptr;
+      ++in->generation;  // late copies on their way to it are dropped
+      in.reset();
+    }
+    spare_up_.open(queue_, now_);  // a failover may be waiting for a spare
+  }
+
+  /// The old node of stage s's drain (failback or migration `move`) failed: once the client
+  /// detects it at `detected`, it sends the requests that node held up again.
+  Process lost_drain(int s, int move, double detected) {
+    co_await sleep_until(detected);
+    resend_all(m_.take_requests_to_resend_after_lost_drain(s, move, now_));
   }
 
   /// Migration under congestion: every period the client re-prices the stages on the links as
@@ -254,7 +292,7 @@ class FlowPipeline {
   Process client_receiver(int c) {
     std::vector<std::vector<int>> got(static_cast<std::size_t>(m_.requests));  // per request, per attempt
     for (int answered = 0; answered < m_.requests_of(c);) {
-      const StageMessage msg = co_await Receive{this, stages_ + c};
+      const StageMessage msg = co_await Receive{this, inbox_[static_cast<std::size_t>(stages_ + c)].get()};
       const auto r = static_cast<std::size_t>(msg.request);
       if (got[r].size() <= static_cast<std::size_t>(msg.attempt)) got[r].resize(static_cast<std::size_t>(msg.attempt) + 1, 0);
       // The first attempt whose outputs all arrive answers the request; later ones are late copies.
@@ -276,8 +314,14 @@ class FlowPipeline {
         // Its messages end unfinished (SimGrid fails a communication the instant an end goes
         // down); what waited in its inbox is lost with it.
         fail_host_flows(links_, queue_, now_, node);
+        if (const int s = m_.drain_failed(node, now_); s >= 0) {  // it was finishing a moved stage's requests
+          Inbox& old = *drain_inbox_[static_cast<std::size_t>(s)];
+          old.messages.clear();
+          old.waiting = nullptr;  // its process is dead: it is never resumed again
+          spawn(lost_drain(s, m_.drain[static_cast<std::size_t>(s)].move, m_.drain[static_cast<std::size_t>(s)].detected_at_s));
+        }
         if (f < 0) continue;
-        Inbox& in = inbox_[static_cast<std::size_t>(m_.failovers[static_cast<std::size_t>(f)].stage)];
+        Inbox& in = *inbox_[static_cast<std::size_t>(m_.failovers[static_cast<std::size_t>(f)].stage)];
         in.messages.clear();
         in.waiting = nullptr;  // its stage process is dead: it is never resumed again
         spawn(failover(f));
@@ -300,7 +344,8 @@ class FlowPipeline {
   FairShareNetwork links_;
   double lat_factor_;
   int stages_;
-  std::vector<Inbox> inbox_;  ///< one per stage, then one per client
+  std::vector<std::shared_ptr<Inbox>> inbox_;  ///< one per stage, then one per client
+  std::vector<std::shared_ptr<Inbox>> drain_inbox_;  ///< per stage: its old node's while it drains
   ClientWindows windows_;  ///< each client's max_in_flight window
   Gate replaced_;  ///< the clients' senders wait here while a failed stage is being replaced
   Gate spare_up_;  ///< failovers without a spare node wait here for a node to come back

@@ -207,6 +207,13 @@ enum class PlacementKind {
   Greedy,   ///< seed 003's greedy score (memory, compute, latency to neighbours)
 };
 
+/// How a pipeline stage moves from a node that still serves it (a failback or a migration) once
+/// its new node has loaded it.
+enum class Handover {
+  Drain,   ///< requests sent before the switch finish on the old node, later ones use the new one; nothing is sent again
+  Resend,  ///< the old node stops at once and the client sends every unanswered request again
+};
+
 /// How a graph model is cut into pipeline stages (seed 002 §2.5-2.6, seed 003 strategies).
 struct PartitionerSpec {
   partition::Method method = partition::Method::SliceGraph;
@@ -218,6 +225,9 @@ struct PartitionerSpec {
   /// node where the pipeline's bottleneck drops by at least migrate_min_gain (s; 0: never).
   double migrate_period_s = 0.0;
   double migrate_min_gain = 0.1;       ///< the least relative drop of the bottleneck worth a move, in [0, 1)
+  /// How a failback or a migration hands the stage over (seed 003: "graceful migration with
+  /// minimal disruption" is Drain; see docs/partitioning.md, "Handover", for when it pays).
+  Handover handover = Handover::Resend;
 };
 
 /// How servers order the work of the sessions that use them.

@@ -103,7 +103,7 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"rebalance", {"period", "balance_quality"}},
       {"scheduler", {"kind", "batch_max", "batch_wait"}},
       {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
-                       "crossover", "migrate"}},
+                       "crossover", "migrate", "handover"}},
       {"migrate", {"period", "min_gain"}},
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "round_trips", "runtime_memory"}},
@@ -1204,6 +1204,8 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
         ps.migrate_period_s = r.quantity(*m, "period", mp, Quantity::Duration, true, true).value_or(0.0);
         ps.migrate_min_gain = r.number(*m, "min_gain", mp, false, 0.0, 0.99, "in [0, 0.99]").value_or(ps.migrate_min_gain);
       }
+      ps.handover = r.choice<Handover>(*c, "handover", pp, false, {{"drain", Handover::Drain}, {"resend", Handover::Resend}})
+                        .value_or(Handover::Resend);
     }
   }
   p.partitioner.brkga.seed = sc.seed;

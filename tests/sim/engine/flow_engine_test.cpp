@@ -661,7 +661,7 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
   Rng rng = swarmsim::testing::fuzz_rng(20261201);
   const int trials = swarmsim::testing::fuzz_mutants(12);
   const std::vector<std::string> names{"rtx4090-a", "rtx4090-b", "rtx3090-a", "rtx3090-b", "l4-a", "a100-a"};
-  int failovers = 0, stalled = 0, moved_back = 0;
+  int failovers = 0, stalled = 0, moved_back = 0, drained = 0;
   for (int trial = 0; trial < trials; ++trial) {
     std::vector<std::pair<double, nlohmann::json>> schedule;
     const int n_events = 1 + static_cast<int>(rng.below(8));
@@ -698,8 +698,12 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
                                                              {"policy.faults.heartbeat_misses", misses}});
     sc.time_limit_s = 60;
     sc.policy.faults.failback = failback;
+    // Every other failback schedule hands the stage over by draining the old node.
+    if (trial % 4 == 3) sc.policy.partitioner.handover = Handover::Drain;
+    const bool drain = sc.policy.partitioner.handover == Handover::Drain;
     const std::string what = "trial " + std::to_string(trial) + ": " + events.dump() + ", heartbeat " + heartbeat + " x " + misses +
-                             ", " + std::to_string(n_clients) + " clients" + (sc.policy.faults.failback ? ", failback" : "");
+                             ", " + std::to_string(n_clients) + " clients" + (sc.policy.faults.failback ? ", failback" : "") +
+                             (drain ? " (drain)" : "");
     const auto [simgrid, flowed] = both_engines(sc);
     if (n_clients == 1) {
       const auto d = differences(simgrid, flowed, 1e-9);
@@ -738,6 +742,11 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
         if (b.contains("ready_at_s")) {
           ++moved_back;
           EXPECT_LE(b["started_at_s"].get<double>(), b["ready_at_s"].get<double>()) << what;
+          EXPECT_EQ(b["handover"], drain ? "drain" : "resend") << what;
+          if (b.contains("drained_at_s")) {
+            ++drained;
+            EXPECT_GE(b["drained_at_s"].get<double>(), b["ready_at_s"].get<double>()) << what;
+          }
         }
         EXPECT_NE(b.contains("ready_at_s"), b.contains("dropped")) << what << ": a failback either moves or is dropped";
       }
@@ -748,8 +757,9 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
   EXPECT_GT(failovers, 5) << "the schedules must hit stages";
   if (trials >= 12) {
     EXPECT_GT(moved_back, 0) << "the schedules must bring faster nodes back";
+    EXPECT_GT(drained, 0) << "some moves must drain";
   }
-  std::printf("%d failovers, %d stalled without a spare, %d failbacks moved a stage\n", failovers, stalled, moved_back);
+  std::printf("%d failovers, %d stalled without a spare, %d failbacks moved a stage, %d drained\n", failovers, stalled, moved_back, drained);
 }
 
 // Routed swarms: the eq. 18 router reads live load, so a difference at the last bit can flip a

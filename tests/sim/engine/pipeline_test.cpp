@@ -360,10 +360,10 @@ TEST(PipelineFailover, ANodeThatFailsAgainWhileReloadingItsStageIsPassedOver) {
 
 // Failback (policy.faults.failback): stage 1's L4 fails at 55 ms, the GTX 1650 spare serves from
 // 70.5 ms, and the L4 is back at 150 ms. It prices the stage lower than the spare, so it loads
-// the stage (1 MB at 2 GB/s) while the spare serves on; at 150.5 ms the stage moves back, the
-// spare's process ends, and the 16 requests of the window are sent again. The pace is the
-// failure-free run's again, every request is answered once, and the spare runs no stage work
-// after the move.
+// the stage (1 MB at 2 GB/s) while the spare serves on; at 150.5 ms the stage moves back and,
+// with the resend handover, the spare's process ends and the 16 requests of the window are sent
+// again. The pace is the failure-free run's again, every request is answered once, and the spare
+// runs no stage work after the move.
 TEST(PipelineFailback, AStageMovesBackWhenItsFasterNodeReturns) {
   const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
   const std::string events = R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
@@ -371,6 +371,7 @@ TEST(PipelineFailback, AStageMovesBackWhenItsFasterNodeReturns) {
   Scenario sc = failover_scenario(true, events);
   sc.policy.faults.failback = true;
   const std::filesystem::path out = swarmsim::test::temp_path("pipeline-failback");
+  ASSERT_EQ(Scenario{}.policy.partitioner.handover, Handover::Resend) << "the default";
   std::filesystem::remove_all(out);
   const nlohmann::json m = run(sc, out).metrics;
   const nlohmann::json base = run(failover_scenario(true, "[]")).metrics;
@@ -667,6 +668,7 @@ TEST(PipelineMigration, BothEnginesMoveTheChokedStageAndFinishSoonerThanWithout)
   for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
     Scenario sc = migration_scenario(events);
     sc.engine = engine;
+    sc.policy.partitioner.handover = Handover::Drain;
     const nlohmann::json m = run(sc).metrics;
     SCOPED_TRACE(to_string(engine));
     ASSERT_EQ(m["migrations"].size(), 1u) << m["migrations"];
@@ -676,7 +678,12 @@ TEST(PipelineMigration, BothEnginesMoveTheChokedStageAndFinishSoonerThanWithout)
     EXPECT_EQ(g["to"], plain.nodes[static_cast<std::size_t>(spare_node(plan_pipeline(plain), 4))].name);
     EXPECT_NEAR(g["started_at_s"].get<double>(), 0.060, 1e-12) << "the first check after the choke";
     EXPECT_NEAR(g["ready_at_s"].get<double>(), 0.060 + 1e6 / 2e9, 1e-12) << "1 MB of parameters at 2 GB/s";
-    EXPECT_GT(g["requests_resent"].get<int>(), 0);
+    // The drain handover: the choked node finishes what was sent before the switch.
+    EXPECT_EQ(g["handover"], "drain");
+    EXPECT_EQ(g["requests_resent"], 0);
+    EXPECT_GT(g["requests_drained"].get<int>(), 0);
+    EXPECT_GT(g["drained_at_s"].get<double>(), g["ready_at_s"].get<double>());
+    EXPECT_EQ(m["requests"]["resent"], 0);
     EXPECT_EQ(m["requests"]["completed"], 200);
     EXPECT_FALSE(m.contains("failbacks")) << "failback is off";
     EXPECT_LT(m["simulated_time_s"].get<double>(), 0.5 * without["simulated_time_s"].get<double>());
@@ -720,5 +727,164 @@ TEST(PipelineMigration, FailuresWhileLoadingDropTheMoveAndEveryRequestIsStillAns
     EXPECT_TRUE(b["migrations"][0].value("dropped", false));
     EXPECT_EQ(b["failovers"][0]["from"], victim);
     EXPECT_EQ(b["failovers"][0]["to"], spare);
+  }
+}
+
+// ---- Handover (policy.partitioner.handover) ----------------------------------------------------
+
+namespace {
+
+/// The failback of AStageMovesBackWhenItsFasterNodeReturns (stage 1 fails over to the GTX 1650
+/// spare at 55 ms, its L4 is back at 150 ms and takes it back at 150.5 ms), plus `more` events.
+Scenario failback_scenario(const std::string& more = "") {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+  Scenario sc = failover_scenario(true, R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
+                                            R"("}, {"at": "150ms", "action": "node_up", "node": ")" + victim + "\"}" + more + "]");
+  sc.policy.faults.failback = true;
+  sc.policy.partitioner.handover = Handover::Drain;
+  return sc;
+}
+
+/// Per request (session), the times its attempts were sent (request_sent, then request_resent).
+std::map<int, std::vector<double>> send_times(const std::filesystem::path& events) {
+  std::map<int, std::vector<double>> sent;
+  for (const nlohmann::json& e : read_events(events))
+    if (e["type"] == "request_sent" || e["type"] == "request_resent") sent[e["request"].get<int>()].push_back(e["t"].get<double>());
+  return sent;
+}
+
+}  // namespace
+
+// The drain handover: when the L4 has loaded stage 1 back (150.5 ms), the 16 requests of the
+// window stay with the spare, which finishes them; every request sent from then on goes to the
+// L4. Nothing is sent again for the move, each request's stage-1 work is done once after the
+// failover's resend, the spare's last stage-1 work is for a request sent before the switch, and
+// once it is done the spare turns spare again (blocks_moved after stage_drained). Both engines
+// tell the same story, and the move moves fewer messages than a resend handover.
+TEST(PipelineHandover, DrainFinishesEarlierRequestsOnTheOldNodeAndSendsNothingAgain) {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+  std::vector<nlohmann::json> runs;
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    SCOPED_TRACE(to_string(engine));
+    Scenario sc = failback_scenario();
+    sc.engine = engine;
+    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-drain-") + to_string(engine));
+    std::filesystem::remove_all(out);
+    const nlohmann::json m = run(sc, out).metrics;
+    ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
+    const nlohmann::json& b = m["failbacks"][0];
+    const double switched = b["ready_at_s"].get<double>(), drained = b["drained_at_s"].get<double>();
+    EXPECT_NEAR(switched, 0.150 + 1e6 / 2e9, 1e-12);
+    EXPECT_EQ(b["handover"], "drain");
+    EXPECT_EQ(b["requests_resent"], 0);
+    EXPECT_EQ(b["requests_drained"], 16) << "the window was full";
+    EXPECT_GT(drained, switched);
+    EXPECT_EQ(m["requests"]["resent"], 16) << "the failover's only";
+    EXPECT_EQ(m["requests"]["completed"], 200);
+
+    const std::map<int, std::vector<double>> sent = send_times(out / "events.jsonl");
+    std::vector<std::string> story;
+    std::map<int, int> answers;
+    for (const nlohmann::json& e : read_events(out / "events.jsonl")) {
+      const std::string type = e["type"];
+      if (type == "stage_ready" || type == "stage_drained" || type == "blocks_moved" || type == "failback_loading")
+        story.push_back(type + "@" + e["node"].get<std::string>());
+      if (type == "stage_drained") {
+        EXPECT_NEAR(e["t"].get<double>(), drained, 1e-9);
+      }
+      if (type == "request_done") ++answers[e["request"].get<int>()];
+    }
+    EXPECT_EQ(story, (std::vector<std::string>{"stage_ready@spare", "failback_loading@" + victim, "stage_ready@" + victim,
+                                               "stage_drained@spare", "blocks_moved@spare"}));
+    EXPECT_EQ(answers.size(), 200u);
+    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+
+    // Stage 1's work after the switch: on the spare only for requests last sent before it, on
+    // the L4 only for the others, and none of them twice.
+    std::ifstream trace_file(out / "trace.json");
+    const nlohmann::json trace = nlohmann::json::parse(trace_file);
+    std::map<std::string, int> track_of;
+    for (const nlohmann::json& e : trace["traceEvents"])
+      if (e["ph"] == "M" && e["name"] == "thread_name")
+        track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+    int on_spare_after = 0, on_victim_after = 0;
+    double last_on_spare = 0;
+    std::map<int, int> stage1_after;
+    for (const nlohmann::json& e : trace["traceEvents"]) {
+      if (!(e["ph"] == "X" && e["name"] == "stage 1")) continue;
+      const double start = e["ts"].get<double>() * 1e-6;
+      if (start < switched) continue;
+      const int r = e["args"]["session"].get<int>();
+      const double last_sent = sent.at(r).back();
+      ++stage1_after[r];
+      if (e["tid"] == track_of["spare"]) {
+        ++on_spare_after;
+        last_on_spare = std::max(last_on_spare, start);
+        EXPECT_LT(last_sent, switched) << "request " << r << " drained on the spare";
+      } else {
+        EXPECT_EQ(e["tid"], track_of[victim]);
+        ++on_victim_after;
+        EXPECT_GE(last_sent, switched) << "request " << r << " sent before the switch ran on the L4";
+      }
+    }
+    EXPECT_GT(on_spare_after, 0);
+    EXPECT_LE(on_spare_after, 16);
+    EXPECT_GT(on_victim_after, 100);
+    EXPECT_LT(last_on_spare, drained);
+    for (const auto& [r, n] : stage1_after) EXPECT_EQ(n, 1) << "request " << r;
+    runs.push_back(m);
+  }
+  EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(), 1e-3 * runs[0]["simulated_time_s"].get<double>());
+  EXPECT_EQ(runs[0]["failbacks"][0]["drained_at_s"], runs[1]["failbacks"][0]["drained_at_s"]);
+
+  Scenario resend = failback_scenario();
+  resend.policy.partitioner.handover = Handover::Resend;
+  const nlohmann::json r = run(resend).metrics;
+  EXPECT_EQ(r["failbacks"][0]["handover"], "resend");
+  EXPECT_FALSE(r["failbacks"][0].contains("requests_drained"));
+  EXPECT_LT(runs[0]["network"]["messages"].get<int>(), r["network"]["messages"].get<int>()) << "no request's messages twice";
+  // What draining costs here: the window's 16 requests wait in the slow spare's queue, served at
+  // its 19 ms a request, while the L4 would redo them at 1 ms a stage (docs/partitioning.md).
+  EXPECT_GT(runs[0]["simulated_time_s"].get<double>(), r["simulated_time_s"].get<double>() + 0.1);
+}
+
+// The spare fails at 250 ms while it drains (it finishes the window's requests one by one, 19 ms
+// each, until about 450 ms): the client declares it dead after two missed 10 ms heartbeats and sends again the
+// requests sent before the switch that are still unanswered; every request is answered once, and
+// no request sent after the switch is sent again.
+TEST(PipelineHandover, AnOldNodeThatFailsWhileDrainingHasItsRequestsSentAgainOnceDetected) {
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    SCOPED_TRACE(to_string(engine));
+    Scenario sc = failback_scenario(R"(, {"at": "250ms", "action": "node_down", "node": "spare"})");
+    sc.engine = engine;
+    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-drain-lost-") + to_string(engine));
+    std::filesystem::remove_all(out);
+    const nlohmann::json m = run(sc, out).metrics;
+    ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
+    const nlohmann::json& b = m["failbacks"][0];
+    const double switched = b["ready_at_s"].get<double>();
+    EXPECT_DOUBLE_EQ(b["drain_failed_at_s"].get<double>(), 0.250);
+    EXPECT_FALSE(b.contains("drained_at_s"));
+    const int again = b["requests_resent"].get<int>();
+    EXPECT_GT(again, 0);
+    EXPECT_LT(again, 16) << "the spare had finished some of them";
+    EXPECT_EQ(m["failovers"].size(), 1u) << "the spare ran no stage of its own";
+    EXPECT_EQ(m["requests"]["resent"], 16 + again);
+    EXPECT_EQ(m["requests"]["completed"], 200);
+
+    const double detected = sc.policy.faults.detected_at(0.250);
+    EXPECT_GT(detected, 0.250);
+    int resent_after_switch = 0;
+    std::map<int, int> answers;
+    for (const nlohmann::json& e : read_events(out / "events.jsonl")) {
+      if (e["type"] == "request_resent" && e["t"].get<double>() > switched) {
+        ++resent_after_switch;
+        EXPECT_GE(e["t"].get<double>(), detected);
+      }
+      if (e["type"] == "request_done") ++answers[e["request"].get<int>()];
+    }
+    EXPECT_EQ(resent_after_switch, again);
+    EXPECT_EQ(answers.size(), 200u);
+    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
   }
 }
