@@ -208,7 +208,7 @@ bool PipelineRun::failback_switch(int index, double t) {
   }
   int unanswered = 0;
   for (int r = 0; r < requests; ++r) unanswered += sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0;
-  if (sc.policy.partitioner.handover == Handover::Drain && unanswered > 0) {
+  if (sc.policy.partitioner.handover != Handover::Resend && unanswered > 0) {
     // Seed 003, "Dynamic Repartitioning": graceful migration. The old node stays reserved and
     // finishes what was sent before now; later attempts go to the new node.
     StageDrain& d = drain[s];
@@ -235,7 +235,13 @@ std::vector<std::vector<int>> PipelineRun::take_requests_to_resend_after_failbac
 bool PipelineRun::to_old_node(int s, const StageMessage& msg) const {
   const StageDrain& d = drain[static_cast<std::size_t>(s)];
   const auto r = static_cast<std::size_t>(msg.request);
+  if (sc.policy.partitioner.handover == Handover::Forward) return false;  // the old node sends on what reaches it
   return d.node >= 0 && (msg.attempt < attempt[r] || sent_epoch[r] < d.epoch);
+}
+
+bool PipelineRun::forwards(int s, int life) const {
+  const StageDrain& d = drain[static_cast<std::size_t>(s)];
+  return sc.policy.partitioner.handover == Handover::Forward && d.node >= 0 && d.life == life && stage_life[static_cast<std::size_t>(s)] != life;
 }
 
 int PipelineRun::node_for(int s, const StageMessage& msg) const {
@@ -428,7 +434,8 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     failovers.push_back(j);
   }
   nlohmann::json failbacks = nlohmann::json::array(), migrations = nlohmann::json::array();
-  const bool drains = sc.policy.partitioner.handover == Handover::Drain;
+  const Handover handover = sc.policy.partitioner.handover;
+  const bool drains = handover != Handover::Resend;
   for (const StageFailback& b : run.failbacks) {
     nlohmann::json j = {{"stage", b.stage},
                         {"from", sc.nodes[static_cast<std::size_t>(b.from_node)].name},
@@ -438,12 +445,13 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
     if (b.ready_at_s >= 0) {
       j["ready_at_s"] = b.ready_at_s;
       j["compute_s"] = b.compute_s;
-      j["handover"] = drains ? "drain" : "resend";
+      j["handover"] = handover == Handover::Drain ? "drain" : handover == Handover::Forward ? "forward" : "resend";
     }
     if (drains && b.ready_at_s >= 0) {
       j["requests_drained"] = b.requests_drained;
       if (b.drained_at_s >= 0) j["drained_at_s"] = b.drained_at_s;
       if (b.drain_failed_at_s >= 0) j["drain_failed_at_s"] = b.drain_failed_at_s;
+      if (handover == Handover::Forward) j["messages_forwarded"] = b.messages_forwarded;
     }
     if (b.dropped) j["dropped"] = true;
     if (b.migration) {

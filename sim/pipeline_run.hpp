@@ -56,6 +56,7 @@ struct StageFailback {
   int requests_drained = 0;
   double drained_at_s = -1;  ///< the old node finished them and turned spare; -1 until then or if it failed first
   double drain_failed_at_s = -1;  ///< the old node failed before it finished them (they are sent again once detected)
+  int messages_forwarded = 0;     ///< forward handover: inputs the old node sent on to the new one
   double bottleneck_before_s = 0;  ///< migration: the pipeline's bottleneck re-priced when it started (s)
   double bottleneck_after_s = 0;   ///< migration: the same with the stage on to_node (s)
 };
@@ -74,6 +75,7 @@ struct StageDrain {
 struct StageMessage {
   int request = 0;
   int attempt = 0;
+  double bytes = 0;  ///< its payload (graph pipelines: what a forwarding old node sends on)
 };
 
 /// The state of a pipeline run: the plan, the requests' times and the tallies.
@@ -157,7 +159,10 @@ struct PipelineRun {
   // later ones to the new node, and once the last of them is answered (or sent again) the old
   // node turns spare and `drain_over` tells the engine to end its process. Nothing is sent again
   // unless the old node fails first: then, once the client detects it, the requests it still
-  // held up are.
+  // held up are. With "forward" every message goes to the new node from the switch on; the old
+  // node finishes the request it is computing and sends every input it holds or still receives
+  // on to the new node (the engine wakes it with a message of request -1 to send its partly
+  // gathered inputs on); it is released, or its failure handled, as with "drain".
 
   std::vector<int> sent_epoch;     ///< per request: `epoch` when its current attempt was sent
   int epoch = 0;                   ///< drain handovers so far
@@ -173,6 +178,11 @@ struct PipelineRun {
   bool accepts(int s, const StageMessage& msg) const;
   /// Whether a process of stage s with life `life` still runs (the serving one or the draining one).
   bool stage_alive(int s, int life) const;
+  /// Whether the process of stage s with life `life` is its old node's after a forward handover:
+  /// it sends every input it takes on to the stage's node instead of computing it.
+  bool forwards(int s, int life) const;
+  /// The old node of stage s forwarded one message.
+  void forwarded(int s) { ++failbacks[static_cast<std::size_t>(drain[static_cast<std::size_t>(s)].move)].messages_forwarded; }
   /// Node `node` went down at t (call after node_down): if it was draining a stage, its process is
   /// gone and the client will send the requests it held up again at drain[s].detected_at_s.
   /// Returns that stage, or -1.

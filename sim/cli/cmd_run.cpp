@@ -318,13 +318,17 @@ std::string resent_text(const nlohmann::json& move) {
   return n > 0 ? ", then " + std::to_string(n) + " requests sent again" : "";
 }
 
-/// ", the old node finishing N requests sent before it by T" after a drain handover, with how
-/// the drain ended; nothing after a resend handover.
+/// ", the old node finishing N requests sent before it by T" after a drain handover (or what it
+/// forwarded, after a forward handover), with how the drain ended; nothing after a resend handover.
 std::string drained_text(const nlohmann::json& move) {
   if (!move.contains("requests_drained")) return "";
   const int n = move["requests_drained"].get<int>();
   if (n == 0) return ", nothing left to drain";
-  std::string text = ", " + move["from"].get<std::string>() + " finishing the " + std::to_string(n) + " requests sent before it";
+  const std::string from = move["from"].get<std::string>();
+  std::string text = move.contains("messages_forwarded")
+                         ? ", " + from + " finishing its work and forwarding " + std::to_string(move["messages_forwarded"].get<int>()) +
+                               " messages of the " + std::to_string(n) + " requests sent before it"
+                         : ", " + from + " finishing the " + std::to_string(n) + " requests sent before it";
   if (move.contains("drained_at_s")) return text + " by " + sim::format_duration(move["drained_at_s"].get<double>());
   if (move.contains("drain_failed_at_s")) return text + " until it failed at " + sim::format_duration(move["drain_failed_at_s"].get<double>());
   return text + " (still draining at the end)";

@@ -65,6 +65,7 @@ struct PipelineActors {
     const double wire = bytes + sc.overheads.header_bytes, sent_at = now();
     sg4::this_actor::sleep_for(m.endpoint_s(bytes));  // serialization at the sending end
     if (to_stage >= 0 && !m.accepts(to_stage, msg)) return;
+    msg.bytes = bytes;
     const auto size = static_cast<std::uint64_t>(std::ceil(wire));
     if (to_stage < 0) {
       const int c = m.client_of(msg.request);
@@ -86,19 +87,38 @@ struct PipelineActors {
     const int node = m.stage_node[static_cast<std::size_t>(s)];
     const double compute_s = m.stage_compute_s[static_cast<std::size_t>(s)];
     const std::shared_ptr<Inbox> in = inbox[static_cast<std::size_t>(s)];
+    const int life = m.stage_life[static_cast<std::size_t>(s)];
     std::vector<int> got(static_cast<std::size_t>(m.requests), 0), seen(got.size(), -1);
-    std::vector<double> first_input(got.size(), -1);
+    std::vector<double> first_input(got.size(), -1), got_bytes(got.size(), 0);
     const double in_bytes = m.in_bytes_per_request(s);
     StageRun& tally = m.stage[static_cast<std::size_t>(s)];
     while (true) {
       const StageMessage msg = receive(*in);
+      if (m.forwards(s, life)) {  // a forward handover: send what reaches the old node on to the new one
+        if (msg.request >= 0) {
+          m.forwarded(s);  // counted before the send, during which the drain may end
+          send(node, s, msg, msg.bytes);
+          continue;
+        }
+        for (std::size_t r = 0; r < got.size(); ++r)  // the inputs of requests it had begun to gather
+          for (; got[r] > 0 && got[r] < st.inputs_expected; --got[r]) {
+            const double each = got_bytes[r] / got[r];
+            got_bytes[r] -= each;
+            m.forwarded(s);
+            send(node, s, StageMessage{static_cast<int>(r), seen[r], each}, each);
+          }
+        continue;
+      }
+      if (msg.request < 0) continue;
       const auto r = static_cast<std::size_t>(msg.request);
       if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
       if (msg.attempt > seen[r]) {
         seen[r] = msg.attempt;
         got[r] = 0;
+        got_bytes[r] = 0;
         first_input[r] = now();
       }
+      got_bytes[r] += msg.bytes;
       if (++got[r] < st.inputs_expected) continue;
       const double start = now();
       tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - first_input[r]);
@@ -220,12 +240,16 @@ struct PipelineActors {
       return;
     }
     if (m.drain[static_cast<std::size_t>(s)].node >= 0) {
-      // Drain handover: the old actor keeps its inbox for the requests sent before now; the
-      // stage's next messages go to a new inbox on the new node. Nothing is sent again.
+      // Drain or forward handover: the old actor keeps its inbox for the requests sent before
+      // now; the stage's next messages go to a new inbox on the new node. Nothing is sent again.
       drain_actors[static_cast<std::size_t>(s)] = stage_actors[static_cast<std::size_t>(s)];
       drain_inbox[static_cast<std::size_t>(s)] = inbox[static_cast<std::size_t>(s)];
       open_inbox(s);
       start_stage(s);
+      if (sc.policy.partitioner.handover == Handover::Forward) {  // wake it to send its partly gathered inputs on
+        drain_inbox[static_cast<std::size_t>(s)]->messages.push_back(StageMessage{-1, -1});
+        drain_inbox[static_cast<std::size_t>(s)]->ready->release();
+      }
       return;
     }
     stage_actors[static_cast<std::size_t>(s)]->kill();

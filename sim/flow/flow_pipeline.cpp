@@ -111,6 +111,7 @@ class FlowPipeline {
     co_await sleep_for(m_.endpoint_s(bytes));
     if (from_stage >= 0 && !m_.stage_alive(from_stage, life)) co_return false;
     if (to_stage >= 0 && !m_.accepts(to_stage, msg)) co_return true;
+    msg.bytes = bytes;
     if (to_stage < 0) {
       const int c = m_.client_of(msg.request);
       processes_.start_now(carry(from, client_host(c), inbox_[static_cast<std::size_t>(stages_ + c)], msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
@@ -133,19 +134,37 @@ class FlowPipeline {
     const std::shared_ptr<Inbox> inbox = inbox_[static_cast<std::size_t>(s)];  // kept if the stage drains here
     const auto dead = [this, s, life] { return !m_.stage_alive(s, life); };
     std::vector<int> got(static_cast<std::size_t>(m_.requests), 0), seen(got.size(), -1);
-    std::vector<double> first_input(got.size(), -1);
+    std::vector<double> first_input(got.size(), -1), got_bytes(got.size(), 0);
     const double in_bytes = m_.in_bytes_per_request(s);
     StageRun& tally = m_.stage[static_cast<std::size_t>(s)];
     while (true) {
       const StageMessage msg = co_await Receive{this, inbox.get(), s, life};
       if (dead()) co_return;
+      if (m_.forwards(s, life)) {  // a forward handover: send what reaches the old node on to the new one
+        if (msg.request >= 0) {
+          m_.forwarded(s);  // counted before the send, after which the drain may be over
+          if (!co_await send(node, s, msg, msg.bytes, s, life)) co_return;
+          continue;
+        }
+        for (std::size_t r = 0; r < got.size(); ++r)  // the inputs of requests it had begun to gather
+          for (; got[r] > 0 && got[r] < st.inputs_expected; --got[r]) {
+            const double each = got_bytes[r] / got[r];
+            got_bytes[r] -= each;
+            m_.forwarded(s);
+            if (!co_await send(node, s, StageMessage{static_cast<int>(r), seen[r], each}, each, s, life)) co_return;
+          }
+        continue;
+      }
+      if (msg.request < 0) continue;
       const auto r = static_cast<std::size_t>(msg.request);
       if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
       if (msg.attempt > seen[r]) {
         seen[r] = msg.attempt;
         got[r] = 0;
+        got_bytes[r] = 0;
         first_input[r] = now_;
       }
+      got_bytes[r] += msg.bytes;
       if (++got[r] < st.inputs_expected) continue;
       const double start = now_;
       tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - first_input[r]);
@@ -245,11 +264,19 @@ class FlowPipeline {
       co_return;
     }
     if (m_.drain[static_cast<std::size_t>(s)].node >= 0) {
-      // Drain handover: the old process keeps its inbox for the requests sent before now; the
-      // stage's next messages go to a new one on the new node. Nothing is sent again.
+      // Drain or forward handover: the old process keeps its inbox for the requests sent before
+      // now; the stage's next messages go to a new one on the new node. Nothing is sent again.
       drain_inbox_[static_cast<std::size_t>(s)] = std::move(inbox_[static_cast<std::size_t>(s)]);
       inbox_[static_cast<std::size_t>(s)] = std::make_shared<Inbox>();
       spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
+      if (sc_.policy.partitioner.handover == Handover::Forward) {  // wake it to send its partly gathered inputs on
+        Inbox& old = *drain_inbox_[static_cast<std::size_t>(s)];
+        old.messages.push_back(StageMessage{-1, -1});
+        if (old.waiting) {
+          queue_.push(now_, EventKind::Resume, token_of(*old.waiting));
+          old.waiting = nullptr;
+        }
+      }
       co_return;
     }
     Inbox& in = *inbox_[static_cast<std::size_t>(s)];

@@ -210,8 +210,9 @@ enum class PlacementKind {
 /// How a pipeline stage moves from a node that still serves it (a failback or a migration) once
 /// its new node has loaded it.
 enum class Handover {
-  Drain,   ///< requests sent before the switch finish on the old node, later ones use the new one; nothing is sent again
-  Resend,  ///< the old node stops at once and the client sends every unanswered request again
+  Drain,    ///< requests sent before the switch finish on the old node, later ones use the new one; nothing is sent again
+  Forward,  ///< the old node finishes the work it started and forwards every other message it gets to the new node
+  Resend,   ///< the old node stops at once and the client sends every unanswered request again
 };
 
 /// How a graph model is cut into pipeline stages (seed 002 §2.5-2.6, seed 003 strategies).
@@ -226,7 +227,7 @@ struct PartitionerSpec {
   double migrate_period_s = 0.0;
   double migrate_min_gain = 0.1;       ///< the least relative drop of the bottleneck worth a move, in [0, 1)
   /// How a failback or a migration hands the stage over (seed 003: "graceful migration with
-  /// minimal disruption" is Drain; see docs/partitioning.md, "Handover", for when it pays).
+  /// minimal disruption" is Drain or Forward; see docs/partitioning.md, "Handover", for when each pays).
   Handover handover = Handover::Resend;
 };
 

@@ -1204,7 +1204,7 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
         ps.migrate_period_s = r.quantity(*m, "period", mp, Quantity::Duration, true, true).value_or(0.0);
         ps.migrate_min_gain = r.number(*m, "min_gain", mp, false, 0.0, 0.99, "in [0, 0.99]").value_or(ps.migrate_min_gain);
       }
-      ps.handover = r.choice<Handover>(*c, "handover", pp, false, {{"drain", Handover::Drain}, {"resend", Handover::Resend}})
+      ps.handover = r.choice<Handover>(*c, "handover", pp, false, {{"drain", Handover::Drain}, {"forward", Handover::Forward}, {"resend", Handover::Resend}})
                         .value_or(Handover::Resend);
     }
   }

@@ -87,7 +87,7 @@ const std::vector<BadScenario>& bad_scenarios() {
        "\"1.20\" has no unit; expected a price per time such as \"1.20/h\", \"0.02/min\" or \"0.0003/s\" (in the scenario's currency)"},
       {"42_migrate_without_period.json", "policy.partitioner.migrate.period",
        "missing; expected a duration such as \"250us\", \"5ms\", \"1.5s\", \"2min\" or \"1h\""},
-      {"43_unknown_handover.json", "policy.partitioner.handover", "unknown value \"forward\"; expected one of \"drain\", \"resend\""},
+      {"43_unknown_handover.json", "policy.partitioner.handover", "unknown value \"pause\"; expected one of \"drain\", \"forward\", \"resend\""},
   };
   return table;
 }

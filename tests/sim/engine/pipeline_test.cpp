@@ -53,12 +53,13 @@ std::string server_json(const std::string& name, const std::string& gpu, const s
          R"(", "downlink": ")" + link + R"(", "access_latency": "100us", "weights_load_bandwidth": ")" + load + R"("})";
 }
 
-/// The chain3 pipeline cut into 3 stages on `nodes` (server_json objects, comma-separated), with
+/// The chain3 pipeline (or `graph`) cut into 3 stages on `nodes` (server_json objects, comma-separated), with
 /// the given events; heartbeats every 10 ms, a node is declared dead after 2 missed.
-Scenario chain3_with_nodes(const std::string& nodes, const std::string& events, int sessions, int in_flight) {
+Scenario chain3_with_nodes(const std::string& nodes, const std::string& events, int sessions, int in_flight,
+                           const std::string& graph = "chain3.json") {
   const std::string text = R"({
     "name": "chain3-failover",
-    "model": {"graph": {"file": "chain3.json"}},
+    "model": {"graph": {"file": ")" + graph + R"("}},
     "nodes": [)" + nodes + R"(],
     "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
     "network": {"model": "exact"},
@@ -887,4 +888,132 @@ TEST(PipelineHandover, AnOldNodeThatFailsWhileDrainingHasItsRequestsSentAgainOnc
     EXPECT_EQ(answers.size(), 200u);
     for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
   }
+}
+
+// The forward handover on the same failback: at the switch the spare finishes the request it is
+// computing and sends the inputs queued in front of it (and any still on their way to it) on to
+// the L4, which serves them at its own pace. Nothing is sent again, no request's stage-1 work
+// starts on the spare after the switch, and the run ends well before the drain's; it ends after
+// the resend's by less than the one request the spare was computing (19 ms), which the resend
+// abandons and the L4 redoes at once.
+TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainWhenTheOldNodeIsSlow) {
+  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+  std::vector<nlohmann::json> runs;
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    SCOPED_TRACE(to_string(engine));
+    Scenario sc = failback_scenario();
+    sc.engine = engine;
+    sc.policy.partitioner.handover = Handover::Forward;
+    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-forward-") + to_string(engine));
+    std::filesystem::remove_all(out);
+    const nlohmann::json m = run(sc, out).metrics;
+    ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
+    const nlohmann::json& b = m["failbacks"][0];
+    const double switched = b["ready_at_s"].get<double>();
+    EXPECT_EQ(b["handover"], "forward");
+    EXPECT_EQ(b["requests_resent"], 0);
+    EXPECT_EQ(b["requests_drained"], 16);
+    const int forwarded = b["messages_forwarded"].get<int>();
+    EXPECT_GE(forwarded, 14) << "the window's requests but the one being computed and any past stage 1";
+    EXPECT_LE(forwarded, 16);
+    EXPECT_GT(b["drained_at_s"].get<double>(), switched);
+    EXPECT_EQ(m["requests"]["resent"], 16) << "the failover's only";
+    EXPECT_EQ(m["requests"]["completed"], 200);
+
+    std::map<int, int> answers;
+    for (const nlohmann::json& e : read_events(out / "events.jsonl"))
+      if (e["type"] == "request_done") ++answers[e["request"].get<int>()];
+    EXPECT_EQ(answers.size(), 200u);
+    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+
+    std::ifstream trace_file(out / "trace.json");
+    const nlohmann::json trace = nlohmann::json::parse(trace_file);
+    std::map<std::string, int> track_of;
+    for (const nlohmann::json& e : trace["traceEvents"])
+      if (e["ph"] == "M" && e["name"] == "thread_name")
+        track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+    std::map<int, int> stage1_after;
+    int on_spare_after = 0;
+    for (const nlohmann::json& e : trace["traceEvents"]) {
+      if (!(e["ph"] == "X" && e["name"] == "stage 1") || e["ts"].get<double>() * 1e-6 < switched) continue;
+      if (e["tid"] == track_of["spare"]) ++on_spare_after;
+      ++stage1_after[e["args"]["session"].get<int>()];
+    }
+    EXPECT_EQ(on_spare_after, 0) << "the spare starts no stage-1 work after the switch";
+    for (const auto& [r, n] : stage1_after) EXPECT_EQ(n, 1) << "request " << r;
+    runs.push_back(m);
+  }
+  EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(), 1e-3 * runs[0]["simulated_time_s"].get<double>());
+  EXPECT_EQ(runs[0]["failbacks"][0]["messages_forwarded"], runs[1]["failbacks"][0]["messages_forwarded"]);
+
+  Scenario drain = failback_scenario(), resend = failback_scenario();
+  resend.policy.partitioner.handover = Handover::Resend;
+  const double t_drain = run(drain).metrics["simulated_time_s"].get<double>(), t_resend = run(resend).metrics["simulated_time_s"].get<double>();
+  const double t_forward = runs[0]["simulated_time_s"].get<double>();
+  const double spare_s = runs[0]["failovers"][0]["compute_s"].get<double>();
+  EXPECT_LT(t_forward, t_drain - 0.1) << "the slow spare's queue is not served at its pace";
+  EXPECT_LT(t_forward, t_resend + spare_s) << "at most the request in progress on the spare is waited for";
+  EXPECT_LT(t_resend, t_drain);
+  std::printf("end of run: forward %.4f s, resend %.4f s, drain %.4f s\n", t_forward, t_resend, t_drain);
+}
+
+// A stage that gathers two inputs per request: skip3 is chain3 with c also taking a's output, so
+// stage 2 waits for one message from each earlier stage. Its node's downlink is choked at 55 ms
+// and the check at 60 ms migrates it to the spare L4. With the forward handover the old node
+// sends on the inputs it holds, those of requests it had only begun to gather included, and the
+// messages still crawling to it through the choked link as they arrive; a request whose gathered
+// input were lost would never be answered. Here the requests wait in that link, so sending them
+// again around it is fastest, forwarding what crawls through it next, and draining them through
+// it slowest.
+TEST(PipelineHandover, ForwardSendsPartlyGatheredInputsOnAndWhereRequestsWaitDecidesWhichHandoverPays) {
+  std::string nodes;
+  for (const char* n : {"s0", "s1", "s2", "spare"}) nodes += server_json(n, "L4") + ",";
+  nodes.pop_back();
+  const Scenario plain = chain3_with_nodes(nodes, "[]", 200, 16, "skip3.json");
+  const std::string victim = node_of_stage(plain, 2);
+  const auto scenario = [&](Handover h, EngineKind engine) {
+    Scenario sc = chain3_with_nodes(nodes, R"([{"at": "55ms", "action": "set_bandwidth", "node": ")" + victim +
+                                               R"(", "direction": "down", "bandwidth": "100Mbps"}])",
+                                    200, 16, "skip3.json");
+    sc.policy.partitioner.migrate_period_s = 0.020;
+    sc.policy.partitioner.handover = h;
+    sc.engine = engine;
+    sc.time_limit_s = 20;  // a lost input would leave its request unanswered until then
+    return sc;
+  };
+  ASSERT_EQ(plain.graph->size(), 4);
+  std::vector<nlohmann::json> runs;
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    SCOPED_TRACE(to_string(engine));
+    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-forward-skip-") + to_string(engine));
+    std::filesystem::remove_all(out);
+    const nlohmann::json m = run(scenario(Handover::Forward, engine), out).metrics;
+    ASSERT_EQ(m["migrations"].size(), 1u) << m["migrations"];
+    const nlohmann::json& g = m["migrations"][0];
+    EXPECT_EQ(g["stage"], 2);
+    EXPECT_EQ(g["from"], victim);
+    EXPECT_EQ(g["to"], "spare");
+    EXPECT_EQ(g["handover"], "forward");
+    EXPECT_EQ(g["requests_resent"], 0);
+    const int drained = g["requests_drained"].get<int>(), forwarded = g["messages_forwarded"].get<int>();
+    EXPECT_GT(forwarded, drained) << "requests with both inputs held up at the old node";
+    EXPECT_LE(forwarded, 2 * drained);
+    EXPECT_EQ(m["requests"]["completed"], 200);
+    EXPECT_EQ(m["requests"]["resent"], 0);
+    std::map<int, int> answers;
+    for (const nlohmann::json& e : read_events(out / "events.jsonl"))
+      if (e["type"] == "request_done") ++answers[e["request"].get<int>()];
+    EXPECT_EQ(answers.size(), 200u);
+    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+    runs.push_back(m);
+  }
+  EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(), 1e-9);
+  EXPECT_EQ(runs[0]["migrations"][0]["messages_forwarded"], runs[1]["migrations"][0]["messages_forwarded"]);
+
+  const double t_forward = runs[0]["simulated_time_s"].get<double>();
+  const double t_drain = run(scenario(Handover::Drain, EngineKind::Flow)).metrics["simulated_time_s"].get<double>();
+  const double t_resend = run(scenario(Handover::Resend, EngineKind::Flow)).metrics["simulated_time_s"].get<double>();
+  EXPECT_LT(t_resend, t_forward);
+  EXPECT_LT(t_forward, t_drain);
+  std::printf("end of run: resend %.4f s, forward %.4f s, drain %.4f s\n", t_resend, t_forward, t_drain);
 }
