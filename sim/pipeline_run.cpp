@@ -15,6 +15,37 @@
 
 namespace swarmsim::sim {
 
+StageInputs::StageInputs(int requests, int expected)
+    : expected_(expected),
+      got_(static_cast<std::size_t>(requests), 0),
+      seen_(got_.size(), -1),
+      first_(got_.size(), -1),
+      bytes_(got_.size(), 0) {}
+
+bool StageInputs::take(const StageMessage& msg, double t) {
+  const auto r = static_cast<std::size_t>(msg.request);
+  if (msg.attempt < seen_[r]) return false;  // an older attempt's input: the client sent the request again
+  if (msg.attempt > seen_[r]) {
+    seen_[r] = msg.attempt;
+    got_[r] = 0;
+    bytes_[r] = 0;
+    first_[r] = t;
+  }
+  bytes_[r] += msg.bytes;
+  return ++got_[r] >= expected_;
+}
+
+std::vector<StageMessage> StageInputs::take_incomplete() {
+  std::vector<StageMessage> held;
+  for (std::size_t r = 0; r < got_.size(); ++r)
+    for (; got_[r] > 0 && got_[r] < expected_; --got_[r]) {
+      const double each = bytes_[r] / got_[r];
+      bytes_[r] -= each;
+      held.push_back(StageMessage{static_cast<int>(r), seen_[r], each});
+    }
+  return held;
+}
+
 PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignals& sig) : sc(s), signals(sig), energy(s) {
   energy.observe(signals);
   const auto plan0 = std::chrono::steady_clock::now();

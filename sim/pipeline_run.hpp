@@ -61,7 +61,7 @@ struct StageFailback {
   double bottleneck_after_s = 0;   ///< migration: the same with the stage on to_node (s)
 };
 
-/// A stage's old node finishing, after a drain handover, the requests sent before the switch.
+/// A stage's old node after a drain or forward handover, until the requests sent before the switch are answered.
 struct StageDrain {
   int node = -1;   ///< the old node; -1: the stage is not draining
   int life = -1;   ///< the life of the stage's process on it; -1 once it failed
@@ -76,6 +76,25 @@ struct StageMessage {
   int request = 0;
   int attempt = 0;
   double bytes = 0;  ///< its payload (graph pipelines: what a forwarding old node sends on)
+};
+
+/// What one stage's process has gathered of each request's inputs (of its latest attempt).
+class StageInputs {
+ public:
+  StageInputs(int requests, int expected);
+  /// Takes input `msg` arriving at t: true when it completes its request's inputs (the request
+  /// can run), false while some are missing or for an older attempt's input (which is ignored).
+  bool take(const StageMessage& msg, double t);
+  /// When the first input of request r's latest attempt arrived (s).
+  double first_input_s(int r) const { return first_[static_cast<std::size_t>(r)]; }
+  /// The inputs of requests begun and not complete, one message each (a request's bytes split
+  /// evenly over its inputs), which it then forgets: what a forwarding old node sends on.
+  std::vector<StageMessage> take_incomplete();
+
+ private:
+  int expected_;
+  std::vector<int> got_, seen_;
+  std::vector<double> first_, bytes_;
 };
 
 /// The state of a pipeline run: the plan, the requests' times and the tallies.

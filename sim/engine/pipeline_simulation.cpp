@@ -88,8 +88,7 @@ struct PipelineActors {
     const double compute_s = m.stage_compute_s[static_cast<std::size_t>(s)];
     const std::shared_ptr<Inbox> in = inbox[static_cast<std::size_t>(s)];
     const int life = m.stage_life[static_cast<std::size_t>(s)];
-    std::vector<int> got(static_cast<std::size_t>(m.requests), 0), seen(got.size(), -1);
-    std::vector<double> first_input(got.size(), -1), got_bytes(got.size(), 0);
+    StageInputs inputs(m.requests, st.inputs_expected);
     const double in_bytes = m.in_bytes_per_request(s);
     StageRun& tally = m.stage[static_cast<std::size_t>(s)];
     while (true) {
@@ -100,28 +99,15 @@ struct PipelineActors {
           send(node, s, msg, msg.bytes);
           continue;
         }
-        for (std::size_t r = 0; r < got.size(); ++r)  // the inputs of requests it had begun to gather
-          for (; got[r] > 0 && got[r] < st.inputs_expected; --got[r]) {
-            const double each = got_bytes[r] / got[r];
-            got_bytes[r] -= each;
-            m.forwarded(s);
-            send(node, s, StageMessage{static_cast<int>(r), seen[r], each}, each);
-          }
+        for (const StageMessage& held : inputs.take_incomplete()) {  // the inputs of requests it had begun to gather
+          m.forwarded(s);
+          send(node, s, held, held.bytes);
+        }
         continue;
       }
-      if (msg.request < 0) continue;
-      const auto r = static_cast<std::size_t>(msg.request);
-      if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
-      if (msg.attempt > seen[r]) {
-        seen[r] = msg.attempt;
-        got[r] = 0;
-        got_bytes[r] = 0;
-        first_input[r] = now();
-      }
-      got_bytes[r] += msg.bytes;
-      if (++got[r] < st.inputs_expected) continue;
+      if (msg.request < 0 || !inputs.take(msg, now())) continue;
       const double start = now();
-      tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - first_input[r]);
+      tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - inputs.first_input_s(msg.request));
       m.event(now(), "stage_start", s, msg.request);
       // Deserialize every input, run the stage's ops, then serialize and post each output.
       sg4::this_actor::sleep_for(st.inputs_expected * sc.overheads.rpc_s + in_bytes / sc.overheads.serialization_Bps);

@@ -133,8 +133,7 @@ class FlowPipeline {
     const double compute_s = m_.stage_compute_s[static_cast<std::size_t>(s)];
     const std::shared_ptr<Inbox> inbox = inbox_[static_cast<std::size_t>(s)];  // kept if the stage drains here
     const auto dead = [this, s, life] { return !m_.stage_alive(s, life); };
-    std::vector<int> got(static_cast<std::size_t>(m_.requests), 0), seen(got.size(), -1);
-    std::vector<double> first_input(got.size(), -1), got_bytes(got.size(), 0);
+    StageInputs inputs(m_.requests, st.inputs_expected);
     const double in_bytes = m_.in_bytes_per_request(s);
     StageRun& tally = m_.stage[static_cast<std::size_t>(s)];
     while (true) {
@@ -146,28 +145,15 @@ class FlowPipeline {
           if (!co_await send(node, s, msg, msg.bytes, s, life)) co_return;
           continue;
         }
-        for (std::size_t r = 0; r < got.size(); ++r)  // the inputs of requests it had begun to gather
-          for (; got[r] > 0 && got[r] < st.inputs_expected; --got[r]) {
-            const double each = got_bytes[r] / got[r];
-            got_bytes[r] -= each;
-            m_.forwarded(s);
-            if (!co_await send(node, s, StageMessage{static_cast<int>(r), seen[r], each}, each, s, life)) co_return;
-          }
+        for (const StageMessage& held : inputs.take_incomplete()) {  // the inputs of requests it had begun to gather
+          m_.forwarded(s);
+          if (!co_await send(node, s, held, held.bytes, s, life)) co_return;
+        }
         continue;
       }
-      if (msg.request < 0) continue;
-      const auto r = static_cast<std::size_t>(msg.request);
-      if (msg.attempt < seen[r]) continue;  // an older attempt's input: the client sent the request again
-      if (msg.attempt > seen[r]) {
-        seen[r] = msg.attempt;
-        got[r] = 0;
-        got_bytes[r] = 0;
-        first_input[r] = now_;
-      }
-      got_bytes[r] += msg.bytes;
-      if (++got[r] < st.inputs_expected) continue;
+      if (msg.request < 0 || !inputs.take(msg, now_)) continue;
       const double start = now_;
-      tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - first_input[r]);
+      tally.max_queue_wait_s = std::max(tally.max_queue_wait_s, start - inputs.first_input_s(msg.request));
       m_.event(now_, "stage_start", s, msg.request);
       // Deserialize every input, run the stage's ops, then serialize and post each output.
       co_await sleep_for(st.inputs_expected * sc_.overheads.rpc_s + in_bytes / sc_.overheads.serialization_Bps);
