@@ -94,6 +94,39 @@ std::vector<nlohmann::json> read_events(const std::filesystem::path& file) {
   return events;
 }
 
+/// The trace.json of run directory `out`.
+nlohmann::json read_trace(const std::filesystem::path& out) {
+  std::ifstream in(out / "trace.json");
+  return nlohmann::json::parse(in);
+}
+
+/// Each host's track (tid) in a trace, by host name (a track is named "<host> (<device>)").
+std::map<std::string, int> tracks_by_host(const nlohmann::json& trace) {
+  std::map<std::string, int> track_of;
+  for (const nlohmann::json& e : trace["traceEvents"])
+    if (e["ph"] == "M" && e["name"] == "thread_name") {
+      const std::string name = e["args"]["name"];
+      track_of[name.substr(0, name.find(' '))] = e["tid"];
+    }
+  return track_of;
+}
+
+/// Runs `sc` with its outputs in a fresh temporary directory `name`-<engine>, returned in `out`.
+nlohmann::json run_with_outputs(const Scenario& sc, const std::string& name, std::filesystem::path& out) {
+  out = swarmsim::test::temp_path(name + "-" + to_string(sc.engine));
+  std::filesystem::remove_all(out);
+  return run(sc, out).metrics;
+}
+
+/// Expects every one of the `n` requests of run directory `out` answered exactly once.
+void expect_each_answered_once(const std::filesystem::path& out, int n) {
+  std::map<int, int> answers;
+  for (const nlohmann::json& e : read_events(out / "events.jsonl"))
+    if (e["type"] == "request_done") ++answers[e["request"].get<int>()];
+  EXPECT_EQ(answers.size(), static_cast<std::size_t>(n));
+  for (const auto& [r, times] : answers) EXPECT_EQ(times, 1) << "request " << r;
+}
+
 }  // namespace
 
 TEST(Pipeline, PlanCutsTheChainIntoOneOpPerStage) {
@@ -244,11 +277,8 @@ TEST(PipelineFailover, AFailedStageMovesToTheSpareAndEveryRequestIsAnsweredOnce)
 
   // trace.json shows the same: each stage's work on its node's track (stage 1 moves to the
   // spare), the failure, and the spare loading the stage while the pipeline waits.
-  std::ifstream trace_file(out / "trace.json");
-  const nlohmann::json trace = nlohmann::json::parse(trace_file);
-  std::map<std::string, int> track_of;  // host name -> tid
-  for (const nlohmann::json& e : trace["traceEvents"])
-    if (e["ph"] == "M" && e["name"] == "thread_name") track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+  const nlohmann::json trace = read_trace(out);
+  std::map<std::string, int> track_of = tracks_by_host(trace);
   std::map<std::pair<int, std::string>, int> spans;  // (tid, name) -> count
   int transfers = 0;
   double load_start = -1, load_end = -1, down_at = -1;
@@ -417,11 +447,8 @@ TEST(PipelineFailback, AStageMovesBackWhenItsFasterNodeReturns) {
       << "the pace is the failure-free run's again";
 
   // The spare's last stage-1 work started before the move; the L4 does the rest.
-  std::ifstream trace_file(out / "trace.json");
-  const nlohmann::json trace = nlohmann::json::parse(trace_file);
-  std::map<std::string, int> track_of;
-  for (const nlohmann::json& e : trace["traceEvents"])
-    if (e["ph"] == "M" && e["name"] == "thread_name") track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+  const nlohmann::json trace = read_trace(out);
+  std::map<std::string, int> track_of = tracks_by_host(trace);
   double last_on_spare = 0;
   int on_victim_after = 0;
   for (const nlohmann::json& e : trace["traceEvents"]) {
@@ -769,9 +796,8 @@ TEST(PipelineHandover, DrainFinishesEarlierRequestsOnTheOldNodeAndSendsNothingAg
     SCOPED_TRACE(to_string(engine));
     Scenario sc = failback_scenario();
     sc.engine = engine;
-    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-drain-") + to_string(engine));
-    std::filesystem::remove_all(out);
-    const nlohmann::json m = run(sc, out).metrics;
+    std::filesystem::path out;
+    const nlohmann::json m = run_with_outputs(sc, "pipeline-drain", out);
     ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
     const nlohmann::json& b = m["failbacks"][0];
     const double switched = b["ready_at_s"].get<double>(), drained = b["drained_at_s"].get<double>();
@@ -785,7 +811,6 @@ TEST(PipelineHandover, DrainFinishesEarlierRequestsOnTheOldNodeAndSendsNothingAg
 
     const std::map<int, std::vector<double>> sent = send_times(out / "events.jsonl");
     std::vector<std::string> story;
-    std::map<int, int> answers;
     for (const nlohmann::json& e : read_events(out / "events.jsonl")) {
       const std::string type = e["type"];
       if (type == "stage_ready" || type == "stage_drained" || type == "blocks_moved" || type == "failback_loading")
@@ -793,21 +818,15 @@ TEST(PipelineHandover, DrainFinishesEarlierRequestsOnTheOldNodeAndSendsNothingAg
       if (type == "stage_drained") {
         EXPECT_NEAR(e["t"].get<double>(), drained, 1e-9);
       }
-      if (type == "request_done") ++answers[e["request"].get<int>()];
     }
     EXPECT_EQ(story, (std::vector<std::string>{"stage_ready@spare", "failback_loading@" + victim, "stage_ready@" + victim,
                                                "stage_drained@spare", "blocks_moved@spare"}));
-    EXPECT_EQ(answers.size(), 200u);
-    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+    expect_each_answered_once(out, 200);
 
     // Stage 1's work after the switch: on the spare only for requests last sent before it, on
     // the L4 only for the others, and none of them twice.
-    std::ifstream trace_file(out / "trace.json");
-    const nlohmann::json trace = nlohmann::json::parse(trace_file);
-    std::map<std::string, int> track_of;
-    for (const nlohmann::json& e : trace["traceEvents"])
-      if (e["ph"] == "M" && e["name"] == "thread_name")
-        track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+    const nlohmann::json trace = read_trace(out);
+    std::map<std::string, int> track_of = tracks_by_host(trace);
     int on_spare_after = 0, on_victim_after = 0;
     double last_on_spare = 0;
     std::map<int, int> stage1_after;
@@ -858,9 +877,8 @@ TEST(PipelineHandover, AnOldNodeThatFailsWhileDrainingHasItsRequestsSentAgainOnc
     SCOPED_TRACE(to_string(engine));
     Scenario sc = failback_scenario(R"(, {"at": "250ms", "action": "node_down", "node": "spare"})");
     sc.engine = engine;
-    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-drain-lost-") + to_string(engine));
-    std::filesystem::remove_all(out);
-    const nlohmann::json m = run(sc, out).metrics;
+    std::filesystem::path out;
+    const nlohmann::json m = run_with_outputs(sc, "pipeline-drain-lost", out);
     ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
     const nlohmann::json& b = m["failbacks"][0];
     const double switched = b["ready_at_s"].get<double>();
@@ -876,17 +894,13 @@ TEST(PipelineHandover, AnOldNodeThatFailsWhileDrainingHasItsRequestsSentAgainOnc
     const double detected = sc.policy.faults.detected_at(0.250);
     EXPECT_GT(detected, 0.250);
     int resent_after_switch = 0;
-    std::map<int, int> answers;
-    for (const nlohmann::json& e : read_events(out / "events.jsonl")) {
+    for (const nlohmann::json& e : read_events(out / "events.jsonl"))
       if (e["type"] == "request_resent" && e["t"].get<double>() > switched) {
         ++resent_after_switch;
         EXPECT_GE(e["t"].get<double>(), detected);
       }
-      if (e["type"] == "request_done") ++answers[e["request"].get<int>()];
-    }
     EXPECT_EQ(resent_after_switch, again);
-    EXPECT_EQ(answers.size(), 200u);
-    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+    expect_each_answered_once(out, 200);
   }
 }
 
@@ -904,9 +918,8 @@ TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainWhenTheOldNode
     Scenario sc = failback_scenario();
     sc.engine = engine;
     sc.policy.partitioner.handover = Handover::Forward;
-    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-forward-") + to_string(engine));
-    std::filesystem::remove_all(out);
-    const nlohmann::json m = run(sc, out).metrics;
+    std::filesystem::path out;
+    const nlohmann::json m = run_with_outputs(sc, "pipeline-forward", out);
     ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
     const nlohmann::json& b = m["failbacks"][0];
     const double switched = b["ready_at_s"].get<double>();
@@ -920,18 +933,10 @@ TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainWhenTheOldNode
     EXPECT_EQ(m["requests"]["resent"], 16) << "the failover's only";
     EXPECT_EQ(m["requests"]["completed"], 200);
 
-    std::map<int, int> answers;
-    for (const nlohmann::json& e : read_events(out / "events.jsonl"))
-      if (e["type"] == "request_done") ++answers[e["request"].get<int>()];
-    EXPECT_EQ(answers.size(), 200u);
-    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+    expect_each_answered_once(out, 200);
 
-    std::ifstream trace_file(out / "trace.json");
-    const nlohmann::json trace = nlohmann::json::parse(trace_file);
-    std::map<std::string, int> track_of;
-    for (const nlohmann::json& e : trace["traceEvents"])
-      if (e["ph"] == "M" && e["name"] == "thread_name")
-        track_of[e["args"]["name"].get<std::string>().substr(0, e["args"]["name"].get<std::string>().find(' '))] = e["tid"];
+    const nlohmann::json trace = read_trace(out);
+    std::map<std::string, int> track_of = tracks_by_host(trace);
     std::map<int, int> stage1_after;
     int on_spare_after = 0;
     for (const nlohmann::json& e : trace["traceEvents"]) {
@@ -985,9 +990,8 @@ TEST(PipelineHandover, ForwardSendsPartlyGatheredInputsOnAndWhereRequestsWaitDec
   std::vector<nlohmann::json> runs;
   for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
     SCOPED_TRACE(to_string(engine));
-    const std::filesystem::path out = swarmsim::test::temp_path(std::string("pipeline-forward-skip-") + to_string(engine));
-    std::filesystem::remove_all(out);
-    const nlohmann::json m = run(scenario(Handover::Forward, engine), out).metrics;
+    std::filesystem::path out;
+    const nlohmann::json m = run_with_outputs(scenario(Handover::Forward, engine), "pipeline-forward-skip", out);
     ASSERT_EQ(m["migrations"].size(), 1u) << m["migrations"];
     const nlohmann::json& g = m["migrations"][0];
     EXPECT_EQ(g["stage"], 2);
@@ -1000,11 +1004,7 @@ TEST(PipelineHandover, ForwardSendsPartlyGatheredInputsOnAndWhereRequestsWaitDec
     EXPECT_LE(forwarded, 2 * drained);
     EXPECT_EQ(m["requests"]["completed"], 200);
     EXPECT_EQ(m["requests"]["resent"], 0);
-    std::map<int, int> answers;
-    for (const nlohmann::json& e : read_events(out / "events.jsonl"))
-      if (e["type"] == "request_done") ++answers[e["request"].get<int>()];
-    EXPECT_EQ(answers.size(), 200u);
-    for (const auto& [r, n] : answers) EXPECT_EQ(n, 1) << "request " << r;
+    expect_each_answered_once(out, 200);
     runs.push_back(m);
   }
   EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(), 1e-9);
