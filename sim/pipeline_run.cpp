@@ -241,7 +241,8 @@ bool PipelineRun::failback_switch(int index, double t) {
   for (int r = 0; r < requests; ++r) unanswered += sent[static_cast<std::size_t>(r)] >= 0 && done[static_cast<std::size_t>(r)] < 0;
   if (sc.policy.partitioner.handover != Handover::Resend && unanswered > 0) {
     // Seed 003, "Dynamic Repartitioning": graceful migration. The old node stays reserved and
-    // finishes what was sent before now; later attempts go to the new node.
+    // finishes (drain) or sends on (forward) what was sent before now; later attempts go to the
+    // new node.
     StageDrain& d = drain[s];
     d.node = b.from_node;
     d.life = stage_life[s];
@@ -274,12 +275,6 @@ bool PipelineRun::forwards(int s, int life) const {
   const StageDrain& d = drain[static_cast<std::size_t>(s)];
   return sc.policy.partitioner.handover == Handover::Forward && d.node >= 0 && d.life == life && stage_life[static_cast<std::size_t>(s)] != life;
 }
-
-int PipelineRun::node_for(int s, const StageMessage& msg) const {
-  return to_old_node(s, msg) ? drain[static_cast<std::size_t>(s)].node : stage_node[static_cast<std::size_t>(s)];
-}
-
-bool PipelineRun::accepts(int s, const StageMessage& msg) const { return to_old_node(s, msg) || stage_serving[static_cast<std::size_t>(s)]; }
 
 bool PipelineRun::stage_alive(int s, int life) const {
   const auto i = static_cast<std::size_t>(s);

@@ -191,10 +191,6 @@ struct PipelineRun {
   std::function<void(int s, int life)> drain_over;
   /// Whether a message of stage s goes to its draining old node (an attempt sent before the switch).
   bool to_old_node(int s, const StageMessage& msg) const;
-  /// The node a message for stage s goes to.
-  int node_for(int s, const StageMessage& msg) const;
-  /// Whether stage s takes the message: its old node takes what drains there; else it must serve.
-  bool accepts(int s, const StageMessage& msg) const;
   /// Whether a process of stage s with life `life` still runs (the serving one or the draining one).
   bool stage_alive(int s, int life) const;
   /// Whether the process of stage s with life `life` is its old node's after a forward handover:

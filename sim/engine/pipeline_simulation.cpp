@@ -64,15 +64,19 @@ struct PipelineActors {
   void send(int from, int to_stage, StageMessage msg, double bytes) {
     const double wire = bytes + sc.overheads.header_bytes, sent_at = now();
     sg4::this_actor::sleep_for(m.endpoint_s(bytes));  // serialization at the sending end
-    if (to_stage >= 0 && !m.accepts(to_stage, msg)) return;
+    const bool to_old = to_stage >= 0 && m.to_old_node(to_stage, msg);
+    if (to_stage >= 0 && !to_old && !m.stage_serving[static_cast<std::size_t>(to_stage)]) return;
     msg.bytes = bytes;
     const auto size = static_cast<std::uint64_t>(std::ceil(wire));
     if (to_stage < 0) {
       const int c = m.client_of(msg.request);
       post.carry(from, client_host(c), inbox[static_cast<std::size_t>(stages() + c)], msg, size, sent_at, m.endpoint_s(bytes));
-    } else {  // to the stage's node, or to its old node for a request sent before a drain handover
+    } else if (to_old) {  // a request sent before a drain handover: to the stage's old node
       const auto s = static_cast<std::size_t>(to_stage);
-      post.carry(from, m.node_for(to_stage, msg), m.to_old_node(to_stage, msg) ? drain_inbox[s] : inbox[s], msg, size, sent_at, m.endpoint_s(bytes));
+      post.carry(from, m.drain[s].node, drain_inbox[s], msg, size, sent_at, m.endpoint_s(bytes));
+    } else {
+      const auto s = static_cast<std::size_t>(to_stage);
+      post.carry(from, m.stage_node[s], inbox[s], msg, size, sent_at, m.endpoint_s(bytes));
     }
     m.bytes_moved += wire;
     ++m.messages;
@@ -81,7 +85,8 @@ struct PipelineActors {
   static StageMessage receive(Inbox& in) { return InboxPost::receive(in); }
 
   /// Stage s on its current node; SimGrid kills it when the node goes down, and the engine when the
-  /// stage moves (after its drain, with a drain handover).
+  /// stage moves (once the requests sent before the switch are answered, with a drain or forward
+  /// handover).
   void stage_actor(int s) {
     const PipelineStage& st = m.plan.stages[static_cast<std::size_t>(s)];
     const int node = m.stage_node[static_cast<std::size_t>(s)];
@@ -216,8 +221,8 @@ struct PipelineActors {
 
   /// Failback b (as the flow engine's): the node that came back loads the stage while it serves
   /// on; then the stage starts on the new node with a new inbox, and the old actor either finishes
-  /// the requests sent before the switch (drain handover) or is killed and every unanswered
-  /// request is sent again (resend).
+  /// the requests sent before the switch (drain), sends their inputs on (forward), or is killed and
+  /// every unanswered request is sent again (resend).
   void failback(int b) {
     const int s = m.failbacks[static_cast<std::size_t>(b)].stage;
     sg4::this_actor::sleep_for(m.load_s(s, m.failbacks[static_cast<std::size_t>(b)].to_node));

@@ -110,15 +110,18 @@ class FlowPipeline {
     const double wire = bytes + sc_.overheads.header_bytes, sent_at = now_;
     co_await sleep_for(m_.endpoint_s(bytes));
     if (from_stage >= 0 && !m_.stage_alive(from_stage, life)) co_return false;
-    if (to_stage >= 0 && !m_.accepts(to_stage, msg)) co_return true;
+    const bool to_old = to_stage >= 0 && m_.to_old_node(to_stage, msg);
+    if (to_stage >= 0 && !to_old && !m_.stage_serving[static_cast<std::size_t>(to_stage)]) co_return true;
     msg.bytes = bytes;
     if (to_stage < 0) {
       const int c = m_.client_of(msg.request);
       processes_.start_now(carry(from, client_host(c), inbox_[static_cast<std::size_t>(stages_ + c)], msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+    } else if (to_old) {  // a request sent before a drain handover: to the stage's old node
+      const auto s = static_cast<std::size_t>(to_stage);
+      processes_.start_now(carry(from, m_.drain[s].node, drain_inbox_[s], msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
     } else {
       const auto s = static_cast<std::size_t>(to_stage);
-      processes_.start_now(carry(from, m_.node_for(to_stage, msg), m_.to_old_node(to_stage, msg) ? drain_inbox_[s] : inbox_[s], msg,
-                                 std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
+      processes_.start_now(carry(from, m_.stage_node[s], inbox_[s], msg, std::ceil(wire), sent_at, m_.endpoint_s(bytes)));
     }
     m_.bytes_moved += wire;
     ++m_.messages;
@@ -126,7 +129,7 @@ class FlowPipeline {
   }
 
   /// Stage s on its current node, until that node fails or the stage moves (its life moves on) and,
-  /// after a drain handover, until its old node has finished the requests sent before the switch.
+  /// after a drain or forward handover, until the requests sent before the switch are answered.
   Process stage(int s, int life) {
     const PipelineStage& st = m_.plan.stages[static_cast<std::size_t>(s)];
     const int node = m_.stage_node[static_cast<std::size_t>(s)];
@@ -239,9 +242,9 @@ class FlowPipeline {
   }
 
   /// Failback b: the node that came back loads the stage's parameters while the stage serves on;
-  /// then the stage moves there, as SimGrid opens a new inbox. With a drain handover the old
-  /// process finishes the requests sent before the switch; otherwise it ends, as SimGrid kills its
-  /// old actor, and every unanswered request is sent again.
+  /// then the stage moves there, as SimGrid opens a new inbox. The old process finishes the
+  /// requests sent before the switch (drain) or sends their inputs on (forward); with resend it
+  /// ends, as SimGrid kills its old actor, and every unanswered request is sent again.
   Process failback(int b) {
     const int s = m_.failbacks[static_cast<std::size_t>(b)].stage;
     co_await sleep_for(m_.load_s(s, m_.failbacks[static_cast<std::size_t>(b)].to_node));
