@@ -237,9 +237,23 @@ struct PipelineActors {
       drain_inbox[static_cast<std::size_t>(s)] = inbox[static_cast<std::size_t>(s)];
       open_inbox(s);
       start_stage(s);
-      if (sc.policy.partitioner.handover == Handover::Forward) {  // wake it to send its partly gathered inputs on
-        drain_inbox[static_cast<std::size_t>(s)]->messages.push_back(StageMessage{-1, -1});
-        drain_inbox[static_cast<std::size_t>(s)]->ready->release();
+      if (sc.policy.partitioner.handover != Handover::Forward) return;
+      // Forward: the old node sends the inputs queued in front of it on at once, while it finishes
+      // what it computes; its actor is woken to send its partly gathered inputs on.
+      const std::shared_ptr<Inbox> old = drain_inbox[static_cast<std::size_t>(s)];
+      std::deque<StageMessage> queued;
+      while (!old->messages.empty()) {  // each queued message holds a unit of `ready`: take both
+        old->ready->acquire();
+        queued.push_back(old->messages.front());
+        old->messages.pop_front();
+      }
+      old->messages.push_back(StageMessage{-1, -1});
+      old->ready->release();
+      const StageDrain d = m.drain[static_cast<std::size_t>(s)];
+      for (const StageMessage& q : queued) {
+        if (m.drain[static_cast<std::size_t>(s)].move != d.move || !platform.host(d.node)->is_on()) return;  // over, or the node failed
+        m.forwarded(s);
+        send(d.node, s, q, q.bytes);
       }
       return;
     }

@@ -258,13 +258,21 @@ class FlowPipeline {
       drain_inbox_[static_cast<std::size_t>(s)] = std::move(inbox_[static_cast<std::size_t>(s)]);
       inbox_[static_cast<std::size_t>(s)] = std::make_shared<Inbox>();
       spawn(stage(s, m_.stage_life[static_cast<std::size_t>(s)]));
-      if (sc_.policy.partitioner.handover == Handover::Forward) {  // wake it to send its partly gathered inputs on
-        Inbox& old = *drain_inbox_[static_cast<std::size_t>(s)];
-        old.messages.push_back(StageMessage{-1, -1});
-        if (old.waiting) {
-          queue_.push(now_, EventKind::Resume, token_of(*old.waiting));
-          old.waiting = nullptr;
-        }
+      if (sc_.policy.partitioner.handover != Handover::Forward) co_return;
+      // Forward: the old node sends the inputs queued in front of it on at once, while it finishes
+      // what it computes; its process is woken to send its partly gathered inputs on.
+      Inbox& old = *drain_inbox_[static_cast<std::size_t>(s)];
+      std::deque<StageMessage> queued;
+      queued.swap(old.messages);
+      old.messages.push_back(StageMessage{-1, -1});
+      if (old.waiting) {
+        queue_.push(now_, EventKind::Resume, token_of(*old.waiting));
+        old.waiting = nullptr;
+      }
+      const StageDrain d = m_.drain[static_cast<std::size_t>(s)];
+      for (const StageMessage& q : queued) {
+        m_.forwarded(s);
+        if (!co_await send(d.node, s, q, q.bytes, s, d.life)) co_return;  // the drain is over, or the node failed
       }
       co_return;
     }

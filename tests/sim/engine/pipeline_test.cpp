@@ -904,13 +904,12 @@ TEST(PipelineHandover, AnOldNodeThatFailsWhileDrainingHasItsRequestsSentAgainOnc
   }
 }
 
-// The forward handover on the same failback: at the switch the spare finishes the request it is
-// computing and sends the inputs queued in front of it (and any still on their way to it) on to
-// the L4, which serves them at its own pace. Nothing is sent again, no request's stage-1 work
-// starts on the spare after the switch, and the run ends well before the drain's; it ends after
-// the resend's by less than the one request the spare was computing (19 ms), which the resend
-// abandons and the L4 redoes at once.
-TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainWhenTheOldNodeIsSlow) {
+// The forward handover on the same failback: at the switch the spare sends the inputs queued in
+// front of it on to the L4 while it finishes the request it is computing, and then any still on
+// their way to it; the L4 serves them at its own pace. Nothing is sent again, no request's
+// stage-1 work starts on the spare after the switch, and the run ends well before the drain's and
+// before the resend's, which does the window's stage-0 work again.
+TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainAndResendWhenTheOldNodeIsSlow) {
   const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
   std::vector<nlohmann::json> runs;
   for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
@@ -955,9 +954,8 @@ TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainWhenTheOldNode
   resend.policy.partitioner.handover = Handover::Resend;
   const double t_drain = run(drain).metrics["simulated_time_s"].get<double>(), t_resend = run(resend).metrics["simulated_time_s"].get<double>();
   const double t_forward = runs[0]["simulated_time_s"].get<double>();
-  const double spare_s = runs[0]["failovers"][0]["compute_s"].get<double>();
   EXPECT_LT(t_forward, t_drain - 0.1) << "the slow spare's queue is not served at its pace";
-  EXPECT_LT(t_forward, t_resend + spare_s) << "at most the request in progress on the spare is waited for";
+  EXPECT_LT(t_forward, t_resend) << "no work is done twice";
   EXPECT_LT(t_resend, t_drain);
   std::printf("end of run: forward %.4f s, resend %.4f s, drain %.4f s\n", t_forward, t_resend, t_drain);
 }
