@@ -762,14 +762,19 @@ TEST(PipelineMigration, FailuresWhileLoadingDropTheMoveAndEveryRequestIsStillAns
 
 namespace {
 
+/// The L4 that the failback scenarios fail and bring back: stage 1's.
+std::string failback_victim() { return node_of_stage(failover_scenario(true, "[]"), 1); }
+
 /// The failback of AStageMovesBackWhenItsFasterNodeReturns (stage 1 fails over to the GTX 1650
-/// spare at 55 ms, its L4 is back at 150 ms and takes it back at 150.5 ms), plus `more` events.
-Scenario failback_scenario(const std::string& more = "") {
-  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+/// spare at 55 ms, its L4 is back at 150 ms and takes it back at 150.5 ms) with `handover` on
+/// `engine`, plus `more` events.
+Scenario failback_scenario(Handover handover = Handover::Drain, EngineKind engine = EngineKind::SimGrid, const std::string& more = "") {
+  const std::string victim = failback_victim();
   Scenario sc = failover_scenario(true, R"([{"at": "55ms", "action": "node_down", "node": ")" + victim +
                                             R"("}, {"at": "150ms", "action": "node_up", "node": ")" + victim + "\"}" + more + "]");
   sc.policy.faults.failback = true;
-  sc.policy.partitioner.handover = Handover::Drain;
+  sc.policy.partitioner.handover = handover;
+  sc.engine = engine;
   return sc;
 }
 
@@ -790,14 +795,12 @@ std::map<int, std::vector<double>> send_times(const std::filesystem::path& event
 // once it is done the spare turns spare again (blocks_moved after stage_drained). Both engines
 // tell the same story, and the move moves fewer messages than a resend handover.
 TEST(PipelineHandover, DrainFinishesEarlierRequestsOnTheOldNodeAndSendsNothingAgain) {
-  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
+  const std::string victim = failback_victim();
   std::vector<nlohmann::json> runs;
   for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
     SCOPED_TRACE(to_string(engine));
-    Scenario sc = failback_scenario();
-    sc.engine = engine;
     std::filesystem::path out;
-    const nlohmann::json m = run_with_outputs(sc, "pipeline-drain", out);
+    const nlohmann::json m = run_with_outputs(failback_scenario(Handover::Drain, engine), "pipeline-drain", out);
     ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
     const nlohmann::json& b = m["failbacks"][0];
     const double switched = b["ready_at_s"].get<double>(), drained = b["drained_at_s"].get<double>();
@@ -857,9 +860,7 @@ TEST(PipelineHandover, DrainFinishesEarlierRequestsOnTheOldNodeAndSendsNothingAg
   EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(), 1e-3 * runs[0]["simulated_time_s"].get<double>());
   EXPECT_EQ(runs[0]["failbacks"][0]["drained_at_s"], runs[1]["failbacks"][0]["drained_at_s"]);
 
-  Scenario resend = failback_scenario();
-  resend.policy.partitioner.handover = Handover::Resend;
-  const nlohmann::json r = run(resend).metrics;
+  const nlohmann::json r = run(failback_scenario(Handover::Resend)).metrics;
   EXPECT_EQ(r["failbacks"][0]["handover"], "resend");
   EXPECT_FALSE(r["failbacks"][0].contains("requests_drained"));
   EXPECT_LT(runs[0]["network"]["messages"].get<int>(), r["network"]["messages"].get<int>()) << "no request's messages twice";
@@ -875,8 +876,7 @@ TEST(PipelineHandover, DrainFinishesEarlierRequestsOnTheOldNodeAndSendsNothingAg
 TEST(PipelineHandover, AnOldNodeThatFailsWhileDrainingHasItsRequestsSentAgainOnceDetected) {
   for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
     SCOPED_TRACE(to_string(engine));
-    Scenario sc = failback_scenario(R"(, {"at": "250ms", "action": "node_down", "node": "spare"})");
-    sc.engine = engine;
+    const Scenario sc = failback_scenario(Handover::Drain, engine, R"(, {"at": "250ms", "action": "node_down", "node": "spare"})");
     std::filesystem::path out;
     const nlohmann::json m = run_with_outputs(sc, "pipeline-drain-lost", out);
     ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
@@ -910,15 +910,11 @@ TEST(PipelineHandover, AnOldNodeThatFailsWhileDrainingHasItsRequestsSentAgainOnc
 // stage-1 work starts on the spare after the switch, and the run ends well before the drain's and
 // before the resend's, which does the window's stage-0 work again.
 TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainAndResendWhenTheOldNodeIsSlow) {
-  const std::string victim = node_of_stage(failover_scenario(true, "[]"), 1);
   std::vector<nlohmann::json> runs;
   for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
     SCOPED_TRACE(to_string(engine));
-    Scenario sc = failback_scenario();
-    sc.engine = engine;
-    sc.policy.partitioner.handover = Handover::Forward;
     std::filesystem::path out;
-    const nlohmann::json m = run_with_outputs(sc, "pipeline-forward", out);
+    const nlohmann::json m = run_with_outputs(failback_scenario(Handover::Forward, engine), "pipeline-forward", out);
     ASSERT_EQ(m["failbacks"].size(), 1u) << m["failbacks"];
     const nlohmann::json& b = m["failbacks"][0];
     const double switched = b["ready_at_s"].get<double>();
@@ -950,9 +946,8 @@ TEST(PipelineHandover, ForwardSendsTheOldNodesQueueOnAndBeatsDrainAndResendWhenT
   EXPECT_NEAR(runs[0]["simulated_time_s"].get<double>(), runs[1]["simulated_time_s"].get<double>(), 1e-3 * runs[0]["simulated_time_s"].get<double>());
   EXPECT_EQ(runs[0]["failbacks"][0]["messages_forwarded"], runs[1]["failbacks"][0]["messages_forwarded"]);
 
-  Scenario drain = failback_scenario(), resend = failback_scenario();
-  resend.policy.partitioner.handover = Handover::Resend;
-  const double t_drain = run(drain).metrics["simulated_time_s"].get<double>(), t_resend = run(resend).metrics["simulated_time_s"].get<double>();
+  const double t_drain = run(failback_scenario(Handover::Drain)).metrics["simulated_time_s"].get<double>();
+  const double t_resend = run(failback_scenario(Handover::Resend)).metrics["simulated_time_s"].get<double>();
   const double t_forward = runs[0]["simulated_time_s"].get<double>();
   EXPECT_LT(t_forward, t_drain - 0.1) << "the slow spare's queue is not served at its pace";
   EXPECT_LT(t_forward, t_resend) << "no work is done twice";
