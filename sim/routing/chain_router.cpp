@@ -65,58 +65,54 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
   const double kv = req.kv_bytes_per_block(*view.model);
   Chain chain;
   std::vector<int> members{req.entry()};  // A_0 is the client (or the span's entry), then the chosen servers
-  // Every term of eq. 18 grows with a latency when gamma > 0, so the network's cheap latency
-  // floor bounds a candidate's cost from below.
-  const bool prune = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
-  std::vector<std::pair<int, double>> bounds;  // (server, eq18_cost_floor) of this block's candidates
+  // Every candidate is bounded from below before it is priced: its transfer term (with each
+  // latency's cheap floor when the network has one and gamma > 0, since the term then grows with
+  // latency), plus the least availability term any utilization could give, plus its
+  // reliability. The candidate with the least bound is priced first, then only those whose bound
+  // does not exceed the best price so far (by more than pow's rounding): a skipped candidate
+  // costs more than some other one, so the chosen server, ties to the lowest index included, is
+  // the one a full scan chooses. The utilization (an exp) is read for few candidates, and with
+  // floors few exact latencies are asked for.
+  const bool floors = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
+  struct Bounded {
+    int server;
+    double transfer;  ///< eq. 18's transfer term: exact, or its floor when `floors`
+    double bound;     ///< a lower bound of the candidate's eq. 18 cost
+  };
+  std::vector<Bounded> bounded;
   const CandidatesByStart candidates(view.servers, req, n_blocks);
   int pos = req.first_block;
   while (pos < n_blocks) {
     // Context of eq. 2: the last (context + 1) members, A_{i-1-alpha} .. A_{i-1}.
     const std::size_t take = std::min<std::size_t>(members.size(), static_cast<std::size_t>(context_) + 1);
     const std::span<const int> ctx(members.data() + members.size() - take, take);
+    bounded.clear();
+    std::size_t seed = 0;
+    candidates.near(pos, [&](int i) {
+      const ServerView& s = view.servers[static_cast<std::size_t>(i)];
+      if (!usable_from(s, i, pos, n_blocks, kv, req)) return;
+      const double t = floors ? eq18_transfer_floor(view, ctx, s, D, exps_.gamma) : eq18_transfer(view, ctx, s, D, exps_.gamma);
+      const double b = (t + eq18_availability_floor(s, exps_.beta)) + eq18_reliability(s, exps_.alpha);
+      bounded.push_back({i, t, b});
+      const Bounded& least = bounded[seed];
+      if (b < least.bound || (b == least.bound && i < least.server)) seed = bounded.size() - 1;
+    });
+    if (bounded.empty()) return std::nullopt;
     int best = -1;
     double best_cost = std::numeric_limits<double>::infinity();
-    if (prune) {
-      // The same argmin with fewer exact prices: bound every candidate from below, price the one
-      // with the least bound, then only those whose bound does not exceed the best price so far
-      // (by more than pow's rounding). A skipped candidate costs more than some other one, so
-      // the chosen server, ties to the lowest index included, is the one the full scan chooses.
-      bounds.clear();
-      int seed = -1;
-      double seed_bound = std::numeric_limits<double>::infinity();
-      candidates.near(pos, [&](int i) {
-        const ServerView& s = view.servers[static_cast<std::size_t>(i)];
-        if (!usable_from(s, i, pos, n_blocks, kv, req)) return;
-        const double b = eq18_cost_floor(view, ctx, s, D, exps_).total();
-        bounds.emplace_back(i, b);
-        if (seed < 0 || b < seed_bound || (b == seed_bound && i < seed)) {
-          seed_bound = b;
-          seed = i;
-        }
-      });
-      const auto consider = [&](int i) {
-        const double c = eq18_cost(view, ctx, view.servers[static_cast<std::size_t>(i)], D, exps_).total();  // seed 002, eq. 18
-        if (c < best_cost || (c == best_cost && i < best)) {
-          best_cost = c;
-          best = i;
-        }
-      };
-      if (seed >= 0) consider(seed);
-      for (const auto& [i, b] : bounds)
-        if (i != seed && !(b - 1e-12 * std::abs(best_cost) > best_cost)) consider(i);
-    } else {
-      candidates.near(pos, [&](int i) {
-        const ServerView& s = view.servers[static_cast<std::size_t>(i)];
-        if (!usable_from(s, i, pos, n_blocks, kv, req)) return;
-        const double c = eq18_cost(view, ctx, s, D, exps_).total();  // seed 002, eq. 18
-        if (c < best_cost || (c == best_cost && i < best)) {  // ties keep the lower index: deterministic
-          best_cost = c;
-          best = i;
-        }
-      });
-    }
-    if (best < 0) return std::nullopt;
+    const auto consider = [&](const Bounded& c) {
+      const ServerView& s = view.servers[static_cast<std::size_t>(c.server)];
+      // seed 002, eq. 18: the same sum, in the same order, as eq18_cost(...).total()
+      const double cost = floors ? eq18_cost(view, ctx, s, D, exps_).total()
+                                 : (c.transfer + eq18_availability(s, exps_.beta)) + eq18_reliability(s, exps_.alpha);
+      if (cost < best_cost || (cost == best_cost && c.server < best)) {  // ties keep the lower index: deterministic
+        best_cost = cost;
+        best = c.server;
+      }
+    };
+    consider(bounded[seed]);
+    for (std::size_t k = 0; k < bounded.size(); ++k)
+      if (k != seed && !(bounded[k].bound - 1e-12 * std::abs(best_cost) > best_cost)) consider(bounded[k]);
     const ServerView& s = view.servers[static_cast<std::size_t>(best)];
     chain.hops.push_back({best, BlockRange{pos, std::min(s.blocks.end, n_blocks)}});
     chain.cost += best_cost;

@@ -37,7 +37,7 @@ bool chain_covers_span(const Chain& chain, int first, int end) {
 bool chain_covers_model(const Chain& chain, int n_blocks) { return chain_covers_span(chain, 0, n_blocks); }
 
 double gpu_availability(const ServerView& a) {
-  return a.device->peak_flops / 1e12 * std::clamp(1.0 - a.utilization, 0.0, 1.0);
+  return a.device->peak_flops / 1e12 * std::clamp(1.0 - a.utilization(), 0.0, 1.0);
 }
 
 double computational_load(const ServerView& a) { return 1.0 + a.active_sessions; }
@@ -45,35 +45,58 @@ double computational_load(const ServerView& a) { return 1.0 + a.active_sessions;
 double resource_reliability(const ServerView& a) { return 1.0 - std::clamp(a.uptime, 0.0, 1.0); }
 
 namespace {
-/// Eq. 18's terms with the latency `latency(j, host)` of each context host j.
+/// Eq. 18's transfer term with the latency `latency(j, host)` of each context host j.
 template <class Latency>
-RouteCost eq18_terms(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
-                     double message_bytes, const RouteCostExponents& exps, Latency latency) {
-  RouteCost c;
+double transfer_term(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                     double message_bytes, double gamma, Latency latency) {
+  double transfer = 0.0;
   for (int j : context_hosts) {
     const double D = message_bytes;
     const double B = view.network->bandwidth_Bps(j, candidate.host);
     const double L = latency(j, candidate.host);
-    c.transfer += power(D / B + L, exps.gamma);
+    transfer += power(D / B + L, gamma);
   }
-  // A fully busy device has no availability; keep the ratio finite so that the argmin still ranks it.
-  const double G = std::max(gpu_availability(candidate), 1e-9);
-  c.availability = power(G / computational_load(candidate), exps.beta);
-  c.reliability = power(1.0 / (resource_reliability(candidate) + 1.0), exps.alpha);
-  return c;
+  return transfer;
 }
+
+/// The availability term for a GPU availability G (TFLOP/s). A fully busy device has no
+/// availability; keep the ratio finite so that the argmin still ranks it.
+double availability_at(const ServerView& candidate, double G, double beta) {
+  return power(std::max(G, 1e-9) / computational_load(candidate), beta);
+}
+
 }  // namespace
+
+double eq18_transfer(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                     double message_bytes, double gamma) {
+  return transfer_term(view, context_hosts, candidate, message_bytes, gamma,
+                       [&](int from, int to) { return view.network->latency_s(from, to); });
+}
+
+double eq18_availability(const ServerView& candidate, double beta) {
+  return availability_at(candidate, gpu_availability(candidate), beta);
+}
+
+double eq18_availability_floor(const ServerView& candidate, double beta) {
+  // G = peak x clamp(1 - utilization, 0, 1) lies in [0, peak], and max(G, 1e-9) in [1e-9, max(peak, 1e-9)];
+  // x^beta is least at the top end for beta < 0, at the bottom end for beta > 0 (1 for beta = 0).
+  return availability_at(candidate, beta < 0 ? candidate.device->peak_flops / 1e12 : 0.0, beta);
+}
+
+double eq18_reliability(const ServerView& candidate, double alpha) {
+  return power(1.0 / (resource_reliability(candidate) + 1.0), alpha);
+}
 
 RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
                     double message_bytes, const RouteCostExponents& exps) {
-  return eq18_terms(view, context_hosts, candidate, message_bytes, exps,
-                    [&](int from, int to) { return view.network->latency_s(from, to); });
+  return RouteCost{eq18_transfer(view, context_hosts, candidate, message_bytes, exps.gamma),
+                   eq18_availability(candidate, exps.beta), eq18_reliability(candidate, exps.alpha)};
 }
 
-RouteCost eq18_cost_floor(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
-                          double message_bytes, const RouteCostExponents& exps) {
-  return eq18_terms(view, context_hosts, candidate, message_bytes, exps,
-                    [&](int from, int to) { return view.network->latency_floor_s(from, to); });
+double eq18_transfer_floor(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                           double message_bytes, double gamma) {
+  return transfer_term(view, context_hosts, candidate, message_bytes, gamma,
+                       [&](int from, int to) { return view.network->latency_floor_s(from, to); });
 }
 
 }  // namespace swarmsim::sim

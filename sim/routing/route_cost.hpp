@@ -36,9 +36,23 @@ double resource_reliability(const ServerView& a);
 // seed 002, eq. 18
 RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
                     double message_bytes, const RouteCostExponents& exps);
-/// eq18_cost with each latency replaced by the network's latency_floor_s: with gamma > 0 every
-/// term grows with the latency, so this is a lower bound of eq18_cost (up to the rounding of pow).
-RouteCost eq18_cost_floor(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
-                          double message_bytes, const RouteCostExponents& exps);
+
+/// Eq. 18's terms one by one, as eq18_cost adds them (its total is (transfer + availability) +
+/// reliability), so that a router can price the parts it needs and bound the rest.
+/// Transfer: sum over the context hosts j, in order, of (D/B_jA + L_jA)^gamma (s^gamma).
+// seed 002, eq. 18
+double eq18_transfer(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                     double message_bytes, double gamma);
+/// eq18_transfer with each latency replaced by the network's latency_floor_s: with gamma > 0 the
+/// term grows with every latency, so this is a lower bound of it (up to the rounding of pow).
+double eq18_transfer_floor(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
+                           double message_bytes, double gamma);
+/// Availability (G_A/C_A)^beta at the candidate's utilization (an exp).
+double eq18_availability(const ServerView& candidate, double beta);
+/// The least availability term over every utilization in [0, 1] (G_A from 1e-9 to its peak),
+/// without reading the utilization: a lower bound of eq18_availability (up to pow's rounding).
+double eq18_availability_floor(const ServerView& candidate, double beta);
+/// Reliability (1 / (R_A + 1))^alpha.
+double eq18_reliability(const ServerView& candidate, double alpha);
 
 }  // namespace swarmsim::sim

@@ -7,6 +7,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/swarm/block_range.hpp"
+#include "sim/swarm/server_load.hpp"
 
 namespace swarmsim::sim {
 
@@ -18,8 +19,12 @@ struct ServerView {
   const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the catalog
   double free_kv_bytes = 0.0;  ///< device memory free for new KV caches (bytes)
   int active_sessions = 0;     ///< sessions whose chain goes through it now
-  double utilization = 0.0;    ///< busy fraction of its device over the recent window, [0, 1]
+  ServerLoad load;             ///< its device's decaying busy rate, read at `now` by utilization()
+  double now = 0.0;            ///< when the view was taken (s)
   double uptime = 1.0;         ///< fraction of time it has been up, [0, 1]
+  /// Busy fraction of its device over the recent window, [0, 1]. Computed when asked (an exp):
+  /// a router asks only for the candidates it prices exactly.
+  double utilization() const { return load.utilization(now); }
 };
 
 /// Network estimates between hosts, as the replayed network has them at the time of the query.

@@ -78,7 +78,8 @@ void SwarmState::view(double now, std::vector<ServerView>& v, const std::vector<
     x.device = sc_.nodes[static_cast<std::size_t>(i)].device;
     x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
     x.active_sessions = s.active;
-    x.utilization = utilization(i, now);
+    x.load = s.load;
+    x.now = now;
     x.uptime = uptime_estimate(i, now);
     if (reliability) x.uptime *= (*reliability)[static_cast<std::size_t>(i)];  // seed 002, section 3.1
   }
