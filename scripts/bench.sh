@@ -56,6 +56,11 @@ awk '
       if ((f in real) && real[f] > 0)
         printf "%-50s %10.3f ms = %.1f x one forward pass with its loss (%.3f ms)\n", n, real[n], real[n] / real[f], real[f]
     }
+    for (n in real) if (n ~ /^BM_EventQueueHold\//) {
+      h = n; sub(/^BM_EventQueueHold\//, "BM_BinaryHeapHold/", h)
+      if ((h in real) && real[h] > 0)
+        printf "%-50s %10.1f ns = %.2f x the pop and push of a binary heap (%.1f ns)\n", n, real[n], real[n] / real[h], real[h]
+    }
     for (n in real) if (n ~ /^BM_FarthestPair\//) {
       e = n; sub(/^BM_FarthestPair\//, "BM_FarthestPairExhaustive/", e)
       if ((e in real) && real[n] > 0)

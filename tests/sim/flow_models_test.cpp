@@ -323,8 +323,8 @@ TEST(EventQueue, ABurstPassingThroughTheBucketsLeavesNoMoreRoomThanItNeeded) {
     most = std::max(most, q.size());
   }
   EXPECT_EQ(most, static_cast<std::size_t>(kBurst));
-  // One partly filled 15-event chunk per bucket and one slab (64 chunks) of slack.
-  EXPECT_LE(q.bucket_capacity(), most + 128 * 15 + 64 * 15);
+  // One partly filled chunk per bucket and one slab of slack.
+  EXPECT_LE(q.bucket_capacity(), most + (EventQueue::kBuckets + EventQueue::kSlabChunks) * EventQueue::kChunkEvents);
 }
 
 namespace {
