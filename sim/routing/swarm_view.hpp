@@ -11,21 +11,22 @@
 
 namespace swarmsim::sim {
 
-/// One server as a router sees it.
+/// One server as a router sees it. 64 bytes: a router reads the whole swarm's views per chain.
 struct ServerView {
-  int host = 0;             ///< host index (servers are 0..S-1, clients S..S+C-1)
-  BlockRange blocks;        ///< blocks it serves now
-  bool alive = true;        ///< up and done loading its blocks
+  int host = 0;                ///< host index (servers are 0..S-1, clients S..S+C-1)
+  int active_sessions = 0;     ///< sessions whose chain goes through it now
+  BlockRange blocks;           ///< blocks it serves now
   const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the catalog
   double free_kv_bytes = 0.0;  ///< device memory free for new KV caches (bytes)
-  int active_sessions = 0;     ///< sessions whose chain goes through it now
-  ServerLoad load;             ///< its device's decaying busy rate, read at `now` by utilization()
-  double now = 0.0;            ///< when the view was taken (s)
+  double busy_rate = 0.0;      ///< its device's decayed busy seconds per second (ServerLoad::rate) ...
+  double busy_age_s = 0.0;     ///< ... as of this long before the view was taken (s)
   double uptime = 1.0;         ///< fraction of time it has been up, [0, 1]
+  bool alive = true;           ///< up and done loading its blocks
   /// Busy fraction of its device over the recent window, [0, 1]. Computed when asked (an exp):
   /// a router asks only for the candidates it prices exactly.
-  double utilization() const { return load.utilization(now); }
+  double utilization() const { return ServerLoad::decayed(busy_rate, busy_age_s); }
 };
+static_assert(sizeof(ServerView) <= 64, "one cache line per server: routers stream the whole view");
 
 /// Network estimates between hosts, as the replayed network has them at the time of the query.
 class NetworkEstimate {

@@ -12,7 +12,9 @@ struct ServerLoad {
   double time = 0.0;  ///< when `rate` was last updated (s)
 
   /// Busy fraction at `now`, in [0, 1].
-  double utilization(double now) const { return std::clamp(rate * std::exp(-(now - time) / kWindow_s), 0.0, 1.0); }
+  double utilization(double now) const { return decayed(rate, now - time); }
+  /// Busy fraction, in [0, 1], `age_s` seconds after the rate was `rate`.
+  static double decayed(double rate, double age_s) { return std::clamp(rate * std::exp(-age_s / kWindow_s), 0.0, 1.0); }
   /// Counts `device_seconds` of work that ended at `now`.
   void add_busy(double now, double device_seconds) {
     rate = rate * std::exp(-(now - time) / kWindow_s) + device_seconds / kWindow_s;

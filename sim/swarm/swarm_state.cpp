@@ -78,8 +78,8 @@ void SwarmState::view(double now, std::vector<ServerView>& v, const std::vector<
     x.device = sc_.nodes[static_cast<std::size_t>(i)].device;
     x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
     x.active_sessions = s.active;
-    x.load = s.load;
-    x.now = now;
+    x.busy_rate = s.load.rate;
+    x.busy_age_s = now - s.load.time;
     x.uptime = uptime_estimate(i, now);
     if (reliability) x.uptime *= (*reliability)[static_cast<std::size_t>(i)];  // seed 002, section 3.1
   }

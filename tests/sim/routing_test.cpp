@@ -126,7 +126,7 @@ TEST(Eq18Router, ReliabilityExponentZeroIgnoresUptime) {
 // A: 0.052 + 1/1.21 + 1 = 1.8784 > B: 1.1796, and B is chosen.
 TEST(Eq18Router, LoadedServerLosesToAnIdleOne) {
   HandSwarm s;
-  s.servers[0].load.rate = 0.99;  // busy fraction at the view's time
+  s.servers[0].busy_rate = 0.99;  // busy fraction at the view's time
   Rng rng(1);
   const auto chain = Eq18Router({1.0, -1.0, -1.0}, 0).route(s.view(), s.request(), rng);
   ASSERT_TRUE(chain);
@@ -143,7 +143,7 @@ TEST(Eq18Cost, TermsEqualStdPowAtEveryExponent) {
   Rng rng(5);
   for (int trial = 0; trial < 2000; ++trial) {
     ServerView c = s.servers[static_cast<std::size_t>(trial % 4)];
-    c.load.rate = rng.uniform(0.0, 0.99);
+    c.busy_rate = rng.uniform(0.0, 0.99);
     c.active_sessions = static_cast<int>(rng.below(50));
     c.uptime = rng.uniform(0.0, 1.0);
     s.net.latency[{HandSwarm::kClient, c.host}] = rng.uniform(1e-4, 0.3);
@@ -202,7 +202,8 @@ struct RandomSwarm {
       const int a = static_cast<int>(rng.below(static_cast<std::uint64_t>(model.n_layers)));
       const int b = a + 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(model.n_layers - a)));
       ServerView s = server(i, {a, b}, gpus[rng.below(4)], rng.uniform(0.5, 1.0));
-      s.load = ServerLoad{rng.uniform(0, 0.9), -rng.uniform(0, 30)};  // decayed to the view's time 0
+      s.busy_rate = rng.uniform(0, 0.9);
+      s.busy_age_s = rng.uniform(0, 30);  // decayed since
       s.active_sessions = static_cast<int>(rng.below(4));
       servers.push_back(s);
     }
