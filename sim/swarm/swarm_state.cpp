@@ -16,6 +16,7 @@ SwarmState::SwarmState(const Scenario& sc, const gpu::ShardCostModel& cost)
     Rng phase = Rng(sc.seed).split(0xBEA7000ULL + static_cast<std::uint64_t>(i));
     servers_[i].heartbeat_phase = phase.uniform() * sc.policy.faults.heartbeat_s;
     throughput_.push_back(server_throughput(sc.nodes[i], sc.model, cost));
+    declared_.push_back({sc.nodes[i].device, std::clamp(sc.nodes[i].uptime, 0.0, 1.0)});
   }
 }
 
@@ -42,7 +43,7 @@ double SwarmState::uptime_estimate(int i, double now) const {
   // A server that never failed has been up for all the time watched: the observed share is
   // exactly 1 and the estimate its declaration (routers ask for every server at every route).
   if (s.failures == 0 && s.up && sc_.policy.reputation.estimate == UptimeEstimate::DeclaredTimesObserved)
-    return std::clamp(sc_.nodes[static_cast<std::size_t>(i)].uptime, 0.0, 1.0);
+    return declared_[static_cast<std::size_t>(i)].uptime;
   double up = 0.0;
   double watched = 0.0;
   if (s.joined_at >= 0 && now > s.joined_at) {
@@ -75,7 +76,7 @@ void SwarmState::view(double now, std::vector<ServerView>& v, const std::vector<
     x.host = i;
     x.blocks = s.blocks;
     x.alive = !s.banned() && ((s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i, now)));
-    x.device = sc_.nodes[static_cast<std::size_t>(i)].device;
+    x.device = declared_[static_cast<std::size_t>(i)].device;
     x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
     x.active_sessions = s.active;
     x.busy_rate = s.load.rate;

@@ -3,6 +3,7 @@
 // each serves, the KV memory sessions hold on it, how busy it has been, and what a router sees of
 // it (a crashed server still looks alive until it misses its heartbeats). Plain data; every time
 // is passed in (s), so the SimGrid engine and the flow engine share one implementation.
+#include <cstddef>
 #include <functional>
 #include <vector>
 
@@ -16,31 +17,34 @@
 
 namespace swarmsim::sim {
 
-/// Live state of one server.
-struct ServerState {
+/// Live state of one server. What a router's view reads of a server that never failed comes
+/// first, in one cache line: routing reads it for every server per chain.
+struct alignas(64) ServerState {
   BlockRange blocks;           ///< range served (assigned at first join for "auto" nodes)
-  bool assigned = false;       ///< blocks chosen
   bool up = true;              ///< host on
   bool loaded = false;         ///< weights loaded: routable
-  int epoch = 0;               ///< incremented each time the node goes down or moves (its KV caches are lost)
-  double weights_bytes = 0.0;
+  bool moving = false;         ///< rebalancing: unloading its range and loading another
+  bool stale_alive = false;    ///< down but not yet declared dead: routers still see it (no heartbeat missed yet)
+  int active = 0;              ///< sessions whose chain uses the node
+  int failures = 0;            ///< times it went down
   double kv_capacity = 0.0;    ///< usable memory minus weights
   double kv_reserved = 0.0;
-  double kv_peak = 0.0;
-  int active = 0;              ///< sessions whose chain uses the node
   ServerLoad load;             ///< recent busy fraction, as routers see it
+  double banned_at = -1.0;     ///< when a spot check's majority banned it (policy.verification); -1: never
+  // (end of the first cache line)
+  bool assigned = false;       ///< blocks chosen
+  int epoch = 0;               ///< incremented each time the node goes down or moves (its KV caches are lost)
+  double weights_bytes = 0.0;
+  double kv_peak = 0.0;
   double joined_at = -1.0;     ///< first time it finished loading
   double up_since = 0.0;
   double up_seconds = 0.0;     ///< closed up intervals
   double down_since = -1.0;    ///< when it last went down
-  int failures = 0;            ///< times it went down
-  bool stale_alive = false;    ///< down but not yet declared dead: routers still see it (no heartbeat missed yet)
-  bool moving = false;         ///< rebalancing: unloading its range and loading another
   double heartbeat_phase = 0.0;  ///< its heartbeats go out at phase + m x period
   int incarnation = 0;         ///< times it finished loading blocks (a restarted server is a new incarnation)
-  double banned_at = -1.0;     ///< when a spot check's majority banned it (policy.verification); -1: never
   bool banned() const { return banned_at >= 0; }
 };
+static_assert(offsetof(ServerState, banned_at) + sizeof(double) <= 64, "a router's view reads one line per server");
 
 /// KV memory a session holds on one server, valid while the server's epoch is unchanged.
 struct Reservation {
@@ -149,6 +153,13 @@ class SwarmState {
   const Scenario& sc_;
   std::vector<ServerState> servers_;
   std::vector<double> throughput_;
+  /// Each node's device and declared uptime, side by side: the view reads them for every server
+  /// per chain, and a NodeSpec spreads them over its cache lines.
+  struct Declared {
+    const gpu::DeviceSpec* device;
+    double uptime;  ///< clamped to [0, 1]
+  };
+  std::vector<Declared> declared_;
   BlockLoad assigned_up_;  ///< block throughputs of the servers assigned and up, kept current
 };
 
