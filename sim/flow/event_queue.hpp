@@ -100,7 +100,7 @@ class EventQueue {
   }
   /// Events pushed and not popped, deadlines not yet dropped included.
   std::size_t size() const { return queued_ + waiting_; }
-  /// Events the buckets have room for (their memory is this times about 34 bytes): at most the most
+  /// Events the buckets have room for (their memory is this times 33 bytes): at most the most
   /// events ever queued at once, plus a partly filled chunk per bucket and a slab's worth.
   std::size_t bucket_capacity() const { return slabs_.size() * kSlabChunks * kChunkEvents; }
   /// Buckets of the radix heap: 32 digits of 4 bits, 16 values each.

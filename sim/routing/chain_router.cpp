@@ -76,8 +76,9 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
   const bool floors = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
   struct Bounded {
     int server;
-    double transfer;  ///< eq. 18's transfer term: exact, or its floor when `floors`
-    double bound;     ///< a lower bound of the candidate's eq. 18 cost
+    double transfer;     ///< eq. 18's transfer term: exact, or its floor when `floors`
+    double reliability;  ///< eq. 18's reliability term
+    double bound;        ///< a lower bound of the candidate's eq. 18 cost
   };
   std::vector<Bounded> bounded;
   const CandidatesByStart candidates(view.servers, req, n_blocks);
@@ -92,8 +93,9 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
       const ServerView& s = view.servers[static_cast<std::size_t>(i)];
       if (!usable_from(s, i, pos, n_blocks, kv, req)) return;
       const double t = floors ? eq18_transfer_floor(view, ctx, s, D, exps_.gamma) : eq18_transfer(view, ctx, s, D, exps_.gamma);
-      const double b = (t + eq18_availability_floor(s, exps_.beta)) + eq18_reliability(s, exps_.alpha);
-      bounded.push_back({i, t, b});
+      const double r = eq18_reliability(s, exps_.alpha);
+      const double b = RouteCost{t, eq18_availability_floor(s, exps_.beta), r}.total();
+      bounded.push_back({i, t, r, b});
       const Bounded& least = bounded[seed];
       if (b < least.bound || (b == least.bound && i < least.server)) seed = bounded.size() - 1;
     });
@@ -102,9 +104,8 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
     double best_cost = std::numeric_limits<double>::infinity();
     const auto consider = [&](const Bounded& c) {
       const ServerView& s = view.servers[static_cast<std::size_t>(c.server)];
-      // seed 002, eq. 18: the same sum, in the same order, as eq18_cost(...).total()
-      const double cost = floors ? eq18_cost(view, ctx, s, D, exps_).total()
-                                 : (c.transfer + eq18_availability(s, exps_.beta)) + eq18_reliability(s, exps_.alpha);
+      const double transfer = floors ? eq18_transfer(view, ctx, s, D, exps_.gamma) : c.transfer;
+      const double cost = RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total();  // seed 002, eq. 18
       if (cost < best_cost || (cost == best_cost && c.server < best)) {  // ties keep the lower index: deterministic
         best_cost = cost;
         best = c.server;
