@@ -168,6 +168,48 @@ TEST(Eq18Cost, TermsEqualStdPowAtEveryExponent) {
   }
 }
 
+// The router bounds a candidate without reading its utilization: the floor must not exceed the
+// availability term at any utilization, at exponents of either sign, and for beta < 0 it is the
+// term of an idle device (so it is tight where most servers are).
+TEST(Eq18Cost, AvailabilityFloorBoundsTheTermAtEveryUtilization) {
+  HandSwarm s;
+  Rng rng(9);
+  int tight = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    ServerView c = s.servers[static_cast<std::size_t>(trial % 4)];
+    c.active_sessions = static_cast<int>(rng.below(50));
+    for (const double beta : {-2.5, -1.0, 0.0, 0.5, 1.0, 2.0}) {
+      const double floor = eq18_availability_floor(c, beta);
+      for (const double u : {0.0, rng.uniform(0.0, 1.0), 1.0, 1.5}) {  // 1.5: a rate above 1 is clamped
+        c.busy_rate = u;
+        c.busy_age_s = 0.0;
+        const double exact = eq18_availability(c, beta);
+        EXPECT_LE(floor, exact + 1e-12 * std::fabs(exact)) << "beta " << beta << ", utilization " << u;
+        if (beta < 0 && u == 0.0) {
+          EXPECT_EQ(floor, exact);
+          ++tight;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(tight, 2000 * 2);
+}
+
+// A view's utilization is the server's decayed load read at the view's time, bit for bit.
+TEST(ServerView, UtilizationIsTheServersDecayedLoadAtTheViewsTime) {
+  Rng rng(3);
+  for (int trial = 0; trial < 1000; ++trial) {
+    ServerLoad load{rng.uniform(0.0, 1.2), rng.uniform(0.0, 500.0)};
+    const double now = load.time + rng.uniform(0.0, 60.0);
+    ServerView v;
+    v.busy_rate = load.rate;
+    v.busy_age_s = now - load.time;
+    EXPECT_EQ(v.utilization(), load.utilization(now));
+    EXPECT_GE(v.utilization(), 0.0);
+    EXPECT_LE(v.utilization(), 1.0);
+  }
+}
+
 TEST(Eq18Router, DeadOrFullServersAreSkippedAndGapsGiveNoChain) {
   HandSwarm s;
   s.servers[3].alive = false;  // D down: C must be used
