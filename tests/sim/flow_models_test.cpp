@@ -386,6 +386,38 @@ TEST(EventQueue, InterleavedPushesAndPopsMatchASortedReference) {
   }
 }
 
+// The earliest few events pop from a sorted run: many events pushed among them (before the
+// run's last one, some at the very instant just popped) must be sorted in, and once the run is
+// too long its later half goes back to the buckets, all without changing the order.
+TEST(EventQueue, EventsPushedAmongTheEarliestFewComeOutInOrder) {
+  EventQueue q;
+  std::vector<RefEvent> ref;
+  swarmsim::sim::Rng rng(17);
+  std::uint64_t seq = 0;
+  // Ten events in [1, 2) share the lowest bucket, one chunk: the first pop sorts them into a run.
+  for (int i = 0; i < 10; ++i) push_random_rank(q, ref, 1.0 + 0.1 * i, rng.uniform(), 0.1, 0.2, seq);
+  double now = 0;
+  for (int round = 0; round < 200; ++round) {
+    const auto best = next_expected(ref);
+    const TimedEvent e = q.pop();
+    ASSERT_EQ(e.payload, best->seq) << "round " << round;
+    now = e.t;
+    ref.erase(best);
+    const int burst = round % 10 == 0 ? 150 : static_cast<int>(rng.below(4));  // some bursts overflow the run
+    for (int k = 0; k < burst; ++k) {
+      const double t = rng.uniform() < 0.3 ? now : now + rng.uniform() * 0.5;
+      push_random_rank(q, ref, t, rng.uniform(), 0.1, 0.2, seq);
+    }
+  }
+  while (!ref.empty()) {
+    const auto best = next_expected(ref);
+    ASSERT_FALSE(q.empty());
+    ASSERT_EQ(q.pop().payload, best->seq);
+    ref.erase(best);
+  }
+  EXPECT_TRUE(q.empty());
+}
+
 // Deadlines wait in buckets outside the heap, yet pop exactly where push() would have put them
 // among every other kind of event; those no longer pending when their bucket comes up never pop.
 TEST(EventQueue, DeadlinesPopInPushOrderAndDroppedOnesNever) {
