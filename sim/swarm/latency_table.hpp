@@ -3,8 +3,10 @@
 // access(i) + access(j) + base(i, j), where base is the fibre propagation delay along the great
 // circle (geo) or half the scenario's RTT (matrix), unless a replayed event overrode the pair.
 // Pure data (no SimGrid); the GeoZone reads it whenever a message starts.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -51,8 +53,31 @@ class LatencyTable {
   /// Access latency of host i (s).
   double access(int i) const { return access_[static_cast<std::size_t>(i)]; }
 
+  /// Regions: the hosts' locations grouped by cells of a cube map of the sphere (about 40 a cell
+  /// in a swarm spread over the world), each with a ball around its locations and its least
+  /// access latency, so that one_way_floor_to_region bounds the latency to all its hosts at once.
+  /// 0 (no regions) for "matrix" and once a replayed event overrode a pair.
+  int regions() const {
+    return model_ == LatencyModel::Geo && overrides_.empty() ? static_cast<int>(regions_.size()) : 0;
+  }
+  /// Region of host i, in [0, regions()) (when there are regions).
+  int region_of(int i) const { return region_of_host_[static_cast<std::size_t>(i)]; }
+  /// region_of of every host, by host.
+  std::span<const int> host_regions() const { return region_of_host_; }
+  /// A lower bound of one_way(i, j) for every host j of `region` (s): access(i) plus the region's
+  /// least access plus the propagation over the chord from i's location to the region's ball,
+  /// or 0 for i's own region (j may be i itself).
+  double one_way_floor_to_region(int i, int region) const {
+    if (region == region_of(i)) return 0.0;
+    const Region& r = regions_[static_cast<std::size_t>(region)];
+    const topology::UnitVector& a = points_[static_cast<std::size_t>(place_[static_cast<std::size_t>(i)])];
+    const double dx = a.x - r.center.x, dy = a.y - r.center.y, dz = a.z - r.center.z;
+    const double gap = std::max(0.0, std::sqrt(dx * dx + dy * dy + dz * dz) - r.radius);
+    return access(i) + r.least_access + gap * floor_s_per_chord_;
+  }
+
   /// Replayed change of host i's access latency (s); applies to messages that start afterwards.
-  void set_access(int i, double seconds) { access_[static_cast<std::size_t>(i)] = seconds; }
+  void set_access(int i, double seconds);
   /// Replayed change of the base latency between i and j, both directions (s).
   void set_pair(int i, int j, double seconds);
 
@@ -88,6 +113,19 @@ class LatencyTable {
   /// its client): client_row_[place] indexes client_rows_ (places wide), -1 for other places.
   std::vector<int> client_row_;
   mutable std::vector<double> client_rows_;
+  /// A region: a ball (center, chord radius, in Earth radii) holding its locations, its hosts and
+  /// their least access latency.
+  struct Region {
+    topology::UnitVector center{0.0, 0.0, 0.0};  ///< the mean of its locations (inside the sphere)
+    double radius = 0.0;          ///< largest chord from the center to a location, rounded up
+    double least_access = 0.0;    ///< s
+    std::vector<int> hosts;
+  };
+  std::vector<Region> regions_;
+  std::vector<int> region_of_place_;
+  std::vector<int> region_of_host_;
+  /// Groups the locations into regions (constructor).
+  void build_regions();
 };
 
 /// The server (host index below `servers`) with the least sum of one-way latencies to every

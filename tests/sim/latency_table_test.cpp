@@ -114,3 +114,69 @@ TEST(LatencyTable, TheFloorIsBelowTheLatencyAndCloseForNearbyPlaces) {
   EXPECT_FALSE(m.floor_is_cheaper());
   EXPECT_EQ(m.one_way_floor(0, 1), m.one_way(0, 1));
 }
+
+// The region floor the eq. 18 router rules out whole regions with: never above the latency to
+// any host of the region (at several sizes, so at several grid sizes, with some hosts sharing a
+// place and replayed access changes), close to it for a region far away, and no regions once a
+// replayed pair overrides the geometry or for "matrix".
+TEST(LatencyTable, ARegionsFloorIsBelowTheLatencyToEachOfItsHosts) {
+  for (const int nodes : {40, 1000, 3000}) {
+    Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
+    const NodeSpec proto = sc.nodes[0];
+    sc.nodes.clear();
+    Rng rng(static_cast<std::uint64_t>(nodes));
+    for (int i = 0; i < nodes; ++i) {
+      NodeSpec n = proto;
+      n.name = "n" + std::to_string(i);
+      n.location = i % 7 == 6 ? *sc.nodes[static_cast<std::size_t>(i - 1)].location  // some share a place
+                              : swarmsim::topology::GeoPoint{rng.uniform(-89.0, 89.0), rng.uniform(-180.0, 180.0)};
+      n.access_latency_s = rng.uniform(0.0, 0.01);
+      sc.nodes.push_back(n);
+    }
+    LatencyTable t(sc);
+    const int R = t.regions();
+    ASSERT_GT(R, 0);
+    EXPECT_LE(R, nodes);
+    std::vector<std::vector<int>> members(static_cast<std::size_t>(R));
+    for (int h = 0; h < t.hosts(); ++h) {
+      ASSERT_GE(t.region_of(h), 0);
+      ASSERT_LT(t.region_of(h), R);
+      members[static_cast<std::size_t>(t.region_of(h))].push_back(h);
+    }
+    for (const auto& m : members) EXPECT_FALSE(m.empty()) << "every region holds a host";
+    for (int round = 0; round < 2; ++round) {
+      for (int k = 0; k < 200; ++k) {
+        const int i = static_cast<int>(rng.below(static_cast<std::uint64_t>(t.hosts())));
+        for (int r = 0; r < R; ++r) {
+          const double floor = t.one_way_floor_to_region(i, r);
+          for (const int j : members[static_cast<std::size_t>(r)])
+            ASSERT_LE(floor, t.one_way(i, j)) << nodes << " nodes, host " << i << ", region " << r << ", host " << j;
+        }
+      }
+      for (int k = 0; k < 50; ++k)  // replayed access changes: the regions' least access follows
+        t.set_access(static_cast<int>(rng.below(static_cast<std::uint64_t>(nodes))), rng.uniform(0.0, 0.02));
+    }
+  }
+  // Two clusters 90 degrees apart: the floor from one to the other is within their spread.
+  Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
+  const NodeSpec proto = sc.nodes[0];
+  sc.nodes.clear();
+  for (int i = 0; i < 200; ++i) {
+    NodeSpec n = proto;
+    n.name = "n" + std::to_string(i);
+    n.location = swarmsim::topology::GeoPoint{0.01 * (i % 100), (i < 100 ? 0.0 : 90.0) + 0.01 * (i % 10)};
+    n.access_latency_s = 0.002;
+    sc.nodes.push_back(n);
+  }
+  LatencyTable t(sc);
+  ASSERT_NE(t.region_of(0), t.region_of(150));
+  EXPECT_GT(t.one_way_floor_to_region(0, t.region_of(150)), 0.9 * t.one_way_floor(0, 150));
+  EXPECT_EQ(t.one_way_floor_to_region(0, t.region_of(0)), 0.0);  // its own region may be itself
+  t.set_pair(5, 6, 0.0001);
+  EXPECT_EQ(t.regions(), 0);
+
+  std::string text = kTwoCities;
+  text.replace(text.find(R"("network": {)"), 12,
+               R"("network": {"latency": "matrix", "rtt_matrix": {"hosts": ["london", "paris"], "rtt": [["0ms", "18ms"], ["18ms", "0ms"]]}, )");
+  EXPECT_EQ(LatencyTable(load_scenario_text(text, "matrix.json")).regions(), 0);
+}
