@@ -53,6 +53,9 @@ class SwarmPlatform final : public NetworkEstimate {
   double bandwidth_Bps(int from, int to) const override;
   bool has_cheap_latency_floor() const override { return latencies_.floor_is_cheaper(); }
   double latency_floor_s(int from, int to) const override { return latencies_.one_way_floor(from, to); }
+  int regions() const override { return latencies_.regions(); }
+  std::span<const int> host_regions() const override { return latencies_.host_regions(); }
+  double latency_floor_to_region_s(int from, int region) const override { return latencies_.one_way_floor_to_region(from, region); }
 
   /// Adds `seconds` of per-message software time (RPC overhead, (de)serialization, checksums) to
   /// the next message of `bytes` bytes from host `from` to host `to`, as extra latency: SimGrid

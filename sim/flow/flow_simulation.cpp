@@ -54,6 +54,9 @@ class LiveNetwork final : public NetworkEstimate {
   }
   bool has_cheap_latency_floor() const override { return latencies_.floor_is_cheaper(); }
   double latency_floor_s(int from, int to) const override { return latencies_.one_way_floor(from, to); }
+  int regions() const override { return latencies_.regions(); }
+  std::span<const int> host_regions() const override { return latencies_.host_regions(); }
+  double latency_floor_to_region_s(int from, int region) const override { return latencies_.one_way_floor_to_region(from, region); }
 
  private:
   const LatencyTable& latencies_;

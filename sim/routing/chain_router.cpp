@@ -57,6 +57,70 @@ class CandidatesByStart {
   int longest_ = 0;
 };
 
+/// The servers that may take part in one route, grouped by the network's region and, within a
+/// region, by the block their range starts at (a counting sort, built once per route), each with
+/// its availability floor and reliability; and per group the least of their sums. A step of a
+/// chain bounds a whole region by its latency floor from the context hosts plus that least sum
+/// over the groups that may hold its block, and looks inside only if that bound can beat the
+/// best price so far.
+class CandidatesByRegion {
+ public:
+  struct Entry {
+    int server;
+    double availability;  ///< eq. 18's availability term at the least it can be
+    double reliability;   ///< eq. 18's reliability term
+  };
+  CandidatesByRegion(std::span<const ServerView> servers, const RouteRequest& req, int n_blocks, const NetworkEstimate& net,
+                     const RouteCostExponents& exps)
+      : n_blocks_(n_blocks), regions_(net.regions()) {
+    const std::size_t groups = static_cast<std::size_t>(regions_) * static_cast<std::size_t>(n_blocks);
+    const std::span<const int> region = net.host_regions();
+    first_.assign(groups + 2, 0);
+    least_.assign(groups, std::numeric_limits<double>::infinity());
+    std::vector<std::pair<int, int>> kept;  // (group, server)
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      const ServerView& s = servers[i];
+      if (!s.alive || s.blocks.empty() || s.blocks.start < 0 || s.blocks.start >= n_blocks || req.avoids(static_cast<int>(i))) continue;
+      const int g = region[static_cast<std::size_t>(s.host)] * n_blocks + s.blocks.start;
+      kept.emplace_back(g, static_cast<int>(i));
+      ++first_[static_cast<std::size_t>(g) + 2];
+      longest_ = std::max(longest_, s.blocks.size());
+    }
+    for (std::size_t g = 2; g < first_.size(); ++g) first_[g] += first_[g - 1];
+    entries_.resize(first_.back());
+    for (const auto& [g, i] : kept) {  // in index order within each group
+      const ServerView& s = servers[static_cast<std::size_t>(i)];
+      const Entry e{i, eq18_availability_floor(s, exps.beta), eq18_reliability(s, exps.alpha)};
+      entries_[first_[static_cast<std::size_t>(g) + 1]++] = e;
+      double& least = least_[static_cast<std::size_t>(g)];
+      least = std::min(least, e.availability + e.reliability);
+    }
+  }
+  int regions() const { return regions_; }
+  /// The first block start whose servers may hold `block`.
+  int window_start(int block) const { return std::max(0, block - longest_ + 1); }
+  /// The least availability + reliability of region r's servers starting in [from, to].
+  double least(int r, int from, int to) const {
+    double m = std::numeric_limits<double>::infinity();
+    for (int b = from; b <= to; ++b) m = std::min(m, least_[static_cast<std::size_t>(r * n_blocks_ + b)]);
+    return m;
+  }
+  /// Calls f(entry) for region r's servers starting in [from, to], in that order.
+  template <class F>
+  void in(int r, int from, int to, F&& f) const {
+    const auto g0 = static_cast<std::size_t>(r * n_blocks_ + from), g1 = static_cast<std::size_t>(r * n_blocks_ + to);
+    for (std::size_t k = first_[g0]; k < first_[g1 + 1]; ++k) f(entries_[k]);
+  }
+
+ private:
+  int n_blocks_;
+  int regions_;
+  int longest_ = 0;
+  std::vector<std::size_t> first_;  ///< group g's servers are entries_[first_[g], first_[g + 1])
+  std::vector<Entry> entries_;
+  std::vector<double> least_;       ///< per group: the least availability + reliability (inf if empty)
+};
+
 }  // namespace
 
 std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
@@ -74,6 +138,7 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
   // the one a full scan chooses. The utilization (an exp) is read for few candidates, and with
   // floors few exact latencies are asked for.
   const bool floors = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
+  if (exps_.gamma > 0 && view.network->regions() > 0) return route_by_region(view, req, floors);
   struct Bounded {
     int server;
     double transfer;     ///< eq. 18's transfer term: exact, or its floor when `floors`
@@ -114,6 +179,64 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
     consider(bounded[seed]);
     for (std::size_t k = 0; k < bounded.size(); ++k)
       if (k != seed && !(bounded[k].bound - 1e-12 * std::abs(best_cost) > best_cost)) consider(bounded[k]);
+    const ServerView& s = view.servers[static_cast<std::size_t>(best)];
+    chain.hops.push_back({best, BlockRange{pos, std::min(s.blocks.end, n_blocks)}});
+    chain.cost += best_cost;
+    members.push_back(s.host);
+    pos = std::min(s.blocks.end, n_blocks);
+  }
+  return chain;
+}
+
+std::optional<Chain> Eq18Router::route_by_region(const SwarmView& view, const RouteRequest& req, bool floors) const {
+  // The same choice as route()'s bounded scan, region by region: with gamma > 0 each transfer
+  // summand (D/B + L)^gamma is at least (the region's latency floor)^gamma, so a region's bound is
+  // the sum of those over the context hosts plus the least availability floor + reliability of
+  // its servers that may hold the block. Regions are visited by increasing bound; once one is
+  // above the best price so far (by more than the rounding of the sums), so are the rest. Inside
+  // a region each candidate is bounded and priced as in route(). A skipped candidate costs more
+  // than the best, so the chosen server (ties to the lowest index) is the one a full scan chooses.
+  const int n_blocks = req.end(*view.model);
+  const double D = req.decode_message_bytes(*view.model, *view.overheads, view.compression);
+  const double kv = req.kv_bytes_per_block(*view.model);
+  const NetworkEstimate& net = *view.network;
+  const CandidatesByRegion candidates(view.servers, req, n_blocks, net, exps_);
+  Chain chain;
+  std::vector<int> members{req.entry()};
+  std::vector<std::pair<double, int>> order;  // (bound, region)
+  int pos = req.first_block;
+  while (pos < n_blocks) {
+    const std::size_t take = std::min<std::size_t>(members.size(), static_cast<std::size_t>(context_) + 1);
+    const std::span<const int> ctx(members.data() + members.size() - take, take);
+    const int from = candidates.window_start(pos);
+    order.clear();
+    for (int r = 0; r < candidates.regions(); ++r) {
+      const double least = candidates.least(r, from, pos);
+      if (least == std::numeric_limits<double>::infinity()) continue;
+      double transfer = 0.0;
+      for (const int j : ctx) transfer += eq18_power(net.latency_floor_to_region_s(j, r), exps_.gamma);
+      order.emplace_back(transfer + least, r);
+    }
+    std::sort(order.begin(), order.end());
+    int best = -1;
+    double best_cost = std::numeric_limits<double>::infinity();
+    const auto above_best = [&](double bound) { return bound - 1e-12 * std::abs(best_cost) > best_cost; };
+    for (const auto& [bound, r] : order) {
+      if (above_best(bound)) break;  // every later region's bound is at least this one's
+      candidates.in(r, from, pos, [&](const CandidatesByRegion::Entry& c) {
+        const ServerView& s = view.servers[static_cast<std::size_t>(c.server)];
+        if (!usable_from(s, c.server, pos, n_blocks, kv, req)) return;
+        double transfer = floors ? eq18_transfer_floor(view, ctx, s, D, exps_.gamma) : eq18_transfer(view, ctx, s, D, exps_.gamma);
+        if (above_best(RouteCost{transfer, c.availability, c.reliability}.total())) return;
+        if (floors) transfer = eq18_transfer(view, ctx, s, D, exps_.gamma);
+        const double cost = RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total();  // seed 002, eq. 18
+        if (cost < best_cost || (cost == best_cost && c.server < best)) {  // ties keep the lower index: deterministic
+          best_cost = cost;
+          best = c.server;
+        }
+      });
+    }
+    if (best < 0) return std::nullopt;
     const ServerView& s = view.servers[static_cast<std::size_t>(best)];
     chain.hops.push_back({best, BlockRange{pos, std::min(s.blocks.end, n_blocks)}});
     chain.cost += best_cost;

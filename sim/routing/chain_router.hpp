@@ -31,6 +31,9 @@ class Eq18Router final : public ChainRouter {
   std::string name() const override { return "eq18"; }
 
  private:
+  /// route() when gamma > 0 and the network groups hosts into regions: whole regions are ruled
+  /// out by their latency floors (`floors`: bound each candidate by its latency floors first).
+  std::optional<Chain> route_by_region(const SwarmView& view, const RouteRequest& request, bool floors) const;
   RouteCostExponents exps_;
   int context_;
 };

@@ -41,6 +41,14 @@ class NetworkEstimate {
   virtual bool has_cheap_latency_floor() const { return false; }
   /// A lower bound of latency_s(from, to) (s); 0 unless the estimate knows better.
   virtual double latency_floor_s(int /*from*/, int /*to*/) const { return 0.0; }
+  /// Regions: groups of hosts whose latencies from any one host latency_floor_to_region_s bounds
+  /// at once, so that a router can rule out a whole region without asking for its latencies.
+  /// 0 when the estimate has none (then the two below are not called).
+  virtual int regions() const { return 0; }
+  /// Each host's region, in [0, regions()), indexed by host (routers read it for every server).
+  virtual std::span<const int> host_regions() const { return {}; }
+  /// A lower bound of latency_s(from, to) for every host `to` of `region` (s).
+  virtual double latency_floor_to_region_s(int /*from*/, int /*region*/) const { return 0.0; }
 };
 
 /// Everything a router reads. All pointers are borrowed for the duration of one route() call.

@@ -366,16 +366,30 @@ namespace {
 class FlooredNetwork final : public NetworkEstimate {
  public:
   FlooredNetwork(const NetworkEstimate& inner, std::uint64_t seed, bool tight) : inner_(inner), seed_(seed), tight_(tight) {}
+  /// With `regions` regions (host h in region h % regions, over hosts 0..hosts-1), whose floor is
+  /// the least latency floor to their hosts; `cheap_floor`: whether routers should use the
+  /// per-pair floors too.
+  FlooredNetwork(const NetworkEstimate& inner, std::uint64_t seed, bool tight, int regions, int hosts, bool cheap_floor)
+      : inner_(inner), seed_(seed), tight_(tight), regions_(regions), hosts_(hosts), cheap_floor_(cheap_floor) {
+    for (int h = 0; regions > 0 && h < hosts; ++h) host_regions_.push_back(h % regions);
+  }
   double latency_s(int a, int b) const override {
     ++exact_calls;
     return inner_.latency_s(a, b);
   }
   double bandwidth_Bps(int a, int b) const override { return inner_.bandwidth_Bps(a, b); }
-  bool has_cheap_latency_floor() const override { return true; }
+  bool has_cheap_latency_floor() const override { return cheap_floor_; }
   double latency_floor_s(int a, int b) const override {
     if (tight_) return inner_.latency_s(a, b);
     Rng r(seed_ * 1000003 + static_cast<std::uint64_t>(a) * 1009 + static_cast<std::uint64_t>(b));
     return inner_.latency_s(a, b) * r.uniform();
+  }
+  int regions() const override { return regions_; }
+  std::span<const int> host_regions() const override { return host_regions_; }
+  double latency_floor_to_region_s(int from, int region) const override {
+    double least = std::numeric_limits<double>::infinity();
+    for (int h = region; h < hosts_; h += regions_) least = std::min(least, latency_floor_s(from, h));
+    return std::isinf(least) ? 0.0 : least;
   }
   mutable long exact_calls = 0;
 
@@ -383,6 +397,9 @@ class FlooredNetwork final : public NetworkEstimate {
   const NetworkEstimate& inner_;
   std::uint64_t seed_;
   bool tight_;
+  int regions_ = 0, hosts_ = 0;
+  bool cheap_floor_ = true;
+  std::vector<int> host_regions_;
 };
 
 }  // namespace
@@ -491,15 +508,21 @@ TEST(Eq18Router, MatchesAScanOfEveryServerOnSpansWithDeadAvoidedAndFullServers) 
       r.exit_host = s.client;
     }
     // The router bounds every candidate by its transfer term (exact, or with latency floors when
-    // gamma > 0 and the network has them) and the least availability any utilization gives: both
-    // kinds of network, at exponents of either sign and through std::pow.
+    // gamma > 0 and the network has them) and the least availability any utilization gives, and
+    // with gamma > 0 whole regions by their latency floors when the network has regions: every
+    // kind of network, at exponents of either sign and through std::pow.
     for (const RouteCostExponents exps : {RouteCostExponents{1, -1, -1}, RouteCostExponents{-1, 1, 0},
                                           RouteCostExponents{2, -2.5, 0.5}, RouteCostExponents{0.5, 0, -1}}) {
       for (int context : {0, 1, 3}) {
-        for (const bool with_floors : {false, true}) {
-          const FlooredNetwork floored(s.net, seed, false);
+        for (const int network : {0, 1, 2, 3}) {  // plain, latency floors, regions, both
+          const bool with_floors = network & 1, with_regions = network & 2;
+          const int hosts = 1 + std::max_element(s.servers.begin(), s.servers.end(), [](const ServerView& a, const ServerView& b) {
+                                  return a.host < b.host;
+                                })->host;
+          const FlooredNetwork floored(s.net, seed, false, with_regions ? 1 + static_cast<int>(seed % 4) : 0, std::max(hosts, s.client + 1),
+                                       with_floors);
           SwarmView v = s.view();
-          if (with_floors) v.network = &floored;
+          if (network != 0) v.network = &floored;
           Rng unused(1);
           const auto got = Eq18Router(exps, context).route(v, r, unused);
           const auto want = naive_eq18_chain(v, r, exps, context);
