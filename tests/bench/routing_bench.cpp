@@ -47,6 +47,58 @@ BENCHMARK(BM_Eq18Route)->RangeMultiplier(10)->Range(10, 1000)->Unit(benchmark::k
 BENCHMARK(BM_ShortestPathRoute)->RangeMultiplier(10)->Range(10, 1000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RandomRoute)->RangeMultiplier(10)->Range(10, 1000)->Unit(benchmark::kMicrosecond);
 
+/// A generated swarm's geography as the engines see it: latencies from its LatencyTable, every
+/// link 125 MB/s. With `regions` false the table's regions are hidden, so the eq. 18 router
+/// bounds every candidate.
+class GeoNetwork final : public sim::NetworkEstimate {
+ public:
+  GeoNetwork(const sim::LatencyTable& table, bool regions) : t_(table), regions_(regions) {}
+  double latency_s(int a, int b) const override { return t_.one_way(a, b); }
+  double bandwidth_Bps(int, int) const override { return 125e6; }
+  bool has_cheap_latency_floor() const override { return t_.floor_is_cheaper(); }
+  double latency_floor_s(int a, int b) const override { return t_.one_way_floor(a, b); }
+  int regions() const override { return regions_ ? t_.regions() : 0; }
+  std::span<const int> host_regions() const override { return t_.host_regions(); }
+  double latency_floor_to_region_s(int from, int region) const override { return t_.one_way_floor_to_region(from, region); }
+
+ private:
+  const sim::LatencyTable& t_;
+  bool regions_;
+};
+
+/// Eq. 18 chains for the 50 clients of a generated swarm of N nodes (8-block ranges at random
+/// starts, 0-3 sessions in flight each), in turn.
+void geo_route_bench(benchmark::State& state, bool regions) {
+  const int n = static_cast<int>(state.range(0));
+  const sim::Scenario sc = bench::generated_swarm(n, 50, 1, 1.0, 1);
+  const sim::LatencyTable table(sc);
+  const GeoNetwork net(table, regions);
+  gpu::RooflineCostModel cost;
+  sim::Rng rng(3);
+  std::vector<sim::ServerView> servers(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    auto& s = servers[static_cast<std::size_t>(i)];
+    s.host = i;
+    const int start = static_cast<int>(rng.below(sc.model.n_layers - 7));
+    s.blocks = {start, start + 8};
+    s.device = sc.nodes[static_cast<std::size_t>(i)].device;
+    s.active_sessions = static_cast<int>(rng.below(4));
+    s.free_kv_bytes = 1e12;
+  }
+  const sim::SwarmView view{servers, &net, &sc.model, &cost, &sc.overheads};
+  const sim::Eq18Router router({1, -1, -1}, 0);
+  int client = 0;
+  for (auto _ : state) {
+    const sim::RouteRequest req{n + client, 1, 64, 64};
+    benchmark::DoNotOptimize(router.route(view, req, rng));
+    client = (client + 1) % 50;
+  }
+}
+void BM_Eq18RouteGeo(benchmark::State& s) { geo_route_bench(s, true); }
+void BM_Eq18RouteGeoNoRegions(benchmark::State& s) { geo_route_bench(s, false); }
+BENCHMARK(BM_Eq18RouteGeo)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Eq18RouteGeoNoRegions)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
 // The farthest round trip of a swarm (the DHT timeout advice, sim/scenario/scenario_advice.cpp):
