@@ -20,6 +20,33 @@ bool usable_from(const ServerView& s, int index, int from, int end, double kv_pe
          s.free_kv_bytes >= kv_per_block * (std::min(s.blocks.end, end) - from);
 }
 
+/// The cheapest candidate of one step of an eq. 18 chain so far.
+struct BestCandidate {
+  int server = -1;
+  double cost = std::numeric_limits<double>::infinity();
+  /// Whether a lower bound of a candidate's cost rules it out: above the best by more than the
+  /// rounding of pow and of the bound's sums.
+  bool rules_out(double bound) const { return bound - 1e-12 * std::abs(cost) > cost; }
+  /// A priced candidate; ties keep the lower index (deterministic, and the full scan's choice).
+  void offer(int candidate, double price) {
+    if (price < cost || (price == cost && candidate < server)) {
+      cost = price;
+      server = candidate;
+    }
+  }
+};
+
+/// Appends the step's best server to `chain` from block `pos` to the end of its range (or of the
+/// span) and to the chain's members; returns the block the next step starts at.
+int append_best(Chain& chain, std::vector<int>& members, const SwarmView& view, const BestCandidate& best, int pos, int n_blocks) {
+  const ServerView& s = view.servers[static_cast<std::size_t>(best.server)];
+  const int end = std::min(s.blocks.end, n_blocks);
+  chain.hops.push_back({best.server, BlockRange{pos, end}});
+  chain.cost += best.cost;
+  members.push_back(s.host);
+  return end;
+}
+
 /// The servers that may take part in one route, indexed by the block their range starts at
 /// (a counting sort, built once per route): the servers holding block b are among those starting
 /// in [b - longest range + 1, b], so each step of a chain looks at about the servers that hold its
@@ -124,6 +151,8 @@ class CandidatesByRegion {
 }  // namespace
 
 std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
+  const bool floors = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
+  if (exps_.gamma > 0 && view.network->regions() > 0) return route_by_region(view, req, floors);
   const int n_blocks = req.end(*view.model);
   const double D = req.decode_message_bytes(*view.model, *view.overheads, view.compression);
   const double kv = req.kv_bytes_per_block(*view.model);
@@ -137,8 +166,6 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
   // costs more than some other one, so the chosen server, ties to the lowest index included, is
   // the one a full scan chooses. The utilization (an exp) is read for few candidates, and with
   // floors few exact latencies are asked for.
-  const bool floors = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
-  if (exps_.gamma > 0 && view.network->regions() > 0) return route_by_region(view, req, floors);
   struct Bounded {
     int server;
     double transfer;     ///< eq. 18's transfer term: exact, or its floor when `floors`
@@ -165,25 +192,17 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
       if (b < least.bound || (b == least.bound && i < least.server)) seed = bounded.size() - 1;
     });
     if (bounded.empty()) return std::nullopt;
-    int best = -1;
-    double best_cost = std::numeric_limits<double>::infinity();
+    BestCandidate best;
     const auto consider = [&](const Bounded& c) {
       const ServerView& s = view.servers[static_cast<std::size_t>(c.server)];
       const double transfer = floors ? eq18_transfer(view, ctx, s, D, exps_.gamma) : c.transfer;
-      const double cost = RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total();  // seed 002, eq. 18
-      if (cost < best_cost || (cost == best_cost && c.server < best)) {  // ties keep the lower index: deterministic
-        best_cost = cost;
-        best = c.server;
-      }
+      best.offer(c.server, RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total());  // seed 002, eq. 18
     };
     consider(bounded[seed]);
     for (std::size_t k = 0; k < bounded.size(); ++k)
-      if (k != seed && !(bounded[k].bound - 1e-12 * std::abs(best_cost) > best_cost)) consider(bounded[k]);
-    const ServerView& s = view.servers[static_cast<std::size_t>(best)];
-    chain.hops.push_back({best, BlockRange{pos, std::min(s.blocks.end, n_blocks)}});
-    chain.cost += best_cost;
-    members.push_back(s.host);
-    pos = std::min(s.blocks.end, n_blocks);
+      if (k != seed && !best.rules_out(bounded[k].bound)) consider(bounded[k]);
+    if (best.server < 0) return std::nullopt;  // every price was NaN
+    pos = append_best(chain, members, view, best, pos, n_blocks);
   }
   return chain;
 }
@@ -218,30 +237,20 @@ std::optional<Chain> Eq18Router::route_by_region(const SwarmView& view, const Ro
       order.emplace_back(transfer + least, r);
     }
     std::sort(order.begin(), order.end());
-    int best = -1;
-    double best_cost = std::numeric_limits<double>::infinity();
-    const auto above_best = [&](double bound) { return bound - 1e-12 * std::abs(best_cost) > best_cost; };
+    BestCandidate best;
     for (const auto& [bound, r] : order) {
-      if (above_best(bound)) break;  // every later region's bound is at least this one's
+      if (best.rules_out(bound)) break;  // every later region's bound is at least this one's
       candidates.in(r, from, pos, [&](const CandidatesByRegion::Entry& c) {
         const ServerView& s = view.servers[static_cast<std::size_t>(c.server)];
         if (!usable_from(s, c.server, pos, n_blocks, kv, req)) return;
         double transfer = floors ? eq18_transfer_floor(view, ctx, s, D, exps_.gamma) : eq18_transfer(view, ctx, s, D, exps_.gamma);
-        if (above_best(RouteCost{transfer, c.availability, c.reliability}.total())) return;
+        if (best.rules_out(RouteCost{transfer, c.availability, c.reliability}.total())) return;
         if (floors) transfer = eq18_transfer(view, ctx, s, D, exps_.gamma);
-        const double cost = RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total();  // seed 002, eq. 18
-        if (cost < best_cost || (cost == best_cost && c.server < best)) {  // ties keep the lower index: deterministic
-          best_cost = cost;
-          best = c.server;
-        }
+        best.offer(c.server, RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total());  // seed 002, eq. 18
       });
     }
-    if (best < 0) return std::nullopt;
-    const ServerView& s = view.servers[static_cast<std::size_t>(best)];
-    chain.hops.push_back({best, BlockRange{pos, std::min(s.blocks.end, n_blocks)}});
-    chain.cost += best_cost;
-    members.push_back(s.host);
-    pos = std::min(s.blocks.end, n_blocks);
+    if (best.server < 0) return std::nullopt;
+    pos = append_best(chain, members, view, best, pos, n_blocks);
   }
   return chain;
 }
