@@ -105,6 +105,7 @@ class CandidatesByRegion {
     first_.assign(groups + 2, 0);
     least_.assign(groups, std::numeric_limits<double>::infinity());
     std::vector<std::pair<int, int>> kept;  // (group, server)
+    kept.reserve(servers.size());
     for (std::size_t i = 0; i < servers.size(); ++i) {
       const ServerView& s = servers[i];
       if (!s.alive || s.blocks.empty() || s.blocks.start < 0 || s.blocks.start >= n_blocks || req.avoids(static_cast<int>(i))) continue;
@@ -223,6 +224,7 @@ std::optional<Chain> Eq18Router::route_by_region(const SwarmView& view, const Ro
   Chain chain;
   std::vector<int> members{req.entry()};
   std::vector<std::pair<double, int>> order;  // (bound, region)
+  order.reserve(static_cast<std::size_t>(candidates.regions()));
   int pos = req.first_block;
   while (pos < n_blocks) {
     const std::size_t take = std::min<std::size_t>(members.size(), static_cast<std::size_t>(context_) + 1);
