@@ -13,8 +13,7 @@ UnitVector unit_vector(const GeoPoint& p) {
 }
 
 double arc_km(const UnitVector& a, const UnitVector& b) {
-  const double dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
-  const double half_chord = 0.5 * std::sqrt(dx * dx + dy * dy + dz * dz);
+  const double half_chord = 0.5 * chord(a, b);
   return 2.0 * kEarthRadiusKm * std::asin(std::min(1.0, half_chord));
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Geography of a swarm: where nodes are and how far signals travel between them.
 
+#include <cmath>
+
 namespace swarmsim::topology {
 
 /// A point on Earth in degrees (WGS84 latitude in [-90, 90], longitude in [-180, 180]).
@@ -18,6 +20,12 @@ struct UnitVector {
   double x = 1.0, y = 0.0, z = 0.0;
 };
 UnitVector unit_vector(const GeoPoint& p);
+/// Straight-line distance between two points of space (in Earth radii for unit vectors): the
+/// chord under their great-circle arc, never longer than it.
+inline double chord(const UnitVector& a, const UnitVector& b) {
+  const double dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
+  return std::sqrt(dx * dx + dy * dy + dz * dz);
+}
 
 /// Great-circle distance between two points given as unit vectors (km), by the haversine formula
 /// with the chord c between them: hav(theta) = c^2 / 4, so d = 2 R asin(c / 2). It agrees with

@@ -196,11 +196,11 @@ void LatencyTable::build_regions() {
   int next = 0;
   for (auto& [c, r] : region_of_cell) r = next++;
   regions_.assign(static_cast<std::size_t>(next), Region{});
-  region_of_place_.resize(P);
+  std::vector<int> region_of_place(P);
   std::vector<int> members(regions_.size(), 0);
   for (std::size_t a = 0; a < P; ++a) {
     const int r = region_of_cell.at(cell(points_[a]));
-    region_of_place_[a] = r;
+    region_of_place[a] = r;
     Region& g = regions_[static_cast<std::size_t>(r)];
     g.center.x += points_[a].x, g.center.y += points_[a].y, g.center.z += points_[a].z;
     ++members[static_cast<std::size_t>(r)];
@@ -212,13 +212,12 @@ void LatencyTable::build_regions() {
     regions_[r].least_access = std::numeric_limits<double>::infinity();
   }
   for (std::size_t a = 0; a < P; ++a) {
-    Region& g = regions_[static_cast<std::size_t>(region_of_place_[a])];
-    const double dx = points_[a].x - g.center.x, dy = points_[a].y - g.center.y, dz = points_[a].z - g.center.z;
-    g.radius = std::max(g.radius, std::sqrt(dx * dx + dy * dy + dz * dz));
+    Region& g = regions_[static_cast<std::size_t>(region_of_place[a])];
+    g.radius = std::max(g.radius, topology::chord(points_[a], g.center));
   }
   // Rounded up well past the error of the chords computed from it (a few 1e-16 Earth radii).
   for (Region& g : regions_) g.radius = g.radius * (1.0 + 1e-12) + 1e-12;
-  for (int h = 0; h < n_; ++h) region_of_host_.push_back(region_of_place_[static_cast<std::size_t>(place_[static_cast<std::size_t>(h)])]);
+  for (int h = 0; h < n_; ++h) region_of_host_.push_back(region_of_place[static_cast<std::size_t>(place_[static_cast<std::size_t>(h)])]);
   for (int h = 0; h < n_; ++h) {
     Region& g = regions_[static_cast<std::size_t>(region_of(h))];
     g.hosts.push_back(h);

@@ -42,8 +42,7 @@ class LatencyTable {
     if (model_ == LatencyModel::Matrix || (!overrides_.empty() && overrides_.count(key(i, j)) != 0)) return one_way(i, j);
     const topology::UnitVector& a = points_[static_cast<std::size_t>(place_[static_cast<std::size_t>(i)])];
     const topology::UnitVector& b = points_[static_cast<std::size_t>(place_[static_cast<std::size_t>(j)])];
-    const double dx = a.x - b.x, dy = a.y - b.y, dz = a.z - b.z;
-    return access(i) + access(j) + std::sqrt(dx * dx + dy * dy + dz * dz) * floor_s_per_chord_;
+    return access(i) + access(j) + topology::chord(a, b) * floor_s_per_chord_;
   }
   /// Whether one_way computes a great-circle arc for most pairs (too many locations to cache),
   /// so that one_way_floor is much the cheaper.
@@ -71,8 +70,7 @@ class LatencyTable {
     if (region == region_of(i)) return 0.0;
     const Region& r = regions_[static_cast<std::size_t>(region)];
     const topology::UnitVector& a = points_[static_cast<std::size_t>(place_[static_cast<std::size_t>(i)])];
-    const double dx = a.x - r.center.x, dy = a.y - r.center.y, dz = a.z - r.center.z;
-    const double gap = std::max(0.0, std::sqrt(dx * dx + dy * dy + dz * dz) - r.radius);
+    const double gap = std::max(0.0, topology::chord(a, r.center) - r.radius);
     return access(i) + r.least_access + gap * floor_s_per_chord_;
   }
 
@@ -122,7 +120,6 @@ class LatencyTable {
     std::vector<int> hosts;
   };
   std::vector<Region> regions_;
-  std::vector<int> region_of_place_;
   std::vector<int> region_of_host_;
   /// Groups the locations into regions (constructor).
   void build_regions();
