@@ -47,6 +47,12 @@ int append_best(Chain& chain, std::vector<int>& members, const SwarmView& view, 
   return end;
 }
 
+/// Whether server `index` may take part in a route at all: alive, not one the client saw fail,
+/// and serving a range that starts inside the model's first `n_blocks` blocks.
+bool may_route(const ServerView& s, int index, int n_blocks, const RouteRequest& req) {
+  return s.alive && !s.blocks.empty() && s.blocks.start >= 0 && s.blocks.start < n_blocks && !req.avoids(index);
+}
+
 /// The servers that may take part in one route, indexed by the block their range starts at
 /// (a counting sort, built once per route): the servers holding block b are among those starting
 /// in [b - longest range + 1, b], so each step of a chain looks at about the servers that hold its
@@ -55,11 +61,7 @@ class CandidatesByStart {
  public:
   CandidatesByStart(std::span<const ServerView> servers, const RouteRequest& req, int n_blocks)
       : first_(static_cast<std::size_t>(n_blocks) + 2, 0) {
-    const auto keep = [&](std::size_t i) {
-      const ServerView& s = servers[i];
-      return s.alive && !s.blocks.empty() && s.blocks.start >= 0 && s.blocks.start < n_blocks &&
-             !req.avoids(static_cast<int>(i));
-    };
+    const auto keep = [&](std::size_t i) { return may_route(servers[i], static_cast<int>(i), n_blocks, req); };
     for (std::size_t i = 0; i < servers.size(); ++i)
       if (keep(i)) {
         ++first_[static_cast<std::size_t>(servers[i].blocks.start) + 2];
@@ -108,7 +110,7 @@ class CandidatesByRegion {
     kept.reserve(servers.size());
     for (std::size_t i = 0; i < servers.size(); ++i) {
       const ServerView& s = servers[i];
-      if (!s.alive || s.blocks.empty() || s.blocks.start < 0 || s.blocks.start >= n_blocks || req.avoids(static_cast<int>(i))) continue;
+      if (!may_route(s, static_cast<int>(i), n_blocks, req)) continue;
       const int g = region[static_cast<std::size_t>(s.host)] * n_blocks + s.blocks.start;
       kept.emplace_back(g, static_cast<int>(i));
       ++first_[static_cast<std::size_t>(g) + 2];
