@@ -12,6 +12,22 @@ using namespace swarmsim::sim;
 
 namespace {
 using swarmsim::test::kTwoCities;
+
+/// The two-cities scenario with its nodes replaced by `count` copies of its first, named n0, n1,
+/// ..., each set up by place(i, node) (location, access latency) in index order.
+template <class Place>
+Scenario two_cities_with_nodes(int count, Place place) {
+  Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
+  const NodeSpec proto = sc.nodes[0];
+  sc.nodes.clear();
+  for (int i = 0; i < count; ++i) {
+    NodeSpec n = proto;
+    n.name = "n" + std::to_string(i);
+    place(i, n);
+    sc.nodes.push_back(n);
+  }
+  return sc;
+}
 }  // namespace
 
 TEST(LatencyTable, GeoLatencyIsAccessPlusPropagation) {
@@ -49,16 +65,10 @@ TEST(LatencyTable, MatrixGivesHalfTheRoundTrip) {
 // to the last bit (the engines' goldens depend on it).
 TEST(LatencyTable, SharedAndUncachedLocationsGiveTheGreatCircleDelay) {
   for (const int distinct : {3, 2100}) {
-    Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
-    const NodeSpec proto = sc.nodes[0];
-    sc.nodes.clear();
-    for (int i = 0; i < 2400; ++i) {
-      NodeSpec n = proto;
-      n.name = "n" + std::to_string(i);
+    const Scenario sc = two_cities_with_nodes(2400, [&](int i, NodeSpec& n) {
       const int place = i % distinct;
       n.location = swarmsim::topology::GeoPoint{-60.0 + 0.05 * place, -170.0 + 0.16 * place};
-      sc.nodes.push_back(n);
-    }
+    });
     LatencyTable t(sc);
     for (const auto& [i, j] : std::vector<std::pair<int, int>>{{0, 1}, {1, 0}, {0, 3}, {5, 2399}, {2399, 5}, {2100, 7}, {4, 2400}}) {
       const auto& pi = i < 2400 ? *sc.nodes[static_cast<std::size_t>(i)].location : *sc.clients[0].location;
@@ -75,17 +85,11 @@ TEST(LatencyTable, SharedAndUncachedLocationsGiveTheGreatCircleDelay) {
 // places (an arc and its chord differ by a fraction of the square of the angle), exact for a
 // replayed pair and for "matrix".
 TEST(LatencyTable, TheFloorIsBelowTheLatencyAndCloseForNearbyPlaces) {
-  Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
-  const NodeSpec proto = sc.nodes[0];
-  sc.nodes.clear();
   Rng rng(9);
-  for (int i = 0; i < 3000; ++i) {  // more places than the table caches
-    NodeSpec n = proto;
-    n.name = "n" + std::to_string(i);
+  Scenario sc = two_cities_with_nodes(3000, [&](int, NodeSpec& n) {  // more places than the table caches
     n.location = swarmsim::topology::GeoPoint{rng.uniform(-89.0, 89.0), rng.uniform(-180.0, 180.0)};
     n.access_latency_s = rng.uniform(0.0, 0.01);
-    sc.nodes.push_back(n);
-  }
+  });
   sc.nodes[1].location = swarmsim::topology::GeoPoint{-sc.nodes[0].location->lat_deg, sc.nodes[0].location->lon_deg + 180.0};
   sc.nodes[3].location = swarmsim::topology::GeoPoint{sc.nodes[2].location->lat_deg + 0.5, sc.nodes[2].location->lon_deg};
   LatencyTable t(sc);
@@ -121,18 +125,13 @@ TEST(LatencyTable, TheFloorIsBelowTheLatencyAndCloseForNearbyPlaces) {
 // replayed pair overrides the geometry or for "matrix".
 TEST(LatencyTable, ARegionsFloorIsBelowTheLatencyToEachOfItsHosts) {
   for (const int nodes : {40, 1000, 3000}) {
-    Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
-    const NodeSpec proto = sc.nodes[0];
-    sc.nodes.clear();
     Rng rng(static_cast<std::uint64_t>(nodes));
-    for (int i = 0; i < nodes; ++i) {
-      NodeSpec n = proto;
-      n.name = "n" + std::to_string(i);
-      n.location = i % 7 == 6 ? *sc.nodes[static_cast<std::size_t>(i - 1)].location  // some share a place
-                              : swarmsim::topology::GeoPoint{rng.uniform(-89.0, 89.0), rng.uniform(-180.0, 180.0)};
+    swarmsim::topology::GeoPoint last;
+    const Scenario sc = two_cities_with_nodes(nodes, [&](int i, NodeSpec& n) {
+      if (i % 7 != 6) last = swarmsim::topology::GeoPoint{rng.uniform(-89.0, 89.0), rng.uniform(-180.0, 180.0)};
+      n.location = last;  // every seventh shares the place before it
       n.access_latency_s = rng.uniform(0.0, 0.01);
-      sc.nodes.push_back(n);
-    }
+    });
     LatencyTable t(sc);
     const int R = t.regions();
     ASSERT_GT(R, 0);
@@ -158,17 +157,10 @@ TEST(LatencyTable, ARegionsFloorIsBelowTheLatencyToEachOfItsHosts) {
     }
   }
   // Two clusters 90 degrees apart: the floor from one to the other is within their spread.
-  Scenario sc = load_scenario_text(kTwoCities, "two_cities.json");
-  const NodeSpec proto = sc.nodes[0];
-  sc.nodes.clear();
-  for (int i = 0; i < 200; ++i) {
-    NodeSpec n = proto;
-    n.name = "n" + std::to_string(i);
+  LatencyTable t(two_cities_with_nodes(200, [](int i, NodeSpec& n) {
     n.location = swarmsim::topology::GeoPoint{0.01 * (i % 100), (i < 100 ? 0.0 : 90.0) + 0.01 * (i % 10)};
     n.access_latency_s = 0.002;
-    sc.nodes.push_back(n);
-  }
-  LatencyTable t(sc);
+  }));
   ASSERT_NE(t.region_of(0), t.region_of(150));
   EXPECT_GT(t.one_way_floor_to_region(0, t.region_of(150)), 0.9 * t.one_way_floor(0, 150));
   EXPECT_EQ(t.one_way_floor_to_region(0, t.region_of(0)), 0.0);  // its own region may be itself
