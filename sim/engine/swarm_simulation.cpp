@@ -173,16 +173,11 @@ struct SwarmSimulation::Impl {
     const NodeSpec& node = sc.nodes[static_cast<std::size_t>(i)];
     if (now() < node.join_at_s) sg4::this_actor::sleep_until(node.join_at_s);
     assign_blocks(i);
-    ServerState& st = (*swarm)[i];
+    const ServerState& st = (*swarm)[i];
     const double started = now();
     log(1, "server@" + node.name, "loading blocks " + st.blocks.str() + " (" + format_bytes(st.weights_bytes) + ")");
     sg4::this_actor::sleep_for(st.weights_bytes / node.weights_load_Bps);
-    st.loaded = true;
-    ++st.incarnation;
-    if (st.joined_at < 0) {
-      st.joined_at = now();
-      st.up_since = now();
-    }
+    swarm->finish_loading(i, now());
     log(1, "server@" + node.name, "serving blocks " + st.blocks.str());
     signals.on_node_joined(NodeJoined{now(), i, st.blocks, started});
     if (dht) dht->announce(i, st.blocks, throughput(i));
@@ -213,7 +208,7 @@ struct SwarmSimulation::Impl {
     if (dht) dht->withdraw(i, from);
     const double started = now();
     sg4::Actor::create("reload-" + host_name(i), platform->host(i), [this, i, started] {
-      ServerState& s = (*swarm)[i];
+      const ServerState& s = (*swarm)[i];
       sg4::this_actor::sleep_for(s.weights_bytes / sc.nodes[static_cast<std::size_t>(i)].weights_load_Bps);
       if (!swarm->finish_move(i)) return;  // it went down meanwhile; its restart loads the new range
       log(1, "server@" + host_name(i), "serving blocks " + s.blocks.str());
@@ -1094,7 +1089,7 @@ struct SwarmSimulation::Impl {
     // After the last session the run is over (its end time is set): a profile's later changes are
     // not part of it, as in the flow engine, and would come after run_end in events.jsonl.
     if (sessions_ended >= sc.workload.sessions) return;
-    ServerState& st = (*swarm)[i];
+    const ServerState& st = (*swarm)[i];
     if (h.is_on() == st.up) return;
     if (h.is_on())
       swarm->host_up(i, now());

@@ -366,17 +366,12 @@ class FlowSwarm {
     if (now_ < node.join_at_s) co_await sleep_until(node.join_at_s);
     if (life_[static_cast<std::size_t>(i)] != life || !swarm_[i].up) co_return;
     swarm_.assign_blocks(i);
-    ServerState& st = swarm_[i];
+    const ServerState& st = swarm_[i];
     const double started = now_;
     log(1, "server@" + node.name, "loading blocks " + st.blocks.str() + " (" + format_bytes(st.weights_bytes) + ")");
     co_await sleep_for(st.weights_bytes / node.weights_load_Bps);
     if (life_[static_cast<std::size_t>(i)] != life) co_return;  // it went down while loading
-    st.loaded = true;
-    ++st.incarnation;
-    if (st.joined_at < 0) {
-      st.joined_at = now_;
-      st.up_since = now_;
-    }
+    swarm_.finish_loading(i, now_);
     log(1, "server@" + node.name, "serving blocks " + st.blocks.str());
     signals_.on_node_joined(NodeJoined{now_, i, st.blocks, started});
     if (dht_) dht_->announce(i, st.blocks, swarm_.throughput(i), now_);
@@ -776,11 +771,16 @@ class FlowSwarm {
           if (swarm_[server].incarnation == incarnation) req.avoid.push_back(server);
       std::vector<DhtServerRecord> known;
       if (dht_) known = co_await servers_for(client, attempt > 1 || !req.avoid.empty());
-      std::vector<ServerView>& views = views_;  // routing does not suspend: one buffer serves every session
-      swarm_.view(now_, views, topology_ ? &topology_->reliability() : nullptr);
-      if (dht_) mask_by_directory(views, known);
+      // Routing does not suspend: one view serves every session, kept current from call to call
+      // (copied and masked with the DHT's records).
+      const std::vector<ServerView>* views = &swarm_.routing_view(now_, topology_ ? &topology_->reliability() : nullptr);
+      if (dht_) {
+        views_ = *views;
+        mask_by_directory(views_, known);
+        views = &views_;
+      }
       std::optional<Chain> chain =
-          router_->route(SwarmView{views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
+          router_->route(SwarmView{*views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
       if (chain) co_return chain;
       const double wait = admission_wait_s(sc_, rng);
       if (now_ + wait > since + sc_.policy.admission_timeout_s) co_return std::nullopt;
@@ -1428,7 +1428,7 @@ class FlowSwarm {
   std::uint64_t hops_ = 0;
   int orchestrator_ = -1;
   PricedWork priced_;
-  std::vector<ServerView> views_;  ///< route_with_retries' view of the servers, reused
+  std::vector<ServerView> views_;  ///< route_with_retries' view of the servers masked by the DHT, reused
   std::vector<ServerQueue> queues_;
   Processes processes_;  ///< last: its frames go before the state they use
 };

@@ -21,7 +21,13 @@ SwarmState::SwarmState(const Scenario& sc, const gpu::ShardCostModel& cost)
 }
 
 void SwarmState::add_busy(int host, double now, double device_seconds) {
-  if (host < size()) (*this)[host].load.add_busy(now, device_seconds);
+  if (host >= size()) return;
+  ServerLoad& load = servers_[static_cast<std::size_t>(host)].load;
+  load.add_busy(now, device_seconds);
+  if (!cached_.empty()) {  // routing_view's copy follows without recomputing the server
+    cached_[static_cast<std::size_t>(host)].busy_rate = load.rate;
+    busy_at_[static_cast<std::size_t>(host)] = load.time;
+  }
 }
 
 std::vector<NodeSummary> SwarmState::summaries(double now) const {
@@ -68,26 +74,49 @@ bool SwarmState::serves(int i, BlockRange blocks) const {
   return s.loaded && !s.moving && !s.banned() && s.blocks.start <= blocks.start && blocks.end <= s.blocks.end;
 }
 
+void SwarmState::fill(int i, double now, ServerView& x, const std::vector<double>* reliability) const {
+  const ServerState& s = (*this)[i];
+  x.host = i;
+  x.blocks = s.blocks;
+  x.alive = !s.banned() && ((s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i, now)));
+  x.device = declared_[static_cast<std::size_t>(i)].device;
+  x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
+  x.active_sessions = s.active;
+  x.busy_rate = s.load.rate;
+  x.busy_age_s = now - s.load.time;
+  x.uptime = uptime_estimate(i, now);
+  if (reliability) x.uptime *= (*reliability)[static_cast<std::size_t>(i)];  // seed 002, section 3.1
+}
+
 void SwarmState::view(double now, std::vector<ServerView>& v, const std::vector<double>* reliability) const {
   v.resize(servers_.size());
-  for (int i = 0; i < size(); ++i) {
-    const ServerState& s = (*this)[i];
-    ServerView& x = v[static_cast<std::size_t>(i)];
-    x.host = i;
-    x.blocks = s.blocks;
-    x.alive = !s.banned() && ((s.up && s.loaded && !s.moving) || (!s.up && s.stale_alive && !declared_dead(i, now)));
-    x.device = declared_[static_cast<std::size_t>(i)].device;
-    x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
-    x.active_sessions = s.active;
-    x.busy_rate = s.load.rate;
-    x.busy_age_s = now - s.load.time;
-    x.uptime = uptime_estimate(i, now);
-    if (reliability) x.uptime *= (*reliability)[static_cast<std::size_t>(i)];  // seed 002, section 3.1
+  for (int i = 0; i < size(); ++i) fill(i, now, v[static_cast<std::size_t>(i)], reliability);
+}
+
+const std::vector<ServerView>& SwarmState::routing_view(double now, const std::vector<double>* reliability) {
+  // A server that never failed sees its uptime estimate fixed at its declaration (uptime_estimate);
+  // reliability multipliers and the other estimates follow the clock for every server.
+  const bool incremental = reliability == nullptr && sc_.policy.reputation.estimate == UptimeEstimate::DeclaredTimesObserved;
+  if (!incremental || cached_.empty()) {
+    view(now, cached_, reliability);
+    marked_.assign(servers_.size(), 0);
+    dirty_.clear();
+    busy_at_.resize(servers_.size());
+    for (std::size_t i = 0; i < servers_.size(); ++i) busy_at_[i] = servers_[i].load.time;
+    return cached_;
   }
+  for (const int i : dirty_) {
+    fill(i, now, cached_[static_cast<std::size_t>(i)], nullptr);
+    marked_[static_cast<std::size_t>(i)] = 0;
+  }
+  dirty_.clear();
+  for (const int i : failed_once_) fill(i, now, cached_[static_cast<std::size_t>(i)], nullptr);
+  for (std::size_t i = 0; i < cached_.size(); ++i) cached_[i].busy_age_s = now - busy_at_[i];
+  return cached_;
 }
 
 void SwarmState::assign_blocks(int i) {
-  ServerState& st = (*this)[i];
+  ServerState& st = changed(i);
   if (st.assigned) return;
   const NodeSpec& node = sc_.nodes[static_cast<std::size_t>(i)];
   st.blocks = join_range(node, sc_.model, sc_.overheads, assigned_up_);  // i is not in it yet
@@ -134,7 +163,7 @@ BlockMove SwarmState::rebalance_move(double now, double balance_quality) const {
 }
 
 BlockRange SwarmState::begin_move(int i, BlockRange to) {
-  ServerState& st = (*this)[i];
+  ServerState& st = changed(i);
   const BlockRange from = st.blocks;
   if (st.assigned && st.up && !st.banned()) {
     assigned_up_.remove(from, throughput(i));
@@ -149,8 +178,18 @@ BlockRange SwarmState::begin_move(int i, BlockRange to) {
   return from;
 }
 
+void SwarmState::finish_loading(int i, double now) {
+  ServerState& st = changed(i);
+  st.loaded = true;
+  ++st.incarnation;
+  if (st.joined_at < 0) {
+    st.joined_at = now;
+    st.up_since = now;
+  }
+}
+
 bool SwarmState::finish_move(int i) {
-  ServerState& st = (*this)[i];
+  ServerState& st = changed(i);
   if (!st.moving) return false;
   st.moving = false;
   st.loaded = true;
@@ -159,10 +198,10 @@ bool SwarmState::finish_move(int i) {
 }
 
 void SwarmState::host_down(int i, double now) {
-  ServerState& st = (*this)[i];
+  ServerState& st = changed(i);
   if (st.assigned && st.up && !st.banned()) assigned_up_.remove(st.blocks, throughput(i));
   st.up = false;
-  ++st.failures;
+  if (st.failures++ == 0) failed_once_.push_back(i);
   if (st.joined_at >= 0) st.up_seconds += now - st.up_since;
   st.stale_alive = st.loaded && !st.moving;
   st.down_since = now;
@@ -173,14 +212,14 @@ void SwarmState::host_down(int i, double now) {
 }
 
 void SwarmState::host_up(int i, double now) {
-  ServerState& st = (*this)[i];
+  ServerState& st = changed(i);
   if (st.assigned && !st.up && !st.banned()) assigned_up_.add(st.blocks, throughput(i));
   st.up = true;
   st.up_since = now;
 }
 
 bool SwarmState::ban(int i, double now) {
-  ServerState& st = (*this)[i];
+  ServerState& st = changed(i);
   if (st.banned()) return false;
   if (st.assigned && st.up) assigned_up_.remove(st.blocks, throughput(i));
   st.banned_at = now;
@@ -189,7 +228,7 @@ bool SwarmState::ban(int i, double now) {
 
 void SwarmState::reserve(const std::vector<ChainHop>& hops, double kv_per_block, std::vector<Reservation>& reservations) {
   for (const ChainHop& hop : hops) {
-    ServerState& st = (*this)[hop.server];
+    ServerState& st = changed(hop.server);
     const double bytes = kv_per_block * hop.blocks.size();
     st.kv_reserved += bytes;
     st.kv_peak = std::max(st.kv_peak, st.kv_reserved);
@@ -217,7 +256,7 @@ void SwarmState::release_one(int server, std::vector<Reservation>& reservations)
 
 void SwarmState::release(std::vector<Reservation>& reservations) {
   for (const Reservation& r : reservations) {
-    ServerState& st = (*this)[r.server];
+    ServerState& st = changed(r.server);
     if (st.epoch != r.epoch) continue;  // the node went down since: its caches are already gone
     const double before = st.kv_reserved;
     st.kv_reserved = std::max(0.0, st.kv_reserved - r.bytes);
@@ -228,7 +267,7 @@ void SwarmState::release(std::vector<Reservation>& reservations) {
 }
 
 void SwarmState::drop_kv(int i) {
-  ServerState& st = (*this)[i];
+  ServerState& st = changed(i);
   const bool held = st.kv_reserved != 0.0;
   st.kv_reserved = 0.0;
   st.active = 0;

@@ -72,7 +72,7 @@ class SwarmState {
   std::function<void(int server, double reserved)> on_kv_changed;
 
   int size() const { return static_cast<int>(servers_.size()); }
-  ServerState& operator[](int i) { return servers_[static_cast<std::size_t>(i)]; }
+  /// Server i's state. Changed only through the members below, which keep routing_view current.
   const ServerState& operator[](int i) const { return servers_[static_cast<std::size_t>(i)]; }
   const std::vector<ServerState>& servers() const { return servers_; }
 
@@ -111,6 +111,12 @@ class SwarmState {
   /// The same, written into `into` (resized to the servers), so that a router's every call can
   /// reuse one buffer.
   void view(double now, std::vector<ServerView>& into, const std::vector<double>* reliability = nullptr) const;
+  /// The same as view(now, reliability), field for field, kept from call to call: only the
+  /// servers changed since the last call and those whose view follows the clock (failed at least
+  /// once: their uptime and, while down, their liveness) are recomputed, plus every server's
+  /// busy age; everything with `reliability` or an uptime estimate other than
+  /// "declared_times_observed". Valid until the next call; a swarm routes a session per call.
+  const std::vector<ServerView>& routing_view(double now, const std::vector<double>* reliability = nullptr);
 
   /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
   /// among the servers assigned and up (Petals' rule); sizes its weights and KV capacity.
@@ -126,6 +132,9 @@ class SwarmState {
   BlockRange begin_move(int i, BlockRange to);
   /// Server i finished loading its new range; false if it went down meanwhile (its restart loads it).
   bool finish_move(int i);
+  /// Server i finished loading its blocks at `now` (at its join or a restart): routable, a new
+  /// incarnation, and up since `now` if this was its first join.
+  void finish_loading(int i, double now);
 
   /// Server i's host went down at `now`: its caches and reservations are lost, routers keep
   /// seeing it until it misses its heartbeats.
@@ -149,6 +158,16 @@ class SwarmState {
  private:
   /// Server i lost every KV cache it held (it went down or moved).
   void drop_kv(int i);
+  /// Server i's state, to be changed: routing_view recomputes it at its next call.
+  ServerState& changed(int i) {
+    if (!cached_.empty() && !marked_[static_cast<std::size_t>(i)]) {
+      marked_[static_cast<std::size_t>(i)] = 1;
+      dirty_.push_back(i);
+    }
+    return servers_[static_cast<std::size_t>(i)];
+  }
+  /// Server i as a router sees it at `now`.
+  void fill(int i, double now, ServerView& x, const std::vector<double>* reliability) const;
 
   const Scenario& sc_;
   std::vector<ServerState> servers_;
@@ -161,6 +180,13 @@ class SwarmState {
   };
   std::vector<Declared> declared_;
   BlockLoad assigned_up_;  ///< block throughputs of the servers assigned and up, kept current
+  // routing_view's state: the view of its last call, the servers changed since (listed once),
+  // those failed at least once, and each server's load time (the busy ages follow the clock).
+  std::vector<ServerView> cached_;
+  std::vector<char> marked_;
+  std::vector<int> dirty_;
+  std::vector<int> failed_once_;
+  std::vector<double> busy_at_;
 };
 
 }  // namespace swarmsim::sim

@@ -47,7 +47,7 @@ TEST(SessionPlan, RepairRoutesTheLostSpanBetweenItsNeighboursAndSplicesTheReplac
   const RouteRequest req{3, 1, 16, 8};
   std::vector<Reservation> reservations;
   swarm.reserve(chain.hops, 1000.0, reservations);
-  swarm[1].incarnation = 4;
+  for (int restart = 0; restart < 4; ++restart) swarm.finish_loading(1, 0.0);  // incarnation 4: not the reservation's
   std::vector<std::pair<int, int>> failed_seen;
   const ChainRepair r = begin_repair(swarm, req, chain, 1, reservations, failed_seen);
   EXPECT_EQ(r.hop, 1);

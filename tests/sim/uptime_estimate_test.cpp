@@ -98,10 +98,9 @@ TEST(UptimeEstimate, SwarmViewReadsThePolicysEstimator) {
     if (use_posterior) ov.push_back({"policy.reputation", R"({"estimate": "posterior", "prior": "60s"})"});
     const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json", ov);
     SwarmState swarm(sc, *make_cost_model(sc));
-    swarm[0].joined_at = 0.0;
-    swarm[0].up = false;
-    swarm[0].up_seconds = 30.0;
-    swarm[0].down_since = 30.0;
+    swarm.finish_loading(0, 0.0);
+    swarm.host_down(0, 30.0);
+    ASSERT_TRUE(swarm.declared_dead(0, 40.0));  // heartbeats every 5 s, dead after 2 missed
     std::vector<ServerView> view;
     swarm.view(40.0, view);
     const double expected = use_posterior ? (0.9 * 60.0 + 30.0) / (60.0 + 40.0) : 0.9 * 30.0 / 40.0;
@@ -115,9 +114,7 @@ TEST(UptimeEstimate, SwarmViewReadsThePolicysEstimator) {
 TEST(UptimeEstimate, ACrashCountsOnlyOnceTheSwarmHasNoticedIt) {
   const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json", {{"nodes[0].uptime", "0.9"}});
   SwarmState swarm(sc, *make_cost_model(sc));
-  swarm[0].joined_at = 0.0;
-  swarm[0].up_since = 0.0;
-  swarm[0].loaded = true;
+  swarm.finish_loading(0, 0.0);
   swarm.host_down(0, 30.0);
   const double noticed = swarm.death_notice_time(0, 30.0);
   ASSERT_GT(noticed, 30.0);
