@@ -774,13 +774,15 @@ class FlowSwarm {
       // Routing does not suspend: one view serves every session, kept current from call to call
       // (copied and masked with the DHT's records).
       const std::vector<ServerView>* views = &swarm_.routing_view(now_, topology_ ? &topology_->reliability() : nullptr);
+      std::uint64_t layout = swarm_.routing_layout();
       if (dht_) {
         views_ = *views;
         mask_by_directory(views_, known);
         views = &views_;
+        layout = 0;  // each lookup finds its own servers
       }
-      std::optional<Chain> chain =
-          router_->route(SwarmView{*views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression}, req, rng);
+      std::optional<Chain> chain = router_->route(
+          SwarmView{*views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression, layout}, req, rng);
       if (chain) co_return chain;
       const double wait = admission_wait_s(sc_, rng);
       if (now_ + wait > since + sc_.policy.admission_timeout_s) co_return std::nullopt;

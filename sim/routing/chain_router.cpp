@@ -86,72 +86,78 @@ class CandidatesByStart {
   int longest_ = 0;
 };
 
-/// The servers that may take part in one route, grouped by the network's region and, within a
-/// region, by the block their range starts at (a counting sort, built once per route), each with
-/// its availability floor and reliability; and per group the least of their sums. A step of a
-/// chain bounds a whole region by its latency floor from the context hosts plus that least sum
-/// over the groups that may hold its block, and looks inside only if that bound can beat the
-/// best price so far.
-class CandidatesByRegion {
- public:
-  struct Entry {
-    int server;
-    double availability;  ///< eq. 18's availability term at the least it can be
-    double reliability;   ///< eq. 18's reliability term
-  };
-  CandidatesByRegion(std::span<const ServerView> servers, const RouteRequest& req, int n_blocks, const NetworkEstimate& net,
-                     const RouteCostExponents& exps)
-      : n_blocks_(n_blocks), regions_(net.regions()) {
-    const std::size_t groups = static_cast<std::size_t>(regions_) * static_cast<std::size_t>(n_blocks);
-    const std::span<const int> region = net.host_regions();
-    first_.assign(groups + 2, 0);
-    least_.assign(groups, std::numeric_limits<double>::infinity());
-    std::vector<std::pair<int, int>> kept;  // (group, server)
-    kept.reserve(servers.size());
-    for (std::size_t i = 0; i < servers.size(); ++i) {
-      const ServerView& s = servers[i];
-      if (!may_route(s, static_cast<int>(i), n_blocks, req)) continue;
-      const int g = region[static_cast<std::size_t>(s.host)] * n_blocks + s.blocks.start;
-      kept.emplace_back(g, static_cast<int>(i));
-      ++first_[static_cast<std::size_t>(g) + 2];
-      longest_ = std::max(longest_, s.blocks.size());
-    }
-    for (std::size_t g = 2; g < first_.size(); ++g) first_[g] += first_[g - 1];
-    entries_.resize(first_.back());
-    for (const auto& [g, i] : kept) {  // in index order within each group
-      const ServerView& s = servers[static_cast<std::size_t>(i)];
-      const Entry e{i, eq18_availability_floor(s, exps.beta), eq18_reliability(s, exps.alpha)};
-      entries_[first_[static_cast<std::size_t>(g) + 1]++] = e;
-      double& least = least_[static_cast<std::size_t>(g)];
-      least = std::min(least, e.availability + e.reliability);
-    }
-  }
-  int regions() const { return regions_; }
-  /// The first block start whose servers may hold `block`.
-  int window_start(int block) const { return std::max(0, block - longest_ + 1); }
-  /// The least availability + reliability of region r's servers starting in [from, to].
-  double least(int r, int from, int to) const {
-    double m = std::numeric_limits<double>::infinity();
-    for (int b = from; b <= to; ++b) m = std::min(m, least_[static_cast<std::size_t>(r * n_blocks_ + b)]);
-    return m;
-  }
-  /// Calls f(entry) for region r's servers starting in [from, to], in that order.
-  template <class F>
-  void in(int r, int from, int to, F&& f) const {
-    const auto g0 = static_cast<std::size_t>(r * n_blocks_ + from), g1 = static_cast<std::size_t>(r * n_blocks_ + to);
-    for (std::size_t k = first_[g0]; k < first_[g1 + 1]; ++k) f(entries_[k]);
-  }
-
- private:
-  int n_blocks_;
-  int regions_;
-  int longest_ = 0;
-  std::vector<std::size_t> first_;  ///< group g's servers are entries_[first_[g], first_[g + 1])
-  std::vector<Entry> entries_;
-  std::vector<double> least_;       ///< per group: the least availability + reliability (inf if empty)
-};
+/// The least availability + reliability terms of eq. 18 that server `s` can have at any load and
+/// uptime: with no session in flight at full free compute for beta < 0 (0 for beta > 0, as a
+/// loaded server's term tends to 0), and its reliability at uptime 0 or 1, whichever is less
+/// (pow is monotone in its base).
+double least_terms_at_any_load(const ServerView& s, const RouteCostExponents& exps) {
+  ServerView idle = s;
+  idle.active_sessions = 0;
+  const double availability = exps.beta > 0 ? 0.0 : eq18_availability_floor(idle, exps.beta);
+  return availability + std::min(eq18_power(1.0, exps.alpha), eq18_power(0.5, exps.alpha));
+}
 
 }  // namespace
+
+/// The servers grouped by the network's region and, within a region, by the block their range
+/// starts at (a counting sort), with per group the least availability + reliability its servers
+/// can have at any load and uptime. Built from what a layout fixes (hosts, blocks, devices), so it
+/// holds for every view of that layout: a step of a chain bounds a whole region by its latency
+/// floor from the context hosts plus that least over the groups that may hold its block, and looks
+/// inside only if that bound can beat the best price so far, checking each server's live state.
+struct Eq18Router::RegionIndex {
+  RegionIndex(std::span<const ServerView> servers, const NetworkEstimate& net, const gpu::TransformerSpec& model,
+              const RouteCostExponents& exps, std::uint64_t view_layout)
+      : layout(view_layout), network(&net), model(&model), size(servers.size()), regions(net.regions()), n_blocks(model.n_layers) {
+    const std::size_t groups = static_cast<std::size_t>(regions) * static_cast<std::size_t>(n_blocks);
+    const std::span<const int> region = net.host_regions();
+    first.assign(groups + 2, 0);
+    least.assign(groups, std::numeric_limits<double>::infinity());
+    std::vector<int> group(servers.size(), -1);
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      const ServerView& s = servers[i];
+      if (s.blocks.empty() || s.blocks.start < 0 || s.blocks.start >= n_blocks) continue;
+      const int g = region[static_cast<std::size_t>(s.host)] * n_blocks + s.blocks.start;
+      group[i] = g;
+      ++first[static_cast<std::size_t>(g) + 2];
+      longest = std::max(longest, s.blocks.size());
+      double& l = least[static_cast<std::size_t>(g)];
+      l = std::min(l, least_terms_at_any_load(s, exps));
+    }
+    for (std::size_t g = 2; g < first.size(); ++g) first[g] += first[g - 1];
+    members.resize(first.back());
+    for (std::size_t i = 0; i < servers.size(); ++i)  // in index order within each group
+      if (group[i] >= 0) members[first[static_cast<std::size_t>(group[i]) + 1]++] = static_cast<int>(i);
+  }
+  /// Whether it was built for the servers of `view` (its layout, network, model and size).
+  bool fits(const SwarmView& view) const {
+    return layout != 0 && layout == view.layout && network == view.network && model == view.model && size == view.servers.size();
+  }
+  /// The first block start whose servers may hold `block`.
+  int window_start(int block) const { return std::max(0, block - longest + 1); }
+  /// The least availability + reliability of region r's servers starting in [from, to].
+  double least_in(int r, int from, int to) const {
+    double m = std::numeric_limits<double>::infinity();
+    for (int b = from; b <= to; ++b) m = std::min(m, least[static_cast<std::size_t>(r * n_blocks + b)]);
+    return m;
+  }
+  /// Calls f(server) for region r's servers starting in [from, to], in that order.
+  template <class F>
+  void in(int r, int from, int to, F&& f) const {
+    const auto g0 = static_cast<std::size_t>(r * n_blocks + from), g1 = static_cast<std::size_t>(r * n_blocks + to);
+    for (std::size_t k = first[g0]; k < first[g1 + 1]; ++k) f(members[k]);
+  }
+
+  std::uint64_t layout;
+  const NetworkEstimate* network;
+  const gpu::TransformerSpec* model;
+  std::size_t size;
+  int regions, n_blocks;
+  int longest = 0;
+  std::vector<std::size_t> first;  ///< group g's servers are members[first[g], first[g + 1])
+  std::vector<int> members;
+  std::vector<double> least;       ///< per group: the least availability + reliability at any load (inf if empty)
+};
 
 std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest& req, Rng& /*rng*/) const {
   const bool floors = exps_.gamma > 0 && view.network->has_cheap_latency_floor();
@@ -213,28 +219,34 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
 std::optional<Chain> Eq18Router::route_by_region(const SwarmView& view, const RouteRequest& req, bool floors) const {
   // The same choice as route()'s bounded scan, region by region: with gamma > 0 each transfer
   // summand (D/B + L)^gamma is at least (the region's latency floor)^gamma, so a region's bound is
-  // the sum of those over the context hosts plus the least availability floor + reliability of
-  // its servers that may hold the block. Regions are visited by increasing bound; once one is
-  // above the best price so far (by more than the rounding of the sums), so are the rest. Inside
-  // a region each candidate is bounded and priced as in route(). A skipped candidate costs more
-  // than the best, so the chosen server (ties to the lowest index) is the one a full scan chooses.
+  // the sum of those over the context hosts plus the least availability + reliability its servers
+  // that may hold the block can have. Regions are visited by increasing bound; once one is above
+  // the best price so far (by more than the rounding of the sums), so are the rest. Inside a
+  // region each usable candidate is bounded and priced as in route(). A skipped candidate costs
+  // more than the best, so the chosen server (ties to the lowest index) is the one a full scan
+  // chooses. The grouping is kept while the view's layout stays, so a swarm that routes session
+  // after session does not regroup its servers each time.
   const int n_blocks = req.end(*view.model);
   const double D = req.decode_message_bytes(*view.model, *view.overheads, view.compression);
   const double kv = req.kv_bytes_per_block(*view.model);
   const NetworkEstimate& net = *view.network;
-  const CandidatesByRegion candidates(view.servers, req, n_blocks, net, exps_);
+  std::shared_ptr<const RegionIndex> index = index_;
+  if (!index || !index->fits(view)) {
+    index = std::make_shared<const RegionIndex>(view.servers, net, *view.model, exps_, view.layout);
+    if (view.layout != 0) index_ = index;
+  }
   Chain chain;
   std::vector<int> members{req.entry()};
   std::vector<std::pair<double, int>> order;  // (bound, region)
-  order.reserve(static_cast<std::size_t>(candidates.regions()));
+  order.reserve(static_cast<std::size_t>(index->regions));
   int pos = req.first_block;
   while (pos < n_blocks) {
     const std::size_t take = std::min<std::size_t>(members.size(), static_cast<std::size_t>(context_) + 1);
     const std::span<const int> ctx(members.data() + members.size() - take, take);
-    const int from = candidates.window_start(pos);
+    const int from = index->window_start(pos);
     order.clear();
-    for (int r = 0; r < candidates.regions(); ++r) {
-      const double least = candidates.least(r, from, pos);
+    for (int r = 0; r < index->regions; ++r) {
+      const double least = index->least_in(r, from, pos);
       if (least == std::numeric_limits<double>::infinity()) continue;
       double transfer = 0.0;
       for (const int j : ctx) transfer += eq18_power(net.latency_floor_to_region_s(j, r), exps_.gamma);
@@ -244,13 +256,14 @@ std::optional<Chain> Eq18Router::route_by_region(const SwarmView& view, const Ro
     BestCandidate best;
     for (const auto& [bound, r] : order) {
       if (best.rules_out(bound)) break;  // every later region's bound is at least this one's
-      candidates.in(r, from, pos, [&](const CandidatesByRegion::Entry& c) {
-        const ServerView& s = view.servers[static_cast<std::size_t>(c.server)];
-        if (!usable_from(s, c.server, pos, n_blocks, kv, req)) return;
+      index->in(r, from, pos, [&](int i) {
+        const ServerView& s = view.servers[static_cast<std::size_t>(i)];
+        if (!usable_from(s, i, pos, n_blocks, kv, req)) return;
+        const double reliability = eq18_reliability(s, exps_.alpha);
         double transfer = floors ? eq18_transfer_floor(view, ctx, s, D, exps_.gamma) : eq18_transfer(view, ctx, s, D, exps_.gamma);
-        if (best.rules_out(RouteCost{transfer, c.availability, c.reliability}.total())) return;
+        if (best.rules_out(RouteCost{transfer, eq18_availability_floor(s, exps_.beta), reliability}.total())) return;
         if (floors) transfer = eq18_transfer(view, ctx, s, D, exps_.gamma);
-        best.offer(c.server, RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total());  // seed 002, eq. 18
+        best.offer(i, RouteCost{transfer, eq18_availability(s, exps_.beta), reliability}.total());  // seed 002, eq. 18
       });
     }
     if (best.server < 0) return std::nullopt;

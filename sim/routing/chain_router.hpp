@@ -36,6 +36,11 @@ class Eq18Router final : public ChainRouter {
   std::optional<Chain> route_by_region(const SwarmView& view, const RouteRequest& request, bool floors) const;
   RouteCostExponents exps_;
   int context_;
+  /// route_by_region's servers grouped by region and first block, with a lower bound of each
+  /// group's availability + reliability terms whatever their load and uptime: kept from route to
+  /// route while the view's layout is the same nonzero value. Not to be shared between threads.
+  struct RegionIndex;
+  mutable std::shared_ptr<const RegionIndex> index_;
 };
 
 /// The Petals baseline: Dijkstra over the block graph whose vertices are (server, block boundary);

@@ -1,6 +1,7 @@
 #pragma once
 // What a router knows when it builds a chain: the servers' live state and the network as it is
 // now. Plain data filled by the engine (or by a test), so routers never touch SimGrid.
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -59,6 +60,9 @@ struct SwarmView {
   const gpu::ShardCostModel* cost = nullptr;
   const OverheadSpec* overheads = nullptr;
   const CompressionSpec* compression = nullptr;  ///< nullptr: messages are not compressed
+  /// Nonzero: every view with this value has the same servers on the same hosts serving the same
+  /// blocks (the rest may differ), so a router may keep what it built from those; 0: unknown.
+  std::uint64_t layout = 0;
 };
 
 /// The session a chain is wanted for: the whole model from the client back to it, or (when a

@@ -1,6 +1,7 @@
 #include "sim/swarm/swarm_state.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "sim/rng.hpp"
@@ -97,19 +98,26 @@ const std::vector<ServerView>& SwarmState::routing_view(double now, const std::v
   // A server that never failed sees its uptime estimate fixed at its declaration (uptime_estimate);
   // reliability multipliers and the other estimates follow the clock for every server.
   const bool incremental = reliability == nullptr && sc_.policy.reputation.estimate == UptimeEstimate::DeclaredTimesObserved;
+  static std::atomic<std::uint64_t> layouts{0};  // unique in the process: routers key what they keep on it
   if (!incremental || cached_.empty()) {
     view(now, cached_, reliability);
+    layout_ = ++layouts;
     marked_.assign(servers_.size(), 0);
     dirty_.clear();
     busy_at_.resize(servers_.size());
     for (std::size_t i = 0; i < servers_.size(); ++i) busy_at_[i] = servers_[i].load.time;
     return cached_;
   }
+  bool moved = false;
   for (const int i : dirty_) {
-    fill(i, now, cached_[static_cast<std::size_t>(i)], nullptr);
+    ServerView& x = cached_[static_cast<std::size_t>(i)];
+    const BlockRange before = x.blocks;
+    fill(i, now, x, nullptr);
+    moved = moved || x.blocks != before;
     marked_[static_cast<std::size_t>(i)] = 0;
   }
   dirty_.clear();
+  if (moved) layout_ = ++layouts;
   for (const int i : failed_once_) fill(i, now, cached_[static_cast<std::size_t>(i)], nullptr);
   for (std::size_t i = 0; i < cached_.size(); ++i) cached_[i].busy_age_s = now - busy_at_[i];
   return cached_;

@@ -4,6 +4,7 @@
 // it (a crashed server still looks alive until it misses its heartbeats). Plain data; every time
 // is passed in (s), so the SimGrid engine and the flow engine share one implementation.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -117,6 +118,9 @@ class SwarmState {
   /// busy age; everything with `reliability` or an uptime estimate other than
   /// "declared_times_observed". Valid until the next call; a swarm routes a session per call.
   const std::vector<ServerView>& routing_view(double now, const std::vector<double>* reliability = nullptr);
+  /// The layout of routing_view's last result (SwarmView::layout): a new value, unique in the
+  /// process, whenever a server's blocks changed since the call before.
+  std::uint64_t routing_layout() const { return layout_; }
 
   /// Assigns the blocks of server i at its first join: fixed range, or the least-served window
   /// among the servers assigned and up (Petals' rule); sizes its weights and KV capacity.
@@ -187,6 +191,7 @@ class SwarmState {
   std::vector<int> dirty_;
   std::vector<int> failed_once_;
   std::vector<double> busy_at_;
+  std::uint64_t layout_ = 0;
 };
 
 }  // namespace swarmsim::sim

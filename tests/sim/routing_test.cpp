@@ -542,6 +542,53 @@ TEST(Eq18Router, MatchesAScanOfEveryServerOnSpansWithDeadAvoidedAndFullServers) 
   EXPECT_GT(none, 200);
 }
 
+// The router keeps its grouping of the servers by region while the view's layout stays: views of
+// one layout whose servers die, fill up, take sessions, lose uptime or get busy must still get
+// the full scan's chain, and a view whose servers moved (a new layout) must be regrouped.
+TEST(Eq18Router, AKeptRegionIndexFollowsTheLiveStateAndANewLayout) {
+  int chains = 0, regrouped = 0;
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    RandomSwarm s(seed);
+    Rng rng(seed * 13 + 5);
+    const FlooredNetwork floored(s.net, seed, false, 1 + static_cast<int>(seed % 4), s.client + 1, seed % 2 == 0);
+    const RouteCostExponents exps = seed % 3 == 0 ? RouteCostExponents{2, -2.5, 0.5} : RouteCostExponents{1, -1, -1};
+    const int context = static_cast<int>(seed % 3);
+    const Eq18Router router(exps, context);
+    const RouteRequest r = s.request();
+    const double kv = r.kv_bytes_per_block(s.model);
+    std::uint64_t layout = 1000 * seed;
+    for (int round = 0; round < 12; ++round) {
+      for (ServerView& x : s.servers) {  // live state: the layout stays
+        x.alive = rng.uniform() >= 0.1;
+        x.free_kv_bytes = rng.uniform() < 0.2 ? kv * static_cast<double>(rng.below(3)) : 1e12;
+        x.active_sessions = static_cast<int>(rng.below(6));
+        x.uptime = rng.uniform(0.0, 1.0);
+        x.busy_rate = rng.uniform(0.0, 1.0);
+      }
+      if (round % 3 == 2) {  // a server moves to other blocks: a new layout
+        ServerView& x = s.servers[rng.below(s.servers.size())];
+        const int a = static_cast<int>(rng.below(static_cast<std::uint64_t>(s.model.n_layers)));
+        x.blocks = {a, a + 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(s.model.n_layers - a)))};
+        ++layout;
+        ++regrouped;
+      }
+      SwarmView v = s.view();
+      v.network = &floored;
+      v.layout = layout;
+      Rng unused(1);
+      const auto got = router.route(v, r, unused);
+      const auto want = naive_eq18_chain(v, r, exps, context);
+      ASSERT_EQ(got.has_value(), want.has_value()) << "seed " << seed << ", round " << round;
+      if (!want) continue;
+      ASSERT_EQ(got->hops, want->hops) << "seed " << seed << ", round " << round;
+      EXPECT_EQ(got->cost, want->cost) << "seed " << seed;
+      ++chains;
+    }
+  }
+  EXPECT_GT(chains, 900);  // moves leave gaps in some swarms: about half the rounds route
+  EXPECT_EQ(regrouped, 200 * 4);
+}
+
 // With a floor equal to the latency, every candidate but the cheapest (and its ties) is skipped:
 // one exact price per block boundary instead of one per server holding the block.
 TEST(Eq18Router, ATightFloorPricesOneCandidatePerHop) {
