@@ -61,8 +61,8 @@ awk '
       if ((h in real) && real[h] > 0)
         printf "%-50s %10.1f ns = %.2f x the pop and push of a binary heap (%.1f ns)\n", n, real[n], real[n] / real[h], real[h]
     }
-    for (n in real) if (n ~ /^BM_Eq18RouteGeo\//) {
-      e = n; sub(/^BM_Eq18RouteGeo\//, "BM_Eq18RouteGeoNoRegions/", e)
+    for (n in real) if (n ~ /^BM_Eq18RouteGeo(Kept)?\//) {
+      e = n; sub(/^BM_Eq18RouteGeo(Kept)?\//, "BM_Eq18RouteGeoNoRegions/", e)
       if ((e in real) && real[e] > 0)
         printf "%-50s %10.1f us = %.2f x bounding every candidate (%.1f us)\n", n, real[n], real[n] / real[e], real[e]
     }

@@ -67,8 +67,9 @@ class GeoNetwork final : public sim::NetworkEstimate {
 };
 
 /// Eq. 18 chains for the 50 clients of a generated swarm of N nodes (8-block ranges at random
-/// starts, 0-3 sessions in flight each), in turn.
-void geo_route_bench(benchmark::State& state, bool regions) {
+/// starts, 0-3 sessions in flight each), in turn; with `kept_layout`, the view has a layout, so
+/// the router groups the servers by region once instead of at every route.
+void geo_route_bench(benchmark::State& state, bool regions, bool kept_layout) {
   const int n = static_cast<int>(state.range(0));
   const sim::Scenario sc = bench::generated_swarm(n, 50, 1, 1.0, 1);
   const sim::LatencyTable table(sc);
@@ -85,7 +86,7 @@ void geo_route_bench(benchmark::State& state, bool regions) {
     s.active_sessions = static_cast<int>(rng.below(4));
     s.free_kv_bytes = 1e12;
   }
-  const sim::SwarmView view{servers, &net, &sc.model, &cost, &sc.overheads};
+  const sim::SwarmView view{servers, &net, &sc.model, &cost, &sc.overheads, nullptr, kept_layout ? 1u : 0u};
   const sim::Eq18Router router({1, -1, -1}, 0);
   int client = 0;
   for (auto _ : state) {
@@ -94,9 +95,11 @@ void geo_route_bench(benchmark::State& state, bool regions) {
     client = (client + 1) % 50;
   }
 }
-void BM_Eq18RouteGeo(benchmark::State& s) { geo_route_bench(s, true); }
-void BM_Eq18RouteGeoNoRegions(benchmark::State& s) { geo_route_bench(s, false); }
+void BM_Eq18RouteGeo(benchmark::State& s) { geo_route_bench(s, true, false); }
+void BM_Eq18RouteGeoKept(benchmark::State& s) { geo_route_bench(s, true, true); }
+void BM_Eq18RouteGeoNoRegions(benchmark::State& s) { geo_route_bench(s, false, false); }
 BENCHMARK(BM_Eq18RouteGeo)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Eq18RouteGeoKept)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Eq18RouteGeoNoRegions)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
