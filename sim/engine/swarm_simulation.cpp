@@ -566,8 +566,15 @@ struct SwarmSimulation::Impl {
           if ((*swarm)[server].incarnation == incarnation) req.avoid.push_back(server);
       std::vector<DhtServerRecord> known;
       if (dht) known = dht->servers_for(client, BlockRange{sc.first_served_block(), sc.model.n_layers}, attempt > 1 || !req.avoid.empty());
-      const std::vector<ServerView> views = make_view(dht ? &known : nullptr);
-      std::optional<Chain> chain = router->route(swarm_view(views), req, rng);
+      std::optional<Chain> chain;
+      if (dht) {  // each lookup finds its own servers
+        const std::vector<ServerView> views = make_view(&known);
+        chain = router->route(swarm_view(views), req, rng);
+      } else {  // the swarm's view kept from route to route (routing does not yield to other actors)
+        SwarmView view = swarm_view(swarm->routing_view(now(), topology ? &topology->reliability() : nullptr));
+        view.layout = swarm->routing_layout();
+        chain = router->route(view, req, rng);
+      }
       if (chain) return chain;
       const double wait = admission_wait_s(sc, rng);
       if (now() + wait > since + sc.policy.admission_timeout_s) return std::nullopt;
