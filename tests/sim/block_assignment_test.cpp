@@ -7,6 +7,7 @@
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/swarm_state.hpp"
+#include "tests/sim/forty_auto_servers.hpp"
 
 using namespace swarmsim::sim;
 
@@ -102,16 +103,7 @@ TEST(BlockLoad, SumsDoNotDependOnOrderAndRemovalIsExact) {
 // The swarm keeps the load of its servers assigned and up current through joins, failures,
 // restarts and moves; it must always equal the sum over those servers computed afresh.
 TEST(BlockLoad, SwarmKeepsTheLoadOfAssignedServersCurrent) {
-  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json");
-  NodeSpec n = sc.nodes[0];
-  n.blocks.reset();
-  sc.nodes.clear();
-  for (int i = 0; i < 40; ++i) {
-    n.name = "s" + std::to_string(i);
-    n.max_blocks = 1 + i % 9;
-    n.device = swarmsim::gpu::find_device(i % 3 == 0 ? "GTX-1650" : "L4");
-    sc.nodes.push_back(n);
-  }
+  const Scenario sc = swarmsim::test::forty_auto_servers();
   swarmsim::gpu::RooflineCostModel cost;
   SwarmState swarm(sc, cost);
   Rng rng(9);

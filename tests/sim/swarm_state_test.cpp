@@ -5,27 +5,16 @@
 
 #include "gpu/shard_cost_model.hpp"
 #include "sim/rng.hpp"
-#include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/swarm_state.hpp"
+#include "tests/sim/forty_auto_servers.hpp"
 
 namespace swarmsim::sim {
 namespace {
 
-/// 40 "auto" servers of two device kinds, declared uptimes 0.5-1, by `estimate`.
+/// forty_auto_servers with uptimes estimated by `estimate`.
 Scenario forty_servers(const std::string& estimate) {
   const std::string reputation = estimate == "posterior" ? R"({"estimate": "posterior", "prior": "60s"})" : R"({"estimate": ")" + estimate + R"("})";
-  Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json", {{"policy.reputation", reputation}});
-  NodeSpec n = sc.nodes[0];
-  n.blocks.reset();
-  sc.nodes.clear();
-  for (int i = 0; i < 40; ++i) {
-    n.name = "s" + std::to_string(i);
-    n.max_blocks = 1 + i % 9;
-    n.uptime = 0.5 + 0.0125 * i;
-    n.device = gpu::find_device(i % 3 == 0 ? "GTX-1650" : "L4");
-    sc.nodes.push_back(n);
-  }
-  return sc;
+  return test::forty_auto_servers({{"policy.reputation", reputation}});
 }
 
 void expect_same_view(const std::vector<ServerView>& kept, const std::vector<ServerView>& fresh, int step) {
