@@ -99,21 +99,27 @@ const std::vector<ServerView>& SwarmState::routing_view(double now, const std::v
   // reliability multipliers and the other estimates follow the clock for every server.
   const bool incremental = reliability == nullptr && sc_.policy.reputation.estimate == UptimeEstimate::DeclaredTimesObserved;
   static std::atomic<std::uint64_t> layouts{0};  // unique in the process: routers key what they keep on it
+  // The layout changes when a server's blocks do (a first view is a new layout).
+  bool moved = false;
+  const auto refill = [&](int i, const std::vector<double>* r) {
+    ServerView& x = cached_[static_cast<std::size_t>(i)];
+    const BlockRange before = x.blocks;
+    fill(i, now, x, r);
+    moved = moved || x.blocks != before;
+  };
   if (!incremental || cached_.empty()) {
-    view(now, cached_, reliability);
-    layout_ = ++layouts;
+    moved = cached_.empty();
+    cached_.resize(servers_.size());
+    for (int i = 0; i < size(); ++i) refill(i, reliability);
     marked_.assign(servers_.size(), 0);
     dirty_.clear();
     busy_at_.resize(servers_.size());
     for (std::size_t i = 0; i < servers_.size(); ++i) busy_at_[i] = servers_[i].load.time;
+    if (moved) layout_ = ++layouts;
     return cached_;
   }
-  bool moved = false;
   for (const int i : dirty_) {
-    ServerView& x = cached_[static_cast<std::size_t>(i)];
-    const BlockRange before = x.blocks;
-    fill(i, now, x, nullptr);
-    moved = moved || x.blocks != before;
+    refill(i, nullptr);
     marked_[static_cast<std::size_t>(i)] = 0;
   }
   dirty_.clear();

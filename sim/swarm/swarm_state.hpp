@@ -116,7 +116,7 @@ class SwarmState {
   /// servers changed since the last call and those whose view follows the clock (failed at least
   /// once: their uptime and, while down, their liveness) are recomputed, plus every server's
   /// busy age; everything with `reliability` or an uptime estimate other than
-  /// "declared_times_observed". Valid until the next call; a swarm routes a session per call.
+  /// "declared_x_observed". Valid until the next call; a swarm routes a session per call.
   const std::vector<ServerView>& routing_view(double now, const std::vector<double>* reliability = nullptr);
   /// The layout of routing_view's last result (SwarmView::layout): a new value, unique in the
   /// process, whenever a server's blocks changed since the call before.

@@ -39,7 +39,8 @@ void expect_same_view(const std::vector<ServerView>& kept, const std::vector<Ser
 // routing_view keeps the view of its last call and recomputes only what changed since and what
 // follows the clock; through joins, failures noticed or not yet, restarts, moves, bans,
 // reservations and their release, and device work, it must equal a view computed afresh, field
-// for field, whether it was read after every change or after many.
+// for field, whether it was read after every change or after many; and its layout must change
+// exactly when a server's blocks did.
 TEST(SwarmState, RoutingViewEqualsAFreshViewThroughEveryChange) {
   for (const std::string estimate : {"declared_x_observed", "posterior"}) {
     for (const bool with_reliability : {false, true}) {
@@ -50,7 +51,9 @@ TEST(SwarmState, RoutingViewEqualsAFreshViewThroughEveryChange) {
       Rng rng(17);
       std::vector<std::vector<Reservation>> sessions;
       double now = 0.0;
-      int reads = 0;
+      int reads = 0, moves = 0;
+      std::uint64_t layout = 0;
+      std::vector<BlockRange> last_blocks;
       for (int step = 0; step < 3000; ++step) {
         now += rng.uniform(0.0, 2.0);
         const int i = static_cast<int>(rng.below(40));
@@ -90,12 +93,22 @@ TEST(SwarmState, RoutingViewEqualsAFreshViewThroughEveryChange) {
         }
         if (rng.uniform() < 0.2) {  // read after a few changes, as a swarm routes between hops
           const std::vector<double>* r = with_reliability ? &reliability : nullptr;
-          expect_same_view(swarm.routing_view(now, r), swarm.view(now, r), step);
+          const std::vector<ServerView>& kept = swarm.routing_view(now, r);
+          expect_same_view(kept, swarm.view(now, r), step);
           if (HasFatalFailure()) return;
+          // A new layout exactly when some server's blocks changed since the last read.
+          std::vector<BlockRange> blocks;
+          for (const ServerView& x : kept) blocks.push_back(x.blocks);
+          EXPECT_EQ(swarm.routing_layout() != layout, blocks != last_blocks) << "step " << step;
+          moves += blocks != last_blocks && reads > 0;
+          layout = swarm.routing_layout();
+          last_blocks = blocks;
           ++reads;
         }
       }
       EXPECT_GT(reads, 400);
+      EXPECT_GT(moves, 20);
+      EXPECT_LT(moves, reads / 2);  // most reads keep the layout
       int down = 0, stale = 0;
       for (int i = 0; i < 40; ++i) {
         down += !swarm[i].up;
