@@ -129,9 +129,10 @@ struct Eq18Router::RegionIndex {
     for (std::size_t i = 0; i < servers.size(); ++i)  // in index order within each group
       if (group[i] >= 0) members[first[static_cast<std::size_t>(group[i]) + 1]++] = static_cast<int>(i);
   }
-  /// Whether it was built for the servers of `view` (its layout, network, model and size).
+  /// Whether it was built for the servers of `view` (its layout, network and its regions, model and size).
   bool fits(const SwarmView& view) const {
-    return layout != 0 && layout == view.layout && network == view.network && model == view.model && size == view.servers.size();
+    return layout != 0 && layout == view.layout && network == view.network && regions == view.network->regions() &&
+           model == view.model && size == view.servers.size();
   }
   /// The first block start whose servers may hold `block`.
   int window_start(int block) const { return std::max(0, block - longest + 1); }
