@@ -253,9 +253,13 @@ std::optional<Chain> Eq18Router::route_by_region(const SwarmView& view, const Ro
       for (const int j : ctx) transfer += eq18_power(net.latency_floor_to_region_s(j, r), exps_.gamma);
       order.emplace_back(transfer + least, r);
     }
-    std::sort(order.begin(), order.end());
+    // Regions come out by increasing bound from a heap: most steps visit only a few of them.
+    const auto later = [](const std::pair<double, int>& a, const std::pair<double, int>& b) { return b < a; };
+    std::make_heap(order.begin(), order.end(), later);
     BestCandidate best;
-    for (const auto& [bound, r] : order) {
+    for (auto end = order.end(); end != order.begin(); --end) {
+      std::pop_heap(order.begin(), end, later);
+      const auto [bound, r] = *(end - 1);
       if (best.rules_out(bound)) break;  // every later region's bound is at least this one's
       index->in(r, from, pos, [&](int i) {
         const ServerView& s = view.servers[static_cast<std::size_t>(i)];
