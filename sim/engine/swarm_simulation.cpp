@@ -158,7 +158,7 @@ struct SwarmSimulation::Impl {
   }
 
   SwarmView swarm_view(const std::vector<ServerView>& views) const {
-    return SwarmView{views, platform.get(), &sc.model, cost.get(), &sc.overheads, &sc.policy.compression};
+    return SwarmView{views, platform.get(), &sc.model, cost.get(), &sc.overheads, &sc.policy.compression, 0, now()};
   }
 
   void assign_blocks(int i) { swarm->assign_blocks(i); }

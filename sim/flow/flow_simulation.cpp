@@ -782,7 +782,7 @@ class FlowSwarm {
         layout = 0;  // each lookup finds its own servers
       }
       std::optional<Chain> chain = router_->route(
-          SwarmView{*views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression, layout}, req, rng);
+          SwarmView{*views, &network_, &sc_.model, cost_.get(), &sc_.overheads, &sc_.policy.compression, layout, now_}, req, rng);
       if (chain) co_return chain;
       const double wait = admission_wait_s(sc_, rng);
       if (now_ + wait > since + sc_.policy.admission_timeout_s) co_return std::nullopt;

@@ -206,7 +206,7 @@ std::optional<Chain> Eq18Router::route(const SwarmView& view, const RouteRequest
     const auto consider = [&](const Bounded& c) {
       const ServerView& s = view.servers[static_cast<std::size_t>(c.server)];
       const double transfer = floors ? eq18_transfer(view, ctx, s, D, exps_.gamma) : c.transfer;
-      best.offer(c.server, RouteCost{transfer, eq18_availability(s, exps_.beta), c.reliability}.total());  // seed 002, eq. 18
+      best.offer(c.server, RouteCost{transfer, eq18_availability(s, exps_.beta, view.now_s), c.reliability}.total());  // seed 002, eq. 18
     };
     consider(bounded[seed]);
     for (std::size_t k = 0; k < bounded.size(); ++k)
@@ -268,7 +268,7 @@ std::optional<Chain> Eq18Router::route_by_region(const SwarmView& view, const Ro
         double transfer = floors ? eq18_transfer_floor(view, ctx, s, D, exps_.gamma) : eq18_transfer(view, ctx, s, D, exps_.gamma);
         if (best.rules_out(RouteCost{transfer, eq18_availability_floor(s, exps_.beta), reliability}.total())) return;
         if (floors) transfer = eq18_transfer(view, ctx, s, D, exps_.gamma);
-        best.offer(i, RouteCost{transfer, eq18_availability(s, exps_.beta), reliability}.total());  // seed 002, eq. 18
+        best.offer(i, RouteCost{transfer, eq18_availability(s, exps_.beta, view.now_s), reliability}.total());  // seed 002, eq. 18
       });
     }
     if (best.server < 0) return std::nullopt;

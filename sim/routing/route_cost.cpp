@@ -24,8 +24,8 @@ bool chain_covers_span(const Chain& chain, int first, int end) {
 
 bool chain_covers_model(const Chain& chain, int n_blocks) { return chain_covers_span(chain, 0, n_blocks); }
 
-double gpu_availability(const ServerView& a) {
-  return a.device->peak_flops / 1e12 * std::clamp(1.0 - a.utilization(), 0.0, 1.0);
+double gpu_availability(const ServerView& a, double now) {
+  return a.device->peak_flops / 1e12 * std::clamp(1.0 - a.utilization(now), 0.0, 1.0);
 }
 
 namespace {
@@ -50,14 +50,14 @@ double eq18_transfer(const SwarmView& view, std::span<const int> context_hosts, 
                        [&](int from, int to) { return view.network->latency_s(from, to); });
 }
 
-double eq18_availability(const ServerView& candidate, double beta) {
-  return eq18_availability_at(candidate, gpu_availability(candidate), beta);
+double eq18_availability(const ServerView& candidate, double beta, double now) {
+  return eq18_availability_at(candidate, gpu_availability(candidate, now), beta);
 }
 
 RouteCost eq18_cost(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,
                     double message_bytes, const RouteCostExponents& exps) {
   return RouteCost{eq18_transfer(view, context_hosts, candidate, message_bytes, exps.gamma),
-                   eq18_availability(candidate, exps.beta), eq18_reliability(candidate, exps.alpha)};
+                   eq18_availability(candidate, exps.beta, view.now_s), eq18_reliability(candidate, exps.alpha)};
 }
 
 double eq18_transfer_floor(const SwarmView& view, std::span<const int> context_hosts, const ServerView& candidate,

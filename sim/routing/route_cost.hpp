@@ -34,8 +34,8 @@ inline double eq18_power(double x, double e) {
   return std::pow(x, e);
 }
 
-/// GPU availability G_A: the candidate's free compute, peak TFLOP/s x (1 - utilization).
-double gpu_availability(const ServerView& a);
+/// GPU availability G_A: the candidate's free compute at `now` (s), peak TFLOP/s x (1 - utilization).
+double gpu_availability(const ServerView& a, double now);
 /// Computational load C_A: 1 + sessions in flight on the candidate.
 inline double computational_load(const ServerView& a) { return 1.0 + a.active_sessions; }
 /// Resource reliability R_A = 1 - uptime (seed 002, section 3).
@@ -65,8 +65,8 @@ double eq18_transfer_floor(const SwarmView& view, std::span<const int> context_h
 inline double eq18_availability_at(const ServerView& candidate, double G, double beta) {
   return eq18_power(std::max(G, 1e-9) / computational_load(candidate), beta);
 }
-/// Availability (G_A/C_A)^beta at the candidate's utilization (an exp).
-double eq18_availability(const ServerView& candidate, double beta);
+/// Availability (G_A/C_A)^beta at the candidate's utilization at `now` (s; an exp).
+double eq18_availability(const ServerView& candidate, double beta, double now);
 /// The least availability term over every utilization in [0, 1] (G_A from 1e-9 to its peak),
 /// without reading the utilization: a lower bound of eq18_availability (up to pow's rounding).
 /// G = peak x clamp(1 - utilization, 0, 1) lies in [0, peak], and x^beta is least at the top end

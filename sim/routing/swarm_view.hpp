@@ -20,12 +20,12 @@ struct ServerView {
   const gpu::DeviceSpec* device = nullptr;  ///< borrowed from the catalog
   double free_kv_bytes = 0.0;  ///< device memory free for new KV caches (bytes)
   double busy_rate = 0.0;      ///< its device's decayed busy seconds per second (ServerLoad::rate) ...
-  double busy_age_s = 0.0;     ///< ... as of this long before the view was taken (s)
+  double busy_at_s = 0.0;      ///< ... as of this time (s)
   double uptime = 1.0;         ///< fraction of time it has been up, [0, 1]
   bool alive = true;           ///< up and done loading its blocks
-  /// Busy fraction of its device over the recent window, [0, 1]. Computed when asked (an exp):
-  /// a router asks only for the candidates it prices exactly.
-  double utilization() const { return ServerLoad::decayed(busy_rate, busy_age_s); }
+  /// Busy fraction of its device over the recent window at `now` (s), [0, 1]. Computed when asked
+  /// (an exp): a router asks only for the candidates it prices exactly.
+  double utilization(double now) const { return ServerLoad::decayed(busy_rate, now - busy_at_s); }
 };
 static_assert(sizeof(ServerView) <= 64, "one cache line per server: routers stream the whole view");
 
@@ -63,6 +63,7 @@ struct SwarmView {
   /// Nonzero: every view with this value has the same servers on the same hosts serving the same
   /// blocks (the rest may differ), so a router may keep what it built from those; 0: unknown.
   std::uint64_t layout = 0;
+  double now_s = 0.0;  ///< when the view is taken (s): the servers' busy rates decay to it
 };
 
 /// The session a chain is wanted for: the whole model from the client back to it, or (when a

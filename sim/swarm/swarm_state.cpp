@@ -27,7 +27,7 @@ void SwarmState::add_busy(int host, double now, double device_seconds) {
   load.add_busy(now, device_seconds);
   if (!cached_.empty()) {  // routing_view's copy follows without recomputing the server
     cached_[static_cast<std::size_t>(host)].busy_rate = load.rate;
-    busy_at_[static_cast<std::size_t>(host)] = load.time;
+    cached_[static_cast<std::size_t>(host)].busy_at_s = load.time;
   }
 }
 
@@ -84,7 +84,7 @@ void SwarmState::fill(int i, double now, ServerView& x, const std::vector<double
   x.free_kv_bytes = s.kv_capacity - s.kv_reserved;
   x.active_sessions = s.active;
   x.busy_rate = s.load.rate;
-  x.busy_age_s = now - s.load.time;
+  x.busy_at_s = s.load.time;
   x.uptime = uptime_estimate(i, now);
   if (reliability) x.uptime *= (*reliability)[static_cast<std::size_t>(i)];  // seed 002, section 3.1
 }
@@ -113,8 +113,6 @@ const std::vector<ServerView>& SwarmState::routing_view(double now, const std::v
     for (int i = 0; i < size(); ++i) refill(i, reliability);
     marked_.assign(servers_.size(), 0);
     dirty_.clear();
-    busy_at_.resize(servers_.size());
-    for (std::size_t i = 0; i < servers_.size(); ++i) busy_at_[i] = servers_[i].load.time;
     if (moved) layout_ = ++layouts;
     return cached_;
   }
@@ -125,7 +123,6 @@ const std::vector<ServerView>& SwarmState::routing_view(double now, const std::v
   dirty_.clear();
   if (moved) layout_ = ++layouts;
   for (const int i : failed_once_) fill(i, now, cached_[static_cast<std::size_t>(i)], nullptr);
-  for (std::size_t i = 0; i < cached_.size(); ++i) cached_[i].busy_age_s = now - busy_at_[i];
   return cached_;
 }
 

@@ -114,9 +114,10 @@ class SwarmState {
   void view(double now, std::vector<ServerView>& into, const std::vector<double>* reliability = nullptr) const;
   /// The same as view(now, reliability), field for field, kept from call to call: only the
   /// servers changed since the last call and those whose view follows the clock (failed at least
-  /// once: their uptime and, while down, their liveness) are recomputed, plus every server's
-  /// busy age; everything with `reliability` or an uptime estimate other than
-  /// "declared_x_observed". Valid until the next call; a swarm routes a session per call.
+  /// once: their uptime and, while down, their liveness) are recomputed (device work updates its
+  /// server's busy rate in place); everything with `reliability` or an uptime estimate other than
+  /// "declared_x_observed". So a call costs the changes since the last, not the swarm's size.
+  /// Valid until the next call; a swarm routes a session per call.
   const std::vector<ServerView>& routing_view(double now, const std::vector<double>* reliability = nullptr);
   /// The layout of routing_view's last result (SwarmView::layout): a new value, unique in the
   /// process, whenever a server's blocks changed since the call before.
@@ -184,13 +185,12 @@ class SwarmState {
   };
   std::vector<Declared> declared_;
   BlockLoad assigned_up_;  ///< block throughputs of the servers assigned and up, kept current
-  // routing_view's state: the view of its last call, the servers changed since (listed once),
-  // those failed at least once, and each server's load time (the busy ages follow the clock).
+  // routing_view's state: the view of its last call, the servers changed since (listed once), and
+  // those failed at least once.
   std::vector<ServerView> cached_;
   std::vector<char> marked_;
   std::vector<int> dirty_;
   std::vector<int> failed_once_;
-  std::vector<double> busy_at_;
   std::uint64_t layout_ = 0;
 };
 

@@ -149,7 +149,7 @@ TEST(Eq18Cost, TermsEqualStdPowAtEveryExponent) {
     s.net.latency[{HandSwarm::kClient, c.host}] = rng.uniform(1e-4, 0.3);
     const double D = rng.uniform(100.0, 1e7);
     const double base_transfer = D / s.net.bandwidth_Bps(HandSwarm::kClient, c.host) + s.net.latency_s(HandSwarm::kClient, c.host);
-    const double base_avail = std::max(gpu_availability(c), 1e-9) / computational_load(c);
+    const double base_avail = std::max(gpu_availability(c, s.view().now_s), 1e-9) / computational_load(c);
     const double base_rel = 1.0 / (resource_reliability(c) + 1.0);
     for (const double e : {1.0, -1.0, 2.0, 0.5, -2.5, 0.0}) {
       const RouteCost got = eq18_cost(s.view(), std::vector<int>{HandSwarm::kClient}, c, D, {e, e, e});
@@ -182,8 +182,8 @@ TEST(Eq18Cost, AvailabilityFloorBoundsTheTermAtEveryUtilization) {
       const double floor = eq18_availability_floor(c, beta);
       for (const double u : {0.0, rng.uniform(0.0, 1.0), 1.0, 1.5}) {  // 1.5: a rate above 1 is clamped
         c.busy_rate = u;
-        c.busy_age_s = 0.0;
-        const double exact = eq18_availability(c, beta);
+        c.busy_at_s = 0.0;
+        const double exact = eq18_availability(c, beta, 0.0);
         EXPECT_LE(floor, exact + 1e-12 * std::fabs(exact)) << "beta " << beta << ", utilization " << u;
         if (beta < 0 && u == 0.0) {
           EXPECT_EQ(floor, exact);
@@ -203,10 +203,10 @@ TEST(ServerView, UtilizationIsTheServersDecayedLoadAtTheViewsTime) {
     const double now = load.time + rng.uniform(0.0, 60.0);
     ServerView v;
     v.busy_rate = load.rate;
-    v.busy_age_s = now - load.time;
-    EXPECT_EQ(v.utilization(), load.utilization(now));
-    EXPECT_GE(v.utilization(), 0.0);
-    EXPECT_LE(v.utilization(), 1.0);
+    v.busy_at_s = load.time;
+    EXPECT_EQ(v.utilization(now), load.utilization(now));
+    EXPECT_GE(v.utilization(now), 0.0);
+    EXPECT_LE(v.utilization(now), 1.0);
   }
 }
 
@@ -245,7 +245,7 @@ struct RandomSwarm {
       const int b = a + 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(model.n_layers - a)));
       ServerView s = server(i, {a, b}, gpus[rng.below(4)], rng.uniform(0.5, 1.0));
       s.busy_rate = rng.uniform(0, 0.9);
-      s.busy_age_s = rng.uniform(0, 30);  // decayed since
+      s.busy_at_s = -rng.uniform(0, 30);  // decayed since, to the view's time 0
       s.active_sessions = static_cast<int>(rng.below(4));
       servers.push_back(s);
     }

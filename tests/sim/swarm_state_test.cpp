@@ -29,7 +29,7 @@ void expect_same_view(const std::vector<ServerView>& kept, const std::vector<Ser
     ASSERT_EQ(a.free_kv_bytes, b.free_kv_bytes);
     ASSERT_EQ(a.active_sessions, b.active_sessions);
     ASSERT_EQ(a.busy_rate, b.busy_rate);
-    ASSERT_EQ(a.busy_age_s, b.busy_age_s);
+    ASSERT_EQ(a.busy_at_s, b.busy_at_s);
     ASSERT_EQ(a.uptime, b.uptime);
   }
 }
