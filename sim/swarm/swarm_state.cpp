@@ -116,13 +116,14 @@ const std::vector<ServerView>& SwarmState::routing_view(double now, const std::v
     if (moved) layout_ = ++layouts;
     return cached_;
   }
+  // Servers failed at least once are recomputed at every call; the others when they changed.
   for (const int i : dirty_) {
-    refill(i, nullptr);
     marked_[static_cast<std::size_t>(i)] = 0;
+    if (servers_[static_cast<std::size_t>(i)].failures == 0) refill(i, nullptr);
   }
   dirty_.clear();
+  for (const int i : failed_once_) refill(i, nullptr);
   if (moved) layout_ = ++layouts;
-  for (const int i : failed_once_) fill(i, now, cached_[static_cast<std::size_t>(i)], nullptr);
   return cached_;
 }
 
