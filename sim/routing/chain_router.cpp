@@ -47,10 +47,15 @@ int append_best(Chain& chain, std::vector<int>& members, const SwarmView& view, 
   return end;
 }
 
+/// Whether server `s` serves a range that starts inside the model's first `n_blocks` blocks.
+bool starts_within(const ServerView& s, int n_blocks) {
+  return !s.blocks.empty() && s.blocks.start >= 0 && s.blocks.start < n_blocks;
+}
+
 /// Whether server `index` may take part in a route at all: alive, not one the client saw fail,
 /// and serving a range that starts inside the model's first `n_blocks` blocks.
 bool may_route(const ServerView& s, int index, int n_blocks, const RouteRequest& req) {
-  return s.alive && !s.blocks.empty() && s.blocks.start >= 0 && s.blocks.start < n_blocks && !req.avoids(index);
+  return s.alive && starts_within(s, n_blocks) && !req.avoids(index);
 }
 
 /// The servers that may take part in one route, indexed by the block their range starts at
@@ -116,7 +121,7 @@ struct Eq18Router::RegionIndex {
     std::vector<int> group(servers.size(), -1);
     for (std::size_t i = 0; i < servers.size(); ++i) {
       const ServerView& s = servers[i];
-      if (s.blocks.empty() || s.blocks.start < 0 || s.blocks.start >= n_blocks) continue;
+      if (!starts_within(s, n_blocks)) continue;  // liveness is read when a route visits it
       const int g = region[static_cast<std::size_t>(s.host)] * n_blocks + s.blocks.start;
       group[i] = g;
       ++first[static_cast<std::size_t>(g) + 2];
