@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace swarmsim::partition {
 namespace {
@@ -74,16 +76,30 @@ SegmentTerms segment_terms(const ModelGraph& g, std::span<const int> order, cons
 
 }  // namespace
 
-NodeSlicing slice_onto_nodes(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes,
-                             int max_blocks, const ClientTraffic& client) {
+namespace {
+
+/// best[j][U] of the recurrence in node_slicing.hpp, for every prefix j and set U of at most
+/// max_blocks nodes, with the last block's start and node of each entry.
+struct SlicingTable {
+  int n = 0, sets = 0;
+  std::vector<double> best;
+  std::vector<int> from_i, from_m;
+  std::size_t idx(int j, int U) const { return static_cast<std::size_t>(j) * static_cast<std::size_t>(sets) + static_cast<std::size_t>(U); }
+};
+
+SlicingTable slicing_table(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes, int max_blocks,
+                           const ClientTraffic& client, const char* who) {
   const int n = g.size();
   const int N = static_cast<int>(nodes.size());
   if (N < 1 || N > kMaxExactNodes)
-    throw std::invalid_argument("slice_onto_nodes: needs 1 to " + std::to_string(kMaxExactNodes) + " nodes, got " + std::to_string(N));
-  if (max_blocks < 1) throw std::invalid_argument("slice_onto_nodes: max_blocks must be >= 1");
+    throw std::invalid_argument(std::string(who) + ": needs 1 to " + std::to_string(kMaxExactNodes) + " nodes, got " + std::to_string(N));
+  if (max_blocks < 1) throw std::invalid_argument(std::string(who) + ": max_blocks must be >= 1");
   if (static_cast<int>(order.size()) != n || !g.is_topological(order))
-    throw std::invalid_argument("slice_onto_nodes: the order is not a topological order of the graph");
-  if (n == 0) return {};
+    throw std::invalid_argument(std::string(who) + ": the order is not a topological order of the graph");
+  SlicingTable tab;
+  tab.n = n;
+  tab.sets = 1 << N;
+  if (n == 0) return tab;
   const SegmentTerms t = segment_terms(g, order, client);
 
   // work(S) on node m is the sum of its ops' work there (each op bound by its own resource):
@@ -104,12 +120,13 @@ NodeSlicing slice_onto_nodes(const ModelGraph& g, std::span<const int> order, co
     return t.in_bytes[c] / node.downlink_Bps + work + overflow_cost(t.params[c], t.peak[c], p) + t.out_bytes[c] / node.uplink_Bps;
   };
 
-  const int sets = 1 << N;
+  const int sets = tab.sets;
   const double inf = std::numeric_limits<double>::infinity();
-  const auto idx = [&](int j, int U) { return static_cast<std::size_t>(j) * static_cast<std::size_t>(sets) + static_cast<std::size_t>(U); };
-  std::vector<double> best(static_cast<std::size_t>(n + 1) * static_cast<std::size_t>(sets), inf);
-  std::vector<int> from_i(best.size(), -1), from_m(best.size(), -1);
-  best[idx(0, 0)] = 0.0;
+  tab.best.assign(static_cast<std::size_t>(n + 1) * static_cast<std::size_t>(sets), inf);
+  tab.from_i.assign(tab.best.size(), -1);
+  tab.from_m.assign(tab.best.size(), -1);
+  std::vector<double>& best = tab.best;
+  best[tab.idx(0, 0)] = 0.0;
   // Sets in increasing size: U ∖ {m} is always done before U.
   std::vector<int> by_size(static_cast<std::size_t>(sets));
   for (int U = 0; U < sets; ++U) by_size[static_cast<std::size_t>(U)] = U;
@@ -122,32 +139,30 @@ NodeSlicing slice_onto_nodes(const ModelGraph& g, std::span<const int> order, co
         if (!(U & (1 << m))) continue;
         const int rest = U & ~(1 << m);
         for (int i = used - 1; i < j; ++i) {  // each of the other blocks holds at least one op
-          const double before = best[idx(i, rest)];
-          if (before >= best[idx(j, U)]) continue;
+          const double before = best[tab.idx(i, rest)];
+          if (before >= best[tab.idx(j, U)]) continue;
           const double b = std::max(before, exact_cost(i, j, m));
-          if (b < best[idx(j, U)]) {
-            best[idx(j, U)] = b;
-            from_i[idx(j, U)] = i;
-            from_m[idx(j, U)] = m;
+          if (b < best[tab.idx(j, U)]) {
+            best[tab.idx(j, U)] = b;
+            tab.from_i[tab.idx(j, U)] = i;
+            tab.from_m[tab.idx(j, U)] = m;
           }
         }
       }
   }
-  int best_U = -1;
-  for (int U = 1; U < sets; ++U)  // ties: fewer blocks, then the smaller set
-    if (std::popcount(static_cast<unsigned>(U)) <= max_blocks &&
-        (best_U < 0 || best[idx(n, U)] < best[idx(n, best_U)] * (1 - 1e-12) ||
-         (best[idx(n, U)] <= best[idx(n, best_U)] * (1 + 1e-12) &&
-          std::popcount(static_cast<unsigned>(U)) < std::popcount(static_cast<unsigned>(best_U)))))
-      best_U = U;
+  return tab;
+}
 
+/// The slicing of the whole order onto exactly the nodes of U that the table holds.
+NodeSlicing slicing_of(const SlicingTable& tab, std::span<const int> order, int U) {
+  const int n = tab.n;
   NodeSlicing r;
-  r.bottleneck_s = best[idx(n, best_U)];
+  r.bottleneck_s = tab.best[tab.idx(n, U)];
   std::vector<std::pair<int, int>> segments;  // (start, node), last block first
-  for (int j = n, U = best_U; j > 0;) {
-    const int i = from_i[idx(j, U)], m = from_m[idx(j, U)];
+  for (int j = n, u = U; j > 0;) {
+    const int i = tab.from_i[tab.idx(j, u)], m = tab.from_m[tab.idx(j, u)];
     segments.emplace_back(i, m);
-    U &= ~(1 << m);
+    u &= ~(1 << m);
     j = i;
   }
   std::reverse(segments.begin(), segments.end());
@@ -158,6 +173,33 @@ NodeSlicing slice_onto_nodes(const ModelGraph& g, std::span<const int> order, co
     for (int p = segments[static_cast<std::size_t>(b)].first; p < end; ++p) r.block_of[static_cast<std::size_t>(order[p])] = b;
     r.node_of_block.push_back(segments[static_cast<std::size_t>(b)].second);
   }
+  return r;
+}
+
+}  // namespace
+
+NodeSlicing slice_onto_nodes(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes,
+                             int max_blocks, const ClientTraffic& client) {
+  const SlicingTable tab = slicing_table(g, order, nodes, max_blocks, client, "slice_onto_nodes");
+  if (tab.n == 0) return {};
+  int best_U = -1;
+  for (int U = 1; U < tab.sets; ++U)  // ties: fewer blocks, then the smaller set
+    if (std::popcount(static_cast<unsigned>(U)) <= max_blocks &&
+        (best_U < 0 || tab.best[tab.idx(tab.n, U)] < tab.best[tab.idx(tab.n, best_U)] * (1 - 1e-12) ||
+         (tab.best[tab.idx(tab.n, U)] <= tab.best[tab.idx(tab.n, best_U)] * (1 + 1e-12) &&
+          std::popcount(static_cast<unsigned>(U)) < std::popcount(static_cast<unsigned>(best_U)))))
+      best_U = U;
+  return slicing_of(tab, order, best_U);
+}
+
+std::vector<NodeSlicing> slice_onto_each_node_set(const ModelGraph& g, std::span<const int> order,
+                                                  const std::vector<PlacementNode>& nodes, int max_blocks, const ClientTraffic& client) {
+  const SlicingTable tab = slicing_table(g, order, nodes, max_blocks, client, "slice_onto_each_node_set");
+  std::vector<NodeSlicing> r(static_cast<std::size_t>(tab.sets));
+  for (auto& s : r) s.bottleneck_s = std::numeric_limits<double>::infinity();
+  if (tab.n == 0) return r;
+  for (int U = 1; U < tab.sets; ++U)
+    if (std::isfinite(tab.best[tab.idx(tab.n, U)])) r[static_cast<std::size_t>(U)] = slicing_of(tab, order, U);
   return r;
 }
 

@@ -42,6 +42,16 @@ struct ClientTraffic {
 NodeSlicing slice_onto_nodes(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes,
                              int max_blocks, const ClientTraffic& client = {});
 
+/// For every set U of nodes (a bit mask over `nodes`), the best slicing of `order` onto exactly the
+/// nodes of U, one block each: best[n][U] of the recurrence above, which slice_onto_nodes minimizes
+/// over U. Entry 0, sets of more than max_blocks nodes and sets that cannot hold the order (more
+/// nodes than ops) have no blocks and an infinite bottleneck. What a planner weighing other
+/// objectives than the bottleneck (energy, rent: pipeline_plan.hpp) chooses among. Same errors as
+/// slice_onto_nodes.
+std::vector<NodeSlicing> slice_onto_each_node_set(const ModelGraph& g, std::span<const int> order,
+                                                  const std::vector<PlacementNode>& nodes, int max_blocks,
+                                                  const ClientTraffic& client = {});
+
 /// A topological order in which every block of an acyclic partition is contiguous, blocks in
 /// quotient-topological order (block_of normalized), ops of a block in Kahn order: slicing it can
 /// reproduce the partition, and any coarser or shifted cut of it.

@@ -448,6 +448,69 @@ TEST(NodeSlicing, EqualsExhaustiveSearchOverSlicingsAndAssignments) {
   }
 }
 
+// Exhaustive check of slice_onto_each_node_set: on 80 random DAGs of 3-7 ops and 1-4 random
+// nodes, every set U of nodes gets the best slicing of the order into exactly |U| blocks over
+// every bijection of U onto them (brute force over cuts and permutations), uses exactly U, and
+// costs what it says; sets of more nodes than blocks allowed, or than ops, have none.
+TEST(NodeSlicing, EachNodeSetGetsItsBestSlicingOntoExactlyThoseNodes) {
+  Rng rng(31337);
+  for (int trial = 0; trial < 80; ++trial) {
+    const int n = 3 + static_cast<int>(rng.below(5));
+    const ModelGraph g = random_dag(n, 0.35, rng);
+    const std::vector<PlacementNode> nodes = random_nodes(1 + static_cast<int>(rng.below(4)), rng);
+    const int N = static_cast<int>(nodes.size());
+    const int max_blocks = 1 + static_cast<int>(rng.below(nodes.size()));
+    std::vector<double> cin(static_cast<std::size_t>(n), 0.0), cout(cin);
+    for (int v = 0; v < n; ++v) {
+      if (g.preds(v).empty()) cin[v] = rng.uniform(0, 30);
+      if (g.succs(v).empty()) cout[v] = rng.uniform(0, 30);
+    }
+    const std::vector<int> order = g.kahn_order();
+    const std::vector<NodeSlicing> each = slice_onto_each_node_set(g, order, nodes, max_blocks, {cin, cout});
+    ASSERT_EQ(each.size(), std::size_t{1} << N);
+    EXPECT_EQ(each[0].blocks, 0);
+    for (int U = 1; U < (1 << N); ++U) {
+      std::vector<int> members;
+      for (int m = 0; m < N; ++m)
+        if (U & (1 << m)) members.push_back(m);
+      const int blocks = static_cast<int>(members.size());
+      double brute = std::numeric_limits<double>::infinity();
+      if (blocks <= max_blocks)
+        for (unsigned cuts = 0; cuts < (1u << (n - 1)); ++cuts) {
+          if (1 + std::popcount(cuts) != blocks) continue;
+          std::vector<int> block_of(static_cast<std::size_t>(n));
+          for (int p = 0, b = 0; p < n; ++p) {
+            if (p > 0 && (cuts & (1u << (p - 1)))) ++b;
+            block_of[order[p]] = b;
+          }
+          const PlacementCosts c = costs_with_client(g, block_of, blocks, nodes, cin, cout);
+          std::vector<int> perm = members;
+          do {
+            double worst = 0;
+            for (int b = 0; b < blocks; ++b) worst = std::max(worst, c[b][perm[b]]);
+            brute = std::min(brute, worst);
+          } while (std::next_permutation(perm.begin(), perm.end()));
+        }
+      const NodeSlicing& got = each[static_cast<std::size_t>(U)];
+      if (!std::isfinite(brute)) {
+        EXPECT_EQ(got.blocks, 0) << "trial " << trial << " set " << U;
+        EXPECT_TRUE(std::isinf(got.bottleneck_s));
+        continue;
+      }
+      ASSERT_NEAR(got.bottleneck_s, brute, 1e-9 * brute) << "trial " << trial << " set " << U;
+      ASSERT_EQ(got.blocks, blocks);
+      ASSERT_TRUE(is_acyclic_partition(g, got.block_of, got.blocks));
+      std::vector<int> used = got.node_of_block;
+      std::sort(used.begin(), used.end());
+      EXPECT_EQ(used, members) << "trial " << trial << " set " << U;
+      const PlacementCosts c = costs_with_client(g, got.block_of, got.blocks, nodes, cin, cout);
+      double placed = 0;
+      for (int b = 0; b < got.blocks; ++b) placed = std::max(placed, c[b][got.node_of_block[b]]);
+      EXPECT_NEAR(placed, got.bottleneck_s, 1e-9 * placed);
+    }
+  }
+}
+
 // The block-major order keeps every block of an acyclic partition contiguous, so slicing it onto
 // one node per block can reproduce the partition: never worse than placing the partition.
 TEST(NodeSlicing, BlockMajorOrderKeepsBlocksContiguous) {
@@ -475,6 +538,8 @@ TEST(NodeSlicing, RejectsBadInput) {
   EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), {}, 2), std::invalid_argument);
   EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), random_nodes(kMaxExactNodes + 1, rng), 2), std::invalid_argument);
   EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), nodes, 0), std::invalid_argument);
+  EXPECT_THROW(slice_onto_each_node_set(g, g.kahn_order(), random_nodes(kMaxExactNodes + 1, rng), 2), std::invalid_argument);
+  EXPECT_THROW(slice_onto_each_node_set(g, std::vector<int>{3, 2, 1, 0}, nodes, 2), std::invalid_argument);
 }
 
 // Costs that overflow (an op's output of 1e308 bytes, summed with others into infinity) give a
