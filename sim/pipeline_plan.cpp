@@ -3,11 +3,17 @@
 #include "sim/partition/node_slicing.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
 #include <limits>
 #include <stdexcept>
 
 #include "gpu/shard_cost_model.hpp"
+#include "sim/experiment/comparison.hpp"
+#include "sim/metrics/run_cost.hpp"
 #include "sim/swarm/block_assignment.hpp"
+#include "sim/swarm/latency_table.hpp"
 #include "sim/units.hpp"
 
 namespace swarmsim::sim {
@@ -88,90 +94,10 @@ partition::PlacementCosts costs_on_nodes(const partition::ModelGraph& g, const p
   return c;
 }
 
-}  // namespace
-
-std::vector<double> server_link_rates(const Scenario& sc, bool up) {
-  std::vector<double> r;
-  for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
-  return r;
-}
-
-partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const PipelinePlan& plan, const std::vector<double>& up_Bps,
-                                                 const std::vector<double>& down_Bps) {
-  return costs_on_nodes(*sc.graph, plan.partition, priced_nodes(sc, up_Bps, down_Bps), client_io_bytes(*sc.graph));
-}
-
-PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress) {
-  if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
+/// Fills in `plan`'s quality, stages (node, compute, traffic, service and link times) and bounds
+/// from its partition, placement and cost matrix.
+void complete_plan(const Scenario& sc, PipelinePlan& plan) {
   const partition::ModelGraph& g = *sc.graph;
-  const std::vector<partition::PlacementNode> nodes = priced_nodes(sc, server_link_rates(sc, true), server_link_rates(sc, false));
-  if (nodes.empty()) throw std::invalid_argument("plan_pipeline: no server nodes");
-  const PartitionerSpec& spec = sc.policy.partitioner;
-  const int k = std::min(spec.stages > 0 ? spec.stages : static_cast<int>(nodes.size()), g.size());
-
-  PipelinePlan plan;
-  // The partitioner prices blocks on the median server (by FLOP/s) and the median link; the
-  // placement then prices each block on each real node.
-  std::vector<const partition::PlacementNode*> by_speed;
-  for (const auto& n : nodes) by_speed.push_back(&n);
-  std::stable_sort(by_speed.begin(), by_speed.end(),
-                   [](auto* a, auto* b) { return a->rates.flops_per_s < b->rates.flops_per_s; });
-  const partition::PlacementNode& median = *by_speed[by_speed.size() / 2];
-  std::vector<double> links;
-  for (const auto& n : nodes) links.push_back(std::min(n.uplink_Bps, n.downlink_Bps));
-  std::sort(links.begin(), links.end());
-  plan.reference.device = median.rates;
-  plan.reference.link_Bps = links[links.size() / 2];
-  plan.reference.fast_memory_bytes = median.memory_bytes;
-  plan.reference.stream_Bps = median.stream_Bps;
-
-  // The partitioner prices every block on the median server; on mixed hardware fewer, bigger
-  // stages on the fastest nodes can beat k stages. So every stage count k' <= k is partitioned and
-  // placed, and the placement with the smallest eq. 11 bottleneck on the real nodes wins (ties:
-  // fewer stages).
-  const auto client_io = client_io_bytes(g);
-
-  partition::PlacementCosts cost;
-  double best = std::numeric_limits<double>::infinity();
-  for (int kk = 1; kk <= k; ++kk) {
-    PlanProgress progress{kk, k, -1, spec.brkga.generations, 0.0};
-    if (on_progress) on_progress(progress);
-    const auto on_generation = [&](const partition::BrkgaGeneration& gen) {
-      progress.generation = gen.generation;
-      progress.best_s = gen.best_s;
-      on_progress(progress);
-    };
-    partition::Partition part = on_progress ? partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga, on_generation)
-                                            : partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga);
-    if (part.blocks < kk && kk > 1) continue;  // the partitioner used fewer: that count was tried already
-    partition::PlacementCosts c = costs_on_nodes(g, part, nodes, client_io);
-    partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)
-                                                                            : partition::place_greedy(g, part, nodes);
-    if (placed.bottleneck_s < best * (1 - 1e-12)) {
-      best = placed.bottleneck_s;
-      plan.partition = std::move(part);
-      plan.placement = std::move(placed);
-      cost = std::move(c);
-    }
-  }
-  // Cut again onto the real nodes: slicing the winner's block-major order with each block priced
-  // on its own node (node_slicing.hpp) finds cuts that suit the fast nodes, and is never worse,
-  // since the winner and its placement are one of the slicings it tries.
-  if (spec.placement == PlacementKind::Optimal && static_cast<int>(nodes.size()) <= partition::kMaxExactNodes) {
-    const std::vector<int> order = partition::block_major_order(g, plan.partition.block_of);
-    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_io.first, client_io.second});
-    if (ns.bottleneck_s < best * (1 - 1e-9)) {
-      best = ns.bottleneck_s;
-      plan.partition.block_of = ns.block_of;
-      plan.partition.blocks = ns.blocks;
-      plan.partition.convergence.clear();
-      plan.node_sliced = true;
-      plan.placement.node_of_block = ns.node_of_block;
-      plan.placement.bottleneck_s = ns.bottleneck_s;
-      cost = costs_on_nodes(g, plan.partition, nodes, client_io);
-    }
-  }
-  plan.costs = cost;
   plan.quality = partition::partition_quality(g, plan.partition, plan.reference);
 
   const int blocks = plan.partition.blocks;
@@ -179,7 +105,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   for (int b = 0; b < blocks; ++b) {
     PipelineStage& st = plan.stages[b];
     st.node = plan.placement.node_of_block[b];
-    st.predicted_cost_s = cost[static_cast<std::size_t>(b)][static_cast<std::size_t>(st.node)];
+    st.predicted_cost_s = plan.costs[static_cast<std::size_t>(b)][static_cast<std::size_t>(st.node)];
     plan.predicted_bottleneck_s = std::max(plan.predicted_bottleneck_s, st.predicted_cost_s);
   }
   // Per-node block terms (work and overflow depend on the node).
@@ -247,7 +173,348 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
     plan.client_link_s = std::max(plan.client_link_s, share * std::max(client_in / client.uplink_Bps, client_out / client.downlink_Bps));
   }
   plan.overlap_bottleneck_s = std::max(plan.overlap_bottleneck_s, plan.client_link_s);
+}
+
+/// The scored candidates' figures in the objective's terms (docs/partitioning.md, "Objectives"):
+/// the value it minimizes.
+double goal_value(PlanGoal goal, const PlanScore& s) {
+  switch (goal) {
+    case PlanGoal::Bottleneck: return s.bottleneck_s;
+    case PlanGoal::Latency: return s.latency_s;
+    case PlanGoal::Energy: return s.joules_per_request;
+    case PlanGoal::Cost: return s.cost_per_request;
+  }
+  return s.bottleneck_s;
+}
+
+std::string rate_text(double per_s) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
+  return buf;
+}
+
+std::string money_per_hour_text(const Scenario& sc, double per_s) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4g %s/h", per_s * 3600.0, (sc.costs ? sc.costs->currency : CostSpec{}.currency).c_str());
+  return buf;
+}
+
+/// Scores every distinct candidate (each stage count's placement; with optimal placement on at
+/// most kMaxExactNodes servers, the best cut of `order` onto every set of them), marks the
+/// feasible ones and the Pareto front, and returns the one the objective asks for, with the
+/// scores. `base` is the plan without an objective (its reference is kept).
+PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
+                                 const std::vector<std::pair<partition::Partition, partition::Placement>>& tried,
+                                 const std::vector<int>& order, const std::vector<partition::PlacementNode>& nodes,
+                                 const std::pair<std::vector<double>, std::vector<double>>& client_io, int k) {
+  const partition::ModelGraph& g = *sc.graph;
+  const PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
+  std::vector<PipelinePlan> plans;
+  std::map<std::vector<int>, int> seen;  // block_of then node_of_block: one entry per distinct plan
+  const auto consider = [&](const partition::Partition& part, const partition::Placement& placed, bool node_sliced) {
+    std::vector<int> key = part.block_of;
+    key.insert(key.end(), placed.node_of_block.begin(), placed.node_of_block.end());
+    if (!seen.emplace(std::move(key), static_cast<int>(plans.size())).second) return;
+    PipelinePlan c;
+    c.reference = base.reference;
+    c.partition = part;
+    c.placement = placed;
+    c.node_sliced = node_sliced;
+    c.costs = costs_on_nodes(g, c.partition, nodes, client_io);
+    complete_plan(sc, c);
+    plans.push_back(std::move(c));
+  };
+  for (const auto& [part, placed] : tried) consider(part, placed, false);
+  if (!order.empty()) {
+    const std::vector<partition::NodeSlicing> each =
+        partition::slice_onto_each_node_set(g, order, nodes, k, {client_io.first, client_io.second});
+    for (const partition::NodeSlicing& ns : each) {
+      if (ns.blocks == 0) continue;
+      partition::Partition part;
+      part.method = base.partition.method;
+      part.block_of = ns.block_of;
+      part.blocks = ns.blocks;
+      consider(part, partition::Placement{ns.node_of_block, ns.bottleneck_s}, true);
+    }
+  }
+
+  std::vector<PlanScore> scores;
+  for (const PipelinePlan& c : plans) {
+    PlanScore s = score_plan(sc, c);
+    s.feasible = s.requests_per_s >= obj.min_requests_per_s * (1 - 1e-12) && s.latency_s <= obj.max_latency_s * (1 + 1e-12) &&
+                 s.joules_per_request <= obj.max_joules_per_request * (1 + 1e-12) && s.cost_per_s <= obj.max_cost_per_s * (1 + 1e-12);
+    scores.push_back(std::move(s));
+  }
+  std::vector<std::vector<double>> points;
+  using experiment::Better;
+  std::vector<Better> directions{Better::Higher, Better::Lower, Better::Lower};
+  if (sc.priced()) directions.push_back(Better::Lower);
+  for (const PlanScore& s : scores) {
+    points.push_back({s.requests_per_s, s.latency_s, s.joules_per_request});
+    if (sc.priced()) points.back().push_back(s.cost_per_s);
+  }
+  const std::vector<bool> front = experiment::pareto_front(points, directions);
+  for (std::size_t i = 0; i < scores.size(); ++i) scores[i].on_front = front[i];
+
+  // The least goal value among the feasible; ties: the smaller bottleneck, fewer stages, the first scored.
+  int chosen = -1;
+  for (int i = 0; i < static_cast<int>(scores.size()); ++i) {
+    const PlanScore& s = scores[static_cast<std::size_t>(i)];
+    if (!s.feasible) continue;
+    if (chosen < 0) {
+      chosen = i;
+      continue;
+    }
+    const PlanScore& c = scores[static_cast<std::size_t>(chosen)];
+    const double a = goal_value(obj.minimize, s), b = goal_value(obj.minimize, c);
+    if (a < b * (1 - 1e-9) ||
+        (a <= b * (1 + 1e-9) && (s.bottleneck_s < c.bottleneck_s * (1 - 1e-12) ||
+                                 (s.bottleneck_s <= c.bottleneck_s * (1 + 1e-12) && s.stages < c.stages))))
+      chosen = i;
+  }
+  if (chosen < 0) {  // say which bounds no plan meets, and the best any plan reaches on each
+    std::string why;
+    const auto add = [&](const std::string& what) { why += (why.empty() ? "" : "; ") + what; };
+    double most_rate = 0, least_latency = std::numeric_limits<double>::infinity(), least_j = least_latency, least_cost = least_latency;
+    for (const PlanScore& s : scores) {
+      most_rate = std::max(most_rate, s.requests_per_s);
+      least_latency = std::min(least_latency, s.latency_s);
+      least_j = std::min(least_j, s.joules_per_request);
+      least_cost = std::min(least_cost, s.cost_per_s);
+    }
+    if (obj.min_requests_per_s > 0) add("min_throughput " + rate_text(obj.min_requests_per_s) + " (the most any plan reaches: " + rate_text(most_rate) + ")");
+    if (std::isfinite(obj.max_latency_s)) add("max_latency " + format_duration(obj.max_latency_s) + " (the least: " + format_duration(least_latency) + ")");
+    if (std::isfinite(obj.max_joules_per_request))
+      add("max_energy_per_request " + format_energy(obj.max_joules_per_request) + " (the least: " + format_energy(least_j) + ")");
+    if (std::isfinite(obj.max_cost_per_s))
+      add("max_cost " + money_per_hour_text(sc, obj.max_cost_per_s) + " (the least: " + money_per_hour_text(sc, least_cost) + ")");
+    throw std::invalid_argument("policy.partitioner.objective: none of the " + std::to_string(scores.size()) +
+                                " plans scored meets its bounds together: " + why);
+  }
+  PipelinePlan plan = std::move(plans[static_cast<std::size_t>(chosen)]);
+  if (!plan.node_sliced && base.partition.blocks == plan.partition.blocks && base.partition.block_of == plan.partition.block_of)
+    plan.partition.convergence = base.partition.convergence;  // the winner's BRKGA log
+  plan.candidates = std::move(scores);
+  plan.chosen = chosen;
+  plan.switched_off.assign(sc.nodes.size(), 0);
+  if (obj.unused_nodes == UnusedNodes::Off) {
+    for (char& off : plan.switched_off) off = 1;
+    for (const PipelineStage& st : plan.stages) plan.switched_off[static_cast<std::size_t>(st.node)] = 0;
+  }
   return plan;
+}
+
+}  // namespace
+
+std::vector<double> server_link_rates(const Scenario& sc, bool up) {
+  std::vector<double> r;
+  for (const NodeSpec& n : sc.nodes) r.push_back(up ? n.uplink_Bps : n.downlink_Bps);
+  return r;
+}
+
+partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const PipelinePlan& plan, const std::vector<double>& up_Bps,
+                                                 const std::vector<double>& down_Bps) {
+  return costs_on_nodes(*sc.graph, plan.partition, priced_nodes(sc, up_Bps, down_Bps), client_io_bytes(*sc.graph));
+}
+
+namespace {
+
+const char* goal_name(PlanGoal g) {
+  switch (g) {
+    case PlanGoal::Bottleneck: return "bottleneck";
+    case PlanGoal::Latency: return "latency";
+    case PlanGoal::Energy: return "energy";
+    case PlanGoal::Cost: return "cost";
+  }
+  return "?";
+}
+
+nlohmann::json score_json(const Scenario& sc, const PlanScore& s) {
+  nlohmann::json names = nlohmann::json::array();
+  for (const int n : s.nodes) names.push_back(sc.nodes[static_cast<std::size_t>(n)].name);
+  nlohmann::json j{{"nodes", names},
+                   {"stages", s.stages},
+                   {"bottleneck_s", s.bottleneck_s},
+                   {"requests_per_s", s.requests_per_s},
+                   {"served_requests_per_s", s.served_requests_per_s},
+                   {"latency_s", s.latency_s},
+                   {"joules_per_request", s.joules_per_request}};
+  if (sc.priced()) {
+    j["cost_per_hour"] = s.cost_per_s * 3600.0;
+    j["cost_per_thousand_requests"] = s.cost_per_request * 1e3;
+  }
+  j["feasible"] = s.feasible;
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json plan_objective_json(const Scenario& sc, const PipelinePlan& plan) {
+  const PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
+  nlohmann::json bounds = nlohmann::json::object();
+  if (obj.min_requests_per_s > 0) bounds["min_requests_per_s"] = obj.min_requests_per_s;
+  if (std::isfinite(obj.max_latency_s)) bounds["max_latency_s"] = obj.max_latency_s;
+  if (std::isfinite(obj.max_joules_per_request)) bounds["max_joules_per_request"] = obj.max_joules_per_request;
+  if (std::isfinite(obj.max_cost_per_s)) bounds["max_cost_per_hour"] = obj.max_cost_per_s * 3600.0;
+  std::vector<const PlanScore*> front;
+  for (const PlanScore& s : plan.candidates)
+    if (s.on_front) front.push_back(&s);
+  std::stable_sort(front.begin(), front.end(), [](const PlanScore* a, const PlanScore* b) { return a->requests_per_s > b->requests_per_s; });
+  nlohmann::json front_json = nlohmann::json::array();
+  for (const PlanScore* s : front) front_json.push_back(score_json(sc, *s));
+  nlohmann::json off = nlohmann::json::array();
+  for (std::size_t n = 0; n < plan.switched_off.size(); ++n)
+    if (plan.switched_off[n]) off.push_back(sc.nodes[n].name);
+  return {{"minimize", goal_name(obj.minimize)},
+          {"bounds", bounds},
+          {"unused_nodes", obj.unused_nodes == UnusedNodes::Off ? "off" : "standby"},
+          {"candidates", plan.candidates.size()},
+          {"chosen", plan.chosen >= 0 ? score_json(sc, plan.candidates[static_cast<std::size_t>(plan.chosen)]) : nlohmann::json(nullptr)},
+          {"front", front_json},
+          {"switched_off", off}};
+}
+
+double offered_requests_per_s(const WorkloadSpec& w) {
+  switch (w.arrival) {
+    case ArrivalProcess::Fixed: return w.interval_s > 0 ? 1.0 / w.interval_s : std::numeric_limits<double>::infinity();
+    case ArrivalProcess::Poisson: return w.rate_per_s > 0 ? w.rate_per_s : std::numeric_limits<double>::infinity();
+    case ArrivalProcess::Trace: {
+      const double span = w.trace.size() > 1 ? w.trace.back().at_s - w.trace.front().at_s : 0.0;
+      return span > 0 ? static_cast<double>(w.trace.size() - 1) / span : std::numeric_limits<double>::infinity();
+    }
+    case ArrivalProcess::AllAtStart: break;
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan) {
+  PlanScore s;
+  const std::size_t N = sc.nodes.size();
+  std::vector<char> holds(N, 0);
+  for (const PipelineStage& st : plan.stages) {
+    s.nodes.push_back(st.node);
+    holds[static_cast<std::size_t>(st.node)] = 1;
+  }
+  std::sort(s.nodes.begin(), s.nodes.end());
+  s.stages = static_cast<int>(plan.stages.size());
+  s.bottleneck_s = plan.predicted_bottleneck_s;
+  s.overlap_bottleneck_s = plan.overlap_bottleneck_s;
+  s.requests_per_s = plan.overlap_bottleneck_s > 0 ? 1.0 / plan.overlap_bottleneck_s : std::numeric_limits<double>::infinity();
+
+  // One request alone: stages in pipeline order (every message goes to a later stage), each
+  // starting once its last input is in, then its downlink time for its inputs and its service.
+  const LatencyTable latencies(sc);
+  const double lat_factor = latency_factor(sc.network.model);
+  const int client = static_cast<int>(N);  // request 0's client, host index after the servers
+  const auto one_way = [&](int from, int to) { return sc.clients.empty() ? 0.0 : lat_factor * latencies.one_way(from, to); };
+  std::vector<double> done(plan.stages.size(), 0.0);
+  for (std::size_t b = 0; b < plan.stages.size(); ++b) {
+    const PipelineStage& st = plan.stages[b];
+    double ready = st.input_bytes_from_client > 0 ? one_way(client, st.node) : 0.0;
+    for (std::size_t a = 0; a < b; ++a)
+      for (const auto& [to, bytes] : plan.stages[a].sends)
+        if (to == static_cast<int>(b)) ready = std::max(ready, done[a] + one_way(plan.stages[a].node, st.node));
+    done[b] = ready + st.link_in_s + st.service_s;
+    if (st.output_bytes_to_client > 0 || st.sends.empty())
+      s.latency_s = std::max(s.latency_s, done[b] + st.link_out_s + one_way(st.node, client));
+  }
+
+  const WorkloadSpec& w = sc.workload;
+  s.served_requests_per_s = std::min({s.requests_per_s, offered_requests_per_s(w),
+                                      s.latency_s > 0 ? w.max_in_flight * std::max<double>(1.0, static_cast<double>(sc.clients.size())) / s.latency_s : std::numeric_limits<double>::infinity()});
+  const double X = s.served_requests_per_s;
+  const bool standby = sc.policy.partitioner.objective.unused_nodes == UnusedNodes::Standby;
+  std::vector<double> compute(N, 0.0);
+  for (const PipelineStage& st : plan.stages) compute[static_cast<std::size_t>(st.node)] += st.compute_s;
+  for (std::size_t j = 0; j < N; ++j) {
+    if (!holds[j] && !standby) continue;
+    const PowerDraw p = power_draw(sc.nodes[j]);
+    const double joules = p.idle_w / X + (p.busy_w - p.idle_w) * compute[j];  // per request (J)
+    const ResolvedPrices price = host_prices(sc, sc.nodes[j]);
+    s.joules_per_request += joules;
+    s.cost_per_s += price.rent_per_s + price.electricity_per_j * joules * X;
+  }
+  s.cost_per_request = s.cost_per_s / X;
+  return s;
+}
+
+PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress) {
+  if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
+  const partition::ModelGraph& g = *sc.graph;
+  const std::vector<partition::PlacementNode> nodes = priced_nodes(sc, server_link_rates(sc, true), server_link_rates(sc, false));
+  if (nodes.empty()) throw std::invalid_argument("plan_pipeline: no server nodes");
+  const PartitionerSpec& spec = sc.policy.partitioner;
+  const int k = std::min(spec.stages > 0 ? spec.stages : static_cast<int>(nodes.size()), g.size());
+
+  PipelinePlan plan;
+  // The partitioner prices blocks on the median server (by FLOP/s) and the median link; the
+  // placement then prices each block on each real node.
+  std::vector<const partition::PlacementNode*> by_speed;
+  for (const auto& n : nodes) by_speed.push_back(&n);
+  std::stable_sort(by_speed.begin(), by_speed.end(),
+                   [](auto* a, auto* b) { return a->rates.flops_per_s < b->rates.flops_per_s; });
+  const partition::PlacementNode& median = *by_speed[by_speed.size() / 2];
+  std::vector<double> links;
+  for (const auto& n : nodes) links.push_back(std::min(n.uplink_Bps, n.downlink_Bps));
+  std::sort(links.begin(), links.end());
+  plan.reference.device = median.rates;
+  plan.reference.link_Bps = links[links.size() / 2];
+  plan.reference.fast_memory_bytes = median.memory_bytes;
+  plan.reference.stream_Bps = median.stream_Bps;
+
+  // The partitioner prices every block on the median server; on mixed hardware fewer, bigger
+  // stages on the fastest nodes can beat k stages. So every stage count k' <= k is partitioned and
+  // placed, and the placement with the smallest eq. 11 bottleneck on the real nodes wins (ties:
+  // fewer stages).
+  const auto client_io = client_io_bytes(g);
+
+  partition::PlacementCosts cost;
+  double best = std::numeric_limits<double>::infinity();
+  std::vector<std::pair<partition::Partition, partition::Placement>> tried;  // each stage count's placement
+  for (int kk = 1; kk <= k; ++kk) {
+    PlanProgress progress{kk, k, -1, spec.brkga.generations, 0.0};
+    if (on_progress) on_progress(progress);
+    const auto on_generation = [&](const partition::BrkgaGeneration& gen) {
+      progress.generation = gen.generation;
+      progress.best_s = gen.best_s;
+      on_progress(progress);
+    };
+    partition::Partition part = on_progress ? partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga, on_generation)
+                                            : partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga);
+    if (part.blocks < kk && kk > 1) continue;  // the partitioner used fewer: that count was tried already
+    partition::PlacementCosts c = costs_on_nodes(g, part, nodes, client_io);
+    partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)
+                                                                            : partition::place_greedy(g, part, nodes);
+    if (spec.objective.set) tried.emplace_back(part, placed);
+    if (placed.bottleneck_s < best * (1 - 1e-12)) {
+      best = placed.bottleneck_s;
+      plan.partition = std::move(part);
+      plan.placement = std::move(placed);
+      cost = std::move(c);
+    }
+  }
+  // Cut again onto the real nodes: slicing the winner's block-major order with each block priced
+  // on its own node (node_slicing.hpp) finds cuts that suit the fast nodes, and is never worse,
+  // since the winner and its placement are one of the slicings it tries.
+  std::vector<int> order;  // the winner's block-major order: what the cut onto every node set slices
+  if (spec.placement == PlacementKind::Optimal && static_cast<int>(nodes.size()) <= partition::kMaxExactNodes) {
+    order = partition::block_major_order(g, plan.partition.block_of);
+    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_io.first, client_io.second});
+    if (ns.bottleneck_s < best * (1 - 1e-9)) {
+      best = ns.bottleneck_s;
+      plan.partition.block_of = ns.block_of;
+      plan.partition.blocks = ns.blocks;
+      plan.partition.convergence.clear();
+      plan.node_sliced = true;
+      plan.placement.node_of_block = ns.node_of_block;
+      plan.placement.bottleneck_s = ns.bottleneck_s;
+      cost = costs_on_nodes(g, plan.partition, nodes, client_io);
+    }
+  }
+  plan.costs = cost;
+  complete_plan(sc, plan);
+  if (!spec.objective.set) return plan;
+  return choose_by_objective(sc, std::move(plan), tried, order, nodes, client_io, k);
 }
 
 }  // namespace swarmsim::sim

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/partition/placement.hpp"
 #include "sim/partition/strategies.hpp"
 #include "sim/scenario/scenario.hpp"
@@ -33,6 +35,32 @@ struct PipelineStage {
   double link_out_s = 0;               ///< its uplink's time per request for everything it sends (s)
 };
 
+/// One candidate plan's predicted figures: what policy.partitioner.objective chooses by
+/// (docs/partitioning.md, "Objectives"). Servers "powered" are those holding a stage, and with
+/// `unused_nodes: "standby"` the others too; clients are left out (every plan has the same).
+struct PlanScore {
+  std::vector<int> nodes;             ///< server nodes holding a stage, ascending
+  int stages = 0;
+  double bottleneck_s = 0;            ///< eq. 11 on the nodes: the slowest stage's eq. 10 cost (s)
+  double overlap_bottleneck_s = 0;    ///< the resource bound with transfers overlapped (PipelinePlan) (s)
+  double requests_per_s = 0;          ///< capacity: 1 / overlap_bottleneck_s (requests/s)
+  /// What the workload is predicted to get: the least of the capacity, the arrivals' rate and
+  /// the window's bound max_in_flight / latency_s (Little's law) (requests/s).
+  double served_requests_per_s = 0;
+  /// One request alone in the pipeline: the longest path from the client through the stages and
+  /// back, each stage's downlink time for its inputs plus its service time, the returning
+  /// stages' uplink time, and both access latencies of every message (s).
+  double latency_s = 0;
+  /// Servers powered, per request at the served rate: idle draw / rate + (busy − idle) x compute (J).
+  double joules_per_request = 0;
+  double cost_per_s = 0;              ///< their rent and electricity per second at the served rate (money/s)
+  double cost_per_request = 0;        ///< cost_per_s / served rate (money)
+  bool feasible = true;               ///< meets every bound of the objective
+  /// No other candidate is at least as good in capacity, latency, energy and cost (when priced)
+  /// and better in one.
+  bool on_front = false;
+};
+
 struct PipelinePlan {
   partition::MtppParams reference;     ///< what the partitioner priced against (the median server)
   partition::Partition partition;
@@ -50,6 +78,13 @@ struct PipelinePlan {
   /// The pipeline's resource bound when transfers overlap compute, as the simulated runtime does:
   /// the busiest of every stage's service time, every access link and the client's links (s).
   double overlap_bottleneck_s = 0;
+  /// With policy.partitioner.objective: every distinct plan the planner scored (each stage count's
+  /// placement, and with optimal placement on at most partition::kMaxExactNodes servers the best
+  /// cut onto every set of them), and which one runs. Empty without an objective.
+  std::vector<PlanScore> candidates;
+  int chosen = -1;                     ///< index into candidates
+  /// Per server node: switched off for the run (objective.unused_nodes "off" and no stage here).
+  std::vector<char> switched_off;
 };
 
 /// The placement view of a server node: roofline rates of its device, usable memory, links.
@@ -81,7 +116,22 @@ struct PlanProgress {
 /// progress lines (the stage counts only when max_stages > 0, the generation only for BRKGA).
 std::string plan_progress_text(const std::string& graph, partition::Method method, const PlanProgress& p);
 
+/// The predicted figures of `plan` on sc's servers (PlanScore), feasibility and the front unset.
+PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan);
+
+/// metrics.json's partition.objective of a plan chosen by an objective (plan.candidates set): what
+/// it minimizes and its bounds, the number of candidates scored, the chosen one's predicted
+/// figures, the Pareto front's (most throughput first) and the nodes switched off.
+nlohmann::json plan_objective_json(const Scenario& sc, const PipelinePlan& plan);
+
+/// Requests per second the workload offers: 1 / interval, the Poisson rate, a trace's arrivals
+/// over its span; infinite when every request arrives at once.
+double offered_requests_per_s(const WorkloadSpec& w);
+
 /// Partitions sc.graph with sc.policy.partitioner and places the stages. Requires sc.graph.
+/// With policy.partitioner.objective, scores every candidate plan and runs the one it asks for;
+/// throws std::invalid_argument, naming the bound and the best any plan reaches, when no candidate
+/// meets the objective's bounds.
 /// `on_progress`, when set, is told before each stage count and after each BRKGA generation.
 PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress = {});
 

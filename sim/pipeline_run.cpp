@@ -87,6 +87,11 @@ PipelineRun::PipelineRun(const Scenario& s, const RunOptions& options, SimSignal
     joined.pipeline_stage = true;
     signals.on_node_joined(joined);
   }
+  for (int n = 0; n < static_cast<int>(sc.nodes.size()); ++n)  // the plan leaves them off: no draw, no rent, no spare
+    if (switched_off(n)) {
+      node_up[static_cast<std::size_t>(n)] = 0;
+      signals.on_node_state(NodeStateChanged{0.0, n, false});
+    }
 }
 
 void PipelineRun::request_sent(int r, double t) {
@@ -545,6 +550,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
       }
     report.metrics["requests"]["failure_reason"] = reason;
   }
+  if (!run.plan.candidates.empty()) report.metrics["partition"]["objective"] = plan_objective_json(sc, run.plan);
   if (sc.policy.faults.failback) report.metrics["failbacks"] = failbacks;
   if (sc.policy.partitioner.migrate_period_s > 0) report.metrics["migrations"] = migrations;
   finish_run_report(report, sim_time, wall, run.messages, run.trace.get(), run.log.get(), sc, options);

@@ -132,6 +132,11 @@ struct PipelineRun {
   std::vector<char> stage_serving;      ///< its node is up and holds its parameters
   std::vector<int> stage_life;          ///< failures of the stage so far: a process of an older life is dead
   std::vector<char> node_up;            ///< per server node
+  /// Server node `node` was switched off for the run by the plan (objective.unused_nodes "off"):
+  /// it is down from the start, and its replayed node_down and node_up events change nothing.
+  bool switched_off(int node) const {
+    return !plan.switched_off.empty() && plan.switched_off[static_cast<std::size_t>(node)] != 0;
+  }
   std::vector<int> node_taken;          ///< per server node: the stage it runs or is loading, -1 if spare
   std::vector<int> attempt;             ///< per request: the client's current attempt
   int stages_detected_down = 0;         ///< stages the client knows are down and not yet replaced

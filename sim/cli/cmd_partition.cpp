@@ -1,9 +1,11 @@
 // swarmsim partition GRAPH --k K [--method M|all]: cut a model graph into pipeline blocks and
 // print the partition with its quality metrics (seed 002 §2.5-2.6, seed 003 strategies).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -65,6 +67,39 @@ nlohmann::json describe(const ModelGraph& g, const Partition& part, const Partit
   return j;
 }
 
+/// The chosen plan's predicted figures and, with `front`, every plan of the Pareto front (most
+/// throughput first), the chosen one marked.
+void print_plan_front(const sim::Scenario& sc, const sim::PipelinePlan& plan, const nlohmann::json& objective, bool front) {
+  const bool priced = sc.priced();
+  const std::string currency = sc.costs ? sc.costs->currency : sim::CostSpec{}.currency;
+  std::printf("\nminimize %s over %zu plans scored (%zu on the Pareto front of throughput, latency, energy%s)%s\n",
+              objective["minimize"].get<std::string>().c_str(), plan.candidates.size(), objective["front"].size(), priced ? ", cost" : "",
+              sc.policy.partitioner.objective.unused_nodes == sim::UnusedNodes::Off ? "; servers without a stage switched off" : "");
+  std::printf("  %-3s%-7s%-34s%12s%12s%12s%12s", "", "stages", "nodes", "requests/s", "served", "latency", "energy/req");
+  if (priced) std::printf("%14s", (currency + "/h").c_str());
+  std::printf("\n");
+  const auto row = [&](const sim::PlanScore& s, bool chosen) {
+    std::string names;
+    for (const int n : s.nodes) names += (names.empty() ? "" : ",") + sc.nodes[static_cast<std::size_t>(n)].name;
+    if (names.size() > 33) names = names.substr(0, 30) + "...";
+    std::printf("  %-3s%-7d%-34s%12.4g%12.4g%12s%12s", chosen ? "*" : "", s.stages, names.c_str(), s.requests_per_s, s.served_requests_per_s,
+                sim::format_duration(s.latency_s).c_str(), sim::format_energy(s.joules_per_request).c_str());
+    if (priced) std::printf("%14.4g", s.cost_per_s * 3600.0);
+    std::printf("%s\n", s.feasible ? "" : "  (outside the bounds)");
+  };
+  const sim::PlanScore& chosen = plan.candidates[static_cast<std::size_t>(plan.chosen)];
+  if (!front) {
+    row(chosen, true);
+    return;
+  }
+  std::vector<const sim::PlanScore*> on_front;
+  for (const sim::PlanScore& s : plan.candidates)
+    if (s.on_front) on_front.push_back(&s);
+  std::stable_sort(on_front.begin(), on_front.end(), [](auto* a, auto* b) { return a->requests_per_s > b->requests_per_s; });
+  for (const sim::PlanScore* s : on_front) row(*s, s == &chosen);
+  if (!chosen.on_front) row(chosen, true);  // the bounds can keep every front plan out
+}
+
 /// --nodes: the graph cut and placed for a scenario's server nodes, as plan_pipeline does for a
 /// graph scenario (every stage count, optimal placement, the recut onto the nodes).
 int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method method) {
@@ -82,6 +117,18 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
   sc.policy.partitioner.brkga.population = args.population;
   sc.policy.partitioner.brkga.generations = args.generations;
   sc.policy.partitioner.brkga.seed = static_cast<std::uint64_t>(args.seed);
+  sim::PlanObjectiveSpec& objective = sc.policy.partitioner.objective;
+  if (!args.minimize.empty() || args.frontier) objective.set = true;
+  if (!args.minimize.empty())
+    objective.minimize = args.minimize == "latency" ? sim::PlanGoal::Latency
+                         : args.minimize == "energy" ? sim::PlanGoal::Energy
+                         : args.minimize == "cost"   ? sim::PlanGoal::Cost
+                                                     : sim::PlanGoal::Bottleneck;
+  if (objective.minimize == sim::PlanGoal::Cost && !sc.priced()) {
+    std::fprintf(stderr, "swarmsim partition: --minimize cost: %s prices nothing; give it \"costs\" (rent, electricity) or its nodes their own\n",
+                 args.nodes.c_str());
+    return 2;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   sim::PipelinePlan plan;
   try {
@@ -116,9 +163,11 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
                               {"overlap_bottleneck_s", plan.overlap_bottleneck_s},
                               {"wall_seconds", wall},
                               {"stages", stages}};
-  if (!args.out.empty() && !write_result(args.out, doc)) return 1;
+  nlohmann::json doc_out = doc;
+  if (!plan.candidates.empty()) doc_out["objective"] = sim::plan_objective_json(sc, plan);
+  if (!args.out.empty() && !write_result(args.out, doc_out)) return 1;
   if (args.json) {
-    std::printf("%s\n", doc.dump(2).c_str());
+    std::printf("%s\n", doc_out.dump(2).c_str());
     return 0;
   }
   std::printf("graph %s: %d ops onto the %zu server nodes of %s; %s, at most %d stages%s\n", g.name().c_str(), g.size(),
@@ -137,6 +186,7 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
                 sim::format_duration(s["compute_s"].get<double>()).c_str(), sim::format_bytes(s["param_bytes"].get<double>()).c_str(),
                 text.c_str());
   }
+  if (!plan.candidates.empty()) print_plan_front(sc, plan, doc_out["objective"], args.frontier);
   if (!args.out.empty()) std::printf("wrote %s\n", args.out.c_str());
   return 0;
 }

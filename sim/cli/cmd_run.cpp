@@ -344,6 +344,28 @@ void print_move_end(const nlohmann::json& b) {
     std::printf("; %s\n", b.contains("dropped") ? "dropped (a node failed or the stage moved meanwhile)" : "not loaded before the end");
 }
 
+/// The plan an objective chose among the candidates: what it minimized, its predicted figures
+/// next to the ones measured, and the nodes it switched off.
+void print_plan_objective(const nlohmann::json& m) {
+  const auto& o = m["partition"]["objective"];
+  const auto& c = o["chosen"];
+  std::string nodes;
+  for (const auto& n : c["nodes"]) nodes += (nodes.empty() ? "" : ", ") + n.get<std::string>();
+  std::printf("objective     minimize %s over %zu plans (%zu on the Pareto front): %d stages on %s; predicted %.4g requests/s served, %s",
+              o["minimize"].get<std::string>().c_str(), o["candidates"].get<std::size_t>(), o["front"].size(), c["stages"].get<int>(),
+              nodes.c_str(), c["served_requests_per_s"].get<double>(), sim::format_energy(c["joules_per_request"].get<double>()).c_str());
+  const int completed = m["requests"]["completed"].get<int>();  // the prediction leaves the clients out: so does this
+  std::printf(" a request by the servers (measured %s)",
+              completed > 0 ? sim::format_energy(m["energy"]["servers_joules"].get<double>() / completed).c_str() : "none");
+  if (c.contains("cost_per_hour")) std::printf(", %.4g %s/h", c["cost_per_hour"].get<double>(), m["cost"]["currency"].get<std::string>().c_str());
+  std::printf("\n");
+  if (!o["switched_off"].empty()) {
+    std::string off;
+    for (const auto& n : o["switched_off"]) off += (off.empty() ? "" : ", ") + n.get<std::string>();
+    std::printf("              switched off for the run: %s\n", off.c_str());
+  }
+}
+
 /// The summary of a graph model's pipeline run.
 void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
   const auto& part = m["partition"];
@@ -369,6 +391,7 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
   std::printf("network       %s moved in %llu messages\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["messages"].get<std::uint64_t>()));
   print_request_energy_and_cost(m);
+  if (part.contains("objective")) print_plan_objective(m);
   std::printf("%-7s%-14s%-12s%6s%12s%12s%8s\n", "stage", "node", "device", "ops", "compute", "predicted", "util");
   for (const auto& s : m["stages"])
     std::printf("  %-5d%-14s%-12s%6d%12s%12s%7.1f%%\n", s["stage"].get<int>(), s["node"].get<std::string>().c_str(),

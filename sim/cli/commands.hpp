@@ -51,6 +51,10 @@ struct PartitionArgs {
   bool json = false;                   ///< print the result as JSON
   std::string out;                     ///< also write the JSON here (atomically)
   std::string nodes;                   ///< a scenario file: cut and place onto its server nodes instead
+  /// With --nodes: score every plan and run the one minimizing this (bottleneck, latency, energy,
+  /// cost), with the scenario's objective's bounds if it has one; empty: the scenario's objective.
+  std::string minimize;
+  bool frontier = false;               ///< with --nodes: print the Pareto front of the plans scored
 };
 int partition(const PartitionArgs& args);
 

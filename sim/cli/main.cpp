@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
   pa->add_option("--seed", part.seed, "BRKGA and METIS seed")->check(CLI::NonNegativeNumber);
   pa->add_option("--nodes", part.nodes, "a scenario file: cut the graph for its server nodes (their devices, memory, links) and "
                                         "place one stage per node, as a graph scenario would run")->check(CLI::ExistingFile);
+  pa->add_option("--minimize", part.minimize, "with --nodes: score every plan (each set of nodes) and keep the one minimizing "
+                                              "bottleneck, latency, energy or cost (default: the scenario's policy.partitioner.objective)")
+      ->check(CLI::IsMember({"bottleneck", "latency", "energy", "cost"}));
+  pa->add_flag("--frontier", part.frontier, "with --nodes: print the Pareto front of the plans scored (throughput, latency, energy, cost)");
   pa->add_flag("--json", part.json, "print the result as JSON");
   pa->add_option("--out", part.out, "also write the JSON result to this file");
 

@@ -310,7 +310,7 @@ struct PipelineActors {
         // What waited in its inbox is lost with it; the stage's next node opens a new one.
         sg4::Actor::create("failover", platform.host(client_host(0)), [this, f] { failover(f); })->daemonize();
       } else if (e.action == EventAction::NodeUp) {
-        if (m.node_up[static_cast<std::size_t>(node)]) continue;
+        if (m.node_up[static_cast<std::size_t>(node)] || m.switched_off(node)) continue;  // up already, or off for the run
         m.node_back(node, now());
         if (const int b = m.failback_start(node, now()); b >= 0)
           sg4::Actor::create("failback", platform.host(client_host(0)), [this, b] { failback(b); })->daemonize();

@@ -350,7 +350,7 @@ class FlowPipeline {
         in.waiting = nullptr;  // its stage process is dead: it is never resumed again
         spawn(failover(f));
       } else if (e.action == EventAction::NodeUp) {
-        if (m_.node_up[static_cast<std::size_t>(node)]) continue;
+        if (m_.node_up[static_cast<std::size_t>(node)] || m_.switched_off(node)) continue;  // up already, or off for the run
         m_.node_back(node, now_);
         if (const int b = m_.failback_start(node, now_); b >= 0) spawn(failback(b));
         spare_up_.open(queue_, now_);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -215,6 +216,34 @@ enum class Handover {
   Resend,   ///< the old node stops at once and the client sends every unanswered request again
 };
 
+/// What the planner of a graph pipeline minimizes among its candidate plans (seed 003,
+/// "Multi-Objective Optimization"; docs/partitioning.md, "Objectives").
+enum class PlanGoal {
+  Bottleneck,  ///< eq. 11: the slowest stage on its node (seed 002's MTPP objective; the default)
+  Latency,     ///< one request's path through the stages, unqueued
+  Energy,      ///< joules per request of the servers powered
+  Cost,        ///< rent and electricity per request of the servers powered
+};
+
+/// What becomes of the server nodes a plan gives no stage.
+enum class UnusedNodes {
+  Standby,  ///< on, idle, rented: spares for failover, failback and migration (the default)
+  Off,      ///< switched off and not rented for the whole run: they draw and cost nothing and take no stage
+};
+
+/// policy.partitioner.objective: which plan to run among those the planner finds (every node set
+/// it can cut the graph onto), by what it minimizes and the bounds a plan must meet. Unset bounds
+/// are infinite (or 0 for the least throughput).
+struct PlanObjectiveSpec {
+  bool set = false;                   ///< the scenario gives an objective (else the bottleneck, and no candidates are scored)
+  PlanGoal minimize = PlanGoal::Bottleneck;
+  double min_requests_per_s = 0.0;    ///< the least predicted throughput (requests/s)
+  double max_latency_s = std::numeric_limits<double>::infinity();           ///< the longest predicted unqueued latency (s)
+  double max_joules_per_request = std::numeric_limits<double>::infinity();  ///< J per request
+  double max_cost_per_s = std::numeric_limits<double>::infinity();          ///< money per second of the servers powered
+  UnusedNodes unused_nodes = UnusedNodes::Standby;
+};
+
 /// How a graph model is cut into pipeline stages (seed 002 §2.5-2.6, seed 003 strategies).
 struct PartitionerSpec {
   partition::Method method = partition::Method::SliceGraph;
@@ -229,6 +258,7 @@ struct PartitionerSpec {
   /// How a failback or a migration hands the stage over (seed 003: "graceful migration with
   /// minimal disruption" is Drain or Forward; see docs/partitioning.md, "Handover", for when each pays).
   Handover handover = Handover::Resend;
+  PlanObjectiveSpec objective;         ///< which candidate plan runs (default: the least eq. 11 bottleneck)
 };
 
 /// How servers order the work of the sessions that use them.

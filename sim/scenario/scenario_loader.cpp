@@ -103,8 +103,9 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"rebalance", {"period", "balance_quality"}},
       {"scheduler", {"kind", "batch_max", "batch_wait"}},
       {"partitioner", {"method", "stages", "placement", "population", "generations", "elite_fraction", "mutant_fraction", "rho",
-                       "crossover", "migrate", "handover"}},
+                       "crossover", "migrate", "handover", "objective"}},
       {"migrate", {"period", "min_gain"}},
+      {"objective", {"minimize", "min_throughput", "max_latency", "max_energy_per_request", "max_cost", "unused_nodes"}},
       {"compression", {"hidden_states", "block_size", "weights", "outlier_threshold", "outlier_fraction"}},
       {"overheads", {"rpc", "serialization_bandwidth", "message_header", "round_trips", "runtime_memory"}},
       {"event", {"at", "action", "node", "peer", "direction", "bandwidth", "latency"}},
@@ -1206,6 +1207,21 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
       }
       ps.handover = r.choice<Handover>(*c, "handover", pp, false, {{"drain", Handover::Drain}, {"forward", Handover::Forward}, {"resend", Handover::Resend}})
                         .value_or(Handover::Resend);
+      if (const json* o = Reader::get(*c, "objective"); o && r.object(*o, pp + ".objective", "objective")) {
+        const std::string op = pp + ".objective";
+        PlanObjectiveSpec& obj = ps.objective;
+        obj.set = true;
+        obj.minimize = r.choice<PlanGoal>(*o, "minimize", op, false,
+                                          {{"bottleneck", PlanGoal::Bottleneck}, {"cost", PlanGoal::Cost},
+                                           {"energy", PlanGoal::Energy}, {"latency", PlanGoal::Latency}})
+                           .value_or(PlanGoal::Bottleneck);
+        obj.min_requests_per_s = r.quantity(*o, "min_throughput", op, Quantity::Rate, false, true).value_or(0.0);
+        obj.max_latency_s = r.quantity(*o, "max_latency", op, Quantity::Duration, false, true).value_or(obj.max_latency_s);
+        obj.max_joules_per_request = r.quantity(*o, "max_energy_per_request", op, Quantity::Energy, false, true).value_or(obj.max_joules_per_request);
+        obj.max_cost_per_s = r.quantity(*o, "max_cost", op, Quantity::PricePerTime, false, true).value_or(obj.max_cost_per_s);
+        obj.unused_nodes = r.choice<UnusedNodes>(*o, "unused_nodes", op, false, {{"off", UnusedNodes::Off}, {"standby", UnusedNodes::Standby}})
+                               .value_or(UnusedNodes::Standby);
+      }
     }
   }
   p.partitioner.brkga.seed = sc.seed;
@@ -1628,6 +1644,13 @@ void check_swarm(Reader& r, Scenario& sc) {
     if (sc.overheads.round_trips > 0)
       r.error("overheads.round_trips", "applies to the hidden-state messages of a transformer's chain, not to graph-model "
                                        "pipelines; remove it or use a transformer model");
+    const PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
+    if (!sc.priced()) {  // a plan's cost needs prices
+      if (obj.minimize == PlanGoal::Cost)
+        r.error("policy.partitioner.objective.minimize", "\"cost\" needs prices: give the scenario \"costs\" (rent, electricity) or its nodes their own");
+      if (std::isfinite(obj.max_cost_per_s))
+        r.error("policy.partitioner.objective.max_cost", "needs prices: give the scenario \"costs\" (rent, electricity) or its nodes their own");
+    }
     return;
   }
   // Memory: fixed ranges must fit; auto nodes must hold at least one block.

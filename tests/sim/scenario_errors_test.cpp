@@ -88,6 +88,12 @@ const std::vector<BadScenario>& bad_scenarios() {
       {"42_migrate_without_period.json", "policy.partitioner.migrate.period",
        "missing; expected a duration such as \"250us\", \"5ms\", \"1.5s\", \"2min\" or \"1h\""},
       {"43_unknown_handover.json", "policy.partitioner.handover", "unknown value \"pause\"; expected one of \"drain\", \"forward\", \"resend\""},
+      {"44_unknown_plan_goal.json", "policy.partitioner.objective.minimize",
+       "unknown value \"speed\"; expected one of \"bottleneck\", \"cost\", \"energy\", \"latency\""},
+      {"45_throughput_bound_without_unit.json", "policy.partitioner.objective.min_throughput",
+       "expected a rate such as"},
+      {"46_cost_objective_without_prices.json", "policy.partitioner.objective.minimize",
+       "\"cost\" needs prices: give the scenario \"costs\""},
   };
   return table;
 }

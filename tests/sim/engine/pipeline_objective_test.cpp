@@ -1,0 +1,237 @@
+// Multi-objective planning of graph pipelines (seed 003, "Multi-Objective Optimization";
+// docs/partitioning.md, "Objectives"): the candidates scored, the Pareto front, the plan each
+// objective picks by hand-worked figures, the predicted energy against a simulated run, nodes
+// switched off for the run, and the error when no plan meets the bounds.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sim/engine/isolated_run.hpp"
+#include "sim/pipeline_plan.hpp"
+#include "sim/scenario/scenario_loader.hpp"
+#include "tests/temp_path.hpp"
+
+using namespace swarmsim::sim;
+
+namespace {
+
+/// One server at the client's location on 10 Gbit/s links, with its own rent when `rent` is set.
+std::string server(const std::string& name, const std::string& gpu, const std::string& rent = "") {
+  return R"({"name": ")" + name + R"(", "gpu": ")" + gpu +
+         R"(", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us")" +
+         (rent.empty() ? "" : R"(, "costs": {"rent": ")" + rent + R"("})") + "}";
+}
+
+/// The chain3 graph (three 1 ms ops on an L4, 1 MB activations) on `nodes`, `sessions` requests
+/// arriving every `interval`, 16 in flight, negligible per-message overheads, with `objective`
+/// (a JSON object, or empty for none) and `events`.
+Scenario chain3(const std::string& nodes, const std::string& objective, int sessions = 300, const std::string& interval = "20ms",
+                const std::string& events = "[]") {
+  const std::string text = R"({
+    "name": "chain3-objective",
+    "model": {"graph": {"file": "chain3.json"}},
+    "nodes": [)" + nodes + R"(],
+    "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
+    "network": {"model": "exact"},
+    "overheads": {"rpc": "0ms", "serialization_bandwidth": "1TBps", "message_header": "0B"},
+    "workload": {"sessions": )" + std::to_string(sessions) + R"(, "max_in_flight": 16, "arrival": {"process": "fixed", "interval": ")" +
+                           interval + R"("}},
+    "policy": {"partitioner": {"method": "slicegraph")" + (objective.empty() ? "" : ", \"objective\": " + objective) + R"(}},
+    "events": )" + events + R"(
+  })";
+  return load_scenario_text(text, std::string(SWARMSIM_SOURCE_DIR) + "/tests/data/graphs/pipeline_test.json");
+}
+
+const std::string kThreeL4 = server("s0", "L4") + "," + server("s1", "L4") + "," + server("s2", "L4");
+
+nlohmann::json run(const Scenario& sc, const std::filesystem::path& out = {}) {
+  RunOptions opts;
+  opts.progress = RunOptions::Progress::Never;
+  opts.out_dir = out;
+  return run_isolated(sc, opts).metrics;
+}
+
+/// a is at least as good as b in capacity, latency, energy and cost, and better in one.
+bool dominates(const PlanScore& a, const PlanScore& b) {
+  const bool no_worse = a.requests_per_s >= b.requests_per_s && a.latency_s <= b.latency_s &&
+                        a.joules_per_request <= b.joules_per_request && a.cost_per_s <= b.cost_per_s;
+  const bool better = a.requests_per_s > b.requests_per_s || a.latency_s < b.latency_s ||
+                      a.joules_per_request < b.joules_per_request || a.cost_per_s < b.cost_per_s;
+  return no_worse && better;
+}
+
+}  // namespace
+
+// Without an objective nothing is scored and the plan is the least eq. 11 bottleneck; an
+// objective that asks for the same thing scores every node set and runs a plan as fast.
+TEST(PlanObjective, TheBottleneckObjectiveKeepsTheDefaultPlan) {
+  const std::string nodes = kThreeL4 + "," + server("a", "A100-80GB") + "," + server("g", "GTX-1650");
+  const PipelinePlan plain = plan_pipeline(chain3(nodes, ""));
+  EXPECT_TRUE(plain.candidates.empty());
+  EXPECT_TRUE(plain.switched_off.empty());
+  const PipelinePlan scored = plan_pipeline(chain3(nodes, R"({"minimize": "bottleneck"})"));
+  // 5 nodes, at most 4 blocks (4 ops): every set of 1-4 nodes, 30, plus the stage counts' placements.
+  EXPECT_GE(scored.candidates.size(), 30u);
+  ASSERT_GE(scored.chosen, 0);
+  EXPECT_NEAR(scored.predicted_bottleneck_s, plain.predicted_bottleneck_s, 1e-12 * plain.predicted_bottleneck_s);
+  for (const PlanScore& s : scored.candidates) EXPECT_GE(s.bottleneck_s, scored.predicted_bottleneck_s * (1 - 1e-12));
+}
+
+// The front holds exactly the candidates no other dominates (checked pairwise here), every
+// candidate's nodes are distinct, and each candidate's throughput is 1 / its overlap bound.
+TEST(PlanObjective, TheFrontIsExactlyTheNonDominatedCandidates) {
+  const std::string nodes = server("s0", "L4", "0.70/h") + "," + server("s1", "L4", "0.70/h") + "," + server("a", "A100-80GB", "3.00/h") +
+                            "," + server("g", "GTX-1650", "0.20/h");
+  const Scenario sc = chain3(nodes, R"({"minimize": "energy"})");
+  const PipelinePlan plan = plan_pipeline(sc);
+  ASSERT_GE(plan.candidates.size(), 15u);  // every set of 1-4 of the 4 nodes
+  int on_front = 0;
+  for (const PlanScore& s : plan.candidates) {
+    EXPECT_EQ(std::set<int>(s.nodes.begin(), s.nodes.end()).size(), s.nodes.size()) << "a node holds two stages";
+    EXPECT_EQ(static_cast<int>(s.nodes.size()), s.stages);
+    EXPECT_NEAR(s.requests_per_s, 1.0 / s.overlap_bottleneck_s, 1e-9 * s.requests_per_s);
+    EXPECT_LE(s.served_requests_per_s, s.requests_per_s * (1 + 1e-12));
+    EXPECT_LE(s.served_requests_per_s, 50.0 * (1 + 1e-12)) << "arrivals every 20 ms";
+    const bool dominated =
+        std::any_of(plan.candidates.begin(), plan.candidates.end(), [&](const PlanScore& o) { return dominates(o, s); });
+    EXPECT_EQ(s.on_front, !dominated);
+    on_front += s.on_front;
+  }
+  EXPECT_GE(on_front, 2) << "the fastest plan and the cheapest one differ here";
+}
+
+// Hand-worked: chain3 takes 3 ms on one L4 (16 W idle, 72 W busy) and requests arrive at 50/s.
+// With the unused servers off, one L4 draws 16 W / 50 + 56 W x 3 ms = 0.488 J a request; three
+// draw 3 x 16 / 50 + 0.168 = 1.128 J. Minimizing energy takes one L4 and switches the others off;
+// the run's servers then draw what the plan predicts, and less than the default plan's.
+TEST(PlanObjective, MinimizingEnergyAtALowRateSwitchesServersOff) {
+  const Scenario sc = chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off"})");
+  const PipelinePlan plan = plan_pipeline(sc);
+  ASSERT_EQ(plan.stages.size(), 1u);
+  const PlanScore& chosen = plan.candidates[static_cast<std::size_t>(plan.chosen)];
+  EXPECT_NEAR(chosen.served_requests_per_s, 50.0, 1e-9);
+  EXPECT_NEAR(chosen.joules_per_request, 16.0 / 50 + 56.0 * plan.stages[0].compute_s, 1e-9);
+  EXPECT_NEAR(plan.stages[0].compute_s, 3e-3, 3e-5);
+  EXPECT_EQ(std::count(plan.switched_off.begin(), plan.switched_off.end(), 1), 2);
+
+  const nlohmann::json m = run(sc);
+  ASSERT_EQ(m["requests"]["completed"], 300);
+  const double measured = m["energy"]["servers_joules"].get<double>() / 300;
+  EXPECT_NEAR(measured, chosen.joules_per_request, 0.03 * chosen.joules_per_request);
+  for (const nlohmann::json& h : m["energy"]["hosts"])
+    if (h["name"] != sc.nodes[static_cast<std::size_t>(plan.stages[0].node)].name && h["name"] != "c") {
+      EXPECT_EQ(h["energy_joules"].get<double>(), 0.0) << h["name"] << " is off";
+    }
+  EXPECT_EQ(m["partition"]["objective"]["switched_off"].size(), 2u);
+  EXPECT_EQ(m["partition"]["objective"]["minimize"], "energy");
+
+  const nlohmann::json plain = run(chain3(kThreeL4, ""));
+  EXPECT_EQ(plain["stages"].size(), 3u);
+  const double plain_measured = plain["energy"]["servers_joules"].get<double>() / 300;
+  EXPECT_NEAR(plain_measured, 3 * 16.0 / 50 + 0.168, 0.03 * plain_measured);
+  EXPECT_LT(measured, 0.5 * plain_measured);
+}
+
+// With the unused servers standing by, every plan draws their idle power: the one-L4 plan costs
+// as much energy as the three-L4 one (the same work, the same servers on), so the tie goes to the
+// smaller bottleneck; and the prediction still matches the run.
+TEST(PlanObjective, StandbyServersDrawTheirIdlePowerInEveryPlan) {
+  const Scenario sc = chain3(kThreeL4, R"({"minimize": "energy"})");
+  const PipelinePlan plan = plan_pipeline(sc);
+  EXPECT_TRUE(std::none_of(plan.switched_off.begin(), plan.switched_off.end(), [](char c) { return c != 0; }));
+  const PlanScore& chosen = plan.candidates[static_cast<std::size_t>(plan.chosen)];
+  for (const PlanScore& s : plan.candidates) EXPECT_GE(s.joules_per_request, chosen.joules_per_request * (1 - 1e-9));
+  EXPECT_NEAR(chosen.joules_per_request, 3 * 16.0 / 50 + 0.168, 0.01);
+  const nlohmann::json m = run(sc);
+  EXPECT_NEAR(m["energy"]["servers_joules"].get<double>() / 300, chosen.joules_per_request, 0.03 * chosen.joules_per_request);
+}
+
+// Hand-worked: an A100 rents at 3.00/h and the L4s at 0.70/h. One L4 serves 333 requests/s
+// (3 ms each), so for at least 200/s the cheapest plan is one L4 alone; for 500/s one L4 is too
+// slow, and the plan is the cheapest feasible one among all scored. The run rents only the nodes on.
+TEST(PlanObjective, MinimizingCostUnderAThroughputBound) {
+  const std::string nodes = server("s0", "L4", "0.70/h") + "," + server("s1", "L4", "0.70/h") + "," + server("a", "A100-80GB", "3.00/h");
+  const Scenario sc = chain3(nodes, R"({"minimize": "cost", "min_throughput": "200/s", "unused_nodes": "off"})", 300, "2ms");
+  const PipelinePlan plan = plan_pipeline(sc);
+  const PlanScore& chosen = plan.candidates[static_cast<std::size_t>(plan.chosen)];
+  ASSERT_EQ(chosen.nodes.size(), 1u);
+  EXPECT_EQ(sc.nodes[static_cast<std::size_t>(chosen.nodes[0])].device->name, "L4");
+  EXPECT_NEAR(chosen.cost_per_s * 3600, 0.70, 1e-9);
+  const nlohmann::json m = run(sc);
+  const double window = m["energy"]["window_s"].get<double>();
+  EXPECT_NEAR(m["cost"]["rent"].get<double>(), 0.70 / 3600 * window, 1e-9 * window) << "only one node rented";
+
+  const Scenario faster = chain3(nodes, R"({"minimize": "cost", "min_throughput": "500/s", "unused_nodes": "off"})", 300, "2ms");
+  const PipelinePlan p2 = plan_pipeline(faster);
+  const PlanScore& c2 = p2.candidates[static_cast<std::size_t>(p2.chosen)];
+  EXPECT_GE(c2.requests_per_s, 500.0);
+  EXPECT_GT(c2.cost_per_s * 3600, 0.70 + 1e-9);
+  for (const PlanScore& s : p2.candidates) {
+    EXPECT_EQ(s.feasible, s.requests_per_s >= 500.0 * (1 - 1e-12));
+    if (s.feasible) {
+      EXPECT_GE(s.cost_per_request, c2.cost_per_request * (1 - 1e-9));
+    }
+  }
+}
+
+// No plan reaches a million requests a second: the planner says which bound and how close any
+// plan comes, instead of running something else.
+TEST(PlanObjective, BoundsNoPlanMeetsAreAClearError) {
+  const Scenario sc = chain3(kThreeL4, R"({"minimize": "energy", "min_throughput": "1000000/s", "max_latency": "1ms"})");
+  try {
+    plan_pipeline(sc);
+    FAIL() << "planned";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("policy.partitioner.objective"), std::string::npos) << what;
+    EXPECT_NE(what.find("min_throughput 1e+06/s (the most any plan reaches: "), std::string::npos) << what;
+    EXPECT_NE(what.find("max_latency 1 ms (the least: "), std::string::npos) << what;
+  }
+}
+
+// A switched-off node's replayed failures and returns change nothing: it stays off (no draw), takes
+// no stage, and both engines give the same run.
+TEST(PlanObjective, SwitchedOffNodesStayOffThroughTheirEvents) {
+  const std::string events = R"([{"at": "1s", "action": "node_up", "node": "s1"}, {"at": "2s", "action": "node_down", "node": "s1"},
+                                 {"at": "3s", "action": "node_up", "node": "s1"}, {"at": "1s", "action": "node_up", "node": "s2"}])";
+  Scenario sc = chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off"})", 300, "20ms", events);
+  sc.policy.faults.failback = true;  // a node that comes back would take a stage if it were a spare
+  const PipelinePlan plan = plan_pipeline(sc);
+  ASSERT_EQ(plan.stages.size(), 1u);
+  ASSERT_EQ(sc.nodes[static_cast<std::size_t>(plan.stages[0].node)].name, "s0") << "ties go to the first node";
+  std::vector<nlohmann::json> runs;
+  for (const EngineKind engine : {EngineKind::SimGrid, EngineKind::Flow}) {
+    sc.engine = engine;
+    const std::filesystem::path out = swarmsim::test::temp_path(std::string("objective-off-") + to_string(engine));
+    std::filesystem::remove_all(out);
+    const nlohmann::json m = run(sc, out);
+    EXPECT_EQ(m["requests"]["completed"], 300);
+    EXPECT_TRUE(m["failbacks"].empty()) << m["failbacks"];
+    for (const nlohmann::json& h : m["energy"]["hosts"])
+      if (h["name"] == "s1" || h["name"] == "s2") {
+        EXPECT_EQ(h["energy_joules"].get<double>(), 0.0);
+      }
+    int off_lines = 0;
+    std::ifstream log(out / "events.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      const nlohmann::json e = nlohmann::json::parse(line);
+      if (e["type"] == "node_down" || e["type"] == "node_up") {
+        EXPECT_EQ(e["t"].get<double>(), 0.0) << line;
+        ++off_lines;
+      }
+    }
+    EXPECT_EQ(off_lines, 2) << "s1 and s2 switched off at 0, nothing after";
+    runs.push_back(m);
+  }
+  for (const char* key : {"requests_per_s", "steady_requests_per_s"})
+    EXPECT_NEAR(runs[0]["throughput"][key].get<double>(), runs[1]["throughput"][key].get<double>(),
+                1e-9 * runs[0]["throughput"][key].get<double>());
+  EXPECT_NEAR(runs[0]["energy"]["joules"].get<double>(), runs[1]["energy"]["joules"].get<double>(), 1e-9 * runs[0]["energy"]["joules"].get<double>());
+}
