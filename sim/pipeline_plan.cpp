@@ -12,6 +12,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/experiment/comparison.hpp"
 #include "sim/metrics/run_cost.hpp"
+#include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/latency_table.hpp"
 #include "sim/units.hpp"
@@ -288,8 +289,8 @@ PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
       add("max_energy_per_request " + format_energy(obj.max_joules_per_request) + " (the least: " + format_energy(least_j) + ")");
     if (std::isfinite(obj.max_cost_per_s))
       add("max_cost " + money_per_hour_text(sc, obj.max_cost_per_s) + " (the least: " + money_per_hour_text(sc, least_cost) + ")");
-    throw std::invalid_argument("policy.partitioner.objective: none of the " + std::to_string(scores.size()) +
-                                " plans scored meets its bounds together: " + why);
+    throw ScenarioError({Diagnostic{sc.source_file, "policy.partitioner.objective",
+                                    "none of the " + std::to_string(scores.size()) + " plans scored meets its bounds together: " + why}});
   }
   PipelinePlan plan = std::move(plans[static_cast<std::size_t>(chosen)]);
   if (!plan.node_sliced && base.partition.blocks == plan.partition.blocks && base.partition.block_of == plan.partition.block_of)

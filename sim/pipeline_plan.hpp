@@ -130,8 +130,8 @@ double offered_requests_per_s(const WorkloadSpec& w);
 
 /// Partitions sc.graph with sc.policy.partitioner and places the stages. Requires sc.graph.
 /// With policy.partitioner.objective, scores every candidate plan and runs the one it asks for;
-/// throws std::invalid_argument, naming the bound and the best any plan reaches, when no candidate
-/// meets the objective's bounds.
+/// throws ScenarioError (at policy.partitioner.objective, naming each bound and the best any plan
+/// reaches) when no candidate meets the objective's bounds.
 /// `on_progress`, when set, is told before each stage count and after each BRKGA generation.
 PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress = {});
 

@@ -137,6 +137,9 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
       progress.status([&] { return sim::plan_progress_text(g.name(), method, p); });
     });
     progress.finish();
+  } catch (const sim::ScenarioError& e) {  // the scenario's objective: no plan meets its bounds
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
     return 1;

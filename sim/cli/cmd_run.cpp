@@ -351,9 +351,9 @@ void print_plan_objective(const nlohmann::json& m) {
   const auto& c = o["chosen"];
   std::string nodes;
   for (const auto& n : c["nodes"]) nodes += (nodes.empty() ? "" : ", ") + n.get<std::string>();
-  std::printf("objective     minimize %s over %zu plans (%zu on the Pareto front): %d stages on %s; predicted %.4g requests/s served, %s",
+  std::printf("objective     minimize %s over %zu plans (%zu on the Pareto front): %d stage%s on %s; predicted %.4g requests/s served, %s",
               o["minimize"].get<std::string>().c_str(), o["candidates"].get<std::size_t>(), o["front"].size(), c["stages"].get<int>(),
-              nodes.c_str(), c["served_requests_per_s"].get<double>(), sim::format_energy(c["joules_per_request"].get<double>()).c_str());
+              c["stages"].get<int>() == 1 ? "" : "s", nodes.c_str(), c["served_requests_per_s"].get<double>(), sim::format_energy(c["joules_per_request"].get<double>()).c_str());
   const int completed = m["requests"]["completed"].get<int>();  // the prediction leaves the clients out: so does this
   std::printf(" a request by the servers (measured %s)",
               completed > 0 ? sim::format_energy(m["energy"]["servers_joules"].get<double>() / completed).c_str() : "none");
@@ -613,6 +613,9 @@ int run(const RunArgs& args) {
       print_coded_summary(report.metrics, report, opts.out_dir);
     else
       print_summary(report.metrics, report, opts.out_dir);
+  } catch (const sim::ScenarioError& e) {  // input found wrong only once planned (a pipeline objective no plan meets)
+    std::fprintf(stderr, "%s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "swarmsim run: %s\n", e.what());
     return 1;

@@ -181,16 +181,18 @@ TEST(PlanObjective, MinimizingCostUnderAThroughputBound) {
   }
 }
 
-// No plan reaches a million requests a second: the planner says which bound and how close any
-// plan comes, instead of running something else.
+// No plan reaches a million requests a second: the planner says, as a scenario error, which
+// bound and how close any plan comes, instead of running something else.
 TEST(PlanObjective, BoundsNoPlanMeetsAreAClearError) {
   const Scenario sc = chain3(kThreeL4, R"({"minimize": "energy", "min_throughput": "1000000/s", "max_latency": "1ms"})");
   try {
     plan_pipeline(sc);
     FAIL() << "planned";
-  } catch (const std::invalid_argument& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("policy.partitioner.objective"), std::string::npos) << what;
+  } catch (const ScenarioError& e) {
+    ASSERT_EQ(e.diagnostics().size(), 1u);
+    EXPECT_EQ(e.diagnostics()[0].path, "policy.partitioner.objective");
+    EXPECT_EQ(e.diagnostics()[0].file, sc.source_file);
+    const std::string what = e.diagnostics()[0].message;
     EXPECT_NE(what.find("min_throughput 1e+06/s (the most any plan reaches: "), std::string::npos) << what;
     EXPECT_NE(what.find("max_latency 1 ms (the least: "), std::string::npos) << what;
   }
