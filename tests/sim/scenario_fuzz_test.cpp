@@ -116,6 +116,11 @@ TEST(ScenarioFuzz, MutatedShippedScenariosLoadOrFailWithDiagnostics) {
                                        : flow::run_flow_engine(sc, make_cost_model(sc), signals, quiet);
         EXPECT_TRUE(r.metrics.contains(sc.graph || sc.tree || sc.coded ? "requests" : "sessions")) << where;
         ++ran;
+      } catch (const ScenarioError& e) {  // input only planning can judge (a pipeline objective no plan meets): still a diagnostic
+        ASSERT_FALSE(e.diagnostics().empty()) << where;
+        EXPECT_FALSE(e.diagnostics()[0].path.empty()) << where << ": " << e.what();
+        EXPECT_EQ(e.diagnostics()[0].file, sc.source_file) << where;
+        ++rejected;
       } catch (const std::exception& e) {
         ADD_FAILURE() << where << ": the run threw: " << e.what();
       }
