@@ -1,8 +1,9 @@
 // Bad input never crashes the loader: every shipped scenario, mutated at random (a value deleted,
 // retyped, pushed to an extreme, scaled, given a wrong unit, or an array element duplicated),
 // either loads or fails with diagnostics that name the file, a JSON path and a message. Mutants
-// that load and stay small are then run on the flow engine and must finish with metrics, not an
-// exception. It found events with "node": "" passing validation and failing the run.
+// that load and stay small are then run on the flow engine and must finish with metrics, or with
+// a ScenarioError for what only planning can judge (a pipeline objective no plan meets), never
+// another exception. It found events with "node": "" passing validation and failing the run.
 #include <gtest/gtest.h>
 
 #include <algorithm>
