@@ -683,6 +683,16 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
       const double at = 2.5 + 1.5 * late.uniform();
       schedule.emplace_back(at, nlohmann::json{{"at", std::to_string(at) + "s"}, {"action", "node_up"}, {"node", names[late.uniform() < 0.5 ? 0 : 5]}});
     }
+    // Every fourth schedule (without failback) runs the least-energy plan, the L4 alone, with the
+    // other servers switched off: their events must change nothing, and the L4 failing (its own
+    // draws) leaves its stage without a spare until it is back.
+    const bool objective = trial % 4 == 0;
+    if (objective) {
+      Rng own(static_cast<std::uint64_t>(trial) * 104729 + 3);
+      const double down = 1.2 + 0.8 * own.uniform(), up = down + 0.3 + 0.7 * own.uniform();
+      schedule.emplace_back(down, nlohmann::json{{"at", std::to_string(down) + "s"}, {"action", "node_down"}, {"node", "l4-a"}});
+      schedule.emplace_back(up, nlohmann::json{{"at", std::to_string(up) + "s"}, {"action", "node_up"}, {"node", "l4-a"}});
+    }
     std::stable_sort(schedule.begin(), schedule.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     nlohmann::json events = nlohmann::json::array();
     for (const auto& [at, e] : schedule) events.push_back(e);
@@ -702,9 +712,15 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
     // The failback schedules take the three handovers in turn.
     if (failback) sc.policy.partitioner.handover = std::array{Handover::Resend, Handover::Drain, Handover::Forward}[static_cast<std::size_t>(trial / 2 % 3)];
     const Handover handover = sc.policy.partitioner.handover;
+    if (objective) {
+      sc.policy.partitioner.objective.set = true;
+      sc.policy.partitioner.objective.minimize = PlanGoal::Energy;
+      sc.policy.partitioner.objective.unused_nodes = UnusedNodes::Off;
+    }
     const std::string what = "trial " + std::to_string(trial) + ": " + events.dump() + ", heartbeat " + heartbeat + " x " + misses +
                              ", " + std::to_string(n_clients) + " clients" + (sc.policy.faults.failback ? ", failback" : "") +
-                             (handover == Handover::Drain ? " (drain)" : handover == Handover::Forward ? " (forward)" : "");
+                             (handover == Handover::Drain ? " (drain)" : handover == Handover::Forward ? " (forward)" : "") +
+                             (objective ? ", least energy, others off" : "");
     const auto [simgrid, flowed] = both_engines(sc);
     if (n_clients == 1) {
       const auto d = differences(simgrid, flowed, 1e-9);
@@ -753,6 +769,21 @@ TEST(FlowEngine, AgreesWithSimGridOnRandomPipelineFailures) {
       }
     if (simgrid["failovers"].empty() && (!sc.policy.faults.failback || simgrid["failbacks"].empty())) {
       EXPECT_EQ(rq["resent"], 0) << what;
+    }
+    if (objective) {  // a switched-off server draws nothing and never takes a stage
+      ASSERT_EQ(simgrid["stages"].size(), 1u) << what;
+      EXPECT_EQ(simgrid["stages"][0]["node"], "l4-a") << what;
+      std::set<std::string> off;
+      for (const nlohmann::json& n : simgrid["partition"]["objective"]["switched_off"]) off.insert(n.get<std::string>());
+      EXPECT_FALSE(off.empty()) << what;
+      for (const nlohmann::json& h : simgrid["energy"]["hosts"])
+        if (off.count(h["name"].get<std::string>())) {
+          EXPECT_EQ(h["energy_joules"].get<double>(), 0.0) << what << ": " << h["name"];
+        }
+      for (const nlohmann::json& f : simgrid["failovers"])
+        if (f.contains("to")) {
+          EXPECT_EQ(off.count(f["to"].get<std::string>()), 0u) << what;
+        }
     }
   }
   EXPECT_GT(failovers, 5) << "the schedules must hit stages";
