@@ -5,10 +5,13 @@
 
 #include <map>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "sim/partition/model_graph_io.hpp"
 #include "sim/partition/strategies.hpp"
+#include "sim/pipeline_plan.hpp"
+#include "sim/scenario/scenario_loader.hpp"
 
 namespace {
 using namespace swarmsim::partition;
@@ -117,5 +120,34 @@ BENCHMARK_CAPTURE(BM_NamedGraph, unet_metis, "unet-sd", Method::TopologyAware)->
 BENCHMARK_CAPTURE(BM_NamedGraph, unet_pipeline, "unet-sd", Method::Pipeline)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_NamedGraph, bert_slicegraph, "bert-base", Method::SliceGraph)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_NamedGraph, bert_layerwise, "bert-base", Method::LayerWise)->Unit(benchmark::kMillisecond);
+
+/// Planning a graph scenario's pipeline (SliceGraph on the U-Net, every stage count, optimal
+/// placement, the recut onto the nodes) for `servers` mixed GPUs, without an objective and with
+/// one (`objective` 1: the least energy, every set of servers scored). scripts/bench.sh prints
+/// the ratio of the two in the same run.
+void BM_PlanPipeline(benchmark::State& state) {
+  const int servers = static_cast<int>(state.range(0));
+  const bool objective = state.range(1) != 0;
+  const char* gpus[] = {"RTX-4090", "RTX-3090", "L4", "A100-80GB"};
+  std::string nodes;
+  for (int j = 0; j < servers; ++j)
+    nodes += std::string(j ? "," : "") + R"({"name": "s)" + std::to_string(j) + R"(", "gpu": ")" + gpus[j % 4] +
+             R"(", "location": {"lat": 50.1, "lon": 8.6}, "uplink": "25Gbps", "downlink": "25Gbps", "costs": {"rent": "0.50/h"}})";
+  const std::string text = R"({"name": "plan-bench", "model": {"graph": {"generator": "unet-sd", "image_size": 512, "batch": 1}},
+    "nodes": [)" + nodes + R"(],
+    "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50.1, "lon": 8.6}, "uplink": "10Gbps", "downlink": "10Gbps"}],
+    "workload": {"sessions": 1000, "arrival": {"process": "poisson", "rate": "50/s"}},
+    "policy": {"partitioner": {"method": "slicegraph")" +
+                           std::string(objective ? R"(, "objective": {"minimize": "energy", "unused_nodes": "off"})" : "") + R"(}}})";
+  const swarmsim::sim::Scenario sc = swarmsim::sim::load_scenario_text(text, "plan-bench.json");
+  swarmsim::sim::PipelinePlan plan;
+  for (auto _ : state) {
+    plan = swarmsim::sim::plan_pipeline(sc);
+    benchmark::DoNotOptimize(plan.stages.data());
+  }
+  state.counters["candidates"] = static_cast<double>(plan.candidates.size());
+  state.counters["stages"] = static_cast<double>(plan.stages.size());
+}
+BENCHMARK(BM_PlanPipeline)->ArgsProduct({{6, 12}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 }  // namespace
