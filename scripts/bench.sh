@@ -66,8 +66,13 @@ awk '
       if ((e in real) && real[e] > 0)
         printf "%-50s %10.1f us = %.2f x bounding every candidate (%.1f us)\n", n, real[n], real[n] / real[e], real[e]
     }
-    for (n in real) if (n ~ /^BM_PlanPipeline\/[0-9]+\/1$/) {
-      e = n; sub(/\/1$/, "/0", e)
+    for (n in real) if (n ~ /^BM_PlanPipeline\/[0-9]+\/0\/0$/) {
+      e = n; sub(/\/0$/, "/1", e)
+      if ((e in real) && real[e] > 0)
+        printf "%-50s %10.1f ms = %.3f x the same servers with no two alike (%.1f ms)\n", n, real[n], real[n] / real[e], real[e]
+    }
+    for (n in real) if (n ~ /^BM_PlanPipeline\/[0-9]+\/1\/[01]$/) {
+      e = n; sub(/\/1\//, "/0/", e)
       if ((e in real) && real[e] > 0)
         printf "%-50s %10.1f ms = %.2f x planning without an objective (%.1f ms)\n", n, real[n], real[n] / real[e], real[e]
     }

@@ -3,6 +3,7 @@
 #include "sim/partition/node_slicing.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -93,6 +94,22 @@ partition::PlacementCosts costs_on_nodes(const partition::ModelGraph& g, const p
       c[static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(v)])][j] +=
           client_io.first[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_io.second[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
   return c;
+}
+
+/// Classes of interchangeable servers: the same placement node (device rates, memory, links) and
+/// the same power draw and prices.
+std::vector<int> interchangeable_servers(const Scenario& sc, const std::vector<partition::PlacementNode>& nodes) {
+  std::vector<std::array<double, 4>> kinds;  // idle, busy, rent, electricity
+  std::vector<int> extra;
+  for (const NodeSpec& n : sc.nodes) {
+    const PowerDraw p = power_draw(n);
+    const ResolvedPrices price = host_prices(sc, n);
+    const std::array<double, 4> kind{p.idle_w, p.busy_w, price.rent_per_s, price.electricity_per_j};
+    const auto it = std::find(kinds.begin(), kinds.end(), kind);
+    extra.push_back(static_cast<int>(it - kinds.begin()));
+    if (it == kinds.end()) kinds.push_back(kind);
+  }
+  return partition::interchangeable_classes(nodes, extra);
 }
 
 /// Fills in `plan`'s quality, stages (node, compute, traffic, service and link times) and bounds
@@ -201,12 +218,12 @@ std::string money_per_hour_text(const Scenario& sc, double per_s) {
 }
 
 /// Scores every distinct candidate (each stage count's placement; with optimal placement on at
-/// most kMaxExactNodes servers, the best cut of `order` onto every set of them), marks the
+/// most kMaxSlicingStates sets of interchangeable servers, the best cut of `order` onto every set of them), marks the
 /// feasible ones and the Pareto front, and returns the one the objective asks for, with the
 /// scores. `base` is the plan without an objective (its reference is kept).
 PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
                                  const std::vector<std::pair<partition::Partition, partition::Placement>>& tried,
-                                 const std::vector<int>& order, const std::vector<partition::PlacementNode>& nodes,
+                                 const std::vector<int>& order, const std::vector<int>& classes, const std::vector<partition::PlacementNode>& nodes,
                                  const std::pair<std::vector<double>, std::vector<double>>& client_io, int k) {
   const partition::ModelGraph& g = *sc.graph;
   const PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
@@ -228,7 +245,7 @@ PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
   for (const auto& [part, placed] : tried) consider(part, placed, false);
   if (!order.empty()) {
     const std::vector<partition::NodeSlicing> each =
-        partition::slice_onto_each_node_set(g, order, nodes, k, {client_io.first, client_io.second});
+        partition::slice_onto_each_node_set(g, order, nodes, k, {client_io.first, client_io.second}, classes);
     for (const partition::NodeSlicing& ns : each) {
       if (ns.blocks == 0) continue;
       partition::Partition part;
@@ -498,9 +515,13 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   // on its own node (node_slicing.hpp) finds cuts that suit the fast nodes, and is never worse,
   // since the winner and its placement are one of the slicings it tries.
   std::vector<int> order;  // the winner's block-major order: what the cut onto every node set slices
-  if (spec.placement == PlacementKind::Optimal && static_cast<int>(nodes.size()) <= partition::kMaxExactNodes) {
+  // Servers that eq. 10 prices alike, drawing the same power at the same prices, are interchangeable:
+  // the cut runs over how many of each kind it takes (node_slicing.hpp).
+  const std::vector<int> classes = interchangeable_servers(sc, nodes);
+  if (spec.placement == PlacementKind::Optimal &&
+      partition::slicing_states(classes, static_cast<int>(nodes.size()), k) <= partition::kMaxSlicingStates) {
     order = partition::block_major_order(g, plan.partition.block_of);
-    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_io.first, client_io.second});
+    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_io.first, client_io.second}, classes);
     if (ns.bottleneck_s < best * (1 - 1e-9)) {
       best = ns.bottleneck_s;
       plan.partition.block_of = ns.block_of;
@@ -515,7 +536,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   plan.costs = cost;
   complete_plan(sc, plan);
   if (!spec.objective.set) return plan;
-  return choose_by_objective(sc, std::move(plan), tried, order, nodes, client_io, k);
+  return choose_by_objective(sc, std::move(plan), tried, order, classes, nodes, client_io, k);
 }
 
 }  // namespace swarmsim::sim

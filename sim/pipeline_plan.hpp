@@ -79,8 +79,9 @@ struct PipelinePlan {
   /// the busiest of every stage's service time, every access link and the client's links (s).
   double overlap_bottleneck_s = 0;
   /// With policy.partitioner.objective: every distinct plan the planner scored (each stage count's
-  /// placement, and with optimal placement on at most partition::kMaxExactNodes servers the best
-  /// cut onto every set of them), and which one runs. Empty without an objective.
+  /// placement, and with optimal placement the best cut onto every set of servers, counted by
+  /// kind, when there are at most partition::kMaxSlicingStates such sets), and which one runs.
+  /// Empty without an objective.
   std::vector<PlanScore> candidates;
   int chosen = -1;                     ///< index into candidates
   /// Per server node: switched off for the run (objective.unused_nodes "off" and no stage here).

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -78,74 +79,151 @@ SegmentTerms segment_terms(const ModelGraph& g, std::span<const int> order, cons
 
 namespace {
 
-/// best[j][U] of the recurrence in node_slicing.hpp, for every prefix j and set U of at most
-/// max_blocks nodes, with the last block's start and node of each entry.
+/// The sets of nodes the recurrence runs over, as counts of each class of interchangeable nodes
+/// (a set of distinct nodes when every class has one member): every count vector of at most
+/// max_blocks nodes, in increasing mixed-radix order, so that one node fewer always comes first.
+struct CountStates {
+  std::vector<std::vector<int>> members;  ///< per class, its nodes in index order
+  std::vector<std::vector<int>> counts;   ///< per state, nodes taken from each class
+  std::vector<std::vector<int>> without;  ///< per state and class: the state with one node fewer of it, or -1
+  std::vector<int> used;                  ///< per state, nodes taken
+};
+
+std::vector<std::vector<int>> class_members(std::span<const int> class_of, int nodes) {
+  std::vector<std::vector<int>> members;
+  for (int j = 0; j < nodes; ++j) {
+    const int c = class_of.empty() ? j : class_of[static_cast<std::size_t>(j)];
+    if (c < 0) throw std::invalid_argument("node classes must not be negative");
+    if (static_cast<std::size_t>(c) >= members.size()) members.resize(static_cast<std::size_t>(c) + 1);
+    members[static_cast<std::size_t>(c)].push_back(j);
+  }
+  for (const auto& m : members)
+    if (m.empty()) throw std::invalid_argument("node classes must be numbered 0, 1, ... without gaps");
+  return members;
+}
+
+/// Count vectors of at most max_blocks nodes (the empty one first), or fewer than none when
+/// there would be more than `limit`: the vector then holds limit + 1 of them.
+std::vector<std::vector<int>> count_vectors(const std::vector<std::vector<int>>& members, int max_blocks, std::size_t limit) {
+  std::vector<std::vector<int>> out;
+  std::vector<int> c(members.size(), 0);
+  // Mixed-radix counting, the first class the least significant digit: a state with one node
+  // fewer of some class is always enumerated before it.
+  while (true) {
+    int sum = 0;
+    for (const int x : c) sum += x;
+    if (sum <= max_blocks) {
+      out.push_back(c);
+      if (out.size() > limit) return out;
+    }
+    std::size_t d = 0;
+    for (; d < c.size(); ++d) {
+      const int top = std::min(static_cast<int>(members[d].size()), max_blocks);
+      if (c[d] < top) {
+        ++c[d];
+        break;
+      }
+      c[d] = 0;
+    }
+    if (d == c.size()) return out;
+  }
+}
+
+CountStates count_states(std::span<const int> class_of, int nodes, int max_blocks, const char* who) {
+  CountStates st;
+  st.members = class_members(class_of, nodes);
+  st.counts = count_vectors(st.members, max_blocks, kMaxSlicingStates);
+  if (st.counts.size() > kMaxSlicingStates)
+    throw std::invalid_argument(std::string(who) + ": more than " + std::to_string(kMaxSlicingStates) +
+                                " sets of nodes to slice onto (slicing_states); group interchangeable nodes into classes or allow fewer blocks");
+  std::map<std::vector<int>, int> index;
+  for (std::size_t s = 0; s < st.counts.size(); ++s) index.emplace(st.counts[s], static_cast<int>(s));
+  for (const auto& c : st.counts) {
+    int sum = 0;
+    std::vector<int> w(c.size(), -1);
+    for (std::size_t k = 0; k < c.size(); ++k) {
+      sum += c[k];
+      if (c[k] == 0) continue;
+      std::vector<int> fewer = c;
+      --fewer[k];
+      w[k] = index.at(fewer);
+    }
+    st.used.push_back(sum);
+    st.without.push_back(std::move(w));
+  }
+  return st;
+}
+
+/// best[j][S] of the recurrence in node_slicing.hpp, for every prefix j and state S (counts per
+/// class of at most max_blocks nodes), with the last block's start and class of each entry.
 struct SlicingTable {
-  int n = 0, sets = 0;
+  int n = 0;
+  CountStates states;
   std::vector<double> best;
-  std::vector<int> from_i, from_m;
-  std::size_t idx(int j, int U) const { return static_cast<std::size_t>(j) * static_cast<std::size_t>(sets) + static_cast<std::size_t>(U); }
+  std::vector<int> from_i, from_c;
+  std::size_t idx(int j, int S) const { return static_cast<std::size_t>(j) * states.counts.size() + static_cast<std::size_t>(S); }
 };
 
 SlicingTable slicing_table(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes, int max_blocks,
-                           const ClientTraffic& client, const char* who) {
+                           const ClientTraffic& client, std::span<const int> class_of, const char* who) {
   const int n = g.size();
   const int N = static_cast<int>(nodes.size());
-  if (N < 1 || N > kMaxExactNodes)
-    throw std::invalid_argument(std::string(who) + ": needs 1 to " + std::to_string(kMaxExactNodes) + " nodes, got " + std::to_string(N));
+  if (N < 1) throw std::invalid_argument(std::string(who) + ": needs at least one node");
   if (max_blocks < 1) throw std::invalid_argument(std::string(who) + ": max_blocks must be >= 1");
+  if (!class_of.empty() && static_cast<int>(class_of.size()) != N)
+    throw std::invalid_argument(std::string(who) + ": one class per node expected");
   if (static_cast<int>(order.size()) != n || !g.is_topological(order))
     throw std::invalid_argument(std::string(who) + ": the order is not a topological order of the graph");
   SlicingTable tab;
   tab.n = n;
-  tab.sets = 1 << N;
+  tab.states = count_states(class_of, N, max_blocks, who);
   if (n == 0) return tab;
   const SegmentTerms t = segment_terms(g, order, client);
+  const int C = static_cast<int>(tab.states.members.size());
 
-  // work(S) on node m is the sum of its ops' work there (each op bound by its own resource):
-  // per-node prefix sums along the order.
-  std::vector<std::vector<double>> work_prefix(static_cast<std::size_t>(N), std::vector<double>(static_cast<std::size_t>(n + 1), 0.0));
-  for (int m = 0; m < N; ++m)
+  // work(S) on a node of class c is the sum of its ops' work there (each op bound by its own
+  // resource): per-class prefix sums along the order, priced on the class's first node (every
+  // node of a class prices work, memory and links alike).
+  std::vector<std::vector<double>> work_prefix(static_cast<std::size_t>(C), std::vector<double>(static_cast<std::size_t>(n + 1), 0.0));
+  for (int c = 0; c < C; ++c) {
+    const PlacementNode& node = nodes[static_cast<std::size_t>(tab.states.members[static_cast<std::size_t>(c)].front())];
     for (int p = 0; p < n; ++p)
-      work_prefix[static_cast<std::size_t>(m)][static_cast<std::size_t>(p + 1)] =
-          work_prefix[static_cast<std::size_t>(m)][static_cast<std::size_t>(p)] + nodes[static_cast<std::size_t>(m)].rates.work_s(g.op(order[p]));
-  // f_m(π[i..j)): seed 002, eq. 10 on node m, with eq. 9's overflow as documented (mtpp_cost.hpp).
-  const auto exact_cost = [&](int i, int j, int m) {
-    const PlacementNode& node = nodes[static_cast<std::size_t>(m)];
-    const std::size_t c = t.at(i, j);
+      work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(p + 1)] =
+          work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(p)] + node.rates.work_s(g.op(order[p]));
+  }
+  // f_c(π[i..j)): seed 002, eq. 10 on a node of class c, with eq. 9's overflow as documented (mtpp_cost.hpp).
+  const auto exact_cost = [&](int i, int j, int c) {
+    const PlacementNode& node = nodes[static_cast<std::size_t>(tab.states.members[static_cast<std::size_t>(c)].front())];
+    const std::size_t cell = t.at(i, j);
     MtppParams p;
     p.fast_memory_bytes = node.memory_bytes;
     p.stream_Bps = node.stream_Bps;
-    const double work = work_prefix[static_cast<std::size_t>(m)][static_cast<std::size_t>(j)] - work_prefix[static_cast<std::size_t>(m)][static_cast<std::size_t>(i)];
-    return t.in_bytes[c] / node.downlink_Bps + work + overflow_cost(t.params[c], t.peak[c], p) + t.out_bytes[c] / node.uplink_Bps;
+    const double work = work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(j)] - work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(i)];
+    return t.in_bytes[cell] / node.downlink_Bps + work + overflow_cost(t.params[cell], t.peak[cell], p) + t.out_bytes[cell] / node.uplink_Bps;
   };
 
-  const int sets = tab.sets;
+  const std::size_t S = tab.states.counts.size();
   const double inf = std::numeric_limits<double>::infinity();
-  tab.best.assign(static_cast<std::size_t>(n + 1) * static_cast<std::size_t>(sets), inf);
+  tab.best.assign(static_cast<std::size_t>(n + 1) * S, inf);
   tab.from_i.assign(tab.best.size(), -1);
-  tab.from_m.assign(tab.best.size(), -1);
+  tab.from_c.assign(tab.best.size(), -1);
   std::vector<double>& best = tab.best;
-  best[tab.idx(0, 0)] = 0.0;
-  // Sets in increasing size: U ∖ {m} is always done before U.
-  std::vector<int> by_size(static_cast<std::size_t>(sets));
-  for (int U = 0; U < sets; ++U) by_size[static_cast<std::size_t>(U)] = U;
-  std::stable_sort(by_size.begin(), by_size.end(), [](int a, int b) { return std::popcount(static_cast<unsigned>(a)) < std::popcount(static_cast<unsigned>(b)); });
-  for (int U : by_size) {
-    const int used = std::popcount(static_cast<unsigned>(U));
-    if (used == 0 || used > max_blocks) continue;
+  best[tab.idx(0, 0)] = 0.0;  // state 0: no node
+  // States in increasing order: the state with one node fewer is always done before.
+  for (std::size_t u = 1; u < S; ++u) {
+    const int used = tab.states.used[u];
     for (int j = 1; j <= n; ++j)
-      for (int m = 0; m < N; ++m) {
-        if (!(U & (1 << m))) continue;
-        const int rest = U & ~(1 << m);
+      for (int c = 0; c < C; ++c) {
+        const int rest = tab.states.without[u][static_cast<std::size_t>(c)];
+        if (rest < 0) continue;
         for (int i = used - 1; i < j; ++i) {  // each of the other blocks holds at least one op
           const double before = best[tab.idx(i, rest)];
-          if (before >= best[tab.idx(j, U)]) continue;
-          const double b = std::max(before, exact_cost(i, j, m));
-          if (b < best[tab.idx(j, U)]) {
-            best[tab.idx(j, U)] = b;
-            tab.from_i[tab.idx(j, U)] = i;
-            tab.from_m[tab.idx(j, U)] = m;
+          if (before >= best[tab.idx(j, static_cast<int>(u))]) continue;
+          const double b = std::max(before, exact_cost(i, j, c));
+          if (b < best[tab.idx(j, static_cast<int>(u))]) {
+            best[tab.idx(j, static_cast<int>(u))] = b;
+            tab.from_i[tab.idx(j, static_cast<int>(u))] = i;
+            tab.from_c[tab.idx(j, static_cast<int>(u))] = c;
           }
         }
       }
@@ -153,16 +231,18 @@ SlicingTable slicing_table(const ModelGraph& g, std::span<const int> order, cons
   return tab;
 }
 
-/// The slicing of the whole order onto exactly the nodes of U that the table holds.
-NodeSlicing slicing_of(const SlicingTable& tab, std::span<const int> order, int U) {
+/// The slicing of the whole order onto the nodes of state S that the table holds: the blocks of
+/// class c take its nodes in index order, the last block first.
+NodeSlicing slicing_of(const SlicingTable& tab, std::span<const int> order, int S) {
   const int n = tab.n;
   NodeSlicing r;
-  r.bottleneck_s = tab.best[tab.idx(n, U)];
+  r.bottleneck_s = tab.best[tab.idx(n, S)];
   std::vector<std::pair<int, int>> segments;  // (start, node), last block first
-  for (int j = n, u = U; j > 0;) {
-    const int i = tab.from_i[tab.idx(j, u)], m = tab.from_m[tab.idx(j, u)];
-    segments.emplace_back(i, m);
-    u &= ~(1 << m);
+  std::vector<std::size_t> next_member(tab.states.members.size(), 0);
+  for (int j = n, u = S; j > 0;) {
+    const int i = tab.from_i[tab.idx(j, u)], c = tab.from_c[tab.idx(j, u)];
+    segments.emplace_back(i, tab.states.members[static_cast<std::size_t>(c)][next_member[static_cast<std::size_t>(c)]++]);
+    u = tab.states.without[static_cast<std::size_t>(u)][static_cast<std::size_t>(c)];
     j = i;
   }
   std::reverse(segments.begin(), segments.end());
@@ -178,28 +258,55 @@ NodeSlicing slicing_of(const SlicingTable& tab, std::span<const int> order, int 
 
 }  // namespace
 
+std::vector<int> interchangeable_classes(const std::vector<PlacementNode>& nodes, std::span<const int> extra) {
+  if (!extra.empty() && extra.size() != nodes.size()) throw std::invalid_argument("interchangeable_classes: one extra key per node expected");
+  std::vector<int> class_of(nodes.size(), -1);
+  int classes = 0;
+  for (std::size_t j = 0; j < nodes.size(); ++j) {
+    const PlacementNode& a = nodes[j];
+    for (std::size_t i = 0; i < j && class_of[j] < 0; ++i) {
+      const PlacementNode& b = nodes[i];
+      if (a.rates.flops_per_s == b.rates.flops_per_s && a.rates.mem_Bps == b.rates.mem_Bps && a.memory_bytes == b.memory_bytes &&
+          a.stream_Bps == b.stream_Bps && a.uplink_Bps == b.uplink_Bps && a.downlink_Bps == b.downlink_Bps &&
+          (extra.empty() || extra[i] == extra[j]))
+        class_of[j] = class_of[i];
+    }
+    if (class_of[j] < 0) class_of[j] = classes++;
+  }
+  return class_of;
+}
+
+std::size_t slicing_states(std::span<const int> class_of, int nodes, int max_blocks) {
+  if (max_blocks < 1 || nodes < 1) return 0;
+  return count_vectors(class_members(class_of, nodes), max_blocks, kMaxSlicingStates).size();
+}
+
 NodeSlicing slice_onto_nodes(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes,
-                             int max_blocks, const ClientTraffic& client) {
-  const SlicingTable tab = slicing_table(g, order, nodes, max_blocks, client, "slice_onto_nodes");
+                             int max_blocks, const ClientTraffic& client, std::span<const int> class_of) {
+  const SlicingTable tab = slicing_table(g, order, nodes, max_blocks, client, class_of, "slice_onto_nodes");
   if (tab.n == 0) return {};
-  int best_U = -1;
-  for (int U = 1; U < tab.sets; ++U)  // ties: fewer blocks, then the smaller set
-    if (std::popcount(static_cast<unsigned>(U)) <= max_blocks &&
-        (best_U < 0 || tab.best[tab.idx(tab.n, U)] < tab.best[tab.idx(tab.n, best_U)] * (1 - 1e-12) ||
-         (tab.best[tab.idx(tab.n, U)] <= tab.best[tab.idx(tab.n, best_U)] * (1 + 1e-12) &&
-          std::popcount(static_cast<unsigned>(U)) < std::popcount(static_cast<unsigned>(best_U)))))
-      best_U = U;
-  return slicing_of(tab, order, best_U);
+  int best_S = -1;
+  const auto blocks = [&](int u) { return tab.states.used[static_cast<std::size_t>(u)]; };
+  for (int u = 1; u < static_cast<int>(tab.states.counts.size()); ++u)  // ties: fewer blocks, then the earlier state
+    if (best_S < 0 || tab.best[tab.idx(tab.n, u)] < tab.best[tab.idx(tab.n, best_S)] * (1 - 1e-12) ||
+        (tab.best[tab.idx(tab.n, u)] <= tab.best[tab.idx(tab.n, best_S)] * (1 + 1e-12) && blocks(u) < blocks(best_S)))
+      best_S = u;
+  return slicing_of(tab, order, best_S);
 }
 
 std::vector<NodeSlicing> slice_onto_each_node_set(const ModelGraph& g, std::span<const int> order,
-                                                  const std::vector<PlacementNode>& nodes, int max_blocks, const ClientTraffic& client) {
-  const SlicingTable tab = slicing_table(g, order, nodes, max_blocks, client, "slice_onto_each_node_set");
-  std::vector<NodeSlicing> r(static_cast<std::size_t>(tab.sets));
-  for (auto& s : r) s.bottleneck_s = std::numeric_limits<double>::infinity();
-  if (tab.n == 0) return r;
-  for (int U = 1; U < tab.sets; ++U)
-    if (std::isfinite(tab.best[tab.idx(tab.n, U)])) r[static_cast<std::size_t>(U)] = slicing_of(tab, order, U);
+                                                  const std::vector<PlacementNode>& nodes, int max_blocks, const ClientTraffic& client,
+                                                  std::span<const int> class_of) {
+  const SlicingTable tab = slicing_table(g, order, nodes, max_blocks, client, class_of, "slice_onto_each_node_set");
+  std::vector<NodeSlicing> r;
+  for (std::size_t u = 1; u < tab.states.counts.size(); ++u) {
+    if (tab.n > 0 && std::isfinite(tab.best[tab.idx(tab.n, static_cast<int>(u))])) {
+      r.push_back(slicing_of(tab, order, static_cast<int>(u)));
+    } else {
+      r.emplace_back();  // no slicing onto this set: more nodes than ops
+      r.back().bottleneck_s = std::numeric_limits<double>::infinity();
+    }
+  }
   return r;
 }
 

@@ -122,17 +122,21 @@ BENCHMARK_CAPTURE(BM_NamedGraph, bert_slicegraph, "bert-base", Method::SliceGrap
 BENCHMARK_CAPTURE(BM_NamedGraph, bert_layerwise, "bert-base", Method::LayerWise)->Unit(benchmark::kMillisecond);
 
 /// Planning a graph scenario's pipeline (SliceGraph on the U-Net, every stage count, optimal
-/// placement, the recut onto the nodes) for `servers` mixed GPUs, without an objective and with
-/// one (`objective` 1: the least energy, every set of servers scored). scripts/bench.sh prints
-/// the ratio of the two in the same run.
+/// placement, the recut onto the nodes) for `servers` GPUs of four kinds, without an objective and
+/// with one (`objective` 1: the least energy, every set of servers scored). With `distinct` 1
+/// every server has its own rent, so none is interchangeable and the recut runs over every set of
+/// servers (2^12 at 12); with 0 servers of a kind share one, and the recut counts them by kind.
+/// scripts/bench.sh prints the ratio of planning with and without the objective in the same run.
 void BM_PlanPipeline(benchmark::State& state) {
   const int servers = static_cast<int>(state.range(0));
   const bool objective = state.range(1) != 0;
+  const bool distinct = state.range(2) != 0;
   const char* gpus[] = {"RTX-4090", "RTX-3090", "L4", "A100-80GB"};
   std::string nodes;
   for (int j = 0; j < servers; ++j)
     nodes += std::string(j ? "," : "") + R"({"name": "s)" + std::to_string(j) + R"(", "gpu": ")" + gpus[j % 4] +
-             R"(", "location": {"lat": 50.1, "lon": 8.6}, "uplink": "25Gbps", "downlink": "25Gbps", "costs": {"rent": "0.50/h"}})";
+             R"(", "location": {"lat": 50.1, "lon": 8.6}, "uplink": "25Gbps", "downlink": "25Gbps", "costs": {"rent": ")" +
+             std::to_string(distinct ? 0.50 + 0.01 * j : 0.50) + R"(/h"}})";
   const std::string text = R"({"name": "plan-bench", "model": {"graph": {"generator": "unet-sd", "image_size": 512, "batch": 1}},
     "nodes": [)" + nodes + R"(],
     "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50.1, "lon": 8.6}, "uplink": "10Gbps", "downlink": "10Gbps"}],
@@ -148,6 +152,6 @@ void BM_PlanPipeline(benchmark::State& state) {
   state.counters["candidates"] = static_cast<double>(plan.candidates.size());
   state.counters["stages"] = static_cast<double>(plan.stages.size());
 }
-BENCHMARK(BM_PlanPipeline)->ArgsProduct({{6, 12}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PlanPipeline)->ArgsProduct({{6, 12}, {0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -77,8 +77,9 @@ TEST(PlanObjective, TheBottleneckObjectiveKeepsTheDefaultPlan) {
   EXPECT_TRUE(plain.candidates.empty());
   EXPECT_TRUE(plain.switched_off.empty());
   const PipelinePlan scored = plan_pipeline(chain3(nodes, R"({"minimize": "bottleneck"})"));
-  // 5 nodes, at most 4 blocks (4 ops): every set of 1-4 nodes, 30, plus the stage counts' placements.
-  EXPECT_GE(scored.candidates.size(), 30u);
+  // 3 interchangeable L4s, an A100 and a GTX 1650, at most 4 blocks (4 ops): 0-3 L4s, 0-1 A100,
+  // 0-1 GTX, 1 to 4 in all, are 14 sets, each cut onto once.
+  EXPECT_GE(scored.candidates.size(), 14u);
   ASSERT_GE(scored.chosen, 0);
   EXPECT_NEAR(scored.predicted_bottleneck_s, plain.predicted_bottleneck_s, 1e-12 * plain.predicted_bottleneck_s);
   for (const PlanScore& s : scored.candidates) EXPECT_GE(s.bottleneck_s, scored.predicted_bottleneck_s * (1 - 1e-12));
@@ -91,7 +92,7 @@ TEST(PlanObjective, TheFrontIsExactlyTheNonDominatedCandidates) {
                             "," + server("g", "GTX-1650", "0.20/h");
   const Scenario sc = chain3(nodes, R"({"minimize": "energy"})");
   const PipelinePlan plan = plan_pipeline(sc);
-  ASSERT_GE(plan.candidates.size(), 15u);  // every set of 1-4 of the 4 nodes
+  ASSERT_GE(plan.candidates.size(), 11u);  // 0-2 of the like-priced L4s, 0-1 A100, 0-1 GTX: 11 non-empty sets
   int on_front = 0;
   for (const PlanScore& s : plan.candidates) {
     EXPECT_EQ(std::set<int>(s.nodes.begin(), s.nodes.end()).size(), s.nodes.size()) << "a node holds two stages";
