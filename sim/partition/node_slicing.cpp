@@ -1,7 +1,6 @@
 #include "sim/partition/node_slicing.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <map>
