@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,8 +102,10 @@ void print_plan_front(const sim::Scenario& sc, const sim::PipelinePlan& plan, co
 }
 
 /// --nodes: the graph cut and placed for a scenario's server nodes, as plan_pipeline does for a
-/// graph scenario (every stage count, optimal placement, the recut onto the nodes).
-int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method method) {
+/// graph scenario (every stage count, optimal placement, the recut onto the nodes). `given` is the
+/// graph to cut, with the command's partitioner settings; null: the scenario's own graph model
+/// and policy.partitioner, each setting the command gives replacing the scenario's.
+int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std::optional<Method> method) {
   sim::Scenario sc;
   try {
     sc = sim::load_scenario_file(args.nodes);
@@ -110,13 +113,30 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
-  sc.graph = std::make_shared<const ModelGraph>(g);
-  sc.graph_source = args.graph;
-  sc.policy.partitioner.method = method;
-  sc.policy.partitioner.stages = args.k > 0 ? std::min(args.k, static_cast<int>(sc.nodes.size())) : static_cast<int>(sc.nodes.size());
-  sc.policy.partitioner.brkga.population = args.population;
-  sc.policy.partitioner.brkga.generations = args.generations;
-  sc.policy.partitioner.brkga.seed = static_cast<std::uint64_t>(args.seed);
+  sim::PartitionerSpec& ps = sc.policy.partitioner;
+  const int servers = static_cast<int>(sc.nodes.size());
+  if (given) {
+    sc.graph = std::make_shared<const ModelGraph>(*given);
+    sc.graph_source = args.graph;
+    ps.method = method.value_or(Method::SliceGraph);
+    ps.stages = args.k > 0 ? std::min(args.k, servers) : servers;
+    ps.brkga.population = args.population > 0 ? args.population : 64;
+    ps.brkga.generations = args.generations > 0 ? args.generations : 100;
+    ps.brkga.seed = static_cast<std::uint64_t>(args.seed >= 0 ? args.seed : 1);
+  } else {
+    if (!sc.graph) {
+      std::fprintf(stderr, "swarmsim partition: %s has no graph model (model.graph); give a graph to cut for its nodes, e.g. gen:unet-sd\n",
+                   args.nodes.c_str());
+      return 2;
+    }
+    if (method) ps.method = *method;
+    if (args.k > 0) ps.stages = std::min(args.k, servers);
+    if (args.population > 0) ps.brkga.population = args.population;
+    if (args.generations > 0) ps.brkga.generations = args.generations;
+    if (args.seed >= 0) ps.brkga.seed = static_cast<std::uint64_t>(args.seed);
+  }
+  const ModelGraph& g = *sc.graph;
+  const Method chosen_method = ps.method;
   sim::PlanObjectiveSpec& objective = sc.policy.partitioner.objective;
   if (!args.minimize.empty() || args.frontier) objective.set = true;
   if (!args.minimize.empty())
@@ -134,7 +154,7 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
   try {
     sim::ProgressLine progress(sim::RunOptions::Progress::Auto, 0);
     plan = sim::plan_pipeline(sc, [&](const sim::PlanProgress& p) {
-      progress.status([&] { return sim::plan_progress_text(g.name(), method, p); });
+      progress.status([&] { return sim::plan_progress_text(g.name(), chosen_method, p); });
     });
     progress.finish();
   } catch (const sim::ScenarioError& e) {  // the scenario's objective: no plan meets its bounds
@@ -159,7 +179,7 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
                               {"ops", g.size()},
                               {"nodes_from", args.nodes},
                               {"k", sc.policy.partitioner.stages},
-                              {"method", to_string(method)},
+                              {"method", to_string(chosen_method)},
                               {"recut_onto_nodes", plan.node_sliced},
                               {"bottleneck_s", plan.predicted_bottleneck_s},
                               {"requests_per_s", plan.predicted_bottleneck_s > 0 ? 1.0 / plan.predicted_bottleneck_s : 0.0},
@@ -174,7 +194,7 @@ int partition_onto_nodes(const ModelGraph& g, const PartitionArgs& args, Method 
     return 0;
   }
   std::printf("graph %s: %d ops onto the %zu server nodes of %s; %s, at most %d stages%s\n", g.name().c_str(), g.size(),
-              sc.nodes.size(), args.nodes.c_str(), to_string(method), sc.policy.partitioner.stages,
+              sc.nodes.size(), args.nodes.c_str(), to_string(chosen_method), sc.policy.partitioner.stages,
               plan.node_sliced ? ", recut onto the nodes" : "");
   std::printf("eq. 11 bottleneck %s (%.3f requests/s); with transfers overlapped %s (%.3f requests/s); %.1f ms\n",
               sim::format_duration(plan.predicted_bottleneck_s).c_str(), 1.0 / plan.predicted_bottleneck_s,
@@ -202,6 +222,26 @@ int partition(const PartitionArgs& args) {
       std::fprintf(stderr, "swarmsim partition: --out %s: %s\n", args.out.c_str(), problem.c_str());
       return 2;
     }
+  // Without a graph, --nodes's own graph model (partition_onto_nodes).
+  if (args.graph.empty()) {
+    if (args.nodes.empty()) {
+      std::fprintf(stderr, "swarmsim partition: give a graph (a file, or gen:NAME), or --nodes SCENARIO whose graph model to plan\n");
+      return 2;
+    }
+    if (args.method == "all") {
+      std::fprintf(stderr, "swarmsim partition: --nodes takes one --method, not all\n");
+      return 2;
+    }
+    std::optional<Method> m;
+    if (!args.method.empty()) {
+      m = method_from_string(args.method);
+      if (!m) {
+        std::fprintf(stderr, "swarmsim partition: --method: unknown method \"%s\"\n", args.method.c_str());
+        return 2;
+      }
+    }
+    return partition_onto_nodes(nullptr, args, m);
+  }
   // The graph: a file, or a generator.
   ModelGraph g;
   try {
@@ -248,15 +288,16 @@ int partition(const PartitionArgs& args) {
     p.fast_memory_bytes = *m.value;
   }
   BrkgaParams bp;
-  bp.population = args.population;
-  bp.generations = args.generations;
-  bp.seed = static_cast<std::uint64_t>(args.seed);
+  bp.population = args.population > 0 ? args.population : 64;
+  bp.generations = args.generations > 0 ? args.generations : 100;
+  bp.seed = static_cast<std::uint64_t>(args.seed >= 0 ? args.seed : 1);
 
   std::vector<Method> methods;
-  if (args.method == "all") {
+  const std::string method_name = args.method.empty() ? "slicegraph" : args.method;
+  if (method_name == "all") {
     for (const auto& n : method_names())
       if (n != "slicegraph-dp" || g.size() <= 3000) methods.push_back(*method_from_string(n));  // the reference DP is O(n²) memory
-  } else if (auto m = method_from_string(args.method)) {
+  } else if (auto m = method_from_string(method_name)) {
     methods.push_back(*m);
   } else {
     std::string names;
@@ -271,7 +312,7 @@ int partition(const PartitionArgs& args) {
       std::fprintf(stderr, "swarmsim partition: --nodes takes one --method, not all\n");
       return 2;
     }
-    return partition_onto_nodes(g, args, methods.front());
+    return partition_onto_nodes(&g, args, methods.front());
   }
 
   const int k = args.k > 0 ? args.k : 4;

@@ -39,15 +39,15 @@ struct ProfileArgs {
 int profile(const ProfileArgs& args);
 
 struct PartitionArgs {
-  std::string graph;                   ///< a model graph file, or "gen:<generator>"
+  std::string graph;                   ///< a model graph file, or "gen:<generator>"; empty: --nodes's own graph model
   int k = 0;                           ///< at most this many blocks (0: 4, or one per server node with --nodes)
-  std::string method = "slicegraph";   ///< a method name, or "all" for a comparison table
+  std::string method;                  ///< a method name, or "all" for a comparison table (empty: slicegraph, or the scenario's)
   std::string device = "A100-80GB";    ///< catalog device every block is priced on
   std::string link = "1Gbps";          ///< bandwidth B between nodes
   std::string fast_memory;             ///< M (default: the device's memory)
   int batch = 1;                       ///< generator option
-  int population = 64, generations = 100;
-  long long seed = 1;
+  int population = 0, generations = 0; ///< BRKGA (0: 64 and 100, or the scenario's)
+  long long seed = -1;                 ///< BRKGA and METIS (-1: 1, or the scenario's)
   bool json = false;                   ///< print the result as JSON
   std::string out;                     ///< also write the JSON here (atomically)
   std::string nodes;                   ///< a scenario file: cut and place onto its server nodes instead

@@ -65,16 +65,18 @@ int main(int argc, char** argv) {
   swarmsim::cli::PartitionArgs part;
   CLI::App* pa = app.add_subcommand("partition", "cut a model graph into at most K pipeline blocks and print the partition and its metrics");
   pa->add_option("graph", part.graph, "model graph JSON file (docs/model-graph-format.md), or gen:NAME for a built-in generator "
-                                      "(gen:resnet50, gen:bert-base, gen:unet-sd, gen:llama-chain, gen:random-dag)")->required();
+                                      "(gen:resnet50, gen:bert-base, gen:unet-sd, gen:llama-chain, gen:random-dag); with --nodes "
+                                      "and no graph, the scenario's own graph model, planned with its policy.partitioner");
   pa->add_option("--k", part.k, "at most this many blocks (default 4, or one per server node with --nodes)")->check(CLI::Range(1, 100000));
-  pa->add_option("--method", part.method, "slicegraph, slicegraph-dp, brkga, layer-wise, load-balanced, topology-aware, pipeline, or all");
+  pa->add_option("--method", part.method, "slicegraph (the default), slicegraph-dp, brkga, layer-wise, load-balanced, topology-aware, "
+                                          "pipeline, or all");
   pa->add_option("--device", part.device, "catalog device every block is priced on");
   pa->add_option("--link", part.link, "bandwidth B between nodes, e.g. 1Gbps");
   pa->add_option("--fast-memory", part.fast_memory, "fast-memory capacity M per node, e.g. 40GB (default: the device's memory)");
   pa->add_option("--batch", part.batch, "samples per request of a generated graph")->check(CLI::Range(1, 65536));
-  pa->add_option("--population", part.population, "BRKGA population")->check(CLI::Range(2, 100000));
-  pa->add_option("--generations", part.generations, "BRKGA generations")->check(CLI::Range(1, 1000000));
-  pa->add_option("--seed", part.seed, "BRKGA and METIS seed")->check(CLI::NonNegativeNumber);
+  pa->add_option("--population", part.population, "BRKGA population (default 64)")->check(CLI::Range(2, 100000));
+  pa->add_option("--generations", part.generations, "BRKGA generations (default 100)")->check(CLI::Range(1, 1000000));
+  pa->add_option("--seed", part.seed, "BRKGA and METIS seed (default 1)")->check(CLI::NonNegativeNumber);
   pa->add_option("--nodes", part.nodes, "a scenario file: cut the graph for its server nodes (their devices, memory, links) and "
                                         "place one stage per node, as a graph scenario would run")->check(CLI::ExistingFile);
   pa->add_option("--minimize", part.minimize, "with --nodes: score every plan (each set of nodes) and keep the one minimizing "
