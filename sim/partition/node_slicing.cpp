@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -153,18 +154,66 @@ CountStates count_states(std::span<const int> class_of, int nodes, int max_block
   return st;
 }
 
-/// best[j][S] of the recurrence in node_slicing.hpp, for every prefix j and state S (counts per
-/// class of at most max_blocks nodes), with the last block's start and class of each entry.
+/// What a segment of the order costs on a node of each class: eq. 10 (f) and its compute part
+/// (work + overflow), priced on the class's first node (every node of a class prices work,
+/// memory and links alike).
+struct SegmentPricer {
+  SegmentTerms t;
+  std::vector<std::vector<double>> work_prefix;  ///< per class, prefix sums of work(v) along the order
+  std::vector<const PlacementNode*> node_of_class;
+
+  SegmentPricer(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes, const CountStates& states,
+                const ClientTraffic& client)
+      : t(segment_terms(g, order, client)) {
+    const int n = g.size();
+    for (const auto& m : states.members) node_of_class.push_back(&nodes[static_cast<std::size_t>(m.front())]);
+    // work(S) on a node is the sum of its ops' work there (each op bound by its own resource).
+    work_prefix.assign(node_of_class.size(), std::vector<double>(static_cast<std::size_t>(n + 1), 0.0));
+    for (std::size_t c = 0; c < node_of_class.size(); ++c)
+      for (int p = 0; p < n; ++p)
+        work_prefix[c][static_cast<std::size_t>(p + 1)] = work_prefix[c][static_cast<std::size_t>(p)] + node_of_class[c]->rates.work_s(g.op(order[p]));
+  }
+  /// work + overflow of π[i..j) on a node of class c (s).
+  double compute(int i, int j, int c) const {
+    const PlacementNode& node = *node_of_class[static_cast<std::size_t>(c)];
+    const std::size_t cell = t.at(i, j);
+    MtppParams p;
+    p.fast_memory_bytes = node.memory_bytes;
+    p.stream_Bps = node.stream_Bps;
+    return work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(j)] - work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(i)] +
+           overflow_cost(t.params[cell], t.peak[cell], p);
+  }
+  /// f_c(π[i..j)): seed 002, eq. 10 on a node of class c, with eq. 9's overflow as documented (mtpp_cost.hpp).
+  double cost(int i, int j, int c) const {
+    const PlacementNode& node = *node_of_class[static_cast<std::size_t>(c)];
+    const std::size_t cell = t.at(i, j);
+    return t.in_bytes[cell] / node.downlink_Bps + compute(i, j, c) + t.out_bytes[cell] / node.uplink_Bps;
+  }
+};
+
+/// What the recurrence minimizes: the largest block cost (the bottleneck, node_slicing.hpp), or
+/// the sum of each block's compute weighted by its class, among slicings whose every block
+/// costs at most a cap.
+struct SlicingObjective {
+  bool weighted_work = false;
+  std::vector<double> class_weight;  ///< per class (weighted_work)
+  double cap_s = 0;                  ///< the most a block may cost (weighted_work)
+};
+
+/// best[j][S] of the recurrence, for every prefix j and state S (counts per class of at most
+/// max_blocks nodes), with the last block's start and class of each entry.
 struct SlicingTable {
   int n = 0;
   CountStates states;
+  std::unique_ptr<SegmentPricer> pricer;
   std::vector<double> best;
   std::vector<int> from_i, from_c;
   std::size_t idx(int j, int S) const { return static_cast<std::size_t>(j) * states.counts.size() + static_cast<std::size_t>(S); }
 };
 
 SlicingTable slicing_table(const ModelGraph& g, std::span<const int> order, const std::vector<PlacementNode>& nodes, int max_blocks,
-                           const ClientTraffic& client, std::span<const int> class_of, const char* who) {
+                           const ClientTraffic& client, std::span<const int> class_of, const char* who,
+                           const SlicingObjective& objective = {}) {
   const int n = g.size();
   const int N = static_cast<int>(nodes.size());
   if (N < 1) throw std::invalid_argument(std::string(who) + ": needs at least one node");
@@ -177,29 +226,9 @@ SlicingTable slicing_table(const ModelGraph& g, std::span<const int> order, cons
   tab.n = n;
   tab.states = count_states(class_of, N, max_blocks, who);
   if (n == 0) return tab;
-  const SegmentTerms t = segment_terms(g, order, client);
+  tab.pricer = std::make_unique<SegmentPricer>(g, order, nodes, tab.states, client);
+  const SegmentPricer& price = *tab.pricer;
   const int C = static_cast<int>(tab.states.members.size());
-
-  // work(S) on a node of class c is the sum of its ops' work there (each op bound by its own
-  // resource): per-class prefix sums along the order, priced on the class's first node (every
-  // node of a class prices work, memory and links alike).
-  std::vector<std::vector<double>> work_prefix(static_cast<std::size_t>(C), std::vector<double>(static_cast<std::size_t>(n + 1), 0.0));
-  for (int c = 0; c < C; ++c) {
-    const PlacementNode& node = nodes[static_cast<std::size_t>(tab.states.members[static_cast<std::size_t>(c)].front())];
-    for (int p = 0; p < n; ++p)
-      work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(p + 1)] =
-          work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(p)] + node.rates.work_s(g.op(order[p]));
-  }
-  // f_c(π[i..j)): seed 002, eq. 10 on a node of class c, with eq. 9's overflow as documented (mtpp_cost.hpp).
-  const auto exact_cost = [&](int i, int j, int c) {
-    const PlacementNode& node = nodes[static_cast<std::size_t>(tab.states.members[static_cast<std::size_t>(c)].front())];
-    const std::size_t cell = t.at(i, j);
-    MtppParams p;
-    p.fast_memory_bytes = node.memory_bytes;
-    p.stream_Bps = node.stream_Bps;
-    const double work = work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(j)] - work_prefix[static_cast<std::size_t>(c)][static_cast<std::size_t>(i)];
-    return t.in_bytes[cell] / node.downlink_Bps + work + overflow_cost(t.params[cell], t.peak[cell], p) + t.out_bytes[cell] / node.uplink_Bps;
-  };
 
   const std::size_t S = tab.states.counts.size();
   const double inf = std::numeric_limits<double>::infinity();
@@ -217,8 +246,15 @@ SlicingTable slicing_table(const ModelGraph& g, std::span<const int> order, cons
         if (rest < 0) continue;
         for (int i = used - 1; i < j; ++i) {  // each of the other blocks holds at least one op
           const double before = best[tab.idx(i, rest)];
+          // Both objectives only grow with a block more (weights are not negative).
           if (before >= best[tab.idx(j, static_cast<int>(u))]) continue;
-          const double b = std::max(before, exact_cost(i, j, c));
+          double b;
+          if (!objective.weighted_work) {
+            b = std::max(before, price.cost(i, j, c));
+          } else {
+            if (price.cost(i, j, c) > objective.cap_s) continue;
+            b = before + objective.class_weight[static_cast<std::size_t>(c)] * price.compute(i, j, c);
+          }
           if (b < best[tab.idx(j, static_cast<int>(u))]) {
             best[tab.idx(j, static_cast<int>(u))] = b;
             tab.from_i[tab.idx(j, static_cast<int>(u))] = i;
@@ -235,11 +271,11 @@ SlicingTable slicing_table(const ModelGraph& g, std::span<const int> order, cons
 NodeSlicing slicing_of(const SlicingTable& tab, std::span<const int> order, int S) {
   const int n = tab.n;
   NodeSlicing r;
-  r.bottleneck_s = tab.best[tab.idx(n, S)];
   std::vector<std::pair<int, int>> segments;  // (start, node), last block first
   std::vector<std::size_t> next_member(tab.states.members.size(), 0);
   for (int j = n, u = S; j > 0;) {
     const int i = tab.from_i[tab.idx(j, u)], c = tab.from_c[tab.idx(j, u)];
+    r.bottleneck_s = std::max(r.bottleneck_s, tab.pricer->cost(i, j, c));
     segments.emplace_back(i, tab.states.members[static_cast<std::size_t>(c)][next_member[static_cast<std::size_t>(c)]++]);
     u = tab.states.without[static_cast<std::size_t>(u)][static_cast<std::size_t>(c)];
     j = i;
@@ -303,6 +339,35 @@ std::vector<NodeSlicing> slice_onto_each_node_set(const ModelGraph& g, std::span
       r.push_back(slicing_of(tab, order, static_cast<int>(u)));
     } else {
       r.emplace_back();  // no slicing onto this set: more nodes than ops
+      r.back().bottleneck_s = std::numeric_limits<double>::infinity();
+    }
+  }
+  return r;
+}
+
+std::vector<NodeSlicing> slice_onto_each_node_set_least_weighted_compute(const ModelGraph& g, std::span<const int> order,
+                                                                          const std::vector<PlacementNode>& nodes, int max_blocks,
+                                                                          std::span<const double> weight, double cap_s,
+                                                                          const ClientTraffic& client, std::span<const int> class_of) {
+  const char* who = "slice_onto_each_node_set_least_weighted_compute";
+  if (weight.size() != nodes.size()) throw std::invalid_argument(std::string(who) + ": one weight per node expected");
+  SlicingObjective objective;
+  objective.weighted_work = true;
+  objective.cap_s = cap_s;
+  const std::vector<std::vector<int>> members = class_members(class_of, static_cast<int>(nodes.size()));
+  for (const auto& m : members) {
+    for (const int j : m)
+      if (!(weight[static_cast<std::size_t>(j)] >= 0) || weight[static_cast<std::size_t>(j)] != weight[static_cast<std::size_t>(m.front())])
+        throw std::invalid_argument(std::string(who) + ": weights must be finite, not negative, and equal within a class");
+    objective.class_weight.push_back(weight[static_cast<std::size_t>(m.front())]);
+  }
+  const SlicingTable tab = slicing_table(g, order, nodes, max_blocks, client, class_of, who, objective);
+  std::vector<NodeSlicing> r;
+  for (std::size_t u = 1; u < tab.states.counts.size(); ++u) {
+    if (tab.n > 0 && std::isfinite(tab.best[tab.idx(tab.n, static_cast<int>(u))])) {
+      r.push_back(slicing_of(tab, order, static_cast<int>(u)));
+    } else {
+      r.emplace_back();  // no slicing onto this set within the cap
       r.back().bottleneck_s = std::numeric_limits<double>::infinity();
     }
   }

@@ -72,6 +72,20 @@ std::vector<NodeSlicing> slice_onto_each_node_set(const ModelGraph& g, std::span
                                                   const std::vector<PlacementNode>& nodes, int max_blocks,
                                                   const ClientTraffic& client = {}, std::span<const int> class_of = {});
 
+/// For every set of nodes (as slice_onto_each_node_set lists them), the slicing of `order` onto
+/// exactly those nodes that minimizes Σ over blocks of weight[node] x the block's compute on its
+/// node (work + overflow, eq. 10 without its transfers), among the slicings whose every block's
+/// eq. 10 cost is at most cap_s. With a node's busy minus idle draw as its weight (W), that is
+/// the dynamic energy of one request (J) of the slicings that sustain 1 / cap_s requests a
+/// second by eq. 11. Sets with no such slicing have no blocks; bottleneck_s is each slicing's
+/// largest block cost. Weights must be equal within a class. Same errors as slice_onto_nodes,
+/// and for a weight per node missing, negative or not finite.
+std::vector<NodeSlicing> slice_onto_each_node_set_least_weighted_compute(const ModelGraph& g, std::span<const int> order,
+                                                                          const std::vector<PlacementNode>& nodes, int max_blocks,
+                                                                          std::span<const double> weight, double cap_s,
+                                                                          const ClientTraffic& client = {},
+                                                                          std::span<const int> class_of = {});
+
 /// A topological order in which every block of an acyclic partition is contiguous, blocks in
 /// quotient-topological order (block_of normalized), ops of a block in Kahn order: slicing it can
 /// reproduce the partition, and any coarser or shifted cut of it.

@@ -516,6 +516,100 @@ TEST(NodeSlicing, EachNodeSetGetsItsBestSlicingOntoExactlyThoseNodes) {
   }
 }
 
+// Exhaustive check of the least weighted compute: on 80 random DAGs of 3-7 ops and 1-4 random
+// nodes with random weights and a cap between the least and the largest single-node cost, every
+// set of nodes gets the slicing minimizing Σ weight x (work + overflow) among those whose every
+// block costs at most the cap (brute force over cuts and bijections, costs by block_costs and
+// placement_costs), or none when no slicing fits under the cap.
+TEST(NodeSlicing, LeastWeightedComputeUnderACapEqualsBruteForce) {
+  Rng rng(8086);
+  int capped_out = 0, found = 0;
+  for (int trial = 0; trial < 80; ++trial) {
+    const int n = 3 + static_cast<int>(rng.below(5));
+    const ModelGraph g = random_dag(n, 0.35, rng);
+    const std::vector<PlacementNode> nodes = random_nodes(1 + static_cast<int>(rng.below(4)), rng);
+    const int N = static_cast<int>(nodes.size());
+    const int max_blocks = 1 + static_cast<int>(rng.below(nodes.size()));
+    std::vector<double> weight;
+    for (int m = 0; m < N; ++m) weight.push_back(rng.uniform(0, 5));
+    std::vector<double> cin(static_cast<std::size_t>(n), 0.0), cout(cin);
+    for (int v = 0; v < n; ++v) {
+      if (g.preds(v).empty()) cin[v] = rng.uniform(0, 30);
+      if (g.succs(v).empty()) cout[v] = rng.uniform(0, 30);
+    }
+    const std::vector<int> order = g.kahn_order();
+    std::vector<int> whole(static_cast<std::size_t>(n), 0);
+    const PlacementCosts alone = costs_with_client(g, whole, 1, nodes, cin, cout);
+    const double cap = rng.uniform(0.2, 1.2) * *std::max_element(alone[0].begin(), alone[0].end());
+    // compute[b][m] of a slicing: work + overflow of block b on node m (block_costs).
+    const auto compute_of = [&](const std::vector<int>& block_of, int blocks) {
+      std::vector<std::vector<double>> c(static_cast<std::size_t>(blocks), std::vector<double>(nodes.size()));
+      for (int m = 0; m < N; ++m) {
+        MtppParams p;
+        p.device = nodes[m].rates;
+        p.fast_memory_bytes = nodes[m].memory_bytes;
+        p.stream_Bps = nodes[m].stream_Bps;
+        const auto bc = block_costs(g, block_of, blocks, p);
+        for (int b = 0; b < blocks; ++b) c[b][m] = bc[b].work_s + bc[b].overflow_s;
+      }
+      return c;
+    };
+    const std::vector<NodeSlicing> each = slice_onto_each_node_set_least_weighted_compute(g, order, nodes, max_blocks, weight, cap, {cin, cout});
+    std::vector<int> sets;
+    for (int U = 1; U < (1 << N); ++U)
+      if (std::popcount(static_cast<unsigned>(U)) <= max_blocks) sets.push_back(U);
+    ASSERT_EQ(each.size(), sets.size());
+    for (std::size_t e = 0; e < sets.size(); ++e) {
+      std::vector<int> members;
+      for (int m = 0; m < N; ++m)
+        if (sets[e] & (1 << m)) members.push_back(m);
+      const int blocks = static_cast<int>(members.size());
+      double brute = std::numeric_limits<double>::infinity();
+      for (unsigned cuts = 0; cuts < (1u << (n - 1)); ++cuts) {
+        if (1 + std::popcount(cuts) != blocks) continue;
+        std::vector<int> block_of(static_cast<std::size_t>(n));
+        for (int p = 0, b = 0; p < n; ++p) {
+          if (p > 0 && (cuts & (1u << (p - 1)))) ++b;
+          block_of[order[p]] = b;
+        }
+        const PlacementCosts c = costs_with_client(g, block_of, blocks, nodes, cin, cout);
+        const auto w = compute_of(block_of, blocks);
+        std::vector<int> perm = members;
+        do {
+          double sum = 0;
+          bool fits = true;
+          for (int b = 0; b < blocks; ++b) {
+            fits &= c[b][perm[b]] <= cap;
+            sum += weight[perm[b]] * w[b][perm[b]];
+          }
+          if (fits) brute = std::min(brute, sum);
+        } while (std::next_permutation(perm.begin(), perm.end()));
+      }
+      const NodeSlicing& got = each[e];
+      if (!std::isfinite(brute)) {
+        EXPECT_EQ(got.blocks, 0) << "trial " << trial << " set " << sets[e];
+        ++capped_out;
+        continue;
+      }
+      ++found;
+      ASSERT_EQ(got.blocks, blocks) << "trial " << trial << " set " << sets[e];
+      ASSERT_TRUE(is_acyclic_partition(g, got.block_of, got.blocks));
+      const PlacementCosts c = costs_with_client(g, got.block_of, got.blocks, nodes, cin, cout);
+      const auto w = compute_of(got.block_of, got.blocks);
+      double sum = 0, worst = 0;
+      for (int b = 0; b < got.blocks; ++b) {
+        EXPECT_LE(c[b][got.node_of_block[b]], cap * (1 + 1e-12)) << "trial " << trial;
+        sum += weight[got.node_of_block[b]] * w[b][got.node_of_block[b]];
+        worst = std::max(worst, c[b][got.node_of_block[b]]);
+      }
+      EXPECT_NEAR(sum, brute, 1e-9 * (brute + 1e-12)) << "trial " << trial << " set " << sets[e];
+      EXPECT_NEAR(got.bottleneck_s, worst, 1e-9 * worst);
+    }
+  }
+  EXPECT_GT(capped_out, 10) << "the caps must rule some sets out";
+  EXPECT_GT(found, 100);
+}
+
 // Interchangeable nodes: on 60 random DAGs, nodes drawn from 2-3 kinds with 1-4 copies each (a
 // copy differs only in name and position). Slicing over classes of copies finds the bottleneck of
 // slicing over every node apart, and its best slicing onto each count of each kind is the best
@@ -625,6 +719,13 @@ TEST(NodeSlicing, RejectsBadInput) {
   EXPECT_THROW(slice_onto_nodes(g, g.kahn_order(), nodes, 0), std::invalid_argument);
   EXPECT_THROW(slice_onto_each_node_set(g, g.kahn_order(), random_nodes(13, rng), 13), std::invalid_argument);
   EXPECT_THROW(slice_onto_each_node_set(g, std::vector<int>{3, 2, 1, 0}, nodes, 2), std::invalid_argument);
+  EXPECT_THROW(slice_onto_each_node_set_least_weighted_compute(g, g.kahn_order(), nodes, 2, std::vector<double>{1.0}, 1.0),
+               std::invalid_argument) << "one weight per node";
+  EXPECT_THROW(slice_onto_each_node_set_least_weighted_compute(g, g.kahn_order(), nodes, 2, std::vector<double>{1.0, -1.0}, 1.0),
+               std::invalid_argument) << "a negative weight";
+  EXPECT_THROW(slice_onto_each_node_set_least_weighted_compute(g, g.kahn_order(), {nodes[0], nodes[0]}, 2, std::vector<double>{1.0, 2.0}, 1.0,
+                                                               {}, std::vector<int>{0, 0}),
+               std::invalid_argument) << "weights differ within a class";
 }
 
 // Costs that overflow (an op's output of 1e308 bytes, summed with others into infinity) give a
