@@ -244,16 +244,26 @@ PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
   };
   for (const auto& [part, placed] : tried) consider(part, placed, false);
   if (!order.empty()) {
-    const std::vector<partition::NodeSlicing> each =
-        partition::slice_onto_each_node_set(g, order, nodes, k, {client_io.first, client_io.second}, classes);
-    for (const partition::NodeSlicing& ns : each) {
-      if (ns.blocks == 0) continue;
-      partition::Partition part;
-      part.method = base.partition.method;
-      part.block_of = ns.block_of;
-      part.blocks = ns.blocks;
-      consider(part, partition::Placement{ns.node_of_block, ns.bottleneck_s}, true);
-    }
+    const auto consider_each = [&](const std::vector<partition::NodeSlicing>& each) {
+      for (const partition::NodeSlicing& ns : each) {
+        if (ns.blocks == 0) continue;
+        partition::Partition part;
+        part.method = base.partition.method;
+        part.block_of = ns.block_of;
+        part.blocks = ns.blocks;
+        consider(part, partition::Placement{ns.node_of_block, ns.bottleneck_s}, true);
+      }
+    };
+    const partition::ClientTraffic client{client_io.first, client_io.second};
+    consider_each(partition::slice_onto_each_node_set(g, order, nodes, k, client, classes));
+    // And per set, the cut of least dynamic energy (each server's busy minus idle draw times its
+    // compute) among those whose every stage sustains the rate asked for: the least throughput
+    // allowed or the arrivals' rate, whichever is higher (eq. 10 at most 1 / rate).
+    const double rate = std::max(obj.min_requests_per_s, std::isfinite(offered_requests_per_s(sc.workload)) ? offered_requests_per_s(sc.workload) : 0.0);
+    std::vector<double> dynamic_w;
+    for (const NodeSpec& n : sc.nodes) dynamic_w.push_back(power_draw(n).busy_w - power_draw(n).idle_w);
+    consider_each(partition::slice_onto_each_node_set_least_weighted_compute(
+        g, order, nodes, k, dynamic_w, rate > 0 ? 1.0 / rate : std::numeric_limits<double>::infinity(), client, classes));
   }
 
   std::vector<PlanScore> scores;

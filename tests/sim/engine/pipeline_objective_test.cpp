@@ -182,6 +182,28 @@ TEST(PlanObjective, MinimizingCostUnderAThroughputBound) {
   }
 }
 
+// Hand-worked: on an L4 and an A100 together, the least-bottleneck cut of chain3 gives the A100
+// the input and two of the three ops (0.39 ms each at 70% of 312 TFLOP/s) and the L4 the last
+// (1 ms); the cut of least dynamic energy gives the L4, which spends 56 W over idle against the
+// A100's 345 W, all three, within 20 ms a stage at 50 requests/s. Both are scored, and the second
+// draws 345 W x 2 x 0.39 ms - 56 W x 2 x 1 ms less a request (the input's read is on the A100 in both).
+TEST(PlanObjective, EachSetIsAlsoCutForTheLeastDynamicEnergy) {
+  const Scenario sc = chain3(server("l", "L4") + "," + server("a", "A100-80GB"), R"({"minimize": "energy"})");
+  const PipelinePlan plan = plan_pipeline(sc);
+  std::vector<const PlanScore*> both;
+  for (const PlanScore& s : plan.candidates)
+    if (s.nodes.size() == 2) both.push_back(&s);
+  ASSERT_EQ(both.size(), 2u);
+  if (both[0]->joules_per_request > both[1]->joules_per_request) std::swap(both[0], both[1]);
+  const double op = 84.7e9;  // FLOP per op (chain3.json)
+  const double l4 = op / (121e12 * 0.70), a100 = op / (312e12 * 0.70);
+  const double dynamic_l4 = 72 - 16, dynamic_a100 = 400 - 55;  // the catalog's busy minus idle draw (W)
+  const double saved = (dynamic_l4 * l4 + dynamic_a100 * 2 * a100) - dynamic_l4 * 3 * l4;
+  EXPECT_NEAR(both[1]->joules_per_request - both[0]->joules_per_request, saved, 1e-3 * saved);
+  EXPECT_GT(both[0]->bottleneck_s, both[1]->bottleneck_s) << "the energy cut loads the slower L4 more";
+  EXPECT_LE(both[0]->bottleneck_s, 1.0 / 50) << "within the arrivals' rate";
+}
+
 // No plan reaches a million requests a second: the planner says, as a scenario error, which
 // bound and how close any plan comes, instead of running something else.
 TEST(PlanObjective, BoundsNoPlanMeetsAreAClearError) {
