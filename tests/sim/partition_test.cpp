@@ -400,6 +400,68 @@ PlacementCosts costs_with_client(const ModelGraph& g, const std::vector<int>& bl
   return c;
 }
 
+/// A random slicing problem: a DAG of 3 to 2 + op_span ops, 1-4 random nodes, a block limit, the
+/// client's bytes into the sources and out of the sinks, and Kahn's order.
+struct SlicingCase {
+  ModelGraph g;
+  std::vector<PlacementNode> nodes;
+  int max_blocks = 1;
+  std::vector<double> cin, cout;
+  std::vector<int> order;
+  ClientTraffic client() const { return {cin, cout}; }
+};
+
+SlicingCase random_slicing_case(Rng& rng, int op_span) {
+  SlicingCase c;
+  const int n = 3 + static_cast<int>(rng.below(static_cast<std::uint64_t>(op_span)));
+  c.g = random_dag(n, 0.35, rng);
+  c.nodes = random_nodes(1 + static_cast<int>(rng.below(4)), rng);
+  c.max_blocks = 1 + static_cast<int>(rng.below(c.nodes.size()));
+  c.cin.assign(static_cast<std::size_t>(n), 0.0);
+  c.cout = c.cin;
+  for (int v = 0; v < n; ++v) {
+    if (c.g.preds(v).empty()) c.cin[v] = rng.uniform(0, 30);
+    if (c.g.succs(v).empty()) c.cout[v] = rng.uniform(0, 30);
+  }
+  c.order = c.g.kahn_order();
+  return c;
+}
+
+/// The sets of 1 to max_blocks of N distinct nodes, as masks in increasing order: how
+/// slice_onto_each_node_set lists them when every node is its own class.
+std::vector<int> node_sets(int N, int max_blocks) {
+  std::vector<int> sets;
+  for (int U = 1; U < (1 << N); ++U)
+    if (std::popcount(static_cast<unsigned>(U)) <= max_blocks) sets.push_back(U);
+  return sets;
+}
+
+/// The nodes of mask U, ascending.
+std::vector<int> members_of(int U, int N) {
+  std::vector<int> members;
+  for (int m = 0; m < N; ++m)
+    if (U & (1 << m)) members.push_back(m);
+  return members;
+}
+
+/// Calls visit(block_of, node_of_block) for every cut of `order` into members.size() contiguous
+/// blocks and every bijection of `members` (ascending) onto the blocks: brute force.
+template <class Visit>
+void for_each_cut_and_assignment(const std::vector<int>& order, const std::vector<int>& members, Visit visit) {
+  const int n = static_cast<int>(order.size()), blocks = static_cast<int>(members.size());
+  for (unsigned cuts = 0; cuts < (1u << (n - 1)); ++cuts) {  // bit p: a block starts at position p + 1
+    if (1 + std::popcount(cuts) != blocks) continue;
+    std::vector<int> block_of(static_cast<std::size_t>(n));
+    for (int p = 0, b = 0; p < n; ++p) {
+      if (p > 0 && (cuts & (1u << (p - 1)))) ++b;
+      block_of[order[p]] = b;
+    }
+    std::vector<int> perm = members;
+    do visit(block_of, perm);
+    while (std::next_permutation(perm.begin(), perm.end()));
+  }
+}
+
 }  // namespace
 
 // Exhaustive check of slice_onto_nodes: on 120 random DAGs of 3-8 ops and 1-4 random nodes, its
@@ -409,16 +471,9 @@ PlacementCosts costs_with_client(const ModelGraph& g, const std::vector<int>& bl
 TEST(NodeSlicing, EqualsExhaustiveSearchOverSlicingsAndAssignments) {
   Rng rng(2718);
   for (int trial = 0; trial < 120; ++trial) {
-    const int n = 3 + static_cast<int>(rng.below(6));
-    const ModelGraph g = random_dag(n, 0.35, rng);
-    const std::vector<PlacementNode> nodes = random_nodes(1 + static_cast<int>(rng.below(4)), rng);
-    const int max_blocks = 1 + static_cast<int>(rng.below(nodes.size()));
-    std::vector<double> cin(static_cast<std::size_t>(n), 0.0), cout(cin);
-    for (int v = 0; v < n; ++v) {
-      if (g.preds(v).empty()) cin[v] = rng.uniform(0, 30);
-      if (g.succs(v).empty()) cout[v] = rng.uniform(0, 30);
-    }
-    const std::vector<int> order = g.kahn_order();
+    const SlicingCase sc = random_slicing_case(rng, 6);
+    const auto& [g, nodes, max_blocks, cin, cout, order] = sc;
+    const int n = g.size();
     const NodeSlicing got = slice_onto_nodes(g, order, nodes, max_blocks, {cin, cout});
 
     double brute = std::numeric_limits<double>::infinity();
@@ -456,46 +511,24 @@ TEST(NodeSlicing, EqualsExhaustiveSearchOverSlicingsAndAssignments) {
 TEST(NodeSlicing, EachNodeSetGetsItsBestSlicingOntoExactlyThoseNodes) {
   Rng rng(31337);
   for (int trial = 0; trial < 80; ++trial) {
-    const int n = 3 + static_cast<int>(rng.below(5));
-    const ModelGraph g = random_dag(n, 0.35, rng);
-    const std::vector<PlacementNode> nodes = random_nodes(1 + static_cast<int>(rng.below(4)), rng);
+    const SlicingCase sc = random_slicing_case(rng, 5);
+    const auto& [g, nodes, max_blocks, cin, cout, order] = sc;
     const int N = static_cast<int>(nodes.size());
-    const int max_blocks = 1 + static_cast<int>(rng.below(nodes.size()));
-    std::vector<double> cin(static_cast<std::size_t>(n), 0.0), cout(cin);
-    for (int v = 0; v < n; ++v) {
-      if (g.preds(v).empty()) cin[v] = rng.uniform(0, 30);
-      if (g.succs(v).empty()) cout[v] = rng.uniform(0, 30);
-    }
-    const std::vector<int> order = g.kahn_order();
     const std::vector<NodeSlicing> each = slice_onto_each_node_set(g, order, nodes, max_blocks, {cin, cout});
     // Every node its own class: the sets are the masks of 1 to max_blocks nodes, in increasing order.
-    std::vector<int> sets;
-    for (int U = 1; U < (1 << N); ++U)
-      if (std::popcount(static_cast<unsigned>(U)) <= max_blocks) sets.push_back(U);
+    const std::vector<int> sets = node_sets(N, max_blocks);
     ASSERT_EQ(each.size(), sets.size());
     for (std::size_t e = 0; e < sets.size(); ++e) {
       const int U = sets[e];
-      std::vector<int> members;
-      for (int m = 0; m < N; ++m)
-        if (U & (1 << m)) members.push_back(m);
+      const std::vector<int> members = members_of(U, N);
       const int blocks = static_cast<int>(members.size());
       double brute = std::numeric_limits<double>::infinity();
-      if (blocks <= max_blocks)
-        for (unsigned cuts = 0; cuts < (1u << (n - 1)); ++cuts) {
-          if (1 + std::popcount(cuts) != blocks) continue;
-          std::vector<int> block_of(static_cast<std::size_t>(n));
-          for (int p = 0, b = 0; p < n; ++p) {
-            if (p > 0 && (cuts & (1u << (p - 1)))) ++b;
-            block_of[order[p]] = b;
-          }
-          const PlacementCosts c = costs_with_client(g, block_of, blocks, nodes, cin, cout);
-          std::vector<int> perm = members;
-          do {
-            double worst = 0;
-            for (int b = 0; b < blocks; ++b) worst = std::max(worst, c[b][perm[b]]);
-            brute = std::min(brute, worst);
-          } while (std::next_permutation(perm.begin(), perm.end()));
-        }
+      for_each_cut_and_assignment(order, members, [&](const std::vector<int>& block_of, const std::vector<int>& node_of_block) {
+        const PlacementCosts c = costs_with_client(g, block_of, blocks, nodes, cin, cout);
+        double worst = 0;
+        for (int b = 0; b < blocks; ++b) worst = std::max(worst, c[b][node_of_block[b]]);
+        brute = std::min(brute, worst);
+      });
       const NodeSlicing& got = each[e];
       if (!std::isfinite(brute)) {
         EXPECT_EQ(got.blocks, 0) << "trial " << trial << " set " << U;
@@ -525,19 +558,11 @@ TEST(NodeSlicing, LeastWeightedComputeUnderACapEqualsBruteForce) {
   Rng rng(8086);
   int capped_out = 0, found = 0;
   for (int trial = 0; trial < 80; ++trial) {
-    const int n = 3 + static_cast<int>(rng.below(5));
-    const ModelGraph g = random_dag(n, 0.35, rng);
-    const std::vector<PlacementNode> nodes = random_nodes(1 + static_cast<int>(rng.below(4)), rng);
-    const int N = static_cast<int>(nodes.size());
-    const int max_blocks = 1 + static_cast<int>(rng.below(nodes.size()));
+    const SlicingCase sc = random_slicing_case(rng, 5);
+    const auto& [g, nodes, max_blocks, cin, cout, order] = sc;
+    const int n = g.size(), N = static_cast<int>(nodes.size());
     std::vector<double> weight;
     for (int m = 0; m < N; ++m) weight.push_back(rng.uniform(0, 5));
-    std::vector<double> cin(static_cast<std::size_t>(n), 0.0), cout(cin);
-    for (int v = 0; v < n; ++v) {
-      if (g.preds(v).empty()) cin[v] = rng.uniform(0, 30);
-      if (g.succs(v).empty()) cout[v] = rng.uniform(0, 30);
-    }
-    const std::vector<int> order = g.kahn_order();
     std::vector<int> whole(static_cast<std::size_t>(n), 0);
     const PlacementCosts alone = costs_with_client(g, whole, 1, nodes, cin, cout);
     const double cap = rng.uniform(0.2, 1.2) * *std::max_element(alone[0].begin(), alone[0].end());
@@ -555,36 +580,23 @@ TEST(NodeSlicing, LeastWeightedComputeUnderACapEqualsBruteForce) {
       return c;
     };
     const std::vector<NodeSlicing> each = slice_onto_each_node_set_least_weighted_compute(g, order, nodes, max_blocks, weight, cap, {cin, cout});
-    std::vector<int> sets;
-    for (int U = 1; U < (1 << N); ++U)
-      if (std::popcount(static_cast<unsigned>(U)) <= max_blocks) sets.push_back(U);
+    const std::vector<int> sets = node_sets(N, max_blocks);
     ASSERT_EQ(each.size(), sets.size());
     for (std::size_t e = 0; e < sets.size(); ++e) {
-      std::vector<int> members;
-      for (int m = 0; m < N; ++m)
-        if (sets[e] & (1 << m)) members.push_back(m);
+      const std::vector<int> members = members_of(sets[e], N);
       const int blocks = static_cast<int>(members.size());
       double brute = std::numeric_limits<double>::infinity();
-      for (unsigned cuts = 0; cuts < (1u << (n - 1)); ++cuts) {
-        if (1 + std::popcount(cuts) != blocks) continue;
-        std::vector<int> block_of(static_cast<std::size_t>(n));
-        for (int p = 0, b = 0; p < n; ++p) {
-          if (p > 0 && (cuts & (1u << (p - 1)))) ++b;
-          block_of[order[p]] = b;
-        }
+      for_each_cut_and_assignment(order, members, [&](const std::vector<int>& block_of, const std::vector<int>& node_of_block) {
         const PlacementCosts c = costs_with_client(g, block_of, blocks, nodes, cin, cout);
         const auto w = compute_of(block_of, blocks);
-        std::vector<int> perm = members;
-        do {
-          double sum = 0;
-          bool fits = true;
-          for (int b = 0; b < blocks; ++b) {
-            fits &= c[b][perm[b]] <= cap;
-            sum += weight[perm[b]] * w[b][perm[b]];
-          }
-          if (fits) brute = std::min(brute, sum);
-        } while (std::next_permutation(perm.begin(), perm.end()));
-      }
+        double sum = 0;
+        bool fits = true;
+        for (int b = 0; b < blocks; ++b) {
+          fits &= c[b][node_of_block[b]] <= cap;
+          sum += weight[node_of_block[b]] * w[b][node_of_block[b]];
+        }
+        if (fits) brute = std::min(brute, sum);
+      });
       const NodeSlicing& got = each[e];
       if (!std::isfinite(brute)) {
         EXPECT_EQ(got.blocks, 0) << "trial " << trial << " set " << sets[e];
