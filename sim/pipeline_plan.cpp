@@ -259,7 +259,7 @@ PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
     // And per set, the cut of least dynamic energy (each server's busy minus idle draw times its
     // compute) among those whose every stage sustains the rate asked for: the least throughput
     // allowed or the arrivals' rate, whichever is higher (eq. 10 at most 1 / rate).
-    const double rate = std::max(obj.min_requests_per_s, std::isfinite(offered_requests_per_s(sc.workload)) ? offered_requests_per_s(sc.workload) : 0.0);
+    const double rate = std::max(least_throughput(sc), std::isfinite(offered_requests_per_s(sc.workload)) ? offered_requests_per_s(sc.workload) : 0.0);
     std::vector<double> dynamic_w;
     for (const NodeSpec& n : sc.nodes) dynamic_w.push_back(power_draw(n).busy_w - power_draw(n).idle_w);
     consider_each(partition::slice_onto_each_node_set_least_weighted_compute(
@@ -269,7 +269,7 @@ PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
   std::vector<PlanScore> scores;
   for (const PipelinePlan& c : plans) {
     PlanScore s = score_plan(sc, c);
-    s.feasible = s.requests_per_s >= obj.min_requests_per_s * (1 - 1e-12) && s.latency_s <= obj.max_latency_s * (1 + 1e-12) &&
+    s.feasible = s.requests_per_s >= least_throughput(sc) * (1 - 1e-12) && s.latency_s <= obj.max_latency_s * (1 + 1e-12) &&
                  s.joules_per_request <= obj.max_joules_per_request * (1 + 1e-12) && s.cost_per_s <= obj.max_cost_per_s * (1 + 1e-12);
     scores.push_back(std::move(s));
   }
@@ -310,7 +310,11 @@ PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
       least_j = std::min(least_j, s.joules_per_request);
       least_cost = std::min(least_cost, s.cost_per_s);
     }
-    if (obj.min_requests_per_s > 0) add("min_throughput " + rate_text(obj.min_requests_per_s) + " (the most any plan reaches: " + rate_text(most_rate) + ")");
+    if (obj.min_requests_per_s && *obj.min_requests_per_s > 0)
+      add("min_throughput " + rate_text(*obj.min_requests_per_s) + " (the most any plan reaches: " + rate_text(most_rate) + ")");
+    else if (!obj.min_requests_per_s && least_throughput(sc) > 0)
+      add("min_throughput unset, so the arrivals' rate, " + rate_text(least_throughput(sc)) + " (the most any plan reaches: " +
+          rate_text(most_rate) + "; \"0/s\" lets a plan fall behind)");
     if (std::isfinite(obj.max_latency_s)) add("max_latency " + format_duration(obj.max_latency_s) + " (the least: " + format_duration(least_latency) + ")");
     if (std::isfinite(obj.max_joules_per_request))
       add("max_energy_per_request " + format_energy(obj.max_joules_per_request) + " (the least: " + format_energy(least_j) + ")");
@@ -380,7 +384,7 @@ nlohmann::json score_json(const Scenario& sc, const PlanScore& s) {
 nlohmann::json plan_objective_json(const Scenario& sc, const PipelinePlan& plan) {
   const PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
   nlohmann::json bounds = nlohmann::json::object();
-  if (obj.min_requests_per_s > 0) bounds["min_requests_per_s"] = obj.min_requests_per_s;
+  if (least_throughput(sc) > 0) bounds["min_requests_per_s"] = least_throughput(sc);
   if (std::isfinite(obj.max_latency_s)) bounds["max_latency_s"] = obj.max_latency_s;
   if (std::isfinite(obj.max_joules_per_request)) bounds["max_joules_per_request"] = obj.max_joules_per_request;
   if (std::isfinite(obj.max_cost_per_s)) bounds["max_cost_per_hour"] = obj.max_cost_per_s * 3600.0;
@@ -400,6 +404,13 @@ nlohmann::json plan_objective_json(const Scenario& sc, const PipelinePlan& plan)
           {"chosen", plan.chosen >= 0 ? score_json(sc, plan.candidates[static_cast<std::size_t>(plan.chosen)]) : nlohmann::json(nullptr)},
           {"front", front_json},
           {"switched_off", off}};
+}
+
+double least_throughput(const Scenario& sc) {
+  const std::optional<double>& given = sc.policy.partitioner.objective.min_requests_per_s;
+  if (given) return *given;
+  const double offered = offered_requests_per_s(sc.workload);
+  return std::isfinite(offered) ? offered : 0.0;
 }
 
 double offered_requests_per_s(const WorkloadSpec& w) {

@@ -125,6 +125,10 @@ PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan);
 /// figures, the Pareto front's (most throughput first) and the nodes switched off.
 nlohmann::json plan_objective_json(const Scenario& sc, const PipelinePlan& plan);
 
+/// The least capacity a plan must have under sc's objective (requests/s): its min_throughput, or
+/// unset, the arrivals' rate (0 when every request arrives at once).
+double least_throughput(const Scenario& sc);
+
 /// Requests per second the workload offers: 1 / interval, the Poisson rate, a trace's arrivals
 /// over its span; infinite when every request arrives at once.
 double offered_requests_per_s(const WorkloadSpec& w);

@@ -237,7 +237,9 @@ enum class UnusedNodes {
 struct PlanObjectiveSpec {
   bool set = false;                   ///< the scenario gives an objective (else the bottleneck, and no candidates are scored)
   PlanGoal minimize = PlanGoal::Bottleneck;
-  double min_requests_per_s = 0.0;    ///< the least predicted throughput (requests/s)
+  /// The least predicted capacity (requests/s); unset: the arrivals' rate, so that the plan keeps
+  /// up with the workload (none when every request arrives at once).
+  std::optional<double> min_requests_per_s;
   double max_latency_s = std::numeric_limits<double>::infinity();           ///< the longest predicted unqueued latency (s)
   double max_joules_per_request = std::numeric_limits<double>::infinity();  ///< J per request
   double max_cost_per_s = std::numeric_limits<double>::infinity();          ///< money per second of the servers powered

@@ -1215,7 +1215,7 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
                                           {{"bottleneck", PlanGoal::Bottleneck}, {"cost", PlanGoal::Cost},
                                            {"energy", PlanGoal::Energy}, {"latency", PlanGoal::Latency}})
                            .value_or(PlanGoal::Bottleneck);
-        obj.min_requests_per_s = r.quantity(*o, "min_throughput", op, Quantity::Rate, false, true).value_or(0.0);
+        obj.min_requests_per_s = r.quantity(*o, "min_throughput", op, Quantity::Rate, false, false);  // "0/s": may fall behind
         obj.max_latency_s = r.quantity(*o, "max_latency", op, Quantity::Duration, false, true).value_or(obj.max_latency_s);
         obj.max_joules_per_request = r.quantity(*o, "max_energy_per_request", op, Quantity::Energy, false, true).value_or(obj.max_joules_per_request);
         obj.max_cost_per_s = r.quantity(*o, "max_cost", op, Quantity::PricePerTime, false, true).value_or(obj.max_cost_per_s);

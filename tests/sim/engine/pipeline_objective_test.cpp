@@ -204,6 +204,27 @@ TEST(PlanObjective, EachSetIsAlsoCutForTheLeastDynamicEnergy) {
   EXPECT_LE(both[0]->bottleneck_s, 1.0 / 50) << "within the arrivals' rate";
 }
 
+// Without min_throughput a plan must keep up with the arrivals. Requests every 2.5 ms (400/s):
+// one L4 serves 333/s (3 ms each), so the least energy takes two (the slower stage 2 ms: 500/s);
+// with "0/s" it may fall behind and takes one. A workload no plan keeps up with is an error that
+// says so.
+TEST(PlanObjective, UnsetThroughputBoundIsTheArrivalsRate) {
+  const PipelinePlan keeps_up = plan_pipeline(chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off"})", 300, "2.5ms"));
+  const PlanScore& kept = keeps_up.candidates[static_cast<std::size_t>(keeps_up.chosen)];
+  EXPECT_EQ(kept.stages, 2);
+  EXPECT_GE(kept.requests_per_s, 400.0);
+  const PipelinePlan behind = plan_pipeline(chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off", "min_throughput": "0/s"})", 300, "2.5ms"));
+  EXPECT_EQ(behind.stages.size(), 1u);
+  EXPECT_LT(behind.candidates[static_cast<std::size_t>(behind.chosen)].requests_per_s, 400.0);
+  try {
+    plan_pipeline(chain3(server("s0", "L4"), R"({"minimize": "energy"})", 300, "2.5ms"));
+    FAIL() << "one L4 cannot keep up with 400 requests/s";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("min_throughput unset, so the arrivals' rate, 400/s (the most any plan reaches: "), std::string::npos)
+        << e.what();
+  }
+}
+
 // No plan reaches a million requests a second: the planner says, as a scenario error, which
 // bound and how close any plan comes, instead of running something else.
 TEST(PlanObjective, BoundsNoPlanMeetsAreAClearError) {
