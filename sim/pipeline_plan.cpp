@@ -267,8 +267,9 @@ PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
   }
 
   std::vector<PlanScore> scores;
+  const LatencyTable latencies(sc);
   for (const PipelinePlan& c : plans) {
-    PlanScore s = score_plan(sc, c);
+    PlanScore s = score_plan(sc, c, latencies);
     s.feasible = s.requests_per_s >= least_throughput(sc) * (1 - 1e-12) && s.latency_s <= obj.max_latency_s * (1 + 1e-12) &&
                  s.joules_per_request <= obj.max_joules_per_request * (1 + 1e-12) && s.cost_per_s <= obj.max_cost_per_s * (1 + 1e-12);
     scores.push_back(std::move(s));
@@ -426,7 +427,7 @@ double offered_requests_per_s(const WorkloadSpec& w) {
   return std::numeric_limits<double>::infinity();
 }
 
-PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan) {
+PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan, const LatencyTable& latencies) {
   PlanScore s;
   const std::size_t N = sc.nodes.size();
   std::vector<char> holds(N, 0);
@@ -442,7 +443,6 @@ PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan) {
 
   // One request alone: stages in pipeline order (every message goes to a later stage), each
   // starting once its last input is in, then its downlink time for its inputs and its service.
-  const LatencyTable latencies(sc);
   const double lat_factor = latency_factor(sc.network.model);
   const int client = static_cast<int>(N);  // request 0's client, host index after the servers
   const auto one_way = [&](int from, int to) { return sc.clients.empty() ? 0.0 : lat_factor * latencies.one_way(from, to); };

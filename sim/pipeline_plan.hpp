@@ -12,6 +12,7 @@
 #include "sim/partition/placement.hpp"
 #include "sim/partition/strategies.hpp"
 #include "sim/scenario/scenario.hpp"
+#include "sim/swarm/latency_table.hpp"
 
 namespace swarmsim::sim {
 
@@ -117,8 +118,9 @@ struct PlanProgress {
 /// progress lines (the stage counts only when max_stages > 0, the generation only for BRKGA).
 std::string plan_progress_text(const std::string& graph, partition::Method method, const PlanProgress& p);
 
-/// The predicted figures of `plan` on sc's servers (PlanScore), feasibility and the front unset.
-PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan);
+/// The predicted figures of `plan` on sc's servers (PlanScore), feasibility and the front unset;
+/// `latencies` is sc's (LatencyTable(sc)), built once for every plan scored.
+PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan, const LatencyTable& latencies);
 
 /// metrics.json's partition.objective of a plan chosen by an objective (plan.candidates set): what
 /// it minimizes and its bounds, the number of candidates scored, the chosen one's predicted
