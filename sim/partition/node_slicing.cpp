@@ -107,22 +107,23 @@ std::vector<std::vector<int>> class_members(std::span<const int> class_of, int n
 std::vector<std::vector<int>> count_vectors(const std::vector<std::vector<int>>& members, int max_blocks, std::size_t limit) {
   std::vector<std::vector<int>> out;
   std::vector<int> c(members.size(), 0);
-  // Mixed-radix counting, the first class the least significant digit: a state with one node
-  // fewer of some class is always enumerated before it.
+  int sum = 0;
+  // Mixed-radix counting, the first class the least significant digit, stepping from each vector
+  // to the next one of at most max_blocks nodes (a digit that cannot grow is cleared and carries):
+  // a state with one node fewer of some class is always enumerated before it, and the vectors of
+  // too many nodes are never visited (100 distinct nodes and one block are 101 vectors, not 2^100).
   while (true) {
-    int sum = 0;
-    for (const int x : c) sum += x;
-    if (sum <= max_blocks) {
-      out.push_back(c);
-      if (out.size() > limit) return out;
-    }
+    out.push_back(c);
+    if (out.size() > limit) return out;
     std::size_t d = 0;
     for (; d < c.size(); ++d) {
       const int top = std::min(static_cast<int>(members[d].size()), max_blocks);
-      if (c[d] < top) {
+      if (c[d] < top && sum < max_blocks) {
         ++c[d];
+        ++sum;
         break;
       }
+      sum -= c[d];
       c[d] = 0;
     }
     if (d == c.size()) return out;

@@ -693,6 +693,9 @@ TEST(NodeSlicing, InterchangeableClassesKnownAnswers) {
   const std::vector<int> one_class = interchangeable_classes(hundred);
   EXPECT_EQ(slicing_states(one_class, 100, 8), 9u);
   EXPECT_GT(slicing_states({}, 100, 8), kMaxSlicingStates) << "100 distinct nodes";
+  EXPECT_EQ(slicing_states({}, 100, 1), 101u) << "100 distinct nodes, one block: none or one of them (2^100 vectors never visited)";
+  EXPECT_EQ(slicing_states({}, 12, 12), 4096u);
+  EXPECT_EQ(slicing_states(std::vector<int>{0, 0, 1, 1, 2}, 5, 2), 1u + 3 + 5) << "{} + 3 singles + 2 of one kind or 2 kinds";
   const ModelGraph g = random_dag(12, 0.3, rng);
   const NodeSlicing s = slice_onto_nodes(g, g.kahn_order(), hundred, 8, {}, one_class);
   const NodeSlicing eight = slice_onto_nodes(g, g.kahn_order(), std::vector<PlacementNode>(8, kinds[0]), 8);
