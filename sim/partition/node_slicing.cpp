@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 namespace swarmsim::partition {
 namespace {
@@ -296,18 +297,14 @@ NodeSlicing slicing_of(const SlicingTable& tab, std::span<const int> order, int 
 
 std::vector<int> interchangeable_classes(const std::vector<PlacementNode>& nodes, std::span<const int> extra) {
   if (!extra.empty() && extra.size() != nodes.size()) throw std::invalid_argument("interchangeable_classes: one extra key per node expected");
-  std::vector<int> class_of(nodes.size(), -1);
-  int classes = 0;
+  // What eq. 10 reads of a node, and the caller's key: equal tuples, one class.
+  using Key = std::tuple<double, double, double, double, double, double, int>;
+  std::map<Key, int> class_of_key;
+  std::vector<int> class_of(nodes.size());
   for (std::size_t j = 0; j < nodes.size(); ++j) {
     const PlacementNode& a = nodes[j];
-    for (std::size_t i = 0; i < j && class_of[j] < 0; ++i) {
-      const PlacementNode& b = nodes[i];
-      if (a.rates.flops_per_s == b.rates.flops_per_s && a.rates.mem_Bps == b.rates.mem_Bps && a.memory_bytes == b.memory_bytes &&
-          a.stream_Bps == b.stream_Bps && a.uplink_Bps == b.uplink_Bps && a.downlink_Bps == b.downlink_Bps &&
-          (extra.empty() || extra[i] == extra[j]))
-        class_of[j] = class_of[i];
-    }
-    if (class_of[j] < 0) class_of[j] = classes++;
+    const Key key{a.rates.flops_per_s, a.rates.mem_Bps, a.memory_bytes, a.stream_Bps, a.uplink_Bps, a.downlink_Bps, extra.empty() ? 0 : extra[j]};
+    class_of[j] = class_of_key.emplace(key, static_cast<int>(class_of_key.size())).first->second;
   }
   return class_of;
 }
