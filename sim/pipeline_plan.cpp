@@ -352,16 +352,6 @@ partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const Pipel
 
 namespace {
 
-const char* goal_name(PlanGoal g) {
-  switch (g) {
-    case PlanGoal::Bottleneck: return "bottleneck";
-    case PlanGoal::Latency: return "latency";
-    case PlanGoal::Energy: return "energy";
-    case PlanGoal::Cost: return "cost";
-  }
-  return "?";
-}
-
 nlohmann::json score_json(const Scenario& sc, const PlanScore& s) {
   nlohmann::json names = nlohmann::json::array();
   for (const int n : s.nodes) names.push_back(sc.nodes[static_cast<std::size_t>(n)].name);
@@ -398,7 +388,7 @@ nlohmann::json plan_objective_json(const Scenario& sc, const PipelinePlan& plan)
   nlohmann::json off = nlohmann::json::array();
   for (std::size_t n = 0; n < plan.switched_off.size(); ++n)
     if (plan.switched_off[n]) off.push_back(sc.nodes[n].name);
-  return {{"minimize", goal_name(obj.minimize)},
+  return {{"minimize", to_string(obj.minimize)},
           {"bounds", bounds},
           {"unused_nodes", obj.unused_nodes == UnusedNodes::Off ? "off" : "standby"},
           {"candidates", plan.candidates.size()},

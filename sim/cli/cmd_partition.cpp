@@ -68,6 +68,14 @@ nlohmann::json describe(const ModelGraph& g, const Partition& part, const Partit
   return j;
 }
 
+/// Says `name` is no partitioning method and which are; the exit status of bad input.
+int unknown_method(const std::string& name) {
+  std::string names;
+  for (const auto& n : method_names()) names += (names.empty() ? "" : ", ") + n;
+  std::fprintf(stderr, "swarmsim partition: --method: unknown method \"%s\"; expected one of %s, or all\n", name.c_str(), names.c_str());
+  return 2;
+}
+
 /// The chosen plan's predicted figures and, with `front`, every plan of the Pareto front (most
 /// throughput first), the chosen one marked.
 void print_plan_front(const sim::Scenario& sc, const sim::PipelinePlan& plan, const nlohmann::json& objective, bool front) {
@@ -139,11 +147,7 @@ int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std
   const Method chosen_method = ps.method;
   sim::PlanObjectiveSpec& objective = sc.policy.partitioner.objective;
   if (!args.minimize.empty() || args.frontier) objective.set = true;
-  if (!args.minimize.empty())
-    objective.minimize = args.minimize == "latency" ? sim::PlanGoal::Latency
-                         : args.minimize == "energy" ? sim::PlanGoal::Energy
-                         : args.minimize == "cost"   ? sim::PlanGoal::Cost
-                                                     : sim::PlanGoal::Bottleneck;
+  if (!args.minimize.empty()) objective.minimize = sim::plan_goal_from_string(args.minimize).value_or(sim::PlanGoal::Bottleneck);  // CLI11 checked it
   if (objective.minimize == sim::PlanGoal::Cost && !sc.priced()) {
     std::fprintf(stderr, "swarmsim partition: --minimize cost: %s prices nothing; give it \"costs\" (rent, electricity) or its nodes their own\n",
                  args.nodes.c_str());
@@ -233,13 +237,7 @@ int partition(const PartitionArgs& args) {
       return 2;
     }
     std::optional<Method> m;
-    if (!args.method.empty()) {
-      m = method_from_string(args.method);
-      if (!m) {
-        std::fprintf(stderr, "swarmsim partition: --method: unknown method \"%s\"\n", args.method.c_str());
-        return 2;
-      }
-    }
+    if (!args.method.empty() && !(m = method_from_string(args.method))) return unknown_method(args.method);
     return partition_onto_nodes(nullptr, args, m);
   }
   // The graph: a file, or a generator.
@@ -300,11 +298,7 @@ int partition(const PartitionArgs& args) {
   } else if (auto m = method_from_string(method_name)) {
     methods.push_back(*m);
   } else {
-    std::string names;
-    for (const auto& n : method_names()) names += (names.empty() ? "" : ", ") + n;
-    std::fprintf(stderr, "swarmsim partition: --method: unknown method \"%s\"; expected one of %s, or all\n", args.method.c_str(),
-                 names.c_str());
-    return 2;
+    return unknown_method(method_name);
   }
 
   if (!args.nodes.empty()) {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gpu/adapter.hpp"
@@ -553,6 +554,10 @@ const char* to_string(NetworkModel m);
 const char* to_string(ArrivalProcess a);
 const char* to_string(EventAction a);
 const char* to_string(EngineKind e);
+const char* to_string(PlanGoal g);
+/// The goal named `name` in policy.partitioner.objective.minimize ("bottleneck", "cost", "energy",
+/// "latency"), or nullopt.
+std::optional<PlanGoal> plan_goal_from_string(std::string_view name);
 
 /// What the network model multiplies a message's latency by before its bytes flow: 13.01 for
 /// "tcp" (SimGrid 3.32's LV08 default, modelling TCP slow start on fresh connections), 1 for "exact".

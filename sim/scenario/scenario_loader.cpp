@@ -141,6 +141,20 @@ int host_index(const Scenario& sc, const std::string& name) {
 const char* to_string(NetworkModel m) { return m == NetworkModel::Tcp ? "tcp" : "exact"; }
 double latency_factor(NetworkModel m) { return m == NetworkModel::Tcp ? 13.01 : 1.0; }
 const char* to_string(EngineKind e) { return e == EngineKind::Flow ? "flow" : "simgrid"; }
+const char* to_string(PlanGoal g) {
+  switch (g) {
+    case PlanGoal::Bottleneck: return "bottleneck";
+    case PlanGoal::Cost: return "cost";
+    case PlanGoal::Energy: return "energy";
+    case PlanGoal::Latency: return "latency";
+  }
+  return "?";
+}
+std::optional<PlanGoal> plan_goal_from_string(std::string_view name) {
+  for (const PlanGoal g : {PlanGoal::Bottleneck, PlanGoal::Cost, PlanGoal::Energy, PlanGoal::Latency})
+    if (name == to_string(g)) return g;
+  return std::nullopt;
+}
 const char* to_string(ArrivalProcess a) {
   switch (a) {
     case ArrivalProcess::AllAtStart: return "all_at_start";
@@ -1212,8 +1226,8 @@ void read_policy(Reader& r, const json& root, Scenario& sc) {
         PlanObjectiveSpec& obj = ps.objective;
         obj.set = true;
         obj.minimize = r.choice<PlanGoal>(*o, "minimize", op, false,
-                                          {{"bottleneck", PlanGoal::Bottleneck}, {"cost", PlanGoal::Cost},
-                                           {"energy", PlanGoal::Energy}, {"latency", PlanGoal::Latency}})
+                                          {{to_string(PlanGoal::Bottleneck), PlanGoal::Bottleneck}, {to_string(PlanGoal::Cost), PlanGoal::Cost},
+                                           {to_string(PlanGoal::Energy), PlanGoal::Energy}, {to_string(PlanGoal::Latency), PlanGoal::Latency}})
                            .value_or(PlanGoal::Bottleneck);
         obj.min_requests_per_s = r.quantity(*o, "min_throughput", op, Quantity::Rate, false, false);  // "0/s": may fall behind
         obj.max_latency_s = r.quantity(*o, "max_latency", op, Quantity::Duration, false, true).value_or(obj.max_latency_s);
