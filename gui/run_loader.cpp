@@ -6,6 +6,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "sim/scenario/scenario.hpp"
@@ -226,6 +227,20 @@ HostInfo host_info(const json& j, bool server) {
 // [SECTION] Lines
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+/// A graph pipeline's own event types (sim/pipeline_run.cpp): the GUI draws the swarm from the
+/// generic lines those runs also write.
+bool pipeline_detail(const std::string& type) {
+  static const std::set<std::string> types{"request_sent", "request_resent", "request_done", "stage_start", "stage_end",
+                                           "stage_down", "stage_down_detected", "stage_loading", "stage_ready", "stage_drained",
+                                           "stage_drain_failed", "failback_loading", "failback_dropped", "migration_loading",
+                                           "migration_dropped"};
+  return types.count(type) != 0;
+}
+
+}  // namespace
+
 SwarmInfo parse_run_start(const json& j) {
   if (j.is_object() && j.contains("type") && j["type"].is_string()) {
     const std::string type = j["type"];
@@ -442,6 +457,8 @@ SwarmEvent parse_event(const json& j, const SwarmInfo& info) {
     e.type = EventType::RunEnd;
   } else if (type == "run_start") {
     throw EventFormatError("a second \"run_start\" line");
+  } else if (pipeline_detail(type)) {
+    throw UndrawnEventType(type);
   } else {
     throw UnknownEventType("unknown event type \"" + type + "\"");
   }
@@ -467,6 +484,8 @@ bool EventLineReader::feed(std::string_view line, Timeline& timeline) {
     SwarmEvent e;
     try {
       e = parse_event(j, timeline.info());
+    } catch (const UndrawnEventType&) {
+      return true;
     } catch (const UnknownEventType&) {
       ++ignored_;
       return true;
@@ -521,6 +540,8 @@ void read_lines(const fs::path& file, SwarmInfo& info, std::vector<SwarmEvent>& 
       SwarmEvent e;
       try {
         e = parse_event(j, info);
+      } catch (const UndrawnEventType&) {
+        continue;
       } catch (const UnknownEventType& u) {
         if (unknown++ == 0) first_unknown = where + u.what();
         continue;

@@ -32,6 +32,15 @@ class UnknownEventType : public EventFormatError {
   using EventFormatError::EventFormatError;
 };
 
+/// A line of a type the simulator writes that the GUI draws nothing from: a graph pipeline's own
+/// detail (request_sent, stage_start, stage_ready, ...), whose effect on the swarm also comes as the
+/// generic lines (chain, done, node_down, node_join) and whose spans trace.json holds. Skipped
+/// silently, not counted as unknown.
+class UndrawnEventType : public EventFormatError {
+ public:
+  using EventFormatError::EventFormatError;
+};
+
 /// Most blocks a run_start may declare (models have tens to hundreds; graph pipelines up to 10^4 ops).
 inline constexpr int kMaxBlocks = 100000;
 /// Latest simulated time a run file may name (s): about 31,700 years.

@@ -325,6 +325,8 @@ TEST(GuiReplay, APipelinesLiveStreamAndRunDirectoryShowItsStagesAndTheFailover) 
   const LiveAndReplayed r = live_and_replayed("pipeline/unet-sd-failover.json");
   ASSERT_TRUE(r.error.empty()) << r.error;
   ASSERT_TRUE(r.run.ok()) << r.run.errors.front();
+  // Its own lines (request_sent, stage_start, stage_down, ...) are known and drawn from the generic ones: no warning.
+  EXPECT_TRUE(r.run.warnings.empty()) << ::testing::PrintToString(r.run.warnings);
   const auto& m = r.report.metrics;
   for (const gui::Timeline* t : r.timelines()) {
     SCOPED_TRACE(r.label(t));
