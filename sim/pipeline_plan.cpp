@@ -217,15 +217,31 @@ std::string money_per_hour_text(const Scenario& sc, double per_s) {
   return buf;
 }
 
+/// What planning found before an objective chooses: the plan of least eq. 11 bottleneck, and what
+/// the objective's candidates are made from.
+struct PlanSearch {
+  PipelinePlan base;  ///< the least bottleneck (what runs without an objective)
+  std::vector<std::pair<partition::Partition, partition::Placement>> tried;  ///< each stage count's placement
+  std::vector<int> order;    ///< the winner's block-major order; empty when the recut did not run
+  std::vector<int> classes;  ///< interchangeable servers
+  std::vector<partition::PlacementNode> nodes;
+  std::pair<std::vector<double>, std::vector<double>> client_io;
+  int k = 0;                 ///< most stages
+};
+
 /// Scores every distinct candidate (each stage count's placement; with optimal placement on at
 /// most kMaxSlicingStates sets of interchangeable servers, the best cut of `order` onto every set of them), marks the
 /// feasible ones and the Pareto front, and returns the one the objective asks for, with the
 /// scores. `base` is the plan without an objective (its reference is kept).
-PipelinePlan choose_by_objective(const Scenario& sc, PipelinePlan base,
-                                 const std::vector<std::pair<partition::Partition, partition::Placement>>& tried,
-                                 const std::vector<int>& order, const std::vector<int>& classes, const std::vector<partition::PlacementNode>& nodes,
-                                 const std::pair<std::vector<double>, std::vector<double>>& client_io, int k) {
+PipelinePlan choose_by_objective(const Scenario& sc, const PlanSearch& search) {
   const partition::ModelGraph& g = *sc.graph;
+  const PipelinePlan& base = search.base;
+  const auto& tried = search.tried;
+  const std::vector<int>& order = search.order;
+  const std::vector<int>& classes = search.classes;
+  const std::vector<partition::PlacementNode>& nodes = search.nodes;
+  const auto& client_io = search.client_io;
+  const int k = search.k;
   const PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
   std::vector<PipelinePlan> plans;
   std::map<std::vector<int>, int> seen;  // block_of then node_of_block: one entry per distinct plan
@@ -467,15 +483,21 @@ PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan, const Latency
   return s;
 }
 
-PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress) {
+namespace {
+
+/// Partitions sc.graph for every stage count, places each, recuts the best onto the nodes: the
+/// plan of least eq. 11 bottleneck and, when `keep_candidates`, what an objective chooses among.
+PlanSearch search_plans(const Scenario& sc, bool keep_candidates, const std::function<void(const PlanProgress&)>& on_progress) {
   if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
   const partition::ModelGraph& g = *sc.graph;
-  const std::vector<partition::PlacementNode> nodes = priced_nodes(sc, server_link_rates(sc, true), server_link_rates(sc, false));
+  PlanSearch search;
+  search.nodes = priced_nodes(sc, server_link_rates(sc, true), server_link_rates(sc, false));
+  const std::vector<partition::PlacementNode>& nodes = search.nodes;
   if (nodes.empty()) throw std::invalid_argument("plan_pipeline: no server nodes");
   const PartitionerSpec& spec = sc.policy.partitioner;
-  const int k = std::min(spec.stages > 0 ? spec.stages : static_cast<int>(nodes.size()), g.size());
+  const int k = search.k = std::min(spec.stages > 0 ? spec.stages : static_cast<int>(nodes.size()), g.size());
 
-  PipelinePlan plan;
+  PipelinePlan& plan = search.base;
   // The partitioner prices blocks on the median server (by FLOP/s) and the median link; the
   // placement then prices each block on each real node.
   std::vector<const partition::PlacementNode*> by_speed;
@@ -495,11 +517,11 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   // stages on the fastest nodes can beat k stages. So every stage count k' <= k is partitioned and
   // placed, and the placement with the smallest eq. 11 bottleneck on the real nodes wins (ties:
   // fewer stages).
-  const auto client_io = client_io_bytes(g);
+  search.client_io = client_io_bytes(g);
+  const auto& client_io = search.client_io;
 
   partition::PlacementCosts cost;
   double best = std::numeric_limits<double>::infinity();
-  std::vector<std::pair<partition::Partition, partition::Placement>> tried;  // each stage count's placement
   for (int kk = 1; kk <= k; ++kk) {
     PlanProgress progress{kk, k, -1, spec.brkga.generations, 0.0};
     if (on_progress) on_progress(progress);
@@ -514,7 +536,7 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
     partition::PlacementCosts c = costs_on_nodes(g, part, nodes, client_io);
     partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)
                                                                             : partition::place_greedy(g, part, nodes);
-    if (spec.objective.set) tried.emplace_back(part, placed);
+    if (keep_candidates) search.tried.emplace_back(part, placed);
     if (placed.bottleneck_s < best * (1 - 1e-12)) {
       best = placed.bottleneck_s;
       plan.partition = std::move(part);
@@ -525,14 +547,14 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   // Cut again onto the real nodes: slicing the winner's block-major order with each block priced
   // on its own node (node_slicing.hpp) finds cuts that suit the fast nodes, and is never worse,
   // since the winner and its placement are one of the slicings it tries.
-  std::vector<int> order;  // the winner's block-major order: what the cut onto every node set slices
   // Servers that eq. 10 prices alike, drawing the same power at the same prices, are interchangeable:
   // the cut runs over how many of each kind it takes (node_slicing.hpp).
-  const std::vector<int> classes = interchangeable_servers(sc, nodes);
+  search.classes = interchangeable_servers(sc, nodes);
+  const std::vector<int>& classes = search.classes;
   if (spec.placement == PlacementKind::Optimal &&
       partition::slicing_states(classes, static_cast<int>(nodes.size()), k) <= partition::kMaxSlicingStates) {
-    order = partition::block_major_order(g, plan.partition.block_of);
-    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, order, nodes, k, {client_io.first, client_io.second}, classes);
+    search.order = partition::block_major_order(g, plan.partition.block_of);  // what the cut onto every node set slices
+    const partition::NodeSlicing ns = partition::slice_onto_nodes(g, search.order, nodes, k, {client_io.first, client_io.second}, classes);
     if (ns.bottleneck_s < best * (1 - 1e-9)) {
       best = ns.bottleneck_s;
       plan.partition.block_of = ns.block_of;
@@ -546,8 +568,127 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   }
   plan.costs = cost;
   complete_plan(sc, plan);
-  if (!spec.objective.set) return plan;
-  return choose_by_objective(sc, std::move(plan), tried, order, classes, nodes, client_io, k);
+  return search;
+}
+
+}  // namespace
+
+PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress) {
+  PlanSearch search = search_plans(sc, sc.policy.partitioner.objective.set, on_progress);
+  if (!sc.policy.partitioner.objective.set) return std::move(search.base);
+  return choose_by_objective(sc, search);
+}
+
+}  // namespace swarmsim::sim
+
+namespace swarmsim::sim {
+
+namespace {
+
+/// sc with Poisson arrivals at `rate` and that rate as the objective's least throughput.
+Scenario at_load(const Scenario& sc, double rate) {
+  Scenario s = sc;
+  s.workload.arrival = ArrivalProcess::Poisson;
+  s.workload.rate_per_s = rate;
+  s.policy.partitioner.objective.min_requests_per_s = rate;
+  return s;
+}
+
+}  // namespace
+
+LoadSchedule plan_for_loads(const Scenario& sc, const std::vector<OfferedLoad>& loads,
+                            const std::function<void(const PlanProgress&)>& on_progress) {
+  if (!sc.policy.partitioner.objective.set) throw std::invalid_argument("plan_for_loads: scenario \"" + sc.name + "\" has no objective");
+  if (loads.empty()) throw std::invalid_argument("plan_for_loads: no loads");
+  for (const OfferedLoad& l : loads)
+    if (!(l.requests_per_s > 0) || !std::isfinite(l.requests_per_s) || !(l.hours >= 0))
+      throw std::invalid_argument("plan_for_loads: a load needs a positive rate and hours >= 0");
+  // The cuts and placements do not depend on the load; only the objective's choice does.
+  const PlanSearch search = search_plans(sc, true, on_progress);
+  LoadSchedule schedule;
+  std::vector<PipelinePlan> chosen(loads.size());
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    LoadPlan lp;
+    lp.load = loads[i];
+    try {
+      chosen[i] = choose_by_objective(at_load(sc, loads[i].requests_per_s), search);
+      lp.following = chosen[i].candidates[static_cast<std::size_t>(chosen[i].chosen)];
+      if (schedule.peak < 0 || loads[i].requests_per_s > loads[static_cast<std::size_t>(schedule.peak)].requests_per_s)
+        schedule.peak = static_cast<int>(i);
+    } catch (const ScenarioError& e) {
+      lp.none_because = e.diagnostics().empty() ? e.what() : e.diagnostics().front().message;
+    }
+    schedule.loads.push_back(std::move(lp));
+  }
+  if (schedule.peak < 0) return schedule;
+
+  // The peak's plan, run at every load: sized once, never switched.
+  const PipelinePlan& fixed = chosen[static_cast<std::size_t>(schedule.peak)];
+  const LatencyTable latencies(sc);
+  bool totals = true;
+  double f_j = 0, x_j = 0, f_cost = 0, x_cost = 0, requests = 0;
+  for (LoadPlan& lp : schedule.loads) {
+    PlanScore s = score_plan(at_load(sc, lp.load.requests_per_s), fixed, latencies);
+    s.feasible = s.requests_per_s >= lp.load.requests_per_s * (1 - 1e-12);
+    lp.fixed = s;
+    if (!lp.following || !(lp.load.hours > 0)) {
+      totals = false;
+      continue;
+    }
+    const double seconds = lp.load.hours * 3600.0;
+    f_j += plan_power_w(*lp.following) * seconds;
+    x_j += plan_power_w(*lp.fixed) * seconds;
+    f_cost += lp.following->cost_per_s * seconds;
+    x_cost += lp.fixed->cost_per_s * seconds;
+    requests += lp.load.requests_per_s * seconds;
+  }
+  if (totals) {
+    schedule.following_joules = f_j;
+    schedule.fixed_joules = x_j;
+    schedule.requests = requests;
+    if (sc.priced()) {
+      schedule.following_cost = f_cost;
+      schedule.fixed_cost = x_cost;
+    }
+  }
+  return schedule;
+}
+
+nlohmann::json load_schedule_json(const Scenario& sc, const LoadSchedule& schedule) {
+  const PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
+  const auto with_power = [&](const PlanScore& s) {
+    nlohmann::json j = score_json(sc, s);
+    j["power_w"] = plan_power_w(s);
+    return j;
+  };
+  nlohmann::json loads = nlohmann::json::array();
+  for (const LoadPlan& lp : schedule.loads) {
+    nlohmann::json j{{"requests_per_s", lp.load.requests_per_s}};
+    if (lp.load.hours > 0) j["hours"] = lp.load.hours;
+    j["plan"] = lp.following ? with_power(*lp.following) : nlohmann::json(nullptr);
+    if (!lp.following) j["no_plan"] = lp.none_because;
+    j["fixed"] = lp.fixed ? with_power(*lp.fixed) : nlohmann::json(nullptr);
+    loads.push_back(std::move(j));
+  }
+  nlohmann::json doc{{"minimize", to_string(obj.minimize)},
+                     {"unused_nodes", obj.unused_nodes == UnusedNodes::Off ? "off" : "standby"},
+                     {"loads", loads},
+                     {"fixed_plan_for_requests_per_s",
+                      schedule.peak >= 0 ? nlohmann::json(schedule.loads[static_cast<std::size_t>(schedule.peak)].load.requests_per_s)
+                                         : nlohmann::json(nullptr)}};
+  if (schedule.following_joules) {
+    nlohmann::json t{{"requests", *schedule.requests},
+                     {"following_joules", *schedule.following_joules},
+                     {"fixed_joules", *schedule.fixed_joules},
+                     {"energy_saved", *schedule.fixed_joules > 0 ? 1.0 - *schedule.following_joules / *schedule.fixed_joules : 0.0}};
+    if (schedule.following_cost) {
+      t["following_cost"] = *schedule.following_cost;
+      t["fixed_cost"] = *schedule.fixed_cost;
+      t["cost_saved"] = *schedule.fixed_cost > 0 ? 1.0 - *schedule.following_cost / *schedule.fixed_cost : 0.0;
+    }
+    doc["totals"] = t;
+  }
+  return doc;
 }
 
 }  // namespace swarmsim::sim

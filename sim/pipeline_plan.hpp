@@ -3,6 +3,7 @@
 // the graph into stages (sim/partition), the stages are placed on server nodes, and each stage's
 // per-request traffic and compute time on its node are worked out. Pure: no SimGrid.
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -141,5 +142,46 @@ double offered_requests_per_s(const WorkloadSpec& w);
 /// reaches) when no candidate meets the objective's bounds.
 /// `on_progress`, when set, is told before each stage count and after each BRKGA generation.
 PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const PlanProgress&)>& on_progress = {});
+
+/// One offered load of a schedule: a request rate, and how long it lasts.
+struct OfferedLoad {
+  double requests_per_s = 0;  ///< Poisson arrivals at this rate (requests/s)
+  double hours = 0;           ///< how long the load lasts (h); 0: not given (no totals over the schedule)
+};
+
+/// The plan an objective chooses for one offered load, and the fixed plan's figures at it.
+struct LoadPlan {
+  OfferedLoad load;
+  /// The objective's choice with the load as its least throughput (its other bounds kept);
+  /// empty when no plan meets them, `none_because` saying why.
+  std::optional<PlanScore> following;
+  std::string none_because;
+  /// The plan chosen for the highest load that has one, run at this load (no bound checked but
+  /// keeping up: `feasible` is false where it serves less than the load); empty when no load has a plan.
+  std::optional<PlanScore> fixed;
+};
+
+/// Load-following plans (docs/partitioning.md, "Plans for a range of loads"): the objective's
+/// choice at each offered load, against one plan sized for the peak and run at every load.
+struct LoadSchedule {
+  std::vector<LoadPlan> loads;  ///< in the order given
+  int peak = -1;                ///< index of the load whose plan is the fixed one; -1 when none has a plan
+  /// Totals over the schedule, when every load has hours and a plan (else unset): the servers'
+  /// energy (J), their cost (money), and the requests offered.
+  std::optional<double> following_joules, fixed_joules, following_cost, fixed_cost, requests;
+};
+
+/// Mean power of the servers a plan powers at the rate it serves (W): J per request x served rate.
+inline double plan_power_w(const PlanScore& s) { return s.joules_per_request * s.served_requests_per_s; }
+
+/// Plans sc's graph once and, for each load, chooses by sc's objective (sc.policy.partitioner.objective,
+/// which must be set) as plan_pipeline would for Poisson arrivals at that rate with min_throughput
+/// the rate; then scores the peak's plan at every load. Requires sc.graph and at least one load.
+LoadSchedule plan_for_loads(const Scenario& sc, const std::vector<OfferedLoad>& loads,
+                            const std::function<void(const PlanProgress&)>& on_progress = {});
+
+/// metrics-style JSON of a schedule: per load the chosen plan (or why none) and the fixed plan's
+/// figures, the power of each, and the totals when known.
+nlohmann::json load_schedule_json(const Scenario& sc, const LoadSchedule& schedule);
 
 }  // namespace swarmsim::sim

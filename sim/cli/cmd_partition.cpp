@@ -2,6 +2,7 @@
 // print the partition with its quality metrics (seed 002 §2.5-2.6, seed 003 strategies).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -109,6 +110,114 @@ void print_plan_front(const sim::Scenario& sc, const sim::PipelinePlan& plan, co
   if (!chosen.on_front) row(chosen, true);  // the bounds can keep every front plan out
 }
 
+/// --loads "RATE[:DURATION],...": the offered loads, or the reason they cannot be read.
+std::optional<std::vector<sim::OfferedLoad>> parse_loads(const std::string& text, std::string& error) {
+  std::vector<sim::OfferedLoad> loads;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', from), text.size());
+    const std::string item = text.substr(from, comma - from);
+    const std::size_t colon = item.find(':');
+    const std::string rate_text = item.substr(0, colon);
+    const sim::ParsedQuantity rate = sim::parse_quantity(rate_text, sim::Quantity::Rate);
+    if (!rate.value || !(*rate.value > 0)) {
+      error = "\"" + item + "\": expected RATE[:DURATION] with a positive rate, " + sim::quantity_expectation(sim::Quantity::Rate) +
+              (rate.value ? "" : " (" + rate.error + ")");
+      return std::nullopt;
+    }
+    sim::OfferedLoad load{*rate.value, 0.0};
+    if (colon != std::string::npos) {
+      const sim::ParsedQuantity lasts = sim::parse_quantity(item.substr(colon + 1), sim::Quantity::Duration);
+      if (!lasts.value || !(*lasts.value > 0)) {
+        error = "\"" + item + "\": expected a positive duration after the ':', " + sim::quantity_expectation(sim::Quantity::Duration) +
+                (lasts.value ? "" : " (" + lasts.error + ")");
+        return std::nullopt;
+      }
+      load.hours = *lasts.value / 3600.0;
+    }
+    loads.push_back(load);
+    from = comma + 1;
+  }
+  return loads;
+}
+
+/// "6.55 million", "12,000" style counts for the totals line.
+std::string count_text(double n) {
+  char buf[48];
+  if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.3g million", n / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.0f", n);
+  return buf;
+}
+
+std::string rate_cell(double per_s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
+  return buf;
+}
+
+/// The load-following table: per load the objective's plan, then the peak's plan at each load,
+/// then the totals over the schedule.
+void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& schedule) {
+  const bool priced = sc.priced();
+  const std::string currency = sc.costs ? sc.costs->currency : sim::CostSpec{}.currency;
+  const sim::PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
+  const auto header = [&] {
+    std::printf("  %-10s%7s  %-7s%-30s%12s%11s%12s%10s", "load", "hours", "stages", "nodes", "requests/s", "latency", "energy/req", "power");
+    if (priced) std::printf("%12s", (currency + "/h").c_str());
+    std::printf("\n");
+  };
+  const auto row = [&](const sim::LoadPlan& lp, const sim::PlanScore* s, const std::string& none) {
+    char hours[16] = "-";
+    if (lp.load.hours > 0) std::snprintf(hours, sizeof hours, "%.3g", lp.load.hours);
+    std::printf("  %-10s%7s  ", rate_cell(lp.load.requests_per_s).c_str(), hours);
+    if (!s) {
+      std::printf("no plan: %s\n", none.c_str());
+      return;
+    }
+    std::string names;
+    for (const int n : s->nodes) names += (names.empty() ? "" : ",") + sc.nodes[static_cast<std::size_t>(n)].name;
+    if (names.size() > 29) names = names.substr(0, 26) + "...";
+    std::printf("%-7d%-30s%12.4g%11s%12s%10s", s->stages, names.c_str(), s->requests_per_s, sim::format_duration(s->latency_s).c_str(),
+                sim::format_energy(s->joules_per_request).c_str(), sim::format_power(sim::plan_power_w(*s)).c_str());
+    if (priced) std::printf("%12.4g", s->cost_per_s * 3600.0);
+    std::printf("%s\n", s->feasible ? "" : "  (falls behind)");
+  };
+  std::printf("\nplans for %zu loads, minimize %s, each keeping up with its load%s:\n", schedule.loads.size(), sim::to_string(obj.minimize),
+              obj.unused_nodes == sim::UnusedNodes::Off ? "; servers without a stage switched off" : "; servers without a stage standing by");
+  header();
+  for (const sim::LoadPlan& lp : schedule.loads) row(lp, lp.following ? &*lp.following : nullptr, lp.none_because);
+  if (schedule.peak < 0) {
+    std::printf("no load has a plan\n");
+    return;
+  }
+  const sim::LoadPlan& peak = schedule.loads[static_cast<std::size_t>(schedule.peak)];
+  std::printf("\nthe plan for %s, fixed at every load:\n", rate_cell(peak.load.requests_per_s).c_str());
+  header();
+  for (const sim::LoadPlan& lp : schedule.loads) row(lp, &*lp.fixed, "");
+  if (!schedule.following_joules) {
+    std::printf("\n(totals need a duration for every load, RATE:DURATION, and a plan for each)\n");
+    return;
+  }
+  double hours = 0;
+  for (const sim::LoadPlan& lp : schedule.loads) hours += lp.load.hours;
+  const double f = *schedule.following_joules, x = *schedule.fixed_joules;
+  std::printf("\nover %.4g h (%s requests): following the load %.4g kWh (%s a request)", hours, count_text(*schedule.requests).c_str(), f / 3.6e6,
+              sim::format_energy(f / *schedule.requests).c_str());
+  if (schedule.following_cost) std::printf(", %.4g %s", *schedule.following_cost, currency.c_str());
+  std::printf("; the fixed plan %.4g kWh (%s a request)", x / 3.6e6, sim::format_energy(x / *schedule.requests).c_str());
+  if (schedule.fixed_cost) std::printf(", %.4g %s", *schedule.fixed_cost, currency.c_str());
+  // "20.8% less" or "28.6% more"
+  const auto change = [](double following, double fixed) {
+    char buf[48];
+    const double saved = fixed > 0 ? 1.0 - following / fixed : 0.0;
+    std::snprintf(buf, sizeof buf, "%.1f%% %s", 100.0 * std::abs(saved), saved >= 0 ? "less" : "more");
+    return std::string(buf);
+  };
+  std::printf("\n  following the load: the servers' energy %s", change(f, x).c_str());
+  if (schedule.following_cost) std::printf(", their cost %s", change(*schedule.following_cost, *schedule.fixed_cost).c_str());
+  std::printf(" than the fixed plan (switching between plans not counted)\n");
+}
+
 /// --nodes: the graph cut and placed for a scenario's server nodes, as plan_pipeline does for a
 /// graph scenario (every stage count, optimal placement, the recut onto the nodes). `given` is the
 /// graph to cut, with the command's partitioner settings; null: the scenario's own graph model
@@ -152,6 +261,42 @@ int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std
     std::fprintf(stderr, "swarmsim partition: --minimize cost: %s prices nothing; give it \"costs\" (rent, electricity) or its nodes their own\n",
                  args.nodes.c_str());
     return 2;
+  }
+  if (!args.loads.empty()) {
+    std::string error;
+    const auto loads = parse_loads(args.loads, error);
+    if (!loads) {
+      std::fprintf(stderr, "swarmsim partition: --loads: %s\n", error.c_str());
+      return 2;
+    }
+    if (args.frontier) {
+      std::fprintf(stderr, "swarmsim partition: --frontier shows the plans for the scenario's own load; give it without --loads\n");
+      return 2;
+    }
+    objective.set = true;
+    sim::LoadSchedule schedule;
+    try {
+      sim::ProgressLine progress(sim::RunOptions::Progress::Auto, 0);
+      schedule = sim::plan_for_loads(sc, *loads, [&](const sim::PlanProgress& p) {
+        progress.status([&] { return sim::plan_progress_text(g.name(), chosen_method, p); });
+      });
+      progress.finish();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
+      return 1;
+    }
+    const nlohmann::json doc = {{"graph", g.name()}, {"ops", g.size()}, {"nodes_from", args.nodes}, {"k", ps.stages},
+                                {"method", to_string(chosen_method)}, {"loads", sim::load_schedule_json(sc, schedule)}};
+    if (!args.out.empty() && !write_result(args.out, doc)) return 1;
+    if (args.json) {
+      std::printf("%s\n", doc.dump(2).c_str());
+      return 0;
+    }
+    std::printf("graph %s: %d ops onto the %zu server nodes of %s; %s, at most %d stages\n", g.name().c_str(), g.size(), sc.nodes.size(),
+                args.nodes.c_str(), to_string(chosen_method), ps.stages);
+    print_load_schedule(sc, schedule);
+    if (!args.out.empty()) std::printf("wrote %s\n", args.out.c_str());
+    return 0;
   }
   const auto t0 = std::chrono::steady_clock::now();
   sim::PipelinePlan plan;
@@ -226,6 +371,11 @@ int partition(const PartitionArgs& args) {
       std::fprintf(stderr, "swarmsim partition: --out %s: %s\n", args.out.c_str(), problem.c_str());
       return 2;
     }
+  if (args.nodes.empty() && (!args.minimize.empty() || args.frontier || !args.loads.empty())) {
+    std::fprintf(stderr, "swarmsim partition: %s chooses among plans for a scenario's servers; give --nodes SCENARIO\n",
+                 !args.loads.empty() ? "--loads" : !args.minimize.empty() ? "--minimize" : "--frontier");
+    return 2;
+  }
   // Without a graph, --nodes's own graph model (partition_onto_nodes).
   if (args.graph.empty()) {
     if (args.nodes.empty()) {

@@ -55,6 +55,8 @@ struct PartitionArgs {
   /// cost), with the scenario's objective's bounds if it has one; empty: the scenario's objective.
   std::string minimize;
   bool frontier = false;               ///< with --nodes: print the Pareto front of the plans scored
+  /// With --nodes: offered loads "RATE[:DURATION],..." to plan for one by one (load-following plans).
+  std::string loads;
 };
 int partition(const PartitionArgs& args);
 

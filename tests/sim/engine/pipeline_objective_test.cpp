@@ -281,3 +281,90 @@ TEST(PlanObjective, SwitchedOffNodesStayOffThroughTheirEvents) {
                 1e-9 * runs[0]["throughput"][key].get<double>());
   EXPECT_NEAR(runs[0]["energy"]["joules"].get<double>(), runs[1]["energy"]["joules"].get<double>(), 1e-9 * runs[0]["energy"]["joules"].get<double>());
 }
+
+// Plans for a range of loads, hand-worked on chain3 (compute c ≈ 3 ms on an L4: 16 W idle, 72 W
+// busy) with three L4s and the others off. n L4s draw 16 n W + 56 W x c x R at R requests/s. One
+// L4 serves about 330/s, two (2 + 1 ops) 500/s, three 1,000/s, so the least energy at 100/s is
+// one L4, at 400/s two, at 800/s three, and at 1,200/s there is no plan. The fixed plan is the
+// 800/s one (three L4s) at every load.
+TEST(PlanForLoads, EachLoadGetsTheLeastEnergyPlanThatKeepsUpAndTheFixedPlanIsThePeaks) {
+  const Scenario sc = chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off"})");
+  const LoadSchedule schedule = plan_for_loads(sc, {{100, 10}, {400, 4}, {800, 2}});
+  ASSERT_EQ(schedule.loads.size(), 3u);
+  ASSERT_EQ(schedule.peak, 2);
+  const double c = plan_pipeline(chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off"})", 300, "10ms")).stages[0].compute_s;
+  EXPECT_NEAR(c, 3e-3, 3e-5);
+  const auto watts = [&](int n, double rate) { return 16.0 * n + 56.0 * c * rate; };
+  const int expected_l4s[] = {1, 2, 3};
+  for (int i = 0; i < 3; ++i) {
+    const LoadPlan& lp = schedule.loads[static_cast<std::size_t>(i)];
+    const double R = lp.load.requests_per_s;
+    ASSERT_TRUE(lp.following) << R << "/s: " << lp.none_because;
+    EXPECT_EQ(static_cast<int>(lp.following->nodes.size()), expected_l4s[i]) << R << "/s";
+    EXPECT_GE(lp.following->requests_per_s, R);
+    EXPECT_NEAR(lp.following->served_requests_per_s, R, 1e-9 * R);
+    EXPECT_NEAR(plan_power_w(*lp.following), watts(expected_l4s[i], R), 1e-3 * watts(expected_l4s[i], R)) << R << "/s";
+    ASSERT_TRUE(lp.fixed);
+    EXPECT_EQ(lp.fixed->nodes.size(), 3u);
+    EXPECT_TRUE(lp.fixed->feasible);
+    EXPECT_NEAR(plan_power_w(*lp.fixed), watts(3, R), 1e-3 * watts(3, R)) << R << "/s";
+    EXPECT_LE(lp.following->joules_per_request, lp.fixed->joules_per_request * (1 + 1e-12));
+
+    // The same choice as a scenario whose arrivals come at that rate, planned on its own.
+    char interval[32];
+    std::snprintf(interval, sizeof interval, "%.6gms", 1e3 / R);
+    const PipelinePlan alone = plan_pipeline(chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off"})", 300, interval));
+    EXPECT_EQ(alone.candidates[static_cast<std::size_t>(alone.chosen)].nodes, lp.following->nodes) << R << "/s";
+    EXPECT_NEAR(alone.candidates[static_cast<std::size_t>(alone.chosen)].joules_per_request, lp.following->joules_per_request,
+                1e-9 * lp.following->joules_per_request);
+  }
+  // Totals: Σ W x hours, 1,089.6 Wh following against 1,473.6 Wh fixed with c = 3 ms.
+  ASSERT_TRUE(schedule.following_joules && schedule.fixed_joules && schedule.requests);
+  const double following_wh = watts(1, 100) * 10 + watts(2, 400) * 4 + watts(3, 800) * 2;
+  const double fixed_wh = watts(3, 100) * 10 + watts(3, 400) * 4 + watts(3, 800) * 2;
+  EXPECT_NEAR(*schedule.following_joules / 3600, following_wh, 1e-3 * following_wh);
+  EXPECT_NEAR(*schedule.fixed_joules / 3600, fixed_wh, 1e-3 * fixed_wh);
+  EXPECT_NEAR(following_wh, 1089.6, 15.0);
+  EXPECT_NEAR(*schedule.requests, (100 * 10 + 400 * 4 + 800 * 2) * 3600.0, 1e-6);
+  EXPECT_FALSE(schedule.following_cost) << "nothing is priced";
+  const nlohmann::json j = load_schedule_json(sc, schedule);
+  EXPECT_EQ(j["loads"].size(), 3u);
+  EXPECT_EQ(j["fixed_plan_for_requests_per_s"], 800.0);
+  EXPECT_NEAR(j["totals"]["energy_saved"].get<double>(), 1.0 - following_wh / fixed_wh, 1e-3);
+}
+
+// A load no plan keeps up with has no plan and says why; the fixed plan is the highest load that
+// has one, and it falls behind at the load above it. Without a duration per load, no totals.
+TEST(PlanForLoads, ALoadBeyondEveryPlanHasNoneAndNoTotals) {
+  const Scenario sc = chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off"})");
+  const LoadSchedule schedule = plan_for_loads(sc, {{1200, 1}, {100, 1}});
+  ASSERT_EQ(schedule.peak, 1);
+  EXPECT_FALSE(schedule.loads[0].following);
+  EXPECT_NE(schedule.loads[0].none_because.find("min_throughput 1200/s (the most any plan reaches: "), std::string::npos)
+      << schedule.loads[0].none_because;
+  ASSERT_TRUE(schedule.loads[0].fixed);
+  EXPECT_FALSE(schedule.loads[0].fixed->feasible) << "one L4 cannot serve 1,200/s";
+  EXPECT_EQ(schedule.loads[0].fixed->nodes.size(), 1u);
+  EXPECT_FALSE(schedule.following_joules);
+  const nlohmann::json j = load_schedule_json(sc, schedule);
+  EXPECT_TRUE(j["loads"][0]["plan"].is_null());
+  EXPECT_FALSE(j.contains("totals"));
+  // The load is the least throughput, whatever the scenario's own bound says.
+  const LoadSchedule low_bound =
+      plan_for_loads(chain3(kThreeL4, R"({"minimize": "energy", "unused_nodes": "off", "min_throughput": "1/s"})"), {{400, 1}});
+  ASSERT_TRUE(low_bound.loads[0].following);
+  EXPECT_EQ(low_bound.loads[0].following->nodes.size(), 2u) << "one L4 would fall behind at 400/s";
+  EXPECT_THROW(plan_for_loads(chain3(kThreeL4, ""), {{100, 1}}), std::invalid_argument) << "no objective";
+  EXPECT_THROW(plan_for_loads(sc, {}), std::invalid_argument);
+}
+
+// With prices, the totals add each plan's rent over the hours it runs: with the unused L4s off,
+// following the load rents one L4 at 100/s and three at 800/s; the fixed plan rents three always.
+TEST(PlanForLoads, PricedTotalsRentOnlyThePlansServers) {
+  const std::string nodes = server("s0", "L4", "1.00/h") + "," + server("s1", "L4", "1.00/h") + "," + server("s2", "L4", "1.00/h");
+  const Scenario sc = chain3(nodes, R"({"minimize": "cost", "unused_nodes": "off"})");
+  const LoadSchedule schedule = plan_for_loads(sc, {{100, 10}, {800, 2}});
+  ASSERT_TRUE(schedule.following_cost && schedule.fixed_cost);
+  EXPECT_NEAR(*schedule.following_cost, 1 * 10 + 3 * 2, 1e-9);
+  EXPECT_NEAR(*schedule.fixed_cost, 3 * 10 + 3 * 2, 1e-9);
+}
