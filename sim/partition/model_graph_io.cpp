@@ -361,8 +361,21 @@ class GraphBuilder {
     ops_.push_back(std::move(op));
     return id;
   }
-  /// Overrides the memory traffic of op `id` (elements), for ops that do not read all they hold.
-  void set_mem_elements(int id, double elements) { ops_[static_cast<std::size_t>(id)].mem_bytes = elements * bpe_; }
+  /// Overrides the memory traffic of op `id` (elements of its parameters and output it touches),
+  /// for ops that do not read all they hold; the inputs it reads are added.
+  void set_mem_elements(int id, double elements) {
+    double bytes = elements * bpe_;
+    for (const auto& [u, v] : edges_)
+      if (v == id) bytes += ops_[static_cast<std::size_t>(u)].out_bytes;
+    ops_[static_cast<std::size_t>(id)].mem_bytes = bytes;
+  }
+  /// Adds a graph input of `bytes` whatever the element size (token ids are int32).
+  int add_input_bytes(std::string name, double bytes) {
+    const int id = add(std::move(name), "input", 0.0, 0.0, 0.0, {});
+    ops_[static_cast<std::size_t>(id)].out_bytes = bytes;
+    ops_[static_cast<std::size_t>(id)].mem_bytes = bytes;
+    return id;
+  }
 
   ModelGraph build(std::string name) { return ModelGraph(std::move(name), std::move(ops_), edges_); }
 
@@ -432,9 +445,10 @@ ModelGraph bert_base(const GeneratorOptions& o) {
   require(o.seq_len <= kPositions, "bert-base", "seq_len must be <= 512, got " + std::to_string(o.seq_len));
   GraphBuilder b(o.bytes_per_element);
   const double batch = o.batch, seq = o.seq_len, tokens = batch * seq, h = kHidden;
-  // Word + position + token-type embeddings, summed, then LayerNorm.
+  // The client sends token ids (int32); word + position + token-type embeddings, summed, then LayerNorm.
+  const int ids = b.add_input_bytes("token_ids", tokens * 4.0);
   int x = b.add("embeddings", "embedding", tokens * h * (2.0 + 8.0), (kVocab + kPositions + 2.0) * h + 2.0 * h,
-                tokens * h, {});
+                tokens * h, {ids});
   b.set_mem_elements(x, 3.0 * tokens * h + 2.0 * h + tokens * h);  // a gather reads one row per token
   for (int l = 0; l < 12; ++l) {
     const std::string p = "layer" + std::to_string(l) + ".";
@@ -585,7 +599,8 @@ ModelGraph llama_chain(const GeneratorOptions& o) {
   const double norm_params = m.layer_norm ? 2.0 * h : h, norm_flops = tokens * h * (m.layer_norm ? 8.0 : 4.0);
   const double bias = m.linear_bias ? 1.0 : 0.0;
 
-  int x = b.add("embed", "embedding", 0.0, m.embedding_params(), tokens * h, {});
+  const int ids = b.add_input_bytes("token_ids", tokens * 4.0);  // what the client sends: int32 token ids
+  int x = b.add("embed", "embedding", 0.0, m.embedding_params(), tokens * h, {ids});
   b.set_mem_elements(x, 2.0 * tokens * h);  // a gather reads one row per token
   for (int l = 0; l < layers; ++l) {
     const std::string p = "block" + std::to_string(l) + ".";

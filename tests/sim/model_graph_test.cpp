@@ -477,7 +477,10 @@ TEST(ModelGraphGenerators, BertBaseKnownTotals) {
   const double encoder_matrix_params = layers * (4 * h * h + 2 * h * 3072);
   const double closed = 2 * encoder_matrix_params * s + 2 * 2 * s * s * h * layers;
   EXPECT_NEAR(g.total_flops(), closed, 0.10 * closed);
-  EXPECT_EQ(g.size(), 1 + 12 * 7 + 1);
+  EXPECT_EQ(g.size(), 2 + 12 * 7 + 1);
+  // The client sends int32 token ids, not embeddings: 4 bytes a token, whatever the element size.
+  EXPECT_DOUBLE_EQ(g.op(id_of(g, "token_ids")).out_bytes, 128 * 4.0);
+  EXPECT_EQ(as_vector(g.preds(id_of(g, "embeddings"))), (std::vector<int>{id_of(g, "token_ids")}));
   // Residual edges: each add+layernorm consumes its sub-layer and the sub-layer's input.
   EXPECT_EQ(as_vector(g.preds(id_of(g, "layer5.attn_norm"))),
             (std::vector<int>{id_of(g, "layer4.ffn_norm"), id_of(g, "layer5.attn_out")}));
@@ -533,7 +536,10 @@ TEST(ModelGraphGenerators, LlamaChainBlocksMatchTheCatalog) {
     o.llm = m.name;
     o.layers = 2;
     const ModelGraph g = generate_model_graph("llama-chain", o);
-    EXPECT_EQ(g.size(), 1 + 2 * 8 + 2);
+    EXPECT_EQ(g.size(), 2 + 2 * 8 + 2);
+    EXPECT_EQ(as_vector(g.preds(id_of(g, "embed"))), (std::vector<int>{id_of(g, "token_ids")}));
+    // A gather reads one table row per token, its ids, and writes the hidden states.
+    EXPECT_DOUBLE_EQ(g.op(id_of(g, "embed")).mem_bytes, 2 * 128 * m.hidden * o.bytes_per_element + 128 * 4.0);
     for (int block = 0; block < 2; ++block) {
       const std::string prefix = "block" + std::to_string(block) + ".";
       double params = 0;
@@ -549,7 +555,7 @@ TEST(ModelGraphGenerators, LlamaChainBlocksMatchTheCatalog) {
   const swarmsim::gpu::TransformerSpec& llama = *swarmsim::gpu::find_model("Llama-3-8B");
   const GeneratorOptions o;
   const ModelGraph g = generate_model_graph("llama-chain", o);
-  EXPECT_EQ(g.size(), 1 + llama.n_layers * 8 + 2);
+  EXPECT_EQ(g.size(), 2 + llama.n_layers * 8 + 2);
   EXPECT_NEAR(param_elements(g, o), llama.total_params(), 0.01 * llama.total_params());
   // FLOPs: 2 per non-embedding weight per token, plus attention over the full S x S.
   const double tokens = 128;

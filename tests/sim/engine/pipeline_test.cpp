@@ -211,6 +211,26 @@ TEST(Pipeline, ThroughputReachesTheStageBoundAndPipeliningPays) {
   EXPECT_GT(steady / serial_rate, 2.5);
 }
 
+// A transformer cut into a pipeline: the client sends each request's token ids (4 bytes a token)
+// to the stage holding the embedding, not the embedding's 8 KiB-a-token output.
+TEST(Pipeline, ATransformersClientSendsTokenIds) {
+  const std::string text = R"({
+    "name": "llama-pipeline",
+    "model": {"graph": {"generator": "llama-chain", "layers": 4, "seq_len": 64}},
+    "nodes": [)" + server_json("s0", "L4") + "," + server_json("s1", "L4") + R"(],
+    "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
+    "workload": {"sessions": 4},
+    "policy": {"partitioner": {"method": "slicegraph"}}
+  })";
+  const Scenario sc = load_scenario_text(text, "llama-pipeline.json");
+  const PipelinePlan plan = plan_pipeline(sc);
+  double from_client = 0;
+  for (const PipelineStage& st : plan.stages) from_client += st.input_bytes_from_client;
+  EXPECT_DOUBLE_EQ(from_client, 64 * 4.0);
+  const RunReport r = run(sc);
+  EXPECT_EQ(r.metrics["requests"]["completed"].get<int>(), 4);
+}
+
 TEST(Pipeline, EveryMethodRunsToCompletion) {
   for (const char* method : {"brkga", "layer-wise", "load-balanced", "topology-aware", "pipeline"}) {
     const RunReport r = run(chain_scenario(4, method));
