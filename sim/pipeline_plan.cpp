@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -622,6 +623,46 @@ LoadSchedule plan_for_loads(const Scenario& sc, const std::vector<OfferedLoad>& 
   }
   if (schedule.peak < 0) return schedule;
 
+  // Each change of plan: a server loads the parameters of the ops it will hold and does not.
+  const auto held = [&](const PipelinePlan& p) {  // per server: the ops it holds (empty: none)
+    std::vector<std::vector<int>> ops(sc.nodes.size());
+    for (int v = 0; v < sc.graph->size(); ++v)
+      ops[static_cast<std::size_t>(p.stages[static_cast<std::size_t>(p.partition.block_of[static_cast<std::size_t>(v)])].node)].push_back(v);
+    return ops;
+  };
+  const bool off = sc.policy.partitioner.objective.unused_nodes == UnusedNodes::Off;
+  const auto plan_switch = [&](std::size_t from, std::size_t to) {
+    PlanSwitch sw;
+    sw.from = static_cast<int>(from);
+    sw.to = static_cast<int>(to);
+    const auto before = held(chosen[from]), after = held(chosen[to]);
+    for (std::size_t n = 0; n < sc.nodes.size(); ++n) {
+      if (!before[n].empty() && after[n].empty()) sw.switched_off.push_back(static_cast<int>(n));
+      std::vector<int> missing;  // ops it will hold and does not (ascending: held() lists them so)
+      std::set_difference(after[n].begin(), after[n].end(), before[n].begin(), before[n].end(), std::back_inserter(missing));
+      if (missing.empty()) continue;  // it keeps (some of) what it holds
+      sw.loading.push_back(static_cast<int>(n));
+      double bytes = 0;
+      for (const int v : missing) bytes += sc.graph->op(v).param_bytes;
+      const double load_s = bytes / sc.nodes[n].weights_load_Bps;
+      sw.param_bytes += bytes;
+      sw.load_s = std::max(sw.load_s, load_s);
+      if (off && before[n].empty()) {  // powered only to load while the old plan serves
+        const double joules = power_draw(sc.nodes[n]).idle_w * load_s;
+        const ResolvedPrices price = host_prices(sc, sc.nodes[n]);
+        sw.joules += joules;
+        sw.cost += price.rent_per_s * load_s + price.electricity_per_j * joules;
+      }
+    }
+    return sw;
+  };
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    const std::size_t j = (i + 1) % loads.size();
+    if (loads.size() < 2 || !schedule.loads[i].following || !schedule.loads[j].following) continue;
+    PlanSwitch sw = plan_switch(i, j);
+    if (!sw.loading.empty() || !sw.switched_off.empty()) schedule.switches.push_back(std::move(sw));
+  }
+
   // The peak's plan, run at every load: sized once, never switched.
   const PipelinePlan& fixed = chosen[static_cast<std::size_t>(schedule.peak)];
   const LatencyTable latencies(sc);
@@ -643,6 +684,10 @@ LoadSchedule plan_for_loads(const Scenario& sc, const std::vector<OfferedLoad>& 
     requests += lp.load.requests_per_s * seconds;
   }
   if (totals) {
+    for (const PlanSwitch& sw : schedule.switches) {
+      f_j += sw.joules;
+      f_cost += sw.cost;
+    }
     schedule.following_joules = f_j;
     schedule.fixed_joules = x_j;
     schedule.requests = requests;
@@ -676,6 +721,24 @@ nlohmann::json load_schedule_json(const Scenario& sc, const LoadSchedule& schedu
                      {"fixed_plan_for_requests_per_s",
                       schedule.peak >= 0 ? nlohmann::json(schedule.loads[static_cast<std::size_t>(schedule.peak)].load.requests_per_s)
                                          : nlohmann::json(nullptr)}};
+  nlohmann::json switches = nlohmann::json::array();
+  const auto names = [&](const std::vector<int>& nodes) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const int n : nodes) j.push_back(sc.nodes[static_cast<std::size_t>(n)].name);
+    return j;
+  };
+  for (const PlanSwitch& sw : schedule.switches) {
+    nlohmann::json j{{"from_requests_per_s", schedule.loads[static_cast<std::size_t>(sw.from)].load.requests_per_s},
+                     {"to_requests_per_s", schedule.loads[static_cast<std::size_t>(sw.to)].load.requests_per_s},
+                     {"loading", names(sw.loading)},
+                     {"switched_off", names(sw.switched_off)},
+                     {"load_s", sw.load_s},
+                     {"param_bytes", sw.param_bytes},
+                     {"joules", sw.joules}};
+    if (sc.priced()) j["cost"] = sw.cost;
+    switches.push_back(std::move(j));
+  }
+  doc["switches"] = switches;
   if (schedule.following_joules) {
     nlohmann::json t{{"requests", *schedule.requests},
                      {"following_joules", *schedule.following_joules},

@@ -161,13 +161,30 @@ struct LoadPlan {
   std::optional<PlanScore> fixed;
 };
 
+/// Going from one load's plan to the next's: the servers that load ops they do not hold, and
+/// what that costs before the new plan serves (the old one serves meanwhile).
+struct PlanSwitch {
+  int from = -1, to = -1;          ///< indices into LoadSchedule::loads
+  std::vector<int> loading;        ///< servers that load parameters of ops they will hold and do not, ascending
+  std::vector<int> switched_off;   ///< the old plan's servers without a stage in the new one, ascending
+  double load_s = 0;               ///< the longest of those loads: how long the switch takes (s)
+  double param_bytes = 0;          ///< parameters loaded, over all servers (bytes)
+  /// Servers powered only to load (off before, with unused_nodes "off"): their idle draw over
+  /// their load time (J) and their rent and that energy's price over it (money).
+  double joules = 0, cost = 0;
+};
+
 /// Load-following plans (docs/partitioning.md, "Plans for a range of loads"): the objective's
 /// choice at each offered load, against one plan sized for the peak and run at every load.
 struct LoadSchedule {
   std::vector<LoadPlan> loads;  ///< in the order given
   int peak = -1;                ///< index of the load whose plan is the fixed one; -1 when none has a plan
-  /// Totals over the schedule, when every load has hours and a plan (else unset): the servers'
-  /// energy (J), their cost (money), and the requests offered.
+  /// Each change of plan between consecutive loads that both have one, and from the last load
+  /// back to the first (the schedule repeats); none where the plan stays.
+  std::vector<PlanSwitch> switches;
+  /// Totals over one pass of the schedule, when every load has hours and a plan (else unset): the
+  /// servers' energy (J) and cost (money), the switches' included for following the load, and the
+  /// requests offered.
   std::optional<double> following_joules, fixed_joules, following_cost, fixed_cost, requests;
 };
 

@@ -190,6 +190,25 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
     std::printf("no load has a plan\n");
     return;
   }
+  if (!schedule.switches.empty()) {
+    std::printf("\nswitching plans (the schedule repeats: after the last load, the first):\n");
+    const auto names = [&](const std::vector<int>& nodes) {
+      std::string text;
+      for (const int n : nodes) text += (text.empty() ? "" : ",") + sc.nodes[static_cast<std::size_t>(n)].name;
+      return text;
+    };
+    for (const sim::PlanSwitch& sw : schedule.switches) {
+      const std::string from = rate_cell(schedule.loads[static_cast<std::size_t>(sw.from)].load.requests_per_s);
+      const std::string to = rate_cell(schedule.loads[static_cast<std::size_t>(sw.to)].load.requests_per_s);
+      std::printf("  %-10s-> %-10s", from.c_str(), to.c_str());
+      if (!sw.loading.empty())
+        std::printf("%s load%s %s in %s", names(sw.loading).c_str(), sw.loading.size() == 1 ? "s" : "", sim::format_bytes(sw.param_bytes).c_str(),
+                    sim::format_duration(sw.load_s).c_str());
+      if (!sw.switched_off.empty()) std::printf("%s%s off", sw.loading.empty() ? "" : "; ", names(sw.switched_off).c_str());
+      if (sw.joules > 0) std::printf("; %s to power servers while they load", sim::format_energy(sw.joules).c_str());
+      std::printf("\n");
+    }
+  }
   const sim::LoadPlan& peak = schedule.loads[static_cast<std::size_t>(schedule.peak)];
   std::printf("\nthe plan for %s, fixed at every load:\n", rate_cell(peak.load.requests_per_s).c_str());
   header();
@@ -215,7 +234,10 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
   };
   std::printf("\n  following the load: the servers' energy %s", change(f, x).c_str());
   if (schedule.following_cost) std::printf(", their cost %s", change(*schedule.following_cost, *schedule.fixed_cost).c_str());
-  std::printf(" than the fixed plan (switching between plans not counted)\n");
+  double switching = 0;
+  for (const sim::PlanSwitch& sw : schedule.switches) switching += sw.joules;
+  std::printf(" than the fixed plan (%zu switch%s included: %s)\n", schedule.switches.size(), schedule.switches.size() == 1 ? "" : "es",
+              sim::format_energy(switching).c_str());
 }
 
 /// --nodes: the graph cut and placed for a scenario's server nodes, as plan_pipeline does for a

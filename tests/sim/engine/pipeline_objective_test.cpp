@@ -318,11 +318,36 @@ TEST(PlanForLoads, EachLoadGetsTheLeastEnergyPlanThatKeepsUpAndTheFixedPlanIsThe
     EXPECT_NEAR(alone.candidates[static_cast<std::size_t>(alone.chosen)].joules_per_request, lp.following->joules_per_request,
                 1e-9 * lp.following->joules_per_request);
   }
-  // Totals: Σ W x hours, 1,089.6 Wh following against 1,473.6 Wh fixed with c = 3 ms.
+  // Switches: 100 -> 400/s powers a second L4, which loads the 1 or 2 ops (1 MB each) it takes at
+  // 2 GB/s drawing its 16 W idle, while the first keeps ops it holds; 400 -> 800/s powers the
+  // third; 800 -> 100/s (the schedule repeats) leaves one L4, which loads the ops it lacks while
+  // powered anyway, and switches two off.
+  ASSERT_EQ(schedule.switches.size(), 3u);
+  double switching_j = 0;
+  for (const PlanSwitch& sw : schedule.switches) {
+    const int from = static_cast<int>(schedule.loads[static_cast<std::size_t>(sw.from)].following->nodes.size());
+    const int to = static_cast<int>(schedule.loads[static_cast<std::size_t>(sw.to)].following->nodes.size());
+    EXPECT_EQ(sw.to, (sw.from + 1) % 3);
+    EXPECT_EQ(static_cast<int>(sw.switched_off.size()), std::max(0, from - to));
+    EXPECT_GE(static_cast<int>(sw.loading.size()), std::max(0, to - from));
+    EXPECT_NEAR(sw.param_bytes / 1e6, std::round(sw.param_bytes / 1e6), 1e-9) << "whole ops of 1 MB";
+    EXPECT_LE(sw.param_bytes, 2e6 * static_cast<double>(sw.loading.size()));
+    EXPECT_GT(sw.load_s, 0.0);
+    EXPECT_LE(sw.load_s, 2e6 / 2e9 + 1e-15);
+    if (to > from) {  // the new servers were off: their idle draw while they load
+      EXPECT_GT(sw.joules, 0.0);
+      EXPECT_LE(sw.joules, 16.0 * sw.load_s * (to - from) * (1 + 1e-12));
+      EXPECT_GE(sw.joules, 16.0 * 1e6 / 2e9 * (to - from) * (1 - 1e-12));
+    } else {
+      EXPECT_EQ(sw.joules, 0.0) << "the one L4 left was powered already";
+    }
+    switching_j += sw.joules;
+  }
+  // Totals: Σ W x hours (1,089.6 Wh following against 1,473.6 Wh fixed with c = 3 ms) and the switches.
   ASSERT_TRUE(schedule.following_joules && schedule.fixed_joules && schedule.requests);
   const double following_wh = watts(1, 100) * 10 + watts(2, 400) * 4 + watts(3, 800) * 2;
   const double fixed_wh = watts(3, 100) * 10 + watts(3, 400) * 4 + watts(3, 800) * 2;
-  EXPECT_NEAR(*schedule.following_joules / 3600, following_wh, 1e-3 * following_wh);
+  EXPECT_NEAR((*schedule.following_joules - switching_j) / 3600, following_wh, 1e-3 * following_wh);
   EXPECT_NEAR(*schedule.fixed_joules / 3600, fixed_wh, 1e-3 * fixed_wh);
   EXPECT_NEAR(following_wh, 1089.6, 15.0);
   EXPECT_NEAR(*schedule.requests, (100 * 10 + 400 * 4 + 800 * 2) * 3600.0, 1e-6);
@@ -359,12 +384,20 @@ TEST(PlanForLoads, ALoadBeyondEveryPlanHasNoneAndNoTotals) {
 }
 
 // With prices, the totals add each plan's rent over the hours it runs: with the unused L4s off,
-// following the load rents one L4 at 100/s and three at 800/s; the fixed plan rents three always.
+// following the load rents one L4 at 100/s and three at 800/s (and two more while they load
+// before the switch); the fixed plan rents three always.
 TEST(PlanForLoads, PricedTotalsRentOnlyThePlansServers) {
   const std::string nodes = server("s0", "L4", "1.00/h") + "," + server("s1", "L4", "1.00/h") + "," + server("s2", "L4", "1.00/h");
   const Scenario sc = chain3(nodes, R"({"minimize": "cost", "unused_nodes": "off"})");
   const LoadSchedule schedule = plan_for_loads(sc, {{100, 10}, {800, 2}});
   ASSERT_TRUE(schedule.following_cost && schedule.fixed_cost);
-  EXPECT_NEAR(*schedule.following_cost, 1 * 10 + 3 * 2, 1e-9);
+  // Switching to 800/s rents the two servers it powers for their load time (at most 2 ms each).
+  ASSERT_EQ(schedule.switches.size(), 2u);
+  const PlanSwitch& up = schedule.switches[0];
+  ASSERT_EQ(up.to, 1);
+  EXPECT_GT(up.cost, 0.0);
+  EXPECT_LE(up.cost, 2 * (1.0 / 3600) * up.load_s * (1 + 1e-12));
+  EXPECT_EQ(schedule.switches[1].cost, 0.0) << "the server kept was rented anyway";
+  EXPECT_NEAR(*schedule.following_cost, 1 * 10 + 3 * 2 + up.cost, 1e-12);
   EXPECT_NEAR(*schedule.fixed_cost, 3 * 10 + 3 * 2, 1e-9);
 }
