@@ -429,6 +429,7 @@ double offered_requests_per_s(const WorkloadSpec& w) {
       const double span = w.trace.size() > 1 ? w.trace.back().at_s - w.trace.front().at_s : 0.0;
       return span > 0 ? static_cast<double>(w.trace.size() - 1) / span : std::numeric_limits<double>::infinity();
     }
+    case ArrivalProcess::Phases: return w.peak_phase_rate_per_s();  // a plan keeps up with the busiest phase
     case ArrivalProcess::AllAtStart: break;
   }
   return std::numeric_limits<double>::infinity();
@@ -466,8 +467,18 @@ PlanScore score_plan(const Scenario& sc, const PipelinePlan& plan, const Latency
   }
 
   const WorkloadSpec& w = sc.workload;
-  s.served_requests_per_s = std::min({s.requests_per_s, offered_requests_per_s(w),
-                                      s.latency_s > 0 ? w.max_in_flight * std::max<double>(1.0, static_cast<double>(sc.clients.size())) / s.latency_s : std::numeric_limits<double>::infinity()});
+  const double most = std::min(s.requests_per_s, s.latency_s > 0 ? w.max_in_flight * std::max<double>(1.0, static_cast<double>(sc.clients.size())) / s.latency_s
+                                                                 : std::numeric_limits<double>::infinity());
+  if (w.arrival == ArrivalProcess::Phases) {  // over a cycle of the phases, each served up to what the plan can
+    double served = 0.0, span = 0.0;
+    for (const ArrivalPhase& p : w.phases) {
+      served += std::min(most, p.rate_per_s) * p.duration_s;
+      span += p.duration_s;
+    }
+    s.served_requests_per_s = served / span;
+  } else {
+    s.served_requests_per_s = std::min(most, offered_requests_per_s(w));
+  }
   const double X = s.served_requests_per_s;
   const bool standby = sc.policy.partitioner.objective.unused_nodes == UnusedNodes::Standby;
   std::vector<double> compute(N, 0.0);

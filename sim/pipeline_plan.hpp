@@ -47,7 +47,8 @@ struct PlanScore {
   double overlap_bottleneck_s = 0;    ///< the resource bound with transfers overlapped (PipelinePlan) (s)
   double requests_per_s = 0;          ///< capacity: 1 / overlap_bottleneck_s (requests/s)
   /// What the workload is predicted to get: the least of the capacity, the arrivals' rate and
-  /// the window's bound max_in_flight / latency_s (Little's law) (requests/s).
+  /// the window's bound max_in_flight / latency_s (Little's law); with phased arrivals, the mean
+  /// over a cycle of each phase's rate so bounded (requests/s).
   double served_requests_per_s = 0;
   /// One request alone in the pipeline: the longest path from the client through the stages and
   /// back, each stage's downlink time for its inputs plus its service time, the returning
@@ -133,7 +134,7 @@ nlohmann::json plan_objective_json(const Scenario& sc, const PipelinePlan& plan)
 double least_throughput(const Scenario& sc);
 
 /// Requests per second the workload offers: 1 / interval, the Poisson rate, a trace's arrivals
-/// over its span; infinite when every request arrives at once.
+/// over its span, the busiest phase's rate; infinite when every request arrives at once.
 double offered_requests_per_s(const WorkloadSpec& w);
 
 /// Partitions sc.graph with sc.policy.partitioner and places the stages. Requires sc.graph.

@@ -19,7 +19,7 @@ namespace swarmsim::cli {
 namespace {
 
 /// Tokens per second the arrivals of an inference scenario offer: sessions per second x batch x
-/// new tokens, for fixed-interval and Poisson arrivals; NaN otherwise (all at start, a trace,
+/// new tokens, for fixed-interval, Poisson and phased arrivals (their mean); NaN otherwise (all at start, a trace,
 /// fine-tuning, pipelines, trees, coded inference).
 double offered_tokens_per_s(const sim::Scenario& sc) {
   const sim::WorkloadSpec& w = sc.workload;
@@ -27,6 +27,7 @@ double offered_tokens_per_s(const sim::Scenario& sc) {
   const double per_session = static_cast<double>(w.batch_size) * w.new_tokens;
   if (w.arrival == sim::ArrivalProcess::Fixed && w.interval_s > 0) return per_session / w.interval_s;
   if (w.arrival == sim::ArrivalProcess::Poisson && w.rate_per_s > 0) return per_session * w.rate_per_s;
+  if (w.arrival == sim::ArrivalProcess::Phases) return per_session * w.mean_phase_rate_per_s();  // over a cycle of the phases
   return std::nan("");
 }
 

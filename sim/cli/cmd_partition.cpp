@@ -149,6 +149,16 @@ std::string count_text(double n) {
   return buf;
 }
 
+/// How long a load lasts, in the largest of h, min, s that keeps it at least 1: "8 h", "40 s".
+std::string lasts_text(double hours) {
+  char buf[32];
+  const double s = hours * 3600.0;
+  if (s >= 3600.0) std::snprintf(buf, sizeof buf, "%.3g h", hours);
+  else if (s >= 60.0) std::snprintf(buf, sizeof buf, "%.3g min", s / 60.0);
+  else std::snprintf(buf, sizeof buf, "%.3g s", s);
+  return buf;
+}
+
 std::string rate_cell(double per_s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
@@ -162,14 +172,12 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
   const std::string currency = sc.costs ? sc.costs->currency : sim::CostSpec{}.currency;
   const sim::PlanObjectiveSpec& obj = sc.policy.partitioner.objective;
   const auto header = [&] {
-    std::printf("  %-10s%7s  %-7s%-30s%12s%11s%12s%10s", "load", "hours", "stages", "nodes", "requests/s", "latency", "energy/req", "power");
+    std::printf("  %-10s%7s  %-7s%-30s%12s%11s%12s%10s", "load", "lasts", "stages", "nodes", "requests/s", "latency", "energy/req", "power");
     if (priced) std::printf("%12s", (currency + "/h").c_str());
     std::printf("\n");
   };
   const auto row = [&](const sim::LoadPlan& lp, const sim::PlanScore* s, const std::string& none) {
-    char hours[16] = "-";
-    if (lp.load.hours > 0) std::snprintf(hours, sizeof hours, "%.3g", lp.load.hours);
-    std::printf("  %-10s%7s  ", rate_cell(lp.load.requests_per_s).c_str(), hours);
+    std::printf("  %-10s%7s  ", rate_cell(lp.load.requests_per_s).c_str(), lp.load.hours > 0 ? lasts_text(lp.load.hours).c_str() : "-");
     if (!s) {
       std::printf("no plan: %s\n", none.c_str());
       return;
@@ -220,7 +228,7 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
   double hours = 0;
   for (const sim::LoadPlan& lp : schedule.loads) hours += lp.load.hours;
   const double f = *schedule.following_joules, x = *schedule.fixed_joules;
-  std::printf("\nover %.4g h (%s requests): following the load %.4g kWh (%s a request)", hours, count_text(*schedule.requests).c_str(), f / 3.6e6,
+  std::printf("\nover %s (%s requests): following the load %.4g kWh (%s a request)", lasts_text(hours).c_str(), count_text(*schedule.requests).c_str(), f / 3.6e6,
               sim::format_energy(f / *schedule.requests).c_str());
   if (schedule.following_cost) std::printf(", %.4g %s", *schedule.following_cost, currency.c_str());
   std::printf("; the fixed plan %.4g kWh (%s a request)", x / 3.6e6, sim::format_energy(x / *schedule.requests).c_str());
@@ -286,7 +294,22 @@ int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std
   }
   if (!args.loads.empty()) {
     std::string error;
-    const auto loads = parse_loads(args.loads, error);
+    std::optional<std::vector<sim::OfferedLoad>> loads;
+    double quiet_hours = 0;  // --loads workload: phases without arrivals, left out
+    if (args.loads == "workload") {
+      if (sc.workload.arrival != sim::ArrivalProcess::Phases) {
+        std::fprintf(stderr, "swarmsim partition: --loads workload: %s's arrivals have no phases (workload.arrival.process \"phases\"); "
+                             "give the loads as RATE[:DURATION],...\n", args.nodes.c_str());
+        return 2;
+      }
+      loads.emplace();
+      for (const sim::ArrivalPhase& p : sc.workload.phases) {
+        if (p.rate_per_s > 0) loads->push_back({p.rate_per_s, p.duration_s / 3600.0});
+        else quiet_hours += p.duration_s / 3600.0;
+      }
+    } else {
+      loads = parse_loads(args.loads, error);
+    }
     if (!loads) {
       std::fprintf(stderr, "swarmsim partition: --loads: %s\n", error.c_str());
       return 2;
@@ -317,6 +340,7 @@ int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std
     std::printf("graph %s: %d ops onto the %zu server nodes of %s; %s, at most %d stages\n", g.name().c_str(), g.size(), sc.nodes.size(),
                 args.nodes.c_str(), to_string(chosen_method), ps.stages);
     print_load_schedule(sc, schedule);
+    if (quiet_hours > 0) std::printf("(phases without arrivals, %.4g h a cycle, left out: no plan serves them)\n", quiet_hours);
     if (!args.out.empty()) std::printf("wrote %s\n", args.out.c_str());
     return 0;
   }

@@ -118,6 +118,40 @@ std::string breakdown_line(const nlohmann::json& b) {
   return line;
 }
 
+/// "10/s" for a phase's rate.
+std::string phase_rate_text(double per_s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
+  return buf;
+}
+
+/// workload.arrival "phases" of a pipeline run: per phase, its requests and their latency and
+/// response time (from arrival, waiting for the window included).
+void print_request_phases(const nlohmann::json& m) {
+  if (!m.contains("phases")) return;
+  std::printf("phase  %-10s%10s%11s%13s%12s%14s\n", "rate", "duration", "requests", "latency p50", "p99", "response p99");
+  for (const auto& p : m["phases"])
+    std::printf("  %-5d%-10s%10s%11d%13s%12s%14s\n", p["phase"].get<int>(), phase_rate_text(p["rate_per_s"].get<double>()).c_str(),
+                sim::format_duration(p["duration_s"].get<double>()).c_str(), p["requests_arrived"].get<int>(),
+                sim::format_duration(p["latency_s"]["p50"].get<double>()).c_str(), sim::format_duration(p["latency_s"]["p99"].get<double>()).c_str(),
+                sim::format_duration(p["response_s"]["p99"].get<double>()).c_str());
+}
+
+/// workload.arrival "phases" of a swarm run: per phase, its sessions, their time to first token,
+/// mean per-token latency and session time.
+void print_session_phases(const nlohmann::json& m) {
+  if (!m.contains("phases")) return;
+  std::printf("phase  %-10s%10s%11s%11s%10s%12s%13s\n", "rate", "duration", "sessions", "TTFT p50", "p99", "token mean", "session p99");
+  for (const auto& p : m["phases"]) {
+    const auto& l = p["latency_s"];
+    std::printf("  %-5d%-10s%10s%11d%11s%10s%12s%13s\n", p["phase"].get<int>(), phase_rate_text(p["rate_per_s"].get<double>()).c_str(),
+                sim::format_duration(p["duration_s"].get<double>()).c_str(), p["sessions_arrived"].get<int>(),
+                sim::format_duration(l["time_to_first_token"]["p50"].get<double>()).c_str(),
+                sim::format_duration(l["time_to_first_token"]["p99"].get<double>()).c_str(),
+                sim::format_duration(l["per_token_mean"].get<double>()).c_str(), sim::format_duration(l["session"]["p99"].get<double>()).c_str());
+  }
+}
+
 void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::filesystem::path& out) {
   const auto& s = m["sessions"];
   const auto& tp = m["throughput"];
@@ -214,6 +248,7 @@ void print_summary(const nlohmann::json& m, const sim::RunReport& r, const std::
     std::printf("per token     %s\n", latency_line(m["latency_s"]["per_token"]).c_str());
     if (const auto& b = m["latency_breakdown_s"]["per_token"]; b["steps"].get<long>() > 0)
       std::printf("  mean        %s = %s\n", sim::format_duration(b["latency"].get<double>()).c_str(), breakdown_line(b).c_str());
+    print_session_phases(m);
   }
   std::printf("network       %s moved in %llu hops\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["hops"].get<std::uint64_t>()));
@@ -388,6 +423,7 @@ void print_pipeline_summary(const nlohmann::json& m, const sim::RunReport& r, co
   const auto& lat = m["latency_s"];
   std::printf("latency       p50 %s  p90 %s  p99 %s\n", sim::format_duration(lat["p50"].get<double>()).c_str(),
               sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str());
+  print_request_phases(m);
   std::printf("network       %s moved in %llu messages\n", sim::format_bytes(m["network"]["bytes_moved"].get<double>()).c_str(),
               static_cast<unsigned long long>(m["network"]["messages"].get<std::uint64_t>()));
   print_request_energy_and_cost(m);

@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
   pa->add_option("--minimize", part.minimize, "with --nodes: score every plan (each set of nodes) and keep the one minimizing "
                                               "bottleneck, latency, energy or cost (default: the scenario's policy.partitioner.objective)")
       ->check(CLI::IsMember({"bottleneck", "latency", "energy", "cost"}));
-  pa->add_option("--loads", part.loads, "with --nodes: plan for each offered load, RATE[:DURATION],... (e.g. 10/s:8h,120/s:16h): the "
-                                        "objective's plan at each rate against the peak's plan run at all, with totals over the durations");
+  pa->add_option("--loads", part.loads, "with --nodes: plan for each offered load, RATE[:DURATION],... (e.g. 10/s:8h,120/s:16h), or \"workload\" for the "
+                                        "scenario's arrival phases: the objective's plan at each rate against the peak's plan run at all, "
+                                        "with totals over the durations");
   pa->add_flag("--frontier", part.frontier, "with --nodes: print the Pareto front of the plans scored (throughput, latency, energy, cost)");
   pa->add_flag("--json", part.json, "print the result as JSON");
   pa->add_option("--out", part.out, "also write the JSON result to this file");

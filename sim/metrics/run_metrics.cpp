@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "gpu/model_catalog.hpp"
+#include "sim/output/request_report.hpp"
 #include "sim/privacy/gaussian_mechanism.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/session_plan.hpp"
@@ -126,9 +127,11 @@ void RunMetrics::connect(SimSignals& s) {
     }
     if (e.step == 0) {
       r.first_token = e.t;
+      r.ttft = e.latency;
       ttft_.record(e.latency);
     } else {
       ++r.decode_steps;
+      r.token_latency_s += e.latency;
       per_token_.record(e.latency);
     }
     StepBreakdown& b = e.step == 0 ? prefill_ : decode_;
@@ -201,6 +204,7 @@ void RunMetrics::connect(SimSignals& s) {
     r.end = e.t;
     if (e.completed) {
       ++completed_;
+      r.completed = true;
       session_latency_.record(e.t - r.arrival);
     } else if (e.abandoned) {
       ++abandoned_;
@@ -251,6 +255,44 @@ json summary(const LatencyHistogram& h) {
               {"max", h.max()}};
 }
 }  // namespace
+
+json RunMetrics::phases_json() const {
+  const WorkloadSpec& w = sc_.workload;
+  struct Tally {
+    int arrived = 0, completed = 0;
+    std::vector<double> ttft, session;
+    double token_s = 0.0;
+    long tokens = 0;
+  };
+  std::vector<Tally> tally(w.phases.size());
+  for (const SessionRecord& r : sessions_) {
+    const int p = r.arrival >= 0 ? w.phase_at(r.arrival) : -1;
+    if (p < 0) continue;
+    Tally& t = tally[static_cast<std::size_t>(p)];
+    ++t.arrived;
+    if (r.ttft >= 0) t.ttft.push_back(r.ttft);
+    if (r.completed) {
+      ++t.completed;
+      t.session.push_back(r.end - r.arrival);
+    }
+    t.token_s += r.token_latency_s;
+    t.tokens += r.decode_steps;
+  }
+  json out = json::array();
+  for (std::size_t i = 0; i < tally.size(); ++i) {
+    const Tally& t = tally[i];
+    out.push_back({{"phase", i},
+                   {"rate_per_s", w.phases[i].rate_per_s},
+                   {"duration_s", w.phases[i].duration_s},
+                   {"sessions_arrived", t.arrived},
+                   {"sessions_completed", t.completed},
+                   {"latency_s",
+                    {{"time_to_first_token", latency_percentiles(t.ttft)},
+                     {"per_token_mean", t.tokens > 0 ? t.token_s / static_cast<double>(t.tokens) : 0.0},
+                     {"session", latency_percentiles(t.session)}}}});
+  }
+  return out;
+}
 
 json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& nodes, const WallClock& wall) const {
   // Throughput over the generation window: first arrival to last token of any session.
@@ -350,6 +392,7 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
   };
   if (sc_.priced()) out["cost"] = run_cost_json(sc_, energy, "per_million_tokens", static_cast<double>(tokens_), 1e6);
+  if (!sc_.workload.phases.empty()) out["phases"] = phases_json();
   if (sc_.workload.abandon_share > 0) {  // users who left: neither completed nor failed by the swarm
     out["sessions"]["abandoned"] = abandoned_;
     out["sessions"]["session_timeout_s"] = sc_.policy.faults.session_timeout_s;

@@ -61,6 +61,9 @@ class RunMetrics {
   struct SessionRecord {
     double arrival = -1.0, first_token = -1.0, last_token = -1.0, end = -1.0;
     int decode_steps = 0;
+    double ttft = -1.0;            ///< its time to first token as recorded (s); -1 until then
+    double token_latency_s = 0.0;  ///< sum of its decode steps' latencies (s)
+    bool completed = false;
     LatencyParts open;  ///< spans since the last token (or the arrival)
     int client = -1;            ///< its client, 0-based among the clients
     double client_bytes = 0.0;  ///< what it holds on its client while it runs (ClientMemoryLedger)
@@ -74,6 +77,8 @@ class RunMetrics {
     nlohmann::json to_json() const;
   };
   StepBreakdown prefill_, decode_;
+  /// workload.arrival "phases": per phase, the sessions that arrived in it and their latencies.
+  nlohmann::json phases_json() const;
   const Scenario& sc_;
   ModelCoverage coverage_;  ///< time some block had no serving server, from the first session's arrival
   std::string pricing_;

@@ -2,6 +2,7 @@
 // A scenario: the swarm, its network, the model it serves, the workload, the policy and the
 // replayed network events. Plain structs, filled by the loader (scenario_loader.hpp), read by the
 // engine, the GUI and the tests. All quantities are in SI base units (s, bytes, bytes/s).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -116,7 +117,14 @@ struct NetworkSpec {
   std::vector<double> rtt_s;              ///< row-major RTT matrix (s), matrix_hosts.size()^2
 };
 
-enum class ArrivalProcess { AllAtStart, Fixed, Poisson, Trace };
+enum class ArrivalProcess { AllAtStart, Fixed, Poisson, Trace, Phases };
+
+/// One phase of a changing load (ArrivalProcess::Phases): Poisson arrivals at `rate_per_s` for
+/// `duration_s`; the phases repeat in order until every session has arrived.
+struct ArrivalPhase {
+  double rate_per_s = 0.0;  ///< mean arrivals per second during the phase (0: none)
+  double duration_s = 0.0;  ///< how long it lasts (s), positive
+};
 
 /// One arrival of a trace-driven workload.
 struct TraceArrival {
@@ -177,9 +185,38 @@ struct WorkloadSpec {
   int max_in_flight = 4;     ///< graph models: requests in the pipeline at once (the client waits beyond)
   double deadline_s = 0.0;   ///< a session should finish this long after arrival (priority scheduler; 0 = none)
   double abandon_share = 0.0;  ///< share of sessions whose user leaves before the last token (session_plan.hpp, abandon_step)
+  std::vector<ArrivalPhase> phases;  ///< Phases: the load's phases, repeated from `start` until every session arrived
   std::vector<TraceArrival> trace;  ///< Trace: the arrivals, sorted by time (sessions = trace.size())
   std::string trace_file;    ///< Trace: where they were read from
   std::optional<FineTuningSpec> fine_tuning;  ///< sessions train adapters instead of generating tokens
+  /// Phases: the phase (index into `phases`) in effect at time t (s); -1 before `start` or
+  /// without phases. The phases repeat, so every t >= start has one.
+  /// Phases: the busiest phase's rate (requests/s); 0 without phases.
+  double peak_phase_rate_per_s() const {
+    double peak = 0.0;
+    for (const ArrivalPhase& p : phases) peak = std::max(peak, p.rate_per_s);
+    return peak;
+  }
+  /// Phases: the mean rate over a cycle of the phases (requests/s); 0 without phases.
+  double mean_phase_rate_per_s() const {
+    double arrivals = 0.0, span = 0.0;
+    for (const ArrivalPhase& p : phases) {
+      arrivals += p.rate_per_s * p.duration_s;
+      span += p.duration_s;
+    }
+    return span > 0 ? arrivals / span : 0.0;
+  }
+  int phase_at(double t) const {
+    if (phases.empty() || t < start_s) return -1;
+    double cycle = 0.0;
+    for (const ArrivalPhase& p : phases) cycle += p.duration_s;
+    double into = std::fmod(t - start_s, cycle);
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+      if (into < phases[i].duration_s) return static_cast<int>(i);
+      into -= phases[i].duration_s;
+    }
+    return static_cast<int>(phases.size()) - 1;  // rounding at the cycle's end
+  }
 };
 
 /// How a client picks the chain of servers.

@@ -228,6 +228,7 @@ std::vector<Advisory> scenario_advisories(const Scenario& sc) {
     // rate x share x timeout held at once, each with its KV caches on every block.
     const double rate = w.arrival == ArrivalProcess::Fixed && w.interval_s > 0 ? 1.0 / w.interval_s
                         : w.arrival == ArrivalProcess::Poisson                ? w.rate_per_s
+                        : w.arrival == ArrivalProcess::Phases                 ? w.mean_phase_rate_per_s()
                                                                               : 0.0;
     const double held = rate * w.abandon_share * sc.policy.faults.session_timeout_s;
     const double per_block = session_shape(sc, 0, w.start_s).kv_per_block;

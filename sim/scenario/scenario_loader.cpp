@@ -87,7 +87,8 @@ const std::map<std::string, std::vector<std::string>>& scenario_object_keys() {
       {"workload", {"sessions", "start", "arrival", "batch_size", "prompt_tokens", "new_tokens", "max_in_flight", "deadline", "abandon_share", "fine_tuning"}},
       {"fine_tuning", {"adapter", "rank", "targets", "steps", "optimizer", "checkpoint_every", "replicas", "sync_every", "zero", "loss"}},
       {"loss", {"width", "vocab", "sequences", "tokens", "learning_rate"}},
-      {"arrival", {"process", "interval", "rate", "file"}},
+      {"arrival", {"process", "interval", "rate", "file", "phases"}},
+      {"arrival_phase", {"rate", "duration"}},
       {"policy",
        {"router", "gamma", "beta", "alpha", "context", "orchestrator", "admission_timeout", "admission_retry", "admission_jitter",
         "compression", "reputation", "partitioner", "faults", "rebalance", "scheduler", "dht", "topology", "privacy", "verification"}},
@@ -161,6 +162,7 @@ const char* to_string(ArrivalProcess a) {
     case ArrivalProcess::Fixed: return "fixed";
     case ArrivalProcess::Poisson: return "poisson";
     case ArrivalProcess::Trace: return "trace";
+    case ArrivalProcess::Phases: return "phases";
   }
   return "?";
 }
@@ -1001,6 +1003,40 @@ void read_fine_tuning(Reader& r, const json& v, WorkloadSpec& w) {
   w.fine_tuning = f;
 }
 
+/// workload.arrival.phases: a non-empty array of {"rate", "duration"}, some rate positive.
+void read_arrival_phases(Reader& r, const json& arrival, const std::string& ap, WorkloadSpec& w) {
+  const std::string pp = ap + ".phases";
+  const std::string what = "a non-empty array of phases such as {\"rate\": \"50/s\", \"duration\": \"10min\"}";
+  const json* v = r.require(arrival, "phases", ap, what);
+  if (!v) return;
+  if (!v->is_array() || v->empty()) {
+    r.error(pp, "expected " + what + ", got " + (v->is_array() ? "an empty array" : type_name(*v)));
+    return;
+  }
+  if (v->size() > 100000) {
+    r.error(pp, "at most 100000 phases, got " + std::to_string(v->size()));
+    return;
+  }
+  bool some_rate = false, complete = true;
+  for (std::size_t i = 0; i < v->size(); ++i) {
+    const std::string path = pp + "[" + std::to_string(i) + "]";
+    const json& phase = (*v)[i];
+    if (!r.object(phase, path, "arrival_phase")) {
+      complete = false;
+      continue;
+    }
+    const auto rate = r.quantity(phase, "rate", path, Quantity::Rate, true, false);
+    const auto duration = r.quantity(phase, "duration", path, Quantity::Duration, true, true);
+    if (!rate || !duration) {
+      complete = false;
+      continue;
+    }
+    some_rate |= *rate > 0;
+    w.phases.push_back({*rate, *duration});
+  }
+  if (complete && !some_rate) r.error(pp, "every phase has rate 0, so no session would ever arrive; give one phase a positive rate");
+}
+
 void read_workload(Reader& r, const json& root, Scenario& sc) {
   const json* v = r.require(root, "workload", "", "an object with sessions, prompt_tokens and new_tokens");
   if (!v || !r.object(*v, "workload", "workload")) return;
@@ -1034,7 +1070,8 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
                                            {{"all_at_start", ArrivalProcess::AllAtStart},
                                             {"fixed", ArrivalProcess::Fixed},
                                             {"poisson", ArrivalProcess::Poisson},
-                                            {"trace", ArrivalProcess::Trace}})
+                                            {"trace", ArrivalProcess::Trace},
+                                            {"phases", ArrivalProcess::Phases}})
                       .value_or(ArrivalProcess::AllAtStart);
       if (w.arrival == ArrivalProcess::Trace) {
         if (auto f = r.string(*a, "file", ap, true)) read_arrival_trace(r, *f, ap + ".file", sc);
@@ -1048,7 +1085,10 @@ void read_workload(Reader& r, const json& root, Scenario& sc) {
       if (w.arrival == ArrivalProcess::Poisson)
         w.rate_per_s = r.quantity(*a, "rate", ap, Quantity::Rate, true, true).value_or(1.0);
       else if (Reader::get(*a, "rate"))
-        r.error(ap + ".rate", "only applies to \"process\": \"poisson\"");
+        r.error(ap + ".rate", "only applies to \"process\": \"poisson\" (with \"phases\", each phase has its own)");
+      if (w.arrival == ArrivalProcess::Phases) read_arrival_phases(r, *a, ap, w);
+      else if (Reader::get(*a, "phases"))
+        r.error(ap + ".phases", "only applies to \"process\": \"phases\"");
     }
   }
   if (w.arrival == ArrivalProcess::Trace && !w.trace.empty()) {

@@ -94,6 +94,10 @@ const std::vector<BadScenario>& bad_scenarios() {
        "expected a rate such as"},
       {"46_cost_objective_without_prices.json", "policy.partitioner.objective.minimize",
        "\"cost\" needs prices: give the scenario \"costs\""},
+      {"47_arrival_phases_all_quiet.json", "workload.arrival.phases",
+       "every phase has rate 0, so no session would ever arrive; give one phase a positive rate"},
+      {"48_arrival_phases_with_rate.json", "workload.arrival.rate",
+       "only applies to \"process\": \"poisson\" (with \"phases\", each phase has its own)"},
   };
   return table;
 }
