@@ -408,36 +408,6 @@ void PipelineRun::node_event(double t, const char* type, int stage_index, int no
   log->line(buf + nlohmann::json(sc.nodes[static_cast<std::size_t>(node)].name).dump() + "}");
 }
 
-namespace {
-
-/// workload.arrival "phases": per phase, the requests that arrived in it, those answered, their
-/// latency from first sending and their response time from arrival (window waits included).
-nlohmann::json request_phases_json(const PipelineRun& run) {
-  const WorkloadSpec& w = run.sc.workload;
-  nlohmann::json out = nlohmann::json::array();
-  std::vector<std::vector<double>> latency(w.phases.size()), response(w.phases.size());
-  std::vector<int> arrived(w.phases.size(), 0);
-  for (int r = 0; r < run.requests; ++r) {
-    const int p = w.phase_at(run.arrival[static_cast<std::size_t>(r)]);
-    if (p < 0) continue;
-    ++arrived[static_cast<std::size_t>(p)];
-    if (run.done[static_cast<std::size_t>(r)] < 0) continue;
-    latency[static_cast<std::size_t>(p)].push_back(run.done[static_cast<std::size_t>(r)] - run.sent[static_cast<std::size_t>(r)]);
-    response[static_cast<std::size_t>(p)].push_back(run.done[static_cast<std::size_t>(r)] - run.arrival[static_cast<std::size_t>(r)]);
-  }
-  for (std::size_t i = 0; i < w.phases.size(); ++i)
-    out.push_back({{"phase", i},
-                   {"rate_per_s", w.phases[i].rate_per_s},
-                   {"duration_s", w.phases[i].duration_s},
-                   {"requests_arrived", arrived[i]},
-                   {"requests_completed", latency[i].size()},
-                   {"latency_s", latency_percentiles(latency[i])},
-                   {"response_s", latency_percentiles(response[i])}});
-  return out;
-}
-
-}  // namespace
-
 RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& options) {
   const Scenario& sc = run.sc;
   const double plan_wall = run.plan_wall_s;
@@ -567,7 +537,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}, {"partition_seconds", plan_wall}}},
   };
-  if (!sc.workload.phases.empty()) report.metrics["phases"] = request_phases_json(run);
+  if (!sc.workload.phases.empty()) report.metrics["phases"] = request_phases_json(sc.workload, run.arrival, run.sent, run.done);
   add_request_energy_and_cost(report.metrics, sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed);
   if (completed < run.requests) {
     std::string reason = "time limit reached (simulation.time_limit) before every request completed";

@@ -473,6 +473,7 @@ void print_tree_summary(const nlohmann::json& m, const sim::RunReport& r, const 
   const auto& lat = m["latency_s"];
   std::printf("latency       p50 %s  p90 %s  p99 %s\n", sim::format_duration(lat["p50"].get<double>()).c_str(),
               sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str());
+  print_request_phases(m);
   const auto& a = m["answers"];
   std::printf("answers       %.2f%% correct, %.2f nodes visited per request, %d early exits\n", 100.0 * a["accuracy"].get<double>(),
               a["mean_nodes_visited"].get<double>(), a["early_exits"].get<int>());
@@ -549,6 +550,7 @@ void print_coded_summary(const nlohmann::json& m, const sim::RunReport& r, const
   std::printf("latency       p50 %s  p90 %s  p99 %s  max %s\n", sim::format_duration(lat["p50"].get<double>()).c_str(),
               sim::format_duration(lat["p90"].get<double>()).c_str(), sim::format_duration(lat["p99"].get<double>()).c_str(),
               sim::format_duration(lat["max"].get<double>()).c_str());
+  print_request_phases(m);
   const auto& a = m["answers"];
   std::printf("answers       %.2f%% correct (%.2f%% had every output arrived); %.1f%% of requests decoded\n",
               100.0 * a["accuracy"].get<double>(), 100.0 * a["accuracy_all_outputs"].get<double>(), 100.0 * a["decoded_share"].get<double>());

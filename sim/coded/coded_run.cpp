@@ -334,6 +334,7 @@ RunReport coded_report(CodedRun& run, double wall, const RunOptions& options) {
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };
+  if (!sc.workload.phases.empty()) report.metrics["phases"] = request_phases_json(sc.workload, run.arrival, run.sent, run.done);
   add_request_energy_and_cost(report.metrics, sc, run.energy, std::min(first, sim_time), sim_time, completed);
   nlohmann::json failovers = nlohmann::json::array();
   for (const CodedFailover& f : run.failovers) {

@@ -18,6 +18,31 @@ nlohmann::json latency_percentiles(std::vector<double> v) {
   return {{"p50", at(0.50)}, {"p90", at(0.90)}, {"p99", at(0.99)}, {"max", v.empty() ? 0.0 : v.back()}};
 }
 
+nlohmann::json request_phases_json(const WorkloadSpec& w, const std::vector<double>& arrival, const std::vector<double>& sent,
+                                   const std::vector<double>& done) {
+  std::vector<std::vector<double>> latency(w.phases.size()), response(w.phases.size());
+  std::vector<int> arrived(w.phases.size(), 0);
+  for (std::size_t r = 0; r < arrival.size(); ++r) {
+    const int p = w.phase_at(arrival[r]);
+    if (p < 0) continue;
+    const auto i = static_cast<std::size_t>(p);
+    ++arrived[i];
+    if (done[r] < 0) continue;
+    latency[i].push_back(done[r] - sent[r]);
+    response[i].push_back(done[r] - arrival[r]);
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t i = 0; i < w.phases.size(); ++i)
+    out.push_back({{"phase", i},
+                   {"rate_per_s", w.phases[i].rate_per_s},
+                   {"duration_s", w.phases[i].duration_s},
+                   {"requests_arrived", arrived[i]},
+                   {"requests_completed", latency[i].size()},
+                   {"latency_s", latency_percentiles(latency[i])},
+                   {"response_s", latency_percentiles(response[i])}});
+  return out;
+}
+
 double steady_rate(const std::vector<double>& completions) {
   if (completions.size() < 10) return 0;
   const std::size_t a = completions.size() / 10, b = completions.size() - 1 - completions.size() / 10;

@@ -16,6 +16,13 @@ namespace swarmsim::sim {
 /// {"p50", "p90", "p99", "max"} of `latency_s` by nearest rank (all 0 when empty) (s).
 nlohmann::json latency_percentiles(std::vector<double> latency_s);
 
+/// workload.arrival "phases" of a request-based run: per phase (`phase`, `rate_per_s`,
+/// `duration_s`), the requests that arrived in it over every cycle, those answered, their
+/// `latency_s` from first sending (`sent`) and `response_s` from arrival (window waits included).
+/// Per request times (s), -1 for a request not sent or not answered.
+nlohmann::json request_phases_json(const WorkloadSpec& w, const std::vector<double>& arrival, const std::vector<double>& sent,
+                                   const std::vector<double>& done);
+
 /// Requests per second between the 10th and 90th percentile of the completion times (no fill
 /// or drain); 0 with fewer than 10 completions. `completions` sorted (s).
 double steady_rate(const std::vector<double>& completions);

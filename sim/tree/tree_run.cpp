@@ -447,6 +447,7 @@ RunReport tree_report(TreeRun& run, double wall, const RunOptions& options) {
       {"simulated_time_s", sim_time},
       {"wall_clock", {{"seconds", wall}}},
   };
+  if (!sc.workload.phases.empty()) report.metrics["phases"] = request_phases_json(sc.workload, run.arrival, run.sent, run.done);
   add_request_energy_and_cost(report.metrics, sc, run.energy, std::min(first_arrival, sim_time), sim_time, completed);
   if (sc.policy.faults.failback) report.metrics["tree"]["failbacks"] = failbacks;
   if (completed < run.requests) report.metrics["requests"]["failure_reason"] = "time limit reached (simulation.time_limit) before every request completed";

@@ -122,3 +122,27 @@ TEST(PhasedLoad, ThePlannerKeepsUpWithTheBusiestPhaseAndPredictsACyclesEnergy) {
   const double measured = m["energy"]["servers_joules"].get<double>() / 5500;
   EXPECT_NEAR(measured, chosen.joules_per_request, 0.03 * chosen.joules_per_request);
 }
+
+// Fisher B-trees and coded inference report their requests phase by phase too, on both engines:
+// every request in exactly one phase, each answered, its latency from sending within its response.
+TEST(PhasedLoad, TreesAndCodedRunsReportTheirPhases) {
+  const std::string phases = R"({"process": "phases", "phases": [{"rate": "5/s", "duration": "4s"}, {"rate": "50/s", "duration": "2s"}]})";
+  for (const char* file : {"tree/fisher-btree-skewed.json", "coded/coin-stragglers.json"})
+    for (const char* engine : {"simgrid", "flow"}) {
+      SCOPED_TRACE(std::string(file) + " " + engine);
+      const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/" + file,
+                                             {{"workload.arrival", phases}, {"workload.sessions", "110"}, {"simulation.engine", engine}});
+      const nlohmann::json m = run(sc);
+      ASSERT_TRUE(m.contains("phases"));
+      const nlohmann::json& p = m["phases"];
+      ASSERT_EQ(p.size(), 2u);
+      EXPECT_EQ(p[0]["requests_arrived"].get<int>() + p[1]["requests_arrived"].get<int>(), 110);  // within the first cycle (120 expected)
+      EXPECT_NEAR(p[0]["requests_arrived"].get<int>(), 20, 4 * std::sqrt(20.0));
+      for (const auto& phase : p) {
+        EXPECT_EQ(phase["requests_completed"], phase["requests_arrived"]);
+        EXPECT_GT(phase["latency_s"]["p50"].get<double>(), 0.0);
+        for (const char* q : {"p50", "p99", "max"})
+          EXPECT_LE(phase["latency_s"][q].get<double>(), phase["response_s"][q].get<double>() + 1e-12) << q;
+      }
+    }
+}
