@@ -71,24 +71,14 @@ TEST(PhasedLoad, APipelinesPhasesReportTheirRequestsAndTheOverloadedOnesWait) {
   }
 }
 
-// One server shared by every session: the busy phase's sessions share it, so their first token
+// two_node's one server shared by every session: the busy phase's sessions share it, so their first token
 // and their tokens take longer than the quiet phase's.
 TEST(PhasedLoad, ASwarmsPhasesReportTheirSessionsLatencies) {
-  const std::string text = R"({
-    "name": "two-node-phases",
-    "model": {"name": "Llama-3-8B"},
-    "nodes": [{"name": "server", "gpu": "L4", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "1Gbps", "downlink": "1Gbps",
-               "access_latency": "2ms", "blocks": {"start": 0, "end": 32}}],
-    "clients": [{"name": "client", "device": "cpu-generic", "location": {"lat": 50.11, "lon": 8.68}, "uplink": "100Mbps",
-                 "downlink": "100Mbps", "access_latency": "3ms"}],
-    "network": {"model": "exact"},
-    "workload": {"sessions": 40, "start": "10s", "prompt_tokens": 64, "new_tokens": 16,
-                 "arrival": {"process": "phases", "phases": [{"rate": "0.2/s", "duration": "60s"}, {"rate": "2/s", "duration": "20s"}]}}
-  })";
+  const std::string phases = R"({"process": "phases", "phases": [{"rate": "0.2/s", "duration": "60s"}, {"rate": "2/s", "duration": "20s"}]})";
   for (const std::string engine : {"simgrid", "flow"}) {
     SCOPED_TRACE(engine);
-    Scenario sc = load_scenario_text(text, "two-node-phases.json");
-    sc.engine = engine == "flow" ? EngineKind::Flow : EngineKind::SimGrid;
+    const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/sanity/two_node.json",
+                                           {{"workload.arrival", phases}, {"workload.sessions", "40"}, {"simulation.engine", engine}});
     const nlohmann::json m = run(sc);
     ASSERT_TRUE(m.contains("phases"));
     const nlohmann::json& p = m["phases"];
