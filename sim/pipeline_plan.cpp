@@ -6,8 +6,8 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <iterator>
+#include <map>
 #include <limits>
 #include <stdexcept>
 
@@ -206,12 +206,6 @@ double goal_value(PlanGoal goal, const PlanScore& s) {
   return s.bottleneck_s;
 }
 
-std::string rate_text(double per_s) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
-  return buf;
-}
-
 std::string money_per_hour_text(const Scenario& sc, double per_s) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.4g %s/h", per_s * 3600.0, (sc.costs ? sc.costs->currency : CostSpec{}.currency).c_str());
@@ -329,10 +323,10 @@ PipelinePlan choose_by_objective(const Scenario& sc, const PlanSearch& search) {
       least_cost = std::min(least_cost, s.cost_per_s);
     }
     if (obj.min_requests_per_s && *obj.min_requests_per_s > 0)
-      add("min_throughput " + rate_text(*obj.min_requests_per_s) + " (the most any plan reaches: " + rate_text(most_rate) + ")");
+      add("min_throughput " + format_rate(*obj.min_requests_per_s) + " (the most any plan reaches: " + format_rate(most_rate) + ")");
     else if (!obj.min_requests_per_s && least_throughput(sc) > 0)
-      add("min_throughput unset, so the arrivals' rate, " + rate_text(least_throughput(sc)) + " (the most any plan reaches: " +
-          rate_text(most_rate) + "; \"0/s\" lets a plan fall behind)");
+      add("min_throughput unset, so the arrivals' rate, " + format_rate(least_throughput(sc)) + " (the most any plan reaches: " +
+          format_rate(most_rate) + "; \"0/s\" lets a plan fall behind)");
     if (std::isfinite(obj.max_latency_s)) add("max_latency " + format_duration(obj.max_latency_s) + " (the least: " + format_duration(least_latency) + ")");
     if (std::isfinite(obj.max_joules_per_request))
       add("max_energy_per_request " + format_energy(obj.max_joules_per_request) + " (the least: " + format_energy(least_j) + ")");
@@ -590,10 +584,6 @@ PipelinePlan plan_pipeline(const Scenario& sc, const std::function<void(const Pl
   if (!sc.policy.partitioner.objective.set) return std::move(search.base);
   return choose_by_objective(sc, search);
 }
-
-}  // namespace swarmsim::sim
-
-namespace swarmsim::sim {
 
 namespace {
 

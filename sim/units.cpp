@@ -148,6 +148,12 @@ std::string format_bytes(double bytes) {
   return buf;
 }
 
+std::string format_rate(double per_s) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
+  return buf;
+}
+
 std::string format_duration(double s) {
   char buf[64];
   const double a = std::fabs(s);

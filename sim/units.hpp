@@ -52,5 +52,7 @@ std::string format_energy(double joules);
 
 /// Human-readable bandwidth in bits per second: "100 Mbit/s".
 std::string format_bandwidth(double bytes_per_second);
+/// "50/s", "0.2/s", "1.2e+04/s": events per second with four significant digits.
+std::string format_rate(double per_second);
 
 }  // namespace swarmsim::sim

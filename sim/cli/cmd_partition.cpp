@@ -159,12 +159,6 @@ std::string lasts_text(double hours) {
   return buf;
 }
 
-std::string rate_cell(double per_s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
-  return buf;
-}
-
 /// The load-following table: per load the objective's plan, then the peak's plan at each load,
 /// then the totals over the schedule.
 void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& schedule) {
@@ -177,7 +171,7 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
     std::printf("\n");
   };
   const auto row = [&](const sim::LoadPlan& lp, const sim::PlanScore* s, const std::string& none) {
-    std::printf("  %-10s%7s  ", rate_cell(lp.load.requests_per_s).c_str(), lp.load.hours > 0 ? lasts_text(lp.load.hours).c_str() : "-");
+    std::printf("  %-10s%7s  ", sim::format_rate(lp.load.requests_per_s).c_str(), lp.load.hours > 0 ? lasts_text(lp.load.hours).c_str() : "-");
     if (!s) {
       std::printf("no plan: %s\n", none.c_str());
       return;
@@ -206,8 +200,8 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
       return text;
     };
     for (const sim::PlanSwitch& sw : schedule.switches) {
-      const std::string from = rate_cell(schedule.loads[static_cast<std::size_t>(sw.from)].load.requests_per_s);
-      const std::string to = rate_cell(schedule.loads[static_cast<std::size_t>(sw.to)].load.requests_per_s);
+      const std::string from = sim::format_rate(schedule.loads[static_cast<std::size_t>(sw.from)].load.requests_per_s);
+      const std::string to = sim::format_rate(schedule.loads[static_cast<std::size_t>(sw.to)].load.requests_per_s);
       std::printf("  %-10s-> %-10s", from.c_str(), to.c_str());
       if (!sw.loading.empty())
         std::printf("%s load%s %s in %s", names(sw.loading).c_str(), sw.loading.size() == 1 ? "s" : "", sim::format_bytes(sw.param_bytes).c_str(),
@@ -218,7 +212,7 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
     }
   }
   const sim::LoadPlan& peak = schedule.loads[static_cast<std::size_t>(schedule.peak)];
-  std::printf("\nthe plan for %s, fixed at every load:\n", rate_cell(peak.load.requests_per_s).c_str());
+  std::printf("\nthe plan for %s, fixed at every load:\n", sim::format_rate(peak.load.requests_per_s).c_str());
   header();
   for (const sim::LoadPlan& lp : schedule.loads) row(lp, &*lp.fixed, "");
   if (!schedule.following_joules) {

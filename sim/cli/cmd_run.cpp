@@ -118,20 +118,13 @@ std::string breakdown_line(const nlohmann::json& b) {
   return line;
 }
 
-/// "10/s" for a phase's rate.
-std::string phase_rate_text(double per_s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g/s", per_s);
-  return buf;
-}
-
 /// workload.arrival "phases" of a pipeline run: per phase, its requests and their latency and
 /// response time (from arrival, waiting for the window included).
 void print_request_phases(const nlohmann::json& m) {
   if (!m.contains("phases")) return;
   std::printf("phase  %-10s%10s%11s%13s%12s%14s\n", "rate", "duration", "requests", "latency p50", "p99", "response p99");
   for (const auto& p : m["phases"])
-    std::printf("  %-5d%-10s%10s%11d%13s%12s%14s\n", p["phase"].get<int>(), phase_rate_text(p["rate_per_s"].get<double>()).c_str(),
+    std::printf("  %-5d%-10s%10s%11d%13s%12s%14s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
                 sim::format_duration(p["duration_s"].get<double>()).c_str(), p["requests_arrived"].get<int>(),
                 sim::format_duration(p["latency_s"]["p50"].get<double>()).c_str(), sim::format_duration(p["latency_s"]["p99"].get<double>()).c_str(),
                 sim::format_duration(p["response_s"]["p99"].get<double>()).c_str());
@@ -144,7 +137,7 @@ void print_session_phases(const nlohmann::json& m) {
   std::printf("phase  %-10s%10s%11s%11s%10s%12s%13s\n", "rate", "duration", "sessions", "TTFT p50", "p99", "token mean", "session p99");
   for (const auto& p : m["phases"]) {
     const auto& l = p["latency_s"];
-    std::printf("  %-5d%-10s%10s%11d%11s%10s%12s%13s\n", p["phase"].get<int>(), phase_rate_text(p["rate_per_s"].get<double>()).c_str(),
+    std::printf("  %-5d%-10s%10s%11d%11s%10s%12s%13s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
                 sim::format_duration(p["duration_s"].get<double>()).c_str(), p["sessions_arrived"].get<int>(),
                 sim::format_duration(l["time_to_first_token"]["p50"].get<double>()).c_str(),
                 sim::format_duration(l["time_to_first_token"]["p99"].get<double>()).c_str(),

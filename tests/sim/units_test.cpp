@@ -72,6 +72,9 @@ TEST(Units, PowersInWattsAndEnergiesPrinted) {
   EXPECT_EQ(swarmsim::sim::format_power(0.75), "750 mW");
   EXPECT_EQ(swarmsim::sim::format_power(72.0), "72 W");
   EXPECT_EQ(swarmsim::sim::format_power(1200.0), "1.2 kW");
+  EXPECT_EQ(swarmsim::sim::format_rate(50.0), "50/s");
+  EXPECT_EQ(swarmsim::sim::format_rate(0.2), "0.2/s");
+  EXPECT_EQ(swarmsim::sim::format_rate(199.5833), "199.6/s");
 }
 
 TEST(Units, PricesPerTimeAndPerEnergyAreInTheScenariosCurrency) {
