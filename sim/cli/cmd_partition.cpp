@@ -121,16 +121,16 @@ std::optional<std::vector<sim::OfferedLoad>> parse_loads(const std::string& text
     const std::string rate_text = item.substr(0, colon);
     const sim::ParsedQuantity rate = sim::parse_quantity(rate_text, sim::Quantity::Rate);
     if (!rate.value || !(*rate.value > 0)) {
-      error = "\"" + item + "\": expected RATE[:DURATION] with a positive rate, " + sim::quantity_expectation(sim::Quantity::Rate) +
-              (rate.value ? "" : " (" + rate.error + ")");
+      error = "\"" + item + "\": expected RATE[:DURATION] with a positive rate: " +
+              (rate.value ? "got " + rate_text : rate.error);
       return std::nullopt;
     }
     sim::OfferedLoad load{*rate.value, 0.0};
     if (colon != std::string::npos) {
       const sim::ParsedQuantity lasts = sim::parse_quantity(item.substr(colon + 1), sim::Quantity::Duration);
       if (!lasts.value || !(*lasts.value > 0)) {
-        error = "\"" + item + "\": expected a positive duration after the ':', " + sim::quantity_expectation(sim::Quantity::Duration) +
-                (lasts.value ? "" : " (" + lasts.error + ")");
+        error = "\"" + item + "\": expected a positive duration after the ':': " +
+                (lasts.value ? "got " + item.substr(colon + 1) : lasts.error);
         return std::nullopt;
       }
       load.hours = *lasts.value / 3600.0;
