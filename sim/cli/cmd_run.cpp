@@ -118,30 +118,37 @@ std::string breakdown_line(const nlohmann::json& b) {
   return line;
 }
 
+/// A phase's energy per unit (`key` of metrics.json's phases[i]), "-" when it has none.
+std::string per_unit_energy(const nlohmann::json& phase, const char* key) {
+  return phase.contains(key) && phase[key].is_number() ? sim::format_energy(phase[key].get<double>()) : "-";
+}
+
 /// workload.arrival "phases" of a pipeline run: per phase, its requests and their latency and
 /// response time (from arrival, waiting for the window included).
 void print_request_phases(const nlohmann::json& m) {
   if (!m.contains("phases")) return;
-  std::printf("phase  %-10s%10s%11s%13s%12s%14s\n", "rate", "duration", "requests", "latency p50", "p99", "response p99");
+  std::printf("phase  %-10s%10s%11s%13s%12s%14s%16s\n", "rate", "duration", "requests", "latency p50", "p99", "response p99", "servers J/req");
   for (const auto& p : m["phases"])
-    std::printf("  %-5d%-10s%10s%11d%13s%12s%14s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
+    std::printf("  %-5d%-10s%10s%11d%13s%12s%14s%16s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
                 sim::format_duration(p["duration_s"].get<double>()).c_str(), p["requests_arrived"].get<int>(),
                 sim::format_duration(p["latency_s"]["p50"].get<double>()).c_str(), sim::format_duration(p["latency_s"]["p99"].get<double>()).c_str(),
-                sim::format_duration(p["response_s"]["p99"].get<double>()).c_str());
+                sim::format_duration(p["response_s"]["p99"].get<double>()).c_str(), per_unit_energy(p, "servers_joules_per_request").c_str());
 }
 
 /// workload.arrival "phases" of a swarm run: per phase, its sessions, their time to first token,
 /// mean per-token latency and session time.
 void print_session_phases(const nlohmann::json& m) {
   if (!m.contains("phases")) return;
-  std::printf("phase  %-10s%10s%11s%11s%10s%12s%13s\n", "rate", "duration", "sessions", "TTFT p50", "p99", "token mean", "session p99");
+  std::printf("phase  %-10s%10s%11s%11s%10s%12s%13s%10s\n", "rate", "duration", "sessions", "TTFT p50", "p99", "token mean", "session p99",
+              "J/token");
   for (const auto& p : m["phases"]) {
     const auto& l = p["latency_s"];
-    std::printf("  %-5d%-10s%10s%11d%11s%10s%12s%13s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
+    std::printf("  %-5d%-10s%10s%11d%11s%10s%12s%13s%10s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
                 sim::format_duration(p["duration_s"].get<double>()).c_str(), p["sessions_arrived"].get<int>(),
                 sim::format_duration(l["time_to_first_token"]["p50"].get<double>()).c_str(),
                 sim::format_duration(l["time_to_first_token"]["p99"].get<double>()).c_str(),
-                sim::format_duration(l["per_token_mean"].get<double>()).c_str(), sim::format_duration(l["session"]["p99"].get<double>()).c_str());
+                sim::format_duration(l["per_token_mean"].get<double>()).c_str(), sim::format_duration(l["session"]["p99"].get<double>()).c_str(),
+                per_unit_energy(p, "joules_per_token").c_str());
   }
 }
 

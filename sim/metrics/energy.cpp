@@ -28,6 +28,13 @@ double PowerOnTimes::on_seconds(int host, double from, double to) const {
   return s;
 }
 
+std::vector<double> PowerOnTimes::on_seconds_by_phase(int host, double from, double to, const PhaseClock& clock) const {
+  std::vector<double> s(static_cast<std::size_t>(clock.phases()), 0.0);
+  for (const auto& [a, b] : closed_[static_cast<std::size_t>(host)]) clock.add_seconds_by_phase(std::max(a, from), std::min(b, to), s);
+  if (const double since = on_since_[static_cast<std::size_t>(host)]; since >= 0) clock.add_seconds_by_phase(std::max(since, from), to, s);
+  return s;
+}
+
 nlohmann::json EnergyReport::to_json(const std::string& per_key, double units) const {
   const double j = joules();
   return nlohmann::json{{"window_s", window_s},
@@ -40,13 +47,48 @@ nlohmann::json EnergyReport::to_json(const std::string& per_key, double units) c
 }
 
 EnergyMeter::EnergyMeter(const Scenario& sc)
-    : sc_(sc), busy_s_(sc.nodes.size() + sc.clients.size(), 0.0), on_(static_cast<int>(sc.nodes.size() + sc.clients.size())) {
+    : sc_(sc),
+      busy_s_(sc.nodes.size() + sc.clients.size(), 0.0),
+      on_(static_cast<int>(sc.nodes.size() + sc.clients.size())),
+      phases_(sc.workload),
+      phase_busy_servers_j_(sc.workload.phases.size(), 0.0),
+      phase_busy_clients_j_(sc.workload.phases.size(), 0.0) {
   for (std::size_t i = 0; i < sc.nodes.size(); ++i) on_.switch_on(static_cast<int>(i), sc.nodes[i].join_at_s);
   for (std::size_t c = 0; c < sc.clients.size(); ++c) on_.switch_on(static_cast<int>(sc.nodes.size() + c), 0.0);
 }
 
+void EnergyMeter::computed(const ComputeSpan& e) {
+  computed(e.host, e.device_seconds);
+  if (phases_.phases() == 0) return;
+  const std::size_t servers = sc_.nodes.size();
+  const auto h = static_cast<std::size_t>(e.host);
+  const PowerDraw p = h < servers ? power_draw(sc_.nodes[h]) : power_draw(sc_.clients[h - servers]);
+  std::vector<double>& into = h < servers ? phase_busy_servers_j_ : phase_busy_clients_j_;
+  const double excess_j = (p.busy_w - p.idle_w) * e.device_seconds;
+  if (e.end > e.start) {  // split over the phases the span overlaps, in proportion
+    scratch_.assign(into.size(), 0.0);
+    phases_.add_seconds_by_phase(e.start, e.end, scratch_);
+    for (std::size_t i = 0; i < into.size(); ++i)
+      if (scratch_[i] > 0) into[i] += excess_j * scratch_[i] / (e.end - e.start);
+  } else if (const int at = phases_.phase_at(e.start); at >= 0) {
+    into[static_cast<std::size_t>(at)] += excess_j;
+  }
+}
+
+EnergyMeter::PhaseEnergy EnergyMeter::phase_energy(double from, double to) const {
+  PhaseEnergy pe{phase_busy_servers_j_, phase_busy_clients_j_};
+  const std::size_t servers = sc_.nodes.size();
+  for (std::size_t h = 0; h < busy_s_.size(); ++h) {
+    const PowerDraw p = h < servers ? power_draw(sc_.nodes[h]) : power_draw(sc_.clients[h - servers]);
+    const std::vector<double> on = on_.on_seconds_by_phase(static_cast<int>(h), from, to, phases_);
+    std::vector<double>& into = h < servers ? pe.servers_joules : pe.clients_joules;
+    for (std::size_t i = 0; i < on.size(); ++i) into[i] += p.idle_w * on[i];
+  }
+  return pe;
+}
+
 void EnergyMeter::observe(SimSignals& signals) {
-  signals.on_compute.connect([this](const ComputeSpan& e) { computed(e.host, e.device_seconds); });
+  signals.on_compute.connect([this](const ComputeSpan& e) { computed(e); });
   signals.on_node_state.connect([this](const NodeStateChanged& e) { node_state(e.node, e.up, e.t); });
 }
 

@@ -32,6 +32,8 @@ class PowerOnTimes {
   void switch_off(int host, double t);
   /// Seconds host `host` was on within [from, to] (s), an interval still open counted to `to`.
   double on_seconds(int host, double from, double to) const;
+  /// Seconds host `host` was on within [from, to] in each phase of `clock` (s), per phase.
+  std::vector<double> on_seconds_by_phase(int host, double from, double to, const PhaseClock& clock) const;
 
  private:
   std::vector<double> on_since_;  ///< when the open interval began; -1 when off
@@ -65,6 +67,9 @@ class EnergyMeter {
   void observe(SimSignals& signals);
   /// Host `host` computed for `device_s` device-seconds (s).
   void computed(int host, double device_s) { busy_s_[static_cast<std::size_t>(host)] += device_s; }
+  /// A compute span: its device-seconds, and with arrival phases their busy excess split over
+  /// the phases the span overlaps, in proportion to the overlap.
+  void computed(const ComputeSpan& e);
   /// Host `host` went down (up = false) or came back at `t` (s).
   void node_state(int host, bool up, double t);
   /// Device-seconds host `host` computed (s).
@@ -72,11 +77,20 @@ class EnergyMeter {
   /// Each host's energy over [from, to] (s): idle draw while on, plus the busy excess for all its
   /// busy device-seconds (those are not split by time; a run's last work ends by its end).
   EnergyReport report(double from, double to) const;
+  /// With workload.arrival "phases": the servers' and the clients' energy in each phase over
+  /// [from, to] (J): idle draw while on in the phase's windows, busy excess of the spans in them.
+  struct PhaseEnergy {
+    std::vector<double> servers_joules, clients_joules;  ///< per phase (J)
+  };
+  PhaseEnergy phase_energy(double from, double to) const;
 
  private:
   const Scenario& sc_;
   std::vector<double> busy_s_;  ///< per host (s)
   PowerOnTimes on_;             ///< per host
+  PhaseClock phases_;           ///< the workload's arrival phases (none: no phase figures)
+  std::vector<double> phase_busy_servers_j_, phase_busy_clients_j_;  ///< per phase: busy excess (J)
+  std::vector<double> scratch_;  ///< a span's seconds per phase
 };
 
 }  // namespace swarmsim::sim

@@ -22,6 +22,18 @@ nlohmann::json run_cost_json(const Scenario& sc, const EnergyReport& energy, con
                         {per_key, units > 0 ? nlohmann::json(c.total() * per / units) : nlohmann::json(nullptr)}};
 }
 
+void add_phase_energy(nlohmann::json& phases, const EnergyMeter::PhaseEnergy& e, const char* count_key, const std::string& per) {
+  for (std::size_t i = 0; i < phases.size() && i < e.servers_joules.size(); ++i) {
+    nlohmann::json& p = phases[i];
+    const double servers = e.servers_joules[i], all = servers + e.clients_joules[i];
+    const double n = p.value(count_key, 0.0);
+    p["energy_joules"] = all;
+    p["servers_joules"] = servers;
+    p["joules_" + per] = n > 0 ? nlohmann::json(all / n) : nlohmann::json(nullptr);
+    p["servers_joules_" + per] = n > 0 ? nlohmann::json(servers / n) : nlohmann::json(nullptr);
+  }
+}
+
 void add_request_energy_and_cost(nlohmann::json& metrics, const Scenario& sc, const EnergyMeter& meter, double from, double to,
                                  int completed) {
   const EnergyReport r = meter.report(from, to);
@@ -36,6 +48,7 @@ void add_request_energy_and_cost(nlohmann::json& metrics, const Scenario& sc, co
   }
   out["hosts"] = hosts;
   metrics["energy"] = out;
+  if (metrics.contains("phases")) add_phase_energy(metrics["phases"], meter.phase_energy(from, to), "requests_arrived", "per_request");
   if (sc.priced()) metrics["cost"] = run_cost_json(sc, r, "per_thousand_requests", completed, 1e3);
 }
 

@@ -37,6 +37,11 @@ RunCost run_cost(const Scenario& sc, const EnergyReport& energy);
 /// `per` / `units` (e.g. "per_million_tokens" with per = 1e6), null when units is 0.
 nlohmann::json run_cost_json(const Scenario& sc, const EnergyReport& energy, const std::string& per_key, double units, double per);
 
+/// With workload.arrival "phases": adds to each entry of metrics.json's `phases` its energy over
+/// the run's window (`energy_joules`, `servers_joules`, J) and per unit, `joules_<per>` and
+/// `servers_joules_<per>` over the entry's `count_key` (null when 0).
+void add_phase_energy(nlohmann::json& phases, const EnergyMeter::PhaseEnergy& e, const char* count_key, const std::string& per);
+
 /// Adds the "energy" section of a run that answers requests (graph pipelines, Fisher B-trees,
 /// coded inference) over [from, to] (s) to `metrics`: the EnergyReport's section with
 /// joules_per_request over `completed` requests and "hosts" (per server and client: name, device,

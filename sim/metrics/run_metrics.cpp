@@ -24,6 +24,8 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
                 scenario.workload.start_s),
       pricing_(std::move(pricing)),
       sessions_(static_cast<std::size_t>(scenario.workload.sessions)),
+      phase_clock_(scenario.workload),
+      phase_tokens_(scenario.workload.phases.size(), 0),
       chains_through_(scenario.nodes.size(), 0),
       energy_(scenario) {  // a server is on from its join_at, when it starts loading its blocks
   const bool dishonest = std::any_of(scenario.nodes.begin(), scenario.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
@@ -89,7 +91,7 @@ void RunMetrics::connect(SimSignals& s) {
     for (int server : e.servers) ++chains_through_[static_cast<std::size_t>(server)];
   });
   s.on_compute.connect([this](const ComputeSpan& e) {
-    energy_.computed(e.host, e.device_seconds);
+    energy_.computed(e);
     if (e.check()) verification_.check_device_seconds += e.device_seconds;
     if (e.check() || e.session < 0 || e.session >= static_cast<int>(sessions_.size())) return;
     LatencyParts& p = sessions_[static_cast<std::size_t>(e.session)].open;
@@ -141,6 +143,8 @@ void RunMetrics::connect(SimSignals& s) {
     r.open = {};
     r.last_token = e.t;
     tokens_ += static_cast<std::uint64_t>(sc_.workload.batch_size);
+    if (phase_clock_.phases() > 0)
+      if (const int p = phase_clock_.phase_at(e.t); p >= 0) phase_tokens_[static_cast<std::size_t>(p)] += static_cast<std::uint64_t>(sc_.workload.batch_size);
     verification_.corrupted_steps += e.corrupted;
   });
   s.on_spot_checked.connect([this](const SpotChecked& e) {
@@ -266,7 +270,7 @@ json RunMetrics::phases_json() const {
   };
   std::vector<Tally> tally(w.phases.size());
   for (const SessionRecord& r : sessions_) {
-    const int p = r.arrival >= 0 ? w.phase_at(r.arrival) : -1;
+    const int p = r.arrival >= 0 ? phase_clock_.phase_at(r.arrival) : -1;
     if (p < 0) continue;
     Tally& t = tally[static_cast<std::size_t>(p)];
     ++t.arrived;
@@ -286,6 +290,7 @@ json RunMetrics::phases_json() const {
                    {"duration_s", w.phases[i].duration_s},
                    {"sessions_arrived", t.arrived},
                    {"sessions_completed", t.completed},
+                   {"tokens_generated", phase_tokens_[i]},
                    {"latency_s",
                     {{"time_to_first_token", latency_percentiles(t.ttft)},
                      {"per_token_mean", t.tokens > 0 ? t.token_s / static_cast<double>(t.tokens) : 0.0},
@@ -392,7 +397,10 @@ json RunMetrics::to_json(double simulated_time, const std::vector<NodeSummary>& 
       {"wall_clock", {{"seconds", wall.seconds}, {"hops_per_second", wall.seconds > 0 ? hops_ / wall.seconds : 0.0}}},
   };
   if (sc_.priced()) out["cost"] = run_cost_json(sc_, energy, "per_million_tokens", static_cast<double>(tokens_), 1e6);
-  if (!sc_.workload.phases.empty()) out["phases"] = phases_json();
+  if (!sc_.workload.phases.empty()) {
+    out["phases"] = phases_json();
+    add_phase_energy(out["phases"], energy_.phase_energy(energy_from, simulated_time), "tokens_generated", "per_token");
+  }
   if (sc_.workload.abandon_share > 0) {  // users who left: neither completed nor failed by the swarm
     out["sessions"]["abandoned"] = abandoned_;
     out["sessions"]["session_timeout_s"] = sc_.policy.faults.session_timeout_s;

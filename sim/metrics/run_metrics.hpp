@@ -83,6 +83,8 @@ class RunMetrics {
   ModelCoverage coverage_;  ///< time some block had no serving server, from the first session's arrival
   std::string pricing_;
   std::vector<SessionRecord> sessions_;
+  PhaseClock phase_clock_;                   ///< the workload's arrival phases
+  std::vector<std::uint64_t> phase_tokens_;  ///< per phase: tokens generated in its windows
   std::vector<int> chains_through_;     // per server
   EnergyMeter energy_;                  // per host: busy device-seconds and when it drew power
   LatencyHistogram ttft_, per_token_, session_latency_;

@@ -22,8 +22,9 @@ nlohmann::json request_phases_json(const WorkloadSpec& w, const std::vector<doub
                                    const std::vector<double>& done) {
   std::vector<std::vector<double>> latency(w.phases.size()), response(w.phases.size());
   std::vector<int> arrived(w.phases.size(), 0);
+  const PhaseClock clock(w);
   for (std::size_t r = 0; r < arrival.size(); ++r) {
-    const int p = w.phase_at(arrival[r]);
+    const int p = clock.phase_at(arrival[r]);
     if (p < 0) continue;
     const auto i = static_cast<std::size_t>(p);
     ++arrived[i];

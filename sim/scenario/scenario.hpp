@@ -189,8 +189,6 @@ struct WorkloadSpec {
   std::vector<TraceArrival> trace;  ///< Trace: the arrivals, sorted by time (sessions = trace.size())
   std::string trace_file;    ///< Trace: where they were read from
   std::optional<FineTuningSpec> fine_tuning;  ///< sessions train adapters instead of generating tokens
-  /// Phases: the phase (index into `phases`) in effect at time t (s); -1 before `start` or
-  /// without phases. The phases repeat, so every t >= start has one.
   /// Phases: the busiest phase's rate (requests/s); 0 without phases.
   double peak_phase_rate_per_s() const {
     double peak = 0.0;
@@ -206,17 +204,28 @@ struct WorkloadSpec {
     }
     return span > 0 ? arrivals / span : 0.0;
   }
-  int phase_at(double t) const {
-    if (phases.empty() || t < start_s) return -1;
-    double cycle = 0.0;
-    for (const ArrivalPhase& p : phases) cycle += p.duration_s;
-    double into = std::fmod(t - start_s, cycle);
-    for (std::size_t i = 0; i < phases.size(); ++i) {
-      if (into < phases[i].duration_s) return static_cast<int>(i);
-      into -= phases[i].duration_s;
-    }
-    return static_cast<int>(phases.size()) - 1;  // rounding at the cycle's end
-  }
+  /// Phases: the phase (index into `phases`) in effect at time t (s); -1 before `start` or
+  /// without phases. O(phases): loops over many times use a PhaseClock.
+  int phase_at(double t) const;
+
+};
+
+/// When the phases of a workload (ArrivalProcess::Phases) begin and end, from its start on, the
+/// phases repeating: which phase a time falls in, and how long an interval spends in each.
+class PhaseClock {
+ public:
+  explicit PhaseClock(const WorkloadSpec& w);
+  /// The phase in effect at t (s), O(log phases); -1 before the start or without phases.
+  int phase_at(double t) const;
+  /// Seconds of [start, t] spent in phase p (s); 0 before the start.
+  double seconds_in_phase_until(int p, double t) const;
+  /// Adds to into[p] the seconds of [a, b] spent in each phase p (s); into has one entry per phase.
+  void add_seconds_by_phase(double a, double b, std::vector<double>& into) const;
+  int phases() const { return static_cast<int>(duration_.size()); }
+
+ private:
+  double start_ = 0.0, cycle_ = 0.0;
+  std::vector<double> offset_, duration_;  ///< per phase: its start within a cycle, its length (s)
 };
 
 /// How a client picks the chain of servers.

@@ -156,6 +156,42 @@ std::optional<PlanGoal> plan_goal_from_string(std::string_view name) {
     if (name == to_string(g)) return g;
   return std::nullopt;
 }
+PhaseClock::PhaseClock(const WorkloadSpec& w) : start_(w.start_s) {
+  for (const ArrivalPhase& p : w.phases) {
+    offset_.push_back(cycle_);
+    duration_.push_back(p.duration_s);
+    cycle_ += p.duration_s;
+  }
+}
+
+int PhaseClock::phase_at(double t) const {
+  if (duration_.empty() || t < start_) return -1;
+  const double into = std::fmod(t - start_, cycle_);
+  const auto it = std::upper_bound(offset_.begin(), offset_.end(), into);
+  return static_cast<int>(it - offset_.begin()) - 1;
+}
+
+double PhaseClock::seconds_in_phase_until(int p, double t) const {
+  if (duration_.empty() || t <= start_) return 0.0;
+  const auto i = static_cast<std::size_t>(p);
+  const double full = std::floor((t - start_) / cycle_);
+  const double into = (t - start_) - full * cycle_;
+  return full * duration_[i] + std::clamp(into - offset_[i], 0.0, duration_[i]);
+}
+
+void PhaseClock::add_seconds_by_phase(double a, double b, std::vector<double>& into) const {
+  if (duration_.empty() || b <= a) return;
+  // Within one phase's window (the usual case for a compute span): all of it there.
+  const int pa = phase_at(a), pb = phase_at(b);
+  if (pa >= 0 && pa == pb && b - a < duration_[static_cast<std::size_t>(pa)]) {
+    into[static_cast<std::size_t>(pa)] += b - a;
+    return;
+  }
+  for (int p = 0; p < phases(); ++p) into[static_cast<std::size_t>(p)] += seconds_in_phase_until(p, b) - seconds_in_phase_until(p, a);
+}
+
+int WorkloadSpec::phase_at(double t) const { return PhaseClock(*this).phase_at(t); }
+
 const char* to_string(ArrivalProcess a) {
   switch (a) {
     case ArrivalProcess::AllAtStart: return "all_at_start";

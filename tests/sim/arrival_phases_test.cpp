@@ -79,6 +79,24 @@ TEST(ArrivalPhases, PhaseAtKnownAnswers) {
   EXPECT_EQ(w.phase_at(310.0), 1);
   EXPECT_EQ(w.phase_at(360.0), 2);
   EXPECT_EQ(WorkloadSpec{}.phase_at(10.0), -1) << "no phases";
+
+  // How long an interval spends in each phase: [0, 5] none (before the start); [5, 405] two
+  // whole cycles, 200 s, 100 s, 100 s; [100, 160] 5 s of phase 0, all 50 of phase 1, 5 of phase 2.
+  const PhaseClock clock(w);
+  EXPECT_EQ(clock.phases(), 3);
+  EXPECT_DOUBLE_EQ(clock.seconds_in_phase_until(0, 5.0), 0.0);
+  EXPECT_DOUBLE_EQ(clock.seconds_in_phase_until(0, 405.0), 200.0);
+  EXPECT_DOUBLE_EQ(clock.seconds_in_phase_until(1, 405.0), 100.0);
+  EXPECT_DOUBLE_EQ(clock.seconds_in_phase_until(2, 305.0), 50.0);  // the first cycle's; the second is in phase 0 at 305 s
+  std::vector<double> in(3, 0.0);
+  clock.add_seconds_by_phase(100.0, 160.0, in);
+  EXPECT_DOUBLE_EQ(in[0], 5.0);
+  EXPECT_DOUBLE_EQ(in[1], 50.0);
+  EXPECT_DOUBLE_EQ(in[2], 5.0);
+  clock.add_seconds_by_phase(210.0, 211.5, in);  // within phase 0 of the second cycle
+  EXPECT_DOUBLE_EQ(in[0], 6.5);
+  for (double t : {4.0, 5.0, 99.0, 105.0, 170.0, 333.3, 1e6})
+    EXPECT_EQ(clock.phase_at(t), w.phase_at(t)) << t;
 }
 
 // The counts in each phase's window are Poisson with mean rate x duration: within 4 standard

@@ -67,6 +67,10 @@ TEST(PhasedLoad, APipelinesPhasesReportTheirRequestsAndTheOverloadedOnesWait) {
       for (const char* q : {"p50", "p90", "p99", "max"})
         EXPECT_LE(phase["latency_s"][q].get<double>(), phase["response_s"][q].get<double>() + 1e-12) << q;
     EXPECT_GT(p[1]["response_s"]["p99"].get<double>(), 10 * p[0]["response_s"]["p99"].get<double>());
+    // The phases' energy adds up to the run's, and each is spread over the requests arrived in it.
+    EXPECT_NEAR(p[0]["energy_joules"].get<double>() + p[1]["energy_joules"].get<double>(), m["energy"]["joules"].get<double>(),
+                1e-9 * m["energy"]["joules"].get<double>());
+    EXPECT_NEAR(p[1]["joules_per_request"].get<double>(), p[1]["energy_joules"].get<double>() / a1, 1e-12);
     EXPECT_LT(p[1]["latency_s"]["p50"].get<double>(), 3 * p[0]["latency_s"]["p50"].get<double>());
   }
 }
@@ -89,6 +93,11 @@ TEST(PhasedLoad, ASwarmsPhasesReportTheirSessionsLatencies) {
     EXPECT_GT(p[1]["latency_s"]["time_to_first_token"]["p99"].get<double>(), 2 * p[0]["latency_s"]["time_to_first_token"]["p99"].get<double>());
     EXPECT_GT(p[1]["latency_s"]["per_token_mean"].get<double>(), 2 * p[0]["latency_s"]["per_token_mean"].get<double>());
     EXPECT_GT(p[1]["latency_s"]["session"]["p99"].get<double>(), p[0]["latency_s"]["session"]["p99"].get<double>());
+    EXPECT_EQ(p[0]["tokens_generated"].get<double>() + p[1]["tokens_generated"].get<double>(), m["throughput"]["tokens_generated"].get<double>());
+    EXPECT_NEAR(p[0]["energy_joules"].get<double>() + p[1]["energy_joules"].get<double>(), m["energy"]["joules"].get<double>(),
+                1e-9 * m["energy"]["joules"].get<double>());
+    // The busy phase shares the idle draw among more tokens.
+    EXPECT_LT(p[1]["joules_per_token"].get<double>(), p[0]["joules_per_token"].get<double>());
   }
 }
 
@@ -135,4 +144,23 @@ TEST(PhasedLoad, TreesAndCodedRunsReportTheirPhases) {
           EXPECT_LE(phase["latency_s"][q].get<double>(), phase["response_s"][q].get<double>() + 1e-12) << q;
       }
     }
+}
+
+// The shipped compressed day runs the A100 alone through every phase: what partition --loads
+// predicts for that fixed plan at each phase's rate is what the run measures phase by phase
+// (servers' joules per request within 5%: the counts that arrive are Poisson draws).
+TEST(PhasedLoad, TheFixedPlansPredictedEnergyPerPhaseIsWhatTheRunMeasures) {
+  const Scenario sc = load_scenario_file(std::string(SWARMSIM_SOURCE_DIR) + "/scenarios/pipeline/unet-sd-day.json");
+  std::vector<OfferedLoad> loads;
+  for (const ArrivalPhase& p : sc.workload.phases) loads.push_back({p.rate_per_s, p.duration_s / 3600});
+  const LoadSchedule schedule = plan_for_loads(sc, loads);
+  ASSERT_EQ(schedule.peak, 3);
+  const nlohmann::json m = run(sc);
+  ASSERT_EQ(m["partition"]["objective"]["chosen"]["nodes"], schedule.loads[3].fixed ? nlohmann::json{"a100-a"} : nlohmann::json());
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    SCOPED_TRACE(i);
+    const double predicted = schedule.loads[i].fixed->joules_per_request;
+    const double measured = m["phases"][i]["servers_joules_per_request"].get<double>();
+    EXPECT_NEAR(measured, predicted, 0.05 * predicted);
+  }
 }
