@@ -88,6 +88,18 @@ int validate(const ValidateArgs& args) {
                     own_periods.c_str());
         print_coverage(file, sc);
       }
+      if (const sim::WorkloadSpec& w = sc.workload; w.arrival == sim::ArrivalProcess::Phases) {
+        double cycle = 0, least = w.phases.front().rate_per_s;
+        for (const sim::ArrivalPhase& p : w.phases) {
+          cycle += p.duration_s;
+          least = std::min(least, p.rate_per_s);
+        }
+        const double per_cycle = w.mean_phase_rate_per_s() * cycle;
+        std::printf("%s: arrival phases: %zu, %s to %s over a %s cycle (%s on average); the %d arrivals take about %.3g cycles\n",
+                    file.c_str(), w.phases.size(), sim::format_rate(least).c_str(), sim::format_rate(w.peak_phase_rate_per_s()).c_str(),
+                    sim::format_duration(cycle).c_str(), sim::format_rate(w.mean_phase_rate_per_s()).c_str(), w.sessions,
+                    per_cycle > 0 ? w.sessions / per_cycle : 0.0);
+      }
       for (const sim::Advisory& a : sim::scenario_advisories(sc))
         std::printf("%s: advice: %s: %s\n", file.c_str(), a.path.c_str(), a.message.c_str());
     } catch (const sim::ScenarioError& e) {
