@@ -136,18 +136,19 @@ void print_request_phases(const nlohmann::json& m) {
 }
 
 /// workload.arrival "phases" of a swarm run: per phase, its sessions, their time to first token,
-/// mean per-token latency and session time.
+/// per-token latency, session time and energy per token.
 void print_session_phases(const nlohmann::json& m) {
   if (!m.contains("phases")) return;
-  std::printf("phase  %-10s%10s%11s%11s%10s%12s%13s%10s\n", "rate", "duration", "sessions", "TTFT p50", "p99", "token mean", "session p99",
-              "J/token");
+  std::printf("phase  %-10s%10s%11s%11s%10s%12s%10s%13s%10s\n", "rate", "duration", "sessions", "TTFT p50", "p99", "token p50", "p99",
+              "session p99", "J/token");
   for (const auto& p : m["phases"]) {
     const auto& l = p["latency_s"];
-    std::printf("  %-5d%-10s%10s%11d%11s%10s%12s%13s%10s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
+    std::printf("  %-5d%-10s%10s%11d%11s%10s%12s%10s%13s%10s\n", p["phase"].get<int>(), sim::format_rate(p["rate_per_s"].get<double>()).c_str(),
                 sim::format_duration(p["duration_s"].get<double>()).c_str(), p["sessions_arrived"].get<int>(),
                 sim::format_duration(l["time_to_first_token"]["p50"].get<double>()).c_str(),
                 sim::format_duration(l["time_to_first_token"]["p99"].get<double>()).c_str(),
-                sim::format_duration(l["per_token_mean"].get<double>()).c_str(), sim::format_duration(l["session"]["p99"].get<double>()).c_str(),
+                sim::format_duration(l["per_token"]["p50"].get<double>()).c_str(), sim::format_duration(l["per_token"]["p99"].get<double>()).c_str(),
+                sim::format_duration(l["session"]["p99"].get<double>()).c_str(),
                 per_unit_energy(p, "joules_per_token").c_str());
   }
 }

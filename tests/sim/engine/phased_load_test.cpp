@@ -92,6 +92,13 @@ TEST(PhasedLoad, ASwarmsPhasesReportTheirSessionsLatencies) {
     EXPECT_EQ(p[1]["sessions_completed"], p[1]["sessions_arrived"]);
     EXPECT_GT(p[1]["latency_s"]["time_to_first_token"]["p99"].get<double>(), 2 * p[0]["latency_s"]["time_to_first_token"]["p99"].get<double>());
     EXPECT_GT(p[1]["latency_s"]["per_token_mean"].get<double>(), 2 * p[0]["latency_s"]["per_token_mean"].get<double>());
+    EXPECT_GT(p[1]["latency_s"]["per_token"]["p50"].get<double>(), 2 * p[0]["latency_s"]["per_token"]["p50"].get<double>());
+    for (const auto& phase : p) {
+      const auto& t = phase["latency_s"]["per_token"];
+      EXPECT_LE(t["p50"].get<double>(), t["p99"].get<double>());
+      EXPECT_LE(t["p99"].get<double>(), t["max"].get<double>());
+      EXPECT_LE(phase["latency_s"]["per_token_mean"].get<double>(), t["max"].get<double>());
+    }
     EXPECT_GT(p[1]["latency_s"]["session"]["p99"].get<double>(), p[0]["latency_s"]["session"]["p99"].get<double>());
     EXPECT_EQ(p[0]["tokens_generated"].get<double>() + p[1]["tokens_generated"].get<double>(), m["throughput"]["tokens_generated"].get<double>());
     EXPECT_NEAR(p[0]["energy_joules"].get<double>() + p[1]["energy_joules"].get<double>(), m["energy"]["joules"].get<double>(),
