@@ -1,6 +1,7 @@
 #pragma once
 // Percentiles of latencies in constant memory: a log-linear histogram (HDR-style) with 1024
-// sub-buckets per power of two, so any reported percentile is within 0.05% of a recorded value.
+// sub-buckets per power of two by default, so any reported percentile is within 0.05% of a
+// recorded value.
 #include <cstdint>
 #include <vector>
 
@@ -9,7 +10,9 @@ namespace swarmsim::sim {
 /// Records non-negative durations (s) from 1e-9 s to ~1e7 s; values outside are clamped.
 class LatencyHistogram {
  public:
-  LatencyHistogram();
+  /// `sub_buckets` per power of two (a power of two, at most 1024): 1024 keeps every percentile
+  /// within 0.05% of a recorded value in 432 KiB; 64 within 0.6% in 27 KiB.
+  explicit LatencyHistogram(int sub_buckets = 1024);
   /// Adds one value (s).
   void record(double seconds);
   std::uint64_t count() const { return count_; }
@@ -20,8 +23,9 @@ class LatencyHistogram {
   double percentile(double p) const;
 
  private:
-  static int bucket_of(double seconds);
-  static double bucket_mid(int bucket);
+  int bucket_of(double seconds) const;
+  double bucket_mid(int bucket) const;
+  int sub_buckets_;
   std::vector<std::uint64_t> buckets_;
   std::uint64_t count_ = 0;
   double sum_ = 0.0, min_ = 0.0, max_ = 0.0;

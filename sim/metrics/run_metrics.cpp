@@ -26,7 +26,7 @@ RunMetrics::RunMetrics(const Scenario& scenario, std::string pricing)
       sessions_(static_cast<std::size_t>(scenario.workload.sessions)),
       phase_clock_(scenario.workload),
       phase_tokens_(scenario.workload.phases.size(), 0),
-      phase_token_latency_(scenario.workload.phases.size()),
+      phase_token_latency_(scenario.workload.phases.size(), LatencyHistogram(64)),
       chains_through_(scenario.nodes.size(), 0),
       energy_(scenario) {  // a server is on from its join_at, when it starts loading its blocks
   const bool dishonest = std::any_of(scenario.nodes.begin(), scenario.nodes.end(), [](const NodeSpec& n) { return n.dishonest.has_value(); });
@@ -137,7 +137,7 @@ void RunMetrics::connect(SimSignals& s) {
       r.token_latency_s += e.latency;
       per_token_.record(e.latency);
       if (phase_clock_.phases() > 0)  // by the session's arrival, as its other figures
-        if (const int p = phase_clock_.phase_at(r.arrival); p >= 0) phase_token_latency_[static_cast<std::size_t>(p)].push_back(e.latency);
+        if (const int p = phase_clock_.phase_at(r.arrival); p >= 0) phase_token_latency_[static_cast<std::size_t>(p)].record(e.latency);
     }
     StepBreakdown& b = e.step == 0 ? prefill_ : decode_;
     b.parts += r.open;
@@ -297,7 +297,8 @@ json RunMetrics::phases_json() const {
                    {"latency_s",
                     {{"time_to_first_token", latency_percentiles(t.ttft)},
                      {"per_token_mean", t.tokens > 0 ? t.token_s / static_cast<double>(t.tokens) : 0.0},
-                     {"per_token", latency_percentiles(phase_token_latency_[i])},
+                     {"per_token", {{"p50", phase_token_latency_[i].percentile(50)}, {"p90", phase_token_latency_[i].percentile(90)},
+                                    {"p99", phase_token_latency_[i].percentile(99)}, {"max", phase_token_latency_[i].max()}}},
                      {"session", latency_percentiles(t.session)}}}});
   }
   return out;

@@ -1049,8 +1049,8 @@ void read_arrival_phases(Reader& r, const json& arrival, const std::string& ap, 
     r.error(pp, "expected " + what + ", got " + (v->is_array() ? "an empty array" : type_name(*v)));
     return;
   }
-  if (v->size() > 100000) {
-    r.error(pp, "at most 100000 phases, got " + std::to_string(v->size()));
+  if (v->size() > 1000) {
+    r.error(pp, "at most 1000 phases (a day at 90 s a phase), got " + std::to_string(v->size()));
     return;
   }
   bool some_rate = false, complete = true;

@@ -150,4 +150,7 @@ TEST(ArrivalPhases, BadPhasesNameThePathAndWhatWasExpected) {
   EXPECT_TRUE(has(with(R"({"process": "poisson", "rate": "1/s", "phases": [{"rate": "1/s", "duration": "1s"}]})"),
                   "workload.arrival.phases: only applies to \"process\": \"phases\""));
   EXPECT_TRUE(with(R"({"process": "phases", "phases": [{"rate": "0/s", "duration": "1s"}, {"rate": "1/min", "duration": "1h"}]})").empty());
+  std::string many = R"({"process": "phases", "phases": [)";
+  for (int i = 0; i < 1001; ++i) many += std::string(i ? "," : "") + R"({"rate": "1/s", "duration": "1s"})";
+  EXPECT_TRUE(has(with(many + "]}"), "workload.arrival.phases: at most 1000 phases (a day at 90 s a phase), got 1001"));
 }
