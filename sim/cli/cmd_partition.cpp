@@ -188,6 +188,10 @@ void print_load_schedule(const sim::Scenario& sc, const sim::LoadSchedule& sched
               obj.unused_nodes == sim::UnusedNodes::Off ? "; servers without a stage switched off" : "; servers without a stage standing by");
   header();
   for (const sim::LoadPlan& lp : schedule.loads) row(lp, lp.following ? &*lp.following : nullptr, lp.none_because);
+  if (obj.minimize == sim::PlanGoal::Bottleneck || obj.unused_nodes == sim::UnusedNodes::Standby)
+    std::printf("(%s%s%s)\n", obj.minimize == sim::PlanGoal::Bottleneck ? "minimizing the bottleneck runs the fastest plan whatever the load; --minimize energy or cost follows it" : "",
+                obj.minimize == sim::PlanGoal::Bottleneck && obj.unused_nodes == sim::UnusedNodes::Standby ? "; " : "",
+                obj.unused_nodes == sim::UnusedNodes::Standby ? "servers standing by draw idle power at every load: unused_nodes \"off\" saves it" : "");
   if (schedule.peak < 0) {
     std::printf("no load has a plan\n");
     return;
