@@ -65,7 +65,9 @@ void EnergyMeter::computed(const ComputeSpan& e) {
   const PowerDraw p = h < servers ? power_draw(sc_.nodes[h]) : power_draw(sc_.clients[h - servers]);
   std::vector<double>& into = h < servers ? phase_busy_servers_j_ : phase_busy_clients_j_;
   const double excess_j = (p.busy_w - p.idle_w) * e.device_seconds;
-  if (e.end > e.start) {  // split over the phases the span overlaps, in proportion
+  if (const int held = phases_.phase_holding(e.start, e.end); held >= 0) {  // within one phase: no split
+    into[static_cast<std::size_t>(held)] += excess_j;
+  } else if (e.end > e.start) {  // split over the phases the span overlaps, in proportion
     scratch_.assign(into.size(), 0.0);
     phases_.add_seconds_by_phase(e.start, e.end, scratch_);
     for (std::size_t i = 0; i < into.size(); ++i)

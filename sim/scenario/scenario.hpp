@@ -221,6 +221,9 @@ class PhaseClock {
   double seconds_in_phase_until(int p, double t) const;
   /// Adds to into[p] the seconds of [a, b] spent in each phase p (s); into has one entry per phase.
   void add_seconds_by_phase(double a, double b, std::vector<double>& into) const;
+  /// The phase [a, b] lies within (one window of it), or -1 when it spans more than one or starts
+  /// before the start: the common case of a short interval, in O(log phases).
+  int phase_holding(double a, double b) const;
   int phases() const { return static_cast<int>(duration_.size()); }
 
  private:

@@ -181,13 +181,16 @@ double PhaseClock::seconds_in_phase_until(int p, double t) const {
 
 void PhaseClock::add_seconds_by_phase(double a, double b, std::vector<double>& into) const {
   if (duration_.empty() || b <= a) return;
-  // Within one phase's window (the usual case for a compute span): all of it there.
-  const int pa = phase_at(a), pb = phase_at(b);
-  if (pa >= 0 && pa == pb && b - a < duration_[static_cast<std::size_t>(pa)]) {
-    into[static_cast<std::size_t>(pa)] += b - a;
+  if (const int p = phase_holding(a, b); p >= 0) {  // the usual case for a compute span
+    into[static_cast<std::size_t>(p)] += b - a;
     return;
   }
   for (int p = 0; p < phases(); ++p) into[static_cast<std::size_t>(p)] += seconds_in_phase_until(p, b) - seconds_in_phase_until(p, a);
+}
+
+int PhaseClock::phase_holding(double a, double b) const {
+  const int pa = phase_at(a);
+  return pa >= 0 && pa == phase_at(b) && b - a < duration_[static_cast<std::size_t>(pa)] ? pa : -1;
 }
 
 int WorkloadSpec::phase_at(double t) const { return PhaseClock(*this).phase_at(t); }
