@@ -81,6 +81,7 @@ void RunMetrics::connect(SimSignals& s) {
   s.on_session_started.connect([this](const SessionStarted& e) {
     SessionRecord& r = sessions_[static_cast<std::size_t>(e.session)];
     r.arrival = e.t;
+    r.phase = phase_clock_.phase_at(e.t);
     if (clients_memory_) {
       r.client = e.client - static_cast<int>(sc_.nodes.size());
       r.client_bytes = client_session_bytes(sc_, session_shape(sc_, e.session, e.t));
@@ -136,8 +137,7 @@ void RunMetrics::connect(SimSignals& s) {
       ++r.decode_steps;
       r.token_latency_s += e.latency;
       per_token_.record(e.latency);
-      if (phase_clock_.phases() > 0)  // by the session's arrival, as its other figures
-        if (const int p = phase_clock_.phase_at(r.arrival); p >= 0) phase_token_latency_[static_cast<std::size_t>(p)].record(e.latency);
+      if (r.phase >= 0) phase_token_latency_[static_cast<std::size_t>(r.phase)].record(e.latency);  // by the session's arrival phase
     }
     StepBreakdown& b = e.step == 0 ? prefill_ : decode_;
     b.parts += r.open;
@@ -273,7 +273,7 @@ json RunMetrics::phases_json() const {
   };
   std::vector<Tally> tally(w.phases.size());
   for (const SessionRecord& r : sessions_) {
-    const int p = r.arrival >= 0 ? phase_clock_.phase_at(r.arrival) : -1;
+    const int p = r.phase;
     if (p < 0) continue;
     Tally& t = tally[static_cast<std::size_t>(p)];
     ++t.arrived;

@@ -64,6 +64,7 @@ class RunMetrics {
     double ttft = -1.0;            ///< its time to first token as recorded (s); -1 until then
     double token_latency_s = 0.0;  ///< sum of its decode steps' latencies (s)
     bool completed = false;
+    int phase = -1;                ///< workload.arrival "phases": the phase it arrived in, -1 without
     LatencyParts open;  ///< spans since the last token (or the arrival)
     int client = -1;            ///< its client, 0-based among the clients
     double client_bytes = 0.0;  ///< what it holds on its client while it runs (ClientMemoryLedger)
