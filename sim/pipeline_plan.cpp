@@ -609,11 +609,13 @@ LoadSchedule plan_for_loads(const Scenario& sc, const std::vector<OfferedLoad>& 
   const PlanSearch search = search_plans(sc, true, on_progress);
   LoadSchedule schedule;
   std::vector<PipelinePlan> chosen(loads.size());
+  std::vector<Scenario> at;  // sc at each load, for choosing and for scoring the fixed plan
+  for (const OfferedLoad& l : loads) at.push_back(at_load(sc, l.requests_per_s));
   for (std::size_t i = 0; i < loads.size(); ++i) {
     LoadPlan lp;
     lp.load = loads[i];
     try {
-      chosen[i] = choose_by_objective(at_load(sc, loads[i].requests_per_s), search);
+      chosen[i] = choose_by_objective(at[i], search);
       lp.following = chosen[i].candidates[static_cast<std::size_t>(chosen[i].chosen)];
       if (schedule.peak < 0 || loads[i].requests_per_s > loads[static_cast<std::size_t>(schedule.peak)].requests_per_s)
         schedule.peak = static_cast<int>(i);
@@ -625,18 +627,22 @@ LoadSchedule plan_for_loads(const Scenario& sc, const std::vector<OfferedLoad>& 
   if (schedule.peak < 0) return schedule;
 
   // Each change of plan: a server loads the parameters of the ops it will hold and does not.
-  const auto held = [&](const PipelinePlan& p) {  // per server: the ops it holds (empty: none)
-    std::vector<std::vector<int>> ops(sc.nodes.size());
+  // Per load with a plan, per server: the ops it holds (empty: none).
+  std::vector<std::vector<std::vector<int>>> held(loads.size());
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    if (!schedule.loads[i].following) continue;
+    const PipelinePlan& p = chosen[i];
+    held[i].resize(sc.nodes.size());
     for (int v = 0; v < sc.graph->size(); ++v)
-      ops[static_cast<std::size_t>(p.stages[static_cast<std::size_t>(p.partition.block_of[static_cast<std::size_t>(v)])].node)].push_back(v);
-    return ops;
-  };
+      held[i][static_cast<std::size_t>(p.stages[static_cast<std::size_t>(p.partition.block_of[static_cast<std::size_t>(v)])].node)].push_back(v);
+  }
   const bool off = sc.policy.partitioner.objective.unused_nodes == UnusedNodes::Off;
   const auto plan_switch = [&](std::size_t from, std::size_t to) {
     PlanSwitch sw;
     sw.from = static_cast<int>(from);
     sw.to = static_cast<int>(to);
-    const auto before = held(chosen[from]), after = held(chosen[to]);
+    const auto& before = held[from];
+    const auto& after = held[to];
     for (std::size_t n = 0; n < sc.nodes.size(); ++n) {
       if (!before[n].empty() && after[n].empty()) sw.switched_off.push_back(static_cast<int>(n));
       std::vector<int> missing;  // ops it will hold and does not (ascending: held() lists them so)
@@ -669,8 +675,9 @@ LoadSchedule plan_for_loads(const Scenario& sc, const std::vector<OfferedLoad>& 
   const LatencyTable latencies(sc);
   bool totals = true;
   double f_j = 0, x_j = 0, f_cost = 0, x_cost = 0, requests = 0;
-  for (LoadPlan& lp : schedule.loads) {
-    PlanScore s = score_plan(at_load(sc, lp.load.requests_per_s), fixed, latencies);
+  for (std::size_t i = 0; i < schedule.loads.size(); ++i) {
+    LoadPlan& lp = schedule.loads[i];
+    PlanScore s = score_plan(at[i], fixed, latencies);
     s.feasible = s.requests_per_s >= lp.load.requests_per_s * (1 - 1e-12);
     lp.fixed = s;
     if (!lp.following || !(lp.load.hours > 0)) {
