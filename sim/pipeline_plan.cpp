@@ -14,6 +14,7 @@
 #include "gpu/shard_cost_model.hpp"
 #include "sim/experiment/comparison.hpp"
 #include "sim/metrics/run_cost.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_assignment.hpp"
 #include "sim/swarm/latency_table.hpp"
@@ -21,12 +22,28 @@
 
 namespace swarmsim::sim {
 
-partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads) {
+GraphOpPrices price_graph_ops(const Scenario& sc) {
+  if (!sc.graph) throw std::invalid_argument("price_graph_ops: scenario \"" + sc.name + "\" has no graph model");
+  const std::shared_ptr<const gpu::ShardCostModel> model = make_cost_model(sc);
+  GraphOpPrices prices;
+  prices.pricing = model->pricing();
+  std::map<const gpu::DeviceSpec*, std::shared_ptr<const std::vector<double>>> by_device;
+  for (const NodeSpec& n : sc.nodes) {
+    auto& table = by_device[n.device];
+    if (!table) table = std::make_shared<const std::vector<double>>(graph_op_seconds(*model, *n.device, *sc.graph));
+    prices.per_node.push_back(table);
+  }
+  return prices;
+}
+
+partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads,
+                                        std::shared_ptr<const std::vector<double>> op_seconds) {
   const gpu::RooflineEfficiency eff;  // the roofline model's documented efficiencies (docs/cost-model.md)
   partition::PlacementNode p;
   p.name = node.name;
   p.rates.flops_per_s = node.device->peak_flops * eff.gemm_compute;
   p.rates.mem_Bps = node.device->memory_bandwidth * eff.memory;
+  p.rates.op_seconds = std::move(op_seconds);
   p.memory_bytes = usable_memory_bytes(*node.device, overheads);
   p.stream_Bps = kHostStreamBps;
   p.uplink_Bps = node.uplink_Bps;
@@ -40,7 +57,8 @@ partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec
 }
 
 partition::BlockCost stage_terms_on_node(const Scenario& sc, const PipelinePlan& plan, int stage, int node) {
-  const partition::PlacementNode n = placement_node(sc.nodes[static_cast<std::size_t>(node)], sc.overheads);
+  const partition::PlacementNode n = placement_node(sc.nodes[static_cast<std::size_t>(node)], sc.overheads,
+                                                    plan.op_prices.per_node[static_cast<std::size_t>(node)]);
   partition::MtppParams on_node;
   on_node.device = n.rates;
   on_node.fast_memory_bytes = n.memory_bytes;
@@ -59,15 +77,15 @@ std::string plan_progress_text(const std::string& graph, partition::Method metho
 
 namespace {
 
-/// The server nodes as placement prices them, with links `up_Bps` / `down_Bps` (bytes/s). Every
+/// The server nodes as placement prices them, their ops as `prices` says, with links `up_Bps` / `down_Bps` (bytes/s). Every
 /// byte that crosses a cut is also serialized by its sender and deserialized by its receiver:
 /// eq. 8's B becomes the link and the (de)serialization in series, per byte.
-std::vector<partition::PlacementNode> priced_nodes(const Scenario& sc, const std::vector<double>& up_Bps,
+std::vector<partition::PlacementNode> priced_nodes(const Scenario& sc, const GraphOpPrices& prices, const std::vector<double>& up_Bps,
                                                    const std::vector<double>& down_Bps) {
   const auto in_series = [&](double link_Bps) { return 1.0 / (1.0 / link_Bps + 1.0 / sc.overheads.serialization_Bps); };
   std::vector<partition::PlacementNode> nodes;
   for (std::size_t j = 0; j < sc.nodes.size(); ++j) {
-    nodes.push_back(placement_node(sc.nodes[j], sc.overheads));
+    nodes.push_back(placement_node(sc.nodes[j], sc.overheads, prices.per_node[j]));
     nodes.back().uplink_Bps = in_series(up_Bps[j]);
     nodes.back().downlink_Bps = in_series(down_Bps[j]);
   }
@@ -245,6 +263,7 @@ PipelinePlan choose_by_objective(const Scenario& sc, const PlanSearch& search) {
     key.insert(key.end(), placed.node_of_block.begin(), placed.node_of_block.end());
     if (!seen.emplace(std::move(key), static_cast<int>(plans.size())).second) return;
     PipelinePlan c;
+    c.op_prices = base.op_prices;
     c.reference = base.reference;
     c.partition = part;
     c.placement = placed;
@@ -358,7 +377,7 @@ std::vector<double> server_link_rates(const Scenario& sc, bool up) {
 
 partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const PipelinePlan& plan, const std::vector<double>& up_Bps,
                                                  const std::vector<double>& down_Bps) {
-  return costs_on_nodes(*sc.graph, plan.partition, priced_nodes(sc, up_Bps, down_Bps), client_io_bytes(*sc.graph));
+  return costs_on_nodes(*sc.graph, plan.partition, priced_nodes(sc, plan.op_prices, up_Bps, down_Bps), client_io_bytes(*sc.graph));
 }
 
 namespace {
@@ -497,7 +516,8 @@ PlanSearch search_plans(const Scenario& sc, bool keep_candidates, const std::fun
   if (!sc.graph) throw std::invalid_argument("plan_pipeline: scenario \"" + sc.name + "\" has no graph model");
   const partition::ModelGraph& g = *sc.graph;
   PlanSearch search;
-  search.nodes = priced_nodes(sc, server_link_rates(sc, true), server_link_rates(sc, false));
+  search.base.op_prices = price_graph_ops(sc);
+  search.nodes = priced_nodes(sc, search.base.op_prices, server_link_rates(sc, true), server_link_rates(sc, false));
   const std::vector<partition::PlacementNode>& nodes = search.nodes;
   if (nodes.empty()) throw std::invalid_argument("plan_pipeline: no server nodes");
   const PartitionerSpec& spec = sc.policy.partitioner;

@@ -3,6 +3,7 @@
 // the graph into stages (sim/partition), the stages are placed on server nodes, and each stage's
 // per-request traffic and compute time on its node are worked out. Pure: no SimGrid.
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -64,7 +65,20 @@ struct PlanScore {
   bool on_front = false;
 };
 
+/// What each graph op takes on each server node, as the scenario's cost model prices it
+/// (sim/pricing.hpp): the work(v) of eq. 10 on that node.
+struct GraphOpPrices {
+  std::string pricing;  ///< the cost model's name ("roofline", "profile for CPU devices (...)", ...)
+  /// Per server node (Scenario::nodes order): seconds of each op (indexed by op id), shared by
+  /// the nodes of one device.
+  std::vector<std::shared_ptr<const std::vector<double>>> per_node;
+};
+
+/// Prices every op of sc.graph on every server node's device with sc's cost model. Requires sc.graph.
+GraphOpPrices price_graph_ops(const Scenario& sc);
+
 struct PipelinePlan {
+  GraphOpPrices op_prices;             ///< work(v) on each server node
   partition::MtppParams reference;     ///< what the partitioner priced against (the median server)
   partition::Partition partition;
   partition::PartitionQuality quality; ///< quality under `reference`
@@ -91,8 +105,10 @@ struct PipelinePlan {
   std::vector<char> switched_off;
 };
 
-/// The placement view of a server node: roofline rates of its device, usable memory, links.
-partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads);
+/// The placement view of a server node: its device's ops priced as `op_seconds` (GraphOpPrices),
+/// its roofline GEMM rate (what ranks nodes by speed), usable memory, links.
+partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads,
+                                        std::shared_ptr<const std::vector<double>> op_seconds);
 
 /// Stage `stage`'s terms (work, overflow, parameter and peak bytes) if it ran on server node `node`:
 /// what placing it there, or moving it there after a failure, costs per request.

@@ -500,6 +500,7 @@ RunReport pipeline_report(PipelineRun& run, double wall, const RunOptions& optio
       {"kind", "pipeline"},
       {"engine", to_string(sc.engine)},
       {"seed", sc.seed},
+      {"pricing", run.plan.op_prices.pricing},
       {"model", {{"graph", g.name()}, {"source", sc.graph_source}, {"ops", g.size()}, {"edges", g.edge_count()},
                  {"flops", g.total_flops()}, {"param_bytes", g.total_param_bytes()}}},
       {"partition",

@@ -19,6 +19,7 @@
 #include "sim/partition/model_graph_io.hpp"
 #include "sim/partition/strategies.hpp"
 #include "sim/pipeline_plan.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/units.hpp"
 
@@ -373,6 +374,7 @@ int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std
                               {"nodes_from", args.nodes},
                               {"k", sc.policy.partitioner.stages},
                               {"method", to_string(chosen_method)},
+                              {"pricing", plan.op_prices.pricing},
                               {"recut_onto_nodes", plan.node_sliced},
                               {"bottleneck_s", plan.predicted_bottleneck_s},
                               {"requests_per_s", plan.predicted_bottleneck_s > 0 ? 1.0 / plan.predicted_bottleneck_s : 0.0},
@@ -389,6 +391,7 @@ int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std
   std::printf("graph %s: %d ops onto the %zu server nodes of %s; %s, at most %d stages%s\n", g.name().c_str(), g.size(),
               sc.nodes.size(), args.nodes.c_str(), to_string(chosen_method), sc.policy.partitioner.stages,
               plan.node_sliced ? ", recut onto the nodes" : "");
+  std::printf("ops priced by %s\n", plan.op_prices.pricing.c_str());
   std::printf("eq. 11 bottleneck %s (%.3f requests/s); with transfers overlapped %s (%.3f requests/s); %.1f ms\n",
               sim::format_duration(plan.predicted_bottleneck_s).c_str(), 1.0 / plan.predicted_bottleneck_s,
               sim::format_duration(plan.overlap_bottleneck_s).c_str(), 1.0 / plan.overlap_bottleneck_s, 1e3 * wall);
@@ -468,6 +471,15 @@ int partition(const PartitionArgs& args) {
   const gpu::RooflineEfficiency eff;
   p.device.flops_per_s = dev->peak_flops * eff.gemm_compute;
   p.device.mem_Bps = dev->memory_bandwidth * eff.memory;
+  std::string pricing;
+  try {  // each op as the swarm's cost model prices it on the device (measured profiles where they exist)
+    const auto model = sim::make_cost_model(sim::Pricing::Auto);
+    pricing = model->pricing();
+    p.device.op_seconds = std::make_shared<const std::vector<double>>(sim::graph_op_seconds(*model, *dev, g));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "swarmsim partition: %s\n", e.what());
+    return 1;
+  }
   p.link_Bps = *link.value;
   p.fast_memory_bytes = dev->memory_bytes;
   p.stream_Bps = 25e9;
@@ -522,15 +534,16 @@ int partition(const PartitionArgs& args) {
     return 1;
   }
   const nlohmann::json doc = {{"graph", g.name()},       {"ops", g.size()},          {"edges", g.edge_count()}, {"k", k},
-                              {"device", dev->name},     {"link_Bps", p.link_Bps},   {"fast_memory_bytes", p.fast_memory_bytes},
-                              {"results", results}};
+                              {"device", dev->name},     {"pricing", pricing},       {"link_Bps", p.link_Bps},
+                              {"fast_memory_bytes", p.fast_memory_bytes},                {"results", results}};
   if (!args.out.empty() && !write_result(args.out, doc)) return 1;
   if (args.json) {
     std::printf("%s\n", doc.dump(2).c_str());
     return 0;
   }
-  std::printf("graph %s: %d ops, %d edges; k = %d on %s, links %s; lower bound %s\n", g.name().c_str(), g.size(), g.edge_count(),
-              k, dev->name.c_str(), sim::format_bandwidth(p.link_Bps).c_str(), sim::format_duration(lower).c_str());
+  std::printf("graph %s: %d ops, %d edges; k = %d on %s (ops priced by %s), links %s; lower bound %s\n", g.name().c_str(), g.size(),
+              g.edge_count(), k, dev->name.c_str(), pricing.c_str(), sim::format_bandwidth(p.link_Bps).c_str(),
+              sim::format_duration(lower).c_str());
   std::printf("%-16s%7s%13s%9s%13s%13s%10s%13s%11s\n", "method", "blocks", "bottleneck", "vs LB", "load sd", "comm",
               "crit.path", "peak mem", "wall");
   for (const auto& r : results)

@@ -4,6 +4,7 @@
 // and its output size sizeout(v); an edge (u, v) means v consumes u's output tensor.
 // Stored on Boost.Graph; immutable once built, validated on construction (no cycles, no
 // dangling or duplicate edges, no negative sizes).
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -26,12 +27,17 @@ struct Op {
   friend bool operator==(const Op&, const Op&) = default;
 };
 
-/// Speed of the device an op runs on, for work(v) = max(FLOPs / peak, bytes / bandwidth) (roofline).
+/// Speed of the device an op runs on: work(v) = max(FLOPs / peak, bytes / bandwidth) (roofline),
+/// or each op's time as a cost model priced it on the device (sim/graph_pricing.hpp).
 struct DeviceRates {
-  double flops_per_s = 1.0;   ///< achievable FLOP/s
+  double flops_per_s = 1.0;   ///< achievable FLOP/s (with op_seconds set, only what ranks devices by speed)
   double mem_Bps = 0.0;       ///< achievable memory bandwidth (bytes/s); 0 = memory traffic is free
-  /// work(v) in seconds.
-  double work_s(const Op& op) const {
+  /// When set: seconds of each op of the graph on this device, indexed by op id, used as work(v)
+  /// instead of the roofline of the rates above (shared by the nodes of one device).
+  std::shared_ptr<const std::vector<double>> op_seconds;
+  /// work(v) in seconds for op v (`op` is the graph's op v).
+  double work_s(int v, const Op& op) const {
+    if (op_seconds) return (*op_seconds)[static_cast<std::size_t>(v)];
     const double compute = op.flops / flops_per_s;
     const double memory = mem_Bps > 0 ? op.mem_bytes / mem_Bps : 0.0;
     return compute > memory ? compute : memory;

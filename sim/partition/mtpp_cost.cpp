@@ -43,7 +43,7 @@ double block_cost(const ModelGraph& g, const BlockMask& S, const MtppParams& p) 
   for (std::size_t i = 0; i < S.size(); ++i) rest[i] = !S[i];
   double work = 0;
   for (int v = 0; v < g.size(); ++v)
-    if (S[v]) work += p.device.work_s(g.op(v));
+    if (S[v]) work += p.device.work_s(v, g.op(v));
   // seed 002, eq. 10
   return io_cost(g, rest, S, p) + work + overflow_cost(param_bytes(g, S), peak_bytes(g, S), p) + io_cost(g, S, rest, p);
 }
@@ -55,7 +55,7 @@ std::vector<BlockCost> block_costs(const ModelGraph& g, std::span<const int> blo
   for (int v = 0; v < g.size(); ++v) {
     BlockCost& b = c[block_of[v]];
     const Op& op = g.op(v);
-    b.work_s += p.device.work_s(op);
+    b.work_s += p.device.work_s(v, op);
     b.param_bytes += op.param_bytes;
     double live = op.out_bytes;
     for (int u : g.preds(v)) live += g.op(u).out_bytes;
@@ -146,7 +146,7 @@ double bottleneck_lower_bound(const ModelGraph& g, int k, const MtppParams& p) {
   double total = 0, params = 0, largest = 0;
   for (int v = 0; v < g.size(); ++v) {
     const Op& op = g.op(v);
-    const double w = p.device.work_s(op);
+    const double w = p.device.work_s(v, op);
     total += w;
     params += op.param_bytes;
     // Any block holding v has at least v's parameters and v's working set: f >= work + overflow.

@@ -173,7 +173,7 @@ struct SegmentPricer {
     work_prefix.assign(node_of_class.size(), std::vector<double>(static_cast<std::size_t>(n + 1), 0.0));
     for (std::size_t c = 0; c < node_of_class.size(); ++c)
       for (int p = 0; p < n; ++p)
-        work_prefix[c][static_cast<std::size_t>(p + 1)] = work_prefix[c][static_cast<std::size_t>(p)] + node_of_class[c]->rates.work_s(g.op(order[p]));
+        work_prefix[c][static_cast<std::size_t>(p + 1)] = work_prefix[c][static_cast<std::size_t>(p)] + node_of_class[c]->rates.work_s(order[p], g.op(order[p]));
   }
   /// work + overflow of π[i..j) on a node of class c (s).
   double compute(int i, int j, int c) const {
@@ -298,12 +298,12 @@ NodeSlicing slicing_of(const SlicingTable& tab, std::span<const int> order, int 
 std::vector<int> interchangeable_classes(const std::vector<PlacementNode>& nodes, std::span<const int> extra) {
   if (!extra.empty() && extra.size() != nodes.size()) throw std::invalid_argument("interchangeable_classes: one extra key per node expected");
   // What eq. 10 reads of a node, and the caller's key: equal tuples, one class.
-  using Key = std::tuple<double, double, double, double, double, double, int>;
+  using Key = std::tuple<double, double, const void*, double, double, double, double, int>;
   std::map<Key, int> class_of_key;
   std::vector<int> class_of(nodes.size());
   for (std::size_t j = 0; j < nodes.size(); ++j) {
     const PlacementNode& a = nodes[j];
-    const Key key{a.rates.flops_per_s, a.rates.mem_Bps, a.memory_bytes, a.stream_Bps, a.uplink_Bps, a.downlink_Bps, extra.empty() ? 0 : extra[j]};
+    const Key key{a.rates.flops_per_s, a.rates.mem_Bps, a.rates.op_seconds.get(), a.memory_bytes, a.stream_Bps, a.uplink_Bps, a.downlink_Bps, extra.empty() ? 0 : extra[j]};
     class_of[j] = class_of_key.emplace(key, static_cast<int>(class_of_key.size())).first->second;
   }
   return class_of;

@@ -58,7 +58,7 @@ SegmentCostScanner::SegmentCostScanner(const ModelGraph& g, std::span<const int>
   for (int i = 0; i < n_; ++i) {
     const int v = order_[i];
     const Op& op = g.op(v);
-    work_prefix_[i + 1] = work_prefix_[i] + p.device.work_s(op);
+    work_prefix_[i + 1] = work_prefix_[i] + p.device.work_s(v, op);
     param_prefix_[i + 1] = param_prefix_[i] + op.param_bytes;
     double live = op.out_bytes;
     for (int u : g.preds(v)) live += g.op(u).out_bytes;

@@ -45,7 +45,7 @@ std::vector<int> load_balanced(const ModelGraph& g, int k, const MtppParams& p) 
   std::priority_queue<Ready, std::vector<Ready>, std::greater<>> ready;
   for (int v = 0; v < n; ++v) {
     missing[v] = static_cast<int>(g.preds(v).size());
-    if (missing[v] == 0) ready.push({-p.device.work_s(g.op(v)), v});
+    if (missing[v] == 0) ready.push({-p.device.work_s(v, g.op(v)), v});
   }
   while (!ready.empty()) {
     const int v = ready.top().second;
@@ -56,9 +56,9 @@ std::vector<int> load_balanced(const ModelGraph& g, int k, const MtppParams& p) 
     for (int b = lowest + 1; b < k; ++b)
       if (load[b] < load[best]) best = b;
     block_of[v] = best;
-    load[best] += p.device.work_s(g.op(v));
+    load[best] += p.device.work_s(v, g.op(v));
     for (int w : g.succs(v))
-      if (--missing[w] == 0) ready.push({-p.device.work_s(g.op(w)), w});
+      if (--missing[w] == 0) ready.push({-p.device.work_s(w, g.op(w)), w});
   }
   return block_of;
 }
@@ -75,14 +75,14 @@ std::vector<int> topology_aware(const ModelGraph& g, int k, const MtppParams& p,
   }
   if (k > 1) {
     double max_work = 0, max_bytes = 0;
-    for (const Op& op : g.ops()) {
-      max_work = std::max(max_work, p.device.work_s(op));
-      max_bytes = std::max(max_bytes, op.out_bytes);
+    for (int v = 0; v < n; ++v) {
+      max_work = std::max(max_work, p.device.work_s(v, g.op(v)));
+      max_bytes = std::max(max_bytes, g.op(v).out_bytes);
     }
     auto scale = [](double x, double max) { return static_cast<idx_t>(1 + std::llround(max > 0 ? 99999.0 * x / max : 0.0)); };
     std::vector<idx_t> xadj(static_cast<std::size_t>(n) + 1, 0), adjncy, vwgt(static_cast<std::size_t>(n)), adjwgt;
     for (int v = 0; v < n; ++v) {
-      vwgt[v] = scale(p.device.work_s(g.op(v)), max_work);
+      vwgt[v] = scale(p.device.work_s(v, g.op(v)), max_work);
       for (int u : g.preds(v)) {
         adjncy.push_back(u);
         adjwgt.push_back(scale(g.op(u).out_bytes, max_bytes));
@@ -121,14 +121,14 @@ std::vector<int> topology_aware(const ModelGraph& g, int k, const MtppParams& p,
 std::vector<int> pipeline(const ModelGraph& g, int k, const MtppParams& p) {
   const std::vector<int> order = g.kahn_order();
   double total = 0;
-  for (const Op& op : g.ops()) total += p.device.work_s(op);
+  for (int v = 0; v < g.size(); ++v) total += p.device.work_s(v, g.op(v));
   const double target = total / k;
   std::vector<int> block_of(static_cast<std::size_t>(g.size()));
   int stage = 0;
   double current = 0;
   for (int v : order) {
     block_of[v] = std::min(stage, k - 1);  // a remainder past k stages joins the last one
-    current += p.device.work_s(g.op(v));
+    current += p.device.work_s(v, g.op(v));
     if (current >= target) {
       ++stage;
       current = 0;

@@ -235,9 +235,16 @@ TEST(ModelGraph, Totals) {
 TEST(ModelGraph, WorkIsTheRoofline) {
   Op op = make_op("a", 2e12, 0, 0);
   op.mem_bytes = 1e9;
-  EXPECT_DOUBLE_EQ((DeviceRates{1e12, 0.0}.work_s(op)), 2.0);    // memory free
-  EXPECT_DOUBLE_EQ((DeviceRates{1e12, 1e12}.work_s(op)), 2.0);   // compute-bound
-  EXPECT_DOUBLE_EQ((DeviceRates{1e15, 1e8}.work_s(op)), 10.0);   // memory-bound
+  EXPECT_DOUBLE_EQ((DeviceRates{1e12, 0.0, {}}.work_s(0, op)), 2.0);    // memory free
+  EXPECT_DOUBLE_EQ((DeviceRates{1e12, 1e12, {}}.work_s(0, op)), 2.0);   // compute-bound
+  EXPECT_DOUBLE_EQ((DeviceRates{1e15, 1e8, {}}.work_s(0, op)), 10.0);   // memory-bound
+}
+
+TEST(ModelGraph, WorkFromPricedOpsReplacesTheRoofline) {
+  Op op = make_op("a", 2e12, 0, 0);
+  DeviceRates rates{1e12, 1e12, std::make_shared<const std::vector<double>>(std::vector<double>{7.0, 3.5})};
+  EXPECT_DOUBLE_EQ(rates.work_s(0, op), 7.0);  // op 0's priced time, not its 2 s roofline
+  EXPECT_DOUBLE_EQ(rates.work_s(1, op), 3.5);
 }
 
 // ---- The JSON format ----
