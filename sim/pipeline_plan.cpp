@@ -103,15 +103,50 @@ std::pair<std::vector<double>, std::vector<double>> client_io_bytes(const partit
   return {in, out};
 }
 
-/// cost[b][j]: f(P_b) on node j, eq. 10 on j's own links, the client's tensors included (s).
-partition::PlacementCosts costs_on_nodes(const partition::ModelGraph& g, const partition::Partition& part,
+/// Messages block b of `part` receives and sends per request, as the runtime sends them: one from
+/// each other block it consumes from and one from the client if it holds a graph input; one to
+/// each block consuming its outputs and one to the client if it holds a graph output (or sends nothing).
+std::vector<int> messages_per_block(const partition::ModelGraph& g, const partition::Partition& part) {
+  const int k = part.blocks;
+  std::vector<char> feeds(static_cast<std::size_t>(k) * static_cast<std::size_t>(k), 0), from_client(static_cast<std::size_t>(k), 0),
+      to_client(static_cast<std::size_t>(k), 0);
+  for (int v = 0; v < g.size(); ++v) {
+    const int b = part.block_of[static_cast<std::size_t>(v)];
+    if (g.preds(v).empty()) from_client[static_cast<std::size_t>(b)] = 1;
+    if (g.succs(v).empty() && g.op(v).out_bytes > 0) to_client[static_cast<std::size_t>(b)] = 1;
+    for (int w : g.succs(v)) {
+      const int t = part.block_of[static_cast<std::size_t>(w)];
+      if (t != b) feeds[static_cast<std::size_t>(b) * k + t] = 1;
+    }
+  }
+  std::vector<int> messages(static_cast<std::size_t>(k), 0);
+  for (int b = 0; b < k; ++b) {
+    int in = from_client[static_cast<std::size_t>(b)], out = 0;
+    for (int o = 0; o < k; ++o) {
+      in += feeds[static_cast<std::size_t>(o) * k + b];
+      out += feeds[static_cast<std::size_t>(b) * k + o];
+    }
+    messages[static_cast<std::size_t>(b)] = in + (out == 0 || to_client[static_cast<std::size_t>(b)] ? out + 1 : out);
+  }
+  return messages;
+}
+
+/// cost[b][j]: f(P_b) on node j, eq. 10 on j's own links, the client's tensors included, plus the
+/// RPC cost of each message the block receives and sends (s).
+partition::PlacementCosts costs_on_nodes(const Scenario& sc, const partition::Partition& part,
                                          const std::vector<partition::PlacementNode>& nodes,
                                          const std::pair<std::vector<double>, std::vector<double>>& client_io) {
+  const partition::ModelGraph& g = *sc.graph;
   partition::PlacementCosts c = partition::placement_costs(g, part, nodes);
   for (int v = 0; v < g.size(); ++v)
     for (std::size_t j = 0; j < nodes.size(); ++j)
       c[static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(v)])][j] +=
           client_io.first[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_io.second[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
+  // Deviation from eq. 10 (docs/partitioning.md): the runtime pays an RPC per message, so a cut
+  // that adds a message to the bottleneck stage costs what the simulation will charge for it.
+  const std::vector<int> messages = messages_per_block(g, part);
+  for (std::size_t b = 0; b < c.size(); ++b)
+    for (double& cost : c[b]) cost += messages[b] * sc.overheads.rpc_s;
   return c;
 }
 
@@ -268,8 +303,9 @@ PipelinePlan choose_by_objective(const Scenario& sc, const PlanSearch& search) {
     c.partition = part;
     c.placement = placed;
     c.node_sliced = node_sliced;
-    c.costs = costs_on_nodes(g, c.partition, nodes, client_io);
+    c.costs = costs_on_nodes(sc, c.partition, nodes, client_io);
     complete_plan(sc, c);
+    c.placement.bottleneck_s = c.predicted_bottleneck_s;  // the node slicing's own figure prices no messages
     plans.push_back(std::move(c));
   };
   for (const auto& [part, placed] : tried) consider(part, placed, false);
@@ -377,7 +413,7 @@ std::vector<double> server_link_rates(const Scenario& sc, bool up) {
 
 partition::PlacementCosts stage_costs_with_links(const Scenario& sc, const PipelinePlan& plan, const std::vector<double>& up_Bps,
                                                  const std::vector<double>& down_Bps) {
-  return costs_on_nodes(*sc.graph, plan.partition, priced_nodes(sc, plan.op_prices, up_Bps, down_Bps), client_io_bytes(*sc.graph));
+  return costs_on_nodes(sc, plan.partition, priced_nodes(sc, plan.op_prices, up_Bps, down_Bps), client_io_bytes(*sc.graph));
 }
 
 namespace {
@@ -559,7 +595,7 @@ PlanSearch search_plans(const Scenario& sc, bool keep_candidates, const std::fun
     partition::Partition part = on_progress ? partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga, on_generation)
                                             : partition::partition_graph(g, kk, spec.method, plan.reference, spec.brkga);
     if (part.blocks < kk && kk > 1) continue;  // the partitioner used fewer: that count was tried already
-    partition::PlacementCosts c = costs_on_nodes(g, part, nodes, client_io);
+    partition::PlacementCosts c = costs_on_nodes(sc, part, nodes, client_io);
     partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)
                                                                             : partition::place_greedy(g, part, nodes);
     if (keep_candidates) search.tried.emplace_back(part, placed);
@@ -581,15 +617,22 @@ PlanSearch search_plans(const Scenario& sc, bool keep_candidates, const std::fun
       partition::slicing_states(classes, static_cast<int>(nodes.size()), k) <= partition::kMaxSlicingStates) {
     search.order = partition::block_major_order(g, plan.partition.block_of);  // what the cut onto every node set slices
     const partition::NodeSlicing ns = partition::slice_onto_nodes(g, search.order, nodes, k, {client_io.first, client_io.second}, classes);
-    if (ns.bottleneck_s < best * (1 - 1e-9)) {
-      best = ns.bottleneck_s;
-      plan.partition.block_of = ns.block_of;
-      plan.partition.blocks = ns.blocks;
-      plan.partition.convergence.clear();
+    // The slicing prices no messages: the recut is priced again as the others were, RPCs included.
+    partition::Partition recut;
+    recut.method = plan.partition.method;
+    recut.block_of = ns.block_of;
+    recut.blocks = ns.blocks;
+    partition::PlacementCosts recut_cost = costs_on_nodes(sc, recut, nodes, client_io);
+    double recut_bottleneck = 0;
+    for (int b = 0; b < ns.blocks; ++b)
+      recut_bottleneck = std::max(recut_bottleneck, recut_cost[static_cast<std::size_t>(b)][static_cast<std::size_t>(ns.node_of_block[static_cast<std::size_t>(b)])]);
+    if (ns.blocks > 0 && recut_bottleneck < best * (1 - 1e-9)) {
+      best = recut_bottleneck;
+      plan.partition = std::move(recut);
       plan.node_sliced = true;
       plan.placement.node_of_block = ns.node_of_block;
-      plan.placement.bottleneck_s = ns.bottleneck_s;
-      cost = costs_on_nodes(g, plan.partition, nodes, client_io);
+      plan.placement.bottleneck_s = recut_bottleneck;
+      cost = std::move(recut_cost);
     }
   }
   plan.costs = cost;

@@ -21,12 +21,14 @@ using swarmsim::partition::Op;
 
 namespace {
 
-/// The chain3 graph (three 84.7 GFLOP matmuls after an input) on three servers of `device`,
-/// priced as `pricing` says.
-Scenario chain3_on(const std::string& device, const std::string& pricing) {
+/// The chain3 graph (three 84.7 GFLOP matmuls after an input) on one server of each of `devices`
+/// (three of `device` by default), priced as `pricing` says, `rpc` a message.
+Scenario chain3_on(const std::string& device, const std::string& pricing, const std::string& rpc = "0ms",
+                   std::vector<std::string> devices = {}) {
+  if (devices.empty()) devices.assign(3, device);
   std::string nodes;
-  for (int i = 0; i < 3; ++i)
-    nodes += std::string(i ? "," : "") + R"({"name": "s)" + std::to_string(i) + R"(", "gpu": ")" + device +
+  for (std::size_t i = 0; i < devices.size(); ++i)
+    nodes += std::string(i ? "," : "") + R"({"name": "s)" + std::to_string(i) + R"(", "gpu": ")" + devices[i] +
              R"(", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"})";
   const std::string text = R"({
     "name": "chain3-pricing",
@@ -34,7 +36,7 @@ Scenario chain3_on(const std::string& device, const std::string& pricing) {
     "nodes": [)" + nodes + R"(],
     "clients": [{"name": "c", "device": "cpu-generic", "location": {"lat": 50, "lon": 8}, "uplink": "10Gbps", "downlink": "10Gbps", "access_latency": "100us"}],
     "network": {"model": "exact"},
-    "overheads": {"rpc": "0ms", "serialization_bandwidth": "1TBps", "message_header": "0B"},
+    "overheads": {"rpc": ")" + rpc + R"(", "serialization_bandwidth": "1TBps", "message_header": "0B"},
     "workload": {"sessions": 20, "max_in_flight": 4},
     "simulation": {"pricing": ")" + pricing + R"("},
     "policy": {"partitioner": {"method": "slicegraph"}}
@@ -133,4 +135,38 @@ TEST(GraphPricing, NodesWithDifferentOpPricesAreDifferentClasses) {
   nodes[2].rates.op_seconds = a;
   const std::vector<int> classes = swarmsim::partition::interchangeable_classes(nodes);
   EXPECT_EQ(classes, (std::vector<int>{0, 1, 0}));
+}
+
+// The planner prices each message a stage receives and sends at the scenario's RPC cost (a
+// deviation from eq. 10): in chain3 every stage receives one message and sends one.
+TEST(GraphPricing, EachStagesCostHoldsTheRpcOfItsMessages) {
+  const PipelinePlan with = plan_pipeline(chain3_on("L4", "roofline", "0.5ms")), without = plan_pipeline(chain3_on("L4", "roofline"));
+  ASSERT_EQ(with.stages.size(), 3u);
+  ASSERT_EQ(without.stages.size(), 3u);
+  for (std::size_t b = 0; b < 3; ++b) {
+    EXPECT_EQ(with.stages[b].node, without.stages[b].node);
+    EXPECT_NEAR(with.stages[b].predicted_cost_s - without.stages[b].predicted_cost_s, 2 * 0.5e-3, 1e-12) << "stage " << b;
+  }
+}
+
+// A big op X fed by the client's tensor and by a small op e of a second client tensor, on an
+// A100 and an RTX 4090: taking e off the A100 saves it a launch (5 us) in eq. 10, but if the
+// client then sends X's tensor straight to the A100, the A100 receives two messages a request
+// instead of one, 0.5 ms more of RPC. With RPCs priced, the A100's stage receives one message.
+TEST(GraphPricing, APlanDoesNotBuyALaunchWithAnRpc) {
+  Scenario sc = chain3_on("", "roofline", "0.5ms", {"A100-80GB", "RTX-4090"});
+  const std::vector<Op> ops{{"in1", "input", 0, 1e5, 0, 1e5},
+                            {"in2", "input", 0, 1e3, 0, 1e3},
+                            {"e", "matmul", 1e6, 1e4, 1e3, 1e3},
+                            {"X", "matmul", 3e12, 1e8, 1e7, 1e5}};
+  sc.graph = std::make_shared<const ModelGraph>("fed", ops, std::vector<std::pair<int, int>>{{1, 2}, {0, 3}, {2, 3}});
+  const PipelinePlan plan = plan_pipeline(sc);
+  const PipelineStage* big = nullptr;
+  for (const PipelineStage& st : plan.stages)
+    if (!big || st.compute_s > big->compute_s) big = &st;
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(sc.nodes[static_cast<std::size_t>(big->node)].device->name, "A100-80GB");
+  EXPECT_EQ(big->inputs_expected, 1) << "the A100 receives one message a request";
+  EXPECT_NEAR(plan.predicted_bottleneck_s, big->predicted_cost_s, 1e-15);
+  EXPECT_GE(big->predicted_cost_s, big->compute_s + 2 * 0.5e-3);
 }
