@@ -142,8 +142,8 @@ partition::PlacementCosts costs_on_nodes(const Scenario& sc, const partition::Pa
     for (std::size_t j = 0; j < nodes.size(); ++j)
       c[static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(v)])][j] +=
           client_io.first[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_io.second[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
-  // Deviation from eq. 10 (docs/partitioning.md): the runtime pays an RPC per message, so a cut
-  // that adds a message to the bottleneck stage costs what the simulation will charge for it.
+  // seed 002, eq. 10, with a deviation (docs/algorithms.md, 6): the runtime pays an RPC per
+  // message, so a cut that adds a message to the bottleneck stage costs what the simulation charges.
   const std::vector<int> messages = messages_per_block(g, part);
   for (std::size_t b = 0; b < c.size(); ++b)
     for (double& cost : c[b]) cost += messages[b] * sc.overheads.rpc_s;

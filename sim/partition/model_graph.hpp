@@ -18,7 +18,7 @@ namespace swarmsim::partition {
 /// One operation of the graph. Sizes in bytes, work in FLOPs and bytes of memory traffic.
 struct Op {
   std::string name;         ///< unique within the graph, e.g. "layer3.2.conv2"
-  std::string kind;         ///< free-form kind for display, e.g. "conv", "matmul", "add"
+  std::string kind;         ///< what it is, e.g. "conv", "matmul", "add"; also its pricing class (sim/pricing.hpp)
   double flops = 0.0;       ///< floating-point operations of one execution (FLOP)
   double mem_bytes = 0.0;   ///< bytes read and written by one execution (parameters + activations)
   double param_bytes = 0.0; ///< sizeparam(v): parameter memory (bytes)
