@@ -598,6 +598,11 @@ PlanSearch search_plans(const Scenario& sc, bool keep_candidates, const std::fun
     partition::PlacementCosts c = costs_on_nodes(sc, part, nodes, client_io);
     partition::Placement placed = spec.placement == PlacementKind::Optimal ? partition::place_optimal(c)
                                                                             : partition::place_greedy(g, part, nodes);
+    if (spec.placement != PlacementKind::Optimal) {  // the greedy's own figure prices no messages: compare by c
+      placed.bottleneck_s = 0;
+      for (int b = 0; b < part.blocks; ++b)
+        placed.bottleneck_s = std::max(placed.bottleneck_s, c[static_cast<std::size_t>(b)][static_cast<std::size_t>(placed.node_of_block[static_cast<std::size_t>(b)])]);
+    }
     if (keep_candidates) search.tried.emplace_back(part, placed);
     if (placed.bottleneck_s < best * (1 - 1e-12)) {
       best = placed.bottleneck_s;
