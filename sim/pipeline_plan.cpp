@@ -77,9 +77,9 @@ std::string plan_progress_text(const std::string& graph, partition::Method metho
 
 namespace {
 
-/// The server nodes as placement prices them, their ops as `prices` says, with links `up_Bps` / `down_Bps` (bytes/s). Every
-/// byte that crosses a cut is also serialized by its sender and deserialized by its receiver:
-/// eq. 8's B becomes the link and the (de)serialization in series, per byte.
+/// The server nodes as placement prices them, their ops as `prices` says, with links `up_Bps` /
+/// `down_Bps` (bytes/s). Every byte that crosses a cut is also serialized by its sender and
+/// deserialized by its receiver: eq. 8's B becomes the link and the (de)serialization in series.
 std::vector<partition::PlacementNode> priced_nodes(const Scenario& sc, const GraphOpPrices& prices, const std::vector<double>& up_Bps,
                                                    const std::vector<double>& down_Bps) {
   const auto in_series = [&](double link_Bps) { return 1.0 / (1.0 / link_Bps + 1.0 / sc.overheads.serialization_Bps); };
@@ -103,30 +103,35 @@ std::pair<std::vector<double>, std::vector<double>> client_io_bytes(const partit
   return {in, out};
 }
 
-/// Messages block b of `part` receives and sends per request, as the runtime sends them: one from
-/// each other block it consumes from and one from the client if it holds a graph input; one to
-/// each block consuming its outputs and one to the client if it holds a graph output (or sends nothing).
-std::vector<int> messages_per_block(const partition::ModelGraph& g, const partition::Partition& part) {
-  const int k = part.blocks;
-  std::vector<char> feeds(static_cast<std::size_t>(k) * static_cast<std::size_t>(k), 0), from_client(static_cast<std::size_t>(k), 0),
-      to_client(static_cast<std::size_t>(k), 0);
+/// Messages a block receives and sends per request.
+struct BlockMessages {
+  int in = 0, out = 0;
+};
+
+/// Per block of `part`, its messages as the runtime sends them: one from each other block it
+/// consumes from and one from the client if it holds a graph input; one to each block consuming
+/// its outputs and one to the client if it holds a graph output (or sends nothing).
+std::vector<BlockMessages> messages_per_block(const partition::ModelGraph& g, const partition::Partition& part) {
+  const std::size_t k = static_cast<std::size_t>(part.blocks);
+  std::vector<char> feeds(k * k, 0), from_client(k, 0), to_client(k, 0);
   for (int v = 0; v < g.size(); ++v) {
-    const int b = part.block_of[static_cast<std::size_t>(v)];
-    if (g.preds(v).empty()) from_client[static_cast<std::size_t>(b)] = 1;
-    if (g.succs(v).empty() && g.op(v).out_bytes > 0) to_client[static_cast<std::size_t>(b)] = 1;
+    const std::size_t b = static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(v)]);
+    if (g.preds(v).empty()) from_client[b] = 1;
+    if (g.succs(v).empty() && g.op(v).out_bytes > 0) to_client[b] = 1;
     for (int w : g.succs(v)) {
-      const int t = part.block_of[static_cast<std::size_t>(w)];
-      if (t != b) feeds[static_cast<std::size_t>(b) * k + t] = 1;
+      const std::size_t t = static_cast<std::size_t>(part.block_of[static_cast<std::size_t>(w)]);
+      if (t != b) feeds[b * k + t] = 1;
     }
   }
-  std::vector<int> messages(static_cast<std::size_t>(k), 0);
-  for (int b = 0; b < k; ++b) {
-    int in = from_client[static_cast<std::size_t>(b)], out = 0;
-    for (int o = 0; o < k; ++o) {
-      in += feeds[static_cast<std::size_t>(o) * k + b];
-      out += feeds[static_cast<std::size_t>(b) * k + o];
+  std::vector<BlockMessages> messages(k);
+  for (std::size_t b = 0; b < k; ++b) {
+    BlockMessages& m = messages[b];
+    m.in = from_client[b];
+    for (std::size_t o = 0; o < k; ++o) {
+      m.in += feeds[o * k + b];
+      m.out += feeds[b * k + o];
     }
-    messages[static_cast<std::size_t>(b)] = in + (out == 0 || to_client[static_cast<std::size_t>(b)] ? out + 1 : out);
+    if (m.out == 0 || to_client[b]) ++m.out;
   }
   return messages;
 }
@@ -144,9 +149,9 @@ partition::PlacementCosts costs_on_nodes(const Scenario& sc, const partition::Pa
           client_io.first[static_cast<std::size_t>(v)] / nodes[j].downlink_Bps + client_io.second[static_cast<std::size_t>(v)] / nodes[j].uplink_Bps;
   // seed 002, eq. 10, with a deviation (docs/algorithms.md, 6): the runtime pays an RPC per
   // message, so a cut that adds a message to the bottleneck stage costs what the simulation charges.
-  const std::vector<int> messages = messages_per_block(g, part);
+  const std::vector<BlockMessages> messages = messages_per_block(g, part);
   for (std::size_t b = 0; b < c.size(); ++b)
-    for (double& cost : c[b]) cost += messages[b] * sc.overheads.rpc_s;
+    for (double& cost : c[b]) cost += (messages[b].in + messages[b].out) * sc.overheads.rpc_s;
   return c;
 }
 
@@ -188,7 +193,6 @@ void complete_plan(const Scenario& sc, PipelinePlan& plan) {
     st.param_bytes = terms.param_bytes;
     st.peak_bytes = terms.peak_bytes;
   }
-  std::vector<std::vector<char>> feeds(static_cast<std::size_t>(blocks), std::vector<char>(static_cast<std::size_t>(blocks), 0));
   for (int v = 0; v < g.size(); ++v) {
     const int b = plan.partition.block_of[v];
     PipelineStage& st = plan.stages[b];
@@ -200,18 +204,15 @@ void complete_plan(const Scenario& sc, PipelinePlan& plan) {
       const int t = plan.partition.block_of[w];
       if (t == b || std::find(seen.begin(), seen.end(), t) != seen.end()) continue;
       seen.push_back(t);  // seed 002, eq. 8: each producer once per consuming block
-      feeds[b][t] = 1;
       auto it = std::find_if(st.sends.begin(), st.sends.end(), [t](const auto& s) { return s.first == t; });
       if (it == st.sends.end()) st.sends.emplace_back(t, g.op(v).out_bytes);
       else it->second += g.op(v).out_bytes;
     }
   }
+  const std::vector<BlockMessages> messages = messages_per_block(g, plan.partition);
   for (int t = 0; t < blocks; ++t) {
     PipelineStage& st = plan.stages[t];
-    for (int b = 0; b < blocks; ++b) st.inputs_expected += feeds[b][t];
-    bool has_source = false;
-    for (int v = 0; v < g.size(); ++v) has_source |= plan.partition.block_of[v] == t && g.preds(v).empty();
-    if (has_source) ++st.inputs_expected;
+    st.inputs_expected = messages[static_cast<std::size_t>(t)].in;
     std::sort(st.sends.begin(), st.sends.end());
   }
   // What the runtime overlaps: each stage's own busy time, and each link's transfer time.
@@ -220,11 +221,8 @@ void complete_plan(const Scenario& sc, PipelinePlan& plan) {
   for (int b = 0; b < blocks; ++b) {
     PipelineStage& st = plan.stages[b];
     double in_bytes = st.input_bytes_from_client, out_bytes = st.output_bytes_to_client;
-    int out_messages = st.output_bytes_to_client > 0 || st.sends.empty() ? 1 : 0;
-    for (const auto& [to, bytes] : st.sends) {
-      out_bytes += bytes;
-      ++out_messages;
-    }
+    const int out_messages = messages[static_cast<std::size_t>(b)].out;
+    for (const auto& [to, bytes] : st.sends) out_bytes += bytes;
     for (const auto& other : plan.stages)
       for (const auto& [to, bytes] : other.sends)
         if (to == b) in_bytes += bytes;

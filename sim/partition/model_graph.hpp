@@ -28,7 +28,7 @@ struct Op {
 };
 
 /// Speed of the device an op runs on: work(v) = max(FLOPs / peak, bytes / bandwidth) (roofline),
-/// or each op's time as a cost model priced it on the device (sim/graph_pricing.hpp).
+/// or each op's time as a cost model priced it on the device (sim/pricing.hpp).
 struct DeviceRates {
   double flops_per_s = 1.0;   ///< achievable FLOP/s (with op_seconds set, only what ranks devices by speed)
   double mem_Bps = 0.0;       ///< achievable memory bandwidth (bytes/s); 0 = memory traffic is free
