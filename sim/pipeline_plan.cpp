@@ -36,6 +36,25 @@ GraphOpPrices price_graph_ops(const Scenario& sc) {
   return prices;
 }
 
+std::vector<GraphWork> graph_work_per_device(const Scenario& sc, const GraphOpPrices& prices, int& kernels) {
+  if (!sc.graph) throw std::invalid_argument("graph_work_per_device: scenario \"" + sc.name + "\" has no graph model");
+  kernels = 0;
+  for (int v = 0; v < sc.graph->size(); ++v) kernels += is_graph_input(*sc.graph, v) ? 0 : 1;
+  std::vector<GraphWork> work;
+  for (std::size_t j = 0; j < sc.nodes.size(); ++j) {
+    const std::string& device = sc.nodes[j].device->name;
+    auto it = std::find_if(work.begin(), work.end(), [&](const GraphWork& w) { return w.device == device; });
+    if (it != work.end()) {
+      ++it->servers;
+      continue;
+    }
+    GraphWork w{device, 1, 0.0};
+    for (double t : *prices.per_node[j]) w.seconds += t;
+    work.push_back(std::move(w));
+  }
+  return work;
+}
+
 partition::PlacementNode placement_node(const NodeSpec& node, const OverheadSpec& overheads,
                                         std::shared_ptr<const std::vector<double>> op_seconds) {
   const gpu::RooflineEfficiency eff;  // the roofline model's documented efficiencies (docs/cost-model.md)

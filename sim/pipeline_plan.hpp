@@ -77,6 +77,17 @@ struct GraphOpPrices {
 /// Prices every op of sc.graph on every server node's device with sc's cost model. Requires sc.graph.
 GraphOpPrices price_graph_ops(const Scenario& sc);
 
+/// The whole graph's work on one server device: what a request costs a server holding every op.
+struct GraphWork {
+  std::string device;  ///< the device's catalog name
+  int servers = 0;     ///< server nodes with this device
+  double seconds = 0;  ///< Σ work(v) over the graph's ops, as `prices` priced them (s)
+};
+
+/// Per distinct server device (in the scenario's order), the graph's work per request there; and
+/// in `kernels` the ops that run a kernel (graph inputs do not). Requires sc.graph.
+std::vector<GraphWork> graph_work_per_device(const Scenario& sc, const GraphOpPrices& prices, int& kernels);
+
 struct PipelinePlan {
   GraphOpPrices op_prices;             ///< work(v) on each server node
   partition::MtppParams reference;     ///< what the partitioner priced against (the median server)

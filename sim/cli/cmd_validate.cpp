@@ -6,6 +6,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/coded/coin.hpp"
+#include "sim/pipeline_plan.hpp"
 #include "sim/scenario/scenario_advice.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 #include "sim/swarm/block_coverage.hpp"
@@ -53,6 +54,8 @@ int validate(const ValidateArgs& args) {
   for (const std::string& file : args.files) {
     try {
       const sim::Scenario sc = sim::load_scenario_file(file, overrides);
+      std::optional<sim::GraphOpPrices> prices;  // priced first: a malformed op profile is an error, not "ok"
+      if (sc.graph) prices = sim::price_graph_ops(sc);
       if (sc.coded)
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s inference over %d models%s (%d classes), %d requests\n", file.c_str(),
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(),
@@ -71,6 +74,15 @@ int validate(const ValidateArgs& args) {
         std::printf("%s: ok: \"%s\", %zu nodes, %zu clients, %s (%d blocks), %d sessions, router %s\n", file.c_str(),
                     sc.name.c_str(), sc.nodes.size(), sc.clients.size(), sc.model.name.c_str(), sc.model.n_layers,
                     sc.workload.sessions, sim::to_string(sc.policy.router));
+      if (prices) {  // what a request costs each kind of server, before any partitioning
+        int kernels = 0;
+        std::string per_device;
+        for (const sim::GraphWork& w : sim::graph_work_per_device(sc, *prices, kernels))
+          per_device += (per_device.empty() ? "" : ", ") + w.device + (w.servers > 1 ? " (x" + std::to_string(w.servers) + ")" : "") + " " +
+                        sim::format_duration(w.seconds);
+        std::printf("%s: graph work per request, every op on one server: %s; %d kernels (ops priced by %s)\n", file.c_str(),
+                    per_device.c_str(), kernels, prices->pricing.c_str());
+      }
       if (sc.churn) {
         std::unordered_set<std::string> clients;
         for (const sim::ClientSpec& c : sc.clients) clients.insert(c.name);
@@ -107,6 +119,9 @@ int validate(const ValidateArgs& args) {
       std::fprintf(stderr, "%s\n", e.what());
       std::fprintf(stderr, "%s: %zu problem%s\n", file.c_str(), e.diagnostics().size(),
                    e.diagnostics().size() == 1 ? "" : "s");
+    } catch (const std::exception& e) {  // e.g. a malformed op profile, which names its own file
+      ++bad;
+      std::fprintf(stderr, "swarmsim validate: %s: %s\n", file.c_str(), e.what());
     }
   }
   return bad ? 2 : 0;

@@ -170,3 +170,19 @@ TEST(GraphPricing, APlanDoesNotBuyALaunchWithAnRpc) {
   EXPECT_NEAR(plan.predicted_bottleneck_s, big->predicted_cost_s, 1e-15);
   EXPECT_GE(big->predicted_cost_s, big->compute_s + 2 * 0.5e-3);
 }
+
+// What `swarmsim validate` prints for a graph: chain3's three 84.7 GFLOP matmuls on each kind of
+// server, each with its launch; the input runs no kernel.
+TEST(GraphPricing, TheGraphsWorkPerDeviceKind) {
+  const Scenario sc = chain3_on("", "roofline", "0ms", {"L4", "A100-80GB", "L4"});
+  int kernels = 0;
+  const std::vector<GraphWork> work = graph_work_per_device(sc, price_graph_ops(sc), kernels);
+  EXPECT_EQ(kernels, 3);
+  ASSERT_EQ(work.size(), 2u);
+  EXPECT_EQ(work[0].device, "L4");
+  EXPECT_EQ(work[0].servers, 2);
+  EXPECT_NEAR(work[0].seconds, 3 * (84.7e9 / (121e12 * 0.70) + 5e-6), 1e-12);
+  EXPECT_EQ(work[1].device, "A100-80GB");
+  EXPECT_EQ(work[1].servers, 1);
+  EXPECT_NEAR(work[1].seconds, 3 * (84.7e9 / (312e12 * 0.70) + 5e-6), 1e-12);
+}
