@@ -259,6 +259,7 @@ int partition_onto_nodes(const ModelGraph* given, const PartitionArgs& args, std
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
+  if (!args.pricing.empty()) sc.pricing = args.pricing == "roofline" ? sim::Pricing::Roofline : sim::Pricing::Auto;
   sim::PartitionerSpec& ps = sc.policy.partitioner;
   const int servers = static_cast<int>(sc.nodes.size());
   if (given) {
@@ -473,7 +474,7 @@ int partition(const PartitionArgs& args) {
   p.device.mem_Bps = dev->memory_bandwidth * eff.memory;
   std::string pricing;
   try {  // each op as the swarm's cost model prices it on the device (measured profiles where they exist)
-    const auto model = sim::make_cost_model(sim::Pricing::Auto);
+    const auto model = sim::make_cost_model(args.pricing == "roofline" ? sim::Pricing::Roofline : sim::Pricing::Auto);
     pricing = model->pricing();
     p.device.op_seconds = std::make_shared<const std::vector<double>>(sim::graph_op_seconds(*model, *dev, g));
   } catch (const std::exception& e) {

@@ -45,6 +45,7 @@ struct PartitionArgs {
   std::string device = "A100-80GB";    ///< catalog device every block is priced on
   std::string link = "1Gbps";          ///< bandwidth B between nodes
   std::string fast_memory;             ///< M (default: the device's memory)
+  std::string pricing;                 ///< "auto" or "roofline" (empty: the scenario's with --nodes, else "auto")
   int batch = 1;                       ///< generator option
   int population = 0, generations = 0; ///< BRKGA (0: 64 and 100, or the scenario's)
   long long seed = -1;                 ///< BRKGA and METIS (-1: 1, or the scenario's)

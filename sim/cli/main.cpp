@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   pa->add_option("--device", part.device, "catalog device every block is priced on");
   pa->add_option("--link", part.link, "bandwidth B between nodes, e.g. 1Gbps");
   pa->add_option("--fast-memory", part.fast_memory, "fast-memory capacity M per node, e.g. 40GB (default: the device's memory)");
+  pa->add_option("--pricing", part.pricing, "how ops become time: auto (measured op profiles where they exist, the roofline "
+                                            "otherwise) or roofline (default: auto, or with --nodes the scenario's simulation.pricing)")
+      ->check(CLI::IsMember({"auto", "roofline"}));
   pa->add_option("--batch", part.batch, "samples per request of a generated graph")->check(CLI::Range(1, 65536));
   pa->add_option("--population", part.population, "BRKGA population (default 64)")->check(CLI::Range(2, 100000));
   pa->add_option("--generations", part.generations, "BRKGA generations (default 100)")->check(CLI::Range(1, 1000000));
