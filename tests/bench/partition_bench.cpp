@@ -3,6 +3,8 @@
 // reported as the counter `vs_lower_bound` (1.00 = provably optimal).
 #include <benchmark/benchmark.h>
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -10,7 +12,9 @@
 
 #include "sim/partition/model_graph_io.hpp"
 #include "sim/partition/strategies.hpp"
+#include "gpu/device_catalog.hpp"
 #include "sim/pipeline_plan.hpp"
+#include "sim/pricing.hpp"
 #include "sim/scenario/scenario_loader.hpp"
 
 namespace {
@@ -153,5 +157,30 @@ void BM_PlanPipeline(benchmark::State& state) {
   state.counters["stages"] = static_cast<double>(plan.stages.size());
 }
 BENCHMARK(BM_PlanPipeline)->ArgsProduct({{6, 12}, {0, 1}, {0, 1}})->Unit(benchmark::kMillisecond);
+
+/// Pricing every op of an n-op graph on one device (what a plan does once per device kind): by
+/// the roofline (arg 1 = 0) and from the committed CPU profile (arg 1 = 1), whose nearest-entry
+/// lookup scans the profile's entries per op. The counter `vs_slicegraph_k64` is the time over
+/// SliceGraph's on the same graph at k = 64, measured in the same run.
+void BM_GraphOpPrices(benchmark::State& state) {
+  const ModelGraph& g = graph_of_size(static_cast<int>(state.range(0)));
+  const bool profile = state.range(1) != 0;
+  const auto model = swarmsim::sim::make_cost_model(profile ? swarmsim::sim::Pricing::Auto : swarmsim::sim::Pricing::Roofline);
+  const swarmsim::gpu::DeviceSpec& cpu = *swarmsim::gpu::find_device("cpu-generic");
+  std::vector<double> seconds;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::int64_t n = 0;
+  for (auto _ : state) {
+    seconds = swarmsim::sim::graph_op_seconds(*model, cpu, g);
+    benchmark::DoNotOptimize(seconds.data());
+    ++n;
+  }
+  const double per_pricing = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(n);
+  const auto s0 = std::chrono::steady_clock::now();
+  const Partition part = partition_graph(g, 64, Method::SliceGraph, params(), BrkgaParams{});
+  benchmark::DoNotOptimize(part.block_of.data());
+  state.counters["vs_slicegraph_k64"] = per_pricing / std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count();
+}
+BENCHMARK(BM_GraphOpPrices)->ArgsProduct({{10000}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 }  // namespace
