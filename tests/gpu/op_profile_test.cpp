@@ -201,3 +201,31 @@ TEST(OpProfile, CommittedCpuProfileCoversLlamaOps) {
     }
   }
 }
+
+// The H200 profile measured with this project's CUDA kernels (gpu/profiles/gpu/, read only when
+// SWARMSIM_PROFILE_DIR names it) loads, covers every op of a Llama block and the client, and prices
+// a GPU from it: a Llama-3-8B decode step on an H100 no faster than the H100's bandwidth allows
+// for the weights it reads, and slower than the roofline's 80% of it, as our kernels are.
+TEST(OpProfile, CommittedGpuProfileLoadsAndPricesGpus) {
+  const auto profiles = load_profiles(std::filesystem::path(SWARMSIM_SOURCE_DIR) / "gpu/profiles/gpu");
+  ASSERT_EQ(profiles.size(), 1u);
+  const OpProfile& gpu = profiles.front();
+  EXPECT_EQ(gpu.backend, "cuda");
+  EXPECT_EQ(gpu.device.kind, DeviceKind::Gpu);
+  EXPECT_EQ(gpu.storage, "bf16");
+  const TransformerSpec& m = *find_model("Llama-3-8B");
+  for (const OpList& ops : {block_ops(m, {1, 1, 64}), embed_ops(m, 1, 64), head_ops(m, 1)})
+    for (const OpCost& op : ops) {
+      bool found = false;
+      for (const ProfileEntry& e : gpu.entries) found |= e.op == op.name;
+      EXPECT_TRUE(found) << op.name;
+    }
+  const ProfileCostModel model(profiles);
+  const DeviceSpec& h100 = *find_device("H100");
+  ASSERT_NE(model.profile_for(h100), nullptr);
+  EXPECT_EQ(model.profile_for(h100)->device.name, "NVIDIA H200");
+  const double step = model.blocks_seconds(h100, m, {1, 1, 64}, m.n_layers);
+  const double weights_at_peak = m.n_layers * m.block_params() * 2.0 / h100.memory_bandwidth;  // BF16 weights once
+  EXPECT_GT(step, weights_at_peak);
+  EXPECT_GT(step, RooflineCostModel().blocks_seconds(h100, m, {1, 1, 64}, m.n_layers));
+}
