@@ -84,12 +84,22 @@ std::vector<float> run_blocks(Backend& be, const TransformerSpec& m, int batch, 
 /// (0.4%), through two blocks of about ten ops each.
 double tolerance(const Backend& be) { return be.storage() == DType::F32 ? 1e-5 : 3e-2; }
 
+/// Why backend `name` cannot run here, from make_backend's exception (e.g. no CUDA device).
+std::string why_unavailable(const std::string& name) {
+  try {
+    (void)make_backend(name);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "make_backend succeeds but available_backends() does not list it";
+}
+
 class TransformerBlockOn : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     const auto names = available_backends();
     if (std::find(names.begin(), names.end(), GetParam()) == names.end())
-      GTEST_SKIP() << GetParam() << " backend not available here";
+      GTEST_SKIP() << GetParam() << " backend not available here: " << why_unavailable(GetParam());
     be_ = make_backend(GetParam());
   }
   std::unique_ptr<Backend> be_;
@@ -132,7 +142,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, TransformerBlockOn, ::testing::Values("cpu", 
 // weights and inputs: the whole sequence through two blocks.
 TEST(TransformerBlock, CudaMatchesTheCpuBackend) {
   const auto names = available_backends();
-  if (std::find(names.begin(), names.end(), "cuda") == names.end()) GTEST_SKIP() << "cuda backend not available here";
+  if (std::find(names.begin(), names.end(), "cuda") == names.end())
+    GTEST_SKIP() << "cuda backend not available here: " << why_unavailable("cuda");
   const TransformerSpec m = reduced_width(*find_model("Llama-3-8B"), 16);
   auto cpu = make_backend("cpu"), cuda = make_backend("cuda");
   const std::vector<float> want = run_blocks(*cpu, m, 2, 9, 0, nullptr), got = run_blocks(*cuda, m, 2, 9, 0, nullptr);
